@@ -1,0 +1,15 @@
+/* SIGINT/SIGTERM only set a flag; long loops check it and return ZB_EINTR so
+ * the ordinary cleanup path removes partial output and restarts containers. */
+#ifndef ZB_COMMON_SIGNAL_H
+#define ZB_COMMON_SIGNAL_H
+
+void zb_signal_install(void);
+/* Nonzero once SIGINT or SIGTERM arrived; the value is the signal number. */
+int zb_interrupted(void);
+/* Returns ZB_EINTR with a message when interrupted, 0 otherwise. */
+int zb_check_interrupt(void);
+/* Nonzero (and cleared) once SIGHUP arrived: the daemon reloads its config. */
+int zb_reload_requested(void);
+void zb_signal_reset_for_tests(void);
+
+#endif

@@ -1,0 +1,119 @@
+#include "zakpos_backup/common/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+struct zb_error_record {
+    int code;
+    const char *file;
+    int line;
+    char message[ZB_ERROR_MESSAGE_MAX];
+    char hint[ZB_ERROR_MESSAGE_MAX / 2];
+};
+
+static _Thread_local struct zb_error_record last_error;
+
+static int record(const char *file, int line, int code, const char *fmt, va_list ap)
+{
+    last_error.code = code;
+    last_error.file = file;
+    last_error.line = line;
+    last_error.hint[0] = '\0';
+    vsnprintf(last_error.message, sizeof(last_error.message), fmt, ap);
+    return code;
+}
+
+int zb_error_set_at(const char *file, int line, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    record(file, line, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int zb_error_errno_at(const char *file, int line, int code, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    record(file, line, code, fmt, ap);
+    va_end(ap);
+    size_t used = strlen(last_error.message);
+    snprintf(last_error.message + used, sizeof(last_error.message) - used, ": %s", strerror(err));
+    return code;
+}
+
+int zb_error_context(const char *fmt, ...)
+{
+    char prefix[ZB_ERROR_MESSAGE_MAX];
+    char joined[ZB_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    va_end(ap);
+    /* Truncation keeps the start of the message, which names the failing thing. */
+    if (snprintf(joined, sizeof(joined), "%s: %s", prefix, last_error.message) >= (int)sizeof(joined))
+        joined[sizeof(joined) - 1] = '\0';
+    memcpy(last_error.message, joined, sizeof(joined));
+    if (last_error.code == 0)
+        last_error.code = ZB_EFAIL;
+    return last_error.code;
+}
+
+int zb_error_hint(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error.hint, sizeof(last_error.hint), fmt, ap);
+    va_end(ap);
+    return last_error.code;
+}
+
+int zb_error_code(void) { return last_error.code; }
+const char *zb_error_message(void) { return last_error.message; }
+const char *zb_error_hint_text(void) { return last_error.hint; }
+const char *zb_error_file(void) { return last_error.file ? last_error.file : ""; }
+int zb_error_line(void) { return last_error.line; }
+
+void zb_error_clear(void)
+{
+    last_error.code = 0;
+    last_error.file = NULL;
+    last_error.line = 0;
+    last_error.message[0] = '\0';
+    last_error.hint[0] = '\0';
+}
+
+const char *zb_error_name(int code)
+{
+    switch (code) {
+    case ZB_OK: return "ZB_OK";
+#define ZB_ERROR(name, value, status, desc) case value: return #name;
+#include "zakpos_backup/common/error.def"
+#undef ZB_ERROR
+    default: return "ZB_EUNKNOWN";
+    }
+}
+
+const char *zb_error_description(int code)
+{
+    switch (code) {
+    case ZB_OK: return "ok";
+#define ZB_ERROR(name, value, status, desc) case value: return desc;
+#include "zakpos_backup/common/error.def"
+#undef ZB_ERROR
+    default: return "unknown error";
+    }
+}
+
+int zb_error_exit_status(int code)
+{
+    switch (code) {
+    case ZB_OK: return 0;
+#define ZB_ERROR(name, value, status, desc) case value: return status;
+#include "zakpos_backup/common/error.def"
+#undef ZB_ERROR
+    default: return 1;
+    }
+}

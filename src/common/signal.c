@@ -1,0 +1,45 @@
+#include "zakpos_backup/common/signal.h"
+#include "zakpos_backup/common/error.h"
+
+#include <signal.h>
+#include <string.h>
+
+static volatile sig_atomic_t interrupt_signal;
+static volatile sig_atomic_t reload_signal;
+
+static void on_terminate(int sig) { interrupt_signal = sig; }
+static void on_hangup(int sig) { reload_signal = sig; }
+
+void zb_signal_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    /* No SA_RESTART: a blocking read returns EINTR so the flag is seen soon. */
+    sa.sa_handler = on_terminate;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hangup;
+    sigaction(SIGHUP, &sa, NULL);
+    /* A closed pipe or socket is reported as EPIPE by write(), not a kill. */
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+int zb_interrupted(void) { return interrupt_signal; }
+
+int zb_check_interrupt(void)
+{
+    if (!interrupt_signal)
+        return 0;
+    return zb_error_set(ZB_EINTR, "interrupted by signal %d", (int)interrupt_signal);
+}
+
+int zb_reload_requested(void)
+{
+    int was = reload_signal;
+    reload_signal = 0;
+    return was;
+}
+
+void zb_signal_reset_for_tests(void) { interrupt_signal = 0; reload_signal = 0; }
