@@ -1,0 +1,89 @@
+# Shared helpers for the shell-level tests (tests/cli, tests/integration).
+# A test sources this file, calls zb_test_begin, and uses the assertions; every
+# server it starts registers a cleanup with zb_on_exit so it is stopped even
+# when an assertion fails.
+set -u -o pipefail
+
+: "${ZB_BIN:?ZB_BIN must name the zakpos-backup binary}"
+ZB_TEST_FAILURES=0
+ZB_TEST_CHECKS=0
+ZB_CLEANUPS=()
+
+zb_on_exit() { ZB_CLEANUPS+=("$*"); }
+
+zb_run_cleanups() {
+    local i
+    for ((i = ${#ZB_CLEANUPS[@]} - 1; i >= 0; i--)); do
+        eval "${ZB_CLEANUPS[$i]}" >/dev/null 2>&1 || true
+    done
+}
+
+zb_test_begin() {
+    ZB_TMP=$(mktemp -d "${TMPDIR:-/tmp}/zbtest.XXXXXX")
+    chmod 755 "$ZB_TMP"
+    zb_on_exit "rm -rf '$ZB_TMP'"
+    trap 'zb_run_cleanups' EXIT
+    trap 'exit 130' INT TERM
+}
+
+zb_fail() {
+    echo "FAIL: $*" >&2
+    ZB_TEST_FAILURES=$((ZB_TEST_FAILURES + 1))
+}
+
+zb_pass() { ZB_TEST_CHECKS=$((ZB_TEST_CHECKS + 1)); }
+
+# zb_expect_status WANT DESCRIPTION -- command...
+zb_expect_status() {
+    local want=$1 what=$2
+    shift 3
+    local out rc
+    out=$("$@" 2>&1)
+    rc=$?
+    ZB_LAST_OUTPUT=$out
+    if [ "$rc" -ne "$want" ]; then
+        zb_fail "$what: exit $rc, wanted $want; output:"$'\n'"$out"
+        return 1
+    fi
+    zb_pass
+}
+
+zb_expect_contains() {
+    local haystack=$1 needle=$2 what=$3
+    if [[ "$haystack" != *"$needle"* ]]; then
+        zb_fail "$what: output lacks '$needle'; got:"$'\n'"$haystack"
+        return 1
+    fi
+    zb_pass
+}
+
+zb_expect_equal() {
+    local got=$1 want=$2 what=$3
+    if [ "$got" != "$want" ]; then
+        zb_fail "$what: got '$got', wanted '$want'"
+        return 1
+    fi
+    zb_pass
+}
+
+# Ends the test: non-zero if any check failed or none ran.
+zb_test_end() {
+    if [ "$ZB_TEST_CHECKS" -eq 0 ] && [ "$ZB_TEST_FAILURES" -eq 0 ]; then
+        echo "FAIL: the test made no checks" >&2
+        exit 1
+    fi
+    echo "$ZB_TEST_CHECKS checks passed, $ZB_TEST_FAILURES failed"
+    [ "$ZB_TEST_FAILURES" -eq 0 ]
+}
+
+# A required server is missing: in CI that is a failure, elsewhere a skip
+# (ctest reports exit 77 as skipped).
+zb_require() {
+    local what=$1
+    if [ "${CI:-}" = "true" ]; then
+        echo "FAIL: $what is not available, and CI requires it" >&2
+        exit 1
+    fi
+    echo "SKIP: $what is not available" >&2
+    exit 77
+}
