@@ -1,3 +1,143 @@
 #include "zakpos_backup/cli/cli.h"
+#include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/command/backup.h"
+#include "zakpos_backup/command/keygen.h"
+#include "zakpos_backup/command/list.h"
+#include "zakpos_backup/command/restore.h"
+#include "zakpos_backup/command/show.h"
+#include "zakpos_backup/command/verify.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/progress.h"
+#include "zakpos_backup/common/signal.h"
+
+#include <getopt.h>
+#include <sodium.h>
 #include <stdio.h>
-int zb_cli_main(int argc, char **argv) { (void)argc; (void)argv; puts("zakpos-backup"); return 0; }
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} command;
+
+static const command commands[] = {
+    {"keygen", "create a key pair for encrypting archives", zb_cmd_keygen},
+    {"backup", "write a new archive of the selected sources", zb_cmd_backup},
+    {"verify", "check every tag and hash of an archive", zb_cmd_verify},
+    {"list", "list the archives in a repository", zb_cmd_list},
+    {"show", "show an archive's header and manifest summary", zb_cmd_show},
+    {"restore", "restore sources from an archive", zb_cmd_restore},
+};
+
+static void print_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: zakpos-backup [GLOBAL OPTIONS] COMMAND [OPTIONS]\n"
+            "\n"
+            "Backup and recovery for the zakpos stack: PostgreSQL, Docker volumes and\n"
+            "host paths in one compressed, encrypted, verifiable archive.\n"
+            "\n"
+            "Commands:\n");
+    for (size_t i = 0; i < ZB_ARRAY_LEN(commands); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out,
+            "\n"
+            "Global options (before the command):\n"
+            "  --log-level LEVEL    error, warn, info (default), detail, debug\n"
+            "  --log-format FORMAT  text, json, auto (default: text on a terminal, json otherwise)\n"
+            "  -q, --quiet          only errors (same as --log-level error)\n"
+            "  -v, --verbose        more detail (same as --log-level detail)\n"
+            "  --no-progress        never draw a progress bar\n"
+            "  --version            print the version\n"
+            "  -h, --help           this text; 'zakpos-backup COMMAND --help' for a command\n"
+            "\n"
+            "Exit status: 0 success; 2 usage; 3 configuration; 4 i/o; 5 not an archive;\n"
+            "6 integrity failure; 7 wrong key; 8 unsafe entry; 9 target exists; 10 PostgreSQL;\n"
+            "11 Docker; 12 repository locked; 13 not found; 14 restore verification differs;\n"
+            "15 remote storage; 130 interrupted; 1 other failures.\n");
+}
+
+/* Parses the global options; returns the index of the command name. */
+static int parse_global(int argc, char **argv, int *index)
+{
+    zb_log_level level = ZB_LOG_INFO;
+    zb_log_format format = ZB_LOG_FORMAT_AUTO;
+    int progress = 1;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        int rc = 0;
+        if (strcmp(a, "--log-level") == 0 && i + 1 < argc)
+            rc = zb_log_parse_level(&level, argv[++i]);
+        else if (strncmp(a, "--log-level=", 12) == 0)
+            rc = zb_log_parse_level(&level, a + 12);
+        else if (strcmp(a, "--log-format") == 0 && i + 1 < argc)
+            rc = zb_log_parse_format(&format, argv[++i]);
+        else if (strncmp(a, "--log-format=", 13) == 0)
+            rc = zb_log_parse_format(&format, a + 13);
+        else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0)
+            level = ZB_LOG_ERROR;
+        else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0)
+            level = ZB_LOG_DETAIL;
+        else if (strcmp(a, "--no-progress") == 0)
+            progress = 0;
+        else if (strcmp(a, "--version") == 0) {
+            printf("zakpos-backup %s\n", ZB_VERSION);
+            *index = -1;
+            return 0;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            print_usage(stdout);
+            *index = -1;
+            return 0;
+        } else
+            rc = zb_error_set(ZB_EUSAGE, "unknown global option '%s'", a);
+        if (rc < 0) {
+            zb_log_setup(level, format);
+            return zb_error_hint("see 'zakpos-backup --help'");
+        }
+    }
+    zb_log_setup(level, format);
+    zb_progress_enable(progress && level >= ZB_LOG_INFO);
+    *index = i;
+    return 0;
+}
+
+int zb_cli_main(int argc, char **argv)
+{
+    if (sodium_init() < 0) {
+        fprintf(stderr, "zakpos-backup: error: libsodium cannot initialise\n");
+        return 1;
+    }
+    zb_signal_install();
+    int index = 0;
+    int rc = parse_global(argc, argv, &index);
+    if (rc == 0 && index < 0)
+        return 0;
+    if (rc == 0 && index >= argc) {
+        print_usage(stderr);
+        return zb_error_exit_status(ZB_EUSAGE);
+    }
+    if (rc == 0) {
+        const command *cmd = NULL;
+        for (size_t i = 0; i < ZB_ARRAY_LEN(commands); i++)
+            if (strcmp(commands[i].name, argv[index]) == 0)
+                cmd = &commands[i];
+        if (!cmd) {
+            rc = zb_error_set(ZB_EUSAGE, "unknown command '%s'", argv[index]);
+            zb_error_hint("see 'zakpos-backup --help' for the list of commands");
+        } else {
+            optind = 1;
+            opterr = 0; /* the commands report bad options in their own words */
+            rc = cmd->run(argc - index, argv + index);
+        }
+    }
+    if (rc < 0) {
+        zb_log_last_error();
+        zb_log_debug("error %s raised at %s:%d", zb_error_name(rc), zb_error_file(), zb_error_line());
+        return zb_error_exit_status(rc);
+    }
+    return 0;
+}

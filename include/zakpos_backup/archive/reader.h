@@ -47,4 +47,9 @@ int zb_archive_reader_is_encrypted(const zb_archive_reader *r);
 uint64_t zb_archive_reader_bytes_in(const zb_archive_reader *r);
 void zb_archive_reader_free(zb_archive_reader *r);
 
+/* Reads every entry to the end, which verifies the whole archive. */
+int zb_archive_reader_read_all(zb_archive_reader *r, uint64_t *entries);
+/* Prints a plain-header summary (no key needed) of the archive at path. */
+int zb_archive_describe_header(json_t **out, const char *path);
+
 #endif

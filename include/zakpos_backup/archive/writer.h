@@ -43,6 +43,9 @@ int zb_archive_writer_end_source(zb_archive_writer *w, json_t *summary);
  * The writer does not keep the entry: the caller frees it. */
 int zb_archive_writer_begin_entry(zb_archive_writer *w, struct archive_entry *entry);
 int zb_archive_writer_write(zb_archive_writer *w, const void *data, size_t len);
+/* Zeros for a hole of a sparse file; the tar stream skips holes the entry's
+ * sparse map names, so they cost no space. */
+int zb_archive_writer_write_zeros(zb_archive_writer *w, uint64_t count);
 int zb_archive_writer_end_entry(zb_archive_writer *w);
 /* A small regular file held in memory, in one call. */
 int zb_archive_writer_add_file(zb_archive_writer *w, const char *name, const void *data, size_t len, mode_t mode);

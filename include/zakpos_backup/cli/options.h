@@ -1,0 +1,41 @@
+/* Pieces shared by the commands' option parsing: repeatable options, the key
+ * options every reading command takes, numbers with range checks. */
+#ifndef ZB_CLI_OPTIONS_H
+#define ZB_CLI_OPTIONS_H
+
+#include "zakpos_backup/archive/keys.h"
+
+#include <stddef.h>
+
+/* A repeatable option's values (pointers into argv, not copied). */
+typedef struct zb_strv {
+    const char **items;
+    size_t count;
+    size_t cap;
+} zb_strv;
+
+int zb_strv_push(zb_strv *v, const char *item);
+void zb_strv_free(zb_strv *v);
+
+int zb_cli_parse_int(int *out, const char *text, const char *option, int min, int max);
+int zb_cli_parse_size(size_t *out, const char *text, const char *option);
+
+/* Prints "zakpos-backup: error: ..." (and the hint) for a usage error and
+ * returns ZB_EUSAGE. */
+int zb_cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* For getopt_long's '?': names the offending argument. */
+int zb_cli_bad_option(const char *command, char **argv);
+
+/* getopt_long codes for options several commands share. */
+enum {
+    ZB_OPT_KEY = 1000,
+    ZB_OPT_PASSPHRASE_FILE,
+    ZB_OPT_HELP,
+    ZB_OPT_REPO,
+    ZB_OPT_JSON,
+    ZB_OPT_FORCE,
+    ZB_OPT_COMMAND_BASE = 1100,
+};
+
+#endif

@@ -1,0 +1,181 @@
+#include "zakpos_backup/archive/keys.h"
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SECRET_PREFIX "ZBSK1:"
+#define PUBLIC_PREFIX "ZBPK1:"
+#define B64_VARIANT sodium_base64_VARIANT_ORIGINAL
+
+/* Creates path with O_EXCL: a key file is never replaced. */
+static int write_new_file(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0) {
+        if (errno == EEXIST)
+            return zb_error_set(ZB_EEXIST, "%s already exists; refusing to overwrite a key file", path);
+        return zb_error_errno(ZB_EIO, errno, "cannot create %s", path);
+    }
+    int rc = zb_fs_write_all(fd, text, strlen(text), path);
+    if (rc == 0 && fsync(fd) < 0)
+        rc = zb_error_errno(ZB_EIO, errno, "cannot fsync %s", path);
+    close(fd);
+    if (rc < 0)
+        unlink(path);
+    return rc;
+}
+
+int zb_keys_generate(const char *secret_path)
+{
+    char public_path[PATH_MAX];
+    if (snprintf(public_path, sizeof(public_path), "%s.pub", secret_path) >= (int)sizeof(public_path))
+        return zb_error_set(ZB_EUSAGE, "key path too long: %s", secret_path);
+    if (access(public_path, F_OK) == 0)
+        return zb_error_set(ZB_EEXIST, "%s already exists; refusing to overwrite a key file", public_path);
+    unsigned char pk[crypto_box_PUBLICKEYBYTES];
+    unsigned char *sk = sodium_malloc(crypto_box_SECRETKEYBYTES);
+    char *text = sodium_malloc(512);
+    if (!sk || !text) {
+        sodium_free(sk);
+        sodium_free(text);
+        return zb_error_set(ZB_ENOMEM, "cannot allocate protected memory");
+    }
+    crypto_box_keypair(pk, sk);
+    char b64[sodium_base64_ENCODED_LEN(crypto_box_SECRETKEYBYTES, B64_VARIANT)];
+    char fingerprint[64];
+    zb_keys_fingerprint(fingerprint, sizeof(fingerprint), pk);
+
+    sodium_bin2base64(b64, sizeof(b64), sk, crypto_box_SECRETKEYBYTES, B64_VARIANT);
+    snprintf(text, 512,
+             "# zakpos-backup secret key %s\n"
+             "# It opens every archive made for its public key: keep it off the backup host.\n"
+             "%s%s\n", fingerprint, SECRET_PREFIX, b64);
+    sodium_memzero(b64, sizeof(b64));
+    int rc = write_new_file(secret_path, text, 0600);
+    if (rc == 0) {
+        sodium_bin2base64(b64, sizeof(b64), pk, crypto_box_PUBLICKEYBYTES, B64_VARIANT);
+        snprintf(text, 512, "# zakpos-backup public key %s\n%s%s\n", fingerprint, PUBLIC_PREFIX, b64);
+        rc = write_new_file(public_path, text, 0644);
+        if (rc < 0)
+            unlink(secret_path);
+    }
+    sodium_free(text);
+    sodium_free(sk);
+    return rc;
+}
+
+/* Finds the line "PREFIX<base64>" in a key file and decodes exactly len bytes. */
+static int decode_key_line(unsigned char *out, size_t len, const char *text, const char *prefix, const char *path,
+                           const char *kind)
+{
+    const char *line = text;
+    while (line && *line) {
+        if (strncmp(line, prefix, strlen(prefix)) == 0) {
+            const char *b64 = line + strlen(prefix);
+            const char *end = b64;
+            while (*end && *end != '\n' && *end != '\r')
+                end++;
+            size_t bin_len = 0;
+            if (sodium_base642bin(out, len, b64, (size_t)(end - b64), NULL, &bin_len, NULL, B64_VARIANT) != 0 ||
+                bin_len != len)
+                return zb_error_set(ZB_EKEY, "%s: the %s key is malformed", path, kind);
+            return 0;
+        }
+        line = strchr(line, '\n');
+        if (line)
+            line++;
+    }
+    return zb_error_set(ZB_EKEY, "%s is not a zakpos-backup %s key file", path, kind);
+}
+
+int zb_keys_load_public(unsigned char pk[ZB_KEY_PUBLIC_BYTES], const char *path)
+{
+    char *text = NULL;
+    int rc = zb_fs_read_text(&text, path, 4096);
+    if (rc < 0)
+        return zb_error_context("cannot read recipient key");
+    rc = decode_key_line(pk, ZB_KEY_PUBLIC_BYTES, text, PUBLIC_PREFIX, path, "public");
+    if (rc < 0 && strstr(text, SECRET_PREFIX))
+        zb_error_hint("%s is a secret key; pass its .pub file with --recipient", path);
+    free(text);
+    return rc;
+}
+
+int zb_keys_load_secret(unsigned char **sk_out, unsigned char pk[ZB_KEY_PUBLIC_BYTES], const char *path)
+{
+    *sk_out = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = zb_fs_read_secret(&text, &len, path);
+    if (rc < 0)
+        return zb_error_context("cannot read secret key");
+    unsigned char *sk = sodium_malloc(ZB_KEY_SECRET_BYTES);
+    if (!sk) {
+        zb_fs_secret_free(text, len);
+        return zb_error_set(ZB_ENOMEM, "cannot allocate protected memory");
+    }
+    rc = decode_key_line(sk, ZB_KEY_SECRET_BYTES, text, SECRET_PREFIX, path, "secret");
+    if (rc < 0 && strstr(text, PUBLIC_PREFIX))
+        zb_error_hint("%s is a public key; reading an archive needs the secret key file", path);
+    zb_fs_secret_free(text, len);
+    if (rc < 0) {
+        sodium_free(sk);
+        return rc;
+    }
+    crypto_scalarmult_base(pk, sk);
+    *sk_out = sk;
+    return 0;
+}
+
+void zb_keys_fingerprint(char *out, size_t size, const unsigned char pk[ZB_KEY_PUBLIC_BYTES])
+{
+    unsigned char digest[8];
+    char hex[sizeof(digest) * 2 + 1];
+    crypto_generichash(digest, sizeof(digest), pk, ZB_KEY_PUBLIC_BYTES, NULL, 0);
+    sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+    snprintf(out, size, "zbk1:%s", hex);
+}
+
+int zb_keys_env_has_passphrase(void)
+{
+    return getenv(ZB_ENV_PASSPHRASE) != NULL || getenv(ZB_ENV_PASSPHRASE_FILE) != NULL;
+}
+
+int zb_keys_load_passphrase(char **out, size_t *out_len, const char *passphrase_file)
+{
+    *out = NULL;
+    *out_len = 0;
+    const char *file = passphrase_file ? passphrase_file : getenv(ZB_ENV_PASSPHRASE_FILE);
+    int rc;
+    if (file) {
+        if ((rc = zb_fs_read_secret(out, out_len, file)) < 0)
+            return zb_error_context("cannot read the passphrase");
+    } else {
+        const char *value = getenv(ZB_ENV_PASSPHRASE);
+        if (!value)
+            return zb_error_set(ZB_EKEY, "no passphrase given")
+                   ? zb_error_hint("use --passphrase-file FILE or set %s or %s", ZB_ENV_PASSPHRASE_FILE, ZB_ENV_PASSPHRASE)
+                   : 0;
+        size_t len = strlen(value);
+        char *copy = sodium_malloc(len + 1);
+        if (!copy)
+            return zb_error_set(ZB_ENOMEM, "cannot allocate protected memory");
+        memcpy(copy, value, len + 1);
+        *out = copy;
+        *out_len = len;
+    }
+    if (*out_len == 0) {
+        zb_fs_secret_free(*out, 0);
+        *out = NULL;
+        return zb_error_set(ZB_EKEY, "the passphrase is empty");
+    }
+    return 0;
+}

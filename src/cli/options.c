@@ -1,0 +1,80 @@
+#include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/common/error.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int zb_strv_push(zb_strv *v, const char *item)
+{
+    if (v->count == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 4;
+        const char **grown = realloc(v->items, cap * sizeof(*grown));
+        if (!grown)
+            return zb_error_set(ZB_ENOMEM, "out of memory");
+        v->items = grown;
+        v->cap = cap;
+    }
+    v->items[v->count++] = item;
+    return 0;
+}
+
+void zb_strv_free(zb_strv *v)
+{
+    free(v->items);
+    v->items = NULL;
+    v->count = v->cap = 0;
+}
+
+int zb_cli_parse_int(int *out, const char *text, const char *option, int min, int max)
+{
+    char *end = NULL;
+    errno = 0;
+    long value = strtol(text, &end, 10);
+    if (errno || !end || *end || end == text || value < min || value > max)
+        return zb_error_set(ZB_EUSAGE, "%s takes a whole number from %d to %d, not '%s'", option, min, max, text);
+    *out = (int)value;
+    return 0;
+}
+
+int zb_cli_parse_size(size_t *out, const char *text, const char *option)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (errno || end == text || text[0] == '-')
+        return zb_error_set(ZB_EUSAGE, "%s takes a size such as 256K or 64M, not '%s'", option, text);
+    unsigned long long scale = 1;
+    if (*end == 'K' || *end == 'k')
+        scale = 1024ull;
+    else if (*end == 'M' || *end == 'm')
+        scale = 1024ull * 1024;
+    else if (*end == 'G' || *end == 'g')
+        scale = 1024ull * 1024 * 1024;
+    else if (*end != '\0')
+        return zb_error_set(ZB_EUSAGE, "%s takes a size such as 256K or 64M, not '%s'", option, text);
+    if (scale > 1 && end[1] != '\0' && strcmp(end + 1, "iB") != 0 && strcmp(end + 1, "B") != 0)
+        return zb_error_set(ZB_EUSAGE, "%s takes a size such as 256K or 64M, not '%s'", option, text);
+    *out = (size_t)(value * scale);
+    return 0;
+}
+
+int zb_cli_usage_error(const char *command, const char *fmt, ...)
+{
+    char message[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    zb_error_set(ZB_EUSAGE, "%s", message);
+    return zb_error_hint("see 'zakpos-backup %s --help'", command);
+}
+
+int zb_cli_bad_option(const char *command, char **argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    return zb_cli_usage_error(command, "option '%s' is unknown or lacks its value", arg);
+}

@@ -1,0 +1,204 @@
+#include "zakpos_backup/command/backup.h"
+#include "zakpos_backup/archive/header.h"
+#include "zakpos_backup/archive/manifest.h"
+#include "zakpos_backup/archive/writer.h"
+#include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fs.h"
+#include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/progress.h"
+#include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/source/path/path.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char help[] =
+    "usage: zakpos-backup backup --repo DIR\n"
+    "           (--recipient PUBFILE... | --passphrase-file FILE | --no-encryption)\n"
+    "           --path [NAME=]DIR...\n"
+    "\n"
+    "Writes one new archive into the repository folder DIR and prints its path\n"
+    "on stdout (and nothing else). Logs and progress go to stderr. The archive\n"
+    "appears under its final name only once it is complete and on disk.\n"
+    "\n"
+    "Sources (each may be repeated):\n"
+    "  --path [NAME=]DIR        a host folder or file (bind-mounted config and data);\n"
+    "                           NAME defaults to the last component of DIR\n"
+    "\n"
+    "Protection (one is required):\n"
+    "  --recipient PUBFILE      encrypt for this public key (repeatable); the\n"
+    "                           backup host needs no secret that can read the archive\n"
+    "  --passphrase-file FILE   encrypt with a passphrase (Argon2id); also\n"
+    "                           ZAKPOS_BACKUP_PASSPHRASE_FILE or ZAKPOS_BACKUP_PASSPHRASE\n"
+    "  --no-encryption          write an unencrypted archive (marked as such)\n"
+    "\n"
+    "Options:\n"
+    "  --repo DIR               the repository folder (created if missing)\n"
+    "  --name NAME              archive name prefix (default: zakpos)\n"
+    "  --zstd-level N           compression level, 1-19 (default 3)\n"
+    "  --zstd-workers N         compression threads (default: number of cores)\n"
+    "  --kdf-memory SIZE        Argon2id memory for a passphrase (default 32M)\n";
+
+enum {
+    OPT_RECIPIENT = ZB_OPT_COMMAND_BASE,
+    OPT_NO_ENCRYPTION,
+    OPT_PATH,
+    OPT_NAME,
+    OPT_ZSTD_LEVEL,
+    OPT_ZSTD_WORKERS,
+    OPT_CHUNK_SIZE,
+    OPT_KDF_MEMORY,
+};
+
+typedef struct backup_request {
+    const char *repo;
+    const char *name;
+    zb_strv recipients;
+    zb_strv paths;
+    zb_archive_write_options write;
+} backup_request;
+
+static int parse(backup_request *req, int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"repo", required_argument, NULL, ZB_OPT_REPO},
+        {"recipient", required_argument, NULL, OPT_RECIPIENT},
+        {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
+        {"no-encryption", no_argument, NULL, OPT_NO_ENCRYPTION},
+        {"path", required_argument, NULL, OPT_PATH},
+        {"name", required_argument, NULL, OPT_NAME},
+        {"zstd-level", required_argument, NULL, OPT_ZSTD_LEVEL},
+        {"zstd-workers", required_argument, NULL, OPT_ZSTD_WORKERS},
+        {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE},
+        {"kdf-memory", required_argument, NULL, OPT_KDF_MEMORY},
+        {"help", no_argument, NULL, ZB_OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    int opt, rc = 0;
+    while (rc == 0 && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+        case ZB_OPT_REPO: req->repo = optarg; break;
+        case OPT_RECIPIENT: rc = zb_strv_push(&req->recipients, optarg); break;
+        case ZB_OPT_PASSPHRASE_FILE: req->write.keys.passphrase_file = optarg; break;
+        case OPT_NO_ENCRYPTION: req->write.keys.no_encryption = 1; break;
+        case OPT_PATH: rc = zb_strv_push(&req->paths, optarg); break;
+        case OPT_NAME: req->name = optarg; break;
+        case OPT_ZSTD_LEVEL: rc = zb_cli_parse_int(&req->write.zstd_level, optarg, "--zstd-level", 1, 19); break;
+        case OPT_ZSTD_WORKERS: rc = zb_cli_parse_int(&req->write.zstd_workers, optarg, "--zstd-workers", 0, 256); break;
+        case OPT_CHUNK_SIZE: rc = zb_cli_parse_size(&req->write.chunk_size, optarg, "--chunk-size"); break;
+        case OPT_KDF_MEMORY: rc = zb_cli_parse_size(&req->write.keys.kdf_memlimit, optarg, "--kdf-memory"); break;
+        case ZB_OPT_HELP: fputs(help, stdout); return 1;
+        default: return zb_cli_bad_option("backup", argv);
+        }
+    }
+    if (rc < 0)
+        return rc;
+    if (optind < argc)
+        return zb_cli_usage_error("backup", "unexpected argument '%s'", argv[optind]);
+    if (!req->repo)
+        return zb_cli_usage_error("backup", "--repo DIR is required");
+    if (req->paths.count == 0)
+        return zb_cli_usage_error("backup", "nothing to back up: give at least one source (--path)");
+    req->write.keys.recipient_files = req->recipients.items;
+    req->write.keys.recipient_count = req->recipients.count;
+    int protections = (req->recipients.count > 0 || req->write.keys.passphrase_file) + req->write.keys.no_encryption;
+    if (protections == 0 && zb_keys_env_has_passphrase())
+        req->write.keys.use_env_passphrase = 1, protections = 1;
+    if (protections == 0)
+        return zb_cli_usage_error("backup", "say how to protect the archive: --recipient PUBFILE, "
+                                            "--passphrase-file FILE, or --no-encryption");
+    if (protections > 1)
+        return zb_cli_usage_error("backup", "--no-encryption cannot be combined with a recipient or passphrase");
+    return 0;
+}
+
+/* "<repo>/<name>-<UTC timestamp>.zbk", with "-N" added if that name is taken. */
+static int archive_path(char *out, size_t size, const char *repo, const char *name, time_t now)
+{
+    char stamp[32];
+    zb_time_format_compact(stamp, sizeof(stamp), now);
+    for (int n = 1; n < 100; n++) {
+        int len = n == 1 ? snprintf(out, size, "%s/%s-%s%s", repo, name, stamp, ZB_ARCHIVE_EXTENSION)
+                         : snprintf(out, size, "%s/%s-%s-%d%s", repo, name, stamp, n, ZB_ARCHIVE_EXTENSION);
+        if (len >= (int)size)
+            return zb_error_set(ZB_EUSAGE, "repository path too long: %s", repo);
+        if (access(out, F_OK) != 0)
+            return 0;
+    }
+    return zb_error_set(ZB_EEXIST, "too many archives named %s-%s in %s", name, stamp, repo);
+}
+
+static int back_up_paths(zb_archive_writer *w, const zb_strv *paths)
+{
+    for (size_t i = 0; i < paths->count; i++) {
+        char *name = NULL, *dir = NULL;
+        int rc = zb_path_parse_spec(&name, &dir, paths->items[i]);
+        if (rc == 0) {
+            zb_log_detail("backing up path %s (%s)", name, dir);
+            rc = zb_path_backup(w, name, dir);
+        }
+        free(name);
+        free(dir);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void log_summary(const char *path, zb_archive_writer *w, double seconds)
+{
+    struct stat st;
+    uint64_t in = zb_archive_writer_bytes_in(w), out = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    char in_text[32], out_text[32], rate[32], took[32];
+    zb_format_bytes(in_text, sizeof(in_text), in);
+    zb_format_bytes(out_text, sizeof(out_text), out);
+    zb_format_bytes(rate, sizeof(rate), seconds > 0 ? (uint64_t)((double)in / seconds) : in);
+    zb_format_duration(took, sizeof(took), seconds);
+    zb_log_info("backup complete: %s (%s of data in %s archive, %s, %s/s)", path, in_text, out_text, took, rate);
+}
+
+int zb_cmd_backup(int argc, char **argv)
+{
+    backup_request req;
+    memset(&req, 0, sizeof(req));
+    req.name = "zakpos";
+    req.write.zstd_workers = -1;
+    zb_archive_writer *w = NULL;
+    char path[PATH_MAX];
+    double started = zb_time_monotonic();
+    int rc = parse(&req, argc, argv);
+    if (rc != 0)
+        goto done;
+    if ((rc = zb_manifest_check_source_name(req.name)) < 0)
+        goto done;
+    if ((rc = zb_fs_mkdir_p(req.repo, 0700)) < 0 || (rc = archive_path(path, sizeof(path), req.repo, req.name, time(NULL))) < 0)
+        goto done;
+    zb_log_detail("writing %s", path);
+    if ((rc = zb_archive_writer_open(&w, path, &req.write)) < 0)
+        goto done;
+    zb_progress_begin("backup", 0);
+    if ((rc = back_up_paths(w, &req.paths)) < 0)
+        goto done;
+    if ((rc = zb_archive_writer_close(w)) < 0)
+        goto done;
+    zb_progress_end();
+    log_summary(path, w, zb_time_monotonic() - started);
+    printf("%s\n", path);
+    fflush(stdout);
+done:
+    zb_progress_end();
+    if (rc < 0 && w)
+        zb_log_detail("the incomplete archive was removed; no file was published");
+    zb_archive_writer_free(w);
+    zb_strv_free(&req.recipients);
+    zb_strv_free(&req.paths);
+    return rc > 0 ? 0 : rc;
+}
