@@ -347,14 +347,20 @@ int zb_archive_writer_begin_entry(zb_archive_writer *w, struct archive_entry *en
     return 0;
 }
 
-int zb_archive_writer_write(zb_archive_writer *w, const void *data, size_t len)
+/* Checks that len more bytes fit the entry's declared size. */
+static int check_room(zb_archive_writer *w, uint64_t len)
 {
     if (!w->in_entry || !w->entry_is_data)
         return zb_error_set(ZB_EFAIL, "data written outside a regular-file entry");
-    if ((int64_t)len > w->entry_size - w->entry_written)
+    if (len > (uint64_t)(w->entry_size - w->entry_written))
         return zb_error_set(ZB_EINTEGRITY, "%s/%s grew while being read (more than its %lld bytes)", w->current->name,
                             w->entry_relative, (long long)w->entry_size);
-    zb_hash_update(&w->hash, data, len);
+    return 0;
+}
+
+/* Hands bytes to libarchive; the caller has hashed them. */
+static int write_unhashed(zb_archive_writer *w, const void *data, size_t len)
+{
     const char *p = data;
     size_t left = len;
     while (left > 0) {
@@ -367,6 +373,31 @@ int zb_archive_writer_write(zb_archive_writer *w, const void *data, size_t len)
     w->entry_written += (int64_t)len;
     w->bytes_in += len;
     zb_progress_add(len);
+    return 0;
+}
+
+int zb_archive_writer_write(zb_archive_writer *w, const void *data, size_t len)
+{
+    int rc = check_room(w, len);
+    if (rc < 0)
+        return rc;
+    zb_hash_update(&w->hash, data, len);
+    return write_unhashed(w, data, len);
+}
+
+int zb_archive_writer_write_zeros(zb_archive_writer *w, uint64_t count)
+{
+    static const unsigned char zeros[64 * 1024];
+    int rc = check_room(w, count);
+    if (rc < 0)
+        return rc;
+    zb_hash_update_zeros(&w->hash, count); /* whole zero blocks cost one small hash each */
+    while (count > 0) {
+        size_t n = count < sizeof(zeros) ? (size_t)count : sizeof(zeros);
+        if ((rc = write_unhashed(w, zeros, n)) < 0)
+            return rc;
+        count -= n;
+    }
     return 0;
 }
 
@@ -429,19 +460,6 @@ int zb_archive_writer_add_file(zb_archive_writer *w, const char *name, const voi
     else if (w->in_entry)
         clear_entry(w);
     return rc;
-}
-
-int zb_archive_writer_write_zeros(zb_archive_writer *w, uint64_t count)
-{
-    static const unsigned char zeros[64 * 1024];
-    while (count > 0) {
-        size_t n = count < sizeof(zeros) ? (size_t)count : sizeof(zeros);
-        int rc = zb_archive_writer_write(w, zeros, n);
-        if (rc < 0)
-            return rc;
-        count -= n;
-    }
-    return 0;
 }
 
 uint64_t zb_archive_writer_bytes_in(const zb_archive_writer *w) { return w->bytes_in; }

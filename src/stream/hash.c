@@ -1,32 +1,80 @@
 #include "zakpos_backup/stream/hash.h"
 
+#include <pthread.h>
 #include <string.h>
+
+static unsigned char zero_block_digest[ZB_HASH_BYTES];
+static pthread_once_t zero_block_once = PTHREAD_ONCE_INIT;
+
+static void compute_zero_block_digest(void)
+{
+    static const unsigned char zeros[ZB_HASH_BLOCK];
+    crypto_generichash(zero_block_digest, ZB_HASH_BYTES, zeros, sizeof(zeros), NULL, 0);
+}
 
 void zb_hash_init(zb_hash *h)
 {
-    crypto_generichash_init(&h->state, NULL, 0, ZB_HASH_BYTES);
+    pthread_once(&zero_block_once, compute_zero_block_digest);
+    crypto_generichash_init(&h->outer, NULL, 0, ZB_HASH_BYTES);
+    crypto_generichash_init(&h->block, NULL, 0, ZB_HASH_BYTES);
+    h->block_fill = 0;
     h->bytes = 0;
+}
+
+static void close_block(zb_hash *h)
+{
+    unsigned char digest[ZB_HASH_BYTES];
+    crypto_generichash_final(&h->block, digest, ZB_HASH_BYTES);
+    crypto_generichash_update(&h->outer, digest, ZB_HASH_BYTES);
+    crypto_generichash_init(&h->block, NULL, 0, ZB_HASH_BYTES);
+    h->block_fill = 0;
 }
 
 void zb_hash_update(zb_hash *h, const void *data, size_t len)
 {
-    crypto_generichash_update(&h->state, data, len);
+    const unsigned char *p = data;
     h->bytes += len;
+    while (len > 0) {
+        size_t n = ZB_HASH_BLOCK - h->block_fill;
+        if (n > len)
+            n = len;
+        crypto_generichash_update(&h->block, p, n);
+        h->block_fill += n;
+        p += n;
+        len -= n;
+        if (h->block_fill == ZB_HASH_BLOCK)
+            close_block(h);
+    }
 }
 
 void zb_hash_update_zeros(zb_hash *h, uint64_t count)
 {
-    static const unsigned char zeros[64 * 1024];
-    while (count > 0) {
-        size_t n = count < sizeof(zeros) ? (size_t)count : sizeof(zeros);
+    static const unsigned char zeros[ZB_HASH_BLOCK];
+    if (h->block_fill > 0) { /* finish the partial block first */
+        size_t n = ZB_HASH_BLOCK - h->block_fill;
+        if (n > count)
+            n = (size_t)count;
         zb_hash_update(h, zeros, n);
         count -= n;
     }
+    while (count >= ZB_HASH_BLOCK) { /* whole zero blocks: their hash is known */
+        crypto_generichash_update(&h->outer, zero_block_digest, ZB_HASH_BYTES);
+        h->bytes += ZB_HASH_BLOCK;
+        count -= ZB_HASH_BLOCK;
+    }
+    if (count > 0)
+        zb_hash_update(h, zeros, (size_t)count);
 }
 
 void zb_hash_final(zb_hash *h, unsigned char out[ZB_HASH_BYTES])
 {
-    crypto_generichash_final(&h->state, out, ZB_HASH_BYTES);
+    if (h->block_fill > 0 || h->bytes == 0)
+        close_block(h);
+    unsigned char length[8];
+    for (int i = 0; i < 8; i++)
+        length[i] = (unsigned char)(h->bytes >> (8 * i));
+    crypto_generichash_update(&h->outer, length, sizeof(length));
+    crypto_generichash_final(&h->outer, out, ZB_HASH_BYTES);
 }
 
 void zb_hash_to_hex(char out[ZB_HASH_HEX_BYTES], const unsigned char raw[ZB_HASH_BYTES])

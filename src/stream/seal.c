@@ -157,7 +157,8 @@ static int unseal_next_chunk(unseal_reader *u)
     if (crypto_secretstream_xchacha20poly1305_pull(u->state, u->plain, &plen, &tag, u->cipher, got, u->ad,
                                                    u->ad_len) != 0)
         return zb_error_set(ZB_EINTEGRITY,
-                            "encrypted chunk %llu failed authentication (the archive%s is damaged or was altered)",
+                            "encrypted chunk %llu failed authentication (the archive%s is damaged, was altered, "
+                            "or has bytes appended)",
                             (unsigned long long)u->chunks + 1, u->chunks == 0 ? " header or its first chunk" : "");
     u->chunks++;
     free(u->ad);

@@ -87,3 +87,52 @@ zb_require() {
     echo "SKIP: $what is not available" >&2
     exit 77
 }
+
+# One line per entry below ROOT: name, type, mode, owner, mtime, link count,
+# and size + SHA-256 for files or the target for symlinks. Names are quoted
+# with %q so spaces, newlines and any bytes compare exactly.
+zb_tree_listing() {
+    local root=$1
+    (
+        cd "$root" || exit 1
+        find . -mindepth 1 -print0 | LC_ALL=C sort -z | while IFS= read -r -d '' p; do
+            local meta extra=""
+            meta=$(stat -c '%F|%a|%u|%g|%Y|%h' -- "$p")
+            case "$meta" in
+            regular*)
+                # Files over 256 MiB (the sparse giants) are compared with cmp
+                # by zb_expect_same_tree: hashing them here would take minutes.
+                if [ "$(stat -c %s -- "$p")" -gt 268435456 ]; then
+                    extra="$(stat -c %s -- "$p")|big"
+                else
+                    extra="$(stat -c %s -- "$p")|$(sha256sum <"$p" | cut -c1-64)"
+                fi
+                ;;
+            symbolic*) extra=$(readlink -- "$p") ;;
+            esac
+            printf '%q|%s|%s\n' "$p" "$meta" "$extra"
+        done
+    )
+}
+
+zb_expect_same_tree() {
+    local a=$1 b=$2 what=$3
+    local la lb
+    la=$(zb_tree_listing "$a")
+    lb=$(zb_tree_listing "$b")
+    if [ "$la" != "$lb" ]; then
+        zb_fail "$what: trees differ:"$'\n'"$(diff <(echo "$la") <(echo "$lb") | head -20)"
+        return 1
+    fi
+    local big
+    while IFS= read -r -d '' big; do
+        if ! cmp -s -- "$a/$big" "$b/$big"; then
+            zb_fail "$what: content of $big differs"
+            return 1
+        fi
+    done < <(cd "$a" && find . -type f -size +262144k -print0)
+    zb_pass
+}
+
+# Files in DIR that look like finished archives.
+zb_archives_in() { find "$1" -maxdepth 1 -name '*.zbk' ! -name '.*' 2>/dev/null | sort; }

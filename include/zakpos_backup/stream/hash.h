@@ -1,5 +1,8 @@
-/* Content hashes for the manifest: BLAKE2b-256 (libsodium's generichash),
- * shown as lowercase hex. Holes of sparse files are hashed as the zeros they read as. */
+/* Content hashes for the manifest, shown as lowercase hex. The hash is a
+ * two-level BLAKE2b-256 tree (libsodium's generichash): the hashes of the
+ * 64 KiB blocks of the content, then the length, hashed together. It depends
+ * on the content alone, and a block of zeros has a known hash, so the holes
+ * of a sparse file cost nothing to hash. docs/FORMAT.md defines it. */
 #ifndef ZB_STREAM_HASH_H
 #define ZB_STREAM_HASH_H
 
@@ -9,10 +12,13 @@
 
 #define ZB_HASH_BYTES 32
 #define ZB_HASH_HEX_BYTES (ZB_HASH_BYTES * 2 + 1)
-#define ZB_HASH_NAME "blake2b-256"
+#define ZB_HASH_NAME "blake2b-256-tree-64k"
+#define ZB_HASH_BLOCK (64 * 1024)
 
 typedef struct zb_hash {
-    crypto_generichash_state state;
+    crypto_generichash_state outer;
+    crypto_generichash_state block;
+    size_t block_fill;
     uint64_t bytes;
 } zb_hash;
 

@@ -1,0 +1,18 @@
+# An unencrypted archive needs the explicit flag, is marked, and still detects damage.
+. "$ZB_TEST_LIB/common.sh"
+zb_test_begin
+cd "$ZB_TMP"
+mkdir src && head -c 100000 /dev/urandom >src/blob
+a=$("$ZB_BIN" backup --repo repo --no-encryption --path src 2>/dev/null)
+zb_expect_status 0 "verify needs no key" -- "$ZB_BIN" verify "$a"
+zb_expect_status 0 "show" -- "$ZB_BIN" show "$a"
+zb_expect_contains "$ZB_LAST_OUTPUT" "protection:  none" "marked unencrypted"
+zb_expect_contains "$ZB_LAST_OUTPUT" "source:      path src" "manifest readable without a key"
+size=$(stat -c %s "$a")
+for off in 60 5000 50000 $((size - 1)); do
+    cp "$a" bad.zbk
+    printf '\xff' | dd of=bad.zbk bs=1 seek=$off conv=notrunc status=none
+    cmp -s "$a" bad.zbk && printf '\x00' | dd of=bad.zbk bs=1 seek=$off conv=notrunc status=none
+    zb_expect_status 6 "flip at $off detected" -- "$ZB_BIN" verify bad.zbk
+done
+zb_test_end

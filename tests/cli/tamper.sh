@@ -1,0 +1,64 @@
+# Every single-byte flip (all header bytes, sampled body offsets), truncation
+# (sampled offsets and exactly at every chunk boundary) and appended bytes make
+# verify fail; a random file is refused as not an archive.
+. "$ZB_TEST_LIB/common.sh"
+zb_test_begin
+cd "$ZB_TMP"
+mkdir src
+head -c 40000 /dev/urandom >src/random
+seq 1 3000 >src/text
+"$ZB_BIN" keygen --out key >/dev/null 2>&1
+a=$("$ZB_BIN" backup --repo repo --recipient key.pub --chunk-size 4K --path src 2>/dev/null)
+zb_expect_status 0 "the intact archive verifies" -- "$ZB_BIN" verify --key key "$a"
+size=$(stat -c %s "$a")
+header_len=$(od -An -tu2 -j10 -N2 "$a" | tr -d ' ')
+chunk=$((4096 + 17))
+
+flip_fails() {
+    local off=$1
+    cp "$a" t.zbk
+    local byte
+    byte=$(od -An -tu1 -j"$off" -N1 t.zbk | tr -d ' ')
+    printf "\\x$(printf %02x $((byte ^ 0x5a)))" | dd of=t.zbk bs=1 seek="$off" conv=notrunc status=none
+    "$ZB_BIN" verify --key key t.zbk >/dev/null 2>out.txt
+    local rc=$?
+    if [ "$rc" -eq 0 ]; then
+        zb_fail "a flip at offset $off went unnoticed"
+    elif ! grep -q "error" out.txt; then
+        zb_fail "a flip at offset $off failed without naming the problem"
+    else
+        zb_pass
+    fi
+}
+
+for ((off = 0; off < header_len; off++)); do flip_fails $off; done
+for ((off = header_len; off < size; off += 173)); do flip_fails $off; done
+flip_fails $((size - 1))
+
+cut_fails() {
+    local len=$1 what=$2
+    head -c "$len" "$a" >t.zbk
+    "$ZB_BIN" verify --key key t.zbk >/dev/null 2>out.txt
+    if [ $? -eq 0 ]; then zb_fail "$what (length $len) went unnoticed"; else zb_pass; fi
+}
+for len in 0 7 20 $((header_len - 1)) $header_len $((header_len + 5)) $((size / 2)) $((size - 1)); do
+    cut_fails "$len" "truncation"
+done
+nchunks=$(((size - header_len) / chunk))
+for ((k = 1; k <= nchunks; k++)); do
+    cut_fails $((header_len + k * chunk)) "truncation at chunk boundary $k"
+done
+grep -q "without the final chunk" out.txt && zb_pass || zb_fail "boundary truncation is not named as such: $(cat out.txt)"
+
+for extra in '\x00' 'garbage' "$(head -c 4113 /dev/zero | tr '\0' 'x')"; do
+    cp "$a" t.zbk && printf "$extra" >>t.zbk
+    zb_expect_status 6 "bytes appended after the end" -- "$ZB_BIN" verify --key key t.zbk
+done
+zb_expect_contains "$ZB_LAST_OUTPUT" "bytes appended" "appended bytes are named"
+
+
+head -c 5000 /dev/urandom >random.bin
+zb_expect_status 5 "a random file" -- "$ZB_BIN" verify --key key random.bin
+zb_expect_contains "$ZB_LAST_OUTPUT" "is not a zakpos-backup archive" "random file message"
+zb_expect_status 13 "a missing file" -- "$ZB_BIN" verify --key key nosuch.zbk
+zb_test_end

@@ -1,0 +1,148 @@
+#include "zb_cmocka.h"
+
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fs.h"
+#include "zakpos_backup/common/timeutil.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void error_context_and_exit_status(void **state)
+{
+    (void)state;
+    int rc = zb_error_set(ZB_EINTEGRITY, "chunk %d failed", 3);
+    assert_int_equal(rc, ZB_EINTEGRITY);
+    assert_int_equal(zb_error_context("verify of %s", "a.zbk"), ZB_EINTEGRITY);
+    assert_string_equal(zb_error_message(), "verify of a.zbk: chunk 3 failed");
+    zb_error_hint("run %s", "x");
+    assert_string_equal(zb_error_hint_text(), "run x");
+    assert_int_equal(zb_error_exit_status(ZB_EINTEGRITY), 6);
+    assert_int_equal(zb_error_exit_status(ZB_EUSAGE), 2);
+    assert_int_equal(zb_error_exit_status(ZB_EINTR), 130);
+    assert_int_equal(zb_error_exit_status(0), 0);
+    assert_string_equal(zb_error_name(ZB_EKEY), "ZB_EKEY");
+}
+
+static void buf_grows_and_detaches(void **state)
+{
+    (void)state;
+    zb_buf b = ZB_BUF_INIT;
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(zb_buf_printf(&b, "%d,", i), 0);
+    assert_true(b.len > 2000);
+    assert_memory_equal(b.data, "0,1,2,", 6);
+    char *s = zb_buf_detach(&b);
+    assert_null(b.data);
+    assert_int_equal(strlen(s), 3890);
+    free(s);
+    char small[4];
+    assert_int_equal(zb_strlcpy_checked(small, sizeof(small), "abc"), 0);
+    assert_int_equal(zb_strlcpy_checked(small, sizeof(small), "abcd"), ZB_EFAIL);
+}
+
+static void time_formats_round_trip(void **state)
+{
+    (void)state;
+    char iso[32], compact[32];
+    time_t t = 1795546075, back = 0;
+    zb_time_format_iso(iso, sizeof(iso), t);
+    zb_time_format_compact(compact, sizeof(compact), t);
+    assert_string_equal(iso, "2026-11-24T18:47:55Z");
+    assert_string_equal(compact, "20261124T184755Z");
+    assert_int_equal(zb_time_parse_utc(&back, iso), 0);
+    assert_int_equal(back, t);
+    assert_int_equal(zb_time_parse_utc(&back, compact), 0);
+    assert_int_equal(back, t);
+    assert_int_equal(zb_time_parse_utc(&back, "yesterday"), ZB_EFAIL);
+    char text[32];
+    zb_format_bytes(text, sizeof(text), 1536);
+    assert_string_equal(text, "1.5 KiB");
+    zb_format_duration(text, sizeof(text), 3723);
+    assert_string_equal(text, "1h02m03s");
+}
+
+static void make_dir(char *dir, size_t size)
+{
+    snprintf(dir, size, "/tmp/zbunit.XXXXXX");
+    assert_non_null(mkdtemp(dir));
+}
+
+static int count_entries(const char *dir)
+{
+    int empty = zb_fs_dir_is_empty(dir);
+    if (empty == 1)
+        return 0;
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "ls -A '%s' | wc -l", dir);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    assert_int_equal(fscanf(p, "%d", &n), 1);
+    pclose(p);
+    return n;
+}
+
+static void atomic_file_publishes_only_on_commit(void **state)
+{
+    (void)state;
+    char dir[64], path[128];
+    make_dir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/out.zbk", dir);
+    zb_atomic_file *f = NULL;
+    assert_int_equal(zb_atomic_file_open(&f, path, 0600), 0);
+    assert_int_equal(zb_fs_write_all(zb_atomic_file_fd(f), "data", 4, "t"), 0);
+    assert_int_equal(access(path, F_OK), -1); /* not visible before commit */
+    zb_atomic_file_abort(f);
+    assert_int_equal(count_entries(dir), 0);  /* abort leaves nothing */
+
+    assert_int_equal(zb_atomic_file_open(&f, path, 0600), 0);
+    assert_int_equal(zb_fs_write_all(zb_atomic_file_fd(f), "data", 4, "t"), 0);
+    assert_int_equal(zb_atomic_file_commit(f), 0);
+    zb_atomic_file_abort(f);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 4);
+    assert_int_equal(st.st_mode & 0777, 0600);
+
+    /* A second archive under the same name never replaces the first. */
+    assert_int_equal(zb_atomic_file_open(&f, path, 0600), 0);
+    assert_int_equal(zb_atomic_file_commit(f), ZB_EEXIST);
+    zb_atomic_file_abort(f);
+    assert_int_equal(count_entries(dir), 1);
+    assert_int_equal(zb_fs_remove_tree(dir), 0);
+}
+
+static void secret_file_strips_newline(void **state)
+{
+    (void)state;
+    char dir[64], path[128];
+    make_dir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/pass", dir);
+    FILE *f = fopen(path, "w");
+    fputs("correct horse\n", f);
+    fclose(f);
+    char *secret = NULL;
+    size_t len = 0;
+    assert_int_equal(zb_fs_read_secret(&secret, &len, path), 0);
+    assert_string_equal(secret, "correct horse");
+    assert_int_equal(len, 13);
+    zb_fs_secret_free(secret, len);
+    assert_int_equal(zb_fs_read_secret(&secret, &len, "/nonexistent/pass"), ZB_ENOTFOUND);
+    assert_int_equal(zb_fs_remove_tree(dir), 0);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(error_context_and_exit_status),
+        cmocka_unit_test(buf_grows_and_detaches),
+        cmocka_unit_test(time_formats_round_trip),
+        cmocka_unit_test(atomic_file_publishes_only_on_commit),
+        cmocka_unit_test(secret_file_strips_newline),
+    };
+    ZB_RUN_TESTS(tests, argc, argv);
+}

@@ -1,0 +1,3 @@
+zb_unit_test(stream ${CMAKE_CURRENT_LIST_DIR}/test_stream.c TESTS
+  seal_round_trip seal_detects_truncation_at_chunk_boundaries seal_detects_appended_bytes_and_flips
+  zstd_round_trip_and_trailing_garbage hash_of_zeros_matches_plain_zeros)
