@@ -14,6 +14,7 @@ struct zb_error_record {
 
 static _Thread_local struct zb_error_record last_error;
 
+__attribute__((format(printf, 4, 0)))
 static int record(const char *file, int line, int code, const char *fmt, va_list ap)
 {
     last_error.code = code;

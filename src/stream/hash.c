@@ -18,14 +18,44 @@ void zb_hash_init(zb_hash *h)
     crypto_generichash_init(&h->outer, NULL, 0, ZB_HASH_BYTES);
     crypto_generichash_init(&h->block, NULL, 0, ZB_HASH_BYTES);
     h->block_fill = 0;
+    h->zero_run = 0;
     h->bytes = 0;
+}
+
+/* Outer records: 0x00 + count for a run of zero blocks, 0x01 + digest for any
+ * other block, 0x02 + length at the end (integers little-endian, 8 bytes). */
+static void outer_record(zb_hash *h, unsigned char tag, const unsigned char *body, size_t len)
+{
+    crypto_generichash_update(&h->outer, &tag, 1);
+    crypto_generichash_update(&h->outer, body, len);
+}
+
+static void outer_u64(zb_hash *h, unsigned char tag, uint64_t v)
+{
+    unsigned char le[8];
+    for (int i = 0; i < 8; i++)
+        le[i] = (unsigned char)(v >> (8 * i));
+    outer_record(h, tag, le, sizeof(le));
+}
+
+static void flush_zero_run(zb_hash *h)
+{
+    if (h->zero_run) {
+        outer_u64(h, 0x00, h->zero_run);
+        h->zero_run = 0;
+    }
 }
 
 static void close_block(zb_hash *h)
 {
     unsigned char digest[ZB_HASH_BYTES];
     crypto_generichash_final(&h->block, digest, ZB_HASH_BYTES);
-    crypto_generichash_update(&h->outer, digest, ZB_HASH_BYTES);
+    if (h->block_fill == ZB_HASH_BLOCK && sodium_memcmp(digest, zero_block_digest, ZB_HASH_BYTES) == 0) {
+        h->zero_run++; /* zeros written as data hash like a hole */
+    } else {
+        flush_zero_run(h);
+        outer_record(h, 0x01, digest, ZB_HASH_BYTES);
+    }
     crypto_generichash_init(&h->block, NULL, 0, ZB_HASH_BYTES);
     h->block_fill = 0;
 }
@@ -57,23 +87,20 @@ void zb_hash_update_zeros(zb_hash *h, uint64_t count)
         zb_hash_update(h, zeros, n);
         count -= n;
     }
-    while (count >= ZB_HASH_BLOCK) { /* whole zero blocks: their hash is known */
-        crypto_generichash_update(&h->outer, zero_block_digest, ZB_HASH_BYTES);
-        h->bytes += ZB_HASH_BLOCK;
-        count -= ZB_HASH_BLOCK;
-    }
+    uint64_t blocks = count / ZB_HASH_BLOCK; /* whole zero blocks: counted, not hashed */
+    h->zero_run += blocks;
+    h->bytes += blocks * ZB_HASH_BLOCK;
+    count -= blocks * ZB_HASH_BLOCK;
     if (count > 0)
         zb_hash_update(h, zeros, (size_t)count);
 }
 
 void zb_hash_final(zb_hash *h, unsigned char out[ZB_HASH_BYTES])
 {
-    if (h->block_fill > 0 || h->bytes == 0)
+    if (h->block_fill > 0)
         close_block(h);
-    unsigned char length[8];
-    for (int i = 0; i < 8; i++)
-        length[i] = (unsigned char)(h->bytes >> (8 * i));
-    crypto_generichash_update(&h->outer, length, sizeof(length));
+    flush_zero_run(h);
+    outer_u64(h, 0x02, h->bytes);
     crypto_generichash_final(&h->outer, out, ZB_HASH_BYTES);
 }
 

@@ -1,8 +1,9 @@
 /* Content hashes for the manifest, shown as lowercase hex. The hash is a
- * two-level BLAKE2b-256 tree (libsodium's generichash): the hashes of the
- * 64 KiB blocks of the content, then the length, hashed together. It depends
- * on the content alone, and a block of zeros has a known hash, so the holes
- * of a sparse file cost nothing to hash. docs/FORMAT.md defines it. */
+ * two-level BLAKE2b-256 tree (libsodium's generichash): each 64 KiB block of
+ * the content is hashed, and the outer hash takes those block hashes, with a
+ * run of all-zero blocks written as one count, then the length. It depends on
+ * the content alone, and holes of any size cost constant time, so a crafted
+ * exabyte-sized sparse entry cannot stall a reader. docs/FORMAT.md defines it. */
 #ifndef ZB_STREAM_HASH_H
 #define ZB_STREAM_HASH_H
 
@@ -19,6 +20,7 @@ typedef struct zb_hash {
     crypto_generichash_state outer;
     crypto_generichash_state block;
     size_t block_fill;
+    uint64_t zero_run;   /* all-zero blocks not yet written to the outer hash */
     uint64_t bytes;
 } zb_hash;
 

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The test command: on a fresh Debian machine as root it installs what the
+# build and the tests need, builds with warnings as errors, and runs every
+# test through ctest. CI runs exactly this (.ci/run).
+#
+#   scripts/test.sh              install, build, run all tests
+#   scripts/test.sh --sanitize   the same under AddressSanitizer + UBSan
+#   ZB_SKIP_INSTALL=1            skip apt-get (packages already present)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+sanitize=0
+for arg in "$@"; do
+    case "$arg" in
+    --sanitize) sanitize=1 ;;
+    *) echo "usage: scripts/test.sh [--sanitize]" >&2; exit 2 ;;
+    esac
+done
+
+"$root/scripts/install-deps.sh"
+
+jobs=$(nproc)
+build=$root/build
+flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DENABLE_WERROR=ON -DBUILD_TESTS=ON)
+if [ "$sanitize" = 1 ]; then
+    build=$root/build-sanitize
+    flags+=(-DENABLE_SANITIZERS=ON)
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
+
+cmake -S "$root" -B "$build" "${flags[@]}"
+cmake --build "$build" -j"$jobs"
+ctest --test-dir "$build" --output-on-failure -j"$jobs"
+
+# The archive reader's fuzz target needs clang's libFuzzer: a second,
+# small build runs its smoke test whenever clang is installed.
+if command -v clang >/dev/null 2>&1 && [ "$sanitize" = 0 ]; then
+    fuzz=$root/build-fuzz
+    CC=clang cmake -S "$root" -B "$fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENABLE_WERROR=ON -DENABLE_FUZZERS=ON -DBUILD_TESTS=ON
+    cmake --build "$fuzz" -j"$jobs" --target zb-fuzz-reader zb-fuzz-corpus
+    ctest --test-dir "$fuzz" --output-on-failure -L fuzz
+fi

@@ -1,0 +1,16 @@
+# Fuzzing needs clang's libFuzzer; scripts/test.sh builds these in a second
+# build tree (build-fuzz) whenever clang is installed.
+if(ENABLE_FUZZERS)
+  if(NOT CMAKE_C_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "ENABLE_FUZZERS needs clang (CC=clang)")
+  endif()
+  add_executable(zb-fuzz-reader ${CMAKE_CURRENT_LIST_DIR}/fuzz_reader.c)
+  target_compile_options(zb-fuzz-reader PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(zb-fuzz-reader PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(zb-fuzz-reader PRIVATE zakpos_backup_core)
+  add_executable(zb-fuzz-corpus ${CMAKE_CURRENT_LIST_DIR}/make_corpus.c)
+  target_link_libraries(zb-fuzz-corpus PRIVATE zakpos_backup_core)
+  add_test(NAME fuzz.reader_smoke COMMAND bash -c
+    "set -e; d=$(mktemp -d); trap 'rm -rf $d' EXIT; $<TARGET_FILE:zb-fuzz-corpus> $d; $<TARGET_FILE:zb-fuzz-reader> -runs=20000 -max_total_time=60 -timeout=10 -rss_limit_mb=1024 $d")
+  set_tests_properties(fuzz.reader_smoke PROPERTIES LABELS "fuzz" TIMEOUT 180)
+endif()
