@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
     build-essential cmake pkg-config clang
-    libarchive-dev libzstd-dev libsodium-dev libcurl4-openssl-dev libpq-dev libjansson-dev libinih-dev
+    libarchive-dev libzstd-dev libsodium-dev libcurl4-openssl-dev libpq-dev libjansson-dev libinih-dev libssl-dev
     libcmocka-dev
     postgresql postgresql-contrib
     docker.io busybox-static

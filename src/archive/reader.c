@@ -235,6 +235,7 @@ static int split_name(zb_archive_reader *r, const char *full, char **kind, char 
 
 static void clear_current(zb_archive_reader *r)
 {
+    zb_hash_free(&r->hash);
     free(r->kind_owned);
     free(r->name_owned);
     free(r->relative_owned);

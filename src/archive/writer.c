@@ -296,6 +296,7 @@ static char *prefixed_name(const writer_source *s, const char *relative)
 
 static void clear_entry(zb_archive_writer *w)
 {
+    zb_hash_free(&w->hash);
     archive_entry_free(w->entry);
     w->entry = NULL;
     free(w->entry_relative);

@@ -1,6 +1,7 @@
 #include "zakpos_backup/stream/hash.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 static unsigned char zero_block_digest[ZB_HASH_BYTES];
@@ -9,25 +10,42 @@ static pthread_once_t zero_block_once = PTHREAD_ONCE_INIT;
 static void compute_zero_block_digest(void)
 {
     static const unsigned char zeros[ZB_HASH_BLOCK];
-    crypto_generichash(zero_block_digest, ZB_HASH_BYTES, zeros, sizeof(zeros), NULL, 0);
+    EVP_Digest(zeros, sizeof(zeros), zero_block_digest, NULL, EVP_sha256(), NULL);
+}
+
+/* Allocation failure of a digest context is not recoverable in any useful
+ * way here (a few hundred bytes): abort rather than hash wrongly. */
+static EVP_MD_CTX *new_sha256(void)
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1)
+        abort();
+    return c;
 }
 
 void zb_hash_init(zb_hash *h)
 {
     pthread_once(&zero_block_once, compute_zero_block_digest);
-    crypto_generichash_init(&h->outer, NULL, 0, ZB_HASH_BYTES);
-    crypto_generichash_init(&h->block, NULL, 0, ZB_HASH_BYTES);
+    h->outer = new_sha256();
+    h->block = new_sha256();
     h->block_fill = 0;
     h->zero_run = 0;
     h->bytes = 0;
+}
+
+void zb_hash_free(zb_hash *h)
+{
+    EVP_MD_CTX_free(h->outer);
+    EVP_MD_CTX_free(h->block);
+    h->outer = h->block = NULL;
 }
 
 /* Outer records: 0x00 + count for a run of zero blocks, 0x01 + digest for any
  * other block, 0x02 + length at the end (integers little-endian, 8 bytes). */
 static void outer_record(zb_hash *h, unsigned char tag, const unsigned char *body, size_t len)
 {
-    crypto_generichash_update(&h->outer, &tag, 1);
-    crypto_generichash_update(&h->outer, body, len);
+    EVP_DigestUpdate(h->outer, &tag, 1);
+    EVP_DigestUpdate(h->outer, body, len);
 }
 
 static void outer_u64(zb_hash *h, unsigned char tag, uint64_t v)
@@ -49,14 +67,14 @@ static void flush_zero_run(zb_hash *h)
 static void close_block(zb_hash *h)
 {
     unsigned char digest[ZB_HASH_BYTES];
-    crypto_generichash_final(&h->block, digest, ZB_HASH_BYTES);
-    if (h->block_fill == ZB_HASH_BLOCK && sodium_memcmp(digest, zero_block_digest, ZB_HASH_BYTES) == 0) {
+    EVP_DigestFinal_ex(h->block, digest, NULL);
+    if (h->block_fill == ZB_HASH_BLOCK && memcmp(digest, zero_block_digest, ZB_HASH_BYTES) == 0) {
         h->zero_run++; /* zeros written as data hash like a hole */
     } else {
         flush_zero_run(h);
         outer_record(h, 0x01, digest, ZB_HASH_BYTES);
     }
-    crypto_generichash_init(&h->block, NULL, 0, ZB_HASH_BYTES);
+    EVP_DigestInit_ex(h->block, EVP_sha256(), NULL);
     h->block_fill = 0;
 }
 
@@ -68,7 +86,7 @@ void zb_hash_update(zb_hash *h, const void *data, size_t len)
         size_t n = ZB_HASH_BLOCK - h->block_fill;
         if (n > len)
             n = len;
-        crypto_generichash_update(&h->block, p, n);
+        EVP_DigestUpdate(h->block, p, n);
         h->block_fill += n;
         p += n;
         len -= n;
@@ -101,12 +119,18 @@ void zb_hash_final(zb_hash *h, unsigned char out[ZB_HASH_BYTES])
         close_block(h);
     flush_zero_run(h);
     outer_u64(h, 0x02, h->bytes);
-    crypto_generichash_final(&h->outer, out, ZB_HASH_BYTES);
+    EVP_DigestFinal_ex(h->outer, out, NULL);
+    zb_hash_free(h);
 }
 
 void zb_hash_to_hex(char out[ZB_HASH_HEX_BYTES], const unsigned char raw[ZB_HASH_BYTES])
 {
-    sodium_bin2hex(out, ZB_HASH_HEX_BYTES, raw, ZB_HASH_BYTES);
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < ZB_HASH_BYTES; i++) {
+        out[2 * i] = digits[raw[i] >> 4];
+        out[2 * i + 1] = digits[raw[i] & 15];
+    }
+    out[2 * ZB_HASH_BYTES] = '\0';
 }
 
 void zb_hash_final_hex(zb_hash *h, char out[ZB_HASH_HEX_BYTES])

@@ -1,4 +1,5 @@
 #include "zakpos_backup/source/path/path.h"
+#include "zakpos_backup/source/path/prefetch.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
@@ -81,7 +82,7 @@ static int copy_file_data(zb_archive_writer *w, struct archive *disk, struct arc
 }
 
 static int add_entry(zb_archive_writer *w, struct archive *disk, struct archive_entry_linkresolver *links,
-                     struct archive_entry *e, const char *root, int root_is_file)
+                     zb_prefetch *prefetch, struct archive_entry *e, const char *root, int root_is_file)
 {
     char *full = zb_strdup(archive_entry_pathname(e));
     char *relative = NULL;
@@ -98,8 +99,11 @@ static int add_entry(zb_archive_writer *w, struct archive *disk, struct archive_
     archive_entry_linkify(links, &e, &spare);
     if ((rc = zb_archive_writer_begin_entry(w, e)) < 0)
         goto done;
-    if (archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e) && (rc = copy_file_data(w, disk, e, full)) < 0)
-        goto done;
+    if (archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e)) {
+        if ((rc = copy_file_data(w, disk, e, full)) < 0)
+            goto done;
+        zb_prefetch_advance(prefetch, (uint64_t)archive_entry_size(e));
+    }
     rc = zb_archive_writer_end_entry(w);
 done:
     if (rc < 0)
@@ -109,6 +113,10 @@ done:
     free(full);
     return rc;
 }
+
+/* How far the read-ahead thread may run ahead of the backup: enough to keep
+ * the disk busy, small enough not to evict what is about to be read. */
+#define PREFETCH_WINDOW (64ull * 1024 * 1024)
 
 int zb_path_backup(zb_archive_writer *w, const char *name, const char *dir)
 {
@@ -126,6 +134,7 @@ int zb_path_backup(zb_archive_writer *w, const char *name, const char *dir)
     struct archive *disk = archive_read_disk_new();
     struct archive_entry_linkresolver *links = archive_entry_linkresolver_new();
     struct archive_entry *e = archive_entry_new();
+    zb_prefetch *prefetch = NULL;
     if (!disk || !links || !e) {
         rc = zb_error_set(ZB_ENOMEM, "out of memory");
         goto done;
@@ -137,6 +146,7 @@ int zb_path_backup(zb_archive_writer *w, const char *name, const char *dir)
         rc = zb_error_set(ZB_EIO, "cannot open %s: %s", root, archive_error_string(disk));
         goto done;
     }
+    zb_prefetch_start(&prefetch, root, PREFETCH_WINDOW);
     for (;;) {
         archive_entry_clear(e);
         int ar = archive_read_next_header2(disk, e);
@@ -149,11 +159,12 @@ int zb_path_backup(zb_archive_writer *w, const char *name, const char *dir)
             goto done;
         }
         archive_read_disk_descend(disk);
-        if ((rc = add_entry(w, disk, links, e, root, root_is_file)) < 0)
+        if ((rc = add_entry(w, disk, links, prefetch, e, root, root_is_file)) < 0)
             goto done;
     }
     rc = zb_archive_writer_end_source(w, NULL);
 done:
+    zb_prefetch_stop(prefetch);
     if (rc < 0)
         zb_error_context("path source %s", name);
     archive_entry_free(e);

@@ -1,0 +1,83 @@
+#include "zakpos_backup/source/path/prefetch.h"
+#include "zakpos_backup/common/buf.h"
+
+#include <fcntl.h>
+#include <fts.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+struct zb_prefetch {
+    pthread_t thread;
+    char *root;
+    uint64_t window;
+    _Atomic uint64_t consumed;
+    _Atomic int stop;
+};
+
+static void wait_for_room(zb_prefetch *p, uint64_t ahead_of)
+{
+    const struct timespec pause = {0, 2 * 1000 * 1000};
+    while (!atomic_load(&p->stop) && ahead_of > atomic_load(&p->consumed) + p->window)
+        nanosleep(&pause, NULL);
+}
+
+static void *prefetch_main(void *arg)
+{
+    zb_prefetch *p = arg;
+    char *paths[] = {p->root, NULL};
+    FTS *fts = fts_open(paths, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
+    if (!fts)
+        return NULL;
+    uint64_t requested = 0;
+    FTSENT *e;
+    while (!atomic_load(&p->stop) && (e = fts_read(fts)) != NULL) {
+        if (e->fts_info != FTS_F || e->fts_statp->st_size == 0)
+            continue;
+        wait_for_room(p, requested);
+        int fd = open(e->fts_accpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0)
+            continue;
+        posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+        close(fd);
+        requested += (uint64_t)e->fts_statp->st_size;
+    }
+    fts_close(fts);
+    return NULL;
+}
+
+void zb_prefetch_start(zb_prefetch **out, const char *root, uint64_t window_bytes)
+{
+    *out = NULL;
+    zb_prefetch *p = calloc(1, sizeof(*p));
+    if (!p)
+        return;
+    p->root = zb_strdup(root);
+    p->window = window_bytes;
+    atomic_init(&p->consumed, 0);
+    atomic_init(&p->stop, 0);
+    if (!p->root || pthread_create(&p->thread, NULL, prefetch_main, p) != 0) {
+        free(p->root);
+        free(p);
+        return;
+    }
+    *out = p;
+}
+
+void zb_prefetch_advance(zb_prefetch *p, uint64_t bytes)
+{
+    if (p)
+        atomic_fetch_add(&p->consumed, bytes);
+}
+
+void zb_prefetch_stop(zb_prefetch *p)
+{
+    if (!p)
+        return;
+    atomic_store(&p->stop, 1);
+    pthread_join(p->thread, NULL);
+    free(p->root);
+    free(p);
+}
