@@ -7,6 +7,7 @@
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/stream/async.h"
 #include "zakpos_backup/stream/hash.h"
 #include "zakpos_backup/stream/seal.h"
 #include "zakpos_backup/stream/zstd.h"
@@ -149,6 +150,15 @@ static int open_chain(zb_archive_writer *w, const zb_archive_header *h, void *se
         }
         below = seal;
     }
+    /* Encryption and writing run on their own thread, overlapping with the
+     * reading, hashing and compressing upstream. */
+    zb_stage *async = NULL;
+    if ((rc = zb_stage_async_new(&async, 1024 * 1024, 4, below)) < 0) {
+        zb_stage_free_chain(below);
+        w->fd_stage = NULL;
+        return rc;
+    }
+    below = async;
     int workers = opts->zstd_workers;
     if (workers < 0)
         workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -170,7 +180,7 @@ static int open_tar(zb_archive_writer *w)
      * (long names, big files, sub-second times, xattrs) only where needed. */
     if (archive_write_set_format_pax_restricted(w->tar) != ARCHIVE_OK ||
         archive_write_add_filter_none(w->tar) != ARCHIVE_OK ||
-        archive_write_set_bytes_per_block(w->tar, 64 * 1024) != ARCHIVE_OK ||
+        archive_write_set_bytes_per_block(w->tar, 0) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(w->tar, 1) != ARCHIVE_OK ||
         archive_write_open2(w->tar, w, NULL, tar_write_cb, NULL, NULL) != ARCHIVE_OK)
         return tar_error(w, "cannot start the tar stream");
