@@ -1,32 +1,36 @@
 # Shared benchmark helpers. bench_run times a command BENCH_REPEAT times
 # (default 3), each from a cold page cache, and records the median wall time
-# and the largest peak RSS as "name<TAB>wall_seconds<TAB>peak_rss_kib" in
-# $BENCH_RESULTS.
+# and the largest peak RSS as "name<TAB>wall_seconds<TAB>peak_rss_kib<TAB>cpu_seconds"
+# in $BENCH_RESULTS (cpu: user + system of the median run's neighbourhood, the median of the runs).
 
 # bench_run NAME -- command...
 bench_run() {
     local name=$1
     shift 2
-    local repeat=${BENCH_REPEAT:-3} walls=() rss_max=0 i t wall rss
+    local repeat=${BENCH_REPEAT:-3} walls=() cpus=() rss_max=0 i t wall rss user sys
     t=$(mktemp)
     for ((i = 0; i < repeat; i++)); do
         [ -n "${BENCH_BEFORE_EACH:-}" ] && eval "$BENCH_BEFORE_EACH"
         sync
         echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
-        if ! /usr/bin/time -f '%e %M' -o "$t" "$@" >/dev/null 2>"$t.err"; then
+        if ! /usr/bin/time -f '%e %M %U %S' -o "$t" "$@" >/dev/null 2>"$t.err"; then
             echo "bench: $name failed:" >&2
             cat "$t.err" >&2
             rm -f "$t" "$t.err"
             return 1
         fi
-        read -r wall rss <"$t"
+        read -r wall rss user sys <"$t"
         walls+=("$wall")
+        cpus+=("$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')")
         [ "$rss" -gt "$rss_max" ] && rss_max=$rss
     done
     rm -f "$t" "$t.err"
     wall=$(printf '%s\n' "${walls[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
-    printf '%s\t%s\t%s\n' "$name" "$wall" "$rss_max" >>"$BENCH_RESULTS"
-    printf '%-40s %8.2f s (median of %d: %s)  %8d KiB peak RSS\n' "$name" "$wall" "$repeat" "${walls[*]}" "$rss_max"
+    local cpu
+    cpu=$(printf '%s\n' "${cpus[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+    printf '%s\t%s\t%s\t%s\n' "$name" "$wall" "$rss_max" "$cpu" >>"$BENCH_RESULTS"
+    printf '%-34s %6.2f s wall (median of %d: %s)  %6.2f s cpu  %7d KiB peak RSS\n' "$name" "$wall" "$repeat" \
+        "${walls[*]}" "$cpu" "$rss_max"
 }
 
 bench_value() { awk -F'\t' -v n="$1" -v col="$2" '$1 == n { print $col }' "$BENCH_RESULTS" | tail -1; }

@@ -54,6 +54,7 @@ bench_run "zstd -d | tar -t (rival read)" -- bash -c "zstd -q -d -c '$work/tar.z
 echo
 echo "archive sizes: zakpos-backup $(stat -c %s "$archive") bytes, tar|zstd $(stat -c %s "$work/tar.zst") bytes"
 echo "backup / tar|zstd wall time: $(bench_ratio "zakpos-backup backup --path" "tar|zstd -3 -T0") (target <= 1.10)"
+echo "cpu seconds (user+sys): zakpos-backup $(bench_value "zakpos-backup backup --path" 4), tar|zstd $(bench_value "tar|zstd -3 -T0" 4)"
 echo "backup peak RSS: $(( $(bench_value "zakpos-backup backup --path" 3) / 1024 )) MiB (target <= 64)"
 echo "verify peak RSS: $(( $(bench_value "zakpos-backup verify" 3) / 1024 )) MiB"
 rm -rf "$work/repo" "$work/tar.zst"
