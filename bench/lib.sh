@@ -1,7 +1,7 @@
 # Shared benchmark helpers. bench_run times a command BENCH_REPEAT times
 # (default 3), each from a cold page cache, and records the median wall time
 # and the largest peak RSS as "name<TAB>wall_seconds<TAB>peak_rss_kib<TAB>cpu_seconds"
-# in $BENCH_RESULTS (cpu: user + system of the median run's neighbourhood, the median of the runs).
+# in $BENCH_RESULTS (cpu: the median of the runs' user + system seconds).
 
 # bench_run NAME -- command...
 bench_run() {
