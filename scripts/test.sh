@@ -29,15 +29,17 @@ if [ "$sanitize" = 1 ]; then
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
 
-cmake -S "$root" -B "$build" "${flags[@]}"
-cmake --build "$build" -j"$jobs"
-ctest --test-dir "$build" --output-on-failure -j"$jobs"
-
-# The archive reader's fuzz target needs clang's libFuzzer: a second,
-# small build runs its smoke test whenever clang is installed.
+# The archive reader's fuzz target needs clang's libFuzzer: a second, small
+# build runs its smoke test first (whenever clang is installed), so the main
+# suite's summary is the last thing printed.
 if command -v clang >/dev/null 2>&1 && [ "$sanitize" = 0 ]; then
     fuzz=$root/build-fuzz
     CC=clang cmake -S "$root" -B "$fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENABLE_WERROR=ON -DENABLE_FUZZERS=ON -DBUILD_TESTS=ON
     cmake --build "$fuzz" -j"$jobs" --target zb-fuzz-reader zb-fuzz-corpus
     ctest --test-dir "$fuzz" --output-on-failure -L fuzz
 fi
+
+cmake -S "$root" -B "$build" "${flags[@]}"
+cmake --build "$build" -j"$jobs"
+ctest --test-dir "$build" --output-on-failure -j"$jobs"
+
