@@ -31,7 +31,9 @@ struct zb_archive_reader {
     struct archive *tar;
     unsigned char *block;
     FILE *seen;            /* one line per entry read: what the manifest must say */
-    json_t *manifest;
+    json_t *manifest;      /* without entries unless keep_entries */
+    FILE *manifest_file;
+    int keep_entries;
     int done;
     uint64_t progress_mark;
     /* The current entry. */
@@ -186,6 +188,7 @@ done:
 int zb_archive_reader_is_encrypted(const zb_archive_reader *r) { return r->header->protection != ZB_PROTECTION_NONE; }
 uint64_t zb_archive_reader_bytes_in(const zb_archive_reader *r) { return zb_reader_fd_bytes(r->fd_reader); }
 json_t *zb_archive_reader_manifest(zb_archive_reader *r) { return r->manifest; }
+void zb_archive_reader_keep_entries(zb_archive_reader *r) { r->keep_entries = 1; }
 
 json_t *zb_archive_reader_manifest_source(zb_archive_reader *r, const char *kind, const char *name)
 {
@@ -351,15 +354,65 @@ static int finish_current(zb_archive_reader *r)
     return rc;
 }
 
-/* Compares what was read with what the manifest says, entry by entry, in order. */
-static int compare_with_manifest(zb_archive_reader *r)
+/* Compares one manifest entry with the next entry that was read. */
+static int compare_entry(zb_archive_reader *r, const char *kind, const char *name, json_t *want, char **line,
+                         size_t *cap)
+{
+    const char *path = json_string_value(json_object_get(want, "path"));
+    if (getline(line, cap, r->seen) < 0)
+        return zb_error_set(ZB_EINTEGRITY, "%s: entry %s/%s listed in the manifest is missing from the archive",
+                            r->path, name ? name : "?", path ? path : "?");
+    json_t *got = json_loads(*line, 0, NULL);
+    json_t *got_entry = json_object_get(got, "entry");
+    const char *got_path = json_string_value(json_object_get(got_entry, "path"));
+    int same_source = kind && name && strcmp(json_string_value(json_object_get(got, "kind")) ?: "", kind) == 0 &&
+                      strcmp(json_string_value(json_object_get(got, "name")) ?: "", name) == 0;
+    int rc = 0;
+    if (!same_source || !json_equal(got_entry, want)) {
+        const char *what = !same_source ? "its place"
+                           : !json_equal(json_object_get(got_entry, "hash"), json_object_get(want, "hash")) ? "content hash"
+                           : !json_equal(json_object_get(got_entry, "size"), json_object_get(want, "size")) ? "size"
+                                                                                                              : "metadata";
+        rc = zb_error_set(ZB_EINTEGRITY, "%s: entry %s/%s does not match the manifest (%s differs)", r->path,
+                          name ? name : "?", got_path ? got_path : (path ? path : "?"), what);
+    }
+    json_decref(got);
+    return rc;
+}
+
+static int no_entries_left(zb_archive_reader *r, char **line, size_t *cap)
+{
+    if (getline(line, cap, r->seen) >= 0)
+        return zb_error_set(ZB_EINTEGRITY, "%s: the archive holds entries the manifest does not list: %.200s", r->path,
+                            *line);
+    return 0;
+}
+
+static int rewind_seen(zb_archive_reader *r)
 {
     if (fflush(r->seen) != 0 || fseek(r->seen, 0, SEEK_SET) != 0)
         return zb_error_errno(ZB_EIO, errno, "cannot read a temporary file");
+    return 0;
+}
+
+/* The manifest as a whole JSON document: any valid layout, memory in
+ * proportion to the number of entries. Used when the streaming pass below
+ * does not recognise the layout. */
+static int compare_whole_document(zb_archive_reader *r)
+{
+    json_error_t jerr;
+    int rc;
+    if (fseek(r->manifest_file, 0, SEEK_SET) != 0)
+        return zb_error_errno(ZB_EIO, errno, "cannot read a temporary file");
+    json_decref(r->manifest);
+    r->manifest = json_loadf(r->manifest_file, 0, &jerr);
+    if (!r->manifest || !json_is_array(json_object_get(r->manifest, "sources")))
+        return zb_error_set(ZB_EINTEGRITY, "%s: the manifest is not valid (%s)", r->path,
+                            r->manifest ? "no sources" : jerr.text);
+    if ((rc = rewind_seen(r)) < 0)
+        return rc;
     char *line = NULL;
-    size_t cap = 0;
-    int rc = 0;
-    size_t i, j;
+    size_t cap = 0, i, j;
     json_t *source, *want;
     json_array_foreach(json_object_get(r->manifest, "sources"), i, source)
     {
@@ -367,64 +420,130 @@ static int compare_with_manifest(zb_archive_reader *r)
         const char *name = json_string_value(json_object_get(source, "name"));
         json_array_foreach(json_object_get(source, "entries"), j, want)
         {
-            const char *path = json_string_value(json_object_get(want, "path"));
-            if (getline(&line, &cap, r->seen) < 0) {
-                rc = zb_error_set(ZB_EINTEGRITY, "%s: entry %s/%s listed in the manifest is missing from the archive",
-                                  r->path, name ? name : "?", path ? path : "?");
+            if ((rc = compare_entry(r, kind, name, want, &line, &cap)) < 0)
                 goto done;
-            }
-            json_t *got = json_loads(line, 0, NULL);
-            json_t *got_entry = json_object_get(got, "entry");
-            const char *got_path = json_string_value(json_object_get(got_entry, "path"));
-            int same_source = kind && name && strcmp(json_string_value(json_object_get(got, "kind")) ?: "", kind) == 0 &&
-                              strcmp(json_string_value(json_object_get(got, "name")) ?: "", name) == 0;
-            if (!same_source || !json_equal(got_entry, want)) {
-                const char *what = !same_source ? "its place" :
-                    !json_equal(json_object_get(got_entry, "hash"), json_object_get(want, "hash")) ? "content hash" :
-                    !json_equal(json_object_get(got_entry, "size"), json_object_get(want, "size")) ? "size" : "metadata";
-                rc = zb_error_set(ZB_EINTEGRITY, "%s: entry %s/%s does not match the manifest (%s differs)", r->path,
-                                  name ? name : "?", got_path ? got_path : (path ? path : "?"), what);
-                json_decref(got);
-                goto done;
-            }
-            json_decref(got);
         }
+        if (!r->keep_entries)
+            json_object_del(source, "entries");
     }
-    if (getline(&line, &cap, r->seen) >= 0)
-        rc = zb_error_set(ZB_EINTEGRITY, "%s: the archive holds entries the manifest does not list: %.200s", r->path, line);
+    rc = no_entries_left(r, &line, &cap);
 done:
     free(line);
     return rc;
 }
 
+/* Parses "head" completed with "]}" (a document or source head whose entry
+ * list follows on the next lines). */
+static json_t *parse_head(const char *line, size_t len)
+{
+    zb_buf b = ZB_BUF_INIT;
+    json_t *o = NULL;
+    if (zb_buf_append(&b, line, len) == 0 && zb_buf_puts(&b, "]}") == 0)
+        o = json_loadb(b.data, b.len, 0, NULL);
+    zb_buf_free(&b);
+    return o;
+}
+
+/* The streaming pass over the layout the writer produces (docs/FORMAT.md):
+ * a document head line ending in "sources":[, per source a head line ending
+ * in "entries":[, one entry object per line, and "]}" lines closing them.
+ * Only the heads are kept; 1 = done, 0 = layout not recognised. */
+static int compare_streaming(zb_archive_reader *r)
+{
+    char *line = NULL, *seen_line = NULL;
+    size_t cap = 0, seen_cap = 0;
+    ssize_t n;
+    int rc = 0, layout_ok = 1, depth = 0; /* 0: before the head, 1: in sources, 2: in entries */
+    json_t *doc = NULL, *source = NULL;
+    if (fseek(r->manifest_file, 0, SEEK_SET) != 0 || (rc = rewind_seen(r)) < 0) {
+        rc = rc < 0 ? rc : zb_error_errno(ZB_EIO, errno, "cannot read a temporary file");
+        goto done;
+    }
+    while (layout_ok && (n = getline(&line, &cap, r->manifest_file)) >= 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ',' || line[n - 1] == ' '))
+            line[--n] = '\0';
+        if (n == 0)
+            continue;
+        if (depth == 0) {
+            layout_ok = (doc = parse_head(line, (size_t)n)) != NULL && json_is_array(json_object_get(doc, "sources"));
+            depth = 1;
+        } else if (depth == 1 && strcmp(line, "]}") == 0) {
+            depth = 3; /* the document is closed */
+        } else if (depth == 1) {
+            source = parse_head(line, (size_t)n);
+            layout_ok = source && json_is_array(json_object_get(source, "entries"));
+            if (layout_ok) {
+                json_object_del(source, "entries");
+                json_array_append(json_object_get(doc, "sources"), source);
+                depth = 2;
+            }
+        } else if (depth == 2 && strcmp(line, "]}") == 0) {
+            json_decref(source);
+            source = NULL;
+            depth = 1;
+        } else if (depth == 2) {
+            json_t *want = json_loadb(line, (size_t)n, 0, NULL);
+            layout_ok = want != NULL;
+            if (want)
+                rc = compare_entry(r, json_string_value(json_object_get(source, "kind")),
+                                   json_string_value(json_object_get(source, "name")), want, &seen_line, &seen_cap);
+            json_decref(want);
+            if (rc < 0)
+                goto done;
+        } else {
+            layout_ok = 0; /* something after the document */
+        }
+    }
+    layout_ok = layout_ok && depth == 3;
+    if (layout_ok && (rc = no_entries_left(r, &seen_line, &seen_cap)) < 0)
+        goto done;
+    if (layout_ok) {
+        json_decref(r->manifest);
+        r->manifest = doc;
+        doc = NULL;
+    }
+    rc = layout_ok;
+done:
+    json_decref(source);
+    json_decref(doc);
+    free(line);
+    free(seen_line);
+    return rc;
+}
+
+static int compare_with_manifest(zb_archive_reader *r)
+{
+    int rc = r->keep_entries ? 0 : compare_streaming(r);
+    if (rc == 0)
+        rc = compare_whole_document(r);
+    if (rc < 0)
+        return rc;
+    if (json_integer_value(json_object_get(r->manifest, "format")) != ZB_MANIFEST_FORMAT)
+        return zb_error_set(ZB_EFORMAT, "%s: manifest format %lld is not supported", r->path,
+                            (long long)json_integer_value(json_object_get(r->manifest, "format")));
+    return 0;
+}
+
+/* The manifest goes to a temporary file as it is read: its size follows the
+ * number of entries, which must not decide the reader's memory. */
 static int read_manifest(zb_archive_reader *r)
 {
     int64_t size = archive_entry_size(r->entry);
     if (archive_entry_filetype(r->entry) != AE_IFREG || size <= 0 || (uint64_t)size > MANIFEST_MAX)
         return zb_error_set(ZB_EINTEGRITY, "%s: the manifest entry is malformed", r->path);
-    zb_buf text = ZB_BUF_INIT;
-    int rc = zb_buf_reserve(&text, (size_t)size);
+    if (!(r->manifest_file = tmpfile()))
+        return zb_error_errno(ZB_EIO, errno, "cannot create a temporary file for the manifest");
     const void *d;
     size_t n;
     la_int64_t off;
     int ar;
-    while (rc == 0 && (ar = archive_read_data_block(r->tar, &d, &n, &off)) == ARCHIVE_OK)
-        rc = zb_buf_append(&text, d, n);
-    if (rc == 0 && ar != ARCHIVE_EOF)
-        rc = tar_failure(r, "cannot read the manifest");
-    if (rc == 0) {
-        json_error_t jerr;
-        r->manifest = json_loadb(text.data, text.len, 0, &jerr);
-        if (!r->manifest || !json_is_array(json_object_get(r->manifest, "sources")))
-            rc = zb_error_set(ZB_EINTEGRITY, "%s: the manifest is not valid (%s)", r->path,
-                              r->manifest ? "no sources" : jerr.text);
-        else if (json_integer_value(json_object_get(r->manifest, "format")) != ZB_MANIFEST_FORMAT)
-            rc = zb_error_set(ZB_EFORMAT, "%s: manifest format %lld is not supported", r->path,
-                              (long long)json_integer_value(json_object_get(r->manifest, "format")));
-    }
-    zb_buf_free(&text);
-    if (rc < 0)
-        return rc;
+    while ((ar = archive_read_data_block(r->tar, &d, &n, &off)) == ARCHIVE_OK)
+        if (n && fwrite(d, 1, n, r->manifest_file) != n)
+            return zb_error_errno(ZB_EIO, errno, "cannot write a temporary file for the manifest");
+    if (ar != ARCHIVE_EOF)
+        return tar_failure(r, "cannot read the manifest");
+    if (fflush(r->manifest_file) != 0)
+        return zb_error_errno(ZB_EIO, errno, "cannot write a temporary file for the manifest");
     /* The manifest is the last entry: anything after it was not written by us. */
     struct archive_entry *after = NULL;
     ar = archive_read_next_header(r->tar, &after);
@@ -510,6 +629,8 @@ void zb_archive_reader_free(zb_archive_reader *r)
         close(r->fd);
     if (r->seen)
         fclose(r->seen);
+    if (r->manifest_file)
+        fclose(r->manifest_file);
     json_decref(r->manifest);
     free(r->header);
     free(r->block);

@@ -38,8 +38,12 @@ int zb_archive_reader_read_block(zb_archive_reader *r, const void **data, size_t
  * read, 0 at the end of the entry, <0 on error. */
 ssize_t zb_archive_reader_read(zb_archive_reader *r, void *buf, size_t len);
 
-/* The manifest (borrowed), available once next() returned 0. */
+/* The manifest (borrowed), available once next() returned 0. Its sources
+ * carry no "entries" arrays (they are compared as a stream, so memory does not
+ * follow the number of entries) unless zb_archive_reader_keep_entries was
+ * called before the end. */
 json_t *zb_archive_reader_manifest(zb_archive_reader *r);
+void zb_archive_reader_keep_entries(zb_archive_reader *r);
 /* Manifest source object (borrowed) for a kind/name, or NULL. */
 json_t *zb_archive_reader_manifest_source(zb_archive_reader *r, const char *kind, const char *name);
 /* Plain header facts, available right after open. */

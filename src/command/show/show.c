@@ -108,6 +108,8 @@ int zb_cmd_show(int argc, char **argv)
     if (can_read) {
         zb_progress_begin("reading", (uint64_t)json_integer_value(json_object_get(header, "size")));
         rc = zb_archive_reader_open(&r, path, &keys);
+        if (rc == 0 && entries)
+            zb_archive_reader_keep_entries(r);
         if (rc == 0)
             rc = zb_archive_reader_read_all(r, NULL);
         zb_progress_end();

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zstd.h>
 
 static void relative_names_are_checked(void **state)
 {
@@ -169,6 +170,45 @@ static void reader_reports_each_kind_of_damage(void **state)
     assert_int_equal(zb_fs_remove_tree(dir), 0);
 }
 
+/* Changes "save 60 1" to "save 61 1" inside an unencrypted archive and
+ * re-compresses it with a valid checksum: only the manifest can tell. */
+static void manifest_catches_changed_content(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/zbunit.XXXXXX", path[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/plain.zbk", dir);
+    zb_archive_write_options opts = {0};
+    opts.keys.no_encryption = 1;
+    opts.zstd_workers = 0;
+    write_sample(path, &opts);
+    FILE *f = fopen(path, "rb");
+    static unsigned char file[1 << 20], plain[1 << 20];
+    size_t size = fread(file, 1, sizeof(file), f);
+    fclose(f);
+    size_t header_len = (size_t)(file[10] | (file[11] << 8));
+    size_t plain_len = ZSTD_decompress(plain, sizeof(plain), file + header_len, size - header_len);
+    assert_false(ZSTD_isError(plain_len));
+    unsigned char *hit = memmem(plain, plain_len, "save 60 1", 9);
+    assert_non_null(hit);
+    hit[6] = '1';
+    ZSTD_CCtx *cctx = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+    size_t clen = ZSTD_compress2(cctx, file + header_len, sizeof(file) - header_len, plain, plain_len);
+    ZSTD_freeCCtx(cctx);
+    assert_false(ZSTD_isError(clen));
+    f = fopen(path, "wb");
+    fwrite(file, 1, header_len + clen, f);
+    fclose(f);
+    zb_read_keys keys = {0};
+    zb_archive_reader *r = NULL;
+    assert_int_equal(zb_archive_reader_open(&r, path, &keys), 0);
+    assert_int_equal(zb_archive_reader_read_all(r, NULL), ZB_EINTEGRITY);
+    assert_non_null(strstr(zb_error_message(), "cfg/redis.conf does not match the manifest (content hash differs)"));
+    zb_archive_reader_free(r);
+    assert_int_equal(zb_fs_remove_tree(dir), 0);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +216,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(header_round_trip_through_a_file),
         cmocka_unit_test(writer_and_reader_round_trip),
         cmocka_unit_test(reader_reports_each_kind_of_damage),
+        cmocka_unit_test(manifest_catches_changed_content),
     };
     ZB_RUN_TESTS(tests, argc, argv);
 }
