@@ -45,6 +45,8 @@ echo "tree: $files files, $((size / 1048576)) MiB"
 "$bin" keygen --out "$work/key" >/dev/null 2>&1 || true
 rm -rf "$work/repo" "$work/tar.zst"
 bench_run "tar|zstd -3 -T0" -- bash -c "tar -cf - -C '$tree' . | zstd -q -f -3 -T0 -o '$work/tar.zst'"
+# The same, made as durable as an archive zakpos-backup publishes (fsync).
+bench_run "tar|zstd -3 -T0 && sync" -- bash -c "tar -cf - -C '$tree' . | zstd -q -f -3 -T0 -o '$work/tar.zst' && sync '$work/tar.zst'"
 BENCH_BEFORE_EACH="rm -rf '$work/repo'" bench_run "zakpos-backup backup --path" -- \
     "$bin" --log-format json backup --repo "$work/repo" --recipient "$work/key.pub" --path "tree=$tree"
 archive=$(ls "$work"/repo/*.zbk | tail -1)
@@ -54,6 +56,7 @@ bench_run "zstd -d | tar -t (rival read)" -- bash -c "zstd -q -d -c '$work/tar.z
 echo
 echo "archive sizes: zakpos-backup $(stat -c %s "$archive") bytes, tar|zstd $(stat -c %s "$work/tar.zst") bytes"
 echo "backup / tar|zstd wall time: $(bench_ratio "zakpos-backup backup --path" "tar|zstd -3 -T0") (target <= 1.10)"
+echo "backup / (tar|zstd && sync) wall time: $(bench_ratio "zakpos-backup backup --path" "tar|zstd -3 -T0 && sync") (same durability)"
 echo "cpu seconds (user+sys): zakpos-backup $(bench_value "zakpos-backup backup --path" 4), tar|zstd $(bench_value "tar|zstd -3 -T0" 4)"
 echo "backup peak RSS: $(( $(bench_value "zakpos-backup backup --path" 3) / 1024 )) MiB (target <= 64)"
 echo "verify peak RSS: $(( $(bench_value "zakpos-backup verify" 3) / 1024 )) MiB"

@@ -141,6 +141,7 @@ static int open_chain(zb_archive_writer *w, const zb_archive_header *h, void *se
         return rc;
     }
     w->fd_stage = fd;
+    zb_stage_fd_flush_behind(fd);
     zb_stage *below = fd;
     if (seal_state) {
         if ((rc = zb_stage_seal_new(&seal, seal_state, h->chunk_size, h->raw, h->raw_len, fd)) < 0) {

@@ -3,6 +3,7 @@
 #include "zakpos_backup/common/fs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -49,19 +50,48 @@ void zb_reader_free_chain(zb_reader *r)
     }
 }
 
+/* Write-back is started every FLUSH_BEHIND bytes, so the fsync that
+ * publishes an archive finds little left to write, and pages already on disk
+ * leave the cache instead of evicting what the host's services keep there. */
+#define FLUSH_BEHIND (8 * 1024 * 1024)
+
 typedef struct fd_stage {
     zb_stage base;
     int fd;
     uint64_t bytes;
     const char *what;
+    int flush_behind;
+    off_t base_offset;     /* where the stage's first byte lies in the file */
+    off_t window_start;    /* start of the range being written now */
+    off_t previous_start;  /* the range whose write-back was started last */
+    off_t previous_len;
 } fd_stage;
+
+static void flush_behind(fd_stage *f)
+{
+    off_t end = f->base_offset + (off_t)f->bytes;
+    if (end - f->window_start < FLUSH_BEHIND)
+        return;
+    /* Start the write-back without waiting for it: waiting here stalls the
+     * whole pipeline behind the disk. Pages of the window before are most
+     * likely clean by now and can leave the cache (dirty ones simply stay). */
+    sync_file_range(f->fd, f->window_start, end - f->window_start, SYNC_FILE_RANGE_WRITE);
+    if (f->previous_len > 0)
+        posix_fadvise(f->fd, f->previous_start, f->previous_len, POSIX_FADV_DONTNEED);
+    f->previous_start = f->window_start;
+    f->previous_len = end - f->window_start;
+    f->window_start = end;
+}
 
 static int fd_stage_write(zb_stage *s, const void *data, size_t len)
 {
     fd_stage *f = (fd_stage *)s;
     int rc = zb_fs_write_all(f->fd, data, len, f->what);
-    if (rc == 0)
+    if (rc == 0) {
         f->bytes += len;
+        if (f->flush_behind)
+            flush_behind(f);
+    }
     return rc;
 }
 
@@ -80,6 +110,17 @@ int zb_stage_fd_new(zb_stage **out, int fd, const char *what)
     f->what = what;
     *out = &f->base;
     return 0;
+}
+
+void zb_stage_fd_flush_behind(zb_stage *s)
+{
+    fd_stage *f = (fd_stage *)s;
+    off_t at = lseek(f->fd, 0, SEEK_CUR);
+    if (at < 0)
+        return; /* not a regular file: nothing to flush ahead */
+    f->flush_behind = 1;
+    f->base_offset = at - (off_t)f->bytes;
+    f->window_start = at;
 }
 
 uint64_t zb_stage_fd_bytes(const zb_stage *s) { return ((const fd_stage *)s)->bytes; }

@@ -41,6 +41,9 @@ void zb_reader_free_chain(zb_reader *r);
  * is not closed: its owner closes it. */
 int zb_stage_fd_new(zb_stage **out, int fd, const char *what);
 uint64_t zb_stage_fd_bytes(const zb_stage *s);
+/* For a file that will be fsynced at the end: start write-back as the data
+ * arrives (sync_file_range) and drop written pages from the page cache. */
+void zb_stage_fd_flush_behind(zb_stage *s);
 int zb_reader_fd_new(zb_reader **out, int fd, const char *what);
 uint64_t zb_reader_fd_bytes(const zb_reader *r);
 
