@@ -2,7 +2,9 @@
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/command/backup.h"
 #include "zakpos_backup/command/keygen.h"
+#include "zakpos_backup/command/latest.h"
 #include "zakpos_backup/command/list.h"
+#include "zakpos_backup/command/prune.h"
 #include "zakpos_backup/command/restore.h"
 #include "zakpos_backup/command/show.h"
 #include "zakpos_backup/command/verify.h"
@@ -28,6 +30,8 @@ static const command commands[] = {
     {"backup", "write a new archive of the selected sources", zb_cmd_backup},
     {"verify", "check every tag and hash of an archive", zb_cmd_verify},
     {"list", "list the archives in a repository", zb_cmd_list},
+    {"latest", "print the path of the newest archive in a repository", zb_cmd_latest},
+    {"prune", "remove archives that no retention rule keeps", zb_cmd_prune},
     {"show", "show an archive's header and manifest summary", zb_cmd_show},
     {"restore", "restore sources from an archive", zb_cmd_restore},
 };

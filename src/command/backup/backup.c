@@ -9,6 +9,7 @@
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/repo/repo.h"
 #include "zakpos_backup/source/path/path.h"
 
 #include <getopt.h>
@@ -172,6 +173,7 @@ int zb_cmd_backup(int argc, char **argv)
     req.name = "zakpos";
     req.write.zstd_workers = -1;
     zb_archive_writer *w = NULL;
+    zb_repo_lock *lock = NULL;
     char path[PATH_MAX];
     double started = zb_time_monotonic();
     int rc = parse(&req, argc, argv);
@@ -179,7 +181,9 @@ int zb_cmd_backup(int argc, char **argv)
         goto done;
     if ((rc = zb_manifest_check_source_name(req.name)) < 0)
         goto done;
-    if ((rc = zb_fs_mkdir_p(req.repo, 0700)) < 0 || (rc = archive_path(path, sizeof(path), req.repo, req.name, time(NULL))) < 0)
+    /* One run at a time per repository: the lock dies with the process. */
+    if ((rc = zb_fs_mkdir_p(req.repo, 0700)) < 0 || (rc = zb_repo_lock_take(&lock, req.repo)) < 0 ||
+        (rc = archive_path(path, sizeof(path), req.repo, req.name, time(NULL))) < 0)
         goto done;
     zb_log_detail("writing %s", path);
     if ((rc = zb_archive_writer_open(&w, path, &req.write)) < 0)
@@ -198,6 +202,7 @@ done:
     if (rc < 0 && w)
         zb_log_detail("the incomplete archive was removed; no file was published");
     zb_archive_writer_free(w);
+    zb_repo_lock_release(lock);
     zb_strv_free(&req.recipients);
     zb_strv_free(&req.paths);
     return rc > 0 ? 0 : rc;

@@ -1,0 +1,32 @@
+/* A repository: a folder of archives named <name>-<UTC stamp>.zbk. This
+ * module finds them (oldest first), resolves the newest, and holds the
+ * one-run-at-a-time lock, an flock that the kernel drops when a run dies. */
+#ifndef ZB_REPO_REPO_H
+#define ZB_REPO_REPO_H
+
+#include <stddef.h>
+#include <time.h>
+
+typedef struct zb_repo_archive {
+    char *name;     /* file name, e.g. zakpos-20261124T020000Z.zbk */
+    char *path;     /* repo/name */
+    time_t created; /* from the name's UTC stamp */
+} zb_repo_archive;
+
+typedef struct zb_repo_list {
+    zb_repo_archive *items;
+    size_t count;
+} zb_repo_list;
+
+/* Archives in repo, oldest first; names without a valid stamp are skipped. */
+int zb_repo_scan(zb_repo_list *out, const char *repo);
+void zb_repo_list_free(zb_repo_list *list);
+/* Path of the newest archive (free()), ZB_ENOTFOUND if there is none. */
+int zb_repo_latest(char **path, const char *repo);
+
+typedef struct zb_repo_lock zb_repo_lock;
+/* Takes the repository's lock or fails with ZB_ELOCKED naming the holder. */
+int zb_repo_lock_take(zb_repo_lock **out, const char *repo);
+void zb_repo_lock_release(zb_repo_lock *lock);
+
+#endif

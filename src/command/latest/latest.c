@@ -1,0 +1,42 @@
+#include "zakpos_backup/command/latest.h"
+#include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/repo/repo.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static const char help[] =
+    "usage: zakpos-backup latest --repo DIR\n"
+    "\n"
+    "Prints the path of the newest archive in the repository (by the UTC time\n"
+    "in its name), for scripts: zakpos-backup verify --key K \"$(zakpos-backup latest --repo R)\".\n"
+    "Exit 13 when the repository holds no archive.\n";
+
+int zb_cmd_latest(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"repo", required_argument, NULL, ZB_OPT_REPO},
+        {"help", no_argument, NULL, ZB_OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    const char *repo = NULL;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+        case ZB_OPT_REPO: repo = optarg; break;
+        case ZB_OPT_HELP: fputs(help, stdout); return 0;
+        default: return zb_cli_bad_option("latest", argv);
+        }
+    }
+    if (optind < argc)
+        return zb_cli_usage_error("latest", "unexpected argument '%s'", argv[optind]);
+    if (!repo)
+        return zb_cli_usage_error("latest", "--repo DIR is required");
+    char *path = NULL;
+    int rc = zb_repo_latest(&path, repo);
+    if (rc == 0)
+        printf("%s\n", path);
+    free(path);
+    return rc;
+}

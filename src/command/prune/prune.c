@@ -1,0 +1,166 @@
+#include "zakpos_backup/command/prune.h"
+#include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fs.h"
+#include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/repo/repo.h"
+#include "zakpos_backup/repo/retention.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char help[] =
+    "usage: zakpos-backup prune --repo DIR [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
+    "           [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--keep-within DURATION]\n"
+    "           [--dry-run] [--json]\n"
+    "\n"
+    "Removes the archives that no --keep rule keeps, with restic's semantics:\n"
+    "  --keep-last N         the N newest archives\n"
+    "  --keep-hourly N       the newest archive of each of the N latest hours that have one\n"
+    "  --keep-daily N        ... days, --keep-weekly N ISO weeks, --keep-monthly N months,\n"
+    "                        --keep-yearly N years (N = -1: no limit). A rule that still has\n"
+    "                        count left at the oldest archive keeps that one too.\n"
+    "  --keep-within D       every archive less than D (e.g. 7d, 2y6m, 36h) older than the newest\n"
+    "Time buckets use the local time zone (TZ). At least one rule is required.\n"
+    "\n"
+    "  --dry-run   remove nothing; show what would go and why each kept archive stays\n"
+    "  --json      one JSON document on stdout\n"
+    "\n"
+    "Prints one line per archive on stdout: keep (with the rules that keep it),\n"
+    "remove, or would-remove. Holds the repository lock while it runs (exit 12\n"
+    "if another run holds it).\n";
+
+enum {
+    OPT_KEEP = ZB_OPT_COMMAND_BASE, /* + rule */
+    OPT_WITHIN = ZB_OPT_COMMAND_BASE + ZB_KEEP_WITHIN,
+    OPT_DRY_RUN,
+};
+
+static int parse(zb_retention_policy *p, const char **repo, int *dry_run, int *as_json, int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"repo", required_argument, NULL, ZB_OPT_REPO},
+        {"keep-last", required_argument, NULL, OPT_KEEP + ZB_KEEP_LAST},
+        {"keep-hourly", required_argument, NULL, OPT_KEEP + ZB_KEEP_HOURLY},
+        {"keep-daily", required_argument, NULL, OPT_KEEP + ZB_KEEP_DAILY},
+        {"keep-weekly", required_argument, NULL, OPT_KEEP + ZB_KEEP_WEEKLY},
+        {"keep-monthly", required_argument, NULL, OPT_KEEP + ZB_KEEP_MONTHLY},
+        {"keep-yearly", required_argument, NULL, OPT_KEEP + ZB_KEEP_YEARLY},
+        {"keep-within", required_argument, NULL, OPT_WITHIN},
+        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+        {"json", no_argument, NULL, ZB_OPT_JSON},
+        {"help", no_argument, NULL, ZB_OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    int opt, rc = 0, index = 0;
+    while (rc == 0 && (opt = getopt_long(argc, argv, "", options, &index)) != -1) {
+        if (opt >= OPT_KEEP && opt < OPT_WITHIN) {
+            char name[32];
+            snprintf(name, sizeof(name), "--%s", options[index].name);
+            rc = zb_cli_parse_int(&p->count[opt - OPT_KEEP], optarg, name, -1, 1000000);
+            continue;
+        }
+        switch (opt) {
+        case ZB_OPT_REPO: *repo = optarg; break;
+        case OPT_WITHIN: rc = zb_retention_parse_within(p, optarg); break;
+        case OPT_DRY_RUN: *dry_run = 1; break;
+        case ZB_OPT_JSON: *as_json = 1; break;
+        case ZB_OPT_HELP: fputs(help, stdout); return 1;
+        default: return zb_cli_bad_option("prune", argv);
+        }
+    }
+    if (rc < 0)
+        return rc;
+    if (optind < argc)
+        return zb_cli_usage_error("prune", "unexpected argument '%s'", argv[optind]);
+    if (!*repo)
+        return zb_cli_usage_error("prune", "--repo DIR is required");
+    if (zb_retention_is_empty(p))
+        return zb_cli_usage_error("prune", "no --keep rule given: refusing to decide which archives to remove");
+    return 0;
+}
+
+static void reasons_text(zb_buf *b, unsigned keep, const zb_retention_policy *p)
+{
+    zb_buf_reset(b);
+    for (int r = 0; r < ZB_KEEP_RULES; r++) {
+        if (!(keep & (1u << r)))
+            continue;
+        if (r == ZB_KEEP_WITHIN)
+            zb_buf_printf(b, "%swithin %s", b->len ? ", " : "", p->within_text);
+        else
+            zb_buf_printf(b, "%s%s", b->len ? ", " : "", zb_retention_rule_name((enum zb_keep_rule)r));
+    }
+}
+
+int zb_cmd_prune(int argc, char **argv)
+{
+    zb_retention_policy policy;
+    memset(&policy, 0, sizeof(policy));
+    const char *repo = NULL;
+    int dry_run = 0, as_json = 0;
+    int rc = parse(&policy, &repo, &dry_run, &as_json, argc, argv);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
+    zb_repo_lock *lock = NULL;
+    zb_repo_list list = {0};
+    unsigned *keep = NULL;
+    time_t *times = NULL;
+    json_t *doc = json_array();
+    zb_buf reasons = ZB_BUF_INIT;
+    size_t removed = 0;
+    if ((rc = zb_repo_lock_take(&lock, repo)) < 0 || (rc = zb_repo_scan(&list, repo)) < 0)
+        goto done;
+    keep = calloc(list.count + 1, sizeof(*keep));
+    times = calloc(list.count + 1, sizeof(*times));
+    if (!keep || !times) {
+        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* The scan is oldest first; the rules read newest first. */
+    for (size_t i = 0; i < list.count; i++)
+        times[i] = list.items[list.count - 1 - i].created;
+    zb_retention_apply(keep, times, list.count, &policy);
+    for (size_t i = 0; i < list.count; i++) {
+        const zb_repo_archive *a = &list.items[list.count - 1 - i];
+        const char *action = keep[i] ? "keep" : dry_run ? "would-remove" : "remove";
+        reasons_text(&reasons, keep[i], &policy);
+        if (!keep[i] && !dry_run) {
+            if (unlink(a->path) < 0 && errno != ENOENT) {
+                rc = zb_error_errno(ZB_EIO, errno, "cannot remove %s", a->path);
+                goto done;
+            }
+            removed++;
+            zb_log_detail("removed %s", a->path);
+        }
+        if (as_json)
+            json_array_append_new(doc, json_pack("{s:s, s:s, s:s}", "archive", a->name, "action", action, "reasons",
+                                                 reasons.data ? reasons.data : ""));
+        else
+            printf("%-12s %s%s%s\n", action, a->name, keep[i] ? "  " : "", keep[i] ? reasons.data : "");
+    }
+    if (removed && (rc = zb_fs_fsync_dir(repo)) < 0)
+        goto done;
+    if (as_json) {
+        char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (text)
+            printf("%s\n", text);
+        free(text);
+    }
+    zb_log_info("prune: %zu archives, %zu removed%s", list.count, removed, dry_run ? " (dry run: nothing removed)" : "");
+done:
+    json_decref(doc);
+    zb_buf_free(&reasons);
+    free(keep);
+    free(times);
+    zb_repo_list_free(&list);
+    zb_repo_lock_release(lock);
+    return rc;
+}

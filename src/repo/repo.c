@@ -1,0 +1,172 @@
+#include "zakpos_backup/repo/repo.h"
+#include "zakpos_backup/archive/header.h"
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fs.h"
+#include "zakpos_backup/common/timeutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#define LOCK_NAME ".zakpos-backup.lock"
+
+/* The stamp is the 16 characters after the last '-' that parse as one
+ * (a "-N" suffix for a second archive in the same second may follow). */
+static int stamp_of(time_t *out, const char *name)
+{
+    const char *p = name;
+    int found = 0;
+    while ((p = strchr(p, '-')) != NULL) {
+        p++;
+        char stamp[17];
+        time_t t;
+        if (strlen(p) >= 16) {
+            memcpy(stamp, p, 16);
+            stamp[16] = '\0';
+            if (zb_time_parse_utc(&t, stamp) == 0) {
+                *out = t;
+                found = 1;
+            }
+        }
+    }
+    zb_error_clear();
+    return found;
+}
+
+static int is_archive_name(const char *name)
+{
+    size_t n = strlen(name), ext = strlen(ZB_ARCHIVE_EXTENSION);
+    return name[0] != '.' && n > ext && strcmp(name + n - ext, ZB_ARCHIVE_EXTENSION) == 0;
+}
+
+static int by_time_then_name(const void *a, const void *b)
+{
+    const zb_repo_archive *x = a, *y = b;
+    if (x->created != y->created)
+        return x->created < y->created ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+int zb_repo_scan(zb_repo_list *out, const char *repo)
+{
+    out->items = NULL;
+    out->count = 0;
+    DIR *d = opendir(repo);
+    if (!d)
+        return zb_error_errno(errno == ENOENT ? ZB_ENOTFOUND : ZB_EIO, errno, "cannot open repository %s", repo);
+    size_t cap = 0;
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        time_t created;
+        if (!is_archive_name(e->d_name) || !stamp_of(&created, e->d_name))
+            continue;
+        if (out->count == cap) {
+            cap = cap ? cap * 2 : 32;
+            zb_repo_archive *grown = realloc(out->items, cap * sizeof(*grown));
+            if (!grown) {
+                rc = zb_error_set(ZB_ENOMEM, "out of memory");
+                break;
+            }
+            out->items = grown;
+        }
+        zb_repo_archive *a = &out->items[out->count];
+        zb_buf path = ZB_BUF_INIT;
+        a->name = zb_strdup(e->d_name);
+        a->created = created;
+        if (zb_buf_printf(&path, "%s/%s", repo, e->d_name) < 0 || !a->name) {
+            free(a->name);
+            zb_buf_free(&path);
+            rc = zb_error_set(ZB_ENOMEM, "out of memory");
+            break;
+        }
+        a->path = zb_buf_detach(&path);
+        out->count++;
+    }
+    closedir(d);
+    if (out->count)
+        qsort(out->items, out->count, sizeof(*out->items), by_time_then_name);
+    if (rc < 0)
+        zb_repo_list_free(out);
+    return rc;
+}
+
+void zb_repo_list_free(zb_repo_list *list)
+{
+    for (size_t i = 0; i < list->count; i++) {
+        free(list->items[i].name);
+        free(list->items[i].path);
+    }
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+int zb_repo_latest(char **path, const char *repo)
+{
+    *path = NULL;
+    zb_repo_list list;
+    int rc = zb_repo_scan(&list, repo);
+    if (rc < 0)
+        return rc;
+    if (list.count == 0)
+        rc = zb_error_set(ZB_ENOTFOUND, "repository %s holds no archive", repo);
+    else if (!(*path = zb_strdup(list.items[list.count - 1].path)))
+        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    zb_repo_list_free(&list);
+    return rc;
+}
+
+struct zb_repo_lock {
+    int fd;
+};
+
+int zb_repo_lock_take(zb_repo_lock **out, const char *repo)
+{
+    *out = NULL;
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s/%s", repo, LOCK_NAME) >= (int)sizeof(path))
+        return zb_error_set(ZB_EUSAGE, "repository path too long: %s", repo);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return zb_error_errno(ZB_EIO, errno, "cannot open the repository lock %s", path);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int err = errno;
+        char holder[32] = "";
+        ssize_t n = pread(fd, holder, sizeof(holder) - 1, 0);
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        close(fd);
+        if (err != EWOULDBLOCK)
+            return zb_error_errno(ZB_EIO, err, "cannot lock repository %s", repo);
+        zb_error_set(ZB_ELOCKED, "repository %s is in use by another run (pid %s)", repo, holder[0] ? holder : "?");
+        return zb_error_hint("wait for it to finish; a run that died releases the lock by itself");
+    }
+    /* The holder's pid is information for the message above, not the lock. */
+    char pid[32];
+    int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) == 0)
+        (void)!pwrite(fd, pid, (size_t)len, 0);
+    zb_repo_lock *lock = malloc(sizeof(*lock));
+    if (!lock) {
+        close(fd);
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    }
+    lock->fd = fd;
+    *out = lock;
+    return 0;
+}
+
+void zb_repo_lock_release(zb_repo_lock *lock)
+{
+    if (!lock)
+        return;
+    close(lock->fd); /* closing the descriptor releases the flock */
+    free(lock);
+}
