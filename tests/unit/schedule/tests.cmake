@@ -1,0 +1,3 @@
+zb_unit_test(schedule ${CMAKE_CURRENT_LIST_DIR}/test_cron.c TESTS
+  fields_lists_ranges_steps_names day_of_month_or_day_of_week dst_spring_forward dst_fall_back
+  invalid_expressions_are_named)
