@@ -1,6 +1,7 @@
 #include "zakpos_backup/cli/cli.h"
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/command/backup.h"
+#include "zakpos_backup/command/config.h"
 #include "zakpos_backup/command/keygen.h"
 #include "zakpos_backup/command/latest.h"
 #include "zakpos_backup/command/list.h"
@@ -32,6 +33,7 @@ static const command commands[] = {
     {"list", "list the archives in a repository", zb_cmd_list},
     {"latest", "print the path of the newest archive in a repository", zb_cmd_latest},
     {"prune", "remove archives that no retention rule keeps", zb_cmd_prune},
+    {"config", "check the configuration and print the effective settings", zb_cmd_config},
     {"show", "show an archive's header and manifest summary", zb_cmd_show},
     {"restore", "restore sources from an archive", zb_cmd_restore},
 };
@@ -50,6 +52,7 @@ static void print_usage(FILE *out)
     fprintf(out,
             "\n"
             "Global options (before the command):\n"
+            "  --config FILE        the config file (default /etc/zakpos-backup/config, then ./zakpos-backup.conf)\n"
             "  --log-level LEVEL    error, warn, info (default), detail, debug\n"
             "  --log-format FORMAT  text, json, auto (default: text on a terminal, json otherwise)\n"
             "  -q, --quiet          only errors (same as --log-level error)\n"
@@ -63,6 +66,10 @@ static void print_usage(FILE *out)
             "11 Docker; 12 repository locked; 13 not found; 14 restore verification differs;\n"
             "15 remote storage; 130 interrupted; 1 other failures.\n");
 }
+
+static const char *config_file;
+
+const char *zb_cli_config_file(void) { return config_file; }
 
 /* Parses the global options; returns the index of the command name. */
 static int parse_global(int argc, char **argv, int *index)
@@ -82,6 +89,10 @@ static int parse_global(int argc, char **argv, int *index)
             rc = zb_log_parse_format(&format, argv[++i]);
         else if (strncmp(a, "--log-format=", 13) == 0)
             rc = zb_log_parse_format(&format, a + 13);
+        else if (strcmp(a, "--config") == 0 && i + 1 < argc)
+            config_file = argv[++i];
+        else if (strncmp(a, "--config=", 9) == 0)
+            config_file = a + 9;
         else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0)
             level = ZB_LOG_ERROR;
         else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0)

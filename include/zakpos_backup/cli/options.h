@@ -24,6 +24,9 @@ int zb_cli_parse_size(size_t *out, const char *text, const char *option);
  * returns ZB_EUSAGE. */
 int zb_cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The global --config FILE, or NULL. */
+const char *zb_cli_config_file(void);
+
 /* For getopt_long's '?': names the offending argument. */
 int zb_cli_bad_option(const char *command, char **argv);
 

@@ -1,0 +1,8 @@
+/* The `config` command (`config check`): see its --help text. */
+#ifndef ZB_COMMAND_CONFIG_H
+#define ZB_COMMAND_CONFIG_H
+
+/* Runs the command; returns 0 or a negative zb error code (message set). */
+int zb_cmd_config(int argc, char **argv);
+
+#endif

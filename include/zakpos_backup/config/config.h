@@ -1,0 +1,80 @@
+/* Configuration: built-in defaults that match the zakpos stack, then the
+ * config file (INI), then environment variables (with a _FILE variant for
+ * every secret, for Docker secrets), then command-line flags. One key table
+ * drives parsing, the environment and `config check`, which prints every
+ * effective value with where it came from and secrets masked. */
+#ifndef ZB_CONFIG_CONFIG_H
+#define ZB_CONFIG_CONFIG_H
+
+#include "zakpos_backup/repo/retention.h"
+
+#include <stddef.h>
+
+#define ZB_CONFIG_DEFAULT_FILE "/etc/zakpos-backup/config"
+#define ZB_CONFIG_LOCAL_FILE "./zakpos-backup.conf"
+#define ZB_CONFIG_MAX_PATHS 32
+#define ZB_CONFIG_MAX_JOBS 16
+
+typedef struct zb_config_path {
+    char *name;
+    char *dir;
+    char *origin;
+} zb_config_path;
+
+typedef struct zb_config_job {
+    char *name;
+    char *schedule;   /* cron expression */
+    char *action;     /* backup, prune, verify, verify-restore */
+    int prune;        /* backup jobs: prune afterwards with the repository's keep rules */
+    char *origin;
+} zb_config_job;
+
+typedef struct zb_config {
+    /* [repository] */
+    char *repo;
+    char *archive_name;
+    char *recipients;      /* space-separated public key files */
+    char *passphrase_file;
+    int zstd_level;
+    zb_retention_policy keep;
+    /* [postgres] */
+    int pg_enabled;
+    char *pg_conninfo;
+    char *pg_password_file;
+    int pg_jobs;
+    /* [docker] */
+    int volumes_enabled;
+    char *docker_host;
+    char *volumes;         /* space-separated names */
+    /* [paths] NAME = DIR */
+    zb_config_path paths[ZB_CONFIG_MAX_PATHS];
+    size_t path_count;
+    /* [daemon] */
+    char *timezone;
+    int random_delay_seconds;
+    int healthcheck_max_age_seconds;
+    char *state_dir;
+    char *metrics_file;
+    char *webhook_url;     /* a secret: it often carries a token */
+    int webhook_on_success;
+    /* [job NAME] */
+    zb_config_job jobs[ZB_CONFIG_MAX_JOBS];
+    size_t job_count;
+    /* Where each value came from, for `config check`. */
+    char *file;            /* the file read, or NULL */
+    char **origins;        /* per key of the table: "default", "FILE:LINE", "env NAME" */
+    size_t origin_count;
+} zb_config;
+
+/* Loads defaults, then `file` (NULL: ZB_CONFIG_DEFAULT_FILE, then
+ * ZB_CONFIG_LOCAL_FILE, whichever exists first; a file named explicitly must
+ * exist), then the environment. Errors name the file, line and key. */
+int zb_config_load(zb_config *out, const char *file);
+void zb_config_free(zb_config *c);
+/* Writes the effective settings, one "section.key = value  (origin)" a line,
+ * with secrets masked. */
+void zb_config_print(const zb_config *c, FILE *out);
+/* Parses "90", "90s", "15m", "26h", "7d" into seconds. */
+int zb_config_parse_duration(int *seconds, const char *text, const char *what);
+
+#endif

@@ -1,0 +1,545 @@
+#include "zakpos_backup/config/config.h"
+#include "zakpos_backup/archive/manifest.h"
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fs.h"
+#include "zakpos_backup/schedule/cron.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <sodium.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+typedef enum {
+    T_STRING,   /* plain text (paths, names) */
+    T_SECRET,   /* the value itself is secret: masked when printed */
+    T_CONNINFO, /* a libpq conninfo or URI: its password is masked */
+    T_INT,
+    T_BOOL,
+    T_DURATION, /* seconds */
+    T_WITHIN,   /* a --keep-within duration */
+} key_type;
+
+typedef struct key_spec {
+    const char *section;
+    const char *key;
+    const char *env;      /* NULL: no variable; a secret also reads ENV_FILE */
+    key_type type;
+    size_t offset;
+    int min, max;
+    const char *fallback; /* the built-in default, as text */
+} key_spec;
+
+#define AT(field) offsetof(zb_config, field)
+#define KEEP_AT(rule) (offsetof(zb_config, keep) + offsetof(zb_retention_policy, count) + (rule) * sizeof(int))
+
+/* The zakpos stack of the Docker design: its database and user, its named
+ * volumes but PostgreSQL's own (the logical snapshot covers that one). */
+static const key_spec keys[] = {
+    {"repository", "path", "ZAKPOS_BACKUP_REPO", T_STRING, AT(repo), 0, 0, "/var/backups/zakpos-backup"},
+    {"repository", "name", "ZAKPOS_BACKUP_NAME", T_STRING, AT(archive_name), 0, 0, "zakpos"},
+    {"repository", "recipients", "ZAKPOS_BACKUP_RECIPIENTS", T_STRING, AT(recipients), 0, 0, ""},
+    {"repository", "passphrase_file", "ZAKPOS_BACKUP_PASSPHRASE_FILE", T_STRING, AT(passphrase_file), 0, 0, ""},
+    {"repository", "zstd_level", "ZAKPOS_BACKUP_ZSTD_LEVEL", T_INT, AT(zstd_level), 1, 19, "3"},
+    {"repository", "keep_last", NULL, T_INT, KEEP_AT(ZB_KEEP_LAST), -1, 1000000, "0"},
+    {"repository", "keep_hourly", NULL, T_INT, KEEP_AT(ZB_KEEP_HOURLY), -1, 1000000, "0"},
+    {"repository", "keep_daily", NULL, T_INT, KEEP_AT(ZB_KEEP_DAILY), -1, 1000000, "7"},
+    {"repository", "keep_weekly", NULL, T_INT, KEEP_AT(ZB_KEEP_WEEKLY), -1, 1000000, "4"},
+    {"repository", "keep_monthly", NULL, T_INT, KEEP_AT(ZB_KEEP_MONTHLY), -1, 1000000, "12"},
+    {"repository", "keep_yearly", NULL, T_INT, KEEP_AT(ZB_KEEP_YEARLY), -1, 1000000, "0"},
+    {"repository", "keep_within", NULL, T_WITHIN, AT(keep), 0, 0, ""},
+    {"postgres", "enabled", "ZAKPOS_BACKUP_PG_ENABLED", T_BOOL, AT(pg_enabled), 0, 1, "yes"},
+    {"postgres", "conninfo", "ZAKPOS_BACKUP_PG_CONNINFO", T_CONNINFO, AT(pg_conninfo), 0, 0,
+     "postgresql://zakpos_user@zakpos-postgres:5432/zakpos_db"},
+    {"postgres", "password_file", "ZAKPOS_BACKUP_PG_PASSWORD_FILE", T_STRING, AT(pg_password_file), 0, 0, ""},
+    {"postgres", "jobs", "ZAKPOS_BACKUP_PG_JOBS", T_INT, AT(pg_jobs), 0, 64, "0"},
+    {"docker", "enabled", "ZAKPOS_BACKUP_VOLUMES_ENABLED", T_BOOL, AT(volumes_enabled), 0, 1, "yes"},
+    {"docker", "host", "DOCKER_HOST", T_STRING, AT(docker_host), 0, 0, "unix:///var/run/docker.sock"},
+    {"docker", "volumes", "ZAKPOS_BACKUP_VOLUMES", T_STRING, AT(volumes), 0, 0,
+     "zakpos_redis_data zakpos_kafka_data zakpos_kafka_logs zakpos_zookeeper_data zakpos_zookeeper_logs "
+     "zakpos_api_logs zakpos_expo_cache"},
+    {"daemon", "timezone", "ZAKPOS_BACKUP_TZ", T_STRING, AT(timezone), 0, 0, ""},
+    {"daemon", "random_delay", NULL, T_DURATION, AT(random_delay_seconds), 0, 86400, "0"},
+    {"daemon", "healthcheck_max_age", "ZAKPOS_BACKUP_HEALTHCHECK_MAX_AGE", T_DURATION,
+     AT(healthcheck_max_age_seconds), 60, 366 * 86400, "26h"},
+    {"daemon", "state_dir", "ZAKPOS_BACKUP_STATE_DIR", T_STRING, AT(state_dir), 0, 0, "/var/lib/zakpos-backup"},
+    {"daemon", "metrics_file", "ZAKPOS_BACKUP_METRICS_FILE", T_STRING, AT(metrics_file), 0, 0, ""},
+    {"daemon", "webhook_url", "ZAKPOS_BACKUP_WEBHOOK_URL", T_SECRET, AT(webhook_url), 0, 0, ""},
+    {"daemon", "webhook_on_success", NULL, T_BOOL, AT(webhook_on_success), 0, 1, "no"},
+};
+
+static const struct {
+    const char *name, *dir;
+} default_paths[] = {
+    {"database-init", "/srv/zakpos/database/init"},
+    {"redis-conf", "/srv/zakpos/redis/redis.conf"},
+};
+
+static const struct {
+    const char *name, *schedule, *action;
+    int prune;
+} default_jobs[] = {
+    {"nightly", "0 2 * * *", "backup", 1},
+    {"weekly-verify", "30 4 * * 0", "verify-restore", 0},
+};
+
+static const char *const actions[] = {"backup", "prune", "verify", "verify-restore"};
+
+int zb_config_parse_duration(int *seconds, const char *text, const char *what)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    long scale = 1;
+    if (end && *end == 's')
+        end++;
+    else if (end && *end == 'm')
+        scale = 60, end++;
+    else if (end && *end == 'h')
+        scale = 3600, end++;
+    else if (end && *end == 'd')
+        scale = 86400, end++;
+    if (errno || end == text || !end || *end || v < 0 || v > 400L * 86400 / scale)
+        return zb_error_set(ZB_ECONFIG, "%s takes a duration such as 90s, 15m, 26h or 7d, not '%s'", what, text);
+    *seconds = (int)(v * scale);
+    return 0;
+}
+
+static int parse_bool(int *out, const char *text)
+{
+    static const char *yes[] = {"yes", "true", "on", "1"}, *no[] = {"no", "false", "off", "0"};
+    for (size_t i = 0; i < ZB_ARRAY_LEN(yes); i++) {
+        if (strcasecmp(text, yes[i]) == 0)
+            return *out = 1, 0;
+        if (strcasecmp(text, no[i]) == 0)
+            return *out = 0, 0;
+    }
+    return -1;
+}
+
+/* Stores text as the value of key k; returns 0 or a message in `why`. */
+static int set_value(zb_config *c, const key_spec *k, const char *text, char *why, size_t why_size)
+{
+    char *base = (char *)c;
+    switch (k->type) {
+    case T_STRING:
+    case T_SECRET:
+    case T_CONNINFO: {
+        char **field = (char **)(base + k->offset);
+        char *copy = zb_strdup(text);
+        if (!copy)
+            return snprintf(why, why_size, "out of memory"), -1;
+        free(*field);
+        *field = copy;
+        return 0;
+    }
+    case T_INT: {
+        char *end = NULL;
+        errno = 0;
+        long v = strtol(text, &end, 10);
+        if (errno || end == text || *end || v < k->min || v > k->max)
+            return snprintf(why, why_size, "takes a whole number from %d to %d, not '%s'", k->min, k->max, text), -1;
+        *(int *)(base + k->offset) = (int)v;
+        return 0;
+    }
+    case T_BOOL:
+        if (parse_bool((int *)(base + k->offset), text) < 0)
+            return snprintf(why, why_size, "takes yes or no, not '%s'", text), -1;
+        return 0;
+    case T_DURATION: {
+        int secs = 0;
+        if (zb_config_parse_duration(&secs, text, k->key) < 0 || secs < k->min || secs > k->max)
+            return snprintf(why, why_size, "takes a duration such as 90s, 15m, 26h or 7d (%d s to %d s), not '%s'",
+                            k->min, k->max, text), -1;
+        *(int *)(base + k->offset) = secs;
+        return 0;
+    }
+    case T_WITHIN:
+        if (!*text) {
+            c->keep.within_set = 0;
+            return 0;
+        }
+        if (zb_retention_parse_within(&c->keep, text) < 0)
+            return snprintf(why, why_size, "takes a duration such as 7d, 2y6m or 36h, not '%s'", text), -1;
+        return 0;
+    }
+    return -1;
+}
+
+/* Records where key `index` got its value: "default", "FILE:LINE", "env VAR". */
+static void set_origin(zb_config *c, size_t index, const char *what, const char *name, int line)
+{
+    char text[512];
+    if (line)
+        snprintf(text, sizeof(text), "%s:%d", name, line);
+    else if (name)
+        snprintf(text, sizeof(text), "%s %s", what, name);
+    else
+        snprintf(text, sizeof(text), "%s", what);
+    free(c->origins[index]);
+    c->origins[index] = zb_strdup(text);
+}
+
+/* ---- the file ---- */
+
+typedef struct parse_state {
+    zb_config *c;
+    const char *file;
+    FILE *fp;
+    int line;
+    int error_line;
+    char error[512];
+    int paths_from_file;
+    int jobs_from_file;
+} parse_state;
+
+/* inih asks for the file line by line: counting here gives the handler the
+ * line number of every key, for messages and for `config check`. */
+static char *read_line(char *buf, int size, void *stream)
+{
+    parse_state *st = stream;
+    char *got = fgets(buf, size, st->fp);
+    if (got)
+        st->line++;
+    return got;
+}
+
+/* Keeps the first error (file, line, section, key, why); inih goes on to the
+ * end of the file, and the first error is what the user fixes first. */
+static int fail_at(parse_state *st, const char *section, const char *key, const char *why)
+{
+    if (!st->error_line) {
+        snprintf(st->error, sizeof(st->error), "%s:%d: [%s] %s: %s", st->file, st->line, section, key, why);
+        st->error_line = st->line;
+    }
+    return 0;
+}
+
+static void free_path(zb_config_path *p)
+{
+    free(p->name);
+    free(p->dir);
+    free(p->origin);
+    memset(p, 0, sizeof(*p));
+}
+
+static void free_job(zb_config_job *j)
+{
+    free(j->name);
+    free(j->schedule);
+    free(j->action);
+    free(j->origin);
+    memset(j, 0, sizeof(*j));
+}
+
+static char *origin_text(const parse_state *st)
+{
+    zb_buf b = ZB_BUF_INIT;
+    if (zb_buf_printf(&b, "%s:%d", st->file, st->line) < 0)
+        return NULL;
+    return zb_buf_detach(&b);
+}
+
+static int handle_path(parse_state *st, const char *key, const char *value)
+{
+    zb_config *c = st->c;
+    if (!st->paths_from_file) { /* a [paths] section replaces the default list */
+        for (size_t i = 0; i < c->path_count; i++)
+            free_path(&c->paths[i]);
+        c->path_count = 0;
+        st->paths_from_file = 1;
+    }
+    if (zb_manifest_check_source_name(key) < 0)
+        return fail_at(st, "paths", key, "not a valid source name (use letters, digits and ._@+=-)");
+    if (!*value)
+        return fail_at(st, "paths", key, "names no folder");
+    if (c->path_count == ZB_CONFIG_MAX_PATHS)
+        return fail_at(st, "paths", key, "too many paths");
+    zb_config_path *p = &c->paths[c->path_count++];
+    p->name = zb_strdup(key);
+    p->dir = zb_strdup(value);
+    p->origin = origin_text(st);
+    return 1;
+}
+
+static zb_config_job *find_or_add_job(parse_state *st, const char *name)
+{
+    zb_config *c = st->c;
+    if (!st->jobs_from_file) { /* job sections replace the default jobs */
+        for (size_t i = 0; i < c->job_count; i++)
+            free_job(&c->jobs[i]);
+        c->job_count = 0;
+        st->jobs_from_file = 1;
+    }
+    for (size_t i = 0; i < c->job_count; i++)
+        if (strcmp(c->jobs[i].name, name) == 0)
+            return &c->jobs[i];
+    if (c->job_count == ZB_CONFIG_MAX_JOBS)
+        return NULL;
+    zb_config_job *j = &c->jobs[c->job_count++];
+    j->name = zb_strdup(name);
+    j->action = zb_strdup("backup");
+    j->origin = origin_text(st);
+    return j;
+}
+
+static int handle_job(parse_state *st, const char *section, const char *name, const char *key, const char *value)
+{
+    zb_config_job *j = find_or_add_job(st, name);
+    if (!j)
+        return fail_at(st, section, key, "too many jobs");
+    if (strcmp(key, "schedule") == 0) {
+        zb_cron cron;
+        if (zb_cron_parse(&cron, value) < 0)
+            return fail_at(st, section, key, zb_error_message());
+        free(j->schedule);
+        j->schedule = zb_strdup(value);
+        return 1;
+    }
+    if (strcmp(key, "action") == 0) {
+        for (size_t i = 0; i < ZB_ARRAY_LEN(actions); i++)
+            if (strcmp(value, actions[i]) == 0) {
+                free(j->action);
+                j->action = zb_strdup(value);
+                return 1;
+            }
+        return fail_at(st, section, key, "not an action (use backup, prune, verify or verify-restore)");
+    }
+    if (strcmp(key, "prune") == 0) {
+        if (parse_bool(&j->prune, value) < 0)
+            return fail_at(st, section, key, "takes yes or no");
+        return 1;
+    }
+    return fail_at(st, section, key, "unknown key (schedule, action, prune)");
+}
+
+static int handler(void *user, const char *section, const char *key, const char *value)
+{
+    parse_state *st = user;
+    if (strcmp(section, "paths") == 0)
+        return handle_path(st, key, value);
+    if (strncmp(section, "job ", 4) == 0 && section[4])
+        return handle_job(st, section, section + 4, key, value);
+    int known_section = 0;
+    for (size_t i = 0; i < ZB_ARRAY_LEN(keys); i++) {
+        if (strcmp(keys[i].section, section) != 0)
+            continue;
+        known_section = 1;
+        if (strcmp(keys[i].key, key) != 0)
+            continue;
+        char why[300];
+        if (set_value(st->c, &keys[i], value, why, sizeof(why)) < 0)
+            return fail_at(st, section, key, why);
+        set_origin(st->c, i, NULL, st->file, st->line);
+        return 1;
+    }
+    if (!known_section)
+        return fail_at(st, section, key, "unknown section (use repository, postgres, docker, paths, daemon or job NAME)");
+    return fail_at(st, section, key, "unknown key");
+}
+
+static int load_file(zb_config *c, const char *file)
+{
+    parse_state st;
+    memset(&st, 0, sizeof(st));
+    st.c = c;
+    st.file = file;
+    st.fp = fopen(file, "r");
+    if (!st.fp)
+        return zb_error_errno(errno == ENOENT ? ZB_ENOTFOUND : ZB_ECONFIG, errno, "cannot read config file %s", file);
+    int rc = ini_parse_stream(read_line, &st, handler, &st);
+    fclose(st.fp);
+    if (st.error_line)
+        return zb_error_set(ZB_ECONFIG, "%s", st.error);
+    if (rc != 0)
+        return zb_error_set(ZB_ECONFIG, "%s:%d: not a valid line (expected [section] or key = value)", file, rc);
+    for (size_t i = 0; i < c->job_count; i++)
+        if (!c->jobs[i].schedule)
+            return zb_error_set(ZB_ECONFIG, "%s: [job %s] has no schedule", file, c->jobs[i].name);
+    c->file = zb_strdup(file);
+    return 0;
+}
+
+/* ---- environment ---- */
+
+/* A secret may come from VAR or, as Docker secrets do, from the file VAR_FILE names. */
+static int env_value(char **out, const key_spec *k, const char **origin_var)
+{
+    *out = NULL;
+    char file_var[96];
+    snprintf(file_var, sizeof(file_var), "%s_FILE", k->env);
+    const char *file = (k->type == T_SECRET || k->type == T_CONNINFO) ? getenv(file_var) : NULL;
+    if (file) {
+        size_t len = 0;
+        char *secret = NULL;
+        if (zb_fs_read_secret(&secret, &len, file) < 0)
+            return zb_error_context("%s", file_var);
+        *out = zb_strdup(secret);
+        zb_fs_secret_free(secret, len);
+        *origin_var = k->env;
+        return *out ? 1 : zb_error_set(ZB_ENOMEM, "out of memory");
+    }
+    const char *value = getenv(k->env);
+    if (!value && strcmp(k->env, "ZAKPOS_BACKUP_PG_CONNINFO") == 0)
+        value = getenv("DATABASE_URL"), *origin_var = "DATABASE_URL";
+    else
+        *origin_var = k->env;
+    if (!value)
+        return 0;
+    *out = zb_strdup(value);
+    return *out ? 1 : zb_error_set(ZB_ENOMEM, "out of memory");
+}
+
+static int apply_environment(zb_config *c)
+{
+    for (size_t i = 0; i < ZB_ARRAY_LEN(keys); i++) {
+        if (!keys[i].env)
+            continue;
+        char *value = NULL;
+        const char *var = NULL;
+        int rc = env_value(&value, &keys[i], &var);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
+            continue;
+        char why[300];
+        rc = set_value(c, &keys[i], value, why, sizeof(why));
+        free(value);
+        if (rc < 0)
+            return zb_error_set(ZB_ECONFIG, "environment variable %s: %s", var, why);
+        set_origin(c, i, "env", var, 0);
+    }
+    return 0;
+}
+
+/* ---- the whole ---- */
+
+static int load_defaults(zb_config *c)
+{
+    for (size_t i = 0; i < ZB_ARRAY_LEN(keys); i++) {
+        char why[300];
+        if (set_value(c, &keys[i], keys[i].fallback, why, sizeof(why)) < 0)
+            return zb_error_set(ZB_EFAIL, "built-in default of %s.%s: %s", keys[i].section, keys[i].key, why);
+        set_origin(c, i, "default", NULL, 0);
+    }
+    for (size_t i = 0; i < ZB_ARRAY_LEN(default_paths); i++) {
+        zb_config_path *p = &c->paths[c->path_count++];
+        p->name = zb_strdup(default_paths[i].name);
+        p->dir = zb_strdup(default_paths[i].dir);
+        p->origin = zb_strdup("default");
+    }
+    for (size_t i = 0; i < ZB_ARRAY_LEN(default_jobs); i++) {
+        zb_config_job *j = &c->jobs[c->job_count++];
+        j->name = zb_strdup(default_jobs[i].name);
+        j->schedule = zb_strdup(default_jobs[i].schedule);
+        j->action = zb_strdup(default_jobs[i].action);
+        j->prune = default_jobs[i].prune;
+        j->origin = zb_strdup("default");
+    }
+    return 0;
+}
+
+int zb_config_load(zb_config *out, const char *file)
+{
+    memset(out, 0, sizeof(*out));
+    out->origin_count = ZB_ARRAY_LEN(keys);
+    out->origins = calloc(out->origin_count, sizeof(char *));
+    if (!out->origins)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc = load_defaults(out);
+    if (rc == 0 && file)
+        rc = load_file(out, file);
+    else if (rc == 0) {
+        const char *candidates[] = {ZB_CONFIG_DEFAULT_FILE, ZB_CONFIG_LOCAL_FILE};
+        for (size_t i = 0; rc == 0 && i < ZB_ARRAY_LEN(candidates); i++)
+            if (access(candidates[i], F_OK) == 0) {
+                rc = load_file(out, candidates[i]);
+                break;
+            }
+    }
+    if (rc == 0)
+        rc = apply_environment(out);
+    if (rc < 0)
+        zb_config_free(out);
+    return rc;
+}
+
+void zb_config_free(zb_config *c)
+{
+    char *base = (char *)c;
+    for (size_t i = 0; i < ZB_ARRAY_LEN(keys); i++) {
+        if (keys[i].type == T_STRING || keys[i].type == T_SECRET || keys[i].type == T_CONNINFO) {
+            char **field = (char **)(base + keys[i].offset);
+            if (keys[i].type == T_SECRET && *field)
+                sodium_memzero(*field, strlen(*field));
+            free(*field);
+            *field = NULL;
+        }
+    }
+    for (size_t i = 0; i < c->path_count; i++)
+        free_path(&c->paths[i]);
+    for (size_t i = 0; i < c->job_count; i++)
+        free_job(&c->jobs[i]);
+    for (size_t i = 0; c->origins && i < c->origin_count; i++)
+        free(c->origins[i]);
+    free(c->origins);
+    free(c->file);
+    memset(c, 0, sizeof(*c));
+}
+
+/* "postgresql://user:secret@host/db" -> "postgresql://user:****@host/db";
+ * "host=x password=secret" -> "host=x password=****". */
+static void print_conninfo(FILE *out, const char *v)
+{
+    const char *scheme = strstr(v, "://");
+    if (scheme) {
+        const char *at = strchr(scheme + 3, '@');
+        const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+        if (colon) {
+            fprintf(out, "%.*s****%s", (int)(colon + 1 - v), v, at);
+            return;
+        }
+        fputs(v, out);
+        return;
+    }
+    const char *pw = strstr(v, "password=");
+    if (pw) {
+        const char *end = pw + 9;
+        while (*end && !isspace((unsigned char)*end))
+            end++;
+        fprintf(out, "%.*spassword=****%s", (int)(pw - v), v, end);
+        return;
+    }
+    fputs(v, out);
+}
+
+void zb_config_print(const zb_config *c, FILE *out)
+{
+    const char *base = (const char *)c;
+    fprintf(out, "# config file: %s\n", c->file ? c->file : "(none: built-in defaults)");
+    for (size_t i = 0; i < ZB_ARRAY_LEN(keys); i++) {
+        const key_spec *k = &keys[i];
+        fprintf(out, "%s.%s = ", k->section, k->key);
+        switch (k->type) {
+        case T_STRING: fputs(*(char *const *)(base + k->offset), out); break;
+        case T_SECRET: fputs(**(char *const *)(base + k->offset) ? "****" : "", out); break;
+        case T_CONNINFO: print_conninfo(out, *(char *const *)(base + k->offset)); break;
+        case T_INT: fprintf(out, "%d", *(const int *)(base + k->offset)); break;
+        case T_BOOL: fputs(*(const int *)(base + k->offset) ? "yes" : "no", out); break;
+        case T_DURATION: fprintf(out, "%ds", *(const int *)(base + k->offset)); break;
+        case T_WITHIN: fputs(c->keep.within_set ? c->keep.within_text : "", out); break;
+        }
+        fprintf(out, "  (%s)\n", c->origins[i]);
+    }
+    for (size_t i = 0; i < c->path_count; i++)
+        fprintf(out, "paths.%s = %s  (%s)\n", c->paths[i].name, c->paths[i].dir, c->paths[i].origin);
+    for (size_t i = 0; i < c->job_count; i++)
+        fprintf(out, "job.%s = %s \"%s\"%s  (%s)\n", c->jobs[i].name, c->jobs[i].action, c->jobs[i].schedule,
+                c->jobs[i].prune ? " then prune" : "", c->jobs[i].origin);
+}
