@@ -2,6 +2,7 @@
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/command/backup.h"
 #include "zakpos_backup/command/config.h"
+#include "zakpos_backup/command/healthcheck.h"
 #include "zakpos_backup/command/keygen.h"
 #include "zakpos_backup/command/latest.h"
 #include "zakpos_backup/command/list.h"
@@ -34,6 +35,7 @@ static const command commands[] = {
     {"latest", "print the path of the newest archive in a repository", zb_cmd_latest},
     {"prune", "remove archives that no retention rule keeps", zb_cmd_prune},
     {"config", "check the configuration and print the effective settings", zb_cmd_config},
+    {"healthcheck", "exit 0 if the last successful backup is recent enough", zb_cmd_healthcheck},
     {"show", "show an archive's header and manifest summary", zb_cmd_show},
     {"restore", "restore sources from an archive", zb_cmd_restore},
 };

@@ -1,0 +1,8 @@
+/* The `healthcheck` command: see its --help text. */
+#ifndef ZB_COMMAND_HEALTHCHECK_H
+#define ZB_COMMAND_HEALTHCHECK_H
+
+/* Runs the command; returns 0 or a negative zb error code (message set). */
+int zb_cmd_healthcheck(int argc, char **argv);
+
+#endif
