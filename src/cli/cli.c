@@ -1,6 +1,7 @@
 #include "zakpos_backup/cli/cli.h"
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/command/backup.h"
+#include "zakpos_backup/command/check.h"
 #include "zakpos_backup/command/config.h"
 #include "zakpos_backup/command/healthcheck.h"
 #include "zakpos_backup/command/keygen.h"
@@ -36,6 +37,7 @@ static const command commands[] = {
     {"prune", "remove archives that no retention rule keeps", zb_cmd_prune},
     {"config", "check the configuration and print the effective settings", zb_cmd_config},
     {"healthcheck", "exit 0 if the last successful backup is recent enough", zb_cmd_healthcheck},
+    {"check", "check that the database can be reached as a backup reaches it", zb_cmd_check},
     {"show", "show an archive's header and manifest summary", zb_cmd_show},
     {"restore", "restore sources from an archive", zb_cmd_restore},
 };

@@ -1,0 +1,24 @@
+/* Connections to PostgreSQL for backup and restore: a libpq connection
+ * string or URI (else DATABASE_URL, else libpq's PG* variables and
+ * .pgpass), a password from a file (never argv), and the session settings
+ * that make COPY output exact and portable. Errors quote the server. */
+#ifndef ZB_SOURCE_PG_CONN_H
+#define ZB_SOURCE_PG_CONN_H
+
+#include <libpq-fe.h>
+
+#define ZB_PG_ENV_PASSWORD_FILE "ZAKPOS_BACKUP_PG_PASSWORD_FILE"
+#define ZB_PG_MIN_VERSION 120000
+
+/* conninfo NULL: DATABASE_URL, else libpq's defaults. password_file NULL:
+ * ZAKPOS_BACKUP_PG_PASSWORD_FILE if set (PGPASSWORD and .pgpass work as
+ * libpq has them). The session is set up for a backup or restore. */
+int zb_pg_connect(PGconn **out, const char *conninfo, const char *password_file);
+/* "host:port/dbname as user": names a connection in messages, no secrets. */
+const char *zb_pg_describe(PGconn *conn, char *buf, size_t size);
+/* Runs a statement that returns no rows; errors quote the server. */
+int zb_pg_exec(PGconn *conn, const char *sql, const char *what);
+/* An error from a failed result: the server's message, detail and hint. */
+int zb_pg_result_error(PGconn *conn, PGresult *res, const char *what);
+
+#endif

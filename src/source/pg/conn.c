@@ -1,0 +1,139 @@
+#include "zakpos_backup/source/pg/conn.h"
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fs.h"
+#include "zakpos_backup/common/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Every backup and restore connection: output that reads back exactly on any
+ * server (ISO dates, round-trip floats, UTF8), no timeouts cutting a long
+ * COPY, a search_path that resolves nothing (everything is schema-qualified),
+ * and row security off, so a policy that would hide rows from the backup
+ * role makes the backup fail instead of silently dumping a subset. */
+static const char session_settings[] =
+    "SET row_security = off;"
+    "SET DateStyle = ISO;"
+    "SET IntervalStyle = postgres;"
+    "SET extra_float_digits = 3;"
+    "SET client_encoding = 'UTF8';"
+    "SET statement_timeout = 0;"
+    "SET idle_in_transaction_session_timeout = 0;"
+    "SELECT pg_catalog.set_config('search_path', '', false);";
+
+const char *zb_pg_describe(PGconn *conn, char *buf, size_t size)
+{
+    const char *host = PQhost(conn);
+    snprintf(buf, size, "%s:%s/%s as %s", host && *host ? host : "localhost", PQport(conn) ? PQport(conn) : "?",
+             PQdb(conn) ? PQdb(conn) : "?", PQuser(conn) ? PQuser(conn) : "?");
+    return buf;
+}
+
+/* libpq's messages end in newlines and may span lines: one line for logs. */
+static void one_line(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+        s[--n] = '\0';
+    for (char *p = s; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+}
+
+static int connect_error(PGconn *conn)
+{
+    char where[512], message[1024];
+    zb_pg_describe(conn, where, sizeof(where));
+    snprintf(message, sizeof(message), "%s", PQerrorMessage(conn));
+    one_line(message);
+    zb_error_set(ZB_EPG, "cannot connect to PostgreSQL at %s: %s", where, message);
+    if (strstr(message, "password authentication failed") || strstr(message, "no password supplied"))
+        return zb_error_hint("check the password: %s, PGPASSWORD or ~/.pgpass", ZB_PG_ENV_PASSWORD_FILE);
+    if (strstr(message, "does not exist"))
+        return zb_error_hint("check the database and user names in the connection string");
+    return zb_error_hint("is the server running and reachable there? (connection string: postgres.conninfo, "
+                         "ZAKPOS_BACKUP_PG_CONNINFO, DATABASE_URL or PG* variables)");
+}
+
+int zb_pg_result_error(PGconn *conn, PGresult *res, const char *what)
+{
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+    const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    char fallback[1024];
+    if (!primary) {
+        snprintf(fallback, sizeof(fallback), "%s", PQerrorMessage(conn));
+        one_line(fallback);
+        primary = fallback;
+    }
+    zb_buf b = ZB_BUF_INIT;
+    zb_buf_printf(&b, "%s: %s", what, primary);
+    if (detail)
+        zb_buf_printf(&b, " (%s)", detail);
+    if (state)
+        zb_buf_printf(&b, " [SQLSTATE %s]", state);
+    zb_error_set(ZB_EPG, "%s", b.data ? b.data : what);
+    zb_buf_free(&b);
+    if (hint)
+        zb_error_hint("%s", hint);
+    return ZB_EPG;
+}
+
+int zb_pg_exec(PGconn *conn, const char *sql, const char *what)
+{
+    PGresult *res = PQexec(conn, sql);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : zb_pg_result_error(conn, res, what);
+    PQclear(res);
+    return rc;
+}
+
+int zb_pg_connect(PGconn **out, const char *conninfo, const char *password_file)
+{
+    *out = NULL;
+    if (!conninfo)
+        conninfo = getenv("DATABASE_URL");
+    if (!password_file)
+        password_file = getenv(ZB_PG_ENV_PASSWORD_FILE);
+    char *password = NULL;
+    size_t password_len = 0;
+    if (password_file && zb_fs_read_secret(&password, &password_len, password_file) < 0)
+        return zb_error_context("PostgreSQL password");
+    /* Keywords after "dbname" override what its connection string says;
+     * application_name comes before it, so the string may set its own. */
+    const char *keys[5], *values[5];
+    int n = 0;
+    keys[n] = "application_name", values[n++] = "zakpos-backup";
+    keys[n] = "dbname", values[n++] = conninfo ? conninfo : "";
+    if (password)
+        keys[n] = "password", values[n++] = password;
+    keys[n] = NULL, values[n] = NULL;
+    PGconn *conn = PQconnectdbParams(keys, values, 1);
+    zb_fs_secret_free(password, password_len);
+    int rc = 0;
+    if (!conn)
+        return zb_error_set(ZB_ENOMEM, "out of memory for a PostgreSQL connection");
+    if (PQstatus(conn) != CONNECTION_OK) {
+        rc = connect_error(conn);
+        goto done;
+    }
+    int version = PQserverVersion(conn);
+    if (version < ZB_PG_MIN_VERSION) {
+        char where[512];
+        rc = zb_error_set(ZB_EPG, "PostgreSQL %d.%d at %s is not supported (12 or later is)", version / 10000,
+                          version % 10000, zb_pg_describe(conn, where, sizeof(where)));
+        goto done;
+    }
+    if (version >= 180000)
+        zb_log_warn("PostgreSQL %d is newer than the versions this build was tested with (12 to 17)", version / 10000);
+    rc = zb_pg_exec(conn, session_settings, "cannot set up the session");
+done:
+    if (rc < 0)
+        PQfinish(conn);
+    else
+        *out = conn;
+    return rc;
+}
