@@ -14,7 +14,7 @@ zb_expect_contains "$ZB_LAST_OUTPUT" "healthy: last backup" "reports the age"
 old=$(date -u -d '3 days ago' +%Y%m%dT%H%M%SZ)
 rm repo/*.zbk && "$ZB_BIN" backup --repo repo --no-encryption --path src >/dev/null 2>&1 && mv repo/*.zbk "repo/zakpos-$old.zbk"
 zb_expect_status 1 "three days old is unhealthy by default (26h)" -- "$ZB_BIN" healthcheck
-zb_expect_contains "$ZB_LAST_OUTPUT" "unhealthy: last backup 72h00m00s ago" "names the age"
+zb_expect_contains "$ZB_LAST_OUTPUT" "unhealthy: last backup 72h" "names the age"
 zb_expect_status 0 "a longer limit" -- "$ZB_BIN" healthcheck --max-age 4d
 printf '[daemon]\nhealthcheck_max_age = 5d\n' >conf
 zb_expect_status 0 "the limit from the config file" -- "$ZB_BIN" --config conf healthcheck
