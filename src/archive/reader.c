@@ -35,6 +35,7 @@ struct zb_archive_reader {
     FILE *manifest_file;
     int keep_entries;
     int done;
+    int chain_failed;      /* a layer below libarchive failed: its message stands */
     uint64_t progress_mark;
     /* The current entry. */
     struct archive_entry *entry;
@@ -60,6 +61,7 @@ static la_ssize_t tar_read_cb(struct archive *a, void *client, const void **buf)
     zb_archive_reader *r = client;
     ssize_t n = zb_reader_read(r->chain, r->block, READ_BLOCK);
     if (n < 0) {
+        r->chain_failed = 1;
         archive_set_error(a, EIO, "%s", zb_error_message());
         return -1;
     }
@@ -205,8 +207,8 @@ json_t *zb_archive_reader_manifest_source(zb_archive_reader *r, const char *kind
 
 static int tar_failure(zb_archive_reader *r, const char *doing)
 {
-    /* A failure in the layers below (decryption, zstd) carries the real cause. */
-    if (zb_error_code() == ZB_EINTEGRITY || zb_error_code() == ZB_EINTR || zb_error_code() == ZB_EIO)
+    /* A failure in the layers below (decryption, zstd, the file) carries the real cause. */
+    if (r->chain_failed)
         return zb_error_context("%s", r->path);
     return zb_error_set(ZB_EINTEGRITY, "%s: %s: %s", r->path, doing, archive_error_string(r->tar));
 }
