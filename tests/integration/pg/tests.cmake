@@ -1,3 +1,13 @@
 foreach(t connect)
   zb_shell_test(integration.pg.${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.sh LABELS "integration;pg" TIMEOUT 180)
 endforeach()
+
+# C-level tests against a throwaway cluster: one ctest entry (and one
+# cluster) per test function.
+add_executable(pg_test_snapshot ${CMAKE_CURRENT_LIST_DIR}/test_snapshot.c)
+target_link_libraries(pg_test_snapshot PRIVATE zakpos_backup_core PkgConfig::CMOCKA)
+target_include_directories(pg_test_snapshot PRIVATE ${PROJECT_SOURCE_DIR}/tests/lib)
+foreach(t workers_share_the_leaders_view a_conflicting_lock_fails_fast the_table_list)
+  zb_shell_test(integration.pg.snapshot.${t} ${CMAKE_CURRENT_LIST_DIR}/run_c.sh LABELS "integration;pg" TIMEOUT 180
+                ARGS $<TARGET_FILE:pg_test_snapshot> ${t})
+endforeach()
