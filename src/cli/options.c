@@ -12,13 +12,14 @@ int zb_strv_push(zb_strv *v, const char *item)
 {
     if (v->count == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 4;
-        const char **grown = realloc(v->items, cap * sizeof(*grown));
+        const char **grown = realloc(v->items, (cap + 1) * sizeof(*grown)); /* + the NULL that ends it */
         if (!grown)
             return zb_error_set(ZB_ENOMEM, "out of memory");
         v->items = grown;
         v->cap = cap;
     }
     v->items[v->count++] = item;
+    v->items[v->count] = NULL;
     return 0;
 }
 

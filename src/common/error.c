@@ -71,6 +71,21 @@ int zb_error_hint(const char *fmt, ...)
     return last_error.code;
 }
 
+void zb_error_save(zb_error_saved *out)
+{
+    out->code = last_error.code ? last_error.code : ZB_EFAIL;
+    memcpy(out->message, last_error.message, sizeof(out->message));
+    memcpy(out->hint, last_error.hint, sizeof(out->hint));
+}
+
+int zb_error_raise(const zb_error_saved *saved)
+{
+    zb_error_set(saved->code, "%s", saved->message);
+    if (saved->hint[0])
+        zb_error_hint("%s", saved->hint);
+    return saved->code;
+}
+
 int zb_error_code(void) { return last_error.code; }
 const char *zb_error_message(void) { return last_error.message; }
 const char *zb_error_hint_text(void) { return last_error.hint; }

@@ -26,7 +26,7 @@ typedef struct async_stage {
     int aborting;      /* being freed after an error: stop now */
     /* The consumer's failure, carried across threads (errors are thread-local). */
     int failed_code;
-    char failed_message[ZB_ERROR_MESSAGE_MAX];
+    zb_error_saved failure;
 } async_stage;
 
 static void *consumer_main(void *arg)
@@ -44,7 +44,7 @@ static void *consumer_main(void *arg)
         pthread_mutex_lock(&a->lock);
         if (rc < 0 && !a->failed_code) {
             a->failed_code = rc;
-            memcpy(a->failed_message, zb_error_message(), sizeof(a->failed_message));
+            zb_error_save(&a->failure);
         }
         b->len = 0;
         a->head = (a->head + 1) % a->depth;
@@ -58,7 +58,7 @@ static void *consumer_main(void *arg)
 /* Re-raises the consumer's error in the calling thread. */
 static int consumer_failure(async_stage *a)
 {
-    return zb_error_set(a->failed_code, "%s", a->failed_message);
+    return zb_error_raise(&a->failure);
 }
 
 /* Queues the producer's current buffer and waits until another is free. */

@@ -7,7 +7,8 @@
 
 #include <stddef.h>
 
-/* A repeatable option's values (pointers into argv, not copied). */
+/* A repeatable option's values (pointers into argv, not copied), ended by a
+ * NULL once one was pushed. */
 typedef struct zb_strv {
     const char **items;
     size_t count;

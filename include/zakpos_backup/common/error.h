@@ -31,6 +31,16 @@ int zb_error_context(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 /* Adds a "hint: ..." line telling the user what to do. Returns the current code. */
 int zb_error_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The last error of one thread, carried to another (errors are
+ * thread-local): a worker saves it, the thread that reports raises it. */
+typedef struct zb_error_saved {
+    int code;
+    char message[ZB_ERROR_MESSAGE_MAX];
+    char hint[ZB_ERROR_MESSAGE_MAX / 2];
+} zb_error_saved;
+void zb_error_save(zb_error_saved *out);
+int zb_error_raise(const zb_error_saved *saved);
+
 int zb_error_code(void);
 const char *zb_error_message(void);
 const char *zb_error_hint_text(void);

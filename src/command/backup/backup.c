@@ -11,6 +11,8 @@
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/repo/repo.h"
 #include "zakpos_backup/source/path/path.h"
+#include "zakpos_backup/source/pg/conn.h"
+#include "zakpos_backup/source/pg/pg.h"
 
 #include <getopt.h>
 #include <limits.h>
@@ -24,15 +26,26 @@
 static const char help[] =
     "usage: zakpos-backup backup --repo DIR\n"
     "           (--recipient PUBFILE... | --passphrase-file FILE | --no-encryption)\n"
-    "           --path [NAME=]DIR...\n"
+    "           [--pg CONNINFO] [--path [NAME=]DIR...]\n"
     "\n"
     "Writes one new archive into the repository folder DIR and prints its path\n"
     "on stdout (and nothing else). Logs and progress go to stderr. The archive\n"
     "appears under its final name only once it is complete and on disk.\n"
     "\n"
-    "Sources (each may be repeated):\n"
+    "Sources:\n"
+    "  --pg CONNINFO            a PostgreSQL database (libpq connection string or\n"
+    "                           postgresql:// URI; password from PGPASSWORD, ~/.pgpass or\n"
+    "                           ZAKPOS_BACKUP_PG_PASSWORD_FILE, never on the command line)\n"
     "  --path [NAME=]DIR        a host folder or file (bind-mounted config and data);\n"
-    "                           NAME defaults to the last component of DIR\n"
+    "                           NAME defaults to the last component of DIR (repeatable)\n"
+    "\n"
+    "Database options:\n"
+    "  --pg-name NAME           the database's name in the archive (default: its dbname)\n"
+    "  --jobs N                 connections copying tables in parallel (default: cores)\n"
+    "  --pg-lock-timeout MS     how long to wait for a table lock (default 10000)\n"
+    "  --pg-chunk-size SIZE     rows are stored in chunks of about SIZE (default 4M)\n"
+    "  --pg-skip-unsupported    back up what is supported and list the rest in the\n"
+    "                           manifest as skipped, instead of failing\n"
     "\n"
     "Protection (one is required):\n"
     "  --recipient PUBFILE      encrypt for this public key (repeatable); the\n"
@@ -57,6 +70,12 @@ enum {
     OPT_ZSTD_WORKERS,
     OPT_CHUNK_SIZE,
     OPT_KDF_MEMORY,
+    OPT_PG,
+    OPT_PG_NAME,
+    OPT_JOBS,
+    OPT_PG_LOCK_TIMEOUT,
+    OPT_PG_CHUNK_SIZE,
+    OPT_PG_SKIP_UNSUPPORTED,
 };
 
 typedef struct backup_request {
@@ -64,6 +83,9 @@ typedef struct backup_request {
     const char *name;
     zb_strv recipients;
     zb_strv paths;
+    const char *pg_name;
+    int pg_selected;
+    zb_pg_backup_options pg;
     zb_archive_write_options write;
 } backup_request;
 
@@ -80,6 +102,12 @@ static int parse(backup_request *req, int argc, char **argv)
         {"zstd-workers", required_argument, NULL, OPT_ZSTD_WORKERS},
         {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE},
         {"kdf-memory", required_argument, NULL, OPT_KDF_MEMORY},
+        {"pg", required_argument, NULL, OPT_PG},
+        {"pg-name", required_argument, NULL, OPT_PG_NAME},
+        {"jobs", required_argument, NULL, OPT_JOBS},
+        {"pg-lock-timeout", required_argument, NULL, OPT_PG_LOCK_TIMEOUT},
+        {"pg-chunk-size", required_argument, NULL, OPT_PG_CHUNK_SIZE},
+        {"pg-skip-unsupported", no_argument, NULL, OPT_PG_SKIP_UNSUPPORTED},
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -96,6 +124,16 @@ static int parse(backup_request *req, int argc, char **argv)
         case OPT_ZSTD_WORKERS: rc = zb_cli_parse_int(&req->write.zstd_workers, optarg, "--zstd-workers", 0, 256); break;
         case OPT_CHUNK_SIZE: rc = zb_cli_parse_size(&req->write.chunk_size, optarg, "--chunk-size"); break;
         case OPT_KDF_MEMORY: rc = zb_cli_parse_size(&req->write.keys.kdf_memlimit, optarg, "--kdf-memory"); break;
+        case OPT_PG:
+            if (req->pg_selected)
+                return zb_cli_usage_error("backup", "--pg may be given once");
+            req->pg_selected = 1, req->pg.conninfo = optarg;
+            break;
+        case OPT_PG_NAME: req->pg_name = optarg; break;
+        case OPT_JOBS: rc = zb_cli_parse_int(&req->pg.jobs, optarg, "--jobs", 1, 64); break;
+        case OPT_PG_LOCK_TIMEOUT: rc = zb_cli_parse_int(&req->pg.lock_timeout_ms, optarg, "--pg-lock-timeout", 1, 86400000); break;
+        case OPT_PG_CHUNK_SIZE: rc = zb_cli_parse_size(&req->pg.chunk_bytes, optarg, "--pg-chunk-size"); break;
+        case OPT_PG_SKIP_UNSUPPORTED: req->pg.skip_unsupported = 1; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 1;
         default: return zb_cli_bad_option("backup", argv);
         }
@@ -106,8 +144,8 @@ static int parse(backup_request *req, int argc, char **argv)
         return zb_cli_usage_error("backup", "unexpected argument '%s'", argv[optind]);
     if (!req->repo)
         return zb_cli_usage_error("backup", "--repo DIR is required");
-    if (req->paths.count == 0)
-        return zb_cli_usage_error("backup", "nothing to back up: give at least one source (--path)");
+    if (req->paths.count == 0 && !req->pg_selected)
+        return zb_cli_usage_error("backup", "nothing to back up: give at least one source (--pg, --path)");
     req->write.keys.recipient_files = req->recipients.items;
     req->write.keys.recipient_count = req->recipients.count;
     int protections = (req->recipients.count > 0 || req->write.keys.passphrase_file) + req->write.keys.no_encryption;
@@ -154,6 +192,19 @@ static int back_up_paths(zb_archive_writer *w, const zb_strv *paths)
     return 0;
 }
 
+/* The database's name in the archive: --pg-name, else its dbname when that
+ * is a valid source name, else "db". */
+static int back_up_database(zb_archive_writer *w, backup_request *req)
+{
+    char *dbname = req->pg_name ? NULL : zb_pg_conninfo_dbname(req->pg.conninfo);
+    const char *name = req->pg_name ? req->pg_name : dbname && zb_manifest_check_source_name(dbname) == 0 ? dbname : "db";
+    int rc = zb_manifest_check_source_name(name);
+    if (rc == 0)
+        rc = zb_pg_backup(w, name, &req->pg);
+    free(dbname);
+    return rc;
+}
+
 static void log_summary(const char *path, zb_archive_writer *w, double seconds)
 {
     struct stat st;
@@ -189,6 +240,8 @@ int zb_cmd_backup(int argc, char **argv)
     if ((rc = zb_archive_writer_open(&w, path, &req.write)) < 0)
         goto done;
     zb_progress_begin("backup", 0);
+    if (req.pg_selected && (rc = back_up_database(w, &req)) < 0)
+        goto done;
     if ((rc = back_up_paths(w, &req.paths)) < 0)
         goto done;
     if ((rc = zb_archive_writer_close(w)) < 0)

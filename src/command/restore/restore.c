@@ -8,6 +8,7 @@
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/source/path/path.h"
+#include "zakpos_backup/source/pg/pg.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -17,7 +18,7 @@
 
 static const char help[] =
     "usage: zakpos-backup restore (--key FILE | --passphrase-file FILE) ARCHIVE\n"
-    "           --path NAME=TARGETDIR... [--force]\n"
+    "           [--pg-target CONNINFO] [--path NAME=TARGETDIR...] [--force]\n"
     "\n"
     "Restores the selected sources. The archive is read once, start to end, and\n"
     "verified on the way; restored files are written into a staging folder\n"
@@ -26,6 +27,17 @@ static const char help[] =
     "\n"
     "  --path NAME=TARGETDIR    restore path source NAME into TARGETDIR (repeatable);\n"
     "                           TARGETDIR must be absent or empty unless --force\n"
+    "  --pg-target CONNINFO     restore the archive's database on this server; the\n"
+    "                           dbname in CONNINFO names the target database (default:\n"
+    "                           <source>_restored); it is created, and must be absent or\n"
+    "                           empty unless --force. Data is loaded into a temporary\n"
+    "                           database that takes the target's name once verified.\n"
+    "  --pg-source NAME         which database of the archive (if it holds several)\n"
+    "  --jobs N                 parallel connections for data and indexes (default: cores)\n"
+    "  --table SCHEMA.NAME      restore only this table (repeatable; with what it needs)\n"
+    "  --schema NAME            restore only the tables and views of this schema\n"
+    "  --no-owner               do not restore object owners\n"
+    "  --no-acl                 do not restore privileges (GRANT/REVOKE)\n"
     "  --force                  replace the content of a non-empty target\n"
     "  --key FILE / --passphrase-file FILE   as for verify\n"
     "\n"
@@ -50,12 +62,25 @@ typedef struct restore_request {
     zb_read_keys keys;
     const char *archive;
     zb_strv paths;
+    const char *pg_source;
+    int pg_selected;
+    zb_strv pg_tables, pg_schemas;
+    zb_pg_restore_options pg;
     int force;
     restore_target *targets;
     size_t target_count;
 } restore_request;
 
-enum { OPT_PATH = ZB_OPT_COMMAND_BASE };
+enum {
+    OPT_PATH = ZB_OPT_COMMAND_BASE,
+    OPT_PG_TARGET,
+    OPT_PG_SOURCE,
+    OPT_JOBS,
+    OPT_TABLE,
+    OPT_SCHEMA,
+    OPT_NO_OWNER,
+    OPT_NO_ACL,
+};
 
 static int parse(restore_request *req, int argc, char **argv)
 {
@@ -64,6 +89,13 @@ static int parse(restore_request *req, int argc, char **argv)
         {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
         {"path", required_argument, NULL, OPT_PATH},
         {"force", no_argument, NULL, ZB_OPT_FORCE},
+        {"pg-target", required_argument, NULL, OPT_PG_TARGET},
+        {"pg-source", required_argument, NULL, OPT_PG_SOURCE},
+        {"jobs", required_argument, NULL, OPT_JOBS},
+        {"table", required_argument, NULL, OPT_TABLE},
+        {"schema", required_argument, NULL, OPT_SCHEMA},
+        {"no-owner", no_argument, NULL, OPT_NO_OWNER},
+        {"no-acl", no_argument, NULL, OPT_NO_ACL},
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -74,6 +106,13 @@ static int parse(restore_request *req, int argc, char **argv)
         case ZB_OPT_PASSPHRASE_FILE: req->keys.passphrase_file = optarg; break;
         case OPT_PATH: rc = zb_strv_push(&req->paths, optarg); break;
         case ZB_OPT_FORCE: req->force = 1; break;
+        case OPT_PG_TARGET: req->pg_selected = 1, req->pg.conninfo = optarg; break;
+        case OPT_PG_SOURCE: req->pg_source = optarg; break;
+        case OPT_JOBS: rc = zb_cli_parse_int(&req->pg.jobs, optarg, "--jobs", 1, 64); break;
+        case OPT_TABLE: rc = zb_strv_push(&req->pg_tables, optarg); break;
+        case OPT_SCHEMA: rc = zb_strv_push(&req->pg_schemas, optarg); break;
+        case OPT_NO_OWNER: req->pg.no_owner = 1; break;
+        case OPT_NO_ACL: req->pg.no_acl = 1; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 1;
         default: return zb_cli_bad_option("restore", argv);
         }
@@ -83,8 +122,13 @@ static int parse(restore_request *req, int argc, char **argv)
     if (optind != argc - 1)
         return zb_cli_usage_error("restore", "give exactly one ARCHIVE");
     req->archive = argv[optind];
-    if (req->paths.count == 0)
-        return zb_cli_usage_error("restore", "nothing selected to restore: give --path NAME=TARGETDIR");
+    if (req->paths.count == 0 && !req->pg_selected)
+        return zb_cli_usage_error("restore", "nothing selected to restore: give --pg-target CONNINFO or --path NAME=TARGETDIR");
+    if (!req->pg_selected && (req->pg_source || req->pg_tables.count || req->pg_schemas.count))
+        return zb_cli_usage_error("restore", "--pg-source, --table and --schema need --pg-target");
+    req->pg.force = req->force;
+    req->pg.tables = (const char *const *)req->pg_tables.items;
+    req->pg.schemas = (const char *const *)req->pg_schemas.items;
     return 0;
 }
 
@@ -123,11 +167,40 @@ static int add_path_targets(restore_request *req)
     return 0;
 }
 
+static int pg_entry(void *state, zb_archive_reader *r, struct archive_entry *e, const zb_entry_info *info)
+{
+    return zb_pg_restore_entry(state, r, e, info);
+}
+static int pg_finish(void *state, zb_archive_reader *r) { return zb_pg_restore_finish(state, r); }
+static void pg_free(void *state) { zb_pg_restore_free(state); }
+
+/* The database target; without --pg-source its name is the archive's first
+ * (and only) database source, filled in when its entries arrive. */
+static int add_pg_target(restore_request *req)
+{
+    restore_target *t = &req->targets[req->target_count++];
+    t->kind = ZB_SOURCE_PG;
+    t->name = req->pg_source ? zb_strdup(req->pg_source) : NULL;
+    t->entry = pg_entry;
+    t->finish = pg_finish;
+    t->free = pg_free;
+    zb_pg_restore *p = NULL;
+    int rc = zb_pg_restore_begin(&p, t->name, &req->pg);
+    t->state = p;
+    return rc;
+}
+
 static restore_target *find_target(restore_request *req, const char *kind, const char *name)
 {
-    for (size_t i = 0; i < req->target_count; i++)
-        if (strcmp(req->targets[i].kind, kind) == 0 && strcmp(req->targets[i].name, name) == 0)
-            return &req->targets[i];
+    for (size_t i = 0; i < req->target_count; i++) {
+        restore_target *t = &req->targets[i];
+        if (strcmp(t->kind, kind) != 0)
+            continue;
+        if (!t->name && strcmp(kind, ZB_SOURCE_PG) == 0 && (t->name = zb_strdup(name)) == NULL)
+            return NULL;
+        if (strcmp(t->name, name) == 0)
+            return t;
+    }
     return NULL;
 }
 
@@ -156,7 +229,8 @@ static int report_missing(restore_target *t, zb_archive_reader *r)
     json_array_foreach(json_object_get(zb_archive_reader_manifest(r), "sources"), i, s)
         zb_buf_printf(&names, "%s%s %s", names.len ? ", " : "", json_string_value(json_object_get(s, "kind")),
                       json_string_value(json_object_get(s, "name")));
-    zb_error_set(ZB_ENOTFOUND, "the archive has no %s source named '%s'; nothing was restored", t->kind, t->name);
+    zb_error_set(ZB_ENOTFOUND, "the archive has no %s source named '%s'; nothing was restored", t->kind,
+                 t->name ? t->name : "(any)");
     zb_error_hint("the archive holds: %s", names.data ? names.data : "no sources");
     zb_buf_free(&names);
     return ZB_ENOTFOUND;
@@ -171,12 +245,12 @@ int zb_cmd_restore(int argc, char **argv)
     int rc = parse(&req, argc, argv);
     if (rc != 0)
         goto done;
-    req.targets = calloc(req.paths.count, sizeof(*req.targets));
+    req.targets = calloc(req.paths.count + 1, sizeof(*req.targets));
     if (!req.targets) {
         rc = zb_error_set(ZB_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = add_path_targets(&req)) < 0)
+    if ((rc = add_path_targets(&req)) < 0 || (req.pg_selected && (rc = add_pg_target(&req)) < 0))
         goto done;
     if ((rc = zb_archive_reader_open(&r, req.archive, &req.keys)) < 0)
         goto done;
@@ -187,7 +261,8 @@ int zb_cmd_restore(int argc, char **argv)
     if (rc < 0)
         goto done;
     for (size_t i = 0; i < req.target_count; i++)
-        if (!req.targets[i].seen && !zb_archive_reader_manifest_source(r, req.targets[i].kind, req.targets[i].name)) {
+        if (!req.targets[i].seen &&
+            (!req.targets[i].name || !zb_archive_reader_manifest_source(r, req.targets[i].kind, req.targets[i].name))) {
             rc = report_missing(&req.targets[i], r);
             goto done;
         }
@@ -195,8 +270,9 @@ int zb_cmd_restore(int argc, char **argv)
         restore_target *t = &req.targets[i];
         if ((rc = t->finish(t->state, r)) < 0)
             goto done;
-        zb_log_info("restored %s %s into %s", t->kind, t->name, t->target);
-        printf("restored %s %s %s\n", t->kind, t->name, t->target);
+        const char *into = strcmp(t->kind, ZB_SOURCE_PG) == 0 ? zb_pg_restore_target(t->state) : t->target;
+        zb_log_info("restored %s %s into %s", t->kind, t->name, into);
+        printf("restored %s %s %s\n", t->kind, t->name, into);
     }
     char took[32];
     zb_format_duration(took, sizeof(took), zb_time_monotonic() - started);
@@ -213,5 +289,7 @@ done:
     free(req.targets);
     zb_archive_reader_free(r);
     zb_strv_free(&req.paths);
+    zb_strv_free(&req.pg_tables);
+    zb_strv_free(&req.pg_schemas);
     return rc > 0 ? 0 : rc;
 }

@@ -93,6 +93,11 @@ int zb_pg_exec(PGconn *conn, const char *sql, const char *what)
 
 int zb_pg_connect(PGconn **out, const char *conninfo, const char *password_file)
 {
+    return zb_pg_connect_db(out, conninfo, password_file, NULL);
+}
+
+int zb_pg_connect_db(PGconn **out, const char *conninfo, const char *password_file, const char *dbname)
+{
     *out = NULL;
     if (!conninfo)
         conninfo = getenv("DATABASE_URL");
@@ -104,10 +109,12 @@ int zb_pg_connect(PGconn **out, const char *conninfo, const char *password_file)
         return zb_error_context("PostgreSQL password");
     /* Keywords after "dbname" override what its connection string says;
      * application_name comes before it, so the string may set its own. */
-    const char *keys[5], *values[5];
+    const char *keys[6], *values[6];
     int n = 0;
     keys[n] = "application_name", values[n++] = "zakpos-backup";
     keys[n] = "dbname", values[n++] = conninfo ? conninfo : "";
+    if (dbname)
+        keys[n] = "dbname", values[n++] = dbname;
     if (password)
         keys[n] = "password", values[n++] = password;
     keys[n] = NULL, values[n] = NULL;
@@ -136,4 +143,21 @@ done:
     else
         *out = conn;
     return rc;
+}
+
+char *zb_pg_conninfo_dbname(const char *conninfo)
+{
+    if (!conninfo)
+        conninfo = getenv("DATABASE_URL");
+    if (!conninfo)
+        return NULL;
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
+    PQfreemem(err);
+    char *name = NULL;
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, "dbname") == 0 && o->val && *o->val)
+            name = zb_strdup(o->val);
+    PQconninfoFree(opts);
+    return name;
 }

@@ -14,6 +14,10 @@
  * ZAKPOS_BACKUP_PG_PASSWORD_FILE if set (PGPASSWORD and .pgpass work as
  * libpq has them). The session is set up for a backup or restore. */
 int zb_pg_connect(PGconn **out, const char *conninfo, const char *password_file);
+/* The same server and credentials, another database (dbname not NULL). */
+int zb_pg_connect_db(PGconn **out, const char *conninfo, const char *password_file, const char *dbname);
+/* The database a connection string names explicitly (free()), or NULL. */
+char *zb_pg_conninfo_dbname(const char *conninfo);
 /* "host:port/dbname as user": names a connection in messages, no secrets. */
 const char *zb_pg_describe(PGconn *conn, char *buf, size_t size);
 /* Runs a statement that returns no rows; errors quote the server. */

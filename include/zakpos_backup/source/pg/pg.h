@@ -1,0 +1,58 @@
+/* A PostgreSQL database as a source, through libpq alone (no pg_dump).
+ *
+ * In the archive, under pg/<name>/:
+ *   toc.json                    the schema as restorable SQL items and the
+ *                               tables whose rows follow (see schema.h)
+ *   data/<oid>/<NNNNNN>.copy    a table's rows in COPY text format, cut into
+ *                               chunks of about chunk_bytes
+ * and in the manifest, per table: rows, bytes, chunks and a BLAKE2b hash of
+ * its COPY stream, so a restore proves it loaded every row. */
+#ifndef ZB_SOURCE_PG_PG_H
+#define ZB_SOURCE_PG_PG_H
+
+#include "zakpos_backup/archive/reader.h"
+#include "zakpos_backup/archive/writer.h"
+
+#include <stddef.h>
+
+#define ZB_PG_TOC_NAME "toc.json"
+#define ZB_PG_TOC_FORMAT 1
+
+typedef struct zb_pg_backup_options {
+    const char *conninfo;      /* NULL: DATABASE_URL, else libpq's defaults */
+    const char *password_file; /* NULL: ZAKPOS_BACKUP_PG_PASSWORD_FILE */
+    int jobs;                  /* connections reading in parallel; <= 0: number of cores */
+    int lock_timeout_ms;       /* <= 0: 10000 */
+    size_t chunk_bytes;        /* 0: 4 MiB */
+    int skip_unsupported;
+} zb_pg_backup_options;
+
+int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_options *opts);
+
+typedef struct zb_pg_restore_options {
+    const char *conninfo;      /* the target server; its dbname, if given, names the target database */
+    const char *password_file;
+    int jobs;                  /* <= 0: number of cores */
+    int force;                 /* replace a target database that is not empty */
+    int no_owner;              /* skip ALTER ... OWNER TO */
+    int no_acl;                /* skip GRANT/REVOKE */
+    const char *const *tables; /* selective restore: "schema.name" (NULL-terminated) */
+    const char *const *schemas;
+} zb_pg_restore_options;
+
+typedef struct zb_pg_restore zb_pg_restore;
+
+/* The data is loaded into a new database under a temporary name, which
+ * becomes the target only once the archive was read to its end (verified),
+ * every table's row count and hash matched the manifest, and the target was
+ * counted again; until then nothing looks complete. */
+int zb_pg_restore_begin(zb_pg_restore **out, const char *name, const zb_pg_restore_options *opts);
+int zb_pg_restore_entry(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry *entry,
+                        const zb_entry_info *info);
+int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r);
+/* The target database's name, once known (after toc.json). */
+const char *zb_pg_restore_target(const zb_pg_restore *p);
+/* Drops the temporary database if the restore did not finish. NULL is fine. */
+void zb_pg_restore_free(zb_pg_restore *p);
+
+#endif

@@ -1,0 +1,36 @@
+/* The schema of a database as SQL, generated from the system catalogs with
+ * the server's own pg_get_*def functions, split into restorable items:
+ *
+ *   pre-data   schemas, extensions, types, functions, sequences, tables and
+ *              views, in dependency order (pg_depend, topologically sorted)
+ *   post-data  sequence values, indexes and key constraints (these may be
+ *              built in parallel), checks, foreign keys, triggers, row
+ *              security, materialized view refreshes
+ *
+ * Each item is a JSON object {"section", "kind", "schema", "name", "table",
+ * "sql", "owner", "acl", "parallel"}: owner and acl are kept apart so a
+ * restore can skip them. Objects that belong to an extension are left to
+ * the extension's own script. An object kind this module cannot reproduce
+ * makes the read fail, naming the object, unless skipping was allowed (it is
+ * then listed in *skipped). Runs on the backup's leader connection, inside
+ * its snapshot. */
+#ifndef ZB_SOURCE_PG_SCHEMA_H
+#define ZB_SOURCE_PG_SCHEMA_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+typedef struct zb_pg_schema_options {
+    int skip_unsupported; /* list unsupported objects instead of failing */
+} zb_pg_schema_options;
+
+/* *items: a JSON array of items in restore order; *skipped: a JSON array of
+ * object descriptions (empty unless skipping was allowed). */
+int zb_pg_schema_read(json_t **items, json_t **skipped, PGconn *conn, const zb_pg_schema_options *opts);
+
+/* The tables whose rows are copied: a JSON array of {"oid", "table" (quoted,
+ * qualified), "schema", "name", "columns" (quoted, comma-separated, generated
+ * columns left out)}, in the order of oids (the caller sorts). */
+int zb_pg_schema_data_tables(json_t **tables, PGconn *conn);
+
+#endif

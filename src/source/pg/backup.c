@@ -1,0 +1,316 @@
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/progress.h"
+#include "zakpos_backup/common/signal.h"
+#include "zakpos_backup/source/pg/conn.h"
+#include "zakpos_backup/source/pg/pg.h"
+#include "zakpos_backup/source/pg/schema.h"
+#include "zakpos_backup/source/pg/snapshot.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_CHUNK_BYTES (4u << 20)
+#define DEFAULT_LOCK_TIMEOUT_MS 10000
+#define MAX_JOBS 64
+
+/* One table to copy and what copying it produced. */
+typedef struct table_copy {
+    json_t *toc;           /* borrowed from the toc's "tables" */
+    unsigned int oid;
+    long long rows;
+    unsigned long long bytes;
+    unsigned int chunks;
+    char hash_hex[crypto_generichash_BYTES * 2 + 1];
+} table_copy;
+
+/* Shared by the workers; the writer is used by one at a time. */
+typedef struct copy_run {
+    zb_archive_writer *writer;
+    pthread_mutex_t writer_lock;
+    pthread_mutex_t queue_lock;
+    table_copy *tables; /* largest first */
+    size_t table_count;
+    size_t next_table;
+    size_t chunk_bytes;
+    int failed;
+    zb_error_saved failure;
+} copy_run;
+
+typedef struct copy_worker {
+    copy_run *run;
+    PGconn *conn;
+    int owns_conn;
+    pthread_t thread;
+    int started;
+} copy_worker;
+
+static void fail_run(copy_run *run)
+{
+    pthread_mutex_lock(&run->queue_lock);
+    if (!run->failed) {
+        run->failed = 1;
+        zb_error_save(&run->failure);
+    }
+    pthread_mutex_unlock(&run->queue_lock);
+}
+
+static table_copy *take_table(copy_run *run)
+{
+    pthread_mutex_lock(&run->queue_lock);
+    table_copy *t = !run->failed && run->next_table < run->table_count ? &run->tables[run->next_table++] : NULL;
+    pthread_mutex_unlock(&run->queue_lock);
+    return t;
+}
+
+static int write_chunk(copy_run *run, table_copy *t, const zb_buf *chunk)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "data/%u/%06u.copy", t->oid, ++t->chunks);
+    pthread_mutex_lock(&run->writer_lock);
+    int rc = zb_archive_writer_add_file(run->writer, name, chunk->data, chunk->len, 0600);
+    if (rc == 0)
+        zb_progress_add(chunk->len);
+    pthread_mutex_unlock(&run->writer_lock);
+    return rc;
+}
+
+/* COPY one table out, in chunks of about chunk_bytes: memory holds one
+ * chunk (plus one row) per worker, whatever the table's size. */
+static int copy_table(copy_run *run, PGconn *conn, table_copy *t)
+{
+    const char *table = json_string_value(json_object_get(t->toc, "table"));
+    const char *columns = json_string_value(json_object_get(t->toc, "columns"));
+    zb_buf sql = ZB_BUF_INIT, chunk = ZB_BUF_INIT;
+    crypto_generichash_state hash;
+    crypto_generichash_init(&hash, NULL, 0, crypto_generichash_BYTES);
+    /* a table without columns still has rows: COPY it without a list */
+    int rc = columns && *columns ? zb_buf_printf(&sql, "COPY %s (%s) TO STDOUT", table, columns)
+                                 : zb_buf_printf(&sql, "COPY %s TO STDOUT", table);
+    PGresult *res = rc == 0 ? PQexec(conn, sql.data) : NULL;
+    if (rc == 0 && PQresultStatus(res) != PGRES_COPY_OUT)
+        rc = zb_pg_result_error(conn, res, "cannot start copying");
+    PQclear(res);
+    while (rc == 0) {
+        char *row = NULL;
+        int len = PQgetCopyData(conn, &row, 0);
+        if (len == -1)
+            break;
+        if (len < 0) {
+            rc = zb_pg_result_error(conn, NULL, "copy failed");
+            break;
+        }
+        t->rows++;
+        rc = zb_buf_append(&chunk, row, (size_t)len);
+        PQfreemem(row);
+        if (rc == 0 && chunk.len >= run->chunk_bytes) {
+            crypto_generichash_update(&hash, (const unsigned char *)chunk.data, chunk.len);
+            t->bytes += chunk.len;
+            if ((rc = write_chunk(run, t, &chunk)) == 0)
+                rc = zb_check_interrupt();
+            zb_buf_reset(&chunk);
+            if (run->failed)
+                rc = rc < 0 ? rc : ZB_EINTR;
+        }
+    }
+    /* the COPY's own result says whether it ended well */
+    while ((res = PQgetResult(conn)) != NULL) {
+        if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+            rc = zb_pg_result_error(conn, res, "copy failed");
+        PQclear(res);
+    }
+    if (rc == 0 && chunk.len > 0) {
+        crypto_generichash_update(&hash, (const unsigned char *)chunk.data, chunk.len);
+        t->bytes += chunk.len;
+        rc = write_chunk(run, t, &chunk);
+    }
+    unsigned char digest[crypto_generichash_BYTES];
+    crypto_generichash_final(&hash, digest, sizeof(digest));
+    sodium_bin2hex(t->hash_hex, sizeof(t->hash_hex), digest, sizeof(digest));
+    zb_buf_free(&sql);
+    zb_buf_free(&chunk);
+    if (rc < 0 && rc != ZB_EINTR)
+        zb_error_context("table %s", table);
+    return rc;
+}
+
+static void *worker_main(void *arg)
+{
+    copy_worker *wk = arg;
+    table_copy *t;
+    while ((t = take_table(wk->run)) != NULL) {
+        if (copy_table(wk->run, wk->conn, t) < 0) {
+            fail_run(wk->run);
+            break;
+        }
+    }
+    return NULL;
+}
+
+static int jobs_wanted(int jobs, size_t tables)
+{
+    if (jobs <= 0)
+        jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (jobs < 1)
+        jobs = 1;
+    if (jobs > MAX_JOBS)
+        jobs = MAX_JOBS;
+    if ((size_t)jobs > tables)
+        jobs = tables ? (int)tables : 1;
+    return jobs;
+}
+
+/* Workers beyond the leader open their own connections and adopt its
+ * snapshot; the leader copies too. */
+static int copy_all(copy_run *run, PGconn *leader, const zb_pg_snapshot *snap, const zb_pg_backup_options *opts)
+{
+    int jobs = jobs_wanted(opts->jobs, run->table_count);
+    copy_worker workers[MAX_JOBS];
+    memset(workers, 0, sizeof(workers));
+    int rc = 0;
+    workers[0].conn = leader;
+    for (int i = 1; rc == 0 && i < jobs; i++) {
+        if ((rc = zb_pg_connect(&workers[i].conn, opts->conninfo, opts->password_file)) == 0)
+            workers[i].owns_conn = 1, rc = zb_pg_snapshot_import(workers[i].conn, snap);
+    }
+    zb_log_detail("copying %zu tables with %d connection%s", run->table_count, jobs, jobs == 1 ? "" : "s");
+    for (int i = 0; rc == 0 && i < jobs; i++) {
+        workers[i].run = run;
+        if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
+            rc = zb_error_set(ZB_EFAIL, "cannot start a copy thread");
+        else
+            workers[i].started = 1;
+    }
+    if (rc < 0)
+        fail_run(run); /* stop the threads already started */
+    for (int i = 0; i < jobs; i++) {
+        if (workers[i].started)
+            pthread_join(workers[i].thread, NULL);
+        if (workers[i].owns_conn)
+            PQfinish(workers[i].conn);
+    }
+    if (rc == 0 && run->failed)
+        rc = zb_error_raise(&run->failure);
+    return rc;
+}
+
+static int by_size(const void *a, const void *b)
+{
+    long long x = json_integer_value(json_object_get(((const table_copy *)a)->toc, "bytes"));
+    long long y = json_integer_value(json_object_get(((const table_copy *)b)->toc, "bytes"));
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The data tables with their measured sizes, largest first. */
+static int plan_copies(copy_run *run, json_t *toc_tables, const zb_pg_table_list *locked)
+{
+    run->table_count = json_array_size(toc_tables);
+    run->tables = calloc(run->table_count + 1, sizeof(*run->tables));
+    if (!run->tables)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    for (size_t i = 0; i < run->table_count; i++) {
+        table_copy *t = &run->tables[i];
+        t->toc = json_array_get(toc_tables, i);
+        t->oid = (unsigned int)json_integer_value(json_object_get(t->toc, "oid"));
+        for (size_t k = 0; k < locked->count; k++)
+            if (locked->items[k].oid == t->oid)
+                json_object_set_new(t->toc, "bytes", json_integer(locked->items[k].bytes));
+    }
+    qsort(run->tables, run->table_count, sizeof(*run->tables), by_size);
+    return 0;
+}
+
+static json_t *source_meta(PGconn *conn)
+{
+    const char *encoding = PQparameterStatus(conn, "server_encoding");
+    return json_pack("{s:s, s:i, s:s?, s:s?}", "database", PQdb(conn), "server_version", PQserverVersion(conn),
+                     "server_version_text", PQparameterStatus(conn, "server_version"), "encoding", encoding);
+}
+
+static int write_toc(zb_archive_writer *w, PGconn *conn, json_t *items, json_t *tables)
+{
+    json_t *toc = json_pack("{s:i, s:s, s:i, s:s?, s:O, s:O}", "format", ZB_PG_TOC_FORMAT, "database", PQdb(conn),
+                            "server_version", PQserverVersion(conn), "encoding",
+                            PQparameterStatus(conn, "server_encoding"), "items", items, "tables", tables);
+    char *text = toc ? json_dumps(toc, JSON_COMPACT) : NULL;
+    int rc = text ? zb_archive_writer_add_file(w, ZB_PG_TOC_NAME, text, strlen(text), 0600)
+                  : zb_error_set(ZB_ENOMEM, "out of memory");
+    free(text);
+    json_decref(toc);
+    return rc;
+}
+
+static json_t *summary(const copy_run *run, json_t *skipped)
+{
+    json_t *tables = json_array();
+    long long rows = 0;
+    for (size_t i = 0; i < run->table_count; i++) {
+        const table_copy *t = &run->tables[i];
+        rows += t->rows;
+        json_array_append_new(tables, json_pack("{s:O, s:I, s:I, s:i, s:s}", "table", json_object_get(t->toc, "table"),
+                                                "rows", (json_int_t)t->rows, "bytes", (json_int_t)t->bytes, "chunks",
+                                                (int)t->chunks, "blake2b", t->hash_hex));
+    }
+    return json_pack("{s:o, s:I, s:O}", "tables", tables, "rows", (json_int_t)rows, "skipped", skipped);
+}
+
+int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_options *opts)
+{
+    PGconn *leader = NULL;
+    zb_pg_snapshot snap;
+    zb_pg_table_list locked = {NULL, 0};
+    json_t *items = NULL, *skipped = NULL, *tables = NULL;
+    copy_run run;
+    memset(&run, 0, sizeof(run));
+    pthread_mutex_init(&run.writer_lock, NULL);
+    pthread_mutex_init(&run.queue_lock, NULL);
+    run.writer = w;
+    run.chunk_bytes = opts->chunk_bytes ? opts->chunk_bytes : DEFAULT_CHUNK_BYTES;
+    zb_pg_schema_options schema_opts = {opts->skip_unsupported};
+    char where[512];
+    int rc = zb_pg_connect(&leader, opts->conninfo, opts->password_file);
+    if (rc == 0)
+        zb_log_detail("backing up database %s", zb_pg_describe(leader, where, sizeof(where)));
+    if (rc == 0)
+        rc = zb_pg_snapshot_export(&snap, leader);
+    if (rc == 0)
+        rc = zb_pg_list_tables(&locked, leader);
+    if (rc == 0)
+        rc = zb_pg_lock_tables(leader, &locked, opts->lock_timeout_ms > 0 ? opts->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS);
+    if (rc == 0)
+        rc = zb_pg_measure_tables(leader, &locked);
+    if (rc == 0)
+        rc = zb_pg_schema_read(&items, &skipped, leader, &schema_opts);
+    if (rc == 0)
+        rc = zb_pg_schema_data_tables(&tables, leader);
+    if (rc == 0)
+        rc = plan_copies(&run, tables, &locked);
+    if (rc == 0)
+        rc = zb_archive_writer_begin_source(w, ZB_SOURCE_PG, name, source_meta(leader));
+    if (rc == 0)
+        rc = write_toc(w, leader, items, tables);
+    for (size_t i = 0; rc == 0 && i < json_array_size(skipped); i++)
+        zb_log_warn("skipped (not supported): %s", json_string_value(json_array_get(skipped, i)));
+    if (rc == 0)
+        rc = copy_all(&run, leader, &snap, opts);
+    if (rc == 0)
+        rc = zb_pg_exec(leader, "COMMIT", "cannot end the snapshot");
+    if (rc == 0)
+        rc = zb_archive_writer_end_source(w, summary(&run, skipped));
+    if (rc < 0)
+        zb_error_context("backup of database %s", name);
+    free(run.tables);
+    json_decref(items);
+    json_decref(skipped);
+    json_decref(tables);
+    zb_pg_table_list_free(&locked);
+    PQfinish(leader);
+    pthread_mutex_destroy(&run.writer_lock);
+    pthread_mutex_destroy(&run.queue_lock);
+    return rc;
+}

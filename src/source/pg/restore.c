@@ -1,0 +1,717 @@
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/progress.h"
+#include "zakpos_backup/common/signal.h"
+#include "zakpos_backup/source/pg/conn.h"
+#include "zakpos_backup/source/pg/pg.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_JOBS 64
+#define MAX_TOC_BYTES (256u << 20)
+#define MAX_CHUNK_BYTES (1024u << 20)
+#define MAINTENANCE_DB "postgres"
+
+/* A table being loaded: what the archive's chunks add up to, and what the
+ * server says it inserted. */
+typedef struct table_load {
+    json_t *toc; /* borrowed from the toc */
+    unsigned int oid;
+    int selected;
+    unsigned int chunks;
+    long long rows_loaded; /* the server's count (COPY's command tag) */
+    crypto_generichash_state hash;
+} table_load;
+
+typedef struct job {
+    table_load *table; /* a COPY chunk, or NULL for a statement */
+    char *data;        /* chunk bytes, or the SQL */
+    size_t len;
+    char *what;        /* names the object for errors */
+} job;
+
+/* Worker connections taking jobs from a bounded queue: memory holds at
+ * most (workers + queue) chunks. */
+typedef struct pool {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    job *queue;
+    size_t capacity, head, queued;
+    int busy;
+    int stopping;
+    int failed;
+    zb_error_saved failure;
+    PGconn *conns[MAX_JOBS];
+    pthread_t threads[MAX_JOBS];
+    struct pool_worker_arg {
+        struct pool *pool;
+        PGconn *conn;
+    } args[MAX_JOBS];
+    int started;
+} pool;
+
+struct zb_pg_restore {
+    zb_pg_restore_options opts;
+    char *source_name;
+    json_t *toc;
+    table_load *tables;
+    size_t table_count;
+    char *target;      /* the database name asked for */
+    char temp[64];     /* the database being filled */
+    int temp_created;
+    int target_exists;
+    int published;
+    PGconn *maintenance;
+    PGconn *leader;
+    pool pool;
+    int pool_ready;
+};
+
+static void job_free(job *j)
+{
+    free(j->data);
+    free(j->what);
+    memset(j, 0, sizeof(*j));
+}
+
+static void pool_fail(pool *p)
+{
+    if (!p->failed) {
+        p->failed = 1;
+        zb_error_save(&p->failure);
+    }
+}
+
+static int run_copy(PGconn *conn, job *j, long long *rows)
+{
+    const char *table = json_string_value(json_object_get(j->table->toc, "table"));
+    const char *columns = json_string_value(json_object_get(j->table->toc, "columns"));
+    zb_buf sql = ZB_BUF_INIT;
+    int rc = columns && *columns ? zb_buf_printf(&sql, "COPY %s (%s) FROM STDIN", table, columns)
+                                 : zb_buf_printf(&sql, "COPY %s FROM STDIN", table);
+    PGresult *res = rc == 0 ? PQexec(conn, sql.data) : NULL;
+    zb_buf_free(&sql);
+    if (rc == 0 && PQresultStatus(res) != PGRES_COPY_IN)
+        rc = zb_pg_result_error(conn, res, "cannot start loading");
+    PQclear(res);
+    if (rc == 0 && (PQputCopyData(conn, j->data, (int)j->len) != 1 || PQputCopyEnd(conn, NULL) != 1))
+        rc = zb_pg_result_error(conn, NULL, "cannot send rows");
+    while ((res = PQgetResult(conn)) != NULL) {
+        if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+            rc = zb_pg_result_error(conn, res, "loading failed");
+        else if (rc == 0)
+            *rows = strtoll(PQcmdTuples(res), NULL, 10);
+        PQclear(res);
+    }
+    return rc;
+}
+
+static void *pool_worker(void *arg)
+{
+    struct pool_worker_arg *self = arg;
+    pool *pl = self->pool;
+    PGconn *conn = self->conn;
+    pthread_mutex_lock(&pl->lock);
+    for (;;) {
+        while (pl->queued == 0 && !pl->stopping)
+            pthread_cond_wait(&pl->changed, &pl->lock);
+        if (pl->queued == 0)
+            break;
+        job j = pl->queue[pl->head];
+        pl->head = (pl->head + 1) % pl->capacity;
+        pl->queued--;
+        pl->busy++;
+        int skip = pl->failed;
+        pthread_cond_broadcast(&pl->changed);
+        pthread_mutex_unlock(&pl->lock);
+        long long rows = 0;
+        int rc = skip ? 0 : j.table ? run_copy(conn, &j, &rows) : zb_pg_exec(conn, j.data, "failed");
+        if (rc < 0)
+            zb_error_context("restoring %s", j.what);
+        pthread_mutex_lock(&pl->lock);
+        if (rc < 0)
+            pool_fail(pl);
+        else if (j.table)
+            j.table->rows_loaded += rows;
+        pl->busy--;
+        job_free(&j);
+        pthread_cond_broadcast(&pl->changed);
+    }
+    pthread_mutex_unlock(&pl->lock);
+    return NULL;
+}
+
+/* Queues a job (taking its buffers); waits while the queue is full. */
+static int pool_submit(pool *pl, job *j)
+{
+    pthread_mutex_lock(&pl->lock);
+    while (pl->queued == pl->capacity && !pl->failed)
+        pthread_cond_wait(&pl->changed, &pl->lock);
+    int failed = pl->failed;
+    if (!failed) {
+        pl->queue[(pl->head + pl->queued) % pl->capacity] = *j;
+        pl->queued++;
+        memset(j, 0, sizeof(*j));
+        pthread_cond_broadcast(&pl->changed);
+    }
+    pthread_mutex_unlock(&pl->lock);
+    if (failed) {
+        job_free(j);
+        return zb_error_raise(&pl->failure);
+    }
+    return 0;
+}
+
+/* Waits until every queued job is done; the first failure, if any. */
+static int pool_drain(pool *pl)
+{
+    pthread_mutex_lock(&pl->lock);
+    while (pl->queued > 0 || pl->busy > 0)
+        pthread_cond_wait(&pl->changed, &pl->lock);
+    int failed = pl->failed;
+    pthread_mutex_unlock(&pl->lock);
+    return failed ? zb_error_raise(&pl->failure) : 0;
+}
+
+static void pool_stop(pool *pl)
+{
+    pthread_mutex_lock(&pl->lock);
+    pl->stopping = 1;
+    pl->failed = pl->failed || pl->queued > 0; /* pending work is dropped, not done */
+    pthread_cond_broadcast(&pl->changed);
+    pthread_mutex_unlock(&pl->lock);
+    for (int i = 0; i < pl->started; i++)
+        pthread_join(pl->threads[i], NULL);
+    for (size_t i = 0; i < pl->queued; i++)
+        job_free(&pl->queue[(pl->head + i) % pl->capacity]);
+    for (int i = 0; i < MAX_JOBS; i++)
+        if (pl->conns[i])
+            PQfinish(pl->conns[i]);
+    free(pl->queue);
+    pthread_mutex_destroy(&pl->lock);
+    pthread_cond_destroy(&pl->changed);
+    memset(pl, 0, sizeof(*pl));
+}
+
+static int pool_start(zb_pg_restore *p)
+{
+    pool *pl = &p->pool;
+    int jobs = p->opts.jobs > 0 ? p->opts.jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    jobs = jobs < 1 ? 1 : jobs > MAX_JOBS ? MAX_JOBS : jobs;
+    pthread_mutex_init(&pl->lock, NULL);
+    pthread_cond_init(&pl->changed, NULL);
+    p->pool_ready = 1;
+    pl->capacity = (size_t)jobs;
+    pl->queue = calloc(pl->capacity, sizeof(job));
+    if (!pl->queue)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    for (int i = 0; i < jobs; i++) {
+        int rc = zb_pg_connect_db(&pl->conns[i], p->opts.conninfo, p->opts.password_file, p->temp);
+        if (rc < 0)
+            return rc;
+    }
+    for (int i = 0; i < jobs; i++) {
+        pl->args[i] = (struct pool_worker_arg){pl, pl->conns[i]};
+        if (pthread_create(&pl->threads[i], NULL, pool_worker, &pl->args[i]) != 0)
+            return zb_error_set(ZB_EFAIL, "cannot start a restore thread");
+        pl->started++;
+    }
+    zb_log_detail("loading with %d connection%s", jobs, jobs == 1 ? "" : "s");
+    return 0;
+}
+
+static int run_sql(PGconn *conn, const char *sql, const char *kind, const char *schema, const char *name)
+{
+    PGresult *res = PQexec(conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    int rc = 0;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        char what[512];
+        snprintf(what, sizeof(what), "restoring %s %s%s%s failed", kind ? kind : "object", schema ? schema : "",
+                 schema ? "." : "", name ? name : "");
+        rc = zb_pg_result_error(conn, res, what);
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* ---- selection ---- */
+
+static int listed(const char *const *list, const char *value)
+{
+    for (; list && *list && value; list++)
+        if (strcmp(*list, value) == 0)
+            return 1;
+    return 0;
+}
+
+static int filtering(const zb_pg_restore *p)
+{
+    return (p->opts.tables && *p->opts.tables) || (p->opts.schemas && *p->opts.schemas);
+}
+
+/* "schema.name" unquoted, as the user writes it. */
+static int table_selected(const zb_pg_restore *p, const char *schema, const char *name)
+{
+    if (!filtering(p))
+        return 1;
+    if (listed(p->opts.schemas, schema))
+        return 1;
+    char full[1024];
+    snprintf(full, sizeof(full), "%s.%s", schema ? schema : "", name ? name : "");
+    return listed(p->opts.tables, full);
+}
+
+static int is_relation(const char *kind)
+{
+    return strcmp(kind, "TABLE") == 0 || strcmp(kind, "VIEW") == 0 || strcmp(kind, "MATERIALIZED VIEW") == 0;
+}
+
+/* Whether the table or view with this quoted name is selected. */
+static int relation_selected(const zb_pg_restore *p, const char *quoted)
+{
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(p->toc, "items"), i, it) {
+        const char *table = json_string_value(json_object_get(it, "table"));
+        if (quoted && table && strcmp(table, quoted) == 0 && is_relation(json_string_value(json_object_get(it, "kind"))))
+            return table_selected(p, json_string_value(json_object_get(it, "schema")),
+                                  json_string_value(json_object_get(it, "name")));
+    }
+    return 0;
+}
+
+/* Items a selection keeps: everything tables may need (schemas, extensions,
+ * types, functions, sequences), the selected tables and views, and what
+ * hangs off them; a foreign key only if the table it references is kept. */
+static int item_selected(const zb_pg_restore *p, json_t *it)
+{
+    if (!filtering(p))
+        return 1;
+    const char *kind = json_string_value(json_object_get(it, "kind"));
+    const char *schema = json_string_value(json_object_get(it, "schema"));
+    const char *name = json_string_value(json_object_get(it, "name"));
+    const char *table = json_string_value(json_object_get(it, "table"));
+    if (is_relation(kind))
+        return table_selected(p, schema, name);
+    if (table) {
+        const char *references = json_string_value(json_object_get(it, "references"));
+        return relation_selected(p, table) && (!references || relation_selected(p, references));
+    }
+    return 1;
+}
+
+/* ---- the target database ---- */
+
+static int database_exists(zb_pg_restore *p, const char *name, int *exists)
+{
+    const char *params[1] = {name};
+    PGresult *res = PQexecParams(p->maintenance, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", 1, NULL,
+                                 params, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : zb_pg_result_error(p->maintenance, res, "cannot list databases");
+    *exists = rc == 0 && PQntuples(res) > 0;
+    PQclear(res);
+    return rc;
+}
+
+/* Objects a user made in a database: tables, views, sequences, functions, types. */
+static const char user_objects_sql[] =
+    "SELECT (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')) + "
+    "(SELECT count(*) FROM pg_catalog.pg_proc f JOIN pg_catalog.pg_namespace n ON n.oid = f.pronamespace "
+    "WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e "
+    "WHERE e.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND e.objid = f.oid AND e.deptype = 'e'))";
+
+static int check_target(zb_pg_restore *p)
+{
+    int rc = database_exists(p, p->target, &p->target_exists);
+    if (rc < 0 || !p->target_exists)
+        return rc;
+    PGconn *conn = NULL;
+    if ((rc = zb_pg_connect_db(&conn, p->opts.conninfo, p->opts.password_file, p->target)) < 0)
+        return rc;
+    PGresult *res = PQexec(conn, user_objects_sql);
+    long long objects = PQresultStatus(res) == PGRES_TUPLES_OK ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : -1;
+    if (objects < 0)
+        rc = zb_pg_result_error(conn, res, "cannot look into the target database");
+    PQclear(res);
+    PQfinish(conn);
+    if (rc == 0 && objects > 0 && !p->opts.force) {
+        rc = zb_error_set(ZB_EEXIST, "target database \"%s\" exists and is not empty (%lld objects); nothing was changed",
+                          p->target, objects);
+        zb_error_hint("restore into a new database (dbname=NAME in --pg-target), or pass --force to replace it");
+    }
+    return rc;
+}
+
+static char *quoted_ident(PGconn *conn, const char *name)
+{
+    char *q = PQescapeIdentifier(conn, name, strlen(name));
+    char *copy = q ? zb_strdup(q) : NULL;
+    PQfreemem(q);
+    return copy;
+}
+
+static int create_temp_database(zb_pg_restore *p)
+{
+    snprintf(p->temp, sizeof(p->temp), "zbrestore_%ld_%d", (long)time(NULL), (int)getpid());
+    const char *encoding = json_string_value(json_object_get(p->toc, "encoding"));
+    char *enc = PQescapeLiteral(p->maintenance, encoding ? encoding : "UTF8", strlen(encoding ? encoding : "UTF8"));
+    zb_buf sql = ZB_BUF_INIT;
+    int rc = enc ? zb_buf_printf(&sql, "CREATE DATABASE %s TEMPLATE template0 ENCODING %s", p->temp, enc)
+                 : zb_error_set(ZB_ENOMEM, "out of memory");
+    PQfreemem(enc);
+    if (rc == 0)
+        rc = zb_pg_exec(p->maintenance, sql.data, "cannot create the database to restore into");
+    zb_buf_free(&sql);
+    if (rc == 0) {
+        p->temp_created = 1;
+        zb_log_detail("loading into temporary database %s (becomes \"%s\" once verified)", p->temp, p->target);
+    }
+    return rc;
+}
+
+static int terminate_sessions(zb_pg_restore *p, const char *db)
+{
+    const char *params[1] = {db};
+    PGresult *res = PQexecParams(p->maintenance,
+                                 "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
+                                 "WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()",
+                                 1, NULL, params, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : zb_pg_result_error(p->maintenance, res, "cannot end sessions");
+    PQclear(res);
+    return rc;
+}
+
+static int rename_database(zb_pg_restore *p, const char *from, const char *to)
+{
+    char *a = quoted_ident(p->maintenance, from), *b = quoted_ident(p->maintenance, to);
+    zb_buf sql = ZB_BUF_INIT;
+    int rc = a && b ? zb_buf_printf(&sql, "ALTER DATABASE %s RENAME TO %s", a, b) : zb_error_set(ZB_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = zb_pg_exec(p->maintenance, sql.data, "cannot rename a database");
+    zb_buf_free(&sql);
+    free(a);
+    free(b);
+    return rc;
+}
+
+static int drop_database(zb_pg_restore *p, const char *name)
+{
+    char *q = quoted_ident(p->maintenance, name);
+    zb_buf sql = ZB_BUF_INIT;
+    int rc = q ? zb_buf_printf(&sql, "DROP DATABASE IF EXISTS %s", q) : zb_error_set(ZB_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = terminate_sessions(p, name);
+    if (rc == 0)
+        rc = zb_pg_exec(p->maintenance, sql.data, "cannot drop a database");
+    zb_buf_free(&sql);
+    free(q);
+    return rc;
+}
+
+/* The filled database takes the target's name; a replaced target is kept
+ * aside until the swap succeeded, then dropped. */
+static int publish(zb_pg_restore *p)
+{
+    if (!p->target_exists)
+        return rename_database(p, p->temp, p->target);
+    char aside[64];
+    snprintf(aside, sizeof(aside), "zbreplaced_%ld_%d", (long)time(NULL), (int)getpid());
+    int rc = terminate_sessions(p, p->target);
+    if (rc == 0)
+        rc = rename_database(p, p->target, aside);
+    if (rc < 0)
+        return rc;
+    if ((rc = rename_database(p, p->temp, p->target)) < 0) {
+        zb_error_saved why;
+        zb_error_save(&why);
+        rename_database(p, aside, p->target);
+        return zb_error_raise(&why);
+    }
+    if (drop_database(p, aside) < 0)
+        zb_log_warn("the replaced database was kept as \"%s\": %s", aside, zb_error_message());
+    return 0;
+}
+
+/* ---- reading the archive ---- */
+
+static int read_entry(char **out, size_t *len, zb_archive_reader *r, struct archive_entry *entry, size_t limit,
+                      const char *what)
+{
+    la_int64_t size = archive_entry_size(entry);
+    if (size < 0 || (uint64_t)size > limit)
+        return zb_error_set(ZB_EFORMAT, "%s is too large (%lld bytes)", what, (long long)size);
+    char *buf = malloc((size_t)size + 1);
+    if (!buf)
+        return zb_error_set(ZB_ENOMEM, "out of memory for %s", what);
+    size_t got = 0;
+    ssize_t n;
+    while (got < (size_t)size && (n = zb_archive_reader_read(r, buf + got, (size_t)size - got)) > 0)
+        got += (size_t)n;
+    if (got != (size_t)size) {
+        free(buf);
+        return zb_error_code() < 0 ? zb_error_code() : zb_error_set(ZB_EFORMAT, "%s is truncated", what);
+    }
+    buf[got] = '\0';
+    *out = buf;
+    *len = got;
+    return 0;
+}
+
+static int load_toc(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry *entry)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = read_entry(&text, &len, r, entry, MAX_TOC_BYTES, "the database's table of contents");
+    if (rc < 0)
+        return rc;
+    json_error_t err;
+    p->toc = json_loadb(text, len, 0, &err);
+    free(text);
+    json_t *tables = json_object_get(p->toc, "tables");
+    if (!p->toc || !json_is_array(json_object_get(p->toc, "items")) || !json_is_array(tables))
+        return zb_error_set(ZB_EFORMAT, "the database's table of contents is not valid: %s", p->toc ? "fields missing" : err.text);
+    if (json_integer_value(json_object_get(p->toc, "format")) > ZB_PG_TOC_FORMAT)
+        return zb_error_set(ZB_EFORMAT, "the database was saved in a newer format (%lld); upgrade zakpos-backup",
+                            (long long)json_integer_value(json_object_get(p->toc, "format")));
+    p->table_count = json_array_size(tables);
+    p->tables = calloc(p->table_count + 1, sizeof(*p->tables));
+    if (!p->tables)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    for (size_t i = 0; i < p->table_count; i++) {
+        table_load *t = &p->tables[i];
+        t->toc = json_array_get(tables, i);
+        t->oid = (unsigned int)json_integer_value(json_object_get(t->toc, "oid"));
+        t->selected = table_selected(p, json_string_value(json_object_get(t->toc, "schema")),
+                                     json_string_value(json_object_get(t->toc, "name")));
+        crypto_generichash_init(&t->hash, NULL, 0, crypto_generichash_BYTES);
+    }
+    return 0;
+}
+
+static int run_item(zb_pg_restore *p, PGconn *conn, json_t *it)
+{
+    const char *kind = json_string_value(json_object_get(it, "kind"));
+    const char *schema = json_string_value(json_object_get(it, "schema"));
+    const char *name = json_string_value(json_object_get(it, "name"));
+    zb_log_debug("restoring %s %s.%s", kind, schema ? schema : "", name ? name : "");
+    int rc = run_sql(conn, json_string_value(json_object_get(it, "sql")), kind, schema, name);
+    const char *owner = json_string_value(json_object_get(it, "owner"));
+    const char *acl = json_string_value(json_object_get(it, "acl"));
+    if (rc == 0 && owner && !p->opts.no_owner)
+        rc = run_sql(conn, owner, kind, schema, name);
+    if (rc == 0 && acl && !p->opts.no_acl)
+        rc = run_sql(conn, acl, kind, schema, name);
+    return rc;
+}
+
+static int run_section(zb_pg_restore *p, const char *section)
+{
+    size_t i;
+    json_t *it;
+    int rc = 0;
+    json_array_foreach(json_object_get(p->toc, "items"), i, it) {
+        if (strcmp(json_string_value(json_object_get(it, "section")), section) != 0 || !item_selected(p, it))
+            continue;
+        if (json_is_true(json_object_get(it, "parallel"))) {
+            /* indexes and key constraints build side by side on the pool */
+            zb_buf what = ZB_BUF_INIT, sql = ZB_BUF_INIT;
+            zb_buf_printf(&what, "%s %s.%s", json_string_value(json_object_get(it, "kind")),
+                          json_string_value(json_object_get(it, "schema")), json_string_value(json_object_get(it, "name")));
+            zb_buf_puts(&sql, json_string_value(json_object_get(it, "sql")));
+            job j = {NULL, zb_buf_detach(&sql), 0, zb_buf_detach(&what)};
+            if (!j.data || !j.what) {
+                job_free(&j);
+                rc = zb_error_set(ZB_ENOMEM, "out of memory");
+            } else {
+                rc = pool_submit(&p->pool, &j);
+            }
+        } else {
+            if ((rc = pool_drain(&p->pool)) == 0)
+                rc = run_item(p, p->leader, it);
+        }
+        if (rc == 0)
+            rc = zb_check_interrupt();
+        if (rc < 0)
+            return rc;
+    }
+    return pool_drain(&p->pool);
+}
+
+/* The toc arrives first: prepare the target and create the schema, so the
+ * data can stream straight in. */
+static int prepare(zb_pg_restore *p)
+{
+    if (!p->target) {
+        const char *source = json_string_value(json_object_get(p->toc, "database"));
+        zb_buf name = ZB_BUF_INIT;
+        zb_buf_printf(&name, "%s_restored", source ? source : "zakpos");
+        p->target = zb_buf_detach(&name);
+        if (!p->target)
+            return zb_error_set(ZB_ENOMEM, "out of memory");
+    }
+    int rc = zb_pg_connect_db(&p->maintenance, p->opts.conninfo, p->opts.password_file, MAINTENANCE_DB);
+    if (rc == 0)
+        rc = check_target(p);
+    if (rc == 0)
+        rc = create_temp_database(p);
+    if (rc == 0)
+        rc = zb_pg_connect_db(&p->leader, p->opts.conninfo, p->opts.password_file, p->temp);
+    if (rc == 0)
+        rc = zb_pg_exec(p->leader, "SET check_function_bodies = false", "cannot set up the session");
+    if (rc == 0)
+        rc = pool_start(p);
+    if (rc == 0)
+        rc = run_section(p, "pre-data");
+    return rc;
+}
+
+static table_load *find_table(zb_pg_restore *p, unsigned int oid)
+{
+    for (size_t i = 0; i < p->table_count; i++)
+        if (p->tables[i].oid == oid)
+            return &p->tables[i];
+    return NULL;
+}
+
+/* data/<oid>/<NNNNNN>.copy: chunks of a table arrive in order. */
+static int load_chunk(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry *entry, const char *relative)
+{
+    unsigned int oid = 0, seq = 0;
+    char tail[8];
+    if (sscanf(relative, "data/%u/%u.%7s", &oid, &seq, tail) != 3 || strcmp(tail, "copy") != 0)
+        return zb_error_set(ZB_EFORMAT, "unexpected entry %s in a database source", relative);
+    table_load *t = find_table(p, oid);
+    if (!t)
+        return zb_error_set(ZB_EFORMAT, "entry %s belongs to no table of the table of contents", relative);
+    if (seq != t->chunks + 1)
+        return zb_error_set(ZB_EFORMAT, "entry %s is out of order (expected chunk %u)", relative, t->chunks + 1);
+    t->chunks = seq;
+    job j = {t, NULL, 0, NULL};
+    int rc = read_entry(&j.data, &j.len, r, entry, MAX_CHUNK_BYTES, relative);
+    if (rc < 0)
+        return rc;
+    crypto_generichash_update(&t->hash, (const unsigned char *)j.data, j.len);
+    zb_progress_add(j.len);
+    if (!t->selected) {
+        job_free(&j);
+        return 0;
+    }
+    j.what = zb_strdup(json_string_value(json_object_get(t->toc, "table")));
+    return pool_submit(&p->pool, &j);
+}
+
+int zb_pg_restore_entry(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry *entry, const zb_entry_info *info)
+{
+    if (!p->source_name && !(p->source_name = zb_strdup(info->source_name)))
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    if (strcmp(info->relative, ZB_PG_TOC_NAME) == 0) {
+        if (p->toc)
+            return zb_error_set(ZB_EFORMAT, "the database source has two tables of contents");
+        int rc = load_toc(p, r, entry);
+        return rc < 0 ? rc : prepare(p);
+    }
+    if (!p->toc)
+        return zb_error_set(ZB_EFORMAT, "database data before its table of contents (%s)", info->relative);
+    if (strcmp(info->relative, ".") == 0 || strcmp(info->relative, "data") == 0)
+        return 0;
+    return load_chunk(p, r, entry, info->relative);
+}
+
+/* Every selected table got exactly the rows and bytes the backup recorded. */
+static int check_tables(zb_pg_restore *p, zb_archive_reader *r)
+{
+    json_t *source = zb_archive_reader_manifest_source(r, ZB_SOURCE_PG, p->source_name);
+    json_t *recorded = json_object_get(json_object_get(source, "summary"), "tables");
+    if (!json_is_array(recorded))
+        return zb_error_set(ZB_EFORMAT, "the manifest has no table summary for database %s", p->source_name);
+    long long rows = 0;
+    for (size_t i = 0; i < p->table_count; i++) {
+        table_load *t = &p->tables[i];
+        const char *name = json_string_value(json_object_get(t->toc, "table"));
+        json_t *want = NULL, *x;
+        size_t k;
+        json_array_foreach(recorded, k, x) if (strcmp(json_string_value(json_object_get(x, "table")), name) == 0) want = x;
+        unsigned char digest[crypto_generichash_BYTES];
+        char hex[sizeof(digest) * 2 + 1];
+        crypto_generichash_final(&t->hash, digest, sizeof(digest));
+        sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+        if (!want)
+            return zb_error_set(ZB_EVERIFY, "table %s is not in the manifest", name);
+        if (strcmp(hex, json_string_value(json_object_get(want, "blake2b"))) != 0 ||
+            t->chunks != (unsigned int)json_integer_value(json_object_get(want, "chunks")))
+            return zb_error_set(ZB_EVERIFY, "table %s: its data in the archive differs from what the backup recorded", name);
+        long long wanted = json_integer_value(json_object_get(want, "rows"));
+        if (t->selected && t->rows_loaded != wanted)
+            return zb_error_set(ZB_EVERIFY, "table %s: the server loaded %lld rows, the backup had %lld", name,
+                                t->rows_loaded, wanted);
+        rows += t->selected ? t->rows_loaded : 0;
+    }
+    zb_log_detail("every table loaded in full: %lld rows, counts and hashes match the backup", rows);
+    return 0;
+}
+
+int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r)
+{
+    if (!p->toc)
+        return zb_error_set(ZB_EFORMAT, "the database source has no table of contents");
+    int rc = pool_drain(&p->pool);
+    if (rc == 0)
+        rc = check_tables(p, r);
+    if (rc == 0)
+        rc = run_section(p, "post-data");
+    if (rc == 0)
+        rc = zb_pg_exec(p->leader, "ANALYZE", "cannot analyze the restored database");
+    if (rc < 0)
+        return rc;
+    pool_stop(&p->pool);
+    p->pool_ready = 0;
+    PQfinish(p->leader);
+    p->leader = NULL;
+    if ((rc = publish(p)) == 0)
+        p->published = 1;
+    return rc;
+}
+
+int zb_pg_restore_begin(zb_pg_restore **out, const char *name, const zb_pg_restore_options *opts)
+{
+    (void)name;
+    zb_pg_restore *p = calloc(1, sizeof(*p));
+    if (!p)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    p->opts = *opts;
+    p->target = zb_pg_conninfo_dbname(opts->conninfo);
+    *out = p;
+    return 0;
+}
+
+const char *zb_pg_restore_target(const zb_pg_restore *p) { return p->target ? p->target : "(not yet known)"; }
+
+void zb_pg_restore_free(zb_pg_restore *p)
+{
+    if (!p)
+        return;
+    if (p->pool_ready)
+        pool_stop(&p->pool);
+    PQfinish(p->leader);
+    if (p->temp_created && !p->published) {
+        if (p->maintenance && PQstatus(p->maintenance) == CONNECTION_OK && drop_database(p, p->temp) == 0)
+            zb_log_detail("the partly restored database %s was dropped", p->temp);
+        else
+            zb_log_warn("the partly restored database \"%s\" could not be dropped; drop it by hand", p->temp);
+    }
+    PQfinish(p->maintenance);
+    json_decref(p->toc);
+    free(p->tables);
+    free(p->target);
+    free(p->source_name);
+    free(p);
+}
