@@ -61,3 +61,19 @@ zb_pg_start() {
 zb_psql() {
     runuser -u postgres -- "$ZB_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$ZB_PG_SOCKET" -p "$ZB_PG_PORT" -d "${ZB_PG_DB:-postgres}" "$@"
 }
+
+# zb_pg_dump_schema DB: pg_dump --schema-only of DB (the tests' oracle, never
+# used by the tool), without the \restrict lines newer pg_dump adds.
+zb_pg_dump_schema() {
+    runuser -u postgres -- "$ZB_PG_BIN/pg_dump" -h "$ZB_PG_SOCKET" -p "$ZB_PG_PORT" --schema-only "$1" |
+        grep -v '^\\\(un\)\?restrict'
+}
+
+# zb_pg_dump_data DB: the rows of every table, as pg_dump prints them.
+zb_pg_dump_data() {
+    runuser -u postgres -- "$ZB_PG_BIN/pg_dump" -h "$ZB_PG_SOCKET" -p "$ZB_PG_PORT" --data-only "$1" |
+        grep -v '^\\\(un\)\?restrict'
+}
+
+# zb_pg_conninfo DB: a connection string for DB on the test's server.
+zb_pg_conninfo() { echo "host=$ZB_PG_SOCKET port=$ZB_PG_PORT user=postgres dbname=$1"; }

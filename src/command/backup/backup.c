@@ -41,6 +41,7 @@ static const char help[] =
     "\n"
     "Database options:\n"
     "  --pg-name NAME           the database's name in the archive (default: its dbname)\n"
+    "  --pg-password-file FILE  the database password, read from FILE (a Docker secret)\n"
     "  --jobs N                 connections copying tables in parallel (default: cores)\n"
     "  --pg-lock-timeout MS     how long to wait for a table lock (default 10000)\n"
     "  --pg-chunk-size SIZE     rows are stored in chunks of about SIZE (default 4M)\n"
@@ -73,6 +74,7 @@ enum {
     OPT_PG,
     OPT_PG_NAME,
     OPT_JOBS,
+    OPT_PG_PASSWORD_FILE,
     OPT_PG_LOCK_TIMEOUT,
     OPT_PG_CHUNK_SIZE,
     OPT_PG_SKIP_UNSUPPORTED,
@@ -105,6 +107,7 @@ static int parse(backup_request *req, int argc, char **argv)
         {"pg", required_argument, NULL, OPT_PG},
         {"pg-name", required_argument, NULL, OPT_PG_NAME},
         {"jobs", required_argument, NULL, OPT_JOBS},
+        {"pg-password-file", required_argument, NULL, OPT_PG_PASSWORD_FILE},
         {"pg-lock-timeout", required_argument, NULL, OPT_PG_LOCK_TIMEOUT},
         {"pg-chunk-size", required_argument, NULL, OPT_PG_CHUNK_SIZE},
         {"pg-skip-unsupported", no_argument, NULL, OPT_PG_SKIP_UNSUPPORTED},
@@ -130,6 +133,7 @@ static int parse(backup_request *req, int argc, char **argv)
             req->pg_selected = 1, req->pg.conninfo = optarg;
             break;
         case OPT_PG_NAME: req->pg_name = optarg; break;
+        case OPT_PG_PASSWORD_FILE: req->pg.password_file = optarg; break;
         case OPT_JOBS: rc = zb_cli_parse_int(&req->pg.jobs, optarg, "--jobs", 1, 64); break;
         case OPT_PG_LOCK_TIMEOUT: rc = zb_cli_parse_int(&req->pg.lock_timeout_ms, optarg, "--pg-lock-timeout", 1, 86400000); break;
         case OPT_PG_CHUNK_SIZE: rc = zb_cli_parse_size(&req->pg.chunk_bytes, optarg, "--pg-chunk-size"); break;

@@ -33,6 +33,7 @@ static const char help[] =
     "                           empty unless --force. Data is loaded into a temporary\n"
     "                           database that takes the target's name once verified.\n"
     "  --pg-source NAME         which database of the archive (if it holds several)\n"
+    "  --pg-password-file FILE  the database password, read from FILE (a Docker secret)\n"
     "  --jobs N                 parallel connections for data and indexes (default: cores)\n"
     "  --table SCHEMA.NAME      restore only this table (repeatable; with what it needs)\n"
     "  --schema NAME            restore only the tables and views of this schema\n"
@@ -76,6 +77,7 @@ enum {
     OPT_PG_TARGET,
     OPT_PG_SOURCE,
     OPT_JOBS,
+    OPT_PG_PASSWORD_FILE,
     OPT_TABLE,
     OPT_SCHEMA,
     OPT_NO_OWNER,
@@ -92,6 +94,7 @@ static int parse(restore_request *req, int argc, char **argv)
         {"pg-target", required_argument, NULL, OPT_PG_TARGET},
         {"pg-source", required_argument, NULL, OPT_PG_SOURCE},
         {"jobs", required_argument, NULL, OPT_JOBS},
+        {"pg-password-file", required_argument, NULL, OPT_PG_PASSWORD_FILE},
         {"table", required_argument, NULL, OPT_TABLE},
         {"schema", required_argument, NULL, OPT_SCHEMA},
         {"no-owner", no_argument, NULL, OPT_NO_OWNER},
@@ -108,6 +111,7 @@ static int parse(restore_request *req, int argc, char **argv)
         case ZB_OPT_FORCE: req->force = 1; break;
         case OPT_PG_TARGET: req->pg_selected = 1, req->pg.conninfo = optarg; break;
         case OPT_PG_SOURCE: req->pg_source = optarg; break;
+        case OPT_PG_PASSWORD_FILE: req->pg.password_file = optarg; break;
         case OPT_JOBS: rc = zb_cli_parse_int(&req->pg.jobs, optarg, "--jobs", 1, 64); break;
         case OPT_TABLE: rc = zb_strv_push(&req->pg_tables, optarg); break;
         case OPT_SCHEMA: rc = zb_strv_push(&req->pg_schemas, optarg); break;

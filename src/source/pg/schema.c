@@ -333,7 +333,11 @@ static int add_sequences(item_set *set, PGconn *conn)
      * sequences are not transactional, so this is the value when read */
     zb_buf_reset(&q);
     zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, c.oid, %d, 'SEQUENCE SET', n.nspname, c.relname, NULL, "
+                  "SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, c.oid, %d, 'SEQUENCE SET', n.nspname, c.relname, "
+                  "(SELECT pg_catalog.format('%%I.%%I', tn.nspname, tc.relname) FROM pg_catalog.pg_depend d "
+                  "JOIN pg_catalog.pg_class tc ON tc.oid = d.refobjid JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace "
+                  "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i') "
+                  "AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass LIMIT 1), "
                   "pg_catalog.format('SELECT pg_catalog.setval(%%L, %%s, %%s);', q.name, "
                   "COALESCE(pg_catalog.pg_sequence_last_value(c.oid), s.seqstart), "
                   "CASE WHEN pg_catalog.pg_sequence_last_value(c.oid) IS NULL THEN 'false' ELSE 'true' END), NULL, NULL, NULL",

@@ -1,0 +1,56 @@
+# Back up a database that uses every supported object kind, awkward names
+# and awkward data; restore it into a new database; pg_dump (the oracle, used
+# only here) must print the same schema and the same rows for both.
+. "$ZB_TEST_LIB/common.sh"
+. "$ZB_TEST_LIB/pg.sh"
+zb_test_begin
+cd "$ZB_TMP"
+zb_pg_start
+zb_psql -c "CREATE DATABASE shop"
+ZB_PG_DB=shop zb_psql -f "$(dirname "$0")/fixture.sql" >/dev/null
+"$ZB_BIN" keygen --out key >/dev/null 2>&1
+
+zb_expect_status 0 "backup --pg" -- "$ZB_BIN" backup --repo repo --recipient key.pub --pg "$(zb_pg_conninfo shop)" --jobs 2
+archive=$("$ZB_BIN" latest --repo repo)
+zb_expect_equal "$(zb_archives_in repo | wc -l)" "1" "one archive written"
+zb_expect_status 0 "verify" -- "$ZB_BIN" verify --key key "$archive"
+
+zb_expect_status 0 "restore into a new database" -- "$ZB_BIN" -q restore --key key "$archive" --pg-target "$(zb_pg_conninfo copy)" --jobs 2
+zb_expect_equal "$ZB_LAST_OUTPUT" "restored pg shop copy" "names what was restored where"
+zb_pg_dump_schema shop >schema.src
+zb_pg_dump_schema copy >schema.copy
+if diff -u schema.src schema.copy >schema.diff; then zb_pass; else zb_fail "schemas differ:"$'\n'"$(head -60 schema.diff)"; fi
+zb_pg_dump_data shop >data.src
+zb_pg_dump_data copy >data.copy
+if diff -u data.src data.copy >data.diff; then zb_pass; else zb_fail "data differs:"$'\n'"$(head -60 data.diff)"; fi
+# the oracle saw real content, not two empty dumps
+zb_expect_contains "$(cat schema.src)" 'CREATE TABLE "Mixed Case ü"."Table ""Quoted"" Name"' "the fixture's schema was dumped"
+zb_expect_contains "$(cat data.src)" "ü€𝄞" "the fixture's data was dumped"
+zb_expect_equal "$(ZB_PG_DB=copy zb_psql -At -c "SELECT ispopulated FROM pg_matviews ORDER BY matviewname")" $'t\nf' \
+    "materialized views refreshed as they were"
+zb_expect_equal "$(ZB_PG_DB=copy zb_psql -At -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'zbrestore%'")" "0" \
+    "no temporary database left"
+
+# the target now holds objects: a second restore into it needs --force
+zb_expect_status 9 "restore into a non-empty database" -- "$ZB_BIN" --log-format text restore --key key "$archive" --pg-target "$(zb_pg_conninfo copy)"
+zb_expect_contains "$ZB_LAST_OUTPUT" 'target database "copy" exists and is not empty' "says why"
+zb_expect_contains "$ZB_LAST_OUTPUT" "hint: " "says what to do"
+ZB_PG_DB=copy zb_psql -c "INSERT INTO shop.cache VALUES ('marker', 'kept')"
+zb_expect_equal "$(ZB_PG_DB=copy zb_psql -At -c "SELECT v FROM shop.cache WHERE k = 'marker'")" "kept" "the refused target was left alone"
+zb_expect_status 0 "restore with --force replaces it" -- "$ZB_BIN" restore --key key "$archive" --pg-target "$(zb_pg_conninfo copy)" --force
+zb_expect_equal "$(ZB_PG_DB=copy zb_psql -At -c "SELECT count(*) FROM shop.cache WHERE k = 'marker'")" "0" "the replaced content is gone"
+zb_pg_dump_data copy >data.forced
+if diff -q data.src data.forced >/dev/null; then zb_pass; else zb_fail "data differs after --force"; fi
+
+# without a dbname the target is <source>_restored, never the live database
+zb_expect_status 0 "restore without a target name" -- "$ZB_BIN" -q restore --key key "$archive" --pg-target "host=$ZB_PG_SOCKET port=$ZB_PG_PORT user=postgres"
+zb_expect_equal "$ZB_LAST_OUTPUT" "restored pg shop shop_restored" "default target name"
+
+# selective restore: one table and what it needs
+zb_expect_status 0 "restore one table" -- "$ZB_BIN" restore --key key "$archive" --pg-target "$(zb_pg_conninfo partial)" \
+    --table shop.customers --no-owner --no-acl
+zb_expect_equal "$(ZB_PG_DB=partial zb_psql -At -c "SELECT count(*) FROM shop.customers")" "3" "the table's rows"
+zb_expect_equal "$(ZB_PG_DB=partial zb_psql -At -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'shop'")" "1" "no other table"
+zb_expect_equal "$(ZB_PG_DB=partial zb_psql -At -c "SELECT count(*) FROM pg_indexes WHERE tablename = 'customers'")" "4" \
+    "its indexes and keys came along"
+zb_test_end
