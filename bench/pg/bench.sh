@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# PostgreSQL backup and restore against pg_dump / pg_restore, in one run, on
+# a generated POS-like database of more than 1 GiB (uuids, timestamps,
+# numerics, text, jsonb). Prints wall times, peak RSS, archive sizes and the
+# ratios the project targets:
+#   backup  <= 0.8x pg_dump -Fd -j2 and <= 0.8x pg_dump -Fc, archive <= -Fc's
+#   restore <= 0.8x pg_restore -j2 (of the -Fd dump)
+#   peak RSS <= 64 MiB for backup and restore
+#
+#   bench/pg/bench.sh [WORKDIR]   (default /var/tmp/zb-bench-pg; the cluster
+#                                  and dataset are kept there for reruns)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$root/bench/lib.sh"
+work=${1:-/var/tmp/zb-bench-pg}
+bin=${ZB_BIN:-$root/build/zakpos-backup}
+jobs=${BENCH_JOBS:-2}
+mkdir -p "$work"
+chmod 755 "$work"
+BENCH_RESULTS=$work/results.txt
+: >"$BENCH_RESULTS"
+
+pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+data=$work/cluster
+sock=$work/sock
+port=${BENCH_PG_PORT:-25432}
+as_pg() { runuser -u postgres -- "$@"; }
+psql_() { as_pg "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" "$@"; }
+if [ ! -d "$data" ]; then
+    mkdir -p "$sock"
+    chown postgres "$work" "$sock"
+    as_pg "$pgbin/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+fi
+chown postgres "$sock"
+# The same server settings for every tool; shared_buffers small so reads
+# come from the (dropped) page cache, as on a host where the data is cold.
+as_pg "$pgbin/pg_ctl" -D "$data" -l "$work/pg.log" -w -o "-p $port -k $sock -c listen_addresses='' \
+    -c max_wal_size=4GB -c maintenance_work_mem=256MB -c shared_buffers=128MB" start >/dev/null
+trap 'as_pg "$pgbin/pg_ctl" -D "$data" -m fast stop >/dev/null 2>&1 || true' EXIT
+conninfo() { echo "host=$sock port=$port user=postgres dbname=$1"; }
+
+if [ "$(psql_ -d postgres -At -c "SELECT count(*) FROM pg_database WHERE datname = 'pos'")" = 0 ]; then
+    echo "generating the POS dataset (a few minutes) ..."
+    psql_ -d postgres -c "DROP DATABASE IF EXISTS pos_loading" -c "CREATE DATABASE pos_loading"
+    psql_ -d pos_loading <<'SQL'
+CREATE TYPE order_status AS ENUM ('new', 'paid', 'refunded', 'cancelled');
+CREATE TABLE stores (id int PRIMARY KEY, name text NOT NULL, city text, opened date);
+CREATE TABLE customers (id uuid PRIMARY KEY, name text NOT NULL, email text, phone text,
+    loyalty_points numeric(10, 2) NOT NULL DEFAULT 0, created_at timestamptz NOT NULL);
+CREATE TABLE products (id uuid PRIMARY KEY, sku text UNIQUE NOT NULL, name text NOT NULL,
+    price numeric(12, 2) NOT NULL, attributes jsonb);
+CREATE TABLE orders (id uuid PRIMARY KEY, store_id int NOT NULL REFERENCES stores, customer_id uuid REFERENCES customers,
+    status order_status NOT NULL, total numeric(12, 2) NOT NULL, tax numeric(12, 2) NOT NULL,
+    created_at timestamptz NOT NULL, note text, meta jsonb);
+CREATE TABLE order_items (order_id uuid NOT NULL REFERENCES orders, line int NOT NULL, product_id uuid NOT NULL REFERENCES products,
+    quantity int NOT NULL, unit_price numeric(12, 2) NOT NULL, discount numeric(5, 2) NOT NULL DEFAULT 0,
+    PRIMARY KEY (order_id, line));
+CREATE TABLE payments (id bigserial PRIMARY KEY, order_id uuid NOT NULL REFERENCES orders, method text NOT NULL,
+    amount numeric(12, 2) NOT NULL, paid_at timestamptz NOT NULL, reference text);
+INSERT INTO stores SELECT g, 'Store ' || g, (ARRAY['Almaty', 'Astana', 'Shymkent', 'Aktobe'])[1 + g % 4], '2020-01-01'::date + g
+    FROM generate_series(1, 50) g;
+INSERT INTO customers SELECT md5('c' || g)::uuid, 'Customer ' || g, 'customer' || g || '@example.com',
+    '+7 701 ' || lpad((g::bigint * 7919 % 10000000)::text, 7, '0'), (g % 5000) / 10.0,
+    '2022-01-01'::timestamptz + (g * interval '7 minutes') FROM generate_series(1, 300000) g;
+INSERT INTO products SELECT md5('p' || g)::uuid, 'SKU-' || lpad(g::text, 6, '0'), 'Product ' || g || ' ' || md5(g::text),
+    (g % 20000) / 7.0 + 0.99, jsonb_build_object('color', (ARRAY['red', 'green', 'blue', 'black'])[1 + g % 4],
+    'weight_g', g % 2000, 'tags', jsonb_build_array('t' || g % 13, 't' || g % 17)) FROM generate_series(1, 20000) g;
+INSERT INTO orders SELECT md5('o' || g)::uuid, 1 + g % 50, CASE WHEN g % 5 = 0 THEN NULL ELSE md5('c' || (1 + g % 300000))::uuid END,
+    (ARRAY['new', 'paid', 'paid', 'paid', 'refunded', 'cancelled'])[1 + g % 6]::order_status,
+    (g % 100000) / 3.0, (g % 100000) / 25.0, '2023-01-01'::timestamptz + (g * interval '13 seconds'),
+    CASE WHEN g % 3 = 0 THEN 'customer asked for a receipt by e-mail' END,
+    jsonb_build_object('terminal', 'T' || (g % 200), 'cashier', g % 97, 'offline', g % 11 = 0)
+    FROM generate_series(1, 2500000) g;
+INSERT INTO order_items SELECT md5('o' || (1 + (g - 1) / 3))::uuid, 1 + (g - 1) % 3, md5('p' || (1 + g % 20000))::uuid,
+    1 + g % 4, (g % 20000) / 7.0 + 0.99, (g % 10) * 1.5 FROM generate_series(1, 7500000) g;
+INSERT INTO payments (order_id, method, amount, paid_at, reference)
+    SELECT md5('o' || g)::uuid, (ARRAY['cash', 'card', 'kaspi_qr'])[1 + g % 3], (g % 100000) / 3.0,
+    '2023-01-01'::timestamptz + (g * interval '13 seconds') + interval '40 seconds', 'ref-' || md5('r' || g)
+    FROM generate_series(1, 2500000) g;
+CREATE INDEX orders_created ON orders (created_at);
+CREATE INDEX orders_customer ON orders (customer_id);
+CREATE INDEX order_items_product ON order_items (product_id);
+CREATE INDEX payments_order ON payments (order_id);
+VACUUM ANALYZE;
+SQL
+    psql_ -d postgres -c "ALTER DATABASE pos_loading RENAME TO pos"
+fi
+echo "database pos: $(psql_ -d pos -At -c "SELECT pg_size_pretty(pg_database_size('pos')) || ' on disk, ' || \
+    pg_size_pretty(sum(pg_relation_size(c.oid))) || ' of table data' FROM pg_class c WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace")"
+
+"$bin" keygen --out "$work/key" >/dev/null 2>&1 || true
+chown -R postgres "$work/key" "$work/key.pub" 2>/dev/null || true
+mkdir -p "$work/dumps" && chown postgres "$work/dumps"
+
+BENCH_BEFORE_EACH="rm -rf '$work/dumps/fd'" bench_run "pg_dump -Fd -j$jobs" -- \
+    runuser -u postgres -- "$pgbin/pg_dump" -h "$sock" -p "$port" -Fd -j "$jobs" -f "$work/dumps/fd" pos
+bench_run "pg_dump -Fc" -- runuser -u postgres -- "$pgbin/pg_dump" -h "$sock" -p "$port" -Fc -f "$work/dumps/pos.dump" pos
+BENCH_BEFORE_EACH="rm -rf '$work/repo'" bench_run "zakpos-backup backup --pg" -- \
+    "$bin" --log-format json backup --repo "$work/repo" --recipient "$work/key.pub" --pg "$(conninfo pos)" --jobs "$jobs"
+archive=$(ls "$work"/repo/*.zbk | tail -1)
+
+drop_target="psql_ -d postgres -c 'DROP DATABASE IF EXISTS target'"
+BENCH_BEFORE_EACH="$drop_target; psql_ -d postgres -c 'CREATE DATABASE target'" bench_run "pg_restore -j$jobs (-Fd)" -- \
+    runuser -u postgres -- "$pgbin/pg_restore" -h "$sock" -p "$port" -j "$jobs" -d target "$work/dumps/fd"
+BENCH_BEFORE_EACH="$drop_target" bench_run "zakpos-backup restore --pg" -- \
+    "$bin" --log-format json restore --key "$work/key" "$archive" --pg-target "$(conninfo target)" --jobs "$jobs"
+eval "$drop_target"
+
+echo
+echo "sizes: zakpos-backup archive $(stat -c %s "$archive") bytes, pg_dump -Fc $(stat -c %s "$work/dumps/pos.dump") bytes," \
+    "pg_dump -Fd $(du -sb "$work/dumps/fd" | cut -f1) bytes"
+echo "backup / pg_dump -Fd -j$jobs: $(bench_ratio "zakpos-backup backup --pg" "pg_dump -Fd -j$jobs") (target <= 0.80)"
+echo "backup / pg_dump -Fc: $(bench_ratio "zakpos-backup backup --pg" "pg_dump -Fc") (target <= 0.80)"
+echo "restore / pg_restore -j$jobs: $(bench_ratio "zakpos-backup restore --pg" "pg_restore -j$jobs (-Fd)") (target <= 0.80)"
+echo "peak RSS KiB: backup $(bench_value "zakpos-backup backup --pg" 3), restore $(bench_value "zakpos-backup restore --pg" 3) (target <= 65536)"
