@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The main job on built-in defaults, start to end, on a throwaway workspace:
-# installs what it needs, builds, creates sample zakpos host data (the
-# bind-mounted config folders of the zakpos Docker stack), then runs
-# keygen -> backup -> list -> show -> verify -> restore into a new folder,
-# proves the restored files identical, shows that a damaged archive is caught,
-# and cleans up.
+# installs what it needs, builds, starts a throwaway PostgreSQL server with a
+# sample zakpos database, creates sample zakpos host data (the bind-mounted
+# config folders of the zakpos Docker stack), then runs keygen -> backup ->
+# list -> show -> verify -> restore (database into a new database, files into
+# a new folder), proves both identical, shows that a damaged archive is
+# caught, and cleans up (the server is stopped whatever happens).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
@@ -17,7 +18,47 @@ cmake --build "$root/build" -j"$(nproc)" >/dev/null
 zb="$root/build/zakpos-backup"
 
 work=$(mktemp -d /tmp/zakpos-demo.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+chmod 755 "$work"
+pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+pgdata=$work/pgdata
+cleanup() {
+    [ -f "$pgdata/postmaster.pid" ] && runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -m immediate stop >/dev/null 2>&1
+    rm -rf "$work"
+}
+trap cleanup EXIT
+step "starting a throwaway PostgreSQL server with a sample zakpos database"
+mkdir -p "$work/pgsock"
+chown postgres "$work/pgsock"
+runuser -u postgres -- "$pgbin/initdb" -D "$pgdata" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+port=$(shuf -i 20000-40000 -n 1)
+runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -l "$work/pg.log" -w \
+    -o "-p $port -k $work/pgsock -c listen_addresses=''" start >/dev/null
+psql_() { runuser -u postgres -- "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 -h "$work/pgsock" -p "$port" "$@"; }
+psql_ -d postgres -c "CREATE ROLE zakpos_user LOGIN CREATEDB" -c "CREATE DATABASE zakpos_db OWNER zakpos_user"
+psql_ -d zakpos_db -U zakpos_user <<'SQL'
+CREATE EXTENSION IF NOT EXISTS pgcrypto;
+CREATE TYPE order_status AS ENUM ('pending', 'paid', 'refunded');
+CREATE TABLE shops (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), name text NOT NULL, currency char(3) NOT NULL DEFAULT 'KZT');
+CREATE TABLE products (id serial PRIMARY KEY, shop_id uuid NOT NULL REFERENCES shops, name text NOT NULL,
+    price numeric(12, 2) NOT NULL CHECK (price >= 0), attributes jsonb NOT NULL DEFAULT '{}');
+CREATE TABLE orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, shop_id uuid NOT NULL REFERENCES shops,
+    status order_status NOT NULL DEFAULT 'pending', total numeric(12, 2) NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE order_items (order_id bigint REFERENCES orders ON DELETE CASCADE, product_id int REFERENCES products,
+    quantity int NOT NULL, PRIMARY KEY (order_id, product_id));
+CREATE INDEX orders_shop_created ON orders (shop_id, created_at DESC);
+CREATE VIEW daily_revenue AS SELECT shop_id, date_trunc('day', created_at) AS day, sum(total) AS revenue
+    FROM orders WHERE status = 'paid' GROUP BY 1, 2;
+INSERT INTO shops (name) SELECT 'Shop ' || g FROM generate_series(1, 5) g;
+INSERT INTO products (shop_id, name, price, attributes)
+    SELECT s.id, 'Product ' || g, (g % 500) + 0.99, jsonb_build_object('sku', 'SKU-' || g)
+    FROM generate_series(1, 2000) g JOIN LATERAL (SELECT id FROM shops ORDER BY name OFFSET g % 5 LIMIT 1) s ON true;
+INSERT INTO orders (shop_id, status, total, created_at)
+    SELECT (SELECT id FROM shops ORDER BY name OFFSET g % 5 LIMIT 1), (ARRAY['pending', 'paid', 'paid', 'refunded'])[1 + g % 4]::order_status,
+    (g % 1000) * 1.25, now() - g * interval '1 minute' FROM generate_series(1, 50000) g;
+INSERT INTO order_items SELECT o.id, 1 + (o.id * 7) % 2000, 1 + o.id % 3 FROM orders o;
+SQL
+echo "zakpos_db: $(psql_ -d zakpos_db -At -c "SELECT count(*) FROM orders") orders on PostgreSQL $(psql_ -d postgres -At -c "SHOW server_version")"
+db="host=$work/pgsock port=$port user=zakpos_user dbname=zakpos_db"
 host=$work/zakpos
 step "creating sample zakpos host data in $host"
 mkdir -p "$host/database/init" "$host/redis" "$host/nginx/conf.d" "$host/data/uploads"
@@ -40,9 +81,9 @@ find "$host" -type f | wc -l | xargs printf '%s files\n'
 step "keygen: a key pair; the backup host keeps only the public half"
 "$zb" keygen --out "$work/backup.key"
 
-step "backup: one encrypted archive of the three config folders and the uploads"
+step "backup: one encrypted archive of the database, the three config folders and the uploads"
 archive=$("$zb" --log-format text backup --repo "$work/repo" --recipient "$work/backup.key.pub" \
-    --path database-init="$host/database/init" --path redis="$host/redis" \
+    --pg "$db" --path database-init="$host/database/init" --path redis="$host/redis" \
     --path nginx="$host/nginx" --path uploads="$host/data")
 echo "archive: $archive"
 
@@ -60,6 +101,17 @@ step "restore: the uploads into a new folder"
 "$zb" --log-format text restore --key "$work/backup.key" "$archive" --path uploads="$work/restored-uploads"
 diff -r --no-dereference "$host/data" "$work/restored-uploads"
 echo "restored files are identical to the originals"
+
+step "restore: the database into a new database, zakpos_db_restored"
+"$zb" --log-format text restore --key "$work/backup.key" "$archive" \
+    --pg-target "host=$work/pgsock port=$port user=zakpos_user dbname=zakpos_db_restored"
+for t in shops products orders order_items; do
+    a=$(psql_ -d zakpos_db -At -c "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM $t t")
+    b=$(psql_ -d zakpos_db_restored -At -c "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM $t t")
+    [ "$a" = "$b" ] || { echo "table $t differs after the restore" >&2; exit 1; }
+done
+echo "every table of the restored database has the same rows as zakpos_db"
+psql_ -d zakpos_db_restored -c "SELECT shop_id, day, revenue FROM daily_revenue ORDER BY revenue DESC LIMIT 3"
 
 step "restore refuses to overwrite a folder that has content"
 if "$zb" --log-format text restore --key "$work/backup.key" "$archive" --path uploads="$work/restored-uploads"; then

@@ -8,6 +8,7 @@
 #include "zakpos_backup/source/pg/schema.h"
 #include "zakpos_backup/source/pg/snapshot.h"
 
+#include <libpq/libpq-fs.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -225,6 +226,66 @@ static int plan_copies(copy_run *run, json_t *toc_tables, const zb_pg_table_list
     return 0;
 }
 
+/* One large object as blobs/<oid>.blob, read through the snapshot. */
+static int copy_large_object(zb_archive_writer *w, PGconn *conn, unsigned int oid, char *buf, size_t buf_size)
+{
+    int fd = lo_open(conn, oid, INV_READ);
+    if (fd < 0)
+        return zb_pg_result_error(conn, NULL, "cannot open a large object");
+    pg_int64 size = lo_lseek64(conn, fd, 0, SEEK_END);
+    int rc = size < 0 || lo_lseek64(conn, fd, 0, SEEK_SET) < 0 ? zb_pg_result_error(conn, NULL, "cannot size a large object") : 0;
+    struct archive_entry *e = rc == 0 ? archive_entry_new() : NULL;
+    if (rc == 0 && !e)
+        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    if (rc == 0) {
+        char name[48];
+        snprintf(name, sizeof(name), "blobs/%u.blob", oid);
+        archive_entry_set_pathname(e, name);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0600);
+        archive_entry_set_size(e, (la_int64_t)size);
+        rc = zb_archive_writer_begin_entry(w, e);
+    }
+    for (pg_int64 left = size; rc == 0 && left > 0;) {
+        int n = lo_read(conn, fd, buf, left < (pg_int64)buf_size ? (size_t)left : buf_size);
+        if (n <= 0) {
+            rc = zb_pg_result_error(conn, NULL, "cannot read a large object");
+            break;
+        }
+        left -= n;
+        rc = zb_archive_writer_write(w, buf, (size_t)n);
+    }
+    if (rc == 0)
+        rc = zb_archive_writer_end_entry(w);
+    archive_entry_free(e);
+    lo_close(conn, fd);
+    if (rc < 0)
+        zb_error_context("large object %u", oid);
+    return rc;
+}
+
+static int copy_large_objects(zb_archive_writer *w, PGconn *conn, long long *count)
+{
+    PGresult *res = PQexec(conn, "SELECT l.oid FROM pg_catalog.pg_largeobject_metadata l ORDER BY l.oid");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        int rc = zb_pg_result_error(conn, res, "cannot list the large objects");
+        PQclear(res);
+        return rc;
+    }
+    size_t buf_size = 256u << 10;
+    char *buf = PQntuples(res) > 0 ? malloc(buf_size) : NULL;
+    int rc = PQntuples(res) > 0 && !buf ? zb_error_set(ZB_ENOMEM, "out of memory") : 0;
+    for (int r = 0; rc == 0 && r < PQntuples(res); r++) {
+        rc = copy_large_object(w, conn, (unsigned int)strtoul(PQgetvalue(res, r, 0), NULL, 10), buf, buf_size);
+        if (rc == 0)
+            rc = zb_check_interrupt();
+    }
+    *count = PQntuples(res);
+    free(buf);
+    PQclear(res);
+    return rc;
+}
+
 static json_t *source_meta(PGconn *conn)
 {
     const char *encoding = PQparameterStatus(conn, "server_encoding");
@@ -245,7 +306,7 @@ static int write_toc(zb_archive_writer *w, PGconn *conn, json_t *items, json_t *
     return rc;
 }
 
-static json_t *summary(const copy_run *run, json_t *skipped)
+static json_t *summary(const copy_run *run, json_t *skipped, long long large_objects)
 {
     json_t *tables = json_array();
     long long rows = 0;
@@ -256,7 +317,8 @@ static json_t *summary(const copy_run *run, json_t *skipped)
                                                 "rows", (json_int_t)t->rows, "bytes", (json_int_t)t->bytes, "chunks",
                                                 (int)t->chunks, "blake2b", t->hash_hex));
     }
-    return json_pack("{s:o, s:I, s:O}", "tables", tables, "rows", (json_int_t)rows, "skipped", skipped);
+    return json_pack("{s:o, s:I, s:I, s:O}", "tables", tables, "rows", (json_int_t)rows, "large_objects",
+                     (json_int_t)large_objects, "skipped", skipped);
 }
 
 int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_options *opts)
@@ -298,10 +360,13 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
         zb_log_warn("skipped (not supported): %s", json_string_value(json_array_get(skipped, i)));
     if (rc == 0)
         rc = copy_all(&run, leader, &snap, opts);
+    long long large_objects = 0;
+    if (rc == 0)
+        rc = copy_large_objects(w, leader, &large_objects);
     if (rc == 0)
         rc = zb_pg_exec(leader, "COMMIT", "cannot end the snapshot");
     if (rc == 0)
-        rc = zb_archive_writer_end_source(w, summary(&run, skipped));
+        rc = zb_archive_writer_end_source(w, summary(&run, skipped, large_objects));
     if (rc < 0)
         zb_error_context("backup of database %s", name);
     free(run.tables);

@@ -6,6 +6,7 @@
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/pg.h"
 
+#include <libpq/libpq-fs.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -503,7 +504,8 @@ static int run_item(zb_pg_restore *p, PGconn *conn, json_t *it)
     const char *schema = json_string_value(json_object_get(it, "schema"));
     const char *name = json_string_value(json_object_get(it, "name"));
     zb_log_debug("restoring %s %s.%s", kind, schema ? schema : "", name ? name : "");
-    int rc = run_sql(conn, json_string_value(json_object_get(it, "sql")), kind, schema, name);
+    const char *sql = json_string_value(json_object_get(it, "sql"));
+    int rc = sql && *sql ? run_sql(conn, sql, kind, schema, name) : 0;
     const char *owner = json_string_value(json_object_get(it, "owner"));
     const char *acl = json_string_value(json_object_get(it, "acl"));
     if (rc == 0 && owner && !p->opts.no_owner)
@@ -609,6 +611,38 @@ static int load_chunk(zb_pg_restore *p, zb_archive_reader *r, struct archive_ent
     return pool_submit(&p->pool, &j);
 }
 
+/* blobs/<oid>.blob: a large object, written by the leader (idle while the
+ * pool loads rows) in one transaction. */
+static int load_large_object(zb_pg_restore *p, zb_archive_reader *r, const char *relative)
+{
+    unsigned int oid = 0;
+    char tail[8];
+    if (sscanf(relative, "blobs/%u.%7s", &oid, tail) != 2 || strcmp(tail, "blob") != 0)
+        return zb_error_set(ZB_EFORMAT, "unexpected entry %s in a database source", relative);
+    int rc = zb_pg_exec(p->leader, "BEGIN", "cannot start a transaction");
+    if (rc < 0)
+        return rc;
+    int fd = -1;
+    if (lo_create(p->leader, oid) != oid || (fd = lo_open(p->leader, oid, INV_WRITE)) < 0)
+        rc = zb_pg_result_error(p->leader, NULL, "cannot create the large object");
+    const void *data;
+    size_t len;
+    int64_t offset, at = 0;
+    while (rc == 0 && (rc = zb_archive_reader_read_block(r, &data, &len, &offset)) > 0) {
+        rc = offset == at && lo_write(p->leader, fd, data, len) == (int)len ? 0 : zb_pg_result_error(p->leader, NULL, "cannot write the large object");
+        at += (int64_t)len;
+    }
+    if (fd >= 0 && rc == 0 && lo_close(p->leader, fd) < 0)
+        rc = zb_pg_result_error(p->leader, NULL, "cannot close the large object");
+    if (rc == 0)
+        rc = zb_pg_exec(p->leader, "COMMIT", "cannot commit the large object");
+    else
+        PQclear(PQexec(p->leader, "ROLLBACK"));
+    if (rc < 0)
+        zb_error_context("restoring large object %u", oid);
+    return rc;
+}
+
 int zb_pg_restore_entry(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry *entry, const zb_entry_info *info)
 {
     if (!p->source_name && !(p->source_name = zb_strdup(info->source_name)))
@@ -623,6 +657,8 @@ int zb_pg_restore_entry(zb_pg_restore *p, zb_archive_reader *r, struct archive_e
         return zb_error_set(ZB_EFORMAT, "database data before its table of contents (%s)", info->relative);
     if (strcmp(info->relative, ".") == 0 || strcmp(info->relative, "data") == 0)
         return 0;
+    if (strncmp(info->relative, "blobs/", 6) == 0)
+        return load_large_object(p, r, info->relative);
     return load_chunk(p, r, entry, info->relative);
 }
 

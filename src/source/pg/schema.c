@@ -537,6 +537,25 @@ static int add_post_data(item_set *set, PGconn *conn)
     return rc;
 }
 
+/* Large objects: their content travels as blobs/<oid>.blob entries and is
+ * created with the data; owner and privileges follow in post-data. */
+static int add_large_objects(item_set *set, PGconn *conn)
+{
+    zb_buf q = ZB_BUF_INIT;
+    zb_buf_printf(&q,
+                  "SELECT 'pg_catalog.pg_largeobject_metadata'::pg_catalog.regclass::oid, l.oid, %d, 'LARGE OBJECT', NULL, "
+                  "l.oid::text, NULL, COALESCE((SELECT pg_catalog.format('COMMENT ON LARGE OBJECT %%s IS %%L;', l.oid, d.description) "
+                  "FROM pg_catalog.pg_description d WHERE d.objoid = l.oid "
+                  "AND d.classoid = 'pg_catalog.pg_largeobject'::pg_catalog.regclass), ''), "
+                  "pg_catalog.format('ALTER LARGE OBJECT %%s OWNER TO %%I;', l.oid, pg_catalog.pg_get_userbyid(l.lomowner)), ",
+                  RANK_POST_SEQUENCE);
+    acl_sql(&q, "l.lomacl", "'LARGE OBJECT ' || l.oid::text", "l.lomowner");
+    zb_buf_puts(&q, ", NULL FROM pg_catalog.pg_largeobject_metadata l ORDER BY l.oid");
+    int rc = q.data ? add_items(set, conn, q.data, "cannot read the large objects") : zb_error_set(ZB_ENOMEM, "out of memory");
+    zb_buf_free(&q);
+    return rc;
+}
+
 /* Identities that stand for a pre-data item in pg_depend. */
 static const char aliases_sql[] =
     "SELECT 'pg_catalog.pg_type'::pg_catalog.regclass::oid, c.reltype, 'pg_catalog.pg_class'::pg_catalog.regclass::oid, c.oid "
@@ -706,7 +725,6 @@ static const char unsupported_sql[] =
     "UNION ALL SELECT 'pg_catalog.pg_am'::pg_catalog.regclass, oid FROM pg_catalog.pg_am "
     "UNION ALL SELECT 'pg_catalog.pg_language'::pg_catalog.regclass, oid FROM pg_catalog.pg_language "
     "UNION ALL SELECT 'pg_catalog.pg_default_acl'::pg_catalog.regclass, oid FROM pg_catalog.pg_default_acl "
-    "UNION ALL SELECT 'pg_catalog.pg_largeobject_metadata'::pg_catalog.regclass, oid FROM pg_catalog.pg_largeobject_metadata "
     "UNION ALL SELECT 'pg_catalog.pg_transform'::pg_catalog.regclass, oid FROM pg_catalog.pg_transform "
     "UNION ALL SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, a.attrelid FROM pg_catalog.pg_attribute a WHERE a.attacl IS NOT NULL "
     ") o WHERE o.objid >= " FIRST_NORMAL_OID " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e "
@@ -765,6 +783,8 @@ int zb_pg_schema_read(json_t **items, json_t **skipped, PGconn *conn, const zb_p
         rc = add_views(&set, conn);
     if (rc == 0)
         rc = add_post_data(&set, conn);
+    if (rc == 0)
+        rc = add_large_objects(&set, conn);
     if (rc == 0)
         rc = read_aliases(&set, conn);
     if (rc == 0)

@@ -172,3 +172,8 @@ INSERT INTO shop.no_columns DEFAULT VALUES;
 INSERT INTO shop.no_columns DEFAULT VALUES;
 SELECT setval('shop.invoice_no', 2024, true);
 REFRESH MATERIALIZED VIEW shop.daily_sales;
+-- large objects: a small one with a grant, a large one with a comment
+SELECT lo_from_bytea(424242, '\x00010203ff5c4e'::bytea);
+SELECT lo_from_bytea(424243, convert_to(repeat('receipt line ', 80000), 'UTF8'));
+GRANT SELECT ON LARGE OBJECT 424242 TO zb_reader;
+COMMENT ON LARGE OBJECT 424243 IS 'a scanned receipt';

@@ -26,6 +26,9 @@ if diff -u data.src data.copy >data.diff; then zb_pass; else zb_fail "data diffe
 # the oracle saw real content, not two empty dumps
 zb_expect_contains "$(cat schema.src)" 'CREATE TABLE "Mixed Case ü"."Table ""Quoted"" Name"' "the fixture's schema was dumped"
 zb_expect_contains "$(cat data.src)" "ü€𝄞" "the fixture's data was dumped"
+zb_expect_contains "$(cat schema.src data.src)" "424243" "the large objects were dumped"
+zb_expect_equal "$(ZB_PG_DB=copy zb_psql -At -c "SELECT length(lo_get(424243)), md5(lo_get(424242))")" \
+    "$(ZB_PG_DB=shop zb_psql -At -c "SELECT length(lo_get(424243)), md5(lo_get(424242))")" "large objects came back"
 zb_expect_equal "$(ZB_PG_DB=copy zb_psql -At -c "SELECT ispopulated FROM pg_matviews ORDER BY matviewname")" $'t\nf' \
     "materialized views refreshed as they were"
 zb_expect_equal "$(ZB_PG_DB=copy zb_psql -At -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'zbrestore%'")" "0" \
