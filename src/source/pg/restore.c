@@ -3,6 +3,7 @@
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/signal.h"
+#include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/pg.h"
 
@@ -36,15 +37,21 @@ typedef struct job {
     char *data;        /* chunk bytes, or the SQL */
     size_t len;
     char *what;        /* names the object for errors */
+    char *locks[2];    /* tables the statement locks (quoted names), or NULL */
 } job;
 
-/* Worker connections taking jobs from a bounded queue: memory holds at
- * most (workers + queue) chunks. */
+/* Worker connections taking jobs from a queue. Chunks wait for a free slot
+ * (memory holds at most workers + capacity chunks); statements are small
+ * and queue freely. A statement starts only when no running or earlier
+ * queued statement locks one of its tables: work on one table keeps its
+ * order (a foreign key after the key it references), work on different
+ * tables runs side by side, and two jobs never wait on each other's locks. */
 typedef struct pool {
     pthread_mutex_t lock;
     pthread_cond_t changed;
-    job *queue;
-    size_t capacity, head, queued;
+    job **queue;
+    size_t queued, queue_cap;
+    size_t chunks_queued, chunk_capacity;
     int busy;
     int stopping;
     int failed;
@@ -54,6 +61,7 @@ typedef struct pool {
     struct pool_worker_arg {
         struct pool *pool;
         PGconn *conn;
+        job *running;
     } args[MAX_JOBS];
     int started;
 } pool;
@@ -71,15 +79,20 @@ struct zb_pg_restore {
     int published;
     PGconn *maintenance;
     PGconn *leader;
+    double started; /* when the toc arrived */
     pool pool;
     int pool_ready;
 };
 
 static void job_free(job *j)
 {
+    if (!j)
+        return;
     free(j->data);
     free(j->what);
-    memset(j, 0, sizeof(*j));
+    free(j->locks[0]);
+    free(j->locks[1]);
+    free(j);
 }
 
 static void pool_fail(pool *p)
@@ -88,6 +101,31 @@ static void pool_fail(pool *p)
         p->failed = 1;
         zb_error_save(&p->failure);
     }
+}
+
+static int shares_lock(const job *a, const job *b)
+{
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 2; k++)
+            if (a->locks[i] && b->locks[k] && strcmp(a->locks[i], b->locks[k]) == 0)
+                return 1;
+    return 0;
+}
+
+/* The first queued job free to start (called with the lock held). */
+static long next_job(pool *pl)
+{
+    for (size_t i = 0; i < pl->queued; i++) {
+        job *j = pl->queue[i];
+        int blocked = 0;
+        for (int w = 0; !blocked && w < pl->started; w++)
+            blocked = pl->args[w].running && shares_lock(j, pl->args[w].running);
+        for (size_t e = 0; !blocked && e < i; e++)
+            blocked = shares_lock(j, pl->queue[e]);
+        if (!blocked)
+            return (long)i;
+    }
+    return -1;
 }
 
 static int run_copy(PGconn *conn, job *j, long long *rows)
@@ -121,53 +159,81 @@ static void *pool_worker(void *arg)
     PGconn *conn = self->conn;
     pthread_mutex_lock(&pl->lock);
     for (;;) {
-        while (pl->queued == 0 && !pl->stopping)
+        long at;
+        while ((at = next_job(pl)) < 0 && !(pl->stopping && pl->queued == 0))
             pthread_cond_wait(&pl->changed, &pl->lock);
-        if (pl->queued == 0)
+        if (at < 0)
             break;
-        job j = pl->queue[pl->head];
-        pl->head = (pl->head + 1) % pl->capacity;
+        job *j = pl->queue[at];
+        memmove(&pl->queue[at], &pl->queue[at + 1], (pl->queued - (size_t)at - 1) * sizeof(job *));
         pl->queued--;
+        if (j->table)
+            pl->chunks_queued--;
+        self->running = j;
         pl->busy++;
         int skip = pl->failed;
         pthread_cond_broadcast(&pl->changed);
         pthread_mutex_unlock(&pl->lock);
         long long rows = 0;
-        int rc = skip ? 0 : j.table ? run_copy(conn, &j, &rows) : zb_pg_exec(conn, j.data, "failed");
+        double began = zb_time_monotonic();
+        int rc = skip ? 0 : j->table ? run_copy(conn, j, &rows) : zb_pg_exec(conn, j->data, "failed");
+        if (!j->table)
+            zb_log_debug("%s: %.1f s", j->what, zb_time_monotonic() - began);
         if (rc < 0)
-            zb_error_context("restoring %s", j.what);
+            zb_error_context("restoring %s", j->what);
         pthread_mutex_lock(&pl->lock);
         if (rc < 0)
             pool_fail(pl);
-        else if (j.table)
-            j.table->rows_loaded += rows;
+        else if (j->table)
+            j->table->rows_loaded += rows;
+        self->running = NULL;
         pl->busy--;
-        job_free(&j);
+        job_free(j);
         pthread_cond_broadcast(&pl->changed);
     }
     pthread_mutex_unlock(&pl->lock);
     return NULL;
 }
 
-/* Queues a job (taking its buffers); waits while the queue is full. */
+/* Queues a job (taking it); a chunk waits while the chunk slots are full. */
 static int pool_submit(pool *pl, job *j)
 {
     pthread_mutex_lock(&pl->lock);
-    while (pl->queued == pl->capacity && !pl->failed)
+    while (j->table && pl->chunks_queued >= pl->chunk_capacity && !pl->failed)
         pthread_cond_wait(&pl->changed, &pl->lock);
-    int failed = pl->failed;
-    if (!failed) {
-        pl->queue[(pl->head + pl->queued) % pl->capacity] = *j;
-        pl->queued++;
-        memset(j, 0, sizeof(*j));
+    int rc = pl->failed ? 1 : 0;
+    if (rc == 0 && pl->queued == pl->queue_cap) {
+        size_t cap = pl->queue_cap ? pl->queue_cap * 2 : 64;
+        job **grown = realloc(pl->queue, cap * sizeof(job *));
+        if (grown)
+            pl->queue = grown, pl->queue_cap = cap;
+        else
+            rc = -1;
+    }
+    if (rc == 0) {
+        pl->queue[pl->queued++] = j;
+        if (j->table)
+            pl->chunks_queued++;
         pthread_cond_broadcast(&pl->changed);
     }
     pthread_mutex_unlock(&pl->lock);
-    if (failed) {
+    if (rc != 0)
         job_free(j);
+    if (rc > 0)
         return zb_error_raise(&pl->failure);
+    return rc < 0 ? zb_error_set(ZB_ENOMEM, "out of memory") : 0;
+}
+
+/* A statement job; locks are the quoted names of the tables it locks. */
+static int pool_submit_sql(pool *pl, const char *sql, const char *what, const char *lock1, const char *lock2)
+{
+    job *j = calloc(1, sizeof(*j));
+    if (!j || !(j->data = zb_strdup(sql)) || !(j->what = zb_strdup(what)) || (lock1 && !(j->locks[0] = zb_strdup(lock1))) ||
+        (lock2 && !(j->locks[1] = zb_strdup(lock2)))) {
+        job_free(j);
+        return zb_error_set(ZB_ENOMEM, "out of memory");
     }
-    return 0;
+    return pool_submit(pl, j);
 }
 
 /* Waits until every queued job is done; the first failure, if any. */
@@ -186,12 +252,13 @@ static void pool_stop(pool *pl)
     pthread_mutex_lock(&pl->lock);
     pl->stopping = 1;
     pl->failed = pl->failed || pl->queued > 0; /* pending work is dropped, not done */
+    for (size_t i = 0; i < pl->queued; i++)
+        job_free(pl->queue[i]);
+    pl->queued = 0;
     pthread_cond_broadcast(&pl->changed);
     pthread_mutex_unlock(&pl->lock);
     for (int i = 0; i < pl->started; i++)
         pthread_join(pl->threads[i], NULL);
-    for (size_t i = 0; i < pl->queued; i++)
-        job_free(&pl->queue[(pl->head + i) % pl->capacity]);
     for (int i = 0; i < MAX_JOBS; i++)
         if (pl->conns[i])
             PQfinish(pl->conns[i]);
@@ -201,6 +268,13 @@ static void pool_stop(pool *pl)
     memset(pl, 0, sizeof(*pl));
 }
 
+/* Loading sessions: commits need not wait for the disk (the rename that
+ * publishes the database is a normal commit, and flushing its WAL flushes
+ * everything before it), and sorts and hashes for index builds and foreign
+ * key checks get room. */
+static const char loading_settings[] =
+    "SET synchronous_commit = off; SET maintenance_work_mem = '256MB'; SET work_mem = '64MB'";
+
 static int pool_start(zb_pg_restore *p)
 {
     pool *pl = &p->pool;
@@ -209,17 +283,16 @@ static int pool_start(zb_pg_restore *p)
     pthread_mutex_init(&pl->lock, NULL);
     pthread_cond_init(&pl->changed, NULL);
     p->pool_ready = 1;
-    pl->capacity = (size_t)jobs;
-    pl->queue = calloc(pl->capacity, sizeof(job));
-    if (!pl->queue)
-        return zb_error_set(ZB_ENOMEM, "out of memory");
+    pl->chunk_capacity = (size_t)jobs;
     for (int i = 0; i < jobs; i++) {
         int rc = zb_pg_connect_db(&pl->conns[i], p->opts.conninfo, p->opts.password_file, p->temp);
+        if (rc == 0)
+            rc = zb_pg_exec(pl->conns[i], loading_settings, "cannot set up a loading session");
         if (rc < 0)
             return rc;
     }
     for (int i = 0; i < jobs; i++) {
-        pl->args[i] = (struct pool_worker_arg){pl, pl->conns[i]};
+        pl->args[i] = (struct pool_worker_arg){pl, pl->conns[i], NULL};
         if (pthread_create(&pl->threads[i], NULL, pool_worker, &pl->args[i]) != 0)
             return zb_error_set(ZB_EFAIL, "cannot start a restore thread");
         pl->started++;
@@ -515,6 +588,16 @@ static int run_item(zb_pg_restore *p, PGconn *conn, json_t *it)
     return rc;
 }
 
+/* Indexes and constraints (keys, checks, foreign keys) of one table at a
+ * time build side by side with other tables' on the pool; the rest runs in
+ * order on the leader once the pool is idle. */
+static int runs_on_pool(json_t *it)
+{
+    const char *kind = json_string_value(json_object_get(it, "kind"));
+    return json_is_true(json_object_get(it, "parallel")) ||
+           (json_object_get(it, "table") && (strcmp(kind, "CONSTRAINT") == 0 || strcmp(kind, "FK CONSTRAINT") == 0));
+}
+
 static int run_section(zb_pg_restore *p, const char *section)
 {
     size_t i;
@@ -523,19 +606,15 @@ static int run_section(zb_pg_restore *p, const char *section)
     json_array_foreach(json_object_get(p->toc, "items"), i, it) {
         if (strcmp(json_string_value(json_object_get(it, "section")), section) != 0 || !item_selected(p, it))
             continue;
-        if (json_is_true(json_object_get(it, "parallel"))) {
-            /* indexes and key constraints build side by side on the pool */
-            zb_buf what = ZB_BUF_INIT, sql = ZB_BUF_INIT;
+        if (runs_on_pool(it)) {
+            zb_buf what = ZB_BUF_INIT;
             zb_buf_printf(&what, "%s %s.%s", json_string_value(json_object_get(it, "kind")),
                           json_string_value(json_object_get(it, "schema")), json_string_value(json_object_get(it, "name")));
-            zb_buf_puts(&sql, json_string_value(json_object_get(it, "sql")));
-            job j = {NULL, zb_buf_detach(&sql), 0, zb_buf_detach(&what)};
-            if (!j.data || !j.what) {
-                job_free(&j);
-                rc = zb_error_set(ZB_ENOMEM, "out of memory");
-            } else {
-                rc = pool_submit(&p->pool, &j);
-            }
+            rc = what.data ? pool_submit_sql(&p->pool, json_string_value(json_object_get(it, "sql")), what.data,
+                                             json_string_value(json_object_get(it, "table")),
+                                             json_string_value(json_object_get(it, "references")))
+                           : zb_error_set(ZB_ENOMEM, "out of memory");
+            zb_buf_free(&what);
         } else {
             if ((rc = pool_drain(&p->pool)) == 0)
                 rc = run_item(p, p->leader, it);
@@ -552,6 +631,7 @@ static int run_section(zb_pg_restore *p, const char *section)
  * data can stream straight in. */
 static int prepare(zb_pg_restore *p)
 {
+    p->started = zb_time_monotonic();
     if (!p->target) {
         const char *source = json_string_value(json_object_get(p->toc, "database"));
         zb_buf name = ZB_BUF_INIT;
@@ -597,18 +677,26 @@ static int load_chunk(zb_pg_restore *p, zb_archive_reader *r, struct archive_ent
     if (seq != t->chunks + 1)
         return zb_error_set(ZB_EFORMAT, "entry %s is out of order (expected chunk %u)", relative, t->chunks + 1);
     t->chunks = seq;
-    job j = {t, NULL, 0, NULL};
-    int rc = read_entry(&j.data, &j.len, r, entry, MAX_CHUNK_BYTES, relative);
-    if (rc < 0)
+    job *j = calloc(1, sizeof(*j));
+    if (!j)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    j->table = t;
+    int rc = read_entry(&j->data, &j->len, r, entry, MAX_CHUNK_BYTES, relative);
+    if (rc < 0) {
+        job_free(j);
         return rc;
-    crypto_generichash_update(&t->hash, (const unsigned char *)j.data, j.len);
-    zb_progress_add(j.len);
+    }
+    crypto_generichash_update(&t->hash, (const unsigned char *)j->data, j->len);
+    zb_progress_add(j->len);
     if (!t->selected) {
-        job_free(&j);
+        job_free(j);
         return 0;
     }
-    j.what = zb_strdup(json_string_value(json_object_get(t->toc, "table")));
-    return pool_submit(&p->pool, &j);
+    if (!(j->what = zb_strdup(json_string_value(json_object_get(t->toc, "table"))))) {
+        job_free(j);
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    }
+    return pool_submit(&p->pool, j);
 }
 
 /* blobs/<oid>.blob: a large object, written by the leader (idle while the
@@ -695,17 +783,44 @@ static int check_tables(zb_pg_restore *p, zb_archive_reader *r)
     return 0;
 }
 
+/* ANALYZE table by table on the pool, so statistics are gathered in parallel. */
+static int analyze_tables(zb_pg_restore *p)
+{
+    size_t i;
+    json_t *it;
+    int rc = 0;
+    json_array_foreach(json_object_get(p->toc, "items"), i, it) {
+        const char *kind = json_string_value(json_object_get(it, "kind"));
+        if (rc < 0 || (strcmp(kind, "TABLE") != 0 && strcmp(kind, "MATERIALIZED VIEW") != 0) || !item_selected(p, it))
+            continue;
+        const char *table = json_string_value(json_object_get(it, "table"));
+        zb_buf sql = ZB_BUF_INIT, what = ZB_BUF_INIT;
+        zb_buf_printf(&sql, "ANALYZE %s", table);
+        zb_buf_printf(&what, "ANALYZE of %s", table);
+        rc = sql.data && what.data ? pool_submit_sql(&p->pool, sql.data, what.data, table, NULL)
+                                   : zb_error_set(ZB_ENOMEM, "out of memory");
+        zb_buf_free(&sql);
+        zb_buf_free(&what);
+    }
+    return rc < 0 ? rc : pool_drain(&p->pool);
+}
+
 int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r)
 {
     if (!p->toc)
         return zb_error_set(ZB_EFORMAT, "the database source has no table of contents");
     int rc = pool_drain(&p->pool);
+    double t0 = zb_time_monotonic();
+    zb_log_detail("data loaded in %.1f s", t0 - p->started);
     if (rc == 0)
         rc = check_tables(p, r);
     if (rc == 0)
         rc = run_section(p, "post-data");
+    double t1 = zb_time_monotonic();
+    zb_log_detail("indexes, constraints and the rest built in %.1f s", t1 - t0);
     if (rc == 0)
-        rc = zb_pg_exec(p->leader, "ANALYZE", "cannot analyze the restored database");
+        rc = analyze_tables(p);
+    zb_log_detail("statistics gathered (ANALYZE) in %.1f s", zb_time_monotonic() - t1);
     if (rc < 0)
         return rc;
     pool_stop(&p->pool);
