@@ -11,11 +11,13 @@
 #include "zakpos_backup/command/restore.h"
 #include "zakpos_backup/command/show.h"
 #include "zakpos_backup/command/verify.h"
+#include "zakpos_backup/source/docker/volume.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/signal.h"
 
+#include <curl/curl.h>
 #include <getopt.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -131,6 +133,7 @@ int zb_cli_main(int argc, char **argv)
         return 1;
     }
     zb_signal_install();
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* once, before any thread */
     int index = 0;
     int rc = parse_global(argc, argv, &index);
     if (rc == 0 && index < 0)
@@ -148,6 +151,10 @@ int zb_cli_main(int argc, char **argv)
             rc = zb_error_set(ZB_EUSAGE, "unknown command '%s'", argv[index]);
             zb_error_hint("see 'zakpos-backup --help' for the list of commands");
         } else {
+            /* a run killed while it held services stopped left a record:
+             * any command starts them again first */
+            if (zb_volume_has_record() && zb_volume_recover(NULL) < 0)
+                zb_log_error("cannot restart the containers a killed run stopped: %s", zb_error_message());
             optind = 1;
             opterr = 0; /* the commands report bad options in their own words */
             rc = cmd->run(argc - index, argv + index);

@@ -10,6 +10,7 @@
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/repo/repo.h"
+#include "zakpos_backup/source/docker/volume.h"
 #include "zakpos_backup/source/path/path.h"
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/pg.h"
@@ -26,7 +27,8 @@
 static const char help[] =
     "usage: zakpos-backup backup --repo DIR\n"
     "           (--recipient PUBFILE... | --passphrase-file FILE | --no-encryption)\n"
-    "           [--pg CONNINFO] [--path [NAME=]DIR...]\n"
+    "           [--pg CONNINFO] [--volume NAME...] [--volume-label KEY=VALUE...]\n"
+    "           [--compose-project NAME...] [--path [NAME=]DIR...]\n"
     "\n"
     "Writes one new archive into the repository folder DIR and prints its path\n"
     "on stdout (and nothing else). Logs and progress go to stderr. The archive\n"
@@ -36,8 +38,19 @@ static const char help[] =
     "  --pg CONNINFO            a PostgreSQL database (libpq connection string or\n"
     "                           postgresql:// URI; password from PGPASSWORD, ~/.pgpass or\n"
     "                           ZAKPOS_BACKUP_PG_PASSWORD_FILE, never on the command line)\n"
+    "  --volume NAME            a Docker named volume, through the Docker Engine API\n"
+    "                           (DOCKER_HOST, default unix:///var/run/docker.sock; repeatable)\n"
+    "  --volume-label KEY=VALUE every volume with this label (repeatable)\n"
+    "  --compose-project NAME   every volume of this Compose project (repeatable); the\n"
+    "                           PostgreSQL data volume is left out unless named\n"
     "  --path [NAME=]DIR        a host folder or file (bind-mounted config and data);\n"
     "                           NAME defaults to the last component of DIR (repeatable)\n"
+    "\n"
+    "Running services: containers using a volume are stopped while it is read if\n"
+    "labelled zakpos-backup.stop-during-backup=true (paused if =pause), and run\n"
+    "zakpos-backup.exec-pre / exec-post commands around it; always started again.\n"
+    "  --stop-container NAME    stop this container too while its volumes are read\n"
+    "  --pause-container NAME   pause this container while its volumes are read\n"
     "\n"
     "Database options:\n"
     "  --pg-name NAME           the database's name in the archive (default: its dbname)\n"
@@ -78,7 +91,14 @@ enum {
     OPT_PG_LOCK_TIMEOUT,
     OPT_PG_CHUNK_SIZE,
     OPT_PG_SKIP_UNSUPPORTED,
+    OPT_VOLUME,
+    OPT_VOLUME_LABEL,
+    OPT_COMPOSE_PROJECT,
+    OPT_STOP_CONTAINER,
+    OPT_PAUSE_CONTAINER,
 };
+
+#define VOLUME_ATTEMPTS 3
 
 typedef struct backup_request {
     const char *repo;
@@ -88,8 +108,14 @@ typedef struct backup_request {
     const char *pg_name;
     int pg_selected;
     zb_pg_backup_options pg;
+    zb_strv volumes, volume_labels, compose_projects, stop_containers, pause_containers;
     zb_archive_write_options write;
 } backup_request;
+
+static int wants_volumes(const backup_request *req)
+{
+    return req->volumes.count + req->volume_labels.count + req->compose_projects.count > 0;
+}
 
 static int parse(backup_request *req, int argc, char **argv)
 {
@@ -111,6 +137,11 @@ static int parse(backup_request *req, int argc, char **argv)
         {"pg-lock-timeout", required_argument, NULL, OPT_PG_LOCK_TIMEOUT},
         {"pg-chunk-size", required_argument, NULL, OPT_PG_CHUNK_SIZE},
         {"pg-skip-unsupported", no_argument, NULL, OPT_PG_SKIP_UNSUPPORTED},
+        {"volume", required_argument, NULL, OPT_VOLUME},
+        {"volume-label", required_argument, NULL, OPT_VOLUME_LABEL},
+        {"compose-project", required_argument, NULL, OPT_COMPOSE_PROJECT},
+        {"stop-container", required_argument, NULL, OPT_STOP_CONTAINER},
+        {"pause-container", required_argument, NULL, OPT_PAUSE_CONTAINER},
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -138,6 +169,11 @@ static int parse(backup_request *req, int argc, char **argv)
         case OPT_PG_LOCK_TIMEOUT: rc = zb_cli_parse_int(&req->pg.lock_timeout_ms, optarg, "--pg-lock-timeout", 1, 86400000); break;
         case OPT_PG_CHUNK_SIZE: rc = zb_cli_parse_size(&req->pg.chunk_bytes, optarg, "--pg-chunk-size"); break;
         case OPT_PG_SKIP_UNSUPPORTED: req->pg.skip_unsupported = 1; break;
+        case OPT_VOLUME: rc = zb_strv_push(&req->volumes, optarg); break;
+        case OPT_VOLUME_LABEL: rc = zb_strv_push(&req->volume_labels, optarg); break;
+        case OPT_COMPOSE_PROJECT: rc = zb_strv_push(&req->compose_projects, optarg); break;
+        case OPT_STOP_CONTAINER: rc = zb_strv_push(&req->stop_containers, optarg); break;
+        case OPT_PAUSE_CONTAINER: rc = zb_strv_push(&req->pause_containers, optarg); break;
         case ZB_OPT_HELP: fputs(help, stdout); return 1;
         default: return zb_cli_bad_option("backup", argv);
         }
@@ -148,8 +184,8 @@ static int parse(backup_request *req, int argc, char **argv)
         return zb_cli_usage_error("backup", "unexpected argument '%s'", argv[optind]);
     if (!req->repo)
         return zb_cli_usage_error("backup", "--repo DIR is required");
-    if (req->paths.count == 0 && !req->pg_selected)
-        return zb_cli_usage_error("backup", "nothing to back up: give at least one source (--pg, --path)");
+    if (req->paths.count == 0 && !req->pg_selected && !wants_volumes(req))
+        return zb_cli_usage_error("backup", "nothing to back up: give at least one source (--pg, --volume, --path)");
     req->write.keys.recipient_files = req->recipients.items;
     req->write.keys.recipient_count = req->recipients.count;
     int protections = (req->recipients.count > 0 || req->write.keys.passphrase_file) + req->write.keys.no_encryption;
@@ -209,6 +245,54 @@ static int back_up_database(zb_archive_writer *w, backup_request *req)
     return rc;
 }
 
+static void log_summary(const char *path, zb_archive_writer *w, double seconds);
+
+/* Volumes go first: a volume whose files changed while Docker read it
+ * makes the whole archive start again, and less is redone that way. */
+static int back_up_volumes(zb_archive_writer *w, zb_docker *d, char **names, size_t count, const backup_request *req,
+                           int *retry)
+{
+    zb_volume_backup_options opts = {req->stop_containers.items, req->pause_containers.items};
+    for (size_t i = 0; i < count; i++) {
+        zb_log_detail("backing up volume %s", names[i]);
+        int rc = zb_volume_backup(w, d, names[i], &opts, retry);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* One try at the archive: every source into a new temporary file. */
+static int write_archive(char *path, size_t path_size, backup_request *req, zb_docker *d, char **volumes, size_t volume_count,
+                         int *retry, double started)
+{
+    zb_archive_writer *w = NULL;
+    int rc = archive_path(path, path_size, req->repo, req->name, time(NULL));
+    if (rc == 0)
+        zb_log_detail("writing %s", path);
+    if (rc == 0)
+        rc = zb_archive_writer_open(&w, path, &req->write);
+    if (rc == 0)
+        zb_progress_begin("backup", 0);
+    if (rc == 0)
+        rc = back_up_volumes(w, d, volumes, volume_count, req, retry);
+    if (rc == 0 && req->pg_selected)
+        rc = back_up_database(w, req);
+    if (rc == 0)
+        rc = back_up_paths(w, &req->paths);
+    if (rc == 0)
+        rc = zb_archive_writer_close(w);
+    zb_progress_end();
+    if (rc == 0)
+        log_summary(path, w, zb_time_monotonic() - started);
+    else if (w)
+        zb_log_detail("the incomplete archive was removed; no file was published");
+    zb_archive_writer_free(w);
+    return rc;
+}
+
+static void log_summary(const char *path, zb_archive_writer *w, double seconds);
+
 static void log_summary(const char *path, zb_archive_writer *w, double seconds)
 {
     struct stat st;
@@ -227,8 +311,10 @@ int zb_cmd_backup(int argc, char **argv)
     memset(&req, 0, sizeof(req));
     req.name = "zakpos";
     req.write.zstd_workers = -1;
-    zb_archive_writer *w = NULL;
     zb_repo_lock *lock = NULL;
+    zb_docker *docker = NULL;
+    char **volumes = NULL;
+    size_t volume_count = 0;
     char path[PATH_MAX];
     double started = zb_time_monotonic();
     int rc = parse(&req, argc, argv);
@@ -236,31 +322,37 @@ int zb_cmd_backup(int argc, char **argv)
         goto done;
     if ((rc = zb_manifest_check_source_name(req.name)) < 0)
         goto done;
+    if (wants_volumes(&req) &&
+        ((rc = zb_docker_open(&docker, NULL)) < 0 ||
+         (rc = zb_volume_select(&volumes, &volume_count, docker, req.volumes.items, req.volume_labels.items,
+                                req.compose_projects.items)) < 0))
+        goto done;
+    if (wants_volumes(&req) && volume_count == 0)
+        zb_log_warn("no Docker volume matched the labels or projects given");
     /* One run at a time per repository: the lock dies with the process. */
-    if ((rc = zb_fs_mkdir_p(req.repo, 0700)) < 0 || (rc = zb_repo_lock_take(&lock, req.repo)) < 0 ||
-        (rc = archive_path(path, sizeof(path), req.repo, req.name, time(NULL))) < 0)
+    if ((rc = zb_fs_mkdir_p(req.repo, 0700)) < 0 || (rc = zb_repo_lock_take(&lock, req.repo)) < 0)
         goto done;
-    zb_log_detail("writing %s", path);
-    if ((rc = zb_archive_writer_open(&w, path, &req.write)) < 0)
+    for (int attempt = 1;; attempt++) {
+        int retry = 0;
+        rc = write_archive(path, sizeof(path), &req, docker, volumes, volume_count, &retry, started);
+        if (rc == 0 || !retry || attempt == VOLUME_ATTEMPTS)
+            break;
+        zb_log_warn("%s; writing the archive again (try %d of %d)", zb_error_message(), attempt + 1, VOLUME_ATTEMPTS);
+    }
+    if (rc < 0)
         goto done;
-    zb_progress_begin("backup", 0);
-    if (req.pg_selected && (rc = back_up_database(w, &req)) < 0)
-        goto done;
-    if ((rc = back_up_paths(w, &req.paths)) < 0)
-        goto done;
-    if ((rc = zb_archive_writer_close(w)) < 0)
-        goto done;
-    zb_progress_end();
-    log_summary(path, w, zb_time_monotonic() - started);
     printf("%s\n", path);
     fflush(stdout);
 done:
-    zb_progress_end();
-    if (rc < 0 && w)
-        zb_log_detail("the incomplete archive was removed; no file was published");
-    zb_archive_writer_free(w);
+    zb_volume_names_free(volumes, volume_count);
+    zb_docker_close(docker);
     zb_repo_lock_release(lock);
     zb_strv_free(&req.recipients);
     zb_strv_free(&req.paths);
+    zb_strv_free(&req.volumes);
+    zb_strv_free(&req.volume_labels);
+    zb_strv_free(&req.compose_projects);
+    zb_strv_free(&req.stop_containers);
+    zb_strv_free(&req.pause_containers);
     return rc > 0 ? 0 : rc;
 }

@@ -7,6 +7,7 @@
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/source/docker/volume.h"
 #include "zakpos_backup/source/path/path.h"
 #include "zakpos_backup/source/pg/pg.h"
 
@@ -18,7 +19,8 @@
 
 static const char help[] =
     "usage: zakpos-backup restore (--key FILE | --passphrase-file FILE) ARCHIVE\n"
-    "           [--pg-target CONNINFO] [--path NAME=TARGETDIR...] [--force]\n"
+    "           [--pg-target CONNINFO] [--volume NAME[=NEWNAME]...] [--path NAME=TARGETDIR...]\n"
+    "           [--force]\n"
     "\n"
     "Restores the selected sources. The archive is read once, start to end, and\n"
     "verified on the way; restored files are written into a staging folder\n"
@@ -32,6 +34,9 @@ static const char help[] =
     "                           <source>_restored); it is created, and must be absent or\n"
     "                           empty unless --force. Data is loaded into a temporary\n"
     "                           database that takes the target's name once verified.\n"
+    "  --volume NAME[=NEWNAME]  restore Docker volume NAME (into NEWNAME), created with\n"
+    "                           the recorded driver, labels and options; an existing\n"
+    "                           volume needs --force (its users are stopped meanwhile)\n"
     "  --pg-source NAME         which database of the archive (if it holds several)\n"
     "  --pg-password-file FILE  the database password, read from FILE (a Docker secret)\n"
     "  --jobs N                 parallel connections for data and indexes (default: cores)\n"
@@ -63,6 +68,8 @@ typedef struct restore_request {
     zb_read_keys keys;
     const char *archive;
     zb_strv paths;
+    zb_strv volumes;
+    zb_docker *docker;
     const char *pg_source;
     int pg_selected;
     zb_strv pg_tables, pg_schemas;
@@ -82,6 +89,7 @@ enum {
     OPT_SCHEMA,
     OPT_NO_OWNER,
     OPT_NO_ACL,
+    OPT_VOLUME,
 };
 
 static int parse(restore_request *req, int argc, char **argv)
@@ -92,6 +100,7 @@ static int parse(restore_request *req, int argc, char **argv)
         {"path", required_argument, NULL, OPT_PATH},
         {"force", no_argument, NULL, ZB_OPT_FORCE},
         {"pg-target", required_argument, NULL, OPT_PG_TARGET},
+        {"volume", required_argument, NULL, OPT_VOLUME},
         {"pg-source", required_argument, NULL, OPT_PG_SOURCE},
         {"jobs", required_argument, NULL, OPT_JOBS},
         {"pg-password-file", required_argument, NULL, OPT_PG_PASSWORD_FILE},
@@ -109,6 +118,7 @@ static int parse(restore_request *req, int argc, char **argv)
         case ZB_OPT_PASSPHRASE_FILE: req->keys.passphrase_file = optarg; break;
         case OPT_PATH: rc = zb_strv_push(&req->paths, optarg); break;
         case ZB_OPT_FORCE: req->force = 1; break;
+        case OPT_VOLUME: rc = zb_strv_push(&req->volumes, optarg); break;
         case OPT_PG_TARGET: req->pg_selected = 1, req->pg.conninfo = optarg; break;
         case OPT_PG_SOURCE: req->pg_source = optarg; break;
         case OPT_PG_PASSWORD_FILE: req->pg.password_file = optarg; break;
@@ -126,8 +136,9 @@ static int parse(restore_request *req, int argc, char **argv)
     if (optind != argc - 1)
         return zb_cli_usage_error("restore", "give exactly one ARCHIVE");
     req->archive = argv[optind];
-    if (req->paths.count == 0 && !req->pg_selected)
-        return zb_cli_usage_error("restore", "nothing selected to restore: give --pg-target CONNINFO or --path NAME=TARGETDIR");
+    if (req->paths.count == 0 && !req->pg_selected && req->volumes.count == 0)
+        return zb_cli_usage_error("restore", "nothing selected to restore: give --pg-target CONNINFO, --volume NAME "
+                                             "or --path NAME=TARGETDIR");
     if (!req->pg_selected && (req->pg_source || req->pg_tables.count || req->pg_schemas.count))
         return zb_cli_usage_error("restore", "--pg-source, --table and --schema need --pg-target");
     req->pg.force = req->force;
@@ -169,6 +180,39 @@ static int add_path_targets(restore_request *req)
         t->state = p;
     }
     return 0;
+}
+
+static int volume_entry(void *state, zb_archive_reader *r, struct archive_entry *e, const zb_entry_info *info)
+{
+    return zb_volume_restore_entry(state, r, e, info);
+}
+static int volume_finish(void *state, zb_archive_reader *r) { return zb_volume_restore_finish(state, r); }
+static void volume_free(void *state) { zb_volume_restore_free(state); }
+
+static int add_volume_targets(restore_request *req)
+{
+    if (req->volumes.count == 0)
+        return 0;
+    int rc = zb_docker_open(&req->docker, NULL);
+    for (size_t i = 0; rc == 0 && i < req->volumes.count; i++) {
+        const char *spec = req->volumes.items[i];
+        const char *eq = strchr(spec, '=');
+        if (eq == spec || (eq && !eq[1]))
+            return zb_cli_usage_error("restore", "--volume takes NAME or NAME=NEWNAME, not '%s'", spec);
+        restore_target *t = &req->targets[req->target_count++];
+        t->kind = ZB_SOURCE_VOLUME;
+        t->name = eq ? strndup(spec, (size_t)(eq - spec)) : zb_strdup(spec);
+        t->target = zb_strdup(eq ? eq + 1 : spec);
+        if (!t->name || !t->target)
+            return zb_error_set(ZB_ENOMEM, "out of memory");
+        t->entry = volume_entry;
+        t->finish = volume_finish;
+        t->free = volume_free;
+        zb_volume_restore *v = NULL;
+        rc = zb_volume_restore_begin(&v, req->docker, t->name, t->target, req->force);
+        t->state = v;
+    }
+    return rc;
 }
 
 static int pg_entry(void *state, zb_archive_reader *r, struct archive_entry *e, const zb_entry_info *info)
@@ -249,12 +293,13 @@ int zb_cmd_restore(int argc, char **argv)
     int rc = parse(&req, argc, argv);
     if (rc != 0)
         goto done;
-    req.targets = calloc(req.paths.count + 1, sizeof(*req.targets));
+    req.targets = calloc(req.paths.count + req.volumes.count + 1, sizeof(*req.targets));
     if (!req.targets) {
         rc = zb_error_set(ZB_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = add_path_targets(&req)) < 0 || (req.pg_selected && (rc = add_pg_target(&req)) < 0))
+    if ((rc = add_path_targets(&req)) < 0 || (rc = add_volume_targets(&req)) < 0 ||
+        (req.pg_selected && (rc = add_pg_target(&req)) < 0))
         goto done;
     if ((rc = zb_archive_reader_open(&r, req.archive, &req.keys)) < 0)
         goto done;
@@ -293,6 +338,8 @@ done:
     free(req.targets);
     zb_archive_reader_free(r);
     zb_strv_free(&req.paths);
+    zb_strv_free(&req.volumes);
+    zb_docker_close(req.docker);
     zb_strv_free(&req.pg_tables);
     zb_strv_free(&req.pg_schemas);
     return rc > 0 ? 0 : rc;

@@ -1,0 +1,58 @@
+/* Docker named volumes as a source, through the Engine API only: a helper
+ * container (never started, network disabled, from a tiny image the tool
+ * imports itself) mounts the volume read-only and the volume's content is
+ * streamed from GET /containers/{id}/archive into the archive under
+ * volumes/<name>/. Services that write to the volume are stopped, paused or
+ * asked to flush (exec hooks) around the read, as their labels say, and are
+ * always started again; a record on disk lets the next run restart them if
+ * this one was killed. Restore uploads with PUT /containers/{id}/archive into
+ * a new volume made with the recorded driver, labels and options. */
+#ifndef ZB_SOURCE_DOCKER_VOLUME_H
+#define ZB_SOURCE_DOCKER_VOLUME_H
+
+#include "zakpos_backup/archive/reader.h"
+#include "zakpos_backup/archive/writer.h"
+#include "zakpos_backup/source/docker/client.h"
+
+#define ZB_LABEL_STOP "zakpos-backup.stop-during-backup"
+#define ZB_LABEL_EXEC_PRE "zakpos-backup.exec-pre"
+#define ZB_LABEL_EXEC_POST "zakpos-backup.exec-post"
+#define ZB_DEFAULT_PG_VOLUME "zakpos_postgres_data"
+#define ZB_ENV_STATE_DIR "ZAKPOS_BACKUP_STATE_DIR"
+#define ZB_DEFAULT_STATE_DIR "/var/lib/zakpos-backup"
+
+typedef struct zb_volume_backup_options {
+    const char *const *stop_containers;  /* container names to stop as if labelled (NULL-terminated) */
+    const char *const *pause_containers; /* ... to pause */
+} zb_volume_backup_options;
+
+/* Volumes selected by name, label (KEY=VALUE) or compose project, sorted
+ * and without duplicates (free with zb_volume_names_free). The PostgreSQL
+ * data volume is left out unless named, with a hint. */
+int zb_volume_select(char ***names, size_t *count, zb_docker *d, const char *const *names_given,
+                     const char *const *labels, const char *const *projects);
+void zb_volume_names_free(char **names, size_t count);
+
+/* *retry is set when Docker's stream broke off (a file changed while read):
+ * the archive must be written again to read the volume again. */
+int zb_volume_backup(zb_archive_writer *w, zb_docker *d, const char *name, const zb_volume_backup_options *opts,
+                     int *retry);
+
+/* Containers a killed run stopped or paused: started again, record removed.
+ * Quiet and harmless when there is no record. */
+int zb_volume_recover(zb_docker *d_or_null);
+int zb_volume_has_record(void);
+
+typedef struct zb_volume_restore zb_volume_restore;
+
+/* name: the volume in the archive; target: the volume to restore into (NULL:
+ * the same name). An existing target is refused unless force; with force its
+ * content is replaced, the containers using it stopped and started again. */
+int zb_volume_restore_begin(zb_volume_restore **out, zb_docker *d, const char *name, const char *target, int force);
+int zb_volume_restore_entry(zb_volume_restore *v, zb_archive_reader *r, struct archive_entry *entry,
+                            const zb_entry_info *info);
+int zb_volume_restore_finish(zb_volume_restore *v, zb_archive_reader *r);
+const char *zb_volume_restore_target(const zb_volume_restore *v);
+void zb_volume_restore_free(zb_volume_restore *v);
+
+#endif

@@ -1,0 +1,376 @@
+#include "zakpos_backup/source/docker/client.h"
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/log.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONNECT_TIMEOUT_S 10
+#define MAX_SMALL_BODY (4u << 20) /* JSON answers and error bodies */
+
+struct zb_docker {
+    CURL *curl;
+    char *host;     /* as given, for messages */
+    char *base_url; /* "http://docker" for a socket, "https://host:port" for TLS */
+    char *socket_path;
+    char api[16];
+};
+
+/* One request's state, shared with the callbacks. */
+typedef struct exchange {
+    zb_docker *d;
+    zb_buf body;              /* small answers, or an error answer */
+    zb_docker_sink sink;      /* streamed 2xx answers go here instead */
+    void *sink_payload;
+    zb_docker_source source;
+    void *source_payload;
+    int callback_failed;
+    zb_error_saved callback_error;
+    char api_version[16];     /* from the Api-Version header */
+} exchange;
+
+static long response_status(CURL *curl)
+{
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    return status;
+}
+
+static size_t on_body(char *data, size_t size, size_t count, void *arg)
+{
+    exchange *x = arg;
+    size_t len = size * count;
+    long status = response_status(x->d->curl);
+    if (x->sink && status >= 200 && status < 300) {
+        if (x->sink(data, len, x->sink_payload) < 0) {
+            x->callback_failed = 1;
+            zb_error_save(&x->callback_error);
+            return 0; /* aborts the transfer */
+        }
+        return len;
+    }
+    if (x->body.len + len > MAX_SMALL_BODY) {
+        x->callback_failed = 1;
+        zb_error_set(ZB_EDOCKER, "Docker's answer is larger than %u bytes", MAX_SMALL_BODY);
+        zb_error_save(&x->callback_error);
+        return 0;
+    }
+    return zb_buf_append(&x->body, data, len) == 0 ? len : 0;
+}
+
+static size_t on_header(char *data, size_t size, size_t count, void *arg)
+{
+    exchange *x = arg;
+    size_t len = size * count;
+    if (len > 12 && strncasecmp(data, "Api-Version:", 12) == 0) {
+        const char *v = data + 12;
+        while (*v == ' ')
+            v++;
+        size_t n = strcspn(v, "\r\n");
+        if (n < sizeof(x->api_version)) {
+            memcpy(x->api_version, v, n);
+            x->api_version[n] = '\0';
+        }
+    }
+    return len;
+}
+
+static size_t on_read(char *buf, size_t size, size_t count, void *arg)
+{
+    exchange *x = arg;
+    ssize_t n = x->source(buf, size * count, x->source_payload);
+    if (n < 0) {
+        x->callback_failed = 1;
+        zb_error_save(&x->callback_error);
+        return CURL_READFUNC_ABORT;
+    }
+    return (size_t)n;
+}
+
+/* Docker's own words for a failed request: {"message": "..."}. */
+static int http_error(exchange *x, const char *method, const char *path, long status)
+{
+    json_t *doc = x->body.len ? json_loadb(x->body.data, x->body.len, 0, NULL) : NULL;
+    const char *message = json_string_value(json_object_get(doc, "message"));
+    zb_buf text = ZB_BUF_INIT;
+    if (message)
+        zb_buf_puts(&text, message);
+    else if (x->body.len)
+        zb_buf_append(&text, x->body.data, x->body.len < 300 ? x->body.len : 300);
+    while (text.len && (text.data[text.len - 1] == '\n' || text.data[text.len - 1] == '\r'))
+        text.data[--text.len] = '\0';
+    zb_error_set(ZB_EDOCKER, "Docker refused %s %s (HTTP %ld): %s", method, path, status, text.len ? text.data : "no message");
+    zb_buf_free(&text);
+    json_decref(doc);
+    return ZB_EDOCKER;
+}
+
+static int transport_error(zb_docker *d, CURLcode code, const char *errbuf)
+{
+    zb_error_set(ZB_EDOCKER, "cannot reach the Docker daemon at %s: %s", d->host, *errbuf ? errbuf : curl_easy_strerror(code));
+    return zb_error_hint("is dockerd running, and is DOCKER_HOST right? (this process needs access to its socket)");
+}
+
+/* Runs one request. path starts with '/' and has no version prefix, except
+ * for /_ping which is asked before the version is known. */
+static int perform(zb_docker *d, exchange *x, const char *method, const char *path, const char *content_type,
+                   const void *body, size_t body_len, long *status_out)
+{
+    CURL *c = d->curl;
+    curl_easy_reset(c);
+    zb_buf url = ZB_BUF_INIT;
+    int rc = d->api[0] ? zb_buf_printf(&url, "%s/v%s%s", d->base_url, d->api, path) : zb_buf_printf(&url, "%s%s", d->base_url, path);
+    if (rc < 0)
+        return rc;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    struct curl_slist *headers = NULL;
+    curl_easy_setopt(c, CURLOPT_URL, url.data);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (d->socket_path)
+        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, d->socket_path);
+    if (strncmp(d->base_url, "https:", 6) == 0) {
+        const char *dir = getenv("DOCKER_CERT_PATH");
+        const char *home = getenv("HOME");
+        char ca[1024], cert[1024], key[1024];
+        if (dir && *dir) {
+            snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+            snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+            snprintf(key, sizeof(key), "%s/key.pem", dir);
+        } else {
+            snprintf(ca, sizeof(ca), "%s/.docker/ca.pem", home ? home : "");
+            snprintf(cert, sizeof(cert), "%s/.docker/cert.pem", home ? home : "");
+            snprintf(key, sizeof(key), "%s/.docker/key.pem", home ? home : "");
+        }
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+        curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
+        curl_easy_setopt(c, CURLOPT_SSLKEY, key);
+    }
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+    if (x->source) {
+        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(c, CURLOPT_READDATA, x);
+        headers = curl_slist_append(headers, "Transfer-Encoding: chunked");
+        headers = curl_slist_append(headers, "Expect:");
+    } else if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
+    } else if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+    }
+    if (content_type) {
+        char h[128];
+        snprintf(h, sizeof(h), "Content-Type: %s", content_type);
+        headers = curl_slist_append(headers, h);
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    CURLcode code = curl_easy_perform(c);
+    long status = response_status(c);
+    if (status_out)
+        *status_out = status;
+    if (x->callback_failed)
+        rc = zb_error_raise(&x->callback_error);
+    else if (code != CURLE_OK)
+        rc = status ? zb_error_set(ZB_EDOCKER, "%s %s: the stream from Docker broke off: %s", method, path,
+                                   *errbuf ? errbuf : curl_easy_strerror(code))
+                    : transport_error(d, code, errbuf);
+    else if (status < 200 || status >= 300)
+        rc = http_error(x, method, path, status);
+    curl_slist_free_all(headers);
+    zb_buf_free(&url);
+    return rc;
+}
+
+static void exchange_init(exchange *x, zb_docker *d)
+{
+    memset(x, 0, sizeof(*x));
+    x->d = d;
+}
+
+static int version_below(const char *a, const char *b)
+{
+    int amaj = 0, amin = 0, bmaj = 0, bmin = 0;
+    sscanf(a, "%d.%d", &amaj, &amin);
+    sscanf(b, "%d.%d", &bmaj, &bmin);
+    return amaj != bmaj ? amaj < bmaj : amin < bmin;
+}
+
+static int negotiate(zb_docker *d)
+{
+    exchange x;
+    exchange_init(&x, d);
+    int rc = perform(d, &x, "GET", "/_ping", NULL, NULL, 0, NULL);
+    zb_buf_free(&x.body);
+    if (rc < 0)
+        return rc;
+    const char *server = x.api_version[0] ? x.api_version : ZB_DOCKER_MIN_API;
+    if (version_below(server, ZB_DOCKER_MIN_API))
+        return zb_error_set(ZB_EDOCKER, "the Docker daemon at %s speaks API %s; %s or later is needed (Docker 19.03+)", d->host,
+                            server, ZB_DOCKER_MIN_API);
+    snprintf(d->api, sizeof(d->api), "%s", version_below(server, ZB_DOCKER_MAX_API) ? server : ZB_DOCKER_MAX_API);
+    zb_log_debug("Docker at %s: API %s", d->host, d->api);
+    return 0;
+}
+
+static int parse_host(zb_docker *d, const char *host)
+{
+    zb_buf url = ZB_BUF_INIT;
+    int rc = 0;
+    if (strncmp(host, "unix://", 7) == 0 && host[7]) {
+        d->socket_path = zb_strdup(host + 7);
+        rc = d->socket_path ? zb_buf_puts(&url, "http://docker") : zb_error_set(ZB_ENOMEM, "out of memory");
+    } else if (strncmp(host, "tcp://", 6) == 0 && host[6]) {
+        const char *verify = getenv("DOCKER_TLS_VERIFY");
+        int tls = verify && *verify && strcmp(verify, "0") != 0;
+        rc = zb_buf_printf(&url, "%s://%s", tls ? "https" : "http", host + 6);
+        while (rc == 0 && url.len && url.data[url.len - 1] == '/')
+            url.data[--url.len] = '\0';
+    } else {
+        rc = zb_error_set(ZB_EUSAGE, "DOCKER_HOST '%s' is not unix:///path or tcp://host:port", host);
+    }
+    if (rc == 0)
+        d->base_url = zb_buf_detach(&url);
+    zb_buf_free(&url);
+    return rc;
+}
+
+int zb_docker_open(zb_docker **out, const char *host)
+{
+    *out = NULL;
+    if (!host || !*host)
+        host = getenv("DOCKER_HOST");
+    if (!host || !*host)
+        host = ZB_DOCKER_DEFAULT_HOST;
+    zb_docker *d = calloc(1, sizeof(*d));
+    if (!d || !(d->host = zb_strdup(host)) || !(d->curl = curl_easy_init())) {
+        zb_docker_close(d);
+        return zb_error_set(ZB_ENOMEM, "out of memory for a Docker client");
+    }
+    int rc = parse_host(d, host);
+    if (rc == 0)
+        rc = negotiate(d);
+    if (rc < 0) {
+        zb_docker_close(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+void zb_docker_close(zb_docker *d)
+{
+    if (!d)
+        return;
+    if (d->curl)
+        curl_easy_cleanup(d->curl);
+    free(d->host);
+    free(d->base_url);
+    free(d->socket_path);
+    free(d);
+}
+
+const char *zb_docker_api_version(const zb_docker *d) { return d->api; }
+const char *zb_docker_host(const zb_docker *d) { return d->host; }
+
+int zb_docker_json(zb_docker *d, const char *method, const char *path, json_t *body, json_t **out, long *status)
+{
+    if (out)
+        *out = NULL;
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    if (body && !text)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    exchange x;
+    exchange_init(&x, d);
+    int rc = perform(d, &x, method, path, body ? "application/json" : NULL, text, text ? strlen(text) : 0, status);
+    free(text);
+    if (rc == 0 && out && x.body.len) {
+        json_error_t err;
+        *out = json_loadb(x.body.data, x.body.len, 0, &err);
+        if (!*out)
+            rc = zb_error_set(ZB_EDOCKER, "%s %s: Docker's answer is not JSON: %s", method, path, err.text);
+    }
+    zb_buf_free(&x.body);
+    return rc;
+}
+
+int zb_docker_stream(zb_docker *d, const char *method, const char *path, json_t *body, zb_docker_sink sink,
+                     void *payload, long *status)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    if (body && !text)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    exchange x;
+    exchange_init(&x, d);
+    x.sink = sink;
+    x.sink_payload = payload;
+    int rc = perform(d, &x, method, path, body ? "application/json" : NULL, text, text ? strlen(text) : 0, status);
+    free(text);
+    zb_buf_free(&x.body);
+    return rc;
+}
+
+int zb_docker_get_stream(zb_docker *d, const char *path, zb_docker_sink sink, void *payload, long *status)
+{
+    return zb_docker_stream(d, "GET", path, NULL, sink, payload, status);
+}
+
+/* Some endpoints (image import) answer 200 with a stream of JSON objects,
+ * one of which may carry {"error": ...}: that is a failure too. */
+static int streamed_answer(const char *path, const zb_buf *body, json_t **out)
+{
+    json_t *last = NULL;
+    int rc = 0;
+    for (size_t at = 0; rc == 0 && body->data && at < body->len;) {
+        json_error_t err;
+        json_t *doc = json_loadb(body->data + at, body->len - at, JSON_DISABLE_EOF_CHECK, &err);
+        if (!doc)
+            break;
+        at += err.position;
+        while (at < body->len && (body->data[at] == '\n' || body->data[at] == '\r' || body->data[at] == ' '))
+            at++;
+        const char *error = json_string_value(json_object_get(doc, "error"));
+        if (error)
+            rc = zb_error_set(ZB_EDOCKER, "%s: Docker reported: %s", path, error);
+        json_decref(last);
+        last = doc;
+    }
+    if (rc == 0 && out)
+        *out = last;
+    else
+        json_decref(last);
+    return rc;
+}
+
+int zb_docker_send_stream(zb_docker *d, const char *method, const char *path, const char *content_type,
+                          zb_docker_source source, void *payload, json_t **out, long *status)
+{
+    if (out)
+        *out = NULL;
+    exchange x;
+    exchange_init(&x, d);
+    x.source = source;
+    x.source_payload = payload;
+    int rc = perform(d, &x, method, path, content_type, NULL, 0, status);
+    if (rc == 0)
+        rc = streamed_answer(path, &x.body, out);
+    zb_buf_free(&x.body);
+    return rc;
+}
+
+char *zb_docker_escape(const char *value)
+{
+    char *e = curl_easy_escape(NULL, value, 0);
+    char *copy = e ? zb_strdup(e) : NULL;
+    curl_free(e);
+    return copy;
+}
