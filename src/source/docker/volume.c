@@ -615,7 +615,7 @@ static int copy_entry(zb_archive_writer *w, struct archive *in, struct archive_e
     la_int64_t offset, pos = 0;
     int ar = ARCHIVE_EOF;
     while (rc == 0 && archive_entry_filetype(e) == AE_IFREG && !link_relative &&
-           (ar = archive_read_data_block(in, &buf, &len, &offset)) == ARCHIVE_OK) {
+           ((ar = archive_read_data_block(in, &buf, &len, &offset)) == ARCHIVE_OK || ar == ARCHIVE_WARN)) {
         if (offset > pos)
             rc = zb_archive_writer_write_zeros(w, (uint64_t)(offset - pos));
         if (rc == 0 && len)
@@ -662,7 +662,10 @@ static int read_volume_once(zb_archive_writer *w, zb_docker *d, const char *help
     int ar = archive_read_open_fd(in, fds[0], 64 * 1024);
     struct archive_entry *e;
     int ours = 0;
-    while (rc == 0 && ar == ARCHIVE_OK && (ar = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
+    /* a warning is a name libarchive cannot convert to this locale: the raw
+     * bytes are kept, as the path source keeps them */
+    while (rc == 0 && ar == ARCHIVE_OK && ((ar = archive_read_next_header(in, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN)) {
+        ar = ARCHIVE_OK;
         if ((rc = copy_entry(w, in, e, last_name, last_size)) < 0)
             ours = zb_error_code() != ZB_EDOCKER;
     }
@@ -836,8 +839,9 @@ static int clear_volume(zb_volume_restore *v)
         rc = zb_docker_send_stream(v->d, "POST", path.data, "application/x-tar", image_tar_source, &tar, NULL, NULL);
     char image[128];
     snprintf(image, sizeof(image), "%s-cleaner:%s", HELPER_REPO, ZB_VERSION);
-    json_t *body = json_pack("{s:s, s:[s,s,s,s,s,s], s:b, s:{s:s}, s:{s:[{s:s, s:s, s:s}]}}", "Image", image, "Cmd", "/busybox",
-                             "find", MOUNT_POINT, "-mindepth", "1", "-delete", "NetworkDisabled", 1, "Labels", HELPER_LABEL,
+    json_t *body = json_pack("{s:s, s:[s,s,s,s,s,s,s,s,s,s,s,s,s], s:b, s:{s:s}, s:{s:[{s:s, s:s, s:s}]}}", "Image", image,
+                             "Cmd", "/busybox", "find", MOUNT_POINT, "-mindepth", "1", "-maxdepth", "1", "-exec", "/busybox",
+                             "rm", "-rf", "{}", "+", "NetworkDisabled", 1, "Labels", HELPER_LABEL,
                              "true", "HostConfig", "Mounts", "Type", "volume", "Source", v->target, "Target", MOUNT_POINT);
     json_t *created = NULL, *waited = NULL;
     if (rc == 0)
@@ -1011,7 +1015,7 @@ int zb_volume_restore_entry(zb_volume_restore *v, zb_archive_reader *r, struct a
     archive_entry_set_pathname(e, inside);
     if (info->hardlink_relative)
         archive_entry_set_hardlink(e, info->hardlink_relative + strlen(DATA_DIR) + 1);
-    if (archive_write_header(v->out, e) != ARCHIVE_OK)
+    if (archive_write_header(v->out, e) < ARCHIVE_WARN) /* a warning: a name kept as raw bytes */
         rc = v->upload_failed ? upload_failure(v) : zb_error_set(ZB_EIO, "cannot stream %s: %s", inside, archive_error_string(v->out));
     const void *data;
     size_t len;

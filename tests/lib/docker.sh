@@ -1,0 +1,77 @@
+# A throwaway Docker daemon for a test: dockerd as root with its socket, data
+# and exec roots in the test's temp folder (vfs storage, no bridge, no
+# iptables), stopped by the test's cleanup even when an assertion fails.
+# Sets DOCKER_HOST (exported) and ZB_DOCKER_SOCK; zb_docker_image makes a
+# busybox image locally (no registry).
+
+zb_docker_start() {
+    command -v dockerd >/dev/null 2>&1 || zb_require "dockerd (package docker.io)"
+    [ "$(id -u)" = 0 ] || zb_require "root, to run dockerd"
+    ZB_DOCKER_SOCK=$ZB_TMP/d.sock
+    local root=$ZB_TMP/docker
+    mkdir -p "$root"
+    dockerd --storage-driver=vfs --bridge=none --iptables=false --ip6tables=false -H "unix://$ZB_DOCKER_SOCK" \
+        --data-root "$root/data" --exec-root "$root/exec" --pidfile "$root/pid" >"$root/log" 2>&1 &
+    ZB_DOCKERD_PID=$!
+    zb_on_exit "zb_docker_stop"
+    for _ in $(seq 1 150); do
+        curl -sf --unix-socket "$ZB_DOCKER_SOCK" http://d/_ping >/dev/null 2>&1 && break
+        kill -0 "$ZB_DOCKERD_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if ! curl -sf --unix-socket "$ZB_DOCKER_SOCK" http://d/_ping >/dev/null 2>&1; then
+        tail -20 "$root/log" >&2
+        zb_fail "dockerd did not start"
+        exit 1
+    fi
+    export DOCKER_HOST=unix://$ZB_DOCKER_SOCK
+    export ZAKPOS_BACKUP_STATE_DIR=$ZB_TMP/state
+}
+
+zb_docker_stop() {
+    kill "$ZB_DOCKERD_PID" 2>/dev/null
+    for _ in $(seq 1 100); do
+        kill -0 "$ZB_DOCKERD_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -9 "$ZB_DOCKERD_PID" 2>/dev/null
+    pkill -9 -f "containerd.*$ZB_TMP" 2>/dev/null
+    # anything dockerd left mounted under the test folder
+    grep -o " $ZB_TMP/[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
+    true
+}
+
+# zb_dapi METHOD PATH [curl args...]: one Docker API call, body on stdout.
+zb_dapi() {
+    local method=$1 path=$2
+    shift 2
+    curl -s --unix-socket "$ZB_DOCKER_SOCK" -X "$method" "$@" "http://d/v1.41$path"
+}
+
+# zb_docker_image: imports "zbtest-busybox:1" from the host's static busybox.
+zb_docker_image() {
+    [ -x /bin/busybox ] || zb_require "/bin/busybox (package busybox-static)"
+    local root=$ZB_TMP/bbroot
+    mkdir -p "$root/bin" "$root/data"
+    cp /bin/busybox "$root/bin/busybox"
+    ln -sf busybox "$root/bin/sh"
+    ln -sf busybox "$root/bin/sleep"
+    tar -C "$root" -cf "$ZB_TMP/bb.tar" .
+    zb_dapi POST "/images/create?fromSrc=-&repo=zbtest-busybox&tag=1" -H 'Content-Type: application/x-tar' \
+        --data-binary "@$ZB_TMP/bb.tar" | grep -q '"status"' || { zb_fail "cannot import the busybox image"; exit 1; }
+}
+
+# zb_docker_run NAME VOLUME LABELS_JSON: a running busybox container that
+# sleeps with VOLUME at /data.
+zb_docker_run() {
+    local name=$1 volume=$2 labels=${3:-{\}}
+    zb_dapi POST "/containers/create?name=$name" -H 'Content-Type: application/json' \
+        -d "{\"Image\":\"zbtest-busybox:1\",\"Cmd\":[\"/bin/sleep\",\"3600\"],\"Labels\":$labels,\"HostConfig\":{\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"$volume\",\"Target\":\"/data\"}]}}" >/dev/null
+    zb_dapi POST "/containers/$name/start" >/dev/null
+}
+
+# zb_docker_state NAME: running, paused, exited...
+zb_docker_state() { zb_dapi GET "/containers/$1/json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["State"]["Status"])'; }
+
+# zb_volume_dir NAME: the volume's folder on this host (local driver).
+zb_volume_dir() { zb_dapi GET "/volumes/$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Mountpoint"])'; }
