@@ -1,0 +1,73 @@
+# Services that write to a volume: containers labelled stop-during-backup are
+# stopped while it is read and started again, =pause pauses them, exec hooks
+# run inside them (a failing pre-hook fails the backup); after a failure or
+# SIGTERM they run again, and after kill -9 the next command restarts them.
+. "$ZB_TEST_LIB/common.sh"
+. "$ZB_TEST_LIB/docker.sh"
+zb_test_begin
+cd "$ZB_TMP"
+zb_docker_start
+zb_docker_image
+"$ZB_BIN" keygen --out key >/dev/null 2>&1
+for v in redis_data kafka_data zk_data; do
+    zb_dapi POST /volumes/create -H 'Content-Type: application/json' -d "{\"Name\":\"$v\"}" >/dev/null
+done
+head -c 64M /dev/urandom >"$(zb_volume_dir kafka_data)/segment.log"
+zb_docker_run redis redis_data '{"zakpos-backup.exec-pre":"echo flushed > /data/dump.rdb","zakpos-backup.exec-post":"echo after > /data/post.txt"}'
+zb_docker_run kafka kafka_data '{"zakpos-backup.stop-during-backup":"true"}'
+zb_docker_run zookeeper zk_data '{"zakpos-backup.stop-during-backup":"pause"}'
+started_at() { zb_dapi GET "/containers/$1/json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["State"]["StartedAt"])'; }
+kafka_started=$(started_at kafka)
+since=$(date +%s)
+
+zb_expect_status 0 "backup of the three volumes" -- "$ZB_BIN" --log-format text backup --repo repo --recipient key.pub \
+    --volume redis_data --volume kafka_data --volume zk_data
+zb_expect_contains "$ZB_LAST_OUTPUT" "stopped container kafka while volume kafka_data is read" "kafka was stopped"
+zb_expect_contains "$ZB_LAST_OUTPUT" "paused container zookeeper while volume zk_data is read" "zookeeper was paused"
+for c in redis kafka zookeeper; do zb_expect_equal "$(zb_docker_state $c)" "running" "$c runs after the backup"; done
+if [ "$(started_at kafka)" != "$kafka_started" ]; then zb_pass; else zb_fail "kafka was not restarted"; fi
+events=$(zb_dapi GET "/events?since=$since&until=$(date +%s)&filters=%7B%22type%22%3A%5B%22container%22%5D%7D")
+zb_expect_contains "$events" '"status":"pause"' "a pause event"
+zb_expect_contains "$events" '"status":"unpause"' "an unpause event"
+archive=$("$ZB_BIN" latest --repo repo)
+zb_expect_status 0 "restore the redis volume" -- "$ZB_BIN" -q restore --key key "$archive" --volume redis_data=redis_copy
+zb_expect_equal "$(cat "$(zb_volume_dir redis_copy)/dump.rdb")" "flushed" "the pre-hook ran before the volume was read"
+zb_expect_equal "$(cat "$(zb_volume_dir redis_data)/post.txt")" "after" "the post-hook ran"
+
+# a failing pre-hook fails the backup; the containers stopped before it run again
+zb_docker_run worker kafka_data '{"zakpos-backup.exec-pre":"exit 3"}'
+zb_expect_status 11 "a failing pre-hook" -- "$ZB_BIN" --log-format text backup --repo repo2 --recipient key.pub --volume kafka_data
+zb_expect_contains "$ZB_LAST_OUTPUT" "exited with status 3" "names the hook's status"
+zb_expect_equal "$(zb_docker_state kafka)" "running" "kafka runs after the failure"
+zb_expect_equal "$(zb_archives_in repo2)" "" "no archive after the failure"
+zb_dapi DELETE "/containers/worker?force=1" >/dev/null
+
+# SIGTERM while the volume is read: cleanup starts kafka again
+backup_slowly() {
+    "$ZB_BIN" --log-format text backup --repo repo3 --recipient key.pub --volume kafka_data --zstd-level 19 --zstd-workers 0 >out 2>err &
+    pid=$!
+    for _ in $(seq 1 100); do
+        [ "$(zb_docker_state kafka)" = exited ] && break
+        sleep 0.1
+    done
+    zb_expect_equal "$(zb_docker_state kafka)" "exited" "kafka is stopped during the backup"
+    sleep 0.5
+}
+backup_slowly
+kill -TERM "$pid"
+wait "$pid"
+zb_expect_equal "$?" "130" "interrupted"
+zb_expect_equal "$(zb_docker_state kafka)" "running" "kafka runs after SIGTERM"
+zb_expect_equal "$(zb_dapi GET '/containers/json?all=1&filters=%7B%22label%22%3A%5B%22zakpos-backup.helper%22%5D%7D')" "[]" \
+    "no helper container after SIGTERM"
+
+# kill -9: nothing can clean up, the record lets the next command do it
+backup_slowly
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+zb_expect_equal "$(zb_docker_state kafka)" "exited" "kafka stays stopped after kill -9"
+zb_expect_status 0 "any next command" -- "$ZB_BIN" --log-format text list --repo repo
+zb_expect_contains "$ZB_LAST_OUTPUT" "container kafka was stopped: started again" "says what it repaired"
+zb_expect_equal "$(zb_docker_state kafka)" "running" "kafka runs again"
+zb_expect_equal "$(ls "$ZAKPOS_BACKUP_STATE_DIR")" "" "the record is gone"
+zb_test_end
