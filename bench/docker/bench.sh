@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Docker volume backup against its rivals, in one run, on a ~1 GiB volume of
+# mixed files (many small, some large), with a throwaway dockerd:
+#   * GET /containers/{id}/archive to /dev/null: the API's own limit
+#   * zakpos-backup backup --volume (zstd + encryption)
+#   * the zakpos design's method: a busybox container running
+#     tar czf /backup/x.tar.gz /data (docker run --rm -v VOL:/data -v $PWD:/backup)
+#   * reading the volume's folder directly: tar -cf - MOUNTPOINT | zstd -3 -T0,
+#     and zakpos-backup backup --path NAME=MOUNTPOINT
+# Targets: API backup <= 1.15x the raw GET and <= 0.25x the tar czf method;
+# peak RSS <= 64 MiB.
+#
+#   bench/docker/bench.sh [WORKDIR]   (default /var/tmp/zb-bench-docker)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$root/bench/lib.sh"
+work=${1:-/var/tmp/zb-bench-docker}
+bin=${ZB_BIN:-$root/build/zakpos-backup}
+mkdir -p "$work"
+BENCH_RESULTS=$work/results.txt
+: >"$BENCH_RESULTS"
+sock=$work/d.sock
+dockerd --storage-driver=vfs --bridge=none --iptables=false --ip6tables=false -H "unix://$sock" \
+    --data-root "$work/data" --exec-root "$work/exec" --pidfile "$work/pid" >"$work/dockerd.log" 2>&1 &
+dpid=$!
+trap 'kill $dpid; wait $dpid 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && break; sleep 0.1; done
+api() { local m=$1 p=$2; shift 2; curl -sf --unix-socket "$sock" -X "$m" "$@" "http://d/v1.41$p"; }
+export DOCKER_HOST=unix://$sock ZAKPOS_BACKUP_STATE_DIR=$work/state
+
+if ! api GET /images/zb-bench-busybox:1/json >/dev/null 2>&1; then
+    rm -rf "$work/bbroot" && mkdir -p "$work/bbroot/bin" "$work/bbroot/data" "$work/bbroot/backup"
+    cp /bin/busybox "$work/bbroot/bin/busybox"
+    tar -C "$work/bbroot" -cf "$work/bb.tar" .
+    api POST "/images/create?fromSrc=-&repo=zb-bench-busybox&tag=1" -H 'Content-Type: application/x-tar' --data-binary "@$work/bb.tar" >/dev/null
+fi
+api POST /volumes/create -H 'Content-Type: application/json' -d '{"Name":"bench_data"}' >/dev/null
+mp=$(api GET /volumes/bench_data | python3 -c 'import json,sys; print(json.load(sys.stdin)["Mountpoint"])')
+if [ ! -f "$mp/.done" ]; then
+    echo "generating ~1 GiB of mixed files in the volume ..."
+    for d in $(seq 0 19); do
+        mkdir -p "$mp/small/$d"
+        for i in $(seq 0 999); do
+            head -c $((512 + (i * 37 % 4096))) /dev/urandom | base64 -w 100 >"$mp/small/$d/rec-$i.json"
+        done
+    done
+    mkdir -p "$mp/logs" "$mp/segments"
+    for i in $(seq 1 150); do
+        seq 1 40000 | sed "s/^/2026-11-24T12:00:00Z INFO kafka offset=$i /" | head -c 1048576 >"$mp/logs/server-$i.log" || true
+    done
+    head -c 400M /dev/urandom >"$mp/segments/00000000000000000000.log"
+    (head -c 200M /dev/urandom; head -c 200M /dev/zero) >"$mp/segments/00000000000001234567.log"
+    touch "$mp/.done"
+fi
+echo "volume: $(find "$mp" -type f | wc -l) files, $(($(du -sb "$mp" | cut -f1) / 1048576)) MiB"
+"$bin" keygen --out "$work/key" >/dev/null 2>&1 || true
+# a container that is never started, for the raw GET
+reader=$(api POST /containers/create -H 'Content-Type: application/json' \
+    -d '{"Image":"zb-bench-busybox:1","Cmd":["/bin/busybox","true"],"HostConfig":{"Binds":["bench_data:/data:ro"]}}' |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["Id"])')
+
+bench_run "GET /containers/{id}/archive" -- curl -sf --unix-socket "$sock" -o /dev/null "http://d/v1.41/containers/$reader/archive?path=/data/."
+BENCH_BEFORE_EACH="rm -rf '$work/repo'" bench_run "zakpos-backup backup --volume" -- \
+    "$bin" --log-format json backup --repo "$work/repo" --recipient "$work/key.pub" --volume bench_data
+tar_czf() {
+    local id
+    mkdir -p "$work/out"
+    id=$(api POST /containers/create -H 'Content-Type: application/json' -d "{\"Image\":\"zb-bench-busybox:1\",
+        \"Cmd\":[\"/bin/busybox\",\"tar\",\"czf\",\"/backup/backup.tar.gz\",\"/data\"],
+        \"HostConfig\":{\"Binds\":[\"bench_data:/data\",\"$work/out:/backup\"]}}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Id"])')
+    api POST "/containers/$id/start" >/dev/null
+    api POST "/containers/$id/wait" >/dev/null
+    api DELETE "/containers/$id" >/dev/null
+}
+export -f tar_czf api
+export work sock
+bench_run "busybox tar czf in a container" -- bash -c tar_czf
+bench_run "tar -cf MOUNTPOINT | zstd -3 -T0" -- bash -c "tar -cf - -C '$mp' . | zstd -q -f -3 -T0 -o '$work/direct.tar.zst'"
+BENCH_BEFORE_EACH="rm -rf '$work/repo-direct'" bench_run "zakpos-backup backup --path MOUNTPOINT" -- \
+    "$bin" --log-format json backup --repo "$work/repo-direct" --recipient "$work/key.pub" --path "bench_data=$mp"
+api DELETE "/containers/$reader?force=1" >/dev/null
+
+echo
+echo "sizes: zakpos-backup $(stat -c %s "$(ls "$work"/repo/*.zbk | tail -1)") bytes, tar czf $(stat -c %s "$work/out/backup.tar.gz") bytes"
+echo "backup --volume / raw GET: $(bench_ratio "zakpos-backup backup --volume" "GET /containers/{id}/archive") (target <= 1.15)"
+echo "backup --volume / tar czf method: $(bench_ratio "zakpos-backup backup --volume" "busybox tar czf in a container") (target <= 0.25)"
+echo "backup --path MOUNTPOINT / tar|zstd: $(bench_ratio "zakpos-backup backup --path MOUNTPOINT" "tar -cf MOUNTPOINT | zstd -3 -T0") (direct read; target <= 1.10)"
+echo "peak RSS KiB: backup --volume $(bench_value "zakpos-backup backup --volume" 3) (target <= 65536)"
