@@ -9,6 +9,7 @@
 #include "zakpos_backup/source/pg/snapshot.h"
 
 #include <libpq/libpq-fs.h>
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -81,18 +82,91 @@ static int write_chunk(copy_run *run, table_copy *t, const zb_buf *chunk)
     return rc;
 }
 
+/* Binary COPY: the first message starts with the file header, the last one
+ * is the trailer. Each stored chunk is a whole binary COPY stream (header,
+ * rows, trailer) so a restore can send it on its own. */
+#define BINARY_SIGNATURE "PGCOPY\n\377\r\n\0"
+#define BINARY_SIGNATURE_LEN 11
+static const char binary_trailer[2] = {'\377', '\377'};
+
+typedef struct chunker {
+    copy_run *run;
+    table_copy *table;
+    int binary;
+    zb_buf header; /* binary: the file header, repeated at each chunk's start */
+    zb_buf chunk;
+    crypto_generichash_state hash;
+} chunker;
+
+static int flush_chunk(chunker *c)
+{
+    if (c->chunk.len == 0)
+        return 0;
+    int rc = c->binary ? zb_buf_append(&c->chunk, binary_trailer, sizeof(binary_trailer)) : 0;
+    if (rc == 0) {
+        crypto_generichash_update(&c->hash, (const unsigned char *)c->chunk.data, c->chunk.len);
+        c->table->bytes += c->chunk.len;
+        rc = write_chunk(c->run, c->table, &c->chunk);
+    }
+    zb_buf_reset(&c->chunk);
+    return rc;
+}
+
+/* One COPY message: a row, plus the header before the first one (binary),
+ * or the trailer (binary, not a row). */
+static int add_message(chunker *c, const char *data, size_t len)
+{
+    if (c->binary && c->header.len == 0) {
+        uint32_t ext = 0;
+        if (len < BINARY_SIGNATURE_LEN + 8 || memcmp(data, BINARY_SIGNATURE, BINARY_SIGNATURE_LEN) != 0)
+            return zb_error_set(ZB_EPG, "the server sent a binary COPY stream without its header");
+        memcpy(&ext, data + BINARY_SIGNATURE_LEN + 4, 4);
+        size_t header_len = BINARY_SIGNATURE_LEN + 8 + ntohl(ext);
+        if (header_len > len)
+            return zb_error_set(ZB_EPG, "the server sent a binary COPY header longer than its message");
+        int rc = zb_buf_append(&c->header, data, header_len);
+        if (rc < 0)
+            return rc;
+        data += header_len, len -= header_len;
+        if (len == 0)
+            return 0;
+    }
+    if (c->binary && len == sizeof(binary_trailer) && memcmp(data, binary_trailer, len) == 0)
+        return 0;
+    int rc = 0;
+    if (c->binary && c->chunk.len == 0)
+        rc = zb_buf_append(&c->chunk, c->header.data, c->header.len);
+    if (rc == 0)
+        rc = zb_buf_append(&c->chunk, data, len);
+    c->table->rows++;
+    if (rc == 0 && c->chunk.len >= c->run->chunk_bytes) {
+        if ((rc = flush_chunk(c)) == 0)
+            rc = zb_check_interrupt();
+        if (rc == 0 && c->run->failed)
+            rc = ZB_EINTR;
+    }
+    return rc;
+}
+
 /* COPY one table out, in chunks of about chunk_bytes: memory holds one
  * chunk (plus one row) per worker, whatever the table's size. */
 static int copy_table(copy_run *run, PGconn *conn, table_copy *t)
 {
     const char *table = json_string_value(json_object_get(t->toc, "table"));
     const char *columns = json_string_value(json_object_get(t->toc, "columns"));
-    zb_buf sql = ZB_BUF_INIT, chunk = ZB_BUF_INIT;
-    crypto_generichash_state hash;
-    crypto_generichash_init(&hash, NULL, 0, crypto_generichash_BYTES);
+    chunker c;
+    memset(&c, 0, sizeof(c));
+    c.run = run;
+    c.table = t;
+    c.binary = strcmp(json_string_value(json_object_get(t->toc, "format")), "binary") == 0;
+    crypto_generichash_init(&c.hash, NULL, 0, crypto_generichash_BYTES);
+    zb_buf sql = ZB_BUF_INIT;
     /* a table without columns still has rows: COPY it without a list */
     int rc = columns && *columns ? zb_buf_printf(&sql, "COPY %s (%s) TO STDOUT", table, columns)
                                  : zb_buf_printf(&sql, "COPY %s TO STDOUT", table);
+    if (rc == 0 && c.binary)
+        rc = zb_buf_puts(&sql, " (FORMAT binary)");
+    zb_log_debug("copying %s (%s)", table, c.binary ? "binary" : "text");
     PGresult *res = rc == 0 ? PQexec(conn, sql.data) : NULL;
     if (rc == 0 && PQresultStatus(res) != PGRES_COPY_OUT)
         rc = zb_pg_result_error(conn, res, "cannot start copying");
@@ -106,18 +180,8 @@ static int copy_table(copy_run *run, PGconn *conn, table_copy *t)
             rc = zb_pg_result_error(conn, NULL, "copy failed");
             break;
         }
-        t->rows++;
-        rc = zb_buf_append(&chunk, row, (size_t)len);
+        rc = add_message(&c, row, (size_t)len);
         PQfreemem(row);
-        if (rc == 0 && chunk.len >= run->chunk_bytes) {
-            crypto_generichash_update(&hash, (const unsigned char *)chunk.data, chunk.len);
-            t->bytes += chunk.len;
-            if ((rc = write_chunk(run, t, &chunk)) == 0)
-                rc = zb_check_interrupt();
-            zb_buf_reset(&chunk);
-            if (run->failed)
-                rc = rc < 0 ? rc : ZB_EINTR;
-        }
     }
     /* the COPY's own result says whether it ended well */
     while ((res = PQgetResult(conn)) != NULL) {
@@ -125,16 +189,14 @@ static int copy_table(copy_run *run, PGconn *conn, table_copy *t)
             rc = zb_pg_result_error(conn, res, "copy failed");
         PQclear(res);
     }
-    if (rc == 0 && chunk.len > 0) {
-        crypto_generichash_update(&hash, (const unsigned char *)chunk.data, chunk.len);
-        t->bytes += chunk.len;
-        rc = write_chunk(run, t, &chunk);
-    }
+    if (rc == 0)
+        rc = flush_chunk(&c);
     unsigned char digest[crypto_generichash_BYTES];
-    crypto_generichash_final(&hash, digest, sizeof(digest));
+    crypto_generichash_final(&c.hash, digest, sizeof(digest));
     sodium_bin2hex(t->hash_hex, sizeof(t->hash_hex), digest, sizeof(digest));
     zb_buf_free(&sql);
-    zb_buf_free(&chunk);
+    zb_buf_free(&c.chunk);
+    zb_buf_free(&c.header);
     if (rc < 0 && rc != ZB_EINTR)
         zb_error_context("table %s", table);
     return rc;

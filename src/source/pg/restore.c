@@ -135,6 +135,9 @@ static int run_copy(PGconn *conn, job *j, long long *rows)
     zb_buf sql = ZB_BUF_INIT;
     int rc = columns && *columns ? zb_buf_printf(&sql, "COPY %s (%s) FROM STDIN", table, columns)
                                  : zb_buf_printf(&sql, "COPY %s FROM STDIN", table);
+    const char *format = json_string_value(json_object_get(j->table->toc, "format"));
+    if (rc == 0 && format && strcmp(format, "binary") == 0)
+        rc = zb_buf_puts(&sql, " (FORMAT binary)");
     PGresult *res = rc == 0 ? PQexec(conn, sql.data) : NULL;
     zb_buf_free(&sql);
     if (rc == 0 && PQresultStatus(res) != PGRES_COPY_IN)

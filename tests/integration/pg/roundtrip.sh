@@ -10,7 +10,11 @@ zb_psql -c "CREATE DATABASE shop"
 ZB_PG_DB=shop zb_psql -f "$(dirname "$0")/fixture.sql" >/dev/null
 "$ZB_BIN" keygen --out key >/dev/null 2>&1
 
-zb_expect_status 0 "backup --pg" -- "$ZB_BIN" backup --repo repo --recipient key.pub --pg "$(zb_pg_conninfo shop)" --jobs 2
+zb_expect_status 0 "backup --pg" -- "$ZB_BIN" --log-level debug --log-format text backup --repo repo --recipient key.pub \
+    --pg "$(zb_pg_conninfo shop)" --jobs 2
+# built-in types go in binary COPY form; a table with an extension's type in text
+zb_expect_contains "$ZB_LAST_OUTPUT" 'copying shop.order_items (binary)' "binary COPY where the types allow it"
+zb_expect_contains "$ZB_LAST_OUTPUT" 'copying shop.customers (text)' "text COPY for other types"
 archive=$("$ZB_BIN" latest --repo repo)
 zb_expect_equal "$(zb_archives_in repo | wc -l)" "1" "one archive written"
 zb_expect_status 0 "verify" -- "$ZB_BIN" verify --key key "$archive"
