@@ -28,11 +28,12 @@ for _ in $(seq 1 100); do curl -sf --unix-socket "$sock" http://d/_ping >/dev/nu
 api() { local m=$1 p=$2; shift 2; curl -sf --unix-socket "$sock" -X "$m" "$@" "http://d/v1.41$p"; }
 export DOCKER_HOST=unix://$sock ZAKPOS_BACKUP_STATE_DIR=$work/state
 
-if ! api GET /images/zb-bench-busybox:1/json >/dev/null 2>&1; then
+if ! api GET /images/zb-bench-busybox:2/json >/dev/null 2>&1; then
     rm -rf "$work/bbroot" && mkdir -p "$work/bbroot/bin" "$work/bbroot/data" "$work/bbroot/backup"
     cp /bin/busybox "$work/bbroot/bin/busybox"
+    ln -sf busybox "$work/bbroot/bin/gzip" # busybox tar z runs gzip from PATH
     tar -C "$work/bbroot" -cf "$work/bb.tar" .
-    api POST "/images/create?fromSrc=-&repo=zb-bench-busybox&tag=1" -H 'Content-Type: application/x-tar' --data-binary "@$work/bb.tar" >/dev/null
+    api POST "/images/create?fromSrc=-&repo=zb-bench-busybox&tag=2" -H 'Content-Type: application/x-tar' --data-binary "@$work/bb.tar" >/dev/null
 fi
 api POST /volumes/create -H 'Content-Type: application/json' -d '{"Name":"bench_data"}' >/dev/null
 mp=$(api GET /volumes/bench_data | python3 -c 'import json,sys; print(json.load(sys.stdin)["Mountpoint"])')
@@ -56,7 +57,7 @@ echo "volume: $(find "$mp" -type f | wc -l) files, $(($(du -sb "$mp" | cut -f1) 
 "$bin" keygen --out "$work/key" >/dev/null 2>&1 || true
 # a container that is never started, for the raw GET
 reader=$(api POST /containers/create -H 'Content-Type: application/json' \
-    -d '{"Image":"zb-bench-busybox:1","Cmd":["/bin/busybox","true"],"HostConfig":{"Binds":["bench_data:/data:ro"]}}' |
+    -d '{"Image":"zb-bench-busybox:2","Cmd":["/bin/busybox","true"],"HostConfig":{"Binds":["bench_data:/data:ro"]}}' |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["Id"])')
 
 bench_run "GET /containers/{id}/archive" -- curl -sf --unix-socket "$sock" -o /dev/null "http://d/v1.41/containers/$reader/archive?path=/data/."
@@ -65,7 +66,7 @@ BENCH_BEFORE_EACH="rm -rf '$work/repo'" bench_run "zakpos-backup backup --volume
 tar_czf() {
     local id
     mkdir -p "$work/out"
-    id=$(api POST /containers/create -H 'Content-Type: application/json' -d "{\"Image\":\"zb-bench-busybox:1\",
+    id=$(api POST /containers/create -H 'Content-Type: application/json' -d "{\"Image\":\"zb-bench-busybox:2\",
         \"Cmd\":[\"/bin/busybox\",\"tar\",\"czf\",\"/backup/backup.tar.gz\",\"/data\"],
         \"HostConfig\":{\"Binds\":[\"bench_data:/data\",\"$work/out:/backup\"]}}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Id"])')
     api POST "/containers/$id/start" >/dev/null
@@ -81,6 +82,7 @@ BENCH_BEFORE_EACH="rm -rf '$work/repo-direct'" bench_run "zakpos-backup backup -
 api DELETE "/containers/$reader?force=1" >/dev/null
 
 echo
+[ -s "$work/out/backup.tar.gz" ] || { echo "bench: the tar czf container wrote nothing" >&2; exit 1; }
 echo "sizes: zakpos-backup $(stat -c %s "$(ls "$work"/repo/*.zbk | tail -1)") bytes, tar czf $(stat -c %s "$work/out/backup.tar.gz") bytes"
 echo "backup --volume / raw GET: $(bench_ratio "zakpos-backup backup --volume" "GET /containers/{id}/archive") (target <= 1.15)"
 echo "backup --volume / tar czf method: $(bench_ratio "zakpos-backup backup --volume" "busybox tar czf in a container") (target <= 0.25)"

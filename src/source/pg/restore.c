@@ -20,6 +20,7 @@
 #define MAX_TOC_BYTES (256u << 20)
 #define MAX_CHUNK_BYTES (1024u << 20)
 #define MAINTENANCE_DB "postgres"
+#define COPY_SLICE (128u << 10)
 
 /* A table being loaded: what the archive's chunks add up to, and what the
  * server says it inserted. */
@@ -143,7 +144,14 @@ static int run_copy(PGconn *conn, job *j, long long *rows)
     if (rc == 0 && PQresultStatus(res) != PGRES_COPY_IN)
         rc = zb_pg_result_error(conn, res, "cannot start loading");
     PQclear(res);
-    if (rc == 0 && (PQputCopyData(conn, j->data, (int)j->len) != 1 || PQputCopyEnd(conn, NULL) != 1))
+    /* in slices: libpq copies what it is given into its own buffer, which
+     * would otherwise grow to a whole chunk per connection */
+    for (size_t at = 0; rc == 0 && at < j->len; at += COPY_SLICE) {
+        size_t n = j->len - at < COPY_SLICE ? j->len - at : COPY_SLICE;
+        if (PQputCopyData(conn, j->data + at, (int)n) != 1)
+            rc = zb_pg_result_error(conn, NULL, "cannot send rows");
+    }
+    if (rc == 0 && PQputCopyEnd(conn, NULL) != 1)
         rc = zb_pg_result_error(conn, NULL, "cannot send rows");
     while ((res = PQgetResult(conn)) != NULL) {
         if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
