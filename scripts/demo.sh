@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on built-in defaults, start to end, on a throwaway workspace:
-# installs what it needs, builds, starts a throwaway PostgreSQL server with a
+# installs what it needs, builds, starts a throwaway PostgreSQL server (and a
+# throwaway Docker engine with a sample zakpos_redis_data volume) with a
 # sample zakpos database, creates sample zakpos host data (the bind-mounted
 # config folders of the zakpos Docker stack), then runs keygen -> backup ->
 # list -> show -> verify -> restore (database into a new database, files into
@@ -21,8 +22,13 @@ work=$(mktemp -d /tmp/zakpos-demo.XXXXXX)
 chmod 755 "$work"
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 pgdata=$work/pgdata
+dockerd_pid=
 cleanup() {
     [ -f "$pgdata/postmaster.pid" ] && runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -m immediate stop >/dev/null 2>&1
+    if [ -n "$dockerd_pid" ]; then
+        kill "$dockerd_pid" 2>/dev/null
+        wait "$dockerd_pid" 2>/dev/null
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -59,6 +65,22 @@ INSERT INTO order_items SELECT o.id, 1 + (o.id * 7) % 2000, 1 + o.id % 3 FROM or
 SQL
 echo "zakpos_db: $(psql_ -d zakpos_db -At -c "SELECT count(*) FROM orders") orders on PostgreSQL $(psql_ -d postgres -At -c "SHOW server_version")"
 db="host=$work/pgsock port=$port user=zakpos_user dbname=zakpos_db"
+
+step "starting a throwaway Docker engine with a sample zakpos_redis_data volume"
+dockerd --storage-driver=vfs --bridge=none --iptables=false --ip6tables=false -H "unix://$work/d.sock" \
+    --data-root "$work/docker" --exec-root "$work/docker-exec" --pidfile "$work/docker.pid" >"$work/dockerd.log" 2>&1 &
+dockerd_pid=$!
+for _ in $(seq 1 100); do curl -sf --unix-socket "$work/d.sock" http://d/_ping >/dev/null 2>&1 && break; sleep 0.1; done
+export DOCKER_HOST="unix://$work/d.sock" ZAKPOS_BACKUP_STATE_DIR="$work/state"
+api() { local m=$1 p=$2; shift 2; curl -sf --unix-socket "$work/d.sock" -X "$m" "$@" "http://d/v1.41$p"; }
+api POST /volumes/create -H 'Content-Type: application/json' \
+    -d '{"Name":"zakpos_redis_data","Labels":{"com.docker.compose.project":"zakpos"}}' >/dev/null
+redis_dir=$(api GET /volumes/zakpos_redis_data | python3 -c 'import json,sys; print(json.load(sys.stdin)["Mountpoint"])')
+mkdir -p "$redis_dir/appendonlydir"
+head -c 2000000 /dev/urandom >"$redis_dir/dump.rdb"
+printf '*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n' >"$redis_dir/appendonlydir/appendonly.aof.1.incr.aof"
+chown -R 999:999 "$redis_dir"
+echo "volume zakpos_redis_data: $(find "$redis_dir" -type f | wc -l) files"
 host=$work/zakpos
 step "creating sample zakpos host data in $host"
 mkdir -p "$host/database/init" "$host/redis" "$host/nginx/conf.d" "$host/data/uploads"
@@ -81,9 +103,9 @@ find "$host" -type f | wc -l | xargs printf '%s files\n'
 step "keygen: a key pair; the backup host keeps only the public half"
 "$zb" keygen --out "$work/backup.key"
 
-step "backup: one encrypted archive of the database, the three config folders and the uploads"
+step "backup: one encrypted archive of the database, the Redis volume, the three config folders and the uploads"
 archive=$("$zb" --log-format text backup --repo "$work/repo" --recipient "$work/backup.key.pub" \
-    --pg "$db" --path database-init="$host/database/init" --path redis="$host/redis" \
+    --pg "$db" --volume zakpos_redis_data --path database-init="$host/database/init" --path redis="$host/redis" \
     --path nginx="$host/nginx" --path uploads="$host/data")
 echo "archive: $archive"
 
@@ -112,6 +134,13 @@ for t in shops products orders order_items; do
 done
 echo "every table of the restored database has the same rows as zakpos_db"
 psql_ -d zakpos_db_restored -c "SELECT shop_id, day, revenue FROM daily_revenue ORDER BY revenue DESC LIMIT 3"
+
+step "restore: the Redis volume into a new volume, zakpos_redis_data_restored"
+"$zb" --log-format text restore --key "$work/backup.key" "$archive" --volume zakpos_redis_data=zakpos_redis_data_restored
+restored_dir=$(api GET /volumes/zakpos_redis_data_restored | python3 -c 'import json,sys; print(json.load(sys.stdin)["Mountpoint"])')
+diff -r "$redis_dir" "$restored_dir"
+[ "$(stat -c %u:%g "$restored_dir/dump.rdb")" = 999:999 ] || { echo "owners differ after the restore" >&2; exit 1; }
+echo "the restored volume is identical to the original, owners included"
 
 step "restore refuses to overwrite a folder that has content"
 if "$zb" --log-format text restore --key "$work/backup.key" "$archive" --path uploads="$work/restored-uploads"; then
