@@ -33,11 +33,12 @@ cleanup() {
 }
 trap cleanup EXIT
 step "starting a throwaway PostgreSQL server with a sample zakpos database"
-mkdir -p "$work/pgsock"
+mkdir -p "$work/pgsock" "$pgdata"
+chown postgres "$pgdata"
 chown postgres "$work/pgsock"
 runuser -u postgres -- "$pgbin/initdb" -D "$pgdata" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
 port=$(shuf -i 20000-40000 -n 1)
-runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -l "$work/pg.log" -w \
+runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w \
     -o "-p $port -k $work/pgsock -c listen_addresses=''" start >/dev/null
 psql_() { runuser -u postgres -- "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 -h "$work/pgsock" -p "$port" "$@"; }
 psql_ -d postgres -c "CREATE ROLE zakpos_user LOGIN CREATEDB" -c "CREATE DATABASE zakpos_db OWNER zakpos_user"
