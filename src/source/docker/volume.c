@@ -101,15 +101,40 @@ static int ensure_helper_image(zb_docker *d, char *image, size_t size)
     return rc < 0 ? zb_error_context("cannot import the helper image") : 0;
 }
 
+static void remove_helper(zb_docker *d, const char *id);
+
+/* Helpers left by a run that was killed outright (their label holds the pid
+ * of the run that made them, which is gone) are removed. */
+static void sweep_helpers(zb_docker *d)
+{
+    json_t *list = NULL;
+    if (zb_docker_json(d, "GET", "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22" HELPER_LABEL "%22%5D%7D", NULL, &list,
+                       NULL) < 0)
+        return;
+    size_t i;
+    json_t *c;
+    json_array_foreach(list, i, c) {
+        const char *owner = json_string_value(json_object_get(json_object_get(c, "Labels"), HELPER_LABEL));
+        long pid = owner ? strtol(owner, NULL, 10) : 0;
+        if (pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+            zb_log_detail("removing helper container %.12s left by a run that was killed", json_string_value(json_object_get(c, "Id")));
+            remove_helper(d, json_string_value(json_object_get(c, "Id")));
+        }
+    }
+    json_decref(list);
+}
+
 /* A helper container that is never started: the volume mounted at /volume. */
 static int create_helper(zb_docker *d, const char *volume, int read_only, char **id)
 {
-    char image[128];
+    char image[128], pid[24];
     int rc = ensure_helper_image(d, image, sizeof(image));
     if (rc < 0)
         return rc;
+    sweep_helpers(d);
+    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
     json_t *body = json_pack("{s:s, s:[s], s:b, s:{s:s}, s:{s:[{s:s, s:s, s:s, s:b}]}}", "Image", image, "Cmd",
-                             "/nonexistent", "NetworkDisabled", 1, "Labels", HELPER_LABEL, "true", "HostConfig", "Mounts",
+                             "/nonexistent", "NetworkDisabled", 1, "Labels", HELPER_LABEL, pid, "HostConfig", "Mounts",
                              "Type", "volume", "Source", volume, "Target", MOUNT_POINT, "ReadOnly", read_only);
     json_t *answer = NULL;
     rc = body ? zb_docker_json(d, "POST", "/containers/create", body, &answer, NULL) : zb_error_set(ZB_ENOMEM, "out of memory");
