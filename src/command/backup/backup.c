@@ -51,6 +51,8 @@ static const char help[] =
     "zakpos-backup.exec-pre / exec-post commands around it; always started again.\n"
     "  --stop-container NAME    stop this container too while its volumes are read\n"
     "  --pause-container NAME   pause this container while its volumes are read\n"
+    "  --volume-direct          read a local volume's folder (its Mountpoint) directly\n"
+    "                           when this host can, which is faster; the API otherwise\n"
     "\n"
     "Database options:\n"
     "  --pg-name NAME           the database's name in the archive (default: its dbname)\n"
@@ -96,6 +98,7 @@ enum {
     OPT_COMPOSE_PROJECT,
     OPT_STOP_CONTAINER,
     OPT_PAUSE_CONTAINER,
+    OPT_VOLUME_DIRECT,
 };
 
 #define VOLUME_ATTEMPTS 3
@@ -109,6 +112,7 @@ typedef struct backup_request {
     int pg_selected;
     zb_pg_backup_options pg;
     zb_strv volumes, volume_labels, compose_projects, stop_containers, pause_containers;
+    int volume_direct;
     zb_archive_write_options write;
 } backup_request;
 
@@ -142,6 +146,7 @@ static int parse(backup_request *req, int argc, char **argv)
         {"compose-project", required_argument, NULL, OPT_COMPOSE_PROJECT},
         {"stop-container", required_argument, NULL, OPT_STOP_CONTAINER},
         {"pause-container", required_argument, NULL, OPT_PAUSE_CONTAINER},
+        {"volume-direct", no_argument, NULL, OPT_VOLUME_DIRECT},
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -174,6 +179,7 @@ static int parse(backup_request *req, int argc, char **argv)
         case OPT_COMPOSE_PROJECT: rc = zb_strv_push(&req->compose_projects, optarg); break;
         case OPT_STOP_CONTAINER: rc = zb_strv_push(&req->stop_containers, optarg); break;
         case OPT_PAUSE_CONTAINER: rc = zb_strv_push(&req->pause_containers, optarg); break;
+        case OPT_VOLUME_DIRECT: req->volume_direct = 1; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 1;
         default: return zb_cli_bad_option("backup", argv);
         }
@@ -252,7 +258,7 @@ static void log_summary(const char *path, zb_archive_writer *w, double seconds);
 static int back_up_volumes(zb_archive_writer *w, zb_docker *d, char **names, size_t count, const backup_request *req,
                            int *retry)
 {
-    zb_volume_backup_options opts = {req->stop_containers.items, req->pause_containers.items};
+    zb_volume_backup_options opts = {req->stop_containers.items, req->pause_containers.items, req->volume_direct};
     for (size_t i = 0; i < count; i++) {
         zb_log_detail("backing up volume %s", names[i]);
         int rc = zb_volume_backup(w, d, names[i], &opts, retry);

@@ -6,6 +6,7 @@
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/signal.h"
+#include "zakpos_backup/source/path/path.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -710,6 +711,17 @@ static int read_volume_once(zb_archive_writer *w, zb_docker *d, const char *help
 
 static json_t *volume_meta(json_t *info);
 
+/* Direct mode: a local volume whose folder this process can read (the tool
+ * runs on the Docker host, as root or in a container that mounts it). */
+static int can_read_directly(json_t *info)
+{
+    const char *driver = json_string_value(json_object_get(info, "Driver"));
+    const char *mountpoint = json_string_value(json_object_get(info, "Mountpoint"));
+    struct stat st;
+    return driver && strcmp(driver, "local") == 0 && mountpoint && stat(mountpoint, &st) == 0 && S_ISDIR(st.st_mode) &&
+           access(mountpoint, R_OK | X_OK) == 0;
+}
+
 /* volume.json comes first, so a restore can create the volume as it was
  * before the content arrives. */
 static int write_meta(zb_archive_writer *w, json_t *info)
@@ -743,18 +755,30 @@ int zb_volume_backup(zb_archive_writer *w, zb_docker *d, const char *name, const
     hold h;
     memset(&h, 0, sizeof(h));
     int rc = inspect_volume(d, name, &info);
-    if (rc == 0)
+    int direct = rc == 0 && opts && opts->direct && can_read_directly(info);
+    if (rc == 0 && opts && opts->direct && !direct)
+        zb_log_info("volume %s: its mount point cannot be read from here; reading it through the Docker API", name);
+    if (rc == 0 && !direct)
         rc = create_helper(d, name, 1, &helper);
     int held = 0;
     if (rc == 0)
         rc = hold_services(&h, d, name, opts, 0), held = 1;
     if (rc == 0)
-        rc = zb_archive_writer_begin_source(w, ZB_SOURCE_VOLUME, name, volume_meta(info));
+    {
+        json_t *meta = volume_meta(info);
+        json_object_set_new(meta, "read", json_string(direct ? "direct" : "api"));
+        rc = zb_archive_writer_begin_source(w, ZB_SOURCE_VOLUME, name, meta);
+    }
     if (rc == 0)
         rc = write_meta(w, info);
     int broke = 0;
-    if (rc == 0)
+    const char *mountpoint = json_string_value(json_object_get(info, "Mountpoint"));
+    if (rc == 0 && direct) {
+        zb_log_detail("reading volume %s directly from %s", name, mountpoint);
+        rc = zb_path_add_tree(w, mountpoint, DATA_DIR);
+    } else if (rc == 0) {
         rc = read_volume_once(w, d, helper, &broke, last_name, sizeof(last_name));
+    }
     if (rc == 0)
         rc = zb_archive_writer_end_source(w, NULL);
     if (held) {

@@ -82,7 +82,7 @@ static int copy_file_data(zb_archive_writer *w, struct archive *disk, struct arc
 }
 
 static int add_entry(zb_archive_writer *w, struct archive *disk, struct archive_entry_linkresolver *links,
-                     zb_prefetch *prefetch, struct archive_entry *e, const char *root, int root_is_file)
+                     zb_prefetch *prefetch, struct archive_entry *e, const char *root, int root_is_file, const char *prefix)
 {
     char *full = zb_strdup(archive_entry_pathname(e));
     char *relative = NULL;
@@ -90,6 +90,17 @@ static int add_entry(zb_archive_writer *w, struct archive *disk, struct archive_
     int rc = full ? relative_name(&relative, full, root, root_is_file) : zb_error_set(ZB_ENOMEM, "out of memory");
     if (rc < 0)
         goto done;
+    if (prefix) { /* "." is the prefix folder itself */
+        zb_buf b = ZB_BUF_INIT;
+        rc = strcmp(relative, ".") == 0 ? zb_buf_puts(&b, prefix) : zb_buf_printf(&b, "%s/%s", prefix, relative);
+        free(relative);
+        relative = zb_buf_detach(&b);
+        zb_buf_free(&b);
+        if (rc < 0 || !relative) {
+            rc = rc < 0 ? rc : zb_error_set(ZB_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
     if (archive_entry_filetype(e) == AE_IFSOCK) {
         zb_log_detail("skipping socket %s: a socket has no content to back up", full);
         goto done;
@@ -118,19 +129,11 @@ done:
  * the disk busy, small enough not to evict what is about to be read. */
 #define PREFETCH_WINDOW (64ull * 1024 * 1024)
 
-int zb_path_backup(zb_archive_writer *w, const char *name, const char *dir)
+/* Reads root (a folder, or a file when root_is_file) into the current
+ * source, names under prefix when given. */
+static int add_tree(zb_archive_writer *w, const char *root, int root_is_file, const char *prefix)
 {
-    char root[PATH_MAX];
-    struct stat st;
-    if (!realpath(dir, root))
-        return zb_error_errno(errno == ENOENT ? ZB_ENOTFOUND : ZB_EIO, errno, "path source %s: cannot resolve %s", name, dir);
-    if (stat(root, &st) < 0)
-        return zb_error_errno(ZB_EIO, errno, "path source %s: cannot stat %s", name, root);
-    int root_is_file = !S_ISDIR(st.st_mode);
-    int rc = zb_archive_writer_begin_source(w, ZB_SOURCE_PATH, name,
-                                            json_pack("{s:s, s:s}", "host_path", root, "root", root_is_file ? "file" : "dir"));
-    if (rc < 0)
-        return rc;
+    int rc = 0;
     struct archive *disk = archive_read_disk_new();
     struct archive_entry_linkresolver *links = archive_entry_linkresolver_new();
     struct archive_entry *e = archive_entry_new();
@@ -159,17 +162,42 @@ int zb_path_backup(zb_archive_writer *w, const char *name, const char *dir)
             goto done;
         }
         archive_read_disk_descend(disk);
-        if ((rc = add_entry(w, disk, links, prefetch, e, root, root_is_file)) < 0)
+        if ((rc = add_entry(w, disk, links, prefetch, e, root, root_is_file, prefix)) < 0)
             goto done;
     }
-    rc = zb_archive_writer_end_source(w, NULL);
 done:
     zb_prefetch_stop(prefetch);
-    if (rc < 0)
-        zb_error_context("path source %s", name);
     archive_entry_free(e);
     archive_entry_linkresolver_free(links);
     if (disk)
         archive_read_free(disk);
+    return rc;
+}
+
+int zb_path_add_tree(zb_archive_writer *w, const char *dir, const char *prefix)
+{
+    char root[PATH_MAX];
+    if (!realpath(dir, root))
+        return zb_error_errno(errno == ENOENT ? ZB_ENOTFOUND : ZB_EIO, errno, "cannot resolve %s", dir);
+    return add_tree(w, root, 0, prefix);
+}
+
+int zb_path_backup(zb_archive_writer *w, const char *name, const char *dir)
+{
+    char root[PATH_MAX];
+    struct stat st;
+    if (!realpath(dir, root))
+        return zb_error_errno(errno == ENOENT ? ZB_ENOTFOUND : ZB_EIO, errno, "path source %s: cannot resolve %s", name, dir);
+    if (stat(root, &st) < 0)
+        return zb_error_errno(ZB_EIO, errno, "path source %s: cannot stat %s", name, root);
+    int root_is_file = !S_ISDIR(st.st_mode);
+    int rc = zb_archive_writer_begin_source(w, ZB_SOURCE_PATH, name,
+                                            json_pack("{s:s, s:s}", "host_path", root, "root", root_is_file ? "file" : "dir"));
+    if (rc == 0)
+        rc = add_tree(w, root, root_is_file, NULL);
+    if (rc == 0)
+        rc = zb_archive_writer_end_source(w, NULL);
+    if (rc < 0)
+        zb_error_context("path source %s", name);
     return rc;
 }

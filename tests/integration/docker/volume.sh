@@ -44,6 +44,14 @@ zb_expect_same_tree "$src" "$(zb_volume_dir redis_copy)" "the restored volume"
 zb_expect_contains "$(zb_dapi GET /volumes/redis_copy)" '"tier":"cache"' "the volume's labels came back"
 zb_expect_equal "$(zb_dapi GET '/containers/json?all=1')" "[]" "no helper container left after the restore"
 
+# direct mode reads the same content from the volume's folder
+zb_expect_status 0 "backup --volume-direct" -- "$ZB_BIN" -v --log-format text backup --repo repo-direct --recipient key.pub \
+    --volume zakpos_redis_data --volume-direct
+zb_expect_contains "$ZB_LAST_OUTPUT" "reading volume zakpos_redis_data directly from $src" "read from the mount point"
+zb_expect_status 0 "restore the direct backup" -- "$ZB_BIN" -q restore --key key "$("$ZB_BIN" latest --repo repo-direct)" \
+    --volume zakpos_redis_data=redis_direct
+zb_expect_same_tree "$src" "$(zb_volume_dir redis_direct)" "the volume restored from a direct backup"
+
 zb_expect_status 9 "restore onto an existing volume" -- "$ZB_BIN" --log-format text restore --key key "$archive" --volume zakpos_redis_data=redis_copy
 zb_expect_contains "$ZB_LAST_OUTPUT" "Docker volume 'redis_copy' exists" "says why"
 echo changed >"$(zb_volume_dir redis_copy)/dump.rdb"

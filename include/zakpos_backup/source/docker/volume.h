@@ -24,6 +24,7 @@
 typedef struct zb_volume_backup_options {
     const char *const *stop_containers;  /* container names to stop as if labelled (NULL-terminated) */
     const char *const *pause_containers; /* ... to pause */
+    int direct;                          /* read the volume's Mountpoint directly when this host can */
 } zb_volume_backup_options;
 
 /* Volumes selected by name, label (KEY=VALUE) or compose project, sorted

@@ -13,6 +13,9 @@
 int zb_path_parse_spec(char **name, char **dir, const char *spec);
 
 int zb_path_backup(zb_archive_writer *w, const char *name, const char *dir);
+/* The folder's entries into the source being written, named under prefix
+ * (the folder itself is prefix): a Docker volume read from its mount point. */
+int zb_path_add_tree(zb_archive_writer *w, const char *dir, const char *prefix);
 
 typedef struct zb_path_restore zb_path_restore;
 
