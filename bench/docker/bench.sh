@@ -5,10 +5,10 @@
 #   * zakpos-backup backup --volume (zstd + encryption)
 #   * the zakpos design's method: a busybox container running
 #     tar czf /backup/x.tar.gz /data (docker run --rm -v VOL:/data -v $PWD:/backup)
-#   * reading the volume's folder directly: tar -cf - MOUNTPOINT | zstd -3 -T0,
-#     and zakpos-backup backup --path NAME=MOUNTPOINT
+#   * reading the volume's folder directly: tar -cf - MOUNTPOINT | zstd -3 -T0
+#     against zakpos-backup backup --volume --volume-direct
 # Targets: API backup <= 1.15x the raw GET and <= 0.25x the tar czf method;
-# peak RSS <= 64 MiB.
+# direct mode <= 1.1x tar|zstd; peak RSS <= 64 MiB.
 #
 #   bench/docker/bench.sh [WORKDIR]   (default /var/tmp/zb-bench-docker)
 set -euo pipefail
@@ -77,8 +77,8 @@ export -f tar_czf api
 export work sock
 bench_run "busybox tar czf in a container" -- bash -c tar_czf
 bench_run "tar -cf MOUNTPOINT | zstd -3 -T0" -- bash -c "tar -cf - -C '$mp' . | zstd -q -f -3 -T0 -o '$work/direct.tar.zst'"
-BENCH_BEFORE_EACH="rm -rf '$work/repo-direct'" bench_run "zakpos-backup backup --path MOUNTPOINT" -- \
-    "$bin" --log-format json backup --repo "$work/repo-direct" --recipient "$work/key.pub" --path "bench_data=$mp"
+BENCH_BEFORE_EACH="rm -rf '$work/repo-direct'" bench_run "zakpos-backup backup --volume-direct" -- \
+    "$bin" --log-format json backup --repo "$work/repo-direct" --recipient "$work/key.pub" --volume bench_data --volume-direct
 api DELETE "/containers/$reader?force=1" >/dev/null
 
 echo
@@ -86,5 +86,5 @@ echo
 echo "sizes: zakpos-backup $(stat -c %s "$(ls "$work"/repo/*.zbk | tail -1)") bytes, tar czf $(stat -c %s "$work/out/backup.tar.gz") bytes"
 echo "backup --volume / raw GET: $(bench_ratio "zakpos-backup backup --volume" "GET /containers/{id}/archive") (target <= 1.15)"
 echo "backup --volume / tar czf method: $(bench_ratio "zakpos-backup backup --volume" "busybox tar czf in a container") (target <= 0.25)"
-echo "backup --path MOUNTPOINT / tar|zstd: $(bench_ratio "zakpos-backup backup --path MOUNTPOINT" "tar -cf MOUNTPOINT | zstd -3 -T0") (direct read; target <= 1.10)"
+echo "backup --volume-direct / tar|zstd: $(bench_ratio "zakpos-backup backup --volume-direct" "tar -cf MOUNTPOINT | zstd -3 -T0") (target <= 1.10)"
 echo "peak RSS KiB: backup --volume $(bench_value "zakpos-backup backup --volume" 3) (target <= 65536)"
