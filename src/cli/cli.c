@@ -9,6 +9,7 @@
 #include "zakpos_backup/command/list.h"
 #include "zakpos_backup/command/prune.h"
 #include "zakpos_backup/command/restore.h"
+#include "zakpos_backup/command/run.h"
 #include "zakpos_backup/command/show.h"
 #include "zakpos_backup/command/verify.h"
 #include "zakpos_backup/source/docker/volume.h"
@@ -42,6 +43,7 @@ static const command commands[] = {
     {"check", "check that the database can be reached as a backup reaches it", zb_cmd_check},
     {"show", "show an archive's header and manifest summary", zb_cmd_show},
     {"restore", "restore sources from an archive", zb_cmd_restore},
+    {"run", "run one job of the configuration once (for cron or a systemd timer)", zb_cmd_run},
 };
 
 static void print_usage(FILE *out)

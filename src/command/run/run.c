@@ -1,0 +1,312 @@
+#include "zakpos_backup/command/run.h"
+#include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/command/backup.h"
+#include "zakpos_backup/command/prune.h"
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fs.h"
+#include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/progress.h"
+#include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/config/config.h"
+#include "zakpos_backup/repo/repo.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char help[] =
+    "usage: zakpos-backup [--config FILE] run JOB [--verbose]\n"
+    "\n"
+    "Runs one job of the configuration ([job NAME] sections; the defaults have\n"
+    "'nightly': backup then prune) once, as system cron or a systemd timer\n"
+    "would. Silent on success unless --verbose; on failure one line on stderr\n"
+    "and the exit status of the failure (see --help). Writes the metrics\n"
+    "textfile (daemon.metrics_file) when one is configured.\n"
+    "\n"
+    "Actions run here: backup (with prune afterwards when the job says so)\n"
+    "and prune.\n";
+
+#define MAX_ARGS 256
+
+typedef struct argv_builder {
+    char *items[MAX_ARGS + 1];
+    int count;
+} argv_builder;
+
+static int arg(argv_builder *a, const char *value)
+{
+    if (a->count == MAX_ARGS)
+        return zb_error_set(ZB_ECONFIG, "the job has too many sources");
+    if (!(a->items[a->count] = zb_strdup(value)))
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    a->items[++a->count] = NULL;
+    return 0;
+}
+
+static int arg2(argv_builder *a, const char *flag, const char *value)
+{
+    int rc = arg(a, flag);
+    return rc < 0 ? rc : arg(a, value);
+}
+
+/* Each word of a space-separated list, after flag. */
+static int args_each(argv_builder *a, const char *flag, const char *list)
+{
+    char *copy = zb_strdup(list ? list : "");
+    if (!copy)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc = 0;
+    char *save = NULL;
+    for (char *w = strtok_r(copy, " \t", &save); rc == 0 && w; w = strtok_r(NULL, " \t", &save))
+        rc = arg2(a, flag, w);
+    free(copy);
+    return rc;
+}
+
+static void argv_free(argv_builder *a)
+{
+    for (int i = 0; i < a->count; i++)
+        free(a->items[i]);
+    a->count = 0;
+}
+
+static int backup_args(argv_builder *a, const zb_config *c)
+{
+    char text[32];
+    int rc = arg(a, "backup");
+    if (rc == 0)
+        rc = arg2(a, "--repo", c->repo);
+    if (rc == 0)
+        rc = arg2(a, "--name", c->archive_name);
+    if (rc == 0)
+        rc = args_each(a, "--recipient", c->recipients);
+    if (rc == 0 && c->passphrase_file && *c->passphrase_file)
+        rc = arg2(a, "--passphrase-file", c->passphrase_file);
+    snprintf(text, sizeof(text), "%d", c->zstd_level);
+    if (rc == 0)
+        rc = arg2(a, "--zstd-level", text);
+    if (rc == 0 && c->pg_enabled && c->pg_conninfo && *c->pg_conninfo) {
+        rc = arg2(a, "--pg", c->pg_conninfo);
+        if (rc == 0 && c->pg_password_file && *c->pg_password_file)
+            rc = arg2(a, "--pg-password-file", c->pg_password_file);
+        snprintf(text, sizeof(text), "%d", c->pg_jobs);
+        if (rc == 0 && c->pg_jobs > 0)
+            rc = arg2(a, "--jobs", text);
+    }
+    if (rc == 0 && c->volumes_enabled)
+        rc = args_each(a, "--volume", c->volumes);
+    for (size_t i = 0; rc == 0 && i < c->path_count; i++) {
+        zb_buf spec = ZB_BUF_INIT;
+        rc = zb_buf_printf(&spec, "%s=%s", c->paths[i].name, c->paths[i].dir);
+        if (rc == 0)
+            rc = arg2(a, "--path", spec.data);
+        zb_buf_free(&spec);
+    }
+    return rc;
+}
+
+static int prune_args(argv_builder *a, const zb_config *c)
+{
+    static const char *const flags[ZB_KEEP_WITHIN] = {"--keep-last", "--keep-hourly", "--keep-daily", "--keep-weekly",
+                                                     "--keep-monthly", "--keep-yearly"};
+    int rc = arg(a, "prune");
+    if (rc == 0)
+        rc = arg2(a, "--repo", c->repo);
+    for (int r = 0; rc == 0 && r < ZB_KEEP_WITHIN; r++) {
+        char n[32];
+        snprintf(n, sizeof(n), "%d", c->keep.count[r]); /* -1: no limit, as prune reads it */
+        if (c->keep.count[r] != 0)
+            rc = arg2(a, flags[r], n);
+    }
+    if (rc == 0 && c->keep.within_set)
+        rc = arg2(a, "--keep-within", c->keep.within_text);
+    return rc;
+}
+
+/* Runs a command with its stdout silenced (a backup prints the archive's
+ * path; a cron job prints nothing on success). */
+static int quietly(int (*command)(int, char **), argv_builder *a, int verbose)
+{
+    int saved = -1, null_fd = -1;
+    fflush(stdout);
+    if (!verbose && (null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0) {
+        saved = dup(STDOUT_FILENO);
+        dup2(null_fd, STDOUT_FILENO);
+        close(null_fd);
+    }
+    optind = 1;
+    int rc = command(a->count, a->items);
+    fflush(stdout);
+    if (saved >= 0) {
+        dup2(saved, STDOUT_FILENO);
+        close(saved);
+    }
+    return rc;
+}
+
+/* ---- metrics: the textfile collector format, rewritten atomically; the
+ * per-job values live in a small JSON state file beside the record. */
+
+static int metrics_update(const zb_config *c, const char *job, int ok, double seconds, long long bytes)
+{
+    if (!c->metrics_file || !*c->metrics_file)
+        return 0;
+    char state_path[PATH_MAX];
+    if (snprintf(state_path, sizeof(state_path), "%s/metrics.json", c->state_dir) >= (int)sizeof(state_path))
+        return zb_error_set(ZB_ECONFIG, "state folder path too long: %s", c->state_dir);
+    int rc = zb_fs_mkdir_p(c->state_dir, 0700);
+    if (rc < 0)
+        return rc;
+    json_t *state = json_load_file(state_path, 0, NULL);
+    if (!json_is_object(state)) {
+        json_decref(state);
+        state = json_object();
+    }
+    json_t *j = json_object_get(state, job);
+    if (!j) {
+        j = json_object();
+        json_object_set_new(state, job, j);
+    }
+    json_object_set_new(j, "last_run", json_integer((json_int_t)time(NULL)));
+    json_object_set_new(j, "last_ok", json_boolean(ok));
+    json_object_set_new(j, "duration", json_real(seconds));
+    if (ok) {
+        json_object_set_new(j, "last_success", json_integer((json_int_t)time(NULL)));
+        if (bytes >= 0)
+            json_object_set_new(j, "bytes", json_integer(bytes));
+    } else {
+        json_object_set_new(j, "failures", json_integer(json_integer_value(json_object_get(j, "failures")) + 1));
+    }
+    char *text = json_dumps(state, JSON_INDENT(1) | JSON_SORT_KEYS);
+    rc = text ? zb_fs_write_file_atomic(state_path, text, strlen(text), 0600) : zb_error_set(ZB_ENOMEM, "out of memory");
+    free(text);
+    zb_buf m = ZB_BUF_INIT;
+    static const struct {
+        const char *name, *key, *help, *type;
+    } series[] = {
+        {"zakpos_backup_last_success_timestamp_seconds", "last_success", "when the job last succeeded", "gauge"},
+        {"zakpos_backup_last_run_timestamp_seconds", "last_run", "when the job last ran", "gauge"},
+        {"zakpos_backup_last_run_success", "last_ok", "1 if the job's last run succeeded", "gauge"},
+        {"zakpos_backup_last_duration_seconds", "duration", "how long the job's last run took", "gauge"},
+        {"zakpos_backup_last_archive_bytes", "bytes", "size of the last archive the job wrote", "gauge"},
+        {"zakpos_backup_failures_total", "failures", "failed runs of the job", "counter"},
+    };
+    for (size_t s = 0; s < sizeof(series) / sizeof(series[0]); s++) {
+        zb_buf_printf(&m, "# HELP %s %s\n# TYPE %s %s\n", series[s].name, series[s].help, series[s].name, series[s].type);
+        const char *name;
+        json_t *v;
+        json_object_foreach(state, name, v) {
+            json_t *x = json_object_get(v, series[s].key);
+            double value = json_is_boolean(x) ? (json_is_true(x) ? 1 : 0) : x ? json_number_value(x) : 0;
+            if (x || strcmp(series[s].key, "failures") == 0)
+                zb_buf_printf(&m, "%s{job=\"%s\"} %.17g\n", series[s].name, name, value);
+        }
+    }
+    if (rc == 0)
+        rc = m.data ? zb_fs_write_file_atomic(c->metrics_file, m.data, m.len, 0644) : zb_error_set(ZB_ENOMEM, "out of memory");
+    zb_buf_free(&m);
+    json_decref(state);
+    return rc;
+}
+
+static long long newest_archive_bytes(const char *repo)
+{
+    char *path = NULL;
+    struct stat st;
+    long long bytes = zb_repo_latest(&path, repo) == 0 && path && stat(path, &st) == 0 ? (long long)st.st_size : -1;
+    free(path);
+    return bytes;
+}
+
+static int run_job(const zb_config *c, const zb_config_job *job, int verbose)
+{
+    argv_builder a = {{NULL}, 0};
+    int rc = 0;
+    if (strcmp(job->action, "backup") == 0) {
+        if ((rc = backup_args(&a, c)) == 0)
+            rc = quietly(zb_cmd_backup, &a, verbose);
+        argv_free(&a);
+        if (rc == 0 && job->prune && (rc = prune_args(&a, c)) == 0)
+            rc = quietly(zb_cmd_prune, &a, verbose);
+    } else if (strcmp(job->action, "prune") == 0) {
+        if ((rc = prune_args(&a, c)) == 0)
+            rc = quietly(zb_cmd_prune, &a, verbose);
+    } else {
+        rc = zb_error_set(ZB_ECONFIG, "job %s: action %s cannot be run by 'run' (backup and prune can)", job->name, job->action);
+    }
+    argv_free(&a);
+    return rc;
+}
+
+int zb_cmd_run(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, ZB_OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    int opt, verbose = zb_log_threshold >= ZB_LOG_DETAIL;
+    while ((opt = getopt_long(argc, argv, "v", options, NULL)) != -1) {
+        switch (opt) {
+        case 'v': verbose = 1; break;
+        case ZB_OPT_HELP: fputs(help, stdout); return 0;
+        default: return zb_cli_bad_option("run", argv);
+        }
+    }
+    if (optind != argc - 1)
+        return zb_cli_usage_error("run", "give exactly one JOB");
+    const char *name = argv[optind];
+    zb_config c;
+    int rc = zb_config_load(&c, zb_cli_config_file());
+    if (rc < 0)
+        return rc;
+    const zb_config_job *job = NULL;
+    for (size_t i = 0; i < c.job_count; i++)
+        if (strcmp(c.jobs[i].name, name) == 0)
+            job = &c.jobs[i];
+    if (!job) {
+        zb_buf names = ZB_BUF_INIT;
+        for (size_t i = 0; i < c.job_count; i++)
+            zb_buf_printf(&names, "%s%s", i ? ", " : "", c.jobs[i].name);
+        rc = zb_error_set(ZB_ECONFIG, "no job named '%s' in the configuration", name);
+        zb_error_hint("the jobs are: %s", names.data ? names.data : "none");
+        zb_buf_free(&names);
+        zb_config_free(&c);
+        return rc;
+    }
+    /* settings the sources read from the environment */
+    if (c.docker_host && *c.docker_host)
+        setenv("DOCKER_HOST", c.docker_host, 0);
+    if (c.state_dir && *c.state_dir)
+        setenv("ZAKPOS_BACKUP_STATE_DIR", c.state_dir, 0);
+    if (verbose)
+        zb_log_threshold = zb_log_threshold > ZB_LOG_INFO ? zb_log_threshold : ZB_LOG_INFO;
+    else
+        zb_log_threshold = zb_log_threshold < ZB_LOG_WARN ? zb_log_threshold : ZB_LOG_WARN;
+    zb_progress_enable(0);
+    double started = zb_time_monotonic();
+    rc = run_job(&c, job, verbose);
+    zb_error_saved failure;
+    if (rc < 0)
+        zb_error_save(&failure);
+    double took = zb_time_monotonic() - started;
+    long long bytes = rc == 0 && strcmp(job->action, "backup") == 0 ? newest_archive_bytes(c.repo) : -1;
+    if (metrics_update(&c, job->name, rc == 0, took, bytes) < 0)
+        zb_log_error("cannot write the metrics file: %s", zb_error_message());
+    if (rc < 0) {
+        zb_error_raise(&failure);
+        zb_error_context("job %s", job->name);
+    } else if (verbose) {
+        zb_log_info("job %s done in %.1f s", job->name, took);
+    }
+    zb_config_free(&c);
+    return rc;
+}
