@@ -10,7 +10,7 @@ packages=(
     libcmocka-dev
     postgresql postgresql-contrib
     docker.io busybox-static
-    zstd curl ca-certificates procps time util-linux tzdata
+    zstd curl ca-certificates procps time util-linux tzdata python3
 )
 missing=()
 for p in "${packages[@]}"; do
