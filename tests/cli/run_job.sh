@@ -49,12 +49,43 @@ zb_expect_contains "$metrics" "zakpos_backup_last_archive_bytes{job=\"nightly\"}
 zb_expect_status 0 "--verbose says what it did" -- "$ZB_BIN" --config zb.conf --log-format text run nightly --verbose
 zb_expect_contains "$ZB_LAST_OUTPUT" "job nightly done" "a summary line"
 
+# a webhook receiver on loopback: refuses the first delivery (500), records the bodies
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >hook.py <<'PY'
+import http.server, sys
+count = 0
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        global count
+        count += 1
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with open(sys.argv[2], "ab") as f:
+            f.write(body + b"\n")
+        self.send_response(500 if count == 1 else 200)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Hook).serve_forever()
+PY
+python3 hook.py "$port" hooks.txt &
+zb_on_exit "kill $!"
+for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+sed -i "s|^metrics_file = .*|&\nwebhook_url = http://127.0.0.1:$port/hook/SECRET-TOKEN-42|" zb.conf
+
 rm -rf src
 zb_expect_status 13 "a source that is gone" -- "$ZB_BIN" --config zb.conf --log-format text run nightly
-zb_expect_contains "$(echo "$ZB_LAST_OUTPUT" | head -1)" "zakpos-backup: error: job nightly: " "one line naming the job"
+zb_expect_equal "$(echo "$ZB_LAST_OUTPUT" | grep -c "^zakpos-backup: error: job nightly: path source data: cannot resolve")" "1" "one error line naming the job and the source"
 zb_expect_contains "$ZB_LAST_OUTPUT" "$ZB_TMP/src" "and the missing folder"
 zb_expect_contains "$(cat metrics.prom)" 'zakpos_backup_last_run_success{job="nightly"} 0' "failure in the metrics"
 zb_expect_contains "$(cat metrics.prom)" 'zakpos_backup_failures_total{job="nightly"} 1' "failure counted"
+zb_expect_contains "$ZB_LAST_OUTPUT" "the webhook at http://127.0.0.1:$port answered HTTP 500; trying again" "a refused delivery is retried"
+if [[ "$ZB_LAST_OUTPUT" == *SECRET-TOKEN* ]]; then zb_fail "the webhook URL's token was logged"; else zb_pass; fi
+zb_expect_equal "$(wc -l <hooks.txt)" "2" "delivered on the second try"
+hook=$(tail -1 hooks.txt)
+zb_expect_contains "$hook" '"status":"failure"' "the webhook says it failed"
+zb_expect_contains "$hook" '"job":"nightly"' "names the job"
+zb_expect_contains "$hook" '"exit_status":13' "carries the exit status"
+zb_expect_contains "$hook" "cannot resolve $ZB_TMP/src" "and the error"
 
 zb_expect_status 3 "an unknown job" -- "$ZB_BIN" --config zb.conf --log-format text run weekly
 zb_expect_contains "$ZB_LAST_OUTPUT" "hint: the jobs are: nightly" "lists the jobs"

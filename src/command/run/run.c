@@ -9,6 +9,7 @@
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/config/config.h"
+#include "zakpos_backup/notify/webhook.h"
 #include "zakpos_backup/repo/repo.h"
 
 #include <fcntl.h>
@@ -226,6 +227,28 @@ static long long newest_archive_bytes(const char *repo)
     return bytes;
 }
 
+/* The webhook's JSON: what ran, how it ended, and the error's own words. */
+static void notify(const zb_config *c, const zb_config_job *job, int rc, const zb_error_saved *failure, double took,
+                   long long bytes)
+{
+    char host[256] = "", when[32];
+    gethostname(host, sizeof(host) - 1);
+    zb_time_format_iso(when, sizeof(when), time(NULL));
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:f}", "tool", "zakpos-backup", "job", job->name, "host", host,
+                             "time", when, "status", rc == 0 ? "success" : "failure", "exit_status",
+                             rc == 0 ? 0 : zb_error_exit_status(rc), "duration_seconds", took);
+    if (failure) {
+        json_object_set_new(body, "error", json_string(failure->message));
+        if (failure->hint[0])
+            json_object_set_new(body, "hint", json_string(failure->hint));
+    }
+    if (bytes >= 0)
+        json_object_set_new(body, "archive_bytes", json_integer(bytes));
+    if (zb_webhook_post(c->webhook_url, body, 3) < 0)
+        zb_log_error("%s", zb_error_message());
+    json_decref(body);
+}
+
 static int run_job(const zb_config *c, const zb_config_job *job, int verbose)
 {
     argv_builder a = {{NULL}, 0};
@@ -301,6 +324,8 @@ int zb_cmd_run(int argc, char **argv)
     long long bytes = rc == 0 && strcmp(job->action, "backup") == 0 ? newest_archive_bytes(c.repo) : -1;
     if (metrics_update(&c, job->name, rc == 0, took, bytes) < 0)
         zb_log_error("cannot write the metrics file: %s", zb_error_message());
+    if (c.webhook_url && *c.webhook_url && (rc < 0 || c.webhook_on_success))
+        notify(&c, job, rc, rc < 0 ? &failure : NULL, took, bytes);
     if (rc < 0) {
         zb_error_raise(&failure);
         zb_error_context("job %s", job->name);
