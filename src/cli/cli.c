@@ -3,6 +3,7 @@
 #include "zakpos_backup/command/backup.h"
 #include "zakpos_backup/command/check.h"
 #include "zakpos_backup/command/config.h"
+#include "zakpos_backup/command/daemon.h"
 #include "zakpos_backup/command/healthcheck.h"
 #include "zakpos_backup/command/keygen.h"
 #include "zakpos_backup/command/latest.h"
@@ -44,6 +45,7 @@ static const command commands[] = {
     {"show", "show an archive's header and manifest summary", zb_cmd_show},
     {"restore", "restore sources from an archive", zb_cmd_restore},
     {"run", "run one job of the configuration once (for cron or a systemd timer)", zb_cmd_run},
+    {"daemon", "run the configured jobs on their schedules", zb_cmd_daemon},
 };
 
 static void print_usage(FILE *out)

@@ -1,0 +1,11 @@
+/* `daemon`: the built-in scheduler. Runs the configured jobs on their cron
+ * schedules, each run a child process (`run JOB`) so a crash cannot take the
+ * scheduler down; never two runs of one job at once; SIGTERM/SIGINT end the
+ * current runs cleanly (they remove partial archives and restart services)
+ * and then the daemon; SIGHUP reloads the configuration. */
+#ifndef ZB_COMMAND_DAEMON_H
+#define ZB_COMMAND_DAEMON_H
+
+int zb_cmd_daemon(int argc, char **argv);
+
+#endif

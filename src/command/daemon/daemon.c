@@ -1,0 +1,200 @@
+#include "zakpos_backup/command/daemon.h"
+#include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/progress.h"
+#include "zakpos_backup/common/signal.h"
+#include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/config/config.h"
+#include "zakpos_backup/schedule/cron.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char help[] =
+    "usage: zakpos-backup [--config FILE] daemon\n"
+    "\n"
+    "Runs the configured jobs ([job NAME]: schedule, action) on their cron\n"
+    "schedules until SIGTERM or SIGINT, each run as `zakpos-backup run JOB` in a\n"
+    "child process. A run that would start while the job's previous run is\n"
+    "still going is skipped and logged. daemon.random_delay adds up to that\n"
+    "much random delay before each run; daemon.timezone (or TZ) sets the zone\n"
+    "the schedules are read in. SIGHUP reloads the configuration. On SIGTERM\n"
+    "the running jobs are asked to stop (they remove partial archives and\n"
+    "restart the containers they stopped) and the daemon exits 0.\n";
+
+typedef struct scheduled {
+    char name[128];
+    zb_cron cron;
+    time_t next;
+    pid_t running; /* child pid, or 0 */
+} scheduled;
+
+typedef struct schedule {
+    scheduled jobs[ZB_CONFIG_MAX_JOBS];
+    size_t count;
+    int random_delay;
+} schedule;
+
+static int load(schedule *s, const char *file, const schedule *previous)
+{
+    zb_config c;
+    int rc = zb_config_load(&c, file);
+    if (rc < 0)
+        return rc;
+    if (c.timezone && *c.timezone) {
+        setenv("TZ", c.timezone, 1);
+        tzset();
+    }
+    schedule fresh;
+    memset(&fresh, 0, sizeof(fresh));
+    fresh.random_delay = c.random_delay_seconds;
+    time_t now = time(NULL);
+    for (size_t i = 0; rc == 0 && i < c.job_count; i++) {
+        scheduled *j = &fresh.jobs[fresh.count++];
+        snprintf(j->name, sizeof(j->name), "%s", c.jobs[i].name);
+        rc = zb_cron_parse(&j->cron, c.jobs[i].schedule);
+        if (rc == 0)
+            rc = zb_cron_next(&j->next, &j->cron, now);
+        for (size_t k = 0; previous && k < previous->count; k++) /* a reload keeps runs in progress */
+            if (strcmp(previous->jobs[k].name, j->name) == 0)
+                j->running = previous->jobs[k].running;
+        if (rc < 0)
+            zb_error_context("job %s", j->name);
+    }
+    zb_config_free(&c);
+    if (rc == 0)
+        *s = fresh;
+    return rc;
+}
+
+static void log_next(const scheduled *j)
+{
+    char when[40];
+    zb_time_format_iso(when, sizeof(when), j->next);
+    zb_log_info("job %s: next run at %s", j->name, when);
+}
+
+/* A run is this program again: `run JOB`, with the same config and logs. */
+static pid_t start_run(const scheduled *j, const char *self, const char *config_file, int random_delay)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    if (random_delay > 0)
+        sleep((unsigned)(rand() % (random_delay + 1)));
+    char *argv[8];
+    int n = 0;
+    argv[n++] = (char *)self;
+    if (config_file)
+        argv[n++] = "--config", argv[n++] = (char *)config_file;
+    argv[n++] = "run";
+    argv[n++] = (char *)j->name;
+    argv[n] = NULL;
+    execv("/proc/self/exe", argv);
+    _exit(127);
+}
+
+static void reap(schedule *s)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (size_t i = 0; i < s->count; i++) {
+            if (s->jobs[i].running != pid)
+                continue;
+            s->jobs[i].running = 0;
+            int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            if (code == 0)
+                zb_log_info("job %s succeeded", s->jobs[i].name);
+            else
+                zb_log_error("job %s failed with exit status %d", s->jobs[i].name, code);
+        }
+    }
+}
+
+static void stop_runs(schedule *s, int sig)
+{
+    for (size_t i = 0; i < s->count; i++)
+        if (s->jobs[i].running) {
+            zb_log_info("stopping the running job %s", s->jobs[i].name);
+            kill(s->jobs[i].running, sig);
+        }
+    for (size_t i = 0; i < s->count; i++)
+        if (s->jobs[i].running) {
+            int status;
+            waitpid(s->jobs[i].running, &status, 0);
+            s->jobs[i].running = 0;
+        }
+}
+
+int zb_cmd_daemon(int argc, char **argv)
+{
+    static const struct option options[] = {{"help", no_argument, NULL, ZB_OPT_HELP}, {NULL, 0, NULL, 0}};
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (opt == ZB_OPT_HELP) {
+            fputs(help, stdout);
+            return 0;
+        }
+        return zb_cli_bad_option("daemon", argv);
+    }
+    if (optind != argc)
+        return zb_cli_usage_error("daemon", "unexpected argument '%s'", argv[optind]);
+    const char *config_file = zb_cli_config_file();
+    schedule s;
+    int rc = load(&s, config_file, NULL);
+    if (rc < 0)
+        return rc;
+    if (s.count == 0)
+        return zb_error_set(ZB_ECONFIG, "the configuration has no jobs to run");
+    zb_progress_enable(0);
+    srand((unsigned)(time(NULL) ^ getpid()));
+    zb_log_info("daemon started with %zu job%s", s.count, s.count == 1 ? "" : "s");
+    for (size_t i = 0; i < s.count; i++)
+        log_next(&s.jobs[i]);
+    while (!zb_interrupted()) {
+        reap(&s);
+        if (zb_reload_requested()) {
+            schedule fresh;
+            if (load(&fresh, config_file, &s) == 0) {
+                s = fresh;
+                zb_log_info("configuration reloaded: %zu job%s", s.count, s.count == 1 ? "" : "s");
+                for (size_t i = 0; i < s.count; i++)
+                    log_next(&s.jobs[i]);
+            } else {
+                zb_log_error("the configuration was not reloaded: %s", zb_error_message());
+            }
+        }
+        time_t now = time(NULL);
+        for (size_t i = 0; i < s.count; i++) {
+            scheduled *j = &s.jobs[i];
+            if (j->next > now)
+                continue;
+            if (j->running) {
+                zb_log_warn("job %s: its previous run is still going; this run is skipped", j->name);
+            } else if ((j->running = start_run(j, argv[0], config_file, s.random_delay)) < 0) {
+                j->running = 0;
+                zb_log_error("job %s: cannot start a run: %s", j->name, strerror(errno));
+            } else {
+                zb_log_info("job %s started (pid %d)", j->name, (int)j->running);
+            }
+            if (zb_cron_next(&j->next, &j->cron, now) < 0)
+                j->next = now + 86400L * 366 * 8; /* never again (checked at load) */
+            log_next(j);
+        }
+        sleep(1); /* a signal ends it early */
+    }
+    int sig = zb_interrupted();
+    zb_log_info("signal %d: stopping", sig);
+    stop_runs(&s, SIGTERM);
+    zb_log_info("daemon stopped");
+    return 0;
+}
