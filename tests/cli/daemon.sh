@@ -8,23 +8,11 @@ cd "$ZB_TMP"
 mkdir -p src
 echo "appendonly yes" >src/redis.conf
 write_config() {
-    cat >zb.conf <<CONF
-[repository]
-path = $ZB_TMP/repo
-recipients = $ZB_TMP/key.pub
-zstd_level = $1
-[postgres]
-enabled = no
-[docker]
-enabled = no
-[paths]
-data = $ZB_TMP/src
-[daemon]
-state_dir = $ZB_TMP/state
-[job every-minute]
-schedule = * * * * *
-action = backup
-CONF
+    {
+        printf '[repository]\npath = %s/repo\nrecipients = %s/key.pub\nzstd_level = %s\n' "$ZB_TMP" "$ZB_TMP" "$1"
+        zb_config_paths_only
+        printf '[job every-minute]\nschedule = * * * * *\naction = backup\n'
+    } >zb.conf
 }
 write_config 3
 "$ZB_BIN" --config zb.conf --log-format text daemon >daemon.log 2>&1 &

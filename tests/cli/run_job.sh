@@ -7,7 +7,8 @@ cd "$ZB_TMP"
 "$ZB_BIN" keygen --out key >/dev/null 2>&1
 mkdir -p src/config
 echo "appendonly yes" >src/config/redis.conf
-cat >zb.conf <<CONF
+{
+    cat <<CONF
 [repository]
 path = $ZB_TMP/repo
 recipients = $ZB_TMP/key.pub
@@ -15,25 +16,16 @@ keep_last = 2
 keep_daily = 0
 keep_weekly = 0
 keep_monthly = 0
-
-[postgres]
-enabled = no
-
-[docker]
-enabled = no
-
-[paths]
-data = $ZB_TMP/src
-
-[daemon]
-state_dir = $ZB_TMP/state
+CONF
+    zb_config_paths_only
+    cat <<CONF
 metrics_file = $ZB_TMP/metrics.prom
-
 [job nightly]
 schedule = 0 2 * * *
 action = backup
 prune = yes
 CONF
+} >zb.conf
 for i in 1 2 3; do
     zb_expect_status 0 "run nightly ($i)" -- "$ZB_BIN" --config zb.conf run nightly
     zb_expect_equal "$ZB_LAST_OUTPUT" "" "silent on success ($i)"

@@ -136,3 +136,10 @@ zb_expect_same_tree() {
 
 # Files in DIR that look like finished archives.
 zb_archives_in() { find "$1" -maxdepth 1 -name '*.zbk' ! -name '.*' 2>/dev/null | sort; }
+
+# zb_config_paths_only: the [postgres], [docker], [paths] and [daemon]
+# sections of a test config that backs up $ZB_TMP/src alone (no server).
+zb_config_paths_only() {
+    printf '[postgres]\nenabled = no\n[docker]\nenabled = no\n[paths]\ndata = %s/src\n[daemon]\nstate_dir = %s/state\n' \
+        "$ZB_TMP" "$ZB_TMP"
+}
