@@ -38,6 +38,22 @@ zb_expect_contains "$metrics" '# TYPE zakpos_backup_last_success_timestamp_secon
 bytes=$(stat -c %s "$("$ZB_BIN" latest --repo repo)")
 zb_expect_contains "$metrics" "zakpos_backup_last_archive_bytes{job=\"nightly\"} $bytes" "the archive's size"
 
+# a verify job reads the newest archive with the repository's secret key
+{
+    cat zb.conf
+    printf '[job check]\nschedule = 30 4 * * 0\naction = verify\n'
+} >zb-verify.conf
+zb_expect_status 3 "verify without a key" -- "$ZB_BIN" --config zb-verify.conf --log-format text run check
+zb_expect_contains "$ZB_LAST_OUTPUT" "needs repository.key_file" "says what is missing"
+sed -i "s|^keep_monthly = 0|&\nkey_file = $ZB_TMP/key|" zb-verify.conf
+zb_expect_status 0 "verify with the key" -- "$ZB_BIN" --config zb-verify.conf run check
+zb_expect_equal "$ZB_LAST_OUTPUT" "" "silent on success"
+latest=$("$ZB_BIN" latest --repo repo)
+printf 'X' | dd of="$latest" bs=1 seek=3000 conv=notrunc status=none
+zb_expect_status 6 "verify catches a damaged newest archive" -- "$ZB_BIN" --config zb-verify.conf --log-format text run check
+zb_expect_contains "$ZB_LAST_OUTPUT" "zakpos-backup: error: job check: " "names the job"
+rm -f "$latest" # the next runs start from an intact repository
+
 zb_expect_status 0 "--verbose says what it did" -- "$ZB_BIN" --config zb.conf --log-format text run nightly --verbose
 zb_expect_contains "$ZB_LAST_OUTPUT" "job nightly done" "a summary line"
 

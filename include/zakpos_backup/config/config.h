@@ -35,6 +35,7 @@ typedef struct zb_config {
     char *archive_name;
     char *recipients;      /* space-separated public key files */
     char *passphrase_file;
+    char *key_file;        /* secret key for verify jobs (not needed to back up) */
     int zstd_level;
     zb_retention_policy keep;
     /* [postgres] */

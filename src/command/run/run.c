@@ -2,6 +2,7 @@
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/command/backup.h"
 #include "zakpos_backup/command/prune.h"
+#include "zakpos_backup/command/verify.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
@@ -32,8 +33,9 @@ static const char help[] =
     "and the exit status of the failure (see --help). Writes the metrics\n"
     "textfile (daemon.metrics_file) when one is configured.\n"
     "\n"
-    "Actions run here: backup (with prune afterwards when the job says so)\n"
-    "and prune.\n";
+    "Actions run here: backup (with prune afterwards when the job says so),\n"
+    "prune, and verify (of the newest archive; needs repository.key_file or\n"
+    "repository.passphrase_file).\n";
 
 #define MAX_ARGS 256
 
@@ -129,6 +131,27 @@ static int prune_args(argv_builder *a, const zb_config *c)
     }
     if (rc == 0 && c->keep.within_set)
         rc = arg2(a, "--keep-within", c->keep.within_text);
+    return rc;
+}
+
+/* verify of the newest archive, with the repository's key or passphrase. */
+static int verify_args(argv_builder *a, const zb_config *c)
+{
+    char *latest = NULL;
+    int rc = zb_repo_latest(&latest, c->repo);
+    if (rc == 0)
+        rc = arg(a, "verify");
+    if (rc == 0 && c->key_file && *c->key_file)
+        rc = arg2(a, "--key", c->key_file);
+    else if (rc == 0 && c->passphrase_file && *c->passphrase_file)
+        rc = arg2(a, "--passphrase-file", c->passphrase_file);
+    else if (rc == 0) {
+        rc = zb_error_set(ZB_ECONFIG, "a verify job needs repository.key_file (the secret key) or repository.passphrase_file");
+        zb_error_hint("the backup host needs only the public key to back up; verifying reads the archive, which needs the secret");
+    }
+    if (rc == 0)
+        rc = arg(a, latest);
+    free(latest);
     return rc;
 }
 
@@ -262,8 +285,11 @@ static int run_job(const zb_config *c, const zb_config_job *job, int verbose)
     } else if (strcmp(job->action, "prune") == 0) {
         if ((rc = prune_args(&a, c)) == 0)
             rc = quietly(zb_cmd_prune, &a, verbose);
+    } else if (strcmp(job->action, "verify") == 0) {
+        if ((rc = verify_args(&a, c)) == 0)
+            rc = quietly(zb_cmd_verify, &a, verbose);
     } else {
-        rc = zb_error_set(ZB_ECONFIG, "job %s: action %s cannot be run by 'run' (backup and prune can)", job->name, job->action);
+        rc = zb_error_set(ZB_ECONFIG, "job %s: action %s cannot be run by 'run' yet (backup, prune and verify can)", job->name, job->action);
     }
     argv_free(&a);
     return rc;
