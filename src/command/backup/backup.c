@@ -297,8 +297,6 @@ static int write_archive(char *path, size_t path_size, backup_request *req, zb_d
     return rc;
 }
 
-static void log_summary(const char *path, zb_archive_writer *w, double seconds);
-
 static void log_summary(const char *path, zb_archive_writer *w, double seconds)
 {
     struct stat st;

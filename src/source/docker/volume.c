@@ -193,15 +193,25 @@ static int add_name(char ***names, size_t *count, const char *name)
 
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static int volumes_with_label(char ***names, size_t *count, zb_docker *d, const char *label, int pg_named)
+/* GET a listing filtered on one key (Docker's filters={"key":["value"]}). */
+static int list_filtered(zb_docker *d, const char *listing, const char *key, const char *value, json_t **out)
 {
-    json_t *filter = json_pack("{s:[s]}", "label", label);
+    json_t *filter = json_pack("{s:[s]}", key, value);
     char *text = filter ? json_dumps(filter, JSON_COMPACT) : NULL;
     zb_buf path = ZB_BUF_INIT;
-    json_t *answer = NULL;
-    int rc = text ? api_path(&path, "/volumes?filters=", text, "") : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc = text ? api_path(&path, listing, text, "") : zb_error_set(ZB_ENOMEM, "out of memory");
     if (rc == 0)
-        rc = zb_docker_json(d, "GET", path.data, NULL, &answer, NULL);
+        rc = zb_docker_json(d, "GET", path.data, NULL, out, NULL);
+    json_decref(filter);
+    free(text);
+    zb_buf_free(&path);
+    return rc;
+}
+
+static int volumes_with_label(char ***names, size_t *count, zb_docker *d, const char *label, int pg_named)
+{
+    json_t *answer = NULL;
+    int rc = list_filtered(d, "/volumes?filters=", "label", label, &answer);
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(answer, "Volumes"), i, v) {
@@ -216,9 +226,6 @@ static int volumes_with_label(char ***names, size_t *count, zb_docker *d, const 
         rc = add_name(names, count, name);
     }
     json_decref(answer);
-    json_decref(filter);
-    free(text);
-    zb_buf_free(&path);
     return rc;
 }
 
@@ -458,16 +465,7 @@ static int run_hook(zb_docker *d, const char *id, const char *name, const char *
 
 static int containers_using(zb_docker *d, const char *volume, json_t **out)
 {
-    json_t *filter = json_pack("{s:[s]}", "volume", volume);
-    char *text = filter ? json_dumps(filter, JSON_COMPACT) : NULL;
-    zb_buf path = ZB_BUF_INIT;
-    int rc = text ? api_path(&path, "/containers/json?filters=", text, "") : zb_error_set(ZB_ENOMEM, "out of memory");
-    if (rc == 0)
-        rc = zb_docker_json(d, "GET", path.data, NULL, out, NULL);
-    json_decref(filter);
-    free(text);
-    zb_buf_free(&path);
-    return rc;
+    return list_filtered(d, "/containers/json?filters=", "volume", volume, out);
 }
 
 static const char *first_name(json_t *c)

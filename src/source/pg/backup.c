@@ -19,7 +19,6 @@
 
 #define DEFAULT_CHUNK_BYTES (4u << 20)
 #define DEFAULT_LOCK_TIMEOUT_MS 10000
-#define MAX_JOBS 64
 
 /* One table to copy and what copying it produced. */
 typedef struct table_copy {
@@ -215,14 +214,9 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int jobs_wanted(int jobs, size_t tables)
+static int jobs_wanted(int requested, size_t tables)
 {
-    if (jobs <= 0)
-        jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (jobs < 1)
-        jobs = 1;
-    if (jobs > MAX_JOBS)
-        jobs = MAX_JOBS;
+    int jobs = zb_pg_jobs(requested);
     if ((size_t)jobs > tables)
         jobs = tables ? (int)tables : 1;
     return jobs;
@@ -233,7 +227,7 @@ static int jobs_wanted(int jobs, size_t tables)
 static int copy_all(copy_run *run, PGconn *leader, const zb_pg_snapshot *snap, const zb_pg_backup_options *opts)
 {
     int jobs = jobs_wanted(opts->jobs, run->table_count);
-    copy_worker workers[MAX_JOBS];
+    copy_worker workers[ZB_PG_MAX_JOBS];
     memset(workers, 0, sizeof(workers));
     int rc = 0;
     workers[0].conn = leader;

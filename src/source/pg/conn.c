@@ -5,6 +5,7 @@
 #include "zakpos_backup/common/log.h"
 
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,4 +161,10 @@ char *zb_pg_conninfo_dbname(const char *conninfo)
             name = zb_strdup(o->val);
     PQconninfoFree(opts);
     return name;
+}
+
+int zb_pg_jobs(int requested)
+{
+    int jobs = requested > 0 ? requested : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    return jobs < 1 ? 1 : jobs > ZB_PG_MAX_JOBS ? ZB_PG_MAX_JOBS : jobs;
 }

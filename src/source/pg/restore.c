@@ -16,7 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_JOBS 64
 #define MAX_TOC_BYTES (256u << 20)
 #define MAX_CHUNK_BYTES (1024u << 20)
 #define MAINTENANCE_DB "postgres"
@@ -57,13 +56,13 @@ typedef struct pool {
     int stopping;
     int failed;
     zb_error_saved failure;
-    PGconn *conns[MAX_JOBS];
-    pthread_t threads[MAX_JOBS];
+    PGconn *conns[ZB_PG_MAX_JOBS];
+    pthread_t threads[ZB_PG_MAX_JOBS];
     struct pool_worker_arg {
         struct pool *pool;
         PGconn *conn;
         job *running;
-    } args[MAX_JOBS];
+    } args[ZB_PG_MAX_JOBS];
     int started;
 } pool;
 
@@ -270,7 +269,7 @@ static void pool_stop(pool *pl)
     pthread_mutex_unlock(&pl->lock);
     for (int i = 0; i < pl->started; i++)
         pthread_join(pl->threads[i], NULL);
-    for (int i = 0; i < MAX_JOBS; i++)
+    for (int i = 0; i < ZB_PG_MAX_JOBS; i++)
         if (pl->conns[i])
             PQfinish(pl->conns[i]);
     free(pl->queue);
@@ -289,8 +288,7 @@ static const char loading_settings[] =
 static int pool_start(zb_pg_restore *p)
 {
     pool *pl = &p->pool;
-    int jobs = p->opts.jobs > 0 ? p->opts.jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    jobs = jobs < 1 ? 1 : jobs > MAX_JOBS ? MAX_JOBS : jobs;
+    int jobs = zb_pg_jobs(p->opts.jobs);
     pthread_mutex_init(&pl->lock, NULL);
     pthread_cond_init(&pl->changed, NULL);
     p->pool_ready = 1;

@@ -58,6 +58,22 @@ static const char not_extension_member[] =
     "AND e.objid = %s AND (e.deptype = 'e' OR (e.deptype = 'i' AND (e.refclassid, e.refobjid) <> (e.classid, e.objid))))";
 static const char user_schema[] = "%s.nspname <> 'information_schema' AND %s.nspname !~ '^pg_'";
 
+/* The condition every object query ends with: in a user schema (alias n),
+ * not an extension's, not made internally with another object. */
+static void user_object(zb_buf *q, const char *catalog, const char *oid)
+{
+    zb_buf_printf(q, user_schema, "n", "n");
+    zb_buf_puts(q, " AND ");
+    zb_buf_printf(q, not_extension_member, catalog, oid);
+}
+
+/* Runs a query built in q (NULL data: building it ran out of memory). */
+static int add_items(item_set *set, PGconn *conn, const char *sql, const char *what);
+static int add_built(item_set *set, PGconn *conn, const zb_buf *q, const char *what)
+{
+    return q->data ? add_items(set, conn, q->data, what) : zb_error_set(ZB_ENOMEM, "out of memory");
+}
+
 static int grow(void **array, size_t *cap, size_t count, size_t size)
 {
     if (count < *cap)
@@ -162,10 +178,8 @@ static int add_schemas(item_set *set, PGconn *conn)
                   ", (SELECT pg_catalog.format('COMMENT ON SCHEMA %%I IS %%L;', n.nspname, d.description) "
                   "FROM pg_catalog.pg_description d WHERE d.objoid = n.oid AND d.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass) "
                   "FROM pg_catalog.pg_namespace n WHERE n.nspname <> 'public' AND ");
-    zb_buf_printf(&q, user_schema, "n", "n");
-    zb_buf_puts(&q, " AND ");
-    zb_buf_printf(&q, not_extension_member, "pg_catalog.pg_namespace", "n.oid");
-    int rc = q.data ? add_items(set, conn, q.data, "cannot read the schemas") : zb_error_set(ZB_ENOMEM, "out of memory");
+    user_object(&q, "pg_catalog.pg_namespace", "n.oid");
+    int rc = add_built(set, conn, &q, "cannot read the schemas");
     zb_buf_free(&q);
     return rc;
 }
@@ -238,10 +252,8 @@ static int add_types(item_set *set, PGconn *conn)
                   "LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype "
                   "WHERE (t.typtype IN ('e', 'r', 'd') OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_catalog.pg_class c "
                   "WHERE c.oid = t.typrelid) = 'c')) AND ");
-    zb_buf_printf(&q, user_schema, "n", "n");
-    zb_buf_puts(&q, " AND ");
-    zb_buf_printf(&q, not_extension_member, "pg_catalog.pg_type", "t.oid");
-    int rc = q.data ? add_items(set, conn, q.data, "cannot read the types") : zb_error_set(ZB_ENOMEM, "out of memory");
+    user_object(&q, "pg_catalog.pg_type", "t.oid");
+    int rc = add_built(set, conn, &q, "cannot read the types");
     zb_buf_free(&q);
     return rc;
 }
@@ -263,10 +275,8 @@ static int add_functions(item_set *set, PGconn *conn)
                 "CROSS JOIN LATERAL (SELECT pg_catalog.format('%s %I.%I(%s)', CASE p.prokind WHEN 'p' THEN 'PROCEDURE' "
                 "ELSE 'FUNCTION' END, n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)) AS name) q "
                 "WHERE p.prokind IN ('f', 'p') AND ");
-    zb_buf_printf(&q, user_schema, "n", "n");
-    zb_buf_puts(&q, " AND ");
-    zb_buf_printf(&q, not_extension_member, "pg_catalog.pg_proc", "p.oid");
-    int rc = q.data ? add_items(set, conn, q.data, "cannot read the functions") : zb_error_set(ZB_ENOMEM, "out of memory");
+    user_object(&q, "pg_catalog.pg_proc", "p.oid");
+    int rc = add_built(set, conn, &q, "cannot read the functions");
     zb_buf_free(&q);
     return rc;
 }
@@ -289,14 +299,13 @@ static void relation_from_any(zb_buf *q, const char *kinds, const char *join, in
                   "CROSS JOIN LATERAL (SELECT pg_catalog.format('%%I.%%I', n.nspname, c.relname) AS name) q "
                   "WHERE c.relkind IN (%s) AND ",
                   join, kinds);
-    zb_buf_printf(q, user_schema, "n", "n");
     if (with_internal) {
+        zb_buf_printf(q, user_schema, "n", "n");
         zb_buf_puts(q, " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = "
                        "'pg_catalog.pg_class'::pg_catalog.regclass AND e.objid = c.oid AND e.deptype = 'e')");
         return;
     }
-    zb_buf_puts(q, " AND ");
-    zb_buf_printf(q, not_extension_member, "pg_catalog.pg_class", "c.oid");
+    user_object(q, "pg_catalog.pg_class", "c.oid");
 }
 
 static void relation_common(zb_buf *q, const char *keyword)
@@ -328,7 +337,7 @@ static int add_sequences(item_set *set, PGconn *conn)
     relation_from(&q, "'S'", "JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid");
     zb_buf_puts(&q, " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
                     "AND i.objid = c.oid AND i.deptype = 'i')");
-    int rc = q.data ? add_items(set, conn, q.data, "cannot read the sequences") : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc = add_built(set, conn, &q, "cannot read the sequences");
     /* every sequence's value (identity ones too), set once the data is in;
      * sequences are not transactional, so this is the value when read */
     zb_buf_reset(&q);
@@ -344,7 +353,7 @@ static int add_sequences(item_set *set, PGconn *conn)
                   RANK_POST_SEQUENCE);
     relation_from_any(&q, "'S'", "JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid", 1);
     if (rc == 0)
-        rc = q.data ? add_items(set, conn, q.data, "cannot read the sequence values") : zb_error_set(ZB_ENOMEM, "out of memory");
+        rc = add_built(set, conn, &q, "cannot read the sequence values");
     zb_buf_free(&q);
     return rc;
 }
@@ -388,7 +397,7 @@ static int add_tables(item_set *set, PGconn *conn)
                 "|| ';', ");
     relation_common(&q, "TABLE");
     relation_from(&q, "'r', 'p'", "");
-    int rc = q.data ? add_items(set, conn, q.data, "cannot read the tables") : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc = add_built(set, conn, &q, "cannot read the tables");
     zb_buf_free(&q);
     return rc;
 }
@@ -413,7 +422,7 @@ static int add_views(item_set *set, PGconn *conn)
                     "WHERE a.attrelid = c.oid AND a.attnum = d.objsubid), d.description) END, E'\\n' ORDER BY d.objsubid) "
                     "FROM pg_catalog.pg_description d WHERE d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass)");
     relation_from(&q, "'v', 'm'", "");
-    int rc = q.data ? add_items(set, conn, q.data, "cannot read the views") : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc = add_built(set, conn, &q, "cannot read the views");
     zb_buf_free(&q);
     return rc;
 }
@@ -438,7 +447,7 @@ static int add_post_data(item_set *set, PGconn *conn)
                   "WHERE c.relkind = 'S' AND ",
                   RANK_POST_SEQUENCE);
     zb_buf_printf(&q, user_schema, "n", "n");
-    int rc = q.data ? add_items(set, conn, q.data, "cannot read the sequence owners") : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc = add_built(set, conn, &q, "cannot read the sequence owners");
     /* indexes not made by a constraint, nor by a partitioned parent's index */
     zb_buf_reset(&q);
     zb_buf_printf(&q,
@@ -453,11 +462,9 @@ static int add_post_data(item_set *set, PGconn *conn)
                   "WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x')) "
                   "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = i.indexrelid) AND ",
                   RANK_POST_INDEX);
-    zb_buf_printf(&q, user_schema, "n", "n");
-    zb_buf_puts(&q, " AND ");
-    zb_buf_printf(&q, not_extension_member, "pg_catalog.pg_class", "c.oid");
+    user_object(&q, "pg_catalog.pg_class", "c.oid");
     if (rc == 0)
-        rc = q.data ? add_items(set, conn, q.data, "cannot read the indexes") : zb_error_set(ZB_ENOMEM, "out of memory");
+        rc = add_built(set, conn, &q, "cannot read the indexes");
     /* constraints declared on the table itself (inherited copies come with their parent's) */
     zb_buf_reset(&q);
     zb_buf_printf(&q,
@@ -476,11 +483,9 @@ static int add_post_data(item_set *set, PGconn *conn)
                   "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
                   "WHERE k.contype IN ('p', 'u', 'x', 'c', 'f') AND k.conislocal AND k.conparentid = 0 AND c.relkind IN ('r', 'p') AND ",
                   RANK_POST_CHECK, RANK_POST_FOREIGN_KEY, RANK_POST_INDEX);
-    zb_buf_printf(&q, user_schema, "n", "n");
-    zb_buf_puts(&q, " AND ");
-    zb_buf_printf(&q, not_extension_member, "pg_catalog.pg_class", "c.oid");
+    user_object(&q, "pg_catalog.pg_class", "c.oid");
     if (rc == 0)
-        rc = q.data ? add_items(set, conn, q.data, "cannot read the constraints") : zb_error_set(ZB_ENOMEM, "out of memory");
+        rc = add_built(set, conn, &q, "cannot read the constraints");
     /* triggers (not a constraint's internal ones, not a partition's clones) */
     zb_buf_reset(&q);
     zb_buf_printf(&q,
@@ -496,11 +501,9 @@ static int add_post_data(item_set *set, PGconn *conn)
                   "FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid "
                   "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE %s AND ",
                   RANK_POST_TRIGGER, trigger_filter);
-    zb_buf_printf(&q, user_schema, "n", "n");
-    zb_buf_puts(&q, " AND ");
-    zb_buf_printf(&q, not_extension_member, "pg_catalog.pg_class", "c.oid");
+    user_object(&q, "pg_catalog.pg_class", "c.oid");
     if (rc == 0)
-        rc = q.data ? add_items(set, conn, q.data, "cannot read the triggers") : zb_error_set(ZB_ENOMEM, "out of memory");
+        rc = add_built(set, conn, &q, "cannot read the triggers");
     /* row level security: switched on after the data is in, then policies */
     zb_buf_reset(&q);
     zb_buf_printf(&q,
@@ -511,7 +514,7 @@ static int add_post_data(item_set *set, PGconn *conn)
     relation_from(&q, "'r', 'p'", "");
     zb_buf_puts(&q, " AND c.relrowsecurity");
     if (rc == 0)
-        rc = q.data ? add_items(set, conn, q.data, "cannot read row security") : zb_error_set(ZB_ENOMEM, "out of memory");
+        rc = add_built(set, conn, &q, "cannot read row security");
     zb_buf_reset(&q);
     zb_buf_printf(&q,
                   "SELECT 'pg_catalog.pg_policy'::pg_catalog.regclass::oid, p.oid, %d, 'POLICY', n.nspname, p.polname, "
@@ -532,7 +535,7 @@ static int add_post_data(item_set *set, PGconn *conn)
                   RANK_POST_SECURITY);
     zb_buf_printf(&q, user_schema, "n", "n");
     if (rc == 0)
-        rc = q.data ? add_items(set, conn, q.data, "cannot read the policies") : zb_error_set(ZB_ENOMEM, "out of memory");
+        rc = add_built(set, conn, &q, "cannot read the policies");
     zb_buf_free(&q);
     return rc;
 }
@@ -551,7 +554,7 @@ static int add_large_objects(item_set *set, PGconn *conn)
                   RANK_POST_SEQUENCE);
     acl_sql(&q, "l.lomacl", "'LARGE OBJECT ' || l.oid::text", "l.lomowner");
     zb_buf_puts(&q, ", NULL FROM pg_catalog.pg_largeobject_metadata l ORDER BY l.oid");
-    int rc = q.data ? add_items(set, conn, q.data, "cannot read the large objects") : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc = add_built(set, conn, &q, "cannot read the large objects");
     zb_buf_free(&q);
     return rc;
 }

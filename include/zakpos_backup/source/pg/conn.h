@@ -9,6 +9,11 @@
 
 #define ZB_PG_ENV_PASSWORD_FILE "ZAKPOS_BACKUP_PG_PASSWORD_FILE"
 #define ZB_PG_MIN_VERSION 120000
+#define ZB_PG_MAX_JOBS 64
+
+/* Connections to use: requested, or the number of cores when <= 0, within
+ * 1..ZB_PG_MAX_JOBS. */
+int zb_pg_jobs(int requested);
 
 /* conninfo NULL: DATABASE_URL, else libpq's defaults. password_file NULL:
  * ZAKPOS_BACKUP_PG_PASSWORD_FILE if set (PGPASSWORD and .pgpass work as
