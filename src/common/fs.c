@@ -157,7 +157,14 @@ void zb_fs_secret_free(char *secret, size_t len)
 
 int zb_fs_read_text(char **out, const char *path, size_t max_bytes)
 {
+    size_t len;
+    return zb_fs_read_file(out, &len, path, max_bytes);
+}
+
+int zb_fs_read_file(char **out, size_t *out_len, const char *path, size_t max_bytes)
+{
     *out = NULL;
+    *out_len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return zb_error_errno(errno == ENOENT ? ZB_ENOTFOUND : ZB_EIO, errno, "cannot open %s", path);
@@ -186,6 +193,7 @@ int zb_fs_read_text(char **out, const char *path, size_t max_bytes)
         zb_buf_free(&b);
         return rc;
     }
+    *out_len = b.len;
     *out = zb_buf_detach(&b);
     return 0;
 }

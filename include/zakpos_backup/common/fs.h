@@ -22,6 +22,8 @@ int zb_fs_read_secret(char **out, size_t *out_len, const char *path);
 void zb_fs_secret_free(char *secret, size_t len);
 /* Reads a small text file whole (NUL-terminated, free()). */
 int zb_fs_read_text(char **out, const char *path, size_t max_bytes);
+/* The same for any content (NUL bytes included): *out_len is its length. */
+int zb_fs_read_file(char **out, size_t *out_len, const char *path, size_t max_bytes);
 
 /* An output file written under a hidden temporary name in its destination
  * folder, published by zb_atomic_file_commit (fsync, no-replace rename, fsync

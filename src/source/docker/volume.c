@@ -45,35 +45,47 @@ static int api_path(zb_buf *b, const char *before, const char *value, const char
 
 /* The helper image: a tar with one empty folder, enough for containers that
  * are never started; imported once per tool version, no registry needed. */
+/* An in-memory tar sent as a request body, read from a cursor. */
+typedef struct tar_upload {
+    const zb_buf *tar;
+    size_t at;
+} tar_upload;
+
 static ssize_t image_tar_source(void *buf, size_t len, void *payload)
 {
-    zb_buf *tar = payload;
-    size_t n = tar->len < len ? tar->len : len;
-    memcpy(buf, tar->data, n);
-    memmove(tar->data, tar->data + n, tar->len - n);
-    tar->len -= n;
+    tar_upload *u = payload;
+    size_t left = u->tar->len - u->at;
+    size_t n = left < len ? left : len;
+    memcpy(buf, u->tar->data + u->at, n);
+    u->at += n;
     return (ssize_t)n;
 }
 
-static int build_image_tar(zb_buf *out)
+static la_ssize_t append_to_buf(struct archive *a, void *payload, const void *data, size_t len)
+{
+    (void)a;
+    return zb_buf_append(payload, data, len) == 0 ? (la_ssize_t)len : -1;
+}
+
+/* An image's rootfs tar, in memory: one entry, a folder (data NULL) or a
+ * file with the given content. */
+static int build_image_tar(zb_buf *out, const char *name, const void *data, size_t len)
 {
     struct archive *a = archive_write_new();
     struct archive_entry *e = archive_entry_new();
-    size_t used = 0;
-    static char block[16384];
     int ok = a && e && archive_write_set_format_pax_restricted(a) == ARCHIVE_OK &&
-             archive_write_open_memory(a, block, sizeof(block), &used) == ARCHIVE_OK;
+             archive_write_open(a, out, NULL, append_to_buf, NULL) == ARCHIVE_OK;
     if (ok) {
-        archive_entry_set_pathname(e, "volume/");
-        archive_entry_set_filetype(e, AE_IFDIR);
+        archive_entry_set_pathname(e, name);
+        archive_entry_set_filetype(e, data ? AE_IFREG : AE_IFDIR);
         archive_entry_set_perm(e, 0755);
-        ok = archive_write_header(a, e) == ARCHIVE_OK && archive_write_close(a) == ARCHIVE_OK;
+        archive_entry_set_size(e, data ? (la_int64_t)len : 0);
+        ok = archive_write_header(a, e) == ARCHIVE_OK && (!data || archive_write_data(a, data, len) == (la_ssize_t)len) &&
+             archive_write_close(a) == ARCHIVE_OK;
     }
     archive_entry_free(e);
     archive_write_free(a);
-    if (!ok)
-        return zb_error_set(ZB_EFAIL, "cannot build the helper image");
-    return zb_buf_append(out, block, used);
+    return ok ? 0 : zb_error_set(ZB_EFAIL, "cannot build an image for the helper containers");
 }
 
 static int ensure_helper_image(zb_docker *d, char *image, size_t size)
@@ -94,9 +106,10 @@ static int ensure_helper_image(zb_docker *d, char *image, size_t size)
     zb_buf_reset(&path);
     rc = zb_buf_printf(&path, "/images/create?fromSrc=-&repo=%s&tag=%s", HELPER_REPO, ZB_VERSION);
     if (rc == 0)
-        rc = build_image_tar(&tar);
+        rc = build_image_tar(&tar, "volume/", NULL, 0);
     if (rc == 0)
-        rc = zb_docker_send_stream(d, "POST", path.data, "application/x-tar", image_tar_source, &tar, NULL, NULL);
+        rc = zb_docker_send_stream(d, "POST", path.data, "application/x-tar", image_tar_source, &(tar_upload){&tar, 0},
+                                   NULL, NULL);
     zb_buf_free(&path);
     zb_buf_free(&tar);
     return rc < 0 ? zb_error_context("cannot import the helper image") : 0;
@@ -854,36 +867,17 @@ static int clear_volume(zb_volume_restore *v)
         return zb_error_hint("install busybox-static, or restore into a new volume (--volume %s=NEWNAME)", v->name);
     }
     zb_buf tar = ZB_BUF_INIT, path = ZB_BUF_INIT;
-    struct archive *a = archive_write_new();
-    struct archive_entry *e = archive_entry_new();
-    int rc = a && e ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
     /* an image holding only busybox, tagged with the tool's version */
     char *data = NULL;
+    size_t size = 0;
+    int rc = zb_fs_read_file(&data, &size, busybox, 16u << 20);
     if (rc == 0)
-        rc = zb_fs_read_text(&data, busybox, 16u << 20);
-    struct stat st;
-    if (rc == 0 && stat(busybox, &st) < 0)
-        rc = zb_error_errno(ZB_EIO, errno, "cannot stat %s", busybox);
-    size_t used = 0, cap = (size_t)st.st_size + 64 * 1024;
-    char *block = rc == 0 ? malloc(cap) : NULL;
-    if (rc == 0 && (!block || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-                    archive_write_open_memory(a, block, cap, &used) != ARCHIVE_OK))
-        rc = zb_error_set(ZB_EFAIL, "cannot build the cleaner image");
-    if (rc == 0) {
-        archive_entry_set_pathname(e, "busybox");
-        archive_entry_set_filetype(e, AE_IFREG);
-        archive_entry_set_perm(e, 0755);
-        archive_entry_set_size(e, st.st_size);
-        if (archive_write_header(a, e) != ARCHIVE_OK || archive_write_data(a, data, (size_t)st.st_size) != st.st_size ||
-            archive_write_close(a) != ARCHIVE_OK)
-            rc = zb_error_set(ZB_EFAIL, "cannot build the cleaner image: %s", archive_error_string(a));
-    }
-    if (rc == 0)
-        rc = zb_buf_append(&tar, block, used);
+        rc = build_image_tar(&tar, "busybox", data, size);
     if (rc == 0)
         rc = zb_buf_printf(&path, "/images/create?fromSrc=-&repo=%s-cleaner&tag=%s", HELPER_REPO, ZB_VERSION);
     if (rc == 0)
-        rc = zb_docker_send_stream(v->d, "POST", path.data, "application/x-tar", image_tar_source, &tar, NULL, NULL);
+        rc = zb_docker_send_stream(v->d, "POST", path.data, "application/x-tar", image_tar_source, &(tar_upload){&tar, 0},
+                                   NULL, NULL);
     char image[128];
     snprintf(image, sizeof(image), "%s-cleaner:%s", HELPER_REPO, ZB_VERSION);
     json_t *body = json_pack("{s:s, s:[s,s,s,s,s,s,s,s,s,s,s,s,s], s:b, s:{s:s}, s:{s:[{s:s, s:s, s:s}]}}", "Image", image,
@@ -905,9 +899,6 @@ static int clear_volume(zb_volume_restore *v)
     json_decref(body);
     json_decref(created);
     json_decref(waited);
-    archive_entry_free(e);
-    archive_write_free(a);
-    free(block);
     free(data);
     zb_buf_free(&tar);
     zb_buf_free(&path);
