@@ -314,8 +314,10 @@ ssize_t zb_archive_reader_read(zb_archive_reader *r, void *buf, size_t len)
             int rc = zb_archive_reader_read_block(r, &d, &n, &off);
             if (rc < 0)
                 return rc;
+            if (rc == 0 && !r->data_eof)
+                break; /* an entry without data (a folder, a link) */
             if (rc == 0)
-                continue;
+                continue; /* the end: a trailing hole is read as zeros above */
             r->pending = d;
             r->pending_len = n;
             r->pending_offset = off;
@@ -510,6 +512,29 @@ done:
     json_decref(doc);
     free(line);
     free(seen_line);
+    return rc;
+}
+
+int zb_archive_reader_each_entry(zb_archive_reader *r, const char *kind, const char *name, zb_entry_visit_fn visit,
+                                 void *payload)
+{
+    if (!r->done)
+        return zb_error_set(ZB_EFAIL, "%s: the archive was not read to its end", r->path);
+    int rc = rewind_seen(r);
+    char *line = NULL;
+    size_t cap = 0;
+    while (rc == 0 && getline(&line, &cap, r->seen) >= 0) {
+        json_t *got = json_loads(line, 0, NULL);
+        if (!got) {
+            rc = zb_error_set(ZB_EIO, "%s: a temporary file is damaged", r->path);
+            break;
+        }
+        if (strcmp(json_string_value(json_object_get(got, "kind")) ?: "", kind) == 0 &&
+            strcmp(json_string_value(json_object_get(got, "name")) ?: "", name) == 0)
+            rc = visit(json_object_get(got, "entry"), payload);
+        json_decref(got);
+    }
+    free(line);
     return rc;
 }
 

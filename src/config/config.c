@@ -320,9 +320,42 @@ static int handle_job(parse_state *st, const char *section, const char *name, co
     return fail_at(st, section, key, "unknown key (schedule, action, prune)");
 }
 
+static void free_check(zb_config_check *k)
+{
+    free(k->name);
+    free(k->sql);
+    free(k->expect);
+    free(k->origin);
+    memset(k, 0, sizeof(*k));
+}
+
+static int handle_check(parse_state *st, const char *section, const char *name, const char *key, const char *value)
+{
+    zb_config *c = st->c;
+    zb_config_check *k = NULL;
+    for (size_t i = 0; i < c->check_count; i++)
+        if (strcmp(c->checks[i].name, name) == 0)
+            k = &c->checks[i];
+    if (!k && c->check_count == ZB_CONFIG_MAX_CHECKS)
+        return fail_at(st, section, key, "too many checks");
+    if (!k) {
+        k = &c->checks[c->check_count++];
+        k->name = zb_strdup(name);
+        k->origin = origin_text(st);
+    }
+    char **field = strcmp(key, "sql") == 0 ? &k->sql : strcmp(key, "expect") == 0 ? &k->expect : NULL;
+    if (!field)
+        return fail_at(st, section, key, "unknown key (sql, expect)");
+    free(*field);
+    *field = zb_strdup(value);
+    return 1;
+}
+
 static int handler(void *user, const char *section, const char *key, const char *value)
 {
     parse_state *st = user;
+    if (strncmp(section, "check ", 6) == 0 && section[6])
+        return handle_check(st, section, section + 6, key, value);
     if (strcmp(section, "paths") == 0)
         return handle_path(st, key, value);
     if (strncmp(section, "job ", 4) == 0 && section[4])
@@ -341,7 +374,7 @@ static int handler(void *user, const char *section, const char *key, const char 
         return 1;
     }
     if (!known_section)
-        return fail_at(st, section, key, "unknown section (use repository, postgres, docker, paths, daemon or job NAME)");
+        return fail_at(st, section, key, "unknown section (use repository, postgres, docker, paths, daemon, job NAME or check NAME)");
     return fail_at(st, section, key, "unknown key");
 }
 
@@ -466,6 +499,10 @@ int zb_config_load(zb_config *out, const char *file)
     }
     if (rc == 0)
         rc = apply_environment(out);
+    for (size_t i = 0; rc == 0 && i < out->check_count; i++)
+        if (!out->checks[i].sql || !out->checks[i].expect)
+            rc = zb_error_set(ZB_ECONFIG, "%s: [check %s] needs both sql and expect", out->checks[i].origin,
+                              out->checks[i].name);
     if (rc < 0)
         zb_config_free(out);
     return rc;
@@ -487,6 +524,8 @@ void zb_config_free(zb_config *c)
         free_path(&c->paths[i]);
     for (size_t i = 0; i < c->job_count; i++)
         free_job(&c->jobs[i]);
+    for (size_t i = 0; i < c->check_count; i++)
+        free_check(&c->checks[i]);
     for (size_t i = 0; c->origins && i < c->origin_count; i++)
         free(c->origins[i]);
     free(c->origins);
@@ -543,4 +582,15 @@ void zb_config_print(const zb_config *c, FILE *out)
     for (size_t i = 0; i < c->job_count; i++)
         fprintf(out, "job.%s = %s \"%s\"%s  (%s)\n", c->jobs[i].name, c->jobs[i].action, c->jobs[i].schedule,
                 c->jobs[i].prune ? " then prune" : "", c->jobs[i].origin);
+    for (size_t i = 0; i < c->check_count; i++)
+        fprintf(out, "check.%s = %s => %s  (%s)\n", c->checks[i].name, c->checks[i].sql, c->checks[i].expect,
+                c->checks[i].origin);
+}
+
+int zb_config_is_set(const zb_config *c, const char *section, const char *key)
+{
+    for (size_t i = 0; i < ZB_ARRAY_LEN(keys); i++)
+        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].key, key) == 0)
+            return c->origins && c->origins[i] && strcmp(c->origins[i], "default") != 0;
+    return 0;
 }

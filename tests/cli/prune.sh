@@ -29,6 +29,16 @@ zb_expect_status 0 "prune" -- "$ZB_BIN" -q prune --repo repo --keep-daily 3 --ke
 kept=$(cd repo && ls *.zbk | tr '\n' ' ')
 zb_expect_equal "$kept" "zakpos-20261031T020000Z.zbk zakpos-20261122T020000Z.zbk zakpos-20261123T020000Z.zbk zakpos-20261124T020000Z.zbk " "what prune keeps"
 
+# The newest archive proven restorable stays, whatever the rules say.
+zb_expect_status 0 "verify --restore of an older archive" -- "$ZB_BIN" -q verify --restore --scratch-dir "$ZB_TMP" repo/zakpos-20261122T020000Z.zbk
+zb_expect_status 0 "prune --keep-last 1" -- "$ZB_BIN" -q prune --repo repo --keep-last 1
+zb_expect_contains "$ZB_LAST_OUTPUT" "keep         zakpos-20261122T020000Z.zbk  newest verified by restore" "the verified archive is kept and says why"
+zb_expect_contains "$ZB_LAST_OUTPUT" "remove       zakpos-20261123T020000Z.zbk" "an unverified one goes"
+kept=$(cd repo && ls *.zbk | tr '\n' ' ')
+zb_expect_equal "$kept" "zakpos-20261122T020000Z.zbk zakpos-20261124T020000Z.zbk " "newest and newest verified kept"
+zb_expect_equal "$(python3 -c 'import json; print(sorted(json.load(open("repo/.zakpos-backup-index.json"))["archives"]))')" \
+    "['zakpos-20261122T020000Z.zbk']" "the index forgets removed archives"
+
 # The lock: hold it with a slow backup, try a second run, then kill -9 the first.
 head -c 100M /dev/urandom >src/big
 "$ZB_BIN" backup --repo repo --no-encryption --zstd-level 19 --zstd-workers 0 --path src >/dev/null 2>&1 &

@@ -48,7 +48,14 @@ zb_expect_contains "$ZB_LAST_OUTPUT" "needs repository.key_file" "says what is m
 sed -i "s|^keep_monthly = 0|&\nkey_file = $ZB_TMP/key|" zb-verify.conf
 zb_expect_status 0 "verify with the key" -- "$ZB_BIN" --config zb-verify.conf run check
 zb_expect_equal "$ZB_LAST_OUTPUT" "" "silent on success"
+# a verify-restore job restores the newest archive into scratch targets and compares
+printf '[job weekly]\nschedule = 0 5 * * 0\naction = verify-restore\n' >>zb-verify.conf
+zb_expect_status 0 "a verify-restore job" -- env TMPDIR="$ZB_TMP" "$ZB_BIN" --config zb-verify.conf run weekly
+zb_expect_equal "$ZB_LAST_OUTPUT" "" "silent on success"
 latest=$("$ZB_BIN" latest --repo repo)
+zb_expect_equal "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["archives"][sys.argv[2]]["verified"]["result"])' \
+    repo/.zakpos-backup-index.json "$(basename "$latest")")" "pass" "the proof is recorded in the repository index"
+zb_expect_equal "$(find "$ZB_TMP" -maxdepth 1 -name 'zakpos-backup-verify-*' | wc -l)" "0" "no scratch folder left"
 printf 'X' | dd of="$latest" bs=1 seek=3000 conv=notrunc status=none
 zb_expect_status 6 "verify catches a damaged newest archive" -- "$ZB_BIN" --config zb-verify.conf --log-format text run check
 zb_expect_contains "$ZB_LAST_OUTPUT" "zakpos-backup: error: job check: " "names the job"

@@ -4,7 +4,14 @@
  *
  *   zb-craft-archive --recipient PUB --out FILE ENTRY...
  *   ENTRY: file:NAME:CONTENT | dir:NAME | symlink:NAME:TARGET | hardlink:NAME:TARGET
+ *
+ * or copies a real archive entry by entry with one manifest value changed,
+ * so the archive is intact but records something its data does not match:
+ *
+ *   zb-craft-archive --recipient PUB --out FILE --rewrite ARCHIVE KEY --alter-row-hash SCHEMA.TABLE
  */
+#include "zakpos_backup/archive/reader.h"
+#include "zakpos_backup/archive/manifest.h"
 #include "zakpos_backup/archive/header.h"
 #include "zakpos_backup/archive/keys.h"
 #include "zakpos_backup/common/error.h"
@@ -58,6 +65,54 @@ static int add_entry(struct archive *tar, const char *spec)
     return ok ? 0 : -1;
 }
 
+/* Every entry of the archive at path, then its manifest with the row hash
+ * of one table replaced. */
+static int rewrite(struct archive *tar, const char *path, const char *key_file, const char *table)
+{
+    zb_read_keys keys = {key_file, NULL};
+    zb_archive_reader *r = NULL;
+    struct archive_entry *e;
+    zb_entry_info info;
+    static char buf[65536];
+    int rc = zb_archive_reader_open(&r, path, &keys);
+    if (rc == 0)
+        zb_archive_reader_keep_entries(r);
+    while (rc == 0 && (rc = zb_archive_reader_next(r, &e, &info)) > 0) {
+        rc = archive_write_header(tar, e) == ARCHIVE_OK ? 0 : -1;
+        ssize_t n;
+        while (rc == 0 && (n = zb_archive_reader_read(r, buf, sizeof(buf))) > 0)
+            rc = archive_write_data(tar, buf, (size_t)n) == n ? 0 : -1;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "cannot copy %s: %s %s\n", path, zb_error_message(), archive_error_string(tar));
+        zb_archive_reader_free(r);
+        return -1;
+    }
+    size_t i, j;
+    json_t *source, *t;
+    int altered = 0;
+    json_array_foreach(json_object_get(zb_archive_reader_manifest(r), "sources"), i, source)
+        json_array_foreach(json_object_get(json_object_get(source, "summary"), "tables"), j, t)
+            if (strcmp(json_string_value(json_object_get(t, "table")), table) == 0)
+                altered = !json_object_set_new(t, "rowset", json_string("0123456789abcdef0123456789abcdef"));
+    char *text = json_dumps(zb_archive_reader_manifest(r), JSON_COMPACT);
+    zb_archive_reader_free(r);
+    if (!altered || !text) {
+        fprintf(stderr, "no table %s in the manifest\n", table);
+        free(text);
+        return -1;
+    }
+    e = archive_entry_new();
+    archive_entry_set_pathname(e, ZB_MANIFEST_NAME);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0600);
+    archive_entry_set_size(e, (la_int64_t)strlen(text));
+    rc = archive_write_header(tar, e) == ARCHIVE_OK && archive_write_data(tar, text, strlen(text)) == (la_ssize_t)strlen(text) ? 0 : -1;
+    archive_entry_free(e);
+    free(text);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (sodium_init() < 0 || argc < 5 || strcmp(argv[1], "--recipient") != 0 || strcmp(argv[3], "--out") != 0) {
@@ -89,7 +144,14 @@ int main(int argc, char **argv)
     struct archive *tar = archive_write_new();
     archive_write_set_format_pax_restricted(tar);
     archive_write_open2(tar, zstd, NULL, push, NULL, NULL);
-    for (int i = 5; i < argc; i++)
+    int rewriting = argc > 5 && strcmp(argv[5], "--rewrite") == 0;
+    if (rewriting && (argc != 10 || strcmp(argv[8], "--alter-row-hash") != 0)) {
+        fprintf(stderr, "usage: zb-craft-archive --recipient PUB --out FILE --rewrite ARCHIVE KEY --alter-row-hash TABLE\n");
+        return 2;
+    }
+    if (rewriting && rewrite(tar, argv[6], argv[7], argv[9]) < 0)
+        return 1;
+    for (int i = 5; !rewriting && i < argc; i++)
         if (add_entry(tar, argv[i]) < 0) {
             fprintf(stderr, "cannot add %s: %s\n", argv[i], archive_error_string(tar));
             return 1;

@@ -46,6 +46,12 @@ json_t *zb_archive_reader_manifest(zb_archive_reader *r);
 void zb_archive_reader_keep_entries(zb_archive_reader *r);
 /* Manifest source object (borrowed) for a kind/name, or NULL. */
 json_t *zb_archive_reader_manifest_source(zb_archive_reader *r, const char *kind, const char *name);
+/* Once next() returned 0 (the archive verified): calls visit with each
+ * manifest entry object of one source, in archive order, streamed from a
+ * temporary file (memory does not follow the number of entries). */
+typedef int (*zb_entry_visit_fn)(json_t *entry, void *payload);
+int zb_archive_reader_each_entry(zb_archive_reader *r, const char *kind, const char *name, zb_entry_visit_fn visit,
+                                 void *payload);
 /* Plain header facts, available right after open. */
 int zb_archive_reader_is_encrypted(const zb_archive_reader *r);
 uint64_t zb_archive_reader_bytes_in(const zb_archive_reader *r);

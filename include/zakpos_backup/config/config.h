@@ -14,6 +14,7 @@
 #define ZB_CONFIG_LOCAL_FILE "./zakpos-backup.conf"
 #define ZB_CONFIG_MAX_PATHS 32
 #define ZB_CONFIG_MAX_JOBS 16
+#define ZB_CONFIG_MAX_CHECKS 32
 
 typedef struct zb_config_path {
     char *name;
@@ -28,6 +29,15 @@ typedef struct zb_config_job {
     int prune;        /* backup jobs: prune afterwards with the repository's keep rules */
     char *origin;
 } zb_config_job;
+
+/* [check NAME]: a smoke check a drill runs in the restored database: the
+ * query's result (columns joined by '|', rows by newlines) must equal expect. */
+typedef struct zb_config_check {
+    char *name;
+    char *sql;
+    char *expect;
+    char *origin;
+} zb_config_check;
 
 typedef struct zb_config {
     /* [repository] */
@@ -61,6 +71,9 @@ typedef struct zb_config {
     /* [job NAME] */
     zb_config_job jobs[ZB_CONFIG_MAX_JOBS];
     size_t job_count;
+    /* [check NAME] */
+    zb_config_check checks[ZB_CONFIG_MAX_CHECKS];
+    size_t check_count;
     /* Where each value came from, for `config check`. */
     char *file;            /* the file read, or NULL */
     char **origins;        /* per key of the table: "default", "FILE:LINE", "env NAME" */
@@ -75,6 +88,8 @@ void zb_config_free(zb_config *c);
 /* Writes the effective settings, one "section.key = value  (origin)" a line,
  * with secrets masked. */
 void zb_config_print(const zb_config *c, FILE *out);
+/* Whether section.key was set by a file or the environment (not a default). */
+int zb_config_is_set(const zb_config *c, const char *section, const char *key);
 /* Parses "90", "90s", "15m", "26h", "7d" into seconds. */
 int zb_config_parse_duration(int *seconds, const char *text, const char *what);
 

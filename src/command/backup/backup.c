@@ -9,6 +9,7 @@
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/repo/index.h"
 #include "zakpos_backup/repo/repo.h"
 #include "zakpos_backup/source/docker/volume.h"
 #include "zakpos_backup/source/path/path.h"
@@ -253,6 +254,21 @@ static int back_up_database(zb_archive_writer *w, backup_request *req)
 
 static void log_summary(const char *path, zb_archive_writer *w, double seconds);
 
+/* The published archive's sources and size go into the repository index,
+ * for `list`; the archive is complete without it, so a failure only warns. */
+static void record_in_index(const char *path, zb_archive_writer *w)
+{
+    char *repo = NULL, *name = NULL;
+    struct stat st;
+    if (zb_repo_split_path(&repo, &name, path) < 0)
+        return;
+    if (zb_repo_index_set(repo, name, "sources", zb_archive_writer_sources(w)) < 0 ||
+        zb_repo_index_set(repo, name, "bytes", json_integer(stat(path, &st) == 0 ? (json_int_t)st.st_size : 0)) < 0)
+        zb_log_warn("%s", zb_error_message());
+    free(repo);
+    free(name);
+}
+
 /* Volumes go first: a volume whose files changed while Docker read it
  * makes the whole archive start again, and less is redone that way. */
 static int back_up_volumes(zb_archive_writer *w, zb_docker *d, char **names, size_t count, const backup_request *req,
@@ -289,9 +305,10 @@ static int write_archive(char *path, size_t path_size, backup_request *req, zb_d
     if (rc == 0)
         rc = zb_archive_writer_close(w);
     zb_progress_end();
-    if (rc == 0)
+    if (rc == 0) {
         log_summary(path, w, zb_time_monotonic() - started);
-    else if (w)
+        record_in_index(path, w);
+    } else if (w)
         zb_log_detail("the incomplete archive was removed; no file was published");
     zb_archive_writer_free(w);
     return rc;

@@ -3,6 +3,7 @@
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/repo/index.h"
 #include "zakpos_backup/repo/repo.h"
 
 #include <getopt.h>
@@ -15,10 +16,39 @@ static const char help[] =
     "usage: zakpos-backup list --repo DIR [--json]\n"
     "\n"
     "Lists the archives in the repository folder, oldest first: name, creation\n"
-    "time (UTC), size and protection. Needs no key. Unfinished archives (hidden\n"
-    "'.partial' files of a run in progress or interrupted) are never listed.\n"
+    "time (UTC), size, protection, when the archive was last proven restorable\n"
+    "(verify --restore or drill; 'never', or 'FAILED' when the last try found\n"
+    "differences) and its sources (from the repository index). Needs no key.\n"
+    "Unfinished archives (hidden '.partial' files of a run in progress or\n"
+    "interrupted) are never listed.\n"
     "\n"
     "  --json    one JSON array on stdout instead of a table\n";
+
+/* The last restore proof: its time, FAILED when the newest try failed. */
+static const char *verified_text(json_t *verified)
+{
+    const char *result = json_string_value(json_object_get(verified, "result"));
+    if (result && strcmp(result, "fail") == 0)
+        return "FAILED";
+    const char *last_pass = json_string_value(json_object_get(verified, "last_pass"));
+    return last_pass ? last_pass : "never";
+}
+
+static const char *sources_text(json_t *sources)
+{
+    static char text[512];
+    size_t i, used = 0;
+    json_t *s;
+    text[0] = '\0';
+    json_array_foreach(sources, i, s) {
+        int n = snprintf(text + used, sizeof(text) - used, "%s%s:%s", used ? " " : "",
+                         json_string_value(json_object_get(s, "kind")), json_string_value(json_object_get(s, "name")));
+        if (n < 0 || (size_t)n >= sizeof(text) - used)
+            break;
+        used += (size_t)n;
+    }
+    return used ? text : "-";
+}
 
 int zb_cmd_list(int argc, char **argv)
 {
@@ -43,10 +73,13 @@ int zb_cmd_list(int argc, char **argv)
     if (!repo)
         return zb_cli_usage_error("list", "--repo DIR is required");
     zb_repo_list list;
+    json_t *index = NULL;
     int rc = zb_repo_scan(&list, repo);
+    if (rc == 0)
+        rc = zb_repo_index_load(&index, repo);
     json_t *all = json_array();
     if (!as_json && rc == 0)
-        printf("%-44s %-20s %10s  %s\n", "ARCHIVE", "CREATED", "SIZE", "PROTECTION");
+        printf("%-44s %-20s %10s  %-10s  %-20s  %s\n", "ARCHIVE", "CREATED", "SIZE", "PROTECTION", "VERIFIED", "SOURCES");
     for (size_t i = 0; rc == 0 && i < list.count; i++) {
         const zb_repo_archive *a = &list.items[i];
         char created[32], size[32];
@@ -58,9 +91,17 @@ int zb_cmd_list(int argc, char **argv)
         }
         json_object_set_new(h, "name", json_string(a->name));
         json_object_set_new(h, "created", json_string(created));
+        json_t *record = zb_repo_index_archive(index, a->name);
+        json_t *verified = json_object_get(record, "verified");
+        if (verified)
+            json_object_set(h, "verified", verified);
+        if (json_object_get(record, "sources"))
+            json_object_set(h, "sources", json_object_get(record, "sources"));
         zb_format_bytes(size, sizeof(size), (uint64_t)json_integer_value(json_object_get(h, "size")));
         if (!as_json)
-            printf("%-44s %-20s %10s  %s\n", a->name, created, size, json_string_value(json_object_get(h, "protection")));
+            printf("%-44s %-20s %10s  %-10s  %-20s  %s\n", a->name, created, size,
+                   json_string_value(json_object_get(h, "protection")), verified_text(verified),
+                   sources_text(json_object_get(record, "sources")));
         json_array_append_new(all, h);
     }
     if (rc == 0 && as_json) {
@@ -70,6 +111,7 @@ int zb_cmd_list(int argc, char **argv)
         free(text);
     }
     json_decref(all);
+    json_decref(index);
     zb_repo_list_free(&list);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/repo/index.h"
 #include "zakpos_backup/repo/repo.h"
 #include "zakpos_backup/repo/retention.h"
 
@@ -87,9 +88,16 @@ static int parse(zb_retention_policy *p, const char **repo, int *dry_run, int *a
     return 0;
 }
 
+/* Beside the rules: the newest archive proven restorable (verify --restore
+ * or drill) is never removed, so a good restore point always exists even
+ * when newer archives were never tried or failed. */
+#define KEEP_NEWEST_VERIFIED (1u << 31)
+
 static void reasons_text(zb_buf *b, unsigned keep, const zb_retention_policy *p)
 {
     zb_buf_reset(b);
+    if (keep & KEEP_NEWEST_VERIFIED)
+        zb_buf_puts(b, "newest verified by restore");
     for (int r = 0; r < ZB_KEEP_RULES; r++) {
         if (!(keep & (1u << r)))
             continue;
@@ -113,6 +121,7 @@ int zb_cmd_prune(int argc, char **argv)
     zb_repo_list list = {0};
     unsigned *keep = NULL;
     time_t *times = NULL;
+    json_t *index = NULL;
     json_t *doc = json_array();
     zb_buf reasons = ZB_BUF_INIT;
     size_t removed = 0;
@@ -128,6 +137,12 @@ int zb_cmd_prune(int argc, char **argv)
     for (size_t i = 0; i < list.count; i++)
         times[i] = list.items[list.count - 1 - i].created;
     zb_retention_apply(keep, times, list.count, &policy);
+    if ((rc = zb_repo_index_load(&index, repo)) < 0)
+        goto done;
+    const zb_repo_archive *verified = zb_repo_index_newest_verified(index, &list);
+    for (size_t i = 0; verified && i < list.count; i++)
+        if (&list.items[list.count - 1 - i] == verified)
+            keep[i] |= KEEP_NEWEST_VERIFIED;
     for (size_t i = 0; i < list.count; i++) {
         const zb_repo_archive *a = &list.items[list.count - 1 - i];
         const char *action = keep[i] ? "keep" : dry_run ? "would-remove" : "remove";
@@ -148,6 +163,8 @@ int zb_cmd_prune(int argc, char **argv)
     }
     if (removed && (rc = zb_fs_fsync_dir(repo)) < 0)
         goto done;
+    if (!dry_run && zb_repo_index_forget_missing(repo) < 0)
+        zb_log_warn("%s", zb_error_message()); /* entries of gone archives are ignored anyway */
     if (as_json) {
         char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (text)
@@ -160,6 +177,7 @@ done:
     zb_buf_free(&reasons);
     free(keep);
     free(times);
+    json_decref(index);
     zb_repo_list_free(&list);
     zb_repo_lock_release(lock);
     return rc;

@@ -33,9 +33,11 @@ static const char help[] =
     "and the exit status of the failure (see --help). Writes the metrics\n"
     "textfile (daemon.metrics_file) when one is configured.\n"
     "\n"
-    "Actions run here: backup (with prune afterwards when the job says so),\n"
-    "prune, and verify (of the newest archive; needs repository.key_file or\n"
-    "repository.passphrase_file).\n";
+    "Actions: backup (with prune afterwards when the job says so), prune,\n"
+    "verify (of the newest archive; needs repository.key_file or\n"
+    "repository.passphrase_file) and verify-restore (verify --restore of the\n"
+    "newest archive: restored into scratch targets on the configured servers,\n"
+    "compared, removed; the result goes into the repository index).\n";
 
 #define MAX_ARGS 256
 
@@ -134,13 +136,16 @@ static int prune_args(argv_builder *a, const zb_config *c)
     return rc;
 }
 
-/* verify of the newest archive, with the repository's key or passphrase. */
-static int verify_args(argv_builder *a, const zb_config *c)
+/* verify of the newest archive, with the repository's key or passphrase;
+ * by_restore: restored into scratch targets and compared (verify --restore). */
+static int verify_args(argv_builder *a, const zb_config *c, int by_restore)
 {
     char *latest = NULL;
     int rc = zb_repo_latest(&latest, c->repo);
     if (rc == 0)
         rc = arg(a, "verify");
+    if (rc == 0 && by_restore)
+        rc = arg(a, "--restore");
     if (rc == 0 && c->key_file && *c->key_file)
         rc = arg2(a, "--key", c->key_file);
     else if (rc == 0 && c->passphrase_file && *c->passphrase_file)
@@ -285,11 +290,11 @@ static int run_job(const zb_config *c, const zb_config_job *job, int verbose)
     } else if (strcmp(job->action, "prune") == 0) {
         if ((rc = prune_args(&a, c)) == 0)
             rc = quietly(zb_cmd_prune, &a, verbose);
-    } else if (strcmp(job->action, "verify") == 0) {
-        if ((rc = verify_args(&a, c)) == 0)
+    } else if (strcmp(job->action, "verify") == 0 || strcmp(job->action, "verify-restore") == 0) {
+        if ((rc = verify_args(&a, c, strcmp(job->action, "verify-restore") == 0)) == 0)
             rc = quietly(zb_cmd_verify, &a, verbose);
     } else {
-        rc = zb_error_set(ZB_ECONFIG, "job %s: action %s cannot be run by 'run' yet (backup, prune and verify can)", job->name, job->action);
+        rc = zb_error_set(ZB_ECONFIG, "job %s: unknown action %s", job->name, job->action);
     }
     argv_free(&a);
     return rc;

@@ -618,10 +618,15 @@ static int strip_dot(const char *name, const char **relative)
     return 0;
 }
 
-/* Copies one entry from Docker's stream into the archive. */
-static int copy_entry(zb_archive_writer *w, struct archive *in, struct archive_entry *e, char *last_name, size_t last_size)
+/* One entry of Docker's stream with its names inside the volume ("." the
+ * root); a regular file's data is read from `in`. */
+typedef int (*entry_visit_fn)(struct archive *in, struct archive_entry *e, const char *relative,
+                              const char *link_relative, void *payload);
+
+static int visit_entry(struct archive *in, struct archive_entry *e, char *last_name, size_t last_size,
+                       entry_visit_fn visit, void *payload)
 {
-    const char *relative, *link_relative = NULL;
+    const char *relative = NULL, *link_relative = NULL;
     char *name = zb_strdup(archive_entry_pathname(e));
     if (!name)
         return zb_error_set(ZB_ENOMEM, "out of memory");
@@ -632,13 +637,22 @@ static int copy_entry(zb_archive_writer *w, struct archive *in, struct archive_e
     snprintf(last_name, last_size, "%s", relative ? relative : name);
     if (rc == 0 && archive_entry_hardlink(e))
         rc = strip_dot(archive_entry_hardlink(e), &link_relative);
+    if (rc == 0)
+        rc = visit(in, e, relative, link_relative, payload);
+    free(name);
+    return rc;
+}
+
+/* Copies one entry from Docker's stream into the archive. */
+static int copy_entry(struct archive *in, struct archive_entry *e, const char *relative, const char *link_relative,
+                      void *payload)
+{
+    zb_archive_writer *w = payload;
     zb_buf stored = ZB_BUF_INIT, stored_link = ZB_BUF_INIT;
-    if (rc == 0) {
-        /* content lives under data/, beside volume.json */
-        rc = strcmp(relative, ".") == 0 ? zb_buf_puts(&stored, DATA_DIR) : zb_buf_printf(&stored, DATA_DIR "/%s", relative);
-        if (rc == 0 && link_relative)
-            rc = zb_buf_printf(&stored_link, DATA_DIR "/%s", link_relative);
-    }
+    /* content lives under data/, beside volume.json */
+    int rc = strcmp(relative, ".") == 0 ? zb_buf_puts(&stored, DATA_DIR) : zb_buf_printf(&stored, DATA_DIR "/%s", relative);
+    if (rc == 0 && link_relative)
+        rc = zb_buf_printf(&stored_link, DATA_DIR "/%s", link_relative);
     if (rc == 0) {
         archive_entry_set_pathname(e, stored.data);
         if (link_relative)
@@ -662,20 +676,20 @@ static int copy_entry(zb_archive_writer *w, struct archive *in, struct archive_e
             rc = zb_check_interrupt();
     }
     if (rc == 0 && ar != ARCHIVE_EOF)
-        rc = zb_error_set(ZB_EDOCKER, "the stream broke inside %s: %s", last_name, archive_error_string(in));
+        rc = zb_error_set(ZB_EDOCKER, "the stream broke inside %s: %s", relative, archive_error_string(in));
     if (rc == 0 && pos < archive_entry_size(e) && archive_entry_filetype(e) == AE_IFREG && !link_relative)
         rc = zb_archive_writer_write_zeros(w, (uint64_t)(archive_entry_size(e) - pos));
     if (rc == 0)
         rc = zb_archive_writer_end_entry(w);
-    free(name);
     return rc;
 }
 
-/* One read of the volume into the current source. *stream_broke tells a
- * retryable failure (Docker's stream ended early or was malformed) from one
- * of our own (the archive writer, an interrupt). */
-static int read_volume_once(zb_archive_writer *w, zb_docker *d, const char *helper, int *stream_broke, char *last_name,
-                            size_t last_size)
+/* One read of the volume (through the helper container), entry by entry.
+ * *stream_broke tells a retryable failure (Docker's stream ended early or
+ * was malformed) from one of the visitor's (the archive writer, an
+ * interrupt). */
+static int read_volume_once(zb_docker *d, const char *helper, entry_visit_fn visit, void *payload, int *stream_broke,
+                            char *last_name, size_t last_size)
 {
     int fds[2];
     *stream_broke = 0;
@@ -703,7 +717,7 @@ static int read_volume_once(zb_archive_writer *w, zb_docker *d, const char *help
      * bytes are kept, as the path source keeps them */
     while (rc == 0 && ar == ARCHIVE_OK && ((ar = archive_read_next_header(in, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN)) {
         ar = ARCHIVE_OK;
-        if ((rc = copy_entry(w, in, e, last_name, last_size)) < 0)
+        if ((rc = visit_entry(in, e, last_name, last_size, visit, payload)) < 0)
             ours = zb_error_code() != ZB_EDOCKER;
     }
     if (rc == 0 && ar != ARCHIVE_EOF)
@@ -788,7 +802,7 @@ int zb_volume_backup(zb_archive_writer *w, zb_docker *d, const char *name, const
         zb_log_detail("reading volume %s directly from %s", name, mountpoint);
         rc = zb_path_add_tree(w, mountpoint, DATA_DIR);
     } else if (rc == 0) {
-        rc = read_volume_once(w, d, helper, &broke, last_name, sizeof(last_name));
+        rc = read_volume_once(d, helper, copy_entry, w, &broke, last_name, sizeof(last_name));
     }
     if (rc == 0)
         rc = zb_archive_writer_end_source(w, NULL);
@@ -808,6 +822,37 @@ int zb_volume_backup(zb_archive_writer *w, zb_docker *d, const char *name, const
     remove_helper(d, helper);
     free(helper);
     json_decref(info);
+    return rc;
+}
+
+int zb_volume_walk(zb_docker *d, const char *name, zb_volume_visit_fn visit, void *payload)
+{
+    json_t *info = NULL;
+    char *helper = NULL;
+    char last_name[1024] = "(start of the volume)";
+    int broke = 0;
+    int rc = inspect_volume(d, name, &info);
+    if (rc == 0)
+        rc = create_helper(d, name, 1, &helper);
+    if (rc == 0)
+        rc = read_volume_once(d, helper, visit, payload, &broke, last_name, sizeof(last_name));
+    if (rc < 0)
+        zb_error_context("reading volume %s back", name);
+    remove_helper(d, helper);
+    free(helper);
+    json_decref(info);
+    return rc;
+}
+
+int zb_volume_remove(zb_docker *d, const char *name)
+{
+    zb_buf path = ZB_BUF_INIT;
+    int rc = api_path(&path, "/volumes/", name, "");
+    if (rc == 0)
+        rc = zb_docker_json(d, "DELETE", path.data, NULL, NULL, NULL);
+    zb_buf_free(&path);
+    if (rc < 0)
+        zb_error_context("cannot remove volume %s", name);
     return rc;
 }
 
@@ -1092,6 +1137,10 @@ int zb_volume_restore_finish(zb_volume_restore *v, zb_archive_reader *r)
         rc = zb_error_raise(&v->upload_error);
     if (rc == 0)
         v->finished = 1;
+    /* done with the volume: the helper goes now, so the volume is free */
+    remove_helper(v->d, v->helper);
+    free(v->helper);
+    v->helper = NULL;
     return rc;
 }
 

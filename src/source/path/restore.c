@@ -6,6 +6,7 @@
 
 #include <archive.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -22,6 +23,8 @@ struct zb_path_restore {
     int published;
     struct archive *disk;
     uint64_t entries;
+    int root_times_set;
+    struct timespec root_times[2]; /* the root folder's: set once nothing more is written into it */
 };
 
 /* A folder to restore into: absent, or empty, or (with force) anything. */
@@ -166,6 +169,15 @@ int zb_path_restore_entry(zb_path_restore *p, zb_archive_reader *r, struct archi
             goto done;
         archive_entry_set_hardlink(e, link.data);
     }
+    if (strcmp(info->relative, ".") == 0 && archive_entry_filetype(entry) == AE_IFDIR) {
+        /* libarchive leaves an existing folder's times alone, and the staging
+         * folder exists: its times are set at the end */
+        p->root_times[0].tv_sec = archive_entry_atime(entry), p->root_times[0].tv_nsec = archive_entry_atime_nsec(entry);
+        p->root_times[1].tv_sec = archive_entry_mtime(entry), p->root_times[1].tv_nsec = archive_entry_mtime_nsec(entry);
+        if (!archive_entry_atime_is_set(entry))
+            p->root_times[0] = p->root_times[1];
+        p->root_times_set = 1;
+    }
     int ar = archive_write_header(p->disk, e);
     if (ar < ARCHIVE_WARN) {
         rc = zb_error_set(ZB_EUNSAFE, "cannot restore %s: %s", info->relative, archive_error_string(p->disk));
@@ -230,6 +242,8 @@ int zb_path_restore_finish(zb_path_restore *p, zb_archive_reader *r)
     int rc;
     if (archive_write_close(p->disk) != ARCHIVE_OK) /* applies deferred directory times and modes */
         return zb_error_set(ZB_EIO, "restore of path %s: %s", p->name, archive_error_string(p->disk));
+    if (p->root_times_set && utimensat(AT_FDCWD, p->staging, p->root_times, 0) < 0)
+        return zb_error_errno(ZB_EIO, errno, "restore of path %s: cannot set the times of %s", p->name, p->staging);
     if ((rc = publish(p)) < 0)
         return zb_error_context("restore of path %s", p->name);
     return 0;

@@ -7,9 +7,9 @@
 #include "zakpos_backup/source/pg/pg.h"
 #include "zakpos_backup/source/pg/schema.h"
 #include "zakpos_backup/source/pg/snapshot.h"
+#include "zakpos_backup/source/pg/verify.h"
 
 #include <libpq/libpq-fs.h>
-#include <arpa/inet.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -28,6 +28,7 @@ typedef struct table_copy {
     unsigned long long bytes;
     unsigned int chunks;
     char hash_hex[crypto_generichash_BYTES * 2 + 1];
+    zb_pg_rowset rowset;
 } table_copy;
 
 /* Shared by the workers; the writer is used by one at a time. */
@@ -81,17 +82,15 @@ static int write_chunk(copy_run *run, table_copy *t, const zb_buf *chunk)
     return rc;
 }
 
-/* Binary COPY: the first message starts with the file header, the last one
- * is the trailer. Each stored chunk is a whole binary COPY stream (header,
+/* Binary COPY: each stored chunk is a whole binary COPY stream (header,
  * rows, trailer) so a restore can send it on its own. */
-#define BINARY_SIGNATURE "PGCOPY\n\377\r\n\0"
-#define BINARY_SIGNATURE_LEN 11
 static const char binary_trailer[2] = {'\377', '\377'};
 
 typedef struct chunker {
     copy_run *run;
     table_copy *table;
     int binary;
+    int first;
     zb_buf header; /* binary: the file header, repeated at each chunk's start */
     zb_buf chunk;
     crypto_generichash_state hash;
@@ -115,28 +114,21 @@ static int flush_chunk(chunker *c)
  * or the trailer (binary, not a row). */
 static int add_message(chunker *c, const char *data, size_t len)
 {
-    if (c->binary && c->header.len == 0) {
-        uint32_t ext = 0;
-        if (len < BINARY_SIGNATURE_LEN + 8 || memcmp(data, BINARY_SIGNATURE, BINARY_SIGNATURE_LEN) != 0)
-            return zb_error_set(ZB_EPG, "the server sent a binary COPY stream without its header");
-        memcpy(&ext, data + BINARY_SIGNATURE_LEN + 4, 4);
-        size_t header_len = BINARY_SIGNATURE_LEN + 8 + ntohl(ext);
-        if (header_len > len)
-            return zb_error_set(ZB_EPG, "the server sent a binary COPY header longer than its message");
-        int rc = zb_buf_append(&c->header, data, header_len);
-        if (rc < 0)
-            return rc;
-        data += header_len, len -= header_len;
-        if (len == 0)
-            return 0;
-    }
-    if (c->binary && len == sizeof(binary_trailer) && memcmp(data, binary_trailer, len) == 0)
+    size_t header_len = 0;
+    int rc = zb_pg_copy_message(data, len, c->binary, c->first, &header_len);
+    c->first = 0;
+    if (rc != 0)
+        return rc < 0 ? rc : 0; /* the trailer: each chunk gets its own */
+    if (header_len && (rc = zb_buf_append(&c->header, data, header_len)) < 0)
+        return rc;
+    data += header_len, len -= header_len;
+    if (len == 0)
         return 0;
-    int rc = 0;
     if (c->binary && c->chunk.len == 0)
         rc = zb_buf_append(&c->chunk, c->header.data, c->header.len);
     if (rc == 0)
         rc = zb_buf_append(&c->chunk, data, len);
+    zb_pg_rowset_add(&c->table->rowset, data, len);
     c->table->rows++;
     if (rc == 0 && c->chunk.len >= c->run->chunk_bytes) {
         if ((rc = flush_chunk(c)) == 0)
@@ -149,51 +141,25 @@ static int add_message(chunker *c, const char *data, size_t len)
 
 /* COPY one table out, in chunks of about chunk_bytes: memory holds one
  * chunk (plus one row) per worker, whatever the table's size. */
+static int chunk_message(const char *data, size_t len, void *payload) { return add_message(payload, data, len); }
+
 static int copy_table(copy_run *run, PGconn *conn, table_copy *t)
 {
     const char *table = json_string_value(json_object_get(t->toc, "table"));
-    const char *columns = json_string_value(json_object_get(t->toc, "columns"));
     chunker c;
     memset(&c, 0, sizeof(c));
     c.run = run;
     c.table = t;
-    c.binary = strcmp(json_string_value(json_object_get(t->toc, "format")), "binary") == 0;
+    c.binary = zb_pg_table_is_binary(t->toc);
+    c.first = 1;
     crypto_generichash_init(&c.hash, NULL, 0, crypto_generichash_BYTES);
-    zb_buf sql = ZB_BUF_INIT;
-    /* a table without columns still has rows: COPY it without a list */
-    int rc = columns && *columns ? zb_buf_printf(&sql, "COPY %s (%s) TO STDOUT", table, columns)
-                                 : zb_buf_printf(&sql, "COPY %s TO STDOUT", table);
-    if (rc == 0 && c.binary)
-        rc = zb_buf_puts(&sql, " (FORMAT binary)");
     zb_log_debug("copying %s (%s)", table, c.binary ? "binary" : "text");
-    PGresult *res = rc == 0 ? PQexec(conn, sql.data) : NULL;
-    if (rc == 0 && PQresultStatus(res) != PGRES_COPY_OUT)
-        rc = zb_pg_result_error(conn, res, "cannot start copying");
-    PQclear(res);
-    while (rc == 0) {
-        char *row = NULL;
-        int len = PQgetCopyData(conn, &row, 0);
-        if (len == -1)
-            break;
-        if (len < 0) {
-            rc = zb_pg_result_error(conn, NULL, "copy failed");
-            break;
-        }
-        rc = add_message(&c, row, (size_t)len);
-        PQfreemem(row);
-    }
-    /* the COPY's own result says whether it ended well */
-    while ((res = PQgetResult(conn)) != NULL) {
-        if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
-            rc = zb_pg_result_error(conn, res, "copy failed");
-        PQclear(res);
-    }
+    int rc = zb_pg_copy_out(conn, t->toc, chunk_message, &c);
     if (rc == 0)
         rc = flush_chunk(&c);
     unsigned char digest[crypto_generichash_BYTES];
     crypto_generichash_final(&c.hash, digest, sizeof(digest));
     sodium_bin2hex(t->hash_hex, sizeof(t->hash_hex), digest, sizeof(digest));
-    zb_buf_free(&sql);
     zb_buf_free(&c.chunk);
     zb_buf_free(&c.header);
     if (rc < 0 && rc != ZB_EINTR)
@@ -362,19 +328,24 @@ static int write_toc(zb_archive_writer *w, PGconn *conn, json_t *items, json_t *
     return rc;
 }
 
-static json_t *summary(const copy_run *run, json_t *skipped, long long large_objects)
+static json_t *summary(const copy_run *run, json_t *items, json_t *skipped, long long large_objects)
 {
     json_t *tables = json_array();
     long long rows = 0;
     for (size_t i = 0; i < run->table_count; i++) {
         const table_copy *t = &run->tables[i];
+        char rowset[ZB_PG_ROWSET_HEX_BYTES];
+        zb_pg_rowset_hex(&t->rowset, rowset);
         rows += t->rows;
-        json_array_append_new(tables, json_pack("{s:O, s:I, s:I, s:i, s:s}", "table", json_object_get(t->toc, "table"),
+        json_array_append_new(tables, json_pack("{s:O, s:I, s:I, s:i, s:s, s:s}", "table", json_object_get(t->toc, "table"),
                                                 "rows", (json_int_t)t->rows, "bytes", (json_int_t)t->bytes, "chunks",
-                                                (int)t->chunks, "blake2b", t->hash_hex));
+                                                (int)t->chunks, "blake2b", t->hash_hex, "rowset", rowset));
     }
-    return json_pack("{s:o, s:I, s:I, s:O}", "tables", tables, "rows", (json_int_t)rows, "large_objects",
-                     (json_int_t)large_objects, "skipped", skipped);
+    char *fingerprint = zb_pg_schema_fingerprint(items);
+    json_t *s = json_pack("{s:o, s:I, s:I, s:O, s:s?}", "tables", tables, "rows", (json_int_t)rows, "large_objects",
+                          (json_int_t)large_objects, "skipped", skipped, "schema_fingerprint", fingerprint);
+    free(fingerprint);
+    return s;
 }
 
 int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_options *opts)
@@ -422,7 +393,7 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     if (rc == 0)
         rc = zb_pg_exec(leader, "COMMIT", "cannot end the snapshot");
     if (rc == 0)
-        rc = zb_archive_writer_end_source(w, summary(&run, skipped, large_objects));
+        rc = zb_archive_writer_end_source(w, summary(&run, items, skipped, large_objects));
     if (rc < 0)
         zb_error_context("backup of database %s", name);
     free(run.tables);

@@ -168,3 +168,39 @@ int zb_pg_jobs(int requested)
     int jobs = requested > 0 ? requested : (int)sysconf(_SC_NPROCESSORS_ONLN);
     return jobs < 1 ? 1 : jobs > ZB_PG_MAX_JOBS ? ZB_PG_MAX_JOBS : jobs;
 }
+
+int zb_pg_terminate_sessions(PGconn *maintenance, const char *db)
+{
+    const char *params[1] = {db};
+    PGresult *res = PQexecParams(maintenance,
+                                 "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
+                                 "WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()",
+                                 1, NULL, params, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : zb_pg_result_error(maintenance, res, "cannot end sessions");
+    PQclear(res);
+    return rc;
+}
+
+int zb_pg_drop_database(PGconn *maintenance, const char *name)
+{
+    char *q = PQescapeIdentifier(maintenance, name, strlen(name));
+    zb_buf sql = ZB_BUF_INIT;
+    int rc = q ? zb_buf_printf(&sql, "DROP DATABASE IF EXISTS %s", q) : zb_pg_result_error(maintenance, NULL, "cannot quote a name");
+    if (rc == 0)
+        rc = zb_pg_terminate_sessions(maintenance, name);
+    if (rc == 0)
+        rc = zb_pg_exec(maintenance, sql.data, "cannot drop a database");
+    zb_buf_free(&sql);
+    PQfreemem(q);
+    return rc;
+}
+
+int zb_pg_drop_database_at(const char *conninfo, const char *password_file, const char *name)
+{
+    PGconn *maintenance = NULL;
+    int rc = zb_pg_connect_db(&maintenance, conninfo, password_file, ZB_PG_MAINTENANCE_DB);
+    if (rc == 0)
+        rc = zb_pg_drop_database(maintenance, name);
+    PQfinish(maintenance);
+    return rc;
+}

@@ -6,6 +6,7 @@
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/pg.h"
+#include "zakpos_backup/source/pg/schema.h"
 
 #include <libpq/libpq-fs.h>
 #include <pthread.h>
@@ -18,7 +19,6 @@
 
 #define MAX_TOC_BYTES (256u << 20)
 #define MAX_CHUNK_BYTES (1024u << 20)
-#define MAINTENANCE_DB "postgres"
 #define COPY_SLICE (128u << 10)
 
 /* A table being loaded: what the archive's chunks add up to, and what the
@@ -130,14 +130,8 @@ static long next_job(pool *pl)
 
 static int run_copy(PGconn *conn, job *j, long long *rows)
 {
-    const char *table = json_string_value(json_object_get(j->table->toc, "table"));
-    const char *columns = json_string_value(json_object_get(j->table->toc, "columns"));
     zb_buf sql = ZB_BUF_INIT;
-    int rc = columns && *columns ? zb_buf_printf(&sql, "COPY %s (%s) FROM STDIN", table, columns)
-                                 : zb_buf_printf(&sql, "COPY %s FROM STDIN", table);
-    const char *format = json_string_value(json_object_get(j->table->toc, "format"));
-    if (rc == 0 && format && strcmp(format, "binary") == 0)
-        rc = zb_buf_puts(&sql, " (FORMAT binary)");
+    int rc = zb_pg_copy_sql(&sql, j->table->toc, "FROM STDIN");
     PGresult *res = rc == 0 ? PQexec(conn, sql.data) : NULL;
     zb_buf_free(&sql);
     if (rc == 0 && PQresultStatus(res) != PGRES_COPY_IN)
@@ -461,18 +455,6 @@ static int create_temp_database(zb_pg_restore *p)
     return rc;
 }
 
-static int terminate_sessions(zb_pg_restore *p, const char *db)
-{
-    const char *params[1] = {db};
-    PGresult *res = PQexecParams(p->maintenance,
-                                 "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
-                                 "WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()",
-                                 1, NULL, params, NULL, NULL, 0);
-    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : zb_pg_result_error(p->maintenance, res, "cannot end sessions");
-    PQclear(res);
-    return rc;
-}
-
 static int rename_database(zb_pg_restore *p, const char *from, const char *to)
 {
     char *a = quoted_ident(p->maintenance, from), *b = quoted_ident(p->maintenance, to);
@@ -486,20 +468,6 @@ static int rename_database(zb_pg_restore *p, const char *from, const char *to)
     return rc;
 }
 
-static int drop_database(zb_pg_restore *p, const char *name)
-{
-    char *q = quoted_ident(p->maintenance, name);
-    zb_buf sql = ZB_BUF_INIT;
-    int rc = q ? zb_buf_printf(&sql, "DROP DATABASE IF EXISTS %s", q) : zb_error_set(ZB_ENOMEM, "out of memory");
-    if (rc == 0)
-        rc = terminate_sessions(p, name);
-    if (rc == 0)
-        rc = zb_pg_exec(p->maintenance, sql.data, "cannot drop a database");
-    zb_buf_free(&sql);
-    free(q);
-    return rc;
-}
-
 /* The filled database takes the target's name; a replaced target is kept
  * aside until the swap succeeded, then dropped. */
 static int publish(zb_pg_restore *p)
@@ -508,7 +476,7 @@ static int publish(zb_pg_restore *p)
         return rename_database(p, p->temp, p->target);
     char aside[64];
     snprintf(aside, sizeof(aside), "zbreplaced_%ld_%d", (long)time(NULL), (int)getpid());
-    int rc = terminate_sessions(p, p->target);
+    int rc = zb_pg_terminate_sessions(p->maintenance, p->target);
     if (rc == 0)
         rc = rename_database(p, p->target, aside);
     if (rc < 0)
@@ -519,7 +487,7 @@ static int publish(zb_pg_restore *p)
         rename_database(p, aside, p->target);
         return zb_error_raise(&why);
     }
-    if (drop_database(p, aside) < 0)
+    if (zb_pg_drop_database(p->maintenance, aside) < 0)
         zb_log_warn("the replaced database was kept as \"%s\": %s", aside, zb_error_message());
     return 0;
 }
@@ -649,7 +617,7 @@ static int prepare(zb_pg_restore *p)
         if (!p->target)
             return zb_error_set(ZB_ENOMEM, "out of memory");
     }
-    int rc = zb_pg_connect_db(&p->maintenance, p->opts.conninfo, p->opts.password_file, MAINTENANCE_DB);
+    int rc = zb_pg_connect_db(&p->maintenance, p->opts.conninfo, p->opts.password_file, ZB_PG_MAINTENANCE_DB);
     if (rc == 0)
         rc = check_target(p);
     if (rc == 0)
@@ -848,10 +816,12 @@ int zb_pg_restore_begin(zb_pg_restore **out, const char *name, const zb_pg_resto
     if (!p)
         return zb_error_set(ZB_ENOMEM, "out of memory");
     p->opts = *opts;
-    p->target = zb_pg_conninfo_dbname(opts->conninfo);
+    p->target = opts->target_db ? zb_strdup(opts->target_db) : zb_pg_conninfo_dbname(opts->conninfo);
     *out = p;
     return 0;
 }
+
+json_t *zb_pg_restore_toc(const zb_pg_restore *p) { return p->toc; }
 
 const char *zb_pg_restore_target(const zb_pg_restore *p) { return p->target ? p->target : "(not yet known)"; }
 
@@ -863,7 +833,7 @@ void zb_pg_restore_free(zb_pg_restore *p)
         pool_stop(&p->pool);
     PQfinish(p->leader);
     if (p->temp_created && !p->published) {
-        if (p->maintenance && PQstatus(p->maintenance) == CONNECTION_OK && drop_database(p, p->temp) == 0)
+        if (p->maintenance && PQstatus(p->maintenance) == CONNECTION_OK && zb_pg_drop_database(p->maintenance, p->temp) == 0)
             zb_log_detail("the partly restored database %s was dropped", p->temp);
         else
             zb_log_warn("the partly restored database \"%s\" could not be dropped; drop it by hand", p->temp);

@@ -849,3 +849,51 @@ int zb_pg_schema_data_tables(json_t **tables, PGconn *conn)
     PQclear(res);
     return 0;
 }
+
+int zb_pg_table_is_binary(json_t *table)
+{
+    const char *format = json_string_value(json_object_get(table, "format"));
+    return format && strcmp(format, "binary") == 0;
+}
+
+int zb_pg_copy_sql(zb_buf *sql, json_t *table, const char *direction)
+{
+    const char *name = json_string_value(json_object_get(table, "table"));
+    const char *columns = json_string_value(json_object_get(table, "columns"));
+    /* a table without columns still has rows: COPY it without a list */
+    int rc = columns && *columns ? zb_buf_printf(sql, "COPY %s (%s) %s", name, columns, direction)
+                                 : zb_buf_printf(sql, "COPY %s %s", name, direction);
+    if (rc == 0 && zb_pg_table_is_binary(table))
+        rc = zb_buf_puts(sql, " (FORMAT binary)");
+    return rc;
+}
+
+int zb_pg_copy_out(PGconn *conn, json_t *table, zb_pg_copy_message_fn message, void *payload)
+{
+    zb_buf sql = ZB_BUF_INIT;
+    int rc = zb_pg_copy_sql(&sql, table, "TO STDOUT");
+    PGresult *res = rc == 0 ? PQexec(conn, sql.data) : NULL;
+    zb_buf_free(&sql);
+    if (rc == 0 && PQresultStatus(res) != PGRES_COPY_OUT)
+        rc = zb_pg_result_error(conn, res, "cannot start copying");
+    PQclear(res);
+    while (rc == 0) {
+        char *data = NULL;
+        int len = PQgetCopyData(conn, &data, 0);
+        if (len == -1)
+            break;
+        if (len < 0) {
+            rc = zb_pg_result_error(conn, NULL, "copy failed");
+            break;
+        }
+        rc = message(data, (size_t)len, payload);
+        PQfreemem(data);
+    }
+    /* the COPY's own result says whether it ended well */
+    while ((res = PQgetResult(conn)) != NULL) {
+        if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+            rc = zb_pg_result_error(conn, res, "copy failed");
+        PQclear(res);
+    }
+    return rc;
+}

@@ -14,6 +14,8 @@
 #include "zakpos_backup/archive/writer.h"
 #include "zakpos_backup/source/docker/client.h"
 
+#include <archive.h>
+
 #define ZB_LABEL_STOP "zakpos-backup.stop-during-backup"
 #define ZB_LABEL_EXEC_PRE "zakpos-backup.exec-pre"
 #define ZB_LABEL_EXEC_POST "zakpos-backup.exec-post"
@@ -43,6 +45,15 @@ int zb_volume_backup(zb_archive_writer *w, zb_docker *d, const char *name, const
  * Quiet and harmless when there is no record. */
 int zb_volume_recover(zb_docker *d_or_null);
 int zb_volume_has_record(void);
+
+/* Reads a volume's content through the API as a backup does and hands each
+ * entry to visit: its name inside the volume ("." the root), the earlier
+ * name it is a hard link to (or NULL); a regular file's data is read from
+ * `in`. No service is stopped: meant for volumes nothing else uses. */
+typedef int (*zb_volume_visit_fn)(struct archive *in, struct archive_entry *e, const char *relative,
+                                  const char *hardlink_relative, void *payload);
+int zb_volume_walk(zb_docker *d, const char *name, zb_volume_visit_fn visit, void *payload);
+int zb_volume_remove(zb_docker *d, const char *name);
 
 typedef struct zb_volume_restore zb_volume_restore;
 

@@ -10,6 +10,7 @@
 #define ZB_PG_ENV_PASSWORD_FILE "ZAKPOS_BACKUP_PG_PASSWORD_FILE"
 #define ZB_PG_MIN_VERSION 120000
 #define ZB_PG_MAX_JOBS 64
+#define ZB_PG_MAINTENANCE_DB "postgres"
 
 /* Connections to use: requested, or the number of cores when <= 0, within
  * 1..ZB_PG_MAX_JOBS. */
@@ -29,5 +30,12 @@ const char *zb_pg_describe(PGconn *conn, char *buf, size_t size);
 int zb_pg_exec(PGconn *conn, const char *sql, const char *what);
 /* An error from a failed result: the server's message, detail and hint. */
 int zb_pg_result_error(PGconn *conn, PGresult *res, const char *what);
+
+/* Ends every other session on database db (from a maintenance connection). */
+int zb_pg_terminate_sessions(PGconn *maintenance, const char *db);
+/* Drops database name if it exists, ending its sessions first. */
+int zb_pg_drop_database(PGconn *maintenance, const char *name);
+/* The same through a new connection to the server's maintenance database. */
+int zb_pg_drop_database_at(const char *conninfo, const char *password_file, const char *name);
 
 #endif

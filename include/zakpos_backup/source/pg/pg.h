@@ -31,6 +31,7 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
 
 typedef struct zb_pg_restore_options {
     const char *conninfo;      /* the target server; its dbname, if given, names the target database */
+    const char *target_db;     /* names the target database instead of conninfo's dbname */
     const char *password_file;
     int jobs;                  /* <= 0: number of cores */
     int force;                 /* replace a target database that is not empty */
@@ -50,6 +51,8 @@ int zb_pg_restore_begin(zb_pg_restore **out, const char *name, const zb_pg_resto
 int zb_pg_restore_entry(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry *entry,
                         const zb_entry_info *info);
 int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r);
+/* The source's table of contents (borrowed), once read. */
+json_t *zb_pg_restore_toc(const zb_pg_restore *p);
 /* The target database's name, once known (after toc.json). */
 const char *zb_pg_restore_target(const zb_pg_restore *p);
 /* Drops the temporary database if the restore did not finish. NULL is fine. */

@@ -17,6 +17,8 @@
 #ifndef ZB_SOURCE_PG_SCHEMA_H
 #define ZB_SOURCE_PG_SCHEMA_H
 
+#include "zakpos_backup/common/buf.h"
+
 #include <jansson.h>
 #include <libpq-fe.h>
 
@@ -32,5 +34,16 @@ int zb_pg_schema_read(json_t **items, json_t **skipped, PGconn *conn, const zb_p
  * qualified), "schema", "name", "columns" (quoted, comma-separated, generated
  * columns left out)}, in the order of oids (the caller sorts). */
 int zb_pg_schema_data_tables(json_t **tables, PGconn *conn);
+
+/* The COPY statement for one of those tables ("TO STDOUT" or "FROM STDIN"),
+ * in the table's format (binary or text), appended to sql. */
+int zb_pg_copy_sql(zb_buf *sql, json_t *table, const char *direction);
+int zb_pg_table_is_binary(json_t *table);
+
+/* COPYs one of those tables out, handing each COPY message (one row; a
+ * binary stream's header comes with the first, its trailer alone last) to
+ * message(); the COPY's own result decides success. */
+typedef int (*zb_pg_copy_message_fn)(const char *data, size_t len, void *payload);
+int zb_pg_copy_out(PGconn *conn, json_t *table, zb_pg_copy_message_fn message, void *payload);
 
 #endif

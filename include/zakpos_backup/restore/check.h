@@ -1,0 +1,44 @@
+/* Proof that a restored tree (a folder, or a Docker volume read back through
+ * the API) holds what the backup recorded: each restored entry is read, its
+ * content hashed as the backup hashed it and its metadata taken, and the set
+ * is compared with the manifest's entries of that source, whatever order
+ * either side comes in. A restored entry costs about 80 bytes of memory; its
+ * data is streamed. */
+#ifndef ZB_RESTORE_CHECK_H
+#define ZB_RESTORE_CHECK_H
+
+#include "zakpos_backup/archive/reader.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <jansson.h>
+#include <stddef.h>
+
+typedef struct zb_tree_check zb_tree_check;
+
+int zb_tree_check_new(zb_tree_check **out);
+void zb_tree_check_free(zb_tree_check *c);
+/* Entries added so far. */
+size_t zb_tree_check_count(const zb_tree_check *c);
+
+/* One restored entry: relative is its name inside the tree ("." for the
+ * root), hardlink_relative the earlier name it is a hard link to (a tar
+ * stream) or NULL; a regular file's data is read from `in`. Entries read from
+ * disk carry their inode, so names of one file are known as such. */
+int zb_tree_check_add(zb_tree_check *c, struct archive *in, struct archive_entry *e, const char *relative,
+                      const char *hardlink_relative);
+
+/* Compares the entries added with the manifest's entries of source kind/name
+ * (the archive must have been read to its end). Manifest names under
+ * `prefix` ("data" for a volume; NULL for a path source) are matched with the
+ * restored names; others are ignored. Each difference is appended to
+ * `differences` as a string naming the entry and what differs (at most
+ * `limit`); *count is their total. */
+#define ZB_TREE_CHECK_IGNORE_ROOT_MTIME 1 /* the root's time is not the restore's to set */
+int zb_tree_check_compare(zb_tree_check *c, zb_archive_reader *r, const char *kind, const char *name,
+                          const char *prefix, int flags, json_t *differences, size_t limit, size_t *count);
+
+/* The restored tree's entries read from disk as the path source reads them. */
+int zb_tree_check_add_folder(zb_tree_check *c, const char *dir);
+
+#endif

@@ -1,0 +1,53 @@
+/* Proof that a restored database holds what the backup read: every table's
+ * rows are copied out again and hashed as the backup hashed them, and the
+ * schema is read again from the catalogs and compared with the archive's
+ * table of contents, object by object.
+ *
+ * The row hash is order-independent (a restore loads a table's chunks in
+ * parallel, so rows land in another physical order): each COPY row is hashed
+ * with SipHash-128 under a fixed key and the digests are added modulo 2^128,
+ * with the row count beside it. The schema fingerprint is a BLAKE2b hash of
+ * the sorted (object, SQL) pairs without owners and privileges: tables,
+ * columns and types, constraints, indexes, views, functions, sequences and
+ * their values, and everything else the table of contents holds. */
+#ifndef ZB_SOURCE_PG_VERIFY_H
+#define ZB_SOURCE_PG_VERIFY_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZB_PG_ROWSET_HEX_BYTES 33
+
+typedef struct zb_pg_rowset {
+    uint64_t lo, hi;
+} zb_pg_rowset;
+
+void zb_pg_rowset_add(zb_pg_rowset *set, const void *row, size_t len);
+void zb_pg_rowset_hex(const zb_pg_rowset *set, char out[ZB_PG_ROWSET_HEX_BYTES]);
+
+/* A COPY OUT message as the row it carries: a binary stream's first message
+ * starts with the file header (*header_len says how long), its last one is
+ * the trailer (returns 1: no row). 0 with the row at data + *header_len. */
+int zb_pg_copy_message(const char *data, size_t len, int binary, int first, size_t *header_len);
+
+/* The schema fingerprint of a table of contents' items (hex, allocated). */
+char *zb_pg_schema_fingerprint(json_t *items);
+
+typedef struct zb_pg_verify_options {
+    const char *conninfo;      /* the server holding the restored database */
+    const char *password_file;
+    const char *dbname;        /* the restored database */
+    int jobs;                  /* connections copying in parallel; <= 0: cores */
+    int no_owner, no_acl;      /* the restore left owners / privileges out: do not compare them */
+    const char *before_compare_sql; /* run in the restored database first (tests of the comparison) */
+} zb_pg_verify_options;
+
+/* Compares the restored database with the archive's table of contents and
+ * the manifest's summary of the source. Each difference is appended to
+ * `differences` (at most `limit`); *count is their total; *rows the rows
+ * read back. Errors (no connection, a failing query) are returned. */
+int zb_pg_verify_database(json_t *differences, size_t limit, size_t *count, long long *rows,
+                          const zb_pg_verify_options *opts, json_t *toc, json_t *summary);
+
+#endif

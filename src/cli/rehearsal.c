@@ -1,0 +1,34 @@
+#include "zakpos_backup/cli/rehearsal.h"
+
+int zb_cli_rehearsal_option(zb_rehearse_options *o, int opt, const char *arg)
+{
+    switch (opt) {
+    case ZB_OPT_PG_TARGET: o->pg_conninfo = arg; return 1;
+    case ZB_OPT_PG_PASSWORD_FILE: o->pg_password_file = arg; return 1;
+    case ZB_OPT_JOBS: {
+        int rc = zb_cli_parse_int(&o->pg_jobs, arg, "--jobs", 1, 64);
+        return rc < 0 ? rc : 1;
+    }
+    case ZB_OPT_NO_OWNER: o->no_owner = 1; return 1;
+    case ZB_OPT_NO_ACL: o->no_acl = 1; return 1;
+    case ZB_OPT_DOCKER_HOST: o->docker_host = arg; return 1;
+    case ZB_OPT_KEEP: o->keep = 1; return 1;
+    case ZB_OPT_SCRATCH_DIR: o->scratch_dir = arg; return 1;
+    default: return 0;
+    }
+}
+
+/* Values only from a file or the environment: the built-in defaults name the
+ * zakpos stack's hosts, which a machine without that stack cannot reach. */
+void zb_cli_rehearsal_defaults(zb_rehearse_options *o, const zb_config *c)
+{
+    if (!o->pg_conninfo && zb_config_is_set(c, "postgres", "conninfo")) {
+        o->pg_conninfo = c->pg_conninfo;
+        if (!o->pg_password_file && c->pg_password_file && *c->pg_password_file)
+            o->pg_password_file = c->pg_password_file;
+    }
+    if (!o->docker_host && zb_config_is_set(c, "docker", "host"))
+        o->docker_host = c->docker_host;
+    if (!o->pg_jobs && c->pg_jobs > 0)
+        o->pg_jobs = c->pg_jobs;
+}

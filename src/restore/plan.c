@@ -1,0 +1,263 @@
+#include "zakpos_backup/restore/plan.h"
+#include "zakpos_backup/archive/writer.h"
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/source/docker/volume.h"
+#include "zakpos_backup/source/path/path.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* One selected source and what restores it: entries of this source are
+ * passed to entry(), finish() runs once the archive is verified. */
+typedef struct restore_target {
+    const char *kind;
+    char *name;
+    char *target;
+    int seen;
+    int finished;
+    double load_seconds, finish_seconds;
+    void *state;
+    int (*entry)(void *state, zb_archive_reader *r, struct archive_entry *e, const zb_entry_info *info);
+    int (*finish)(void *state, zb_archive_reader *r);
+    const char *(*target_name)(const void *state);
+    void (*free)(void *state);
+} restore_target;
+
+struct zb_restore_plan {
+    restore_target *targets;
+    size_t count, capacity;
+    zb_restore_plan_select_fn select;
+    void *select_payload;
+};
+
+int zb_restore_plan_new(zb_restore_plan **out)
+{
+    *out = calloc(1, sizeof(**out));
+    return *out ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
+}
+
+void zb_restore_plan_free(zb_restore_plan *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->count; i++) {
+        restore_target *t = &p->targets[i];
+        if (t->free)
+            t->free(t->state);
+        free(t->name);
+        free(t->target);
+    }
+    free(p->targets);
+    free(p);
+}
+
+void zb_restore_plan_on_unselected(zb_restore_plan *p, zb_restore_plan_select_fn select, void *payload)
+{
+    p->select = select;
+    p->select_payload = payload;
+}
+
+static restore_target *new_target(zb_restore_plan *p, const char *kind, const char *name, const char *target)
+{
+    for (size_t i = 0; name && i < p->count; i++)
+        if (strcmp(p->targets[i].kind, kind) == 0 && p->targets[i].name && strcmp(p->targets[i].name, name) == 0) {
+            zb_error_set(ZB_EUSAGE, "%s %s is selected twice", kind, name);
+            return NULL;
+        }
+    if (p->count == p->capacity) {
+        size_t capacity = p->capacity ? p->capacity * 2 : 4;
+        restore_target *grown = realloc(p->targets, capacity * sizeof(*grown));
+        if (!grown) {
+            zb_error_set(ZB_ENOMEM, "out of memory");
+            return NULL;
+        }
+        p->targets = grown;
+        p->capacity = capacity;
+    }
+    restore_target *t = &p->targets[p->count];
+    memset(t, 0, sizeof(*t));
+    t->kind = kind;
+    t->name = name ? zb_strdup(name) : NULL;
+    t->target = target ? zb_strdup(target) : NULL;
+    if ((name && !t->name) || (target && !t->target)) {
+        free(t->name);
+        free(t->target);
+        zb_error_set(ZB_ENOMEM, "out of memory");
+        return NULL;
+    }
+    p->count++;
+    return t;
+}
+
+static int path_entry(void *state, zb_archive_reader *r, struct archive_entry *e, const zb_entry_info *info)
+{
+    return zb_path_restore_entry(state, r, e, info);
+}
+static int path_finish(void *state, zb_archive_reader *r) { return zb_path_restore_finish(state, r); }
+static const char *path_target(const void *state) { return zb_path_restore_target(state); }
+static void path_free(void *state) { zb_path_restore_free(state); }
+
+int zb_restore_plan_add_path(zb_restore_plan *p, const char *name, const char *target, int force)
+{
+    restore_target *t = new_target(p, ZB_SOURCE_PATH, name, target);
+    if (!t)
+        return zb_error_code();
+    t->entry = path_entry;
+    t->finish = path_finish;
+    t->target_name = path_target;
+    t->free = path_free;
+    zb_path_restore *state = NULL;
+    int rc = zb_path_restore_begin(&state, name, target, force);
+    t->state = state;
+    return rc;
+}
+
+static int volume_entry(void *state, zb_archive_reader *r, struct archive_entry *e, const zb_entry_info *info)
+{
+    return zb_volume_restore_entry(state, r, e, info);
+}
+static int volume_finish(void *state, zb_archive_reader *r) { return zb_volume_restore_finish(state, r); }
+static const char *volume_target(const void *state) { return zb_volume_restore_target(state); }
+static void volume_free(void *state) { zb_volume_restore_free(state); }
+
+int zb_restore_plan_add_volume(zb_restore_plan *p, zb_docker *d, const char *name, const char *target, int force)
+{
+    restore_target *t = new_target(p, ZB_SOURCE_VOLUME, name, target ? target : name);
+    if (!t)
+        return zb_error_code();
+    t->entry = volume_entry;
+    t->finish = volume_finish;
+    t->target_name = volume_target;
+    t->free = volume_free;
+    zb_volume_restore *state = NULL;
+    int rc = zb_volume_restore_begin(&state, d, name, target, force);
+    t->state = state;
+    return rc;
+}
+
+static int pg_entry(void *state, zb_archive_reader *r, struct archive_entry *e, const zb_entry_info *info)
+{
+    return zb_pg_restore_entry(state, r, e, info);
+}
+static int pg_finish(void *state, zb_archive_reader *r) { return zb_pg_restore_finish(state, r); }
+static const char *pg_target(const void *state) { return zb_pg_restore_target(state); }
+static void pg_free(void *state) { zb_pg_restore_free(state); }
+
+int zb_restore_plan_add_pg(zb_restore_plan *p, const char *name, const zb_pg_restore_options *opts)
+{
+    restore_target *t = new_target(p, ZB_SOURCE_PG, name, NULL);
+    if (!t)
+        return zb_error_code();
+    t->entry = pg_entry;
+    t->finish = pg_finish;
+    t->target_name = pg_target;
+    t->free = pg_free;
+    zb_pg_restore *state = NULL;
+    int rc = zb_pg_restore_begin(&state, name, opts);
+    t->state = state;
+    return rc;
+}
+
+/* The target of a source; a database target added without a name takes the
+ * first database source. NULL: not selected. */
+static restore_target *find_target(zb_restore_plan *p, const char *kind, const char *name)
+{
+    for (size_t i = 0; i < p->count; i++) {
+        restore_target *t = &p->targets[i];
+        if (strcmp(t->kind, kind) != 0)
+            continue;
+        if (!t->name && strcmp(kind, ZB_SOURCE_PG) == 0 && (t->name = zb_strdup(name)) == NULL)
+            return NULL;
+        if (strcmp(t->name, name) == 0)
+            return t;
+    }
+    return NULL;
+}
+
+static int read_and_dispatch(zb_restore_plan *p, zb_archive_reader *r)
+{
+    struct archive_entry *e;
+    zb_entry_info info;
+    int rc;
+    const char *last_kind = NULL;
+    char *last_name = NULL;
+    while ((rc = zb_archive_reader_next(r, &e, &info)) > 0) {
+        restore_target *t = find_target(p, info.source_kind, info.source_name);
+        int new_source = !last_kind || strcmp(last_kind, info.source_kind) != 0 || strcmp(last_name, info.source_name) != 0;
+        if (!t && p->select && new_source) {
+            free(last_name);
+            last_kind = info.source_kind;
+            if (!(last_name = zb_strdup(info.source_name))) {
+                rc = zb_error_set(ZB_ENOMEM, "out of memory");
+                break;
+            }
+            if ((rc = p->select(p, info.source_kind, info.source_name, p->select_payload)) < 0)
+                break;
+            t = find_target(p, info.source_kind, info.source_name);
+        }
+        if (!t)
+            continue; /* not selected: read (and so verified) but not restored */
+        t->seen = 1;
+        double started = zb_time_monotonic();
+        rc = t->entry(t->state, r, e, &info);
+        t->load_seconds += zb_time_monotonic() - started;
+        if (rc < 0)
+            break;
+    }
+    free(last_name);
+    return rc;
+}
+
+/* A selected source the archive does not have: say which ones it has. */
+static int report_missing(const restore_target *t, zb_archive_reader *r)
+{
+    zb_buf names = ZB_BUF_INIT;
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(zb_archive_reader_manifest(r), "sources"), i, s)
+        zb_buf_printf(&names, "%s%s %s", names.len ? ", " : "", json_string_value(json_object_get(s, "kind")),
+                      json_string_value(json_object_get(s, "name")));
+    zb_error_set(ZB_ENOTFOUND, "the archive has no %s source named '%s'; nothing was restored", t->kind,
+                 t->name ? t->name : "(any)");
+    zb_error_hint("the archive holds: %s", names.data ? names.data : "no sources");
+    zb_buf_free(&names);
+    return ZB_ENOTFOUND;
+}
+
+int zb_restore_plan_run(zb_restore_plan *p, zb_archive_reader *r)
+{
+    int rc = read_and_dispatch(p, r);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < p->count; i++) {
+        const restore_target *t = &p->targets[i];
+        if (!t->seen && (!t->name || !zb_archive_reader_manifest_source(r, t->kind, t->name)))
+            return report_missing(t, r);
+    }
+    for (size_t i = 0; i < p->count; i++) {
+        restore_target *t = &p->targets[i];
+        double started = zb_time_monotonic();
+        if ((rc = t->finish(t->state, r)) < 0)
+            return rc;
+        t->finish_seconds = zb_time_monotonic() - started;
+        t->finished = 1;
+    }
+    return 0;
+}
+
+size_t zb_restore_plan_count(const zb_restore_plan *p) { return p->count; }
+
+zb_restore_target_info zb_restore_plan_target(const zb_restore_plan *p, size_t i)
+{
+    const restore_target *t = &p->targets[i];
+    zb_restore_target_info info = {t->kind, t->name ? t->name : "(database)", t->target_name(t->state),
+                                   t->load_seconds, t->finish_seconds, t->finished};
+    return info;
+}
+
+zb_pg_restore *zb_restore_plan_pg(const zb_restore_plan *p, size_t i)
+{
+    return strcmp(p->targets[i].kind, ZB_SOURCE_PG) == 0 ? p->targets[i].state : NULL;
+}
