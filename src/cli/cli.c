@@ -12,6 +12,7 @@
 #include "zakpos_backup/command/restore.h"
 #include "zakpos_backup/command/run.h"
 #include "zakpos_backup/command/show.h"
+#include "zakpos_backup/command/drill.h"
 #include "zakpos_backup/command/verify.h"
 #include "zakpos_backup/source/docker/volume.h"
 #include "zakpos_backup/common/error.h"
@@ -35,7 +36,8 @@ typedef struct command {
 static const command commands[] = {
     {"keygen", "create a key pair for encrypting archives", zb_cmd_keygen},
     {"backup", "write a new archive of the selected sources", zb_cmd_backup},
-    {"verify", "check every tag and hash of an archive", zb_cmd_verify},
+    {"verify", "check every tag and hash of an archive (--restore: restore it and compare)", zb_cmd_verify},
+    {"drill", "rehearse a disaster: restore everything, verify, run smoke checks, report RTO/RPO", zb_cmd_drill},
     {"list", "list the archives in a repository", zb_cmd_list},
     {"latest", "print the path of the newest archive in a repository", zb_cmd_latest},
     {"prune", "remove archives that no retention rule keeps", zb_cmd_prune},

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Differences kept per part: enough to act on, bounded for a report. */
 #define DIFFERENCE_LIMIT 50
@@ -97,6 +98,7 @@ static int verify_part(rehearsal *h, zb_restore_plan *plan, size_t i, zb_archive
     json_t *differences = json_array();
     size_t count = 0;
     int rc = 0;
+    json_object_set(part, "bytes", json_object_get(zb_archive_reader_manifest_source(r, t.kind, t.name), "bytes"));
     if (strcmp(t.kind, ZB_SOURCE_PG) == 0) {
         json_t *source = zb_archive_reader_manifest_source(r, ZB_SOURCE_PG, t.name);
         zb_pg_verify_options v = {h->opts->pg_conninfo, h->opts->pg_password_file, t.target, h->opts->pg_jobs,
@@ -145,8 +147,10 @@ static json_t *new_report(const rehearsal *h)
 {
     char started[32];
     zb_time_format_iso(started, sizeof(started), time(NULL));
-    return json_pack("{s:s, s:s, s:s, s:[], s:b}", "archive", h->opts->archive, "id", h->id, "started", started,
-                     "parts", "kept", h->opts->keep);
+    char host[256] = "";
+    gethostname(host, sizeof(host) - 1);
+    return json_pack("{s:s, s:s, s:s, s:s, s:[], s:b}", "archive", h->opts->archive, "id", h->id, "host", host, "started",
+                     started, "parts", "kept", h->opts->keep);
 }
 
 /* Archive facts from the manifest: when it was made and its age now (the
@@ -230,6 +234,10 @@ int zb_rehearse_run(json_t **report, const zb_rehearse_options *opts)
     if (rc == 0 && differences)
         rc = zb_error_set(ZB_EVERIFY, "%s: the restored data differs from the backup (%zu difference%s)", opts->archive,
                           differences, differences == 1 ? "" : "s");
+    if ((rc == 0 || rc == ZB_EVERIFY) && opts->before_cleanup) {
+        int checked = opts->before_cleanup(*report, opts->payload);
+        rc = rc == 0 ? checked : rc;
+    }
     finish_report(*report, rc, restored - started - restore_seconds, restore_seconds, verify_seconds, verified - started,
                   opts->fetch_seconds);
     /* scratch targets go, whatever happened, unless asked to stay; the

@@ -24,6 +24,11 @@ typedef struct zb_rehearse_options {
     const char *scratch_dir;      /* parent of scratch folders; NULL: TMPDIR or /tmp */
     int keep;                     /* leave the scratch targets for inspection */
     double fetch_seconds;         /* time already spent fetching the archive (reported) */
+    /* Runs once everything was restored and compared, before the scratch
+     * targets go (a drill's own checks); it may add to the report and
+     * returns 0, or an error that fails the rehearsal. */
+    int (*before_cleanup)(json_t *report, void *payload);
+    void *payload;
 } zb_rehearse_options;
 
 /* Runs the rehearsal. *report (always set, even on failure) is a JSON object:

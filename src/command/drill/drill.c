@@ -1,0 +1,299 @@
+#include "zakpos_backup/command/drill.h"
+#include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/cli/rehearsal.h"
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fs.h"
+#include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/config/config.h"
+#include "zakpos_backup/repo/index.h"
+#include "zakpos_backup/repo/repo.h"
+#include "zakpos_backup/source/pg/conn.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char help[] =
+    "usage: zakpos-backup drill [ARCHIVE|latest] (--key FILE | --passphrase-file FILE)\n"
+    "           [--repo DIR] [--pg-target CONNINFO] [--docker-host URL] [--report FILE] [--json]\n"
+    "\n"
+    "Rehearses a disaster: restores everything in the archive (default: the newest\n"
+    "of the repository) into a fresh environment - another PostgreSQL server or\n"
+    "Docker host, or scratch names on the same ones - runs every check of\n"
+    "verify --restore, then the smoke checks of the configuration ([check NAME]\n"
+    "sections: an SQL query run in the restored database and the result it must\n"
+    "give), and reports: the archive and its age at drill time (the recovery\n"
+    "point a disaster now would have), the time to fetch, decrypt, restore each\n"
+    "part and verify (the recovery time), sizes, throughput, and every check\n"
+    "with its result. The scratch targets are removed unless --keep. The result\n"
+    "is recorded in the repository index like verify --restore's. Exits 0 only\n"
+    "if everything passed (14 when data differs or a smoke check fails).\n"
+    "\n"
+    "  --key FILE / --passphrase-file FILE   as for verify\n"
+    "  --repo DIR               the repository for 'latest' (default: the configuration's)\n"
+    "  --report FILE            write the report as FILE.md and FILE.json (a FILE\n"
+    "                           ending in .md or .json names one of the two); without\n"
+    "                           it the Markdown report goes to stdout\n"
+    "  --json                   the JSON report on stdout instead of Markdown\n"
+    ZB_REHEARSAL_HELP;
+
+typedef struct drill {
+    zb_rehearse_options ro;
+    const zb_config *config;
+    const char *repo;
+    const char *report_file;
+    int as_json;
+} drill;
+
+/* A query's result as text: columns joined by '|', rows by newlines. */
+static void result_text(zb_buf *out, PGresult *res)
+{
+    for (int r = 0; r < PQntuples(res); r++) {
+        if (r)
+            zb_buf_puts(out, "\n");
+        for (int c = 0; c < PQnfields(res); c++)
+            zb_buf_printf(out, "%s%s", c ? "|" : "", PQgetisnull(res, r, c) ? "" : PQgetvalue(res, r, c));
+    }
+}
+
+static const char *restored_database(json_t *report)
+{
+    size_t i;
+    json_t *part;
+    json_array_foreach(json_object_get(report, "parts"), i, part) {
+        const char *result = json_string_value(json_object_get(part, "result"));
+        if (strcmp(json_string_value(json_object_get(part, "kind")), "pg") == 0 && result &&
+            (strcmp(result, "pass") == 0 || strcmp(result, "fail") == 0))
+            return json_string_value(json_object_get(part, "target"));
+    }
+    return NULL;
+}
+
+static json_t *run_check(PGconn *conn, const zb_config_check *k)
+{
+    double started = zb_time_monotonic();
+    json_t *check = json_pack("{s:s, s:s, s:s}", "name", k->name, "sql", k->sql, "expect", k->expect);
+    if (!conn) {
+        json_object_set_new(check, "result", json_string("fail"));
+        json_object_set_new(check, "error", json_string("no database was restored to run it in"));
+        return check;
+    }
+    PGresult *res = PQexec(conn, k->sql);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        zb_buf got = ZB_BUF_INIT;
+        zb_buf_puts(&got, "");
+        result_text(&got, res);
+        json_object_set_new(check, "got", json_string(got.data ? got.data : ""));
+        json_object_set_new(check, "result", json_string(got.data && strcmp(got.data, k->expect) == 0 ? "pass" : "fail"));
+        zb_buf_free(&got);
+    } else {
+        zb_pg_result_error(conn, res, "the query failed");
+        json_object_set_new(check, "result", json_string("fail"));
+        json_object_set_new(check, "error", json_string(zb_error_message()));
+        zb_error_clear();
+    }
+    PQclear(res);
+    json_object_set_new(check, "seconds", json_real(zb_time_monotonic() - started));
+    return check;
+}
+
+/* The configuration's smoke checks, in the restored database, read-only. */
+static int run_smoke_checks(json_t *report, void *payload)
+{
+    drill *d = payload;
+    double started = zb_time_monotonic();
+    json_t *checks = json_array();
+    json_object_set_new(report, "checks", checks);
+    if (d->config->check_count == 0)
+        return 0;
+    const char *db = restored_database(report);
+    PGconn *conn = NULL;
+    if (db && zb_pg_connect_db(&conn, d->ro.pg_conninfo, d->ro.pg_password_file, db) < 0)
+        return zb_error_code();
+    if (conn && zb_pg_exec(conn, "SET default_transaction_read_only = on", "cannot set up the session") < 0) {
+        PQfinish(conn);
+        return zb_error_code();
+    }
+    size_t failed = 0;
+    const char *first_failed = NULL;
+    for (size_t i = 0; i < d->config->check_count; i++) {
+        json_t *check = run_check(conn, &d->config->checks[i]);
+        if (strcmp(json_string_value(json_object_get(check, "result")), "pass") != 0 && failed++ == 0)
+            first_failed = d->config->checks[i].name;
+        json_array_append_new(checks, check);
+    }
+    PQfinish(conn);
+    json_object_set_new(report, "checks_seconds", json_real(zb_time_monotonic() - started));
+    if (failed)
+        return zb_error_set(ZB_EVERIFY, "%zu of %zu smoke checks failed (first: %s)", failed, d->config->check_count,
+                            first_failed);
+    return 0;
+}
+
+/* FILE.md and FILE.json; a FILE ending in either names that one. */
+static int report_paths(zb_buf *md, zb_buf *js, const char *file)
+{
+    size_t n = strlen(file);
+    size_t stem = n > 3 && strcmp(file + n - 3, ".md") == 0 ? n - 3 : n > 5 && strcmp(file + n - 5, ".json") == 0 ? n - 5 : n;
+    int rc = zb_buf_printf(md, "%.*s.md", (int)stem, file);
+    return rc < 0 ? rc : zb_buf_printf(js, "%.*s.json", (int)stem, file);
+}
+
+static int write_reports(const drill *d, json_t *report)
+{
+    char *text = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *markdown = NULL;
+    size_t markdown_len = 0;
+    FILE *mem = open_memstream(&markdown, &markdown_len);
+    if (mem) {
+        zb_drill_write_markdown(mem, report);
+        fclose(mem);
+    }
+    int rc = text && markdown ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
+    if (rc == 0 && d->report_file) {
+        zb_buf md = ZB_BUF_INIT, js = ZB_BUF_INIT;
+        rc = report_paths(&md, &js, d->report_file);
+        const char *slash = rc == 0 ? strrchr(md.data, '/') : NULL;
+        if (slash && slash != md.data) { /* the report's folder is made if missing */
+            char *parent = strndup(md.data, (size_t)(slash - md.data));
+            rc = parent ? zb_fs_mkdir_p(parent, 0755) : zb_error_set(ZB_ENOMEM, "out of memory");
+            free(parent);
+        }
+        if (rc == 0)
+            rc = zb_fs_write_file_atomic(js.data, text, strlen(text), 0644);
+        if (rc == 0)
+            rc = zb_fs_write_file_atomic(md.data, markdown, markdown_len, 0644);
+        if (rc == 0)
+            zb_log_info("drill report written to %s and %s", md.data, js.data);
+        zb_buf_free(&md);
+        zb_buf_free(&js);
+    } else if (rc == 0) {
+        fputs(d->as_json ? text : markdown, stdout);
+        if (d->as_json)
+            fputc('\n', stdout);
+    }
+    free(text);
+    free(markdown);
+    return rc;
+}
+
+/* The recovery time: until every part was back (fetch, read and decrypt,
+ * restore), without the proof that follows. */
+static void add_recovery_figures(json_t *report)
+{
+    json_t *s = json_object_get(report, "seconds");
+    json_object_set_new(s, "checks", json_real(json_real_value(json_object_get(report, "checks_seconds"))));
+    json_object_del(report, "checks_seconds");
+    double rto = json_real_value(json_object_get(s, "fetch")) + json_real_value(json_object_get(s, "read")) +
+                 json_real_value(json_object_get(s, "restore"));
+    json_object_set_new(report, "rto_seconds", json_real(rto));
+    double total = json_real_value(json_object_get(s, "total")) + json_real_value(json_object_get(s, "checks"));
+    json_object_set_new(s, "total", json_real(total));
+}
+
+static int resolve_archive(char **archive, const drill *d, const char *given)
+{
+    if (given && strcmp(given, "latest") != 0) {
+        *archive = zb_strdup(given);
+        return *archive ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
+    }
+    const char *repo = d->repo ? d->repo : d->config->repo;
+    int rc = zb_repo_latest(archive, repo);
+    if (rc < 0)
+        zb_error_context("drill of the newest archive in %s", repo);
+    return rc;
+}
+
+static void record_result(const char *archive, json_t *report, int rc)
+{
+    char *repo = NULL, *name = NULL;
+    /* a server that is down says nothing about the archive: not recorded */
+    if ((rc != 0 && rc != ZB_EVERIFY && rc != ZB_EINTEGRITY && rc != ZB_EFORMAT) ||
+        zb_repo_split_path(&repo, &name, archive) < 0)
+        return;
+    zb_error_saved failure;
+    zb_error_save(&failure);
+    if (zb_repo_index_record_verification(repo, name, report, "drill") < 0)
+        zb_log_warn("the result could not be recorded in the repository index: %s", zb_error_message());
+    zb_error_raise(&failure);
+    free(repo);
+    free(name);
+}
+
+int zb_cmd_drill(int argc, char **argv)
+{
+    enum { OPT_REPORT = ZB_OPT_COMMAND_BASE };
+    static const struct option options[] = {
+        {"key", required_argument, NULL, ZB_OPT_KEY},
+        {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
+        {"repo", required_argument, NULL, ZB_OPT_REPO},
+        {"report", required_argument, NULL, OPT_REPORT},
+        {"json", no_argument, NULL, ZB_OPT_JSON},
+        ZB_REHEARSAL_LONG_OPTIONS,
+        {"help", no_argument, NULL, ZB_OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    drill d;
+    memset(&d, 0, sizeof(d));
+    int opt, rc;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+        case ZB_OPT_KEY: d.ro.keys.key_file = optarg; break;
+        case ZB_OPT_PASSPHRASE_FILE: d.ro.keys.passphrase_file = optarg; break;
+        case ZB_OPT_REPO: d.repo = optarg; break;
+        case OPT_REPORT: d.report_file = optarg; break;
+        case ZB_OPT_JSON: d.as_json = 1; break;
+        case ZB_OPT_HELP: fputs(help, stdout); return 0;
+        default:
+            if ((rc = zb_cli_rehearsal_option(&d.ro, opt, optarg)) < 0)
+                return rc;
+            if (rc == 0)
+                return zb_cli_bad_option("drill", argv);
+        }
+    }
+    if (optind < argc - 1)
+        return zb_cli_usage_error("drill", "give at most one ARCHIVE (or latest)");
+    if (d.report_file && d.as_json)
+        return zb_cli_usage_error("drill", "--report writes both formats; --json is for stdout");
+    zb_config c;
+    if ((rc = zb_config_load(&c, zb_cli_config_file())) < 0)
+        return rc;
+    d.config = &c;
+    zb_cli_rehearsal_defaults(&d.ro, &c);
+    if (!d.ro.keys.key_file && !d.ro.keys.passphrase_file && c.key_file && *c.key_file)
+        d.ro.keys.key_file = c.key_file;
+    char *archive = NULL;
+    json_t *report = NULL;
+    if ((rc = resolve_archive(&archive, &d, optind < argc ? argv[optind] : NULL)) == 0) {
+        d.ro.archive = archive;
+        d.ro.before_cleanup = run_smoke_checks;
+        d.ro.payload = &d;
+        zb_log_info("drill: restoring %s into scratch targets", archive);
+        rc = zb_rehearse_run(&report, &d.ro);
+        if (!report) {
+            free(archive);
+            zb_config_free(&c);
+            return rc;
+        }
+        add_recovery_figures(report);
+        record_result(archive, report, rc);
+        zb_error_saved failure;
+        zb_error_save(&failure);
+        int written = write_reports(&d, report);
+        if (rc < 0 && written < 0)
+            zb_log_error("%s", zb_error_message()); /* the drill's own failure is the one reported */
+        if (rc < 0)
+            zb_error_raise(&failure);
+        else
+            rc = written;
+    }
+    if (rc < 0)
+        zb_error_context("drill failed");
+    json_decref(report);
+    free(archive);
+    zb_config_free(&c);
+    return rc;
+}
