@@ -7,6 +7,7 @@
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/repo/index.h"
 #include "zakpos_backup/restore/check.h"
 #include "zakpos_backup/restore/plan.h"
 #include "zakpos_backup/source/docker/volume.h"
@@ -258,4 +259,25 @@ int zb_rehearse_run(json_t **report, const zb_rehearse_options *opts)
     zb_docker_close(h.docker);
     free(h.scratch_root);
     return rc;
+}
+
+/* Whether a failed rehearsal says something about the archive (recorded) or
+ * only about this machine (a server down: not recorded). */
+static int says_something_about_archive(int rc)
+{
+    return rc == 0 || rc == ZB_EVERIFY || rc == ZB_EINTEGRITY || rc == ZB_EFORMAT || rc == ZB_EUNSAFE;
+}
+
+void zb_rehearse_record(const char *archive, json_t *report, int rc, const char *how)
+{
+    char *repo = NULL, *name = NULL;
+    if (!report || !says_something_about_archive(rc) || zb_repo_split_path(&repo, &name, archive) < 0)
+        return;
+    zb_error_saved failure;
+    zb_error_save(&failure);
+    if (zb_repo_index_record_verification(repo, name, report, how) < 0)
+        zb_log_warn("the result could not be recorded in the repository index: %s", zb_error_message());
+    zb_error_raise(&failure);
+    free(repo);
+    free(name);
 }

@@ -39,4 +39,9 @@ typedef struct zb_rehearse_options {
  * differs, another error when the restore itself failed. */
 int zb_rehearse_run(json_t **report, const zb_rehearse_options *opts);
 
+/* Records the result in the index of the archive's repository (how:
+ * "restore" or "drill"), when it says something about the archive: a pass,
+ * differences, damage; not a server that could not be reached. */
+void zb_rehearse_record(const char *archive, json_t *report, int rc, const char *how);
+
 #endif

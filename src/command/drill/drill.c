@@ -7,7 +7,6 @@
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/config/config.h"
-#include "zakpos_backup/repo/index.h"
 #include "zakpos_backup/repo/repo.h"
 #include "zakpos_backup/source/pg/conn.h"
 
@@ -207,22 +206,6 @@ static int resolve_archive(char **archive, const drill *d, const char *given)
     return rc;
 }
 
-static void record_result(const char *archive, json_t *report, int rc)
-{
-    char *repo = NULL, *name = NULL;
-    /* a server that is down says nothing about the archive: not recorded */
-    if ((rc != 0 && rc != ZB_EVERIFY && rc != ZB_EINTEGRITY && rc != ZB_EFORMAT) ||
-        zb_repo_split_path(&repo, &name, archive) < 0)
-        return;
-    zb_error_saved failure;
-    zb_error_save(&failure);
-    if (zb_repo_index_record_verification(repo, name, report, "drill") < 0)
-        zb_log_warn("the result could not be recorded in the repository index: %s", zb_error_message());
-    zb_error_raise(&failure);
-    free(repo);
-    free(name);
-}
-
 int zb_cmd_drill(int argc, char **argv)
 {
     enum { OPT_REPORT = ZB_OPT_COMMAND_BASE };
@@ -279,7 +262,7 @@ int zb_cmd_drill(int argc, char **argv)
             return rc;
         }
         add_recovery_figures(report);
-        record_result(archive, report, rc);
+        zb_rehearse_record(archive, report, rc, "drill");
         zb_error_saved failure;
         zb_error_save(&failure);
         int written = write_reports(&d, report);

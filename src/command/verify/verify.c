@@ -3,7 +3,6 @@
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/cli/rehearsal.h"
 #include "zakpos_backup/config/config.h"
-#include "zakpos_backup/repo/index.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
@@ -48,27 +47,6 @@ static const char help[] =
     "On success prints one line on stdout: verified ARCHIVE (N entries, SIZE),\n"
     "or with --restore: verified ARCHIVE by restore (PARTS) in DURATION.\n";
 
-/* Whether a failed rehearsal says something about the archive (recorded in
- * the index) or only about this machine (a server down: not recorded). */
-static int says_something_about_archive(int rc)
-{
-    return rc == 0 || rc == ZB_EVERIFY || rc == ZB_EINTEGRITY || rc == ZB_EFORMAT || rc == ZB_EUNSAFE;
-}
-
-static void record_result(const char *archive, json_t *report, int rc)
-{
-    char *repo = NULL, *name = NULL;
-    if (!says_something_about_archive(rc) || zb_repo_split_path(&repo, &name, archive) < 0)
-        return;
-    zb_error_saved failure;
-    zb_error_save(&failure);
-    if (zb_repo_index_record_verification(repo, name, report, "restore") < 0)
-        zb_log_warn("the result could not be recorded in the repository index: %s", zb_error_message());
-    zb_error_raise(&failure);
-    free(repo);
-    free(name);
-}
-
 static void print_differences(json_t *report)
 {
     size_t i, j;
@@ -111,7 +89,7 @@ static int verify_by_restore(zb_rehearse_options *ro, int as_json)
     zb_cli_rehearsal_defaults(ro, &c);
     json_t *report = NULL;
     rc = zb_rehearse_run(&report, ro);
-    record_result(ro->archive, report, rc);
+    zb_rehearse_record(ro->archive, report, rc, "restore");
     if (as_json) {
         char *text = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (text)
