@@ -112,7 +112,9 @@ static int run_smoke_checks(json_t *report, void *payload)
     PGconn *conn = NULL;
     if (db && zb_pg_connect_db(&conn, d->ro.pg_conninfo, d->ro.pg_password_file, db) < 0)
         return zb_error_code();
-    if (conn && zb_pg_exec(conn, "SET default_transaction_read_only = on", "cannot set up the session") < 0) {
+    /* the checks are the application's own queries: its search path, no writes */
+    if (conn && zb_pg_exec(conn, "SET default_transaction_read_only = on; SET search_path TO \"$user\", public",
+                           "cannot set up the session") < 0) {
         PQfinish(conn);
         return zb_error_code();
     }

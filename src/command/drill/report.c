@@ -43,8 +43,9 @@ static void write_summary(FILE *out, json_t *report)
             json_is_true(json_object_get(report, "kept")) ? "; scratch targets kept" : "; scratch targets removed");
     if (json_object_get(report, "error"))
         fprintf(out, "- Error: %s\n", text(report, "error"));
-    fprintf(out, "\n## Time by phase\n\n| phase | time |\n|---|---|\n");
-    static const char *const phases[][2] = {{"fetch", "fetch the archive"}, {"read", "read, decrypt, decompress"},
+    fprintf(out, "\n## Time by phase\n\nReading, decrypting and decompressing the archive overlap with restoring the\n"
+                 "parts (the archive streams into them), so that time is inside each part's.\n\n| phase | time |\n|---|---|\n");
+    static const char *const phases[][2] = {{"fetch", "fetch the archive"}, {"read", "archive read outside the parts' work"},
                                             {"restore", "restore (all parts)"}, {"verify", "verify (all parts)"},
                                             {"checks", "smoke checks"}, {"total", "total"}};
     for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)

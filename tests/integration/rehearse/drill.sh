@@ -15,6 +15,7 @@ zb_docker_start
 zb_docker_image
 zb_psql -c "CREATE DATABASE zakpos_db"
 ZB_PG_DB=zakpos_db zb_psql -f "$ZB_SOURCE_DIR/tests/integration/pg/fixture.sql" >/dev/null
+ZB_PG_DB=zakpos_db zb_psql -c "CREATE TABLE public.tills (id int); INSERT INTO public.tills VALUES (1), (2)"
 "$ZB_BIN" keygen --out key >/dev/null 2>&1
 zb_dapi POST /volumes/create -H 'Content-Type: application/json' -d '{"Name":"zakpos_redis_data"}' >/dev/null
 head -c 200000 /dev/urandom >"$(zb_volume_dir zakpos_redis_data)/dump.rdb"
@@ -40,6 +41,9 @@ state_dir = $ZB_TMP/state
 [check orders exist]
 sql = SELECT count(*) > 0 FROM shop.orders
 expect = t
+[check tills]
+sql = SELECT count(*) FROM tills
+expect = 2
 [check every order]
 sql = SELECT count(*), 'orders' FROM shop.orders
 expect = $1|orders
@@ -58,7 +62,7 @@ zb_expect_equal "$(field 'r["archive"]')" "$ZB_TMP/$archive" "the newest archive
 zb_expect_equal "$(field 'sorted((p["kind"], p["name"], p["result"]) for p in r["parts"])')" \
     "[('path', 'conf', 'pass'), ('pg', 'zakpos_db', 'pass'), ('volume', 'zakpos_redis_data', 'pass')]" "every part restored and verified"
 zb_expect_equal "$(field '[(c["name"], c["result"], c["got"]) for c in r["checks"]]')" \
-    "[('orders exist', 'pass', 't'), ('every order', 'pass', '$orders|orders')]" "the smoke checks ran and passed"
+    "[('orders exist', 'pass', 't'), ('tills', 'pass', '2'), ('every order', 'pass', '$orders|orders')]" "the smoke checks ran (with the database's own search path) and passed"
 zb_expect_equal "$(field '0 <= r["archive_age_seconds"] < 600')" "True" "the archive's age at drill time (RPO)"
 zb_expect_equal "$(field 'abs(r["rto_seconds"] - (r["seconds"]["fetch"] + r["seconds"]["read"] + r["seconds"]["restore"])) < 0.01 and r["rto_seconds"] > 0')" \
     "True" "the recovery time is fetch + read + restore"
@@ -67,7 +71,7 @@ zb_expect_equal "$(field 'all(p["restore_seconds"] > 0 and p["verify_seconds"] >
 md=$(cat out/drill.md)
 zb_expect_contains "$md" "# Disaster-recovery drill: PASSED" "the Markdown report's verdict"
 zb_expect_contains "$md" "Recovery point (archive age at drill time)" "the Markdown report gives the RPO"
-zb_expect_contains "$md" "| read, decrypt, decompress |" "the Markdown report times each phase"
+zb_expect_contains "$md" "| restore (all parts) |" "the Markdown report times each phase"
 zb_expect_contains "$md" "| every order | SELECT count(*), 'orders' FROM shop.orders | $orders\\|orders | $orders\\|orders | pass |" \
     "the Markdown report lists each check (cells escaped)"
 zb_expect_equal "$(zb_psql -At -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'zakpos_backup_verify_%'")" "0" "no scratch database left"
@@ -81,12 +85,12 @@ zb_expect_equal "$("$ZB_BIN" list --repo repo --json | python3 -c 'import json,s
 write_config "$((orders + 1))" >bad.conf
 printf '[check broken]\nsql = SELECT no_such_column FROM shop.orders\nexpect = 1\n' >>bad.conf
 zb_expect_status 14 "a drill whose smoke checks fail" -- env TMPDIR="$ZB_TMP" "$ZB_BIN" --config bad.conf --log-format text drill "$archive" --report "$ZB_TMP/out/bad.md"
-zb_expect_contains "$ZB_LAST_OUTPUT" "2 of 3 smoke checks failed (first: every order)" "names the failing checks"
+zb_expect_contains "$ZB_LAST_OUTPUT" "2 of 4 smoke checks failed (first: every order)" "names the failing checks"
 json=out/bad.json
 zb_expect_equal "$(field 'r["result"]')" "fail" "the JSON report says it failed"
 zb_expect_equal "$(field '[(c["name"], c["result"]) for c in r["checks"]]')" \
-    "[('orders exist', 'pass'), ('every order', 'fail'), ('broken', 'fail')]" "each check's result"
-zb_expect_contains "$(field 'r["checks"][2]["error"]')" 'column "no_such_column" does not exist' "the server's message for a broken query"
+    "[('orders exist', 'pass'), ('tills', 'pass'), ('every order', 'fail'), ('broken', 'fail')]" "each check's result"
+zb_expect_contains "$(field 'r["checks"][3]["error"]')" 'column "no_such_column" does not exist' "the server's message for a broken query"
 zb_expect_contains "$(cat out/bad.md)" "# Disaster-recovery drill: FAILED" "the Markdown report says it failed"
 zb_expect_equal "$(zb_psql -At -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'zakpos_backup_verify_%'")" "0" "no scratch database left after a failed drill"
 
