@@ -39,6 +39,13 @@ zb_expect_status 0 "verify" -- "$ZB_BIN" verify --key key "$out"
 zb_expect_contains "$ZB_LAST_OUTPUT" "verified $out" "verify result line"
 zb_expect_status 0 "list" -- "$ZB_BIN" list --repo repo
 zb_expect_contains "$ZB_LAST_OUTPUT" "$(basename "$out")" "list names the archive"
+zb_expect_contains "$ZB_LAST_OUTPUT" "path:data" "list shows the sources from the index"
+# the index is a cache: lost, it is rebuilt from the archives alone (with the key)
+rm repo/.zakpos-backup-index.json
+zb_expect_equal "$("$ZB_BIN" list --repo repo | grep -c 'path:data')" "0" "without the index list cannot name the sources"
+zb_expect_status 0 "list --rebuild-index" -- "$ZB_BIN" list --repo repo --rebuild-index --key key
+zb_expect_contains "$ZB_LAST_OUTPUT" "path:data" "the sources come back from the archive"
+zb_expect_status 2 "--key without --rebuild-index" -- "$ZB_BIN" list --repo repo --key key
 zb_expect_status 0 "show without key" -- "$ZB_BIN" show "$out"
 zb_expect_contains "$ZB_LAST_OUTPUT" "give --key" "show without key hides the contents"
 zb_expect_status 0 "show with key" -- "$ZB_BIN" show --key key --entries "$out"

@@ -2,6 +2,7 @@
 #include "zakpos_backup/archive/reader.h"
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/repo/index.h"
 #include "zakpos_backup/repo/repo.h"
@@ -22,7 +23,12 @@ static const char help[] =
     "Unfinished archives (hidden '.partial' files of a run in progress or\n"
     "interrupted) are never listed.\n"
     "\n"
-    "  --json    one JSON array on stdout instead of a table\n";
+    "  --json    one JSON array on stdout instead of a table\n"
+    "  --rebuild-index (--key FILE | --passphrase-file FILE)\n"
+    "            first read (and so verify) every archive the index does not\n"
+    "            describe and record its sources and size: the index is rebuilt\n"
+    "            from the archives alone (when it was lost or the repository\n"
+    "            was copied); restore proofs are history and are not rebuilt\n";
 
 /* The last restore proof: its time, FAILED when the newest try failed. */
 static const char *verified_text(json_t *verified)
@@ -50,20 +56,65 @@ static const char *sources_text(json_t *sources)
     return used ? text : "-";
 }
 
+/* Sources of an archive the index does not know, read from its manifest. */
+static int describe_from_archive(const char *repo, const zb_repo_archive *a, const zb_read_keys *keys)
+{
+    zb_archive_reader *r = NULL;
+    int rc = zb_archive_reader_open(&r, a->path, keys);
+    if (rc == 0)
+        rc = zb_archive_reader_read_all(r, NULL);
+    json_t *sources = rc == 0 ? json_array() : NULL;
+    size_t i;
+    json_t *s;
+    if (rc == 0)
+        json_array_foreach(json_object_get(zb_archive_reader_manifest(r), "sources"), i, s)
+            json_array_append_new(sources, json_pack("{s:O, s:O, s:O, s:O}", "kind", json_object_get(s, "kind"), "name",
+                                                     json_object_get(s, "name"), "entries", json_object_get(s, "entry_count"),
+                                                     "bytes", json_object_get(s, "bytes")));
+    uint64_t bytes = r ? zb_archive_reader_bytes_in(r) : 0;
+    zb_archive_reader_free(r);
+    if (rc == 0 && (rc = zb_repo_index_set(repo, a->name, "sources", sources)) == 0)
+        rc = zb_repo_index_set(repo, a->name, "bytes", json_integer((json_int_t)bytes));
+    if (rc < 0)
+        zb_error_context("cannot describe %s", a->path);
+    return rc;
+}
+
+static int rebuild_index(const char *repo, const zb_repo_list *list, const zb_read_keys *keys)
+{
+    json_t *index = NULL;
+    int rc = zb_repo_index_load(&index, repo);
+    for (size_t i = 0; rc == 0 && i < list->count; i++) {
+        if (json_object_get(zb_repo_index_archive(index, list->items[i].name), "sources"))
+            continue;
+        zb_log_info("reading %s to record its sources", list->items[i].name);
+        rc = describe_from_archive(repo, &list->items[i], keys);
+    }
+    json_decref(index);
+    return rc < 0 ? rc : zb_repo_index_forget_missing(repo);
+}
+
 int zb_cmd_list(int argc, char **argv)
 {
     static const struct option options[] = {
         {"repo", required_argument, NULL, ZB_OPT_REPO},
         {"json", no_argument, NULL, ZB_OPT_JSON},
+        {"rebuild-index", no_argument, NULL, ZB_OPT_COMMAND_BASE},
+        {"key", required_argument, NULL, ZB_OPT_KEY},
+        {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
     const char *repo = NULL;
-    int as_json = 0, opt;
+    zb_read_keys keys = {0};
+    int as_json = 0, rebuild = 0, opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
         case ZB_OPT_REPO: repo = optarg; break;
         case ZB_OPT_JSON: as_json = 1; break;
+        case ZB_OPT_COMMAND_BASE: rebuild = 1; break;
+        case ZB_OPT_KEY: keys.key_file = optarg; break;
+        case ZB_OPT_PASSPHRASE_FILE: keys.passphrase_file = optarg; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default: return zb_cli_bad_option("list", argv);
         }
@@ -72,9 +123,13 @@ int zb_cmd_list(int argc, char **argv)
         return zb_cli_usage_error("list", "unexpected argument '%s'", argv[optind]);
     if (!repo)
         return zb_cli_usage_error("list", "--repo DIR is required");
+    if (!rebuild && (keys.key_file || keys.passphrase_file))
+        return zb_cli_usage_error("list", "--key and --passphrase-file are for --rebuild-index");
     zb_repo_list list;
     json_t *index = NULL;
     int rc = zb_repo_scan(&list, repo);
+    if (rc == 0 && rebuild)
+        rc = rebuild_index(repo, &list, &keys);
     if (rc == 0)
         rc = zb_repo_index_load(&index, repo);
     json_t *all = json_array();
