@@ -3,10 +3,12 @@
 # installs what it needs, builds, starts a throwaway PostgreSQL server (and a
 # throwaway Docker engine with a sample zakpos_redis_data volume) with a
 # sample zakpos database, creates sample zakpos host data (the bind-mounted
-# config folders of the zakpos Docker stack), then runs keygen -> backup ->
-# list -> show -> verify -> restore (database into a new database, files into
-# a new folder), proves both identical, shows that a damaged archive is
-# caught, and cleans up (the server is stopped whatever happens).
+# config folders of the zakpos Docker stack), a Redis-like and a Kafka-like
+# volume with a running container using one, then runs keygen -> backup ->
+# list -> show -> verify -> verify --restore -> restore (database into a new
+# database, volume into a new volume, files into a new folder) -> drill,
+# proves the restored data identical, shows that a damaged archive is
+# caught, and cleans up (the servers are stopped whatever happens).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
@@ -26,9 +28,11 @@ dockerd_pid=
 cleanup() {
     [ -f "$pgdata/postmaster.pid" ] && runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -m immediate stop >/dev/null 2>&1
     if [ -n "$dockerd_pid" ]; then
+        curl -sf --unix-socket "$work/d.sock" -X DELETE "http://d/containers/zakpos-redis?force=1" >/dev/null 2>&1
         kill "$dockerd_pid" 2>/dev/null
         wait "$dockerd_pid" 2>/dev/null
     fi
+    grep -o " $work/[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -67,7 +71,7 @@ SQL
 echo "zakpos_db: $(psql_ -d zakpos_db -At -c "SELECT count(*) FROM orders") orders on PostgreSQL $(psql_ -d postgres -At -c "SHOW server_version")"
 db="host=$work/pgsock port=$port user=zakpos_user dbname=zakpos_db"
 
-step "starting a throwaway Docker engine with a sample zakpos_redis_data volume"
+step "starting a throwaway Docker engine with sample zakpos_redis_data and zakpos_kafka_data volumes"
 dockerd --storage-driver=vfs --bridge=none --iptables=false --ip6tables=false -H "unix://$work/d.sock" \
     --data-root "$work/docker" --exec-root "$work/docker-exec" --pidfile "$work/docker.pid" >"$work/dockerd.log" 2>&1 &
 dockerd_pid=$!
@@ -82,6 +86,27 @@ head -c 2000000 /dev/urandom >"$redis_dir/dump.rdb"
 printf '*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n' >"$redis_dir/appendonlydir/appendonly.aof.1.incr.aof"
 chown -R 999:999 "$redis_dir"
 echo "volume zakpos_redis_data: $(find "$redis_dir" -type f | wc -l) files"
+api POST /volumes/create -H 'Content-Type: application/json' \
+    -d '{"Name":"zakpos_kafka_data","Labels":{"com.docker.compose.project":"zakpos"}}' >/dev/null
+kafka_dir=$(api GET /volumes/zakpos_kafka_data | python3 -c 'import json,sys; print(json.load(sys.stdin)["Mountpoint"])')
+for p in 0 1 2; do
+    mkdir -p "$kafka_dir/orders-$p"
+    seq 1 20000 | sed "s/^/order-event partition=$p offset=/" >"$kafka_dir/orders-$p/00000000000000000000.log"
+    printf 'offsets' >"$kafka_dir/orders-$p/00000000000000000000.index"
+done
+echo "volume zakpos_kafka_data: $(find "$kafka_dir" -type f | wc -l) files"
+# a running "Redis" (busybox, no registry needed) that is paused while its
+# volume is read, as its label asks
+mkdir -p "$work/bbroot/bin" "$work/bbroot/data"
+cp /bin/busybox "$work/bbroot/bin/busybox"
+ln -sf busybox "$work/bbroot/bin/sleep"
+tar -C "$work/bbroot" -cf "$work/bb.tar" .
+api POST "/images/create?fromSrc=-&repo=zakpos-demo-busybox&tag=1" -H 'Content-Type: application/x-tar' --data-binary "@$work/bb.tar" >/dev/null
+api POST "/containers/create?name=zakpos-redis" -H 'Content-Type: application/json' -d '{"Image":"zakpos-demo-busybox:1",
+    "Cmd":["/bin/sleep","86400"],"Labels":{"zakpos-backup.stop-during-backup":"pause"},
+    "HostConfig":{"Mounts":[{"Type":"volume","Source":"zakpos_redis_data","Target":"/data"}]}}' >/dev/null
+api POST /containers/zakpos-redis/start >/dev/null
+echo "container zakpos-redis: $(api GET /containers/zakpos-redis/json | python3 -c 'import json,sys; print(json.load(sys.stdin)["State"]["Status"])'), using zakpos_redis_data"
 host=$work/zakpos
 step "creating sample zakpos host data in $host"
 mkdir -p "$host/database/init" "$host/redis" "$host/nginx/conf.d" "$host/data/uploads"
@@ -104,9 +129,9 @@ find "$host" -type f | wc -l | xargs printf '%s files\n'
 step "keygen: a key pair; the backup host keeps only the public half"
 "$zb" keygen --out "$work/backup.key"
 
-step "backup: one encrypted archive of the database, the Redis volume, the three config folders and the uploads"
+step "backup: one encrypted archive of the database, the two volumes (zakpos-redis paused meanwhile), the three config folders and the uploads"
 archive=$("$zb" --log-format text backup --repo "$work/repo" --recipient "$work/backup.key.pub" \
-    --pg "$db" --volume zakpos_redis_data --path database-init="$host/database/init" --path redis="$host/redis" \
+    --pg "$db" --volume zakpos_redis_data --volume zakpos_kafka_data --path database-init="$host/database/init" --path redis="$host/redis" \
     --path nginx="$host/nginx" --path uploads="$host/data")
 echo "archive: $archive"
 
@@ -119,6 +144,10 @@ step "show: header without a key, contents with it"
 
 step "verify: every chunk's tag and every entry's hash"
 "$zb" --log-format text verify --key "$work/backup.key" "$archive"
+
+step "verify --restore: every part restored into scratch targets, read back and compared, then removed"
+"$zb" --log-format text verify --restore --key "$work/backup.key" "$archive" --pg-target "$db" --scratch-dir "$work"
+"$zb" list --repo "$work/repo"
 
 step "restore: the uploads into a new folder"
 "$zb" --log-format text restore --key "$work/backup.key" "$archive" --path uploads="$work/restored-uploads"
@@ -142,6 +171,23 @@ restored_dir=$(api GET /volumes/zakpos_redis_data_restored | python3 -c 'import 
 diff -r "$redis_dir" "$restored_dir"
 [ "$(stat -c %u:%g "$restored_dir/dump.rdb")" = 999:999 ] || { echo "owners differ after the restore" >&2; exit 1; }
 echo "the restored volume is identical to the original, owners included"
+
+step "drill: a disaster-recovery rehearsal of the newest archive with a smoke check, reported in Markdown and JSON"
+cat >"$work/zakpos-backup.conf" <<CONF
+[repository]
+path = $work/repo
+key_file = $work/backup.key
+[postgres]
+conninfo = $db
+[check paid orders in the last day]
+sql = SELECT count(*) > 0 FROM orders WHERE status = 'paid' AND created_at > now() - interval '1 day'
+expect = t
+CONF
+TMPDIR=$work "$zb" --config "$work/zakpos-backup.conf" --log-format text drill latest --report "$work/drill"
+cat "$work/drill.md"
+[ "$(api GET /containers/zakpos-redis/json | python3 -c 'import json,sys; print(json.load(sys.stdin)["State"]["Status"])')" = running ] ||
+    { echo "zakpos-redis is not running after the backup" >&2; exit 1; }
+echo "zakpos-redis is running again after the backup"
 
 step "restore refuses to overwrite a folder that has content"
 if "$zb" --log-format text restore --key "$work/backup.key" "$archive" --path uploads="$work/restored-uploads"; then

@@ -176,24 +176,31 @@ static restore_target *find_target(zb_restore_plan *p, const char *kind, const c
     return NULL;
 }
 
+/* Whether this entry starts another source than the previous one (the
+ * reader owns the names it hands out, so the last ones are copied). */
+static int starts_source(char **last_kind, char **last_name, const zb_entry_info *info)
+{
+    if (*last_kind && strcmp(*last_kind, info->source_kind) == 0 && strcmp(*last_name, info->source_name) == 0)
+        return 0;
+    free(*last_kind);
+    free(*last_name);
+    *last_kind = zb_strdup(info->source_kind);
+    *last_name = zb_strdup(info->source_name);
+    return *last_kind && *last_name ? 1 : zb_error_set(ZB_ENOMEM, "out of memory");
+}
+
 static int read_and_dispatch(zb_restore_plan *p, zb_archive_reader *r)
 {
     struct archive_entry *e;
     zb_entry_info info;
     int rc;
-    const char *last_kind = NULL;
-    char *last_name = NULL;
+    char *last_kind = NULL, *last_name = NULL;
     while ((rc = zb_archive_reader_next(r, &e, &info)) > 0) {
         restore_target *t = find_target(p, info.source_kind, info.source_name);
-        int new_source = !last_kind || strcmp(last_kind, info.source_kind) != 0 || strcmp(last_name, info.source_name) != 0;
-        if (!t && p->select && new_source) {
-            free(last_name);
-            last_kind = info.source_kind;
-            if (!(last_name = zb_strdup(info.source_name))) {
-                rc = zb_error_set(ZB_ENOMEM, "out of memory");
+        if (!t && p->select) {
+            if ((rc = starts_source(&last_kind, &last_name, &info)) < 0)
                 break;
-            }
-            if ((rc = p->select(p, info.source_kind, info.source_name, p->select_payload)) < 0)
+            if (rc == 1 && (rc = p->select(p, info.source_kind, info.source_name, p->select_payload)) < 0)
                 break;
             t = find_target(p, info.source_kind, info.source_name);
         }
@@ -206,6 +213,7 @@ static int read_and_dispatch(zb_restore_plan *p, zb_archive_reader *r)
         if (rc < 0)
             break;
     }
+    free(last_kind);
     free(last_name);
     return rc;
 }

@@ -4,6 +4,7 @@
 #include "zakpos_backup/common/log.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,9 @@
 #define MAX_SMALL_BODY (4u << 20) /* JSON answers and error bodies */
 
 struct zb_docker {
-    CURL *curl;
+    CURL *curl;     /* reused between requests (keeps the connection) */
+    int curl_busy;  /* a request runs on it: another thread's request gets its own handle */
+    pthread_mutex_t lock;
     char *host;     /* as given, for messages */
     char *base_url; /* "http://docker" for a socket, "https://host:port" for TLS */
     char *socket_path;
@@ -116,10 +119,46 @@ static int transport_error(zb_docker *d, CURLcode code, const char *errbuf)
 
 /* Runs one request. path starts with '/' and has no version prefix, except
  * for /_ping which is asked before the version is known. */
+/* The shared handle when it is free, else a handle of the request's own:
+ * a volume restore streams its upload on a thread while the next volume's
+ * requests run (a curl handle serves one request at a time). */
+static CURL *take_handle(zb_docker *d)
+{
+    pthread_mutex_lock(&d->lock);
+    int shared = !d->curl_busy;
+    d->curl_busy = 1;
+    pthread_mutex_unlock(&d->lock);
+    return shared ? d->curl : curl_easy_init();
+}
+
+static void give_handle(zb_docker *d, CURL *c)
+{
+    if (c != d->curl) {
+        curl_easy_cleanup(c);
+        return;
+    }
+    pthread_mutex_lock(&d->lock);
+    d->curl_busy = 0;
+    pthread_mutex_unlock(&d->lock);
+}
+
+static int perform_on(CURL *c, zb_docker *d, exchange *x, const char *method, const char *path, const char *content_type,
+                      const void *body, size_t body_len, long *status_out);
+
 static int perform(zb_docker *d, exchange *x, const char *method, const char *path, const char *content_type,
                    const void *body, size_t body_len, long *status_out)
 {
-    CURL *c = d->curl;
+    CURL *c = take_handle(d);
+    if (!c)
+        return zb_error_set(ZB_ENOMEM, "out of memory for a Docker request");
+    int rc = perform_on(c, d, x, method, path, content_type, body, body_len, status_out);
+    give_handle(d, c);
+    return rc;
+}
+
+static int perform_on(CURL *c, zb_docker *d, exchange *x, const char *method, const char *path, const char *content_type,
+                      const void *body, size_t body_len, long *status_out)
+{
     curl_easy_reset(c);
     zb_buf url = ZB_BUF_INIT;
     int rc = d->api[0] ? zb_buf_printf(&url, "%s/v%s%s", d->base_url, d->api, path) : zb_buf_printf(&url, "%s%s", d->base_url, path);
@@ -252,6 +291,8 @@ int zb_docker_open(zb_docker **out, const char *host)
     if (!host || !*host)
         host = ZB_DOCKER_DEFAULT_HOST;
     zb_docker *d = calloc(1, sizeof(*d));
+    if (d)
+        pthread_mutex_init(&d->lock, NULL);
     if (!d || !(d->host = zb_strdup(host)) || !(d->curl = curl_easy_init())) {
         zb_docker_close(d);
         return zb_error_set(ZB_ENOMEM, "out of memory for a Docker client");
@@ -273,6 +314,7 @@ void zb_docker_close(zb_docker *d)
         return;
     if (d->curl)
         curl_easy_cleanup(d->curl);
+    pthread_mutex_destroy(&d->lock);
     free(d->host);
     free(d->base_url);
     free(d->socket_path);

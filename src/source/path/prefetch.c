@@ -33,7 +33,9 @@ static void *prefetch_main(void *arg)
         return NULL;
     uint64_t requested = 0;
     FTSENT *e;
-    while (!atomic_load(&p->stop) && (e = fts_read(fts)) != NULL) {
+    /* read before checking for stop: glibc's fts_close frees the root
+     * entries only once fts_read has returned one */
+    while ((e = fts_read(fts)) != NULL && !atomic_load(&p->stop)) {
         if (e->fts_info != FTS_F || e->fts_statp->st_size == 0)
             continue;
         wait_for_room(p, requested);

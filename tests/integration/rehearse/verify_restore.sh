@@ -25,13 +25,17 @@ ln "$vol/dump.rdb" "$vol/dump-link.rdb"
 ln -s appendonlydir/base.rdb "$vol/latest"
 chown 999:1000 "$vol/dump.rdb"
 chmod 0640 "$vol/dump.rdb"
+# a second volume: its restore runs while the first one's upload is still open
+zb_dapi POST /volumes/create -H 'Content-Type: application/json' -d '{"Name":"zakpos_kafka_data"}' >/dev/null
+mkdir -p "$(zb_volume_dir zakpos_kafka_data)/orders-0"
+seq 1 1000 >"$(zb_volume_dir zakpos_kafka_data)/orders-0/00000000.log"
 mkdir -p conf/nginx
 printf 'server {}\n' >conf/nginx/default.conf
 printf 'API_URL=http://api\n' >conf/.env
 ln conf/.env conf/env-link
 
 zb_expect_status 0 "backup of database, volume and folder" -- "$ZB_BIN" -q backup --repo repo --recipient key.pub \
-    --pg "$(zb_pg_conninfo shop)" --jobs 2 --volume zakpos_redis_data --path conf="$ZB_TMP/conf"
+    --pg "$(zb_pg_conninfo shop)" --jobs 2 --volume zakpos_redis_data --volume zakpos_kafka_data --path conf="$ZB_TMP/conf"
 archive=$("$ZB_BIN" latest --repo repo)
 name=$(basename "$archive")
 server=$(zb_pg_conninfo postgres)
@@ -41,7 +45,7 @@ scratch_volumes() { zb_dapi GET /volumes | python3 -c 'import json,sys; print(su
 zb_expect_contains "$("$ZB_BIN" list --repo repo | grep "$name")" "never" "list: not yet proven restorable"
 zb_expect_status 0 "verify --restore" -- "$ZB_BIN" --log-format text verify --restore --key key "$archive" \
     --pg-target "$server" --jobs 2 --scratch-dir "$ZB_TMP"
-zb_expect_contains "$ZB_LAST_OUTPUT" "verified $archive by restore (volume zakpos_redis_data, 7 entries; pg shop, " "names what it proved"
+zb_expect_contains "$ZB_LAST_OUTPUT" "verified $archive by restore (volume zakpos_kafka_data, 3 entries; volume zakpos_redis_data, 7 entries; pg shop, " "names what it proved"
 zb_expect_contains "$ZB_LAST_OUTPUT" "path conf, 5 entries" "every folder entry read back"
 zb_expect_equal "$(scratch_dbs)" "0" "no scratch database left"
 zb_expect_equal "$(scratch_volumes)" "0" "no scratch volume left"
@@ -54,13 +58,13 @@ zb_expect_equal "$(verified_field result)" "pass" "list --json: the restore veri
 last_pass=$(verified_field last_pass)
 zb_expect_contains "$last_pass" "$(date -u +%Y-%m-%d)T" "list --json: when it passed"
 zb_expect_contains "$(echo "$listing" | grep "$name")" "$last_pass" "list: when it was last proven restorable"
-zb_expect_contains "$(echo "$listing" | grep "$name")" "volume:zakpos_redis_data pg:shop path:conf" "list: its sources"
+zb_expect_contains "$(echo "$listing" | grep "$name")" "volume:zakpos_kafka_data volume:zakpos_redis_data pg:shop path:conf" "list: its sources"
 
 # the report as JSON
 zb_expect_status 0 "verify --restore --json" -- "$ZB_BIN" -q verify --restore --json --key key "$archive" --pg-target "$server"
 report=$ZB_LAST_OUTPUT
 zb_expect_equal "$(echo "$report" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["result"], len(r["parts"]), sorted(p["result"] for p in r["parts"]))')" \
-    "pass 3 ['pass', 'pass', 'pass']" "the JSON report: three parts passed"
+    "pass 4 ['pass', 'pass', 'pass', 'pass']" "the JSON report: four parts passed"
 zb_expect_equal "$(echo "$report" | python3 -c 'import json,sys; r=json.load(sys.stdin); s=r["seconds"]; print(all(s[k] >= 0 for k in ("read","restore","verify","total")))')" \
     "True" "the JSON report times each phase"
 rows=$(ZB_PG_DB=shop zb_psql -At -c "SELECT sum(n) FROM (SELECT count(*) AS n FROM shop.orders UNION ALL SELECT count(*) FROM shop.order_items) x")
@@ -102,7 +106,7 @@ kept_db=$(echo "$ZB_LAST_OUTPUT" | python3 -c 'import json,sys; print([p["target
 zb_expect_contains "$kept_db" "zakpos_backup_verify_" "the scratch database is named as documented"
 zb_expect_equal "$(ZB_PG_DB=$kept_db zb_psql -At -c "SELECT count(*) FROM shop.orders")" \
     "$(ZB_PG_DB=shop zb_psql -At -c "SELECT count(*) FROM shop.orders")" "the kept database holds the rows"
-zb_expect_equal "$(scratch_volumes)" "1" "the kept volume is there"
+zb_expect_equal "$(scratch_volumes)" "2" "the kept volumes are there"
 
 # usage errors
 zb_expect_status 2 "--keep without --restore" -- "$ZB_BIN" verify --keep --key key "$archive"
