@@ -240,7 +240,6 @@ int zb_tree_check_add(zb_tree_check *c, struct archive *in, struct archive_entry
 typedef struct compare_run {
     zb_tree_check *check;
     const char *prefix;
-    int flags;
     json_t *differences;
     size_t limit, count;
 } compare_run;
@@ -278,10 +277,8 @@ static int strip_prefix(const char *prefix, char *name, size_t *len)
 static void compare_fields(compare_run *run, const char *name, json_t *want, const entry_rec *got)
 {
     zb_buf which = ZB_BUF_INIT;
-    int root = strcmp(name, ".") == 0;
     for (int f = 0; f < FIELD_COUNT; f++)
-        if (field_digest(run->check, want, f) != got->field[f] &&
-            !(f == F_MTIME && root && (run->flags & ZB_TREE_CHECK_IGNORE_ROOT_MTIME)))
+        if (field_digest(run->check, want, f) != got->field[f])
             zb_buf_printf(&which, "%s%s", which.len ? ", " : "", field_names[f]);
     if (which.len) {
         zb_buf msg = ZB_BUF_INIT;
@@ -347,9 +344,9 @@ static int report_extra(compare_run *run)
 }
 
 int zb_tree_check_compare(zb_tree_check *c, zb_archive_reader *r, const char *kind, const char *name,
-                          const char *prefix, int flags, json_t *differences, size_t limit, size_t *count)
+                          const char *prefix, json_t *differences, size_t limit, size_t *count)
 {
-    compare_run run = {c, prefix, flags, differences, limit, 0};
+    compare_run run = {c, prefix, differences, limit, 0};
     for (size_t i = 0; i < c->capacity; i++)
         c->slots[i].seen = 0;
     int rc = zb_archive_reader_each_entry(r, kind, name, compare_one, &run);

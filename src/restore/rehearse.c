@@ -115,10 +115,8 @@ static int verify_part(rehearsal *h, zb_restore_plan *plan, size_t i, zb_archive
         if (rc == 0)
             rc = is_volume ? zb_volume_walk(h->docker, t.target, add_volume_entry, check) : zb_tree_check_add_folder(check, t.target);
         if (rc == 0)
-            /* Docker's archive upload leaves the volume's root folder with
-             * the time of the upload: the one time a volume restore cannot set */
-            rc = zb_tree_check_compare(check, r, t.kind, t.name, is_volume ? "data" : NULL,
-                                       is_volume ? ZB_TREE_CHECK_IGNORE_ROOT_MTIME : 0, differences, DIFFERENCE_LIMIT, &count);
+            rc = zb_tree_check_compare(check, r, t.kind, t.name, is_volume ? "data" : NULL, differences, DIFFERENCE_LIMIT,
+                                       &count);
         if (rc == 0)
             json_object_set_new(part, "entries", json_integer((json_int_t)zb_tree_check_count(check)));
         zb_tree_check_free(check);

@@ -88,14 +88,14 @@ zb_require() {
     exit 77
 }
 
-# One line per entry below ROOT: name, type, mode, owner, mtime, link count,
+# One line per entry of ROOT (itself included): name, type, mode, owner, mtime, link count,
 # and size + SHA-256 for files or the target for symlinks. Names are quoted
 # with %q so spaces, newlines and any bytes compare exactly.
 zb_tree_listing() {
     local root=$1
     (
         cd "$root" || exit 1
-        find . -mindepth 1 -print0 | LC_ALL=C sort -z | while IFS= read -r -d '' p; do
+        find . -print0 | LC_ALL=C sort -z | while IFS= read -r -d '' p; do
             local meta extra=""
             meta=$(stat -c '%F|%a|%u|%g|%Y|%h' -- "$p")
             case "$meta" in

@@ -34,9 +34,8 @@ int zb_tree_check_add(zb_tree_check *c, struct archive *in, struct archive_entry
  * restored names; others are ignored. Each difference is appended to
  * `differences` as a string naming the entry and what differs (at most
  * `limit`); *count is their total. */
-#define ZB_TREE_CHECK_IGNORE_ROOT_MTIME 1 /* the root's time is not the restore's to set */
 int zb_tree_check_compare(zb_tree_check *c, zb_archive_reader *r, const char *kind, const char *name,
-                          const char *prefix, int flags, json_t *differences, size_t limit, size_t *count);
+                          const char *prefix, json_t *differences, size_t limit, size_t *count);
 
 /* The restored tree's entries read from disk as the path source reads them. */
 int zb_tree_check_add_folder(zb_tree_check *c, const char *dir);

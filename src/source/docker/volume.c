@@ -1015,7 +1015,7 @@ static int start_upload(zb_volume_restore *v, zb_archive_reader *r)
     if (rc == 0)
         rc = create_helper(v->d, v->target, 0, &v->helper);
     if (rc == 0)
-        rc = api_path(&v->put_path, "/containers/", v->helper, "/archive?path=" MOUNT_POINT);
+        rc = api_path(&v->put_path, "/containers/", v->helper, "/archive?path=/");
     int fds[2];
     if (rc == 0 && pipe2(fds, O_CLOEXEC) < 0)
         rc = zb_error_errno(ZB_EIO, errno, "cannot make a pipe");
@@ -1093,11 +1093,26 @@ int zb_volume_restore_entry(zb_volume_restore *v, zb_archive_reader *r, struct a
     if (rc < 0)
         return rc;
     struct archive_entry *e = archive_entry_clone(entry);
-    if (!e)
-        return zb_error_set(ZB_ENOMEM, "out of memory");
-    archive_entry_set_pathname(e, inside);
+    zb_buf name = ZB_BUF_INIT, link = ZB_BUF_INIT;
+    /* Names go below the mount point, uploaded from the container's root:
+     * Docker skips a "." entry, so only this way does the volume's own
+     * folder get its owner, mode and time back (Redis must own its folder). */
+    rc = e ? zb_buf_printf(&name, "%s%s%s", MOUNT_POINT + 1, strcmp(inside, ".") == 0 ? "" : "/",
+                           strcmp(inside, ".") == 0 ? "" : inside)
+           : zb_error_set(ZB_ENOMEM, "out of memory");
+    if (rc == 0 && info->hardlink_relative)
+        rc = zb_buf_printf(&link, "%s/%s", MOUNT_POINT + 1, info->hardlink_relative + strlen(DATA_DIR) + 1);
+    if (rc < 0) {
+        archive_entry_free(e);
+        zb_buf_free(&name);
+        zb_buf_free(&link);
+        return rc;
+    }
+    archive_entry_set_pathname(e, name.data);
     if (info->hardlink_relative)
-        archive_entry_set_hardlink(e, info->hardlink_relative + strlen(DATA_DIR) + 1);
+        archive_entry_set_hardlink(e, link.data);
+    zb_buf_free(&name);
+    zb_buf_free(&link);
     if (archive_write_header(v->out, e) < ARCHIVE_WARN) /* a warning: a name kept as raw bytes */
         rc = v->upload_failed ? upload_failure(v) : zb_error_set(ZB_EIO, "cannot stream %s: %s", inside, archive_error_string(v->out));
     const void *data;
