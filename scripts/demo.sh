@@ -28,11 +28,11 @@ dockerd_pid=
 cleanup() {
     [ -f "$pgdata/postmaster.pid" ] && runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -m immediate stop >/dev/null 2>&1
     if [ -n "$dockerd_pid" ]; then
-        curl -sf --unix-socket "$work/d.sock" -X DELETE "http://d/containers/zakpos-redis?force=1" >/dev/null 2>&1
+        curl -sf --unix-socket "$work/d.sock" -X DELETE "http://d/containers/zakpos-redis?force=1" >/dev/null 2>&1 || true
         kill "$dockerd_pid" 2>/dev/null
-        wait "$dockerd_pid" 2>/dev/null
+        wait "$dockerd_pid" 2>/dev/null || true
     fi
-    grep -o " $work/[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
+    grep -o " $work/[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
