@@ -6,6 +6,7 @@
 #ifndef ZB_CONFIG_CONFIG_H
 #define ZB_CONFIG_CONFIG_H
 
+#include "zakpos_backup/config/remote.h"
 #include "zakpos_backup/repo/retention.h"
 
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #define ZB_CONFIG_LOCAL_FILE "./zakpos-backup.conf"
 #define ZB_CONFIG_MAX_PATHS 32
 #define ZB_CONFIG_MAX_JOBS 16
+#define ZB_CONFIG_MAX_REMOTES 8
 
 typedef struct zb_config_path {
     char *name;
@@ -61,6 +63,9 @@ typedef struct zb_config {
     /* [job NAME] */
     zb_config_job jobs[ZB_CONFIG_MAX_JOBS];
     size_t job_count;
+    /* [remote NAME]: offsite copies */
+    zb_config_remote remotes[ZB_CONFIG_MAX_REMOTES];
+    size_t remote_count;
     /* Where each value came from, for `config check`. */
     char *file;            /* the file read, or NULL */
     char **origins;        /* per key of the table: "default", "FILE:LINE", "env NAME" */
@@ -75,6 +80,8 @@ void zb_config_free(zb_config *c);
 /* Writes the effective settings, one "section.key = value  (origin)" a line,
  * with secrets masked. */
 void zb_config_print(const zb_config *c, FILE *out);
+/* Parses yes/no, true/false, on/off, 1/0; -1 for anything else. */
+int zb_config_parse_bool(int *out, const char *text);
 /* Parses "90", "90s", "15m", "26h", "7d" into seconds. */
 int zb_config_parse_duration(int *seconds, const char *text, const char *what);
 
