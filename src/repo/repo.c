@@ -45,6 +45,11 @@ static int is_archive_name(const char *name)
     return name[0] != '.' && n > ext && strcmp(name + n - ext, ZB_ARCHIVE_EXTENSION) == 0;
 }
 
+int zb_repo_archive_name_time(time_t *created, const char *name)
+{
+    return is_archive_name(name) && stamp_of(created, name);
+}
+
 static int by_time_then_name(const void *a, const void *b)
 {
     const zb_repo_archive *x = a, *y = b;
