@@ -200,7 +200,7 @@ int zb_transfer_perform(zb_transfer *t, const char *what, int *permanent)
 {
     *permanent = 0;
     zb_error_clear();
-    CURLcode code = curl_easy_perform(t->curl);
+    CURLcode code = t->code = curl_easy_perform(t->curl);
     curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->status);
     if (code == CURLE_ABORTED_BY_CALLBACK || (zb_interrupted() && !t->cleanup && code != CURLE_OK)) {
         *permanent = 1;

@@ -22,6 +22,7 @@ typedef struct zb_transfer {
     zb_buf body;          /* the response (and any error response) */
     char etag[256];       /* the ETag response header */
     long status;          /* HTTP status, 0 for SFTP */
+    CURLcode code;        /* libcurl's result */
     int cleanup;          /* a cleanup request: runs even after Ctrl-C */
     /* A driver's reading of an error response ("AccessDenied: ..."). */
     void (*error_detail)(const char *body, size_t len, char *out, size_t size);

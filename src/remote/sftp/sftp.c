@@ -130,11 +130,9 @@ static void begin(sftp *s, const char *url)
 static int perform(sftp *s, const char *what, int *permanent)
 {
     int rc = zb_transfer_perform(&s->t, what, permanent);
-    if (rc == ZB_EREMOTE && strstr(zb_error_message(), "SSH server key"))
-        *permanent = 1; /* the host key check failed: trying again cannot help */
-    if (rc == ZB_EREMOTE && (strstr(zb_error_message(), "SSH server key") || strstr(zb_error_message(), "known")))
-        zb_error_hint("the server's host key is not in %s or differs from it", s->known_hosts);
-    else if (rc == ZB_EREMOTE && *permanent && strstr(zb_error_message(), "Login denied"))
+    if (rc == ZB_EREMOTE && s->t.code == CURLE_PEER_FAILED_VERIFICATION)
+        zb_error_hint("the server's host key is not in %s, or differs from the one there", s->known_hosts);
+    else if (rc == ZB_EREMOTE && s->t.code == CURLE_LOGIN_DENIED)
         zb_error_hint("the server refused the key %s for this user", s->conf->key_file);
     return rc;
 }
