@@ -307,11 +307,15 @@ int zb_remote_prune(zb_remote *r, const zb_retention_policy *policy, int dry_run
         const zb_remote_archive *a = &list.items[list.count - 1 - i];
         if (i == 0 && !keep[i]) /* the newest copy is never removed, whatever the rules */
             keep[i] = 1u << ZB_KEEP_LAST;
-        if (report) {
+        if (report) { /* the lines `prune` prints: action, name, the rules that keep it */
             fprintf(report, "%-12s %s", keep[i] ? "keep" : dry_run ? "would-remove" : "remove", a->name);
-            for (int rule = 0, first = 1; rule < ZB_KEEP_RULES; rule++)
-                if (keep[i] & (1u << rule))
-                    fprintf(report, "%s%s", first ? "  " : ", ", zb_retention_rule_name((enum zb_keep_rule)rule)), first = 0;
+            const char *separator = "  ";
+            for (int rule = 0; rule < ZB_KEEP_RULES; rule++) {
+                if (!(keep[i] & (1u << rule)))
+                    continue;
+                fprintf(report, "%s%s", separator, zb_retention_rule_name((enum zb_keep_rule)rule));
+                separator = ", ";
+            }
             fputc('\n', report);
         }
         if (keep[i] || dry_run)
