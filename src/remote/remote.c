@@ -46,6 +46,7 @@ int zb_remote_open(zb_remote **out, const zb_config_remote *conf)
     int rc = driver->open(&r->state, &r->where, conf);
     if (rc < 0) {
         zb_error_context("remote %s", conf->name);
+        free(r->where); /* a driver may have described itself before failing */
         free(r);
         return rc;
     }
