@@ -16,9 +16,9 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 step "installing build dependencies (Debian packages)"
 "$root/scripts/install-deps.sh"
 step "building"
-cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTS=OFF >/dev/null
-cmake --build "$root/build" -j"$(nproc)" >/dev/null
-zb="$root/build/zakpos-backup"
+cmake -S "$root" -B "$root/build-demo" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTS=OFF >/dev/null
+cmake --build "$root/build-demo" -j"$(nproc)" >/dev/null
+zb="$root/build-demo/zakpos-backup"
 
 work=$(mktemp -d /tmp/zakpos-demo.XXXXXX)
 chmod 755 "$work"

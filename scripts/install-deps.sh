@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages that building, testing and the demo need.
+# Installs the Debian packages that building, testing and the demo need, and
+# the S3 test server (s3rver, from npm) under $ZB_TEST_TOOLS.
 # Idempotent; does nothing when ZB_SKIP_INSTALL=1 or everything is present.
 set -euo pipefail
 [ "${ZB_SKIP_INSTALL:-0}" = 1 ] && exit 0
@@ -11,16 +12,31 @@ packages=(
     postgresql postgresql-contrib
     docker.io busybox-static
     zstd curl ca-certificates procps time util-linux tzdata python3
+    openssh-server lighttpd lighttpd-mod-webdav
 )
+tools=${ZB_TEST_TOOLS:-/opt/zakpos-test-tools}
+s3rver_version=3.7.1
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# node and npm only if the machine has none (NodeSource's nodejs brings its own npm)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+need_s3rver=0
+[ -x "$tools/node_modules/.bin/s3rver" ] || need_s3rver=1
+[ ${#missing[@]} -eq 0 ] && [ "$need_s3rver" = 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
-    echo "install-deps: missing packages (${missing[*]}); run as root or install them" >&2
+    echo "install-deps: missing packages (${missing[*]}) or s3rver in $tools; run as root or install them" >&2
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# s3rver: a local S3-compatible server for the remote storage tests
+if [ "$need_s3rver" = 1 ]; then
+    mkdir -p "$tools"
+    npm install --prefix "$tools" --no-audit --no-fund --loglevel=error "s3rver@$s3rver_version" >/dev/null
+fi

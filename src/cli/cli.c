@@ -4,16 +4,19 @@
 #include "zakpos_backup/command/check.h"
 #include "zakpos_backup/command/config.h"
 #include "zakpos_backup/command/daemon.h"
+#include "zakpos_backup/command/fetch.h"
 #include "zakpos_backup/command/healthcheck.h"
 #include "zakpos_backup/command/keygen.h"
 #include "zakpos_backup/command/latest.h"
 #include "zakpos_backup/command/list.h"
 #include "zakpos_backup/command/prune.h"
+#include "zakpos_backup/command/remote.h"
 #include "zakpos_backup/command/restore.h"
 #include "zakpos_backup/command/run.h"
 #include "zakpos_backup/command/show.h"
 #include "zakpos_backup/command/drill.h"
 #include "zakpos_backup/command/verify.h"
+#include "zakpos_backup/remote/copy.h"
 #include "zakpos_backup/source/docker/volume.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
@@ -48,6 +51,8 @@ static const command commands[] = {
     {"restore", "restore sources from an archive", zb_cmd_restore},
     {"run", "run one job of the configuration once (for cron or a systemd timer)", zb_cmd_run},
     {"daemon", "run the configured jobs on their schedules", zb_cmd_daemon},
+    {"fetch", "download an archive from a configured remote", zb_cmd_fetch},
+    {"remote", "list, copy to, delete from or prune a configured remote", zb_cmd_remote},
 };
 
 static void print_usage(FILE *out)
@@ -163,7 +168,12 @@ int zb_cli_main(int argc, char **argv)
                 zb_log_error("cannot restart the containers a killed run stopped: %s", zb_error_message());
             optind = 1;
             opterr = 0; /* the commands report bad options in their own words */
-            rc = cmd->run(argc - index, argv + index);
+            /* an ARCHIVE given as remote:NAME/ARCHIVE is read from a download */
+            zb_remote_fetched *fetched = NULL;
+            rc = zb_remote_fetch_args(&fetched, cmd->name, argc - index, argv + index);
+            if (rc == 0)
+                rc = cmd->run(argc - index, argv + index);
+            zb_remote_fetched_free(fetched);
         }
     }
     if (rc < 0) {

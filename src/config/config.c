@@ -124,6 +124,8 @@ static int parse_bool(int *out, const char *text)
     return -1;
 }
 
+int zb_config_parse_bool(int *out, const char *text) { return parse_bool(out, text); }
+
 /* Stores text as the value of key k; returns 0 or a message in `why`. */
 static int set_value(zb_config *c, const key_spec *k, const char *text, char *why, size_t why_size)
 {
@@ -351,6 +353,29 @@ static int handle_check(parse_state *st, const char *section, const char *name, 
     return 1;
 }
 
+static int handle_remote(parse_state *st, const char *section, const char *name, const char *key, const char *value)
+{
+    zb_config *c = st->c;
+    zb_config_remote *r = NULL;
+    for (size_t i = 0; i < c->remote_count; i++)
+        if (strcmp(c->remotes[i].name, name) == 0)
+            r = &c->remotes[i];
+    if (!r) {
+        if (zb_manifest_check_source_name(name) < 0)
+            return fail_at(st, section, key, "not a valid remote name (use letters, digits and ._@+=-)");
+        if (c->remote_count == ZB_CONFIG_MAX_REMOTES)
+            return fail_at(st, section, key, "too many remotes");
+        r = &c->remotes[c->remote_count++];
+        zb_config_remote_init(r);
+        r->name = zb_strdup(name);
+        r->origin = origin_text(st);
+    }
+    char why[400];
+    if (zb_config_remote_set(r, key, value, why, sizeof(why)) < 0)
+        return fail_at(st, section, key, why);
+    return 1;
+}
+
 static int handler(void *user, const char *section, const char *key, const char *value)
 {
     parse_state *st = user;
@@ -360,6 +385,8 @@ static int handler(void *user, const char *section, const char *key, const char 
         return handle_path(st, key, value);
     if (strncmp(section, "job ", 4) == 0 && section[4])
         return handle_job(st, section, section + 4, key, value);
+    if (strncmp(section, "remote ", 7) == 0 && section[7])
+        return handle_remote(st, section, section + 7, key, value);
     int known_section = 0;
     for (size_t i = 0; i < ZB_ARRAY_LEN(keys); i++) {
         if (strcmp(keys[i].section, section) != 0)
@@ -374,7 +401,7 @@ static int handler(void *user, const char *section, const char *key, const char 
         return 1;
     }
     if (!known_section)
-        return fail_at(st, section, key, "unknown section (use repository, postgres, docker, paths, daemon, job NAME or check NAME)");
+        return fail_at(st, section, key, "unknown section (use repository, postgres, docker, paths, daemon, job NAME, check NAME or remote NAME)");
     return fail_at(st, section, key, "unknown key");
 }
 
@@ -396,6 +423,11 @@ static int load_file(zb_config *c, const char *file)
     for (size_t i = 0; i < c->job_count; i++)
         if (!c->jobs[i].schedule)
             return zb_error_set(ZB_ECONFIG, "%s: [job %s] has no schedule", file, c->jobs[i].name);
+    for (size_t i = 0; i < c->remote_count; i++) {
+        char why[400];
+        if (zb_config_remote_check(&c->remotes[i], why, sizeof(why)) < 0)
+            return zb_error_set(ZB_ECONFIG, "%s: [remote %s] %s", c->remotes[i].origin, c->remotes[i].name, why);
+    }
     c->file = zb_strdup(file);
     return 0;
 }
@@ -526,6 +558,8 @@ void zb_config_free(zb_config *c)
         free_job(&c->jobs[i]);
     for (size_t i = 0; i < c->check_count; i++)
         free_check(&c->checks[i]);
+    for (size_t i = 0; i < c->remote_count; i++)
+        zb_config_remote_free(&c->remotes[i]);
     for (size_t i = 0; c->origins && i < c->origin_count; i++)
         free(c->origins[i]);
     free(c->origins);
@@ -585,6 +619,8 @@ void zb_config_print(const zb_config *c, FILE *out)
     for (size_t i = 0; i < c->check_count; i++)
         fprintf(out, "check.%s = %s => %s  (%s)\n", c->checks[i].name, c->checks[i].sql, c->checks[i].expect,
                 c->checks[i].origin);
+    for (size_t i = 0; i < c->remote_count; i++)
+        zb_config_remote_print(&c->remotes[i], out);
 }
 
 int zb_config_is_set(const zb_config *c, const char *section, const char *key)

@@ -45,12 +45,39 @@ static int is_archive_name(const char *name)
     return name[0] != '.' && n > ext && strcmp(name + n - ext, ZB_ARCHIVE_EXTENSION) == 0;
 }
 
+int zb_repo_archive_name_time(time_t *created, const char *name)
+{
+    return is_archive_name(name) && stamp_of(created, name);
+}
+
+/* An archive's place among those of its second: NAME-STAMP.zbk is the
+ * first, NAME-STAMP-N.zbk the Nth. */
+static long sequence_in_second(const char *name)
+{
+    const char *ext = strstr(name, ZB_ARCHIVE_EXTENSION);
+    const char *dash = ext ? ext : name;
+    while (dash > name && dash[-1] >= '0' && dash[-1] <= '9')
+        dash--;
+    /* "-N" right before the extension, after the stamp's closing 'Z' */
+    if (ext && dash < ext && dash - name >= 2 && dash[-1] == '-' && dash[-2] == 'Z')
+        return strtol(dash, NULL, 10);
+    return 1;
+}
+
+int zb_repo_archive_order(const char *a_name, time_t a_created, const char *b_name, time_t b_created)
+{
+    if (a_created != b_created)
+        return a_created < b_created ? -1 : 1;
+    long a_seq = sequence_in_second(a_name), b_seq = sequence_in_second(b_name);
+    if (a_seq != b_seq)
+        return a_seq < b_seq ? -1 : 1;
+    return strcmp(a_name, b_name);
+}
+
 static int by_time_then_name(const void *a, const void *b)
 {
     const zb_repo_archive *x = a, *y = b;
-    if (x->created != y->created)
-        return x->created < y->created ? -1 : 1;
-    return strcmp(x->name, y->name);
+    return zb_repo_archive_order(x->name, x->created, y->name, y->created);
 }
 
 int zb_repo_scan(zb_repo_list *out, const char *repo)

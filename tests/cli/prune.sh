@@ -52,4 +52,10 @@ zb_expect_contains "$ZB_LAST_OUTPUT" "in use by another run (pid $pid)" "the loc
 kill -9 "$pid"
 wait "$pid" 2>/dev/null
 zb_expect_status 0 "the next run after a kill -9" -- "$ZB_BIN" -q prune --repo repo --keep-last 10 --dry-run
+
+# archives made within one second: NAME-STAMP, then NAME-STAMP-2, -3, ... -10
+mkdir same && for n in "" -2 -3 -10; do cp repo/zakpos-20261124T020000Z.zbk "same/zakpos-20261125T020000Z$n.zbk"; done
+zb_expect_equal "$("$ZB_BIN" latest --repo same)" "same/zakpos-20261125T020000Z-10.zbk" "latest is the last made in that second"
+zb_expect_equal "$("$ZB_BIN" list --repo same --json | python3 -c 'import json,sys; print(" ".join(a["name"][23:-4] or "-" for a in json.load(sys.stdin)))')" \
+    "- -2 -3 -10" "list keeps the order they were made in"
 zb_test_end

@@ -143,3 +143,25 @@ zb_config_paths_only() {
     printf '[postgres]\nenabled = no\n[docker]\nenabled = no\n[paths]\ndata = %s/src\n[daemon]\nstate_dir = %s/state\n' \
         "$ZB_TMP" "$ZB_TMP"
 }
+
+# A TCP port on 127.0.0.1 that nothing listens on.
+zb_free_port() {
+    local port
+    for port in $(shuf -i 20000-40000 -n 50); do
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# zb_wait_port PORT [SECONDS]: waits until something accepts on 127.0.0.1:PORT.
+zb_wait_port() {
+    local port=$1 tenths=$((${2:-20} * 10)) i
+    for ((i = 0; i < tenths; i++)); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}

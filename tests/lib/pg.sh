@@ -11,16 +11,7 @@ zb_pg_find_bin() {
     [ -n "${ZB_PG_BIN:-}" ] || zb_require "a PostgreSQL server (initdb)"
 }
 
-zb_pg_free_port() {
-    local port
-    for port in $(shuf -i 20000-40000 -n 50); do
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return 0
-        fi
-    done
-    return 1
-}
+zb_pg_free_port() { zb_free_port; }
 
 # zb_pg_start [PASSWORD]: starts a cluster; with PASSWORD, the superuser
 # "postgres" needs it over TCP (scram-sha-256), otherwise trust.

@@ -6,6 +6,7 @@
 #ifndef ZB_CONFIG_CONFIG_H
 #define ZB_CONFIG_CONFIG_H
 
+#include "zakpos_backup/config/remote.h"
 #include "zakpos_backup/repo/retention.h"
 
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #define ZB_CONFIG_MAX_PATHS 32
 #define ZB_CONFIG_MAX_JOBS 16
 #define ZB_CONFIG_MAX_CHECKS 32
+#define ZB_CONFIG_MAX_REMOTES 8
 
 typedef struct zb_config_path {
     char *name;
@@ -74,6 +76,9 @@ typedef struct zb_config {
     /* [check NAME] */
     zb_config_check checks[ZB_CONFIG_MAX_CHECKS];
     size_t check_count;
+    /* [remote NAME]: offsite copies */
+    zb_config_remote remotes[ZB_CONFIG_MAX_REMOTES];
+    size_t remote_count;
     /* Where each value came from, for `config check`. */
     char *file;            /* the file read, or NULL */
     char **origins;        /* per key of the table: "default", "FILE:LINE", "env NAME" */
@@ -90,6 +95,8 @@ void zb_config_free(zb_config *c);
 void zb_config_print(const zb_config *c, FILE *out);
 /* Whether section.key was set by a file or the environment (not a default). */
 int zb_config_is_set(const zb_config *c, const char *section, const char *key);
+/* Parses yes/no, true/false, on/off, 1/0; -1 for anything else. */
+int zb_config_parse_bool(int *out, const char *text);
 /* Parses "90", "90s", "15m", "26h", "7d" into seconds. */
 int zb_config_parse_duration(int *seconds, const char *text, const char *what);
 

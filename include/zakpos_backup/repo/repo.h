@@ -18,6 +18,12 @@ typedef struct zb_repo_list {
     size_t count;
 } zb_repo_list;
 
+/* 1 if name is a finished archive's file name (not hidden, the archive
+ * extension, a valid UTC stamp), with *created set from the stamp; 0 if not. */
+int zb_repo_archive_name_time(time_t *created, const char *name);
+/* Oldest first: by stamp, then NAME-STAMP before NAME-STAMP-2, -3...
+ * (archives made within one second), then by name. */
+int zb_repo_archive_order(const char *a_name, time_t a_created, const char *b_name, time_t b_created);
 /* Archives in repo, oldest first; names without a valid stamp are skipped. */
 int zb_repo_scan(zb_repo_list *out, const char *repo);
 void zb_repo_list_free(zb_repo_list *list);

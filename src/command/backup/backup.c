@@ -10,6 +10,7 @@
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/repo/index.h"
+#include "zakpos_backup/remote/copy.h"
 #include "zakpos_backup/repo/repo.h"
 #include "zakpos_backup/source/docker/volume.h"
 #include "zakpos_backup/source/path/path.h"
@@ -76,7 +77,12 @@ static const char help[] =
     "  --name NAME              archive name prefix (default: zakpos)\n"
     "  --zstd-level N           compression level, 1-19 (default 3)\n"
     "  --zstd-workers N         compression threads (default: number of cores)\n"
-    "  --kdf-memory SIZE        Argon2id memory for a passphrase (default 32M)\n";
+    "  --kdf-memory SIZE        Argon2id memory for a passphrase (default 32M)\n"
+    "\n"
+    "Offsite copies: the archive is then copied to every [remote NAME] of the\n"
+    "configuration, whose retention is applied there (docs/CONFIG.md).\n"
+    "  --remote NAME            copy to this remote only (repeatable)\n"
+    "  --no-remote              copy to no remote\n";
 
 enum {
     OPT_RECIPIENT = ZB_OPT_COMMAND_BASE,
@@ -100,6 +106,8 @@ enum {
     OPT_STOP_CONTAINER,
     OPT_PAUSE_CONTAINER,
     OPT_VOLUME_DIRECT,
+    OPT_REMOTE,
+    OPT_NO_REMOTE,
 };
 
 #define VOLUME_ATTEMPTS 3
@@ -114,6 +122,8 @@ typedef struct backup_request {
     zb_pg_backup_options pg;
     zb_strv volumes, volume_labels, compose_projects, stop_containers, pause_containers;
     int volume_direct;
+    zb_strv remotes;
+    int no_remote;
     zb_archive_write_options write;
 } backup_request;
 
@@ -148,6 +158,8 @@ static int parse(backup_request *req, int argc, char **argv)
         {"stop-container", required_argument, NULL, OPT_STOP_CONTAINER},
         {"pause-container", required_argument, NULL, OPT_PAUSE_CONTAINER},
         {"volume-direct", no_argument, NULL, OPT_VOLUME_DIRECT},
+        {"remote", required_argument, NULL, OPT_REMOTE},
+        {"no-remote", no_argument, NULL, OPT_NO_REMOTE},
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -181,6 +193,8 @@ static int parse(backup_request *req, int argc, char **argv)
         case OPT_STOP_CONTAINER: rc = zb_strv_push(&req->stop_containers, optarg); break;
         case OPT_PAUSE_CONTAINER: rc = zb_strv_push(&req->pause_containers, optarg); break;
         case OPT_VOLUME_DIRECT: req->volume_direct = 1; break;
+        case OPT_REMOTE: rc = zb_strv_push(&req->remotes, optarg); break;
+        case OPT_NO_REMOTE: req->no_remote = 1; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 1;
         default: return zb_cli_bad_option("backup", argv);
         }
@@ -191,6 +205,8 @@ static int parse(backup_request *req, int argc, char **argv)
         return zb_cli_usage_error("backup", "unexpected argument '%s'", argv[optind]);
     if (!req->repo)
         return zb_cli_usage_error("backup", "--repo DIR is required");
+    if (req->no_remote && req->remotes.count)
+        return zb_cli_usage_error("backup", "--no-remote cannot be combined with --remote");
     if (req->paths.count == 0 && !req->pg_selected && !wants_volumes(req))
         return zb_cli_usage_error("backup", "nothing to back up: give at least one source (--pg, --volume, --path)");
     req->write.keys.recipient_files = req->recipients.items;
@@ -334,6 +350,7 @@ int zb_cmd_backup(int argc, char **argv)
     req.write.zstd_workers = -1;
     zb_repo_lock *lock = NULL;
     zb_docker *docker = NULL;
+    zb_remote_plan *remotes = NULL;
     char **volumes = NULL;
     size_t volume_count = 0;
     char path[PATH_MAX];
@@ -342,6 +359,8 @@ int zb_cmd_backup(int argc, char **argv)
     if (rc != 0)
         goto done;
     if ((rc = zb_manifest_check_source_name(req.name)) < 0)
+        goto done;
+    if ((rc = zb_remote_plan_new(&remotes, req.remotes.items, req.remotes.count, req.no_remote)) < 0)
         goto done;
     if (wants_volumes(&req) &&
         ((rc = zb_docker_open(&docker, NULL)) < 0 ||
@@ -364,7 +383,9 @@ int zb_cmd_backup(int argc, char **argv)
         goto done;
     printf("%s\n", path);
     fflush(stdout);
+    rc = zb_remote_plan_copy(remotes, path); /* under the lock: prune cannot remove it meanwhile */
 done:
+    zb_remote_plan_free(remotes);
     zb_volume_names_free(volumes, volume_count);
     zb_docker_close(docker);
     zb_repo_lock_release(lock);
@@ -375,5 +396,6 @@ done:
     zb_strv_free(&req.compose_projects);
     zb_strv_free(&req.stop_containers);
     zb_strv_free(&req.pause_containers);
+    zb_strv_free(&req.remotes);
     return rc > 0 ? 0 : rc;
 }

@@ -1,0 +1,238 @@
+#include "zakpos_backup/remote/copy.h"
+#include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const zb_config_remote *find(const zb_config *c, const char *name)
+{
+    for (size_t i = 0; i < c->remote_count; i++)
+        if (strcmp(c->remotes[i].name, name) == 0)
+            return &c->remotes[i];
+    zb_buf names = ZB_BUF_INIT;
+    for (size_t i = 0; i < c->remote_count; i++)
+        zb_buf_printf(&names, "%s%s", i ? ", " : "", c->remotes[i].name);
+    zb_error_set(ZB_ECONFIG, "no remote named '%s' in the configuration%s%s", name, c->file ? " " : "", c->file ? c->file : "");
+    if (names.data)
+        zb_error_hint("the remotes are: %s", names.data);
+    else
+        zb_error_hint("add a [remote %s] section (docs/CONFIG.md)", name);
+    zb_buf_free(&names);
+    return NULL;
+}
+
+int zb_remote_open_configured(zb_remote **out, zb_config *config, const char *name)
+{
+    *out = NULL;
+    memset(config, 0, sizeof(*config));
+    int rc = zb_config_load(config, zb_cli_config_file());
+    if (rc < 0)
+        return rc;
+    const zb_config_remote *conf = find(config, name);
+    return conf ? zb_remote_open(out, conf) : zb_error_code();
+}
+
+/* ---- backup: copies to the remotes ---- */
+
+struct zb_remote_plan {
+    zb_config config;
+    int loaded;
+    const zb_config_remote *targets[ZB_CONFIG_MAX_REMOTES];
+    size_t count;
+};
+
+void zb_remote_plan_free(zb_remote_plan *p)
+{
+    if (!p)
+        return;
+    if (p->loaded)
+        zb_config_free(&p->config);
+    free(p);
+}
+
+int zb_remote_plan_new(zb_remote_plan **out, const char *const *names, size_t count, int none)
+{
+    *out = NULL;
+    zb_remote_plan *p = calloc(1, sizeof(*p));
+    if (!p)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc = 0;
+    if (!none) {
+        if ((rc = zb_config_load(&p->config, zb_cli_config_file())) == 0)
+            p->loaded = 1;
+        for (size_t i = 0; rc == 0 && i < count; i++) {
+            const zb_config_remote *r = find(&p->config, names[i]);
+            int twice = 0;
+            for (size_t k = 0; r && k < p->count; k++)
+                twice |= p->targets[k] == r;
+            if (!r)
+                rc = zb_error_code();
+            else if (!twice)
+                p->targets[p->count++] = r;
+        }
+        for (size_t i = 0; rc == 0 && count == 0 && i < p->config.remote_count; i++)
+            p->targets[p->count++] = &p->config.remotes[i];
+    }
+    if (rc < 0) {
+        zb_remote_plan_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+static int copy_one(zb_remote_plan *p, const zb_config_remote *conf, const char *archive_path)
+{
+    zb_remote *r = NULL;
+    int rc = zb_remote_open(&r, conf);
+    if (rc == 0)
+        rc = zb_remote_upload(r, archive_path);
+    if (rc == 0 && conf->prune) {
+        const zb_retention_policy *policy = zb_config_remote_policy(conf, &p->config.keep);
+        if (!zb_retention_is_empty(policy) && (rc = zb_remote_prune(r, policy, 0, NULL)) < 0)
+            zb_error_context("retention on remote %s", conf->name);
+    }
+    zb_remote_close(r);
+    return rc;
+}
+
+int zb_remote_plan_copy(zb_remote_plan *p, const char *archive_path)
+{
+    zb_error_saved first;
+    int first_rc = 0;
+    size_t failed = 0;
+    for (size_t i = 0; i < p->count; i++) {
+        int rc = copy_one(p, p->targets[i], archive_path);
+        if (rc == 0)
+            continue;
+        failed++;
+        if (rc == ZB_EINTR)
+            return rc;
+        if (first_rc == 0) {
+            first_rc = rc;
+            zb_error_save(&first);
+        } else {
+            zb_log_last_error(); /* the first failure is the command's error; the others are logged here */
+        }
+    }
+    if (first_rc == 0)
+        return 0;
+    zb_error_raise(&first);
+    if (failed > 1)
+        zb_error_context("%zu of %zu remotes failed, the first", failed, p->count);
+    if (!zb_error_hint_text()[0])
+        zb_error_hint("the archive stays in the repository: 'zakpos-backup remote push %s %s' copies it again",
+                      p->targets[0]->name, archive_path);
+    return first_rc;
+}
+
+/* ---- verify, restore, show: remote:NAME/ARCHIVE ---- */
+
+#define PREFIX "remote:"
+
+struct zb_remote_fetched {
+    char *dir;
+    char **paths;
+    size_t count;
+};
+
+void zb_remote_fetched_free(zb_remote_fetched *f)
+{
+    if (!f)
+        return;
+    for (size_t i = 0; i < f->count; i++) {
+        unlink(f->paths[i]);
+        free(f->paths[i]);
+    }
+    if (f->dir)
+        rmdir(f->dir);
+    free(f->paths);
+    free(f->dir);
+    free(f);
+}
+
+static int make_dir(zb_remote_fetched *f)
+{
+    const char *tmp = getenv("TMPDIR");
+    zb_buf b = ZB_BUF_INIT;
+    /* /var/tmp: an archive may be larger than a memory-backed /tmp */
+    int rc = zb_buf_printf(&b, "%s/zakpos-backup-fetch.XXXXXX", tmp && *tmp ? tmp : "/var/tmp");
+    if (rc == 0 && !mkdtemp(b.data))
+        rc = zb_error_errno(ZB_EIO, errno, "cannot create a folder for the download (%s)", b.data);
+    if (rc == 0)
+        f->dir = zb_buf_detach(&b);
+    zb_buf_free(&b);
+    return rc;
+}
+
+static int fetch_one(zb_remote_fetched *f, char **arg)
+{
+    char *spec = zb_strdup(*arg + strlen(PREFIX));
+    char *slash = spec ? strchr(spec, '/') : NULL;
+    if (!spec)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    if (!slash || slash == spec || !slash[1] || strchr(slash + 1, '/')) {
+        free(spec);
+        zb_error_set(ZB_EUSAGE, "'%s' is not remote:NAME/ARCHIVE", *arg);
+        return zb_error_hint("for example remote:offsite/latest or remote:offsite/zakpos-20261124T020000Z.zbk");
+    }
+    *slash = '\0';
+    zb_config config;
+    zb_remote *r = NULL;
+    char *name = NULL;
+    zb_buf path = ZB_BUF_INIT;
+    int rc = zb_remote_open_configured(&r, &config, spec);
+    if (rc == 0)
+        rc = zb_remote_resolve(&name, r, slash + 1);
+    if (rc == 0 && !f->dir)
+        rc = make_dir(f);
+    if (rc == 0)
+        rc = zb_buf_printf(&path, "%s/%s", f->dir, name);
+    if (rc == 0)
+        rc = zb_remote_download(r, name, path.data);
+    if (rc == 0) {
+        char **grown = realloc(f->paths, (f->count + 1) * sizeof(*grown));
+        if (!grown)
+            rc = zb_error_set(ZB_ENOMEM, "out of memory");
+        else {
+            f->paths = grown;
+            f->paths[f->count++] = zb_buf_detach(&path);
+            *arg = f->paths[f->count - 1];
+            zb_log_detail("reading %s%s/%s from %s", PREFIX, spec, name, *arg);
+        }
+    }
+    zb_buf_free(&path);
+    free(name);
+    zb_remote_close(r);
+    zb_config_free(&config);
+    free(spec);
+    return rc;
+}
+
+int zb_remote_fetch_args(zb_remote_fetched **out, const char *command, int argc, char **argv)
+{
+    *out = NULL;
+    if (strcmp(command, "verify") != 0 && strcmp(command, "restore") != 0 && strcmp(command, "show") != 0)
+        return 0;
+    zb_remote_fetched *f = NULL;
+    int rc = 0;
+    for (int i = 1; rc == 0 && i < argc; i++) {
+        if (strncmp(argv[i], PREFIX, strlen(PREFIX)) != 0)
+            continue;
+        if (!f && !(f = calloc(1, sizeof(*f))))
+            rc = zb_error_set(ZB_ENOMEM, "out of memory");
+        else
+            rc = fetch_one(f, &argv[i]);
+    }
+    if (rc < 0) {
+        zb_remote_fetched_free(f);
+        return rc;
+    }
+    *out = f;
+    return 0;
+}

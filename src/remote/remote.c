@@ -1,0 +1,333 @@
+#include "zakpos_backup/remote/remote.h"
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fs.h"
+#include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/signal.h"
+#include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/remote/driver.h"
+#include "zakpos_backup/remote/s3.h"
+#include "zakpos_backup/remote/sftp.h"
+#include "zakpos_backup/remote/webdav.h"
+#include "zakpos_backup/repo/repo.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct zb_remote {
+    const zb_remote_driver *driver;
+    const zb_config_remote *conf;
+    void *state;
+    char *where;
+};
+
+static const zb_remote_driver *const drivers[] = {&zb_remote_s3, &zb_remote_sftp, &zb_remote_webdav};
+
+int zb_remote_open(zb_remote **out, const zb_config_remote *conf)
+{
+    *out = NULL;
+    const zb_remote_driver *driver = NULL;
+    for (size_t i = 0; i < ZB_ARRAY_LEN(drivers); i++)
+        if (conf->type && strcmp(conf->type, drivers[i]->type) == 0)
+            driver = drivers[i];
+    if (!driver)
+        return zb_error_set(ZB_ECONFIG, "remote %s: type must be s3, sftp or webdav", conf->name);
+    zb_remote *r = calloc(1, sizeof(*r));
+    if (!r)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    r->driver = driver;
+    r->conf = conf;
+    int rc = driver->open(&r->state, &r->where, conf);
+    if (rc < 0) {
+        zb_error_context("remote %s", conf->name);
+        free(r->where); /* a driver may have described itself before failing */
+        free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+void zb_remote_close(zb_remote *r)
+{
+    if (!r)
+        return;
+    r->driver->close(r->state);
+    free(r->where);
+    free(r);
+}
+
+const char *zb_remote_where(const zb_remote *r) { return r->where; }
+
+/* ---- shared by the drivers ---- */
+
+/* Sleeps in short steps so SIGINT/SIGTERM end the wait at once. */
+static int wait_seconds(int seconds)
+{
+    for (int tenth = 0; tenth < seconds * 10; tenth++) {
+        if (zb_interrupted())
+            return zb_check_interrupt();
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return zb_check_interrupt();
+}
+
+int zb_remote_retry(const zb_config_remote *conf, const char *what, zb_remote_attempt_fn attempt, void *arg)
+{
+    int tries = conf->retries + 1, delay = conf->retry_delay;
+    for (int n = 1;; n++) {
+        int permanent = 0;
+        int rc = attempt(arg, &permanent);
+        if (rc == 0 || permanent || rc == ZB_EINTR || n >= tries)
+            return rc;
+        zb_log_warn("%s; trying %s again in %d s (try %d of %d)", zb_error_message(), what, delay, n + 1, tries);
+        if ((rc = wait_seconds(delay)) < 0)
+            return rc;
+        delay = delay ? delay * 2 : 0;
+    }
+}
+
+int zb_remote_uri_encode(char **out, const char *text, int keep_slash)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    zb_buf b = ZB_BUF_INIT;
+    int rc = zb_buf_puts(&b, "");
+    for (const unsigned char *p = (const unsigned char *)text; rc == 0 && *p; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("-._~", *p) ||
+            (keep_slash && *p == '/')) {
+            rc = zb_buf_append(&b, p, 1);
+        } else {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            rc = zb_buf_append(&b, e, 3);
+        }
+    }
+    if (rc < 0) {
+        zb_buf_free(&b);
+        *out = NULL;
+        return rc;
+    }
+    *out = zb_buf_detach(&b);
+    return 0;
+}
+
+/* ---- the operations ---- */
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+static int check_archive_name(const zb_remote *r, const char *name)
+{
+    time_t created;
+    if (zb_repo_archive_name_time(&created, name))
+        return 0;
+    zb_error_set(ZB_EUSAGE, "remote %s: '%s' is not an archive's name", r->conf->name, name);
+    return zb_error_hint("archives are named NAME-YYYYMMDDTHHMMSSZ.zbk");
+}
+
+static void log_rate(const char *verb, const char *name, const char *to_from, const zb_remote *r, uint64_t bytes,
+                     double seconds)
+{
+    char size[32], rate[32], took[32];
+    zb_format_bytes(size, sizeof(size), bytes);
+    zb_format_bytes(rate, sizeof(rate), seconds > 0 ? (uint64_t)((double)bytes / seconds) : bytes);
+    zb_format_duration(took, sizeof(took), seconds);
+    zb_log_info("%s %s %s remote %s (%s in %s, %s/s)", verb, name, to_from, r->conf->name, size, took, rate);
+}
+
+int zb_remote_upload(zb_remote *r, const char *local_path)
+{
+    const char *name = base_name(local_path);
+    int rc = check_archive_name(r, name);
+    if (rc < 0)
+        return rc;
+    int fd = open(local_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return zb_error_errno(errno == ENOENT ? ZB_ENOTFOUND : ZB_EIO, errno, "cannot open %s", local_path);
+    struct stat st;
+    double started = zb_time_monotonic();
+    if (fstat(fd, &st) < 0)
+        rc = zb_error_errno(ZB_EIO, errno, "cannot stat %s", local_path);
+    else if (!S_ISREG(st.st_mode))
+        rc = zb_error_set(ZB_EUSAGE, "%s is not a file", local_path);
+    if (rc == 0) {
+        zb_log_detail("copying %s to remote %s (%s)", name, r->conf->name, r->where);
+        rc = r->driver->upload(r->state, fd, (uint64_t)st.st_size, name);
+    }
+    close(fd);
+    if (rc < 0)
+        return zb_error_context("copy of %s to remote %s (%s)", name, r->conf->name, r->where);
+    log_rate("copied", name, "to", r, (uint64_t)st.st_size, zb_time_monotonic() - started);
+    return 0;
+}
+
+typedef struct collect_state {
+    zb_remote_list *list;
+    size_t cap;
+} collect_state;
+
+static int collect(const char *name, int64_t size, void *payload)
+{
+    collect_state *c = payload;
+    time_t created;
+    if (!zb_repo_archive_name_time(&created, name)) /* hidden, partial, or not ours */
+        return 0;
+    if (c->list->count == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 32;
+        zb_remote_archive *grown = realloc(c->list->items, cap * sizeof(*grown));
+        if (!grown)
+            return zb_error_set(ZB_ENOMEM, "out of memory");
+        c->list->items = grown;
+        c->cap = cap;
+    }
+    zb_remote_archive *a = &c->list->items[c->list->count];
+    if (!(a->name = zb_strdup(name)))
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    a->created = created;
+    a->size = size;
+    c->list->count++;
+    return 0;
+}
+
+static int by_time_then_name(const void *a, const void *b)
+{
+    const zb_remote_archive *x = a, *y = b;
+    return zb_repo_archive_order(x->name, x->created, y->name, y->created);
+}
+
+int zb_remote_list_archives(zb_remote_list *out, zb_remote *r)
+{
+    out->items = NULL;
+    out->count = 0;
+    collect_state c = {out, 0};
+    int rc = r->driver->list(r->state, collect, &c);
+    if (rc < 0) {
+        zb_remote_list_free(out);
+        return zb_error_context("listing remote %s (%s)", r->conf->name, r->where);
+    }
+    if (out->count)
+        qsort(out->items, out->count, sizeof(*out->items), by_time_then_name);
+    return 0;
+}
+
+void zb_remote_list_free(zb_remote_list *list)
+{
+    for (size_t i = 0; i < list->count; i++)
+        free(list->items[i].name);
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+int zb_remote_latest(char **name, zb_remote *r)
+{
+    *name = NULL;
+    zb_remote_list list;
+    int rc = zb_remote_list_archives(&list, r);
+    if (rc < 0)
+        return rc;
+    if (list.count == 0)
+        rc = zb_error_set(ZB_ENOTFOUND, "remote %s (%s) holds no archive", r->conf->name, r->where);
+    else if (!(*name = zb_strdup(list.items[list.count - 1].name)))
+        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    zb_remote_list_free(&list);
+    return rc;
+}
+
+int zb_remote_resolve(char **name, zb_remote *r, const char *spec)
+{
+    if (strcmp(spec, "latest") == 0)
+        return zb_remote_latest(name, r);
+    return (*name = zb_strdup(spec)) ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
+}
+
+int zb_remote_download(zb_remote *r, const char *name, const char *local_path)
+{
+    int rc = check_archive_name(r, name);
+    if (rc < 0)
+        return rc;
+    zb_atomic_file *f = NULL;
+    double started = zb_time_monotonic();
+    if ((rc = zb_atomic_file_open(&f, local_path, 0600)) < 0)
+        return rc;
+    rc = r->driver->download(r->state, name, zb_atomic_file_fd(f));
+    struct stat st;
+    uint64_t bytes = rc == 0 && fstat(zb_atomic_file_fd(f), &st) == 0 ? (uint64_t)st.st_size : 0;
+    if (rc == 0)
+        rc = zb_atomic_file_commit(f);
+    zb_atomic_file_abort(f); /* removes the partial file unless committed */
+    if (rc < 0) {
+        if (rc == ZB_ENOTFOUND)
+            zb_error_hint("'zakpos-backup remote list %s' shows the archives there", r->conf->name);
+        return zb_error_context("download of %s from remote %s (%s)", name, r->conf->name, r->where);
+    }
+    log_rate("downloaded", name, "from", r, bytes, zb_time_monotonic() - started);
+    return 0;
+}
+
+int zb_remote_delete(zb_remote *r, const char *name)
+{
+    int rc = check_archive_name(r, name);
+    if (rc == 0 && (rc = r->driver->remove(r->state, name)) < 0)
+        zb_error_context("removing %s from remote %s (%s)", name, r->conf->name, r->where);
+    if (rc == 0)
+        zb_log_detail("removed %s from remote %s", name, r->conf->name);
+    return rc;
+}
+
+int zb_remote_prune(zb_remote *r, const zb_retention_policy *policy, int dry_run, FILE *report)
+{
+    if (zb_retention_is_empty(policy))
+        return zb_error_set(ZB_ECONFIG, "remote %s: no keep rule: refusing to decide which archives to remove", r->conf->name);
+    zb_remote_list list;
+    int rc = zb_remote_list_archives(&list, r);
+    if (rc < 0)
+        return rc;
+    unsigned *keep = calloc(list.count + 1, sizeof(*keep));
+    time_t *times = calloc(list.count + 1, sizeof(*times));
+    size_t removed = 0;
+    if (!keep || !times) {
+        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < list.count; i++) /* the rules read newest first */
+        times[i] = list.items[list.count - 1 - i].created;
+    zb_retention_apply(keep, times, list.count, policy);
+    for (size_t i = 0; i < list.count; i++) {
+        const zb_remote_archive *a = &list.items[list.count - 1 - i];
+        if (i == 0 && !keep[i]) /* the newest copy is never removed, whatever the rules */
+            keep[i] = 1u << ZB_KEEP_LAST;
+        if (report) { /* the lines `prune` prints: action, name, the rules that keep it */
+            fprintf(report, "%-12s %s", keep[i] ? "keep" : dry_run ? "would-remove" : "remove", a->name);
+            const char *separator = "  ";
+            for (int rule = 0; rule < ZB_KEEP_RULES; rule++) {
+                if (!(keep[i] & (1u << rule)))
+                    continue;
+                fprintf(report, "%s%s", separator, zb_retention_rule_name((enum zb_keep_rule)rule));
+                separator = ", ";
+            }
+            fputc('\n', report);
+        }
+        if (keep[i] || dry_run)
+            continue;
+        if ((rc = zb_remote_delete(r, a->name)) < 0)
+            goto done;
+        removed++;
+    }
+    zb_log_detail("remote %s: %zu archives, %zu removed%s", r->conf->name, list.count, removed,
+                  dry_run ? " (dry run: nothing removed)" : "");
+done:
+    free(keep);
+    free(times);
+    zb_remote_list_free(&list);
+    return rc;
+}

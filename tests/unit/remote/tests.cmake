@@ -1,0 +1,6 @@
+zb_unit_test(remote ${CMAKE_CURRENT_LIST_DIR}/test_remote.c TESTS
+  xml_finds_elements_by_local_name xml_nested_same_name_and_text_decoding uri_encoding_is_what_aws_signs
+  config_remote_sections config_remote_errors)
+zb_unit_test(remote ${CMAKE_CURRENT_LIST_DIR}/test_s3.c TESTS
+  sigv4_get_vanilla sigv4_get_vanilla_query_order sigv4_s3_examples s3_list_pages_and_signs s3_single_put
+  s3_multipart_upload s3_multipart_failure_aborts s3_retry_download_and_delete)
