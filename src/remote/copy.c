@@ -3,6 +3,7 @@
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/timeutil.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -170,8 +171,17 @@ static int make_dir(zb_remote_fetched *f)
     return rc;
 }
 
+/* The last download's origin and duration, for a drill's report (its
+ * recovery time starts with fetching the archive). */
+static char fetched_from[512];
+static double fetched_seconds;
+
+const char *zb_remote_fetched_from(void) { return fetched_from[0] ? fetched_from : NULL; }
+double zb_remote_fetched_seconds(void) { return fetched_seconds; }
+
 static int fetch_one(zb_remote_fetched *f, char **arg)
 {
+    double started = zb_time_monotonic();
     char *spec = zb_strdup(*arg + strlen(PREFIX));
     char *slash = spec ? strchr(spec, '/') : NULL;
     if (!spec)
@@ -204,6 +214,8 @@ static int fetch_one(zb_remote_fetched *f, char **arg)
             f->paths[f->count++] = zb_buf_detach(&path);
             *arg = f->paths[f->count - 1];
             zb_log_detail("reading %s%s/%s from %s", PREFIX, spec, name, *arg);
+            snprintf(fetched_from, sizeof(fetched_from), "%s%s/%s", PREFIX, spec, name);
+            fetched_seconds += zb_time_monotonic() - started;
         }
     }
     zb_buf_free(&path);
@@ -217,7 +229,8 @@ static int fetch_one(zb_remote_fetched *f, char **arg)
 int zb_remote_fetch_args(zb_remote_fetched **out, const char *command, int argc, char **argv)
 {
     *out = NULL;
-    if (strcmp(command, "verify") != 0 && strcmp(command, "restore") != 0 && strcmp(command, "show") != 0)
+    if (strcmp(command, "verify") != 0 && strcmp(command, "restore") != 0 && strcmp(command, "show") != 0 &&
+        strcmp(command, "drill") != 0)
         return 0;
     zb_remote_fetched *f = NULL;
     int rc = 0;

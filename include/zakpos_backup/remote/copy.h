@@ -1,6 +1,6 @@
 /* Offsite copies inside other commands: `backup` copies the archive it
  * published to the configured remotes and applies their retention, and
- * verify, restore and show read an ARCHIVE given as remote:NAME/ARCHIVE
+ * verify, restore, show and drill read an ARCHIVE given as remote:NAME/ARCHIVE
  * (or remote:NAME/latest) from a temporary download. */
 #ifndef ZB_REMOTE_COPY_H
 #define ZB_REMOTE_COPY_H
@@ -29,10 +29,14 @@ void zb_remote_plan_free(zb_remote_plan *p);
 
 typedef struct zb_remote_fetched zb_remote_fetched;
 
-/* For verify, restore and show: each argument remote:NAME/ARCHIVE is
+/* For verify, restore, show and drill: each argument remote:NAME/ARCHIVE is
  * downloaded to a private temporary folder ($TMPDIR, else /var/tmp) and
  * replaced in argv by the local file's path. */
 int zb_remote_fetch_args(zb_remote_fetched **out, const char *command, int argc, char **argv);
+/* What was downloaded last (remote:NAME/ARCHIVE) and the seconds all
+ * downloads took; NULL and 0 when nothing was. */
+const char *zb_remote_fetched_from(void);
+double zb_remote_fetched_seconds(void);
 /* Removes the downloaded files. NULL is fine. */
 void zb_remote_fetched_free(zb_remote_fetched *f);
 

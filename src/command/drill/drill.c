@@ -7,6 +7,7 @@
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/config/config.h"
+#include "zakpos_backup/remote/copy.h"
 #include "zakpos_backup/repo/repo.h"
 #include "zakpos_backup/source/pg/conn.h"
 
@@ -16,11 +17,12 @@
 #include <string.h>
 
 static const char help[] =
-    "usage: zakpos-backup drill [ARCHIVE|latest] (--key FILE | --passphrase-file FILE)\n"
+    "usage: zakpos-backup drill [ARCHIVE|latest|remote:NAME/ARCHIVE] (--key FILE | --passphrase-file FILE)\n"
     "           [--repo DIR] [--pg-target CONNINFO] [--docker-host URL] [--report FILE] [--json]\n"
     "\n"
     "Rehearses a disaster: restores everything in the archive (default: the newest\n"
-    "of the repository) into a fresh environment - another PostgreSQL server or\n"
+    "of the repository; remote:NAME/latest fetches one from an offsite copy first,\n"
+    "and the download is the first phase of the recovery time) into a fresh environment - another PostgreSQL server or\n"
     "Docker host, or scratch names on the same ones - runs every check of\n"
     "verify --restore, then the smoke checks of the configuration ([check NAME]\n"
     "sections: an SQL query run in the restored database and the result it must\n"
@@ -254,6 +256,7 @@ int zb_cmd_drill(int argc, char **argv)
     json_t *report = NULL;
     if ((rc = resolve_archive(&archive, &d, optind < argc ? argv[optind] : NULL)) == 0) {
         d.ro.archive = archive;
+        d.ro.fetch_seconds = zb_remote_fetched_seconds();
         d.ro.before_cleanup = run_smoke_checks;
         d.ro.payload = &d;
         zb_log_info("drill: restoring %s into scratch targets", archive);
@@ -264,7 +267,10 @@ int zb_cmd_drill(int argc, char **argv)
             return rc;
         }
         add_recovery_figures(report);
-        zb_rehearse_record(archive, report, rc, "drill");
+        if (zb_remote_fetched_from()) /* a download: its folder is no repository */
+            json_object_set_new(report, "fetched_from", json_string(zb_remote_fetched_from()));
+        else
+            zb_rehearse_record(archive, report, rc, "drill");
         zb_error_saved failure;
         zb_error_save(&failure);
         int written = write_reports(&d, report);

@@ -33,6 +33,8 @@ static void write_summary(FILE *out, json_t *report)
     fprintf(out, "# Disaster-recovery drill: %s\n\n", strcmp(text(report, "result"), "pass") == 0 ? "PASSED" : "FAILED");
     fprintf(out, "- Archive: `%s` (%s)\n", text(report, "archive"),
             json_object_get(report, "bytes") ? (zb_format_bytes(a, sizeof(a), (uint64_t)json_integer_value(json_object_get(report, "bytes"))), a) : "-");
+    if (json_object_get(report, "fetched_from"))
+        fprintf(out, "- Fetched from: `%s`\n", text(report, "fetched_from"));
     fprintf(out, "- Archive created: %s\n", text(report, "archive_created"));
     if (json_object_get(report, "archive_age_seconds"))
         fprintf(out, "- Recovery point (archive age at drill time): **%s**\n",

@@ -3,6 +3,7 @@
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/cli/rehearsal.h"
 #include "zakpos_backup/config/config.h"
+#include "zakpos_backup/remote/copy.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
@@ -89,7 +90,8 @@ static int verify_by_restore(zb_rehearse_options *ro, int as_json)
     zb_cli_rehearsal_defaults(ro, &c);
     json_t *report = NULL;
     rc = zb_rehearse_run(&report, ro);
-    zb_rehearse_record(ro->archive, report, rc, "restore");
+    if (!zb_remote_fetched_from()) /* a download's folder is no repository */
+        zb_rehearse_record(ro->archive, report, rc, "restore");
     if (as_json) {
         char *text = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (text)

@@ -55,5 +55,12 @@ zb_expect_equal "$ZB_LAST_OUTPUT" "" "silent on success"
 zb_expect_status 0 "remote list" -- "$ZB_BIN" --config zb.conf remote list nas
 zb_expect_contains "$ZB_LAST_OUTPUT" "$(basename "$("$ZB_BIN" latest --repo repo)")" "the job's archive is on the remote"
 
+# a drill of the newest archive on the remote: the download is its first phase
+mkdir -p drill-tmp
+zb_expect_status 0 "drill remote:nas/latest" -- env TMPDIR="$ZB_TMP/drill-tmp" "$ZB_BIN" -q --config zb.conf drill --key key --json remote:nas/latest
+zb_expect_equal "$(echo "$ZB_LAST_OUTPUT" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["result"], r["fetched_from"].startswith("remote:nas/zakpos-"), r["seconds"]["fetch"] > 0, r["rto_seconds"] >= r["seconds"]["fetch"])')" \
+    "pass True True True" "the drill passed, says where the archive came from and counts the fetch in the recovery time"
+zb_expect_equal "$(find drill-tmp -mindepth 1 | wc -l)" "0" "the download is gone after the drill"
+
 zb_remote_down_checks nas "$ZB_DAV_PID"
 zb_test_end
