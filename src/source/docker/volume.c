@@ -23,7 +23,8 @@
 
 #define HELPER_REPO "zakpos-backup-helper"
 #define HELPER_LABEL "zakpos-backup.helper"
-#define MOUNT_POINT "/volume"
+#define MOUNT_NAME "volume"
+#define MOUNT_POINT "/" MOUNT_NAME
 #define RECORD_NAME "stopped-containers.json"
 #define PIPE_BYTES (1 << 20)
 #define DATA_DIR "data"
@@ -1097,11 +1098,11 @@ int zb_volume_restore_entry(zb_volume_restore *v, zb_archive_reader *r, struct a
     /* Names go below the mount point, uploaded from the container's root:
      * Docker skips a "." entry, so only this way does the volume's own
      * folder get its owner, mode and time back (Redis must own its folder). */
-    rc = e ? zb_buf_printf(&name, "%s%s%s", MOUNT_POINT + 1, strcmp(inside, ".") == 0 ? "" : "/",
+    rc = e ? zb_buf_printf(&name, "%s%s%s", MOUNT_NAME, strcmp(inside, ".") == 0 ? "" : "/",
                            strcmp(inside, ".") == 0 ? "" : inside)
            : zb_error_set(ZB_ENOMEM, "out of memory");
     if (rc == 0 && info->hardlink_relative)
-        rc = zb_buf_printf(&link, "%s/%s", MOUNT_POINT + 1, info->hardlink_relative + strlen(DATA_DIR) + 1);
+        rc = zb_buf_printf(&link, "%s/%s", MOUNT_NAME, info->hardlink_relative + strlen(DATA_DIR) + 1);
     if (rc < 0) {
         archive_entry_free(e);
         zb_buf_free(&name);
