@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that building, testing and the demo need.
 # Idempotent; does nothing when ZB_SKIP_INSTALL=1 or everything is present.
+# The packaging tests render the manual page with man-db and groff.
 set -euo pipefail
 [ "${ZB_SKIP_INSTALL:-0}" = 1 ] && exit 0
 
@@ -11,6 +12,7 @@ packages=(
     postgresql postgresql-contrib
     docker.io busybox-static
     zstd curl ca-certificates procps time util-linux tzdata python3
+    man-db
 )
 missing=()
 for p in "${packages[@]}"; do
