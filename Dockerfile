@@ -1,4 +1,5 @@
-# zakpos-backup as a container beside the zakpos stack:
+# zakpos-backup as a container beside the zakpos stack
+# (packaging/docker/docker-compose.backup.yml):
 #
 #   docker build -t zakpos-backup:0.1.0 .
 #

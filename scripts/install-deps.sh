@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that building, testing and the demo need.
 # Idempotent; does nothing when ZB_SKIP_INSTALL=1 or everything is present.
-# The packaging tests render the manual page with man-db and groff.
+# The packaging tests use docker-compose (Compose v1, the one Debian 12 has)
+# with PyYAML to read its output, and man-db and groff to render the manual
+# page; systemd-analyze comes with systemd where the machine runs it.
 set -euo pipefail
 [ "${ZB_SKIP_INSTALL:-0}" = 1 ] && exit 0
 
@@ -12,7 +14,7 @@ packages=(
     postgresql postgresql-contrib
     docker.io busybox-static
     zstd curl ca-certificates procps time util-linux tzdata python3
-    man-db
+    docker-compose python3-yaml man-db
 )
 missing=()
 for p in "${packages[@]}"; do

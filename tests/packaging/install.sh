@@ -15,6 +15,7 @@ usr/lib/systemd/system/zakpos-backup-daemon.service
 usr/lib/systemd/system/zakpos-backup.service
 usr/lib/systemd/system/zakpos-backup.timer
 usr/lib/tmpfiles.d/zakpos-backup.conf
+usr/share/doc/zakpos-backup/examples/docker-compose.backup.yml
 usr/share/doc/zakpos-backup/examples/zakpos-backup.conf
 usr/share/man/man1/zakpos-backup.1"
 zb_expect_equal "$(cd "$dest" && find . -type f -o -type l | sed 's|^\./||' | LC_ALL=C sort)" "$expected" \
@@ -24,6 +25,7 @@ zb_expect_status 0 "the installed binary runs" -- "$dest/usr/bin/zakpos-backup" 
 zb_expect_equal "$(stat -c %a "$dest/usr/bin/zakpos-backup")" "755" "the binary is executable by all"
 for pair in share/man/man1/zakpos-backup.1:docs/man/zakpos-backup.1 \
     share/doc/zakpos-backup/examples/zakpos-backup.conf:docs/examples/zakpos-backup.conf \
+    share/doc/zakpos-backup/examples/docker-compose.backup.yml:packaging/docker/docker-compose.backup.yml \
     lib/systemd/system/zakpos-backup.timer:packaging/systemd/zakpos-backup.timer \
     lib/tmpfiles.d/zakpos-backup.conf:packaging/systemd/zakpos-backup.tmpfiles; do
     if cmp -s "$dest/usr/${pair%%:*}" "$ZB_SOURCE_DIR/${pair#*:}"; then zb_pass; else zb_fail "${pair%%:*} differs from ${pair#*:}"; fi
