@@ -2,6 +2,9 @@
 # Installs the Debian packages that building, testing and the demo need, and
 # the S3 test server (s3rver, from npm) under $ZB_TEST_TOOLS.
 # Idempotent; does nothing when ZB_SKIP_INSTALL=1 or everything is present.
+# The packaging tests use docker-compose (Compose v1, the one Debian 12 has)
+# with PyYAML to read its output, and man-db and groff to render the manual
+# page; systemd-analyze comes with systemd where the machine runs it.
 set -euo pipefail
 [ "${ZB_SKIP_INSTALL:-0}" = 1 ] && exit 0
 
@@ -13,6 +16,7 @@ packages=(
     docker.io busybox-static
     zstd curl ca-certificates procps time util-linux tzdata python3
     openssh-server lighttpd lighttpd-mod-webdav
+    docker-compose python3-yaml man-db
 )
 tools=${ZB_TEST_TOOLS:-/opt/zakpos-test-tools}
 s3rver_version=3.7.1

@@ -19,7 +19,7 @@ static const char help[] =
     "The file appears under its name only once complete; an existing file is\n"
     "never replaced (exit 9). 'latest' is the newest archive on the remote.\n"
     "\n"
-    "verify, restore and show also read an ARCHIVE given as remote:NAME/ARCHIVE\n"
+    "verify, restore, show and drill also read an ARCHIVE given as remote:NAME/ARCHIVE\n"
     "or remote:NAME/latest, through a temporary download ($TMPDIR, else /var/tmp).\n"
     "\n"
     "  --remote NAME   the remote to read from\n"
