@@ -95,6 +95,8 @@ static pid_t start_run(const scheduled *j, const char *self, const char *config_
     argv[n++] = (char *)self;
     if (config_file)
         argv[n++] = "--config", argv[n++] = (char *)config_file;
+    /* the runs log as the daemon does (a child's stderr is no terminal) */
+    argv[n++] = "--log-format", argv[n++] = zb_log_is_json() ? "json" : "text";
     argv[n++] = "run";
     argv[n++] = (char *)j->name;
     argv[n] = NULL;
