@@ -16,6 +16,7 @@
 #define INDEX_LOCK_NAME ".zakpos-backup-index.lock"
 #define INDEX_FORMAT 1
 #define INDEX_MAX_BYTES (64u << 20)
+#define RECORDED_DIFFERENCES 10
 
 static int index_path(zb_buf *out, const char *repo, const char *name)
 {
@@ -142,13 +143,25 @@ int zb_repo_index_record_verification(const char *repo, const char *archive_name
     zb_time_format_iso(now, sizeof(now), time(NULL));
     const char *result = json_string_value(json_object_get(report, "result"));
     int passed = result && strcmp(result, "pass") == 0;
-    size_t differences = 0, i;
-    json_t *part;
-    json_array_foreach(json_object_get(report, "parts"), i, part)
+    size_t differences = 0, i, j;
+    json_t *part, *d, *what = json_array();
+    /* what differed: the first few, named by part, enough to act on */
+    json_array_foreach(json_object_get(report, "parts"), i, part) {
         differences += (size_t)json_integer_value(json_object_get(part, "difference_count"));
-    json_t *record = json_pack("{s:s, s:s, s:s, s:O?, s:I, s:O?}", "at", now, "result", passed ? "pass" : "fail", "how",
-                               how, "seconds", json_object_get(json_object_get(report, "seconds"), "total"),
-                               "differences", (json_int_t)differences, "error", json_object_get(report, "error"));
+        json_array_foreach(json_object_get(part, "differences"), j, d) {
+            if (json_array_size(what) >= RECORDED_DIFFERENCES)
+                break;
+            zb_buf line = ZB_BUF_INIT;
+            if (zb_buf_printf(&line, "%s %s: %s", json_string_value(json_object_get(part, "kind")),
+                              json_string_value(json_object_get(part, "name")), json_string_value(d)) == 0)
+                json_array_append_new(what, json_string(line.data));
+            zb_buf_free(&line);
+        }
+    }
+    json_t *record = json_pack("{s:s, s:s, s:s, s:O?, s:O?, s:I, s:o, s:O?}", "at", now, "result", passed ? "pass" : "fail",
+                               "how", how, "seconds", json_object_get(json_object_get(report, "seconds"), "total"),
+                               "phases", json_object_get(report, "seconds"), "differences", (json_int_t)differences,
+                               "what_differed", what, "error", json_object_get(report, "error"));
     if (record && passed)
         json_object_set_new(record, "last_pass", json_string(now));
     return zb_repo_index_set(repo, archive_name, "verified", record);

@@ -80,6 +80,7 @@ zb_expect_contains "$ZB_LAST_OUTPUT" "differs from the backup (1 difference)" "c
 zb_expect_equal "$(scratch_dbs)" "0" "no scratch database left after a failure"
 zb_expect_equal "$(scratch_volumes)" "0" "no scratch volume left after a failure"
 zb_expect_equal "$(verified_field result)" "fail" "the failure is recorded"
+zb_expect_contains "$(verified_field what_differed)" "pg shop: table shop.orders: the restored rows differ" "with what differed"
 zb_expect_contains "$("$ZB_BIN" list --repo repo | grep "$name")" "FAILED" "list shows the failure"
 zb_expect_equal "$(verified_field last_pass)" "$last_pass" "the earlier pass is kept"
 
