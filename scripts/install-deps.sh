@@ -14,7 +14,7 @@ packages=(
     libcmocka-dev
     postgresql postgresql-contrib
     docker.io busybox-static
-    zstd curl ca-certificates procps time util-linux tzdata python3
+    zstd curl ca-certificates procps time util-linux tzdata python3 openssl
     openssh-server lighttpd lighttpd-mod-webdav
     docker-compose python3-yaml man-db
 )

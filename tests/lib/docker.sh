@@ -4,13 +4,46 @@
 # Sets DOCKER_HOST (exported) and ZB_DOCKER_SOCK; zb_docker_image makes a
 # busybox image locally (no registry).
 
+# A test CA, a server certificate for 127.0.0.1 and a client certificate;
+# the client's ca.pem, cert.pem and key.pem go in DIR/client, where
+# DOCKER_CERT_PATH expects them.
+zb_docker_make_certs() {
+    local dir=$1
+    mkdir -p "$dir/client" "$dir/server"
+    local key=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+    {
+        openssl req -x509 "${key[@]}" -keyout "$dir/ca-key.pem" -out "$dir/ca.pem" -days 2 -subj /CN=zb-test-ca &&
+            openssl req "${key[@]}" -keyout "$dir/server/key.pem" -out "$dir/server.csr" -subj /CN=127.0.0.1 &&
+            openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" -CAcreateserial \
+                -out "$dir/server/cert.pem" -days 2 \
+                -extfile <(printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n') &&
+            openssl req "${key[@]}" -keyout "$dir/client/key.pem" -out "$dir/client.csr" -subj /CN=zb-test-client &&
+            openssl x509 -req -in "$dir/client.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" -CAcreateserial \
+                -out "$dir/client/cert.pem" -days 2 -extfile <(printf 'extendedKeyUsage=clientAuth\n') &&
+            cp "$dir/ca.pem" "$dir/client/ca.pem"
+    } >"$dir/openssl.log" 2>&1 || { cat "$dir/openssl.log" >&2; zb_fail "cannot make test certificates"; exit 1; }
+}
+
+# zb_docker_start [tls]: with "tls" the engine also listens on a loopback
+# port that requires client certificates (--tlsverify); ZB_DOCKER_TLS_HOST
+# (tcp://127.0.0.1:PORT) and ZB_DOCKER_CERTS (its client files) are set.
 zb_docker_start() {
     command -v dockerd >/dev/null 2>&1 || zb_require "dockerd (package docker.io)"
     [ "$(id -u)" = 0 ] || zb_require "root, to run dockerd"
     ZB_DOCKER_SOCK=$ZB_TMP/d.sock
-    local root=$ZB_TMP/docker
+    local root=$ZB_TMP/docker tls=()
     mkdir -p "$root"
-    dockerd --storage-driver=vfs --bridge=none --iptables=false --ip6tables=false -H "unix://$ZB_DOCKER_SOCK" \
+    if [ "${1:-}" = tls ]; then
+        command -v openssl >/dev/null 2>&1 || zb_require "openssl (to make test certificates)"
+        zb_docker_make_certs "$ZB_TMP/certs"
+        local port
+        port=$(zb_free_port)
+        tls=(-H "tcp://127.0.0.1:$port" --tlsverify --tlscacert "$ZB_TMP/certs/ca.pem" --tlscert "$ZB_TMP/certs/server/cert.pem"
+            --tlskey "$ZB_TMP/certs/server/key.pem")
+        ZB_DOCKER_TLS_HOST=tcp://127.0.0.1:$port
+        ZB_DOCKER_CERTS=$ZB_TMP/certs/client
+    fi
+    dockerd --storage-driver=vfs --bridge=none --iptables=false --ip6tables=false -H "unix://$ZB_DOCKER_SOCK" "${tls[@]}" \
         --data-root "$root/data" --exec-root "$root/exec" --pidfile "$root/pid" >"$root/log" 2>&1 &
     ZB_DOCKERD_PID=$!
     zb_on_exit "zb_docker_stop"
