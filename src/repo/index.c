@@ -89,8 +89,8 @@ static int change_index(const char *repo, index_change_fn change, void *payload)
 }
 
 typedef struct set_change {
-    const char *name, *key;
-    json_t *value;
+    const char *name;
+    json_t *fields;
 } set_change;
 
 static int apply_set(json_t *archives, void *payload)
@@ -99,21 +99,30 @@ static int apply_set(json_t *archives, void *payload)
     json_t *record = json_object_get(archives, c->name);
     if (!record)
         json_object_set_new(archives, c->name, record = json_object());
-    json_t *previous = json_object_get(record, c->key);
-    /* a failed verification does not erase that the archive once passed */
-    const char *last_pass = json_string_value(json_object_get(previous, "last_pass"));
-    if (last_pass && json_is_object(c->value) && !json_object_get(c->value, "last_pass"))
-        json_object_set_new(c->value, "last_pass", json_string(last_pass));
-    json_object_set(record, c->key, c->value);
+    const char *key;
+    json_t *value;
+    json_object_foreach(c->fields, key, value) {
+        /* a failed verification does not erase that the archive once passed */
+        const char *last_pass = json_string_value(json_object_get(json_object_get(record, key), "last_pass"));
+        if (last_pass && json_is_object(value) && !json_object_get(value, "last_pass"))
+            json_object_set_new(value, "last_pass", json_string(last_pass));
+        json_object_set(record, key, value);
+    }
     return 0;
 }
 
-int zb_repo_index_set(const char *repo, const char *archive_name, const char *key, json_t *value)
+int zb_repo_index_set(const char *repo, const char *archive_name, json_t *fields)
 {
-    set_change c = {archive_name, key, value};
-    int rc = value ? change_index(repo, apply_set, &c) : zb_error_set(ZB_ENOMEM, "out of memory");
-    json_decref(value);
+    set_change c = {archive_name, fields};
+    int rc = fields ? change_index(repo, apply_set, &c) : zb_error_set(ZB_ENOMEM, "out of memory");
+    json_decref(fields);
     return rc;
+}
+
+int zb_repo_index_describe(const char *repo, const char *archive_name, json_t *sources, uint64_t bytes)
+{
+    return zb_repo_index_set(repo, archive_name,
+                             json_pack("{s:o, s:I}", "sources", sources ? sources : json_array(), "bytes", (json_int_t)bytes));
 }
 
 static int apply_forget(json_t *archives, void *payload)
@@ -164,7 +173,7 @@ int zb_repo_index_record_verification(const char *repo, const char *archive_name
                                "what_differed", what, "error", json_object_get(report, "error"));
     if (record && passed)
         json_object_set_new(record, "last_pass", json_string(now));
-    return zb_repo_index_set(repo, archive_name, "verified", record);
+    return zb_repo_index_set(repo, archive_name, record ? json_pack("{s:o}", "verified", record) : NULL);
 }
 
 const char *zb_repo_index_last_pass(json_t *index, const char *archive_name)

@@ -13,6 +13,7 @@
 #include "zakpos_backup/repo/repo.h"
 
 #include <jansson.h>
+#include <stdint.h>
 
 #define ZB_REPO_INDEX_NAME ".zakpos-backup-index.json"
 
@@ -21,8 +22,12 @@ int zb_repo_index_load(json_t **out, const char *repo);
 /* The record of one archive (borrowed from index), or NULL. */
 json_t *zb_repo_index_archive(json_t *index, const char *archive_name);
 
-/* Sets archives[archive_name][key] = value (the reference is taken). */
-int zb_repo_index_set(const char *repo, const char *archive_name, const char *key, json_t *value);
+/* Sets archives[archive_name][KEY] = VALUE for each KEY: VALUE of fields, in
+ * one locked read-modify-write (the reference to fields is taken). */
+int zb_repo_index_set(const char *repo, const char *archive_name, json_t *fields);
+/* What list shows of an archive: its sources and its size in bytes (the
+ * reference to sources is taken). */
+int zb_repo_index_describe(const char *repo, const char *archive_name, json_t *sources, uint64_t bytes);
 /* Drops the records of archives that are gone (removed by prune or by hand). */
 int zb_repo_index_forget_missing(const char *repo);
 

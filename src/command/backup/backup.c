@@ -278,8 +278,7 @@ static void record_in_index(const char *path, zb_archive_writer *w)
     struct stat st;
     if (zb_repo_split_path(&repo, &name, path) < 0)
         return;
-    if (zb_repo_index_set(repo, name, "sources", zb_archive_writer_sources(w)) < 0 ||
-        zb_repo_index_set(repo, name, "bytes", json_integer(stat(path, &st) == 0 ? (json_int_t)st.st_size : 0)) < 0)
+    if (zb_repo_index_describe(repo, name, zb_archive_writer_sources(w), stat(path, &st) == 0 ? (uint64_t)st.st_size : 0) < 0)
         zb_log_warn("%s", zb_error_message());
     free(repo);
     free(name);

@@ -73,8 +73,8 @@ static int describe_from_archive(const char *repo, const zb_repo_archive *a, con
                                                      "bytes", json_object_get(s, "bytes")));
     uint64_t bytes = r ? zb_archive_reader_bytes_in(r) : 0;
     zb_archive_reader_free(r);
-    if (rc == 0 && (rc = zb_repo_index_set(repo, a->name, "sources", sources)) == 0)
-        rc = zb_repo_index_set(repo, a->name, "bytes", json_integer((json_int_t)bytes));
+    if (rc == 0)
+        rc = zb_repo_index_describe(repo, a->name, sources, bytes);
     if (rc < 0)
         zb_error_context("cannot describe %s", a->path);
     return rc;

@@ -180,19 +180,11 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int jobs_wanted(int requested, size_t tables)
-{
-    int jobs = zb_pg_jobs(requested);
-    if ((size_t)jobs > tables)
-        jobs = tables ? (int)tables : 1;
-    return jobs;
-}
-
 /* Workers beyond the leader open their own connections and adopt its
  * snapshot; the leader copies too. */
 static int copy_all(copy_run *run, PGconn *leader, const zb_pg_snapshot *snap, const zb_pg_backup_options *opts)
 {
-    int jobs = jobs_wanted(opts->jobs, run->table_count);
+    int jobs = zb_pg_jobs_for(opts->jobs, run->table_count);
     copy_worker workers[ZB_PG_MAX_JOBS];
     memset(workers, 0, sizeof(workers));
     int rc = 0;

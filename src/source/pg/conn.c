@@ -169,6 +169,14 @@ int zb_pg_jobs(int requested)
     return jobs < 1 ? 1 : jobs > ZB_PG_MAX_JOBS ? ZB_PG_MAX_JOBS : jobs;
 }
 
+int zb_pg_jobs_for(int requested, size_t work_items)
+{
+    int jobs = zb_pg_jobs(requested);
+    if ((size_t)jobs > work_items)
+        jobs = work_items ? (int)work_items : 1;
+    return jobs;
+}
+
 int zb_pg_terminate_sessions(PGconn *maintenance, const char *db)
 {
     const char *params[1] = {db};

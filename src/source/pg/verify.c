@@ -286,9 +286,7 @@ static json_t *tables_largest_first(json_t *toc_tables)
 
 static int verify_tables(verify_run *run)
 {
-    int jobs = zb_pg_jobs(run->opts->jobs);
-    if ((size_t)jobs > json_array_size(run->tables))
-        jobs = json_array_size(run->tables) ? (int)json_array_size(run->tables) : 1;
+    int jobs = zb_pg_jobs_for(run->opts->jobs, json_array_size(run->tables));
     pthread_t threads[ZB_PG_MAX_JOBS];
     int started = 0, rc = 0;
     for (; started < jobs; started++)

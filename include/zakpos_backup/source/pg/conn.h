@@ -6,6 +6,7 @@
 #define ZB_SOURCE_PG_CONN_H
 
 #include <libpq-fe.h>
+#include <stddef.h>
 
 #define ZB_PG_ENV_PASSWORD_FILE "ZAKPOS_BACKUP_PG_PASSWORD_FILE"
 #define ZB_PG_MIN_VERSION 120000
@@ -15,6 +16,8 @@
 /* Connections to use: requested, or the number of cores when <= 0, within
  * 1..ZB_PG_MAX_JOBS. */
 int zb_pg_jobs(int requested);
+/* The same, but no more than there are items to share out (at least 1). */
+int zb_pg_jobs_for(int requested, size_t work_items);
 
 /* conninfo NULL: DATABASE_URL, else libpq's defaults. password_file NULL:
  * ZAKPOS_BACKUP_PG_PASSWORD_FILE if set (PGPASSWORD and .pgpass work as
