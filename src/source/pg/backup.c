@@ -11,7 +11,6 @@
 
 #include <libpq/libpq-fs.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +26,6 @@ typedef struct table_copy {
     long long rows;
     unsigned long long bytes;
     unsigned int chunks;
-    char hash_hex[crypto_generichash_BYTES * 2 + 1];
     zb_pg_rowset rowset;
 } table_copy;
 
@@ -93,7 +91,6 @@ typedef struct chunker {
     int first;
     zb_buf header; /* binary: the file header, repeated at each chunk's start */
     zb_buf chunk;
-    crypto_generichash_state hash;
 } chunker;
 
 static int flush_chunk(chunker *c)
@@ -102,7 +99,6 @@ static int flush_chunk(chunker *c)
         return 0;
     int rc = c->binary ? zb_buf_append(&c->chunk, binary_trailer, sizeof(binary_trailer)) : 0;
     if (rc == 0) {
-        crypto_generichash_update(&c->hash, (const unsigned char *)c->chunk.data, c->chunk.len);
         c->table->bytes += c->chunk.len;
         rc = write_chunk(c->run, c->table, &c->chunk);
     }
@@ -152,14 +148,10 @@ static int copy_table(copy_run *run, PGconn *conn, table_copy *t)
     c.table = t;
     c.binary = zb_pg_table_is_binary(t->toc);
     c.first = 1;
-    crypto_generichash_init(&c.hash, NULL, 0, crypto_generichash_BYTES);
     zb_log_debug("copying %s (%s)", table, c.binary ? "binary" : "text");
     int rc = zb_pg_copy_out(conn, t->toc, chunk_message, &c);
     if (rc == 0)
         rc = flush_chunk(&c);
-    unsigned char digest[crypto_generichash_BYTES];
-    crypto_generichash_final(&c.hash, digest, sizeof(digest));
-    sodium_bin2hex(t->hash_hex, sizeof(t->hash_hex), digest, sizeof(digest));
     zb_buf_free(&c.chunk);
     zb_buf_free(&c.header);
     if (rc < 0 && rc != ZB_EINTR)
@@ -329,9 +321,9 @@ static json_t *summary(const copy_run *run, json_t *items, json_t *skipped, long
         char rowset[ZB_PG_ROWSET_HEX_BYTES];
         zb_pg_rowset_hex(&t->rowset, rowset);
         rows += t->rows;
-        json_array_append_new(tables, json_pack("{s:O, s:I, s:I, s:i, s:s, s:s}", "table", json_object_get(t->toc, "table"),
+        json_array_append_new(tables, json_pack("{s:O, s:I, s:I, s:i, s:s}", "table", json_object_get(t->toc, "table"),
                                                 "rows", (json_int_t)t->rows, "bytes", (json_int_t)t->bytes, "chunks",
-                                                (int)t->chunks, "blake2b", t->hash_hex, "rowset", rowset));
+                                                (int)t->chunks, "rowset", rowset));
     }
     char *fingerprint = zb_pg_schema_fingerprint(items);
     json_t *s = json_pack("{s:o, s:I, s:I, s:O, s:s?}", "tables", tables, "rows", (json_int_t)rows, "large_objects",
