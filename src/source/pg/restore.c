@@ -28,6 +28,7 @@ typedef struct table_load {
     int selected;
     unsigned int chunks;
     unsigned long long bytes; /* of COPY data */
+    int worker;               /* the connection loading it, once known */
     long long rows_loaded; /* the server's count (COPY's command tag) */
 } table_load;
 
@@ -38,14 +39,26 @@ typedef struct job {
     char *what;        /* names the object for errors */
     char *locks[2];    /* tables the statement locks (quoted names), or NULL */
     unsigned long long weight; /* statements: bytes of the table it works on */
+    int worker;        /* the connection that must run it, or -1 for any */
+    int starts_table;  /* a table's first chunk: truncate it first */
+    int ends_loading;  /* commit the connection's loading transaction */
 } job;
 
-/* Worker connections taking jobs from a queue. Chunks wait for a free slot
+/* Worker connections taking jobs from a queue. Each table's rows are loaded
+ * by one connection, inside one transaction per connection that truncates
+ * the table before its first chunk: that lets COPY write the rows already
+ * frozen and marked all-visible, so the index builds, key checks and
+ * ANALYZE that scan them next do not rewrite every page to set hint bits,
+ * and the restored database needs no freezing pass later. A table goes to
+ * the connection with the fewest bytes waiting when its first chunk
+ * arrives; tables copied side by side at backup time (as a parallel backup
+ * writes them) load side by side. Chunks wait for a free slot
  * (memory holds at most workers + capacity chunks); statements are small
- * and queue freely. A statement starts only when no running or earlier
- * queued statement locks one of its tables: work on one table keeps its
- * order (a foreign key after the key it references), work on different
- * tables runs side by side, and two jobs never wait on each other's locks.
+ * and queue freely. A statement starts only when no running statement
+ * locks one of its tables (so two jobs never wait on each other's locks)
+ * and no earlier queued one works on a table it works on or references
+ * (work on one table keeps its order, a foreign key follows the key it
+ * references); work on different tables runs side by side.
  * Among the jobs free to start, the one on the largest table goes first:
  * a table's indexes and keys run one after another, so the largest table's
  * chain is the longest, and started last it would finish alone on one
@@ -56,6 +69,7 @@ typedef struct pool {
     job **queue;
     size_t queued, queue_cap;
     size_t chunks_queued, chunk_capacity;
+    unsigned long long pending[ZB_PG_MAX_JOBS]; /* chunk bytes queued or loading, per connection */
     int busy;
     int held; /* workers start nothing while a batch is being queued */
     int stopping;
@@ -67,6 +81,8 @@ typedef struct pool {
         struct pool *pool;
         PGconn *conn;
         job *running;
+        int index;
+        int loading; /* inside its loading transaction */
     } args[ZB_PG_MAX_JOBS];
     int started;
 } pool;
@@ -117,30 +133,66 @@ static int shares_lock(const job *a, const job *b)
     return 0;
 }
 
+/* Whether job j must wait for the earlier queued job e: e works on a table
+ * j works on (their order on one table is kept) or references (a foreign
+ * key waits for the key it points to). Two foreign keys to one table only
+ * must not run at once; either may go first. */
+static int must_follow(const job *j, const job *e)
+{
+    if (!e->locks[0])
+        return 0;
+    return (j->locks[0] && strcmp(e->locks[0], j->locks[0]) == 0) || (j->locks[1] && strcmp(e->locks[0], j->locks[1]) == 0);
+}
+
 /* The heaviest queued job free to start, the earliest of equals (called
  * with the lock held). */
-static long next_job(pool *pl)
+static long next_job(pool *pl, int worker)
 {
     long best = -1;
     for (size_t i = 0; !pl->held && i < pl->queued; i++) {
         job *j = pl->queue[i];
-        if (best >= 0 && j->weight <= pl->queue[best]->weight)
+        if ((j->worker >= 0 && j->worker != worker) || (best >= 0 && j->weight <= pl->queue[best]->weight))
             continue;
         int blocked = 0;
         for (int w = 0; !blocked && w < pl->started; w++)
             blocked = pl->args[w].running && shares_lock(j, pl->args[w].running);
         for (size_t e = 0; !blocked && e < i; e++)
-            blocked = shares_lock(j, pl->queue[e]);
+            blocked = must_follow(j, pl->queue[e]);
         if (!blocked)
             best = (long)i;
     }
     return best;
 }
 
-static int run_copy(PGconn *conn, job *j, long long *rows)
+/* ONLY: an inheritance child is loaded on its own, maybe elsewhere. */
+static int start_table(struct pool_worker_arg *self, table_load *t)
 {
+    int rc = self->loading ? 0 : zb_pg_exec(self->conn, "BEGIN", "cannot start the loading transaction");
+    self->loading = 1;
     zb_buf sql = ZB_BUF_INIT;
-    int rc = zb_pg_copy_sql(&sql, j->table->toc, "FROM STDIN");
+    if (rc == 0)
+        rc = zb_buf_printf(&sql, "TRUNCATE ONLY %s", json_string_value(json_object_get(t->toc, "table")));
+    if (rc == 0)
+        rc = zb_pg_exec(self->conn, sql.data, "cannot prepare the table for loading");
+    zb_buf_free(&sql);
+    return rc;
+}
+
+static int end_loading(struct pool_worker_arg *self)
+{
+    if (!self->loading)
+        return 0;
+    self->loading = 0;
+    return zb_pg_exec(self->conn, "COMMIT", "cannot commit the loaded rows");
+}
+
+static int run_copy(struct pool_worker_arg *self, job *j, long long *rows)
+{
+    PGconn *conn = self->conn;
+    zb_buf sql = ZB_BUF_INIT;
+    int rc = j->starts_table ? start_table(self, j->table) : 0;
+    if (rc == 0)
+        rc = zb_pg_copy_sql(&sql, j->table->toc, "FROM STDIN", 1);
     PGresult *res = rc == 0 ? PQexec(conn, sql.data) : NULL;
     zb_buf_free(&sql);
     if (rc == 0 && PQresultStatus(res) != PGRES_COPY_IN)
@@ -173,7 +225,7 @@ static void *pool_worker(void *arg)
     pthread_mutex_lock(&pl->lock);
     for (;;) {
         long at;
-        while ((at = next_job(pl)) < 0 && !(pl->stopping && pl->queued == 0))
+        while ((at = next_job(pl, self->index)) < 0 && !(pl->stopping && pl->queued == 0))
             pthread_cond_wait(&pl->changed, &pl->lock);
         if (at < 0)
             break;
@@ -189,8 +241,11 @@ static void *pool_worker(void *arg)
         pthread_mutex_unlock(&pl->lock);
         long long rows = 0;
         double began = zb_time_monotonic();
-        int rc = skip ? 0 : j->table ? run_copy(conn, j, &rows) : zb_pg_exec(conn, j->data, "failed");
-        if (!j->table)
+        int rc = skip              ? 0
+                 : j->table        ? run_copy(self, j, &rows)
+                 : j->ends_loading ? end_loading(self)
+                                   : zb_pg_exec(conn, j->data, "failed");
+        if (!j->table && !j->ends_loading)
             zb_log_debug("%s: %.1f s", j->what, zb_time_monotonic() - began);
         if (rc < 0)
             zb_error_context("restoring %s", j->what);
@@ -199,6 +254,8 @@ static void *pool_worker(void *arg)
             pool_fail(pl);
         else if (j->table)
             j->table->rows_loaded += rows;
+        if (j->table)
+            pl->pending[self->index] -= j->len;
         self->running = NULL;
         pl->busy--;
         job_free(j);
@@ -208,7 +265,17 @@ static void *pool_worker(void *arg)
     return NULL;
 }
 
-/* Queues a job (taking it); a chunk waits while the chunk slots are full. */
+static int least_pending(const pool *pl)
+{
+    int best = 0;
+    for (int w = 1; w < pl->started; w++)
+        if (pl->pending[w] < pl->pending[best])
+            best = w;
+    return best;
+}
+
+/* Queues a job (taking it); a chunk waits while the chunk slots are full,
+ * then goes to its table's connection. */
 static int pool_submit(pool *pl, job *j)
 {
     pthread_mutex_lock(&pl->lock);
@@ -223,10 +290,17 @@ static int pool_submit(pool *pl, job *j)
         else
             rc = -1;
     }
+    if (rc == 0 && j->table) {
+        if (j->table->worker < 0) {
+            j->table->worker = least_pending(pl);
+            j->starts_table = 1;
+        }
+        j->worker = j->table->worker;
+        pl->pending[j->worker] += j->len;
+        pl->chunks_queued++;
+    }
     if (rc == 0) {
         pl->queue[pl->queued++] = j;
-        if (j->table)
-            pl->chunks_queued++;
         pthread_cond_broadcast(&pl->changed);
     }
     pthread_mutex_unlock(&pl->lock);
@@ -248,7 +322,26 @@ static int pool_submit_sql(pool *pl, const char *sql, const char *what, const ch
         return zb_error_set(ZB_ENOMEM, "out of memory");
     }
     j->weight = weight;
+    j->worker = -1;
     return pool_submit(pl, j);
+}
+
+/* Every connection commits the rows it loaded. */
+static int pool_end_loading(pool *pl)
+{
+    for (int w = 0; w < pl->started; w++) {
+        job *j = calloc(1, sizeof(*j));
+        if (!j || !(j->what = zb_strdup("the loaded rows"))) {
+            job_free(j);
+            return zb_error_set(ZB_ENOMEM, "out of memory");
+        }
+        j->worker = w;
+        j->ends_loading = 1;
+        int rc = pool_submit(pl, j);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }
 
 static void pool_hold(pool *pl, int held)
@@ -315,7 +408,7 @@ static int pool_start(zb_pg_restore *p)
             return rc;
     }
     for (int i = 0; i < jobs; i++) {
-        pl->args[i] = (struct pool_worker_arg){pl, pl->conns[i], NULL};
+        pl->args[i] = (struct pool_worker_arg){pl, pl->conns[i], NULL, i, 0};
         if (pthread_create(&pl->threads[i], NULL, pool_worker, &pl->args[i]) != 0)
             return zb_error_set(ZB_EFAIL, "cannot start a restore thread");
         pl->started++;
@@ -561,6 +654,7 @@ static int load_toc(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry
         table_load *t = &p->tables[i];
         t->toc = json_array_get(tables, i);
         t->oid = (unsigned int)json_integer_value(json_object_get(t->toc, "oid"));
+        t->worker = -1;
         t->selected = table_selected(p, json_string_value(json_object_get(t->toc, "schema")),
                                      json_string_value(json_object_get(t->toc, "name")));
     }
@@ -815,7 +909,9 @@ int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r)
 {
     if (!p->toc)
         return zb_error_set(ZB_EFORMAT, "the database source has no table of contents");
-    int rc = pool_drain(&p->pool);
+    int rc = pool_end_loading(&p->pool);
+    if (rc == 0)
+        rc = pool_drain(&p->pool);
     double t0 = zb_time_monotonic();
     zb_log_detail("data loaded in %.1f s", t0 - p->started);
     if (rc == 0)

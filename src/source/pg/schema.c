@@ -856,22 +856,23 @@ int zb_pg_table_is_binary(json_t *table)
     return format && strcmp(format, "binary") == 0;
 }
 
-int zb_pg_copy_sql(zb_buf *sql, json_t *table, const char *direction)
+int zb_pg_copy_sql(zb_buf *sql, json_t *table, const char *direction, int freeze)
 {
     const char *name = json_string_value(json_object_get(table, "table"));
     const char *columns = json_string_value(json_object_get(table, "columns"));
     /* a table without columns still has rows: COPY it without a list */
     int rc = columns && *columns ? zb_buf_printf(sql, "COPY %s (%s) %s", name, columns, direction)
                                  : zb_buf_printf(sql, "COPY %s %s", name, direction);
-    if (rc == 0 && zb_pg_table_is_binary(table))
-        rc = zb_buf_puts(sql, " (FORMAT binary)");
+    int binary = zb_pg_table_is_binary(table);
+    if (rc == 0 && (binary || freeze))
+        rc = zb_buf_printf(sql, " (%s%s%s)", binary ? "FORMAT binary" : "", binary && freeze ? ", " : "", freeze ? "FREEZE" : "");
     return rc;
 }
 
 int zb_pg_copy_out(PGconn *conn, json_t *table, zb_pg_copy_message_fn message, void *payload)
 {
     zb_buf sql = ZB_BUF_INIT;
-    int rc = zb_pg_copy_sql(&sql, table, "TO STDOUT");
+    int rc = zb_pg_copy_sql(&sql, table, "TO STDOUT", 0);
     PGresult *res = rc == 0 ? PQexec(conn, sql.data) : NULL;
     zb_buf_free(&sql);
     if (rc == 0 && PQresultStatus(res) != PGRES_COPY_OUT)

@@ -37,6 +37,13 @@ zb_expect_equal "$(ZB_PG_DB=copy zb_psql -At -c "SELECT ispopulated FROM pg_matv
     "materialized views refreshed as they were"
 zb_expect_equal "$(ZB_PG_DB=copy zb_psql -At -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'zbrestore%'")" "0" \
     "no temporary database left"
+# rows were loaded frozen: ANALYZE (run by the restore) counts every page of
+# every loaded table as all-visible, which plain loading would not give
+zb_expect_equal "$(ZB_PG_DB=copy zb_psql -At -c "SELECT count(*) FILTER (WHERE c.relpages > 0), count(*) FILTER (WHERE c.relallvisible < c.relpages)
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND n.nspname NOT LIKE 'pg_toast%'")" "$(ZB_PG_DB=shop zb_psql -At -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+    AND pg_relation_size(c.oid) > 0")|0" "every loaded table's pages are all-visible"
 
 # the target now holds objects: a second restore into it needs --force
 zb_expect_status 9 "restore into a non-empty database" -- "$ZB_BIN" --log-format text restore --key key "$archive" --pg-target "$(zb_pg_conninfo copy)"

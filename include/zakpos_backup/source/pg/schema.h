@@ -36,8 +36,10 @@ int zb_pg_schema_read(json_t **items, json_t **skipped, PGconn *conn, const zb_p
 int zb_pg_schema_data_tables(json_t **tables, PGconn *conn);
 
 /* The COPY statement for one of those tables ("TO STDOUT" or "FROM STDIN"),
- * in the table's format (binary or text), appended to sql. */
-int zb_pg_copy_sql(zb_buf *sql, json_t *table, const char *direction);
+ * in the table's format (binary or text), appended to sql. freeze (loading
+ * only) writes the rows already frozen, which the server allows only when
+ * the table was created or truncated in the same transaction. */
+int zb_pg_copy_sql(zb_buf *sql, json_t *table, const char *direction, int freeze);
 int zb_pg_table_is_binary(json_t *table);
 
 /* COPYs one of those tables out, handing each COPY message (one row; a
