@@ -53,6 +53,15 @@ zb_psql() {
     runuser -u postgres -- "$ZB_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$ZB_PG_SOCKET" -p "$ZB_PG_PORT" -d "${ZB_PG_DB:-postgres}" "$@"
 }
 
+# zb_pg_load_fixture DB: the fixture of every supported object kind into DB
+# (which must exist); a fixture that does not load ends the test.
+zb_pg_load_fixture() {
+    if ! ZB_PG_DB=$1 zb_psql -f "$ZB_SOURCE_DIR/tests/integration/pg/fixture.sql" >/dev/null; then
+        zb_fail "the fixture did not load into $1"
+        exit 1
+    fi
+}
+
 # zb_pg_dump_schema DB: pg_dump --schema-only of DB (the tests' oracle, never
 # used by the tool), without the \restrict lines newer pg_dump adds.
 zb_pg_dump_schema() {

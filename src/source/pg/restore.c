@@ -38,6 +38,8 @@ typedef struct job {
     size_t len;
     char *what;        /* names the object for errors */
     char *locks[2];    /* tables the statement locks (quoted names), or NULL */
+    int modes[2];      /* how it locks them: a LOCK_ bit */
+    size_t item;       /* statements: the toc item it is a step of, from 1 */
     unsigned long long weight; /* statements: bytes of the table it works on */
     int worker;        /* the connection that must run it, or -1 for any */
     int starts_table;  /* a table's first chunk: truncate it first */
@@ -55,10 +57,9 @@ typedef struct job {
  * writes them) load side by side. Chunks wait for a free slot
  * (memory holds at most workers + capacity chunks); statements are small
  * and queue freely. A statement starts only when no running statement
- * locks one of its tables (so two jobs never wait on each other's locks)
- * and no earlier queued one works on a table it works on or references
- * (work on one table keeps its order, a foreign key follows the key it
- * references); work on different tables runs side by side.
+ * holds a lock that conflicts with one it takes (so two jobs never wait on
+ * each other's locks: indexes of one table build side by side, each under
+ * a SHARE lock) and no earlier queued one must come first (must_follow).
  * Among the jobs free to start, the one on the largest table goes first:
  * a table's indexes and keys run one after another, so the largest table's
  * chain is the longest, and started last it would finish alone on one
@@ -124,24 +125,69 @@ static void pool_fail(pool *p)
     }
 }
 
-static int shares_lock(const job *a, const job *b)
+/* The server's table lock modes that restore statements take, and which of
+ * them conflict (as the server's lock manager has it). */
+enum {
+    LOCK_ROW_SHARE = 1 << 0,              /* what VALIDATE of a foreign key takes on the table it references */
+    LOCK_SHARE_UPDATE_EXCLUSIVE = 1 << 1, /* VALIDATE, ANALYZE */
+    LOCK_SHARE = 1 << 2,                  /* CREATE INDEX */
+    LOCK_SHARE_ROW_EXCLUSIVE = 1 << 3,    /* adding a foreign key */
+    LOCK_ACCESS_EXCLUSIVE = 1 << 4,       /* other ALTER TABLE */
+};
+
+static int lock_conflicts(int held, int wanted)
+{
+    static const int conflicts[] = {
+        [0] = LOCK_ACCESS_EXCLUSIVE,
+        [1] = LOCK_SHARE_UPDATE_EXCLUSIVE | LOCK_SHARE | LOCK_SHARE_ROW_EXCLUSIVE | LOCK_ACCESS_EXCLUSIVE,
+        [2] = LOCK_SHARE_UPDATE_EXCLUSIVE | LOCK_SHARE_ROW_EXCLUSIVE | LOCK_ACCESS_EXCLUSIVE,
+        [3] = LOCK_SHARE_UPDATE_EXCLUSIVE | LOCK_SHARE | LOCK_SHARE_ROW_EXCLUSIVE | LOCK_ACCESS_EXCLUSIVE,
+        [4] = ~0,
+    };
+    for (int bit = 0; bit < 5; bit++)
+        if (held == 1 << bit)
+            return (conflicts[bit] & wanted) != 0;
+    return 1;
+}
+
+/* A mode named in the table of contents; anything else is taken as the
+ * strongest, which conflicts with everything. */
+static int lock_mode(const char *name)
+{
+    static const struct {
+        const char *name;
+        int mode;
+    } modes[] = {{"ROW SHARE", LOCK_ROW_SHARE},
+                 {"SHARE UPDATE EXCLUSIVE", LOCK_SHARE_UPDATE_EXCLUSIVE},
+                 {"SHARE", LOCK_SHARE},
+                 {"SHARE ROW EXCLUSIVE", LOCK_SHARE_ROW_EXCLUSIVE}};
+    for (size_t i = 0; name && i < sizeof(modes) / sizeof(modes[0]); i++)
+        if (strcmp(name, modes[i].name) == 0)
+            return modes[i].mode;
+    return LOCK_ACCESS_EXCLUSIVE;
+}
+
+static int same_table(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }
+
+/* Whether a and b would wait for each other's locks. */
+static int locks_conflict(const job *a, const job *b)
 {
     for (int i = 0; i < 2; i++)
         for (int k = 0; k < 2; k++)
-            if (a->locks[i] && b->locks[k] && strcmp(a->locks[i], b->locks[k]) == 0)
+            if (same_table(a->locks[i], b->locks[k]) && lock_conflicts(a->modes[i], b->modes[k]))
                 return 1;
     return 0;
 }
 
-/* Whether job j must wait for the earlier queued job e: e works on a table
- * j works on (their order on one table is kept) or references (a foreign
- * key waits for the key it points to). Two foreign keys to one table only
- * must not run at once; either may go first. */
+/* Whether job j must wait for the earlier queued job e: e is an earlier
+ * step of the same object (an index before the key that adopts it), or
+ * works on a table j references (a foreign key waits for the key it points
+ * to). Indexes and constraints of one table need no order among
+ * themselves, two foreign keys to one table neither: they only must not
+ * run at once, which the running jobs' locks decide. */
 static int must_follow(const job *j, const job *e)
 {
-    if (!e->locks[0])
-        return 0;
-    return (j->locks[0] && strcmp(e->locks[0], j->locks[0]) == 0) || (j->locks[1] && strcmp(e->locks[0], j->locks[1]) == 0);
+    return (j->item && j->item == e->item) || same_table(e->locks[0], j->locks[1]);
 }
 
 /* The heaviest queued job free to start, the earliest of equals (called
@@ -155,7 +201,7 @@ static long next_job(pool *pl, int worker)
             continue;
         int blocked = 0;
         for (int w = 0; !blocked && w < pl->started; w++)
-            blocked = pl->args[w].running && shares_lock(j, pl->args[w].running);
+            blocked = pl->args[w].running && locks_conflict(j, pl->args[w].running);
         for (size_t e = 0; !blocked && e < i; e++)
             blocked = must_follow(j, pl->queue[e]);
         if (!blocked)
@@ -311,9 +357,10 @@ static int pool_submit(pool *pl, job *j)
     return rc < 0 ? zb_error_set(ZB_ENOMEM, "out of memory") : 0;
 }
 
-/* A statement job; locks are the quoted names of the tables it locks. */
-static int pool_submit_sql(pool *pl, const char *sql, const char *what, const char *lock1, const char *lock2,
-                           unsigned long long weight)
+/* A statement job; locks are the quoted names of the tables it locks and
+ * modes how (LOCK_ bits). */
+static int pool_submit_sql(pool *pl, const char *sql, const char *what, const char *lock1, int mode1, const char *lock2,
+                           int mode2, unsigned long long weight, size_t item)
 {
     job *j = calloc(1, sizeof(*j));
     if (!j || !(j->data = zb_strdup(sql)) || !(j->what = zb_strdup(what)) || (lock1 && !(j->locks[0] = zb_strdup(lock1))) ||
@@ -322,6 +369,9 @@ static int pool_submit_sql(pool *pl, const char *sql, const char *what, const ch
         return zb_error_set(ZB_ENOMEM, "out of memory");
     }
     j->weight = weight;
+    j->modes[0] = mode1;
+    j->modes[1] = mode2;
+    j->item = item;
     j->worker = -1;
     return pool_submit(pl, j);
 }
@@ -696,6 +746,38 @@ static unsigned long long table_bytes(const zb_pg_restore *p, const char *quoted
     return 0;
 }
 
+/* An item's work on the pool: its steps when the backup recorded them
+ * (each with the locks it takes), else its one statement under the
+ * strongest lock. */
+static int submit_item(zb_pg_restore *p, json_t *it, size_t item)
+{
+    const char *table = json_string_value(json_object_get(it, "table"));
+    const char *references = json_string_value(json_object_get(it, "references"));
+    json_t *steps = json_object_get(it, "steps");
+    zb_buf what = ZB_BUF_INIT;
+    int rc = zb_buf_printf(&what, "%s %s.%s", json_string_value(json_object_get(it, "kind")),
+                           json_string_value(json_object_get(it, "schema")), json_string_value(json_object_get(it, "name")));
+    if (rc == 0 && json_array_size(steps) > 0) {
+        size_t i;
+        json_t *step;
+        json_array_foreach(steps, i, step) {
+            const char *sql = json_string_value(json_object_get(step, "sql"));
+            rc = sql ? pool_submit_sql(&p->pool, sql, what.data, table, lock_mode(json_string_value(json_object_get(step, "lock"))),
+                                       references, lock_mode(json_string_value(json_object_get(step, "references_lock"))),
+                                       table_bytes(p, table), item)
+                     : zb_error_set(ZB_EFORMAT, "the table of contents has a malformed step of %s", what.data);
+            if (rc < 0)
+                break;
+        }
+    } else if (rc == 0) {
+        rc = pool_submit_sql(&p->pool, json_string_value(json_object_get(it, "sql")), what.data, table,
+                             lock_mode(json_string_value(json_object_get(it, "lock"))), references, LOCK_ACCESS_EXCLUSIVE,
+                             table_bytes(p, table), item);
+    }
+    zb_buf_free(&what);
+    return rc;
+}
+
 /* Pool jobs are queued as a batch (each run of them between two leader
  * items), so the heaviest is known before the first one starts. */
 static int run_section(zb_pg_restore *p, const char *section)
@@ -707,15 +789,8 @@ static int run_section(zb_pg_restore *p, const char *section)
         if (strcmp(json_string_value(json_object_get(it, "section")), section) != 0 || !item_selected(p, it))
             continue;
         if (runs_on_pool(it)) {
-            const char *table = json_string_value(json_object_get(it, "table"));
             pool_hold(&p->pool, 1);
-            zb_buf what = ZB_BUF_INIT;
-            zb_buf_printf(&what, "%s %s.%s", json_string_value(json_object_get(it, "kind")),
-                          json_string_value(json_object_get(it, "schema")), json_string_value(json_object_get(it, "name")));
-            rc = what.data ? pool_submit_sql(&p->pool, json_string_value(json_object_get(it, "sql")), what.data, table,
-                                             json_string_value(json_object_get(it, "references")), table_bytes(p, table))
-                           : zb_error_set(ZB_ENOMEM, "out of memory");
-            zb_buf_free(&what);
+            rc = submit_item(p, it, i + 1);
         } else {
             if ((rc = pool_drain(&p->pool)) == 0)
                 rc = run_item(p, p->leader, it);
@@ -897,7 +972,8 @@ static int analyze_tables(zb_pg_restore *p)
         zb_buf sql = ZB_BUF_INIT, what = ZB_BUF_INIT;
         zb_buf_printf(&sql, "ANALYZE %s", table);
         zb_buf_printf(&what, "ANALYZE of %s", table);
-        rc = sql.data && what.data ? pool_submit_sql(&p->pool, sql.data, what.data, table, NULL, table_bytes(p, table))
+        rc = sql.data && what.data ? pool_submit_sql(&p->pool, sql.data, what.data, table, LOCK_SHARE_UPDATE_EXCLUSIVE, NULL, 0,
+                                                     table_bytes(p, table), 0)
                                    : zb_error_set(ZB_ENOMEM, "out of memory");
         zb_buf_free(&sql);
         zb_buf_free(&what);

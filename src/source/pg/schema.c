@@ -109,8 +109,33 @@ static void set_text(json_t *o, const char *key, PGresult *res, int row, int col
         json_object_set_new(o, key, json_string(PQgetvalue(res, row, col)));
 }
 
-/* Every item query returns these columns, in this order. */
-enum { C_CLASS, C_OID, C_RANK, C_KIND, C_SCHEMA, C_NAME, C_TABLE, C_SQL, C_OWNER, C_ACL, C_COMMENT, C_REFERENCES };
+/* Every item query returns these columns, in this order; the last ones
+ * only where they apply. C_LOCK: the lock its statement takes on its
+ * table, when weaker than ACCESS EXCLUSIVE (so the restore may run it
+ * alongside others); C_STEPS: the same work as statements the restore may
+ * prefer (JSON: [{sql, lock, references_lock}], the object's comment goes
+ * to the last). */
+enum { C_CLASS, C_OID, C_RANK, C_KIND, C_SCHEMA, C_NAME, C_TABLE, C_SQL, C_OWNER, C_ACL, C_COMMENT, C_REFERENCES, C_LOCK, C_STEPS };
+
+static int add_steps(json_t *it, PGresult *res, int row)
+{
+    if (PQnfields(res) <= C_STEPS || PQgetisnull(res, row, C_STEPS))
+        return 0;
+    json_t *steps = json_loads(PQgetvalue(res, row, C_STEPS), 0, NULL);
+    json_t *last = json_array_get(steps, json_array_size(steps) - 1);
+    if (!json_is_array(steps) || !json_is_string(json_object_get(last, "sql"))) {
+        json_decref(steps);
+        return zb_error_set(ZB_EFORMAT, "the server described the steps of %s unreadably", PQgetvalue(res, row, C_NAME));
+    }
+    if (!PQgetisnull(res, row, C_COMMENT)) {
+        zb_buf sql = ZB_BUF_INIT;
+        zb_buf_printf(&sql, "%s\n%s", json_string_value(json_object_get(last, "sql")), PQgetvalue(res, row, C_COMMENT));
+        json_object_set_new(last, "sql", json_string(sql.data ? sql.data : ""));
+        zb_buf_free(&sql);
+    }
+    json_object_set_new(it, "steps", steps);
+    return 0;
+}
 
 static int add_items(item_set *set, PGconn *conn, const char *sql, const char *what)
 {
@@ -140,6 +165,10 @@ static int add_items(item_set *set, PGconn *conn, const char *sql, const char *w
         set_text(it->json, "acl", res, r, C_ACL);
         if (PQnfields(res) > C_REFERENCES)
             set_text(it->json, "references", res, r, C_REFERENCES);
+        if (PQnfields(res) > C_LOCK)
+            set_text(it->json, "lock", res, r, C_LOCK);
+        if ((rc = add_steps(it->json, res, r)) < 0)
+            break;
         if (it->rank == RANK_POST_INDEX)
             json_object_set_new(it->json, "parallel", json_true());
         if (!json_is_string(json_object_get(it->json, "sql")))
@@ -455,7 +484,8 @@ static int add_post_data(item_set *set, PGconn *conn)
                   "pg_catalog.format('%%I.%%I', n.nspname, c.relname), "
                   "pg_catalog.replace(pg_catalog.pg_get_indexdef(ic.oid), ' ON ONLY ', ' ON ') || ';', NULL, NULL, "
                   "(SELECT pg_catalog.format('COMMENT ON INDEX %%I.%%I IS %%L;', n.nspname, ic.relname, d.description) "
-                  "FROM pg_catalog.pg_description d WHERE d.objoid = ic.oid AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass) "
+                  "FROM pg_catalog.pg_description d WHERE d.objoid = ic.oid AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass), "
+                  "NULL, CASE WHEN c.relkind IN ('r', 'm') THEN 'SHARE' END "
                   "FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
                   "JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
                   "WHERE c.relkind IN ('r', 'p', 'm') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k "
@@ -478,9 +508,26 @@ static int add_post_data(item_set *set, PGconn *conn)
                   "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = k.oid "
                   "AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass), "
                   "(SELECT pg_catalog.format('%%I.%%I', rn.nspname, rc.relname) FROM pg_catalog.pg_class rc "
-                  "JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace WHERE rc.oid = k.confrelid) "
+                  "JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace WHERE rc.oid = k.confrelid), NULL, "
+                  /* a key of a plain table: its index built under a SHARE lock
+                   * (alongside the table's other indexes), then attached */
+                  "CASE WHEN k.contype IN ('p', 'u') AND c.relkind = 'r' AND ic.reltablespace = 0 THEN pg_catalog.json_build_array("
+                  "pg_catalog.json_build_object('sql', pg_catalog.pg_get_indexdef(k.conindid) || ';', 'lock', 'SHARE'), "
+                  "pg_catalog.json_build_object('sql', pg_catalog.format('ALTER TABLE %%I.%%I ADD CONSTRAINT %%I %%s USING INDEX %%I%%s;', "
+                  "n.nspname, c.relname, k.conname, CASE k.contype WHEN 'p' THEN 'PRIMARY KEY' ELSE 'UNIQUE' END, ic.relname, "
+                  "CASE WHEN k.condeferrable THEN ' DEFERRABLE' || CASE WHEN k.condeferred THEN ' INITIALLY DEFERRED' ELSE '' END "
+                  "ELSE '' END)))::text "
+                  /* a valid foreign key of a plain table: added unchecked, then
+                   * validated under locks that let checks of other tables'
+                   * keys to the same table run alongside */
+                  "WHEN k.contype = 'f' AND c.relkind = 'r' AND k.convalidated THEN pg_catalog.json_build_array("
+                  "pg_catalog.json_build_object('sql', pg_catalog.format('ALTER TABLE %%I.%%I ADD CONSTRAINT %%I %%s NOT VALID;', "
+                  "n.nspname, c.relname, k.conname, pg_catalog.pg_get_constraintdef(k.oid)), "
+                  "'lock', 'SHARE ROW EXCLUSIVE', 'references_lock', 'SHARE ROW EXCLUSIVE'), "
+                  "pg_catalog.json_build_object('sql', pg_catalog.format('ALTER TABLE %%I.%%I VALIDATE CONSTRAINT %%I;', "
+                  "n.nspname, c.relname, k.conname), 'lock', 'SHARE UPDATE EXCLUSIVE', 'references_lock', 'ROW SHARE'))::text END "
                   "FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid "
-                  "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                  "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_catalog.pg_class ic ON ic.oid = k.conindid "
                   "WHERE k.contype IN ('p', 'u', 'x', 'c', 'f') AND k.conislocal AND k.conparentid = 0 AND c.relkind IN ('r', 'p') AND ",
                   RANK_POST_CHECK, RANK_POST_FOREIGN_KEY, RANK_POST_INDEX);
     user_object(&q, "pg_catalog.pg_class", "c.oid");

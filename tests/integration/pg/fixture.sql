@@ -177,3 +177,26 @@ SELECT lo_from_bytea(424242, '\x00010203ff5c4e'::bytea);
 SELECT lo_from_bytea(424243, convert_to(repeat('receipt line ', 80000), 'UTF8'));
 GRANT SELECT ON LARGE OBJECT 424242 TO zb_reader;
 COMMENT ON LARGE OBJECT 424243 IS 'a scanned receipt';
+-- keys whose index is built first and attached after: deferrable, INCLUDE,
+-- storage options, NULLS NOT DISTINCT, a comment; and foreign keys added
+-- unchecked and validated after (not one that was never validated)
+CREATE TABLE shop.vouchers (
+    code text,
+    store integer NOT NULL,
+    issued date,
+    note text,
+    CONSTRAINT vouchers_pk PRIMARY KEY (code) INCLUDE (issued) WITH (fillfactor = 80),
+    CONSTRAINT "vouchers one per store/day" UNIQUE NULLS NOT DISTINCT (store, issued),
+    CONSTRAINT vouchers_store_note UNIQUE (store, note) DEFERRABLE INITIALLY DEFERRED
+);
+COMMENT ON CONSTRAINT vouchers_pk ON shop.vouchers IS 'the printed code';
+CREATE TABLE shop.voucher_uses (
+    code text REFERENCES shop.vouchers (code) ON UPDATE CASCADE,
+    order_id bigint,
+    used_on date
+);
+INSERT INTO shop.vouchers VALUES ('V1', 1, '2026-01-01', 'x'), ('V2', 1, NULL, NULL), ('V3', 2, NULL, NULL);
+INSERT INTO shop.voucher_uses VALUES ('V1', 1, '2026-01-02'), (NULL, 999, NULL);
+-- the row for order 999 breaks this key: a restore that checked it would fail
+ALTER TABLE shop.voucher_uses ADD CONSTRAINT voucher_uses_order FOREIGN KEY (order_id) REFERENCES shop.orders (id) NOT VALID;
+COMMENT ON CONSTRAINT voucher_uses_order ON shop.voucher_uses IS 'checked later';

@@ -7,7 +7,7 @@ zb_test_begin
 cd "$ZB_TMP"
 zb_pg_start
 zb_psql -c "CREATE DATABASE shop"
-ZB_PG_DB=shop zb_psql -f "$(dirname "$0")/fixture.sql" >/dev/null
+zb_pg_load_fixture shop
 "$ZB_BIN" keygen --out key >/dev/null 2>&1
 
 zb_expect_status 0 "backup --pg" -- "$ZB_BIN" --log-level debug --log-format text backup --repo repo --recipient key.pub \
@@ -51,7 +51,14 @@ zb_expect_contains "$ZB_LAST_OUTPUT" 'target database "copy" exists and is not e
 zb_expect_contains "$ZB_LAST_OUTPUT" "hint: " "says what to do"
 ZB_PG_DB=copy zb_psql -c "INSERT INTO shop.cache VALUES ('marker', 'kept')"
 zb_expect_equal "$(ZB_PG_DB=copy zb_psql -At -c "SELECT v FROM shop.cache WHERE k = 'marker'")" "kept" "the refused target was left alone"
-zb_expect_status 0 "restore with --force replaces it" -- "$ZB_BIN" restore --key key "$archive" --pg-target "$(zb_pg_conninfo copy)" --force
+zb_expect_status 0 "restore with --force replaces it" -- "$ZB_BIN" --log-level debug --log-format text restore --key key "$archive" \
+    --pg-target "$(zb_pg_conninfo copy)" --force
+# keys of plain tables: index built, then attached; valid foreign keys: added
+# unchecked, then validated; the never-validated one as it was, in one go
+zb_expect_equal "$(grep -c 'CONSTRAINT shop.vouchers_pk: ' <<<"$ZB_LAST_OUTPUT")" "2" "a primary key restores in two steps"
+zb_expect_equal "$(grep -c 'FK CONSTRAINT shop.voucher_uses_code_fkey: ' <<<"$ZB_LAST_OUTPUT")" "2" "a valid foreign key restores in two steps"
+zb_expect_equal "$(grep -c 'FK CONSTRAINT shop.voucher_uses_order: ' <<<"$ZB_LAST_OUTPUT")" "1" "a NOT VALID foreign key restores in one"
+zb_expect_equal "$(grep -c 'CONSTRAINT shop.sales_pkey: ' <<<"$ZB_LAST_OUTPUT")" "1" "a partitioned table's key restores in one"
 zb_expect_equal "$(ZB_PG_DB=copy zb_psql -At -c "SELECT count(*) FROM shop.cache WHERE k = 'marker'")" "0" "the replaced content is gone"
 zb_pg_dump_data copy >data.forced
 if diff -q data.src data.forced >/dev/null; then zb_pass; else zb_fail "data differs after --force"; fi

@@ -14,7 +14,7 @@ zb_pg_start
 zb_docker_start
 zb_docker_image
 zb_psql -c "CREATE DATABASE zakpos_db"
-ZB_PG_DB=zakpos_db zb_psql -f "$ZB_SOURCE_DIR/tests/integration/pg/fixture.sql" >/dev/null
+zb_pg_load_fixture zakpos_db
 ZB_PG_DB=zakpos_db zb_psql -c "CREATE TABLE public.tills (id int); INSERT INTO public.tills VALUES (1), (2)"
 "$ZB_BIN" keygen --out key >/dev/null 2>&1
 zb_dapi POST /volumes/create -H 'Content-Type: application/json' -d '{"Name":"zakpos_redis_data"}' >/dev/null

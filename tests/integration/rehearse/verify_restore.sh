@@ -13,7 +13,7 @@ cd "$ZB_TMP"
 zb_pg_start
 zb_docker_start
 zb_psql -c "CREATE DATABASE shop"
-ZB_PG_DB=shop zb_psql -f "$ZB_SOURCE_DIR/tests/integration/pg/fixture.sql" >/dev/null
+zb_pg_load_fixture shop
 "$ZB_BIN" keygen --out key >/dev/null 2>&1
 
 zb_dapi POST /volumes/create -H 'Content-Type: application/json' -d '{"Name":"zakpos_redis_data"}' >/dev/null
