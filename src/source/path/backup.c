@@ -125,10 +125,6 @@ done:
     return rc;
 }
 
-/* How far the read-ahead thread may run ahead of the backup: enough to keep
- * the disk busy, small enough not to evict what is about to be read. */
-#define PREFETCH_WINDOW (64ull * 1024 * 1024)
-
 /* Reads root (a folder, or a file when root_is_file) into the current
  * source, names under prefix when given. */
 static int add_tree(zb_archive_writer *w, const char *root, int root_is_file, const char *prefix)
@@ -149,7 +145,7 @@ static int add_tree(zb_archive_writer *w, const char *root, int root_is_file, co
         rc = zb_error_set(ZB_EIO, "cannot open %s: %s", root, archive_error_string(disk));
         goto done;
     }
-    zb_prefetch_start(&prefetch, root, PREFETCH_WINDOW);
+    zb_prefetch_start(&prefetch, root, ZB_PREFETCH_WINDOW, 0);
     for (;;) {
         archive_entry_clear(e);
         int ar = archive_read_next_header2(disk, e);

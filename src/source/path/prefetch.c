@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,7 +16,10 @@ struct zb_prefetch {
     uint64_t window;
     _Atomic uint64_t consumed;
     _Atomic int stop;
+    int name_order;
 };
+
+static int by_name(const FTSENT **a, const FTSENT **b) { return strcmp((*a)->fts_name, (*b)->fts_name); }
 
 static void wait_for_room(zb_prefetch *p, uint64_t ahead_of)
 {
@@ -28,7 +32,7 @@ static void *prefetch_main(void *arg)
 {
     zb_prefetch *p = arg;
     char *paths[] = {p->root, NULL};
-    FTS *fts = fts_open(paths, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
+    FTS *fts = fts_open(paths, FTS_PHYSICAL | FTS_NOCHDIR, p->name_order ? by_name : NULL);
     if (!fts)
         return NULL;
     uint64_t requested = 0;
@@ -50,7 +54,7 @@ static void *prefetch_main(void *arg)
     return NULL;
 }
 
-void zb_prefetch_start(zb_prefetch **out, const char *root, uint64_t window_bytes)
+void zb_prefetch_start(zb_prefetch **out, const char *root, uint64_t window_bytes, int name_order)
 {
     *out = NULL;
     zb_prefetch *p = calloc(1, sizeof(*p));
@@ -58,6 +62,7 @@ void zb_prefetch_start(zb_prefetch **out, const char *root, uint64_t window_byte
         return;
     p->root = zb_strdup(root);
     p->window = window_bytes;
+    p->name_order = name_order;
     atomic_init(&p->consumed, 0);
     atomic_init(&p->stop, 0);
     if (!p->root || pthread_create(&p->thread, NULL, prefetch_main, p) != 0) {
