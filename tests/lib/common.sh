@@ -57,6 +57,15 @@ zb_expect_contains() {
     zb_pass
 }
 
+zb_expect_not_contains() {
+    local haystack=$1 needle=$2 what=$3
+    if [[ "$haystack" == *"$needle"* ]]; then
+        zb_fail "$what: output has '$needle':"$'\n'"$haystack"
+        return 1
+    fi
+    zb_pass
+}
+
 zb_expect_equal() {
     local got=$1 want=$2 what=$3
     if [ "$got" != "$want" ]; then

@@ -15,6 +15,7 @@ zb_pg_free_port() { zb_free_port; }
 
 # zb_pg_start [PASSWORD]: starts a cluster; with PASSWORD, the superuser
 # "postgres" needs it over TCP (scram-sha-256), otherwise trust.
+# ZB_PG_SERVER_OPTIONS: more server options ("-c name=value ...").
 zb_pg_start() {
     local password=${1:-}
     zb_pg_find_bin
@@ -40,7 +41,7 @@ zb_pg_start() {
     ZB_PG_PORT=$(zb_pg_free_port)
     zb_on_exit "runuser -u postgres -- '$ZB_PG_BIN/pg_ctl' -D '$ZB_PG_DATA' -m immediate stop"
     runuser -u postgres -- "$ZB_PG_BIN/pg_ctl" -D "$ZB_PG_DATA" -l "$ZB_TMP/pg.log" -w -t 60 \
-        -o "-p $ZB_PG_PORT -k $ZB_PG_SOCKET -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null || {
+        -o "-p $ZB_PG_PORT -k $ZB_PG_SOCKET -c listen_addresses=127.0.0.1 -c fsync=off ${ZB_PG_SERVER_OPTIONS:-}" start >/dev/null || {
         cat "$ZB_TMP/pg.log" >&2
         zb_fail "the PostgreSQL server did not start"
         exit 1

@@ -47,7 +47,8 @@ typedef struct job {
 } job;
 
 /* Worker connections taking jobs from a queue. Each table's rows are loaded
- * by one connection, inside one transaction per connection that truncates
+ * (where the server's lock table has room: choose_frozen_load) by one
+ * connection, inside one transaction per connection that truncates
  * the table before its first chunk: that lets COPY write the rows already
  * frozen and marked all-visible, so the index builds, key checks and
  * ANALYZE that scan them next do not rewrite every page to set hint bits,
@@ -73,6 +74,7 @@ typedef struct pool {
     unsigned long long pending[ZB_PG_MAX_JOBS]; /* chunk bytes queued or loading, per connection */
     int busy;
     int held; /* workers start nothing while a batch is being queued */
+    int frozen; /* tables load frozen, each on one connection (see above) */
     int stopping;
     int failed;
     zb_error_saved failure;
@@ -238,7 +240,7 @@ static int run_copy(struct pool_worker_arg *self, job *j, long long *rows)
     zb_buf sql = ZB_BUF_INIT;
     int rc = j->starts_table ? start_table(self, j->table) : 0;
     if (rc == 0)
-        rc = zb_pg_copy_sql(&sql, j->table->toc, "FROM STDIN", 1);
+        rc = zb_pg_copy_sql(&sql, j->table->toc, "FROM STDIN", self->pool->frozen);
     PGresult *res = rc == 0 ? PQexec(conn, sql.data) : NULL;
     zb_buf_free(&sql);
     if (rc == 0 && PQresultStatus(res) != PGRES_COPY_IN)
@@ -300,7 +302,7 @@ static void *pool_worker(void *arg)
             pool_fail(pl);
         else if (j->table)
             j->table->rows_loaded += rows;
-        if (j->table)
+        if (j->table && pl->frozen)
             pl->pending[self->index] -= j->len;
         self->running = NULL;
         pl->busy--;
@@ -336,15 +338,16 @@ static int pool_submit(pool *pl, job *j)
         else
             rc = -1;
     }
-    if (rc == 0 && j->table) {
+    if (rc == 0 && j->table && pl->frozen) {
         if (j->table->worker < 0) {
             j->table->worker = least_pending(pl);
             j->starts_table = 1;
         }
         j->worker = j->table->worker;
         pl->pending[j->worker] += j->len;
-        pl->chunks_queued++;
     }
+    if (rc == 0 && j->table)
+        pl->chunks_queued++;
     if (rc == 0) {
         pl->queue[pl->queued++] = j;
         pthread_cond_broadcast(&pl->changed);
@@ -803,6 +806,32 @@ static int run_section(zb_pg_restore *p, const char *section)
     return pool_drain(&p->pool);
 }
 
+/* Loading frozen keeps a lock on every table loaded (with its TOAST table
+ * and that one's index: three) until the end of the load, in the server's
+ * shared lock table (max_locks_per_transaction x connections). Where the
+ * tables would fill more than a quarter of it, they load unfrozen instead,
+ * each chunk in its own transaction on any connection. */
+static int choose_frozen_load(zb_pg_restore *p)
+{
+    PGresult *res = PQexec(p->leader, "SELECT pg_catalog.current_setting('max_locks_per_transaction')::bigint * "
+                                      "(pg_catalog.current_setting('max_connections')::bigint + "
+                                      "pg_catalog.current_setting('max_prepared_transactions')::bigint)");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        int rc = zb_pg_result_error(p->leader, res, "cannot read the server's lock table size");
+        PQclear(res);
+        return rc;
+    }
+    long long slots = strtoll(PQgetvalue(res, 0, 0), NULL, 10), needed = 0;
+    PQclear(res);
+    for (size_t i = 0; i < p->table_count; i++)
+        needed += p->tables[i].selected ? 3 : 0;
+    p->pool.frozen = needed <= slots / 4;
+    if (!p->pool.frozen)
+        zb_log_detail("%zu tables would take %lld of the server's %lld lock slots: loading them unfrozen", p->table_count,
+                      needed, slots);
+    return 0;
+}
+
 /* The toc arrives first: prepare the target and create the schema, so the
  * data can stream straight in. */
 static int prepare(zb_pg_restore *p)
@@ -825,6 +854,8 @@ static int prepare(zb_pg_restore *p)
         rc = zb_pg_connect_db(&p->leader, p->opts.conninfo, p->opts.password_file, p->temp);
     if (rc == 0)
         rc = zb_pg_exec(p->leader, "SET check_function_bodies = false", "cannot set up the session");
+    if (rc == 0)
+        rc = choose_frozen_load(p);
     if (rc == 0)
         rc = pool_start(p);
     if (rc == 0)
