@@ -441,9 +441,12 @@ static void pool_stop(pool *pl)
 /* Loading sessions: commits need not wait for the disk (the rename that
  * publishes the database is a normal commit, and flushing its WAL flushes
  * everything before it), and sorts and hashes for index builds and foreign
- * key checks get room. */
+ * key checks get at least 256 MB and 64 MB (a server set higher keeps its
+ * own values). */
 static const char loading_settings[] =
-    "SET synchronous_commit = off; SET maintenance_work_mem = '256MB'; SET work_mem = '64MB'";
+    "SET synchronous_commit = off; "
+    "SELECT pg_catalog.set_config(v.name, GREATEST(pg_catalog.pg_size_bytes(pg_catalog.current_setting(v.name)), "
+    "v.at_least) / 1024 || 'kB', false) FROM (VALUES ('maintenance_work_mem', 268435456), ('work_mem', 67108864)) v(name, at_least)";
 
 static int pool_start(zb_pg_restore *p)
 {
