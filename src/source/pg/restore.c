@@ -62,9 +62,9 @@ typedef struct job {
  * each other's locks: indexes of one table build side by side, each under
  * a SHARE lock) and no earlier queued one must come first (must_follow).
  * Among the jobs free to start, the one on the largest table goes first:
- * a table's indexes and keys run one after another, so the largest table's
- * chain is the longest, and started last it would finish alone on one
- * connection while the others sit idle. */
+ * the largest table's work is the longest (its keys attach and its foreign
+ * keys are checked one after another), and started last it would finish
+ * alone on one connection while the others sit idle. */
 typedef struct pool {
     pthread_mutex_t lock;
     pthread_cond_t changed;
