@@ -95,11 +95,13 @@ zb_docker_image() {
 }
 
 # zb_docker_run NAME VOLUME LABELS_JSON: a running busybox container that
-# sleeps with VOLUME at /data.
+# sleeps with VOLUME at /data and, like the services it stands for, exits
+# on SIGTERM (a bare sleep as the container's first process would ignore it,
+# and every stop would wait out the full grace period).
 zb_docker_run() {
     local name=$1 volume=$2 labels=${3:-{\}}
     zb_dapi POST "/containers/create?name=$name" -H 'Content-Type: application/json' \
-        -d "{\"Image\":\"zbtest-busybox:1\",\"Cmd\":[\"/bin/sleep\",\"3600\"],\"Labels\":$labels,\"HostConfig\":{\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"$volume\",\"Target\":\"/data\"}]}}" >/dev/null
+        -d "{\"Image\":\"zbtest-busybox:1\",\"Cmd\":[\"/bin/sh\",\"-c\",\"trap 'exit 0' TERM; while :; do sleep 1; done\"],\"Labels\":$labels,\"HostConfig\":{\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"$volume\",\"Target\":\"/data\"}]}}" >/dev/null
     zb_dapi POST "/containers/$name/start" >/dev/null
 }
 
