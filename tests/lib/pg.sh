@@ -1,7 +1,10 @@
 # A throwaway PostgreSQL cluster for a test: initdb in the test's temp folder
 # as the postgres user, a free loopback port and a private socket folder,
 # stopped (and removed) by the test's cleanup even when an assertion fails.
-# Sets ZB_PG_BIN, ZB_PG_PORT, ZB_PG_SOCKET, ZB_PG_DATA and ZB_PG_CONNINFO.
+# Sets ZB_PG_BIN (the client programs: psql, pg_dump), ZB_PG_SERVER_BIN
+# (initdb, pg_ctl, postgres), ZB_PG_PORT, ZB_PG_SOCKET, ZB_PG_DATA and
+# ZB_PG_CONNINFO. The server is Debian's unless ZB_PG_SERVER_BIN names
+# another one (zb_pg_use_major).
 
 zb_pg_find_bin() {
     local d
@@ -9,19 +12,35 @@ zb_pg_find_bin() {
         [ -x "$d/initdb" ] && ZB_PG_BIN=$d
     done
     [ -n "${ZB_PG_BIN:-}" ] || zb_require "a PostgreSQL server (initdb)"
+    ZB_PG_SERVER_BIN=${ZB_PG_SERVER_BIN:-$ZB_PG_BIN}
+}
+
+# zb_pg_use_major N: the next zb_pg_start runs a PostgreSQL N server from the
+# test tools (scripts/install-deps.sh installs 12, 13, 14, 16 and 17), or
+# Debian's when it is that major version.
+zb_pg_use_major() {
+    local major=$1 d
+    for d in /usr/lib/postgresql/"$major"/bin "${ZB_TEST_TOOLS:-/opt/zakpos-test-tools}/postgresql/node_modules/pg$major/native/bin"; do
+        if [ -x "$d/postgres" ] && [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ]; then
+            ZB_PG_SERVER_BIN=$d
+            return 0
+        fi
+    done
+    zb_require "a PostgreSQL $major server (scripts/install-deps.sh installs one)"
 }
 
 zb_pg_free_port() { zb_free_port; }
 
 # zb_pg_start [PASSWORD]: starts a cluster; with PASSWORD, the superuser
 # "postgres" needs it over TCP (scram-sha-256), otherwise trust.
-# ZB_PG_SERVER_OPTIONS: more server options ("-c name=value ...").
+# ZB_PG_SERVER_OPTIONS: more server options ("-c name=value ...");
+# ZB_PG_NAME: the folder names' prefix, for a test with several servers.
 zb_pg_start() {
     local password=${1:-}
     zb_pg_find_bin
     id postgres >/dev/null 2>&1 || zb_require "the postgres system user"
-    ZB_PG_DATA=$ZB_TMP/pgdata
-    ZB_PG_SOCKET=$ZB_TMP/pgsock
+    ZB_PG_DATA=$ZB_TMP/${ZB_PG_NAME:-pg}data
+    ZB_PG_SOCKET=$ZB_TMP/${ZB_PG_NAME:-pg}sock
     mkdir -p "$ZB_PG_SOCKET"
     chown postgres "$ZB_TMP" "$ZB_PG_SOCKET"
     local pwfile=()
@@ -32,17 +51,17 @@ zb_pg_start() {
     else
         pwfile=(--auth=trust)
     fi
-    runuser -u postgres -- "$ZB_PG_BIN/initdb" -D "$ZB_PG_DATA" -U postgres --encoding=UTF8 --locale=C.UTF-8 \
-        "${pwfile[@]}" >"$ZB_TMP/initdb.log" 2>&1 || {
-        cat "$ZB_TMP/initdb.log" >&2
+    runuser -u postgres -- "$ZB_PG_SERVER_BIN/initdb" -D "$ZB_PG_DATA" -U postgres --encoding=UTF8 --locale=C.UTF-8 \
+        "${pwfile[@]}" >"$ZB_TMP/${ZB_PG_NAME:-pg}-initdb.log" 2>&1 || {
+        cat "$ZB_TMP/${ZB_PG_NAME:-pg}-initdb.log" >&2
         zb_fail "initdb failed"
         exit 1
     }
     ZB_PG_PORT=$(zb_pg_free_port)
-    zb_on_exit "runuser -u postgres -- '$ZB_PG_BIN/pg_ctl' -D '$ZB_PG_DATA' -m immediate stop"
-    runuser -u postgres -- "$ZB_PG_BIN/pg_ctl" -D "$ZB_PG_DATA" -l "$ZB_TMP/pg.log" -w -t 60 \
+    zb_on_exit "runuser -u postgres -- '$ZB_PG_SERVER_BIN/pg_ctl' -D '$ZB_PG_DATA' -m immediate stop"
+    runuser -u postgres -- "$ZB_PG_SERVER_BIN/pg_ctl" -D "$ZB_PG_DATA" -l "$ZB_TMP/${ZB_PG_NAME:-pg}.log" -w -t 60 \
         -o "-p $ZB_PG_PORT -k $ZB_PG_SOCKET -c listen_addresses=127.0.0.1 -c fsync=off ${ZB_PG_SERVER_OPTIONS:-}" start >/dev/null || {
-        cat "$ZB_TMP/pg.log" >&2
+        cat "$ZB_TMP/${ZB_PG_NAME:-pg}.log" >&2
         zb_fail "the PostgreSQL server did not start"
         exit 1
     }
@@ -54,11 +73,14 @@ zb_psql() {
     runuser -u postgres -- "$ZB_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$ZB_PG_SOCKET" -p "$ZB_PG_PORT" -d "${ZB_PG_DB:-postgres}" "$@"
 }
 
-# zb_pg_load_fixture DB: the fixture of every supported object kind into DB
-# (which must exist); a fixture that does not load ends the test.
+# zb_pg_load_fixture DB [PSQL-OPTION...]: the fixture of every supported
+# object kind into DB (which must exist); a fixture that does not load ends
+# the test.
 zb_pg_load_fixture() {
-    if ! ZB_PG_DB=$1 zb_psql -f "$ZB_SOURCE_DIR/tests/integration/pg/fixture.sql" >/dev/null; then
-        zb_fail "the fixture did not load into $1"
+    local db=$1
+    shift
+    if ! ZB_PG_DB=$db zb_psql "$@" -f "$ZB_SOURCE_DIR/tests/integration/pg/fixture.sql" >/dev/null; then
+        zb_fail "the fixture did not load into $db"
         exit 1
     fi
 }
@@ -78,3 +100,26 @@ zb_pg_dump_data() {
 
 # zb_pg_conninfo DB: a connection string for DB on the test's server.
 zb_pg_conninfo() { echo "host=$ZB_PG_SOCKET port=$ZB_PG_PORT user=postgres dbname=$1"; }
+
+# zb_pg_expect_same_dump SOURCE COPY: pg_dump prints the same schema and the
+# same rows for both databases, and what it printed is the fixture's (not
+# two empty dumps). Leaves schema.src and data.src in the current folder.
+zb_pg_expect_same_dump() {
+    zb_pg_dump_schema "$1" >schema.src
+    zb_pg_dump_schema "$2" >schema.copy
+    if diff -u schema.src schema.copy >schema.diff; then zb_pass; else zb_fail "schemas differ:"$'\n'"$(head -60 schema.diff)"; fi
+    zb_pg_dump_data "$1" >data.src
+    zb_pg_dump_data "$2" >data.copy
+    if diff -u data.src data.copy >data.diff; then zb_pass; else zb_fail "data differs:"$'\n'"$(head -60 data.diff)"; fi
+    zb_expect_contains "$(cat schema.src)" 'CREATE TABLE "Mixed Case ü"."Table ""Quoted"" Name"' "the fixture's schema was dumped"
+    zb_expect_contains "$(cat data.src)" "ü€𝄞" "the fixture's data was dumped"
+}
+
+# zb_pg_oracle DB: catalog_oracle.sql's description of DB's objects and rows
+# (for servers Debian's pg_dump cannot read).
+zb_pg_oracle() { ZB_PG_DB=$1 zb_psql -f "$ZB_SOURCE_DIR/tests/integration/pg/catalog_oracle.sql"; }
+
+# zb_pg_expect_same_oracle FILE_A FILE_B WHAT: two such descriptions match.
+zb_pg_expect_same_oracle() {
+    if diff -u "$1" "$2" >"$2.diff"; then zb_pass; else zb_fail "$3 differ:"$'\n'"$(head -60 "$2.diff")"; fi
+}

@@ -46,6 +46,18 @@ static void print_header(json_t *h)
     }
 }
 
+/* A database source says which server it came from: a restore needs a
+ * server at least as new, and an operator picks one by this line. */
+static void print_source_meta(const json_t *meta)
+{
+    const char *version = json_string_value(json_object_get(meta, "server_version_text"));
+    const char *database = json_string_value(json_object_get(meta, "database"));
+    if (!version || !database)
+        return;
+    const char *encoding = json_string_value(json_object_get(meta, "encoding"));
+    printf("             PostgreSQL %s, database %s, encoding %s\n", version, database, encoding ? encoding : "unknown");
+}
+
 static void print_manifest(json_t *m, int entries)
 {
     printf("created:     %s\n", json_string_value(json_object_get(m, "created")));
@@ -60,6 +72,7 @@ static void print_manifest(json_t *m, int entries)
         printf("source:      %s %s (%lld entries, %s)\n", json_string_value(json_object_get(s, "kind")),
                json_string_value(json_object_get(s, "name")),
                (long long)json_integer_value(json_object_get(s, "entry_count")), size);
+        print_source_meta(json_object_get(s, "meta"));
         if (!entries)
             continue;
         json_array_foreach(json_object_get(s, "entries"), j, e)

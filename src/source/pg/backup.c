@@ -299,9 +299,18 @@ static json_t *source_meta(PGconn *conn)
                      "server_version_text", PQparameterStatus(conn, "server_version"), "encoding", encoding);
 }
 
+/* The toc format to write: the current one, or format 1 when the tests ask
+ * for it (ZAKPOS_BACKUP_TEST_PG_TOC_FORMAT=1) to prove that archives of
+ * earlier versions still restore and verify. */
+static int toc_format(void)
+{
+    const char *v = getenv("ZAKPOS_BACKUP_TEST_PG_TOC_FORMAT");
+    return v && strcmp(v, "1") == 0 ? 1 : ZB_PG_TOC_FORMAT;
+}
+
 static int write_toc(zb_archive_writer *w, PGconn *conn, json_t *items, json_t *tables)
 {
-    json_t *toc = json_pack("{s:i, s:s, s:i, s:s?, s:O, s:O}", "format", ZB_PG_TOC_FORMAT, "database", PQdb(conn),
+    json_t *toc = json_pack("{s:i, s:s, s:i, s:s?, s:O, s:O}", "format", toc_format(), "database", PQdb(conn),
                             "server_version", PQserverVersion(conn), "encoding",
                             PQparameterStatus(conn, "server_encoding"), "items", items, "tables", tables);
     char *text = toc ? json_dumps(toc, JSON_COMPACT) : NULL;
@@ -344,7 +353,7 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     pthread_mutex_init(&run.queue_lock, NULL);
     run.writer = w;
     run.chunk_bytes = opts->chunk_bytes ? opts->chunk_bytes : DEFAULT_CHUNK_BYTES;
-    zb_pg_schema_options schema_opts = {opts->skip_unsupported};
+    zb_pg_schema_options schema_opts = {opts->skip_unsupported, toc_format() == 1};
     char where[512];
     int rc = zb_pg_connect(&leader, opts->conninfo, opts->password_file);
     if (rc == 0)

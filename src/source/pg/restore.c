@@ -835,6 +835,19 @@ static int choose_frozen_load(zb_pg_restore *p)
     return 0;
 }
 
+/* An older server may lack syntax, privileges or extension versions the
+ * source used: the restore still tries (many schemas restore fine) but says
+ * so first, so a failure that follows has its likely cause beside it. */
+static void warn_if_older_server(const zb_pg_restore *p)
+{
+    int source = (int)json_integer_value(json_object_get(p->toc, "server_version"));
+    int target = PQserverVersion(p->maintenance);
+    if (source >= 100000 && target > 0 && target / 10000 < source / 10000)
+        zb_log_warn("the archive comes from PostgreSQL %d and the target server runs PostgreSQL %d: restoring into an "
+                    "older major version can fail; a server of version %d or newer is the safe target",
+                    source / 10000, target / 10000, source / 10000);
+}
+
 /* The toc arrives first: prepare the target and create the schema, so the
  * data can stream straight in. */
 static int prepare(zb_pg_restore *p)
@@ -849,8 +862,10 @@ static int prepare(zb_pg_restore *p)
             return zb_error_set(ZB_ENOMEM, "out of memory");
     }
     int rc = zb_pg_connect_db(&p->maintenance, p->opts.conninfo, p->opts.password_file, ZB_PG_MAINTENANCE_DB);
-    if (rc == 0)
+    if (rc == 0) {
+        warn_if_older_server(p);
         rc = check_target(p);
+    }
     if (rc == 0)
         rc = create_temp_database(p);
     if (rc == 0)

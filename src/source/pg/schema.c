@@ -48,6 +48,7 @@ typedef struct item_set {
     } *aliases;
     size_t alias_count, alias_cap;
     int version;
+    int legacy_acl; /* ACLs as toc format 1 wrote them (see acl_sql) */
 } item_set;
 
 /* Not part of an extension, nor made internally along with another object
@@ -178,20 +179,47 @@ static int add_items(item_set *set, PGconn *conn, const char *sql, const char *w
     return rc;
 }
 
-/* The SQL that rebuilds an ACL exactly: drop the defaults, then grant every
- * entry in catalog order. NULL when the object has the default ACL. */
-static void acl_sql(zb_buf *q, const char *acl, const char *target, const char *owner)
+/* The SQL that turns an object's default privileges into its ACL: REVOKE
+ * what the default grants and the ACL lacks, GRANT what the ACL holds beyond
+ * the default, grantee by grantee in catalog order; NULL when the ACL is the
+ * default. Stating only the difference, as pg_dump does, lets a newer server
+ * keep privileges it added to the owner's default (PostgreSQL 17's MAINTAIN
+ * on tables) instead of losing them to a REVOKE ALL and a list of the old
+ * ones. OBJTYPE is acldefault()'s letter for the object's kind.
+ * Archives of toc format 1 hold the older form (REVOKE ALL from PUBLIC and
+ * the owner, then every grant); their verification reads ACLs that way. */
+static void acl_sql(zb_buf *q, const item_set *set, const char *acl, const char *target, const char *owner, char objtype)
 {
+    static const char grants[] =
+        "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(' GRANT %%s ON %%s TO %%s%%s;', "
+        "a.privilege_type, %s, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE "
+        "pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END, "
+        "CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), '' ORDER BY a.n) "
+        "FROM pg_catalog.aclexplode(%s) WITH ORDINALITY a(grantor, grantee, privilege_type, is_grantable, n)";
+    if (set->legacy_acl) {
+        zb_buf_printf(q,
+                      "CASE WHEN %s IS NULL THEN NULL ELSE "
+                      "'REVOKE ALL ON ' || %s || ' FROM PUBLIC; REVOKE ALL ON ' || %s || ' FROM ' || "
+                      "pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(%s)) || ';' || ",
+                      acl, target, target, owner);
+        zb_buf_printf(q, grants, target, acl);
+        zb_buf_puts(q, "), '') END");
+        return;
+    }
     zb_buf_printf(q,
-                  "CASE WHEN %s IS NULL THEN NULL ELSE "
-                  "'REVOKE ALL ON ' || %s || ' FROM PUBLIC; REVOKE ALL ON ' || %s || ' FROM ' || "
-                  "pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(%s)) || ';' || "
-                  "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(' GRANT %%s ON %%s TO %%s%%s;', "
-                  "a.privilege_type, %s, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE "
-                  "pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END, "
-                  "CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), '' ORDER BY a.n) "
-                  "FROM pg_catalog.aclexplode(%s) WITH ORDINALITY a(grantor, grantee, privilege_type, is_grantable, n)), '') END",
-                  acl, target, target, owner, target, acl);
+                  "CASE WHEN %s IS NULL THEN NULL ELSE NULLIF("
+                  "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(' REVOKE %%s ON %%s FROM %%s;', "
+                  "d.privilege_type, %s, CASE WHEN d.grantee = 0 THEN 'PUBLIC' ELSE "
+                  "pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(d.grantee)) END), '' ORDER BY d.n) "
+                  "FROM pg_catalog.aclexplode(pg_catalog.acldefault('%c', %s)) WITH ORDINALITY "
+                  "d(grantor, grantee, privilege_type, is_grantable, n) WHERE NOT EXISTS (SELECT FROM "
+                  "pg_catalog.aclexplode(%s) a WHERE a.grantee = d.grantee AND a.privilege_type = d.privilege_type)), '') || ",
+                  acl, target, objtype, owner, acl);
+    zb_buf_printf(q, grants, target, acl);
+    zb_buf_printf(q,
+                  " WHERE NOT EXISTS (SELECT FROM pg_catalog.aclexplode(pg_catalog.acldefault('%c', %s)) d "
+                  "WHERE d.grantee = a.grantee AND d.privilege_type = a.privilege_type AND d.is_grantable = a.is_grantable)), ''), '') END",
+                  objtype, owner);
 }
 
 static int add_schemas(item_set *set, PGconn *conn)
@@ -202,7 +230,7 @@ static int add_schemas(item_set *set, PGconn *conn)
                   "pg_catalog.format('CREATE SCHEMA %%I;', n.nspname), "
                   "pg_catalog.format('ALTER SCHEMA %%I OWNER TO %%I;', n.nspname, pg_catalog.pg_get_userbyid(n.nspowner)), ",
                   RANK_SCHEMA);
-    acl_sql(&q, "n.nspacl", "'SCHEMA ' || pg_catalog.quote_ident(n.nspname)", "n.nspowner");
+    acl_sql(&q, set, "n.nspacl", "'SCHEMA ' || pg_catalog.quote_ident(n.nspname)", "n.nspowner", 'n');
     zb_buf_printf(&q,
                   ", (SELECT pg_catalog.format('COMMENT ON SCHEMA %%I IS %%L;', n.nspname, d.description) "
                   "FROM pg_catalog.pg_description d WHERE d.objoid = n.oid AND d.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass) "
@@ -269,7 +297,7 @@ static int add_types(item_set *set, PGconn *conn)
                   "pg_catalog.format('ALTER %%s %%s OWNER TO %%I;', CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, q.name, "
                   "pg_catalog.pg_get_userbyid(t.typowner)), ",
                   RANK_TYPE, multirange);
-    acl_sql(&q, "t.typacl", "'TYPE ' || q.name", "t.typowner");
+    acl_sql(&q, set, "t.typacl", "'TYPE ' || q.name", "t.typowner", 'T');
     zb_buf_printf(&q,
                   ", (SELECT pg_catalog.format('COMMENT ON %%s %%s IS %%L;', CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, "
                   "q.name, d.description) FROM pg_catalog.pg_description d WHERE d.objoid = t.oid "
@@ -296,7 +324,7 @@ static int add_functions(item_set *set, PGconn *conn)
                   "pg_catalog.pg_get_functiondef(p.oid) || ';', "
                   "pg_catalog.format('ALTER %%s OWNER TO %%I;', q.name, pg_catalog.pg_get_userbyid(p.proowner)), ",
                   RANK_FUNCTION);
-    acl_sql(&q, "p.proacl", "q.name", "p.proowner");
+    acl_sql(&q, set, "p.proacl", "q.name", "p.proowner", 'f');
     zb_buf_puts(&q,
                 ", (SELECT pg_catalog.format('COMMENT ON %s IS %L;', q.name, d.description) FROM pg_catalog.pg_description d "
                 "WHERE d.objoid = p.oid AND d.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass) "
@@ -337,12 +365,12 @@ static void relation_from_any(zb_buf *q, const char *kinds, const char *join, in
     user_object(q, "pg_catalog.pg_class", "c.oid");
 }
 
-static void relation_common(zb_buf *q, const char *keyword)
+static void relation_common(zb_buf *q, const item_set *set, const char *keyword)
 {
     zb_buf_printf(q, "pg_catalog.format('ALTER %s %%s OWNER TO %%I;', q.name, pg_catalog.pg_get_userbyid(c.relowner)), ",
                   keyword);
-    acl_sql(q, "c.relacl", strcmp(keyword, "SEQUENCE") == 0 ? "'SEQUENCE ' || q.name" : "'TABLE ' || q.name",
-            "c.relowner");
+    int sequence = strcmp(keyword, "SEQUENCE") == 0;
+    acl_sql(q, set, "c.relacl", sequence ? "'SEQUENCE ' || q.name" : "'TABLE ' || q.name", "c.relowner", sequence ? 's' : 'r');
     /* the relation's comment and its columns' */
     zb_buf_printf(q,
                   ", (SELECT pg_catalog.string_agg(CASE WHEN d.objsubid = 0 THEN "
@@ -362,7 +390,7 @@ static int add_sequences(item_set *set, PGconn *conn)
                   "CACHE %%s%%s;', q.name, pg_catalog.format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, "
                   "s.seqmax, s.seqcache, CASE WHEN s.seqcycle THEN ' CYCLE' ELSE '' END), ",
                   RANK_SEQUENCE);
-    relation_common(&q, "SEQUENCE");
+    relation_common(&q, set, "SEQUENCE");
     relation_from(&q, "'S'", "JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid");
     zb_buf_puts(&q, " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
                     "AND i.objid = c.oid AND i.deptype = 'i')");
@@ -424,7 +452,7 @@ static int add_tables(item_set *set, PGconn *conn)
                 "CASE WHEN c.relkind = 'p' THEN ' PARTITION BY ' || pg_catalog.pg_get_partkeydef(c.oid) ELSE '' END || "
                 "CASE WHEN c.reloptions IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(c.reloptions, ', ') || ')' ELSE '' END "
                 "|| ';', ");
-    relation_common(&q, "TABLE");
+    relation_common(&q, set, "TABLE");
     relation_from(&q, "'r', 'p'", "");
     int rc = add_built(set, conn, &q, "cannot read the tables");
     zb_buf_free(&q);
@@ -444,7 +472,7 @@ static int add_views(item_set *set, PGconn *conn)
                   "pg_catalog.format('ALTER %%s %%s OWNER TO %%I;', CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, "
                   "q.name, pg_catalog.pg_get_userbyid(c.relowner)), ",
                   RANK_VIEW);
-    acl_sql(&q, "c.relacl", "'TABLE ' || q.name", "c.relowner");
+    acl_sql(&q, set, "c.relacl", "'TABLE ' || q.name", "c.relowner", 'r');
     zb_buf_puts(&q, ", (SELECT pg_catalog.string_agg(CASE WHEN d.objsubid = 0 THEN pg_catalog.format('COMMENT ON %s %s IS %L;', "
                     "CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, q.name, d.description) ELSE "
                     "pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L;', q.name, (SELECT a.attname FROM pg_catalog.pg_attribute a "
@@ -599,7 +627,7 @@ static int add_large_objects(item_set *set, PGconn *conn)
                   "AND d.classoid = 'pg_catalog.pg_largeobject'::pg_catalog.regclass), ''), "
                   "pg_catalog.format('ALTER LARGE OBJECT %%s OWNER TO %%I;', l.oid, pg_catalog.pg_get_userbyid(l.lomowner)), ",
                   RANK_POST_SEQUENCE);
-    acl_sql(&q, "l.lomacl", "'LARGE OBJECT ' || l.oid::text", "l.lomowner");
+    acl_sql(&q, set, "l.lomacl", "'LARGE OBJECT ' || l.oid::text", "l.lomowner", 'L');
     zb_buf_puts(&q, ", NULL FROM pg_catalog.pg_largeobject_metadata l ORDER BY l.oid");
     int rc = add_built(set, conn, &q, "cannot read the large objects");
     zb_buf_free(&q);
@@ -814,6 +842,7 @@ int zb_pg_schema_read(json_t **items, json_t **skipped, PGconn *conn, const zb_p
     item_set set;
     memset(&set, 0, sizeof(set));
     set.version = PQserverVersion(conn);
+    set.legacy_acl = opts->legacy_acl;
     *items = json_array();
     *skipped = json_array();
     int rc = check_unsupported(*skipped, conn, opts);

@@ -305,7 +305,8 @@ static int verify_tables(verify_run *run)
 static int verify_schema(verify_run *run, PGconn *conn, json_t *toc, json_t *summary)
 {
     json_t *items = NULL, *skipped = NULL;
-    zb_pg_schema_options schema_opts = {1};
+    /* toc format 1 wrote ACLs in another (equivalent) form: read them the same way */
+    zb_pg_schema_options schema_opts = {1, json_integer_value(json_object_get(toc, "format")) < 2};
     int rc = zb_pg_schema_read(&items, &skipped, conn, &schema_opts);
     if (rc < 0)
         return rc;

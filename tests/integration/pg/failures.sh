@@ -51,7 +51,7 @@ for _ in $(seq 1 100); do
     sleep 0.05
 done
 sleep 0.3
-runuser -u postgres -- "$ZB_PG_BIN/pg_ctl" -D "$ZB_PG_DATA" -m immediate stop >/dev/null
+runuser -u postgres -- "$ZB_PG_SERVER_BIN/pg_ctl" -D "$ZB_PG_DATA" -m immediate stop >/dev/null
 wait "$pid"
 zb_expect_equal "$?" "10" "a server that dies mid-backup fails the backup (PostgreSQL error)"
 zb_expect_contains "$(cat err)" "backup of database pos" "says which source failed"

@@ -1,5 +1,10 @@
-foreach(t connect roundtrip concurrent failures many_tables)
+foreach(t connect roundtrip concurrent failures many_tables upgrade)
   zb_shell_test(integration.pg.${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.sh LABELS "integration;pg" TIMEOUT 180)
+endforeach()
+# every supported server version: Debian's 15 above, the others here
+foreach(major 12 13 14 16 17)
+  zb_shell_test(integration.pg.server_${major} ${CMAKE_CURRENT_LIST_DIR}/versions.sh LABELS "integration;pg" TIMEOUT 180
+                ARGS ${major})
 endforeach()
 
 # C-level tests against a throwaway cluster: one ctest entry (and one

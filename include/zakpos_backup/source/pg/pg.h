@@ -16,7 +16,7 @@
 #include <stddef.h>
 
 #define ZB_PG_TOC_NAME "toc.json"
-#define ZB_PG_TOC_FORMAT 1
+#define ZB_PG_TOC_FORMAT 2
 
 typedef struct zb_pg_backup_options {
     const char *conninfo;      /* NULL: DATABASE_URL, else libpq's defaults */

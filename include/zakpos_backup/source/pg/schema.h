@@ -24,6 +24,7 @@
 
 typedef struct zb_pg_schema_options {
     int skip_unsupported; /* list unsupported objects instead of failing */
+    int legacy_acl;       /* ACL statements as toc format 1 has them (to verify its archives) */
 } zb_pg_schema_options;
 
 /* *items: a JSON array of items in restore order; *skipped: a JSON array of
