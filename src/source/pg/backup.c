@@ -135,6 +135,28 @@ static int add_message(chunker *c, const char *data, size_t len)
     return rc;
 }
 
+/* The toc format to write: the current one, or format 1 when the tests ask
+ * for it (ZAKPOS_BACKUP_TEST_PG_TOC_FORMAT=1) to prove that archives of
+ * earlier versions still restore and verify. */
+static int toc_format(void)
+{
+    const char *v = getenv("ZAKPOS_BACKUP_TEST_PG_TOC_FORMAT");
+    return v && strcmp(v, "1") == 0 ? 1 : ZB_PG_TOC_FORMAT;
+}
+
+/* data/<oid>/end follows a table's last chunk (or stands alone for a table
+ * without rows): a restore commits the table's rows as soon as it sees it
+ * and builds its indexes and keys while other tables still load. */
+static int write_end(copy_run *run, const table_copy *t)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "data/%u/end", t->oid);
+    pthread_mutex_lock(&run->writer_lock);
+    int rc = zb_archive_writer_add_file(run->writer, name, "", 0, 0600);
+    pthread_mutex_unlock(&run->writer_lock);
+    return rc;
+}
+
 /* COPY one table out, in chunks of about chunk_bytes: memory holds one
  * chunk (plus one row) per worker, whatever the table's size. */
 static int chunk_message(const char *data, size_t len, void *payload) { return add_message(payload, data, len); }
@@ -152,6 +174,8 @@ static int copy_table(copy_run *run, PGconn *conn, table_copy *t)
     int rc = zb_pg_copy_out(conn, t->toc, chunk_message, &c);
     if (rc == 0)
         rc = flush_chunk(&c);
+    if (rc == 0 && toc_format() >= 2)
+        rc = write_end(run, t);
     zb_buf_free(&c.chunk);
     zb_buf_free(&c.header);
     if (rc < 0 && rc != ZB_EINTR)
@@ -299,20 +323,17 @@ static json_t *source_meta(PGconn *conn)
                      "server_version_text", PQparameterStatus(conn, "server_version"), "encoding", encoding);
 }
 
-/* The toc format to write: the current one, or format 1 when the tests ask
- * for it (ZAKPOS_BACKUP_TEST_PG_TOC_FORMAT=1) to prove that archives of
- * earlier versions still restore and verify. */
-static int toc_format(void)
-{
-    const char *v = getenv("ZAKPOS_BACKUP_TEST_PG_TOC_FORMAT");
-    return v && strcmp(v, "1") == 0 ? 1 : ZB_PG_TOC_FORMAT;
-}
-
-static int write_toc(zb_archive_writer *w, PGconn *conn, json_t *items, json_t *tables)
+/* connections: how many tables at most are begun and not ended at any
+ * point of the data that follows (each connection copies one at a time). */
+static int write_toc(zb_archive_writer *w, PGconn *conn, json_t *items, json_t *tables, int connections)
 {
     json_t *toc = json_pack("{s:i, s:s, s:i, s:s?, s:O, s:O}", "format", toc_format(), "database", PQdb(conn),
                             "server_version", PQserverVersion(conn), "encoding",
                             PQparameterStatus(conn, "server_encoding"), "items", items, "tables", tables);
+    if (toc && toc_format() >= 2 && json_object_set_new(toc, "connections", json_integer(connections)) != 0) {
+        json_decref(toc);
+        toc = NULL;
+    }
     char *text = toc ? json_dumps(toc, JSON_COMPACT) : NULL;
     int rc = text ? zb_archive_writer_add_file(w, ZB_PG_TOC_NAME, text, strlen(text), 0600)
                   : zb_error_set(ZB_ENOMEM, "out of memory");
@@ -375,7 +396,7 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     if (rc == 0)
         rc = zb_archive_writer_begin_source(w, ZB_SOURCE_PG, name, source_meta(leader));
     if (rc == 0)
-        rc = write_toc(w, leader, items, tables);
+        rc = write_toc(w, leader, items, tables, zb_pg_jobs_for(opts->jobs, run.table_count));
     for (size_t i = 0; rc == 0 && i < json_array_size(skipped); i++)
         zb_log_warn("skipped (not supported): %s", json_string_value(json_array_get(skipped, i)));
     if (rc == 0)

@@ -19,6 +19,7 @@
 #define MAX_TOC_BYTES (256u << 20)
 #define MAX_CHUNK_BYTES (1024u << 20)
 #define COPY_SLICE (128u << 10)
+#define POOL_MAX (ZB_PG_MAX_JOBS + 1) /* the loading connections and the builder */
 
 /* A table being loaded: what the archive's chunks add up to, and what the
  * server says it inserted. */
@@ -30,6 +31,9 @@ typedef struct table_load {
     unsigned long long bytes; /* of COPY data */
     int worker;               /* the connection loading it, once known */
     long long rows_loaded; /* the server's count (COPY's command tag) */
+    int ended;             /* its end marker arrived: no more chunks */
+    int started;           /* truncated in its connection's loading transaction */
+    int committed;         /* its rows are committed (frozen loading) */
 } table_load;
 
 typedef struct job {
@@ -43,6 +47,7 @@ typedef struct job {
     unsigned long long weight; /* statements: bytes of the table it works on */
     int worker;        /* the connection that must run it, or -1 for any */
     int starts_table;  /* a table's first chunk: truncate it first */
+    int ends_table;    /* the table has no more chunks: commit once nothing else is open */
     int ends_loading;  /* commit the connection's loading transaction */
 } job;
 
@@ -61,6 +66,13 @@ typedef struct job {
  * holds a lock that conflicts with one it takes (so two jobs never wait on
  * each other's locks: indexes of one table build side by side, each under
  * a SHARE lock) and no earlier queued one must come first (must_follow).
+ * Archives that mark each table's end let a table's connection commit its
+ * rows there; the table's indexes and keys may then be built while the
+ * rest still loads, by one more connection, the builder: the loading ones
+ * cannot (they are inside their loading transactions), and a load leaves
+ * a core partly idle as its connections wait for the archive's stream. The
+ * builder takes statements only while rows are arriving; after that the
+ * loading connections build, --jobs at a time.
  * Among the jobs free to start, the one on the largest table goes first:
  * the largest table's work is the longest (its keys attach and its foreign
  * keys are checked one after another), and started last it would finish
@@ -71,22 +83,31 @@ typedef struct pool {
     job **queue;
     size_t queued, queue_cap;
     size_t chunks_queued, chunk_capacity;
-    unsigned long long pending[ZB_PG_MAX_JOBS]; /* chunk bytes queued or loading, per connection */
+    unsigned long long pending[POOL_MAX]; /* chunk bytes queued or loading, per connection */
+    int open[POOL_MAX];   /* tables given to a connection whose end marker has not arrived */
+    int loaders;          /* connections 0..loaders-1 load rows */
+    int builder;          /* the one that only builds (see above), or -1 */
+    int loading_phase;    /* rows are still arriving */
+    size_t loading_jobs;        /* chunks and commits queued or running */
+    int committed_new;          /* tables were committed since the last look */
+    table_load *tables;         /* the restore's, to mark committed ones */
+    size_t table_count;
     int busy;
     int held; /* workers start nothing while a batch is being queued */
     int frozen; /* tables load frozen, each on one connection (see above) */
     int stopping;
     int failed;
     zb_error_saved failure;
-    PGconn *conns[ZB_PG_MAX_JOBS];
-    pthread_t threads[ZB_PG_MAX_JOBS];
+    PGconn *conns[POOL_MAX];
+    pthread_t threads[POOL_MAX];
     struct pool_worker_arg {
         struct pool *pool;
         PGconn *conn;
         job *running;
         int index;
         int loading; /* inside its loading transaction */
-    } args[ZB_PG_MAX_JOBS];
+        int open;    /* tables truncated in it whose end has not been reached */
+    } args[POOL_MAX];
     int started;
 } pool;
 
@@ -106,6 +127,11 @@ struct zb_pg_restore {
     double started; /* when the toc arrived */
     pool pool;
     int pool_ready;
+    /* per toc item: the data table it works on and the one it references
+     * (indexes into tables, or -1), and whether it was queued already */
+    long *item_table, *item_references; /* -2: references none */
+    char *item_queued;
+    size_t *ready; /* scratch: items found ready to queue */
 };
 
 static void job_free(job *j)
@@ -192,10 +218,20 @@ static int must_follow(const job *j, const job *e)
     return (j->item && j->item == e->item) || same_table(e->locks[0], j->locks[1]);
 }
 
-/* The heaviest queued job free to start, the earliest of equals (called
- * with the lock held). */
-static long next_job(pool *pl, int worker)
+/* The job a worker runs next (called with the lock held): the first one
+ * only it may run (its tables' chunks and commits: loading goes first, as
+ * the archive's stream waits for it), else, outside a loading transaction,
+ * the heaviest queued job free to start, the earliest of equals. Inside
+ * one, a statement would keep its locks until the transaction's tables are
+ * all in, and a key waiting for them could stall the stream those tables'
+ * rows come by. */
+static long next_job(pool *pl, int worker, int loading)
 {
+    for (size_t i = 0; !pl->held && i < pl->queued; i++)
+        if (pl->queue[i]->worker == worker)
+            return (long)i;
+    if (loading || (worker == pl->builder && !pl->loading_phase))
+        return -1;
     long best = -1;
     for (size_t i = 0; !pl->held && i < pl->queued; i++) {
         job *j = pl->queue[i];
@@ -217,6 +253,8 @@ static int start_table(struct pool_worker_arg *self, table_load *t)
 {
     int rc = self->loading ? 0 : zb_pg_exec(self->conn, "BEGIN", "cannot start the loading transaction");
     self->loading = 1;
+    self->open++;
+    t->started = 1;
     zb_buf sql = ZB_BUF_INIT;
     if (rc == 0)
         rc = zb_buf_printf(&sql, "TRUNCATE ONLY %s", json_string_value(json_object_get(t->toc, "table")));
@@ -231,7 +269,31 @@ static int end_loading(struct pool_worker_arg *self)
     if (!self->loading)
         return 0;
     self->loading = 0;
-    return zb_pg_exec(self->conn, "COMMIT", "cannot commit the loaded rows");
+    self->open = 0;
+    int rc = zb_pg_exec(self->conn, "COMMIT", "cannot commit the loaded rows");
+    if (rc < 0)
+        return rc;
+    /* every table this transaction truncated has all its rows now */
+    pool *pl = self->pool;
+    pthread_mutex_lock(&pl->lock);
+    for (size_t i = 0; i < pl->table_count; i++) {
+        table_load *t = &pl->tables[i];
+        if (t->worker == self->index && t->started && !t->committed) {
+            t->committed = 1;
+            pl->committed_new = 1;
+        }
+    }
+    pthread_mutex_unlock(&pl->lock);
+    return 0;
+}
+
+/* A table's last chunk is in: commit once no other table of the
+ * transaction still expects rows. */
+static int end_table(struct pool_worker_arg *self)
+{
+    if (self->open > 0)
+        self->open--;
+    return self->open == 0 ? end_loading(self) : 0;
 }
 
 static int run_copy(struct pool_worker_arg *self, job *j, long long *rows)
@@ -273,14 +335,14 @@ static void *pool_worker(void *arg)
     pthread_mutex_lock(&pl->lock);
     for (;;) {
         long at;
-        while ((at = next_job(pl, self->index)) < 0 && !(pl->stopping && pl->queued == 0))
+        while ((at = next_job(pl, self->index, self->loading)) < 0 && !(pl->stopping && pl->queued == 0))
             pthread_cond_wait(&pl->changed, &pl->lock);
         if (at < 0)
             break;
         job *j = pl->queue[at];
         memmove(&pl->queue[at], &pl->queue[at + 1], (pl->queued - (size_t)at - 1) * sizeof(job *));
         pl->queued--;
-        if (j->table)
+        if (j->table && !j->ends_table)
             pl->chunks_queued--;
         self->running = j;
         pl->busy++;
@@ -289,11 +351,13 @@ static void *pool_worker(void *arg)
         pthread_mutex_unlock(&pl->lock);
         long long rows = 0;
         double began = zb_time_monotonic();
+        int loading = j->table || j->ends_loading;
         int rc = skip              ? 0
+                 : j->ends_table   ? end_table(self)
                  : j->table        ? run_copy(self, j, &rows)
                  : j->ends_loading ? end_loading(self)
                                    : zb_pg_exec(conn, j->data, "failed");
-        if (!j->table && !j->ends_loading)
+        if (!loading)
             zb_log_debug("%s: %.1f s", j->what, zb_time_monotonic() - began);
         if (rc < 0)
             zb_error_context("restoring %s", j->what);
@@ -304,6 +368,8 @@ static void *pool_worker(void *arg)
             j->table->rows_loaded += rows;
         if (j->table && pl->frozen)
             pl->pending[self->index] -= j->len;
+        if (loading)
+            pl->loading_jobs--;
         self->running = NULL;
         pl->busy--;
         job_free(j);
@@ -313,12 +379,27 @@ static void *pool_worker(void *arg)
     return NULL;
 }
 
+/* Whether a connection is busy with a statement (an index build, say),
+ * so that rows given to it would wait. */
+static int running_statement(const pool *pl, int w)
+{
+    const job *j = pl->args[w].running;
+    return j && !j->table && !j->ends_loading;
+}
+
+/* The connection for a new table: one without a table still loading if
+ * any (so its transaction can commit at the table's end), then one not
+ * busy with a statement, then the one with the fewest bytes waiting. */
 static int least_pending(const pool *pl)
 {
     int best = 0;
-    for (int w = 1; w < pl->started; w++)
-        if (pl->pending[w] < pl->pending[best])
+    for (int w = 1; w < pl->loaders; w++) {
+        int d = pl->open[w] - pl->open[best];
+        if (d == 0)
+            d = running_statement(pl, w) - running_statement(pl, best);
+        if (d < 0 || (d == 0 && pl->pending[w] < pl->pending[best]))
             best = w;
+    }
     return best;
 }
 
@@ -338,16 +419,23 @@ static int pool_submit(pool *pl, job *j)
         else
             rc = -1;
     }
-    if (rc == 0 && j->table && pl->frozen) {
+    if (rc == 0 && j->table && pl->frozen && !j->ends_table) {
         if (j->table->worker < 0) {
             j->table->worker = least_pending(pl);
             j->starts_table = 1;
+            pl->open[j->table->worker]++;
         }
         j->worker = j->table->worker;
         pl->pending[j->worker] += j->len;
     }
-    if (rc == 0 && j->table)
+    if (rc == 0 && j->ends_table) {
+        j->worker = j->table->worker;
+        pl->open[j->worker]--;
+    }
+    if (rc == 0 && j->table && !j->ends_table)
         pl->chunks_queued++;
+    if (rc == 0 && (j->table || j->ends_loading))
+        pl->loading_jobs++;
     if (rc == 0) {
         pl->queue[pl->queued++] = j;
         pthread_cond_broadcast(&pl->changed);
@@ -379,10 +467,10 @@ static int pool_submit_sql(pool *pl, const char *sql, const char *what, const ch
     return pool_submit(pl, j);
 }
 
-/* Every connection commits the rows it loaded. */
+/* Every loading connection commits the rows it loaded. */
 static int pool_end_loading(pool *pl)
 {
-    for (int w = 0; w < pl->started; w++) {
+    for (int w = 0; w < pl->loaders; w++) {
         job *j = calloc(1, sizeof(*j));
         if (!j || !(j->what = zb_strdup("the loaded rows"))) {
             job_free(j);
@@ -395,6 +483,21 @@ static int pool_end_loading(pool *pl)
             return rc;
     }
     return 0;
+}
+
+/* Waits until every table's rows are committed (statements may still be
+ * running); the first failure, if any. */
+static int pool_wait_loaded(pool *pl)
+{
+    pthread_mutex_lock(&pl->lock);
+    pl->held = 0;
+    pthread_cond_broadcast(&pl->changed);
+    while (pl->loading_jobs > 0 && !pl->failed)
+        pthread_cond_wait(&pl->changed, &pl->lock);
+    pl->loading_phase = 0;
+    int failed = pl->failed;
+    pthread_mutex_unlock(&pl->lock);
+    return failed ? zb_error_raise(&pl->failure) : 0;
 }
 
 static void pool_hold(pool *pl, int held)
@@ -429,7 +532,7 @@ static void pool_stop(pool *pl)
     pthread_mutex_unlock(&pl->lock);
     for (int i = 0; i < pl->started; i++)
         pthread_join(pl->threads[i], NULL);
-    for (int i = 0; i < ZB_PG_MAX_JOBS; i++)
+    for (int i = 0; i < POOL_MAX; i++)
         if (pl->conns[i])
             PQfinish(pl->conns[i]);
     free(pl->queue);
@@ -456,20 +559,28 @@ static int pool_start(zb_pg_restore *p)
     pthread_cond_init(&pl->changed, NULL);
     p->pool_ready = 1;
     pl->chunk_capacity = (size_t)jobs;
-    for (int i = 0; i < jobs; i++) {
+    pl->tables = p->tables;
+    pl->table_count = p->table_count;
+    pl->loaders = jobs;
+    pl->loading_phase = 1;
+    /* a builder only where tables commit at their end */
+    pl->builder = pl->frozen && json_integer_value(json_object_get(p->toc, "format")) >= 2 ? jobs : -1;
+    int conns = jobs + (pl->builder >= 0);
+    for (int i = 0; i < conns; i++) {
         int rc = zb_pg_connect_db(&pl->conns[i], p->opts.conninfo, p->opts.password_file, p->temp);
         if (rc == 0)
             rc = zb_pg_exec(pl->conns[i], loading_settings, "cannot set up a loading session");
         if (rc < 0)
             return rc;
     }
-    for (int i = 0; i < jobs; i++) {
-        pl->args[i] = (struct pool_worker_arg){pl, pl->conns[i], NULL, i, 0};
+    for (int i = 0; i < conns; i++) {
+        pl->args[i] = (struct pool_worker_arg){pl, pl->conns[i], NULL, i, 0, 0};
         if (pthread_create(&pl->threads[i], NULL, pool_worker, &pl->args[i]) != 0)
             return zb_error_set(ZB_EFAIL, "cannot start a restore thread");
         pl->started++;
     }
-    zb_log_detail("loading with %d connection%s", jobs, jobs == 1 ? "" : "s");
+    zb_log_detail("loading with %d connection%s%s", jobs, jobs == 1 ? "" : "s",
+                  pl->builder >= 0 ? " and one more building the indexes of tables already loaded" : "");
     return 0;
 }
 
@@ -686,6 +797,36 @@ static int read_entry(char **out, size_t *len, zb_archive_reader *r, struct arch
     return 0;
 }
 
+/* Which data table each item works on and references, once, so that
+ * finding the items a committed table lets start costs no name lookups. */
+static long data_table_index(const zb_pg_restore *p, const char *quoted)
+{
+    for (size_t i = 0; quoted && i < p->table_count; i++)
+        if (strcmp(json_string_value(json_object_get(p->tables[i].toc, "table")), quoted) == 0)
+            return (long)i;
+    return -1;
+}
+
+static int map_items(zb_pg_restore *p)
+{
+    json_t *items = json_object_get(p->toc, "items");
+    size_t n = json_array_size(items) + 1, i;
+    p->item_table = calloc(n, sizeof(long));
+    p->item_references = calloc(n, sizeof(long));
+    p->item_queued = calloc(n, 1);
+    p->ready = calloc(n, sizeof(size_t));
+    if (!p->item_table || !p->item_references || !p->item_queued || !p->ready)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    json_t *it;
+    json_array_foreach(items, i, it) {
+        const char *references = json_string_value(json_object_get(it, "references"));
+        p->item_table[i] = data_table_index(p, json_string_value(json_object_get(it, "table")));
+        /* a reference to a table without rows of its own (partitioned) never counts as loaded early */
+        p->item_references[i] = references ? data_table_index(p, references) : -2;
+    }
+    return 0;
+}
+
 static int load_toc(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry *entry)
 {
     char *text = NULL;
@@ -714,7 +855,7 @@ static int load_toc(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry
         t->selected = table_selected(p, json_string_value(json_object_get(t->toc, "schema")),
                                      json_string_value(json_object_get(t->toc, "name")));
     }
-    return 0;
+    return map_items(p);
 }
 
 static int run_item(zb_pg_restore *p, PGconn *conn, json_t *it)
@@ -809,6 +950,86 @@ static int run_section(zb_pg_restore *p, const char *section)
     return pool_drain(&p->pool);
 }
 
+/* Post-data items whose statements lock nothing but their table (and the
+ * one a foreign key references): an index of a plain table or
+ * materialized view, and the keys and foreign keys of plain tables the
+ * backup split into steps. Others may reach further (a check constraint
+ * of an inheritance parent is added to its children too) and wait for the
+ * end of loading, so that no statement ever waits for a table still being
+ * loaded. */
+static int locks_only_its_tables(json_t *it)
+{
+    const char *lock = json_string_value(json_object_get(it, "lock"));
+    return json_array_size(json_object_get(it, "steps")) > 0 ||
+           (strcmp(json_string_value(json_object_get(it, "kind")), "INDEX") == 0 && lock && strcmp(lock, "SHARE") == 0);
+}
+
+/* Whether a post-data pool item may be queued while other tables still
+ * load: it locks only its own tables, and every data table it works on has
+ * its rows committed (called with the pool's lock held). */
+static int item_ready(const zb_pg_restore *p, json_t *it, size_t i)
+{
+    long t = p->item_table[i], ref = p->item_references[i];
+    return !p->item_queued[i] && t >= 0 && p->tables[t].committed && (ref == -2 || (ref >= 0 && p->tables[ref].committed)) &&
+           strcmp(json_string_value(json_object_get(it, "section")), "post-data") == 0 && runs_on_pool(it) &&
+           locks_only_its_tables(it) && item_selected(p, it);
+}
+
+/* Queues, as one batch, the indexes and constraints of tables committed
+ * since the last call: they build while the archive still brings other
+ * tables' rows. */
+static int release_ready_items(zb_pg_restore *p)
+{
+    size_t count = 0, i;
+    json_t *it, *items = json_object_get(p->toc, "items");
+    pthread_mutex_lock(&p->pool.lock);
+    if (p->pool.committed_new) {
+        p->pool.committed_new = 0;
+        json_array_foreach(items, i, it) if (item_ready(p, it, i)) p->ready[count++] = i;
+    }
+    pthread_mutex_unlock(&p->pool.lock);
+    int rc = 0;
+    if (count > 0)
+        pool_hold(&p->pool, 1);
+    for (size_t k = 0; rc == 0 && k < count; k++) {
+        p->item_queued[p->ready[k]] = 1;
+        rc = submit_item(p, json_array_get(items, p->ready[k]), p->ready[k] + 1);
+    }
+    if (count > 0)
+        pool_hold(&p->pool, 0);
+    return rc;
+}
+
+/* Post-data once every table is loaded: the pool's items not queued yet
+ * (they need nothing but tables, all loaded now) as one batch, then the
+ * leader's (triggers, policies, refreshes...) in order once the pool is
+ * done. */
+static int run_post_data(zb_pg_restore *p)
+{
+    size_t i;
+    json_t *it, *items = json_object_get(p->toc, "items");
+    int rc = 0;
+    pool_hold(&p->pool, 1);
+    json_array_foreach(items, i, it) {
+        if (rc < 0 || p->item_queued[i] || strcmp(json_string_value(json_object_get(it, "section")), "post-data") != 0 ||
+            !runs_on_pool(it) || !item_selected(p, it))
+            continue;
+        p->item_queued[i] = 1;
+        rc = submit_item(p, it, i + 1);
+    }
+    if (rc == 0)
+        rc = pool_drain(&p->pool);
+    json_array_foreach(items, i, it) {
+        if (rc < 0 || strcmp(json_string_value(json_object_get(it, "section")), "post-data") != 0 || runs_on_pool(it) ||
+            !item_selected(p, it))
+            continue;
+        rc = run_item(p, p->leader, it);
+        if (rc == 0)
+            rc = zb_check_interrupt();
+    }
+    return rc;
+}
+
 /* Loading frozen keeps a lock on every table loaded (with its TOAST table
  * and that one's index: three) until the end of the load, in the server's
  * shared lock table (max_locks_per_transaction x connections). Where the
@@ -828,6 +1049,12 @@ static int choose_frozen_load(zb_pg_restore *p)
     PQclear(res);
     for (size_t i = 0; i < p->table_count; i++)
         needed += p->tables[i].selected ? 3 : 0;
+    /* from toc format 2 on, each table's end is marked and its rows are
+     * committed then: the transactions hold only the tables whose chunks are
+     * still arriving, at most one per connection of the backup */
+    long long open_at_once = json_integer_value(json_object_get(p->toc, "connections"));
+    if (json_integer_value(json_object_get(p->toc, "format")) >= 2 && needed > 3 * open_at_once)
+        needed = 3 * (open_at_once > 0 ? open_at_once : ZB_PG_MAX_JOBS);
     p->pool.frozen = needed <= slots / 4;
     if (!p->pool.frozen)
         zb_log_detail("%zu tables would take %lld of the server's %lld lock slots: loading them unfrozen", p->table_count,
@@ -889,16 +1116,52 @@ static table_load *find_table(zb_pg_restore *p, unsigned int oid)
     return NULL;
 }
 
-/* data/<oid>/<NNNNNN>.copy: chunks of a table arrive in order. */
+/* data/<oid>/end: the table's chunks are all in. Loading frozen, its
+ * connection commits once no other table of its transaction expects rows,
+ * and then the table's indexes and keys may start (release_ready_items). */
+static int end_of_table(zb_pg_restore *p, table_load *t, const char *relative)
+{
+    if (t->ended)
+        return zb_error_set(ZB_EFORMAT, "entry %s appears twice", relative);
+    t->ended = 1;
+    if (!p->pool.frozen || !t->selected)
+        return 0;
+    if (t->worker < 0) { /* no rows: nothing to commit */
+        pthread_mutex_lock(&p->pool.lock);
+        t->committed = 1;
+        p->pool.committed_new = 1;
+        pthread_mutex_unlock(&p->pool.lock);
+        return 0;
+    }
+    job *j = calloc(1, sizeof(*j));
+    if (!j || !(j->what = zb_strdup(json_string_value(json_object_get(t->toc, "table"))))) {
+        job_free(j);
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    }
+    j->table = t;
+    j->ends_table = 1;
+    return pool_submit(&p->pool, j);
+}
+
+/* data/<oid>/<NNNNNN>.copy: chunks of a table arrive in order, then
+ * data/<oid>/end (archives of toc format 2 on). */
 static int load_chunk(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry *entry, const char *relative)
 {
     unsigned int oid = 0, seq = 0;
     char tail[8];
+    int end = 0;
+    if (sscanf(relative, "data/%u/end%n", &oid, &end) == 1 && end > 0 && relative[end] == '\0') {
+        table_load *t = find_table(p, oid);
+        return t ? end_of_table(p, t, relative)
+                 : zb_error_set(ZB_EFORMAT, "entry %s belongs to no table of the table of contents", relative);
+    }
     if (sscanf(relative, "data/%u/%u.%7s", &oid, &seq, tail) != 3 || strcmp(tail, "copy") != 0)
         return zb_error_set(ZB_EFORMAT, "unexpected entry %s in a database source", relative);
     table_load *t = find_table(p, oid);
     if (!t)
         return zb_error_set(ZB_EFORMAT, "entry %s belongs to no table of the table of contents", relative);
+    if (t->ended)
+        return zb_error_set(ZB_EFORMAT, "entry %s comes after the end of its table", relative);
     if (seq != t->chunks + 1)
         return zb_error_set(ZB_EFORMAT, "entry %s is out of order (expected chunk %u)", relative, t->chunks + 1);
     t->chunks = seq;
@@ -972,7 +1235,8 @@ int zb_pg_restore_entry(zb_pg_restore *p, zb_archive_reader *r, struct archive_e
         return 0;
     if (strncmp(info->relative, "blobs/", 6) == 0)
         return load_large_object(p, r, info->relative);
-    return load_chunk(p, r, entry, info->relative);
+    int rc = load_chunk(p, r, entry, info->relative);
+    return rc < 0 ? rc : release_ready_items(p);
 }
 
 /* Every selected table got exactly the rows the backup recorded. The bytes
@@ -1036,13 +1300,13 @@ int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r)
         return zb_error_set(ZB_EFORMAT, "the database source has no table of contents");
     int rc = pool_end_loading(&p->pool);
     if (rc == 0)
-        rc = pool_drain(&p->pool);
+        rc = pool_wait_loaded(&p->pool);
     double t0 = zb_time_monotonic();
     zb_log_detail("data loaded in %.1f s", t0 - p->started);
     if (rc == 0)
         rc = check_tables(p, r);
     if (rc == 0)
-        rc = run_section(p, "post-data");
+        rc = run_post_data(p);
     double t1 = zb_time_monotonic();
     zb_log_detail("indexes, constraints and the rest built in %.1f s", t1 - t0);
     if (rc == 0)
@@ -1091,6 +1355,10 @@ void zb_pg_restore_free(zb_pg_restore *p)
     PQfinish(p->maintenance);
     json_decref(p->toc);
     free(p->tables);
+    free(p->item_table);
+    free(p->item_references);
+    free(p->item_queued);
+    free(p->ready);
     free(p->target);
     free(p->source_name);
     free(p);

@@ -78,4 +78,20 @@ if diff -q schema.src schema.copy1 >/dev/null; then zb_pass; else zb_fail "schem
 zb_expect_status 0 "verify --restore of a format-1 archive" -- "$ZB_BIN" --log-format text verify --restore --key key "$archive1" \
     --pg-target "$(zb_pg_conninfo postgres)"
 zb_expect_contains "$ZB_LAST_OUTPUT" "verified $archive1 by restore (pg shop, " "the proof passed"
+
+# a table's rows after its end mark, or two end marks, make a hostile or
+# broken archive: refused naming the entry, nothing left behind
+toc='{"format":2,"database":"shop","encoding":"UTF8","connections":1,"items":[],"tables":[{"oid":7,"schema":"s","name":"t","table":"s.t","columns":"a","format":"text"}]}'
+for case in "after:file:pg/shop/data/7/000001.copy:1" "twice:file:pg/shop/data/7/end:"; do
+    "$ZB_CRAFT" --recipient key.pub --out "marks-${case%%:*}.zbk" "file:pg/shop/toc.json:$toc" "file:pg/shop/data/7/end:" \
+        "${case#*:}" || zb_fail "cannot craft an archive"
+done
+zb_expect_status 5 "rows after the end mark" -- "$ZB_BIN" --log-format text restore --key key marks-after.zbk \
+    --pg-target "$(zb_pg_conninfo marks)"
+zb_expect_contains "$ZB_LAST_OUTPUT" "entry data/7/000001.copy comes after the end of its table" "names the misplaced chunk"
+zb_expect_status 5 "two end marks" -- "$ZB_BIN" --log-format text restore --key key marks-twice.zbk \
+    --pg-target "$(zb_pg_conninfo marks)"
+zb_expect_contains "$ZB_LAST_OUTPUT" "entry data/7/end appears twice" "names the repeated mark"
+zb_expect_equal "$(zb_psql -At -c "SELECT count(*) FROM pg_database WHERE datname = 'marks' OR datname LIKE 'zbrestore%'")" "0" \
+    "no database left behind"
 zb_test_end
