@@ -33,7 +33,33 @@ bench_run() {
         "${walls[*]}" "$cpu" "$rss_max"
 }
 
-bench_value() { awk -F'\t' -v n="$1" -v col="$2" '$1 == n { print $col }' "$BENCH_RESULTS" | tail -1; }
+# bench_value NAME COLUMN: the recorded value; where NAME was run several
+# times (bench_interleave), the median of its walls or CPU times and the
+# largest peak RSS.
+bench_value() {
+    awk -F'\t' -v n="$1" -v col="$2" '$1 == n { print $col }' "$BENCH_RESULTS" | sort -n |
+        awk -v col="$2" '{ a[NR] = $1 } END { if (NR) print (col == 3 ? a[NR] : a[int((NR + 1) / 2)]) }'
+}
+
+# bench_interleave NAME BEFORE COMMAND [NAME BEFORE COMMAND...]: runs the
+# commands (shell strings; BEFORE, possibly empty, runs before each) in
+# turns, one run each per round, BENCH_REPEAT rounds, so rivals measured
+# side by side share whatever the machine does meanwhile. Prints each
+# one's median.
+bench_interleave() {
+    local round i rounds=${BENCH_REPEAT:-3} args=("$@")
+    for ((round = 0; round < rounds; round++)); do
+        for ((i = 0; i < ${#args[@]}; i += 3)); do
+            BENCH_REPEAT=1 BENCH_BEFORE_EACH=${args[i + 1]} bench_run "${args[i]}" -- bash -c "${args[i + 2]}" >/dev/null || return 1
+        done
+    done
+    for ((i = 0; i < ${#args[@]}; i += 3)); do
+        printf '%-34s %6.2f s wall (median of %d interleaved runs: %s)  %6.2f s cpu  %7d KiB peak RSS\n' "${args[i]}" \
+            "$(bench_value "${args[i]}" 2)" "$rounds" "$(awk -F'\t' -v n="${args[i]}" '$1 == n { printf "%s ", $2 }' "$BENCH_RESULTS")" \
+            "$(bench_value "${args[i]}" 4)" "$(bench_value "${args[i]}" 3)"
+    done
+}
+
 
 bench_ratio() {
     local a b

@@ -9,6 +9,9 @@
 #
 #   bench/pg/bench.sh [WORKDIR]   (default /var/tmp/zb-bench-pg; the cluster
 #                                  and dataset are kept there for reruns)
+#   BENCH_PG_PARTS="restore" BENCH_REPEAT=5 bench/pg/bench.sh
+#                                 only the restores (of the dumps and archive
+#                                 an earlier full run left), more rounds
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 . "$root/bench/lib.sh"
@@ -92,24 +95,32 @@ echo "database pos: $(psql_ -d pos -At -c "SELECT pg_size_pretty(pg_database_siz
 chown -R postgres "$work/key" "$work/key.pub" 2>/dev/null || true
 mkdir -p "$work/dumps" && chown postgres "$work/dumps"
 
+parts=${BENCH_PG_PARTS:-backup restore}
+if [[ " $parts " == *" backup "* ]]; then
 BENCH_BEFORE_EACH="rm -rf '$work/dumps/fd'" bench_run "pg_dump -Fd -j$jobs" -- \
     runuser -u postgres -- "$pgbin/pg_dump" -h "$sock" -p "$port" -Fd -j "$jobs" -f "$work/dumps/fd" pos
 bench_run "pg_dump -Fc" -- runuser -u postgres -- "$pgbin/pg_dump" -h "$sock" -p "$port" -Fc -f "$work/dumps/pos.dump" pos
 BENCH_BEFORE_EACH="rm -rf '$work/repo'" bench_run "zakpos-backup backup --pg" -- \
     "$bin" --log-format json backup --repo "$work/repo" --recipient "$work/key.pub" --pg "$(conninfo pos)" --jobs "$jobs"
+fi
 archive=$(ls "$work"/repo/*.zbk | tail -1)
 
 drop_target="psql_ -d postgres -c 'DROP DATABASE IF EXISTS target'"
-BENCH_BEFORE_EACH="$drop_target; psql_ -d postgres -c 'CREATE DATABASE target'" bench_run "pg_restore -j$jobs (-Fd)" -- \
-    runuser -u postgres -- "$pgbin/pg_restore" -h "$sock" -p "$port" -j "$jobs" -d target "$work/dumps/fd"
-BENCH_BEFORE_EACH="$drop_target" bench_run "zakpos-backup restore --pg" -- \
-    "$bin" --log-format json restore --key "$work/key" "$archive" --pg-target "$(conninfo target)" --jobs "$jobs"
+if [[ " $parts " == *" restore "* ]]; then
+# interleaved (one run of each per round): the two restores are close and
+# this machine's speed drifts from minute to minute
+bench_interleave \
+    "pg_restore -j$jobs (-Fd)" "$drop_target; psql_ -d postgres -c 'CREATE DATABASE target'" \
+    "runuser -u postgres -- '$pgbin/pg_restore' -h '$sock' -p '$port' -j '$jobs' -d target '$work/dumps/fd'" \
+    "zakpos-backup restore --pg" "$drop_target" \
+    "'$bin' --log-format json restore --key '$work/key' '$archive' --pg-target '$(conninfo target)' --jobs '$jobs'"
 eval "$drop_target"
+fi
 
 echo
-echo "sizes: zakpos-backup archive $(stat -c %s "$archive") bytes, pg_dump -Fc $(stat -c %s "$work/dumps/pos.dump") bytes," \
+[[ " $parts " == *" backup "* ]] && echo "sizes: zakpos-backup archive $(stat -c %s "$archive") bytes, pg_dump -Fc $(stat -c %s "$work/dumps/pos.dump") bytes," \
     "pg_dump -Fd $(du -sb "$work/dumps/fd" | cut -f1) bytes"
-echo "backup / pg_dump -Fd -j$jobs: $(bench_ratio "zakpos-backup backup --pg" "pg_dump -Fd -j$jobs") (target <= 0.80)"
-echo "backup / pg_dump -Fc: $(bench_ratio "zakpos-backup backup --pg" "pg_dump -Fc") (target <= 0.80)"
-echo "restore / pg_restore -j$jobs: $(bench_ratio "zakpos-backup restore --pg" "pg_restore -j$jobs (-Fd)") (target <= 0.80)"
+[[ " $parts " == *" backup "* ]] && echo "backup / pg_dump -Fd -j$jobs: $(bench_ratio "zakpos-backup backup --pg" "pg_dump -Fd -j$jobs") (target <= 0.80)"
+[[ " $parts " == *" backup "* ]] && echo "backup / pg_dump -Fc: $(bench_ratio "zakpos-backup backup --pg" "pg_dump -Fc") (target <= 0.80)"
+[[ " $parts " == *" restore "* ]] && echo "restore / pg_restore -j$jobs: $(bench_ratio "zakpos-backup restore --pg" "pg_restore -j$jobs (-Fd)") (target <= 0.80)"
 echo "peak RSS KiB: backup $(bench_value "zakpos-backup backup --pg" 3), restore $(bench_value "zakpos-backup restore --pg" 3) (target <= 65536)"

@@ -19,7 +19,6 @@
 #define MAX_TOC_BYTES (256u << 20)
 #define MAX_CHUNK_BYTES (1024u << 20)
 #define COPY_SLICE (128u << 10)
-#define POOL_MAX (ZB_PG_MAX_JOBS + 1) /* the loading connections and the builder */
 
 /* A table being loaded: what the archive's chunks add up to, and what the
  * server says it inserted. */
@@ -49,6 +48,7 @@ typedef struct job {
     int starts_table;  /* a table's first chunk: truncate it first */
     int ends_table;    /* the table has no more chunks: commit once nothing else is open */
     int ends_loading;  /* commit the connection's loading transaction */
+    int after_table;   /* statements: follows every earlier queued job on its table (ANALYZE) */
 } job;
 
 /* Worker connections taking jobs from a queue. Each table's rows are loaded
@@ -67,12 +67,10 @@ typedef struct job {
  * each other's locks: indexes of one table build side by side, each under
  * a SHARE lock) and no earlier queued one must come first (must_follow).
  * Archives that mark each table's end let a table's connection commit its
- * rows there; the table's indexes and keys may then be built while the
- * rest still loads, by one more connection, the builder: the loading ones
- * cannot (they are inside their loading transactions), and a load leaves
- * a core partly idle as its connections wait for the archive's stream. The
- * builder takes statements only while rows are arriving; after that the
- * loading connections build, --jobs at a time.
+ * rows there; the table's indexes and keys may then be built while other
+ * tables still load, by any connection outside a loading transaction (one
+ * whose tables are all in, or one the backup's fewer connections leave
+ * without a table).
  * Among the jobs free to start, the one on the largest table goes first:
  * the largest table's work is the longest (its keys attach and its foreign
  * keys are checked one after another), and started last it would finish
@@ -83,11 +81,8 @@ typedef struct pool {
     job **queue;
     size_t queued, queue_cap;
     size_t chunks_queued, chunk_capacity;
-    unsigned long long pending[POOL_MAX]; /* chunk bytes queued or loading, per connection */
-    int open[POOL_MAX];   /* tables given to a connection whose end marker has not arrived */
-    int loaders;          /* connections 0..loaders-1 load rows */
-    int builder;          /* the one that only builds (see above), or -1 */
-    int loading_phase;    /* rows are still arriving */
+    unsigned long long pending[ZB_PG_MAX_JOBS]; /* chunk bytes queued or loading, per connection */
+    int open[ZB_PG_MAX_JOBS];   /* tables given to a connection whose end marker has not arrived */
     size_t loading_jobs;        /* chunks and commits queued or running */
     int committed_new;          /* tables were committed since the last look */
     table_load *tables;         /* the restore's, to mark committed ones */
@@ -98,8 +93,8 @@ typedef struct pool {
     int stopping;
     int failed;
     zb_error_saved failure;
-    PGconn *conns[POOL_MAX];
-    pthread_t threads[POOL_MAX];
+    PGconn *conns[ZB_PG_MAX_JOBS];
+    pthread_t threads[ZB_PG_MAX_JOBS];
     struct pool_worker_arg {
         struct pool *pool;
         PGconn *conn;
@@ -107,7 +102,7 @@ typedef struct pool {
         int index;
         int loading; /* inside its loading transaction */
         int open;    /* tables truncated in it whose end has not been reached */
-    } args[POOL_MAX];
+    } args[ZB_PG_MAX_JOBS];
     int started;
 } pool;
 
@@ -208,14 +203,15 @@ static int locks_conflict(const job *a, const job *b)
 }
 
 /* Whether job j must wait for the earlier queued job e: e is an earlier
- * step of the same object (an index before the key that adopts it), or
- * works on a table j references (a foreign key waits for the key it points
- * to). Indexes and constraints of one table need no order among
+ * step of the same object (an index before the key that adopts it), works
+ * on a table j references (a foreign key waits for the key it points to),
+ * or works on j's table and j is its ANALYZE. Indexes and constraints of one table need no order among
  * themselves, two foreign keys to one table neither: they only must not
  * run at once, which the running jobs' locks decide. */
 static int must_follow(const job *j, const job *e)
 {
-    return (j->item && j->item == e->item) || same_table(e->locks[0], j->locks[1]);
+    return (j->item && j->item == e->item) || same_table(e->locks[0], j->locks[1]) ||
+           (j->after_table && same_table(e->locks[0], j->locks[0]));
 }
 
 /* The job a worker runs next (called with the lock held): the first one
@@ -230,7 +226,7 @@ static long next_job(pool *pl, int worker, int loading)
     for (size_t i = 0; !pl->held && i < pl->queued; i++)
         if (pl->queue[i]->worker == worker)
             return (long)i;
-    if (loading || (worker == pl->builder && !pl->loading_phase))
+    if (loading)
         return -1;
     long best = -1;
     for (size_t i = 0; !pl->held && i < pl->queued; i++) {
@@ -393,7 +389,7 @@ static int running_statement(const pool *pl, int w)
 static int least_pending(const pool *pl)
 {
     int best = 0;
-    for (int w = 1; w < pl->loaders; w++) {
+    for (int w = 1; w < pl->started; w++) {
         int d = pl->open[w] - pl->open[best];
         if (d == 0)
             d = running_statement(pl, w) - running_statement(pl, best);
@@ -449,28 +445,35 @@ static int pool_submit(pool *pl, job *j)
 }
 
 /* A statement job; locks are the quoted names of the tables it locks and
- * modes how (LOCK_ bits). */
-static int pool_submit_sql(pool *pl, const char *sql, const char *what, const char *lock1, int mode1, const char *lock2,
-                           int mode2, unsigned long long weight, size_t item)
+ * modes how (LOCK_ bits). NULL when out of memory. */
+static job *sql_job(const char *sql, const char *what, const char *lock1, int mode1, const char *lock2, int mode2,
+                    unsigned long long weight, size_t item)
 {
     job *j = calloc(1, sizeof(*j));
     if (!j || !(j->data = zb_strdup(sql)) || !(j->what = zb_strdup(what)) || (lock1 && !(j->locks[0] = zb_strdup(lock1))) ||
         (lock2 && !(j->locks[1] = zb_strdup(lock2)))) {
         job_free(j);
-        return zb_error_set(ZB_ENOMEM, "out of memory");
+        return NULL;
     }
     j->weight = weight;
     j->modes[0] = mode1;
     j->modes[1] = mode2;
     j->item = item;
     j->worker = -1;
-    return pool_submit(pl, j);
+    return j;
 }
 
-/* Every loading connection commits the rows it loaded. */
+static int pool_submit_sql(pool *pl, const char *sql, const char *what, const char *lock1, int mode1, const char *lock2,
+                           int mode2, unsigned long long weight, size_t item)
+{
+    job *j = sql_job(sql, what, lock1, mode1, lock2, mode2, weight, item);
+    return j ? pool_submit(pl, j) : zb_error_set(ZB_ENOMEM, "out of memory");
+}
+
+/* Every connection commits the rows it loaded. */
 static int pool_end_loading(pool *pl)
 {
-    for (int w = 0; w < pl->loaders; w++) {
+    for (int w = 0; w < pl->started; w++) {
         job *j = calloc(1, sizeof(*j));
         if (!j || !(j->what = zb_strdup("the loaded rows"))) {
             job_free(j);
@@ -494,7 +497,6 @@ static int pool_wait_loaded(pool *pl)
     pthread_cond_broadcast(&pl->changed);
     while (pl->loading_jobs > 0 && !pl->failed)
         pthread_cond_wait(&pl->changed, &pl->lock);
-    pl->loading_phase = 0;
     int failed = pl->failed;
     pthread_mutex_unlock(&pl->lock);
     return failed ? zb_error_raise(&pl->failure) : 0;
@@ -532,7 +534,7 @@ static void pool_stop(pool *pl)
     pthread_mutex_unlock(&pl->lock);
     for (int i = 0; i < pl->started; i++)
         pthread_join(pl->threads[i], NULL);
-    for (int i = 0; i < POOL_MAX; i++)
+    for (int i = 0; i < ZB_PG_MAX_JOBS; i++)
         if (pl->conns[i])
             PQfinish(pl->conns[i]);
     free(pl->queue);
@@ -561,26 +563,20 @@ static int pool_start(zb_pg_restore *p)
     pl->chunk_capacity = (size_t)jobs;
     pl->tables = p->tables;
     pl->table_count = p->table_count;
-    pl->loaders = jobs;
-    pl->loading_phase = 1;
-    /* a builder only where tables commit at their end */
-    pl->builder = pl->frozen && json_integer_value(json_object_get(p->toc, "format")) >= 2 ? jobs : -1;
-    int conns = jobs + (pl->builder >= 0);
-    for (int i = 0; i < conns; i++) {
+    for (int i = 0; i < jobs; i++) {
         int rc = zb_pg_connect_db(&pl->conns[i], p->opts.conninfo, p->opts.password_file, p->temp);
         if (rc == 0)
             rc = zb_pg_exec(pl->conns[i], loading_settings, "cannot set up a loading session");
         if (rc < 0)
             return rc;
     }
-    for (int i = 0; i < conns; i++) {
+    for (int i = 0; i < jobs; i++) {
         pl->args[i] = (struct pool_worker_arg){pl, pl->conns[i], NULL, i, 0, 0};
         if (pthread_create(&pl->threads[i], NULL, pool_worker, &pl->args[i]) != 0)
             return zb_error_set(ZB_EFAIL, "cannot start a restore thread");
         pl->started++;
     }
-    zb_log_detail("loading with %d connection%s%s", jobs, jobs == 1 ? "" : "s",
-                  pl->builder >= 0 ? " and one more building the indexes of tables already loaded" : "");
+    zb_log_detail("loading with %d connection%s", jobs, jobs == 1 ? "" : "s");
     return 0;
 }
 
@@ -1000,10 +996,37 @@ static int release_ready_items(zb_pg_restore *p)
     return rc;
 }
 
+/* ANALYZE of every item of this kind (tables, materialized views) on the
+ * pool, each after the work queued before it on its table: weighing
+ * nothing, they fill the connections that the last tables' chains of
+ * indexes and key checks leave idle. */
+static int queue_analyze(zb_pg_restore *p, const char *kind_wanted)
+{
+    size_t i;
+    json_t *it;
+    int rc = 0;
+    json_array_foreach(json_object_get(p->toc, "items"), i, it) {
+        const char *kind = json_string_value(json_object_get(it, "kind"));
+        if (rc < 0 || strcmp(kind, kind_wanted) != 0 || !item_selected(p, it))
+            continue;
+        const char *table = json_string_value(json_object_get(it, "table"));
+        zb_buf sql = ZB_BUF_INIT, what = ZB_BUF_INIT;
+        zb_buf_printf(&sql, "ANALYZE %s", table);
+        zb_buf_printf(&what, "ANALYZE of %s", table);
+        job *j = sql.data && what.data ? sql_job(sql.data, what.data, table, LOCK_SHARE_UPDATE_EXCLUSIVE, NULL, 0, 0, 0) : NULL;
+        if (j)
+            j->after_table = 1;
+        rc = j ? pool_submit(&p->pool, j) : zb_error_set(ZB_ENOMEM, "out of memory");
+        zb_buf_free(&sql);
+        zb_buf_free(&what);
+    }
+    return rc;
+}
+
 /* Post-data once every table is loaded: the pool's items not queued yet
- * (they need nothing but tables, all loaded now) as one batch, then the
- * leader's (triggers, policies, refreshes...) in order once the pool is
- * done. */
+ * (they need nothing but tables, all loaded now) and the tables' ANALYZE
+ * as one batch, then the leader's (triggers, policies, refreshes...) in
+ * order once the pool is done, then the materialized views' ANALYZE. */
 static int run_post_data(zb_pg_restore *p)
 {
     size_t i;
@@ -1018,6 +1041,8 @@ static int run_post_data(zb_pg_restore *p)
         rc = submit_item(p, it, i + 1);
     }
     if (rc == 0)
+        rc = queue_analyze(p, "TABLE");
+    if (rc == 0)
         rc = pool_drain(&p->pool);
     json_array_foreach(items, i, it) {
         if (rc < 0 || strcmp(json_string_value(json_object_get(it, "section")), "post-data") != 0 || runs_on_pool(it) ||
@@ -1027,7 +1052,10 @@ static int run_post_data(zb_pg_restore *p)
         if (rc == 0)
             rc = zb_check_interrupt();
     }
-    return rc;
+    /* materialized views once the leader has refreshed them */
+    if (rc == 0)
+        rc = queue_analyze(p, "MATERIALIZED VIEW");
+    return rc < 0 ? rc : pool_drain(&p->pool);
 }
 
 /* Loading frozen keeps a lock on every table loaded (with its TOAST table
@@ -1271,29 +1299,6 @@ static int check_tables(zb_pg_restore *p, zb_archive_reader *r)
     return 0;
 }
 
-/* ANALYZE table by table on the pool, so statistics are gathered in parallel. */
-static int analyze_tables(zb_pg_restore *p)
-{
-    size_t i;
-    json_t *it;
-    int rc = 0;
-    json_array_foreach(json_object_get(p->toc, "items"), i, it) {
-        const char *kind = json_string_value(json_object_get(it, "kind"));
-        if (rc < 0 || (strcmp(kind, "TABLE") != 0 && strcmp(kind, "MATERIALIZED VIEW") != 0) || !item_selected(p, it))
-            continue;
-        const char *table = json_string_value(json_object_get(it, "table"));
-        zb_buf sql = ZB_BUF_INIT, what = ZB_BUF_INIT;
-        zb_buf_printf(&sql, "ANALYZE %s", table);
-        zb_buf_printf(&what, "ANALYZE of %s", table);
-        rc = sql.data && what.data ? pool_submit_sql(&p->pool, sql.data, what.data, table, LOCK_SHARE_UPDATE_EXCLUSIVE, NULL, 0,
-                                                     table_bytes(p, table), 0)
-                                   : zb_error_set(ZB_ENOMEM, "out of memory");
-        zb_buf_free(&sql);
-        zb_buf_free(&what);
-    }
-    return rc < 0 ? rc : pool_drain(&p->pool);
-}
-
 int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r)
 {
     if (!p->toc)
@@ -1307,11 +1312,7 @@ int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r)
         rc = check_tables(p, r);
     if (rc == 0)
         rc = run_post_data(p);
-    double t1 = zb_time_monotonic();
-    zb_log_detail("indexes, constraints and the rest built in %.1f s", t1 - t0);
-    if (rc == 0)
-        rc = analyze_tables(p);
-    zb_log_detail("statistics gathered (ANALYZE) in %.1f s", zb_time_monotonic() - t1);
+    zb_log_detail("indexes, constraints, statistics (ANALYZE) and the rest built in %.1f s", zb_time_monotonic() - t0);
     if (rc < 0)
         return rc;
     pool_stop(&p->pool);
