@@ -94,6 +94,7 @@ typedef struct pool {
     int failed;
     zb_error_saved failure;
     PGconn *conns[ZB_PG_MAX_JOBS];
+    PGcancel *cancels[ZB_PG_MAX_JOBS]; /* made when connected: PQcancel from another thread needs them */
     pthread_t threads[ZB_PG_MAX_JOBS];
     struct pool_worker_arg {
         struct pool *pool;
@@ -399,13 +400,39 @@ static int least_pending(const pool *pl)
     return best;
 }
 
+/* Waits for a change in the pool (called with the lock held), and on
+ * SIGINT or SIGTERM fails the pool and cancels the statements running on
+ * the server: an index build or a lock wait there may last minutes, and
+ * the operator who pressed Ctrl-C should not wait for it. The workers then
+ * skip what is queued, and the restore's cleanup drops the database. */
+static void pool_wait(pool *pl)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 200 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&pl->changed, &pl->lock, &until);
+    if (pl->failed || !zb_interrupted())
+        return;
+    zb_check_interrupt();
+    pool_fail(pl);
+    char why[256];
+    for (int w = 0; w < pl->started; w++)
+        if (pl->args[w].running && pl->cancels[w])
+            PQcancel(pl->cancels[w], why, sizeof(why));
+    pthread_cond_broadcast(&pl->changed);
+}
+
 /* Queues a job (taking it); a chunk waits while the chunk slots are full,
  * then goes to its table's connection. */
 static int pool_submit(pool *pl, job *j)
 {
     pthread_mutex_lock(&pl->lock);
     while (j->table && pl->chunks_queued >= pl->chunk_capacity && !pl->failed)
-        pthread_cond_wait(&pl->changed, &pl->lock);
+        pool_wait(pl);
     int rc = pl->failed ? 1 : 0;
     if (rc == 0 && pl->queued == pl->queue_cap) {
         size_t cap = pl->queue_cap ? pl->queue_cap * 2 : 64;
@@ -496,7 +523,7 @@ static int pool_wait_loaded(pool *pl)
     pl->held = 0;
     pthread_cond_broadcast(&pl->changed);
     while (pl->loading_jobs > 0 && !pl->failed)
-        pthread_cond_wait(&pl->changed, &pl->lock);
+        pool_wait(pl);
     int failed = pl->failed;
     pthread_mutex_unlock(&pl->lock);
     return failed ? zb_error_raise(&pl->failure) : 0;
@@ -516,7 +543,7 @@ static int pool_drain(pool *pl)
     pool_hold(pl, 0);
     pthread_mutex_lock(&pl->lock);
     while (pl->queued > 0 || pl->busy > 0)
-        pthread_cond_wait(&pl->changed, &pl->lock);
+        pool_wait(pl);
     int failed = pl->failed;
     pthread_mutex_unlock(&pl->lock);
     return failed ? zb_error_raise(&pl->failure) : 0;
@@ -534,6 +561,9 @@ static void pool_stop(pool *pl)
     pthread_mutex_unlock(&pl->lock);
     for (int i = 0; i < pl->started; i++)
         pthread_join(pl->threads[i], NULL);
+    for (int i = 0; i < ZB_PG_MAX_JOBS; i++)
+        if (pl->cancels[i])
+            PQfreeCancel(pl->cancels[i]);
     for (int i = 0; i < ZB_PG_MAX_JOBS; i++)
         if (pl->conns[i])
             PQfinish(pl->conns[i]);
@@ -567,6 +597,8 @@ static int pool_start(zb_pg_restore *p)
         int rc = zb_pg_connect_db(&pl->conns[i], p->opts.conninfo, p->opts.password_file, p->temp);
         if (rc == 0)
             rc = zb_pg_exec(pl->conns[i], loading_settings, "cannot set up a loading session");
+        if (rc == 0 && !(pl->cancels[i] = PQgetCancel(pl->conns[i])))
+            rc = zb_error_set(ZB_ENOMEM, "out of memory");
         if (rc < 0)
             return rc;
     }
