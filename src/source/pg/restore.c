@@ -206,9 +206,10 @@ static int locks_conflict(const job *a, const job *b)
 /* Whether job j must wait for the earlier queued job e: e is an earlier
  * step of the same object (an index before the key that adopts it), works
  * on a table j references (a foreign key waits for the key it points to),
- * or works on j's table and j is its ANALYZE. Indexes and constraints of one table need no order among
- * themselves, two foreign keys to one table neither: they only must not
- * run at once, which the running jobs' locks decide. */
+ * or works on j's table and j is its ANALYZE. Indexes and constraints of
+ * one table need no order among themselves, two foreign keys to one table
+ * neither: they only must not run at once, which the running jobs' locks
+ * decide. */
 static int must_follow(const job *j, const job *e)
 {
     return (j->item && j->item == e->item) || same_table(e->locks[0], j->locks[1]) ||
