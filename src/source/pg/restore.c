@@ -130,6 +130,10 @@ struct zb_pg_restore {
     size_t *ready; /* scratch: items found ready to queue */
 };
 
+/* Loading work: a chunk, a table's end, a connection's final commit (as
+ * opposed to a statement). */
+static int is_loading_job(const job *j) { return j->table || j->ends_loading; }
+
 static void job_free(job *j)
 {
     if (!j)
@@ -349,7 +353,7 @@ static void *pool_worker(void *arg)
         pthread_mutex_unlock(&pl->lock);
         long long rows = 0;
         double began = zb_time_monotonic();
-        int loading = j->table || j->ends_loading;
+        int loading = is_loading_job(j);
         int rc = skip              ? 0
                  : j->ends_table   ? end_table(self)
                  : j->table        ? run_copy(self, j, &rows)
@@ -382,7 +386,7 @@ static void *pool_worker(void *arg)
 static int running_statement(const pool *pl, int w)
 {
     const job *j = pl->args[w].running;
-    return j && !j->table && !j->ends_loading;
+    return j && !is_loading_job(j);
 }
 
 /* The connection for a new table: one without a table still loading if
@@ -458,7 +462,7 @@ static int pool_submit(pool *pl, job *j)
     }
     if (rc == 0 && j->table && !j->ends_table)
         pl->chunks_queued++;
-    if (rc == 0 && (j->table || j->ends_loading))
+    if (rc == 0 && is_loading_job(j))
         pl->loading_jobs++;
     if (rc == 0) {
         pl->queue[pl->queued++] = j;
@@ -914,12 +918,12 @@ static int runs_on_pool(json_t *it)
            (json_object_get(it, "table") && (strcmp(kind, "CONSTRAINT") == 0 || strcmp(kind, "FK CONSTRAINT") == 0));
 }
 
-static unsigned long long table_bytes(const zb_pg_restore *p, const char *quoted)
+/* An item's weight: the bytes of the data table it works on (item counts
+ * from 1), found once by map_items. */
+static unsigned long long item_weight(const zb_pg_restore *p, size_t item)
 {
-    for (size_t i = 0; quoted && i < p->table_count; i++)
-        if (strcmp(json_string_value(json_object_get(p->tables[i].toc, "table")), quoted) == 0)
-            return p->tables[i].bytes;
-    return 0;
+    long t = p->item_table[item - 1];
+    return t >= 0 ? p->tables[t].bytes : 0;
 }
 
 /* An item's work on the pool: its steps when the backup recorded them
@@ -940,7 +944,7 @@ static int submit_item(zb_pg_restore *p, json_t *it, size_t item)
             const char *sql = json_string_value(json_object_get(step, "sql"));
             rc = sql ? pool_submit_sql(&p->pool, sql, what.data, table, lock_mode(json_string_value(json_object_get(step, "lock"))),
                                        references, lock_mode(json_string_value(json_object_get(step, "references_lock"))),
-                                       table_bytes(p, table), item)
+                                       item_weight(p, item), item)
                      : zb_error_set(ZB_EFORMAT, "the table of contents has a malformed step of %s", what.data);
             if (rc < 0)
                 break;
@@ -948,7 +952,7 @@ static int submit_item(zb_pg_restore *p, json_t *it, size_t item)
     } else if (rc == 0) {
         rc = pool_submit_sql(&p->pool, json_string_value(json_object_get(it, "sql")), what.data, table,
                              lock_mode(json_string_value(json_object_get(it, "lock"))), references, LOCK_ACCESS_EXCLUSIVE,
-                             table_bytes(p, table), item);
+                             item_weight(p, item), item);
     }
     zb_buf_free(&what);
     return rc;
