@@ -1,0 +1,46 @@
+/* What the Docker volume source needs from the Engine API beyond the HTTP
+ * client: paths with escaped names, volume inspection, filtered listings, and
+ * the helper containers (never started, from an image the tool imports
+ * itself) through which volumes are read and written. */
+#ifndef ZB_SOURCE_DOCKER_HELPER_H
+#define ZB_SOURCE_DOCKER_HELPER_H
+
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/source/docker/client.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define ZB_HELPER_REPO "zakpos-backup-helper"
+#define ZB_HELPER_LABEL "zakpos-backup.helper"
+#define ZB_HELPER_MOUNT_NAME "volume"
+#define ZB_HELPER_MOUNT_POINT "/" ZB_HELPER_MOUNT_NAME
+
+/* before + value (percent-encoded) + after, into b. */
+int zb_docker_api_path(zb_buf *b, const char *before, const char *value, const char *after);
+
+/* GET a listing filtered on one key (Docker's filters={"key":["value"]}). */
+int zb_docker_list_filtered(zb_docker *d, const char *listing, const char *key, const char *value, json_t **out);
+
+/* GET /volumes/NAME; ZB_ENOTFOUND (with a hint) when it does not exist. */
+int zb_volume_inspect(zb_docker *d, const char *name, json_t **out);
+
+/* An in-memory tar sent as a request body, read from a cursor
+ * (zb_helper_tar_source is its body source). */
+typedef struct zb_tar_upload {
+    const zb_buf *tar;
+    size_t at;
+} zb_tar_upload;
+ssize_t zb_helper_tar_source(void *buf, size_t len, void *payload);
+
+/* An image's rootfs tar, in memory: one entry, a folder (data NULL) or a
+ * file with the given content. */
+int zb_helper_image_tar(zb_buf *out, const char *name, const void *data, size_t len);
+
+/* A helper container that is never started: the volume mounted at
+ * ZB_HELPER_MOUNT_POINT; *id is allocated. Helpers of killed runs are swept. */
+int zb_helper_create(zb_docker *d, const char *volume, int read_only, char **id);
+void zb_helper_remove(zb_docker *d, const char *id);
+
+#endif

@@ -1,0 +1,182 @@
+#include "zakpos_backup/source/docker/helper.h"
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fs.h"
+#include "zakpos_backup/common/log.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* before + value (percent-encoded) + after, into b. */
+int zb_docker_api_path(zb_buf *b, const char *before, const char *value, const char *after)
+{
+    char *escaped = zb_docker_escape(value);
+    if (!escaped)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    zb_buf_reset(b);
+    int rc = zb_buf_printf(b, "%s%s%s", before, escaped, after);
+    free(escaped);
+    return rc;
+}
+
+/* The helper image: a tar with one empty folder, enough for containers that
+ * are never started; imported once per tool version, no registry needed. */
+/* An in-memory tar sent as a request body, read from a cursor. */
+ssize_t zb_helper_tar_source(void *buf, size_t len, void *payload)
+{
+    zb_tar_upload *u = payload;
+    size_t left = u->tar->len - u->at;
+    size_t n = left < len ? left : len;
+    memcpy(buf, u->tar->data + u->at, n);
+    u->at += n;
+    return (ssize_t)n;
+}
+
+static la_ssize_t append_to_buf(struct archive *a, void *payload, const void *data, size_t len)
+{
+    (void)a;
+    return zb_buf_append(payload, data, len) == 0 ? (la_ssize_t)len : -1;
+}
+
+/* An image's rootfs tar, in memory: one entry, a folder (data NULL) or a
+ * file with the given content. */
+int zb_helper_image_tar(zb_buf *out, const char *name, const void *data, size_t len)
+{
+    struct archive *a = archive_write_new();
+    struct archive_entry *e = archive_entry_new();
+    int ok = a && e && archive_write_set_format_pax_restricted(a) == ARCHIVE_OK &&
+             archive_write_open(a, out, NULL, append_to_buf, NULL) == ARCHIVE_OK;
+    if (ok) {
+        archive_entry_set_pathname(e, name);
+        archive_entry_set_filetype(e, data ? AE_IFREG : AE_IFDIR);
+        archive_entry_set_perm(e, 0755);
+        archive_entry_set_size(e, data ? (la_int64_t)len : 0);
+        ok = archive_write_header(a, e) == ARCHIVE_OK && (!data || archive_write_data(a, data, len) == (la_ssize_t)len) &&
+             archive_write_close(a) == ARCHIVE_OK;
+    }
+    archive_entry_free(e);
+    archive_write_free(a);
+    return ok ? 0 : zb_error_set(ZB_EFAIL, "cannot build an image for the helper containers");
+}
+
+static int ensure_helper_image(zb_docker *d, char *image, size_t size)
+{
+    snprintf(image, size, "%s:%s", ZB_HELPER_REPO, ZB_VERSION);
+    zb_buf path = ZB_BUF_INIT, tar = ZB_BUF_INIT;
+    long status = 0;
+    int rc = zb_docker_api_path(&path, "/images/", image, "/json");
+    if (rc == 0 && zb_docker_json(d, "GET", path.data, NULL, NULL, &status) == 0) {
+        zb_buf_free(&path);
+        return 0;
+    }
+    if (status != 404) {
+        zb_buf_free(&path);
+        return zb_error_code();
+    }
+    zb_log_detail("importing the helper image %s (once)", image);
+    zb_buf_reset(&path);
+    rc = zb_buf_printf(&path, "/images/create?fromSrc=-&repo=%s&tag=%s", ZB_HELPER_REPO, ZB_VERSION);
+    if (rc == 0)
+        rc = zb_helper_image_tar(&tar, "volume/", NULL, 0);
+    if (rc == 0)
+        rc = zb_docker_send_stream(d, "POST", path.data, "application/x-tar", zb_helper_tar_source, &(zb_tar_upload){&tar, 0},
+                                   NULL, NULL);
+    zb_buf_free(&path);
+    zb_buf_free(&tar);
+    return rc < 0 ? zb_error_context("cannot import the helper image") : 0;
+}
+
+void zb_helper_remove(zb_docker *d, const char *id);
+
+/* Helpers left by a run that was killed outright (their label holds the pid
+ * of the run that made them, which is gone) are removed. */
+static void sweep_helpers(zb_docker *d)
+{
+    json_t *list = NULL;
+    if (zb_docker_json(d, "GET", "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22" ZB_HELPER_LABEL "%22%5D%7D", NULL, &list,
+                       NULL) < 0)
+        return;
+    size_t i;
+    json_t *c;
+    json_array_foreach(list, i, c) {
+        const char *owner = json_string_value(json_object_get(json_object_get(c, "Labels"), ZB_HELPER_LABEL));
+        long pid = owner ? strtol(owner, NULL, 10) : 0;
+        if (pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+            zb_log_detail("removing helper container %.12s left by a run that was killed", json_string_value(json_object_get(c, "Id")));
+            zb_helper_remove(d, json_string_value(json_object_get(c, "Id")));
+        }
+    }
+    json_decref(list);
+}
+
+/* A helper container that is never started: the volume mounted at /volume. */
+int zb_helper_create(zb_docker *d, const char *volume, int read_only, char **id)
+{
+    char image[128], pid[24];
+    int rc = ensure_helper_image(d, image, sizeof(image));
+    if (rc < 0)
+        return rc;
+    sweep_helpers(d);
+    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+    json_t *body = json_pack("{s:s, s:[s], s:b, s:{s:s}, s:{s:[{s:s, s:s, s:s, s:b}]}}", "Image", image, "Cmd",
+                             "/nonexistent", "NetworkDisabled", 1, "Labels", ZB_HELPER_LABEL, pid, "HostConfig", "Mounts",
+                             "Type", "volume", "Source", volume, "Target", ZB_HELPER_MOUNT_POINT, "ReadOnly", read_only);
+    json_t *answer = NULL;
+    rc = body ? zb_docker_json(d, "POST", "/containers/create", body, &answer, NULL) : zb_error_set(ZB_ENOMEM, "out of memory");
+    const char *cid = json_string_value(json_object_get(answer, "Id"));
+    if (rc == 0 && !cid)
+        rc = zb_error_set(ZB_EDOCKER, "Docker created a container without an id");
+    if (rc == 0 && !(*id = zb_strdup(cid)))
+        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    json_decref(body);
+    json_decref(answer);
+    return rc;
+}
+
+void zb_helper_remove(zb_docker *d, const char *id)
+{
+    if (!id)
+        return;
+    zb_buf path = ZB_BUF_INIT;
+    if (zb_docker_api_path(&path, "/containers/", id, "?force=1") == 0 && zb_docker_json(d, "DELETE", path.data, NULL, NULL, NULL) < 0)
+        zb_log_warn("cannot remove helper container %.12s: %s", id, zb_error_message());
+    zb_buf_free(&path);
+}
+
+int zb_volume_inspect(zb_docker *d, const char *name, json_t **out)
+{
+    zb_buf path = ZB_BUF_INIT;
+    long status = 0;
+    int rc = zb_docker_api_path(&path, "/volumes/", name, "");
+    if (rc == 0)
+        rc = zb_docker_json(d, "GET", path.data, NULL, out, &status);
+    zb_buf_free(&path);
+    if (rc < 0 && status == 404) {
+        zb_error_set(ZB_ENOTFOUND, "Docker volume '%s' does not exist", name);
+        return zb_error_hint("list the volumes with GET /volumes (docker volume ls)");
+    }
+    return rc;
+}
+
+
+/* GET a listing filtered on one key (Docker's filters={"key":["value"]}). */
+int zb_docker_list_filtered(zb_docker *d, const char *listing, const char *key, const char *value, json_t **out)
+{
+    json_t *filter = json_pack("{s:[s]}", key, value);
+    char *text = filter ? json_dumps(filter, JSON_COMPACT) : NULL;
+    zb_buf path = ZB_BUF_INIT;
+    int rc = text ? zb_docker_api_path(&path, listing, text, "") : zb_error_set(ZB_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = zb_docker_json(d, "GET", path.data, NULL, out, NULL);
+    json_decref(filter);
+    free(text);
+    zb_buf_free(&path);
+    return rc;
+}
+
