@@ -160,20 +160,23 @@ int zb_restore_plan_add_pg(zb_restore_plan *p, const char *name, const zb_pg_res
     return rc;
 }
 
-/* The target of a source; a database target added without a name takes the
- * first database source. NULL: not selected. */
-static restore_target *find_target(zb_restore_plan *p, const char *kind, const char *name)
+/* The target of a source into *out; a database target added without a name
+ * takes the first database source. *out NULL: not selected. */
+static int find_target(restore_target **out, zb_restore_plan *p, const char *kind, const char *name)
 {
+    *out = NULL;
     for (size_t i = 0; i < p->count; i++) {
         restore_target *t = &p->targets[i];
         if (strcmp(t->kind, kind) != 0)
             continue;
         if (!t->name && strcmp(kind, ZB_SOURCE_PG) == 0 && (t->name = zb_strdup(name)) == NULL)
-            return NULL;
-        if (strcmp(t->name, name) == 0)
-            return t;
+            return zb_error_set(ZB_ENOMEM, "out of memory");
+        if (strcmp(t->name, name) == 0) {
+            *out = t;
+            return 0;
+        }
     }
-    return NULL;
+    return 0;
 }
 
 /* Whether this entry starts another source than the previous one (the
@@ -196,13 +199,16 @@ static int read_and_dispatch(zb_restore_plan *p, zb_archive_reader *r)
     int rc;
     char *last_kind = NULL, *last_name = NULL;
     while ((rc = zb_archive_reader_next(r, &e, &info)) > 0) {
-        restore_target *t = find_target(p, info.source_kind, info.source_name);
+        restore_target *t = NULL;
+        if ((rc = find_target(&t, p, info.source_kind, info.source_name)) < 0)
+            break;
         if (!t && p->select) {
             if ((rc = starts_source(&last_kind, &last_name, &info)) < 0)
                 break;
             if (rc == 1 && (rc = p->select(p, info.source_kind, info.source_name, p->select_payload)) < 0)
                 break;
-            t = find_target(p, info.source_kind, info.source_name);
+            if ((rc = find_target(&t, p, info.source_kind, info.source_name)) < 0)
+                break;
         }
         if (!t)
             continue; /* not selected: read (and so verified) but not restored */

@@ -149,8 +149,9 @@ int zb_stage_async_new(zb_stage **out, size_t buffer_size, size_t depth, zb_stag
     for (size_t i = 0; ok && i < a->depth; i++)
         ok = (a->ring[i].data = malloc(buffer_size)) != NULL;
     if (!ok) {
+        size_t buffers = a->depth; /* the message is written after the stage is gone */
         async_free(&a->base);
-        return zb_error_set(ZB_ENOMEM, "cannot allocate %zu stream buffers", a->depth);
+        return zb_error_set(ZB_ENOMEM, "cannot allocate %zu stream buffers", buffers);
     }
     a->base.next = next;
     if (pthread_create(&a->thread, NULL, consumer_main, a) != 0) {

@@ -93,8 +93,8 @@ static int sftp_open(void **state, char **where, const zb_config_remote *conf)
         s->dir_path = zb_buf_detach(&path);
         s->known_hosts = zb_buf_detach(&hosts);
         s->public_key = zb_buf_detach(&pub);
-        *where = zb_strdup(s->dir_url);
-        *state = s;
+        if (!(*where = zb_strdup(s->dir_url)))
+            rc = zb_error_set(ZB_ENOMEM, "out of memory");
     }
     zb_buf_free(&url);
     zb_buf_free(&path);
@@ -102,8 +102,8 @@ static int sftp_open(void **state, char **where, const zb_config_remote *conf)
     zb_buf_free(&pub);
     if (rc < 0)
         sftp_close(s);
-    else if (!*where)
-        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    else
+        *state = s;
     return rc;
 }
 
