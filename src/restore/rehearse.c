@@ -3,6 +3,7 @@
 #include "zakpos_backup/archive/writer.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fault.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
@@ -111,6 +112,7 @@ static int verify_part(rehearsal *h, zb_restore_plan *plan, size_t i, zb_archive
     } else {
         zb_tree_check *check = NULL;
         int is_volume = strcmp(t.kind, ZB_SOURCE_VOLUME) == 0;
+        ZB_FAULT_POINT("before-read-back", t.target);
         rc = zb_tree_check_new(&check);
         if (rc == 0)
             rc = is_volume ? zb_volume_walk(h->docker, t.target, add_volume_entry, check) : zb_tree_check_add_folder(check, t.target);
