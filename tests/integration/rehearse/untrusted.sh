@@ -3,7 +3,8 @@
 # here a scratch server and a role that may only create databases. There an
 # archive of the production database verifies: owners and grants the role
 # cannot set are left out, an extension it cannot create is reported as not
-# verified (result "incomplete", exit 0), nothing touches production. A
+# verified (result "incomplete", exit 0; verify --restore, a verify-restore
+# job and drill alike), nothing touches production. A
 # crafted table of contents whose statement runs COPY ... TO PROGRAM fails
 # there without running it (the same archive restored by a superuser would
 # run it). Table and column names the restore pastes into its own TRUNCATE
@@ -68,6 +69,9 @@ zb_expect_equal "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); 
     "incomplete" "the repository index records it as incomplete, not as a pass"
 zb_expect_contains "$("$ZB_BIN" list --repo repo)" "INCOMPLETE" "list shows it"
 zb_expect_status 0 "the verify-restore job uses the verification's server" -- "$ZB_BIN" --config zb.conf run weekly
+zb_expect_status 0 "drill on the verification's server" -- "$ZB_BIN" -q --config zb.conf drill --json "$archive"
+zb_expect_equal "$(echo "$ZB_LAST_OUTPUT" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["result"], r["parts"][0]["result"])')" \
+    "incomplete incomplete" "the drill's report says incomplete"
 zb_expect_equal "$(prod_dbs)" "0" "nothing was created on the production server"
 zb_expect_equal "$(scratch_dbs)" "0" "no scratch database left"
 
