@@ -3,6 +3,7 @@
 #include "zakpos_backup/archive/manifest.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fault.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/signal.h"
@@ -627,6 +628,7 @@ int zb_archive_writer_close(zb_archive_writer *w)
         w->failed = 1;
         return zb_error_context("cannot finish the archive");
     }
+    ZB_FAULT_POINT("final-flush", zb_atomic_file_temp_path(w->file));
     /* A signal that arrived during the final flush still wins: the run was
      * asked to stop, so nothing is published. */
     if ((rc = zb_check_interrupt()) < 0)

@@ -1,4 +1,5 @@
 #include "zakpos_backup/cli/rehearsal.h"
+#include "zakpos_backup/common/log.h"
 
 int zb_cli_rehearsal_option(zb_rehearse_options *o, int opt, const char *arg)
 {
@@ -19,13 +20,21 @@ int zb_cli_rehearsal_option(zb_rehearse_options *o, int opt, const char *arg)
 }
 
 /* Values only from a file or the environment: the built-in defaults name the
- * zakpos stack's hosts, which a machine without that stack cannot reach. */
+ * zakpos stack's hosts, which a machine without that stack cannot reach.
+ * The verification's own server and role (verify.pg_conninfo) come before
+ * the production server's: a restore runs the archive's SQL. */
 void zb_cli_rehearsal_defaults(zb_rehearse_options *o, const zb_config *c)
 {
-    if (!o->pg_conninfo && zb_config_is_set(c, "postgres", "conninfo")) {
+    if (!o->pg_conninfo && zb_config_is_set(c, "verify", "pg_conninfo")) {
+        o->pg_conninfo = c->verify_pg_conninfo;
+        if (!o->pg_password_file && c->verify_pg_password_file && *c->verify_pg_password_file)
+            o->pg_password_file = c->verify_pg_password_file;
+    } else if (!o->pg_conninfo && zb_config_is_set(c, "postgres", "conninfo")) {
         o->pg_conninfo = c->pg_conninfo;
         if (!o->pg_password_file && c->pg_password_file && *c->pg_password_file)
             o->pg_password_file = c->pg_password_file;
+        zb_log_info("restoring into the production server (postgres.conninfo) to verify: the archive's SQL runs "
+                    "there; set verify.pg_conninfo to a scratch server and role (docs/SECURITY.md)");
     }
     if (!o->docker_host && zb_config_is_set(c, "docker", "host"))
         o->docker_host = c->docker_host;

@@ -60,6 +60,12 @@ static const key_spec keys[] = {
      "postgresql://zakpos_user@zakpos-postgres:5432/zakpos_db"},
     {"postgres", "password_file", "ZAKPOS_BACKUP_PG_PASSWORD_FILE", T_STRING, AT(pg_password_file), 0, 0, ""},
     {"postgres", "jobs", "ZAKPOS_BACKUP_PG_JOBS", T_INT, AT(pg_jobs), 0, 64, "0"},
+    /* The server and role verify --restore, drill and verify-restore jobs
+     * restore into: the archive's SQL runs there (docs/SECURITY.md), so a
+     * scratch server and a role without superuser belong here. */
+    {"verify", "pg_conninfo", "ZAKPOS_BACKUP_VERIFY_PG_CONNINFO", T_CONNINFO, AT(verify_pg_conninfo), 0, 0, ""},
+    {"verify", "pg_password_file", "ZAKPOS_BACKUP_VERIFY_PG_PASSWORD_FILE", T_STRING, AT(verify_pg_password_file), 0, 0,
+     ""},
     {"docker", "enabled", "ZAKPOS_BACKUP_VOLUMES_ENABLED", T_BOOL, AT(volumes_enabled), 0, 1, "yes"},
     {"docker", "host", "DOCKER_HOST", T_STRING, AT(docker_host), 0, 0, "unix:///var/run/docker.sock"},
     {"docker", "volumes", "ZAKPOS_BACKUP_VOLUMES", T_STRING, AT(volumes), 0, 0,

@@ -167,7 +167,9 @@ int zb_repo_index_record_verification(const char *repo, const char *archive_name
             zb_buf_free(&line);
         }
     }
-    json_t *record = json_pack("{s:s, s:s, s:s, s:O?, s:O?, s:I, s:o, s:O?}", "at", now, "result", passed ? "pass" : "fail",
+    int incomplete = result && strcmp(result, "incomplete") == 0;
+    json_t *record = json_pack("{s:s, s:s, s:s, s:O?, s:O?, s:I, s:o, s:O?}", "at", now, "result",
+                               passed ? "pass" : incomplete ? "incomplete" : "fail",
                                "how", how, "seconds", json_object_get(json_object_get(report, "seconds"), "total"),
                                "phases", json_object_get(report, "seconds"), "differences", (json_int_t)differences,
                                "what_differed", what, "error", json_object_get(report, "error"));

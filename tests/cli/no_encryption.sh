@@ -1,4 +1,5 @@
-# An unencrypted archive needs the explicit flag, is marked, and still detects damage.
+# An unencrypted archive needs the explicit flag, is marked, and still detects
+# damage: flipped bytes and a stream cut short inside its last bytes.
 . "$ZB_TEST_LIB/common.sh"
 zb_test_begin
 cd "$ZB_TMP"
@@ -14,5 +15,12 @@ for off in 60 5000 50000 $((size - 1)); do
     printf '\xff' | dd of=bad.zbk bs=1 seek=$off conv=notrunc status=none
     cmp -s "$a" bad.zbk && printf '\x00' | dd of=bad.zbk bs=1 seek=$off conv=notrunc status=none
     zb_expect_status 6 "flip at $off detected" -- "$ZB_BIN" verify bad.zbk
+done
+# Cut by 1-3 bytes, the archive ends inside the zstd frame's checksum, after
+# the manifest: only reading every layer to its end after the manifest finds it.
+for cut in 1 2 3; do
+    head -c $((size - cut)) "$a" >short.zbk
+    zb_expect_status 6 "an archive $cut byte(s) short is refused" -- "$ZB_BIN" verify short.zbk
+    zb_expect_contains "$ZB_LAST_OUTPUT" "ends early" "names the truncation"
 done
 zb_test_end

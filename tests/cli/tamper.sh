@@ -1,6 +1,7 @@
 # Every single-byte flip (all header bytes, sampled body offsets), truncation
 # (sampled offsets and exactly at every chunk boundary) and appended bytes make
-# verify fail; a random file is refused as not an archive.
+# verify fail, naming the chunk or the appended bytes; a random file is
+# refused as not an archive.
 . "$ZB_TEST_LIB/common.sh"
 zb_test_begin
 cd "$ZB_TMP"
@@ -50,11 +51,31 @@ for ((k = 1; k <= nchunks; k++)); do
 done
 grep -q "without the final chunk" out.txt && zb_pass || zb_fail "boundary truncation is not named as such: $(cat out.txt)"
 
+# Bytes appended to an archive whose FINAL chunk is short are read as part of
+# that chunk, so its authentication fails: the message names that chunk.
+last_chunk=$(((size - header_len + chunk - 1) / chunk))
 for extra in '\x00' 'garbage' "$(head -c 4113 /dev/zero | tr '\0' 'x')"; do
     cp "$a" t.zbk && printf "$extra" >>t.zbk
     zb_expect_status 6 "bytes appended after the end" -- "$ZB_BIN" verify --key key t.zbk
+    if [ $(((size - header_len) % chunk)) -ne 0 ]; then
+        zb_expect_contains "$ZB_LAST_OUTPUT" "encrypted chunk $last_chunk failed authentication" "the last chunk is named"
+    else
+        zb_expect_contains "$ZB_LAST_OUTPUT" "unexpected data after the final encrypted chunk" "appended bytes are named"
+    fi
 done
-zb_expect_contains "$ZB_LAST_OUTPUT" "bytes appended" "appended bytes are named"
+# A FINAL chunk that is a full chunk authenticates on its own: only the seal
+# layer's own end check finds what follows it. The crafted copy has a single
+# chunk the size of its compressed stream.
+"$ZB_CRAFT" --recipient key.pub --out full.zbk --rewrite "$a" key --one-chunk || zb_fail "cannot craft the copy"
+zb_expect_status 0 "the copy with one full chunk verifies" -- "$ZB_BIN" verify --key key full.zbk
+full_header=$(od -An -tu2 -j10 -N2 full.zbk | tr -d ' ')
+full_chunk=$(od -An -tu4 -j16 -N4 full.zbk | tr -d ' ')
+zb_expect_equal "$(($(stat -c %s full.zbk) - full_header))" "$((full_chunk + 17))" "one full chunk follows the header"
+for extra in '\x00' 'garbage'; do
+    cp full.zbk t.zbk && printf "$extra" >>t.zbk
+    zb_expect_status 6 "bytes after a full FINAL chunk" -- "$ZB_BIN" verify --key key t.zbk
+    zb_expect_contains "$ZB_LAST_OUTPUT" "unexpected data after the final encrypted chunk" "appended bytes are named"
+done
 
 
 head -c 5000 /dev/urandom >random.bin

@@ -55,6 +55,9 @@ typedef struct zb_config {
     char *pg_conninfo;
     char *pg_password_file;
     int pg_jobs;
+    /* [verify]: the server and role restore verifications use */
+    char *verify_pg_conninfo;
+    char *verify_pg_password_file;
     /* [docker] */
     int volumes_enabled;
     char *docker_host;

@@ -1,6 +1,7 @@
 /* zstd through libzstd's streaming API: a compressing stage (multi-threaded
  * with ZSTD_c_nbWorkers, frame checksum on) and a decompressing reader that
- * refuses a stream that ends early or carries bytes after its frame. */
+ * refuses a stream that ends early, carries bytes after its frame, or lacks
+ * the frame's content checksum. */
 #ifndef ZB_STREAM_ZSTD_H
 #define ZB_STREAM_ZSTD_H
 

@@ -68,7 +68,7 @@ static const char *restored_database(json_t *report)
     json_array_foreach(json_object_get(report, "parts"), i, part) {
         const char *result = json_string_value(json_object_get(part, "result"));
         if (strcmp(json_string_value(json_object_get(part, "kind")), "pg") == 0 && result &&
-            (strcmp(result, "pass") == 0 || strcmp(result, "fail") == 0))
+            (strcmp(result, "pass") == 0 || strcmp(result, "fail") == 0 || strcmp(result, "incomplete") == 0))
             return json_string_value(json_object_get(part, "target"));
     }
     return NULL;

@@ -30,7 +30,11 @@ static void write_summary(FILE *out, json_t *report)
 {
     char a[32], b[32], c[32];
     json_t *s = json_object_get(report, "seconds");
-    fprintf(out, "# Disaster-recovery drill: %s\n\n", strcmp(text(report, "result"), "pass") == 0 ? "PASSED" : "FAILED");
+    const char *result = text(report, "result");
+    fprintf(out, "# Disaster-recovery drill: %s\n\n",
+            strcmp(result, "pass") == 0         ? "PASSED"
+            : strcmp(result, "incomplete") == 0 ? "INCOMPLETE (objects not verified)"
+                                                : "FAILED");
     fprintf(out, "- Archive: `%s` (%s)\n", text(report, "archive"),
             json_object_get(report, "bytes") ? (zb_format_bytes(a, sizeof(a), (uint64_t)json_integer_value(json_object_get(report, "bytes"))), a) : "-");
     if (json_object_get(report, "fetched_from"))

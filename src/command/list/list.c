@@ -36,6 +36,8 @@ static const char *verified_text(json_t *verified)
     const char *result = json_string_value(json_object_get(verified, "result"));
     if (result && strcmp(result, "fail") == 0)
         return "FAILED";
+    if (result && strcmp(result, "incomplete") == 0)
+        return "INCOMPLETE";
     const char *last_pass = json_string_value(json_object_get(verified, "last_pass"));
     return last_pass ? last_pass : "never";
 }

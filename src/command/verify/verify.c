@@ -77,7 +77,14 @@ static void print_summary(const char *archive, json_t *report)
     }
     char took[32];
     zb_format_duration(took, sizeof(took), json_real_value(json_object_get(json_object_get(report, "seconds"), "total")));
-    printf("verified %s by restore (%s) in %s\n", archive, parts.data ? parts.data : "no sources", took);
+    size_t not_verified = 0;
+    json_array_foreach(json_object_get(report, "parts"), i, part)
+        not_verified += json_array_size(json_object_get(part, "not_verified"));
+    if (not_verified)
+        printf("verified %s by restore (%s) in %s, except %zu object%s not verified\n", archive,
+               parts.data ? parts.data : "no sources", took, not_verified, not_verified == 1 ? "" : "s");
+    else
+        printf("verified %s by restore (%s) in %s\n", archive, parts.data ? parts.data : "no sources", took);
     zb_buf_free(&parts);
 }
 

@@ -5,8 +5,10 @@
 #include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/source/pg/conn.h"
+#include "zakpos_backup/source/pg/ident.h"
 #include "zakpos_backup/source/pg/pg.h"
 #include "zakpos_backup/source/pg/schema.h"
+#include "zakpos_backup/source/pg/verify.h"
 
 #include <libpq/libpq-fs.h>
 #include <pthread.h>
@@ -120,6 +122,7 @@ struct zb_pg_restore {
     int published;
     PGconn *maintenance;
     PGconn *leader;
+    json_t *left_out;  /* scratch restores: what the role could not do */
     double started; /* when the toc arrived */
     pool pool;
     int pool_ready;
@@ -259,7 +262,9 @@ static int start_table(struct pool_worker_arg *self, table_load *t)
     t->started = 1;
     zb_buf sql = ZB_BUF_INIT;
     if (rc == 0)
-        rc = zb_buf_printf(&sql, "TRUNCATE ONLY %s", json_string_value(json_object_get(t->toc, "table")));
+        rc = zb_buf_puts(&sql, "TRUNCATE ONLY ");
+    if (rc == 0)
+        rc = zb_pg_ident_relation(&sql, t->toc);
     if (rc == 0)
         rc = zb_pg_exec(self->conn, sql.data, "cannot prepare the table for loading");
     zb_buf_free(&sql);
@@ -617,16 +622,62 @@ static int pool_start(zb_pg_restore *p)
     return 0;
 }
 
-static int run_sql(PGconn *conn, const char *sql, const char *kind, const char *schema, const char *name)
+/* Kinds whose creation may need more than owning the database: an
+ * untrusted extension, and the kinds a later format may carry (event
+ * triggers, foreign-data wrappers and servers, access methods, languages). */
+static int needs_privilege(const char *kind)
+{
+    static const char *const kinds[] = {"EXTENSION", "EVENT TRIGGER", "FOREIGN DATA WRAPPER", "SERVER",
+                                        "ACCESS METHOD", "PROCEDURAL LANGUAGE", "LANGUAGE", NULL};
+    for (const char *const *k = kinds; kind && *k; k++)
+        if (strcmp(kind, *k) == 0)
+            return 1;
+    return 0;
+}
+
+/* A scratch restore leaves out what its role may not do (SQLSTATE 42501,
+ * insufficient privilege), an owner or grantee role the server lacks
+ * (42704), and records it; 1 when the failure was left out. The item's SQL
+ * of any other kind is never left out: a statement the archive should not
+ * hold fails the restore. */
+static int leave_out(zb_pg_restore *p, PGresult *res, json_t *it, const char *what)
+{
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    int object = strcmp(what, "object") == 0;
+    if (!p->opts.scratch || !state || !message)
+        return 0;
+    if (object ? strcmp(state, "42501") != 0 || !needs_privilege(json_string_value(json_object_get(it, "kind")))
+               : strcmp(state, "42501") != 0 && strcmp(state, "42704") != 0)
+        return 0;
+    zb_buf id = ZB_BUF_INIT;
+    zb_pg_item_id(&id, it);
+    json_array_append_new(p->left_out, json_pack("{s:s, s:s, s:s}", "id", id.data ? id.data : "?", "what", what,
+                                                 "reason", message));
+    if (object)
+        zb_log_warn("%s: not verified: the verification's role cannot create it here (%s)", id.data ? id.data : "?",
+                    message);
+    else
+        zb_log_detail("%s: its %s left out of the scratch database (%s)", id.data ? id.data : "?", what, message);
+    zb_buf_free(&id);
+    return 1;
+}
+
+/* One of an item's statements: its SQL ("object"), its "owner" or its
+ * "privileges". */
+static int run_sql(zb_pg_restore *p, PGconn *conn, const char *sql, json_t *it, const char *what)
 {
     PGresult *res = PQexec(conn, sql);
     ExecStatusType st = PQresultStatus(res);
     int rc = 0;
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        char what[512];
-        snprintf(what, sizeof(what), "restoring %s %s%s%s failed", kind ? kind : "object", schema ? schema : "",
+    if ((st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) && !leave_out(p, res, it, what)) {
+        const char *kind = json_string_value(json_object_get(it, "kind"));
+        const char *schema = json_string_value(json_object_get(it, "schema"));
+        const char *name = json_string_value(json_object_get(it, "name"));
+        char failed[512];
+        snprintf(failed, sizeof(failed), "restoring %s %s%s%s failed", kind ? kind : "object", schema ? schema : "",
                  schema ? "." : "", name ? name : "");
-        rc = zb_pg_result_error(conn, res, what);
+        rc = zb_pg_result_error(conn, res, failed);
     }
     PQclear(res);
     return rc;
@@ -898,13 +949,16 @@ static int run_item(zb_pg_restore *p, PGconn *conn, json_t *it)
     const char *name = json_string_value(json_object_get(it, "name"));
     zb_log_debug("restoring %s %s.%s", kind, schema ? schema : "", name ? name : "");
     const char *sql = json_string_value(json_object_get(it, "sql"));
-    int rc = sql && *sql ? run_sql(conn, sql, kind, schema, name) : 0;
+    size_t left_before = json_array_size(p->left_out);
+    int rc = sql && *sql ? run_sql(p, conn, sql, it, "object") : 0;
+    if (json_array_size(p->left_out) > left_before)
+        return rc; /* not created: it has no owner or privileges to set */
     const char *owner = json_string_value(json_object_get(it, "owner"));
     const char *acl = json_string_value(json_object_get(it, "acl"));
     if (rc == 0 && owner && !p->opts.no_owner)
-        rc = run_sql(conn, owner, kind, schema, name);
+        rc = run_sql(p, conn, owner, it, "owner");
     if (rc == 0 && acl && !p->opts.no_acl)
-        rc = run_sql(conn, acl, kind, schema, name);
+        rc = run_sql(p, conn, acl, it, "privileges");
     return rc;
 }
 
@@ -1048,12 +1102,14 @@ static int queue_analyze(zb_pg_restore *p, const char *kind_wanted)
             continue;
         const char *table = json_string_value(json_object_get(it, "table"));
         zb_buf sql = ZB_BUF_INIT, what = ZB_BUF_INIT;
-        zb_buf_printf(&sql, "ANALYZE %s", table);
+        rc = zb_buf_puts(&sql, "ANALYZE ");
+        if (rc == 0)
+            rc = zb_pg_ident_relation(&sql, it);
         zb_buf_printf(&what, "ANALYZE of %s", table);
-        job *j = sql.data && what.data ? sql_job(sql.data, what.data, table, LOCK_SHARE_UPDATE_EXCLUSIVE, NULL, 0, 0, 0) : NULL;
+        job *j = rc == 0 && sql.data && what.data ? sql_job(sql.data, what.data, table, LOCK_SHARE_UPDATE_EXCLUSIVE, NULL, 0, 0, 0) : NULL;
         if (j)
             j->after_table = 1;
-        rc = j ? pool_submit(&p->pool, j) : zb_error_set(ZB_ENOMEM, "out of memory");
+        rc = rc < 0 ? rc : j ? pool_submit(&p->pool, j) : zb_error_set(ZB_ENOMEM, "out of memory");
         zb_buf_free(&sql);
         zb_buf_free(&what);
     }
@@ -1369,11 +1425,17 @@ int zb_pg_restore_begin(zb_pg_restore **out, const char *name, const zb_pg_resto
         return zb_error_set(ZB_ENOMEM, "out of memory");
     p->opts = *opts;
     p->target = opts->target_db ? zb_strdup(opts->target_db) : zb_pg_conninfo_dbname(opts->conninfo);
+    p->left_out = json_array();
+    if (!p->left_out) {
+        zb_pg_restore_free(p);
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    }
     *out = p;
     return 0;
 }
 
 json_t *zb_pg_restore_toc(const zb_pg_restore *p) { return p->toc; }
+json_t *zb_pg_restore_left_out(const zb_pg_restore *p) { return p->left_out; }
 
 const char *zb_pg_restore_target(const zb_pg_restore *p) { return p->target ? p->target : "(not yet known)"; }
 
@@ -1392,6 +1454,7 @@ void zb_pg_restore_free(zb_pg_restore *p)
     }
     PQfinish(p->maintenance);
     json_decref(p->toc);
+    json_decref(p->left_out);
     free(p->tables);
     free(p->item_table);
     free(p->item_references);

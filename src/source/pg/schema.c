@@ -2,6 +2,7 @@
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/source/pg/conn.h"
+#include "zakpos_backup/source/pg/ident.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -934,11 +935,17 @@ int zb_pg_table_is_binary(json_t *table)
 
 int zb_pg_copy_sql(zb_buf *sql, json_t *table, const char *direction, int freeze)
 {
-    const char *name = json_string_value(json_object_get(table, "table"));
     const char *columns = json_string_value(json_object_get(table, "columns"));
     /* a table without columns still has rows: COPY it without a list */
-    int rc = columns && *columns ? zb_buf_printf(sql, "COPY %s (%s) %s", name, columns, direction)
-                                 : zb_buf_printf(sql, "COPY %s %s", name, direction);
+    int rc = zb_buf_puts(sql, "COPY ");
+    if (rc == 0)
+        rc = zb_pg_ident_relation(sql, table);
+    if (rc == 0 && columns && *columns) {
+        if ((rc = zb_buf_puts(sql, " (")) == 0 && (rc = zb_pg_ident_columns(sql, table)) == 0)
+            rc = zb_buf_puts(sql, ")");
+    }
+    if (rc == 0)
+        rc = zb_buf_printf(sql, " %s", direction);
     int binary = zb_pg_table_is_binary(table);
     if (rc == 0 && (binary || freeze))
         rc = zb_buf_printf(sql, " (%s%s%s)", binary ? "FORMAT binary" : "", binary && freeze ? ", " : "", freeze ? "FREEZE" : "");

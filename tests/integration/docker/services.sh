@@ -36,11 +36,18 @@ zb_expect_status 0 "restore the redis volume" -- "$ZB_BIN" -q restore --key key 
 zb_expect_equal "$(cat "$(zb_volume_dir redis_copy)/dump.rdb")" "flushed" "the pre-hook ran before the volume was read"
 zb_expect_equal "$(cat "$(zb_volume_dir redis_data)/post.txt")" "after" "the post-hook ran"
 
-# a failing pre-hook fails the backup; the containers stopped before it run again
+# a failing pre-hook fails the backup; the containers stopped before it run
+# again. Containers are held newest first (Docker lists them so), so kafka is
+# made again after the worker: it is stopped before the worker's hook fails.
+zb_dapi DELETE "/containers/kafka?force=1" >/dev/null
 zb_docker_run worker kafka_data '{"zakpos-backup.exec-pre":"exit 3"}'
+zb_docker_run kafka kafka_data '{"zakpos-backup.stop-during-backup":"true"}'
+kafka_started=$(started_at kafka)
 zb_expect_status 11 "a failing pre-hook" -- "$ZB_BIN" --log-format text backup --repo repo2 --recipient key.pub --volume kafka_data
 zb_expect_contains "$ZB_LAST_OUTPUT" "exited with status 3" "names the hook's status"
+zb_expect_contains "$ZB_LAST_OUTPUT" "stopped container kafka while volume kafka_data is read" "kafka was stopped before the failure"
 zb_expect_equal "$(zb_docker_state kafka)" "running" "kafka runs after the failure"
+if [ "$(started_at kafka)" != "$kafka_started" ]; then zb_pass; else zb_fail "kafka was not started again after the failure"; fi
 zb_expect_equal "$(zb_archives_in repo2)" "" "no archive after the failure"
 zb_dapi DELETE "/containers/worker?force=1" >/dev/null
 

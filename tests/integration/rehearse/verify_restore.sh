@@ -3,7 +3,8 @@
 # the backup recorded: it passes on a good archive and records it in the
 # repository index (shown by list); it fails, naming the table or object,
 # when the restored data is changed before the comparison (a test hook), when
-# the manifest records a row hash the data does not have, and never leaves a
+# the manifest records a row hash the data does not have or a large-object
+# count the database does not have, and never leaves a
 # scratch database, volume or folder behind (unless --keep).
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/pg.sh"
@@ -100,6 +101,14 @@ zb_expect_status 0 "the altered archive is intact" -- "$ZB_BIN" -q verify --key 
 zb_expect_status 14 "a manifest hash that does not match is found" -- "$ZB_BIN" --log-format text verify --restore --key key altered.zbk --pg-target "$server"
 zb_expect_contains "$ZB_LAST_OUTPUT" "table shop.orders: the restored rows differ from the backup's (row hash" "names the table"
 zb_expect_contains "$ZB_LAST_OUTPUT" "recorded 0123456789ab" "quotes the recorded hash"
+
+# the manifest records one large object more than the database had: only
+# the count of restored large objects can find it
+"$ZB_CRAFT" --recipient key.pub --out more_blobs.zbk --rewrite "$archive" key --set-summary shop large_objects 3
+zb_expect_status 0 "the archive with another count is intact" -- "$ZB_BIN" -q verify --key key more_blobs.zbk
+zb_expect_status 14 "a large-object count that does not match is found" -- "$ZB_BIN" --log-format text verify --restore \
+    --key key more_blobs.zbk --pg-target "$server"
+zb_expect_contains "$ZB_LAST_OUTPUT" "large objects: 2 restored, the backup had 3" "names the counts"
 
 # --keep leaves the scratch targets for inspection
 zb_expect_status 0 "verify --restore --keep" -- "$ZB_BIN" -q verify --restore --keep --json --key key "$archive" --pg-target "$server"

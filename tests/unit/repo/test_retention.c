@@ -117,6 +117,24 @@ static void combined_rules_record_their_reasons(void **state)
     assert_false(zb_retention_is_empty(&p));
 }
 
+/* A week belongs to the year of its Thursday (ISO 8601): Monday 2025-12-29
+ * and Friday 2026-01-02 are both in 2026-W01, Sunday 2025-12-28 in 2025-W52.
+ * Buckets named by the calendar year would put the Monday in a "2025-W01"
+ * of its own and keep it instead of the Sunday. */
+static void weekly_buckets_use_the_iso_week_year(void **state)
+{
+    (void)state;
+    const time_t year_end[] = {1767319200, 1766973600, 1766887200};
+    unsigned keep[3];
+    setenv("TZ", "UTC", 1);
+    tzset();
+    zb_retention_policy p = policy(0, 0, 0, 2, 0, 0);
+    zb_retention_apply(keep, year_end, 3, &p);
+    assert_int_equal(keep[0], BIT(ZB_KEEP_WEEKLY));
+    assert_int_equal(keep[1], 0);
+    assert_int_equal(keep[2], BIT(ZB_KEEP_WEEKLY));
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -125,6 +143,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(keep_yearly_and_the_oldest),
         cmocka_unit_test(keep_within),
         cmocka_unit_test(combined_rules_record_their_reasons),
+        cmocka_unit_test(weekly_buckets_use_the_iso_week_year),
     };
     ZB_RUN_TESTS(tests, argc, argv);
 }

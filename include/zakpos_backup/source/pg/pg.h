@@ -39,6 +39,12 @@ typedef struct zb_pg_restore_options {
     int no_acl;                /* skip GRANT/REVOKE */
     const char *const *tables; /* selective restore: "schema.name" (NULL-terminated) */
     const char *const *schemas;
+    /* A verification's scratch database, restored by a role that may own
+     * little: an owner or privileges it cannot set (no such role there, or
+     * not allowed) and an object of a kind that needs more than owning the
+     * database (an untrusted extension) are left out and listed
+     * (zb_pg_restore_left_out) instead of failing the restore. */
+    int scratch;
 } zb_pg_restore_options;
 
 typedef struct zb_pg_restore zb_pg_restore;
@@ -51,6 +57,10 @@ int zb_pg_restore_begin(zb_pg_restore **out, const char *name, const zb_pg_resto
 int zb_pg_restore_entry(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry *entry,
                         const zb_entry_info *info);
 int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r);
+/* What a scratch restore left out, as [{"id", "what", "reason"}] (borrowed):
+ * id names the toc item as zb_pg_item_id does, what is "owner",
+ * "privileges" or "object", reason the server's message. */
+json_t *zb_pg_restore_left_out(const zb_pg_restore *p);
 /* The source's table of contents (borrowed), once read. */
 json_t *zb_pg_restore_toc(const zb_pg_restore *p);
 /* The target database's name, once known (after toc.json). */

@@ -13,6 +13,8 @@
 #ifndef ZB_SOURCE_PG_VERIFY_H
 #define ZB_SOURCE_PG_VERIFY_H
 
+#include "zakpos_backup/common/buf.h"
+
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +33,11 @@ void zb_pg_rowset_hex(const zb_pg_rowset *set, char out[ZB_PG_ROWSET_HEX_BYTES])
  * the trailer (returns 1: no row). 0 with the row at data + *header_len. */
 int zb_pg_copy_message(const char *data, size_t len, int binary, int first, size_t *header_len);
 
+/* How a difference and a left-out object name a toc item: "KIND
+ * schema.name", plus " on TABLE" when the item belongs to a table its name
+ * does not give. */
+int zb_pg_item_id(zb_buf *out, json_t *item);
+
 /* The schema fingerprint of a table of contents' items (hex, allocated). */
 char *zb_pg_schema_fingerprint(json_t *items);
 
@@ -41,6 +48,7 @@ typedef struct zb_pg_verify_options {
     int jobs;                  /* connections copying in parallel; <= 0: cores */
     int no_owner, no_acl;      /* the restore left owners / privileges out: do not compare them */
     const char *before_compare_sql; /* run in the restored database first (tests of the comparison) */
+    json_t *left_out;          /* what the restore left out (zb_pg_restore_left_out): not compared */
 } zb_pg_verify_options;
 
 /* Compares the restored database with the archive's table of contents and

@@ -1,0 +1,30 @@
+/* zb_fault_point for zakpos-backup-faults, the test build of the tool. At
+ * the point named by ZB_FAULT_AT it says so on stderr (so a test knows the
+ * point was reached), then raises the signal numbered ZB_FAULT_SIGNAL, or
+ * runs the shell command ZB_FAULT_RUN with ZB_FAULT_DETAIL set to the
+ * point's detail (a failing command ends the process with status 99). */
+#include "zakpos_backup/common/fault.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void zb_fault_point(const char *name, const char *detail)
+{
+    const char *at = getenv("ZB_FAULT_AT");
+    if (!at || strcmp(at, name) != 0)
+        return;
+    const char *sig = getenv("ZB_FAULT_SIGNAL");
+    const char *run = getenv("ZB_FAULT_RUN");
+    fprintf(stderr, "fault point %s reached (%s)\n", name, detail ? detail : "-");
+    if (sig)
+        raise(atoi(sig));
+    if (run) {
+        setenv("ZB_FAULT_DETAIL", detail ? detail : "", 1);
+        if (system(run) != 0) {
+            fprintf(stderr, "fault point %s: the command failed\n", name);
+            exit(99);
+        }
+    }
+}
