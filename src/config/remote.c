@@ -2,6 +2,7 @@
 #include "zakpos_backup/config/config.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/config/validate.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -184,8 +185,26 @@ int zb_config_remote_set(zb_config_remote *r, const char *key, const char *value
 
 static int set(const char *s) { return s && *s; }
 
+static int check_files(const zb_config_remote *r, char *why, size_t why_size)
+{
+    const struct {
+        const char *key, *value;
+    } files[] = {{"password_file", r->password_file}, {"key_file", r->key_file},
+                 {"known_hosts", r->known_hosts}, {"credentials_file", r->credentials_file}};
+    for (size_t i = 0; i < ZB_ARRAY_LEN(files); i++) {
+        char reason[400];
+        if (zb_config_check_value(ZB_VALUE_ABSOLUTE | ZB_VALUE_READABLE, files[i].value, reason, sizeof(reason)) < 0)
+            return snprintf(why, why_size, "%s: %s", files[i].key, reason), -1;
+    }
+    if (r->keep_set && zb_retention_is_empty(&r->keep))
+        return snprintf(why, why_size, "its keep_* rules keep no archive at all (give one above 0, or -1)"), -1;
+    return 0;
+}
+
 int zb_config_remote_check(const zb_config_remote *r, char *why, size_t why_size)
 {
+    if (check_files(r, why, why_size) < 0)
+        return -1;
     if (!set(r->type))
         return snprintf(why, why_size, "has no type (s3, sftp or webdav)"), -1;
     if (strcmp(r->type, "s3") == 0) {

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 static const char help[] =
-    "usage: zakpos-backup [--config FILE] run JOB [--verbose]\n"
+    "usage: zakpos-backup [--config FILE] run JOB [--verbose] [--lock-wait DURATION]\n"
     "\n"
     "Runs one job of the configuration ([job NAME] sections; the defaults have\n"
     "'nightly': backup then prune) once, as system cron or a systemd timer\n"
@@ -37,7 +37,11 @@ static const char help[] =
     "verify (of the newest archive; needs repository.key_file or\n"
     "repository.passphrase_file) and verify-restore (verify --restore of the\n"
     "newest archive: restored into scratch targets on the configured servers,\n"
-    "compared, removed; the result goes into the repository index).\n";
+    "compared, removed; the result goes into the repository index).\n"
+    "\n"
+    "A job whose repository another run holds waits for it, saying whom it waits\n"
+    "for, up to --lock-wait DURATION (default daemon.lock_wait, 1h), then fails\n"
+    "with exit 12. Retention buckets use daemon.timezone, as the daemon does.\n";
 
 #define MAX_ARGS 256
 
@@ -83,12 +87,22 @@ static void argv_free(argv_builder *a)
     a->count = 0;
 }
 
-static int backup_args(argv_builder *a, const zb_config *c)
+/* How long the job waits for a busy repository, as the commands read it. */
+static int lock_wait_arg(argv_builder *a, int lock_wait)
+{
+    char text[32];
+    snprintf(text, sizeof(text), "%ds", lock_wait);
+    return arg2(a, "--lock-wait", text);
+}
+
+static int backup_args(argv_builder *a, const zb_config *c, int lock_wait)
 {
     char text[32];
     int rc = arg(a, "backup");
     if (rc == 0)
         rc = arg2(a, "--repo", c->repo);
+    if (rc == 0)
+        rc = lock_wait_arg(a, lock_wait);
     if (rc == 0)
         rc = arg2(a, "--name", c->archive_name);
     if (rc == 0)
@@ -118,13 +132,15 @@ static int backup_args(argv_builder *a, const zb_config *c)
     return rc;
 }
 
-static int prune_args(argv_builder *a, const zb_config *c)
+static int prune_args(argv_builder *a, const zb_config *c, int lock_wait)
 {
     static const char *const flags[ZB_KEEP_WITHIN] = {"--keep-last", "--keep-hourly", "--keep-daily", "--keep-weekly",
                                                      "--keep-monthly", "--keep-yearly"};
     int rc = arg(a, "prune");
     if (rc == 0)
         rc = arg2(a, "--repo", c->repo);
+    if (rc == 0)
+        rc = lock_wait_arg(a, lock_wait);
     for (int r = 0; rc == 0 && r < ZB_KEEP_WITHIN; r++) {
         char n[32];
         snprintf(n, sizeof(n), "%d", c->keep.count[r]); /* -1: no limit, as prune reads it */
@@ -277,18 +293,18 @@ static void notify(const zb_config *c, const zb_config_job *job, int rc, const z
     json_decref(body);
 }
 
-static int run_job(const zb_config *c, const zb_config_job *job, int verbose)
+static int run_job(const zb_config *c, const zb_config_job *job, int verbose, int lock_wait)
 {
     argv_builder a = {{NULL}, 0};
     int rc = 0;
     if (strcmp(job->action, "backup") == 0) {
-        if ((rc = backup_args(&a, c)) == 0)
+        if ((rc = backup_args(&a, c, lock_wait)) == 0)
             rc = quietly(zb_cmd_backup, &a, verbose);
         argv_free(&a);
-        if (rc == 0 && job->prune && (rc = prune_args(&a, c)) == 0)
+        if (rc == 0 && job->prune && (rc = prune_args(&a, c, lock_wait)) == 0)
             rc = quietly(zb_cmd_prune, &a, verbose);
     } else if (strcmp(job->action, "prune") == 0) {
-        if ((rc = prune_args(&a, c)) == 0)
+        if ((rc = prune_args(&a, c, lock_wait)) == 0)
             rc = quietly(zb_cmd_prune, &a, verbose);
     } else if (strcmp(job->action, "verify") == 0 || strcmp(job->action, "verify-restore") == 0) {
         if ((rc = verify_args(&a, c, strcmp(job->action, "verify-restore") == 0)) == 0)
@@ -304,13 +320,18 @@ int zb_cmd_run(int argc, char **argv)
 {
     static const struct option options[] = {
         {"verbose", no_argument, NULL, 'v'},
+        {"lock-wait", required_argument, NULL, ZB_OPT_LOCK_WAIT},
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    int opt, verbose = zb_log_threshold >= ZB_LOG_DETAIL;
+    int opt, verbose = zb_log_threshold >= ZB_LOG_DETAIL, lock_wait = -1, rc = 0;
     while ((opt = getopt_long(argc, argv, "v", options, NULL)) != -1) {
         switch (opt) {
         case 'v': verbose = 1; break;
+        case ZB_OPT_LOCK_WAIT:
+            if ((rc = zb_cli_parse_duration(&lock_wait, optarg, "--lock-wait")) < 0)
+                return rc;
+            break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default: return zb_cli_bad_option("run", argv);
         }
@@ -319,9 +340,10 @@ int zb_cmd_run(int argc, char **argv)
         return zb_cli_usage_error("run", "give exactly one JOB");
     const char *name = argv[optind];
     zb_config c;
-    int rc = zb_config_load(&c, zb_cli_config_file());
-    if (rc < 0)
+    if ((rc = zb_config_load(&c, zb_cli_config_file())) < 0)
         return rc;
+    if (lock_wait < 0)
+        lock_wait = c.lock_wait_seconds;
     const zb_config_job *job = NULL;
     for (size_t i = 0; i < c.job_count; i++)
         if (strcmp(c.jobs[i].name, name) == 0)
@@ -347,7 +369,9 @@ int zb_cmd_run(int argc, char **argv)
         zb_log_threshold = zb_log_threshold < ZB_LOG_WARN ? zb_log_threshold : ZB_LOG_WARN;
     zb_progress_enable(0);
     double started = zb_time_monotonic();
-    rc = run_job(&c, job, verbose);
+    rc = zb_config_use_timezone(&c);
+    if (rc == 0)
+        rc = run_job(&c, job, verbose, lock_wait);
     zb_error_saved failure;
     if (rc < 0)
         zb_error_save(&failure);
