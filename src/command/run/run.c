@@ -10,6 +10,7 @@
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/config/config.h"
+#include "zakpos_backup/notify/metrics.h"
 #include "zakpos_backup/notify/webhook.h"
 #include "zakpos_backup/repo/repo.h"
 
@@ -197,71 +198,6 @@ static int quietly(int (*command)(int, char **), argv_builder *a, int verbose)
     return rc;
 }
 
-/* ---- metrics: the textfile collector format, rewritten atomically; the
- * per-job values live in a small JSON state file beside the record. */
-
-static int metrics_update(const zb_config *c, const char *job, int ok, double seconds, long long bytes)
-{
-    if (!c->metrics_file || !*c->metrics_file)
-        return 0;
-    char state_path[PATH_MAX];
-    if (snprintf(state_path, sizeof(state_path), "%s/metrics.json", c->state_dir) >= (int)sizeof(state_path))
-        return zb_error_set(ZB_ECONFIG, "state folder path too long: %s", c->state_dir);
-    int rc = zb_fs_mkdir_p(c->state_dir, 0700);
-    if (rc < 0)
-        return rc;
-    json_t *state = json_load_file(state_path, 0, NULL);
-    if (!json_is_object(state)) {
-        json_decref(state);
-        state = json_object();
-    }
-    json_t *j = json_object_get(state, job);
-    if (!j) {
-        j = json_object();
-        json_object_set_new(state, job, j);
-    }
-    json_object_set_new(j, "last_run", json_integer((json_int_t)time(NULL)));
-    json_object_set_new(j, "last_ok", json_boolean(ok));
-    json_object_set_new(j, "duration", json_real(seconds));
-    if (ok) {
-        json_object_set_new(j, "last_success", json_integer((json_int_t)time(NULL)));
-        if (bytes >= 0)
-            json_object_set_new(j, "bytes", json_integer(bytes));
-    } else {
-        json_object_set_new(j, "failures", json_integer(json_integer_value(json_object_get(j, "failures")) + 1));
-    }
-    char *text = json_dumps(state, JSON_INDENT(1) | JSON_SORT_KEYS);
-    rc = text ? zb_fs_write_file_atomic(state_path, text, strlen(text), 0600) : zb_error_set(ZB_ENOMEM, "out of memory");
-    free(text);
-    zb_buf m = ZB_BUF_INIT;
-    static const struct {
-        const char *name, *key, *help, *type;
-    } series[] = {
-        {"zakpos_backup_last_success_timestamp_seconds", "last_success", "when the job last succeeded", "gauge"},
-        {"zakpos_backup_last_run_timestamp_seconds", "last_run", "when the job last ran", "gauge"},
-        {"zakpos_backup_last_run_success", "last_ok", "1 if the job's last run succeeded", "gauge"},
-        {"zakpos_backup_last_duration_seconds", "duration", "how long the job's last run took", "gauge"},
-        {"zakpos_backup_last_archive_bytes", "bytes", "size of the last archive the job wrote", "gauge"},
-        {"zakpos_backup_failures_total", "failures", "failed runs of the job", "counter"},
-    };
-    for (size_t s = 0; s < sizeof(series) / sizeof(series[0]); s++) {
-        zb_buf_printf(&m, "# HELP %s %s\n# TYPE %s %s\n", series[s].name, series[s].help, series[s].name, series[s].type);
-        const char *name;
-        json_t *v;
-        json_object_foreach(state, name, v) {
-            json_t *x = json_object_get(v, series[s].key);
-            double value = json_is_boolean(x) ? (json_is_true(x) ? 1 : 0) : x ? json_number_value(x) : 0;
-            if (x || strcmp(series[s].key, "failures") == 0)
-                zb_buf_printf(&m, "%s{job=\"%s\"} %.17g\n", series[s].name, name, value);
-        }
-    }
-    if (rc == 0)
-        rc = m.data ? zb_fs_write_file_atomic(c->metrics_file, m.data, m.len, 0644) : zb_error_set(ZB_ENOMEM, "out of memory");
-    zb_buf_free(&m);
-    json_decref(state);
-    return rc;
-}
-
 static long long newest_archive_bytes(const char *repo)
 {
     char *path = NULL;
@@ -377,7 +313,8 @@ int zb_cmd_run(int argc, char **argv)
         zb_error_save(&failure);
     double took = zb_time_monotonic() - started;
     long long bytes = rc == 0 && strcmp(job->action, "backup") == 0 ? newest_archive_bytes(c.repo) : -1;
-    if (metrics_update(&c, job->name, rc == 0, took, bytes) < 0)
+    zb_metrics_run record = {job->name, rc == 0, took, bytes};
+    if (zb_metrics_record(c.metrics_file, c.state_dir, &record, NULL, 0) < 0)
         zb_log_error("cannot write the metrics file: %s", zb_error_message());
     if (c.webhook_url && *c.webhook_url && (rc < 0 || c.webhook_on_success))
         notify(&c, job, rc, rc < 0 ? &failure : NULL, took, bytes);
