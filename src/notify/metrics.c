@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 int zb_metrics_label_value(zb_buf *b, const char *text)
@@ -40,6 +41,8 @@ static json_t *state_load(const char *path)
     }
     if (!json_is_object(json_object_get(state, "remotes")))
         json_object_set_new(state, "remotes", json_object());
+    if (!json_is_object(json_object_get(state, "repositories")))
+        json_object_set_new(state, "repositories", json_object());
     return state;
 }
 
@@ -51,6 +54,8 @@ static void state_record(json_t *state, const zb_metrics_run *run, const zb_metr
         j = json_object();
         json_object_set_new(jobs, run->job, j);
     }
+    if (run->action)
+        json_object_set_new(j, "action", json_string(run->action));
     json_object_set_new(j, "last_run", json_integer((json_int_t)time(NULL)));
     json_object_set_new(j, "last_ok", json_boolean(run->ok));
     json_object_set_new(j, "duration", json_real(run->seconds));
@@ -64,6 +69,12 @@ static void state_record(json_t *state, const zb_metrics_run *run, const zb_metr
     json_t *pending = json_object_get(state, "remotes");
     for (size_t i = 0; i < remote_count; i++)
         json_object_set_new(pending, remotes[i].name, json_integer(remotes[i].pending));
+    struct statvfs fs;
+    if (run->repo && statvfs(run->repo, &fs) == 0) {
+        json_t *space = json_pack("{s:I, s:I}", "free", (json_int_t)((double)fs.f_bavail * (double)fs.f_frsize),
+                                  "size", (json_int_t)((double)fs.f_blocks * (double)fs.f_frsize));
+        json_object_set_new(json_object_get(state, "repositories"), run->repo, space);
+    }
 }
 
 static const struct {
@@ -85,6 +96,48 @@ static int write_sample(zb_buf *m, const char *series, const char *label, const 
     return rc == 0 ? zb_buf_printf(m, "} %.17g\n", value) : rc;
 }
 
+static int write_head(zb_buf *m, const char *series, const char *help)
+{
+    return zb_buf_printf(m, "# HELP %s %s\n# TYPE %s gauge\n", series, help, series);
+}
+
+/* zakpos_backup_job_info{job, action} 1: lets alert rules tell backup jobs
+ * from verification jobs (`* on(job) group_left(action)`). */
+static int render_job_info(zb_buf *m, json_t *jobs)
+{
+    static const char series[] = "zakpos_backup_job_info";
+    int rc = write_head(m, series, "the job's action, as a label");
+    const char *name;
+    json_t *v;
+    json_object_foreach(jobs, name, v) {
+        const char *action = json_string_value(json_object_get(v, "action"));
+        if (rc == 0 && action && (rc = zb_buf_printf(m, "%s{job=", series)) == 0 && (rc = zb_metrics_label_value(m, name)) == 0 &&
+            (rc = zb_buf_puts(m, ",action=")) == 0 && (rc = zb_metrics_label_value(m, action)) == 0)
+            rc = zb_buf_puts(m, "} 1\n");
+    }
+    return rc;
+}
+
+static int render_repositories(zb_buf *m, json_t *repositories)
+{
+    static const struct {
+        const char *series, *key, *help;
+    } space[] = {{"zakpos_backup_repository_free_bytes", "free", "bytes free for the repository's archives"},
+                 {"zakpos_backup_repository_size_bytes", "size", "size of the file system holding the repository"}};
+    int rc = 0;
+    for (size_t s = 0; rc == 0 && json_object_size(repositories) && s < ZB_ARRAY_LEN(space); s++) {
+        rc = write_head(m, space[s].series, space[s].help);
+        const char *path;
+        json_t *v;
+        json_object_foreach(repositories, path, v) {
+            if (rc == 0)
+                rc = write_sample(m, space[s].series, "repository", path,
+                                  (double)json_integer_value(json_object_get(v, space[s].key)));
+        }
+    }
+    return rc;
+}
+
 static int render(zb_buf *m, json_t *state)
 {
     int rc = 0;
@@ -101,11 +154,14 @@ static int render(zb_buf *m, json_t *state)
                 rc = write_sample(m, job_series[s].name, "job", name, value);
         }
     }
+    if (rc == 0)
+        rc = render_job_info(m, jobs);
+    if (rc == 0)
+        rc = render_repositories(m, json_object_get(state, "repositories"));
     json_t *remotes = json_object_get(state, "remotes");
     if (rc == 0 && json_object_size(remotes)) {
         static const char series[] = "zakpos_backup_remote_pending_archives";
-        rc = zb_buf_printf(m, "# HELP %s archives the remote's retention would keep that it lacks\n# TYPE %s gauge\n",
-                           series, series);
+        rc = write_head(m, series, "archives the remote's retention would keep that it lacks");
         const char *name;
         json_t *v;
         json_object_foreach(remotes, name, v) {

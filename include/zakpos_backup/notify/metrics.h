@@ -1,6 +1,6 @@
 /* The Prometheus textfile (node_exporter's textfile collector): per job the
  * last run, last success, result, duration, archive size and failures, and
- * per remote the archives it still lacks. The values live in a small JSON
+ * per remote the archives it still lacks, and the repository's free space. The values live in a small JSON
  * state file (daemon.state_dir/metrics.json) and the textfile is rewritten
  * from it atomically after every run, valid for any job or remote name. */
 #ifndef ZB_NOTIFY_METRICS_H
@@ -12,6 +12,8 @@
 
 typedef struct zb_metrics_run {
     const char *job;
+    const char *action; /* backup, prune, verify, verify-restore */
+    const char *repo;   /* its free space is recorded, or NULL */
     int ok;
     double seconds;
     long long bytes; /* the archive written, or -1 */

@@ -313,7 +313,7 @@ int zb_cmd_run(int argc, char **argv)
         zb_error_save(&failure);
     double took = zb_time_monotonic() - started;
     long long bytes = rc == 0 && strcmp(job->action, "backup") == 0 ? newest_archive_bytes(c.repo) : -1;
-    zb_metrics_run record = {job->name, rc == 0, took, bytes};
+    zb_metrics_run record = {job->name, job->action, c.repo, rc == 0, took, bytes};
     if (zb_metrics_record(c.metrics_file, c.state_dir, &record, NULL, 0) < 0)
         zb_log_error("cannot write the metrics file: %s", zb_error_message());
     if (c.webhook_url && *c.webhook_url && (rc < 0 || c.webhook_on_success))

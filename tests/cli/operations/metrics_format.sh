@@ -6,9 +6,10 @@ zb_test_begin
 cd "$ZB_TMP"
 export TZ=UTC
 mkdir -p src repo && echo data >src/f
+"$ZB_BIN" keygen --out key >/dev/null 2>&1
 name='nightly "main" \ db'
 {
-    printf '[repository]\npath = %s/repo\nkeep_last = 1\n' "$ZB_TMP"
+    printf '[repository]\npath = %s/repo\nrecipients = %s/key.pub\nkeep_last = 1\n' "$ZB_TMP" "$ZB_TMP"
     zb_config_paths_only
     printf 'metrics_file = %s/metrics.prom\n[job %s]\nschedule = 0 2 * * *\naction = backup\n' "$ZB_TMP" "$name"
     printf '[job plain]\nschedule = 0 3 * * *\naction = prune\n'
