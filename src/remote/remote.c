@@ -64,6 +64,7 @@ void zb_remote_close(zb_remote *r)
 }
 
 const char *zb_remote_where(const zb_remote *r) { return r->where; }
+const zb_config_remote *zb_remote_config(const zb_remote *r) { return r->conf; }
 
 /* ---- shared by the drivers ---- */
 
@@ -330,4 +331,69 @@ done:
     free(times);
     zb_remote_list_free(&list);
     return rc;
+}
+
+/* ---- unfinished uploads ---- */
+
+typedef struct unfinished_state {
+    zb_remote_unfinished_list *list;
+    size_t cap;
+} unfinished_state;
+
+static int collect_unfinished(const char *name, const char *upload_id, time_t started, void *payload)
+{
+    unfinished_state *c = payload;
+    if (c->list->count == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        zb_remote_unfinished *grown = realloc(c->list->items, cap * sizeof(*grown));
+        if (!grown)
+            return zb_error_set(ZB_ENOMEM, "out of memory");
+        c->list->items = grown;
+        c->cap = cap;
+    }
+    zb_remote_unfinished *u = &c->list->items[c->list->count];
+    u->name = zb_strdup(name);
+    u->upload_id = upload_id ? zb_strdup(upload_id) : NULL;
+    u->started = started;
+    c->list->count++;
+    if (!u->name || (upload_id && !u->upload_id))
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    return 0;
+}
+
+int zb_remote_list_unfinished(zb_remote_unfinished_list *out, zb_remote *r)
+{
+    out->items = NULL;
+    out->count = 0;
+    if (!r->driver->list_unfinished)
+        return 0;
+    unfinished_state c = {out, 0};
+    int rc = r->driver->list_unfinished(r->state, collect_unfinished, &c);
+    if (rc < 0) {
+        zb_remote_unfinished_list_free(out);
+        return zb_error_context("listing unfinished uploads on remote %s (%s)", r->conf->name, r->where);
+    }
+    return 0;
+}
+
+void zb_remote_unfinished_list_free(zb_remote_unfinished_list *list)
+{
+    for (size_t i = 0; i < list->count; i++) {
+        free(list->items[i].name);
+        free(list->items[i].upload_id);
+    }
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+int zb_remote_abort_unfinished(zb_remote *r, const zb_remote_unfinished *u)
+{
+    if (!r->driver->abort_unfinished)
+        return zb_error_set(ZB_EREMOTE, "remote %s: cannot remove unfinished uploads", r->conf->name);
+    int rc = r->driver->abort_unfinished(r->state, u->name, u->upload_id);
+    if (rc < 0)
+        return zb_error_context("aborting the unfinished upload of %s on remote %s (%s)", u->name, r->conf->name,
+                                r->where);
+    return 0;
 }

@@ -12,6 +12,7 @@
 #include "zakpos_backup/config/config.h"
 #include "zakpos_backup/notify/metrics.h"
 #include "zakpos_backup/notify/webhook.h"
+#include "zakpos_backup/remote/sync.h"
 #include "zakpos_backup/repo/repo.h"
 
 #include <fcntl.h>
@@ -314,7 +315,13 @@ int zb_cmd_run(int argc, char **argv)
     double took = zb_time_monotonic() - started;
     long long bytes = rc == 0 && strcmp(job->action, "backup") == 0 ? newest_archive_bytes(c.repo) : -1;
     zb_metrics_run record = {job->name, job->action, c.repo, rc == 0, took, bytes};
-    if (zb_metrics_record(c.metrics_file, c.state_dir, &record, NULL, 0) < 0)
+    zb_metrics_remote remotes[ZB_CONFIG_MAX_REMOTES];
+    const char *remote_names[ZB_CONFIG_MAX_REMOTES];
+    long long pending[ZB_CONFIG_MAX_REMOTES];
+    size_t remote_count = zb_remote_pending_noted(remote_names, pending, ZB_CONFIG_MAX_REMOTES);
+    for (size_t i = 0; i < remote_count; i++)
+        remotes[i] = (zb_metrics_remote){remote_names[i], pending[i]};
+    if (zb_metrics_record(c.metrics_file, c.state_dir, &record, remotes, remote_count) < 0)
         zb_log_error("cannot write the metrics file: %s", zb_error_message());
     if (c.webhook_url && *c.webhook_url && (rc < 0 || c.webhook_on_success))
         notify(&c, job, rc, rc < 0 ? &failure : NULL, took, bytes);

@@ -285,4 +285,5 @@ static int sftp_remove(void *state, const char *name)
     return rc;
 }
 
-const zb_remote_driver zb_remote_sftp = {"sftp", sftp_open, sftp_upload, sftp_list, sftp_download, sftp_remove, sftp_close};
+const zb_remote_driver zb_remote_sftp = {"sftp", sftp_open, sftp_upload, sftp_list, sftp_download, sftp_remove, sftp_close,
+                                         NULL, NULL};

@@ -328,4 +328,4 @@ static int webdav_remove(void *state, const char *name)
 }
 
 const zb_remote_driver zb_remote_webdav = {"webdav", webdav_open, webdav_upload, webdav_list, webdav_download,
-                                           webdav_remove, webdav_close};
+                                           webdav_remove, webdav_close, NULL, NULL};
