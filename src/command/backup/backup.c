@@ -314,14 +314,23 @@ static int write_archive(char *path, size_t path_size, backup_request *req, zb_d
         zb_log_detail("writing %s", path);
     if (rc == 0)
         rc = zb_archive_writer_open(&w, path, &req->write);
+    /* no total: the sources' sizes are known only once read */
     if (rc == 0)
         zb_progress_begin("backup", 0);
+    if (rc == 0 && volume_count)
+        zb_progress_rename("reading volumes");
     if (rc == 0)
         rc = back_up_volumes(w, d, volumes, volume_count, req, retry);
-    if (rc == 0 && req->pg_selected)
+    if (rc == 0 && req->pg_selected) {
+        zb_progress_rename("reading the database");
         rc = back_up_database(w, req);
+    }
+    if (rc == 0 && req->paths.count)
+        zb_progress_rename("reading folders");
     if (rc == 0)
         rc = back_up_paths(w, &req->paths);
+    if (rc == 0)
+        zb_progress_phase("publishing the archive", 0);
     if (rc == 0)
         rc = zb_archive_writer_close(w);
     zb_progress_end();
