@@ -637,7 +637,8 @@ static int settle_retention(zb_config *c)
             zb_buf_printf(&dropped, "%s%s = %s", dropped.len ? ", " : "", keys[i].key, keys[i].fallback);
         *(int *)((char *)c + keys[i].offset) = 0;
     }
-    if (dropped.len)
+    static int told; /* once a process: `run` loads the file for each step */
+    if (dropped.len && !told++)
         zb_log_warn("%s: [repository] keeps only the keep_* rules it gives; the built-in %s no longer apply "
                     "beside them (write them in the file to keep them)", c->origins[last_given], dropped.data);
     zb_buf_free(&dropped);

@@ -361,14 +361,48 @@ static int collect_unfinished(const char *name, const char *upload_id, time_t st
     return 0;
 }
 
+/* ".NAME.partial" where NAME is an archive's name: an upload through a
+ * temporary file that never reached its rename. */
+static int partial_name(const char *name, void *payload)
+{
+    unfinished_state *c = payload;
+    size_t n = strlen(name), suffix = strlen(".partial");
+    char archive[NAME_MAX + 1];
+    time_t created;
+    if (name[0] != '.' || n <= suffix + 1 || strcmp(name + n - suffix, ".partial") != 0 || n - suffix > sizeof(archive))
+        return 0;
+    snprintf(archive, sizeof(archive), "%.*s", (int)(n - suffix - 1), name + 1);
+    return zb_repo_archive_name_time(&created, archive) ? collect_unfinished(archive, NULL, 0, c) : 0;
+}
+
+static int each_partial(const char *name, int64_t size, void *payload)
+{
+    (void)size;
+    return partial_name(name, payload);
+}
+
+/* The hidden partial files of the listing, each with when it was last
+ * written (asked once the listing is read: a driver has one connection). */
+static int list_partial_files(zb_remote *r, unfinished_state *c)
+{
+    int rc = r->driver->list(r->state, each_partial, c);
+    for (size_t i = 0; rc == 0 && i < c->list->count; i++) {
+        char file[NAME_MAX + 16];
+        snprintf(file, sizeof(file), ".%s.partial", c->list->items[i].name);
+        rc = r->driver->modified(r->state, file, &c->list->items[i].started);
+    }
+    return rc;
+}
+
 int zb_remote_list_unfinished(zb_remote_unfinished_list *out, zb_remote *r)
 {
     out->items = NULL;
     out->count = 0;
-    if (!r->driver->list_unfinished)
+    if (!r->driver->list_unfinished && !r->driver->modified)
         return 0;
     unfinished_state c = {out, 0};
-    int rc = r->driver->list_unfinished(r->state, collect_unfinished, &c);
+    int rc = r->driver->list_unfinished ? r->driver->list_unfinished(r->state, collect_unfinished, &c)
+                                        : list_partial_files(r, &c);
     if (rc < 0) {
         zb_remote_unfinished_list_free(out);
         return zb_error_context("listing unfinished uploads on remote %s (%s)", r->conf->name, r->where);
@@ -389,9 +423,14 @@ void zb_remote_unfinished_list_free(zb_remote_unfinished_list *list)
 
 int zb_remote_abort_unfinished(zb_remote *r, const zb_remote_unfinished *u)
 {
-    if (!r->driver->abort_unfinished)
-        return zb_error_set(ZB_EREMOTE, "remote %s: cannot remove unfinished uploads", r->conf->name);
-    int rc = r->driver->abort_unfinished(r->state, u->name, u->upload_id);
+    int rc = 0;
+    if (r->driver->abort_unfinished) {
+        rc = r->driver->abort_unfinished(r->state, u->name, u->upload_id);
+    } else { /* the hidden partial file */
+        char file[NAME_MAX + 16];
+        snprintf(file, sizeof(file), ".%s.partial", u->name);
+        rc = r->driver->remove(r->state, file);
+    }
     if (rc < 0)
         return zb_error_context("aborting the unfinished upload of %s on remote %s (%s)", u->name, r->conf->name,
                                 r->where);

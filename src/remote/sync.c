@@ -121,9 +121,10 @@ int zb_remote_clean_unfinished(zb_remote *r, FILE *report)
         const zb_remote_unfinished *u = &list.items[i];
         char age[32];
         zb_format_duration(age, sizeof(age), u->started ? difftime(now, u->started) : 0);
-        /* another host may still be sending a younger one */
-        if (u->started && difftime(now, u->started) <= conf->unfinished_max_age) {
-            zb_log_detail("remote %s: the upload of %s began %s ago; left alone", conf->name, u->name, age);
+        /* another host may still be sending a younger one (or one of unknown age) */
+        if (!u->started || difftime(now, u->started) <= conf->unfinished_max_age) {
+            zb_log_detail("remote %s: the upload of %s began %s ago; left alone", conf->name, u->name,
+                          u->started ? age : "at an unknown time");
             continue;
         }
         if ((rc = zb_remote_abort_unfinished(r, u)) < 0)

@@ -36,6 +36,10 @@ typedef struct zb_remote_driver {
      * removal; NULL where the driver cannot find them. */
     int (*list_unfinished)(void *state, zb_remote_unfinished_fn each, void *payload);
     int (*abort_unfinished)(void *state, const char *name, const char *upload_id);
+    /* When a file of the folder was last written (drivers whose uploads go
+     * through a hidden .NAME.partial file, which the remote module finds in
+     * the listing); NULL where list_unfinished serves instead. */
+    int (*modified)(void *state, const char *name, time_t *when);
 } zb_remote_driver;
 
 /* One try of a request: 0, or a negative code with *permanent set when a

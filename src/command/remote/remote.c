@@ -25,7 +25,7 @@ static const char help[] =
     "\n"
     "  list     the finished archives on the remote, oldest first: name, size,\n"
     "           time; then the unfinished uploads killed runs left (S3 multipart\n"
-    "           uploads), with when they began. --json: {\"archives\": [...],\n"
+    "           uploads, SFTP/WebDAV hidden .NAME.partial files), with when they began. --json: {\"archives\": [...],\n"
     "           \"unfinished\": [...]}\n"
     "  push     copies archive files there (e.g. after a failed copy)\n"
     "  delete   removes archives from the remote\n"

@@ -652,4 +652,4 @@ static int s3_abort_unfinished(void *state, const char *name, const char *upload
 }
 
 const zb_remote_driver zb_remote_s3 = {"s3", s3_open, s3_upload, s3_list, s3_download, s3_remove, s3_close,
-                                       s3_list_unfinished, s3_abort_unfinished};
+                                       s3_list_unfinished, s3_abort_unfinished, NULL};
