@@ -111,8 +111,16 @@ static int render_job_info(zb_buf *m, json_t *jobs)
     json_t *v;
     json_object_foreach(jobs, name, v) {
         const char *action = json_string_value(json_object_get(v, "action"));
-        if (rc == 0 && action && (rc = zb_buf_printf(m, "%s{job=", series)) == 0 && (rc = zb_metrics_label_value(m, name)) == 0 &&
-            (rc = zb_buf_puts(m, ",action=")) == 0 && (rc = zb_metrics_label_value(m, action)) == 0)
+        if (rc < 0 || !action) /* runs recorded before the action was */
+            continue;
+        rc = zb_buf_printf(m, "%s{job=", series);
+        if (rc == 0)
+            rc = zb_metrics_label_value(m, name);
+        if (rc == 0)
+            rc = zb_buf_puts(m, ",action=");
+        if (rc == 0)
+            rc = zb_metrics_label_value(m, action);
+        if (rc == 0)
             rc = zb_buf_puts(m, "} 1\n");
     }
     return rc;
