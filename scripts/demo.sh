@@ -10,6 +10,12 @@
 # proves the restored data identical, shows that a damaged archive is
 # caught, and cleans up (the servers are stopped whatever happens).
 set -euo pipefail
+# Run as typed: root (a container, CI) runs it directly, where sudo is often
+# not installed; anyone else goes through sudo.
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "$0: run this as root (sudo is not installed)" >&2; exit 1; }
+    exec sudo bash "$0" "$@"
+fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 

@@ -7,7 +7,9 @@
 # Idempotent; does nothing when ZB_SKIP_INSTALL=1 or everything is present.
 # The packaging tests use docker-compose (Compose v1, the one Debian 12 has)
 # with PyYAML to read its output, and man-db and groff to render the manual
-# page; systemd-analyze comes with systemd where the machine runs it.
+# page; systemd-analyze comes with systemd where the machine runs it. The
+# metrics tests parse the textfile with promtool (prometheus) and the Python
+# client, and check the alert rules with promtool.
 set -euo pipefail
 [ "${ZB_SKIP_INSTALL:-0}" = 1 ] && exit 0
 
@@ -20,6 +22,7 @@ packages=(
     zstd curl ca-certificates procps time util-linux tzdata python3 openssl
     openssh-server lighttpd lighttpd-mod-webdav
     docker-compose python3-yaml man-db
+    prometheus python3-prometheus-client
 )
 tools=${ZB_TEST_TOOLS:-/opt/zakpos-test-tools}
 s3rver_version=3.7.1

@@ -7,6 +7,12 @@
 #   scripts/test.sh --sanitize   the same under AddressSanitizer + UBSan
 #   ZB_SKIP_INSTALL=1            skip apt-get (packages already present)
 set -euo pipefail
+# Run as typed: root (a container, CI) runs it directly, where sudo is often
+# not installed; anyone else goes through sudo.
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "$0: run this as root (sudo is not installed)" >&2; exit 1; }
+    exec sudo bash "$0" "$@"
+fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 sanitize=0

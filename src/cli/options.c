@@ -1,5 +1,6 @@
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/config/config.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -60,6 +61,13 @@ int zb_cli_parse_size(size_t *out, const char *text, const char *option)
     if (scale > 1 && end[1] != '\0' && strcmp(end + 1, "iB") != 0 && strcmp(end + 1, "B") != 0)
         return zb_error_set(ZB_EUSAGE, "%s takes a size such as 256K or 64M, not '%s'", option, text);
     *out = (size_t)(value * scale);
+    return 0;
+}
+
+int zb_cli_parse_duration(int *seconds, const char *text, const char *option)
+{
+    if (zb_config_parse_duration(seconds, text, option) < 0)
+        return zb_error_set(ZB_EUSAGE, "%s", zb_error_message());
     return 0;
 }
 

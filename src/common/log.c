@@ -75,13 +75,17 @@ static void format_timestamp(char *out, size_t size)
     snprintf(out + n, size - n, ".%03ldZ", now.tv_nsec / 1000000);
 }
 
-static void emit(zb_log_level level, const char *message)
+/* hint: what to do about it, or NULL; in JSON it rides in the same object,
+ * so a log shipper never separates an error from its advice. */
+static void emit(zb_log_level level, const char *message, const char *hint)
 {
     char stamp[40];
     format_timestamp(stamp, sizeof(stamp));
     if (log_json) {
         json_t *line = json_pack("{s:s, s:s, s:s, s:s}", "time", stamp, "level", level_names[level],
                                  "run", zb_log_run_id(), "msg", message);
+        if (line && hint && *hint)
+            json_object_set_new(line, "hint", json_string(hint));
         char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
         if (text)
             fprintf(stderr, "%s\n", text);
@@ -92,6 +96,8 @@ static void emit(zb_log_level level, const char *message)
     } else {
         fprintf(stderr, "%s\n", message);
     }
+    if (!log_json && hint && *hint)
+        fprintf(stderr, "hint: %s\n", hint);
     fflush(stderr);
 }
 
@@ -102,19 +108,10 @@ void zb_log_write(zb_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
-    emit(level, message);
+    emit(level, message, NULL);
 }
 
 void zb_log_last_error(void)
 {
-    emit(ZB_LOG_ERROR, zb_error_message());
-    if (zb_error_hint_text()[0]) {
-        if (log_json) {
-            char hint[ZB_ERROR_MESSAGE_MAX];
-            snprintf(hint, sizeof(hint), "hint: %s", zb_error_hint_text());
-            emit(ZB_LOG_ERROR, hint);
-        } else {
-            fprintf(stderr, "hint: %s\n", zb_error_hint_text());
-        }
-    }
+    emit(ZB_LOG_ERROR, zb_error_message(), zb_error_hint_text());
 }

@@ -3,9 +3,13 @@
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
+#include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/timezone.h"
+#include "zakpos_backup/config/validate.h"
 #include "zakpos_backup/schedule/cron.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <ini.h>
 #include <sodium.h>
@@ -14,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef enum {
@@ -34,6 +39,7 @@ typedef struct key_spec {
     size_t offset;
     int min, max;
     const char *fallback; /* the built-in default, as text */
+    unsigned rules;       /* enum zb_value_rule: what the value must be beyond its type */
 } key_spec;
 
 #define AT(field) offsetof(zb_config, field)
@@ -42,43 +48,44 @@ typedef struct key_spec {
 /* The zakpos stack of the Docker design: its database and user, its named
  * volumes but PostgreSQL's own (the logical snapshot covers that one). */
 static const key_spec keys[] = {
-    {"repository", "path", "ZAKPOS_BACKUP_REPO", T_STRING, AT(repo), 0, 0, "/var/backups/zakpos-backup"},
-    {"repository", "name", "ZAKPOS_BACKUP_NAME", T_STRING, AT(archive_name), 0, 0, "zakpos"},
-    {"repository", "recipients", "ZAKPOS_BACKUP_RECIPIENTS", T_STRING, AT(recipients), 0, 0, ""},
-    {"repository", "passphrase_file", "ZAKPOS_BACKUP_PASSPHRASE_FILE", T_STRING, AT(passphrase_file), 0, 0, ""},
-    {"repository", "key_file", "ZAKPOS_BACKUP_KEY_FILE", T_STRING, AT(key_file), 0, 0, ""},
-    {"repository", "zstd_level", "ZAKPOS_BACKUP_ZSTD_LEVEL", T_INT, AT(zstd_level), 1, 19, "3"},
-    {"repository", "keep_last", NULL, T_INT, KEEP_AT(ZB_KEEP_LAST), -1, 1000000, "0"},
-    {"repository", "keep_hourly", NULL, T_INT, KEEP_AT(ZB_KEEP_HOURLY), -1, 1000000, "0"},
-    {"repository", "keep_daily", NULL, T_INT, KEEP_AT(ZB_KEEP_DAILY), -1, 1000000, "7"},
-    {"repository", "keep_weekly", NULL, T_INT, KEEP_AT(ZB_KEEP_WEEKLY), -1, 1000000, "4"},
-    {"repository", "keep_monthly", NULL, T_INT, KEEP_AT(ZB_KEEP_MONTHLY), -1, 1000000, "12"},
-    {"repository", "keep_yearly", NULL, T_INT, KEEP_AT(ZB_KEEP_YEARLY), -1, 1000000, "0"},
-    {"repository", "keep_within", NULL, T_WITHIN, AT(keep), 0, 0, ""},
-    {"postgres", "enabled", "ZAKPOS_BACKUP_PG_ENABLED", T_BOOL, AT(pg_enabled), 0, 1, "yes"},
+    {"repository", "path", "ZAKPOS_BACKUP_REPO", T_STRING, AT(repo), 0, 0, "/var/backups/zakpos-backup", ZB_VALUE_ABSOLUTE},
+    {"repository", "name", "ZAKPOS_BACKUP_NAME", T_STRING, AT(archive_name), 0, 0, "zakpos", 0},
+    {"repository", "recipients", "ZAKPOS_BACKUP_RECIPIENTS", T_STRING, AT(recipients), 0, 0, "", ZB_VALUE_ABSOLUTE | ZB_VALUE_READABLE | ZB_VALUE_LIST},
+    {"repository", "passphrase_file", "ZAKPOS_BACKUP_PASSPHRASE_FILE", T_STRING, AT(passphrase_file), 0, 0, "", ZB_VALUE_ABSOLUTE | ZB_VALUE_READABLE},
+    {"repository", "key_file", "ZAKPOS_BACKUP_KEY_FILE", T_STRING, AT(key_file), 0, 0, "", ZB_VALUE_ABSOLUTE | ZB_VALUE_READABLE},
+    {"repository", "zstd_level", "ZAKPOS_BACKUP_ZSTD_LEVEL", T_INT, AT(zstd_level), 1, 19, "3", 0},
+    {"repository", "keep_last", NULL, T_INT, KEEP_AT(ZB_KEEP_LAST), -1, 1000000, "0", 0},
+    {"repository", "keep_hourly", NULL, T_INT, KEEP_AT(ZB_KEEP_HOURLY), -1, 1000000, "0", 0},
+    {"repository", "keep_daily", NULL, T_INT, KEEP_AT(ZB_KEEP_DAILY), -1, 1000000, "7", 0},
+    {"repository", "keep_weekly", NULL, T_INT, KEEP_AT(ZB_KEEP_WEEKLY), -1, 1000000, "4", 0},
+    {"repository", "keep_monthly", NULL, T_INT, KEEP_AT(ZB_KEEP_MONTHLY), -1, 1000000, "12", 0},
+    {"repository", "keep_yearly", NULL, T_INT, KEEP_AT(ZB_KEEP_YEARLY), -1, 1000000, "0", 0},
+    {"repository", "keep_within", NULL, T_WITHIN, AT(keep), 0, 0, "", 0},
+    {"postgres", "enabled", "ZAKPOS_BACKUP_PG_ENABLED", T_BOOL, AT(pg_enabled), 0, 1, "yes", 0},
     {"postgres", "conninfo", "ZAKPOS_BACKUP_PG_CONNINFO", T_CONNINFO, AT(pg_conninfo), 0, 0,
-     "postgresql://zakpos_user@zakpos-postgres:5432/zakpos_db"},
-    {"postgres", "password_file", "ZAKPOS_BACKUP_PG_PASSWORD_FILE", T_STRING, AT(pg_password_file), 0, 0, ""},
-    {"postgres", "jobs", "ZAKPOS_BACKUP_PG_JOBS", T_INT, AT(pg_jobs), 0, 64, "0"},
+     "postgresql://zakpos_user@zakpos-postgres:5432/zakpos_db", 0},
+    {"postgres", "password_file", "ZAKPOS_BACKUP_PG_PASSWORD_FILE", T_STRING, AT(pg_password_file), 0, 0, "", ZB_VALUE_ABSOLUTE | ZB_VALUE_READABLE},
+    {"postgres", "jobs", "ZAKPOS_BACKUP_PG_JOBS", T_INT, AT(pg_jobs), 0, 64, "0", 0},
     /* The server and role verify --restore, drill and verify-restore jobs
      * restore into: the archive's SQL runs there (docs/SECURITY.md), so a
      * scratch server and a role without superuser belong here. */
-    {"verify", "pg_conninfo", "ZAKPOS_BACKUP_VERIFY_PG_CONNINFO", T_CONNINFO, AT(verify_pg_conninfo), 0, 0, ""},
+    {"verify", "pg_conninfo", "ZAKPOS_BACKUP_VERIFY_PG_CONNINFO", T_CONNINFO, AT(verify_pg_conninfo), 0, 0, "", 0},
     {"verify", "pg_password_file", "ZAKPOS_BACKUP_VERIFY_PG_PASSWORD_FILE", T_STRING, AT(verify_pg_password_file), 0, 0,
-     ""},
-    {"docker", "enabled", "ZAKPOS_BACKUP_VOLUMES_ENABLED", T_BOOL, AT(volumes_enabled), 0, 1, "yes"},
-    {"docker", "host", "DOCKER_HOST", T_STRING, AT(docker_host), 0, 0, "unix:///var/run/docker.sock"},
+     "", ZB_VALUE_ABSOLUTE | ZB_VALUE_READABLE},
+    {"docker", "enabled", "ZAKPOS_BACKUP_VOLUMES_ENABLED", T_BOOL, AT(volumes_enabled), 0, 1, "yes", 0},
+    {"docker", "host", "DOCKER_HOST", T_STRING, AT(docker_host), 0, 0, "unix:///var/run/docker.sock", 0},
     {"docker", "volumes", "ZAKPOS_BACKUP_VOLUMES", T_STRING, AT(volumes), 0, 0,
      "zakpos_redis_data zakpos_kafka_data zakpos_kafka_logs zakpos_zookeeper_data zakpos_zookeeper_logs "
-     "zakpos_api_logs zakpos_expo_cache"},
-    {"daemon", "timezone", "ZAKPOS_BACKUP_TZ", T_STRING, AT(timezone), 0, 0, ""},
-    {"daemon", "random_delay", NULL, T_DURATION, AT(random_delay_seconds), 0, 86400, "0"},
+     "zakpos_api_logs zakpos_expo_cache", 0},
+    {"daemon", "timezone", "ZAKPOS_BACKUP_TZ", T_STRING, AT(timezone), 0, 0, "", ZB_VALUE_ZONE},
+    {"daemon", "random_delay", NULL, T_DURATION, AT(random_delay_seconds), 0, 86400, "0", 0},
     {"daemon", "healthcheck_max_age", "ZAKPOS_BACKUP_HEALTHCHECK_MAX_AGE", T_DURATION,
-     AT(healthcheck_max_age_seconds), 60, 366 * 86400, "26h"},
-    {"daemon", "state_dir", "ZAKPOS_BACKUP_STATE_DIR", T_STRING, AT(state_dir), 0, 0, "/var/lib/zakpos-backup"},
-    {"daemon", "metrics_file", "ZAKPOS_BACKUP_METRICS_FILE", T_STRING, AT(metrics_file), 0, 0, ""},
-    {"daemon", "webhook_url", "ZAKPOS_BACKUP_WEBHOOK_URL", T_SECRET, AT(webhook_url), 0, 0, ""},
-    {"daemon", "webhook_on_success", NULL, T_BOOL, AT(webhook_on_success), 0, 1, "no"},
+     AT(healthcheck_max_age_seconds), 60, 366 * 86400, "26h", 0},
+    {"daemon", "state_dir", "ZAKPOS_BACKUP_STATE_DIR", T_STRING, AT(state_dir), 0, 0, "/var/lib/zakpos-backup", ZB_VALUE_ABSOLUTE},
+    {"daemon", "metrics_file", "ZAKPOS_BACKUP_METRICS_FILE", T_STRING, AT(metrics_file), 0, 0, "", ZB_VALUE_ABSOLUTE},
+    {"daemon", "webhook_url", "ZAKPOS_BACKUP_WEBHOOK_URL", T_SECRET, AT(webhook_url), 0, 0, "", ZB_VALUE_HTTP_URL},
+    {"daemon", "webhook_on_success", NULL, T_BOOL, AT(webhook_on_success), 0, 1, "no", 0},
+    {"daemon", "lock_wait", "ZAKPOS_BACKUP_LOCK_WAIT", T_DURATION, AT(lock_wait_seconds), 0, 366 * 86400, "1h", 0},
 };
 
 static const struct {
@@ -197,37 +204,111 @@ static void set_origin(zb_config *c, size_t index, const char *what, const char 
 
 /* ---- the file ---- */
 
+/* Names met in the file with the line of their first appearance: a section
+ * or key given twice is an error, never "the last one wins". */
+typedef struct seen_names {
+    char **names;
+    int *lines;
+    size_t count, cap;
+} seen_names;
+
 typedef struct parse_state {
     zb_config *c;
     const char *file;
     FILE *fp;
     int line;
+    int indented; /* the line starts with blanks: inih's continuation of a value */
     int error_line;
     char error[512];
     int paths_from_file;
     int jobs_from_file;
+    seen_names sections, keys;
 } parse_state;
 
+/* 0 the first time, else the line where name was first seen; -1 out of memory. */
+static int seen_before(seen_names *s, const char *name, int line)
+{
+    for (size_t i = 0; i < s->count; i++)
+        if (strcmp(s->names[i], name) == 0)
+            return s->lines[i];
+    if (s->count == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        char **names = realloc(s->names, cap * sizeof(*names));
+        if (names)
+            s->names = names;
+        int *lines = names ? realloc(s->lines, cap * sizeof(*lines)) : NULL;
+        if (!lines)
+            return -1;
+        s->lines = lines;
+        s->cap = cap;
+    }
+    if (!(s->names[s->count] = zb_strdup(name)))
+        return -1;
+    s->lines[s->count++] = line;
+    return 0;
+}
+
+static void seen_free(seen_names *s)
+{
+    for (size_t i = 0; i < s->count; i++)
+        free(s->names[i]);
+    free(s->names);
+    free(s->lines);
+    memset(s, 0, sizeof(*s));
+}
+
+/* Keeps the first error (file, line, what, why); inih goes on to the end of
+ * the file, and the first error is what the user fixes first. */
+static void fail_line(parse_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail_line(parse_state *st, const char *fmt, ...)
+{
+    if (st->error_line)
+        return;
+    int n = snprintf(st->error, sizeof(st->error), "%s:%d: ", st->file, st->line);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n > 0 && (size_t)n < sizeof(st->error))
+        vsnprintf(st->error + n, sizeof(st->error) - (size_t)n, fmt, ap);
+    va_end(ap);
+    st->error_line = st->line;
+}
+
+static int fail_at(parse_state *st, const char *section, const char *key, const char *why)
+{
+    fail_line(st, "[%s] %s: %s", section, key, why);
+    return 0;
+}
+
+/* A section header seen before: inih would merge the two silently. */
+static void note_section(parse_state *st, const char *line)
+{
+    const char *end = strchr(line + 1, ']');
+    if (!end)
+        return; /* inih reports the malformed line */
+    char name[256];
+    snprintf(name, sizeof(name), "%.*s", (int)(end - line - 1), line + 1);
+    int first = seen_before(&st->sections, name, st->line);
+    if (first > 0)
+        fail_line(st, "[%s] appears twice (first at line %d); give each section once", name, first);
+    else if (first < 0)
+        fail_line(st, "out of memory");
+}
+
 /* inih asks for the file line by line: counting here gives the handler the
- * line number of every key, for messages and for `config check`. */
+ * line number of every key, for messages and for `config check`, and shows
+ * every section header, which the handler never sees on its own. */
 static char *read_line(char *buf, int size, void *stream)
 {
     parse_state *st = stream;
     char *got = fgets(buf, size, st->fp);
-    if (got)
-        st->line++;
+    if (!got)
+        return got;
+    st->line++;
+    const char *p = buf + strspn(buf, " \t");
+    st->indented = p > buf && *p && !strchr("\r\n;#", *p);
+    if (*p == '[')
+        note_section(st, p);
     return got;
-}
-
-/* Keeps the first error (file, line, section, key, why); inih goes on to the
- * end of the file, and the first error is what the user fixes first. */
-static int fail_at(parse_state *st, const char *section, const char *key, const char *why)
-{
-    if (!st->error_line) {
-        snprintf(st->error, sizeof(st->error), "%s:%d: [%s] %s: %s", st->file, st->line, section, key, why);
-        st->error_line = st->line;
-    }
-    return 0;
 }
 
 static void free_path(zb_config_path *p)
@@ -268,6 +349,9 @@ static int handle_path(parse_state *st, const char *key, const char *value)
         return fail_at(st, "paths", key, "not a valid source name (use letters, digits and ._@+=-)");
     if (!*value)
         return fail_at(st, "paths", key, "names no folder");
+    char why[300];
+    if (zb_config_check_value(ZB_VALUE_ABSOLUTE, value, why, sizeof(why)) < 0)
+        return fail_at(st, "paths", key, why);
     if (c->path_count == ZB_CONFIG_MAX_PATHS)
         return fail_at(st, "paths", key, "too many paths");
     zb_config_path *p = &c->paths[c->path_count++];
@@ -305,8 +389,15 @@ static int handle_job(parse_state *st, const char *section, const char *name, co
         return fail_at(st, section, key, "too many jobs");
     if (strcmp(key, "schedule") == 0) {
         zb_cron cron;
+        time_t next;
         if (zb_cron_parse(&cron, value) < 0)
             return fail_at(st, section, key, zb_error_message());
+        if (zb_cron_next(&next, &cron, time(NULL)) < 0) {
+            char why[300];
+            snprintf(why, sizeof(why), "cron expression '%s' never fires (no such date in the next eight years)", value);
+            zb_error_clear();
+            return fail_at(st, section, key, why);
+        }
         free(j->schedule);
         j->schedule = zb_strdup(value);
         return 1;
@@ -385,6 +476,17 @@ static int handle_remote(parse_state *st, const char *section, const char *name,
 static int handler(void *user, const char *section, const char *key, const char *value)
 {
     parse_state *st = user;
+    if (!st->indented) {
+        char both[512];
+        snprintf(both, sizeof(both), "%s\n%s", section, key);
+        int first = seen_before(&st->keys, both, st->line);
+        if (first > 0) {
+            fail_line(st, "[%s] %s: given twice (first at line %d); give each key once", section, key, first);
+            return 0;
+        }
+        if (first < 0)
+            return fail_at(st, section, key, "out of memory");
+    }
     if (strncmp(section, "check ", 6) == 0 && section[6])
         return handle_check(st, section, section + 6, key, value);
     if (strcmp(section, "paths") == 0)
@@ -422,6 +524,8 @@ static int load_file(zb_config *c, const char *file)
         return zb_error_errno(errno == ENOENT ? ZB_ENOTFOUND : ZB_ECONFIG, errno, "cannot read config file %s", file);
     int rc = ini_parse_stream(read_line, &st, handler, &st);
     fclose(st.fp);
+    seen_free(&st.sections);
+    seen_free(&st.keys);
     if (st.error_line)
         return zb_error_set(ZB_ECONFIG, "%s", st.error);
     if (rc != 0)
@@ -490,6 +594,82 @@ static int apply_environment(zb_config *c)
     return 0;
 }
 
+/* ---- checks of the whole, after the file and the environment ---- */
+
+/* "FILE:LINE: [section] key: why" or "environment variable VAR: why". */
+static int fail_key(const zb_config *c, size_t index, const char *why)
+{
+    const char *origin = c->origins[index];
+    if (strncmp(origin, "env ", 4) == 0)
+        return zb_error_set(ZB_ECONFIG, "environment variable %s: %s", origin + 4, why);
+    return zb_error_set(ZB_ECONFIG, "%s: [%s] %s: %s", origin, keys[index].section, keys[index].key, why);
+}
+
+static int check_values(const zb_config *c)
+{
+    const char *base = (const char *)c;
+    for (size_t i = 0; i < ZB_ARRAY_LEN(keys); i++) {
+        if (!keys[i].rules || strcmp(c->origins[i], "default") == 0)
+            continue;
+        char why[600];
+        if (zb_config_check_value(keys[i].rules, *(char *const *)(base + keys[i].offset), why, sizeof(why)) < 0)
+            return fail_key(c, i, why);
+    }
+    return 0;
+}
+
+static int is_keep_key(size_t i)
+{
+    return strcmp(keys[i].section, "repository") == 0 && strncmp(keys[i].key, "keep_", 5) == 0;
+}
+
+/* One meaning for keep_* wherever it appears: any keep_* given replaces the
+ * built-in rules, as it does in a [remote] section. Earlier versions mixed
+ * them (keep_last = 3 alone still kept 7 daily, 4 weekly, 12 monthly); a
+ * file that may rely on that is told once per load. */
+static int settle_retention(zb_config *c)
+{
+    size_t given = 0, last_given = 0;
+    for (size_t i = 0; i < ZB_ARRAY_LEN(keys); i++)
+        if (is_keep_key(i) && strcmp(c->origins[i], "default") != 0)
+            given++, last_given = i;
+    if (!given)
+        return 0;
+    zb_buf dropped = ZB_BUF_INIT;
+    for (size_t i = 0; i < ZB_ARRAY_LEN(keys); i++) {
+        if (!is_keep_key(i) || strcmp(c->origins[i], "default") != 0 || keys[i].type != T_INT)
+            continue;
+        if (strcmp(keys[i].fallback, "0") != 0)
+            zb_buf_printf(&dropped, "%s%s = %s", dropped.len ? ", " : "", keys[i].key, keys[i].fallback);
+        *(int *)((char *)c + keys[i].offset) = 0;
+    }
+    static int told; /* once a process: `run` loads the file for each step */
+    if (dropped.len && !told++)
+        zb_log_warn("%s: [repository] keeps only the keep_* rules it gives; the built-in %s no longer apply "
+                    "beside them (write them in the file to keep them)", c->origins[last_given], dropped.data);
+    zb_buf_free(&dropped);
+    if (zb_retention_is_empty(&c->keep)) {
+        fail_key(c, last_given, "these keep_* rules keep no archive at all");
+        return zb_error_hint("give at least one keep_* above 0 (-1: no limit); prune never removes everything");
+    }
+    return 0;
+}
+
+const char *zb_config_origin(const zb_config *c, const char *section, const char *key)
+{
+    for (size_t i = 0; i < ZB_ARRAY_LEN(keys); i++)
+        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].key, key) == 0)
+            return c->origins && c->origins[i] ? c->origins[i] : "default";
+    return "default";
+}
+
+int zb_config_use_timezone(const zb_config *c)
+{
+    if (zb_time_zone_use(c->timezone) < 0)
+        return zb_error_context("daemon.timezone");
+    return 0;
+}
+
 /* ---- the whole ---- */
 
 static int load_defaults(zb_config *c)
@@ -537,6 +717,10 @@ int zb_config_load(zb_config *out, const char *file)
     }
     if (rc == 0)
         rc = apply_environment(out);
+    if (rc == 0)
+        rc = check_values(out);
+    if (rc == 0)
+        rc = settle_retention(out);
     for (size_t i = 0; rc == 0 && i < out->check_count; i++)
         if (!out->checks[i].sql || !out->checks[i].expect)
             rc = zb_error_set(ZB_ECONFIG, "%s: [check %s] needs both sql and expect", out->checks[i].origin,

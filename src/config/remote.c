@@ -2,6 +2,7 @@
 #include "zakpos_backup/config/config.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/config/validate.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@ static const remote_key remote_keys[] = {
     {"timeout", R_SECONDS, AT(timeout), 1, 86400},
     {"bandwidth", R_SIZE, AT(bandwidth), 0, 1ll << 40},
     {"prune", R_BOOL, AT(prune), 0, 1},
+    {"unfinished_max_age", R_SECONDS, AT(unfinished_max_age), 0, 366 * 86400},
 };
 
 void zb_config_remote_init(zb_config_remote *r)
@@ -52,6 +54,7 @@ void zb_config_remote_init(zb_config_remote *r)
     r->retry_delay = 1;
     r->timeout = 60;
     r->prune = 1;
+    r->unfinished_max_age = 86400;
 }
 
 /* "5M", "64MiB", "1G", "1048576" */
@@ -92,7 +95,9 @@ static int parse_seconds(long long *out, const char *text)
         scale = 60, end++;
     else if (*end == 'h')
         scale = 3600, end++;
-    if (*end || v > 86400 * 366)
+    else if (*end == 'd')
+        scale = 86400, end++;
+    if (*end || v > 86400LL * 366 / scale)
         return -1;
     *out = v * scale;
     return 0;
@@ -170,7 +175,7 @@ int zb_config_remote_set(zb_config_remote *r, const char *key, const char *value
         case R_SECONDS: {
             long long v = 0;
             if (parse_seconds(&v, value) < 0 || v < k->min || v > k->max)
-                return snprintf(why, why_size, "takes a duration such as 0s, 2s, 5m or 1h, not '%s'", value), -1;
+                return snprintf(why, why_size, "takes a duration such as 0s, 2s, 5m, 1h or 1d, not '%s'", value), -1;
             *(int *)(base + k->offset) = (int)v;
             return 0;
         }
@@ -179,13 +184,31 @@ int zb_config_remote_set(zb_config_remote *r, const char *key, const char *value
     return snprintf(why, why_size,
                     "unknown key (type, url, endpoint, bucket, region, prefix, path_style, profile, credentials_file, "
                     "part_size, list_chunk, user, password_file, key_file, known_hosts, retries, retry_delay, timeout, "
-                    "bandwidth, prune, " KEEP_RULES_TEXT ")"), -1;
+                    "bandwidth, prune, unfinished_max_age, " KEEP_RULES_TEXT ")"), -1;
 }
 
 static int set(const char *s) { return s && *s; }
 
+static int check_files(const zb_config_remote *r, char *why, size_t why_size)
+{
+    const struct {
+        const char *key, *value;
+    } files[] = {{"password_file", r->password_file}, {"key_file", r->key_file},
+                 {"known_hosts", r->known_hosts}, {"credentials_file", r->credentials_file}};
+    for (size_t i = 0; i < ZB_ARRAY_LEN(files); i++) {
+        char reason[400];
+        if (zb_config_check_value(ZB_VALUE_ABSOLUTE | ZB_VALUE_READABLE, files[i].value, reason, sizeof(reason)) < 0)
+            return snprintf(why, why_size, "%s: %s", files[i].key, reason), -1;
+    }
+    if (r->keep_set && zb_retention_is_empty(&r->keep))
+        return snprintf(why, why_size, "its keep_* rules keep no archive at all (give one above 0, or -1)"), -1;
+    return 0;
+}
+
 int zb_config_remote_check(const zb_config_remote *r, char *why, size_t why_size)
 {
+    if (check_files(r, why, why_size) < 0)
+        return -1;
     if (!set(r->type))
         return snprintf(why, why_size, "has no type (s3, sftp or webdav)"), -1;
     if (strcmp(r->type, "s3") == 0) {

@@ -4,8 +4,11 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/remote/sync.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -87,17 +90,27 @@ int zb_remote_plan_new(zb_remote_plan **out, const char *const *names, size_t co
     return 0;
 }
 
+/* The new archive first; then what the remote still lacks of what its
+ * retention keeps (earlier copies that failed), unfinished uploads left by
+ * killed runs, and the retention itself. */
 static int copy_one(zb_remote_plan *p, const zb_config_remote *conf, const char *archive_path)
 {
     zb_remote *r = NULL;
+    const zb_retention_policy *policy = zb_config_remote_policy(conf, &p->config.keep);
+    long long pending = 1; /* at least the new archive, until it is there */
+    char repo[PATH_MAX];
+    const char *slash = strrchr(archive_path, '/');
+    snprintf(repo, sizeof(repo), "%.*s", slash ? (int)(slash - archive_path) : 1, slash ? archive_path : ".");
     int rc = zb_remote_open(&r, conf);
     if (rc == 0)
         rc = zb_remote_upload(r, archive_path);
-    if (rc == 0 && conf->prune) {
-        const zb_retention_policy *policy = zb_config_remote_policy(conf, &p->config.keep);
-        if (!zb_retention_is_empty(policy) && (rc = zb_remote_prune(r, policy, 0, NULL)) < 0)
-            zb_error_context("retention on remote %s", conf->name);
-    }
+    if (rc == 0 && !zb_retention_is_empty(policy) && (rc = zb_remote_sync_missing(r, policy, repo, NULL, &pending)) < 0)
+        zb_error_context("sending what remote %s lacks", conf->name);
+    zb_remote_pending_note(conf->name, rc == 0 ? 0 : pending);
+    if (rc == 0 && (rc = zb_remote_clean_unfinished(r, NULL)) < 0)
+        zb_error_context("remote %s", conf->name);
+    if (rc == 0 && conf->prune && !zb_retention_is_empty(policy) && (rc = zb_remote_prune(r, policy, 0, NULL)) < 0)
+        zb_error_context("retention on remote %s", conf->name);
     zb_remote_close(r);
     return rc;
 }

@@ -64,6 +64,7 @@ void zb_remote_close(zb_remote *r)
 }
 
 const char *zb_remote_where(const zb_remote *r) { return r->where; }
+const zb_config_remote *zb_remote_config(const zb_remote *r) { return r->conf; }
 
 /* ---- shared by the drivers ---- */
 
@@ -330,4 +331,108 @@ done:
     free(times);
     zb_remote_list_free(&list);
     return rc;
+}
+
+/* ---- unfinished uploads ---- */
+
+typedef struct unfinished_state {
+    zb_remote_unfinished_list *list;
+    size_t cap;
+} unfinished_state;
+
+static int collect_unfinished(const char *name, const char *upload_id, time_t started, void *payload)
+{
+    unfinished_state *c = payload;
+    if (c->list->count == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        zb_remote_unfinished *grown = realloc(c->list->items, cap * sizeof(*grown));
+        if (!grown)
+            return zb_error_set(ZB_ENOMEM, "out of memory");
+        c->list->items = grown;
+        c->cap = cap;
+    }
+    zb_remote_unfinished *u = &c->list->items[c->list->count];
+    u->name = zb_strdup(name);
+    u->upload_id = upload_id ? zb_strdup(upload_id) : NULL;
+    u->started = started;
+    c->list->count++;
+    if (!u->name || (upload_id && !u->upload_id))
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* ".NAME.partial" where NAME is an archive's name: an upload through a
+ * temporary file that never reached its rename. */
+static int partial_name(const char *name, void *payload)
+{
+    unfinished_state *c = payload;
+    size_t n = strlen(name), suffix = strlen(".partial");
+    char archive[NAME_MAX + 1];
+    time_t created;
+    if (name[0] != '.' || n <= suffix + 1 || strcmp(name + n - suffix, ".partial") != 0 || n - suffix > sizeof(archive))
+        return 0;
+    snprintf(archive, sizeof(archive), "%.*s", (int)(n - suffix - 1), name + 1);
+    return zb_repo_archive_name_time(&created, archive) ? collect_unfinished(archive, NULL, 0, c) : 0;
+}
+
+static int each_partial(const char *name, int64_t size, void *payload)
+{
+    (void)size;
+    return partial_name(name, payload);
+}
+
+/* The hidden partial files of the listing, each with when it was last
+ * written (asked once the listing is read: a driver has one connection). */
+static int list_partial_files(zb_remote *r, unfinished_state *c)
+{
+    int rc = r->driver->list(r->state, each_partial, c);
+    for (size_t i = 0; rc == 0 && i < c->list->count; i++) {
+        char file[NAME_MAX + 16];
+        snprintf(file, sizeof(file), ".%s.partial", c->list->items[i].name);
+        rc = r->driver->modified(r->state, file, &c->list->items[i].started);
+    }
+    return rc;
+}
+
+int zb_remote_list_unfinished(zb_remote_unfinished_list *out, zb_remote *r)
+{
+    out->items = NULL;
+    out->count = 0;
+    if (!r->driver->list_unfinished && !r->driver->modified)
+        return 0;
+    unfinished_state c = {out, 0};
+    int rc = r->driver->list_unfinished ? r->driver->list_unfinished(r->state, collect_unfinished, &c)
+                                        : list_partial_files(r, &c);
+    if (rc < 0) {
+        zb_remote_unfinished_list_free(out);
+        return zb_error_context("listing unfinished uploads on remote %s (%s)", r->conf->name, r->where);
+    }
+    return 0;
+}
+
+void zb_remote_unfinished_list_free(zb_remote_unfinished_list *list)
+{
+    for (size_t i = 0; i < list->count; i++) {
+        free(list->items[i].name);
+        free(list->items[i].upload_id);
+    }
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+int zb_remote_abort_unfinished(zb_remote *r, const zb_remote_unfinished *u)
+{
+    int rc = 0;
+    if (r->driver->abort_unfinished) {
+        rc = r->driver->abort_unfinished(r->state, u->name, u->upload_id);
+    } else { /* the hidden partial file */
+        char file[NAME_MAX + 16];
+        snprintf(file, sizeof(file), ".%s.partial", u->name);
+        rc = r->driver->remove(r->state, file);
+    }
+    if (rc < 0)
+        return zb_error_context("aborting the unfinished upload of %s on remote %s (%s)", u->name, r->conf->name,
+                                r->where);
+    return 0;
 }

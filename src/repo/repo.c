@@ -3,6 +3,8 @@
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
+#include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/common/timeutil.h"
 
 #include <dirent.h>
@@ -154,7 +156,48 @@ struct zb_repo_lock {
     int fd;
 };
 
-int zb_repo_lock_take(zb_repo_lock **out, const char *repo)
+/* The pid the holder wrote into the lock file, for messages. */
+static void lock_holder(char *out, size_t size, int fd)
+{
+    ssize_t n = pread(fd, out, size - 1, 0);
+    out[n > 0 ? n : 0] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+    if (!out[0])
+        snprintf(out, size, "?");
+}
+
+/* Polls rather than blocking in flock(): a wait must end at its deadline
+ * and on SIGINT/SIGTERM, and a blocked flock() would see neither. */
+static int lock_wait(int fd, const char *repo, int wait_seconds)
+{
+    double deadline = zb_time_monotonic() + wait_seconds;
+    int told = 0;
+    char holder[32];
+    for (;;) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK)
+            return zb_error_errno(ZB_EIO, errno, "cannot lock repository %s", repo);
+        lock_holder(holder, sizeof(holder), fd);
+        if (zb_interrupted())
+            return zb_error_set(ZB_EINTR, "interrupted while waiting for repository %s (pid %s)", repo, holder);
+        if (zb_time_monotonic() >= deadline)
+            break;
+        if (!told) {
+            char limit[32];
+            zb_format_duration(limit, sizeof(limit), wait_seconds);
+            zb_log_warn("repository %s is in use by another run (pid %s); waiting up to %s for it", repo, holder, limit);
+            told = 1;
+        }
+        usleep(200 * 1000);
+    }
+    zb_error_set(ZB_ELOCKED, "repository %s is in use by another run (pid %s)%s", repo, holder,
+                 told ? " after waiting for it" : "");
+    return zb_error_hint("wait for it to finish (--lock-wait DURATION waits by itself); a run that died releases the "
+                         "lock by itself");
+}
+
+int zb_repo_lock_take(zb_repo_lock **out, const char *repo, int wait_seconds)
 {
     *out = NULL;
     char path[4096];
@@ -163,17 +206,10 @@ int zb_repo_lock_take(zb_repo_lock **out, const char *repo)
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return zb_error_errno(ZB_EIO, errno, "cannot open the repository lock %s", path);
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        int err = errno;
-        char holder[32] = "";
-        ssize_t n = pread(fd, holder, sizeof(holder) - 1, 0);
-        holder[n > 0 ? n : 0] = '\0';
-        holder[strcspn(holder, "\n")] = '\0';
+    int rc = lock_wait(fd, repo, wait_seconds);
+    if (rc < 0) {
         close(fd);
-        if (err != EWOULDBLOCK)
-            return zb_error_errno(ZB_EIO, err, "cannot lock repository %s", repo);
-        zb_error_set(ZB_ELOCKED, "repository %s is in use by another run (pid %s)", repo, holder[0] ? holder : "?");
-        return zb_error_hint("wait for it to finish; a run that died releases the lock by itself");
+        return rc;
     }
     /* The holder's pid is information for the message above, not the lock. */
     char pid[32];

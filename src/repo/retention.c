@@ -35,7 +35,9 @@ int zb_retention_parse_within(zb_retention_policy *p, const char *text)
     }
     if (*s)
         return zb_error_set(ZB_EUSAGE, "--keep-within takes a duration such as 7d, 2y5m or 36h, not '%s'", text);
-    p->within_set = 1;
+    /* As restic: a zero duration is no policy at all, not "keep nothing"
+     * (which would leave every archive, the newest included, to go). */
+    p->within_set = p->within_years || p->within_months || p->within_days || p->within_hours;
     if (zb_strlcpy_checked(p->within_text, sizeof(p->within_text), text) < 0)
         return zb_error_code();
     return 0;
@@ -71,7 +73,9 @@ static long long bucket(enum zb_keep_rule rule, time_t t, size_t index)
     }
 }
 
-/* The newest archive's time minus the --keep-within duration. */
+/* The newest archive's time minus the --keep-within duration, as restic
+ * computes it: calendar years, months and days back in the local zone, then
+ * elapsed hours (so 36h is 36 real hours even across a DST change). */
 static time_t within_limit(time_t newest, const zb_retention_policy *p)
 {
     struct tm tm;
@@ -79,9 +83,8 @@ static time_t within_limit(time_t newest, const zb_retention_policy *p)
     tm.tm_year -= p->within_years;
     tm.tm_mon -= p->within_months;
     tm.tm_mday -= p->within_days;
-    tm.tm_hour -= p->within_hours;
     tm.tm_isdst = -1;
-    return mktime(&tm);
+    return mktime(&tm) - (time_t)p->within_hours * 3600;
 }
 
 void zb_retention_apply(unsigned *keep, const time_t *times, size_t n, const zb_retention_policy *p)

@@ -256,7 +256,12 @@ int zb_rehearse_run(json_t **report, const zb_rehearse_options *opts)
         restore_seconds += t.load_seconds + t.finish_seconds;
         if (rc == 0) {
             double part_started = zb_time_monotonic();
+            char phase[160];
+            snprintf(phase, sizeof(phase), "verifying %s %s", t.kind, t.name);
+            zb_progress_begin("verify --restore", 0);
+            zb_progress_phase(phase, 0);
             rc = verify_part(&h, plan, i, r, part);
+            zb_progress_end();
             double took = zb_time_monotonic() - part_started;
             json_object_set_new(part, "verify_seconds", json_real(took));
             verify_seconds += took;

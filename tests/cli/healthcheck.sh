@@ -3,7 +3,7 @@
 zb_test_begin
 cd "$ZB_TMP"
 export ZAKPOS_BACKUP_REPO=$ZB_TMP/repo
-zb_expect_status 13 "no repository" -- "$ZB_BIN" healthcheck
+zb_expect_status 1 "no repository (unhealthy, as the help says)" -- "$ZB_BIN" healthcheck
 mkdir repo
 zb_expect_status 1 "no archive yet" -- "$ZB_BIN" healthcheck
 zb_expect_contains "$ZB_LAST_OUTPUT" "unhealthy: no archive" "says why"

@@ -171,7 +171,7 @@ zb_remote_common_checks() {
     if [[ "$ZB_LAST_OUTPUT" == *copied* ]]; then zb_fail "--no-remote copied"; else zb_pass; fi
     zb_expect_status 3 "an unknown remote" -- zb_backup_to --remote nowhere
     zb_expect_contains "$ZB_LAST_OUTPUT" "no remote named 'nowhere'" "names it"
-    zb_expect_contains "$ZB_LAST_OUTPUT" "hint: the remotes are: $name" "lists the remotes"
+    zb_expect_contains "$ZB_LAST_OUTPUT" "\"hint\":\"the remotes are: $name" "lists the remotes, in the error's JSON object"
 }
 
 # zb_expect_no_secret TEXT SECRET...: none of the secrets appears in TEXT.
@@ -192,7 +192,7 @@ zb_remote_down_checks() {
     zb_expect_status 15 "server down" -- zb_backup_to --remote "$name"
     zb_expect_contains "$ZB_LAST_OUTPUT" "Couldn't connect to server" "says the server cannot be reached"
     zb_expect_contains "$ZB_LAST_OUTPUT" "(try 2 of 2)" "and that it tried again"
-    zb_expect_contains "$ZB_LAST_OUTPUT" "hint: the archive stays in the repository" "the local archive stays"
+    zb_expect_contains "$ZB_LAST_OUTPUT" '"hint":"the archive stays in the repository' "the local archive stays"
     local archive
     archive=$(echo "$ZB_LAST_OUTPUT" | grep '^repo/')
     [ -f "$archive" ] && zb_pass || zb_fail "the local archive is gone"

@@ -17,6 +17,8 @@ usr/lib/systemd/system/zakpos-backup.timer
 usr/lib/tmpfiles.d/zakpos-backup.conf
 usr/share/doc/zakpos-backup/examples/docker-compose.backup.yml
 usr/share/doc/zakpos-backup/examples/zakpos-backup.conf
+usr/share/doc/zakpos-backup/examples/zakpos-backup.json
+usr/share/doc/zakpos-backup/examples/zakpos-backup.rules.yml
 usr/share/man/man1/zakpos-backup.1"
 zb_expect_equal "$(cd "$dest" && find . -type f -o -type l | sed 's|^\./||' | LC_ALL=C sort)" "$expected" \
     "the installed files, and only those"
@@ -47,24 +49,32 @@ zb_expect_equal "$(cat "$ZB_TMP/man.err")" "" "man -l renders the page without a
 zb_expect_contains "$rendered" "EXIT STATUS" "man -l shows the page"
 zb_expect_contains "$rendered" "15 2 * * * root /usr/bin/zakpos-backup run nightly" "the page gives the cron line"
 
-# The example configuration is valid. Its recipient key is a file the
-# operator makes, so on this machine the only error is that file; with a
-# real key in its place every setting of the file is taken.
+# The example configuration is valid. Its recipient key and database
+# password are files the operator makes, so on this machine the errors are
+# those files (a configuration error at their line); with real files in
+# their place every setting of the file is taken.
 example=$dest/usr/share/doc/zakpos-backup/examples/zakpos-backup.conf
-zb_expect_status 13 "the example lacks only its recipient key here" -- \
+zb_expect_status 3 "the example lacks only its recipient key and password file here" -- \
     env -u ZAKPOS_BACKUP_RECIPIENTS "$ZB_BIN" --log-format text config check --config "$example"
-zb_expect_contains "$ZB_LAST_OUTPUT" "repository.recipients: cannot read recipient key: cannot open /etc/zakpos-backup/backup.pub" \
+zb_expect_contains "$ZB_LAST_OUTPUT" "zakpos-backup.conf:17: [repository] recipients: cannot read /etc/zakpos-backup/backup.pub" \
     "names the key file"
 "$ZB_BIN" keygen --out "$ZB_TMP/backup.key" >/dev/null 2>&1
+echo secret >"$ZB_TMP/pg_password"
+zb_expect_status 3 "then the password file" -- env ZAKPOS_BACKUP_RECIPIENTS="$ZB_TMP/backup.key.pub" \
+    "$ZB_BIN" --log-format text config check --config "$example"
+zb_expect_contains "$ZB_LAST_OUTPUT" "zakpos-backup.conf:30: [postgres] password_file: cannot read /etc/zakpos-backup/pg_password" \
+    "names the password file"
 zb_expect_status 0 "config check accepts the example" -- \
-    env ZAKPOS_BACKUP_RECIPIENTS="$ZB_TMP/backup.key.pub" "$ZB_BIN" config check --config "$example"
+    env ZAKPOS_BACKUP_RECIPIENTS="$ZB_TMP/backup.key.pub" ZAKPOS_BACKUP_PG_PASSWORD_FILE="$ZB_TMP/pg_password" \
+    "$ZB_BIN" config check --config "$example"
 checked=$ZB_LAST_OUTPUT
 # each `key = value` of the file is an effective setting, taken from its line
 while IFS=$'\t' read -r line section key; do
     got=$(grep -F "$section.$key = " <<<"$checked")
     if [[ "$got" == *" ($example:$line)" ]]; then zb_pass; else zb_fail "$section.$key is not taken from line $line: '$got'"; fi
 done < <(awk '/^\[/ { s = substr($0, 2, length($0) - 2); next }
-              /^[a-z_-]+ *=/ && s !~ /^job / && !(s == "repository" && $1 == "recipients") {
+              /^[a-z_-]+ *=/ && s !~ /^job / && !(s == "repository" && $1 == "recipients") &&
+              !(s == "postgres" && $1 == "password_file") {
                   split($0, kv, / *= */); printf "%d\t%s\t%s\n", NR, s, kv[1] }' "$example")
 zb_expect_contains "$checked" "job.nightly = backup \"0 2 * * *\" then prune" "the nightly job the systemd units and cron run"
 

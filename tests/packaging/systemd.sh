@@ -68,8 +68,10 @@ done
 # the oneshot runs the job that the built-in defaults and the example both have
 zb_expect_equal "$(value ExecStart "$service")" "$prefix/bin/zakpos-backup run nightly" "the timer's service runs 'run nightly'"
 : >"$ZB_TMP/empty.conf"
+# (the example's password file is the operator's too: a readable one stands in, as the units pass one)
+echo secret >"$ZB_TMP/pg_password"
 for config in "$ZB_TMP/empty.conf" "$ZB_SOURCE_DIR/docs/examples/zakpos-backup.conf"; do
-    out=$(ZAKPOS_BACKUP_RECIPIENTS='' "$ZB_BIN" config check --config "$config" 2>&1)
+    out=$(ZAKPOS_BACKUP_RECIPIENTS='' ZAKPOS_BACKUP_PG_PASSWORD_FILE="$ZB_TMP/pg_password" "$ZB_BIN" config check --config "$config" 2>&1)
     zb_expect_contains "$out" 'job.nightly = backup "0 2 * * *" then prune' "$(basename "$config"): job nightly backs up at 02:00, then prunes"
 done
 zb_expect_equal "$(value Type "$service")" "oneshot" "the timer's service is a oneshot"

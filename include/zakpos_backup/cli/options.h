@@ -20,6 +20,8 @@ void zb_strv_free(zb_strv *v);
 
 int zb_cli_parse_int(int *out, const char *text, const char *option, int min, int max);
 int zb_cli_parse_size(size_t *out, const char *text, const char *option);
+/* "0", "90s", "15m", "2h", "1d" into seconds; a usage error otherwise. */
+int zb_cli_parse_duration(int *seconds, const char *text, const char *option);
 
 /* Prints "zakpos-backup: error: ..." (and the hint) for a usage error and
  * returns ZB_EUSAGE. */
@@ -47,6 +49,7 @@ enum {
     ZB_OPT_DOCKER_HOST,
     ZB_OPT_KEEP,
     ZB_OPT_SCRATCH_DIR,
+    ZB_OPT_LOCK_WAIT,
     ZB_OPT_COMMAND_BASE = 1100,
 };
 

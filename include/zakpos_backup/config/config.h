@@ -73,6 +73,7 @@ typedef struct zb_config {
     char *metrics_file;
     char *webhook_url;     /* a secret: it often carries a token */
     int webhook_on_success;
+    int lock_wait_seconds; /* run and daemon: how long a job waits for a busy repository */
     /* [job NAME] */
     zb_config_job jobs[ZB_CONFIG_MAX_JOBS];
     size_t job_count;
@@ -96,6 +97,11 @@ void zb_config_free(zb_config *c);
 /* Writes the effective settings, one "section.key = value  (origin)" a line,
  * with secrets masked. */
 void zb_config_print(const zb_config *c, FILE *out);
+/* Where section.key got its value: "default", "FILE:LINE" or "env VAR". */
+const char *zb_config_origin(const zb_config *c, const char *section, const char *key);
+/* Makes daemon.timezone (else the TZ the process started with) the zone of
+ * schedules and retention buckets: one rule for prune, run and the daemon. */
+int zb_config_use_timezone(const zb_config *c);
 /* Whether section.key was set by a file or the environment (not a default). */
 int zb_config_is_set(const zb_config *c, const char *section, const char *key);
 /* Parses yes/no, true/false, on/off, 1/0; -1 for anything else. */

@@ -36,6 +36,7 @@ typedef struct zb_config_remote {
     int timeout;            /* seconds without progress before a transfer fails */
     uint64_t bandwidth;     /* bytes per second, 0 = unlimited */
     int prune;              /* apply the retention after each upload */
+    int unfinished_max_age; /* seconds: older unfinished uploads are aborted (younger may be another host's) */
     zb_retention_policy keep;
     int keep_set;           /* keep_* given in the section: overrides the repository's */
     char *origin;           /* FILE:LINE of the section */

@@ -8,9 +8,15 @@
 #include "zakpos_backup/config/remote.h"
 
 #include <stdint.h>
+#include <time.h>
 
 /* Called once per entry of a listing, with its size (-1 if not known). */
 typedef int (*zb_remote_each_fn)(const char *name, int64_t size, void *payload);
+
+/* Called once per unfinished upload a run left behind (killed, or its abort
+ * failed): the archive's name, the upload's id (S3's UploadId, else NULL)
+ * and when it started (0 if not known). */
+typedef int (*zb_remote_unfinished_fn)(const char *name, const char *upload_id, time_t started, void *payload);
 
 typedef struct zb_remote_driver {
     const char *type;
@@ -26,6 +32,14 @@ typedef struct zb_remote_driver {
     int (*download)(void *state, const char *name, int fd);
     int (*remove)(void *state, const char *name);
     void (*close)(void *state);
+    /* Unfinished uploads under the remote's folder or prefix, and their
+     * removal; NULL where the driver cannot find them. */
+    int (*list_unfinished)(void *state, zb_remote_unfinished_fn each, void *payload);
+    int (*abort_unfinished)(void *state, const char *name, const char *upload_id);
+    /* When a file of the folder was last written (drivers whose uploads go
+     * through a hidden .NAME.partial file, which the remote module finds in
+     * the listing); NULL where list_unfinished serves instead. */
+    int (*modified)(void *state, const char *name, time_t *when);
 } zb_remote_driver;
 
 /* One try of a request: 0, or a negative code with *permanent set when a

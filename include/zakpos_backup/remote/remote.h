@@ -26,6 +26,19 @@ typedef struct zb_remote_list {
     size_t count;
 } zb_remote_list;
 
+/* An upload a run began and never finished (killed, or its abort failed):
+ * an S3 multipart upload whose parts still cost storage. */
+typedef struct zb_remote_unfinished {
+    char *name;      /* the archive it was for */
+    char *upload_id; /* S3's UploadId */
+    time_t started;  /* 0 if the remote does not say */
+} zb_remote_unfinished;
+
+typedef struct zb_remote_unfinished_list {
+    zb_remote_unfinished *items;
+    size_t count;
+} zb_remote_unfinished_list;
+
 /* Connects nothing yet: checks the settings and loads credentials. `conf`
  * must outlive the remote. */
 int zb_remote_open(zb_remote **out, const zb_config_remote *conf);
@@ -45,6 +58,11 @@ int zb_remote_resolve(char **name, zb_remote *r, const char *spec);
 /* Downloads `name` to local_path, published only when complete. */
 int zb_remote_download(zb_remote *r, const char *name, const char *local_path);
 int zb_remote_delete(zb_remote *r, const char *name);
+/* The remote's unfinished uploads (none where the driver cannot see them). */
+int zb_remote_list_unfinished(zb_remote_unfinished_list *out, zb_remote *r);
+void zb_remote_unfinished_list_free(zb_remote_unfinished_list *list);
+int zb_remote_abort_unfinished(zb_remote *r, const zb_remote_unfinished *u);
+const zb_config_remote *zb_remote_config(const zb_remote *r);
 /* Removes the archives the policy does not keep (never the newest); writes
  * one line per archive to `report` when given ("keep NAME  daily", "remove
  * NAME", "would-remove NAME" with dry_run). */

@@ -31,8 +31,11 @@ void zb_repo_list_free(zb_repo_list *list);
 int zb_repo_latest(char **path, const char *repo);
 
 typedef struct zb_repo_lock zb_repo_lock;
-/* Takes the repository's lock or fails with ZB_ELOCKED naming the holder. */
-int zb_repo_lock_take(zb_repo_lock **out, const char *repo);
+/* Takes the repository's lock, waiting up to wait_seconds (0: not at all)
+ * while another run holds it and saying once whom it waits for; then fails
+ * with ZB_ELOCKED naming the holder. Only commands that change the
+ * repository take it: list, healthcheck and prune --dry-run read without. */
+int zb_repo_lock_take(zb_repo_lock **out, const char *repo, int wait_seconds);
 void zb_repo_lock_release(zb_repo_lock *lock);
 
 #endif

@@ -82,7 +82,9 @@ static const char help[] =
     "Offsite copies: the archive is then copied to every [remote NAME] of the\n"
     "configuration, whose retention is applied there (docs/CONFIG.md).\n"
     "  --remote NAME            copy to this remote only (repeatable)\n"
-    "  --no-remote              copy to no remote\n";
+    "  --no-remote              copy to no remote\n"
+    "  --lock-wait DURATION     wait up to this long (e.g. 30m) while another run holds the\n"
+    "                           repository, saying whom it waits for (default 0: exit 12 at once)\n";
 
 enum {
     OPT_RECIPIENT = ZB_OPT_COMMAND_BASE,
@@ -124,6 +126,7 @@ typedef struct backup_request {
     int volume_direct;
     zb_strv remotes;
     int no_remote;
+    int lock_wait; /* seconds to wait for a busy repository */
     zb_archive_write_options write;
 } backup_request;
 
@@ -160,6 +163,7 @@ static int parse(backup_request *req, int argc, char **argv)
         {"volume-direct", no_argument, NULL, OPT_VOLUME_DIRECT},
         {"remote", required_argument, NULL, OPT_REMOTE},
         {"no-remote", no_argument, NULL, OPT_NO_REMOTE},
+        {"lock-wait", required_argument, NULL, ZB_OPT_LOCK_WAIT},
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -195,6 +199,7 @@ static int parse(backup_request *req, int argc, char **argv)
         case OPT_VOLUME_DIRECT: req->volume_direct = 1; break;
         case OPT_REMOTE: rc = zb_strv_push(&req->remotes, optarg); break;
         case OPT_NO_REMOTE: req->no_remote = 1; break;
+        case ZB_OPT_LOCK_WAIT: rc = zb_cli_parse_duration(&req->lock_wait, optarg, "--lock-wait"); break;
         case ZB_OPT_HELP: fputs(help, stdout); return 1;
         default: return zb_cli_bad_option("backup", argv);
         }
@@ -309,14 +314,23 @@ static int write_archive(char *path, size_t path_size, backup_request *req, zb_d
         zb_log_detail("writing %s", path);
     if (rc == 0)
         rc = zb_archive_writer_open(&w, path, &req->write);
+    /* no total: the sources' sizes are known only once read */
     if (rc == 0)
         zb_progress_begin("backup", 0);
+    if (rc == 0 && volume_count)
+        zb_progress_rename("reading volumes");
     if (rc == 0)
         rc = back_up_volumes(w, d, volumes, volume_count, req, retry);
-    if (rc == 0 && req->pg_selected)
+    if (rc == 0 && req->pg_selected) {
+        zb_progress_rename("reading the database");
         rc = back_up_database(w, req);
+    }
+    if (rc == 0 && req->paths.count)
+        zb_progress_rename("reading folders");
     if (rc == 0)
         rc = back_up_paths(w, &req->paths);
+    if (rc == 0)
+        zb_progress_phase("publishing the archive", 0);
     if (rc == 0)
         rc = zb_archive_writer_close(w);
     zb_progress_end();
@@ -369,7 +383,7 @@ int zb_cmd_backup(int argc, char **argv)
     if (wants_volumes(&req) && volume_count == 0)
         zb_log_warn("no Docker volume matched the labels or projects given");
     /* One run at a time per repository: the lock dies with the process. */
-    if ((rc = zb_fs_mkdir_p(req.repo, 0700)) < 0 || (rc = zb_repo_lock_take(&lock, req.repo)) < 0)
+    if ((rc = zb_fs_mkdir_p(req.repo, 0700)) < 0 || (rc = zb_repo_lock_take(&lock, req.repo, req.lock_wait)) < 0)
         goto done;
     for (int attempt = 1;; attempt++) {
         int retry = 0;

@@ -21,7 +21,8 @@ static const char help[] =
     "from; secrets are masked. Exit 0 if valid; 3 with the file, line and key\n"
     "named if not. docs/CONFIG.md describes every key.\n";
 
-/* The recipients named in the config must be readable public keys. */
+/* The recipients named in the config must be readable public keys; a bad
+ * one is a configuration error at the line that names it. */
 static int check_recipients(const zb_config *c)
 {
     char *list = zb_strdup(c->recipients);
@@ -29,8 +30,13 @@ static int check_recipients(const zb_config *c)
     char *save = NULL;
     for (char *f = list ? strtok_r(list, " \t", &save) : NULL; rc == 0 && f; f = strtok_r(NULL, " \t", &save)) {
         unsigned char pk[ZB_KEY_PUBLIC_BYTES];
-        if ((rc = zb_keys_load_public(pk, f)) < 0)
-            zb_error_context("repository.recipients");
+        if (zb_keys_load_public(pk, f) < 0) {
+            const char *origin = zb_config_origin(c, "repository", "recipients");
+            if (strncmp(origin, "env ", 4) == 0)
+                rc = zb_error_set(ZB_ECONFIG, "environment variable %s: %s", origin + 4, zb_error_message());
+            else
+                rc = zb_error_set(ZB_ECONFIG, "%s: [repository] recipients: %s", origin, zb_error_message());
+        }
     }
     free(list);
     return rc;

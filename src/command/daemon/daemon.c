@@ -5,6 +5,7 @@
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/common/timezone.h"
 #include "zakpos_backup/config/config.h"
 #include "zakpos_backup/schedule/cron.h"
 
@@ -19,16 +20,19 @@
 #include <unistd.h>
 
 static const char help[] =
-    "usage: zakpos-backup [--config FILE] daemon\n"
+    "usage: zakpos-backup [--config FILE] daemon [--lock-wait DURATION]\n"
     "\n"
     "Runs the configured jobs ([job NAME]: schedule, action) on their cron\n"
     "schedules until SIGTERM or SIGINT, each run as `zakpos-backup run JOB` in a\n"
     "child process. A run that would start while the job's previous run is\n"
     "still going is skipped and logged. daemon.random_delay adds up to that\n"
     "much random delay before each run; daemon.timezone (or TZ) sets the zone\n"
-    "the schedules are read in. SIGHUP reloads the configuration. On SIGTERM\n"
-    "the running jobs are asked to stop (they remove partial archives and\n"
-    "restart the containers they stopped) and the daemon exits 0.\n";
+    "the schedules and retention buckets are read in. SIGHUP reloads the\n"
+    "configuration, all or nothing: a file with any error changes nothing (the\n"
+    "time zone included). A run whose repository another run holds waits for it\n"
+    "up to --lock-wait DURATION (default daemon.lock_wait, 1h). On SIGTERM the\n"
+    "running jobs are asked to stop (they remove partial archives and restart\n"
+    "the containers they stopped) and the daemon exits 0.\n";
 
 typedef struct scheduled {
     char name[128];
@@ -43,15 +47,19 @@ typedef struct schedule {
     int random_delay;
 } schedule;
 
+/* All or nothing: the new zone is taken only with the schedule computed in
+ * it; any error leaves the zone and the schedule the daemon had. */
 static int load(schedule *s, const char *file, const schedule *previous)
 {
     zb_config c;
     int rc = zb_config_load(&c, file);
     if (rc < 0)
         return rc;
-    if (c.timezone && *c.timezone) {
-        setenv("TZ", c.timezone, 1);
-        tzset();
+    char *zone_before = zb_time_zone_save();
+    if ((rc = zb_config_use_timezone(&c)) < 0) {
+        zb_config_free(&c);
+        zb_time_zone_restore(zone_before);
+        return rc;
     }
     schedule fresh;
     memset(&fresh, 0, sizeof(fresh));
@@ -70,27 +78,36 @@ static int load(schedule *s, const char *file, const schedule *previous)
             zb_error_context("job %s", j->name);
     }
     zb_config_free(&c);
-    if (rc == 0)
+    if (rc == 0) {
         *s = fresh;
+        free(zone_before);
+    } else {
+        zb_time_zone_restore(zone_before);
+    }
     return rc;
 }
 
+/* In UTC and in the zone the schedule is read in, with its offset. */
 static void log_next(const scheduled *j)
 {
-    char when[40];
+    char when[40], local[64];
+    struct tm tm;
     zb_time_format_iso(when, sizeof(when), j->next);
-    zb_log_info("job %s: next run at %s", j->name, when);
+    localtime_r(&j->next, &tm);
+    strftime(local, sizeof(local), "%Y-%m-%d %H:%M %z", &tm);
+    zb_log_info("job %s: next run at %s (%s %s)", j->name, when, local, zb_time_zone_name());
 }
 
 /* A run is this program again: `run JOB`, with the same config and logs. */
-static pid_t start_run(const scheduled *j, const char *self, const char *config_file, int random_delay)
+static pid_t start_run(const scheduled *j, const char *self, const char *config_file, int random_delay,
+                       const char *lock_wait)
 {
     pid_t pid = fork();
     if (pid != 0)
         return pid;
     if (random_delay > 0)
         sleep((unsigned)(rand() % (random_delay + 1)));
-    char *argv[8];
+    char *argv[10];
     int n = 0;
     argv[n++] = (char *)self;
     if (config_file)
@@ -99,6 +116,8 @@ static pid_t start_run(const scheduled *j, const char *self, const char *config_
     argv[n++] = "--log-format", argv[n++] = zb_log_is_json() ? "json" : "text";
     argv[n++] = "run";
     argv[n++] = (char *)j->name;
+    if (lock_wait)
+        argv[n++] = "--lock-wait", argv[n++] = (char *)lock_wait;
     argv[n] = NULL;
     execv("/proc/self/exe", argv);
     _exit(127);
@@ -139,12 +158,22 @@ static void stop_runs(schedule *s, int sig)
 
 int zb_cmd_daemon(int argc, char **argv)
 {
-    static const struct option options[] = {{"help", no_argument, NULL, ZB_OPT_HELP}, {NULL, 0, NULL, 0}};
-    int opt;
+    static const struct option options[] = {{"lock-wait", required_argument, NULL, ZB_OPT_LOCK_WAIT},
+                                            {"help", no_argument, NULL, ZB_OPT_HELP},
+                                            {NULL, 0, NULL, 0}};
+    int opt, seconds = 0;
+    const char *lock_wait = NULL; /* passed on as given: each run reads it */
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         if (opt == ZB_OPT_HELP) {
             fputs(help, stdout);
             return 0;
+        }
+        if (opt == ZB_OPT_LOCK_WAIT) {
+            int rc = zb_cli_parse_duration(&seconds, optarg, "--lock-wait");
+            if (rc < 0)
+                return rc;
+            lock_wait = optarg;
+            continue;
         }
         return zb_cli_bad_option("daemon", argv);
     }
@@ -173,6 +202,8 @@ int zb_cmd_daemon(int argc, char **argv)
                     log_next(&s.jobs[i]);
             } else {
                 zb_log_error("the configuration was not reloaded: %s", zb_error_message());
+                for (size_t i = 0; i < s.count; i++) /* the schedule, and its zone, as they were */
+                    log_next(&s.jobs[i]);
             }
         }
         time_t now = time(NULL);
@@ -182,7 +213,7 @@ int zb_cmd_daemon(int argc, char **argv)
                 continue;
             if (j->running) {
                 zb_log_warn("job %s: its previous run is still going; this run is skipped", j->name);
-            } else if ((j->running = start_run(j, argv[0], config_file, s.random_delay)) < 0) {
+            } else if ((j->running = start_run(j, argv[0], config_file, s.random_delay, lock_wait)) < 0) {
                 j->running = 0;
                 zb_log_error("job %s: cannot start a run: %s", j->name, strerror(errno));
             } else {

@@ -1,28 +1,91 @@
 #include "zakpos_backup/command/healthcheck.h"
+#include "zakpos_backup/archive/header.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/config/config.h"
 #include "zakpos_backup/repo/repo.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char help[] =
     "usage: zakpos-backup healthcheck [--repo DIR] [--max-age DURATION]\n"
     "\n"
     "Exit 0 when the newest archive in the repository is younger than the\n"
     "maximum age (an archive is published only by a backup that succeeded),\n"
-    "1 otherwise; one line on stdout either way. For Docker's HEALTHCHECK and\n"
-    "for monitoring. Defaults come from the configuration: repository.path and\n"
-    "daemon.healthcheck_max_age (26h).\n"
+    "1 otherwise (no archive, too old, no repository); one line on stdout either\n"
+    "way. Only archives whose header checks out and whose time is not in the\n"
+    "future count: a file merely named like an archive does not. For Docker's\n"
+    "HEALTHCHECK and for monitoring. Defaults come from the configuration:\n"
+    "repository.path and daemon.healthcheck_max_age (26h). Takes no lock.\n"
     "\n"
     "  --repo DIR          the repository\n"
     "  --max-age DURATION  e.g. 26h, 90m, 2d\n";
 
 enum { OPT_MAX_AGE = ZB_OPT_COMMAND_BASE };
+
+/* An archive named for a time this far ahead of the clock is not trusted:
+ * the name is all that dates it, and a clock is seldom off by more. */
+#define FUTURE_TOLERANCE_SECONDS 300
+
+/* Seam: where the repository's trust is configured, an archive counts only
+ * with a signature that checks out. Archives carry none yet: all pass. */
+static int archive_signature_trusted(const zb_repo_archive *a, const zb_archive_header *h, char *why, size_t why_size)
+{
+    (void)a, (void)h, (void)why, (void)why_size;
+    return 1;
+}
+
+/* Whether an archive counts as a backup that happened: its header must
+ * parse (magic, version, protection, key slots), data must follow it, and
+ * its signature must check out where trust is configured. */
+static int archive_trusted(const zb_repo_archive *a, time_t now, char *why, size_t why_size)
+{
+    if (a->created > now + FUTURE_TOLERANCE_SECONDS)
+        return snprintf(why, why_size, "dated in the future"), 0;
+    zb_archive_header *h = malloc(sizeof(*h));
+    int fd = open(a->path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    int ok = 0;
+    if (!h)
+        snprintf(why, why_size, "out of memory");
+    else if (fd < 0)
+        snprintf(why, why_size, "cannot open it: %s", strerror(errno));
+    else if (zb_archive_header_read(h, fd, a->name) < 0)
+        snprintf(why, why_size, "%s", zb_error_message());
+    else if (fstat(fd, &st) < 0 || (uint64_t)st.st_size <= h->raw_len)
+        snprintf(why, why_size, "it holds a header and no data");
+    else
+        ok = archive_signature_trusted(a, h, why, why_size);
+    if (fd >= 0)
+        close(fd);
+    free(h);
+    zb_error_clear();
+    return ok;
+}
+
+/* The newest archive that counts, or NULL; says why newer ones do not. */
+static const zb_repo_archive *newest_trusted(const zb_repo_list *list)
+{
+    time_t now = time(NULL);
+    for (size_t i = list->count; i-- > 0;) {
+        char why[ZB_ERROR_MESSAGE_MAX];
+        if (archive_trusted(&list->items[i], now, why, sizeof(why)))
+            return &list->items[i];
+        zb_log_warn("%s does not count as a backup: %s", list->items[i].name, why);
+    }
+    return NULL;
+}
 
 int zb_cmd_healthcheck(int argc, char **argv)
 {
@@ -54,15 +117,20 @@ int zb_cmd_healthcheck(int argc, char **argv)
         return zb_error_set(ZB_EUSAGE, "%s", zb_error_message());
     }
     zb_repo_list list;
-    rc = zb_repo_scan(&list, repo ? repo : config.repo);
-    if (rc == 0) {
+    const char *where = repo ? repo : config.repo;
+    rc = zb_repo_scan(&list, where);
+    if (rc < 0) {
+        /* unhealthy, as documented: the monitor asks one question */
+        printf("unhealthy: %s\n", zb_error_message());
+        rc = zb_error_set(ZB_EFAIL, "%s", zb_error_message());
+    } else {
         char limit[32];
         zb_format_duration(limit, sizeof(limit), max_age);
-        if (list.count == 0) {
-            printf("unhealthy: no archive in %s\n", repo ? repo : config.repo);
-            rc = zb_error_set(ZB_EFAIL, "no successful backup in %s", repo ? repo : config.repo);
+        const zb_repo_archive *newest = newest_trusted(&list);
+        if (!newest) {
+            printf("unhealthy: no archive in %s\n", where);
+            rc = zb_error_set(ZB_EFAIL, "no successful backup in %s", where);
         } else {
-            const zb_repo_archive *newest = &list.items[list.count - 1];
             double age = difftime(time(NULL), newest->created);
             char age_text[32];
             zb_format_duration(age_text, sizeof(age_text), age < 0 ? 0 : age);

@@ -96,6 +96,37 @@ static int rebuild_index(const char *repo, const zb_repo_list *list, const zb_re
     return rc < 0 ? rc : zb_repo_index_forget_missing(repo);
 }
 
+/* The table's columns; SIZE is right-aligned, the last one is not padded. */
+enum { COL_ARCHIVE, COL_CREATED, COL_SIZE, COL_PROTECTION, COL_VERIFIED, COL_SOURCES, COLUMNS };
+
+/* Each column as wide as its widest cell, so a long protection name or
+ * archive name never pushes the columns after it out of line. */
+static void print_table(json_t *rows)
+{
+    static const char *const heads[COLUMNS] = {"ARCHIVE", "CREATED", "SIZE", "PROTECTION", "VERIFIED", "SOURCES"};
+    int width[COLUMNS];
+    for (int c = 0; c < COLUMNS; c++)
+        width[c] = (int)strlen(heads[c]);
+    size_t r;
+    json_t *row;
+    json_array_foreach(rows, r, row) {
+        for (int c = 0; c < COLUMNS; c++) {
+            int w = (int)strlen(json_string_value(json_array_get(row, (size_t)c)));
+            width[c] = w > width[c] ? w : width[c];
+        }
+    }
+    for (size_t i = 0; i <= json_array_size(rows); i++) {
+        json_t *cells = i ? json_array_get(rows, i - 1) : NULL;
+        for (int c = 0; c < COLUMNS; c++) {
+            const char *text = cells ? json_string_value(json_array_get(cells, (size_t)c)) : heads[c];
+            if (c == COLUMNS - 1)
+                printf("%s\n", text);
+            else
+                printf(c == COL_SIZE ? "%*s  " : "%-*s  ", width[c], text);
+        }
+    }
+}
+
 int zb_cmd_list(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -134,9 +165,7 @@ int zb_cmd_list(int argc, char **argv)
         rc = rebuild_index(repo, &list, &keys);
     if (rc == 0)
         rc = zb_repo_index_load(&index, repo);
-    json_t *all = json_array();
-    if (!as_json && rc == 0)
-        printf("%-44s %-20s %10s  %-10s  %-20s  %s\n", "ARCHIVE", "CREATED", "SIZE", "PROTECTION", "VERIFIED", "SOURCES");
+    json_t *all = json_array(), *rows = json_array();
     for (size_t i = 0; rc == 0 && i < list.count; i++) {
         const zb_repo_archive *a = &list.items[i];
         char created[32], size[32];
@@ -155,12 +184,13 @@ int zb_cmd_list(int argc, char **argv)
         if (json_object_get(record, "sources"))
             json_object_set(h, "sources", json_object_get(record, "sources"));
         zb_format_bytes(size, sizeof(size), (uint64_t)json_integer_value(json_object_get(h, "size")));
-        if (!as_json)
-            printf("%-44s %-20s %10s  %-10s  %-20s  %s\n", a->name, created, size,
-                   json_string_value(json_object_get(h, "protection")), verified_text(verified),
-                   sources_text(json_object_get(record, "sources")));
+        json_array_append_new(rows, json_pack("[s, s, s, s, s, s]", a->name, created, size,
+                                              json_string_value(json_object_get(h, "protection")),
+                                              verified_text(verified), sources_text(json_object_get(record, "sources"))));
         json_array_append_new(all, h);
     }
+    if (rc == 0 && !as_json)
+        print_table(rows);
     if (rc == 0 && as_json) {
         char *text = json_dumps(all, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (text)
@@ -168,6 +198,7 @@ int zb_cmd_list(int argc, char **argv)
         free(text);
     }
     json_decref(all);
+    json_decref(rows);
     json_decref(index);
     zb_repo_list_free(&list);
     return rc;

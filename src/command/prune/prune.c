@@ -5,6 +5,7 @@
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/config/config.h"
 #include "zakpos_backup/repo/index.h"
 #include "zakpos_backup/repo/repo.h"
 #include "zakpos_backup/repo/retention.h"
@@ -29,14 +30,18 @@ static const char help[] =
     "                        --keep-yearly N years (N = -1: no limit). A rule that still has\n"
     "                        count left at the oldest archive keeps that one too.\n"
     "  --keep-within D       every archive less than D (e.g. 7d, 2y6m, 36h) older than the newest\n"
-    "Time buckets use the local time zone (TZ). At least one rule is required.\n"
+    "Time buckets (and calendar days of --keep-within) use the configuration's\n"
+    "daemon.timezone, else TZ: the same zone as `run` and `daemon`. At least one\n"
+    "rule that keeps something is required (--keep-within 0d keeps nothing).\n"
     "\n"
-    "  --dry-run   remove nothing; show what would go and why each kept archive stays\n"
-    "  --json      one JSON document on stdout\n"
+    "  --dry-run          remove nothing; show what would go and why each kept archive\n"
+    "                     stays (reads only: takes no lock, works on a read-only repository)\n"
+    "  --json             one JSON document on stdout\n"
+    "  --lock-wait D      wait up to D (e.g. 30m) while another run holds the repository\n"
+    "                     (default 0: exit 12 at once)\n"
     "\n"
     "Prints one line per archive on stdout: keep (with the rules that keep it),\n"
-    "remove, or would-remove. Holds the repository lock while it runs (exit 12\n"
-    "if another run holds it).\n";
+    "remove, or would-remove. Holds the repository lock while it removes.\n";
 
 enum {
     OPT_KEEP = ZB_OPT_COMMAND_BASE, /* + rule */
@@ -44,7 +49,8 @@ enum {
     OPT_DRY_RUN,
 };
 
-static int parse(zb_retention_policy *p, const char **repo, int *dry_run, int *as_json, int argc, char **argv)
+static int parse(zb_retention_policy *p, const char **repo, int *dry_run, int *as_json, int *lock_wait, int argc,
+                 char **argv)
 {
     static const struct option options[] = {
         {"repo", required_argument, NULL, ZB_OPT_REPO},
@@ -57,6 +63,7 @@ static int parse(zb_retention_policy *p, const char **repo, int *dry_run, int *a
         {"keep-within", required_argument, NULL, OPT_WITHIN},
         {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {"json", no_argument, NULL, ZB_OPT_JSON},
+        {"lock-wait", required_argument, NULL, ZB_OPT_LOCK_WAIT},
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -73,6 +80,7 @@ static int parse(zb_retention_policy *p, const char **repo, int *dry_run, int *a
         case OPT_WITHIN: rc = zb_retention_parse_within(p, optarg); break;
         case OPT_DRY_RUN: *dry_run = 1; break;
         case ZB_OPT_JSON: *as_json = 1; break;
+        case ZB_OPT_LOCK_WAIT: rc = zb_cli_parse_duration(lock_wait, optarg, "--lock-wait"); break;
         case ZB_OPT_HELP: fputs(help, stdout); return 1;
         default: return zb_cli_bad_option("prune", argv);
         }
@@ -84,7 +92,8 @@ static int parse(zb_retention_policy *p, const char **repo, int *dry_run, int *a
     if (!*repo)
         return zb_cli_usage_error("prune", "--repo DIR is required");
     if (zb_retention_is_empty(p))
-        return zb_cli_usage_error("prune", "no --keep rule given: refusing to decide which archives to remove");
+        return zb_cli_usage_error("prune", "no --keep rule that keeps anything given: refusing to decide which "
+                                           "archives to remove");
     return 0;
 }
 
@@ -108,15 +117,30 @@ static void reasons_text(zb_buf *b, unsigned keep, const zb_retention_policy *p)
     }
 }
 
+/* Buckets are days, weeks, months in one zone: the configuration's, as for
+ * `run` and the daemon, so a job keeps the same archives however it runs. */
+static int use_configured_zone(void)
+{
+    zb_config c;
+    int rc = zb_config_load(&c, zb_cli_config_file());
+    if (rc < 0)
+        return rc;
+    rc = zb_config_use_timezone(&c);
+    zb_config_free(&c);
+    return rc;
+}
+
 int zb_cmd_prune(int argc, char **argv)
 {
     zb_retention_policy policy;
     memset(&policy, 0, sizeof(policy));
     const char *repo = NULL;
-    int dry_run = 0, as_json = 0;
-    int rc = parse(&policy, &repo, &dry_run, &as_json, argc, argv);
+    int dry_run = 0, as_json = 0, lock_wait = 0;
+    int rc = parse(&policy, &repo, &dry_run, &as_json, &lock_wait, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
+    if ((rc = use_configured_zone()) < 0)
+        return rc;
     zb_repo_lock *lock = NULL;
     zb_repo_list list = {0};
     unsigned *keep = NULL;
@@ -125,7 +149,9 @@ int zb_cmd_prune(int argc, char **argv)
     json_t *doc = json_array();
     zb_buf reasons = ZB_BUF_INIT;
     size_t removed = 0;
-    if ((rc = zb_repo_lock_take(&lock, repo)) < 0 || (rc = zb_repo_scan(&list, repo)) < 0)
+    /* A dry run changes nothing, so it needs no lock (and works on a
+     * read-only repository, or beside a running backup). */
+    if ((!dry_run && (rc = zb_repo_lock_take(&lock, repo, lock_wait)) < 0) || (rc = zb_repo_scan(&list, repo)) < 0)
         goto done;
     keep = calloc(list.count + 1, sizeof(*keep));
     times = calloc(list.count + 1, sizeof(*times));

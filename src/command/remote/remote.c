@@ -4,6 +4,7 @@
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/remote/copy.h"
+#include "zakpos_backup/remote/sync.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -16,28 +17,54 @@ static const char help[] =
     "       zakpos-backup remote push NAME FILE...\n"
     "       zakpos-backup remote delete NAME ARCHIVE...\n"
     "       zakpos-backup remote prune NAME [--dry-run]\n"
+    "       zakpos-backup remote sync NAME\n"
     "\n"
     "Works on a configured remote ([remote NAME] in the configuration: s3, sftp\n"
     "or webdav; see docs/CONFIG.md). 'backup' copies each new archive to every\n"
     "configured remote by itself; these are for looking and for repairs.\n"
     "\n"
     "  list     the finished archives on the remote, oldest first: name, size,\n"
-    "           time (partial uploads are never listed)\n"
+    "           time; then the unfinished uploads killed runs left (S3 multipart\n"
+    "           uploads, SFTP/WebDAV hidden .NAME.partial files), with when they began. --json: {\"archives\": [...],\n"
+    "           \"unfinished\": [...]}\n"
     "  push     copies archive files there (e.g. after a failed copy)\n"
     "  delete   removes archives from the remote\n"
     "  prune    applies the remote's retention (its keep_* keys, else the\n"
     "           repository's); the newest archive always stays. --dry-run\n"
     "           shows what would go.\n"
+    "  sync     what every backup run does after its copy: sends the archives of\n"
+    "           the repository that the remote's retention keeps but the remote\n"
+    "           lacks, aborts unfinished uploads older than unfinished_max_age\n"
+    "           (default 1d; a younger one may be another host's, still going),\n"
+    "           then applies the retention (unless prune = no)\n"
     "\n"
     "'zakpos-backup fetch --remote NAME ARCHIVE' downloads one; verify, restore\n"
     "and show read remote:NAME/ARCHIVE directly.\n";
 
+static json_t *unfinished_json(const zb_remote_unfinished_list *u)
+{
+    json_t *all = json_array();
+    for (size_t i = 0; i < u->count; i++) {
+        char when[32] = "";
+        if (u->items[i].started)
+            zb_time_format_iso(when, sizeof(when), u->items[i].started);
+        json_array_append_new(all, json_pack("{s:s, s:s?, s:s?}", "name", u->items[i].name, "upload_id",
+                                             u->items[i].upload_id, "started", when[0] ? when : NULL));
+    }
+    return all;
+}
+
 static int list(zb_remote *r, int as_json)
 {
     zb_remote_list l;
+    zb_remote_unfinished_list u;
     int rc = zb_remote_list_archives(&l, r);
     if (rc < 0)
         return rc;
+    if ((rc = zb_remote_list_unfinished(&u, r)) < 0) {
+        zb_remote_list_free(&l);
+        return rc;
+    }
     json_t *doc = as_json ? json_array() : NULL;
     for (size_t i = 0; i < l.count; i++) {
         char when[32], size[32] = "?";
@@ -50,15 +77,37 @@ static int list(zb_remote *r, int as_json)
         else
             printf("%s  %10s  %s\n", l.items[i].name, size, when);
     }
+    for (size_t i = 0; !doc && i < u.count; i++) {
+        char when[32] = "?";
+        if (u.items[i].started)
+            zb_time_format_iso(when, sizeof(when), u.items[i].started);
+        printf("unfinished upload of %s, begun %s\n", u.items[i].name, when);
+    }
     if (doc) {
-        char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        json_t *both = json_pack("{s:o, s:o}", "archives", doc, "unfinished", unfinished_json(&u));
+        char *text = json_dumps(both, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (text)
             printf("%s\n", text);
         free(text);
-        json_decref(doc);
+        json_decref(both);
     }
+    zb_remote_unfinished_list_free(&u);
     zb_remote_list_free(&l);
     return 0;
+}
+
+/* `remote sync NAME`: what a backup run does after copying its archive. */
+static int sync_remote(zb_remote *r, const zb_config *config)
+{
+    const zb_config_remote *conf = zb_remote_config(r);
+    const zb_retention_policy *policy = zb_config_remote_policy(conf, &config->keep);
+    long long pending = 0;
+    int rc = zb_remote_sync_missing(r, policy, config->repo, stdout, &pending);
+    if (rc == 0)
+        rc = zb_remote_clean_unfinished(r, stdout);
+    if (rc == 0 && conf->prune)
+        rc = zb_remote_prune(r, policy, 0, stdout);
+    return rc;
 }
 
 int zb_cmd_remote(int argc, char **argv)
@@ -79,15 +128,16 @@ int zb_cmd_remote(int argc, char **argv)
         }
     }
     if (argc - optind < 2)
-        return zb_cli_usage_error("remote", "give an action (list, push, delete, prune) and a remote NAME");
+        return zb_cli_usage_error("remote", "give an action (list, push, delete, prune, sync) and a remote NAME");
     const char *action = argv[optind], *name = argv[optind + 1];
     char **args = argv + optind + 2;
     int nargs = argc - optind - 2;
     int is_list = strcmp(action, "list") == 0, is_prune = strcmp(action, "prune") == 0;
     int is_push = strcmp(action, "push") == 0, is_delete = strcmp(action, "delete") == 0;
-    if (!is_list && !is_prune && !is_push && !is_delete)
-        return zb_cli_usage_error("remote", "unknown action '%s' (list, push, delete, prune)", action);
-    if ((is_list || is_prune) && nargs > 0)
+    int is_sync = strcmp(action, "sync") == 0;
+    if (!is_list && !is_prune && !is_push && !is_delete && !is_sync)
+        return zb_cli_usage_error("remote", "unknown action '%s' (list, push, delete, prune, sync)", action);
+    if ((is_list || is_prune || is_sync) && nargs > 0)
         return zb_cli_usage_error("remote", "unexpected argument '%s'", args[0]);
     if ((is_push || is_delete) && nargs == 0)
         return zb_cli_usage_error("remote", "%s needs at least one %s", action, is_push ? "FILE" : "ARCHIVE");
@@ -102,6 +152,8 @@ int zb_cmd_remote(int argc, char **argv)
         rc = zb_remote_upload(r, args[i]);
     for (int i = 0; rc == 0 && is_delete && i < nargs; i++)
         rc = zb_remote_delete(r, args[i]);
+    if (rc == 0 && is_sync)
+        rc = sync_remote(r, &config);
     if (rc == 0 && is_prune) {
         const zb_config_remote *conf = NULL;
         for (size_t i = 0; i < config.remote_count; i++)

@@ -10,7 +10,9 @@
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/config/config.h"
+#include "zakpos_backup/notify/metrics.h"
 #include "zakpos_backup/notify/webhook.h"
+#include "zakpos_backup/remote/sync.h"
 #include "zakpos_backup/repo/repo.h"
 
 #include <fcntl.h>
@@ -25,7 +27,7 @@
 #include <unistd.h>
 
 static const char help[] =
-    "usage: zakpos-backup [--config FILE] run JOB [--verbose]\n"
+    "usage: zakpos-backup [--config FILE] run JOB [--verbose] [--lock-wait DURATION]\n"
     "\n"
     "Runs one job of the configuration ([job NAME] sections; the defaults have\n"
     "'nightly': backup then prune) once, as system cron or a systemd timer\n"
@@ -37,7 +39,11 @@ static const char help[] =
     "verify (of the newest archive; needs repository.key_file or\n"
     "repository.passphrase_file) and verify-restore (verify --restore of the\n"
     "newest archive: restored into scratch targets on the configured servers,\n"
-    "compared, removed; the result goes into the repository index).\n";
+    "compared, removed; the result goes into the repository index).\n"
+    "\n"
+    "A job whose repository another run holds waits for it, saying whom it waits\n"
+    "for, up to --lock-wait DURATION (default daemon.lock_wait, 1h), then fails\n"
+    "with exit 12. Retention buckets use daemon.timezone, as the daemon does.\n";
 
 #define MAX_ARGS 256
 
@@ -83,12 +89,22 @@ static void argv_free(argv_builder *a)
     a->count = 0;
 }
 
-static int backup_args(argv_builder *a, const zb_config *c)
+/* How long the job waits for a busy repository, as the commands read it. */
+static int lock_wait_arg(argv_builder *a, int lock_wait)
+{
+    char text[32];
+    snprintf(text, sizeof(text), "%ds", lock_wait);
+    return arg2(a, "--lock-wait", text);
+}
+
+static int backup_args(argv_builder *a, const zb_config *c, int lock_wait)
 {
     char text[32];
     int rc = arg(a, "backup");
     if (rc == 0)
         rc = arg2(a, "--repo", c->repo);
+    if (rc == 0)
+        rc = lock_wait_arg(a, lock_wait);
     if (rc == 0)
         rc = arg2(a, "--name", c->archive_name);
     if (rc == 0)
@@ -118,13 +134,15 @@ static int backup_args(argv_builder *a, const zb_config *c)
     return rc;
 }
 
-static int prune_args(argv_builder *a, const zb_config *c)
+static int prune_args(argv_builder *a, const zb_config *c, int lock_wait)
 {
     static const char *const flags[ZB_KEEP_WITHIN] = {"--keep-last", "--keep-hourly", "--keep-daily", "--keep-weekly",
                                                      "--keep-monthly", "--keep-yearly"};
     int rc = arg(a, "prune");
     if (rc == 0)
         rc = arg2(a, "--repo", c->repo);
+    if (rc == 0)
+        rc = lock_wait_arg(a, lock_wait);
     for (int r = 0; rc == 0 && r < ZB_KEEP_WITHIN; r++) {
         char n[32];
         snprintf(n, sizeof(n), "%d", c->keep.count[r]); /* -1: no limit, as prune reads it */
@@ -181,71 +199,6 @@ static int quietly(int (*command)(int, char **), argv_builder *a, int verbose)
     return rc;
 }
 
-/* ---- metrics: the textfile collector format, rewritten atomically; the
- * per-job values live in a small JSON state file beside the record. */
-
-static int metrics_update(const zb_config *c, const char *job, int ok, double seconds, long long bytes)
-{
-    if (!c->metrics_file || !*c->metrics_file)
-        return 0;
-    char state_path[PATH_MAX];
-    if (snprintf(state_path, sizeof(state_path), "%s/metrics.json", c->state_dir) >= (int)sizeof(state_path))
-        return zb_error_set(ZB_ECONFIG, "state folder path too long: %s", c->state_dir);
-    int rc = zb_fs_mkdir_p(c->state_dir, 0700);
-    if (rc < 0)
-        return rc;
-    json_t *state = json_load_file(state_path, 0, NULL);
-    if (!json_is_object(state)) {
-        json_decref(state);
-        state = json_object();
-    }
-    json_t *j = json_object_get(state, job);
-    if (!j) {
-        j = json_object();
-        json_object_set_new(state, job, j);
-    }
-    json_object_set_new(j, "last_run", json_integer((json_int_t)time(NULL)));
-    json_object_set_new(j, "last_ok", json_boolean(ok));
-    json_object_set_new(j, "duration", json_real(seconds));
-    if (ok) {
-        json_object_set_new(j, "last_success", json_integer((json_int_t)time(NULL)));
-        if (bytes >= 0)
-            json_object_set_new(j, "bytes", json_integer(bytes));
-    } else {
-        json_object_set_new(j, "failures", json_integer(json_integer_value(json_object_get(j, "failures")) + 1));
-    }
-    char *text = json_dumps(state, JSON_INDENT(1) | JSON_SORT_KEYS);
-    rc = text ? zb_fs_write_file_atomic(state_path, text, strlen(text), 0600) : zb_error_set(ZB_ENOMEM, "out of memory");
-    free(text);
-    zb_buf m = ZB_BUF_INIT;
-    static const struct {
-        const char *name, *key, *help, *type;
-    } series[] = {
-        {"zakpos_backup_last_success_timestamp_seconds", "last_success", "when the job last succeeded", "gauge"},
-        {"zakpos_backup_last_run_timestamp_seconds", "last_run", "when the job last ran", "gauge"},
-        {"zakpos_backup_last_run_success", "last_ok", "1 if the job's last run succeeded", "gauge"},
-        {"zakpos_backup_last_duration_seconds", "duration", "how long the job's last run took", "gauge"},
-        {"zakpos_backup_last_archive_bytes", "bytes", "size of the last archive the job wrote", "gauge"},
-        {"zakpos_backup_failures_total", "failures", "failed runs of the job", "counter"},
-    };
-    for (size_t s = 0; s < sizeof(series) / sizeof(series[0]); s++) {
-        zb_buf_printf(&m, "# HELP %s %s\n# TYPE %s %s\n", series[s].name, series[s].help, series[s].name, series[s].type);
-        const char *name;
-        json_t *v;
-        json_object_foreach(state, name, v) {
-            json_t *x = json_object_get(v, series[s].key);
-            double value = json_is_boolean(x) ? (json_is_true(x) ? 1 : 0) : x ? json_number_value(x) : 0;
-            if (x || strcmp(series[s].key, "failures") == 0)
-                zb_buf_printf(&m, "%s{job=\"%s\"} %.17g\n", series[s].name, name, value);
-        }
-    }
-    if (rc == 0)
-        rc = m.data ? zb_fs_write_file_atomic(c->metrics_file, m.data, m.len, 0644) : zb_error_set(ZB_ENOMEM, "out of memory");
-    zb_buf_free(&m);
-    json_decref(state);
-    return rc;
-}
-
 static long long newest_archive_bytes(const char *repo)
 {
     char *path = NULL;
@@ -277,18 +230,18 @@ static void notify(const zb_config *c, const zb_config_job *job, int rc, const z
     json_decref(body);
 }
 
-static int run_job(const zb_config *c, const zb_config_job *job, int verbose)
+static int run_job(const zb_config *c, const zb_config_job *job, int verbose, int lock_wait)
 {
     argv_builder a = {{NULL}, 0};
     int rc = 0;
     if (strcmp(job->action, "backup") == 0) {
-        if ((rc = backup_args(&a, c)) == 0)
+        if ((rc = backup_args(&a, c, lock_wait)) == 0)
             rc = quietly(zb_cmd_backup, &a, verbose);
         argv_free(&a);
-        if (rc == 0 && job->prune && (rc = prune_args(&a, c)) == 0)
+        if (rc == 0 && job->prune && (rc = prune_args(&a, c, lock_wait)) == 0)
             rc = quietly(zb_cmd_prune, &a, verbose);
     } else if (strcmp(job->action, "prune") == 0) {
-        if ((rc = prune_args(&a, c)) == 0)
+        if ((rc = prune_args(&a, c, lock_wait)) == 0)
             rc = quietly(zb_cmd_prune, &a, verbose);
     } else if (strcmp(job->action, "verify") == 0 || strcmp(job->action, "verify-restore") == 0) {
         if ((rc = verify_args(&a, c, strcmp(job->action, "verify-restore") == 0)) == 0)
@@ -304,13 +257,18 @@ int zb_cmd_run(int argc, char **argv)
 {
     static const struct option options[] = {
         {"verbose", no_argument, NULL, 'v'},
+        {"lock-wait", required_argument, NULL, ZB_OPT_LOCK_WAIT},
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    int opt, verbose = zb_log_threshold >= ZB_LOG_DETAIL;
+    int opt, verbose = zb_log_threshold >= ZB_LOG_DETAIL, lock_wait = -1, rc = 0;
     while ((opt = getopt_long(argc, argv, "v", options, NULL)) != -1) {
         switch (opt) {
         case 'v': verbose = 1; break;
+        case ZB_OPT_LOCK_WAIT:
+            if ((rc = zb_cli_parse_duration(&lock_wait, optarg, "--lock-wait")) < 0)
+                return rc;
+            break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default: return zb_cli_bad_option("run", argv);
         }
@@ -319,9 +277,10 @@ int zb_cmd_run(int argc, char **argv)
         return zb_cli_usage_error("run", "give exactly one JOB");
     const char *name = argv[optind];
     zb_config c;
-    int rc = zb_config_load(&c, zb_cli_config_file());
-    if (rc < 0)
+    if ((rc = zb_config_load(&c, zb_cli_config_file())) < 0)
         return rc;
+    if (lock_wait < 0)
+        lock_wait = c.lock_wait_seconds;
     const zb_config_job *job = NULL;
     for (size_t i = 0; i < c.job_count; i++)
         if (strcmp(c.jobs[i].name, name) == 0)
@@ -347,13 +306,22 @@ int zb_cmd_run(int argc, char **argv)
         zb_log_threshold = zb_log_threshold < ZB_LOG_WARN ? zb_log_threshold : ZB_LOG_WARN;
     zb_progress_enable(0);
     double started = zb_time_monotonic();
-    rc = run_job(&c, job, verbose);
+    rc = zb_config_use_timezone(&c);
+    if (rc == 0)
+        rc = run_job(&c, job, verbose, lock_wait);
     zb_error_saved failure;
     if (rc < 0)
         zb_error_save(&failure);
     double took = zb_time_monotonic() - started;
     long long bytes = rc == 0 && strcmp(job->action, "backup") == 0 ? newest_archive_bytes(c.repo) : -1;
-    if (metrics_update(&c, job->name, rc == 0, took, bytes) < 0)
+    zb_metrics_run record = {job->name, job->action, c.repo, rc == 0, took, bytes};
+    zb_metrics_remote remotes[ZB_CONFIG_MAX_REMOTES];
+    const char *remote_names[ZB_CONFIG_MAX_REMOTES];
+    long long pending[ZB_CONFIG_MAX_REMOTES];
+    size_t remote_count = zb_remote_pending_noted(remote_names, pending, ZB_CONFIG_MAX_REMOTES);
+    for (size_t i = 0; i < remote_count; i++)
+        remotes[i] = (zb_metrics_remote){remote_names[i], pending[i]};
+    if (zb_metrics_record(c.metrics_file, c.state_dir, &record, remotes, remote_count) < 0)
         zb_log_error("cannot write the metrics file: %s", zb_error_message());
     if (c.webhook_url && *c.webhook_url && (rc < 0 || c.webhook_on_success))
         notify(&c, job, rc, rc < 0 ? &failure : NULL, took, bytes);

@@ -119,7 +119,7 @@ int zb_cmd_show(int argc, char **argv)
     int can_read = !encrypted || keys.key_file || keys.passphrase_file;
     json_t *manifest = NULL;
     if (can_read) {
-        zb_progress_begin("reading", (uint64_t)json_integer_value(json_object_get(header, "size")));
+        zb_progress_begin("show", (uint64_t)json_integer_value(json_object_get(header, "size")));
         rc = zb_archive_reader_open(&r, path, &keys);
         if (rc == 0 && entries)
             zb_archive_reader_keep_entries(r);

@@ -3,6 +3,7 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/signal.h"
+#include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/remote/transfer.h"
 #include "zakpos_backup/remote/xml.h"
 
@@ -307,29 +308,49 @@ static int complete_attempt(void *arg, int *permanent)
     return rc;
 }
 
-/* Abandons a multipart upload so its parts stop costing storage; tried
- * once, even after Ctrl-C. */
-static void abort_multipart(multipart *m)
+/* AbortMultipartUpload: DELETE key?uploadId=ID. */
+typedef struct abort_job {
+    s3 *s;
+    const char *name, *upload_id;
+} abort_job;
+
+static int abort_attempt(void *arg, int *permanent)
 {
-    s3 *s = m->s;
+    abort_job *j = arg;
     zb_buf url = ZB_BUF_INIT, query = ZB_BUF_INIT;
     char *id = NULL;
-    int permanent = 0;
-    zb_error_saved saved;
-    zb_error_save(&saved);
-    if (zb_remote_uri_encode(&id, m->upload_id, 0) == 0 && zb_buf_printf(&query, "uploadId=%s", id) == 0 &&
-        object_url(&url, s, m->name, query.data) == 0 && begin(s, url.data, EMPTY_SHA256, NULL) == 0) {
-        curl_easy_setopt(s->t.curl, CURLOPT_CUSTOMREQUEST, "DELETE");
-        s->t.cleanup = 1;
-        if (perform(s, "aborting the multipart upload", &permanent) < 0)
-            zb_log_warn("%s; its parts stay until a lifecycle rule removes them", zb_error_message());
-        else
-            zb_log_detail("aborted the multipart upload of %s", m->name);
-        s->t.cleanup = 0;
+    int rc = zb_remote_uri_encode(&id, j->upload_id, 0);
+    if (rc == 0)
+        rc = zb_buf_printf(&query, "uploadId=%s", id);
+    if (rc == 0)
+        rc = object_url(&url, j->s, j->name, query.data);
+    if (rc == 0)
+        rc = begin(j->s, url.data, EMPTY_SHA256, NULL);
+    if (rc == 0) {
+        curl_easy_setopt(j->s->t.curl, CURLOPT_CUSTOMREQUEST, "DELETE");
+        rc = perform(j->s, "aborting the multipart upload", permanent);
     }
     free(id);
     zb_buf_free(&url);
     zb_buf_free(&query);
+    return rc;
+}
+
+/* Abandons a multipart upload so its parts stop costing storage; tried
+ * once, even after Ctrl-C (what is left, `remote sync` finds later). */
+static void abort_multipart(multipart *m)
+{
+    abort_job j = {m->s, m->name, m->upload_id};
+    int permanent = 0;
+    zb_error_saved saved;
+    zb_error_save(&saved);
+    m->s->t.cleanup = 1;
+    if (abort_attempt(&j, &permanent) < 0)
+        zb_log_warn("%s; its parts stay until `zakpos-backup remote sync` or a lifecycle rule removes them",
+                    zb_error_message());
+    else
+        zb_log_detail("aborted the multipart upload of %s", m->name);
+    m->s->t.cleanup = 0;
     zb_error_raise(&saved);
 }
 
@@ -519,4 +540,116 @@ static int s3_remove(void *state, const char *name)
     return zb_remote_retry(((s3 *)state)->conf, "the removal", delete_attempt, &j);
 }
 
-const zb_remote_driver zb_remote_s3 = {"s3", s3_open, s3_upload, s3_list, s3_download, s3_remove, s3_close};
+/* ---- unfinished multipart uploads ---- */
+
+typedef struct uploads_job {
+    s3 *s;
+    const char *key_marker, *id_marker; /* where the previous page ended, or NULL */
+} uploads_job;
+
+/* ListMultipartUploads: GET bucket?uploads&prefix=P, parameters in AWS's
+ * canonical order. */
+static int uploads_attempt(void *arg, int *permanent)
+{
+    uploads_job *j = arg;
+    zb_buf url = ZB_BUF_INIT;
+    char *prefix = NULL, *key = NULL, *id = NULL;
+    int rc = zb_remote_uri_encode(&prefix, j->s->prefix, 0);
+    if (rc == 0 && j->key_marker)
+        rc = zb_remote_uri_encode(&key, j->key_marker, 0);
+    if (rc == 0 && j->id_marker)
+        rc = zb_remote_uri_encode(&id, j->id_marker, 0);
+    if (rc == 0)
+        rc = zb_buf_printf(&url, "%s?%s%s%sprefix=%s&%s%s%suploads=", j->s->list_url, key ? "key-marker=" : "",
+                           key ? key : "", key ? "&" : "", prefix, id ? "upload-id-marker=" : "", id ? id : "",
+                           id ? "&" : "");
+    if (rc == 0)
+        rc = begin(j->s, url.data, EMPTY_SHA256, NULL);
+    if (rc == 0 && (rc = perform(j->s, "listing unfinished multipart uploads", permanent)) < 0 && j->s->t.status == 501)
+        *permanent = 1; /* a server without the call: asking again cannot help */
+    free(prefix);
+    free(key);
+    free(id);
+    zb_buf_free(&url);
+    return rc;
+}
+
+/* "2026-12-07T07:00:00.000Z" (S3 gives milliseconds) */
+static time_t initiated_time(const char *text)
+{
+    char whole[32];
+    time_t t = 0;
+    if (text && strlen(text) >= 19) {
+        snprintf(whole, sizeof(whole), "%.19sZ", text);
+        if (zb_time_parse_utc(&t, whole) < 0)
+            t = 0;
+    }
+    zb_error_clear();
+    return t;
+}
+
+static int each_upload(s3 *s, const char *inner, size_t inner_len, zb_remote_unfinished_fn each, void *payload)
+{
+    size_t plen = strlen(s->prefix);
+    char *key = zb_xml_find_text(inner, inner_len, "Key"), *id = zb_xml_find_text(inner, inner_len, "UploadId");
+    char *initiated = zb_xml_find_text(inner, inner_len, "Initiated");
+    int rc = 0;
+    if (!key || !id)
+        rc = zb_error_set(ZB_EREMOTE, "listing unfinished multipart uploads: an entry without Key or UploadId");
+    else if (strncmp(key, s->prefix, plen) == 0 && key[plen] && !strchr(key + plen, '/'))
+        rc = each(key + plen, id, initiated_time(initiated), payload);
+    free(key);
+    free(id);
+    free(initiated);
+    return rc;
+}
+
+static int s3_list_unfinished(void *state, zb_remote_unfinished_fn each, void *payload)
+{
+    s3 *s = state;
+    char *key_marker = NULL, *id_marker = NULL;
+    int rc = 0;
+    for (;;) {
+        uploads_job j = {s, key_marker, id_marker};
+        if ((rc = zb_remote_retry(s->conf, "listing unfinished multipart uploads", uploads_attempt, &j)) < 0) {
+            if (s->t.status == 501) { /* some S3-compatible servers lack it: nothing to find there */
+                zb_log_detail("remote %s does not list unfinished multipart uploads (%s)", s->conf->name,
+                              zb_error_message());
+                zb_error_clear();
+                rc = 0;
+            }
+            break;
+        }
+        const char *body = s->t.body.data ? s->t.body.data : "", *end = body + s->t.body.len, *pos = body, *inner;
+        size_t inner_len;
+        while (rc == 0 && zb_xml_next(&pos, end, "Upload", &inner, &inner_len))
+            rc = each_upload(s, inner, inner_len, each, payload);
+        char *truncated = rc == 0 ? zb_xml_find_text(body, s->t.body.len, "IsTruncated") : NULL;
+        int more = truncated && strcmp(truncated, "true") == 0;
+        free(truncated);
+        free(key_marker);
+        free(id_marker);
+        key_marker = id_marker = NULL;
+        if (rc < 0 || !more)
+            break;
+        key_marker = zb_xml_find_text(body, s->t.body.len, "NextKeyMarker");
+        id_marker = zb_xml_find_text(body, s->t.body.len, "NextUploadIdMarker");
+        if (!key_marker || !*key_marker) {
+            rc = zb_error_set(ZB_EREMOTE, "listing unfinished multipart uploads: a truncated listing without NextKeyMarker");
+            break;
+        }
+    }
+    free(key_marker);
+    free(id_marker);
+    return rc;
+}
+
+static int s3_abort_unfinished(void *state, const char *name, const char *upload_id)
+{
+    s3 *s = state;
+    abort_job j = {s, name, upload_id};
+    return zb_remote_retry(s->conf, "aborting the multipart upload", abort_attempt, &j);
+}
+
+const zb_remote_driver zb_remote_s3 = {"s3", s3_open, s3_upload, s3_list, s3_download, s3_remove, s3_close,
+                                       s3_list_unfinished, s3_abort_unfinished, NULL};

@@ -285,4 +285,37 @@ static int sftp_remove(void *state, const char *name)
     return rc;
 }
 
-const zb_remote_driver zb_remote_sftp = {"sftp", sftp_open, sftp_upload, sftp_list, sftp_download, sftp_remove, sftp_close};
+typedef struct modified_job {
+    sftp *s;
+    const char *name;
+    time_t when;
+} modified_job;
+
+static int modified_attempt(void *arg, int *permanent)
+{
+    modified_job *j = arg;
+    zb_buf url = ZB_BUF_INIT;
+    int rc = zb_buf_printf(&url, "%s%s", j->s->dir_url, j->name);
+    if (rc == 0) {
+        begin(j->s, url.data);
+        curl_easy_setopt(j->s->t.curl, CURLOPT_NOBODY, 1L);
+        curl_easy_setopt(j->s->t.curl, CURLOPT_FILETIME, 1L);
+        rc = perform(j->s, "reading the time of a file", permanent);
+    }
+    curl_off_t t = -1;
+    if (rc == 0 && curl_easy_getinfo(j->s->t.curl, CURLINFO_FILETIME_T, &t) == CURLE_OK && t >= 0)
+        j->when = (time_t)t;
+    zb_buf_free(&url);
+    return rc;
+}
+
+static int sftp_modified(void *state, const char *name, time_t *when)
+{
+    modified_job j = {state, name, 0};
+    int rc = zb_remote_retry(((sftp *)state)->conf, "reading the time of a file", modified_attempt, &j);
+    *when = j.when;
+    return rc;
+}
+
+const zb_remote_driver zb_remote_sftp = {"sftp", sftp_open, sftp_upload, sftp_list, sftp_download, sftp_remove, sftp_close,
+                                         NULL, NULL, sftp_modified};

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char propfind_body[] = "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
@@ -231,16 +232,22 @@ static int webdav_upload(void *state, int fd, uint64_t size, const char *name)
     return rc;
 }
 
+/* A PROPFIND request for the properties in body; depth: "Depth: 0" (the
+ * resource) or "Depth: 1" (a folder and its entries). */
+static int start_propfind(webdav *w, const char *url, const char *body, const char *depth)
+{
+    begin(w, url);
+    curl_easy_setopt(w->t.curl, CURLOPT_CUSTOMREQUEST, "PROPFIND");
+    curl_easy_setopt(w->t.curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(w->t.curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    int rc = add_header(w, depth);
+    return rc == 0 ? add_header(w, "Content-Type: application/xml; charset=utf-8") : rc;
+}
+
 static int propfind_attempt(void *arg, int *permanent)
 {
     webdav *w = arg;
-    begin(w, w->base);
-    curl_easy_setopt(w->t.curl, CURLOPT_CUSTOMREQUEST, "PROPFIND");
-    curl_easy_setopt(w->t.curl, CURLOPT_POSTFIELDS, propfind_body);
-    curl_easy_setopt(w->t.curl, CURLOPT_POSTFIELDSIZE, (long)strlen(propfind_body));
-    int rc = add_header(w, "Depth: 1");
-    if (rc == 0)
-        rc = add_header(w, "Content-Type: application/xml; charset=utf-8");
+    int rc = start_propfind(w, w->base, propfind_body, "Depth: 1");
     if (rc == 0)
         rc = perform(w, "listing the folder", permanent);
     if (rc == 0 && w->t.status != 207) {
@@ -327,5 +334,44 @@ static int webdav_remove(void *state, const char *name)
     return zb_remote_retry(((webdav *)state)->conf, "the removal", delete_attempt, &j);
 }
 
+typedef struct modified_job {
+    webdav *w;
+    const char *name;
+    time_t when;
+} modified_job;
+
+/* PROPFIND of the file alone (Depth: 0) for its getlastmodified: not every
+ * server sends Last-Modified (lighttpd's mod_webdav does not). */
+static int modified_attempt(void *arg, int *permanent)
+{
+    static const char body[] = "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+                               "<propfind xmlns=\"DAV:\"><prop><getlastmodified/></prop></propfind>";
+    modified_job *j = arg;
+    zb_buf url = ZB_BUF_INIT;
+    int rc = url_of(&url, j->w, j->name);
+    if (rc == 0)
+        rc = start_propfind(j->w, url.data, body, "Depth: 0");
+    if (rc == 0)
+        rc = perform(j->w, "reading the time of a file", permanent);
+    char *text = rc == 0 ? zb_xml_find_text(j->w->t.body.data, j->w->t.body.len, "getlastmodified") : NULL;
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *end = text ? strptime(text, "%a, %d %b %Y %H:%M:%S GMT", &tm) : NULL;
+    if (end && !*end)
+        j->when = timegm(&tm);
+    free(text);
+    zb_buf_free(&url);
+    return rc;
+}
+
+static int webdav_modified(void *state, const char *name, time_t *when)
+{
+    modified_job j = {state, name, 0};
+    int rc = zb_remote_retry(((webdav *)state)->conf, "reading the time of a file", modified_attempt, &j);
+    *when = j.when;
+    return rc;
+}
+
 const zb_remote_driver zb_remote_webdav = {"webdav", webdav_open, webdav_upload, webdav_list, webdav_download,
-                                           webdav_remove, webdav_close};
+                                           webdav_remove, webdav_close, NULL, NULL,
+                                           webdav_modified};

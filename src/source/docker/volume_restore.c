@@ -296,9 +296,8 @@ int zb_volume_restore_entry(zb_volume_restore *v, zb_archive_reader *r, struct a
         if (rc == 0 && len && archive_write_data(v->out, data, len) != (la_ssize_t)len)
             rc = upload_failure(v);
         at += (int64_t)len;
-        if (rc == 0)
-            zb_progress_add(len);
     }
+    zb_progress_rename("reading, loading volumes"); /* the bar counts archive bytes: the reader adds them */
     archive_entry_free(e);
     return rc;
 }

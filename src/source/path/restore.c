@@ -1,6 +1,7 @@
 #include "zakpos_backup/source/path/path.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
 
@@ -240,6 +241,7 @@ int zb_path_restore_finish(zb_path_restore *p, zb_archive_reader *r)
 {
     (void)r;
     int rc;
+    zb_progress_phase("publishing the folders", 0);
     if (archive_write_close(p->disk) != ARCHIVE_OK) /* applies deferred directory times and modes */
         return zb_error_set(ZB_EIO, "restore of path %s: %s", p->name, archive_error_string(p->disk));
     if (p->root_times_set && utimensat(AT_FDCWD, p->staging, p->root_times, 0) < 0)

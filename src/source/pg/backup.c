@@ -73,9 +73,8 @@ static int write_chunk(copy_run *run, table_copy *t, const zb_buf *chunk)
     char name[64];
     snprintf(name, sizeof(name), "data/%u/%06u.copy", t->oid, ++t->chunks);
     pthread_mutex_lock(&run->writer_lock);
+    /* the writer counts these bytes for the progress line */
     int rc = zb_archive_writer_add_file(run->writer, name, chunk->data, chunk->len, 0600);
-    if (rc == 0)
-        zb_progress_add(chunk->len);
     pthread_mutex_unlock(&run->writer_lock);
     return rc;
 }

@@ -1296,7 +1296,9 @@ static int load_chunk(zb_pg_restore *p, zb_archive_reader *r, struct archive_ent
         job_free(j);
         return rc;
     }
-    zb_progress_add(j->len);
+    /* the bar counts archive bytes (the reader adds them): naming the work
+     * done beside the reading is all this adds */
+    zb_progress_rename("reading, loading tables");
     if (!t->selected) {
         job_free(j);
         return 0;
@@ -1396,13 +1398,16 @@ int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r)
 {
     if (!p->toc)
         return zb_error_set(ZB_EFORMAT, "the database source has no table of contents");
+    zb_progress_phase("loading tables", 0);
     int rc = pool_end_loading(&p->pool);
     if (rc == 0)
         rc = pool_wait_loaded(&p->pool);
     double t0 = zb_time_monotonic();
     zb_log_detail("data loaded in %.1f s", t0 - p->started);
+    zb_progress_phase("checking row counts and hashes", 0);
     if (rc == 0)
         rc = check_tables(p, r);
+    zb_progress_phase("building indexes, checking keys", 0);
     if (rc == 0)
         rc = run_post_data(p);
     zb_log_detail("indexes, constraints, statistics (ANALYZE) and the rest built in %.1f s", zb_time_monotonic() - t0);
@@ -1412,6 +1417,7 @@ int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r)
     p->pool_ready = 0;
     PQfinish(p->leader);
     p->leader = NULL;
+    zb_progress_phase("publishing the database", 0);
     if ((rc = publish(p)) == 0)
         p->published = 1;
     return rc;

@@ -51,7 +51,7 @@ zb_expect_equal "$(find "$ZB_S3_DATA/zb/vh" -name '*._S3rver_object' | wc -l)" 1
 # refused credentials: a clear message, exit 15, no retry of a 403
 zb_expect_status 15 "unknown access key" -- env AWS_ACCESS_KEY_ID=NOBODY "$ZB_BIN" --config zb.conf remote list offsite
 zb_expect_contains "$ZB_LAST_OUTPUT" "HTTP 403 InvalidAccessKeyId" "quotes S3's error code"
-zb_expect_contains "$ZB_LAST_OUTPUT" "hint: check the credentials (env AWS_ACCESS_KEY_ID)" "and says what to check"
+zb_expect_contains "$ZB_LAST_OUTPUT" '"hint":"check the credentials (env AWS_ACCESS_KEY_ID)' "and says what to check, in the error's own JSON object"
 if [[ "$ZB_LAST_OUTPUT" == *"trying"* ]]; then zb_fail "a 403 was retried"; else zb_pass; fi
 zb_expect_status 3 "no credentials at all" -- env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY HOME="$ZB_TMP" \
     "$ZB_BIN" --config zb.conf remote list offsite

@@ -1,3 +1,3 @@
-foreach(t s3 sftp webdav)
+foreach(t s3 sftp webdav sync partial_files)
   zb_shell_test(integration.remote.${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.sh LABELS "integration;remote" TIMEOUT 300)
 endforeach()

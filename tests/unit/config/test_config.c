@@ -119,14 +119,30 @@ static void secrets_from_files_are_masked(void **state)
     unlink(secret_path);
 }
 
+typedef struct config_case {
+    const char *text;
+    const char *message;
+} config_case;
+
+/* Each text is refused at load with a message naming its file and more. */
+static void expect_refused(const config_case *bad, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *path = write_config(bad[i].text);
+        zb_config c;
+        if (zb_config_load(&c, path) != ZB_ECONFIG)
+            fail_msg("config %zu was accepted", i);
+        if (!strstr(zb_error_message(), path) || !strstr(zb_error_message(), bad[i].message))
+            fail_msg("config %zu: message '%s' lacks '%s'", i, zb_error_message(), bad[i].message);
+        unlink(path);
+    }
+}
+
 static void errors_name_file_line_and_key(void **state)
 {
     (void)state;
     clear_env();
-    static const struct {
-        const char *text;
-        const char *message;
-    } bad[] = {
+    static const config_case bad[] = {
         {"[repository]\nzstd_level = 30\n", ":2: [repository] zstd_level: takes a whole number from 1 to 19"},
         {"[repository]\n\nkeep_dayly = 3\n", ":3: [repository] keep_dayly: unknown key"},
         {"[postgress]\nenabled = yes\n", ":2: [postgress] enabled: unknown section"},
@@ -138,15 +154,7 @@ static void errors_name_file_line_and_key(void **state)
         {"[paths]\nbad/name = /x\n", ":2: [paths] bad/name: not a valid source name"},
         {"[repository]\nthis line has no equals sign\n", ":2: not a valid line"},
     };
-    for (size_t i = 0; i < ZB_ARRAY_LEN(bad); i++) {
-        char *path = write_config(bad[i].text);
-        zb_config c;
-        if (zb_config_load(&c, path) != ZB_ECONFIG)
-            fail_msg("config %zu was accepted", i);
-        if (!strstr(zb_error_message(), path) || !strstr(zb_error_message(), bad[i].message))
-            fail_msg("config %zu: message '%s' lacks '%s'", i, zb_error_message(), bad[i].message);
-        unlink(path);
-    }
+    expect_refused(bad, ZB_ARRAY_LEN(bad));
     zb_config c;
     assert_int_equal(zb_config_load(&c, "/nonexistent/zakpos-backup.conf"), ZB_ENOTFOUND);
     setenv("ZAKPOS_BACKUP_ZSTD_LEVEL", "high", 1);
@@ -157,6 +165,66 @@ static void errors_name_file_line_and_key(void **state)
     unlink(path);
 }
 
+/* What used to pass and then failed at 02:00 (or never ran): each is
+ * refused at load, naming the file and line. */
+static void load_refuses_what_would_fail_later(void **state)
+{
+    (void)state;
+    clear_env();
+    static const config_case bad[] = {
+        {"[repository]\nzstd_level = 3\n[daemon]\n[repository]\nname = x\n", ":4: [repository] appears twice (first at line 1)"},
+        {"[repository]\nname = a\nname = b\n", ":3: [repository] name: given twice (first at line 2)"},
+        {"[job a]\nschedule = 0 2 * * *\n[job a]\naction = prune\n", ":3: [job a] appears twice (first at line 1)"},
+        {"[paths]\nx = /srv/a\nx = /srv/b\n", ":3: [paths] x: given twice"},
+        {"[job a]\nschedule = 0 0 31 2 *\n", ":2: [job a] schedule: cron expression '0 0 31 2 *' never fires"},
+        {"[postgres]\npassword_file = /nonexistent/pg_password\n", ":2: [postgres] password_file: cannot read /nonexistent/pg_password"},
+        {"[repository]\n\nrecipients = /nonexistent/backup.pub\n", ":3: [repository] recipients: cannot read /nonexistent/backup.pub"},
+        {"[repository]\nkey_file = /nonexistent/backup.key\n", ":2: [repository] key_file: cannot read"},
+        {"[repository]\npath = backups\n", ":2: [repository] path: 'backups' is a relative path"},
+        {"[daemon]\nmetrics_file = metrics.prom\n", ":2: [daemon] metrics_file: 'metrics.prom' is a relative path"},
+        {"[paths]\nsrc = srv/src\n", ":2: [paths] src: 'srv/src' is a relative path"},
+        {"[daemon]\nwebhook_url = ftp://host/token\n", ":2: [daemon] webhook_url: takes an http:// or https:// URL, not a ftp one"},
+        {"[daemon]\ntimezone = Europe/Berlinn\n", ":2: [daemon] timezone: unknown time zone 'Europe/Berlinn'"},
+        {"[repository]\nkeep_within = 0d\n", ":2: [repository] keep_within: these keep_* rules keep no archive"},
+        {"[repository]\nkeep_daily = 0\nkeep_monthly = 0\n", "keep no archive"},
+        {"[remote r]\ntype = s3\nbucket = b\nkeep_within = 0h\n", "[remote r] its keep_* rules keep no archive"},
+    };
+    expect_refused(bad, ZB_ARRAY_LEN(bad));
+    char *path = write_config("");
+    zb_config c;
+    setenv("ZAKPOS_BACKUP_TZ", "Mars/Olympus", 1);
+    assert_int_equal(zb_config_load(&c, path), ZB_ECONFIG);
+    assert_non_null(strstr(zb_error_message(), "environment variable ZAKPOS_BACKUP_TZ: unknown time zone 'Mars/Olympus'"));
+    setenv("ZAKPOS_BACKUP_TZ", "Europe/Berlin", 1);
+    assert_int_equal(zb_config_load(&c, path), 0);
+    zb_config_free(&c);
+    unsetenv("ZAKPOS_BACKUP_TZ");
+    unlink(path);
+}
+
+/* keep_* means the same in [repository] as in [remote]: the rules given,
+ * and only those. */
+static void any_keep_replaces_the_defaults(void **state)
+{
+    (void)state;
+    clear_env();
+    char *path = write_config("[repository]\nkeep_last = 3\n");
+    zb_config c;
+    assert_int_equal(zb_config_load(&c, path), 0);
+    assert_int_equal(c.keep.count[ZB_KEEP_LAST], 3);
+    assert_int_equal(c.keep.count[ZB_KEEP_DAILY], 0);
+    assert_int_equal(c.keep.count[ZB_KEEP_WEEKLY], 0);
+    assert_int_equal(c.keep.count[ZB_KEEP_MONTHLY], 0);
+    zb_config_free(&c);
+    unlink(path);
+    path = write_config("");
+    assert_int_equal(zb_config_load(&c, path), 0);
+    assert_int_equal(c.keep.count[ZB_KEEP_DAILY], 7); /* nothing given: the built-in rules */
+    assert_int_equal(c.keep.count[ZB_KEEP_MONTHLY], 12);
+    zb_config_free(&c);
+    unlink(path);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +232,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(file_then_environment_override),
         cmocka_unit_test(secrets_from_files_are_masked),
         cmocka_unit_test(errors_name_file_line_and_key),
+        cmocka_unit_test(load_refuses_what_would_fail_later),
+        cmocka_unit_test(any_keep_replaces_the_defaults),
     };
     ZB_RUN_TESTS(tests, argc, argv);
 }

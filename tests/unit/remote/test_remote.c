@@ -81,11 +81,16 @@ static char *write_config(const char *text)
 static void config_remote_sections(void **state)
 {
     (void)state;
+    /* the password file must exist: the configuration is checked at load */
+    FILE *secret = fopen("/tmp/zbremote-dav-secret", "w");
+    assert_non_null(secret);
+    fputs("s3cret\n", secret);
+    fclose(secret);
     char *path = write_config("[repository]\nkeep_daily = 3\n"
                               "[remote offsite]\ntype = s3\nbucket = b\nregion = eu-west-1\nprefix = zakpos\n"
                               "part_size = 16M\nretries = 5\nretry_delay = 2s\n"
                               "[remote nas]\ntype = webdav\nurl = https://u:secret@nas.example/dav/\nuser = u\n"
-                              "password_file = /run/secrets/dav\nkeep_last = 2\nprune = no\n");
+                              "password_file = /tmp/zbremote-dav-secret\nkeep_last = 2\nprune = no\n");
     zb_config c;
     assert_int_equal(zb_config_load(&c, path), 0);
     assert_int_equal(c.remote_count, 2);
@@ -108,6 +113,7 @@ static void config_remote_sections(void **state)
     assert_null(strstr(printed, "secret@"));
     zb_config_free(&c);
     unlink(path);
+    unlink("/tmp/zbremote-dav-secret");
 }
 
 static void config_remote_errors(void **state)

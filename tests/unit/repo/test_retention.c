@@ -97,6 +97,52 @@ static void keep_within(void **state)
     assert_int_equal(zb_retention_parse_within(&p, ""), ZB_EUSAGE);
 }
 
+/* restic: "no policy was specified" for a zero duration; keeping nothing
+ * would remove every archive, the newest included. */
+static void keep_within_zero_is_no_policy(void **state)
+{
+    (void)state;
+    zb_retention_policy p = policy(0, 0, 0, 0, 0, 0);
+    assert_int_equal(zb_retention_parse_within(&p, "0d"), 0);
+    assert_true(zb_retention_is_empty(&p));
+    assert_int_equal(zb_retention_parse_within(&p, "0h"), 0);
+    assert_true(zb_retention_is_empty(&p));
+    assert_int_equal(zb_retention_parse_within(&p, "0y0m0d0h"), 0);
+    assert_true(zb_retention_is_empty(&p));
+    assert_int_equal(zb_retention_parse_within(&p, "0d1h"), 0);
+    assert_false(zb_retention_is_empty(&p));
+}
+
+/* Hours are elapsed time, as restic counts them: Europe/Berlin sprang
+ * forward on 2026-03-29 (02:00 -> 03:00), so 36 wall-clock hours back from
+ * 12:00 that day are only 35 real hours. */
+static void keep_within_hours_are_elapsed_across_dst(void **state)
+{
+    (void)state;
+    static const time_t times[] = {
+        1774778400, /* 2026-03-29 10:00 UTC, 12:00 CEST: the newest */
+        1774650600, /* 2026-03-27 22:30 UTC: 35.5 h before it */
+        1774647000, /* 2026-03-27 21:30 UTC: 36.5 h before it */
+    };
+    zb_retention_policy p = policy(0, 0, 0, 0, 0, 0);
+    assert_int_equal(zb_retention_parse_within(&p, "36h"), 0);
+    setenv("TZ", "Europe/Berlin", 1);
+    tzset();
+    unsigned keep[3];
+    zb_retention_apply(keep, times, 3, &p);
+    assert_int_equal(keep[0], BIT(ZB_KEEP_WITHIN));
+    assert_int_equal(keep[1], BIT(ZB_KEEP_WITHIN));
+    assert_int_equal(keep[2], 0);
+    /* days are calendar days: 1d back from 12:00 CEST is 12:00 CET, 23 h */
+    assert_int_equal(zb_retention_parse_within(&p, "1d"), 0);
+    static const time_t day[] = {1774778400, 1774778400 - 23 * 3600 + 60, 1774778400 - 23 * 3600 - 60};
+    zb_retention_apply(keep, day, 3, &p);
+    assert_int_equal(keep[1], BIT(ZB_KEEP_WITHIN));
+    assert_int_equal(keep[2], 0);
+    setenv("TZ", "UTC", 1);
+    tzset();
+}
+
 static void combined_rules_record_their_reasons(void **state)
 {
     (void)state;
@@ -142,6 +188,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(keep_hourly_daily_weekly_monthly),
         cmocka_unit_test(keep_yearly_and_the_oldest),
         cmocka_unit_test(keep_within),
+        cmocka_unit_test(keep_within_zero_is_no_policy),
+        cmocka_unit_test(keep_within_hours_are_elapsed_across_dst),
         cmocka_unit_test(combined_rules_record_their_reasons),
         cmocka_unit_test(weekly_buckets_use_the_iso_week_year),
     };

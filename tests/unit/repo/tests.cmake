@@ -1,3 +1,4 @@
 zb_unit_test(repo ${CMAKE_CURRENT_LIST_DIR}/test_retention.c TESTS
   keep_last keep_hourly_daily_weekly_monthly keep_yearly_and_the_oldest keep_within
-  combined_rules_record_their_reasons weekly_buckets_use_the_iso_week_year)
+  keep_within_zero_is_no_policy
+  keep_within_hours_are_elapsed_across_dst combined_rules_record_their_reasons weekly_buckets_use_the_iso_week_year)
