@@ -108,6 +108,11 @@ zb_expect_status 0 "and restores" -- "$ZB_BIN" restore --key key --path "data=$Z
 cmp -s out3/data src/data && zb_pass || zb_fail "the restored file differs"
 cp old.zbk.sig old2.zbk.sig
 zb_expect_status 16 "a detached signature moved onto another archive" -- "$ZB_BIN" verify --key key old2.zbk
+mkdir prepo && cp old.zbk prepo/zakpos-20200101T000000Z.zbk && cp old.zbk.sig prepo/zakpos-20200101T000000Z.zbk.sig
+cp "$a" prepo/zakpos-20300101T000000Z.zbk
+zb_expect_status 0 "prune" -- "$ZB_BIN" prune --repo prepo --keep-last 1
+[ ! -e prepo/zakpos-20200101T000000Z.zbk.sig ] && [ -e prepo/zakpos-20300101T000000Z.zbk ] && zb_pass \
+    || zb_fail "prune left the detached signature of the archive it removed"
 zb_expect_status 2 "sign refuses an unencrypted archive" -- "$ZB_BIN" sign --key key --signing-key key.sign "$plain"
 grep -v '^ZBSP1:' key >oldkey && chmod 600 oldkey && cp key.pub oldkey.pub
 zb_expect_status 16 "a key file from before signing trusts nobody" -- "$ZB_BIN" verify --key oldkey "$a"
