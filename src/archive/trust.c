@@ -165,10 +165,13 @@ int zb_trust_check(const zb_archive_header *h, const char *path, const zb_read_k
     zb_buf_free(&said);
     if (rc < 0)
         return rc;
+    if (keys->vouching)
+        return 0; /* `sign` reads the archive to vouch for it */
+    /* No slot for this key: unwrapping refuses it, naming the keys that open it. */
+    if (given_key && (rc = has_slot_for_key(h, keys->key_file)) <= 0)
+        return rc;
     /* A passphrase authenticates by itself: only its holders can wrap a data
      * key for it. A recipient key is public: the signature says who wrote. */
-    if (keys->vouching || (given_key && (rc = has_slot_for_key(h, keys->key_file)) <= 0))
-        return rc; /* no slot for this key: unwrapping says so, naming the keys that open it */
     if (given_key || (!given_passphrase && keys->trust_count > 0))
         return check_signature(h, path, keys);
     return 0;
