@@ -93,6 +93,14 @@ zb_expect_contains "$ZB_LAST_OUTPUT" "the header says a passphrase" "names the p
 zb_expect_status 0 "the passphrase authenticates its archive" -- "$ZB_BIN" verify --passphrase-file pass "$p"
 zb_expect_status 7 "a passphrase for a recipient archive" -- "$ZB_BIN" verify --passphrase-file pass "$a"
 zb_expect_contains "$ZB_LAST_OUTPUT" "the header says recipient key zbk1:" "names the recipient"
+# The reader's cap: a header asking Argon2id for 2 GiB is refused before any
+# derivation (the limits sit at offset 56 of a one-slot passphrase header;
+# marked format 1, whose passphrase headers have the same layout).
+cp "$p" greedy.zbk
+printf '\x01' | dd of=greedy.zbk bs=1 seek=8 conv=notrunc status=none
+printf '\x00\x00\x00\x80\x00\x00\x00\x00' | dd of=greedy.zbk bs=1 seek=56 conv=notrunc status=none
+zb_expect_status 6 "a header asking for 2 GiB of Argon2id memory" -- "$ZB_BIN" verify --passphrase-file pass greedy.zbk
+zb_expect_contains "$ZB_LAST_OUTPUT" "invalid argon2id parameters" "the cap is named"
 zb_expect_status 2 "the writer's floor on argon2id memory" -- "$ZB_BIN" backup --repo repo5 --passphrase-file pass --kdf-memory 1M --path "data=$ZB_TMP/src"
 
 # Upgrade path: a format-1 archive of this key, and a key file from before signing.
