@@ -132,7 +132,7 @@ for i in $(seq 1 200); do head -c 4096 /dev/urandom >"$host/data/uploads/receipt
 ln -s ../redis/redis.conf "$host/data/redis.conf.link"
 find "$host" -type f | wc -l | xargs printf '%s files\n'
 
-step "keygen: a key pair; the backup host keeps only the public half"
+step "keygen: the keys; the backup host keeps only the public key and the signing key (backup.key.pub, backup.key.sign)"
 "$zb" keygen --out "$work/backup.key"
 
 step "backup: one encrypted archive of the database, the two volumes (zakpos-redis paused meanwhile), the three config folders and the uploads"
@@ -206,6 +206,14 @@ cp "$archive" "$work/damaged.zbk"
 printf '\x42' | dd of="$work/damaged.zbk" bs=1 seek=5000 conv=notrunc status=none
 if "$zb" --log-format text verify --key "$work/backup.key" "$work/damaged.zbk"; then
     echo "unexpected: damage went unnoticed" >&2
+    exit 1
+fi
+
+step "an archive nobody trusted wrote is refused: an unencrypted one copied over the real one"
+forged=$("$zb" -q backup --repo "$work/forged" --no-encryption --path redis="$host/redis")
+cp "$forged" "$work/swapped.zbk"
+if "$zb" --log-format text verify --key "$work/backup.key" "$work/swapped.zbk"; then
+    echo "unexpected: an unencrypted archive passed for the encrypted one" >&2
     exit 1
 fi
 

@@ -2,7 +2,10 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 static void put_u16(unsigned char *p, uint16_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
 static void put_u32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i)); }
@@ -64,7 +67,8 @@ static int parse_slots(zb_archive_header *h, const char *what)
         s->type = h->raw[at];
         s->len = get_u16(h->raw + at + 1);
         size_t want = s->type == ZB_SLOT_X25519 ? ZB_SLOT_X25519_BYTES
-                      : s->type == ZB_SLOT_ARGON2ID ? ZB_SLOT_ARGON2ID_BYTES : 0;
+                      : s->type == ZB_SLOT_ARGON2ID ? ZB_SLOT_ARGON2ID_BYTES
+                      : s->type == ZB_SLOT_SIGNATURE && h->version >= 2 ? ZB_SLOT_SIGNATURE_BYTES : 0;
         if (want == 0)
             return zb_error_set(ZB_EFORMAT, "%s: key slot %zu has unknown type %u", what, i + 1, s->type);
         if (s->len != want || at + 3 + s->len > h->raw_len)
@@ -74,6 +78,11 @@ static int parse_slots(zb_archive_header *h, const char *what)
     }
     if (at != h->raw_len)
         return zb_error_set(ZB_EINTEGRITY, "%s: the header length does not match its key slots", what);
+    /* The signature covers what precedes it: only the last slot may be one,
+     * and it wraps no key. */
+    for (size_t i = 0; i < h->slot_count; i++)
+        if (h->slots[i].type == ZB_SLOT_SIGNATURE && (i + 1 != h->slot_count || h->slot_count == 1))
+            return zb_error_set(ZB_EINTEGRITY, "%s: a signature slot out of place", what);
     return 0;
 }
 
@@ -81,9 +90,9 @@ static int parse_fixed(zb_archive_header *h, const char *what)
 {
     const unsigned char *p = h->raw;
     h->version = get_u16(p + 8);
-    if (h->version != ZB_ARCHIVE_FORMAT_VERSION)
-        return zb_error_set(ZB_EFORMAT, "%s: archive format version %u is not supported (this build reads version %u)",
-                            what, h->version, ZB_ARCHIVE_FORMAT_VERSION);
+    if (h->version < ZB_ARCHIVE_FORMAT_OLDEST || h->version > ZB_ARCHIVE_FORMAT_VERSION)
+        return zb_error_set(ZB_EFORMAT, "%s: archive format version %u is not supported (this build reads versions %u to %u)",
+                            what, h->version, ZB_ARCHIVE_FORMAT_OLDEST, ZB_ARCHIVE_FORMAT_VERSION);
     h->protection = p[12];
     h->compression = p[13];
     h->slot_count = get_u16(p + 14);
@@ -129,6 +138,16 @@ int zb_archive_header_read(zb_archive_header *h, int fd, const char *what)
     return parse_slots(h, what);
 }
 
+int zb_archive_header_read_file(zb_archive_header *h, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return zb_error_errno(errno == ENOENT ? ZB_ENOTFOUND : ZB_EIO, errno, "cannot open %s", path);
+    int rc = zb_archive_header_read(h, fd, path);
+    close(fd);
+    return rc;
+}
+
 int zb_slot_wrap_recipient(zb_key_slot *slot, const unsigned char data_key[ZB_SEAL_KEY_BYTES],
                            const unsigned char pk[crypto_box_PUBLICKEYBYTES])
 {
@@ -163,10 +182,13 @@ static int derive_kek(unsigned char kek[32], const char *passphrase, size_t pass
 int zb_slot_wrap_passphrase(zb_key_slot *slot, const unsigned char data_key[ZB_SEAL_KEY_BYTES], const char *passphrase,
                             size_t passphrase_len, uint64_t opslimit, size_t memlimit)
 {
-    if (opslimit < crypto_pwhash_OPSLIMIT_MIN || opslimit > ZB_KDF_MAX_OPSLIMIT || memlimit < crypto_pwhash_MEMLIMIT_MIN ||
+    if (opslimit < ZB_KDF_MIN_OPSLIMIT || opslimit > ZB_KDF_MAX_OPSLIMIT || memlimit < ZB_KDF_MIN_MEMLIMIT ||
         memlimit > ZB_KDF_MAX_MEMLIMIT)
         return zb_error_set(ZB_EUSAGE, "argon2id parameters out of range (ops %llu, memory %zu bytes)",
-                            (unsigned long long)opslimit, memlimit);
+                            (unsigned long long)opslimit, memlimit)
+                   ? zb_error_hint("passes %d to %d, memory %u MiB to %llu MiB", ZB_KDF_MIN_OPSLIMIT, ZB_KDF_MAX_OPSLIMIT,
+                                   ZB_KDF_MIN_MEMLIMIT >> 20, ZB_KDF_MAX_MEMLIMIT >> 20)
+                   : 0;
     slot->type = ZB_SLOT_ARGON2ID;
     slot->len = ZB_SLOT_ARGON2ID_BYTES;
     unsigned char *b = slot->body;

@@ -1,4 +1,5 @@
 #include "zakpos_backup/archive/keys.h"
+#include "zakpos_backup/archive/sign.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
@@ -15,34 +16,47 @@
 #define PUBLIC_PREFIX "ZBPK1:"
 #define B64_VARIANT sodium_base64_VARIANT_ORIGINAL
 
-/* Creates path with O_EXCL: a key file is never replaced. */
-static int write_new_file(const char *path, const char *text, mode_t mode)
+/* keygen's file names beside FILE. */
+typedef struct key_paths {
+    char pub[PATH_MAX], sign[PATH_MAX], signer[PATH_MAX];
+} key_paths;
+
+static int key_paths_of(key_paths *p, const char *secret_path)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (fd < 0) {
-        if (errno == EEXIST)
-            return zb_error_set(ZB_EEXIST, "%s already exists; refusing to overwrite a key file", path);
-        return zb_error_errno(ZB_EIO, errno, "cannot create %s", path);
-    }
-    int rc = zb_fs_write_all(fd, text, strlen(text), path);
-    if (rc == 0 && fsync(fd) < 0)
-        rc = zb_error_errno(ZB_EIO, errno, "cannot fsync %s", path);
-    close(fd);
-    if (rc < 0)
-        unlink(path);
-    return rc;
+    if (snprintf(p->pub, sizeof(p->pub), "%s.pub", secret_path) >= (int)sizeof(p->pub) ||
+        snprintf(p->sign, sizeof(p->sign), "%s.sign", secret_path) >= (int)sizeof(p->sign) ||
+        snprintf(p->signer, sizeof(p->signer), "%s.signer", secret_path) >= (int)sizeof(p->signer))
+        return zb_error_set(ZB_EUSAGE, "key path too long: %s", secret_path);
+    return 0;
+}
+
+static int refuse_existing(const char *path)
+{
+    if (access(path, F_OK) == 0)
+        return zb_error_set(ZB_EEXIST, "%s already exists; refusing to overwrite a key file", path);
+    return 0;
+}
+
+/* The comment and line by which a secret key file trusts its signer. */
+static void signer_lines(char *out, size_t size, const unsigned char spk[ZB_SIGN_PUBLIC_BYTES])
+{
+    char b64[sodium_base64_ENCODED_LEN(ZB_SIGN_PUBLIC_BYTES, B64_VARIANT)], fingerprint[64];
+    sodium_bin2base64(b64, sizeof(b64), spk, ZB_SIGN_PUBLIC_BYTES, B64_VARIANT);
+    zb_sign_fingerprint(fingerprint, sizeof(fingerprint), spk);
+    snprintf(out, size, "# It trusts archives signed by %s (the FILE.sign kept on the backup host).\n%s%s\n",
+             fingerprint, ZB_SIGNER_PREFIX, b64);
 }
 
 int zb_keys_generate(const char *secret_path)
 {
-    char public_path[PATH_MAX];
-    if (snprintf(public_path, sizeof(public_path), "%s.pub", secret_path) >= (int)sizeof(public_path))
-        return zb_error_set(ZB_EUSAGE, "key path too long: %s", secret_path);
-    if (access(public_path, F_OK) == 0)
-        return zb_error_set(ZB_EEXIST, "%s already exists; refusing to overwrite a key file", public_path);
-    unsigned char pk[crypto_box_PUBLICKEYBYTES];
+    key_paths p;
+    int rc;
+    if ((rc = key_paths_of(&p, secret_path)) < 0 || (rc = refuse_existing(secret_path)) < 0 ||
+        (rc = refuse_existing(p.pub)) < 0 || (rc = refuse_existing(p.sign)) < 0 || (rc = refuse_existing(p.signer)) < 0)
+        return rc;
+    unsigned char pk[crypto_box_PUBLICKEYBYTES], spk[ZB_SIGN_PUBLIC_BYTES];
     unsigned char *sk = sodium_malloc(crypto_box_SECRETKEYBYTES);
-    char *text = sodium_malloc(512);
+    char *text = sodium_malloc(1024);
     if (!sk || !text) {
         sodium_free(sk);
         sodium_free(text);
@@ -50,31 +64,80 @@ int zb_keys_generate(const char *secret_path)
     }
     crypto_box_keypair(pk, sk);
     char b64[sodium_base64_ENCODED_LEN(crypto_box_SECRETKEYBYTES, B64_VARIANT)];
-    char fingerprint[64];
+    char fingerprint[64], trust[256];
     zb_keys_fingerprint(fingerprint, sizeof(fingerprint), pk);
-
+    if ((rc = zb_sign_keypair_write(spk, p.sign, p.signer)) < 0)
+        goto done;
+    signer_lines(trust, sizeof(trust), spk);
     sodium_bin2base64(b64, sizeof(b64), sk, crypto_box_SECRETKEYBYTES, B64_VARIANT);
-    snprintf(text, 512,
+    snprintf(text, 1024,
              "# zakpos-backup secret key %s\n"
              "# It opens every archive made for its public key: keep it off the backup host.\n"
-             "%s%s\n", fingerprint, SECRET_PREFIX, b64);
+             "%s%s\n%s", fingerprint, SECRET_PREFIX, b64, trust);
     sodium_memzero(b64, sizeof(b64));
-    int rc = write_new_file(secret_path, text, 0600);
+    rc = zb_fs_write_new_file(secret_path, text, 0600);
     if (rc == 0) {
         sodium_bin2base64(b64, sizeof(b64), pk, crypto_box_PUBLICKEYBYTES, B64_VARIANT);
-        snprintf(text, 512, "# zakpos-backup public key %s\n%s%s\n", fingerprint, PUBLIC_PREFIX, b64);
-        rc = write_new_file(public_path, text, 0644);
+        snprintf(text, 1024, "# zakpos-backup public key %s\n%s%s\n", fingerprint, PUBLIC_PREFIX, b64);
+        rc = zb_fs_write_new_file(p.pub, text, 0644);
         if (rc < 0)
             unlink(secret_path);
     }
+    if (rc < 0) {
+        unlink(p.sign);
+        unlink(p.signer);
+    }
+done:
     sodium_free(text);
     sodium_free(sk);
     return rc;
 }
 
-/* Finds the line "PREFIX<base64>" in a key file and decodes exactly len bytes. */
-static int decode_key_line(unsigned char *out, size_t len, const char *text, const char *prefix, const char *path,
-                           const char *kind)
+int zb_keys_add_signing_key(const char *secret_path)
+{
+    key_paths p;
+    char *text = NULL, *grown = NULL;
+    size_t len = 0;
+    unsigned char spk[ZB_SIGN_PUBLIC_BYTES], *sk = NULL, pk[ZB_KEY_PUBLIC_BYTES];
+    int rc;
+    if ((rc = key_paths_of(&p, secret_path)) < 0 || (rc = zb_keys_load_secret(&sk, pk, secret_path)) < 0)
+        return rc;
+    sodium_free(sk);
+    if ((rc = zb_fs_read_secret(&text, &len, secret_path)) < 0)
+        return rc;
+    if ((rc = zb_keys_decode_line(spk, sizeof(spk), text, ZB_SIGNER_PREFIX, secret_path, "signer")) != 0) {
+        if (rc > 0) {
+            char fingerprint[64];
+            zb_sign_fingerprint(fingerprint, sizeof(fingerprint), spk);
+            rc = zb_error_set(ZB_EEXIST, "%s already trusts signer %s", secret_path, fingerprint);
+        }
+        goto done;
+    }
+    if ((rc = refuse_existing(p.sign)) < 0 || (rc = zb_sign_keypair_write(spk, p.sign, p.signer)) < 0)
+        goto done;
+    size_t cap = len + 512;
+    if (!(grown = sodium_malloc(cap))) {
+        rc = zb_error_set(ZB_ENOMEM, "cannot allocate protected memory");
+    } else {
+        char trust[256];
+        signer_lines(trust, sizeof(trust), spk);
+        snprintf(grown, cap, "%s\n%s", text, trust);
+        /* Replaced as a whole, never half-written: the file is the only copy of the secret. */
+        rc = zb_fs_write_file_atomic(secret_path, grown, strlen(grown), 0600);
+        sodium_memzero(grown, cap);
+        sodium_free(grown);
+    }
+    if (rc < 0) {
+        unlink(p.sign);
+        unlink(p.signer);
+    }
+done:
+    zb_fs_secret_free(text, len);
+    return rc;
+}
+
+int zb_keys_decode_line(unsigned char *out, size_t len, const char *text, const char *prefix, const char *path,
+                        const char *kind)
 {
     const char *line = text;
     while (line && *line) {
@@ -87,13 +150,23 @@ static int decode_key_line(unsigned char *out, size_t len, const char *text, con
             if (sodium_base642bin(out, len, b64, (size_t)(end - b64), NULL, &bin_len, NULL, B64_VARIANT) != 0 ||
                 bin_len != len)
                 return zb_error_set(ZB_EKEY, "%s: the %s key is malformed", path, kind);
-            return 0;
+            return 1;
         }
         line = strchr(line, '\n');
         if (line)
             line++;
     }
-    return zb_error_set(ZB_EKEY, "%s is not a zakpos-backup %s key file", path, kind);
+    return 0;
+}
+
+/* Exactly one key of the kind the file must hold. */
+static int decode_key_line(unsigned char *out, size_t len, const char *text, const char *prefix, const char *path,
+                           const char *kind)
+{
+    int rc = zb_keys_decode_line(out, len, text, prefix, path, kind);
+    if (rc == 0)
+        return zb_error_set(ZB_EKEY, "%s is not a zakpos-backup %s key file", path, kind);
+    return rc < 0 ? rc : 0;
 }
 
 int zb_keys_load_public(unsigned char pk[ZB_KEY_PUBLIC_BYTES], const char *path)

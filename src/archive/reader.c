@@ -1,6 +1,8 @@
 #include "zakpos_backup/archive/reader.h"
 #include "zakpos_backup/archive/header.h"
 #include "zakpos_backup/archive/manifest.h"
+#include "zakpos_backup/archive/sign.h"
+#include "zakpos_backup/archive/trust.h"
 #include "zakpos_backup/archive/writer.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
@@ -95,7 +97,7 @@ static int unwrap_key(unsigned char key[ZB_SEAL_KEY_BYTES], const zb_archive_rea
             if (s->type == ZB_SLOT_X25519) {
                 zb_keys_fingerprint(fp, sizeof(fp), s->body);
                 zb_buf_printf(&who, "%s%s", who.len ? ", " : "", fp);
-            } else {
+            } else if (s->type == ZB_SLOT_ARGON2ID) {
                 zb_buf_printf(&who, "%sa passphrase", who.len ? ", " : "");
             }
         }
@@ -125,6 +127,10 @@ static int unwrap_key(unsigned char key[ZB_SEAL_KEY_BYTES], const zb_archive_rea
 static int open_chain(zb_archive_reader *r, const zb_read_keys *keys)
 {
     int rc;
+    /* Who wrote the archive and how it is protected are settled on the plain
+     * header, before a key is unwrapped or an entry read. */
+    if ((rc = zb_trust_check(r->header, r->path, keys)) < 0)
+        return rc;
     if ((rc = zb_reader_fd_new(&r->fd_reader, r->fd, r->path)) < 0)
         return rc;
     r->chain = r->fd_reader;
@@ -684,22 +690,23 @@ int zb_archive_describe_header(json_t **out, const char *path)
     zb_archive_header *h = malloc(sizeof(*h));
     if (!h)
         return zb_error_set(ZB_ENOMEM, "out of memory");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int rc = fd < 0 ? zb_error_errno(errno == ENOENT ? ZB_ENOTFOUND : ZB_EIO, errno, "cannot open %s", path)
-                    : zb_archive_header_read(h, fd, path);
+    int rc = zb_archive_header_read_file(h, path);
     struct stat st;
-    if (rc == 0 && fstat(fd, &st) < 0)
+    if (rc == 0 && stat(path, &st) < 0)
         rc = zb_error_errno(ZB_EIO, errno, "cannot stat %s", path);
-    if (fd >= 0)
-        close(fd);
     if (rc < 0) {
         free(h);
         return rc;
     }
-    json_t *slots = json_array();
+    json_t *slots = json_array(), *signer = json_null();
     for (size_t i = 0; i < h->slot_count; i++) {
         const zb_key_slot *s = &h->slots[i];
-        if (s->type == ZB_SLOT_X25519) {
+        if (s->type == ZB_SLOT_SIGNATURE) {
+            char fp[64];
+            zb_sign_fingerprint(fp, sizeof(fp), s->body);
+            json_decref(signer);
+            signer = json_string(fp); /* as the header claims it: readers check it */
+        } else if (s->type == ZB_SLOT_X25519) {
             char fp[64];
             zb_keys_fingerprint(fp, sizeof(fp), s->body);
             json_array_append_new(slots, json_pack("{s:s, s:s}", "type", "recipient", "key", fp));
@@ -713,6 +720,10 @@ int zb_archive_describe_header(json_t **out, const char *path)
     *out = json_pack("{s:s, s:i, s:s, s:s, s:i, s:o, s:I}", "archive", path, "format_version", h->version,
                      "protection", zb_archive_protection_name(h->protection), "compression", "zstd", "chunk_size",
                      (int)h->chunk_size, "key_slots", slots, "size", (json_int_t)st.st_size);
+    if (*out)
+        json_object_set_new(*out, "signed_by", signer);
+    else
+        json_decref(signer);
     free(h);
     return *out ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
 }

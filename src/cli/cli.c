@@ -14,6 +14,7 @@
 #include "zakpos_backup/command/restore.h"
 #include "zakpos_backup/command/run.h"
 #include "zakpos_backup/command/show.h"
+#include "zakpos_backup/command/sign.h"
 #include "zakpos_backup/command/drill.h"
 #include "zakpos_backup/command/verify.h"
 #include "zakpos_backup/remote/copy.h"
@@ -37,7 +38,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"keygen", "create a key pair for encrypting archives", zb_cmd_keygen},
+    {"keygen", "create the keys: encryption pair and the backup host's signing key", zb_cmd_keygen},
     {"backup", "write a new archive of the selected sources", zb_cmd_backup},
     {"verify", "check every tag and hash of an archive (--restore: restore it and compare)", zb_cmd_verify},
     {"drill", "rehearse a disaster: restore everything, verify, run smoke checks, report RTO/RPO", zb_cmd_drill},
@@ -48,6 +49,7 @@ static const command commands[] = {
     {"healthcheck", "exit 0 if the last successful backup is recent enough", zb_cmd_healthcheck},
     {"check", "check that the database can be reached as a backup reaches it", zb_cmd_check},
     {"show", "show an archive's header and manifest summary", zb_cmd_show},
+    {"sign", "vouch for archives written before signing (a detached ARCHIVE.sig)", zb_cmd_sign},
     {"restore", "restore sources from an archive", zb_cmd_restore},
     {"run", "run one job of the configuration once (for cron or a systemd timer)", zb_cmd_run},
     {"daemon", "run the configured jobs on their schedules", zb_cmd_daemon},

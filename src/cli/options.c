@@ -1,8 +1,10 @@
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/log.h"
 #include "zakpos_backup/config/config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -86,4 +88,57 @@ int zb_cli_bad_option(const char *command, char **argv)
 {
     const char *arg = optind > 0 ? argv[optind - 1] : "?";
     return zb_cli_usage_error(command, "option '%s' is unknown or lacks its value", arg);
+}
+
+int zb_cli_read_keys_option(zb_read_keys *keys, int opt, const char *arg)
+{
+    switch (opt) {
+    case ZB_OPT_TRUST:
+        if (keys->trust_count == ZB_TRUST_MAX_FILES)
+            return zb_error_set(ZB_EUSAGE, "at most %d --trust files", ZB_TRUST_MAX_FILES);
+        keys->trust_files[keys->trust_count++] = arg;
+        return 1;
+    case ZB_OPT_ALLOW_UNTRUSTED:
+        keys->allow_untrusted = 1;
+        zb_log_warn("--allow-untrusted: archives that no trusted writer signed are read too");
+        return 1;
+    case ZB_OPT_ALLOW_UNENCRYPTED:
+        keys->allow_unencrypted = 1;
+        zb_log_warn("--allow-unencrypted: unencrypted archives are read although a key or passphrase was given");
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Space-separated file names of repository.trust, copied here: the
+ * configuration is freed before the archive is read. */
+static char configured_trust[ZB_TRUST_MAX_FILES][PATH_MAX];
+
+int zb_cli_read_keys_configured(zb_read_keys *keys)
+{
+    if (!keys->key_file)
+        return 0;
+    zb_config c;
+    int rc = zb_config_load(&c, zb_cli_config_file());
+    if (rc < 0)
+        return rc;
+    const char *at = c.trust ? c.trust : "";
+    size_t slot = 0;
+    while (rc == 0 && *at) {
+        size_t len = strcspn(at, " \t,");
+        if (len > 0 && keys->trust_count == ZB_TRUST_MAX_FILES)
+            rc = zb_error_set(ZB_ECONFIG, "repository.trust names more than %d signers", ZB_TRUST_MAX_FILES);
+        else if (len >= PATH_MAX)
+            rc = zb_error_set(ZB_ECONFIG, "repository.trust: a file name is too long");
+        else if (len > 0) {
+            memcpy(configured_trust[slot], at, len);
+            configured_trust[slot][len] = '\0';
+            keys->trust_files[keys->trust_count++] = configured_trust[slot++];
+        }
+        at += len;
+        at += strspn(at, " \t,");
+    }
+    zb_config_free(&c);
+    return rc;
 }

@@ -305,3 +305,20 @@ int zb_fs_write_file_atomic(const char *path, const void *data, size_t len, mode
         unlink(temp);
     return rc;
 }
+
+int zb_fs_write_new_file(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0) {
+        if (errno == EEXIST)
+            return zb_error_set(ZB_EEXIST, "%s already exists; refusing to overwrite a key file", path);
+        return zb_error_errno(ZB_EIO, errno, "cannot create %s", path);
+    }
+    int rc = zb_fs_write_all(fd, text, strlen(text), path);
+    if (rc == 0 && fsync(fd) < 0)
+        rc = zb_error_errno(ZB_EIO, errno, "cannot fsync %s", path);
+    close(fd);
+    if (rc < 0)
+        unlink(path);
+    return rc;
+}

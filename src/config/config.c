@@ -53,6 +53,8 @@ static const key_spec keys[] = {
     {"repository", "recipients", "ZAKPOS_BACKUP_RECIPIENTS", T_STRING, AT(recipients), 0, 0, "", ZB_VALUE_ABSOLUTE | ZB_VALUE_READABLE | ZB_VALUE_LIST},
     {"repository", "passphrase_file", "ZAKPOS_BACKUP_PASSPHRASE_FILE", T_STRING, AT(passphrase_file), 0, 0, "", ZB_VALUE_ABSOLUTE | ZB_VALUE_READABLE},
     {"repository", "key_file", "ZAKPOS_BACKUP_KEY_FILE", T_STRING, AT(key_file), 0, 0, "", ZB_VALUE_ABSOLUTE | ZB_VALUE_READABLE},
+    {"repository", "signing_key_file", "ZAKPOS_BACKUP_SIGNING_KEY_FILE", T_STRING, AT(signing_key_file), 0, 0, "", ZB_VALUE_ABSOLUTE | ZB_VALUE_READABLE},
+    {"repository", "trust", "ZAKPOS_BACKUP_TRUST", T_STRING, AT(trust), 0, 0, "", ZB_VALUE_ABSOLUTE | ZB_VALUE_READABLE | ZB_VALUE_LIST},
     {"repository", "zstd_level", "ZAKPOS_BACKUP_ZSTD_LEVEL", T_INT, AT(zstd_level), 1, 19, "3", 0},
     {"repository", "keep_last", NULL, T_INT, KEEP_AT(ZB_KEEP_LAST), -1, 1000000, "0", 0},
     {"repository", "keep_hourly", NULL, T_INT, KEEP_AT(ZB_KEEP_HOURLY), -1, 1000000, "0", 0},

@@ -50,7 +50,32 @@ enum {
     ZB_OPT_KEEP,
     ZB_OPT_SCRATCH_DIR,
     ZB_OPT_LOCK_WAIT,
+    ZB_OPT_TRUST,
+    ZB_OPT_ALLOW_UNTRUSTED,
+    ZB_OPT_ALLOW_UNENCRYPTED,
     ZB_OPT_COMMAND_BASE = 1100,
 };
+
+/* The trust options of every command that reads an archive. The two allow_
+ * switches exist only here, never as configuration keys or variables: an
+ * emergency is decided by the person at the keyboard, each time. */
+#define ZB_READ_KEYS_LONG_OPTIONS                                                                                     \
+    {"trust", required_argument, NULL, ZB_OPT_TRUST}, {"allow-untrusted", no_argument, NULL, ZB_OPT_ALLOW_UNTRUSTED}, \
+        {"allow-unencrypted", no_argument, NULL, ZB_OPT_ALLOW_UNENCRYPTED}
+
+#define ZB_READ_KEYS_HELP                                                                                             \
+    "  --trust FILE             also accept archives signed by this writer (keygen's\n"                            \
+    "                           FILE.signer; repeatable; also repository.trust). The key\n"                        \
+    "                           file already trusts the signer it was made with\n"                                  \
+    "  --allow-untrusted        emergency: read an unsigned, untrusted or badly signed\n"                          \
+    "                           archive (logged as a warning)\n"                                                    \
+    "  --allow-unencrypted      emergency: read an unencrypted archive although a key or\n"                        \
+    "                           passphrase was given (logged as a warning)\n"
+
+/* 1: opt was one of ZB_READ_KEYS_LONG_OPTIONS (taken), 0: it was not, <0: error. */
+int zb_cli_read_keys_option(zb_read_keys *keys, int opt, const char *arg);
+/* Adds the configuration's repository.trust signers when a key is given
+ * (only a read with a key checks signatures). */
+int zb_cli_read_keys_configured(zb_read_keys *keys);
 
 #endif

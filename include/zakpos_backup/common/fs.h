@@ -37,6 +37,9 @@ int zb_atomic_file_commit(zb_atomic_file *f);
 /* Closes and unlinks the temporary file unless it was committed; frees. NULL is fine. */
 void zb_atomic_file_abort(zb_atomic_file *f);
 
+/* Creates a small file (a key) with O_EXCL: an existing file is never
+ * replaced (ZB_EEXIST); a failed write removes it. */
+int zb_fs_write_new_file(const char *path, const char *text, mode_t mode);
 /* Writes a small file atomically (used for indexes, metrics, records). */
 int zb_fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 

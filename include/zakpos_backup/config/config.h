@@ -48,6 +48,8 @@ typedef struct zb_config {
     char *recipients;      /* space-separated public key files */
     char *passphrase_file;
     char *key_file;        /* secret key for verify jobs (not needed to back up) */
+    char *signing_key_file; /* the backup host's signing key (keygen's FILE.sign) */
+    char *trust;           /* space-separated signer files readers trust besides the key file's */
     int zstd_level;
     zb_retention_policy keep;
     /* [postgres] */

@@ -68,6 +68,9 @@ static const char help[] =
     "Protection (one is required):\n"
     "  --recipient PUBFILE      encrypt for this public key (repeatable); the\n"
     "                           backup host needs no secret that can read the archive\n"
+    "  --signing-key FILE       sign archives for recipients with this key (keygen's\n"
+    "                           FILE.sign; default: FILE.sign beside the first\n"
+    "                           recipient's FILE.pub); readers refuse unsigned ones\n"
     "  --passphrase-file FILE   encrypt with a passphrase (Argon2id); also\n"
     "                           ZAKPOS_BACKUP_PASSPHRASE_FILE or ZAKPOS_BACKUP_PASSPHRASE\n"
     "  --no-encryption          write an unencrypted archive (marked as such)\n"
@@ -110,6 +113,7 @@ enum {
     OPT_VOLUME_DIRECT,
     OPT_REMOTE,
     OPT_NO_REMOTE,
+    OPT_SIGNING_KEY,
 };
 
 #define VOLUME_ATTEMPTS 3
@@ -140,6 +144,7 @@ static int parse(backup_request *req, int argc, char **argv)
     static const struct option options[] = {
         {"repo", required_argument, NULL, ZB_OPT_REPO},
         {"recipient", required_argument, NULL, OPT_RECIPIENT},
+        {"signing-key", required_argument, NULL, OPT_SIGNING_KEY},
         {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
         {"no-encryption", no_argument, NULL, OPT_NO_ENCRYPTION},
         {"path", required_argument, NULL, OPT_PATH},
@@ -172,6 +177,7 @@ static int parse(backup_request *req, int argc, char **argv)
         switch (opt) {
         case ZB_OPT_REPO: req->repo = optarg; break;
         case OPT_RECIPIENT: rc = zb_strv_push(&req->recipients, optarg); break;
+        case OPT_SIGNING_KEY: req->write.keys.signing_key_file = optarg; break;
         case ZB_OPT_PASSPHRASE_FILE: req->write.keys.passphrase_file = optarg; break;
         case OPT_NO_ENCRYPTION: req->write.keys.no_encryption = 1; break;
         case OPT_PATH: rc = zb_strv_push(&req->paths, optarg); break;
@@ -222,6 +228,8 @@ static int parse(backup_request *req, int argc, char **argv)
     if (protections == 0)
         return zb_cli_usage_error("backup", "say how to protect the archive: --recipient PUBFILE, "
                                             "--passphrase-file FILE, or --no-encryption");
+    if (req->write.keys.signing_key_file && req->recipients.count == 0)
+        return zb_cli_usage_error("backup", "--signing-key signs archives for recipient keys; give --recipient PUBFILE");
     if (protections > 1)
         return zb_cli_usage_error("backup", "--no-encryption cannot be combined with a recipient or passphrase");
     return 0;

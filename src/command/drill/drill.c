@@ -35,6 +35,7 @@ static const char help[] =
     "if everything passed (14 when data differs or a smoke check fails).\n"
     "\n"
     "  --key FILE / --passphrase-file FILE   as for verify\n"
+    ZB_READ_KEYS_HELP
     "  --repo DIR               the repository for 'latest' (default: the configuration's)\n"
     "  --report FILE            write the report as FILE.md and FILE.json (a FILE\n"
     "                           ending in .md or .json names one of the two); without\n"
@@ -221,6 +222,7 @@ int zb_cmd_drill(int argc, char **argv)
         {"report", required_argument, NULL, OPT_REPORT},
         {"json", no_argument, NULL, ZB_OPT_JSON},
         ZB_REHEARSAL_LONG_OPTIONS,
+        ZB_READ_KEYS_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -236,6 +238,11 @@ int zb_cmd_drill(int argc, char **argv)
         case ZB_OPT_JSON: d.as_json = 1; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default:
+            if ((rc = zb_cli_read_keys_option(&d.ro.keys, opt, optarg)) != 0) {
+                if (rc < 0)
+                    return rc;
+                break;
+            }
             if ((rc = zb_cli_rehearsal_option(&d.ro, opt, optarg)) < 0)
                 return rc;
             if (rc == 0)
@@ -253,6 +260,10 @@ int zb_cmd_drill(int argc, char **argv)
     zb_cli_rehearsal_defaults(&d.ro, &c);
     if (!d.ro.keys.key_file && !d.ro.keys.passphrase_file && c.key_file && *c.key_file)
         d.ro.keys.key_file = c.key_file;
+    if ((rc = zb_cli_read_keys_configured(&d.ro.keys)) < 0) {
+        zb_config_free(&c);
+        return rc;
+    }
     char *archive = NULL;
     json_t *report = NULL;
     if ((rc = resolve_archive(&archive, &d, optind < argc ? argv[optind] : NULL)) == 0) {

@@ -1,4 +1,5 @@
 #include "zakpos_backup/command/fetch.h"
+#include "zakpos_backup/archive/trust.h"
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
@@ -22,25 +23,39 @@ static const char help[] =
     "verify, restore, show and drill also read an ARCHIVE given as remote:NAME/ARCHIVE\n"
     "or remote:NAME/latest, through a temporary download ($TMPDIR, else /var/tmp).\n"
     "\n"
+    "With --key FILE (or repository.key_file) or --trust FILE the download's\n"
+    "header is checked as verify checks it, without decrypting anything: an\n"
+    "archive that no trusted writer signed is removed again (exit 16).\n"
+    "\n"
     "  --remote NAME   the remote to read from\n"
-    "  --out DIR       where to put the archive (created if missing)\n";
+    "  --out DIR       where to put the archive (created if missing)\n"
+    "  --key FILE      the secret key file: its signer is trusted\n"
+    ZB_READ_KEYS_HELP;
 
 int zb_cmd_fetch(int argc, char **argv)
 {
     static const struct option options[] = {
         {"remote", required_argument, NULL, 'r'},
         {"out", required_argument, NULL, 'o'},
+        {"key", required_argument, NULL, ZB_OPT_KEY},
+        ZB_READ_KEYS_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
     const char *remote = NULL, *out = ".";
-    int opt;
+    zb_read_keys keys = {0};
+    int opt, taken;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
         case 'r': remote = optarg; break;
         case 'o': out = optarg; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
-        default: return zb_cli_bad_option("fetch", argv);
+        case ZB_OPT_KEY: keys.key_file = optarg; break;
+        default:
+            if ((taken = zb_cli_read_keys_option(&keys, opt, optarg)) < 0)
+                return taken;
+            if (taken == 0)
+                return zb_cli_bad_option("fetch", argv);
         }
     }
     if (!remote)
@@ -60,8 +75,15 @@ int zb_cmd_fetch(int argc, char **argv)
         rc = zb_buf_printf(&path, "%s/%s", out, name);
     if (rc == 0 && access(path.data, F_OK) == 0)
         rc = zb_error_set(ZB_EEXIST, "%s already exists; it was not replaced", path.data);
+    if (rc == 0 && !keys.key_file && config.key_file && *config.key_file)
+        keys.key_file = config.key_file;
+    if (rc == 0)
+        rc = zb_cli_read_keys_configured(&keys);
     if (rc == 0)
         rc = zb_remote_download(r, name, path.data);
+    /* Checked once on disk: nothing is read from the archive until then. */
+    if (rc == 0 && (keys.key_file || keys.trust_count) && (rc = zb_trust_check_file(path.data, &keys)) < 0)
+        unlink(path.data);
     if (rc == 0)
         printf("%s\n", path.data);
     zb_buf_free(&path);

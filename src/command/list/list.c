@@ -28,7 +28,9 @@ static const char help[] =
     "            first read (and so verify) every archive the index does not\n"
     "            describe and record its sources and size: the index is rebuilt\n"
     "            from the archives alone (when it was lost or the repository\n"
-    "            was copied); restore proofs are history and are not rebuilt\n";
+    "            was copied); restore proofs are history and are not rebuilt\n"
+    "  --trust FILE, --allow-untrusted, --allow-unencrypted   with --rebuild-index,\n"
+    "            as for verify\n";
 
 /* The last restore proof: its time, FAILED when the newest try failed. */
 static const char *verified_text(json_t *verified)
@@ -135,12 +137,13 @@ int zb_cmd_list(int argc, char **argv)
         {"rebuild-index", no_argument, NULL, ZB_OPT_COMMAND_BASE},
         {"key", required_argument, NULL, ZB_OPT_KEY},
         {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
+        ZB_READ_KEYS_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
     const char *repo = NULL;
     zb_read_keys keys = {0};
-    int as_json = 0, rebuild = 0, opt;
+    int as_json = 0, rebuild = 0, opt, taken;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
         case ZB_OPT_REPO: repo = optarg; break;
@@ -149,15 +152,22 @@ int zb_cmd_list(int argc, char **argv)
         case ZB_OPT_KEY: keys.key_file = optarg; break;
         case ZB_OPT_PASSPHRASE_FILE: keys.passphrase_file = optarg; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
-        default: return zb_cli_bad_option("list", argv);
+        default:
+            if ((taken = zb_cli_read_keys_option(&keys, opt, optarg)) < 0)
+                return taken;
+            if (taken == 0)
+                return zb_cli_bad_option("list", argv);
         }
     }
     if (optind < argc)
         return zb_cli_usage_error("list", "unexpected argument '%s'", argv[optind]);
     if (!repo)
         return zb_cli_usage_error("list", "--repo DIR is required");
-    if (!rebuild && (keys.key_file || keys.passphrase_file))
-        return zb_cli_usage_error("list", "--key and --passphrase-file are for --rebuild-index");
+    if (!rebuild && (keys.key_file || keys.passphrase_file || keys.trust_count || keys.allow_untrusted ||
+                     keys.allow_unencrypted))
+        return zb_cli_usage_error("list", "--key, --passphrase-file, --trust and --allow-* are for --rebuild-index");
+    if ((taken = zb_cli_read_keys_configured(&keys)) < 0)
+        return taken;
     zb_repo_list list;
     json_t *index = NULL;
     int rc = zb_repo_scan(&list, repo);

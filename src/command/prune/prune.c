@@ -1,4 +1,5 @@
 #include "zakpos_backup/command/prune.h"
+#include "zakpos_backup/archive/sign.h"
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
@@ -17,6 +18,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* A format-1 archive's detached signature goes with it; a leftover would
+ * only be clutter (it matches no other header). */
+static void remove_detached_signature(const char *archive)
+{
+    zb_buf sig = ZB_BUF_INIT;
+    if (zb_buf_printf(&sig, "%s%s", archive, ZB_DETACHED_SIGNATURE_SUFFIX) == 0 && unlink(sig.data) < 0 &&
+        errno != ENOENT)
+        zb_log_warn("cannot remove %s: %s", sig.data, strerror(errno));
+    zb_buf_free(&sig);
+}
 
 static const char help[] =
     "usage: zakpos-backup prune --repo DIR [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
@@ -178,6 +190,7 @@ int zb_cmd_prune(int argc, char **argv)
                 rc = zb_error_errno(ZB_EIO, errno, "cannot remove %s", a->path);
                 goto done;
             }
+            remove_detached_signature(a->path);
             removed++;
             zb_log_detail("removed %s", a->path);
         }

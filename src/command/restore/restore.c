@@ -45,6 +45,7 @@ static const char help[] =
     "  --no-acl                 do not restore privileges (GRANT/REVOKE)\n"
     "  --force                  replace the content of a non-empty target\n"
     "  --key FILE / --passphrase-file FILE   as for verify\n"
+    ZB_READ_KEYS_HELP
     "\n"
     "Entries are never written outside their target: absolute names, '..'\n"
     "and writes through symbolic links are refused (exit 8).\n";
@@ -92,6 +93,7 @@ static int parse(restore_request *req, int argc, char **argv)
         {"schema", required_argument, NULL, OPT_SCHEMA},
         {"no-owner", no_argument, NULL, OPT_NO_OWNER},
         {"no-acl", no_argument, NULL, OPT_NO_ACL},
+        ZB_READ_KEYS_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -112,7 +114,10 @@ static int parse(restore_request *req, int argc, char **argv)
         case OPT_NO_OWNER: req->pg.no_owner = 1; break;
         case OPT_NO_ACL: req->pg.no_acl = 1; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 1;
-        default: return zb_cli_bad_option("restore", argv);
+        default:
+            if ((rc = zb_cli_read_keys_option(&req->keys, opt, optarg)) == 0)
+                return zb_cli_bad_option("restore", argv);
+            rc = rc < 0 ? rc : 0;
         }
     }
     if (rc < 0)
@@ -120,6 +125,8 @@ static int parse(restore_request *req, int argc, char **argv)
     if (optind != argc - 1)
         return zb_cli_usage_error("restore", "give exactly one ARCHIVE");
     req->archive = argv[optind];
+    if ((rc = zb_cli_read_keys_configured(&req->keys)) < 0)
+        return rc;
     if (req->paths.count == 0 && !req->pg_selected && req->volumes.count == 0)
         return zb_cli_usage_error("restore", "nothing selected to restore: give --pg-target CONNINFO, --volume NAME "
                                              "or --path NAME=TARGETDIR");

@@ -109,6 +109,8 @@ static int backup_args(argv_builder *a, const zb_config *c, int lock_wait)
         rc = arg2(a, "--name", c->archive_name);
     if (rc == 0)
         rc = args_each(a, "--recipient", c->recipients);
+    if (rc == 0 && c->signing_key_file && *c->signing_key_file && c->recipients && *c->recipients)
+        rc = arg2(a, "--signing-key", c->signing_key_file);
     if (rc == 0 && c->passphrase_file && *c->passphrase_file)
         rc = arg2(a, "--passphrase-file", c->passphrase_file);
     snprintf(text, sizeof(text), "%d", c->zstd_level);

@@ -22,6 +22,7 @@ static const char help[] =
     "entry count and size, and with --entries every entry.\n"
     "\n"
     "  --key FILE / --passphrase-file FILE   as for verify\n"
+    ZB_READ_KEYS_HELP
     "  --entries                             list every entry (type, size, path)\n"
     "  --json                                print one JSON document\n";
 
@@ -44,6 +45,10 @@ static void print_header(json_t *h)
                    (long long)json_integer_value(json_object_get(slot, "opslimit")),
                    (long long)(json_integer_value(json_object_get(slot, "memlimit")) >> 20));
     }
+    /* As the header claims: only a read with the key checks it. */
+    const char *signer = json_string_value(json_object_get(h, "signed_by"));
+    if (signer)
+        printf("signed by:   %s (claimed; checked when read with a key)\n", signer);
 }
 
 /* A database source says which server it came from: a restore needs a
@@ -92,11 +97,12 @@ int zb_cmd_show(int argc, char **argv)
         {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
         {"entries", no_argument, NULL, 'e'},
         {"json", no_argument, NULL, ZB_OPT_JSON},
+        ZB_READ_KEYS_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
     zb_read_keys keys = {0};
-    int entries = 0, as_json = 0, opt;
+    int entries = 0, as_json = 0, opt, taken;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
         case ZB_OPT_KEY: keys.key_file = optarg; break;
@@ -104,12 +110,18 @@ int zb_cmd_show(int argc, char **argv)
         case 'e': entries = 1; break;
         case ZB_OPT_JSON: as_json = 1; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
-        default: return zb_cli_bad_option("show", argv);
+        default:
+            if ((taken = zb_cli_read_keys_option(&keys, opt, optarg)) < 0)
+                return taken;
+            if (taken == 0)
+                return zb_cli_bad_option("show", argv);
         }
     }
     if (optind != argc - 1)
         return zb_cli_usage_error("show", "give exactly one ARCHIVE");
     const char *path = argv[optind];
+    if ((taken = zb_cli_read_keys_configured(&keys)) < 0)
+        return taken;
     json_t *header = NULL;
     zb_archive_reader *r = NULL;
     int rc = zb_archive_describe_header(&header, path);

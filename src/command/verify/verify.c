@@ -25,7 +25,9 @@ static const char help[] =
     "authentication tag, the compressed stream's checksum, and every entry's\n"
     "size, metadata and content hash against the manifest. Exits 0 only if\n"
     "everything is intact; otherwise names what failed (exit 6 for damage,\n"
-    "7 for a wrong key or passphrase, 5 for a file that is not an archive).\n"
+    "7 for a wrong key or passphrase, 5 for a file that is not an archive,\n"
+    "16 for an archive no trusted writer signed, or an unencrypted one when a\n"
+    "key or passphrase was given).\n"
     "\n"
     "With --restore it goes further and proves the archive restores: every\n"
     "source is restored into scratch targets (database zakpos_backup_verify_<id>,\n"
@@ -41,6 +43,7 @@ static const char help[] =
     "  --key FILE               the secret key (from keygen) the archive was made for\n"
     "  --passphrase-file FILE   the passphrase; also ZAKPOS_BACKUP_PASSPHRASE_FILE\n"
     "                           or ZAKPOS_BACKUP_PASSPHRASE\n"
+    ZB_READ_KEYS_HELP
     "  --restore                verify by restoring (below)\n"
     "  --json                   with --restore: the report as JSON on stdout\n"
     ZB_REHEARSAL_HELP
@@ -125,6 +128,7 @@ int zb_cmd_verify(int argc, char **argv)
         {"restore", no_argument, NULL, OPT_RESTORE},
         {"json", no_argument, NULL, ZB_OPT_JSON},
         ZB_REHEARSAL_LONG_OPTIONS,
+        ZB_READ_KEYS_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -139,6 +143,11 @@ int zb_cmd_verify(int argc, char **argv)
         case ZB_OPT_JSON: as_json = 1; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default:
+            if ((rc = zb_cli_read_keys_option(&ro.keys, opt, optarg)) != 0) {
+                if (rc < 0)
+                    return rc;
+                break;
+            }
             if ((rc = zb_cli_rehearsal_option(&ro, opt, optarg)) < 0)
                 return rc;
             if (rc == 0)
@@ -151,6 +160,8 @@ int zb_cmd_verify(int argc, char **argv)
     if (!by_restore && (rehearsal_options || as_json))
         return zb_cli_usage_error("verify", "--json, --pg-target, --docker-host, --keep and the like need --restore");
     ro.archive = argv[optind];
+    if ((rc = zb_cli_read_keys_configured(&ro.keys)) < 0)
+        return rc;
     if (by_restore)
         return verify_by_restore(&ro, as_json);
     const char *path = ro.archive;

@@ -110,6 +110,16 @@ zb_expect_status 14 "a large-object count that does not match is found" -- "$ZB_
     --key key more_blobs.zbk --pg-target "$server"
 zb_expect_contains "$ZB_LAST_OUTPUT" "large objects: 2 restored, the backup had 3" "names the counts"
 
+# An archive no trusted writer signed is refused before anything is restored:
+# no scratch database appears (read from the server's catalog).
+"$ZB_CRAFT" --recipient key.pub --no-sign --out unsigned.zbk --copy "$archive" key
+scratch_dbs() { zb_psql -At -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'zakpos_backup_verify_%'"; }
+before=$(scratch_dbs)
+zb_expect_status 16 "verify --restore refuses an unsigned archive" -- "$ZB_BIN" --log-format text verify --restore --key key unsigned.zbk --pg-target "$server"
+zb_expect_contains "$ZB_LAST_OUTPUT" "is not signed" "says why"
+zb_expect_status 16 "drill refuses it too" -- "$ZB_BIN" --log-format text drill --key key unsigned.zbk --pg-target "$server"
+zb_expect_equal "$(scratch_dbs)" "$before" "no scratch database was created"
+
 # --keep leaves the scratch targets for inspection
 zb_expect_status 0 "verify --restore --keep" -- "$ZB_BIN" -q verify --restore --keep --json --key key "$archive" --pg-target "$server"
 kept_db=$(echo "$ZB_LAST_OUTPUT" | python3 -c 'import json,sys; print([p["target"] for p in json.load(sys.stdin)["parts"] if p["kind"]=="pg"][0])')

@@ -3,6 +3,7 @@
 #include "zakpos_backup/archive/header.h"
 #include "zakpos_backup/archive/manifest.h"
 #include "zakpos_backup/archive/reader.h"
+#include "zakpos_backup/archive/sign.h"
 #include "zakpos_backup/archive/writer.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
@@ -42,7 +43,11 @@ static void header_round_trip_through_a_file(void **state)
     h.chunk_size = 65536;
     h.slot_count = 2;
     assert_int_equal(zb_slot_wrap_recipient(&h.slots[0], key, pk), 0);
-    assert_int_equal(zb_slot_wrap_passphrase(&h.slots[1], key, "pw", 2, 1, crypto_pwhash_MEMLIMIT_MIN), 0);
+    /* The writer's floors: a derivation this cheap makes a passphrase cheap to guess. */
+    assert_int_equal(zb_slot_wrap_passphrase(&h.slots[1], key, "pw", 2, 1, ZB_KDF_MIN_MEMLIMIT), ZB_EUSAGE);
+    assert_int_equal(zb_slot_wrap_passphrase(&h.slots[1], key, "pw", 2, ZB_KDF_MIN_OPSLIMIT, crypto_pwhash_MEMLIMIT_MIN),
+                     ZB_EUSAGE);
+    assert_int_equal(zb_slot_wrap_passphrase(&h.slots[1], key, "pw", 2, ZB_KDF_MIN_OPSLIMIT, ZB_KDF_MIN_MEMLIMIT), 0);
     assert_int_equal(zb_archive_header_encode(&h), 0);
     FILE *f = tmpfile();
     fwrite(h.raw, 1, h.raw_len, f);
@@ -90,6 +95,59 @@ static void write_sample(const char *path, const zb_archive_write_options *opts)
     zb_archive_writer_free(w);
 }
 
+/* Every byte before the signature is covered: a change anywhere makes the
+ * header unreadable or the signature fail; the signature names its signer. */
+static void header_signature_covers_every_byte(void **state)
+{
+    (void)state;
+    static zb_archive_header h, back;
+    unsigned char key[ZB_SEAL_KEY_BYTES], pk[crypto_box_PUBLICKEYBYTES], sk[crypto_box_SECRETKEYBYTES];
+    unsigned char spk[ZB_SIGN_PUBLIC_BYTES], ssk[ZB_SIGN_SECRET_BYTES], signer[ZB_SIGN_PUBLIC_BYTES];
+    crypto_box_keypair(pk, sk);
+    crypto_sign_keypair(spk, ssk);
+    crypto_secretstream_xchacha20poly1305_keygen(key);
+    h.version = ZB_ARCHIVE_FORMAT_VERSION;
+    h.protection = ZB_PROTECTION_SECRETSTREAM;
+    h.compression = ZB_COMPRESSION_ZSTD;
+    h.chunk_size = 65536;
+    h.slot_count = 1;
+    assert_int_equal(zb_slot_wrap_recipient(&h.slots[0], key, pk), 0);
+    assert_int_equal(zb_header_sign(&h, ssk, spk), 0);
+    int valid = 0;
+    for (size_t at = 0; at <= h.raw_len; at++) {
+        FILE *f = tmpfile();
+        fwrite(h.raw, 1, h.raw_len, f);
+        if (at < h.raw_len) {
+            fseek(f, (long)at, SEEK_SET);
+            fputc(h.raw[at] ^ 0x01, f);
+        }
+        fflush(f);
+        lseek(fileno(f), 0, SEEK_SET);
+        int rc = zb_archive_header_read(&back, fileno(f), "t");
+        fclose(f);
+        if (rc < 0)
+            continue; /* the flip broke the layout: refused before any signature */
+        rc = zb_header_signature(signer, &valid, &back, "/nonexistent/t");
+        if (at == h.raw_len) {
+            assert_int_equal(rc, 1); /* unchanged: valid, by this signer */
+            assert_true(valid);
+            assert_memory_equal(signer, spk, sizeof(spk));
+        } else {
+            assert_true(rc == 1 && !valid);
+        }
+    }
+    /* A format-1 header cannot carry a signature slot. */
+    h.version = 1;
+    h.slot_count = 1;
+    assert_int_equal(zb_header_sign(&h, ssk, spk), 0);
+    FILE *f = tmpfile();
+    fwrite(h.raw, 1, h.raw_len, f);
+    fflush(f);
+    lseek(fileno(f), 0, SEEK_SET);
+    assert_int_equal(zb_archive_header_read(&back, fileno(f), "t"), ZB_EFORMAT);
+    fclose(f);
+}
+
 static void writer_and_reader_round_trip(void **state)
 {
     (void)state;
@@ -100,12 +158,13 @@ static void writer_and_reader_round_trip(void **state)
     assert_int_equal(zb_fs_write_file_atomic(pass, "secret\n", 7, 0600), 0);
     zb_archive_write_options opts = {0};
     opts.keys.passphrase_file = pass;
-    opts.keys.kdf_opslimit = 1;
-    opts.keys.kdf_memlimit = crypto_pwhash_MEMLIMIT_MIN;
+    opts.keys.kdf_opslimit = ZB_KDF_MIN_OPSLIMIT;
+    opts.keys.kdf_memlimit = ZB_KDF_MIN_MEMLIMIT;
     opts.chunk_size = 4096;
     write_sample(path, &opts);
 
-    zb_read_keys keys = {NULL, pass};
+    zb_read_keys keys = {0};
+    keys.passphrase_file = pass;
     zb_archive_reader *r = NULL;
     assert_int_equal(zb_archive_reader_open(&r, path, &keys), 0);
     struct archive_entry *e;
@@ -214,6 +273,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(relative_names_are_checked),
         cmocka_unit_test(header_round_trip_through_a_file),
+        cmocka_unit_test(header_signature_covers_every_byte),
         cmocka_unit_test(writer_and_reader_round_trip),
         cmocka_unit_test(reader_reports_each_kind_of_damage),
         cmocka_unit_test(manifest_catches_changed_content),

@@ -1,3 +1,3 @@
 zb_unit_test(archive ${CMAKE_CURRENT_LIST_DIR}/test_archive.c TESTS
-  relative_names_are_checked header_round_trip_through_a_file writer_and_reader_round_trip
+  relative_names_are_checked header_round_trip_through_a_file header_signature_covers_every_byte writer_and_reader_round_trip
   reader_reports_each_kind_of_damage manifest_catches_changed_content)
