@@ -6,6 +6,7 @@
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/signal.h"
+#include "zakpos_backup/restore/links.h"
 #include "zakpos_backup/source/path/path.h"
 #include "zakpos_backup/source/path/prefetch.h"
 
@@ -889,6 +890,7 @@ struct zb_volume_restore {
     int upload_failed;
     zb_error_saved upload_error;
     zb_buf put_path;
+    zb_link_guard *links; /* the symbolic links restored so far: nothing is written through them */
 };
 
 static ssize_t read_from_pipe(void *buf, size_t len, void *payload)
@@ -1047,27 +1049,33 @@ static int start_upload(zb_volume_restore *v, zb_archive_reader *r)
     return 0;
 }
 
-/* A symbolic link may point anywhere inside the volume, never outside it. */
-static int check_link(const char *relative, const char *target)
+/* The part of an archive name below data/ (the volume's content), "." for
+ * data itself, or NULL for a name elsewhere. */
+static const char *inside_data(const char *relative)
 {
-    if (target[0] == '/')
-        return zb_error_set(ZB_EUNSAFE, "refusing %s: a symbolic link to an absolute path (%s) leaves the volume", relative, target);
-    int depth = 0;
-    for (const char *p = relative; *p; p++)
-        depth += *p == '/';
-    for (const char *p = target; *p;) {
-        size_t n = strcspn(p, "/");
-        if (n == 2 && strncmp(p, "..", 2) == 0)
-            depth--;
-        else if (n > 0 && !(n == 1 && *p == '.'))
-            depth++;
-        if (depth < 0)
-            return zb_error_set(ZB_EUNSAFE, "refusing %s: its link target %s leaves the volume", relative, target);
-        p += n;
-        while (*p == '/')
-            p++;
+    size_t n = strlen(DATA_DIR);
+    if (strncmp(relative, DATA_DIR, n) != 0 || (relative[n] != '/' && relative[n] != '\0'))
+        return NULL;
+    return relative[n] ? relative + n + 1 : ".";
+}
+
+/* Names and links are checked against the links this restore made, never
+ * by counting "..": a link's target is data, restored as it is. */
+static int check_entry(zb_volume_restore *v, const char *inside, const zb_entry_info *info, struct archive_entry *entry,
+                       const char **link_inside)
+{
+    *link_inside = NULL;
+    if (info->hardlink_relative) {
+        *link_inside = inside_data(info->hardlink_relative);
+        if (!*link_inside || strcmp(*link_inside, ".") == 0)
+            return zb_error_set(ZB_EUNSAFE, "volume %s: refusing %s: its hard-link target %s is not in the volume's data",
+                                v->name, inside, info->hardlink_relative);
     }
-    return 0;
+    if (!v->links && zb_link_guard_new(&v->links) < 0)
+        return ZB_ENOMEM;
+    char what[300];
+    snprintf(what, sizeof(what), "volume %s", v->name);
+    return zb_link_guard_entry(v->links, inside, *link_inside, entry, what);
 }
 
 static void close_upload_pipe(zb_volume_restore *v)
@@ -1095,14 +1103,12 @@ int zb_volume_restore_entry(zb_volume_restore *v, zb_archive_reader *r, struct a
         return v->out ? zb_error_set(ZB_EFORMAT, "volume %s has two volume.json entries", v->name) : start_upload(v, r);
     if (strcmp(info->relative, ".") == 0)
         return 0;
-    if (strncmp(info->relative, DATA_DIR, strlen(DATA_DIR)) != 0 ||
-        (info->relative[strlen(DATA_DIR)] != '/' && info->relative[strlen(DATA_DIR)] != '\0'))
+    const char *inside = inside_data(info->relative), *link_inside = NULL;
+    if (!inside)
         return zb_error_set(ZB_EFORMAT, "unexpected entry %s in volume %s", info->relative, v->name);
     if (!v->out)
         return zb_error_set(ZB_EFORMAT, "volume %s: content before volume.json", v->name);
-    const char *inside = info->relative[strlen(DATA_DIR)] ? info->relative + strlen(DATA_DIR) + 1 : ".";
-    const char *symlink = archive_entry_symlink(entry);
-    int rc = symlink ? check_link(inside, symlink) : 0;
+    int rc = check_entry(v, inside, info, entry, &link_inside);
     if (rc < 0)
         return rc;
     struct archive_entry *e = archive_entry_clone(entry);
@@ -1113,8 +1119,8 @@ int zb_volume_restore_entry(zb_volume_restore *v, zb_archive_reader *r, struct a
     rc = e ? zb_buf_printf(&name, "%s%s%s", MOUNT_NAME, strcmp(inside, ".") == 0 ? "" : "/",
                            strcmp(inside, ".") == 0 ? "" : inside)
            : zb_error_set(ZB_ENOMEM, "out of memory");
-    if (rc == 0 && info->hardlink_relative)
-        rc = zb_buf_printf(&link, "%s/%s", MOUNT_NAME, info->hardlink_relative + strlen(DATA_DIR) + 1);
+    if (rc == 0 && link_inside)
+        rc = zb_buf_printf(&link, "%s/%s", MOUNT_NAME, link_inside);
     if (rc < 0) {
         archive_entry_free(e);
         zb_buf_free(&name);
@@ -1199,5 +1205,6 @@ void zb_volume_restore_free(zb_volume_restore *v)
     free(v->name);
     free(v->target);
     zb_buf_free(&v->put_path);
+    zb_link_guard_free(v->links);
     free(v);
 }
