@@ -119,6 +119,37 @@ static void secrets_from_files_are_masked(void **state)
     unlink(secret_path);
 }
 
+/* Every form libpq accepts a password in is masked, whatever its spacing,
+ * quoting or repetition. */
+static void conninfo_password_masked_in_every_form(void **state)
+{
+    (void)state;
+    static const char *forms[] = {
+        "host=db password = s3cr3t user=u",
+        "host=db password='two words s3cr3t' user=u",
+        "host=db password=first password=s3cr3t",
+        "postgresql://u@db/app?password=s3cr3t",
+        "postgresql://u@db/app?sslmode=require&password=s3cr3t&password=s3cr3t",
+        "postgresql://u@db/app?%70assword=s3cr3t",
+        "postgresql://u:s3cr3t@db:5432/app",
+        "host=db password='never closed s3cr3t",
+    };
+    for (size_t i = 0; i < ZB_ARRAY_LEN(forms); i++) {
+        clear_env();
+        char text[256];
+        snprintf(text, sizeof(text), "[postgres]\nconninfo = %s\n", forms[i]);
+        char *path = write_config(text);
+        zb_config c;
+        assert_int_equal(zb_config_load(&c, path), 0);
+        const char *line = origin_of(&c, "postgres.conninfo");
+        if (strstr(origin_of(&c, "#"), "s3cr3t") || !(strstr(line, "****") || strstr(line, "hidden")))
+            fail_msg("form %zu leaks or does not mask: %.120s", i, line);
+        zb_config_free(&c);
+        unlink(path);
+    }
+    clear_env();
+}
+
 static void errors_name_file_line_and_key(void **state)
 {
     (void)state;
@@ -164,6 +195,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(file_then_environment_override),
         cmocka_unit_test(secrets_from_files_are_masked),
         cmocka_unit_test(errors_name_file_line_and_key),
+        cmocka_unit_test(conninfo_password_masked_in_every_form),
     };
     ZB_RUN_TESTS(tests, argc, argv);
 }
