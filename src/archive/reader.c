@@ -366,26 +366,32 @@ static int finish_current(zb_archive_reader *r)
 static ssize_t read_line(char **line, size_t *cap, FILE *f, const char *path)
 {
     size_t len = 0;
-    for (;;) {
-        if (*cap - len < 2) {
+    int c;
+    /* byte by byte: a line may hold NUL bytes, which fgets would hide */
+    while ((c = getc_unlocked(f)) != EOF) {
+        if (len + 2 > *cap) {
+            if (*cap >= ZB_JSON_MAX_TEXT + 2)
+                return zb_error_set(ZB_EUNSAFE, "%s: a manifest line is longer than %u MiB; refused", path,
+                                    ZB_JSON_MAX_TEXT >> 20);
             size_t grown = *cap ? *cap * 2 : 4096;
             if (grown > ZB_JSON_MAX_TEXT + 2)
                 grown = ZB_JSON_MAX_TEXT + 2;
-            if (grown - len < 2)
-                return zb_error_set(ZB_EUNSAFE, "%s: a manifest line is longer than %u MiB; refused", path,
-                                    ZB_JSON_MAX_TEXT >> 20);
             char *bigger = realloc(*line, grown);
             if (!bigger)
                 return zb_error_set(ZB_ENOMEM, "out of memory");
             *line = bigger;
             *cap = grown;
         }
-        if (!fgets(*line + len, (int)(*cap - len > INT32_MAX ? INT32_MAX : *cap - len), f))
-            return len ? (ssize_t)len : -1;
-        len += strlen(*line + len);
-        if ((*line)[len - 1] == '\n')
-            return (ssize_t)len;
+        (*line)[len++] = (char)c;
+        if (c == '\n')
+            break;
     }
+    if (ferror(f))
+        return zb_error_errno(ZB_EIO, errno, "cannot read a temporary file");
+    if (len == 0)
+        return -1;
+    (*line)[len] = '\0';
+    return (ssize_t)len;
 }
 
 /* A line of the manifest (or of what was read) as JSON, within the limits. */
