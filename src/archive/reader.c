@@ -461,7 +461,7 @@ static int compare_whole_document(zb_archive_reader *r)
         return zb_error_errno(ZB_EIO, errno, "cannot read a temporary file");
     if ((unsigned long)size > ZB_JSON_MAX_TEXT)
         return zb_error_set(ZB_EUNSAFE, "%s: the manifest (%ld bytes) is too large to be read as one document", r->path,
-                            size) ? zb_error_hint("only the writer's line-per-entry layout is streamed; list entries with `show --entries` only for archives of up to %u MiB of manifest", ZB_JSON_MAX_TEXT >> 20) : 0;
+                            size) ? zb_error_hint("only the writer's line-per-entry layout is streamed; `show --entries --json` holds the whole manifest, up to %u MiB", ZB_JSON_MAX_TEXT >> 20) : 0;
     char *text = malloc((size_t)size + 1);
     if (!text)
         return zb_error_set(ZB_ENOMEM, "out of memory");

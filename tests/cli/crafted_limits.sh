@@ -1,6 +1,6 @@
 # A crafted archive cannot make a reader allocate without bound: a manifest
 # of one 100 MiB line and a zstd frame asking for a 128 MiB window are
-# refused (exit 8) by verify, show and list --rebuild-index, none of which
+# refused (exit 8) by verify, show (--entries, --json) and list --rebuild-index, none of which
 # needs a key for an unencrypted archive, each within 64 MiB of memory
 # (peak resident set as the kernel reports it to time(1)).
 . "$ZB_TEST_LIB/common.sh"
@@ -26,6 +26,7 @@ within_64mib "verify of the manifest bomb" -- "$ZB_BIN" --log-format text verify
 zb_expect_contains "$ZB_LAST_OUTPUT" "a manifest line is longer than 16 MiB; refused" "says why"
 within_64mib "show of the manifest bomb" -- "$ZB_BIN" --log-format text show bomb.zbk
 within_64mib "show --entries of the manifest bomb" -- "$ZB_BIN" --log-format text show --entries bomb.zbk
+within_64mib "show --entries --json of the manifest bomb" -- "$ZB_BIN" --log-format text show --entries --json bomb.zbk
 zb_expect_contains "$ZB_LAST_OUTPUT" "too large to be read as one document" "says why"
 
 mkdir src && echo x >src/f
