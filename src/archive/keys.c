@@ -3,6 +3,7 @@
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
+#include "zakpos_backup/common/secret.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -187,7 +188,9 @@ int zb_keys_load_secret(unsigned char **sk_out, unsigned char pk[ZB_KEY_PUBLIC_B
     *sk_out = NULL;
     char *text = NULL;
     size_t len = 0;
-    int rc = zb_fs_read_secret(&text, &len, path);
+    int rc = zb_secret_check_file_mode(path);
+    if (rc == 0)
+        rc = zb_fs_read_secret(&text, &len, path);
     if (rc < 0)
         return zb_error_context("cannot read secret key");
     unsigned char *sk = sodium_malloc(ZB_KEY_SECRET_BYTES);
@@ -219,7 +222,7 @@ void zb_keys_fingerprint(char *out, size_t size, const unsigned char pk[ZB_KEY_P
 
 int zb_keys_env_has_passphrase(void)
 {
-    return getenv(ZB_ENV_PASSPHRASE) != NULL || getenv(ZB_ENV_PASSPHRASE_FILE) != NULL;
+    return zb_secret_env_get(ZB_ENV_PASSPHRASE) != NULL || getenv(ZB_ENV_PASSPHRASE_FILE) != NULL;
 }
 
 int zb_keys_load_passphrase(char **out, size_t *out_len, const char *passphrase_file)
@@ -232,7 +235,7 @@ int zb_keys_load_passphrase(char **out, size_t *out_len, const char *passphrase_
         if ((rc = zb_fs_read_secret(out, out_len, file)) < 0)
             return zb_error_context("cannot read the passphrase");
     } else {
-        const char *value = getenv(ZB_ENV_PASSPHRASE);
+        const char *value = zb_secret_env_get(ZB_ENV_PASSPHRASE); /* taken out of the environment at start */
         if (!value)
             return zb_error_set(ZB_EKEY, "no passphrase given")
                    ? zb_error_hint("use --passphrase-file FILE or set %s or %s", ZB_ENV_PASSPHRASE_FILE, ZB_ENV_PASSPHRASE)

@@ -7,6 +7,7 @@
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
+#include "zakpos_backup/common/json.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/stream/hash.h"
@@ -182,8 +183,9 @@ int zb_archive_reader_open(zb_archive_reader **out, const char *path, const zb_r
     r->tar = archive_read_new();
     if (!r->tar || archive_read_support_format_tar(r->tar) != ARCHIVE_OK ||
         archive_read_open2(r->tar, r, NULL, tar_read_cb, NULL, NULL) != ARCHIVE_OK) {
-        rc = zb_error_set(ZB_EINTEGRITY, "%s: cannot read the tar stream: %s", path,
-                          r->tar ? archive_error_string(r->tar) : "out of memory");
+        rc = r->chain_failed ? zb_error_context("%s", path) /* the layer below says why */
+                             : zb_error_set(ZB_EINTEGRITY, "%s: cannot read the tar stream: %s", path,
+                                            r->tar ? archive_error_string(r->tar) : "out of memory");
         goto done;
     }
     *out = r;
@@ -364,20 +366,65 @@ static int finish_current(zb_archive_reader *r)
     return rc;
 }
 
+/* getline with a ceiling: a crafted manifest may hold one line of a
+ * gigabyte, which must not become a gigabyte of memory. The length, -1 at
+ * the end, or an error code (never -1). */
+static ssize_t read_line(char **line, size_t *cap, FILE *f, const char *path)
+{
+    size_t len = 0;
+    int c;
+    /* byte by byte: a line may hold NUL bytes, which fgets would hide */
+    while ((c = getc_unlocked(f)) != EOF) {
+        if (len + 2 > *cap) {
+            if (*cap >= ZB_JSON_MAX_TEXT + 2)
+                return zb_error_set(ZB_EUNSAFE, "%s: a manifest line is longer than %u MiB; refused", path,
+                                    ZB_JSON_MAX_TEXT >> 20);
+            size_t grown = *cap ? *cap * 2 : 4096;
+            if (grown > ZB_JSON_MAX_TEXT + 2)
+                grown = ZB_JSON_MAX_TEXT + 2;
+            char *bigger = realloc(*line, grown);
+            if (!bigger)
+                return zb_error_set(ZB_ENOMEM, "out of memory");
+            *line = bigger;
+            *cap = grown;
+        }
+        (*line)[len++] = (char)c;
+        if (c == '\n')
+            break;
+    }
+    if (ferror(f))
+        return zb_error_errno(ZB_EIO, errno, "cannot read a temporary file");
+    if (len == 0)
+        return -1;
+    (*line)[len] = '\0';
+    return (ssize_t)len;
+}
+
+/* A line of the manifest (or of what was read) as JSON, within the limits. */
+static int parse_line(json_t **out, const char *line, size_t len, const zb_archive_reader *r)
+{
+    char what[512];
+    snprintf(what, sizeof(what), "%s: a manifest line", r->path);
+    return zb_json_parse_limited(out, line, len, what);
+}
+
 /* Compares one manifest entry with the next entry that was read. */
 static int compare_entry(zb_archive_reader *r, const char *kind, const char *name, json_t *want, char **line,
                          size_t *cap)
 {
     const char *path = json_string_value(json_object_get(want, "path"));
-    if (getline(line, cap, r->seen) < 0)
+    ssize_t n = read_line(line, cap, r->seen, r->path);
+    if (n == -1)
         return zb_error_set(ZB_EINTEGRITY, "%s: entry %s/%s listed in the manifest is missing from the archive",
                             r->path, name ? name : "?", path ? path : "?");
-    json_t *got = json_loads(*line, 0, NULL);
+    json_t *got = NULL;
+    int rc = n < 0 ? (int)n : parse_line(&got, *line, (size_t)n, r);
+    if (rc < 0)
+        return rc;
     json_t *got_entry = json_object_get(got, "entry");
     const char *got_path = json_string_value(json_object_get(got_entry, "path"));
     int same_source = kind && name && strcmp(json_string_value(json_object_get(got, "kind")) ?: "", kind) == 0 &&
                       strcmp(json_string_value(json_object_get(got, "name")) ?: "", name) == 0;
-    int rc = 0;
     if (!same_source || !json_equal(got_entry, want)) {
         const char *what = !same_source ? "its place"
                            : !json_equal(json_object_get(got_entry, "hash"), json_object_get(want, "hash")) ? "content hash"
@@ -392,7 +439,10 @@ static int compare_entry(zb_archive_reader *r, const char *kind, const char *nam
 
 static int no_entries_left(zb_archive_reader *r, char **line, size_t *cap)
 {
-    if (getline(line, cap, r->seen) >= 0)
+    ssize_t n = read_line(line, cap, r->seen, r->path);
+    if (n < -1)
+        return (int)n;
+    if (n >= 0)
         return zb_error_set(ZB_EINTEGRITY, "%s: the archive holds entries the manifest does not list: %.200s", r->path,
                             *line);
     return 0;
@@ -410,15 +460,33 @@ static int rewind_seen(zb_archive_reader *r)
  * does not recognise the layout. */
 static int compare_whole_document(zb_archive_reader *r)
 {
-    json_error_t jerr;
     int rc;
-    if (fseek(r->manifest_file, 0, SEEK_SET) != 0)
+    long size;
+    if (fseek(r->manifest_file, 0, SEEK_END) != 0 || (size = ftell(r->manifest_file)) < 0 ||
+        fseek(r->manifest_file, 0, SEEK_SET) != 0)
         return zb_error_errno(ZB_EIO, errno, "cannot read a temporary file");
+    if ((unsigned long)size > ZB_JSON_MAX_TEXT)
+        return zb_error_set(ZB_EUNSAFE, "%s: the manifest (%ld bytes) is too large to be read as one document", r->path,
+                            size) ? zb_error_hint("only the writer's line-per-entry layout is streamed; `show --entries --json` holds the whole manifest, up to %u MiB", ZB_JSON_MAX_TEXT >> 20) : 0;
+    char *text = malloc((size_t)size + 1);
+    if (!text)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    if (fread(text, 1, (size_t)size, r->manifest_file) != (size_t)size) {
+        free(text);
+        return zb_error_errno(ZB_EIO, errno, "cannot read a temporary file");
+    }
     json_decref(r->manifest);
-    r->manifest = json_loadf(r->manifest_file, 0, &jerr);
-    if (!r->manifest || !json_is_array(json_object_get(r->manifest, "sources")))
-        return zb_error_set(ZB_EINTEGRITY, "%s: the manifest is not valid (%s)", r->path,
-                            r->manifest ? "no sources" : jerr.text);
+    r->manifest = NULL;
+    char what[512];
+    snprintf(what, sizeof(what), "%s: the manifest", r->path);
+    rc = zb_json_parse_limited(&r->manifest, text, (size_t)size, what);
+    free(text);
+    if (rc == ZB_EFORMAT)
+        return zb_error_set(ZB_EINTEGRITY, "%s: the manifest is not valid (%s)", r->path, zb_error_message());
+    if (rc < 0)
+        return rc;
+    if (!json_is_array(json_object_get(r->manifest, "sources")))
+        return zb_error_set(ZB_EINTEGRITY, "%s: the manifest is not valid (no sources)", r->path);
     if ((rc = rewind_seen(r)) < 0)
         return rc;
     char *line = NULL;
@@ -443,15 +511,17 @@ done:
 }
 
 /* Parses "head" completed with "]}" (a document or source head whose entry
- * list follows on the next lines). */
-static json_t *parse_head(const char *line, size_t len)
+ * list follows on the next lines). 0 and *out (NULL if it is not JSON), or
+ * <0 past a limit. */
+static int parse_head(json_t **out, const char *line, size_t len, const zb_archive_reader *r)
 {
     zb_buf b = ZB_BUF_INIT;
-    json_t *o = NULL;
-    if (zb_buf_append(&b, line, len) == 0 && zb_buf_puts(&b, "]}") == 0)
-        o = json_loadb(b.data, b.len, 0, NULL);
+    *out = NULL;
+    int rc = zb_buf_append(&b, line, len);
+    if (rc == 0 && (rc = zb_buf_puts(&b, "]}")) == 0)
+        rc = parse_line(out, b.data, b.len, r);
     zb_buf_free(&b);
-    return o;
+    return rc == ZB_EFORMAT ? 0 : rc;
 }
 
 /* The streaming pass over the layout the writer produces (docs/FORMAT.md):
@@ -462,25 +532,28 @@ static int compare_streaming(zb_archive_reader *r)
 {
     char *line = NULL, *seen_line = NULL;
     size_t cap = 0, seen_cap = 0;
-    ssize_t n;
+    ssize_t n = 0;
     int rc = 0, layout_ok = 1, depth = 0; /* 0: before the head, 1: in sources, 2: in entries */
     json_t *doc = NULL, *source = NULL;
     if (fseek(r->manifest_file, 0, SEEK_SET) != 0 || (rc = rewind_seen(r)) < 0) {
         rc = rc < 0 ? rc : zb_error_errno(ZB_EIO, errno, "cannot read a temporary file");
         goto done;
     }
-    while (layout_ok && (n = getline(&line, &cap, r->manifest_file)) >= 0) {
+    while (layout_ok && (n = read_line(&line, &cap, r->manifest_file, r->path)) >= 0) {
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ',' || line[n - 1] == ' '))
             line[--n] = '\0';
         if (n == 0)
             continue;
         if (depth == 0) {
-            layout_ok = (doc = parse_head(line, (size_t)n)) != NULL && json_is_array(json_object_get(doc, "sources"));
+            if ((rc = parse_head(&doc, line, (size_t)n, r)) < 0)
+                goto done;
+            layout_ok = doc != NULL && json_is_array(json_object_get(doc, "sources"));
             depth = 1;
         } else if (depth == 1 && strcmp(line, "]}") == 0) {
             depth = 3; /* the document is closed */
         } else if (depth == 1) {
-            source = parse_head(line, (size_t)n);
+            if ((rc = parse_head(&source, line, (size_t)n, r)) < 0)
+                goto done;
             layout_ok = source && json_is_array(json_object_get(source, "entries"));
             if (layout_ok) {
                 json_object_del(source, "entries");
@@ -492,7 +565,10 @@ static int compare_streaming(zb_archive_reader *r)
             source = NULL;
             depth = 1;
         } else if (depth == 2) {
-            json_t *want = json_loadb(line, (size_t)n, 0, NULL);
+            json_t *want = NULL;
+            if ((rc = parse_line(&want, line, (size_t)n, r)) < 0 && rc != ZB_EFORMAT)
+                goto done;
+            rc = 0;
             layout_ok = want != NULL;
             if (want)
                 rc = compare_entry(r, json_string_value(json_object_get(source, "kind")),
@@ -503,6 +579,10 @@ static int compare_streaming(zb_archive_reader *r)
         } else {
             layout_ok = 0; /* something after the document */
         }
+    }
+    if (n < -1) {
+        rc = (int)n;
+        goto done;
     }
     layout_ok = layout_ok && depth == 3;
     if (layout_ok && (rc = no_entries_left(r, &seen_line, &seen_cap)) < 0)
@@ -529,10 +609,11 @@ int zb_archive_reader_each_entry(zb_archive_reader *r, const char *kind, const c
     int rc = rewind_seen(r);
     char *line = NULL;
     size_t cap = 0;
-    while (rc == 0 && getline(&line, &cap, r->seen) >= 0) {
-        json_t *got = json_loads(line, 0, NULL);
-        if (!got) {
-            rc = zb_error_set(ZB_EIO, "%s: a temporary file is damaged", r->path);
+    ssize_t n;
+    while (rc == 0 && (n = read_line(&line, &cap, r->seen, r->path)) != -1) {
+        json_t *got = NULL;
+        if (n < 0 || (rc = parse_line(&got, line, (size_t)n, r)) < 0) {
+            rc = n < 0 ? (int)n : rc;
             break;
         }
         if (strcmp(json_string_value(json_object_get(got, "kind")) ?: "", kind) == 0 &&

@@ -22,6 +22,7 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
+#include "zakpos_backup/common/secret.h"
 #include "zakpos_backup/common/signal.h"
 
 #include <curl/curl.h>
@@ -143,6 +144,10 @@ int zb_cli_main(int argc, char **argv)
 {
     if (sodium_init() < 0) {
         fprintf(stderr, "zakpos-backup: error: libsodium cannot initialise\n");
+        return 1;
+    }
+    if (zb_secret_env_take() < 0) {
+        fprintf(stderr, "zakpos-backup: error: %s\n", zb_error_message());
         return 1;
     }
     zb_signal_install();

@@ -1,6 +1,7 @@
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/secret.h"
 #include "zakpos_backup/common/signal.h"
 
 #include <dirent.h>
@@ -126,6 +127,7 @@ int zb_fs_read_secret(char **out, size_t *out_len, const char *path)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return zb_error_errno(errno == ENOENT ? ZB_ENOTFOUND : ZB_EIO, errno, "cannot open %s", path);
+    zb_secret_protect_process(); /* before the secret is in memory */
     char *secret = sodium_malloc(SECRET_MAX + 1);
     if (!secret) {
         close(fd);

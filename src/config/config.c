@@ -9,6 +9,7 @@
 #include "zakpos_backup/schedule/cron.h"
 
 #include <ctype.h>
+#include <libpq-fe.h>
 #include <stdarg.h>
 #include <errno.h>
 #include <ini.h>
@@ -759,30 +760,107 @@ void zb_config_free(zb_config *c)
     memset(c, 0, sizeof(*c));
 }
 
-/* "postgresql://user:secret@host/db" -> "postgresql://user:****@host/db";
- * "host=x password=secret" -> "host=x password=****". */
-static void print_conninfo(FILE *out, const char *v)
+/* A conninfo value quoted as libpq reads it back. */
+static void print_conninfo_value(FILE *out, const char *v)
 {
-    const char *scheme = strstr(v, "://");
-    if (scheme) {
-        const char *at = strchr(scheme + 3, '@');
-        const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
-        if (colon) {
-            fprintf(out, "%.*s****%s", (int)(colon + 1 - v), v, at);
-            return;
-        }
+    int plain = *v != '\0';
+    for (const char *p = v; *p; p++)
+        plain = plain && !isspace((unsigned char)*p) && *p != '\'' && *p != '\\';
+    if (plain) {
         fputs(v, out);
         return;
     }
-    const char *pw = strstr(v, "password=");
-    if (pw) {
-        const char *end = pw + 9;
-        while (*end && !isspace((unsigned char)*end))
-            end++;
-        fprintf(out, "%.*spassword=****%s", (int)(pw - v), v, end);
+    fputc('\'', out);
+    for (const char *p = v; *p; p++) {
+        if (*p == '\'' || *p == '\\')
+            fputc('\\', out);
+        fputc(*p, out);
+    }
+    fputc('\'', out);
+}
+
+static const char *conninfo_password(PQconninfoOption *opts)
+{
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, "password") == 0)
+            return o->val;
+    return NULL;
+}
+
+/* A URI with the password of its user part and of every "password"
+ * parameter replaced by ****; NULL if out of memory. */
+static char *mask_uri(const char *uri)
+{
+    zb_buf b = ZB_BUF_INIT;
+    const char *authority = strstr(uri, "://") + 3;
+    const char *authority_end = authority + strcspn(authority, "/?");
+    const char *at = NULL;
+    for (const char *p = authority; p < authority_end; p++)
+        if (*p == '@')
+            at = p;
+    const char *colon = at ? memchr(authority, ':', (size_t)(at - authority)) : NULL;
+    int rc = colon ? zb_buf_printf(&b, "%.*s****%.*s", (int)(colon + 1 - uri), uri, (int)(authority_end - at), at)
+                   : zb_buf_append(&b, uri, (size_t)(authority_end - uri));
+    const char *query = strchr(authority_end, '?');
+    if (rc == 0 && query)
+        rc = zb_buf_append(&b, authority_end, (size_t)(query - authority_end));
+    for (const char *p = query; rc == 0 && p && *p;) {
+        size_t n = 1 + strcspn(p + 1, "&"); /* "?name=value" or "&name=value" */
+        rc = strncmp(p + 1, "password=", 9) == 0 ? zb_buf_printf(&b, "%cpassword=****", *p) : zb_buf_append(&b, p, n);
+        p += n;
+    }
+    if (rc == 0 && !query)
+        rc = zb_buf_puts(&b, authority_end);
+    if (rc < 0) {
+        zb_buf_free(&b);
+        return NULL;
+    }
+    return zb_buf_detach(&b);
+}
+
+/* Every option libpq found, the password as ****, values quoted as libpq
+ * reads them back. */
+static void print_conninfo_options(FILE *out, PQconninfoOption *opts)
+{
+    int first = 1;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val)
+            continue;
+        fprintf(out, "%s%s=", first ? "" : " ", o->keyword);
+        if (strcmp(o->keyword, "password") == 0)
+            fputs("****", out);
+        else
+            print_conninfo_value(out, o->val);
+        first = 0;
+    }
+}
+
+/* libpq itself parses the string, so every form it accepts is masked: key =
+ * value pairs with spaces or quotes, a password given twice, a URI with the
+ * password in its user part or its query. A URI is shown as written with
+ * its passwords masked when libpq confirms that the masked text carries no
+ * password; anything else is printed back from libpq's options. A string
+ * libpq cannot parse is not shown at all. */
+static void print_conninfo(FILE *out, const char *v)
+{
+    char *err = NULL;
+    PQconninfoOption *opts = *v ? PQconninfoParse(v, &err) : NULL;
+    PQfreemem(err);
+    if (!opts || !conninfo_password(opts)) {
+        fputs(!*v || opts ? v : "(hidden: libpq cannot parse it)", out);
+        PQconninfoFree(opts);
         return;
     }
-    fputs(v, out);
+    char *masked = strstr(v, "://") ? mask_uri(v) : NULL;
+    PQconninfoOption *check = masked ? PQconninfoParse(masked, NULL) : NULL;
+    const char *left = check ? conninfo_password(check) : NULL;
+    if (check && (!left || strcmp(left, "****") == 0))
+        fputs(masked, out);
+    else
+        print_conninfo_options(out, opts);
+    PQconninfoFree(check);
+    free(masked);
+    PQconninfoFree(opts);
 }
 
 void zb_config_print(const zb_config *c, FILE *out)

@@ -1,6 +1,7 @@
 #include "zakpos_backup/repo/index.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/json.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/timeutil.h"
 
@@ -15,7 +16,7 @@
 
 #define INDEX_LOCK_NAME ".zakpos-backup-index.lock"
 #define INDEX_FORMAT 1
-#define INDEX_MAX_BYTES (64u << 20)
+#define INDEX_MAX_BYTES ZB_JSON_MAX_TEXT
 #define RECORDED_DIFFERENCES 10
 
 static int index_path(zb_buf *out, const char *repo, const char *name)
@@ -32,8 +33,8 @@ int zb_repo_index_load(json_t **out, const char *repo)
         rc = zb_fs_read_text(&text, path.data, INDEX_MAX_BYTES);
     *out = NULL;
     if (rc == 0) {
-        json_error_t err;
-        *out = json_loads(text, 0, &err);
+        /* repository writers are not trusted either: the same limits as an archive's JSON */
+        zb_json_parse_limited(out, text, strlen(text), "the repository index");
         if (!*out || !json_is_object(json_object_get(*out, "archives"))) {
             /* an index is rebuilt from what happens next, never trusted blindly */
             json_decref(*out);

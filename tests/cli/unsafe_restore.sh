@@ -22,6 +22,11 @@ try_archive "an absolute name" "file:$ZB_TMP/escaped:x"
 try_archive "a name outside every source" 'file:escaped:x'
 try_archive "a write through a symlink" dir:paths/data/ "symlink:paths/data/evil:$ZB_TMP/outside" 'file:paths/data/evil/pwned:x'
 try_archive "a write through a relative symlink" dir:paths/data/ 'symlink:paths/data/up:../../outside' 'file:paths/data/up/pwned:x'
+try_archive "a write through a chain of links" dir:paths/data/ 'symlink:paths/data/s:.' \
+    'symlink:paths/data/s/s/s/esc:../../../outside' 'file:paths/data/s/s/s/esc/pwned:x'
+zb_expect_contains "$ZB_LAST_OUTPUT" "its path goes through the symbolic link s restored before it" "names the link"
+try_archive "a hard link through a restored link" dir:paths/data/ "symlink:paths/data/up:$ZB_TMP/outside" \
+    'file:paths/data/f:x' 'hardlink:paths/data/h:paths/data/up/f'
 try_archive "an absolute hard link" dir:paths/data/ 'hardlink:paths/data/h:/etc/passwd'
 try_archive "a hard link into another source" dir:paths/data/ 'file:paths/other/f:x' 'hardlink:paths/data/h:paths/other/f'
 zb_expect_contains "$ZB_LAST_OUTPUT" "another source" "cross-source hard link is named"

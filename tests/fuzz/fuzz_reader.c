@@ -7,7 +7,7 @@
  * Whatever the input, the reader must return an error or success, never crash,
  * hang or leak. */
 #include "zakpos_backup/archive/header.h"
-#include "zakpos_backup/archive/reader.h"
+#include "fuzz_read.h"
 
 #include <sodium.h>
 #include <stdint.h>
@@ -58,19 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char path[64];
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
     zb_read_keys keys = {0};
-    zb_archive_reader *r = NULL;
-    if (zb_archive_reader_open(&r, path, &keys) == 0) {
-        struct archive_entry *e;
-        zb_entry_info info;
-        const void *block;
-        size_t len;
-        int64_t offset;
-        /* Blocks, not read(): a claimed exabyte hole must not be materialised here. */
-        while (zb_archive_reader_next(r, &e, &info) > 0)
-            while (zb_archive_reader_read_block(r, &block, &len, &offset) > 0)
-                ;
-    }
-    zb_archive_reader_free(r);
+    fuzz_read_archive(path, &keys);
     close(fd);
     return 0;
 }

@@ -2,6 +2,7 @@
 #include "zakpos_backup/archive/keys.h"
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/secret.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/config/config.h"
 
@@ -42,6 +43,16 @@ static int check_recipients(const zb_config *c)
     return rc;
 }
 
+/* The rule every reader applies to the secret key file, reported before a
+ * scheduled verification trips over it. */
+static int check_key_file(const zb_config *c)
+{
+    if (!c->key_file || !*c->key_file)
+        return 0;
+    int rc = zb_secret_check_file_mode(c->key_file);
+    return rc < 0 ? zb_error_context("repository.key_file") : 0;
+}
+
 int zb_cmd_config(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -72,7 +83,7 @@ int zb_cmd_config(int argc, char **argv)
     int rc = zb_config_load(&c, file);
     if (rc < 0)
         return rc;
-    if ((rc = check_recipients(&c)) == 0)
+    if ((rc = check_recipients(&c)) == 0 && (rc = check_key_file(&c)) == 0)
         zb_config_print(&c, stdout);
     zb_config_free(&c);
     return rc;

@@ -1,6 +1,7 @@
 #include "zakpos_backup/command/daemon.h"
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/secret.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/signal.h"
@@ -119,6 +120,12 @@ static pid_t start_run(const scheduled *j, const char *self, const char *config_
     if (lock_wait)
         argv[n++] = "--lock-wait", argv[n++] = (char *)lock_wait;
     argv[n] = NULL;
+    /* secrets taken from the daemon's environment reach the run through
+     * memory files, never through its environment */
+    if (zb_secret_env_hand_down() < 0) {
+        zb_log_last_error();
+        _exit(1);
+    }
     execv("/proc/self/exe", argv);
     _exit(127);
 }

@@ -63,13 +63,26 @@ static void print_source_meta(const json_t *meta)
     printf("             PostgreSQL %s, database %s, encoding %s\n", version, database, encoding ? encoding : "unknown");
 }
 
-static void print_manifest(json_t *m, int entries)
+static int print_entry(json_t *e, void *payload)
+{
+    (void)payload;
+    const char *path = json_string_value(json_object_get(e, "path"));
+    printf("  %-8s %12lld  %s\n", json_string_value(json_object_get(e, "type")),
+           (long long)json_integer_value(json_object_get(e, "size")),
+           path ? path : json_string_value(json_object_get(e, "path_hex")));
+    return 0;
+}
+
+/* Entries come from what the reader recorded while verifying, streamed, so
+ * a manifest of any size lists in constant memory. */
+static int print_manifest(zb_archive_reader *r, json_t *m, int entries)
 {
     printf("created:     %s\n", json_string_value(json_object_get(m, "created")));
     printf("host:        %s\n", json_string_value(json_object_get(m, "host")));
     printf("tool:        %s\n", json_string_value(json_object_get(m, "tool")));
-    size_t i, j;
-    json_t *s, *e;
+    size_t i;
+    json_t *s;
+    int rc = 0;
     json_array_foreach(json_object_get(m, "sources"), i, s)
     {
         char size[32];
@@ -78,16 +91,11 @@ static void print_manifest(json_t *m, int entries)
                json_string_value(json_object_get(s, "name")),
                (long long)json_integer_value(json_object_get(s, "entry_count")), size);
         print_source_meta(json_object_get(s, "meta"));
-        if (!entries)
-            continue;
-        json_array_foreach(json_object_get(s, "entries"), j, e)
-        {
-            const char *path = json_string_value(json_object_get(e, "path"));
-            printf("  %-8s %12lld  %s\n", json_string_value(json_object_get(e, "type")),
-                   (long long)json_integer_value(json_object_get(e, "size")),
-                   path ? path : json_string_value(json_object_get(e, "path_hex")));
-        }
+        if (entries && rc == 0)
+            rc = zb_archive_reader_each_entry(r, json_string_value(json_object_get(s, "kind")) ?: "",
+                                              json_string_value(json_object_get(s, "name")) ?: "", print_entry, NULL);
     }
+    return rc;
 }
 
 int zb_cmd_show(int argc, char **argv)
@@ -133,8 +141,8 @@ int zb_cmd_show(int argc, char **argv)
     if (can_read) {
         zb_progress_begin("show", (uint64_t)json_integer_value(json_object_get(header, "size")));
         rc = zb_archive_reader_open(&r, path, &keys);
-        if (rc == 0 && entries)
-            zb_archive_reader_keep_entries(r);
+        if (rc == 0 && entries && as_json)
+            zb_archive_reader_keep_entries(r); /* one JSON document holds them all */
         if (rc == 0)
             rc = zb_archive_reader_read_all(r, NULL);
         zb_progress_end();
@@ -159,7 +167,7 @@ int zb_cmd_show(int argc, char **argv)
     } else if (rc == 0) {
         print_header(header);
         if (manifest)
-            print_manifest(manifest, entries);
+            rc = print_manifest(r, manifest, entries);
         else
             printf("contents:    encrypted; give --key or --passphrase-file to see them\n");
     }

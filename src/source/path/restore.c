@@ -4,6 +4,7 @@
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
+#include "zakpos_backup/restore/links.h"
 
 #include <archive.h>
 #include <errno.h>
@@ -23,6 +24,7 @@ struct zb_path_restore {
     int force;
     int published;
     struct archive *disk;
+    zb_link_guard *links; /* with libarchive's SECURE_SYMLINKS: nothing is written through a restored link */
     uint64_t entries;
     int root_times_set;
     struct timespec root_times[2]; /* the root folder's: set once nothing more is written into it */
@@ -120,7 +122,7 @@ int zb_path_restore_begin(zb_path_restore **out, const char *name, const char *t
     p->force = force;
     p->name = zb_strdup(name);
     int rc = p->name ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
-    if (rc == 0 && (rc = resolve_target(&p->target, target)) == 0)
+    if (rc == 0 && (rc = resolve_target(&p->target, target)) == 0 && (rc = zb_link_guard_new(&p->links)) == 0)
         rc = prepare(p);
     if (rc < 0) {
         zb_error_context("restore of path %s", name);
@@ -162,7 +164,8 @@ int zb_path_restore_entry(zb_path_restore *p, zb_archive_reader *r, struct archi
         rc = zb_error_set(ZB_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = staged_name(&name, p, info->relative)) < 0)
+    if ((rc = zb_link_guard_entry(p->links, info->relative, info->hardlink_relative, entry, p->target)) < 0 ||
+        (rc = staged_name(&name, p, info->relative)) < 0)
         goto done;
     archive_entry_set_pathname(e, name.data);
     if (info->hardlink_relative) {
@@ -259,6 +262,7 @@ void zb_path_restore_free(zb_path_restore *p)
         archive_write_free(p->disk);
     if (!p->published && p->staging[0] && zb_fs_remove_tree(p->staging) < 0)
         zb_log_warn("cannot remove the staging folder %s: %s", p->staging, zb_error_message());
+    zb_link_guard_free(p->links);
     free(p->name);
     free(p->target);
     free(p);

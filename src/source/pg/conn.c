@@ -3,6 +3,7 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/secret.h"
 
 #include <stdio.h>
 #include <unistd.h>
@@ -110,9 +111,14 @@ int zb_pg_connect_db(PGconn **out, const char *conninfo, const char *password_fi
         return zb_error_context("PostgreSQL password");
     /* Keywords after "dbname" override what its connection string says;
      * application_name comes before it, so the string may set its own. */
-    const char *keys[6], *values[6];
+    const char *keys[7], *values[7];
     int n = 0;
     keys[n] = "application_name", values[n++] = "zakpos-backup";
+    /* PGPASSWORD was taken out of the environment at start; before "dbname",
+     * so a password in the connection string still wins, as with libpq's own */
+    const char *env_password = zb_secret_env_get("PGPASSWORD");
+    if (env_password)
+        keys[n] = "password", values[n++] = env_password;
     keys[n] = "dbname", values[n++] = conninfo ? conninfo : "";
     if (dbname)
         keys[n] = "dbname", values[n++] = dbname;

@@ -1,5 +1,6 @@
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/json.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/signal.h"
@@ -18,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_TOC_BYTES (256u << 20)
+#define MAX_TOC_BYTES ZB_JSON_MAX_TEXT
 #define MAX_CHUNK_BYTES (1024u << 20)
 #define COPY_SLICE (128u << 10)
 
@@ -918,12 +919,13 @@ static int load_toc(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry
     int rc = read_entry(&text, &len, r, entry, MAX_TOC_BYTES, "the database's table of contents");
     if (rc < 0)
         return rc;
-    json_error_t err;
-    p->toc = json_loadb(text, len, 0, &err);
+    rc = zb_json_parse_limited(&p->toc, text, len, "the database's table of contents");
     free(text);
+    if (rc < 0)
+        return rc;
     json_t *tables = json_object_get(p->toc, "tables");
-    if (!p->toc || !json_is_array(json_object_get(p->toc, "items")) || !json_is_array(tables))
-        return zb_error_set(ZB_EFORMAT, "the database's table of contents is not valid: %s", p->toc ? "fields missing" : err.text);
+    if (!json_is_array(json_object_get(p->toc, "items")) || !json_is_array(tables))
+        return zb_error_set(ZB_EFORMAT, "the database's table of contents is not valid: fields missing");
     if (json_integer_value(json_object_get(p->toc, "format")) > ZB_PG_TOC_FORMAT)
         return zb_error_set(ZB_EFORMAT, "the database was saved in a newer format (%lld); upgrade zakpos-backup",
                             (long long)json_integer_value(json_object_get(p->toc, "format")));

@@ -2,8 +2,8 @@
 # folders, symbolic and hard links, names that are not UTF-8) goes through
 # the Engine API into an archive and back into a new volume unchanged; the
 # volume's driver labels come back; an existing volume is refused without
-# --force and replaced with it; a missing volume, an unreachable daemon and
-# a crafted archive whose link leaves the volume fail clearly.
+# --force and replaced with it; a missing volume and an unreachable daemon
+# fail clearly (crafted archives: crafted.sh).
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/docker.sh"
 zb_test_begin
@@ -76,10 +76,4 @@ zb_expect_status 0 "backup --compose-project" -- "$ZB_BIN" --log-format text bac
 zb_expect_contains "$ZB_LAST_OUTPUT" "leaving out volume zakpos_postgres_data" "explains the PostgreSQL volume"
 zb_expect_contains "$("$ZB_BIN" show --key key "$("$ZB_BIN" latest --repo repo2)")" "volume zakpos_redis_data" "the project's volume"
 
-# a link that leaves the volume is refused before anything is written
-"$ZB_CRAFT" --recipient key.pub --out crafted.zbk 'file:volumes/v/volume.json:{"driver":"local"}' dir:volumes/v/data/ \
-    'symlink:volumes/v/data/evil:../../../etc' || zb_fail "cannot craft the archive"
-zb_expect_status 8 "a symbolic link out of the volume" -- "$ZB_BIN" --log-format text restore --key key crafted.zbk --volume v=crafted
-zb_expect_contains "$ZB_LAST_OUTPUT" "leaves the volume" "says why"
-if zb_dapi GET /volumes/crafted | grep -q Mountpoint; then zb_fail "the refused restore left a volume"; else zb_pass; fi
 zb_test_end

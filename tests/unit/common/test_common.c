@@ -3,6 +3,7 @@
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
+#include "zakpos_backup/common/json.h"
 #include "zakpos_backup/common/timeutil.h"
 
 #include <fcntl.h>
@@ -135,6 +136,47 @@ static void secret_file_strips_newline(void **state)
     assert_int_equal(zb_fs_remove_tree(dir), 0);
 }
 
+/* JSON from an archive: too deep, too long, or too costly to hold is
+ * refused (exit 8) before it costs more than the budget; a normal document
+ * parses, and values parsed under the budget are freed normally. */
+static void json_parse_limits(void **state)
+{
+    (void)state;
+    json_t *doc = NULL;
+    const char *nested = "{\"a\":[1,{\"b\":\"[[[[\"}]}";
+    assert_int_equal(zb_json_parse_limited(&doc, nested, strlen(nested), "doc"), 0);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(doc, "a"), 1), "b")), "[[[[");
+    json_decref(doc);
+
+    char deep[100];
+    memset(deep, '[', 33);
+    memset(deep + 33, ']', 33);
+    assert_int_equal(zb_json_parse_limited(&doc, deep, 66, "deep"), ZB_EUNSAFE);
+    assert_non_null(strstr(zb_error_message(), "deep nests deeper than 32 levels"));
+    assert_int_equal(zb_json_parse_limited(&doc, deep + 1, 64, "32 deep"), 0);
+    json_decref(doc);
+
+    /* 12 MiB of empty arrays: several hundred MiB as jansson values */
+    size_t len = 12u << 20;
+    char *many = malloc(len);
+    many[0] = '[';
+    for (size_t i = 1; i + 3 < len; i += 3)
+        memcpy(many + i, "[],", 3);
+    size_t end = 1 + (len - 4) / 3 * 3;
+    many[end - 1] = ']';
+    assert_int_equal(zb_json_parse_limited(&doc, many, end, "many"), ZB_EUNSAFE);
+    assert_non_null(strstr(zb_error_message(), "many needs more than 40 MiB of memory to parse"));
+    assert_null(doc);
+    free(many);
+
+    char *text = NULL;
+    assert_int_equal(zb_json_parse_limited(&doc, "{}", ZB_JSON_MAX_TEXT + 1u, "long"), ZB_EUNSAFE);
+    assert_int_equal(zb_json_parse_limited(&doc, "{\"x\":\"y\"}", 9, "small"), 0);
+    text = json_dumps(doc, 0); /* jansson's text is freed with free() */
+    free(text);
+    json_decref(doc);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -143,6 +185,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(time_formats_round_trip),
         cmocka_unit_test(atomic_file_publishes_only_on_commit),
         cmocka_unit_test(secret_file_strips_newline),
+        cmocka_unit_test(json_parse_limits),
     };
     ZB_RUN_TESTS(tests, argc, argv);
 }

@@ -1,3 +1,3 @@
 zb_unit_test(common ${CMAKE_CURRENT_LIST_DIR}/test_common.c TESTS
   error_context_and_exit_status buf_grows_and_detaches time_formats_round_trip
-  atomic_file_publishes_only_on_commit secret_file_strips_newline)
+  atomic_file_publishes_only_on_commit secret_file_strips_newline json_parse_limits)

@@ -138,6 +138,37 @@ static void expect_refused(const config_case *bad, size_t n)
     }
 }
 
+/* Every form libpq accepts a password in is masked, whatever its spacing,
+ * quoting or repetition. */
+static void conninfo_password_masked_in_every_form(void **state)
+{
+    (void)state;
+    static const char *forms[] = {
+        "host=db password = s3cr3t user=u",
+        "host=db password='two words s3cr3t' user=u",
+        "host=db password=first password=s3cr3t",
+        "postgresql://u@db/app?password=s3cr3t",
+        "postgresql://u@db/app?sslmode=require&password=s3cr3t&password=s3cr3t",
+        "postgresql://u@db/app?%70assword=s3cr3t",
+        "postgresql://u:s3cr3t@db:5432/app",
+        "host=db password='never closed s3cr3t",
+    };
+    for (size_t i = 0; i < ZB_ARRAY_LEN(forms); i++) {
+        clear_env();
+        char text[256];
+        snprintf(text, sizeof(text), "[postgres]\nconninfo = %s\n", forms[i]);
+        char *path = write_config(text);
+        zb_config c;
+        assert_int_equal(zb_config_load(&c, path), 0);
+        const char *line = origin_of(&c, "postgres.conninfo");
+        if (strstr(origin_of(&c, "#"), "s3cr3t") || !(strstr(line, "****") || strstr(line, "hidden")))
+            fail_msg("form %zu leaks or does not mask: %.120s", i, line);
+        zb_config_free(&c);
+        unlink(path);
+    }
+    clear_env();
+}
+
 static void errors_name_file_line_and_key(void **state)
 {
     (void)state;
@@ -234,6 +265,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(errors_name_file_line_and_key),
         cmocka_unit_test(load_refuses_what_would_fail_later),
         cmocka_unit_test(any_keep_replaces_the_defaults),
+        cmocka_unit_test(conninfo_password_masked_in_every_form),
     };
     ZB_RUN_TESTS(tests, argc, argv);
 }

@@ -1,4 +1,5 @@
 zb_unit_test(config ${CMAKE_CURRENT_LIST_DIR}/test_config.c TESTS
   defaults_match_the_zakpos_stack file_then_environment_override secrets_from_files_are_masked
   errors_name_file_line_and_key
-  load_refuses_what_would_fail_later any_keep_replaces_the_defaults)
+  load_refuses_what_would_fail_later any_keep_replaces_the_defaults
+  conninfo_password_masked_in_every_form)
