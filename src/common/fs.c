@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -236,6 +237,12 @@ int zb_atomic_file_open(zb_atomic_file **out, const char *final_path, mode_t mod
     f->fd = mkostemps(f->temp_path, (int)strlen(".partial"), O_CLOEXEC);
     if (f->fd < 0) {
         rc = zb_error_errno(ZB_EIO, errno, "cannot create a temporary file in %s", f->dir);
+        goto fail;
+    }
+    /* Held while the file is written: a sweep that can take it knows the
+     * writer is gone (the kernel drops it with the process). */
+    if (flock(f->fd, LOCK_EX | LOCK_NB) < 0) {
+        rc = zb_error_errno(ZB_EIO, errno, "cannot lock %s", f->temp_path);
         goto fail;
     }
     if (fchmod(f->fd, mode) < 0) {

@@ -8,6 +8,7 @@
 #include "zakpos_backup/repo/index.h"
 #include "zakpos_backup/repo/repo.h"
 #include "zakpos_backup/repo/retention.h"
+#include "zakpos_backup/source/docker/helper.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -125,7 +126,15 @@ int zb_cmd_prune(int argc, char **argv)
     json_t *doc = json_array();
     zb_buf reasons = ZB_BUF_INIT;
     size_t removed = 0;
-    if ((rc = zb_repo_lock_take(&lock, repo)) < 0 || (rc = zb_repo_scan(&list, repo)) < 0)
+    if ((rc = zb_repo_lock_take(&lock, repo)) < 0)
+        goto done;
+    /* what killed runs left: unfinished archives (safe under the lock) and
+     * helper containers; never fatal, and not in a dry run */
+    if (!dry_run && zb_repo_sweep_partials(repo) < 0)
+        zb_log_warn("%s", zb_error_message());
+    if (!dry_run)
+        zb_helper_sweep_host(NULL);
+    if ((rc = zb_repo_scan(&list, repo)) < 0)
         goto done;
     keep = calloc(list.count + 1, sizeof(*keep));
     times = calloc(list.count + 1, sizeof(*times));
