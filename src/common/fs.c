@@ -293,6 +293,15 @@ void zb_atomic_file_abort(zb_atomic_file *f)
     free(f);
 }
 
+void zb_atomic_file_abandon(zb_atomic_file *f)
+{
+    if (!f)
+        return;
+    if (!f->committed && f->temp_path[0] && !strstr(f->temp_path, "XXXXXX"))
+        unlink(f->temp_path);
+    free(f); /* the descriptor stays open: a thread may still write to it */
+}
+
 int zb_fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
     char temp[PATH_MAX];

@@ -36,6 +36,9 @@ const char *zb_atomic_file_temp_path(const zb_atomic_file *f);
 int zb_atomic_file_commit(zb_atomic_file *f);
 /* Closes and unlinks the temporary file unless it was committed; frees. NULL is fine. */
 void zb_atomic_file_abort(zb_atomic_file *f);
+/* Like abort, but the descriptor is left open: after a signal, threads
+ * abandoned to the process's exit may still write to it. */
+void zb_atomic_file_abandon(zb_atomic_file *f);
 
 /* Writes a small file atomically (used for indexes, metrics, records). */
 int zb_fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
