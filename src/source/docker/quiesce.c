@@ -290,10 +290,12 @@ static int hold_one(zb_quiesce *h, zb_docker *d, zb_held_container *hc, const ch
     int stop = strcmp(hc->action, "stop") == 0;
     const char *origin = other ? json_string_value(json_object_get(other, "origin")) : status;
     const char *held_started = other ? json_string_value(json_object_get(other, "started_at")) : started;
-    int act = stop ? strcmp(status, "running") == 0 || strcmp(status, "paused") == 0 : strcmp(status, "running") == 0;
+    int act = strcmp(status, "running") == 0 || (stop && hc->must_stop && strcmp(status, "paused") == 0);
     if (rc < 0 || gone || !origin || !held_started)
         goto done;
-    if (!other && strcmp(status, "running") != 0 && (strcmp(status, "paused") != 0 || !stop)) {
+    /* A container the user paused is frozen already: a backup leaves it
+     * so; only a replacement of its volume stops it (and pauses it again). */
+    if (!other && strcmp(status, "running") != 0 && (strcmp(status, "paused") != 0 || !hc->must_stop)) {
         if (strcmp(status, "paused") == 0)
             zb_log_info("container %s is already paused: left paused while volume %s is read", hc->name, volume);
         goto done;
@@ -401,6 +403,7 @@ int zb_quiesce_hold(zb_quiesce *h, zb_docker *d, const char *volume, const zb_vo
         hc->pre_ok = 1;
         if (json_object_get(labels, ZB_HELPER_LABEL) || !hc->id || !hc->state)
             continue;
+        hc->must_stop = force_stop;
         if (force_stop || (label && strcmp(label, "true") == 0) || listed_name(opts ? opts->stop_containers : NULL, name))
             hc->action = "stop";
         else if ((label && strcmp(label, "pause") == 0) || listed_name(opts ? opts->pause_containers : NULL, name))

@@ -20,6 +20,7 @@ typedef struct zb_held_container {
     const char *exec_post;
     const char *state;     /* as listed: running, paused, exited... */
     int pre_ok;            /* exec-pre ran and succeeded (or there is none) */
+    int must_stop;         /* the volume is replaced: even a paused container stops */
     json_t *hold;          /* this run's record entry, while held */
 } zb_held_container;
 
