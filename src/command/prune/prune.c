@@ -37,7 +37,9 @@ static const char help[] =
     "\n"
     "Prints one line per archive on stdout: keep (with the rules that keep it),\n"
     "remove, or would-remove. Holds the repository lock while it runs (exit 12\n"
-    "if another run holds it).\n";
+    "if another run holds it). Unless --dry-run, also removes what killed runs\n"
+    "left: hidden .partial archives in DIR and (when this host has a Docker\n"
+    "daemon) their helper containers, logging each.\n";
 
 enum {
     OPT_KEEP = ZB_OPT_COMMAND_BASE, /* + rule */

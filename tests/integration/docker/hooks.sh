@@ -3,11 +3,8 @@
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/docker.sh"
 zb_test_begin
-cd "$ZB_TMP"
-zb_docker_start
-zb_docker_image
-"$ZB_BIN" keygen --out key >/dev/null 2>&1
-zb_dapi POST /volumes/create -H 'Content-Type: application/json' -d '{"Name":"shop_data"}' >/dev/null
+zb_docker_setup
+zb_docker_volume shop_data
 data=$(zb_volume_dir shop_data)
 # Docker lists the newest container first: cache (whose hook succeeds), then
 # web (to be stopped), then db (whose hook fails)

@@ -4,12 +4,9 @@
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/docker.sh"
 zb_test_begin
-cd "$ZB_TMP"
-zb_docker_start
-zb_docker_image
-"$ZB_BIN" keygen --out key >/dev/null 2>&1
+zb_docker_setup
 for v in cache_data worker_data; do
-    zb_dapi POST /volumes/create -H 'Content-Type: application/json' -d "{\"Name\":\"$v\"}" >/dev/null
+    zb_docker_volume "$v"
     echo "content of $v" >"$(zb_volume_dir $v)/file.txt"
 done
 zb_docker_run cache cache_data '{"zakpos-backup.stop-during-backup":"pause"}'
@@ -40,5 +37,5 @@ zb_expect_status 0 "forced restore under a paused container" -- "$ZB_BIN" --log-
     --volume worker_data --force
 zb_expect_equal "$(cat "$(zb_volume_dir worker_data)/file.txt")" "content of worker_data" "the content is restored"
 zb_expect_equal "$(zb_docker_state worker)" "paused" "the worker is paused again after the restore"
-zb_expect_equal "$(ls "$ZAKPOS_BACKUP_STATE_DIR/runs" 2>/dev/null | grep '\.json$')" "" "no run record is left"
+zb_expect_equal "$(zb_run_records)" "0" "no run record is left"
 zb_test_end
