@@ -7,6 +7,9 @@
 #include <string.h>
 #include <time.h>
 
+static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct async_stage *abandoned_stages;
+
 /* How often a waiting producer looks for a signal. */
 #define SIGNAL_POLL_NS (100 * 1000 * 1000)
 
@@ -32,6 +35,7 @@ typedef struct async_stage {
     int busy;          /* the consumer is inside the rest of the chain */
     int done;          /* the consumer drained and closed next */
     int abandoned;     /* freed after a signal while busy: left to the exit */
+    struct async_stage *next_abandoned;
     /* The consumer's failure, carried across threads (errors are thread-local). */
     int failed_code;
     zb_error_saved failure;
@@ -187,8 +191,13 @@ static void async_free(zb_stage *s)
         pthread_mutex_unlock(&a->lock);
         if (a->abandoned) {
             /* its thread may still be inside the chain: nothing it uses is
-             * freed; the process is about to exit */
+             * freed; the process is about to exit. Kept reachable, so a
+             * leak checker does not report what is left on purpose. */
             pthread_detach(a->thread);
+            pthread_mutex_lock(&abandoned_lock);
+            a->next_abandoned = abandoned_stages;
+            abandoned_stages = a;
+            pthread_mutex_unlock(&abandoned_lock);
             return;
         }
         pthread_join(a->thread, NULL);
