@@ -34,14 +34,16 @@ static int container_state(zb_docker *d, const char *id, char *status, size_t st
         return 0;
     }
     json_t *state = json_object_get(info, "State");
-    snprintf(status, status_size, "%s", rc == 0 && json_string_value(json_object_get(state, "Status")) ? json_string_value(json_object_get(state, "Status")) : "");
-    snprintf(started, started_size, "%s", rc == 0 && json_string_value(json_object_get(state, "StartedAt")) ? json_string_value(json_object_get(state, "StartedAt")) : "");
+    const char *s = json_string_value(json_object_get(state, "Status"));
+    const char *t = json_string_value(json_object_get(state, "StartedAt"));
+    snprintf(status, status_size, "%s", rc == 0 && s ? s : "");
+    snprintf(started, started_size, "%s", rc == 0 && t ? t : "");
     json_decref(info);
     return rc;
 }
 
-/* One lifecycle call: POST /containers/{id}/{verb}; "already so" (304, or 409
- * for pause/unpause of a container already in that state) is success. */
+/* One lifecycle call: POST /containers/{id}{verb}; 304 ("already so") is
+ * success. */
 static int container_call(zb_docker *d, const char *id, const char *verb)
 {
     zb_buf path = ZB_BUF_INIT;
