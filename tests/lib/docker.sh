@@ -1,6 +1,7 @@
 # A throwaway Docker daemon for a test: dockerd as root with its socket, data
 # and exec roots in the test's temp folder (vfs storage, no bridge, no
-# iptables), stopped by the test's cleanup even when an assertion fails.
+# iptables, a 2 s shutdown timeout so that a paused container does not hold
+# up a restart), stopped by the test's cleanup even when an assertion fails.
 # Sets DOCKER_HOST (exported) and ZB_DOCKER_SOCK; zb_docker_image makes a
 # busybox image locally (no registry).
 
@@ -43,7 +44,7 @@ zb_docker_start() {
         ZB_DOCKER_TLS_HOST=tcp://127.0.0.1:$port
         ZB_DOCKER_CERTS=$ZB_TMP/certs/client
     fi
-    dockerd --storage-driver=vfs --bridge=none --iptables=false --ip6tables=false -H "unix://$ZB_DOCKER_SOCK" "${tls[@]}" \
+    dockerd --storage-driver=vfs --bridge=none --iptables=false --ip6tables=false --shutdown-timeout 2 -H "unix://$ZB_DOCKER_SOCK" "${tls[@]}" \
         --data-root "$root/data" --exec-root "$root/exec" --pidfile "$root/pid" >"$root/log" 2>&1 &
     ZB_DOCKERD_PID=$!
     zb_on_exit "zb_docker_stop"
