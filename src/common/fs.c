@@ -240,11 +240,9 @@ int zb_atomic_file_open(zb_atomic_file **out, const char *final_path, mode_t mod
         goto fail;
     }
     /* Held while the file is written: a sweep that can take it knows the
-     * writer is gone (the kernel drops it with the process). */
-    if (flock(f->fd, LOCK_EX | LOCK_NB) < 0) {
-        rc = zb_error_errno(ZB_EIO, errno, "cannot lock %s", f->temp_path);
-        goto fail;
-    }
+     * writer is gone (the kernel drops it with the process). Where the file
+     * system has no flock, the sweep cannot take it either and keeps the file. */
+    (void)flock(f->fd, LOCK_EX | LOCK_NB);
     if (fchmod(f->fd, mode) < 0) {
         rc = zb_error_errno(ZB_EIO, errno, "cannot set mode of %s", f->temp_path);
         goto fail;
