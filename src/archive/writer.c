@@ -37,7 +37,7 @@ typedef struct writer_source {
 
 struct zb_archive_writer {
     zb_atomic_file *file;
-    zb_stage *chain;       /* zstd -> [seal ->] fd */
+    zb_stage *chain;       /* async -> zstd -> async -> [seal ->] fd */
     zb_stage *fd_stage;    /* the chain's last stage, to count output bytes */
     struct archive *tar;
     FILE *spool;           /* manifest entries, one JSON object a line */
@@ -209,9 +209,18 @@ static int open_chain(zb_archive_writer *w, const zb_archive_header *h, void *se
     int workers = opts->zstd_workers;
     if (workers < 0)
         workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if ((rc = zb_stage_zstd_new(&w->chain, opts->zstd_level ? opts->zstd_level : ZB_ZSTD_DEFAULT_LEVEL, workers,
+    zb_stage *zstd = NULL;
+    if ((rc = zb_stage_zstd_new(&zstd, opts->zstd_level ? opts->zstd_level : ZB_ZSTD_DEFAULT_LEVEL, workers,
                                 below)) < 0) {
         zb_stage_free_chain(below);
+        w->fd_stage = NULL;
+        return rc;
+    }
+    /* Compression runs on a thread of its own too: a zstd call can wait for
+     * a worker's job (seconds at level 19), and the thread that reads the
+     * sources must see a signal within ZB_STOP_SECONDS. */
+    if ((rc = zb_stage_async_new(&w->chain, 1024 * 1024, 4, zstd)) < 0) {
+        zb_stage_free_chain(zstd);
         w->fd_stage = NULL;
         return rc;
     }
@@ -692,8 +701,12 @@ void zb_archive_writer_free(zb_archive_writer *w)
     w->discarding = 1;
     if (w->tar)
         archive_write_free(w->tar); /* does not call our close: nothing more is written */
+    int abandoned = zb_stage_async_abandon(w->chain);
     zb_stage_free_chain(w->chain ? w->chain : w->fd_stage);
-    zb_atomic_file_abort(w->file);
+    if (abandoned)
+        zb_atomic_file_abandon(w->file);
+    else
+        zb_atomic_file_abort(w->file);
     if (w->spool)
         fclose(w->spool);
     for (size_t i = 0; i < w->source_count; i++) {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -240,6 +241,10 @@ int zb_atomic_file_open(zb_atomic_file **out, const char *final_path, mode_t mod
         rc = zb_error_errno(ZB_EIO, errno, "cannot create a temporary file in %s", f->dir);
         goto fail;
     }
+    /* Held while the file is written: a sweep that can take it knows the
+     * writer is gone (the kernel drops it with the process). Where the file
+     * system has no flock, the sweep cannot take it either and keeps the file. */
+    (void)flock(f->fd, LOCK_EX | LOCK_NB);
     if (fchmod(f->fd, mode) < 0) {
         rc = zb_error_errno(ZB_EIO, errno, "cannot set mode of %s", f->temp_path);
         goto fail;
@@ -286,6 +291,15 @@ void zb_atomic_file_abort(zb_atomic_file *f)
     if (!f->committed && f->temp_path[0] && !strstr(f->temp_path, "XXXXXX"))
         unlink(f->temp_path);
     free(f);
+}
+
+void zb_atomic_file_abandon(zb_atomic_file *f)
+{
+    if (!f)
+        return;
+    if (!f->committed && f->temp_path[0] && !strstr(f->temp_path, "XXXXXX"))
+        unlink(f->temp_path);
+    free(f); /* the descriptor stays open: a thread may still write to it */
 }
 
 int zb_fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)

@@ -3,11 +3,18 @@
 
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 
 static volatile sig_atomic_t interrupt_signal;
 static volatile sig_atomic_t reload_signal;
+static struct timespec interrupt_time; /* written once, before the flag */
 
-static void on_terminate(int sig) { interrupt_signal = sig; }
+static void on_terminate(int sig)
+{
+    if (!interrupt_signal)
+        clock_gettime(CLOCK_MONOTONIC, &interrupt_time); /* async-signal-safe */
+    interrupt_signal = sig;
+}
 static void on_hangup(int sig) { reload_signal = sig; }
 
 void zb_signal_install(void)
@@ -33,6 +40,16 @@ int zb_check_interrupt(void)
     if (!interrupt_signal)
         return 0;
     return zb_error_set(ZB_EINTR, "interrupted by signal %d", (int)interrupt_signal);
+}
+
+double zb_cleanup_seconds_left(void)
+{
+    if (!interrupt_signal)
+        return ZB_CLEANUP_SECONDS;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double age = (double)(now.tv_sec - interrupt_time.tv_sec) + (double)(now.tv_nsec - interrupt_time.tv_nsec) / 1e9;
+    return age < ZB_CLEANUP_SECONDS ? ZB_CLEANUP_SECONDS - age : 0;
 }
 
 int zb_reload_requested(void)

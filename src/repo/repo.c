@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define LOCK_NAME ".zakpos-backup.lock"
@@ -232,4 +233,41 @@ void zb_repo_lock_release(zb_repo_lock *lock)
         return;
     close(lock->fd); /* closing the descriptor releases the flock */
     free(lock);
+}
+
+/* A hidden temporary archive (".NAME.XXXXXX.partial") whose writer is gone:
+ * writers hold an flock on it while they live. */
+static int partial_name(const char *name)
+{
+    size_t n = strlen(name);
+    return name[0] == '.' && n > 9 && strcmp(name + n - 8, ".partial") == 0;
+}
+
+int zb_repo_sweep_partials(const char *repo)
+{
+    DIR *dir = opendir(repo);
+    if (!dir)
+        return zb_error_errno(ZB_EIO, errno, "cannot read repository %s", repo);
+    struct dirent *e;
+    char path[4096];
+    int removed = 0;
+    while ((e = readdir(dir))) {
+        if (!partial_name(e->d_name) || snprintf(path, sizeof(path), "%s/%s", repo, e->d_name) >= (int)sizeof(path))
+            continue;
+        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0)
+            continue;
+        struct stat st;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            if (unlink(path) == 0) {
+                removed++;
+                zb_log_info("removed %s, the unfinished archive of a run that was killed", path);
+            } else {
+                zb_log_warn("cannot remove %s, the unfinished archive of a run that was killed: %s", path, strerror(errno));
+            }
+        }
+        close(fd);
+    }
+    closedir(dir);
+    return removed ? zb_fs_fsync_dir(repo) : 0;
 }

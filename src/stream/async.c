@@ -1,9 +1,17 @@
 #include "zakpos_backup/stream/async.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/signal.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct async_stage *abandoned_stages;
+
+/* How often a waiting producer looks for a signal. */
+#define SIGNAL_POLL_NS (100 * 1000 * 1000)
 
 typedef struct async_buffer {
     unsigned char *data;
@@ -22,13 +30,27 @@ typedef struct async_stage {
     size_t head;       /* next buffer the consumer writes out */
     size_t queued;     /* buffers full and waiting for the consumer */
     size_t fill;       /* the producer's buffer is ring[(head + queued) % depth] */
-    int ending;        /* producer is done: drain and stop */
+    int ending;        /* producer is done: drain, close next and stop */
     int aborting;      /* being freed after an error: stop now */
+    int busy;          /* the consumer is inside the rest of the chain */
+    int done;          /* the consumer drained and closed next */
+    int abandoned;     /* freed after a signal while busy: left to the exit */
+    struct async_stage *next_abandoned;
     /* The consumer's failure, carried across threads (errors are thread-local). */
     int failed_code;
     zb_error_saved failure;
 } async_stage;
 
+static void consumer_failed(async_stage *a, int rc)
+{
+    if (rc < 0 && !a->failed_code) {
+        a->failed_code = rc;
+        zb_error_save(&a->failure);
+    }
+}
+
+/* The consumer also closes the rest of the chain (a zstd frame's end can
+ * take long), so that a producer waiting for it can stop on a signal. */
 static void *consumer_main(void *arg)
 {
     async_stage *a = arg;
@@ -36,16 +58,27 @@ static void *consumer_main(void *arg)
     for (;;) {
         while (a->queued == 0 && !a->ending && !a->aborting)
             pthread_cond_wait(&a->changed, &a->lock);
-        if (a->aborting || (a->queued == 0 && a->ending))
+        if (a->aborting)
             break;
+        if (a->queued == 0 && a->ending) {
+            int failed = a->failed_code;
+            a->busy = 1;
+            pthread_mutex_unlock(&a->lock);
+            int rc = failed ? 0 : zb_stage_close(a->base.next);
+            pthread_mutex_lock(&a->lock);
+            a->busy = 0;
+            consumer_failed(a, rc);
+            a->done = 1;
+            pthread_cond_broadcast(&a->changed);
+            break;
+        }
         async_buffer *b = &a->ring[a->head];
+        a->busy = 1;
         pthread_mutex_unlock(&a->lock);
         int rc = a->failed_code ? 0 : zb_stage_write(a->base.next, b->data, b->len);
         pthread_mutex_lock(&a->lock);
-        if (rc < 0 && !a->failed_code) {
-            a->failed_code = rc;
-            zb_error_save(&a->failure);
-        }
+        a->busy = 0;
+        consumer_failed(a, rc);
         b->len = 0;
         a->head = (a->head + 1) % a->depth;
         a->queued--;
@@ -53,6 +86,20 @@ static void *consumer_main(void *arg)
     }
     pthread_mutex_unlock(&a->lock);
     return NULL;
+}
+
+/* One bounded wait for the consumer (lock held): 1 when a signal arrived. */
+static int wait_or_signal(async_stage *a)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += SIGNAL_POLL_NS;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&a->changed, &a->lock, &until);
+    return zb_interrupted() != 0;
 }
 
 /* Re-raises the consumer's error in the calling thread. */
@@ -67,8 +114,12 @@ static int hand_over(async_stage *a)
     pthread_mutex_lock(&a->lock);
     a->queued++;
     pthread_cond_broadcast(&a->changed);
-    while (a->queued == a->depth && !a->failed_code)
-        pthread_cond_wait(&a->changed, &a->lock);
+    while (a->queued == a->depth && !a->failed_code) {
+        if (wait_or_signal(a)) {
+            pthread_mutex_unlock(&a->lock);
+            return zb_check_interrupt();
+        }
+    }
     a->fill = (a->head + a->queued) % a->depth;
     int failed = a->failed_code;
     pthread_mutex_unlock(&a->lock);
@@ -105,12 +156,29 @@ static int async_close(zb_stage *s)
         a->queued++;
     a->ending = 1;
     pthread_cond_broadcast(&a->changed);
+    while (!a->done) {
+        if (wait_or_signal(a)) {
+            pthread_mutex_unlock(&a->lock);
+            return zb_check_interrupt();
+        }
+    }
     pthread_mutex_unlock(&a->lock);
     pthread_join(a->thread, NULL);
     a->thread_started = 0;
-    if (a->failed_code)
-        return consumer_failure(a);
-    return zb_stage_close(a->base.next);
+    return a->failed_code ? consumer_failure(a) : 0;
+}
+
+int zb_stage_async_abandon(zb_stage *s)
+{
+    async_stage *a = (async_stage *)s;
+    if (!a || !zb_interrupted())
+        return 0;
+    pthread_mutex_lock(&a->lock);
+    /* not only while busy: the chain's own threads (zstd workers) may be
+     * at work, and freeing it would wait for them */
+    a->abandoned = a->thread_started && !a->done;
+    pthread_mutex_unlock(&a->lock);
+    return a->abandoned;
 }
 
 static void async_free(zb_stage *s)
@@ -121,8 +189,20 @@ static void async_free(zb_stage *s)
         a->aborting = 1;
         pthread_cond_broadcast(&a->changed);
         pthread_mutex_unlock(&a->lock);
+        if (a->abandoned) {
+            /* its thread may still be inside the chain: nothing it uses is
+             * freed; the process is about to exit. Kept reachable, so a
+             * leak checker does not report what is left on purpose. */
+            pthread_detach(a->thread);
+            pthread_mutex_lock(&abandoned_lock);
+            a->next_abandoned = abandoned_stages;
+            abandoned_stages = a;
+            pthread_mutex_unlock(&abandoned_lock);
+            return;
+        }
         pthread_join(a->thread, NULL);
     }
+    zb_stage_free_chain(a->base.next);
     for (size_t i = 0; a->ring && i < a->depth; i++)
         free(a->ring[i].data);
     free(a->ring);
@@ -154,6 +234,7 @@ int zb_stage_async_new(zb_stage **out, size_t buffer_size, size_t depth, zb_stag
         return zb_error_set(ZB_ENOMEM, "cannot allocate %zu stream buffers", buffers);
     }
     a->base.next = next;
+    a->base.owns_next = 1;
     if (pthread_create(&a->thread, NULL, consumer_main, a) != 0) {
         a->base.next = NULL;
         async_free(&a->base);

@@ -17,7 +17,7 @@ int zb_stage_close(zb_stage *s) { return s->close(s); }
 void zb_stage_free_chain(zb_stage *s)
 {
     while (s) {
-        zb_stage *next = s->next;
+        zb_stage *next = s->owns_next ? NULL : s->next;
         s->free(s);
         s = next;
     }

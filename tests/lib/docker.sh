@@ -1,6 +1,7 @@
 # A throwaway Docker daemon for a test: dockerd as root with its socket, data
 # and exec roots in the test's temp folder (vfs storage, no bridge, no
-# iptables), stopped by the test's cleanup even when an assertion fails.
+# iptables, a 2 s shutdown timeout so that a paused container does not hold
+# up a restart), stopped by the test's cleanup even when an assertion fails.
 # Sets DOCKER_HOST (exported) and ZB_DOCKER_SOCK; zb_docker_image makes a
 # busybox image locally (no registry).
 
@@ -43,7 +44,7 @@ zb_docker_start() {
         ZB_DOCKER_TLS_HOST=tcp://127.0.0.1:$port
         ZB_DOCKER_CERTS=$ZB_TMP/certs/client
     fi
-    dockerd --storage-driver=vfs --bridge=none --iptables=false --ip6tables=false -H "unix://$ZB_DOCKER_SOCK" "${tls[@]}" \
+    dockerd --storage-driver=vfs --bridge=none --iptables=false --ip6tables=false --shutdown-timeout 2 -H "unix://$ZB_DOCKER_SOCK" "${tls[@]}" \
         --data-root "$root/data" --exec-root "$root/exec" --pidfile "$root/pid" >"$root/log" 2>&1 &
     ZB_DOCKERD_PID=$!
     zb_on_exit "zb_docker_stop"
@@ -98,10 +99,11 @@ zb_docker_image() {
 # sleeps with VOLUME at /data and, like the services it stands for, exits
 # on SIGTERM (a bare sleep as the container's first process would ignore it,
 # and every stop would wait out the full grace period).
+# A fourth argument names a restart policy (always, unless-stopped...).
 zb_docker_run() {
-    local name=$1 volume=$2 labels=${3:-{\}}
+    local name=$1 volume=$2 labels=${3:-{\}} restart=${4:-no}
     zb_dapi POST "/containers/create?name=$name" -H 'Content-Type: application/json' \
-        -d "{\"Image\":\"zbtest-busybox:1\",\"Cmd\":[\"/bin/sh\",\"-c\",\"trap 'exit 0' TERM; while :; do sleep 1; done\"],\"Labels\":$labels,\"HostConfig\":{\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"$volume\",\"Target\":\"/data\"}]}}" >/dev/null
+        -d "{\"Image\":\"zbtest-busybox:1\",\"Cmd\":[\"/bin/sh\",\"-c\",\"trap 'exit 0' TERM; while :; do sleep 1; done\"],\"Labels\":$labels,\"HostConfig\":{\"RestartPolicy\":{\"Name\":\"$restart\"},\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"$volume\",\"Target\":\"/data\"}]}}" >/dev/null
     zb_dapi POST "/containers/$name/start" >/dev/null
 }
 
@@ -110,3 +112,33 @@ zb_docker_state() { zb_dapi GET "/containers/$1/json" | python3 -c 'import json,
 
 # zb_volume_dir NAME: the volume's folder on this host (local driver).
 zb_volume_dir() { zb_dapi GET "/volumes/$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Mountpoint"])'; }
+
+# zb_docker_setup: the usual start of a Docker test, in $ZB_TMP: dockerd,
+# the busybox image and a key pair (key, key.pub).
+zb_docker_setup() {
+    cd "$ZB_TMP" || exit 1
+    zb_docker_start "$@"
+    zb_docker_image
+    "$ZB_BIN" keygen --out key >/dev/null 2>&1
+}
+
+# zb_docker_volume NAME: a new local volume.
+zb_docker_volume() { zb_dapi POST /volumes/create -H 'Content-Type: application/json' -d "{\"Name\":\"$1\"}" >/dev/null; }
+
+# zb_run_records: how many run records the state folder holds.
+zb_run_records() { ls "$ZAKPOS_BACKUP_STATE_DIR/runs" 2>/dev/null | grep -c '\.json$'; }
+
+# zb_wait_state NAME STATE: up to 120 s for a container to reach STATE.
+zb_wait_state() { zb_wait_until zb_docker_state_is "$1" "$2"; }
+zb_docker_state_is() { [ "$(zb_docker_state "$1")" = "$2" ]; }
+
+# zb_wait_until COMMAND...: up to 120 s for COMMAND to succeed (by the
+# clock, not a count of tries: on a loaded machine each try is slow).
+zb_wait_until() {
+    local deadline=$((SECONDS + 120))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        "$@" && return 0
+        sleep 0.1
+    done
+    return 1
+}

@@ -36,6 +36,9 @@ const char *zb_atomic_file_temp_path(const zb_atomic_file *f);
 int zb_atomic_file_commit(zb_atomic_file *f);
 /* Closes and unlinks the temporary file unless it was committed; frees. NULL is fine. */
 void zb_atomic_file_abort(zb_atomic_file *f);
+/* Like abort, but the descriptor is left open: after a signal, threads
+ * abandoned to the process's exit may still write to it. */
+void zb_atomic_file_abandon(zb_atomic_file *f);
 
 /* Creates a small file (a key) with O_EXCL: an existing file is never
  * replaced (ZB_EEXIST); a failed write removes it. */

@@ -8,6 +8,15 @@ void zb_signal_install(void);
 int zb_interrupted(void);
 /* Returns ZB_EINTR with a message when interrupted, 0 otherwise. */
 int zb_check_interrupt(void);
+/* After a signal, the cleanup (containers started again, temporary objects
+ * removed) gets this many seconds in all; work stops within
+ * ZB_STOP_SECONDS. Both are documented, and the Compose service's
+ * stop_grace_period is larger than their sum. */
+#define ZB_STOP_SECONDS 2
+#define ZB_CLEANUP_SECONDS 20
+/* Seconds of the cleanup budget left (ZB_CLEANUP_SECONDS before any signal;
+ * never below 0). */
+double zb_cleanup_seconds_left(void);
 /* Nonzero (and cleared) once SIGHUP arrived: the daemon reloads its config. */
 int zb_reload_requested(void);
 void zb_signal_reset_for_tests(void);

@@ -37,5 +37,8 @@ typedef struct zb_repo_lock zb_repo_lock;
  * repository take it: list, healthcheck and prune --dry-run read without. */
 int zb_repo_lock_take(zb_repo_lock **out, const char *repo, int wait_seconds);
 void zb_repo_lock_release(zb_repo_lock *lock);
+/* Under the lock: removes the hidden temporary archives (".partial") of
+ * runs that died, logging each; those of live writers are kept. */
+int zb_repo_sweep_partials(const char *repo);
 
 #endif

@@ -8,4 +8,13 @@
 
 int zb_stage_async_new(zb_stage **out, size_t buffer_size, size_t depth, zb_stage *next);
 
+/* A signal ends the producer's waits (write, close) within a fraction of
+ * ZB_STOP_SECONDS, but the rest of the chain may be busy for longer (a zstd
+ * job at a high level cannot be cut short). After a signal, this marks the
+ * stage abandoned unless its chain was closed: freeing it then
+ * leaves the thread and everything after it to the process's exit instead of
+ * waiting. Returns 1 when abandoned: the caller must not close what the
+ * chain writes to (the thread may still write there). */
+int zb_stage_async_abandon(zb_stage *s);
+
 #endif

@@ -17,6 +17,7 @@ struct zb_stage {
     int (*close)(zb_stage *s);
     void (*free)(zb_stage *s);
     zb_stage *next;
+    int owns_next; /* free() frees (or keeps) the rest of the chain itself */
 };
 
 int zb_stage_write(zb_stage *s, const void *data, size_t len);

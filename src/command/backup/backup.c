@@ -8,10 +8,12 @@
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
+#include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/repo/index.h"
 #include "zakpos_backup/remote/copy.h"
 #include "zakpos_backup/repo/repo.h"
+#include "zakpos_backup/source/docker/helper.h"
 #include "zakpos_backup/source/docker/volume.h"
 #include "zakpos_backup/source/path/path.h"
 #include "zakpos_backup/source/pg/conn.h"
@@ -363,6 +365,16 @@ static void log_summary(const char *path, zb_archive_writer *w, double seconds)
     zb_log_info("backup complete: %s (%s of data in %s archive, %s, %s/s)", path, in_text, out_text, took, rate);
 }
 
+/* What killed runs left: their unfinished archives here (safe under the
+ * lock) and their helper containers. A failure is logged, never fatal. */
+static void sweep_leftovers(const char *repo, zb_docker *docker)
+{
+    if (zb_repo_sweep_partials(repo) < 0)
+        zb_log_warn("%s", zb_error_message());
+    if (docker)
+        zb_helper_sweep(docker);
+}
+
 int zb_cmd_backup(int argc, char **argv)
 {
     backup_request req;
@@ -393,10 +405,11 @@ int zb_cmd_backup(int argc, char **argv)
     /* One run at a time per repository: the lock dies with the process. */
     if ((rc = zb_fs_mkdir_p(req.repo, 0700)) < 0 || (rc = zb_repo_lock_take(&lock, req.repo, req.lock_wait)) < 0)
         goto done;
+    sweep_leftovers(req.repo, docker);
     for (int attempt = 1;; attempt++) {
         int retry = 0;
         rc = write_archive(path, sizeof(path), &req, docker, volumes, volume_count, &retry, started);
-        if (rc == 0 || !retry || attempt == VOLUME_ATTEMPTS)
+        if (rc == 0 || !retry || attempt == VOLUME_ATTEMPTS || zb_interrupted())
             break;
         zb_log_warn("%s; writing the archive again (try %d of %d)", zb_error_message(), attempt + 1, VOLUME_ATTEMPTS);
     }

@@ -10,6 +10,7 @@
 #include "zakpos_backup/repo/index.h"
 #include "zakpos_backup/repo/repo.h"
 #include "zakpos_backup/repo/retention.h"
+#include "zakpos_backup/source/docker/helper.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -53,7 +54,10 @@ static const char help[] =
     "                     (default 0: exit 12 at once)\n"
     "\n"
     "Prints one line per archive on stdout: keep (with the rules that keep it),\n"
-    "remove, or would-remove. Holds the repository lock while it removes.\n";
+    "remove, or would-remove. Holds the repository lock while it removes.\n"
+    "Unless --dry-run, also removes what killed runs left: hidden .partial\n"
+    "archives in DIR and (when this host has a Docker daemon) their helper\n"
+    "containers, logging each.\n";
 
 enum {
     OPT_KEEP = ZB_OPT_COMMAND_BASE, /* + rule */
@@ -163,7 +167,15 @@ int zb_cmd_prune(int argc, char **argv)
     size_t removed = 0;
     /* A dry run changes nothing, so it needs no lock (and works on a
      * read-only repository, or beside a running backup). */
-    if ((!dry_run && (rc = zb_repo_lock_take(&lock, repo, lock_wait)) < 0) || (rc = zb_repo_scan(&list, repo)) < 0)
+    if (!dry_run && (rc = zb_repo_lock_take(&lock, repo, lock_wait)) < 0)
+        goto done;
+    /* what killed runs left: unfinished archives (safe under the lock) and
+     * helper containers; never fatal, and not in a dry run */
+    if (!dry_run && zb_repo_sweep_partials(repo) < 0)
+        zb_log_warn("%s", zb_error_message());
+    if (!dry_run)
+        zb_helper_sweep_host(NULL);
+    if ((rc = zb_repo_scan(&list, repo)) < 0)
         goto done;
     keep = calloc(list.count + 1, sizeof(*keep));
     times = calloc(list.count + 1, sizeof(*times));

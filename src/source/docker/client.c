@@ -2,6 +2,7 @@
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/signal.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -146,6 +147,13 @@ static void give_handle(zb_docker *d, CURL *c)
 static int perform_on(CURL *c, zb_docker *d, exchange *x, const char *method, const char *path, const char *content_type,
                       const void *body, size_t body_len, long *status_out);
 
+/* libcurl calls this at least once a second, also while it waits. */
+static int stop_on_signal(void *payload, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)payload, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return zb_interrupted() ? 1 : 0;
+}
+
 static int perform(zb_docker *d, exchange *x, const char *method, const char *path, const char *content_type,
                    const void *body, size_t body_len, long *status_out)
 {
@@ -218,12 +226,28 @@ static int perform_on(CURL *c, zb_docker *d, exchange *x, const char *method, co
         headers = curl_slist_append(headers, h);
     }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    /* A request made before a signal is cut short by it (a stop waiting for
+     * a slow service, a volume's stream); one made after it is cleanup,
+     * which gets the time left in the cleanup budget. */
+    int cleanup = zb_interrupted() != 0;
+    if (cleanup) {
+        double left = zb_cleanup_seconds_left();
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(left > 1 ? left * 1000 : 1000));
+    } else {
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, stop_on_signal);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    }
     CURLcode code = curl_easy_perform(c);
     long status = response_status(c);
     if (status_out)
         *status_out = status;
     if (x->callback_failed)
         rc = zb_error_raise(&x->callback_error);
+    else if (code == CURLE_ABORTED_BY_CALLBACK || (!cleanup && code != CURLE_OK && zb_interrupted()))
+        rc = zb_error_set(ZB_EINTR, "%s %s: interrupted by signal %d", method, path, zb_interrupted());
+    else if (cleanup && code == CURLE_OPERATION_TIMEDOUT)
+        rc = zb_error_set(ZB_EDOCKER, "%s %s: no answer within the %d s left for cleanup after a signal", method, path,
+                          ZB_CLEANUP_SECONDS);
     else if (code != CURLE_OK)
         rc = status ? zb_error_set(ZB_EDOCKER, "%s %s: the stream from Docker broke off: %s", method, path,
                                    *errbuf ? errbuf : curl_easy_strerror(code))

@@ -3,6 +3,7 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
+#include "zakpos_backup/source/docker/record.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -94,25 +95,55 @@ static int ensure_helper_image(zb_docker *d, char *image, size_t size)
 
 void zb_helper_remove(zb_docker *d, const char *id);
 
-/* Helpers left by a run that was killed outright (their label holds the pid
- * of the run that made them, which is gone) are removed. */
-static void sweep_helpers(zb_docker *d)
+/* Whether a helper's run is dead: by its run record when it has one (an
+ * flock, right across PID namespaces and pid reuse), else (helpers of older
+ * versions) by its pid on this host. */
+static int helper_owner_dead(json_t *labels)
+{
+    const char *run = json_string_value(json_object_get(labels, ZB_HELPER_RUN_LABEL));
+    if (run)
+        return zb_record_run_dead(run);
+    const char *owner = json_string_value(json_object_get(labels, ZB_HELPER_LABEL));
+    long pid = owner ? strtol(owner, NULL, 10) : 0;
+    return pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Helpers left by runs that were killed outright are removed. */
+int zb_helper_sweep(zb_docker *d)
 {
     json_t *list = NULL;
-    if (zb_docker_json(d, "GET", "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22" ZB_HELPER_LABEL "%22%5D%7D", NULL, &list,
-                       NULL) < 0)
-        return;
+    int rc = zb_docker_json(d, "GET", "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22" ZB_HELPER_LABEL "%22%5D%7D", NULL,
+                            &list, NULL);
     size_t i;
     json_t *c;
     json_array_foreach(list, i, c) {
-        const char *owner = json_string_value(json_object_get(json_object_get(c, "Labels"), ZB_HELPER_LABEL));
-        long pid = owner ? strtol(owner, NULL, 10) : 0;
-        if (pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
-            zb_log_detail("removing helper container %.12s left by a run that was killed", json_string_value(json_object_get(c, "Id")));
-            zb_helper_remove(d, json_string_value(json_object_get(c, "Id")));
-        }
+        const char *id = json_string_value(json_object_get(c, "Id"));
+        if (!id || !helper_owner_dead(json_object_get(c, "Labels")))
+            continue;
+        zb_log_info("removing helper container %.12s left by a run that was killed", id);
+        zb_helper_remove(d, id);
     }
     json_decref(list);
+    if (rc == 0)
+        zb_record_forget_dead();
+    return rc;
+}
+
+int zb_helper_sweep_host(zb_docker *given)
+{
+    const char *host = getenv("DOCKER_HOST");
+    const char *socket = ZB_DOCKER_DEFAULT_HOST + strlen("unix://");
+    if (!given && !(host && *host) && access(socket, F_OK) != 0)
+        return 0; /* no Docker here: nothing of ours can be left in it */
+    zb_docker *d = given;
+    int rc = d ? 0 : zb_docker_open(&d, NULL);
+    if (rc == 0)
+        rc = zb_helper_sweep(d);
+    if (rc < 0)
+        zb_log_detail("helper containers of killed runs were not looked for: %s", zb_error_message());
+    if (!given)
+        zb_docker_close(d);
+    return rc;
 }
 
 /* A helper container that is never started: the volume mounted at /volume. */
@@ -122,10 +153,14 @@ int zb_helper_create(zb_docker *d, const char *volume, int read_only, char **id)
     int rc = ensure_helper_image(d, image, sizeof(image));
     if (rc < 0)
         return rc;
-    sweep_helpers(d);
+    zb_helper_sweep(d);
     snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-    json_t *body = json_pack("{s:s, s:[s], s:b, s:{s:s}, s:{s:[{s:s, s:s, s:s, s:b}]}}", "Image", image, "Cmd",
-                             "/nonexistent", "NetworkDisabled", 1, "Labels", ZB_HELPER_LABEL, pid, "HostConfig", "Mounts",
+    const char *run = NULL;
+    if (zb_record_self(&run) < 0)
+        zb_log_detail("helper containers of this run are known by its pid only: %s", zb_error_message());
+    json_t *body = json_pack("{s:s, s:[s], s:b, s:{s:s, s:s?}, s:{s:[{s:s, s:s, s:s, s:b}]}}", "Image", image, "Cmd",
+                             "/nonexistent", "NetworkDisabled", 1, "Labels", ZB_HELPER_LABEL, pid, ZB_HELPER_RUN_LABEL, run,
+                             "HostConfig", "Mounts",
                              "Type", "volume", "Source", volume, "Target", ZB_HELPER_MOUNT_POINT, "ReadOnly", read_only);
     json_t *answer = NULL;
     rc = body ? zb_docker_json(d, "POST", "/containers/create", body, &answer, NULL) : zb_error_set(ZB_ENOMEM, "out of memory");

@@ -189,6 +189,8 @@ static int read_volume_once(zb_docker *d, const char *helper, const char *local_
         zb_error_raise(&f.error);
         rc = ZB_EDOCKER;
     }
+    if (rc < 0 && zb_interrupted())
+        rc = zb_check_interrupt(); /* a stream cut short by the signal is not a broken one */
     *stream_broke = rc < 0 && !ours && rc != ZB_EINTR;
     zb_buf_free(&path);
     return rc;

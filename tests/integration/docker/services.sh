@@ -78,7 +78,7 @@ zb_expect_equal "$(zb_docker_state kafka)" "exited" "kafka stays stopped after k
 zb_expect_status 0 "any next command" -- "$ZB_BIN" --log-format text list --repo repo
 zb_expect_contains "$ZB_LAST_OUTPUT" "container kafka was stopped: started again" "says what it repaired"
 zb_expect_equal "$(zb_docker_state kafka)" "running" "kafka runs again"
-zb_expect_equal "$(ls "$ZAKPOS_BACKUP_STATE_DIR")" "" "the record is gone"
+zb_expect_equal "$(ls "$ZAKPOS_BACKUP_STATE_DIR/runs" | grep '\.json$')" "" "the record is gone"
 helpers() { zb_dapi GET '/containers/json?all=1&filters=%7B%22label%22%3A%5B%22zakpos-backup.helper%22%5D%7D'; }
 if [ "$(helpers)" != "[]" ]; then zb_pass; else zb_fail "kill -9 left no helper container: the sweep below proves nothing"; fi
 zb_expect_status 0 "the next volume backup" -- "$ZB_BIN" -q backup --repo repo4 --recipient key.pub --volume zk_data

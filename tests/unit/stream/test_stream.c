@@ -1,13 +1,17 @@
 #include "zb_cmocka.h"
 
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/signal.h"
+#include "zakpos_backup/stream/async.h"
 #include "zakpos_backup/stream/hash.h"
 #include "zakpos_backup/stream/seal.h"
 #include "zakpos_backup/stream/stage.h"
 #include "zakpos_backup/stream/zstd.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* In-memory sink and source so the stages can be tested without files. */
 typedef struct mem_stage {
@@ -260,6 +264,54 @@ static void hash_of_zeros_matches_plain_zeros(void **state)
     free(zeros);
 }
 
+/* A sink that blocks in write until a byte arrives on its pipe, as a zstd
+ * call waits for a worker's job. */
+typedef struct blocking_stage {
+    zb_stage base;
+    int gate[2];
+    int writes, freed;
+} blocking_stage;
+
+static int blocking_write(zb_stage *s, const void *d, size_t n)
+{
+    blocking_stage *b = (blocking_stage *)s;
+    char c;
+    (void)d, (void)n;
+    b->writes++;
+    return read(b->gate[0], &c, 1) == 1 ? 0 : ZB_EIO;
+}
+static int blocking_close(zb_stage *s) { (void)s; return 0; }
+static void blocking_free(zb_stage *s) { ((blocking_stage *)s)->freed = 1; }
+
+/* After SIGTERM the producer's write returns ZB_EINTR although the chain
+ * below is stuck, and freeing the abandoned stage neither waits for the
+ * chain nor frees what its thread still uses. */
+static void async_stops_on_signal_and_abandons_a_busy_chain(void **state)
+{
+    (void)state;
+    static blocking_stage sink; /* outlives the test: the abandoned thread uses it */
+    memset(&sink, 0, sizeof(sink));
+    sink.base.write = blocking_write;
+    sink.base.close = blocking_close;
+    sink.base.free = blocking_free;
+    assert_int_equal(pipe(sink.gate), 0);
+    zb_stage *a = NULL;
+    assert_int_equal(zb_stage_async_new(&a, 4096, 2, &sink.base), 0);
+    assert_int_equal(zb_stage_async_abandon(a), 0); /* no signal: never abandoned */
+    zb_signal_install();
+    raise(SIGTERM);
+    unsigned char block[4096] = {0};
+    int rc = 0;
+    for (int i = 0; i < 8 && rc == 0; i++)
+        rc = zb_stage_write(a, block, sizeof(block));
+    assert_int_equal(rc, ZB_EINTR);
+    assert_int_equal(zb_stage_async_abandon(a), 1);
+    zb_stage_free_chain(a);
+    assert_int_equal(sink.freed, 0);
+    assert_int_equal(write(sink.gate[1], "x", 1), 1); /* lets the thread end */
+    zb_signal_reset_for_tests();
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +320,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(seal_detects_appended_bytes_and_flips),
         cmocka_unit_test(zstd_round_trip_and_trailing_garbage),
         cmocka_unit_test(hash_of_zeros_matches_plain_zeros),
+        cmocka_unit_test(async_stops_on_signal_and_abandons_a_busy_chain),
     };
     ZB_RUN_TESTS(tests, argc, argv);
 }

@@ -13,7 +13,8 @@
 #include <sys/types.h>
 
 #define ZB_HELPER_REPO "zakpos-backup-helper"
-#define ZB_HELPER_LABEL "zakpos-backup.helper"
+#define ZB_HELPER_LABEL "zakpos-backup.helper"   /* the pid of the run that made it */
+#define ZB_HELPER_RUN_LABEL "zakpos-backup.run" /* its run id (see record.h) */
 #define ZB_HELPER_MOUNT_NAME "volume"
 #define ZB_HELPER_MOUNT_POINT "/" ZB_HELPER_MOUNT_NAME
 
@@ -42,5 +43,11 @@ int zb_helper_image_tar(zb_buf *out, const char *name, const void *data, size_t 
  * ZB_HELPER_MOUNT_POINT; *id is allocated. Helpers of killed runs are swept. */
 int zb_helper_create(zb_docker *d, const char *volume, int read_only, char **id);
 void zb_helper_remove(zb_docker *d, const char *id);
+/* Removes the helpers of dead runs, logging each (backup and prune call it
+ * under the repository lock; helper creation too). */
+int zb_helper_sweep(zb_docker *d);
+/* The same through given (or, when NULL, DOCKER_HOST or the default socket
+ * if this host has one); a daemon out of reach is logged at detail level. */
+int zb_helper_sweep_host(zb_docker *given);
 
 #endif

@@ -1,7 +1,10 @@
 /* Services around a volume's read or replacement: the containers using a
- * volume are stopped, paused or asked to flush (exec hooks) as their labels
- * say, each written to a record on disk before it is touched, and always put
- * back; the record lets the next run restart what a killed run held. */
+ * volume are asked to flush (exec hooks, all before anything is held), then
+ * stopped or paused as their labels say; each hold is written to this run's
+ * record before the container is touched, and every container ends in the
+ * state it had before. Holds are counted across runs: the last run that
+ * holds a container puts it back; the next command puts back what a killed
+ * run left, if it is still as that run left it. */
 #ifndef ZB_SOURCE_DOCKER_QUIESCE_H
 #define ZB_SOURCE_DOCKER_QUIESCE_H
 
@@ -12,14 +15,19 @@
 typedef struct zb_held_container {
     char *id;
     char *name;
-    const char *action; /* "stop" or "pause"; NULL for a hook-only container */
+    const char *action;    /* "stop" or "pause"; NULL for a hook-only container */
+    const char *exec_pre;
     const char *exec_post;
+    const char *state;     /* as listed: running, paused, exited... */
+    int pre_ok;            /* exec-pre ran and succeeded (or there is none) */
+    int must_stop;         /* the volume is replaced: even a paused container stops */
+    json_t *hold;          /* this run's record entry, while held */
 } zb_held_container;
 
 typedef struct zb_quiesce {
     zb_held_container *items;
     size_t count;
-    json_t *record;
+    json_t *record;     /* this run's holds, as saved in its run record */
     json_t *containers; /* the GET /containers/json answer, owns the strings above */
 } zb_quiesce;
 

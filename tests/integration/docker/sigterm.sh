@@ -1,0 +1,74 @@
+# SIGTERM or SIGINT stops a command within a bound in any phase: while a
+# volume is read and compressed at level 19 with workers (a zstd job in
+# flight), while an exec-pre hook runs, and while a restore uploads; the
+# cleanup (services started again, helper removed, .partial removed) is
+# done when the process is gone. The bound is the Compose service's
+# stop_grace_period, after which Compose kills the process.
+. "$ZB_TEST_LIB/common.sh"
+. "$ZB_TEST_LIB/docker.sh"
+zb_test_begin
+grace=$(sed -n 's/^ *stop_grace_period: *\([0-9]*\)s$/\1/p' "$ZB_SOURCE_DIR/packaging/docker/docker-compose.backup.yml")
+if [ -n "$grace" ]; then zb_pass; else zb_fail "the Compose service sets no stop_grace_period"; grace=10; fi
+zb_docker_setup
+zb_docker_volume kafka_data
+head -c 24M /dev/urandom >"$(zb_volume_dir kafka_data)/segment.log"
+zb_docker_run kafka kafka_data '{"zakpos-backup.stop-during-backup":"true"}'
+helpers() { zb_dapi GET '/containers/json?all=1&filters=%7B%22label%22%3A%5B%22zakpos-backup.helper%22%5D%7D'; }
+
+# stop_within SIGNAL PID WHAT: sends the signal, waits up to the grace
+# period for the process to end, prints the latency measured
+stop_within() {
+    local sig=$1 pid=$2 what=$3 start end
+    start=$(date +%s%N)
+    kill "-$sig" "$pid"
+    while kill -0 "$pid" 2>/dev/null && [ $(($(date +%s%N) - start)) -lt $((grace * 1000000000)) ]; do
+        sleep 0.05
+    done
+    end=$(date +%s%N)
+    if kill -0 "$pid" 2>/dev/null; then
+        zb_fail "$what: still running ${grace}s after SIG$sig"
+        kill -9 "$pid"
+    else
+        zb_pass
+    fi
+    wait "$pid"
+    ZB_LAST_RC=$?
+    echo "latency $what: $(((end - start) / 1000000)) ms"
+}
+
+# 1. reading and compressing at level 19 with two workers
+"$ZB_BIN" --log-format text backup --repo repo --recipient key.pub --volume kafka_data --zstd-level 19 --zstd-workers 2 \
+    >out 2>err &
+pid=$!
+zb_wait_state kafka exited
+compressed_some() { [ "$(find repo -maxdepth 1 -name '.*.partial' -size +256k | wc -l)" -gt 0 ]; }
+zb_wait_until compressed_some
+stop_within TERM "$pid" "backup compressing at level 19"
+zb_expect_equal "$ZB_LAST_RC" "130" "the backup exits 130"
+zb_expect_equal "$(zb_docker_state kafka)" "running" "kafka runs after SIGTERM"
+zb_expect_equal "$(helpers)" "[]" "no helper container is left"
+zb_expect_equal "$(find repo -maxdepth 1 -name '.*.partial' | wc -l)" "0" "no .partial is left"
+zb_expect_equal "$(zb_run_records)" "0" "no run record is left"
+
+# 2. while an exec-pre hook runs (it would take a minute)
+zb_docker_run slowhook kafka_data '{"zakpos-backup.exec-pre":"sleep 60"}'
+"$ZB_BIN" --log-format text backup --repo repo --recipient key.pub --volume kafka_data >out 2>err &
+pid=$!
+hook_runs() { zb_dapi GET /containers/slowhook/top | grep -q 'sleep 60'; }
+zb_wait_until hook_runs
+stop_within INT "$pid" "backup during an exec-pre hook"
+zb_expect_equal "$ZB_LAST_RC" "130" "the backup exits 130"
+zb_expect_equal "$(zb_docker_state kafka)" "running" "kafka was never stopped"
+zb_dapi DELETE "/containers/slowhook?force=1" >/dev/null
+
+# 3. a restore uploading the volume
+zb_expect_status 0 "a backup to restore" -- "$ZB_BIN" -q backup --repo repo --recipient key.pub --volume kafka_data --zstd-level 1
+archive=$("$ZB_BIN" latest --repo repo)
+"$ZB_BIN" --log-format text restore --key key "$archive" --volume kafka_data=kafka_copy >out 2>err &
+pid=$!
+has_helper() { [ "$(helpers)" != "[]" ]; }
+zb_wait_until has_helper
+stop_within TERM "$pid" "restore uploading"
+if [ "$ZB_LAST_RC" = 130 ] || [ "$ZB_LAST_RC" = 0 ]; then zb_pass; else zb_fail "restore after SIGTERM: exit $ZB_LAST_RC"; cat err >&2; fi
+zb_expect_equal "$(helpers)" "[]" "no helper container is left after the restore"
+zb_test_end
