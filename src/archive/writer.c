@@ -659,6 +659,11 @@ void zb_archive_writer_free(zb_archive_writer *w)
     free(w);
 }
 
+uint64_t zb_archive_writer_source_entries(const zb_archive_writer *w)
+{
+    return w->current ? w->current->entry_count : 0;
+}
+
 json_t *zb_archive_writer_sources(const zb_archive_writer *w)
 {
     json_t *all = json_array();

@@ -122,7 +122,8 @@ static int volume_finish(void *state, zb_archive_reader *r) { return zb_volume_r
 static const char *volume_target(const void *state) { return zb_volume_restore_target(state); }
 static void volume_free(void *state) { zb_volume_restore_free(state); }
 
-int zb_restore_plan_add_volume(zb_restore_plan *p, zb_docker *d, const char *name, const char *target, int force)
+int zb_restore_plan_add_volume(zb_restore_plan *p, zb_docker *d, const char *name, const char *target,
+                               const zb_volume_restore_options *opts)
 {
     restore_target *t = new_target(p, ZB_SOURCE_VOLUME, name, target ? target : name);
     if (!t)
@@ -132,7 +133,7 @@ int zb_restore_plan_add_volume(zb_restore_plan *p, zb_docker *d, const char *nam
     t->target_name = volume_target;
     t->free = volume_free;
     zb_volume_restore *state = NULL;
-    int rc = zb_volume_restore_begin(&state, d, name, target, force);
+    int rc = zb_volume_restore_begin(&state, d, name, target, opts);
     t->state = state;
     return rc;
 }

@@ -65,7 +65,8 @@ static int select_source(zb_restore_plan *plan, const char *kind, const char *na
             rc = zb_restore_plan_add_path(plan, name, target.data, 0);
     } else if (strcmp(kind, ZB_SOURCE_VOLUME) == 0) {
         if ((rc = open_docker(h)) == 0 && (rc = zb_buf_printf(&target, "%s_verify_%s", name, h->id)) == 0)
-            rc = zb_restore_plan_add_volume(plan, h->docker, name, target.data, 0);
+            rc = zb_restore_plan_add_volume(plan, h->docker, name, target.data,
+                                            &(zb_volume_restore_options){.scratch = 1}); /* plain local, always */
     } else {
         rc = h->pg_sources++ ? zb_buf_printf(&target, ZB_REHEARSE_SCRATCH_DB_PREFIX "%s_%d", h->id, h->pg_sources)
                              : zb_buf_printf(&target, ZB_REHEARSE_SCRATCH_DB_PREFIX "%s", h->id);

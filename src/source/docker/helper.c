@@ -3,6 +3,7 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
+#include "zakpos_backup/source/docker/volume.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* before + value (percent-encoded) + after, into b. */
@@ -164,6 +166,15 @@ int zb_volume_inspect(zb_docker *d, const char *name, json_t **out)
     return rc;
 }
 
+const char *zb_volume_reachable_folder(json_t *info)
+{
+    const char *driver = json_string_value(json_object_get(info, "Driver"));
+    const char *mountpoint = json_string_value(json_object_get(info, "Mountpoint"));
+    struct stat st;
+    int ok = driver && strcmp(driver, "local") == 0 && mountpoint && stat(mountpoint, &st) == 0 && S_ISDIR(st.st_mode) &&
+             access(mountpoint, R_OK | X_OK) == 0;
+    return ok ? mountpoint : NULL;
+}
 
 /* GET a listing filtered on one key (Docker's filters={"key":["value"]}). */
 int zb_docker_list_filtered(zb_docker *d, const char *listing, const char *key, const char *value, json_t **out)
@@ -180,3 +191,81 @@ int zb_docker_list_filtered(zb_docker *d, const char *listing, const char *key, 
     return rc;
 }
 
+
+/* An image holding only busybox, tagged with the tool's version. */
+static int ensure_busybox_image(zb_docker *d, char *image, size_t size)
+{
+    static const char busybox[] = "/bin/busybox";
+    snprintf(image, size, "%s-busybox:%s", ZB_HELPER_REPO, ZB_VERSION);
+    zb_buf path = ZB_BUF_INIT, tar = ZB_BUF_INIT;
+    long status = 0;
+    int rc = zb_docker_api_path(&path, "/images/", image, "/json");
+    if (rc == 0 && zb_docker_json(d, "GET", path.data, NULL, NULL, &status) == 0) {
+        zb_buf_free(&path);
+        return 0;
+    }
+    zb_buf_free(&path);
+    if (status != 404)
+        return zb_error_code();
+    if (access(busybox, X_OK) != 0) {
+        zb_error_set(ZB_EUSAGE, "writing a volume whose folder this host cannot reach needs %s on this host", busybox);
+        return zb_error_hint("install busybox-static, or run the tool on the Docker host as root");
+    }
+    char *data = NULL;
+    size_t data_len = 0;
+    rc = zb_fs_read_file(&data, &data_len, busybox, 16u << 20);
+    if (rc == 0)
+        rc = zb_helper_image_tar(&tar, "busybox", data, data_len);
+    if (rc == 0)
+        rc = zb_buf_printf(&path, "/images/create?fromSrc=-&repo=%s-busybox&tag=%s", ZB_HELPER_REPO, ZB_VERSION);
+    if (rc == 0)
+        rc = zb_docker_send_stream(d, "POST", path.data, "application/x-tar", zb_helper_tar_source, &(zb_tar_upload){&tar, 0},
+                                   NULL, NULL);
+    free(data);
+    zb_buf_free(&tar);
+    zb_buf_free(&path);
+    return rc < 0 ? zb_error_context("cannot import the busybox helper image") : 0;
+}
+
+int zb_helper_run_script(zb_docker *d, json_t *mounts, const char *script, const char *what)
+{
+    char image[128], pid[24];
+    int rc = ensure_busybox_image(d, image, sizeof(image));
+    if (rc < 0)
+        return rc;
+    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+    json_t *list = json_array();
+    const char *volume;
+    json_t *target;
+    json_object_foreach(mounts, volume, target)
+        json_array_append_new(list, json_pack("{s:s, s:s, s:O}", "Type", "volume", "Source", volume, "Target", target));
+    json_t *body = json_pack("{s:s, s:[s,s,s,s], s:b, s:{s:s}, s:{s:o}}", "Image", image, "Cmd", "/busybox", "sh", "-c",
+                             script, "NetworkDisabled", 1, "Labels", ZB_HELPER_LABEL, pid, "HostConfig", "Mounts", list);
+    json_t *created = NULL, *waited = NULL;
+    zb_buf path = ZB_BUF_INIT;
+    rc = body ? zb_docker_json(d, "POST", "/containers/create", body, &created, NULL) : zb_error_set(ZB_ENOMEM, "out of memory");
+    const char *id = json_string_value(json_object_get(created, "Id"));
+    if (rc == 0 && (rc = zb_docker_api_path(&path, "/containers/", id, "/start")) == 0)
+        rc = zb_docker_json(d, "POST", path.data, NULL, NULL, NULL);
+    if (rc == 0 && (rc = zb_docker_api_path(&path, "/containers/", id, "/wait")) == 0)
+        rc = zb_docker_json(d, "POST", path.data, NULL, &waited, NULL);
+    if (rc == 0 && json_integer_value(json_object_get(waited, "StatusCode")) != 0)
+        rc = zb_error_set(ZB_EDOCKER, "%s failed (exit status %lld in the helper container)", what,
+                          (long long)json_integer_value(json_object_get(waited, "StatusCode")));
+    zb_helper_remove(d, id);
+    json_decref(body);
+    json_decref(created);
+    json_decref(waited);
+    zb_buf_free(&path);
+    return rc;
+}
+
+int zb_docker_state_path(char *out, size_t size, const char *file)
+{
+    const char *dir = getenv(ZB_ENV_STATE_DIR);
+    if (!dir || !*dir)
+        dir = ZB_DEFAULT_STATE_DIR;
+    if (snprintf(out, size, "%s/%s", dir, file) >= (int)size)
+        return zb_error_set(ZB_EUSAGE, "state folder path too long: %s", dir);
+    return *file ? zb_fs_mkdir_p(dir, 0700) : 0; /* the folder itself is only looked at */
+}

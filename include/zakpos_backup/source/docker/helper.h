@@ -26,6 +26,12 @@ int zb_docker_list_filtered(zb_docker *d, const char *listing, const char *key, 
 /* GET /volumes/NAME; ZB_ENOTFOUND (with a hint) when it does not exist. */
 int zb_volume_inspect(zb_docker *d, const char *name, json_t **out);
 
+/* The folder of a volume (an inspection answer) when this process can use it
+ * directly: a local volume whose Mountpoint is a folder it may read and
+ * enter (the tool runs on the Docker host as root, or in a container that
+ * mounts it); NULL otherwise. Borrowed from info. */
+const char *zb_volume_reachable_folder(json_t *info);
+
 /* An in-memory tar sent as a request body, read from a cursor
  * (zb_helper_tar_source is its body source). */
 typedef struct zb_tar_upload {
@@ -42,5 +48,17 @@ int zb_helper_image_tar(zb_buf *out, const char *name, const void *data, size_t 
  * ZB_HELPER_MOUNT_POINT; *id is allocated. Helpers of killed runs are swept. */
 int zb_helper_create(zb_docker *d, const char *volume, int read_only, char **id);
 void zb_helper_remove(zb_docker *d, const char *id);
+
+/* Runs a busybox shell script (sh -c) in a container started from an image
+ * holding only this host's static /bin/busybox (imported once per tool
+ * version), with the volumes mounted as given ({"volume": "/mount point"}),
+ * and waits for it; a non-zero exit is ZB_EDOCKER naming `what`. The
+ * container is removed in every case. */
+int zb_helper_run_script(zb_docker *d, json_t *mounts, const char *script, const char *what);
+
+/* A file in the tool's state folder (ZAKPOS_BACKUP_STATE_DIR), which is made
+ * if missing (file "": the folder's path, nothing made): records that let the next command finish what a killed run
+ * began. */
+int zb_docker_state_path(char *out, size_t size, const char *file);
 
 #endif
