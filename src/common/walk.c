@@ -112,9 +112,13 @@ static int note_missing(const char *relative, const struct stat *st, void *paylo
     missing_names *m = payload;
     if (S_ISSOCK(st->st_mode) || bsearch(relative, m->have, m->count, sizeof(*m->have), compare_names))
         return 0;
-    if ((*m->missing)++ < m->limit)
+    if ((*m->missing)++ >= m->limit)
+        return 0;
+    size_t n = strlen(relative);
+    if (n <= 240)
         return zb_buf_printf(m->out, "\n  %s", relative);
-    return 0;
+    /* a deep path is named by its ends, so the message stays readable */
+    return zb_buf_printf(m->out, "\n  %.100s...%s (%zu bytes)", relative, relative + n - 120, n);
 }
 
 int zb_walk_list_missing(zb_buf *out, uint64_t *missing, const char *root, char *const *have, size_t count, size_t limit)

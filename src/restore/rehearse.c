@@ -10,6 +10,7 @@
 #include "zakpos_backup/repo/index.h"
 #include "zakpos_backup/restore/check.h"
 #include "zakpos_backup/restore/plan.h"
+#include "zakpos_backup/source/docker/helper.h"
 #include "zakpos_backup/source/docker/volume.h"
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/verify.h"
@@ -112,9 +113,16 @@ static int verify_part(rehearsal *h, zb_restore_plan *plan, size_t i, zb_archive
     } else {
         zb_tree_check *check = NULL;
         int is_volume = strcmp(t.kind, ZB_SOURCE_VOLUME) == 0;
+        char *folder = NULL;
         rc = zb_tree_check_new(&check);
+        /* a volume whose folder is reachable is read back there, as it was
+         * written: Docker's archive stream would leave out what it cannot carry */
+        if (rc == 0 && is_volume)
+            rc = zb_volume_folder(h->docker, t.target, &folder);
         if (rc == 0)
-            rc = is_volume ? zb_volume_walk(h->docker, t.target, add_volume_entry, check) : zb_tree_check_add_folder(check, t.target);
+            rc = is_volume && !folder ? zb_volume_walk(h->docker, t.target, add_volume_entry, check)
+                                      : zb_tree_check_add_folder(check, folder ? folder : t.target);
+        free(folder);
         if (rc == 0)
             rc = zb_tree_check_compare(check, r, t.kind, t.name, is_volume ? "data" : NULL, differences, DIFFERENCE_LIMIT,
                                        &count);

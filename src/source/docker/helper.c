@@ -67,31 +67,40 @@ int zb_helper_image_tar(zb_buf *out, const char *name, const void *data, size_t 
     return ok ? 0 : zb_error_set(ZB_EFAIL, "cannot build an image for the helper containers");
 }
 
-static int ensure_helper_image(zb_docker *d, char *image, size_t size)
+/* 1 if the image is here, 0 if not, <0 on other errors. */
+static int image_exists(zb_docker *d, const char *image)
 {
-    snprintf(image, size, "%s:%s", ZB_HELPER_REPO, ZB_VERSION);
-    zb_buf path = ZB_BUF_INIT, tar = ZB_BUF_INIT;
+    zb_buf path = ZB_BUF_INIT;
     long status = 0;
     int rc = zb_docker_api_path(&path, "/images/", image, "/json");
-    if (rc == 0 && zb_docker_json(d, "GET", path.data, NULL, NULL, &status) == 0) {
-        zb_buf_free(&path);
-        return 0;
-    }
-    if (status != 404) {
-        zb_buf_free(&path);
-        return zb_error_code();
-    }
-    zb_log_detail("importing the helper image %s (once)", image);
-    zb_buf_reset(&path);
-    rc = zb_buf_printf(&path, "/images/create?fromSrc=-&repo=%s&tag=%s", ZB_HELPER_REPO, ZB_VERSION);
     if (rc == 0)
-        rc = zb_helper_image_tar(&tar, "volume/", NULL, 0);
+        rc = zb_docker_json(d, "GET", path.data, NULL, NULL, &status);
+    zb_buf_free(&path);
+    return rc == 0 ? 1 : status == 404 ? 0 : rc;
+}
+
+/* Imports repo:ZB_VERSION from a tar of one entry (see zb_helper_image_tar):
+ * no registry is needed. */
+static int import_image(zb_docker *d, const char *repo, const char *entry, const void *data, size_t len)
+{
+    zb_buf path = ZB_BUF_INIT, tar = ZB_BUF_INIT;
+    zb_log_detail("importing the helper image %s:%s (once)", repo, ZB_VERSION);
+    int rc = zb_buf_printf(&path, "/images/create?fromSrc=-&repo=%s&tag=%s", repo, ZB_VERSION);
+    if (rc == 0)
+        rc = zb_helper_image_tar(&tar, entry, data, len);
     if (rc == 0)
         rc = zb_docker_send_stream(d, "POST", path.data, "application/x-tar", zb_helper_tar_source, &(zb_tar_upload){&tar, 0},
                                    NULL, NULL);
     zb_buf_free(&path);
     zb_buf_free(&tar);
-    return rc < 0 ? zb_error_context("cannot import the helper image") : 0;
+    return rc < 0 ? zb_error_context("cannot import the helper image %s", repo) : 0;
+}
+
+static int ensure_helper_image(zb_docker *d, char *image, size_t size)
+{
+    snprintf(image, size, "%s:%s", ZB_HELPER_REPO, ZB_VERSION);
+    int rc = image_exists(d, image);
+    return rc != 0 ? (rc > 0 ? 0 : rc) : import_image(d, ZB_HELPER_REPO, "volume/", NULL, 0);
 }
 
 void zb_helper_remove(zb_docker *d, const char *id);
@@ -171,9 +180,24 @@ const char *zb_volume_reachable_folder(json_t *info)
     const char *driver = json_string_value(json_object_get(info, "Driver"));
     const char *mountpoint = json_string_value(json_object_get(info, "Mountpoint"));
     struct stat st;
-    int ok = driver && strcmp(driver, "local") == 0 && mountpoint && stat(mountpoint, &st) == 0 && S_ISDIR(st.st_mode) &&
+    /* a local volume with driver options (a bind, NFS, tmpfs) is mounted
+     * onto its folder only while a container uses it: its folder is not
+     * its content */
+    int ok = driver && strcmp(driver, "local") == 0 && json_object_size(json_object_get(info, "Options")) == 0 && mountpoint && stat(mountpoint, &st) == 0 && S_ISDIR(st.st_mode) &&
              access(mountpoint, R_OK | X_OK) == 0;
     return ok ? mountpoint : NULL;
+}
+
+int zb_volume_folder(zb_docker *d, const char *name, char **folder)
+{
+    json_t *info = NULL;
+    *folder = NULL;
+    int rc = zb_volume_inspect(d, name, &info);
+    const char *reachable = rc == 0 ? zb_volume_reachable_folder(info) : NULL;
+    if (reachable && !(*folder = zb_strdup(reachable)))
+        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    json_decref(info);
+    return rc;
 }
 
 /* GET a listing filtered on one key (Docker's filters={"key":["value"]}). */
@@ -192,21 +216,14 @@ int zb_docker_list_filtered(zb_docker *d, const char *listing, const char *key, 
 }
 
 
-/* An image holding only busybox, tagged with the tool's version. */
+/* An image holding only this host's static busybox. */
 static int ensure_busybox_image(zb_docker *d, char *image, size_t size)
 {
     static const char busybox[] = "/bin/busybox";
     snprintf(image, size, "%s-busybox:%s", ZB_HELPER_REPO, ZB_VERSION);
-    zb_buf path = ZB_BUF_INIT, tar = ZB_BUF_INIT;
-    long status = 0;
-    int rc = zb_docker_api_path(&path, "/images/", image, "/json");
-    if (rc == 0 && zb_docker_json(d, "GET", path.data, NULL, NULL, &status) == 0) {
-        zb_buf_free(&path);
-        return 0;
-    }
-    zb_buf_free(&path);
-    if (status != 404)
-        return zb_error_code();
+    int rc = image_exists(d, image);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
     if (access(busybox, X_OK) != 0) {
         zb_error_set(ZB_EUSAGE, "writing a volume whose folder this host cannot reach needs %s on this host", busybox);
         return zb_error_hint("install busybox-static, or run the tool on the Docker host as root");
@@ -215,16 +232,9 @@ static int ensure_busybox_image(zb_docker *d, char *image, size_t size)
     size_t data_len = 0;
     rc = zb_fs_read_file(&data, &data_len, busybox, 16u << 20);
     if (rc == 0)
-        rc = zb_helper_image_tar(&tar, "busybox", data, data_len);
-    if (rc == 0)
-        rc = zb_buf_printf(&path, "/images/create?fromSrc=-&repo=%s-busybox&tag=%s", ZB_HELPER_REPO, ZB_VERSION);
-    if (rc == 0)
-        rc = zb_docker_send_stream(d, "POST", path.data, "application/x-tar", zb_helper_tar_source, &(zb_tar_upload){&tar, 0},
-                                   NULL, NULL);
+        rc = import_image(d, ZB_HELPER_REPO "-busybox", "busybox", data, data_len);
     free(data);
-    zb_buf_free(&tar);
-    zb_buf_free(&path);
-    return rc < 0 ? zb_error_context("cannot import the busybox helper image") : 0;
+    return rc;
 }
 
 int zb_helper_run_script(zb_docker *d, json_t *mounts, const char *script, const char *what)

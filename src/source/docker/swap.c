@@ -5,6 +5,7 @@
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/source/docker/helper.h"
 #include "zakpos_backup/source/docker/quiesce.h"
+#include "zakpos_backup/source/docker/volume.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -87,28 +88,11 @@ static int create_plain_volume(zb_docker *d, const char *name, const char *targe
     return rc < 0 ? zb_error_context("cannot create volume %s", name) : 0;
 }
 
-/* Removes a volume; one that is already gone is fine. */
-static int remove_volume(zb_docker *d, const char *name)
-{
-    zb_buf path = ZB_BUF_INIT;
-    long status = 0;
-    int rc = zb_docker_api_path(&path, "/volumes/", name, "");
-    if (rc == 0)
-        rc = zb_docker_json(d, "DELETE", path.data, NULL, NULL, &status);
-    zb_buf_free(&path);
-    if (rc < 0 && status == 404)
-        return 0;
-    return rc < 0 ? zb_error_context("cannot remove volume %s", name) : 0;
-}
-
 /* The folder of a volume if reachable from here (allocated), else NULL. */
 static char *volume_folder(zb_docker *d, const char *name)
 {
-    json_t *info = NULL;
     char *folder = NULL;
-    if (zb_volume_inspect(d, name, &info) == 0 && zb_volume_reachable_folder(info))
-        folder = zb_strdup(zb_volume_reachable_folder(info));
-    json_decref(info);
+    zb_volume_folder(d, name, &folder);
     return folder;
 }
 
@@ -248,8 +232,8 @@ static int run_phases(zb_swap *s, const char *phase)
     }
     if (rc == 0 && strcmp(phase, PHASE_CLEANUP) == 0) {
         /* the previous content is dropped only now that the new one is in place */
-        if ((rc = remove_volume(s->d, s->stage)) == 0)
-            rc = remove_volume(s->d, s->holding);
+        if ((rc = zb_volume_remove(s->d, s->stage)) == 0)
+            rc = zb_volume_remove(s->d, s->holding);
         if (rc == 0 && unlink(s->record_path) < 0 && errno != ENOENT)
             rc = zb_error_errno(ZB_EIO, errno, "cannot remove %s", s->record_path);
     }
@@ -350,7 +334,7 @@ void zb_swap_free(zb_swap *s)
     if (s->stage_created && !s->past_staging) {
         zb_error_saved failure;
         zb_error_save(&failure);
-        if (remove_volume(s->d, s->stage) < 0)
+        if (zb_volume_remove(s->d, s->stage) < 0)
             zb_log_warn("the stage volume %s could not be removed: %s", s->stage, zb_error_message());
         else
             zb_log_detail("removed the stage volume %s; volume %s was not changed", s->stage, s->target);
@@ -388,7 +372,7 @@ static int recover_one(zb_docker *d, const char *path, json_t *record)
         return zb_error_set(ZB_EFORMAT, "%s is not a valid restore record", path);
     snprintf(s.record_path, sizeof(s.record_path), "%s", path);
     if (strcmp(phase, PHASE_STAGING) == 0) {
-        int rc = remove_volume(d, s.stage);
+        int rc = zb_volume_remove(d, s.stage);
         if (rc == 0 && unlink(path) < 0 && errno != ENOENT)
             rc = zb_error_errno(ZB_EIO, errno, "cannot remove %s", path);
         if (rc == 0)

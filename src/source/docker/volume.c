@@ -376,10 +376,13 @@ int zb_volume_walk(zb_docker *d, const char *name, zb_volume_visit_fn visit, voi
 int zb_volume_remove(zb_docker *d, const char *name)
 {
     zb_buf path = ZB_BUF_INIT;
+    long status = 0;
     int rc = zb_docker_api_path(&path, "/volumes/", name, "");
     if (rc == 0)
-        rc = zb_docker_json(d, "DELETE", path.data, NULL, NULL, NULL);
+        rc = zb_docker_json(d, "DELETE", path.data, NULL, NULL, &status);
     zb_buf_free(&path);
+    if (rc < 0 && status == 404)
+        return 0; /* already gone */
     if (rc < 0)
         zb_error_context("cannot remove volume %s", name);
     return rc;

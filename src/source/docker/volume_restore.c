@@ -350,18 +350,6 @@ static int create_volume(zb_volume_restore *v, json_t *meta)
     return rc;
 }
 
-/* The written volume's folder, when this host reaches it. */
-static int find_folder(zb_volume_restore *v)
-{
-    json_t *info = NULL;
-    int rc = zb_volume_inspect(v->d, v->written, &info);
-    const char *folder = rc == 0 ? zb_volume_reachable_folder(info) : NULL;
-    if (folder && !(v->folder = zb_strdup(folder)))
-        rc = zb_error_set(ZB_ENOMEM, "out of memory");
-    json_decref(info);
-    return rc;
-}
-
 /* volume.json: the volume written into is made (the target, or with --force
  * a stage beside it) and the writing starts: directly into its folder when
  * reachable (every attribute kept), else through the helper. */
@@ -389,7 +377,7 @@ static int start_volume(zb_volume_restore *v, zb_archive_reader *r)
     }
     json_decref(meta);
     if (rc == 0)
-        rc = find_folder(v);
+        rc = zb_volume_folder(v->d, v->written, &v->folder);
     if (rc == 0 && v->folder && !v->opts.api) {
         zb_log_detail("writing volume %s directly into %s", v->written, v->folder);
         rc = zb_path_restore_begin(&v->direct, v->name, v->folder, 0);

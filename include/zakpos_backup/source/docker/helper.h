@@ -27,10 +27,15 @@ int zb_docker_list_filtered(zb_docker *d, const char *listing, const char *key, 
 int zb_volume_inspect(zb_docker *d, const char *name, json_t **out);
 
 /* The folder of a volume (an inspection answer) when this process can use it
- * directly: a local volume whose Mountpoint is a folder it may read and
+ * directly: a local volume without driver options (those are mounted onto
+ * the folder only while a container uses them) whose Mountpoint it may read and
  * enter (the tool runs on the Docker host as root, or in a container that
  * mounts it); NULL otherwise. Borrowed from info. */
 const char *zb_volume_reachable_folder(json_t *info);
+
+/* The same for a volume by name: *folder allocated, or NULL when the folder
+ * is not reachable (or the volume does not exist). */
+int zb_volume_folder(zb_docker *d, const char *name, char **folder);
 
 /* An in-memory tar sent as a request body, read from a cursor
  * (zb_helper_tar_source is its body source). */

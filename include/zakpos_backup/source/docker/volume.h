@@ -54,6 +54,7 @@ int zb_volume_has_record(void);
 typedef int (*zb_volume_visit_fn)(struct archive *in, struct archive_entry *e, const char *relative,
                                   const char *hardlink_relative, void *payload);
 int zb_volume_walk(zb_docker *d, const char *name, zb_volume_visit_fn visit, void *payload);
+/* A volume that is already gone is no error. */
 int zb_volume_remove(zb_docker *d, const char *name);
 
 typedef struct zb_volume_restore zb_volume_restore;
