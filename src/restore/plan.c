@@ -2,6 +2,7 @@
 #include "zakpos_backup/archive/writer.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/source/docker/volume.h"
 #include "zakpos_backup/source/path/path.h"
@@ -197,6 +198,8 @@ static int read_and_dispatch(zb_restore_plan *p, zb_archive_reader *r)
     int rc;
     char *last_kind = NULL, *last_name = NULL;
     while ((rc = zb_archive_reader_next(r, &e, &info)) > 0) {
+        if ((rc = zb_check_interrupt()) < 0)
+            break;
         restore_target *t = find_target(p, info.source_kind, info.source_name);
         if (!t && p->select) {
             if ((rc = starts_source(&last_kind, &last_name, &info)) < 0)
@@ -247,6 +250,9 @@ int zb_restore_plan_run(zb_restore_plan *p, zb_archive_reader *r)
     }
     for (size_t i = 0; i < p->count; i++) {
         restore_target *t = &p->targets[i];
+        /* a signal before a target is finished leaves it as it was */
+        if ((rc = zb_check_interrupt()) < 0)
+            return rc;
         double started = zb_time_monotonic();
         if ((rc = t->finish(t->state, r)) < 0)
             return rc;

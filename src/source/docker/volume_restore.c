@@ -5,6 +5,7 @@
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
+#include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/common/walk.h"
 #include "zakpos_backup/source/docker/helper.h"
 #include "zakpos_backup/source/docker/swap.h"
@@ -184,6 +185,8 @@ static int upload_data(volume_upload *u, zb_archive_reader *r)
             return rc;
         at += (int64_t)len;
         zb_progress_add(len);
+        if ((rc = zb_check_interrupt()) < 0)
+            return rc;
     }
     return rc;
 }

@@ -3,6 +3,7 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/signal.h"
 
 #include <archive.h>
 #include <errno.h>
@@ -217,6 +218,8 @@ static int write_data(zb_path_restore *p, zb_archive_reader *r, const char *rela
     while ((rc = zb_archive_reader_read_block(r, &data, &len, &offset)) > 0) {
         if (archive_write_data_block(p->disk, data, len, offset) < ARCHIVE_WARN)
             return zb_error_set(ZB_EIO, "cannot write %s: %s", relative, archive_error_string(p->disk));
+        if ((rc = zb_check_interrupt()) < 0)
+            return rc;
     }
     return rc;
 }
