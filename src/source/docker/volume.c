@@ -234,8 +234,10 @@ static int read_volume_once(zb_docker *d, const char *helper, const char *local_
  * an independent count of the volume's folder (sockets aside: no tar holds
  * them); when Docker's stream left entries out, a second read of its names
  * says which. helper NULL: the folder was read directly. */
-static int cross_check(zb_docker *d, const char *name, const char *helper, const char *folder, uint64_t stored)
+static int cross_check(zb_docker *d, const char *name, const char *helper, const char *folder, uint64_t stored,
+                       int *mismatch)
 {
+    *mismatch = 0;
     zb_walk_count counted;
     int rc = zb_walk_count_tree(&counted, folder);
     if (rc < 0)
@@ -245,6 +247,7 @@ static int cross_check(zb_docker *d, const char *name, const char *helper, const
                     (unsigned long long)counted.sockets);
     if (counted.entries <= stored)
         return 0;
+    *mismatch = 1;
     zb_buf missing = ZB_BUF_INIT;
     uint64_t missing_count = 0;
     name_list names = {NULL, 0, 0};
@@ -328,8 +331,13 @@ int zb_volume_backup(zb_archive_writer *w, zb_docker *d, const char *name, const
     } else if (rc == 0) {
         rc = read_volume_once(d, helper, reachable ? mountpoint : NULL, copy_entry, w, &broke, last_name, sizeof(last_name));
     }
+    int mismatch = 0;
     if (rc == 0 && reachable)
-        rc = cross_check(d, name, helper, mountpoint, zb_archive_writer_source_entries(w) - before);
+        rc = cross_check(d, name, helper, mountpoint, zb_archive_writer_source_entries(w) - before, &mismatch);
+    /* read directly, nothing but a service writing meanwhile explains a
+     * missing entry: the archive is written again, as for a broken stream */
+    if (mismatch && direct)
+        broke = 1;
     else if (rc == 0)
         zb_log_detail("volume %s: its folder is not reachable from here, so its entries cannot be counted apart", name);
     if (rc == 0)
