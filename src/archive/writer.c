@@ -232,9 +232,12 @@ static int open_tar(zb_archive_writer *w)
     w->tar = archive_write_new();
     if (!w->tar)
         return zb_error_set(ZB_ENOMEM, "cannot create a tar writer");
-    /* Restricted pax: plain ustar headers where they suffice, pax extensions
-     * (long names, big files, sub-second times, xattrs) only where needed. */
-    if (archive_write_set_format_pax_restricted(w->tar) != ARCHIVE_OK ||
+    /* pax: plain ustar headers where they suffice, pax extensions (long
+     * names, big files, sub-second and pre-1970 times, xattrs) only where
+     * needed. Not "pax restricted": it drops sub-second mtimes unless an
+     * entry needs an extension for something else. Entries carry no atime
+     * nor ctime (see begin_entry), so whole-second entries stay plain. */
+    if (archive_write_set_format_pax(w->tar) != ARCHIVE_OK ||
         archive_write_add_filter_none(w->tar) != ARCHIVE_OK ||
         archive_write_set_bytes_per_block(w->tar, 0) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(w->tar, 1) != ARCHIVE_OK ||
@@ -397,6 +400,11 @@ int zb_archive_writer_begin_entry(zb_archive_writer *w, struct archive_entry *en
         return zb_error_set(ZB_ENOMEM, "out of memory");
     }
     archive_entry_set_pathname(w->entry, full);
+    /* access and change times are not restored; kept out, they would give
+     * every entry a pax extension */
+    archive_entry_unset_atime(w->entry);
+    archive_entry_unset_ctime(w->entry);
+    archive_entry_unset_birthtime(w->entry);
     if (full_link)
         archive_entry_set_hardlink(w->entry, full_link);
     free(full);
@@ -717,6 +725,11 @@ void zb_archive_writer_free(zb_archive_writer *w)
     }
     free(w->sources);
     free(w);
+}
+
+uint64_t zb_archive_writer_source_entries(const zb_archive_writer *w)
+{
+    return w->current ? w->current->entry_count : 0;
 }
 
 json_t *zb_archive_writer_sources(const zb_archive_writer *w)

@@ -18,6 +18,7 @@
 #include "zakpos_backup/command/drill.h"
 #include "zakpos_backup/command/verify.h"
 #include "zakpos_backup/remote/copy.h"
+#include "zakpos_backup/source/docker/swap.h"
 #include "zakpos_backup/source/docker/volume.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
@@ -169,6 +170,10 @@ int zb_cli_main(int argc, char **argv)
             rc = zb_error_set(ZB_EUSAGE, "unknown command '%s'", argv[index]);
             zb_error_hint("see 'zakpos-backup --help' for the list of commands");
         } else {
+            /* a restore killed while it replaced a volume's content is
+             * finished (or undone) before its users start again */
+            if (zb_swap_recover(NULL) < 0)
+                zb_log_error("cannot finish the volume replacement a killed restore began: %s", zb_error_message());
             /* a run killed while it held services stopped left a record:
              * any command starts them again first */
             if (zb_volume_has_record() && zb_volume_recover(NULL) < 0)

@@ -2,6 +2,7 @@
 #include "zakpos_backup/archive/writer.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/source/docker/volume.h"
 #include "zakpos_backup/source/path/path.h"
@@ -122,7 +123,8 @@ static int volume_finish(void *state, zb_archive_reader *r) { return zb_volume_r
 static const char *volume_target(const void *state) { return zb_volume_restore_target(state); }
 static void volume_free(void *state) { zb_volume_restore_free(state); }
 
-int zb_restore_plan_add_volume(zb_restore_plan *p, zb_docker *d, const char *name, const char *target, int force)
+int zb_restore_plan_add_volume(zb_restore_plan *p, zb_docker *d, const char *name, const char *target,
+                               const zb_volume_restore_options *opts)
 {
     restore_target *t = new_target(p, ZB_SOURCE_VOLUME, name, target ? target : name);
     if (!t)
@@ -132,7 +134,7 @@ int zb_restore_plan_add_volume(zb_restore_plan *p, zb_docker *d, const char *nam
     t->target_name = volume_target;
     t->free = volume_free;
     zb_volume_restore *state = NULL;
-    int rc = zb_volume_restore_begin(&state, d, name, target, force);
+    int rc = zb_volume_restore_begin(&state, d, name, target, opts);
     t->state = state;
     return rc;
 }
@@ -199,6 +201,8 @@ static int read_and_dispatch(zb_restore_plan *p, zb_archive_reader *r)
     int rc;
     char *last_kind = NULL, *last_name = NULL;
     while ((rc = zb_archive_reader_next(r, &e, &info)) > 0) {
+        if ((rc = zb_check_interrupt()) < 0)
+            break;
         restore_target *t = NULL;
         if ((rc = find_target(&t, p, info.source_kind, info.source_name)) < 0)
             break;
@@ -252,6 +256,9 @@ int zb_restore_plan_run(zb_restore_plan *p, zb_archive_reader *r)
     }
     for (size_t i = 0; i < p->count; i++) {
         restore_target *t = &p->targets[i];
+        /* a signal before a target is finished leaves it as it was */
+        if ((rc = zb_check_interrupt()) < 0)
+            return rc;
         double started = zb_time_monotonic();
         if ((rc = t->finish(t->state, r)) < 0)
             return rc;

@@ -52,6 +52,9 @@ int zb_archive_writer_add_file(zb_archive_writer *w, const char *name, const voi
 
 /* Uncompressed bytes of entry content written so far (for progress). */
 uint64_t zb_archive_writer_bytes_in(const zb_archive_writer *w);
+/* Entries of the source being written so far (0 outside a source): a source
+ * cross-checks what it stored against its own count of what it read. */
+uint64_t zb_archive_writer_source_entries(const zb_archive_writer *w);
 /* The sources written: [{kind, name, entries, bytes}] (a new reference). */
 json_t *zb_archive_writer_sources(const zb_archive_writer *w);
 /* Writes manifest.json, finishes every layer, fsyncs and publishes the file. */

@@ -8,6 +8,7 @@
 
 #include "zakpos_backup/archive/reader.h"
 #include "zakpos_backup/source/docker/client.h"
+#include "zakpos_backup/source/docker/volume.h"
 #include "zakpos_backup/source/pg/pg.h"
 
 #include <stddef.h>
@@ -35,7 +36,8 @@ void zb_restore_plan_on_unselected(zb_restore_plan *p, zb_restore_plan_select_fn
 
 int zb_restore_plan_add_path(zb_restore_plan *p, const char *name, const char *target, int force);
 /* d stays the caller's. */
-int zb_restore_plan_add_volume(zb_restore_plan *p, zb_docker *d, const char *name, const char *target, int force);
+int zb_restore_plan_add_volume(zb_restore_plan *p, zb_docker *d, const char *name, const char *target,
+                               const zb_volume_restore_options *opts);
 /* name NULL: the archive's database source, whatever its name. */
 int zb_restore_plan_add_pg(zb_restore_plan *p, const char *name, const zb_pg_restore_options *opts);
 

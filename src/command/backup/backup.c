@@ -55,8 +55,10 @@ static const char help[] =
     "zakpos-backup.exec-pre / exec-post commands around it; always started again.\n"
     "  --stop-container NAME    stop this container too while its volumes are read\n"
     "  --pause-container NAME   pause this container while its volumes are read\n"
-    "  --volume-direct          read a local volume's folder (its Mountpoint) directly\n"
-    "                           when this host can, which is faster; the API otherwise\n"
+    "  --volume-api             read volumes through the Docker API even where their\n"
+    "                           folder (Mountpoint) is reachable; by default such a\n"
+    "                           folder is read directly, which keeps every attribute\n"
+    "  --volume-direct          accepted for older scripts: direct reading is the default\n"
     "\n"
     "Database options:\n"
     "  --pg-name NAME           the database's name in the archive (default: its dbname)\n"
@@ -113,6 +115,7 @@ enum {
     OPT_STOP_CONTAINER,
     OPT_PAUSE_CONTAINER,
     OPT_VOLUME_DIRECT,
+    OPT_VOLUME_API,
     OPT_REMOTE,
     OPT_NO_REMOTE,
     OPT_SIGNING_KEY,
@@ -129,7 +132,7 @@ typedef struct backup_request {
     int pg_selected;
     zb_pg_backup_options pg;
     zb_strv volumes, volume_labels, compose_projects, stop_containers, pause_containers;
-    int volume_direct;
+    int volume_api;
     zb_strv remotes;
     int no_remote;
     int lock_wait; /* seconds to wait for a busy repository */
@@ -168,6 +171,7 @@ static int parse(backup_request *req, int argc, char **argv)
         {"stop-container", required_argument, NULL, OPT_STOP_CONTAINER},
         {"pause-container", required_argument, NULL, OPT_PAUSE_CONTAINER},
         {"volume-direct", no_argument, NULL, OPT_VOLUME_DIRECT},
+        {"volume-api", no_argument, NULL, OPT_VOLUME_API},
         {"remote", required_argument, NULL, OPT_REMOTE},
         {"no-remote", no_argument, NULL, OPT_NO_REMOTE},
         {"lock-wait", required_argument, NULL, ZB_OPT_LOCK_WAIT},
@@ -204,7 +208,8 @@ static int parse(backup_request *req, int argc, char **argv)
         case OPT_COMPOSE_PROJECT: rc = zb_strv_push(&req->compose_projects, optarg); break;
         case OPT_STOP_CONTAINER: rc = zb_strv_push(&req->stop_containers, optarg); break;
         case OPT_PAUSE_CONTAINER: rc = zb_strv_push(&req->pause_containers, optarg); break;
-        case OPT_VOLUME_DIRECT: req->volume_direct = 1; break;
+        case OPT_VOLUME_DIRECT: req->volume_api = 0; break;
+        case OPT_VOLUME_API: req->volume_api = 1; break;
         case OPT_REMOTE: rc = zb_strv_push(&req->remotes, optarg); break;
         case OPT_NO_REMOTE: req->no_remote = 1; break;
         case ZB_OPT_LOCK_WAIT: rc = zb_cli_parse_duration(&req->lock_wait, optarg, "--lock-wait"); break;
@@ -304,7 +309,7 @@ static void record_in_index(const char *path, zb_archive_writer *w)
 static int back_up_volumes(zb_archive_writer *w, zb_docker *d, char **names, size_t count, const backup_request *req,
                            int *retry)
 {
-    zb_volume_backup_options opts = {req->stop_containers.items, req->pause_containers.items, req->volume_direct};
+    zb_volume_backup_options opts = {req->stop_containers.items, req->pause_containers.items, req->volume_api};
     for (size_t i = 0; i < count; i++) {
         zb_log_detail("backing up volume %s", names[i]);
         int rc = zb_volume_backup(w, d, names[i], &opts, retry);

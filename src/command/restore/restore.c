@@ -19,7 +19,7 @@
 static const char help[] =
     "usage: zakpos-backup restore (--key FILE | --passphrase-file FILE) ARCHIVE\n"
     "           [--pg-target CONNINFO] [--volume NAME[=NEWNAME]...] [--path NAME=TARGETDIR...]\n"
-    "           [--force]\n"
+    "           [--force] [--volume-options-from-archive [--allow-host-bind]] [--volume-api]\n"
     "\n"
     "Restores the selected sources. The archive is read once, start to end, and\n"
     "verified on the way; restored files are written into a staging folder\n"
@@ -33,9 +33,19 @@ static const char help[] =
     "                           <source>_restored); it is created, and must be absent or\n"
     "                           empty unless --force. Data is loaded into a temporary\n"
     "                           database that takes the target's name once verified.\n"
-    "  --volume NAME[=NEWNAME]  restore Docker volume NAME (into NEWNAME), created with\n"
-    "                           the recorded driver, labels and options; an existing\n"
-    "                           volume needs --force (its users are stopped meanwhile)\n"
+    "  --volume NAME[=NEWNAME]  restore Docker volume NAME (into NEWNAME): a new volume is\n"
+    "                           a plain local one with the recorded labels (Compose's\n"
+    "                           only under the archived name); an existing volume needs\n"
+    "                           --force: the archive is restored into a stage volume and\n"
+    "                           swapped in only once verified (its users stopped for the\n"
+    "                           swap; the old content is kept until the new one is in place)\n"
+    "  --volume-options-from-archive  create new volumes with the archive's driver and\n"
+    "                           driver options instead of a plain local volume\n"
+    "  --allow-host-bind        with the above: also options that bind a host path\n"
+    "                           (type=none, o=bind, device=), which then receives the\n"
+    "                           archive's content; only on the command line, logged\n"
+    "  --volume-api             write volumes through the Docker API even where their\n"
+    "                           folder is reachable (by default it is written directly)\n"
     "  --pg-source NAME         which database of the archive (if it holds several)\n"
     "  --pg-password-file FILE  the database password, read from FILE (a Docker secret)\n"
     "  --jobs N                 parallel connections for data and indexes (default: cores)\n"
@@ -61,6 +71,7 @@ typedef struct restore_request {
     zb_strv pg_tables, pg_schemas;
     zb_pg_restore_options pg;
     int force;
+    zb_volume_restore_options volume;
     zb_restore_plan *plan;
 } restore_request;
 
@@ -75,6 +86,9 @@ enum {
     OPT_NO_OWNER,
     OPT_NO_ACL,
     OPT_VOLUME,
+    OPT_VOLUME_OPTIONS_FROM_ARCHIVE,
+    OPT_ALLOW_HOST_BIND,
+    OPT_VOLUME_API,
 };
 
 static int parse(restore_request *req, int argc, char **argv)
@@ -86,6 +100,9 @@ static int parse(restore_request *req, int argc, char **argv)
         {"force", no_argument, NULL, ZB_OPT_FORCE},
         {"pg-target", required_argument, NULL, OPT_PG_TARGET},
         {"volume", required_argument, NULL, OPT_VOLUME},
+        {"volume-options-from-archive", no_argument, NULL, OPT_VOLUME_OPTIONS_FROM_ARCHIVE},
+        {"allow-host-bind", no_argument, NULL, OPT_ALLOW_HOST_BIND},
+        {"volume-api", no_argument, NULL, OPT_VOLUME_API},
         {"pg-source", required_argument, NULL, OPT_PG_SOURCE},
         {"jobs", required_argument, NULL, OPT_JOBS},
         {"pg-password-file", required_argument, NULL, OPT_PG_PASSWORD_FILE},
@@ -105,6 +122,9 @@ static int parse(restore_request *req, int argc, char **argv)
         case OPT_PATH: rc = zb_strv_push(&req->paths, optarg); break;
         case ZB_OPT_FORCE: req->force = 1; break;
         case OPT_VOLUME: rc = zb_strv_push(&req->volumes, optarg); break;
+        case OPT_VOLUME_OPTIONS_FROM_ARCHIVE: req->volume.options_from_archive = 1; break;
+        case OPT_ALLOW_HOST_BIND: req->volume.allow_host_bind = 1; break;
+        case OPT_VOLUME_API: req->volume.api = 1; break;
         case OPT_PG_TARGET: req->pg_selected = 1, req->pg.conninfo = optarg; break;
         case OPT_PG_SOURCE: req->pg_source = optarg; break;
         case OPT_PG_PASSWORD_FILE: req->pg.password_file = optarg; break;
@@ -132,6 +152,12 @@ static int parse(restore_request *req, int argc, char **argv)
                                              "or --path NAME=TARGETDIR");
     if (!req->pg_selected && (req->pg_source || req->pg_tables.count || req->pg_schemas.count))
         return zb_cli_usage_error("restore", "--pg-source, --table and --schema need --pg-target");
+    if (req->volume.allow_host_bind && !req->volume.options_from_archive)
+        return zb_cli_usage_error("restore", "--allow-host-bind needs --volume-options-from-archive");
+    if (req->volume.allow_host_bind)
+        zb_log_warn("--allow-host-bind: a restored volume may be created bound to a host folder, which then receives "
+                    "the archive's content");
+    req->volume.force = req->force;
     req->pg.force = req->force;
     req->pg.tables = (const char *const *)req->pg_tables.items;
     req->pg.schemas = (const char *const *)req->pg_schemas.items;
@@ -164,7 +190,7 @@ static int add_volume_targets(restore_request *req)
         if (eq == spec || (eq && !eq[1]))
             return zb_cli_usage_error("restore", "--volume takes NAME or NAME=NEWNAME, not '%s'", spec);
         char *name = eq ? strndup(spec, (size_t)(eq - spec)) : zb_strdup(spec);
-        rc = name ? zb_restore_plan_add_volume(req->plan, req->docker, name, eq ? eq + 1 : spec, req->force)
+        rc = name ? zb_restore_plan_add_volume(req->plan, req->docker, name, eq ? eq + 1 : spec, &req->volume)
                   : zb_error_set(ZB_ENOMEM, "out of memory");
         free(name);
     }

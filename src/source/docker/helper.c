@@ -4,6 +4,7 @@
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/source/docker/record.h"
+#include "zakpos_backup/source/docker/volume.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* before + value (percent-encoded) + after, into b. */
@@ -66,31 +68,40 @@ int zb_helper_image_tar(zb_buf *out, const char *name, const void *data, size_t 
     return ok ? 0 : zb_error_set(ZB_EFAIL, "cannot build an image for the helper containers");
 }
 
-static int ensure_helper_image(zb_docker *d, char *image, size_t size)
+/* 1 if the image is here, 0 if not, <0 on other errors. */
+static int image_exists(zb_docker *d, const char *image)
 {
-    snprintf(image, size, "%s:%s", ZB_HELPER_REPO, ZB_VERSION);
-    zb_buf path = ZB_BUF_INIT, tar = ZB_BUF_INIT;
+    zb_buf path = ZB_BUF_INIT;
     long status = 0;
     int rc = zb_docker_api_path(&path, "/images/", image, "/json");
-    if (rc == 0 && zb_docker_json(d, "GET", path.data, NULL, NULL, &status) == 0) {
-        zb_buf_free(&path);
-        return 0;
-    }
-    if (status != 404) {
-        zb_buf_free(&path);
-        return zb_error_code();
-    }
-    zb_log_detail("importing the helper image %s (once)", image);
-    zb_buf_reset(&path);
-    rc = zb_buf_printf(&path, "/images/create?fromSrc=-&repo=%s&tag=%s", ZB_HELPER_REPO, ZB_VERSION);
     if (rc == 0)
-        rc = zb_helper_image_tar(&tar, "volume/", NULL, 0);
+        rc = zb_docker_json(d, "GET", path.data, NULL, NULL, &status);
+    zb_buf_free(&path);
+    return rc == 0 ? 1 : status == 404 ? 0 : rc;
+}
+
+/* Imports repo:ZB_VERSION from a tar of one entry (see zb_helper_image_tar):
+ * no registry is needed. */
+static int import_image(zb_docker *d, const char *repo, const char *entry, const void *data, size_t len)
+{
+    zb_buf path = ZB_BUF_INIT, tar = ZB_BUF_INIT;
+    zb_log_detail("importing the helper image %s:%s (once)", repo, ZB_VERSION);
+    int rc = zb_buf_printf(&path, "/images/create?fromSrc=-&repo=%s&tag=%s", repo, ZB_VERSION);
+    if (rc == 0)
+        rc = zb_helper_image_tar(&tar, entry, data, len);
     if (rc == 0)
         rc = zb_docker_send_stream(d, "POST", path.data, "application/x-tar", zb_helper_tar_source, &(zb_tar_upload){&tar, 0},
                                    NULL, NULL);
     zb_buf_free(&path);
     zb_buf_free(&tar);
-    return rc < 0 ? zb_error_context("cannot import the helper image") : 0;
+    return rc < 0 ? zb_error_context("cannot import the helper image %s", repo) : 0;
+}
+
+static int ensure_helper_image(zb_docker *d, char *image, size_t size)
+{
+    snprintf(image, size, "%s:%s", ZB_HELPER_REPO, ZB_VERSION);
+    int rc = image_exists(d, image);
+    return rc != 0 ? (rc > 0 ? 0 : rc) : import_image(d, ZB_HELPER_REPO, "volume/", NULL, 0);
 }
 
 void zb_helper_remove(zb_docker *d, const char *id);
@@ -199,6 +210,30 @@ int zb_volume_inspect(zb_docker *d, const char *name, json_t **out)
     return rc;
 }
 
+const char *zb_volume_reachable_folder(json_t *info)
+{
+    const char *driver = json_string_value(json_object_get(info, "Driver"));
+    const char *mountpoint = json_string_value(json_object_get(info, "Mountpoint"));
+    struct stat st;
+    /* a local volume with driver options (a bind, NFS, tmpfs) is mounted
+     * onto its folder only while a container uses it: its folder is not
+     * its content */
+    int ok = driver && strcmp(driver, "local") == 0 && json_object_size(json_object_get(info, "Options")) == 0 && mountpoint && stat(mountpoint, &st) == 0 && S_ISDIR(st.st_mode) &&
+             access(mountpoint, R_OK | X_OK) == 0;
+    return ok ? mountpoint : NULL;
+}
+
+int zb_volume_folder(zb_docker *d, const char *name, char **folder)
+{
+    json_t *info = NULL;
+    *folder = NULL;
+    int rc = zb_volume_inspect(d, name, &info);
+    const char *reachable = rc == 0 ? zb_volume_reachable_folder(info) : NULL;
+    if (reachable && !(*folder = zb_strdup(reachable)))
+        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    json_decref(info);
+    return rc;
+}
 
 /* GET a listing filtered on one key (Docker's filters={"key":["value"]}). */
 int zb_docker_list_filtered(zb_docker *d, const char *listing, const char *key, const char *value, json_t **out)
@@ -215,3 +250,67 @@ int zb_docker_list_filtered(zb_docker *d, const char *listing, const char *key, 
     return rc;
 }
 
+
+/* An image holding only this host's static busybox. */
+static int ensure_busybox_image(zb_docker *d, char *image, size_t size)
+{
+    static const char busybox[] = "/bin/busybox";
+    snprintf(image, size, "%s-busybox:%s", ZB_HELPER_REPO, ZB_VERSION);
+    int rc = image_exists(d, image);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
+    if (access(busybox, X_OK) != 0) {
+        zb_error_set(ZB_EUSAGE, "writing a volume whose folder this host cannot reach needs %s on this host", busybox);
+        return zb_error_hint("install busybox-static, or run the tool on the Docker host as root");
+    }
+    char *data = NULL;
+    size_t data_len = 0;
+    rc = zb_fs_read_file(&data, &data_len, busybox, 16u << 20);
+    if (rc == 0)
+        rc = import_image(d, ZB_HELPER_REPO "-busybox", "busybox", data, data_len);
+    free(data);
+    return rc;
+}
+
+int zb_helper_run_script(zb_docker *d, json_t *mounts, const char *script, const char *what)
+{
+    char image[128], pid[24];
+    int rc = ensure_busybox_image(d, image, sizeof(image));
+    if (rc < 0)
+        return rc;
+    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+    json_t *list = json_array();
+    const char *volume;
+    json_t *target;
+    json_object_foreach(mounts, volume, target)
+        json_array_append_new(list, json_pack("{s:s, s:s, s:O}", "Type", "volume", "Source", volume, "Target", target));
+    json_t *body = json_pack("{s:s, s:[s,s,s,s], s:b, s:{s:s}, s:{s:o}}", "Image", image, "Cmd", "/busybox", "sh", "-c",
+                             script, "NetworkDisabled", 1, "Labels", ZB_HELPER_LABEL, pid, "HostConfig", "Mounts", list);
+    json_t *created = NULL, *waited = NULL;
+    zb_buf path = ZB_BUF_INIT;
+    rc = body ? zb_docker_json(d, "POST", "/containers/create", body, &created, NULL) : zb_error_set(ZB_ENOMEM, "out of memory");
+    const char *id = json_string_value(json_object_get(created, "Id"));
+    if (rc == 0 && (rc = zb_docker_api_path(&path, "/containers/", id, "/start")) == 0)
+        rc = zb_docker_json(d, "POST", path.data, NULL, NULL, NULL);
+    if (rc == 0 && (rc = zb_docker_api_path(&path, "/containers/", id, "/wait")) == 0)
+        rc = zb_docker_json(d, "POST", path.data, NULL, &waited, NULL);
+    if (rc == 0 && json_integer_value(json_object_get(waited, "StatusCode")) != 0)
+        rc = zb_error_set(ZB_EDOCKER, "%s failed (exit status %lld in the helper container)", what,
+                          (long long)json_integer_value(json_object_get(waited, "StatusCode")));
+    zb_helper_remove(d, id);
+    json_decref(body);
+    json_decref(created);
+    json_decref(waited);
+    zb_buf_free(&path);
+    return rc;
+}
+
+int zb_docker_state_path(char *out, size_t size, const char *file)
+{
+    const char *dir = getenv(ZB_ENV_STATE_DIR);
+    if (!dir || !*dir)
+        dir = ZB_DEFAULT_STATE_DIR;
+    if (snprintf(out, size, "%s/%s", dir, file) >= (int)size)
+        return zb_error_set(ZB_EUSAGE, "state folder path too long: %s", dir);
+    return *file ? zb_fs_mkdir_p(dir, 0700) : 0; /* the folder itself is only looked at */
+}

@@ -6,6 +6,7 @@
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/signal.h"
+#include "zakpos_backup/common/walk.h"
 #include "zakpos_backup/source/docker/helper.h"
 #include "zakpos_backup/source/docker/quiesce.h"
 #include "zakpos_backup/source/path/path.h"
@@ -92,6 +93,37 @@ static int visit_entry(struct archive *in, struct archive_entry *e, char *last_n
         rc = visit(in, e, relative, link_relative, payload);
     free(name);
     return rc;
+}
+
+/* Names Docker's stream holds, read a second time (names only) when the
+ * counts disagree, so the error can say what is missing. */
+typedef struct name_list {
+    char **items;
+    size_t count, cap;
+} name_list;
+
+static int collect_name(struct archive *in, struct archive_entry *e, const char *relative, const char *link_relative,
+                        void *payload)
+{
+    (void)in, (void)e, (void)link_relative;
+    name_list *l = payload;
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        char **grown = realloc(l->items, cap * sizeof(*grown));
+        if (!grown)
+            return zb_error_set(ZB_ENOMEM, "out of memory");
+        l->items = grown, l->cap = cap;
+    }
+    return (l->items[l->count] = zb_strdup(relative)) != NULL ? (l->count++, 0) : zb_error_set(ZB_ENOMEM, "out of memory");
+}
+
+static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void name_list_free(name_list *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        free(l->items[i]);
+    free(l->items);
 }
 
 /* Copies one entry from Docker's stream into the archive. */
@@ -197,17 +229,48 @@ static int read_volume_once(zb_docker *d, const char *helper, const char *local_
 }
 
 static json_t *volume_meta(json_t *info);
+static int read_volume_once(zb_docker *d, const char *helper, const char *local_folder, entry_visit_fn visit,
+                            void *payload, int *stream_broke, char *last_name, size_t last_size);
 
-/* Direct mode: a local volume whose folder this process can read (the tool
- * runs on the Docker host, as root or in a container that mounts it). */
-static int can_read_directly(json_t *info)
+/* No entry is dropped silently: what reached the archive is checked against
+ * an independent count of the volume's folder (sockets aside: no tar holds
+ * them); when Docker's stream left entries out, a second read of its names
+ * says which. helper NULL: the folder was read directly. */
+static int cross_check(zb_docker *d, const char *name, const char *helper, const char *folder, uint64_t stored,
+                       int *mismatch)
 {
-    const char *driver = json_string_value(json_object_get(info, "Driver"));
-    const char *mountpoint = json_string_value(json_object_get(info, "Mountpoint"));
-    struct stat st;
-    return driver && strcmp(driver, "local") == 0 && mountpoint && stat(mountpoint, &st) == 0 && S_ISDIR(st.st_mode) &&
-           access(mountpoint, R_OK | X_OK) == 0;
+    *mismatch = 0;
+    zb_walk_count counted;
+    int rc = zb_walk_count_tree(&counted, folder);
+    if (rc < 0)
+        return zb_error_context("volume %s: cannot count its entries", name);
+    if (counted.sockets)
+        zb_log_info("volume %s: %llu socket(s) left out: a socket has no content to back up", name,
+                    (unsigned long long)counted.sockets);
+    if (counted.entries <= stored)
+        return 0;
+    *mismatch = 1;
+    zb_buf missing = ZB_BUF_INIT;
+    uint64_t missing_count = 0;
+    name_list names = {NULL, 0, 0};
+    char last[1024] = "";
+    int broke = 0;
+    if (helper && read_volume_once(d, helper, NULL, collect_name, &names, &broke, last, sizeof(last)) == 0) {
+        qsort(names.items, names.count, sizeof(*names.items), compare_names);
+        zb_walk_list_missing(&missing, &missing_count, folder, names.items, names.count, 10);
+    }
+    zb_error_set(helper ? ZB_EDOCKER : ZB_EIO, "volume %s holds %llu entries but only %llu reached the archive%s%s", name,
+                 (unsigned long long)counted.entries, (unsigned long long)stored, missing.len ? "; missing:" : "",
+                 missing.len ? missing.data : "");
+    if (helper)
+        zb_error_hint("Docker's archive stream leaves out paths longer than 4096 bytes; run the backup on the Docker host "
+                      "(as root) so the volume's folder is read directly");
+    name_list_free(&names);
+    zb_buf_free(&missing);
+    return zb_error_code();
 }
+
+static int can_read_directly(json_t *info) { return zb_volume_reachable_folder(info) != NULL; }
 
 /* volume.json comes first, so a restore can create the volume as it was
  * before the content arrives. */
@@ -242,9 +305,12 @@ int zb_volume_backup(zb_archive_writer *w, zb_docker *d, const char *name, const
     zb_quiesce h;
     memset(&h, 0, sizeof(h));
     int rc = zb_volume_inspect(d, name, &info);
-    int direct = rc == 0 && opts && opts->direct && can_read_directly(info);
-    if (rc == 0 && opts && opts->direct && !direct)
-        zb_log_info("volume %s: its mount point cannot be read from here; reading it through the Docker API", name);
+    /* direct whenever this host can: only the folder itself carries every
+     * attribute (Docker's tar has no sub-second times nor most xattrs) */
+    int reachable = rc == 0 && can_read_directly(info);
+    int direct = reachable && !(opts && opts->api);
+    if (rc == 0 && !reachable)
+        zb_log_detail("volume %s: its folder cannot be read from here; reading it through the Docker API", name);
     if (rc == 0 && !direct)
         rc = zb_helper_create(d, name, 1, &helper);
     int held = 0;
@@ -260,13 +326,22 @@ int zb_volume_backup(zb_archive_writer *w, zb_docker *d, const char *name, const
         rc = write_meta(w, info);
     int broke = 0;
     const char *mountpoint = json_string_value(json_object_get(info, "Mountpoint"));
+    uint64_t before = zb_archive_writer_source_entries(w);
     if (rc == 0 && direct) {
         zb_log_detail("reading volume %s directly from %s", name, mountpoint);
         rc = zb_path_add_tree(w, mountpoint, DATA_DIR);
     } else if (rc == 0) {
-        rc = read_volume_once(d, helper, can_read_directly(info) ? mountpoint : NULL, copy_entry, w, &broke, last_name,
-                              sizeof(last_name));
+        rc = read_volume_once(d, helper, reachable ? mountpoint : NULL, copy_entry, w, &broke, last_name, sizeof(last_name));
     }
+    int mismatch = 0;
+    if (rc == 0 && reachable)
+        rc = cross_check(d, name, helper, mountpoint, zb_archive_writer_source_entries(w) - before, &mismatch);
+    /* read directly, nothing but a service writing meanwhile explains a
+     * missing entry: the archive is written again, as for a broken stream */
+    if (mismatch && direct)
+        broke = 1;
+    else if (rc == 0)
+        zb_log_detail("volume %s: its folder is not reachable from here, so its entries cannot be counted apart", name);
     if (rc == 0)
         rc = zb_archive_writer_end_source(w, NULL);
     if (held) {
@@ -311,10 +386,13 @@ int zb_volume_walk(zb_docker *d, const char *name, zb_volume_visit_fn visit, voi
 int zb_volume_remove(zb_docker *d, const char *name)
 {
     zb_buf path = ZB_BUF_INIT;
+    long status = 0;
     int rc = zb_docker_api_path(&path, "/volumes/", name, "");
     if (rc == 0)
-        rc = zb_docker_json(d, "DELETE", path.data, NULL, NULL, NULL);
+        rc = zb_docker_json(d, "DELETE", path.data, NULL, NULL, &status);
     zb_buf_free(&path);
+    if (rc < 0 && status == 404)
+        return 0; /* already gone */
     if (rc < 0)
         zb_error_context("cannot remove volume %s", name);
     return rc;

@@ -6,8 +6,10 @@
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/signal.h"
+#include "zakpos_backup/common/walk.h"
 #include "zakpos_backup/source/docker/helper.h"
-#include "zakpos_backup/source/docker/quiesce.h"
+#include "zakpos_backup/source/docker/swap.h"
+#include "zakpos_backup/source/path/path.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -22,101 +24,230 @@
 #define PIPE_BYTES (1 << 20)
 #define DATA_DIR "data"
 #define META_NAME "volume.json"
+#define COMPOSE_LABEL_PREFIX "com.docker.compose."
+/* Docker's archive upload fails on longer names ("file name too long") */
+#define API_PATH_MAX 4096
 
-
-struct zb_volume_restore {
+/* The upload through the helper: libarchive writes a tar into a pipe, a
+ * thread PUTs it to /containers/{id}/archive. */
+typedef struct volume_upload {
     zb_docker *d;
-    char *name;   /* in the archive */
-    char *target; /* the volume written */
-    int force;
-    int created;  /* the target was made by this restore: removed on failure */
-    int finished;
     char *helper;
-    zb_quiesce held;    /* containers stopped while a forced restore replaces content */
-    int holding;
-    /* the upload: libarchive writes a tar into a pipe, a thread PUTs it */
     struct archive *out;
     int pipe_read, pipe_write; /* libarchive does not close the fd it writes to */
     pthread_t thread;
     int thread_started;
-    int upload_failed;
-    zb_error_saved upload_error;
+    int failed;
+    zb_error_saved error;
     zb_buf put_path;
+    zb_buf links; /* symbolic links sent so far, "\n"-separated: nothing is written through them */
+} volume_upload;
+
+struct zb_volume_restore {
+    zb_docker *d;
+    char *name;    /* in the archive */
+    char *target;  /* the volume restored into */
+    zb_volume_restore_options opts;
+    int replace;   /* the target exists (force): written into a stage, then swapped in */
+    zb_swap *swap;
+    const char *written; /* the volume being written: the target or the stage */
+    int created;   /* the target was made by this restore: removed unless finished */
+    int finished;
+    uint64_t entries; /* content entries received, the volume's folder included */
+    char *folder;     /* the written volume's folder, when reachable from here */
+    zb_path_restore *direct;
+    volume_upload *upload;
 };
+
+/* ------------------------------------------------------ upload (API mode) */
 
 static ssize_t read_from_pipe(void *buf, size_t len, void *payload)
 {
-    zb_volume_restore *v = payload;
+    volume_upload *u = payload;
     ssize_t n;
     do
-        n = read(v->pipe_read, buf, len);
+        n = read(u->pipe_read, buf, len);
     while (n < 0 && errno == EINTR);
     return n < 0 ? zb_error_errno(ZB_EIO, errno, "cannot read the upload pipe") : n;
 }
 
 static void *upload_main(void *arg)
 {
-    zb_volume_restore *v = arg;
-    if (zb_docker_send_stream(v->d, "PUT", v->put_path.data, "application/x-tar", read_from_pipe, v, NULL, NULL) < 0) {
-        v->upload_failed = 1;
-        zb_error_save(&v->upload_error);
+    volume_upload *u = arg;
+    if (zb_docker_send_stream(u->d, "PUT", u->put_path.data, "application/x-tar", read_from_pipe, u, NULL, NULL) < 0) {
+        u->failed = 1;
+        zb_error_save(&u->error);
     }
     /* drain, so the writer never blocks on a full pipe after a failure */
     char sink[4096];
-    while (read(v->pipe_read, sink, sizeof(sink)) > 0)
+    while (read(u->pipe_read, sink, sizeof(sink)) > 0)
         ;
     return NULL;
 }
 
-/* Empties a volume that a forced restore replaces: a helper container with
- * the host's static busybox deletes everything under the mount point. */
-static int clear_volume(zb_volume_restore *v)
+static void close_upload_pipe(volume_upload *u)
 {
-    static const char busybox[] = "/bin/busybox";
-    if (access(busybox, X_OK) != 0) {
-        zb_error_set(ZB_EUSAGE, "replacing the content of volume %s needs %s on this host to empty it", v->target, busybox);
-        return zb_error_hint("install busybox-static, or restore into a new volume (--volume %s=NEWNAME)", v->name);
+    if (u->pipe_write >= 0)
+        close(u->pipe_write); /* the end of the body: the upload finishes */
+    u->pipe_write = -1;
+}
+
+/* Ends the upload thread; the upload's own error if it failed. */
+static int upload_stop(volume_upload *u)
+{
+    if (u->thread_started) {
+        archive_write_free(u->out);
+        u->out = NULL;
+        close_upload_pipe(u);
+        pthread_join(u->thread, NULL);
+        u->thread_started = 0;
     }
-    zb_buf tar = ZB_BUF_INIT, path = ZB_BUF_INIT;
-    /* an image holding only busybox, tagged with the tool's version */
-    char *data = NULL;
-    size_t size = 0;
-    int rc = zb_fs_read_file(&data, &size, busybox, 16u << 20);
+    return u->failed ? zb_error_raise(&u->error) : zb_error_set(ZB_EDOCKER, "the upload to Docker stopped");
+}
+
+static void upload_free(volume_upload *u)
+{
+    if (!u)
+        return;
+    if (u->thread_started)
+        upload_stop(u);
+    archive_write_free(u->out);
+    close_upload_pipe(u);
+    if (u->pipe_read >= 0)
+        close(u->pipe_read);
+    zb_helper_remove(u->d, u->helper);
+    free(u->helper);
+    zb_buf_free(&u->put_path);
+    zb_buf_free(&u->links);
+    free(u);
+}
+
+static int upload_start(volume_upload **out, zb_docker *d, const char *volume)
+{
+    volume_upload *u = calloc(1, sizeof(*u));
+    if (!u)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    *out = u;
+    u->d = d;
+    u->pipe_read = u->pipe_write = -1;
+    int rc = zb_helper_create(d, volume, 0, &u->helper);
     if (rc == 0)
-        rc = zb_helper_image_tar(&tar, "busybox", data, size);
-    if (rc == 0)
-        rc = zb_buf_printf(&path, "/images/create?fromSrc=-&repo=%s-cleaner&tag=%s", ZB_HELPER_REPO, ZB_VERSION);
-    if (rc == 0)
-        rc = zb_docker_send_stream(v->d, "POST", path.data, "application/x-tar", zb_helper_tar_source, &(zb_tar_upload){&tar, 0},
-                                   NULL, NULL);
-    char image[128];
-    snprintf(image, sizeof(image), "%s-cleaner:%s", ZB_HELPER_REPO, ZB_VERSION);
-    json_t *body = json_pack("{s:s, s:[s,s,s,s,s,s,s,s,s,s,s,s,s], s:b, s:{s:s}, s:{s:[{s:s, s:s, s:s}]}}", "Image", image,
-                             "Cmd", "/busybox", "find", ZB_HELPER_MOUNT_POINT, "-mindepth", "1", "-maxdepth", "1", "-exec", "/busybox",
-                             "rm", "-rf", "{}", "+", "NetworkDisabled", 1, "Labels", ZB_HELPER_LABEL,
-                             "true", "HostConfig", "Mounts", "Type", "volume", "Source", v->target, "Target", ZB_HELPER_MOUNT_POINT);
-    json_t *created = NULL, *waited = NULL;
-    if (rc == 0)
-        rc = zb_docker_json(v->d, "POST", "/containers/create", body, &created, NULL);
-    const char *id = json_string_value(json_object_get(created, "Id"));
-    if (rc == 0 && (rc = zb_docker_api_path(&path, "/containers/", id, "/start")) == 0)
-        rc = zb_docker_json(v->d, "POST", path.data, NULL, NULL, NULL);
-    if (rc == 0 && (rc = zb_docker_api_path(&path, "/containers/", id, "/wait")) == 0)
-        rc = zb_docker_json(v->d, "POST", path.data, NULL, &waited, NULL);
-    if (rc == 0 && json_integer_value(json_object_get(waited, "StatusCode")) != 0)
-        rc = zb_error_set(ZB_EDOCKER, "emptying volume %s failed (status %lld)", v->target,
-                          (long long)json_integer_value(json_object_get(waited, "StatusCode")));
-    zb_helper_remove(v->d, id);
-    json_decref(body);
-    json_decref(created);
-    json_decref(waited);
-    free(data);
-    zb_buf_free(&tar);
-    zb_buf_free(&path);
+        rc = zb_docker_api_path(&u->put_path, "/containers/", u->helper, "/archive?path=/");
+    int fds[2];
+    if (rc == 0 && pipe2(fds, O_CLOEXEC) < 0)
+        rc = zb_error_errno(ZB_EIO, errno, "cannot make a pipe");
+    if (rc < 0)
+        return rc;
+    fcntl(fds[1], F_SETPIPE_SZ, PIPE_BYTES);
+    u->pipe_read = fds[0];
+    u->pipe_write = fds[1];
+    u->out = archive_write_new();
+    if (!u->out || archive_write_set_format_pax_restricted(u->out) != ARCHIVE_OK ||
+        archive_write_set_bytes_in_last_block(u->out, 1) != ARCHIVE_OK || archive_write_open_fd(u->out, fds[1]) != ARCHIVE_OK)
+        return zb_error_set(ZB_EFAIL, "cannot start the upload stream");
+    if (pthread_create(&u->thread, NULL, upload_main, u) != 0)
+        return zb_error_set(ZB_EFAIL, "cannot start the upload thread");
+    u->thread_started = 1;
+    return 0;
+}
+
+/* Links are data: any target is restored as a link. What is refused is an
+ * entry below a link sent before, which Docker's extractor would write
+ * through it. */
+static int check_not_through_link(volume_upload *u, const char *inside)
+{
+    for (const char *l = u->links.data; l && *l;) {
+        size_t n = strcspn(l, "\n");
+        if (strncmp(inside, l, n) == 0 && inside[n] == '/')
+            return zb_error_set(ZB_EUNSAFE, "refusing %s: it lies below the symbolic link %.*s", inside, (int)n, l);
+        l += n + (l[n] == '\n');
+    }
+    return 0;
+}
+
+static int upload_data(volume_upload *u, zb_archive_reader *r)
+{
+    const void *data;
+    size_t len;
+    int64_t offset, at = 0;
+    int rc;
+    static const char zeros[65536];
+    while ((rc = zb_archive_reader_read_block(r, &data, &len, &offset)) > 0) {
+        rc = 0;
+        while (rc == 0 && at < offset) { /* holes go as zeros: Docker's extractor has no sparse files */
+            size_t n = offset - at < (int64_t)sizeof(zeros) ? (size_t)(offset - at) : sizeof(zeros);
+            rc = archive_write_data(u->out, zeros, n) == (la_ssize_t)n ? 0 : upload_stop(u);
+            at += (int64_t)n;
+        }
+        if (rc == 0 && len && archive_write_data(u->out, data, len) != (la_ssize_t)len)
+            rc = upload_stop(u);
+        if (rc < 0)
+            return rc;
+        at += (int64_t)len;
+        if ((rc = zb_check_interrupt()) < 0)
+            return rc;
+    }
     return rc;
 }
 
-int zb_volume_restore_begin(zb_volume_restore **out, zb_docker *d, const char *name, const char *target, int force)
+static int upload_entry(volume_upload *u, zb_archive_reader *r, struct archive_entry *entry, const char *inside,
+                        const char *hardlink_inside)
+{
+    if (strlen(inside) + strlen(ZB_HELPER_MOUNT_NAME) + 1 >= API_PATH_MAX) {
+        zb_error_set(ZB_EDOCKER, "%s cannot be written through the Docker API: its name is longer than %d bytes", inside,
+                     API_PATH_MAX);
+        return zb_error_hint("run the restore on the Docker host (as root), where the volume's folder is written directly");
+    }
+    int rc = check_not_through_link(u, inside);
+    if (rc == 0 && archive_entry_filetype(entry) == AE_IFLNK)
+        rc = zb_buf_printf(&u->links, "%s\n", inside);
+    struct archive_entry *e = rc == 0 ? archive_entry_clone(entry) : NULL;
+    zb_buf name = ZB_BUF_INIT, link = ZB_BUF_INIT;
+    /* Names go below the mount point, uploaded from the container's root:
+     * Docker skips a "." entry, so only this way does the volume's own
+     * folder get its owner, mode and time back (Redis must own its folder). */
+    if (rc == 0)
+        rc = e ? zb_buf_printf(&name, "%s%s%s", ZB_HELPER_MOUNT_NAME, strcmp(inside, ".") == 0 ? "" : "/",
+                               strcmp(inside, ".") == 0 ? "" : inside)
+               : zb_error_set(ZB_ENOMEM, "out of memory");
+    if (rc == 0 && hardlink_inside)
+        rc = zb_buf_printf(&link, "%s/%s", ZB_HELPER_MOUNT_NAME, hardlink_inside);
+    if (rc == 0) {
+        archive_entry_set_pathname(e, name.data);
+        if (hardlink_inside)
+            archive_entry_set_hardlink(e, link.data);
+        if (archive_write_header(u->out, e) < ARCHIVE_WARN) /* a warning: a name kept as raw bytes */
+            rc = u->failed ? upload_stop(u) : zb_error_set(ZB_EIO, "cannot stream %s: %s", inside, archive_error_string(u->out));
+    }
+    if (rc == 0 && archive_entry_filetype(e) == AE_IFREG && !hardlink_inside)
+        rc = upload_data(u, r);
+    archive_entry_free(e);
+    zb_buf_free(&name);
+    zb_buf_free(&link);
+    return rc;
+}
+
+static int upload_finish(volume_upload *u)
+{
+    int rc = archive_write_close(u->out) == ARCHIVE_OK ? 0 : zb_error_set(ZB_EIO, "cannot finish the upload stream");
+    archive_write_free(u->out);
+    u->out = NULL;
+    close_upload_pipe(u);
+    pthread_join(u->thread, NULL);
+    u->thread_started = 0;
+    if (u->failed)
+        rc = zb_error_raise(&u->error);
+    /* done with the volume: the helper goes now, so the volume is free */
+    zb_helper_remove(u->d, u->helper);
+    free(u->helper);
+    u->helper = NULL;
+    return rc;
+}
+
+/* -------------------------------------------------------- the new volume */
+
+int zb_volume_restore_begin(zb_volume_restore **out, zb_docker *d, const char *name, const char *target,
+                            const zb_volume_restore_options *opts)
 {
     zb_volume_restore *v = calloc(1, sizeof(*v));
     if (!v || !(v->name = zb_strdup(name)) || !(v->target = zb_strdup(target ? target : name))) {
@@ -124,27 +255,95 @@ int zb_volume_restore_begin(zb_volume_restore **out, zb_docker *d, const char *n
         return zb_error_set(ZB_ENOMEM, "out of memory");
     }
     v->d = d;
-    v->force = force;
-    v->pipe_read = v->pipe_write = -1;
+    if (opts)
+        v->opts = *opts;
     *out = v;
     json_t *info = NULL;
     int rc = zb_volume_inspect(d, v->target, &info);
     json_decref(info);
-    if (rc == 0 && !force) {
+    if (rc == 0 && (!v->opts.force || v->opts.scratch)) {
         zb_error_set(ZB_EEXIST, "Docker volume '%s' exists; nothing was changed", v->target);
         return zb_error_hint("restore into a new volume (--volume %s=NEWNAME), or pass --force to replace its content", name);
     }
+    v->replace = rc == 0;
     if (rc == ZB_ENOTFOUND)
-        rc = 0; /* made from volume.json when it arrives */
+        rc = 0; /* made when volume.json arrives */
     return rc;
+}
+
+/* Driver options that make the volume a view of a host folder: writing the
+ * archive into it would write that folder. */
+static int binds_host_path(json_t *options)
+{
+    const char *type = json_string_value(json_object_get(options, "type"));
+    const char *o = json_string_value(json_object_get(options, "o"));
+    int bind_option = 0;
+    for (const char *p = o; p && *p;) {
+        size_t n = strcspn(p, ",");
+        bind_option |= (n == 4 && strncmp(p, "bind", 4) == 0) || (n == 5 && strncmp(p, "rbind", 5) == 0);
+        p += n + (p[n] == ',');
+    }
+    return (type && strcmp(type, "none") == 0) || bind_option || json_object_get(options, "device") != NULL;
+}
+
+/* The labels a new volume gets: Compose's own only when the volume keeps the
+ * name Compose gave it (else Compose would adopt a copy as its own). */
+static json_t *labels_for(const zb_volume_restore *v, json_t *recorded)
+{
+    int same_name = strcmp(v->name, v->target) == 0 && !v->opts.scratch;
+    json_t *labels = json_object();
+    const char *key;
+    json_t *value;
+    json_object_foreach(recorded, key, value) {
+        if (same_name || strncmp(key, COMPOSE_LABEL_PREFIX, strlen(COMPOSE_LABEL_PREFIX)) != 0)
+            json_object_set(labels, key, value);
+    }
+    return labels;
+}
+
+/* The archive's driver and options (only when asked for, never for a scratch
+ * volume, and a host bind only with its own permission). */
+static int driver_for(const zb_volume_restore *v, json_t *meta, const char **driver, json_t **options)
+{
+    json_t *recorded = json_object_get(meta, "options");
+    const char *recorded_driver = json_string_value(json_object_get(meta, "driver"));
+    *driver = "local";
+    *options = NULL;
+    int has_options = json_object_size(recorded) > 0 || (recorded_driver && strcmp(recorded_driver, "local") != 0);
+    if (!has_options)
+        return 0;
+    if (v->opts.scratch || !v->opts.options_from_archive) {
+        if (!v->opts.scratch)
+            zb_log_info("volume %s: created as a plain local volume; the archive's driver and options are not applied "
+                        "without --volume-options-from-archive", v->target);
+        return 0;
+    }
+    if (binds_host_path(recorded)) {
+        const char *device = json_string_value(json_object_get(recorded, "device"));
+        if (!v->opts.allow_host_bind) {
+            zb_error_set(ZB_EUNSAFE, "volume %s: the archive's options bind the host path %s; nothing was restored", v->target,
+                         device ? device : "(unnamed)");
+            return zb_error_hint("check that host path, then add --allow-host-bind, or restore without "
+                                 "--volume-options-from-archive into a plain volume");
+        }
+        zb_log_warn("volume %s is created bound to the host path %s, as the archive records (--allow-host-bind)", v->target,
+                    device ? device : "(unnamed)");
+    }
+    *driver = recorded_driver ? recorded_driver : "local";
+    *options = recorded;
+    return 0;
 }
 
 static int create_volume(zb_volume_restore *v, json_t *meta)
 {
-    json_t *body = json_pack("{s:s, s:s, s:O?, s:O?}", "Name", v->target, "Driver",
-                             json_string_value(json_object_get(meta, "driver")) ? json_string_value(json_object_get(meta, "driver")) : "local",
-                             "Labels", json_object_get(meta, "labels"), "DriverOpts", json_object_get(meta, "options"));
-    int rc = body ? zb_docker_json(v->d, "POST", "/volumes/create", body, NULL, NULL) : zb_error_set(ZB_ENOMEM, "out of memory");
+    const char *driver;
+    json_t *options;
+    int rc = driver_for(v, meta, &driver, &options);
+    if (rc < 0)
+        return rc;
+    json_t *body = json_pack("{s:s, s:s, s:o, s:O?}", "Name", v->target, "Driver", driver, "Labels",
+                             labels_for(v, json_object_get(meta, "labels")), "DriverOpts", options);
+    rc = body ? zb_docker_json(v->d, "POST", "/volumes/create", body, NULL, NULL) : zb_error_set(ZB_ENOMEM, "out of memory");
     json_decref(body);
     if (rc == 0) {
         v->created = 1;
@@ -153,9 +352,10 @@ static int create_volume(zb_volume_restore *v, json_t *meta)
     return rc;
 }
 
-/* volume.json: the target is made (or emptied, with --force) and the upload
- * into it starts. */
-static int start_upload(zb_volume_restore *v, zb_archive_reader *r)
+/* volume.json: the volume written into is made (the target, or with --force
+ * a stage beside it) and the writing starts: directly into its folder when
+ * reachable (every attribute kept), else through the helper. */
+static int start_volume(zb_volume_restore *v, zb_archive_reader *r)
 {
     char text[65536];
     ssize_t n = zb_archive_reader_read(r, text, sizeof(text) - 1);
@@ -167,161 +367,84 @@ static int start_upload(zb_volume_restore *v, zb_archive_reader *r)
         json_decref(meta);
         return zb_error_set(ZB_EFORMAT, "volume %s: volume.json is not valid", v->name);
     }
-    json_t *info = NULL;
-    int exists = zb_volume_inspect(v->d, v->target, &info) == 0;
-    json_decref(info);
-    int rc = 0;
-    if (!exists) {
+    int rc;
+    if (v->replace) {
+        json_t *source = zb_archive_reader_manifest_source(r, ZB_SOURCE_VOLUME, v->name);
+        uint64_t bytes = (uint64_t)json_integer_value(json_object_get(source, "bytes"));
+        rc = zb_swap_begin(&v->swap, v->d, v->target, bytes, v->opts.api);
+        v->written = v->swap ? zb_swap_stage(v->swap) : NULL;
+    } else {
         rc = create_volume(v, meta);
-    } else if ((rc = zb_quiesce_hold(&v->held, v->d, v->target, NULL, 1)) == 0) {
-        v->holding = 1;
-        rc = clear_volume(v);
+        v->written = v->target;
     }
     json_decref(meta);
     if (rc == 0)
-        rc = zb_helper_create(v->d, v->target, 0, &v->helper);
-    if (rc == 0)
-        rc = zb_docker_api_path(&v->put_path, "/containers/", v->helper, "/archive?path=/");
-    int fds[2];
-    if (rc == 0 && pipe2(fds, O_CLOEXEC) < 0)
-        rc = zb_error_errno(ZB_EIO, errno, "cannot make a pipe");
-    if (rc < 0)
-        return rc;
-    fcntl(fds[1], F_SETPIPE_SZ, PIPE_BYTES);
-    v->pipe_read = fds[0];
-    v->pipe_write = fds[1];
-    v->out = archive_write_new();
-    if (!v->out || archive_write_set_format_pax_restricted(v->out) != ARCHIVE_OK ||
-        archive_write_set_bytes_in_last_block(v->out, 1) != ARCHIVE_OK || archive_write_open_fd(v->out, fds[1]) != ARCHIVE_OK)
-        return zb_error_set(ZB_EFAIL, "cannot start the upload stream");
-    if (pthread_create(&v->thread, NULL, upload_main, v) != 0)
-        return zb_error_set(ZB_EFAIL, "cannot start the upload thread");
-    v->thread_started = 1;
-    return 0;
-}
-
-/* A symbolic link may point anywhere inside the volume, never outside it. */
-static int check_link(const char *relative, const char *target)
-{
-    if (target[0] == '/')
-        return zb_error_set(ZB_EUNSAFE, "refusing %s: a symbolic link to an absolute path (%s) leaves the volume", relative, target);
-    int depth = 0;
-    for (const char *p = relative; *p; p++)
-        depth += *p == '/';
-    for (const char *p = target; *p;) {
-        size_t n = strcspn(p, "/");
-        if (n == 2 && strncmp(p, "..", 2) == 0)
-            depth--;
-        else if (n > 0 && !(n == 1 && *p == '.'))
-            depth++;
-        if (depth < 0)
-            return zb_error_set(ZB_EUNSAFE, "refusing %s: its link target %s leaves the volume", relative, target);
-        p += n;
-        while (*p == '/')
-            p++;
+        rc = zb_volume_folder(v->d, v->written, &v->folder);
+    if (rc == 0 && v->folder && !v->opts.api) {
+        zb_log_detail("writing volume %s directly into %s", v->written, v->folder);
+        rc = zb_path_restore_begin(&v->direct, v->name, v->folder, 0);
+    } else if (rc == 0) {
+        rc = upload_start(&v->upload, v->d, v->written);
     }
-    return 0;
+    return rc;
 }
 
-static void close_upload_pipe(zb_volume_restore *v)
+/* "data/x" -> "x", "data" -> "." */
+static const char *inside_volume(const char *relative)
 {
-    if (v->pipe_write >= 0)
-        close(v->pipe_write); /* the end of the body: the upload finishes */
-    v->pipe_write = -1;
-}
-
-static int upload_failure(zb_volume_restore *v)
-{
-    if (v->thread_started) {
-        archive_write_free(v->out);
-        v->out = NULL;
-        close_upload_pipe(v);
-        pthread_join(v->thread, NULL);
-        v->thread_started = 0;
-    }
-    return v->upload_failed ? zb_error_raise(&v->upload_error) : ZB_EDOCKER;
+    return relative[strlen(DATA_DIR)] ? relative + strlen(DATA_DIR) + 1 : ".";
 }
 
 int zb_volume_restore_entry(zb_volume_restore *v, zb_archive_reader *r, struct archive_entry *entry, const zb_entry_info *info)
 {
+    zb_progress_rename("reading, loading volumes"); /* the bar counts archive bytes: the reader adds them */
     if (strcmp(info->relative, META_NAME) == 0)
-        return v->out ? zb_error_set(ZB_EFORMAT, "volume %s has two volume.json entries", v->name) : start_upload(v, r);
+        return v->written ? zb_error_set(ZB_EFORMAT, "volume %s has two volume.json entries", v->name) : start_volume(v, r);
     if (strcmp(info->relative, ".") == 0)
         return 0;
     if (strncmp(info->relative, DATA_DIR, strlen(DATA_DIR)) != 0 ||
-        (info->relative[strlen(DATA_DIR)] != '/' && info->relative[strlen(DATA_DIR)] != '\0'))
+        (info->relative[strlen(DATA_DIR)] != '/' && info->relative[strlen(DATA_DIR)] != '\0') ||
+        (info->hardlink_relative && strncmp(info->hardlink_relative, DATA_DIR "/", strlen(DATA_DIR) + 1) != 0))
         return zb_error_set(ZB_EFORMAT, "unexpected entry %s in volume %s", info->relative, v->name);
-    if (!v->out)
+    if (!v->direct && !v->upload)
         return zb_error_set(ZB_EFORMAT, "volume %s: content before volume.json", v->name);
-    const char *inside = info->relative[strlen(DATA_DIR)] ? info->relative + strlen(DATA_DIR) + 1 : ".";
-    const char *symlink = archive_entry_symlink(entry);
-    int rc = symlink ? check_link(inside, symlink) : 0;
-    if (rc < 0)
-        return rc;
-    struct archive_entry *e = archive_entry_clone(entry);
-    zb_buf name = ZB_BUF_INIT, link = ZB_BUF_INIT;
-    /* Names go below the mount point, uploaded from the container's root:
-     * Docker skips a "." entry, so only this way does the volume's own
-     * folder get its owner, mode and time back (Redis must own its folder). */
-    rc = e ? zb_buf_printf(&name, "%s%s%s", ZB_HELPER_MOUNT_NAME, strcmp(inside, ".") == 0 ? "" : "/",
-                           strcmp(inside, ".") == 0 ? "" : inside)
-           : zb_error_set(ZB_ENOMEM, "out of memory");
-    if (rc == 0 && info->hardlink_relative)
-        rc = zb_buf_printf(&link, "%s/%s", ZB_HELPER_MOUNT_NAME, info->hardlink_relative + strlen(DATA_DIR) + 1);
-    if (rc < 0) {
-        archive_entry_free(e);
-        zb_buf_free(&name);
-        zb_buf_free(&link);
-        return rc;
+    v->entries++;
+    zb_entry_info inside = *info;
+    inside.relative = inside_volume(info->relative);
+    inside.hardlink_relative = info->hardlink_relative ? inside_volume(info->hardlink_relative) : NULL;
+    if (v->direct)
+        return zb_path_restore_entry(v->direct, r, entry, &inside);
+    return upload_entry(v->upload, r, entry, inside.relative, inside.hardlink_relative);
+}
+
+/* No entry is dropped silently: the written volume's folder, counted apart,
+ * holds exactly the entries the archive gave. */
+static int cross_check(const zb_volume_restore *v)
+{
+    if (!v->folder) {
+        zb_log_detail("volume %s: its folder is not reachable from here, so its entries cannot be counted apart", v->target);
+        return 0;
     }
-    archive_entry_set_pathname(e, name.data);
-    if (info->hardlink_relative)
-        archive_entry_set_hardlink(e, link.data);
-    zb_buf_free(&name);
-    zb_buf_free(&link);
-    if (archive_write_header(v->out, e) < ARCHIVE_WARN) /* a warning: a name kept as raw bytes */
-        rc = v->upload_failed ? upload_failure(v) : zb_error_set(ZB_EIO, "cannot stream %s: %s", inside, archive_error_string(v->out));
-    const void *data;
-    size_t len;
-    int64_t offset, at = 0;
-    while (rc == 0 && archive_entry_filetype(e) == AE_IFREG && !info->hardlink_relative &&
-           (rc = zb_archive_reader_read_block(r, &data, &len, &offset)) > 0) {
-        rc = 0;
-        static const char zeros[65536];
-        while (rc == 0 && at < offset) { /* holes go as zeros: Docker's extractor has no sparse files */
-            size_t n = offset - at < (int64_t)sizeof(zeros) ? (size_t)(offset - at) : sizeof(zeros);
-            rc = archive_write_data(v->out, zeros, n) == (la_ssize_t)n ? 0 : upload_failure(v);
-            at += (int64_t)n;
-        }
-        if (rc == 0 && len && archive_write_data(v->out, data, len) != (la_ssize_t)len)
-            rc = upload_failure(v);
-        at += (int64_t)len;
-    }
-    zb_progress_rename("reading, loading volumes"); /* the bar counts archive bytes: the reader adds them */
-    archive_entry_free(e);
+    zb_walk_count counted;
+    int rc = zb_walk_count_tree(&counted, v->folder);
+    if (rc == 0 && counted.entries + counted.sockets != v->entries)
+        rc = zb_error_set(ZB_EIO, "volume %s: the archive holds %llu entries but %llu were written", v->target,
+                          (unsigned long long)v->entries, (unsigned long long)(counted.entries + counted.sockets));
     return rc;
 }
 
 int zb_volume_restore_finish(zb_volume_restore *v, zb_archive_reader *r)
 {
-    (void)r;
-    if (!v->out)
+    if (!v->written)
         return zb_error_set(ZB_EFORMAT, "volume %s has no volume.json", v->name);
-    int rc = archive_write_close(v->out) == ARCHIVE_OK ? 0 : zb_error_set(ZB_EIO, "cannot finish the upload stream");
-    archive_write_free(v->out);
-    v->out = NULL;
-    close_upload_pipe(v);
-    pthread_join(v->thread, NULL);
-    v->thread_started = 0;
-    if (v->upload_failed)
-        rc = zb_error_raise(&v->upload_error);
+    int rc = v->direct ? zb_path_restore_finish(v->direct, r) : upload_finish(v->upload);
+    if (rc == 0)
+        rc = cross_check(v);
+    if (rc == 0 && v->replace)
+        rc = zb_swap_finish(v->swap);
     if (rc == 0)
         v->finished = 1;
-    /* done with the volume: the helper goes now, so the volume is free */
-    zb_helper_remove(v->d, v->helper);
-    free(v->helper);
-    v->helper = NULL;
-    return rc;
+    return rc < 0 ? zb_error_context("restore of volume %s", v->name) : 0;
 }
 
 const char *zb_volume_restore_target(const zb_volume_restore *v) { return v->target; }
@@ -330,27 +453,20 @@ void zb_volume_restore_free(zb_volume_restore *v)
 {
     if (!v)
         return;
-    if (v->thread_started)
-        upload_failure(v);
-    archive_write_free(v->out);
-    close_upload_pipe(v);
-    if (v->pipe_read >= 0)
-        close(v->pipe_read);
-    zb_helper_remove(v->d, v->helper);
-    if (v->holding)
-        zb_quiesce_release(&v->held, v->d);
+    zb_path_restore_free(v->direct);
+    upload_free(v->upload);
+    zb_swap_free(v->swap);
     if (v->created && !v->finished) {
-        zb_buf path = ZB_BUF_INIT;
-        if (zb_docker_api_path(&path, "/volumes/", v->target, "") == 0 && zb_docker_json(v->d, "DELETE", path.data, NULL, NULL, NULL) == 0)
+        zb_error_saved failure;
+        zb_error_save(&failure);
+        if (zb_volume_remove(v->d, v->target) == 0)
             zb_log_detail("the partly restored volume %s was removed", v->target);
         else
             zb_log_warn("the partly restored volume %s could not be removed: %s", v->target, zb_error_message());
-        zb_buf_free(&path);
+        zb_error_raise(&failure);
     }
-    free(v->helper);
+    free(v->folder);
     free(v->name);
     free(v->target);
-    zb_buf_free(&v->put_path);
     free(v);
 }
-

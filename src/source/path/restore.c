@@ -4,6 +4,7 @@
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/restore/links.h"
 
 #include <archive.h>
@@ -28,7 +29,17 @@ struct zb_path_restore {
     uint64_t entries;
     int root_times_set;
     struct timespec root_times[2]; /* the root folder's: set once nothing more is written into it */
+    struct deep_folder *deep;      /* folders libarchive cannot give their times back (see set_deep_times) */
+    size_t deep_count, deep_cap;
 };
+
+/* A folder whose name is longer than PATH_MAX: libarchive sets a folder's
+ * times once everything is written, by its full name, which fails there
+ * without a word; these are set afterwards, one component at a time. */
+typedef struct deep_folder {
+    char *relative;
+    struct timespec times[2];
+} deep_folder;
 
 /* A folder to restore into: absent, or empty, or (with force) anything. */
 static int check_target(const char *target, int force)
@@ -80,6 +91,66 @@ static int resolve_target(char **out, const char *target)
     }
     *out = zb_buf_detach(&b);
     return 0;
+}
+
+static int remember_deep_folder(zb_path_restore *p, const char *relative, struct archive_entry *e)
+{
+    if (p->deep_count == p->deep_cap) {
+        size_t cap = p->deep_cap ? p->deep_cap * 2 : 8;
+        deep_folder *grown = realloc(p->deep, cap * sizeof(*grown));
+        if (!grown)
+            return zb_error_set(ZB_ENOMEM, "out of memory");
+        p->deep = grown, p->deep_cap = cap;
+    }
+    deep_folder *f = &p->deep[p->deep_count];
+    if (!(f->relative = zb_strdup(relative)))
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    f->times[1].tv_sec = archive_entry_mtime(e), f->times[1].tv_nsec = archive_entry_mtime_nsec(e);
+    f->times[0] = f->times[1];
+    p->deep_count++;
+    return 0;
+}
+
+/* Opens the folder holding `relative` below root, one component at a
+ * time (never following a link); *base points at the last component. */
+static int open_parent(int *out, const char *root, const char *relative, const char **base)
+{
+    int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const char *at = relative, *slash;
+    char component[NAME_MAX + 1];
+    while (fd >= 0 && (slash = strchr(at, '/')) != NULL) {
+        size_t n = (size_t)(slash - at);
+        if (n > NAME_MAX) {
+            close(fd);
+            return zb_error_set(ZB_EIO, "a name in %s is too long", relative);
+        }
+        memcpy(component, at, n);
+        component[n] = '\0';
+        int next = openat(fd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        close(fd);
+        fd = next;
+        at = slash + 1;
+    }
+    if (fd < 0)
+        return zb_error_errno(ZB_EIO, errno, "cannot open the folder of %.200s...", relative);
+    *out = fd;
+    *base = at;
+    return 0;
+}
+
+static int set_deep_times(zb_path_restore *p)
+{
+    int rc = 0;
+    for (size_t i = p->deep_count; rc == 0 && i-- > 0;) { /* deepest last written, so first */
+        int fd;
+        const char *base;
+        if ((rc = open_parent(&fd, p->staging, p->deep[i].relative, &base)) < 0)
+            break;
+        if (utimensat(fd, base, p->deep[i].times, AT_SYMLINK_NOFOLLOW) < 0)
+            rc = zb_error_errno(ZB_EIO, errno, "cannot set the times of %.200s...", p->deep[i].relative);
+        close(fd);
+    }
+    return rc;
 }
 
 static int prepare(zb_path_restore *p)
@@ -150,6 +221,8 @@ static int write_data(zb_path_restore *p, zb_archive_reader *r, const char *rela
     while ((rc = zb_archive_reader_read_block(r, &data, &len, &offset)) > 0) {
         if (archive_write_data_block(p->disk, data, len, offset) < ARCHIVE_WARN)
             return zb_error_set(ZB_EIO, "cannot write %s: %s", relative, archive_error_string(p->disk));
+        if ((rc = zb_check_interrupt()) < 0)
+            return rc;
     }
     return rc;
 }
@@ -182,6 +255,8 @@ int zb_path_restore_entry(zb_path_restore *p, zb_archive_reader *r, struct archi
             p->root_times[0] = p->root_times[1];
         p->root_times_set = 1;
     }
+    if (archive_entry_filetype(entry) == AE_IFDIR && name.len >= PATH_MAX && (rc = remember_deep_folder(p, info->relative, entry)) < 0)
+        goto done;
     int ar = archive_write_header(p->disk, e);
     if (ar < ARCHIVE_WARN) {
         rc = zb_error_set(ZB_EUNSAFE, "cannot restore %s: %s", info->relative, archive_error_string(p->disk));
@@ -247,6 +322,8 @@ int zb_path_restore_finish(zb_path_restore *p, zb_archive_reader *r)
     zb_progress_phase("publishing the folders", 0);
     if (archive_write_close(p->disk) != ARCHIVE_OK) /* applies deferred directory times and modes */
         return zb_error_set(ZB_EIO, "restore of path %s: %s", p->name, archive_error_string(p->disk));
+    if (set_deep_times(p) < 0)
+        return zb_error_context("restore of path %s", p->name);
     if (p->root_times_set && utimensat(AT_FDCWD, p->staging, p->root_times, 0) < 0)
         return zb_error_errno(ZB_EIO, errno, "restore of path %s: cannot set the times of %s", p->name, p->staging);
     if ((rc = publish(p)) < 0)
@@ -263,6 +340,9 @@ void zb_path_restore_free(zb_path_restore *p)
     if (!p->published && p->staging[0] && zb_fs_remove_tree(p->staging) < 0)
         zb_log_warn("cannot remove the staging folder %s: %s", p->staging, zb_error_message());
     zb_link_guard_free(p->links);
+    for (size_t i = 0; i < p->deep_count; i++)
+        free(p->deep[i].relative);
+    free(p->deep);
     free(p->name);
     free(p->target);
     free(p);

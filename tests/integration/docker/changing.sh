@@ -1,5 +1,5 @@
 # A volume whose file is cut short and grown again, again and again, while
-# Docker reads it: Docker's tar stream breaks off (the file is shorter than
+# Docker reads it (read through the API, --volume-api): Docker's tar stream breaks off (the file is shorter than
 # its tar header says), the backup writes the archive again,
 # up to 3 tries, then fails naming the volume and the file, with the hint to
 # stop or pause the writer; nothing is published. With the writer labelled
@@ -32,7 +32,7 @@ sleep 1.5
 # a few percent of the time); three runs of three tries all lucky would be
 # the same as no break ever being caught.
 for run in 1 2 3; do
-    "$ZB_BIN" --log-format text backup --repo repo --recipient key.pub --volume zakpos_kafka_logs >out 2>&1
+    "$ZB_BIN" --log-format text backup --repo repo --recipient key.pub --volume zakpos_kafka_logs --volume-api >out 2>&1
     status=$?
     [ "$status" = 0 ] || break
     rm -f repo/*.zbk
@@ -49,7 +49,7 @@ zb_expect_equal "$(zb_docker_state kafka)" "running" "the writer was not touched
 # the same writer, paused during the read as its label asks
 zb_dapi POST "/containers/kafka?force=1" -X DELETE >/dev/null 2>&1 || zb_dapi DELETE "/containers/kafka?force=1" >/dev/null
 writer kafka-paused '{"zakpos-backup.stop-during-backup":"pause"}'
-zb_expect_status 0 "the writer paused meanwhile" -- "$ZB_BIN" -q backup --repo repo --recipient key.pub --volume zakpos_kafka_logs
+zb_expect_status 0 "the writer paused meanwhile" -- "$ZB_BIN" -q backup --repo repo --recipient key.pub --volume zakpos_kafka_logs --volume-api
 zb_expect_equal "$(zb_archives_in repo | wc -l)" "1" "one archive"
 zb_expect_equal "$(zb_docker_state kafka-paused)" "running" "the writer runs again"
 zb_dapi DELETE "/containers/kafka-paused?force=1" >/dev/null

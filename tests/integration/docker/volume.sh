@@ -76,4 +76,11 @@ zb_expect_status 0 "backup --compose-project" -- "$ZB_BIN" --log-format text bac
 zb_expect_contains "$ZB_LAST_OUTPUT" "leaving out volume zakpos_postgres_data" "explains the PostgreSQL volume"
 zb_expect_contains "$("$ZB_BIN" show --key key "$("$ZB_BIN" latest --repo repo2)")" "volume zakpos_redis_data" "the project's volume"
 
+# an archive that is not proven whole leaves nothing behind (links are
+# data: that one leaves the volume but is no reason to refuse)
+"$ZB_CRAFT" --recipient key.pub --out crafted.zbk 'file:volumes/v/volume.json:{"driver":"local"}' dir:volumes/v/data/ \
+    'symlink:volumes/v/data/evil:../../../etc' || zb_fail "cannot craft the archive"
+zb_expect_status 6 "an archive without its manifest" -- "$ZB_BIN" --log-format text restore --key key crafted.zbk --volume v=crafted
+zb_expect_contains "$ZB_LAST_OUTPUT" "ends without a manifest" "says why"
+if zb_dapi GET /volumes/crafted | grep -q Mountpoint; then zb_fail "the refused restore left a volume"; else zb_pass; fi
 zb_test_end

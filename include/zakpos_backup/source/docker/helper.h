@@ -27,6 +27,17 @@ int zb_docker_list_filtered(zb_docker *d, const char *listing, const char *key, 
 /* GET /volumes/NAME; ZB_ENOTFOUND (with a hint) when it does not exist. */
 int zb_volume_inspect(zb_docker *d, const char *name, json_t **out);
 
+/* The folder of a volume (an inspection answer) when this process can use it
+ * directly: a local volume without driver options (those are mounted onto
+ * the folder only while a container uses them) whose Mountpoint it may read and
+ * enter (the tool runs on the Docker host as root, or in a container that
+ * mounts it); NULL otherwise. Borrowed from info. */
+const char *zb_volume_reachable_folder(json_t *info);
+
+/* The same for a volume by name: *folder allocated, or NULL when the folder
+ * is not reachable (or the volume does not exist). */
+int zb_volume_folder(zb_docker *d, const char *name, char **folder);
+
 /* An in-memory tar sent as a request body, read from a cursor
  * (zb_helper_tar_source is its body source). */
 typedef struct zb_tar_upload {
@@ -49,5 +60,17 @@ int zb_helper_sweep(zb_docker *d);
 /* The same through given (or, when NULL, DOCKER_HOST or the default socket
  * if this host has one); a daemon out of reach is logged at detail level. */
 int zb_helper_sweep_host(zb_docker *given);
+
+/* Runs a busybox shell script (sh -c) in a container started from an image
+ * holding only this host's static /bin/busybox (imported once per tool
+ * version), with the volumes mounted as given ({"volume": "/mount point"}),
+ * and waits for it; a non-zero exit is ZB_EDOCKER naming `what`. The
+ * container is removed in every case. */
+int zb_helper_run_script(zb_docker *d, json_t *mounts, const char *script, const char *what);
+
+/* A file in the tool's state folder (ZAKPOS_BACKUP_STATE_DIR), which is made
+ * if missing (file "": the folder's path, nothing made): records that let the next command finish what a killed run
+ * began. */
+int zb_docker_state_path(char *out, size_t size, const char *file);
 
 #endif

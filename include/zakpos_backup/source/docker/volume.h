@@ -5,8 +5,9 @@
  * volumes/<name>/. Services that write to the volume are stopped, paused or
  * asked to flush (exec hooks) around the read, as their labels say, and are
  * always started again; a record on disk lets the next run restart them if
- * this one was killed. Restore uploads with PUT /containers/{id}/archive into
- * a new volume made with the recorded driver, labels and options. */
+ * this one was killed. Where the volume's folder is reachable (the tool runs
+ * on the Docker host) it is read and written directly, which keeps every
+ * attribute; otherwise through the helper (GET and PUT .../archive). */
 #ifndef ZB_SOURCE_DOCKER_VOLUME_H
 #define ZB_SOURCE_DOCKER_VOLUME_H
 
@@ -26,7 +27,7 @@
 typedef struct zb_volume_backup_options {
     const char *const *stop_containers;  /* container names to stop as if labelled (NULL-terminated) */
     const char *const *pause_containers; /* ... to pause */
-    int direct;                          /* read the volume's Mountpoint directly when this host can */
+    int api;                             /* read through the Engine API even when the volume's folder is reachable */
 } zb_volume_backup_options;
 
 /* Volumes selected by name, label (KEY=VALUE) or compose project, sorted
@@ -53,14 +54,28 @@ int zb_volume_has_record(void);
 typedef int (*zb_volume_visit_fn)(struct archive *in, struct archive_entry *e, const char *relative,
                                   const char *hardlink_relative, void *payload);
 int zb_volume_walk(zb_docker *d, const char *name, zb_volume_visit_fn visit, void *payload);
+/* A volume that is already gone is no error. */
 int zb_volume_remove(zb_docker *d, const char *name);
 
 typedef struct zb_volume_restore zb_volume_restore;
 
+/* How a restore makes and writes its target. A new volume is a plain local
+ * one unless options_from_archive; driver options that bind a host path
+ * also need allow_host_bind. A scratch volume (verify --restore, drill) is
+ * plain local whatever the archive says. Compose labels are copied only
+ * into a volume of the archived name. */
+typedef struct zb_volume_restore_options {
+    int force;                /* replace an existing volume's content (staged, then swapped in) */
+    int options_from_archive; /* a new volume gets the recorded driver and options */
+    int allow_host_bind;      /* ... even those that bind a host path (type=none, o=bind, device=) */
+    int scratch;
+    int api;                  /* write through the Engine API even where the folder is reachable */
+} zb_volume_restore_options;
+
 /* name: the volume in the archive; target: the volume to restore into (NULL:
- * the same name). An existing target is refused unless force; with force its
- * content is replaced, the containers using it stopped and started again. */
-int zb_volume_restore_begin(zb_volume_restore **out, zb_docker *d, const char *name, const char *target, int force);
+ * the same name). An existing target is refused unless opts->force. */
+int zb_volume_restore_begin(zb_volume_restore **out, zb_docker *d, const char *name, const char *target,
+                            const zb_volume_restore_options *opts);
 int zb_volume_restore_entry(zb_volume_restore *v, zb_archive_reader *r, struct archive_entry *entry,
                             const zb_entry_info *info);
 int zb_volume_restore_finish(zb_volume_restore *v, zb_archive_reader *r);

@@ -1,0 +1,152 @@
+# restore --force never destroys a volume's content before the new content
+# is proven: it restores into a stage volume and swaps it in only once the
+# whole archive verified. A damaged archive, SIGINT or SIGKILL while staging,
+# and SIGKILL while the volume's users are being stopped leave the target
+# byte-identical to before (listing made without the tool: lstat, sha256,
+# xattrs); a replacement cut in the middle of the swap (the state a kill
+# there leaves: record, holding and stage volumes, entries half moved) is
+# finished by the next command, which says so and removes the leftovers.
+# A completed --force holds exactly the archive's content, its user running.
+. "$ZB_TEST_LIB/common.sh"
+. "$ZB_TEST_LIB/docker.sh"
+zb_test_begin
+cd "$ZB_TMP"
+zb_docker_start
+zb_docker_image
+"$ZB_BIN" keygen --out key >/dev/null 2>&1
+listing() { python3 "$ZB_TEST_LIB/tree_listing.py" "$1"; }
+volumes() { zb_dapi GET /volumes | python3 -c 'import json,sys; print(" ".join(sorted(v["Name"] for v in json.load(sys.stdin)["Volumes"] or [])))'; }
+record=$ZAKPOS_BACKUP_STATE_DIR/restore-app.json
+
+zb_dapi POST /volumes/create -H 'Content-Type: application/json' -d '{"Name":"app"}' >/dev/null
+vol=$(zb_volume_dir app)
+mkdir -p "$vol/conf"
+head -c 8M /dev/urandom >"$vol/big.bin"
+echo v1 >"$vol/conf/app.conf"
+for i in $(seq 1 30); do echo "$i" >"$vol/f$i"; done
+zb_expect_status 0 "backup" -- "$ZB_BIN" -q backup --repo repo --recipient key.pub --volume app
+archive=$("$ZB_BIN" latest --repo repo)
+listing "$vol" >archive.list
+# the live volume moves on after the backup
+echo v2 >"$vol/conf/app.conf"
+rm -f "$vol"/f1*
+head -c 1M /dev/urandom >"$vol/new.bin"
+printf 'changed' | dd of="$vol/big.bin" bs=1 seek=1000 conv=notrunc 2>/dev/null
+listing "$vol" >before.list
+zb_docker_run user app
+
+untouched() { # WHAT
+    zb_expect_equal "$(listing "$vol")" "$(cat before.list)" "$1: the volume is byte-identical to before"
+    zb_expect_equal "$(volumes)" "app" "$1: no stage or holding volume left"
+    [ ! -e "$record" ] && zb_pass || zb_fail "$1: the restore record is left"
+    zb_expect_equal "$(zb_docker_state user)" "running" "$1: its user runs"
+}
+
+# restore --force in the background, reading the archive from a FIFO that
+# is given only its first half: the restore waits in the middle of staging
+# (no race with its speed); returns once its stage volume exists
+start_staging_restore() {
+    rm -f half.fifo
+    mkfifo half.fifo
+    "$ZB_BIN" --log-format text restore --key key half.fifo --volume app --force >restore.out 2>&1 &
+    pid=$!
+    exec 7>half.fifo
+    head -c $(($(stat -c %s "$archive") / 2)) "$archive" >&7
+    for _ in $(seq 1 600); do
+        volumes | grep -q 'app\.zb-new-' && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    zb_fail "the restore made no stage volume: $(cat restore.out)"
+}
+# the rest of the archive never comes
+end_staging_restore() { exec 7>&-; }
+
+# a damaged archive: one byte in the middle
+cp "$archive" damaged.zbk
+python3 -c 'import os,sys; f=open(sys.argv[1],"r+b"); n=os.path.getsize(sys.argv[1]); f.seek(n//2); b=f.read(1); f.seek(n//2); f.write(bytes([b[0]^0xff]))' damaged.zbk
+zb_expect_status 6 "restore --force of a damaged archive" -- "$ZB_BIN" --log-format text restore --key key damaged.zbk --volume app --force
+untouched "damaged archive"
+
+start_staging_restore
+kill -INT "$pid"
+wait "$pid"
+zb_expect_equal "$?" "130" "SIGINT while staging: exit 130"
+end_staging_restore
+untouched "SIGINT while staging"
+
+start_staging_restore
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+end_staging_restore
+zb_expect_equal "$(listing "$vol")" "$(cat before.list)" "SIGKILL while staging: the volume was not touched"
+[ -e "$record" ] && zb_pass || zb_fail "SIGKILL while staging: no record"
+zb_expect_status 0 "the next command" -- "$ZB_BIN" --log-format text list --repo repo
+zb_expect_contains "$ZB_LAST_OUTPUT" "a restore into volume app was interrupted before it changed the volume: it is as it was" "says what it found"
+untouched "SIGKILL while staging, then any command"
+
+# a user that takes its time to stop: the restore is killed while it waits
+zb_dapi POST "/containers/create?name=slow" -H 'Content-Type: application/json' \
+    -d '{"Image":"zbtest-busybox:1","Cmd":["/bin/sh","-c","trap \"sleep 1; exit 0\" TERM; while :; do sleep 1; done"],"HostConfig":{"Mounts":[{"Type":"volume","Source":"app","Target":"/data"}]}}' >/dev/null
+zb_dapi POST /containers/slow/start >/dev/null
+kill_while_stopping() {
+    "$ZB_BIN" --log-format text restore --key key "$archive" --volume app --force >restore.out 2>&1 &
+    pid=$!
+    for _ in $(seq 1 600); do
+        [ -e "$ZAKPOS_BACKUP_STATE_DIR/stopped-containers.json" ] && grep -q '"slow"\|slow' "$ZAKPOS_BACKUP_STATE_DIR/stopped-containers.json" && break
+        sleep 0.05
+    done
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null
+    for _ in $(seq 1 600); do # dockerd finishes the stop it was asked for
+        [ "$(zb_docker_state slow)" != running ] && break
+        sleep 0.05
+    done
+}
+kill_while_stopping
+zb_expect_equal "$(listing "$vol")" "$(cat before.list)" "SIGKILL while users stop: the volume was not touched"
+zb_expect_status 0 "the next command" -- "$ZB_BIN" -q list --repo repo
+untouched "SIGKILL while users stop, then any command"
+zb_expect_equal "$(zb_docker_state slow)" "running" "the slow user runs again"
+
+zb_expect_status 0 "restore --force" -- "$ZB_BIN" -q restore --key key "$archive" --volume app --force
+zb_expect_equal "$(listing "$vol")" "$(cat archive.list)" "the volume holds exactly the archive's content"
+zb_expect_equal "$(volumes)" "app" "no stage or holding volume left"
+zb_expect_equal "$(zb_docker_state user) $(zb_docker_state slow)" "running running" "its users run again"
+
+# cut in the swap: the state a kill leaves there, made from a real staged
+# restore killed before the swap, then moved half way as the swap would
+cut_in_swap() { # PHASE
+    kill_while_stopping
+    local stage holding stage_dir hold_dir
+    stage=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stage"])' "$record")
+    holding=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["holding"])' "$record")
+    zb_dapi POST /volumes/create -H 'Content-Type: application/json' -d "{\"Name\":\"$holding\"}" >/dev/null
+    stage_dir=$(zb_volume_dir "$stage")
+    hold_dir=$(zb_volume_dir "$holding")
+    python3 - "$record" "$1" "$stage_dir" <<'PY'
+import json, os, sys
+r = json.load(open(sys.argv[1]))
+r["phase"] = sys.argv[2]
+st = os.stat(sys.argv[3])
+if sys.argv[2] == "placing":
+    r["root_times"] = [st.st_atime_ns // 10**9, st.st_atime_ns % 10**9, st.st_mtime_ns // 10**9, st.st_mtime_ns % 10**9]
+json.dump(r, open(sys.argv[1], "w"))
+PY
+    if [ "$1" = holding ]; then
+        mv "$vol/conf" "$vol/big.bin" "$hold_dir/"
+    else
+        (cd "$vol" && mv -- * "$hold_dir/")
+        mv "$stage_dir/conf" "$stage_dir/big.bin" "$vol/"
+    fi
+    zb_expect_status 0 "the next command after a cut in phase $1" -- "$ZB_BIN" --log-format text list --repo repo
+    zb_expect_contains "$ZB_LAST_OUTPUT" "finished replacing the content of volume app, which an interrupted restore had begun" "says so"
+    zb_expect_equal "$(listing "$vol")" "$(cat archive.list)" "cut in phase $1: the volume holds the archive's content"
+    zb_expect_equal "$(volumes)" "app" "cut in phase $1: stage and holding volumes removed"
+    [ ! -e "$record" ] && zb_pass || zb_fail "cut in phase $1: the record is left"
+    zb_expect_equal "$(zb_docker_state user) $(zb_docker_state slow)" "running running" "cut in phase $1: the users run again"
+}
+cut_in_swap holding
+cut_in_swap placing
+
+zb_test_end
