@@ -14,7 +14,7 @@ started_writing() { [ "$(partials)" -gt 0 ] && [ "$(helpers)" != "[]" ]; }
 # kill_backup_midway: a backup through the API, killed once its .partial
 # and its helper exist
 kill_backup_midway() {
-    nice -n 10 "$ZB_BIN" -q backup --repo repo --recipient key.pub --volume big_data --zstd-level 19 --zstd-workers 0 &
+    nice -n 10 "$ZB_BIN" -q backup --repo repo --recipient key.pub --volume big_data --volume-api --zstd-level 19 --zstd-workers 0 &
     local pid=$!
     zb_wait_until started_writing
     kill -9 "$pid"
@@ -34,7 +34,7 @@ kill_backup_midway
 zb_expect_status 0 "the next backup" -- "$ZB_BIN" --log-format text backup --repo repo --recipient key.pub --path "$ZB_TMP/key.pub"
 zb_expect_contains "$ZB_LAST_OUTPUT" "the unfinished archive of a run that was killed" "backup names the .partial it removed"
 zb_expect_equal "$(partials)" "0" "the backup removed the .partial"
-zb_expect_status 0 "a volume backup" -- "$ZB_BIN" --log-format text backup --repo repo --recipient key.pub --volume big_data \
+zb_expect_status 0 "a volume backup" -- "$ZB_BIN" --log-format text backup --repo repo --recipient key.pub --volume big_data --volume-api \
     --zstd-level 1
 zb_expect_equal "$(helpers)" "[]" "no helper is left"
 zb_expect_equal "$(find repo -maxdepth 1 -name '*.zbk' | wc -l)" "2" "both archives are published"

@@ -37,7 +37,7 @@ stop_within() {
 }
 
 # 1. reading and compressing at level 19 with two workers
-"$ZB_BIN" --log-format text backup --repo repo --recipient key.pub --volume kafka_data --zstd-level 19 --zstd-workers 2 \
+"$ZB_BIN" --log-format text backup --repo repo --recipient key.pub --volume kafka_data --volume-api --zstd-level 19 --zstd-workers 2 \
     >out 2>err &
 pid=$!
 zb_wait_state kafka exited
