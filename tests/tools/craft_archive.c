@@ -117,7 +117,7 @@ static zb_stage *zstd_stage_new(int checksum, int window_log, zb_stage *next)
         free(z);
         return NULL;
     }
-    z->base = (zb_stage){zstd_write, zstd_close, zstd_free, next};
+    z->base = (zb_stage){.write = zstd_write, .close = zstd_close, .free = zstd_free, .next = next};
     ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, 3);
     ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_checksumFlag, checksum);
     if (window_log && ZSTD_isError(ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_windowLog, window_log))) {
@@ -162,7 +162,7 @@ static zb_stage *keep_stage_new(void)
 {
     keep_stage *k = calloc(1, sizeof(*k));
     if (k)
-        k->base = (zb_stage){keep_write, keep_close, keep_free, NULL};
+        k->base = (zb_stage){.write = keep_write, .close = keep_close, .free = keep_free};
     return k ? &k->base : NULL;
 }
 
