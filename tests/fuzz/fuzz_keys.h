@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #define FUZZ_PASSPHRASE "correct horse battery staple"
-#define FUZZ_KDF_OPSLIMIT 1
-#define FUZZ_KDF_MEMLIMIT 8192
+#define FUZZ_KDF_OPSLIMIT ZB_KDF_MIN_OPSLIMIT /* the writer's floors: the cheapest slot it makes */
+#define FUZZ_KDF_MEMLIMIT ZB_KDF_MIN_MEMLIMIT
 
 enum fuzz_slot { FUZZ_SLOT_RECIPIENT = 0, FUZZ_SLOT_PASSPHRASE = 1 };
 

@@ -143,7 +143,8 @@ int zb_helper_sweep(zb_docker *d)
 int zb_helper_sweep_host(zb_docker *given)
 {
     const char *host = getenv("DOCKER_HOST");
-    const char *socket = ZB_DOCKER_DEFAULT_HOST + strlen("unix://");
+    const char *socket = ZB_DOCKER_DEFAULT_HOST;
+    socket += strlen("unix://"); /* the default host is a unix socket URL */
     if (!given && !(host && *host) && access(socket, F_OK) != 0)
         return 0; /* no Docker here: nothing of ours can be left in it */
     zb_docker *d = given;

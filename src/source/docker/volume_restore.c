@@ -403,9 +403,13 @@ int zb_volume_restore_entry(zb_volume_restore *v, zb_archive_reader *r, struct a
     if (strcmp(info->relative, ".") == 0)
         return 0;
     if (strncmp(info->relative, DATA_DIR, strlen(DATA_DIR)) != 0 ||
-        (info->relative[strlen(DATA_DIR)] != '/' && info->relative[strlen(DATA_DIR)] != '\0') ||
-        (info->hardlink_relative && strncmp(info->hardlink_relative, DATA_DIR "/", strlen(DATA_DIR) + 1) != 0))
+        (info->relative[strlen(DATA_DIR)] != '/' && info->relative[strlen(DATA_DIR)] != '\0'))
         return zb_error_set(ZB_EFORMAT, "unexpected entry %s in volume %s", info->relative, v->name);
+    /* a hard link may only name content: anything else would link to a
+     * file outside what this restore writes */
+    if (info->hardlink_relative && strncmp(info->hardlink_relative, DATA_DIR "/", strlen(DATA_DIR) + 1) != 0)
+        return zb_error_set(ZB_EUNSAFE, "volume %s: refusing %s: its hard-link target %s is not in the volume's data",
+                            v->name, inside_volume(info->relative), info->hardlink_relative);
     if (!v->direct && !v->upload)
         return zb_error_set(ZB_EFORMAT, "volume %s: content before volume.json", v->name);
     v->entries++;

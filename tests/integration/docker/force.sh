@@ -93,7 +93,7 @@ kill_while_stopping() {
     "$ZB_BIN" --log-format text restore --key key "$archive" --volume app --force >restore.out 2>&1 &
     pid=$!
     for _ in $(seq 1 600); do
-        [ -e "$ZAKPOS_BACKUP_STATE_DIR/stopped-containers.json" ] && grep -q '"slow"\|slow' "$ZAKPOS_BACKUP_STATE_DIR/stopped-containers.json" && break
+        cat "$ZAKPOS_BACKUP_STATE_DIR"/runs/*.json 2>/dev/null | grep -q slow && break # its run record holds it
         sleep 0.05
     done
     kill -KILL "$pid"

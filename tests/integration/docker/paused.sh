@@ -19,6 +19,9 @@ events_since() {
     zb_dapi GET "/events?since=$1&until=$(($(date +%s) + 2))&filters=%7B%22type%22%3A%5B%22container%22%5D%7D"
 }
 
+# events are stamped in whole seconds: the next second starts after the
+# first backup's own stop and start
+sleep 1
 since=$(date +%s)
 zb_expect_status 0 "backup with containers the user paused" -- "$ZB_BIN" --log-format text backup --repo repo \
     --recipient key.pub --volume cache_data --volume worker_data
