@@ -11,7 +11,9 @@ grace=$(sed -n 's/^ *stop_grace_period: *\([0-9]*\)s$/\1/p' "$ZB_SOURCE_DIR/pack
 if [ -n "$grace" ]; then zb_pass; else zb_fail "the Compose service sets no stop_grace_period"; grace=10; fi
 zb_docker_setup
 zb_docker_volume kafka_data
-head -c 24M /dev/urandom >"$(zb_volume_dir kafka_data)/segment.log"
+# text that zstd compresses slowly at level 19 (random bytes it skips fast),
+# so the backup is still compressing when the signal comes
+head -c 30M /dev/urandom | base64 >"$(zb_volume_dir kafka_data)/segment.log"
 zb_docker_run kafka kafka_data '{"zakpos-backup.stop-during-backup":"true"}'
 helpers() { zb_dapi GET '/containers/json?all=1&filters=%7B%22label%22%3A%5B%22zakpos-backup.helper%22%5D%7D'; }
 
@@ -64,7 +66,7 @@ zb_dapi DELETE "/containers/slowhook?force=1" >/dev/null
 # 3. a restore uploading the volume
 zb_expect_status 0 "a backup to restore" -- "$ZB_BIN" -q backup --repo repo --recipient key.pub --volume kafka_data --zstd-level 1
 archive=$("$ZB_BIN" latest --repo repo)
-"$ZB_BIN" --log-format text restore --key key "$archive" --volume kafka_data=kafka_copy >out 2>err &
+"$ZB_BIN" --log-format text restore --key key "$archive" --volume kafka_data=kafka_copy --volume-api >out 2>err &
 pid=$!
 has_helper() { [ "$(helpers)" != "[]" ]; }
 zb_wait_until has_helper
