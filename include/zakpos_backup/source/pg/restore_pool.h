@@ -1,0 +1,114 @@
+/* The restore's worker pool: connections to the database being filled,
+ * one thread each, taking jobs (COPY chunks, a table's end, statements)
+ * from one queue in the order the scheduler (restore_schedule.h) picks. */
+#ifndef ZB_SOURCE_PG_RESTORE_POOL_H
+#define ZB_SOURCE_PG_RESTORE_POOL_H
+
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/json.h"
+#include "zakpos_backup/source/pg/conn.h"
+#include "zakpos_backup/source/pg/restore_schedule.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+
+/* A table being loaded: what the archive's chunks add up to, and what the
+ * server says it inserted. */
+typedef struct zb_pg_table_load {
+    json_t *toc; /* borrowed from the toc */
+    unsigned int oid;
+    int selected;
+    unsigned int chunks;
+    unsigned long long bytes; /* of COPY data */
+    int worker;               /* the connection loading it, once known */
+    long long rows_loaded; /* the server's count (COPY's command tag) */
+    int ended;             /* its end marker arrived: no more chunks */
+    int started;           /* truncated in its connection's loading transaction */
+    int committed;         /* its rows are committed (frozen loading) */
+} zb_pg_table_load;
+
+/* Worker connections taking jobs from a queue. Each table's rows are loaded
+ * (where the server's lock table has room: zb_pg_restore_choose_frozen) by one
+ * connection, inside one transaction per connection that truncates
+ * the table before its first chunk: that lets COPY write the rows already
+ * frozen and marked all-visible, so the index builds, key checks and
+ * ANALYZE that scan them next do not rewrite every page to set hint bits,
+ * and the restored database needs no freezing pass later. A table goes to
+ * the connection with the fewest bytes waiting when its first chunk
+ * arrives; tables copied side by side at backup time (as a parallel backup
+ * writes them) load side by side. Chunks wait for a free slot
+ * (memory holds at most workers + capacity chunks); statements are small
+ * and queue freely. A statement starts only when no running statement
+ * holds a lock that conflicts with one it takes (so two jobs never wait on
+ * each other's locks: indexes of one table build side by side, each under
+ * a SHARE lock) and no earlier queued one must come first (zb_pg_job_must_follow).
+ * Archives that mark each table's end let a table's connection commit its
+ * rows there; the table's indexes and keys may then be built while other
+ * tables still load, by any connection outside a loading transaction (one
+ * whose tables are all in, or one the backup's fewer connections leave
+ * without a table).
+ * Among the jobs free to start, the one on the largest table goes first:
+ * the largest table's work is the longest (its keys attach and its foreign
+ * keys are checked one after another), and started last it would finish
+ * alone on one connection while the others sit idle. */
+typedef struct zb_pg_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    zb_pg_job **queue;
+    size_t queued, queue_cap;
+    size_t chunks_queued, chunk_capacity;
+    unsigned long long pending[ZB_PG_MAX_JOBS]; /* chunk bytes queued or loading, per connection */
+    int open[ZB_PG_MAX_JOBS];   /* tables given to a connection whose end marker has not arrived */
+    size_t loading_jobs;        /* chunks and commits queued or running */
+    int committed_new;          /* tables were committed since the last look */
+    zb_pg_table_load *tables;         /* the restore's, to mark committed ones */
+    size_t table_count;
+    int busy;
+    int held; /* workers start nothing while a batch is being queued */
+    int frozen; /* tables load frozen, each on one connection (see above) */
+    int stopping;
+    int failed;
+    zb_error_saved failure;
+    PGconn *conns[ZB_PG_MAX_JOBS];
+    PGcancel *cancels[ZB_PG_MAX_JOBS]; /* made when connected: PQcancel from another thread needs them */
+    pthread_t threads[ZB_PG_MAX_JOBS];
+    zb_pg_job *running[ZB_PG_MAX_JOBS]; /* what each connection runs now, or NULL */
+    struct zb_pg_pool_worker {
+        struct zb_pg_pool *pool;
+        PGconn *conn;
+        int index;
+        int loading; /* inside its loading transaction */
+        int open;    /* tables truncated in it whose end has not been reached */
+    } args[ZB_PG_MAX_JOBS];
+    int started;
+} zb_pg_pool;
+
+/* Connects `jobs` workers to database dbname, runs session_sql in each and
+ * starts their threads; tables are the restore's, marked committed as their
+ * rows are. */
+int zb_pg_pool_start(zb_pg_pool *pl, int jobs, const char *conninfo, const char *password_file, const char *dbname,
+                     const char *session_sql, zb_pg_table_load *tables, size_t table_count);
+/* Queues a job (taking it); a chunk waits while the chunk slots are full,
+ * then goes to its table's connection. */
+int zb_pg_pool_submit(zb_pg_pool *pl, zb_pg_job *j);
+/* A statement job; locks are the quoted names of the tables it locks and
+ * modes how (ZB_PG_LOCK_ bits). NULL when out of memory. */
+zb_pg_job *zb_pg_job_sql(const char *sql, const char *what, const char *lock1, int mode1, const char *lock2, int mode2,
+                         unsigned long long weight, size_t item);
+int zb_pg_pool_submit_sql(zb_pg_pool *pl, const char *sql, const char *what, const char *lock1, int mode1,
+                          const char *lock2, int mode2, unsigned long long weight, size_t item);
+void zb_pg_job_free(zb_pg_job *j);
+/* Every connection commits the rows it loaded. */
+int zb_pg_pool_end_loading(zb_pg_pool *pl);
+/* Waits until every table's rows are committed (statements may still be
+ * running); the first failure, if any. */
+int zb_pg_pool_wait_loaded(zb_pg_pool *pl);
+/* While held, workers start nothing: a batch is being queued, so the
+ * heaviest job is known before the first one starts. */
+void zb_pg_pool_hold(zb_pg_pool *pl, int held);
+/* Waits until every queued job is done; the first failure, if any. */
+int zb_pg_pool_drain(zb_pg_pool *pl);
+/* Joins the threads and closes the connections; queued work is dropped. */
+void zb_pg_pool_stop(zb_pg_pool *pl);
+
+#endif

@@ -1,0 +1,68 @@
+/* The restore's scheduler: which queued job a worker connection takes next
+ * and which connection loads a new table. Pure decisions over the queue and
+ * the running jobs, with no threads or server in them, so they are tested
+ * alone; the worker pool (restore_pool.h) calls them under its lock. */
+#ifndef ZB_SOURCE_PG_RESTORE_SCHEDULE_H
+#define ZB_SOURCE_PG_RESTORE_SCHEDULE_H
+
+#include <stddef.h>
+
+struct zb_pg_table_load;
+
+/* The server's table lock modes that restore statements take, and which of
+ * them conflict (as the server's lock manager has it). */
+enum {
+    ZB_PG_LOCK_ROW_SHARE = 1 << 0,              /* what VALIDATE of a foreign key takes on the table it references */
+    ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE = 1 << 1, /* VALIDATE, ANALYZE */
+    ZB_PG_LOCK_SHARE = 1 << 2,                  /* CREATE INDEX */
+    ZB_PG_LOCK_SHARE_ROW_EXCLUSIVE = 1 << 3,    /* adding a foreign key */
+    ZB_PG_LOCK_ACCESS_EXCLUSIVE = 1 << 4,       /* other ALTER TABLE */
+};
+
+typedef struct zb_pg_job {
+    struct zb_pg_table_load *table; /* a COPY chunk, or NULL for a statement */
+    char *data;        /* chunk bytes, or the SQL */
+    size_t len;
+    char *what;        /* names the object for errors */
+    char *locks[2];    /* tables the statement locks (quoted names), or NULL */
+    int modes[2];      /* how it locks them: a ZB_PG_LOCK_ bit */
+    size_t item;       /* statements: the toc item it is a step of, from 1 */
+    unsigned long long weight; /* statements: bytes of the table it works on */
+    int worker;        /* the connection that must run it, or -1 for any */
+    int starts_table;  /* a table's first chunk: truncate it first */
+    int ends_table;    /* the table has no more chunks: commit once nothing else is open */
+    int ends_loading;  /* commit the connection's loading transaction */
+    int after_table;   /* statements: follows every earlier queued job on its table (ANALYZE) */
+} zb_pg_job;
+
+/* Loading work: a chunk, a table's end, a connection's final commit (as
+ * opposed to a statement). */
+int zb_pg_job_is_loading(const zb_pg_job *j);
+
+/* Whether a lock held in mode `held` makes one wanted in mode `wanted` wait
+ * (as the server's lock manager has it); modes are ZB_PG_LOCK_ bits. */
+int zb_pg_lock_conflicts(int held, int wanted);
+
+/* A mode named in the table of contents; anything else is taken as the
+ * strongest, which conflicts with everything. */
+int zb_pg_lock_mode(const char *name);
+
+/* Whether a and b would wait for each other's locks. */
+int zb_pg_jobs_conflict(const zb_pg_job *a, const zb_pg_job *b);
+
+/* Whether job j must wait for the earlier queued job e. */
+int zb_pg_job_must_follow(const zb_pg_job *j, const zb_pg_job *e);
+
+/* The index in queue of the job worker runs next, or -1: running[w] is
+ * what connection w runs now (NULL: idle), loading whether `worker` is
+ * inside its loading transaction. */
+long zb_pg_schedule_next(zb_pg_job *const *queue, size_t queued, zb_pg_job *const *running, int workers, int worker,
+                         int loading);
+
+/* The connection for a new table, given per connection the tables given to
+ * it still loading (open), the chunk bytes waiting (pending) and what it
+ * runs. */
+int zb_pg_schedule_table_worker(const int *open, const unsigned long long *pending, zb_pg_job *const *running,
+                                int workers);
+
+#endif

@@ -1,0 +1,61 @@
+/* The state one database restore shares among its files: restore.c reads
+ * the source's entries and drives the phases, restore_steps.c runs the
+ * table of contents' items, restore_publish.c prepares and publishes the
+ * target database, on the worker pool of restore_pool.c. Not for callers
+ * outside source/pg (they use pg.h). */
+#ifndef ZB_SOURCE_PG_RESTORE_STATE_H
+#define ZB_SOURCE_PG_RESTORE_STATE_H
+
+#include "zakpos_backup/source/pg/pg.h"
+#include "zakpos_backup/source/pg/restore_pool.h"
+
+#include <libpq-fe.h>
+
+struct zb_pg_restore {
+    zb_pg_restore_options opts;
+    char *source_name;
+    json_t *toc;
+    zb_pg_table_load *tables;
+    size_t table_count;
+    char *target;      /* the database name asked for */
+    char temp[64];     /* the database being filled */
+    int temp_created;
+    int target_exists;
+    int published;
+    PGconn *maintenance;
+    PGconn *leader;
+    json_t *left_out;  /* scratch restores: what the role could not do */
+    double started; /* when the toc arrived */
+    zb_pg_pool pool;
+    int pool_ready;
+    /* per toc item: the data table it works on and the one it references
+     * (indexes into tables, or -1), and whether it was queued already */
+    long *item_table, *item_references; /* -2: references none */
+    char *item_queued;
+    size_t *ready; /* scratch: items found ready to queue */
+};
+
+/* ---- restore_steps.c ---- */
+
+/* Whether the selection (--table, --schema) keeps the table schema.name. */
+int zb_pg_restore_table_selected(const zb_pg_restore *p, const char *schema, const char *name);
+/* Runs the selected items of one section in order; pool items as batches. */
+int zb_pg_restore_run_section(zb_pg_restore *p, const char *section);
+/* Queues the indexes and constraints of the tables committed since the
+ * last call. */
+int zb_pg_restore_release_ready(zb_pg_restore *p);
+/* Post-data once every table is loaded. */
+int zb_pg_restore_run_post_data(zb_pg_restore *p);
+
+/* ---- restore_publish.c ---- */
+
+/* Says when the target server is older than the source's. */
+void zb_pg_restore_warn_if_older(const zb_pg_restore *p);
+/* Refuses a target database that exists and is not empty (unless forced). */
+int zb_pg_restore_check_target(zb_pg_restore *p);
+/* Creates the database the restore fills under a temporary name. */
+int zb_pg_restore_create_temp(zb_pg_restore *p);
+/* The filled database takes the target's name. */
+int zb_pg_restore_publish(zb_pg_restore *p);
+
+#endif

@@ -1,0 +1,374 @@
+#include "zakpos_backup/source/pg/restore_pool.h"
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/signal.h"
+#include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/source/pg/ident.h"
+#include "zakpos_backup/source/pg/schema.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define COPY_SLICE (128u << 10)
+
+void zb_pg_job_free(zb_pg_job *j)
+{
+    if (!j)
+        return;
+    free(j->data);
+    free(j->what);
+    free(j->locks[0]);
+    free(j->locks[1]);
+    free(j);
+}
+
+static void pool_fail(zb_pg_pool *p)
+{
+    if (!p->failed) {
+        p->failed = 1;
+        zb_error_save(&p->failure);
+    }
+}
+
+/* The job a worker runs next (called with the lock held): nothing while a
+ * batch is being queued, else the scheduler's pick. */
+static long next_job(const zb_pg_pool *pl, const struct zb_pg_pool_worker *self)
+{
+    if (pl->held)
+        return -1;
+    return zb_pg_schedule_next(pl->queue, pl->queued, pl->running, pl->started, self->index, self->loading);
+}
+
+/* ONLY: an inheritance child is loaded on its own, maybe elsewhere. */
+static int start_table(struct zb_pg_pool_worker *self, zb_pg_table_load *t)
+{
+    int rc = self->loading ? 0 : zb_pg_exec(self->conn, "BEGIN", "cannot start the loading transaction");
+    self->loading = 1;
+    self->open++;
+    t->started = 1;
+    zb_buf sql = ZB_BUF_INIT;
+    if (rc == 0)
+        rc = zb_buf_puts(&sql, "TRUNCATE ONLY ");
+    if (rc == 0)
+        rc = zb_pg_ident_relation(&sql, t->toc);
+    if (rc == 0)
+        rc = zb_pg_exec(self->conn, sql.data, "cannot prepare the table for loading");
+    zb_buf_free(&sql);
+    return rc;
+}
+
+static int end_loading(struct zb_pg_pool_worker *self)
+{
+    if (!self->loading)
+        return 0;
+    self->loading = 0;
+    self->open = 0;
+    int rc = zb_pg_exec(self->conn, "COMMIT", "cannot commit the loaded rows");
+    if (rc < 0)
+        return rc;
+    /* every table this transaction truncated has all its rows now */
+    zb_pg_pool *pl = self->pool;
+    pthread_mutex_lock(&pl->lock);
+    for (size_t i = 0; i < pl->table_count; i++) {
+        zb_pg_table_load *t = &pl->tables[i];
+        if (t->worker == self->index && t->started && !t->committed) {
+            t->committed = 1;
+            pl->committed_new = 1;
+        }
+    }
+    pthread_mutex_unlock(&pl->lock);
+    return 0;
+}
+
+/* A table's last chunk is in: commit once no other table of the
+ * transaction still expects rows. */
+static int end_table(struct zb_pg_pool_worker *self)
+{
+    if (self->open > 0)
+        self->open--;
+    return self->open == 0 ? end_loading(self) : 0;
+}
+
+static int run_copy(struct zb_pg_pool_worker *self, zb_pg_job *j, long long *rows)
+{
+    PGconn *conn = self->conn;
+    zb_buf sql = ZB_BUF_INIT;
+    int rc = j->starts_table ? start_table(self, j->table) : 0;
+    if (rc == 0)
+        rc = zb_pg_copy_sql(&sql, j->table->toc, "FROM STDIN", self->pool->frozen);
+    PGresult *res = rc == 0 ? PQexec(conn, sql.data) : NULL;
+    zb_buf_free(&sql);
+    if (rc == 0 && PQresultStatus(res) != PGRES_COPY_IN)
+        rc = zb_pg_result_error(conn, res, "cannot start loading");
+    PQclear(res);
+    /* in slices: libpq copies what it is given into its own buffer, which
+     * would otherwise grow to a whole chunk per connection */
+    for (size_t at = 0; rc == 0 && at < j->len; at += COPY_SLICE) {
+        size_t n = j->len - at < COPY_SLICE ? j->len - at : COPY_SLICE;
+        if (PQputCopyData(conn, j->data + at, (int)n) != 1)
+            rc = zb_pg_result_error(conn, NULL, "cannot send rows");
+    }
+    if (rc == 0 && PQputCopyEnd(conn, NULL) != 1)
+        rc = zb_pg_result_error(conn, NULL, "cannot send rows");
+    while ((res = PQgetResult(conn)) != NULL) {
+        if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+            rc = zb_pg_result_error(conn, res, "loading failed");
+        else if (rc == 0)
+            *rows = strtoll(PQcmdTuples(res), NULL, 10);
+        PQclear(res);
+    }
+    return rc;
+}
+
+static void *pool_worker(void *arg)
+{
+    struct zb_pg_pool_worker *self = arg;
+    zb_pg_pool *pl = self->pool;
+    PGconn *conn = self->conn;
+    pthread_mutex_lock(&pl->lock);
+    for (;;) {
+        long at;
+        while ((at = next_job(pl, self)) < 0 && !(pl->stopping && pl->queued == 0))
+            pthread_cond_wait(&pl->changed, &pl->lock);
+        if (at < 0)
+            break;
+        zb_pg_job *j = pl->queue[at];
+        memmove(&pl->queue[at], &pl->queue[at + 1], (pl->queued - (size_t)at - 1) * sizeof(zb_pg_job *));
+        pl->queued--;
+        if (j->table && !j->ends_table)
+            pl->chunks_queued--;
+        pl->running[self->index] = j;
+        pl->busy++;
+        int skip = pl->failed;
+        pthread_cond_broadcast(&pl->changed);
+        pthread_mutex_unlock(&pl->lock);
+        long long rows = 0;
+        double began = zb_time_monotonic();
+        int loading = zb_pg_job_is_loading(j);
+        int rc = skip              ? 0
+                 : j->ends_table   ? end_table(self)
+                 : j->table        ? run_copy(self, j, &rows)
+                 : j->ends_loading ? end_loading(self)
+                                   : zb_pg_exec(conn, j->data, "failed");
+        if (!loading)
+            zb_log_debug("%s: %.1f s", j->what, zb_time_monotonic() - began);
+        if (rc < 0)
+            zb_error_context("restoring %s", j->what);
+        pthread_mutex_lock(&pl->lock);
+        if (rc < 0)
+            pool_fail(pl);
+        else if (j->table)
+            j->table->rows_loaded += rows;
+        if (j->table && pl->frozen)
+            pl->pending[self->index] -= j->len;
+        if (loading)
+            pl->loading_jobs--;
+        pl->running[self->index] = NULL;
+        pl->busy--;
+        zb_pg_job_free(j);
+        pthread_cond_broadcast(&pl->changed);
+    }
+    pthread_mutex_unlock(&pl->lock);
+    return NULL;
+}
+
+/* Waits for a change in the pool (called with the lock held), and on
+ * SIGINT or SIGTERM fails the pool and cancels the statements running on
+ * the server: an index build or a lock wait there may last minutes, and
+ * the operator who pressed Ctrl-C should not wait for it. The workers then
+ * skip what is queued, and the restore's cleanup drops the database. */
+static void pool_wait(zb_pg_pool *pl)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 200 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&pl->changed, &pl->lock, &until);
+    if (pl->failed || !zb_interrupted())
+        return;
+    zb_check_interrupt();
+    pool_fail(pl);
+    char why[256];
+    for (int w = 0; w < pl->started; w++)
+        if (pl->running[w] && pl->cancels[w])
+            PQcancel(pl->cancels[w], why, sizeof(why));
+    pthread_cond_broadcast(&pl->changed);
+}
+
+/* Queues a job (taking it); a chunk waits while the chunk slots are full,
+ * then goes to its table's connection. */
+int zb_pg_pool_submit(zb_pg_pool *pl, zb_pg_job *j)
+{
+    pthread_mutex_lock(&pl->lock);
+    while (j->table && pl->chunks_queued >= pl->chunk_capacity && !pl->failed)
+        pool_wait(pl);
+    int rc = pl->failed ? 1 : 0;
+    if (rc == 0 && pl->queued == pl->queue_cap) {
+        size_t cap = pl->queue_cap ? pl->queue_cap * 2 : 64;
+        zb_pg_job **grown = realloc(pl->queue, cap * sizeof(zb_pg_job *));
+        if (grown)
+            pl->queue = grown, pl->queue_cap = cap;
+        else
+            rc = -1;
+    }
+    if (rc == 0 && j->table && pl->frozen && !j->ends_table) {
+        if (j->table->worker < 0) {
+            j->table->worker = zb_pg_schedule_table_worker(pl->open, pl->pending, pl->running, pl->started);
+            j->starts_table = 1;
+            pl->open[j->table->worker]++;
+        }
+        j->worker = j->table->worker;
+        pl->pending[j->worker] += j->len;
+    }
+    if (rc == 0 && j->ends_table) {
+        j->worker = j->table->worker;
+        pl->open[j->worker]--;
+    }
+    if (rc == 0 && j->table && !j->ends_table)
+        pl->chunks_queued++;
+    if (rc == 0 && zb_pg_job_is_loading(j))
+        pl->loading_jobs++;
+    if (rc == 0) {
+        pl->queue[pl->queued++] = j;
+        pthread_cond_broadcast(&pl->changed);
+    }
+    pthread_mutex_unlock(&pl->lock);
+    if (rc != 0)
+        zb_pg_job_free(j);
+    if (rc > 0)
+        return zb_error_raise(&pl->failure);
+    return rc < 0 ? zb_error_set(ZB_ENOMEM, "out of memory") : 0;
+}
+
+/* A statement job; locks are the quoted names of the tables it locks and
+ * modes how (ZB_PG_LOCK_ bits). NULL when out of memory. */
+zb_pg_job *zb_pg_job_sql(const char *sql, const char *what, const char *lock1, int mode1, const char *lock2, int mode2,
+                    unsigned long long weight, size_t item)
+{
+    zb_pg_job *j = calloc(1, sizeof(*j));
+    if (!j || !(j->data = zb_strdup(sql)) || !(j->what = zb_strdup(what)) || (lock1 && !(j->locks[0] = zb_strdup(lock1))) ||
+        (lock2 && !(j->locks[1] = zb_strdup(lock2)))) {
+        zb_pg_job_free(j);
+        return NULL;
+    }
+    j->weight = weight;
+    j->modes[0] = mode1;
+    j->modes[1] = mode2;
+    j->item = item;
+    j->worker = -1;
+    return j;
+}
+
+int zb_pg_pool_submit_sql(zb_pg_pool *pl, const char *sql, const char *what, const char *lock1, int mode1, const char *lock2,
+                           int mode2, unsigned long long weight, size_t item)
+{
+    zb_pg_job *j = zb_pg_job_sql(sql, what, lock1, mode1, lock2, mode2, weight, item);
+    return j ? zb_pg_pool_submit(pl, j) : zb_error_set(ZB_ENOMEM, "out of memory");
+}
+
+/* Every connection commits the rows it loaded. */
+int zb_pg_pool_end_loading(zb_pg_pool *pl)
+{
+    for (int w = 0; w < pl->started; w++) {
+        zb_pg_job *j = calloc(1, sizeof(*j));
+        if (!j || !(j->what = zb_strdup("the loaded rows"))) {
+            zb_pg_job_free(j);
+            return zb_error_set(ZB_ENOMEM, "out of memory");
+        }
+        j->worker = w;
+        j->ends_loading = 1;
+        int rc = zb_pg_pool_submit(pl, j);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Waits until every table's rows are committed (statements may still be
+ * running); the first failure, if any. */
+int zb_pg_pool_wait_loaded(zb_pg_pool *pl)
+{
+    pthread_mutex_lock(&pl->lock);
+    pl->held = 0;
+    pthread_cond_broadcast(&pl->changed);
+    while (pl->loading_jobs > 0 && !pl->failed)
+        pool_wait(pl);
+    int failed = pl->failed;
+    pthread_mutex_unlock(&pl->lock);
+    return failed ? zb_error_raise(&pl->failure) : 0;
+}
+
+void zb_pg_pool_hold(zb_pg_pool *pl, int held)
+{
+    pthread_mutex_lock(&pl->lock);
+    pl->held = held;
+    pthread_cond_broadcast(&pl->changed);
+    pthread_mutex_unlock(&pl->lock);
+}
+
+/* Waits until every queued job is done; the first failure, if any. */
+int zb_pg_pool_drain(zb_pg_pool *pl)
+{
+    zb_pg_pool_hold(pl, 0);
+    pthread_mutex_lock(&pl->lock);
+    while (pl->queued > 0 || pl->busy > 0)
+        pool_wait(pl);
+    int failed = pl->failed;
+    pthread_mutex_unlock(&pl->lock);
+    return failed ? zb_error_raise(&pl->failure) : 0;
+}
+
+void zb_pg_pool_stop(zb_pg_pool *pl)
+{
+    pthread_mutex_lock(&pl->lock);
+    pl->stopping = 1;
+    pl->failed = pl->failed || pl->queued > 0; /* pending work is dropped, not done */
+    for (size_t i = 0; i < pl->queued; i++)
+        zb_pg_job_free(pl->queue[i]);
+    pl->queued = 0;
+    pthread_cond_broadcast(&pl->changed);
+    pthread_mutex_unlock(&pl->lock);
+    for (int i = 0; i < pl->started; i++)
+        pthread_join(pl->threads[i], NULL);
+    for (int i = 0; i < ZB_PG_MAX_JOBS; i++)
+        if (pl->cancels[i])
+            PQfreeCancel(pl->cancels[i]);
+    for (int i = 0; i < ZB_PG_MAX_JOBS; i++)
+        if (pl->conns[i])
+            PQfinish(pl->conns[i]);
+    free(pl->queue);
+    pthread_mutex_destroy(&pl->lock);
+    pthread_cond_destroy(&pl->changed);
+    memset(pl, 0, sizeof(*pl));
+}
+
+int zb_pg_pool_start(zb_pg_pool *pl, int jobs, const char *conninfo, const char *password_file, const char *dbname,
+                     const char *session_sql, zb_pg_table_load *tables, size_t table_count)
+{
+    pthread_mutex_init(&pl->lock, NULL);
+    pthread_cond_init(&pl->changed, NULL);
+    pl->chunk_capacity = (size_t)jobs;
+    pl->tables = tables;
+    pl->table_count = table_count;
+    for (int i = 0; i < jobs; i++) {
+        int rc = zb_pg_connect_db(&pl->conns[i], conninfo, password_file, dbname);
+        if (rc == 0)
+            rc = zb_pg_exec(pl->conns[i], session_sql, "cannot set up a loading session");
+        if (rc == 0 && !(pl->cancels[i] = PQgetCancel(pl->conns[i])))
+            rc = zb_error_set(ZB_ENOMEM, "out of memory");
+        if (rc < 0)
+            return rc;
+    }
+    for (int i = 0; i < jobs; i++) {
+        pl->args[i] = (struct zb_pg_pool_worker){pl, pl->conns[i], i, 0, 0};
+        if (pthread_create(&pl->threads[i], NULL, pool_worker, &pl->args[i]) != 0)
+            return zb_error_set(ZB_EFAIL, "cannot start a restore thread");
+        pl->started++;
+    }
+    zb_log_detail("loading with %d connection%s", jobs, jobs == 1 ? "" : "s");
+    return 0;
+}

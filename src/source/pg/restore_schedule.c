@@ -1,0 +1,117 @@
+#include "zakpos_backup/source/pg/restore_schedule.h"
+
+#include <string.h>
+
+int zb_pg_job_is_loading(const zb_pg_job *j) { return j->table || j->ends_loading; }
+
+int zb_pg_lock_conflicts(int held, int wanted)
+{
+    static const int conflicts[] = {
+        [0] = ZB_PG_LOCK_ACCESS_EXCLUSIVE,
+        [1] = ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE | ZB_PG_LOCK_SHARE | ZB_PG_LOCK_SHARE_ROW_EXCLUSIVE | ZB_PG_LOCK_ACCESS_EXCLUSIVE,
+        [2] = ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE | ZB_PG_LOCK_SHARE_ROW_EXCLUSIVE | ZB_PG_LOCK_ACCESS_EXCLUSIVE,
+        [3] = ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE | ZB_PG_LOCK_SHARE | ZB_PG_LOCK_SHARE_ROW_EXCLUSIVE | ZB_PG_LOCK_ACCESS_EXCLUSIVE,
+        [4] = ~0,
+    };
+    for (int bit = 0; bit < 5; bit++)
+        if (held == 1 << bit)
+            return (conflicts[bit] & wanted) != 0;
+    return 1;
+}
+
+/* A mode named in the table of contents; anything else is taken as the
+ * strongest, which conflicts with everything. */
+int zb_pg_lock_mode(const char *name)
+{
+    static const struct {
+        const char *name;
+        int mode;
+    } modes[] = {{"ROW SHARE", ZB_PG_LOCK_ROW_SHARE},
+                 {"SHARE UPDATE EXCLUSIVE", ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE},
+                 {"SHARE", ZB_PG_LOCK_SHARE},
+                 {"SHARE ROW EXCLUSIVE", ZB_PG_LOCK_SHARE_ROW_EXCLUSIVE}};
+    for (size_t i = 0; name && i < sizeof(modes) / sizeof(modes[0]); i++)
+        if (strcmp(name, modes[i].name) == 0)
+            return modes[i].mode;
+    return ZB_PG_LOCK_ACCESS_EXCLUSIVE;
+}
+
+static int same_table(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }
+
+/* Whether a and b would wait for each other's locks. */
+int zb_pg_jobs_conflict(const zb_pg_job *a, const zb_pg_job *b)
+{
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 2; k++)
+            if (same_table(a->locks[i], b->locks[k]) && zb_pg_lock_conflicts(a->modes[i], b->modes[k]))
+                return 1;
+    return 0;
+}
+
+/* Whether job j must wait for the earlier queued job e: e is an earlier
+ * step of the same object (an index before the key that adopts it), works
+ * on a table j references (a foreign key waits for the key it points to),
+ * or works on j's table and j is its ANALYZE. Indexes and constraints of
+ * one table need no order among themselves, two foreign keys to one table
+ * neither: they only must not run at once, which the running jobs' locks
+ * decide. */
+int zb_pg_job_must_follow(const zb_pg_job *j, const zb_pg_job *e)
+{
+    return (j->item && j->item == e->item) || same_table(e->locks[0], j->locks[1]) ||
+           (j->after_table && same_table(e->locks[0], j->locks[0]));
+}
+
+/* The job a worker runs next (called with the lock held): the first one
+ * only it may run (its tables' chunks and commits: loading goes first, as
+ * the archive's stream waits for it), else, outside a loading transaction,
+ * the heaviest queued job free to start, the earliest of equals. Inside
+ * one, a statement would keep its locks until the transaction's tables are
+ * all in, and a key waiting for them could stall the stream those tables'
+ * rows come by. */
+long zb_pg_schedule_next(zb_pg_job *const *queue, size_t queued, zb_pg_job *const *running, int workers, int worker,
+                         int loading)
+{
+    for (size_t i = 0; i < queued; i++)
+        if (queue[i]->worker == worker)
+            return (long)i;
+    if (loading)
+        return -1;
+    long best = -1;
+    for (size_t i = 0; i < queued; i++) {
+        const zb_pg_job *j = queue[i];
+        if ((j->worker >= 0 && j->worker != worker) || (best >= 0 && j->weight <= queue[best]->weight))
+            continue;
+        int blocked = 0;
+        for (int w = 0; !blocked && w < workers; w++)
+            blocked = running[w] && zb_pg_jobs_conflict(j, running[w]);
+        for (size_t e = 0; !blocked && e < i; e++)
+            blocked = zb_pg_job_must_follow(j, queue[e]);
+        if (!blocked)
+            best = (long)i;
+    }
+    return best;
+}
+
+/* Whether a connection is busy with a statement (an index build, say),
+ * so that rows given to it would wait. */
+static int running_statement(zb_pg_job *const *running, int w)
+{
+    return running[w] && !zb_pg_job_is_loading(running[w]);
+}
+
+/* The connection for a new table: one without a table still loading if
+ * any (so its transaction can commit at the table's end), then one not
+ * busy with a statement, then the one with the fewest bytes waiting. */
+int zb_pg_schedule_table_worker(const int *open, const unsigned long long *pending, zb_pg_job *const *running,
+                                int workers)
+{
+    int best = 0;
+    for (int w = 1; w < workers; w++) {
+        int d = open[w] - open[best];
+        if (d == 0)
+            d = running_statement(running, w) - running_statement(running, best);
+        if (d < 0 || (d == 0 && pending[w] < pending[best]))
+            best = w;
+    }
+    return best;
+}
