@@ -41,36 +41,8 @@ static int read_entry(char **out, size_t *len, zb_archive_reader *r, struct arch
     return 0;
 }
 
-/* Which data table each item works on and references, once, so that
- * finding the items a committed table lets start costs no name lookups. */
-static long data_table_index(const zb_pg_restore *p, const char *quoted)
-{
-    for (size_t i = 0; quoted && i < p->table_count; i++)
-        if (strcmp(json_string_value(json_object_get(p->tables[i].toc, "table")), quoted) == 0)
-            return (long)i;
-    return -1;
-}
-
-static int map_items(zb_pg_restore *p)
-{
-    json_t *items = json_object_get(p->toc, "items");
-    size_t n = json_array_size(items) + 1, i;
-    p->item_table = calloc(n, sizeof(long));
-    p->item_references = calloc(n, sizeof(long));
-    p->item_queued = calloc(n, 1);
-    p->ready = calloc(n, sizeof(size_t));
-    if (!p->item_table || !p->item_references || !p->item_queued || !p->ready)
-        return zb_error_set(ZB_ENOMEM, "out of memory");
-    json_t *it;
-    json_array_foreach(items, i, it) {
-        const char *references = json_string_value(json_object_get(it, "references"));
-        p->item_table[i] = data_table_index(p, json_string_value(json_object_get(it, "table")));
-        /* a reference to a table without rows of its own (partitioned) never counts as loaded early */
-        p->item_references[i] = references ? data_table_index(p, references) : -2;
-    }
-    return 0;
-}
-
+/* The toc is parsed once into the plan the restore then follows; the
+ * JSON stays for what reads it as such (verification, the COPY statement). */
 static int load_toc(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry *entry)
 {
     char *text = NULL;
@@ -80,27 +52,24 @@ static int load_toc(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry
         return rc;
     rc = zb_json_parse_limited(&p->toc, text, len, "the database's table of contents");
     free(text);
+    if (rc == 0)
+        rc = zb_pg_plan_parse(&p->plan, p->toc);
+    if (rc == 0)
+        rc = zb_pg_plan_select(p->plan, p->opts.tables, p->opts.schemas);
     if (rc < 0)
         return rc;
-    json_t *tables = json_object_get(p->toc, "tables");
-    if (!json_is_array(json_object_get(p->toc, "items")) || !json_is_array(tables))
-        return zb_error_set(ZB_EFORMAT, "the database's table of contents is not valid: fields missing");
-    if (json_integer_value(json_object_get(p->toc, "format")) > ZB_PG_TOC_FORMAT)
-        return zb_error_set(ZB_EFORMAT, "the database was saved in a newer format (%lld); upgrade zakpos-backup",
-                            (long long)json_integer_value(json_object_get(p->toc, "format")));
-    p->table_count = json_array_size(tables);
+    size_t items = p->plan->item_count + 1;
+    p->table_count = p->plan->table_count;
     p->tables = calloc(p->table_count + 1, sizeof(*p->tables));
-    if (!p->tables)
+    p->item_queued = calloc(items, 1);
+    p->ready = calloc(items, sizeof(size_t));
+    if (!p->tables || !p->item_queued || !p->ready)
         return zb_error_set(ZB_ENOMEM, "out of memory");
     for (size_t i = 0; i < p->table_count; i++) {
-        zb_pg_table_load *t = &p->tables[i];
-        t->toc = json_array_get(tables, i);
-        t->oid = (unsigned int)json_integer_value(json_object_get(t->toc, "oid"));
-        t->worker = -1;
-        t->selected = zb_pg_restore_table_selected(p, json_string_value(json_object_get(t->toc, "schema")),
-                                     json_string_value(json_object_get(t->toc, "name")));
+        p->tables[i].plan = &p->plan->tables[i];
+        p->tables[i].worker = -1;
     }
-    return map_items(p);
+    return 0;
 }
 
 /* Loading frozen keeps a lock on every table loaded (with its TOAST table
@@ -121,12 +90,12 @@ static int choose_frozen_load(zb_pg_restore *p)
     long long slots = strtoll(PQgetvalue(res, 0, 0), NULL, 10), needed = 0;
     PQclear(res);
     for (size_t i = 0; i < p->table_count; i++)
-        needed += p->tables[i].selected ? 3 : 0;
+        needed += p->plan->tables[i].selected ? 3 : 0;
     /* from toc format 2 on, each table's end is marked and its rows are
      * committed then: the transactions hold only the tables whose chunks are
      * still arriving, at most one per connection of the backup */
-    long long open_at_once = json_integer_value(json_object_get(p->toc, "connections"));
-    if (json_integer_value(json_object_get(p->toc, "format")) >= 2 && needed > 3 * open_at_once)
+    long long open_at_once = p->plan->connections;
+    if (p->plan->format >= 2 && needed > 3 * open_at_once)
         needed = 3 * (open_at_once > 0 ? open_at_once : ZB_PG_MAX_JOBS);
     p->pool.frozen = needed <= slots / 4;
     if (!p->pool.frozen)
@@ -158,7 +127,7 @@ static int prepare(zb_pg_restore *p)
 {
     p->started = zb_time_monotonic();
     if (!p->target) {
-        const char *source = json_string_value(json_object_get(p->toc, "database"));
+        const char *source = p->plan->database;
         zb_buf name = ZB_BUF_INIT;
         zb_buf_printf(&name, "%s_restored", source ? source : "zakpos");
         p->target = zb_buf_detach(&name);
@@ -181,14 +150,14 @@ static int prepare(zb_pg_restore *p)
     if (rc == 0)
         rc = start_pool(p);
     if (rc == 0)
-        rc = zb_pg_restore_run_section(p, "pre-data");
+        rc = zb_pg_restore_run_section(p, ZB_PG_SECTION_PRE_DATA);
     return rc;
 }
 
 static zb_pg_table_load *find_table(zb_pg_restore *p, unsigned int oid)
 {
     for (size_t i = 0; i < p->table_count; i++)
-        if (p->tables[i].oid == oid)
+        if (p->tables[i].plan->oid == oid)
             return &p->tables[i];
     return NULL;
 }
@@ -201,7 +170,7 @@ static int end_of_table(zb_pg_restore *p, zb_pg_table_load *t, const char *relat
     if (t->ended)
         return zb_error_set(ZB_EFORMAT, "entry %s appears twice", relative);
     t->ended = 1;
-    if (!p->pool.frozen || !t->selected)
+    if (!p->pool.frozen || !t->plan->selected)
         return 0;
     if (t->worker < 0) { /* no rows: nothing to commit */
         pthread_mutex_lock(&p->pool.lock);
@@ -210,8 +179,8 @@ static int end_of_table(zb_pg_restore *p, zb_pg_table_load *t, const char *relat
         pthread_mutex_unlock(&p->pool.lock);
         return 0;
     }
-    zb_pg_job *j = calloc(1, sizeof(*j));
-    if (!j || !(j->what = zb_strdup(json_string_value(json_object_get(t->toc, "table"))))) {
+    zb_pg_job *j = zb_pg_job_new();
+    if (!j || !(j->what = zb_strdup(t->plan->quoted))) {
         zb_pg_job_free(j);
         return zb_error_set(ZB_ENOMEM, "out of memory");
     }
@@ -243,7 +212,7 @@ static int load_chunk(zb_pg_restore *p, zb_archive_reader *r, struct archive_ent
         return zb_error_set(ZB_EFORMAT, "entry %s is out of order (expected chunk %u)", relative, t->chunks + 1);
     t->chunks = seq;
     t->bytes += (unsigned long long)archive_entry_size(entry);
-    zb_pg_job *j = calloc(1, sizeof(*j));
+    zb_pg_job *j = zb_pg_job_new();
     if (!j)
         return zb_error_set(ZB_ENOMEM, "out of memory");
     j->table = t;
@@ -255,11 +224,11 @@ static int load_chunk(zb_pg_restore *p, zb_archive_reader *r, struct archive_ent
     /* the bar counts archive bytes (the reader adds them): naming the work
      * done beside the reading is all this adds */
     zb_progress_rename("reading, loading tables");
-    if (!t->selected) {
+    if (!t->plan->selected) {
         zb_pg_job_free(j);
         return 0;
     }
-    if (!(j->what = zb_strdup(json_string_value(json_object_get(t->toc, "table"))))) {
+    if (!(j->what = zb_strdup(t->plan->quoted))) {
         zb_pg_job_free(j);
         return zb_error_set(ZB_ENOMEM, "out of memory");
     }
@@ -331,20 +300,24 @@ static int check_tables(zb_pg_restore *p, zb_archive_reader *r)
     long long rows = 0;
     for (size_t i = 0; i < p->table_count; i++) {
         zb_pg_table_load *t = &p->tables[i];
-        const char *name = json_string_value(json_object_get(t->toc, "table"));
+        const char *name = t->plan->quoted;
         json_t *want = NULL, *x;
         size_t k;
-        json_array_foreach(recorded, k, x) if (strcmp(json_string_value(json_object_get(x, "table")), name) == 0) want = x;
+        json_array_foreach(recorded, k, x) {
+            const char *recorded_name = json_string_value(json_object_get(x, "table"));
+            if (recorded_name && strcmp(recorded_name, name) == 0)
+                want = x;
+        }
         if (!want)
             return zb_error_set(ZB_EVERIFY, "table %s is not in the manifest", name);
         if (t->chunks != (unsigned int)json_integer_value(json_object_get(want, "chunks")))
             return zb_error_set(ZB_EVERIFY, "table %s: the archive holds %u chunks of it, the backup recorded %lld", name,
                                 t->chunks, (long long)json_integer_value(json_object_get(want, "chunks")));
         long long wanted = json_integer_value(json_object_get(want, "rows"));
-        if (t->selected && t->rows_loaded != wanted)
+        if (t->plan->selected && t->rows_loaded != wanted)
             return zb_error_set(ZB_EVERIFY, "table %s: the server loaded %lld rows, the backup had %lld", name,
                                 t->rows_loaded, wanted);
-        rows += t->selected ? t->rows_loaded : 0;
+        rows += t->plan->selected ? t->rows_loaded : 0;
     }
     zb_log_detail("every table loaded in full: %lld rows; counts match the backup and every chunk its recorded hash", rows);
     return 0;
@@ -415,11 +388,10 @@ void zb_pg_restore_free(zb_pg_restore *p)
             zb_log_warn("the partly restored database \"%s\" could not be dropped; drop it by hand", p->temp);
     }
     PQfinish(p->maintenance);
+    zb_pg_plan_free(p->plan);
     json_decref(p->toc);
     json_decref(p->left_out);
     free(p->tables);
-    free(p->item_table);
-    free(p->item_references);
     free(p->item_queued);
     free(p->ready);
     free(p->target);

@@ -18,8 +18,6 @@ void zb_pg_job_free(zb_pg_job *j)
         return;
     free(j->data);
     free(j->what);
-    free(j->locks[0]);
-    free(j->locks[1]);
     free(j);
 }
 
@@ -51,7 +49,7 @@ static int start_table(struct zb_pg_pool_worker *self, zb_pg_table_load *t)
     if (rc == 0)
         rc = zb_buf_puts(&sql, "TRUNCATE ONLY ");
     if (rc == 0)
-        rc = zb_pg_ident_relation(&sql, t->toc);
+        rc = zb_pg_ident_relation(&sql, t->plan->json);
     if (rc == 0)
         rc = zb_pg_exec(self->conn, sql.data, "cannot prepare the table for loading");
     zb_buf_free(&sql);
@@ -96,7 +94,7 @@ static int run_copy(struct zb_pg_pool_worker *self, zb_pg_job *j, long long *row
     zb_buf sql = ZB_BUF_INIT;
     int rc = j->starts_table ? start_table(self, j->table) : 0;
     if (rc == 0)
-        rc = zb_pg_copy_sql(&sql, j->table->toc, "FROM STDIN", self->pool->frozen);
+        rc = zb_pg_copy_sql(&sql, j->table->plan->json, "FROM STDIN", self->pool->frozen);
     PGresult *res = rc == 0 ? PQexec(conn, sql.data) : NULL;
     zb_buf_free(&sql);
     if (rc == 0 && PQresultStatus(res) != PGRES_COPY_IN)
@@ -244,29 +242,36 @@ int zb_pg_pool_submit(zb_pg_pool *pl, zb_pg_job *j)
     return rc < 0 ? zb_error_set(ZB_ENOMEM, "out of memory") : 0;
 }
 
-/* A statement job; locks are the quoted names of the tables it locks and
- * modes how (ZB_PG_LOCK_ bits). NULL when out of memory. */
-zb_pg_job *zb_pg_job_sql(const char *sql, const char *what, const char *lock1, int mode1, const char *lock2, int mode2,
-                    unsigned long long weight, size_t item)
+zb_pg_job *zb_pg_job_new(void)
 {
     zb_pg_job *j = calloc(1, sizeof(*j));
-    if (!j || !(j->data = zb_strdup(sql)) || !(j->what = zb_strdup(what)) || (lock1 && !(j->locks[0] = zb_strdup(lock1))) ||
-        (lock2 && !(j->locks[1] = zb_strdup(lock2)))) {
+    if (j)
+        j->locks[0] = j->locks[1] = ZB_PG_NO_RELATION;
+    return j;
+}
+
+zb_pg_job *zb_pg_job_sql(const zb_pg_statement *s)
+{
+    zb_pg_job *j = zb_pg_job_new();
+    if (!j || !(j->data = zb_strdup(s->sql)) || !(j->what = zb_strdup(s->what))) {
         zb_pg_job_free(j);
         return NULL;
     }
-    j->weight = weight;
-    j->modes[0] = mode1;
-    j->modes[1] = mode2;
-    j->item = item;
+    for (int i = 0; i < 2; i++) {
+        j->locks[i] = s->locks[i];
+        j->modes[i] = s->modes[i];
+    }
+    j->weight = s->weight;
+    j->item = s->item;
+    j->key = s->key;
+    j->after_table = s->after_table;
     j->worker = -1;
     return j;
 }
 
-int zb_pg_pool_submit_sql(zb_pg_pool *pl, const char *sql, const char *what, const char *lock1, int mode1, const char *lock2,
-                           int mode2, unsigned long long weight, size_t item)
+int zb_pg_pool_submit_sql(zb_pg_pool *pl, const zb_pg_statement *s)
 {
-    zb_pg_job *j = zb_pg_job_sql(sql, what, lock1, mode1, lock2, mode2, weight, item);
+    zb_pg_job *j = zb_pg_job_sql(s);
     return j ? zb_pg_pool_submit(pl, j) : zb_error_set(ZB_ENOMEM, "out of memory");
 }
 
@@ -274,7 +279,7 @@ int zb_pg_pool_submit_sql(zb_pg_pool *pl, const char *sql, const char *what, con
 int zb_pg_pool_end_loading(zb_pg_pool *pl)
 {
     for (int w = 0; w < pl->started; w++) {
-        zb_pg_job *j = calloc(1, sizeof(*j));
+        zb_pg_job *j = zb_pg_job_new();
         if (!j || !(j->what = zb_strdup("the loaded rows"))) {
             zb_pg_job_free(j);
             return zb_error_set(ZB_ENOMEM, "out of memory");

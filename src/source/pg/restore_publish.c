@@ -62,7 +62,7 @@ static char *quoted_ident(PGconn *conn, const char *name)
 int zb_pg_restore_create_temp(zb_pg_restore *p)
 {
     snprintf(p->temp, sizeof(p->temp), "zbrestore_%ld_%d", (long)time(NULL), (int)getpid());
-    const char *encoding = json_string_value(json_object_get(p->toc, "encoding"));
+    const char *encoding = p->plan->encoding;
     char *enc = PQescapeLiteral(p->maintenance, encoding ? encoding : "UTF8", strlen(encoding ? encoding : "UTF8"));
     zb_buf sql = ZB_BUF_INIT;
     int rc = enc ? zb_buf_printf(&sql, "CREATE DATABASE %s TEMPLATE template0 ENCODING %s", p->temp, enc)
@@ -120,7 +120,7 @@ int zb_pg_restore_publish(zb_pg_restore *p)
  * so first, so a failure that follows has its likely cause beside it. */
 void zb_pg_restore_warn_if_older(const zb_pg_restore *p)
 {
-    int source = (int)json_integer_value(json_object_get(p->toc, "server_version"));
+    int source = p->plan->server_version;
     int target = PQserverVersion(p->maintenance);
     if (source >= 100000 && target > 0 && target / 10000 < source / 10000)
         zb_log_warn("the archive comes from PostgreSQL %d and the target server runs PostgreSQL %d: restoring into an "

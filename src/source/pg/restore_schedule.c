@@ -1,6 +1,5 @@
 #include "zakpos_backup/source/pg/restore_schedule.h"
 
-#include <string.h>
 
 int zb_pg_job_is_loading(const zb_pg_job *j) { return j->table || j->ends_loading; }
 
@@ -19,24 +18,7 @@ int zb_pg_lock_conflicts(int held, int wanted)
     return 1;
 }
 
-/* A mode named in the table of contents; anything else is taken as the
- * strongest, which conflicts with everything. */
-int zb_pg_lock_mode(const char *name)
-{
-    static const struct {
-        const char *name;
-        int mode;
-    } modes[] = {{"ROW SHARE", ZB_PG_LOCK_ROW_SHARE},
-                 {"SHARE UPDATE EXCLUSIVE", ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE},
-                 {"SHARE", ZB_PG_LOCK_SHARE},
-                 {"SHARE ROW EXCLUSIVE", ZB_PG_LOCK_SHARE_ROW_EXCLUSIVE}};
-    for (size_t i = 0; name && i < sizeof(modes) / sizeof(modes[0]); i++)
-        if (strcmp(name, modes[i].name) == 0)
-            return modes[i].mode;
-    return ZB_PG_LOCK_ACCESS_EXCLUSIVE;
-}
-
-static int same_table(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }
+static int same_table(long a, long b) { return a != ZB_PG_NO_RELATION && a == b; }
 
 /* Whether a and b would wait for each other's locks. */
 int zb_pg_jobs_conflict(const zb_pg_job *a, const zb_pg_job *b)
@@ -64,10 +46,19 @@ int zb_pg_job_must_follow(const zb_pg_job *j, const zb_pg_job *e)
 /* The job a worker runs next (called with the lock held): the first one
  * only it may run (its tables' chunks and commits: loading goes first, as
  * the archive's stream waits for it), else, outside a loading transaction,
- * the heaviest queued job free to start, the earliest of equals. Inside
+ * the heaviest queued job free to start, of equals the first in the
+ * table of contents. Inside
  * one, a statement would keep its locks until the transaction's tables are
  * all in, and a key waiting for them could stall the stream those tables'
  * rows come by. */
+/* Whether a goes before b: heavier, or as heavy and earlier in the table
+ * of contents (not in the queue, whose order among equals depends on when
+ * tables were committed). */
+static int heavier(const zb_pg_job *a, const zb_pg_job *b)
+{
+    return a->weight > b->weight || (a->weight == b->weight && a->key < b->key);
+}
+
 long zb_pg_schedule_next(zb_pg_job *const *queue, size_t queued, zb_pg_job *const *running, int workers, int worker,
                          int loading)
 {
@@ -79,7 +70,7 @@ long zb_pg_schedule_next(zb_pg_job *const *queue, size_t queued, zb_pg_job *cons
     long best = -1;
     for (size_t i = 0; i < queued; i++) {
         const zb_pg_job *j = queue[i];
-        if ((j->worker >= 0 && j->worker != worker) || (best >= 0 && j->weight <= queue[best]->weight))
+        if ((j->worker >= 0 && j->worker != worker) || (best >= 0 && !heavier(j, queue[best])))
             continue;
         int blocked = 0;
         for (int w = 0; !blocked && w < workers; w++)

@@ -5,42 +5,28 @@
 #include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/ident.h"
-#include "zakpos_backup/source/pg/schema.h"
 #include "zakpos_backup/source/pg/verify.h"
 
 #include <stdio.h>
 #include <string.h>
-
-/* Kinds whose creation may need more than owning the database: an
- * untrusted extension, and the kinds a later format may carry (event
- * triggers, foreign-data wrappers and servers, access methods, languages). */
-static int needs_privilege(const char *kind)
-{
-    static const char *const kinds[] = {"EXTENSION", "EVENT TRIGGER", "FOREIGN DATA WRAPPER", "SERVER",
-                                        "ACCESS METHOD", "PROCEDURAL LANGUAGE", "LANGUAGE", NULL};
-    for (const char *const *k = kinds; kind && *k; k++)
-        if (strcmp(kind, *k) == 0)
-            return 1;
-    return 0;
-}
 
 /* A scratch restore leaves out what its role may not do (SQLSTATE 42501,
  * insufficient privilege), an owner or grantee role the server lacks
  * (42704), and records it; 1 when the failure was left out. The item's SQL
  * of any other kind is never left out: a statement the archive should not
  * hold fails the restore. */
-static int leave_out(zb_pg_restore *p, PGresult *res, json_t *it, const char *what)
+static int leave_out(zb_pg_restore *p, PGresult *res, const zb_pg_plan_item *it, const char *what)
 {
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char *message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
     int object = strcmp(what, "object") == 0;
     if (!p->opts.scratch || !state || !message)
         return 0;
-    if (object ? strcmp(state, "42501") != 0 || !needs_privilege(json_string_value(json_object_get(it, "kind")))
+    if (object ? strcmp(state, "42501") != 0 || !it->needs_privilege
                : strcmp(state, "42501") != 0 && strcmp(state, "42704") != 0)
         return 0;
     zb_buf id = ZB_BUF_INIT;
-    zb_pg_item_id(&id, it);
+    zb_pg_item_id(&id, it->json);
     json_array_append_new(p->left_out, json_pack("{s:s, s:s, s:s}", "id", id.data ? id.data : "?", "what", what,
                                                  "reason", message));
     if (object)
@@ -54,171 +40,82 @@ static int leave_out(zb_pg_restore *p, PGresult *res, json_t *it, const char *wh
 
 /* One of an item's statements: its SQL ("object"), its "owner" or its
  * "privileges". */
-static int run_sql(zb_pg_restore *p, PGconn *conn, const char *sql, json_t *it, const char *what)
+static int run_sql(zb_pg_restore *p, PGconn *conn, const char *sql, const zb_pg_plan_item *it, const char *what)
 {
     PGresult *res = PQexec(conn, sql);
     ExecStatusType st = PQresultStatus(res);
     int rc = 0;
     if ((st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) && !leave_out(p, res, it, what)) {
-        const char *kind = json_string_value(json_object_get(it, "kind"));
-        const char *schema = json_string_value(json_object_get(it, "schema"));
-        const char *name = json_string_value(json_object_get(it, "name"));
         char failed[512];
-        snprintf(failed, sizeof(failed), "restoring %s %s%s%s failed", kind ? kind : "object", schema ? schema : "",
-                 schema ? "." : "", name ? name : "");
+        snprintf(failed, sizeof(failed), "restoring %s %s%s%s failed", it->kind_name, it->schema ? it->schema : "",
+                 it->schema ? "." : "", it->name ? it->name : "");
         rc = zb_pg_result_error(conn, res, failed);
     }
     PQclear(res);
     return rc;
 }
 
-static int listed(const char *const *list, const char *value)
+static int run_item(zb_pg_restore *p, PGconn *conn, const zb_pg_plan_item *it)
 {
-    for (; list && *list && value; list++)
-        if (strcmp(*list, value) == 0)
-            return 1;
-    return 0;
-}
-
-static int filtering(const zb_pg_restore *p)
-{
-    return (p->opts.tables && *p->opts.tables) || (p->opts.schemas && *p->opts.schemas);
-}
-
-/* "schema.name" unquoted, as the user writes it. */
-int zb_pg_restore_table_selected(const zb_pg_restore *p, const char *schema, const char *name)
-{
-    if (!filtering(p))
-        return 1;
-    if (listed(p->opts.schemas, schema))
-        return 1;
-    char full[1024];
-    snprintf(full, sizeof(full), "%s.%s", schema ? schema : "", name ? name : "");
-    return listed(p->opts.tables, full);
-}
-
-static int is_relation(const char *kind)
-{
-    return strcmp(kind, "TABLE") == 0 || strcmp(kind, "VIEW") == 0 || strcmp(kind, "MATERIALIZED VIEW") == 0;
-}
-
-/* Whether the table or view with this quoted name is selected. */
-static int relation_selected(const zb_pg_restore *p, const char *quoted)
-{
-    size_t i;
-    json_t *it;
-    json_array_foreach(json_object_get(p->toc, "items"), i, it) {
-        const char *table = json_string_value(json_object_get(it, "table"));
-        if (quoted && table && strcmp(table, quoted) == 0 && is_relation(json_string_value(json_object_get(it, "kind"))))
-            return zb_pg_restore_table_selected(p, json_string_value(json_object_get(it, "schema")),
-                                  json_string_value(json_object_get(it, "name")));
-    }
-    return 0;
-}
-
-/* Items a selection keeps: everything tables may need (schemas, extensions,
- * types, functions, sequences), the selected tables and views, and what
- * hangs off them; a foreign key only if the table it references is kept. */
-static int item_selected(const zb_pg_restore *p, json_t *it)
-{
-    if (!filtering(p))
-        return 1;
-    const char *kind = json_string_value(json_object_get(it, "kind"));
-    const char *schema = json_string_value(json_object_get(it, "schema"));
-    const char *name = json_string_value(json_object_get(it, "name"));
-    const char *table = json_string_value(json_object_get(it, "table"));
-    if (is_relation(kind))
-        return zb_pg_restore_table_selected(p, schema, name);
-    if (table) {
-        const char *references = json_string_value(json_object_get(it, "references"));
-        return relation_selected(p, table) && (!references || relation_selected(p, references));
-    }
-    return 1;
-}
-
-static int run_item(zb_pg_restore *p, PGconn *conn, json_t *it)
-{
-    const char *kind = json_string_value(json_object_get(it, "kind"));
-    const char *schema = json_string_value(json_object_get(it, "schema"));
-    const char *name = json_string_value(json_object_get(it, "name"));
-    zb_log_debug("restoring %s %s.%s", kind, schema ? schema : "", name ? name : "");
-    const char *sql = json_string_value(json_object_get(it, "sql"));
+    zb_log_debug("restoring %s %s.%s", it->kind_name, it->schema ? it->schema : "", it->name ? it->name : "");
     size_t left_before = json_array_size(p->left_out);
-    int rc = sql && *sql ? run_sql(p, conn, sql, it, "object") : 0;
+    int rc = it->sql && *it->sql ? run_sql(p, conn, it->sql, it, "object") : 0;
     if (json_array_size(p->left_out) > left_before)
         return rc; /* not created: it has no owner or privileges to set */
-    const char *owner = json_string_value(json_object_get(it, "owner"));
-    const char *acl = json_string_value(json_object_get(it, "acl"));
-    if (rc == 0 && owner && !p->opts.no_owner)
-        rc = run_sql(p, conn, owner, it, "owner");
-    if (rc == 0 && acl && !p->opts.no_acl)
-        rc = run_sql(p, conn, acl, it, "privileges");
+    if (rc == 0 && it->owner && !p->opts.no_owner)
+        rc = run_sql(p, conn, it->owner, it, "owner");
+    if (rc == 0 && it->acl && !p->opts.no_acl)
+        rc = run_sql(p, conn, it->acl, it, "privileges");
     return rc;
 }
 
-/* Indexes and constraints (keys, checks, foreign keys) of one table at a
- * time build side by side with other tables' on the pool; the rest runs in
- * order on the leader once the pool is idle. */
-static int runs_on_pool(json_t *it)
+/* An item's weight: the bytes of the data table it works on. */
+static unsigned long long item_weight(const zb_pg_restore *p, const zb_pg_plan_item *it)
 {
-    const char *kind = json_string_value(json_object_get(it, "kind"));
-    return json_is_true(json_object_get(it, "parallel")) ||
-           (json_object_get(it, "table") && (strcmp(kind, "CONSTRAINT") == 0 || strcmp(kind, "FK CONSTRAINT") == 0));
+    return it->data_table >= 0 ? p->tables[it->data_table].bytes : 0;
 }
 
-/* An item's weight: the bytes of the data table it works on (item counts
- * from 1), found once by map_items. */
-static unsigned long long item_weight(const zb_pg_restore *p, size_t item)
+/* A statement's order among equals: its item's place in the table of
+ * contents, then its step's. */
+static unsigned long long statement_key(size_t item, size_t step)
 {
-    long t = p->item_table[item - 1];
-    return t >= 0 ? p->tables[t].bytes : 0;
+    return (unsigned long long)item * (ZB_PG_PLAN_MAX_STEPS + 1) + step;
 }
 
 /* An item's work on the pool: its steps when the backup recorded them
- * (each with the locks it takes), else its one statement under the
- * strongest lock. */
-static int submit_item(zb_pg_restore *p, json_t *it, size_t item)
+ * (each with the locks it takes), else its one statement under its lock
+ * (the strongest on the table it references). */
+static int submit_item(zb_pg_restore *p, const zb_pg_plan_item *it)
 {
-    const char *table = json_string_value(json_object_get(it, "table"));
-    const char *references = json_string_value(json_object_get(it, "references"));
-    json_t *steps = json_object_get(it, "steps");
     zb_buf what = ZB_BUF_INIT;
-    int rc = zb_buf_printf(&what, "%s %s.%s", json_string_value(json_object_get(it, "kind")),
-                           json_string_value(json_object_get(it, "schema")), json_string_value(json_object_get(it, "name")));
-    if (rc == 0 && json_array_size(steps) > 0) {
-        size_t i;
-        json_t *step;
-        json_array_foreach(steps, i, step) {
-            const char *sql = json_string_value(json_object_get(step, "sql"));
-            rc = sql ? zb_pg_pool_submit_sql(&p->pool, sql, what.data, table, zb_pg_lock_mode(json_string_value(json_object_get(step, "lock"))),
-                                       references, zb_pg_lock_mode(json_string_value(json_object_get(step, "references_lock"))),
-                                       item_weight(p, item), item)
-                     : zb_error_set(ZB_EFORMAT, "the table of contents has a malformed step of %s", what.data);
-            if (rc < 0)
-                break;
-        }
-    } else if (rc == 0) {
-        rc = zb_pg_pool_submit_sql(&p->pool, json_string_value(json_object_get(it, "sql")), what.data, table,
-                             zb_pg_lock_mode(json_string_value(json_object_get(it, "lock"))), references, ZB_PG_LOCK_ACCESS_EXCLUSIVE,
-                             item_weight(p, item), item);
+    int rc = zb_buf_printf(&what, "%s %s.%s", it->kind_name, it->schema ? it->schema : "", it->name ? it->name : "");
+    zb_pg_statement s = {it->sql, what.data, {it->table, it->references}, {it->lock, ZB_PG_LOCK_ACCESS_EXCLUSIVE},
+                         item_weight(p, it), it->index + 1, statement_key(it->index, 0), 0};
+    for (size_t i = 0; rc == 0 && i < it->step_count; i++) {
+        s.sql = it->steps[i].sql;
+        s.modes[0] = it->steps[i].lock;
+        s.modes[1] = it->steps[i].references_lock;
+        s.key = statement_key(it->index, i);
+        rc = zb_pg_pool_submit_sql(&p->pool, &s);
     }
+    if (rc == 0 && it->step_count == 0)
+        rc = zb_pg_pool_submit_sql(&p->pool, &s);
     zb_buf_free(&what);
     return rc;
 }
 
 /* Pool jobs are queued as a batch (each run of them between two leader
  * items), so the heaviest is known before the first one starts. */
-int zb_pg_restore_run_section(zb_pg_restore *p, const char *section)
+int zb_pg_restore_run_section(zb_pg_restore *p, zb_pg_section section)
 {
-    size_t i;
-    json_t *it;
     int rc = 0;
-    json_array_foreach(json_object_get(p->toc, "items"), i, it) {
-        if (strcmp(json_string_value(json_object_get(it, "section")), section) != 0 || !item_selected(p, it))
+    for (size_t i = 0; i < p->plan->item_count; i++) {
+        const zb_pg_plan_item *it = &p->plan->items[i];
+        if (it->section != section || !it->selected)
             continue;
-        if (runs_on_pool(it)) {
+        if (it->on_pool) {
             zb_pg_pool_hold(&p->pool, 1);
-            rc = submit_item(p, it, i + 1);
+            rc = submit_item(p, it);
         } else {
             if ((rc = zb_pg_pool_drain(&p->pool)) == 0)
                 rc = run_item(p, p->leader, it);
@@ -231,53 +128,37 @@ int zb_pg_restore_run_section(zb_pg_restore *p, const char *section)
     return zb_pg_pool_drain(&p->pool);
 }
 
-/* Post-data items whose statements lock nothing but their table (and the
- * one a foreign key references): an index of a plain table or
- * materialized view, and the keys and foreign keys of plain tables the
- * backup split into steps. Others may reach further (a check constraint
- * of an inheritance parent is added to its children too) and wait for the
- * end of loading, so that no statement ever waits for a table still being
- * loaded. */
-static int locks_only_its_tables(json_t *it)
+static int table_committed(size_t table, void *payload)
 {
-    const char *lock = json_string_value(json_object_get(it, "lock"));
-    return json_array_size(json_object_get(it, "steps")) > 0 ||
-           (strcmp(json_string_value(json_object_get(it, "kind")), "INDEX") == 0 && lock && strcmp(lock, "SHARE") == 0);
-}
-
-/* Whether a post-data pool item may be queued while other tables still
- * load: it locks only its own tables, and every data table it works on has
- * its rows committed (called with the pool's lock held). */
-static int item_ready(const zb_pg_restore *p, json_t *it, size_t i)
-{
-    long t = p->item_table[i], ref = p->item_references[i];
-    return !p->item_queued[i] && t >= 0 && p->tables[t].committed && (ref == -2 || (ref >= 0 && p->tables[ref].committed)) &&
-           strcmp(json_string_value(json_object_get(it, "section")), "post-data") == 0 && runs_on_pool(it) &&
-           locks_only_its_tables(it) && item_selected(p, it);
+    const zb_pg_restore *p = payload;
+    return p->tables[table].committed;
 }
 
 /* Queues, as one batch, the indexes and constraints of tables committed
  * since the last call: they build while the archive still brings other
- * tables' rows. */
+ * tables' rows. The batch is queued in the table of contents' order (a key
+ * that adopts an index, a foreign key the key it points to, come after
+ * them there), and the scheduler picks among it by weight. */
 int zb_pg_restore_release_ready(zb_pg_restore *p)
 {
-    size_t count = 0, i;
-    json_t *it, *items = json_object_get(p->toc, "items");
+    size_t count = 0;
     pthread_mutex_lock(&p->pool.lock);
     if (p->pool.committed_new) {
         p->pool.committed_new = 0;
-        json_array_foreach(items, i, it) if (item_ready(p, it, i)) p->ready[count++] = i;
+        for (size_t i = 0; i < p->plan->item_count; i++)
+            if (!p->item_queued[i] && zb_pg_plan_item_ready(p->plan, &p->plan->items[i], table_committed, p))
+                p->ready[count++] = i;
     }
     pthread_mutex_unlock(&p->pool.lock);
+    if (count == 0)
+        return 0;
     int rc = 0;
-    if (count > 0)
-        zb_pg_pool_hold(&p->pool, 1);
+    zb_pg_pool_hold(&p->pool, 1);
     for (size_t k = 0; rc == 0 && k < count; k++) {
         p->item_queued[p->ready[k]] = 1;
-        rc = submit_item(p, json_array_get(items, p->ready[k]), p->ready[k] + 1);
+        rc = submit_item(p, &p->plan->items[p->ready[k]]);
     }
-    if (count > 0)
-        zb_pg_pool_hold(&p->pool, 0);
+    zb_pg_pool_hold(&p->pool, 0);
     return rc;
 }
 
@@ -285,25 +166,24 @@ int zb_pg_restore_release_ready(zb_pg_restore *p)
  * pool, each after the work queued before it on its table: weighing
  * nothing, they fill the connections that the last tables' chains of
  * indexes and key checks leave idle. */
-static int queue_analyze(zb_pg_restore *p, const char *kind_wanted)
+static int queue_analyze(zb_pg_restore *p, zb_pg_kind kind)
 {
-    size_t i;
-    json_t *it;
     int rc = 0;
-    json_array_foreach(json_object_get(p->toc, "items"), i, it) {
-        const char *kind = json_string_value(json_object_get(it, "kind"));
-        if (rc < 0 || strcmp(kind, kind_wanted) != 0 || !item_selected(p, it))
+    for (size_t i = 0; rc == 0 && i < p->plan->item_count; i++) {
+        const zb_pg_plan_item *it = &p->plan->items[i];
+        if (it->kind != kind || !it->selected)
             continue;
-        const char *table = json_string_value(json_object_get(it, "table"));
         zb_buf sql = ZB_BUF_INIT, what = ZB_BUF_INIT;
         rc = zb_buf_puts(&sql, "ANALYZE ");
         if (rc == 0)
-            rc = zb_pg_ident_relation(&sql, it);
-        zb_buf_printf(&what, "ANALYZE of %s", table);
-        zb_pg_job *j = rc == 0 && sql.data && what.data ? zb_pg_job_sql(sql.data, what.data, table, ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE, NULL, 0, 0, 0) : NULL;
-        if (j)
-            j->after_table = 1;
-        rc = rc < 0 ? rc : j ? zb_pg_pool_submit(&p->pool, j) : zb_error_set(ZB_ENOMEM, "out of memory");
+            rc = zb_pg_ident_relation(&sql, it->json);
+        if (rc == 0)
+            rc = zb_buf_printf(&what, "ANALYZE of %s", it->table >= 0 ? p->plan->relations[it->table] : "(null)");
+        /* after every item's statements in the order */
+        zb_pg_statement s = {sql.data, what.data, {it->table, ZB_PG_NO_RELATION}, {ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE, 0},
+                             0, 0, statement_key(p->plan->item_count + it->index, 0), 1};
+        if (rc == 0)
+            rc = zb_pg_pool_submit_sql(&p->pool, &s);
         zb_buf_free(&sql);
         zb_buf_free(&what);
     }
@@ -316,24 +196,22 @@ static int queue_analyze(zb_pg_restore *p, const char *kind_wanted)
  * order once the pool is done, then the materialized views' ANALYZE. */
 int zb_pg_restore_run_post_data(zb_pg_restore *p)
 {
-    size_t i;
-    json_t *it, *items = json_object_get(p->toc, "items");
     int rc = 0;
     zb_pg_pool_hold(&p->pool, 1);
-    json_array_foreach(items, i, it) {
-        if (rc < 0 || p->item_queued[i] || strcmp(json_string_value(json_object_get(it, "section")), "post-data") != 0 ||
-            !runs_on_pool(it) || !item_selected(p, it))
+    for (size_t i = 0; rc == 0 && i < p->plan->item_count; i++) {
+        const zb_pg_plan_item *it = &p->plan->items[i];
+        if (p->item_queued[i] || it->section != ZB_PG_SECTION_POST_DATA || !it->on_pool || !it->selected)
             continue;
         p->item_queued[i] = 1;
-        rc = submit_item(p, it, i + 1);
+        rc = submit_item(p, it);
     }
     if (rc == 0)
-        rc = queue_analyze(p, "TABLE");
+        rc = queue_analyze(p, ZB_PG_KIND_TABLE);
     if (rc == 0)
         rc = zb_pg_pool_drain(&p->pool);
-    json_array_foreach(items, i, it) {
-        if (rc < 0 || strcmp(json_string_value(json_object_get(it, "section")), "post-data") != 0 || runs_on_pool(it) ||
-            !item_selected(p, it))
+    for (size_t i = 0; rc == 0 && i < p->plan->item_count; i++) {
+        const zb_pg_plan_item *it = &p->plan->items[i];
+        if (it->section != ZB_PG_SECTION_POST_DATA || it->on_pool || !it->selected)
             continue;
         rc = run_item(p, p->leader, it);
         if (rc == 0)
@@ -341,6 +219,6 @@ int zb_pg_restore_run_post_data(zb_pg_restore *p)
     }
     /* materialized views once the leader has refreshed them */
     if (rc == 0)
-        rc = queue_analyze(p, "MATERIALIZED VIEW");
+        rc = queue_analyze(p, ZB_PG_KIND_MATERIALIZED_VIEW);
     return rc < 0 ? rc : zb_pg_pool_drain(&p->pool);
 }

@@ -15,9 +15,7 @@
 /* A table being loaded: what the archive's chunks add up to, and what the
  * server says it inserted. */
 typedef struct zb_pg_table_load {
-    json_t *toc; /* borrowed from the toc */
-    unsigned int oid;
-    int selected;
+    const zb_pg_plan_table *plan; /* what the table of contents says of it */
     unsigned int chunks;
     unsigned long long bytes; /* of COPY data */
     int worker;               /* the connection loading it, once known */
@@ -91,12 +89,23 @@ int zb_pg_pool_start(zb_pg_pool *pl, int jobs, const char *conninfo, const char 
 /* Queues a job (taking it); a chunk waits while the chunk slots are full,
  * then goes to its table's connection. */
 int zb_pg_pool_submit(zb_pg_pool *pl, zb_pg_job *j);
-/* A statement job; locks are the quoted names of the tables it locks and
- * modes how (ZB_PG_LOCK_ bits). NULL when out of memory. */
-zb_pg_job *zb_pg_job_sql(const char *sql, const char *what, const char *lock1, int mode1, const char *lock2, int mode2,
-                         unsigned long long weight, size_t item);
-int zb_pg_pool_submit_sql(zb_pg_pool *pl, const char *sql, const char *what, const char *lock1, int mode1,
-                          const char *lock2, int mode2, unsigned long long weight, size_t item);
+/* A statement for the pool. */
+typedef struct zb_pg_statement {
+    const char *sql;
+    const char *what;          /* names the object for errors */
+    long locks[2];             /* relations it locks (the item's table, the one it references) or ZB_PG_NO_RELATION */
+    int modes[2];              /* how: ZB_PG_LOCK_ bits */
+    unsigned long long weight; /* bytes of the table it works on */
+    size_t item;               /* the toc item it is a step of, from 1; 0: none */
+    unsigned long long key;    /* unique and stable: the order among equals */
+    int after_table;           /* follows every earlier queued job on its table (ANALYZE) */
+} zb_pg_statement;
+
+/* A job with no locks, for any connection; NULL when out of memory. */
+zb_pg_job *zb_pg_job_new(void);
+/* A statement's job (copying what it points to); NULL when out of memory. */
+zb_pg_job *zb_pg_job_sql(const zb_pg_statement *s);
+int zb_pg_pool_submit_sql(zb_pg_pool *pl, const zb_pg_statement *s);
 void zb_pg_job_free(zb_pg_job *j);
 /* Every connection commits the rows it loaded. */
 int zb_pg_pool_end_loading(zb_pg_pool *pl);

@@ -5,28 +5,23 @@
 #ifndef ZB_SOURCE_PG_RESTORE_SCHEDULE_H
 #define ZB_SOURCE_PG_RESTORE_SCHEDULE_H
 
+#include "zakpos_backup/source/pg/restore_plan.h"
+
 #include <stddef.h>
 
 struct zb_pg_table_load;
 
-/* The server's table lock modes that restore statements take, and which of
- * them conflict (as the server's lock manager has it). */
-enum {
-    ZB_PG_LOCK_ROW_SHARE = 1 << 0,              /* what VALIDATE of a foreign key takes on the table it references */
-    ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE = 1 << 1, /* VALIDATE, ANALYZE */
-    ZB_PG_LOCK_SHARE = 1 << 2,                  /* CREATE INDEX */
-    ZB_PG_LOCK_SHARE_ROW_EXCLUSIVE = 1 << 3,    /* adding a foreign key */
-    ZB_PG_LOCK_ACCESS_EXCLUSIVE = 1 << 4,       /* other ALTER TABLE */
-};
-
+/* A unit of work for a worker connection: a COPY chunk of a table, a
+ * table's end, a connection's final commit, or a statement. */
 typedef struct zb_pg_job {
     struct zb_pg_table_load *table; /* a COPY chunk, or NULL for a statement */
     char *data;        /* chunk bytes, or the SQL */
     size_t len;
     char *what;        /* names the object for errors */
-    char *locks[2];    /* tables the statement locks (quoted names), or NULL */
+    long locks[2];     /* relations the statement locks (zb_pg_plan's numbers), or ZB_PG_NO_RELATION */
     int modes[2];      /* how it locks them: a ZB_PG_LOCK_ bit */
     size_t item;       /* statements: the toc item it is a step of, from 1 */
+    unsigned long long key; /* statements: unique and stable (item, step), to choose among equals */
     unsigned long long weight; /* statements: bytes of the table it works on */
     int worker;        /* the connection that must run it, or -1 for any */
     int starts_table;  /* a table's first chunk: truncate it first */
@@ -43,10 +38,6 @@ int zb_pg_job_is_loading(const zb_pg_job *j);
  * (as the server's lock manager has it); modes are ZB_PG_LOCK_ bits. */
 int zb_pg_lock_conflicts(int held, int wanted);
 
-/* A mode named in the table of contents; anything else is taken as the
- * strongest, which conflicts with everything. */
-int zb_pg_lock_mode(const char *name);
-
 /* Whether a and b would wait for each other's locks. */
 int zb_pg_jobs_conflict(const zb_pg_job *a, const zb_pg_job *b);
 
@@ -55,7 +46,8 @@ int zb_pg_job_must_follow(const zb_pg_job *j, const zb_pg_job *e);
 
 /* The index in queue of the job worker runs next, or -1: running[w] is
  * what connection w runs now (NULL: idle), loading whether `worker` is
- * inside its loading transaction. */
+ * inside its loading transaction. The same queue and running jobs give the
+ * same choice whatever order equal jobs were queued in. */
 long zb_pg_schedule_next(zb_pg_job *const *queue, size_t queued, zb_pg_job *const *running, int workers, int worker,
                          int loading);
 

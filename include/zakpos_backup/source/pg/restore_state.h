@@ -15,7 +15,8 @@ struct zb_pg_restore {
     zb_pg_restore_options opts;
     char *source_name;
     json_t *toc;
-    zb_pg_table_load *tables;
+    zb_pg_plan *plan;          /* the toc, parsed once */
+    zb_pg_table_load *tables;  /* one per plan table */
     size_t table_count;
     char *target;      /* the database name asked for */
     char temp[64];     /* the database being filled */
@@ -28,19 +29,14 @@ struct zb_pg_restore {
     double started; /* when the toc arrived */
     zb_pg_pool pool;
     int pool_ready;
-    /* per toc item: the data table it works on and the one it references
-     * (indexes into tables, or -1), and whether it was queued already */
-    long *item_table, *item_references; /* -2: references none */
-    char *item_queued;
+    char *item_queued; /* per plan item: queued already */
     size_t *ready; /* scratch: items found ready to queue */
 };
 
 /* ---- restore_steps.c ---- */
 
-/* Whether the selection (--table, --schema) keeps the table schema.name. */
-int zb_pg_restore_table_selected(const zb_pg_restore *p, const char *schema, const char *name);
 /* Runs the selected items of one section in order; pool items as batches. */
-int zb_pg_restore_run_section(zb_pg_restore *p, const char *section);
+int zb_pg_restore_run_section(zb_pg_restore *p, zb_pg_section section);
 /* Queues the indexes and constraints of the tables committed since the
  * last call. */
 int zb_pg_restore_release_ready(zb_pg_restore *p);
