@@ -132,7 +132,7 @@ static int verify_part(rehearsal *h, zb_restore_plan *plan, size_t i, zb_archive
         json_t *source = zb_archive_reader_manifest_source(r, ZB_SOURCE_PG, t.name);
         zb_pg_restore *restored = zb_restore_plan_pg(plan, i);
         zb_pg_verify_options v = {h->opts->pg_conninfo, h->opts->pg_password_file, t.target, h->opts->pg_jobs,
-                                  h->opts->no_owner, h->opts->no_acl, getenv("ZAKPOS_BACKUP_TEST_HOOK_SQL"),
+                                  h->opts->no_owner, h->opts->no_acl, ZB_FAULT_VALUE("pg-before-compare-sql"),
                                   zb_pg_restore_left_out(restored)};
         long long rows = 0;
         rc = zb_pg_verify_database(differences, DIFFERENCE_LIMIT, &count, &rows, &v, zb_pg_restore_toc(restored),

@@ -2,7 +2,9 @@
  * the point named by ZB_FAULT_AT it says so on stderr (so a test knows the
  * point was reached), then raises the signal numbered ZB_FAULT_SIGNAL, or
  * runs the shell command ZB_FAULT_RUN with ZB_FAULT_DETAIL set to the
- * point's detail (a failing command ends the process with status 99). */
+ * point's detail (a failing command ends the process with status 99).
+ * zb_fault_value gives a fault value from the environment variable the
+ * tests set for it. */
 #include "zakpos_backup/common/fault.h"
 
 #include <signal.h>
@@ -27,4 +29,19 @@ void zb_fault_point(const char *name, const char *detail)
             exit(99);
         }
     }
+}
+
+const char *zb_fault_value(const char *name)
+{
+    static const struct {
+        const char *name, *variable;
+    } values[] = {
+        {"pg-toc-format", "ZAKPOS_BACKUP_TEST_PG_TOC_FORMAT"},    /* the toc format a backup writes */
+        {"pg-before-compare-sql", "ZAKPOS_BACKUP_TEST_HOOK_SQL"}, /* run in a restored database before comparing */
+    };
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+        if (strcmp(values[i].name, name) == 0)
+            return getenv(values[i].variable);
+    fprintf(stderr, "unknown fault value %s\n", name);
+    abort();
 }

@@ -1,5 +1,6 @@
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fault.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/signal.h"
@@ -134,12 +135,12 @@ static int add_message(chunker *c, const char *data, size_t len)
     return rc;
 }
 
-/* The toc format to write: the current one, or format 1 when the tests ask
- * for it (ZAKPOS_BACKUP_TEST_PG_TOC_FORMAT=1) to prove that archives of
+/* The toc format to write: the current one, or format 1 when a test build
+ * is asked for it (fault value pg-toc-format) to prove that archives of
  * earlier versions still restore and verify. */
 static int toc_format(void)
 {
-    const char *v = getenv("ZAKPOS_BACKUP_TEST_PG_TOC_FORMAT");
+    const char *v = ZB_FAULT_VALUE("pg-toc-format");
     return v && strcmp(v, "1") == 0 ? 1 : ZB_PG_TOC_FORMAT;
 }
 

@@ -34,7 +34,7 @@ visible_pages() {
 # CASE: database, toc format of its archive
 for case in few:2 many:2 many:1; do
     db=${case%%:*} format=${case#*:} copy=${case/:/-v}
-    ZAKPOS_BACKUP_TEST_PG_TOC_FORMAT=$format zb_expect_status 0 "backup of $db (toc format $format)" -- "$ZB_BIN" -q backup \
+    ZAKPOS_BACKUP_TEST_PG_TOC_FORMAT=$format zb_expect_status 0 "backup of $db (toc format $format)" -- "$ZB_FAULT_BIN" -q backup \
         --repo "repo-$copy" --recipient key.pub --pg "$(zb_pg_conninfo "$db")" --jobs 2
     archive=$ZB_LAST_OUTPUT
     zb_expect_status 0 "restore of $db (toc format $format)" -- "$ZB_BIN" --log-level detail --log-format text restore \

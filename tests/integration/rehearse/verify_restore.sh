@@ -75,7 +75,7 @@ zb_expect_equal "$(echo "$report" | python3 -c 'import json,sys; r=json.load(sys
 # the restored data changed before the comparison: named, exit 14, nothing left
 last_pass=$(verified_field last_pass)
 zb_expect_status 14 "a changed row is found" -- env ZAKPOS_BACKUP_TEST_HOOK_SQL="UPDATE shop.orders SET payload = '{\"tampered\": true}' WHERE id = (SELECT min(id) FROM shop.orders)" \
-    "$ZB_BIN" --log-format text verify --restore --key key "$archive" --pg-target "$server"
+    "$ZB_FAULT_BIN" --log-format text verify --restore --key key "$archive" --pg-target "$server"
 zb_expect_contains "$ZB_LAST_OUTPUT" "pg shop: table shop.orders: the restored rows differ from the backup's" "names the table"
 zb_expect_contains "$ZB_LAST_OUTPUT" "differs from the backup (1 difference)" "counts the differences"
 zb_expect_equal "$(scratch_dbs)" "0" "no scratch database left after a failure"
@@ -86,12 +86,12 @@ zb_expect_contains "$("$ZB_BIN" list --repo repo | grep "$name")" "FAILED" "list
 zb_expect_equal "$(verified_field last_pass)" "$last_pass" "the earlier pass is kept"
 
 zb_expect_status 14 "a deleted row is found" -- env ZAKPOS_BACKUP_TEST_HOOK_SQL="DELETE FROM shop.order_items WHERE ctid = (SELECT min(ctid) FROM shop.order_items)" \
-    "$ZB_BIN" --log-format text verify --restore --key key "$archive" --pg-target "$server"
+    "$ZB_FAULT_BIN" --log-format text verify --restore --key key "$archive" --pg-target "$server"
 zb_expect_contains "$ZB_LAST_OUTPUT" "table shop.order_items: " "names the table"
 zb_expect_contains "$ZB_LAST_OUTPUT" "rows restored, the backup had" "says the counts"
 
 zb_expect_status 14 "a changed schema is found" -- env ZAKPOS_BACKUP_TEST_HOOK_SQL="ALTER TABLE shop.orders ADD COLUMN extra int; DROP INDEX shop.orders_status_open" \
-    "$ZB_BIN" --log-format text verify --restore --key key "$archive" --pg-target "$server"
+    "$ZB_FAULT_BIN" --log-format text verify --restore --key key "$archive" --pg-target "$server"
 zb_expect_contains "$ZB_LAST_OUTPUT" "TABLE shop.orders: differs from the backup's definition" "names the changed table"
 zb_expect_contains "$ZB_LAST_OUTPUT" "INDEX shop.orders_status_open" "names the dropped index"
 
