@@ -164,7 +164,7 @@ static zb_pg_table_load *find_table(zb_pg_restore *p, unsigned int oid)
 
 /* data/<oid>/end: the table's chunks are all in. Loading frozen, its
  * connection commits once no other table of its transaction expects rows,
- * and then the table's indexes and keys may start (release_ready_items). */
+ * and then the table's indexes and keys may start (zb_pg_restore_release_ready). */
 static int end_of_table(zb_pg_restore *p, zb_pg_table_load *t, const char *relative)
 {
     if (t->ended)

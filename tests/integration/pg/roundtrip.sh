@@ -93,6 +93,19 @@ zb_expect_contains "$ZB_LAST_OUTPUT" "entry data/7/000001.copy comes after the e
 zb_expect_status 5 "two end marks" -- "$ZB_BIN" --log-format text restore --key key marks-twice.zbk \
     --pg-target "$(zb_pg_conninfo marks)"
 zb_expect_contains "$ZB_LAST_OUTPUT" "entry data/7/end appears twice" "names the repeated mark"
+
+# a table of contents missing what the restore relies on is refused naming
+# the item or table at fault, before anything is created
+bad_item='{"format":2,"database":"shop","connections":1,"items":[{"kind":"SCHEMA","name":"s","sql":"CREATE SCHEMA s;"}],"tables":[]}'
+bad_table='{"format":2,"database":"shop","connections":1,"items":[{"section":"post-data","kind":"INDEX","schema":"s","name":"i",'\
+'"table":"s.t","sql":"CREATE INDEX i ON s.t (a);","parallel":true}],"tables":[{"oid":7,"schema":"s","name":"t","columns":"a","format":"text"}]}'
+for case in "item:$bad_item:item 1 has no section" "table:$bad_table:table 1 has no name"; do
+    name=${case%%:*} rest=${case#*:}
+    "$ZB_CRAFT" --recipient key.pub --out "toc-$name.zbk" "file:pg/shop/toc.json:${rest%:*}" || zb_fail "cannot craft an archive"
+    zb_expect_status 5 "a toc whose $name lacks a field" -- "$ZB_BIN" --log-format text restore --key key "toc-$name.zbk" \
+        --pg-target "$(zb_pg_conninfo marks)"
+    zb_expect_contains "$ZB_LAST_OUTPUT" "the database's table of contents is not valid: ${rest##*:}" "names the $name at fault"
+done
 zb_expect_equal "$(zb_psql -At -c "SELECT count(*) FROM pg_database WHERE datname = 'marks' OR datname LIKE 'zbrestore%'")" "0" \
     "no database left behind"
 zb_test_end

@@ -26,7 +26,7 @@ typedef struct zb_pg_table_load {
 } zb_pg_table_load;
 
 /* Worker connections taking jobs from a queue. Each table's rows are loaded
- * (where the server's lock table has room: zb_pg_restore_choose_frozen) by one
+ * (where the server's lock table has room: choose_frozen_load in restore.c) by one
  * connection, inside one transaction per connection that truncates
  * the table before its first chunk: that lets COPY write the rows already
  * frozen and marked all-visible, so the index builds, key checks and

@@ -1,0 +1,327 @@
+#include "zb_cmocka.h"
+
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/source/pg/restore_plan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A toc as a backup writes it: two tables with rows, a partitioned one
+ * without, an index, a key split into steps, a foreign key, a kind this
+ * reader has no rule for, and a trigger. */
+static const char shop_toc[] =
+    "{\"format\":2,\"database\":\"shop\",\"server_version\":160004,\"encoding\":\"UTF8\",\"connections\":2,\"items\":["
+    "{\"section\":\"pre-data\",\"kind\":\"SCHEMA\",\"name\":\"shop\",\"sql\":\"CREATE SCHEMA shop;\"},"
+    "{\"section\":\"pre-data\",\"kind\":\"TABLE\",\"schema\":\"shop\",\"name\":\"orders\",\"table\":\"\\\"shop\\\".\\\"orders\\\"\","
+    "\"sql\":\"CREATE TABLE shop.orders (id int);\",\"owner\":\"ALTER TABLE shop.orders OWNER TO o;\"},"
+    "{\"section\":\"pre-data\",\"kind\":\"TABLE\",\"schema\":\"shop\",\"name\":\"items\",\"table\":\"\\\"shop\\\".\\\"items\\\"\","
+    "\"sql\":\"CREATE TABLE shop.items (o int);\"},"
+    "{\"section\":\"pre-data\",\"kind\":\"TABLE\",\"schema\":\"shop\",\"name\":\"parts\",\"table\":\"\\\"shop\\\".\\\"parts\\\"\","
+    "\"sql\":\"CREATE TABLE shop.parts (id int) PARTITION BY RANGE (id);\"},"
+    "{\"section\":\"pre-data\",\"kind\":\"PUBLICATION\",\"name\":\"feed\",\"sql\":\"CREATE PUBLICATION feed;\"},"
+    "{\"section\":\"post-data\",\"kind\":\"INDEX\",\"schema\":\"shop\",\"name\":\"orders_i\",\"table\":\"\\\"shop\\\".\\\"orders\\\"\","
+    "\"sql\":\"CREATE INDEX orders_i ON shop.orders (id);\",\"lock\":\"SHARE\",\"parallel\":true},"
+    "{\"section\":\"post-data\",\"kind\":\"CONSTRAINT\",\"schema\":\"shop\",\"name\":\"orders_pkey\","
+    "\"table\":\"\\\"shop\\\".\\\"orders\\\"\",\"sql\":\"ALTER TABLE shop.orders ADD PRIMARY KEY (id);\",\"parallel\":true,"
+    "\"steps\":[{\"sql\":\"CREATE UNIQUE INDEX orders_pkey ON shop.orders (id);\",\"lock\":\"SHARE\"},"
+    "{\"sql\":\"ALTER TABLE shop.orders ADD CONSTRAINT orders_pkey PRIMARY KEY USING INDEX orders_pkey;\"}]},"
+    "{\"section\":\"post-data\",\"kind\":\"FK CONSTRAINT\",\"schema\":\"shop\",\"name\":\"items_o_fkey\","
+    "\"table\":\"\\\"shop\\\".\\\"items\\\"\",\"references\":\"\\\"shop\\\".\\\"orders\\\"\","
+    "\"sql\":\"ALTER TABLE shop.items ADD FOREIGN KEY (o) REFERENCES shop.orders;\"},"
+    "{\"section\":\"post-data\",\"kind\":\"FK CONSTRAINT\",\"schema\":\"shop\",\"name\":\"items_p_fkey\","
+    "\"table\":\"\\\"shop\\\".\\\"items\\\"\",\"references\":\"\\\"shop\\\".\\\"parts\\\"\","
+    "\"sql\":\"ALTER TABLE shop.items ADD FOREIGN KEY (o) REFERENCES shop.parts;\"},"
+    "{\"section\":\"post-data\",\"kind\":\"STATISTICS\",\"schema\":\"shop\",\"name\":\"orders_s\","
+    "\"table\":\"\\\"shop\\\".\\\"orders\\\"\",\"sql\":\"CREATE STATISTICS shop.orders_s ON id, id FROM shop.orders;\"},"
+    "{\"section\":\"post-data\",\"kind\":\"TRIGGER\",\"schema\":\"shop\",\"name\":\"orders_t\","
+    "\"table\":\"\\\"shop\\\".\\\"orders\\\"\",\"sql\":\"CREATE TRIGGER orders_t ...;\"}"
+    "],\"tables\":["
+    "{\"oid\":16400,\"schema\":\"shop\",\"name\":\"orders\",\"table\":\"\\\"shop\\\".\\\"orders\\\"\",\"columns\":\"id\"},"
+    "{\"oid\":16401,\"schema\":\"shop\",\"name\":\"items\",\"table\":\"\\\"shop\\\".\\\"items\\\"\",\"columns\":\"o\"}"
+    "]}";
+
+enum { SCHEMA, ORDERS, ITEMS, PARTS, PUBLICATION, INDEX, PKEY, FK_ORDERS, FK_PARTS, STATISTICS, TRIGGER };
+
+static json_t *parse_json(const char *text)
+{
+    json_error_t error;
+    json_t *toc = json_loads(text, 0, &error);
+    if (!toc)
+        fail_msg("test toc does not parse: %s at %d", error.text, error.position);
+    return toc;
+}
+
+static zb_pg_plan *plan_of(json_t *toc)
+{
+    zb_pg_plan *plan = NULL;
+    if (zb_pg_plan_parse(&plan, toc) < 0)
+        fail_msg("the plan does not parse: %s", zb_error_message());
+    return plan;
+}
+
+static void plan_reads_every_field_once(void **state)
+{
+    (void)state;
+    json_t *toc = parse_json(shop_toc);
+    zb_pg_plan *plan = plan_of(toc);
+    assert_int_equal(plan->format, 2);
+    assert_int_equal(plan->server_version, 160004);
+    assert_int_equal(plan->connections, 2);
+    assert_string_equal(plan->database, "shop");
+    assert_string_equal(plan->encoding, "UTF8");
+    assert_int_equal(plan->item_count, 11);
+    assert_int_equal(plan->table_count, 2);
+    assert_int_equal(plan->relation_count, 3); /* orders, items, parts */
+    const zb_pg_plan_item *it = plan->items;
+
+    assert_int_equal(it[SCHEMA].section, ZB_PG_SECTION_PRE_DATA);
+    assert_int_equal(it[SCHEMA].table, ZB_PG_NO_RELATION);
+    assert_int_equal(it[ORDERS].kind, ZB_PG_KIND_TABLE);
+    assert_true(it[ORDERS].relation);
+    assert_string_equal(it[ORDERS].owner, "ALTER TABLE shop.orders OWNER TO o;");
+    assert_null(it[ORDERS].acl);
+    assert_int_equal(it[ORDERS].table, plan->tables[0].relation);
+    assert_int_equal(it[ORDERS].data_table, 0);
+    assert_int_equal(it[PARTS].data_table, -1); /* no rows of its own */
+
+    assert_int_equal(it[INDEX].section, ZB_PG_SECTION_POST_DATA);
+    assert_int_equal(it[INDEX].kind, ZB_PG_KIND_INDEX);
+    assert_int_equal(it[INDEX].lock, ZB_PG_LOCK_SHARE);
+    assert_true(it[INDEX].on_pool);
+    assert_true(it[INDEX].early);
+    assert_int_equal(it[INDEX].data_references, ZB_PG_REFERENCES_NONE);
+
+    assert_int_equal(it[PKEY].step_count, 2);
+    assert_int_equal(it[PKEY].steps[0].lock, ZB_PG_LOCK_SHARE);
+    assert_int_equal(it[PKEY].steps[1].lock, ZB_PG_LOCK_ACCESS_EXCLUSIVE); /* none named: the strongest */
+    assert_true(it[PKEY].early);
+
+    /* a foreign key without steps runs on the pool but waits for the end of loading */
+    assert_int_equal(it[FK_ORDERS].kind, ZB_PG_KIND_FK_CONSTRAINT);
+    assert_true(it[FK_ORDERS].on_pool);
+    assert_false(it[FK_ORDERS].early);
+    assert_int_equal(it[FK_ORDERS].data_table, 1);
+    assert_int_equal(it[FK_ORDERS].data_references, 0);
+    assert_int_equal(it[FK_ORDERS].references, it[ORDERS].table);
+    assert_int_equal(it[FK_PARTS].data_references, -1); /* references a table without rows */
+
+    assert_false(it[TRIGGER].on_pool);
+    for (size_t i = 0; i < plan->item_count; i++) {
+        assert_int_equal(it[i].index, i);
+        assert_true(it[i].selected);
+        assert_ptr_equal(it[i].json, json_array_get(json_object_get(toc, "items"), i));
+    }
+    assert_int_equal(plan->tables[1].oid, 16401);
+    assert_string_equal(plan->relations[plan->tables[1].relation], "\"shop\".\"items\"");
+    zb_pg_plan_free(plan);
+    json_decref(toc);
+}
+
+/* Kinds a later backup writes (another engineer's new object kinds) keep
+ * their name and SQL and are restored by section and order. */
+static void plan_carries_unknown_kinds(void **state)
+{
+    (void)state;
+    json_t *toc = parse_json(shop_toc);
+    zb_pg_plan *plan = plan_of(toc);
+    const zb_pg_plan_item *pub = &plan->items[PUBLICATION], *stats = &plan->items[STATISTICS];
+    assert_int_equal(pub->kind, ZB_PG_KIND_OTHER);
+    assert_string_equal(pub->kind_name, "PUBLICATION");
+    assert_string_equal(pub->sql, "CREATE PUBLICATION feed;");
+    assert_int_equal(pub->section, ZB_PG_SECTION_PRE_DATA);
+    assert_false(pub->on_pool);
+    assert_int_equal(stats->kind, ZB_PG_KIND_OTHER);
+    assert_string_equal(stats->kind_name, "STATISTICS");
+    assert_int_equal(stats->section, ZB_PG_SECTION_POST_DATA);
+    assert_int_equal(stats->table, plan->items[ORDERS].table);
+    assert_false(stats->on_pool); /* not marked parallel: the leader runs it in order */
+    assert_false(stats->needs_privilege);
+    zb_pg_plan_free(plan);
+    json_decref(toc);
+}
+
+static void plan_selects_tables_and_what_hangs_off_them(void **state)
+{
+    (void)state;
+    json_t *toc = parse_json(shop_toc);
+    zb_pg_plan *plan = plan_of(toc);
+    const char *const tables[] = {"shop.items", NULL};
+    assert_int_equal(zb_pg_plan_select(plan, tables, NULL), 0);
+    const zb_pg_plan_item *it = plan->items;
+    assert_true(it[SCHEMA].selected);
+    assert_true(it[PUBLICATION].selected); /* belongs to no table */
+    assert_true(it[ITEMS].selected);
+    assert_false(it[ORDERS].selected);
+    assert_false(it[INDEX].selected);
+    assert_false(it[FK_ORDERS].selected); /* items is kept, the table it references is not */
+    assert_false(it[TRIGGER].selected);
+    assert_false(plan->tables[0].selected);
+    assert_true(plan->tables[1].selected);
+
+    const char *const both[] = {"shop.items", "shop.orders", "shop.parts", NULL};
+    assert_int_equal(zb_pg_plan_select(plan, both, NULL), 0);
+    assert_true(it[FK_ORDERS].selected);
+    assert_true(it[FK_PARTS].selected);
+    const char *const schemas[] = {"other", NULL};
+    assert_int_equal(zb_pg_plan_select(plan, NULL, schemas), 0);
+    assert_false(it[ORDERS].selected);
+    assert_true(it[SCHEMA].selected);
+    assert_int_equal(zb_pg_plan_select(plan, NULL, NULL), 0);
+    for (size_t i = 0; i < plan->item_count; i++)
+        assert_true(it[i].selected);
+    zb_pg_plan_free(plan);
+    json_decref(toc);
+}
+
+static int committed_in(size_t table, void *payload) { return ((const int *)payload)[table]; }
+
+/* An item may start while other tables load once every table it depends
+ * on is in; one on a table without rows (a missing dependency) or one that
+ * reaches beyond its tables waits for the end of loading. */
+static void plan_dependencies_decide_early_starts(void **state)
+{
+    (void)state;
+    json_t *toc = parse_json(shop_toc);
+    zb_pg_plan *plan = plan_of(toc);
+    const zb_pg_plan_item *it = plan->items;
+    int committed[2] = {0, 0};
+    assert_false(zb_pg_plan_item_ready(plan, &it[INDEX], committed_in, committed));
+    committed[0] = 1;
+    assert_true(zb_pg_plan_item_ready(plan, &it[INDEX], committed_in, committed));
+    assert_true(zb_pg_plan_item_ready(plan, &it[PKEY], committed_in, committed));
+    assert_false(zb_pg_plan_item_ready(plan, &it[STATISTICS], committed_in, committed)); /* leader's */
+    assert_false(zb_pg_plan_item_ready(plan, &it[ORDERS], committed_in, committed));     /* pre-data */
+    committed[1] = 1;
+    assert_false(zb_pg_plan_item_ready(plan, &it[FK_ORDERS], committed_in, committed)); /* no steps: reaches further */
+    assert_false(zb_pg_plan_item_ready(plan, &it[FK_PARTS], committed_in, committed));
+
+    /* a foreign key split into steps, each way between two tables (a
+     * cycle of references): each waits for both tables, neither for the other */
+    const char *cycle = "{\"format\":2,\"items\":["
+                        "{\"section\":\"post-data\",\"kind\":\"FK CONSTRAINT\",\"name\":\"a_b\",\"table\":\"a\",\"references\":\"b\","
+                        "\"parallel\":true,\"steps\":[{\"sql\":\"1\",\"lock\":\"SHARE ROW EXCLUSIVE\",\"references_lock\":"
+                        "\"SHARE ROW EXCLUSIVE\"},{\"sql\":\"2\",\"lock\":\"SHARE UPDATE EXCLUSIVE\",\"references_lock\":\"ROW SHARE\"}]},"
+                        "{\"section\":\"post-data\",\"kind\":\"FK CONSTRAINT\",\"name\":\"b_a\",\"table\":\"b\",\"references\":\"a\","
+                        "\"parallel\":true,\"steps\":[{\"sql\":\"1\"}]},"
+                        "{\"section\":\"post-data\",\"kind\":\"INDEX\",\"name\":\"gone\",\"table\":\"missing\",\"lock\":\"SHARE\","
+                        "\"sql\":\"x\",\"parallel\":true}],"
+                        "\"tables\":[{\"oid\":1,\"table\":\"a\"},{\"oid\":2,\"table\":\"b\"}]}";
+    json_t *toc2 = parse_json(cycle);
+    zb_pg_plan *plan2 = plan_of(toc2);
+    const zb_pg_plan_item *c = plan2->items;
+    assert_int_equal(c[0].steps[1].references_lock, ZB_PG_LOCK_ROW_SHARE);
+    assert_int_equal(c[0].steps[0].lock, ZB_PG_LOCK_SHARE_ROW_EXCLUSIVE);
+    int only_a[2] = {1, 0}, both[2] = {1, 1};
+    assert_false(zb_pg_plan_item_ready(plan2, &c[0], committed_in, only_a));
+    assert_false(zb_pg_plan_item_ready(plan2, &c[1], committed_in, only_a));
+    assert_true(zb_pg_plan_item_ready(plan2, &c[0], committed_in, both));
+    assert_true(zb_pg_plan_item_ready(plan2, &c[1], committed_in, both));
+    assert_int_equal(c[2].data_table, -1);
+    assert_false(zb_pg_plan_item_ready(plan2, &c[2], committed_in, both));
+    zb_pg_plan_free(plan2);
+    json_decref(toc2);
+    zb_pg_plan_free(plan);
+    json_decref(toc);
+}
+
+/* Crafted tables of contents: refused with the item or table at fault
+ * named, nothing returned, never a crash. */
+static void plan_refuses_malformed_tocs(void **state)
+{
+    (void)state;
+#define ITEMS_(x) "{\"format\":2,\"items\":[" x "],\"tables\":[]}"
+#define TABLES_(x) "{\"format\":2,\"items\":[],\"tables\":[" x "]}"
+    static const struct {
+        const char *toc;
+        int code;
+        const char *message;
+    } bad[] = {
+        {"[]", ZB_EFORMAT, "fields missing"},
+        {"{\"items\":{},\"tables\":[]}", ZB_EFORMAT, "fields missing"},
+        {"{\"format\":3,\"items\":[],\"tables\":[]}", ZB_EFORMAT, "newer format (3)"},
+        {"{\"connections\":4611686018427387904,\"items\":[],\"tables\":[]}", ZB_EFORMAT, "4611686018427387904 connections"},
+        {"{\"connections\":-1,\"items\":[],\"tables\":[]}", ZB_EFORMAT, "-1 connections"},
+        {"{\"server_version\":-5,\"items\":[],\"tables\":[]}", ZB_EFORMAT, "server version -5"},
+        {"{\"database\":7,\"items\":[],\"tables\":[]}", ZB_EFORMAT, "\"database\" is not a string"},
+        {ITEMS_("7"), ZB_EFORMAT, "item 1 is not an object"},
+        {ITEMS_("{\"kind\":\"TABLE\"}"), ZB_EFORMAT, "item 1 has no section"},
+        {ITEMS_("{\"section\":\"pre-data\",\"kind\":\"TABLE\"},{\"section\":\"data\",\"kind\":\"X\"}"), ZB_EFORMAT,
+         "item 2: section \"data\" is neither pre-data nor post-data"},
+        {ITEMS_("{\"section\":\"pre-data\"}"), ZB_EFORMAT, "item 1 has no kind"},
+        {ITEMS_("{\"section\":\"pre-data\",\"kind\":[]}"), ZB_EFORMAT, "item 1: \"kind\" is not a string"},
+        {ITEMS_("{\"section\":\"pre-data\",\"kind\":\"TABLE\",\"table\":5}"), ZB_EFORMAT, "item 1: \"table\" is not a string"},
+        {ITEMS_("{\"section\":\"pre-data\",\"kind\":\"X\",\"steps\":{}}"), ZB_EFORMAT, "item 1: \"steps\" is not a list"},
+        {ITEMS_("{\"section\":\"post-data\",\"kind\":\"CONSTRAINT\",\"schema\":\"s\",\"name\":\"k\",\"steps\":[{\"lock\":\"SHARE\"}]}"),
+         ZB_EFORMAT, "malformed step of CONSTRAINT s.k"},
+        {ITEMS_("{\"section\":\"post-data\",\"kind\":\"CONSTRAINT\",\"steps\":[7]}"), ZB_EFORMAT, "malformed step"},
+        {ITEMS_("{\"section\":\"post-data\",\"kind\":\"INDEX\",\"schema\":\"s\",\"name\":\"i\",\"parallel\":true}"), ZB_EFORMAT,
+         "item 1 (INDEX s.i) has neither sql nor steps"},
+        {ITEMS_("{\"section\":\"post-data\",\"kind\":\"X\",\"steps\":[{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},"
+                "{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},"
+                "{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"}]}"),
+         ZB_EUNSAFE, "item 1 has 17 steps (at most 16)"},
+        {TABLES_("[]"), ZB_EFORMAT, "table 1 is not an object"},
+        {TABLES_("{\"table\":\"a\"}"), ZB_EFORMAT, "table 1 has no valid oid"},
+        {TABLES_("{\"oid\":4294967296,\"table\":\"a\"}"), ZB_EFORMAT, "table 1 has no valid oid"},
+        {TABLES_("{\"oid\":0,\"table\":\"a\"}"), ZB_EFORMAT, "table 1 has no valid oid"},
+        {TABLES_("{\"oid\":1,\"table\":\"a\"},{\"oid\":2}"), ZB_EFORMAT, "table 2 has no name"},
+        {TABLES_("{\"oid\":1,\"table\":\"a\",\"schema\":1}"), ZB_EFORMAT, "table 1: \"schema\" is not a string"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *toc = parse_json(bad[i].toc);
+        zb_pg_plan *plan = (zb_pg_plan *)&bad; /* must be cleared */
+        int rc = zb_pg_plan_parse(&plan, toc);
+        if (rc != bad[i].code || !strstr(zb_error_message(), bad[i].message))
+            fail_msg("case %zu: %d '%s', expected %d with '%s'", i, rc, zb_error_message(), bad[i].code, bad[i].message);
+        assert_null(plan);
+        json_decref(toc);
+    }
+}
+
+/* Many items and tables: every name is numbered once (sorted), so the plan
+ * costs memory in proportion to the toc and no lookups per item later. */
+static void plan_numbers_many_relations(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    json_t *toc = json_pack("{s:i, s:[], s:[]}", "format", 2, "items", "tables");
+    json_t *items = json_object_get(toc, "items"), *tables = json_object_get(toc, "tables");
+    for (int i = N - 1; i >= 0; i--) {
+        char name[32];
+        snprintf(name, sizeof(name), "t%05d", i);
+        json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "section", "post-data", "kind", "INDEX",
+                                               "table", name, "sql", "x", "lock", "SHARE", "parallel", 1));
+        if (i % 2 == 0)
+            json_array_append_new(tables, json_pack("{s:i, s:s}", "oid", i + 1, "table", name));
+    }
+    zb_pg_plan *plan = plan_of(toc);
+    assert_int_equal(plan->relation_count, N);
+    for (size_t i = 1; i < plan->relation_count; i++)
+        assert_true(strcmp(plan->relations[i - 1], plan->relations[i]) < 0);
+    for (size_t i = 0; i < plan->item_count; i++) {
+        const zb_pg_plan_item *it = &plan->items[i];
+        int number = N - 1 - (int)i; /* items were written from the last name down */
+        assert_int_equal(it->table, number);
+        if (number % 2 == 0)
+            assert_int_equal(plan->tables[it->data_table].oid, number + 1);
+        else
+            assert_int_equal(it->data_table, -1);
+    }
+    zb_pg_plan_free(plan);
+    json_decref(toc);
+    zb_pg_plan_free(NULL);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(plan_reads_every_field_once),
+        cmocka_unit_test(plan_carries_unknown_kinds),
+        cmocka_unit_test(plan_selects_tables_and_what_hangs_off_them),
+        cmocka_unit_test(plan_dependencies_decide_early_starts),
+        cmocka_unit_test(plan_refuses_malformed_tocs),
+        cmocka_unit_test(plan_numbers_many_relations),
+    };
+    ZB_RUN_TESTS(tests, argc, argv);
+}
