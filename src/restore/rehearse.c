@@ -133,7 +133,7 @@ static int verify_part(rehearsal *h, zb_restore_plan *plan, size_t i, zb_archive
         zb_pg_restore *restored = zb_restore_plan_pg(plan, i);
         zb_pg_verify_options v = {h->opts->pg_conninfo, h->opts->pg_password_file, t.target, h->opts->pg_jobs,
                                   h->opts->no_owner, h->opts->no_acl, getenv("ZAKPOS_BACKUP_TEST_HOOK_SQL"),
-                                  zb_pg_restore_left_out(restored)};
+                                  zb_pg_restore_left_out(restored), zb_pg_restore_catalog(restored)};
         long long rows = 0;
         rc = zb_pg_verify_database(differences, DIFFERENCE_LIMIT, &count, &rows, &v, zb_pg_restore_toc(restored),
                                    json_object_get(source, "summary"));

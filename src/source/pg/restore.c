@@ -6,6 +6,8 @@
 #include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/source/pg/conn.h"
+#include "zakpos_backup/source/pg/database.h"
+#include "zakpos_backup/source/pg/fingerprint.h"
 #include "zakpos_backup/source/pg/ident.h"
 #include "zakpos_backup/source/pg/pg.h"
 #include "zakpos_backup/source/pg/schema.h"
@@ -89,6 +91,7 @@ typedef struct pool {
     size_t loading_jobs;        /* chunks and commits queued or running */
     int committed_new;          /* tables were committed since the last look */
     table_load *tables;         /* the restore's, to mark committed ones */
+    json_t *toc;                /* the restore's (borrowed) */
     size_t table_count;
     int busy;
     int held; /* workers start nothing while a batch is being queued */
@@ -114,6 +117,7 @@ struct zb_pg_restore {
     zb_pg_restore_options opts;
     char *source_name;
     json_t *toc;
+    json_t *catalog; /* catalog.json: the database's properties and fingerprint */
     table_load *tables;
     size_t table_count;
     char *target;      /* the database name asked for */
@@ -311,6 +315,9 @@ static int run_copy(struct pool_worker_arg *self, job *j, long long *rows)
     int rc = j->starts_table ? start_table(self, j->table) : 0;
     if (rc == 0)
         rc = zb_pg_copy_sql(&sql, j->table->toc, "FROM STDIN", self->pool->frozen);
+    const char *encoding = json_string_value(json_object_get(self->pool->toc, "copy_encoding"));
+    if (rc == 0)
+        rc = zb_pg_copy_encoding_set(conn, encoding);
     PGresult *res = rc == 0 ? PQexec(conn, sql.data) : NULL;
     zb_buf_free(&sql);
     if (rc == 0 && PQresultStatus(res) != PGRES_COPY_IN)
@@ -332,7 +339,7 @@ static int run_copy(struct pool_worker_arg *self, job *j, long long *rows)
             *rows = strtoll(PQcmdTuples(res), NULL, 10);
         PQclear(res);
     }
-    return rc;
+    return rc == 0 ? zb_pg_copy_encoding_reset(conn, encoding) : rc;
 }
 
 static void *pool_worker(void *arg)
@@ -603,6 +610,7 @@ static int pool_start(zb_pg_restore *p)
     p->pool_ready = 1;
     pl->chunk_capacity = (size_t)jobs;
     pl->tables = p->tables;
+    pl->toc = p->toc;
     pl->table_count = p->table_count;
     for (int i = 0; i < jobs; i++) {
         int rc = zb_pg_connect_db(&pl->conns[i], p->opts.conninfo, p->opts.password_file, p->temp);
@@ -804,15 +812,9 @@ static char *quoted_ident(PGconn *conn, const char *name)
 static int create_temp_database(zb_pg_restore *p)
 {
     snprintf(p->temp, sizeof(p->temp), "zbrestore_%ld_%d", (long)time(NULL), (int)getpid());
-    const char *encoding = json_string_value(json_object_get(p->toc, "encoding"));
-    char *enc = PQescapeLiteral(p->maintenance, encoding ? encoding : "UTF8", strlen(encoding ? encoding : "UTF8"));
-    zb_buf sql = ZB_BUF_INIT;
-    int rc = enc ? zb_buf_printf(&sql, "CREATE DATABASE %s TEMPLATE template0 ENCODING %s", p->temp, enc)
-                 : zb_error_set(ZB_ENOMEM, "out of memory");
-    PQfreemem(enc);
-    if (rc == 0)
-        rc = zb_pg_exec(p->maintenance, sql.data, "cannot create the database to restore into");
-    zb_buf_free(&sql);
+    zb_pg_database_locale locale = {p->opts.locale, p->opts.icu_locale};
+    int rc = zb_pg_database_create(p->maintenance, p->temp, json_object_get(p->catalog, "database"),
+                                   json_string_value(json_object_get(p->toc, "encoding")), &locale);
     if (rc == 0) {
         p->temp_created = 1;
         zb_log_detail("loading into temporary database %s (becomes \"%s\" once verified)", p->temp, p->target);
@@ -1348,6 +1350,8 @@ int zb_pg_restore_entry(zb_pg_restore *p, zb_archive_reader *r, struct archive_e
 {
     if (!p->source_name && !(p->source_name = zb_strdup(info->source_name)))
         return zb_error_set(ZB_ENOMEM, "out of memory");
+    if (strcmp(info->relative, ZB_PG_CATALOG_NAME) == 0 && !p->toc && !p->catalog)
+        return zb_pg_read_json_entry(&p->catalog, r, entry, "the database's catalog fingerprint");
     if (strcmp(info->relative, ZB_PG_TOC_NAME) == 0) {
         if (p->toc)
             return zb_error_set(ZB_EFORMAT, "the database source has two tables of contents");
@@ -1420,7 +1424,9 @@ int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r)
     PQfinish(p->leader);
     p->leader = NULL;
     zb_progress_phase("publishing the database", 0);
-    if ((rc = publish(p)) == 0)
+    if ((rc = zb_pg_database_apply(p->maintenance, p->temp, json_object_get(p->catalog, "database"), p->opts.no_owner,
+                                   p->opts.no_acl, p->opts.scratch, p->left_out)) == 0 &&
+        (rc = publish(p)) == 0)
         p->published = 1;
     return rc;
 }
@@ -1443,6 +1449,7 @@ int zb_pg_restore_begin(zb_pg_restore **out, const char *name, const zb_pg_resto
 }
 
 json_t *zb_pg_restore_toc(const zb_pg_restore *p) { return p->toc; }
+json_t *zb_pg_restore_catalog(const zb_pg_restore *p) { return p->catalog; }
 json_t *zb_pg_restore_left_out(const zb_pg_restore *p) { return p->left_out; }
 
 const char *zb_pg_restore_target(const zb_pg_restore *p) { return p->target ? p->target : "(not yet known)"; }
@@ -1462,6 +1469,7 @@ void zb_pg_restore_free(zb_pg_restore *p)
     }
     PQfinish(p->maintenance);
     json_decref(p->toc);
+    json_decref(p->catalog);
     json_decref(p->left_out);
     free(p->tables);
     free(p->item_table);
