@@ -170,14 +170,70 @@ static void show(zb_buf *b, json_t *v)
         zb_buf_printf(b, "'%.*s'%s", SHOWN_VALUE_CHARS, s ? s : "?", s && strlen(s) > SHOWN_VALUE_CHARS ? "..." : "");
 }
 
-static int same_value(const char *attribute, json_t *a, json_t *b, int same_major)
+/* An aclitem list without MAINTAIN ("m", PostgreSQL 17), which a newer
+ * server gives owners that an older one could not record. */
+static char *without_maintain(const char *acl)
+{
+    char *out = zb_strdup(acl);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    int in_privileges = 0;
+    for (const char *p = acl; *p; p++) {
+        if (*p == '=')
+            in_privileges = 1;
+        else if (*p == '/' || *p == ' ')
+            in_privileges = 0;
+        if (!(in_privileges && *p == 'm'))
+            out[o++] = *p;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* A view definition as the restored database's server deparses it: the
+ * recorded SELECT made a temporary view, read back, rolled back. */
+static char *redeparse_view(PGconn *conn, const char *definition)
+{
+    zb_buf sql = ZB_BUF_INIT;
+    char *out = NULL;
+    if (!conn || zb_buf_printf(&sql, "CREATE TEMPORARY VIEW zb_fingerprint_redeparse AS %s", definition) < 0)
+        return NULL;
+    PGresult *res = PQexec(conn, "BEGIN");
+    PQclear(res);
+    res = PQexec(conn, sql.data);
+    int created = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    res = created ? PQexec(conn, "SELECT pg_catalog.pg_get_viewdef('pg_temp.zb_fingerprint_redeparse'::pg_catalog.regclass)")
+                  : NULL;
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        out = zb_strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    PQclear(PQexec(conn, "ROLLBACK"));
+    zb_buf_free(&sql);
+    return out;
+}
+
+typedef struct comparing {
+    PGconn *conn;
+    int same_major;
+    const char *kind; /* the restored object's "kind" attribute, if any */
+} comparing;
+
+static int same_value(const comparing *c, const char *attribute, json_t *a, json_t *b)
 {
     if (json_equal(a, b))
         return 1;
-    if (same_major || !a || !b || !json_is_string(a) || !json_is_string(b) || !is_deparsed(attribute))
+    if (c->same_major || !a || !b || !json_is_string(a) || !json_is_string(b))
         return 0;
-    char *x = zb_pg_fingerprint_normalise(json_string_value(a));
-    char *y = zb_pg_fingerprint_normalise(json_string_value(b));
+    char *x = NULL, *y = NULL;
+    if (strcmp(attribute, "acl") == 0) {
+        x = without_maintain(json_string_value(a)), y = without_maintain(json_string_value(b));
+    } else if (strcmp(attribute, "definition") == 0 && c->kind && strchr("vm", *c->kind)) {
+        x = redeparse_view(c->conn, json_string_value(a)), y = zb_strdup(json_string_value(b));
+    } else if (is_deparsed(attribute)) {
+        x = zb_pg_fingerprint_normalise(json_string_value(a)), y = zb_pg_fingerprint_normalise(json_string_value(b));
+    }
     int same = x && y && strcmp(x, y) == 0;
     free(x);
     free(y);
@@ -211,15 +267,16 @@ static const char **sorted_keys(json_t *object, size_t *count)
 }
 
 static size_t compare_object(const char *name, json_t *want, json_t *got, const zb_pg_fingerprint_scope *scope,
-                             int same_major, zb_pg_fingerprint_difference_fn difference, void *payload)
+                             comparing *c, zb_pg_fingerprint_difference_fn difference, void *payload)
 {
+    c->kind = json_string_value(json_object_get(got, "kind"));
     json_t *all = json_deep_copy(want);
     json_object_update(all, got); /* the union of both sides' attributes */
     size_t n = 0, found = 0;
     const char **keys = sorted_keys(all, &n);
     for (size_t i = 0; keys && i < n; i++) {
         json_t *a = json_object_get(want, keys[i]), *b = json_object_get(got, keys[i]);
-        if (!compared(scope, keys[i]) || same_value(keys[i], a, b, same_major))
+        if (!compared(scope, keys[i]) || same_value(c, keys[i], a, b))
             continue;
         zb_buf text = ZB_BUF_INIT;
         zb_buf_printf(&text, "%s: %s: archive ", name, keys[i]);
@@ -235,19 +292,21 @@ static size_t compare_object(const char *name, json_t *want, json_t *got, const 
     return found;
 }
 
-size_t zb_pg_fingerprint_compare(json_t *recorded, json_t *restored, const zb_pg_fingerprint_scope *scope,
+size_t zb_pg_fingerprint_compare(json_t *recorded, json_t *restored, PGconn *conn, const zb_pg_fingerprint_scope *scope,
                                  zb_pg_fingerprint_difference_fn difference, void *payload)
 {
     json_t *want = json_object_get(recorded, "objects"), *got = json_object_get(restored, "objects");
-    int same_major = json_integer_value(json_object_get(recorded, "server_version")) / 10000 ==
-                     json_integer_value(json_object_get(restored, "server_version")) / 10000;
+    comparing c = {conn,
+                   json_integer_value(json_object_get(recorded, "server_version")) / 10000 ==
+                       json_integer_value(json_object_get(restored, "server_version")) / 10000,
+                   NULL};
     size_t n = 0, found = 0;
     const char **names = sorted_keys(want, &n);
     zb_buf text = ZB_BUF_INIT;
     for (size_t i = 0; names && i < n; i++) {
         json_t *g = json_object_get(got, names[i]);
         if (g) {
-            found += compare_object(names[i], json_object_get(want, names[i]), g, scope, same_major, difference, payload);
+            found += compare_object(names[i], json_object_get(want, names[i]), g, scope, &c, difference, payload);
         } else if (!scope || !scope->objects_missing) {
             zb_buf_reset(&text);
             zb_buf_printf(&text, "%s: missing from the restored database", names[i]);

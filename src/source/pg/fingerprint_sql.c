@@ -120,6 +120,8 @@ static const char constraints_sql[] =
     "(SELECT quote_ident(p.conname) FROM pg_constraint p WHERE p.oid = co.conparentid) AS parent, "
     "obj_description(co.oid, 'pg_constraint') AS comment "
     "FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace WHERE " USER_NS("n")
+    /* NOT NULL is a column's or a domain's attribute (17 also lists a domain's here) */
+    " AND co.contype <> 'n'"
     " AND " NOT_MEMBER("pg_class", "co.conrelid") " AND " NOT_MEMBER("pg_type", "co.contypid");
 
 static const char triggers_sql[] =

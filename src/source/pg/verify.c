@@ -346,7 +346,7 @@ static int verify_catalog(verify_run *run, PGconn *conn)
     int rc = zb_pg_fingerprint_read(&restored, conn);
     if (rc < 0)
         return rc;
-    size_t found = zb_pg_fingerprint_compare(run->opts->catalog, restored, &scope, add_catalog_difference, run);
+    size_t found = zb_pg_fingerprint_compare(run->opts->catalog, restored, conn, &scope, add_catalog_difference, run);
     zb_log_detail("catalog fingerprint: %zu objects compared in %.3f s, %zu difference%s",
                   json_object_size(json_object_get(restored, "objects")), zb_time_monotonic() - started, found,
                   found == 1 ? "" : "s");

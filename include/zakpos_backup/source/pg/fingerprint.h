@@ -36,9 +36,13 @@ typedef void (*zb_pg_fingerprint_difference_fn)(const char *text, void *payload)
 
 /* Compares a recorded fingerprint with one read on the restored database.
  * Deparsed text (definitions, defaults, expressions) is compared as is when
- * both come from the same major version, and normalised otherwise
- * (zb_pg_fingerprint_normalise). Returns the number of differences. */
-size_t zb_pg_fingerprint_compare(json_t *recorded, json_t *restored, const zb_pg_fingerprint_scope *scope,
+ * both come from the same major version. Across major versions, a view's
+ * recorded definition is deparsed again by the restored database's server
+ * (conn: a temporary view, rolled back) and compared with the restored
+ * view's; other deparsed text is normalised (zb_pg_fingerprint_normalise),
+ * and privileges the older server does not have (MAINTAIN, "m") are not
+ * compared. Returns the number of differences. */
+size_t zb_pg_fingerprint_compare(json_t *recorded, json_t *restored, PGconn *conn, const zb_pg_fingerprint_scope *scope,
                                  zb_pg_fingerprint_difference_fn difference, void *payload);
 
 /* Deparsed SQL as compared across major versions: whitespace, parentheses
