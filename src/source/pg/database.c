@@ -166,10 +166,15 @@ static int role_exists(applying *a, const char *role, const char *needed_for)
         zb_log_warn("role \"%s\" does not exist on the target server: %s of database \"%s\" skipped (the recover "
                     "command creates the source's roles)",
                     role, needed_for, a->name);
+    /* a scratch database missing it is not a restore that differs */
+    if (!exists && a->scratch)
+        json_array_append_new(a->left_out, json_pack("{s:s, s:s, s:s}", "id", "DATABASE", "what", "owner", "reason",
+                                                     "the role does not exist on the verification server"));
     return exists;
 }
 
-/* Runs one statement; in a scratch restore a refusal is listed, not fatal. */
+/* Runs one statement; in a scratch restore a refusal is listed, not fatal
+ * (the comparison then leaves the database's own properties out). */
 static int run(applying *a, const char *sql, const char *what)
 {
     PGresult *res = PQexec(a->conn, sql);

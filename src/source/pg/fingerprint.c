@@ -292,6 +292,12 @@ static size_t compare_object(const char *name, json_t *want, json_t *got, const 
     return found;
 }
 
+/* The objects that hold the database's own properties (database.h). */
+static int is_database_property(const char *name)
+{
+    return strcmp(name, "database") == 0 || strncmp(name, "settings of role ", 17) == 0;
+}
+
 size_t zb_pg_fingerprint_compare(json_t *recorded, json_t *restored, PGconn *conn, const zb_pg_fingerprint_scope *scope,
                                  zb_pg_fingerprint_difference_fn difference, void *payload)
 {
@@ -305,6 +311,8 @@ size_t zb_pg_fingerprint_compare(json_t *recorded, json_t *restored, PGconn *con
     zb_buf text = ZB_BUF_INIT;
     for (size_t i = 0; names && i < n; i++) {
         json_t *g = json_object_get(got, names[i]);
+        if (scope && scope->database_left_out && is_database_property(names[i]))
+            continue;
         if (g) {
             found += compare_object(names[i], json_object_get(want, names[i]), g, scope, &c, difference, payload);
         } else if (!scope || !scope->objects_missing) {
@@ -317,7 +325,7 @@ size_t zb_pg_fingerprint_compare(json_t *recorded, json_t *restored, PGconn *con
     free(names);
     names = sorted_keys(got, &n);
     for (size_t i = 0; names && i < n; i++) {
-        if (json_object_get(want, names[i]))
+        if (json_object_get(want, names[i]) || (scope && scope->database_left_out && is_database_property(names[i])))
             continue;
         zb_buf_reset(&text);
         zb_buf_printf(&text, "%s: in the restored database but not in the archive", names[i]);

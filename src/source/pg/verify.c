@@ -333,7 +333,7 @@ static void add_catalog_difference(const char *text, void *payload) { add_differ
 static int verify_catalog(verify_run *run, PGconn *conn)
 {
     json_t *restored = NULL;
-    zb_pg_fingerprint_scope scope = {run->opts->no_owner, run->opts->no_acl, 0};
+    zb_pg_fingerprint_scope scope = {run->opts->no_owner, run->opts->no_acl, 0, 0};
     size_t k;
     json_t *x;
     json_array_foreach(run->opts->left_out, k, x) {
@@ -341,6 +341,7 @@ static int verify_catalog(verify_run *run, PGconn *conn)
         scope.no_owner |= strcmp(what, "owner") == 0;
         scope.no_acl |= strcmp(what, "privileges") == 0;
         scope.objects_missing |= strcmp(what, "object") == 0;
+        scope.database_left_out |= strcmp(json_string_value(json_object_get(x, "id")) ?: "", "DATABASE") == 0;
     }
     double started = zb_time_monotonic();
     int rc = zb_pg_fingerprint_read(&restored, conn);

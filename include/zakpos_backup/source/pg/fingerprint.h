@@ -28,6 +28,7 @@ typedef struct zb_pg_fingerprint_scope {
     int no_owner;       /* owners were not restored: not compared */
     int no_acl;         /* privileges were not restored: not compared */
     int objects_missing; /* some objects were left out on purpose: missing ones are not differences */
+    int database_left_out; /* the database's own properties could not all be set: not compared */
 } zb_pg_fingerprint_scope;
 
 /* Called once per difference with its text: "OBJECT: ATTRIBUTE: archive

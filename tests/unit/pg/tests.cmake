@@ -1,0 +1,2 @@
+zb_unit_test(pg ${CMAKE_CURRENT_LIST_DIR}/test_fingerprint.c TESTS
+  fingerprint_names_each_difference fingerprint_across_versions fingerprint_scope normalise_deparsed_sql)
