@@ -25,8 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Differences kept per part: enough to act on, bounded for a report. */
-#define DIFFERENCE_LIMIT 50
+/* Differences kept per part: every one a catalog comparison names in
+ * practice (one per changed attribute), bounded for a report. */
+#define DIFFERENCE_LIMIT 500
 
 typedef struct rehearsal {
     const zb_rehearse_options *opts;
@@ -133,7 +134,7 @@ static int verify_part(rehearsal *h, zb_restore_plan *plan, size_t i, zb_archive
         zb_pg_restore *restored = zb_restore_plan_pg(plan, i);
         zb_pg_verify_options v = {h->opts->pg_conninfo, h->opts->pg_password_file, t.target, h->opts->pg_jobs,
                                   h->opts->no_owner, h->opts->no_acl, ZB_FAULT_VALUE("pg-before-compare-sql"),
-                                  zb_pg_restore_left_out(restored)};
+                                  zb_pg_restore_left_out(restored), zb_pg_restore_catalog(restored)};
         long long rows = 0;
         rc = zb_pg_verify_database(differences, DIFFERENCE_LIMIT, &count, &rows, &v, zb_pg_restore_toc(restored),
                                    json_object_get(source, "summary"));

@@ -53,6 +53,10 @@ static const char help[] =
     "  --schema NAME            restore only the tables and views of this schema\n"
     "  --no-owner               do not restore object owners\n"
     "  --no-acl                 do not restore privileges (GRANT/REVOKE)\n"
+    "  --pg-locale NAME         create the database with this libc locale (LC_COLLATE\n"
+    "                           and LC_CTYPE) instead of the source's\n"
+    "  --pg-icu-locale NAME     create the database with the ICU provider and this\n"
+    "                           locale instead of the source's (PostgreSQL 15 or newer)\n"
     "  --force                  replace the content of a non-empty target\n"
     "  --key FILE / --passphrase-file FILE   as for verify\n"
     ZB_READ_KEYS_HELP
@@ -85,6 +89,8 @@ enum {
     OPT_SCHEMA,
     OPT_NO_OWNER,
     OPT_NO_ACL,
+    OPT_PG_LOCALE,
+    OPT_PG_ICU_LOCALE,
     OPT_VOLUME,
     OPT_VOLUME_OPTIONS_FROM_ARCHIVE,
     OPT_ALLOW_HOST_BIND,
@@ -110,6 +116,8 @@ static int parse(restore_request *req, int argc, char **argv)
         {"schema", required_argument, NULL, OPT_SCHEMA},
         {"no-owner", no_argument, NULL, OPT_NO_OWNER},
         {"no-acl", no_argument, NULL, OPT_NO_ACL},
+        {"pg-locale", required_argument, NULL, OPT_PG_LOCALE},
+        {"pg-icu-locale", required_argument, NULL, OPT_PG_ICU_LOCALE},
         ZB_READ_KEYS_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
@@ -133,6 +141,8 @@ static int parse(restore_request *req, int argc, char **argv)
         case OPT_SCHEMA: rc = zb_strv_push(&req->pg_schemas, optarg); break;
         case OPT_NO_OWNER: req->pg.no_owner = 1; break;
         case OPT_NO_ACL: req->pg.no_acl = 1; break;
+        case OPT_PG_LOCALE: req->pg.locale = optarg; break;
+        case OPT_PG_ICU_LOCALE: req->pg.icu_locale = optarg; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 1;
         default:
             if ((rc = zb_cli_read_keys_option(&req->keys, opt, optarg)) == 0)
@@ -152,6 +162,8 @@ static int parse(restore_request *req, int argc, char **argv)
                                              "or --path NAME=TARGETDIR");
     if (!req->pg_selected && (req->pg_source || req->pg_tables.count || req->pg_schemas.count))
         return zb_cli_usage_error("restore", "--pg-source, --table and --schema need --pg-target");
+    if (!req->pg_selected && (req->pg.locale || req->pg.icu_locale))
+        return zb_cli_usage_error("restore", "--pg-locale and --pg-icu-locale need --pg-target");
     if (req->volume.allow_host_bind && !req->volume.options_from_archive)
         return zb_cli_usage_error("restore", "--allow-host-bind needs --volume-options-from-archive");
     if (req->volume.allow_host_bind)

@@ -4,7 +4,10 @@
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/signal.h"
+#include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/source/pg/conn.h"
+#include "zakpos_backup/source/pg/database.h"
+#include "zakpos_backup/source/pg/fingerprint.h"
 #include "zakpos_backup/source/pg/pg.h"
 #include "zakpos_backup/source/pg/schema.h"
 #include "zakpos_backup/source/pg/snapshot.h"
@@ -144,6 +147,13 @@ static int toc_format(void)
     return v && strcmp(v, "1") == 0 ? 1 : ZB_PG_TOC_FORMAT;
 }
 
+/* The encoding rows are copied in: the database's own (toc format 2 on;
+ * format 1 archives hold UTF8). */
+static const char *copy_encoding(PGconn *conn)
+{
+    return toc_format() >= 2 ? PQparameterStatus(conn, "server_encoding") : NULL;
+}
+
 /* data/<oid>/end follows a table's last chunk (or stands alone for a table
  * without rows): a restore commits the table's rows as soon as it sees it
  * and builds its indexes and keys while other tables still load. */
@@ -208,7 +218,12 @@ static int copy_all(copy_run *run, PGconn *leader, const zb_pg_snapshot *snap, c
     for (int i = 1; rc == 0 && i < jobs; i++) {
         if ((rc = zb_pg_connect(&workers[i].conn, opts->conninfo, opts->password_file)) == 0)
             workers[i].owns_conn = 1, rc = zb_pg_snapshot_import(workers[i].conn, snap);
+        if (rc == 0)
+            rc = zb_pg_copy_encoding_set(workers[i].conn, copy_encoding(leader));
     }
+    /* the leader has read the schema (UTF8 text for the toc): rows from here on */
+    if (rc == 0)
+        rc = zb_pg_copy_encoding_set(leader, copy_encoding(leader));
     zb_log_detail("copying %zu tables with %d connection%s", run->table_count, jobs, jobs == 1 ? "" : "s");
     for (int i = 0; rc == 0 && i < jobs; i++) {
         workers[i].run = run;
@@ -330,6 +345,12 @@ static int write_toc(zb_archive_writer *w, PGconn *conn, json_t *items, json_t *
     json_t *toc = json_pack("{s:i, s:s, s:i, s:s?, s:O, s:O}", "format", toc_format(), "database", PQdb(conn),
                             "server_version", PQserverVersion(conn), "encoding",
                             PQparameterStatus(conn, "server_encoding"), "items", items, "tables", tables);
+    /* rows are copied in the database's own encoding (byte for byte) */
+    if (toc && toc_format() >= 2 && json_object_set_new(toc, "copy_encoding",
+                                                         json_string(copy_encoding(conn))) != 0) {
+        json_decref(toc);
+        toc = NULL;
+    }
     if (toc && toc_format() >= 2 && json_object_set_new(toc, "connections", json_integer(connections)) != 0) {
         json_decref(toc);
         toc = NULL;
@@ -339,6 +360,32 @@ static int write_toc(zb_archive_writer *w, PGconn *conn, json_t *items, json_t *
                   : zb_error_set(ZB_ENOMEM, "out of memory");
     free(text);
     json_decref(toc);
+    return rc;
+}
+
+/* catalog.json, before toc.json: the database's properties (a restore
+ * creates the database with them) and the catalog fingerprint a verified
+ * restore is compared with, both read inside the backup's snapshot. */
+static int write_catalog(zb_archive_writer *w, PGconn *conn)
+{
+    json_t *catalog = NULL, *database = NULL;
+    double started = zb_time_monotonic();
+    int rc = zb_pg_fingerprint_read(&catalog, conn);
+    if (rc == 0)
+        rc = zb_pg_database_read(&database, conn);
+    if (rc == 0 && json_object_set_new(catalog, "database", database) != 0)
+        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    database = NULL;
+    char *text = rc == 0 ? json_dumps(catalog, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (rc == 0 && !text)
+        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = zb_archive_writer_add_file(w, ZB_PG_CATALOG_NAME, text, strlen(text), 0600);
+    if (rc == 0)
+        zb_log_detail("catalog fingerprint: %zu objects read in %.3f s",
+                      json_object_size(json_object_get(catalog, "objects")), zb_time_monotonic() - started);
+    free(text);
+    json_decref(catalog);
     return rc;
 }
 
@@ -395,6 +442,8 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
         rc = plan_copies(&run, tables, &locked);
     if (rc == 0)
         rc = zb_archive_writer_begin_source(w, ZB_SOURCE_PG, name, source_meta(leader));
+    if (rc == 0 && toc_format() >= 2)
+        rc = write_catalog(w, leader);
     if (rc == 0)
         rc = write_toc(w, leader, items, tables, zb_pg_jobs_for(opts->jobs, run.table_count));
     for (size_t i = 0; rc == 0 && i < json_array_size(skipped); i++)

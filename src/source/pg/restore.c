@@ -6,6 +6,8 @@
 #include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/source/pg/conn.h"
+#include "zakpos_backup/source/pg/database.h"
+#include "zakpos_backup/source/pg/fingerprint.h"
 #include "zakpos_backup/source/pg/pg.h"
 #include "zakpos_backup/source/pg/restore_state.h"
 
@@ -117,6 +119,7 @@ static const char loading_settings[] =
 static int start_pool(zb_pg_restore *p)
 {
     p->pool_ready = 1;
+    p->pool.copy_encoding = json_string_value(json_object_get(p->toc, "copy_encoding"));
     return zb_pg_pool_start(&p->pool, zb_pg_jobs(p->opts.jobs), p->opts.conninfo, p->opts.password_file, p->temp,
                             loading_settings, p->tables, p->table_count);
 }
@@ -271,6 +274,8 @@ int zb_pg_restore_entry(zb_pg_restore *p, zb_archive_reader *r, struct archive_e
 {
     if (!p->source_name && !(p->source_name = zb_strdup(info->source_name)))
         return zb_error_set(ZB_ENOMEM, "out of memory");
+    if (strcmp(info->relative, ZB_PG_CATALOG_NAME) == 0 && !p->toc && !p->catalog)
+        return zb_pg_read_json_entry(&p->catalog, r, entry, "the database's catalog fingerprint");
     if (strcmp(info->relative, ZB_PG_TOC_NAME) == 0) {
         if (p->toc)
             return zb_error_set(ZB_EFORMAT, "the database source has two tables of contents");
@@ -347,7 +352,9 @@ int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r)
     PQfinish(p->leader);
     p->leader = NULL;
     zb_progress_phase("publishing the database", 0);
-    if ((rc = zb_pg_restore_publish(p)) == 0)
+    if ((rc = zb_pg_database_apply(p->maintenance, p->temp, json_object_get(p->catalog, "database"), p->opts.no_owner,
+                                   p->opts.no_acl, p->opts.scratch, p->left_out)) == 0 &&
+        (rc = zb_pg_restore_publish(p)) == 0)
         p->published = 1;
     return rc;
 }
@@ -370,6 +377,7 @@ int zb_pg_restore_begin(zb_pg_restore **out, const char *name, const zb_pg_resto
 }
 
 json_t *zb_pg_restore_toc(const zb_pg_restore *p) { return p->toc; }
+json_t *zb_pg_restore_catalog(const zb_pg_restore *p) { return p->catalog; }
 json_t *zb_pg_restore_left_out(const zb_pg_restore *p) { return p->left_out; }
 
 const char *zb_pg_restore_target(const zb_pg_restore *p) { return p->target ? p->target : "(not yet known)"; }
@@ -390,6 +398,7 @@ void zb_pg_restore_free(zb_pg_restore *p)
     PQfinish(p->maintenance);
     zb_pg_plan_free(p->plan);
     json_decref(p->toc);
+    json_decref(p->catalog);
     json_decref(p->left_out);
     free(p->tables);
     free(p->item_queued);

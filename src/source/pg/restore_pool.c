@@ -3,6 +3,7 @@
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/source/pg/database.h"
 #include "zakpos_backup/source/pg/ident.h"
 #include "zakpos_backup/source/pg/schema.h"
 
@@ -95,6 +96,9 @@ static int run_copy(struct zb_pg_pool_worker *self, zb_pg_job *j, long long *row
     int rc = j->starts_table ? start_table(self, j->table) : 0;
     if (rc == 0)
         rc = zb_pg_copy_sql(&sql, j->table->plan->json, "FROM STDIN", self->pool->frozen);
+    const char *encoding = self->pool->copy_encoding;
+    if (rc == 0)
+        rc = zb_pg_copy_encoding_set(conn, encoding);
     PGresult *res = rc == 0 ? PQexec(conn, sql.data) : NULL;
     zb_buf_free(&sql);
     if (rc == 0 && PQresultStatus(res) != PGRES_COPY_IN)
@@ -116,7 +120,7 @@ static int run_copy(struct zb_pg_pool_worker *self, zb_pg_job *j, long long *row
             *rows = strtoll(PQcmdTuples(res), NULL, 10);
         PQclear(res);
     }
-    return rc;
+    return rc == 0 ? zb_pg_copy_encoding_reset(conn, encoding) : rc;
 }
 
 static void *pool_worker(void *arg)

@@ -3,6 +3,7 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/source/pg/conn.h"
+#include "zakpos_backup/source/pg/database.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,15 +63,9 @@ static char *quoted_ident(PGconn *conn, const char *name)
 int zb_pg_restore_create_temp(zb_pg_restore *p)
 {
     snprintf(p->temp, sizeof(p->temp), "zbrestore_%ld_%d", (long)time(NULL), (int)getpid());
-    const char *encoding = p->plan->encoding;
-    char *enc = PQescapeLiteral(p->maintenance, encoding ? encoding : "UTF8", strlen(encoding ? encoding : "UTF8"));
-    zb_buf sql = ZB_BUF_INIT;
-    int rc = enc ? zb_buf_printf(&sql, "CREATE DATABASE %s TEMPLATE template0 ENCODING %s", p->temp, enc)
-                 : zb_error_set(ZB_ENOMEM, "out of memory");
-    PQfreemem(enc);
-    if (rc == 0)
-        rc = zb_pg_exec(p->maintenance, sql.data, "cannot create the database to restore into");
-    zb_buf_free(&sql);
+    zb_pg_database_locale locale = {p->opts.locale, p->opts.icu_locale};
+    int rc = zb_pg_database_create(p->maintenance, p->temp, json_object_get(p->catalog, "database"), p->plan->encoding,
+                                   &locale);
     if (rc == 0) {
         p->temp_created = 1;
         zb_log_detail("loading into temporary database %s (becomes \"%s\" once verified)", p->temp, p->target);

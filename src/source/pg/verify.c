@@ -3,7 +3,10 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/signal.h"
+#include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/source/pg/conn.h"
+#include "zakpos_backup/source/pg/database.h"
+#include "zakpos_backup/source/pg/fingerprint.h"
 #include "zakpos_backup/source/pg/schema.h"
 
 #include <arpa/inet.h>
@@ -157,6 +160,7 @@ typedef struct verify_run {
     long long rows;
     json_t *tables;   /* the toc's data tables */
     json_t *recorded; /* the manifest's per-table summary */
+    const char *copy_encoding; /* the toc's: rows are read back in it */
     size_t next_table;
     int failed;
     zb_error_saved failure;
@@ -258,7 +262,8 @@ static void *table_worker(void *arg)
 {
     verify_run *run = arg;
     PGconn *conn = NULL;
-    if (zb_pg_connect_db(&conn, run->opts->conninfo, run->opts->password_file, run->opts->dbname) < 0) {
+    if (zb_pg_connect_db(&conn, run->opts->conninfo, run->opts->password_file, run->opts->dbname) < 0 ||
+        zb_pg_copy_encoding_set(conn, run->copy_encoding) < 0) {
         fail(run);
         return NULL;
     }
@@ -321,6 +326,40 @@ static int verify_tables(verify_run *run)
     return rc;
 }
 
+static void add_catalog_difference(const char *text, void *payload) { add_difference(payload, "%s", text); }
+
+/* The catalog fingerprint of the restored database against the archive's:
+ * what the restore left out on purpose is not compared. */
+static int verify_catalog(verify_run *run, PGconn *conn)
+{
+    json_t *restored = NULL;
+    zb_pg_fingerprint_scope scope = {run->opts->no_owner, run->opts->no_acl, 0, 0};
+    size_t k;
+    json_t *x;
+    json_array_foreach(run->opts->left_out, k, x) {
+        const char *what = json_string_value(json_object_get(x, "what")) ?: "";
+        scope.no_owner |= strcmp(what, "owner") == 0;
+        scope.no_acl |= strcmp(what, "privileges") == 0;
+        scope.objects_missing |= strcmp(what, "object") == 0;
+        scope.database_left_out |= strcmp(json_string_value(json_object_get(x, "id")) ?: "", "DATABASE") == 0;
+    }
+    double started = zb_time_monotonic();
+    int rc = zb_pg_fingerprint_read(&restored, conn);
+    if (rc < 0)
+        return rc;
+    size_t found = zb_pg_fingerprint_compare(run->opts->catalog, restored, conn, &scope, add_catalog_difference, run);
+    zb_log_detail("catalog fingerprint: %zu objects compared in %.3f s, %zu difference%s",
+                  json_object_size(json_object_get(restored, "objects")), zb_time_monotonic() - started, found,
+                  found == 1 ? "" : "s");
+    json_decref(restored);
+    return 0;
+}
+
+static int same_major(json_t *toc, PGconn *conn)
+{
+    return json_integer_value(json_object_get(toc, "server_version")) / 10000 == PQserverVersion(conn) / 10000;
+}
+
 static int verify_schema(verify_run *run, PGconn *conn, json_t *toc, json_t *summary)
 {
     json_t *items = NULL, *skipped = NULL;
@@ -333,6 +372,9 @@ static int verify_schema(verify_run *run, PGconn *conn, json_t *toc, json_t *sum
     const char *recorded = json_string_value(json_object_get(summary, "schema_fingerprint"));
     if (fingerprint && recorded && strcmp(fingerprint, recorded) != 0)
         zb_log_detail("schema fingerprint %.16s differs from the recorded %.16s", fingerprint, recorded);
+    /* another major version prints the same definitions differently: the
+     * catalog fingerprint, which normalises them, compares definitions */
+    int by_catalog = run->opts->catalog && !same_major(toc, conn);
     json_t *want = items_by_object(json_object_get(toc, "items"), !run->opts->no_owner, !run->opts->no_acl,
                                    run->opts->left_out);
     json_t *got = items_by_object(items, !run->opts->no_owner, !run->opts->no_acl, run->opts->left_out);
@@ -342,7 +384,7 @@ static int verify_schema(verify_run *run, PGconn *conn, json_t *toc, json_t *sum
         json_t *restored = json_object_get(got, id);
         if (!restored)
             add_difference(run, "%s: missing from the restored database", id);
-        else if (!json_equal(sqls, restored))
+        else if (!json_equal(sqls, restored) && !by_catalog)
             add_difference(run, "%s: differs from the backup's definition", id);
     }
     json_object_foreach(got, id, sqls) {
@@ -355,7 +397,8 @@ static int verify_schema(verify_run *run, PGconn *conn, json_t *toc, json_t *sum
     json_t *x;
     json_array_foreach(run->opts->left_out, k, x)
         objects_left_out |= strcmp(json_string_value(json_object_get(x, "what")) ?: "", "object") == 0;
-    if (fingerprint && recorded && strcmp(fingerprint, recorded) != 0 && run->count == 0 && !objects_left_out)
+    if (fingerprint && recorded && strcmp(fingerprint, recorded) != 0 && run->count == 0 && !objects_left_out &&
+        !by_catalog)
         add_difference(run, "schema fingerprint %.16s differs from the recorded %.16s", fingerprint, recorded);
     free(fingerprint);
     json_decref(want);
@@ -390,6 +433,7 @@ int zb_pg_verify_database(json_t *differences, size_t limit, size_t *count, long
     run.differences = differences;
     run.limit = limit;
     run.recorded = json_object_get(summary, "tables");
+    run.copy_encoding = json_string_value(json_object_get(toc, "copy_encoding"));
     run.tables = tables_largest_first(json_object_get(toc, "tables"));
     pthread_mutex_init(&run.lock, NULL);
     PGconn *conn = NULL;
@@ -401,6 +445,8 @@ int zb_pg_verify_database(json_t *differences, size_t limit, size_t *count, long
         rc = verify_tables(&run);
     if (rc == 0)
         rc = verify_schema(&run, conn, toc, summary);
+    if (rc == 0 && opts->catalog)
+        rc = verify_catalog(&run, conn);
     if (rc == 0)
         rc = verify_large_objects(&run, conn, summary);
     if (rc < 0)

@@ -1,6 +1,8 @@
 /* A PostgreSQL database as a source, through libpq alone (no pg_dump).
  *
  * In the archive, under pg/<name>/:
+ *   catalog.json                the database's own properties and its catalog
+ *                               fingerprint (fingerprint.h, database.h)
  *   toc.json                    the schema as restorable SQL items and the
  *                               tables whose rows follow (see schema.h)
  *   data/<oid>/<NNNNNN>.copy    a table's rows in COPY text format, cut into
@@ -45,6 +47,10 @@ typedef struct zb_pg_restore_options {
      * database (an untrusted extension) are left out and listed
      * (zb_pg_restore_left_out) instead of failing the restore. */
     int scratch;
+    /* the restored database's locale instead of the source's: libc
+     * (LC_COLLATE and LC_CTYPE), or ICU (NULL: the source's) */
+    const char *locale;
+    const char *icu_locale;
 } zb_pg_restore_options;
 
 typedef struct zb_pg_restore zb_pg_restore;
@@ -61,6 +67,9 @@ int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r);
  * id names the toc item as zb_pg_item_id does, what is "owner",
  * "privileges" or "object", reason the server's message. */
 json_t *zb_pg_restore_left_out(const zb_pg_restore *p);
+/* catalog.json (borrowed): the database's properties and its catalog
+ * fingerprint (fingerprint.h), or NULL for archives made before it. */
+json_t *zb_pg_restore_catalog(const zb_pg_restore *p);
 /* The source's table of contents (borrowed), once read. */
 json_t *zb_pg_restore_toc(const zb_pg_restore *p);
 /* The target database's name, once known (after toc.json). */

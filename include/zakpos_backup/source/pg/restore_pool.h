@@ -64,6 +64,7 @@ typedef struct zb_pg_pool {
     int busy;
     int held; /* workers start nothing while a batch is being queued */
     int frozen; /* tables load frozen, each on one connection (see above) */
+    const char *copy_encoding; /* COPY data's encoding (the toc's), NULL for UTF8 */
     int stopping;
     int failed;
     zb_error_saved failure;

@@ -16,6 +16,7 @@ struct zb_pg_restore {
     char *source_name;
     json_t *toc;
     zb_pg_plan *plan;          /* the toc, parsed once */
+    json_t *catalog;           /* catalog.json: the database's properties and fingerprint */
     zb_pg_table_load *tables;  /* one per plan table */
     size_t table_count;
     char *target;      /* the database name asked for */

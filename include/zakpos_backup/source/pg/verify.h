@@ -9,7 +9,11 @@
  * with the row count beside it. The schema fingerprint is a BLAKE2b hash of
  * the sorted (object, SQL) pairs without owners and privileges: tables,
  * columns and types, constraints, indexes, views, functions, sequences and
- * their values, and everything else the table of contents holds. */
+ * their values, and everything else the table of contents holds. Archives
+ * with a catalog fingerprint (fingerprint.h) are also compared attribute by
+ * attribute with the catalogs of the restored database; across major
+ * versions, the fingerprint (which normalises deparsed text) decides about
+ * definitions, and the table of contents only about which objects exist. */
 #ifndef ZB_SOURCE_PG_VERIFY_H
 #define ZB_SOURCE_PG_VERIFY_H
 
@@ -49,6 +53,7 @@ typedef struct zb_pg_verify_options {
     int no_owner, no_acl;      /* the restore left owners / privileges out: do not compare them */
     const char *before_compare_sql; /* run in the restored database first (tests of the comparison) */
     json_t *left_out;          /* what the restore left out (zb_pg_restore_left_out): not compared */
+    json_t *catalog;           /* the archive's catalog.json (zb_pg_restore_catalog), or NULL */
 } zb_pg_verify_options;
 
 /* Compares the restored database with the archive's table of contents and
