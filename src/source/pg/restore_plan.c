@@ -69,15 +69,17 @@ static int parse_kind(zb_pg_plan_item *it, json_t *item, size_t n)
     else
         return zb_error_set(ZB_EFORMAT, INVALID "item %zu has no section", n);
     int rc = text_field(&it->kind_name, item, "kind", "item", n);
-    if (rc == 0 && !it->kind_name)
-        rc = zb_error_set(ZB_EFORMAT, INVALID "item %zu has no kind", n);
-    for (size_t k = 0; rc == 0 && k < sizeof(kinds) / sizeof(kinds[0]); k++)
+    if (rc < 0)
+        return rc;
+    if (!it->kind_name)
+        return zb_error_set(ZB_EFORMAT, INVALID "item %zu has no kind", n);
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
         if (strcmp(it->kind_name, kinds[k].name) == 0) {
             it->kind = kinds[k].kind;
             it->relation = kinds[k].relation;
             it->needs_privilege = kinds[k].needs_privilege;
         }
-    return rc;
+    return 0;
 }
 
 static int parse_steps(zb_pg_plan_item *it, json_t *item, size_t n)
@@ -211,8 +213,8 @@ static int link_items(zb_pg_plan *plan, const char **names)
         table_of[r] = -1;
     for (size_t t = 0; t < plan->table_count; t++) {
         zb_pg_plan_table *table = &plan->tables[t];
-        table->relation = relation_number(plan, table->quoted);
-        if (table_of[table->relation] < 0)
+        table->relation = relation_number(plan, table->quoted); /* every name was numbered */
+        if (table->relation >= 0 && table_of[table->relation] < 0)
             table_of[table->relation] = (long)t;
     }
     for (size_t i = 0; i < plan->item_count; i++) {
@@ -266,7 +268,9 @@ int zb_pg_plan_parse(zb_pg_plan **out, json_t *toc)
     *out = NULL;
     zb_pg_plan *plan = calloc(1, sizeof(*plan));
     const char **names = NULL;
-    int rc = plan ? parse_header(plan, toc) : zb_error_set(ZB_ENOMEM, "out of memory");
+    if (!plan)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc = parse_header(plan, toc);
     if (rc < 0)
         goto done;
     plan->item_count = json_array_size(json_object_get(toc, "items"));
