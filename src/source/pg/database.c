@@ -132,7 +132,7 @@ int zb_pg_database_create(PGconn *maintenance, const char *name, json_t *props, 
         rc = append_locale(&sql, maintenance, props, locale, &what);
     PGresult *res = rc == 0 ? PQexec(maintenance, sql.data) : NULL;
     if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK) {
-        zb_pg_result_error(maintenance, res, "server message");
+        zb_pg_result_error(maintenance, res, "the server says");
         char *why = zb_strdup(zb_error_message());
         rc = zb_error_set(ZB_EPG, "the target server cannot create a database with encoding %s and locale %s: %s", enc,
                           what ? what : "(the server's default)", why ? why : "?");
