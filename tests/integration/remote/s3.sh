@@ -60,6 +60,17 @@ zb_expect_contains "$ZB_LAST_OUTPUT" "is not signed" "names the reason"
 mkdir -p fetched2
 zb_expect_status 16 "and fetch refuses it" -- "$ZB_BIN" --config zb.conf fetch --key key --remote offsite --out fetched2 "${old#repo/}"
 zb_expect_equal "$(find fetched2 -mindepth 1 | wc -l)" 0 "leaving no file"
+zb_expect_status 0 "fetch --allow-untrusted hands it out" -- "$ZB_BIN" --config zb.conf fetch --allow-untrusted \
+    --remote offsite --out fetched2 "${old#repo/}"
+zb_expect_contains "$ZB_LAST_OUTPUT" "anyway (--allow-untrusted)" "with a warning"
+# repository.trust alone checks a download: another writer's signer does not vouch for this host's archive
+"$ZB_BIN" keygen --out other >/dev/null 2>&1
+sed "s|^\[repository\]|[repository]\ntrust = $ZB_TMP/other.signer|" zb.conf >trust.conf
+mkdir -p fetched3
+zb_expect_status 16 "fetch with repository.trust of another writer" -- "$ZB_BIN" --config trust.conf fetch --remote offsite \
+    --out fetched3 "${big#repo/}"
+zb_expect_contains "$ZB_LAST_OUTPUT" "a writer this reader does not trust" "names the untrusted signer"
+zb_expect_equal "$(find fetched3 -mindepth 1 | wc -l)" 0 "leaving no file"
 # `remote sync` sends a .sig made after the archive was copied
 cp old.keep "$old" && "$ZB_BIN" sign --key key --signing-key key.sign "$old" >/dev/null 2>&1
 zb_expect_status 0 "remote sync" -- "$ZB_BIN" --config zb.conf remote sync offsite
