@@ -197,7 +197,7 @@ int zb_keys_load_secret_line(unsigned char **out, size_t len, const char *path, 
     unsigned char *key = sodium_malloc(len);
     if (!key)
         rc = zb_error_set(ZB_ENOMEM, "cannot allocate protected memory");
-    else if ((rc = decode_key_line(key, len, text, prefix, path, kind)) < 0 && absent_hint && !strstr(text, prefix))
+    else if ((rc = decode_key_line(key, len, text, prefix, path, kind)) < 0 && absent_hint && text && !strstr(text, prefix))
         zb_error_hint("%s", absent_hint);
     zb_fs_secret_free(text, text_len);
     if (rc < 0) {
@@ -236,9 +236,8 @@ int zb_keys_load_passphrase(char **out, size_t *out_len, const char *passphrase_
     *out = NULL;
     *out_len = 0;
     const char *file = passphrase_file ? passphrase_file : getenv(ZB_ENV_PASSPHRASE_FILE);
-    int rc;
     if (file) {
-        if ((rc = zb_fs_read_secret(out, out_len, file)) < 0)
+        if (zb_fs_read_secret(out, out_len, file) < 0)
             return zb_error_context("cannot read the passphrase");
     } else {
         const char *value = zb_secret_env_get(ZB_ENV_PASSPHRASE); /* taken out of the environment at start */

@@ -22,7 +22,7 @@ static int load_trusted(trusted_set *t, const zb_read_keys *keys)
     if (keys->key_file) {
         char *text = NULL;
         size_t len = 0;
-        if ((rc = zb_fs_read_secret(&text, &len, keys->key_file)) < 0)
+        if (zb_fs_read_secret(&text, &len, keys->key_file) < 0)
             return zb_error_context("cannot read secret key");
         rc = zb_keys_decode_line(t->keys[t->count], ZB_SIGN_PUBLIC_BYTES, text, ZB_SIGNER_PREFIX, keys->key_file,
                                  "signer");
