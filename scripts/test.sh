@@ -45,6 +45,16 @@ if command -v clang >/dev/null 2>&1 && [ "$sanitize" = 0 ]; then
     ctest --test-dir "$fuzz" --output-on-failure -L fuzz
 fi
 
+# The clang static analyzer (scan-build) over the sources, tests left out, in
+# a build folder of its own analysed from scratch each time (an up-to-date
+# build would analyse nothing): any finding fails the test command. It runs
+# with the project's own build, like the compiler's warnings with -Werror.
+if command -v scan-build >/dev/null 2>&1 && [ "$sanitize" = 0 ]; then
+    scan=$root/build-scan
+    scan-build -o "$scan/reports" cmake -S "$root" -B "$scan" -DCMAKE_BUILD_TYPE=Debug -DBUILD_TESTS=OFF >/dev/null
+    scan-build -o "$scan/reports" --status-bugs cmake --build "$scan" -j"$jobs" --clean-first
+fi
+
 cmake -S "$root" -B "$build" "${flags[@]}"
 cmake --build "$build" -j"$jobs"
 ctest --test-dir "$build" --output-on-failure -j"$jobs"

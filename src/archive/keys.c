@@ -183,32 +183,38 @@ int zb_keys_load_public(unsigned char pk[ZB_KEY_PUBLIC_BYTES], const char *path)
     return rc;
 }
 
-int zb_keys_load_secret(unsigned char **sk_out, unsigned char pk[ZB_KEY_PUBLIC_BYTES], const char *path)
+int zb_keys_load_secret_line(unsigned char **out, size_t len, const char *path, const char *prefix, const char *kind,
+                             const char *absent_hint)
 {
-    *sk_out = NULL;
+    *out = NULL;
     char *text = NULL;
-    size_t len = 0;
+    size_t text_len = 0;
     int rc = zb_secret_check_file_mode(path);
     if (rc == 0)
-        rc = zb_fs_read_secret(&text, &len, path);
+        rc = zb_fs_read_secret(&text, &text_len, path);
     if (rc < 0)
-        return zb_error_context("cannot read secret key");
-    unsigned char *sk = sodium_malloc(ZB_KEY_SECRET_BYTES);
-    if (!sk) {
-        zb_fs_secret_free(text, len);
-        return zb_error_set(ZB_ENOMEM, "cannot allocate protected memory");
-    }
-    rc = decode_key_line(sk, ZB_KEY_SECRET_BYTES, text, SECRET_PREFIX, path, "secret");
-    if (rc < 0 && strstr(text, PUBLIC_PREFIX))
-        zb_error_hint("%s is a public key; reading an archive needs the secret key file", path);
-    zb_fs_secret_free(text, len);
+        return zb_error_context("cannot read the %s key", kind);
+    unsigned char *key = sodium_malloc(len);
+    if (!key)
+        rc = zb_error_set(ZB_ENOMEM, "cannot allocate protected memory");
+    else if ((rc = decode_key_line(key, len, text, prefix, path, kind)) < 0 && absent_hint && text && !strstr(text, prefix))
+        zb_error_hint("%s", absent_hint);
+    zb_fs_secret_free(text, text_len);
     if (rc < 0) {
-        sodium_free(sk);
+        sodium_free(key);
         return rc;
     }
-    crypto_scalarmult_base(pk, sk);
-    *sk_out = sk;
+    *out = key;
     return 0;
+}
+
+int zb_keys_load_secret(unsigned char **sk_out, unsigned char pk[ZB_KEY_PUBLIC_BYTES], const char *path)
+{
+    int rc = zb_keys_load_secret_line(sk_out, ZB_KEY_SECRET_BYTES, path, SECRET_PREFIX, "secret",
+                                      "reading an archive needs the secret key file (keygen's FILE, not FILE.pub)");
+    if (rc == 0)
+        crypto_scalarmult_base(pk, *sk_out);
+    return rc;
 }
 
 void zb_keys_fingerprint(char *out, size_t size, const unsigned char pk[ZB_KEY_PUBLIC_BYTES])
@@ -230,9 +236,8 @@ int zb_keys_load_passphrase(char **out, size_t *out_len, const char *passphrase_
     *out = NULL;
     *out_len = 0;
     const char *file = passphrase_file ? passphrase_file : getenv(ZB_ENV_PASSPHRASE_FILE);
-    int rc;
     if (file) {
-        if ((rc = zb_fs_read_secret(out, out_len, file)) < 0)
+        if (zb_fs_read_secret(out, out_len, file) < 0)
             return zb_error_context("cannot read the passphrase");
     } else {
         const char *value = zb_secret_env_get(ZB_ENV_PASSPHRASE); /* taken out of the environment at start */

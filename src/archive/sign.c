@@ -69,29 +69,29 @@ done:
     return rc;
 }
 
+int zb_sign_key_path(zb_buf *out, const char *signing_key_file, const char *first_recipient)
+{
+    if (signing_key_file && *signing_key_file)
+        return zb_buf_puts(out, signing_key_file);
+    size_t n = strlen(first_recipient);
+    if (n > 4 && strcmp(first_recipient + n - 4, ".pub") == 0) {
+        int rc = zb_buf_printf(out, "%.*s.sign", (int)(n - 4), first_recipient);
+        if (rc < 0 || access(out->data, F_OK) == 0)
+            return rc;
+    }
+    zb_error_set(ZB_EKEY, "an archive for recipient keys is signed by the host that writes it, and no signing key "
+                          "was found for %s", first_recipient);
+    return zb_error_hint("give --signing-key FILE.sign or repository.signing_key_file (keygen writes it beside FILE.pub; 'zakpos-backup keygen "
+                         "--add-signing-key FILE' adds one to an older key pair)");
+}
+
 int zb_sign_load_secret(unsigned char **sk_out, unsigned char pk[ZB_SIGN_PUBLIC_BYTES], const char *path)
 {
-    *sk_out = NULL;
-    char *text = NULL;
-    size_t len = 0;
-    int rc = zb_fs_read_secret(&text, &len, path);
-    if (rc < 0)
-        return zb_error_context("cannot read the signing key");
-    unsigned char *sk = sodium_malloc(ZB_SIGN_SECRET_BYTES);
-    if (!sk)
-        rc = zb_error_set(ZB_ENOMEM, "cannot allocate protected memory");
-    else if ((rc = zb_keys_decode_line(sk, ZB_SIGN_SECRET_BYTES, text, SIGN_SECRET_PREFIX, path, "signing")) == 0)
-        rc = zb_error_set(ZB_EKEY, "%s is not a zakpos-backup signing key file", path)
-                 ? zb_error_hint("the signing key is keygen's FILE.sign")
-                 : 0;
-    zb_fs_secret_free(text, len);
-    if (rc < 0) {
-        sodium_free(sk);
-        return rc;
-    }
-    crypto_sign_ed25519_sk_to_pk(pk, sk);
-    *sk_out = sk;
-    return 0;
+    int rc = zb_keys_load_secret_line(sk_out, ZB_SIGN_SECRET_BYTES, path, SIGN_SECRET_PREFIX, "signing",
+                                      "the signing key is keygen's FILE.sign");
+    if (rc == 0)
+        crypto_sign_ed25519_sk_to_pk(pk, *sk_out);
+    return rc;
 }
 
 int zb_sign_load_signer(unsigned char pk[ZB_SIGN_PUBLIC_BYTES], const char *path)

@@ -22,7 +22,7 @@ static int load_trusted(trusted_set *t, const zb_read_keys *keys)
     if (keys->key_file) {
         char *text = NULL;
         size_t len = 0;
-        if ((rc = zb_fs_read_secret(&text, &len, keys->key_file)) < 0)
+        if (zb_fs_read_secret(&text, &len, keys->key_file) < 0)
             return zb_error_context("cannot read secret key");
         rc = zb_keys_decode_line(t->keys[t->count], ZB_SIGN_PUBLIC_BYTES, text, ZB_SIGNER_PREFIX, keys->key_file,
                                  "signer");
@@ -177,12 +177,24 @@ int zb_trust_check(const zb_archive_header *h, const char *path, const zb_read_k
     return 0;
 }
 
-int zb_trust_check_file(const char *path, const zb_read_keys *keys)
+int zb_trust_check_copy(const char *file, const char *path, const zb_read_keys *keys)
 {
+    char message[1024];
+    if (!keys->key_file && keys->trust_count == 0) {
+        /* The same words as an unsigned archive's refusal: with nothing to
+         * check against, a copy is as unproven as an archive without a
+         * signature, and --allow-untrusted is the one way past both. */
+        snprintf(message, sizeof(message),
+                 "%s was not checked: no key and no trusted signer were given, so nothing proves which host wrote it",
+                 path);
+        return refuse_or_warn(keys, message,
+                              "give --key FILE or --trust FILE.signer (or set repository.key_file or "
+                              "repository.trust); --allow-untrusted hands it out unchecked");
+    }
     zb_archive_header *h = malloc(sizeof(*h));
     if (!h)
         return zb_error_set(ZB_ENOMEM, "out of memory");
-    int rc = zb_archive_header_read_file(h, path);
+    int rc = zb_archive_header_read_file(h, file);
     if (rc == 0)
         rc = zb_trust_check(h, path, keys);
     free(h);

@@ -86,25 +86,6 @@ static la_ssize_t tar_write_cb(struct archive *a, void *client, const void *buf,
     return (la_ssize_t)len;
 }
 
-/* The signing key: the one given, else FILE.sign beside the first
- * recipient's FILE.pub, where keygen puts it. */
-static int signing_key_path(zb_buf *out, const zb_write_keys *keys)
-{
-    if (keys->signing_key_file)
-        return zb_buf_puts(out, keys->signing_key_file);
-    const char *first = keys->recipient_files[0];
-    size_t n = strlen(first);
-    if (n > 4 && strcmp(first + n - 4, ".pub") == 0) {
-        int rc = zb_buf_printf(out, "%.*s.sign", (int)(n - 4), first);
-        if (rc < 0 || access(out->data, F_OK) == 0)
-            return rc;
-    }
-    zb_error_set(ZB_EKEY, "an archive for recipient keys is signed by the host that writes it, and no signing key "
-                          "was found for %s", first);
-    return zb_error_hint("give --signing-key FILE.sign (keygen writes it beside FILE.pub; 'zakpos-backup keygen "
-                         "--add-signing-key FILE' adds one to an older key pair)");
-}
-
 /* Archives for recipient keys carry their writer's signature over the whole
  * header: a recipient key is public, so the key slots alone prove nothing
  * about who wrote the archive (docs/SECURITY.md). */
@@ -112,7 +93,7 @@ static int sign_header(zb_archive_header *h, const zb_write_keys *keys)
 {
     zb_buf path = ZB_BUF_INIT;
     unsigned char *sk = NULL, pk[ZB_SIGN_PUBLIC_BYTES];
-    int rc = signing_key_path(&path, keys);
+    int rc = zb_sign_key_path(&path, keys->signing_key_file, keys->recipient_files[0]);
     if (rc == 0)
         rc = zb_sign_load_secret(&sk, pk, path.data);
     if (rc == 0)

@@ -117,8 +117,11 @@ static char configured_trust[ZB_TRUST_MAX_FILES][PATH_MAX];
 
 int zb_cli_read_keys_configured(zb_read_keys *keys)
 {
-    if (!keys->key_file)
-        return 0;
+    return keys->key_file ? zb_cli_read_trust_configured(keys) : 0;
+}
+
+int zb_cli_read_trust_configured(zb_read_keys *keys)
+{
     zb_config c;
     int rc = zb_config_load(&c, zb_cli_config_file());
     if (rc < 0)

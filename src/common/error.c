@@ -1,5 +1,9 @@
 #include "zakpos_backup/common/error.h"
 
+/* The functions themselves, not the analyzer's models of them (error.h). */
+#undef zb_error_context
+#undef zb_error_hint
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,5 @@
 #include "zakpos_backup/remote/copy.h"
+#include "zakpos_backup/archive/sign.h"
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
@@ -159,10 +160,15 @@ void zb_remote_fetched_free(zb_remote_fetched *f)
 {
     if (!f)
         return;
+    zb_buf sig = ZB_BUF_INIT;
     for (size_t i = 0; i < f->count; i++) {
         unlink(f->paths[i]);
+        zb_buf_reset(&sig);
+        if (zb_buf_printf(&sig, "%s%s", f->paths[i], ZB_DETACHED_SIGNATURE_SUFFIX) == 0)
+            unlink(sig.data); /* downloaded with it, when the remote held one */
         free(f->paths[i]);
     }
+    zb_buf_free(&sig);
     if (f->dir)
         rmdir(f->dir);
     free(f->paths);

@@ -1,4 +1,5 @@
 #include "zakpos_backup/remote/remote.h"
+#include "zakpos_backup/archive/sign.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
@@ -145,6 +146,44 @@ static void log_rate(const char *verb, const char *name, const char *to_from, co
     zb_log_info("%s %s %s remote %s (%s in %s, %s/s)", verb, name, to_from, r->conf->name, size, took, rate);
 }
 
+/* Sends the open file fd (size bytes) under `name`, logging its rate. */
+static int upload_fd(zb_remote *r, int fd, const char *local_path, const char *name)
+{
+    struct stat st;
+    double started = zb_time_monotonic();
+    int rc = 0;
+    if (fstat(fd, &st) < 0)
+        rc = zb_error_errno(ZB_EIO, errno, "cannot stat %s", local_path);
+    else if (!S_ISREG(st.st_mode))
+        rc = zb_error_set(ZB_EUSAGE, "%s is not a file", local_path);
+    if (rc == 0) {
+        zb_log_detail("copying %s to remote %s (%s)", name, r->conf->name, r->where);
+        rc = r->driver->upload(r->state, fd, (uint64_t)st.st_size, name);
+    }
+    if (rc < 0)
+        return zb_error_context("copy of %s to remote %s (%s)", name, r->conf->name, r->where);
+    log_rate("copied", name, "to", r, (uint64_t)st.st_size, zb_time_monotonic() - started);
+    return 0;
+}
+
+int zb_remote_upload_signature(zb_remote *r, const char *local_path)
+{
+    zb_buf sig = ZB_BUF_INIT, sig_name = ZB_BUF_INIT;
+    int rc = zb_buf_printf(&sig, "%s%s", local_path, ZB_DETACHED_SIGNATURE_SUFFIX);
+    if (rc == 0)
+        rc = zb_buf_printf(&sig_name, "%s%s", base_name(local_path), ZB_DETACHED_SIGNATURE_SUFFIX);
+    int fd = rc == 0 ? open(sig.data, O_RDONLY | O_CLOEXEC) : -1;
+    if (rc == 0 && fd < 0 && errno != ENOENT)
+        rc = zb_error_errno(ZB_EIO, errno, "cannot open %s", sig.data);
+    if (rc == 0 && fd >= 0)
+        rc = upload_fd(r, fd, sig.data, sig_name.data);
+    if (fd >= 0)
+        close(fd);
+    zb_buf_free(&sig);
+    zb_buf_free(&sig_name);
+    return rc < 0 ? rc : fd >= 0;
+}
+
 int zb_remote_upload(zb_remote *r, const char *local_path)
 {
     const char *name = base_name(local_path);
@@ -154,34 +193,53 @@ int zb_remote_upload(zb_remote *r, const char *local_path)
     int fd = open(local_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return zb_error_errno(errno == ENOENT ? ZB_ENOTFOUND : ZB_EIO, errno, "cannot open %s", local_path);
-    struct stat st;
-    double started = zb_time_monotonic();
-    if (fstat(fd, &st) < 0)
-        rc = zb_error_errno(ZB_EIO, errno, "cannot stat %s", local_path);
-    else if (!S_ISREG(st.st_mode))
-        rc = zb_error_set(ZB_EUSAGE, "%s is not a file", local_path);
-    if (rc == 0) {
-        zb_log_detail("copying %s to remote %s (%s)", name, r->conf->name, r->where);
-        rc = r->driver->upload(r->state, fd, (uint64_t)st.st_size, name);
-    }
+    rc = upload_fd(r, fd, local_path, name);
     close(fd);
-    if (rc < 0)
-        return zb_error_context("copy of %s to remote %s (%s)", name, r->conf->name, r->where);
-    log_rate("copied", name, "to", r, (uint64_t)st.st_size, zb_time_monotonic() - started);
-    return 0;
+    /* The archive first: a detached signature whose upload fails is sent
+     * again by the next sync, which sees the remote lacks it. */
+    if (rc == 0 && (rc = zb_remote_upload_signature(r, local_path)) > 0)
+        rc = 0;
+    return rc;
 }
 
 typedef struct collect_state {
     zb_remote_list *list;
     size_t cap;
+    char **signatures; /* names of the listing's ARCHIVE.sig files, archive part only */
+    size_t signature_count, signature_cap;
 } collect_state;
+
+/* ARCHIVE.sig: remembered, to mark its archive once the listing is whole. */
+static int collect_signature(collect_state *c, const char *name)
+{
+    size_t n = strlen(name), suffix = strlen(ZB_DETACHED_SIGNATURE_SUFFIX);
+    char archive[NAME_MAX + 1];
+    time_t created;
+    if (n <= suffix || n - suffix >= sizeof(archive) || strcmp(name + n - suffix, ZB_DETACHED_SIGNATURE_SUFFIX) != 0)
+        return 0;
+    snprintf(archive, sizeof(archive), "%.*s", (int)(n - suffix), name);
+    if (!zb_repo_archive_name_time(&created, archive))
+        return 0;
+    if (c->signature_count == c->signature_cap) {
+        size_t cap = c->signature_cap ? c->signature_cap * 2 : 16;
+        char **grown = realloc(c->signatures, cap * sizeof(*grown));
+        if (!grown)
+            return zb_error_set(ZB_ENOMEM, "out of memory");
+        c->signatures = grown;
+        c->signature_cap = cap;
+    }
+    if (!(c->signatures[c->signature_count] = zb_strdup(archive)))
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    c->signature_count++;
+    return 0;
+}
 
 static int collect(const char *name, int64_t size, void *payload)
 {
     collect_state *c = payload;
     time_t created;
-    if (!zb_repo_archive_name_time(&created, name)) /* hidden, partial, or not ours */
-        return 0;
+    if (!zb_repo_archive_name_time(&created, name)) /* hidden, partial, a signature, or not ours */
+        return collect_signature(c, name);
     if (c->list->count == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 32;
         zb_remote_archive *grown = realloc(c->list->items, cap * sizeof(*grown));
@@ -195,8 +253,17 @@ static int collect(const char *name, int64_t size, void *payload)
         return zb_error_set(ZB_ENOMEM, "out of memory");
     a->created = created;
     a->size = size;
+    a->signed_detached = 0;
     c->list->count++;
     return 0;
+}
+
+static void mark_signed(zb_remote_list *list, char **signatures, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        for (size_t k = 0; k < list->count; k++)
+            if (strcmp(list->items[k].name, signatures[i]) == 0)
+                list->items[k].signed_detached = 1;
 }
 
 static int by_time_then_name(const void *a, const void *b)
@@ -209,8 +276,13 @@ int zb_remote_list_archives(zb_remote_list *out, zb_remote *r)
 {
     out->items = NULL;
     out->count = 0;
-    collect_state c = {out, 0};
+    collect_state c = {out, 0, NULL, 0, 0};
     int rc = r->driver->list(r->state, collect, &c);
+    if (rc == 0)
+        mark_signed(out, c.signatures, c.signature_count);
+    for (size_t i = 0; i < c.signature_count; i++)
+        free(c.signatures[i]);
+    free(c.signatures);
     if (rc < 0) {
         zb_remote_list_free(out);
         return zb_error_context("listing remote %s (%s)", r->conf->name, r->where);
@@ -251,21 +323,59 @@ int zb_remote_resolve(char **name, zb_remote *r, const char *spec)
     return (*name = zb_strdup(spec)) ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
 }
 
-int zb_remote_download(zb_remote *r, const char *name, const char *local_path)
+/* Writes the remote's `name` to local_path through a temporary file;
+ * check, when given, sees the complete file before it is published. */
+static int download_file(zb_remote *r, const char *name, const char *local_path, zb_remote_check_fn check,
+                         const char *archive_path, void *payload, uint64_t *bytes)
+{
+    zb_atomic_file *f = NULL;
+    int rc = zb_atomic_file_open(&f, local_path, 0600);
+    if (rc < 0)
+        return rc;
+    rc = r->driver->download(r->state, name, zb_atomic_file_fd(f));
+    struct stat st;
+    *bytes = rc == 0 && fstat(zb_atomic_file_fd(f), &st) == 0 ? (uint64_t)st.st_size : 0;
+    if (rc == 0 && check)
+        rc = check(zb_atomic_file_temp_path(f), archive_path, payload);
+    if (rc == 0)
+        rc = zb_atomic_file_commit(f);
+    zb_atomic_file_abort(f); /* removes the partial file unless committed */
+    return rc;
+}
+
+/* NAME.sig beside local_path: 1 when the remote holds one, 0 when not. */
+static int download_signature(zb_remote *r, const char *name, const char *local_path, zb_buf *sig_path)
+{
+    zb_buf sig_name = ZB_BUF_INIT;
+    uint64_t bytes = 0;
+    int rc = zb_buf_printf(&sig_name, "%s%s", name, ZB_DETACHED_SIGNATURE_SUFFIX);
+    if (rc == 0)
+        rc = zb_buf_printf(sig_path, "%s%s", local_path, ZB_DETACHED_SIGNATURE_SUFFIX);
+    if (rc == 0)
+        rc = download_file(r, sig_name.data, sig_path->data, NULL, NULL, NULL, &bytes);
+    zb_buf_free(&sig_name);
+    if (rc == ZB_ENOTFOUND) { /* most archives carry their signature inside */
+        zb_error_clear();
+        return 0;
+    }
+    return rc < 0 ? rc : 1;
+}
+
+int zb_remote_download_checked(zb_remote *r, const char *name, const char *local_path, zb_remote_check_fn check,
+                               void *payload)
 {
     int rc = check_archive_name(r, name);
     if (rc < 0)
         return rc;
-    zb_atomic_file *f = NULL;
+    zb_buf sig_path = ZB_BUF_INIT;
+    uint64_t bytes = 0;
     double started = zb_time_monotonic();
-    if ((rc = zb_atomic_file_open(&f, local_path, 0600)) < 0)
-        return rc;
-    rc = r->driver->download(r->state, name, zb_atomic_file_fd(f));
-    struct stat st;
-    uint64_t bytes = rc == 0 && fstat(zb_atomic_file_fd(f), &st) == 0 ? (uint64_t)st.st_size : 0;
-    if (rc == 0)
-        rc = zb_atomic_file_commit(f);
-    zb_atomic_file_abort(f); /* removes the partial file unless committed */
+    int have_signature = rc = download_signature(r, name, local_path, &sig_path);
+    if (rc >= 0)
+        rc = download_file(r, name, local_path, check, local_path, payload, &bytes);
+    if (rc < 0 && have_signature > 0)
+        unlink(sig_path.data); /* it belongs to the archive that was not published */
+    zb_buf_free(&sig_path);
     if (rc < 0) {
         if (rc == ZB_ENOTFOUND)
             zb_error_hint("'zakpos-backup remote list %s' shows the archives there", r->conf->name);
@@ -275,14 +385,41 @@ int zb_remote_download(zb_remote *r, const char *name, const char *local_path)
     return 0;
 }
 
+int zb_remote_download(zb_remote *r, const char *name, const char *local_path)
+{
+    return zb_remote_download_checked(r, name, local_path, NULL, NULL);
+}
+
+/* The archive, then its detached signature: one left alone is never read
+ * as an archive. Removing a file that is not there fails on some servers
+ * (SFTP), so the signature goes only when the listing showed it. */
+static int delete_archive(zb_remote *r, const char *name, int signed_detached)
+{
+    zb_buf sig_name = ZB_BUF_INIT;
+    const char *failed = name;
+    int rc = check_archive_name(r, name);
+    if (rc == 0 && (rc = r->driver->remove(r->state, name)) == 0)
+        zb_log_detail("removed %s from remote %s", name, r->conf->name);
+    if (rc == 0 && signed_detached && (rc = zb_buf_printf(&sig_name, "%s%s", name, ZB_DETACHED_SIGNATURE_SUFFIX)) == 0) {
+        failed = sig_name.data;
+        rc = r->driver->remove(r->state, sig_name.data);
+    }
+    if (rc < 0)
+        zb_error_context("removing %s from remote %s (%s)", failed, r->conf->name, r->where);
+    zb_buf_free(&sig_name);
+    return rc;
+}
+
 int zb_remote_delete(zb_remote *r, const char *name)
 {
-    int rc = check_archive_name(r, name);
-    if (rc == 0 && (rc = r->driver->remove(r->state, name)) < 0)
-        zb_error_context("removing %s from remote %s (%s)", name, r->conf->name, r->where);
-    if (rc == 0)
-        zb_log_detail("removed %s from remote %s", name, r->conf->name);
-    return rc;
+    zb_remote_list list;
+    int rc = check_archive_name(r, name), signed_detached = 0;
+    if (rc == 0 && (rc = zb_remote_list_archives(&list, r)) == 0) {
+        for (size_t i = 0; i < list.count; i++)
+            signed_detached |= strcmp(list.items[i].name, name) == 0 && list.items[i].signed_detached;
+        zb_remote_list_free(&list);
+    }
+    return rc < 0 ? rc : delete_archive(r, name, signed_detached);
 }
 
 int zb_remote_prune(zb_remote *r, const zb_retention_policy *policy, int dry_run, FILE *report)
@@ -320,7 +457,7 @@ int zb_remote_prune(zb_remote *r, const zb_retention_policy *policy, int dry_run
         }
         if (keep[i] || dry_run)
             continue;
-        if ((rc = zb_remote_delete(r, a->name)) < 0)
+        if ((rc = delete_archive(r, a->name, a->signed_detached)) < 0)
             goto done;
         removed++;
     }

@@ -1,4 +1,5 @@
 #include "zakpos_backup/remote/sync.h"
+#include "zakpos_backup/archive/sign.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
@@ -17,6 +18,7 @@ typedef struct known_archive {
     time_t created;
     const char *local_path; /* NULL: on the remote only */
     int on_remote;
+    int remote_signed; /* the remote holds its detached signature */
 } known_archive;
 
 static int oldest_first(const void *a, const void *b)
@@ -38,13 +40,16 @@ static size_t merge(known_archive *all, const zb_repo_list *local, const zb_remo
 {
     size_t n = 0;
     for (size_t i = 0; i < local->count; i++)
-        all[n++] = (known_archive){local->items[i].name, local->items[i].created, local->items[i].path, 0};
+        all[n++] = (known_archive){local->items[i].name, local->items[i].created, local->items[i].path, 0, 0};
     for (size_t i = 0; i < remote->count; i++) {
         known_archive *k = find_known(all, n, remote->items[i].name);
-        if (k)
+        if (k) {
             k->on_remote = 1;
-        else
-            all[n++] = (known_archive){remote->items[i].name, remote->items[i].created, NULL, 1};
+            k->remote_signed = remote->items[i].signed_detached;
+        } else {
+            all[n++] = (known_archive){remote->items[i].name, remote->items[i].created, NULL, 1,
+                                       remote->items[i].signed_detached};
+        }
     }
     qsort(all, n, sizeof(*all), oldest_first);
     return n;
@@ -57,9 +62,15 @@ static int send_missing(zb_remote *r, known_archive *all, const unsigned *keep, 
     zb_error_saved first;
     for (size_t i = 0; i < n; i++) { /* keep[] reads newest first */
         known_archive *a = &all[n - 1 - i];
-        if (!keep[i] || a->on_remote || !a->local_path)
+        if (!keep[i] || (a->on_remote && a->remote_signed) || !a->local_path)
             continue;
         int rc = zb_check_interrupt();
+        /* on the remote already: only a detached signature made since (`sign`) travels */
+        if (rc == 0 && a->on_remote && (rc = zb_remote_upload_signature(r, a->local_path)) >= 0) {
+            if (rc > 0 && report)
+                fprintf(report, "sent         %s%s\n", a->name, ZB_DETACHED_SIGNATURE_SUFFIX);
+            continue;
+        }
         if (rc == 0)
             rc = zb_remote_upload(r, a->local_path);
         if (rc == ZB_EINTR)

@@ -132,9 +132,13 @@ zb_remote_common_checks() {
     zb_expect_contains "$ZB_LAST_OUTPUT" "${archive#repo/}" "the one just made"
 
     mkdir -p fetched
-    zb_expect_status 0 "fetch latest" -- "$ZB_BIN" --config zb.conf fetch --remote "$name" --out fetched latest
+    zb_expect_status 16 "fetch with no key and no trusted signer refuses" -- "$ZB_BIN" --config zb.conf fetch \
+        --remote "$name" --out fetched latest
+    zb_expect_contains "$ZB_LAST_OUTPUT" "--allow-untrusted" "the hint names the way past"
+    zb_expect_equal "$(find fetched -type f | wc -l)" 0 "and leaves no file"
+    zb_expect_status 0 "fetch latest" -- "$ZB_BIN" --config zb.conf fetch --key key --remote "$name" --out fetched latest
     if cmp -s "$archive" "fetched/${archive#repo/}"; then zb_pass; else zb_fail "the fetched archive differs from the local one"; fi
-    zb_expect_status 9 "fetch never replaces a file" -- "$ZB_BIN" --config zb.conf fetch --remote "$name" --out fetched latest
+    zb_expect_status 9 "fetch never replaces a file" -- "$ZB_BIN" --config zb.conf fetch --key key --remote "$name" --out fetched latest
     # downloads go to TMPDIR: this test's own, so tests running side by side do not see each other's
     mkdir -p "$ZB_TMP/downloads"
     export TMPDIR=$ZB_TMP/downloads
@@ -145,7 +149,7 @@ zb_remote_common_checks() {
     zb_expect_same_tree "$ZB_TMP/src" "$ZB_TMP/restored" "restored from the remote"
     zb_expect_equal "$(find "$TMPDIR" -maxdepth 1 -name 'zakpos-backup-fetch.*' | wc -l)" 0 "the temporary downloads are gone"
     unset TMPDIR
-    zb_expect_status 13 "a missing archive" -- "$ZB_BIN" --config zb.conf fetch --remote "$name" --out fetched \
+    zb_expect_status 13 "a missing archive" -- "$ZB_BIN" --config zb.conf fetch --key key --remote "$name" --out fetched \
         zakpos-20000101T000000Z.zbk
 
     # retention: keep_last = 2 on the remote, whatever the repository keeps

@@ -46,6 +46,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,25 +403,26 @@ static int add_entry(craft *c, struct archive *tar, const char *spec)
 }
 
 /* ---- copying a real archive ------------------------------------------------ */
-static json_t *source_named(json_t *manifest, const char *name)
+/* The object of `array` whose string `key` is `value`. */
+static json_t *element_with(json_t *array, const char *key, const char *value)
 {
     size_t i;
-    json_t *source;
-    json_array_foreach(json_object_get(manifest, "sources"), i, source)
-        if (strcmp(json_string_value(json_object_get(source, "name")) ?: "", name) == 0)
-            return source;
+    json_t *element;
+    json_array_foreach(array, i, element)
+        if (strcmp(json_string_value(json_object_get(element, key)) ?: "", value) == 0)
+            return element;
     return NULL;
+}
+
+static json_t *source_named(json_t *manifest, const char *name)
+{
+    return element_with(json_object_get(manifest, "sources"), "name", name);
 }
 
 /* The manifest entry of relative path `path` in source `source`. */
 static json_t *manifest_entry(json_t *source, const char *path)
 {
-    size_t i;
-    json_t *e;
-    json_array_foreach(json_object_get(source, "entries"), i, e)
-        if (strcmp(json_string_value(json_object_get(e, "path")) ?: "", path) == 0)
-            return e;
-    return NULL;
+    return element_with(json_object_get(source, "entries"), "path", path);
 }
 
 static int read_file(zb_buf *out, const char *path)
@@ -660,34 +662,59 @@ static int usage(void)
     return 2;
 }
 
+/* Every option in one table: a flag sets an int to 1; the others take their
+ * values from the arguments that follow, strings as given, numbers as int. */
+enum option_kind { FLAG, STRINGS, NUMBER };
+#define AT(field) offsetof(craft, field)
+static const struct craft_option {
+    const char *name;
+    enum option_kind kind;
+    int values;
+    size_t at[3];
+} craft_options[] = {
+    {"--no-encryption", FLAG, 0, {AT(no_encryption)}},
+    {"--no-sign", FLAG, 0, {AT(no_sign)}},
+    {"--no-checksum", FLAG, 0, {AT(no_checksum)}},
+    {"--one-chunk", FLAG, 0, {AT(one_chunk)}},
+    {"--recipient", STRINGS, 1, {AT(recipient)}},
+    {"--recipient-from", STRINGS, 1, {AT(recipient_from)}},
+    {"--sign", STRINGS, 1, {AT(sign)}},
+    {"--out", STRINGS, 1, {AT(out)}},
+    {"--alter-row-hash", STRINGS, 1, {AT(row_hash_table)}},
+    {"--rewrite", STRINGS, 2, {AT(rewrite_archive), AT(rewrite_key)}},
+    {"--copy", STRINGS, 2, {AT(rewrite_archive), AT(rewrite_key)}},
+    {"--set-toc", STRINGS, 2, {AT(toc_source), AT(toc_file)}},
+    {"--set-summary", STRINGS, 3, {AT(summary_source), AT(summary_key), AT(summary_json)}},
+    {"--format", NUMBER, 1, {AT(format)}},
+    {"--window-log", NUMBER, 1, {AT(window_log)}},
+};
+#undef AT
+
 /* One option at argv[*i]; 0 when known and its values present. */
 static int parse_option(craft *c, int argc, char **argv, int *i)
 {
     const char *a = argv[*i];
-    int left = argc - *i - 1;
-    char **v = argv + *i + 1;
-    int used = 0;
-    if (strcmp(a, "--no-encryption") == 0) c->no_encryption = 1;
-    else if (strcmp(a, "--no-sign") == 0) c->no_sign = 1;
-    else if (strcmp(a, "--no-checksum") == 0) c->no_checksum = 1;
-    else if (strcmp(a, "--one-chunk") == 0) c->one_chunk = 1;
-    else if (strcmp(a, "--manifest") == 0) c->crafted_sources = c->crafted_sources ?: json_array();
-    else if (left >= 1 && strcmp(a, "--recipient") == 0) c->recipient = v[0], used = 1;
-    else if (left >= 1 && strcmp(a, "--recipient-from") == 0) c->recipient_from = v[0], used = 1;
-    else if (left >= 1 && strcmp(a, "--sign") == 0) c->sign = v[0], used = 1;
-    else if (left >= 1 && strcmp(a, "--out") == 0) c->out = v[0], used = 1;
-    else if (left >= 1 && strcmp(a, "--format") == 0) c->format = atoi(v[0]), used = 1;
-    else if (left >= 1 && strcmp(a, "--window-log") == 0) c->window_log = atoi(v[0]), used = 1;
-    else if (left >= 1 && strcmp(a, "--alter-row-hash") == 0) c->row_hash_table = v[0], used = 1;
-    else if (left >= 2 && (strcmp(a, "--rewrite") == 0 || strcmp(a, "--copy") == 0))
-        c->rewrite_archive = v[0], c->rewrite_key = v[1], used = 2;
-    else if (left >= 2 && strcmp(a, "--set-toc") == 0) c->toc_source = v[0], c->toc_file = v[1], used = 2;
-    else if (left >= 3 && strcmp(a, "--set-summary") == 0)
-        c->summary_source = v[0], c->summary_key = v[1], c->summary_json = v[2], used = 3;
-    else
-        return -1;
-    *i += used;
-    return 0;
+    if (strcmp(a, "--manifest") == 0) {
+        c->crafted_sources = c->crafted_sources ?: json_array();
+        return 0;
+    }
+    for (size_t k = 0; k < sizeof(craft_options) / sizeof(craft_options[0]); k++) {
+        const struct craft_option *o = &craft_options[k];
+        if (strcmp(a, o->name) != 0 || argc - *i - 1 < o->values)
+            continue;
+        char *base = (char *)c;
+        if (o->kind == FLAG)
+            *(int *)(base + o->at[0]) = 1;
+        for (int v = 0; o->kind != FLAG && v < o->values; v++) {
+            if (o->kind == NUMBER)
+                *(int *)(base + o->at[v]) = atoi(argv[*i + 1 + v]);
+            else
+                *(const char **)(base + o->at[v]) = argv[*i + 1 + v];
+        }
+        *i += o->values;
+        return 0;
+    }
+    return -1;
 }
 
 /* Options, then entries (the first argument not starting with "--"). */

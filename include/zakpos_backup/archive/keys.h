@@ -57,6 +57,12 @@ int zb_keys_add_signing_key(const char *secret_path);
 int zb_keys_decode_line(unsigned char *out, size_t len, const char *text, const char *prefix, const char *path,
                         const char *kind);
 int zb_keys_load_public(unsigned char pk[ZB_KEY_PUBLIC_BYTES], const char *path);
+/* The one way a secret is read from a key file (decryption and signing
+ * keys alike): the file's mode is checked as ssh checks it, then the line
+ * "PREFIX<base64>" is decoded into sodium-locked memory (sodium_free) of
+ * exactly len bytes; absent_hint is the hint when the file lacks the line. */
+int zb_keys_load_secret_line(unsigned char **out, size_t len, const char *path, const char *prefix, const char *kind,
+                             const char *absent_hint);
 /* Loads a secret key file into sodium-locked memory (free with sodium_free);
  * also returns its public key. */
 int zb_keys_load_secret(unsigned char **sk, unsigned char pk[ZB_KEY_PUBLIC_BYTES], const char *path);

@@ -7,6 +7,7 @@
 #define ZB_ARCHIVE_SIGN_H
 
 #include "zakpos_backup/archive/header.h"
+#include "zakpos_backup/common/buf.h"
 
 #include <sodium.h>
 #include <stddef.h>
@@ -20,6 +21,10 @@
 /* Makes a signing key pair: sign_path (secret, mode 0600) and signer_path
  * (public); neither may exist. pk receives the public key. */
 int zb_sign_keypair_write(unsigned char pk[ZB_SIGN_PUBLIC_BYTES], const char *sign_path, const char *signer_path);
+/* The signing key a writer uses (into out): signing_key_file when given,
+ * else FILE.sign beside the first recipient's FILE.pub, where keygen puts
+ * it; ZB_EKEY with a hint when there is none. */
+int zb_sign_key_path(zb_buf *out, const char *signing_key_file, const char *first_recipient);
 /* Loads a signing secret into sodium-locked memory (sodium_free) and its public key. */
 int zb_sign_load_secret(unsigned char **sk, unsigned char pk[ZB_SIGN_PUBLIC_BYTES], const char *path);
 /* Loads a signer public key: any file with a ZBSP1: line (FILE.signer, or a

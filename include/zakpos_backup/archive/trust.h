@@ -13,7 +13,11 @@
  * (or ZB_EKEY for a protection that does not match) naming the reason and
  * the signer otherwise. */
 int zb_trust_check(const zb_archive_header *h, const char *path, const zb_read_keys *keys);
-/* The same for a file not opened yet (fetch: nothing is decrypted). */
-int zb_trust_check_file(const char *path, const zb_read_keys *keys);
+/* The same for a copy handed out whole (fetch: nothing is decrypted): the
+ * header of `file`, checked as the archive `path` (messages name it, its
+ * detached signature is path.sig). With neither a key nor a trusted signer
+ * there is nothing to check against: refused as unsigned archives are
+ * (ZB_EUNTRUSTED), or a warning under --allow-untrusted. */
+int zb_trust_check_copy(const char *file, const char *path, const zb_read_keys *keys);
 
 #endif

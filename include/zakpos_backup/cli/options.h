@@ -77,5 +77,8 @@ int zb_cli_read_keys_option(zb_read_keys *keys, int opt, const char *arg);
 /* Adds the configuration's repository.trust signers when a key is given
  * (only a read with a key checks signatures). */
 int zb_cli_read_keys_configured(zb_read_keys *keys);
+/* Adds repository.trust's signers whether or not a key is given (fetch:
+ * trusted signers alone are enough to check a download's header). */
+int zb_cli_read_trust_configured(zb_read_keys *keys);
 
 #endif

@@ -24,12 +24,53 @@ int zb_error_set_at(const char *file, int line, int code, const char *fmt, ...)
 int zb_error_errno_at(const char *file, int line, int code, int err, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+#ifdef __clang_analyzer__
+/* For the static analyzer (scan-build) only: the same calls, with the value
+ * they return written out, so that it sees `return zb_error_set(ZB_EIO, ...)`
+ * return a negative code and follows the error paths as they run (it does
+ * not look into zb_error_set_at). Evaluated once, before the call, as the
+ * functions do. */
+#undef zb_error_set
+#undef zb_error_errno
+#define zb_error_set(code, ...)                                                                                        \
+    __extension__({                                                                                                    \
+        int zb_analyzed_code_ = (code);                                                                                \
+        zb_error_set_at(__FILE__, __LINE__, zb_analyzed_code_, __VA_ARGS__);                                           \
+        zb_analyzed_code_;                                                                                             \
+    })
+#define zb_error_errno(code, err, ...)                                                                                 \
+    __extension__({                                                                                                    \
+        int zb_analyzed_code_ = (code);                                                                                \
+        zb_error_errno_at(__FILE__, __LINE__, zb_analyzed_code_, (err), __VA_ARGS__);                                  \
+        zb_analyzed_code_;                                                                                             \
+    })
+#endif
+
 /* Prepends context ("backup of volume x: ") to the current message; returns
  * the current code so it can be used as `return zb_error_context(...)`. */
 int zb_error_context(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Adds a "hint: ..." line telling the user what to do. Returns the current code. */
 int zb_error_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#ifdef __clang_analyzer__
+/* For the analyzer too: context and hints are added to an error already set,
+ * so what they return is that error's negative code. */
+#define zb_error_context(...)                                                                                          \
+    __extension__({                                                                                                    \
+        int zb_analyzed_rc_ = zb_error_context(__VA_ARGS__);                                                           \
+        if (zb_analyzed_rc_ >= 0)                                                                                      \
+            __builtin_unreachable();                                                                                   \
+        zb_analyzed_rc_;                                                                                               \
+    })
+#define zb_error_hint(...)                                                                                             \
+    __extension__({                                                                                                    \
+        int zb_analyzed_rc_ = zb_error_hint(__VA_ARGS__);                                                              \
+        if (zb_analyzed_rc_ >= 0)                                                                                      \
+            __builtin_unreachable();                                                                                   \
+        zb_analyzed_rc_;                                                                                               \
+    })
+#endif
 
 /* The last error of one thread, carried to another (errors are
  * thread-local): a worker saves it, the thread that reports raises it. */

@@ -19,6 +19,7 @@ typedef struct zb_remote_archive {
     char *name;     /* e.g. zakpos-20261124T020000Z.zbk */
     time_t created; /* from the name's UTC stamp */
     int64_t size;   /* -1 when the listing does not say */
+    int signed_detached; /* the remote also holds its detached signature NAME.sig */
 } zb_remote_archive;
 
 typedef struct zb_remote_list {
@@ -46,8 +47,11 @@ void zb_remote_close(zb_remote *r);
 /* "s3://bucket/prefix/", "sftp://host/dir/": for messages, never a secret. */
 const char *zb_remote_where(const zb_remote *r);
 
-/* Copies a local archive file to the remote under its own name. */
+/* Copies a local archive file to the remote under its own name, and its
+ * detached signature (local_path.sig) beside it when there is one. */
 int zb_remote_upload(zb_remote *r, const char *local_path);
+/* Copies local_path.sig alone: 1 when sent, 0 when there is none. */
+int zb_remote_upload_signature(zb_remote *r, const char *local_path);
 /* The finished archives on the remote (hidden and partial names left out). */
 int zb_remote_list_archives(zb_remote_list *out, zb_remote *r);
 void zb_remote_list_free(zb_remote_list *list);
@@ -55,8 +59,17 @@ void zb_remote_list_free(zb_remote_list *list);
 int zb_remote_latest(char **name, zb_remote *r);
 /* `spec` itself, or the newest archive's name for "latest" (free()). */
 int zb_remote_resolve(char **name, zb_remote *r, const char *spec);
-/* Downloads `name` to local_path, published only when complete. */
+/* Downloads `name` to local_path, published only when complete, and the
+ * remote's NAME.sig, if any, to local_path.sig first. */
 int zb_remote_download(zb_remote *r, const char *name, const char *local_path);
+/* Checks a complete download before it is published: `downloaded` is the
+ * file as written, `local_path` the name it will take (its .sig is there). */
+typedef int (*zb_remote_check_fn)(const char *downloaded, const char *local_path, void *payload);
+/* zb_remote_download that publishes local_path only when check passes; on
+ * any failure neither the archive nor its .sig is left behind. */
+int zb_remote_download_checked(zb_remote *r, const char *name, const char *local_path, zb_remote_check_fn check,
+                               void *payload);
+/* Removes an archive and its detached signature, if the remote holds one. */
 int zb_remote_delete(zb_remote *r, const char *name);
 /* The remote's unfinished uploads (none where the driver cannot see them). */
 int zb_remote_list_unfinished(zb_remote_unfinished_list *out, zb_remote *r);

@@ -1,5 +1,6 @@
 #include "zakpos_backup/command/config.h"
 #include "zakpos_backup/archive/keys.h"
+#include "zakpos_backup/archive/sign.h"
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/secret.h"
@@ -7,6 +8,7 @@
 #include "zakpos_backup/config/config.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,19 @@ static const char help[] =
     "from; secrets are masked. Exit 0 if valid; 3 with the file, line and key\n"
     "named if not. docs/CONFIG.md describes every key.\n";
 
+/* The last error, as a configuration error at the line that set `key`. */
+static int at_origin(const zb_config *c, const char *key)
+{
+    zb_error_saved was; /* a copy: the message is formatted into the record it comes from */
+    zb_error_save(&was);
+    const char *origin = zb_config_origin(c, "repository", key);
+    if (strncmp(origin, "env ", 4) == 0)
+        zb_error_set(ZB_ECONFIG, "environment variable %s: %s", origin + 4, was.message);
+    else
+        zb_error_set(ZB_ECONFIG, "%s: [repository] %s: %s", origin, key, was.message);
+    return was.hint[0] ? zb_error_hint("%s", was.hint) : ZB_ECONFIG;
+}
+
 /* The recipients named in the config must be readable public keys; a bad
  * one is a configuration error at the line that names it. */
 static int check_recipients(const zb_config *c)
@@ -31,15 +46,36 @@ static int check_recipients(const zb_config *c)
     char *save = NULL;
     for (char *f = list ? strtok_r(list, " \t", &save) : NULL; rc == 0 && f; f = strtok_r(NULL, " \t", &save)) {
         unsigned char pk[ZB_KEY_PUBLIC_BYTES];
-        if (zb_keys_load_public(pk, f) < 0) {
-            const char *origin = zb_config_origin(c, "repository", "recipients");
-            if (strncmp(origin, "env ", 4) == 0)
-                rc = zb_error_set(ZB_ECONFIG, "environment variable %s: %s", origin + 4, zb_error_message());
-            else
-                rc = zb_error_set(ZB_ECONFIG, "%s: [repository] recipients: %s", origin, zb_error_message());
-        }
+        if (zb_keys_load_public(pk, f) < 0)
+            rc = at_origin(c, "recipients");
     }
     free(list);
+    return rc;
+}
+
+/* The signing key a backup for the recipients would use, found as the
+ * writer finds it, must be a readable signing key that only its owner can
+ * read: reported here, not at the first scheduled backup. */
+static int check_signing_key(const zb_config *c)
+{
+    if (!c->recipients || !*c->recipients)
+        return 0; /* only archives for recipient keys are signed */
+    char first[PATH_MAX];
+    size_t n = strcspn(c->recipients, " \t");
+    snprintf(first, sizeof(first), "%.*s", (int)(n < sizeof(first) ? n : sizeof(first) - 1), c->recipients);
+    int given = c->signing_key_file && *c->signing_key_file;
+    zb_buf path = ZB_BUF_INIT;
+    unsigned char *sk = NULL, pk[ZB_SIGN_PUBLIC_BYTES];
+    int rc = zb_sign_key_path(&path, c->signing_key_file, first);
+    if (rc == 0)
+        rc = zb_sign_load_secret(&sk, pk, path.data);
+    sodium_free(sk);
+    if (rc < 0) {
+        if (!given)
+            zb_error_context("the signing key for the first recipient");
+        rc = at_origin(c, given ? "signing_key_file" : "recipients");
+    }
+    zb_buf_free(&path);
     return rc;
 }
 
@@ -83,7 +119,7 @@ int zb_cmd_config(int argc, char **argv)
     int rc = zb_config_load(&c, file);
     if (rc < 0)
         return rc;
-    if ((rc = check_recipients(&c)) == 0 && (rc = check_key_file(&c)) == 0)
+    if ((rc = check_recipients(&c)) == 0 && (rc = check_signing_key(&c)) == 0 && (rc = check_key_file(&c)) == 0)
         zb_config_print(&c, stdout);
     zb_config_free(&c);
     return rc;

@@ -1,4 +1,5 @@
 #include "zakpos_backup/command/fetch.h"
+#include "zakpos_backup/archive/sign.h"
 #include "zakpos_backup/archive/trust.h"
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/common/buf.h"
@@ -23,14 +24,23 @@ static const char help[] =
     "verify, restore, show and drill also read an ARCHIVE given as remote:NAME/ARCHIVE\n"
     "or remote:NAME/latest, through a temporary download ($TMPDIR, else /var/tmp).\n"
     "\n"
-    "With --key FILE (or repository.key_file) or --trust FILE the download's\n"
-    "header is checked as verify checks it, without decrypting anything: an\n"
-    "archive that no trusted writer signed is removed again (exit 16).\n"
+    "The download's header is checked as verify checks it, without decrypting\n"
+    "anything, before the file appears: with --key FILE (or repository.key_file)\n"
+    "or --trust FILE (or repository.trust), an archive that no trusted writer\n"
+    "signed is refused and nothing is left (exit 16). With neither, nothing can\n"
+    "be checked and fetch refuses too (exit 16); --allow-untrusted downloads\n"
+    "it unchecked, with a warning. A detached signature (ARCHIVE.sig) on the\n"
+    "remote comes down beside the archive.\n"
     "\n"
     "  --remote NAME   the remote to read from\n"
     "  --out DIR       where to put the archive (created if missing)\n"
     "  --key FILE      the secret key file: its signer is trusted\n"
     ZB_READ_KEYS_HELP;
+
+static int check_download(const char *downloaded, const char *local_path, void *payload)
+{
+    return zb_trust_check_copy(downloaded, local_path, payload);
+}
 
 int zb_cmd_fetch(int argc, char **argv)
 {
@@ -65,7 +75,7 @@ int zb_cmd_fetch(int argc, char **argv)
     zb_config config;
     zb_remote *r = NULL;
     char *name = NULL;
-    zb_buf path = ZB_BUF_INIT;
+    zb_buf path = ZB_BUF_INIT, sig = ZB_BUF_INIT;
     int rc = zb_remote_open_configured(&r, &config, remote);
     if (rc == 0)
         rc = zb_remote_resolve(&name, r, argv[optind]);
@@ -75,18 +85,21 @@ int zb_cmd_fetch(int argc, char **argv)
         rc = zb_buf_printf(&path, "%s/%s", out, name);
     if (rc == 0 && access(path.data, F_OK) == 0)
         rc = zb_error_set(ZB_EEXIST, "%s already exists; it was not replaced", path.data);
+    /* a signature left beside would vouch for whatever comes down */
+    if (rc == 0 && (rc = zb_buf_printf(&sig, "%s%s", path.data, ZB_DETACHED_SIGNATURE_SUFFIX)) == 0 &&
+        access(sig.data, F_OK) == 0)
+        rc = zb_error_set(ZB_EEXIST, "%s already exists; it was not replaced", sig.data);
     if (rc == 0 && !keys.key_file && config.key_file && *config.key_file)
         keys.key_file = config.key_file;
     if (rc == 0)
-        rc = zb_cli_read_keys_configured(&keys);
+        rc = zb_cli_read_trust_configured(&keys);
+    /* Checked before it is published: nothing is read from the archive until then. */
     if (rc == 0)
-        rc = zb_remote_download(r, name, path.data);
-    /* Checked once on disk: nothing is read from the archive until then. */
-    if (rc == 0 && (keys.key_file || keys.trust_count) && (rc = zb_trust_check_file(path.data, &keys)) < 0)
-        unlink(path.data);
+        rc = zb_remote_download_checked(r, name, path.data, check_download, &keys);
     if (rc == 0)
         printf("%s\n", path.data);
     zb_buf_free(&path);
+    zb_buf_free(&sig);
     free(name);
     zb_remote_close(r);
     zb_config_free(&config);

@@ -256,7 +256,8 @@ static int cross_check(zb_docker *d, const char *name, const char *helper, const
     char last[1024] = "";
     int broke = 0;
     if (helper && read_volume_once(d, helper, NULL, collect_name, &names, &broke, last, sizeof(last)) == 0) {
-        qsort(names.items, names.count, sizeof(*names.items), compare_names);
+        if (names.count > 1) /* items is NULL when the volume listed nothing */
+            qsort(names.items, names.count, sizeof(*names.items), compare_names);
         zb_walk_list_missing(&missing, &missing_count, folder, names.items, names.count, 10);
     }
     zb_error_set(helper ? ZB_EDOCKER : ZB_EIO, "volume %s holds %llu entries but only %llu reached the archive%s%s", name,

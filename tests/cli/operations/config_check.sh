@@ -37,4 +37,25 @@ sed "s|^recipients = .*|recipients = $ZB_TMP/bad.pub|" ok.conf >badkey.conf
 zb_expect_status 3 "a recipient that is no public key" -- "$ZB_BIN" --log-format text config check --config badkey.conf
 zb_expect_contains "$ZB_LAST_OUTPUT" "badkey.conf:3: [repository] recipients: " "names the file and line"
 zb_expect_status 3 "run refuses it too" -- "$ZB_BIN" --log-format text --config recipient.conf run nightly
+
+# the signing key a backup would use: the default beside the first recipient, or repository.signing_key_file
+chmod 644 key.sign
+zb_expect_status 3 "a signing key others can read" -- "$ZB_BIN" --log-format text config check --config ok.conf
+zb_expect_contains "$ZB_LAST_OUTPUT" "ok.conf:3: [repository] recipients: the signing key for the first recipient: cannot read the signing key: secret key file $ZB_TMP/key.sign is accessible by others (mode 0644)" "names the file, line and key file"
+zb_expect_contains "$ZB_LAST_OUTPUT" "hint: chmod 600 $ZB_TMP/key.sign" "with the chmod hint"
+chmod 600 key.sign
+mv key.sign moved.sign
+zb_expect_status 3 "no signing key beside the recipient" -- "$ZB_BIN" --log-format text config check --config ok.conf
+zb_expect_contains "$ZB_LAST_OUTPUT" "ok.conf:3: [repository] recipients: the signing key for the first recipient: " "names the line"
+zb_expect_contains "$ZB_LAST_OUTPUT" "no signing key was found for $ZB_TMP/key.pub" "and the recipient"
+cp key.pub notsign.pub && chmod 600 notsign.pub
+{ good; printf 'signing_key_file = %s/notsign.pub\n' "$ZB_TMP"; } >notsign.conf
+zb_expect_status 3 "a signing_key_file that is no signing key" -- "$ZB_BIN" --log-format text config check --config notsign.conf
+zb_expect_contains "$ZB_LAST_OUTPUT" "notsign.conf:4: [repository] signing_key_file: $ZB_TMP/notsign.pub is not a zakpos-backup signing key file" "names the file, line and key file"
+{ good; printf 'signing_key_file = %s/moved.sign\n' "$ZB_TMP"; } >moved.conf
+zb_expect_status 0 "a signing_key_file elsewhere" -- "$ZB_BIN" config check --config moved.conf
+chmod 640 moved.sign
+zb_expect_status 3 "group may read it" -- "$ZB_BIN" --log-format text config check --config moved.conf
+zb_expect_contains "$ZB_LAST_OUTPUT" "moved.conf:4: [repository] signing_key_file: cannot read the signing key: secret key file $ZB_TMP/moved.sign is accessible by others (mode 0640)" "names the file, line and mode"
+zb_expect_status 7 "backup refuses it too" -- "$ZB_BIN" backup --repo repo --recipient key.pub --signing-key moved.sign --path "data=$ZB_TMP/src"
 zb_test_end
