@@ -53,7 +53,8 @@ const char *zb_agent_binary(void)
     /* installed: BINDIR/../LIBEXECDIR/zakpos-backup/; then the configured
      * prefix; then the build tree, where both programs sit side by side */
     if ((n > 0 && try_path(found, sizeof(found), self, ZB_AGENT_FROM_BINDIR)) ||
-        try_path(found, sizeof(found), "", ZB_AGENT_INSTALLED) || (n > 0 && try_path(found, sizeof(found), self, ZB_AGENT_NAME)))
+        try_path(found, sizeof(found), "", ZB_AGENT_INSTALLED) || (n > 0 && try_path(found, sizeof(found), self, ZB_AGENT_NAME)) ||
+        (n > 0 && try_path(found, sizeof(found), self, "../" ZB_AGENT_NAME))) /* a test build in a subfolder */
         return found;
     found[0] = '\0';
     return NULL;

@@ -245,10 +245,8 @@ static int upload_entry(volume_upload *u, zb_archive_reader *r, struct archive_e
         rc = zb_buf_printf(&u->links, "%s\n", inside);
     struct archive_entry *e = rc == 0 ? archive_entry_clone(entry) : NULL;
     zb_buf name = ZB_BUF_INIT, link = ZB_BUF_INIT;
-    /* holes go as zeros (the agent leaves runs of zeros as holes; the
-     * archive keeps no sparse map) */
     if (rc == 0 && e && u->agent)
-        archive_entry_sparse_clear(e), rc = zb_acl_to_xattrs(e);
+        rc = zb_acl_to_xattrs(e);
     /* Names go below the mount point, uploaded from the container's root:
      * Docker skips a "." entry, so only this way does the volume's own
      * folder get its owner, mode and time back (Redis must own its folder). */
