@@ -38,6 +38,8 @@ void agent_proc_path(char *out, size_t size, int dir_fd, const char *name);
 int agent_backup(int root_fd, int out_fd);
 /* Writes the pax stream read from in_fd into the folder root_fd. */
 int agent_restore(int root_fd, int in_fd);
+/* Removes everything below the folder dir_fd (never through a link). */
+int agent_remove_below(int dir_fd);
 /* Entries below and including root_fd (sockets apart), by a walk of its own. */
 int agent_count(int root_fd, uint64_t *entries, uint64_t *sockets);
 

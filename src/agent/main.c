@@ -1,4 +1,4 @@
-/* zb-volume-agent backup|restore DIR: see agent.h. The last line on stderr
+/* zb-volume-agent backup|restore DIR, copy FROM TO: see agent.h. The last line on stderr
  * of a run that succeeded is "count ENTRIES SOCKETS", a walk of the folder
  * made apart from the stream, which the tool checks against what it read
  * or wrote. */
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int abuf_append(abuf *b, const void *data, size_t len)
@@ -124,22 +125,64 @@ void agent_proc_path(char *out, size_t size, int dir_fd, const char *name)
         snprintf(out, size, "/proc/self/fd/%d", dir_fd);
 }
 
+/* copy FROM TO [--remove]: the writer in a child process, the reader here,
+ * a pipe between (the two folders are two mounts: no rename between
+ * them). Entries already in TO are replaced, so a copy cut short is
+ * finished by running it again; --remove then empties FROM, which a
+ * cut leaves partly emptied, with everything it lost already in TO. */
+static int copy_tree(int from, int to, int remove)
+{
+    int fds[2];
+    if (pipe(fds) < 0)
+        return agent_fail_errno(errno, "cannot make a pipe");
+    pid_t child = fork();
+    if (child < 0)
+        return agent_fail_errno(errno, "cannot fork");
+    if (child == 0) {
+        close(fds[0]);
+        _exit(agent_backup(from, fds[1]) == 0 ? 0 : 1);
+    }
+    close(fds[1]);
+    int rc = agent_restore(to, fds[0]);
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        rc = agent_fail("reading the source folder failed");
+    if (rc == 0 && remove)
+        rc = agent_remove_below(from);
+    return rc;
+}
+
+static int open_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        agent_fail_errno(errno, "cannot open %s", path);
+    return fd;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3 || (strcmp(argv[1], "backup") != 0 && strcmp(argv[1], "restore") != 0 && strcmp(argv[1], "count") != 0)) {
-        fprintf(stderr, "usage: zb-volume-agent backup|restore|count DIR\n");
+    int copy = argc >= 4 && strcmp(argv[1], "copy") == 0;
+    if (!(copy && (argc == 4 || (argc == 5 && strcmp(argv[4], "--remove") == 0))) &&
+        (argc != 3 || (strcmp(argv[1], "backup") != 0 && strcmp(argv[1], "restore") != 0 && strcmp(argv[1], "count") != 0))) {
+        fprintf(stderr, "usage: zb-volume-agent backup|restore|count DIR\n"
+                        "       zb-volume-agent copy FROM TO [--remove]\n");
         return 2;
     }
     /* modes and owners come from the stream, not from a mask */
     umask(0);
     signal(SIGPIPE, SIG_DFL);
-    int root = open(argv[2], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (root < 0) {
-        agent_fail_errno(errno, "cannot open %s", argv[2]);
+    int root = open_dir(argv[copy ? 3 : 2]);
+    int from = copy ? open_dir(argv[2]) : -1;
+    if (root < 0 || (copy && from < 0))
         return 1;
-    }
     int rc = 0;
-    if (strcmp(argv[1], "backup") == 0)
+    if (copy)
+        rc = copy_tree(from, root, argc == 5);
+    else if (strcmp(argv[1], "backup") == 0)
         rc = agent_backup(root, STDOUT_FILENO);
     else if (strcmp(argv[1], "restore") == 0)
         rc = agent_restore(root, STDIN_FILENO);
@@ -147,6 +190,8 @@ int main(int argc, char **argv)
     if (rc == 0)
         rc = agent_count(root, &entries, &sockets);
     close(root);
+    if (from >= 0)
+        close(from);
     if (rc < 0)
         return 1;
     fprintf(stderr, "count %llu %llu\n", (unsigned long long)entries, (unsigned long long)sockets);

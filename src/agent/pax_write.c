@@ -531,3 +531,29 @@ int agent_count(int root_fd, uint64_t *entries, uint64_t *sockets)
     *entries = 1, *sockets = 0; /* the root */
     return count_below(root_fd, entries, sockets);
 }
+
+/* ------------------------------------------------------------ removal */
+
+int agent_remove_below(int dir_fd)
+{
+    char **names;
+    size_t count;
+    int rc = read_names(dir_fd, &names, &count);
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        struct stat st;
+        if (fstatat(dir_fd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue; /* gone meanwhile */
+        if (S_ISDIR(st.st_mode)) {
+            int sub = openat(dir_fd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            rc = sub < 0 ? agent_fail_errno(errno, "cannot open a folder to empty it") : agent_remove_below(sub);
+            if (sub >= 0)
+                close(sub);
+        }
+        if (rc == 0 && unlinkat(dir_fd, names[i], S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
+            rc = agent_fail_errno(errno, "cannot remove an entry");
+    }
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}

@@ -84,17 +84,15 @@ static int ensure_image(zb_docker *d, char *image, size_t size)
 
 /* ------------------------------------------------------ the container */
 
-static int create_container(zb_agent *a, const char *image, int restore)
+/* cmd and mounts are taken over. */
+static int create_container(zb_agent *a, const char *image, json_t *cmd, json_t *mounts, int with_stdin)
 {
     /* no network, no copy of the stream in Docker's logs; stdin only for a
      * restore, closed by Docker when the attach ends */
-    json_t *body = json_pack("{s:s, s:[s,s,s], s:b, s:b, s:b, s:b, s:b, s:b, s:b, s:o, "
-                             "s:{s:s, s:{s:s}, s:[{s:s, s:s, s:s, s:b}]}}",
-                             "Image", image, "Cmd", "/" ZB_AGENT_NAME, restore ? "restore" : "backup", ZB_HELPER_MOUNT_POINT,
-                             "NetworkDisabled", 1, "Tty", 0, "AttachStdin", restore, "OpenStdin", restore, "StdinOnce", restore,
-                             "AttachStdout", 1, "AttachStderr", 1, "Labels", zb_helper_labels(), "HostConfig",
-                             "NetworkMode", "none", "LogConfig", "Type", "none", "Mounts", "Type", "volume", "Source", a->volume,
-                             "Target", ZB_HELPER_MOUNT_POINT, "ReadOnly", !restore);
+    json_t *body = json_pack("{s:s, s:o, s:b, s:b, s:b, s:b, s:b, s:b, s:b, s:o, s:{s:s, s:{s:s}, s:o}}", "Image", image, "Cmd",
+                             cmd, "NetworkDisabled", 1, "Tty", 0, "AttachStdin", with_stdin, "OpenStdin", with_stdin,
+                             "StdinOnce", with_stdin, "AttachStdout", 1, "AttachStderr", 1, "Labels", zb_helper_labels(),
+                             "HostConfig", "NetworkMode", "none", "LogConfig", "Type", "none", "Mounts", mounts);
     json_t *answer = NULL;
     int rc = body ? zb_docker_json(a->d, "POST", "/containers/create", body, &answer, NULL) : zb_error_set(ZB_ENOMEM, "out of memory");
     const char *id = json_string_value(json_object_get(answer, "Id"));
@@ -105,12 +103,20 @@ static int create_container(zb_agent *a, const char *image, int restore)
     return rc;
 }
 
-int zb_agent_start(zb_agent **out, zb_docker *d, const char *volume, int restore)
+static json_t *mount(const char *volume, const char *target, int read_only)
+{
+    return json_pack("{s:s, s:s, s:s, s:b}", "Type", "volume", "Source", volume, "Target", target, "ReadOnly", read_only);
+}
+
+/* cmd and mounts are taken over. */
+static int start(zb_agent **out, zb_docker *d, const char *volume, json_t *cmd, json_t *mounts, int with_stdin)
 {
     *out = NULL;
     zb_agent *a = calloc(1, sizeof(*a));
-    if (!a || !(a->volume = zb_strdup(volume))) {
+    if (!a || !(a->volume = zb_strdup(volume)) || !cmd || !mounts) {
         free(a);
+        json_decref(cmd);
+        json_decref(mounts);
         return zb_error_set(ZB_ENOMEM, "out of memory");
     }
     a->d = d;
@@ -119,11 +125,14 @@ int zb_agent_start(zb_agent **out, zb_docker *d, const char *volume, int restore
     int rc = ensure_image(d, image, sizeof(image));
     if (rc == 0) {
         zb_helper_sweep(d);
-        rc = create_container(a, image, restore);
+        rc = create_container(a, image, cmd, mounts, with_stdin);
+    } else {
+        json_decref(cmd);
+        json_decref(mounts);
     }
     /* attached before it starts, so none of its output is missed */
     if (rc == 0)
-        rc = zb_docker_attach_open(&a->attach, d, a->id, restore);
+        rc = zb_docker_attach_open(&a->attach, d, a->id, with_stdin);
     if (rc == 0 && (rc = zb_docker_api_path(&path, "/containers/", a->id, "/start")) == 0)
         rc = zb_docker_json(d, "POST", path.data, NULL, NULL, NULL);
     zb_buf_free(&path);
@@ -135,6 +144,26 @@ int zb_agent_start(zb_agent **out, zb_docker *d, const char *volume, int restore
     zb_log_detail("volume %s: the volume agent runs in container %.12s", volume, a->id);
     *out = a;
     return 0;
+}
+
+int zb_agent_start(zb_agent **out, zb_docker *d, const char *volume, int restore)
+{
+    json_t *cmd = json_pack("[s,s,s]", "/" ZB_AGENT_NAME, restore ? "restore" : "backup", ZB_HELPER_MOUNT_POINT);
+    return start(out, d, volume, cmd, json_pack("[o]", mount(volume, ZB_HELPER_MOUNT_POINT, !restore)), restore);
+}
+
+int zb_agent_copy(zb_docker *d, const char *from, const char *to, int remove_from)
+{
+    json_t *cmd = json_pack("[s,s,s,s]", "/" ZB_AGENT_NAME, "copy", "/from", "/to");
+    if (cmd && remove_from)
+        json_array_append_new(cmd, json_string("--remove"));
+    zb_agent *a = NULL;
+    uint64_t entries;
+    int rc = start(&a, d, to, cmd, json_pack("[o,o]", mount(from, "/from", !remove_from), mount(to, "/to", 0)), 0);
+    if (rc == 0)
+        rc = zb_agent_finish(a, &entries);
+    zb_agent_free(a);
+    return rc < 0 ? zb_error_context("copying volume %s into volume %s", from, to) : 0;
 }
 
 /* ------------------------------------------------------ its messages */

@@ -530,6 +530,16 @@ static ssize_t attach_raw(zb_docker_attach *a, void *buf, size_t len)
 int zb_docker_attach_send(zb_docker_attach *a, const void *data, size_t len)
 {
     const char *p = data;
+    /* Docker keeps taking stdin after the container ended; the end of its
+     * output says so */
+    struct pollfd ready = {a->sock, POLLIN, 0};
+    if (!a->eof && poll(&ready, 1, 0) > 0) {
+        int rc = attach_pull(a);
+        if (rc < 0)
+            return rc;
+    }
+    if (a->eof)
+        return zb_error_set(ZB_EDOCKER, "the attached container ended while it was sent data");
     while (len > 0) {
         size_t sent = 0;
         CURLcode code = curl_easy_send(a->curl, p, len, &sent);

@@ -156,6 +156,7 @@ static int agent_upload_start(volume_upload *u, const char *volume)
     u->out = archive_write_new();
     /* full pax: the restricted form leaves out sub-second times */
     if (!u->out || archive_write_set_format_pax(u->out) != ARCHIVE_OK ||
+        archive_write_set_bytes_per_block(u->out, 64 * 1024) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(u->out, 1) != ARCHIVE_OK ||
         archive_write_open2(u->out, u, NULL, to_agent, NULL, NULL) != ARCHIVE_OK)
         return zb_error_set(ZB_EFAIL, "cannot start the stream to the volume agent");
@@ -425,7 +426,7 @@ static int start_volume(zb_volume_restore *v, zb_archive_reader *r)
     if (v->replace) {
         json_t *source = zb_archive_reader_manifest_source(r, ZB_SOURCE_VOLUME, v->name);
         uint64_t bytes = (uint64_t)json_integer_value(json_object_get(source, "bytes"));
-        rc = zb_swap_begin(&v->swap, v->d, v->target, bytes, v->opts.api);
+        rc = zb_swap_begin(&v->swap, v->d, v->target, bytes, v->opts.api, v->opts.agent);
         v->written = v->swap ? zb_swap_stage(v->swap) : NULL;
     } else {
         rc = create_volume(v, meta);

@@ -1,7 +1,8 @@
 # The volume agent (zb-volume-agent in a helper container, forced with
 # --volume-agent on this host where the folder is reachable): the fidelity
-# fixture backed up and restored through it, its archive restored directly
-# and a direct archive restored through it, each compared with a listing
+# fixture backed up and restored through it, its archive restored directly,
+# a direct archive restored through it, and a --force restore staged and
+# swapped in through it, each compared with a listing
 # made without the tool (tests/lib/tree_listing.py: lstat, readlink,
 # listxattr, sha256) and du. A --force restore whose agent is killed
 # mid-stream, or whose archive is cut short, leaves the target as it was.
@@ -38,6 +39,11 @@ zb_expect_status 0 "direct backup" -- "$ZB_BIN" -q backup --repo repo-direct --r
 zb_expect_status 0 "a direct archive restored through the agent" -- "$ZB_BIN" -q restore --key key \
     "$("$ZB_BIN" latest --repo repo-direct)" --volume every_kind=direct_agent --volume-agent
 same_tree source.list "$(zb_volume_dir direct_agent)" "a direct archive restored through the agent"
+# --force through the agent: staged, then swapped in by the agent too
+echo old >"$(zb_volume_dir direct_agent)/old-file"
+zb_expect_status 0 "a --force restore through the agent" -- "$ZB_BIN" -q restore --key key "$agent_archive" \
+    --volume every_kind=direct_agent --force --volume-agent
+same_tree source.list "$(zb_volume_dir direct_agent)" "a --force restore through the agent"
 zb_expect_equal "$(zb_dapi GET '/containers/json?all=1')" "[]" "no helper container left"
 
 # --force through the agent: killed mid-stream, or an archive cut short,

@@ -38,6 +38,12 @@ int zb_agent_write(zb_agent *a, const void *data, size_t len);
 /* After the stream: the agent's exit status and its own count of the
  * volume's entries (sockets apart). A failure quotes the agent's error. */
 int zb_agent_finish(zb_agent *a, uint64_t *entries);
+/* Copies every entry of volume `from` into volume `to` with every
+ * attribute, the root's own included (remove_from: then empties `from`).
+ * Entries already in `to` are replaced, so a copy cut short is finished
+ * by running it again. */
+int zb_agent_copy(zb_docker *d, const char *from, const char *to, int remove_from);
+
 /* Stops and removes the container (NULL is fine). */
 void zb_agent_free(zb_agent *a);
 
