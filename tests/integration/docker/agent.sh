@@ -18,7 +18,7 @@ same_tree() { # same_tree EXPECTED_LIST DIR WHAT
 
 zb_docker_volume every_kind
 src=$(zb_volume_dir every_kind)
-python3 "$ZB_SOURCE_DIR/tests/integration/docker/fidelity_fixture.py" "$src" || zb_fail "cannot build the fixture"
+python3 "$ZB_SOURCE_DIR/tests/integration/docker/fidelity_fixture.py" "$src" --sparse-mib 16 || zb_fail "cannot build the fixture"
 touch -d '2020-01-01 00:00:00.25' "$src"
 listing "$src" >source.list
 
@@ -48,10 +48,10 @@ zb_expect_equal "$(zb_dapi GET '/containers/json?all=1')" "[]" "no helper contai
 
 # --force through the agent: killed mid-stream, or an archive cut short,
 # leaves the target byte for byte as it was. The tool is stopped while the
-# agent container is killed, so the kill falls mid-stream (256 MiB of
+# agent container is killed, so the kill falls mid-stream (128 MiB of
 # random data take seconds to go through the attach).
 zb_docker_volume big
-head -c 256M /dev/urandom >"$(zb_volume_dir big)/random"
+head -c 128M /dev/urandom >"$(zb_volume_dir big)/random"
 zb_expect_status 0 "backup of the big volume" -- "$ZB_BIN" -q backup --repo repo-big --no-encryption --zstd-level 1 \
     --volume big
 big_archive=$("$ZB_BIN" latest --repo repo-big)
