@@ -46,6 +46,12 @@ zb_expect_status 0 "a --force restore through the agent" -- "$ZB_BIN" -q restore
 same_tree source.list "$(zb_volume_dir direct_agent)" "a --force restore through the agent"
 zb_expect_equal "$(zb_dapi GET '/containers/json?all=1')" "[]" "no helper container left"
 
+# a program without its agent says so instead of going another way
+mkdir -p lone && cp "$ZB_BIN" lone/
+zb_expect_status 2 "--volume-agent without the agent" -- lone/zakpos-backup --log-format text backup --repo repo-lone \
+    --recipient key.pub --volume every_kind --volume-agent
+zb_expect_contains "$ZB_LAST_OUTPUT" "the volume agent zb-volume-agent was not found" "names the missing agent"
+
 # --force through the agent: killed mid-stream, or an archive cut short,
 # leaves the target byte for byte as it was. The tool is stopped while the
 # agent container is killed, so the kill falls mid-stream (128 MiB of
