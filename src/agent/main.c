@@ -62,7 +62,7 @@ void abuf_free(abuf *b)
     b->len = b->cap = 0;
 }
 
-static void say(const char *level, int err, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void say(const char *level, int err, const char *fmt, va_list ap)
 {
     char text[2048];
     vsnprintf(text, sizeof(text), fmt, ap);
