@@ -9,7 +9,7 @@
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/docker.sh"
 zb_test_begin
-zb_docker_setup
+zb_docker_setup_bare
 listing() { python3 "$ZB_TEST_LIB/tree_listing.py" "$1"; }
 disk_use() { du -s --block-size=1 "$1" | cut -f1; }
 same_tree() { # same_tree EXPECTED_LIST DIR WHAT
@@ -54,10 +54,10 @@ zb_expect_contains "$ZB_LAST_OUTPUT" "the volume agent zb-volume-agent was not f
 
 # --force through the agent: killed mid-stream, or an archive cut short,
 # leaves the target byte for byte as it was. The tool is stopped while the
-# agent container is killed, so the kill falls mid-stream (128 MiB of
+# agent container is killed, so the kill falls mid-stream (64 MiB of
 # random data take seconds to go through the attach).
 zb_docker_volume big
-head -c 128M /dev/urandom >"$(zb_volume_dir big)/random"
+head -c 64M /dev/urandom >"$(zb_volume_dir big)/random"
 zb_expect_status 0 "backup of the big volume" -- "$ZB_BIN" -q backup --repo repo-big --no-encryption --zstd-level 1 \
     --volume big
 big_archive=$("$ZB_BIN" latest --repo repo-big)
