@@ -484,10 +484,15 @@ int zb_volume_restore_entry(zb_volume_restore *v, zb_archive_reader *r, struct a
 static int cross_check(const zb_volume_restore *v)
 {
     if (!v->folder && v->upload && v->upload->agent_entries) {
-        /* counted by the agent, in a walk of its own after the stream */
-        if (v->upload->agent_entries != v->entries)
+        /* counted by the agent, in a walk of its own after the stream; a
+         * volume bound to a host folder may hold more than it was given */
+        uint64_t counted = v->upload->agent_entries;
+        if (counted < v->entries)
             return zb_error_set(ZB_EIO, "volume %s: the archive holds %llu entries but the volume agent counts %llu written",
-                                v->target, (unsigned long long)v->entries, (unsigned long long)v->upload->agent_entries);
+                                v->target, (unsigned long long)v->entries, (unsigned long long)counted);
+        if (counted > v->entries)
+            zb_log_info("volume %s holds %llu entries besides the archive's %llu: content its folder had before", v->target,
+                        (unsigned long long)(counted - v->entries), (unsigned long long)v->entries);
         return 0;
     }
     if (!v->folder) {
