@@ -46,6 +46,9 @@ RUN groupadd --system --gid 10001 zakpos-backup \
     && install -d -o zakpos-backup -g zakpos-backup -m 0700 \
         /var/backups/zakpos-backup /var/lib/zakpos-backup
 COPY --from=build /install/usr/bin/zakpos-backup /usr/bin/zakpos-backup
+# the volume agent (static), which the tool runs in helper containers to read
+# and write volumes whose folders this container does not mount
+COPY --from=build /install/usr/libexec/zakpos-backup/zb-volume-agent /usr/libexec/zakpos-backup/zb-volume-agent
 COPY --from=build /install/usr/share/doc/zakpos-backup/examples/zakpos-backup.conf /etc/zakpos-backup/config
 USER zakpos-backup
 VOLUME ["/var/backups/zakpos-backup", "/var/lib/zakpos-backup"]

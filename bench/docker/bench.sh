@@ -9,8 +9,11 @@
 #   * the full-fidelity path, reading the volume's folder directly (the
 #     default on the Docker host): tar --xattrs --acls --sparse -cf - MOUNTPOINT
 #     | zstd -3 -T0 against zakpos-backup backup --volume
+#   * the full-fidelity path for a folder out of reach, through the volume
+#     agent in a helper container: backup --volume-agent against the same
+#     tar|zstd, restore --volume-agent against zstd -d | tar --xattrs --acls -x
 # Targets: API backup <= 1.05x the raw GET and <= 0.2x the tar czf method;
-# direct mode <= 1.1x tar|zstd; peak RSS <= 64 MiB.
+# direct mode and the agent <= 1.1x tar|zstd; peak RSS <= 64 MiB.
 #
 #   bench/docker/bench.sh [WORKDIR]   (default /var/tmp/zb-bench-docker)
 set -euo pipefail
@@ -82,6 +85,15 @@ bench_run "tar --xattrs --acls --sparse | zstd -3 -T0" -- \
     bash -c "tar --xattrs --acls --sparse -cf - -C '$mp' . | zstd -q -f -3 -T0 -o '$work/direct.tar.zst'"
 BENCH_BEFORE_EACH="rm -rf '$work/repo-direct'" bench_run "zakpos-backup backup --volume (direct)" -- \
     "$bin" --log-format json backup --repo "$work/repo-direct" --recipient "$work/key.pub" --volume bench_data
+BENCH_BEFORE_EACH="rm -rf '$work/repo-agent'" bench_run "zakpos-backup backup --volume --volume-agent" -- \
+    "$bin" --log-format json backup --repo "$work/repo-agent" --recipient "$work/key.pub" --volume bench_data --volume-agent
+BENCH_BEFORE_EACH="rm -rf '$work/untar' && mkdir '$work/untar'" bench_run "zstd -d | tar --xattrs --acls -x" -- \
+    bash -c "zstd -q -d -c '$work/direct.tar.zst' | tar --xattrs --acls -xf - -C '$work/untar'"
+rm -rf "$work/untar"
+agent_archive=$(ls "$work"/repo-agent/*.zbk | tail -1)
+BENCH_BEFORE_EACH="api DELETE /volumes/bench_restored >/dev/null 2>&1 || true" bench_run "zakpos-backup restore --volume-agent" -- \
+    "$bin" --log-format json restore --key "$work/key" "$agent_archive" --volume bench_data=bench_restored --volume-agent
+api DELETE /volumes/bench_restored >/dev/null 2>&1 || true
 api DELETE "/containers/$reader?force=1" >/dev/null
 
 echo
@@ -90,4 +102,6 @@ echo "sizes: zakpos-backup $(stat -c %s "$(ls "$work"/repo/*.zbk | tail -1)") by
 echo "backup --volume-api / raw GET: $(bench_ratio "zakpos-backup backup --volume --volume-api" "GET /containers/{id}/archive") (target <= 1.05)"
 echo "backup --volume-api / tar czf method: $(bench_ratio "zakpos-backup backup --volume --volume-api" "busybox tar czf in a container") (target <= 0.20)"
 echo "backup --volume (direct) / tar --xattrs --acls --sparse|zstd: $(bench_ratio "zakpos-backup backup --volume (direct)" "tar --xattrs --acls --sparse | zstd -3 -T0") (target <= 1.10)"
-echo "peak RSS KiB: API $(bench_value "zakpos-backup backup --volume --volume-api" 3), direct $(bench_value "zakpos-backup backup --volume (direct)" 3) (target <= 65536)"
+echo "backup --volume-agent / tar --xattrs --acls --sparse|zstd: $(bench_ratio "zakpos-backup backup --volume --volume-agent" "tar --xattrs --acls --sparse | zstd -3 -T0") (target <= 1.10)"
+echo "restore --volume-agent / zstd -d|tar --xattrs --acls -x: $(bench_ratio "zakpos-backup restore --volume-agent" "zstd -d | tar --xattrs --acls -x") (target <= 1.10)"
+echo "peak RSS KiB: API $(bench_value "zakpos-backup backup --volume --volume-api" 3), direct $(bench_value "zakpos-backup backup --volume (direct)" 3), agent backup $(bench_value "zakpos-backup backup --volume --volume-agent" 3), agent restore $(bench_value "zakpos-backup restore --volume-agent" 3) (target <= 65536)"

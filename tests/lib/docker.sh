@@ -113,17 +113,28 @@ zb_docker_state() { zb_dapi GET "/containers/$1/json" | python3 -c 'import json,
 # zb_volume_dir NAME: the volume's folder on this host (local driver).
 zb_volume_dir() { zb_dapi GET "/volumes/$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Mountpoint"])'; }
 
-# zb_docker_setup: the usual start of a Docker test, in $ZB_TMP: dockerd,
-# the busybox image and a key pair (key, key.pub).
+# zb_docker_setup [tls]: the usual start of a Docker test, in $ZB_TMP:
+# dockerd, the busybox image and a key pair (key, key.pub).
 zb_docker_setup() {
+    zb_docker_setup_bare "$@"
+    zb_docker_image
+}
+
+# zb_docker_setup_bare [tls]: the same without the busybox image, for tests
+# that run no container of their own.
+zb_docker_setup_bare() {
     cd "$ZB_TMP" || exit 1
     zb_docker_start "$@"
-    zb_docker_image
     "$ZB_BIN" keygen --out key >/dev/null 2>&1
 }
 
-# zb_docker_volume NAME: a new local volume.
-zb_docker_volume() { zb_dapi POST /volumes/create -H 'Content-Type: application/json' -d "{\"Name\":\"$1\"}" >/dev/null; }
+# zb_docker_volume NAME...: new local volumes.
+zb_docker_volume() {
+    local name
+    for name in "$@"; do
+        zb_dapi POST /volumes/create -H 'Content-Type: application/json' -d "{\"Name\":\"$name\"}" >/dev/null
+    done
+}
 
 # zb_run_records: how many run records the state folder holds.
 zb_run_records() { ls "$ZAKPOS_BACKUP_STATE_DIR/runs" 2>/dev/null | grep -c '\.json$'; }

@@ -15,6 +15,7 @@ usr/lib/systemd/system/zakpos-backup-daemon.service
 usr/lib/systemd/system/zakpos-backup.service
 usr/lib/systemd/system/zakpos-backup.timer
 usr/lib/tmpfiles.d/zakpos-backup.conf
+usr/libexec/zakpos-backup/zb-volume-agent
 usr/share/doc/zakpos-backup/examples/docker-compose.backup.yml
 usr/share/doc/zakpos-backup/examples/zakpos-backup.conf
 usr/share/doc/zakpos-backup/examples/zakpos-backup.json
@@ -25,6 +26,8 @@ zb_expect_equal "$(cd "$dest" && find . -type f -o -type l | sed 's|^\./||' | LC
 
 zb_expect_status 0 "the installed binary runs" -- "$dest/usr/bin/zakpos-backup" --version
 zb_expect_equal "$(stat -c %a "$dest/usr/bin/zakpos-backup")" "755" "the binary is executable by all"
+zb_expect_equal "$(readelf -d "$dest/usr/libexec/zakpos-backup/zb-volume-agent" 2>&1 | grep -c NEEDED)" "0" \
+    "the volume agent is static: its helper image holds nothing else"
 for pair in share/man/man1/zakpos-backup.1:docs/man/zakpos-backup.1 \
     share/doc/zakpos-backup/examples/zakpos-backup.conf:docs/examples/zakpos-backup.conf \
     share/doc/zakpos-backup/examples/docker-compose.backup.yml:packaging/docker/docker-compose.backup.yml \

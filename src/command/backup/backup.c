@@ -58,6 +58,9 @@ static const char help[] =
     "  --volume-api             read volumes through the Docker API even where their\n"
     "                           folder (Mountpoint) is reachable; by default such a\n"
     "                           folder is read directly, which keeps every attribute\n"
+    "  --volume-agent           read volumes through the volume agent (zb-volume-agent in\n"
+    "                           a helper container, every attribute kept) even where\n"
+    "                           their folder is reachable; the default where it is not\n"
     "  --volume-direct          accepted for older scripts: direct reading is the default\n"
     "\n"
     "Database options:\n"
@@ -116,6 +119,7 @@ enum {
     OPT_PAUSE_CONTAINER,
     OPT_VOLUME_DIRECT,
     OPT_VOLUME_API,
+    OPT_VOLUME_AGENT,
     OPT_REMOTE,
     OPT_NO_REMOTE,
     OPT_SIGNING_KEY,
@@ -133,6 +137,7 @@ typedef struct backup_request {
     zb_pg_backup_options pg;
     zb_strv volumes, volume_labels, compose_projects, stop_containers, pause_containers;
     int volume_api;
+    int volume_agent;
     zb_strv remotes;
     int no_remote;
     int lock_wait; /* seconds to wait for a busy repository */
@@ -172,6 +177,7 @@ static int parse(backup_request *req, int argc, char **argv)
         {"pause-container", required_argument, NULL, OPT_PAUSE_CONTAINER},
         {"volume-direct", no_argument, NULL, OPT_VOLUME_DIRECT},
         {"volume-api", no_argument, NULL, OPT_VOLUME_API},
+        {"volume-agent", no_argument, NULL, OPT_VOLUME_AGENT},
         {"remote", required_argument, NULL, OPT_REMOTE},
         {"no-remote", no_argument, NULL, OPT_NO_REMOTE},
         {"lock-wait", required_argument, NULL, ZB_OPT_LOCK_WAIT},
@@ -208,8 +214,9 @@ static int parse(backup_request *req, int argc, char **argv)
         case OPT_COMPOSE_PROJECT: rc = zb_strv_push(&req->compose_projects, optarg); break;
         case OPT_STOP_CONTAINER: rc = zb_strv_push(&req->stop_containers, optarg); break;
         case OPT_PAUSE_CONTAINER: rc = zb_strv_push(&req->pause_containers, optarg); break;
-        case OPT_VOLUME_DIRECT: req->volume_api = 0; break;
+        case OPT_VOLUME_DIRECT: req->volume_api = 0, req->volume_agent = 0; break;
         case OPT_VOLUME_API: req->volume_api = 1; break;
+        case OPT_VOLUME_AGENT: req->volume_agent = 1; break;
         case OPT_REMOTE: rc = zb_strv_push(&req->remotes, optarg); break;
         case OPT_NO_REMOTE: req->no_remote = 1; break;
         case ZB_OPT_LOCK_WAIT: rc = zb_cli_parse_duration(&req->lock_wait, optarg, "--lock-wait"); break;
@@ -309,7 +316,8 @@ static void record_in_index(const char *path, zb_archive_writer *w)
 static int back_up_volumes(zb_archive_writer *w, zb_docker *d, char **names, size_t count, const backup_request *req,
                            int *retry)
 {
-    zb_volume_backup_options opts = {req->stop_containers.items, req->pause_containers.items, req->volume_api};
+    zb_volume_backup_options opts = {req->stop_containers.items, req->pause_containers.items, req->volume_api,
+                                     req->volume_agent};
     for (size_t i = 0; i < count; i++) {
         zb_log_detail("backing up volume %s", names[i]);
         int rc = zb_volume_backup(w, d, names[i], &opts, retry);

@@ -19,7 +19,7 @@
 static const char help[] =
     "usage: zakpos-backup restore (--key FILE | --passphrase-file FILE) ARCHIVE\n"
     "           [--pg-target CONNINFO] [--volume NAME[=NEWNAME]...] [--path NAME=TARGETDIR...]\n"
-    "           [--force] [--volume-options-from-archive [--allow-host-bind]] [--volume-api]\n"
+    "           [--force] [--volume-options-from-archive [--allow-host-bind]] [--volume-api | --volume-agent]\n"
     "\n"
     "Restores the selected sources. The archive is read once, start to end, and\n"
     "verified on the way; restored files are written into a staging folder\n"
@@ -46,6 +46,9 @@ static const char help[] =
     "                           archive's content; only on the command line, logged\n"
     "  --volume-api             write volumes through the Docker API even where their\n"
     "                           folder is reachable (by default it is written directly)\n"
+    "  --volume-agent           write volumes through the volume agent (zb-volume-agent in\n"
+    "                           a helper container, every attribute kept) even where\n"
+    "                           their folder is reachable; the default where it is not\n"
     "  --pg-source NAME         which database of the archive (if it holds several)\n"
     "  --pg-password-file FILE  the database password, read from FILE (a Docker secret)\n"
     "  --jobs N                 parallel connections for data and indexes (default: cores)\n"
@@ -95,6 +98,7 @@ enum {
     OPT_VOLUME_OPTIONS_FROM_ARCHIVE,
     OPT_ALLOW_HOST_BIND,
     OPT_VOLUME_API,
+    OPT_VOLUME_AGENT,
 };
 
 static int parse(restore_request *req, int argc, char **argv)
@@ -109,6 +113,7 @@ static int parse(restore_request *req, int argc, char **argv)
         {"volume-options-from-archive", no_argument, NULL, OPT_VOLUME_OPTIONS_FROM_ARCHIVE},
         {"allow-host-bind", no_argument, NULL, OPT_ALLOW_HOST_BIND},
         {"volume-api", no_argument, NULL, OPT_VOLUME_API},
+        {"volume-agent", no_argument, NULL, OPT_VOLUME_AGENT},
         {"pg-source", required_argument, NULL, OPT_PG_SOURCE},
         {"jobs", required_argument, NULL, OPT_JOBS},
         {"pg-password-file", required_argument, NULL, OPT_PG_PASSWORD_FILE},
@@ -133,6 +138,7 @@ static int parse(restore_request *req, int argc, char **argv)
         case OPT_VOLUME_OPTIONS_FROM_ARCHIVE: req->volume.options_from_archive = 1; break;
         case OPT_ALLOW_HOST_BIND: req->volume.allow_host_bind = 1; break;
         case OPT_VOLUME_API: req->volume.api = 1; break;
+        case OPT_VOLUME_AGENT: req->volume.agent = 1; break;
         case OPT_PG_TARGET: req->pg_selected = 1, req->pg.conninfo = optarg; break;
         case OPT_PG_SOURCE: req->pg_source = optarg; break;
         case OPT_PG_PASSWORD_FILE: req->pg.password_file = optarg; break;

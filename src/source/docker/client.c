@@ -5,6 +5,8 @@
 #include "zakpos_backup/common/signal.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,24 +167,10 @@ static int perform(zb_docker *d, exchange *x, const char *method, const char *pa
     return rc;
 }
 
-static int perform_on(CURL *c, zb_docker *d, exchange *x, const char *method, const char *path, const char *content_type,
-                      const void *body, size_t body_len, long *status_out)
+/* The unix socket or TLS (with Docker's certificate files) a request goes
+ * through. */
+static void set_transport(CURL *c, zb_docker *d)
 {
-    curl_easy_reset(c);
-    zb_buf url = ZB_BUF_INIT;
-    int rc = d->api[0] ? zb_buf_printf(&url, "%s/v%s%s", d->base_url, d->api, path) : zb_buf_printf(&url, "%s%s", d->base_url, path);
-    if (rc < 0)
-        return rc;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    struct curl_slist *headers = NULL;
-    curl_easy_setopt(c, CURLOPT_URL, url.data);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    /* volume streams are large: bigger reads and sends mean fewer callbacks,
-     * pipe writes and thread wake-ups (costly on a virtual machine) */
-    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, STREAM_BUFFER_BYTES);
-    curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, STREAM_BUFFER_BYTES);
     if (d->socket_path)
         curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, d->socket_path);
     if (strncmp(d->base_url, "https:", 6) == 0) {
@@ -202,6 +190,27 @@ static int perform_on(CURL *c, zb_docker *d, exchange *x, const char *method, co
         curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
         curl_easy_setopt(c, CURLOPT_SSLKEY, key);
     }
+}
+
+static int perform_on(CURL *c, zb_docker *d, exchange *x, const char *method, const char *path, const char *content_type,
+                      const void *body, size_t body_len, long *status_out)
+{
+    curl_easy_reset(c);
+    zb_buf url = ZB_BUF_INIT;
+    int rc = d->api[0] ? zb_buf_printf(&url, "%s/v%s%s", d->base_url, d->api, path) : zb_buf_printf(&url, "%s%s", d->base_url, path);
+    if (rc < 0)
+        return rc;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    struct curl_slist *headers = NULL;
+    curl_easy_setopt(c, CURLOPT_URL, url.data);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    /* volume streams are large: bigger reads and sends mean fewer callbacks,
+     * pipe writes and thread wake-ups (costly on a virtual machine) */
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, STREAM_BUFFER_BYTES);
+    curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, STREAM_BUFFER_BYTES);
+    set_transport(c, d);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
@@ -444,4 +453,225 @@ char *zb_docker_escape(const char *value)
     char *copy = e ? zb_strdup(e) : NULL;
     curl_free(e);
     return copy;
+}
+
+/* ------------------------------------------------------ hijacked attach */
+
+/* libcurl cannot stream a request body into a connection the server took
+ * over (HTTP 101), so the attach speaks HTTP itself on a connection libcurl
+ * only opens (CURLOPT_CONNECT_ONLY: the same unix socket or TLS as every
+ * other request), then moves bytes with curl_easy_send/recv. */
+#define ATTACH_POLL_MS 200
+#define ATTACH_PENDING_MAX (4u << 20)
+
+struct zb_docker_attach {
+    CURL *curl;
+    curl_socket_t sock;
+    zb_buf pending; /* received but not yet handed out (read while sending) */
+    size_t pending_at;
+    int eof;
+    unsigned frame_stream;
+    size_t frame_left;
+};
+
+static int attach_wait(zb_docker_attach *a, short events, short *got)
+{
+    if (zb_interrupted())
+        return zb_error_set(ZB_EINTR, "attached stream: interrupted by signal %d", zb_interrupted());
+    struct pollfd p = {a->sock, events, 0};
+    int n = poll(&p, 1, ATTACH_POLL_MS);
+    if (n < 0 && errno != EINTR)
+        return zb_error_errno(ZB_EDOCKER, errno, "attached stream: poll failed");
+    *got = n > 0 ? p.revents : 0;
+    return 0;
+}
+
+/* Reads what the socket has into pending (0 when nothing yet). */
+static int attach_pull(zb_docker_attach *a)
+{
+    char buf[64 * 1024];
+    size_t n = 0;
+    CURLcode code = curl_easy_recv(a->curl, buf, sizeof(buf), &n);
+    if (code == CURLE_AGAIN)
+        return 0;
+    if (code != CURLE_OK)
+        return zb_error_set(ZB_EDOCKER, "the attached stream from Docker broke off: %s", curl_easy_strerror(code));
+    if (n == 0) {
+        a->eof = 1;
+        return 0;
+    }
+    if (a->pending_at == a->pending.len)
+        zb_buf_reset(&a->pending), a->pending_at = 0;
+    if (a->pending.len - a->pending_at + n > ATTACH_PENDING_MAX)
+        return zb_error_set(ZB_EDOCKER, "the attached container wrote more than %u bytes while it was sent data",
+                            ATTACH_PENDING_MAX);
+    return zb_buf_append(&a->pending, buf, n);
+}
+
+/* Up to len raw bytes: >0, 0 at the end of the connection. */
+static ssize_t attach_raw(zb_docker_attach *a, void *buf, size_t len)
+{
+    while (a->pending_at == a->pending.len && !a->eof) {
+        int rc = attach_pull(a);
+        short got;
+        if (rc == 0 && a->pending_at == a->pending.len && !a->eof)
+            rc = attach_wait(a, POLLIN, &got);
+        if (rc < 0)
+            return rc;
+    }
+    size_t n = a->pending.len - a->pending_at;
+    if (n > len)
+        n = len;
+    memcpy(buf, a->pending.data + a->pending_at, n);
+    a->pending_at += n;
+    return (ssize_t)n;
+}
+
+int zb_docker_attach_send(zb_docker_attach *a, const void *data, size_t len)
+{
+    const char *p = data;
+    /* Docker keeps taking stdin after the container ended; the end of its
+     * output says so */
+    struct pollfd ready = {a->sock, POLLIN, 0};
+    if (!a->eof && poll(&ready, 1, 0) > 0) {
+        int rc = attach_pull(a);
+        if (rc < 0)
+            return rc;
+    }
+    if (a->eof)
+        return zb_error_set(ZB_EDOCKER, "the attached container ended while it was sent data");
+    while (len > 0) {
+        size_t sent = 0;
+        CURLcode code = curl_easy_send(a->curl, p, len, &sent);
+        if (code == CURLE_OK) {
+            p += sent, len -= sent;
+            continue;
+        }
+        if (code != CURLE_AGAIN)
+            return zb_error_set(ZB_EDOCKER, "cannot send to the attached container: %s", curl_easy_strerror(code));
+        short got = 0;
+        int rc = attach_wait(a, POLLOUT | POLLIN, &got);
+        /* what the container says meanwhile is kept, so it never blocks on a
+         * full connection while this side blocks on sending */
+        if (rc == 0 && (got & POLLIN) && !a->eof)
+            rc = attach_pull(a);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+ssize_t zb_docker_attach_recv(zb_docker_attach *a, void *buf, size_t len, int *stream)
+{
+    while (a->frame_left == 0) {
+        unsigned char header[8];
+        size_t have = 0;
+        while (have < sizeof(header)) {
+            ssize_t n = attach_raw(a, header + have, sizeof(header) - have);
+            if (n < 0)
+                return n;
+            if (n == 0)
+                return have ? zb_error_set(ZB_EDOCKER, "the attached stream ended inside a frame header") : 0;
+            have += (size_t)n;
+        }
+        a->frame_stream = header[0];
+        a->frame_left = (size_t)header[4] << 24 | (size_t)header[5] << 16 | (size_t)header[6] << 8 | header[7];
+    }
+    ssize_t n = attach_raw(a, buf, len < a->frame_left ? len : a->frame_left);
+    if (n == 0)
+        return zb_error_set(ZB_EDOCKER, "the attached stream ended inside a frame");
+    if (n > 0)
+        a->frame_left -= (size_t)n;
+    *stream = (int)a->frame_stream;
+    return n;
+}
+
+/* Reads the answer's head; what follows it stays in pending. */
+static int attach_answer(zb_docker_attach *a, const char *path)
+{
+    size_t end = 0;
+    while (1) {
+        char *head = a->pending.data;
+        char *stop = head ? strstr(head, "\r\n\r\n") : NULL;
+        if (stop) {
+            end = (size_t)(stop - head) + 4;
+            break;
+        }
+        if (a->eof || a->pending.len > 65536)
+            return zb_error_set(ZB_EDOCKER, "POST %s: Docker's answer has no end of headers", path);
+        a->pending_at = 0;
+        size_t before = a->pending.len;
+        int rc = attach_pull(a);
+        short got;
+        if (rc == 0 && a->pending.len == before && !a->eof)
+            rc = attach_wait(a, POLLIN, &got);
+        if (rc < 0)
+            return rc;
+    }
+    int status = 0;
+    sscanf(a->pending.data, "HTTP/%*s %d", &status);
+    if (status != 101 && status != 200) {
+        const char *body = a->pending.data + end;
+        zb_error_set(ZB_EDOCKER, "Docker refused POST %s (HTTP %d): %.300s", path, status, *body ? body : "no message");
+        return ZB_EDOCKER;
+    }
+    a->pending_at = end;
+    return 0;
+}
+
+int zb_docker_attach_open(zb_docker_attach **out, zb_docker *d, const char *id, int with_stdin)
+{
+    *out = NULL;
+    zb_docker_attach *a = calloc(1, sizeof(*a));
+    zb_buf url = ZB_BUF_INIT, path = ZB_BUF_INIT, request = ZB_BUF_INIT;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    int rc = a && (a->curl = curl_easy_init()) ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
+    char *escaped = rc == 0 ? zb_docker_escape(id) : NULL;
+    if (rc == 0)
+        rc = escaped ? zb_buf_printf(&path, "/containers/%s/attach?stream=1&stdout=1&stderr=1&stdin=%d", escaped, with_stdin)
+                     : zb_error_set(ZB_ENOMEM, "out of memory");
+    free(escaped);
+    if (rc == 0)
+        rc = zb_buf_printf(&url, "%s/", d->base_url);
+    if (rc == 0) {
+        curl_easy_setopt(a->curl, CURLOPT_URL, url.data);
+        curl_easy_setopt(a->curl, CURLOPT_CONNECT_ONLY, 1L);
+        curl_easy_setopt(a->curl, CURLOPT_ERRORBUFFER, errbuf);
+        curl_easy_setopt(a->curl, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
+        curl_easy_setopt(a->curl, CURLOPT_NOSIGNAL, 1L);
+        set_transport(a->curl, d);
+        CURLcode code = curl_easy_perform(a->curl);
+        if (code != CURLE_OK)
+            rc = transport_error(d, code, errbuf);
+    }
+    if (rc == 0 && (curl_easy_getinfo(a->curl, CURLINFO_ACTIVESOCKET, &a->sock) != CURLE_OK || a->sock == CURL_SOCKET_BAD))
+        rc = zb_error_set(ZB_EDOCKER, "no connection to the Docker daemon at %s for an attach", d->host);
+    if (rc == 0)
+        rc = zb_buf_printf(&request,
+                           "POST /v%s%s HTTP/1.1\r\nHost: docker\r\nUser-Agent: zakpos-backup/%s\r\n"
+                           "Content-Type: text/plain\r\nContent-Length: 0\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
+                           d->api, path.data, ZB_VERSION);
+    if (rc == 0)
+        rc = zb_docker_attach_send(a, request.data, request.len);
+    if (rc == 0)
+        rc = attach_answer(a, path.data);
+    zb_buf_free(&url);
+    zb_buf_free(&path);
+    zb_buf_free(&request);
+    if (rc < 0) {
+        zb_docker_attach_close(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+void zb_docker_attach_close(zb_docker_attach *a)
+{
+    if (!a)
+        return;
+    if (a->curl)
+        curl_easy_cleanup(a->curl);
+    zb_buf_free(&a->pending);
+    free(a);
 }

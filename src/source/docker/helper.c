@@ -80,13 +80,13 @@ static int image_exists(zb_docker *d, const char *image)
     return rc == 0 ? 1 : status == 404 ? 0 : rc;
 }
 
-/* Imports repo:ZB_VERSION from a tar of one entry (see zb_helper_image_tar):
- * no registry is needed. */
-static int import_image(zb_docker *d, const char *repo, const char *entry, const void *data, size_t len)
+/* Imports repo:tag from a tar of one entry (see zb_helper_image_tar): no
+ * registry is needed. */
+static int import_image(zb_docker *d, const char *repo, const char *tag, const char *entry, const void *data, size_t len)
 {
     zb_buf path = ZB_BUF_INIT, tar = ZB_BUF_INIT;
-    zb_log_detail("importing the helper image %s:%s (once)", repo, ZB_VERSION);
-    int rc = zb_buf_printf(&path, "/images/create?fromSrc=-&repo=%s&tag=%s", repo, ZB_VERSION);
+    zb_log_detail("importing the helper image %s:%s (once)", repo, tag);
+    int rc = zb_buf_printf(&path, "/images/create?fromSrc=-&repo=%s&tag=%s", repo, tag);
     if (rc == 0)
         rc = zb_helper_image_tar(&tar, entry, data, len);
     if (rc == 0)
@@ -101,7 +101,17 @@ static int ensure_helper_image(zb_docker *d, char *image, size_t size)
 {
     snprintf(image, size, "%s:%s", ZB_HELPER_REPO, ZB_VERSION);
     int rc = image_exists(d, image);
-    return rc != 0 ? (rc > 0 ? 0 : rc) : import_image(d, ZB_HELPER_REPO, "volume/", NULL, 0);
+    return rc != 0 ? (rc > 0 ? 0 : rc) : import_image(d, ZB_HELPER_REPO, ZB_VERSION, "volume/", NULL, 0);
+}
+
+int zb_helper_ensure_image(zb_docker *d, const char *repo, const char *tag, const char *entry, const void *data, size_t len)
+{
+    zb_buf image = ZB_BUF_INIT;
+    int rc = zb_buf_printf(&image, "%s:%s", repo, tag);
+    if (rc == 0)
+        rc = image_exists(d, image.data);
+    zb_buf_free(&image);
+    return rc != 0 ? (rc > 0 ? 0 : rc) : import_image(d, repo, tag, entry, data, len);
 }
 
 void zb_helper_remove(zb_docker *d, const char *id);
@@ -158,20 +168,26 @@ int zb_helper_sweep_host(zb_docker *given)
     return rc;
 }
 
-/* A helper container that is never started: the volume mounted at /volume. */
-int zb_helper_create(zb_docker *d, const char *volume, int read_only, char **id)
+json_t *zb_helper_labels(void)
 {
-    char image[128], pid[24];
-    int rc = ensure_helper_image(d, image, sizeof(image));
-    if (rc < 0)
-        return rc;
-    zb_helper_sweep(d);
+    char pid[24];
     snprintf(pid, sizeof(pid), "%ld", (long)getpid());
     const char *run = NULL;
     if (zb_record_self(&run) < 0)
         zb_log_detail("helper containers of this run are known by its pid only: %s", zb_error_message());
-    json_t *body = json_pack("{s:s, s:[s], s:b, s:{s:s, s:s?}, s:{s:[{s:s, s:s, s:s, s:b}]}}", "Image", image, "Cmd",
-                             "/nonexistent", "NetworkDisabled", 1, "Labels", ZB_HELPER_LABEL, pid, ZB_HELPER_RUN_LABEL, run,
+    return json_pack("{s:s, s:s?}", ZB_HELPER_LABEL, pid, ZB_HELPER_RUN_LABEL, run);
+}
+
+/* A helper container that is never started: the volume mounted at /volume. */
+int zb_helper_create(zb_docker *d, const char *volume, int read_only, char **id)
+{
+    char image[128];
+    int rc = ensure_helper_image(d, image, sizeof(image));
+    if (rc < 0)
+        return rc;
+    zb_helper_sweep(d);
+    json_t *body = json_pack("{s:s, s:[s], s:b, s:o, s:{s:[{s:s, s:s, s:s, s:b}]}}", "Image", image, "Cmd",
+                             "/nonexistent", "NetworkDisabled", 1, "Labels", zb_helper_labels(),
                              "HostConfig", "Mounts",
                              "Type", "volume", "Source", volume, "Target", ZB_HELPER_MOUNT_POINT, "ReadOnly", read_only);
     json_t *answer = NULL;
@@ -268,7 +284,7 @@ static int ensure_busybox_image(zb_docker *d, char *image, size_t size)
     size_t data_len = 0;
     rc = zb_fs_read_file(&data, &data_len, busybox, 16u << 20);
     if (rc == 0)
-        rc = import_image(d, ZB_HELPER_REPO "-busybox", "busybox", data, data_len);
+        rc = import_image(d, ZB_HELPER_REPO "-busybox", ZB_VERSION, "busybox", data, data_len);
     free(data);
     return rc;
 }

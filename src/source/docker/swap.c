@@ -3,6 +3,7 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
+#include "zakpos_backup/source/docker/agent.h"
 #include "zakpos_backup/source/docker/helper.h"
 #include "zakpos_backup/source/docker/quiesce.h"
 #include "zakpos_backup/source/docker/volume.h"
@@ -37,6 +38,7 @@ struct zb_swap {
     char *target, *stage, *holding;
     char record_path[PATH_MAX];
     int api;
+    int agent; /* entries are moved by the volume agent even where the folders are reachable */
     int stage_created;
     int past_staging; /* the target may have changed: the record stays on failure */
     struct timespec root_times[2]; /* the stage root's, taken before entries leave it (which changes them) */
@@ -47,8 +49,8 @@ struct zb_swap {
 
 static int write_record(const zb_swap *s, const char *phase)
 {
-    json_t *doc = json_pack("{s:i, s:s, s:s, s:s, s:s, s:b}", "pid", (int)getpid(), "target", s->target, "stage", s->stage,
-                            "holding", s->holding, "phase", phase, "api", s->api);
+    json_t *doc = json_pack("{s:i, s:s, s:s, s:s, s:s, s:b, s:b}", "pid", (int)getpid(), "target", s->target, "stage",
+                            s->stage, "holding", s->holding, "phase", phase, "api", s->api, "agent", s->agent);
     if (doc && s->root_times_set)
         json_object_set_new(doc, "root_times",
                             json_pack("[I,I,I,I]", (json_int_t)s->root_times[0].tv_sec, (json_int_t)s->root_times[0].tv_nsec,
@@ -152,9 +154,11 @@ static int copy_root_attributes(const char *from, const char *to, const struct t
     return 0;
 }
 
-/* The same through a helper container, for volumes whose folders this host
- * cannot reach: entry by entry, a copy that a cut leaves half done is made
- * again from the start before its original is removed. */
+/* The same through a busybox helper container, for volumes whose folders
+ * this host cannot reach when the volume agent is not installed (or with
+ * --volume-api): owners, modes and whole-second times only; entry by
+ * entry, a copy that a cut leaves half done is made again from the start
+ * before its original is removed. */
 static int move_entries_api(zb_docker *d, const char *from, const char *to, int copy_root)
 {
     static const char script[] =
@@ -184,8 +188,8 @@ static int move_entries(zb_swap *s, const char *from, const char *to, int copy_r
 {
     zb_docker *d = s->d;
     int api = s->api;
-    char *from_dir = api ? NULL : volume_folder(d, from);
-    char *to_dir = api ? NULL : volume_folder(d, to);
+    char *from_dir = api || s->agent ? NULL : volume_folder(d, from);
+    char *to_dir = api || s->agent ? NULL : volume_folder(d, to);
     struct stat a, b;
     int rc;
     /* rename(2) needs one file system; else the helper copies */
@@ -200,6 +204,10 @@ static int move_entries(zb_swap *s, const char *from, const char *to, int copy_r
             rc = move_entries_direct(from_dir, to_dir);
         if (rc == 0 && copy_root)
             rc = copy_root_attributes(from_dir, to_dir, s->root_times);
+    } else if (!api && zb_agent_binary()) {
+        /* every attribute, the root's included; the stage is dropped at
+         * cleanup, so only the target's entries need removing */
+        rc = zb_agent_copy(d, from, to, !copy_root);
     } else {
         rc = move_entries_api(d, from, to, copy_root);
     }
@@ -256,7 +264,7 @@ static int check_free_space(const zb_swap *s, uint64_t bytes_needed)
     return rc;
 }
 
-int zb_swap_begin(zb_swap **out, zb_docker *d, const char *target, uint64_t bytes_needed, int api)
+int zb_swap_begin(zb_swap **out, zb_docker *d, const char *target, uint64_t bytes_needed, int api, int agent)
 {
     *out = NULL;
     zb_swap *s = calloc(1, sizeof(*s));
@@ -269,6 +277,7 @@ int zb_swap_begin(zb_swap **out, zb_docker *d, const char *target, uint64_t byte
     if (rc == 0) {
         s->d = d;
         s->api = api;
+        s->agent = agent;
         s->target = zb_strdup(target);
         s->stage = zb_buf_detach(&stage);
         s->holding = zb_buf_detach(&holding);
@@ -359,6 +368,7 @@ static int recover_one(zb_docker *d, const char *path, json_t *record)
     s.stage = (char *)json_string_value(json_object_get(record, "stage"));
     s.holding = (char *)json_string_value(json_object_get(record, "holding"));
     s.api = json_is_true(json_object_get(record, "api"));
+    s.agent = json_is_true(json_object_get(record, "agent"));
     json_t *times = json_object_get(record, "root_times");
     if (json_array_size(times) == 4) {
         s.root_times[0].tv_sec = (time_t)json_integer_value(json_array_get(times, 0));

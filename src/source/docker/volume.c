@@ -7,6 +7,8 @@
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/common/walk.h"
+#include "zakpos_backup/source/docker/acl.h"
+#include "zakpos_backup/source/docker/agent.h"
 #include "zakpos_backup/source/docker/helper.h"
 #include "zakpos_backup/source/docker/quiesce.h"
 #include "zakpos_backup/source/path/path.h"
@@ -35,6 +37,8 @@
 typedef struct archive_fetch {
     zb_docker *d;
     char *path;
+    zb_agent *agent; /* the stream comes from the volume agent instead */
+    uint64_t agent_entries;
     int fd;
     pthread_t thread;
     int failed;
@@ -47,10 +51,24 @@ static int write_to_pipe(const void *data, size_t len, void *payload)
     return zb_fs_write_all(f->fd, data, len, "the stream pipe");
 }
 
+/* The agent's stdout into the pipe, then its exit status and count. */
+static int agent_fetch(archive_fetch *f)
+{
+    enum { CHUNK = 256 * 1024 };
+    char *buf = malloc(CHUNK);
+    ssize_t n = buf ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
+    while (buf && (n = zb_agent_read(f->agent, buf, CHUNK)) > 0 && write_to_pipe(buf, (size_t)n, f) == 0)
+        ;
+    free(buf);
+    if (n > 0)
+        return zb_error_code(); /* the pipe's reader stopped */
+    return n < 0 ? (int)n : zb_agent_finish(f->agent, &f->agent_entries);
+}
+
 static void *fetch_main(void *arg)
 {
     archive_fetch *f = arg;
-    if (zb_docker_get_stream(f->d, f->path, write_to_pipe, f, NULL) < 0) {
+    if ((f->agent ? agent_fetch(f) : zb_docker_get_stream(f->d, f->path, write_to_pipe, f, NULL)) < 0) {
         f->failed = 1;
         zb_error_save(&f->error);
     }
@@ -134,6 +152,10 @@ static int copy_entry(struct archive *in, struct archive_entry *e, const char *r
     zb_buf stored = ZB_BUF_INIT, stored_link = ZB_BUF_INIT;
     /* content lives under data/, beside volume.json */
     int rc = strcmp(relative, ".") == 0 ? zb_buf_puts(&stored, DATA_DIR) : zb_buf_printf(&stored, DATA_DIR "/%s", relative);
+    /* ACLs are stored as the direct reader stores them (the agent sends
+     * them as xattrs, which libarchive's disk writer would skip) */
+    if (rc == 0)
+        rc = zb_acl_from_xattrs(e);
     if (rc == 0 && link_relative)
         rc = zb_buf_printf(&stored_link, DATA_DIR "/%s", link_relative);
     if (rc == 0) {
@@ -174,17 +196,18 @@ static int copy_entry(struct archive *in, struct archive_entry *e, const char *r
  * read-ahead thread walks it in Docker's order a window ahead of the
  * stream, so Docker, which reads one file after another, finds them in
  * the page cache. */
-static int read_volume_once(zb_docker *d, const char *helper, const char *local_folder, entry_visit_fn visit,
-                            void *payload, int *stream_broke, char *last_name, size_t last_size)
+static int read_volume_once(zb_docker *d, const char *helper, zb_agent *agent, const char *local_folder,
+                            entry_visit_fn visit, void *payload, int *stream_broke, char *last_name, size_t last_size,
+                            uint64_t *agent_entries)
 {
     int fds[2];
     *stream_broke = 0;
     if (pipe2(fds, O_CLOEXEC) < 0)
         return zb_error_errno(ZB_EIO, errno, "cannot make a pipe");
     fcntl(fds[1], F_SETPIPE_SZ, PIPE_BYTES);
-    archive_fetch f = {d, NULL, fds[1], 0, 0, {0, "", ""}};
+    archive_fetch f = {d, NULL, agent, 0, fds[1], 0, 0, {0, "", ""}};
     zb_buf path = ZB_BUF_INIT;
-    int rc = zb_docker_api_path(&path, "/containers/", helper, "/archive?path=" ZB_HELPER_MOUNT_POINT "/.");
+    int rc = agent ? 0 : zb_docker_api_path(&path, "/containers/", helper, "/archive?path=" ZB_HELPER_MOUNT_POINT "/.");
     f.path = path.data;
     if (rc == 0 && pthread_create(&f.thread, NULL, fetch_main, &f) != 0)
         rc = zb_error_set(ZB_EFAIL, "cannot start the stream thread");
@@ -224,13 +247,13 @@ static int read_volume_once(zb_docker *d, const char *helper, const char *local_
     if (rc < 0 && zb_interrupted())
         rc = zb_check_interrupt(); /* a stream cut short by the signal is not a broken one */
     *stream_broke = rc < 0 && !ours && rc != ZB_EINTR;
+    if (agent_entries)
+        *agent_entries = f.agent_entries;
     zb_buf_free(&path);
     return rc;
 }
 
 static json_t *volume_meta(json_t *info);
-static int read_volume_once(zb_docker *d, const char *helper, const char *local_folder, entry_visit_fn visit,
-                            void *payload, int *stream_broke, char *last_name, size_t last_size);
 
 /* No entry is dropped silently: what reached the archive is checked against
  * an independent count of the volume's folder (sockets aside: no tar holds
@@ -255,7 +278,7 @@ static int cross_check(zb_docker *d, const char *name, const char *helper, const
     name_list names = {NULL, 0, 0};
     char last[1024] = "";
     int broke = 0;
-    if (helper && read_volume_once(d, helper, NULL, collect_name, &names, &broke, last, sizeof(last)) == 0) {
+    if (helper && read_volume_once(d, helper, NULL, NULL, collect_name, &names, &broke, last, sizeof(last), NULL) == 0) {
         if (names.count > 1) /* items is NULL when the volume listed nothing */
             qsort(names.items, names.count, sizeof(*names.items), compare_names);
         zb_walk_list_missing(&missing, &missing_count, folder, names.items, names.count, 10);
@@ -307,12 +330,17 @@ int zb_volume_backup(zb_archive_writer *w, zb_docker *d, const char *name, const
     memset(&h, 0, sizeof(h));
     int rc = zb_volume_inspect(d, name, &info);
     /* direct whenever this host can: only the folder itself carries every
-     * attribute (Docker's tar has no sub-second times nor most xattrs) */
+     * attribute (Docker's tar has no sub-second times nor most xattrs);
+     * else the volume agent, which carries them too */
     int reachable = rc == 0 && can_read_directly(info);
-    int direct = reachable && !(opts && opts->api);
-    if (rc == 0 && !reachable)
-        zb_log_detail("volume %s: its folder cannot be read from here; reading it through the Docker API", name);
-    if (rc == 0 && !direct)
+    zb_volume_mode mode = rc == 0 ? zb_volume_choose_mode(name, reachable, opts ? opts->api : 0, opts ? opts->agent : 0)
+                                  : ZB_VOLUME_API;
+    if (mode == ZB_VOLUME_ERROR)
+        rc = zb_error_code();
+    int direct = mode == ZB_VOLUME_DIRECT;
+    zb_agent *agent = NULL;
+    uint64_t agent_entries = 0;
+    if (rc == 0 && mode == ZB_VOLUME_API)
         rc = zb_helper_create(d, name, 1, &helper);
     int held = 0;
     if (rc == 0)
@@ -320,7 +348,7 @@ int zb_volume_backup(zb_archive_writer *w, zb_docker *d, const char *name, const
     if (rc == 0)
     {
         json_t *meta = volume_meta(info);
-        json_object_set_new(meta, "read", json_string(direct ? "direct" : "api"));
+        json_object_set_new(meta, "read", json_string(zb_volume_mode_name(mode)));
         rc = zb_archive_writer_begin_source(w, ZB_SOURCE_VOLUME, name, meta);
     }
     if (rc == 0)
@@ -332,17 +360,26 @@ int zb_volume_backup(zb_archive_writer *w, zb_docker *d, const char *name, const
         zb_log_detail("reading volume %s directly from %s", name, mountpoint);
         rc = zb_path_add_tree(w, mountpoint, DATA_DIR);
     } else if (rc == 0) {
-        rc = read_volume_once(d, helper, reachable ? mountpoint : NULL, copy_entry, w, &broke, last_name, sizeof(last_name));
+        if (mode == ZB_VOLUME_AGENT)
+            rc = zb_agent_start(&agent, d, name, 0);
+        if (rc == 0)
+            rc = read_volume_once(d, helper, agent, reachable ? mountpoint : NULL, copy_entry, w, &broke, last_name,
+                                  sizeof(last_name), &agent_entries);
     }
     int mismatch = 0;
+    uint64_t stored = zb_archive_writer_source_entries(w) - before;
     if (rc == 0 && reachable)
-        rc = cross_check(d, name, helper, mountpoint, zb_archive_writer_source_entries(w) - before, &mismatch);
-    /* read directly, nothing but a service writing meanwhile explains a
-     * missing entry: the archive is written again, as for a broken stream */
-    if (mismatch && direct)
-        broke = 1;
+        rc = cross_check(d, name, mode == ZB_VOLUME_API ? helper : NULL, mountpoint, stored, &mismatch);
+    else if (rc == 0 && mode == ZB_VOLUME_AGENT && agent_entries > stored)
+        rc = zb_error_set(ZB_EDOCKER, "volume %s holds %llu entries (the volume agent's own count) but only %llu reached the archive",
+                          name, (unsigned long long)agent_entries, (unsigned long long)stored), mismatch = 1;
     else if (rc == 0)
         zb_log_detail("volume %s: its folder is not reachable from here, so its entries cannot be counted apart", name);
+    /* read directly or by the agent, nothing but a service writing meanwhile
+     * explains a missing entry: the archive is written again, as for a
+     * broken stream */
+    if (mismatch && mode != ZB_VOLUME_API)
+        broke = 1;
     if (rc == 0)
         rc = zb_archive_writer_end_source(w, NULL);
     if (held) {
@@ -358,10 +395,36 @@ int zb_volume_backup(zb_archive_writer *w, zb_docker *d, const char *name, const
     } else if (rc < 0) {
         zb_error_context("backup of volume %s", name);
     }
+    zb_agent_free(agent);
     zb_helper_remove(d, helper);
     free(helper);
     json_decref(info);
     return rc;
+}
+
+zb_volume_mode zb_volume_choose_mode(const char *name, int reachable, int api, int agent)
+{
+    if (api)
+        return ZB_VOLUME_API;
+    if (agent && !zb_agent_binary()) {
+        zb_error_set(ZB_EUSAGE, "--volume-agent: the volume agent %s was not found beside this program", ZB_AGENT_NAME);
+        zb_error_hint("install it as the package does (LIBEXECDIR/zakpos-backup/%s), or drop --volume-agent", ZB_AGENT_NAME);
+        return ZB_VOLUME_ERROR;
+    }
+    if (agent)
+        return ZB_VOLUME_AGENT;
+    if (reachable)
+        return ZB_VOLUME_DIRECT;
+    if (zb_agent_binary())
+        return ZB_VOLUME_AGENT;
+    zb_log_warn("volume %s: its folder is not reachable from here and the volume agent %s is not installed beside this "
+                "program: going through Docker's own tar, which loses " ZB_AGENT_MISSING_LOSS, name, ZB_AGENT_NAME);
+    return ZB_VOLUME_API;
+}
+
+const char *zb_volume_mode_name(zb_volume_mode mode)
+{
+    return mode == ZB_VOLUME_DIRECT ? "direct" : mode == ZB_VOLUME_AGENT ? "agent" : "api";
 }
 
 int zb_volume_walk(zb_docker *d, const char *name, zb_volume_visit_fn visit, void *payload)
@@ -374,8 +437,9 @@ int zb_volume_walk(zb_docker *d, const char *name, zb_volume_visit_fn visit, voi
     if (rc == 0)
         rc = zb_helper_create(d, name, 1, &helper);
     if (rc == 0)
-        rc = read_volume_once(d, helper, can_read_directly(info) ? json_string_value(json_object_get(info, "Mountpoint")) : NULL,
-                              visit, payload, &broke, last_name, sizeof(last_name));
+        rc = read_volume_once(d, helper, NULL,
+                              can_read_directly(info) ? json_string_value(json_object_get(info, "Mountpoint")) : NULL, visit,
+                              payload, &broke, last_name, sizeof(last_name), NULL);
     if (rc < 0)
         zb_error_context("reading volume %s back", name);
     zb_helper_remove(d, helper);

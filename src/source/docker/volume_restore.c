@@ -7,6 +7,8 @@
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/common/walk.h"
+#include "zakpos_backup/source/docker/acl.h"
+#include "zakpos_backup/source/docker/agent.h"
 #include "zakpos_backup/source/docker/helper.h"
 #include "zakpos_backup/source/docker/swap.h"
 #include "zakpos_backup/source/path/path.h"
@@ -29,10 +31,13 @@
 #define API_PATH_MAX 4096
 
 /* The upload through the helper: libarchive writes a tar into a pipe, a
- * thread PUTs it to /containers/{id}/archive. */
+ * thread PUTs it to /containers/{id}/archive. Through the volume agent,
+ * libarchive writes the pax stream straight into the attached connection. */
 typedef struct volume_upload {
     zb_docker *d;
     char *helper;
+    zb_agent *agent;
+    uint64_t agent_entries; /* the agent's count of the written volume */
     struct archive *out;
     int pipe_read, pipe_write; /* libarchive does not close the fd it writes to */
     pthread_t thread;
@@ -95,6 +100,14 @@ static void close_upload_pipe(volume_upload *u)
 /* Ends the upload thread; the upload's own error if it failed. */
 static int upload_stop(volume_upload *u)
 {
+    if (u->agent) { /* the agent stopped taking the stream: its own words say why */
+        archive_write_free(u->out);
+        u->out = NULL;
+        zb_error_saved failure;
+        zb_error_save(&failure);
+        uint64_t entries;
+        return zb_agent_finish(u->agent, &entries) < 0 ? zb_error_code() : zb_error_raise(&failure);
+    }
     if (u->thread_started) {
         archive_write_free(u->out);
         u->out = NULL;
@@ -115,6 +128,7 @@ static void upload_free(volume_upload *u)
     close_upload_pipe(u);
     if (u->pipe_read >= 0)
         close(u->pipe_read);
+    zb_agent_free(u->agent);
     zb_helper_remove(u->d, u->helper);
     free(u->helper);
     zb_buf_free(&u->put_path);
@@ -122,7 +136,34 @@ static void upload_free(volume_upload *u)
     free(u);
 }
 
-static int upload_start(volume_upload **out, zb_docker *d, const char *volume)
+static la_ssize_t to_agent(struct archive *a, void *payload, const void *data, size_t len)
+{
+    (void)a;
+    volume_upload *u = payload;
+    if (zb_agent_write(u->agent, data, len) < 0) {
+        u->failed = 1;
+        zb_error_save(&u->error);
+        return -1;
+    }
+    return (la_ssize_t)len;
+}
+
+static int agent_upload_start(volume_upload *u, const char *volume)
+{
+    int rc = zb_agent_start(&u->agent, u->d, volume, 1);
+    if (rc < 0)
+        return rc;
+    u->out = archive_write_new();
+    /* full pax: the restricted form leaves out sub-second times */
+    if (!u->out || archive_write_set_format_pax(u->out) != ARCHIVE_OK ||
+        archive_write_set_bytes_per_block(u->out, 64 * 1024) != ARCHIVE_OK ||
+        archive_write_set_bytes_in_last_block(u->out, 1) != ARCHIVE_OK ||
+        archive_write_open2(u->out, u, NULL, to_agent, NULL, NULL) != ARCHIVE_OK)
+        return zb_error_set(ZB_EFAIL, "cannot start the stream to the volume agent");
+    return 0;
+}
+
+static int upload_start(volume_upload **out, zb_docker *d, const char *volume, int agent)
 {
     volume_upload *u = calloc(1, sizeof(*u));
     if (!u)
@@ -130,6 +171,8 @@ static int upload_start(volume_upload **out, zb_docker *d, const char *volume)
     *out = u;
     u->d = d;
     u->pipe_read = u->pipe_write = -1;
+    if (agent)
+        return agent_upload_start(u, volume);
     int rc = zb_helper_create(d, volume, 0, &u->helper);
     if (rc == 0)
         rc = zb_docker_api_path(&u->put_path, "/containers/", u->helper, "/archive?path=/");
@@ -193,7 +236,7 @@ static int upload_data(volume_upload *u, zb_archive_reader *r)
 static int upload_entry(volume_upload *u, zb_archive_reader *r, struct archive_entry *entry, const char *inside,
                         const char *hardlink_inside)
 {
-    if (strlen(inside) + strlen(ZB_HELPER_MOUNT_NAME) + 1 >= API_PATH_MAX) {
+    if (!u->agent && strlen(inside) + strlen(ZB_HELPER_MOUNT_NAME) + 1 >= API_PATH_MAX) {
         zb_error_set(ZB_EDOCKER, "%s cannot be written through the Docker API: its name is longer than %d bytes", inside,
                      API_PATH_MAX);
         return zb_error_hint("run the restore on the Docker host (as root), where the volume's folder is written directly");
@@ -203,15 +246,18 @@ static int upload_entry(volume_upload *u, zb_archive_reader *r, struct archive_e
         rc = zb_buf_printf(&u->links, "%s\n", inside);
     struct archive_entry *e = rc == 0 ? archive_entry_clone(entry) : NULL;
     zb_buf name = ZB_BUF_INIT, link = ZB_BUF_INIT;
+    if (rc == 0 && e && u->agent)
+        rc = zb_acl_to_xattrs(e);
     /* Names go below the mount point, uploaded from the container's root:
      * Docker skips a "." entry, so only this way does the volume's own
      * folder get its owner, mode and time back (Redis must own its folder). */
+    /* the agent is given names inside the volume */
+    const char *top = u->agent ? "." : ZB_HELPER_MOUNT_NAME;
     if (rc == 0)
-        rc = e ? zb_buf_printf(&name, "%s%s%s", ZB_HELPER_MOUNT_NAME, strcmp(inside, ".") == 0 ? "" : "/",
-                               strcmp(inside, ".") == 0 ? "" : inside)
+        rc = e ? zb_buf_printf(&name, "%s%s%s", top, strcmp(inside, ".") == 0 ? "" : "/", strcmp(inside, ".") == 0 ? "" : inside)
                : zb_error_set(ZB_ENOMEM, "out of memory");
     if (rc == 0 && hardlink_inside)
-        rc = zb_buf_printf(&link, "%s/%s", ZB_HELPER_MOUNT_NAME, hardlink_inside);
+        rc = zb_buf_printf(&link, "%s/%s", top, hardlink_inside);
     if (rc == 0) {
         archive_entry_set_pathname(e, name.data);
         if (hardlink_inside)
@@ -232,6 +278,15 @@ static int upload_finish(volume_upload *u)
     int rc = archive_write_close(u->out) == ARCHIVE_OK ? 0 : zb_error_set(ZB_EIO, "cannot finish the upload stream");
     archive_write_free(u->out);
     u->out = NULL;
+    if (u->agent) {
+        if (rc < 0 && u->failed)
+            rc = upload_stop(u);
+        else if (rc == 0)
+            rc = zb_agent_finish(u->agent, &u->agent_entries);
+        zb_agent_free(u->agent); /* done with the volume: it is free again */
+        u->agent = NULL;
+        return rc;
+    }
     close_upload_pipe(u);
     pthread_join(u->thread, NULL);
     u->thread_started = 0;
@@ -371,7 +426,7 @@ static int start_volume(zb_volume_restore *v, zb_archive_reader *r)
     if (v->replace) {
         json_t *source = zb_archive_reader_manifest_source(r, ZB_SOURCE_VOLUME, v->name);
         uint64_t bytes = (uint64_t)json_integer_value(json_object_get(source, "bytes"));
-        rc = zb_swap_begin(&v->swap, v->d, v->target, bytes, v->opts.api);
+        rc = zb_swap_begin(&v->swap, v->d, v->target, bytes, v->opts.api, v->opts.agent);
         v->written = v->swap ? zb_swap_stage(v->swap) : NULL;
     } else {
         rc = create_volume(v, meta);
@@ -380,11 +435,14 @@ static int start_volume(zb_volume_restore *v, zb_archive_reader *r)
     json_decref(meta);
     if (rc == 0)
         rc = zb_volume_folder(v->d, v->written, &v->folder);
-    if (rc == 0 && v->folder && !v->opts.api) {
+    zb_volume_mode mode = rc == 0 ? zb_volume_choose_mode(v->written, v->folder != NULL, v->opts.api, v->opts.agent) : ZB_VOLUME_API;
+    if (mode == ZB_VOLUME_ERROR)
+        rc = zb_error_code();
+    if (rc == 0 && mode == ZB_VOLUME_DIRECT) {
         zb_log_detail("writing volume %s directly into %s", v->written, v->folder);
         rc = zb_path_restore_begin(&v->direct, v->name, v->folder, 0);
     } else if (rc == 0) {
-        rc = upload_start(&v->upload, v->d, v->written);
+        rc = upload_start(&v->upload, v->d, v->written, mode == ZB_VOLUME_AGENT);
     }
     return rc;
 }
@@ -425,6 +483,18 @@ int zb_volume_restore_entry(zb_volume_restore *v, zb_archive_reader *r, struct a
  * holds exactly the entries the archive gave. */
 static int cross_check(const zb_volume_restore *v)
 {
+    if (!v->folder && v->upload && v->upload->agent_entries) {
+        /* counted by the agent, in a walk of its own after the stream; a
+         * volume bound to a host folder may hold more than it was given */
+        uint64_t counted = v->upload->agent_entries;
+        if (counted < v->entries)
+            return zb_error_set(ZB_EIO, "volume %s: the archive holds %llu entries but the volume agent counts %llu written",
+                                v->target, (unsigned long long)v->entries, (unsigned long long)counted);
+        if (counted > v->entries)
+            zb_log_info("volume %s holds %llu entries besides the archive's %llu: content its folder had before", v->target,
+                        (unsigned long long)(counted - v->entries), (unsigned long long)v->entries);
+        return 0;
+    }
     if (!v->folder) {
         zb_log_detail("volume %s: its folder is not reachable from here, so its entries cannot be counted apart", v->target);
         return 0;

@@ -7,11 +7,8 @@
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/docker.sh"
 zb_test_begin
-cd "$ZB_TMP"
-zb_docker_start
-zb_docker_image
-"$ZB_BIN" keygen --out key >/dev/null 2>&1
-zb_dapi POST /volumes/create -H 'Content-Type: application/json' -d '{"Name":"zakpos_kafka_logs"}' >/dev/null
+zb_docker_setup
+zb_docker_volume zakpos_kafka_logs
 vol=$(zb_volume_dir zakpos_kafka_logs)
 head -c 200M /dev/zero >"$vol/00000000.log"
 printf 'index' >"$vol/00000000.index"

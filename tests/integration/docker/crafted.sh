@@ -6,9 +6,7 @@
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/docker.sh"
 zb_test_begin
-cd "$ZB_TMP"
-zb_docker_start
-"$ZB_BIN" keygen --out key >/dev/null 2>&1
+zb_docker_setup_bare
 meta='file:volumes/v/volume.json:{"driver":"local"}'
 
 no_volume_left() {

@@ -13,13 +13,11 @@
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/docker.sh"
 zb_test_begin
-cd "$ZB_TMP"
-zb_docker_start
-"$ZB_BIN" keygen --out key >/dev/null 2>&1
+zb_docker_setup_bare
 listing() { python3 "$ZB_TEST_LIB/tree_listing.py" "$1"; }
 disk_use() { du -s --block-size=1 "$1" | cut -f1; }
 
-zb_dapi POST /volumes/create -H 'Content-Type: application/json' -d '{"Name":"every_kind"}' >/dev/null
+zb_docker_volume every_kind
 src=$(zb_volume_dir every_kind)
 python3 "$ZB_SOURCE_DIR/tests/integration/docker/fidelity_fixture.py" "$src" || zb_fail "cannot build the fixture"
 touch -d '2020-01-01 00:00:00.25' "$src"
@@ -46,7 +44,7 @@ zb_expect_contains "$ZB_LAST_OUTPUT" "/deep-file (4230 bytes)" "names the deep f
 zb_expect_equal "$(zb_archives_in repo-api | wc -l)" "0" "no archive published"
 
 # links of every kind go through the API as links
-zb_dapi POST /volumes/create -H 'Content-Type: application/json' -d '{"Name":"links"}' >/dev/null
+zb_docker_volume links
 links=$(zb_volume_dir links)
 ln -s /etc/passwd "$links/absolute"
 ln -s no/such/target "$links/dangling"

@@ -5,13 +5,15 @@ a fifo, a character and a block device; a sparse file (256 MiB, 1 MiB of
 data); user.* and security.capability xattrs; POSIX ACLs (access and
 default); nanosecond and pre-1970 mtimes; names with a newline, invalid
 UTF-8 and 255 bytes; a path deeper than 4096 bytes; uid/gid above 65535.
-usage: fidelity_fixture.py DIR [--no-deep]"""
+usage: fidelity_fixture.py DIR [--no-deep] [--sparse-mib N] (default 256;
+a smaller one keeps the listings of a test quick)"""
 import os
 import struct
 import sys
 
 root = sys.argv[1]
 deep = "--no-deep" not in sys.argv
+sparse_mib = int(sys.argv[sys.argv.index("--sparse-mib") + 1]) if "--sparse-mib" in sys.argv else 256
 os.chdir(root)
 
 
@@ -31,8 +33,8 @@ os.mkfifo("fifo")
 os.mknod("char-device", 0o620 | 0o020000, os.makedev(1, 3))
 os.mknod("block-device", 0o660 | 0o060000, os.makedev(7, 200))
 with open("sparse.img", "wb") as f:
-    f.truncate(256 << 20)
-    f.seek(100 << 20)
+    f.truncate(sparse_mib << 20)
+    f.seek((sparse_mib * 100 // 256) << 20)
     f.write(os.urandom(1 << 20))
 with open("xattr.txt", "w") as f:
     f.write("attributes\n")

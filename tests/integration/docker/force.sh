@@ -10,15 +10,12 @@
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/docker.sh"
 zb_test_begin
-cd "$ZB_TMP"
-zb_docker_start
-zb_docker_image
-"$ZB_BIN" keygen --out key >/dev/null 2>&1
+zb_docker_setup
 listing() { python3 "$ZB_TEST_LIB/tree_listing.py" "$1"; }
 volumes() { zb_dapi GET /volumes | python3 -c 'import json,sys; print(" ".join(sorted(v["Name"] for v in json.load(sys.stdin)["Volumes"] or [])))'; }
 record=$ZAKPOS_BACKUP_STATE_DIR/restore-app.json
 
-zb_dapi POST /volumes/create -H 'Content-Type: application/json' -d '{"Name":"app"}' >/dev/null
+zb_docker_volume app
 vol=$(zb_volume_dir app)
 mkdir -p "$vol/conf"
 head -c 8M /dev/urandom >"$vol/big.bin"
@@ -121,7 +118,7 @@ cut_in_swap() { # PHASE
     local stage holding stage_dir hold_dir
     stage=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stage"])' "$record")
     holding=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["holding"])' "$record")
-    zb_dapi POST /volumes/create -H 'Content-Type: application/json' -d "{\"Name\":\"$holding\"}" >/dev/null
+    zb_docker_volume "$holding"
     stage_dir=$(zb_volume_dir "$stage")
     hold_dir=$(zb_volume_dir "$holding")
     python3 - "$record" "$1" "$stage_dir" <<'PY'

@@ -6,10 +6,8 @@
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/docker.sh"
 zb_test_begin
-cd "$ZB_TMP"
-zb_docker_start
-"$ZB_BIN" keygen --out key >/dev/null 2>&1
-zb_dapi POST /volumes/create -H 'Content-Type: application/json' -d '{"Name":"redis_data"}' >/dev/null
+zb_docker_setup_bare
+zb_docker_volume redis_data
 vol=$(zb_volume_dir redis_data)
 mkdir -p "$vol/appendonlydir"
 head -c 10000 /dev/zero | tr '\0' 'A' >"$vol/appendonlydir/base.rdb"

@@ -5,13 +5,8 @@
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/docker.sh"
 zb_test_begin
-cd "$ZB_TMP"
-zb_docker_start
-zb_docker_image
-"$ZB_BIN" keygen --out key >/dev/null 2>&1
-for v in redis_data kafka_data zk_data; do
-    zb_dapi POST /volumes/create -H 'Content-Type: application/json' -d "{\"Name\":\"$v\"}" >/dev/null
-done
+zb_docker_setup
+zb_docker_volume redis_data kafka_data zk_data
 head -c 64M /dev/urandom >"$(zb_volume_dir kafka_data)/segment.log"
 zb_docker_run redis redis_data '{"zakpos-backup.exec-pre":"echo flushed > /data/dump.rdb","zakpos-backup.exec-post":"echo after > /data/post.txt"}'
 zb_docker_run kafka kafka_data '{"zakpos-backup.stop-during-backup":"true"}'

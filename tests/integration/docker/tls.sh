@@ -1,15 +1,14 @@
 # The Docker engine over TCP with TLS, as a remote Docker host is reached
 # (DOCKER_HOST=tcp://..., DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH with the
 # client's ca.pem, cert.pem, key.pem): a volume backs up and restores through
-# it unchanged; without a client certificate, or trusting another CA, the
+# it unchanged, also through the volume agent (its attach on the TLS
+# connection); without a client certificate, or trusting another CA, the
 # command fails with exit 11 and says why, and nothing is written.
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/docker.sh"
 zb_test_begin
-cd "$ZB_TMP"
-zb_docker_start tls
-"$ZB_BIN" keygen --out key >/dev/null 2>&1
-zb_dapi POST /volumes/create -H 'Content-Type: application/json' -d '{"Name":"zakpos_redis_data"}' >/dev/null
+zb_docker_setup_bare tls
+zb_docker_volume zakpos_redis_data
 src=$(zb_volume_dir zakpos_redis_data)
 mkdir -p "$src/appendonlydir"
 head -c 1000000 /dev/urandom >"$src/dump.rdb"
@@ -22,6 +21,12 @@ archive=$("$ZB_BIN" latest --repo repo)
 zb_expect_status 0 "restore over TLS" -- over_tls "$ZB_DOCKER_CERTS" "$ZB_BIN" -q restore --key key "$archive" --volume zakpos_redis_data=redis_copy
 zb_expect_same_tree "$src" "$(zb_volume_dir redis_copy)" "the volume restored over TLS"
 zb_expect_status 0 "verify --restore over TLS" -- over_tls "$ZB_DOCKER_CERTS" "$ZB_BIN" -q verify --restore --key key "$archive"
+# the volume agent's attached streams go over the same TLS connection kind
+zb_expect_status 0 "backup through the agent over TLS" -- over_tls "$ZB_DOCKER_CERTS" "$ZB_BIN" -q backup --repo repo-agent \
+    --recipient key.pub --volume zakpos_redis_data --volume-agent
+zb_expect_status 0 "restore through the agent over TLS" -- over_tls "$ZB_DOCKER_CERTS" "$ZB_BIN" -q restore --key key \
+    "$("$ZB_BIN" latest --repo repo-agent)" --volume zakpos_redis_data=redis_agent --volume-agent
+zb_expect_same_tree "$src" "$(zb_volume_dir redis_agent)" "the volume through the agent over TLS"
 
 # no client certificate: the engine refuses the handshake
 mkdir -p no-client && cp "$ZB_DOCKER_CERTS/ca.pem" no-client/

@@ -9,9 +9,7 @@
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/docker.sh"
 zb_test_begin
-cd "$ZB_TMP"
-zb_docker_start
-"$ZB_BIN" keygen --out key >/dev/null 2>&1
+zb_docker_setup_bare
 listing() { python3 "$ZB_TEST_LIB/tree_listing.py" "$1"; }
 volume_json() { zb_dapi GET "/volumes/$1" | python3 -c "import json,sys; v=json.load(sys.stdin); print($2)"; }
 

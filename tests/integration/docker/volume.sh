@@ -7,9 +7,7 @@
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/docker.sh"
 zb_test_begin
-cd "$ZB_TMP"
-zb_docker_start
-"$ZB_BIN" keygen --out key >/dev/null 2>&1
+zb_docker_setup_bare
 
 zb_dapi POST /volumes/create -H 'Content-Type: application/json' \
     -d '{"Name":"zakpos_redis_data","Labels":{"com.docker.compose.project":"zakpos","tier":"cache"}}' >/dev/null

@@ -42,6 +42,18 @@ typedef ssize_t (*zb_docker_source)(void *buf, size_t len, void *payload);
 int zb_docker_send_stream(zb_docker *d, const char *method, const char *path, const char *content_type,
                           zb_docker_source source, void *payload, json_t **out, long *status);
 
+/* A container's stdin/stdout/stderr through POST /containers/{id}/attach
+ * (Tty false), on a connection Docker takes over: send writes the
+ * container's stdin; recv hands out the next bytes of its output with the
+ * stream they came on (1 stdout, 2 stderr), 0 at the end. Both wait on the
+ * connection and stop with ZB_EINTR on a signal. Attach before starting
+ * the container, so nothing it writes is missed. */
+typedef struct zb_docker_attach zb_docker_attach;
+int zb_docker_attach_open(zb_docker_attach **out, zb_docker *d, const char *id, int with_stdin);
+int zb_docker_attach_send(zb_docker_attach *a, const void *data, size_t len);
+ssize_t zb_docker_attach_recv(zb_docker_attach *a, void *buf, size_t len, int *stream);
+void zb_docker_attach_close(zb_docker_attach *a);
+
 /* A query value, percent-encoded (free()). */
 char *zb_docker_escape(const char *value);
 

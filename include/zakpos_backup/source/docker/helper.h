@@ -50,6 +50,14 @@ ssize_t zb_helper_tar_source(void *buf, size_t len, void *payload);
  * file with the given content. */
 int zb_helper_image_tar(zb_buf *out, const char *name, const void *data, size_t len);
 
+/* Imports repo:tag (an image of one entry, see zb_helper_image_tar) unless
+ * Docker has it. */
+int zb_helper_ensure_image(zb_docker *d, const char *repo, const char *tag, const char *entry, const void *data, size_t len);
+
+/* The labels of every helper container: this run's pid and run id, by
+ * which zb_helper_sweep tells the helpers of dead runs. */
+json_t *zb_helper_labels(void);
+
 /* A helper container that is never started: the volume mounted at
  * ZB_HELPER_MOUNT_POINT; *id is allocated. Helpers of killed runs are swept. */
 int zb_helper_create(zb_docker *d, const char *volume, int read_only, char **id);

@@ -17,10 +17,10 @@
 typedef struct zb_swap zb_swap;
 
 /* Records the replacement and creates the stage volume (plain local). api:
- * the swap moves entries through helper containers even where the folders
- * are reachable. Fails when another live run replaces the same volume, or
+ * the swap moves entries through busybox helper containers even where the
+ * folders are reachable; agent: through the volume agent. Fails when another live run replaces the same volume, or
  * when the volumes' file system has less than bytes_needed free. */
-int zb_swap_begin(zb_swap **out, zb_docker *d, const char *target, uint64_t bytes_needed, int api);
+int zb_swap_begin(zb_swap **out, zb_docker *d, const char *target, uint64_t bytes_needed, int api, int agent);
 const char *zb_swap_stage(const zb_swap *s);
 
 /* The stage is complete and verified: the target's users are stopped, the

@@ -28,7 +28,19 @@ typedef struct zb_volume_backup_options {
     const char *const *stop_containers;  /* container names to stop as if labelled (NULL-terminated) */
     const char *const *pause_containers; /* ... to pause */
     int api;                             /* read through the Engine API even when the volume's folder is reachable */
+    int agent;                           /* read through the volume agent even when the folder is reachable */
 } zb_volume_backup_options;
+
+/* How a volume is read or written: its folder directly (reachable from
+ * here), the volume agent in a helper container (every attribute), or
+ * Docker's own tar (GET/PUT .../archive, with its limits). */
+typedef enum zb_volume_mode { ZB_VOLUME_ERROR = -1, ZB_VOLUME_DIRECT, ZB_VOLUME_AGENT, ZB_VOLUME_API } zb_volume_mode;
+/* --volume-api wins, then --volume-agent (an error when the agent is not
+ * installed), then direct when reachable, then the agent when installed,
+ * else the API with a warning naming what is lost. */
+zb_volume_mode zb_volume_choose_mode(const char *name, int reachable, int api, int agent);
+/* "direct", "agent", "api": the "read" of a volume's meta. */
+const char *zb_volume_mode_name(zb_volume_mode mode);
 
 /* Volumes selected by name, label (KEY=VALUE) or compose project, sorted
  * and without duplicates (free with zb_volume_names_free). The PostgreSQL
@@ -70,6 +82,7 @@ typedef struct zb_volume_restore_options {
     int allow_host_bind;      /* ... even those that bind a host path (type=none, o=bind, device=) */
     int scratch;
     int api;                  /* write through the Engine API even where the folder is reachable */
+    int agent;                /* write through the volume agent even where the folder is reachable */
 } zb_volume_restore_options;
 
 /* name: the volume in the archive; target: the volume to restore into (NULL:

@@ -1,0 +1,199 @@
+/* zb-volume-agent backup|restore DIR, copy FROM TO: see agent.h. The last line on stderr
+ * of a run that succeeded is "count ENTRIES SOCKETS", a walk of the folder
+ * made apart from the stream, which the tool checks against what it read
+ * or wrote. */
+#include "agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int abuf_append(abuf *b, const void *data, size_t len)
+{
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + len + 1)
+            cap *= 2;
+        char *grown = realloc(b->data, cap);
+        if (!grown)
+            return agent_fail("out of memory");
+        b->data = grown, b->cap = cap;
+    }
+    if (len)
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int abuf_printf(abuf *b, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return agent_fail("cannot format a value");
+    if ((size_t)n < sizeof(small))
+        return abuf_append(b, small, (size_t)n);
+    char *big = malloc((size_t)n + 1);
+    if (!big)
+        return agent_fail("out of memory");
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int rc = abuf_append(b, big, (size_t)n);
+    free(big);
+    return rc;
+}
+
+void abuf_free(abuf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+__attribute__((format(printf, 3, 0))) static void say(const char *level, int err, const char *fmt, va_list ap)
+{
+    char text[2048];
+    vsnprintf(text, sizeof(text), fmt, ap);
+    /* one line per message: a name with a newline must not split it */
+    for (char *p = text; *p; p++)
+        if (*p == '\n')
+            *p = '?';
+    if (err)
+        fprintf(stderr, "%s: %s: %s\n", level, text, strerror(err));
+    else
+        fprintf(stderr, "%s: %s\n", level, text);
+}
+
+int agent_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say("error", 0, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int agent_fail_errno(int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say("error", err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+void agent_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say("warning", 0, fmt, ap);
+    va_end(ap);
+}
+
+int agent_write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return agent_fail_errno(errno, "cannot write the stream");
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+void agent_proc_path(char *out, size_t size, int dir_fd, const char *name)
+{
+    if (name)
+        snprintf(out, size, "/proc/self/fd/%d/%s", dir_fd, name);
+    else
+        snprintf(out, size, "/proc/self/fd/%d", dir_fd);
+}
+
+/* copy FROM TO [--remove]: the writer in a child process, the reader here,
+ * a pipe between (the two folders are two mounts: no rename between
+ * them). Entries already in TO are replaced, so a copy cut short is
+ * finished by running it again; --remove then empties FROM, which a
+ * cut leaves partly emptied, with everything it lost already in TO. */
+static int copy_tree(int from, int to, int remove)
+{
+    int fds[2];
+    if (pipe(fds) < 0)
+        return agent_fail_errno(errno, "cannot make a pipe");
+    pid_t child = fork();
+    if (child < 0)
+        return agent_fail_errno(errno, "cannot fork");
+    if (child == 0) {
+        close(fds[0]);
+        _exit(agent_backup(from, fds[1]) == 0 ? 0 : 1);
+    }
+    close(fds[1]);
+    int rc = agent_restore(to, fds[0]);
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        rc = agent_fail("reading the source folder failed");
+    if (rc == 0 && remove)
+        rc = agent_remove_below(from);
+    return rc;
+}
+
+static int open_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        agent_fail_errno(errno, "cannot open %s", path);
+    return fd;
+}
+
+int main(int argc, char **argv)
+{
+    int copy = argc >= 4 && strcmp(argv[1], "copy") == 0;
+    if (!(copy && (argc == 4 || (argc == 5 && strcmp(argv[4], "--remove") == 0))) &&
+        (argc != 3 || (strcmp(argv[1], "backup") != 0 && strcmp(argv[1], "restore") != 0 && strcmp(argv[1], "count") != 0))) {
+        fprintf(stderr, "usage: zb-volume-agent backup|restore|count DIR\n"
+                        "       zb-volume-agent copy FROM TO [--remove]\n");
+        return 2;
+    }
+    /* modes and owners come from the stream, not from a mask */
+    umask(0);
+    signal(SIGPIPE, SIG_DFL);
+    int root = open_dir(argv[copy ? 3 : 2]);
+    int from = copy ? open_dir(argv[2]) : -1;
+    if (root < 0 || (copy && from < 0))
+        return 1;
+    int rc = 0;
+    if (copy)
+        rc = copy_tree(from, root, argc == 5);
+    else if (strcmp(argv[1], "backup") == 0)
+        rc = agent_backup(root, STDOUT_FILENO);
+    else if (strcmp(argv[1], "restore") == 0)
+        rc = agent_restore(root, STDIN_FILENO);
+    uint64_t entries = 0, sockets = 0;
+    if (rc == 0)
+        rc = agent_count(root, &entries, &sockets);
+    close(root);
+    if (from >= 0)
+        close(from);
+    if (rc < 0)
+        return 1;
+    fprintf(stderr, "count %llu %llu\n", (unsigned long long)entries, (unsigned long long)sockets);
+    return 0;
+}
