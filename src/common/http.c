@@ -382,14 +382,18 @@ static void transport_text(const zb_http_request *req, const char *errbuf, CURLc
     resp->summary = curl_easy_strerror(code);
 }
 
-/* Docker's {"message": "..."}, or the start of a text answer. */
+/* Docker's {"message": "..."}, or the start of any other answer but
+ * markup (a server's HTML error page says no more than its status). */
 static void default_message(const char *body, size_t len, char *out, size_t size)
 {
     json_t *doc = json_loadb(body, len, 0, NULL);
     const char *message = json_string_value(json_object_get(doc, "message"));
+    size_t lead = 0;
+    while (lead < len && (body[lead] == ' ' || body[lead] == '\t' || body[lead] == '\r' || body[lead] == '\n'))
+        lead++;
     if (message)
         snprintf(out, size, "%s", message);
-    else if (!doc)
+    else if (lead < len && body[lead] != '<')
         snprintf(out, size, "%.*s", (int)(len < MESSAGE_FROM_TEXT_MAX ? len : MESSAGE_FROM_TEXT_MAX), body);
     json_decref(doc);
     size_t n = strlen(out);

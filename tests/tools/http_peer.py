@@ -5,6 +5,7 @@ PUT  /upload           reads the body (sized or chunked), answers {"bytes": N, "
 GET  /download?bytes=N  streams N bytes of the pattern byte(i) = i * 7 % 251, in 64 KiB writes
 GET  /refuse           answers 409 with {"message": "the peer refuses: volume is in use"}
 GET  /busy             answers 503 with a text body
+GET  /html             answers 500 with an HTML page
 GET  /hang             answers 200 only after a minute
 
 Usage: http_peer.py PORT_FILE   (binds 127.0.0.1 on a free port and writes the port there)
@@ -82,6 +83,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 sent += len(piece)
         elif url.path == "/refuse":
             self.answer(409, '{"message": "the peer refuses: volume is in use"}')
+        elif url.path == "/html":
+            self.answer(500, "<html><body><h1>500 Internal Server Error</h1></body></html>\n", "text/html")
         elif url.path == "/busy":
             self.answer(503, "the peer is busy, come back later\n", "text/plain")
         elif url.path == "/hang":

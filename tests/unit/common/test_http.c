@@ -226,6 +226,14 @@ static void http_error_quotes_the_server(void **state)
     assert_string_equal(zb_error_message(), "asking: HTTP 503 the peer is busy, come back later");
     zb_http_response_free(&resp);
 
+    /* an HTML error page says no more than its status */
+    url_of(url, sizeof(url), "/html");
+    zb_http_request html_req = {.what = "asking", .url = url};
+    assert_int_equal(zb_http_perform(h, &html_req, &resp), ZB_EREMOTE);
+    assert_string_equal(resp.message, "");
+    assert_string_equal(zb_error_message(), "asking: HTTP 500");
+    zb_http_response_free(&resp);
+
     url_of(url, sizeof(url), "/nowhere");
     zb_http_request missing = {.what = "asking", .url = url};
     assert_int_equal(zb_http_perform(h, &missing, &resp), ZB_ENOTFOUND);
