@@ -29,9 +29,11 @@ int zb_webhook_post(const char *url, json_t *body, int attempts)
     char where[256];
     zb_http_describe_url(where, sizeof(where), url);
     char *text = json_dumps(body, JSON_COMPACT);
+    if (!text)
+        return zb_error_set(ZB_ENOMEM, "out of memory for a webhook");
     zb_http *http = NULL;
     zb_http_headers headers = {0};
-    int rc = text ? zb_http_new(&http) : zb_error_set(ZB_ENOMEM, "out of memory for a webhook");
+    int rc = zb_http_new(&http);
     if (rc == 0)
         rc = zb_http_headers_add(&headers, "Content-Type: application/json");
     if (attempts <= 0)

@@ -70,19 +70,20 @@ static void remove_target(rehearsal *h, const zb_restore_target_info *t)
         zb_log_detail("removed the scratch %s %s", t->kind, t->target);
 }
 
-static int new_rehearsal(zb_rehearsal **out, const zb_rehearse_options *opts)
+/* NULL (error set) when memory ran out. */
+static zb_rehearsal *new_rehearsal(const zb_rehearse_options *opts)
 {
     zb_rehearsal *r = calloc(1, sizeof(*r));
     if (!r || !(r->archive = zb_strdup(opts->archive))) {
         free(r);
-        return zb_error_set(ZB_ENOMEM, "out of memory");
+        zb_error_set(ZB_ENOMEM, "out of memory");
+        return NULL;
     }
     snprintf(r->id, sizeof(r->id), "%08x", randombytes_random());
     zb_time_format_iso(r->started, sizeof(r->started), time(NULL));
     gethostname(r->host, sizeof(r->host) - 1);
     r->kept = opts->keep;
-    *out = r;
-    return 0;
+    return r;
 }
 
 /* Archive facts from the manifest: when it was made and its age now (the
@@ -103,7 +104,7 @@ static void finish(zb_rehearsal *out, int rc)
 {
     /* objects the scratch role could not create: neither a pass nor a failure */
     int incomplete = 0;
-    for (size_t i = 0; i < out->part_count; i++)
+    for (size_t i = 0; out->parts && i < out->part_count; i++)
         incomplete |= out->parts[i].result == ZB_PART_INCOMPLETE;
     out->result = rc < 0 ? ZB_REHEARSAL_FAIL : incomplete ? ZB_REHEARSAL_INCOMPLETE : ZB_REHEARSAL_PASS;
     if (rc < 0)
@@ -193,9 +194,8 @@ int zb_rehearse_run(zb_rehearsal **out, const zb_rehearse_options *opts)
     rehearsal h;
     memset(&h, 0, sizeof(h));
     h.opts = opts;
-    int rc = new_rehearsal(&h.out, opts);
-    if (rc < 0)
-        return rc;
+    if (!(h.out = new_rehearsal(opts)))
+        return ZB_ENOMEM;
     *out = h.out;
     h.scratch = (zb_source_scratch){.id = h.out->id, .pg_conninfo = opts->pg_conninfo,
                                     .pg_password_file = opts->pg_password_file, .pg_jobs = opts->pg_jobs,
@@ -204,7 +204,7 @@ int zb_rehearse_run(zb_rehearsal **out, const zb_rehearse_options *opts)
     zb_restore_plan *plan = NULL;
     zb_archive_reader *r = NULL;
     double started = zb_time_monotonic(), restored = started;
-    rc = zb_restore_plan_new(&plan);
+    int rc = zb_restore_plan_new(&plan);
     if (rc == 0) {
         zb_restore_plan_on_unselected(plan, select_source, &h);
         rc = restore_all(&h, plan, &r);
