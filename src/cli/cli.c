@@ -21,12 +21,12 @@
 #include "zakpos_backup/source/docker/swap.h"
 #include "zakpos_backup/source/docker/volume.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/http.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/secret.h"
 #include "zakpos_backup/common/signal.h"
 
-#include <curl/curl.h>
 #include <getopt.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -152,7 +152,7 @@ int zb_cli_main(int argc, char **argv)
         return 1;
     }
     zb_signal_install();
-    curl_global_init(CURL_GLOBAL_DEFAULT); /* once, before any thread */
+    zb_http_global_init(); /* once, before any thread */
     int index = 0;
     int rc = parse_global(argc, argv, &index);
     if (rc == 0 && index < 0)

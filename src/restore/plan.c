@@ -4,26 +4,21 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/common/timeutil.h"
-#include "zakpos_backup/source/docker/volume.h"
-#include "zakpos_backup/source/path/path.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* One selected source and what restores it: entries of this source are
- * passed to entry(), finish() runs once the archive is verified. */
+/* One selected source and the kind that restores it: entries of this
+ * source go to its restore_entry, restore_finish runs once the archive is
+ * verified. */
 typedef struct restore_target {
-    const char *kind;
+    const zb_source_ops *ops;
     char *name;
     char *target;
     int seen;
     int finished;
     double load_seconds, finish_seconds;
     void *state;
-    int (*entry)(void *state, zb_archive_reader *r, struct archive_entry *e, const zb_entry_info *info);
-    int (*finish)(void *state, zb_archive_reader *r);
-    const char *(*target_name)(const void *state);
-    void (*free)(void *state);
 } restore_target;
 
 struct zb_restore_plan {
@@ -45,8 +40,8 @@ void zb_restore_plan_free(zb_restore_plan *p)
         return;
     for (size_t i = 0; i < p->count; i++) {
         restore_target *t = &p->targets[i];
-        if (t->free)
-            t->free(t->state);
+        if (t->state)
+            t->ops->restore_free(t->state);
         free(t->name);
         free(t->target);
     }
@@ -60,11 +55,11 @@ void zb_restore_plan_on_unselected(zb_restore_plan *p, zb_restore_plan_select_fn
     p->select_payload = payload;
 }
 
-static restore_target *new_target(zb_restore_plan *p, const char *kind, const char *name, const char *target)
+static restore_target *new_target(zb_restore_plan *p, const zb_source_ops *ops, const char *name, const char *target)
 {
     for (size_t i = 0; name && i < p->count; i++)
-        if (strcmp(p->targets[i].kind, kind) == 0 && p->targets[i].name && strcmp(p->targets[i].name, name) == 0) {
-            zb_error_set(ZB_EUSAGE, "%s %s is selected twice", kind, name);
+        if (p->targets[i].ops == ops && p->targets[i].name && strcmp(p->targets[i].name, name) == 0) {
+            zb_error_set(ZB_EUSAGE, "%s %s is selected twice", ops->kind, name);
             return NULL;
         }
     if (p->count == p->capacity) {
@@ -79,7 +74,7 @@ static restore_target *new_target(zb_restore_plan *p, const char *kind, const ch
     }
     restore_target *t = &p->targets[p->count];
     memset(t, 0, sizeof(*t));
-    t->kind = kind;
+    t->ops = ops;
     t->name = name ? zb_strdup(name) : NULL;
     t->target = target ? zb_strdup(target) : NULL;
     if ((name && !t->name) || (target && !t->target)) {
@@ -92,87 +87,46 @@ static restore_target *new_target(zb_restore_plan *p, const char *kind, const ch
     return t;
 }
 
-static int path_entry(void *state, zb_archive_reader *r, struct archive_entry *e, const zb_entry_info *info)
+int zb_restore_plan_add(zb_restore_plan *p, const zb_source_ops *ops, const char *name, const char *target,
+                        const zb_source_restore_options *opts)
 {
-    return zb_path_restore_entry(state, r, e, info);
+    restore_target *t = new_target(p, ops, name, target);
+    if (!t)
+        return zb_error_code();
+    return ops->restore_begin(&t->state, name, target, opts);
 }
-static int path_finish(void *state, zb_archive_reader *r) { return zb_path_restore_finish(state, r); }
-static const char *path_target(const void *state) { return zb_path_restore_target(state); }
-static void path_free(void *state) { zb_path_restore_free(state); }
 
 int zb_restore_plan_add_path(zb_restore_plan *p, const char *name, const char *target, int force)
 {
-    restore_target *t = new_target(p, ZB_SOURCE_PATH, name, target);
-    if (!t)
-        return zb_error_code();
-    t->entry = path_entry;
-    t->finish = path_finish;
-    t->target_name = path_target;
-    t->free = path_free;
-    zb_path_restore *state = NULL;
-    int rc = zb_path_restore_begin(&state, name, target, force);
-    t->state = state;
-    return rc;
+    return zb_restore_plan_add(p, &zb_source_path, name, target, &(zb_source_restore_options){.force = force});
 }
-
-static int volume_entry(void *state, zb_archive_reader *r, struct archive_entry *e, const zb_entry_info *info)
-{
-    return zb_volume_restore_entry(state, r, e, info);
-}
-static int volume_finish(void *state, zb_archive_reader *r) { return zb_volume_restore_finish(state, r); }
-static const char *volume_target(const void *state) { return zb_volume_restore_target(state); }
-static void volume_free(void *state) { zb_volume_restore_free(state); }
 
 int zb_restore_plan_add_volume(zb_restore_plan *p, zb_docker *d, const char *name, const char *target,
                                const zb_volume_restore_options *opts)
 {
-    restore_target *t = new_target(p, ZB_SOURCE_VOLUME, name, target ? target : name);
-    if (!t)
-        return zb_error_code();
-    t->entry = volume_entry;
-    t->finish = volume_finish;
-    t->target_name = volume_target;
-    t->free = volume_free;
-    zb_volume_restore *state = NULL;
-    int rc = zb_volume_restore_begin(&state, d, name, target, opts);
-    t->state = state;
-    return rc;
+    return zb_restore_plan_add(p, &zb_source_volume, name, target ? target : name,
+                               &(zb_source_restore_options){.docker = d, .volume = opts});
 }
-
-static int pg_entry(void *state, zb_archive_reader *r, struct archive_entry *e, const zb_entry_info *info)
-{
-    return zb_pg_restore_entry(state, r, e, info);
-}
-static int pg_finish(void *state, zb_archive_reader *r) { return zb_pg_restore_finish(state, r); }
-static const char *pg_target(const void *state) { return zb_pg_restore_target(state); }
-static void pg_free(void *state) { zb_pg_restore_free(state); }
 
 int zb_restore_plan_add_pg(zb_restore_plan *p, const char *name, const zb_pg_restore_options *opts)
 {
-    restore_target *t = new_target(p, ZB_SOURCE_PG, name, NULL);
-    if (!t)
-        return zb_error_code();
-    t->entry = pg_entry;
-    t->finish = pg_finish;
-    t->target_name = pg_target;
-    t->free = pg_free;
-    zb_pg_restore *state = NULL;
-    int rc = zb_pg_restore_begin(&state, name, opts);
-    t->state = state;
-    return rc;
+    return zb_restore_plan_add(p, &zb_source_pg, name, NULL, &(zb_source_restore_options){.pg = opts});
 }
 
-/* The target of a source into *out; a database target added without a name
- * takes the first database source. *out NULL: not selected. */
+/* The target of a source into *out; a target of a kind that allows it,
+ * added without a name, takes the first source of its kind. *out NULL: not
+ * selected. */
 static int find_target(restore_target **out, zb_restore_plan *p, const char *kind, const char *name)
 {
     *out = NULL;
     for (size_t i = 0; i < p->count; i++) {
         restore_target *t = &p->targets[i];
-        if (strcmp(t->kind, kind) != 0)
+        if (strcmp(t->ops->kind, kind) != 0)
             continue;
-        if (!t->name && strcmp(kind, ZB_SOURCE_PG) == 0 && (t->name = zb_strdup(name)) == NULL)
+        if (!t->name && t->ops->any_name && (t->name = zb_strdup(name)) == NULL)
             return zb_error_set(ZB_ENOMEM, "out of memory");
+        if (!t->name)
+            continue;
         if (strcmp(t->name, name) == 0) {
             *out = t;
             return 0;
@@ -218,7 +172,7 @@ static int read_and_dispatch(zb_restore_plan *p, zb_archive_reader *r)
             continue; /* not selected: read (and so verified) but not restored */
         t->seen = 1;
         double started = zb_time_monotonic();
-        rc = t->entry(t->state, r, e, &info);
+        rc = t->ops->restore_entry(t->state, r, e, &info);
         t->load_seconds += zb_time_monotonic() - started;
         if (rc < 0)
             break;
@@ -237,7 +191,7 @@ static int report_missing(const restore_target *t, zb_archive_reader *r)
     json_array_foreach(json_object_get(zb_archive_reader_manifest(r), "sources"), i, s)
         zb_buf_printf(&names, "%s%s %s", names.len ? ", " : "", json_string_value(json_object_get(s, "kind")),
                       json_string_value(json_object_get(s, "name")));
-    zb_error_set(ZB_ENOTFOUND, "the archive has no %s source named '%s'; nothing was restored", t->kind,
+    zb_error_set(ZB_ENOTFOUND, "the archive has no %s source named '%s'; nothing was restored", t->ops->kind,
                  t->name ? t->name : "(any)");
     zb_error_hint("the archive holds: %s", names.data ? names.data : "no sources");
     zb_buf_free(&names);
@@ -251,7 +205,7 @@ int zb_restore_plan_run(zb_restore_plan *p, zb_archive_reader *r)
         return rc;
     for (size_t i = 0; i < p->count; i++) {
         const restore_target *t = &p->targets[i];
-        if (!t->seen && (!t->name || !zb_archive_reader_manifest_source(r, t->kind, t->name)))
+        if (!t->seen && (!t->name || !zb_archive_reader_manifest_source(r, t->ops->kind, t->name)))
             return report_missing(t, r);
     }
     for (size_t i = 0; i < p->count; i++) {
@@ -260,7 +214,7 @@ int zb_restore_plan_run(zb_restore_plan *p, zb_archive_reader *r)
         if ((rc = zb_check_interrupt()) < 0)
             return rc;
         double started = zb_time_monotonic();
-        if ((rc = t->finish(t->state, r)) < 0)
+        if ((rc = t->ops->restore_finish(t->state, r)) < 0)
             return rc;
         t->finish_seconds = zb_time_monotonic() - started;
         t->finished = 1;
@@ -273,12 +227,7 @@ size_t zb_restore_plan_count(const zb_restore_plan *p) { return p->count; }
 zb_restore_target_info zb_restore_plan_target(const zb_restore_plan *p, size_t i)
 {
     const restore_target *t = &p->targets[i];
-    zb_restore_target_info info = {t->kind, t->name ? t->name : "(database)", t->target_name(t->state),
-                                   t->load_seconds, t->finish_seconds, t->finished};
+    zb_restore_target_info info = {t->ops->kind, t->name ? t->name : "(database)", t->ops->restore_target(t->state),
+                                   t->load_seconds, t->finish_seconds, t->finished, t->ops, t->state};
     return info;
-}
-
-zb_pg_restore *zb_restore_plan_pg(const zb_restore_plan *p, size_t i)
-{
-    return strcmp(p->targets[i].kind, ZB_SOURCE_PG) == 0 ? p->targets[i].state : NULL;
 }

@@ -3,18 +3,11 @@
 #include "zakpos_backup/archive/writer.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
-#include "zakpos_backup/common/fault.h"
-#include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/repo/index.h"
-#include "zakpos_backup/restore/check.h"
 #include "zakpos_backup/restore/plan.h"
-#include "zakpos_backup/source/docker/helper.h"
-#include "zakpos_backup/source/docker/volume.h"
-#include "zakpos_backup/source/pg/conn.h"
-#include "zakpos_backup/source/pg/verify.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -25,205 +18,100 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Differences kept per part: every one a catalog comparison names in
- * practice (one per changed attribute), bounded for a report. */
-#define DIFFERENCE_LIMIT 500
+/* Differences kept per part: enough to act on, bounded for a report. */
+#define DIFFERENCE_LIMIT 50
 
 typedef struct rehearsal {
     const zb_rehearse_options *opts;
-    char id[9];
-    zb_docker *docker;
-    char *scratch_root;
-    int pg_sources;
+    zb_rehearsal *out;
+    zb_source_scratch scratch;
 } rehearsal;
 
-static int open_docker(rehearsal *h)
-{
-    return h->docker ? 0 : zb_docker_open(&h->docker, h->opts->docker_host);
-}
-
-static int scratch_folder(rehearsal *h)
-{
-    if (h->scratch_root)
-        return 0;
-    const char *parent = h->opts->scratch_dir ? h->opts->scratch_dir : getenv("TMPDIR");
-    zb_buf b = ZB_BUF_INIT;
-    int rc = zb_buf_printf(&b, "%s/zakpos-backup-verify-%s", parent && *parent ? parent : "/tmp", h->id);
-    if (rc == 0 && mkdir(b.data, 0700) < 0)
-        rc = zb_error_errno(ZB_EIO, errno, "cannot make the scratch folder %s", b.data);
-    if (rc == 0)
-        h->scratch_root = zb_buf_detach(&b);
-    zb_buf_free(&b);
-    return rc;
-}
-
-/* Every source of the archive gets a scratch target as its first entry arrives. */
+/* Every source of the archive gets a scratch target as its first entry
+ * arrives, made by its kind. */
 static int select_source(zb_restore_plan *plan, const char *kind, const char *name, void *payload)
 {
     rehearsal *h = payload;
-    zb_buf target = ZB_BUF_INIT;
-    int rc;
-    if (strcmp(kind, ZB_SOURCE_PATH) == 0) {
-        if ((rc = scratch_folder(h)) == 0 && (rc = zb_buf_printf(&target, "%s/%s", h->scratch_root, name)) == 0)
-            rc = zb_restore_plan_add_path(plan, name, target.data, 0);
-    } else if (strcmp(kind, ZB_SOURCE_VOLUME) == 0) {
-        if ((rc = open_docker(h)) == 0 && (rc = zb_buf_printf(&target, "%s_verify_%s", name, h->id)) == 0)
-            rc = zb_restore_plan_add_volume(plan, h->docker, name, target.data,
-                                            &(zb_volume_restore_options){.scratch = 1}); /* plain local, always */
-    } else {
-        rc = h->pg_sources++ ? zb_buf_printf(&target, ZB_REHEARSE_SCRATCH_DB_PREFIX "%s_%d", h->id, h->pg_sources)
-                             : zb_buf_printf(&target, ZB_REHEARSE_SCRATCH_DB_PREFIX "%s", h->id);
-        zb_pg_restore_options pg = {0};
-        pg.conninfo = h->opts->pg_conninfo;
-        pg.target_db = target.data;
-        pg.password_file = h->opts->pg_password_file;
-        pg.jobs = h->opts->pg_jobs;
-        pg.no_owner = h->opts->no_owner;
-        pg.no_acl = h->opts->no_acl;
-        pg.scratch = 1;
-        if (rc == 0)
-            rc = zb_restore_plan_add_pg(plan, name, &pg);
-    }
+    const zb_source_ops *ops = zb_source_find(kind);
+    if (!ops) /* the reader refuses unknown kinds first; this is a second guard */
+        return zb_error_set(ZB_EFORMAT, "the archive holds a source of unknown kind '%s'", kind);
+    char *target = NULL;
+    zb_source_restore_options ro = {0};
+    int rc = ops->scratch_target(&h->scratch, name, &target, &ro);
     if (rc == 0)
-        zb_log_detail("restoring %s %s into scratch target %s", kind, name, target.data);
-    zb_buf_free(&target);
+        rc = zb_restore_plan_add(plan, ops, name, target, &ro);
+    if (rc == 0)
+        zb_log_detail("restoring %s %s into scratch target %s", kind, name, target);
+    free(target);
     return rc;
 }
 
-static int add_volume_entry(struct archive *in, struct archive_entry *e, const char *relative, const char *hardlink_relative,
-                            void *payload)
+/* Reads one restored part back and compares it. Errors are failures to
+ * compare, not differences. */
+static int verify_part(rehearsal *h, const zb_restore_target_info *t, zb_archive_reader *r, zb_rehearsal_part *part)
 {
-    return zb_tree_check_add(payload, in, e, relative, hardlink_relative);
-}
-
-/* What the scratch restore's role could not do: objects it could not create
- * are "not verified" (neither a pass nor a difference), owners and
- * privileges it could not set are counted. */
-static void describe_left_out(json_t *part, json_t *left_out)
-{
-    json_t *objects = json_array();
-    json_int_t settings = 0;
-    size_t i;
-    json_t *x;
-    json_array_foreach(left_out, i, x) {
-        if (strcmp(json_string_value(json_object_get(x, "what")) ?: "", "object") != 0) {
-            settings++;
-            continue;
-        }
-        zb_buf b = ZB_BUF_INIT;
-        if (zb_buf_printf(&b, "%s: %s", json_string_value(json_object_get(x, "id")) ?: "?",
-                          json_string_value(json_object_get(x, "reason")) ?: "?") == 0)
-            json_array_append_new(objects, json_string(b.data));
-        zb_buf_free(&b);
-    }
-    json_object_set_new(part, "not_verified", objects);
-    json_object_set_new(part, "owners_privileges_left_out", json_integer(settings));
-}
-
-/* Reads one restored part back and compares it; the part's report gets
- * the result. Errors are failures to compare, not differences. */
-static int verify_part(rehearsal *h, zb_restore_plan *plan, size_t i, zb_archive_reader *r, json_t *part)
-{
-    zb_restore_target_info t = zb_restore_plan_target(plan, i);
-    json_t *differences = json_array();
-    size_t count = 0;
-    int rc = 0;
-    json_object_set(part, "bytes", json_object_get(zb_archive_reader_manifest_source(r, t.kind, t.name), "bytes"));
-    if (strcmp(t.kind, ZB_SOURCE_PG) == 0) {
-        json_t *source = zb_archive_reader_manifest_source(r, ZB_SOURCE_PG, t.name);
-        zb_pg_restore *restored = zb_restore_plan_pg(plan, i);
-        zb_pg_verify_options v = {h->opts->pg_conninfo, h->opts->pg_password_file, t.target, h->opts->pg_jobs,
-                                  h->opts->no_owner, h->opts->no_acl, ZB_FAULT_VALUE("pg-before-compare-sql"),
-                                  zb_pg_restore_left_out(restored), zb_pg_restore_catalog(restored)};
-        long long rows = 0;
-        rc = zb_pg_verify_database(differences, DIFFERENCE_LIMIT, &count, &rows, &v, zb_pg_restore_toc(restored),
-                                   json_object_get(source, "summary"));
-        json_object_set_new(part, "rows", json_integer(rows));
-        describe_left_out(part, zb_pg_restore_left_out(restored));
-    } else {
-        zb_tree_check *check = NULL;
-        int is_volume = strcmp(t.kind, ZB_SOURCE_VOLUME) == 0;
-        ZB_FAULT_POINT("before-read-back", t.target);
-        char *folder = NULL;
-        rc = zb_tree_check_new(&check);
-        /* a volume whose folder is reachable is read back there, as it was
-         * written: Docker's archive stream would leave out what it cannot carry */
-        if (rc == 0 && is_volume)
-            rc = zb_volume_folder(h->docker, t.target, &folder);
-        if (rc == 0)
-            rc = is_volume && !folder ? zb_volume_walk(h->docker, t.target, add_volume_entry, check)
-                                      : zb_tree_check_add_folder(check, folder ? folder : t.target);
-        free(folder);
-        if (rc == 0)
-            rc = zb_tree_check_compare(check, r, t.kind, t.name, is_volume ? "data" : NULL, differences, DIFFERENCE_LIMIT,
-                                       &count);
-        if (rc == 0)
-            json_object_set_new(part, "entries", json_integer((json_int_t)zb_tree_check_count(check)));
-        zb_tree_check_free(check);
-    }
-    json_object_set_new(part, "differences", differences);
-    json_object_set_new(part, "difference_count", json_integer((json_int_t)count));
-    int incomplete = json_array_size(json_object_get(part, "not_verified")) > 0;
-    json_object_set_new(part, "result", json_string(rc < 0 ? "error" : count ? "fail" : incomplete ? "incomplete" : "pass"));
+    json_t *bytes = json_object_get(zb_archive_reader_manifest_source(r, t->kind, t->name), "bytes");
+    part->has_bytes = json_is_integer(bytes);
+    part->bytes = (long long)json_integer_value(bytes);
+    part->verified = 1;
+    int rc = t->ops->verify(&h->scratch, t->state, r, t->name, t->target, DIFFERENCE_LIMIT, &part->check);
+    part->result = rc < 0                          ? ZB_PART_ERROR
+                   : part->check.count             ? ZB_PART_FAIL
+                   : part->check.not_verified_count ? ZB_PART_INCOMPLETE
+                                                   : ZB_PART_PASS;
     return rc;
 }
 
 static void remove_target(rehearsal *h, const zb_restore_target_info *t)
 {
-    int rc;
-    if (strcmp(t->kind, ZB_SOURCE_PG) == 0)
-        rc = zb_pg_drop_database_at(h->opts->pg_conninfo, h->opts->pg_password_file, t->target);
-    else if (strcmp(t->kind, ZB_SOURCE_VOLUME) == 0)
-        rc = zb_volume_remove(h->docker, t->target);
-    else
-        rc = zb_fs_remove_tree(t->target);
-    if (rc < 0)
+    if (t->ops->scratch_remove(&h->scratch, t->target) < 0)
         zb_log_warn("the scratch %s %s could not be removed: %s", t->kind, t->target, zb_error_message());
     else
         zb_log_detail("removed the scratch %s %s", t->kind, t->target);
 }
 
-static json_t *new_report(const rehearsal *h)
+/* NULL (error set) when memory ran out. */
+static zb_rehearsal *new_rehearsal(const zb_rehearse_options *opts)
 {
-    char started[32];
-    zb_time_format_iso(started, sizeof(started), time(NULL));
-    char host[256] = "";
-    gethostname(host, sizeof(host) - 1);
-    return json_pack("{s:s, s:s, s:s, s:s, s:[], s:b}", "archive", h->opts->archive, "id", h->id, "host", host, "started",
-                     started, "parts", "kept", h->opts->keep);
+    zb_rehearsal *r = calloc(1, sizeof(*r));
+    if (!r || !(r->archive = zb_strdup(opts->archive))) {
+        free(r);
+        zb_error_set(ZB_ENOMEM, "out of memory");
+        return NULL;
+    }
+    snprintf(r->id, sizeof(r->id), "%08x", randombytes_random());
+    zb_time_format_iso(r->started, sizeof(r->started), time(NULL));
+    gethostname(r->host, sizeof(r->host) - 1);
+    r->kept = opts->keep;
+    return r;
 }
 
 /* Archive facts from the manifest: when it was made and its age now (the
  * recovery point a disaster at this moment would have). */
-static void describe_archive(json_t *report, zb_archive_reader *r)
+static void describe_archive(zb_rehearsal *out, zb_archive_reader *r)
 {
     const char *created = json_string_value(json_object_get(zb_archive_reader_manifest(r), "created"));
     time_t at;
     if (created && zb_time_parse_utc(&at, created) == 0) {
-        json_object_set_new(report, "archive_created", json_string(created));
-        json_object_set_new(report, "archive_age_seconds", json_integer((json_int_t)(time(NULL) - at)));
+        out->has_created = snprintf(out->created, sizeof(out->created), "%s", created) < (int)sizeof(out->created);
+        out->age_seconds = (long long)(time(NULL) - at);
     }
-    json_object_set_new(report, "bytes", json_integer((json_int_t)zb_archive_reader_bytes_in(r)));
+    out->read = 1;
+    out->bytes = (long long)zb_archive_reader_bytes_in(r);
 }
 
-static void finish_report(json_t *report, int rc, double read_seconds, double restore_seconds, double verify_seconds,
-                          double total_seconds, double fetch_seconds)
+static void finish(zb_rehearsal *out, int rc)
 {
     /* objects the scratch role could not create: neither a pass nor a failure */
     int incomplete = 0;
-    size_t i;
-    json_t *part;
-    json_array_foreach(json_object_get(report, "parts"), i, part)
-        incomplete |= strcmp(json_string_value(json_object_get(part, "result")) ?: "", "incomplete") == 0;
-    json_object_set_new(report, "result", json_string(rc < 0 ? "fail" : incomplete ? "incomplete" : "pass"));
+    for (size_t i = 0; out->parts && i < out->part_count; i++)
+        incomplete |= out->parts[i].result == ZB_PART_INCOMPLETE;
+    out->result = rc < 0 ? ZB_REHEARSAL_FAIL : incomplete ? ZB_REHEARSAL_INCOMPLETE : ZB_REHEARSAL_PASS;
     if (rc < 0)
-        json_object_set_new(report, "error", json_string(zb_error_message()));
-    json_object_set_new(report, "seconds",
-                        json_pack("{s:f, s:f, s:f, s:f, s:f}", "fetch", fetch_seconds, "read", read_seconds, "restore",
-                                  restore_seconds, "verify", verify_seconds, "total", total_seconds + fetch_seconds));
+        out->error = zb_strdup(zb_error_message());
 }
 
-static int restore_all(rehearsal *h, zb_restore_plan *plan, zb_archive_reader **r, json_t *report)
+static int restore_all(rehearsal *h, zb_restore_plan *plan, zb_archive_reader **r)
 {
     int rc = zb_archive_reader_open(r, h->opts->archive, &h->opts->keys);
     if (rc < 0)
@@ -233,82 +121,127 @@ static int restore_all(rehearsal *h, zb_restore_plan *plan, zb_archive_reader **
     rc = zb_restore_plan_run(plan, *r);
     zb_progress_end();
     if (rc == 0)
-        describe_archive(report, *r);
+        describe_archive(h->out, *r);
     return rc;
 }
 
-int zb_rehearse_run(json_t **report, const zb_rehearse_options *opts)
+static int verify_timed(rehearsal *h, const zb_restore_target_info *t, zb_archive_reader *r, zb_rehearsal_part *part)
 {
+    double started = zb_time_monotonic();
+    char phase[160];
+    snprintf(phase, sizeof(phase), "verifying %s %s", t->kind, t->name);
+    zb_progress_begin("verify --restore", 0);
+    zb_progress_phase(phase, 0);
+    int rc = verify_part(h, t, r, part);
+    zb_progress_end();
+    part->verify_seconds = zb_time_monotonic() - started;
+    return rc;
+}
+
+/* Each part read back and compared, until one cannot be. */
+static int verify_all(rehearsal *h, zb_restore_plan *plan, zb_archive_reader *r, int rc)
+{
+    zb_rehearsal *out = h->out;
+    size_t count = plan ? zb_restore_plan_count(plan) : 0, differences = 0;
+    out->parts = count ? calloc(count, sizeof(*out->parts)) : NULL;
+    if (count && !out->parts)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        zb_restore_target_info t = zb_restore_plan_target(plan, i);
+        zb_rehearsal_part *part = &out->parts[out->part_count++];
+        part->ops = t.ops;
+        part->name = zb_strdup(t.name);
+        part->target = t.target ? zb_strdup(t.target) : NULL; /* none: a restore that never began */
+        part->restore_seconds = t.load_seconds + t.finish_seconds;
+        out->restore_seconds += part->restore_seconds;
+        if (!part->name || (t.target && !part->target))
+            rc = rc < 0 ? rc : zb_error_set(ZB_ENOMEM, "out of memory");
+        if (rc == 0) {
+            rc = verify_timed(h, &t, r, part);
+            out->verify_seconds += part->verify_seconds;
+            differences += part->check.count;
+        } else {
+            part->result = t.finished ? ZB_PART_NOT_VERIFIED : ZB_PART_NOT_RESTORED;
+        }
+    }
+    if (rc == 0 && differences)
+        rc = zb_error_set(ZB_EVERIFY, "%s: the restored data differs from the backup (%zu difference%s)", out->archive,
+                          differences, differences == 1 ? "" : "s");
+    return rc;
+}
+
+/* Scratch targets go, whatever happened, unless asked to stay; the error
+ * (if any) is saved first so cleanup messages cannot replace it. */
+static void clean_up(rehearsal *h, zb_restore_plan *plan, int rc)
+{
+    zb_error_saved failure;
+    zb_error_save(&failure);
+    for (size_t i = 0; plan && !h->opts->keep && i < zb_restore_plan_count(plan); i++) {
+        zb_restore_target_info t = zb_restore_plan_target(plan, i);
+        if (t.finished)
+            remove_target(h, &t);
+    }
+    zb_restore_plan_free(plan); /* removes what a failed restore left half done */
+    if (h->scratch.folder && !h->opts->keep)
+        rmdir(h->scratch.folder);
+    if (rc < 0)
+        zb_error_raise(&failure);
+}
+
+int zb_rehearse_run(zb_rehearsal **out, const zb_rehearse_options *opts)
+{
+    *out = NULL;
     rehearsal h;
     memset(&h, 0, sizeof(h));
     h.opts = opts;
-    uint32_t id = randombytes_random();
-    snprintf(h.id, sizeof(h.id), "%08x", id);
+    if (!(h.out = new_rehearsal(opts)))
+        return ZB_ENOMEM;
+    *out = h.out;
+    h.scratch = (zb_source_scratch){.id = h.out->id, .pg_conninfo = opts->pg_conninfo,
+                                    .pg_password_file = opts->pg_password_file, .pg_jobs = opts->pg_jobs,
+                                    .no_owner = opts->no_owner, .no_acl = opts->no_acl, .docker_host = opts->docker_host,
+                                    .scratch_dir = opts->scratch_dir};
     zb_restore_plan *plan = NULL;
     zb_archive_reader *r = NULL;
-    double started = zb_time_monotonic(), restored = started, verified;
-    double restore_seconds = 0, verify_seconds = 0;
-    *report = new_report(&h);
-    if (!*report)
-        return zb_error_set(ZB_ENOMEM, "out of memory");
+    double started = zb_time_monotonic(), restored = started;
     int rc = zb_restore_plan_new(&plan);
     if (rc == 0) {
         zb_restore_plan_on_unselected(plan, select_source, &h);
-        rc = restore_all(&h, plan, &r, *report);
+        rc = restore_all(&h, plan, &r);
         restored = zb_time_monotonic();
     }
-    size_t differences = 0;
-    json_t *parts = json_object_get(*report, "parts");
-    for (size_t i = 0; plan && i < zb_restore_plan_count(plan); i++) {
-        zb_restore_target_info t = zb_restore_plan_target(plan, i);
-        json_t *part = json_pack("{s:s, s:s, s:s, s:f}", "kind", t.kind, "name", t.name, "target", t.target,
-                                 "restore_seconds", t.load_seconds + t.finish_seconds);
-        restore_seconds += t.load_seconds + t.finish_seconds;
-        if (rc == 0) {
-            double part_started = zb_time_monotonic();
-            char phase[160];
-            snprintf(phase, sizeof(phase), "verifying %s %s", t.kind, t.name);
-            zb_progress_begin("verify --restore", 0);
-            zb_progress_phase(phase, 0);
-            rc = verify_part(&h, plan, i, r, part);
-            zb_progress_end();
-            double took = zb_time_monotonic() - part_started;
-            json_object_set_new(part, "verify_seconds", json_real(took));
-            verify_seconds += took;
-            differences += (size_t)json_integer_value(json_object_get(part, "difference_count"));
-        } else {
-            json_object_set_new(part, "result", json_string(t.finished ? "not verified" : "not restored"));
-        }
-        json_array_append_new(parts, part);
-    }
-    verified = zb_time_monotonic();
-    if (rc == 0 && differences)
-        rc = zb_error_set(ZB_EVERIFY, "%s: the restored data differs from the backup (%zu difference%s)", opts->archive,
-                          differences, differences == 1 ? "" : "s");
+    rc = verify_all(&h, plan, r, rc);
+    double verified = zb_time_monotonic();
     if ((rc == 0 || rc == ZB_EVERIFY) && opts->before_cleanup) {
-        int checked = opts->before_cleanup(*report, opts->payload);
+        finish(h.out, rc); /* the parts' and the whole's results, for the callback */
+        int checked = opts->before_cleanup(h.out, opts->payload);
         rc = rc == 0 ? checked : rc;
     }
-    finish_report(*report, rc, restored - started - restore_seconds, restore_seconds, verify_seconds, verified - started,
-                  opts->fetch_seconds);
-    /* scratch targets go, whatever happened, unless asked to stay; the
-     * error (if any) is saved first so cleanup messages cannot replace it */
-    zb_error_saved failure;
-    zb_error_save(&failure);
-    for (size_t i = 0; plan && !opts->keep && i < zb_restore_plan_count(plan); i++) {
-        zb_restore_target_info t = zb_restore_plan_target(plan, i);
-        if (t.finished)
-            remove_target(&h, &t);
-    }
-    zb_restore_plan_free(plan); /* removes what a failed restore left half done */
-    if (h.scratch_root && !opts->keep)
-        rmdir(h.scratch_root);
-    if (rc < 0)
-        zb_error_raise(&failure);
+    free(h.out->error);
+    h.out->error = NULL;
+    finish(h.out, rc);
+    h.out->fetch_seconds = opts->fetch_seconds;
+    h.out->read_seconds = restored - started - h.out->restore_seconds;
+    h.out->total_seconds = verified - started + opts->fetch_seconds;
+    clean_up(&h, plan, rc);
     zb_archive_reader_free(r);
-    zb_docker_close(h.docker);
-    free(h.scratch_root);
+    zb_source_scratch_free(&h.scratch);
     return rc;
+}
+
+void zb_rehearsal_free(zb_rehearsal *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->part_count; i++) {
+        free(r->parts[i].name);
+        free(r->parts[i].target);
+        zb_source_check_free(&r->parts[i].check);
+    }
+    free(r->parts);
+    free(r->archive);
+    free(r->error);
+    free(r);
 }
 
 /* Whether a failed rehearsal says something about the archive (recorded) or

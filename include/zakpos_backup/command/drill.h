@@ -2,13 +2,37 @@
 #ifndef ZB_COMMAND_DRILL_H
 #define ZB_COMMAND_DRILL_H
 
+#include "zakpos_backup/restore/rehearse.h"
+
 #include <jansson.h>
 #include <stdio.h>
+
+/* One smoke check as it ran in the restored database. */
+typedef struct zb_drill_check {
+    const char *name, *sql, *expect; /* the configuration's */
+    char *got;                       /* the query's result as text, or NULL */
+    char *error;                     /* why it could not run, or NULL */
+    int passed;
+    int timed;
+    double seconds;
+} zb_drill_check;
+
+/* What a drill found: the rehearsal, the smoke checks, the recovery time. */
+typedef struct zb_drill_report {
+    const zb_rehearsal *rehearsal;
+    zb_drill_check *checks;
+    size_t check_count;
+    int checks_ran; /* the rehearsal got as far as the checks */
+    double checks_seconds;
+    double rto_seconds;   /* fetch, read and decrypt, restore */
+    double total_seconds; /* the whole drill, checks included */
+    const char *fetched_from; /* a remote the archive came from, or NULL */
+} zb_drill_report;
 
 /* Runs the command; returns 0 or a negative zb error code (message set). */
 int zb_cmd_drill(int argc, char **argv);
 
 /* The drill report as Markdown (report.c). */
-void zb_drill_write_markdown(FILE *out, json_t *report);
+void zb_drill_write_markdown(FILE *out, const zb_drill_report *report);
 
 #endif

@@ -10,6 +10,7 @@
 #include "zakpos_backup/source/docker/client.h"
 #include "zakpos_backup/source/docker/volume.h"
 #include "zakpos_backup/source/pg/pg.h"
+#include "zakpos_backup/source/source.h"
 
 #include <stddef.h>
 
@@ -24,6 +25,8 @@ typedef struct zb_restore_target_info {
     double load_seconds;
     double finish_seconds;
     int finished;
+    const zb_source_ops *ops; /* the kind */
+    void *state;              /* its restore (for its verify) */
 } zb_restore_target_info;
 
 /* Called for the first entry of a source no target was added for: it may add
@@ -34,6 +37,11 @@ int zb_restore_plan_new(zb_restore_plan **out);
 void zb_restore_plan_free(zb_restore_plan *p);
 void zb_restore_plan_on_unselected(zb_restore_plan *p, zb_restore_plan_select_fn select, void *payload);
 
+/* A target for source `name` of a kind (NULL name: the archive's first of
+ * the kind, where the kind allows it), made as opts say. */
+int zb_restore_plan_add(zb_restore_plan *p, const zb_source_ops *ops, const char *name, const char *target,
+                        const zb_source_restore_options *opts);
+/* The same for each kind, as the restore command selects them. */
 int zb_restore_plan_add_path(zb_restore_plan *p, const char *name, const char *target, int force);
 /* d stays the caller's. */
 int zb_restore_plan_add_volume(zb_restore_plan *p, zb_docker *d, const char *name, const char *target,
@@ -47,7 +55,5 @@ int zb_restore_plan_run(zb_restore_plan *p, zb_archive_reader *r);
 
 size_t zb_restore_plan_count(const zb_restore_plan *p);
 zb_restore_target_info zb_restore_plan_target(const zb_restore_plan *p, size_t i);
-/* The database restore of target i (NULL if it is not one), for its table of contents. */
-zb_pg_restore *zb_restore_plan_pg(const zb_restore_plan *p, size_t i);
 
 #endif

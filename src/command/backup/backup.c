@@ -18,6 +18,7 @@
 #include "zakpos_backup/source/path/path.h"
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/pg.h"
+#include "zakpos_backup/source/source.h"
 
 #include <getopt.h>
 #include <limits.h>
@@ -265,36 +266,6 @@ static int archive_path(char *out, size_t size, const char *repo, const char *na
     return zb_error_set(ZB_EEXIST, "too many archives named %s-%s in %s", name, stamp, repo);
 }
 
-static int back_up_paths(zb_archive_writer *w, const zb_strv *paths)
-{
-    for (size_t i = 0; i < paths->count; i++) {
-        char *name = NULL, *dir = NULL;
-        int rc = zb_path_parse_spec(&name, &dir, paths->items[i]);
-        if (rc == 0) {
-            zb_log_detail("backing up path %s (%s)", name, dir);
-            rc = zb_path_backup(w, name, dir);
-        }
-        free(name);
-        free(dir);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-
-/* The database's name in the archive: --pg-name, else its dbname when that
- * is a valid source name, else "db". */
-static int back_up_database(zb_archive_writer *w, backup_request *req)
-{
-    char *dbname = req->pg_name ? NULL : zb_pg_conninfo_dbname(req->pg.conninfo);
-    const char *name = req->pg_name ? req->pg_name : dbname && zb_manifest_check_source_name(dbname) == 0 ? dbname : "db";
-    int rc = zb_manifest_check_source_name(name);
-    if (rc == 0)
-        rc = zb_pg_backup(w, name, &req->pg);
-    free(dbname);
-    return rc;
-}
-
 static void log_summary(const char *path, zb_archive_writer *w, double seconds);
 
 /* The published archive's sources and size go into the repository index,
@@ -311,20 +282,17 @@ static void record_in_index(const char *path, zb_archive_writer *w)
     free(name);
 }
 
-/* Volumes go first: a volume whose files changed while Docker read it
- * makes the whole archive start again, and less is redone that way. */
-static int back_up_volumes(zb_archive_writer *w, zb_docker *d, char **names, size_t count, const backup_request *req,
-                           int *retry)
+/* Every kind reads what the request selected of it, in the kinds' order. */
+static int back_up_sources(zb_archive_writer *w, const zb_source_selection *sel)
 {
-    zb_volume_backup_options opts = {req->stop_containers.items, req->pause_containers.items, req->volume_api,
-                                     req->volume_agent};
-    for (size_t i = 0; i < count; i++) {
-        zb_log_detail("backing up volume %s", names[i]);
-        int rc = zb_volume_backup(w, d, names[i], &opts, retry);
-        if (rc < 0)
-            return rc;
+    int rc = 0;
+    for (const zb_source_ops *const *k = zb_source_kinds; rc == 0 && *k; k++) {
+        if (!(*k)->selected(sel))
+            continue;
+        zb_progress_rename((*k)->reading);
+        rc = (*k)->backup(w, sel);
     }
-    return 0;
+    return rc;
 }
 
 /* One try at the archive: every source into a new temporary file. */
@@ -340,18 +308,12 @@ static int write_archive(char *path, size_t path_size, backup_request *req, zb_d
     /* no total: the sources' sizes are known only once read */
     if (rc == 0)
         zb_progress_begin("backup", 0);
-    if (rc == 0 && volume_count)
-        zb_progress_rename("reading volumes");
+    zb_volume_backup_options volume = {req->stop_containers.items, req->pause_containers.items, req->volume_api,
+                                       req->volume_agent};
+    zb_source_selection sel = {(const char *const *)req->paths.items, req->paths.count, req->pg_selected, req->pg_name,
+                               &req->pg, d, volumes, volume_count, &volume, retry};
     if (rc == 0)
-        rc = back_up_volumes(w, d, volumes, volume_count, req, retry);
-    if (rc == 0 && req->pg_selected) {
-        zb_progress_rename("reading the database");
-        rc = back_up_database(w, req);
-    }
-    if (rc == 0 && req->paths.count)
-        zb_progress_rename("reading folders");
-    if (rc == 0)
-        rc = back_up_paths(w, &req->paths);
+        rc = back_up_sources(w, &sel);
     if (rc == 0)
         zb_progress_phase("publishing the archive", 0);
     if (rc == 0)

@@ -49,6 +49,7 @@ typedef struct drill {
     const char *repo;
     const char *report_file;
     int as_json;
+    zb_drill_report report;
 } drill;
 
 /* A query's result as text: columns joined by '|', rows by newlines. */
@@ -62,57 +63,55 @@ static void result_text(zb_buf *out, PGresult *res)
     }
 }
 
-static const char *restored_database(json_t *report)
+/* The scratch database the rehearsal restored and read back, or NULL. */
+static const char *restored_database(const zb_rehearsal *r)
 {
-    size_t i;
-    json_t *part;
-    json_array_foreach(json_object_get(report, "parts"), i, part) {
-        const char *result = json_string_value(json_object_get(part, "result"));
-        if (strcmp(json_string_value(json_object_get(part, "kind")), "pg") == 0 && result &&
-            (strcmp(result, "pass") == 0 || strcmp(result, "fail") == 0 || strcmp(result, "incomplete") == 0))
-            return json_string_value(json_object_get(part, "target"));
+    for (size_t i = 0; i < r->part_count; i++) {
+        const zb_rehearsal_part *p = &r->parts[i];
+        if (p->ops == &zb_source_pg &&
+            (p->result == ZB_PART_PASS || p->result == ZB_PART_FAIL || p->result == ZB_PART_INCOMPLETE))
+            return p->target;
     }
     return NULL;
 }
 
-static json_t *run_check(PGconn *conn, const zb_config_check *k)
+static void run_check(zb_drill_check *check, PGconn *conn, const zb_config_check *k)
 {
     double started = zb_time_monotonic();
-    json_t *check = json_pack("{s:s, s:s, s:s}", "name", k->name, "sql", k->sql, "expect", k->expect);
+    check->name = k->name;
+    check->sql = k->sql;
+    check->expect = k->expect;
     if (!conn) {
-        json_object_set_new(check, "result", json_string("fail"));
-        json_object_set_new(check, "error", json_string("no database was restored to run it in"));
-        return check;
+        check->error = zb_strdup("no database was restored to run it in");
+        return;
     }
     PGresult *res = PQexec(conn, k->sql);
     if (PQresultStatus(res) == PGRES_TUPLES_OK) {
         zb_buf got = ZB_BUF_INIT;
         zb_buf_puts(&got, "");
         result_text(&got, res);
-        json_object_set_new(check, "got", json_string(got.data ? got.data : ""));
-        json_object_set_new(check, "result", json_string(got.data && strcmp(got.data, k->expect) == 0 ? "pass" : "fail"));
+        check->got = zb_strdup(got.data ? got.data : "");
+        check->passed = got.data && strcmp(got.data, k->expect) == 0;
         zb_buf_free(&got);
     } else {
         zb_pg_result_error(conn, res, "the query failed");
-        json_object_set_new(check, "result", json_string("fail"));
-        json_object_set_new(check, "error", json_string(zb_error_message()));
+        check->error = zb_strdup(zb_error_message());
         zb_error_clear();
     }
     PQclear(res);
-    json_object_set_new(check, "seconds", json_real(zb_time_monotonic() - started));
-    return check;
+    check->timed = 1;
+    check->seconds = zb_time_monotonic() - started;
 }
 
 /* The configuration's smoke checks, in the restored database, read-only. */
-static int run_smoke_checks(json_t *report, void *payload)
+static int run_smoke_checks(const zb_rehearsal *r, void *payload)
 {
     drill *d = payload;
     double started = zb_time_monotonic();
-    json_t *checks = json_array();
-    json_object_set_new(report, "checks", checks);
+    d->report.checks_ran = 1;
     if (d->config->check_count == 0)
         return 0;
-    const char *db = restored_database(report);
+    const char *db = restored_database(r);
     PGconn *conn = NULL;
     if (db && zb_pg_connect_db(&conn, d->ro.pg_conninfo, d->ro.pg_password_file, db) < 0)
         return zb_error_code();
@@ -122,20 +121,52 @@ static int run_smoke_checks(json_t *report, void *payload)
         PQfinish(conn);
         return zb_error_code();
     }
+    if (!(d->report.checks = calloc(d->config->check_count, sizeof(*d->report.checks)))) {
+        PQfinish(conn);
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    }
     size_t failed = 0;
     const char *first_failed = NULL;
     for (size_t i = 0; i < d->config->check_count; i++) {
-        json_t *check = run_check(conn, &d->config->checks[i]);
-        if (strcmp(json_string_value(json_object_get(check, "result")), "pass") != 0 && failed++ == 0)
-            first_failed = d->config->checks[i].name;
-        json_array_append_new(checks, check);
+        zb_drill_check *check = &d->report.checks[d->report.check_count++];
+        run_check(check, conn, &d->config->checks[i]);
+        if (!check->passed && failed++ == 0)
+            first_failed = check->name;
     }
     PQfinish(conn);
-    json_object_set_new(report, "checks_seconds", json_real(zb_time_monotonic() - started));
+    d->report.checks_seconds = zb_time_monotonic() - started;
     if (failed)
         return zb_error_set(ZB_EVERIFY, "%zu of %zu smoke checks failed (first: %s)", failed, d->config->check_count,
                             first_failed);
     return 0;
+}
+
+static void free_checks(zb_drill_report *report)
+{
+    for (size_t i = 0; i < report->check_count; i++) {
+        free(report->checks[i].got);
+        free(report->checks[i].error);
+    }
+    free(report->checks);
+}
+
+/* The smoke checks as the JSON report has them. */
+static json_t *checks_json(const zb_drill_report *report)
+{
+    json_t *checks = json_array();
+    for (size_t i = 0; checks && i < report->check_count; i++) {
+        const zb_drill_check *k = &report->checks[i];
+        json_t *check = json_pack("{s:s, s:s, s:s}", "name", k->name, "sql", k->sql, "expect", k->expect);
+        if (k->got)
+            json_object_set_new(check, "got", json_string(k->got));
+        json_object_set_new(check, "result", json_string(k->passed ? "pass" : "fail"));
+        if (k->error)
+            json_object_set_new(check, "error", json_string(k->error));
+        if (k->timed)
+            json_object_set_new(check, "seconds", json_real(k->seconds));
+        json_array_append_new(checks, check);
+    }
+    return checks;
 }
 
 /* FILE.md and FILE.json; a FILE ending in either names that one. */
@@ -154,7 +185,7 @@ static int write_reports(const drill *d, json_t *report)
     size_t markdown_len = 0;
     FILE *mem = open_memstream(&markdown, &markdown_len);
     if (mem) {
-        zb_drill_write_markdown(mem, report);
+        zb_drill_write_markdown(mem, &d->report);
         fclose(mem);
     }
     int rc = text && markdown ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
@@ -187,16 +218,26 @@ static int write_reports(const drill *d, json_t *report)
 
 /* The recovery time: until every part was back (fetch, read and decrypt,
  * restore), without the proof that follows. */
-static void add_recovery_figures(json_t *report)
+static void recovery_figures(zb_drill_report *report)
 {
-    json_t *s = json_object_get(report, "seconds");
-    json_object_set_new(s, "checks", json_real(json_real_value(json_object_get(report, "checks_seconds"))));
-    json_object_del(report, "checks_seconds");
-    double rto = json_real_value(json_object_get(s, "fetch")) + json_real_value(json_object_get(s, "read")) +
-                 json_real_value(json_object_get(s, "restore"));
-    json_object_set_new(report, "rto_seconds", json_real(rto));
-    double total = json_real_value(json_object_get(s, "total")) + json_real_value(json_object_get(s, "checks"));
-    json_object_set_new(s, "total", json_real(total));
+    const zb_rehearsal *r = report->rehearsal;
+    report->rto_seconds = r->fetch_seconds + r->read_seconds + r->restore_seconds;
+    report->total_seconds = r->total_seconds + report->checks_seconds;
+}
+
+/* The JSON report: the rehearsal's, with the checks and the recovery figures. */
+static json_t *report_json(const zb_drill_report *report)
+{
+    json_t *extra = report->checks_ran ? json_pack("{s:o}", "checks", checks_json(report)) : NULL;
+    json_t *out = zb_rehearsal_json(report->rehearsal, extra);
+    json_decref(extra);
+    json_t *s = json_object_get(out, "seconds");
+    json_object_set_new(s, "checks", json_real(report->checks_seconds));
+    json_object_set_new(out, "rto_seconds", json_real(report->rto_seconds));
+    json_object_set_new(s, "total", json_real(report->total_seconds));
+    if (report->fetched_from)
+        json_object_set_new(out, "fetched_from", json_string(report->fetched_from));
+    return out;
 }
 
 static int resolve_archive(char **archive, const drill *d, const char *given)
@@ -266,26 +307,28 @@ int zb_cmd_drill(int argc, char **argv)
     }
     char *archive = NULL;
     json_t *report = NULL;
+    zb_rehearsal *rehearsal = NULL;
     if ((rc = resolve_archive(&archive, &d, optind < argc ? argv[optind] : NULL)) == 0) {
         d.ro.archive = archive;
         d.ro.fetch_seconds = zb_remote_fetched_seconds();
         d.ro.before_cleanup = run_smoke_checks;
         d.ro.payload = &d;
         zb_log_info("drill: restoring %s into scratch targets", archive);
-        rc = zb_rehearse_run(&report, &d.ro);
-        if (!report) {
+        rc = zb_rehearse_run(&rehearsal, &d.ro);
+        if (!rehearsal) {
             free(archive);
             zb_config_free(&c);
             return rc;
         }
-        add_recovery_figures(report);
-        if (zb_remote_fetched_from()) /* a download: its folder is no repository */
-            json_object_set_new(report, "fetched_from", json_string(zb_remote_fetched_from()));
-        else
+        d.report.rehearsal = rehearsal;
+        d.report.fetched_from = zb_remote_fetched_from(); /* a download: its folder is no repository */
+        recovery_figures(&d.report);
+        report = report_json(&d.report);
+        if (!d.report.fetched_from)
             zb_rehearse_record(archive, report, rc, "drill");
         zb_error_saved failure;
         zb_error_save(&failure);
-        int written = write_reports(&d, report);
+        int written = report ? write_reports(&d, report) : zb_error_set(ZB_ENOMEM, "out of memory");
         if (rc < 0 && written < 0)
             zb_log_error("%s", zb_error_message()); /* the drill's own failure is the one reported */
         if (rc < 0)
@@ -296,6 +339,8 @@ int zb_cmd_drill(int argc, char **argv)
     if (rc < 0)
         zb_error_context("drill failed");
     json_decref(report);
+    free_checks(&d.report);
+    zb_rehearsal_free(rehearsal);
     free(archive);
     zb_config_free(&c);
     return rc;

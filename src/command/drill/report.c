@@ -3,13 +3,7 @@
 
 #include <string.h>
 
-static const char *text(json_t *o, const char *key)
-{
-    const char *t = json_string_value(json_object_get(o, key));
-    return t ? t : "-";
-}
-
-static double seconds(json_t *o, const char *key) { return json_number_value(json_object_get(o, key)); }
+static const char *text(const char *value) { return value ? value : "-"; }
 
 static const char *duration(char *buf, size_t size, double s)
 {
@@ -26,97 +20,100 @@ static void cell(FILE *out, const char *value)
     fputc(' ', out);
 }
 
-static void write_summary(FILE *out, json_t *report)
+static void write_summary(FILE *out, const zb_drill_report *d)
 {
     char a[32], b[32], c[32];
-    json_t *s = json_object_get(report, "seconds");
-    const char *result = text(report, "result");
+    const zb_rehearsal *r = d->rehearsal;
     fprintf(out, "# Disaster-recovery drill: %s\n\n",
-            strcmp(result, "pass") == 0         ? "PASSED"
-            : strcmp(result, "incomplete") == 0 ? "INCOMPLETE (objects not verified)"
-                                                : "FAILED");
-    fprintf(out, "- Archive: `%s` (%s)\n", text(report, "archive"),
-            json_object_get(report, "bytes") ? (zb_format_bytes(a, sizeof(a), (uint64_t)json_integer_value(json_object_get(report, "bytes"))), a) : "-");
-    if (json_object_get(report, "fetched_from"))
-        fprintf(out, "- Fetched from: `%s`\n", text(report, "fetched_from"));
-    fprintf(out, "- Archive created: %s\n", text(report, "archive_created"));
-    if (json_object_get(report, "archive_age_seconds"))
+            r->result == ZB_REHEARSAL_PASS         ? "PASSED"
+            : r->result == ZB_REHEARSAL_INCOMPLETE ? "INCOMPLETE (objects not verified)"
+                                                   : "FAILED");
+    fprintf(out, "- Archive: `%s` (%s)\n", r->archive, r->read ? (zb_format_bytes(a, sizeof(a), (uint64_t)r->bytes), a) : "-");
+    if (d->fetched_from)
+        fprintf(out, "- Fetched from: `%s`\n", d->fetched_from);
+    fprintf(out, "- Archive created: %s\n", r->read && r->has_created ? r->created : "-");
+    if (r->read && r->has_created)
         fprintf(out, "- Recovery point (archive age at drill time): **%s**\n",
-                duration(a, sizeof(a), (double)json_integer_value(json_object_get(report, "archive_age_seconds"))));
-    fprintf(out, "- Recovery time (fetch, decrypt, restore every part): **%s**\n", duration(b, sizeof(b), seconds(report, "rto_seconds")));
-    fprintf(out, "- Whole drill (with verification and smoke checks): %s\n", duration(c, sizeof(c), seconds(s, "total")));
-    fprintf(out, "- Drill %s on %s, started %s%s\n", text(report, "id"), text(report, "host"), text(report, "started"),
-            json_is_true(json_object_get(report, "kept")) ? "; scratch targets kept" : "; scratch targets removed");
-    if (json_object_get(report, "error"))
-        fprintf(out, "- Error: %s\n", text(report, "error"));
+                duration(a, sizeof(a), (double)r->age_seconds));
+    fprintf(out, "- Recovery time (fetch, decrypt, restore every part): **%s**\n", duration(b, sizeof(b), d->rto_seconds));
+    fprintf(out, "- Whole drill (with verification and smoke checks): %s\n", duration(c, sizeof(c), d->total_seconds));
+    fprintf(out, "- Drill %s on %s, started %s%s\n", r->id, r->host, r->started,
+            r->kept ? "; scratch targets kept" : "; scratch targets removed");
+    if (r->error)
+        fprintf(out, "- Error: %s\n", r->error);
     fprintf(out, "\n## Time by phase\n\nReading, decrypting and decompressing the archive overlap with restoring the\n"
                  "parts (the archive streams into them), so that time is inside each part's.\n\n| phase | time |\n|---|---|\n");
-    static const char *const phases[][2] = {{"fetch", "fetch the archive"}, {"read", "archive read outside the parts' work"},
-                                            {"restore", "restore (all parts)"}, {"verify", "verify (all parts)"},
-                                            {"checks", "smoke checks"}, {"total", "total"}};
+    const struct {
+        const char *what;
+        double seconds;
+    } phases[] = {{"fetch the archive", r->fetch_seconds},   {"archive read outside the parts' work", r->read_seconds},
+                  {"restore (all parts)", r->restore_seconds}, {"verify (all parts)", r->verify_seconds},
+                  {"smoke checks", d->checks_seconds},        {"total", d->total_seconds}};
     for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
-        fprintf(out, "| %s | %s |\n", phases[i][1], duration(a, sizeof(a), seconds(s, phases[i][0])));
+        fprintf(out, "| %s | %s |\n", phases[i].what, duration(a, sizeof(a), phases[i].seconds));
 }
 
-static void write_parts(FILE *out, json_t *report)
+static void write_part(FILE *out, const zb_rehearsal_part *p)
 {
-    size_t i, j;
-    json_t *part, *d;
+    char size[32], restore[32], verify[32], rate[32], what[600], amount[64];
+    double took = p->restore_seconds;
+    uint64_t bytes = p->verified && p->has_bytes ? (uint64_t)p->bytes : 0;
+    zb_format_bytes(size, sizeof(size), bytes);
+    zb_format_bytes(rate, sizeof(rate), took > 0 ? (uint64_t)((double)bytes / took) : bytes);
+    snprintf(what, sizeof(what), "%s %s", p->ops->kind, p->name);
+    int rows = p->verified && p->check.has_amount && p->check.amount_is_rows;
+    snprintf(amount, sizeof(amount), "%lld %s", p->verified && p->check.has_amount ? p->check.amount : 0,
+             rows ? "rows" : "entries");
+    cell(out, what);
+    cell(out, p->target);
+    cell(out, size);
+    cell(out, duration(restore, sizeof(restore), took));
+    fprintf(out, "| %s/s ", rate);
+    cell(out, duration(verify, sizeof(verify), p->verified ? p->verify_seconds : 0));
+    cell(out, amount);
+    cell(out, zb_part_result_name(p->result));
+    fputs("|\n", out);
+}
+
+static void write_parts(FILE *out, const zb_rehearsal *r)
+{
     fprintf(out, "\n## Parts\n\n| part | restored into | size | restore | throughput | verify | read back | result |\n"
                  "|---|---|---|---|---|---|---|---|\n");
-    json_array_foreach(json_object_get(report, "parts"), i, part) {
-        char size[32], restore[32], verify[32], rate[32], what[600], amount[64];
-        double took = seconds(part, "restore_seconds");
-        uint64_t bytes = (uint64_t)json_integer_value(json_object_get(part, "bytes"));
-        zb_format_bytes(size, sizeof(size), bytes);
-        zb_format_bytes(rate, sizeof(rate), took > 0 ? (uint64_t)((double)bytes / took) : bytes);
-        snprintf(what, sizeof(what), "%s %s", text(part, "kind"), text(part, "name"));
-        json_t *rows = json_object_get(part, "rows");
-        snprintf(amount, sizeof(amount), "%lld %s", (long long)json_integer_value(rows ? rows : json_object_get(part, "entries")),
-                 rows ? "rows" : "entries");
-        cell(out, what);
-        cell(out, text(part, "target"));
-        cell(out, size);
-        cell(out, duration(restore, sizeof(restore), took));
-        fprintf(out, "| %s/s ", rate);
-        cell(out, duration(verify, sizeof(verify), seconds(part, "verify_seconds")));
-        cell(out, amount);
-        cell(out, text(part, "result"));
-        fputs("|\n", out);
-    }
-    json_array_foreach(json_object_get(report, "parts"), i, part) {
-        if (json_integer_value(json_object_get(part, "difference_count")) == 0)
+    for (size_t i = 0; i < r->part_count; i++)
+        if (r->parts[i].target) /* one that never began is not in the report */
+            write_part(out, &r->parts[i]);
+    for (size_t i = 0; i < r->part_count; i++) {
+        const zb_rehearsal_part *p = &r->parts[i];
+        if (!p->target || !p->verified || p->check.count == 0)
             continue;
-        fprintf(out, "\n### Differences in %s %s (%lld)\n\n", text(part, "kind"), text(part, "name"),
-                (long long)json_integer_value(json_object_get(part, "difference_count")));
-        json_array_foreach(json_object_get(part, "differences"), j, d) fprintf(out, "- %s\n", json_string_value(d));
+        fprintf(out, "\n### Differences in %s %s (%lld)\n\n", p->ops->kind, p->name, (long long)p->check.count);
+        for (size_t j = 0; j < p->check.kept; j++)
+            fprintf(out, "- %s\n", p->check.differences[j]);
     }
 }
 
-static void write_checks(FILE *out, json_t *report)
+static void write_checks(FILE *out, const zb_drill_report *d)
 {
-    json_t *checks = json_object_get(report, "checks");
-    size_t i;
-    json_t *k;
     fprintf(out, "\n## Smoke checks\n\n");
-    if (json_array_size(checks) == 0) {
+    if (d->check_count == 0) {
         fprintf(out, "None configured (add [check NAME] sections with sql and expect).\n");
         return;
     }
     fprintf(out, "| check | query | expected | got | result |\n|---|---|---|---|---|\n");
-    json_array_foreach(checks, i, k) {
-        cell(out, text(k, "name"));
-        cell(out, text(k, "sql"));
-        cell(out, text(k, "expect"));
-        cell(out, json_object_get(k, "error") ? text(k, "error") : text(k, "got"));
-        cell(out, text(k, "result"));
+    for (size_t i = 0; i < d->check_count; i++) {
+        const zb_drill_check *k = &d->checks[i];
+        cell(out, text(k->name));
+        cell(out, text(k->sql));
+        cell(out, text(k->expect));
+        cell(out, k->error ? k->error : text(k->got));
+        cell(out, k->passed ? "pass" : "fail");
         fputs("|\n", out);
     }
 }
 
-void zb_drill_write_markdown(FILE *out, json_t *report)
+void zb_drill_write_markdown(FILE *out, const zb_drill_report *report)
 {
     write_summary(out, report);
-    write_parts(out, report);
+    write_parts(out, report->rehearsal);
     write_checks(out, report);
 }

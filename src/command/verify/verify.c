@@ -51,38 +51,30 @@ static const char help[] =
     "On success prints one line on stdout: verified ARCHIVE (N entries, SIZE),\n"
     "or with --restore: verified ARCHIVE by restore (PARTS) in DURATION.\n";
 
-static void print_differences(json_t *report)
+static void print_differences(const zb_rehearsal *r)
 {
-    size_t i, j;
-    json_t *part, *d;
-    json_array_foreach(json_object_get(report, "parts"), i, part) {
-        json_array_foreach(json_object_get(part, "differences"), j, d)
-            zb_log_error("%s %s: %s", json_string_value(json_object_get(part, "kind")),
-                         json_string_value(json_object_get(part, "name")), json_string_value(d));
-        long long shown = (long long)json_array_size(json_object_get(part, "differences"));
-        long long all = json_integer_value(json_object_get(part, "difference_count"));
-        if (all > shown)
-            zb_log_error("%s %s: %lld more differences not shown", json_string_value(json_object_get(part, "kind")),
-                         json_string_value(json_object_get(part, "name")), all - shown);
+    for (size_t i = 0; i < r->part_count; i++) {
+        const zb_rehearsal_part *p = &r->parts[i];
+        for (size_t j = 0; j < p->check.kept; j++)
+            zb_log_error("%s %s: %s", p->ops->kind, p->name, p->check.differences[j]);
+        if (p->check.count > p->check.kept)
+            zb_log_error("%s %s: %lld more differences not shown", p->ops->kind, p->name,
+                         (long long)(p->check.count - p->check.kept));
     }
 }
 
-static void print_summary(const char *archive, json_t *report)
+static void print_summary(const char *archive, const zb_rehearsal *r)
 {
     zb_buf parts = ZB_BUF_INIT;
-    size_t i;
-    json_t *part;
-    json_array_foreach(json_object_get(report, "parts"), i, part) {
-        json_t *rows = json_object_get(part, "rows");
-        zb_buf_printf(&parts, "%s%s %s, %lld %s", parts.len ? "; " : "", json_string_value(json_object_get(part, "kind")),
-                      json_string_value(json_object_get(part, "name")),
-                      (long long)json_integer_value(rows ? rows : json_object_get(part, "entries")), rows ? "rows" : "entries");
+    size_t not_verified = 0;
+    for (size_t i = 0; i < r->part_count; i++) {
+        const zb_rehearsal_part *p = &r->parts[i];
+        zb_buf_printf(&parts, "%s%s %s, %lld %s", parts.len ? "; " : "", p->ops->kind, p->name,
+                      p->check.has_amount ? p->check.amount : 0, p->check.amount_is_rows ? "rows" : "entries");
+        not_verified += p->check.not_verified_count;
     }
     char took[32];
-    zb_format_duration(took, sizeof(took), json_real_value(json_object_get(json_object_get(report, "seconds"), "total")));
-    size_t not_verified = 0;
-    json_array_foreach(json_object_get(report, "parts"), i, part)
-        not_verified += json_array_size(json_object_get(part, "not_verified"));
+    zb_format_duration(took, sizeof(took), r->total_seconds);
     if (not_verified)
         printf("verified %s by restore (%s) in %s, except %zu object%s not verified\n", archive,
                parts.data ? parts.data : "no sources", took, not_verified, not_verified == 1 ? "" : "s");
@@ -98,8 +90,9 @@ static int verify_by_restore(zb_rehearse_options *ro, int as_json)
     if (rc < 0)
         return rc;
     zb_cli_rehearsal_defaults(ro, &c);
-    json_t *report = NULL;
-    rc = zb_rehearse_run(&report, ro);
+    zb_rehearsal *rehearsal = NULL;
+    rc = zb_rehearse_run(&rehearsal, ro);
+    json_t *report = rehearsal ? zb_rehearsal_json(rehearsal, NULL) : NULL;
     if (!zb_remote_fetched_from()) /* a download's folder is no repository */
         zb_rehearse_record(ro->archive, report, rc, "restore");
     if (as_json) {
@@ -108,13 +101,14 @@ static int verify_by_restore(zb_rehearse_options *ro, int as_json)
             printf("%s\n", text);
         free(text);
     }
-    if (rc == ZB_EVERIFY)
-        print_differences(report);
-    else if (rc == 0 && !as_json)
-        print_summary(ro->archive, report);
+    if (rc == ZB_EVERIFY && rehearsal)
+        print_differences(rehearsal);
+    else if (rc == 0 && !as_json && rehearsal)
+        print_summary(ro->archive, rehearsal);
     if (rc < 0)
         zb_error_context("verify --restore failed");
     json_decref(report);
+    zb_rehearsal_free(rehearsal);
     zb_config_free(&c);
     return rc;
 }

@@ -26,7 +26,7 @@ typedef struct s3 {
     char *list_url; /* the bucket itself, for ListObjectsV2 */
     char *prefix;   /* "" or "folder/" */
     char sigv4[160];
-    struct curl_slist *headers;
+    zb_http_headers headers;
 } s3;
 
 /* "<Code>: <Message>" of an S3 error reply. */
@@ -46,7 +46,7 @@ static void s3_close(void *state)
         return;
     zb_transfer_close(&s->t);
     zb_s3_credentials_free(&s->cred);
-    curl_slist_free_all(s->headers);
+    zb_http_headers_free(&s->headers);
     free(s->base);
     free(s->list_url);
     free(s->prefix);
@@ -133,33 +133,19 @@ static int s3_open(void **state, char **where, const zb_config_remote *conf)
  * x-amz-content-sha256 header's value. */
 static int begin(s3 *s, const char *url, const char *payload_hash, const char *content_type)
 {
-    zb_buf h = ZB_BUF_INIT;
-    curl_slist_free_all(s->headers);
-    s->headers = NULL;
+    zb_http_headers_free(&s->headers);
     zb_transfer_begin(&s->t, url);
-    int rc = zb_buf_printf(&h, "x-amz-content-sha256: %s", payload_hash);
-    struct curl_slist *l = rc == 0 ? curl_slist_append(NULL, h.data) : NULL;
-    if (l && content_type) {
-        zb_buf_reset(&h);
-        struct curl_slist *more = zb_buf_printf(&h, "Content-Type: %s", content_type) == 0 ? curl_slist_append(l, h.data) : NULL;
-        l = more ? more : (curl_slist_free_all(l), NULL);
-    }
-    if (l && s->cred.session_token) {
-        zb_buf_reset(&h);
-        struct curl_slist *more = zb_buf_printf(&h, "x-amz-security-token: %s", s->cred.session_token) == 0
-                                      ? curl_slist_append(l, h.data) : NULL;
-        l = more ? more : (curl_slist_free_all(l), NULL);
-    }
-    if (h.data)
-        sodium_memzero(h.data, h.cap);
-    zb_buf_free(&h);
-    if (!l)
-        return zb_error_set(ZB_ENOMEM, "out of memory");
-    s->headers = l;
-    curl_easy_setopt(s->t.curl, CURLOPT_HTTPHEADER, l);
-    curl_easy_setopt(s->t.curl, CURLOPT_AWS_SIGV4, s->sigv4);
-    curl_easy_setopt(s->t.curl, CURLOPT_USERNAME, s->cred.access_key);
-    curl_easy_setopt(s->t.curl, CURLOPT_PASSWORD, s->cred.secret_key);
+    int rc = zb_http_headers_add(&s->headers, "x-amz-content-sha256: %s", payload_hash);
+    if (rc == 0 && content_type)
+        rc = zb_http_headers_add(&s->headers, "Content-Type: %s", content_type);
+    if (rc == 0 && s->cred.session_token)
+        rc = zb_http_headers_add(&s->headers, "x-amz-security-token: %s", s->cred.session_token);
+    if (rc < 0)
+        return rc;
+    s->t.req.headers = &s->headers;
+    s->t.req.aws_sigv4 = s->sigv4;
+    s->t.req.user = s->cred.access_key;
+    s->t.req.password = s->cred.secret_key;
     return 0;
 }
 
@@ -252,9 +238,7 @@ static int create_attempt(void *arg, int *permanent)
     if (rc == 0)
         rc = begin(s, url.data, EMPTY_SHA256, "application/octet-stream");
     if (rc == 0) {
-        curl_easy_setopt(s->t.curl, CURLOPT_POST, 1L);
-        curl_easy_setopt(s->t.curl, CURLOPT_POSTFIELDS, "");
-        curl_easy_setopt(s->t.curl, CURLOPT_POSTFIELDSIZE, 0L);
+        s->t.req.method = "POST";
         rc = perform(s, "starting a multipart upload", permanent);
     }
     if (rc == 0) {
@@ -289,9 +273,9 @@ static int complete_attempt(void *arg, int *permanent)
     if (rc == 0)
         rc = begin(s, url.data, hash, "application/xml");
     if (rc == 0) {
-        curl_easy_setopt(s->t.curl, CURLOPT_POST, 1L);
-        curl_easy_setopt(s->t.curl, CURLOPT_POSTFIELDS, m->complete_xml.data);
-        curl_easy_setopt(s->t.curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)m->complete_xml.len);
+        s->t.req.method = "POST";
+        s->t.req.body = m->complete_xml.data;
+        s->t.req.body_len = m->complete_xml.len;
         rc = perform(s, "completing the multipart upload", permanent);
     }
     /* S3 may answer 200 and report the failure in the body. */
@@ -327,7 +311,7 @@ static int abort_attempt(void *arg, int *permanent)
     if (rc == 0)
         rc = begin(j->s, url.data, EMPTY_SHA256, NULL);
     if (rc == 0) {
-        curl_easy_setopt(j->s->t.curl, CURLOPT_CUSTOMREQUEST, "DELETE");
+        j->s->t.req.method = "DELETE";
         rc = perform(j->s, "aborting the multipart upload", permanent);
     }
     free(id);
@@ -527,7 +511,7 @@ static int delete_attempt(void *arg, int *permanent)
     if (rc == 0)
         rc = begin(j->s, url.data, EMPTY_SHA256, NULL);
     if (rc == 0) {
-        curl_easy_setopt(j->s->t.curl, CURLOPT_CUSTOMREQUEST, "DELETE");
+        j->s->t.req.method = "DELETE";
         rc = perform(j->s, "deleting", permanent);
     }
     zb_buf_free(&url);

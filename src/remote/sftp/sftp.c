@@ -17,7 +17,7 @@ typedef struct sftp {
     char *dir_path;    /* /folder/ on the server, for rename and rm */
     char *known_hosts;
     char *public_key;  /* key_file.pub when present, else "" (libssh2 derives it) */
-    struct curl_slist *quote;
+    zb_http_ssh ssh;
 } sftp;
 
 static void sftp_close(void *state)
@@ -26,7 +26,6 @@ static void sftp_close(void *state)
     if (!s)
         return;
     zb_transfer_close(&s->t);
-    curl_slist_free_all(s->quote);
     free(s->dir_url);
     free(s->dir_path);
     free(s->known_hosts);
@@ -112,27 +111,18 @@ static int sftp_open(void **state, char **where, const zb_config_remote *conf)
  * match when no key callback is set. */
 static void begin(sftp *s, const char *url)
 {
-    CURL *c = s->t.curl;
     zb_transfer_begin(&s->t, url);
-    curl_slist_free_all(s->quote);
-    s->quote = NULL;
-    curl_easy_setopt(c, CURLOPT_SSH_AUTH_TYPES, (long)CURLSSH_AUTH_PUBLICKEY);
-    curl_easy_setopt(c, CURLOPT_SSH_PRIVATE_KEYFILE, s->conf->key_file);
-    curl_easy_setopt(c, CURLOPT_SSH_PUBLIC_KEYFILE, s->public_key);
-    curl_easy_setopt(c, CURLOPT_SSH_KNOWNHOSTS, s->known_hosts);
-    if (s->conf->user && *s->conf->user)
-        curl_easy_setopt(c, CURLOPT_USERNAME, s->conf->user);
-    curl_easy_setopt(c, CURLOPT_NEW_FILE_PERMS, 0600L);
-    curl_easy_setopt(c, CURLOPT_NEW_DIRECTORY_PERMS, 0700L);
-    curl_easy_setopt(c, CURLOPT_FTP_CREATE_MISSING_DIRS, (long)CURLFTP_CREATE_DIR);
+    s->ssh = (zb_http_ssh){.private_key = s->conf->key_file, .public_key = s->public_key, .known_hosts = s->known_hosts};
+    s->t.req.ssh = &s->ssh;
+    s->t.req.user = s->conf->user;
 }
 
 static int perform(sftp *s, const char *what, int *permanent)
 {
     int rc = zb_transfer_perform(&s->t, what, permanent);
-    if (rc == ZB_EREMOTE && s->t.code == CURLE_PEER_FAILED_VERIFICATION)
+    if (rc == ZB_EREMOTE && s->t.failure == ZB_HTTP_PEER_REJECTED)
         zb_error_hint("the server's host key is not in %s, or differs from the one there", s->known_hosts);
-    else if (rc == ZB_EREMOTE && s->t.code == CURLE_LOGIN_DENIED)
+    else if (rc == ZB_EREMOTE && s->t.failure == ZB_HTTP_LOGIN_DENIED)
         zb_error_hint("the server refused the key %s for this user", s->conf->key_file);
     return rc;
 }
@@ -152,11 +142,9 @@ static int quoted(zb_buf *out, const char *dir, const char *name)
 static int command(sftp *s, const char *text, const char *what, int *permanent)
 {
     begin(s, s->dir_url);
-    if (!(s->quote = curl_slist_append(NULL, text)))
-        return zb_error_set(ZB_ENOMEM, "out of memory");
-    curl_easy_setopt(s->t.curl, CURLOPT_QUOTE, s->quote);
-    curl_easy_setopt(s->t.curl, CURLOPT_NOBODY, 1L);
-    curl_easy_setopt(s->t.curl, CURLOPT_DIRLISTONLY, 1L);
+    s->ssh.command = text;
+    s->t.req.no_body = 1;
+    s->t.req.list_only = 1;
     return perform(s, what, permanent);
 }
 
@@ -239,7 +227,7 @@ static int list_attempt(void *arg, int *permanent)
 {
     sftp *s = arg;
     begin(s, s->dir_url);
-    curl_easy_setopt(s->t.curl, CURLOPT_DIRLISTONLY, 1L);
+    s->t.req.list_only = 1;
     return perform(s, "listing the folder", permanent);
 }
 
@@ -298,13 +286,12 @@ static int modified_attempt(void *arg, int *permanent)
     int rc = zb_buf_printf(&url, "%s%s", j->s->dir_url, j->name);
     if (rc == 0) {
         begin(j->s, url.data);
-        curl_easy_setopt(j->s->t.curl, CURLOPT_NOBODY, 1L);
-        curl_easy_setopt(j->s->t.curl, CURLOPT_FILETIME, 1L);
+        j->s->t.req.no_body = 1;
+        j->s->t.req.want_filetime = 1;
         rc = perform(j->s, "reading the time of a file", permanent);
     }
-    curl_off_t t = -1;
-    if (rc == 0 && curl_easy_getinfo(j->s->t.curl, CURLINFO_FILETIME_T, &t) == CURLE_OK && t >= 0)
-        j->when = (time_t)t;
+    if (rc == 0 && j->s->t.filetime >= 0)
+        j->when = (time_t)j->s->t.filetime;
     zb_buf_free(&url);
     return rc;
 }

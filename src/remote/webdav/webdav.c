@@ -22,7 +22,7 @@ typedef struct webdav {
     char *base;          /* http(s)://host/folder/ */
     char *password;      /* sodium-locked */
     size_t password_len;
-    struct curl_slist *headers;
+    zb_http_headers headers;
 } webdav;
 
 static void webdav_close(void *state)
@@ -31,7 +31,7 @@ static void webdav_close(void *state)
     if (!w)
         return;
     zb_transfer_close(&w->t);
-    curl_slist_free_all(w->headers);
+    zb_http_headers_free(&w->headers);
     if (w->password)
         zb_fs_secret_free(w->password, w->password_len);
     free(w->base);
@@ -78,23 +78,18 @@ static int webdav_open(void **state, char **where, const zb_config_remote *conf)
 static void begin(webdav *w, const char *url)
 {
     zb_transfer_begin(&w->t, url);
-    curl_slist_free_all(w->headers);
-    w->headers = NULL;
+    zb_http_headers_free(&w->headers);
+    w->t.req.headers = &w->headers;
     if (w->password) {
-        curl_easy_setopt(w->t.curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(w->t.curl, CURLOPT_USERNAME, w->conf->user);
-        curl_easy_setopt(w->t.curl, CURLOPT_PASSWORD, w->password);
+        w->t.req.basic_auth = 1;
+        w->t.req.user = w->conf->user;
+        w->t.req.password = w->password;
     }
 }
 
 static int add_header(webdav *w, const char *header)
 {
-    struct curl_slist *l = curl_slist_append(w->headers, header);
-    if (!l)
-        return zb_error_set(ZB_ENOMEM, "out of memory");
-    w->headers = l;
-    curl_easy_setopt(w->t.curl, CURLOPT_HTTPHEADER, l);
-    return 0;
+    return zb_http_headers_add(&w->headers, "%s", header);
 }
 
 static int perform(webdav *w, const char *what, int *permanent)
@@ -135,7 +130,7 @@ static int make_folders(webdav *w)
         zb_buf url = ZB_BUF_INIT;
         if ((rc = zb_buf_printf(&url, "%.*s", (int)(slash + 1 - w->base), w->base)) == 0) {
             begin(w, url.data);
-            curl_easy_setopt(w->t.curl, CURLOPT_CUSTOMREQUEST, "MKCOL");
+            w->t.req.method = "MKCOL";
             rc = perform(w, "creating the folder", &permanent);
             if (rc < 0 && (w->t.status == 405 || w->t.status == 301))
                 rc = 0;
@@ -177,7 +172,7 @@ static int move_attempt(void *arg, int *permanent)
         rc = zb_buf_printf(&header, "Destination: %s", dest.data);
     if (rc == 0) {
         begin(j->w, from.data);
-        curl_easy_setopt(j->w->t.curl, CURLOPT_CUSTOMREQUEST, "MOVE");
+        j->w->t.req.method = "MOVE";
         rc = add_header(j->w, header.data);
     }
     if (rc == 0) /* never replace an archive already there */
@@ -199,7 +194,7 @@ static int delete_attempt(void *arg, int *permanent)
     int rc = url_of(&url, j->w, j->name);
     if (rc == 0) {
         begin(j->w, url.data);
-        curl_easy_setopt(j->w->t.curl, CURLOPT_CUSTOMREQUEST, "DELETE");
+        j->w->t.req.method = "DELETE";
         rc = perform(j->w, "deleting", permanent);
     }
     zb_buf_free(&url);
@@ -237,9 +232,9 @@ static int webdav_upload(void *state, int fd, uint64_t size, const char *name)
 static int start_propfind(webdav *w, const char *url, const char *body, const char *depth)
 {
     begin(w, url);
-    curl_easy_setopt(w->t.curl, CURLOPT_CUSTOMREQUEST, "PROPFIND");
-    curl_easy_setopt(w->t.curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(w->t.curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    w->t.req.method = "PROPFIND";
+    w->t.req.body = body;
+    w->t.req.body_len = strlen(body);
     int rc = add_header(w, depth);
     return rc == 0 ? add_header(w, "Content-Type: application/xml; charset=utf-8") : rc;
 }

@@ -5,7 +5,7 @@
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/signal.h"
-#include "zakpos_backup/restore/links.h"
+#include "zakpos_backup/source/path/links.h"
 
 #include <archive.h>
 #include <errno.h>

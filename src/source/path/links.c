@@ -1,4 +1,4 @@
-#include "zakpos_backup/restore/links.h"
+#include "zakpos_backup/source/path/links.h"
 #include "zakpos_backup/common/error.h"
 
 #include <jansson.h>

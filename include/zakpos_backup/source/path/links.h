@@ -4,8 +4,8 @@
  * later entry (or hard-link target) whose path passes through one of them,
  * or that would replace one (the writer never stores a name twice). Paths are the archive's checked relative names
  * (no ".", "..", or empty components), so a prefix match is exact. */
-#ifndef ZB_RESTORE_LINKS_H
-#define ZB_RESTORE_LINKS_H
+#ifndef ZB_SOURCE_PATH_LINKS_H
+#define ZB_SOURCE_PATH_LINKS_H
 
 #include <archive_entry.h>
 

@@ -4,8 +4,8 @@
  * is compared with the manifest's entries of that source, whatever order
  * either side comes in. A restored entry costs about 80 bytes of memory; its
  * data is streamed. */
-#ifndef ZB_RESTORE_CHECK_H
-#define ZB_RESTORE_CHECK_H
+#ifndef ZB_SOURCE_PATH_CHECK_H
+#define ZB_SOURCE_PATH_CHECK_H
 
 #include "zakpos_backup/archive/reader.h"
 
@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 typedef struct zb_tree_check zb_tree_check;
+struct zb_source_check; /* source/source.h */
 
 int zb_tree_check_new(zb_tree_check **out);
 void zb_tree_check_free(zb_tree_check *c);
@@ -39,5 +40,13 @@ int zb_tree_check_compare(zb_tree_check *c, zb_archive_reader *r, const char *ki
 
 /* The restored tree's entries read from disk as the path source reads them. */
 int zb_tree_check_add_folder(zb_tree_check *c, const char *dir);
+
+/* A tree source's read-back for a rehearsal (a folder, a volume): fill adds
+ * the entries restored into target, which are compared with source
+ * kind/name of the archive (its entries under `prefix`); the differences
+ * (the first `limit`) and the entries read go into *out. */
+typedef int (*zb_tree_fill_fn)(zb_tree_check *c, const char *target, void *payload);
+int zb_tree_check_source(zb_archive_reader *r, const char *kind, const char *name, const char *prefix, const char *target,
+                         zb_tree_fill_fn fill, void *payload, size_t limit, struct zb_source_check *out);
 
 #endif

@@ -1,8 +1,10 @@
-#include "zakpos_backup/restore/check.h"
+#include "zakpos_backup/source/path/check.h"
 #include "zakpos_backup/archive/manifest.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fault.h"
 #include "zakpos_backup/common/signal.h"
+#include "zakpos_backup/source/source.h"
 #include "zakpos_backup/stream/hash.h"
 
 #include <errno.h>
@@ -399,5 +401,28 @@ int zb_tree_check_add_folder(zb_tree_check *c, const char *dir)
     archive_entry_free(e);
     if (disk)
         archive_read_free(disk);
+    return rc;
+}
+
+int zb_tree_check_source(zb_archive_reader *r, const char *kind, const char *name, const char *prefix, const char *target,
+                         zb_tree_fill_fn fill, void *payload, size_t limit, zb_source_check *out)
+{
+    zb_tree_check *check = NULL;
+    json_t *differences = json_array();
+    size_t count = 0;
+    ZB_FAULT_POINT("before-read-back", target);
+    int rc = differences ? zb_tree_check_new(&check) : zb_error_set(ZB_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = fill(check, target, payload);
+    if (rc == 0)
+        rc = zb_tree_check_compare(check, r, kind, name, prefix, differences, limit, &count);
+    if (rc == 0) {
+        out->amount = (long long)zb_tree_check_count(check);
+        out->has_amount = 1;
+    }
+    int taken = zb_source_check_take_differences(out, differences, count);
+    rc = rc < 0 ? rc : taken;
+    json_decref(differences);
+    zb_tree_check_free(check);
     return rc;
 }

@@ -1,0 +1,3 @@
+zb_unit_test(restore ${CMAKE_CURRENT_LIST_DIR}/test_plan.c TESTS
+  plan_hands_each_entry_to_its_target plan_names_the_sources_an_archive_has plan_target_without_name_takes_the_first
+  plan_asks_once_per_unselected_source source_table_has_each_kind_once rehearsal_report_keeps_its_layout)
