@@ -173,7 +173,7 @@ static int find_target(restore_target **out, zb_restore_plan *p, const char *kin
             continue;
         if (!t->name && strcmp(kind, ZB_SOURCE_PG) == 0 && (t->name = zb_strdup(name)) == NULL)
             return zb_error_set(ZB_ENOMEM, "out of memory");
-        if (strcmp(t->name, name) == 0) {
+        if (t->name && strcmp(t->name, name) == 0) {
             *out = t;
             return 0;
         }
