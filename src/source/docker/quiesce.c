@@ -426,7 +426,7 @@ int zb_quiesce_hold(zb_quiesce *h, zb_docker *d, const char *volume, const zb_vo
     if (rc < 0) {
         zb_error_saved failed;
         zb_error_save(&failed);
-        for (size_t i = 0; i < h->count; i++)
+        for (size_t i = 0; h->items && i < h->count; i++)
             if (!h->items[i].exec_pre)
                 h->items[i].exec_post = NULL; /* nothing was done to undo */
         run_post_hooks(h, d);
