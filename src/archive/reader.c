@@ -775,7 +775,7 @@ int zb_archive_describe_header(json_t **out, const char *path)
     struct stat st;
     if (rc == 0 && stat(path, &st) < 0)
         rc = zb_error_errno(ZB_EIO, errno, "cannot stat %s", path);
-    if (rc < 0) {
+    if (rc != 0) {
         free(h);
         return rc;
     }

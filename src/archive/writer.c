@@ -667,7 +667,7 @@ int zb_archive_writer_close(zb_archive_writer *w)
         return rc;
     if (archive_write_close(w->tar) != ARCHIVE_OK)
         return tar_error(w, "cannot finish the tar stream");
-    if ((rc = zb_stage_close(w->chain)) < 0) {
+    if (zb_stage_close(w->chain) < 0) {
         w->failed = 1;
         return zb_error_context("cannot finish the archive");
     }

@@ -373,7 +373,7 @@ int zb_remote_download_checked(zb_remote *r, const char *name, const char *local
     int have_signature = rc = download_signature(r, name, local_path, &sig_path);
     if (rc >= 0)
         rc = download_file(r, name, local_path, check, local_path, payload, &bytes);
-    if (rc < 0 && have_signature > 0)
+    if (rc < 0 && have_signature > 0 && sig_path.data)
         unlink(sig_path.data); /* it belongs to the archive that was not published */
     zb_buf_free(&sig_path);
     if (rc < 0) {

@@ -189,7 +189,7 @@ int zb_cmd_daemon(int argc, char **argv)
     const char *config_file = zb_cli_config_file();
     schedule s;
     int rc = load(&s, config_file, NULL);
-    if (rc < 0)
+    if (rc != 0)
         return rc;
     if (s.count == 0)
         return zb_error_set(ZB_ECONFIG, "the configuration has no jobs to run");

@@ -112,7 +112,7 @@ int zb_cmd_healthcheck(int argc, char **argv)
     if (rc < 0)
         return rc;
     int max_age = config.healthcheck_max_age_seconds;
-    if (max_age_text && (rc = zb_config_parse_duration(&max_age, max_age_text, "--max-age")) < 0) {
+    if (max_age_text && zb_config_parse_duration(&max_age, max_age_text, "--max-age") < 0) {
         zb_config_free(&config);
         return zb_error_set(ZB_EUSAGE, "%s", zb_error_message());
     }

@@ -151,9 +151,10 @@ int zb_volume_recover(zb_docker *given)
     int rc = given ? 0 : zb_docker_open(&ctx.d, NULL);
     if (rc == 0)
         rc = zb_record_recover(recover_run, &ctx);
+    const char *state_dir = getenv(ZB_ENV_STATE_DIR);
     if (rc < 0)
         zb_error_context("containers held by a killed run were not all put back (records in %s/" ZB_RECORD_DIR ")",
-                         getenv(ZB_ENV_STATE_DIR) && *getenv(ZB_ENV_STATE_DIR) ? getenv(ZB_ENV_STATE_DIR) : ZB_DEFAULT_STATE_DIR);
+                         state_dir && *state_dir ? state_dir : ZB_DEFAULT_STATE_DIR);
     if (!given)
         zb_docker_close(ctx.d);
     return rc;
@@ -425,7 +426,7 @@ int zb_quiesce_hold(zb_quiesce *h, zb_docker *d, const char *volume, const zb_vo
     if (rc < 0) {
         zb_error_saved failed;
         zb_error_save(&failed);
-        for (size_t i = 0; i < h->count; i++)
+        for (size_t i = 0; h->items && i < h->count; i++)
             if (!h->items[i].exec_pre)
                 h->items[i].exec_post = NULL; /* nothing was done to undo */
         run_post_hooks(h, d);

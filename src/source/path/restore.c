@@ -318,7 +318,6 @@ static int publish(zb_path_restore *p)
 int zb_path_restore_finish(zb_path_restore *p, zb_archive_reader *r)
 {
     (void)r;
-    int rc;
     zb_progress_phase("publishing the folders", 0);
     if (archive_write_close(p->disk) != ARCHIVE_OK) /* applies deferred directory times and modes */
         return zb_error_set(ZB_EIO, "restore of path %s: %s", p->name, archive_error_string(p->disk));
@@ -326,7 +325,7 @@ int zb_path_restore_finish(zb_path_restore *p, zb_archive_reader *r)
         return zb_error_context("restore of path %s", p->name);
     if (p->root_times_set && utimensat(AT_FDCWD, p->staging, p->root_times, 0) < 0)
         return zb_error_errno(ZB_EIO, errno, "restore of path %s: cannot set the times of %s", p->name, p->staging);
-    if ((rc = publish(p)) < 0)
+    if (publish(p) < 0)
         return zb_error_context("restore of path %s", p->name);
     return 0;
 }

@@ -99,7 +99,7 @@ int zb_pg_restore_publish(zb_pg_restore *p)
         rc = rename_database(p, p->target, aside);
     if (rc < 0)
         return rc;
-    if ((rc = rename_database(p, p->temp, p->target)) < 0) {
+    if (rename_database(p, p->temp, p->target) < 0) {
         zb_error_saved why;
         zb_error_save(&why);
         rename_database(p, aside, p->target);

@@ -536,22 +536,29 @@ static void s3_multipart_failure_aborts(void **state)
 }
 
 /* A server error is retried; GET and DELETE are signed too. */
+/* A download asks for the archive's detached signature first (none here:
+ * 404, not retried), then the archive (503 retried); a delete lists the
+ * remote to know whether a .sig goes too. */
 static void s3_retry_download_and_delete(void **state)
 {
     (void)state;
     reply script[] = {
+        {404, NULL, "<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>"},
         {503, NULL, "<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"},
         {200, NULL, "archive bytes"},
+        {200, NULL, "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>x/zakpos-20260105T000000Z.zbk</Key>"
+                    "<Size>13</Size></Contents></ListBucketResult>"},
         {204, NULL, ""},
     };
-    server_start(script, 3);
+    server_start(script, 5);
     zb_config_remote c;
     s3_conf(&c, "x");
     c.retries = 1;
     c.path_style = 0; /* virtual-host style: the bucket in the host name */
-    char dir[] = "/tmp/zbs3.XXXXXX", file[64];
+    char dir[] = "/tmp/zbs3.XXXXXX", file[64], sig[80];
     assert_non_null(mkdtemp(dir));
     snprintf(file, sizeof(file), "%s/got.zbk", dir);
+    snprintf(sig, sizeof(sig), "%s.sig", file);
     char endpoint[64];
     snprintf(endpoint, sizeof(endpoint), "http://localhost:%d", srv.port); /* curl maps *.localhost to loopback */
     c.endpoint = endpoint;
@@ -566,15 +573,19 @@ static void s3_retry_download_and_delete(void **state)
     assert_non_null(f);
     assert_non_null(fgets(content, sizeof(content), f));
     fclose(f);
+    int sig_left = access(sig, F_OK) == 0;
     unlink(file);
     rmdir(dir);
     assert_string_equal(content, "archive bytes");
-    assert_int_equal(srv.count, 3);
+    assert_false(sig_left);
+    assert_int_equal(srv.count, 5);
+    assert_string_equal(srv.got[0].path, "/x/zakpos-20260105T000000Z.zbk.sig");
     char host[128];
-    assert_non_null(header_value(&srv.got[1], "Host", host, sizeof(host)));
+    assert_non_null(header_value(&srv.got[2], "Host", host, sizeof(host)));
     assert_true(strncmp(host, "bkt.localhost:", 14) == 0);
-    assert_string_equal(srv.got[1].path, "/x/zakpos-20260105T000000Z.zbk");
-    assert_string_equal(srv.got[2].method, "DELETE");
+    assert_string_equal(srv.got[2].path, "/x/zakpos-20260105T000000Z.zbk");
+    assert_string_equal(srv.got[4].method, "DELETE");
+    assert_string_equal(srv.got[4].path, "/x/zakpos-20260105T000000Z.zbk");
     for (size_t i = 0; i < srv.count; i++)
         assert_signed(&srv.got[i], "eu-west-3");
 }
