@@ -223,36 +223,64 @@ static void acl_sql(zb_buf *q, const item_set *set, const char *acl, const char 
                   objtype, owner);
 }
 
-static int add_schemas(item_set *set, PGconn *conn)
-{
-    zb_buf q = ZB_BUF_INIT;
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_namespace'::pg_catalog.regclass::oid, n.oid, %d, 'SCHEMA', n.nspname, n.nspname, NULL, "
-                  "pg_catalog.format('CREATE SCHEMA %%I;', n.nspname), "
-                  "pg_catalog.format('ALTER SCHEMA %%I OWNER TO %%I;', n.nspname, pg_catalog.pg_get_userbyid(n.nspowner)), ",
-                  RANK_SCHEMA);
-    acl_sql(&q, set, "n.nspacl", "'SCHEMA ' || pg_catalog.quote_ident(n.nspname)", "n.nspowner", 'n');
-    zb_buf_printf(&q,
-                  ", (SELECT pg_catalog.format('COMMENT ON SCHEMA %%I IS %%L;', n.nspname, d.description) "
-                  "FROM pg_catalog.pg_description d WHERE d.objoid = n.oid AND d.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass) "
-                  "FROM pg_catalog.pg_namespace n WHERE n.nspname <> 'public' AND ");
-    user_object(&q, "pg_catalog.pg_namespace", "n.oid");
-    int rc = add_built(set, conn, &q, "cannot read the schemas");
-    zb_buf_free(&q);
-    return rc;
-}
+/* ---- the object kinds: one table, one query builder ----
+ *
+ * Every kind is one entry of `kinds` below: the catalog its objects live in,
+ * its rank (which also says its section), the SQL expressions for the item's
+ * columns (see C_CLASS...), where it reads them from, and the range of
+ * server versions the entry is for. A kind whose query changes with the
+ * server has one entry per version range, sharing the unchanged text. */
 
-static int add_extensions(item_set *set, PGconn *conn)
-{
-    char sql[1024];
-    snprintf(sql, sizeof(sql),
-             "SELECT 'pg_catalog.pg_extension'::pg_catalog.regclass::oid, e.oid, %d, 'EXTENSION', n.nspname, e.extname, NULL, "
-             "pg_catalog.format('CREATE EXTENSION IF NOT EXISTS %%I WITH SCHEMA %%I VERSION %%L;', e.extname, n.nspname, e.extversion), "
-             "NULL, NULL, NULL FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace "
-             "WHERE e.extname <> 'plpgsql' ORDER BY e.oid",
-             RANK_EXTENSION);
-    return add_items(set, conn, sql, "cannot read the extensions");
-}
+typedef enum {
+    FILTER_NONE,
+    FILTER_USER_SCHEMA,         /* in a user schema (alias n) */
+    FILTER_USER_OBJECT,         /* ... and not an extension's, not internal (user_object) */
+    FILTER_USER_NOT_EXTENSION,  /* ... and not an extension's (identity sequences count) */
+} kind_filter;
+
+typedef struct kind_acl {
+    const char *column; /* the ACL column; NULL: the kind has no privileges */
+    const char *target; /* SQL for the object as GRANT names it */
+    const char *owner;  /* the owner's oid column */
+    char objtype;       /* acldefault()'s letter */
+} kind_acl;
+
+typedef struct kind_query {
+    const char *what;            /* "the schemas": named when the query fails */
+    int min_version, max_version; /* server_version_num, max excluded; 0: open */
+    const char *catalog;         /* C_CLASS */
+    const char *oid;             /* C_OID */
+    int rank;                    /* C_RANK (and the section) */
+    const char *kind, *schema, *name, *table, *sql, *owner; /* SQL expressions; NULL: NULL */
+    kind_acl acl;
+    const char *comment;
+    const char *extra; /* C_REFERENCES onwards, as a select list */
+    const char *from, *where;
+    kind_filter filter;
+    const char *filter_catalog, *filter_oid; /* whose membership FILTER_USER_OBJECT checks; NULL: catalog, oid */
+    const char *tail; /* ORDER BY ... */
+} kind_query;
+
+/* Relations: the FROM clause every relation query shares; q.name is the
+ * quoted qualified name. */
+#define RELATION_FROM(join)                                                                                  \
+    "pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " join                   \
+    " CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS name) q"
+
+/* A relation's comment and its columns'; keyword: SQL giving TABLE, VIEW... */
+#define RELATION_COMMENT(keyword)                                                                            \
+    "(SELECT pg_catalog.string_agg(CASE WHEN d.objsubid = 0 THEN "                                          \
+    "pg_catalog.format('COMMENT ON %s %s IS %L;', " keyword ", q.name, d.description) ELSE "                 \
+    "pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L;', q.name, (SELECT a.attname FROM pg_catalog.pg_attribute a " \
+    "WHERE a.attrelid = c.oid AND a.attnum = d.objsubid), d.description) END, E'\\n' ORDER BY d.objsubid) "  \
+    "FROM pg_catalog.pg_description d WHERE d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass)"
+
+#define RELATION_OWNER(keyword) "pg_catalog.format('ALTER %s %s OWNER TO %I;', " keyword ", q.name, pg_catalog.pg_get_userbyid(c.relowner))"
+
+/* An object's comment, by its catalog and oid; object: SQL naming it. */
+#define OBJECT_COMMENT(object, catalog, oid)                                                                 \
+    "(SELECT pg_catalog.format('COMMENT ON %s IS %L;', " object ", d.description) FROM pg_catalog.pg_description d " \
+    "WHERE d.objoid = " oid " AND d.classoid = '" catalog "'::pg_catalog.regclass AND d.objsubid = 0)"
 
 /* A column's COLLATE clause when it differs from its type's default. */
 #define COLLATE_CLAUSE(att, typ)                                                                               \
@@ -261,377 +289,328 @@ static int add_extensions(item_set *set, PGconn *conn)
     "FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace "            \
     "WHERE co.oid = " att ".attcollation) ELSE '' END"
 
-static int add_types(item_set *set, PGconn *conn)
-{
-    zb_buf q = ZB_BUF_INIT;
-    const char *multirange = set->version >= 140000
-                                 ? "(SELECT pg_catalog.format(', multirange_type_name = %I.%I', mn.nspname, mt.typname) "
-                                   "FROM pg_catalog.pg_type mt JOIN pg_catalog.pg_namespace mn ON mn.oid = mt.typnamespace "
-                                   "WHERE mt.oid = r.rngmultitypid)"
-                                 : "''";
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_type'::pg_catalog.regclass::oid, t.oid, %d, "
-                  "CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, n.nspname, t.typname, NULL, "
-                  "CASE t.typtype "
-                  "WHEN 'e' THEN pg_catalog.format('CREATE TYPE %%s AS ENUM (%%s);', q.name, (SELECT "
-                  "pg_catalog.string_agg(pg_catalog.quote_literal(l.enumlabel), ', ' ORDER BY l.enumsortorder) "
-                  "FROM pg_catalog.pg_enum l WHERE l.enumtypid = t.oid)) "
-                  "WHEN 'c' THEN pg_catalog.format('CREATE TYPE %%s AS (%%s);', q.name, (SELECT pg_catalog.string_agg("
-                  "pg_catalog.format('%%I %%s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)) || " COLLATE_CLAUSE("a", "at")
-                  ", ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid "
-                  "WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped)) "
-                  "WHEN 'r' THEN pg_catalog.format('CREATE TYPE %%s AS RANGE (subtype = %%s%%s%%s%%s);', q.name, "
-                  "pg_catalog.format_type(r.rngsubtype, NULL), "
-                  "CASE WHEN r.rngsubdiff <> 0 THEN ', subtype_diff = ' || r.rngsubdiff::pg_catalog.regproc::text ELSE '' END, "
-                  "CASE WHEN r.rngcollation <> 0 AND r.rngcollation <> st.typcollation THEN (SELECT ', collation = ' || "
-                  "pg_catalog.format('%%I.%%I', cn.nspname, co.collname) FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn "
-                  "ON cn.oid = co.collnamespace WHERE co.oid = r.rngcollation) ELSE '' END, %s) "
-                  "ELSE pg_catalog.format('CREATE DOMAIN %%s AS %%s', q.name, pg_catalog.format_type(t.typbasetype, t.typtypmod)) || "
-                  "CASE WHEN t.typcollation <> 0 AND t.typcollation <> bt.typcollation THEN (SELECT ' COLLATE ' || "
-                  "pg_catalog.format('%%I.%%I', cn.nspname, co.collname) FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn "
-                  "ON cn.oid = co.collnamespace WHERE co.oid = t.typcollation) ELSE '' END || "
-                  "CASE WHEN t.typdefault IS NOT NULL THEN ' DEFAULT ' || t.typdefault ELSE '' END || "
-                  "CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END || "
-                  "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(' CONSTRAINT %%I %%s', c.conname, "
-                  "pg_catalog.pg_get_constraintdef(c.oid)), '' ORDER BY c.conname) FROM pg_catalog.pg_constraint c "
-                  "WHERE c.contypid = t.oid AND c.contype = 'c'), '') || ';' END, "
-                  "pg_catalog.format('ALTER %%s %%s OWNER TO %%I;', CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, q.name, "
-                  "pg_catalog.pg_get_userbyid(t.typowner)), ",
-                  RANK_TYPE, multirange);
-    acl_sql(&q, set, "t.typacl", "'TYPE ' || q.name", "t.typowner", 'T');
-    zb_buf_printf(&q,
-                  ", (SELECT pg_catalog.format('COMMENT ON %%s %%s IS %%L;', CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, "
-                  "q.name, d.description) FROM pg_catalog.pg_description d WHERE d.objoid = t.oid "
-                  "AND d.classoid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.objsubid = 0) "
-                  "FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "
-                  "CROSS JOIN LATERAL (SELECT pg_catalog.format('%%I.%%I', n.nspname, t.typname) AS name) q "
-                  "LEFT JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid "
-                  "LEFT JOIN pg_catalog.pg_type st ON st.oid = r.rngsubtype "
-                  "LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype "
-                  "WHERE (t.typtype IN ('e', 'r', 'd') OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_catalog.pg_class c "
-                  "WHERE c.oid = t.typrelid) = 'c')) AND ");
-    user_object(&q, "pg_catalog.pg_type", "t.oid");
-    int rc = add_built(set, conn, &q, "cannot read the types");
-    zb_buf_free(&q);
-    return rc;
-}
+#define TYPE_KEYWORD "CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END"
 
-static int add_functions(item_set *set, PGconn *conn)
-{
-    zb_buf q = ZB_BUF_INIT;
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass::oid, p.oid, %d, "
-                  "CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, n.nspname, p.proname, NULL, "
-                  "pg_catalog.pg_get_functiondef(p.oid) || ';', "
-                  "pg_catalog.format('ALTER %%s OWNER TO %%I;', q.name, pg_catalog.pg_get_userbyid(p.proowner)), ",
-                  RANK_FUNCTION);
-    acl_sql(&q, set, "p.proacl", "q.name", "p.proowner", 'f');
-    zb_buf_puts(&q,
-                ", (SELECT pg_catalog.format('COMMENT ON %s IS %L;', q.name, d.description) FROM pg_catalog.pg_description d "
-                "WHERE d.objoid = p.oid AND d.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass) "
-                "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
-                "CROSS JOIN LATERAL (SELECT pg_catalog.format('%s %I.%I(%s)', CASE p.prokind WHEN 'p' THEN 'PROCEDURE' "
-                "ELSE 'FUNCTION' END, n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)) AS name) q "
-                "WHERE p.prokind IN ('f', 'p') AND ");
-    user_object(&q, "pg_catalog.pg_proc", "p.oid");
-    int rc = add_built(set, conn, &q, "cannot read the functions");
-    zb_buf_free(&q);
-    return rc;
-}
-
-/* Relations: tables, sequences, views. The FROM clause every relation query
- * shares; q.name is the quoted qualified name. */
-static void relation_from_any(zb_buf *q, const char *kinds, const char *join, int with_internal);
-
-static void relation_from(zb_buf *q, const char *kinds, const char *join)
-{
-    relation_from_any(q, kinds, join, 0);
-}
-
-/* with_internal: also relations made along with another object (identity
- * sequences), still not an extension's. */
-static void relation_from_any(zb_buf *q, const char *kinds, const char *join, int with_internal)
-{
-    zb_buf_printf(q,
-                  " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace %s "
-                  "CROSS JOIN LATERAL (SELECT pg_catalog.format('%%I.%%I', n.nspname, c.relname) AS name) q "
-                  "WHERE c.relkind IN (%s) AND ",
-                  join, kinds);
-    if (with_internal) {
-        zb_buf_printf(q, user_schema, "n", "n");
-        zb_buf_puts(q, " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = "
-                       "'pg_catalog.pg_class'::pg_catalog.regclass AND e.objid = c.oid AND e.deptype = 'e')");
-        return;
-    }
-    user_object(q, "pg_catalog.pg_class", "c.oid");
-}
-
-static void relation_common(zb_buf *q, const item_set *set, const char *keyword)
-{
-    zb_buf_printf(q, "pg_catalog.format('ALTER %s %%s OWNER TO %%I;', q.name, pg_catalog.pg_get_userbyid(c.relowner)), ",
-                  keyword);
-    int sequence = strcmp(keyword, "SEQUENCE") == 0;
-    acl_sql(q, set, "c.relacl", sequence ? "'SEQUENCE ' || q.name" : "'TABLE ' || q.name", "c.relowner", sequence ? 's' : 'r');
-    /* the relation's comment and its columns' */
-    zb_buf_printf(q,
-                  ", (SELECT pg_catalog.string_agg(CASE WHEN d.objsubid = 0 THEN "
-                  "pg_catalog.format('COMMENT ON %s %%s IS %%L;', q.name, d.description) ELSE "
-                  "pg_catalog.format('COMMENT ON COLUMN %%s.%%I IS %%L;', q.name, (SELECT a.attname FROM pg_catalog.pg_attribute a "
-                  "WHERE a.attrelid = c.oid AND a.attnum = d.objsubid), d.description) END, E'\\n' ORDER BY d.objsubid) "
-                  "FROM pg_catalog.pg_description d WHERE d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass)",
-                  keyword);
-}
-
-static int add_sequences(item_set *set, PGconn *conn)
-{
-    zb_buf q = ZB_BUF_INIT;
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, c.oid, %d, 'SEQUENCE', n.nspname, c.relname, NULL, "
-                  "pg_catalog.format('CREATE SEQUENCE %%s AS %%s START WITH %%s INCREMENT BY %%s MINVALUE %%s MAXVALUE %%s "
-                  "CACHE %%s%%s;', q.name, pg_catalog.format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, "
-                  "s.seqmax, s.seqcache, CASE WHEN s.seqcycle THEN ' CYCLE' ELSE '' END), ",
-                  RANK_SEQUENCE);
-    relation_common(&q, set, "SEQUENCE");
-    relation_from(&q, "'S'", "JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid");
-    zb_buf_puts(&q, " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
-                    "AND i.objid = c.oid AND i.deptype = 'i')");
-    int rc = add_built(set, conn, &q, "cannot read the sequences");
-    /* every sequence's value (identity ones too), set once the data is in;
-     * sequences are not transactional, so this is the value when read */
-    zb_buf_reset(&q);
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, c.oid, %d, 'SEQUENCE SET', n.nspname, c.relname, "
-                  "(SELECT pg_catalog.format('%%I.%%I', tn.nspname, tc.relname) FROM pg_catalog.pg_depend d "
-                  "JOIN pg_catalog.pg_class tc ON tc.oid = d.refobjid JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace "
-                  "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i') "
-                  "AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass LIMIT 1), "
-                  "pg_catalog.format('SELECT pg_catalog.setval(%%L, %%s, %%s);', q.name, "
-                  "COALESCE(pg_catalog.pg_sequence_last_value(c.oid), s.seqstart), "
-                  "CASE WHEN pg_catalog.pg_sequence_last_value(c.oid) IS NULL THEN 'false' ELSE 'true' END), NULL, NULL, NULL",
-                  RANK_POST_SEQUENCE);
-    relation_from_any(&q, "'S'", "JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid", 1);
-    if (rc == 0)
-        rc = add_built(set, conn, &q, "cannot read the sequence values");
-    zb_buf_free(&q);
-    return rc;
-}
+/* Enums, composite types, ranges and domains; mr.clause: a range's
+ * multirange type name (PostgreSQL 14 on). */
+#define TYPE_QUERY(multirange)                                                                                \
+    .what = "the types", .catalog = "pg_catalog.pg_type", .oid = "t.oid", .rank = RANK_TYPE,                 \
+    .kind = TYPE_KEYWORD, .schema = "n.nspname", .name = "t.typname",                                       \
+    .sql = "CASE t.typtype "                                                                                  \
+           "WHEN 'e' THEN pg_catalog.format('CREATE TYPE %s AS ENUM (%s);', q.name, (SELECT "                 \
+           "pg_catalog.string_agg(pg_catalog.quote_literal(l.enumlabel), ', ' ORDER BY l.enumsortorder) "     \
+           "FROM pg_catalog.pg_enum l WHERE l.enumtypid = t.oid)) "                                            \
+           "WHEN 'c' THEN pg_catalog.format('CREATE TYPE %s AS (%s);', q.name, (SELECT pg_catalog.string_agg(" \
+           "pg_catalog.format('%I %s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)) || " COLLATE_CLAUSE("a", "at") \
+           ", ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid " \
+           "WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped)) "                          \
+           "WHEN 'r' THEN pg_catalog.format('CREATE TYPE %s AS RANGE (subtype = %s%s%s%s);', q.name, "         \
+           "pg_catalog.format_type(r.rngsubtype, NULL), "                                                      \
+           "CASE WHEN r.rngsubdiff <> 0 THEN ', subtype_diff = ' || r.rngsubdiff::pg_catalog.regproc::text ELSE '' END, " \
+           "CASE WHEN r.rngcollation <> 0 AND r.rngcollation <> st.typcollation THEN (SELECT ', collation = ' || " \
+           "pg_catalog.format('%I.%I', cn.nspname, co.collname) FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn " \
+           "ON cn.oid = co.collnamespace WHERE co.oid = r.rngcollation) ELSE '' END, mr.clause) "             \
+           "ELSE pg_catalog.format('CREATE DOMAIN %s AS %s', q.name, pg_catalog.format_type(t.typbasetype, t.typtypmod)) || " \
+           "CASE WHEN t.typcollation <> 0 AND t.typcollation <> bt.typcollation THEN (SELECT ' COLLATE ' || " \
+           "pg_catalog.format('%I.%I', cn.nspname, co.collname) FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn " \
+           "ON cn.oid = co.collnamespace WHERE co.oid = t.typcollation) ELSE '' END || "                       \
+           "CASE WHEN t.typdefault IS NOT NULL THEN ' DEFAULT ' || t.typdefault ELSE '' END || "               \
+           "CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END || "                                           \
+           "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(' CONSTRAINT %I %s', c.conname, "          \
+           "pg_catalog.pg_get_constraintdef(c.oid)), '' ORDER BY c.conname) FROM pg_catalog.pg_constraint c "   \
+           "WHERE c.contypid = t.oid AND c.contype = 'c'), '') || ';' END",                                    \
+    .owner = "pg_catalog.format('ALTER %s %s OWNER TO %I;', " TYPE_KEYWORD ", q.name, pg_catalog.pg_get_userbyid(t.typowner))", \
+    .acl = {"t.typacl", "'TYPE ' || q.name", "t.typowner", 'T'},                                             \
+    .comment = "(SELECT pg_catalog.format('COMMENT ON %s %s IS %L;', " TYPE_KEYWORD ", q.name, d.description) " \
+               "FROM pg_catalog.pg_description d WHERE d.objoid = t.oid "                                      \
+               "AND d.classoid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.objsubid = 0)",              \
+    .from = "pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "                  \
+            "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, t.typname) AS name) q "         \
+            "LEFT JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid "                                           \
+            "LEFT JOIN pg_catalog.pg_type st ON st.oid = r.rngsubtype "                                        \
+            "LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype "                                       \
+            "CROSS JOIN LATERAL (SELECT " multirange " AS clause) mr",                                          \
+    .where = "(t.typtype IN ('e', 'r', 'd') OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_catalog.pg_class c " \
+             "WHERE c.oid = t.typrelid) = 'c'))",                                                               \
+    .filter = FILTER_USER_OBJECT
 
 /* One column of CREATE TABLE: type, collation, default or generation
  * expression, identity (with its sequence's options), NOT NULL. */
-static const char column_definition[] =
-    "pg_catalog.format('%I %s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)) || " COLLATE_CLAUSE("a", "at")
-    " || CASE WHEN a.attgenerated = 's' THEN ' GENERATED ALWAYS AS (' || pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) || ') STORED' "
-    "WHEN a.atthasdef THEN ' DEFAULT ' || pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) ELSE '' END || "
-    "CASE WHEN a.attidentity IN ('a', 'd') THEN (SELECT pg_catalog.format(' GENERATED %s AS IDENTITY (SEQUENCE NAME %I.%I "
-    "START WITH %s INCREMENT BY %s MINVALUE %s MAXVALUE %s CACHE %s%s)', CASE a.attidentity WHEN 'a' THEN 'ALWAYS' "
-    "ELSE 'BY DEFAULT' END, sn.nspname, sc.relname, s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, "
-    "CASE WHEN s.seqcycle THEN ' CYCLE' ELSE '' END) FROM pg_catalog.pg_depend dep "
-    "JOIN pg_catalog.pg_class sc ON sc.oid = dep.objid JOIN pg_catalog.pg_namespace sn ON sn.oid = sc.relnamespace "
-    "JOIN pg_catalog.pg_sequence s ON s.seqrelid = sc.oid WHERE dep.refobjid = c.oid AND dep.refobjsubid = a.attnum "
-    "AND dep.deptype = 'i' AND dep.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND sc.relkind = 'S' LIMIT 1) ELSE '' END || "
-    "CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END";
+#define COLUMN_DEFINITION                                                                                      \
+    "pg_catalog.format('%I %s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)) || " COLLATE_CLAUSE("a", "at") \
+    " || CASE WHEN a.attgenerated = 's' THEN ' GENERATED ALWAYS AS (' || pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) || ') STORED' " \
+    "WHEN a.atthasdef THEN ' DEFAULT ' || pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) ELSE '' END || "      \
+    "CASE WHEN a.attidentity IN ('a', 'd') THEN (SELECT pg_catalog.format(' GENERATED %s AS IDENTITY (SEQUENCE NAME %I.%I " \
+    "START WITH %s INCREMENT BY %s MINVALUE %s MAXVALUE %s CACHE %s%s)', CASE a.attidentity WHEN 'a' THEN 'ALWAYS' " \
+    "ELSE 'BY DEFAULT' END, sn.nspname, sc.relname, s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, " \
+    "CASE WHEN s.seqcycle THEN ' CYCLE' ELSE '' END) FROM pg_catalog.pg_depend dep "                          \
+    "JOIN pg_catalog.pg_class sc ON sc.oid = dep.objid JOIN pg_catalog.pg_namespace sn ON sn.oid = sc.relnamespace " \
+    "JOIN pg_catalog.pg_sequence s ON s.seqrelid = sc.oid WHERE dep.refobjid = c.oid AND dep.refobjsubid = a.attnum " \
+    "AND dep.deptype = 'i' AND dep.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND sc.relkind = 'S' LIMIT 1) ELSE '' END || " \
+    "CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END"
 
-static int add_tables(item_set *set, PGconn *conn)
-{
-    zb_buf q = ZB_BUF_INIT;
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, c.oid, %d, 'TABLE', n.nspname, c.relname, q.name, "
-                  "'CREATE ' || CASE WHEN c.relpersistence = 'u' THEN 'UNLOGGED ' ELSE '' END || 'TABLE ' || q.name || "
-                  "CASE WHEN c.relispartition THEN (SELECT pg_catalog.format(' PARTITION OF %%I.%%I ', pn.nspname, pc.relname) "
-                  "FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent JOIN pg_catalog.pg_namespace pn "
-                  "ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid) || pg_catalog.pg_get_expr(c.relpartbound, c.oid) "
-                  "ELSE ' (' || COALESCE((SELECT pg_catalog.string_agg(",
-                  RANK_TABLE);
-    zb_buf_puts(&q, column_definition);
-    zb_buf_puts(&q,
-                ", ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid "
-                "LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum "
-                "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attislocal), '') || ')' || "
-                "COALESCE((SELECT ' INHERITS (' || pg_catalog.string_agg(pg_catalog.format('%I.%I', pn.nspname, pc.relname), ', ' "
-                "ORDER BY i.inhseqno) || ')' FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent "
-                "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid), '') END || "
-                "CASE WHEN c.relkind = 'p' THEN ' PARTITION BY ' || pg_catalog.pg_get_partkeydef(c.oid) ELSE '' END || "
-                "CASE WHEN c.reloptions IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(c.reloptions, ', ') || ')' ELSE '' END "
-                "|| ';', ");
-    relation_common(&q, set, "TABLE");
-    relation_from(&q, "'r', 'p'", "");
-    int rc = add_built(set, conn, &q, "cannot read the tables");
-    zb_buf_free(&q);
-    return rc;
-}
+#define TRIGGER_QUERY                                                                                          \
+    .what = "the triggers", .catalog = "pg_catalog.pg_trigger", .oid = "t.oid", .rank = RANK_POST_TRIGGER,    \
+    .kind = "'TRIGGER'", .schema = "n.nspname", .name = "t.tgname",                                          \
+    .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",                                               \
+    .sql = "pg_catalog.pg_get_triggerdef(t.oid) || ';' || "                                                    \
+           "CASE t.tgenabled WHEN 'D' THEN pg_catalog.format(E'\\nALTER TABLE %I.%I DISABLE TRIGGER %I;', n.nspname, " \
+           "c.relname, t.tgname) WHEN 'R' THEN pg_catalog.format(E'\\nALTER TABLE %I.%I ENABLE REPLICA TRIGGER %I;', " \
+           "n.nspname, c.relname, t.tgname) WHEN 'A' THEN pg_catalog.format(E'\\nALTER TABLE %I.%I ENABLE ALWAYS TRIGGER %I;', " \
+           "n.nspname, c.relname, t.tgname) ELSE '' END",                                                      \
+    .comment = "(SELECT pg_catalog.format('COMMENT ON TRIGGER %I ON %I.%I IS %L;', t.tgname, n.nspname, c.relname, " \
+               "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = t.oid "                      \
+               "AND d.classoid = 'pg_catalog.pg_trigger'::pg_catalog.regclass)",                              \
+    .from = "pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid "                        \
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",                                        \
+    .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"
 
-static int add_views(item_set *set, PGconn *conn)
-{
-    zb_buf q = ZB_BUF_INIT;
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, c.oid, %d, "
-                  "CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, n.nspname, c.relname, q.name, "
-                  "CASE c.relkind WHEN 'm' THEN 'CREATE MATERIALIZED VIEW ' ELSE 'CREATE VIEW ' END || q.name || "
-                  "CASE WHEN c.reloptions IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(c.reloptions, ', ') || ')' ELSE '' END "
-                  "|| E' AS\\n' || pg_catalog.regexp_replace(pg_catalog.pg_get_viewdef(c.oid), ';\\s*$', '') || "
-                  "CASE c.relkind WHEN 'm' THEN E'\\n  WITH NO DATA;' ELSE ';' END, "
-                  "pg_catalog.format('ALTER %%s %%s OWNER TO %%I;', CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, "
-                  "q.name, pg_catalog.pg_get_userbyid(c.relowner)), ",
-                  RANK_VIEW);
-    acl_sql(&q, set, "c.relacl", "'TABLE ' || q.name", "c.relowner", 'r');
-    zb_buf_puts(&q, ", (SELECT pg_catalog.string_agg(CASE WHEN d.objsubid = 0 THEN pg_catalog.format('COMMENT ON %s %s IS %L;', "
-                    "CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, q.name, d.description) ELSE "
-                    "pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L;', q.name, (SELECT a.attname FROM pg_catalog.pg_attribute a "
-                    "WHERE a.attrelid = c.oid AND a.attnum = d.objsubid), d.description) END, E'\\n' ORDER BY d.objsubid) "
-                    "FROM pg_catalog.pg_description d WHERE d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass)");
-    relation_from(&q, "'v', 'm'", "");
-    int rc = add_built(set, conn, &q, "cannot read the views");
-    zb_buf_free(&q);
-    return rc;
-}
+/* Constraints declared on the table itself (inherited copies come with
+ * their parent's), one entry per rank. */
+#define CONSTRAINT_QUERY                                                                                       \
+    .what = "the constraints", .catalog = "pg_catalog.pg_constraint", .oid = "k.oid", .schema = "n.nspname",  \
+    .name = "k.conname", .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",                         \
+    .sql = "pg_catalog.format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s;', n.nspname, c.relname, k.conname, "   \
+           "pg_catalog.pg_get_constraintdef(k.oid))",                                                          \
+    .comment = "(SELECT pg_catalog.format('COMMENT ON CONSTRAINT %I ON %I.%I IS %L;', k.conname, n.nspname, c.relname, " \
+               "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = k.oid "                      \
+               "AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass)",                           \
+    .extra = "(SELECT pg_catalog.format('%I.%I', rn.nspname, rc.relname) FROM pg_catalog.pg_class rc "        \
+             "JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace WHERE rc.oid = k.confrelid), NULL, " \
+             /* a key of a plain table: its index built under a SHARE lock    \
+              * (alongside the table's other indexes), then attached */        \
+             "CASE WHEN k.contype IN ('p', 'u') AND c.relkind = 'r' AND ic.reltablespace = 0 THEN pg_catalog.json_build_array(" \
+             "pg_catalog.json_build_object('sql', pg_catalog.pg_get_indexdef(k.conindid) || ';', 'lock', 'SHARE'), " \
+             "pg_catalog.json_build_object('sql', pg_catalog.format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s USING INDEX %I%s;', " \
+             "n.nspname, c.relname, k.conname, CASE k.contype WHEN 'p' THEN 'PRIMARY KEY' ELSE 'UNIQUE' END, ic.relname, " \
+             "CASE WHEN k.condeferrable THEN ' DEFERRABLE' || CASE WHEN k.condeferred THEN ' INITIALLY DEFERRED' ELSE '' END " \
+             "ELSE '' END)))::text "                                                                           \
+             /* a valid foreign key of a plain table: added unchecked, then    \
+              * validated under locks that let checks of other tables' keys    \
+              * to the same table run alongside */                             \
+             "WHEN k.contype = 'f' AND c.relkind = 'r' AND k.convalidated THEN pg_catalog.json_build_array(" \
+             "pg_catalog.json_build_object('sql', pg_catalog.format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s NOT VALID;', " \
+             "n.nspname, c.relname, k.conname, pg_catalog.pg_get_constraintdef(k.oid)), "                     \
+             "'lock', 'SHARE ROW EXCLUSIVE', 'references_lock', 'SHARE ROW EXCLUSIVE'), "                    \
+             "pg_catalog.json_build_object('sql', pg_catalog.format('ALTER TABLE %I.%I VALIDATE CONSTRAINT %I;', " \
+             "n.nspname, c.relname, k.conname), 'lock', 'SHARE UPDATE EXCLUSIVE', 'references_lock', 'ROW SHARE'))::text END", \
+    .from = "pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid "                    \
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_catalog.pg_class ic ON ic.oid = k.conindid", \
+    .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"
+#define CONSTRAINT_WHERE(types) "k.contype IN " types " AND k.conislocal AND k.conparentid = 0 AND c.relkind IN ('r', 'p')"
 
-/* Post-data items that hang off a table: sequence ownership, indexes,
- * constraints, triggers, row security and policies. */
-static int add_post_data(item_set *set, PGconn *conn)
-{
-    const char *trigger_filter = set->version >= 130000 ? "NOT t.tgisinternal AND t.tgparentid = 0" : "NOT t.tgisinternal";
-    zb_buf q = ZB_BUF_INIT;
-    /* sequence OWNED BY (serial columns) */
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, c.oid, %d, 'SEQUENCE OWNED BY', n.nspname, c.relname, "
-                  "pg_catalog.format('%%I.%%I', tn.nspname, tc.relname), "
-                  "pg_catalog.format('ALTER SEQUENCE %%s OWNED BY %%I.%%I.%%I;', q.name, tn.nspname, tc.relname, a.attname), "
-                  "NULL, NULL, NULL FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                  "CROSS JOIN LATERAL (SELECT pg_catalog.format('%%I.%%I', n.nspname, c.relname) AS name) q "
-                  "JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid "
-                  "AND d.deptype = 'a' AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass "
-                  "JOIN pg_catalog.pg_class tc ON tc.oid = d.refobjid JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace "
-                  "JOIN pg_catalog.pg_attribute a ON a.attrelid = tc.oid AND a.attnum = d.refobjsubid "
-                  "WHERE c.relkind = 'S' AND ",
-                  RANK_POST_SEQUENCE);
-    zb_buf_printf(&q, user_schema, "n", "n");
-    int rc = add_built(set, conn, &q, "cannot read the sequence owners");
+static const kind_query kinds[] = {
+    {.what = "the schemas", .catalog = "pg_catalog.pg_namespace", .oid = "n.oid", .rank = RANK_SCHEMA, .kind = "'SCHEMA'",
+     .schema = "n.nspname", .name = "n.nspname", .sql = "pg_catalog.format('CREATE SCHEMA %I;', n.nspname)",
+     .owner = "pg_catalog.format('ALTER SCHEMA %I OWNER TO %I;', n.nspname, pg_catalog.pg_get_userbyid(n.nspowner))",
+     .acl = {"n.nspacl", "'SCHEMA ' || pg_catalog.quote_ident(n.nspname)", "n.nspowner", 'n'},
+     .comment = "(SELECT pg_catalog.format('COMMENT ON SCHEMA %I IS %L;', n.nspname, d.description) "
+                "FROM pg_catalog.pg_description d WHERE d.objoid = n.oid AND d.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass)",
+     .from = "pg_catalog.pg_namespace n", .where = "n.nspname <> 'public'", .filter = FILTER_USER_OBJECT},
+    {.what = "the extensions", .catalog = "pg_catalog.pg_extension", .oid = "e.oid", .rank = RANK_EXTENSION,
+     .kind = "'EXTENSION'", .schema = "n.nspname", .name = "e.extname",
+     .sql = "pg_catalog.format('CREATE EXTENSION IF NOT EXISTS %I WITH SCHEMA %I VERSION %L;', e.extname, n.nspname, e.extversion)",
+     .from = "pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace",
+     .where = "e.extname <> 'plpgsql'", .tail = "ORDER BY e.oid"},
+    {TYPE_QUERY("''"), .max_version = 140000},
+    {TYPE_QUERY("(SELECT pg_catalog.format(', multirange_type_name = %I.%I', mn.nspname, mt.typname) "
+                "FROM pg_catalog.pg_type mt JOIN pg_catalog.pg_namespace mn ON mn.oid = mt.typnamespace "
+                "WHERE mt.oid = r.rngmultitypid)"),
+     .min_version = 140000},
+    {.what = "the functions", .catalog = "pg_catalog.pg_proc", .oid = "p.oid", .rank = RANK_FUNCTION,
+     .kind = "CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END", .schema = "n.nspname", .name = "p.proname",
+     .sql = "pg_catalog.pg_get_functiondef(p.oid) || ';'",
+     .owner = "pg_catalog.format('ALTER %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(p.proowner))",
+     .acl = {"p.proacl", "q.name", "p.proowner", 'f'},
+     .comment = "(SELECT pg_catalog.format('COMMENT ON %s IS %L;', q.name, d.description) FROM pg_catalog.pg_description d "
+                "WHERE d.objoid = p.oid AND d.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass)",
+     .from = "pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%s %I.%I(%s)', CASE p.prokind WHEN 'p' THEN 'PROCEDURE' "
+             "ELSE 'FUNCTION' END, n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)) AS name) q",
+     .where = "p.prokind IN ('f', 'p')", .filter = FILTER_USER_OBJECT},
+    {.what = "the sequences", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_SEQUENCE, .kind = "'SEQUENCE'",
+     .schema = "n.nspname", .name = "c.relname",
+     .sql = "pg_catalog.format('CREATE SEQUENCE %s AS %s START WITH %s INCREMENT BY %s MINVALUE %s MAXVALUE %s "
+            "CACHE %s%s;', q.name, pg_catalog.format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, "
+            "s.seqmax, s.seqcache, CASE WHEN s.seqcycle THEN ' CYCLE' ELSE '' END)",
+     .owner = RELATION_OWNER("'SEQUENCE'"), .acl = {"c.relacl", "'SEQUENCE ' || q.name", "c.relowner", 's'},
+     .comment = RELATION_COMMENT("'SEQUENCE'"), .from = RELATION_FROM("JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid"),
+     .where = "c.relkind = 'S'", .filter = FILTER_USER_OBJECT,
+     .tail = "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+             "AND i.objid = c.oid AND i.deptype = 'i')"},
+    /* every sequence's value (identity ones too), set once the data is in;
+     * sequences are not transactional, so this is the value when read */
+    {.what = "the sequence values", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_POST_SEQUENCE,
+     .kind = "'SEQUENCE SET'", .schema = "n.nspname", .name = "c.relname",
+     .table = "(SELECT pg_catalog.format('%I.%I', tn.nspname, tc.relname) FROM pg_catalog.pg_depend d "
+              "JOIN pg_catalog.pg_class tc ON tc.oid = d.refobjid JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace "
+              "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i') "
+              "AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass LIMIT 1)",
+     .sql = "pg_catalog.format('SELECT pg_catalog.setval(%L, %s, %s);', q.name, "
+            "COALESCE(pg_catalog.pg_sequence_last_value(c.oid), s.seqstart), "
+            "CASE WHEN pg_catalog.pg_sequence_last_value(c.oid) IS NULL THEN 'false' ELSE 'true' END)",
+     .from = RELATION_FROM("JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid"), .where = "c.relkind = 'S'",
+     .filter = FILTER_USER_NOT_EXTENSION},
+    {.what = "the tables", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_TABLE, .kind = "'TABLE'",
+     .schema = "n.nspname", .name = "c.relname", .table = "q.name",
+     .sql = "'CREATE ' || CASE WHEN c.relpersistence = 'u' THEN 'UNLOGGED ' ELSE '' END || 'TABLE ' || q.name || "
+            "CASE WHEN c.relispartition THEN (SELECT pg_catalog.format(' PARTITION OF %I.%I ', pn.nspname, pc.relname) "
+            "FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent JOIN pg_catalog.pg_namespace pn "
+            "ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid) || pg_catalog.pg_get_expr(c.relpartbound, c.oid) "
+            "ELSE ' (' || COALESCE((SELECT pg_catalog.string_agg(" COLUMN_DEFINITION
+            ", ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid "
+            "LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum "
+            "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attislocal), '') || ')' || "
+            "COALESCE((SELECT ' INHERITS (' || pg_catalog.string_agg(pg_catalog.format('%I.%I', pn.nspname, pc.relname), ', ' "
+            "ORDER BY i.inhseqno) || ')' FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent "
+            "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid), '') END || "
+            "CASE WHEN c.relkind = 'p' THEN ' PARTITION BY ' || pg_catalog.pg_get_partkeydef(c.oid) ELSE '' END || "
+            "CASE WHEN c.reloptions IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(c.reloptions, ', ') || ')' ELSE '' END "
+            "|| ';'",
+     .owner = RELATION_OWNER("'TABLE'"), .acl = {"c.relacl", "'TABLE ' || q.name", "c.relowner", 'r'},
+     .comment = RELATION_COMMENT("'TABLE'"), .from = RELATION_FROM(""), .where = "c.relkind IN ('r', 'p')",
+     .filter = FILTER_USER_OBJECT},
+    {.what = "the views", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_VIEW,
+     .kind = "CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END", .schema = "n.nspname", .name = "c.relname",
+     .table = "q.name",
+     .sql = "CASE c.relkind WHEN 'm' THEN 'CREATE MATERIALIZED VIEW ' ELSE 'CREATE VIEW ' END || q.name || "
+            "CASE WHEN c.reloptions IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(c.reloptions, ', ') || ')' ELSE '' END "
+            "|| E' AS\\n' || pg_catalog.regexp_replace(pg_catalog.pg_get_viewdef(c.oid), ';\\s*$', '') || "
+            "CASE c.relkind WHEN 'm' THEN E'\\n  WITH NO DATA;' ELSE ';' END",
+     .owner = RELATION_OWNER("CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END"),
+     .acl = {"c.relacl", "'TABLE ' || q.name", "c.relowner", 'r'},
+     .comment = RELATION_COMMENT("CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END"),
+     .from = RELATION_FROM(""), .where = "c.relkind IN ('v', 'm')", .filter = FILTER_USER_OBJECT},
+    /* post-data: sequence OWNED BY (serial columns) */
+    {.what = "the sequence owners", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_POST_SEQUENCE,
+     .kind = "'SEQUENCE OWNED BY'", .schema = "n.nspname", .name = "c.relname",
+     .table = "pg_catalog.format('%I.%I', tn.nspname, tc.relname)",
+     .sql = "pg_catalog.format('ALTER SEQUENCE %s OWNED BY %I.%I.%I;', q.name, tn.nspname, tc.relname, a.attname)",
+     .from = RELATION_FROM("") " JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+             "AND d.objid = c.oid AND d.deptype = 'a' AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+             "JOIN pg_catalog.pg_class tc ON tc.oid = d.refobjid JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace "
+             "JOIN pg_catalog.pg_attribute a ON a.attrelid = tc.oid AND a.attnum = d.refobjsubid",
+     .where = "c.relkind = 'S'", .filter = FILTER_USER_SCHEMA},
     /* indexes not made by a constraint, nor by a partitioned parent's index */
-    zb_buf_reset(&q);
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, ic.oid, %d, 'INDEX', n.nspname, ic.relname, "
-                  "pg_catalog.format('%%I.%%I', n.nspname, c.relname), "
-                  "pg_catalog.replace(pg_catalog.pg_get_indexdef(ic.oid), ' ON ONLY ', ' ON ') || ';', NULL, NULL, "
-                  "(SELECT pg_catalog.format('COMMENT ON INDEX %%I.%%I IS %%L;', n.nspname, ic.relname, d.description) "
-                  "FROM pg_catalog.pg_description d WHERE d.objoid = ic.oid AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass), "
-                  "NULL, CASE WHEN c.relkind IN ('r', 'm') THEN 'SHARE' END "
-                  "FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
-                  "JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                  "WHERE c.relkind IN ('r', 'p', 'm') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k "
-                  "WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x')) "
-                  "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = i.indexrelid) AND ",
-                  RANK_POST_INDEX);
-    user_object(&q, "pg_catalog.pg_class", "c.oid");
-    if (rc == 0)
-        rc = add_built(set, conn, &q, "cannot read the indexes");
-    /* constraints declared on the table itself (inherited copies come with their parent's) */
-    zb_buf_reset(&q);
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass::oid, k.oid, "
-                  "CASE k.contype WHEN 'c' THEN %d WHEN 'f' THEN %d ELSE %d END, "
-                  "CASE k.contype WHEN 'f' THEN 'FK CONSTRAINT' ELSE 'CONSTRAINT' END, n.nspname, k.conname, "
-                  "pg_catalog.format('%%I.%%I', n.nspname, c.relname), "
-                  "pg_catalog.format('ALTER TABLE %%I.%%I ADD CONSTRAINT %%I %%s;', n.nspname, c.relname, k.conname, "
-                  "pg_catalog.pg_get_constraintdef(k.oid)), NULL, NULL, "
-                  "(SELECT pg_catalog.format('COMMENT ON CONSTRAINT %%I ON %%I.%%I IS %%L;', k.conname, n.nspname, c.relname, "
-                  "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = k.oid "
-                  "AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass), "
-                  "(SELECT pg_catalog.format('%%I.%%I', rn.nspname, rc.relname) FROM pg_catalog.pg_class rc "
-                  "JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace WHERE rc.oid = k.confrelid), NULL, "
-                  /* a key of a plain table: its index built under a SHARE lock
-                   * (alongside the table's other indexes), then attached */
-                  "CASE WHEN k.contype IN ('p', 'u') AND c.relkind = 'r' AND ic.reltablespace = 0 THEN pg_catalog.json_build_array("
-                  "pg_catalog.json_build_object('sql', pg_catalog.pg_get_indexdef(k.conindid) || ';', 'lock', 'SHARE'), "
-                  "pg_catalog.json_build_object('sql', pg_catalog.format('ALTER TABLE %%I.%%I ADD CONSTRAINT %%I %%s USING INDEX %%I%%s;', "
-                  "n.nspname, c.relname, k.conname, CASE k.contype WHEN 'p' THEN 'PRIMARY KEY' ELSE 'UNIQUE' END, ic.relname, "
-                  "CASE WHEN k.condeferrable THEN ' DEFERRABLE' || CASE WHEN k.condeferred THEN ' INITIALLY DEFERRED' ELSE '' END "
-                  "ELSE '' END)))::text "
-                  /* a valid foreign key of a plain table: added unchecked, then
-                   * validated under locks that let checks of other tables'
-                   * keys to the same table run alongside */
-                  "WHEN k.contype = 'f' AND c.relkind = 'r' AND k.convalidated THEN pg_catalog.json_build_array("
-                  "pg_catalog.json_build_object('sql', pg_catalog.format('ALTER TABLE %%I.%%I ADD CONSTRAINT %%I %%s NOT VALID;', "
-                  "n.nspname, c.relname, k.conname, pg_catalog.pg_get_constraintdef(k.oid)), "
-                  "'lock', 'SHARE ROW EXCLUSIVE', 'references_lock', 'SHARE ROW EXCLUSIVE'), "
-                  "pg_catalog.json_build_object('sql', pg_catalog.format('ALTER TABLE %%I.%%I VALIDATE CONSTRAINT %%I;', "
-                  "n.nspname, c.relname, k.conname), 'lock', 'SHARE UPDATE EXCLUSIVE', 'references_lock', 'ROW SHARE'))::text END "
-                  "FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid "
-                  "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_catalog.pg_class ic ON ic.oid = k.conindid "
-                  "WHERE k.contype IN ('p', 'u', 'x', 'c', 'f') AND k.conislocal AND k.conparentid = 0 AND c.relkind IN ('r', 'p') AND ",
-                  RANK_POST_CHECK, RANK_POST_FOREIGN_KEY, RANK_POST_INDEX);
-    user_object(&q, "pg_catalog.pg_class", "c.oid");
-    if (rc == 0)
-        rc = add_built(set, conn, &q, "cannot read the constraints");
+    {.what = "the indexes", .catalog = "pg_catalog.pg_class", .oid = "ic.oid", .rank = RANK_POST_INDEX, .kind = "'INDEX'",
+     .schema = "n.nspname", .name = "ic.relname", .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",
+     .sql = "pg_catalog.replace(pg_catalog.pg_get_indexdef(ic.oid), ' ON ONLY ', ' ON ') || ';'",
+     .comment = "(SELECT pg_catalog.format('COMMENT ON INDEX %I.%I IS %L;', n.nspname, ic.relname, d.description) "
+                "FROM pg_catalog.pg_description d WHERE d.objoid = ic.oid AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass)",
+     .extra = "NULL, CASE WHEN c.relkind IN ('r', 'm') THEN 'SHARE' END",
+     .from = "pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
+             "JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
+     .where = "c.relkind IN ('r', 'p', 'm') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k "
+              "WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x')) "
+              "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = i.indexrelid)",
+     .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"},
+    {CONSTRAINT_QUERY, .rank = RANK_POST_INDEX, .kind = "'CONSTRAINT'", .where = CONSTRAINT_WHERE("('p', 'u', 'x')")},
+    {CONSTRAINT_QUERY, .rank = RANK_POST_CHECK, .kind = "'CONSTRAINT'", .where = CONSTRAINT_WHERE("('c')")},
+    {CONSTRAINT_QUERY, .rank = RANK_POST_FOREIGN_KEY, .kind = "'FK CONSTRAINT'", .where = CONSTRAINT_WHERE("('f')")},
     /* triggers (not a constraint's internal ones, not a partition's clones) */
-    zb_buf_reset(&q);
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_trigger'::pg_catalog.regclass::oid, t.oid, %d, 'TRIGGER', n.nspname, t.tgname, "
-                  "pg_catalog.format('%%I.%%I', n.nspname, c.relname), pg_catalog.pg_get_triggerdef(t.oid) || ';' || "
-                  "CASE t.tgenabled WHEN 'D' THEN pg_catalog.format(E'\\nALTER TABLE %%I.%%I DISABLE TRIGGER %%I;', n.nspname, "
-                  "c.relname, t.tgname) WHEN 'R' THEN pg_catalog.format(E'\\nALTER TABLE %%I.%%I ENABLE REPLICA TRIGGER %%I;', "
-                  "n.nspname, c.relname, t.tgname) WHEN 'A' THEN pg_catalog.format(E'\\nALTER TABLE %%I.%%I ENABLE ALWAYS TRIGGER %%I;', "
-                  "n.nspname, c.relname, t.tgname) ELSE '' END, NULL, NULL, "
-                  "(SELECT pg_catalog.format('COMMENT ON TRIGGER %%I ON %%I.%%I IS %%L;', t.tgname, n.nspname, c.relname, "
-                  "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = t.oid "
-                  "AND d.classoid = 'pg_catalog.pg_trigger'::pg_catalog.regclass) "
-                  "FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid "
-                  "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE %s AND ",
-                  RANK_POST_TRIGGER, trigger_filter);
-    user_object(&q, "pg_catalog.pg_class", "c.oid");
-    if (rc == 0)
-        rc = add_built(set, conn, &q, "cannot read the triggers");
+    {TRIGGER_QUERY, .max_version = 130000, .where = "NOT t.tgisinternal"},
+    {TRIGGER_QUERY, .min_version = 130000, .where = "NOT t.tgisinternal AND t.tgparentid = 0"},
     /* row level security: switched on after the data is in, then policies */
-    zb_buf_reset(&q);
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, c.oid, %d, 'ROW SECURITY', n.nspname, c.relname, q.name, "
-                  "pg_catalog.format('ALTER TABLE %%s ENABLE ROW LEVEL SECURITY;', q.name) || CASE WHEN c.relforcerowsecurity "
-                  "THEN pg_catalog.format(E'\\nALTER TABLE %%s FORCE ROW LEVEL SECURITY;', q.name) ELSE '' END, NULL, NULL, NULL",
-                  RANK_POST_SECURITY);
-    relation_from(&q, "'r', 'p'", "");
-    zb_buf_puts(&q, " AND c.relrowsecurity");
-    if (rc == 0)
-        rc = add_built(set, conn, &q, "cannot read row security");
-    zb_buf_reset(&q);
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_policy'::pg_catalog.regclass::oid, p.oid, %d, 'POLICY', n.nspname, p.polname, "
-                  "pg_catalog.format('%%I.%%I', n.nspname, c.relname), "
-                  "pg_catalog.format('CREATE POLICY %%I ON %%I.%%I AS %%s FOR %%s TO %%s%%s%%s;', p.polname, n.nspname, c.relname, "
-                  "CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END, "
-                  "CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END, "
-                  "(SELECT pg_catalog.string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)) "
-                  "END, ', ' ORDER BY r) FROM pg_catalog.unnest(p.polroles) r), "
-                  "CASE WHEN p.polqual IS NOT NULL THEN ' USING (' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) || ')' ELSE '' END, "
-                  "CASE WHEN p.polwithcheck IS NOT NULL THEN ' WITH CHECK (' || pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) "
-                  "|| ')' ELSE '' END), NULL, NULL, "
-                  "(SELECT pg_catalog.format('COMMENT ON POLICY %%I ON %%I.%%I IS %%L;', p.polname, n.nspname, c.relname, "
-                  "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = p.oid "
-                  "AND d.classoid = 'pg_catalog.pg_policy'::pg_catalog.regclass) "
-                  "FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid "
-                  "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE ",
-                  RANK_POST_SECURITY);
-    zb_buf_printf(&q, user_schema, "n", "n");
-    if (rc == 0)
-        rc = add_built(set, conn, &q, "cannot read the policies");
-    zb_buf_free(&q);
-    return rc;
+    {.what = "row security", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_POST_SECURITY,
+     .kind = "'ROW SECURITY'", .schema = "n.nspname", .name = "c.relname", .table = "q.name",
+     .sql = "pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY;', q.name) || CASE WHEN c.relforcerowsecurity "
+            "THEN pg_catalog.format(E'\\nALTER TABLE %s FORCE ROW LEVEL SECURITY;', q.name) ELSE '' END",
+     .from = RELATION_FROM(""), .where = "c.relkind IN ('r', 'p')", .filter = FILTER_USER_OBJECT, .tail = "AND c.relrowsecurity"},
+    {.what = "the policies", .catalog = "pg_catalog.pg_policy", .oid = "p.oid", .rank = RANK_POST_SECURITY, .kind = "'POLICY'",
+     .schema = "n.nspname", .name = "p.polname", .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",
+     .sql = "pg_catalog.format('CREATE POLICY %I ON %I.%I AS %s FOR %s TO %s%s%s;', p.polname, n.nspname, c.relname, "
+            "CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END, "
+            "CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END, "
+            "(SELECT pg_catalog.string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)) "
+            "END, ', ' ORDER BY r) FROM pg_catalog.unnest(p.polroles) r), "
+            "CASE WHEN p.polqual IS NOT NULL THEN ' USING (' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) || ')' ELSE '' END, "
+            "CASE WHEN p.polwithcheck IS NOT NULL THEN ' WITH CHECK (' || pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) "
+            "|| ')' ELSE '' END)",
+     .comment = "(SELECT pg_catalog.format('COMMENT ON POLICY %I ON %I.%I IS %L;', p.polname, n.nspname, c.relname, "
+                "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = p.oid "
+                "AND d.classoid = 'pg_catalog.pg_policy'::pg_catalog.regclass)",
+     .from = "pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid "
+             "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
+     .filter = FILTER_USER_SCHEMA},
+    /* large objects: their content travels as blobs/<oid>.blob entries and
+     * is created with the data; owner and privileges follow in post-data */
+    {.what = "the large objects", .catalog = "pg_catalog.pg_largeobject_metadata", .oid = "l.oid", .rank = RANK_POST_SEQUENCE,
+     .kind = "'LARGE OBJECT'", .name = "l.oid::text",
+     .sql = "COALESCE((SELECT pg_catalog.format('COMMENT ON LARGE OBJECT %s IS %L;', l.oid, d.description) "
+            "FROM pg_catalog.pg_description d WHERE d.objoid = l.oid "
+            "AND d.classoid = 'pg_catalog.pg_largeobject'::pg_catalog.regclass), '')",
+     .owner = "pg_catalog.format('ALTER LARGE OBJECT %s OWNER TO %I;', l.oid, pg_catalog.pg_get_userbyid(l.lomowner))",
+     .acl = {"l.lomacl", "'LARGE OBJECT ' || l.oid::text", "l.lomowner", 'L'},
+     .from = "pg_catalog.pg_largeobject_metadata l", .tail = "ORDER BY l.oid"},
+};
+
+static const char *or_null(const char *sql)
+{
+    return sql ? sql : "NULL";
 }
 
-/* Large objects: their content travels as blobs/<oid>.blob entries and is
- * created with the data; owner and privileges follow in post-data. */
-static int add_large_objects(item_set *set, PGconn *conn)
+/* One kind's query, from its entry. */
+static void build_kind_query(zb_buf *q, const item_set *set, const kind_query *k)
 {
+    zb_buf_printf(q, "SELECT '%s'::pg_catalog.regclass::oid, %s, %d, %s, %s, %s, %s, %s, %s, ", k->catalog, k->oid, k->rank,
+                  k->kind, or_null(k->schema), or_null(k->name), or_null(k->table), k->sql, or_null(k->owner));
+    if (k->acl.column)
+        acl_sql(q, set, k->acl.column, k->acl.target, k->acl.owner, k->acl.objtype);
+    else
+        zb_buf_puts(q, "NULL");
+    zb_buf_printf(q, ", %s", or_null(k->comment));
+    if (k->extra)
+        zb_buf_printf(q, ", %s", k->extra);
+    zb_buf_printf(q, " FROM %s", k->from);
+    const char *joiner = " WHERE ";
+    if (k->where) {
+        zb_buf_printf(q, "%s%s", joiner, k->where);
+        joiner = " AND ";
+    }
+    switch (k->filter) {
+    case FILTER_NONE:
+        break;
+    case FILTER_USER_SCHEMA:
+        zb_buf_puts(q, joiner);
+        zb_buf_printf(q, user_schema, "n", "n");
+        break;
+    case FILTER_USER_OBJECT:
+        zb_buf_puts(q, joiner);
+        user_object(q, k->filter_catalog ? k->filter_catalog : k->catalog, k->filter_oid ? k->filter_oid : k->oid);
+        break;
+    case FILTER_USER_NOT_EXTENSION:
+        zb_buf_puts(q, joiner);
+        zb_buf_printf(q, user_schema, "n", "n");
+        zb_buf_puts(q, " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = "
+                       "'pg_catalog.pg_class'::pg_catalog.regclass AND e.objid = c.oid AND e.deptype = 'e')");
+        break;
+    }
+    if (k->tail)
+        zb_buf_printf(q, " %s", k->tail);
+}
+
+static int applies(const kind_query *k, int version)
+{
+    return (k->min_version == 0 || version >= k->min_version) && (k->max_version == 0 || version < k->max_version);
+}
+
+/* Every kind's items, in the table's order. */
+static int add_kinds(item_set *set, PGconn *conn)
+{
+    int rc = 0;
     zb_buf q = ZB_BUF_INIT;
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_largeobject_metadata'::pg_catalog.regclass::oid, l.oid, %d, 'LARGE OBJECT', NULL, "
-                  "l.oid::text, NULL, COALESCE((SELECT pg_catalog.format('COMMENT ON LARGE OBJECT %%s IS %%L;', l.oid, d.description) "
-                  "FROM pg_catalog.pg_description d WHERE d.objoid = l.oid "
-                  "AND d.classoid = 'pg_catalog.pg_largeobject'::pg_catalog.regclass), ''), "
-                  "pg_catalog.format('ALTER LARGE OBJECT %%s OWNER TO %%I;', l.oid, pg_catalog.pg_get_userbyid(l.lomowner)), ",
-                  RANK_POST_SEQUENCE);
-    acl_sql(&q, set, "l.lomacl", "'LARGE OBJECT ' || l.oid::text", "l.lomowner", 'L');
-    zb_buf_puts(&q, ", NULL FROM pg_catalog.pg_largeobject_metadata l ORDER BY l.oid");
-    int rc = add_built(set, conn, &q, "cannot read the large objects");
+    zb_buf what = ZB_BUF_INIT;
+    for (size_t i = 0; rc == 0 && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (!applies(&kinds[i], set->version))
+            continue;
+        zb_buf_reset(&q);
+        zb_buf_reset(&what);
+        build_kind_query(&q, set, &kinds[i]);
+        zb_buf_printf(&what, "cannot read %s", kinds[i].what);
+        rc = what.data ? add_built(set, conn, &q, what.data) : zb_error_set(ZB_ENOMEM, "out of memory");
+    }
     zb_buf_free(&q);
+    zb_buf_free(&what);
     return rc;
 }
 
@@ -848,23 +827,7 @@ int zb_pg_schema_read(json_t **items, json_t **skipped, PGconn *conn, const zb_p
     *skipped = json_array();
     int rc = check_unsupported(*skipped, conn, opts);
     if (rc == 0)
-        rc = add_schemas(&set, conn);
-    if (rc == 0)
-        rc = add_extensions(&set, conn);
-    if (rc == 0)
-        rc = add_types(&set, conn);
-    if (rc == 0)
-        rc = add_functions(&set, conn);
-    if (rc == 0)
-        rc = add_sequences(&set, conn);
-    if (rc == 0)
-        rc = add_tables(&set, conn);
-    if (rc == 0)
-        rc = add_views(&set, conn);
-    if (rc == 0)
-        rc = add_post_data(&set, conn);
-    if (rc == 0)
-        rc = add_large_objects(&set, conn);
+        rc = add_kinds(&set, conn);
     if (rc == 0)
         rc = read_aliases(&set, conn);
     if (rc == 0)
@@ -905,7 +868,8 @@ int zb_pg_schema_data_tables(json_t **tables, PGconn *conn)
                     "', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 "
                     "AND NOT a.attisdropped AND a.attgenerated = ''), ");
     zb_buf_puts(&q, binary_safe_sql);
-    relation_from(&q, "'r'", "");
+    zb_buf_puts(&q, " FROM " RELATION_FROM("") " WHERE c.relkind = 'r' AND ");
+    user_object(&q, "pg_catalog.pg_class", "c.oid");
     zb_buf_puts(&q, " ORDER BY c.oid");
     PGresult *res = NULL;
     int rc = q.data ? query(&res, conn, q.data, "cannot list the tables") : zb_error_set(ZB_ENOMEM, "out of memory");
