@@ -27,6 +27,10 @@ enum {
     RANK_POST_TRIGGER,
     RANK_POST_SECURITY,
     RANK_POST_REFRESH,
+    RANK_POST_RULE,        /* rules and extended statistics, once their tables are whole */
+    RANK_POST_PUBLICATION, /* publications and subscriptions */
+    RANK_POST_DEFAULT_ACL, /* after every object, so none is created under them */
+    RANK_POST_EVENT_TRIGGER, /* last, so none fires during the restore */
 };
 
 typedef struct item {
@@ -236,13 +240,16 @@ typedef enum {
     FILTER_USER_SCHEMA,         /* in a user schema (alias n) */
     FILTER_USER_OBJECT,         /* ... and not an extension's, not internal (user_object) */
     FILTER_USER_NOT_EXTENSION,  /* ... and not an extension's (identity sequences count) */
+    FILTER_NOT_BUILTIN,         /* objects outside schemas: not initdb's, not an extension's, not internal */
 } kind_filter;
 
 typedef struct kind_acl {
-    const char *column; /* the ACL column; NULL: the kind has no privileges */
-    const char *target; /* SQL for the object as GRANT names it */
-    const char *owner;  /* the owner's oid column */
-    char objtype;       /* acldefault()'s letter */
+    const char *column;  /* the ACL column; NULL: the kind has no privileges */
+    const char *target;  /* SQL for the object as GRANT names it */
+    const char *owner;   /* the owner's oid column */
+    char objtype;        /* acldefault()'s letter */
+    const char *columns; /* SQL for the grants on its columns, if it has any */
+    const char *sql;     /* instead of all the above: the statements' SQL */
 } kind_acl;
 
 typedef struct kind_query {
@@ -336,8 +343,10 @@ typedef struct kind_query {
 
 /* One column of CREATE TABLE: type, collation, default or generation
  * expression, identity (with its sequence's options), NOT NULL. */
-#define COLUMN_DEFINITION                                                                                      \
-    "pg_catalog.format('%I %s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)) || " COLLATE_CLAUSE("a", "at") \
+#define COLUMN_DEFINITION COLUMN_DEFINITION_OPTIONS("''")
+/* The same with SQL for the options a foreign table's column has. */
+#define COLUMN_DEFINITION_OPTIONS(options)                                                                     \
+    "pg_catalog.format('%I %s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)) || " options " || " COLLATE_CLAUSE("a", "at") \
     " || CASE WHEN a.attgenerated = 's' THEN ' GENERATED ALWAYS AS (' || pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) || ') STORED' " \
     "WHEN a.atthasdef THEN ' DEFAULT ' || pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) ELSE '' END || "      \
     "CASE WHEN a.attidentity IN ('a', 'd') THEN (SELECT pg_catalog.format(' GENERATED %s AS IDENTITY (SEQUENCE NAME %I.%I " \
@@ -399,6 +408,67 @@ typedef struct kind_query {
     .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"
 #define CONSTRAINT_WHERE(types) "k.contype IN " types " AND k.conislocal AND k.conparentid = 0 AND c.relkind IN ('r', 'p')"
 
+/* The grants on a relation's columns (their ACLs start empty). */
+#define COLUMN_GRANTS                                                                                          \
+    "(SELECT pg_catalog.string_agg(pg_catalog.format(' GRANT %s (%I) ON TABLE %s TO %s%s;', x.privilege_type, a.attname, " \
+    "q.name, CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END, " \
+    "CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), '' ORDER BY a.attnum, x.n) "               \
+    "FROM pg_catalog.pg_attribute a CROSS JOIN LATERAL pg_catalog.aclexplode(a.attacl) WITH ORDINALITY "          \
+    "x(grantor, grantee, privilege_type, is_grantable, n) WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)"
+
+/* " OPTIONS (name 'value', ...)" of a foreign-data options array, or NULL. */
+#define OPTIONS_CLAUSE(options)                                                                                \
+    "(SELECT ' OPTIONS (' || pg_catalog.string_agg(pg_catalog.format('%I %L', o.option_name, o.option_value), ', ') || ')' " \
+    "FROM pg_catalog.pg_options_to_table(" options ") o)"
+
+/* The operators and support functions that belong to an operator class or
+ * family (pg_depend says which): one "OPERATOR ..." or "FUNCTION ..." each,
+ * as column member. */
+#define OPFAMILY_MEMBERS(catalog, oid)                                                                         \
+    "SELECT pg_catalog.format('OPERATOR %s %s%s', ao.amopstrategy, ao.amopopr::pg_catalog.regoperator, "        \
+    "CASE WHEN ao.amoppurpose = 'o' THEN (SELECT pg_catalog.format(' FOR ORDER BY %I.%I', sn.nspname, sf.opfname) " \
+    "FROM pg_catalog.pg_opfamily sf JOIN pg_catalog.pg_namespace sn ON sn.oid = sf.opfnamespace "                \
+    "WHERE sf.oid = ao.amopsortfamily) ELSE '' END) AS member FROM pg_catalog.pg_amop ao JOIN pg_catalog.pg_depend dp " \
+    "ON dp.classid = 'pg_catalog.pg_amop'::pg_catalog.regclass AND dp.objid = ao.oid "                         \
+    "AND dp.refclassid = '" catalog "'::pg_catalog.regclass AND dp.refobjid = " oid " "                        \
+    "UNION ALL SELECT pg_catalog.format('FUNCTION %s (%s, %s) %s', ap.amprocnum, pg_catalog.format_type(ap.amproclefttype, NULL), " \
+    "pg_catalog.format_type(ap.amprocrighttype, NULL), ap.amproc::pg_catalog.regprocedure) FROM pg_catalog.pg_amproc ap " \
+    "JOIN pg_catalog.pg_depend dp ON dp.classid = 'pg_catalog.pg_amproc'::pg_catalog.regclass AND dp.objid = ap.oid " \
+    "AND dp.refclassid = '" catalog "'::pg_catalog.regclass AND dp.refobjid = " oid
+
+/* Extended statistics; set_target: SQL appending its statistics target
+ * where the server has one (13 on). */
+#define STATISTICS_QUERY(set_target)                                                                           \
+    .what = "the extended statistics", .catalog = "pg_catalog.pg_statistic_ext", .oid = "s.oid", .rank = RANK_POST_RULE, \
+    .kind = "'STATISTICS'", .schema = "n.nspname", .name = "s.stxname",                                        \
+    .table = "pg_catalog.format('%I.%I', tn.nspname, tc.relname)",                                             \
+    .sql = "pg_catalog.pg_get_statisticsobjdef(s.oid) || ';'" set_target,                                     \
+    .owner = "pg_catalog.format('ALTER STATISTICS %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(s.stxowner))", \
+    .comment = OBJECT_COMMENT("'STATISTICS ' || q.name", "pg_catalog.pg_statistic_ext", "s.oid"),            \
+    .from = "pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace "          \
+            "JOIN pg_catalog.pg_class tc ON tc.oid = s.stxrelid JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace " \
+            "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, s.stxname) AS name) q",         \
+    .filter = FILTER_USER_OBJECT
+
+/* Publications with their tables; viaroot: SQL for a column viaroot (13
+ * on), schemas: SQL adding its schemas (15 on), table_extra: SQL for a
+ * table's column list and row filter (15 on). */
+#define PUBLICATION_VIA_ROOT "CASE WHEN p.pubviaroot THEN ', publish_via_partition_root = true' ELSE '' END AS viaroot"
+#define PUBLICATION_QUERY(viaroot, schemas, table_extra)                                                       \
+    .what = "the publications", .catalog = "pg_catalog.pg_publication", .oid = "p.oid", .rank = RANK_POST_PUBLICATION, \
+    .kind = "'PUBLICATION'", .name = "p.pubname",                                                               \
+    .sql = "pg_catalog.format('CREATE PUBLICATION %I%s WITH (publish = %L%s);', p.pubname, CASE WHEN p.puballtables " \
+           "THEN ' FOR ALL TABLES' ELSE '' END, pg_catalog.concat_ws(', ', CASE WHEN p.pubinsert THEN 'insert' END, " \
+           "CASE WHEN p.pubupdate THEN 'update' END, CASE WHEN p.pubdelete THEN 'delete' END, "                \
+           "CASE WHEN p.pubtruncate THEN 'truncate' END), v.viaroot) || " schemas " || "                       \
+           "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(E'\\nALTER PUBLICATION %I ADD TABLE ONLY %I.%I%s;', " \
+           "p.pubname, rn.nspname, rc.relname, " table_extra "), '' ORDER BY rn.nspname, rc.relname) "           \
+           "FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_class rc ON rc.oid = pr.prrelid "          \
+           "JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace WHERE pr.prpubid = p.oid), '')",         \
+    .owner = "pg_catalog.format('ALTER PUBLICATION %I OWNER TO %I;', p.pubname, pg_catalog.pg_get_userbyid(p.pubowner))", \
+    .comment = OBJECT_COMMENT("'PUBLICATION ' || pg_catalog.quote_ident(p.pubname)", "pg_catalog.pg_publication", "p.oid"), \
+    .from = "pg_catalog.pg_publication p CROSS JOIN LATERAL (SELECT " viaroot ") v", .filter = FILTER_NOT_BUILTIN
+
 static const kind_query kinds[] = {
     {.what = "the schemas", .catalog = "pg_catalog.pg_namespace", .oid = "n.oid", .rank = RANK_SCHEMA, .kind = "'SCHEMA'",
      .schema = "n.nspname", .name = "n.nspname", .sql = "pg_catalog.format('CREATE SCHEMA %I;', n.nspname)",
@@ -457,6 +527,14 @@ static const kind_query kinds[] = {
             "CASE WHEN c.relispartition THEN (SELECT pg_catalog.format(' PARTITION OF %I.%I ', pn.nspname, pc.relname) "
             "FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent JOIN pg_catalog.pg_namespace pn "
             "ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid) || pg_catalog.pg_get_expr(c.relpartbound, c.oid) "
+            /* a typed table: its columns come from the type, with their own
+             * defaults and NOT NULL */
+            "WHEN c.reloftype <> 0 THEN ' OF ' || pg_catalog.format_type(c.reloftype, NULL) || COALESCE((SELECT ' (' || "
+            "pg_catalog.string_agg(pg_catalog.format('%I WITH OPTIONS', a.attname) || CASE WHEN a.atthasdef THEN ' DEFAULT ' || "
+            "pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) ELSE '' END || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END, ', ' "
+            "ORDER BY a.attnum) || ')' FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid "
+            "AND ad.adnum = a.attnum WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+            "AND (a.atthasdef OR a.attnotnull)), '') "
             "ELSE ' (' || COALESCE((SELECT pg_catalog.string_agg(" COLUMN_DEFINITION
             ", ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid "
             "LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum "
@@ -467,7 +545,7 @@ static const kind_query kinds[] = {
             "CASE WHEN c.relkind = 'p' THEN ' PARTITION BY ' || pg_catalog.pg_get_partkeydef(c.oid) ELSE '' END || "
             "CASE WHEN c.reloptions IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(c.reloptions, ', ') || ')' ELSE '' END "
             "|| ';'",
-     .owner = RELATION_OWNER("'TABLE'"), .acl = {"c.relacl", "'TABLE ' || q.name", "c.relowner", 'r'},
+     .owner = RELATION_OWNER("'TABLE'"), .acl = {"c.relacl", "'TABLE ' || q.name", "c.relowner", 'r', COLUMN_GRANTS},
      .comment = RELATION_COMMENT("'TABLE'"), .from = RELATION_FROM(""), .where = "c.relkind IN ('r', 'p')",
      .filter = FILTER_USER_OBJECT},
     {.what = "the views", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_VIEW,
@@ -478,7 +556,7 @@ static const kind_query kinds[] = {
             "|| E' AS\\n' || pg_catalog.regexp_replace(pg_catalog.pg_get_viewdef(c.oid), ';\\s*$', '') || "
             "CASE c.relkind WHEN 'm' THEN E'\\n  WITH NO DATA;' ELSE ';' END",
      .owner = RELATION_OWNER("CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END"),
-     .acl = {"c.relacl", "'TABLE ' || q.name", "c.relowner", 'r'},
+     .acl = {"c.relacl", "'TABLE ' || q.name", "c.relowner", 'r', COLUMN_GRANTS},
      .comment = RELATION_COMMENT("CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END"),
      .from = RELATION_FROM(""), .where = "c.relkind IN ('v', 'm')", .filter = FILTER_USER_OBJECT},
     /* post-data: sequence OWNED BY (serial columns) */
@@ -542,6 +620,302 @@ static const kind_query kinds[] = {
      .owner = "pg_catalog.format('ALTER LARGE OBJECT %s OWNER TO %I;', l.oid, pg_catalog.pg_get_userbyid(l.lomowner))",
      .acl = {"l.lomacl", "'LARGE OBJECT ' || l.oid::text", "l.lomowner", 'L'},
      .from = "pg_catalog.pg_largeobject_metadata l", .tail = "ORDER BY l.oid"},
+    /* ---- kinds beyond tables, views and functions ---- */
+    {.what = "the collations", .catalog = "pg_catalog.pg_collation", .oid = "co.oid", .rank = RANK_TYPE, .kind = "'COLLATION'",
+     .schema = "n.nspname", .name = "co.collname",
+     .sql = "pg_catalog.format('CREATE COLLATION %s (provider = %s, %s%s%s);', q.name, "
+            "CASE co.collprovider WHEN 'i' THEN 'icu' ELSE 'libc' END, "
+            "CASE WHEN co.collprovider = 'i' THEN pg_catalog.format('locale = %L', "
+            "COALESCE(j.v ->> 'colllocale', j.v ->> 'colliculocale', co.collcollate)) "
+            "ELSE pg_catalog.format('lc_collate = %L, lc_ctype = %L', co.collcollate, co.collctype) END, "
+            "CASE WHEN co.collisdeterministic THEN '' ELSE ', deterministic = false' END, "
+            "CASE WHEN j.v ->> 'collicurules' IS NOT NULL THEN pg_catalog.format(', rules = %L', j.v ->> 'collicurules') ELSE '' END)",
+     .owner = "pg_catalog.format('ALTER COLLATION %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(co.collowner))",
+     .comment = OBJECT_COMMENT("'COLLATION ' || q.name", "pg_catalog.pg_collation", "co.oid"),
+     /* the columns giving an ICU locale and rules moved between 12 and 17:
+      * read by name from the row, absent ones as NULL */
+     .from = "pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace n ON n.oid = co.collnamespace "
+             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, co.collname) AS name) q "
+             "CROSS JOIN LATERAL (SELECT pg_catalog.to_jsonb(co) AS v) j",
+     .filter = FILTER_USER_OBJECT},
+    {.what = "the shell types", .catalog = "pg_catalog.pg_type", .oid = "t.oid", .rank = RANK_TYPE, .kind = "'SHELL TYPE'",
+     .schema = "n.nspname", .name = "t.typname", .sql = "pg_catalog.format('CREATE TYPE %I.%I;', n.nspname, t.typname)",
+     .owner = "pg_catalog.format('ALTER TYPE %I.%I OWNER TO %I;', n.nspname, t.typname, pg_catalog.pg_get_userbyid(t.typowner))",
+     .from = "pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace",
+     .where = "t.typtype = 'p' AND NOT t.typisdefined", .filter = FILTER_USER_OBJECT},
+    {.what = "the aggregates", .catalog = "pg_catalog.pg_proc", .oid = "p.oid", .rank = RANK_FUNCTION, .kind = "'AGGREGATE'",
+     .schema = "n.nspname", .name = "p.proname",
+     .sql = "pg_catalog.format('CREATE AGGREGATE %I.%I(%s) (SFUNC = %s, STYPE = %s', n.nspname, p.proname, "
+            "COALESCE(NULLIF(pg_catalog.pg_get_function_arguments(p.oid), ''), '*'), a.aggtransfn::pg_catalog.regproc, "
+            "pg_catalog.format_type(a.aggtranstype, NULL)) || "
+            "CASE WHEN a.aggtransspace <> 0 THEN ', SSPACE = ' || a.aggtransspace ELSE '' END || "
+            "CASE WHEN a.aggfinalfn <> 0 THEN ', FINALFUNC = ' || a.aggfinalfn::pg_catalog.regproc || "
+            "CASE WHEN a.aggfinalextra THEN ', FINALFUNC_EXTRA' ELSE '' END || ', FINALFUNC_MODIFY = ' || "
+            "CASE a.aggfinalmodify WHEN 's' THEN 'SHAREABLE' WHEN 'w' THEN 'READ_WRITE' ELSE 'READ_ONLY' END ELSE '' END || "
+            "CASE WHEN a.aggcombinefn <> 0 THEN ', COMBINEFUNC = ' || a.aggcombinefn::pg_catalog.regproc ELSE '' END || "
+            "CASE WHEN a.aggserialfn <> 0 THEN ', SERIALFUNC = ' || a.aggserialfn::pg_catalog.regproc ELSE '' END || "
+            "CASE WHEN a.aggdeserialfn <> 0 THEN ', DESERIALFUNC = ' || a.aggdeserialfn::pg_catalog.regproc ELSE '' END || "
+            "CASE WHEN a.agginitval IS NOT NULL THEN ', INITCOND = ' || pg_catalog.quote_literal(a.agginitval) ELSE '' END || "
+            "CASE WHEN a.aggmtransfn <> 0 THEN pg_catalog.format(', MSFUNC = %s, MINVFUNC = %s, MSTYPE = %s', "
+            "a.aggmtransfn::pg_catalog.regproc, a.aggminvtransfn::pg_catalog.regproc, pg_catalog.format_type(a.aggmtranstype, NULL)) || "
+            "CASE WHEN a.aggmtransspace <> 0 THEN ', MSSPACE = ' || a.aggmtransspace ELSE '' END || "
+            "CASE WHEN a.aggmfinalfn <> 0 THEN ', MFINALFUNC = ' || a.aggmfinalfn::pg_catalog.regproc || "
+            "CASE WHEN a.aggmfinalextra THEN ', MFINALFUNC_EXTRA' ELSE '' END || ', MFINALFUNC_MODIFY = ' || "
+            "CASE a.aggmfinalmodify WHEN 's' THEN 'SHAREABLE' WHEN 'w' THEN 'READ_WRITE' ELSE 'READ_ONLY' END ELSE '' END || "
+            "CASE WHEN a.aggminitval IS NOT NULL THEN ', MINITCOND = ' || pg_catalog.quote_literal(a.aggminitval) ELSE '' END "
+            "ELSE '' END || "
+            "CASE WHEN a.aggsortop <> 0 THEN (SELECT pg_catalog.format(', SORTOP = OPERATOR(%I.%s)', so.nspname, o.oprname) "
+            "FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace so ON so.oid = o.oprnamespace WHERE o.oid = a.aggsortop) "
+            "ELSE '' END || CASE WHEN a.aggkind = 'h' THEN ', HYPOTHETICAL' ELSE '' END || "
+            "CASE p.proparallel WHEN 's' THEN ', PARALLEL = SAFE' WHEN 'r' THEN ', PARALLEL = RESTRICTED' ELSE '' END || ');'",
+     .owner = "pg_catalog.format('ALTER AGGREGATE %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(p.proowner))",
+     .acl = {"p.proacl", "pg_catalog.format('FUNCTION %I.%I(%s)', n.nspname, p.proname, pg_catalog.oidvectortypes(p.proargtypes))",
+             "p.proowner", 'f'},
+     .comment = OBJECT_COMMENT("'AGGREGATE ' || q.name", "pg_catalog.pg_proc", "p.oid"),
+     .from = "pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+             "JOIN pg_catalog.pg_aggregate a ON a.aggfnoid = p.oid "
+             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I(%s)', n.nspname, p.proname, "
+             "COALESCE(NULLIF(pg_catalog.pg_get_function_identity_arguments(p.oid), ''), '*')) AS name) q",
+     .where = "p.prokind = 'a'", .filter = FILTER_USER_OBJECT},
+    {.what = "the operators", .catalog = "pg_catalog.pg_operator", .oid = "o.oid", .rank = RANK_FUNCTION, .kind = "'OPERATOR'",
+     .schema = "n.nspname", .name = "o.oprname",
+     .sql = "pg_catalog.format('CREATE OPERATOR %I.%s (FUNCTION = %s', n.nspname, o.oprname, o.oprcode::pg_catalog.regproc) || "
+            "CASE WHEN o.oprleft <> 0 THEN ', LEFTARG = ' || pg_catalog.format_type(o.oprleft, NULL) ELSE '' END || "
+            "CASE WHEN o.oprright <> 0 THEN ', RIGHTARG = ' || pg_catalog.format_type(o.oprright, NULL) ELSE '' END || "
+            "COALESCE((SELECT pg_catalog.format(', COMMUTATOR = OPERATOR(%I.%s)', cn.nspname, co.oprname) FROM pg_catalog.pg_operator co "
+            "JOIN pg_catalog.pg_namespace cn ON cn.oid = co.oprnamespace WHERE co.oid = o.oprcom), '') || "
+            "COALESCE((SELECT pg_catalog.format(', NEGATOR = OPERATOR(%I.%s)', nn.nspname, ng.oprname) FROM pg_catalog.pg_operator ng "
+            "JOIN pg_catalog.pg_namespace nn ON nn.oid = ng.oprnamespace WHERE ng.oid = o.oprnegate), '') || "
+            "CASE WHEN o.oprrest <> 0 THEN ', RESTRICT = ' || o.oprrest::pg_catalog.regproc ELSE '' END || "
+            "CASE WHEN o.oprjoin <> 0 THEN ', JOIN = ' || o.oprjoin::pg_catalog.regproc ELSE '' END || "
+            "CASE WHEN o.oprcanhash THEN ', HASHES' ELSE '' END || CASE WHEN o.oprcanmerge THEN ', MERGES' ELSE '' END || ');'",
+     .owner = "pg_catalog.format('ALTER OPERATOR %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(o.oprowner))",
+     .comment = OBJECT_COMMENT("'OPERATOR ' || q.name", "pg_catalog.pg_operator", "o.oid"),
+     .from = "pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace "
+             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%s (%s, %s)', n.nspname, o.oprname, "
+             "COALESCE(pg_catalog.format_type(NULLIF(o.oprleft, 0), NULL), 'NONE'), "
+             "COALESCE(pg_catalog.format_type(NULLIF(o.oprright, 0), NULL), 'NONE')) AS name) q",
+     .filter = FILTER_USER_OBJECT},
+    /* a family, with the members added to it alone (not through a class) */
+    {.what = "the operator families", .catalog = "pg_catalog.pg_opfamily", .oid = "f.oid", .rank = RANK_FUNCTION,
+     .kind = "'OPERATOR FAMILY'", .schema = "n.nspname", .name = "f.opfname",
+     .sql = "pg_catalog.format('CREATE OPERATOR FAMILY %s;', q.name) || COALESCE((SELECT pg_catalog.format("
+            "E'\\nALTER OPERATOR FAMILY %s ADD %s;', q.name, pg_catalog.string_agg(m.member, ', ' ORDER BY m.member)) FROM ("
+            OPFAMILY_MEMBERS("pg_catalog.pg_opfamily", "f.oid") ") m HAVING pg_catalog.count(*) > 0), '')",
+     .owner = "pg_catalog.format('ALTER OPERATOR FAMILY %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(f.opfowner))",
+     .comment = OBJECT_COMMENT("'OPERATOR FAMILY ' || q.name", "pg_catalog.pg_opfamily", "f.oid"),
+     .from = "pg_catalog.pg_opfamily f JOIN pg_catalog.pg_namespace n ON n.oid = f.opfnamespace "
+             "JOIN pg_catalog.pg_am am ON am.oid = f.opfmethod "
+             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I USING %I', n.nspname, f.opfname, am.amname) AS name) q",
+     .filter = FILTER_USER_OBJECT},
+    {.what = "the operator classes", .catalog = "pg_catalog.pg_opclass", .oid = "oc.oid", .rank = RANK_FUNCTION,
+     .kind = "'OPERATOR CLASS'", .schema = "n.nspname", .name = "oc.opcname",
+     .sql = "pg_catalog.format('CREATE OPERATOR CLASS %I.%I%s FOR TYPE %s USING %I FAMILY %I.%I AS %s;', n.nspname, oc.opcname, "
+            "CASE WHEN oc.opcdefault THEN ' DEFAULT' ELSE '' END, pg_catalog.format_type(oc.opcintype, NULL), am.amname, "
+            "fn.nspname, f.opfname, COALESCE((SELECT pg_catalog.string_agg(m.member, ', ' ORDER BY m.member) FROM ("
+            OPFAMILY_MEMBERS("pg_catalog.pg_opclass", "oc.oid") ") m) || "
+            "CASE WHEN oc.opckeytype <> 0 THEN ', STORAGE ' || pg_catalog.format_type(oc.opckeytype, NULL) ELSE '' END, "
+            "'STORAGE ' || pg_catalog.format_type(oc.opckeytype, NULL)))",
+     .owner = "pg_catalog.format('ALTER OPERATOR CLASS %I.%I USING %I OWNER TO %I;', n.nspname, oc.opcname, am.amname, "
+              "pg_catalog.pg_get_userbyid(oc.opcowner))",
+     .comment = OBJECT_COMMENT("pg_catalog.format('OPERATOR CLASS %I.%I USING %I', n.nspname, oc.opcname, am.amname)",
+                               "pg_catalog.pg_opclass", "oc.oid"),
+     .from = "pg_catalog.pg_opclass oc JOIN pg_catalog.pg_namespace n ON n.oid = oc.opcnamespace "
+             "JOIN pg_catalog.pg_am am ON am.oid = oc.opcmethod JOIN pg_catalog.pg_opfamily f ON f.oid = oc.opcfamily "
+             "JOIN pg_catalog.pg_namespace fn ON fn.oid = f.opfnamespace",
+     .filter = FILTER_USER_OBJECT},
+    {.what = "the casts", .catalog = "pg_catalog.pg_cast", .oid = "k.oid", .rank = RANK_FUNCTION, .kind = "'CAST'",
+     .name = "q.name",
+     .sql = "pg_catalog.format('CREATE CAST (%s) %s%s;', q.name, CASE k.castmethod WHEN 'f' THEN 'WITH FUNCTION ' || "
+            "k.castfunc::pg_catalog.regprocedure WHEN 'i' THEN 'WITH INOUT' ELSE 'WITHOUT FUNCTION' END, "
+            "CASE k.castcontext WHEN 'a' THEN ' AS ASSIGNMENT' WHEN 'i' THEN ' AS IMPLICIT' ELSE '' END)",
+     .comment = OBJECT_COMMENT("pg_catalog.format('CAST (%s)', q.name)", "pg_catalog.pg_cast", "k.oid"),
+     .from = "pg_catalog.pg_cast k CROSS JOIN LATERAL (SELECT pg_catalog.format('%s AS %s', "
+             "pg_catalog.format_type(k.castsource, NULL), pg_catalog.format_type(k.casttarget, NULL)) AS name) q",
+     .filter = FILTER_NOT_BUILTIN},
+    {.what = "the conversions", .catalog = "pg_catalog.pg_conversion", .oid = "v.oid", .rank = RANK_FUNCTION,
+     .kind = "'CONVERSION'", .schema = "n.nspname", .name = "v.conname",
+     .sql = "pg_catalog.format('CREATE %sCONVERSION %s FOR %L TO %L FROM %s;', CASE WHEN v.condefault THEN 'DEFAULT ' ELSE '' END, "
+            "q.name, pg_catalog.pg_encoding_to_char(v.conforencoding), pg_catalog.pg_encoding_to_char(v.contoencoding), "
+            "v.conproc::pg_catalog.regproc)",
+     .owner = "pg_catalog.format('ALTER CONVERSION %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(v.conowner))",
+     .comment = OBJECT_COMMENT("'CONVERSION ' || q.name", "pg_catalog.pg_conversion", "v.oid"),
+     .from = "pg_catalog.pg_conversion v JOIN pg_catalog.pg_namespace n ON n.oid = v.connamespace "
+             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, v.conname) AS name) q",
+     .filter = FILTER_USER_OBJECT},
+    {.what = "the text search parsers", .catalog = "pg_catalog.pg_ts_parser", .oid = "p.oid", .rank = RANK_FUNCTION,
+     .kind = "'TEXT SEARCH PARSER'", .schema = "n.nspname", .name = "p.prsname",
+     .sql = "pg_catalog.format('CREATE TEXT SEARCH PARSER %s (START = %s, GETTOKEN = %s, END = %s, LEXTYPES = %s%s);', q.name, "
+            "p.prsstart::pg_catalog.regproc, p.prstoken::pg_catalog.regproc, p.prsend::pg_catalog.regproc, "
+            "p.prslextype::pg_catalog.regproc, CASE WHEN p.prsheadline <> 0 THEN ', HEADLINE = ' || p.prsheadline::pg_catalog.regproc "
+            "ELSE '' END)",
+     .comment = OBJECT_COMMENT("'TEXT SEARCH PARSER ' || q.name", "pg_catalog.pg_ts_parser", "p.oid"),
+     .from = "pg_catalog.pg_ts_parser p JOIN pg_catalog.pg_namespace n ON n.oid = p.prsnamespace "
+             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, p.prsname) AS name) q",
+     .filter = FILTER_USER_OBJECT},
+    {.what = "the text search templates", .catalog = "pg_catalog.pg_ts_template", .oid = "t.oid", .rank = RANK_FUNCTION,
+     .kind = "'TEXT SEARCH TEMPLATE'", .schema = "n.nspname", .name = "t.tmplname",
+     .sql = "pg_catalog.format('CREATE TEXT SEARCH TEMPLATE %s (%sLEXIZE = %s);', q.name, CASE WHEN t.tmplinit <> 0 THEN "
+            "'INIT = ' || t.tmplinit::pg_catalog.regproc || ', ' ELSE '' END, t.tmpllexize::pg_catalog.regproc)",
+     .comment = OBJECT_COMMENT("'TEXT SEARCH TEMPLATE ' || q.name", "pg_catalog.pg_ts_template", "t.oid"),
+     .from = "pg_catalog.pg_ts_template t JOIN pg_catalog.pg_namespace n ON n.oid = t.tmplnamespace "
+             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, t.tmplname) AS name) q",
+     .filter = FILTER_USER_OBJECT},
+    {.what = "the text search dictionaries", .catalog = "pg_catalog.pg_ts_dict", .oid = "d0.oid", .rank = RANK_FUNCTION,
+     .kind = "'TEXT SEARCH DICTIONARY'", .schema = "n.nspname", .name = "d0.dictname",
+     .sql = "(SELECT pg_catalog.format('CREATE TEXT SEARCH DICTIONARY %s (TEMPLATE = %I.%I%s);', q.name, tn.nspname, t.tmplname, "
+            "CASE WHEN d0.dictinitoption IS NOT NULL THEN ', ' || d0.dictinitoption ELSE '' END) "
+            "FROM pg_catalog.pg_ts_template t JOIN pg_catalog.pg_namespace tn ON tn.oid = t.tmplnamespace WHERE t.oid = d0.dicttemplate)",
+     .owner = "pg_catalog.format('ALTER TEXT SEARCH DICTIONARY %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(d0.dictowner))",
+     .comment = OBJECT_COMMENT("'TEXT SEARCH DICTIONARY ' || q.name", "pg_catalog.pg_ts_dict", "d0.oid"),
+     .from = "pg_catalog.pg_ts_dict d0 JOIN pg_catalog.pg_namespace n ON n.oid = d0.dictnamespace "
+             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, d0.dictname) AS name) q",
+     .filter = FILTER_USER_OBJECT},
+    {.what = "the text search configurations", .catalog = "pg_catalog.pg_ts_config", .oid = "g.oid", .rank = RANK_FUNCTION,
+     .kind = "'TEXT SEARCH CONFIGURATION'", .schema = "n.nspname", .name = "g.cfgname",
+     .sql = "(SELECT pg_catalog.format('CREATE TEXT SEARCH CONFIGURATION %s (PARSER = %I.%I);', q.name, pn.nspname, p.prsname) "
+            "FROM pg_catalog.pg_ts_parser p JOIN pg_catalog.pg_namespace pn ON pn.oid = p.prsnamespace WHERE p.oid = g.cfgparser) || "
+            "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(E'\\nALTER TEXT SEARCH CONFIGURATION %s ADD MAPPING FOR %s WITH %s;', "
+            "q.name, m.alias, m.dicts), '' ORDER BY m.tokid) FROM (SELECT t.tokid, t.alias, pg_catalog.string_agg("
+            "pg_catalog.format('%I.%I', dn.nspname, d.dictname), ', ' ORDER BY cm.mapseqno) AS dicts "
+            "FROM pg_catalog.ts_token_type(g.cfgparser) t JOIN pg_catalog.pg_ts_config_map cm ON cm.maptokentype = t.tokid "
+            "JOIN pg_catalog.pg_ts_dict d ON d.oid = cm.mapdict JOIN pg_catalog.pg_namespace dn ON dn.oid = d.dictnamespace "
+            "WHERE cm.mapcfg = g.oid GROUP BY t.tokid, t.alias) m), '')",
+     .owner = "pg_catalog.format('ALTER TEXT SEARCH CONFIGURATION %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(g.cfgowner))",
+     .comment = OBJECT_COMMENT("'TEXT SEARCH CONFIGURATION ' || q.name", "pg_catalog.pg_ts_config", "g.oid"),
+     .from = "pg_catalog.pg_ts_config g JOIN pg_catalog.pg_namespace n ON n.oid = g.cfgnamespace "
+             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, g.cfgname) AS name) q",
+     .filter = FILTER_USER_OBJECT},
+    {.what = "the procedural languages", .catalog = "pg_catalog.pg_language", .oid = "l.oid", .rank = RANK_FUNCTION,
+     .kind = "'PROCEDURAL LANGUAGE'", .name = "l.lanname",
+     .sql = "pg_catalog.format('CREATE %sPROCEDURAL LANGUAGE %I HANDLER %s%s%s;', CASE WHEN l.lanpltrusted THEN 'TRUSTED ' ELSE '' END, "
+            "l.lanname, l.lanplcallfoid::pg_catalog.regproc, CASE WHEN l.laninline <> 0 THEN ' INLINE ' || "
+            "l.laninline::pg_catalog.regproc ELSE '' END, CASE WHEN l.lanvalidator <> 0 THEN ' VALIDATOR ' || "
+            "l.lanvalidator::pg_catalog.regproc ELSE '' END)",
+     .owner = "pg_catalog.format('ALTER LANGUAGE %I OWNER TO %I;', l.lanname, pg_catalog.pg_get_userbyid(l.lanowner))",
+     .acl = {"l.lanacl", "'LANGUAGE ' || pg_catalog.quote_ident(l.lanname)", "l.lanowner", 'l'},
+     .comment = OBJECT_COMMENT("'LANGUAGE ' || pg_catalog.quote_ident(l.lanname)", "pg_catalog.pg_language", "l.oid"),
+     .from = "pg_catalog.pg_language l", .where = "l.lanispl", .filter = FILTER_NOT_BUILTIN},
+    {.what = "the transforms", .catalog = "pg_catalog.pg_transform", .oid = "tr.oid", .rank = RANK_FUNCTION, .kind = "'TRANSFORM'",
+     .name = "pg_catalog.format('%s %s', pg_catalog.format_type(tr.trftype, NULL), l.lanname)",
+     .sql = "pg_catalog.format('CREATE TRANSFORM FOR %s LANGUAGE %I (%s);', pg_catalog.format_type(tr.trftype, NULL), l.lanname, "
+            "pg_catalog.concat_ws(', ', 'FROM SQL WITH FUNCTION ' || NULLIF(tr.trffromsql, 0)::pg_catalog.regprocedure, "
+            "'TO SQL WITH FUNCTION ' || NULLIF(tr.trftosql, 0)::pg_catalog.regprocedure))",
+     .from = "pg_catalog.pg_transform tr JOIN pg_catalog.pg_language l ON l.oid = tr.trflang", .filter = FILTER_NOT_BUILTIN},
+    {.what = "the access methods", .catalog = "pg_catalog.pg_am", .oid = "am.oid", .rank = RANK_FUNCTION, .kind = "'ACCESS METHOD'",
+     .name = "am.amname",
+     .sql = "pg_catalog.format('CREATE ACCESS METHOD %I TYPE %s HANDLER %s;', am.amname, CASE am.amtype WHEN 't' THEN 'TABLE' "
+            "ELSE 'INDEX' END, am.amhandler::pg_catalog.regproc)",
+     .comment = OBJECT_COMMENT("'ACCESS METHOD ' || pg_catalog.quote_ident(am.amname)", "pg_catalog.pg_am", "am.oid"),
+     .from = "pg_catalog.pg_am am", .filter = FILTER_NOT_BUILTIN},
+    {.what = "the foreign-data wrappers", .catalog = "pg_catalog.pg_foreign_data_wrapper", .oid = "w.oid", .rank = RANK_FUNCTION,
+     .kind = "'FOREIGN DATA WRAPPER'", .name = "w.fdwname",
+     .sql = "pg_catalog.format('CREATE FOREIGN DATA WRAPPER %I%s%s%s;', w.fdwname, "
+            "CASE WHEN w.fdwhandler <> 0 THEN ' HANDLER ' || w.fdwhandler::pg_catalog.regproc ELSE ' NO HANDLER' END, "
+            "CASE WHEN w.fdwvalidator <> 0 THEN ' VALIDATOR ' || w.fdwvalidator::pg_catalog.regproc ELSE ' NO VALIDATOR' END, "
+            OPTIONS_CLAUSE("w.fdwoptions") ")",
+     .owner = "pg_catalog.format('ALTER FOREIGN DATA WRAPPER %I OWNER TO %I;', w.fdwname, pg_catalog.pg_get_userbyid(w.fdwowner))",
+     .acl = {"w.fdwacl", "'FOREIGN DATA WRAPPER ' || pg_catalog.quote_ident(w.fdwname)", "w.fdwowner", 'F'},
+     .comment = OBJECT_COMMENT("'FOREIGN DATA WRAPPER ' || pg_catalog.quote_ident(w.fdwname)", "pg_catalog.pg_foreign_data_wrapper",
+                               "w.oid"),
+     .from = "pg_catalog.pg_foreign_data_wrapper w", .filter = FILTER_NOT_BUILTIN},
+    {.what = "the foreign servers", .catalog = "pg_catalog.pg_foreign_server", .oid = "s.oid", .rank = RANK_FUNCTION,
+     .kind = "'SERVER'", .name = "s.srvname",
+     .sql = "pg_catalog.format('CREATE SERVER %I%s%s FOREIGN DATA WRAPPER %I%s;', s.srvname, ' TYPE ' || pg_catalog.quote_literal(s.srvtype), "
+            "' VERSION ' || pg_catalog.quote_literal(s.srvversion), w.fdwname, " OPTIONS_CLAUSE("s.srvoptions") ")",
+     .owner = "pg_catalog.format('ALTER SERVER %I OWNER TO %I;', s.srvname, pg_catalog.pg_get_userbyid(s.srvowner))",
+     .acl = {"s.srvacl", "'FOREIGN SERVER ' || pg_catalog.quote_ident(s.srvname)", "s.srvowner", 'S'},
+     .comment = OBJECT_COMMENT("'SERVER ' || pg_catalog.quote_ident(s.srvname)", "pg_catalog.pg_foreign_server", "s.oid"),
+     .from = "pg_catalog.pg_foreign_server s JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw",
+     .filter = FILTER_NOT_BUILTIN},
+    /* a password among a user mapping's options is a secret: never read */
+    {.what = "the user mappings", .catalog = "pg_catalog.pg_user_mapping", .oid = "u.umid", .rank = RANK_FUNCTION,
+     .kind = "'USER MAPPING'", .name = "pg_catalog.format('%s SERVER %s', u.usename, u.srvname)",
+     .sql = "pg_catalog.format('CREATE USER MAPPING FOR %s SERVER %I%s;', CASE WHEN u.umuser = 0 THEN 'PUBLIC' ELSE "
+            "pg_catalog.quote_ident(u.usename) END, u.srvname, "
+            "(SELECT ' OPTIONS (' || pg_catalog.string_agg(pg_catalog.format('%I %L', o.option_name, o.option_value), ', ') || ')' "
+            "FROM pg_catalog.pg_options_to_table(u.umoptions) o WHERE o.option_name <> 'password'))",
+     .from = "pg_catalog.pg_user_mappings u", .filter = FILTER_NOT_BUILTIN},
+    {.what = "the foreign tables", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_TABLE, .kind = "'FOREIGN TABLE'",
+     .schema = "n.nspname", .name = "c.relname",
+     .sql = "'CREATE FOREIGN TABLE ' || q.name || CASE WHEN c.relispartition THEN (SELECT pg_catalog.format(' PARTITION OF %I.%I ', "
+            "pn.nspname, pc.relname) FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent "
+            "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid) || "
+            "pg_catalog.pg_get_expr(c.relpartbound, c.oid) ELSE ' (' || COALESCE((SELECT pg_catalog.string_agg("
+            COLUMN_DEFINITION_OPTIONS("COALESCE(" OPTIONS_CLAUSE("a.attfdwoptions") ", '')") ", ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
+            "JOIN pg_catalog.pg_type at ON at.oid = a.atttypid "
+            "LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum "
+            "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attislocal), '') || ')' || "
+            "COALESCE((SELECT ' INHERITS (' || pg_catalog.string_agg(pg_catalog.format('%I.%I', pn.nspname, pc.relname), ', ' "
+            "ORDER BY i.inhseqno) || ')' FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent "
+            "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid), '') END || "
+            "pg_catalog.format(' SERVER %I', s.srvname) || COALESCE(" OPTIONS_CLAUSE("ft.ftoptions") ", '') || ';'",
+     .owner = RELATION_OWNER("'FOREIGN TABLE'"),
+     .acl = {"c.relacl", "'TABLE ' || q.name", "c.relowner", 'r', COLUMN_GRANTS},
+     .comment = RELATION_COMMENT("'FOREIGN TABLE'"),
+     .from = RELATION_FROM("JOIN pg_catalog.pg_foreign_table ft ON ft.ftrelid = c.oid "
+                           "JOIN pg_catalog.pg_foreign_server s ON s.oid = ft.ftserver"),
+     .where = "c.relkind = 'f'", .filter = FILTER_USER_OBJECT},
+    /* post-data kinds */
+    {.what = "the rules", .catalog = "pg_catalog.pg_rewrite", .oid = "r.oid", .rank = RANK_POST_RULE, .kind = "'RULE'",
+     .schema = "n.nspname", .name = "r.rulename", .table = "q.name",
+     .sql = "pg_catalog.pg_get_ruledef(r.oid) || CASE r.ev_enabled WHEN 'D' THEN pg_catalog.format("
+            "E'\\nALTER TABLE %s DISABLE RULE %I;', q.name, r.rulename) WHEN 'R' THEN pg_catalog.format("
+            "E'\\nALTER TABLE %s ENABLE REPLICA RULE %I;', q.name, r.rulename) WHEN 'A' THEN pg_catalog.format("
+            "E'\\nALTER TABLE %s ENABLE ALWAYS RULE %I;', q.name, r.rulename) ELSE '' END",
+     .comment = OBJECT_COMMENT("pg_catalog.format('RULE %I ON %s', r.rulename, q.name)", "pg_catalog.pg_rewrite", "r.oid"),
+     .from = "pg_catalog.pg_rewrite r JOIN " RELATION_FROM("ON c.oid = r.ev_class"), .where = "r.rulename <> '_RETURN'",
+     .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"},
+    {STATISTICS_QUERY(""), .max_version = 130000},
+    {STATISTICS_QUERY(" || CASE WHEN COALESCE(s.stxstattarget, -1) <> -1 THEN pg_catalog.format("
+                      "E'\\nALTER STATISTICS %s SET STATISTICS %s;', q.name, s.stxstattarget) ELSE '' END"),
+     .min_version = 130000},
+    {PUBLICATION_QUERY("'' AS viaroot", "''", "''"), .max_version = 130000},
+    {PUBLICATION_QUERY(PUBLICATION_VIA_ROOT, "''", "''"), .min_version = 130000, .max_version = 150000},
+    {PUBLICATION_QUERY(PUBLICATION_VIA_ROOT,
+                       "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(E'\\nALTER PUBLICATION %I ADD TABLES IN SCHEMA %I;', "
+                       "p.pubname, sn.nspname), '' ORDER BY sn.nspname) FROM pg_catalog.pg_publication_namespace pns "
+                       "JOIN pg_catalog.pg_namespace sn ON sn.oid = pns.pnnspid WHERE pns.pnpubid = p.oid), '')",
+                       "CASE WHEN pr.prattrs IS NOT NULL THEN ' (' || (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), "
+                       "', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a WHERE a.attrelid = pr.prrelid "
+                       "AND a.attnum = ANY (pr.prattrs::pg_catalog.int2[])) || ')' ELSE '' END || "
+                       "CASE WHEN pr.prqual IS NOT NULL THEN ' WHERE (' || pg_catalog.pg_get_expr(pr.prqual, pr.prrelid) || ')' ELSE '' END"),
+     .min_version = 150000},
+    /* privileges future objects get: a role's defaults (which replace the
+     * built-in ones: stated as their difference) and a schema's (which add
+     * to them) */
+    {.what = "the default privileges", .catalog = "pg_catalog.pg_default_acl", .oid = "da.oid", .rank = RANK_POST_DEFAULT_ACL,
+     .kind = "'DEFAULT ACL'", .schema = "n.nspname",
+     .name = "pg_catalog.format('%s %s', pg_catalog.pg_get_userbyid(da.defaclrole), q.objects)", .sql = "''",
+     .acl = {.sql = "NULLIF(COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(' %s REVOKE %s ON %s FROM %s;', q.prefix, "
+                  "d.privilege_type, q.objects, CASE WHEN d.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident("
+                  "pg_catalog.pg_get_userbyid(d.grantee)) END), '' ORDER BY d.n) FROM pg_catalog.aclexplode(pg_catalog.acldefault("
+                  "q.objtype, da.defaclrole)) WITH ORDINALITY d(grantor, grantee, privilege_type, is_grantable, n) "
+                  "WHERE da.defaclnamespace = 0 AND NOT EXISTS (SELECT FROM pg_catalog.aclexplode(da.defaclacl) a "
+                  "WHERE a.grantee = d.grantee AND a.privilege_type = d.privilege_type)), '') || "
+                  "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(' %s GRANT %s ON %s TO %s%s;', q.prefix, a.privilege_type, "
+                  "q.objects, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) "
+                  "END, CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), '' ORDER BY a.n) "
+                  "FROM pg_catalog.aclexplode(da.defaclacl) WITH ORDINALITY a(grantor, grantee, privilege_type, is_grantable, n) "
+                  "WHERE da.defaclnamespace <> 0 OR NOT EXISTS (SELECT FROM pg_catalog.aclexplode(pg_catalog.acldefault(q.objtype, "
+                  "da.defaclrole)) d WHERE d.grantee = a.grantee AND d.privilege_type = a.privilege_type "
+                  "AND d.is_grantable = a.is_grantable)), ''), '')"},
+     .from = "pg_catalog.pg_default_acl da LEFT JOIN pg_catalog.pg_namespace n ON n.oid = da.defaclnamespace "
+             "CROSS JOIN LATERAL (SELECT CASE da.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES' WHEN 'f' THEN "
+             "'FUNCTIONS' WHEN 'T' THEN 'TYPES' ELSE 'SCHEMAS' END AS objects, CASE da.defaclobjtype WHEN 'S' THEN 's' "
+             "ELSE da.defaclobjtype END::\"char\" AS objtype, pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %I%s', "
+             "pg_catalog.pg_get_userbyid(da.defaclrole), ' IN SCHEMA ' || pg_catalog.quote_ident(n.nspname)) AS prefix) q",
+     .filter = FILTER_NOT_BUILTIN},
+    {.what = "the event triggers", .catalog = "pg_catalog.pg_event_trigger", .oid = "et.oid", .rank = RANK_POST_EVENT_TRIGGER,
+     .kind = "'EVENT TRIGGER'", .name = "et.evtname",
+     .sql = "pg_catalog.format('CREATE EVENT TRIGGER %I ON %I%s EXECUTE FUNCTION %s();', et.evtname, et.evtevent, "
+            "' WHEN TAG IN (' || (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(g), ', ') FROM pg_catalog.unnest(et.evttags) g) "
+            "|| ')', et.evtfoid::pg_catalog.regproc) || CASE et.evtenabled WHEN 'D' THEN pg_catalog.format("
+            "E'\\nALTER EVENT TRIGGER %I DISABLE;', et.evtname) WHEN 'R' THEN pg_catalog.format(E'\\nALTER EVENT TRIGGER %I ENABLE REPLICA;', "
+            "et.evtname) WHEN 'A' THEN pg_catalog.format(E'\\nALTER EVENT TRIGGER %I ENABLE ALWAYS;', et.evtname) ELSE '' END",
+     .owner = "pg_catalog.format('ALTER EVENT TRIGGER %I OWNER TO %I;', et.evtname, pg_catalog.pg_get_userbyid(et.evtowner))",
+     .comment = OBJECT_COMMENT("'EVENT TRIGGER ' || pg_catalog.quote_ident(et.evtname)", "pg_catalog.pg_event_trigger", "et.oid"),
+     .from = "pg_catalog.pg_event_trigger et", .filter = FILTER_NOT_BUILTIN},
 };
 
 static const char *or_null(const char *sql)
@@ -554,10 +928,17 @@ static void build_kind_query(zb_buf *q, const item_set *set, const kind_query *k
 {
     zb_buf_printf(q, "SELECT '%s'::pg_catalog.regclass::oid, %s, %d, %s, %s, %s, %s, %s, %s, ", k->catalog, k->oid, k->rank,
                   k->kind, or_null(k->schema), or_null(k->name), or_null(k->table), k->sql, or_null(k->owner));
-    if (k->acl.column)
+    if (k->acl.sql) {
+        zb_buf_puts(q, k->acl.sql);
+    } else if (k->acl.column && k->acl.columns) {
+        zb_buf_puts(q, "NULLIF(COALESCE(");
         acl_sql(q, set, k->acl.column, k->acl.target, k->acl.owner, k->acl.objtype);
-    else
+        zb_buf_printf(q, ", '') || COALESCE(%s, ''), '')", k->acl.columns);
+    } else if (k->acl.column) {
+        acl_sql(q, set, k->acl.column, k->acl.target, k->acl.owner, k->acl.objtype);
+    } else {
         zb_buf_puts(q, "NULL");
+    }
     zb_buf_printf(q, ", %s", or_null(k->comment));
     if (k->extra)
         zb_buf_printf(q, ", %s", k->extra);
@@ -577,6 +958,10 @@ static void build_kind_query(zb_buf *q, const item_set *set, const kind_query *k
     case FILTER_USER_OBJECT:
         zb_buf_puts(q, joiner);
         user_object(q, k->filter_catalog ? k->filter_catalog : k->catalog, k->filter_oid ? k->filter_oid : k->oid);
+        break;
+    case FILTER_NOT_BUILTIN:
+        zb_buf_printf(q, "%s%s >= " FIRST_NORMAL_OID " AND ", joiner, k->oid);
+        zb_buf_printf(q, not_extension_member, k->catalog, k->oid);
         break;
     case FILTER_USER_NOT_EXTENSION:
         zb_buf_puts(q, joiner);
@@ -627,7 +1012,12 @@ static const char aliases_sql[] =
     "UNION ALL SELECT 'pg_catalog.pg_attrdef'::pg_catalog.regclass::oid, a.oid, 'pg_catalog.pg_class'::pg_catalog.regclass::oid, a.adrelid "
     "FROM pg_catalog.pg_attrdef a WHERE a.oid >= " FIRST_NORMAL_OID " "
     "UNION ALL SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass::oid, k.oid, 'pg_catalog.pg_type'::pg_catalog.regclass::oid, k.contypid "
-    "FROM pg_catalog.pg_constraint k WHERE k.contypid <> 0 AND k.oid >= " FIRST_NORMAL_OID;
+    "FROM pg_catalog.pg_constraint k WHERE k.contypid <> 0 AND k.oid >= " FIRST_NORMAL_OID " "
+    /* an operator class's or family's members: what they need, it needs */
+    "UNION ALL SELECT d.classid, d.objid, d.refclassid, d.refobjid FROM pg_catalog.pg_depend d "
+    "WHERE d.classid IN ('pg_catalog.pg_amop'::pg_catalog.regclass, 'pg_catalog.pg_amproc'::pg_catalog.regclass) "
+    "AND d.refclassid IN ('pg_catalog.pg_opclass'::pg_catalog.regclass, 'pg_catalog.pg_opfamily'::pg_catalog.regclass) "
+    "AND d.objid >= " FIRST_NORMAL_OID;
 
 /* Dependencies between user objects. A sequence's automatic dependency on
  * its serial column is left out: the table needs the sequence (its default
@@ -763,28 +1153,8 @@ static int mark_populated(item_set *set, PGconn *conn)
  * not an extension). */
 static const char unsupported_sql[] =
     "SELECT pg_catalog.pg_describe_object(o.classid, o.objid, 0) FROM ("
-    "SELECT 'pg_catalog.pg_class'::pg_catalog.regclass AS classid, c.oid AS objid FROM pg_catalog.pg_class c WHERE c.relkind = 'f' OR c.reloftype <> 0 "
-    "UNION ALL SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass, p.oid FROM pg_catalog.pg_proc p WHERE p.prokind IN ('a', 'w') "
-    "UNION ALL SELECT 'pg_catalog.pg_operator'::pg_catalog.regclass, oid FROM pg_catalog.pg_operator "
-    "UNION ALL SELECT 'pg_catalog.pg_cast'::pg_catalog.regclass, oid FROM pg_catalog.pg_cast "
-    "UNION ALL SELECT 'pg_catalog.pg_collation'::pg_catalog.regclass, oid FROM pg_catalog.pg_collation "
-    "UNION ALL SELECT 'pg_catalog.pg_ts_config'::pg_catalog.regclass, oid FROM pg_catalog.pg_ts_config "
-    "UNION ALL SELECT 'pg_catalog.pg_ts_dict'::pg_catalog.regclass, oid FROM pg_catalog.pg_ts_dict "
-    "UNION ALL SELECT 'pg_catalog.pg_conversion'::pg_catalog.regclass, oid FROM pg_catalog.pg_conversion "
-    "UNION ALL SELECT 'pg_catalog.pg_event_trigger'::pg_catalog.regclass, oid FROM pg_catalog.pg_event_trigger "
-    "UNION ALL SELECT 'pg_catalog.pg_publication'::pg_catalog.regclass, oid FROM pg_catalog.pg_publication "
-    "UNION ALL SELECT 'pg_catalog.pg_foreign_server'::pg_catalog.regclass, oid FROM pg_catalog.pg_foreign_server "
-    "UNION ALL SELECT 'pg_catalog.pg_foreign_data_wrapper'::pg_catalog.regclass, oid FROM pg_catalog.pg_foreign_data_wrapper "
-    "UNION ALL SELECT 'pg_catalog.pg_rewrite'::pg_catalog.regclass, oid FROM pg_catalog.pg_rewrite WHERE rulename <> '_RETURN' "
-    "UNION ALL SELECT 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass, oid FROM pg_catalog.pg_statistic_ext "
-    "UNION ALL SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, oid FROM pg_catalog.pg_type WHERE typtype IN ('b', 'p') AND typcategory <> 'A' "
-    "UNION ALL SELECT 'pg_catalog.pg_opclass'::pg_catalog.regclass, oid FROM pg_catalog.pg_opclass "
-    "UNION ALL SELECT 'pg_catalog.pg_opfamily'::pg_catalog.regclass, oid FROM pg_catalog.pg_opfamily "
-    "UNION ALL SELECT 'pg_catalog.pg_am'::pg_catalog.regclass, oid FROM pg_catalog.pg_am "
-    "UNION ALL SELECT 'pg_catalog.pg_language'::pg_catalog.regclass, oid FROM pg_catalog.pg_language "
-    "UNION ALL SELECT 'pg_catalog.pg_default_acl'::pg_catalog.regclass, oid FROM pg_catalog.pg_default_acl "
-    "UNION ALL SELECT 'pg_catalog.pg_transform'::pg_catalog.regclass, oid FROM pg_catalog.pg_transform "
-    "UNION ALL SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, a.attrelid FROM pg_catalog.pg_attribute a WHERE a.attacl IS NOT NULL "
+    "SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass AS classid, p.oid AS objid FROM pg_catalog.pg_proc p WHERE p.prokind = 'w' "
+    "UNION ALL SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, oid FROM pg_catalog.pg_type WHERE typtype = 'b' AND typcategory <> 'A' "
     ") o WHERE o.objid >= " FIRST_NORMAL_OID " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e "
     "WHERE e.classid = o.classid AND e.objid = o.objid AND (e.deptype = 'e' OR (e.deptype = 'i' AND "
     "(e.refclassid, e.refobjid) <> (e.classid, e.objid)))) ORDER BY 1";

@@ -7,6 +7,13 @@ foreach(major 12 13 14 16 17)
                 ARGS ${major})
 endforeach()
 
+# the object kinds beyond the application schema: on the oldest, Debian's
+# and the newest supported server
+foreach(major 12 15 17)
+  zb_shell_test(integration.pg.kinds_${major} ${CMAKE_CURRENT_LIST_DIR}/kinds.sh LABELS "integration;pg" TIMEOUT 180
+                ARGS ${major})
+endforeach()
+
 # C-level tests against a throwaway cluster: one ctest entry (and one
 # cluster) per test function.
 add_executable(pg_test_snapshot ${CMAKE_CURRENT_LIST_DIR}/test_snapshot.c)
