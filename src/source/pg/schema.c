@@ -1,6 +1,7 @@
 #include "zakpos_backup/source/pg/schema.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/log.h"
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/ident.h"
 
@@ -266,6 +267,9 @@ typedef struct kind_query {
     kind_filter filter;
     const char *filter_catalog, *filter_oid; /* whose membership FILTER_USER_OBJECT checks; NULL: catalog, oid */
     const char *tail; /* ORDER BY ... */
+    /* SQL saying whether the backup's role may read the kind; when it may
+     * not, left_out (SQL naming the objects) is warned about instead */
+    const char *readable, *left_out;
 } kind_query;
 
 /* Relations: the FROM clause every relation query shares; q.name is the
@@ -881,6 +885,25 @@ static const kind_query kinds[] = {
                        "AND a.attnum = ANY (pr.prattrs::pg_catalog.int2[])) || ')' ELSE '' END || "
                        "CASE WHEN pr.prqual IS NOT NULL THEN ' WHERE (' || pg_catalog.pg_get_expr(pr.prqual, pr.prrelid) || ')' ELSE '' END"),
      .min_version = 150000},
+    /* subscriptions, as pg_dump keeps them: not connecting, so neither
+     * enabled nor making a slot; a password in the connection string is a
+     * secret, left out */
+    {.what = "the subscriptions", .catalog = "pg_catalog.pg_subscription", .oid = "s.oid", .rank = RANK_POST_PUBLICATION,
+     .kind = "'SUBSCRIPTION'", .name = "s.subname",
+     .sql = "pg_catalog.format('CREATE SUBSCRIPTION %I CONNECTION %L PUBLICATION %s WITH (connect = false, slot_name = %s%s);', "
+            "s.subname, pg_catalog.regexp_replace(pg_catalog.regexp_replace(s.subconninfo, "
+            "'(^|\\s)password\\s*=\\s*(''([^''\\\\]|\\\\.)*''|\\S+)\\s*', '\\1', 'g'), '(://[^:@/]*):[^@/]*@', '\\1@'), "
+            "(SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p), ', ') FROM pg_catalog.unnest(s.subpublications) p), "
+            "COALESCE(pg_catalog.quote_literal(s.subslotname), 'NONE'), CASE WHEN s.subsynccommit <> 'off' THEN "
+            "pg_catalog.format(', synchronous_commit = %L', s.subsynccommit) ELSE '' END)",
+     .owner = "pg_catalog.format('ALTER SUBSCRIPTION %I OWNER TO %I;', s.subname, pg_catalog.pg_get_userbyid(s.subowner))",
+     .comment = OBJECT_COMMENT("'SUBSCRIPTION ' || pg_catalog.quote_ident(s.subname)", "pg_catalog.pg_subscription", "s.oid"),
+     .from = "pg_catalog.pg_subscription s",
+     .where = "s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())",
+     .readable = "pg_catalog.has_column_privilege('pg_catalog.pg_subscription', 'subconninfo', 'SELECT')",
+     .left_out = "SELECT pg_catalog.string_agg(pg_catalog.quote_ident(s.subname), ', ' ORDER BY s.subname) FROM "
+                 "pg_catalog.pg_subscription s WHERE s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d "
+                 "WHERE d.datname = pg_catalog.current_database())"},
     /* privileges future objects get: a role's defaults (which replace the
      * built-in ones: stated as their difference) and a schema's (which add
      * to them) */
@@ -979,6 +1002,30 @@ static int applies(const kind_query *k, int version)
     return (k->min_version == 0 || version >= k->min_version) && (k->max_version == 0 || version < k->max_version);
 }
 
+/* Whether the backup's role may read a kind (1) or not (0: the objects it
+ * leaves out are named in a warning, never dropped silently). */
+static int kind_readable(int *readable, PGconn *conn, const kind_query *k)
+{
+    *readable = 1;
+    if (!k->readable)
+        return 0;
+    PGresult *res;
+    zb_buf q = ZB_BUF_INIT;
+    zb_buf_printf(&q, "SELECT %s", k->readable);
+    int rc = q.data ? query(&res, conn, q.data, "cannot read the catalog") : zb_error_set(ZB_ENOMEM, "out of memory");
+    zb_buf_free(&q);
+    if (rc < 0)
+        return rc;
+    *readable = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (*readable || (rc = query(&res, conn, k->left_out, "cannot read the catalog")) < 0)
+        return rc;
+    if (!PQgetisnull(res, 0, 0))
+        zb_log_warn("%s left out of the backup, as only a superuser may read them: %s", k->what, PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
+
 /* Every kind's items, in the table's order. */
 static int add_kinds(item_set *set, PGconn *conn)
 {
@@ -986,7 +1033,8 @@ static int add_kinds(item_set *set, PGconn *conn)
     zb_buf q = ZB_BUF_INIT;
     zb_buf what = ZB_BUF_INIT;
     for (size_t i = 0; rc == 0 && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-        if (!applies(&kinds[i], set->version))
+        int readable = 1;
+        if (!applies(&kinds[i], set->version) || (rc = kind_readable(&readable, conn, &kinds[i])) < 0 || !readable)
             continue;
         zb_buf_reset(&q);
         zb_buf_reset(&what);

@@ -155,3 +155,7 @@ COMMENT ON PUBLICATION zb_items IS 'items for the reporting replica';
 CREATE PUBLICATION zb_filtered FOR TABLE kinds.items (id, label, price) WHERE (price > 100);
 CREATE PUBLICATION zb_schema FOR TABLES IN SCHEMA kinds, TABLE public.plain;
 \endif
+-- a subscription, kept as pg_dump keeps it: not connecting, so disabled
+CREATE SUBSCRIPTION zb_from_head_office CONNECTION 'host=127.0.0.1 port=1 dbname=head_office user=replicator'
+    PUBLICATION zb_items, "Other Items" WITH (connect = false, slot_name = 'zb_branch_slot');
+COMMENT ON SUBSCRIPTION zb_from_head_office IS 'prices from the head office';

@@ -8,6 +8,7 @@ WITH objects AS (
     UNION SELECT 'pg_namespace'::regclass, oid, 0 FROM pg_namespace WHERE oid >= 16384
     UNION SELECT 'pg_event_trigger'::regclass, oid, 0 FROM pg_event_trigger
     UNION SELECT 'pg_publication'::regclass, oid, 0 FROM pg_publication
+    UNION SELECT 'pg_subscription'::regclass, oid, 0 FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
     UNION SELECT 'pg_foreign_data_wrapper'::regclass, oid, 0 FROM pg_foreign_data_wrapper
     UNION SELECT 'pg_am'::regclass, oid, 0 FROM pg_am WHERE oid >= 16384
     UNION SELECT 'pg_default_acl'::regclass, oid, 0 FROM pg_default_acl
@@ -79,3 +80,6 @@ SELECT 'publication ' || pubname, puballtables, pubinsert, pubupdate, pubdelete,
     WHERE r.prpubid = p.oid), obj_description(p.oid, 'pg_publication')
 FROM pg_publication p ORDER BY 1;
 \endif
+SELECT 'subscription ' || subname, subenabled, subconninfo, subslotname, subsynccommit, subpublications,
+    pg_get_userbyid(subowner), obj_description(oid, 'pg_subscription')
+FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY 1;
