@@ -188,27 +188,34 @@ static int add_items(item_set *set, PGconn *conn, const char *sql, const char *w
 /* The SQL that turns an object's default privileges into its ACL: REVOKE
  * what the default grants and the ACL lacks, GRANT what the ACL holds beyond
  * the default, grantee by grantee in catalog order; NULL when the ACL is the
- * default. Stating only the difference, as pg_dump does, lets a newer server
+ * default. A grant its owner did not make is made again by its grantor (SET
+ * SESSION AUTHORIZATION), which keeps the grantor. replace: the ACL replaces
+ * whatever the object has (REVOKE ALL, then every grant), for an object the
+ * target already holds with privileges of its own (the public schema). Stating only the difference, as pg_dump does, lets a newer server
  * keep privileges it added to the owner's default (PostgreSQL 17's MAINTAIN
  * on tables) instead of losing them to a REVOKE ALL and a list of the old
  * ones. OBJTYPE is acldefault()'s letter for the object's kind.
  * Archives of toc format 1 hold the older form (REVOKE ALL from PUBLIC and
  * the owner, then every grant); their verification reads ACLs that way. */
-static void acl_sql(zb_buf *q, const item_set *set, const char *acl, const char *target, const char *owner, char objtype)
+static void acl_sql(zb_buf *q, const item_set *set, const char *acl, const char *target, const char *owner, char objtype,
+                    int replace)
 {
     static const char grants[] =
-        "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(' GRANT %%s ON %%s TO %%s%%s;', "
+        "COALESCE((SELECT pg_catalog.string_agg(CASE WHEN a.grantor <> %s THEN pg_catalog.format("
+        "' SET SESSION AUTHORIZATION %%I;', pg_catalog.pg_get_userbyid(a.grantor)) ELSE '' END || "
+        "pg_catalog.format(' GRANT %%s ON %%s TO %%s%%s;', "
         "a.privilege_type, %s, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE "
         "pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END, "
-        "CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), '' ORDER BY a.n) "
+        "CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) || "
+        "CASE WHEN a.grantor <> %s THEN ' RESET SESSION AUTHORIZATION;' ELSE '' END, '' ORDER BY a.n) "
         "FROM pg_catalog.aclexplode(%s) WITH ORDINALITY a(grantor, grantee, privilege_type, is_grantable, n)";
-    if (set->legacy_acl) {
+    if (set->legacy_acl || replace) {
         zb_buf_printf(q,
                       "CASE WHEN %s IS NULL THEN NULL ELSE "
                       "'REVOKE ALL ON ' || %s || ' FROM PUBLIC; REVOKE ALL ON ' || %s || ' FROM ' || "
                       "pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(%s)) || ';' || ",
                       acl, target, target, owner);
-        zb_buf_printf(q, grants, target, acl);
+        zb_buf_printf(q, grants, owner, target, owner, acl);
         zb_buf_puts(q, "), '') END");
         return;
     }
@@ -221,7 +228,7 @@ static void acl_sql(zb_buf *q, const item_set *set, const char *acl, const char 
                   "d(grantor, grantee, privilege_type, is_grantable, n) WHERE NOT EXISTS (SELECT FROM "
                   "pg_catalog.aclexplode(%s) a WHERE a.grantee = d.grantee AND a.privilege_type = d.privilege_type)), '') || ",
                   acl, target, objtype, owner, acl);
-    zb_buf_printf(q, grants, target, acl);
+    zb_buf_printf(q, grants, owner, target, owner, acl);
     zb_buf_printf(q,
                   " WHERE NOT EXISTS (SELECT FROM pg_catalog.aclexplode(pg_catalog.acldefault('%c', %s)) d "
                   "WHERE d.grantee = a.grantee AND d.privilege_type = a.privilege_type AND d.is_grantable = a.is_grantable)), ''), '') END",
@@ -251,6 +258,7 @@ typedef struct kind_acl {
     char objtype;        /* acldefault()'s letter */
     const char *columns; /* SQL for the grants on its columns, if it has any */
     const char *sql;     /* instead of all the above: the statements' SQL */
+    int replace;         /* see acl_sql */
 } kind_acl;
 
 typedef struct kind_query {
@@ -315,8 +323,10 @@ typedef struct kind_query {
            "pg_catalog.format('%I %s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)) || " COLLATE_CLAUSE("a", "at") \
            ", ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid " \
            "WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped)) "                          \
-           "WHEN 'r' THEN pg_catalog.format('CREATE TYPE %s AS RANGE (subtype = %s%s%s%s);', q.name, "         \
-           "pg_catalog.format_type(r.rngsubtype, NULL), "                                                      \
+           "WHEN 'r' THEN pg_catalog.format('CREATE TYPE %s AS RANGE (subtype = %s%s%s%s%s);', q.name, "       \
+           "pg_catalog.format_type(r.rngsubtype, NULL), (SELECT CASE WHEN o.opcdefault THEN '' ELSE "           \
+           "pg_catalog.format(', subtype_opclass = %I.%I', ocn.nspname, o.opcname) END FROM pg_catalog.pg_opclass o " \
+           "JOIN pg_catalog.pg_namespace ocn ON ocn.oid = o.opcnamespace WHERE o.oid = r.rngsubopc), "         \
            "CASE WHEN r.rngsubdiff <> 0 THEN ', subtype_diff = ' || r.rngsubdiff::pg_catalog.regproc::text ELSE '' END, " \
            "CASE WHEN r.rngcollation <> 0 AND r.rngcollation <> st.typcollation THEN (SELECT ', collation = ' || " \
            "pg_catalog.format('%I.%I', cn.nspname, co.collname) FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn " \
@@ -332,9 +342,17 @@ typedef struct kind_query {
            "WHERE c.contypid = t.oid AND c.contype = 'c'), '') || ';' END",                                    \
     .owner = "pg_catalog.format('ALTER %s %s OWNER TO %I;', " TYPE_KEYWORD ", q.name, pg_catalog.pg_get_userbyid(t.typowner))", \
     .acl = {"t.typacl", "'TYPE ' || q.name", "t.typowner", 'T'},                                             \
-    .comment = "(SELECT pg_catalog.format('COMMENT ON %s %s IS %L;', " TYPE_KEYWORD ", q.name, d.description) " \
-               "FROM pg_catalog.pg_description d WHERE d.objoid = t.oid "                                      \
-               "AND d.classoid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.objsubid = 0)",              \
+    .comment = "NULLIF(pg_catalog.concat_ws(E'\\n', (SELECT pg_catalog.format('COMMENT ON %s %s IS %L;', " TYPE_KEYWORD ", " \
+               "q.name, d.description) FROM pg_catalog.pg_description d WHERE d.objoid = t.oid "                \
+               "AND d.classoid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.objsubid = 0), "             \
+               "(SELECT pg_catalog.string_agg(pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L;', q.name, a.attname, " \
+               "d.description), E'\\n' ORDER BY a.attnum) FROM pg_catalog.pg_description d JOIN pg_catalog.pg_attribute a " \
+               "ON a.attrelid = d.objoid AND a.attnum = d.objsubid WHERE d.objoid = t.typrelid AND t.typrelid <> 0 " \
+               "AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass), "                               \
+               "(SELECT pg_catalog.string_agg(pg_catalog.format('COMMENT ON CONSTRAINT %I ON DOMAIN %s IS %L;', k.conname, " \
+               "q.name, d.description), E'\\n' ORDER BY k.conname) FROM pg_catalog.pg_constraint k "          \
+               "JOIN pg_catalog.pg_description d ON d.objoid = k.oid AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass " \
+               "WHERE k.contypid = t.oid)), '')",                                                             \
     .from = "pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "                  \
             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, t.typname) AS name) q "         \
             "LEFT JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid "                                           \
@@ -473,6 +491,38 @@ typedef struct kind_query {
     .comment = OBJECT_COMMENT("'PUBLICATION ' || pg_catalog.quote_ident(p.pubname)", "pg_catalog.pg_publication", "p.oid"), \
     .from = "pg_catalog.pg_publication p CROSS JOIN LATERAL (SELECT " viaroot ") v", .filter = FILTER_NOT_BUILTIN
 
+/* What CREATE TABLE does not say, as statements after it: attaching a
+ * partition made on its own; each column's storage, statistics target,
+ * options (n_distinct) and compression, and an inherited column's own NOT
+ * NULL and default (a child's or a partition's); the replica identity. */
+#define ALTER_COLUMN(what) "pg_catalog.format(E'\\nALTER TABLE ONLY %s ALTER COLUMN %I " what ";', q.name, a.attname"
+#define TABLE_SETTINGS                                                                                         \
+    "CASE WHEN tb.standalone THEN (SELECT pg_catalog.format(E'\\nALTER TABLE %I.%I ATTACH PARTITION %s %s;', pn.nspname, " \
+    "pc.relname, q.name, pg_catalog.pg_get_expr(c.relpartbound, c.oid)) FROM pg_catalog.pg_inherits i "           \
+    "JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace " \
+    "WHERE i.inhrelid = c.oid) ELSE '' END || COALESCE((SELECT pg_catalog.string_agg("                           \
+    "CASE WHEN a.attstorage <> at.typstorage THEN " ALTER_COLUMN("SET STORAGE %s") ", CASE a.attstorage WHEN 'p' THEN " \
+    "'PLAIN' WHEN 'e' THEN 'EXTERNAL' WHEN 'm' THEN 'MAIN' ELSE 'EXTENDED' END) ELSE '' END || "                  \
+    "CASE WHEN COALESCE(a.attstattarget, -1) <> -1 THEN " ALTER_COLUMN("SET STATISTICS %s") ", a.attstattarget) ELSE '' END || " \
+    "CASE WHEN a.attoptions IS NOT NULL THEN " ALTER_COLUMN("SET (%s)") ", pg_catalog.array_to_string(a.attoptions, ', ')) " \
+    "ELSE '' END || "                                                                                            \
+    /* a column's compression method: PostgreSQL 14 on */                                                        \
+    "CASE COALESCE(pg_catalog.to_jsonb(a) ->> 'attcompression', '') WHEN 'p' THEN " ALTER_COLUMN("SET COMPRESSION pglz") ") " \
+    "WHEN 'l' THEN " ALTER_COLUMN("SET COMPRESSION lz4") ") ELSE '' END || "                                    \
+    "CASE WHEN NOT a.attislocal AND a.attnotnull AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i "          \
+    "JOIN pg_catalog.pg_attribute pa ON pa.attrelid = i.inhparent AND pa.attname = a.attname "                   \
+    "WHERE i.inhrelid = c.oid AND pa.attnotnull) THEN " ALTER_COLUMN("SET NOT NULL") ") ELSE '' END || "         \
+    "CASE WHEN NOT a.attislocal AND a.attgenerated = '' AND pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) IS DISTINCT FROM " \
+    "(SELECT pg_catalog.pg_get_expr(pd.adbin, pd.adrelid) FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute pa " \
+    "ON pa.attrelid = i.inhparent AND pa.attname = a.attname JOIN pg_catalog.pg_attrdef pd ON pd.adrelid = pa.attrelid " \
+    "AND pd.adnum = pa.attnum WHERE i.inhrelid = c.oid ORDER BY i.inhseqno LIMIT 1) THEN CASE WHEN ad.adbin IS NULL THEN " \
+    ALTER_COLUMN("DROP DEFAULT") ") ELSE " ALTER_COLUMN("SET DEFAULT %s") ", pg_catalog.pg_get_expr(ad.adbin, ad.adrelid)) " \
+    "END ELSE '' END, '' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid " \
+    "LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum "                       \
+    "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '') || "                                \
+    "CASE c.relreplident WHEN 'f' THEN pg_catalog.format(E'\\nALTER TABLE ONLY %s REPLICA IDENTITY FULL;', q.name) " \
+    "WHEN 'n' THEN pg_catalog.format(E'\\nALTER TABLE ONLY %s REPLICA IDENTITY NOTHING;', q.name) ELSE '' END"
+
 static const kind_query kinds[] = {
     {.what = "the schemas", .catalog = "pg_catalog.pg_namespace", .oid = "n.oid", .rank = RANK_SCHEMA, .kind = "'SCHEMA'",
      .schema = "n.nspname", .name = "n.nspname", .sql = "pg_catalog.format('CREATE SCHEMA %I;', n.nspname)",
@@ -481,10 +531,25 @@ static const kind_query kinds[] = {
      .comment = "(SELECT pg_catalog.format('COMMENT ON SCHEMA %I IS %L;', n.nspname, d.description) "
                 "FROM pg_catalog.pg_description d WHERE d.objoid = n.oid AND d.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass)",
      .from = "pg_catalog.pg_namespace n", .where = "n.nspname <> 'public'", .filter = FILTER_USER_OBJECT},
+    /* the public schema, which every database starts with: its owner,
+     * privileges and comment where they differ from the server's own */
+    {.what = "the public schema", .catalog = "pg_catalog.pg_namespace", .oid = "n.oid", .rank = RANK_SCHEMA, .kind = "'SCHEMA'",
+     .schema = "n.nspname", .name = "n.nspname",
+     .sql = "CASE WHEN " OBJECT_COMMENT("'SCHEMA public'", "pg_catalog.pg_namespace", "n.oid") " IS NULL THEN "
+            "'COMMENT ON SCHEMA public IS NULL;' ELSE '' END",
+     .owner = "CASE WHEN n.nspowner <> 10 AND pg_catalog.pg_get_userbyid(n.nspowner) <> 'pg_database_owner' THEN "
+              "pg_catalog.format('ALTER SCHEMA public OWNER TO %I;', pg_catalog.pg_get_userbyid(n.nspowner)) END",
+     .acl = {"CASE WHEN n.nspacl IS DISTINCT FROM (SELECT i.initprivs FROM pg_catalog.pg_init_privs i WHERE i.objoid = n.oid "
+             "AND i.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND i.objsubid = 0) THEN n.nspacl END",
+             "'SCHEMA public'", "n.nspowner", 'n', .replace = 1},
+     .comment = "NULLIF(" OBJECT_COMMENT("'SCHEMA public'", "pg_catalog.pg_namespace", "n.oid") ", "
+                "'COMMENT ON SCHEMA public IS ''standard public schema'';')",
+     .from = "pg_catalog.pg_namespace n", .where = "n.nspname = 'public'"},
     {.what = "the extensions", .catalog = "pg_catalog.pg_extension", .oid = "e.oid", .rank = RANK_EXTENSION,
      .kind = "'EXTENSION'", .schema = "n.nspname", .name = "e.extname",
      .sql = "pg_catalog.format('CREATE EXTENSION IF NOT EXISTS %I WITH SCHEMA %I VERSION %L;', e.extname, n.nspname, e.extversion)",
      .from = "pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace",
+     .comment = OBJECT_COMMENT("'EXTENSION ' || pg_catalog.quote_ident(e.extname)", "pg_catalog.pg_extension", "e.oid"),
      .where = "e.extname <> 'plpgsql'", .tail = "ORDER BY e.oid"},
     {TYPE_QUERY("''"), .max_version = 140000},
     {TYPE_QUERY("(SELECT pg_catalog.format(', multirange_type_name = %I.%I', mn.nspname, mt.typname) "
@@ -504,8 +569,8 @@ static const kind_query kinds[] = {
      .where = "p.prokind IN ('f', 'p')", .filter = FILTER_USER_OBJECT},
     {.what = "the sequences", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_SEQUENCE, .kind = "'SEQUENCE'",
      .schema = "n.nspname", .name = "c.relname",
-     .sql = "pg_catalog.format('CREATE SEQUENCE %s AS %s START WITH %s INCREMENT BY %s MINVALUE %s MAXVALUE %s "
-            "CACHE %s%s;', q.name, pg_catalog.format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, "
+     .sql = "pg_catalog.format('CREATE %sSEQUENCE %s AS %s START WITH %s INCREMENT BY %s MINVALUE %s MAXVALUE %s "
+            "CACHE %s%s;', CASE WHEN c.relpersistence = 'u' THEN 'UNLOGGED ' ELSE '' END, q.name, pg_catalog.format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, "
             "s.seqmax, s.seqcache, CASE WHEN s.seqcycle THEN ' CYCLE' ELSE '' END)",
      .owner = RELATION_OWNER("'SEQUENCE'"), .acl = {"c.relacl", "'SEQUENCE ' || q.name", "c.relowner", 's'},
      .comment = RELATION_COMMENT("'SEQUENCE'"), .from = RELATION_FROM("JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid"),
@@ -528,7 +593,7 @@ static const kind_query kinds[] = {
     {.what = "the tables", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_TABLE, .kind = "'TABLE'",
      .schema = "n.nspname", .name = "c.relname", .table = "q.name",
      .sql = "'CREATE ' || CASE WHEN c.relpersistence = 'u' THEN 'UNLOGGED ' ELSE '' END || 'TABLE ' || q.name || "
-            "CASE WHEN c.relispartition THEN (SELECT pg_catalog.format(' PARTITION OF %I.%I ', pn.nspname, pc.relname) "
+            "CASE WHEN c.relispartition AND NOT tb.standalone THEN (SELECT pg_catalog.format(' PARTITION OF %I.%I ', pn.nspname, pc.relname) "
             "FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent JOIN pg_catalog.pg_namespace pn "
             "ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid) || pg_catalog.pg_get_expr(c.relpartbound, c.oid) "
             /* a typed table: its columns come from the type, with their own
@@ -542,15 +607,26 @@ static const kind_query kinds[] = {
             "ELSE ' (' || COALESCE((SELECT pg_catalog.string_agg(" COLUMN_DEFINITION
             ", ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid "
             "LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum "
-            "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attislocal), '') || ')' || "
+            "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND (a.attislocal OR tb.standalone)), '') || ')' || "
             "COALESCE((SELECT ' INHERITS (' || pg_catalog.string_agg(pg_catalog.format('%I.%I', pn.nspname, pc.relname), ', ' "
             "ORDER BY i.inhseqno) || ')' FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent "
-            "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid), '') END || "
+            "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid AND NOT c.relispartition), '') END || "
             "CASE WHEN c.relkind = 'p' THEN ' PARTITION BY ' || pg_catalog.pg_get_partkeydef(c.oid) ELSE '' END || "
-            "CASE WHEN c.reloptions IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(c.reloptions, ', ') || ')' ELSE '' END "
-            "|| ';'",
+            "CASE WHEN tb.options IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(tb.options, ', ') || ')' ELSE '' END "
+            "|| ';' || " TABLE_SETTINGS,
      .owner = RELATION_OWNER("'TABLE'"), .acl = {"c.relacl", "'TABLE ' || q.name", "c.relowner", 'r', COLUMN_GRANTS},
-     .comment = RELATION_COMMENT("'TABLE'"), .from = RELATION_FROM(""), .where = "c.relkind IN ('r', 'p')",
+     .comment = RELATION_COMMENT("'TABLE'"), .from = RELATION_FROM("") " CROSS JOIN LATERAL (SELECT "
+             /* a partition whose columns are in another order than its
+              * parent's (made as a table of its own, then attached): made
+              * so again */
+             "c.relispartition AND (SELECT pg_catalog.array_agg(a.attname ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
+             "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) IS DISTINCT FROM (SELECT "
+             "pg_catalog.array_agg(a.attname ORDER BY a.attnum) FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute a "
+             "ON a.attrelid = i.inhparent WHERE i.inhrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS standalone, "
+             /* its options and its TOAST table's */
+             "c.reloptions || (SELECT pg_catalog.array_agg('toast.' || o) FROM pg_catalog.pg_class tc, "
+             "pg_catalog.unnest(tc.reloptions) o WHERE tc.oid = c.reltoastrelid) AS options) tb",
+     .where = "c.relkind IN ('r', 'p')",
      .filter = FILTER_USER_OBJECT},
     {.what = "the views", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_VIEW,
      .kind = "CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END", .schema = "n.nspname", .name = "c.relname",
@@ -558,7 +634,10 @@ static const kind_query kinds[] = {
      .sql = "CASE c.relkind WHEN 'm' THEN 'CREATE MATERIALIZED VIEW ' ELSE 'CREATE VIEW ' END || q.name || "
             "CASE WHEN c.reloptions IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(c.reloptions, ', ') || ')' ELSE '' END "
             "|| E' AS\\n' || pg_catalog.regexp_replace(pg_catalog.pg_get_viewdef(c.oid), ';\\s*$', '') || "
-            "CASE c.relkind WHEN 'm' THEN E'\\n  WITH NO DATA;' ELSE ';' END",
+            "CASE c.relkind WHEN 'm' THEN E'\\n  WITH NO DATA;' ELSE ';' END || COALESCE((SELECT pg_catalog.string_agg("
+            "pg_catalog.format(E'\\nALTER VIEW %s ALTER COLUMN %I SET DEFAULT %s;', q.name, a.attname, "
+            "pg_catalog.pg_get_expr(ad.adbin, ad.adrelid)), '' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
+            "JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum WHERE a.attrelid = c.oid), '')",
      .owner = RELATION_OWNER("CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END"),
      .acl = {"c.relacl", "'TABLE ' || q.name", "c.relowner", 'r', COLUMN_GRANTS},
      .comment = RELATION_COMMENT("CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END"),
@@ -585,6 +664,20 @@ static const kind_query kinds[] = {
      .where = "c.relkind IN ('r', 'p', 'm') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k "
               "WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x')) "
               "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = i.indexrelid)",
+     .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"},
+    /* what an index is used for besides itself, once the pool built it */
+    {.what = "the index settings", .catalog = "pg_catalog.pg_class", .oid = "ic.oid", .rank = RANK_POST_TRIGGER,
+     .kind = "'INDEX SETTINGS'", .schema = "n.nspname", .name = "ic.relname", .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",
+     .sql = "pg_catalog.concat_ws(E'\\n', CASE WHEN i.indisreplident THEN pg_catalog.format("
+            "'ALTER TABLE ONLY %I.%I REPLICA IDENTITY USING INDEX %I;', n.nspname, c.relname, ic.relname) END, "
+            "CASE WHEN i.indisclustered THEN pg_catalog.format('ALTER TABLE %I.%I CLUSTER ON %I;', n.nspname, c.relname, ic.relname) END, "
+            "(SELECT pg_catalog.string_agg(pg_catalog.format('ALTER INDEX %I.%I ALTER COLUMN %s SET STATISTICS %s;', n.nspname, "
+            "ic.relname, a.attnum, a.attstattarget), E'\\n' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
+            "WHERE a.attrelid = ic.oid AND COALESCE(a.attstattarget, -1) <> -1))",
+     .from = "pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
+             "JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
+     .where = "(i.indisreplident OR i.indisclustered OR EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = ic.oid "
+              "AND COALESCE(a.attstattarget, -1) <> -1))",
      .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"},
     {CONSTRAINT_QUERY, .rank = RANK_POST_INDEX, .kind = "'CONSTRAINT'", .where = CONSTRAINT_WHERE("('p', 'u', 'x')")},
     {CONSTRAINT_QUERY, .rank = RANK_POST_CHECK, .kind = "'CONSTRAINT'", .where = CONSTRAINT_WHERE("('c')")},
@@ -955,10 +1048,10 @@ static void build_kind_query(zb_buf *q, const item_set *set, const kind_query *k
         zb_buf_puts(q, k->acl.sql);
     } else if (k->acl.column && k->acl.columns) {
         zb_buf_puts(q, "NULLIF(COALESCE(");
-        acl_sql(q, set, k->acl.column, k->acl.target, k->acl.owner, k->acl.objtype);
+        acl_sql(q, set, k->acl.column, k->acl.target, k->acl.owner, k->acl.objtype, k->acl.replace);
         zb_buf_printf(q, ", '') || COALESCE(%s, ''), '')", k->acl.columns);
     } else if (k->acl.column) {
-        acl_sql(q, set, k->acl.column, k->acl.target, k->acl.owner, k->acl.objtype);
+        acl_sql(q, set, k->acl.column, k->acl.target, k->acl.owner, k->acl.objtype, k->acl.replace);
     } else {
         zb_buf_puts(q, "NULL");
     }

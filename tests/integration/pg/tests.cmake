@@ -7,10 +7,12 @@ foreach(major 12 13 14 16 17)
                 ARGS ${major})
 endforeach()
 
-# the object kinds beyond the application schema: on the oldest, Debian's
-# and the newest supported server
+# the object kinds beyond the application schema, and the attributes a
+# restore must keep: on the oldest, Debian's and the newest supported server
 foreach(major 12 15 17)
   zb_shell_test(integration.pg.kinds_${major} ${CMAKE_CURRENT_LIST_DIR}/kinds.sh LABELS "integration;pg" TIMEOUT 180
+                ARGS ${major})
+  zb_shell_test(integration.pg.attributes_${major} ${CMAKE_CURRENT_LIST_DIR}/attrs.sh LABELS "integration;pg" TIMEOUT 180
                 ARGS ${major})
 endforeach()
 
