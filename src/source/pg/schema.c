@@ -335,11 +335,13 @@ typedef struct kind_query {
            "CASE WHEN t.typcollation <> 0 AND t.typcollation <> bt.typcollation THEN (SELECT ' COLLATE ' || " \
            "pg_catalog.format('%I.%I', cn.nspname, co.collname) FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn " \
            "ON cn.oid = co.collnamespace WHERE co.oid = t.typcollation) ELSE '' END || "                       \
-           "CASE WHEN t.typdefault IS NOT NULL THEN ' DEFAULT ' || t.typdefault ELSE '' END || "               \
+           /* the server's deparsed default (qualified names), not the text it was given */                      \
+           "CASE WHEN t.typdefault IS NOT NULL THEN ' DEFAULT ' || COALESCE(pg_catalog.pg_get_expr(t.typdefaultbin, 0), " \
+           "t.typdefault) ELSE '' END || "                                                                      \
            "CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END || "                                           \
            "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(' CONSTRAINT %I %s', c.conname, "          \
            "pg_catalog.pg_get_constraintdef(c.oid)), '' ORDER BY c.conname) FROM pg_catalog.pg_constraint c "   \
-           "WHERE c.contypid = t.oid AND c.contype = 'c'), '') || ';' END",                                    \
+           "WHERE c.contypid = t.oid AND c.contype = 'c' AND c.convalidated), '') || ';' END",                 \
     .owner = "pg_catalog.format('ALTER %s %s OWNER TO %I;', " TYPE_KEYWORD ", q.name, pg_catalog.pg_get_userbyid(t.typowner))", \
     .acl = {"t.typacl", "'TYPE ' || q.name", "t.typowner", 'T'},                                             \
     .comment = "NULLIF(pg_catalog.concat_ws(E'\\n', (SELECT pg_catalog.format('COMMENT ON %s %s IS %L;', " TYPE_KEYWORD ", " \
@@ -352,7 +354,7 @@ typedef struct kind_query {
                "(SELECT pg_catalog.string_agg(pg_catalog.format('COMMENT ON CONSTRAINT %I ON DOMAIN %s IS %L;', k.conname, " \
                "q.name, d.description), E'\\n' ORDER BY k.conname) FROM pg_catalog.pg_constraint k "          \
                "JOIN pg_catalog.pg_description d ON d.objoid = k.oid AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass " \
-               "WHERE k.contypid = t.oid)), '')",                                                             \
+               "WHERE k.contypid = t.oid AND k.convalidated)), '')",                                          \
     .from = "pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "                  \
             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, t.typname) AS name) q "         \
             "LEFT JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid "                                           \
@@ -369,8 +371,14 @@ typedef struct kind_query {
 /* The same with SQL for the options a foreign table's column has. */
 #define COLUMN_DEFINITION_OPTIONS(options)                                                                     \
     "pg_catalog.format('%I %s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)) || " options " || " COLLATE_CLAUSE("a", "at") \
-    " || CASE WHEN a.attgenerated = 's' THEN ' GENERATED ALWAYS AS (' || pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) || ') STORED' " \
-    "WHEN a.atthasdef THEN ' DEFAULT ' || pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) ELSE '' END || "      \
+    /* a column also inherited takes the parent's generation expression:     \
+     * stating it again is an error */                                         \
+    " || CASE WHEN a.attgenerated = 's' AND NOT (a.attinhcount > 0 AND pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) IN (" \
+    "SELECT pg_catalog.pg_get_expr(pd.adbin, pd.adrelid) FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute pa " \
+    "ON pa.attrelid = i.inhparent AND pa.attname = a.attname JOIN pg_catalog.pg_attrdef pd ON pd.adrelid = pa.attrelid " \
+    "AND pd.adnum = pa.attnum WHERE i.inhrelid = a.attrelid)) "                                                   \
+    "THEN ' GENERATED ALWAYS AS (' || pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) || ') STORED' "              \
+    "WHEN a.atthasdef AND a.attgenerated = '' THEN ' DEFAULT ' || pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) ELSE '' END || " \
     "CASE WHEN a.attidentity IN ('a', 'd') THEN (SELECT pg_catalog.format(' GENERATED %s AS IDENTITY (SEQUENCE NAME %I.%I " \
     "START WITH %s INCREMENT BY %s MINVALUE %s MAXVALUE %s CACHE %s%s)', CASE a.attidentity WHEN 'a' THEN 'ALWAYS' " \
     "ELSE 'BY DEFAULT' END, sn.nspname, sc.relname, s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, " \
@@ -661,10 +669,23 @@ static const kind_query kinds[] = {
      .extra = "NULL, CASE WHEN c.relkind IN ('r', 'm') THEN 'SHARE' END",
      .from = "pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
              "JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
-     .where = "c.relkind IN ('r', 'p', 'm') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k "
+     .where = "c.relkind IN ('r', 'p', 'm') AND (i.indisvalid OR ic.relkind = 'I') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k "
               "WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x')) "
               "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = i.indexrelid)",
      .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"},
+    /* a domain's constraint not validated: added once the data is in, as
+     * CREATE DOMAIN cannot declare it so */
+    {.what = "the domain constraints", .catalog = "pg_catalog.pg_constraint", .oid = "k.oid", .rank = RANK_POST_CHECK,
+     .kind = "'DOMAIN CONSTRAINT'", .schema = "n.nspname", .name = "k.conname",
+     .sql = "pg_catalog.format('ALTER DOMAIN %I.%I ADD CONSTRAINT %I %s;', n.nspname, t.typname, k.conname, "
+            "pg_catalog.pg_get_constraintdef(k.oid))",
+     .comment = "(SELECT pg_catalog.format('COMMENT ON CONSTRAINT %I ON DOMAIN %I.%I IS %L;', k.conname, n.nspname, t.typname, "
+                "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = k.oid "
+                "AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass)",
+     .from = "pg_catalog.pg_constraint k JOIN pg_catalog.pg_type t ON t.oid = k.contypid "
+             "JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace",
+     .where = "k.contype = 'c' AND NOT k.convalidated", .filter = FILTER_USER_OBJECT,
+     .filter_catalog = "pg_catalog.pg_type", .filter_oid = "t.oid"},
     /* what an index is used for besides itself, once the pool built it */
     {.what = "the index settings", .catalog = "pg_catalog.pg_class", .oid = "ic.oid", .rank = RANK_POST_TRIGGER,
      .kind = "'INDEX SETTINGS'", .schema = "n.nspname", .name = "ic.relname", .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",
@@ -1180,6 +1201,58 @@ static long find_item(const item_set *set, unsigned int classid, unsigned int ob
     return -1;
 }
 
+/* Post-data constraints that must exist before something else:
+ *  - a key a view's query relies on (GROUP BY the primary key, selecting the
+ *    table's other columns): the view cannot be made before it;
+ *  - a child's validated CHECK that its parent has too: added after the
+ *    parent's (which recurses to the child) it would clash with the copy the
+ *    parent's made when that one is NOT VALID, and run alongside it the
+ *    outcome would depend on timing.
+ * They move to pre-data, where the dependency sort puts them after their
+ * table (and before the view), as pg_dump orders them. */
+static const char constraints_needed_early_sql[] =
+    "SELECT DISTINCT d.refclassid, d.refobjid FROM pg_catalog.pg_depend d "
+    "WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass "
+    "AND d.refclassid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.refobjid >= " FIRST_NORMAL_OID " "
+    "UNION SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass, k.oid FROM pg_catalog.pg_constraint k "
+    "WHERE k.contype = 'c' AND k.conislocal AND k.coninhcount > 0 AND k.convalidated AND k.oid >= " FIRST_NORMAL_OID;
+
+static int constraints_needed_early(item_set *set, PGconn *conn)
+{
+    PGresult *res;
+    int rc = query(&res, conn, constraints_needed_early_sql, "cannot read the dependencies");
+    for (int r = 0; rc == 0 && r < PQntuples(res); r++) {
+        for (size_t i = 0; i < set->count; i++) {
+            item *it = &set->items[i];
+            if (it->classid != oid_at(res, r, 0) || it->objid != oid_at(res, r, 1) || it->rank < RANK_POST_SEQUENCE)
+                continue;
+            it->rank = RANK_TABLE;
+            json_object_set_new(it->json, "section", json_string("pre-data"));
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* Indexes a failed CREATE INDEX CONCURRENTLY left invalid are not backed up
+ * (pg_dump leaves them out too): named in a warning. */
+static int note_invalid_indexes(PGconn *conn)
+{
+    zb_buf q = ZB_BUF_INIT;
+    zb_buf_puts(&q, "SELECT pg_catalog.string_agg(pg_catalog.format('%I.%I', n.nspname, ic.relname), ', ' ORDER BY 1) "
+                    "FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
+                    "JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE NOT i.indisvalid AND ic.relkind = 'i' AND ");
+    user_object(&q, "pg_catalog.pg_class", "c.oid");
+    PGresult *res = NULL;
+    int rc = q.data ? query(&res, conn, q.data, "cannot read the indexes") : zb_error_set(ZB_ENOMEM, "out of memory");
+    zb_buf_free(&q);
+    if (rc == 0 && !PQgetisnull(res, 0, 0))
+        zb_log_warn("invalid indexes (left by a failed CREATE INDEX CONCURRENTLY) are not backed up: %s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return rc;
+}
+
 static int read_aliases(item_set *set, PGconn *conn)
 {
     PGresult *res;
@@ -1339,6 +1412,10 @@ int zb_pg_schema_read(json_t **items, json_t **skipped, PGconn *conn, const zb_p
     int rc = check_unsupported(*skipped, conn, opts);
     if (rc == 0)
         rc = add_kinds(&set, conn);
+    if (rc == 0)
+        rc = constraints_needed_early(&set, conn);
+    if (rc == 0)
+        rc = note_invalid_indexes(conn);
     if (rc == 0)
         rc = read_aliases(&set, conn);
     if (rc == 0)
