@@ -53,6 +53,8 @@ typedef struct item_set {
         size_t item;
     } *aliases;
     size_t alias_count, alias_cap;
+    struct alias *unsupported; /* objects left out (their item field unused) */
+    size_t unsupported_count, unsupported_cap;
     int version;
     int legacy_acl; /* ACLs as toc format 1 wrote them (see acl_sql) */
 } item_set;
@@ -1304,7 +1306,10 @@ static int before(const item *a, const item *b)
  * order); post-data by rank. A cycle names one object caught in it. */
 static int sort_items(json_t *out, item_set *set)
 {
-    for (size_t placed = 0; placed < set->count; placed++) {
+    size_t left = 0;
+    for (size_t i = 0; i < set->count; i++)
+        left += !set->items[i].done;
+    for (size_t placed = 0; placed < left; placed++) {
         long best = -1;
         for (size_t i = 0; i < set->count; i++) {
             item *it = &set->items[i];
@@ -1364,31 +1369,83 @@ static int mark_populated(item_set *set, PGconn *conn)
 }
 
 /* Object kinds this module does not reproduce, made by users (not initdb,
- * not an extension). */
-static const char unsupported_sql[] =
-    "SELECT pg_catalog.pg_describe_object(o.classid, o.objid, 0) FROM ("
-    "SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass AS classid, p.oid AS objid FROM pg_catalog.pg_proc p WHERE p.prokind = 'w' "
-    "UNION ALL SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, oid FROM pg_catalog.pg_type WHERE typtype = 'b' AND typcategory <> 'A' "
-    ") o WHERE o.objid >= " FIRST_NORMAL_OID " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e "
-    "WHERE e.classid = o.classid AND e.objid = o.objid AND (e.deptype = 'e' OR (e.deptype = 'i' AND "
-    "(e.refclassid, e.refobjid) <> (e.classid, e.objid)))) ORDER BY 1";
+ * not an extension): base types and window functions (both need C), and
+ * with them everything that depends on them (pg_depend, followed to the
+ * end), which a restore could not make either. unsupported(classid, objid,
+ * root): root is true for the objects themselves. */
+#define UNSUPPORTED_CTE                                                                                        \
+    "WITH RECURSIVE root(classid, objid) AS ("                                                                 \
+    "SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass, p.oid FROM pg_catalog.pg_proc p WHERE p.prokind = 'w' "   \
+    "UNION ALL SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, t.oid FROM pg_catalog.pg_type t "              \
+    "WHERE t.typtype = 'b' AND t.typcategory <> 'A'), "                                                        \
+    "user_root AS (SELECT o.classid, o.objid FROM root o WHERE o.objid >= " FIRST_NORMAL_OID " "               \
+    "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = o.classid AND e.objid = o.objid "   \
+    "AND (e.deptype = 'e' OR (e.deptype = 'i' AND (e.refclassid, e.refobjid) <> (e.classid, e.objid))))), "     \
+    /* what depends on them, and the view whose rule does */                                                  \
+    "closure(classid, objid) AS (SELECT classid, objid FROM user_root UNION SELECT "                             \
+    "CASE WHEN d.refobjid = x.objid THEN d.classid ELSE d.refclassid END, "                                     \
+    "CASE WHEN d.refobjid = x.objid THEN d.objid ELSE d.refobjid END "                                          \
+    "FROM pg_catalog.pg_depend d JOIN closure x ON (d.refclassid = x.classid AND d.refobjid = x.objid "          \
+    "AND d.deptype IN ('n', 'a', 'i')) OR (d.classid = x.classid AND d.objid = x.objid AND d.deptype = 'i' "     \
+    "AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass) WHERE d.objid >= " FIRST_NORMAL_OID "), "    \
+    "unsupported AS (SELECT x.classid, x.objid, EXISTS (SELECT 1 FROM user_root r WHERE (r.classid, r.objid) = " \
+    "(x.classid, x.objid)) AS root FROM closure x) "
 
-static int check_unsupported(json_t *skipped, PGconn *conn, const zb_pg_schema_options *opts)
+/* listed: what a user made and would miss (not a TOAST table, a view's
+ * rule, a table's row type or an array type, which go with their owner) */
+static const char unsupported_sql[] =
+    UNSUPPORTED_CTE "SELECT u.classid::pg_catalog.oid, u.objid, u.root, pg_catalog.pg_describe_object(u.classid, u.objid, 0), "
+    "u.classid <> 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c "
+    "WHERE u.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.oid = u.objid AND c.relkind = 't') "
+    "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type t WHERE u.classid = 'pg_catalog.pg_type'::pg_catalog.regclass "
+    "AND t.oid = u.objid AND (t.typcategory = 'A' OR (t.typrelid <> 0 AND (SELECT c.relkind FROM pg_catalog.pg_class c "
+    "WHERE c.oid = t.typrelid) <> 'c'))) AND pg_catalog.pg_describe_object(u.classid, u.objid, 0) !~ '^index pg_toast\\.' "
+    "FROM unsupported u ORDER BY u.root DESC, 4";
+
+/* What cannot be backed up: refused, or with skipping allowed, listed in
+ * *skipped (the objects first, then what depends on them) and kept in
+ * set->unsupported so their items are left out. */
+static int check_unsupported(item_set *set, json_t *skipped, PGconn *conn, const zb_pg_schema_options *opts)
 {
     PGresult *res;
     int rc = query(&res, conn, unsupported_sql, "cannot look for unsupported objects");
     if (rc < 0)
         return rc;
-    int n = PQntuples(res);
+    int n = PQntuples(res), roots = 0;
+    for (int r = 0; r < n; r++)
+        roots += PQgetvalue(res, r, 2)[0] == 't';
     if (n > 0 && !(opts && opts->skip_unsupported)) {
-        rc = zb_error_set(ZB_EPG, "the database holds %d object%s this tool cannot back up yet, first: %s", n, n == 1 ? "" : "s",
-                          PQgetvalue(res, 0, 0));
+        rc = zb_error_set(ZB_EPG, "the database holds %d object%s this tool cannot back up yet, first: %s%s", roots,
+                          roots == 1 ? "" : "s", PQgetvalue(res, 0, 3), n > roots ? " (and objects depending on them)" : "");
         zb_error_hint("to back up everything else and list these in the manifest as skipped, pass --pg-skip-unsupported");
     }
-    for (int r = 0; rc == 0 && r < n; r++)
-        json_array_append_new(skipped, json_string(PQgetvalue(res, r, 0)));
+    for (int r = 0; rc == 0 && r < n; r++) {
+        zb_buf what = ZB_BUF_INIT;
+        zb_buf_printf(&what, "%s%s", PQgetvalue(res, r, 3), PQgetvalue(res, r, 2)[0] == 't' ? "" : " (depends on a skipped object)");
+        if (PQgetvalue(res, r, 4)[0] == 't')
+            json_array_append_new(skipped, json_string(what.data ? what.data : PQgetvalue(res, r, 3)));
+        zb_buf_free(&what);
+        if ((rc = grow((void **)&set->unsupported, &set->unsupported_cap, set->unsupported_count, sizeof(*set->unsupported))) < 0)
+            break;
+        set->unsupported[set->unsupported_count++] = (struct alias){oid_at(res, r, 0), oid_at(res, r, 1), 0};
+    }
     PQclear(res);
     return rc;
+}
+
+/* Leaves out the items of skipped objects: the object itself, or one an
+ * alias of it stands for (a column default, a view's rule). */
+static void leave_out_unsupported(item_set *set)
+{
+    for (size_t u = 0; u < set->unsupported_count; u++) {
+        unsigned int classid = set->unsupported[u].classid, objid = set->unsupported[u].objid;
+        for (size_t i = 0; i < set->count; i++)
+            if (set->items[i].classid == classid && set->items[i].objid == objid)
+                set->items[i].done = 1;
+        for (size_t a = 0; a < set->alias_count; a++)
+            if (set->aliases[a].classid == classid && set->aliases[a].objid == objid)
+                set->items[set->aliases[a].item].done = 1;
+    }
 }
 
 static void item_set_free(item_set *set)
@@ -1399,6 +1456,7 @@ static void item_set_free(item_set *set)
     }
     free(set->items);
     free(set->aliases);
+    free(set->unsupported);
 }
 
 int zb_pg_schema_read(json_t **items, json_t **skipped, PGconn *conn, const zb_pg_schema_options *opts)
@@ -1409,7 +1467,7 @@ int zb_pg_schema_read(json_t **items, json_t **skipped, PGconn *conn, const zb_p
     set.legacy_acl = opts->legacy_acl;
     *items = json_array();
     *skipped = json_array();
-    int rc = check_unsupported(*skipped, conn, opts);
+    int rc = check_unsupported(&set, *skipped, conn, opts);
     if (rc == 0)
         rc = add_kinds(&set, conn);
     if (rc == 0)
@@ -1420,6 +1478,8 @@ int zb_pg_schema_read(json_t **items, json_t **skipped, PGconn *conn, const zb_p
         rc = read_aliases(&set, conn);
     if (rc == 0)
         rc = read_dependencies(&set, conn);
+    if (rc == 0)
+        leave_out_unsupported(&set);
     if (rc == 0)
         rc = mark_populated(&set, conn);
     if (rc == 0)
@@ -1452,11 +1512,12 @@ static const char binary_safe_sql[] =
 int zb_pg_schema_data_tables(json_t **tables, PGconn *conn)
 {
     zb_buf q = ZB_BUF_INIT;
-    zb_buf_puts(&q, "SELECT c.oid, n.nspname, c.relname, q.name, (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), "
+    zb_buf_puts(&q, UNSUPPORTED_CTE "SELECT c.oid, n.nspname, c.relname, q.name, (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), "
                     "', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 "
                     "AND NOT a.attisdropped AND a.attgenerated = ''), ");
     zb_buf_puts(&q, binary_safe_sql);
-    zb_buf_puts(&q, " FROM " RELATION_FROM("") " WHERE c.relkind = 'r' AND ");
+    zb_buf_puts(&q, " FROM " RELATION_FROM("") " WHERE c.relkind = 'r' AND NOT EXISTS (SELECT 1 FROM unsupported u "
+                    "WHERE u.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND u.objid = c.oid) AND ");
     user_object(&q, "pg_catalog.pg_class", "c.oid");
     zb_buf_puts(&q, " ORDER BY c.oid");
     PGresult *res = NULL;
