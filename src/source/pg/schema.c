@@ -367,6 +367,14 @@ typedef struct kind_query {
              "WHERE c.oid = t.typrelid) = 'c'))",                                                               \
     .filter = FILTER_USER_OBJECT
 
+/* A column default that calls a function of the database's: set by an item
+ * of its own, after the function, instead of in CREATE TABLE, which breaks
+ * the cycle of a default calling a function that takes the table's row
+ * type (as pg_dump does). ad: the pg_attrdef row. */
+#define DEFAULT_CALLS_FUNCTION(ad)                                                                             \
+    "EXISTS (SELECT 1 FROM pg_catalog.pg_depend dd WHERE dd.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass " \
+    "AND dd.objid = " ad ".oid AND dd.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND dd.refobjid >= " FIRST_NORMAL_OID ")"
+
 /* One column of CREATE TABLE: type, collation, default or generation
  * expression, identity (with its sequence's options), NOT NULL. */
 #define COLUMN_DEFINITION COLUMN_DEFINITION_OPTIONS("''")
@@ -380,7 +388,8 @@ typedef struct kind_query {
     "ON pa.attrelid = i.inhparent AND pa.attname = a.attname JOIN pg_catalog.pg_attrdef pd ON pd.adrelid = pa.attrelid " \
     "AND pd.adnum = pa.attnum WHERE i.inhrelid = a.attrelid)) "                                                   \
     "THEN ' GENERATED ALWAYS AS (' || pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) || ') STORED' "              \
-    "WHEN a.atthasdef AND a.attgenerated = '' THEN ' DEFAULT ' || pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) ELSE '' END || " \
+    "WHEN a.atthasdef AND a.attgenerated = '' AND NOT " DEFAULT_CALLS_FUNCTION("ad") " THEN ' DEFAULT ' || "         \
+    "pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) ELSE '' END || "                                               \
     "CASE WHEN a.attidentity IN ('a', 'd') THEN (SELECT pg_catalog.format(' GENERATED %s AS IDENTITY (SEQUENCE NAME %I.%I " \
     "START WITH %s INCREMENT BY %s MINVALUE %s MAXVALUE %s CACHE %s%s)', CASE a.attidentity WHEN 'a' THEN 'ALWAYS' " \
     "ELSE 'BY DEFAULT' END, sn.nspname, sc.relname, s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, " \
@@ -522,7 +531,8 @@ typedef struct kind_query {
     "CASE WHEN NOT a.attislocal AND a.attnotnull AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i "          \
     "JOIN pg_catalog.pg_attribute pa ON pa.attrelid = i.inhparent AND pa.attname = a.attname "                   \
     "WHERE i.inhrelid = c.oid AND pa.attnotnull) THEN " ALTER_COLUMN("SET NOT NULL") ") ELSE '' END || "         \
-    "CASE WHEN NOT a.attislocal AND a.attgenerated = '' AND pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) IS DISTINCT FROM " \
+    "CASE WHEN NOT a.attislocal AND a.attgenerated = '' AND (ad.oid IS NULL OR NOT " DEFAULT_CALLS_FUNCTION("ad") ") " \
+    "AND pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) IS DISTINCT FROM "                                         \
     "(SELECT pg_catalog.pg_get_expr(pd.adbin, pd.adrelid) FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute pa " \
     "ON pa.attrelid = i.inhparent AND pa.attname = a.attname JOIN pg_catalog.pg_attrdef pd ON pd.adrelid = pa.attrelid " \
     "AND pd.adnum = pa.attnum WHERE i.inhrelid = c.oid ORDER BY i.inhseqno LIMIT 1) THEN CASE WHEN ad.adbin IS NULL THEN " \
@@ -638,6 +648,14 @@ static const kind_query kinds[] = {
              "pg_catalog.unnest(tc.reloptions) o WHERE tc.oid = c.reltoastrelid) AS options) tb",
      .where = "c.relkind IN ('r', 'p')",
      .filter = FILTER_USER_OBJECT},
+    {.what = "the column defaults", .catalog = "pg_catalog.pg_attrdef", .oid = "ad.oid", .rank = RANK_VIEW, .kind = "'DEFAULT'",
+     .schema = "n.nspname", .name = "pg_catalog.format('%s.%s', c.relname, a.attname)", .table = "q.name",
+     .sql = "pg_catalog.format('ALTER %s ONLY %s ALTER COLUMN %I SET DEFAULT %s;', CASE c.relkind WHEN 'f' THEN 'FOREIGN TABLE' "
+            "ELSE 'TABLE' END, q.name, a.attname, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid))",
+     .from = "pg_catalog.pg_attrdef ad JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum "
+             "JOIN " RELATION_FROM("ON c.oid = ad.adrelid"),
+     .where = "c.relkind IN ('r', 'p', 'f') AND a.attgenerated = '' AND NOT a.attisdropped AND " DEFAULT_CALLS_FUNCTION("ad"),
+     .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"},
     {.what = "the views", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_VIEW,
      .kind = "CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END", .schema = "n.nspname", .name = "c.relname",
      .table = "q.name",

@@ -2,7 +2,9 @@
 -- CHECK ... NOT VALID; domain defaults calling a sequence and a function by
 -- names only the search path resolved; an inheritance child with a generated
 -- column attached by ALTER TABLE ... INHERIT; a view relying on GROUP BY of
--- a primary key; an inherited NOT VALID CHECK over rows that break it.
+-- a primary key; an inherited NOT VALID CHECK over rows that break it; and
+-- a dependency cycle the backup used to refuse (a column default calling a
+-- function that takes the table's row type).
 SET client_min_messages = warning;
 CREATE SCHEMA cases;
 SET search_path = cases;
@@ -46,4 +48,9 @@ INSERT INTO fees_us VALUES (3);
 ALTER TABLE fees_eu ADD CONSTRAINT fees_positive CHECK (x > 0);
 ALTER TABLE fees_us ADD CONSTRAINT fees_positive CHECK (x > 0);
 ALTER TABLE fees ADD CONSTRAINT fees_positive CHECK (x > 0) NOT VALID;
+-- a cycle: a column default calling a function that takes the table's row
+CREATE TABLE lines (qty integer, total integer);
+CREATE FUNCTION line_default(l lines) RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT coalesce($1.qty, 0) * 10';
+ALTER TABLE lines ALTER COLUMN total SET DEFAULT line_default(NULL::lines);
+INSERT INTO lines (qty) VALUES (2);
 RESET search_path;
