@@ -345,7 +345,7 @@ typedef struct kind_query {
            "pg_catalog.pg_get_constraintdef(c.oid)), '' ORDER BY c.conname) FROM pg_catalog.pg_constraint c "   \
            "WHERE c.contypid = t.oid AND c.contype = 'c' AND c.convalidated), '') || ';' END",                 \
     .owner = "pg_catalog.format('ALTER %s %s OWNER TO %I;', " TYPE_KEYWORD ", q.name, pg_catalog.pg_get_userbyid(t.typowner))", \
-    .acl = {"t.typacl", "'TYPE ' || q.name", "t.typowner", 'T'},                                             \
+    .acl = {.column = "t.typacl", .target = "'TYPE ' || q.name", .owner = "t.typowner", .objtype = 'T'},       \
     .comment = "NULLIF(pg_catalog.concat_ws(E'\\n', (SELECT pg_catalog.format('COMMENT ON %s %s IS %L;', " TYPE_KEYWORD ", " \
                "q.name, d.description) FROM pg_catalog.pg_description d WHERE d.objoid = t.oid "                \
                "AND d.classoid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.objsubid = 0), "             \
@@ -547,7 +547,7 @@ static const kind_query kinds[] = {
     {.what = "the schemas", .catalog = "pg_catalog.pg_namespace", .oid = "n.oid", .rank = RANK_SCHEMA, .kind = "'SCHEMA'",
      .schema = "n.nspname", .name = "n.nspname", .sql = "pg_catalog.format('CREATE SCHEMA %I;', n.nspname)",
      .owner = "pg_catalog.format('ALTER SCHEMA %I OWNER TO %I;', n.nspname, pg_catalog.pg_get_userbyid(n.nspowner))",
-     .acl = {"n.nspacl", "'SCHEMA ' || pg_catalog.quote_ident(n.nspname)", "n.nspowner", 'n'},
+     .acl = {.column = "n.nspacl", .target = "'SCHEMA ' || pg_catalog.quote_ident(n.nspname)", .owner = "n.nspowner", .objtype = 'n'},
      .comment = "(SELECT pg_catalog.format('COMMENT ON SCHEMA %I IS %L;', n.nspname, d.description) "
                 "FROM pg_catalog.pg_description d WHERE d.objoid = n.oid AND d.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass)",
      .from = "pg_catalog.pg_namespace n", .where = "n.nspname <> 'public'", .filter = FILTER_USER_OBJECT},
@@ -559,9 +559,9 @@ static const kind_query kinds[] = {
             "'COMMENT ON SCHEMA public IS NULL;' ELSE '' END",
      .owner = "CASE WHEN n.nspowner <> 10 AND pg_catalog.pg_get_userbyid(n.nspowner) <> 'pg_database_owner' THEN "
               "pg_catalog.format('ALTER SCHEMA public OWNER TO %I;', pg_catalog.pg_get_userbyid(n.nspowner)) END",
-     .acl = {"CASE WHEN n.nspacl IS DISTINCT FROM (SELECT i.initprivs FROM pg_catalog.pg_init_privs i WHERE i.objoid = n.oid "
+     .acl = {.column = "CASE WHEN n.nspacl IS DISTINCT FROM (SELECT i.initprivs FROM pg_catalog.pg_init_privs i WHERE i.objoid = n.oid "
              "AND i.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND i.objsubid = 0) THEN n.nspacl END",
-             "'SCHEMA public'", "n.nspowner", 'n', .replace = 1},
+             .target = "'SCHEMA public'", .owner = "n.nspowner", .objtype = 'n', .replace = 1},
      .comment = "NULLIF(" OBJECT_COMMENT("'SCHEMA public'", "pg_catalog.pg_namespace", "n.oid") ", "
                 "'COMMENT ON SCHEMA public IS ''standard public schema'';')",
      .from = "pg_catalog.pg_namespace n", .where = "n.nspname = 'public'"},
@@ -580,7 +580,7 @@ static const kind_query kinds[] = {
      .kind = "CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END", .schema = "n.nspname", .name = "p.proname",
      .sql = "pg_catalog.pg_get_functiondef(p.oid) || ';'",
      .owner = "pg_catalog.format('ALTER %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(p.proowner))",
-     .acl = {"p.proacl", "q.name", "p.proowner", 'f'},
+     .acl = {.column = "p.proacl", .target = "q.name", .owner = "p.proowner", .objtype = 'f'},
      .comment = "(SELECT pg_catalog.format('COMMENT ON %s IS %L;', q.name, d.description) FROM pg_catalog.pg_description d "
                 "WHERE d.objoid = p.oid AND d.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass)",
      .from = "pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
@@ -590,9 +590,11 @@ static const kind_query kinds[] = {
     {.what = "the sequences", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_SEQUENCE, .kind = "'SEQUENCE'",
      .schema = "n.nspname", .name = "c.relname",
      .sql = "pg_catalog.format('CREATE %sSEQUENCE %s AS %s START WITH %s INCREMENT BY %s MINVALUE %s MAXVALUE %s "
-            "CACHE %s%s;', CASE WHEN c.relpersistence = 'u' THEN 'UNLOGGED ' ELSE '' END, q.name, pg_catalog.format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, "
+            "CACHE %s%s;', CASE WHEN c.relpersistence = 'u' THEN 'UNLOGGED ' ELSE '' END, q.name, "
+            "pg_catalog.format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, "
             "s.seqmax, s.seqcache, CASE WHEN s.seqcycle THEN ' CYCLE' ELSE '' END)",
-     .owner = RELATION_OWNER("'SEQUENCE'"), .acl = {"c.relacl", "'SEQUENCE ' || q.name", "c.relowner", 's'},
+     .owner = RELATION_OWNER("'SEQUENCE'"),
+     .acl = {.column = "c.relacl", .target = "'SEQUENCE ' || q.name", .owner = "c.relowner", .objtype = 's'},
      .comment = RELATION_COMMENT("'SEQUENCE'"), .from = RELATION_FROM("JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid"),
      .where = "c.relkind = 'S'", .filter = FILTER_USER_OBJECT,
      .tail = "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
@@ -634,7 +636,8 @@ static const kind_query kinds[] = {
             "CASE WHEN c.relkind = 'p' THEN ' PARTITION BY ' || pg_catalog.pg_get_partkeydef(c.oid) ELSE '' END || "
             "CASE WHEN tb.options IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(tb.options, ', ') || ')' ELSE '' END "
             "|| ';' || " TABLE_SETTINGS,
-     .owner = RELATION_OWNER("'TABLE'"), .acl = {"c.relacl", "'TABLE ' || q.name", "c.relowner", 'r', COLUMN_GRANTS},
+     .owner = RELATION_OWNER("'TABLE'"),
+     .acl = {.column = "c.relacl", .target = "'TABLE ' || q.name", .owner = "c.relowner", .objtype = 'r', .columns = COLUMN_GRANTS},
      .comment = RELATION_COMMENT("'TABLE'"), .from = RELATION_FROM("") " CROSS JOIN LATERAL (SELECT "
              /* a partition whose columns are in another order than its
               * parent's (made as a table of its own, then attached): made
@@ -667,7 +670,7 @@ static const kind_query kinds[] = {
             "pg_catalog.pg_get_expr(ad.adbin, ad.adrelid)), '' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
             "JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum WHERE a.attrelid = c.oid), '')",
      .owner = RELATION_OWNER("CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END"),
-     .acl = {"c.relacl", "'TABLE ' || q.name", "c.relowner", 'r', COLUMN_GRANTS},
+     .acl = {.column = "c.relacl", .target = "'TABLE ' || q.name", .owner = "c.relowner", .objtype = 'r', .columns = COLUMN_GRANTS},
      .comment = RELATION_COMMENT("CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END"),
      .from = RELATION_FROM(""), .where = "c.relkind IN ('v', 'm')", .filter = FILTER_USER_OBJECT},
     /* post-data: sequence OWNED BY (serial columns) */
@@ -756,7 +759,7 @@ static const kind_query kinds[] = {
             "FROM pg_catalog.pg_description d WHERE d.objoid = l.oid "
             "AND d.classoid = 'pg_catalog.pg_largeobject'::pg_catalog.regclass), '')",
      .owner = "pg_catalog.format('ALTER LARGE OBJECT %s OWNER TO %I;', l.oid, pg_catalog.pg_get_userbyid(l.lomowner))",
-     .acl = {"l.lomacl", "'LARGE OBJECT ' || l.oid::text", "l.lomowner", 'L'},
+     .acl = {.column = "l.lomacl", .target = "'LARGE OBJECT ' || l.oid::text", .owner = "l.lomowner", .objtype = 'L'},
      .from = "pg_catalog.pg_largeobject_metadata l", .tail = "ORDER BY l.oid"},
     /* ---- kinds beyond tables, views and functions ---- */
     {.what = "the collations", .catalog = "pg_catalog.pg_collation", .oid = "co.oid", .rank = RANK_TYPE, .kind = "'COLLATION'",
@@ -807,8 +810,9 @@ static const kind_query kinds[] = {
             "ELSE '' END || CASE WHEN a.aggkind = 'h' THEN ', HYPOTHETICAL' ELSE '' END || "
             "CASE p.proparallel WHEN 's' THEN ', PARALLEL = SAFE' WHEN 'r' THEN ', PARALLEL = RESTRICTED' ELSE '' END || ');'",
      .owner = "pg_catalog.format('ALTER AGGREGATE %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(p.proowner))",
-     .acl = {"p.proacl", "pg_catalog.format('FUNCTION %I.%I(%s)', n.nspname, p.proname, pg_catalog.oidvectortypes(p.proargtypes))",
-             "p.proowner", 'f'},
+     .acl = {.column = "p.proacl",
+             .target = "pg_catalog.format('FUNCTION %I.%I(%s)', n.nspname, p.proname, pg_catalog.oidvectortypes(p.proargtypes))",
+             .owner = "p.proowner", .objtype = 'f'},
      .comment = OBJECT_COMMENT("'AGGREGATE ' || q.name", "pg_catalog.pg_proc", "p.oid"),
      .from = "pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
              "JOIN pg_catalog.pg_aggregate a ON a.aggfnoid = p.oid "
@@ -931,7 +935,7 @@ static const kind_query kinds[] = {
             "l.laninline::pg_catalog.regproc ELSE '' END, CASE WHEN l.lanvalidator <> 0 THEN ' VALIDATOR ' || "
             "l.lanvalidator::pg_catalog.regproc ELSE '' END)",
      .owner = "pg_catalog.format('ALTER LANGUAGE %I OWNER TO %I;', l.lanname, pg_catalog.pg_get_userbyid(l.lanowner))",
-     .acl = {"l.lanacl", "'LANGUAGE ' || pg_catalog.quote_ident(l.lanname)", "l.lanowner", 'l'},
+     .acl = {.column = "l.lanacl", .target = "'LANGUAGE ' || pg_catalog.quote_ident(l.lanname)", .owner = "l.lanowner", .objtype = 'l'},
      .comment = OBJECT_COMMENT("'LANGUAGE ' || pg_catalog.quote_ident(l.lanname)", "pg_catalog.pg_language", "l.oid"),
      .from = "pg_catalog.pg_language l", .where = "l.lanispl", .filter = FILTER_NOT_BUILTIN},
     {.what = "the transforms", .catalog = "pg_catalog.pg_transform", .oid = "tr.oid", .rank = RANK_FUNCTION, .kind = "'TRANSFORM'",
@@ -953,7 +957,7 @@ static const kind_query kinds[] = {
             "CASE WHEN w.fdwvalidator <> 0 THEN ' VALIDATOR ' || w.fdwvalidator::pg_catalog.regproc ELSE ' NO VALIDATOR' END, "
             OPTIONS_CLAUSE("w.fdwoptions") ")",
      .owner = "pg_catalog.format('ALTER FOREIGN DATA WRAPPER %I OWNER TO %I;', w.fdwname, pg_catalog.pg_get_userbyid(w.fdwowner))",
-     .acl = {"w.fdwacl", "'FOREIGN DATA WRAPPER ' || pg_catalog.quote_ident(w.fdwname)", "w.fdwowner", 'F'},
+     .acl = {.column = "w.fdwacl", .target = "'FOREIGN DATA WRAPPER ' || pg_catalog.quote_ident(w.fdwname)", .owner = "w.fdwowner", .objtype = 'F'},
      .comment = OBJECT_COMMENT("'FOREIGN DATA WRAPPER ' || pg_catalog.quote_ident(w.fdwname)", "pg_catalog.pg_foreign_data_wrapper",
                                "w.oid"),
      .from = "pg_catalog.pg_foreign_data_wrapper w", .filter = FILTER_NOT_BUILTIN},
@@ -962,7 +966,7 @@ static const kind_query kinds[] = {
      .sql = "pg_catalog.format('CREATE SERVER %I%s%s FOREIGN DATA WRAPPER %I%s;', s.srvname, ' TYPE ' || pg_catalog.quote_literal(s.srvtype), "
             "' VERSION ' || pg_catalog.quote_literal(s.srvversion), w.fdwname, " OPTIONS_CLAUSE("s.srvoptions") ")",
      .owner = "pg_catalog.format('ALTER SERVER %I OWNER TO %I;', s.srvname, pg_catalog.pg_get_userbyid(s.srvowner))",
-     .acl = {"s.srvacl", "'FOREIGN SERVER ' || pg_catalog.quote_ident(s.srvname)", "s.srvowner", 'S'},
+     .acl = {.column = "s.srvacl", .target = "'FOREIGN SERVER ' || pg_catalog.quote_ident(s.srvname)", .owner = "s.srvowner", .objtype = 'S'},
      .comment = OBJECT_COMMENT("'SERVER ' || pg_catalog.quote_ident(s.srvname)", "pg_catalog.pg_foreign_server", "s.oid"),
      .from = "pg_catalog.pg_foreign_server s JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw",
      .filter = FILTER_NOT_BUILTIN},
@@ -989,7 +993,7 @@ static const kind_query kinds[] = {
             "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid), '') END || "
             "pg_catalog.format(' SERVER %I', s.srvname) || COALESCE(" OPTIONS_CLAUSE("ft.ftoptions") ", '') || ';'",
      .owner = RELATION_OWNER("'FOREIGN TABLE'"),
-     .acl = {"c.relacl", "'TABLE ' || q.name", "c.relowner", 'r', COLUMN_GRANTS},
+     .acl = {.column = "c.relacl", .target = "'TABLE ' || q.name", .owner = "c.relowner", .objtype = 'r', .columns = COLUMN_GRANTS},
      .comment = RELATION_COMMENT("'FOREIGN TABLE'"),
      .from = RELATION_FROM("JOIN pg_catalog.pg_foreign_table ft ON ft.ftrelid = c.oid "
                            "JOIN pg_catalog.pg_foreign_server s ON s.oid = ft.ftserver"),
