@@ -1,6 +1,7 @@
 #include "zakpos_backup/source/pg/schema.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/log.h"
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/ident.h"
 
@@ -27,6 +28,10 @@ enum {
     RANK_POST_TRIGGER,
     RANK_POST_SECURITY,
     RANK_POST_REFRESH,
+    RANK_POST_RULE,        /* rules and extended statistics, once their tables are whole */
+    RANK_POST_PUBLICATION, /* publications and subscriptions */
+    RANK_POST_DEFAULT_ACL, /* after every object, so none is created under them */
+    RANK_POST_EVENT_TRIGGER, /* last, so none fires during the restore */
 };
 
 typedef struct item {
@@ -48,6 +53,8 @@ typedef struct item_set {
         size_t item;
     } *aliases;
     size_t alias_count, alias_cap;
+    struct alias *unsupported; /* objects left out (their item field unused) */
+    size_t unsupported_count, unsupported_cap;
     int version;
     int legacy_acl; /* ACLs as toc format 1 wrote them (see acl_sql) */
 } item_set;
@@ -183,27 +190,34 @@ static int add_items(item_set *set, PGconn *conn, const char *sql, const char *w
 /* The SQL that turns an object's default privileges into its ACL: REVOKE
  * what the default grants and the ACL lacks, GRANT what the ACL holds beyond
  * the default, grantee by grantee in catalog order; NULL when the ACL is the
- * default. Stating only the difference, as pg_dump does, lets a newer server
+ * default. A grant its owner did not make is made again by its grantor (SET
+ * SESSION AUTHORIZATION), which keeps the grantor. replace: the ACL replaces
+ * whatever the object has (REVOKE ALL, then every grant), for an object the
+ * target already holds with privileges of its own (the public schema). Stating only the difference, as pg_dump does, lets a newer server
  * keep privileges it added to the owner's default (PostgreSQL 17's MAINTAIN
  * on tables) instead of losing them to a REVOKE ALL and a list of the old
  * ones. OBJTYPE is acldefault()'s letter for the object's kind.
  * Archives of toc format 1 hold the older form (REVOKE ALL from PUBLIC and
  * the owner, then every grant); their verification reads ACLs that way. */
-static void acl_sql(zb_buf *q, const item_set *set, const char *acl, const char *target, const char *owner, char objtype)
+static void acl_sql(zb_buf *q, const item_set *set, const char *acl, const char *target, const char *owner, char objtype,
+                    int replace)
 {
     static const char grants[] =
-        "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(' GRANT %%s ON %%s TO %%s%%s;', "
+        "COALESCE((SELECT pg_catalog.string_agg(CASE WHEN a.grantor <> %s THEN pg_catalog.format("
+        "' SET SESSION AUTHORIZATION %%I;', pg_catalog.pg_get_userbyid(a.grantor)) ELSE '' END || "
+        "pg_catalog.format(' GRANT %%s ON %%s TO %%s%%s;', "
         "a.privilege_type, %s, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE "
         "pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END, "
-        "CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), '' ORDER BY a.n) "
+        "CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) || "
+        "CASE WHEN a.grantor <> %s THEN ' RESET SESSION AUTHORIZATION;' ELSE '' END, '' ORDER BY a.n) "
         "FROM pg_catalog.aclexplode(%s) WITH ORDINALITY a(grantor, grantee, privilege_type, is_grantable, n)";
-    if (set->legacy_acl) {
+    if (set->legacy_acl || replace) {
         zb_buf_printf(q,
                       "CASE WHEN %s IS NULL THEN NULL ELSE "
                       "'REVOKE ALL ON ' || %s || ' FROM PUBLIC; REVOKE ALL ON ' || %s || ' FROM ' || "
                       "pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(%s)) || ';' || ",
                       acl, target, target, owner);
-        zb_buf_printf(q, grants, target, acl);
+        zb_buf_printf(q, grants, owner, target, owner, acl);
         zb_buf_puts(q, "), '') END");
         return;
     }
@@ -216,43 +230,78 @@ static void acl_sql(zb_buf *q, const item_set *set, const char *acl, const char 
                   "d(grantor, grantee, privilege_type, is_grantable, n) WHERE NOT EXISTS (SELECT FROM "
                   "pg_catalog.aclexplode(%s) a WHERE a.grantee = d.grantee AND a.privilege_type = d.privilege_type)), '') || ",
                   acl, target, objtype, owner, acl);
-    zb_buf_printf(q, grants, target, acl);
+    zb_buf_printf(q, grants, owner, target, owner, acl);
     zb_buf_printf(q,
                   " WHERE NOT EXISTS (SELECT FROM pg_catalog.aclexplode(pg_catalog.acldefault('%c', %s)) d "
                   "WHERE d.grantee = a.grantee AND d.privilege_type = a.privilege_type AND d.is_grantable = a.is_grantable)), ''), '') END",
                   objtype, owner);
 }
 
-static int add_schemas(item_set *set, PGconn *conn)
-{
-    zb_buf q = ZB_BUF_INIT;
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_namespace'::pg_catalog.regclass::oid, n.oid, %d, 'SCHEMA', n.nspname, n.nspname, NULL, "
-                  "pg_catalog.format('CREATE SCHEMA %%I;', n.nspname), "
-                  "pg_catalog.format('ALTER SCHEMA %%I OWNER TO %%I;', n.nspname, pg_catalog.pg_get_userbyid(n.nspowner)), ",
-                  RANK_SCHEMA);
-    acl_sql(&q, set, "n.nspacl", "'SCHEMA ' || pg_catalog.quote_ident(n.nspname)", "n.nspowner", 'n');
-    zb_buf_printf(&q,
-                  ", (SELECT pg_catalog.format('COMMENT ON SCHEMA %%I IS %%L;', n.nspname, d.description) "
-                  "FROM pg_catalog.pg_description d WHERE d.objoid = n.oid AND d.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass) "
-                  "FROM pg_catalog.pg_namespace n WHERE n.nspname <> 'public' AND ");
-    user_object(&q, "pg_catalog.pg_namespace", "n.oid");
-    int rc = add_built(set, conn, &q, "cannot read the schemas");
-    zb_buf_free(&q);
-    return rc;
-}
+/* ---- the object kinds: one table, one query builder ----
+ *
+ * Every kind is one entry of `kinds` below: the catalog its objects live in,
+ * its rank (which also says its section), the SQL expressions for the item's
+ * columns (see C_CLASS...), where it reads them from, and the range of
+ * server versions the entry is for. A kind whose query changes with the
+ * server has one entry per version range, sharing the unchanged text. */
 
-static int add_extensions(item_set *set, PGconn *conn)
-{
-    char sql[1024];
-    snprintf(sql, sizeof(sql),
-             "SELECT 'pg_catalog.pg_extension'::pg_catalog.regclass::oid, e.oid, %d, 'EXTENSION', n.nspname, e.extname, NULL, "
-             "pg_catalog.format('CREATE EXTENSION IF NOT EXISTS %%I WITH SCHEMA %%I VERSION %%L;', e.extname, n.nspname, e.extversion), "
-             "NULL, NULL, NULL FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace "
-             "WHERE e.extname <> 'plpgsql' ORDER BY e.oid",
-             RANK_EXTENSION);
-    return add_items(set, conn, sql, "cannot read the extensions");
-}
+typedef enum {
+    FILTER_NONE,
+    FILTER_USER_SCHEMA,         /* in a user schema (alias n) */
+    FILTER_USER_OBJECT,         /* ... and not an extension's, not internal (user_object) */
+    FILTER_USER_NOT_EXTENSION,  /* ... and not an extension's (identity sequences count) */
+    FILTER_NOT_BUILTIN,         /* objects outside schemas: not initdb's, not an extension's, not internal */
+} kind_filter;
+
+typedef struct kind_acl {
+    const char *column;  /* the ACL column; NULL: the kind has no privileges */
+    const char *target;  /* SQL for the object as GRANT names it */
+    const char *owner;   /* the owner's oid column */
+    char objtype;        /* acldefault()'s letter */
+    const char *columns; /* SQL for the grants on its columns, if it has any */
+    const char *sql;     /* instead of all the above: the statements' SQL */
+    int replace;         /* see acl_sql */
+} kind_acl;
+
+typedef struct kind_query {
+    const char *what;            /* "the schemas": named when the query fails */
+    int min_version, max_version; /* server_version_num, max excluded; 0: open */
+    const char *catalog;         /* C_CLASS */
+    const char *oid;             /* C_OID */
+    int rank;                    /* C_RANK (and the section) */
+    const char *kind, *schema, *name, *table, *sql, *owner; /* SQL expressions; NULL: NULL */
+    kind_acl acl;
+    const char *comment;
+    const char *extra; /* C_REFERENCES onwards, as a select list */
+    const char *from, *where;
+    kind_filter filter;
+    const char *filter_catalog, *filter_oid; /* whose membership FILTER_USER_OBJECT checks; NULL: catalog, oid */
+    const char *tail; /* ORDER BY ... */
+    /* SQL saying whether the backup's role may read the kind; when it may
+     * not, left_out (SQL naming the objects) is warned about instead */
+    const char *readable, *left_out;
+} kind_query;
+
+/* Relations: the FROM clause every relation query shares; q.name is the
+ * quoted qualified name. */
+#define RELATION_FROM(join)                                                                                  \
+    "pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " join                   \
+    " CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS name) q"
+
+/* A relation's comment and its columns'; keyword: SQL giving TABLE, VIEW... */
+#define RELATION_COMMENT(keyword)                                                                            \
+    "(SELECT pg_catalog.string_agg(CASE WHEN d.objsubid = 0 THEN "                                          \
+    "pg_catalog.format('COMMENT ON %s %s IS %L;', " keyword ", q.name, d.description) ELSE "                 \
+    "pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L;', q.name, (SELECT a.attname FROM pg_catalog.pg_attribute a " \
+    "WHERE a.attrelid = c.oid AND a.attnum = d.objsubid), d.description) END, E'\\n' ORDER BY d.objsubid) "  \
+    "FROM pg_catalog.pg_description d WHERE d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass)"
+
+#define RELATION_OWNER(keyword) "pg_catalog.format('ALTER %s %s OWNER TO %I;', " keyword ", q.name, pg_catalog.pg_get_userbyid(c.relowner))"
+
+/* An object's comment, by its catalog and oid; object: SQL naming it. */
+#define OBJECT_COMMENT(object, catalog, oid)                                                                 \
+    "(SELECT pg_catalog.format('COMMENT ON %s IS %L;', " object ", d.description) FROM pg_catalog.pg_description d " \
+    "WHERE d.objoid = " oid " AND d.classoid = '" catalog "'::pg_catalog.regclass AND d.objsubid = 0)"
 
 /* A column's COLLATE clause when it differs from its type's default. */
 #define COLLATE_CLAUSE(att, typ)                                                                               \
@@ -261,377 +310,878 @@ static int add_extensions(item_set *set, PGconn *conn)
     "FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace "            \
     "WHERE co.oid = " att ".attcollation) ELSE '' END"
 
-static int add_types(item_set *set, PGconn *conn)
-{
-    zb_buf q = ZB_BUF_INIT;
-    const char *multirange = set->version >= 140000
-                                 ? "(SELECT pg_catalog.format(', multirange_type_name = %I.%I', mn.nspname, mt.typname) "
-                                   "FROM pg_catalog.pg_type mt JOIN pg_catalog.pg_namespace mn ON mn.oid = mt.typnamespace "
-                                   "WHERE mt.oid = r.rngmultitypid)"
-                                 : "''";
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_type'::pg_catalog.regclass::oid, t.oid, %d, "
-                  "CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, n.nspname, t.typname, NULL, "
-                  "CASE t.typtype "
-                  "WHEN 'e' THEN pg_catalog.format('CREATE TYPE %%s AS ENUM (%%s);', q.name, (SELECT "
-                  "pg_catalog.string_agg(pg_catalog.quote_literal(l.enumlabel), ', ' ORDER BY l.enumsortorder) "
-                  "FROM pg_catalog.pg_enum l WHERE l.enumtypid = t.oid)) "
-                  "WHEN 'c' THEN pg_catalog.format('CREATE TYPE %%s AS (%%s);', q.name, (SELECT pg_catalog.string_agg("
-                  "pg_catalog.format('%%I %%s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)) || " COLLATE_CLAUSE("a", "at")
-                  ", ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid "
-                  "WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped)) "
-                  "WHEN 'r' THEN pg_catalog.format('CREATE TYPE %%s AS RANGE (subtype = %%s%%s%%s%%s);', q.name, "
-                  "pg_catalog.format_type(r.rngsubtype, NULL), "
-                  "CASE WHEN r.rngsubdiff <> 0 THEN ', subtype_diff = ' || r.rngsubdiff::pg_catalog.regproc::text ELSE '' END, "
-                  "CASE WHEN r.rngcollation <> 0 AND r.rngcollation <> st.typcollation THEN (SELECT ', collation = ' || "
-                  "pg_catalog.format('%%I.%%I', cn.nspname, co.collname) FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn "
-                  "ON cn.oid = co.collnamespace WHERE co.oid = r.rngcollation) ELSE '' END, %s) "
-                  "ELSE pg_catalog.format('CREATE DOMAIN %%s AS %%s', q.name, pg_catalog.format_type(t.typbasetype, t.typtypmod)) || "
-                  "CASE WHEN t.typcollation <> 0 AND t.typcollation <> bt.typcollation THEN (SELECT ' COLLATE ' || "
-                  "pg_catalog.format('%%I.%%I', cn.nspname, co.collname) FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn "
-                  "ON cn.oid = co.collnamespace WHERE co.oid = t.typcollation) ELSE '' END || "
-                  "CASE WHEN t.typdefault IS NOT NULL THEN ' DEFAULT ' || t.typdefault ELSE '' END || "
-                  "CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END || "
-                  "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(' CONSTRAINT %%I %%s', c.conname, "
-                  "pg_catalog.pg_get_constraintdef(c.oid)), '' ORDER BY c.conname) FROM pg_catalog.pg_constraint c "
-                  "WHERE c.contypid = t.oid AND c.contype = 'c'), '') || ';' END, "
-                  "pg_catalog.format('ALTER %%s %%s OWNER TO %%I;', CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, q.name, "
-                  "pg_catalog.pg_get_userbyid(t.typowner)), ",
-                  RANK_TYPE, multirange);
-    acl_sql(&q, set, "t.typacl", "'TYPE ' || q.name", "t.typowner", 'T');
-    zb_buf_printf(&q,
-                  ", (SELECT pg_catalog.format('COMMENT ON %%s %%s IS %%L;', CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, "
-                  "q.name, d.description) FROM pg_catalog.pg_description d WHERE d.objoid = t.oid "
-                  "AND d.classoid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.objsubid = 0) "
-                  "FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "
-                  "CROSS JOIN LATERAL (SELECT pg_catalog.format('%%I.%%I', n.nspname, t.typname) AS name) q "
-                  "LEFT JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid "
-                  "LEFT JOIN pg_catalog.pg_type st ON st.oid = r.rngsubtype "
-                  "LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype "
-                  "WHERE (t.typtype IN ('e', 'r', 'd') OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_catalog.pg_class c "
-                  "WHERE c.oid = t.typrelid) = 'c')) AND ");
-    user_object(&q, "pg_catalog.pg_type", "t.oid");
-    int rc = add_built(set, conn, &q, "cannot read the types");
-    zb_buf_free(&q);
-    return rc;
-}
+#define TYPE_KEYWORD "CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END"
 
-static int add_functions(item_set *set, PGconn *conn)
-{
-    zb_buf q = ZB_BUF_INIT;
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass::oid, p.oid, %d, "
-                  "CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, n.nspname, p.proname, NULL, "
-                  "pg_catalog.pg_get_functiondef(p.oid) || ';', "
-                  "pg_catalog.format('ALTER %%s OWNER TO %%I;', q.name, pg_catalog.pg_get_userbyid(p.proowner)), ",
-                  RANK_FUNCTION);
-    acl_sql(&q, set, "p.proacl", "q.name", "p.proowner", 'f');
-    zb_buf_puts(&q,
-                ", (SELECT pg_catalog.format('COMMENT ON %s IS %L;', q.name, d.description) FROM pg_catalog.pg_description d "
-                "WHERE d.objoid = p.oid AND d.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass) "
-                "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
-                "CROSS JOIN LATERAL (SELECT pg_catalog.format('%s %I.%I(%s)', CASE p.prokind WHEN 'p' THEN 'PROCEDURE' "
-                "ELSE 'FUNCTION' END, n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)) AS name) q "
-                "WHERE p.prokind IN ('f', 'p') AND ");
-    user_object(&q, "pg_catalog.pg_proc", "p.oid");
-    int rc = add_built(set, conn, &q, "cannot read the functions");
-    zb_buf_free(&q);
-    return rc;
-}
+/* Enums, composite types, ranges and domains; mr.clause: a range's
+ * multirange type name (PostgreSQL 14 on). */
+#define TYPE_QUERY(multirange)                                                                                \
+    .what = "the types", .catalog = "pg_catalog.pg_type", .oid = "t.oid", .rank = RANK_TYPE,                 \
+    .kind = TYPE_KEYWORD, .schema = "n.nspname", .name = "t.typname",                                       \
+    .sql = "CASE t.typtype "                                                                                  \
+           "WHEN 'e' THEN pg_catalog.format('CREATE TYPE %s AS ENUM (%s);', q.name, (SELECT "                 \
+           "pg_catalog.string_agg(pg_catalog.quote_literal(l.enumlabel), ', ' ORDER BY l.enumsortorder) "     \
+           "FROM pg_catalog.pg_enum l WHERE l.enumtypid = t.oid)) "                                            \
+           "WHEN 'c' THEN pg_catalog.format('CREATE TYPE %s AS (%s);', q.name, (SELECT pg_catalog.string_agg(" \
+           "pg_catalog.format('%I %s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)) || " COLLATE_CLAUSE("a", "at") \
+           ", ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid " \
+           "WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped)) "                          \
+           "WHEN 'r' THEN pg_catalog.format('CREATE TYPE %s AS RANGE (subtype = %s%s%s%s%s);', q.name, "       \
+           "pg_catalog.format_type(r.rngsubtype, NULL), (SELECT CASE WHEN o.opcdefault THEN '' ELSE "           \
+           "pg_catalog.format(', subtype_opclass = %I.%I', ocn.nspname, o.opcname) END FROM pg_catalog.pg_opclass o " \
+           "JOIN pg_catalog.pg_namespace ocn ON ocn.oid = o.opcnamespace WHERE o.oid = r.rngsubopc), "         \
+           "CASE WHEN r.rngsubdiff <> 0 THEN ', subtype_diff = ' || r.rngsubdiff::pg_catalog.regproc::text ELSE '' END, " \
+           "CASE WHEN r.rngcollation <> 0 AND r.rngcollation <> st.typcollation THEN (SELECT ', collation = ' || " \
+           "pg_catalog.format('%I.%I', cn.nspname, co.collname) FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn " \
+           "ON cn.oid = co.collnamespace WHERE co.oid = r.rngcollation) ELSE '' END, mr.clause) "             \
+           "ELSE pg_catalog.format('CREATE DOMAIN %s AS %s', q.name, pg_catalog.format_type(t.typbasetype, t.typtypmod)) || " \
+           "CASE WHEN t.typcollation <> 0 AND t.typcollation <> bt.typcollation THEN (SELECT ' COLLATE ' || " \
+           "pg_catalog.format('%I.%I', cn.nspname, co.collname) FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn " \
+           "ON cn.oid = co.collnamespace WHERE co.oid = t.typcollation) ELSE '' END || "                       \
+           /* the server's deparsed default (qualified names), not the text it was given */                      \
+           "CASE WHEN t.typdefault IS NOT NULL THEN ' DEFAULT ' || COALESCE(pg_catalog.pg_get_expr(t.typdefaultbin, 0), " \
+           "t.typdefault) ELSE '' END || "                                                                      \
+           "CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END || "                                           \
+           "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(' CONSTRAINT %I %s', c.conname, "          \
+           "pg_catalog.pg_get_constraintdef(c.oid)), '' ORDER BY c.conname) FROM pg_catalog.pg_constraint c "   \
+           "WHERE c.contypid = t.oid AND c.contype = 'c' AND c.convalidated), '') || ';' END",                 \
+    .owner = "pg_catalog.format('ALTER %s %s OWNER TO %I;', " TYPE_KEYWORD ", q.name, pg_catalog.pg_get_userbyid(t.typowner))", \
+    .acl = {.column = "t.typacl", .target = "'TYPE ' || q.name", .owner = "t.typowner", .objtype = 'T'},       \
+    .comment = "NULLIF(pg_catalog.concat_ws(E'\\n', (SELECT pg_catalog.format('COMMENT ON %s %s IS %L;', " TYPE_KEYWORD ", " \
+               "q.name, d.description) FROM pg_catalog.pg_description d WHERE d.objoid = t.oid "                \
+               "AND d.classoid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.objsubid = 0), "             \
+               "(SELECT pg_catalog.string_agg(pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L;', q.name, a.attname, " \
+               "d.description), E'\\n' ORDER BY a.attnum) FROM pg_catalog.pg_description d JOIN pg_catalog.pg_attribute a " \
+               "ON a.attrelid = d.objoid AND a.attnum = d.objsubid WHERE d.objoid = t.typrelid AND t.typrelid <> 0 " \
+               "AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass), "                               \
+               "(SELECT pg_catalog.string_agg(pg_catalog.format('COMMENT ON CONSTRAINT %I ON DOMAIN %s IS %L;', k.conname, " \
+               "q.name, d.description), E'\\n' ORDER BY k.conname) FROM pg_catalog.pg_constraint k "          \
+               "JOIN pg_catalog.pg_description d ON d.objoid = k.oid AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass " \
+               "WHERE k.contypid = t.oid AND k.convalidated)), '')",                                          \
+    .from = "pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "                  \
+            "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, t.typname) AS name) q "         \
+            "LEFT JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid "                                           \
+            "LEFT JOIN pg_catalog.pg_type st ON st.oid = r.rngsubtype "                                        \
+            "LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype "                                       \
+            "CROSS JOIN LATERAL (SELECT " multirange " AS clause) mr",                                          \
+    .where = "(t.typtype IN ('e', 'r', 'd') OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_catalog.pg_class c " \
+             "WHERE c.oid = t.typrelid) = 'c'))",                                                               \
+    .filter = FILTER_USER_OBJECT
 
-/* Relations: tables, sequences, views. The FROM clause every relation query
- * shares; q.name is the quoted qualified name. */
-static void relation_from_any(zb_buf *q, const char *kinds, const char *join, int with_internal);
-
-static void relation_from(zb_buf *q, const char *kinds, const char *join)
-{
-    relation_from_any(q, kinds, join, 0);
-}
-
-/* with_internal: also relations made along with another object (identity
- * sequences), still not an extension's. */
-static void relation_from_any(zb_buf *q, const char *kinds, const char *join, int with_internal)
-{
-    zb_buf_printf(q,
-                  " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace %s "
-                  "CROSS JOIN LATERAL (SELECT pg_catalog.format('%%I.%%I', n.nspname, c.relname) AS name) q "
-                  "WHERE c.relkind IN (%s) AND ",
-                  join, kinds);
-    if (with_internal) {
-        zb_buf_printf(q, user_schema, "n", "n");
-        zb_buf_puts(q, " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = "
-                       "'pg_catalog.pg_class'::pg_catalog.regclass AND e.objid = c.oid AND e.deptype = 'e')");
-        return;
-    }
-    user_object(q, "pg_catalog.pg_class", "c.oid");
-}
-
-static void relation_common(zb_buf *q, const item_set *set, const char *keyword)
-{
-    zb_buf_printf(q, "pg_catalog.format('ALTER %s %%s OWNER TO %%I;', q.name, pg_catalog.pg_get_userbyid(c.relowner)), ",
-                  keyword);
-    int sequence = strcmp(keyword, "SEQUENCE") == 0;
-    acl_sql(q, set, "c.relacl", sequence ? "'SEQUENCE ' || q.name" : "'TABLE ' || q.name", "c.relowner", sequence ? 's' : 'r');
-    /* the relation's comment and its columns' */
-    zb_buf_printf(q,
-                  ", (SELECT pg_catalog.string_agg(CASE WHEN d.objsubid = 0 THEN "
-                  "pg_catalog.format('COMMENT ON %s %%s IS %%L;', q.name, d.description) ELSE "
-                  "pg_catalog.format('COMMENT ON COLUMN %%s.%%I IS %%L;', q.name, (SELECT a.attname FROM pg_catalog.pg_attribute a "
-                  "WHERE a.attrelid = c.oid AND a.attnum = d.objsubid), d.description) END, E'\\n' ORDER BY d.objsubid) "
-                  "FROM pg_catalog.pg_description d WHERE d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass)",
-                  keyword);
-}
-
-static int add_sequences(item_set *set, PGconn *conn)
-{
-    zb_buf q = ZB_BUF_INIT;
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, c.oid, %d, 'SEQUENCE', n.nspname, c.relname, NULL, "
-                  "pg_catalog.format('CREATE SEQUENCE %%s AS %%s START WITH %%s INCREMENT BY %%s MINVALUE %%s MAXVALUE %%s "
-                  "CACHE %%s%%s;', q.name, pg_catalog.format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, "
-                  "s.seqmax, s.seqcache, CASE WHEN s.seqcycle THEN ' CYCLE' ELSE '' END), ",
-                  RANK_SEQUENCE);
-    relation_common(&q, set, "SEQUENCE");
-    relation_from(&q, "'S'", "JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid");
-    zb_buf_puts(&q, " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
-                    "AND i.objid = c.oid AND i.deptype = 'i')");
-    int rc = add_built(set, conn, &q, "cannot read the sequences");
-    /* every sequence's value (identity ones too), set once the data is in;
-     * sequences are not transactional, so this is the value when read */
-    zb_buf_reset(&q);
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, c.oid, %d, 'SEQUENCE SET', n.nspname, c.relname, "
-                  "(SELECT pg_catalog.format('%%I.%%I', tn.nspname, tc.relname) FROM pg_catalog.pg_depend d "
-                  "JOIN pg_catalog.pg_class tc ON tc.oid = d.refobjid JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace "
-                  "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i') "
-                  "AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass LIMIT 1), "
-                  "pg_catalog.format('SELECT pg_catalog.setval(%%L, %%s, %%s);', q.name, "
-                  "COALESCE(pg_catalog.pg_sequence_last_value(c.oid), s.seqstart), "
-                  "CASE WHEN pg_catalog.pg_sequence_last_value(c.oid) IS NULL THEN 'false' ELSE 'true' END), NULL, NULL, NULL",
-                  RANK_POST_SEQUENCE);
-    relation_from_any(&q, "'S'", "JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid", 1);
-    if (rc == 0)
-        rc = add_built(set, conn, &q, "cannot read the sequence values");
-    zb_buf_free(&q);
-    return rc;
-}
+/* A column default that calls a function of the database's: set by an item
+ * of its own, after the function, instead of in CREATE TABLE, which breaks
+ * the cycle of a default calling a function that takes the table's row
+ * type (as pg_dump does). ad: the pg_attrdef row. */
+#define DEFAULT_CALLS_FUNCTION(ad)                                                                             \
+    "EXISTS (SELECT 1 FROM pg_catalog.pg_depend dd WHERE dd.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass " \
+    "AND dd.objid = " ad ".oid AND dd.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND dd.refobjid >= " FIRST_NORMAL_OID ")"
 
 /* One column of CREATE TABLE: type, collation, default or generation
  * expression, identity (with its sequence's options), NOT NULL. */
-static const char column_definition[] =
-    "pg_catalog.format('%I %s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)) || " COLLATE_CLAUSE("a", "at")
-    " || CASE WHEN a.attgenerated = 's' THEN ' GENERATED ALWAYS AS (' || pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) || ') STORED' "
-    "WHEN a.atthasdef THEN ' DEFAULT ' || pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) ELSE '' END || "
-    "CASE WHEN a.attidentity IN ('a', 'd') THEN (SELECT pg_catalog.format(' GENERATED %s AS IDENTITY (SEQUENCE NAME %I.%I "
-    "START WITH %s INCREMENT BY %s MINVALUE %s MAXVALUE %s CACHE %s%s)', CASE a.attidentity WHEN 'a' THEN 'ALWAYS' "
-    "ELSE 'BY DEFAULT' END, sn.nspname, sc.relname, s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, "
-    "CASE WHEN s.seqcycle THEN ' CYCLE' ELSE '' END) FROM pg_catalog.pg_depend dep "
-    "JOIN pg_catalog.pg_class sc ON sc.oid = dep.objid JOIN pg_catalog.pg_namespace sn ON sn.oid = sc.relnamespace "
-    "JOIN pg_catalog.pg_sequence s ON s.seqrelid = sc.oid WHERE dep.refobjid = c.oid AND dep.refobjsubid = a.attnum "
-    "AND dep.deptype = 'i' AND dep.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND sc.relkind = 'S' LIMIT 1) ELSE '' END || "
-    "CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END";
+#define COLUMN_DEFINITION COLUMN_DEFINITION_OPTIONS("''")
+/* The same with SQL for the options a foreign table's column has. */
+#define COLUMN_DEFINITION_OPTIONS(options)                                                                     \
+    "pg_catalog.format('%I %s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)) || " options " || " COLLATE_CLAUSE("a", "at") \
+    /* a column also inherited takes the parent's generation expression:     \
+     * stating it again is an error */                                         \
+    " || CASE WHEN a.attgenerated = 's' AND NOT (a.attinhcount > 0 AND pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) IN (" \
+    "SELECT pg_catalog.pg_get_expr(pd.adbin, pd.adrelid) FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute pa " \
+    "ON pa.attrelid = i.inhparent AND pa.attname = a.attname JOIN pg_catalog.pg_attrdef pd ON pd.adrelid = pa.attrelid " \
+    "AND pd.adnum = pa.attnum WHERE i.inhrelid = a.attrelid)) "                                                   \
+    "THEN ' GENERATED ALWAYS AS (' || pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) || ') STORED' "              \
+    "WHEN a.atthasdef AND a.attgenerated = '' AND NOT " DEFAULT_CALLS_FUNCTION("ad") " THEN ' DEFAULT ' || "         \
+    "pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) ELSE '' END || "                                               \
+    "CASE WHEN a.attidentity IN ('a', 'd') THEN (SELECT pg_catalog.format(' GENERATED %s AS IDENTITY (SEQUENCE NAME %I.%I " \
+    "START WITH %s INCREMENT BY %s MINVALUE %s MAXVALUE %s CACHE %s%s)', CASE a.attidentity WHEN 'a' THEN 'ALWAYS' " \
+    "ELSE 'BY DEFAULT' END, sn.nspname, sc.relname, s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, " \
+    "CASE WHEN s.seqcycle THEN ' CYCLE' ELSE '' END) FROM pg_catalog.pg_depend dep "                          \
+    "JOIN pg_catalog.pg_class sc ON sc.oid = dep.objid JOIN pg_catalog.pg_namespace sn ON sn.oid = sc.relnamespace " \
+    "JOIN pg_catalog.pg_sequence s ON s.seqrelid = sc.oid WHERE dep.refobjid = c.oid AND dep.refobjsubid = a.attnum " \
+    "AND dep.deptype = 'i' AND dep.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND sc.relkind = 'S' LIMIT 1) ELSE '' END || " \
+    "CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END"
 
-static int add_tables(item_set *set, PGconn *conn)
-{
-    zb_buf q = ZB_BUF_INIT;
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, c.oid, %d, 'TABLE', n.nspname, c.relname, q.name, "
-                  "'CREATE ' || CASE WHEN c.relpersistence = 'u' THEN 'UNLOGGED ' ELSE '' END || 'TABLE ' || q.name || "
-                  "CASE WHEN c.relispartition THEN (SELECT pg_catalog.format(' PARTITION OF %%I.%%I ', pn.nspname, pc.relname) "
-                  "FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent JOIN pg_catalog.pg_namespace pn "
-                  "ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid) || pg_catalog.pg_get_expr(c.relpartbound, c.oid) "
-                  "ELSE ' (' || COALESCE((SELECT pg_catalog.string_agg(",
-                  RANK_TABLE);
-    zb_buf_puts(&q, column_definition);
-    zb_buf_puts(&q,
-                ", ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid "
-                "LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum "
-                "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attislocal), '') || ')' || "
-                "COALESCE((SELECT ' INHERITS (' || pg_catalog.string_agg(pg_catalog.format('%I.%I', pn.nspname, pc.relname), ', ' "
-                "ORDER BY i.inhseqno) || ')' FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent "
-                "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid), '') END || "
-                "CASE WHEN c.relkind = 'p' THEN ' PARTITION BY ' || pg_catalog.pg_get_partkeydef(c.oid) ELSE '' END || "
-                "CASE WHEN c.reloptions IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(c.reloptions, ', ') || ')' ELSE '' END "
-                "|| ';', ");
-    relation_common(&q, set, "TABLE");
-    relation_from(&q, "'r', 'p'", "");
-    int rc = add_built(set, conn, &q, "cannot read the tables");
-    zb_buf_free(&q);
-    return rc;
-}
+#define TRIGGER_QUERY                                                                                          \
+    .what = "the triggers", .catalog = "pg_catalog.pg_trigger", .oid = "t.oid", .rank = RANK_POST_TRIGGER,    \
+    .kind = "'TRIGGER'", .schema = "n.nspname", .name = "t.tgname",                                          \
+    .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",                                               \
+    .sql = "pg_catalog.pg_get_triggerdef(t.oid) || ';' || "                                                    \
+           "CASE t.tgenabled WHEN 'D' THEN pg_catalog.format(E'\\nALTER TABLE %I.%I DISABLE TRIGGER %I;', n.nspname, " \
+           "c.relname, t.tgname) WHEN 'R' THEN pg_catalog.format(E'\\nALTER TABLE %I.%I ENABLE REPLICA TRIGGER %I;', " \
+           "n.nspname, c.relname, t.tgname) WHEN 'A' THEN pg_catalog.format(E'\\nALTER TABLE %I.%I ENABLE ALWAYS TRIGGER %I;', " \
+           "n.nspname, c.relname, t.tgname) ELSE '' END",                                                      \
+    .comment = "(SELECT pg_catalog.format('COMMENT ON TRIGGER %I ON %I.%I IS %L;', t.tgname, n.nspname, c.relname, " \
+               "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = t.oid "                      \
+               "AND d.classoid = 'pg_catalog.pg_trigger'::pg_catalog.regclass)",                              \
+    .from = "pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid "                        \
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",                                        \
+    .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"
 
-static int add_views(item_set *set, PGconn *conn)
-{
-    zb_buf q = ZB_BUF_INIT;
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, c.oid, %d, "
-                  "CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, n.nspname, c.relname, q.name, "
-                  "CASE c.relkind WHEN 'm' THEN 'CREATE MATERIALIZED VIEW ' ELSE 'CREATE VIEW ' END || q.name || "
-                  "CASE WHEN c.reloptions IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(c.reloptions, ', ') || ')' ELSE '' END "
-                  "|| E' AS\\n' || pg_catalog.regexp_replace(pg_catalog.pg_get_viewdef(c.oid), ';\\s*$', '') || "
-                  "CASE c.relkind WHEN 'm' THEN E'\\n  WITH NO DATA;' ELSE ';' END, "
-                  "pg_catalog.format('ALTER %%s %%s OWNER TO %%I;', CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, "
-                  "q.name, pg_catalog.pg_get_userbyid(c.relowner)), ",
-                  RANK_VIEW);
-    acl_sql(&q, set, "c.relacl", "'TABLE ' || q.name", "c.relowner", 'r');
-    zb_buf_puts(&q, ", (SELECT pg_catalog.string_agg(CASE WHEN d.objsubid = 0 THEN pg_catalog.format('COMMENT ON %s %s IS %L;', "
-                    "CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, q.name, d.description) ELSE "
-                    "pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L;', q.name, (SELECT a.attname FROM pg_catalog.pg_attribute a "
-                    "WHERE a.attrelid = c.oid AND a.attnum = d.objsubid), d.description) END, E'\\n' ORDER BY d.objsubid) "
-                    "FROM pg_catalog.pg_description d WHERE d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass)");
-    relation_from(&q, "'v', 'm'", "");
-    int rc = add_built(set, conn, &q, "cannot read the views");
-    zb_buf_free(&q);
-    return rc;
-}
+/* Constraints declared on the table itself (inherited copies come with
+ * their parent's), one entry per rank. */
+#define CONSTRAINT_QUERY                                                                                       \
+    .what = "the constraints", .catalog = "pg_catalog.pg_constraint", .oid = "k.oid", .schema = "n.nspname",  \
+    .name = "k.conname", .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",                         \
+    .sql = "pg_catalog.format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s;', n.nspname, c.relname, k.conname, "   \
+           "pg_catalog.pg_get_constraintdef(k.oid))",                                                          \
+    .comment = "(SELECT pg_catalog.format('COMMENT ON CONSTRAINT %I ON %I.%I IS %L;', k.conname, n.nspname, c.relname, " \
+               "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = k.oid "                      \
+               "AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass)",                           \
+    .extra = "(SELECT pg_catalog.format('%I.%I', rn.nspname, rc.relname) FROM pg_catalog.pg_class rc "        \
+             "JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace WHERE rc.oid = k.confrelid), NULL, " \
+             /* a key of a plain table: its index built under a SHARE lock    \
+              * (alongside the table's other indexes), then attached */        \
+             "CASE WHEN k.contype IN ('p', 'u') AND c.relkind = 'r' AND ic.reltablespace = 0 THEN pg_catalog.json_build_array(" \
+             "pg_catalog.json_build_object('sql', pg_catalog.pg_get_indexdef(k.conindid) || ';', 'lock', 'SHARE'), " \
+             "pg_catalog.json_build_object('sql', pg_catalog.format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s USING INDEX %I%s;', " \
+             "n.nspname, c.relname, k.conname, CASE k.contype WHEN 'p' THEN 'PRIMARY KEY' ELSE 'UNIQUE' END, ic.relname, " \
+             "CASE WHEN k.condeferrable THEN ' DEFERRABLE' || CASE WHEN k.condeferred THEN ' INITIALLY DEFERRED' ELSE '' END " \
+             "ELSE '' END)))::text "                                                                           \
+             /* a valid foreign key of a plain table: added unchecked, then    \
+              * validated under locks that let checks of other tables' keys    \
+              * to the same table run alongside */                             \
+             "WHEN k.contype = 'f' AND c.relkind = 'r' AND k.convalidated THEN pg_catalog.json_build_array(" \
+             "pg_catalog.json_build_object('sql', pg_catalog.format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s NOT VALID;', " \
+             "n.nspname, c.relname, k.conname, pg_catalog.pg_get_constraintdef(k.oid)), "                     \
+             "'lock', 'SHARE ROW EXCLUSIVE', 'references_lock', 'SHARE ROW EXCLUSIVE'), "                    \
+             "pg_catalog.json_build_object('sql', pg_catalog.format('ALTER TABLE %I.%I VALIDATE CONSTRAINT %I;', " \
+             "n.nspname, c.relname, k.conname), 'lock', 'SHARE UPDATE EXCLUSIVE', 'references_lock', 'ROW SHARE'))::text END", \
+    .from = "pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid "                    \
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_catalog.pg_class ic ON ic.oid = k.conindid", \
+    .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"
+#define CONSTRAINT_WHERE(types) "k.contype IN " types " AND k.conislocal AND k.conparentid = 0 AND c.relkind IN ('r', 'p')"
 
-/* Post-data items that hang off a table: sequence ownership, indexes,
- * constraints, triggers, row security and policies. */
-static int add_post_data(item_set *set, PGconn *conn)
-{
-    const char *trigger_filter = set->version >= 130000 ? "NOT t.tgisinternal AND t.tgparentid = 0" : "NOT t.tgisinternal";
-    zb_buf q = ZB_BUF_INIT;
-    /* sequence OWNED BY (serial columns) */
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, c.oid, %d, 'SEQUENCE OWNED BY', n.nspname, c.relname, "
-                  "pg_catalog.format('%%I.%%I', tn.nspname, tc.relname), "
-                  "pg_catalog.format('ALTER SEQUENCE %%s OWNED BY %%I.%%I.%%I;', q.name, tn.nspname, tc.relname, a.attname), "
-                  "NULL, NULL, NULL FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                  "CROSS JOIN LATERAL (SELECT pg_catalog.format('%%I.%%I', n.nspname, c.relname) AS name) q "
-                  "JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid "
-                  "AND d.deptype = 'a' AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass "
-                  "JOIN pg_catalog.pg_class tc ON tc.oid = d.refobjid JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace "
-                  "JOIN pg_catalog.pg_attribute a ON a.attrelid = tc.oid AND a.attnum = d.refobjsubid "
-                  "WHERE c.relkind = 'S' AND ",
-                  RANK_POST_SEQUENCE);
-    zb_buf_printf(&q, user_schema, "n", "n");
-    int rc = add_built(set, conn, &q, "cannot read the sequence owners");
+/* The grants on a relation's columns (their ACLs start empty). */
+#define COLUMN_GRANTS                                                                                          \
+    "(SELECT pg_catalog.string_agg(pg_catalog.format(' GRANT %s (%I) ON TABLE %s TO %s%s;', x.privilege_type, a.attname, " \
+    "q.name, CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END, " \
+    "CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), '' ORDER BY a.attnum, x.n) "               \
+    "FROM pg_catalog.pg_attribute a CROSS JOIN LATERAL pg_catalog.aclexplode(a.attacl) WITH ORDINALITY "          \
+    "x(grantor, grantee, privilege_type, is_grantable, n) WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)"
+
+/* " OPTIONS (name 'value', ...)" of a foreign-data options array, or NULL. */
+#define OPTIONS_CLAUSE(options)                                                                                \
+    "(SELECT ' OPTIONS (' || pg_catalog.string_agg(pg_catalog.format('%I %L', o.option_name, o.option_value), ', ') || ')' " \
+    "FROM pg_catalog.pg_options_to_table(" options ") o)"
+
+/* The operators and support functions that belong to an operator class or
+ * family (pg_depend says which): one "OPERATOR ..." or "FUNCTION ..." each,
+ * as column member. */
+#define OPFAMILY_MEMBERS(catalog, oid)                                                                         \
+    "SELECT pg_catalog.format('OPERATOR %s %s%s', ao.amopstrategy, ao.amopopr::pg_catalog.regoperator, "        \
+    "CASE WHEN ao.amoppurpose = 'o' THEN (SELECT pg_catalog.format(' FOR ORDER BY %I.%I', sn.nspname, sf.opfname) " \
+    "FROM pg_catalog.pg_opfamily sf JOIN pg_catalog.pg_namespace sn ON sn.oid = sf.opfnamespace "                \
+    "WHERE sf.oid = ao.amopsortfamily) ELSE '' END) AS member FROM pg_catalog.pg_amop ao JOIN pg_catalog.pg_depend dp " \
+    "ON dp.classid = 'pg_catalog.pg_amop'::pg_catalog.regclass AND dp.objid = ao.oid "                         \
+    "AND dp.refclassid = '" catalog "'::pg_catalog.regclass AND dp.refobjid = " oid " "                        \
+    "UNION ALL SELECT pg_catalog.format('FUNCTION %s (%s, %s) %s', ap.amprocnum, pg_catalog.format_type(ap.amproclefttype, NULL), " \
+    "pg_catalog.format_type(ap.amprocrighttype, NULL), ap.amproc::pg_catalog.regprocedure) FROM pg_catalog.pg_amproc ap " \
+    "JOIN pg_catalog.pg_depend dp ON dp.classid = 'pg_catalog.pg_amproc'::pg_catalog.regclass AND dp.objid = ap.oid " \
+    "AND dp.refclassid = '" catalog "'::pg_catalog.regclass AND dp.refobjid = " oid
+
+/* Extended statistics; set_target: SQL appending its statistics target
+ * where the server has one (13 on). */
+#define STATISTICS_QUERY(set_target)                                                                           \
+    .what = "the extended statistics", .catalog = "pg_catalog.pg_statistic_ext", .oid = "s.oid", .rank = RANK_POST_RULE, \
+    .kind = "'STATISTICS'", .schema = "n.nspname", .name = "s.stxname",                                        \
+    .table = "pg_catalog.format('%I.%I', tn.nspname, tc.relname)",                                             \
+    .sql = "pg_catalog.pg_get_statisticsobjdef(s.oid) || ';'" set_target,                                     \
+    .owner = "pg_catalog.format('ALTER STATISTICS %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(s.stxowner))", \
+    .comment = OBJECT_COMMENT("'STATISTICS ' || q.name", "pg_catalog.pg_statistic_ext", "s.oid"),            \
+    .from = "pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace "          \
+            "JOIN pg_catalog.pg_class tc ON tc.oid = s.stxrelid JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace " \
+            "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, s.stxname) AS name) q",         \
+    .filter = FILTER_USER_OBJECT
+
+/* Publications with their tables; viaroot: SQL for a column viaroot (13
+ * on), schemas: SQL adding its schemas (15 on), table_extra: SQL for a
+ * table's column list and row filter (15 on). */
+#define PUBLICATION_VIA_ROOT "CASE WHEN p.pubviaroot THEN ', publish_via_partition_root = true' ELSE '' END AS viaroot"
+#define PUBLICATION_QUERY(viaroot, schemas, table_extra)                                                       \
+    .what = "the publications", .catalog = "pg_catalog.pg_publication", .oid = "p.oid", .rank = RANK_POST_PUBLICATION, \
+    .kind = "'PUBLICATION'", .name = "p.pubname",                                                               \
+    .sql = "pg_catalog.format('CREATE PUBLICATION %I%s WITH (publish = %L%s);', p.pubname, CASE WHEN p.puballtables " \
+           "THEN ' FOR ALL TABLES' ELSE '' END, pg_catalog.concat_ws(', ', CASE WHEN p.pubinsert THEN 'insert' END, " \
+           "CASE WHEN p.pubupdate THEN 'update' END, CASE WHEN p.pubdelete THEN 'delete' END, "                \
+           "CASE WHEN p.pubtruncate THEN 'truncate' END), v.viaroot) || " schemas " || "                       \
+           "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(E'\\nALTER PUBLICATION %I ADD TABLE ONLY %I.%I%s;', " \
+           "p.pubname, rn.nspname, rc.relname, " table_extra "), '' ORDER BY rn.nspname, rc.relname) "           \
+           "FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_class rc ON rc.oid = pr.prrelid "          \
+           "JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace WHERE pr.prpubid = p.oid), '')",         \
+    .owner = "pg_catalog.format('ALTER PUBLICATION %I OWNER TO %I;', p.pubname, pg_catalog.pg_get_userbyid(p.pubowner))", \
+    .comment = OBJECT_COMMENT("'PUBLICATION ' || pg_catalog.quote_ident(p.pubname)", "pg_catalog.pg_publication", "p.oid"), \
+    .from = "pg_catalog.pg_publication p CROSS JOIN LATERAL (SELECT " viaroot ") v", .filter = FILTER_NOT_BUILTIN
+
+/* What CREATE TABLE does not say, as statements after it: attaching a
+ * partition made on its own; each column's storage, statistics target,
+ * options (n_distinct) and compression, and an inherited column's own NOT
+ * NULL and default (a child's or a partition's); the replica identity. */
+#define ALTER_COLUMN(what) "pg_catalog.format(E'\\nALTER TABLE ONLY %s ALTER COLUMN %I " what ";', q.name, a.attname"
+#define TABLE_SETTINGS                                                                                         \
+    "CASE WHEN tb.standalone THEN (SELECT pg_catalog.format(E'\\nALTER TABLE %I.%I ATTACH PARTITION %s %s;', pn.nspname, " \
+    "pc.relname, q.name, pg_catalog.pg_get_expr(c.relpartbound, c.oid)) FROM pg_catalog.pg_inherits i "           \
+    "JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace " \
+    "WHERE i.inhrelid = c.oid) ELSE '' END || COALESCE((SELECT pg_catalog.string_agg("                           \
+    "CASE WHEN a.attstorage <> at.typstorage THEN " ALTER_COLUMN("SET STORAGE %s") ", CASE a.attstorage WHEN 'p' THEN " \
+    "'PLAIN' WHEN 'e' THEN 'EXTERNAL' WHEN 'm' THEN 'MAIN' ELSE 'EXTENDED' END) ELSE '' END || "                  \
+    "CASE WHEN COALESCE(a.attstattarget, -1) <> -1 THEN " ALTER_COLUMN("SET STATISTICS %s") ", a.attstattarget) ELSE '' END || " \
+    "CASE WHEN a.attoptions IS NOT NULL THEN " ALTER_COLUMN("SET (%s)") ", pg_catalog.array_to_string(a.attoptions, ', ')) " \
+    "ELSE '' END || "                                                                                            \
+    /* a column's compression method: PostgreSQL 14 on */                                                        \
+    "CASE COALESCE(pg_catalog.to_jsonb(a) ->> 'attcompression', '') WHEN 'p' THEN " ALTER_COLUMN("SET COMPRESSION pglz") ") " \
+    "WHEN 'l' THEN " ALTER_COLUMN("SET COMPRESSION lz4") ") ELSE '' END || "                                    \
+    "CASE WHEN NOT a.attislocal AND a.attnotnull AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i "          \
+    "JOIN pg_catalog.pg_attribute pa ON pa.attrelid = i.inhparent AND pa.attname = a.attname "                   \
+    "WHERE i.inhrelid = c.oid AND pa.attnotnull) THEN " ALTER_COLUMN("SET NOT NULL") ") ELSE '' END || "         \
+    "CASE WHEN NOT a.attislocal AND a.attgenerated = '' AND (ad.oid IS NULL OR NOT " DEFAULT_CALLS_FUNCTION("ad") ") " \
+    "AND pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) IS DISTINCT FROM "                                         \
+    "(SELECT pg_catalog.pg_get_expr(pd.adbin, pd.adrelid) FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute pa " \
+    "ON pa.attrelid = i.inhparent AND pa.attname = a.attname JOIN pg_catalog.pg_attrdef pd ON pd.adrelid = pa.attrelid " \
+    "AND pd.adnum = pa.attnum WHERE i.inhrelid = c.oid ORDER BY i.inhseqno LIMIT 1) THEN CASE WHEN ad.adbin IS NULL THEN " \
+    ALTER_COLUMN("DROP DEFAULT") ") ELSE " ALTER_COLUMN("SET DEFAULT %s") ", pg_catalog.pg_get_expr(ad.adbin, ad.adrelid)) " \
+    "END ELSE '' END, '' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid " \
+    "LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum "                       \
+    "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '') || "                                \
+    "CASE c.relreplident WHEN 'f' THEN pg_catalog.format(E'\\nALTER TABLE ONLY %s REPLICA IDENTITY FULL;', q.name) " \
+    "WHEN 'n' THEN pg_catalog.format(E'\\nALTER TABLE ONLY %s REPLICA IDENTITY NOTHING;', q.name) ELSE '' END"
+
+static const kind_query kinds[] = {
+    {.what = "the schemas", .catalog = "pg_catalog.pg_namespace", .oid = "n.oid", .rank = RANK_SCHEMA, .kind = "'SCHEMA'",
+     .schema = "n.nspname", .name = "n.nspname", .sql = "pg_catalog.format('CREATE SCHEMA %I;', n.nspname)",
+     .owner = "pg_catalog.format('ALTER SCHEMA %I OWNER TO %I;', n.nspname, pg_catalog.pg_get_userbyid(n.nspowner))",
+     .acl = {.column = "n.nspacl", .target = "'SCHEMA ' || pg_catalog.quote_ident(n.nspname)", .owner = "n.nspowner", .objtype = 'n'},
+     .comment = "(SELECT pg_catalog.format('COMMENT ON SCHEMA %I IS %L;', n.nspname, d.description) "
+                "FROM pg_catalog.pg_description d WHERE d.objoid = n.oid AND d.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass)",
+     .from = "pg_catalog.pg_namespace n", .where = "n.nspname <> 'public'", .filter = FILTER_USER_OBJECT},
+    /* the public schema, which every database starts with: its owner,
+     * privileges and comment where they differ from the server's own */
+    {.what = "the public schema", .catalog = "pg_catalog.pg_namespace", .oid = "n.oid", .rank = RANK_SCHEMA, .kind = "'SCHEMA'",
+     .schema = "n.nspname", .name = "n.nspname",
+     .sql = "CASE WHEN " OBJECT_COMMENT("'SCHEMA public'", "pg_catalog.pg_namespace", "n.oid") " IS NULL THEN "
+            "'COMMENT ON SCHEMA public IS NULL;' ELSE '' END",
+     .owner = "CASE WHEN n.nspowner <> 10 AND pg_catalog.pg_get_userbyid(n.nspowner) <> 'pg_database_owner' THEN "
+              "pg_catalog.format('ALTER SCHEMA public OWNER TO %I;', pg_catalog.pg_get_userbyid(n.nspowner)) END",
+     .acl = {.column = "CASE WHEN n.nspacl IS DISTINCT FROM (SELECT i.initprivs FROM pg_catalog.pg_init_privs i WHERE i.objoid = n.oid "
+             "AND i.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND i.objsubid = 0) THEN n.nspacl END",
+             .target = "'SCHEMA public'", .owner = "n.nspowner", .objtype = 'n', .replace = 1},
+     .comment = "NULLIF(" OBJECT_COMMENT("'SCHEMA public'", "pg_catalog.pg_namespace", "n.oid") ", "
+                "'COMMENT ON SCHEMA public IS ''standard public schema'';')",
+     .from = "pg_catalog.pg_namespace n", .where = "n.nspname = 'public'"},
+    {.what = "the extensions", .catalog = "pg_catalog.pg_extension", .oid = "e.oid", .rank = RANK_EXTENSION,
+     .kind = "'EXTENSION'", .schema = "n.nspname", .name = "e.extname",
+     .sql = "pg_catalog.format('CREATE EXTENSION IF NOT EXISTS %I WITH SCHEMA %I VERSION %L;', e.extname, n.nspname, e.extversion)",
+     .from = "pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace",
+     .comment = OBJECT_COMMENT("'EXTENSION ' || pg_catalog.quote_ident(e.extname)", "pg_catalog.pg_extension", "e.oid"),
+     .where = "e.extname <> 'plpgsql'", .tail = "ORDER BY e.oid"},
+    {TYPE_QUERY("''"), .max_version = 140000},
+    {TYPE_QUERY("(SELECT pg_catalog.format(', multirange_type_name = %I.%I', mn.nspname, mt.typname) "
+                "FROM pg_catalog.pg_type mt JOIN pg_catalog.pg_namespace mn ON mn.oid = mt.typnamespace "
+                "WHERE mt.oid = r.rngmultitypid)"),
+     .min_version = 140000},
+    {.what = "the functions", .catalog = "pg_catalog.pg_proc", .oid = "p.oid", .rank = RANK_FUNCTION,
+     .kind = "CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END", .schema = "n.nspname", .name = "p.proname",
+     .sql = "pg_catalog.pg_get_functiondef(p.oid) || ';'",
+     .owner = "pg_catalog.format('ALTER %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(p.proowner))",
+     .acl = {.column = "p.proacl", .target = "q.name", .owner = "p.proowner", .objtype = 'f'},
+     .comment = "(SELECT pg_catalog.format('COMMENT ON %s IS %L;', q.name, d.description) FROM pg_catalog.pg_description d "
+                "WHERE d.objoid = p.oid AND d.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass)",
+     .from = "pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%s %I.%I(%s)', CASE p.prokind WHEN 'p' THEN 'PROCEDURE' "
+             "ELSE 'FUNCTION' END, n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)) AS name) q",
+     .where = "p.prokind IN ('f', 'p')", .filter = FILTER_USER_OBJECT},
+    {.what = "the sequences", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_SEQUENCE, .kind = "'SEQUENCE'",
+     .schema = "n.nspname", .name = "c.relname",
+     .sql = "pg_catalog.format('CREATE %sSEQUENCE %s AS %s START WITH %s INCREMENT BY %s MINVALUE %s MAXVALUE %s "
+            "CACHE %s%s;', CASE WHEN c.relpersistence = 'u' THEN 'UNLOGGED ' ELSE '' END, q.name, "
+            "pg_catalog.format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, "
+            "s.seqmax, s.seqcache, CASE WHEN s.seqcycle THEN ' CYCLE' ELSE '' END)",
+     .owner = RELATION_OWNER("'SEQUENCE'"),
+     .acl = {.column = "c.relacl", .target = "'SEQUENCE ' || q.name", .owner = "c.relowner", .objtype = 's'},
+     .comment = RELATION_COMMENT("'SEQUENCE'"), .from = RELATION_FROM("JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid"),
+     .where = "c.relkind = 'S'", .filter = FILTER_USER_OBJECT,
+     .tail = "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+             "AND i.objid = c.oid AND i.deptype = 'i')"},
+    /* every sequence's value (identity ones too), set once the data is in;
+     * sequences are not transactional, so this is the value when read */
+    {.what = "the sequence values", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_POST_SEQUENCE,
+     .kind = "'SEQUENCE SET'", .schema = "n.nspname", .name = "c.relname",
+     .table = "(SELECT pg_catalog.format('%I.%I', tn.nspname, tc.relname) FROM pg_catalog.pg_depend d "
+              "JOIN pg_catalog.pg_class tc ON tc.oid = d.refobjid JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace "
+              "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i') "
+              "AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass LIMIT 1)",
+     .sql = "pg_catalog.format('SELECT pg_catalog.setval(%L, %s, %s);', q.name, "
+            "COALESCE(pg_catalog.pg_sequence_last_value(c.oid), s.seqstart), "
+            "CASE WHEN pg_catalog.pg_sequence_last_value(c.oid) IS NULL THEN 'false' ELSE 'true' END)",
+     .from = RELATION_FROM("JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid"), .where = "c.relkind = 'S'",
+     .filter = FILTER_USER_NOT_EXTENSION},
+    {.what = "the tables", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_TABLE, .kind = "'TABLE'",
+     .schema = "n.nspname", .name = "c.relname", .table = "q.name",
+     .sql = "'CREATE ' || CASE WHEN c.relpersistence = 'u' THEN 'UNLOGGED ' ELSE '' END || 'TABLE ' || q.name || "
+            "CASE WHEN c.relispartition AND NOT tb.standalone THEN (SELECT pg_catalog.format(' PARTITION OF %I.%I ', pn.nspname, pc.relname) "
+            "FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent JOIN pg_catalog.pg_namespace pn "
+            "ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid) || pg_catalog.pg_get_expr(c.relpartbound, c.oid) "
+            /* a typed table: its columns come from the type, with their own
+             * defaults and NOT NULL */
+            "WHEN c.reloftype <> 0 THEN ' OF ' || pg_catalog.format_type(c.reloftype, NULL) || COALESCE((SELECT ' (' || "
+            "pg_catalog.string_agg(pg_catalog.format('%I WITH OPTIONS', a.attname) || CASE WHEN a.atthasdef THEN ' DEFAULT ' || "
+            "pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) ELSE '' END || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END, ', ' "
+            "ORDER BY a.attnum) || ')' FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid "
+            "AND ad.adnum = a.attnum WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+            "AND (a.atthasdef OR a.attnotnull)), '') "
+            "ELSE ' (' || COALESCE((SELECT pg_catalog.string_agg(" COLUMN_DEFINITION
+            ", ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid "
+            "LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum "
+            "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND (a.attislocal OR tb.standalone)), '') || ')' || "
+            "COALESCE((SELECT ' INHERITS (' || pg_catalog.string_agg(pg_catalog.format('%I.%I', pn.nspname, pc.relname), ', ' "
+            "ORDER BY i.inhseqno) || ')' FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent "
+            "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid AND NOT c.relispartition), '') END || "
+            "CASE WHEN c.relkind = 'p' THEN ' PARTITION BY ' || pg_catalog.pg_get_partkeydef(c.oid) ELSE '' END || "
+            "CASE WHEN tb.options IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(tb.options, ', ') || ')' ELSE '' END "
+            "|| ';' || " TABLE_SETTINGS,
+     .owner = RELATION_OWNER("'TABLE'"),
+     .acl = {.column = "c.relacl", .target = "'TABLE ' || q.name", .owner = "c.relowner", .objtype = 'r', .columns = COLUMN_GRANTS},
+     .comment = RELATION_COMMENT("'TABLE'"), .from = RELATION_FROM("") " CROSS JOIN LATERAL (SELECT "
+             /* a partition whose columns are in another order than its
+              * parent's (made as a table of its own, then attached): made
+              * so again */
+             "c.relispartition AND (SELECT pg_catalog.array_agg(a.attname ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
+             "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) IS DISTINCT FROM (SELECT "
+             "pg_catalog.array_agg(a.attname ORDER BY a.attnum) FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute a "
+             "ON a.attrelid = i.inhparent WHERE i.inhrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS standalone, "
+             /* its options and its TOAST table's */
+             "c.reloptions || (SELECT pg_catalog.array_agg('toast.' || o) FROM pg_catalog.pg_class tc, "
+             "pg_catalog.unnest(tc.reloptions) o WHERE tc.oid = c.reltoastrelid) AS options) tb",
+     .where = "c.relkind IN ('r', 'p')",
+     .filter = FILTER_USER_OBJECT},
+    {.what = "the column defaults", .catalog = "pg_catalog.pg_attrdef", .oid = "ad.oid", .rank = RANK_VIEW, .kind = "'DEFAULT'",
+     .schema = "n.nspname", .name = "pg_catalog.format('%s.%s', c.relname, a.attname)", .table = "q.name",
+     .sql = "pg_catalog.format('ALTER %s ONLY %s ALTER COLUMN %I SET DEFAULT %s;', CASE c.relkind WHEN 'f' THEN 'FOREIGN TABLE' "
+            "ELSE 'TABLE' END, q.name, a.attname, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid))",
+     .from = "pg_catalog.pg_attrdef ad JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum "
+             "JOIN " RELATION_FROM("ON c.oid = ad.adrelid"),
+     .where = "c.relkind IN ('r', 'p', 'f') AND a.attgenerated = '' AND NOT a.attisdropped AND " DEFAULT_CALLS_FUNCTION("ad"),
+     .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"},
+    {.what = "the views", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_VIEW,
+     .kind = "CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END", .schema = "n.nspname", .name = "c.relname",
+     .table = "q.name",
+     .sql = "CASE c.relkind WHEN 'm' THEN 'CREATE MATERIALIZED VIEW ' ELSE 'CREATE VIEW ' END || q.name || "
+            "CASE WHEN c.reloptions IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(c.reloptions, ', ') || ')' ELSE '' END "
+            "|| E' AS\\n' || pg_catalog.regexp_replace(pg_catalog.pg_get_viewdef(c.oid), ';\\s*$', '') || "
+            "CASE c.relkind WHEN 'm' THEN E'\\n  WITH NO DATA;' ELSE ';' END || COALESCE((SELECT pg_catalog.string_agg("
+            "pg_catalog.format(E'\\nALTER VIEW %s ALTER COLUMN %I SET DEFAULT %s;', q.name, a.attname, "
+            "pg_catalog.pg_get_expr(ad.adbin, ad.adrelid)), '' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
+            "JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum WHERE a.attrelid = c.oid), '')",
+     .owner = RELATION_OWNER("CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END"),
+     .acl = {.column = "c.relacl", .target = "'TABLE ' || q.name", .owner = "c.relowner", .objtype = 'r', .columns = COLUMN_GRANTS},
+     .comment = RELATION_COMMENT("CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END"),
+     .from = RELATION_FROM(""), .where = "c.relkind IN ('v', 'm')", .filter = FILTER_USER_OBJECT},
+    /* post-data: sequence OWNED BY (serial columns) */
+    {.what = "the sequence owners", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_POST_SEQUENCE,
+     .kind = "'SEQUENCE OWNED BY'", .schema = "n.nspname", .name = "c.relname",
+     .table = "pg_catalog.format('%I.%I', tn.nspname, tc.relname)",
+     .sql = "pg_catalog.format('ALTER SEQUENCE %s OWNED BY %I.%I.%I;', q.name, tn.nspname, tc.relname, a.attname)",
+     .from = RELATION_FROM("") " JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+             "AND d.objid = c.oid AND d.deptype = 'a' AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+             "JOIN pg_catalog.pg_class tc ON tc.oid = d.refobjid JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace "
+             "JOIN pg_catalog.pg_attribute a ON a.attrelid = tc.oid AND a.attnum = d.refobjsubid",
+     .where = "c.relkind = 'S'", .filter = FILTER_USER_SCHEMA},
     /* indexes not made by a constraint, nor by a partitioned parent's index */
-    zb_buf_reset(&q);
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, ic.oid, %d, 'INDEX', n.nspname, ic.relname, "
-                  "pg_catalog.format('%%I.%%I', n.nspname, c.relname), "
-                  "pg_catalog.replace(pg_catalog.pg_get_indexdef(ic.oid), ' ON ONLY ', ' ON ') || ';', NULL, NULL, "
-                  "(SELECT pg_catalog.format('COMMENT ON INDEX %%I.%%I IS %%L;', n.nspname, ic.relname, d.description) "
-                  "FROM pg_catalog.pg_description d WHERE d.objoid = ic.oid AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass), "
-                  "NULL, CASE WHEN c.relkind IN ('r', 'm') THEN 'SHARE' END "
-                  "FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
-                  "JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                  "WHERE c.relkind IN ('r', 'p', 'm') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k "
-                  "WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x')) "
-                  "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = i.indexrelid) AND ",
-                  RANK_POST_INDEX);
-    user_object(&q, "pg_catalog.pg_class", "c.oid");
-    if (rc == 0)
-        rc = add_built(set, conn, &q, "cannot read the indexes");
-    /* constraints declared on the table itself (inherited copies come with their parent's) */
-    zb_buf_reset(&q);
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass::oid, k.oid, "
-                  "CASE k.contype WHEN 'c' THEN %d WHEN 'f' THEN %d ELSE %d END, "
-                  "CASE k.contype WHEN 'f' THEN 'FK CONSTRAINT' ELSE 'CONSTRAINT' END, n.nspname, k.conname, "
-                  "pg_catalog.format('%%I.%%I', n.nspname, c.relname), "
-                  "pg_catalog.format('ALTER TABLE %%I.%%I ADD CONSTRAINT %%I %%s;', n.nspname, c.relname, k.conname, "
-                  "pg_catalog.pg_get_constraintdef(k.oid)), NULL, NULL, "
-                  "(SELECT pg_catalog.format('COMMENT ON CONSTRAINT %%I ON %%I.%%I IS %%L;', k.conname, n.nspname, c.relname, "
-                  "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = k.oid "
-                  "AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass), "
-                  "(SELECT pg_catalog.format('%%I.%%I', rn.nspname, rc.relname) FROM pg_catalog.pg_class rc "
-                  "JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace WHERE rc.oid = k.confrelid), NULL, "
-                  /* a key of a plain table: its index built under a SHARE lock
-                   * (alongside the table's other indexes), then attached */
-                  "CASE WHEN k.contype IN ('p', 'u') AND c.relkind = 'r' AND ic.reltablespace = 0 THEN pg_catalog.json_build_array("
-                  "pg_catalog.json_build_object('sql', pg_catalog.pg_get_indexdef(k.conindid) || ';', 'lock', 'SHARE'), "
-                  "pg_catalog.json_build_object('sql', pg_catalog.format('ALTER TABLE %%I.%%I ADD CONSTRAINT %%I %%s USING INDEX %%I%%s;', "
-                  "n.nspname, c.relname, k.conname, CASE k.contype WHEN 'p' THEN 'PRIMARY KEY' ELSE 'UNIQUE' END, ic.relname, "
-                  "CASE WHEN k.condeferrable THEN ' DEFERRABLE' || CASE WHEN k.condeferred THEN ' INITIALLY DEFERRED' ELSE '' END "
-                  "ELSE '' END)))::text "
-                  /* a valid foreign key of a plain table: added unchecked, then
-                   * validated under locks that let checks of other tables'
-                   * keys to the same table run alongside */
-                  "WHEN k.contype = 'f' AND c.relkind = 'r' AND k.convalidated THEN pg_catalog.json_build_array("
-                  "pg_catalog.json_build_object('sql', pg_catalog.format('ALTER TABLE %%I.%%I ADD CONSTRAINT %%I %%s NOT VALID;', "
-                  "n.nspname, c.relname, k.conname, pg_catalog.pg_get_constraintdef(k.oid)), "
-                  "'lock', 'SHARE ROW EXCLUSIVE', 'references_lock', 'SHARE ROW EXCLUSIVE'), "
-                  "pg_catalog.json_build_object('sql', pg_catalog.format('ALTER TABLE %%I.%%I VALIDATE CONSTRAINT %%I;', "
-                  "n.nspname, c.relname, k.conname), 'lock', 'SHARE UPDATE EXCLUSIVE', 'references_lock', 'ROW SHARE'))::text END "
-                  "FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid "
-                  "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_catalog.pg_class ic ON ic.oid = k.conindid "
-                  "WHERE k.contype IN ('p', 'u', 'x', 'c', 'f') AND k.conislocal AND k.conparentid = 0 AND c.relkind IN ('r', 'p') AND ",
-                  RANK_POST_CHECK, RANK_POST_FOREIGN_KEY, RANK_POST_INDEX);
-    user_object(&q, "pg_catalog.pg_class", "c.oid");
-    if (rc == 0)
-        rc = add_built(set, conn, &q, "cannot read the constraints");
+    {.what = "the indexes", .catalog = "pg_catalog.pg_class", .oid = "ic.oid", .rank = RANK_POST_INDEX, .kind = "'INDEX'",
+     .schema = "n.nspname", .name = "ic.relname", .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",
+     .sql = "pg_catalog.replace(pg_catalog.pg_get_indexdef(ic.oid), ' ON ONLY ', ' ON ') || ';'",
+     .comment = "(SELECT pg_catalog.format('COMMENT ON INDEX %I.%I IS %L;', n.nspname, ic.relname, d.description) "
+                "FROM pg_catalog.pg_description d WHERE d.objoid = ic.oid AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass)",
+     .extra = "NULL, CASE WHEN c.relkind IN ('r', 'm') THEN 'SHARE' END",
+     .from = "pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
+             "JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
+     .where = "c.relkind IN ('r', 'p', 'm') AND (i.indisvalid OR ic.relkind = 'I') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k "
+              "WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x')) "
+              "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = i.indexrelid)",
+     .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"},
+    /* a domain's constraint not validated: added once the data is in, as
+     * CREATE DOMAIN cannot declare it so */
+    {.what = "the domain constraints", .catalog = "pg_catalog.pg_constraint", .oid = "k.oid", .rank = RANK_POST_CHECK,
+     .kind = "'DOMAIN CONSTRAINT'", .schema = "n.nspname", .name = "k.conname",
+     .sql = "pg_catalog.format('ALTER DOMAIN %I.%I ADD CONSTRAINT %I %s;', n.nspname, t.typname, k.conname, "
+            "pg_catalog.pg_get_constraintdef(k.oid))",
+     .comment = "(SELECT pg_catalog.format('COMMENT ON CONSTRAINT %I ON DOMAIN %I.%I IS %L;', k.conname, n.nspname, t.typname, "
+                "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = k.oid "
+                "AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass)",
+     .from = "pg_catalog.pg_constraint k JOIN pg_catalog.pg_type t ON t.oid = k.contypid "
+             "JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace",
+     .where = "k.contype = 'c' AND NOT k.convalidated", .filter = FILTER_USER_OBJECT,
+     .filter_catalog = "pg_catalog.pg_type", .filter_oid = "t.oid"},
+    /* what an index is used for besides itself, once the pool built it */
+    {.what = "the index settings", .catalog = "pg_catalog.pg_class", .oid = "ic.oid", .rank = RANK_POST_TRIGGER,
+     .kind = "'INDEX SETTINGS'", .schema = "n.nspname", .name = "ic.relname", .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",
+     .sql = "pg_catalog.concat_ws(E'\\n', CASE WHEN i.indisreplident THEN pg_catalog.format("
+            "'ALTER TABLE ONLY %I.%I REPLICA IDENTITY USING INDEX %I;', n.nspname, c.relname, ic.relname) END, "
+            "CASE WHEN i.indisclustered THEN pg_catalog.format('ALTER TABLE %I.%I CLUSTER ON %I;', n.nspname, c.relname, ic.relname) END, "
+            "(SELECT pg_catalog.string_agg(pg_catalog.format('ALTER INDEX %I.%I ALTER COLUMN %s SET STATISTICS %s;', n.nspname, "
+            "ic.relname, a.attnum, a.attstattarget), E'\\n' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
+            "WHERE a.attrelid = ic.oid AND COALESCE(a.attstattarget, -1) <> -1))",
+     .from = "pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
+             "JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
+     .where = "(i.indisreplident OR i.indisclustered OR EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = ic.oid "
+              "AND COALESCE(a.attstattarget, -1) <> -1))",
+     .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"},
+    {CONSTRAINT_QUERY, .rank = RANK_POST_INDEX, .kind = "'CONSTRAINT'", .where = CONSTRAINT_WHERE("('p', 'u', 'x')")},
+    {CONSTRAINT_QUERY, .rank = RANK_POST_CHECK, .kind = "'CONSTRAINT'", .where = CONSTRAINT_WHERE("('c')")},
+    {CONSTRAINT_QUERY, .rank = RANK_POST_FOREIGN_KEY, .kind = "'FK CONSTRAINT'", .where = CONSTRAINT_WHERE("('f')")},
     /* triggers (not a constraint's internal ones, not a partition's clones) */
-    zb_buf_reset(&q);
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_trigger'::pg_catalog.regclass::oid, t.oid, %d, 'TRIGGER', n.nspname, t.tgname, "
-                  "pg_catalog.format('%%I.%%I', n.nspname, c.relname), pg_catalog.pg_get_triggerdef(t.oid) || ';' || "
-                  "CASE t.tgenabled WHEN 'D' THEN pg_catalog.format(E'\\nALTER TABLE %%I.%%I DISABLE TRIGGER %%I;', n.nspname, "
-                  "c.relname, t.tgname) WHEN 'R' THEN pg_catalog.format(E'\\nALTER TABLE %%I.%%I ENABLE REPLICA TRIGGER %%I;', "
-                  "n.nspname, c.relname, t.tgname) WHEN 'A' THEN pg_catalog.format(E'\\nALTER TABLE %%I.%%I ENABLE ALWAYS TRIGGER %%I;', "
-                  "n.nspname, c.relname, t.tgname) ELSE '' END, NULL, NULL, "
-                  "(SELECT pg_catalog.format('COMMENT ON TRIGGER %%I ON %%I.%%I IS %%L;', t.tgname, n.nspname, c.relname, "
-                  "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = t.oid "
-                  "AND d.classoid = 'pg_catalog.pg_trigger'::pg_catalog.regclass) "
-                  "FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid "
-                  "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE %s AND ",
-                  RANK_POST_TRIGGER, trigger_filter);
-    user_object(&q, "pg_catalog.pg_class", "c.oid");
-    if (rc == 0)
-        rc = add_built(set, conn, &q, "cannot read the triggers");
+    {TRIGGER_QUERY, .max_version = 130000, .where = "NOT t.tgisinternal"},
+    {TRIGGER_QUERY, .min_version = 130000, .where = "NOT t.tgisinternal AND t.tgparentid = 0"},
     /* row level security: switched on after the data is in, then policies */
-    zb_buf_reset(&q);
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, c.oid, %d, 'ROW SECURITY', n.nspname, c.relname, q.name, "
-                  "pg_catalog.format('ALTER TABLE %%s ENABLE ROW LEVEL SECURITY;', q.name) || CASE WHEN c.relforcerowsecurity "
-                  "THEN pg_catalog.format(E'\\nALTER TABLE %%s FORCE ROW LEVEL SECURITY;', q.name) ELSE '' END, NULL, NULL, NULL",
-                  RANK_POST_SECURITY);
-    relation_from(&q, "'r', 'p'", "");
-    zb_buf_puts(&q, " AND c.relrowsecurity");
-    if (rc == 0)
-        rc = add_built(set, conn, &q, "cannot read row security");
-    zb_buf_reset(&q);
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_policy'::pg_catalog.regclass::oid, p.oid, %d, 'POLICY', n.nspname, p.polname, "
-                  "pg_catalog.format('%%I.%%I', n.nspname, c.relname), "
-                  "pg_catalog.format('CREATE POLICY %%I ON %%I.%%I AS %%s FOR %%s TO %%s%%s%%s;', p.polname, n.nspname, c.relname, "
-                  "CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END, "
-                  "CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END, "
-                  "(SELECT pg_catalog.string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)) "
-                  "END, ', ' ORDER BY r) FROM pg_catalog.unnest(p.polroles) r), "
-                  "CASE WHEN p.polqual IS NOT NULL THEN ' USING (' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) || ')' ELSE '' END, "
-                  "CASE WHEN p.polwithcheck IS NOT NULL THEN ' WITH CHECK (' || pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) "
-                  "|| ')' ELSE '' END), NULL, NULL, "
-                  "(SELECT pg_catalog.format('COMMENT ON POLICY %%I ON %%I.%%I IS %%L;', p.polname, n.nspname, c.relname, "
-                  "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = p.oid "
-                  "AND d.classoid = 'pg_catalog.pg_policy'::pg_catalog.regclass) "
-                  "FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid "
-                  "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE ",
-                  RANK_POST_SECURITY);
-    zb_buf_printf(&q, user_schema, "n", "n");
-    if (rc == 0)
-        rc = add_built(set, conn, &q, "cannot read the policies");
-    zb_buf_free(&q);
-    return rc;
+    {.what = "row security", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_POST_SECURITY,
+     .kind = "'ROW SECURITY'", .schema = "n.nspname", .name = "c.relname", .table = "q.name",
+     .sql = "pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY;', q.name) || CASE WHEN c.relforcerowsecurity "
+            "THEN pg_catalog.format(E'\\nALTER TABLE %s FORCE ROW LEVEL SECURITY;', q.name) ELSE '' END",
+     .from = RELATION_FROM(""), .where = "c.relkind IN ('r', 'p')", .filter = FILTER_USER_OBJECT, .tail = "AND c.relrowsecurity"},
+    {.what = "the policies", .catalog = "pg_catalog.pg_policy", .oid = "p.oid", .rank = RANK_POST_SECURITY, .kind = "'POLICY'",
+     .schema = "n.nspname", .name = "p.polname", .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",
+     .sql = "pg_catalog.format('CREATE POLICY %I ON %I.%I AS %s FOR %s TO %s%s%s;', p.polname, n.nspname, c.relname, "
+            "CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END, "
+            "CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END, "
+            "(SELECT pg_catalog.string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)) "
+            "END, ', ' ORDER BY r) FROM pg_catalog.unnest(p.polroles) r), "
+            "CASE WHEN p.polqual IS NOT NULL THEN ' USING (' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) || ')' ELSE '' END, "
+            "CASE WHEN p.polwithcheck IS NOT NULL THEN ' WITH CHECK (' || pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) "
+            "|| ')' ELSE '' END)",
+     .comment = "(SELECT pg_catalog.format('COMMENT ON POLICY %I ON %I.%I IS %L;', p.polname, n.nspname, c.relname, "
+                "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = p.oid "
+                "AND d.classoid = 'pg_catalog.pg_policy'::pg_catalog.regclass)",
+     .from = "pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid "
+             "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
+     .filter = FILTER_USER_SCHEMA},
+    /* large objects: their content travels as blobs/<oid>.blob entries and
+     * is created with the data; owner and privileges follow in post-data */
+    {.what = "the large objects", .catalog = "pg_catalog.pg_largeobject_metadata", .oid = "l.oid", .rank = RANK_POST_SEQUENCE,
+     .kind = "'LARGE OBJECT'", .name = "l.oid::text",
+     .sql = "COALESCE((SELECT pg_catalog.format('COMMENT ON LARGE OBJECT %s IS %L;', l.oid, d.description) "
+            "FROM pg_catalog.pg_description d WHERE d.objoid = l.oid "
+            "AND d.classoid = 'pg_catalog.pg_largeobject'::pg_catalog.regclass), '')",
+     .owner = "pg_catalog.format('ALTER LARGE OBJECT %s OWNER TO %I;', l.oid, pg_catalog.pg_get_userbyid(l.lomowner))",
+     .acl = {.column = "l.lomacl", .target = "'LARGE OBJECT ' || l.oid::text", .owner = "l.lomowner", .objtype = 'L'},
+     .from = "pg_catalog.pg_largeobject_metadata l", .tail = "ORDER BY l.oid"},
+    /* ---- kinds beyond tables, views and functions ---- */
+    {.what = "the collations", .catalog = "pg_catalog.pg_collation", .oid = "co.oid", .rank = RANK_TYPE, .kind = "'COLLATION'",
+     .schema = "n.nspname", .name = "co.collname",
+     .sql = "pg_catalog.format('CREATE COLLATION %s (provider = %s, %s%s%s);', q.name, "
+            "CASE co.collprovider WHEN 'i' THEN 'icu' ELSE 'libc' END, "
+            "CASE WHEN co.collprovider = 'i' THEN pg_catalog.format('locale = %L', "
+            "COALESCE(j.v ->> 'colllocale', j.v ->> 'colliculocale', co.collcollate)) "
+            "ELSE pg_catalog.format('lc_collate = %L, lc_ctype = %L', co.collcollate, co.collctype) END, "
+            "CASE WHEN co.collisdeterministic THEN '' ELSE ', deterministic = false' END, "
+            "CASE WHEN j.v ->> 'collicurules' IS NOT NULL THEN pg_catalog.format(', rules = %L', j.v ->> 'collicurules') ELSE '' END)",
+     .owner = "pg_catalog.format('ALTER COLLATION %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(co.collowner))",
+     .comment = OBJECT_COMMENT("'COLLATION ' || q.name", "pg_catalog.pg_collation", "co.oid"),
+     /* the columns giving an ICU locale and rules moved between 12 and 17:
+      * read by name from the row, absent ones as NULL */
+     .from = "pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace n ON n.oid = co.collnamespace "
+             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, co.collname) AS name) q "
+             "CROSS JOIN LATERAL (SELECT pg_catalog.to_jsonb(co) AS v) j",
+     .filter = FILTER_USER_OBJECT},
+    {.what = "the shell types", .catalog = "pg_catalog.pg_type", .oid = "t.oid", .rank = RANK_TYPE, .kind = "'SHELL TYPE'",
+     .schema = "n.nspname", .name = "t.typname", .sql = "pg_catalog.format('CREATE TYPE %I.%I;', n.nspname, t.typname)",
+     .owner = "pg_catalog.format('ALTER TYPE %I.%I OWNER TO %I;', n.nspname, t.typname, pg_catalog.pg_get_userbyid(t.typowner))",
+     .from = "pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace",
+     .where = "t.typtype = 'p' AND NOT t.typisdefined", .filter = FILTER_USER_OBJECT},
+    {.what = "the aggregates", .catalog = "pg_catalog.pg_proc", .oid = "p.oid", .rank = RANK_FUNCTION, .kind = "'AGGREGATE'",
+     .schema = "n.nspname", .name = "p.proname",
+     .sql = "pg_catalog.format('CREATE AGGREGATE %I.%I(%s) (SFUNC = %s, STYPE = %s', n.nspname, p.proname, "
+            "COALESCE(NULLIF(pg_catalog.pg_get_function_arguments(p.oid), ''), '*'), a.aggtransfn::pg_catalog.regproc, "
+            "pg_catalog.format_type(a.aggtranstype, NULL)) || "
+            "CASE WHEN a.aggtransspace <> 0 THEN ', SSPACE = ' || a.aggtransspace ELSE '' END || "
+            "CASE WHEN a.aggfinalfn <> 0 THEN ', FINALFUNC = ' || a.aggfinalfn::pg_catalog.regproc || "
+            "CASE WHEN a.aggfinalextra THEN ', FINALFUNC_EXTRA' ELSE '' END || ', FINALFUNC_MODIFY = ' || "
+            "CASE a.aggfinalmodify WHEN 's' THEN 'SHAREABLE' WHEN 'w' THEN 'READ_WRITE' ELSE 'READ_ONLY' END ELSE '' END || "
+            "CASE WHEN a.aggcombinefn <> 0 THEN ', COMBINEFUNC = ' || a.aggcombinefn::pg_catalog.regproc ELSE '' END || "
+            "CASE WHEN a.aggserialfn <> 0 THEN ', SERIALFUNC = ' || a.aggserialfn::pg_catalog.regproc ELSE '' END || "
+            "CASE WHEN a.aggdeserialfn <> 0 THEN ', DESERIALFUNC = ' || a.aggdeserialfn::pg_catalog.regproc ELSE '' END || "
+            "CASE WHEN a.agginitval IS NOT NULL THEN ', INITCOND = ' || pg_catalog.quote_literal(a.agginitval) ELSE '' END || "
+            "CASE WHEN a.aggmtransfn <> 0 THEN pg_catalog.format(', MSFUNC = %s, MINVFUNC = %s, MSTYPE = %s', "
+            "a.aggmtransfn::pg_catalog.regproc, a.aggminvtransfn::pg_catalog.regproc, pg_catalog.format_type(a.aggmtranstype, NULL)) || "
+            "CASE WHEN a.aggmtransspace <> 0 THEN ', MSSPACE = ' || a.aggmtransspace ELSE '' END || "
+            "CASE WHEN a.aggmfinalfn <> 0 THEN ', MFINALFUNC = ' || a.aggmfinalfn::pg_catalog.regproc || "
+            "CASE WHEN a.aggmfinalextra THEN ', MFINALFUNC_EXTRA' ELSE '' END || ', MFINALFUNC_MODIFY = ' || "
+            "CASE a.aggmfinalmodify WHEN 's' THEN 'SHAREABLE' WHEN 'w' THEN 'READ_WRITE' ELSE 'READ_ONLY' END ELSE '' END || "
+            "CASE WHEN a.aggminitval IS NOT NULL THEN ', MINITCOND = ' || pg_catalog.quote_literal(a.aggminitval) ELSE '' END "
+            "ELSE '' END || "
+            "CASE WHEN a.aggsortop <> 0 THEN (SELECT pg_catalog.format(', SORTOP = OPERATOR(%I.%s)', so.nspname, o.oprname) "
+            "FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace so ON so.oid = o.oprnamespace WHERE o.oid = a.aggsortop) "
+            "ELSE '' END || CASE WHEN a.aggkind = 'h' THEN ', HYPOTHETICAL' ELSE '' END || "
+            "CASE p.proparallel WHEN 's' THEN ', PARALLEL = SAFE' WHEN 'r' THEN ', PARALLEL = RESTRICTED' ELSE '' END || ');'",
+     .owner = "pg_catalog.format('ALTER AGGREGATE %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(p.proowner))",
+     .acl = {.column = "p.proacl",
+             .target = "pg_catalog.format('FUNCTION %I.%I(%s)', n.nspname, p.proname, pg_catalog.oidvectortypes(p.proargtypes))",
+             .owner = "p.proowner", .objtype = 'f'},
+     .comment = OBJECT_COMMENT("'AGGREGATE ' || q.name", "pg_catalog.pg_proc", "p.oid"),
+     .from = "pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+             "JOIN pg_catalog.pg_aggregate a ON a.aggfnoid = p.oid "
+             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I(%s)', n.nspname, p.proname, "
+             "COALESCE(NULLIF(pg_catalog.pg_get_function_identity_arguments(p.oid), ''), '*')) AS name) q",
+     .where = "p.prokind = 'a'", .filter = FILTER_USER_OBJECT},
+    {.what = "the operators", .catalog = "pg_catalog.pg_operator", .oid = "o.oid", .rank = RANK_FUNCTION, .kind = "'OPERATOR'",
+     .schema = "n.nspname", .name = "o.oprname",
+     .sql = "pg_catalog.format('CREATE OPERATOR %I.%s (FUNCTION = %s', n.nspname, o.oprname, o.oprcode::pg_catalog.regproc) || "
+            "CASE WHEN o.oprleft <> 0 THEN ', LEFTARG = ' || pg_catalog.format_type(o.oprleft, NULL) ELSE '' END || "
+            "CASE WHEN o.oprright <> 0 THEN ', RIGHTARG = ' || pg_catalog.format_type(o.oprright, NULL) ELSE '' END || "
+            "COALESCE((SELECT pg_catalog.format(', COMMUTATOR = OPERATOR(%I.%s)', cn.nspname, co.oprname) FROM pg_catalog.pg_operator co "
+            "JOIN pg_catalog.pg_namespace cn ON cn.oid = co.oprnamespace WHERE co.oid = o.oprcom), '') || "
+            "COALESCE((SELECT pg_catalog.format(', NEGATOR = OPERATOR(%I.%s)', nn.nspname, ng.oprname) FROM pg_catalog.pg_operator ng "
+            "JOIN pg_catalog.pg_namespace nn ON nn.oid = ng.oprnamespace WHERE ng.oid = o.oprnegate), '') || "
+            "CASE WHEN o.oprrest <> 0 THEN ', RESTRICT = ' || o.oprrest::pg_catalog.regproc ELSE '' END || "
+            "CASE WHEN o.oprjoin <> 0 THEN ', JOIN = ' || o.oprjoin::pg_catalog.regproc ELSE '' END || "
+            "CASE WHEN o.oprcanhash THEN ', HASHES' ELSE '' END || CASE WHEN o.oprcanmerge THEN ', MERGES' ELSE '' END || ');'",
+     .owner = "pg_catalog.format('ALTER OPERATOR %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(o.oprowner))",
+     .comment = OBJECT_COMMENT("'OPERATOR ' || q.name", "pg_catalog.pg_operator", "o.oid"),
+     .from = "pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace "
+             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%s (%s, %s)', n.nspname, o.oprname, "
+             "COALESCE(pg_catalog.format_type(NULLIF(o.oprleft, 0), NULL), 'NONE'), "
+             "COALESCE(pg_catalog.format_type(NULLIF(o.oprright, 0), NULL), 'NONE')) AS name) q",
+     .filter = FILTER_USER_OBJECT},
+    /* a family, with the members added to it alone (not through a class) */
+    {.what = "the operator families", .catalog = "pg_catalog.pg_opfamily", .oid = "f.oid", .rank = RANK_FUNCTION,
+     .kind = "'OPERATOR FAMILY'", .schema = "n.nspname", .name = "f.opfname",
+     .sql = "pg_catalog.format('CREATE OPERATOR FAMILY %s;', q.name) || COALESCE((SELECT pg_catalog.format("
+            "E'\\nALTER OPERATOR FAMILY %s ADD %s;', q.name, pg_catalog.string_agg(m.member, ', ' ORDER BY m.member)) FROM ("
+            OPFAMILY_MEMBERS("pg_catalog.pg_opfamily", "f.oid") ") m HAVING pg_catalog.count(*) > 0), '')",
+     .owner = "pg_catalog.format('ALTER OPERATOR FAMILY %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(f.opfowner))",
+     .comment = OBJECT_COMMENT("'OPERATOR FAMILY ' || q.name", "pg_catalog.pg_opfamily", "f.oid"),
+     .from = "pg_catalog.pg_opfamily f JOIN pg_catalog.pg_namespace n ON n.oid = f.opfnamespace "
+             "JOIN pg_catalog.pg_am am ON am.oid = f.opfmethod "
+             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I USING %I', n.nspname, f.opfname, am.amname) AS name) q",
+     .filter = FILTER_USER_OBJECT},
+    {.what = "the operator classes", .catalog = "pg_catalog.pg_opclass", .oid = "oc.oid", .rank = RANK_FUNCTION,
+     .kind = "'OPERATOR CLASS'", .schema = "n.nspname", .name = "oc.opcname",
+     .sql = "pg_catalog.format('CREATE OPERATOR CLASS %I.%I%s FOR TYPE %s USING %I FAMILY %I.%I AS %s;', n.nspname, oc.opcname, "
+            "CASE WHEN oc.opcdefault THEN ' DEFAULT' ELSE '' END, pg_catalog.format_type(oc.opcintype, NULL), am.amname, "
+            "fn.nspname, f.opfname, COALESCE((SELECT pg_catalog.string_agg(m.member, ', ' ORDER BY m.member) FROM ("
+            OPFAMILY_MEMBERS("pg_catalog.pg_opclass", "oc.oid") ") m) || "
+            "CASE WHEN oc.opckeytype <> 0 THEN ', STORAGE ' || pg_catalog.format_type(oc.opckeytype, NULL) ELSE '' END, "
+            "'STORAGE ' || pg_catalog.format_type(oc.opckeytype, NULL)))",
+     .owner = "pg_catalog.format('ALTER OPERATOR CLASS %I.%I USING %I OWNER TO %I;', n.nspname, oc.opcname, am.amname, "
+              "pg_catalog.pg_get_userbyid(oc.opcowner))",
+     .comment = OBJECT_COMMENT("pg_catalog.format('OPERATOR CLASS %I.%I USING %I', n.nspname, oc.opcname, am.amname)",
+                               "pg_catalog.pg_opclass", "oc.oid"),
+     .from = "pg_catalog.pg_opclass oc JOIN pg_catalog.pg_namespace n ON n.oid = oc.opcnamespace "
+             "JOIN pg_catalog.pg_am am ON am.oid = oc.opcmethod JOIN pg_catalog.pg_opfamily f ON f.oid = oc.opcfamily "
+             "JOIN pg_catalog.pg_namespace fn ON fn.oid = f.opfnamespace",
+     .filter = FILTER_USER_OBJECT},
+    {.what = "the casts", .catalog = "pg_catalog.pg_cast", .oid = "k.oid", .rank = RANK_FUNCTION, .kind = "'CAST'",
+     .name = "q.name",
+     .sql = "pg_catalog.format('CREATE CAST (%s) %s%s;', q.name, CASE k.castmethod WHEN 'f' THEN 'WITH FUNCTION ' || "
+            "k.castfunc::pg_catalog.regprocedure WHEN 'i' THEN 'WITH INOUT' ELSE 'WITHOUT FUNCTION' END, "
+            "CASE k.castcontext WHEN 'a' THEN ' AS ASSIGNMENT' WHEN 'i' THEN ' AS IMPLICIT' ELSE '' END)",
+     .comment = OBJECT_COMMENT("pg_catalog.format('CAST (%s)', q.name)", "pg_catalog.pg_cast", "k.oid"),
+     .from = "pg_catalog.pg_cast k CROSS JOIN LATERAL (SELECT pg_catalog.format('%s AS %s', "
+             "pg_catalog.format_type(k.castsource, NULL), pg_catalog.format_type(k.casttarget, NULL)) AS name) q",
+     .filter = FILTER_NOT_BUILTIN},
+    {.what = "the conversions", .catalog = "pg_catalog.pg_conversion", .oid = "v.oid", .rank = RANK_FUNCTION,
+     .kind = "'CONVERSION'", .schema = "n.nspname", .name = "v.conname",
+     .sql = "pg_catalog.format('CREATE %sCONVERSION %s FOR %L TO %L FROM %s;', CASE WHEN v.condefault THEN 'DEFAULT ' ELSE '' END, "
+            "q.name, pg_catalog.pg_encoding_to_char(v.conforencoding), pg_catalog.pg_encoding_to_char(v.contoencoding), "
+            "v.conproc::pg_catalog.regproc)",
+     .owner = "pg_catalog.format('ALTER CONVERSION %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(v.conowner))",
+     .comment = OBJECT_COMMENT("'CONVERSION ' || q.name", "pg_catalog.pg_conversion", "v.oid"),
+     .from = "pg_catalog.pg_conversion v JOIN pg_catalog.pg_namespace n ON n.oid = v.connamespace "
+             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, v.conname) AS name) q",
+     .filter = FILTER_USER_OBJECT},
+    {.what = "the text search parsers", .catalog = "pg_catalog.pg_ts_parser", .oid = "p.oid", .rank = RANK_FUNCTION,
+     .kind = "'TEXT SEARCH PARSER'", .schema = "n.nspname", .name = "p.prsname",
+     .sql = "pg_catalog.format('CREATE TEXT SEARCH PARSER %s (START = %s, GETTOKEN = %s, END = %s, LEXTYPES = %s%s);', q.name, "
+            "p.prsstart::pg_catalog.regproc, p.prstoken::pg_catalog.regproc, p.prsend::pg_catalog.regproc, "
+            "p.prslextype::pg_catalog.regproc, CASE WHEN p.prsheadline <> 0 THEN ', HEADLINE = ' || p.prsheadline::pg_catalog.regproc "
+            "ELSE '' END)",
+     .comment = OBJECT_COMMENT("'TEXT SEARCH PARSER ' || q.name", "pg_catalog.pg_ts_parser", "p.oid"),
+     .from = "pg_catalog.pg_ts_parser p JOIN pg_catalog.pg_namespace n ON n.oid = p.prsnamespace "
+             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, p.prsname) AS name) q",
+     .filter = FILTER_USER_OBJECT},
+    {.what = "the text search templates", .catalog = "pg_catalog.pg_ts_template", .oid = "t.oid", .rank = RANK_FUNCTION,
+     .kind = "'TEXT SEARCH TEMPLATE'", .schema = "n.nspname", .name = "t.tmplname",
+     .sql = "pg_catalog.format('CREATE TEXT SEARCH TEMPLATE %s (%sLEXIZE = %s);', q.name, CASE WHEN t.tmplinit <> 0 THEN "
+            "'INIT = ' || t.tmplinit::pg_catalog.regproc || ', ' ELSE '' END, t.tmpllexize::pg_catalog.regproc)",
+     .comment = OBJECT_COMMENT("'TEXT SEARCH TEMPLATE ' || q.name", "pg_catalog.pg_ts_template", "t.oid"),
+     .from = "pg_catalog.pg_ts_template t JOIN pg_catalog.pg_namespace n ON n.oid = t.tmplnamespace "
+             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, t.tmplname) AS name) q",
+     .filter = FILTER_USER_OBJECT},
+    {.what = "the text search dictionaries", .catalog = "pg_catalog.pg_ts_dict", .oid = "d0.oid", .rank = RANK_FUNCTION,
+     .kind = "'TEXT SEARCH DICTIONARY'", .schema = "n.nspname", .name = "d0.dictname",
+     .sql = "(SELECT pg_catalog.format('CREATE TEXT SEARCH DICTIONARY %s (TEMPLATE = %I.%I%s);', q.name, tn.nspname, t.tmplname, "
+            "CASE WHEN d0.dictinitoption IS NOT NULL THEN ', ' || d0.dictinitoption ELSE '' END) "
+            "FROM pg_catalog.pg_ts_template t JOIN pg_catalog.pg_namespace tn ON tn.oid = t.tmplnamespace WHERE t.oid = d0.dicttemplate)",
+     .owner = "pg_catalog.format('ALTER TEXT SEARCH DICTIONARY %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(d0.dictowner))",
+     .comment = OBJECT_COMMENT("'TEXT SEARCH DICTIONARY ' || q.name", "pg_catalog.pg_ts_dict", "d0.oid"),
+     .from = "pg_catalog.pg_ts_dict d0 JOIN pg_catalog.pg_namespace n ON n.oid = d0.dictnamespace "
+             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, d0.dictname) AS name) q",
+     .filter = FILTER_USER_OBJECT},
+    {.what = "the text search configurations", .catalog = "pg_catalog.pg_ts_config", .oid = "g.oid", .rank = RANK_FUNCTION,
+     .kind = "'TEXT SEARCH CONFIGURATION'", .schema = "n.nspname", .name = "g.cfgname",
+     .sql = "(SELECT pg_catalog.format('CREATE TEXT SEARCH CONFIGURATION %s (PARSER = %I.%I);', q.name, pn.nspname, p.prsname) "
+            "FROM pg_catalog.pg_ts_parser p JOIN pg_catalog.pg_namespace pn ON pn.oid = p.prsnamespace WHERE p.oid = g.cfgparser) || "
+            "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(E'\\nALTER TEXT SEARCH CONFIGURATION %s ADD MAPPING FOR %s WITH %s;', "
+            "q.name, m.alias, m.dicts), '' ORDER BY m.tokid) FROM (SELECT t.tokid, t.alias, pg_catalog.string_agg("
+            "pg_catalog.format('%I.%I', dn.nspname, d.dictname), ', ' ORDER BY cm.mapseqno) AS dicts "
+            "FROM pg_catalog.ts_token_type(g.cfgparser) t JOIN pg_catalog.pg_ts_config_map cm ON cm.maptokentype = t.tokid "
+            "JOIN pg_catalog.pg_ts_dict d ON d.oid = cm.mapdict JOIN pg_catalog.pg_namespace dn ON dn.oid = d.dictnamespace "
+            "WHERE cm.mapcfg = g.oid GROUP BY t.tokid, t.alias) m), '')",
+     .owner = "pg_catalog.format('ALTER TEXT SEARCH CONFIGURATION %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(g.cfgowner))",
+     .comment = OBJECT_COMMENT("'TEXT SEARCH CONFIGURATION ' || q.name", "pg_catalog.pg_ts_config", "g.oid"),
+     .from = "pg_catalog.pg_ts_config g JOIN pg_catalog.pg_namespace n ON n.oid = g.cfgnamespace "
+             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, g.cfgname) AS name) q",
+     .filter = FILTER_USER_OBJECT},
+    {.what = "the procedural languages", .catalog = "pg_catalog.pg_language", .oid = "l.oid", .rank = RANK_FUNCTION,
+     .kind = "'PROCEDURAL LANGUAGE'", .name = "l.lanname",
+     .sql = "pg_catalog.format('CREATE %sPROCEDURAL LANGUAGE %I HANDLER %s%s%s;', CASE WHEN l.lanpltrusted THEN 'TRUSTED ' ELSE '' END, "
+            "l.lanname, l.lanplcallfoid::pg_catalog.regproc, CASE WHEN l.laninline <> 0 THEN ' INLINE ' || "
+            "l.laninline::pg_catalog.regproc ELSE '' END, CASE WHEN l.lanvalidator <> 0 THEN ' VALIDATOR ' || "
+            "l.lanvalidator::pg_catalog.regproc ELSE '' END)",
+     .owner = "pg_catalog.format('ALTER LANGUAGE %I OWNER TO %I;', l.lanname, pg_catalog.pg_get_userbyid(l.lanowner))",
+     .acl = {.column = "l.lanacl", .target = "'LANGUAGE ' || pg_catalog.quote_ident(l.lanname)", .owner = "l.lanowner", .objtype = 'l'},
+     .comment = OBJECT_COMMENT("'LANGUAGE ' || pg_catalog.quote_ident(l.lanname)", "pg_catalog.pg_language", "l.oid"),
+     .from = "pg_catalog.pg_language l", .where = "l.lanispl", .filter = FILTER_NOT_BUILTIN},
+    {.what = "the transforms", .catalog = "pg_catalog.pg_transform", .oid = "tr.oid", .rank = RANK_FUNCTION, .kind = "'TRANSFORM'",
+     .name = "pg_catalog.format('%s %s', pg_catalog.format_type(tr.trftype, NULL), l.lanname)",
+     .sql = "pg_catalog.format('CREATE TRANSFORM FOR %s LANGUAGE %I (%s);', pg_catalog.format_type(tr.trftype, NULL), l.lanname, "
+            "pg_catalog.concat_ws(', ', 'FROM SQL WITH FUNCTION ' || NULLIF(tr.trffromsql, 0)::pg_catalog.regprocedure, "
+            "'TO SQL WITH FUNCTION ' || NULLIF(tr.trftosql, 0)::pg_catalog.regprocedure))",
+     .from = "pg_catalog.pg_transform tr JOIN pg_catalog.pg_language l ON l.oid = tr.trflang", .filter = FILTER_NOT_BUILTIN},
+    {.what = "the access methods", .catalog = "pg_catalog.pg_am", .oid = "am.oid", .rank = RANK_FUNCTION, .kind = "'ACCESS METHOD'",
+     .name = "am.amname",
+     .sql = "pg_catalog.format('CREATE ACCESS METHOD %I TYPE %s HANDLER %s;', am.amname, CASE am.amtype WHEN 't' THEN 'TABLE' "
+            "ELSE 'INDEX' END, am.amhandler::pg_catalog.regproc)",
+     .comment = OBJECT_COMMENT("'ACCESS METHOD ' || pg_catalog.quote_ident(am.amname)", "pg_catalog.pg_am", "am.oid"),
+     .from = "pg_catalog.pg_am am", .filter = FILTER_NOT_BUILTIN},
+    {.what = "the foreign-data wrappers", .catalog = "pg_catalog.pg_foreign_data_wrapper", .oid = "w.oid", .rank = RANK_FUNCTION,
+     .kind = "'FOREIGN DATA WRAPPER'", .name = "w.fdwname",
+     .sql = "pg_catalog.format('CREATE FOREIGN DATA WRAPPER %I%s%s%s;', w.fdwname, "
+            "CASE WHEN w.fdwhandler <> 0 THEN ' HANDLER ' || w.fdwhandler::pg_catalog.regproc ELSE ' NO HANDLER' END, "
+            "CASE WHEN w.fdwvalidator <> 0 THEN ' VALIDATOR ' || w.fdwvalidator::pg_catalog.regproc ELSE ' NO VALIDATOR' END, "
+            OPTIONS_CLAUSE("w.fdwoptions") ")",
+     .owner = "pg_catalog.format('ALTER FOREIGN DATA WRAPPER %I OWNER TO %I;', w.fdwname, pg_catalog.pg_get_userbyid(w.fdwowner))",
+     .acl = {.column = "w.fdwacl", .target = "'FOREIGN DATA WRAPPER ' || pg_catalog.quote_ident(w.fdwname)", .owner = "w.fdwowner", .objtype = 'F'},
+     .comment = OBJECT_COMMENT("'FOREIGN DATA WRAPPER ' || pg_catalog.quote_ident(w.fdwname)", "pg_catalog.pg_foreign_data_wrapper",
+                               "w.oid"),
+     .from = "pg_catalog.pg_foreign_data_wrapper w", .filter = FILTER_NOT_BUILTIN},
+    {.what = "the foreign servers", .catalog = "pg_catalog.pg_foreign_server", .oid = "s.oid", .rank = RANK_FUNCTION,
+     .kind = "'SERVER'", .name = "s.srvname",
+     .sql = "pg_catalog.format('CREATE SERVER %I%s%s FOREIGN DATA WRAPPER %I%s;', s.srvname, ' TYPE ' || pg_catalog.quote_literal(s.srvtype), "
+            "' VERSION ' || pg_catalog.quote_literal(s.srvversion), w.fdwname, " OPTIONS_CLAUSE("s.srvoptions") ")",
+     .owner = "pg_catalog.format('ALTER SERVER %I OWNER TO %I;', s.srvname, pg_catalog.pg_get_userbyid(s.srvowner))",
+     .acl = {.column = "s.srvacl", .target = "'FOREIGN SERVER ' || pg_catalog.quote_ident(s.srvname)", .owner = "s.srvowner", .objtype = 'S'},
+     .comment = OBJECT_COMMENT("'SERVER ' || pg_catalog.quote_ident(s.srvname)", "pg_catalog.pg_foreign_server", "s.oid"),
+     .from = "pg_catalog.pg_foreign_server s JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw",
+     .filter = FILTER_NOT_BUILTIN},
+    /* a password among a user mapping's options is a secret: never read */
+    {.what = "the user mappings", .catalog = "pg_catalog.pg_user_mapping", .oid = "u.umid", .rank = RANK_FUNCTION,
+     .kind = "'USER MAPPING'", .name = "pg_catalog.format('%s SERVER %s', u.usename, u.srvname)",
+     .sql = "pg_catalog.format('CREATE USER MAPPING FOR %s SERVER %I%s;', CASE WHEN u.umuser = 0 THEN 'PUBLIC' ELSE "
+            "pg_catalog.quote_ident(u.usename) END, u.srvname, "
+            "(SELECT ' OPTIONS (' || pg_catalog.string_agg(pg_catalog.format('%I %L', o.option_name, o.option_value), ', ') || ')' "
+            "FROM pg_catalog.pg_options_to_table(u.umoptions) o WHERE o.option_name <> 'password'))",
+     .from = "pg_catalog.pg_user_mappings u", .filter = FILTER_NOT_BUILTIN},
+    {.what = "the foreign tables", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_TABLE, .kind = "'FOREIGN TABLE'",
+     .schema = "n.nspname", .name = "c.relname",
+     .sql = "'CREATE FOREIGN TABLE ' || q.name || CASE WHEN c.relispartition THEN (SELECT pg_catalog.format(' PARTITION OF %I.%I ', "
+            "pn.nspname, pc.relname) FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent "
+            "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid) || "
+            "pg_catalog.pg_get_expr(c.relpartbound, c.oid) ELSE ' (' || COALESCE((SELECT pg_catalog.string_agg("
+            COLUMN_DEFINITION_OPTIONS("COALESCE(" OPTIONS_CLAUSE("a.attfdwoptions") ", '')") ", ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
+            "JOIN pg_catalog.pg_type at ON at.oid = a.atttypid "
+            "LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum "
+            "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attislocal), '') || ')' || "
+            "COALESCE((SELECT ' INHERITS (' || pg_catalog.string_agg(pg_catalog.format('%I.%I', pn.nspname, pc.relname), ', ' "
+            "ORDER BY i.inhseqno) || ')' FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent "
+            "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid), '') END || "
+            "pg_catalog.format(' SERVER %I', s.srvname) || COALESCE(" OPTIONS_CLAUSE("ft.ftoptions") ", '') || ';'",
+     .owner = RELATION_OWNER("'FOREIGN TABLE'"),
+     .acl = {.column = "c.relacl", .target = "'TABLE ' || q.name", .owner = "c.relowner", .objtype = 'r', .columns = COLUMN_GRANTS},
+     .comment = RELATION_COMMENT("'FOREIGN TABLE'"),
+     .from = RELATION_FROM("JOIN pg_catalog.pg_foreign_table ft ON ft.ftrelid = c.oid "
+                           "JOIN pg_catalog.pg_foreign_server s ON s.oid = ft.ftserver"),
+     .where = "c.relkind = 'f'", .filter = FILTER_USER_OBJECT},
+    /* post-data kinds */
+    {.what = "the rules", .catalog = "pg_catalog.pg_rewrite", .oid = "r.oid", .rank = RANK_POST_RULE, .kind = "'RULE'",
+     .schema = "n.nspname", .name = "r.rulename", .table = "q.name",
+     .sql = "pg_catalog.pg_get_ruledef(r.oid) || CASE r.ev_enabled WHEN 'D' THEN pg_catalog.format("
+            "E'\\nALTER TABLE %s DISABLE RULE %I;', q.name, r.rulename) WHEN 'R' THEN pg_catalog.format("
+            "E'\\nALTER TABLE %s ENABLE REPLICA RULE %I;', q.name, r.rulename) WHEN 'A' THEN pg_catalog.format("
+            "E'\\nALTER TABLE %s ENABLE ALWAYS RULE %I;', q.name, r.rulename) ELSE '' END",
+     .comment = OBJECT_COMMENT("pg_catalog.format('RULE %I ON %s', r.rulename, q.name)", "pg_catalog.pg_rewrite", "r.oid"),
+     .from = "pg_catalog.pg_rewrite r JOIN " RELATION_FROM("ON c.oid = r.ev_class"), .where = "r.rulename <> '_RETURN'",
+     .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"},
+    {STATISTICS_QUERY(""), .max_version = 130000},
+    {STATISTICS_QUERY(" || CASE WHEN COALESCE(s.stxstattarget, -1) <> -1 THEN pg_catalog.format("
+                      "E'\\nALTER STATISTICS %s SET STATISTICS %s;', q.name, s.stxstattarget) ELSE '' END"),
+     .min_version = 130000},
+    {PUBLICATION_QUERY("'' AS viaroot", "''", "''"), .max_version = 130000},
+    {PUBLICATION_QUERY(PUBLICATION_VIA_ROOT, "''", "''"), .min_version = 130000, .max_version = 150000},
+    {PUBLICATION_QUERY(PUBLICATION_VIA_ROOT,
+                       "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(E'\\nALTER PUBLICATION %I ADD TABLES IN SCHEMA %I;', "
+                       "p.pubname, sn.nspname), '' ORDER BY sn.nspname) FROM pg_catalog.pg_publication_namespace pns "
+                       "JOIN pg_catalog.pg_namespace sn ON sn.oid = pns.pnnspid WHERE pns.pnpubid = p.oid), '')",
+                       "CASE WHEN pr.prattrs IS NOT NULL THEN ' (' || (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), "
+                       "', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a WHERE a.attrelid = pr.prrelid "
+                       "AND a.attnum = ANY (pr.prattrs::pg_catalog.int2[])) || ')' ELSE '' END || "
+                       "CASE WHEN pr.prqual IS NOT NULL THEN ' WHERE (' || pg_catalog.pg_get_expr(pr.prqual, pr.prrelid) || ')' ELSE '' END"),
+     .min_version = 150000},
+    /* subscriptions, as pg_dump keeps them: not connecting, so neither
+     * enabled nor making a slot; a password in the connection string is a
+     * secret, left out */
+    {.what = "the subscriptions", .catalog = "pg_catalog.pg_subscription", .oid = "s.oid", .rank = RANK_POST_PUBLICATION,
+     .kind = "'SUBSCRIPTION'", .name = "s.subname",
+     .sql = "pg_catalog.format('CREATE SUBSCRIPTION %I CONNECTION %L PUBLICATION %s WITH (connect = false, slot_name = %s%s);', "
+            "s.subname, pg_catalog.regexp_replace(pg_catalog.regexp_replace(s.subconninfo, "
+            "'(^|\\s)password\\s*=\\s*(''([^''\\\\]|\\\\.)*''|\\S+)\\s*', '\\1', 'g'), '(://[^:@/]*):[^@/]*@', '\\1@'), "
+            "(SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p), ', ') FROM pg_catalog.unnest(s.subpublications) p), "
+            "COALESCE(pg_catalog.quote_literal(s.subslotname), 'NONE'), CASE WHEN s.subsynccommit <> 'off' THEN "
+            "pg_catalog.format(', synchronous_commit = %L', s.subsynccommit) ELSE '' END)",
+     .owner = "pg_catalog.format('ALTER SUBSCRIPTION %I OWNER TO %I;', s.subname, pg_catalog.pg_get_userbyid(s.subowner))",
+     .comment = OBJECT_COMMENT("'SUBSCRIPTION ' || pg_catalog.quote_ident(s.subname)", "pg_catalog.pg_subscription", "s.oid"),
+     .from = "pg_catalog.pg_subscription s",
+     .where = "s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())",
+     .readable = "pg_catalog.has_column_privilege('pg_catalog.pg_subscription', 'subconninfo', 'SELECT')",
+     .left_out = "SELECT pg_catalog.string_agg(pg_catalog.quote_ident(s.subname), ', ' ORDER BY s.subname) FROM "
+                 "pg_catalog.pg_subscription s WHERE s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d "
+                 "WHERE d.datname = pg_catalog.current_database())"},
+    /* privileges future objects get: a role's defaults (which replace the
+     * built-in ones: stated as their difference) and a schema's (which add
+     * to them) */
+    {.what = "the default privileges", .catalog = "pg_catalog.pg_default_acl", .oid = "da.oid", .rank = RANK_POST_DEFAULT_ACL,
+     .kind = "'DEFAULT ACL'", .schema = "n.nspname",
+     .name = "pg_catalog.format('%s %s', pg_catalog.pg_get_userbyid(da.defaclrole), q.objects)", .sql = "''",
+     .acl = {.sql = "NULLIF(COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(' %s REVOKE %s ON %s FROM %s;', q.prefix, "
+                  "d.privilege_type, q.objects, CASE WHEN d.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident("
+                  "pg_catalog.pg_get_userbyid(d.grantee)) END), '' ORDER BY d.n) FROM pg_catalog.aclexplode(pg_catalog.acldefault("
+                  "q.objtype, da.defaclrole)) WITH ORDINALITY d(grantor, grantee, privilege_type, is_grantable, n) "
+                  "WHERE da.defaclnamespace = 0 AND NOT EXISTS (SELECT FROM pg_catalog.aclexplode(da.defaclacl) a "
+                  "WHERE a.grantee = d.grantee AND a.privilege_type = d.privilege_type)), '') || "
+                  "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(' %s GRANT %s ON %s TO %s%s;', q.prefix, a.privilege_type, "
+                  "q.objects, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) "
+                  "END, CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), '' ORDER BY a.n) "
+                  "FROM pg_catalog.aclexplode(da.defaclacl) WITH ORDINALITY a(grantor, grantee, privilege_type, is_grantable, n) "
+                  "WHERE da.defaclnamespace <> 0 OR NOT EXISTS (SELECT FROM pg_catalog.aclexplode(pg_catalog.acldefault(q.objtype, "
+                  "da.defaclrole)) d WHERE d.grantee = a.grantee AND d.privilege_type = a.privilege_type "
+                  "AND d.is_grantable = a.is_grantable)), ''), '')"},
+     .from = "pg_catalog.pg_default_acl da LEFT JOIN pg_catalog.pg_namespace n ON n.oid = da.defaclnamespace "
+             "CROSS JOIN LATERAL (SELECT CASE da.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES' WHEN 'f' THEN "
+             "'FUNCTIONS' WHEN 'T' THEN 'TYPES' ELSE 'SCHEMAS' END AS objects, CASE da.defaclobjtype WHEN 'S' THEN 's' "
+             "ELSE da.defaclobjtype END::\"char\" AS objtype, pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %I%s', "
+             "pg_catalog.pg_get_userbyid(da.defaclrole), ' IN SCHEMA ' || pg_catalog.quote_ident(n.nspname)) AS prefix) q",
+     .filter = FILTER_NOT_BUILTIN},
+    {.what = "the event triggers", .catalog = "pg_catalog.pg_event_trigger", .oid = "et.oid", .rank = RANK_POST_EVENT_TRIGGER,
+     .kind = "'EVENT TRIGGER'", .name = "et.evtname",
+     .sql = "pg_catalog.format('CREATE EVENT TRIGGER %I ON %I%s EXECUTE FUNCTION %s();', et.evtname, et.evtevent, "
+            "' WHEN TAG IN (' || (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(g), ', ') FROM pg_catalog.unnest(et.evttags) g) "
+            "|| ')', et.evtfoid::pg_catalog.regproc) || CASE et.evtenabled WHEN 'D' THEN pg_catalog.format("
+            "E'\\nALTER EVENT TRIGGER %I DISABLE;', et.evtname) WHEN 'R' THEN pg_catalog.format(E'\\nALTER EVENT TRIGGER %I ENABLE REPLICA;', "
+            "et.evtname) WHEN 'A' THEN pg_catalog.format(E'\\nALTER EVENT TRIGGER %I ENABLE ALWAYS;', et.evtname) ELSE '' END",
+     .owner = "pg_catalog.format('ALTER EVENT TRIGGER %I OWNER TO %I;', et.evtname, pg_catalog.pg_get_userbyid(et.evtowner))",
+     .comment = OBJECT_COMMENT("'EVENT TRIGGER ' || pg_catalog.quote_ident(et.evtname)", "pg_catalog.pg_event_trigger", "et.oid"),
+     .from = "pg_catalog.pg_event_trigger et", .filter = FILTER_NOT_BUILTIN},
+};
+
+static const char *or_null(const char *sql)
+{
+    return sql ? sql : "NULL";
 }
 
-/* Large objects: their content travels as blobs/<oid>.blob entries and is
- * created with the data; owner and privileges follow in post-data. */
-static int add_large_objects(item_set *set, PGconn *conn)
+/* One kind's query, from its entry. */
+static void build_kind_query(zb_buf *q, const item_set *set, const kind_query *k)
 {
+    zb_buf_printf(q, "SELECT '%s'::pg_catalog.regclass::oid, %s, %d, %s, %s, %s, %s, %s, %s, ", k->catalog, k->oid, k->rank,
+                  k->kind, or_null(k->schema), or_null(k->name), or_null(k->table), k->sql, or_null(k->owner));
+    if (k->acl.sql) {
+        zb_buf_puts(q, k->acl.sql);
+    } else if (k->acl.column && k->acl.columns) {
+        zb_buf_puts(q, "NULLIF(COALESCE(");
+        acl_sql(q, set, k->acl.column, k->acl.target, k->acl.owner, k->acl.objtype, k->acl.replace);
+        zb_buf_printf(q, ", '') || COALESCE(%s, ''), '')", k->acl.columns);
+    } else if (k->acl.column) {
+        acl_sql(q, set, k->acl.column, k->acl.target, k->acl.owner, k->acl.objtype, k->acl.replace);
+    } else {
+        zb_buf_puts(q, "NULL");
+    }
+    zb_buf_printf(q, ", %s", or_null(k->comment));
+    if (k->extra)
+        zb_buf_printf(q, ", %s", k->extra);
+    zb_buf_printf(q, " FROM %s", k->from);
+    const char *joiner = " WHERE ";
+    if (k->where) {
+        zb_buf_printf(q, "%s%s", joiner, k->where);
+        joiner = " AND ";
+    }
+    switch (k->filter) {
+    case FILTER_NONE:
+        break;
+    case FILTER_USER_SCHEMA:
+        zb_buf_puts(q, joiner);
+        zb_buf_printf(q, user_schema, "n", "n");
+        break;
+    case FILTER_USER_OBJECT:
+        zb_buf_puts(q, joiner);
+        user_object(q, k->filter_catalog ? k->filter_catalog : k->catalog, k->filter_oid ? k->filter_oid : k->oid);
+        break;
+    case FILTER_NOT_BUILTIN:
+        zb_buf_printf(q, "%s%s >= " FIRST_NORMAL_OID " AND ", joiner, k->oid);
+        zb_buf_printf(q, not_extension_member, k->catalog, k->oid);
+        break;
+    case FILTER_USER_NOT_EXTENSION:
+        zb_buf_puts(q, joiner);
+        zb_buf_printf(q, user_schema, "n", "n");
+        zb_buf_puts(q, " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = "
+                       "'pg_catalog.pg_class'::pg_catalog.regclass AND e.objid = c.oid AND e.deptype = 'e')");
+        break;
+    }
+    if (k->tail)
+        zb_buf_printf(q, " %s", k->tail);
+}
+
+static int applies(const kind_query *k, int version)
+{
+    return (k->min_version == 0 || version >= k->min_version) && (k->max_version == 0 || version < k->max_version);
+}
+
+/* Whether the backup's role may read a kind (1) or not (0: the objects it
+ * leaves out are named in a warning, never dropped silently). */
+static int kind_readable(int *readable, PGconn *conn, const kind_query *k)
+{
+    *readable = 1;
+    if (!k->readable)
+        return 0;
+    PGresult *res;
     zb_buf q = ZB_BUF_INIT;
-    zb_buf_printf(&q,
-                  "SELECT 'pg_catalog.pg_largeobject_metadata'::pg_catalog.regclass::oid, l.oid, %d, 'LARGE OBJECT', NULL, "
-                  "l.oid::text, NULL, COALESCE((SELECT pg_catalog.format('COMMENT ON LARGE OBJECT %%s IS %%L;', l.oid, d.description) "
-                  "FROM pg_catalog.pg_description d WHERE d.objoid = l.oid "
-                  "AND d.classoid = 'pg_catalog.pg_largeobject'::pg_catalog.regclass), ''), "
-                  "pg_catalog.format('ALTER LARGE OBJECT %%s OWNER TO %%I;', l.oid, pg_catalog.pg_get_userbyid(l.lomowner)), ",
-                  RANK_POST_SEQUENCE);
-    acl_sql(&q, set, "l.lomacl", "'LARGE OBJECT ' || l.oid::text", "l.lomowner", 'L');
-    zb_buf_puts(&q, ", NULL FROM pg_catalog.pg_largeobject_metadata l ORDER BY l.oid");
-    int rc = add_built(set, conn, &q, "cannot read the large objects");
+    zb_buf_printf(&q, "SELECT %s", k->readable);
+    int rc = q.data ? query(&res, conn, q.data, "cannot read the catalog") : zb_error_set(ZB_ENOMEM, "out of memory");
     zb_buf_free(&q);
+    if (rc < 0)
+        return rc;
+    *readable = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (*readable || (rc = query(&res, conn, k->left_out, "cannot read the catalog")) < 0)
+        return rc;
+    if (!PQgetisnull(res, 0, 0))
+        zb_log_warn("%s left out of the backup, as only a superuser may read them: %s", k->what, PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
+
+/* Every kind's items, in the table's order. */
+static int add_kinds(item_set *set, PGconn *conn)
+{
+    int rc = 0;
+    zb_buf q = ZB_BUF_INIT;
+    zb_buf what = ZB_BUF_INIT;
+    for (size_t i = 0; rc == 0 && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        int readable = 1;
+        if (!applies(&kinds[i], set->version) || (rc = kind_readable(&readable, conn, &kinds[i])) < 0 || !readable)
+            continue;
+        zb_buf_reset(&q);
+        zb_buf_reset(&what);
+        build_kind_query(&q, set, &kinds[i]);
+        zb_buf_printf(&what, "cannot read %s", kinds[i].what);
+        rc = what.data ? add_built(set, conn, &q, what.data) : zb_error_set(ZB_ENOMEM, "out of memory");
+    }
+    zb_buf_free(&q);
+    zb_buf_free(&what);
     return rc;
 }
 
@@ -648,7 +1198,12 @@ static const char aliases_sql[] =
     "UNION ALL SELECT 'pg_catalog.pg_attrdef'::pg_catalog.regclass::oid, a.oid, 'pg_catalog.pg_class'::pg_catalog.regclass::oid, a.adrelid "
     "FROM pg_catalog.pg_attrdef a WHERE a.oid >= " FIRST_NORMAL_OID " "
     "UNION ALL SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass::oid, k.oid, 'pg_catalog.pg_type'::pg_catalog.regclass::oid, k.contypid "
-    "FROM pg_catalog.pg_constraint k WHERE k.contypid <> 0 AND k.oid >= " FIRST_NORMAL_OID;
+    "FROM pg_catalog.pg_constraint k WHERE k.contypid <> 0 AND k.oid >= " FIRST_NORMAL_OID " "
+    /* an operator class's or family's members: what they need, it needs */
+    "UNION ALL SELECT d.classid, d.objid, d.refclassid, d.refobjid FROM pg_catalog.pg_depend d "
+    "WHERE d.classid IN ('pg_catalog.pg_amop'::pg_catalog.regclass, 'pg_catalog.pg_amproc'::pg_catalog.regclass) "
+    "AND d.refclassid IN ('pg_catalog.pg_opclass'::pg_catalog.regclass, 'pg_catalog.pg_opfamily'::pg_catalog.regclass) "
+    "AND d.objid >= " FIRST_NORMAL_OID;
 
 /* Dependencies between user objects. A sequence's automatic dependency on
  * its serial column is left out: the table needs the sequence (its default
@@ -668,6 +1223,58 @@ static long find_item(const item_set *set, unsigned int classid, unsigned int ob
         if (set->aliases[i].objid == objid && set->aliases[i].classid == classid)
             return (long)set->aliases[i].item;
     return -1;
+}
+
+/* Post-data constraints that must exist before something else:
+ *  - a key a view's query relies on (GROUP BY the primary key, selecting the
+ *    table's other columns): the view cannot be made before it;
+ *  - a child's validated CHECK that its parent has too: added after the
+ *    parent's (which recurses to the child) it would clash with the copy the
+ *    parent's made when that one is NOT VALID, and run alongside it the
+ *    outcome would depend on timing.
+ * They move to pre-data, where the dependency sort puts them after their
+ * table (and before the view), as pg_dump orders them. */
+static const char constraints_needed_early_sql[] =
+    "SELECT DISTINCT d.refclassid, d.refobjid FROM pg_catalog.pg_depend d "
+    "WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass "
+    "AND d.refclassid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.refobjid >= " FIRST_NORMAL_OID " "
+    "UNION SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass, k.oid FROM pg_catalog.pg_constraint k "
+    "WHERE k.contype = 'c' AND k.conislocal AND k.coninhcount > 0 AND k.convalidated AND k.oid >= " FIRST_NORMAL_OID;
+
+static int constraints_needed_early(item_set *set, PGconn *conn)
+{
+    PGresult *res;
+    int rc = query(&res, conn, constraints_needed_early_sql, "cannot read the dependencies");
+    for (int r = 0; rc == 0 && r < PQntuples(res); r++) {
+        for (size_t i = 0; i < set->count; i++) {
+            item *it = &set->items[i];
+            if (it->classid != oid_at(res, r, 0) || it->objid != oid_at(res, r, 1) || it->rank < RANK_POST_SEQUENCE)
+                continue;
+            it->rank = RANK_TABLE;
+            json_object_set_new(it->json, "section", json_string("pre-data"));
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* Indexes a failed CREATE INDEX CONCURRENTLY left invalid are not backed up
+ * (pg_dump leaves them out too): named in a warning. */
+static int note_invalid_indexes(PGconn *conn)
+{
+    zb_buf q = ZB_BUF_INIT;
+    zb_buf_puts(&q, "SELECT pg_catalog.string_agg(pg_catalog.format('%I.%I', n.nspname, ic.relname), ', ' ORDER BY 1) "
+                    "FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
+                    "JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE NOT i.indisvalid AND ic.relkind = 'i' AND ");
+    user_object(&q, "pg_catalog.pg_class", "c.oid");
+    PGresult *res = NULL;
+    int rc = q.data ? query(&res, conn, q.data, "cannot read the indexes") : zb_error_set(ZB_ENOMEM, "out of memory");
+    zb_buf_free(&q);
+    if (rc == 0 && !PQgetisnull(res, 0, 0))
+        zb_log_warn("invalid indexes (left by a failed CREATE INDEX CONCURRENTLY) are not backed up: %s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return rc;
 }
 
 static int read_aliases(item_set *set, PGconn *conn)
@@ -721,7 +1328,10 @@ static int before(const item *a, const item *b)
  * order); post-data by rank. A cycle names one object caught in it. */
 static int sort_items(json_t *out, item_set *set)
 {
-    for (size_t placed = 0; placed < set->count; placed++) {
+    size_t left = 0;
+    for (size_t i = 0; i < set->count; i++)
+        left += !set->items[i].done;
+    for (size_t placed = 0; placed < left; placed++) {
         long best = -1;
         for (size_t i = 0; i < set->count; i++) {
             item *it = &set->items[i];
@@ -781,51 +1391,83 @@ static int mark_populated(item_set *set, PGconn *conn)
 }
 
 /* Object kinds this module does not reproduce, made by users (not initdb,
- * not an extension). */
-static const char unsupported_sql[] =
-    "SELECT pg_catalog.pg_describe_object(o.classid, o.objid, 0) FROM ("
-    "SELECT 'pg_catalog.pg_class'::pg_catalog.regclass AS classid, c.oid AS objid FROM pg_catalog.pg_class c WHERE c.relkind = 'f' OR c.reloftype <> 0 "
-    "UNION ALL SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass, p.oid FROM pg_catalog.pg_proc p WHERE p.prokind IN ('a', 'w') "
-    "UNION ALL SELECT 'pg_catalog.pg_operator'::pg_catalog.regclass, oid FROM pg_catalog.pg_operator "
-    "UNION ALL SELECT 'pg_catalog.pg_cast'::pg_catalog.regclass, oid FROM pg_catalog.pg_cast "
-    "UNION ALL SELECT 'pg_catalog.pg_collation'::pg_catalog.regclass, oid FROM pg_catalog.pg_collation "
-    "UNION ALL SELECT 'pg_catalog.pg_ts_config'::pg_catalog.regclass, oid FROM pg_catalog.pg_ts_config "
-    "UNION ALL SELECT 'pg_catalog.pg_ts_dict'::pg_catalog.regclass, oid FROM pg_catalog.pg_ts_dict "
-    "UNION ALL SELECT 'pg_catalog.pg_conversion'::pg_catalog.regclass, oid FROM pg_catalog.pg_conversion "
-    "UNION ALL SELECT 'pg_catalog.pg_event_trigger'::pg_catalog.regclass, oid FROM pg_catalog.pg_event_trigger "
-    "UNION ALL SELECT 'pg_catalog.pg_publication'::pg_catalog.regclass, oid FROM pg_catalog.pg_publication "
-    "UNION ALL SELECT 'pg_catalog.pg_foreign_server'::pg_catalog.regclass, oid FROM pg_catalog.pg_foreign_server "
-    "UNION ALL SELECT 'pg_catalog.pg_foreign_data_wrapper'::pg_catalog.regclass, oid FROM pg_catalog.pg_foreign_data_wrapper "
-    "UNION ALL SELECT 'pg_catalog.pg_rewrite'::pg_catalog.regclass, oid FROM pg_catalog.pg_rewrite WHERE rulename <> '_RETURN' "
-    "UNION ALL SELECT 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass, oid FROM pg_catalog.pg_statistic_ext "
-    "UNION ALL SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, oid FROM pg_catalog.pg_type WHERE typtype IN ('b', 'p') AND typcategory <> 'A' "
-    "UNION ALL SELECT 'pg_catalog.pg_opclass'::pg_catalog.regclass, oid FROM pg_catalog.pg_opclass "
-    "UNION ALL SELECT 'pg_catalog.pg_opfamily'::pg_catalog.regclass, oid FROM pg_catalog.pg_opfamily "
-    "UNION ALL SELECT 'pg_catalog.pg_am'::pg_catalog.regclass, oid FROM pg_catalog.pg_am "
-    "UNION ALL SELECT 'pg_catalog.pg_language'::pg_catalog.regclass, oid FROM pg_catalog.pg_language "
-    "UNION ALL SELECT 'pg_catalog.pg_default_acl'::pg_catalog.regclass, oid FROM pg_catalog.pg_default_acl "
-    "UNION ALL SELECT 'pg_catalog.pg_transform'::pg_catalog.regclass, oid FROM pg_catalog.pg_transform "
-    "UNION ALL SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, a.attrelid FROM pg_catalog.pg_attribute a WHERE a.attacl IS NOT NULL "
-    ") o WHERE o.objid >= " FIRST_NORMAL_OID " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e "
-    "WHERE e.classid = o.classid AND e.objid = o.objid AND (e.deptype = 'e' OR (e.deptype = 'i' AND "
-    "(e.refclassid, e.refobjid) <> (e.classid, e.objid)))) ORDER BY 1";
+ * not an extension): base types and window functions (both need C), and
+ * with them everything that depends on them (pg_depend, followed to the
+ * end), which a restore could not make either. unsupported(classid, objid,
+ * root): root is true for the objects themselves. */
+#define UNSUPPORTED_CTE                                                                                        \
+    "WITH RECURSIVE root(classid, objid) AS ("                                                                 \
+    "SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass, p.oid FROM pg_catalog.pg_proc p WHERE p.prokind = 'w' "   \
+    "UNION ALL SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, t.oid FROM pg_catalog.pg_type t "              \
+    "WHERE t.typtype = 'b' AND t.typcategory <> 'A'), "                                                        \
+    "user_root AS (SELECT o.classid, o.objid FROM root o WHERE o.objid >= " FIRST_NORMAL_OID " "               \
+    "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = o.classid AND e.objid = o.objid "   \
+    "AND (e.deptype = 'e' OR (e.deptype = 'i' AND (e.refclassid, e.refobjid) <> (e.classid, e.objid))))), "     \
+    /* what depends on them, and the view whose rule does */                                                  \
+    "closure(classid, objid) AS (SELECT classid, objid FROM user_root UNION SELECT "                             \
+    "CASE WHEN d.refobjid = x.objid THEN d.classid ELSE d.refclassid END, "                                     \
+    "CASE WHEN d.refobjid = x.objid THEN d.objid ELSE d.refobjid END "                                          \
+    "FROM pg_catalog.pg_depend d JOIN closure x ON (d.refclassid = x.classid AND d.refobjid = x.objid "          \
+    "AND d.deptype IN ('n', 'a', 'i')) OR (d.classid = x.classid AND d.objid = x.objid AND d.deptype = 'i' "     \
+    "AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass) WHERE d.objid >= " FIRST_NORMAL_OID "), "    \
+    "unsupported AS (SELECT x.classid, x.objid, EXISTS (SELECT 1 FROM user_root r WHERE (r.classid, r.objid) = " \
+    "(x.classid, x.objid)) AS root FROM closure x) "
 
-static int check_unsupported(json_t *skipped, PGconn *conn, const zb_pg_schema_options *opts)
+/* listed: what a user made and would miss (not a TOAST table, a view's
+ * rule, a table's row type or an array type, which go with their owner) */
+static const char unsupported_sql[] =
+    UNSUPPORTED_CTE "SELECT u.classid::pg_catalog.oid, u.objid, u.root, pg_catalog.pg_describe_object(u.classid, u.objid, 0), "
+    "u.classid <> 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c "
+    "WHERE u.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.oid = u.objid AND c.relkind = 't') "
+    "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type t WHERE u.classid = 'pg_catalog.pg_type'::pg_catalog.regclass "
+    "AND t.oid = u.objid AND (t.typcategory = 'A' OR (t.typrelid <> 0 AND (SELECT c.relkind FROM pg_catalog.pg_class c "
+    "WHERE c.oid = t.typrelid) <> 'c'))) AND pg_catalog.pg_describe_object(u.classid, u.objid, 0) !~ '^index pg_toast\\.' "
+    "FROM unsupported u ORDER BY u.root DESC, 4";
+
+/* What cannot be backed up: refused, or with skipping allowed, listed in
+ * *skipped (the objects first, then what depends on them) and kept in
+ * set->unsupported so their items are left out. */
+static int check_unsupported(item_set *set, json_t *skipped, PGconn *conn, const zb_pg_schema_options *opts)
 {
     PGresult *res;
     int rc = query(&res, conn, unsupported_sql, "cannot look for unsupported objects");
     if (rc < 0)
         return rc;
-    int n = PQntuples(res);
+    int n = PQntuples(res), roots = 0;
+    for (int r = 0; r < n; r++)
+        roots += PQgetvalue(res, r, 2)[0] == 't';
     if (n > 0 && !(opts && opts->skip_unsupported)) {
-        rc = zb_error_set(ZB_EPG, "the database holds %d object%s this tool cannot back up yet, first: %s", n, n == 1 ? "" : "s",
-                          PQgetvalue(res, 0, 0));
+        rc = zb_error_set(ZB_EPG, "the database holds %d object%s this tool cannot back up yet, first: %s%s", roots,
+                          roots == 1 ? "" : "s", PQgetvalue(res, 0, 3), n > roots ? " (and objects depending on them)" : "");
         zb_error_hint("to back up everything else and list these in the manifest as skipped, pass --pg-skip-unsupported");
     }
-    for (int r = 0; rc == 0 && r < n; r++)
-        json_array_append_new(skipped, json_string(PQgetvalue(res, r, 0)));
+    for (int r = 0; rc == 0 && r < n; r++) {
+        zb_buf what = ZB_BUF_INIT;
+        zb_buf_printf(&what, "%s%s", PQgetvalue(res, r, 3), PQgetvalue(res, r, 2)[0] == 't' ? "" : " (depends on a skipped object)");
+        if (PQgetvalue(res, r, 4)[0] == 't')
+            json_array_append_new(skipped, json_string(what.data ? what.data : PQgetvalue(res, r, 3)));
+        zb_buf_free(&what);
+        if ((rc = grow((void **)&set->unsupported, &set->unsupported_cap, set->unsupported_count, sizeof(*set->unsupported))) < 0)
+            break;
+        set->unsupported[set->unsupported_count++] = (struct alias){oid_at(res, r, 0), oid_at(res, r, 1), 0};
+    }
     PQclear(res);
     return rc;
+}
+
+/* Leaves out the items of skipped objects: the object itself, or one an
+ * alias of it stands for (a column default, a view's rule). */
+static void leave_out_unsupported(item_set *set)
+{
+    for (size_t u = 0; u < set->unsupported_count; u++) {
+        unsigned int classid = set->unsupported[u].classid, objid = set->unsupported[u].objid;
+        for (size_t i = 0; i < set->count; i++)
+            if (set->items[i].classid == classid && set->items[i].objid == objid)
+                set->items[i].done = 1;
+        for (size_t a = 0; a < set->alias_count; a++)
+            if (set->aliases[a].classid == classid && set->aliases[a].objid == objid)
+                set->items[set->aliases[a].item].done = 1;
+    }
 }
 
 static void item_set_free(item_set *set)
@@ -836,6 +1478,7 @@ static void item_set_free(item_set *set)
     }
     free(set->items);
     free(set->aliases);
+    free(set->unsupported);
 }
 
 int zb_pg_schema_read(json_t **items, json_t **skipped, PGconn *conn, const zb_pg_schema_options *opts)
@@ -846,29 +1489,19 @@ int zb_pg_schema_read(json_t **items, json_t **skipped, PGconn *conn, const zb_p
     set.legacy_acl = opts->legacy_acl;
     *items = json_array();
     *skipped = json_array();
-    int rc = check_unsupported(*skipped, conn, opts);
+    int rc = check_unsupported(&set, *skipped, conn, opts);
     if (rc == 0)
-        rc = add_schemas(&set, conn);
+        rc = add_kinds(&set, conn);
     if (rc == 0)
-        rc = add_extensions(&set, conn);
+        rc = constraints_needed_early(&set, conn);
     if (rc == 0)
-        rc = add_types(&set, conn);
-    if (rc == 0)
-        rc = add_functions(&set, conn);
-    if (rc == 0)
-        rc = add_sequences(&set, conn);
-    if (rc == 0)
-        rc = add_tables(&set, conn);
-    if (rc == 0)
-        rc = add_views(&set, conn);
-    if (rc == 0)
-        rc = add_post_data(&set, conn);
-    if (rc == 0)
-        rc = add_large_objects(&set, conn);
+        rc = note_invalid_indexes(conn);
     if (rc == 0)
         rc = read_aliases(&set, conn);
     if (rc == 0)
         rc = read_dependencies(&set, conn);
+    if (rc == 0)
+        leave_out_unsupported(&set);
     if (rc == 0)
         rc = mark_populated(&set, conn);
     if (rc == 0)
@@ -901,11 +1534,13 @@ static const char binary_safe_sql[] =
 int zb_pg_schema_data_tables(json_t **tables, PGconn *conn)
 {
     zb_buf q = ZB_BUF_INIT;
-    zb_buf_puts(&q, "SELECT c.oid, n.nspname, c.relname, q.name, (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), "
+    zb_buf_puts(&q, UNSUPPORTED_CTE "SELECT c.oid, n.nspname, c.relname, q.name, (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), "
                     "', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 "
                     "AND NOT a.attisdropped AND a.attgenerated = ''), ");
     zb_buf_puts(&q, binary_safe_sql);
-    relation_from(&q, "'r'", "");
+    zb_buf_puts(&q, " FROM " RELATION_FROM("") " WHERE c.relkind = 'r' AND NOT EXISTS (SELECT 1 FROM unsupported u "
+                    "WHERE u.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND u.objid = c.oid) AND ");
+    user_object(&q, "pg_catalog.pg_class", "c.oid");
     zb_buf_puts(&q, " ORDER BY c.oid");
     PGresult *res = NULL;
     int rc = q.data ? query(&res, conn, q.data, "cannot list the tables") : zb_error_set(ZB_ENOMEM, "out of memory");

@@ -1,9 +1,18 @@
-foreach(t connect roundtrip concurrent failures many_tables upgrade interrupt roles progress proof database_properties encodings cross_version)
+foreach(t connect roundtrip concurrent failures many_tables upgrade interrupt roles progress proof database_properties encodings cross_version restore_cases skip_unsupported)
   zb_shell_test(integration.pg.${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.sh LABELS "integration;pg" TIMEOUT 180)
 endforeach()
 # every supported server version: Debian's 15 above, the others here
 foreach(major 12 13 14 16 17)
   zb_shell_test(integration.pg.server_${major} ${CMAKE_CURRENT_LIST_DIR}/versions.sh LABELS "integration;pg" TIMEOUT 180
+                ARGS ${major})
+endforeach()
+
+# the object kinds beyond the application schema, and the attributes a
+# restore must keep: on the oldest, Debian's and the newest supported server
+foreach(major 12 15 17)
+  zb_shell_test(integration.pg.kinds_${major} ${CMAKE_CURRENT_LIST_DIR}/kinds.sh LABELS "integration;pg" TIMEOUT 180
+                ARGS ${major})
+  zb_shell_test(integration.pg.attributes_${major} ${CMAKE_CURRENT_LIST_DIR}/attrs.sh LABELS "integration;pg" TIMEOUT 180
                 ARGS ${major})
 endforeach()
 
