@@ -6,6 +6,7 @@
 #include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/source/pg/conn.h"
+#include "zakpos_backup/source/pg/globals.h"
 #include "zakpos_backup/source/pg/ident.h"
 #include "zakpos_backup/source/pg/pg.h"
 #include "zakpos_backup/source/pg/schema.h"
@@ -1348,6 +1349,8 @@ int zb_pg_restore_entry(zb_pg_restore *p, zb_archive_reader *r, struct archive_e
 {
     if (!p->source_name && !(p->source_name = zb_strdup(info->source_name)))
         return zb_error_set(ZB_ENOMEM, "out of memory");
+    if (strcmp(info->relative, ZB_PG_GLOBALS_NAME) == 0)
+        return 0; /* roles are recover's alone: a restore never touches them */
     if (strcmp(info->relative, ZB_PG_TOC_NAME) == 0) {
         if (p->toc)
             return zb_error_set(ZB_EFORMAT, "the database source has two tables of contents");
