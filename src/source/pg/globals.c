@@ -149,12 +149,17 @@ int zb_pg_globals_read(json_t **out, PGconn *conn, int with_passwords)
         rc = read_settings(settings, conn);
     if (rc == 0)
         rc = read_tablespaces(tablespaces, conn);
-    *out = rc == 0 ? json_pack("{s:i, s:s, s:i, s:b, s:O, s:O, s:O, s:O}", "format", ZB_PG_GLOBALS_FORMAT, "database",
-                               PQdb(conn), "server_version", PQserverVersion(conn), "passwords", passwords, "roles",
+    PGresult *owner = NULL;
+    if (rc == 0)
+        rc = zb_pg_query(&owner, conn, "SELECT pg_catalog.pg_get_userbyid(datdba) FROM pg_catalog.pg_database "
+                                       "WHERE datname = pg_catalog.current_database()", "cannot read the database's owner");
+    *out = rc == 0 ? json_pack("{s:i, s:s, s:s, s:i, s:b, s:O, s:O, s:O, s:O}", "format", ZB_PG_GLOBALS_FORMAT, "database",
+                               PQdb(conn), "database_owner", PQntuples(owner) ? PQgetvalue(owner, 0, 0) : "", "server_version", PQserverVersion(conn), "passwords", passwords, "roles",
                                roles, "memberships", memberships, "settings", settings, "tablespaces", tablespaces)
                    : NULL;
     if (rc == 0 && !*out)
         rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    PQclear(owner);
     json_decref(roles);
     json_decref(memberships);
     json_decref(settings);
@@ -440,6 +445,17 @@ int zb_pg_globals_apply_database(zb_pg_globals_result *result, PGconn *conn, jso
     int rc = result_init(result);
     size_t i;
     json_t *x;
+    const char *owner = str(globals, "database_owner");
+    if (rc == 0 && owner && *owner) { /* a restore creates the database as the role it connects as */
+        zb_buf sql = ZB_BUF_INIT;
+        zb_buf_puts(&sql, "ALTER DATABASE ");
+        appendf_ident(&sql, conn, db);
+        zb_buf_puts(&sql, " OWNER TO ");
+        appendf_ident(&sql, conn, owner);
+        if (sql.data)
+            try_exec(result, conn, sql.data, "cannot give the database its owner");
+        zb_buf_free(&sql);
+    }
     json_array_foreach(json_object_get(globals, "settings"), i, x) {
         const char *setting_db = str(x, "database");
         if (rc == 0 && setting_db && strcmp(setting_db, db) == 0 && was_created(result, str(x, "role")))

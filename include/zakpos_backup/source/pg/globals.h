@@ -31,8 +31,9 @@ typedef struct zb_pg_globals_result {
  * comments of the roles it created. Roles that exist are kept as they are.
  * A role that cannot be created is an error naming it. */
 int zb_pg_globals_apply(zb_pg_globals_result *result, PGconn *conn, json_t *globals);
-/* The per-role settings that name database db (ALTER ROLE ... IN DATABASE),
- * once it exists; failures go to result->problems. */
+/* Once database db exists: its owner as the source had it, and the
+ * per-role settings that name it (ALTER ROLE ... IN DATABASE); failures go
+ * to result->problems. */
 int zb_pg_globals_apply_database(zb_pg_globals_result *result, PGconn *conn, json_t *globals, const char *db);
 void zb_pg_globals_result_free(zb_pg_globals_result *result);
 

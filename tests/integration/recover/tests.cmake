@@ -1,0 +1,3 @@
+foreach(t recover plan interrupt)
+  zb_shell_test(integration.recover.${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.sh LABELS "integration;recover" TIMEOUT 300)
+endforeach()
