@@ -169,7 +169,7 @@ static void plan_roles(dry_run *d, PGconn *conn, json_t *globals)
 }
 
 /* Objects of the database outside the system schemas: a new stack's empty
- * database has none. -1: no such database. */
+ * database has none. -1: no such database; -2: it cannot be read (error set). */
 static long long database_objects(PGconn *server, const zb_recover_request *req, const zb_config *c, const char *db)
 {
     const char *params[1] = {db};
@@ -179,9 +179,10 @@ static long long database_objects(PGconn *server, const zb_recover_request *req,
     if (!exists)
         return -1;
     PGconn *conn = NULL;
-    long long n = 0;
+    long long n = -2;
+    const char *password_file = req->pg_password_file ? req->pg_password_file : c->pg_password_file;
     if (zb_pg_connect_db(&conn, req->pg_conninfo ? req->pg_conninfo : c->pg_conninfo,
-                         req->pg_password_file ? req->pg_password_file : c->pg_password_file, db) == 0 &&
+                         password_file && *password_file ? password_file : NULL, db) == 0 &&
         zb_pg_query(&res, conn,
                     "SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
                     "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' "
@@ -216,7 +217,9 @@ static void plan_database(dry_run *d, const char *name, json_t *meta, json_t *gl
     else
         say("no cluster globals in the archive (written before they were): roles are not created");
     long long objects = database_objects(server, d->req, d->c, db);
-    if (objects < 0)
+    if (objects == -2)
+        block(d, "database %s on %s cannot be read: %s", db, where, zb_error_message());
+    else if (objects < 0)
         say("create database %s on %s", db, where);
     else if (objects == 0)
         say("restore database %s into the empty database of that name on %s", db, where);

@@ -79,9 +79,14 @@ static int read_entry_text(zb_buf *out, zb_archive_reader *r)
 static void remember_created_roles(recovery *rv)
 {
     json_t *recorded = json_object_get(rv->journal.doc, "roles_created");
-    size_t i;
-    json_t *x;
-    json_array_foreach(rv->roles.created, i, x) json_array_append(recorded, x);
+    size_t i, k;
+    json_t *x, *y;
+    json_array_foreach(rv->roles.created, i, x) {
+        int known = 0;
+        json_array_foreach(recorded, k, y) known |= json_equal(x, y);
+        if (!known)
+            json_array_append(recorded, x);
+    }
     if (zb_recover_journal_save(&rv->journal) < 0) {
         zb_log_warn("%s", zb_error_message());
         zb_error_clear();
@@ -116,7 +121,7 @@ static int take_globals(zb_archive_reader *r, struct archive_entry *e, const zb_
     PGconn *conn = NULL;
     zb_progress_phase("creating the roles", 0);
     if ((rc = zb_pg_connect_db(&conn, pg_conninfo(rv), pg_password_file(rv), ZB_PG_MAINTENANCE_DB)) == 0)
-        rc = zb_pg_globals_apply(&rv->roles, conn, rv->globals);
+        rc = zb_pg_globals_apply(&rv->roles, conn, rv->globals, json_object_get(rv->journal.doc, "roles_created"));
     PQfinish(conn);
     remember_created_roles(rv);
     rv->roles_seconds += zb_time_monotonic() - started;
@@ -218,7 +223,7 @@ static void record_finished(recovery *rv, zb_restore_plan *plan, json_t *parts)
 /* Settings a role has in the recovered database need the database. */
 static void database_role_settings(recovery *rv)
 {
-    if (!rv->globals || !rv->db_name || !rv->roles.created)
+    if (!rv->globals || !rv->db_name)
         return;
     PGconn *conn = NULL;
     if (zb_pg_connect_db(&conn, pg_conninfo(rv), pg_password_file(rv), ZB_PG_MAINTENANCE_DB) == 0)

@@ -244,13 +244,21 @@ static void try_exec(zb_pg_globals_result *result, PGconn *conn, const char *sql
     zb_error_clear();
 }
 
+static int was_created(const zb_pg_globals_result *result, const char *name)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(result->created, i, x) if (strcmp(json_string_value(x), name) == 0) return 1;
+    return 0;
+}
+
 static int create_role(zb_pg_globals_result *result, PGconn *conn, json_t *role)
 {
     const char *name = str(role, "name");
     int exists = 0;
     int rc = name ? role_exists(&exists, conn, name) : zb_error_set(ZB_EFORMAT, "globals.json: a role without a name");
     if (rc < 0 || exists) {
-        if (rc == 0)
+        if (rc == 0 && !was_created(result, name))
             json_array_append_new(result->kept, json_string(name));
         return rc;
     }
@@ -269,13 +277,6 @@ static int create_role(zb_pg_globals_result *result, PGconn *conn, json_t *role)
     return rc;
 }
 
-static int was_created(const zb_pg_globals_result *result, const char *name)
-{
-    size_t i;
-    json_t *x;
-    json_array_foreach(result->created, i, x) if (strcmp(json_string_value(x), name) == 0) return 1;
-    return 0;
-}
 
 /* GRANT role TO member, with the options the source had where this server
  * knows them; GRANTED BY as recorded, else (the grantor cannot grant here)
@@ -409,11 +410,13 @@ void zb_pg_globals_result_free(zb_pg_globals_result *r)
     memset(r, 0, sizeof(*r));
 }
 
-int zb_pg_globals_apply(zb_pg_globals_result *result, PGconn *conn, json_t *globals)
+int zb_pg_globals_apply(zb_pg_globals_result *result, PGconn *conn, json_t *globals, json_t *ours)
 {
     int rc = result_init(result);
     size_t i;
     json_t *x;
+    json_array_foreach(ours, i, x) if (rc == 0 && !was_created(result, json_string_value(x)))
+        json_array_append(result->created, x);
     json_array_foreach(json_object_get(globals, "roles"), i, x) {
         if (rc == 0)
             rc = create_role(result, conn, x);
@@ -458,7 +461,8 @@ int zb_pg_globals_apply_database(zb_pg_globals_result *result, PGconn *conn, jso
     }
     json_array_foreach(json_object_get(globals, "settings"), i, x) {
         const char *setting_db = str(x, "database");
-        if (rc == 0 && setting_db && strcmp(setting_db, db) == 0 && was_created(result, str(x, "role")))
+        /* the database is new: every role's settings in it come back */
+        if (rc == 0 && setting_db && strcmp(setting_db, db) == 0)
             apply_setting(result, conn, x, db);
     }
     return rc;

@@ -39,7 +39,7 @@ zb_expect_equal "$(python3 -c 'import json,sys; r=json.load(sys.stdin); print(r[
     "pass pass True True" "the report: complete, smoke check passed, the recovery time by phase"
 zb_expect_contains "$report" '"fetched_from": "remote:s3/' "the report names the remote"
 zb_expect_equal "$(python3 -c 'import json,sys; r=json.load(sys.stdin)["roles"]; print(sorted(r["created"]), r["kept"], r["without_password"])' <<<"$report")" \
-    "['app_admin', 'app_group', 'app_owner', 'app_reader'] ['postgres'] ['app_reader']" \
+    "['app_admin', 'app_group', 'app_owner', 'app_reader', 'app_replica'] ['postgres'] ['app_reader', 'app_replica']" \
     "roles created, the new server's own superuser kept and named, the one without a verifier named"
 zb_expect_contains "$(cat report/recovery.md)" "# Recovery: COMPLETE" "the Markdown report"
 zb_expect_contains "$(cat report/recovery.md)" "| start the stack, health checks |" "with the start phase"

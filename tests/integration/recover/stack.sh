@@ -39,6 +39,7 @@ CREATE ROLE app_group NOLOGIN;
 CREATE ROLE app_owner LOGIN CREATEDB PASSWORD 'owner-pw-1' CONNECTION LIMIT 20;
 CREATE ROLE app_reader LOGIN VALID UNTIL '2031-01-01 00:00:00+00';
 CREATE ROLE app_admin LOGIN CREATEROLE PASSWORD 'admin-pw-2';
+CREATE ROLE app_replica LOGIN REPLICATION;
 GRANT app_group TO app_reader WITH ADMIN OPTION;
 GRANT app_group TO app_admin;
 ALTER ROLE app_reader SET search_path = app, public;

@@ -28,9 +28,11 @@ typedef struct zb_pg_globals_result {
 
 /* Creates, on the server conn is connected to, every role and tablespace of
  * globals that does not exist there, then the memberships, settings and
- * comments of the roles it created. Roles that exist are kept as they are.
- * A role that cannot be created is an error naming it. */
-int zb_pg_globals_apply(zb_pg_globals_result *result, PGconn *conn, json_t *globals);
+ * comments of the roles it created. Roles that exist are kept as they are,
+ * but for those in ours (an array of names, may be NULL: roles an
+ * interrupted recovery created), which count as created. A role that
+ * cannot be created is an error naming it. */
+int zb_pg_globals_apply(zb_pg_globals_result *result, PGconn *conn, json_t *globals, json_t *ours);
 /* Once database db exists: its owner as the source had it, and the
  * per-role settings that name it (ALTER ROLE ... IN DATABASE); failures go
  * to result->problems. */
