@@ -69,7 +69,7 @@ static const key_spec keys[] = {
      "postgresql://zakpos_user@zakpos-postgres:5432/zakpos_db", 0},
     {"postgres", "password_file", "ZAKPOS_BACKUP_PG_PASSWORD_FILE", T_STRING, AT(pg_password_file), 0, 0, "", ZB_VALUE_ABSOLUTE | ZB_VALUE_READABLE},
     {"postgres", "jobs", "ZAKPOS_BACKUP_PG_JOBS", T_INT, AT(pg_jobs), 0, 64, "0", 0},
-    {"postgres", "with_role_passwords", "ZAKPOS_BACKUP_PG_WITH_ROLE_PASSWORDS", T_BOOL, AT(pg_with_role_passwords), 0, 1,
+    {"postgres", "with_role_passwords", NULL, T_BOOL, AT(pg_with_role_passwords), 0, 1,
      "no", 0},
     /* The server and role verify --restore, drill and verify-restore jobs
      * restore into: the archive's SQL runs there (docs/SECURITY.md), so a
@@ -83,10 +83,10 @@ static const key_spec keys[] = {
      "zakpos_redis_data zakpos_kafka_data zakpos_kafka_logs zakpos_zookeeper_data zakpos_zookeeper_logs "
      "zakpos_api_logs zakpos_expo_cache", 0},
     /* recover: what proves the stack works again, and where its Compose file is */
-    {"recover", "smoke_command", "ZAKPOS_BACKUP_RECOVER_SMOKE_COMMAND", T_STRING, AT(recover_smoke_command), 0, 0, "", 0},
-    {"recover", "compose_file", "ZAKPOS_BACKUP_RECOVER_COMPOSE_FILE", T_STRING, AT(recover_compose_file), 0, 0, "",
+    {"recover", "smoke_command", NULL, T_STRING, AT(recover_smoke_command), 0, 0, "", 0},
+    {"recover", "compose_file", NULL, T_STRING, AT(recover_compose_file), 0, 0, "",
      ZB_VALUE_ABSOLUTE},
-    {"recover", "compose_project", "ZAKPOS_BACKUP_RECOVER_COMPOSE_PROJECT", T_STRING, AT(recover_compose_project), 0, 0,
+    {"recover", "compose_project", NULL, T_STRING, AT(recover_compose_project), 0, 0,
      "", 0},
     {"recover", "health_timeout", NULL, T_DURATION, AT(recover_health_timeout_seconds), 1, 86400, "5m", 0},
     {"daemon", "timezone", "ZAKPOS_BACKUP_TZ", T_STRING, AT(timezone), 0, 0, "", ZB_VALUE_ZONE},
