@@ -4,6 +4,7 @@
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/source/pg/conn.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,6 +266,8 @@ static int create_role(zb_pg_globals_result *result, PGconn *conn, json_t *role)
     zb_buf sql = ZB_BUF_INIT;
     if ((rc = create_role_sql(&sql, conn, role)) == 0 && (rc = zb_pg_exec(conn, sql.data, "cannot create a role")) < 0)
         zb_error_context("role %s", name);
+    if (sql.data)
+        sodium_memzero(sql.data, sql.len); /* it held the verifier */
     zb_buf_reset(&sql);
     if (rc == 0) {
         json_array_append_new(result->created, json_string(name));
