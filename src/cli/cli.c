@@ -10,6 +10,7 @@
 #include "zakpos_backup/command/latest.h"
 #include "zakpos_backup/command/list.h"
 #include "zakpos_backup/command/prune.h"
+#include "zakpos_backup/command/recover.h"
 #include "zakpos_backup/command/remote.h"
 #include "zakpos_backup/command/restore.h"
 #include "zakpos_backup/command/run.h"
@@ -53,6 +54,7 @@ static const command commands[] = {
     {"show", "show an archive's header and manifest summary", zb_cmd_show},
     {"sign", "vouch for archives written before signing (a detached ARCHIVE.sig)", zb_cmd_sign},
     {"restore", "restore sources from an archive", zb_cmd_restore},
+    {"recover", "bring the whole host back: roles, database, volumes, folders, then the stack", zb_cmd_recover},
     {"run", "run one job of the configuration once (for cron or a systemd timer)", zb_cmd_run},
     {"daemon", "run the configured jobs on their schedules", zb_cmd_daemon},
     {"fetch", "download an archive from a configured remote", zb_cmd_fetch},
@@ -85,7 +87,8 @@ static void print_usage(FILE *out)
             "Exit status: 0 success; 2 usage; 3 configuration; 4 i/o; 5 not an archive;\n"
             "6 integrity failure; 7 wrong key; 8 unsafe entry; 9 target exists; 10 PostgreSQL;\n"
             "11 Docker; 12 repository locked; 13 not found; 14 restore verification differs;\n"
-            "15 remote storage; 130 interrupted; 1 other failures.\n");
+            "15 remote storage; 16 untrusted archive; 17 recovery blocked (recover --plan);\n"
+            "130 interrupted; 1 other failures.\n");
 }
 
 static const char *config_file;

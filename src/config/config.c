@@ -69,6 +69,8 @@ static const key_spec keys[] = {
      "postgresql://zakpos_user@zakpos-postgres:5432/zakpos_db", 0},
     {"postgres", "password_file", "ZAKPOS_BACKUP_PG_PASSWORD_FILE", T_STRING, AT(pg_password_file), 0, 0, "", ZB_VALUE_ABSOLUTE | ZB_VALUE_READABLE},
     {"postgres", "jobs", "ZAKPOS_BACKUP_PG_JOBS", T_INT, AT(pg_jobs), 0, 64, "0", 0},
+    {"postgres", "with_role_passwords", NULL, T_BOOL, AT(pg_with_role_passwords), 0, 1,
+     "no", 0},
     /* The server and role verify --restore, drill and verify-restore jobs
      * restore into: the archive's SQL runs there (docs/SECURITY.md), so a
      * scratch server and a role without superuser belong here. */
@@ -80,6 +82,13 @@ static const key_spec keys[] = {
     {"docker", "volumes", "ZAKPOS_BACKUP_VOLUMES", T_STRING, AT(volumes), 0, 0,
      "zakpos_redis_data zakpos_kafka_data zakpos_kafka_logs zakpos_zookeeper_data zakpos_zookeeper_logs "
      "zakpos_api_logs zakpos_expo_cache", 0},
+    /* recover: what proves the stack works again, and where its Compose file is */
+    {"recover", "smoke_command", NULL, T_STRING, AT(recover_smoke_command), 0, 0, "", 0},
+    {"recover", "compose_file", NULL, T_STRING, AT(recover_compose_file), 0, 0, "",
+     ZB_VALUE_ABSOLUTE},
+    {"recover", "compose_project", NULL, T_STRING, AT(recover_compose_project), 0, 0,
+     "", 0},
+    {"recover", "health_timeout", NULL, T_DURATION, AT(recover_health_timeout_seconds), 1, 86400, "5m", 0},
     {"daemon", "timezone", "ZAKPOS_BACKUP_TZ", T_STRING, AT(timezone), 0, 0, "", ZB_VALUE_ZONE},
     {"daemon", "random_delay", NULL, T_DURATION, AT(random_delay_seconds), 0, 86400, "0", 0},
     {"daemon", "healthcheck_max_age", "ZAKPOS_BACKUP_HEALTHCHECK_MAX_AGE", T_DURATION,
@@ -512,7 +521,7 @@ static int handler(void *user, const char *section, const char *key, const char 
         return 1;
     }
     if (!known_section)
-        return fail_at(st, section, key, "unknown section (use repository, postgres, docker, paths, daemon, job NAME, check NAME or remote NAME)");
+        return fail_at(st, section, key, "unknown section (use repository, postgres, verify, docker, paths, recover, daemon, job NAME, check NAME or remote NAME)");
     return fail_at(st, section, key, "unknown key");
 }
 

@@ -249,7 +249,7 @@ int zb_remote_fetch_args(zb_remote_fetched **out, const char *command, int argc,
 {
     *out = NULL;
     if (strcmp(command, "verify") != 0 && strcmp(command, "restore") != 0 && strcmp(command, "show") != 0 &&
-        strcmp(command, "drill") != 0)
+        strcmp(command, "drill") != 0 && strcmp(command, "recover") != 0)
         return 0;
     zb_remote_fetched *f = NULL;
     int rc = 0;

@@ -26,6 +26,8 @@ struct zb_restore_plan {
     size_t count, capacity;
     zb_restore_plan_select_fn select;
     void *select_payload;
+    zb_restore_plan_entry_fn on_entry;
+    void *entry_payload;
 };
 
 int zb_restore_plan_new(zb_restore_plan **out)
@@ -53,6 +55,12 @@ void zb_restore_plan_on_unselected(zb_restore_plan *p, zb_restore_plan_select_fn
 {
     p->select = select;
     p->select_payload = payload;
+}
+
+void zb_restore_plan_on_entry(zb_restore_plan *p, zb_restore_plan_entry_fn fn, void *payload)
+{
+    p->on_entry = fn;
+    p->entry_payload = payload;
 }
 
 static restore_target *new_target(zb_restore_plan *p, const zb_source_ops *ops, const char *name, const char *target)
@@ -157,6 +165,11 @@ static int read_and_dispatch(zb_restore_plan *p, zb_archive_reader *r)
     while ((rc = zb_archive_reader_next(r, &e, &info)) > 0) {
         if ((rc = zb_check_interrupt()) < 0)
             break;
+        if (p->on_entry && (rc = p->on_entry(r, e, &info, p->entry_payload)) != 0) {
+            if (rc < 0)
+                break;
+            continue;
+        }
         restore_target *t = NULL;
         if ((rc = find_target(&t, p, info.source_kind, info.source_name)) < 0)
             break;

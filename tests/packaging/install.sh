@@ -16,6 +16,11 @@ usr/lib/systemd/system/zakpos-backup.service
 usr/lib/systemd/system/zakpos-backup.timer
 usr/lib/tmpfiles.d/zakpos-backup.conf
 usr/libexec/zakpos-backup/zb-volume-agent
+usr/share/doc/zakpos-backup/CONFIG.md
+usr/share/doc/zakpos-backup/PACKAGING.md
+usr/share/doc/zakpos-backup/README.md
+usr/share/doc/zakpos-backup/SECURITY.md
+usr/share/doc/zakpos-backup/USER_GUIDE.md
 usr/share/doc/zakpos-backup/examples/docker-compose.backup.yml
 usr/share/doc/zakpos-backup/examples/zakpos-backup.conf
 usr/share/doc/zakpos-backup/examples/zakpos-backup.json

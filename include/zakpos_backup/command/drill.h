@@ -35,4 +35,16 @@ int zb_cmd_drill(int argc, char **argv);
 /* The drill report as Markdown (report.c). */
 void zb_drill_write_markdown(FILE *out, const zb_drill_report *report);
 
+/* Reports shared by drill and recover (report.c): file NULL: Markdown (or
+ * the JSON with as_json) on stdout; else FILE.md and FILE.json (a FILE
+ * ending in either names that one), its folder made if missing. */
+typedef void (*zb_report_markdown_fn)(FILE *out, const void *report);
+/* report is the JSON; markdown_of what the Markdown writer reads (the same
+ * JSON, or the struct it was made from). */
+int zb_report_write(json_t *report, const char *file, int as_json, zb_report_markdown_fn markdown, const void *markdown_of,
+                    const char *what);
+/* A Markdown table cell ("| value "), '|' and newlines escaped. */
+void zb_report_cell(FILE *out, const char *value);
+const char *zb_report_duration(char *buf, size_t size, double seconds);
+
 #endif

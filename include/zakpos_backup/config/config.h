@@ -57,6 +57,7 @@ typedef struct zb_config {
     char *pg_conninfo;
     char *pg_password_file;
     int pg_jobs;
+    int pg_with_role_passwords; /* backups store the roles' password verifiers */
     /* [verify]: the server and role restore verifications use */
     char *verify_pg_conninfo;
     char *verify_pg_password_file;
@@ -79,6 +80,11 @@ typedef struct zb_config {
     /* [job NAME] */
     zb_config_job jobs[ZB_CONFIG_MAX_JOBS];
     size_t job_count;
+    /* [recover] */
+    char *recover_smoke_command;   /* run by /bin/sh once the stack is up again; exit 0 passes */
+    char *recover_compose_file;    /* the stack's docker-compose.yml, for recover --plan */
+    char *recover_compose_project; /* the stack's Compose project (default: found from its volumes) */
+    int recover_health_timeout_seconds;
     /* [check NAME] */
     zb_config_check checks[ZB_CONFIG_MAX_CHECKS];
     size_t check_count;

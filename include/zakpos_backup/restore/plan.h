@@ -33,9 +33,16 @@ typedef struct zb_restore_target_info {
  * one (then the source is restored) or not (then it is only verified). */
 typedef int (*zb_restore_plan_select_fn)(zb_restore_plan *plan, const char *kind, const char *name, void *payload);
 
+/* Called for every entry before it is handed to its target: returns 1 when
+ * it took the entry (it may read its content), 0 to pass it on, <0 error.
+ * recover takes the cluster globals this way, ahead of the database. */
+typedef int (*zb_restore_plan_entry_fn)(zb_archive_reader *r, struct archive_entry *e, const zb_entry_info *info,
+                                        void *payload);
+
 int zb_restore_plan_new(zb_restore_plan **out);
 void zb_restore_plan_free(zb_restore_plan *p);
 void zb_restore_plan_on_unselected(zb_restore_plan *p, zb_restore_plan_select_fn select, void *payload);
+void zb_restore_plan_on_entry(zb_restore_plan *p, zb_restore_plan_entry_fn fn, void *payload);
 
 /* A target for source `name` of a kind (NULL name: the archive's first of
  * the kind, where the kind allows it), made as opts say. */

@@ -113,6 +113,7 @@ enum {
     OPT_PG_LOCK_TIMEOUT,
     OPT_PG_CHUNK_SIZE,
     OPT_PG_SKIP_UNSUPPORTED,
+    OPT_WITH_ROLE_PASSWORDS,
     OPT_VOLUME,
     OPT_VOLUME_LABEL,
     OPT_COMPOSE_PROJECT,
@@ -171,6 +172,7 @@ static int parse(backup_request *req, int argc, char **argv)
         {"pg-lock-timeout", required_argument, NULL, OPT_PG_LOCK_TIMEOUT},
         {"pg-chunk-size", required_argument, NULL, OPT_PG_CHUNK_SIZE},
         {"pg-skip-unsupported", no_argument, NULL, OPT_PG_SKIP_UNSUPPORTED},
+        {"with-role-passwords", no_argument, NULL, OPT_WITH_ROLE_PASSWORDS},
         {"volume", required_argument, NULL, OPT_VOLUME},
         {"volume-label", required_argument, NULL, OPT_VOLUME_LABEL},
         {"compose-project", required_argument, NULL, OPT_COMPOSE_PROJECT},
@@ -210,6 +212,7 @@ static int parse(backup_request *req, int argc, char **argv)
         case OPT_PG_LOCK_TIMEOUT: rc = zb_cli_parse_int(&req->pg.lock_timeout_ms, optarg, "--pg-lock-timeout", 1, 86400000); break;
         case OPT_PG_CHUNK_SIZE: rc = zb_cli_parse_size(&req->pg.chunk_bytes, optarg, "--pg-chunk-size"); break;
         case OPT_PG_SKIP_UNSUPPORTED: req->pg.skip_unsupported = 1; break;
+        case OPT_WITH_ROLE_PASSWORDS: req->pg.with_role_passwords = 1; break;
         case OPT_VOLUME: rc = zb_strv_push(&req->volumes, optarg); break;
         case OPT_VOLUME_LABEL: rc = zb_strv_push(&req->volume_labels, optarg); break;
         case OPT_COMPOSE_PROJECT: rc = zb_strv_push(&req->compose_projects, optarg); break;

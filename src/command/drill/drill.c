@@ -169,51 +169,11 @@ static json_t *checks_json(const zb_drill_report *report)
     return checks;
 }
 
-/* FILE.md and FILE.json; a FILE ending in either names that one. */
-static int report_paths(zb_buf *md, zb_buf *js, const char *file)
-{
-    size_t n = strlen(file);
-    size_t stem = n > 3 && strcmp(file + n - 3, ".md") == 0 ? n - 3 : n > 5 && strcmp(file + n - 5, ".json") == 0 ? n - 5 : n;
-    int rc = zb_buf_printf(md, "%.*s.md", (int)stem, file);
-    return rc < 0 ? rc : zb_buf_printf(js, "%.*s.json", (int)stem, file);
-}
+static void drill_markdown(FILE *out, const void *report) { zb_drill_write_markdown(out, report); }
 
 static int write_reports(const drill *d, json_t *report)
 {
-    char *text = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    char *markdown = NULL;
-    size_t markdown_len = 0;
-    FILE *mem = open_memstream(&markdown, &markdown_len);
-    if (mem) {
-        zb_drill_write_markdown(mem, &d->report);
-        fclose(mem);
-    }
-    int rc = text && markdown ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
-    if (rc == 0 && d->report_file) {
-        zb_buf md = ZB_BUF_INIT, js = ZB_BUF_INIT;
-        rc = report_paths(&md, &js, d->report_file);
-        const char *slash = rc == 0 ? strrchr(md.data, '/') : NULL;
-        if (slash && slash != md.data) { /* the report's folder is made if missing */
-            char *parent = strndup(md.data, (size_t)(slash - md.data));
-            rc = parent ? zb_fs_mkdir_p(parent, 0755) : zb_error_set(ZB_ENOMEM, "out of memory");
-            free(parent);
-        }
-        if (rc == 0)
-            rc = zb_fs_write_file_atomic(js.data, text, strlen(text), 0644);
-        if (rc == 0)
-            rc = zb_fs_write_file_atomic(md.data, markdown, markdown_len, 0644);
-        if (rc == 0)
-            zb_log_info("drill report written to %s and %s", md.data, js.data);
-        zb_buf_free(&md);
-        zb_buf_free(&js);
-    } else if (rc == 0) {
-        fputs(d->as_json ? text : markdown, stdout);
-        if (d->as_json)
-            fputc('\n', stdout);
-    }
-    free(text);
-    free(markdown);
-    return rc;
+    return zb_report_write(report, d->report_file, d->as_json, drill_markdown, &d->report, "drill");
 }
 
 /* The recovery time: until every part was back (fetch, read and decrypt,

@@ -1,18 +1,27 @@
 #include "zakpos_backup/command/drill.h"
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fs.h"
+#include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/timeutil.h"
+
+#include <stdlib.h>
 
 #include <string.h>
 
 static const char *text(const char *value) { return value ? value : "-"; }
 
-static const char *duration(char *buf, size_t size, double s)
+const char *zb_report_duration(char *buf, size_t size, double s)
 {
     zb_format_duration(buf, size, s);
     return buf;
 }
 
+#define duration zb_report_duration
+#define cell zb_report_cell
+
 /* A table cell: no '|' or newline may break the row. */
-static void cell(FILE *out, const char *value)
+void zb_report_cell(FILE *out, const char *value)
 {
     fputs("| ", out);
     for (const char *p = value; *p; p++)
@@ -117,3 +126,52 @@ void zb_drill_write_markdown(FILE *out, const zb_drill_report *report)
     write_parts(out, report->rehearsal);
     write_checks(out, report);
 }
+
+/* FILE.md and FILE.json; a FILE ending in either names that one. */
+static int report_paths(zb_buf *md, zb_buf *js, const char *file)
+{
+    size_t n = strlen(file);
+    size_t stem = n > 3 && strcmp(file + n - 3, ".md") == 0 ? n - 3 : n > 5 && strcmp(file + n - 5, ".json") == 0 ? n - 5 : n;
+    int rc = zb_buf_printf(md, "%.*s.md", (int)stem, file);
+    return rc < 0 ? rc : zb_buf_printf(js, "%.*s.json", (int)stem, file);
+}
+
+int zb_report_write(json_t *report, const char *file, int as_json, zb_report_markdown_fn write_markdown,
+                    const void *markdown_of, const char *what)
+{
+    char *text = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *markdown = NULL;
+    size_t markdown_len = 0;
+    FILE *mem = open_memstream(&markdown, &markdown_len);
+    if (mem) {
+        write_markdown(mem, markdown_of);
+        fclose(mem);
+    }
+    int rc = text && markdown ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
+    if (rc == 0 && file) {
+        zb_buf md = ZB_BUF_INIT, js = ZB_BUF_INIT;
+        rc = report_paths(&md, &js, file);
+        const char *slash = rc == 0 ? strrchr(md.data, '/') : NULL;
+        if (slash && slash != md.data) { /* the report's folder is made if missing */
+            char *parent = strndup(md.data, (size_t)(slash - md.data));
+            rc = parent ? zb_fs_mkdir_p(parent, 0755) : zb_error_set(ZB_ENOMEM, "out of memory");
+            free(parent);
+        }
+        if (rc == 0)
+            rc = zb_fs_write_file_atomic(js.data, text, strlen(text), 0644);
+        if (rc == 0)
+            rc = zb_fs_write_file_atomic(md.data, markdown, markdown_len, 0644);
+        if (rc == 0)
+            zb_log_info("%s report written to %s and %s", what, md.data, js.data);
+        zb_buf_free(&md);
+        zb_buf_free(&js);
+    } else if (rc == 0) {
+        fputs(as_json ? text : markdown, stdout);
+        if (as_json)
+            fputc('\n', stdout);
+    }
+    free(text);
+    free(markdown);
+    return rc;
+}
+

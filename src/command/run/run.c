@@ -123,6 +123,8 @@ static int backup_args(argv_builder *a, const zb_config *c, int lock_wait)
         snprintf(text, sizeof(text), "%d", c->pg_jobs);
         if (rc == 0 && c->pg_jobs > 0)
             rc = arg2(a, "--jobs", text);
+        if (rc == 0 && c->pg_with_role_passwords)
+            rc = arg(a, "--with-role-passwords");
     }
     if (rc == 0 && c->volumes_enabled)
         rc = args_each(a, "--volume", c->volumes);

@@ -467,3 +467,5 @@ int zb_quiesce_release(zb_quiesce *h, zb_docker *d)
     memset(h, 0, sizeof(*h));
     return rc;
 }
+
+int zb_container_call(zb_docker *d, const char *id, const char *verb) { return container_call(d, id, verb); }

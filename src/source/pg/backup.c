@@ -8,6 +8,7 @@
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/database.h"
 #include "zakpos_backup/source/pg/fingerprint.h"
+#include "zakpos_backup/source/pg/globals.h"
 #include "zakpos_backup/source/pg/pg.h"
 #include "zakpos_backup/source/pg/schema.h"
 #include "zakpos_backup/source/pg/snapshot.h"
@@ -15,6 +16,7 @@
 
 #include <libpq/libpq-fs.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,6 +391,23 @@ static int write_catalog(zb_archive_writer *w, PGconn *conn)
     return rc;
 }
 
+/* Before the table of contents, so a recovery creates the roles before the
+ * schema names them as owners and grantees. */
+static int write_globals(zb_archive_writer *w, PGconn *conn, int with_passwords)
+{
+    json_t *globals = NULL;
+    int rc = zb_pg_globals_read(&globals, conn, with_passwords);
+    char *text = rc == 0 ? json_dumps(globals, JSON_COMPACT) : NULL;
+    if (rc == 0)
+        rc = text ? zb_archive_writer_add_file(w, ZB_PG_GLOBALS_NAME, text, strlen(text), 0600)
+                  : zb_error_set(ZB_ENOMEM, "out of memory");
+    if (text)
+        sodium_memzero(text, strlen(text)); /* verifiers are password-equivalent */
+    free(text);
+    json_decref(globals);
+    return rc;
+}
+
 static json_t *summary(const copy_run *run, json_t *items, json_t *skipped, long long large_objects)
 {
     json_t *tables = json_array();
@@ -444,6 +463,8 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
         rc = zb_archive_writer_begin_source(w, ZB_SOURCE_PG, name, source_meta(leader));
     if (rc == 0 && toc_format() >= 2)
         rc = write_catalog(w, leader);
+    if (rc == 0)
+        rc = write_globals(w, leader, opts->with_role_passwords);
     if (rc == 0)
         rc = write_toc(w, leader, items, tables, zb_pg_jobs_for(opts->jobs, run.table_count));
     for (size_t i = 0; rc == 0 && i < json_array_size(skipped); i++)

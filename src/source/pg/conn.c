@@ -218,3 +218,14 @@ int zb_pg_drop_database_at(const char *conninfo, const char *password_file, cons
     PQfinish(maintenance);
     return rc;
 }
+
+int zb_pg_query(PGresult **out, PGconn *conn, const char *sql, const char *what)
+{
+    *out = PQexec(conn, sql);
+    if (PQresultStatus(*out) == PGRES_TUPLES_OK)
+        return 0;
+    int rc = zb_pg_result_error(conn, *out, what);
+    PQclear(*out);
+    *out = NULL;
+    return rc;
+}

@@ -8,6 +8,7 @@
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/database.h"
 #include "zakpos_backup/source/pg/fingerprint.h"
+#include "zakpos_backup/source/pg/globals.h"
 #include "zakpos_backup/source/pg/pg.h"
 #include "zakpos_backup/source/pg/restore_state.h"
 
@@ -276,6 +277,8 @@ int zb_pg_restore_entry(zb_pg_restore *p, zb_archive_reader *r, struct archive_e
         return zb_error_set(ZB_ENOMEM, "out of memory");
     if (strcmp(info->relative, ZB_PG_CATALOG_NAME) == 0 && !p->toc && !p->catalog)
         return zb_pg_read_json_entry(&p->catalog, r, entry, "the database's catalog fingerprint");
+    if (strcmp(info->relative, ZB_PG_GLOBALS_NAME) == 0)
+        return 0; /* roles are recover's alone: a restore never touches them */
     if (strcmp(info->relative, ZB_PG_TOC_NAME) == 0) {
         if (p->toc)
             return zb_error_set(ZB_EFORMAT, "the database source has two tables of contents");

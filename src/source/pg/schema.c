@@ -103,13 +103,7 @@ static unsigned int oid_at(PGresult *res, int row, int col)
 
 static int query(PGresult **out, PGconn *conn, const char *sql, const char *what)
 {
-    *out = PQexec(conn, sql);
-    if (PQresultStatus(*out) == PGRES_TUPLES_OK)
-        return 0;
-    int rc = zb_pg_result_error(conn, *out, what);
-    PQclear(*out);
-    *out = NULL;
-    return rc;
+    return zb_pg_query(out, conn, sql, what);
 }
 
 static void set_text(json_t *o, const char *key, PGresult *res, int row, int col)

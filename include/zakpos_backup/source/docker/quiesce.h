@@ -39,4 +39,8 @@ int zb_quiesce_hold(zb_quiesce *h, zb_docker *d, const char *volume, const zb_vo
  * h is emptied. */
 int zb_quiesce_release(zb_quiesce *h, zb_docker *d);
 
+/* One lifecycle call, POST /containers/{id}{verb} ("/start", "/stop?t=30");
+ * 304 ("already so") is success. recover stops and starts its stack so. */
+int zb_container_call(zb_docker *d, const char *id, const char *verb);
+
 #endif

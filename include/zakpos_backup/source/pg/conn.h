@@ -31,6 +31,9 @@ char *zb_pg_conninfo_dbname(const char *conninfo);
 const char *zb_pg_describe(PGconn *conn, char *buf, size_t size);
 /* Runs a statement that returns no rows; errors quote the server. */
 int zb_pg_exec(PGconn *conn, const char *sql, const char *what);
+/* Runs a query that returns rows into *out (PQclear it); on failure *out is
+ * NULL and the error quotes the server. */
+int zb_pg_query(PGresult **out, PGconn *conn, const char *sql, const char *what);
 /* An error from a failed result: the server's message, detail and hint. */
 int zb_pg_result_error(PGconn *conn, PGresult *res, const char *what);
 

@@ -3,6 +3,8 @@
  * In the archive, under pg/<name>/:
  *   catalog.json                the database's own properties and its catalog
  *                               fingerprint (fingerprint.h, database.h)
+ *   globals.json                the cluster's roles and tablespaces (globals.h),
+ *                               read only by recover
  *   toc.json                    the schema as restorable SQL items and the
  *                               tables whose rows follow (see schema.h)
  *   data/<oid>/<NNNNNN>.copy    a table's rows in COPY text format, cut into
@@ -27,6 +29,7 @@ typedef struct zb_pg_backup_options {
     int lock_timeout_ms;       /* <= 0: 10000 */
     size_t chunk_bytes;        /* 0: 4 MiB */
     int skip_unsupported;
+    int with_role_passwords;   /* store the roles' password verifiers too (globals.json) */
 } zb_pg_backup_options;
 
 int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_options *opts);

@@ -1,0 +1,47 @@
+/* The cluster globals a database needs on a new server: roles (attributes,
+ * memberships, per-role settings, comments) and tablespaces, read through
+ * libpq with pg_dumpall --globals-only semantics. A backup stores them as
+ * pg/<name>/globals.json before the table of contents; only `recover`
+ * applies them (restore, verify --restore and drill never touch roles). */
+#ifndef ZB_SOURCE_PG_GLOBALS_H
+#define ZB_SOURCE_PG_GLOBALS_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#define ZB_PG_GLOBALS_NAME "globals.json"
+#define ZB_PG_GLOBALS_FORMAT 1
+
+/* Reads the globals of conn's server into *out (a new JSON object).
+ * with_passwords: also the password verifiers, from pg_authid; a role that
+ * cannot read it gets everything else, with one warning. */
+int zb_pg_globals_read(json_t **out, PGconn *conn, int with_passwords);
+
+/* What applying the globals did, for the report (new references). */
+typedef struct zb_pg_globals_result {
+    json_t *created;          /* role names created */
+    json_t *kept;             /* role names that existed and were left as they were */
+    json_t *without_password; /* created roles that had no verifier in the archive */
+    json_t *tablespaces;      /* tablespace names created */
+    json_t *problems;         /* statements that failed, as messages (memberships, settings...) */
+} zb_pg_globals_result;
+
+/* Creates, on the server conn is connected to, every role and tablespace of
+ * globals that does not exist there, then the memberships, settings and
+ * comments of the roles it created. Roles that exist are kept as they are,
+ * but for those in ours (an array of names, may be NULL: roles an
+ * interrupted recovery created), which count as created. A role that
+ * cannot be created is an error naming it. */
+int zb_pg_globals_apply(zb_pg_globals_result *result, PGconn *conn, json_t *globals, json_t *ours);
+/* Once database db exists: its owner as the source had it, and the
+ * per-role settings that name it (ALTER ROLE ... IN DATABASE); failures go
+ * to result->problems. */
+int zb_pg_globals_apply_database(zb_pg_globals_result *result, PGconn *conn, json_t *globals, const char *db);
+void zb_pg_globals_result_free(zb_pg_globals_result *result);
+
+/* What blocks applying globals with conn's role: a role to create that needs
+ * superuser when this role is not one, or no CREATEROLE at all. Appends one
+ * message per problem to blocked (and roles that exist to existing). */
+int zb_pg_globals_check(json_t *blocked, json_t *existing, PGconn *conn, json_t *globals);
+
+#endif

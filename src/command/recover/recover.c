@@ -1,0 +1,448 @@
+#include "zakpos_backup/command/recover.h"
+#include "zakpos_backup/archive/reader.h"
+#include "zakpos_backup/archive/writer.h"
+#include "zakpos_backup/command/drill.h"
+#include "zakpos_backup/command/recover_parts.h"
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fault.h"
+#include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/progress.h"
+#include "zakpos_backup/common/signal.h"
+#include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/remote/copy.h"
+#include "zakpos_backup/repo/repo.h"
+#include "zakpos_backup/restore/plan.h"
+#include "zakpos_backup/source/pg/conn.h"
+#include "zakpos_backup/source/pg/globals.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* globals.json holds a few lines per role: far below this */
+#define GLOBALS_MAX_BYTES (64u << 20)
+#define SMOKE_OUTPUT_MAX 4096
+
+typedef struct recovery {
+    const zb_recover_request *req;
+    const zb_config *config;
+    zb_recover_journal journal;
+    zb_docker *docker;
+    json_t *globals;
+    zb_pg_globals_result roles;
+    double roles_seconds;
+    char *db_name;
+    json_t *report;
+} recovery;
+
+static const char *pg_conninfo(const recovery *rv)
+{
+    return rv->req->pg_conninfo ? rv->req->pg_conninfo : rv->config->pg_conninfo;
+}
+
+static const char *pg_password_file(const recovery *rv)
+{
+    const char *f = rv->req->pg_password_file ? rv->req->pg_password_file : rv->config->pg_password_file;
+    return f && *f ? f : NULL;
+}
+
+static int open_docker(recovery *rv)
+{
+    if (rv->docker)
+        return 0;
+    const char *host = rv->req->docker_host ? rv->req->docker_host : rv->config->docker_host;
+    return zb_docker_open(&rv->docker, host && *host ? host : NULL);
+}
+
+/* ------------------------------------------------------------ the globals */
+
+static int read_entry_text(zb_buf *out, zb_archive_reader *r)
+{
+    char block[64 * 1024];
+    ssize_t n;
+    while ((n = zb_archive_reader_read(r, block, sizeof(block))) > 0) {
+        if (out->len + (size_t)n > GLOBALS_MAX_BYTES)
+            return zb_error_set(ZB_EUNSAFE, "%s is larger than %u bytes", ZB_PG_GLOBALS_NAME, GLOBALS_MAX_BYTES);
+        int rc = zb_buf_append(out, block, (size_t)n);
+        if (rc < 0)
+            return rc;
+    }
+    return n < 0 ? (int)n : 0;
+}
+
+static void remember_created_roles(recovery *rv)
+{
+    json_t *recorded = json_object_get(rv->journal.doc, "roles_created");
+    size_t i, k;
+    json_t *x, *y;
+    json_array_foreach(rv->roles.created, i, x) {
+        int known = 0;
+        json_array_foreach(recorded, k, y) known |= json_equal(x, y);
+        if (!known)
+            json_array_append(recorded, x);
+    }
+    if (zb_recover_journal_save(&rv->journal) < 0) {
+        zb_log_warn("%s", zb_error_message());
+        zb_error_clear();
+    }
+}
+
+/* The roles come before the database's table of contents, which names them
+ * as owners and grantees. They are created from bytes the secretstream has
+ * authenticated (a changed byte fails its chunk before it gets here); the
+ * database itself is published only once the whole archive verified. */
+static int take_globals(zb_archive_reader *r, struct archive_entry *e, const zb_entry_info *info, void *payload)
+{
+    (void)e;
+    recovery *rv = payload;
+    if (strcmp(info->source_kind, ZB_SOURCE_PG) != 0 || strcmp(info->relative, ZB_PG_GLOBALS_NAME) != 0)
+        return 0;
+    zb_buf text = ZB_BUF_INIT;
+    json_error_t jerr;
+    int rc = read_entry_text(&text, r);
+    if (rc == 0 && !(rv->globals = json_loadb(text.data ? text.data : "", text.len, 0, &jerr)))
+        rc = zb_error_set(ZB_EFORMAT, "%s of database %s is not JSON: %s", ZB_PG_GLOBALS_NAME, info->source_name, jerr.text);
+    if (text.data)
+        sodium_memzero(text.data, text.len); /* may hold password verifiers */
+    zb_buf_free(&text);
+    const char *db = rc == 0 ? json_string_value(json_object_get(rv->globals, "database")) : NULL;
+    if (rc == 0 && !(rv->db_name = zb_strdup(db ? db : info->source_name)))
+        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    const char *done = zb_recover_journal_part(&rv->journal, ZB_SOURCE_PG, info->source_name);
+    if (rc < 0 || (done && strcmp(done, "done") == 0))
+        return rc < 0 ? rc : 1;
+    double started = zb_time_monotonic();
+    PGconn *conn = NULL;
+    zb_progress_phase("creating the roles", 0);
+    if ((rc = zb_pg_connect_db(&conn, pg_conninfo(rv), pg_password_file(rv), ZB_PG_MAINTENANCE_DB)) == 0)
+        rc = zb_pg_globals_apply(&rv->roles, conn, rv->globals, json_object_get(rv->journal.doc, "roles_created"));
+    PQfinish(conn);
+    remember_created_roles(rv);
+    rv->roles_seconds += zb_time_monotonic() - started;
+    ZB_FAULT_POINT("recover-roles", info->source_name);
+    return rc < 0 ? rc : 1;
+}
+
+/* ------------------------------------------------------------ the targets */
+
+static const char *path_target(const recovery *rv, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < rv->req->path_count; i++)
+        if (strncmp(rv->req->paths[i], name, n) == 0 && rv->req->paths[i][n] == '=')
+            return rv->req->paths[i] + n + 1;
+    for (size_t i = 0; i < rv->config->path_count; i++)
+        if (strcmp(rv->config->paths[i].name, name) == 0)
+            return rv->config->paths[i].dir;
+    return NULL;
+}
+
+/* A part an interrupted recovery began is replaced: what is there is its
+ * own unfinished (or unrecorded) work, not the user's. */
+static int begin_part(recovery *rv, const char *kind, const char *name, int *force)
+{
+    const char *state = zb_recover_journal_part(&rv->journal, kind, name);
+    *force = rv->req->force || (state && strcmp(state, "started") == 0);
+    return zb_recover_journal_set_part(&rv->journal, kind, name, "started");
+}
+
+static int add_pg(recovery *rv, zb_restore_plan *plan, const char *name)
+{
+    int force = 0;
+    int rc = begin_part(rv, ZB_SOURCE_PG, name, &force);
+    zb_pg_restore_options pg = {0};
+    pg.conninfo = pg_conninfo(rv);
+    pg.password_file = pg_password_file(rv);
+    pg.target_db = rv->db_name ? rv->db_name : name;
+    pg.jobs = rv->req->pg_jobs > 0 ? rv->req->pg_jobs : rv->config->pg_jobs;
+    pg.force = force;
+    return rc < 0 ? rc : zb_restore_plan_add_pg(plan, name, &pg);
+}
+
+static int add_volume(recovery *rv, zb_restore_plan *plan, const char *name)
+{
+    int force = 0;
+    int rc = open_docker(rv);
+    if (rc == 0)
+        rc = begin_part(rv, ZB_SOURCE_VOLUME, name, &force);
+    zb_volume_restore_options opts = {0};
+    opts.force = force;
+    return rc < 0 ? rc : zb_restore_plan_add_volume(plan, rv->docker, name, name, &opts);
+}
+
+static int add_path(recovery *rv, zb_restore_plan *plan, const char *name)
+{
+    const char *target = path_target(rv, name);
+    if (!target) {
+        zb_error_set(ZB_ENOTFOUND, "the archive's path %s has no location here: the configuration's [paths] does not name it",
+                     name);
+        return zb_error_hint("add '%s = DIR' to [paths], or give --path %s=DIR", name, name);
+    }
+    int force = 0;
+    int rc = begin_part(rv, ZB_SOURCE_PATH, name, &force);
+    return rc < 0 ? rc : zb_restore_plan_add_path(plan, name, target, force);
+}
+
+/* Every source goes back where it came from, except what an interrupted
+ * recovery already finished (read, and so verified, but not written again). */
+static int select_source(zb_restore_plan *plan, const char *kind, const char *name, void *payload)
+{
+    recovery *rv = payload;
+    const char *state = zb_recover_journal_part(&rv->journal, kind, name);
+    if (state && strcmp(state, "done") == 0) {
+        zb_log_info("%s %s: restored by the earlier recovery, kept", kind, name);
+        return 0;
+    }
+    if (strcmp(kind, ZB_SOURCE_PG) == 0)
+        return add_pg(rv, plan, name);
+    if (strcmp(kind, ZB_SOURCE_VOLUME) == 0)
+        return add_volume(rv, plan, name);
+    return add_path(rv, plan, name);
+}
+
+static void record_finished(recovery *rv, zb_restore_plan *plan, json_t *parts)
+{
+    for (size_t i = 0; i < zb_restore_plan_count(plan); i++) {
+        zb_restore_target_info t = zb_restore_plan_target(plan, i);
+        if (t.finished && zb_recover_journal_set_part(&rv->journal, t.kind, t.name, "done") < 0) {
+            zb_log_warn("%s", zb_error_message());
+            zb_error_clear();
+        }
+        json_array_append_new(parts, json_pack("{s:s, s:s, s:s, s:f, s:s}", "kind", t.kind, "name", t.name, "target",
+                                               t.target, "restore_seconds", t.load_seconds + t.finish_seconds, "result",
+                                               t.finished ? "restored" : "not restored"));
+    }
+}
+
+/* Settings a role has in the recovered database need the database. */
+static void database_role_settings(recovery *rv)
+{
+    if (!rv->globals || !rv->db_name)
+        return;
+    PGconn *conn = NULL;
+    if (zb_pg_connect_db(&conn, pg_conninfo(rv), pg_password_file(rv), ZB_PG_MAINTENANCE_DB) == 0)
+        zb_pg_globals_apply_database(&rv->roles, conn, rv->globals, rv->db_name);
+    else {
+        zb_log_warn("per-database role settings not restored: %s", zb_error_message());
+        zb_error_clear();
+    }
+    PQfinish(conn);
+}
+
+static int restore_all(recovery *rv, const char *archive, json_t *parts)
+{
+    zb_archive_reader *r = NULL;
+    zb_restore_plan *plan = NULL;
+    int rc = zb_restore_plan_new(&plan);
+    if (rc == 0) {
+        zb_restore_plan_on_entry(plan, take_globals, rv);
+        zb_restore_plan_on_unselected(plan, select_source, rv);
+        rc = zb_archive_reader_open(&r, archive, &rv->req->keys);
+    }
+    struct stat st;
+    if (rc == 0) {
+        zb_progress_begin("recover", stat(archive, &st) == 0 ? (uint64_t)st.st_size : 0);
+        rc = zb_restore_plan_run(plan, r);
+        zb_progress_end();
+    }
+    if (plan)
+        record_finished(rv, plan, parts);
+    if (rc == 0)
+        database_role_settings(rv);
+    zb_restore_plan_free(plan);
+    zb_archive_reader_free(r);
+    return rc;
+}
+
+/* ------------------------------------------------------- the smoke check */
+
+static int run_smoke(const recovery *rv, json_t *report)
+{
+    const char *command = rv->config->recover_smoke_command;
+    json_t *smoke = json_object();
+    json_object_set_new(report, "smoke", smoke);
+    if (!command || !*command) {
+        json_object_set_new(smoke, "result", json_string("none configured"));
+        return 0;
+    }
+    json_object_set_new(smoke, "command", json_string(command));
+    zb_log_info("smoke check: %s", command);
+    FILE *p = popen(command, "r");
+    if (!p)
+        return zb_error_set(ZB_EFAIL, "cannot run the smoke check '%s'", command);
+    char output[SMOKE_OUTPUT_MAX + 1];
+    size_t got = 0, n;
+    char sink[4096];
+    while ((n = fread(got < SMOKE_OUTPUT_MAX ? output + got : sink, 1,
+                      got < SMOKE_OUTPUT_MAX ? SMOKE_OUTPUT_MAX - got : sizeof(sink), p)) > 0)
+        got += got < SMOKE_OUTPUT_MAX ? n : 0;
+    output[got] = '\0';
+    int status = pclose(p);
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    json_object_set_new(smoke, "exit_status", json_integer(code));
+    json_object_set_new(smoke, "output", json_string(output));
+    json_object_set_new(smoke, "result", json_string(code == 0 ? "pass" : "fail"));
+    if (code != 0)
+        return zb_error_set(ZB_EVERIFY, "the smoke check '%s' failed with exit status %d", command, code);
+    return 0;
+}
+
+/* ------------------------------------------------------------- the phases */
+
+static void add_roles(json_t *report, const recovery *rv)
+{
+    json_t *created = json_array();
+    size_t i;
+    json_t *x;
+    /* roles an interrupted recovery created count as created, not kept */
+    json_array_foreach(json_object_get(rv->journal.doc, "roles_created"), i, x) json_array_append(created, x);
+    json_t *kept = json_array();
+    json_array_foreach(rv->roles.kept, i, x) {
+        size_t k;
+        json_t *y;
+        int ours = 0;
+        json_array_foreach(created, k, y) ours |= json_equal(x, y);
+        if (!ours)
+            json_array_append(kept, x);
+    }
+    json_object_set_new(report, "roles", json_pack("{s:o, s:o, s:O?, s:O?, s:O?}", "created", created, "kept", kept,
+                                                   "without_password", rv->roles.without_password, "tablespaces_created",
+                                                   rv->roles.tablespaces, "problems", rv->roles.problems));
+}
+
+static void phase_time(json_t *report, const char *phase, double seconds)
+{
+    json_object_set_new(json_object_get(report, "seconds"), phase, json_real(seconds));
+}
+
+static int phases(recovery *rv, const char *archive, json_t *report)
+{
+    double t = zb_time_monotonic();
+    json_t *stack = NULL, *parts = json_array(), *containers = json_array();
+    json_object_set_new(report, "parts", parts);
+    json_object_set_new(report, "containers", containers);
+    /* 2: the stack stops (what an interrupted recovery stopped stays so) */
+    int rc = open_docker(rv);
+    if (rc == 0)
+        rc = zb_recover_stack_find(&stack, rv->docker, rv->config);
+    if (rc == 0)
+        rc = zb_recover_stack_stop(&rv->journal, rv->docker, stack);
+    json_decref(stack);
+    phase_time(report, "stop", zb_time_monotonic() - t);
+    ZB_FAULT_POINT("recover-restore", archive);
+    /* 3-5: roles, database, volumes, paths in one verified pass */
+    t = zb_time_monotonic();
+    if (rc == 0)
+        rc = restore_all(rv, archive, parts);
+    phase_time(report, "restore", zb_time_monotonic() - t);
+    phase_time(report, "roles", rv->roles_seconds);
+    add_roles(report, rv);
+    if (rc < 0)
+        return rc;
+    ZB_FAULT_POINT("recover-start", archive);
+    /* 6: the stack runs again and answers */
+    t = zb_time_monotonic();
+    rc = zb_recover_stack_start(&rv->journal, rv->docker, rv->config->recover_health_timeout_seconds, containers);
+    phase_time(report, "start", zb_time_monotonic() - t);
+    t = zb_time_monotonic();
+    if (rc == 0)
+        rc = run_smoke(rv, report);
+    phase_time(report, "smoke", zb_time_monotonic() - t);
+    return rc;
+}
+
+/* A failed recovery leaves the stack running as it found it; its journal
+ * stays, and the next recovery stops it again and finishes the work. */
+static void put_stack_back(recovery *rv)
+{
+    if (!rv->docker || json_array_size(json_object_get(rv->journal.doc, "containers")) == 0)
+        return;
+    zb_error_saved failure;
+    zb_error_save(&failure);
+    json_t *ignored = json_array();
+    if (zb_recover_stack_start(&rv->journal, rv->docker, rv->config->recover_health_timeout_seconds, ignored) < 0)
+        zb_log_warn("cannot start the stopped containers again: %s", zb_error_message());
+    json_decref(ignored);
+    zb_error_raise(&failure);
+}
+
+static json_t *new_report(const recovery *rv, const char *archive)
+{
+    char now[32], host[256] = "";
+    zb_time_format_iso(now, sizeof(now), time(NULL));
+    gethostname(host, sizeof(host) - 1);
+    const char *slash = strrchr(archive, '/');
+    json_t *report = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:{s:f}}", "command", "recover", "archive", slash ? slash + 1 : archive,
+                               "host", host, "started", now, "fetched_from", rv->req->fetched_from, "seconds", "fetch",
+                               rv->req->fetch_seconds);
+    return report;
+}
+
+static void finish_report(json_t *report, double started, int rc, const recovery *rv)
+{
+    json_t *s = json_object_get(report, "seconds");
+    double total = json_real_value(json_object_get(s, "fetch")) + zb_time_monotonic() - started;
+    json_object_set_new(s, "total", json_real(total));
+    json_object_set_new(report, "rto_seconds", json_real(total));
+    json_object_set_new(report, "result", json_string(rc == 0 ? "pass" : "fail"));
+    if (rc < 0)
+        json_object_set_new(report, "error", json_string(zb_error_message()));
+    json_object_set_new(report, "resumed", json_boolean(json_is_true(json_object_get(rv->journal.doc, "resumed"))));
+}
+
+int zb_recover_run(const zb_recover_request *req, const zb_config *config)
+{
+    if (req->plan)
+        return zb_recover_plan(req, config, req->archive);
+    recovery rv;
+    memset(&rv, 0, sizeof(rv));
+    rv.req = req;
+    rv.config = config;
+    double started = zb_time_monotonic();
+    const char *slash = strrchr(req->archive, '/');
+    int resumed = 0;
+    /* 1: header and signature before anything is touched */
+    zb_archive_reader *check = NULL;
+    int rc = zb_archive_reader_open(&check, req->archive, &req->keys);
+    zb_archive_reader_free(check);
+    if (rc == 0)
+        rc = zb_recover_journal_open(&rv.journal, slash ? slash + 1 : req->archive, &resumed);
+    if (rc < 0) {
+        zb_recover_journal_free(&rv.journal);
+        return rc;
+    }
+    if (resumed)
+        json_object_set_new(rv.journal.doc, "resumed", json_true());
+    rv.report = new_report(&rv, req->archive);
+    zb_log_info("recover: %s%s", req->archive, resumed ? " (finishing an interrupted recovery)" : "");
+    rc = phases(&rv, req->archive, rv.report);
+    if (rc < 0)
+        put_stack_back(&rv);
+    finish_report(rv.report, started, rc, &rv);
+    zb_error_saved failure;
+    zb_error_save(&failure);
+    int written = zb_report_write(rv.report, req->report_file, req->as_json, zb_recover_write_markdown, rv.report,
+                                  "recovery");
+    /* complete only now: the journal goes once the report says so */
+    if (rc == 0 && written == 0)
+        written = zb_recover_journal_finish(&rv.journal);
+    if (rc < 0 && written < 0)
+        zb_log_error("%s", zb_error_message());
+    if (rc < 0)
+        zb_error_raise(&failure);
+    else
+        rc = written;
+    json_decref(rv.report);
+    json_decref(rv.globals);
+    zb_pg_globals_result_free(&rv.roles);
+    free(rv.db_name);
+    zb_docker_close(rv.docker);
+    zb_recover_journal_free(&rv.journal);
+    return rc;
+}

@@ -1,0 +1,53 @@
+# Every database backup stores the cluster globals (pg/<name>/globals.json):
+# the roles, memberships and settings, with password verifiers only when
+# asked (--with-role-passwords); a backup role that cannot read pg_authid
+# still stores every role, without verifiers, and says so in one warning.
+# The oracle reads the unencrypted archive's tar stream itself (header
+# skipped, zstd -d), not through the tool.
+. "$ZB_TEST_LIB/common.sh"
+. "$ZB_TEST_LIB/pg.sh"
+zb_test_begin
+cd "$ZB_TMP"
+zb_pg_start
+zb_psql >/dev/null <<'SQL'
+CREATE ROLE app_owner LOGIN PASSWORD 'owner-pw-1';
+CREATE ROLE app_group NOLOGIN;
+GRANT app_group TO app_owner WITH ADMIN OPTION;
+ALTER ROLE app_owner SET statement_timeout = '5min';
+CREATE DATABASE zakpos_db OWNER app_owner;
+SQL
+ZB_PG_DB=zakpos_db zb_psql -U app_owner -c "CREATE TABLE t (id int PRIMARY KEY)" >/dev/null
+# the archive's plain bytes: the header's length is at offset 10 (2 bytes, little-endian)
+plain() {
+    local a h
+    a=$(zb_archives_in "$1")
+    h=$(od -An -tu2 -j10 -N2 "$a" | tr -d ' ')
+    tail -c +$((h + 1)) "$a" | zstd -dcq
+}
+backup() {
+    local repo=$1 user=$2
+    shift 2
+    "$ZB_BIN" --log-format text backup --repo "$repo" --no-encryption --pg "host=$ZB_PG_SOCKET port=$ZB_PG_PORT user=$user dbname=zakpos_db" "$@"
+}
+
+zb_expect_status 0 "backup as a superuser, without --with-role-passwords" -- backup plain postgres
+text=$(plain plain | tr -d '\0')
+zb_expect_contains "$text" "globals.json" "the archive holds the globals"
+zb_expect_contains "$text" '"name":"app_owner"' "with the roles"
+zb_expect_contains "$text" '"role":"app_group","member":"app_owner"' "their memberships"
+zb_expect_contains "$text" '"setting":"statement_timeout=5min"' "their settings"
+zb_expect_not_contains "$text" "SCRAM-SHA-256" "and no verifier"
+
+zb_expect_status 0 "backup as a superuser, with --with-role-passwords" -- backup verifiers postgres --with-role-passwords
+verifier=$(zb_psql -At -c "SELECT rolpassword FROM pg_authid WHERE rolname = 'app_owner'")
+zb_expect_contains "$(plain verifiers | tr -d '\0')" "$verifier" "the verifier is stored"
+zb_expect_not_contains "$ZB_LAST_OUTPUT" "SCRAM" "and never logged"
+
+zb_expect_status 0 "backup as the database's owner, with --with-role-passwords" -- backup owner app_owner --with-role-passwords
+zb_expect_equal "$(grep -c 'cannot read pg_authid' <<<"$ZB_LAST_OUTPUT")" 1 "one warning"
+text=$(plain owner | tr -d '\0')
+zb_expect_contains "$text" '"name":"app_group"' "every role is still stored"
+zb_expect_not_contains "$text" "SCRAM-SHA-256" "without verifiers"
+zb_expect_status 0 "that archive restores" -- "$ZB_BIN" restore "$(zb_archives_in owner)" \
+    --pg-target "host=$ZB_PG_SOCKET port=$ZB_PG_PORT user=postgres dbname=copy"
+zb_test_end

@@ -1,0 +1,3 @@
+foreach(t globals recover plan_and_resume)
+  zb_shell_test(integration.recover.${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.sh LABELS "integration;recover" TIMEOUT 600)
+endforeach()
