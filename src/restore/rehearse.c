@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 /* Differences kept per part: enough to act on, bounded for a report. */
-#define DIFFERENCE_LIMIT 50
+#define DIFFERENCE_LIMIT 500
 
 typedef struct rehearsal {
     const zb_rehearse_options *opts;

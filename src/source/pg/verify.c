@@ -160,6 +160,7 @@ typedef struct verify_run {
     long long rows;
     json_t *tables;   /* the toc's data tables */
     json_t *recorded; /* the manifest's per-table summary */
+    int some_skipped; /* the backup skipped unsupported objects (--pg-skip-unsupported) */
     const char *copy_encoding; /* the toc's: rows are read back in it */
     size_t next_table;
     int failed;
@@ -329,7 +330,9 @@ static int verify_tables(verify_run *run)
 static void add_catalog_difference(const char *text, void *payload) { add_difference(payload, "%s", text); }
 
 /* The catalog fingerprint of the restored database against the archive's:
- * what the restore left out on purpose is not compared. */
+ * what the restore left out on purpose is not compared, nor what the backup
+ * skipped (--pg-skip-unsupported: the objects and their dependents, named in
+ * the manifest and the backup's log). */
 static int verify_catalog(verify_run *run, PGconn *conn)
 {
     json_t *restored = NULL;
@@ -343,6 +346,7 @@ static int verify_catalog(verify_run *run, PGconn *conn)
         scope.objects_missing |= strcmp(what, "object") == 0;
         scope.database_left_out |= strcmp(json_string_value(json_object_get(x, "id")) ?: "", "DATABASE") == 0;
     }
+    scope.objects_missing |= run->some_skipped;
     double started = zb_time_monotonic();
     int rc = zb_pg_fingerprint_read(&restored, conn);
     if (rc < 0)
@@ -433,6 +437,7 @@ int zb_pg_verify_database(json_t *differences, size_t limit, size_t *count, long
     run.differences = differences;
     run.limit = limit;
     run.recorded = json_object_get(summary, "tables");
+    run.some_skipped = json_array_size(json_object_get(summary, "skipped")) > 0;
     run.copy_encoding = json_string_value(json_object_get(toc, "copy_encoding"));
     run.tables = tables_largest_first(json_object_get(toc, "tables"));
     pthread_mutex_init(&run.lock, NULL);
