@@ -27,6 +27,12 @@ void abuf_free(abuf *b);
 /* "error: ..." / "warning: ..." on stderr; agent_fail returns -1. */
 int agent_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int agent_fail_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#if defined(__clang_analyzer__) && !defined(AGENT_DEFINES_FAIL)
+/* For the static analyzer only: the same calls, with the -1 they return
+ * written out, so it follows the failure paths as they run. */
+#define agent_fail(...) (agent_fail(__VA_ARGS__), -1)
+#define agent_fail_errno(...) (agent_fail_errno(__VA_ARGS__), -1)
+#endif
 void agent_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int agent_write_all(int fd, const void *data, size_t len);

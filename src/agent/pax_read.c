@@ -578,6 +578,8 @@ static int make_node(restorer *r, entry *e, int dir_fd, const char *base)
 
 static int restore_entry(restorer *r, entry *e)
 {
+    if (!e->name)
+        return agent_fail("an entry of the stream has no name");
     int is_root = strcmp(e->name, ".") == 0;
     if (is_root && e->type != '5')
         return agent_fail("the stream's root is not a folder");

@@ -374,6 +374,8 @@ static int write_entry(writer *w, int dir_fd, const char *name, abuf *rel)
         return errno == ENOENT ? 0 : agent_fail_errno(errno, "cannot stat ./%s", rel->data);
     if (S_ISSOCK(st.st_mode))
         return 0; /* no tar holds a socket; the count leaves them out too */
+    if (!name && !S_ISDIR(st.st_mode))
+        return agent_fail("the volume's root is not a folder");
     abuf stored = {0}, pax = {0};
     int rc = abuf_printf(&stored, "./%s%s", name ? rel->data : "", S_ISDIR(st.st_mode) && name ? "/" : "");
     if (rc == 0)

@@ -177,7 +177,7 @@ static int compare_names(const void *a, const void *b) { return strcmp(*(const c
 
 static long relation_number(const zb_pg_plan *plan, const char *name)
 {
-    if (!name)
+    if (!name || plan->relation_count == 0) /* no relations: the list may be NULL */
         return ZB_PG_NO_RELATION;
     const char **at = bsearch(&name, plan->relations, plan->relation_count, sizeof(*plan->relations), compare_names);
     return at ? (long)(at - plan->relations) : ZB_PG_NO_RELATION;
