@@ -16,7 +16,7 @@ RUN apt-get update \
         libjansson-dev libinih-dev libssl-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY CMakeLists.txt ./
+COPY CMakeLists.txt README.md ./
 COPY include ./include
 COPY src ./src
 COPY docs ./docs
