@@ -20,6 +20,6 @@ if(ENABLE_FUZZERS)
     "set -e; d=$(mktemp -d); trap 'rm -rf $d' EXIT; $<TARGET_FILE:zb-fuzz-corpus> $d; $<TARGET_FILE:zb-fuzz-reader> -runs=20000 -max_total_time=60 -timeout=10 -rss_limit_mb=1024 $d")
   set_tests_properties(fuzz.reader_smoke PROPERTIES LABELS "fuzz" TIMEOUT 180)
   add_test(NAME fuzz.reader_keyed_smoke COMMAND bash -c
-    "set -e; d=$(mktemp -d); trap 'rm -rf $d' EXIT; mkdir $d/plain $d/keyed; $<TARGET_FILE:zb-fuzz-corpus> $d/plain $d/keyed; $<TARGET_FILE:zb-fuzz-reader-keyed> -runs=20000 -max_total_time=60 -timeout=10 -rss_limit_mb=1024 $d/keyed ${CMAKE_CURRENT_LIST_DIR}/regressions")
+    "set -e; d=$(mktemp -d); trap 'rm -rf $d' EXIT; mkdir $d/plain $d/keyed; $<TARGET_FILE:zb-fuzz-corpus> $d/plain $d/keyed; $<TARGET_FILE:zb-fuzz-reader-keyed> -runs=5000 -max_total_time=20 -timeout=10 -rss_limit_mb=1024 $d/keyed ${CMAKE_CURRENT_LIST_DIR}/regressions")
   set_tests_properties(fuzz.reader_keyed_smoke PROPERTIES LABELS "fuzz" TIMEOUT 180)
 endif()
