@@ -36,21 +36,36 @@ int zb_pg_database_read(json_t **out, PGconn *conn)
     return rc;
 }
 
-int zb_pg_read_json_entry(json_t **out, zb_archive_reader *r, struct archive_entry *entry, const char *what)
+int zb_pg_read_entry(char **out, size_t *len, zb_archive_reader *r, struct archive_entry *entry, size_t limit,
+                      const char *what)
 {
     la_int64_t size = archive_entry_size(entry);
-    if (size < 0 || (uint64_t)size > ZB_JSON_MAX_TEXT)
+    if (size < 0 || (uint64_t)size > limit)
         return zb_error_set(ZB_EFORMAT, "%s is too large (%lld bytes)", what, (long long)size);
-    char *text = malloc((size_t)size + 1);
-    if (!text)
+    char *buf = malloc((size_t)size + 1);
+    if (!buf)
         return zb_error_set(ZB_ENOMEM, "out of memory for %s", what);
     size_t got = 0;
     ssize_t n;
-    while (got < (size_t)size && (n = zb_archive_reader_read(r, text + got, (size_t)size - got)) > 0)
+    while (got < (size_t)size && (n = zb_archive_reader_read(r, buf + got, (size_t)size - got)) > 0)
         got += (size_t)n;
-    int rc = got == (size_t)size ? zb_json_parse_limited(out, text, got, what)
-             : zb_error_code() < 0 ? zb_error_code()
-                                   : zb_error_set(ZB_EFORMAT, "%s is truncated", what);
+    if (got != (size_t)size) {
+        free(buf);
+        return zb_error_code() < 0 ? zb_error_code() : zb_error_set(ZB_EFORMAT, "%s is truncated", what);
+    }
+    buf[got] = '\0';
+    *out = buf;
+    *len = got;
+    return 0;
+}
+
+int zb_pg_read_json_entry(json_t **out, zb_archive_reader *r, struct archive_entry *entry, const char *what)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = zb_pg_read_entry(&text, &len, r, entry, ZB_JSON_MAX_TEXT, what);
+    if (rc == 0)
+        rc = zb_json_parse_limited(out, text, len, what);
     free(text);
     return rc;
 }

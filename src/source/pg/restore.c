@@ -21,36 +21,13 @@
 #define MAX_TOC_BYTES ZB_JSON_MAX_TEXT
 #define MAX_CHUNK_BYTES (1024u << 20)
 
-static int read_entry(char **out, size_t *len, zb_archive_reader *r, struct archive_entry *entry, size_t limit,
-                      const char *what)
-{
-    la_int64_t size = archive_entry_size(entry);
-    if (size < 0 || (uint64_t)size > limit)
-        return zb_error_set(ZB_EFORMAT, "%s is too large (%lld bytes)", what, (long long)size);
-    char *buf = malloc((size_t)size + 1);
-    if (!buf)
-        return zb_error_set(ZB_ENOMEM, "out of memory for %s", what);
-    size_t got = 0;
-    ssize_t n;
-    while (got < (size_t)size && (n = zb_archive_reader_read(r, buf + got, (size_t)size - got)) > 0)
-        got += (size_t)n;
-    if (got != (size_t)size) {
-        free(buf);
-        return zb_error_code() < 0 ? zb_error_code() : zb_error_set(ZB_EFORMAT, "%s is truncated", what);
-    }
-    buf[got] = '\0';
-    *out = buf;
-    *len = got;
-    return 0;
-}
-
 /* The toc is parsed once into the plan the restore then follows; the
  * JSON stays for what reads it as such (verification, the COPY statement). */
 static int load_toc(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry *entry)
 {
     char *text = NULL;
     size_t len = 0;
-    int rc = read_entry(&text, &len, r, entry, MAX_TOC_BYTES, "the database's table of contents");
+    int rc = zb_pg_read_entry(&text, &len, r, entry, MAX_TOC_BYTES, "the database's table of contents");
     if (rc < 0)
         return rc;
     rc = zb_json_parse_limited(&p->toc, text, len, "the database's table of contents");
@@ -220,7 +197,7 @@ static int load_chunk(zb_pg_restore *p, zb_archive_reader *r, struct archive_ent
     if (!j)
         return zb_error_set(ZB_ENOMEM, "out of memory");
     j->table = t;
-    int rc = read_entry(&j->data, &j->len, r, entry, MAX_CHUNK_BYTES, relative);
+    int rc = zb_pg_read_entry(&j->data, &j->len, r, entry, MAX_CHUNK_BYTES, relative);
     if (rc < 0) {
         zb_pg_job_free(j);
         return rc;

@@ -44,6 +44,10 @@ int zb_pg_database_apply(PGconn *maintenance, const char *name, json_t *props, i
 int zb_pg_copy_encoding_set(PGconn *conn, const char *encoding);
 int zb_pg_copy_encoding_reset(PGconn *conn, const char *encoding);
 
+/* An archive entry read whole (at most limit bytes), NUL-terminated; *out
+ * is free()d by the caller. */
+int zb_pg_read_entry(char **out, size_t *len, zb_archive_reader *r, struct archive_entry *entry, size_t limit,
+                     const char *what);
 /* Reads a small JSON entry of the archive (catalog.json) whole. */
 int zb_pg_read_json_entry(json_t **out, zb_archive_reader *r, struct archive_entry *entry, const char *what);
 
