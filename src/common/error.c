@@ -21,11 +21,16 @@ static _Thread_local struct zb_error_record last_error;
 __attribute__((format(printf, 4, 0)))
 static int record(const char *file, int line, int code, const char *fmt, va_list ap)
 {
+    /* Formatted aside first: callers pass the current message or hint back
+     * in (re-raising with another code), and vsnprintf must not read the
+     * buffer it writes. */
+    char message[ZB_ERROR_MESSAGE_MAX];
+    vsnprintf(message, sizeof(message), fmt, ap);
+    memcpy(last_error.message, message, sizeof(message));
     last_error.code = code;
     last_error.file = file;
     last_error.line = line;
     last_error.hint[0] = '\0';
-    vsnprintf(last_error.message, sizeof(last_error.message), fmt, ap);
     return code;
 }
 
@@ -68,10 +73,12 @@ int zb_error_context(const char *fmt, ...)
 
 int zb_error_hint(const char *fmt, ...)
 {
+    char hint[sizeof(last_error.hint)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error.hint, sizeof(last_error.hint), fmt, ap);
+    vsnprintf(hint, sizeof(hint), fmt, ap);
     va_end(ap);
+    memcpy(last_error.hint, hint, sizeof(hint));
     return last_error.code;
 }
 

@@ -306,6 +306,22 @@ static void note_section(parse_state *st, const char *line)
         fail_line(st, "out of memory");
 }
 
+/* inih's buffer is fixed at build time: a longer line would reach it in
+ * pieces, the second read as a line of its own. Drops the rest of a line
+ * that did not fit and says so. */
+static int line_was_cut(const char *buf, int size, FILE *fp)
+{
+    size_t len = strlen(buf);
+    if (len < (size_t)size - 1 || buf[len - 1] == '\n')
+        return 0;
+    int ch = fgetc(fp);
+    if (ch == EOF || ch == '\n')
+        return 0; /* it fitted exactly */
+    while (ch != EOF && ch != '\n')
+        ch = fgetc(fp);
+    return 1;
+}
+
 /* inih asks for the file line by line: counting here gives the handler the
  * line number of every key, for messages and for `config check`, and shows
  * every section header, which the handler never sees on its own. */
@@ -316,6 +332,11 @@ static char *read_line(char *buf, int size, void *stream)
     if (!got)
         return got;
     st->line++;
+    if (line_was_cut(buf, size, st->fp)) {
+        fail_line(st, "the line is longer than %d characters, the longest the configuration reader takes", size - 2);
+        buf[0] = '\0'; /* the rest was dropped: inih sees an empty line */
+        return got;
+    }
     const char *p = buf + strspn(buf, " \t");
     st->indented = p > buf && *p && !strchr("\r\n;#", *p);
     if (*p == '[')

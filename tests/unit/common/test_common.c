@@ -29,6 +29,20 @@ static void error_context_and_exit_status(void **state)
     assert_string_equal(zb_error_name(ZB_EKEY), "ZB_EKEY");
 }
 
+/* Re-raising the current message under another code must keep it whole:
+ * the message is an argument and the buffer written at once. */
+static void error_reraise_keeps_message(void **state)
+{
+    (void)state;
+    zb_error_set(ZB_EUSAGE, "--max-age: '%s' is not a duration", "7x");
+    zb_error_hint("write %s", "7d");
+    assert_int_equal(zb_error_set(ZB_EFAIL, "healthcheck: %s", zb_error_message()), ZB_EFAIL);
+    assert_string_equal(zb_error_message(), "healthcheck: --max-age: '7x' is not a duration");
+    zb_error_hint("write %s", "7d");
+    zb_error_hint("or %s", zb_error_hint_text());
+    assert_string_equal(zb_error_hint_text(), "or write 7d");
+}
+
 static void buf_grows_and_detaches(void **state)
 {
     (void)state;
@@ -181,6 +195,7 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(error_context_and_exit_status),
+        cmocka_unit_test(error_reraise_keeps_message),
         cmocka_unit_test(buf_grows_and_detaches),
         cmocka_unit_test(time_formats_round_trip),
         cmocka_unit_test(atomic_file_publishes_only_on_commit),

@@ -1,5 +1,5 @@
 zb_unit_test(common ${CMAKE_CURRENT_LIST_DIR}/test_common.c TESTS
-  error_context_and_exit_status buf_grows_and_detaches time_formats_round_trip
+  error_context_and_exit_status error_reraise_keeps_message buf_grows_and_detaches time_formats_round_trip
   atomic_file_publishes_only_on_commit secret_file_strips_newline json_parse_limits)
 zb_unit_test(common ${CMAKE_CURRENT_LIST_DIR}/test_http.c TESTS
   http_streams_an_upload http_streams_a_download http_sink_error_is_the_error http_error_quotes_the_server

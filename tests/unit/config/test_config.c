@@ -186,6 +186,11 @@ static void errors_name_file_line_and_key(void **state)
         {"[repository]\nthis line has no equals sign\n", ":2: not a valid line"},
     };
     expect_refused(bad, ZB_ARRAY_LEN(bad));
+    /* A line longer than the reader's buffer is refused, not cut in two. */
+    char long_line[1024];
+    snprintf(long_line, sizeof(long_line), "[recover]\nsmoke_command = curl -fsS http://127.0.0.1:3000/health%0600d\n", 0);
+    const config_case too_long[] = {{long_line, ":2: the line is longer than"}};
+    expect_refused(too_long, ZB_ARRAY_LEN(too_long));
     zb_config c;
     assert_int_equal(zb_config_load(&c, "/nonexistent/zakpos-backup.conf"), ZB_ENOTFOUND);
     setenv("ZAKPOS_BACKUP_ZSTD_LEVEL", "high", 1);
