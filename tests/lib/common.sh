@@ -24,6 +24,9 @@ zb_test_begin() {
     zb_on_exit "rm -rf '$ZB_TMP'"
     trap 'zb_run_cleanups' EXIT
     trap 'exit 130' INT TERM
+    # a double fork: the watchdog is nobody's child, so a kill of the test's
+    # process tree leaves it to stop what the test started
+    (ZB_WATCH_TMP=$ZB_TMP setsid bash "$(dirname "${BASH_SOURCE[0]}")/watchdog.sh" "$$" </dev/null >/dev/null 2>&1 &)
 }
 
 zb_fail() {
