@@ -1,5 +1,6 @@
 #include "zakpos_backup/source/pg/restore_plan.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/log.h"
 #include "zakpos_backup/source/pg/pg.h"
 
 #include <limits.h>
@@ -28,6 +29,7 @@ static const struct {
     {"ACCESS METHOD", ZB_PG_KIND_ACCESS_METHOD, 0, 1},
     {"PROCEDURAL LANGUAGE", ZB_PG_KIND_PROCEDURAL_LANGUAGE, 0, 1},
     {"LANGUAGE", ZB_PG_KIND_LANGUAGE, 0, 1},
+    {"PUBLICATION TABLE", ZB_PG_KIND_PUBLICATION_TABLE, 0, 0},
 };
 
 int zb_pg_lock_mode(const char *name)
@@ -339,6 +341,11 @@ int zb_pg_plan_select(zb_pg_plan *plan, const char *const *tables, const char *c
             it->selected = kept[it->table] && (it->references < 0 || kept[it->references]);
         else if (!it->relation)
             it->selected = 1;
+        /* the publication is made with the tables restored; a user who
+         * publishes the others from here learns which it lacks */
+        if (filtering && !it->selected && it->kind == ZB_PG_KIND_PUBLICATION_TABLE)
+            zb_log_warn("publication %s restored without table %s, which is not restored", it->name ? it->name : "?",
+                        json_string_value(json_object_get(it->json, "table")));
     }
     free(seen);
     return 0;

@@ -30,6 +30,7 @@ enum {
     RANK_POST_REFRESH,
     RANK_POST_RULE,        /* rules and extended statistics, once their tables are whole */
     RANK_POST_PUBLICATION, /* publications and subscriptions */
+    RANK_POST_PUBLICATION_TABLE, /* a table's membership in a publication: left out with the table */
     RANK_POST_DEFAULT_ACL, /* after every object, so none is created under them */
     RANK_POST_EVENT_TRIGGER, /* last, so none fires during the restore */
 };
@@ -553,24 +554,33 @@ typedef struct kind_query {
             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, s.stxname) AS name) q",         \
     .filter = FILTER_USER_OBJECT
 
-/* Publications with their tables; viaroot: SQL for a column viaroot (13
- * on), schemas: SQL adding its schemas (15 on), table_extra: SQL for a
- * table's column list and row filter (15 on). */
+/* Publications; viaroot: SQL for a column viaroot (13 on), schemas: SQL
+ * adding its schemas (15 on). */
 #define PUBLICATION_VIA_ROOT "CASE WHEN p.pubviaroot THEN ', publish_via_partition_root = true' ELSE '' END AS viaroot"
-#define PUBLICATION_QUERY(viaroot, schemas, table_extra)                                                       \
+#define PUBLICATION_QUERY(viaroot, schemas)                                                                    \
     .what = "the publications", .catalog = "pg_catalog.pg_publication", .oid = "p.oid", .rank = RANK_POST_PUBLICATION, \
     .kind = "'PUBLICATION'", .name = "p.pubname",                                                               \
     .sql = "pg_catalog.format('CREATE PUBLICATION %I%s WITH (publish = %L%s);', p.pubname, CASE WHEN p.puballtables " \
            "THEN ' FOR ALL TABLES' ELSE '' END, pg_catalog.concat_ws(', ', CASE WHEN p.pubinsert THEN 'insert' END, " \
            "CASE WHEN p.pubupdate THEN 'update' END, CASE WHEN p.pubdelete THEN 'delete' END, "                \
-           "CASE WHEN p.pubtruncate THEN 'truncate' END), v.viaroot) || " schemas " || "                       \
-           "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(E'\\nALTER PUBLICATION %I ADD TABLE ONLY %I.%I%s;', " \
-           "p.pubname, rn.nspname, rc.relname, " table_extra "), '' ORDER BY rn.nspname, rc.relname) "           \
-           "FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_class rc ON rc.oid = pr.prrelid "          \
-           "JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace WHERE pr.prpubid = p.oid), '')",         \
+           "CASE WHEN p.pubtruncate THEN 'truncate' END), v.viaroot) || " schemas,                             \
     .owner = "pg_catalog.format('ALTER PUBLICATION %I OWNER TO %I;', p.pubname, pg_catalog.pg_get_userbyid(p.pubowner))", \
     .comment = OBJECT_COMMENT("'PUBLICATION ' || pg_catalog.quote_ident(p.pubname)", "pg_catalog.pg_publication", "p.oid"), \
     .from = "pg_catalog.pg_publication p CROSS JOIN LATERAL (SELECT " viaroot ") v", .filter = FILTER_NOT_BUILTIN
+
+/* A publication's tables, one item each with its table (as pg_dump's
+ * PUBLICATION TABLE entries): a restore of some tables (--table, --schema)
+ * makes the publication with the tables it restores. table_extra: SQL for
+ * a column list and row filter (15 on). */
+#define PUBLICATION_TABLE_QUERY(table_extra)                                                                   \
+    .what = "the publications' tables", .catalog = "pg_catalog.pg_publication_rel", .oid = "pr.oid",           \
+    .rank = RANK_POST_PUBLICATION_TABLE, .kind = "'PUBLICATION TABLE'", .schema = "rn.nspname", .name = "p.pubname", \
+    .table = "pg_catalog.format('%I.%I', rn.nspname, rc.relname)",                                             \
+    .sql = "pg_catalog.format('ALTER PUBLICATION %I ADD TABLE ONLY %I.%I%s;', p.pubname, rn.nspname, rc.relname, " \
+           table_extra ")",                                                                                    \
+    .from = "pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid "         \
+            "JOIN pg_catalog.pg_class rc ON rc.oid = pr.prrelid JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace", \
+    .filter = FILTER_NOT_BUILTIN
 
 /* What CREATE TABLE does not say, as statements after it: attaching a
  * partition made on its own; each column's storage, statistics target,
@@ -1099,16 +1109,18 @@ static const kind_query kinds[] = {
     {STATISTICS_QUERY(" || CASE WHEN COALESCE(s.stxstattarget, -1) <> -1 THEN pg_catalog.format("
                       "E'\\nALTER STATISTICS %s SET STATISTICS %s;', q.name, s.stxstattarget) ELSE '' END"),
      .min_version = 130000},
-    {PUBLICATION_QUERY("'' AS viaroot", "''", "''"), .max_version = 130000},
-    {PUBLICATION_QUERY(PUBLICATION_VIA_ROOT, "''", "''"), .min_version = 130000, .max_version = 150000},
+    {PUBLICATION_QUERY("'' AS viaroot", "''"), .max_version = 130000},
+    {PUBLICATION_QUERY(PUBLICATION_VIA_ROOT, "''"), .min_version = 130000, .max_version = 150000},
     {PUBLICATION_QUERY(PUBLICATION_VIA_ROOT,
                        "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(E'\\nALTER PUBLICATION %I ADD TABLES IN SCHEMA %I;', "
                        "p.pubname, sn.nspname), '' ORDER BY sn.nspname) FROM pg_catalog.pg_publication_namespace pns "
-                       "JOIN pg_catalog.pg_namespace sn ON sn.oid = pns.pnnspid WHERE pns.pnpubid = p.oid), '')",
-                       "CASE WHEN pr.prattrs IS NOT NULL THEN ' (' || (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), "
-                       "', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a WHERE a.attrelid = pr.prrelid "
-                       "AND a.attnum = ANY (pr.prattrs::pg_catalog.int2[])) || ')' ELSE '' END || "
-                       "CASE WHEN pr.prqual IS NOT NULL THEN ' WHERE (' || pg_catalog.pg_get_expr(pr.prqual, pr.prrelid) || ')' ELSE '' END"),
+                       "JOIN pg_catalog.pg_namespace sn ON sn.oid = pns.pnnspid WHERE pns.pnpubid = p.oid), '')"),
+     .min_version = 150000},
+    {PUBLICATION_TABLE_QUERY("''"), .max_version = 150000},
+    {PUBLICATION_TABLE_QUERY("CASE WHEN pr.prattrs IS NOT NULL THEN ' (' || (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), "
+                             "', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a WHERE a.attrelid = pr.prrelid "
+                             "AND a.attnum = ANY (pr.prattrs::pg_catalog.int2[])) || ')' ELSE '' END || "
+                             "CASE WHEN pr.prqual IS NOT NULL THEN ' WHERE (' || pg_catalog.pg_get_expr(pr.prqual, pr.prrelid) || ')' ELSE '' END"),
      .min_version = 150000},
     /* subscriptions, as pg_dump keeps them: not connecting, so neither
      * enabled nor making a slot; a password in the connection string is a
