@@ -120,7 +120,8 @@ static void set_text(json_t *o, const char *key, PGresult *res, int row, int col
  * prefer (JSON: [{sql, lock, references_lock}], the object's comment goes
  * to the last). */
 enum { C_CLASS, C_OID, C_RANK, C_KIND, C_SCHEMA, C_NAME, C_TABLE, C_SQL, C_OWNER, C_ACL, C_COMMENT, C_REFERENCES, C_LOCK, C_STEPS,
-       C_PLACEHOLDER /* a view's stand-in, should a cycle need one (see break_view_cycle); never archived */ };
+       C_PLACEHOLDER, /* a view's stand-in, should a cycle need one (see break_view_cycle); never archived */
+       C_NEEDS_SUPERUSER /* true: only a superuser may create it (a function in an untrusted language) */ };
 
 static int add_steps(json_t *it, PGresult *res, int row)
 {
@@ -176,6 +177,8 @@ static int add_items(item_set *set, PGconn *conn, const char *sql, const char *w
             break;
         if (PQnfields(res) > C_PLACEHOLDER)
             set_text(it->json, "placeholder", res, r, C_PLACEHOLDER);
+        if (PQnfields(res) > C_NEEDS_SUPERUSER && PQgetvalue(res, r, C_NEEDS_SUPERUSER)[0] == 't')
+            json_object_set_new(it->json, "needs_superuser", json_true());
         if (it->rank == RANK_POST_INDEX)
             json_object_set_new(it->json, "parallel", json_true());
         if (!json_is_string(json_object_get(it->json, "sql")))
@@ -675,6 +678,7 @@ static const kind_query kinds[] = {
      .from = "pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
              "CROSS JOIN LATERAL (SELECT pg_catalog.format('%s %I.%I(%s)', CASE p.prokind WHEN 'p' THEN 'PROCEDURE' "
              "ELSE 'FUNCTION' END, n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)) AS name) q",
+     .extra = "NULL, NULL, NULL, NULL, (SELECT NOT l.lanpltrusted FROM pg_catalog.pg_language l WHERE l.oid = p.prolang)",
      .where = "p.prokind IN ('f', 'p')", .filter = FILTER_USER_OBJECT},
     {.what = "the sequences", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_SEQUENCE, .kind = "'SEQUENCE'",
      .schema = "n.nspname", .name = "c.relname",

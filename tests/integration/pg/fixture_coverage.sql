@@ -35,7 +35,7 @@ INSERT INTO cov.events VALUES (1, '2024-03-01', 'a'), (2, '2025-03-01', 'b'), (3
 
 -- triggers cloned on the partitions, their state changed on some
 CREATE FUNCTION cov.touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
-CREATE TRIGGER events_touch BEFORE INSERT ON cov.events FOR EACH ROW EXECUTE FUNCTION cov.touch();
+CREATE TRIGGER events_touch AFTER INSERT ON cov.events FOR EACH ROW EXECUTE FUNCTION cov.touch();
 ALTER TABLE cov.events_2024 DISABLE TRIGGER events_touch;
 ALTER TABLE cov.events_2025 ENABLE REPLICA TRIGGER events_touch;
 ALTER TABLE cov.events_2026_a ENABLE ALWAYS TRIGGER events_touch;
