@@ -132,30 +132,36 @@ zb_pg_expect_same_oracle() {
 # Debian's pg_dump reads the server, pg_dump's schema and rows to be the
 # same, its schema holding NEEDLE.
 zb_pg_fixture_copy() {
-    local major=$1 db=$2 fixture=$3 oracle=$4 needle=$5
-    zb_pg_use_major "$major"
+    zb_pg_use_major "$1"
     zb_pg_start
+    zb_pg_fixture_restore "$@"
+}
+
+# zb_pg_fixture_restore MAJOR DB FIXTURE ORACLE NEEDLE [COPY]: the same on the
+# server already running (MAJOR), restoring into COPY (default "copy").
+zb_pg_fixture_restore() {
+    local major=$1 db=$2 fixture=$3 oracle=$4 needle=$5 copy=${6:-copy}
     zb_psql -c "CREATE DATABASE $db"
     if ! ZB_PG_DB=$db zb_psql -f "$ZB_SOURCE_DIR/tests/integration/pg/$fixture" >/dev/null; then
         zb_fail "the fixture did not load"
         exit 1
     fi
-    "$ZB_BIN" keygen --out key >/dev/null 2>&1
+    [ -f key ] || "$ZB_BIN" keygen --out key >/dev/null 2>&1
     zb_expect_status 0 "backup from PostgreSQL $major" -- "$ZB_BIN" --log-format text backup --repo repo \
         --recipient key.pub --pg "$(zb_pg_conninfo "$db")" --jobs 2
     archive=$("$ZB_BIN" latest --repo repo)
     zb_expect_status 0 "restore into PostgreSQL $major" -- "$ZB_BIN" --log-format text restore --key key "$archive" \
-        --pg-target "$(zb_pg_conninfo copy)" --jobs 2
+        --pg-target "$(zb_pg_conninfo "$copy")" --jobs 2
     ZB_PG_DB=$db zb_psql -At -f "$ZB_SOURCE_DIR/tests/integration/pg/$oracle" >oracle.src
-    ZB_PG_DB=copy zb_psql -At -f "$ZB_SOURCE_DIR/tests/integration/pg/$oracle" >oracle.copy
+    ZB_PG_DB=$copy zb_psql -At -f "$ZB_SOURCE_DIR/tests/integration/pg/$oracle" >oracle.copy
     zb_pg_expect_same_oracle oracle.src oracle.copy "the objects of the source and the copy"
     if [ "$major" -le "$(basename "$(dirname "$ZB_PG_BIN")")" ]; then
         zb_pg_dump_schema "$db" >schema.src
-        zb_pg_dump_schema copy >schema.copy
+        zb_pg_dump_schema "$copy" >schema.copy
         if diff -u schema.src schema.copy >schema.diff; then zb_pass; else zb_fail "pg_dump schemas differ:"$'\n'"$(head -60 schema.diff)"; fi
         zb_expect_contains "$(cat schema.src)" "$needle" "pg_dump saw the fixture"
         zb_pg_dump_data "$db" >data.src
-        zb_pg_dump_data copy >data.copy
+        zb_pg_dump_data "$copy" >data.copy
         if diff -q data.src data.copy >/dev/null; then zb_pass; else zb_fail "pg_dump rows differ"; fi
     fi
 }

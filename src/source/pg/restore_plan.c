@@ -1,5 +1,6 @@
 #include "zakpos_backup/source/pg/restore_plan.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/log.h"
 #include "zakpos_backup/source/pg/pg.h"
 
 #include <limits.h>
@@ -28,6 +29,21 @@ static const struct {
     {"ACCESS METHOD", ZB_PG_KIND_ACCESS_METHOD, 0, 1},
     {"PROCEDURAL LANGUAGE", ZB_PG_KIND_PROCEDURAL_LANGUAGE, 0, 1},
     {"LANGUAGE", ZB_PG_KIND_LANGUAGE, 0, 1},
+    {"PUBLICATION TABLE", ZB_PG_KIND_PUBLICATION_TABLE, 0, 0},
+    /* kinds only a superuser (or the owner of what they build on, which a
+     * scratch role is not) may create */
+    {"SHELL TYPE", ZB_PG_KIND_OTHER, 0, 1},
+    {"OPERATOR CLASS", ZB_PG_KIND_OTHER, 0, 1},
+    {"OPERATOR FAMILY", ZB_PG_KIND_OTHER, 0, 1},
+    {"TEXT SEARCH PARSER", ZB_PG_KIND_OTHER, 0, 1},
+    {"TEXT SEARCH TEMPLATE", ZB_PG_KIND_OTHER, 0, 1},
+    {"CAST", ZB_PG_KIND_OTHER, 0, 1},
+    {"TRANSFORM", ZB_PG_KIND_OTHER, 0, 1},
+    {"USER MAPPING", ZB_PG_KIND_OTHER, 0, 1},
+    {"SUBSCRIPTION", ZB_PG_KIND_OTHER, 0, 1},
+    {"PUBLICATION", ZB_PG_KIND_OTHER, 0, 1},
+    {"CONVERSION", ZB_PG_KIND_OTHER, 0, 1},
+    {"AGGREGATE", ZB_PG_KIND_OTHER, 0, 1}, /* an internal state type: superuser only (42P13) */
 };
 
 int zb_pg_lock_mode(const char *name)
@@ -137,6 +153,7 @@ static int parse_item(zb_pg_plan_item *it, const char **table_name, const char *
     if (rc < 0)
         return rc;
     it->lock = zb_pg_lock_mode(lock);
+    it->needs_privilege |= json_is_true(json_object_get(item, "needs_superuser"));
     it->on_pool = json_is_true(json_object_get(item, "parallel")) ||
                   (*table_name && (it->kind == ZB_PG_KIND_CONSTRAINT || it->kind == ZB_PG_KIND_FK_CONSTRAINT));
     /* an index of a plain table or materialized view, and the keys and
@@ -339,6 +356,11 @@ int zb_pg_plan_select(zb_pg_plan *plan, const char *const *tables, const char *c
             it->selected = kept[it->table] && (it->references < 0 || kept[it->references]);
         else if (!it->relation)
             it->selected = 1;
+        /* the publication is made with the tables restored; a user who
+         * publishes the others from here learns which it lacks */
+        if (filtering && !it->selected && it->kind == ZB_PG_KIND_PUBLICATION_TABLE)
+            zb_log_warn("publication %s restored without table %s, which is not restored", it->name ? it->name : "?",
+                        json_string_value(json_object_get(it->json, "table")));
     }
     free(seen);
     return 0;

@@ -10,8 +10,19 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Whether an object was left out of the scratch database so far. */
+static int objects_left_out(const zb_pg_restore *p)
+{
+    for (size_t i = 0; i < json_array_size(p->left_out); i++)
+        if (strcmp(json_string_value(json_object_get(json_array_get(p->left_out, i), "what")), "object") == 0)
+            return 1;
+    return 0;
+}
+
 /* A scratch restore leaves out what its role may not do (SQLSTATE 42501,
- * insufficient privilege), an owner or grantee role the server lacks
+ * insufficient privilege; for an object of a kind that may need a
+ * superuser, also 42P13, a definition only a superuser may make), an owner
+ * or grantee role the server lacks
  * (42704), and records it; 1 when the failure was left out. The item's SQL
  * of any other kind is never left out: a statement the archive should not
  * hold fails the restore. */
@@ -22,14 +33,22 @@ static int leave_out(zb_pg_restore *p, PGresult *res, const zb_pg_plan_item *it,
     int object = strcmp(what, "object") == 0;
     if (!p->opts.scratch || !state || !message)
         return 0;
-    if (object ? strcmp(state, "42501") != 0 || !it->needs_privilege
-               : strcmp(state, "42501") != 0 && strcmp(state, "42704") != 0)
+    /* 42P13: a form of the object only a superuser may define (an
+     * aggregate whose state is internal) */
+    int not_allowed = it->needs_privilege && (strcmp(state, "42501") == 0 || strcmp(state, "42P13") == 0);
+    /* an object, or its privileges, naming one left out before (a text
+     * search dictionary of a template only a superuser may make) */
+    int needs_left_out = objects_left_out(p) && (strcmp(state, "42704") == 0 || strcmp(state, "42883") == 0 ||
+                                                 strcmp(state, "42P01") == 0 || strcmp(state, "3F000") == 0);
+    if (object ? !not_allowed && !needs_left_out : strcmp(state, "42501") != 0 && strcmp(state, "42704") != 0 && !needs_left_out)
         return 0;
     zb_buf id = ZB_BUF_INIT;
     zb_pg_item_id(&id, it->json);
     json_array_append_new(p->left_out, json_pack("{s:s, s:s, s:s}", "id", id.data ? id.data : "?", "what", what,
                                                  "reason", message));
-    if (object)
+    if (object && !not_allowed)
+        zb_log_warn("%s: not verified: it needs an object not verified here (%s)", id.data ? id.data : "?", message);
+    else if (object)
         zb_log_warn("%s: not verified: the verification's role cannot create it here (%s)", id.data ? id.data : "?",
                     message);
     else

@@ -30,6 +30,7 @@ enum {
     RANK_POST_REFRESH,
     RANK_POST_RULE,        /* rules and extended statistics, once their tables are whole */
     RANK_POST_PUBLICATION, /* publications and subscriptions */
+    RANK_POST_PUBLICATION_TABLE, /* a table's membership in a publication: left out with the table */
     RANK_POST_DEFAULT_ACL, /* after every object, so none is created under them */
     RANK_POST_EVENT_TRIGGER, /* last, so none fires during the restore */
 };
@@ -118,7 +119,9 @@ static void set_text(json_t *o, const char *key, PGresult *res, int row, int col
  * alongside others); C_STEPS: the same work as statements the restore may
  * prefer (JSON: [{sql, lock, references_lock}], the object's comment goes
  * to the last). */
-enum { C_CLASS, C_OID, C_RANK, C_KIND, C_SCHEMA, C_NAME, C_TABLE, C_SQL, C_OWNER, C_ACL, C_COMMENT, C_REFERENCES, C_LOCK, C_STEPS };
+enum { C_CLASS, C_OID, C_RANK, C_KIND, C_SCHEMA, C_NAME, C_TABLE, C_SQL, C_OWNER, C_ACL, C_COMMENT, C_REFERENCES, C_LOCK, C_STEPS,
+       C_PLACEHOLDER, /* a view's stand-in, should a cycle need one (see break_view_cycle); never archived */
+       C_NEEDS_SUPERUSER /* true: only a superuser may create it (a function in an untrusted language) */ };
 
 static int add_steps(json_t *it, PGresult *res, int row)
 {
@@ -172,6 +175,10 @@ static int add_items(item_set *set, PGconn *conn, const char *sql, const char *w
             set_text(it->json, "lock", res, r, C_LOCK);
         if ((rc = add_steps(it->json, res, r)) < 0)
             break;
+        if (PQnfields(res) > C_PLACEHOLDER)
+            set_text(it->json, "placeholder", res, r, C_PLACEHOLDER);
+        if (PQnfields(res) > C_NEEDS_SUPERUSER && PQgetvalue(res, r, C_NEEDS_SUPERUSER)[0] == 't')
+            json_object_set_new(it->json, "needs_superuser", json_true());
         if (it->rank == RANK_POST_INDEX)
             json_object_set_new(it->json, "parallel", json_true());
         if (!json_is_string(json_object_get(it->json, "sql")))
@@ -180,6 +187,21 @@ static int add_items(item_set *set, PGconn *conn, const char *sql, const char *w
     PQclear(res);
     return rc;
 }
+
+typedef struct kind_acl {
+    const char *column;  /* the ACL column; NULL: the kind has no privileges */
+    const char *target;  /* SQL for the object as GRANT names it */
+    const char *owner;   /* the owner's oid column */
+    char objtype;        /* acldefault()'s letter */
+    const char *columns; /* SQL for the grants on its columns, if it has any */
+    const char *sql;     /* instead of all the above: the statements' SQL */
+    int replace;         /* see acl_sql */
+    /* SQL for the privileges the object starts with, which the ACL is
+     * stated as a difference from; NULL: the built-in default
+     * (acldefault). An extension's members start with what its script
+     * gave them (pg_init_privs). */
+    const char *initial;
+} kind_acl;
 
 /* The SQL that turns an object's default privileges into its ACL: REVOKE
  * what the default grants and the ACL lacks, GRANT what the ACL holds beyond
@@ -193,9 +215,15 @@ static int add_items(item_set *set, PGconn *conn, const char *sql, const char *w
  * ones. OBJTYPE is acldefault()'s letter for the object's kind.
  * Archives of toc format 1 hold the older form (REVOKE ALL from PUBLIC and
  * the owner, then every grant); their verification reads ACLs that way. */
-static void acl_sql(zb_buf *q, const item_set *set, const char *acl, const char *target, const char *owner, char objtype,
-                    int replace)
+static void acl_sql(zb_buf *q, const item_set *set, const kind_acl *k)
 {
+    const char *acl = k->column, *target = k->target, *owner = k->owner;
+    const char *initial = k->initial;
+    zb_buf built = ZB_BUF_INIT;
+    if (!initial) {
+        zb_buf_printf(&built, "pg_catalog.acldefault('%c', %s)", k->objtype, owner);
+        initial = built.data ? built.data : "NULL";
+    }
     static const char grants[] =
         "COALESCE((SELECT pg_catalog.string_agg(CASE WHEN a.grantor <> %s THEN pg_catalog.format("
         "' SET SESSION AUTHORIZATION %%I;', pg_catalog.pg_get_userbyid(a.grantor)) ELSE '' END || "
@@ -205,7 +233,7 @@ static void acl_sql(zb_buf *q, const item_set *set, const char *acl, const char 
         "CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) || "
         "CASE WHEN a.grantor <> %s THEN ' RESET SESSION AUTHORIZATION;' ELSE '' END, '' ORDER BY a.n) "
         "FROM pg_catalog.aclexplode(%s) WITH ORDINALITY a(grantor, grantee, privilege_type, is_grantable, n)";
-    if (set->legacy_acl || replace) {
+    if (set->legacy_acl || k->replace) {
         zb_buf_printf(q,
                       "CASE WHEN %s IS NULL THEN NULL ELSE "
                       "'REVOKE ALL ON ' || %s || ' FROM PUBLIC; REVOKE ALL ON ' || %s || ' FROM ' || "
@@ -213,6 +241,7 @@ static void acl_sql(zb_buf *q, const item_set *set, const char *acl, const char 
                       acl, target, target, owner);
         zb_buf_printf(q, grants, owner, target, owner, acl);
         zb_buf_puts(q, "), '') END");
+        zb_buf_free(&built);
         return;
     }
     zb_buf_printf(q,
@@ -220,15 +249,16 @@ static void acl_sql(zb_buf *q, const item_set *set, const char *acl, const char 
                   "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(' REVOKE %%s ON %%s FROM %%s;', "
                   "d.privilege_type, %s, CASE WHEN d.grantee = 0 THEN 'PUBLIC' ELSE "
                   "pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(d.grantee)) END), '' ORDER BY d.n) "
-                  "FROM pg_catalog.aclexplode(pg_catalog.acldefault('%c', %s)) WITH ORDINALITY "
+                  "FROM pg_catalog.aclexplode(%s) WITH ORDINALITY "
                   "d(grantor, grantee, privilege_type, is_grantable, n) WHERE NOT EXISTS (SELECT FROM "
                   "pg_catalog.aclexplode(%s) a WHERE a.grantee = d.grantee AND a.privilege_type = d.privilege_type)), '') || ",
-                  acl, target, objtype, owner, acl);
+                  acl, target, initial, acl);
     zb_buf_printf(q, grants, owner, target, owner, acl);
     zb_buf_printf(q,
-                  " WHERE NOT EXISTS (SELECT FROM pg_catalog.aclexplode(pg_catalog.acldefault('%c', %s)) d "
+                  " WHERE NOT EXISTS (SELECT FROM pg_catalog.aclexplode(%s) d "
                   "WHERE d.grantee = a.grantee AND d.privilege_type = a.privilege_type AND d.is_grantable = a.is_grantable)), ''), '') END",
-                  objtype, owner);
+                  initial);
+    zb_buf_free(&built);
 }
 
 /* ---- the object kinds: one table, one query builder ----
@@ -247,15 +277,6 @@ typedef enum {
     FILTER_NOT_BUILTIN,         /* objects outside schemas: not initdb's, not an extension's, not internal */
 } kind_filter;
 
-typedef struct kind_acl {
-    const char *column;  /* the ACL column; NULL: the kind has no privileges */
-    const char *target;  /* SQL for the object as GRANT names it */
-    const char *owner;   /* the owner's oid column */
-    char objtype;        /* acldefault()'s letter */
-    const char *columns; /* SQL for the grants on its columns, if it has any */
-    const char *sql;     /* instead of all the above: the statements' SQL */
-    int replace;         /* see acl_sql */
-} kind_acl;
 
 typedef struct kind_query {
     const char *what;            /* "the schemas": named when the query fails */
@@ -393,15 +414,63 @@ typedef struct kind_query {
     "AND dep.deptype = 'i' AND dep.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND sc.relkind = 'S' LIMIT 1) ELSE '' END || " \
     "CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END"
 
+/* A partitioned index's partitions, made as pg_dump makes them: each
+ * partition's own index (or the key constraint it backs) by its own name,
+ * then attached to its parent's, bottom up; root: SQL for the partitioned
+ * index's oid. Made by recursion instead, the server would name them
+ * itself, and an index attached under another name would come back
+ * renamed. */
+#define PARTITION_INDEXES(root)                                                                                \
+    "COALESCE((WITH RECURSIVE tree(idx, parent, depth) AS (SELECT h.inhrelid, h.inhparent, 1 "                 \
+    "FROM pg_catalog.pg_inherits h WHERE h.inhparent = " root " UNION ALL SELECT h.inhrelid, h.inhparent, t.depth + 1 " \
+    "FROM pg_catalog.pg_inherits h JOIN tree t ON h.inhparent = t.idx) "                                       \
+    "SELECT pg_catalog.string_agg(m.sql, '' ORDER BY m.step, m.depth, m.idx) FROM (SELECT 1 AS step, t.depth, t.idx, " \
+    "CASE WHEN k.oid IS NOT NULL THEN pg_catalog.format(E'\\nALTER TABLE ONLY %I.%I ADD CONSTRAINT %I %s;', tn.nspname, " \
+    "tc.relname, k.conname, pg_catalog.pg_get_constraintdef(k.oid)) || COALESCE((SELECT pg_catalog.format("   \
+    "E'\\nCOMMENT ON CONSTRAINT %I ON %I.%I IS %L;', k.conname, tn.nspname, tc.relname, d.description) "      \
+    "FROM pg_catalog.pg_description d WHERE d.objoid = k.oid AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass), '') " \
+    "ELSE E'\\n' || pg_catalog.pg_get_indexdef(t.idx) || ';' || COALESCE((SELECT pg_catalog.format("         \
+    "E'\\nCOMMENT ON INDEX %I.%I IS %L;', tn.nspname, ci.relname, d.description) FROM pg_catalog.pg_description d " \
+    "WHERE d.objoid = t.idx AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass), '') END AS sql "    \
+    "FROM tree t JOIN pg_catalog.pg_class ci ON ci.oid = t.idx JOIN pg_catalog.pg_index x ON x.indexrelid = t.idx " \
+    "JOIN pg_catalog.pg_class tc ON tc.oid = x.indrelid JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace " \
+    "LEFT JOIN pg_catalog.pg_constraint k ON k.conindid = t.idx AND k.conrelid = tc.oid AND k.contype IN ('p', 'u', 'x') " \
+    "UNION ALL SELECT 2, -t.depth, t.idx, pg_catalog.format(E'\\nALTER INDEX %I.%I ATTACH PARTITION %I.%I;', "  \
+    "pn.nspname, pi.relname, cn.nspname, ci.relname) FROM tree t JOIN pg_catalog.pg_class ci ON ci.oid = t.idx " \
+    "JOIN pg_catalog.pg_namespace cn ON cn.oid = ci.relnamespace JOIN pg_catalog.pg_class pi ON pi.oid = t.parent " \
+    "JOIN pg_catalog.pg_namespace pn ON pn.oid = pi.relnamespace) m), '')"
+/* Whether a partitioned table's partitions can all hold an index: a
+ * foreign partition cannot, and an index made ON ONLY its parent would stay
+ * invalid; such a tree is indexed by recursion. */
+#define NO_FOREIGN_PARTITION(table)                                                                            \
+    "NOT EXISTS (SELECT FROM pg_catalog.pg_partition_tree(" table ") pt JOIN pg_catalog.pg_class fc ON fc.oid = pt.relid " \
+    "WHERE fc.relkind = 'f')"
+
+/* ALTER TABLE's words for a trigger's state other than enabled (O). */
+#define TRIGGER_STATE(t) "CASE " t ".tgenabled WHEN 'D' THEN 'DISABLE' WHEN 'R' THEN 'ENABLE REPLICA' ELSE 'ENABLE ALWAYS' END"
+/* A trigger of a partitioned table is cloned on each partition, where its
+ * state may have been changed alone: the clones (pg_depend's partition
+ * dependencies, 12 on) are made enabled with the trigger, and the others
+ * set each on its partition. The trigger's own state is set ONLY on its
+ * table for the same reason: from 15 on it would reach the clones too. */
+#define TRIGGER_CLONE_STATES                                                                                   \
+    "COALESCE((WITH RECURSIVE clone(oid, depth) AS (SELECT d.objid, 1 FROM pg_catalog.pg_depend d "            \
+    "WHERE d.refobjid = t.oid AND d.deptype = 'P' AND d.classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass " \
+    "AND d.refclassid = 'pg_catalog.pg_trigger'::pg_catalog.regclass UNION ALL SELECT d.objid, cl.depth + 1 "  \
+    "FROM pg_catalog.pg_depend d JOIN clone cl ON d.refobjid = cl.oid WHERE d.deptype = 'P' "                  \
+    "AND d.classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_trigger'::pg_catalog.regclass) " \
+    "SELECT pg_catalog.string_agg(pg_catalog.format(E'\\nALTER TABLE ONLY %I.%I %s TRIGGER %I;', cn.nspname, cc.relname, " \
+    TRIGGER_STATE("ct") ", ct.tgname), '' ORDER BY cl.depth, ct.oid) FROM clone cl JOIN pg_catalog.pg_trigger ct "  \
+    "ON ct.oid = cl.oid JOIN pg_catalog.pg_class cc ON cc.oid = ct.tgrelid JOIN pg_catalog.pg_namespace cn "    \
+    "ON cn.oid = cc.relnamespace WHERE ct.tgenabled <> 'O'), '')"
+
 #define TRIGGER_QUERY                                                                                          \
     .what = "the triggers", .catalog = "pg_catalog.pg_trigger", .oid = "t.oid", .rank = RANK_POST_TRIGGER,    \
     .kind = "'TRIGGER'", .schema = "n.nspname", .name = "t.tgname",                                          \
     .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",                                               \
     .sql = "pg_catalog.pg_get_triggerdef(t.oid) || ';' || "                                                    \
-           "CASE t.tgenabled WHEN 'D' THEN pg_catalog.format(E'\\nALTER TABLE %I.%I DISABLE TRIGGER %I;', n.nspname, " \
-           "c.relname, t.tgname) WHEN 'R' THEN pg_catalog.format(E'\\nALTER TABLE %I.%I ENABLE REPLICA TRIGGER %I;', " \
-           "n.nspname, c.relname, t.tgname) WHEN 'A' THEN pg_catalog.format(E'\\nALTER TABLE %I.%I ENABLE ALWAYS TRIGGER %I;', " \
-           "n.nspname, c.relname, t.tgname) ELSE '' END",                                                      \
+           "CASE WHEN t.tgenabled <> 'O' THEN pg_catalog.format(E'\\nALTER TABLE ONLY %I.%I %s TRIGGER %I;', n.nspname, " \
+           "c.relname, " TRIGGER_STATE("t") ", t.tgname) ELSE '' END || " TRIGGER_CLONE_STATES,              \
     .comment = "(SELECT pg_catalog.format('COMMENT ON TRIGGER %I ON %I.%I IS %L;', t.tgname, n.nspname, c.relname, " \
                "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = t.oid "                      \
                "AND d.classoid = 'pg_catalog.pg_trigger'::pg_catalog.regclass)",                              \
@@ -414,8 +483,11 @@ typedef struct kind_query {
 #define CONSTRAINT_QUERY                                                                                       \
     .what = "the constraints", .catalog = "pg_catalog.pg_constraint", .oid = "k.oid", .schema = "n.nspname",  \
     .name = "k.conname", .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",                         \
-    .sql = "pg_catalog.format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s;', n.nspname, c.relname, k.conname, "   \
-           "pg_catalog.pg_get_constraintdef(k.oid))",                                                          \
+    .sql = "CASE WHEN c.relkind = 'p' AND k.contype IN ('p', 'u', 'x') THEN pg_catalog.format("               \
+           "'ALTER TABLE ONLY %I.%I ADD CONSTRAINT %I %s;', n.nspname, c.relname, k.conname, "                \
+           "pg_catalog.pg_get_constraintdef(k.oid)) || " PARTITION_INDEXES("k.conindid") " "                   \
+           "ELSE pg_catalog.format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s;', n.nspname, c.relname, k.conname, " \
+           "pg_catalog.pg_get_constraintdef(k.oid)) END",                                                      \
     .comment = "(SELECT pg_catalog.format('COMMENT ON CONSTRAINT %I ON %I.%I IS %L;', k.conname, n.nspname, c.relname, " \
                "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = k.oid "                      \
                "AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass)",                           \
@@ -485,24 +557,33 @@ typedef struct kind_query {
             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, s.stxname) AS name) q",         \
     .filter = FILTER_USER_OBJECT
 
-/* Publications with their tables; viaroot: SQL for a column viaroot (13
- * on), schemas: SQL adding its schemas (15 on), table_extra: SQL for a
- * table's column list and row filter (15 on). */
+/* Publications; viaroot: SQL for a column viaroot (13 on), schemas: SQL
+ * adding its schemas (15 on). */
 #define PUBLICATION_VIA_ROOT "CASE WHEN p.pubviaroot THEN ', publish_via_partition_root = true' ELSE '' END AS viaroot"
-#define PUBLICATION_QUERY(viaroot, schemas, table_extra)                                                       \
+#define PUBLICATION_QUERY(viaroot, schemas)                                                                    \
     .what = "the publications", .catalog = "pg_catalog.pg_publication", .oid = "p.oid", .rank = RANK_POST_PUBLICATION, \
     .kind = "'PUBLICATION'", .name = "p.pubname",                                                               \
     .sql = "pg_catalog.format('CREATE PUBLICATION %I%s WITH (publish = %L%s);', p.pubname, CASE WHEN p.puballtables " \
            "THEN ' FOR ALL TABLES' ELSE '' END, pg_catalog.concat_ws(', ', CASE WHEN p.pubinsert THEN 'insert' END, " \
            "CASE WHEN p.pubupdate THEN 'update' END, CASE WHEN p.pubdelete THEN 'delete' END, "                \
-           "CASE WHEN p.pubtruncate THEN 'truncate' END), v.viaroot) || " schemas " || "                       \
-           "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(E'\\nALTER PUBLICATION %I ADD TABLE ONLY %I.%I%s;', " \
-           "p.pubname, rn.nspname, rc.relname, " table_extra "), '' ORDER BY rn.nspname, rc.relname) "           \
-           "FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_class rc ON rc.oid = pr.prrelid "          \
-           "JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace WHERE pr.prpubid = p.oid), '')",         \
+           "CASE WHEN p.pubtruncate THEN 'truncate' END), v.viaroot) || " schemas,                             \
     .owner = "pg_catalog.format('ALTER PUBLICATION %I OWNER TO %I;', p.pubname, pg_catalog.pg_get_userbyid(p.pubowner))", \
     .comment = OBJECT_COMMENT("'PUBLICATION ' || pg_catalog.quote_ident(p.pubname)", "pg_catalog.pg_publication", "p.oid"), \
     .from = "pg_catalog.pg_publication p CROSS JOIN LATERAL (SELECT " viaroot ") v", .filter = FILTER_NOT_BUILTIN
+
+/* A publication's tables, one item each with its table (as pg_dump's
+ * PUBLICATION TABLE entries): a restore of some tables (--table, --schema)
+ * makes the publication with the tables it restores. table_extra: SQL for
+ * a column list and row filter (15 on). */
+#define PUBLICATION_TABLE_QUERY(table_extra)                                                                   \
+    .what = "the publications' tables", .catalog = "pg_catalog.pg_publication_rel", .oid = "pr.oid",           \
+    .rank = RANK_POST_PUBLICATION_TABLE, .kind = "'PUBLICATION TABLE'", .schema = "rn.nspname", .name = "p.pubname", \
+    .table = "pg_catalog.format('%I.%I', rn.nspname, rc.relname)",                                             \
+    .sql = "pg_catalog.format('ALTER PUBLICATION %I ADD TABLE ONLY %I.%I%s;', p.pubname, rn.nspname, rc.relname, " \
+           table_extra ")",                                                                                    \
+    .from = "pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid "         \
+            "JOIN pg_catalog.pg_class rc ON rc.oid = pr.prrelid JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace", \
+    .filter = FILTER_NOT_BUILTIN
 
 /* What CREATE TABLE does not say, as statements after it: attaching a
  * partition made on its own; each column's storage, statistics target,
@@ -536,6 +617,23 @@ typedef struct kind_query {
     "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '') || "                                \
     "CASE c.relreplident WHEN 'f' THEN pg_catalog.format(E'\\nALTER TABLE ONLY %s REPLICA IDENTITY FULL;', q.name) " \
     "WHEN 'n' THEN pg_catalog.format(E'\\nALTER TABLE ONLY %s REPLICA IDENTITY NOTHING;', q.name) ELSE '' END"
+
+/* Privileges changed on an extension's members (a GRANT on one of its
+ * functions): CREATE EXTENSION gives them what the script did
+ * (pg_init_privs), so what changed since is stated as the difference, as
+ * pg_dump does. catalog and oid: the member's; acl, owner: its columns;
+ * objtype: SQL for acldefault()'s letter; target: SQL naming it for GRANT; from:
+ * its catalog (alias x) and a join to its schema (alias n). */
+#define EXTENSION_MEMBER_ACL(catalog_, oid_, acl_, owner_, objtype_, target_, from_)                     \
+    .what = "the privileges of extension members", .catalog = catalog_, .oid = oid_, .rank = RANK_POST_DEFAULT_ACL, \
+    .kind = "'ACL'", .schema = "n.nspname", .name = target_, .sql = "''",                                       \
+    .acl = {.column = "COALESCE(" acl_ ", pg_catalog.acldefault(" objtype_ ", " owner_ "))", .target = target_,    \
+            .owner = owner_,                                                                                     \
+            .initial = "COALESCE(ip.initprivs, pg_catalog.acldefault(" objtype_ ", " owner_ "))"},                \
+    .from = from_ " JOIN pg_catalog.pg_depend e ON e.classid = '" catalog_ "'::pg_catalog.regclass "             \
+            "AND e.objid = " oid_ " AND e.deptype = 'e' LEFT JOIN pg_catalog.pg_init_privs ip "                  \
+            "ON ip.classoid = e.classid AND ip.objoid = e.objid AND ip.objsubid = 0",                           \
+    .where = acl_ " IS DISTINCT FROM ip.initprivs"
 
 static const kind_query kinds[] = {
     {.what = "the schemas", .catalog = "pg_catalog.pg_namespace", .oid = "n.oid", .rank = RANK_SCHEMA, .kind = "'SCHEMA'",
@@ -580,6 +678,7 @@ static const kind_query kinds[] = {
      .from = "pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
              "CROSS JOIN LATERAL (SELECT pg_catalog.format('%s %I.%I(%s)', CASE p.prokind WHEN 'p' THEN 'PROCEDURE' "
              "ELSE 'FUNCTION' END, n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)) AS name) q",
+     .extra = "NULL, NULL, NULL, NULL, (SELECT NOT l.lanpltrusted FROM pg_catalog.pg_language l WHERE l.oid = p.prolang)",
      .where = "p.prokind IN ('f', 'p')", .filter = FILTER_USER_OBJECT},
     {.what = "the sequences", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_SEQUENCE, .kind = "'SEQUENCE'",
      .schema = "n.nspname", .name = "c.relname",
@@ -666,6 +765,13 @@ static const kind_query kinds[] = {
      .owner = RELATION_OWNER("CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END"),
      .acl = {.column = "c.relacl", .target = "'TABLE ' || q.name", .owner = "c.relowner", .objtype = 'r', .columns = COLUMN_GRANTS},
      .comment = RELATION_COMMENT("CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END"),
+     /* a stand-in with the view's columns, all NULL (what pg_dump makes
+      * to break a cycle through a view) */
+     .extra = "NULL, NULL, NULL, CASE WHEN c.relkind = 'v' THEN pg_catalog.format('CREATE VIEW %s AS SELECT %s;', q.name, "
+              "(SELECT pg_catalog.string_agg(pg_catalog.format('NULL::%s', pg_catalog.format_type(a.atttypid, a.atttypmod)) || "
+              COLLATE_CLAUSE("a", "at") " || pg_catalog.format(' AS %I', a.attname), ', ' ORDER BY a.attnum) "
+              "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid "
+              "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)) END",
      .from = RELATION_FROM(""), .where = "c.relkind IN ('v', 'm')", .filter = FILTER_USER_OBJECT},
     /* post-data: sequence OWNED BY (serial columns) */
     {.what = "the sequence owners", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_POST_SEQUENCE,
@@ -680,7 +786,8 @@ static const kind_query kinds[] = {
     /* indexes not made by a constraint, nor by a partitioned parent's index */
     {.what = "the indexes", .catalog = "pg_catalog.pg_class", .oid = "ic.oid", .rank = RANK_POST_INDEX, .kind = "'INDEX'",
      .schema = "n.nspname", .name = "ic.relname", .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",
-     .sql = "pg_catalog.replace(pg_catalog.pg_get_indexdef(ic.oid), ' ON ONLY ', ' ON ') || ';'",
+     .sql = "CASE WHEN ic.relkind = 'I' AND " NO_FOREIGN_PARTITION("c.oid") " THEN pg_catalog.pg_get_indexdef(ic.oid) || ';' || "
+            PARTITION_INDEXES("ic.oid") " ELSE pg_catalog.replace(pg_catalog.pg_get_indexdef(ic.oid), ' ON ONLY ', ' ON ') || ';' END",
      .comment = "(SELECT pg_catalog.format('COMMENT ON INDEX %I.%I IS %L;', n.nspname, ic.relname, d.description) "
                 "FROM pg_catalog.pg_description d WHERE d.objoid = ic.oid AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass)",
      .extra = "NULL, CASE WHEN c.relkind IN ('r', 'm') THEN 'SHARE' END",
@@ -1006,16 +1113,18 @@ static const kind_query kinds[] = {
     {STATISTICS_QUERY(" || CASE WHEN COALESCE(s.stxstattarget, -1) <> -1 THEN pg_catalog.format("
                       "E'\\nALTER STATISTICS %s SET STATISTICS %s;', q.name, s.stxstattarget) ELSE '' END"),
      .min_version = 130000},
-    {PUBLICATION_QUERY("'' AS viaroot", "''", "''"), .max_version = 130000},
-    {PUBLICATION_QUERY(PUBLICATION_VIA_ROOT, "''", "''"), .min_version = 130000, .max_version = 150000},
+    {PUBLICATION_QUERY("'' AS viaroot", "''"), .max_version = 130000},
+    {PUBLICATION_QUERY(PUBLICATION_VIA_ROOT, "''"), .min_version = 130000, .max_version = 150000},
     {PUBLICATION_QUERY(PUBLICATION_VIA_ROOT,
                        "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(E'\\nALTER PUBLICATION %I ADD TABLES IN SCHEMA %I;', "
                        "p.pubname, sn.nspname), '' ORDER BY sn.nspname) FROM pg_catalog.pg_publication_namespace pns "
-                       "JOIN pg_catalog.pg_namespace sn ON sn.oid = pns.pnnspid WHERE pns.pnpubid = p.oid), '')",
-                       "CASE WHEN pr.prattrs IS NOT NULL THEN ' (' || (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), "
-                       "', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a WHERE a.attrelid = pr.prrelid "
-                       "AND a.attnum = ANY (pr.prattrs::pg_catalog.int2[])) || ')' ELSE '' END || "
-                       "CASE WHEN pr.prqual IS NOT NULL THEN ' WHERE (' || pg_catalog.pg_get_expr(pr.prqual, pr.prrelid) || ')' ELSE '' END"),
+                       "JOIN pg_catalog.pg_namespace sn ON sn.oid = pns.pnnspid WHERE pns.pnpubid = p.oid), '')"),
+     .min_version = 150000},
+    {PUBLICATION_TABLE_QUERY("''"), .max_version = 150000},
+    {PUBLICATION_TABLE_QUERY("CASE WHEN pr.prattrs IS NOT NULL THEN ' (' || (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), "
+                             "', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a WHERE a.attrelid = pr.prrelid "
+                             "AND a.attnum = ANY (pr.prattrs::pg_catalog.int2[])) || ')' ELSE '' END || "
+                             "CASE WHEN pr.prqual IS NOT NULL THEN ' WHERE (' || pg_catalog.pg_get_expr(pr.prqual, pr.prrelid) || ')' ELSE '' END"),
      .min_version = 150000},
     /* subscriptions, as pg_dump keeps them: not connecting, so neither
      * enabled nor making a slot; a password in the connection string is a
@@ -1061,6 +1170,20 @@ static const kind_query kinds[] = {
              "ELSE da.defaclobjtype END::\"char\" AS objtype, pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %I%s', "
              "pg_catalog.pg_get_userbyid(da.defaclrole), ' IN SCHEMA ' || pg_catalog.quote_ident(n.nspname)) AS prefix) q",
      .filter = FILTER_NOT_BUILTIN},
+    /* privileges changed on an extension's members, once every object is made */
+    {EXTENSION_MEMBER_ACL("pg_catalog.pg_proc", "x.oid", "x.proacl", "x.proowner", "'f'",
+                          "pg_catalog.format('%s %I.%I(%s)', CASE x.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, "
+                          "n.nspname, x.proname, pg_catalog.pg_get_function_identity_arguments(x.oid))",
+                          "pg_catalog.pg_proc x JOIN pg_catalog.pg_namespace n ON n.oid = x.pronamespace")},
+    {EXTENSION_MEMBER_ACL("pg_catalog.pg_class", "x.oid", "x.relacl", "x.relowner",
+                          "CASE x.relkind WHEN 'S' THEN 's' ELSE 'r' END::\"char\"",
+                          "pg_catalog.format('%s %I.%I', CASE x.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, n.nspname, x.relname)",
+                          "pg_catalog.pg_class x JOIN pg_catalog.pg_namespace n ON n.oid = x.relnamespace")},
+    {EXTENSION_MEMBER_ACL("pg_catalog.pg_type", "x.oid", "x.typacl", "x.typowner", "'T'",
+                          "pg_catalog.format('TYPE %I.%I', n.nspname, x.typname)",
+                          "pg_catalog.pg_type x JOIN pg_catalog.pg_namespace n ON n.oid = x.typnamespace")},
+    {EXTENSION_MEMBER_ACL("pg_catalog.pg_namespace", "n.oid", "n.nspacl", "n.nspowner", "'n'",
+                          "pg_catalog.format('SCHEMA %I', n.nspname)", "pg_catalog.pg_namespace n")},
     {.what = "the event triggers", .catalog = "pg_catalog.pg_event_trigger", .oid = "et.oid", .rank = RANK_POST_EVENT_TRIGGER,
      .kind = "'EVENT TRIGGER'", .name = "et.evtname",
      .sql = "pg_catalog.format('CREATE EVENT TRIGGER %I ON %I%s EXECUTE FUNCTION %s();', et.evtname, et.evtevent, "
@@ -1087,10 +1210,10 @@ static void build_kind_query(zb_buf *q, const item_set *set, const kind_query *k
         zb_buf_puts(q, k->acl.sql);
     } else if (k->acl.column && k->acl.columns) {
         zb_buf_puts(q, "NULLIF(COALESCE(");
-        acl_sql(q, set, k->acl.column, k->acl.target, k->acl.owner, k->acl.objtype, k->acl.replace);
+        acl_sql(q, set, &k->acl);
         zb_buf_printf(q, ", '') || COALESCE(%s, ''), '')", k->acl.columns);
     } else if (k->acl.column) {
-        acl_sql(q, set, k->acl.column, k->acl.target, k->acl.owner, k->acl.objtype, k->acl.replace);
+        acl_sql(q, set, &k->acl);
     } else {
         zb_buf_puts(q, "NULL");
     }
@@ -1318,23 +1441,127 @@ static int before(const item *a, const item *b)
     return a->rank != b->rank ? a->rank < b->rank : a->objid < b->objid;
 }
 
+/* Whether item `to` is reachable from item `from` through the dependencies
+ * of items not placed yet. seen: one flag per item, cleared by the caller. */
+static int reaches(const item_set *set, size_t from, size_t to, unsigned char *seen)
+{
+    if (from == to)
+        return 1;
+    if (seen[from] || set->items[from].done)
+        return 0;
+    seen[from] = 1;
+    for (size_t d = 0; d < set->items[from].dep_count; d++)
+        if (reaches(set, set->items[from].deps[d], to, seen))
+            return 1;
+    return 0;
+}
+
+static int reaches_fresh(const item_set *set, size_t from, size_t to, unsigned char *seen)
+{
+    memset(seen, 0, set->count);
+    return reaches(set, from, to, seen);
+}
+
+/* Splits view v, caught in a cycle, in two as pg_dump does: a stand-in
+ * with its columns (its placeholder), made before the cycle's other
+ * members, which now need the stand-in instead of the view; and the view's
+ * definition, made afterwards with CREATE OR REPLACE VIEW. */
+static int split_view(item_set *set, size_t v, unsigned char *seen)
+{
+    int rc = grow((void **)&set->items, &set->cap, set->count, sizeof(item));
+    if (rc < 0)
+        return rc;
+    size_t s = set->count++;
+    item *stand_in = &set->items[s], *view = &set->items[v];
+    memset(stand_in, 0, sizeof(*stand_in));
+    stand_in->classid = view->classid;
+    stand_in->objid = view->objid;
+    stand_in->rank = view->rank;
+    stand_in->json = json_pack("{s:s, s:s, s:O?, s:O?, s:O?, s:O}", "section", "pre-data", "kind", "VIEW", "schema",
+                               json_object_get(view->json, "schema"), "name", json_object_get(view->json, "name"),
+                               "table", json_object_get(view->json, "table"), "sql", json_object_get(view->json, "placeholder"));
+    const char *sql = json_string_value(json_object_get(view->json, "sql"));
+    static const char create[] = "CREATE VIEW ";
+    zb_buf replace = ZB_BUF_INIT;
+    if (sql && strncmp(sql, create, strlen(create)) == 0)
+        zb_buf_printf(&replace, "CREATE OR REPLACE VIEW %s", sql + strlen(create));
+    if (!stand_in->json || !replace.data) {
+        zb_buf_free(&replace);
+        return zb_error_set(ZB_ENOMEM, "out of memory ordering the schema");
+    }
+    json_object_set_new(view->json, "sql", json_string(replace.data));
+    zb_buf_free(&replace);
+    json_object_del(view->json, "placeholder");
+    /* the stand-in needs what the view needs outside the cycle (its schema,
+     * its columns' types) */
+    for (size_t d = 0; rc == 0 && d < view->dep_count; d++) {
+        if (reaches_fresh(set, view->deps[d], v, seen))
+            continue;
+        if ((rc = grow((void **)&stand_in->deps, &stand_in->dep_cap, stand_in->dep_count, sizeof(size_t))) == 0)
+            stand_in->deps[stand_in->dep_count++] = view->deps[d];
+    }
+    /* the cycle's members that needed the view need the stand-in */
+    for (size_t i = 0; rc == 0 && i < s; i++) {
+        if (i == v || set->items[i].done || !reaches_fresh(set, v, i, seen))
+            continue;
+        for (size_t d = 0; d < set->items[i].dep_count; d++)
+            if (set->items[i].deps[d] == v)
+                set->items[i].deps[d] = s;
+    }
+    if (rc == 0 && (rc = grow((void **)&view->deps, &view->dep_cap, view->dep_count, sizeof(size_t))) == 0)
+        view->deps[view->dep_count++] = s;
+    return rc;
+}
+
+/* A cycle among the items left: broken at a view caught in it (1), or not
+ * breakable here (0). */
+static int break_view_cycle(item_set *set)
+{
+    unsigned char *seen = calloc(set->count + 1, 1);
+    if (!seen)
+        return zb_error_set(ZB_ENOMEM, "out of memory ordering the schema");
+    int rc = 0;
+    for (size_t v = 0; rc == 0 && v < set->count; v++) {
+        const item *it = &set->items[v];
+        if (it->done || !json_is_string(json_object_get(it->json, "placeholder")))
+            continue;
+        for (size_t d = 0; d < it->dep_count; d++)
+            if (reaches_fresh(set, it->deps[d], v, seen)) {
+                rc = split_view(set, v, seen);
+                rc = rc < 0 ? rc : 1;
+                break;
+            }
+    }
+    free(seen);
+    return rc;
+}
+
 /* Pre-data in dependency order (ties by rank, then oid, which is creation
- * order); post-data by rank. A cycle names one object caught in it. */
+ * order); post-data by rank. A cycle through a view is broken at the view;
+ * another names one object caught in it. */
 static int sort_items(json_t *out, item_set *set)
 {
-    size_t left = 0;
-    for (size_t i = 0; i < set->count; i++)
-        left += !set->items[i].done;
-    for (size_t placed = 0; placed < left; placed++) {
+    for (;;) {
         long best = -1;
+        int left = 0;
         for (size_t i = 0; i < set->count; i++) {
             item *it = &set->items[i];
-            if (it->done || (it->rank < RANK_POST_SEQUENCE && !ready(set, it)))
+            if (it->done)
+                continue;
+            left = 1;
+            if (it->rank < RANK_POST_SEQUENCE && !ready(set, it))
                 continue;
             if (best < 0 || before(it, &set->items[best]))
                 best = (long)i;
         }
+        if (!left)
+            return 0;
         if (best < 0) {
+            int rc = break_view_cycle(set);
+            if (rc < 0)
+                return rc;
+            if (rc > 0)
+                continue;
             for (size_t i = 0; i < set->count; i++)
                 if (!set->items[i].done)
                     return zb_error_set(ZB_EPG, "circular dependency in the schema involving %s %s.%s",
@@ -1343,9 +1570,9 @@ static int sort_items(json_t *out, item_set *set)
                                         json_string_value(json_object_get(set->items[i].json, "name")));
         }
         set->items[best].done = 1;
+        json_object_del(set->items[best].json, "placeholder");
         json_array_append(out, set->items[best].json);
     }
-    return 0;
 }
 
 /* Populated materialized views are refreshed last, in creation order. */

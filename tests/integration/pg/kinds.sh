@@ -38,4 +38,11 @@ ZB_PG_DB=kinds zb_psql -c "DROP SUBSCRIPTION zb_with_password"
 
 zb_expect_status 0 "verify --restore on PostgreSQL $major" -- "$ZB_BIN" --log-format text verify --restore --key key "$archive" \
     --pg-target "$(zb_pg_conninfo postgres)" --jobs 2
+
+# coverage_cases.sh's fixture (partition index names, trigger clones'
+# states, extension members' privileges, views in a cycle) on this server
+zb_pg_fixture_restore "$major" cov fixture_coverage.sql coverage_oracle.sql "CREATE TABLE cov.events" cov_copy
+zb_expect_contains "$(cat oracle.src)" 'trigger cov.events_2024 events_touch D' "the oracle saw the trigger clones"
+zb_expect_status 0 "verify --restore of the coverage fixture on PostgreSQL $major" -- "$ZB_BIN" --log-format text verify \
+    --restore --key key "$archive" --pg-target "$(zb_pg_conninfo postgres)" --jobs 2
 zb_test_end

@@ -47,4 +47,15 @@ fi
 # the restore proof works against this version's catalogs too
 zb_expect_status 0 "verify --restore on PostgreSQL $major" -- "$ZB_BIN" -q verify --restore --key key "$archive" \
     --pg-target "$(zb_pg_conninfo postgres)" --jobs 2
+
+# the object kinds beyond the application schema, on the majors kinds.sh
+# does not start a server for: the same fixture and oracles, once
+case $major in
+13 | 14 | 16)
+    zb_pg_fixture_restore "$major" kinds fixture_kinds.sql kinds_oracle.sql "CREATE AGGREGATE kinds.sum_abs" kinds_copy
+    zb_expect_contains "$(cat oracle.src)" 'aggregate kinds.pct(double precision,double precision)|o|1|' "the oracle saw the kinds"
+    zb_expect_status 0 "verify --restore of the kinds on PostgreSQL $major" -- "$ZB_BIN" -q verify --restore --key key \
+        "$archive" --pg-target "$(zb_pg_conninfo postgres)" --jobs 2
+    ;;
+esac
 zb_test_end

@@ -51,6 +51,7 @@ typedef enum zb_pg_kind {
     ZB_PG_KIND_ACCESS_METHOD,
     ZB_PG_KIND_PROCEDURAL_LANGUAGE,
     ZB_PG_KIND_LANGUAGE,
+    ZB_PG_KIND_PUBLICATION_TABLE, /* left out with its table, with a warning */
 } zb_pg_kind;
 
 /* Relations (tables an item belongs to or references) are numbered once:
