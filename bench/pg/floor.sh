@@ -1,5 +1,6 @@
 # The floor of a restore: the server's own work on a database, each kind
-# alone, one statement at a time on one connection from a cold page cache —
+# alone, one statement at a time on one connection (the rows' files read
+# from a cold page cache; the tables then warm, as after a restore's load) —
 # loading every table's rows (COPY FREEZE of text files on the server into
 # tables without indexes, in the transaction that truncated them), building
 # every index and key, checking every foreign key, ANALYZE — with no client
@@ -9,13 +10,11 @@
 # restore at --jobs 2 on a machine with two cores), and records them in
 # $BENCH_RESULTS as "floor <kind>".
 
-# floor_time SQL...: runs the statements in one session, prints the seconds
+# floor_time SQL...: runs the statements in one session, prints the sum of
+# their times as psql measures them (the client's start and connection,
+# slow from a cold page cache, left out)
 floor_time() {
-    local t0 t1
-    t0=$(date +%s.%N)
-    psql_ -d floor "${@/#/-c}" >/dev/null
-    t1=$(date +%s.%N)
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
+    psql_ -d floor -c '\timing on' "${@/#/-c}" | awk '/^Time: / { s += $2 } END { printf "%.2f", s / 1000 }'
 }
 
 floor_record() {
@@ -45,10 +44,10 @@ bench_pg_floor() {
         kinds[load]=$(awk -v a="${kinds[load]}" -v b="$s" 'BEGIN { print a + b }')
     done
     # post-data statements one by one in pg_dump's order (indexes and keys,
-    # then foreign keys), each after the page cache is dropped
+    # then foreign keys)
     local statements=$dir/statements
     rm -rf "$statements" && mkdir -p "$statements"
-    awk -v dir="$statements" '/^--/ || /^SET / || /^SELECT / || /^$/ { next }
+    awk -v dir="$statements" '/^--/ || /^SET / || /^SELECT / || /^\\/ || /^$/ { next }
         { buf = buf $0 "\n" } /;$/ { n++; f = sprintf("%s/%04d.sql", dir, n); printf "%s", buf > f; close(f); buf = "" }' "$dir/post.sql"
     for f in "$statements"/*.sql; do
         case $(tr '\n' ' ' <"$f") in
@@ -58,8 +57,6 @@ bench_pg_floor() {
         *) kind=other ;;
         esac
         [ "$kind" = other ] && { psql_ -d floor -f "$f" >/dev/null; continue; }
-        sync
-        echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
         s=$(floor_time "SET maintenance_work_mem = '256MB'" "SET work_mem = '64MB'" "$(cat "$f")")
         printf '  %6.2f s  %s %s\n' "$s" "$kind" "$(tr '\n' ' ' <"$f" | sed 's/  */ /g' | cut -c1-90)"
         kinds[$kind]=$(awk -v a="${kinds[$kind]}" -v b="$s" 'BEGIN { print a + b }')
