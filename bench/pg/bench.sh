@@ -3,9 +3,9 @@
 # a generated POS-like database: by default ("wide") more than 1 GiB of
 # uuids, timestamps, numerics, text and jsonb; with BENCH_PG_DATASET=narrow
 # about 650 MB of narrow rows (integer keys, numerics, timestamps: more rows
-# per MB) with 4 to 5 indexes and keys per table and foreign keys between
-# them. Prints wall times, peak RSS, archive sizes and the ratios the
-# project targets:
+# per MB) with 3 to 4 indexes and 1 to 2 foreign keys per large table.
+# Prints wall times, peak RSS, archive sizes and the ratios the project
+# targets:
 #   backup  <= 0.5x pg_dump -Fd -j2 and <= 0.8x pg_dump -Fc, archive <= -Fc's
 #   restore <= 0.6x pg_restore -j2 (of the -Fd dump), or within 1.1x of the
 #           floor (BENCH_PG_PARTS=floor) where that is more
