@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The floor of a restore: the server's own work on a database, each kind
 # alone, one statement at a time on one connection (the rows' files read
 # from a cold page cache; the tables then warm, as after a restore's load) —
@@ -22,7 +23,7 @@ floor_record() {
 }
 
 bench_pg_floor() {
-    local db=$1 dir=$work/floor$tag t s kind sum total=0
+    local db=$1 dir=$work/floor$tag t s kind sum
     mkdir -p "$dir" && chown postgres "$dir"
     psql_ -d postgres -c "DROP DATABASE IF EXISTS floor" -c "CREATE DATABASE floor"
     as_pg "$pgbin/pg_dump" -h "$sock" -p "$port" --section=pre-data "$db" | psql_ -d floor >/dev/null
@@ -52,8 +53,8 @@ bench_pg_floor() {
     for f in "$statements"/*.sql; do
         case $(tr '\n' ' ' <"$f") in
         *"FOREIGN KEY"*) kind=foreign ;;
-        *"PRIMARY KEY"* | *" UNIQUE "*) kind=key ;;
-        *"CREATE INDEX"* | *"CREATE UNIQUE INDEX"*) kind=index ;;
+        *"PRIMARY KEY"* | *" UNIQUE "*) kind=key ;; # unique indexes too
+        *"CREATE INDEX"*) kind=index ;;
         *) kind=other ;;
         esac
         [ "$kind" = other ] && { psql_ -d floor -f "$f" >/dev/null; continue; }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # One restore of the bench archive profiled statement by statement: every
 # statement of the restore's sessions logs its time and the server's CPU
 # for it (log_min_duration_statement=0, log_statement_stats, set for these
