@@ -145,18 +145,20 @@ static zb_pg_table_load *find_table(zb_pg_restore *p, unsigned int oid)
 
 /* data/<oid>/end: the table's chunks are all in. Loading frozen, its
  * connection commits once no other table of its transaction expects rows,
- * and then the table's indexes and keys may start (zb_pg_restore_release_ready). */
+ * and then the table's indexes and keys may start (zb_pg_restore_release_ready);
+ * unfrozen, each chunk committed on its own, the mark only frees the
+ * connection for the next table. */
 static int end_of_table(zb_pg_restore *p, zb_pg_table_load *t, const char *relative)
 {
     if (t->ended)
         return zb_error_set(ZB_EFORMAT, "entry %s appears twice", relative);
     t->ended = 1;
-    if (!p->pool.frozen || !t->plan->selected)
+    if (!t->plan->selected)
         return 0;
     if (t->worker < 0) { /* no rows: nothing to commit */
         pthread_mutex_lock(&p->pool.lock);
-        t->committed = 1;
-        p->pool.committed_new = 1;
+        t->committed = p->pool.frozen;
+        p->pool.committed_new |= p->pool.frozen;
         pthread_mutex_unlock(&p->pool.lock);
         return 0;
     }

@@ -162,7 +162,7 @@ static void *pool_worker(void *arg)
             pool_fail(pl);
         else if (j->table)
             j->table->rows_loaded += rows;
-        if (j->table && pl->frozen)
+        if (j->table)
             pl->pending[self->index] -= j->len;
         if (loading)
             pl->loading_jobs--;
@@ -217,10 +217,12 @@ int zb_pg_pool_submit(zb_pg_pool *pl, zb_pg_job *j)
         else
             rc = -1;
     }
-    if (rc == 0 && j->table && pl->frozen && !j->ends_table) {
+    /* unfrozen too, a table's chunks stay on one connection (its rows keep
+     * the archive's order) and tables spread over the connections */
+    if (rc == 0 && j->table && !j->ends_table) {
         if (j->table->worker < 0) {
             j->table->worker = zb_pg_schedule_table_worker(pl->open, pl->pending, pl->running, pl->started);
-            j->starts_table = 1;
+            j->starts_table = pl->frozen;
             pl->open[j->table->worker]++;
         }
         j->worker = j->table->worker;

@@ -3,8 +3,9 @@
 # in and the locks held at once stay few however many tables there are;
 # with archives of toc format 1 (no end marks) the locks pile up until the
 # load ends, so on a server whose lock table is too small for that the
-# restore loads the rows unfrozen in separate commits instead. Either way
-# the database comes back the same.
+# restore loads the rows unfrozen in separate commits instead, the tables
+# spread over the connections as when frozen. Either way the database comes
+# back the same.
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/pg.sh"
 zb_test_begin
@@ -13,8 +14,10 @@ cd "$ZB_TMP"
 # format-1 archive may take 50, three per table, so 16 tables fit and 80 do
 # not (their 240 locks held at once would not even fit the whole table);
 # no autovacuum, which on a slow run marks the unfrozen copy's pages
-# all-visible before they are counted
-ZB_PG_SERVER_OPTIONS="-c max_locks_per_transaction=10 -c max_connections=20 -c autovacuum=off" zb_pg_start
+# all-visible before they are counted; each statement logged with its
+# backend's process id, to see which connections loaded rows
+ZB_PG_SERVER_OPTIONS="-c max_locks_per_transaction=10 -c max_connections=20 -c autovacuum=off \
+    -c log_min_duration_statement=0 -c log_line_prefix=%p:" zb_pg_start
 zb_psql -c "CREATE DATABASE few" -c "CREATE DATABASE many"
 ZB_PG_DB=few zb_psql -c "DO \$\$ BEGIN FOR i IN 1..5 LOOP
     EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY, note text)', i);
@@ -39,6 +42,7 @@ for case in few:2 many:2 many:1; do
     ZAKPOS_BACKUP_TEST_PG_TOC_FORMAT=$format zb_expect_status 0 "backup of $db (toc format $format)" -- "$ZB_FAULT_BIN" -q backup \
         --repo "repo-$copy" --recipient key.pub --pg "$(zb_pg_conninfo "$db")" --jobs 2
     archive=$ZB_LAST_OUTPUT
+    log_at=$(stat -c %s "$ZB_TMP/pg.log")
     zb_expect_status 0 "restore of $db (toc format $format)" -- "$ZB_BIN" --log-level detail --log-format text restore \
         --key key "$archive" --pg-target "$(zb_pg_conninfo "$copy")" --jobs 2
     restore_log=$ZB_LAST_OUTPUT
@@ -61,6 +65,8 @@ for case in few:2 many:2 many:1; do
         zb_expect_equal "$(visible_pages "$copy")" "0|80" "many tables, no end marks: loaded unfrozen"
         zb_expect_contains "$restore_log" "80 tables would take 240 of the server's 200 lock slots: loading them unfrozen" \
             "many tables, no end marks: says why"
+        loaders=$(tail -c +$((log_at + 1)) "$ZB_TMP/pg.log" | grep -a 'statement: COPY .* FROM STDIN' | cut -d: -f1 | sort -u | wc -l)
+        zb_expect_equal "$loaders" 2 "many tables, no end marks: rows loaded by both connections"
         ;;
     esac
 done
