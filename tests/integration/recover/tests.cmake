@@ -1,3 +1,3 @@
-foreach(t globals recover plan_and_resume)
+foreach(t globals recover plan)
   zb_shell_test(integration.recover.${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.sh LABELS "integration;recover" TIMEOUT 600)
 endforeach()
