@@ -348,11 +348,12 @@ static void phase_time(json_t *report, const char *phase, double seconds)
     json_object_set_new(json_object_get(report, "seconds"), phase, json_real(seconds));
 }
 
-/* A configuration that names no volume and no Compose project has no stack
- * to stop: a host with only a database recovers without Docker. */
+/* A configuration with Docker off ([docker] enabled = no) and no Compose
+ * project has no stack to stop: a host with only a database recovers
+ * without Docker. */
 static int has_stack(const zb_config *c)
 {
-    return (c->volumes && c->volumes[strspn(c->volumes, " ")]) ||
+    return (c->volumes_enabled && c->volumes && c->volumes[strspn(c->volumes, " ")]) ||
            (c->recover_compose_project && *c->recover_compose_project);
 }
 

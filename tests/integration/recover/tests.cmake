@@ -1,3 +1,3 @@
-foreach(t globals recover plan)
+foreach(t globals globals_versions recover plan)
   zb_shell_test(integration.recover.${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.sh LABELS "integration;recover" TIMEOUT 600)
 endforeach()
