@@ -2,6 +2,7 @@
 #include "zakpos_backup/archive/writer.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fault.h"
 #include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/common/timeutil.h"
 
@@ -28,6 +29,8 @@ struct zb_restore_plan {
     void *select_payload;
     zb_restore_plan_entry_fn on_entry;
     void *entry_payload;
+    zb_restore_plan_verified_fn on_verified;
+    void *verified_payload;
 };
 
 int zb_restore_plan_new(zb_restore_plan **out)
@@ -61,6 +64,12 @@ void zb_restore_plan_on_entry(zb_restore_plan *p, zb_restore_plan_entry_fn fn, v
 {
     p->on_entry = fn;
     p->entry_payload = payload;
+}
+
+void zb_restore_plan_on_verified(zb_restore_plan *p, zb_restore_plan_verified_fn fn, void *payload)
+{
+    p->on_verified = fn;
+    p->verified_payload = payload;
 }
 
 static restore_target *new_target(zb_restore_plan *p, const zb_source_ops *ops, const char *name, const char *target)
@@ -221,11 +230,14 @@ int zb_restore_plan_run(zb_restore_plan *p, zb_archive_reader *r)
         if (!t->seen && (!t->name || !zb_archive_reader_manifest_source(r, t->ops->kind, t->name)))
             return report_missing(t, r);
     }
+    if (p->on_verified && (rc = p->on_verified(p->verified_payload)) < 0)
+        return rc;
     for (size_t i = 0; i < p->count; i++) {
         restore_target *t = &p->targets[i];
         /* a signal before a target is finished leaves it as it was */
         if ((rc = zb_check_interrupt()) < 0)
             return rc;
+        ZB_FAULT_POINT("restore-finish", t->ops->kind);
         double started = zb_time_monotonic();
         if ((rc = t->ops->restore_finish(t->state, r)) < 0)
             return rc;

@@ -3,6 +3,8 @@
  * point was reached), then raises the signal numbered ZB_FAULT_SIGNAL, or
  * runs the shell command ZB_FAULT_RUN with ZB_FAULT_DETAIL set to the
  * point's detail (a failing command ends the process with status 99).
+ * ZB_FAULT_AT=NAME:DETAIL acts only where the point's detail is DETAIL (the
+ * kind of target a restore finishes next, say).
  * zb_fault_value gives a fault value from the environment variable the
  * tests set for it. */
 #include "zakpos_backup/common/fault.h"
@@ -15,7 +17,9 @@
 void zb_fault_point(const char *name, const char *detail)
 {
     const char *at = getenv("ZB_FAULT_AT");
-    if (!at || strcmp(at, name) != 0)
+    const char *colon = at ? strchr(at, ':') : NULL;
+    size_t n = colon ? (size_t)(colon - at) : at ? strlen(at) : 0;
+    if (!at || strlen(name) != n || strncmp(at, name, n) != 0 || (colon && (!detail || strcmp(colon + 1, detail) != 0)))
         return;
     const char *sig = getenv("ZB_FAULT_SIGNAL");
     const char *run = getenv("ZB_FAULT_RUN");

@@ -39,10 +39,16 @@ typedef int (*zb_restore_plan_select_fn)(zb_restore_plan *plan, const char *kind
 typedef int (*zb_restore_plan_entry_fn)(zb_archive_reader *r, struct archive_entry *e, const zb_entry_info *info,
                                         void *payload);
 
+/* Called once the whole archive is read and proven intact, before any
+ * target is finished: recover creates the roles there, so nothing reaches
+ * the server from an archive that turns out truncated or altered. */
+typedef int (*zb_restore_plan_verified_fn)(void *payload);
+
 int zb_restore_plan_new(zb_restore_plan **out);
 void zb_restore_plan_free(zb_restore_plan *p);
 void zb_restore_plan_on_unselected(zb_restore_plan *p, zb_restore_plan_select_fn select, void *payload);
 void zb_restore_plan_on_entry(zb_restore_plan *p, zb_restore_plan_entry_fn fn, void *payload);
+void zb_restore_plan_on_verified(zb_restore_plan *p, zb_restore_plan_verified_fn fn, void *payload);
 
 /* A target for source `name` of a kind (NULL name: the archive's first of
  * the kind, where the kind allows it), made as opts say. */

@@ -2,6 +2,7 @@
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/command/recover.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fault.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/remote/copy.h"
 #include "zakpos_backup/repo/repo.h"
@@ -23,9 +24,9 @@ static const char help[] =
     "  1. the archive's header and signature are checked before anything is touched;\n"
     "  2. the stack's containers (those using the configured volumes, and the rest\n"
     "     of their Compose projects, but not the database server) are stopped;\n"
-    "  3. the cluster's roles and tablespaces are created (roles that exist are kept\n"
-    "     as they are), then the database under its original name on the configured\n"
-    "     server ([postgres] conninfo);\n"
+    "  3. once the whole archive proved intact, the cluster's roles and tablespaces\n"
+    "     are created (roles that exist are kept as they are), then the database\n"
+    "     takes its original name on the configured server ([postgres] conninfo);\n"
     "  4. each volume under its original name (created; an existing one needs --force\n"
     "     and is replaced by a verified swap);\n"
     "  5. each host path into the folder [paths] gives it (or --path NAME=DIR);\n"
@@ -154,6 +155,7 @@ int zb_cmd_recover(int argc, char **argv)
     if (rc < 0)
         goto done;
     req.archive = archive;
+    ZB_FAULT_POINT("recover-fetched", archive);
     req.fetched_from = zb_remote_fetched_from();
     req.fetch_seconds = zb_remote_fetched_seconds();
     rc = zb_recover_run(&req, &c);

@@ -307,23 +307,17 @@ static int read_archive(zb_archive_reader **out, json_t **globals, const char *a
 {
     struct archive_entry *e;
     zb_entry_info info;
-    zb_buf text = ZB_BUF_INIT;
     int rc = zb_archive_reader_open(out, archive, keys);
     while (rc == 0 && (rc = zb_archive_reader_next(*out, &e, &info)) > 0) {
         rc = 0;
-        if (*globals || strcmp(info.source_kind, ZB_SOURCE_PG) != 0 || strcmp(info.relative, ZB_PG_GLOBALS_NAME) != 0)
+        if (strcmp(info.source_kind, ZB_SOURCE_PG) != 0 || strcmp(info.relative, ZB_PG_GLOBALS_NAME) != 0)
             continue;
-        char block_buf[16384];
-        ssize_t n;
-        while (rc == 0 && (n = zb_archive_reader_read(*out, block_buf, sizeof(block_buf))) != 0)
-            rc = n < 0 ? (int)n : zb_buf_append(&text, block_buf, (size_t)n);
-        json_error_t jerr;
-        if (rc == 0 && !(*globals = json_loadb(text.data ? text.data : "", text.len, 0, &jerr)))
-            rc = zb_error_set(ZB_EFORMAT, "%s is not JSON: %s", ZB_PG_GLOBALS_NAME, jerr.text);
-        if (text.data)
-            memset(text.data, 0, text.len);
+        if (*globals)
+            rc = zb_error_set(ZB_EFORMAT, "the archive holds a second %s (database %s): one recovery restores one "
+                              "database's globals", ZB_PG_GLOBALS_NAME, info.source_name);
+        else
+            rc = zb_pg_globals_read_entry(globals, *out, e, info.source_name);
     }
-    zb_buf_free(&text);
     return rc;
 }
 

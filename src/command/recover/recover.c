@@ -16,7 +16,6 @@
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/globals.h"
 
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* globals.json holds a few lines per role: far below this */
-#define GLOBALS_MAX_BYTES (64u << 20)
 #define SMOKE_OUTPUT_MAX 4096
 
 typedef struct recovery {
@@ -35,6 +32,7 @@ typedef struct recovery {
     zb_recover_journal journal;
     zb_docker *docker;
     json_t *globals;
+    char *globals_source; /* the database source globals.json came with */
     zb_pg_globals_result roles;
     double roles_seconds;
     char *db_name;
@@ -62,71 +60,73 @@ static int open_docker(recovery *rv)
 
 /* ------------------------------------------------------------ the globals */
 
-static int read_entry_text(zb_buf *out, zb_archive_reader *r)
+/* Adds to names (a JSON array of strings) those of more it lacks. */
+static void add_names(json_t *names, json_t *more)
 {
-    char block[64 * 1024];
-    ssize_t n;
-    while ((n = zb_archive_reader_read(r, block, sizeof(block))) > 0) {
-        if (out->len + (size_t)n > GLOBALS_MAX_BYTES)
-            return zb_error_set(ZB_EUNSAFE, "%s is larger than %u bytes", ZB_PG_GLOBALS_NAME, GLOBALS_MAX_BYTES);
-        int rc = zb_buf_append(out, block, (size_t)n);
-        if (rc < 0)
-            return rc;
-    }
-    return n < 0 ? (int)n : 0;
-}
-
-static void remember_created_roles(recovery *rv)
-{
-    json_t *recorded = json_object_get(rv->journal.doc, "roles_created");
     size_t i, k;
     json_t *x, *y;
-    json_array_foreach(rv->roles.created, i, x) {
+    json_array_foreach(more, i, x) {
         int known = 0;
-        json_array_foreach(recorded, k, y) known |= json_equal(x, y);
+        json_array_foreach(names, k, y) known |= json_equal(x, y);
         if (!known)
-            json_array_append(recorded, x);
-    }
-    if (zb_recover_journal_save(&rv->journal) < 0) {
-        zb_log_warn("%s", zb_error_message());
-        zb_error_clear();
+            json_array_append(names, x);
     }
 }
 
-/* The roles come before the database's table of contents, which names them
- * as owners and grantees. They are created from bytes the secretstream has
- * authenticated (a changed byte fails its chunk before it gets here); the
- * database itself is published only once the whole archive verified. */
+/* globals.json comes before the database's table of contents: it is kept
+ * until the whole archive is read. */
 static int take_globals(zb_archive_reader *r, struct archive_entry *e, const zb_entry_info *info, void *payload)
 {
-    (void)e;
     recovery *rv = payload;
     if (strcmp(info->source_kind, ZB_SOURCE_PG) != 0 || strcmp(info->relative, ZB_PG_GLOBALS_NAME) != 0)
         return 0;
-    zb_buf text = ZB_BUF_INIT;
-    json_error_t jerr;
-    int rc = read_entry_text(&text, r);
-    if (rc == 0 && !(rv->globals = json_loadb(text.data ? text.data : "", text.len, 0, &jerr)))
-        rc = zb_error_set(ZB_EFORMAT, "%s of database %s is not JSON: %s", ZB_PG_GLOBALS_NAME, info->source_name, jerr.text);
-    if (text.data)
-        sodium_memzero(text.data, text.len); /* may hold password verifiers */
-    zb_buf_free(&text);
+    if (rv->globals)
+        return zb_error_set(ZB_EFORMAT, "the archive holds a second %s (database %s): one recovery restores one "
+                            "database's globals", ZB_PG_GLOBALS_NAME, info->source_name);
+    int rc = zb_pg_globals_read_entry(&rv->globals, r, e, info->source_name);
     const char *db = rc == 0 ? json_string_value(json_object_get(rv->globals, "database")) : NULL;
     if (rc == 0 && !(rv->db_name = zb_strdup(db ? db : info->source_name)))
         rc = zb_error_set(ZB_ENOMEM, "out of memory");
-    const char *done = zb_recover_journal_part(&rv->journal, ZB_SOURCE_PG, info->source_name);
-    if (rc < 0 || (done && strcmp(done, "done") == 0))
-        return rc < 0 ? rc : 1;
+    if (rc == 0 && !(rv->globals_source = zb_strdup(info->source_name)))
+        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    return rc < 0 ? rc : 1;
+}
+
+/* The roles to create go to the journal before they are created: a
+ * recovery killed in between finds them there, counts them as its own and
+ * gives them their memberships, settings and comments. */
+static int record_roles_to_create(recovery *rv, PGconn *conn)
+{
+    json_t *missing = json_array();
+    int rc = missing ? zb_pg_globals_missing(missing, conn, rv->globals) : zb_error_set(ZB_ENOMEM, "out of memory");
+    if (rc == 0)
+        add_names(json_object_get(rv->journal.doc, "roles_created"), missing);
+    json_decref(missing);
+    return rc < 0 ? rc : zb_recover_journal_save(&rv->journal);
+}
+
+/* Called once the whole archive is proven intact, before the database is
+ * finished (its owners and grants wait for this): nothing is created on
+ * the server from an archive that turns out truncated or altered. */
+static int create_roles(void *payload)
+{
+    recovery *rv = payload;
+    if (!rv->globals)
+        return 0;
+    const char *done = zb_recover_journal_part(&rv->journal, ZB_SOURCE_PG, rv->globals_source);
+    if (done && strcmp(done, "done") == 0)
+        return 0;
     double started = zb_time_monotonic();
     PGconn *conn = NULL;
     zb_progress_phase("creating the roles", 0);
-    if ((rc = zb_pg_connect_db(&conn, pg_conninfo(rv), pg_password_file(rv), ZB_PG_MAINTENANCE_DB)) == 0)
+    int rc = zb_pg_connect_db(&conn, pg_conninfo(rv), pg_password_file(rv), ZB_PG_MAINTENANCE_DB);
+    if (rc == 0)
+        rc = record_roles_to_create(rv, conn);
+    if (rc == 0)
         rc = zb_pg_globals_apply(&rv->roles, conn, rv->globals, json_object_get(rv->journal.doc, "roles_created"));
     PQfinish(conn);
-    remember_created_roles(rv);
     rv->roles_seconds += zb_time_monotonic() - started;
-    ZB_FAULT_POINT("recover-roles", info->source_name);
-    return rc < 0 ? rc : 1;
+    return rc;
 }
 
 /* ------------------------------------------------------------ the targets */
@@ -162,6 +162,7 @@ static int add_pg(recovery *rv, zb_restore_plan *plan, const char *name)
     pg.target_db = rv->db_name ? rv->db_name : name;
     pg.jobs = rv->req->pg_jobs > 0 ? rv->req->pg_jobs : rv->config->pg_jobs;
     pg.force = force;
+    pg.roles_at_finish = 1;
     return rc < 0 ? rc : zb_restore_plan_add_pg(plan, name, &pg);
 }
 
@@ -235,13 +236,39 @@ static void database_role_settings(recovery *rv)
     PQfinish(conn);
 }
 
+/* A run killed while it filled the database under a temporary name left
+ * that database behind: those of the runs the journal records are dropped,
+ * then this run is recorded. A failure is a warning: it only leaves garbage. */
+static void drop_abandoned(recovery *rv)
+{
+    json_t *pids = json_object_get(rv->journal.doc, "pids");
+    if (!json_is_array(pids)) {
+        pids = json_array();
+        json_object_set_new(rv->journal.doc, "pids", pids);
+    }
+    PGconn *conn = NULL;
+    int rc = json_array_size(pids) > 0 ? zb_pg_connect_db(&conn, pg_conninfo(rv), pg_password_file(rv), ZB_PG_MAINTENANCE_DB) : 0;
+    size_t i;
+    json_t *pid;
+    json_array_foreach(pids, i, pid) if (rc >= 0 && json_integer_value(pid) != (json_int_t)getpid())
+        rc = zb_pg_restore_drop_abandoned(conn, (long)json_integer_value(pid));
+    PQfinish(conn);
+    json_array_append_new(pids, json_integer(getpid()));
+    if (rc < 0 || zb_recover_journal_save(&rv->journal) < 0) {
+        zb_log_warn("%s", zb_error_message());
+        zb_error_clear();
+    }
+}
+
 static int restore_all(recovery *rv, const char *archive, json_t *parts)
 {
+    drop_abandoned(rv);
     zb_archive_reader *r = NULL;
     zb_restore_plan *plan = NULL;
     int rc = zb_restore_plan_new(&plan);
     if (rc == 0) {
         zb_restore_plan_on_entry(plan, take_globals, rv);
+        zb_restore_plan_on_verified(plan, create_roles, rv);
         zb_restore_plan_on_unselected(plan, select_source, rv);
         rc = zb_archive_reader_open(&r, archive, &rv->req->keys);
     }
@@ -321,6 +348,15 @@ static void phase_time(json_t *report, const char *phase, double seconds)
     json_object_set_new(json_object_get(report, "seconds"), phase, json_real(seconds));
 }
 
+/* A configuration with Docker off ([docker] enabled = no) and no Compose
+ * project has no stack to stop: a host with only a database recovers
+ * without Docker. */
+static int has_stack(const zb_config *c)
+{
+    return (c->volumes_enabled && c->volumes && c->volumes[strspn(c->volumes, " ")]) ||
+           (c->recover_compose_project && *c->recover_compose_project);
+}
+
 static int phases(recovery *rv, const char *archive, json_t *report)
 {
     double t = zb_time_monotonic();
@@ -328,10 +364,10 @@ static int phases(recovery *rv, const char *archive, json_t *report)
     json_object_set_new(report, "parts", parts);
     json_object_set_new(report, "containers", containers);
     /* 2: the stack stops (what an interrupted recovery stopped stays so) */
-    int rc = open_docker(rv);
-    if (rc == 0)
+    int rc = has_stack(rv->config) ? open_docker(rv) : 0;
+    if (rc == 0 && rv->docker)
         rc = zb_recover_stack_find(&stack, rv->docker, rv->config);
-    if (rc == 0)
+    if (rc == 0 && rv->docker)
         rc = zb_recover_stack_stop(&rv->journal, rv->docker, stack);
     json_decref(stack);
     phase_time(report, "stop", zb_time_monotonic() - t);
@@ -348,9 +384,14 @@ static int phases(recovery *rv, const char *archive, json_t *report)
     ZB_FAULT_POINT("recover-start", archive);
     /* 6: the stack runs again and answers */
     t = zb_time_monotonic();
-    rc = zb_recover_stack_start(&rv->journal, rv->docker, rv->config->recover_health_timeout_seconds, containers);
+    /* containers an earlier run stopped are started even by a host without a stack now */
+    if (!rv->docker && json_array_size(json_object_get(rv->journal.doc, "containers")) > 0)
+        rc = open_docker(rv);
+    if (rc == 0)
+        rc = zb_recover_stack_start(&rv->journal, rv->docker, rv->config->recover_health_timeout_seconds, containers);
     phase_time(report, "start", zb_time_monotonic() - t);
     t = zb_time_monotonic();
+    ZB_FAULT_POINT("recover-smoke", archive);
     if (rc == 0)
         rc = run_smoke(rv, report);
     phase_time(report, "smoke", zb_time_monotonic() - t);
@@ -442,6 +483,7 @@ int zb_recover_run(const zb_recover_request *req, const zb_config *config)
     json_decref(rv.globals);
     zb_pg_globals_result_free(&rv.roles);
     free(rv.db_name);
+    free(rv.globals_source);
     zb_docker_close(rv.docker);
     zb_recover_journal_free(&rv.journal);
     return rc;

@@ -153,6 +153,7 @@ int zb_recover_stack_start(zb_recover_journal *j, zb_docker *d, int timeout, jso
     /* all started first (they may depend on each other), then waited for */
     for (size_t i = 0; rc == 0 && i < json_array_size(held); i++)
         rc = zb_container_call(d, json_string_value(json_object_get(json_array_get(held, i), "id")), "/start");
+    ZB_FAULT_POINT("recover-started", NULL);
     for (size_t i = 0; rc == 0 && i < json_array_size(held); i++) {
         json_t *c = json_array_get(held, i);
         json_t *entry = json_pack("{s:s}", "name", json_string_value(json_object_get(c, "name")));

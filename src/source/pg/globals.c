@@ -1,8 +1,11 @@
 #include "zakpos_backup/source/pg/globals.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fault.h"
+#include "zakpos_backup/common/json.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/source/pg/conn.h"
+#include "zakpos_backup/source/pg/database.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -269,15 +272,28 @@ static int create_role(zb_pg_globals_result *result, PGconn *conn, json_t *role)
     if (sql.data)
         sodium_memzero(sql.data, sql.len); /* it held the verifier */
     zb_buf_reset(&sql);
+    ZB_FAULT_POINT("pg-role-created", name);
     if (rc == 0) {
-        json_array_append_new(result->created, json_string(name));
+        /* a role an interrupted recovery meant to create is listed already */
+        if (!was_created(result, name))
+            json_array_append_new(result->created, json_string(name));
         if (!str(role, "password") && json_is_true(json_object_get(role, "login")))
             json_array_append_new(result->without_password, json_string(name));
-        if (str(role, "comment") && comment_sql(&sql, conn, "ROLE", name, str(role, "comment")) == 0)
-            try_exec(result, conn, sql.data, "cannot set a role's comment");
     }
     zb_buf_free(&sql);
     return rc;
+}
+
+/* After the roles: a kill between a role's creation and its comment leaves
+ * it to the next recovery, which counts the role as its own. */
+static void comment_role(zb_pg_globals_result *result, PGconn *conn, json_t *role)
+{
+    const char *name = str(role, "name");
+    zb_buf sql = ZB_BUF_INIT;
+    if (name && str(role, "comment") && was_created(result, name) &&
+        comment_sql(&sql, conn, "ROLE", name, str(role, "comment")) == 0)
+        try_exec(result, conn, sql.data, "cannot set a role's comment");
+    zb_buf_free(&sql);
 }
 
 
@@ -426,6 +442,7 @@ int zb_pg_globals_apply(zb_pg_globals_result *result, PGconn *conn, json_t *glob
     }
     if (rc < 0)
         return zb_error_context("restoring the cluster's roles");
+    json_array_foreach(json_object_get(globals, "roles"), i, x) comment_role(result, conn, x);
     /* memberships and settings only where a role is new here: a role that
      * existed keeps what it has */
     json_array_foreach(json_object_get(globals, "memberships"), i, x) if (was_created(result, str(x, "member")))
@@ -505,5 +522,35 @@ int zb_pg_globals_check(json_t *blocked, json_t *existing, PGconn *conn, json_t 
             json_array_append_new(blocked, json_string(msg.data));
     }
     zb_buf_free(&msg);
+    return rc;
+}
+
+int zb_pg_globals_missing(json_t *missing, PGconn *conn, json_t *globals)
+{
+    size_t i;
+    json_t *role;
+    json_array_foreach(json_object_get(globals, "roles"), i, role) {
+        int exists = 0;
+        const char *name = str(role, "name");
+        int rc = name ? role_exists(&exists, conn, name) : zb_error_set(ZB_EFORMAT, "globals.json: a role without a name");
+        if (rc < 0)
+            return rc;
+        if (!exists && json_array_append_new(missing, json_string(name)) != 0)
+            return zb_error_set(ZB_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+int zb_pg_globals_read_entry(json_t **out, zb_archive_reader *r, struct archive_entry *entry, const char *database)
+{
+    char what[256], *text = NULL;
+    size_t len = 0;
+    snprintf(what, sizeof(what), "%s of database %s", ZB_PG_GLOBALS_NAME, database);
+    int rc = zb_pg_read_entry(&text, &len, r, entry, ZB_JSON_MAX_TEXT, what);
+    if (rc == 0)
+        rc = zb_json_parse_limited(out, text, len, what);
+    if (text)
+        sodium_memzero(text, len); /* may hold password verifiers */
+    free(text);
     return rc;
 }

@@ -42,8 +42,9 @@ static int load_toc(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry
     p->table_count = p->plan->table_count;
     p->tables = calloc(p->table_count + 1, sizeof(*p->tables));
     p->item_queued = calloc(items, 1);
+    p->item_waiting = calloc(items, 1);
     p->ready = calloc(items, sizeof(size_t));
-    if (!p->tables || !p->item_queued || !p->ready)
+    if (!p->tables || !p->item_queued || !p->item_waiting || !p->ready)
         return zb_error_set(ZB_ENOMEM, "out of memory");
     for (size_t i = 0; i < p->table_count; i++) {
         p->tables[i].plan = &p->plan->tables[i];
@@ -323,6 +324,8 @@ int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r)
     zb_progress_phase("checking row counts and hashes", 0);
     if (rc == 0)
         rc = check_tables(p, r);
+    if (rc == 0)
+        rc = zb_pg_restore_run_waiting(p);
     zb_progress_phase("building indexes, checking keys", 0);
     if (rc == 0)
         rc = zb_pg_restore_run_post_data(p);
@@ -384,6 +387,7 @@ void zb_pg_restore_free(zb_pg_restore *p)
     json_decref(p->left_out);
     free(p->tables);
     free(p->item_queued);
+    free(p->item_waiting);
     free(p->ready);
     free(p->target);
     free(p->source_name);

@@ -60,9 +60,11 @@ static char *quoted_ident(PGconn *conn, const char *name)
     return copy;
 }
 
+#define TEMP_PREFIX "zbrestore_"
+
 int zb_pg_restore_create_temp(zb_pg_restore *p)
 {
-    snprintf(p->temp, sizeof(p->temp), "zbrestore_%ld_%d", (long)time(NULL), (int)getpid());
+    snprintf(p->temp, sizeof(p->temp), TEMP_PREFIX "%ld_%d", (long)time(NULL), (int)getpid());
     zb_pg_database_locale locale = {p->opts.locale, p->opts.icu_locale};
     int rc = zb_pg_database_create(p->maintenance, p->temp, json_object_get(p->catalog, "database"), p->plan->encoding,
                                    &locale);
@@ -108,6 +110,25 @@ int zb_pg_restore_publish(zb_pg_restore *p)
     if (zb_pg_drop_database(p->maintenance, aside) < 0)
         zb_log_warn("the replaced database was kept as \"%s\": %s", aside, zb_error_message());
     return 0;
+}
+
+int zb_pg_restore_drop_abandoned(PGconn *maintenance, long pid)
+{
+    char pattern[64];
+    snprintf(pattern, sizeof(pattern), "^" TEMP_PREFIX "[0-9]+_%ld$", pid);
+    const char *params[1] = {pattern};
+    PGresult *res = PQexecParams(maintenance, "SELECT datname FROM pg_catalog.pg_database WHERE datname ~ $1", 1, NULL,
+                                 params, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : zb_pg_result_error(maintenance, res, "cannot list databases");
+    int dropped = 0;
+    for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+        if ((rc = zb_pg_drop_database(maintenance, PQgetvalue(res, i, 0))) == 0) {
+            zb_log_info("dropped database %s, which an interrupted restore was filling", PQgetvalue(res, i, 0));
+            dropped++;
+        }
+    }
+    PQclear(res);
+    return rc < 0 ? rc : dropped;
 }
 
 /* An older server may lack syntax, privileges or extension versions the

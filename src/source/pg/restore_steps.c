@@ -59,9 +59,8 @@ static int leave_out(zb_pg_restore *p, PGresult *res, const zb_pg_plan_item *it,
 
 /* One of an item's statements: its SQL ("object"), its "owner" or its
  * "privileges". */
-static int run_sql(zb_pg_restore *p, PGconn *conn, const char *sql, const zb_pg_plan_item *it, const char *what)
+static int sql_result(zb_pg_restore *p, PGconn *conn, PGresult *res, const zb_pg_plan_item *it, const char *what)
 {
-    PGresult *res = PQexec(conn, sql);
     ExecStatusType st = PQresultStatus(res);
     int rc = 0;
     if ((st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) && !leave_out(p, res, it, what)) {
@@ -74,9 +73,42 @@ static int run_sql(zb_pg_restore *p, PGconn *conn, const char *sql, const zb_pg_
     return rc;
 }
 
+static int run_sql(zb_pg_restore *p, PGconn *conn, const char *sql, const zb_pg_plan_item *it, const char *what)
+{
+    return sql_result(p, conn, PQexec(conn, sql), it, what);
+}
+
+enum { WAITS_NOTHING, WAITS_OWNER_ACL, WAITS_WHOLE };
+
+/* Before the roles exist (opts.roles_at_finish): the object is made, its
+ * owner and grants wait; an object whose statement fails for a missing
+ * object (42704: the role a user mapping names) waits whole. A statement
+ * that fails again once the roles exist fails the restore then. */
+static int run_item_without_roles(zb_pg_restore *p, PGconn *conn, const zb_pg_plan_item *it)
+{
+    if (it->sql && *it->sql) {
+        PGresult *res = PQexec(conn, it->sql);
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        if (PQresultStatus(res) == PGRES_FATAL_ERROR && state && strcmp(state, "42704") == 0) {
+            PQclear(res);
+            zb_log_detail("%s %s waits for the roles", it->kind_name, it->name ? it->name : "");
+            p->item_waiting[it->index] = WAITS_WHOLE;
+            return 0;
+        }
+        int rc = sql_result(p, conn, res, it, "object");
+        if (rc < 0)
+            return rc;
+    }
+    if ((it->owner && !p->opts.no_owner) || (it->acl && !p->opts.no_acl))
+        p->item_waiting[it->index] = WAITS_OWNER_ACL;
+    return 0;
+}
+
 static int run_item(zb_pg_restore *p, PGconn *conn, const zb_pg_plan_item *it)
 {
     zb_log_debug("restoring %s %s.%s", it->kind_name, it->schema ? it->schema : "", it->name ? it->name : "");
+    if (p->opts.roles_at_finish && !p->roles_ready)
+        return run_item_without_roles(p, conn, it);
     size_t left_before = json_array_size(p->left_out);
     int rc = it->sql && *it->sql ? run_sql(p, conn, it->sql, it, "object") : 0;
     if (json_array_size(p->left_out) > left_before)
@@ -240,4 +272,23 @@ int zb_pg_restore_run_post_data(zb_pg_restore *p)
     if (rc == 0)
         rc = queue_analyze(p, ZB_PG_KIND_MATERIALIZED_VIEW);
     return rc < 0 ? rc : zb_pg_pool_drain(&p->pool);
+}
+
+int zb_pg_restore_run_waiting(zb_pg_restore *p)
+{
+    int rc = 0;
+    p->roles_ready = 1;
+    for (size_t i = 0; rc == 0 && i < p->plan->item_count; i++) {
+        const zb_pg_plan_item *it = &p->plan->items[i];
+        if (p->item_waiting[i] == WAITS_WHOLE)
+            rc = run_item(p, p->leader, it);
+        else if (p->item_waiting[i] == WAITS_OWNER_ACL && it->owner && !p->opts.no_owner)
+            rc = run_sql(p, p->leader, it->owner, it, "owner");
+        if (rc == 0 && p->item_waiting[i] == WAITS_OWNER_ACL && it->acl && !p->opts.no_acl)
+            rc = run_sql(p, p->leader, it->acl, it, "privileges");
+        p->item_waiting[i] = WAITS_NOTHING;
+        if (rc == 0)
+            rc = zb_check_interrupt();
+    }
+    return rc;
 }

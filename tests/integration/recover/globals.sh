@@ -3,7 +3,9 @@
 # asked (--with-role-passwords); a backup role that cannot read pg_authid
 # still stores every role, without verifiers, and says so in one warning.
 # The oracle reads the unencrypted archive's tar stream itself (header
-# skipped, zstd -d), not through the tool.
+# skipped, zstd -d), not through the tool. A globals.json past the JSON
+# reader's limit (16 MiB), in an archive signed by a trusted writer, is
+# refused by `recover --plan` with a message naming it, before it is held.
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/pg.sh"
 zb_test_begin
@@ -50,4 +52,15 @@ zb_expect_contains "$text" '"name":"app_group"' "every role is still stored"
 zb_expect_not_contains "$text" "SCRAM-SHA-256" "without verifiers"
 zb_expect_status 0 "that archive restores" -- "$ZB_BIN" restore "$(zb_archives_in owner)" \
     --pg-target "host=$ZB_PG_SOCKET port=$ZB_PG_PORT user=postgres dbname=copy"
+
+# a role comment of 17 MiB makes globals.json larger than the reader accepts
+zb_psql -c "DO \$\$ BEGIN EXECUTE format('COMMENT ON ROLE app_group IS %L', repeat('x', 17 << 20)); END \$\$" >/dev/null
+"$ZB_BIN" keygen --out key >/dev/null 2>&1
+zb_expect_status 0 "a signed backup with an oversize globals.json" -- "$ZB_BIN" --log-format text backup --repo big \
+    --recipient key.pub --pg "host=$ZB_PG_SOCKET port=$ZB_PG_PORT user=postgres dbname=zakpos_db"
+big=$(zb_archives_in big)
+zb_expect_status 5 "recover --plan refuses it" -- "$ZB_BIN" --log-format text recover --plan --key key "$big" \
+    --docker-host unix://"$ZB_TMP"/no-docker.sock --pg-target "host=$ZB_PG_SOCKET port=$ZB_PG_PORT user=postgres dbname=zakpos_db"
+zb_expect_contains "$ZB_LAST_OUTPUT" "globals.json of database zakpos_db is too large" "naming the file and the reason"
+zb_expect_not_contains "$ZB_LAST_OUTPUT" "role app_group" "and plans nothing from it"
 zb_test_end

@@ -6,6 +6,8 @@
 #ifndef ZB_SOURCE_PG_GLOBALS_H
 #define ZB_SOURCE_PG_GLOBALS_H
 
+#include "zakpos_backup/archive/reader.h"
+
 #include <jansson.h>
 #include <libpq-fe.h>
 
@@ -16,6 +18,12 @@
  * with_passwords: also the password verifiers, from pg_authid; a role that
  * cannot read it gets everything else, with one warning. */
 int zb_pg_globals_read(json_t **out, PGconn *conn, int with_passwords);
+
+/* globals.json read whole from the archive and parsed under the JSON
+ * limits (common/json.h): an oversize or deeply nested one is refused
+ * before it is held. The text is wiped once parsed: it may hold password
+ * verifiers. `database` names the source in messages. */
+int zb_pg_globals_read_entry(json_t **out, zb_archive_reader *r, struct archive_entry *entry, const char *database);
 
 /* What applying the globals did, for the report (new references). */
 typedef struct zb_pg_globals_result {
@@ -43,5 +51,8 @@ void zb_pg_globals_result_free(zb_pg_globals_result *result);
  * superuser when this role is not one, or no CREATEROLE at all. Appends one
  * message per problem to blocked (and roles that exist to existing). */
 int zb_pg_globals_check(json_t *blocked, json_t *existing, PGconn *conn, json_t *globals);
+/* Appends to missing the names of the roles of globals that conn's server
+ * does not have: those a recovery is about to create. */
+int zb_pg_globals_missing(json_t *missing, PGconn *conn, json_t *globals);
 
 #endif

@@ -17,6 +17,7 @@
 #include "zakpos_backup/archive/reader.h"
 #include "zakpos_backup/archive/writer.h"
 
+#include <libpq-fe.h>
 #include <stddef.h>
 
 #define ZB_PG_TOC_NAME "toc.json"
@@ -54,6 +55,11 @@ typedef struct zb_pg_restore_options {
      * (LC_COLLATE and LC_CTYPE), or ICU (NULL: the source's) */
     const char *locale;
     const char *icu_locale;
+    /* The roles the database names are created only once the archive is
+     * verified (recover): owners and grants of the objects made while the
+     * archive streams, and an object whose statement names a role the
+     * server lacks yet (a user mapping), wait for the finish. */
+    int roles_at_finish;
 } zb_pg_restore_options;
 
 typedef struct zb_pg_restore zb_pg_restore;
@@ -79,5 +85,9 @@ json_t *zb_pg_restore_toc(const zb_pg_restore *p);
 const char *zb_pg_restore_target(const zb_pg_restore *p);
 /* Drops the temporary database if the restore did not finish. NULL is fine. */
 void zb_pg_restore_free(zb_pg_restore *p);
+/* Drops the databases a restore run by process pid was filling when it was
+ * killed (a killed process cannot drop its own): recover calls it for the
+ * runs its journal records. Returns how many were dropped, or <0. */
+int zb_pg_restore_drop_abandoned(PGconn *maintenance, long pid);
 
 #endif

@@ -31,6 +31,8 @@ struct zb_pg_restore {
     zb_pg_pool pool;
     int pool_ready;
     char *item_queued; /* per plan item: queued already */
+    char *item_waiting; /* per plan item: ZB_PG_WAITS_* (opts.roles_at_finish) */
+    int roles_ready;    /* the roles exist: nothing waits any more */
     size_t *ready; /* scratch: items found ready to queue */
 };
 
@@ -43,6 +45,8 @@ int zb_pg_restore_run_section(zb_pg_restore *p, zb_pg_section section);
 int zb_pg_restore_release_ready(zb_pg_restore *p);
 /* Post-data once every table is loaded. */
 int zb_pg_restore_run_post_data(zb_pg_restore *p);
+/* What waited for the roles (opts.roles_at_finish), once they exist. */
+int zb_pg_restore_run_waiting(zb_pg_restore *p);
 
 /* ---- restore_publish.c ---- */
 
