@@ -1,6 +1,7 @@
 #include "zakpos_backup/source/docker/agent.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fault.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/source/docker/helper.h"
@@ -198,7 +199,9 @@ static int create_with_socket(zb_agent *a, const char *image, json_t *cmd, json_
     if (a->listen_fd >= 0) {
         json_t *cmd_socket = json_deep_copy(cmd), *mounts_socket = json_deep_copy(mounts);
         json_array_append_new(cmd_socket, json_string("--socket"));
-        json_array_append_new(cmd_socket, json_string(DATA_MOUNT "/" DATA_SOCKET));
+        /* a test sends it where nobody listens, as on a host not the tool's */
+        const char *elsewhere = ZB_FAULT_VALUE("docker-agent-socket");
+        json_array_append_new(cmd_socket, json_string(elsewhere ? DATA_MOUNT "/elsewhere" : DATA_MOUNT "/" DATA_SOCKET));
         json_array_append_new(mounts_socket, json_pack("{s:s, s:s, s:s}", "Type", "bind", "Source", a->io_dir, "Target", DATA_MOUNT));
         if (create_container(a, image, cmd_socket, mounts_socket, with_stdin) == 0) {
             json_decref(cmd);
