@@ -2,9 +2,11 @@
 # --volume-agent on this host where the folder is reachable): the fidelity
 # fixture backed up and restored through it, its archive restored directly,
 # a direct archive restored through it, and a --force restore staged and
-# swapped in through it, each compared with a listing
-# made without the tool (tests/lib/tree_listing.py: lstat, readlink,
-# listxattr, sha256) and du. A --force restore whose agent is killed
+# swapped in through it, each compared with a listing made without the
+# tool (tests/lib/tree_listing.py: lstat, readlink, listxattr, sha256) and
+# du. The stream takes a socket of this host bound into the container, and,
+# where the agent cannot reach it (the test build sends it elsewhere), the
+# attach API, with the same content. A --force restore whose agent is killed
 # mid-stream, or whose archive is cut short, leaves the target as it was.
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/docker.sh"
@@ -22,8 +24,9 @@ python3 "$ZB_SOURCE_DIR/tests/integration/docker/fidelity_fixture.py" "$src" --s
 touch -d '2020-01-01 00:00:00.25' "$src"
 listing "$src" >source.list
 
-zb_expect_status 0 "backup through the agent" -- "$ZB_BIN" -q backup --repo repo --recipient key.pub --volume every_kind \
-    --volume-agent
+zb_expect_status 0 "backup through the agent" -- "$ZB_BIN" --log-level detail --log-format text backup --repo repo \
+    --recipient key.pub --volume every_kind --volume-agent
+zb_expect_contains "$ZB_LAST_OUTPUT" "the stream takes a socket of this host" "the stream bypasses the attach API here"
 agent_archive=$("$ZB_BIN" latest --repo repo)
 zb_expect_contains "$("$ZB_BIN" show --json --key key "$agent_archive")" '"read": "agent"' "the meta says how it was read"
 zb_expect_status 0 "restore through the agent" -- "$ZB_BIN" -q restore --key key "$agent_archive" \
@@ -31,6 +34,16 @@ zb_expect_status 0 "restore through the agent" -- "$ZB_BIN" -q restore --key key
 same_tree source.list "$(zb_volume_dir by_agent)" "backed up and restored through the agent"
 use=$(disk_use "$(zb_volume_dir by_agent)/sparse.img")
 [ "$use" -le $((2 * $(disk_use "$src/sparse.img"))) ] && zb_pass || zb_fail "the sparse file takes $use bytes on disk"
+# an agent that cannot reach the tool's socket (as on another host) says so
+# and streams through the attach API: the same content both ways
+far=(env ZAKPOS_BACKUP_TEST_AGENT_SOCKET=elsewhere "$ZB_FAULT_BIN" --log-level detail --log-format text)
+zb_expect_status 0 "backup through the attach API" -- "${far[@]}" backup --repo repo-attach --recipient key.pub \
+    --volume every_kind --volume-agent
+zb_expect_contains "$ZB_LAST_OUTPUT" "the stream takes the attach API" "says the stream takes the attach API"
+zb_expect_status 0 "restore through the attach API" -- "${far[@]}" restore --key key \
+    "$("$ZB_BIN" latest --repo repo-attach)" --volume every_kind=by_attach --volume-agent
+zb_expect_contains "$ZB_LAST_OUTPUT" "the stream takes the attach API" "the restore too"
+same_tree source.list "$(zb_volume_dir by_attach)" "backed up and restored through the attach API"
 zb_expect_status 0 "the agent's archive restored directly" -- "$ZB_BIN" -q restore --key key "$agent_archive" \
     --volume every_kind=agent_direct
 same_tree source.list "$(zb_volume_dir agent_direct)" "an agent archive restored directly"
@@ -55,14 +68,17 @@ zb_expect_contains "$ZB_LAST_OUTPUT" "the volume agent zb-volume-agent was not f
 # --force through the agent: killed mid-stream, or an archive cut short,
 # leaves the target byte for byte as it was. The tool is stopped while the
 # agent container is killed, so the kill falls mid-stream (192 MiB of
-# random data take seconds to go through the attach).
+# random data take seconds to go through the attach API, which the test
+# build is made to take; through the socket they may pass before the tool
+# is stopped).
 zb_docker_volume big
 head -c 192M /dev/urandom >"$(zb_volume_dir big)/random"
 zb_expect_status 0 "backup of the big volume" -- "$ZB_BIN" -q backup --repo repo-big --no-encryption --zstd-level 1 \
     --volume big
 big_archive=$("$ZB_BIN" latest --repo repo-big)
 target=$(zb_volume_dir every_kind)
-"$ZB_BIN" -q restore "$big_archive" --volume big=every_kind --force --volume-agent >kill.out 2>&1 &
+ZAKPOS_BACKUP_TEST_AGENT_SOCKET=elsewhere "$ZB_FAULT_BIN" -q restore "$big_archive" --volume big=every_kind --force \
+    --volume-agent >kill.out 2>&1 &
 restore_pid=$!
 agent_running() { # cheap, so the tool is stopped early in its stream
     zb_dapi GET '/containers/json?filters=%7B%22label%22%3A%5B%22zakpos-backup.helper%22%5D%7D' >running.json
@@ -90,6 +106,6 @@ zb_expect_status 6 "a restore from an archive cut short" -- "$ZB_BIN" -q restore
     --force --volume-agent
 same_tree source.list "$target" "the target after a cut archive"
 zb_expect_equal "$(zb_dapi GET '/volumes' | python3 -c 'import json,sys; print(sorted(v["Name"] for v in json.load(sys.stdin)["Volumes"]))')" \
-    "['agent_direct', 'big', 'by_agent', 'direct_agent', 'every_kind']" "no stage or holding volume left"
+    "['agent_direct', 'big', 'by_agent', 'by_attach', 'direct_agent', 'every_kind']" "no stage or holding volume left"
 zb_expect_equal "$(zb_dapi GET '/containers/json?all=1')" "[]" "no helper container left"
 zb_test_end
