@@ -125,14 +125,15 @@ static void data_socket_close(zb_agent *a)
  * stream takes the attach API). 0 without one: nothing fails for it. */
 static int data_socket_open(zb_agent *a)
 {
-    char base[PATH_MAX];
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    if (!zb_docker_unix_socket(a->d) || zb_docker_state_path(base, sizeof(base), "") < 0) {
-        zb_error_clear();
+    if (!zb_docker_unix_socket(a->d))
         return 0;
-    }
-    if (snprintf(a->io_dir, sizeof(a->io_dir), "%s/agent-XXXXXX", base) >= (int)sizeof(a->io_dir) ||
-        !mkdtemp(a->io_dir)) { /* mode 0700: only this user (or root) can connect */
+    /* mode 0700: only this user (or root) can connect */
+    int made = zb_docker_state_path(a->io_dir, sizeof(a->io_dir), "agent-XXXXXX") == 0;
+    if (!made || !mkdtemp(a->io_dir)) {
+        zb_log_detail("volume %s: no folder for the stream's socket (%s): it takes the attach API", a->volume,
+                      made ? strerror(errno) : zb_error_message());
+        zb_error_clear();
         a->io_dir[0] = '\0';
         return 0;
     }
