@@ -194,6 +194,15 @@ static int open_data(const char *path, int stdio_fd)
     return stdio_fd;
 }
 
+/* Reads to the end of the stream (the tool shuts its side down). */
+static void drain(int fd)
+{
+    char rest[AGENT_BLOCK * 8];
+    ssize_t n;
+    while ((n = read(fd, rest, sizeof(rest))) > 0 || (n < 0 && errno == EINTR))
+        ;
+}
+
 int main(int argc, char **argv)
 {
     int copy = argc >= 4 && strcmp(argv[1], "copy") == 0;
@@ -223,6 +232,11 @@ int main(int argc, char **argv)
     } else if (strcmp(argv[1], "restore") == 0) {
         data = open_data(socket_path, STDIN_FILENO);
         rc = agent_restore(root, data);
+        /* the stream ends with the end marker, which may still be arriving
+         * (its second block): closing the socket before the tool's end
+         * would fail the tool's last write */
+        if (rc == 0 && data > STDERR_FILENO)
+            drain(data);
     }
     /* the end of the stream before the count: the tool reads on meanwhile */
     if (data > STDERR_FILENO)
