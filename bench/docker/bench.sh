@@ -16,6 +16,11 @@
 # direct mode and the agent <= 1.1x tar|zstd; peak RSS <= 64 MiB.
 #
 #   bench/docker/bench.sh [WORKDIR]   (default /var/tmp/zb-bench-docker)
+#
+# BENCH_DOCKER_PARTS=agent runs only the agent rows and their rivals. With
+# ZB_FAULT_BIN (the test build, build/tests/zakpos-backup-faults) the agent
+# rows are also run with the stream through the attach API instead of the
+# bound socket, for the difference in the same run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 . "$root/bench/lib.sh"
@@ -59,12 +64,15 @@ if [ ! -f "$mp/.done" ]; then
     touch "$mp/.done"
 fi
 echo "volume: $(find "$mp" -type f | wc -l) files, $(($(du -sb "$mp" | cut -f1) / 1048576)) MiB"
+echo "load average at start: $(cut -d" " -f1-3 /proc/loadavg)"
 "$bin" keygen --out "$work/key" >/dev/null 2>&1 || true
 # a container that is never started, for the raw GET
 reader=$(api POST /containers/create -H 'Content-Type: application/json' \
     -d '{"Image":"zb-bench-busybox:2","Cmd":["/bin/busybox","true"],"HostConfig":{"Binds":["bench_data:/data:ro"]}}' |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["Id"])')
 
+parts=${BENCH_DOCKER_PARTS:-all}
+if [ "$parts" = all ]; then
 bench_run "GET /containers/{id}/archive" -- curl -sf --unix-socket "$sock" -o /dev/null "http://d/v1.41/containers/$reader/archive?path=/data/."
 BENCH_BEFORE_EACH="rm -rf '$work/repo'" bench_run "zakpos-backup backup --volume --volume-api" -- \
     "$bin" --log-format json backup --repo "$work/repo" --recipient "$work/key.pub" --volume bench_data --volume-api
@@ -81,22 +89,35 @@ tar_czf() {
 export -f tar_czf api
 export work sock
 bench_run "busybox tar czf in a container" -- bash -c tar_czf
+fi
 bench_run "tar --xattrs --acls --sparse | zstd -3 -T0" -- \
     bash -c "tar --xattrs --acls --sparse -cf - -C '$mp' . | zstd -q -f -3 -T0 -o '$work/direct.tar.zst'"
-BENCH_BEFORE_EACH="rm -rf '$work/repo-direct'" bench_run "zakpos-backup backup --volume (direct)" -- \
+[ "$parts" = all ] && BENCH_BEFORE_EACH="rm -rf '$work/repo-direct'" bench_run "zakpos-backup backup --volume (direct)" -- \
     "$bin" --log-format json backup --repo "$work/repo-direct" --recipient "$work/key.pub" --volume bench_data
 BENCH_BEFORE_EACH="rm -rf '$work/repo-agent'" bench_run "zakpos-backup backup --volume --volume-agent" -- \
     "$bin" --log-format json backup --repo "$work/repo-agent" --recipient "$work/key.pub" --volume bench_data --volume-agent
+[ -n "${ZB_FAULT_BIN:-}" ] && BENCH_BEFORE_EACH="rm -rf '$work/repo-attach'" bench_run "backup --volume-agent, attach API" -- \
+    env ZAKPOS_BACKUP_TEST_AGENT_SOCKET=elsewhere "$ZB_FAULT_BIN" --log-format json backup --repo "$work/repo-attach" \
+    --recipient "$work/key.pub" --volume bench_data --volume-agent
 BENCH_BEFORE_EACH="rm -rf '$work/untar' && mkdir '$work/untar'" bench_run "zstd -d | tar --xattrs --acls -x" -- \
     bash -c "zstd -q -d -c '$work/direct.tar.zst' | tar --xattrs --acls -xf - -C '$work/untar'"
 rm -rf "$work/untar"
 agent_archive=$(ls "$work"/repo-agent/*.zbk | tail -1)
 BENCH_BEFORE_EACH="api DELETE /volumes/bench_restored >/dev/null 2>&1 || true" bench_run "zakpos-backup restore --volume-agent" -- \
     "$bin" --log-format json restore --key "$work/key" "$agent_archive" --volume bench_data=bench_restored --volume-agent
+[ -n "${ZB_FAULT_BIN:-}" ] && BENCH_BEFORE_EACH="api DELETE /volumes/bench_restored >/dev/null 2>&1 || true" bench_run "restore --volume-agent, attach API" -- \
+    env ZAKPOS_BACKUP_TEST_AGENT_SOCKET=elsewhere "$ZB_FAULT_BIN" --log-format json restore --key "$work/key" \
+    "$agent_archive" --volume bench_data=bench_restored --volume-agent
 api DELETE /volumes/bench_restored >/dev/null 2>&1 || true
 api DELETE "/containers/$reader?force=1" >/dev/null
 
 echo
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$parts" = agent ]; then
+    echo "backup --volume-agent / tar --xattrs --acls --sparse|zstd: $(bench_ratio "zakpos-backup backup --volume --volume-agent" "tar --xattrs --acls --sparse | zstd -3 -T0") (target <= 1.10)"
+    echo "restore --volume-agent / zstd -d|tar --xattrs --acls -x: $(bench_ratio "zakpos-backup restore --volume-agent" "zstd -d | tar --xattrs --acls -x") (target <= 1.10)"
+    exit 0
+fi
 [ -s "$work/out/backup.tar.gz" ] || { echo "bench: the tar czf container wrote nothing" >&2; exit 1; }
 echo "sizes: zakpos-backup $(stat -c %s "$(ls "$work"/repo/*.zbk | tail -1)") bytes, tar czf $(stat -c %s "$work/out/backup.tar.gz") bytes"
 echo "backup --volume-api / raw GET: $(bench_ratio "zakpos-backup backup --volume --volume-api" "GET /containers/{id}/archive") (target <= 1.05)"

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -164,12 +166,53 @@ static int open_dir(const char *path)
     return fd;
 }
 
+/* The stream's own socket, which the tool listens on in a folder of its
+ * host bound into this container: a direct path, where stdin and stdout
+ * take every byte through containerd's shim and dockerd in small frames.
+ * Where it cannot be reached (the folder bound is not the tool's: another
+ * host or mount namespace), "data stdio" on stderr tells the tool the
+ * stream takes stdin/stdout after all. */
+static int open_data(const char *path, int stdio_fd)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    int fd = -1;
+    if (path && strlen(path) < sizeof(addr.sun_path)) {
+        memcpy(addr.sun_path, path, strlen(path) + 1);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    if (fd >= 0) {
+        int bytes = (int)AGENT_IO_BYTES * 4; /* the kernel caps it at its own maximum */
+        setsockopt(fd, SOL_SOCKET, stdio_fd == STDOUT_FILENO ? SO_SNDBUF : SO_RCVBUF, &bytes, sizeof(bytes));
+        return fd;
+    }
+    if (path)
+        fprintf(stderr, "data stdio\n");
+    return stdio_fd;
+}
+
+/* Reads to the end of the stream (the tool shuts its side down). */
+static void drain(int fd)
+{
+    char rest[AGENT_BLOCK * 8];
+    ssize_t n;
+    while ((n = read(fd, rest, sizeof(rest))) > 0 || (n < 0 && errno == EINTR))
+        ;
+}
+
 int main(int argc, char **argv)
 {
     int copy = argc >= 4 && strcmp(argv[1], "copy") == 0;
+    const char *socket_path = NULL;
+    if (!copy && argc == 5 && strcmp(argv[3], "--socket") == 0)
+        socket_path = argv[4], argc = 3;
     if (!(copy && (argc == 4 || (argc == 5 && strcmp(argv[4], "--remove") == 0))) &&
         (argc != 3 || (strcmp(argv[1], "backup") != 0 && strcmp(argv[1], "restore") != 0 && strcmp(argv[1], "count") != 0))) {
-        fprintf(stderr, "usage: zb-volume-agent backup|restore|count DIR\n"
+        fprintf(stderr, "usage: zb-volume-agent backup|restore DIR [--socket PATH]\n"
+                        "       zb-volume-agent count DIR\n"
                         "       zb-volume-agent copy FROM TO [--remove]\n");
         return 2;
     }
@@ -180,13 +223,24 @@ int main(int argc, char **argv)
     int from = copy ? open_dir(argv[2]) : -1;
     if (root < 0 || (copy && from < 0))
         return 1;
-    int rc = 0;
-    if (copy)
+    int rc = 0, data = -1;
+    if (copy) {
         rc = copy_tree(from, root, argc == 5);
-    else if (strcmp(argv[1], "backup") == 0)
-        rc = agent_backup(root, STDOUT_FILENO);
-    else if (strcmp(argv[1], "restore") == 0)
-        rc = agent_restore(root, STDIN_FILENO);
+    } else if (strcmp(argv[1], "backup") == 0) {
+        data = open_data(socket_path, STDOUT_FILENO);
+        rc = agent_backup(root, data);
+    } else if (strcmp(argv[1], "restore") == 0) {
+        data = open_data(socket_path, STDIN_FILENO);
+        rc = agent_restore(root, data);
+        /* the stream ends with the end marker, which may still be arriving
+         * (its second block): closing the socket before the tool's end
+         * would fail the tool's last write */
+        if (rc == 0 && data > STDERR_FILENO)
+            drain(data);
+    }
+    /* the end of the stream before the count: the tool reads on meanwhile */
+    if (data > STDERR_FILENO)
+        close(data);
     uint64_t entries = 0, sockets = 0;
     if (rc == 0)
         rc = agent_count(root, &entries, &sockets);

@@ -557,6 +557,12 @@ int zb_docker_attach_open(zb_docker_attach **out, zb_docker *d, const char *id, 
     return 0;
 }
 
+int zb_docker_attach_socket(const zb_docker_attach *a) { return zb_http_conn_socket(a->conn); }
+
+int zb_docker_attach_buffered(const zb_docker_attach *a) { return a->eof || a->pending_at < a->pending.len; }
+
+const char *zb_docker_unix_socket(const zb_docker *d) { return d->socket_path; }
+
 void zb_docker_attach_close(zb_docker_attach *a)
 {
     if (!a)

@@ -54,15 +54,25 @@ static int add_volume_entry(struct archive *in, struct archive_entry *e, const c
     return zb_tree_check_add(payload, in, e, relative, hardlink_relative);
 }
 
+typedef struct read_back {
+    zb_docker *d;
+    const zb_tree_fine *fine; /* what the restore wrote beyond the manifest's fields */
+} read_back;
+
 /* A volume whose folder is reachable is read back there, as it was
- * written: Docker's archive stream would leave out what it cannot carry. */
+ * written; else through the volume agent. Both carry xattrs and nanosecond
+ * times, which are compared too; Docker's own archive stream, the last
+ * resort, would leave them out (and more). */
 static int add_volume(zb_tree_check *c, const char *target, void *payload)
 {
-    zb_docker *d = payload;
+    read_back *b = payload;
     char *folder = NULL;
-    int rc = zb_volume_folder(d, target, &folder);
+    int full = 1;
+    int rc = zb_volume_folder(b->d, target, &folder);
     if (rc == 0)
-        rc = folder ? zb_tree_check_add_folder(c, folder) : zb_volume_walk(d, target, add_volume_entry, c);
+        rc = folder ? zb_tree_check_add_folder(c, folder) : zb_volume_walk(b->d, target, add_volume_entry, c, &full);
+    if (rc == 0 && full)
+        zb_tree_check_set_fine(c, b->fine);
     free(folder);
     return rc;
 }
@@ -70,8 +80,8 @@ static int add_volume(zb_tree_check *c, const char *target, void *payload)
 static int verify(zb_source_scratch *s, void *restore_state, zb_archive_reader *r, const char *name, const char *target,
                   size_t limit, zb_source_check *out)
 {
-    (void)restore_state;
-    return zb_tree_check_source(r, ZB_SOURCE_VOLUME, name, "data", target, add_volume, s->docker, limit, out);
+    read_back b = {s->docker, zb_volume_restore_fine(restore_state)};
+    return zb_tree_check_source(r, ZB_SOURCE_VOLUME, name, "data", target, add_volume, &b, limit, out);
 }
 
 static int scratch_remove(zb_source_scratch *s, const char *target) { return zb_volume_remove(s->docker, target); }

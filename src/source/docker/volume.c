@@ -427,21 +427,29 @@ const char *zb_volume_mode_name(zb_volume_mode mode)
     return mode == ZB_VOLUME_DIRECT ? "direct" : mode == ZB_VOLUME_AGENT ? "agent" : "api";
 }
 
-int zb_volume_walk(zb_docker *d, const char *name, zb_volume_visit_fn visit, void *payload)
+int zb_volume_walk(zb_docker *d, const char *name, zb_volume_visit_fn visit, void *payload, int *full_fidelity)
 {
     json_t *info = NULL;
     char *helper = NULL;
+    zb_agent *agent = NULL;
     char last_name[1024] = "(start of the volume)";
     int broke = 0;
+    *full_fidelity = 0;
     int rc = zb_volume_inspect(d, name, &info);
-    if (rc == 0)
+    /* the agent carries what Docker's tar leaves out, so a read-back
+     * through it can compare everything the restore wrote */
+    if (rc == 0 && zb_agent_binary())
+        rc = zb_agent_start(&agent, d, name, 0);
+    else if (rc == 0)
         rc = zb_helper_create(d, name, 1, &helper);
     if (rc == 0)
-        rc = read_volume_once(d, helper, NULL,
+        rc = read_volume_once(d, helper, agent,
                               can_read_directly(info) ? json_string_value(json_object_get(info, "Mountpoint")) : NULL, visit,
                               payload, &broke, last_name, sizeof(last_name), NULL);
     if (rc < 0)
         zb_error_context("reading volume %s back", name);
+    *full_fidelity = rc == 0 && agent;
+    zb_agent_free(agent);
     zb_helper_remove(d, helper);
     free(helper);
     json_decref(info);

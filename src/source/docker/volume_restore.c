@@ -9,6 +9,7 @@
 #include "zakpos_backup/common/walk.h"
 #include "zakpos_backup/source/docker/acl.h"
 #include "zakpos_backup/source/docker/agent.h"
+#include "zakpos_backup/source/path/fine.h"
 #include "zakpos_backup/source/docker/helper.h"
 #include "zakpos_backup/source/docker/swap.h"
 #include "zakpos_backup/source/path/path.h"
@@ -62,6 +63,7 @@ struct zb_volume_restore {
     char *folder;     /* the written volume's folder, when reachable from here */
     zb_path_restore *direct;
     volume_upload *upload;
+    zb_tree_fine *fine; /* a rehearsal's record of what the manifest lacks, for the read-back */
 };
 
 /* ------------------------------------------------------ upload (API mode) */
@@ -313,6 +315,8 @@ int zb_volume_restore_begin(zb_volume_restore **out, zb_docker *d, const char *n
     if (opts)
         v->opts = *opts;
     *out = v;
+    if (v->opts.scratch && zb_tree_fine_new(&v->fine) < 0)
+        return zb_error_code();
     json_t *info = NULL;
     int rc = zb_volume_inspect(d, v->target, &info);
     json_decref(info);
@@ -474,6 +478,8 @@ int zb_volume_restore_entry(zb_volume_restore *v, zb_archive_reader *r, struct a
     zb_entry_info inside = *info;
     inside.relative = inside_volume(info->relative);
     inside.hardlink_relative = info->hardlink_relative ? inside_volume(info->hardlink_relative) : NULL;
+    if (v->fine && !inside.hardlink_relative && zb_tree_fine_add(v->fine, inside.relative, entry) < 0)
+        return zb_error_code();
     if (v->direct)
         return zb_path_restore_entry(v->direct, r, entry, &inside);
     return upload_entry(v->upload, r, entry, inside.relative, inside.hardlink_relative);
@@ -539,8 +545,11 @@ void zb_volume_restore_free(zb_volume_restore *v)
             zb_log_warn("the partly restored volume %s could not be removed: %s", v->target, zb_error_message());
         zb_error_raise(&failure);
     }
+    zb_tree_fine_free(v->fine);
     free(v->folder);
     free(v->name);
     free(v->target);
     free(v);
 }
+
+const zb_tree_fine *zb_volume_restore_fine(const zb_volume_restore *v) { return v ? v->fine : NULL; }

@@ -4,6 +4,7 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fault.h"
 #include "zakpos_backup/common/signal.h"
+#include "zakpos_backup/source/path/fine.h"
 #include "zakpos_backup/source/source.h"
 #include "zakpos_backup/stream/hash.h"
 
@@ -28,6 +29,7 @@ typedef struct entry_rec {
     uint64_t file_id; /* same value for names of one file; 0: unknown */
     uint64_t name_at; /* offset of the name in the names file */
     uint32_t field[FIELD_COUNT];
+    zb_fine_attrs fine; /* compared where the restore recorded the archive's */
     unsigned char used, seen;
 } entry_rec;
 
@@ -35,6 +37,7 @@ struct zb_tree_check {
     entry_rec *slots; /* open addressing on the path digest */
     size_t capacity, count;
     FILE *names;
+    const zb_tree_fine *fine; /* NULL: the read-back cannot carry them */
     uint64_t next_file_id;
     unsigned char key[crypto_shorthash_KEYBYTES]; /* zero: digests need not be secret, only stable */
 };
@@ -69,6 +72,8 @@ void zb_tree_check_free(zb_tree_check *c)
 }
 
 size_t zb_tree_check_count(const zb_tree_check *c) { return c->count; }
+
+void zb_tree_check_set_fine(zb_tree_check *c, const zb_tree_fine *fine) { c->fine = fine; }
 
 static uint64_t digest_bytes(const zb_tree_check *c, const void *data, size_t len)
 {
@@ -211,6 +216,7 @@ int zb_tree_check_add(zb_tree_check *c, struct archive *in, struct archive_entry
     if (target) {
         /* one file under two names: same content and metadata as the first */
         memcpy(rec.field, target->field, sizeof(rec.field));
+        rec.fine = target->fine;
         rec.file_id = target->file_id;
     } else {
         char hex[ZB_HASH_HEX_BYTES];
@@ -221,6 +227,7 @@ int zb_tree_check_add(zb_tree_check *c, struct archive *in, struct archive_entry
             if (rc < 0)
                 return rc;
         }
+        zb_fine_attrs_of(e, &rec.fine);
         json_t *m = zb_manifest_entry_new(e, relative, NULL, size, is_data ? hex : NULL);
         if (!m)
             return zb_error_set(ZB_ENOMEM, "out of memory");
@@ -276,12 +283,19 @@ static int strip_prefix(const char *prefix, char *name, size_t *len)
     return 0;
 }
 
-static void compare_fields(compare_run *run, const char *name, json_t *want, const entry_rec *got)
+static void compare_fields(compare_run *run, const char *name, size_t len, json_t *want, const entry_rec *got)
 {
     zb_buf which = ZB_BUF_INIT;
+    zb_fine_attrs fine;
     for (int f = 0; f < FIELD_COUNT; f++)
         if (field_digest(run->check, want, f) != got->field[f])
             zb_buf_printf(&which, "%s%s", which.len ? ", " : "", field_names[f]);
+    if (run->check->fine && zb_tree_fine_find(run->check->fine, name, len, &fine)) {
+        if (fine.mtime_nsec != got->fine.mtime_nsec)
+            zb_buf_printf(&which, "%smtime nanoseconds", which.len ? ", " : "");
+        if (fine.xattrs != got->fine.xattrs)
+            zb_buf_printf(&which, "%sxattrs", which.len ? ", " : "");
+    }
     if (which.len) {
         zb_buf msg = ZB_BUF_INIT;
         zb_buf_printf(&msg, "%s %s from the backup", which.data, strchr(which.data, ',') ? "differ" : "differs");
@@ -318,7 +332,7 @@ static int compare_one(json_t *want, void *payload)
         }
     } else {
         got->seen = 1;
-        compare_fields(run, name, want, got);
+        compare_fields(run, name, len, want, got);
     }
     free(name);
     free(link);

@@ -53,6 +53,14 @@ int zb_docker_attach_open(zb_docker_attach **out, zb_docker *d, const char *id, 
 int zb_docker_attach_send(zb_docker_attach *a, const void *data, size_t len);
 ssize_t zb_docker_attach_recv(zb_docker_attach *a, void *buf, size_t len, int *stream);
 void zb_docker_attach_close(zb_docker_attach *a);
+/* For a caller that waits on other descriptors too: the connection's socket
+ * (poll it for POLLIN), and whether recv has bytes (or the end) at hand
+ * without reading the socket, which a poll would not show. */
+int zb_docker_attach_socket(const zb_docker_attach *a);
+int zb_docker_attach_buffered(const zb_docker_attach *a);
+
+/* The daemon's unix socket path, or NULL when it is reached over TCP. */
+const char *zb_docker_unix_socket(const zb_docker *d);
 
 /* A query value, percent-encoded (free()). */
 char *zb_docker_escape(const char *value);

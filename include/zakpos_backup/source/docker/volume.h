@@ -59,13 +59,16 @@ int zb_volume_backup(zb_archive_writer *w, zb_docker *d, const char *name, const
 int zb_volume_recover(zb_docker *d_or_null);
 int zb_volume_has_record(void);
 
-/* Reads a volume's content through the API as a backup does and hands each
- * entry to visit: its name inside the volume ("." the root), the earlier
- * name it is a hard link to (or NULL); a regular file's data is read from
- * `in`. No service is stopped: meant for volumes nothing else uses. */
+/* Reads a volume's content as a backup does, through the volume agent
+ * when it is installed (*full_fidelity 1: xattrs and nanosecond times
+ * included), else through Docker's own tar (*full_fidelity 0), and hands
+ * each entry to visit: its name inside the volume ("." the root), the
+ * earlier name it is a hard link to (or NULL); a regular file's data is
+ * read from `in`. No service is stopped: meant for volumes nothing else
+ * uses. */
 typedef int (*zb_volume_visit_fn)(struct archive *in, struct archive_entry *e, const char *relative,
                                   const char *hardlink_relative, void *payload);
-int zb_volume_walk(zb_docker *d, const char *name, zb_volume_visit_fn visit, void *payload);
+int zb_volume_walk(zb_docker *d, const char *name, zb_volume_visit_fn visit, void *payload, int *full_fidelity);
 /* A volume that is already gone is no error. */
 int zb_volume_remove(zb_docker *d, const char *name);
 
@@ -92,6 +95,10 @@ int zb_volume_restore_begin(zb_volume_restore **out, zb_docker *d, const char *n
 int zb_volume_restore_entry(zb_volume_restore *v, zb_archive_reader *r, struct archive_entry *entry,
                             const zb_entry_info *info);
 int zb_volume_restore_finish(zb_volume_restore *v, zb_archive_reader *r);
+/* A rehearsal's (scratch) record of the restored entries' mtime nanoseconds
+ * and xattrs, for its read-back; NULL otherwise. */
+struct zb_tree_fine;
+const struct zb_tree_fine *zb_volume_restore_fine(const zb_volume_restore *v);
 const char *zb_volume_restore_target(const zb_volume_restore *v);
 void zb_volume_restore_free(zb_volume_restore *v);
 

@@ -8,6 +8,7 @@
 #define ZB_SOURCE_PATH_CHECK_H
 
 #include "zakpos_backup/archive/reader.h"
+#include "zakpos_backup/source/path/fine.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -19,6 +20,10 @@ struct zb_source_check; /* source/source.h */
 
 int zb_tree_check_new(zb_tree_check **out);
 void zb_tree_check_free(zb_tree_check *c);
+/* Also compares the nanoseconds of mtimes and the xattrs with those `fine`
+ * recorded (from the archive's entries), for the entries it holds: only for
+ * a read-back that carries them (NULL: not compared). */
+void zb_tree_check_set_fine(zb_tree_check *c, const zb_tree_fine *fine);
 /* Entries added so far. */
 size_t zb_tree_check_count(const zb_tree_check *c);
 
