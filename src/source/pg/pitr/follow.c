@@ -190,10 +190,10 @@ static int on_message(follower *f, const uint8_t *data, size_t len, uint64_t lsn
             rc = zb_pitr_spool_add(f->spool, lsn, data, len);
         return rc;
     }
-    if (data[0] == ZB_PGO_BEGIN)
-        return on_begin(f, data, len, lsn);
-    if (rc < 0 || !f->in_tx || f->skip_tx)
+    if (data[0] == ZB_PGO_BEGIN && (rc = on_begin(f, data, len, lsn)) < 0)
         return rc;
+    if (!f->in_tx || f->skip_tx)
+        return 0;
     if (data[0] == ZB_PGO_INSERT || data[0] == ZB_PGO_UPDATE || data[0] == ZB_PGO_DELETE || data[0] == ZB_PGO_TRUNCATE)
         rc = count_message(f, data, len);
     if (rc == 0)
