@@ -93,6 +93,21 @@ lsn_b=$(wal_lsn)
 hashes shop >hashes.b
 ZB_PG_DB=shop zb_psql -c "DELETE FROM sales WHERE item LIKE 'bulk%' AND id % 2 = 0" -c "INSERT INTO audit_log VALUES (12, 'after b')"
 
+# killed after a segment was published but before the server heard of it:
+# the server sends those transactions again and the next follower skips them
+wait_confirmed "$(wal_lsn)"
+kill -TERM "$pid"
+wait "$pid"
+ZB_FAULT_AT=pitr-segment-published ZB_FAULT_SIGNAL=9 "$ZB_FAULT_BIN" "${follow[@]:1}" 2>fault.log &
+fpid=$!
+zb_on_exit "kill -9 $fpid 2>/dev/null"
+ZB_PG_DB=shop zb_psql -c "INSERT INTO audit_log VALUES (50, 'published, not confirmed')" -c "UPDATE stock SET qty = qty + 1"
+for i in $(seq 1 240); do kill -0 "$fpid" 2>/dev/null || break; sleep 0.25; done
+kill -9 "$fpid" 2>/dev/null
+wait "$fpid"
+zb_expect_contains "$(cat fault.log)" "fault point pitr-segment-published reached" "the follower died between publishing and confirming"
+start_follower
+
 # kill -9 mid-stream, changes while it is down, then a server restart
 wait_confirmed "$(wal_lsn)"
 for i in $(seq 1 20); do ZB_PG_DB=shop zb_psql -c "INSERT INTO audit_log VALUES (100 + $i, 'tx $i')" -c "UPDATE stock SET qty = qty + $i WHERE sku = 'new1'"; done &

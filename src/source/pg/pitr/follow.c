@@ -2,6 +2,7 @@
 #include "zakpos_backup/archive/header.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fault.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/signal.h"
@@ -266,6 +267,9 @@ static int close_segment(follower *f)
         f->durable_end = f->seg_end_lsn;
         f->next_number++;
         f->seg_transactions = 0;
+        /* a follower that dies here has published what the server will send
+         * again: the next one must skip it */
+        ZB_FAULT_POINT("pitr-segment-published", path.data);
         rc = zb_pitr_stream_confirm(f->stream, f->durable_end);
     }
     zb_buf_free(&path);
