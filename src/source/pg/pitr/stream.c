@@ -148,9 +148,14 @@ static int wait_readable(zb_pitr_stream *s, int timeout_ms)
 static int stream_ended(zb_pitr_stream *s)
 {
     PGresult *res = PQgetResult(s->conn);
-    int rc = zb_pg_result_error(s->conn, res, "the replication stream ended");
+    int rc = PQresultStatus(res) == PGRES_FATAL_ERROR && *PQresultErrorMessage(res)
+                 ? zb_pg_result_error(s->conn, res, "the replication stream ended")
+                 : zb_error_set(ZB_EPG, "the server ended the replication stream (%s)\n"
+                                        "hint: run follow again once the server is back: it resumes where the "
+                                        "last durable segment ends",
+                                PQstatus(s->conn) == CONNECTION_BAD ? "connection lost" : "stopped");
     PQclear(res);
-    return rc < 0 ? rc : zb_error_set(ZB_EPG, "the server ended the replication stream");
+    return rc;
 }
 
 static int frame(zb_pitr_stream *s, const uint8_t *f, size_t n, const uint8_t **data, size_t *len, uint64_t *lsn)
