@@ -5,6 +5,7 @@
 #include "zakpos_backup/command/config.h"
 #include "zakpos_backup/command/daemon.h"
 #include "zakpos_backup/command/fetch.h"
+#include "zakpos_backup/command/follow.h"
 #include "zakpos_backup/command/healthcheck.h"
 #include "zakpos_backup/command/keygen.h"
 #include "zakpos_backup/command/latest.h"
@@ -58,6 +59,7 @@ static const command commands[] = {
     {"run", "run one job of the configuration once (for cron or a systemd timer)", zb_cmd_run},
     {"daemon", "run the configured jobs on their schedules", zb_cmd_daemon},
     {"fetch", "download an archive from a configured remote", zb_cmd_fetch},
+    {"follow", "stream the database's changes into the repository, for restore --until", zb_cmd_follow},
     {"remote", "list, copy to, delete from or prune a configured remote", zb_cmd_remote},
 };
 

@@ -4,6 +4,7 @@
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/config/config.h"
 #include "zakpos_backup/source/pg/conn.h"
+#include "zakpos_backup/source/pg/pitr/chain.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -16,6 +17,8 @@ static const char help[] =
     "connects, applies the backup session settings, and prints one line on\n"
     "stdout with the server version, database, user, encoding and size.\n"
     "Exit 10 with the server's own message (and a hint) if it cannot.\n"
+    "A second line says whether `follow` can stream its changes (wal_level=logical),\n"
+    "and if not, what to change in the compose file.\n"
     "\n"
     "  --pg CONNINFO             libpq connection string or URI (default:\n"
     "                            postgres.conninfo, ZAKPOS_BACKUP_PG_CONNINFO or DATABASE_URL)\n"
@@ -74,6 +77,9 @@ int zb_cmd_check(int argc, char **argv)
                        password_file ? password_file : (*config.pg_password_file ? config.pg_password_file : NULL));
     if (rc == 0)
         rc = report(conn);
+    /* backups work without it: said, not failed */
+    if (rc == 0)
+        printf("follow: %s\n", zb_pitr_check_server(conn) == 0 ? "ok: wal_level=logical" : zb_error_message());
     PQfinish(conn);
     zb_config_free(&config);
     return rc;

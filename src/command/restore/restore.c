@@ -7,7 +7,10 @@
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/repo/index.h"
 #include "zakpos_backup/restore/plan.h"
+#include "zakpos_backup/source/pg/pitr/decode.h"
+#include "zakpos_backup/source/pg/pitr/replay.h"
 #include "zakpos_backup/source/docker/client.h"
 
 #include <getopt.h>
@@ -20,6 +23,7 @@ static const char help[] =
     "usage: zakpos-backup restore (--key FILE | --passphrase-file FILE) ARCHIVE\n"
     "           [--pg-target CONNINFO] [--volume NAME[=NEWNAME]...] [--path NAME=TARGETDIR...]\n"
     "           [--force] [--volume-options-from-archive [--allow-host-bind]] [--volume-api | --volume-agent]\n"
+    "           [--until TIMESTAMP | --until-lsn LSN]\n"
     "\n"
     "Restores the selected sources. The archive is read once, start to end, and\n"
     "verified on the way; restored files are written into a staging folder\n"
@@ -60,6 +64,13 @@ static const char help[] =
     "                           and LC_CTYPE) instead of the source's\n"
     "  --pg-icu-locale NAME     create the database with the ICU provider and this\n"
     "                           locale instead of the source's (PostgreSQL 15 or newer)\n"
+    "  --until TIMESTAMP        point-in-time recovery (with --pg-target): after the\n"
+    "                           archive (the base snapshot of a `follow` chain), apply the\n"
+    "                           chain's changes committed up to this UTC time, e.g.\n"
+    "                           2026-12-07T14:03:00Z (fractions of a second allowed),\n"
+    "                           then set the sequences\n"
+    "  --until-lsn LSN          the same, up to the transactions whose commit LSN is at\n"
+    "                           most LSN (e.g. 0/16B3748)\n"
     "  --force                  replace the content of a non-empty target\n"
     "  --key FILE / --passphrase-file FILE   as for verify\n"
     ZB_READ_KEYS_HELP
@@ -80,6 +91,8 @@ typedef struct restore_request {
     int force;
     zb_volume_restore_options volume;
     zb_restore_plan *plan;
+    int pitr;
+    zb_pitr_target until;
 } restore_request;
 
 enum {
@@ -99,6 +112,8 @@ enum {
     OPT_ALLOW_HOST_BIND,
     OPT_VOLUME_API,
     OPT_VOLUME_AGENT,
+    OPT_UNTIL,
+    OPT_UNTIL_LSN,
 };
 
 static int parse(restore_request *req, int argc, char **argv)
@@ -123,6 +138,8 @@ static int parse(restore_request *req, int argc, char **argv)
         {"no-acl", no_argument, NULL, OPT_NO_ACL},
         {"pg-locale", required_argument, NULL, OPT_PG_LOCALE},
         {"pg-icu-locale", required_argument, NULL, OPT_PG_ICU_LOCALE},
+        {"until", required_argument, NULL, OPT_UNTIL},
+        {"until-lsn", required_argument, NULL, OPT_UNTIL_LSN},
         ZB_READ_KEYS_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
@@ -149,6 +166,8 @@ static int parse(restore_request *req, int argc, char **argv)
         case OPT_NO_ACL: req->pg.no_acl = 1; break;
         case OPT_PG_LOCALE: req->pg.locale = optarg; break;
         case OPT_PG_ICU_LOCALE: req->pg.icu_locale = optarg; break;
+        case OPT_UNTIL: req->pitr++, req->until.by_time = 1, rc = zb_pitr_parse_time(&req->until.until, optarg); break;
+        case OPT_UNTIL_LSN: req->pitr++, req->until.by_lsn = 1, rc = zb_pgo_lsn_parse(&req->until.until_lsn, optarg); break;
         case ZB_OPT_HELP: fputs(help, stdout); return 1;
         default:
             if ((rc = zb_cli_read_keys_option(&req->keys, opt, optarg)) == 0)
@@ -170,6 +189,10 @@ static int parse(restore_request *req, int argc, char **argv)
         return zb_cli_usage_error("restore", "--pg-source, --table and --schema need --pg-target");
     if (!req->pg_selected && (req->pg.locale || req->pg.icu_locale))
         return zb_cli_usage_error("restore", "--pg-locale and --pg-icu-locale need --pg-target");
+    if (req->pitr > 1)
+        return zb_cli_usage_error("restore", "give one of --until and --until-lsn");
+    if (req->pitr && !req->pg_selected)
+        return zb_cli_usage_error("restore", "--until and --until-lsn need --pg-target");
     if (req->volume.allow_host_bind && !req->volume.options_from_archive)
         return zb_cli_usage_error("restore", "--allow-host-bind needs --volume-options-from-archive");
     if (req->volume.allow_host_bind)
@@ -215,6 +238,43 @@ static int add_volume_targets(restore_request *req)
     return rc;
 }
 
+/* Point-in-time recovery: the restored database brought forward with the
+ * chain's changes, which lie beside the archive (docs/FORMAT.md). */
+static int replay_changes(restore_request *req, zb_archive_reader *r, const zb_restore_target_info *t)
+{
+    json_t *source = zb_archive_reader_manifest_source(r, ZB_SOURCE_PG, t->name);
+    json_t *base = json_object_get(json_object_get(source, "meta"), "pitr");
+    if (!base)
+        return zb_error_set(ZB_ENOTFOUND,
+                            "%s is not the base snapshot of a change stream, so it cannot be brought to a later point\n"
+                            "hint: `zakpos-backup follow` writes such a snapshot and the changes after it",
+                            req->archive);
+    char *repo = NULL, *name = NULL;
+    int rc = zb_repo_split_path(&repo, &name, req->archive);
+    zb_pitr_replay_options o = {repo, base, &req->keys, req->pg.conninfo, req->pg.password_file, t->target,
+                                req->pg_tables.count ? (const char *const *)req->pg_tables.items : NULL, req->until};
+    zb_pitr_replay_result result;
+    if (rc == 0)
+        rc = zb_pitr_replay(&result, &o);
+    if (rc == 0) {
+        char lsn[32], when[40] = "(none)";
+        zb_pgo_lsn_format(lsn, sizeof(lsn), result.last_lsn);
+        if (result.last_commit)
+            zb_pgo_time_format(when, sizeof(when), result.last_commit);
+        if (!result.reached_target)
+            zb_log_warn("the change stream ends before the point asked for: %s is recovered to its last durable "
+                        "commit",
+                        t->target);
+        zb_log_info("replayed %llu transactions (%llu changes) from %u segments, up to LSN %s committed at %s",
+                    (unsigned long long)result.transactions, (unsigned long long)result.changes, result.segments, lsn,
+                    when);
+        printf("recovered pg %s to %s %s\n", t->name, lsn, when);
+    }
+    free(repo);
+    free(name);
+    return rc;
+}
+
 int zb_cmd_restore(int argc, char **argv)
 {
     restore_request req;
@@ -239,6 +299,8 @@ int zb_cmd_restore(int argc, char **argv)
         zb_restore_target_info t = zb_restore_plan_target(req.plan, i);
         zb_log_info("restored %s %s into %s", t.kind, t.name, t.target);
         printf("restored %s %s %s\n", t.kind, t.name, t.target);
+        if (req.pitr && strcmp(t.kind, ZB_SOURCE_PG) == 0 && (rc = replay_changes(&req, r, &t)) < 0)
+            goto done;
     }
     char took[32];
     zb_format_duration(took, sizeof(took), zb_time_monotonic() - started);

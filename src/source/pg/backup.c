@@ -333,11 +333,11 @@ static int copy_large_objects(zb_archive_writer *w, PGconn *conn, long long *cou
     return rc;
 }
 
-static json_t *source_meta(PGconn *conn)
+static json_t *source_meta(PGconn *conn, json_t *pitr)
 {
     const char *encoding = PQparameterStatus(conn, "server_encoding");
-    return json_pack("{s:s, s:i, s:s?, s:s?}", "database", PQdb(conn), "server_version", PQserverVersion(conn),
-                     "server_version_text", PQparameterStatus(conn, "server_version"), "encoding", encoding);
+    return json_pack("{s:s, s:i, s:s?, s:s?, s:O*}", "database", PQdb(conn), "server_version", PQserverVersion(conn),
+                     "server_version_text", PQparameterStatus(conn, "server_version"), "encoding", encoding, "pitr", pitr);
 }
 
 /* connections: how many tables at most are begun and not ended at any
@@ -445,7 +445,11 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     int rc = zb_pg_connect(&leader, opts->conninfo, opts->password_file);
     if (rc == 0)
         zb_log_detail("backing up database %s", zb_pg_describe(leader, where, sizeof(where)));
-    if (rc == 0)
+    if (rc == 0 && opts->snapshot_id)
+        rc = zb_strlcpy_checked(snap.id, sizeof(snap.id), opts->snapshot_id) < 0
+                 ? zb_error_set(ZB_EUSAGE, "snapshot id too long")
+                 : zb_pg_snapshot_import(leader, &snap);
+    else if (rc == 0)
         rc = zb_pg_snapshot_export(&snap, leader);
     if (rc == 0)
         rc = zb_pg_list_tables(&locked, leader);
@@ -460,7 +464,7 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     if (rc == 0)
         rc = plan_copies(&run, tables, &locked);
     if (rc == 0)
-        rc = zb_archive_writer_begin_source(w, ZB_SOURCE_PG, name, source_meta(leader));
+        rc = zb_archive_writer_begin_source(w, ZB_SOURCE_PG, name, source_meta(leader, opts->pitr_meta));
     if (rc == 0 && toc_format() >= 2)
         rc = write_catalog(w, leader);
     if (rc == 0)

@@ -93,12 +93,26 @@ int zb_pg_exec(PGconn *conn, const char *sql, const char *what)
     return rc;
 }
 
+static int connect_as(PGconn **out, const char *conninfo, const char *password_file, const char *dbname, int replication);
+
 int zb_pg_connect(PGconn **out, const char *conninfo, const char *password_file)
 {
     return zb_pg_connect_db(out, conninfo, password_file, NULL);
 }
 
 int zb_pg_connect_db(PGconn **out, const char *conninfo, const char *password_file, const char *dbname)
+{
+    return connect_as(out, conninfo, password_file, dbname, 0);
+}
+
+int zb_pg_connect_replication(PGconn **out, const char *conninfo, const char *password_file)
+{
+    return connect_as(out, conninfo, password_file, NULL, 1);
+}
+
+/* replication: a logical replication connection (replication=database),
+ * which also runs SQL, as the follower's stream needs. */
+static int connect_as(PGconn **out, const char *conninfo, const char *password_file, const char *dbname, int replication)
 {
     *out = NULL;
     if (!conninfo)
@@ -111,7 +125,7 @@ int zb_pg_connect_db(PGconn **out, const char *conninfo, const char *password_fi
         return zb_error_context("PostgreSQL password");
     /* Keywords after "dbname" override what its connection string says;
      * application_name comes before it, so the string may set its own. */
-    const char *keys[7], *values[7];
+    const char *keys[8], *values[8];
     int n = 0;
     keys[n] = "application_name", values[n++] = "zakpos-backup";
     /* PGPASSWORD was taken out of the environment at start; before "dbname",
@@ -124,6 +138,8 @@ int zb_pg_connect_db(PGconn **out, const char *conninfo, const char *password_fi
         keys[n] = "dbname", values[n++] = dbname;
     if (password)
         keys[n] = "password", values[n++] = password;
+    if (replication)
+        keys[n] = "replication", values[n++] = "database";
     keys[n] = NULL, values[n] = NULL;
     PGconn *conn = PQconnectdbParams(keys, values, 1);
     zb_fs_secret_free(password, password_len);

@@ -1,5 +1,6 @@
 zb_unit_test(pg ${CMAKE_CURRENT_LIST_DIR}/test_restore_plan.c TESTS
   plan_reads_every_field_once plan_carries_unknown_kinds plan_selects_tables_and_what_hangs_off_them
+  plan_leaves_out_publications_of_tables
   plan_dependencies_decide_early_starts plan_refuses_malformed_tocs plan_numbers_many_relations)
 zb_unit_test(pg ${CMAKE_CURRENT_LIST_DIR}/test_restore_schedule.c TESTS
   lock_conflicts_are_the_servers schedule_keeps_locks_and_dependency_order schedule_finishes_a_cycle_of_references

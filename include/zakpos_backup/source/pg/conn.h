@@ -25,6 +25,9 @@ int zb_pg_jobs_for(int requested, size_t work_items);
 int zb_pg_connect(PGconn **out, const char *conninfo, const char *password_file);
 /* The same server and credentials, another database (dbname not NULL). */
 int zb_pg_connect_db(PGconn **out, const char *conninfo, const char *password_file, const char *dbname);
+/* A logical replication connection (replication=database) to the same
+ * database: for the follower's slot and stream. */
+int zb_pg_connect_replication(PGconn **out, const char *conninfo, const char *password_file);
 /* The database a connection string names explicitly (free()), or NULL. */
 char *zb_pg_conninfo_dbname(const char *conninfo);
 /* "host:port/dbname as user": names a connection in messages, no secrets. */

@@ -31,6 +31,10 @@ typedef struct zb_pg_backup_options {
     size_t chunk_bytes;        /* 0: 4 MiB */
     int skip_unsupported;
     int with_role_passwords;   /* store the roles' password verifiers too (globals.json) */
+    /* A snapshot exported elsewhere (a replication slot's): adopted instead
+     * of exporting one, so the backup ends exactly where that stream begins */
+    const char *snapshot_id;
+    json_t *pitr_meta;         /* borrowed: the source's "pitr" metadata (chain, slot, LSN) */
 } zb_pg_backup_options;
 
 int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_options *opts);

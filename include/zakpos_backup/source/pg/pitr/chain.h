@@ -1,0 +1,32 @@
+/* What the follower sets up on the server and in the repository before it
+ * streams: the server's readiness (wal_level, slot limits), the tables and
+ * their replica identity, the publication (always FOR TABLE, never FOR ALL
+ * TABLES), and the chain's state file pitr/<slot>.json. */
+#ifndef ZB_SOURCE_PG_PITR_CHAIN_H
+#define ZB_SOURCE_PG_PITR_CHAIN_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdint.h>
+
+/* wal_level must be logical: otherwise an error that says what to change. */
+int zb_pitr_check_server(PGconn *conn);
+/* The publication lists every user table, but those excluded; a table that
+ * cannot be replicated (no primary key, no replica identity) fails the
+ * setup, named, unless listed in full_identity (then set to REPLICA
+ * IDENTITY FULL) or excluded. */
+int zb_pitr_publication_setup(PGconn *conn, const char *publication, const char *const *full_identity,
+                              const char *const *exclude);
+int zb_pitr_publication_drop(PGconn *conn, const char *publication);
+/* 1 if the slot exists, 0 if not. */
+int zb_pitr_slot_exists(PGconn *conn, const char *slot);
+int zb_pitr_slot_drop(PGconn *conn, const char *slot);
+
+/* pitr/<slot>.json: {"format","chain","slot","publication","source","base","lsn"} */
+int zb_pitr_state_read(json_t **out, const char *repo, const char *slot);
+int zb_pitr_state_write(const char *repo, const char *slot, json_t *state);
+int zb_pitr_state_remove(const char *repo, const char *slot);
+/* <repo>/pitr/<chain> (free()) */
+char *zb_pitr_chain_dir(const char *repo, const char *chain);
+
+#endif

@@ -1,0 +1,44 @@
+/* Recovery to a point in time: a chain's segments applied, in commit order,
+ * to a database restored from the chain's base snapshot, up to a commit
+ * time or LSN; then the sequences. Transactions the snapshot already holds
+ * (commit LSN before its position) are skipped; each segment is verified
+ * whole before any of its changes is applied. */
+#ifndef ZB_SOURCE_PG_PITR_REPLAY_H
+#define ZB_SOURCE_PG_PITR_REPLAY_H
+
+#include "zakpos_backup/archive/keys.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+typedef struct zb_pitr_target {
+    int by_time;
+    double until;       /* Unix seconds: commits at or before it are applied */
+    int by_lsn;
+    uint64_t until_lsn; /* transactions whose commit LSN is at most this are applied */
+} zb_pitr_target;
+
+typedef struct zb_pitr_replay_options {
+    const char *repo;           /* the folder of the base archive */
+    json_t *base;               /* the base archive's "pitr" metadata (borrowed) */
+    const zb_read_keys *keys;
+    const char *conninfo;       /* the server restored into */
+    const char *password_file;
+    const char *dbname;         /* the restored database */
+    const char *const *tables;  /* "schema.name" to replay (NULL: all) */
+    zb_pitr_target target;
+} zb_pitr_replay_options;
+
+typedef struct zb_pitr_replay_result {
+    uint64_t transactions, changes;
+    uint64_t last_lsn;      /* end LSN of the last transaction applied (the base's position if none) */
+    int64_t last_commit;    /* its commit time (pgoutput's microseconds), 0 if none */
+    int reached_target;     /* 0: the chain ends before the target */
+    unsigned int segments;
+} zb_pitr_replay_result;
+
+int zb_pitr_replay(zb_pitr_replay_result *out, const zb_pitr_replay_options *opts);
+/* Parses --until (a UTC time, fractions of a second allowed) */
+int zb_pitr_parse_time(double *out, const char *text);
+
+#endif

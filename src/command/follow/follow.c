@@ -1,0 +1,175 @@
+#include "zakpos_backup/command/follow.h"
+#include "zakpos_backup/archive/manifest.h"
+#include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/log.h"
+#include "zakpos_backup/source/pg/conn.h"
+#include "zakpos_backup/source/pg/pitr/follow.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char help[] =
+    "usage: zakpos-backup follow --repo DIR --pg CONNINFO\n"
+    "           (--recipient PUBFILE... | --passphrase-file FILE | --no-encryption)\n"
+    "           [--segment-seconds N] [--segment-size SIZE] [--slot NAME]\n"
+    "           [--replica-identity-full SCHEMA.TABLE...] [--exclude-table SCHEMA.TABLE...]\n"
+    "       zakpos-backup follow --stop --pg CONNINFO [--repo DIR] [--slot NAME]\n"
+    "\n"
+    "Streams the database's committed changes into encrypted, signed segments in\n"
+    "DIR/pitr/<chain>/, for `restore --until`. The first run creates a publication\n"
+    "listing the tables (FOR TABLE, never FOR ALL TABLES) and a logical replication\n"
+    "slot, and writes the chain's base snapshot (an ordinary archive in DIR) through\n"
+    "the slot's exported snapshot: no gap and no overlap with the stream. Later runs\n"
+    "resume where the last durable segment ends. The server learns that a change\n"
+    "may be released only once its segment is on disk. Runs until SIGINT/SIGTERM,\n"
+    "then publishes the complete transactions it holds.\n"
+    "The server needs wal_level=logical.\n"
+    "\n"
+    "  --repo DIR               the repository folder (created if missing)\n"
+    "  --pg CONNINFO            the database (as for backup)\n"
+    "  --pg-name NAME           the database's name in archives (default: its dbname)\n"
+    "  --pg-password-file FILE  the database password, read from FILE\n"
+    "  --jobs N                 connections for the base snapshot (default: cores)\n"
+    "  --slot NAME              the slot's and publication's name (default zakpos_backup)\n"
+    "  --segment-seconds N      close a segment N seconds after its first commit (default 10)\n"
+    "  --segment-size SIZE      ... or once it holds SIZE of changes (default 16M)\n"
+    "  --replica-identity-full SCHEMA.TABLE  a table without a primary key to follow\n"
+    "                           anyway: it is set to REPLICA IDENTITY FULL (repeatable)\n"
+    "  --exclude-table SCHEMA.TABLE  a table not to follow (repeatable)\n"
+    "  --name NAME              the base archive's name prefix (default: zakpos)\n"
+    "  --recipient PUBFILE / --signing-key FILE / --passphrase-file FILE /\n"
+    "  --no-encryption          protection, as for backup\n"
+    "  --stop                   drop the slot and the publication (the segments stay)\n";
+
+enum {
+    OPT_PG = ZB_OPT_COMMAND_BASE,
+    OPT_PG_NAME,
+    OPT_SLOT,
+    OPT_SEGMENT_SECONDS,
+    OPT_SEGMENT_SIZE,
+    OPT_FULL_IDENTITY,
+    OPT_EXCLUDE,
+    OPT_NAME,
+    OPT_RECIPIENT,
+    OPT_SIGNING_KEY,
+    OPT_NO_ENCRYPTION,
+    OPT_STOP,
+};
+
+#define UNKNOWN_OPTION 2
+
+typedef struct follow_request {
+    zb_pitr_follow_options o;
+    zb_strv recipients, full_identity, exclude;
+    const char *pg_name;
+    char *dbname;
+    int pg_selected, stop;
+} follow_request;
+
+static int parse_option(follow_request *req, int opt)
+{
+    zb_pitr_follow_options *o = &req->o;
+    switch (opt) {
+    case ZB_OPT_REPO: o->repo = optarg; return 0;
+    case OPT_PG: req->pg_selected = 1, o->pg.conninfo = optarg; return 0;
+    case OPT_PG_NAME: req->pg_name = optarg; return 0;
+    case ZB_OPT_PG_PASSWORD_FILE: o->pg.password_file = optarg; return 0;
+    case ZB_OPT_JOBS: return zb_cli_parse_int(&o->pg.jobs, optarg, "--jobs", 1, 64);
+    case OPT_SLOT: o->slot = optarg; return 0;
+    case OPT_SEGMENT_SECONDS: return zb_cli_parse_int(&o->segment_seconds, optarg, "--segment-seconds", 1, 86400);
+    case OPT_SEGMENT_SIZE: return zb_cli_parse_size(&o->segment_bytes, optarg, "--segment-size");
+    case OPT_FULL_IDENTITY: return zb_strv_push(&req->full_identity, optarg);
+    case OPT_EXCLUDE: return zb_strv_push(&req->exclude, optarg);
+    case OPT_NAME: o->name = optarg; return 0;
+    case OPT_RECIPIENT: return zb_strv_push(&req->recipients, optarg);
+    case OPT_SIGNING_KEY: o->write.keys.signing_key_file = optarg; return 0;
+    case ZB_OPT_PASSPHRASE_FILE: o->write.keys.passphrase_file = optarg; return 0;
+    case OPT_NO_ENCRYPTION: o->write.keys.no_encryption = 1; return 0;
+    case OPT_STOP: req->stop = 1; return 0;
+    case ZB_OPT_HELP: fputs(help, stdout); return 1;
+    default: return UNKNOWN_OPTION;
+    }
+}
+
+/* Protection as backup has it: exactly one way, said explicitly. */
+static int check_protection(follow_request *req)
+{
+    zb_write_keys *keys = &req->o.write.keys;
+    keys->recipient_files = req->recipients.items;
+    keys->recipient_count = req->recipients.count;
+    int protections = (req->recipients.count > 0 || keys->passphrase_file) + keys->no_encryption;
+    if (protections == 0 && zb_keys_env_has_passphrase())
+        keys->use_env_passphrase = 1, protections = 1;
+    if (protections == 0)
+        return zb_cli_usage_error("follow", "say how to protect the segments: --recipient PUBFILE, "
+                                            "--passphrase-file FILE, or --no-encryption");
+    if (protections > 1)
+        return zb_cli_usage_error("follow", "--no-encryption cannot be combined with a recipient or passphrase");
+    return 0;
+}
+
+static int parse(follow_request *req, int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"repo", required_argument, NULL, ZB_OPT_REPO},
+        {"pg", required_argument, NULL, OPT_PG},
+        {"pg-name", required_argument, NULL, OPT_PG_NAME},
+        {"pg-password-file", required_argument, NULL, ZB_OPT_PG_PASSWORD_FILE},
+        {"jobs", required_argument, NULL, ZB_OPT_JOBS},
+        {"slot", required_argument, NULL, OPT_SLOT},
+        {"segment-seconds", required_argument, NULL, OPT_SEGMENT_SECONDS},
+        {"segment-size", required_argument, NULL, OPT_SEGMENT_SIZE},
+        {"replica-identity-full", required_argument, NULL, OPT_FULL_IDENTITY},
+        {"exclude-table", required_argument, NULL, OPT_EXCLUDE},
+        {"name", required_argument, NULL, OPT_NAME},
+        {"recipient", required_argument, NULL, OPT_RECIPIENT},
+        {"signing-key", required_argument, NULL, OPT_SIGNING_KEY},
+        {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
+        {"no-encryption", no_argument, NULL, OPT_NO_ENCRYPTION},
+        {"stop", no_argument, NULL, OPT_STOP},
+        {"help", no_argument, NULL, ZB_OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    int opt, rc = 0;
+    while (rc == 0 && (opt = getopt_long(argc, argv, "", options, NULL)) != -1)
+        if ((rc = parse_option(req, opt)) == UNKNOWN_OPTION)
+            return zb_cli_bad_option("follow", argv);
+    if (rc != 0)
+        return rc;
+    if (optind < argc)
+        return zb_cli_usage_error("follow", "unexpected argument '%s'", argv[optind]);
+    if (!req->pg_selected)
+        return zb_cli_usage_error("follow", "--pg CONNINFO is required");
+    if (req->stop)
+        return 0;
+    if (!req->o.repo)
+        return zb_cli_usage_error("follow", "--repo DIR is required");
+    req->dbname = req->pg_name ? NULL : zb_pg_conninfo_dbname(req->o.pg.conninfo);
+    req->o.source_name = req->pg_name ? req->pg_name : req->dbname ? req->dbname : "db";
+    if ((rc = zb_manifest_check_source_name(req->o.source_name)) < 0)
+        return rc;
+    req->o.full_identity = (const char *const *)req->full_identity.items;
+    req->o.exclude = (const char *const *)req->exclude.items;
+    return check_protection(req);
+}
+
+int zb_cmd_follow(int argc, char **argv)
+{
+    follow_request req;
+    memset(&req, 0, sizeof(req));
+    req.o.name = "zakpos";
+    req.o.write.zstd_workers = 0; /* segments are small: one thread is plenty and keeps the follower light */
+    req.o.segment_seconds = ZB_PITR_DEFAULT_SEGMENT_SECONDS;
+    req.o.segment_bytes = ZB_PITR_DEFAULT_SEGMENT_BYTES;
+    int rc = parse(&req, argc, argv);
+    if (rc == 0)
+        rc = req.stop ? zb_pitr_follow_stop(&req.o) : zb_pitr_follow(&req.o);
+    zb_strv_free(&req.recipients);
+    zb_strv_free(&req.full_identity);
+    zb_strv_free(&req.exclude);
+    free(req.dbname);
+    return rc > 0 ? 0 : rc;
+}

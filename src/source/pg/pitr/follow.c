@@ -1,0 +1,513 @@
+#include "zakpos_backup/source/pg/pitr/follow.h"
+#include "zakpos_backup/archive/header.h"
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fault.h"
+#include "zakpos_backup/common/fs.h"
+#include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/signal.h"
+#include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/repo/index.h"
+#include "zakpos_backup/repo/repo.h"
+#include "zakpos_backup/source/pg/conn.h"
+#include "zakpos_backup/source/pg/pitr/chain.h"
+#include "zakpos_backup/source/pg/pitr/decode.h"
+#include "zakpos_backup/source/pg/pitr/segment.h"
+#include "zakpos_backup/source/pg/pitr/stream.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define POLL_MS 500
+#define STATUS_INTERVAL_SECONDS 10.0
+#define BASE_LOCK_WAIT_SECONDS 600
+
+/* A relation as the stream announced it, kept whole so that every segment
+ * starts with the relations it may use and can be read alone. */
+typedef struct cached_relation {
+    uint32_t oid;
+    char *qualified; /* schema.name, for the segment's table counts */
+    zb_buf message;
+} cached_relation;
+
+typedef struct follower {
+    const zb_pitr_follow_options *opts;
+    const char *slot;
+    char *chain, *chain_dir;
+    zb_pitr_stream *stream;
+    PGconn *sql;               /* a plain connection: sequences at each close */
+    zb_pitr_spool *spool;
+    cached_relation *relations;
+    size_t relation_count;
+    uint64_t durable_end;      /* end LSN of the last transaction in a published segment */
+    unsigned int next_number;  /* the next segment's number */
+    /* the transaction being received */
+    int in_tx, skip_tx;
+    uint64_t tx_spool_start;
+    /* the open segment */
+    unsigned int seg_transactions;
+    uint64_t seg_start_lsn, seg_end_lsn;
+    int64_t seg_first_commit, seg_last_commit;
+    double seg_opened;
+    json_t *seg_tables;        /* schema.name -> {inserts, updates, deletes, truncates} */
+} follower;
+
+static cached_relation *find_relation(follower *f, uint32_t oid)
+{
+    for (size_t i = 0; i < f->relation_count; i++)
+        if (f->relations[i].oid == oid)
+            return &f->relations[i];
+    return NULL;
+}
+
+static int remember_relation(follower *f, const uint8_t *data, size_t len)
+{
+    zb_pgo_msg msg;
+    int rc = zb_pgo_decode(&msg, data, len);
+    if (rc < 0)
+        return rc;
+    cached_relation *r = find_relation(f, msg.relation.oid);
+    if (!r) {
+        cached_relation *grown = realloc(f->relations, (f->relation_count + 1) * sizeof(*grown));
+        if (!grown) {
+            zb_pgo_msg_clear(&msg);
+            return zb_error_set(ZB_ENOMEM, "out of memory");
+        }
+        f->relations = grown;
+        r = &f->relations[f->relation_count++];
+        memset(r, 0, sizeof(*r));
+        r->oid = msg.relation.oid;
+    }
+    zb_buf name = ZB_BUF_INIT;
+    zb_buf_reset(&r->message);
+    rc = zb_buf_append(&r->message, data, len);
+    if (rc == 0)
+        rc = zb_buf_printf(&name, "%s.%s", msg.relation.schema, msg.relation.name);
+    if (rc == 0)
+        free(r->qualified), r->qualified = zb_buf_detach(&name);
+    zb_buf_free(&name);
+    zb_pgo_msg_clear(&msg);
+    return rc;
+}
+
+static int count_change(follower *f, uint32_t oid, const char *what)
+{
+    cached_relation *r = find_relation(f, oid);
+    if (!r)
+        return zb_error_set(ZB_EFORMAT, "a change to relation %u before its Relation message", oid);
+    json_t *t = json_object_get(f->seg_tables, r->qualified);
+    if (!t) {
+        t = json_pack("{s:i, s:i, s:i, s:i}", "inserts", 0, "updates", 0, "deletes", 0, "truncates", 0);
+        if (!t || json_object_set_new(f->seg_tables, r->qualified, t) < 0)
+            return zb_error_set(ZB_ENOMEM, "out of memory");
+    }
+    return json_object_set_new(t, what, json_integer(json_integer_value(json_object_get(t, what)) + 1)) == 0
+               ? 0
+               : zb_error_set(ZB_ENOMEM, "out of memory");
+}
+
+static int count_message(follower *f, const uint8_t *data, size_t len)
+{
+    zb_pgo_msg msg;
+    int rc = zb_pgo_decode(&msg, data, len);
+    if (rc < 0)
+        return rc;
+    switch (msg.kind) {
+    case ZB_PGO_INSERT: rc = count_change(f, msg.relation_oid, "inserts"); break;
+    case ZB_PGO_UPDATE: rc = count_change(f, msg.relation_oid, "updates"); break;
+    case ZB_PGO_DELETE: rc = count_change(f, msg.relation_oid, "deletes"); break;
+    case ZB_PGO_TRUNCATE:
+        for (uint32_t i = 0; rc == 0 && i < msg.truncate_count; i++)
+            rc = count_change(f, msg.truncate_oids[i], "truncates");
+        break;
+    default: break;
+    }
+    zb_pgo_msg_clear(&msg);
+    return rc;
+}
+
+/* A segment's first transaction: the relations known so far go first
+ * (unless the spool already holds them). */
+static int open_segment(follower *f, uint64_t lsn)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && zb_pitr_spool_bytes(f->spool) == 0 && i < f->relation_count; i++)
+        rc = zb_pitr_spool_add(f->spool, lsn, (const uint8_t *)f->relations[i].message.data, f->relations[i].message.len);
+    f->seg_opened = zb_time_monotonic();
+    json_decref(f->seg_tables);
+    f->seg_tables = json_object();
+    return rc == 0 && !f->seg_tables ? zb_error_set(ZB_ENOMEM, "out of memory") : rc;
+}
+
+static int on_begin(follower *f, const uint8_t *data, size_t len, uint64_t lsn)
+{
+    zb_pgo_msg msg;
+    int rc = zb_pgo_decode(&msg, data, len);
+    if (rc < 0)
+        return rc;
+    f->in_tx = 1;
+    /* already in a durable segment: the server resends from the confirmed
+     * position, which may lie before the last published commit */
+    f->skip_tx = msg.final_lsn < f->durable_end;
+    if (!f->skip_tx && f->seg_transactions == 0)
+        rc = open_segment(f, lsn);
+    f->tx_spool_start = zb_pitr_spool_bytes(f->spool);
+    if (!f->skip_tx && f->seg_transactions == 0)
+        f->seg_start_lsn = msg.final_lsn, f->seg_first_commit = msg.commit_time;
+    zb_pgo_msg_clear(&msg);
+    return rc;
+}
+
+static int on_commit(follower *f, const uint8_t *data, size_t len)
+{
+    zb_pgo_msg msg;
+    int rc = zb_pgo_decode(&msg, data, len);
+    if (rc < 0)
+        return rc;
+    if (!f->skip_tx) {
+        f->seg_transactions++;
+        f->seg_end_lsn = msg.end_lsn;
+        f->seg_last_commit = msg.commit_time;
+    }
+    f->in_tx = f->skip_tx = 0;
+    zb_pgo_msg_clear(&msg);
+    return 0;
+}
+
+static int on_message(follower *f, const uint8_t *data, size_t len, uint64_t lsn)
+{
+    if (len == 0)
+        return zb_error_set(ZB_EFORMAT, "an empty message on the replication stream");
+    int rc = 0;
+    /* a relation joins the open segment even inside a transaction skipped
+     * as already durable: the server announces each relation once */
+    if (data[0] == ZB_PGO_RELATION) {
+        rc = remember_relation(f, data, len);
+        if (rc == 0 && (zb_pitr_spool_bytes(f->spool) > 0 || (f->in_tx && !f->skip_tx)))
+            rc = zb_pitr_spool_add(f->spool, lsn, data, len);
+        return rc;
+    }
+    if (data[0] == ZB_PGO_BEGIN && (rc = on_begin(f, data, len, lsn)) < 0)
+        return rc;
+    if (!f->in_tx || f->skip_tx)
+        return 0;
+    if (data[0] == ZB_PGO_INSERT || data[0] == ZB_PGO_UPDATE || data[0] == ZB_PGO_DELETE || data[0] == ZB_PGO_TRUNCATE)
+        rc = count_message(f, data, len);
+    if (rc == 0)
+        rc = zb_pitr_spool_add(f->spool, lsn, data, len);
+    if (rc == 0 && data[0] == ZB_PGO_COMMIT)
+        rc = on_commit(f, data, len);
+    return rc;
+}
+
+/* Sequences are not in the stream: their values when the segment closes. */
+static json_t *read_sequences(follower *f)
+{
+    PGresult *res = NULL;
+    json_t *list = json_array();
+    if (zb_pg_query(&res, f->sql,
+                    "SELECT schemaname, sequencename, last_value FROM pg_catalog.pg_sequences "
+                    "WHERE schemaname <> 'information_schema' AND schemaname !~ '^pg_' ORDER BY 1, 2",
+                    "cannot read the sequences") < 0) {
+        json_decref(list);
+        return NULL;
+    }
+    for (int i = 0; list && i < PQntuples(res); i++)
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s?}", "schema", PQgetvalue(res, i, 0), "name",
+                                              PQgetvalue(res, i, 1), "last_value",
+                                              PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2)));
+    PQclear(res);
+    return list;
+}
+
+static json_t *segment_meta(follower *f, json_t *sequences)
+{
+    char start[32], end[32], first[40], last[40];
+    zb_pgo_lsn_format(start, sizeof(start), f->seg_start_lsn);
+    zb_pgo_lsn_format(end, sizeof(end), f->seg_end_lsn);
+    zb_pgo_time_format(first, sizeof(first), f->seg_first_commit);
+    zb_pgo_time_format(last, sizeof(last), f->seg_last_commit);
+    json_t *tables = json_array();
+    const char *key;
+    json_t *value;
+    json_object_foreach(f->seg_tables, key, value)
+    {
+        json_t *t = json_deep_copy(value);
+        json_object_set_new(t, "table", json_string(key));
+        json_array_append_new(tables, t);
+    }
+    json_t *pitr = json_pack("{s:i, s:s, s:i, s:s, s:s, s:s, s:I, s:s, s:s, s:o, s:o}", "format", ZB_PITR_SEGMENT_FORMAT,
+                             "chain", f->chain, "segment", (int)f->next_number, "slot", f->slot, "start_lsn", start,
+                             "end_lsn", end, "transactions", (json_int_t)f->seg_transactions, "first_commit", first,
+                             "last_commit", last, "sequences", sequences, "tables", tables);
+    return json_pack("{s:o}", "pitr", pitr);
+}
+
+/* Publishes what the spool holds up to the last complete transaction, then
+ * confirms it: only now may the server recycle the WAL behind it. */
+static int close_segment(follower *f)
+{
+    json_t *sequences = read_sequences(f);
+    if (!sequences)
+        return zb_error_context("segment %u", f->next_number);
+    char name[64];
+    zb_pitr_segment_format_name(name, sizeof(name), f->next_number, f->seg_end_lsn);
+    zb_buf path = ZB_BUF_INIT;
+    int rc = zb_buf_printf(&path, "%s/%s", f->chain_dir, name);
+    if (rc == 0)
+        rc = zb_pitr_spool_publish(f->spool, path.data, &f->opts->write, f->opts->source_name, segment_meta(f, sequences));
+    if (rc == 0) {
+        char end[32];
+        zb_pgo_lsn_format(end, sizeof(end), f->seg_end_lsn);
+        zb_log_detail("segment %s: %u transactions, up to %s", name, f->seg_transactions, end);
+        f->durable_end = f->seg_end_lsn;
+        f->next_number++;
+        f->seg_transactions = 0;
+        /* a follower that dies here has published what the server will send
+         * again: the next one must skip it */
+        ZB_FAULT_POINT("pitr-segment-published", path.data);
+        rc = zb_pitr_stream_confirm(f->stream, f->durable_end);
+    }
+    zb_buf_free(&path);
+    return rc;
+}
+
+static int segment_due(const follower *f)
+{
+    if (f->in_tx || f->seg_transactions == 0)
+        return 0;
+    return zb_pitr_spool_bytes(f->spool) >= f->opts->segment_bytes ||
+           zb_time_monotonic() - f->seg_opened >= (double)f->opts->segment_seconds;
+}
+
+/* Nothing pending: everything the server sent is durable (it held no
+ * change to keep), so the slot may move on and the server free its WAL. */
+static int confirm_idle(follower *f)
+{
+    if (f->in_tx || f->seg_transactions > 0 || zb_pitr_spool_bytes(f->spool) > 0)
+        return zb_pitr_stream_keepalive(f->stream, STATUS_INTERVAL_SECONDS);
+    uint64_t end = zb_pitr_stream_server_end(f->stream);
+    return end > f->durable_end ? zb_pitr_stream_confirm(f->stream, end) : zb_pitr_stream_keepalive(f->stream, STATUS_INTERVAL_SECONDS);
+}
+
+static int stream_loop(follower *f)
+{
+    int rc = 0;
+    while (rc == 0 && !zb_interrupted()) {
+        const uint8_t *data;
+        size_t len;
+        uint64_t lsn;
+        rc = zb_pitr_stream_next(f->stream, &data, &len, &lsn, POLL_MS);
+        if (rc == 1)
+            rc = on_message(f, data, len, lsn);
+        if (rc == 0 && segment_due(f))
+            rc = close_segment(f);
+        if (rc == 0 && !zb_interrupted())
+            rc = confirm_idle(f);
+    }
+    return rc < 0 ? rc : 0;
+}
+
+/* The base snapshot: an ordinary archive of the database read through the
+ * slot's exported snapshot, recording where the stream starts. */
+static int write_base(char *path, size_t path_size, const zb_pitr_follow_options *o, json_t *pitr, const char *snapshot)
+{
+    zb_archive_writer *w = NULL;
+    zb_repo_lock *lock = NULL;
+    zb_pg_backup_options pg = o->pg;
+    pg.snapshot_id = snapshot;
+    pg.pitr_meta = pitr;
+    int len = snprintf(path, path_size, "%s/%s-%s%s", o->repo, o->name, json_string_value(json_object_get(pitr, "chain")),
+                       ZB_ARCHIVE_EXTENSION);
+    int rc = len < (int)path_size ? 0 : zb_error_set(ZB_EUSAGE, "repository path too long: %s", o->repo);
+    if (rc == 0)
+        rc = zb_repo_lock_take(&lock, o->repo, BASE_LOCK_WAIT_SECONDS);
+    if (rc == 0)
+        rc = zb_archive_writer_open(&w, path, &o->write);
+    if (rc == 0)
+        rc = zb_pg_backup(w, o->source_name, &pg);
+    if (rc == 0)
+        rc = zb_archive_writer_close(w);
+    if (rc == 0) {
+        struct stat st;
+        if (zb_repo_index_describe(o->repo, path + strlen(o->repo) + 1, zb_archive_writer_sources(w),
+                                   stat(path, &st) == 0 ? (uint64_t)st.st_size : 0) < 0)
+            zb_log_warn("%s", zb_error_message());
+        zb_log_info("base snapshot of the chain: %s", path);
+    }
+    zb_archive_writer_free(w);
+    zb_repo_lock_release(lock);
+    return rc;
+}
+
+/* A new chain: publication, slot with its exported snapshot, the base
+ * archive read through it, then the state file that names the chain. */
+static int start_chain(follower *f, json_t **state, uint64_t *start_lsn)
+{
+    const zb_pitr_follow_options *o = f->opts;
+    char snapshot[64], lsn[32], stamp[32], path[PATH_MAX];
+    zb_time_format_compact(stamp, sizeof(stamp), time(NULL));
+    int rc = zb_pitr_publication_setup(f->sql, f->slot, o->full_identity, o->exclude);
+    if (rc == 0)
+        rc = zb_pitr_stream_create_slot(f->stream, f->slot, snapshot, sizeof(snapshot), start_lsn);
+    if (rc < 0)
+        return rc;
+    zb_pgo_lsn_format(lsn, sizeof(lsn), *start_lsn);
+    json_t *pitr = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s}", "format", ZB_PITR_SEGMENT_FORMAT, "chain", stamp, "slot",
+                             f->slot, "publication", f->slot, "source", o->source_name, "lsn", lsn);
+    if (!pitr)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    zb_log_info("new chain %s: slot %s consistent at %s", stamp, f->slot, lsn);
+    rc = write_base(path, sizeof(path), o, pitr, snapshot);
+    if (rc == 0) {
+        json_object_set_new(pitr, "base", json_string(strrchr(path, '/') + 1));
+        rc = zb_pitr_state_write(o->repo, f->slot, pitr);
+    }
+    if (rc < 0) {
+        /* no chain without its base: the slot would only hold WAL */
+        zb_error_context("new chain");
+        zb_pitr_slot_drop(f->sql, f->slot);
+        json_decref(pitr);
+        return rc;
+    }
+    *state = pitr;
+    return 0;
+}
+
+/* Where the durable stream ends: the newest segment's name says it. */
+static int resume_position(follower *f, uint64_t *start_lsn)
+{
+    char **paths = NULL;
+    zb_pitr_segment_name *names = NULL;
+    size_t count = 0;
+    int rc = zb_pitr_segment_list(&paths, &names, &count, f->chain_dir);
+    if (rc == 0 && count > 0) {
+        f->durable_end = names[count - 1].end_lsn;
+        f->next_number = names[count - 1].number + 1;
+        if (f->durable_end > *start_lsn)
+            *start_lsn = f->durable_end;
+    }
+    zb_pitr_segment_list_free(paths, names, count);
+    return rc;
+}
+
+static int prepare(follower *f, uint64_t *start_lsn)
+{
+    const zb_pitr_follow_options *o = f->opts;
+    json_t *state = NULL;
+    int rc = zb_pitr_state_read(&state, o->repo, f->slot), exists = 0;
+    if (rc == 0)
+        rc = exists = zb_pitr_slot_exists(f->sql, f->slot);
+    if (rc >= 0 && state && !exists) {
+        zb_log_warn("slot %s is gone (dropped, or the server lost it): starting a new chain; recovery across the "
+                    "break stops at the end of the old chain",
+                    f->slot);
+        json_decref(state), state = NULL;
+    }
+    if (rc >= 0 && !state && exists)
+        return zb_error_set(ZB_EEXIST,
+                            "replication slot %s exists but this repository has no chain for it\n"
+                            "hint: another repository follows this database, or a chain's state was removed; "
+                            "`zakpos-backup follow --stop` drops the slot",
+                            f->slot);
+    rc = rc < 0 ? rc : 0;
+    if (rc == 0 && !state)
+        rc = start_chain(f, &state, start_lsn);
+    else if (rc == 0)
+        rc = zb_pgo_lsn_parse(start_lsn, json_string_value(json_object_get(state, "lsn")));
+    if (rc == 0) {
+        f->chain = zb_strdup(json_string_value(json_object_get(state, "chain")));
+        f->chain_dir = f->chain ? zb_pitr_chain_dir(o->repo, f->chain) : NULL;
+        rc = f->chain_dir ? zb_fs_mkdir_p(f->chain_dir, 0700) : zb_error_set(ZB_ENOMEM, "out of memory");
+    }
+    f->next_number = 1;
+    if (rc == 0)
+        rc = resume_position(f, start_lsn);
+    json_decref(state);
+    return rc;
+}
+
+static void follower_free(follower *f)
+{
+    for (size_t i = 0; i < f->relation_count; i++) {
+        free(f->relations[i].qualified);
+        zb_buf_free(&f->relations[i].message);
+    }
+    free(f->relations);
+    json_decref(f->seg_tables);
+    zb_pitr_spool_free(f->spool);
+    zb_pitr_stream_free(f->stream);
+    PQfinish(f->sql);
+    free(f->chain);
+    free(f->chain_dir);
+}
+
+/* Interrupted: the complete transactions held are published and confirmed;
+ * a transaction received in part is cut off the spool (sent again later). */
+static int finish(follower *f)
+{
+    if (f->seg_transactions == 0)
+        return 0;
+    if (f->in_tx && zb_pitr_spool_truncate(f->spool, f->tx_spool_start) < 0)
+        return -1;
+    f->in_tx = 0;
+    return close_segment(f);
+}
+
+int zb_pitr_follow(const zb_pitr_follow_options *o)
+{
+    follower f;
+    memset(&f, 0, sizeof(f));
+    f.opts = o;
+    f.slot = o->slot ? o->slot : ZB_PITR_DEFAULT_SLOT;
+    uint64_t start_lsn = 0;
+    char pitr_dir[PATH_MAX];
+    int rc = snprintf(pitr_dir, sizeof(pitr_dir), "%s/%s", o->repo, ZB_PITR_DIR) < (int)sizeof(pitr_dir)
+                 ? zb_fs_mkdir_p(pitr_dir, 0700)
+                 : zb_error_set(ZB_EUSAGE, "repository path too long: %s", o->repo);
+    if (rc == 0)
+        rc = zb_pg_connect(&f.sql, o->pg.conninfo, o->pg.password_file);
+    if (rc == 0)
+        rc = zb_pitr_check_server(f.sql);
+    if (rc == 0)
+        rc = zb_pitr_stream_open(&f.stream, o->pg.conninfo, o->pg.password_file);
+    if (rc == 0)
+        rc = zb_pitr_spool_new(&f.spool, pitr_dir);
+    if (rc == 0)
+        rc = prepare(&f, &start_lsn);
+    if (rc == 0)
+        rc = zb_pitr_stream_start(f.stream, f.slot, f.slot, start_lsn);
+    if (rc == 0) {
+        char lsn[32];
+        zb_pgo_lsn_format(lsn, sizeof(lsn), start_lsn);
+        zb_log_info("following chain %s from %s into %s", f.chain, lsn, f.chain_dir);
+        rc = stream_loop(&f);
+    }
+    /* on a stop and on an error alike: what is complete becomes durable */
+    int finish_rc = f.stream && f.spool ? finish(&f) : 0;
+    if (rc == 0)
+        rc = finish_rc;
+    follower_free(&f);
+    return rc;
+}
+
+int zb_pitr_follow_stop(const zb_pitr_follow_options *o)
+{
+    PGconn *conn = NULL;
+    const char *slot = o->slot ? o->slot : ZB_PITR_DEFAULT_SLOT;
+    int rc = zb_pg_connect(&conn, o->pg.conninfo, o->pg.password_file);
+    if (rc == 0)
+        rc = zb_pitr_slot_drop(conn, slot);
+    if (rc == 0)
+        rc = zb_pitr_publication_drop(conn, slot);
+    if (rc == 0 && o->repo)
+        rc = zb_pitr_state_remove(o->repo, slot);
+    if (rc == 0)
+        zb_log_info("dropped replication slot and publication %s; the chain's segments stay for recovery", slot);
+    PQfinish(conn);
+    return rc;
+}

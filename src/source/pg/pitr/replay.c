@@ -1,0 +1,412 @@
+#include "zakpos_backup/source/pg/pitr/replay.h"
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/signal.h"
+#include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/source/pg/conn.h"
+#include "zakpos_backup/source/pg/pitr/chain.h"
+#include "zakpos_backup/source/pg/pitr/decode.h"
+#include "zakpos_backup/source/pg/pitr/segment.h"
+
+#include <libpq-fe.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* A relation of the stream, with its names quoted once for the target. */
+typedef struct replay_relation {
+    zb_pgo_relation rel;
+    char *table;    /* "schema"."name" */
+    char **columns; /* quoted column names */
+    int selected;
+} replay_relation;
+
+typedef struct replay {
+    const zb_pitr_replay_options *opts;
+    PGconn *conn;
+    replay_relation *relations;
+    size_t relation_count;
+    uint64_t base_lsn;
+    int in_tx, skip_tx;
+    zb_pitr_replay_result *result;
+    zb_buf sql;
+    const char **params;
+} replay;
+
+int zb_pitr_parse_time(double *out, const char *text)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *end = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
+    double fraction = 0;
+    if (end && *end == '.') {
+        char *after;
+        fraction = strtod(end, &after);
+        end = after;
+    }
+    if (!end || strcmp(end, "Z") != 0)
+        return zb_error_set(ZB_EUSAGE, "'%s' is not a UTC time like 2026-12-07T14:03:00Z (fractions of a second allowed)",
+                            text);
+    *out = (double)timegm(&tm) + fraction;
+    return 0;
+}
+
+static void relation_clear(replay_relation *r)
+{
+    for (int i = 0; r->columns && i < r->rel.column_count; i++)
+        PQfreemem(r->columns[i]);
+    free(r->columns);
+    free(r->table);
+    zb_pgo_relation_clear(&r->rel);
+    memset(r, 0, sizeof(*r));
+}
+
+static replay_relation *find_relation(replay *p, uint32_t oid)
+{
+    for (size_t i = 0; i < p->relation_count; i++)
+        if (p->relations[i].rel.oid == oid)
+            return &p->relations[i];
+    return NULL;
+}
+
+static int selected(const replay *p, const zb_pgo_relation *rel)
+{
+    if (!p->opts->tables)
+        return 1;
+    size_t sl = strlen(rel->schema);
+    for (const char *const *t = p->opts->tables; *t; t++)
+        if (strncmp(*t, rel->schema, sl) == 0 && (*t)[sl] == '.' && strcmp(*t + sl + 1, rel->name) == 0)
+            return 1;
+    return 0;
+}
+
+static int quote_relation(replay *p, replay_relation *r)
+{
+    char *schema = PQescapeIdentifier(p->conn, r->rel.schema, strlen(r->rel.schema));
+    char *name = PQescapeIdentifier(p->conn, r->rel.name, strlen(r->rel.name));
+    zb_buf t = ZB_BUF_INIT;
+    int rc = schema && name ? zb_buf_printf(&t, "%s.%s", schema, name) : zb_error_set(ZB_ENOMEM, "out of memory");
+    PQfreemem(schema);
+    PQfreemem(name);
+    if (rc == 0)
+        r->table = zb_buf_detach(&t);
+    zb_buf_free(&t);
+    r->columns = rc == 0 ? calloc((size_t)r->rel.column_count + 1, sizeof(char *)) : NULL;
+    if (rc == 0 && !r->columns)
+        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    for (int i = 0; rc == 0 && i < r->rel.column_count; i++)
+        if (!(r->columns[i] = PQescapeIdentifier(p->conn, r->rel.columns[i].name, strlen(r->rel.columns[i].name))))
+            rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    return rc;
+}
+
+static int on_relation(replay *p, zb_pgo_msg *msg)
+{
+    replay_relation *r = find_relation(p, msg->relation.oid);
+    if (r) {
+        relation_clear(r);
+    } else {
+        replay_relation *grown = realloc(p->relations, (p->relation_count + 1) * sizeof(*grown));
+        if (!grown)
+            return zb_error_set(ZB_ENOMEM, "out of memory");
+        p->relations = grown;
+        r = &p->relations[p->relation_count++];
+        memset(r, 0, sizeof(*r));
+    }
+    zb_pgo_relation_take(&r->rel, msg);
+    r->selected = selected(p, &r->rel);
+    return quote_relation(p, r);
+}
+
+static int param(replay *p, int *n, const char *value)
+{
+    p->params[(*n)++] = value;
+    return zb_buf_printf(&p->sql, "$%d", *n);
+}
+
+/* WHERE: the key columns of the old row (or of the new one when the key did
+ * not change); with REPLICA IDENTITY FULL every column, matched with IS NOT
+ * DISTINCT FROM (NULLs too) and one row only (duplicates are possible). */
+static int where_clause(replay *p, const replay_relation *r, const zb_pgo_tuple *key, int *n)
+{
+    int full = r->rel.identity == 'f', any = 0, rc = zb_buf_puts(&p->sql, " WHERE ");
+    if (rc == 0 && full)
+        rc = zb_buf_printf(&p->sql, "ctid = (SELECT ctid FROM ONLY %s WHERE ", r->table);
+    for (int i = 0; rc == 0 && i < key->column_count && i < r->rel.column_count; i++) {
+        if (!full && !(r->rel.columns[i].flags & ZB_PGO_COLUMN_KEY))
+            continue;
+        if (key->kinds[i] == 'u')
+            continue;
+        rc = zb_buf_printf(&p->sql, "%s%s", any++ ? " AND " : "", r->columns[i]);
+        if (rc == 0 && key->kinds[i] == 'n')
+            rc = zb_buf_puts(&p->sql, " IS NULL");
+        else if (rc == 0)
+            rc = zb_buf_puts(&p->sql, full ? " IS NOT DISTINCT FROM " : " = ");
+        if (rc == 0 && key->kinds[i] != 'n')
+            rc = param(p, n, key->values[i]);
+    }
+    if (rc == 0 && !any)
+        rc = zb_error_set(ZB_EFORMAT, "a change to %s without a key to find its row", r->table);
+    if (rc == 0 && full)
+        rc = zb_buf_puts(&p->sql, " LIMIT 1)");
+    return rc;
+}
+
+static int build_insert(replay *p, const replay_relation *r, const zb_pgo_tuple *row, int *n)
+{
+    int rc = zb_buf_printf(&p->sql, "INSERT INTO %s (", r->table), any = 0;
+    for (int i = 0; rc == 0 && i < row->column_count && i < r->rel.column_count; i++)
+        if (row->kinds[i] != 'u')
+            rc = zb_buf_printf(&p->sql, "%s%s", any++ ? ", " : "", r->columns[i]);
+    if (rc == 0)
+        rc = zb_buf_puts(&p->sql, ") VALUES (");
+    any = 0;
+    for (int i = 0; rc == 0 && i < row->column_count && i < r->rel.column_count; i++) {
+        if (row->kinds[i] == 'u')
+            continue;
+        rc = zb_buf_puts(&p->sql, any++ ? ", " : "");
+        if (rc == 0)
+            rc = row->kinds[i] == 'n' ? zb_buf_puts(&p->sql, "NULL") : param(p, n, row->values[i]);
+    }
+    return rc == 0 ? zb_buf_puts(&p->sql, ")") : rc;
+}
+
+static int build_update(replay *p, const replay_relation *r, const zb_pgo_msg *m, int *n)
+{
+    int rc = zb_buf_printf(&p->sql, "UPDATE ONLY %s SET ", r->table), any = 0;
+    const zb_pgo_tuple *row = &m->new_tuple;
+    for (int i = 0; rc == 0 && i < row->column_count && i < r->rel.column_count; i++) {
+        if (row->kinds[i] == 'u') /* an unchanged TOAST value: kept as it is */
+            continue;
+        rc = zb_buf_printf(&p->sql, "%s%s = ", any++ ? ", " : "", r->columns[i]);
+        if (rc == 0)
+            rc = row->kinds[i] == 'n' ? zb_buf_puts(&p->sql, "NULL") : param(p, n, row->values[i]);
+    }
+    if (rc == 0 && !any) /* only unchanged TOAST values: nothing to set, but the row must exist */
+        rc = zb_buf_printf(&p->sql, "%s = %s", r->columns[0], r->columns[0]);
+    return rc == 0 ? where_clause(p, r, m->old_kind ? &m->old_tuple : row, n) : rc;
+}
+
+static int run_change(replay *p, const replay_relation *r, int n, int must_touch)
+{
+    PGresult *res = PQexecParams(p->conn, p->sql.data, n, NULL, p->params, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = zb_pg_result_error(p->conn, res, "cannot replay a change");
+    else if (must_touch && strcmp(PQcmdTuples(res), "0") == 0)
+        rc = zb_error_set(ZB_EVERIFY,
+                          "replay found no row of %s to change: the target does not match the stream "
+                          "(was it changed since the restore?)",
+                          r->table);
+    PQclear(res);
+    if (rc < 0)
+        zb_error_context("replay of %s", r->table);
+    return rc;
+}
+
+static int apply_change(replay *p, const zb_pgo_msg *m)
+{
+    replay_relation *r = find_relation(p, m->relation_oid);
+    if (!r)
+        return zb_error_set(ZB_EFORMAT, "a change to relation %u before its Relation message", m->relation_oid);
+    if (!r->selected)
+        return 0;
+    int cols = r->rel.column_count * 2 + 1, n = 0, rc = 0;
+    const char **grown = realloc(p->params, (size_t)cols * sizeof(*grown));
+    if (!grown)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    p->params = grown;
+    zb_buf_reset(&p->sql);
+    if (m->kind == ZB_PGO_INSERT)
+        rc = build_insert(p, r, &m->new_tuple, &n);
+    else if (m->kind == ZB_PGO_UPDATE)
+        rc = build_update(p, r, m, &n);
+    else {
+        rc = zb_buf_printf(&p->sql, "DELETE FROM ONLY %s", r->table);
+        if (rc == 0)
+            rc = where_clause(p, r, &m->old_tuple, &n);
+    }
+    if (rc == 0)
+        rc = run_change(p, r, n, m->kind != ZB_PGO_INSERT);
+    if (rc == 0)
+        p->result->changes++;
+    return rc;
+}
+
+static int apply_truncate(replay *p, const zb_pgo_msg *m)
+{
+    zb_buf_reset(&p->sql);
+    int rc = zb_buf_puts(&p->sql, "TRUNCATE ONLY "), any = 0;
+    for (uint32_t i = 0; rc == 0 && i < m->truncate_count; i++) {
+        replay_relation *r = find_relation(p, m->truncate_oids[i]);
+        if (!r)
+            return zb_error_set(ZB_EFORMAT, "a TRUNCATE of relation %u before its Relation message", m->truncate_oids[i]);
+        if (r->selected)
+            rc = zb_buf_printf(&p->sql, "%s%s", any++ ? ", " : "", r->table);
+    }
+    if (rc < 0 || !any)
+        return rc;
+    if (m->truncate_options & ZB_PGO_TRUNCATE_RESTART_IDENTITY)
+        rc = zb_buf_puts(&p->sql, " RESTART IDENTITY");
+    if (rc == 0)
+        rc = zb_pg_exec(p->conn, p->sql.data, "cannot replay a TRUNCATE");
+    if (rc == 0)
+        p->result->changes++;
+    return rc;
+}
+
+static int past_target(const replay *p, const zb_pgo_msg *begin)
+{
+    const zb_pitr_target *t = &p->opts->target;
+    if (t->by_lsn && begin->final_lsn > t->until_lsn)
+        return 1;
+    return t->by_time && zb_pgo_time_to_unix(begin->commit_time) > t->until;
+}
+
+static int on_record(uint64_t lsn, const uint8_t *data, size_t len, void *payload)
+{
+    (void)lsn;
+    replay *p = payload;
+    zb_pgo_msg m;
+    int rc = zb_pgo_decode(&m, data, len);
+    if (rc < 0)
+        return rc;
+    switch (m.kind) {
+    case ZB_PGO_RELATION: rc = on_relation(p, &m); break;
+    case ZB_PGO_BEGIN:
+        if (past_target(p, &m)) {
+            p->result->reached_target = 1;
+            rc = 1;
+            break;
+        }
+        p->in_tx = 1;
+        /* in the snapshot already, or applied from an earlier segment */
+        p->skip_tx = m.final_lsn < p->base_lsn || m.final_lsn < p->result->last_lsn;
+        break;
+    case ZB_PGO_COMMIT:
+        if (p->in_tx && !p->skip_tx) {
+            p->result->transactions++;
+            p->result->last_lsn = m.end_lsn;
+            p->result->last_commit = m.commit_time;
+        }
+        p->in_tx = p->skip_tx = 0;
+        break;
+    case ZB_PGO_INSERT:
+    case ZB_PGO_UPDATE:
+    case ZB_PGO_DELETE:
+        if (p->in_tx && !p->skip_tx)
+            rc = apply_change(p, &m);
+        break;
+    case ZB_PGO_TRUNCATE:
+        if (p->in_tx && !p->skip_tx)
+            rc = apply_truncate(p, &m);
+        break;
+    default: break;
+    }
+    zb_pgo_msg_clear(&m);
+    if (rc == 0 && zb_interrupted())
+        rc = zb_error_set(ZB_EINTR, "replay interrupted");
+    return rc;
+}
+
+/* Sequences move outside transactions: the values read when the segment
+ * closed are at least what any commit inside it used. */
+static int set_sequences(replay *p, json_t *sequences)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < json_array_size(sequences); i++) {
+        json_t *s = json_array_get(sequences, i);
+        const char *schema = json_string_value(json_object_get(s, "schema"));
+        const char *name = json_string_value(json_object_get(s, "name"));
+        const char *value = json_string_value(json_object_get(s, "last_value"));
+        if (!schema || !name || !value)
+            continue;
+        const char *params[3] = {schema, name, value};
+        PGresult *res = PQexecParams(p->conn,
+                                     "SELECT pg_catalog.setval(pg_catalog.format('%I.%I', $1::text, $2::text)::regclass, "
+                                     "$3::bigint, true)",
+                                     3, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+            rc = zb_pg_result_error(p->conn, res, "cannot set a sequence");
+        PQclear(res);
+    }
+    return rc;
+}
+
+static int replay_segment(replay *p, const char *path, json_t **sequences)
+{
+    json_t *meta = NULL;
+    int rc = zb_pg_exec(p->conn, "BEGIN", "cannot start the replay");
+    if (rc == 0)
+        rc = zb_pitr_segment_read(&meta, path, p->opts->keys, on_record, p);
+    if (rc == 0 || rc == 1) {
+        int commit = zb_pg_exec(p->conn, "COMMIT", "cannot commit the replay");
+        rc = commit < 0 ? commit : rc;
+    }
+    if (rc >= 0 && meta) {
+        json_decref(*sequences);
+        *sequences = json_incref(json_object_get(meta, "sequences"));
+    }
+    json_decref(meta);
+    p->result->segments++;
+    return rc;
+}
+
+static int replay_chain(replay *p, json_t **sequences)
+{
+    const char *chain = json_string_value(json_object_get(p->opts->base, "chain"));
+    char *dir = chain ? zb_pitr_chain_dir(p->opts->repo, chain) : NULL;
+    char **paths = NULL;
+    zb_pitr_segment_name *names = NULL;
+    size_t count = 0;
+    int rc = dir ? zb_pitr_segment_list(&paths, &names, &count, dir)
+                 : zb_error_set(ZB_EFORMAT, "the archive's change-stream record names no chain");
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        if (i > 0 && names[i].number != names[i - 1].number + 1)
+            rc = zb_error_set(ZB_EINTEGRITY, "segment %u of chain %s is missing: the stream has a gap there",
+                              names[i - 1].number + 1, chain);
+        if (rc == 0 && i == 0 && names[0].number != 1)
+            rc = zb_error_set(ZB_EINTEGRITY, "segment 1 of chain %s is missing", chain);
+        /* a segment that ends before the snapshot holds nothing to apply */
+        if (rc == 0 && names[i].end_lsn > p->base_lsn)
+            rc = replay_segment(p, paths[i], sequences);
+        if (rc == 1)
+            break;
+    }
+    zb_pitr_segment_list_free(paths, names, count);
+    free(dir);
+    return rc < 0 ? rc : 0;
+}
+
+int zb_pitr_replay(zb_pitr_replay_result *out, const zb_pitr_replay_options *o)
+{
+    memset(out, 0, sizeof(*out));
+    replay p;
+    memset(&p, 0, sizeof(p));
+    p.opts = o;
+    p.result = out;
+    json_t *sequences = NULL;
+    int rc = zb_pgo_lsn_parse(&p.base_lsn, json_string_value(json_object_get(o->base, "lsn")));
+    out->last_lsn = p.base_lsn;
+    if (rc == 0)
+        rc = zb_pg_connect_db(&p.conn, o->conninfo, o->password_file, o->dbname);
+    /* as logical replication applies changes: no triggers, no foreign-key
+     * checks (the stream's order already satisfied them at the source) */
+    if (rc == 0 && zb_pg_exec(p.conn, "SET session_replication_role = replica", "") < 0)
+        zb_log_warn("replay runs with triggers on (%s)", zb_error_message());
+    if (rc == 0)
+        rc = replay_chain(&p, &sequences);
+    if (rc == 0 && !o->tables)
+        rc = set_sequences(&p, sequences);
+    json_decref(sequences);
+    for (size_t i = 0; i < p.relation_count; i++)
+        relation_clear(&p.relations[i]);
+    free(p.relations);
+    free(p.params);
+    zb_buf_free(&p.sql);
+    PQfinish(p.conn);
+    return rc;
+}
