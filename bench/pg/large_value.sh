@@ -12,6 +12,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 . "$root/bench/lib.sh"
+. "$root/bench/pg/cluster.sh"
 work=${1:-/var/tmp/zb-bench-pg-large}
 bin=${ZB_BIN:-$root/build/zakpos-backup}
 value_bytes=${BENCH_VALUE_BYTES:-500000000}
@@ -20,22 +21,9 @@ chmod 755 "$work"
 BENCH_RESULTS=$work/results.txt
 : >"$BENCH_RESULTS"
 
-pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-data=$work/cluster
-sock=$work/sock
-port=${BENCH_PG_PORT:-25463}
-as_pg() { runuser -u postgres -- "$@"; }
-psql_() { as_pg "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" "$@"; }
-if [ ! -d "$data" ]; then
-    mkdir -p "$sock"
-    chown postgres "$work" "$sock"
-    as_pg "$pgbin/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
-fi
-chown postgres "$sock"
-as_pg "$pgbin/pg_ctl" -D "$data" -l "$work/pg.log" -w -o "-p $port -k $sock -c listen_addresses='' \
-    -c max_wal_size=4GB -c shared_buffers=128MB" start >/dev/null
-trap 'as_pg "$pgbin/pg_ctl" -D "$data" -m fast stop >/dev/null 2>&1 || true' EXIT
-conninfo() { echo "host=$sock port=$port user=postgres dbname=$1"; }
+bench_pg_cluster "$work" "${BENCH_PG_PORT:-25463}"
+pg_start
+trap pg_stop EXIT
 
 db=large$value_bytes
 if [ "$(psql_ -d postgres -At -c "SELECT count(*) FROM pg_database WHERE datname = '$db'")" = 0 ]; then

@@ -19,6 +19,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 . "$root/bench/lib.sh"
+. "$root/bench/pg/cluster.sh"
 work=${1:-/var/tmp/zb-bench-pg-many}
 bin=${ZB_BIN:-$root/build/zakpos-backup}
 jobs=${BENCH_JOBS:-2}
@@ -29,27 +30,9 @@ chmod 755 "$work"
 BENCH_RESULTS=$work/results.txt
 : >"$BENCH_RESULTS"
 
-pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-data=$work/cluster
-sock=$work/sock
-port=${BENCH_PG_PORT:-25462}
-as_pg() { runuser -u postgres -- "$@"; }
-psql_() { as_pg "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" "$@"; }
-if [ ! -d "$data" ]; then
-    mkdir -p "$sock"
-    chown postgres "$work" "$sock"
-    as_pg "$pgbin/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
-fi
-chown postgres "$sock"
-# pg_start [max_locks_per_transaction]
-pg_start() {
-    as_pg "$pgbin/pg_ctl" -D "$data" -l "$work/pg.log" -w -o "-p $port -k $sock -c listen_addresses='' \
-        -c max_wal_size=4GB -c shared_buffers=128MB ${1:+-c max_locks_per_transaction=$1}" start >/dev/null
-}
-pg_stop() { as_pg "$pgbin/pg_ctl" -D "$data" -m fast stop >/dev/null 2>&1 || true; }
+bench_pg_cluster "$work" "${BENCH_PG_PORT:-25462}"
 pg_start
 trap pg_stop EXIT
-conninfo() { echo "host=$sock port=$port user=postgres dbname=$1"; }
 
 "$bin" keygen --out "$work/key" >/dev/null 2>&1 || true
 mkdir -p "$work/dumps" && chown postgres "$work/dumps"
@@ -96,7 +79,7 @@ for n in $sizes; do
     echo "pg_dump -Fd -j$jobs with the default max_locks_per_transaction: $pgdump_default"
 
     pg_stop
-    pg_start "$locks"
+    pg_start -c max_locks_per_transaction="$locks"
     bench_interleave \
         "pg_dump -Fc $n" "" "runuser -u postgres -- '$pgbin/pg_dump' -h '$sock' -p '$port' -Fc -f '$work/dumps/$db.dump' $db" \
         "pg_dump -Fd -j$jobs $n" "rm -rf '$work/dumps/$db.fd'" \
