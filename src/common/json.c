@@ -10,10 +10,11 @@
 static _Thread_local int budget_on;
 static _Thread_local size_t budget_used;
 static _Thread_local int budget_exceeded;
+static _Thread_local size_t budget_limit;
 
 static void *counting_malloc(size_t n)
 {
-    if (budget_on && (budget_used >= ZB_JSON_MAX_MEMORY || n > ZB_JSON_MAX_MEMORY - budget_used)) {
+    if (budget_on && (budget_used >= budget_limit || n > budget_limit - budget_used)) {
         budget_exceeded = 1;
         return NULL;
     }
@@ -64,22 +65,36 @@ size_t zb_json_depth(const char *text, size_t len, size_t max)
 
 int zb_json_parse_limited(json_t **out, const char *text, size_t len, const char *what)
 {
+    return zb_json_parse_bounded(out, text, len, what, ZB_JSON_MAX_TEXT, ZB_JSON_MAX_MEMORY);
+}
+
+int zb_json_parse_catalog(json_t **out, const char *text, size_t len, const char *what)
+{
+    size_t memory = len < ZB_JSON_MAX_CATALOG_TEXT ? len * ZB_JSON_CATALOG_MEMORY_PER_BYTE : 0;
+    return zb_json_parse_bounded(out, text, len, what, ZB_JSON_MAX_CATALOG_TEXT,
+                                 memory > ZB_JSON_MAX_MEMORY ? memory : ZB_JSON_MAX_MEMORY);
+}
+
+int zb_json_parse_bounded(json_t **out, const char *text, size_t len, const char *what, size_t max_text,
+                          size_t max_memory)
+{
     *out = NULL;
-    if (len > ZB_JSON_MAX_TEXT)
-        return zb_error_set(ZB_EUNSAFE, "%s is %zu bytes long; the reader accepts at most %u MiB", what, len,
-                            ZB_JSON_MAX_TEXT >> 20);
+    if (len > max_text)
+        return zb_error_set(ZB_EUNSAFE, "%s is %zu bytes long; the reader accepts at most %zu MiB", what, len,
+                            max_text >> 20);
     if (zb_json_depth(text, len, ZB_JSON_MAX_DEPTH) > ZB_JSON_MAX_DEPTH)
         return zb_error_set(ZB_EUNSAFE, "%s nests deeper than %d levels", what, ZB_JSON_MAX_DEPTH);
     json_error_t err;
     budget_used = 0;
     budget_exceeded = 0;
+    budget_limit = max_memory;
     budget_on = 1;
     *out = json_loadb(text, len, 0, &err);
     budget_on = 0; /* the values now belong to the caller */
     if (*out)
         return 0;
     if (budget_exceeded)
-        return zb_error_set(ZB_EUNSAFE, "%s needs more than %u MiB of memory to parse; refused", what,
-                            ZB_JSON_MAX_MEMORY >> 20);
+        return zb_error_set(ZB_EUNSAFE, "%s needs more than %zu MiB of memory to parse; refused", what,
+                            max_memory >> 20);
     return zb_error_set(ZB_EFORMAT, "%s is not valid JSON: %s", what, err.text);
 }

@@ -49,6 +49,14 @@ int zb_archive_writer_write_zeros(zb_archive_writer *w, uint64_t count);
 int zb_archive_writer_end_entry(zb_archive_writer *w);
 /* A small regular file held in memory, in one call. */
 int zb_archive_writer_add_file(zb_archive_writer *w, const char *name, const void *data, size_t len, mode_t mode);
+/* The same, from pieces written one after another (no copy joins them). */
+int zb_archive_writer_add_parts(zb_archive_writer *w, const char *name, const void *const *parts, const size_t *lens,
+                                size_t count, mode_t mode);
+/* A JSON document as a regular file, encoded with jansson's flags without
+ * ever being one string: measured by a first pass of the encoder, written by
+ * a second through a fixed buffer. *size (may be NULL): its length. */
+int zb_archive_writer_add_json(zb_archive_writer *w, const char *name, const json_t *json, size_t flags, mode_t mode,
+                               size_t *size);
 
 /* Uncompressed bytes of entry content written so far (for progress). */
 uint64_t zb_archive_writer_bytes_in(const zb_archive_writer *w);

@@ -74,15 +74,27 @@ static table_copy *take_table(copy_run *run)
     return t;
 }
 
-static int write_chunk(copy_run *run, table_copy *t, const zb_buf *chunk)
+/* A chunk from up to three pieces written one after another (a binary
+ * header, rows, a trailer), so a row larger than a chunk goes out as it came
+ * from libpq without a copy of its own. */
+static int write_chunk_parts(copy_run *run, table_copy *t, const void *const *parts, const size_t *lens, size_t count)
 {
     char name[64];
     snprintf(name, sizeof(name), "data/%u/%06u.copy", t->oid, ++t->chunks);
     pthread_mutex_lock(&run->writer_lock);
     /* the writer counts these bytes for the progress line */
-    int rc = zb_archive_writer_add_file(run->writer, name, chunk->data, chunk->len, 0600);
+    int rc = zb_archive_writer_add_parts(run->writer, name, parts, lens, count, 0600);
     pthread_mutex_unlock(&run->writer_lock);
+    for (size_t i = 0; i < count; i++)
+        t->bytes += lens[i];
     return rc;
+}
+
+static int write_chunk(copy_run *run, table_copy *t, const zb_buf *chunk)
+{
+    const void *parts[] = {chunk->data};
+    const size_t lens[] = {chunk->len};
+    return write_chunk_parts(run, t, parts, lens, 1);
 }
 
 /* Binary COPY: each stored chunk is a whole binary COPY stream (header,
@@ -103,12 +115,21 @@ static int flush_chunk(chunker *c)
     if (c->chunk.len == 0)
         return 0;
     int rc = c->binary ? zb_buf_append(&c->chunk, binary_trailer, sizeof(binary_trailer)) : 0;
-    if (rc == 0) {
-        c->table->bytes += c->chunk.len;
+    if (rc == 0)
         rc = write_chunk(c->run, c->table, &c->chunk);
-    }
     zb_buf_reset(&c->chunk);
     return rc;
+}
+
+/* A row as large as a chunk or larger is a chunk of its own, written
+ * straight from libpq's copy of it: memory holds the row twice (libpq's
+ * input buffer and the copy PQgetCopyData returns), not three times. */
+static int write_large_row(chunker *c, const char *data, size_t len)
+{
+    int rc = flush_chunk(c);
+    const void *parts[] = {c->header.data, data, binary_trailer};
+    const size_t lens[] = {c->binary ? c->header.len : 0, len, c->binary ? sizeof(binary_trailer) : 0};
+    return rc < 0 ? rc : write_chunk_parts(c->run, c->table, parts, lens, 3);
 }
 
 /* One COPY message: a row, plus the header before the first one (binary),
@@ -125,10 +146,14 @@ static int add_message(chunker *c, const char *data, size_t len)
     data += header_len, len -= header_len;
     if (len == 0)
         return 0;
-    if (c->binary && c->chunk.len == 0)
-        rc = zb_buf_append(&c->chunk, c->header.data, c->header.len);
-    if (rc == 0)
-        rc = zb_buf_append(&c->chunk, data, len);
+    if (len >= c->run->chunk_bytes) {
+        rc = write_large_row(c, data, len);
+    } else {
+        if (c->binary && c->chunk.len == 0)
+            rc = zb_buf_append(&c->chunk, c->header.data, c->header.len);
+        if (rc == 0)
+            rc = zb_buf_append(&c->chunk, data, len);
+    }
     zb_pg_rowset_add(&c->table->rowset, data, len);
     c->table->rows++;
     if (rc == 0 && c->chunk.len >= c->run->chunk_bytes) {
@@ -261,16 +286,20 @@ static int plan_copies(copy_run *run, json_t *toc_tables, const zb_pg_table_list
     run->tables = calloc(run->table_count + 1, sizeof(*run->tables));
     if (!run->tables)
         return zb_error_set(ZB_ENOMEM, "out of memory");
-    for (size_t i = 0; i < run->table_count; i++) {
+    zb_map *by_oid = NULL;
+    int rc = zb_pg_table_list_index(&by_oid, locked);
+    for (size_t i = 0; rc == 0 && i < run->table_count; i++) {
         table_copy *t = &run->tables[i];
         t->toc = json_array_get(toc_tables, i);
         t->oid = (unsigned int)json_integer_value(json_object_get(t->toc, "oid"));
-        for (size_t k = 0; k < locked->count; k++)
-            if (locked->items[k].oid == t->oid)
-                json_object_set_new(t->toc, "bytes", json_integer(locked->items[k].bytes));
+        size_t k;
+        if (zb_map_get(by_oid, t->oid, &k))
+            json_object_set_new(t->toc, "bytes", json_integer(locked->items[k].bytes));
     }
-    qsort(run->tables, run->table_count, sizeof(*run->tables), by_size);
-    return 0;
+    zb_map_free(by_oid);
+    if (rc == 0)
+        qsort(run->tables, run->table_count, sizeof(*run->tables), by_size);
+    return rc;
 }
 
 /* One large object as blobs/<oid>.blob, read through the snapshot. */
@@ -357,10 +386,12 @@ static int write_toc(zb_archive_writer *w, PGconn *conn, json_t *items, json_t *
         json_decref(toc);
         toc = NULL;
     }
-    char *text = toc ? json_dumps(toc, JSON_COMPACT) : NULL;
-    int rc = text ? zb_archive_writer_add_file(w, ZB_PG_TOC_NAME, text, strlen(text), 0600)
-                  : zb_error_set(ZB_ENOMEM, "out of memory");
-    free(text);
+    size_t size = 0;
+    int rc = toc ? zb_archive_writer_add_json(w, ZB_PG_TOC_NAME, toc, JSON_COMPACT, 0600, &size)
+                 : zb_error_set(ZB_ENOMEM, "out of memory");
+    if (rc == 0)
+        zb_log_detail("table of contents: %zu items, %zu tables (%zu bytes)", json_array_size(items), json_array_size(tables),
+                      size);
     json_decref(toc);
     return rc;
 }
@@ -378,15 +409,12 @@ static int write_catalog(zb_archive_writer *w, PGconn *conn)
     if (rc == 0 && json_object_set_new(catalog, "database", database) != 0)
         rc = zb_error_set(ZB_ENOMEM, "out of memory");
     database = NULL;
-    char *text = rc == 0 ? json_dumps(catalog, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    if (rc == 0 && !text)
-        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    size_t size = 0;
     if (rc == 0)
-        rc = zb_archive_writer_add_file(w, ZB_PG_CATALOG_NAME, text, strlen(text), 0600);
+        rc = zb_archive_writer_add_json(w, ZB_PG_CATALOG_NAME, catalog, JSON_COMPACT | JSON_SORT_KEYS, 0600, &size);
     if (rc == 0)
-        zb_log_detail("catalog fingerprint: %zu objects read in %.3f s",
-                      json_object_size(json_object_get(catalog, "objects")), zb_time_monotonic() - started);
-    free(text);
+        zb_log_detail("catalog fingerprint: %zu objects read in %.3f s (%zu bytes)",
+                      json_object_size(json_object_get(catalog, "objects")), zb_time_monotonic() - started, size);
     json_decref(catalog);
     return rc;
 }
@@ -458,15 +486,17 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     if (rc == 0)
         rc = zb_pg_measure_tables(leader, &locked);
     if (rc == 0)
+        rc = zb_archive_writer_begin_source(w, ZB_SOURCE_PG, name, source_meta(leader, opts->pitr_meta));
+    /* the catalog fingerprint is written and freed before the schema is read:
+     * the two, each as large as the catalog, are never held together */
+    if (rc == 0 && toc_format() >= 2)
+        rc = write_catalog(w, leader);
+    if (rc == 0)
         rc = zb_pg_schema_read(&items, &skipped, leader, &schema_opts);
     if (rc == 0)
         rc = zb_pg_schema_data_tables(&tables, leader);
     if (rc == 0)
         rc = plan_copies(&run, tables, &locked);
-    if (rc == 0)
-        rc = zb_archive_writer_begin_source(w, ZB_SOURCE_PG, name, source_meta(leader, opts->pitr_meta));
-    if (rc == 0 && toc_format() >= 2)
-        rc = write_catalog(w, leader);
     if (rc == 0)
         rc = write_globals(w, leader, opts->with_role_passwords);
     if (rc == 0)

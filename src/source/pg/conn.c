@@ -235,6 +235,24 @@ int zb_pg_drop_database_at(const char *conninfo, const char *password_file, cons
     return rc;
 }
 
+int zb_pg_query_rows(PGconn *conn, const char *sql, const char *what, zb_pg_row_fn row, void *payload)
+{
+    if (!PQsendQuery(conn, sql))
+        return zb_pg_result_error(conn, NULL, what);
+    int rc = PQsetSingleRowMode(conn) ? 0 : zb_pg_result_error(conn, NULL, what);
+    PGresult *res;
+    /* every result is read, also after an error, so the connection is ready for the next query */
+    while ((res = PQgetResult(conn)) != NULL) {
+        ExecStatusType st = PQresultStatus(res);
+        if (rc == 0 && st == PGRES_SINGLE_TUPLE)
+            rc = row(res, payload);
+        else if (rc == 0 && st != PGRES_TUPLES_OK)
+            rc = zb_pg_result_error(conn, res, what);
+        PQclear(res);
+    }
+    return rc;
+}
+
 int zb_pg_query(PGresult **out, PGconn *conn, const char *sql, const char *what)
 {
     *out = PQexec(conn, sql);

@@ -63,9 +63,9 @@ int zb_pg_read_json_entry(json_t **out, zb_archive_reader *r, struct archive_ent
 {
     char *text = NULL;
     size_t len = 0;
-    int rc = zb_pg_read_entry(&text, &len, r, entry, ZB_JSON_MAX_TEXT, what);
+    int rc = zb_pg_read_entry(&text, &len, r, entry, ZB_JSON_MAX_CATALOG_TEXT, what);
     if (rc == 0)
-        rc = zb_json_parse_limited(out, text, len, what);
+        rc = zb_json_parse_catalog(out, text, len, what);
     free(text);
     return rc;
 }

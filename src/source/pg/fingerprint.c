@@ -49,8 +49,9 @@ static char *key_text(const char *text, size_t len)
     return zb_buf_detach(&b);
 }
 
-static int add_rows(json_t *objects, PGresult *res)
+static int add_rows(PGresult *res, void *payload)
 {
+    json_t *objects = payload;
     int columns = PQnfields(res);
     for (int r = 0; r < PQntuples(res); r++) {
         if (PQgetisnull(res, r, 0))
@@ -81,14 +82,10 @@ static int run_query(json_t *objects, PGconn *conn, const char *query)
     int rc = zb_pg_fingerprint_sql(&sql, query, PQserverVersion(conn));
     if (rc < 0)
         return rc;
-    PGresult *res = PQexec(conn, sql);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        rc = zb_pg_result_error(conn, res, "cannot read the catalogs for the fingerprint");
+    /* a row at a time: the catalog is held once, as the objects */
+    rc = zb_pg_query_rows(conn, sql, "cannot read the catalogs for the fingerprint", add_rows, objects);
     if (rc < 0) /* the query's start names the kind of object it reads */
         zb_error_context("catalog query \"%.60s...\"", query);
-    else
-        rc = add_rows(objects, res);
-    PQclear(res);
     free(sql);
     return rc;
 }

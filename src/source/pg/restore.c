@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_TOC_BYTES ZB_JSON_MAX_TEXT
+#define MAX_TOC_BYTES ZB_JSON_MAX_CATALOG_TEXT
 #define MAX_CHUNK_BYTES (1024u << 20)
 
 /* The toc is parsed once into the plan the restore then follows; the
@@ -30,7 +30,7 @@ static int load_toc(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry
     int rc = zb_pg_read_entry(&text, &len, r, entry, MAX_TOC_BYTES, "the database's table of contents");
     if (rc < 0)
         return rc;
-    rc = zb_json_parse_limited(&p->toc, text, len, "the database's table of contents");
+    rc = zb_json_parse_catalog(&p->toc, text, len, "the database's table of contents");
     free(text);
     if (rc == 0)
         rc = zb_pg_plan_parse(&p->plan, p->toc);
@@ -46,11 +46,13 @@ static int load_toc(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry
     p->ready = calloc(items, sizeof(size_t));
     if (!p->tables || !p->item_queued || !p->item_waiting || !p->ready)
         return zb_error_set(ZB_ENOMEM, "out of memory");
-    for (size_t i = 0; i < p->table_count; i++) {
+    rc = zb_map_new(&p->table_by_oid, p->table_count);
+    for (size_t i = 0; rc == 0 && i < p->table_count; i++) {
         p->tables[i].plan = &p->plan->tables[i];
         p->tables[i].worker = -1;
+        rc = zb_map_add(p->table_by_oid, p->tables[i].plan->oid, i); /* the first of an oid, as a scan finds it */
     }
-    return 0;
+    return rc;
 }
 
 /* Loading frozen keeps a lock on every table loaded (with its TOAST table
@@ -138,10 +140,8 @@ static int prepare(zb_pg_restore *p)
 
 static zb_pg_table_load *find_table(zb_pg_restore *p, unsigned int oid)
 {
-    for (size_t i = 0; i < p->table_count; i++)
-        if (p->tables[i].plan->oid == oid)
-            return &p->tables[i];
-    return NULL;
+    size_t i;
+    return p->table_by_oid && zb_map_get(p->table_by_oid, oid, &i) ? &p->tables[i] : NULL;
 }
 
 /* data/<oid>/end: the table's chunks are all in. Loading frozen, its
@@ -158,8 +158,8 @@ static int end_of_table(zb_pg_restore *p, zb_pg_table_load *t, const char *relat
         return 0;
     if (t->worker < 0) { /* no rows: nothing to commit */
         pthread_mutex_lock(&p->pool.lock);
-        t->committed = p->pool.frozen;
-        p->pool.committed_new |= p->pool.frozen;
+        if (p->pool.frozen)
+            zb_pg_pool_mark_committed(&p->pool, (size_t)(t - p->tables));
         pthread_mutex_unlock(&p->pool.lock);
         return 0;
     }
@@ -389,6 +389,7 @@ void zb_pg_restore_free(zb_pg_restore *p)
     free(p->item_queued);
     free(p->item_waiting);
     free(p->ready);
+    zb_map_free(p->table_by_oid);
     free(p->target);
     free(p->source_name);
     free(p);

@@ -219,6 +219,43 @@ static int number_relations(zb_pg_plan *plan, const char **names, size_t count)
     return 0;
 }
 
+/* The items of each table (zb_pg_plan_table_items), counted then placed:
+ * a committed table's items are then found without a scan of every item. */
+static int group_items_by_table(zb_pg_plan *plan)
+{
+    size_t *start = calloc(plan->table_count + 2, sizeof(size_t));
+    if (!start || !(plan->table_items = malloc((2 * plan->item_count + 1) * sizeof(size_t)))) {
+        free(start);
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    }
+    plan->table_items_start = start;
+    for (size_t i = 0; i < plan->item_count; i++) {
+        const zb_pg_plan_item *it = &plan->items[i];
+        if (it->data_table >= 0)
+            start[it->data_table + 2]++;
+        if (it->data_references >= 0 && it->data_references != it->data_table)
+            start[it->data_references + 2]++;
+    }
+    for (size_t t = 2; t < plan->table_count + 2; t++)
+        start[t] += start[t - 1];
+    /* start[t + 1] is where table t's next item goes; once all are placed it
+     * is where table t + 1's begin */
+    for (size_t i = 0; i < plan->item_count; i++) {
+        const zb_pg_plan_item *it = &plan->items[i];
+        if (it->data_table >= 0)
+            plan->table_items[start[it->data_table + 1]++] = i;
+        if (it->data_references >= 0 && it->data_references != it->data_table)
+            plan->table_items[start[it->data_references + 1]++] = i;
+    }
+    return 0;
+}
+
+size_t zb_pg_plan_table_items(const zb_pg_plan *plan, size_t table, const size_t **items)
+{
+    *items = plan->table_items + plan->table_items_start[table];
+    return plan->table_items_start[table + 1] - plan->table_items_start[table];
+}
+
 /* Which data table each item works on and references, once, so that
  * finding the items a committed table lets start costs no name lookups. */
 static int link_items(zb_pg_plan *plan, const char **names)
@@ -243,7 +280,7 @@ static int link_items(zb_pg_plan *plan, const char **names)
         it->data_references = it->references >= 0 ? table_of[it->references] : ZB_PG_REFERENCES_NONE;
     }
     free(table_of);
-    return 0;
+    return group_items_by_table(plan);
 }
 
 static int parse_header(zb_pg_plan *plan, json_t *toc)
@@ -387,5 +424,7 @@ void zb_pg_plan_free(zb_pg_plan *plan)
     free(plan->items);
     free(plan->tables);
     free(plan->relations);
+    free(plan->table_items);
+    free(plan->table_items_start);
     free(plan);
 }

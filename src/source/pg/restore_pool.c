@@ -71,10 +71,8 @@ static int end_loading(struct zb_pg_pool_worker *self)
     pthread_mutex_lock(&pl->lock);
     for (size_t i = 0; i < pl->table_count; i++) {
         zb_pg_table_load *t = &pl->tables[i];
-        if (t->worker == self->index && t->started && !t->committed) {
-            t->committed = 1;
-            pl->committed_new = 1;
-        }
+        if (t->worker == self->index && t->started && !t->committed)
+            zb_pg_pool_mark_committed(pl, i);
     }
     pthread_mutex_unlock(&pl->lock);
     return 0;
@@ -352,9 +350,19 @@ void zb_pg_pool_stop(zb_pg_pool *pl)
         if (pl->conns[i])
             PQfinish(pl->conns[i]);
     free(pl->queue);
+    free(pl->committed_order);
     pthread_mutex_destroy(&pl->lock);
     pthread_cond_destroy(&pl->changed);
     memset(pl, 0, sizeof(*pl));
+}
+
+void zb_pg_pool_mark_committed(zb_pg_pool *pl, size_t table)
+{
+    if (pl->tables[table].committed)
+        return;
+    pl->tables[table].committed = 1;
+    pl->committed_new = 1;
+    pl->committed_order[pl->committed_count++] = table;
 }
 
 int zb_pg_pool_start(zb_pg_pool *pl, int jobs, const char *conninfo, const char *password_file, const char *dbname,
@@ -365,6 +373,8 @@ int zb_pg_pool_start(zb_pg_pool *pl, int jobs, const char *conninfo, const char 
     pl->chunk_capacity = (size_t)jobs;
     pl->tables = tables;
     pl->table_count = table_count;
+    if (!(pl->committed_order = calloc(table_count + 1, sizeof(*pl->committed_order))))
+        return zb_error_set(ZB_ENOMEM, "out of memory");
     for (int i = 0; i < jobs; i++) {
         int rc = zb_pg_connect_db(&pl->conns[i], conninfo, password_file, dbname);
         if (rc == 0)

@@ -190,25 +190,39 @@ static int table_committed(size_t table, void *payload)
  * tables' rows. The batch is queued in the table of contents' order (a key
  * that adopts an index, a foreign key the key it points to, come after
  * them there), and the scheduler picks among it by weight. */
+static int by_index(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 int zb_pg_restore_release_ready(zb_pg_restore *p)
 {
     size_t count = 0;
     pthread_mutex_lock(&p->pool.lock);
     if (p->pool.committed_new) {
         p->pool.committed_new = 0;
-        for (size_t i = 0; i < p->plan->item_count; i++)
-            if (!p->item_queued[i] && zb_pg_plan_item_ready(p->plan, &p->plan->items[i], table_committed, p))
-                p->ready[count++] = i;
+        /* only the items of the tables committed since the last look can have
+         * become ready: each table's are looked at once in the whole restore */
+        for (; p->released < p->pool.committed_count; p->released++) {
+            const size_t *items;
+            size_t n = zb_pg_plan_table_items(p->plan, p->pool.committed_order[p->released], &items);
+            for (size_t k = 0; k < n; k++)
+                if (!p->item_queued[items[k]] &&
+                    zb_pg_plan_item_ready(p->plan, &p->plan->items[items[k]], table_committed, p)) {
+                    p->item_queued[items[k]] = 1; /* an item of two tables is found once */
+                    p->ready[count++] = items[k];
+                }
+        }
     }
     pthread_mutex_unlock(&p->pool.lock);
+    qsort(p->ready, count, sizeof(*p->ready), by_index);
     if (count == 0)
         return 0;
     int rc = 0;
     zb_pg_pool_hold(&p->pool, 1);
-    for (size_t k = 0; rc == 0 && k < count; k++) {
-        p->item_queued[p->ready[k]] = 1;
+    for (size_t k = 0; rc == 0 && k < count; k++)
         rc = submit_item(p, &p->plan->items[p->ready[k]]);
-    }
     zb_pg_pool_hold(&p->pool, 0);
     return rc;
 }

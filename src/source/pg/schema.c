@@ -2,6 +2,7 @@
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/map.h"
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/ident.h"
 
@@ -41,6 +42,9 @@ typedef struct item {
     json_t *json;
     size_t *deps; /* indexes of pre-data items this one needs */
     size_t dep_count, dep_cap;
+    size_t waiting;   /* deps not placed yet (the sort's count) */
+    size_t *needed_by; /* the items that list this one in deps (the sort's reverse edges) */
+    size_t needed_by_count, needed_by_cap;
     int done;
 } item;
 
@@ -54,6 +58,7 @@ typedef struct item_set {
         size_t item;
     } *aliases;
     size_t alias_count, alias_cap;
+    zb_map *index; /* (classid, objid) -> pre-data item, directly or through an alias */
     struct alias *unsupported; /* objects left out (their item field unused) */
     size_t unsupported_count, unsupported_cap;
     int version;
@@ -88,7 +93,7 @@ static int grow(void **array, size_t *cap, size_t count, size_t size)
 {
     if (count < *cap)
         return 0;
-    size_t n = *cap ? *cap * 2 : 64;
+    size_t n = *cap ? *cap * 2 : 4; /* small first: every item has lists of its own */
     void *p = realloc(*array, n * size);
     if (!p)
         return zb_error_set(ZB_ENOMEM, "out of memory reading the schema");
@@ -143,11 +148,18 @@ static int add_steps(json_t *it, PGresult *res, int row)
     return 0;
 }
 
-static int add_items(item_set *set, PGconn *conn, const char *sql, const char *what)
+typedef struct item_rows {
+    item_set *set;
+    const char *what;
+} item_rows;
+
+/* One object's row: its item, built as the row arrives. */
+static int add_item(PGresult *res, void *payload)
 {
-    PGresult *res;
-    int rc = query(&res, conn, sql, what);
-    for (int r = 0; rc == 0 && res && r < PQntuples(res); r++) {
+    item_set *set = ((item_rows *)payload)->set;
+    const char *what = ((item_rows *)payload)->what;
+    int rc = 0;
+    for (int r = 0; rc == 0 && r < PQntuples(res); r++) {
         if ((rc = grow((void **)&set->items, &set->cap, set->count, sizeof(item))) < 0)
             break;
         item *it = &set->items[set->count++];
@@ -184,7 +196,6 @@ static int add_items(item_set *set, PGconn *conn, const char *sql, const char *w
         if (!json_is_string(json_object_get(it->json, "sql")))
             rc = zb_error_set(ZB_EFORMAT, "the server returned text that is not UTF-8 for %s", what);
     }
-    PQclear(res);
     return rc;
 }
 
@@ -202,6 +213,14 @@ typedef struct kind_acl {
      * gave them (pg_init_privs). */
     const char *initial;
 } kind_acl;
+
+/* A kind's objects, a row at a time: the rows' text (a table's whole
+ * definition each) is never held twice, as a result and as items. */
+static int add_items(item_set *set, PGconn *conn, const char *sql, const char *what)
+{
+    item_rows rows = {set, what};
+    return zb_pg_query_rows(conn, sql, what, add_item, &rows);
+}
 
 /* The SQL that turns an object's default privileges into its ACL: REVOKE
  * what the default grants and the ACL lacks, GRANT what the ACL holds beyond
@@ -1331,15 +1350,50 @@ static const char depend_sql[] =
     "AND NOT (d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype = 'a' AND "
     "(SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = d.objid) = 'S')";
 
+/* The pre-data item an identity stands for: the item itself (the first
+ * with it), else the first alias of it; -1 for none. */
 static long find_item(const item_set *set, unsigned int classid, unsigned int objid)
 {
-    for (size_t i = 0; i < set->count; i++)
-        if (set->items[i].objid == objid && set->items[i].classid == classid && set->items[i].rank < RANK_POST_SEQUENCE)
-            return (long)i;
-    for (size_t i = 0; i < set->alias_count; i++)
-        if (set->aliases[i].objid == objid && set->aliases[i].classid == classid)
-            return (long)set->aliases[i].item;
-    return -1;
+    size_t at;
+    return set->index && zb_map_get(set->index, zb_map_key2(classid, objid), &at) ? (long)at : -1;
+}
+
+/* Indexes the pre-data items by identity, once their ranks are final
+ * (constraints_needed_early): each catalog row then finds its item in
+ * constant time, not by a scan of every item. */
+static int index_items(item_set *set)
+{
+    int rc = zb_map_new(&set->index, set->count);
+    for (size_t i = 0; rc == 0 && i < set->count; i++)
+        if (set->items[i].rank < RANK_POST_SEQUENCE)
+            rc = zb_map_add(set->index, zb_map_key2(set->items[i].classid, set->items[i].objid), i);
+    return rc;
+}
+
+static int compare_keys(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* A query's (classid, objid) rows, sorted for bsearch: looking each item up
+ * in them costs log(rows), not rows. */
+static int sorted_keys(uint64_t **out, size_t *count, PGresult *res)
+{
+    size_t n = (size_t)PQntuples(res);
+    *count = n;
+    if (!(*out = malloc((n + 1) * sizeof(**out))))
+        return zb_error_set(ZB_ENOMEM, "out of memory reading the schema");
+    for (size_t r = 0; r < n; r++)
+        (*out)[r] = zb_map_key2(oid_at(res, (int)r, 0), oid_at(res, (int)r, 1));
+    qsort(*out, n, sizeof(**out), compare_keys);
+    return 0;
+}
+
+static int key_listed(const uint64_t *keys, size_t count, unsigned int classid, unsigned int objid)
+{
+    uint64_t key = zb_map_key2(classid, objid);
+    return count > 0 && bsearch(&key, keys, count, sizeof(*keys), compare_keys) != NULL;
 }
 
 /* Post-data constraints that must exist before something else:
@@ -1361,16 +1415,19 @@ static const char constraints_needed_early_sql[] =
 static int constraints_needed_early(item_set *set, PGconn *conn)
 {
     PGresult *res;
+    uint64_t *keys = NULL;
+    size_t count = 0;
     int rc = query(&res, conn, constraints_needed_early_sql, "cannot read the dependencies");
-    for (int r = 0; rc == 0 && r < PQntuples(res); r++) {
-        for (size_t i = 0; i < set->count; i++) {
-            item *it = &set->items[i];
-            if (it->classid != oid_at(res, r, 0) || it->objid != oid_at(res, r, 1) || it->rank < RANK_POST_SEQUENCE)
-                continue;
-            it->rank = RANK_TABLE;
-            json_object_set_new(it->json, "section", json_string("pre-data"));
-        }
+    if (rc == 0)
+        rc = sorted_keys(&keys, &count, res);
+    for (size_t i = 0; rc == 0 && i < set->count; i++) {
+        item *it = &set->items[i];
+        if (it->rank < RANK_POST_SEQUENCE || !key_listed(keys, count, it->classid, it->objid))
+            continue;
+        it->rank = RANK_TABLE;
+        json_object_set_new(it->json, "section", json_string("pre-data"));
     }
+    free(keys);
     PQclear(res);
     return rc;
 }
@@ -1394,46 +1451,43 @@ static int note_invalid_indexes(PGconn *conn)
     return rc;
 }
 
+static int add_alias(PGresult *res, void *payload)
+{
+    item_set *set = payload;
+    long target = find_item(set, oid_at(res, 0, 2), oid_at(res, 0, 3));
+    if (target < 0)
+        return 0;
+    int rc = grow((void **)&set->aliases, &set->alias_cap, set->alias_count, sizeof(*set->aliases));
+    if (rc < 0)
+        return rc;
+    set->aliases[set->alias_count++] = (struct alias){oid_at(res, 0, 0), oid_at(res, 0, 1), (size_t)target};
+    /* an item's own identity, or an earlier alias, keeps precedence */
+    return zb_map_add(set->index, zb_map_key2(oid_at(res, 0, 0), oid_at(res, 0, 1)), (size_t)target);
+}
+
 static int read_aliases(item_set *set, PGconn *conn)
 {
-    PGresult *res;
-    int rc = query(&res, conn, aliases_sql, "cannot read the catalog");
-    for (int r = 0; rc == 0 && r < PQntuples(res); r++) {
-        long target = find_item(set, oid_at(res, r, 2), oid_at(res, r, 3));
-        if (target < 0)
-            continue;
-        if ((rc = grow((void **)&set->aliases, &set->alias_cap, set->alias_count, sizeof(*set->aliases))) < 0)
-            break;
-        set->aliases[set->alias_count++] = (struct alias){oid_at(res, r, 0), oid_at(res, r, 1), (size_t)target};
-    }
-    PQclear(res);
+    int rc = index_items(set);
+    return rc < 0 ? rc : zb_pg_query_rows(conn, aliases_sql, "cannot read the catalog", add_alias, set);
+}
+
+static int add_dependency(PGresult *res, void *payload)
+{
+    item_set *set = payload;
+    long from = find_item(set, oid_at(res, 0, 0), oid_at(res, 0, 1));
+    long to = find_item(set, oid_at(res, 0, 2), oid_at(res, 0, 3));
+    if (from < 0 || to < 0 || from == to)
+        return 0;
+    item *it = &set->items[from];
+    int rc = grow((void **)&it->deps, &it->dep_cap, it->dep_count, sizeof(size_t));
+    if (rc == 0)
+        it->deps[it->dep_count++] = (size_t)to;
     return rc;
 }
 
 static int read_dependencies(item_set *set, PGconn *conn)
 {
-    PGresult *res;
-    int rc = query(&res, conn, depend_sql, "cannot read the dependencies");
-    for (int r = 0; rc == 0 && r < PQntuples(res); r++) {
-        long from = find_item(set, oid_at(res, r, 0), oid_at(res, r, 1));
-        long to = find_item(set, oid_at(res, r, 2), oid_at(res, r, 3));
-        if (from < 0 || to < 0 || from == to)
-            continue;
-        item *it = &set->items[from];
-        if ((rc = grow((void **)&it->deps, &it->dep_cap, it->dep_count, sizeof(size_t))) < 0)
-            break;
-        it->deps[it->dep_count++] = (size_t)to;
-    }
-    PQclear(res);
-    return rc;
-}
-
-static int ready(const item_set *set, const item *it)
-{
-    for (size_t d = 0; d < it->dep_count; d++)
-        if (!set->items[it->deps[d]].done)
-            return 0;
-    return 1;
+    return zb_pg_query_rows(conn, depend_sql, "cannot read the dependencies", add_dependency, set);
 }
 
 static int before(const item *a, const item *b)
@@ -1536,43 +1590,138 @@ static int break_view_cycle(item_set *set)
     return rc;
 }
 
-/* Pre-data in dependency order (ties by rank, then oid, which is creation
- * order); post-data by rank. A cycle through a view is broken at the view;
- * another names one object caught in it. */
-static int sort_items(json_t *out, item_set *set)
+/* A binary heap of item indexes, the first by before() (then by index, as
+ * a scan from the front would keep the first of equals) on top. */
+typedef struct heap {
+    size_t *at;
+    size_t count;
+} heap;
+
+static int heap_less(const item_set *set, size_t a, size_t b)
 {
+    const item *x = &set->items[a], *y = &set->items[b];
+    return before(x, y) || (!before(y, x) && a < b);
+}
+
+static void heap_push(heap *h, const item_set *set, size_t i)
+{
+    size_t c = h->count++;
+    h->at[c] = i;
+    while (c > 0 && heap_less(set, h->at[c], h->at[(c - 1) / 2])) {
+        size_t p = (c - 1) / 2, t = h->at[p];
+        h->at[p] = h->at[c];
+        h->at[c] = t;
+        c = p;
+    }
+}
+
+static size_t heap_pop(heap *h, const item_set *set)
+{
+    size_t top = h->at[0], c = 0;
+    h->at[0] = h->at[--h->count];
     for (;;) {
-        long best = -1;
-        int left = 0;
-        for (size_t i = 0; i < set->count; i++) {
-            item *it = &set->items[i];
-            if (it->done)
+        size_t l = 2 * c + 1, r = l + 1, m = c;
+        if (l < h->count && heap_less(set, h->at[l], h->at[m]))
+            m = l;
+        if (r < h->count && heap_less(set, h->at[r], h->at[m]))
+            m = r;
+        if (m == c)
+            break;
+        size_t t = h->at[m];
+        h->at[m] = h->at[c];
+        h->at[c] = t;
+        c = m;
+    }
+    return top;
+}
+
+/* The reverse of each pre-data item's dependencies, and how many of them
+ * are still to be placed (one per listing: a dependency listed twice is
+ * counted, and released, twice). */
+static int link_dependents(item_set *set)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        item *it = &set->items[i];
+        for (size_t d = 0; !it->done && it->rank < RANK_POST_SEQUENCE && d < it->dep_count; d++) {
+            item *dep = &set->items[it->deps[d]];
+            if (dep->done)
                 continue;
-            left = 1;
-            if (it->rank < RANK_POST_SEQUENCE && !ready(set, it))
-                continue;
-            if (best < 0 || before(it, &set->items[best]))
-                best = (long)i;
-        }
-        if (!left)
-            return 0;
-        if (best < 0) {
-            int rc = break_view_cycle(set);
+            int rc = grow((void **)&dep->needed_by, &dep->needed_by_cap, dep->needed_by_count, sizeof(size_t));
             if (rc < 0)
                 return rc;
-            if (rc > 0)
-                continue;
-            for (size_t i = 0; i < set->count; i++)
-                if (!set->items[i].done)
-                    return zb_error_set(ZB_EPG, "circular dependency in the schema involving %s %s.%s",
-                                        json_string_value(json_object_get(set->items[i].json, "kind")),
-                                        json_string_value(json_object_get(set->items[i].json, "schema")),
-                                        json_string_value(json_object_get(set->items[i].json, "name")));
+            dep->needed_by[dep->needed_by_count++] = i;
+            it->waiting++;
         }
-        set->items[best].done = 1;
-        json_object_del(set->items[best].json, "placeholder");
-        json_array_append(out, set->items[best].json);
     }
+}
+
+/* Counts again each unplaced pre-data item's unplaced dependencies, lists
+ * its dependents, and fills the heap with the items ready: at the start, and
+ * after a cycle was broken (which adds an item and changes dependencies). */
+static int relink(item_set *set, heap *h)
+{
+    size_t *at = realloc(h->at, (set->count + 1) * sizeof(size_t));
+    if (!at)
+        return zb_error_set(ZB_ENOMEM, "out of memory reading the schema");
+    h->at = at;
+    h->count = 0;
+    for (size_t i = 0; i < set->count; i++) {
+        set->items[i].needed_by_count = 0;
+        set->items[i].waiting = 0;
+    }
+    int rc = link_dependents(set);
+    for (size_t i = 0; rc == 0 && i < set->count; i++)
+        if (!set->items[i].done && set->items[i].waiting == 0)
+            heap_push(h, set, i);
+    return rc;
+}
+
+/* The first item left unplaced, or -1. */
+static long first_left(const item_set *set)
+{
+    for (size_t i = 0; i < set->count; i++)
+        if (!set->items[i].done)
+            return (long)i;
+    return -1;
+}
+
+/* Pre-data in dependency order (ties by rank, then oid, which is creation
+ * order); post-data by rank. A cycle through a view is broken at the view;
+ * another names one object caught in it.
+ * Kahn's algorithm over a heap: each step places the first item, by rank
+ * and oid, of those whose dependencies are placed (post-data items wait for
+ * nothing), in time n log n rather than a scan of every item per step. */
+static int sort_items(json_t *out, item_set *set)
+{
+    heap h = {NULL, 0};
+    int rc = 0;
+    for (;;) {
+        rc = relink(set, &h);
+        while (rc == 0 && h.count > 0) {
+            size_t placed = heap_pop(&h, set);
+            item *it = &set->items[placed];
+            it->done = 1;
+            json_object_del(it->json, "placeholder");
+            json_array_append(out, it->json);
+            for (size_t k = 0; k < it->needed_by_count; k++)
+                if (--set->items[it->needed_by[k]].waiting == 0)
+                    heap_push(&h, set, it->needed_by[k]);
+        }
+        long left = rc == 0 ? first_left(set) : -1;
+        if (left < 0)
+            break;
+        rc = break_view_cycle(set);
+        if (rc > 0)
+            continue;
+        if (rc == 0)
+            rc = zb_error_set(ZB_EPG, "circular dependency in the schema involving %s %s.%s",
+                              json_string_value(json_object_get(set->items[left].json, "kind")),
+                              json_string_value(json_object_get(set->items[left].json, "schema")),
+                              json_string_value(json_object_get(set->items[left].json, "name")));
+        break;
+    }
+    free(h.at);
+    return rc;
 }
 
 /* Populated materialized views are refreshed last, in creation order. */
@@ -1678,17 +1827,24 @@ static int check_unsupported(item_set *set, json_t *skipped, PGconn *conn, const
 
 /* Leaves out the items of skipped objects: the object itself, or one an
  * alias of it stands for (a column default, a view's rule). */
-static void leave_out_unsupported(item_set *set)
+static int leave_out_unsupported(item_set *set)
 {
-    for (size_t u = 0; u < set->unsupported_count; u++) {
-        unsigned int classid = set->unsupported[u].classid, objid = set->unsupported[u].objid;
-        for (size_t i = 0; i < set->count; i++)
-            if (set->items[i].classid == classid && set->items[i].objid == objid)
-                set->items[i].done = 1;
-        for (size_t a = 0; a < set->alias_count; a++)
-            if (set->aliases[a].classid == classid && set->aliases[a].objid == objid)
-                set->items[set->aliases[a].item].done = 1;
-    }
+    if (set->unsupported_count == 0)
+        return 0;
+    uint64_t *keys = malloc(set->unsupported_count * sizeof(*keys));
+    if (!keys)
+        return zb_error_set(ZB_ENOMEM, "out of memory reading the schema");
+    for (size_t u = 0; u < set->unsupported_count; u++)
+        keys[u] = zb_map_key2(set->unsupported[u].classid, set->unsupported[u].objid);
+    qsort(keys, set->unsupported_count, sizeof(*keys), compare_keys);
+    for (size_t i = 0; i < set->count; i++)
+        if (key_listed(keys, set->unsupported_count, set->items[i].classid, set->items[i].objid))
+            set->items[i].done = 1;
+    for (size_t a = 0; a < set->alias_count; a++)
+        if (key_listed(keys, set->unsupported_count, set->aliases[a].classid, set->aliases[a].objid))
+            set->items[set->aliases[a].item].done = 1;
+    free(keys);
+    return 0;
 }
 
 static void item_set_free(item_set *set)
@@ -1696,9 +1852,11 @@ static void item_set_free(item_set *set)
     for (size_t i = 0; i < set->count; i++) {
         json_decref(set->items[i].json);
         free(set->items[i].deps);
+        free(set->items[i].needed_by);
     }
     free(set->items);
     free(set->aliases);
+    zb_map_free(set->index);
     free(set->unsupported);
 }
 
@@ -1722,7 +1880,7 @@ int zb_pg_schema_read(json_t **items, json_t **skipped, PGconn *conn, const zb_p
     if (rc == 0)
         rc = read_dependencies(&set, conn);
     if (rc == 0)
-        leave_out_unsupported(&set);
+        rc = leave_out_unsupported(&set);
     if (rc == 0)
         rc = mark_populated(&set, conn);
     if (rc == 0)

@@ -163,13 +163,28 @@ int zb_pg_measure_tables(PGconn *leader, zb_pg_table_list *tables)
         PQclear(res);
         return rc;
     }
-    for (int r = 0; r < PQntuples(res); r++) {
-        unsigned int oid = (unsigned int)strtoul(PQgetvalue(res, r, 0), NULL, 10);
-        for (size_t i = 0; i < tables->count; i++)
-            if (tables->items[i].oid == oid)
-                tables->items[i].bytes = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+    zb_map *by_oid = NULL;
+    rc = zb_pg_table_list_index(&by_oid, tables);
+    for (int r = 0; rc == 0 && r < PQntuples(res); r++) {
+        size_t i;
+        if (zb_map_get(by_oid, (unsigned int)strtoul(PQgetvalue(res, r, 0), NULL, 10), &i))
+            tables->items[i].bytes = strtoll(PQgetvalue(res, r, 1), NULL, 10);
     }
+    zb_map_free(by_oid);
     PQclear(res);
-    qsort(tables->items, tables->count, sizeof(*tables->items), largest_first);
-    return 0;
+    if (rc == 0)
+        qsort(tables->items, tables->count, sizeof(*tables->items), largest_first);
+    return rc;
+}
+
+int zb_pg_table_list_index(zb_map **out, const zb_pg_table_list *list)
+{
+    int rc = zb_map_new(out, list->count);
+    for (size_t i = 0; rc == 0 && i < list->count; i++)
+        rc = zb_map_add(*out, list->items[i].oid, i);
+    if (rc < 0) {
+        zb_map_free(*out);
+        *out = NULL;
+    }
+    return rc;
 }

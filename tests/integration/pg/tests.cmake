@@ -25,3 +25,6 @@ foreach(t workers_share_the_leaders_view a_conflicting_lock_fails_fast the_table
   zb_shell_test(integration.pg.snapshot.${t} ${CMAKE_CURRENT_LIST_DIR}/run_c.sh LABELS "integration;pg" TIMEOUT 180
                 ARGS $<TARGET_FILE:pg_test_snapshot> ${t})
 endforeach()
+
+# a table of contents and catalog fingerprint over the 16 MiB other documents keep
+zb_shell_test(integration.pg.large_catalog ${CMAKE_CURRENT_LIST_DIR}/large_catalog.sh LABELS "integration;pg" TIMEOUT 180)

@@ -37,6 +37,12 @@ int zb_pg_exec(PGconn *conn, const char *sql, const char *what);
 /* Runs a query that returns rows into *out (PQclear it); on failure *out is
  * NULL and the error quotes the server. */
 int zb_pg_query(PGresult **out, PGconn *conn, const char *sql, const char *what);
+/* A query's rows handed to row(result of one row, payload) one at a time as
+ * they arrive (libpq's single-row mode), so a catalog of tens of thousands
+ * of objects is never held whole as one result. A callback's error ends
+ * it (the rest of the result is read and dropped). */
+typedef int (*zb_pg_row_fn)(PGresult *row, void *payload);
+int zb_pg_query_rows(PGconn *conn, const char *sql, const char *what, zb_pg_row_fn row, void *payload);
 /* An error from a failed result: the server's message, detail and hint. */
 int zb_pg_result_error(PGconn *conn, PGresult *res, const char *what);
 

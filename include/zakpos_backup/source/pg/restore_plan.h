@@ -111,6 +111,10 @@ typedef struct zb_pg_plan {
     size_t table_count;
     const char **relations; /* sorted quoted names; an item's table is an index here */
     size_t relation_count;
+    /* per table, the items with rows of it: its data_table or data_references
+     * (zb_pg_plan_table_items) */
+    size_t *table_items;       /* item indexes grouped by table, each group in the toc's order */
+    size_t *table_items_start; /* table t's group: table_items[start[t]] up to table_items[start[t + 1]] */
 } zb_pg_plan;
 
 /* Parses a table of contents (borrowed: the plan points into it); every
@@ -128,6 +132,10 @@ int zb_pg_plan_select(zb_pg_plan *plan, const char *const *tables, const char *c
 /* Whether a post-data pool item may start while other tables still load:
  * it locks only its own tables and the rows of every table it works on are
  * committed (committed(table index, payload) says so). */
+/* The items whose data_table or data_references is this table, in the toc's
+ * order: what may become ready when its rows are committed. Their count. */
+size_t zb_pg_plan_table_items(const zb_pg_plan *plan, size_t table, const size_t **items);
+
 int zb_pg_plan_item_ready(const zb_pg_plan *plan, const zb_pg_plan_item *it,
                           int (*committed)(size_t table, void *payload), void *payload);
 

@@ -59,6 +59,8 @@ typedef struct zb_pg_pool {
     int open[ZB_PG_MAX_JOBS];   /* tables given to a connection whose end marker has not arrived */
     size_t loading_jobs;        /* chunks and commits queued or running */
     int committed_new;          /* tables were committed since the last look */
+    size_t *committed_order;    /* the tables' indexes as they were committed */
+    size_t committed_count;
     zb_pg_table_load *tables;         /* the restore's, to mark committed ones */
     size_t table_count;
     int busy;
@@ -90,6 +92,10 @@ int zb_pg_pool_start(zb_pg_pool *pl, int jobs, const char *conninfo, const char 
 /* Queues a job (taking it); a chunk waits while the chunk slots are full,
  * then goes to its table's connection. */
 int zb_pg_pool_submit(zb_pg_pool *pl, zb_pg_job *j);
+/* Marks a table's rows committed (with the pool's lock held): noted in
+ * committed_order, so finding what the commit lets start looks at that
+ * table's items alone. */
+void zb_pg_pool_mark_committed(zb_pg_pool *pl, size_t table);
 /* A statement for the pool. */
 typedef struct zb_pg_statement {
     const char *sql;

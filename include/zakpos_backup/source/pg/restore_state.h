@@ -6,6 +6,7 @@
 #ifndef ZB_SOURCE_PG_RESTORE_STATE_H
 #define ZB_SOURCE_PG_RESTORE_STATE_H
 
+#include "zakpos_backup/common/map.h"
 #include "zakpos_backup/source/pg/pg.h"
 #include "zakpos_backup/source/pg/restore_pool.h"
 
@@ -19,6 +20,7 @@ struct zb_pg_restore {
     json_t *catalog;           /* catalog.json: the database's properties and fingerprint */
     zb_pg_table_load *tables;  /* one per plan table */
     size_t table_count;
+    zb_map *table_by_oid;      /* oid -> index in tables, for each data entry */
     char *target;      /* the database name asked for */
     char temp[64];     /* the database being filled */
     int temp_created;
@@ -34,6 +36,7 @@ struct zb_pg_restore {
     char *item_waiting; /* per plan item: ZB_PG_WAITS_* (opts.roles_at_finish) */
     int roles_ready;    /* the roles exist: nothing waits any more */
     size_t *ready; /* scratch: items found ready to queue */
+    size_t released; /* pool.committed_order's tables whose items were looked at */
 };
 
 /* ---- restore_steps.c ---- */

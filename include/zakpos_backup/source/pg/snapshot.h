@@ -7,6 +7,8 @@
 #ifndef ZB_SOURCE_PG_SNAPSHOT_H
 #define ZB_SOURCE_PG_SNAPSHOT_H
 
+#include "zakpos_backup/common/map.h"
+
 #include <libpq-fe.h>
 #include <stddef.h>
 
@@ -34,6 +36,8 @@ typedef struct zb_pg_table_list {
 /* User tables (not the system's, not an extension's), by name. */
 int zb_pg_list_tables(zb_pg_table_list *out, PGconn *conn);
 void zb_pg_table_list_free(zb_pg_table_list *list);
+/* A map from each table's oid to its position in the list. */
+int zb_pg_table_list_index(zb_map **out, const zb_pg_table_list *list);
 /* "schema"."name", quoted for SQL (free()). */
 char *zb_pg_qualified_name(PGconn *conn, const zb_pg_table *t);
 /* Locks every table, one statement each so an error names its table. */
