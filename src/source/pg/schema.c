@@ -1653,6 +1653,7 @@ static int link_dependents(item_set *set)
             it->waiting++;
         }
     }
+    return 0;
 }
 
 /* Counts again each unplaced pre-data item's unplaced dependencies, lists
