@@ -365,6 +365,14 @@ static int table_selected(const char *const *tables, const char *const *schemas,
     return listed(tables, full);
 }
 
+/* Archives written before a publication's tables became items of their own
+ * add them in the publication's statement, which fails when a selection
+ * leaves one out: such a publication is left out of a selective restore. */
+static int legacy_publication_of_tables(const zb_pg_plan_item *it)
+{
+    return it->kind_name && strcmp(it->kind_name, "PUBLICATION") == 0 && it->sql && strstr(it->sql, "ADD TABLE");
+}
+
 int zb_pg_plan_select(zb_pg_plan *plan, const char *const *tables, const char *const *schemas)
 {
     int filtering = (tables && *tables) || (schemas && *schemas);
@@ -392,7 +400,7 @@ int zb_pg_plan_select(zb_pg_plan *plan, const char *const *tables, const char *c
         else if (!it->relation && it->table >= 0)
             it->selected = kept[it->table] && (it->references < 0 || kept[it->references]);
         else if (!it->relation)
-            it->selected = 1;
+            it->selected = !legacy_publication_of_tables(it);
         /* the publication is made with the tables restored; a user who
          * publishes the others from here learns which it lacks */
         if (filtering && !it->selected && it->kind == ZB_PG_KIND_PUBLICATION_TABLE)

@@ -141,8 +141,9 @@ static void plan_carries_unknown_kinds(void **state)
     json_decref(toc);
 }
 
-/* A publication that adds tables (the follower's lists every table) would
- * fail in a restore of some of them: a selection leaves it out. */
+/* A publication of an older archive that adds its tables in its own
+ * statement would fail in a restore of some of them: a selection leaves it
+ * out. */
 static void plan_leaves_out_publications_of_tables(void **state)
 {
     (void)state;
