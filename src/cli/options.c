@@ -1,10 +1,11 @@
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/parse.h"
 #include "zakpos_backup/config/config.h"
 
-#include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,10 +36,8 @@ void zb_strv_free(zb_strv *v)
 
 int zb_cli_parse_int(int *out, const char *text, const char *option, int min, int max)
 {
-    char *end = NULL;
-    errno = 0;
-    long value = strtol(text, &end, 10);
-    if (errno || !end || *end || end == text || value < min || value > max)
+    long long value = 0;
+    if (zb_parse_int(&value, text, min, max) < 0)
         return zb_error_set(ZB_EUSAGE, "%s takes a whole number from %d to %d, not '%s'", option, min, max, text);
     *out = (int)value;
     return 0;
@@ -46,30 +45,19 @@ int zb_cli_parse_int(int *out, const char *text, const char *option, int min, in
 
 int zb_cli_parse_size(size_t *out, const char *text, const char *option)
 {
-    char *end = NULL;
-    errno = 0;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (errno || end == text || text[0] == '-')
+    unsigned long long value = 0;
+    if (zb_parse_size(&value, text) < 0 || value > SIZE_MAX)
         return zb_error_set(ZB_EUSAGE, "%s takes a size such as 256K or 64M, not '%s'", option, text);
-    unsigned long long scale = 1;
-    if (*end == 'K' || *end == 'k')
-        scale = 1024ull;
-    else if (*end == 'M' || *end == 'm')
-        scale = 1024ull * 1024;
-    else if (*end == 'G' || *end == 'g')
-        scale = 1024ull * 1024 * 1024;
-    else if (*end != '\0')
-        return zb_error_set(ZB_EUSAGE, "%s takes a size such as 256K or 64M, not '%s'", option, text);
-    if (scale > 1 && end[1] != '\0' && strcmp(end + 1, "iB") != 0 && strcmp(end + 1, "B") != 0)
-        return zb_error_set(ZB_EUSAGE, "%s takes a size such as 256K or 64M, not '%s'", option, text);
-    *out = (size_t)(value * scale);
+    *out = (size_t)value;
     return 0;
 }
 
 int zb_cli_parse_duration(int *seconds, const char *text, const char *option)
 {
-    if (zb_config_parse_duration(seconds, text, option) < 0)
-        return zb_error_set(ZB_EUSAGE, "%s", zb_error_message());
+    long long value = 0;
+    if (zb_parse_duration(&value, text, ZB_DURATION_MAX_SECONDS) < 0)
+        return zb_error_set(ZB_EUSAGE, "%s takes a duration such as 90s, 15m, 26h or 7d, not '%s'", option, text);
+    *seconds = (int)value;
     return 0;
 }
 

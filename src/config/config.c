@@ -4,6 +4,7 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/parse.h"
 #include "zakpos_backup/common/timezone.h"
 #include "zakpos_backup/config/validate.h"
 #include "zakpos_backup/schedule/cron.h"
@@ -18,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -119,37 +119,14 @@ static const char *const actions[] = {"backup", "prune", "verify", "verify-resto
 
 int zb_config_parse_duration(int *seconds, const char *text, const char *what)
 {
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    long scale = 1;
-    if (end && *end == 's')
-        end++;
-    else if (end && *end == 'm')
-        scale = 60, end++;
-    else if (end && *end == 'h')
-        scale = 3600, end++;
-    else if (end && *end == 'd')
-        scale = 86400, end++;
-    if (errno || end == text || !end || *end || v < 0 || v > 400L * 86400 / scale)
+    long long value = 0;
+    if (zb_parse_duration(&value, text, ZB_DURATION_MAX_SECONDS) < 0)
         return zb_error_set(ZB_ECONFIG, "%s takes a duration such as 90s, 15m, 26h or 7d, not '%s'", what, text);
-    *seconds = (int)(v * scale);
+    *seconds = (int)value;
     return 0;
 }
 
-static int parse_bool(int *out, const char *text)
-{
-    static const char *yes[] = {"yes", "true", "on", "1"}, *no[] = {"no", "false", "off", "0"};
-    for (size_t i = 0; i < ZB_ARRAY_LEN(yes); i++) {
-        if (strcasecmp(text, yes[i]) == 0)
-            return *out = 1, 0;
-        if (strcasecmp(text, no[i]) == 0)
-            return *out = 0, 0;
-    }
-    return -1;
-}
-
-int zb_config_parse_bool(int *out, const char *text) { return parse_bool(out, text); }
+int zb_config_parse_bool(int *out, const char *text) { return zb_parse_bool(out, text); }
 
 /* Stores text as the value of key k; returns 0 or a message in `why`. */
 static int set_value(zb_config *c, const key_spec *k, const char *text, char *why, size_t why_size)
@@ -168,16 +145,14 @@ static int set_value(zb_config *c, const key_spec *k, const char *text, char *wh
         return 0;
     }
     case T_INT: {
-        char *end = NULL;
-        errno = 0;
-        long v = strtol(text, &end, 10);
-        if (errno || end == text || *end || v < k->min || v > k->max)
+        long long v = 0;
+        if (zb_parse_int(&v, text, k->min, k->max) < 0)
             return snprintf(why, why_size, "takes a whole number from %d to %d, not '%s'", k->min, k->max, text), -1;
         *(int *)(base + k->offset) = (int)v;
         return 0;
     }
     case T_BOOL:
-        if (parse_bool((int *)(base + k->offset), text) < 0)
+        if (zb_parse_bool((int *)(base + k->offset), text) < 0)
             return snprintf(why, why_size, "takes yes or no, not '%s'", text), -1;
         return 0;
     case T_DURATION: {
@@ -415,16 +390,16 @@ static int handle_job(parse_state *st, const char *section, const char *name, co
         return 1;
     }
     if (strcmp(key, "action") == 0) {
-        for (size_t i = 0; i < ZB_ARRAY_LEN(actions); i++)
-            if (strcmp(value, actions[i]) == 0) {
-                free(j->action);
-                j->action = zb_strdup(value);
-                return 1;
-            }
+        int action = 0;
+        if (zb_parse_enum(&action, value, actions, ZB_ARRAY_LEN(actions)) == 0) {
+            free(j->action);
+            j->action = zb_strdup(actions[action]);
+            return 1;
+        }
         return fail_at(st, section, key, "not an action (use backup, prune, verify or verify-restore)");
     }
     if (strcmp(key, "prune") == 0) {
-        if (parse_bool(&j->prune, value) < 0)
+        if (zb_parse_bool(&j->prune, value) < 0)
             return fail_at(st, section, key, "takes yes or no");
         return 1;
     }

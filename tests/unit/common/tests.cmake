@@ -5,3 +5,6 @@ zb_unit_test(common ${CMAKE_CURRENT_LIST_DIR}/test_http.c TESTS
   http_streams_an_upload http_streams_a_download http_sink_error_is_the_error http_error_quotes_the_server
   http_signal_stops_a_request http_dead_server_is_unreachable http_headers_are_read)
 target_compile_definitions(common_test_http PRIVATE ZB_HTTP_PEER="${PROJECT_SOURCE_DIR}/tests/tools/http_peer.py")
+zb_unit_test(common ${CMAKE_CURRENT_LIST_DIR}/test_parse.c TESTS
+  ints_take_a_range_and_nothing_else sizes_take_units_and_refuse_overflow
+  durations_take_units_and_a_ceiling booleans_and_enums)
