@@ -99,22 +99,22 @@ int zb_cli_read_keys_option(zb_read_keys *keys, int opt, const char *arg)
     }
 }
 
-/* Space-separated file names of repository.trust, copied here: the
- * configuration is freed before the archive is read. */
+/* Space-separated file names of repository.trust, each copied here as a
+ * string of its own. */
 static char configured_trust[ZB_TRUST_MAX_FILES][PATH_MAX];
 
-int zb_cli_read_keys_configured(zb_read_keys *keys)
+int zb_cli_read_keys_configured(zb_context *ctx, zb_read_keys *keys)
 {
-    return keys->key_file ? zb_cli_read_trust_configured(keys) : 0;
+    return keys->key_file ? zb_cli_read_trust_configured(ctx, keys) : 0;
 }
 
-int zb_cli_read_trust_configured(zb_read_keys *keys)
+int zb_cli_read_trust_configured(zb_context *ctx, zb_read_keys *keys)
 {
-    zb_config c;
-    int rc = zb_config_load(&c, zb_cli_config_file());
+    const zb_config *c = NULL;
+    int rc = zb_context_config(&c, ctx);
     if (rc < 0)
         return rc;
-    const char *at = c.trust ? c.trust : "";
+    const char *at = c->trust ? c->trust : "";
     size_t slot = 0;
     while (rc == 0 && *at) {
         size_t len = strcspn(at, " \t,");
@@ -130,6 +130,5 @@ int zb_cli_read_trust_configured(zb_read_keys *keys)
         at += len;
         at += strspn(at, " \t,");
     }
-    zb_config_free(&c);
     return rc;
 }

@@ -4,6 +4,7 @@
 #define ZB_CLI_OPTIONS_H
 
 #include "zakpos_backup/archive/keys.h"
+#include "zakpos_backup/config/context.h"
 
 #include <stddef.h>
 
@@ -26,9 +27,6 @@ int zb_cli_parse_duration(int *seconds, const char *text, const char *option);
 /* Prints "zakpos-backup: error: ..." (and the hint) for a usage error and
  * returns ZB_EUSAGE. */
 int zb_cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* The global --config FILE, or NULL. */
-const char *zb_cli_config_file(void);
 
 /* For getopt_long's '?': names the offending argument. */
 int zb_cli_bad_option(const char *command, char **argv);
@@ -76,9 +74,9 @@ enum {
 int zb_cli_read_keys_option(zb_read_keys *keys, int opt, const char *arg);
 /* Adds the configuration's repository.trust signers when a key is given
  * (only a read with a key checks signatures). */
-int zb_cli_read_keys_configured(zb_read_keys *keys);
+int zb_cli_read_keys_configured(zb_context *ctx, zb_read_keys *keys);
 /* Adds repository.trust's signers whether or not a key is given (fetch:
  * trusted signers alone are enough to check a download's header). */
-int zb_cli_read_trust_configured(zb_read_keys *keys);
+int zb_cli_read_trust_configured(zb_context *ctx, zb_read_keys *keys);
 
 #endif

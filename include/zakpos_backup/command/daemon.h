@@ -6,6 +6,8 @@
 #ifndef ZB_COMMAND_DAEMON_H
 #define ZB_COMMAND_DAEMON_H
 
-int zb_cmd_daemon(int argc, char **argv);
+#include "zakpos_backup/config/context.h"
+
+int zb_cmd_daemon(zb_context *ctx, int argc, char **argv);
 
 #endif

@@ -3,6 +3,7 @@
 #define ZB_COMMAND_DRILL_H
 
 #include "zakpos_backup/restore/rehearse.h"
+#include "zakpos_backup/config/context.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -30,7 +31,7 @@ typedef struct zb_drill_report {
 } zb_drill_report;
 
 /* Runs the command; returns 0 or a negative zb error code (message set). */
-int zb_cmd_drill(int argc, char **argv);
+int zb_cmd_drill(zb_context *ctx, int argc, char **argv);
 
 /* The drill report as Markdown (report.c). */
 void zb_drill_write_markdown(FILE *out, const zb_drill_report *report);

@@ -7,7 +7,7 @@
 #define ZB_COMMAND_RECOVER_H
 
 #include "zakpos_backup/archive/keys.h"
-#include "zakpos_backup/config/config.h"
+#include "zakpos_backup/config/context.h"
 
 #include <stddef.h>
 
@@ -35,6 +35,6 @@ typedef struct zb_recover_request {
 int zb_recover_run(const zb_recover_request *req, const zb_config *config);
 
 /* The command line: parses argv into a request and runs it. */
-int zb_cmd_recover(int argc, char **argv);
+int zb_cmd_recover(zb_context *ctx, int argc, char **argv);
 
 #endif

@@ -4,6 +4,8 @@
 #ifndef ZB_COMMAND_RUN_H
 #define ZB_COMMAND_RUN_H
 
-int zb_cmd_run(int argc, char **argv);
+#include "zakpos_backup/config/context.h"
+
+int zb_cmd_run(zb_context *ctx, int argc, char **argv);
 
 #endif

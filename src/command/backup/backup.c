@@ -129,29 +129,13 @@ enum {
 
 #define VOLUME_ATTEMPTS 3
 
-typedef struct backup_request {
-    const char *repo;
-    const char *name;
-    zb_strv recipients;
-    zb_strv paths;
-    const char *pg_name;
-    int pg_selected;
-    zb_pg_backup_options pg;
-    zb_strv volumes, volume_labels, compose_projects, stop_containers, pause_containers;
-    int volume_api;
-    int volume_agent;
-    zb_strv remotes;
-    int no_remote;
-    int lock_wait; /* seconds to wait for a busy repository */
-    zb_archive_write_options write;
-} backup_request;
 
-static int wants_volumes(const backup_request *req)
+static int wants_volumes(const zb_backup_request *req)
 {
     return req->volumes.count + req->volume_labels.count + req->compose_projects.count > 0;
 }
 
-static int parse(backup_request *req, int argc, char **argv)
+static int parse(zb_backup_request *req, int argc, char **argv)
 {
     static const struct option options[] = {
         {"repo", required_argument, NULL, ZB_OPT_REPO},
@@ -232,6 +216,12 @@ static int parse(backup_request *req, int argc, char **argv)
         return rc;
     if (optind < argc)
         return zb_cli_usage_error("backup", "unexpected argument '%s'", argv[optind]);
+    return 0;
+}
+
+/* What a request must hold, however it was made. */
+static int check(zb_backup_request *req)
+{
     if (!req->repo)
         return zb_cli_usage_error("backup", "--repo DIR is required");
     if (req->no_remote && req->remotes.count)
@@ -299,7 +289,7 @@ static int back_up_sources(zb_archive_writer *w, const zb_source_selection *sel)
 }
 
 /* One try at the archive: every source into a new temporary file. */
-static int write_archive(char *path, size_t path_size, backup_request *req, zb_docker *d, char **volumes, size_t volume_count,
+static int write_archive(char *path, size_t path_size, zb_backup_request *req, zb_docker *d, char **volumes, size_t volume_count,
                          int *retry, double started)
 {
     zb_archive_writer *w = NULL;
@@ -353,12 +343,40 @@ static void sweep_leftovers(const char *repo, zb_docker *docker)
         zb_helper_sweep(docker);
 }
 
-int zb_cmd_backup(int argc, char **argv)
+void zb_backup_request_init(zb_backup_request *req)
 {
-    backup_request req;
-    memset(&req, 0, sizeof(req));
-    req.name = "zakpos";
-    req.write.zstd_workers = -1;
+    memset(req, 0, sizeof(*req));
+    req->name = "zakpos";
+    req->write.zstd_workers = -1;
+}
+
+void zb_backup_request_free(zb_backup_request *req)
+{
+    zb_strv_free(&req->recipients);
+    zb_strv_free(&req->paths);
+    zb_strv_free(&req->volumes);
+    zb_strv_free(&req->volume_labels);
+    zb_strv_free(&req->compose_projects);
+    zb_strv_free(&req->stop_containers);
+    zb_strv_free(&req->pause_containers);
+    zb_strv_free(&req->remotes);
+}
+
+int zb_cmd_backup(zb_context *ctx, int argc, char **argv)
+{
+    zb_backup_request req;
+    zb_backup_request_init(&req);
+    int rc = parse(&req, argc, argv);
+    if (rc == 0)
+        rc = zb_backup_run(ctx, &req);
+    zb_backup_request_free(&req);
+    return rc > 0 ? 0 : rc;
+}
+
+int zb_backup_run(zb_context *ctx, zb_backup_request *r)
+{
+    zb_backup_request req = *r; /* the lists stay the caller's */
+    const zb_config *config = NULL;
     zb_repo_lock *lock = NULL;
     zb_docker *docker = NULL;
     zb_remote_plan *remotes = NULL;
@@ -366,12 +384,15 @@ int zb_cmd_backup(int argc, char **argv)
     size_t volume_count = 0;
     char path[PATH_MAX];
     double started = zb_time_monotonic();
-    int rc = parse(&req, argc, argv);
+    int rc = check(&req);
     if (rc != 0)
         goto done;
     if ((rc = zb_manifest_check_source_name(req.name)) < 0)
         goto done;
-    if ((rc = zb_remote_plan_new(&remotes, req.remotes.items, req.remotes.count, req.no_remote)) < 0)
+    /* the configuration names the remotes; a bad one fails before any work */
+    if (!req.no_remote && (rc = zb_context_config(&config, ctx)) < 0)
+        goto done;
+    if ((rc = zb_remote_plan_new(&remotes, config, req.remotes.items, req.remotes.count, req.no_remote)) < 0)
         goto done;
     if (wants_volumes(&req) &&
         ((rc = zb_docker_open(&docker, NULL)) < 0 ||
@@ -393,7 +414,7 @@ int zb_cmd_backup(int argc, char **argv)
     }
     if (rc < 0)
         goto done;
-    printf("%s\n", path);
+    zb_context_print(ctx, "%s\n", path);
     fflush(stdout);
     rc = zb_remote_plan_copy(remotes, path); /* under the lock: prune cannot remove it meanwhile */
 done:
@@ -401,13 +422,5 @@ done:
     zb_volume_names_free(volumes, volume_count);
     zb_docker_close(docker);
     zb_repo_lock_release(lock);
-    zb_strv_free(&req.recipients);
-    zb_strv_free(&req.paths);
-    zb_strv_free(&req.volumes);
-    zb_strv_free(&req.volume_labels);
-    zb_strv_free(&req.compose_projects);
-    zb_strv_free(&req.stop_containers);
-    zb_strv_free(&req.pause_containers);
-    zb_strv_free(&req.remotes);
-    return rc > 0 ? 0 : rc;
+    return rc;
 }

@@ -45,7 +45,7 @@ static int report(PGconn *conn)
     return 0;
 }
 
-int zb_cmd_check(int argc, char **argv)
+int zb_cmd_check(zb_context *ctx, int argc, char **argv)
 {
     static const struct option options[] = {
         {"pg", required_argument, NULL, OPT_PG},
@@ -65,16 +65,15 @@ int zb_cmd_check(int argc, char **argv)
     }
     if (optind < argc)
         return zb_cli_usage_error("check", "unexpected argument '%s'", argv[optind]);
-    zb_config config;
-    int rc = zb_config_load(&config, zb_cli_config_file());
+    const zb_config *config = NULL;
+    int rc = zb_context_config(&config, ctx);
     if (rc < 0)
         return rc;
     PGconn *conn = NULL;
-    rc = zb_pg_connect(&conn, conninfo ? conninfo : config.pg_conninfo,
-                       password_file ? password_file : (*config.pg_password_file ? config.pg_password_file : NULL));
+    rc = zb_pg_connect(&conn, conninfo ? conninfo : config->pg_conninfo,
+                       password_file ? password_file : (*config->pg_password_file ? config->pg_password_file : NULL));
     if (rc == 0)
         rc = report(conn);
     PQfinish(conn);
-    zb_config_free(&config);
     return rc;
 }

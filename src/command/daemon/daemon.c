@@ -163,7 +163,7 @@ static void stop_runs(schedule *s, int sig)
         }
 }
 
-int zb_cmd_daemon(int argc, char **argv)
+int zb_cmd_daemon(zb_context *ctx, int argc, char **argv)
 {
     static const struct option options[] = {{"lock-wait", required_argument, NULL, ZB_OPT_LOCK_WAIT},
                                             {"help", no_argument, NULL, ZB_OPT_HELP},
@@ -186,7 +186,7 @@ int zb_cmd_daemon(int argc, char **argv)
     }
     if (optind != argc)
         return zb_cli_usage_error("daemon", "unexpected argument '%s'", argv[optind]);
-    const char *config_file = zb_cli_config_file();
+    const char *config_file = ctx->config_file; /* read again on SIGHUP: a reload is a new load */
     schedule s;
     int rc = load(&s, config_file, NULL);
     if (rc != 0)

@@ -213,7 +213,7 @@ static int resolve_archive(char **archive, const drill *d, const char *given)
     return rc;
 }
 
-int zb_cmd_drill(int argc, char **argv)
+int zb_cmd_drill(zb_context *ctx, int argc, char **argv)
 {
     enum { OPT_REPORT = ZB_OPT_COMMAND_BASE };
     static const struct option options[] = {
@@ -254,17 +254,15 @@ int zb_cmd_drill(int argc, char **argv)
         return zb_cli_usage_error("drill", "give at most one ARCHIVE (or latest)");
     if (d.report_file && d.as_json)
         return zb_cli_usage_error("drill", "--report writes both formats; --json is for stdout");
-    zb_config c;
-    if ((rc = zb_config_load(&c, zb_cli_config_file())) < 0)
+    const zb_config *c = NULL;
+    if ((rc = zb_context_config(&c, ctx)) < 0)
         return rc;
-    d.config = &c;
-    zb_cli_rehearsal_defaults(&d.ro, &c);
-    if (!d.ro.keys.key_file && !d.ro.keys.passphrase_file && c.key_file && *c.key_file)
-        d.ro.keys.key_file = c.key_file;
-    if ((rc = zb_cli_read_keys_configured(&d.ro.keys)) < 0) {
-        zb_config_free(&c);
+    d.config = c;
+    zb_cli_rehearsal_defaults(&d.ro, c);
+    if (!d.ro.keys.key_file && !d.ro.keys.passphrase_file && c->key_file && *c->key_file)
+        d.ro.keys.key_file = c->key_file;
+    if ((rc = zb_cli_read_keys_configured(ctx, &d.ro.keys)) < 0)
         return rc;
-    }
     char *archive = NULL;
     json_t *report = NULL;
     zb_rehearsal *rehearsal = NULL;
@@ -277,7 +275,6 @@ int zb_cmd_drill(int argc, char **argv)
         rc = zb_rehearse_run(&rehearsal, &d.ro);
         if (!rehearsal) {
             free(archive);
-            zb_config_free(&c);
             return rc;
         }
         d.report.rehearsal = rehearsal;
@@ -302,6 +299,5 @@ int zb_cmd_drill(int argc, char **argv)
     free_checks(&d.report);
     zb_rehearsal_free(rehearsal);
     free(archive);
-    zb_config_free(&c);
     return rc;
 }

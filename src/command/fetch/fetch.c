@@ -42,7 +42,7 @@ static int check_download(const char *downloaded, const char *local_path, void *
     return zb_trust_check_copy(downloaded, local_path, payload);
 }
 
-int zb_cmd_fetch(int argc, char **argv)
+int zb_cmd_fetch(zb_context *ctx, int argc, char **argv)
 {
     static const struct option options[] = {
         {"remote", required_argument, NULL, 'r'},
@@ -72,11 +72,13 @@ int zb_cmd_fetch(int argc, char **argv)
         return zb_cli_usage_error("fetch", "--remote NAME is required");
     if (optind != argc - 1)
         return zb_cli_usage_error("fetch", "give exactly one ARCHIVE (or latest)");
-    zb_config config;
+    const zb_config *config = NULL;
     zb_remote *r = NULL;
     char *name = NULL;
     zb_buf path = ZB_BUF_INIT, sig = ZB_BUF_INIT;
-    int rc = zb_remote_open_configured(&r, &config, remote);
+    int rc = zb_context_config(&config, ctx);
+    if (rc == 0)
+        rc = zb_remote_open_configured(&r, config, remote);
     if (rc == 0)
         rc = zb_remote_resolve(&name, r, argv[optind]);
     if (rc == 0)
@@ -89,10 +91,10 @@ int zb_cmd_fetch(int argc, char **argv)
     if (rc == 0 && (rc = zb_buf_printf(&sig, "%s%s", path.data, ZB_DETACHED_SIGNATURE_SUFFIX)) == 0 &&
         access(sig.data, F_OK) == 0)
         rc = zb_error_set(ZB_EEXIST, "%s already exists; it was not replaced", sig.data);
-    if (rc == 0 && !keys.key_file && config.key_file && *config.key_file)
-        keys.key_file = config.key_file;
+    if (rc == 0 && !keys.key_file && config->key_file && *config->key_file)
+        keys.key_file = config->key_file;
     if (rc == 0)
-        rc = zb_cli_read_trust_configured(&keys);
+        rc = zb_cli_read_trust_configured(ctx, &keys);
     /* Checked before it is published: nothing is read from the archive until then. */
     if (rc == 0)
         rc = zb_remote_download_checked(r, name, path.data, check_download, &keys);
@@ -102,6 +104,5 @@ int zb_cmd_fetch(int argc, char **argv)
     zb_buf_free(&sig);
     free(name);
     zb_remote_close(r);
-    zb_config_free(&config);
     return rc;
 }

@@ -87,7 +87,7 @@ static const zb_repo_archive *newest_trusted(const zb_repo_list *list)
     return NULL;
 }
 
-int zb_cmd_healthcheck(int argc, char **argv)
+int zb_cmd_healthcheck(zb_context *ctx, int argc, char **argv)
 {
     static const struct option options[] = {
         {"repo", required_argument, NULL, ZB_OPT_REPO},
@@ -107,17 +107,15 @@ int zb_cmd_healthcheck(int argc, char **argv)
     }
     if (optind < argc)
         return zb_cli_usage_error("healthcheck", "unexpected argument '%s'", argv[optind]);
-    zb_config config;
-    int rc = zb_config_load(&config, zb_cli_config_file());
+    const zb_config *config = NULL;
+    int rc = zb_context_config(&config, ctx);
     if (rc < 0)
         return rc;
-    int max_age = config.healthcheck_max_age_seconds;
-    if (max_age_text && zb_config_parse_duration(&max_age, max_age_text, "--max-age") < 0) {
-        zb_config_free(&config);
-        return zb_error_set(ZB_EUSAGE, "%s", zb_error_message());
-    }
+    int max_age = config->healthcheck_max_age_seconds;
+    if (max_age_text && (rc = zb_cli_parse_duration(&max_age, max_age_text, "--max-age")) < 0)
+        return rc;
     zb_repo_list list;
-    const char *where = repo ? repo : config.repo;
+    const char *where = repo ? repo : config->repo;
     rc = zb_repo_scan(&list, where);
     if (rc < 0) {
         /* unhealthy, as documented: the monitor asks one question */
@@ -143,6 +141,5 @@ int zb_cmd_healthcheck(int argc, char **argv)
         }
         zb_repo_list_free(&list);
     }
-    zb_config_free(&config);
     return rc;
 }

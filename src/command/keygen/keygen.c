@@ -40,7 +40,7 @@ static int add_signing_key(const char *secret_path)
     return 0;
 }
 
-int zb_cmd_keygen(int argc, char **argv)
+int zb_cmd_keygen(zb_context *ctx, int argc, char **argv)
 {
     static const struct option options[] = {
         {"out", required_argument, NULL, 'o'},

@@ -13,7 +13,7 @@ static const char help[] =
     "in its name), for scripts: zakpos-backup verify --key K \"$(zakpos-backup latest --repo R)\".\n"
     "Exit 13 when the repository holds no archive.\n";
 
-int zb_cmd_latest(int argc, char **argv)
+int zb_cmd_latest(zb_context *ctx, int argc, char **argv)
 {
     static const struct option options[] = {
         {"repo", required_argument, NULL, ZB_OPT_REPO},

@@ -129,7 +129,7 @@ static void print_table(json_t *rows)
     }
 }
 
-int zb_cmd_list(int argc, char **argv)
+int zb_cmd_list(zb_context *ctx, int argc, char **argv)
 {
     static const struct option options[] = {
         {"repo", required_argument, NULL, ZB_OPT_REPO},
@@ -166,7 +166,7 @@ int zb_cmd_list(int argc, char **argv)
     if (!rebuild && (keys.key_file || keys.passphrase_file || keys.trust_count || keys.allow_untrusted ||
                      keys.allow_unencrypted))
         return zb_cli_usage_error("list", "--key, --passphrase-file, --trust and --allow-* are for --rebuild-index");
-    if ((taken = zb_cli_read_keys_configured(&keys)) < 0)
+    if ((taken = zb_cli_read_keys_configured(ctx, &keys)) < 0)
         return taken;
     zb_repo_list list;
     json_t *index = NULL;

@@ -65,8 +65,7 @@ enum {
     OPT_DRY_RUN,
 };
 
-static int parse(zb_retention_policy *p, const char **repo, int *dry_run, int *as_json, int *lock_wait, int argc,
-                 char **argv)
+static int parse(zb_prune_request *req, int argc, char **argv)
 {
     static const struct option options[] = {
         {"repo", required_argument, NULL, ZB_OPT_REPO},
@@ -88,15 +87,15 @@ static int parse(zb_retention_policy *p, const char **repo, int *dry_run, int *a
         if (opt >= OPT_KEEP && opt < OPT_WITHIN) {
             char name[32];
             snprintf(name, sizeof(name), "--%s", options[index].name);
-            rc = zb_cli_parse_int(&p->count[opt - OPT_KEEP], optarg, name, -1, 1000000);
+            rc = zb_cli_parse_int(&req->policy.count[opt - OPT_KEEP], optarg, name, -1, 1000000);
             continue;
         }
         switch (opt) {
-        case ZB_OPT_REPO: *repo = optarg; break;
-        case OPT_WITHIN: rc = zb_retention_parse_within(p, optarg); break;
-        case OPT_DRY_RUN: *dry_run = 1; break;
-        case ZB_OPT_JSON: *as_json = 1; break;
-        case ZB_OPT_LOCK_WAIT: rc = zb_cli_parse_duration(lock_wait, optarg, "--lock-wait"); break;
+        case ZB_OPT_REPO: req->repo = optarg; break;
+        case OPT_WITHIN: rc = zb_retention_parse_within(&req->policy, optarg); break;
+        case OPT_DRY_RUN: req->dry_run = 1; break;
+        case ZB_OPT_JSON: req->as_json = 1; break;
+        case ZB_OPT_LOCK_WAIT: rc = zb_cli_parse_duration(&req->lock_wait, optarg, "--lock-wait"); break;
         case ZB_OPT_HELP: fputs(help, stdout); return 1;
         default: return zb_cli_bad_option("prune", argv);
         }
@@ -105,9 +104,15 @@ static int parse(zb_retention_policy *p, const char **repo, int *dry_run, int *a
         return rc;
     if (optind < argc)
         return zb_cli_usage_error("prune", "unexpected argument '%s'", argv[optind]);
-    if (!*repo)
+    return 0;
+}
+
+/* What a request must hold, however it was made. */
+static int check(const zb_prune_request *req)
+{
+    if (!req->repo)
         return zb_cli_usage_error("prune", "--repo DIR is required");
-    if (zb_retention_is_empty(p))
+    if (zb_retention_is_empty(&req->policy))
         return zb_cli_usage_error("prune", "no --keep rule that keeps anything given: refusing to decide which "
                                            "archives to remove");
     return 0;
@@ -135,27 +140,32 @@ static void reasons_text(zb_buf *b, unsigned keep, const zb_retention_policy *p)
 
 /* Buckets are days, weeks, months in one zone: the configuration's, as for
  * `run` and the daemon, so a job keeps the same archives however it runs. */
-static int use_configured_zone(void)
+static int use_configured_zone(zb_context *ctx)
 {
-    zb_config c;
-    int rc = zb_config_load(&c, zb_cli_config_file());
-    if (rc < 0)
-        return rc;
-    rc = zb_config_use_timezone(&c);
-    zb_config_free(&c);
-    return rc;
+    const zb_config *c = NULL;
+    int rc = zb_context_config(&c, ctx);
+    return rc < 0 ? rc : zb_config_use_timezone(c);
 }
 
-int zb_cmd_prune(int argc, char **argv)
+int zb_cmd_prune(zb_context *ctx, int argc, char **argv)
 {
-    zb_retention_policy policy;
-    memset(&policy, 0, sizeof(policy));
-    const char *repo = NULL;
-    int dry_run = 0, as_json = 0, lock_wait = 0;
-    int rc = parse(&policy, &repo, &dry_run, &as_json, &lock_wait, argc, argv);
-    if (rc != 0)
-        return rc > 0 ? 0 : rc;
-    if ((rc = use_configured_zone()) < 0)
+    zb_prune_request req;
+    memset(&req, 0, sizeof(req));
+    int rc = parse(&req, argc, argv);
+    if (rc == 0)
+        rc = zb_prune_run(ctx, &req);
+    return rc > 0 ? 0 : rc;
+}
+
+int zb_prune_run(zb_context *ctx, const zb_prune_request *req)
+{
+    const char *repo = req->repo;
+    const zb_retention_policy *policy = &req->policy;
+    int dry_run = req->dry_run, as_json = req->as_json;
+    int rc = check(req);
+    if (rc < 0)
+        return rc;
+    if ((rc = use_configured_zone(ctx)) < 0)
         return rc;
     zb_repo_lock *lock = NULL;
     zb_repo_list list = {0};
@@ -167,7 +177,7 @@ int zb_cmd_prune(int argc, char **argv)
     size_t removed = 0;
     /* A dry run changes nothing, so it needs no lock (and works on a
      * read-only repository, or beside a running backup). */
-    if (!dry_run && (rc = zb_repo_lock_take(&lock, repo, lock_wait)) < 0)
+    if (!dry_run && (rc = zb_repo_lock_take(&lock, repo, req->lock_wait)) < 0)
         goto done;
     /* what killed runs left: unfinished archives (safe under the lock) and
      * helper containers; never fatal, and not in a dry run */
@@ -186,7 +196,7 @@ int zb_cmd_prune(int argc, char **argv)
     /* The scan is oldest first; the rules read newest first. */
     for (size_t i = 0; i < list.count; i++)
         times[i] = list.items[list.count - 1 - i].created;
-    zb_retention_apply(keep, times, list.count, &policy);
+    zb_retention_apply(keep, times, list.count, policy);
     if ((rc = zb_repo_index_load(&index, repo)) < 0)
         goto done;
     const zb_repo_archive *verified = zb_repo_index_newest_verified(index, &list);
@@ -196,7 +206,7 @@ int zb_cmd_prune(int argc, char **argv)
     for (size_t i = 0; i < list.count; i++) {
         const zb_repo_archive *a = &list.items[list.count - 1 - i];
         const char *action = keep[i] ? "keep" : dry_run ? "would-remove" : "remove";
-        reasons_text(&reasons, keep[i], &policy);
+        reasons_text(&reasons, keep[i], policy);
         if (!keep[i] && !dry_run) {
             if (unlink(a->path) < 0 && errno != ENOENT) {
                 rc = zb_error_errno(ZB_EIO, errno, "cannot remove %s", a->path);
@@ -210,7 +220,7 @@ int zb_cmd_prune(int argc, char **argv)
             json_array_append_new(doc, json_pack("{s:s, s:s, s:s}", "archive", a->name, "action", action, "reasons",
                                                  reasons.data ? reasons.data : ""));
         else
-            printf("%-12s %s%s%s\n", action, a->name, keep[i] ? "  " : "", keep[i] ? reasons.data : "");
+            zb_context_print(ctx, "%-12s %s%s%s\n", action, a->name, keep[i] ? "  " : "", keep[i] ? reasons.data : "");
     }
     if (removed && (rc = zb_fs_fsync_dir(repo)) < 0)
         goto done;
@@ -219,7 +229,7 @@ int zb_cmd_prune(int argc, char **argv)
     if (as_json) {
         char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (text)
-            printf("%s\n", text);
+            zb_context_print(ctx, "%s\n", text);
         free(text);
     }
     zb_log_info("prune: %zu archives, %zu removed%s", list.count, removed, dry_run ? " (dry run: nothing removed)" : "");

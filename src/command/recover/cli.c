@@ -121,34 +121,32 @@ static int resolve_latest(char **archive, zb_remote_fetched **fetched, const zb_
     zb_error_clear();
     char spec[256];
     snprintf(spec, sizeof(spec), "remote:%s/latest", c->remotes[0].name);
-    char *args[] = {"recover", spec, NULL};
-    if ((rc = zb_remote_fetch_args(fetched, "recover", 2, args)) < 0)
+    const char *local = NULL;
+    if ((rc = zb_remote_fetch_archive(fetched, c, spec, &local)) < 0)
         return rc;
-    *archive = zb_strdup(args[1]);
+    *archive = zb_strdup(local);
     return *archive ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
 }
 
-int zb_cmd_recover(int argc, char **argv)
+int zb_cmd_recover(zb_context *ctx, int argc, char **argv)
 {
     zb_recover_request req;
     memset(&req, 0, sizeof(req));
     zb_strv paths = {0};
-    zb_config c;
-    int config_loaded = 0;
+    const zb_config *c = NULL;
     char *archive = NULL;
     zb_remote_fetched *fetched = NULL;
     int rc = parse(&req, &paths, argc, argv);
     if (rc != 0)
         goto done;
-    if ((rc = zb_config_load(&c, zb_cli_config_file())) < 0)
+    if ((rc = zb_context_config(&c, ctx)) < 0)
         goto done;
-    config_loaded = 1;
-    if (!req.keys.key_file && !req.keys.passphrase_file && c.key_file && *c.key_file)
-        req.keys.key_file = c.key_file;
-    if ((rc = zb_cli_read_keys_configured(&req.keys)) < 0)
+    if (!req.keys.key_file && !req.keys.passphrase_file && c->key_file && *c->key_file)
+        req.keys.key_file = c->key_file;
+    if ((rc = zb_cli_read_keys_configured(ctx, &req.keys)) < 0)
         goto done;
     if (!req.archive || strcmp(req.archive, "latest") == 0)
-        rc = resolve_latest(&archive, &fetched, &req, &c);
+        rc = resolve_latest(&archive, &fetched, &req, c);
     else if (!(archive = zb_strdup(req.archive)))
         rc = zb_error_set(ZB_ENOMEM, "out of memory");
     if (rc < 0)
@@ -156,14 +154,12 @@ int zb_cmd_recover(int argc, char **argv)
     req.archive = archive;
     req.fetched_from = zb_remote_fetched_from();
     req.fetch_seconds = zb_remote_fetched_seconds();
-    rc = zb_recover_run(&req, &c);
+    rc = zb_recover_run(&req, c);
     if (rc < 0)
         zb_error_context("recover failed");
 done:
     zb_remote_fetched_free(fetched);
     free(archive);
     zb_strv_free(&paths);
-    if (config_loaded)
-        zb_config_free(&c);
     return rc > 0 ? 0 : rc;
 }

@@ -110,7 +110,7 @@ static int sync_remote(zb_remote *r, const zb_config *config)
     return rc;
 }
 
-int zb_cmd_remote(int argc, char **argv)
+int zb_cmd_remote(zb_context *ctx, int argc, char **argv)
 {
     static const struct option options[] = {
         {"json", no_argument, NULL, ZB_OPT_JSON},
@@ -143,9 +143,11 @@ int zb_cmd_remote(int argc, char **argv)
         return zb_cli_usage_error("remote", "%s needs at least one %s", action, is_push ? "FILE" : "ARCHIVE");
     if ((as_json && !is_list) || (dry_run && !is_prune))
         return zb_cli_usage_error("remote", "%s is for %s", as_json ? "--json" : "--dry-run", as_json ? "list" : "prune");
-    zb_config config;
+    const zb_config *config = NULL;
     zb_remote *r = NULL;
-    int rc = zb_remote_open_configured(&r, &config, name);
+    int rc = zb_context_config(&config, ctx);
+    if (rc == 0)
+        rc = zb_remote_open_configured(&r, config, name);
     if (rc == 0 && is_list)
         rc = list(r, as_json);
     for (int i = 0; rc == 0 && is_push && i < nargs; i++)
@@ -153,15 +155,14 @@ int zb_cmd_remote(int argc, char **argv)
     for (int i = 0; rc == 0 && is_delete && i < nargs; i++)
         rc = zb_remote_delete(r, args[i]);
     if (rc == 0 && is_sync)
-        rc = sync_remote(r, &config);
+        rc = sync_remote(r, config);
     if (rc == 0 && is_prune) {
         const zb_config_remote *conf = NULL;
-        for (size_t i = 0; i < config.remote_count; i++)
-            if (strcmp(config.remotes[i].name, name) == 0)
-                conf = &config.remotes[i];
-        rc = zb_remote_prune(r, zb_config_remote_policy(conf, &config.keep), dry_run, stdout);
+        for (size_t i = 0; i < config->remote_count; i++)
+            if (strcmp(config->remotes[i].name, name) == 0)
+                conf = &config->remotes[i];
+        rc = zb_remote_prune(r, zb_config_remote_policy(conf, &config->keep), dry_run, stdout);
     }
     zb_remote_close(r);
-    zb_config_free(&config);
     return rc;
 }

@@ -101,7 +101,7 @@ enum {
     OPT_VOLUME_AGENT,
 };
 
-static int parse(restore_request *req, int argc, char **argv)
+static int parse(zb_context *ctx, restore_request *req, int argc, char **argv)
 {
     static const struct option options[] = {
         {"key", required_argument, NULL, ZB_OPT_KEY},
@@ -161,7 +161,7 @@ static int parse(restore_request *req, int argc, char **argv)
     if (optind != argc - 1)
         return zb_cli_usage_error("restore", "give exactly one ARCHIVE");
     req->archive = argv[optind];
-    if ((rc = zb_cli_read_keys_configured(&req->keys)) < 0)
+    if ((rc = zb_cli_read_keys_configured(ctx, &req->keys)) < 0)
         return rc;
     if (req->paths.count == 0 && !req->pg_selected && req->volumes.count == 0)
         return zb_cli_usage_error("restore", "nothing selected to restore: give --pg-target CONNINFO, --volume NAME "
@@ -215,13 +215,13 @@ static int add_volume_targets(restore_request *req)
     return rc;
 }
 
-int zb_cmd_restore(int argc, char **argv)
+int zb_cmd_restore(zb_context *ctx, int argc, char **argv)
 {
     restore_request req;
     memset(&req, 0, sizeof(req));
     zb_archive_reader *r = NULL;
     double started = zb_time_monotonic();
-    int rc = parse(&req, argc, argv);
+    int rc = parse(ctx, &req, argc, argv);
     if (rc != 0)
         goto done;
     if ((rc = zb_restore_plan_new(&req.plan)) < 0 || (rc = add_path_targets(&req)) < 0 ||

@@ -98,7 +98,7 @@ static int print_manifest(zb_archive_reader *r, json_t *m, int entries)
     return rc;
 }
 
-int zb_cmd_show(int argc, char **argv)
+int zb_cmd_show(zb_context *ctx, int argc, char **argv)
 {
     static const struct option options[] = {
         {"key", required_argument, NULL, ZB_OPT_KEY},
@@ -128,7 +128,7 @@ int zb_cmd_show(int argc, char **argv)
     if (optind != argc - 1)
         return zb_cli_usage_error("show", "give exactly one ARCHIVE");
     const char *path = argv[optind];
-    if ((taken = zb_cli_read_keys_configured(&keys)) < 0)
+    if ((taken = zb_cli_read_keys_configured(ctx, &keys)) < 0)
         return taken;
     json_t *header = NULL;
     zb_archive_reader *r = NULL;

@@ -85,7 +85,7 @@ done:
     return rc;
 }
 
-int zb_cmd_sign(int argc, char **argv)
+int zb_cmd_sign(zb_context *ctx, int argc, char **argv)
 {
     enum { OPT_SIGNING_KEY = ZB_OPT_COMMAND_BASE };
     static const struct option options[] = {

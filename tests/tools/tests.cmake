@@ -1,0 +1,5 @@
+# The tree itself: the modules of src/ include each other without a cycle
+# (common below stream below archive ... below command), so each layer builds
+# and tests on its own.
+add_test(NAME tree.include_graph COMMAND python3 ${PROJECT_SOURCE_DIR}/scripts/include_graph.py)
+set_tests_properties(tree.include_graph PROPERTIES LABELS "unit;tree")
