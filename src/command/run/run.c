@@ -59,14 +59,7 @@ static int words(zb_strv *v, char **copy, const char *list)
     return rc;
 }
 
-/* What a backup job's request owns besides the request itself. */
-typedef struct backup_job {
-    zb_backup_request req;
-    char *recipient_words, *volume_words;
-    zb_buf path_specs[ZB_CONFIG_MAX_PATHS];
-} backup_job;
-
-static void backup_job_free(backup_job *b)
+void zb_run_backup_free(zb_run_backup *b)
 {
     zb_backup_request_free(&b->req);
     free(b->recipient_words);
@@ -75,11 +68,10 @@ static void backup_job_free(backup_job *b)
         zb_buf_free(&b->path_specs[i]);
 }
 
-/* The backup the configuration describes: its repository, protection,
- * compression and sources, copied to every configured remote. */
-static int backup_request_from(backup_job *b, const zb_config *c, int lock_wait)
+int zb_run_backup_request(zb_run_backup *b, const zb_config *c, int lock_wait)
 {
     zb_backup_request *req = &b->req;
+    memset(b, 0, sizeof(*b));
     zb_backup_request_init(req);
     req->repo = c->repo;
     req->lock_wait = lock_wait;
@@ -109,8 +101,7 @@ static int backup_request_from(backup_job *b, const zb_config *c, int lock_wait)
     return rc;
 }
 
-/* The repository's retention rules, as prune reads them. */
-static void prune_request_from(zb_prune_request *req, const zb_config *c, int lock_wait)
+void zb_run_prune_request(zb_prune_request *req, const zb_config *c, int lock_wait)
 {
     memset(req, 0, sizeof(*req));
     req->repo = c->repo;
@@ -118,10 +109,7 @@ static void prune_request_from(zb_prune_request *req, const zb_config *c, int lo
     req->lock_wait = lock_wait;
 }
 
-/* verify of the newest archive, with the repository's key or passphrase;
- * by_restore: restored into scratch targets and compared (verify --restore).
- * *latest owns the archive's path. */
-static int verify_request_from(zb_verify_request *req, char **latest, const zb_config *c, int by_restore)
+int zb_run_verify_request(zb_verify_request *req, char **latest, const zb_config *c, int by_restore)
 {
     memset(req, 0, sizeof(*req));
     int rc = zb_repo_latest(latest, c->repo);
@@ -171,14 +159,13 @@ static void notify(const zb_config *c, const zb_config_job *job, int rc, const z
 
 static int run_backup(zb_context *ctx, const zb_config *c, const zb_config_job *job, int lock_wait)
 {
-    backup_job b;
-    memset(&b, 0, sizeof(b));
-    int rc = backup_request_from(&b, c, lock_wait);
+    zb_run_backup b;
+    int rc = zb_run_backup_request(&b, c, lock_wait);
     if (rc == 0)
         rc = zb_backup_run(ctx, &b.req);
-    backup_job_free(&b);
+    zb_run_backup_free(&b);
     zb_prune_request prune;
-    prune_request_from(&prune, c, lock_wait);
+    zb_run_prune_request(&prune, c, lock_wait);
     if (rc == 0 && job->prune)
         rc = zb_prune_run(ctx, &prune);
     return rc;
@@ -197,12 +184,12 @@ static int run_job(zb_context *ctx, const zb_config *c, const zb_config_job *job
         return run_backup(ctx, c, job, lock_wait);
     if (action == 1) {
         zb_prune_request prune;
-        prune_request_from(&prune, c, lock_wait);
+        zb_run_prune_request(&prune, c, lock_wait);
         return zb_prune_run(ctx, &prune);
     }
     zb_verify_request verify;
     char *latest = NULL;
-    if ((rc = verify_request_from(&verify, &latest, c, action == 3)) == 0)
+    if ((rc = zb_run_verify_request(&verify, &latest, c, action == 3)) == 0)
         rc = zb_verify_run(ctx, &verify);
     free(latest);
     return rc;
