@@ -14,6 +14,7 @@
 #include "zakpos_backup/command/remote.h"
 #include "zakpos_backup/command/restore.h"
 #include "zakpos_backup/command/run.h"
+#include "zakpos_backup/command/settings.h"
 #include "zakpos_backup/command/show.h"
 #include "zakpos_backup/command/sign.h"
 #include "zakpos_backup/command/drill.h"
@@ -37,6 +38,8 @@
 /* A command reads an ARCHIVE argument given as remote:NAME/ARCHIVE from a
  * download made before it runs. */
 #define REMOTE_ARCHIVE 1u
+/* Internal: not listed in --help. */
+#define HIDDEN 2u
 
 typedef struct command {
     const char *name;
@@ -64,6 +67,7 @@ static const command commands[] = {
     {"daemon", "run the configured jobs on their schedules", zb_cmd_daemon, 0},
     {"fetch", "download an archive from a configured remote", zb_cmd_fetch, 0},
     {"remote", "list, copy to, delete from or prune a configured remote", zb_cmd_remote, 0},
+    {"settings", "the settings table as documentation lists", zb_cmd_settings, HIDDEN},
 };
 
 static void print_usage(FILE *out)
@@ -76,7 +80,8 @@ static void print_usage(FILE *out)
             "\n"
             "Commands:\n");
     for (size_t i = 0; i < ZB_ARRAY_LEN(commands); i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        if (!(commands[i].flags & HIDDEN))
+            fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
             "\n"
             "Global options (before the command):\n"

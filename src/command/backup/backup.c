@@ -72,6 +72,8 @@ static const char help[] =
     "  --pg-chunk-size SIZE     rows are stored in chunks of about SIZE (default 4M)\n"
     "  --pg-skip-unsupported    back up what is supported and list the rest (and what\n"
     "                           depends on it) in the manifest as skipped, instead of failing\n"
+    "  --with-role-passwords    also store the roles' password verifiers with the cluster\n"
+    "                           globals (postgres.with_role_passwords; docs/SECURITY.md)\n"
     "\n"
     "Protection (one is required):\n"
     "  --recipient PUBFILE      encrypt for this public key (repeatable); the\n"
