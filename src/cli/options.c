@@ -3,6 +3,7 @@
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/parse.h"
 #include "zakpos_backup/config/config.h"
+#include "zakpos_backup/config/settings.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -81,16 +82,18 @@ int zb_cli_bad_option(const char *command, char **argv)
 int zb_cli_read_keys_option(zb_read_keys *keys, int opt, const char *arg)
 {
     switch (opt) {
-    case ZB_OPT_TRUST:
+    case ZB_SETTING_OPT(ZB_SET_KEY_FILE): keys->key_file = arg; return 1;
+    case ZB_SETTING_OPT(ZB_SET_PASSPHRASE_FILE): keys->passphrase_file = arg; return 1;
+    case ZB_SETTING_OPT(ZB_SET_TRUST):
         if (keys->trust_count == ZB_TRUST_MAX_FILES)
             return zb_error_set(ZB_EUSAGE, "at most %d --trust files", ZB_TRUST_MAX_FILES);
         keys->trust_files[keys->trust_count++] = arg;
         return 1;
-    case ZB_OPT_ALLOW_UNTRUSTED:
+    case ZB_SETTING_OPT(ZB_SET_ALLOW_UNTRUSTED):
         keys->allow_untrusted = 1;
         zb_log_warn("--allow-untrusted: archives that no trusted writer signed are read too");
         return 1;
-    case ZB_OPT_ALLOW_UNENCRYPTED:
+    case ZB_SETTING_OPT(ZB_SET_ALLOW_UNENCRYPTED):
         keys->allow_unencrypted = 1;
         zb_log_warn("--allow-unencrypted: unencrypted archives are read although a key or passphrase was given");
         return 1;

@@ -37,7 +37,9 @@ int zb_settings_options(struct option *out, size_t cap, const char *command, con
             continue;
         if (n + 1 >= cap)
             return zb_error_set(ZB_EFAIL, "the option table of %s is too small", command);
-        int has_arg = zb_settings[i].type == ZB_SETTING_SWITCH ? no_argument : required_argument;
+        /* a yes/no setting's flag says yes: the configuration says no */
+        zb_setting_type type = zb_settings[i].type;
+        int has_arg = type == ZB_SETTING_SWITCH || type == ZB_SETTING_BOOL ? no_argument : required_argument;
         out[n++] = (struct option){zb_settings[i].flag, has_arg, NULL, ZB_SETTING_OPT(i)};
     }
     for (; local && local->name; local++) {

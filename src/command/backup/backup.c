@@ -3,6 +3,7 @@
 #include "zakpos_backup/archive/manifest.h"
 #include "zakpos_backup/archive/writer.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
@@ -100,23 +101,15 @@ static const char help[] =
     "                           repository, saying whom it waits for (default 0: exit 12 at once)\n";
 
 enum {
-    OPT_RECIPIENT = ZB_OPT_COMMAND_BASE,
-    OPT_NO_ENCRYPTION,
+    OPT_NO_ENCRYPTION = ZB_OPT_COMMAND_BASE,
     OPT_PATH,
-    OPT_NAME,
-    OPT_ZSTD_LEVEL,
     OPT_ZSTD_WORKERS,
     OPT_CHUNK_SIZE,
     OPT_KDF_MEMORY,
-    OPT_PG,
     OPT_PG_NAME,
-    OPT_JOBS,
-    OPT_PG_PASSWORD_FILE,
     OPT_PG_LOCK_TIMEOUT,
     OPT_PG_CHUNK_SIZE,
     OPT_PG_SKIP_UNSUPPORTED,
-    OPT_WITH_ROLE_PASSWORDS,
-    OPT_VOLUME,
     OPT_VOLUME_LABEL,
     OPT_COMPOSE_PROJECT,
     OPT_STOP_CONTAINER,
@@ -126,7 +119,6 @@ enum {
     OPT_VOLUME_AGENT,
     OPT_REMOTE,
     OPT_NO_REMOTE,
-    OPT_SIGNING_KEY,
 };
 
 #define VOLUME_ATTEMPTS 3
@@ -139,27 +131,16 @@ static int wants_volumes(const zb_backup_request *req)
 
 static int parse(zb_backup_request *req, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"repo", required_argument, NULL, ZB_OPT_REPO},
-        {"recipient", required_argument, NULL, OPT_RECIPIENT},
-        {"signing-key", required_argument, NULL, OPT_SIGNING_KEY},
-        {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
+    static const struct option local[] = {
         {"no-encryption", no_argument, NULL, OPT_NO_ENCRYPTION},
         {"path", required_argument, NULL, OPT_PATH},
-        {"name", required_argument, NULL, OPT_NAME},
-        {"zstd-level", required_argument, NULL, OPT_ZSTD_LEVEL},
         {"zstd-workers", required_argument, NULL, OPT_ZSTD_WORKERS},
         {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE},
         {"kdf-memory", required_argument, NULL, OPT_KDF_MEMORY},
-        {"pg", required_argument, NULL, OPT_PG},
         {"pg-name", required_argument, NULL, OPT_PG_NAME},
-        {"jobs", required_argument, NULL, OPT_JOBS},
-        {"pg-password-file", required_argument, NULL, OPT_PG_PASSWORD_FILE},
         {"pg-lock-timeout", required_argument, NULL, OPT_PG_LOCK_TIMEOUT},
         {"pg-chunk-size", required_argument, NULL, OPT_PG_CHUNK_SIZE},
         {"pg-skip-unsupported", no_argument, NULL, OPT_PG_SKIP_UNSUPPORTED},
-        {"with-role-passwords", no_argument, NULL, OPT_WITH_ROLE_PASSWORDS},
-        {"volume", required_argument, NULL, OPT_VOLUME},
         {"volume-label", required_argument, NULL, OPT_VOLUME_LABEL},
         {"compose-project", required_argument, NULL, OPT_COMPOSE_PROJECT},
         {"stop-container", required_argument, NULL, OPT_STOP_CONTAINER},
@@ -169,37 +150,39 @@ static int parse(zb_backup_request *req, int argc, char **argv)
         {"volume-agent", no_argument, NULL, OPT_VOLUME_AGENT},
         {"remote", required_argument, NULL, OPT_REMOTE},
         {"no-remote", no_argument, NULL, OPT_NO_REMOTE},
-        {"lock-wait", required_argument, NULL, ZB_OPT_LOCK_WAIT},
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "backup", local) < 0)
+        return zb_error_code();
     int opt, rc = 0;
     while (rc == 0 && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_OPT_REPO: req->repo = optarg; break;
-        case OPT_RECIPIENT: rc = zb_strv_push(&req->recipients, optarg); break;
-        case OPT_SIGNING_KEY: req->write.keys.signing_key_file = optarg; break;
-        case ZB_OPT_PASSPHRASE_FILE: req->write.keys.passphrase_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_REPO): req->repo = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_RECIPIENTS): rc = zb_strv_push(&req->recipients, optarg); break;
+        case ZB_SETTING_OPT(ZB_SET_SIGNING_KEY_FILE): req->write.keys.signing_key_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PASSPHRASE_FILE): req->write.keys.passphrase_file = optarg; break;
         case OPT_NO_ENCRYPTION: req->write.keys.no_encryption = 1; break;
         case OPT_PATH: rc = zb_strv_push(&req->paths, optarg); break;
-        case OPT_NAME: req->name = optarg; break;
-        case OPT_ZSTD_LEVEL: rc = zb_cli_parse_int(&req->write.zstd_level, optarg, "--zstd-level", 1, 19); break;
+        case ZB_SETTING_OPT(ZB_SET_NAME): req->name = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_ZSTD_LEVEL): rc = zb_cli_parse_int(&req->write.zstd_level, optarg, "--zstd-level", 1, 19); break;
         case OPT_ZSTD_WORKERS: rc = zb_cli_parse_int(&req->write.zstd_workers, optarg, "--zstd-workers", 0, 256); break;
         case OPT_CHUNK_SIZE: rc = zb_cli_parse_size(&req->write.chunk_size, optarg, "--chunk-size"); break;
         case OPT_KDF_MEMORY: rc = zb_cli_parse_size(&req->write.keys.kdf_memlimit, optarg, "--kdf-memory"); break;
-        case OPT_PG:
+        case ZB_SETTING_OPT(ZB_SET_PG_CONNINFO):
             if (req->pg_selected)
                 return zb_cli_usage_error("backup", "--pg may be given once");
             req->pg_selected = 1, req->pg.conninfo = optarg;
             break;
         case OPT_PG_NAME: req->pg_name = optarg; break;
-        case OPT_PG_PASSWORD_FILE: req->pg.password_file = optarg; break;
-        case OPT_JOBS: rc = zb_cli_parse_int(&req->pg.jobs, optarg, "--jobs", 1, 64); break;
+        case ZB_SETTING_OPT(ZB_SET_PG_PASSWORD_FILE): req->pg.password_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PG_JOBS): rc = zb_cli_parse_int(&req->pg.jobs, optarg, "--jobs", 1, 64); break;
         case OPT_PG_LOCK_TIMEOUT: rc = zb_cli_parse_int(&req->pg.lock_timeout_ms, optarg, "--pg-lock-timeout", 1, 86400000); break;
         case OPT_PG_CHUNK_SIZE: rc = zb_cli_parse_size(&req->pg.chunk_bytes, optarg, "--pg-chunk-size"); break;
         case OPT_PG_SKIP_UNSUPPORTED: req->pg.skip_unsupported = 1; break;
-        case OPT_WITH_ROLE_PASSWORDS: req->pg.with_role_passwords = 1; break;
-        case OPT_VOLUME: rc = zb_strv_push(&req->volumes, optarg); break;
+        case ZB_SETTING_OPT(ZB_SET_PG_WITH_ROLE_PASSWORDS): req->pg.with_role_passwords = 1; break;
+        case ZB_SETTING_OPT(ZB_SET_VOLUMES): rc = zb_strv_push(&req->volumes, optarg); break;
         case OPT_VOLUME_LABEL: rc = zb_strv_push(&req->volume_labels, optarg); break;
         case OPT_COMPOSE_PROJECT: rc = zb_strv_push(&req->compose_projects, optarg); break;
         case OPT_STOP_CONTAINER: rc = zb_strv_push(&req->stop_containers, optarg); break;
@@ -209,7 +192,7 @@ static int parse(zb_backup_request *req, int argc, char **argv)
         case OPT_VOLUME_AGENT: req->volume_agent = 1; break;
         case OPT_REMOTE: rc = zb_strv_push(&req->remotes, optarg); break;
         case OPT_NO_REMOTE: req->no_remote = 1; break;
-        case ZB_OPT_LOCK_WAIT: rc = zb_cli_parse_duration(&req->lock_wait, optarg, "--lock-wait"); break;
+        case ZB_SETTING_OPT(ZB_SET_COMMAND_LOCK_WAIT): rc = zb_cli_parse_duration(&req->lock_wait, optarg, "--lock-wait"); break;
         case ZB_OPT_HELP: fputs(help, stdout); return 1;
         default: return zb_cli_bad_option("backup", argv);
         }

@@ -1,5 +1,6 @@
 #include "zakpos_backup/command/check.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/config/config.h"
@@ -23,8 +24,6 @@ static const char help[] =
     "                            ZAKPOS_BACKUP_PG_PASSWORD_FILE; PGPASSWORD and ~/.pgpass work too)\n"
     "The password is never taken from the command line.\n";
 
-enum { OPT_PG = ZB_OPT_COMMAND_BASE, OPT_PG_PASSWORD_FILE };
-
 static int report(PGconn *conn)
 {
     PGresult *res = PQexec(conn, "SELECT pg_catalog.current_setting('server_version'), pg_catalog.current_database(), "
@@ -47,18 +46,19 @@ static int report(PGconn *conn)
 
 int zb_cmd_check(zb_context *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"pg", required_argument, NULL, OPT_PG},
-        {"pg-password-file", required_argument, NULL, OPT_PG_PASSWORD_FILE},
+    static const struct option local[] = {
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "check", local) < 0)
+        return zb_error_code();
     const char *conninfo = NULL, *password_file = NULL;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case OPT_PG: conninfo = optarg; break;
-        case OPT_PG_PASSWORD_FILE: password_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PG_CONNINFO): conninfo = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PG_PASSWORD_FILE): password_file = optarg; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default: return zb_cli_bad_option("check", argv);
         }

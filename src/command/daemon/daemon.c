@@ -1,5 +1,6 @@
 #include "zakpos_backup/command/daemon.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/secret.h"
 #include "zakpos_backup/common/log.h"
@@ -165,9 +166,12 @@ static void stop_runs(schedule *s, int sig)
 
 int zb_cmd_daemon(zb_context *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {{"lock-wait", required_argument, NULL, ZB_OPT_LOCK_WAIT},
+    static const struct option local[] = {
                                             {"help", no_argument, NULL, ZB_OPT_HELP},
                                             {NULL, 0, NULL, 0}};
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "daemon", local) < 0)
+        return zb_error_code();
     int opt, seconds = 0;
     const char *lock_wait = NULL; /* passed on as given: each run reads it */
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -175,7 +179,7 @@ int zb_cmd_daemon(zb_context *ctx, int argc, char **argv)
             fputs(help, stdout);
             return 0;
         }
-        if (opt == ZB_OPT_LOCK_WAIT) {
+        if (opt == ZB_SETTING_OPT(ZB_SET_LOCK_WAIT)) {
             int rc = zb_cli_parse_duration(&seconds, optarg, "--lock-wait");
             if (rc < 0)
                 return rc;

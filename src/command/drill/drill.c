@@ -1,5 +1,6 @@
 #include "zakpos_backup/command/drill.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/cli/rehearsal.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
@@ -216,25 +217,24 @@ static int resolve_archive(char **archive, const drill *d, const char *given)
 int zb_cmd_drill(zb_context *ctx, int argc, char **argv)
 {
     enum { OPT_REPORT = ZB_OPT_COMMAND_BASE };
-    static const struct option options[] = {
-        {"key", required_argument, NULL, ZB_OPT_KEY},
-        {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
-        {"repo", required_argument, NULL, ZB_OPT_REPO},
+    static const struct option local[] = {
         {"report", required_argument, NULL, OPT_REPORT},
         {"json", no_argument, NULL, ZB_OPT_JSON},
         ZB_REHEARSAL_LONG_OPTIONS,
-        ZB_READ_KEYS_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "drill", local) < 0)
+        return zb_error_code();
     drill d;
     memset(&d, 0, sizeof(d));
     int opt, rc;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_OPT_KEY: d.ro.keys.key_file = optarg; break;
-        case ZB_OPT_PASSPHRASE_FILE: d.ro.keys.passphrase_file = optarg; break;
-        case ZB_OPT_REPO: d.repo = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_KEY_FILE): d.ro.keys.key_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PASSPHRASE_FILE): d.ro.keys.passphrase_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_REPO): d.repo = optarg; break;
         case OPT_REPORT: d.report_file = optarg; break;
         case ZB_OPT_JSON: d.as_json = 1; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;

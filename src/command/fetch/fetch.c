@@ -2,6 +2,7 @@
 #include "zakpos_backup/archive/sign.h"
 #include "zakpos_backup/archive/trust.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
@@ -44,14 +45,15 @@ static int check_download(const char *downloaded, const char *local_path, void *
 
 int zb_cmd_fetch(zb_context *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {
+    static const struct option local[] = {
         {"remote", required_argument, NULL, 'r'},
         {"out", required_argument, NULL, 'o'},
-        {"key", required_argument, NULL, ZB_OPT_KEY},
-        ZB_READ_KEYS_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "fetch", local) < 0)
+        return zb_error_code();
     const char *remote = NULL, *out = ".";
     zb_read_keys keys = {0};
     int opt, taken;
@@ -60,7 +62,7 @@ int zb_cmd_fetch(zb_context *ctx, int argc, char **argv)
         case 'r': remote = optarg; break;
         case 'o': out = optarg; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
-        case ZB_OPT_KEY: keys.key_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_KEY_FILE): keys.key_file = optarg; break;
         default:
             if ((taken = zb_cli_read_keys_option(&keys, opt, optarg)) < 0)
                 return taken;

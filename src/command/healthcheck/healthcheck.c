@@ -1,6 +1,7 @@
 #include "zakpos_backup/command/healthcheck.h"
 #include "zakpos_backup/archive/header.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/timeutil.h"
@@ -31,8 +32,6 @@ static const char help[] =
     "\n"
     "  --repo DIR          the repository\n"
     "  --max-age DURATION  e.g. 26h, 90m, 2d\n";
-
-enum { OPT_MAX_AGE = ZB_OPT_COMMAND_BASE };
 
 /* An archive named for a time this far ahead of the clock is not trusted:
  * the name is all that dates it, and a clock is seldom off by more. */
@@ -89,18 +88,19 @@ static const zb_repo_archive *newest_trusted(const zb_repo_list *list)
 
 int zb_cmd_healthcheck(zb_context *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"repo", required_argument, NULL, ZB_OPT_REPO},
-        {"max-age", required_argument, NULL, OPT_MAX_AGE},
+    static const struct option local[] = {
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "healthcheck", local) < 0)
+        return zb_error_code();
     const char *repo = NULL, *max_age_text = NULL;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_OPT_REPO: repo = optarg; break;
-        case OPT_MAX_AGE: max_age_text = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_REPO): repo = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_HEALTHCHECK_MAX_AGE): max_age_text = optarg; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default: return zb_cli_bad_option("healthcheck", argv);
         }

@@ -1,5 +1,7 @@
 #include "zakpos_backup/command/latest.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/repo/repo.h"
 
 #include <getopt.h>
@@ -15,16 +17,18 @@ static const char help[] =
 
 int zb_cmd_latest(zb_context *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"repo", required_argument, NULL, ZB_OPT_REPO},
+    static const struct option local[] = {
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "latest", local) < 0)
+        return zb_error_code();
     const char *repo = NULL;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_OPT_REPO: repo = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_REPO): repo = optarg; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default: return zb_cli_bad_option("latest", argv);
         }

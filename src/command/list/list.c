@@ -1,6 +1,7 @@
 #include "zakpos_backup/command/list.h"
 #include "zakpos_backup/archive/reader.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/timeutil.h"
@@ -131,26 +132,25 @@ static void print_table(json_t *rows)
 
 int zb_cmd_list(zb_context *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"repo", required_argument, NULL, ZB_OPT_REPO},
+    static const struct option local[] = {
         {"json", no_argument, NULL, ZB_OPT_JSON},
         {"rebuild-index", no_argument, NULL, ZB_OPT_COMMAND_BASE},
-        {"key", required_argument, NULL, ZB_OPT_KEY},
-        {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
-        ZB_READ_KEYS_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "list", local) < 0)
+        return zb_error_code();
     const char *repo = NULL;
     zb_read_keys keys = {0};
     int as_json = 0, rebuild = 0, opt, taken;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_OPT_REPO: repo = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_REPO): repo = optarg; break;
         case ZB_OPT_JSON: as_json = 1; break;
         case ZB_OPT_COMMAND_BASE: rebuild = 1; break;
-        case ZB_OPT_KEY: keys.key_file = optarg; break;
-        case ZB_OPT_PASSPHRASE_FILE: keys.passphrase_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_KEY_FILE): keys.key_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PASSPHRASE_FILE): keys.passphrase_file = optarg; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default:
             if ((taken = zb_cli_read_keys_option(&keys, opt, optarg)) < 0)

@@ -1,6 +1,7 @@
 #include "zakpos_backup/command/prune.h"
 #include "zakpos_backup/archive/sign.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
@@ -59,43 +60,38 @@ static const char help[] =
     "archives in DIR and (when this host has a Docker daemon) their helper\n"
     "containers, logging each.\n";
 
-enum {
-    OPT_KEEP = ZB_OPT_COMMAND_BASE, /* + rule */
-    OPT_WITHIN = ZB_OPT_COMMAND_BASE + ZB_KEEP_WITHIN,
-    OPT_DRY_RUN,
-};
+enum { OPT_DRY_RUN = ZB_OPT_COMMAND_BASE };
+
+/* The keep_* rows of the settings table are in the order of the rules. */
+_Static_assert(ZB_SET_KEEP_YEARLY - ZB_SET_KEEP_LAST == ZB_KEEP_YEARLY - ZB_KEEP_LAST, "keep rules out of order");
 
 static int parse(zb_prune_request *req, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"repo", required_argument, NULL, ZB_OPT_REPO},
-        {"keep-last", required_argument, NULL, OPT_KEEP + ZB_KEEP_LAST},
-        {"keep-hourly", required_argument, NULL, OPT_KEEP + ZB_KEEP_HOURLY},
-        {"keep-daily", required_argument, NULL, OPT_KEEP + ZB_KEEP_DAILY},
-        {"keep-weekly", required_argument, NULL, OPT_KEEP + ZB_KEEP_WEEKLY},
-        {"keep-monthly", required_argument, NULL, OPT_KEEP + ZB_KEEP_MONTHLY},
-        {"keep-yearly", required_argument, NULL, OPT_KEEP + ZB_KEEP_YEARLY},
-        {"keep-within", required_argument, NULL, OPT_WITHIN},
+    static const struct option local[] = {
         {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {"json", no_argument, NULL, ZB_OPT_JSON},
-        {"lock-wait", required_argument, NULL, ZB_OPT_LOCK_WAIT},
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    int opt, rc = 0, index = 0;
-    while (rc == 0 && (opt = getopt_long(argc, argv, "", options, &index)) != -1) {
-        if (opt >= OPT_KEEP && opt < OPT_WITHIN) {
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "prune", local) < 0)
+        return zb_error_code();
+    int opt, rc = 0;
+    while (rc == 0 && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        int rule = opt - ZB_SETTING_OPT(ZB_SET_KEEP_LAST);
+        if (rule >= 0 && rule <= ZB_KEEP_YEARLY - ZB_KEEP_LAST) {
+            const zb_setting *s = &zb_settings[ZB_SET_KEEP_LAST + rule];
             char name[32];
-            snprintf(name, sizeof(name), "--%s", options[index].name);
-            rc = zb_cli_parse_int(&req->policy.count[opt - OPT_KEEP], optarg, name, -1, 1000000);
+            snprintf(name, sizeof(name), "--%s", s->flag);
+            rc = zb_cli_parse_int(&req->policy.count[ZB_KEEP_LAST + rule], optarg, name, (int)s->min, (int)s->max);
             continue;
         }
         switch (opt) {
-        case ZB_OPT_REPO: req->repo = optarg; break;
-        case OPT_WITHIN: rc = zb_retention_parse_within(&req->policy, optarg); break;
+        case ZB_SETTING_OPT(ZB_SET_REPO): req->repo = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_KEEP_WITHIN): rc = zb_retention_parse_within(&req->policy, optarg); break;
         case OPT_DRY_RUN: req->dry_run = 1; break;
         case ZB_OPT_JSON: req->as_json = 1; break;
-        case ZB_OPT_LOCK_WAIT: rc = zb_cli_parse_duration(&req->lock_wait, optarg, "--lock-wait"); break;
+        case ZB_SETTING_OPT(ZB_SET_COMMAND_LOCK_WAIT): rc = zb_cli_parse_duration(&req->lock_wait, optarg, "--lock-wait"); break;
         case ZB_OPT_HELP: fputs(help, stdout); return 1;
         default: return zb_cli_bad_option("prune", argv);
         }

@@ -3,6 +3,7 @@
 #include "zakpos_backup/command/recover.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/remote/copy.h"
 #include "zakpos_backup/repo/repo.h"
 
@@ -50,44 +51,39 @@ static const char help[] =
     "  --report FILE            write the report as FILE.md and FILE.json\n"
     "  --json                   the JSON report on stdout instead of Markdown\n";
 
-enum { OPT_PLAN = ZB_OPT_COMMAND_BASE, OPT_PATH, OPT_REPORT };
+enum { OPT_PLAN = ZB_OPT_COMMAND_BASE, OPT_PATH, OPT_REPORT, OPT_PG_TARGET };
 
 static int parse(zb_recover_request *req, zb_strv *paths, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"key", required_argument, NULL, ZB_OPT_KEY},
-        {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
+    /* the key group, --repo, --jobs, --pg-password-file, --docker-host and
+     * --force come from the settings table */
+    static const struct option local[] = {
         {"plan", no_argument, NULL, OPT_PLAN},
-        {"repo", required_argument, NULL, ZB_OPT_REPO},
-        {"pg-target", required_argument, NULL, ZB_OPT_PG_TARGET},
-        {"pg-password-file", required_argument, NULL, ZB_OPT_PG_PASSWORD_FILE},
-        {"jobs", required_argument, NULL, ZB_OPT_JOBS},
-        {"docker-host", required_argument, NULL, ZB_OPT_DOCKER_HOST},
+        {"pg-target", required_argument, NULL, OPT_PG_TARGET},
         {"path", required_argument, NULL, OPT_PATH},
-        {"force", no_argument, NULL, ZB_OPT_FORCE},
         {"report", required_argument, NULL, OPT_REPORT},
         {"json", no_argument, NULL, ZB_OPT_JSON},
-        ZB_READ_KEYS_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
+    struct option options[48];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "recover", local) < 0)
+        return zb_error_code();
     int opt, rc = 0;
     while (rc == 0 && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_OPT_KEY: req->keys.key_file = optarg; break;
-        case ZB_OPT_PASSPHRASE_FILE: req->keys.passphrase_file = optarg; break;
         case OPT_PLAN: req->plan = 1; break;
-        case ZB_OPT_REPO: req->repo = optarg; break;
-        case ZB_OPT_PG_TARGET: req->pg_conninfo = optarg; break;
-        case ZB_OPT_PG_PASSWORD_FILE: req->pg_password_file = optarg; break;
-        case ZB_OPT_JOBS: rc = zb_cli_parse_int(&req->pg_jobs, optarg, "--jobs", 1, 64); break;
-        case ZB_OPT_DOCKER_HOST: req->docker_host = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_REPO): req->repo = optarg; break;
+        case OPT_PG_TARGET: req->pg_conninfo = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PG_PASSWORD_FILE): req->pg_password_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PG_JOBS): rc = zb_cli_parse_int(&req->pg_jobs, optarg, "--jobs", 1, 64); break;
+        case ZB_SETTING_OPT(ZB_SET_DOCKER_HOST): req->docker_host = optarg; break;
         case OPT_PATH:
             if (!strchr(optarg, '=') || optarg[0] == '=' || strchr(optarg, '=')[1] == '\0')
                 return zb_cli_usage_error("recover", "--path takes NAME=DIR, not '%s'", optarg);
             rc = zb_strv_push(paths, optarg);
             break;
-        case ZB_OPT_FORCE: req->force = 1; break;
+        case ZB_SETTING_OPT(ZB_SET_FORCE): req->force = 1; break;
         case OPT_REPORT: req->report_file = optarg; break;
         case ZB_OPT_JSON: req->as_json = 1; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 1;

@@ -2,6 +2,7 @@
 #include "zakpos_backup/archive/reader.h"
 #include "zakpos_backup/archive/writer.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
@@ -86,8 +87,6 @@ enum {
     OPT_PATH = ZB_OPT_COMMAND_BASE,
     OPT_PG_TARGET,
     OPT_PG_SOURCE,
-    OPT_JOBS,
-    OPT_PG_PASSWORD_FILE,
     OPT_TABLE,
     OPT_SCHEMA,
     OPT_NO_OWNER,
@@ -95,54 +94,47 @@ enum {
     OPT_PG_LOCALE,
     OPT_PG_ICU_LOCALE,
     OPT_VOLUME,
-    OPT_VOLUME_OPTIONS_FROM_ARCHIVE,
-    OPT_ALLOW_HOST_BIND,
     OPT_VOLUME_API,
     OPT_VOLUME_AGENT,
 };
 
 static int parse(zb_context *ctx, restore_request *req, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"key", required_argument, NULL, ZB_OPT_KEY},
-        {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
+    static const struct option local[] = {
         {"path", required_argument, NULL, OPT_PATH},
-        {"force", no_argument, NULL, ZB_OPT_FORCE},
         {"pg-target", required_argument, NULL, OPT_PG_TARGET},
         {"volume", required_argument, NULL, OPT_VOLUME},
-        {"volume-options-from-archive", no_argument, NULL, OPT_VOLUME_OPTIONS_FROM_ARCHIVE},
-        {"allow-host-bind", no_argument, NULL, OPT_ALLOW_HOST_BIND},
         {"volume-api", no_argument, NULL, OPT_VOLUME_API},
         {"volume-agent", no_argument, NULL, OPT_VOLUME_AGENT},
         {"pg-source", required_argument, NULL, OPT_PG_SOURCE},
-        {"jobs", required_argument, NULL, OPT_JOBS},
-        {"pg-password-file", required_argument, NULL, OPT_PG_PASSWORD_FILE},
         {"table", required_argument, NULL, OPT_TABLE},
         {"schema", required_argument, NULL, OPT_SCHEMA},
         {"no-owner", no_argument, NULL, OPT_NO_OWNER},
         {"no-acl", no_argument, NULL, OPT_NO_ACL},
         {"pg-locale", required_argument, NULL, OPT_PG_LOCALE},
         {"pg-icu-locale", required_argument, NULL, OPT_PG_ICU_LOCALE},
-        ZB_READ_KEYS_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "restore", local) < 0)
+        return zb_error_code();
     int opt, rc = 0;
     while (rc == 0 && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_OPT_KEY: req->keys.key_file = optarg; break;
-        case ZB_OPT_PASSPHRASE_FILE: req->keys.passphrase_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_KEY_FILE): req->keys.key_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PASSPHRASE_FILE): req->keys.passphrase_file = optarg; break;
         case OPT_PATH: rc = zb_strv_push(&req->paths, optarg); break;
-        case ZB_OPT_FORCE: req->force = 1; break;
+        case ZB_SETTING_OPT(ZB_SET_FORCE): req->force = 1; break;
         case OPT_VOLUME: rc = zb_strv_push(&req->volumes, optarg); break;
-        case OPT_VOLUME_OPTIONS_FROM_ARCHIVE: req->volume.options_from_archive = 1; break;
-        case OPT_ALLOW_HOST_BIND: req->volume.allow_host_bind = 1; break;
+        case ZB_SETTING_OPT(ZB_SET_VOLUME_OPTIONS_FROM_ARCHIVE): req->volume.options_from_archive = 1; break;
+        case ZB_SETTING_OPT(ZB_SET_ALLOW_HOST_BIND): req->volume.allow_host_bind = 1; break;
         case OPT_VOLUME_API: req->volume.api = 1; break;
         case OPT_VOLUME_AGENT: req->volume.agent = 1; break;
         case OPT_PG_TARGET: req->pg_selected = 1, req->pg.conninfo = optarg; break;
         case OPT_PG_SOURCE: req->pg_source = optarg; break;
-        case OPT_PG_PASSWORD_FILE: req->pg.password_file = optarg; break;
-        case OPT_JOBS: rc = zb_cli_parse_int(&req->pg.jobs, optarg, "--jobs", 1, 64); break;
+        case ZB_SETTING_OPT(ZB_SET_PG_PASSWORD_FILE): req->pg.password_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PG_JOBS): rc = zb_cli_parse_int(&req->pg.jobs, optarg, "--jobs", 1, 64); break;
         case OPT_TABLE: rc = zb_strv_push(&req->pg_tables, optarg); break;
         case OPT_SCHEMA: rc = zb_strv_push(&req->pg_schemas, optarg); break;
         case OPT_NO_OWNER: req->pg.no_owner = 1; break;

@@ -1,5 +1,6 @@
 #include "zakpos_backup/command/run.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/command/backup.h"
 #include "zakpos_backup/command/prune.h"
 #include "zakpos_backup/command/verify.h"
@@ -197,17 +198,19 @@ static int run_job(zb_context *ctx, const zb_config *c, const zb_config_job *job
 
 int zb_cmd_run(zb_context *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {
+    static const struct option local[] = {
         {"verbose", no_argument, NULL, 'v'},
-        {"lock-wait", required_argument, NULL, ZB_OPT_LOCK_WAIT},
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "run", local) < 0)
+        return zb_error_code();
     int opt, verbose = zb_log_threshold >= ZB_LOG_DETAIL, lock_wait = -1, rc = 0;
     while ((opt = getopt_long(argc, argv, "v", options, NULL)) != -1) {
         switch (opt) {
         case 'v': verbose = 1; break;
-        case ZB_OPT_LOCK_WAIT:
+        case ZB_SETTING_OPT(ZB_SET_LOCK_WAIT):
             if ((rc = zb_cli_parse_duration(&lock_wait, optarg, "--lock-wait")) < 0)
                 return rc;
             break;

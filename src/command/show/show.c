@@ -1,6 +1,7 @@
 #include "zakpos_backup/command/show.h"
 #include "zakpos_backup/archive/reader.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/timeutil.h"
@@ -100,21 +101,21 @@ static int print_manifest(zb_archive_reader *r, json_t *m, int entries)
 
 int zb_cmd_show(zb_context *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"key", required_argument, NULL, ZB_OPT_KEY},
-        {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
+    static const struct option local[] = {
         {"entries", no_argument, NULL, 'e'},
         {"json", no_argument, NULL, ZB_OPT_JSON},
-        ZB_READ_KEYS_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "show", local) < 0)
+        return zb_error_code();
     zb_read_keys keys = {0};
     int entries = 0, as_json = 0, opt, taken;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_OPT_KEY: keys.key_file = optarg; break;
-        case ZB_OPT_PASSPHRASE_FILE: keys.passphrase_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_KEY_FILE): keys.key_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PASSPHRASE_FILE): keys.passphrase_file = optarg; break;
         case 'e': entries = 1; break;
         case ZB_OPT_JSON: as_json = 1; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;

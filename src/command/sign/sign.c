@@ -2,6 +2,7 @@
 #include "zakpos_backup/archive/reader.h"
 #include "zakpos_backup/archive/sign.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
 
@@ -88,18 +89,19 @@ done:
 int zb_cmd_sign(zb_context *ctx, int argc, char **argv)
 {
     enum { OPT_SIGNING_KEY = ZB_OPT_COMMAND_BASE };
-    static const struct option options[] = {
-        {"key", required_argument, NULL, ZB_OPT_KEY},
-        {"signing-key", required_argument, NULL, OPT_SIGNING_KEY},
+    static const struct option local[] = {
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "sign", local) < 0)
+        return zb_error_code();
     const char *key_file = NULL, *signing_file = NULL;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_OPT_KEY: key_file = optarg; break;
-        case OPT_SIGNING_KEY: signing_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_KEY_FILE): key_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_SIGNING_KEY_FILE): signing_file = optarg; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default: return zb_cli_bad_option("sign", argv);
         }

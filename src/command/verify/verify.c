@@ -1,6 +1,7 @@
 #include "zakpos_backup/command/verify.h"
 #include "zakpos_backup/archive/reader.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/cli/rehearsal.h"
 #include "zakpos_backup/config/config.h"
 #include "zakpos_backup/remote/copy.h"
@@ -116,24 +117,24 @@ static int verify_by_restore(zb_context *ctx, zb_rehearse_options *ro, int as_js
 int zb_cmd_verify(zb_context *ctx, int argc, char **argv)
 {
     enum { OPT_RESTORE = ZB_OPT_COMMAND_BASE };
-    static const struct option options[] = {
-        {"key", required_argument, NULL, ZB_OPT_KEY},
-        {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
+    static const struct option local[] = {
         {"restore", no_argument, NULL, OPT_RESTORE},
         {"json", no_argument, NULL, ZB_OPT_JSON},
         ZB_REHEARSAL_LONG_OPTIONS,
-        ZB_READ_KEYS_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "verify", local) < 0)
+        return zb_error_code();
     zb_verify_request req;
     memset(&req, 0, sizeof(req));
     zb_rehearse_options *ro = &req.ro;
     int opt, rehearsal_options = 0, rc;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_OPT_KEY: ro->keys.key_file = optarg; break;
-        case ZB_OPT_PASSPHRASE_FILE: ro->keys.passphrase_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_KEY_FILE): ro->keys.key_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PASSPHRASE_FILE): ro->keys.passphrase_file = optarg; break;
         case OPT_RESTORE: req.by_restore = 1; break;
         case ZB_OPT_JSON: req.as_json = 1; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
