@@ -12,6 +12,7 @@ Exit 0 when all hold; otherwise one line per failure, each "settings: ...",
 and exit 1.
 """
 import argparse
+import concurrent.futures
 import re
 import subprocess
 import sys
@@ -88,21 +89,21 @@ def main():
             if status != 3 or "unknown key" not in err:
                 fail(f"--{flag} is accepted as a configuration key (exit {status})")
 
-    helps = {}
-    for flag, commands in flags:
-        for command in commands:
-            if command not in helps:
-                helps[command] = run(args.binary, command, "--help")[1]
-            help_text = helps[command]
-            if not re.search(r"--" + re.escape(flag) + r"(?![a-z-])", help_text):
-                fail(f"{command} --help does not name --{flag}")
-            section = man_section(page, "config check" if command == "config" else command)
-            if not re.search(r"--" + re.escape(flag) + r"(?![a-z-])", section):
-                fail(f"the manual page's {command} section does not name --{flag}")
-            # the parser knows the flag: a value, then --help, never "unknown"
-            _, _, err = run(args.binary, command, f"--{flag}=x", "--help")
-            if "is unknown" in err and "is unknown" in run(args.binary, command, f"--{flag}", "--help")[2]:
-                fail(f"{command} does not accept --{flag}")
+    pairs = [(flag, command) for flag, commands in flags for command in commands]
+    names = sorted({command for _, command in pairs})
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        helps = dict(zip(names, pool.map(lambda c: run(args.binary, c, "--help")[1], names)))
+        # the parser knows the flag: a value, then --help, never "unknown"
+        tried = dict(zip(pairs, pool.map(lambda p: run(args.binary, p[1], f"--{p[0]}=x", "--help")[2], pairs)))
+    for flag, command in pairs:
+        named = re.compile(r"--" + re.escape(flag) + r"(?![a-z-])")
+        if not named.search(helps[command]):
+            fail(f"{command} --help does not name --{flag}")
+        if not named.search(man_section(page, "config check" if command == "config" else command)):
+            fail(f"the manual page's {command} section does not name --{flag}")
+        if "is unknown" in tried[(flag, command)] and \
+                "is unknown" in run(args.binary, command, f"--{flag}", "--help")[2]:
+            fail(f"{command} does not accept --{flag}")
 
     if failures:
         return 1
