@@ -23,6 +23,11 @@ int zb_context_config(const zb_config **out, zb_context *ctx)
     return 0;
 }
 
+int zb_context_config_fresh(zb_config *out, const zb_context *ctx)
+{
+    return zb_config_load(out, ctx->config_file);
+}
+
 void zb_context_print(const zb_context *ctx, const char *fmt, ...)
 {
     if (ctx->quiet)

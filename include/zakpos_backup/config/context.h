@@ -20,6 +20,10 @@ void zb_context_init(zb_context *ctx, const char *config_file);
 /* The configuration, loaded the first time it is asked for; a failed load
  * is tried again (and fails again, with its file:line message) next time. */
 int zb_context_config(const zb_config **out, zb_context *ctx);
+/* The file read again into out, for the daemon's reload on SIGHUP: it keeps
+ * the schedule it has unless all of the new one is good, so the context's
+ * copy is left alone. The caller frees out. */
+int zb_context_config_fresh(zb_config *out, const zb_context *ctx);
 /* A command's result on stdout, unless quiet. */
 void zb_context_print(const zb_context *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void zb_context_free(zb_context *ctx);

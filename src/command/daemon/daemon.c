@@ -51,10 +51,10 @@ typedef struct schedule {
 
 /* All or nothing: the new zone is taken only with the schedule computed in
  * it; any error leaves the zone and the schedule the daemon had. */
-static int load(schedule *s, const char *file, const schedule *previous)
+static int load(schedule *s, const zb_context *ctx, const schedule *previous)
 {
     zb_config c;
-    int rc = zb_config_load(&c, file);
+    int rc = zb_context_config_fresh(&c, ctx);
     if (rc < 0)
         return rc;
     char *zone_before = zb_time_zone_save();
@@ -190,9 +190,9 @@ int zb_cmd_daemon(zb_context *ctx, int argc, char **argv)
     }
     if (optind != argc)
         return zb_cli_usage_error("daemon", "unexpected argument '%s'", argv[optind]);
-    const char *config_file = ctx->config_file; /* read again on SIGHUP: a reload is a new load */
+    const char *config_file = ctx->config_file; /* handed to each run, which reads it itself */
     schedule s;
-    int rc = load(&s, config_file, NULL);
+    int rc = load(&s, ctx, NULL);
     if (rc != 0)
         return rc;
     if (s.count == 0)
@@ -206,7 +206,7 @@ int zb_cmd_daemon(zb_context *ctx, int argc, char **argv)
         reap(&s);
         if (zb_reload_requested()) {
             schedule fresh;
-            if (load(&fresh, config_file, &s) == 0) {
+            if (load(&fresh, ctx, &s) == 0) {
                 s = fresh;
                 zb_log_info("configuration reloaded: %zu job%s", s.count, s.count == 1 ? "" : "s");
                 for (size_t i = 0; i < s.count; i++)

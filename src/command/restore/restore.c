@@ -68,20 +68,6 @@ static const char help[] =
     "Entries are never written outside their target: absolute names, '..'\n"
     "and writes through symbolic links are refused (exit 8).\n";
 
-typedef struct restore_request {
-    zb_read_keys keys;
-    const char *archive;
-    zb_strv paths;
-    zb_strv volumes;
-    zb_docker *docker;
-    const char *pg_source;
-    int pg_selected;
-    zb_strv pg_tables, pg_schemas;
-    zb_pg_restore_options pg;
-    int force;
-    zb_volume_restore_options volume;
-    zb_restore_plan *plan;
-} restore_request;
 
 enum {
     OPT_PATH = ZB_OPT_COMMAND_BASE,
@@ -98,7 +84,7 @@ enum {
     OPT_VOLUME_AGENT,
 };
 
-static int parse(zb_context *ctx, restore_request *req, int argc, char **argv)
+static int parse(zb_restore_request *req, int argc, char **argv)
 {
     static const struct option local[] = {
         {"path", required_argument, NULL, OPT_PATH},
@@ -153,7 +139,14 @@ static int parse(zb_context *ctx, restore_request *req, int argc, char **argv)
     if (optind != argc - 1)
         return zb_cli_usage_error("restore", "give exactly one ARCHIVE");
     req->archive = argv[optind];
-    if ((rc = zb_cli_read_keys_configured(ctx, &req->keys)) < 0)
+    return 0;
+}
+
+/* What a request must hold, however it was made. */
+static int check(zb_context *ctx, zb_restore_request *req)
+{
+    int rc = zb_cli_read_keys_configured(ctx, &req->keys);
+    if (rc < 0)
         return rc;
     if (req->paths.count == 0 && !req->pg_selected && req->volumes.count == 0)
         return zb_cli_usage_error("restore", "nothing selected to restore: give --pg-target CONNINFO, --volume NAME "
@@ -174,7 +167,7 @@ static int parse(zb_context *ctx, restore_request *req, int argc, char **argv)
     return 0;
 }
 
-static int add_path_targets(restore_request *req)
+static int add_path_targets(zb_restore_plan *plan, const zb_restore_request *req)
 {
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < req->paths.count; i++) {
@@ -183,66 +176,82 @@ static int add_path_targets(restore_request *req)
         if (!eq || eq == spec || !eq[1])
             return zb_cli_usage_error("restore", "--path takes NAME=TARGETDIR, not '%s'", spec);
         char *name = strndup(spec, (size_t)(eq - spec));
-        rc = name ? zb_restore_plan_add_path(req->plan, name, eq + 1, req->force) : zb_error_set(ZB_ENOMEM, "out of memory");
+        rc = name ? zb_restore_plan_add_path(plan, name, eq + 1, req->force) : zb_error_set(ZB_ENOMEM, "out of memory");
         free(name);
     }
     return rc;
 }
 
-static int add_volume_targets(restore_request *req)
+static int add_volume_targets(zb_restore_plan *plan, zb_docker **docker, zb_restore_request *req)
 {
     if (req->volumes.count == 0)
         return 0;
-    int rc = zb_docker_open(&req->docker, NULL);
+    int rc = zb_docker_open(docker, NULL);
     for (size_t i = 0; rc == 0 && i < req->volumes.count; i++) {
         const char *spec = req->volumes.items[i];
         const char *eq = strchr(spec, '=');
         if (eq == spec || (eq && !eq[1]))
             return zb_cli_usage_error("restore", "--volume takes NAME or NAME=NEWNAME, not '%s'", spec);
         char *name = eq ? strndup(spec, (size_t)(eq - spec)) : zb_strdup(spec);
-        rc = name ? zb_restore_plan_add_volume(req->plan, req->docker, name, eq ? eq + 1 : spec, &req->volume)
+        rc = name ? zb_restore_plan_add_volume(plan, *docker, name, eq ? eq + 1 : spec, &req->volume)
                   : zb_error_set(ZB_ENOMEM, "out of memory");
         free(name);
     }
     return rc;
 }
 
+void zb_restore_request_free(zb_restore_request *req)
+{
+    zb_strv_free(&req->paths);
+    zb_strv_free(&req->volumes);
+    zb_strv_free(&req->pg_tables);
+    zb_strv_free(&req->pg_schemas);
+}
+
 int zb_cmd_restore(zb_context *ctx, int argc, char **argv)
 {
-    restore_request req;
+    zb_restore_request req;
     memset(&req, 0, sizeof(req));
+    int rc = parse(&req, argc, argv);
+    if (rc == 0)
+        rc = zb_restore_run(ctx, &req);
+    zb_restore_request_free(&req);
+    return rc > 0 ? 0 : rc;
+}
+
+int zb_restore_run(zb_context *ctx, zb_restore_request *req)
+{
+    zb_restore_plan *plan = NULL;
+    zb_docker *docker = NULL;
     zb_archive_reader *r = NULL;
     double started = zb_time_monotonic();
-    int rc = parse(ctx, &req, argc, argv);
+    int rc = check(ctx, req);
     if (rc != 0)
         goto done;
-    if ((rc = zb_restore_plan_new(&req.plan)) < 0 || (rc = add_path_targets(&req)) < 0 ||
-        (rc = add_volume_targets(&req)) < 0 || (req.pg_selected && (rc = zb_restore_plan_add_pg(req.plan, req.pg_source, &req.pg)) < 0))
+    if ((rc = zb_restore_plan_new(&plan)) < 0 || (rc = add_path_targets(plan, req)) < 0 ||
+        (rc = add_volume_targets(plan, &docker, req)) < 0 ||
+        (req->pg_selected && (rc = zb_restore_plan_add_pg(plan, req->pg_source, &req->pg)) < 0))
         goto done;
-    if ((rc = zb_archive_reader_open(&r, req.archive, &req.keys)) < 0)
+    if ((rc = zb_archive_reader_open(&r, req->archive, &req->keys)) < 0)
         goto done;
     struct stat st;
-    zb_progress_begin("restore", stat(req.archive, &st) == 0 ? (uint64_t)st.st_size : 0);
-    rc = zb_restore_plan_run(req.plan, r);
+    zb_progress_begin("restore", stat(req->archive, &st) == 0 ? (uint64_t)st.st_size : 0);
+    rc = zb_restore_plan_run(plan, r);
     zb_progress_end();
     if (rc < 0)
         goto done;
-    for (size_t i = 0; i < zb_restore_plan_count(req.plan); i++) {
-        zb_restore_target_info t = zb_restore_plan_target(req.plan, i);
+    for (size_t i = 0; i < zb_restore_plan_count(plan); i++) {
+        zb_restore_target_info t = zb_restore_plan_target(plan, i);
         zb_log_info("restored %s %s into %s", t.kind, t.name, t.target);
-        printf("restored %s %s %s\n", t.kind, t.name, t.target);
+        zb_context_print(ctx, "restored %s %s %s\n", t.kind, t.name, t.target);
     }
     char took[32];
     zb_format_duration(took, sizeof(took), zb_time_monotonic() - started);
     zb_log_info("restore complete in %s", took);
 done:
     zb_progress_end();
-    zb_restore_plan_free(req.plan);
+    zb_restore_plan_free(plan);
     zb_archive_reader_free(r);
-    zb_strv_free(&req.paths);
-    zb_strv_free(&req.volumes);
-    zb_docker_close(req.docker);
-    zb_strv_free(&req.pg_tables);
-    zb_strv_free(&req.pg_schemas);
-    return rc > 0 ? 0 : rc;
+    zb_docker_close(docker);
+    return rc;
 }
