@@ -53,18 +53,24 @@ int zb_cmd_check(zb_context *ctx, int argc, char **argv)
     struct option options[64];
     if (zb_settings_options(options, ZB_ARRAY_LEN(options), "check", local) < 0)
         return zb_error_code();
-    const char *conninfo = NULL, *password_file = NULL;
+    zb_check_request req = {0};
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_SETTING_OPT(ZB_SET_PG_CONNINFO): conninfo = optarg; break;
-        case ZB_SETTING_OPT(ZB_SET_PG_PASSWORD_FILE): password_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PG_CONNINFO): req.conninfo = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PG_PASSWORD_FILE): req.password_file = optarg; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default: return zb_cli_bad_option("check", argv);
         }
     }
     if (optind < argc)
         return zb_cli_usage_error("check", "unexpected argument '%s'", argv[optind]);
+    return zb_check_run(ctx, &req);
+}
+
+int zb_check_run(zb_context *ctx, const zb_check_request *req)
+{
+    const char *conninfo = req->conninfo, *password_file = req->password_file;
     const zb_config *config = NULL;
     int rc = zb_context_config(&config, ctx);
     if (rc < 0)

@@ -54,26 +54,33 @@ int zb_cmd_fetch(zb_context *ctx, int argc, char **argv)
     struct option options[64];
     if (zb_settings_options(options, ZB_ARRAY_LEN(options), "fetch", local) < 0)
         return zb_error_code();
-    const char *remote = NULL, *out = ".";
-    zb_read_keys keys = {0};
+    zb_fetch_request req = {.out = "."};
     int opt, taken;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case 'r': remote = optarg; break;
-        case 'o': out = optarg; break;
+        case 'r': req.remote = optarg; break;
+        case 'o': req.out = optarg; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
-        case ZB_SETTING_OPT(ZB_SET_KEY_FILE): keys.key_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_KEY_FILE): req.keys.key_file = optarg; break;
         default:
-            if ((taken = zb_cli_read_keys_option(&keys, opt, optarg)) < 0)
+            if ((taken = zb_cli_read_keys_option(&req.keys, opt, optarg)) < 0)
                 return taken;
             if (taken == 0)
                 return zb_cli_bad_option("fetch", argv);
         }
     }
-    if (!remote)
+    if (!req.remote)
         return zb_cli_usage_error("fetch", "--remote NAME is required");
     if (optind != argc - 1)
         return zb_cli_usage_error("fetch", "give exactly one ARCHIVE (or latest)");
+    req.archive = argv[optind];
+    return zb_fetch_run(ctx, &req);
+}
+
+int zb_fetch_run(zb_context *ctx, const zb_fetch_request *req)
+{
+    const char *remote = req->remote, *out = req->out;
+    zb_read_keys keys = req->keys;
     const zb_config *config = NULL;
     zb_remote *r = NULL;
     char *name = NULL;
@@ -82,7 +89,7 @@ int zb_cmd_fetch(zb_context *ctx, int argc, char **argv)
     if (rc == 0)
         rc = zb_remote_open_configured(&r, config, remote);
     if (rc == 0)
-        rc = zb_remote_resolve(&name, r, argv[optind]);
+        rc = zb_remote_resolve(&name, r, req->archive);
     if (rc == 0)
         rc = zb_fs_mkdir_p(out, 0700);
     if (rc == 0)
@@ -101,7 +108,7 @@ int zb_cmd_fetch(zb_context *ctx, int argc, char **argv)
     if (rc == 0)
         rc = zb_remote_download_checked(r, name, path.data, check_download, &keys);
     if (rc == 0)
-        printf("%s\n", path.data);
+        zb_context_print(ctx, "%s\n", path.data);
     zb_buf_free(&path);
     zb_buf_free(&sig);
     free(name);

@@ -95,25 +95,32 @@ int zb_cmd_healthcheck(zb_context *ctx, int argc, char **argv)
     struct option options[64];
     if (zb_settings_options(options, ZB_ARRAY_LEN(options), "healthcheck", local) < 0)
         return zb_error_code();
-    const char *repo = NULL, *max_age_text = NULL;
-    int opt;
+    zb_healthcheck_request req = {NULL, -1};
+    int opt, rc;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_SETTING_OPT(ZB_SET_REPO): repo = optarg; break;
-        case ZB_SETTING_OPT(ZB_SET_HEALTHCHECK_MAX_AGE): max_age_text = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_REPO): req.repo = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_HEALTHCHECK_MAX_AGE):
+            if ((rc = zb_cli_parse_duration(&req.max_age_seconds, optarg, "--max-age")) < 0)
+                return rc;
+            break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default: return zb_cli_bad_option("healthcheck", argv);
         }
     }
     if (optind < argc)
         return zb_cli_usage_error("healthcheck", "unexpected argument '%s'", argv[optind]);
+    return zb_healthcheck_run(ctx, &req);
+}
+
+int zb_healthcheck_run(zb_context *ctx, const zb_healthcheck_request *req)
+{
+    const char *repo = req->repo;
     const zb_config *config = NULL;
     int rc = zb_context_config(&config, ctx);
     if (rc < 0)
         return rc;
-    int max_age = config->healthcheck_max_age_seconds;
-    if (max_age_text && (rc = zb_cli_parse_duration(&max_age, max_age_text, "--max-age")) < 0)
-        return rc;
+    int max_age = req->max_age_seconds >= 0 ? req->max_age_seconds : config->healthcheck_max_age_seconds;
     zb_repo_list list;
     const char *where = repo ? repo : config->repo;
     rc = zb_repo_scan(&list, where);

@@ -110,17 +110,17 @@ int zb_cmd_show(zb_context *ctx, int argc, char **argv)
     struct option options[64];
     if (zb_settings_options(options, ZB_ARRAY_LEN(options), "show", local) < 0)
         return zb_error_code();
-    zb_read_keys keys = {0};
-    int entries = 0, as_json = 0, opt, taken;
+    zb_show_request req = {0};
+    int opt, taken;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_SETTING_OPT(ZB_SET_KEY_FILE): keys.key_file = optarg; break;
-        case ZB_SETTING_OPT(ZB_SET_PASSPHRASE_FILE): keys.passphrase_file = optarg; break;
-        case 'e': entries = 1; break;
-        case ZB_OPT_JSON: as_json = 1; break;
+        case ZB_SETTING_OPT(ZB_SET_KEY_FILE): req.keys.key_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PASSPHRASE_FILE): req.keys.passphrase_file = optarg; break;
+        case 'e': req.entries = 1; break;
+        case ZB_OPT_JSON: req.as_json = 1; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default:
-            if ((taken = zb_cli_read_keys_option(&keys, opt, optarg)) < 0)
+            if ((taken = zb_cli_read_keys_option(&req.keys, opt, optarg)) < 0)
                 return taken;
             if (taken == 0)
                 return zb_cli_bad_option("show", argv);
@@ -128,12 +128,21 @@ int zb_cmd_show(zb_context *ctx, int argc, char **argv)
     }
     if (optind != argc - 1)
         return zb_cli_usage_error("show", "give exactly one ARCHIVE");
-    const char *path = argv[optind];
-    if ((taken = zb_cli_read_keys_configured(ctx, &keys)) < 0)
-        return taken;
+    req.archive = argv[optind];
+    return zb_show_run(ctx, &req);
+}
+
+int zb_show_run(zb_context *ctx, zb_show_request *req)
+{
+    const char *path = req->archive;
+    zb_read_keys keys = req->keys;
+    int entries = req->entries, as_json = req->as_json;
+    int rc = zb_cli_read_keys_configured(ctx, &keys);
+    if (rc < 0)
+        return rc;
     json_t *header = NULL;
     zb_archive_reader *r = NULL;
-    int rc = zb_archive_describe_header(&header, path);
+    rc = zb_archive_describe_header(&header, path);
     if (rc < 0)
         return rc;
     int encrypted = strcmp(json_string_value(json_object_get(header, "protection")), "none") != 0;
@@ -162,7 +171,7 @@ int zb_cmd_show(zb_context *ctx, int argc, char **argv)
         }
         char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (text)
-            printf("%s\n", text);
+            zb_context_print(ctx, "%s\n", text);
         free(text);
         json_decref(doc);
     } else if (rc == 0) {
