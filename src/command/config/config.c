@@ -114,11 +114,17 @@ int zb_cmd_config(zb_context *ctx, int argc, char **argv)
     }
     if (optind < argc)
         return zb_cli_usage_error("config", "unexpected argument '%s'", argv[optind]);
+    return zb_config_check_run(ctx);
+}
+
+int zb_config_check_run(zb_context *ctx)
+{
     const zb_config *c = NULL;
     int rc = zb_context_config(&c, ctx);
     if (rc < 0)
         return rc;
-    if ((rc = check_recipients(c)) == 0 && (rc = check_signing_key(c)) == 0 && (rc = check_key_file(c)) == 0)
+    if ((rc = check_recipients(c)) == 0 && (rc = check_signing_key(c)) == 0 && (rc = check_key_file(c)) == 0 &&
+        !ctx->quiet)
         zb_config_print(c, stdout);
     return rc;
 }
