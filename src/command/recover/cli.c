@@ -129,13 +129,21 @@ int zb_cmd_recover(zb_context *ctx, int argc, char **argv)
     zb_recover_request req;
     memset(&req, 0, sizeof(req));
     zb_strv paths = {0};
+    int rc = parse(&req, &paths, argc, argv);
+    if (rc == 0)
+        rc = zb_recover_run(ctx, &req);
+    zb_strv_free(&paths);
+    return rc > 0 ? 0 : rc;
+}
+
+int zb_recover_run(zb_context *ctx, const zb_recover_request *given)
+{
+    zb_recover_request req = *given;
     const zb_config *c = NULL;
     char *archive = NULL;
     zb_remote_fetched *fetched = NULL;
-    int rc = parse(&req, &paths, argc, argv);
-    if (rc != 0)
-        goto done;
-    if ((rc = zb_context_config(&c, ctx)) < 0)
+    int rc = zb_context_config(&c, ctx);
+    if (rc < 0)
         goto done;
     if (!req.keys.key_file && !req.keys.passphrase_file && c->key_file && *c->key_file)
         req.keys.key_file = c->key_file;
@@ -150,12 +158,11 @@ int zb_cmd_recover(zb_context *ctx, int argc, char **argv)
     req.archive = archive;
     req.fetched_from = zb_remote_fetched_from();
     req.fetch_seconds = zb_remote_fetched_seconds();
-    rc = zb_recover_run(&req, c);
+    rc = zb_recover_phases(&req, c);
     if (rc < 0)
         zb_error_context("recover failed");
 done:
     zb_remote_fetched_free(fetched);
     free(archive);
-    zb_strv_free(&paths);
-    return rc > 0 ? 0 : rc;
+    return rc;
 }
