@@ -14,6 +14,16 @@
 
 int zb_cmd_run(zb_context *ctx, int argc, char **argv);
 
+typedef struct zb_run_request {
+    const char *job; /* a [job NAME] of the configuration */
+    int lock_wait;   /* seconds; -1: daemon.lock_wait */
+    int verbose;     /* log at info level; else warnings and errors only */
+} zb_run_request;
+
+/* Runs the job once: its command's request built from the configuration,
+ * then the metrics file and the webhook. */
+int zb_run_job(zb_context *ctx, const zb_run_request *req);
+
 /* A backup job's request and what it owns: the words of the lists and the
  * NAME=DIR of each path. */
 typedef struct zb_run_backup {

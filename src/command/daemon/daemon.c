@@ -172,8 +172,8 @@ int zb_cmd_daemon(zb_context *ctx, int argc, char **argv)
     struct option options[64];
     if (zb_settings_options(options, ZB_ARRAY_LEN(options), "daemon", local) < 0)
         return zb_error_code();
+    zb_daemon_request req = {argv[0], NULL};
     int opt, seconds = 0;
-    const char *lock_wait = NULL; /* passed on as given: each run reads it */
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         if (opt == ZB_OPT_HELP) {
             fputs(help, stdout);
@@ -183,13 +183,19 @@ int zb_cmd_daemon(zb_context *ctx, int argc, char **argv)
             int rc = zb_cli_parse_duration(&seconds, optarg, "--lock-wait");
             if (rc < 0)
                 return rc;
-            lock_wait = optarg;
+            req.lock_wait = optarg;
             continue;
         }
         return zb_cli_bad_option("daemon", argv);
     }
     if (optind != argc)
         return zb_cli_usage_error("daemon", "unexpected argument '%s'", argv[optind]);
+    return zb_daemon_run(ctx, &req);
+}
+
+int zb_daemon_run(zb_context *ctx, const zb_daemon_request *req)
+{
+    const char *lock_wait = req->lock_wait;
     const char *config_file = ctx->config_file; /* handed to each run, which reads it itself */
     schedule s;
     int rc = load(&s, ctx, NULL);
@@ -224,7 +230,7 @@ int zb_cmd_daemon(zb_context *ctx, int argc, char **argv)
                 continue;
             if (j->running) {
                 zb_log_warn("job %s: its previous run is still going; this run is skipped", j->name);
-            } else if ((j->running = start_run(j, argv[0], config_file, s.random_delay, lock_wait)) < 0) {
+            } else if ((j->running = start_run(j, req->self, config_file, s.random_delay, lock_wait)) < 0) {
                 j->running = 0;
                 zb_log_error("job %s: cannot start a run: %s", j->name, strerror(errno));
             } else {

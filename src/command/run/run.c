@@ -206,12 +206,13 @@ int zb_cmd_run(zb_context *ctx, int argc, char **argv)
     struct option options[64];
     if (zb_settings_options(options, ZB_ARRAY_LEN(options), "run", local) < 0)
         return zb_error_code();
-    int opt, verbose = zb_log_threshold >= ZB_LOG_DETAIL, lock_wait = -1, rc = 0;
+    zb_run_request req = {NULL, -1, zb_log_threshold >= ZB_LOG_DETAIL};
+    int opt, rc = 0;
     while ((opt = getopt_long(argc, argv, "v", options, NULL)) != -1) {
         switch (opt) {
-        case 'v': verbose = 1; break;
+        case 'v': req.verbose = 1; break;
         case ZB_SETTING_OPT(ZB_SET_LOCK_WAIT):
-            if ((rc = zb_cli_parse_duration(&lock_wait, optarg, "--lock-wait")) < 0)
+            if ((rc = zb_cli_parse_duration(&req.lock_wait, optarg, "--lock-wait")) < 0)
                 return rc;
             break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
@@ -220,9 +221,17 @@ int zb_cmd_run(zb_context *ctx, int argc, char **argv)
     }
     if (optind != argc - 1)
         return zb_cli_usage_error("run", "give exactly one JOB");
-    const char *name = argv[optind];
+    req.job = argv[optind];
+    return zb_run_job(ctx, &req);
+}
+
+int zb_run_job(zb_context *ctx, const zb_run_request *req)
+{
+    const char *name = req->job;
+    int verbose = req->verbose, lock_wait = req->lock_wait;
     const zb_config *c = NULL;
-    if ((rc = zb_context_config(&c, ctx)) < 0)
+    int rc = zb_context_config(&c, ctx);
+    if (rc < 0)
         return rc;
     if (lock_wait < 0)
         lock_wait = c->lock_wait_seconds;
