@@ -8,7 +8,7 @@
 
 static const char *const command_names[] = {"keygen", "backup", "verify", "drill", "list", "latest", "prune", "config",
                                             "healthcheck", "check", "show", "sign", "restore", "run", "daemon",
-                                            "fetch", "remote"};
+                                            "fetch", "remote", "recover"};
 
 /* A row is a key, a flag or both; a safety switch is a flag only. */
 static void rows_are_whole(void **state)
@@ -93,4 +93,32 @@ static void getopt_tables_come_from_the_table(void **state)
     assert_int_equal(zb_settings_options(options, 3, "show", local), ZB_EFAIL);
 }
 
-ZB_TEST_MAIN(rows_are_whole, the_key_group_is_one_group, getopt_tables_come_from_the_table)
+/* The flag of the table's row with that name in command's getopt table, or NULL. */
+static const struct option *find_flag(const struct option *options, const char *name)
+{
+    for (; options->name; options++)
+        if (strcmp(options->name, name) == 0)
+            return options;
+    return NULL;
+}
+
+/* A yes/no setting's flag says yes and takes no value (--with-role-passwords
+ * must not swallow the next argument); recover reads its key and path
+ * options from the table like restore. */
+static void yes_no_flags_take_no_value(void **state)
+{
+    (void)state;
+    struct option options[64];
+    assert_int_equal(zb_settings_options(options, ZB_ARRAY_LEN(options), "backup", NULL), 0);
+    const struct option *roles = find_flag(options, "with-role-passwords");
+    assert_non_null(roles);
+    assert_int_equal(roles->has_arg, no_argument);
+    assert_int_equal(roles->val, ZB_SETTING_OPT(ZB_SET_PG_WITH_ROLE_PASSWORDS));
+    assert_int_equal(zb_settings_options(options, ZB_ARRAY_LEN(options), "recover", NULL), 0);
+    static const char *const recover_flags[] = {"key", "passphrase-file", "trust", "allow-untrusted", "allow-unencrypted",
+                                                "repo", "jobs", "pg-password-file", "docker-host", "force"};
+    for (size_t i = 0; i < ZB_ARRAY_LEN(recover_flags); i++)
+        assert_non_null(find_flag(options, recover_flags[i]));
+}
+
+ZB_TEST_MAIN(rows_are_whole, the_key_group_is_one_group, getopt_tables_come_from_the_table, yes_no_flags_take_no_value)
