@@ -1,3 +1,3 @@
-#include "zakpos_backup/cli/cli.h"
+#include "zakpos_backup/command/table.h"
 
-int main(int argc, char **argv) { return zb_cli_main(argc, argv); }
+int main(int argc, char **argv) { return zb_command_main(argc, argv); }

@@ -1,10 +1,12 @@
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/parse.h"
 #include "zakpos_backup/config/config.h"
+#include "zakpos_backup/config/settings.h"
 
-#include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,10 +37,8 @@ void zb_strv_free(zb_strv *v)
 
 int zb_cli_parse_int(int *out, const char *text, const char *option, int min, int max)
 {
-    char *end = NULL;
-    errno = 0;
-    long value = strtol(text, &end, 10);
-    if (errno || !end || *end || end == text || value < min || value > max)
+    long long value = 0;
+    if (zb_parse_int(&value, text, min, max) < 0)
         return zb_error_set(ZB_EUSAGE, "%s takes a whole number from %d to %d, not '%s'", option, min, max, text);
     *out = (int)value;
     return 0;
@@ -46,30 +46,19 @@ int zb_cli_parse_int(int *out, const char *text, const char *option, int min, in
 
 int zb_cli_parse_size(size_t *out, const char *text, const char *option)
 {
-    char *end = NULL;
-    errno = 0;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (errno || end == text || text[0] == '-')
+    unsigned long long value = 0;
+    if (zb_parse_size(&value, text) < 0 || value > SIZE_MAX)
         return zb_error_set(ZB_EUSAGE, "%s takes a size such as 256K or 64M, not '%s'", option, text);
-    unsigned long long scale = 1;
-    if (*end == 'K' || *end == 'k')
-        scale = 1024ull;
-    else if (*end == 'M' || *end == 'm')
-        scale = 1024ull * 1024;
-    else if (*end == 'G' || *end == 'g')
-        scale = 1024ull * 1024 * 1024;
-    else if (*end != '\0')
-        return zb_error_set(ZB_EUSAGE, "%s takes a size such as 256K or 64M, not '%s'", option, text);
-    if (scale > 1 && end[1] != '\0' && strcmp(end + 1, "iB") != 0 && strcmp(end + 1, "B") != 0)
-        return zb_error_set(ZB_EUSAGE, "%s takes a size such as 256K or 64M, not '%s'", option, text);
-    *out = (size_t)(value * scale);
+    *out = (size_t)value;
     return 0;
 }
 
 int zb_cli_parse_duration(int *seconds, const char *text, const char *option)
 {
-    if (zb_config_parse_duration(seconds, text, option) < 0)
-        return zb_error_set(ZB_EUSAGE, "%s", zb_error_message());
+    long long value = 0;
+    if (zb_parse_duration(&value, text, ZB_DURATION_MAX_SECONDS) < 0)
+        return zb_error_set(ZB_EUSAGE, "%s takes a duration such as 90s, 15m, 26h or 7d, not '%s'", option, text);
+    *seconds = (int)value;
     return 0;
 }
 
@@ -93,16 +82,18 @@ int zb_cli_bad_option(const char *command, char **argv)
 int zb_cli_read_keys_option(zb_read_keys *keys, int opt, const char *arg)
 {
     switch (opt) {
-    case ZB_OPT_TRUST:
+    case ZB_SETTING_OPT(ZB_SET_KEY_FILE): keys->key_file = arg; return 1;
+    case ZB_SETTING_OPT(ZB_SET_PASSPHRASE_FILE): keys->passphrase_file = arg; return 1;
+    case ZB_SETTING_OPT(ZB_SET_TRUST):
         if (keys->trust_count == ZB_TRUST_MAX_FILES)
             return zb_error_set(ZB_EUSAGE, "at most %d --trust files", ZB_TRUST_MAX_FILES);
         keys->trust_files[keys->trust_count++] = arg;
         return 1;
-    case ZB_OPT_ALLOW_UNTRUSTED:
+    case ZB_SETTING_OPT(ZB_SET_ALLOW_UNTRUSTED):
         keys->allow_untrusted = 1;
         zb_log_warn("--allow-untrusted: archives that no trusted writer signed are read too");
         return 1;
-    case ZB_OPT_ALLOW_UNENCRYPTED:
+    case ZB_SETTING_OPT(ZB_SET_ALLOW_UNENCRYPTED):
         keys->allow_unencrypted = 1;
         zb_log_warn("--allow-unencrypted: unencrypted archives are read although a key or passphrase was given");
         return 1;
@@ -111,22 +102,22 @@ int zb_cli_read_keys_option(zb_read_keys *keys, int opt, const char *arg)
     }
 }
 
-/* Space-separated file names of repository.trust, copied here: the
- * configuration is freed before the archive is read. */
+/* Space-separated file names of repository.trust, each copied here as a
+ * string of its own. */
 static char configured_trust[ZB_TRUST_MAX_FILES][PATH_MAX];
 
-int zb_cli_read_keys_configured(zb_read_keys *keys)
+int zb_cli_read_keys_configured(zb_context *ctx, zb_read_keys *keys)
 {
-    return keys->key_file ? zb_cli_read_trust_configured(keys) : 0;
+    return keys->key_file ? zb_cli_read_trust_configured(ctx, keys) : 0;
 }
 
-int zb_cli_read_trust_configured(zb_read_keys *keys)
+int zb_cli_read_trust_configured(zb_context *ctx, zb_read_keys *keys)
 {
-    zb_config c;
-    int rc = zb_config_load(&c, zb_cli_config_file());
+    const zb_config *c = NULL;
+    int rc = zb_context_config(&c, ctx);
     if (rc < 0)
         return rc;
-    const char *at = c.trust ? c.trust : "";
+    const char *at = c->trust ? c->trust : "";
     size_t slot = 0;
     while (rc == 0 && *at) {
         size_t len = strcspn(at, " \t,");
@@ -142,6 +133,5 @@ int zb_cli_read_trust_configured(zb_read_keys *keys)
         at += len;
         at += strspn(at, " \t,");
     }
-    zb_config_free(&c);
     return rc;
 }

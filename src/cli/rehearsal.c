@@ -1,18 +1,19 @@
 #include "zakpos_backup/cli/rehearsal.h"
 #include "zakpos_backup/common/log.h"
+#include "zakpos_backup/config/settings.h"
 
 int zb_cli_rehearsal_option(zb_rehearse_options *o, int opt, const char *arg)
 {
     switch (opt) {
-    case ZB_OPT_PG_TARGET: o->pg_conninfo = arg; return 1;
-    case ZB_OPT_PG_PASSWORD_FILE: o->pg_password_file = arg; return 1;
-    case ZB_OPT_JOBS: {
+    case ZB_SETTING_OPT(ZB_SET_VERIFY_PG_CONNINFO): o->pg_conninfo = arg; return 1;
+    case ZB_SETTING_OPT(ZB_SET_VERIFY_PG_PASSWORD_FILE): o->pg_password_file = arg; return 1;
+    case ZB_SETTING_OPT(ZB_SET_PG_JOBS): {
         int rc = zb_cli_parse_int(&o->pg_jobs, arg, "--jobs", 1, 64);
         return rc < 0 ? rc : 1;
     }
     case ZB_OPT_NO_OWNER: o->no_owner = 1; return 1;
     case ZB_OPT_NO_ACL: o->no_acl = 1; return 1;
-    case ZB_OPT_DOCKER_HOST: o->docker_host = arg; return 1;
+    case ZB_SETTING_OPT(ZB_SET_DOCKER_HOST): o->docker_host = arg; return 1;
     case ZB_OPT_KEEP: o->keep = 1; return 1;
     case ZB_OPT_SCRATCH_DIR: o->scratch_dir = arg; return 1;
     default: return 0;

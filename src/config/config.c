@@ -4,7 +4,9 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/parse.h"
 #include "zakpos_backup/common/timezone.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/config/validate.h"
 #include "zakpos_backup/schedule/cron.h"
 
@@ -18,87 +20,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
-typedef enum {
-    T_STRING,   /* plain text (paths, names) */
-    T_SECRET,   /* the value itself is secret: masked when printed */
-    T_CONNINFO, /* a libpq conninfo or URI: its password is masked */
-    T_INT,
-    T_BOOL,
-    T_DURATION, /* seconds */
-    T_WITHIN,   /* a --keep-within duration */
-} key_type;
+/* The configuration keys are the settings table's rows with a section. */
+static const zb_setting *const keys = zb_settings;
 
-typedef struct key_spec {
-    const char *section;
-    const char *key;
-    const char *env;      /* NULL: no variable; a secret also reads ENV_FILE */
-    key_type type;
-    size_t offset;
-    int min, max;
-    const char *fallback; /* the built-in default, as text */
-    unsigned rules;       /* enum zb_value_rule: what the value must be beyond its type */
-} key_spec;
+static int is_key(size_t i) { return keys[i].section != NULL; }
 
-#define AT(field) offsetof(zb_config, field)
-#define KEEP_AT(rule) (offsetof(zb_config, keep) + offsetof(zb_retention_policy, count) + (rule) * sizeof(int))
-
-/* The zakpos stack of the Docker design: its database and user, its named
- * volumes but PostgreSQL's own (the logical snapshot covers that one). */
-static const key_spec keys[] = {
-    {"repository", "path", "ZAKPOS_BACKUP_REPO", T_STRING, AT(repo), 0, 0, "/var/backups/zakpos-backup", ZB_VALUE_ABSOLUTE},
-    {"repository", "name", "ZAKPOS_BACKUP_NAME", T_STRING, AT(archive_name), 0, 0, "zakpos", 0},
-    {"repository", "recipients", "ZAKPOS_BACKUP_RECIPIENTS", T_STRING, AT(recipients), 0, 0, "", ZB_VALUE_ABSOLUTE | ZB_VALUE_READABLE | ZB_VALUE_LIST},
-    {"repository", "passphrase_file", "ZAKPOS_BACKUP_PASSPHRASE_FILE", T_STRING, AT(passphrase_file), 0, 0, "", ZB_VALUE_ABSOLUTE | ZB_VALUE_READABLE},
-    {"repository", "key_file", "ZAKPOS_BACKUP_KEY_FILE", T_STRING, AT(key_file), 0, 0, "", ZB_VALUE_ABSOLUTE | ZB_VALUE_READABLE},
-    {"repository", "signing_key_file", "ZAKPOS_BACKUP_SIGNING_KEY_FILE", T_STRING, AT(signing_key_file), 0, 0, "", ZB_VALUE_ABSOLUTE | ZB_VALUE_READABLE},
-    {"repository", "trust", "ZAKPOS_BACKUP_TRUST", T_STRING, AT(trust), 0, 0, "", ZB_VALUE_ABSOLUTE | ZB_VALUE_READABLE | ZB_VALUE_LIST},
-    {"repository", "zstd_level", "ZAKPOS_BACKUP_ZSTD_LEVEL", T_INT, AT(zstd_level), 1, 19, "3", 0},
-    {"repository", "keep_last", NULL, T_INT, KEEP_AT(ZB_KEEP_LAST), -1, 1000000, "0", 0},
-    {"repository", "keep_hourly", NULL, T_INT, KEEP_AT(ZB_KEEP_HOURLY), -1, 1000000, "0", 0},
-    {"repository", "keep_daily", NULL, T_INT, KEEP_AT(ZB_KEEP_DAILY), -1, 1000000, "7", 0},
-    {"repository", "keep_weekly", NULL, T_INT, KEEP_AT(ZB_KEEP_WEEKLY), -1, 1000000, "4", 0},
-    {"repository", "keep_monthly", NULL, T_INT, KEEP_AT(ZB_KEEP_MONTHLY), -1, 1000000, "12", 0},
-    {"repository", "keep_yearly", NULL, T_INT, KEEP_AT(ZB_KEEP_YEARLY), -1, 1000000, "0", 0},
-    {"repository", "keep_within", NULL, T_WITHIN, AT(keep), 0, 0, "", 0},
-    {"postgres", "enabled", "ZAKPOS_BACKUP_PG_ENABLED", T_BOOL, AT(pg_enabled), 0, 1, "yes", 0},
-    {"postgres", "conninfo", "ZAKPOS_BACKUP_PG_CONNINFO", T_CONNINFO, AT(pg_conninfo), 0, 0,
-     "postgresql://zakpos_user@zakpos-postgres:5432/zakpos_db", 0},
-    {"postgres", "password_file", "ZAKPOS_BACKUP_PG_PASSWORD_FILE", T_STRING, AT(pg_password_file), 0, 0, "", ZB_VALUE_ABSOLUTE | ZB_VALUE_READABLE},
-    {"postgres", "jobs", "ZAKPOS_BACKUP_PG_JOBS", T_INT, AT(pg_jobs), 0, 64, "0", 0},
-    {"postgres", "with_role_passwords", NULL, T_BOOL, AT(pg_with_role_passwords), 0, 1,
-     "no", 0},
-    /* The server and role verify --restore, drill and verify-restore jobs
-     * restore into: the archive's SQL runs there (docs/SECURITY.md), so a
-     * scratch server and a role without superuser belong here. */
-    {"verify", "pg_conninfo", "ZAKPOS_BACKUP_VERIFY_PG_CONNINFO", T_CONNINFO, AT(verify_pg_conninfo), 0, 0, "", 0},
-    {"verify", "pg_password_file", "ZAKPOS_BACKUP_VERIFY_PG_PASSWORD_FILE", T_STRING, AT(verify_pg_password_file), 0, 0,
-     "", ZB_VALUE_ABSOLUTE | ZB_VALUE_READABLE},
-    {"docker", "enabled", "ZAKPOS_BACKUP_VOLUMES_ENABLED", T_BOOL, AT(volumes_enabled), 0, 1, "yes", 0},
-    {"docker", "host", "DOCKER_HOST", T_STRING, AT(docker_host), 0, 0, "unix:///var/run/docker.sock", 0},
-    {"docker", "volumes", "ZAKPOS_BACKUP_VOLUMES", T_STRING, AT(volumes), 0, 0,
-     "zakpos_redis_data zakpos_kafka_data zakpos_kafka_logs zakpos_zookeeper_data zakpos_zookeeper_logs "
-     "zakpos_api_logs zakpos_expo_cache", 0},
-    /* recover: what proves the stack works again, and where its Compose file is */
-    {"recover", "smoke_command", NULL, T_STRING, AT(recover_smoke_command), 0, 0, "", 0},
-    {"recover", "compose_file", NULL, T_STRING, AT(recover_compose_file), 0, 0, "",
-     ZB_VALUE_ABSOLUTE},
-    {"recover", "compose_project", NULL, T_STRING, AT(recover_compose_project), 0, 0,
-     "", 0},
-    {"recover", "health_timeout", NULL, T_DURATION, AT(recover_health_timeout_seconds), 1, 86400, "5m", 0},
-    {"daemon", "timezone", "ZAKPOS_BACKUP_TZ", T_STRING, AT(timezone), 0, 0, "", ZB_VALUE_ZONE},
-    {"daemon", "random_delay", NULL, T_DURATION, AT(random_delay_seconds), 0, 86400, "0", 0},
-    {"daemon", "healthcheck_max_age", "ZAKPOS_BACKUP_HEALTHCHECK_MAX_AGE", T_DURATION,
-     AT(healthcheck_max_age_seconds), 60, 366 * 86400, "26h", 0},
-    {"daemon", "state_dir", "ZAKPOS_BACKUP_STATE_DIR", T_STRING, AT(state_dir), 0, 0, "/var/lib/zakpos-backup", ZB_VALUE_ABSOLUTE},
-    {"daemon", "metrics_file", "ZAKPOS_BACKUP_METRICS_FILE", T_STRING, AT(metrics_file), 0, 0, "", ZB_VALUE_ABSOLUTE},
-    {"daemon", "webhook_url", "ZAKPOS_BACKUP_WEBHOOK_URL", T_SECRET, AT(webhook_url), 0, 0, "", ZB_VALUE_HTTP_URL},
-    {"daemon", "webhook_on_success", NULL, T_BOOL, AT(webhook_on_success), 0, 1, "no", 0},
-    {"daemon", "lock_wait", "ZAKPOS_BACKUP_LOCK_WAIT", T_DURATION, AT(lock_wait_seconds), 0, 366 * 86400, "1h", 0},
-};
+/* A value kept as an allocated string. */
+static int is_text(const zb_setting *k)
+{
+    return k->type == ZB_SETTING_STRING || k->type == ZB_SETTING_PATH || k->type == ZB_SETTING_LIST ||
+           k->type == ZB_SETTING_SECRET_FILE || k->type == ZB_SETTING_SECRET || k->type == ZB_SETTING_CONNINFO;
+}
 
 static const struct {
     const char *name, *dir;
@@ -119,46 +54,26 @@ static const char *const actions[] = {"backup", "prune", "verify", "verify-resto
 
 int zb_config_parse_duration(int *seconds, const char *text, const char *what)
 {
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    long scale = 1;
-    if (end && *end == 's')
-        end++;
-    else if (end && *end == 'm')
-        scale = 60, end++;
-    else if (end && *end == 'h')
-        scale = 3600, end++;
-    else if (end && *end == 'd')
-        scale = 86400, end++;
-    if (errno || end == text || !end || *end || v < 0 || v > 400L * 86400 / scale)
+    long long value = 0;
+    if (zb_parse_duration(&value, text, ZB_DURATION_MAX_SECONDS) < 0)
         return zb_error_set(ZB_ECONFIG, "%s takes a duration such as 90s, 15m, 26h or 7d, not '%s'", what, text);
-    *seconds = (int)(v * scale);
+    *seconds = (int)value;
     return 0;
 }
 
-static int parse_bool(int *out, const char *text)
-{
-    static const char *yes[] = {"yes", "true", "on", "1"}, *no[] = {"no", "false", "off", "0"};
-    for (size_t i = 0; i < ZB_ARRAY_LEN(yes); i++) {
-        if (strcasecmp(text, yes[i]) == 0)
-            return *out = 1, 0;
-        if (strcasecmp(text, no[i]) == 0)
-            return *out = 0, 0;
-    }
-    return -1;
-}
-
-int zb_config_parse_bool(int *out, const char *text) { return parse_bool(out, text); }
+int zb_config_parse_bool(int *out, const char *text) { return zb_parse_bool(out, text); }
 
 /* Stores text as the value of key k; returns 0 or a message in `why`. */
-static int set_value(zb_config *c, const key_spec *k, const char *text, char *why, size_t why_size)
+static int set_value(zb_config *c, const zb_setting *k, const char *text, char *why, size_t why_size)
 {
     char *base = (char *)c;
     switch (k->type) {
-    case T_STRING:
-    case T_SECRET:
-    case T_CONNINFO: {
+    case ZB_SETTING_STRING:
+    case ZB_SETTING_PATH:
+    case ZB_SETTING_LIST:
+    case ZB_SETTING_SECRET_FILE:
+    case ZB_SETTING_SECRET:
+    case ZB_SETTING_CONNINFO: {
         char **field = (char **)(base + k->offset);
         char *copy = zb_strdup(text);
         if (!copy)
@@ -167,28 +82,26 @@ static int set_value(zb_config *c, const key_spec *k, const char *text, char *wh
         *field = copy;
         return 0;
     }
-    case T_INT: {
-        char *end = NULL;
-        errno = 0;
-        long v = strtol(text, &end, 10);
-        if (errno || end == text || *end || v < k->min || v > k->max)
-            return snprintf(why, why_size, "takes a whole number from %d to %d, not '%s'", k->min, k->max, text), -1;
+    case ZB_SETTING_INT: {
+        long long v = 0;
+        if (zb_parse_int(&v, text, k->min, k->max) < 0)
+            return snprintf(why, why_size, "takes a whole number from %lld to %lld, not '%s'", k->min, k->max, text), -1;
         *(int *)(base + k->offset) = (int)v;
         return 0;
     }
-    case T_BOOL:
-        if (parse_bool((int *)(base + k->offset), text) < 0)
+    case ZB_SETTING_BOOL:
+        if (zb_parse_bool((int *)(base + k->offset), text) < 0)
             return snprintf(why, why_size, "takes yes or no, not '%s'", text), -1;
         return 0;
-    case T_DURATION: {
+    case ZB_SETTING_DURATION: {
         int secs = 0;
         if (zb_config_parse_duration(&secs, text, k->key) < 0 || secs < k->min || secs > k->max)
-            return snprintf(why, why_size, "takes a duration such as 90s, 15m, 26h or 7d (%d s to %d s), not '%s'",
+            return snprintf(why, why_size, "takes a duration such as 90s, 15m, 26h or 7d (%lld s to %lld s), not '%s'",
                             k->min, k->max, text), -1;
         *(int *)(base + k->offset) = secs;
         return 0;
     }
-    case T_WITHIN:
+    case ZB_SETTING_WITHIN:
         if (!*text) {
             c->keep.within_set = 0;
             return 0;
@@ -196,6 +109,8 @@ static int set_value(zb_config *c, const key_spec *k, const char *text, char *wh
         if (zb_retention_parse_within(&c->keep, text) < 0)
             return snprintf(why, why_size, "takes a duration such as 7d, 2y6m or 36h, not '%s'", text), -1;
         return 0;
+    case ZB_SETTING_SWITCH:
+        break;
     }
     return -1;
 }
@@ -436,16 +351,16 @@ static int handle_job(parse_state *st, const char *section, const char *name, co
         return 1;
     }
     if (strcmp(key, "action") == 0) {
-        for (size_t i = 0; i < ZB_ARRAY_LEN(actions); i++)
-            if (strcmp(value, actions[i]) == 0) {
-                free(j->action);
-                j->action = zb_strdup(value);
-                return 1;
-            }
+        int action = 0;
+        if (zb_parse_enum(&action, value, actions, ZB_ARRAY_LEN(actions)) == 0) {
+            free(j->action);
+            j->action = zb_strdup(actions[action]);
+            return 1;
+        }
         return fail_at(st, section, key, "not an action (use backup, prune, verify or verify-restore)");
     }
     if (strcmp(key, "prune") == 0) {
-        if (parse_bool(&j->prune, value) < 0)
+        if (zb_parse_bool(&j->prune, value) < 0)
             return fail_at(st, section, key, "takes yes or no");
         return 1;
     }
@@ -529,8 +444,8 @@ static int handler(void *user, const char *section, const char *key, const char 
     if (strncmp(section, "remote ", 7) == 0 && section[7])
         return handle_remote(st, section, section + 7, key, value);
     int known_section = 0;
-    for (size_t i = 0; i < ZB_ARRAY_LEN(keys); i++) {
-        if (strcmp(keys[i].section, section) != 0)
+    for (size_t i = 0; i < ZB_SET_COUNT; i++) {
+        if (!is_key(i) || strcmp(keys[i].section, section) != 0)
             continue;
         known_section = 1;
         if (strcmp(keys[i].key, key) != 0)
@@ -578,12 +493,12 @@ static int load_file(zb_config *c, const char *file)
 /* ---- environment ---- */
 
 /* A secret may come from VAR or, as Docker secrets do, from the file VAR_FILE names. */
-static int env_value(char **out, const key_spec *k, const char **origin_var)
+static int env_value(char **out, const zb_setting *k, const char **origin_var)
 {
     *out = NULL;
     char file_var[96];
     snprintf(file_var, sizeof(file_var), "%s_FILE", k->env);
-    const char *file = (k->type == T_SECRET || k->type == T_CONNINFO) ? getenv(file_var) : NULL;
+    const char *file = (k->type == ZB_SETTING_SECRET || k->type == ZB_SETTING_CONNINFO) ? getenv(file_var) : NULL;
     if (file) {
         size_t len = 0;
         char *secret = NULL;
@@ -607,8 +522,8 @@ static int env_value(char **out, const key_spec *k, const char **origin_var)
 
 static int apply_environment(zb_config *c)
 {
-    for (size_t i = 0; i < ZB_ARRAY_LEN(keys); i++) {
-        if (!keys[i].env)
+    for (size_t i = 0; i < ZB_SET_COUNT; i++) {
+        if (!is_key(i) || !keys[i].env)
             continue;
         char *value = NULL;
         const char *var = NULL;
@@ -641,8 +556,8 @@ static int fail_key(const zb_config *c, size_t index, const char *why)
 static int check_values(const zb_config *c)
 {
     const char *base = (const char *)c;
-    for (size_t i = 0; i < ZB_ARRAY_LEN(keys); i++) {
-        if (!keys[i].rules || strcmp(c->origins[i], "default") == 0)
+    for (size_t i = 0; i < ZB_SET_COUNT; i++) {
+        if (!is_key(i) || !keys[i].rules || strcmp(c->origins[i], "default") == 0)
             continue;
         char why[600];
         if (zb_config_check_value(keys[i].rules, *(char *const *)(base + keys[i].offset), why, sizeof(why)) < 0)
@@ -653,7 +568,7 @@ static int check_values(const zb_config *c)
 
 static int is_keep_key(size_t i)
 {
-    return strcmp(keys[i].section, "repository") == 0 && strncmp(keys[i].key, "keep_", 5) == 0;
+    return is_key(i) && strcmp(keys[i].section, "repository") == 0 && strncmp(keys[i].key, "keep_", 5) == 0;
 }
 
 /* One meaning for keep_* wherever it appears: any keep_* given replaces the
@@ -663,14 +578,14 @@ static int is_keep_key(size_t i)
 static int settle_retention(zb_config *c)
 {
     size_t given = 0, last_given = 0;
-    for (size_t i = 0; i < ZB_ARRAY_LEN(keys); i++)
+    for (size_t i = 0; i < ZB_SET_COUNT; i++)
         if (is_keep_key(i) && strcmp(c->origins[i], "default") != 0)
             given++, last_given = i;
     if (!given)
         return 0;
     zb_buf dropped = ZB_BUF_INIT;
-    for (size_t i = 0; i < ZB_ARRAY_LEN(keys); i++) {
-        if (!is_keep_key(i) || strcmp(c->origins[i], "default") != 0 || keys[i].type != T_INT)
+    for (size_t i = 0; i < ZB_SET_COUNT; i++) {
+        if (!is_keep_key(i) || strcmp(c->origins[i], "default") != 0 || keys[i].type != ZB_SETTING_INT)
             continue;
         if (strcmp(keys[i].fallback, "0") != 0)
             zb_buf_printf(&dropped, "%s%s = %s", dropped.len ? ", " : "", keys[i].key, keys[i].fallback);
@@ -690,8 +605,8 @@ static int settle_retention(zb_config *c)
 
 const char *zb_config_origin(const zb_config *c, const char *section, const char *key)
 {
-    for (size_t i = 0; i < ZB_ARRAY_LEN(keys); i++)
-        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].key, key) == 0)
+    for (size_t i = 0; i < ZB_SET_COUNT; i++)
+        if (is_key(i) && strcmp(keys[i].section, section) == 0 && strcmp(keys[i].key, key) == 0)
             return c->origins && c->origins[i] ? c->origins[i] : "default";
     return "default";
 }
@@ -707,8 +622,10 @@ int zb_config_use_timezone(const zb_config *c)
 
 static int load_defaults(zb_config *c)
 {
-    for (size_t i = 0; i < ZB_ARRAY_LEN(keys); i++) {
+    for (size_t i = 0; i < ZB_SET_COUNT; i++) {
         char why[300];
+        if (!is_key(i))
+            continue;
         if (set_value(c, &keys[i], keys[i].fallback, why, sizeof(why)) < 0)
             return zb_error_set(ZB_EFAIL, "built-in default of %s.%s: %s", keys[i].section, keys[i].key, why);
         set_origin(c, i, "default", NULL, 0);
@@ -733,7 +650,7 @@ static int load_defaults(zb_config *c)
 int zb_config_load(zb_config *out, const char *file)
 {
     memset(out, 0, sizeof(*out));
-    out->origin_count = ZB_ARRAY_LEN(keys);
+    out->origin_count = ZB_SET_COUNT;
     out->origins = calloc(out->origin_count, sizeof(char *));
     if (!out->origins)
         return zb_error_set(ZB_ENOMEM, "out of memory");
@@ -766,10 +683,10 @@ int zb_config_load(zb_config *out, const char *file)
 void zb_config_free(zb_config *c)
 {
     char *base = (char *)c;
-    for (size_t i = 0; i < ZB_ARRAY_LEN(keys); i++) {
-        if (keys[i].type == T_STRING || keys[i].type == T_SECRET || keys[i].type == T_CONNINFO) {
+    for (size_t i = 0; i < ZB_SET_COUNT; i++) {
+        if (is_key(i) && is_text(&keys[i])) {
             char **field = (char **)(base + keys[i].offset);
-            if (keys[i].type == T_SECRET && *field)
+            if (keys[i].type == ZB_SETTING_SECRET && *field)
                 sodium_memzero(*field, strlen(*field));
             free(*field);
             *field = NULL;
@@ -897,17 +814,23 @@ void zb_config_print(const zb_config *c, FILE *out)
 {
     const char *base = (const char *)c;
     fprintf(out, "# config file: %s\n", c->file ? c->file : "(none: built-in defaults)");
-    for (size_t i = 0; i < ZB_ARRAY_LEN(keys); i++) {
-        const key_spec *k = &keys[i];
+    for (size_t i = 0; i < ZB_SET_COUNT; i++) {
+        const zb_setting *k = &keys[i];
+        if (!is_key(i))
+            continue;
         fprintf(out, "%s.%s = ", k->section, k->key);
         switch (k->type) {
-        case T_STRING: fputs(*(char *const *)(base + k->offset), out); break;
-        case T_SECRET: fputs(**(char *const *)(base + k->offset) ? "****" : "", out); break;
-        case T_CONNINFO: print_conninfo(out, *(char *const *)(base + k->offset)); break;
-        case T_INT: fprintf(out, "%d", *(const int *)(base + k->offset)); break;
-        case T_BOOL: fputs(*(const int *)(base + k->offset) ? "yes" : "no", out); break;
-        case T_DURATION: fprintf(out, "%ds", *(const int *)(base + k->offset)); break;
-        case T_WITHIN: fputs(c->keep.within_set ? c->keep.within_text : "", out); break;
+        case ZB_SETTING_STRING:
+        case ZB_SETTING_PATH:
+        case ZB_SETTING_LIST:
+        case ZB_SETTING_SECRET_FILE: fputs(*(char *const *)(base + k->offset), out); break;
+        case ZB_SETTING_SECRET: fputs(**(char *const *)(base + k->offset) ? "****" : "", out); break;
+        case ZB_SETTING_CONNINFO: print_conninfo(out, *(char *const *)(base + k->offset)); break;
+        case ZB_SETTING_INT: fprintf(out, "%d", *(const int *)(base + k->offset)); break;
+        case ZB_SETTING_BOOL: fputs(*(const int *)(base + k->offset) ? "yes" : "no", out); break;
+        case ZB_SETTING_DURATION: fprintf(out, "%ds", *(const int *)(base + k->offset)); break;
+        case ZB_SETTING_WITHIN: fputs(c->keep.within_set ? c->keep.within_text : "", out); break;
+        case ZB_SETTING_SWITCH: break;
         }
         fprintf(out, "  (%s)\n", c->origins[i]);
     }
@@ -925,8 +848,8 @@ void zb_config_print(const zb_config *c, FILE *out)
 
 int zb_config_is_set(const zb_config *c, const char *section, const char *key)
 {
-    for (size_t i = 0; i < ZB_ARRAY_LEN(keys); i++)
-        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].key, key) == 0)
+    for (size_t i = 0; i < ZB_SET_COUNT; i++)
+        if (is_key(i) && strcmp(keys[i].section, section) == 0 && strcmp(keys[i].key, key) == 0)
             return c->origins && c->origins[i] && strcmp(c->origins[i], "default") != 0;
     return 0;
 }

@@ -2,9 +2,9 @@
 #include "zakpos_backup/config/config.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/parse.h"
 #include "zakpos_backup/config/validate.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,51 +57,8 @@ void zb_config_remote_init(zb_config_remote *r)
     r->unfinished_max_age = 86400;
 }
 
-/* "5M", "64MiB", "1G", "1048576" */
-static int parse_size(unsigned long long *out, const char *text)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno || end == text || text[0] == '-')
-        return -1;
-    unsigned long long scale = 1;
-    switch (*end) {
-    case 'K': case 'k': scale = 1024ull; break;
-    case 'M': case 'm': scale = 1024ull * 1024; break;
-    case 'G': case 'g': scale = 1024ull * 1024 * 1024; break;
-    case '\0': break;
-    default: return -1;
-    }
-    if (scale > 1 && end[1] && strcmp(end + 1, "iB") != 0 && strcmp(end + 1, "B") != 0)
-        return -1;
-    if (v > ~0ull / scale)
-        return -1;
-    *out = v * scale;
-    return 0;
-}
-
-static int parse_seconds(long long *out, const char *text)
-{
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    long long scale = 1;
-    if (errno || end == text || v < 0)
-        return -1;
-    if (*end == 's')
-        end++;
-    else if (*end == 'm')
-        scale = 60, end++;
-    else if (*end == 'h')
-        scale = 3600, end++;
-    else if (*end == 'd')
-        scale = 86400, end++;
-    if (*end || v > 86400LL * 366 / scale)
-        return -1;
-    *out = v * scale;
-    return 0;
-}
+/* remote durations (retry delay, timeouts, ages) stay within a year */
+#define REMOTE_SECONDS_MAX (86400LL * 366)
 
 static int set_keep(zb_config_remote *r, const char *key, const char *value, char *why, size_t why_size)
 {
@@ -118,10 +75,8 @@ static int set_keep(zb_config_remote *r, const char *key, const char *value, cha
     for (int i = 0; i < ZB_KEEP_WITHIN; i++) {
         if (strcmp(key, rules[i]) != 0)
             continue;
-        char *end = NULL;
-        errno = 0;
-        long v = strtol(value, &end, 10);
-        if (errno || end == value || *end || v < -1 || v > 1000000)
+        long long v = 0;
+        if (zb_parse_int(&v, value, -1, 1000000) < 0)
             return snprintf(why, why_size, "takes a whole number from -1 to 1000000, not '%s'", value), -1;
         r->keep.count[i] = (int)v;
         r->keep_set = 1;
@@ -156,17 +111,15 @@ int zb_config_remote_set(zb_config_remote *r, const char *key, const char *value
                 return snprintf(why, why_size, "takes yes or no, not '%s'", value), -1;
             return 0;
         case R_INT: {
-            char *end = NULL;
-            errno = 0;
-            long v = strtol(value, &end, 10);
-            if (errno || end == value || *end || v < k->min || v > k->max)
+            long long v = 0;
+            if (zb_parse_int(&v, value, k->min, k->max) < 0)
                 return snprintf(why, why_size, "takes a whole number from %lld to %lld, not '%s'", k->min, k->max, value), -1;
             *(int *)(base + k->offset) = (int)v;
             return 0;
         }
         case R_SIZE: {
             unsigned long long v = 0;
-            if (parse_size(&v, value) < 0 || v < (unsigned long long)k->min || v > (unsigned long long)k->max)
+            if (zb_parse_size(&v, value) < 0 || v < (unsigned long long)k->min || v > (unsigned long long)k->max)
                 return snprintf(why, why_size, "takes a size such as 5M, 64M or 1G (%lld MiB at least), not '%s'",
                                 k->min / (1024 * 1024), value), -1;
             *(uint64_t *)(base + k->offset) = v;
@@ -174,7 +127,7 @@ int zb_config_remote_set(zb_config_remote *r, const char *key, const char *value
         }
         case R_SECONDS: {
             long long v = 0;
-            if (parse_seconds(&v, value) < 0 || v < k->min || v > k->max)
+            if (zb_parse_duration(&v, value, REMOTE_SECONDS_MAX) < 0 || v < k->min || v > k->max)
                 return snprintf(why, why_size, "takes a duration such as 0s, 2s, 5m, 1h or 1d, not '%s'", value), -1;
             *(int *)(base + k->offset) = (int)v;
             return 0;

@@ -1,6 +1,5 @@
 #include "zakpos_backup/remote/copy.h"
 #include "zakpos_backup/archive/sign.h"
-#include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
@@ -31,13 +30,9 @@ static const zb_config_remote *find(const zb_config *c, const char *name)
     return NULL;
 }
 
-int zb_remote_open_configured(zb_remote **out, zb_config *config, const char *name)
+int zb_remote_open_configured(zb_remote **out, const zb_config *config, const char *name)
 {
     *out = NULL;
-    memset(config, 0, sizeof(*config));
-    int rc = zb_config_load(config, zb_cli_config_file());
-    if (rc < 0)
-        return rc;
     const zb_config_remote *conf = find(config, name);
     return conf ? zb_remote_open(out, conf) : zb_error_code();
 }
@@ -45,8 +40,7 @@ int zb_remote_open_configured(zb_remote **out, zb_config *config, const char *na
 /* ---- backup: copies to the remotes ---- */
 
 struct zb_remote_plan {
-    zb_config config;
-    int loaded;
+    const zb_config *config;
     const zb_config_remote *targets[ZB_CONFIG_MAX_REMOTES];
     size_t count;
 };
@@ -55,23 +49,20 @@ void zb_remote_plan_free(zb_remote_plan *p)
 {
     if (!p)
         return;
-    if (p->loaded)
-        zb_config_free(&p->config);
     free(p);
 }
 
-int zb_remote_plan_new(zb_remote_plan **out, const char *const *names, size_t count, int none)
+int zb_remote_plan_new(zb_remote_plan **out, const zb_config *config, const char *const *names, size_t count, int none)
 {
     *out = NULL;
     zb_remote_plan *p = calloc(1, sizeof(*p));
     if (!p)
         return zb_error_set(ZB_ENOMEM, "out of memory");
     int rc = 0;
+    p->config = config;
     if (!none) {
-        if ((rc = zb_config_load(&p->config, zb_cli_config_file())) == 0)
-            p->loaded = 1;
         for (size_t i = 0; rc == 0 && i < count; i++) {
-            const zb_config_remote *r = find(&p->config, names[i]);
+            const zb_config_remote *r = find(config, names[i]);
             int twice = 0;
             for (size_t k = 0; r && k < p->count; k++)
                 twice |= p->targets[k] == r;
@@ -80,8 +71,8 @@ int zb_remote_plan_new(zb_remote_plan **out, const char *const *names, size_t co
             else if (!twice)
                 p->targets[p->count++] = r;
         }
-        for (size_t i = 0; rc == 0 && count == 0 && i < p->config.remote_count; i++)
-            p->targets[p->count++] = &p->config.remotes[i];
+        for (size_t i = 0; rc == 0 && count == 0 && i < config->remote_count; i++)
+            p->targets[p->count++] = &config->remotes[i];
     }
     if (rc < 0) {
         zb_remote_plan_free(p);
@@ -97,7 +88,7 @@ int zb_remote_plan_new(zb_remote_plan **out, const char *const *names, size_t co
 static int copy_one(zb_remote_plan *p, const zb_config_remote *conf, const char *archive_path)
 {
     zb_remote *r = NULL;
-    const zb_retention_policy *policy = zb_config_remote_policy(conf, &p->config.keep);
+    const zb_retention_policy *policy = zb_config_remote_policy(conf, &p->config->keep);
     long long pending = 1; /* at least the new archive, until it is there */
     char repo[PATH_MAX];
     const char *slash = strrchr(archive_path, '/');
@@ -198,24 +189,37 @@ static double fetched_seconds;
 const char *zb_remote_fetched_from(void) { return fetched_from[0] ? fetched_from : NULL; }
 double zb_remote_fetched_seconds(void) { return fetched_seconds; }
 
-static int fetch_one(zb_remote_fetched *f, char **arg)
+int zb_remote_is_archive_spec(const char *arg) { return strncmp(arg, PREFIX, strlen(PREFIX)) == 0; }
+
+/* Keeps path in f; *local points to the kept copy. */
+static int keep_path(zb_remote_fetched *f, zb_buf *path, const char **local)
+{
+    char **grown = realloc(f->paths, (f->count + 1) * sizeof(*grown));
+    if (!grown)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    f->paths = grown;
+    f->paths[f->count++] = zb_buf_detach(path);
+    *local = f->paths[f->count - 1];
+    return 0;
+}
+
+static int fetch_one(zb_remote_fetched *f, const zb_config *config, const char *arg, const char **local)
 {
     double started = zb_time_monotonic();
-    char *spec = zb_strdup(*arg + strlen(PREFIX));
+    char *spec = zb_strdup(arg + strlen(PREFIX));
     char *slash = spec ? strchr(spec, '/') : NULL;
     if (!spec)
         return zb_error_set(ZB_ENOMEM, "out of memory");
     if (!slash || slash == spec || !slash[1] || strchr(slash + 1, '/')) {
         free(spec);
-        zb_error_set(ZB_EUSAGE, "'%s' is not remote:NAME/ARCHIVE", *arg);
+        zb_error_set(ZB_EUSAGE, "'%s' is not remote:NAME/ARCHIVE", arg);
         return zb_error_hint("for example remote:offsite/latest or remote:offsite/zakpos-20261124T020000Z.zbk");
     }
     *slash = '\0';
-    zb_config config;
     zb_remote *r = NULL;
     char *name = NULL;
     zb_buf path = ZB_BUF_INIT;
-    int rc = zb_remote_open_configured(&r, &config, spec);
+    int rc = zb_remote_open_configured(&r, config, spec);
     if (rc == 0)
         rc = zb_remote_resolve(&name, r, slash + 1);
     if (rc == 0 && !f->dir)
@@ -224,47 +228,23 @@ static int fetch_one(zb_remote_fetched *f, char **arg)
         rc = zb_buf_printf(&path, "%s/%s", f->dir, name);
     if (rc == 0)
         rc = zb_remote_download(r, name, path.data);
+    if (rc == 0)
+        rc = keep_path(f, &path, local);
     if (rc == 0) {
-        char **grown = realloc(f->paths, (f->count + 1) * sizeof(*grown));
-        if (!grown)
-            rc = zb_error_set(ZB_ENOMEM, "out of memory");
-        else {
-            f->paths = grown;
-            f->paths[f->count++] = zb_buf_detach(&path);
-            *arg = f->paths[f->count - 1];
-            zb_log_detail("reading %s%s/%s from %s", PREFIX, spec, name, *arg);
-            snprintf(fetched_from, sizeof(fetched_from), "%s%s/%s", PREFIX, spec, name);
-            fetched_seconds += zb_time_monotonic() - started;
-        }
+        zb_log_detail("reading %s%s/%s from %s", PREFIX, spec, name, *local);
+        snprintf(fetched_from, sizeof(fetched_from), "%s%s/%s", PREFIX, spec, name);
+        fetched_seconds += zb_time_monotonic() - started;
     }
     zb_buf_free(&path);
     free(name);
     zb_remote_close(r);
-    zb_config_free(&config);
     free(spec);
     return rc;
 }
 
-int zb_remote_fetch_args(zb_remote_fetched **out, const char *command, int argc, char **argv)
+int zb_remote_fetch_archive(zb_remote_fetched **f, const zb_config *config, const char *spec, const char **local)
 {
-    *out = NULL;
-    if (strcmp(command, "verify") != 0 && strcmp(command, "restore") != 0 && strcmp(command, "show") != 0 &&
-        strcmp(command, "drill") != 0 && strcmp(command, "recover") != 0)
-        return 0;
-    zb_remote_fetched *f = NULL;
-    int rc = 0;
-    for (int i = 1; rc == 0 && i < argc; i++) {
-        if (strncmp(argv[i], PREFIX, strlen(PREFIX)) != 0)
-            continue;
-        if (!f && !(f = calloc(1, sizeof(*f))))
-            rc = zb_error_set(ZB_ENOMEM, "out of memory");
-        else
-            rc = fetch_one(f, &argv[i]);
-    }
-    if (rc < 0) {
-        zb_remote_fetched_free(f);
-        return rc;
-    }
-    *out = f;
-    return 0;
+    if (!*f && !(*f = calloc(1, sizeof(**f))))
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    return fetch_one(*f, config, spec, local);
 }

@@ -19,4 +19,5 @@ zb_expect_status 0 "a longer limit" -- "$ZB_BIN" healthcheck --max-age 4d
 printf '[daemon]\nhealthcheck_max_age = 5d\n' >conf
 zb_expect_status 0 "the limit from the config file" -- "$ZB_BIN" --config conf healthcheck
 zb_expect_status 2 "a bad duration" -- "$ZB_BIN" healthcheck --max-age soon
+zb_expect_contains "$ZB_LAST_OUTPUT" "--max-age takes a duration such as 90s, 15m, 26h or 7d, not 'soon'" "names the value"
 zb_test_end

@@ -1,5 +1,5 @@
 foreach(t usage roundtrip passphrase trust tamper unsafe_restore interrupt no_encryption prune healthcheck run_job daemon
-        crafted final_flush read_back crafted_limits secrets no_test_hooks)
+        crafted final_flush read_back crafted_limits secrets no_test_hooks settings)
   zb_shell_test(cli.${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.sh LABELS cli)
 endforeach()
 # Every header byte is flipped and verified: the signature slot makes the header longer.

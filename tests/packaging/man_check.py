@@ -150,11 +150,11 @@ def main():
 
     names = set()
     for path in glob.glob(os.path.join(args.source, "src", "**", "*.[ch]"), recursive=True) + \
-            glob.glob(os.path.join(args.source, "include", "**", "*.h"), recursive=True):
+            glob.glob(os.path.join(args.source, "include", "**", "*.[hd]*"), recursive=True):
         text = open(path, encoding="utf-8").read()
         names |= set(re.findall(r'"((?:ZAKPOS_BACKUP|DOCKER|DATABASE)_[A-Z_]+)"', text))
-        for env, kind in re.findall(r'\{"\w+",\s*"\w+",\s*"(\w+)",\s*(T_\w+)', text):
-            if kind in ("T_SECRET", "T_CONNINFO"):
+        for env, kind in re.findall(r'ZB_SETTING\(\w+,\s*(?:NULL|"[^"]*"),\s*"\w+",\s*"\w+",\s*"(\w+)",\s*(\w+)', text):
+            if kind in ("SECRET", "CONNINFO"):
                 names.add(env + "_FILE")
     environment = text_of.get(".SH ENVIRONMENT", "")
     for name in sorted(names):

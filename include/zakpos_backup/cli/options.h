@@ -4,6 +4,7 @@
 #define ZB_CLI_OPTIONS_H
 
 #include "zakpos_backup/archive/keys.h"
+#include "zakpos_backup/config/context.h"
 
 #include <stddef.h>
 
@@ -27,42 +28,26 @@ int zb_cli_parse_duration(int *seconds, const char *text, const char *option);
  * returns ZB_EUSAGE. */
 int zb_cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The global --config FILE, or NULL. */
-const char *zb_cli_config_file(void);
-
 /* For getopt_long's '?': names the offending argument. */
 int zb_cli_bad_option(const char *command, char **argv);
 
-/* getopt_long codes for options several commands share. */
+/* getopt_long codes for options several commands share that are no setting
+ * (the settings table's flags have ZB_SETTING_OPT codes). */
 enum {
-    ZB_OPT_KEY = 1000,
-    ZB_OPT_PASSPHRASE_FILE,
-    ZB_OPT_HELP,
-    ZB_OPT_REPO,
+    ZB_OPT_HELP = 1000,
     ZB_OPT_JSON,
-    ZB_OPT_FORCE,
-    ZB_OPT_PG_TARGET,
-    ZB_OPT_PG_PASSWORD_FILE,
-    ZB_OPT_JOBS,
     ZB_OPT_NO_OWNER,
     ZB_OPT_NO_ACL,
-    ZB_OPT_DOCKER_HOST,
     ZB_OPT_KEEP,
     ZB_OPT_SCRATCH_DIR,
-    ZB_OPT_LOCK_WAIT,
-    ZB_OPT_TRUST,
-    ZB_OPT_ALLOW_UNTRUSTED,
-    ZB_OPT_ALLOW_UNENCRYPTED,
     ZB_OPT_COMMAND_BASE = 1100,
 };
 
-/* The trust options of every command that reads an archive. The two allow_
- * switches exist only here, never as configuration keys or variables: an
- * emergency is decided by the person at the keyboard, each time. */
-#define ZB_READ_KEYS_LONG_OPTIONS                                                                                     \
-    {"trust", required_argument, NULL, ZB_OPT_TRUST}, {"allow-untrusted", no_argument, NULL, ZB_OPT_ALLOW_UNTRUSTED}, \
-        {"allow-unencrypted", no_argument, NULL, ZB_OPT_ALLOW_UNENCRYPTED}
-
+/* The key options of every command that reads an archive (--key,
+ * --passphrase-file, --trust, --allow-untrusted, --allow-unencrypted) are one
+ * group of the settings table (ZB_SETTING_KEY_GROUP); the two allow_
+ * switches are never configuration keys or variables: an emergency is
+ * decided by the person at the keyboard, each time. */
 #define ZB_READ_KEYS_HELP                                                                                             \
     "  --trust FILE             also accept archives signed by this writer (keygen's\n"                            \
     "                           FILE.signer; repeatable; also repository.trust). The key\n"                        \
@@ -72,13 +57,13 @@ enum {
     "  --allow-unencrypted      emergency: read an unencrypted archive although a key or\n"                        \
     "                           passphrase was given (logged as a warning)\n"
 
-/* 1: opt was one of ZB_READ_KEYS_LONG_OPTIONS (taken), 0: it was not, <0: error. */
+/* 1: opt was one of the key group's flags (taken), 0: it was not, <0: error. */
 int zb_cli_read_keys_option(zb_read_keys *keys, int opt, const char *arg);
 /* Adds the configuration's repository.trust signers when a key is given
  * (only a read with a key checks signatures). */
-int zb_cli_read_keys_configured(zb_read_keys *keys);
+int zb_cli_read_keys_configured(zb_context *ctx, zb_read_keys *keys);
 /* Adds repository.trust's signers whether or not a key is given (fetch:
  * trusted signers alone are enough to check a download's header). */
-int zb_cli_read_trust_configured(zb_read_keys *keys);
+int zb_cli_read_trust_configured(zb_context *ctx, zb_read_keys *keys);
 
 #endif

@@ -10,11 +10,10 @@
 
 #include <getopt.h>
 
+/* Beside the settings table's --pg-target, --pg-password-file, --jobs and
+ * --docker-host (keys of [verify], [postgres] and [docker]). */
 #define ZB_REHEARSAL_LONG_OPTIONS                                                                                      \
-    {"pg-target", required_argument, NULL, ZB_OPT_PG_TARGET},                                                         \
-        {"pg-password-file", required_argument, NULL, ZB_OPT_PG_PASSWORD_FILE},                                       \
-        {"jobs", required_argument, NULL, ZB_OPT_JOBS}, {"no-owner", no_argument, NULL, ZB_OPT_NO_OWNER},             \
-        {"no-acl", no_argument, NULL, ZB_OPT_NO_ACL}, {"docker-host", required_argument, NULL, ZB_OPT_DOCKER_HOST},   \
+    {"no-owner", no_argument, NULL, ZB_OPT_NO_OWNER}, {"no-acl", no_argument, NULL, ZB_OPT_NO_ACL},                   \
         {"keep", no_argument, NULL, ZB_OPT_KEEP}, {"scratch-dir", required_argument, NULL, ZB_OPT_SCRATCH_DIR}
 
 #define ZB_REHEARSAL_HELP                                                                                              \

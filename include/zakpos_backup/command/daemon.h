@@ -6,6 +6,16 @@
 #ifndef ZB_COMMAND_DAEMON_H
 #define ZB_COMMAND_DAEMON_H
 
-int zb_cmd_daemon(int argc, char **argv);
+#include "zakpos_backup/config/context.h"
+
+int zb_cmd_daemon(zb_context *ctx, int argc, char **argv);
+
+typedef struct zb_daemon_request {
+    const char *self;      /* the program each run starts: `self run JOB` */
+    const char *lock_wait; /* --lock-wait as given, handed to each run; NULL: daemon.lock_wait */
+} zb_daemon_request;
+
+/* Runs the configured jobs on their schedules until a signal stops it. */
+int zb_daemon_run(zb_context *ctx, const zb_daemon_request *req);
 
 #endif

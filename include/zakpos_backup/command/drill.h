@@ -3,6 +3,7 @@
 #define ZB_COMMAND_DRILL_H
 
 #include "zakpos_backup/restore/rehearse.h"
+#include "zakpos_backup/config/context.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -29,8 +30,21 @@ typedef struct zb_drill_report {
     const char *fetched_from; /* a remote the archive came from, or NULL */
 } zb_drill_report;
 
+/* A drill: the rehearsal's options (keys, scratch targets), the archive
+ * (NULL or "latest": the repository's newest) and where the report goes. */
+typedef struct zb_drill_request {
+    zb_rehearse_options ro;
+    const char *archive;
+    const char *repo;        /* NULL: repository.path */
+    const char *report_file; /* NULL: stdout */
+    int as_json;
+} zb_drill_request;
+
+/* Rehearses the restore, runs the smoke checks and writes the report. */
+int zb_drill_run(zb_context *ctx, const zb_drill_request *req);
+
 /* Runs the command; returns 0 or a negative zb error code (message set). */
-int zb_cmd_drill(int argc, char **argv);
+int zb_cmd_drill(zb_context *ctx, int argc, char **argv);
 
 /* The drill report as Markdown (report.c). */
 void zb_drill_write_markdown(FILE *out, const zb_drill_report *report);

@@ -7,7 +7,7 @@
 #define ZB_COMMAND_RECOVER_H
 
 #include "zakpos_backup/archive/keys.h"
-#include "zakpos_backup/config/config.h"
+#include "zakpos_backup/config/context.h"
 
 #include <stddef.h>
 
@@ -32,9 +32,14 @@ typedef struct zb_recover_request {
     int as_json;
 } zb_recover_request;
 
-int zb_recover_run(const zb_recover_request *req, const zb_config *config);
+/* Resolves the archive ("latest": the repository's newest, else the first
+ * remote's), takes the key from the configuration when none is given, and
+ * recovers; the command line and any other caller start here. */
+int zb_recover_run(zb_context *ctx, const zb_recover_request *req);
+/* The phases themselves, for a request whose archive is a local path. */
+int zb_recover_phases(const zb_recover_request *req, const zb_config *config);
 
 /* The command line: parses argv into a request and runs it. */
-int zb_cmd_recover(int argc, char **argv);
+int zb_cmd_recover(zb_context *ctx, int argc, char **argv);
 
 #endif

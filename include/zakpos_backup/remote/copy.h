@@ -10,17 +10,16 @@
 
 #include <stddef.h>
 
-/* Loads the configuration (the global --config) into *config and opens its
- * remote `name`; ZB_ECONFIG naming the configured remotes if there is no
- * such one. The caller frees *config (zb_config_free) after the remote. */
-int zb_remote_open_configured(zb_remote **out, zb_config *config, const char *name);
+/* Opens the remote `name` of the configuration; ZB_ECONFIG naming the
+ * configured remotes if there is no such one. */
+int zb_remote_open_configured(zb_remote **out, const zb_config *config, const char *name);
 
 typedef struct zb_remote_plan zb_remote_plan;
 
 /* The remotes a backup copies to: those named (each must be configured),
- * else every [remote NAME] of the configuration; none with `none`. Loads
- * the configuration, so a bad one fails before any work is done. */
-int zb_remote_plan_new(zb_remote_plan **out, const char *const *names, size_t count, int none);
+ * else every [remote NAME] of the configuration; none with `none` (config
+ * may then be NULL). The plan points into config, which outlives it. */
+int zb_remote_plan_new(zb_remote_plan **out, const zb_config *config, const char *const *names, size_t count, int none);
 /* Copies the archive to each remote of the plan, then applies that
  * remote's retention (unless prune = no). Every remote is tried; the first
  * failure is returned. */
@@ -29,10 +28,14 @@ void zb_remote_plan_free(zb_remote_plan *p);
 
 typedef struct zb_remote_fetched zb_remote_fetched;
 
-/* For verify, restore, show and drill: each argument remote:NAME/ARCHIVE is
- * downloaded to a private temporary folder ($TMPDIR, else /var/tmp) and
- * replaced in argv by the local file's path. */
-int zb_remote_fetch_args(zb_remote_fetched **out, const char *command, int argc, char **argv);
+/* Whether a command's argument names an archive on a remote:
+ * remote:NAME/ARCHIVE. Which commands read such arguments is a property of
+ * the command table (cli/cli.c). */
+int zb_remote_is_archive_spec(const char *arg);
+/* Downloads remote:NAME/ARCHIVE (or remote:NAME/latest) of the
+ * configuration into a private temporary folder ($TMPDIR, else /var/tmp),
+ * made on the first download into *f; *local is the file's path, owned by *f. */
+int zb_remote_fetch_archive(zb_remote_fetched **f, const zb_config *config, const char *spec, const char **local);
 /* What was downloaded last (remote:NAME/ARCHIVE) and the seconds all
  * downloads took; NULL and 0 when nothing was. */
 const char *zb_remote_fetched_from(void);

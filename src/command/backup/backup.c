@@ -3,6 +3,7 @@
 #include "zakpos_backup/archive/manifest.h"
 #include "zakpos_backup/archive/writer.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
@@ -72,6 +73,8 @@ static const char help[] =
     "  --pg-chunk-size SIZE     rows are stored in chunks of about SIZE (default 4M)\n"
     "  --pg-skip-unsupported    back up what is supported and list the rest (and what\n"
     "                           depends on it) in the manifest as skipped, instead of failing\n"
+    "  --with-role-passwords    also store the roles' password verifiers with the cluster\n"
+    "                           globals (postgres.with_role_passwords; docs/SECURITY.md)\n"
     "\n"
     "Protection (one is required):\n"
     "  --recipient PUBFILE      encrypt for this public key (repeatable); the\n"
@@ -98,23 +101,15 @@ static const char help[] =
     "                           repository, saying whom it waits for (default 0: exit 12 at once)\n";
 
 enum {
-    OPT_RECIPIENT = ZB_OPT_COMMAND_BASE,
-    OPT_NO_ENCRYPTION,
+    OPT_NO_ENCRYPTION = ZB_OPT_COMMAND_BASE,
     OPT_PATH,
-    OPT_NAME,
-    OPT_ZSTD_LEVEL,
     OPT_ZSTD_WORKERS,
     OPT_CHUNK_SIZE,
     OPT_KDF_MEMORY,
-    OPT_PG,
     OPT_PG_NAME,
-    OPT_JOBS,
-    OPT_PG_PASSWORD_FILE,
     OPT_PG_LOCK_TIMEOUT,
     OPT_PG_CHUNK_SIZE,
     OPT_PG_SKIP_UNSUPPORTED,
-    OPT_WITH_ROLE_PASSWORDS,
-    OPT_VOLUME,
     OPT_VOLUME_LABEL,
     OPT_COMPOSE_PROJECT,
     OPT_STOP_CONTAINER,
@@ -124,56 +119,28 @@ enum {
     OPT_VOLUME_AGENT,
     OPT_REMOTE,
     OPT_NO_REMOTE,
-    OPT_SIGNING_KEY,
 };
 
 #define VOLUME_ATTEMPTS 3
 
-typedef struct backup_request {
-    const char *repo;
-    const char *name;
-    zb_strv recipients;
-    zb_strv paths;
-    const char *pg_name;
-    int pg_selected;
-    zb_pg_backup_options pg;
-    zb_strv volumes, volume_labels, compose_projects, stop_containers, pause_containers;
-    int volume_api;
-    int volume_agent;
-    zb_strv remotes;
-    int no_remote;
-    int lock_wait; /* seconds to wait for a busy repository */
-    zb_archive_write_options write;
-} backup_request;
 
-static int wants_volumes(const backup_request *req)
+static int wants_volumes(const zb_backup_request *req)
 {
     return req->volumes.count + req->volume_labels.count + req->compose_projects.count > 0;
 }
 
-static int parse(backup_request *req, int argc, char **argv)
+static int parse(zb_backup_request *req, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"repo", required_argument, NULL, ZB_OPT_REPO},
-        {"recipient", required_argument, NULL, OPT_RECIPIENT},
-        {"signing-key", required_argument, NULL, OPT_SIGNING_KEY},
-        {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
+    static const struct option local[] = {
         {"no-encryption", no_argument, NULL, OPT_NO_ENCRYPTION},
         {"path", required_argument, NULL, OPT_PATH},
-        {"name", required_argument, NULL, OPT_NAME},
-        {"zstd-level", required_argument, NULL, OPT_ZSTD_LEVEL},
         {"zstd-workers", required_argument, NULL, OPT_ZSTD_WORKERS},
         {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE},
         {"kdf-memory", required_argument, NULL, OPT_KDF_MEMORY},
-        {"pg", required_argument, NULL, OPT_PG},
         {"pg-name", required_argument, NULL, OPT_PG_NAME},
-        {"jobs", required_argument, NULL, OPT_JOBS},
-        {"pg-password-file", required_argument, NULL, OPT_PG_PASSWORD_FILE},
         {"pg-lock-timeout", required_argument, NULL, OPT_PG_LOCK_TIMEOUT},
         {"pg-chunk-size", required_argument, NULL, OPT_PG_CHUNK_SIZE},
         {"pg-skip-unsupported", no_argument, NULL, OPT_PG_SKIP_UNSUPPORTED},
-        {"with-role-passwords", no_argument, NULL, OPT_WITH_ROLE_PASSWORDS},
-        {"volume", required_argument, NULL, OPT_VOLUME},
         {"volume-label", required_argument, NULL, OPT_VOLUME_LABEL},
         {"compose-project", required_argument, NULL, OPT_COMPOSE_PROJECT},
         {"stop-container", required_argument, NULL, OPT_STOP_CONTAINER},
@@ -183,37 +150,39 @@ static int parse(backup_request *req, int argc, char **argv)
         {"volume-agent", no_argument, NULL, OPT_VOLUME_AGENT},
         {"remote", required_argument, NULL, OPT_REMOTE},
         {"no-remote", no_argument, NULL, OPT_NO_REMOTE},
-        {"lock-wait", required_argument, NULL, ZB_OPT_LOCK_WAIT},
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "backup", local) < 0)
+        return zb_error_code();
     int opt, rc = 0;
     while (rc == 0 && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_OPT_REPO: req->repo = optarg; break;
-        case OPT_RECIPIENT: rc = zb_strv_push(&req->recipients, optarg); break;
-        case OPT_SIGNING_KEY: req->write.keys.signing_key_file = optarg; break;
-        case ZB_OPT_PASSPHRASE_FILE: req->write.keys.passphrase_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_REPO): req->repo = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_RECIPIENTS): rc = zb_strv_push(&req->recipients, optarg); break;
+        case ZB_SETTING_OPT(ZB_SET_SIGNING_KEY_FILE): req->write.keys.signing_key_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PASSPHRASE_FILE): req->write.keys.passphrase_file = optarg; break;
         case OPT_NO_ENCRYPTION: req->write.keys.no_encryption = 1; break;
         case OPT_PATH: rc = zb_strv_push(&req->paths, optarg); break;
-        case OPT_NAME: req->name = optarg; break;
-        case OPT_ZSTD_LEVEL: rc = zb_cli_parse_int(&req->write.zstd_level, optarg, "--zstd-level", 1, 19); break;
+        case ZB_SETTING_OPT(ZB_SET_NAME): req->name = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_ZSTD_LEVEL): rc = zb_cli_parse_int(&req->write.zstd_level, optarg, "--zstd-level", 1, 19); break;
         case OPT_ZSTD_WORKERS: rc = zb_cli_parse_int(&req->write.zstd_workers, optarg, "--zstd-workers", 0, 256); break;
         case OPT_CHUNK_SIZE: rc = zb_cli_parse_size(&req->write.chunk_size, optarg, "--chunk-size"); break;
         case OPT_KDF_MEMORY: rc = zb_cli_parse_size(&req->write.keys.kdf_memlimit, optarg, "--kdf-memory"); break;
-        case OPT_PG:
+        case ZB_SETTING_OPT(ZB_SET_PG_CONNINFO):
             if (req->pg_selected)
                 return zb_cli_usage_error("backup", "--pg may be given once");
             req->pg_selected = 1, req->pg.conninfo = optarg;
             break;
         case OPT_PG_NAME: req->pg_name = optarg; break;
-        case OPT_PG_PASSWORD_FILE: req->pg.password_file = optarg; break;
-        case OPT_JOBS: rc = zb_cli_parse_int(&req->pg.jobs, optarg, "--jobs", 1, 64); break;
+        case ZB_SETTING_OPT(ZB_SET_PG_PASSWORD_FILE): req->pg.password_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PG_JOBS): rc = zb_cli_parse_int(&req->pg.jobs, optarg, "--jobs", 1, 64); break;
         case OPT_PG_LOCK_TIMEOUT: rc = zb_cli_parse_int(&req->pg.lock_timeout_ms, optarg, "--pg-lock-timeout", 1, 86400000); break;
         case OPT_PG_CHUNK_SIZE: rc = zb_cli_parse_size(&req->pg.chunk_bytes, optarg, "--pg-chunk-size"); break;
         case OPT_PG_SKIP_UNSUPPORTED: req->pg.skip_unsupported = 1; break;
-        case OPT_WITH_ROLE_PASSWORDS: req->pg.with_role_passwords = 1; break;
-        case OPT_VOLUME: rc = zb_strv_push(&req->volumes, optarg); break;
+        case ZB_SETTING_OPT(ZB_SET_PG_WITH_ROLE_PASSWORDS): req->pg.with_role_passwords = 1; break;
+        case ZB_SETTING_OPT(ZB_SET_VOLUMES): rc = zb_strv_push(&req->volumes, optarg); break;
         case OPT_VOLUME_LABEL: rc = zb_strv_push(&req->volume_labels, optarg); break;
         case OPT_COMPOSE_PROJECT: rc = zb_strv_push(&req->compose_projects, optarg); break;
         case OPT_STOP_CONTAINER: rc = zb_strv_push(&req->stop_containers, optarg); break;
@@ -223,7 +192,7 @@ static int parse(backup_request *req, int argc, char **argv)
         case OPT_VOLUME_AGENT: req->volume_agent = 1; break;
         case OPT_REMOTE: rc = zb_strv_push(&req->remotes, optarg); break;
         case OPT_NO_REMOTE: req->no_remote = 1; break;
-        case ZB_OPT_LOCK_WAIT: rc = zb_cli_parse_duration(&req->lock_wait, optarg, "--lock-wait"); break;
+        case ZB_SETTING_OPT(ZB_SET_COMMAND_LOCK_WAIT): rc = zb_cli_parse_duration(&req->lock_wait, optarg, "--lock-wait"); break;
         case ZB_OPT_HELP: fputs(help, stdout); return 1;
         default: return zb_cli_bad_option("backup", argv);
         }
@@ -232,6 +201,12 @@ static int parse(backup_request *req, int argc, char **argv)
         return rc;
     if (optind < argc)
         return zb_cli_usage_error("backup", "unexpected argument '%s'", argv[optind]);
+    return 0;
+}
+
+/* What a request must hold, however it was made. */
+static int check(zb_backup_request *req)
+{
     if (!req->repo)
         return zb_cli_usage_error("backup", "--repo DIR is required");
     if (req->no_remote && req->remotes.count)
@@ -299,7 +274,7 @@ static int back_up_sources(zb_archive_writer *w, const zb_source_selection *sel)
 }
 
 /* One try at the archive: every source into a new temporary file. */
-static int write_archive(char *path, size_t path_size, backup_request *req, zb_docker *d, char **volumes, size_t volume_count,
+static int write_archive(char *path, size_t path_size, zb_backup_request *req, zb_docker *d, char **volumes, size_t volume_count,
                          int *retry, double started)
 {
     zb_archive_writer *w = NULL;
@@ -353,12 +328,40 @@ static void sweep_leftovers(const char *repo, zb_docker *docker)
         zb_helper_sweep(docker);
 }
 
-int zb_cmd_backup(int argc, char **argv)
+void zb_backup_request_init(zb_backup_request *req)
 {
-    backup_request req;
-    memset(&req, 0, sizeof(req));
-    req.name = "zakpos";
-    req.write.zstd_workers = -1;
+    memset(req, 0, sizeof(*req));
+    req->name = "zakpos";
+    req->write.zstd_workers = -1;
+}
+
+void zb_backup_request_free(zb_backup_request *req)
+{
+    zb_strv_free(&req->recipients);
+    zb_strv_free(&req->paths);
+    zb_strv_free(&req->volumes);
+    zb_strv_free(&req->volume_labels);
+    zb_strv_free(&req->compose_projects);
+    zb_strv_free(&req->stop_containers);
+    zb_strv_free(&req->pause_containers);
+    zb_strv_free(&req->remotes);
+}
+
+int zb_cmd_backup(zb_context *ctx, int argc, char **argv)
+{
+    zb_backup_request req;
+    zb_backup_request_init(&req);
+    int rc = parse(&req, argc, argv);
+    if (rc == 0)
+        rc = zb_backup_run(ctx, &req);
+    zb_backup_request_free(&req);
+    return rc > 0 ? 0 : rc;
+}
+
+int zb_backup_run(zb_context *ctx, zb_backup_request *r)
+{
+    zb_backup_request req = *r; /* the lists stay the caller's */
+    const zb_config *config = NULL;
     zb_repo_lock *lock = NULL;
     zb_docker *docker = NULL;
     zb_remote_plan *remotes = NULL;
@@ -366,12 +369,15 @@ int zb_cmd_backup(int argc, char **argv)
     size_t volume_count = 0;
     char path[PATH_MAX];
     double started = zb_time_monotonic();
-    int rc = parse(&req, argc, argv);
+    int rc = check(&req);
     if (rc != 0)
         goto done;
     if ((rc = zb_manifest_check_source_name(req.name)) < 0)
         goto done;
-    if ((rc = zb_remote_plan_new(&remotes, req.remotes.items, req.remotes.count, req.no_remote)) < 0)
+    /* the configuration names the remotes; a bad one fails before any work */
+    if (!req.no_remote && (rc = zb_context_config(&config, ctx)) < 0)
+        goto done;
+    if ((rc = zb_remote_plan_new(&remotes, config, req.remotes.items, req.remotes.count, req.no_remote)) < 0)
         goto done;
     if (wants_volumes(&req) &&
         ((rc = zb_docker_open(&docker, NULL)) < 0 ||
@@ -393,7 +399,7 @@ int zb_cmd_backup(int argc, char **argv)
     }
     if (rc < 0)
         goto done;
-    printf("%s\n", path);
+    zb_context_print(ctx, "%s\n", path);
     fflush(stdout);
     rc = zb_remote_plan_copy(remotes, path); /* under the lock: prune cannot remove it meanwhile */
 done:
@@ -401,13 +407,5 @@ done:
     zb_volume_names_free(volumes, volume_count);
     zb_docker_close(docker);
     zb_repo_lock_release(lock);
-    zb_strv_free(&req.recipients);
-    zb_strv_free(&req.paths);
-    zb_strv_free(&req.volumes);
-    zb_strv_free(&req.volume_labels);
-    zb_strv_free(&req.compose_projects);
-    zb_strv_free(&req.stop_containers);
-    zb_strv_free(&req.pause_containers);
-    zb_strv_free(&req.remotes);
-    return rc > 0 ? 0 : rc;
+    return rc;
 }

@@ -1,5 +1,6 @@
 #include "zakpos_backup/command/check.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/config/config.h"
@@ -26,8 +27,6 @@ static const char help[] =
     "                            ZAKPOS_BACKUP_PG_PASSWORD_FILE; PGPASSWORD and ~/.pgpass work too)\n"
     "The password is never taken from the command line.\n";
 
-enum { OPT_PG = ZB_OPT_COMMAND_BASE, OPT_PG_PASSWORD_FILE };
-
 static int report(PGconn *conn)
 {
     PGresult *res = PQexec(conn, "SELECT pg_catalog.current_setting('server_version'), pg_catalog.current_database(), "
@@ -48,39 +47,45 @@ static int report(PGconn *conn)
     return 0;
 }
 
-int zb_cmd_check(int argc, char **argv)
+int zb_cmd_check(zb_context *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"pg", required_argument, NULL, OPT_PG},
-        {"pg-password-file", required_argument, NULL, OPT_PG_PASSWORD_FILE},
+    static const struct option local[] = {
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    const char *conninfo = NULL, *password_file = NULL;
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "check", local) < 0)
+        return zb_error_code();
+    zb_check_request req = {0};
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case OPT_PG: conninfo = optarg; break;
-        case OPT_PG_PASSWORD_FILE: password_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PG_CONNINFO): req.conninfo = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PG_PASSWORD_FILE): req.password_file = optarg; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default: return zb_cli_bad_option("check", argv);
         }
     }
     if (optind < argc)
         return zb_cli_usage_error("check", "unexpected argument '%s'", argv[optind]);
-    zb_config config;
-    int rc = zb_config_load(&config, zb_cli_config_file());
+    return zb_check_run(ctx, &req);
+}
+
+int zb_check_run(zb_context *ctx, const zb_check_request *req)
+{
+    const char *conninfo = req->conninfo, *password_file = req->password_file;
+    const zb_config *config = NULL;
+    int rc = zb_context_config(&config, ctx);
     if (rc < 0)
         return rc;
     PGconn *conn = NULL;
-    rc = zb_pg_connect(&conn, conninfo ? conninfo : config.pg_conninfo,
-                       password_file ? password_file : (*config.pg_password_file ? config.pg_password_file : NULL));
+    rc = zb_pg_connect(&conn, conninfo ? conninfo : config->pg_conninfo,
+                       password_file ? password_file : (*config->pg_password_file ? config->pg_password_file : NULL));
     if (rc == 0)
         rc = report(conn);
     /* backups work without it: said, not failed */
     if (rc == 0)
         printf("follow: %s\n", zb_pitr_check_server(conn) == 0 ? "ok: wal_level=logical" : zb_error_message());
     PQfinish(conn);
-    zb_config_free(&config);
     return rc;
 }

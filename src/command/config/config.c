@@ -89,14 +89,13 @@ static int check_key_file(const zb_config *c)
     return rc < 0 ? zb_error_context("repository.key_file") : 0;
 }
 
-int zb_cmd_config(int argc, char **argv)
+int zb_cmd_config(zb_context *ctx, int argc, char **argv)
 {
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    const char *file = zb_cli_config_file();
     int opt;
     if (argc < 2 || strcmp(argv[1], "check") != 0) {
         if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
@@ -108,19 +107,24 @@ int zb_cmd_config(int argc, char **argv)
     optind = 2;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case 'c': file = optarg; break;
+        case 'c': ctx->config_file = optarg; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default: return zb_cli_bad_option("config", argv);
         }
     }
     if (optind < argc)
         return zb_cli_usage_error("config", "unexpected argument '%s'", argv[optind]);
-    zb_config c;
-    int rc = zb_config_load(&c, file);
+    return zb_config_check_run(ctx);
+}
+
+int zb_config_check_run(zb_context *ctx)
+{
+    const zb_config *c = NULL;
+    int rc = zb_context_config(&c, ctx);
     if (rc < 0)
         return rc;
-    if ((rc = check_recipients(&c)) == 0 && (rc = check_signing_key(&c)) == 0 && (rc = check_key_file(&c)) == 0)
-        zb_config_print(&c, stdout);
-    zb_config_free(&c);
+    if ((rc = check_recipients(c)) == 0 && (rc = check_signing_key(c)) == 0 && (rc = check_key_file(c)) == 0 &&
+        !ctx->quiet)
+        zb_config_print(c, stdout);
     return rc;
 }

@@ -1,5 +1,6 @@
 #include "zakpos_backup/command/daemon.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/secret.h"
 #include "zakpos_backup/common/log.h"
@@ -50,10 +51,10 @@ typedef struct schedule {
 
 /* All or nothing: the new zone is taken only with the schedule computed in
  * it; any error leaves the zone and the schedule the daemon had. */
-static int load(schedule *s, const char *file, const schedule *previous)
+static int load(schedule *s, const zb_context *ctx, const schedule *previous)
 {
     zb_config c;
-    int rc = zb_config_load(&c, file);
+    int rc = zb_context_config_fresh(&c, ctx);
     if (rc < 0)
         return rc;
     char *zone_before = zb_time_zone_save();
@@ -163,32 +164,41 @@ static void stop_runs(schedule *s, int sig)
         }
 }
 
-int zb_cmd_daemon(int argc, char **argv)
+int zb_cmd_daemon(zb_context *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {{"lock-wait", required_argument, NULL, ZB_OPT_LOCK_WAIT},
+    static const struct option local[] = {
                                             {"help", no_argument, NULL, ZB_OPT_HELP},
                                             {NULL, 0, NULL, 0}};
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "daemon", local) < 0)
+        return zb_error_code();
+    zb_daemon_request req = {argv[0], NULL};
     int opt, seconds = 0;
-    const char *lock_wait = NULL; /* passed on as given: each run reads it */
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         if (opt == ZB_OPT_HELP) {
             fputs(help, stdout);
             return 0;
         }
-        if (opt == ZB_OPT_LOCK_WAIT) {
+        if (opt == ZB_SETTING_OPT(ZB_SET_LOCK_WAIT)) {
             int rc = zb_cli_parse_duration(&seconds, optarg, "--lock-wait");
             if (rc < 0)
                 return rc;
-            lock_wait = optarg;
+            req.lock_wait = optarg;
             continue;
         }
         return zb_cli_bad_option("daemon", argv);
     }
     if (optind != argc)
         return zb_cli_usage_error("daemon", "unexpected argument '%s'", argv[optind]);
-    const char *config_file = zb_cli_config_file();
+    return zb_daemon_run(ctx, &req);
+}
+
+int zb_daemon_run(zb_context *ctx, const zb_daemon_request *req)
+{
+    const char *lock_wait = req->lock_wait;
+    const char *config_file = ctx->config_file; /* handed to each run, which reads it itself */
     schedule s;
-    int rc = load(&s, config_file, NULL);
+    int rc = load(&s, ctx, NULL);
     if (rc != 0)
         return rc;
     if (s.count == 0)
@@ -202,7 +212,7 @@ int zb_cmd_daemon(int argc, char **argv)
         reap(&s);
         if (zb_reload_requested()) {
             schedule fresh;
-            if (load(&fresh, config_file, &s) == 0) {
+            if (load(&fresh, ctx, &s) == 0) {
                 s = fresh;
                 zb_log_info("configuration reloaded: %zu job%s", s.count, s.count == 1 ? "" : "s");
                 for (size_t i = 0; i < s.count; i++)
@@ -220,7 +230,7 @@ int zb_cmd_daemon(int argc, char **argv)
                 continue;
             if (j->running) {
                 zb_log_warn("job %s: its previous run is still going; this run is skipped", j->name);
-            } else if ((j->running = start_run(j, argv[0], config_file, s.random_delay, lock_wait)) < 0) {
+            } else if ((j->running = start_run(j, req->self, config_file, s.random_delay, lock_wait)) < 0) {
                 j->running = 0;
                 zb_log_error("job %s: cannot start a run: %s", j->name, strerror(errno));
             } else {

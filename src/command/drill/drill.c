@@ -1,5 +1,6 @@
 #include "zakpos_backup/command/drill.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/cli/rehearsal.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
@@ -213,38 +214,37 @@ static int resolve_archive(char **archive, const drill *d, const char *given)
     return rc;
 }
 
-int zb_cmd_drill(int argc, char **argv)
+int zb_cmd_drill(zb_context *ctx, int argc, char **argv)
 {
     enum { OPT_REPORT = ZB_OPT_COMMAND_BASE };
-    static const struct option options[] = {
-        {"key", required_argument, NULL, ZB_OPT_KEY},
-        {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
-        {"repo", required_argument, NULL, ZB_OPT_REPO},
+    static const struct option local[] = {
         {"report", required_argument, NULL, OPT_REPORT},
         {"json", no_argument, NULL, ZB_OPT_JSON},
         ZB_REHEARSAL_LONG_OPTIONS,
-        ZB_READ_KEYS_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    drill d;
-    memset(&d, 0, sizeof(d));
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "drill", local) < 0)
+        return zb_error_code();
+    zb_drill_request req;
+    memset(&req, 0, sizeof(req));
     int opt, rc;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_OPT_KEY: d.ro.keys.key_file = optarg; break;
-        case ZB_OPT_PASSPHRASE_FILE: d.ro.keys.passphrase_file = optarg; break;
-        case ZB_OPT_REPO: d.repo = optarg; break;
-        case OPT_REPORT: d.report_file = optarg; break;
-        case ZB_OPT_JSON: d.as_json = 1; break;
+        case ZB_SETTING_OPT(ZB_SET_KEY_FILE): req.ro.keys.key_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PASSPHRASE_FILE): req.ro.keys.passphrase_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_REPO): req.repo = optarg; break;
+        case OPT_REPORT: req.report_file = optarg; break;
+        case ZB_OPT_JSON: req.as_json = 1; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default:
-            if ((rc = zb_cli_read_keys_option(&d.ro.keys, opt, optarg)) != 0) {
+            if ((rc = zb_cli_read_keys_option(&req.ro.keys, opt, optarg)) != 0) {
                 if (rc < 0)
                     return rc;
                 break;
             }
-            if ((rc = zb_cli_rehearsal_option(&d.ro, opt, optarg)) < 0)
+            if ((rc = zb_cli_rehearsal_option(&req.ro, opt, optarg)) < 0)
                 return rc;
             if (rc == 0)
                 return zb_cli_bad_option("drill", argv);
@@ -252,23 +252,34 @@ int zb_cmd_drill(int argc, char **argv)
     }
     if (optind < argc - 1)
         return zb_cli_usage_error("drill", "give at most one ARCHIVE (or latest)");
-    if (d.report_file && d.as_json)
+    if (req.report_file && req.as_json)
         return zb_cli_usage_error("drill", "--report writes both formats; --json is for stdout");
-    zb_config c;
-    if ((rc = zb_config_load(&c, zb_cli_config_file())) < 0)
+    req.archive = optind < argc ? argv[optind] : NULL;
+    return zb_drill_run(ctx, &req);
+}
+
+int zb_drill_run(zb_context *ctx, const zb_drill_request *req)
+{
+    drill d;
+    memset(&d, 0, sizeof(d));
+    d.ro = req->ro;
+    d.repo = req->repo;
+    d.report_file = req->report_file;
+    d.as_json = req->as_json;
+    int rc;
+    const zb_config *c = NULL;
+    if ((rc = zb_context_config(&c, ctx)) < 0)
         return rc;
-    d.config = &c;
-    zb_cli_rehearsal_defaults(&d.ro, &c);
-    if (!d.ro.keys.key_file && !d.ro.keys.passphrase_file && c.key_file && *c.key_file)
-        d.ro.keys.key_file = c.key_file;
-    if ((rc = zb_cli_read_keys_configured(&d.ro.keys)) < 0) {
-        zb_config_free(&c);
+    d.config = c;
+    zb_cli_rehearsal_defaults(&d.ro, c);
+    if (!d.ro.keys.key_file && !d.ro.keys.passphrase_file && c->key_file && *c->key_file)
+        d.ro.keys.key_file = c->key_file;
+    if ((rc = zb_cli_read_keys_configured(ctx, &d.ro.keys)) < 0)
         return rc;
-    }
     char *archive = NULL;
     json_t *report = NULL;
     zb_rehearsal *rehearsal = NULL;
-    if ((rc = resolve_archive(&archive, &d, optind < argc ? argv[optind] : NULL)) == 0) {
+    if ((rc = resolve_archive(&archive, &d, req->archive)) == 0) {
         d.ro.archive = archive;
         d.ro.fetch_seconds = zb_remote_fetched_seconds();
         d.ro.before_cleanup = run_smoke_checks;
@@ -277,7 +288,6 @@ int zb_cmd_drill(int argc, char **argv)
         rc = zb_rehearse_run(&rehearsal, &d.ro);
         if (!rehearsal) {
             free(archive);
-            zb_config_free(&c);
             return rc;
         }
         d.report.rehearsal = rehearsal;
@@ -302,6 +312,5 @@ int zb_cmd_drill(int argc, char **argv)
     free_checks(&d.report);
     zb_rehearsal_free(rehearsal);
     free(archive);
-    zb_config_free(&c);
     return rc;
 }

@@ -2,6 +2,7 @@
 #include "zakpos_backup/archive/sign.h"
 #include "zakpos_backup/archive/trust.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
@@ -42,43 +43,53 @@ static int check_download(const char *downloaded, const char *local_path, void *
     return zb_trust_check_copy(downloaded, local_path, payload);
 }
 
-int zb_cmd_fetch(int argc, char **argv)
+int zb_cmd_fetch(zb_context *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {
+    static const struct option local[] = {
         {"remote", required_argument, NULL, 'r'},
         {"out", required_argument, NULL, 'o'},
-        {"key", required_argument, NULL, ZB_OPT_KEY},
-        ZB_READ_KEYS_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    const char *remote = NULL, *out = ".";
-    zb_read_keys keys = {0};
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "fetch", local) < 0)
+        return zb_error_code();
+    zb_fetch_request req = {.out = "."};
     int opt, taken;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case 'r': remote = optarg; break;
-        case 'o': out = optarg; break;
+        case 'r': req.remote = optarg; break;
+        case 'o': req.out = optarg; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
-        case ZB_OPT_KEY: keys.key_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_KEY_FILE): req.keys.key_file = optarg; break;
         default:
-            if ((taken = zb_cli_read_keys_option(&keys, opt, optarg)) < 0)
+            if ((taken = zb_cli_read_keys_option(&req.keys, opt, optarg)) < 0)
                 return taken;
             if (taken == 0)
                 return zb_cli_bad_option("fetch", argv);
         }
     }
-    if (!remote)
+    if (!req.remote)
         return zb_cli_usage_error("fetch", "--remote NAME is required");
     if (optind != argc - 1)
         return zb_cli_usage_error("fetch", "give exactly one ARCHIVE (or latest)");
-    zb_config config;
+    req.archive = argv[optind];
+    return zb_fetch_run(ctx, &req);
+}
+
+int zb_fetch_run(zb_context *ctx, const zb_fetch_request *req)
+{
+    const char *remote = req->remote, *out = req->out;
+    zb_read_keys keys = req->keys;
+    const zb_config *config = NULL;
     zb_remote *r = NULL;
     char *name = NULL;
     zb_buf path = ZB_BUF_INIT, sig = ZB_BUF_INIT;
-    int rc = zb_remote_open_configured(&r, &config, remote);
+    int rc = zb_context_config(&config, ctx);
     if (rc == 0)
-        rc = zb_remote_resolve(&name, r, argv[optind]);
+        rc = zb_remote_open_configured(&r, config, remote);
+    if (rc == 0)
+        rc = zb_remote_resolve(&name, r, req->archive);
     if (rc == 0)
         rc = zb_fs_mkdir_p(out, 0700);
     if (rc == 0)
@@ -89,19 +100,18 @@ int zb_cmd_fetch(int argc, char **argv)
     if (rc == 0 && (rc = zb_buf_printf(&sig, "%s%s", path.data, ZB_DETACHED_SIGNATURE_SUFFIX)) == 0 &&
         access(sig.data, F_OK) == 0)
         rc = zb_error_set(ZB_EEXIST, "%s already exists; it was not replaced", sig.data);
-    if (rc == 0 && !keys.key_file && config.key_file && *config.key_file)
-        keys.key_file = config.key_file;
+    if (rc == 0 && !keys.key_file && config->key_file && *config->key_file)
+        keys.key_file = config->key_file;
     if (rc == 0)
-        rc = zb_cli_read_trust_configured(&keys);
+        rc = zb_cli_read_trust_configured(ctx, &keys);
     /* Checked before it is published: nothing is read from the archive until then. */
     if (rc == 0)
         rc = zb_remote_download_checked(r, name, path.data, check_download, &keys);
     if (rc == 0)
-        printf("%s\n", path.data);
+        zb_context_print(ctx, "%s\n", path.data);
     zb_buf_free(&path);
     zb_buf_free(&sig);
     free(name);
     zb_remote_close(r);
-    zb_config_free(&config);
     return rc;
 }

@@ -3,6 +3,8 @@
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/build.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/pitr/follow.h"
 
@@ -45,16 +47,12 @@ static const char help[] =
     "  --stop                   drop the slot and the publication (the segments stay)\n";
 
 enum {
-    OPT_PG = ZB_OPT_COMMAND_BASE,
-    OPT_PG_NAME,
+    OPT_PG_NAME = ZB_OPT_COMMAND_BASE,
     OPT_SLOT,
     OPT_SEGMENT_SECONDS,
     OPT_SEGMENT_SIZE,
     OPT_FULL_IDENTITY,
     OPT_EXCLUDE,
-    OPT_NAME,
-    OPT_RECIPIENT,
-    OPT_SIGNING_KEY,
     OPT_NO_ENCRYPTION,
     OPT_STOP,
 };
@@ -73,20 +71,20 @@ static int parse_option(follow_request *req, int opt)
 {
     zb_pitr_follow_options *o = &req->o;
     switch (opt) {
-    case ZB_OPT_REPO: o->repo = optarg; return 0;
-    case OPT_PG: req->pg_selected = 1, o->pg.conninfo = optarg; return 0;
+    case ZB_SETTING_OPT(ZB_SET_REPO): o->repo = optarg; return 0;
+    case ZB_SETTING_OPT(ZB_SET_PG_CONNINFO): req->pg_selected = 1, o->pg.conninfo = optarg; return 0;
     case OPT_PG_NAME: req->pg_name = optarg; return 0;
-    case ZB_OPT_PG_PASSWORD_FILE: o->pg.password_file = optarg; return 0;
-    case ZB_OPT_JOBS: return zb_cli_parse_int(&o->pg.jobs, optarg, "--jobs", 1, 64);
+    case ZB_SETTING_OPT(ZB_SET_PG_PASSWORD_FILE): o->pg.password_file = optarg; return 0;
+    case ZB_SETTING_OPT(ZB_SET_PG_JOBS): return zb_cli_parse_int(&o->pg.jobs, optarg, "--jobs", 1, 64);
     case OPT_SLOT: o->slot = optarg; return 0;
     case OPT_SEGMENT_SECONDS: return zb_cli_parse_int(&o->segment_seconds, optarg, "--segment-seconds", 1, 86400);
     case OPT_SEGMENT_SIZE: return zb_cli_parse_size(&o->segment_bytes, optarg, "--segment-size");
     case OPT_FULL_IDENTITY: return zb_strv_push(&req->full_identity, optarg);
     case OPT_EXCLUDE: return zb_strv_push(&req->exclude, optarg);
-    case OPT_NAME: o->name = optarg; return 0;
-    case OPT_RECIPIENT: return zb_strv_push(&req->recipients, optarg);
-    case OPT_SIGNING_KEY: o->write.keys.signing_key_file = optarg; return 0;
-    case ZB_OPT_PASSPHRASE_FILE: o->write.keys.passphrase_file = optarg; return 0;
+    case ZB_SETTING_OPT(ZB_SET_NAME): o->name = optarg; return 0;
+    case ZB_SETTING_OPT(ZB_SET_RECIPIENTS): return zb_strv_push(&req->recipients, optarg);
+    case ZB_SETTING_OPT(ZB_SET_SIGNING_KEY_FILE): o->write.keys.signing_key_file = optarg; return 0;
+    case ZB_SETTING_OPT(ZB_SET_PASSPHRASE_FILE): o->write.keys.passphrase_file = optarg; return 0;
     case OPT_NO_ENCRYPTION: o->write.keys.no_encryption = 1; return 0;
     case OPT_STOP: req->stop = 1; return 0;
     case ZB_OPT_HELP: fputs(help, stdout); return 1;
@@ -113,26 +111,21 @@ static int check_protection(follow_request *req)
 
 static int parse(follow_request *req, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"repo", required_argument, NULL, ZB_OPT_REPO},
-        {"pg", required_argument, NULL, OPT_PG},
+    static const struct option local[] = {
         {"pg-name", required_argument, NULL, OPT_PG_NAME},
-        {"pg-password-file", required_argument, NULL, ZB_OPT_PG_PASSWORD_FILE},
-        {"jobs", required_argument, NULL, ZB_OPT_JOBS},
         {"slot", required_argument, NULL, OPT_SLOT},
         {"segment-seconds", required_argument, NULL, OPT_SEGMENT_SECONDS},
         {"segment-size", required_argument, NULL, OPT_SEGMENT_SIZE},
         {"replica-identity-full", required_argument, NULL, OPT_FULL_IDENTITY},
         {"exclude-table", required_argument, NULL, OPT_EXCLUDE},
-        {"name", required_argument, NULL, OPT_NAME},
-        {"recipient", required_argument, NULL, OPT_RECIPIENT},
-        {"signing-key", required_argument, NULL, OPT_SIGNING_KEY},
-        {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
         {"no-encryption", no_argument, NULL, OPT_NO_ENCRYPTION},
         {"stop", no_argument, NULL, OPT_STOP},
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
+    struct option options[48];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "follow", local) < 0)
+        return zb_error_code();
     int opt, rc = 0;
     while (rc == 0 && (opt = getopt_long(argc, argv, "", options, NULL)) != -1)
         if ((rc = parse_option(req, opt)) == UNKNOWN_OPTION)
@@ -156,8 +149,9 @@ static int parse(follow_request *req, int argc, char **argv)
     return check_protection(req);
 }
 
-int zb_cmd_follow(int argc, char **argv)
+int zb_cmd_follow(zb_context *ctx, int argc, char **argv)
 {
+    (void)ctx; /* follow takes its settings from its command line only */
     follow_request req;
     memset(&req, 0, sizeof(req));
     req.o.name = "zakpos";

@@ -1,6 +1,7 @@
 #include "zakpos_backup/command/healthcheck.h"
 #include "zakpos_backup/archive/header.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/timeutil.h"
@@ -31,8 +32,6 @@ static const char help[] =
     "\n"
     "  --repo DIR          the repository\n"
     "  --max-age DURATION  e.g. 26h, 90m, 2d\n";
-
-enum { OPT_MAX_AGE = ZB_OPT_COMMAND_BASE };
 
 /* An archive named for a time this far ahead of the clock is not trusted:
  * the name is all that dates it, and a clock is seldom off by more. */
@@ -87,37 +86,43 @@ static const zb_repo_archive *newest_trusted(const zb_repo_list *list)
     return NULL;
 }
 
-int zb_cmd_healthcheck(int argc, char **argv)
+int zb_cmd_healthcheck(zb_context *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"repo", required_argument, NULL, ZB_OPT_REPO},
-        {"max-age", required_argument, NULL, OPT_MAX_AGE},
+    static const struct option local[] = {
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    const char *repo = NULL, *max_age_text = NULL;
-    int opt;
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "healthcheck", local) < 0)
+        return zb_error_code();
+    zb_healthcheck_request req = {NULL, -1};
+    int opt, rc;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_OPT_REPO: repo = optarg; break;
-        case OPT_MAX_AGE: max_age_text = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_REPO): req.repo = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_HEALTHCHECK_MAX_AGE):
+            if ((rc = zb_cli_parse_duration(&req.max_age_seconds, optarg, "--max-age")) < 0)
+                return rc;
+            break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default: return zb_cli_bad_option("healthcheck", argv);
         }
     }
     if (optind < argc)
         return zb_cli_usage_error("healthcheck", "unexpected argument '%s'", argv[optind]);
-    zb_config config;
-    int rc = zb_config_load(&config, zb_cli_config_file());
+    return zb_healthcheck_run(ctx, &req);
+}
+
+int zb_healthcheck_run(zb_context *ctx, const zb_healthcheck_request *req)
+{
+    const char *repo = req->repo;
+    const zb_config *config = NULL;
+    int rc = zb_context_config(&config, ctx);
     if (rc < 0)
         return rc;
-    int max_age = config.healthcheck_max_age_seconds;
-    if (max_age_text && zb_config_parse_duration(&max_age, max_age_text, "--max-age") < 0) {
-        zb_config_free(&config);
-        return zb_error_set(ZB_EUSAGE, "%s", zb_error_message());
-    }
+    int max_age = req->max_age_seconds >= 0 ? req->max_age_seconds : config->healthcheck_max_age_seconds;
     zb_repo_list list;
-    const char *where = repo ? repo : config.repo;
+    const char *where = repo ? repo : config->repo;
     rc = zb_repo_scan(&list, where);
     if (rc < 0) {
         /* unhealthy, as documented: the monitor asks one question */
@@ -143,6 +148,5 @@ int zb_cmd_healthcheck(int argc, char **argv)
         }
         zb_repo_list_free(&list);
     }
-    zb_config_free(&config);
     return rc;
 }

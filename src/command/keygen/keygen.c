@@ -40,7 +40,7 @@ static int add_signing_key(const char *secret_path)
     return 0;
 }
 
-int zb_cmd_keygen(int argc, char **argv)
+int zb_cmd_keygen(zb_context *ctx, int argc, char **argv)
 {
     static const struct option options[] = {
         {"out", required_argument, NULL, 'o'},
@@ -48,18 +48,24 @@ int zb_cmd_keygen(int argc, char **argv)
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    const char *out = NULL, *add_to = NULL;
+    zb_keygen_request req = {0};
     int opt;
     while ((opt = getopt_long(argc, argv, "o:", options, NULL)) != -1) {
         switch (opt) {
-        case 'o': out = optarg; break;
-        case 'a': add_to = optarg; break;
+        case 'o': req.out = optarg; break;
+        case 'a': req.add_signing_key_to = optarg; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default: return zb_cli_bad_option("keygen", argv);
         }
     }
     if (optind < argc)
         return zb_cli_usage_error("keygen", "unexpected argument '%s'", argv[optind]);
+    return zb_keygen_run(ctx, &req);
+}
+
+int zb_keygen_run(zb_context *ctx, const zb_keygen_request *req)
+{
+    const char *out = req->out, *add_to = req->add_signing_key_to;
     if (out && add_to)
         return zb_cli_usage_error("keygen", "give --out FILE or --add-signing-key FILE, not both");
     if (add_to)
@@ -77,6 +83,6 @@ int zb_cmd_keygen(int argc, char **argv)
     zb_keys_fingerprint(fingerprint, sizeof(fingerprint), pk);
     zb_log_info("created key %s: secret key %s, public key %s, signing key %s.sign (signer %s.signer)", fingerprint, out,
                 pub_path, out, out);
-    printf("%s\n", pub_path);
+    zb_context_print(ctx, "%s\n", pub_path);
     return 0;
 }

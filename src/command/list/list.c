@@ -1,6 +1,7 @@
 #include "zakpos_backup/command/list.h"
 #include "zakpos_backup/archive/reader.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/timeutil.h"
@@ -129,31 +130,29 @@ static void print_table(json_t *rows)
     }
 }
 
-int zb_cmd_list(int argc, char **argv)
+int zb_cmd_list(zb_context *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"repo", required_argument, NULL, ZB_OPT_REPO},
+    static const struct option local[] = {
         {"json", no_argument, NULL, ZB_OPT_JSON},
         {"rebuild-index", no_argument, NULL, ZB_OPT_COMMAND_BASE},
-        {"key", required_argument, NULL, ZB_OPT_KEY},
-        {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
-        ZB_READ_KEYS_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    const char *repo = NULL;
-    zb_read_keys keys = {0};
-    int as_json = 0, rebuild = 0, opt, taken;
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "list", local) < 0)
+        return zb_error_code();
+    zb_list_request req = {0};
+    int opt, taken;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_OPT_REPO: repo = optarg; break;
-        case ZB_OPT_JSON: as_json = 1; break;
-        case ZB_OPT_COMMAND_BASE: rebuild = 1; break;
-        case ZB_OPT_KEY: keys.key_file = optarg; break;
-        case ZB_OPT_PASSPHRASE_FILE: keys.passphrase_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_REPO): req.repo = optarg; break;
+        case ZB_OPT_JSON: req.as_json = 1; break;
+        case ZB_OPT_COMMAND_BASE: req.rebuild_index = 1; break;
+        case ZB_SETTING_OPT(ZB_SET_KEY_FILE): req.keys.key_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PASSPHRASE_FILE): req.keys.passphrase_file = optarg; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default:
-            if ((taken = zb_cli_read_keys_option(&keys, opt, optarg)) < 0)
+            if ((taken = zb_cli_read_keys_option(&req.keys, opt, optarg)) < 0)
                 return taken;
             if (taken == 0)
                 return zb_cli_bad_option("list", argv);
@@ -161,12 +160,20 @@ int zb_cmd_list(int argc, char **argv)
     }
     if (optind < argc)
         return zb_cli_usage_error("list", "unexpected argument '%s'", argv[optind]);
+    return zb_list_run(ctx, &req);
+}
+
+int zb_list_run(zb_context *ctx, zb_list_request *req)
+{
+    const char *repo = req->repo;
+    zb_read_keys keys = req->keys;
+    int as_json = req->as_json, rebuild = req->rebuild_index, taken;
     if (!repo)
         return zb_cli_usage_error("list", "--repo DIR is required");
     if (!rebuild && (keys.key_file || keys.passphrase_file || keys.trust_count || keys.allow_untrusted ||
                      keys.allow_unencrypted))
         return zb_cli_usage_error("list", "--key, --passphrase-file, --trust and --allow-* are for --rebuild-index");
-    if ((taken = zb_cli_read_keys_configured(&keys)) < 0)
+    if ((taken = zb_cli_read_keys_configured(ctx, &keys)) < 0)
         return taken;
     zb_repo_list list;
     json_t *index = NULL;
@@ -204,7 +211,7 @@ int zb_cmd_list(int argc, char **argv)
     if (rc == 0 && as_json) {
         char *text = json_dumps(all, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (text)
-            printf("%s\n", text);
+            zb_context_print(ctx, "%s\n", text);
         free(text);
     }
     json_decref(all);

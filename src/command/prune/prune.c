@@ -1,6 +1,7 @@
 #include "zakpos_backup/command/prune.h"
 #include "zakpos_backup/archive/sign.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
@@ -59,44 +60,38 @@ static const char help[] =
     "archives in DIR and (when this host has a Docker daemon) their helper\n"
     "containers, logging each.\n";
 
-enum {
-    OPT_KEEP = ZB_OPT_COMMAND_BASE, /* + rule */
-    OPT_WITHIN = ZB_OPT_COMMAND_BASE + ZB_KEEP_WITHIN,
-    OPT_DRY_RUN,
-};
+enum { OPT_DRY_RUN = ZB_OPT_COMMAND_BASE };
 
-static int parse(zb_retention_policy *p, const char **repo, int *dry_run, int *as_json, int *lock_wait, int argc,
-                 char **argv)
+/* The keep_* rows of the settings table are in the order of the rules. */
+_Static_assert(ZB_SET_KEEP_YEARLY - ZB_SET_KEEP_LAST == ZB_KEEP_YEARLY - ZB_KEEP_LAST, "keep rules out of order");
+
+static int parse(zb_prune_request *req, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"repo", required_argument, NULL, ZB_OPT_REPO},
-        {"keep-last", required_argument, NULL, OPT_KEEP + ZB_KEEP_LAST},
-        {"keep-hourly", required_argument, NULL, OPT_KEEP + ZB_KEEP_HOURLY},
-        {"keep-daily", required_argument, NULL, OPT_KEEP + ZB_KEEP_DAILY},
-        {"keep-weekly", required_argument, NULL, OPT_KEEP + ZB_KEEP_WEEKLY},
-        {"keep-monthly", required_argument, NULL, OPT_KEEP + ZB_KEEP_MONTHLY},
-        {"keep-yearly", required_argument, NULL, OPT_KEEP + ZB_KEEP_YEARLY},
-        {"keep-within", required_argument, NULL, OPT_WITHIN},
+    static const struct option local[] = {
         {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {"json", no_argument, NULL, ZB_OPT_JSON},
-        {"lock-wait", required_argument, NULL, ZB_OPT_LOCK_WAIT},
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    int opt, rc = 0, index = 0;
-    while (rc == 0 && (opt = getopt_long(argc, argv, "", options, &index)) != -1) {
-        if (opt >= OPT_KEEP && opt < OPT_WITHIN) {
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "prune", local) < 0)
+        return zb_error_code();
+    int opt, rc = 0;
+    while (rc == 0 && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        int rule = opt - ZB_SETTING_OPT(ZB_SET_KEEP_LAST);
+        if (rule >= 0 && rule <= ZB_KEEP_YEARLY - ZB_KEEP_LAST) {
+            const zb_setting *s = &zb_settings[ZB_SET_KEEP_LAST + rule];
             char name[32];
-            snprintf(name, sizeof(name), "--%s", options[index].name);
-            rc = zb_cli_parse_int(&p->count[opt - OPT_KEEP], optarg, name, -1, 1000000);
+            snprintf(name, sizeof(name), "--%s", s->flag);
+            rc = zb_cli_parse_int(&req->policy.count[ZB_KEEP_LAST + rule], optarg, name, (int)s->min, (int)s->max);
             continue;
         }
         switch (opt) {
-        case ZB_OPT_REPO: *repo = optarg; break;
-        case OPT_WITHIN: rc = zb_retention_parse_within(p, optarg); break;
-        case OPT_DRY_RUN: *dry_run = 1; break;
-        case ZB_OPT_JSON: *as_json = 1; break;
-        case ZB_OPT_LOCK_WAIT: rc = zb_cli_parse_duration(lock_wait, optarg, "--lock-wait"); break;
+        case ZB_SETTING_OPT(ZB_SET_REPO): req->repo = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_KEEP_WITHIN): rc = zb_retention_parse_within(&req->policy, optarg); break;
+        case OPT_DRY_RUN: req->dry_run = 1; break;
+        case ZB_OPT_JSON: req->as_json = 1; break;
+        case ZB_SETTING_OPT(ZB_SET_COMMAND_LOCK_WAIT): rc = zb_cli_parse_duration(&req->lock_wait, optarg, "--lock-wait"); break;
         case ZB_OPT_HELP: fputs(help, stdout); return 1;
         default: return zb_cli_bad_option("prune", argv);
         }
@@ -105,9 +100,15 @@ static int parse(zb_retention_policy *p, const char **repo, int *dry_run, int *a
         return rc;
     if (optind < argc)
         return zb_cli_usage_error("prune", "unexpected argument '%s'", argv[optind]);
-    if (!*repo)
+    return 0;
+}
+
+/* What a request must hold, however it was made. */
+static int check(const zb_prune_request *req)
+{
+    if (!req->repo)
         return zb_cli_usage_error("prune", "--repo DIR is required");
-    if (zb_retention_is_empty(p))
+    if (zb_retention_is_empty(&req->policy))
         return zb_cli_usage_error("prune", "no --keep rule that keeps anything given: refusing to decide which "
                                            "archives to remove");
     return 0;
@@ -135,27 +136,32 @@ static void reasons_text(zb_buf *b, unsigned keep, const zb_retention_policy *p)
 
 /* Buckets are days, weeks, months in one zone: the configuration's, as for
  * `run` and the daemon, so a job keeps the same archives however it runs. */
-static int use_configured_zone(void)
+static int use_configured_zone(zb_context *ctx)
 {
-    zb_config c;
-    int rc = zb_config_load(&c, zb_cli_config_file());
-    if (rc < 0)
-        return rc;
-    rc = zb_config_use_timezone(&c);
-    zb_config_free(&c);
-    return rc;
+    const zb_config *c = NULL;
+    int rc = zb_context_config(&c, ctx);
+    return rc < 0 ? rc : zb_config_use_timezone(c);
 }
 
-int zb_cmd_prune(int argc, char **argv)
+int zb_cmd_prune(zb_context *ctx, int argc, char **argv)
 {
-    zb_retention_policy policy;
-    memset(&policy, 0, sizeof(policy));
-    const char *repo = NULL;
-    int dry_run = 0, as_json = 0, lock_wait = 0;
-    int rc = parse(&policy, &repo, &dry_run, &as_json, &lock_wait, argc, argv);
-    if (rc != 0)
-        return rc > 0 ? 0 : rc;
-    if ((rc = use_configured_zone()) < 0)
+    zb_prune_request req;
+    memset(&req, 0, sizeof(req));
+    int rc = parse(&req, argc, argv);
+    if (rc == 0)
+        rc = zb_prune_run(ctx, &req);
+    return rc > 0 ? 0 : rc;
+}
+
+int zb_prune_run(zb_context *ctx, const zb_prune_request *req)
+{
+    const char *repo = req->repo;
+    const zb_retention_policy *policy = &req->policy;
+    int dry_run = req->dry_run, as_json = req->as_json;
+    int rc = check(req);
+    if (rc < 0)
+        return rc;
+    if ((rc = use_configured_zone(ctx)) < 0)
         return rc;
     zb_repo_lock *lock = NULL;
     zb_repo_list list = {0};
@@ -167,7 +173,7 @@ int zb_cmd_prune(int argc, char **argv)
     size_t removed = 0;
     /* A dry run changes nothing, so it needs no lock (and works on a
      * read-only repository, or beside a running backup). */
-    if (!dry_run && (rc = zb_repo_lock_take(&lock, repo, lock_wait)) < 0)
+    if (!dry_run && (rc = zb_repo_lock_take(&lock, repo, req->lock_wait)) < 0)
         goto done;
     /* what killed runs left: unfinished archives (safe under the lock) and
      * helper containers; never fatal, and not in a dry run */
@@ -186,7 +192,7 @@ int zb_cmd_prune(int argc, char **argv)
     /* The scan is oldest first; the rules read newest first. */
     for (size_t i = 0; i < list.count; i++)
         times[i] = list.items[list.count - 1 - i].created;
-    zb_retention_apply(keep, times, list.count, &policy);
+    zb_retention_apply(keep, times, list.count, policy);
     if ((rc = zb_repo_index_load(&index, repo)) < 0)
         goto done;
     const zb_repo_archive *verified = zb_repo_index_newest_verified(index, &list);
@@ -196,7 +202,7 @@ int zb_cmd_prune(int argc, char **argv)
     for (size_t i = 0; i < list.count; i++) {
         const zb_repo_archive *a = &list.items[list.count - 1 - i];
         const char *action = keep[i] ? "keep" : dry_run ? "would-remove" : "remove";
-        reasons_text(&reasons, keep[i], &policy);
+        reasons_text(&reasons, keep[i], policy);
         if (!keep[i] && !dry_run) {
             if (unlink(a->path) < 0 && errno != ENOENT) {
                 rc = zb_error_errno(ZB_EIO, errno, "cannot remove %s", a->path);
@@ -210,7 +216,7 @@ int zb_cmd_prune(int argc, char **argv)
             json_array_append_new(doc, json_pack("{s:s, s:s, s:s}", "archive", a->name, "action", action, "reasons",
                                                  reasons.data ? reasons.data : ""));
         else
-            printf("%-12s %s%s%s\n", action, a->name, keep[i] ? "  " : "", keep[i] ? reasons.data : "");
+            zb_context_print(ctx, "%-12s %s%s%s\n", action, a->name, keep[i] ? "  " : "", keep[i] ? reasons.data : "");
     }
     if (removed && (rc = zb_fs_fsync_dir(repo)) < 0)
         goto done;
@@ -219,7 +225,7 @@ int zb_cmd_prune(int argc, char **argv)
     if (as_json) {
         char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (text)
-            printf("%s\n", text);
+            zb_context_print(ctx, "%s\n", text);
         free(text);
     }
     zb_log_info("prune: %zu archives, %zu removed%s", list.count, removed, dry_run ? " (dry run: nothing removed)" : "");

@@ -4,6 +4,7 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fault.h"
 #include "zakpos_backup/common/log.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/remote/copy.h"
 #include "zakpos_backup/repo/repo.h"
 
@@ -51,44 +52,39 @@ static const char help[] =
     "  --report FILE            write the report as FILE.md and FILE.json\n"
     "  --json                   the JSON report on stdout instead of Markdown\n";
 
-enum { OPT_PLAN = ZB_OPT_COMMAND_BASE, OPT_PATH, OPT_REPORT };
+enum { OPT_PLAN = ZB_OPT_COMMAND_BASE, OPT_PATH, OPT_REPORT, OPT_PG_TARGET };
 
 static int parse(zb_recover_request *req, zb_strv *paths, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"key", required_argument, NULL, ZB_OPT_KEY},
-        {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
+    /* the key group, --repo, --jobs, --pg-password-file, --docker-host and
+     * --force come from the settings table */
+    static const struct option local[] = {
         {"plan", no_argument, NULL, OPT_PLAN},
-        {"repo", required_argument, NULL, ZB_OPT_REPO},
-        {"pg-target", required_argument, NULL, ZB_OPT_PG_TARGET},
-        {"pg-password-file", required_argument, NULL, ZB_OPT_PG_PASSWORD_FILE},
-        {"jobs", required_argument, NULL, ZB_OPT_JOBS},
-        {"docker-host", required_argument, NULL, ZB_OPT_DOCKER_HOST},
+        {"pg-target", required_argument, NULL, OPT_PG_TARGET},
         {"path", required_argument, NULL, OPT_PATH},
-        {"force", no_argument, NULL, ZB_OPT_FORCE},
         {"report", required_argument, NULL, OPT_REPORT},
         {"json", no_argument, NULL, ZB_OPT_JSON},
-        ZB_READ_KEYS_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
+    struct option options[48];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "recover", local) < 0)
+        return zb_error_code();
     int opt, rc = 0;
     while (rc == 0 && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_OPT_KEY: req->keys.key_file = optarg; break;
-        case ZB_OPT_PASSPHRASE_FILE: req->keys.passphrase_file = optarg; break;
         case OPT_PLAN: req->plan = 1; break;
-        case ZB_OPT_REPO: req->repo = optarg; break;
-        case ZB_OPT_PG_TARGET: req->pg_conninfo = optarg; break;
-        case ZB_OPT_PG_PASSWORD_FILE: req->pg_password_file = optarg; break;
-        case ZB_OPT_JOBS: rc = zb_cli_parse_int(&req->pg_jobs, optarg, "--jobs", 1, 64); break;
-        case ZB_OPT_DOCKER_HOST: req->docker_host = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_REPO): req->repo = optarg; break;
+        case OPT_PG_TARGET: req->pg_conninfo = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PG_PASSWORD_FILE): req->pg_password_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PG_JOBS): rc = zb_cli_parse_int(&req->pg_jobs, optarg, "--jobs", 1, 64); break;
+        case ZB_SETTING_OPT(ZB_SET_DOCKER_HOST): req->docker_host = optarg; break;
         case OPT_PATH:
             if (!strchr(optarg, '=') || optarg[0] == '=' || strchr(optarg, '=')[1] == '\0')
                 return zb_cli_usage_error("recover", "--path takes NAME=DIR, not '%s'", optarg);
             rc = zb_strv_push(paths, optarg);
             break;
-        case ZB_OPT_FORCE: req->force = 1; break;
+        case ZB_SETTING_OPT(ZB_SET_FORCE): req->force = 1; break;
         case OPT_REPORT: req->report_file = optarg; break;
         case ZB_OPT_JSON: req->as_json = 1; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 1;
@@ -122,34 +118,40 @@ static int resolve_latest(char **archive, zb_remote_fetched **fetched, const zb_
     zb_error_clear();
     char spec[256];
     snprintf(spec, sizeof(spec), "remote:%s/latest", c->remotes[0].name);
-    char *args[] = {"recover", spec, NULL};
-    if ((rc = zb_remote_fetch_args(fetched, "recover", 2, args)) < 0)
+    const char *local = NULL;
+    if ((rc = zb_remote_fetch_archive(fetched, c, spec, &local)) < 0)
         return rc;
-    *archive = zb_strdup(args[1]);
+    *archive = zb_strdup(local);
     return *archive ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
 }
 
-int zb_cmd_recover(int argc, char **argv)
+int zb_cmd_recover(zb_context *ctx, int argc, char **argv)
 {
     zb_recover_request req;
     memset(&req, 0, sizeof(req));
     zb_strv paths = {0};
-    zb_config c;
-    int config_loaded = 0;
+    int rc = parse(&req, &paths, argc, argv);
+    if (rc == 0)
+        rc = zb_recover_run(ctx, &req);
+    zb_strv_free(&paths);
+    return rc > 0 ? 0 : rc;
+}
+
+int zb_recover_run(zb_context *ctx, const zb_recover_request *given)
+{
+    zb_recover_request req = *given;
+    const zb_config *c = NULL;
     char *archive = NULL;
     zb_remote_fetched *fetched = NULL;
-    int rc = parse(&req, &paths, argc, argv);
-    if (rc != 0)
+    int rc = zb_context_config(&c, ctx);
+    if (rc < 0)
         goto done;
-    if ((rc = zb_config_load(&c, zb_cli_config_file())) < 0)
-        goto done;
-    config_loaded = 1;
-    if (!req.keys.key_file && !req.keys.passphrase_file && c.key_file && *c.key_file)
-        req.keys.key_file = c.key_file;
-    if ((rc = zb_cli_read_keys_configured(&req.keys)) < 0)
+    if (!req.keys.key_file && !req.keys.passphrase_file && c->key_file && *c->key_file)
+        req.keys.key_file = c->key_file;
+    if ((rc = zb_cli_read_keys_configured(ctx, &req.keys)) < 0)
         goto done;
     if (!req.archive || strcmp(req.archive, "latest") == 0)
-        rc = resolve_latest(&archive, &fetched, &req, &c);
+        rc = resolve_latest(&archive, &fetched, &req, c);
     else if (!(archive = zb_strdup(req.archive)))
         rc = zb_error_set(ZB_ENOMEM, "out of memory");
     if (rc < 0)
@@ -158,14 +160,11 @@ int zb_cmd_recover(int argc, char **argv)
     ZB_FAULT_POINT("recover-fetched", archive);
     req.fetched_from = zb_remote_fetched_from();
     req.fetch_seconds = zb_remote_fetched_seconds();
-    rc = zb_recover_run(&req, &c);
+    rc = zb_recover_phases(&req, c);
     if (rc < 0)
         zb_error_context("recover failed");
 done:
     zb_remote_fetched_free(fetched);
     free(archive);
-    zb_strv_free(&paths);
-    if (config_loaded)
-        zb_config_free(&c);
-    return rc > 0 ? 0 : rc;
+    return rc;
 }

@@ -3,18 +3,13 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/place.h"
 #include "zakpos_backup/source/docker/volume.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static const char *state_dir(void)
-{
-    const char *dir = getenv(ZB_ENV_STATE_DIR);
-    return dir && *dir ? dir : ZB_DEFAULT_STATE_DIR;
-}
 
 static int start_new(zb_recover_journal *j, const char *archive_name)
 {
@@ -27,7 +22,7 @@ int zb_recover_journal_open(zb_recover_journal *j, const char *archive_name, int
     memset(j, 0, sizeof(*j));
     *resumed = 0;
     zb_buf path = ZB_BUF_INIT;
-    int rc = zb_buf_printf(&path, "%s/%s", state_dir(), ZB_RECOVER_JOURNAL_NAME);
+    int rc = zb_buf_printf(&path, "%s/%s", zb_place_state_dir(), ZB_RECOVER_JOURNAL_NAME);
     if (rc < 0)
         return rc;
     j->path = zb_buf_detach(&path);
@@ -55,7 +50,7 @@ int zb_recover_journal_open(zb_recover_journal *j, const char *archive_name, int
 
 int zb_recover_journal_save(zb_recover_journal *j)
 {
-    int rc = zb_fs_mkdir_p(state_dir(), 0700);
+    int rc = zb_fs_mkdir_p(zb_place_state_dir(), 0700);
     char *text = rc == 0 ? json_dumps(j->doc, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
     if (rc == 0)
         rc = text ? zb_fs_write_file_atomic(j->path, text, strlen(text), 0600) : zb_error_set(ZB_ENOMEM, "out of memory");

@@ -437,7 +437,7 @@ static void finish_report(json_t *report, double started, int rc, const recovery
     json_object_set_new(report, "resumed", json_boolean(json_is_true(json_object_get(rv->journal.doc, "resumed"))));
 }
 
-int zb_recover_run(const zb_recover_request *req, const zb_config *config)
+int zb_recover_phases(const zb_recover_request *req, const zb_config *config)
 {
     if (req->plan)
         return zb_recover_plan(req, config, req->archive);

@@ -110,7 +110,7 @@ static int sync_remote(zb_remote *r, const zb_config *config)
     return rc;
 }
 
-int zb_cmd_remote(int argc, char **argv)
+int zb_cmd_remote(zb_context *ctx, int argc, char **argv)
 {
     static const struct option options[] = {
         {"json", no_argument, NULL, ZB_OPT_JSON},
@@ -118,50 +118,66 @@ int zb_cmd_remote(int argc, char **argv)
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    int as_json = 0, dry_run = 0, opt;
+    static const char *const actions[] = {[ZB_REMOTE_LIST] = "list", [ZB_REMOTE_PUSH] = "push",
+                                          [ZB_REMOTE_DELETE] = "delete", [ZB_REMOTE_PRUNE] = "prune",
+                                          [ZB_REMOTE_SYNC] = "sync"};
+    zb_remote_request req = {0};
+    int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_OPT_JSON: as_json = 1; break;
-        case 'n': dry_run = 1; break;
+        case ZB_OPT_JSON: req.as_json = 1; break;
+        case 'n': req.dry_run = 1; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default: return zb_cli_bad_option("remote", argv);
         }
     }
     if (argc - optind < 2)
         return zb_cli_usage_error("remote", "give an action (list, push, delete, prune, sync) and a remote NAME");
-    const char *action = argv[optind], *name = argv[optind + 1];
-    char **args = argv + optind + 2;
-    int nargs = argc - optind - 2;
-    int is_list = strcmp(action, "list") == 0, is_prune = strcmp(action, "prune") == 0;
-    int is_push = strcmp(action, "push") == 0, is_delete = strcmp(action, "delete") == 0;
-    int is_sync = strcmp(action, "sync") == 0;
-    if (!is_list && !is_prune && !is_push && !is_delete && !is_sync)
+    const char *action = argv[optind];
+    int which = -1;
+    for (size_t i = 0; i < ZB_ARRAY_LEN(actions); i++)
+        if (strcmp(action, actions[i]) == 0)
+            which = (int)i;
+    if (which < 0)
         return zb_cli_usage_error("remote", "unknown action '%s' (list, push, delete, prune, sync)", action);
-    if ((is_list || is_prune || is_sync) && nargs > 0)
-        return zb_cli_usage_error("remote", "unexpected argument '%s'", args[0]);
-    if ((is_push || is_delete) && nargs == 0)
-        return zb_cli_usage_error("remote", "%s needs at least one %s", action, is_push ? "FILE" : "ARCHIVE");
-    if ((as_json && !is_list) || (dry_run && !is_prune))
-        return zb_cli_usage_error("remote", "%s is for %s", as_json ? "--json" : "--dry-run", as_json ? "list" : "prune");
-    zb_config config;
+    req.action = (zb_remote_action)which;
+    req.name = argv[optind + 1];
+    req.args = (const char *const *)argv + optind + 2;
+    req.arg_count = (size_t)(argc - optind - 2);
+    int takes_args = req.action == ZB_REMOTE_PUSH || req.action == ZB_REMOTE_DELETE;
+    if (!takes_args && req.arg_count > 0)
+        return zb_cli_usage_error("remote", "unexpected argument '%s'", req.args[0]);
+    if (takes_args && req.arg_count == 0)
+        return zb_cli_usage_error("remote", "%s needs at least one %s", action,
+                                  req.action == ZB_REMOTE_PUSH ? "FILE" : "ARCHIVE");
+    if ((req.as_json && req.action != ZB_REMOTE_LIST) || (req.dry_run && req.action != ZB_REMOTE_PRUNE))
+        return zb_cli_usage_error("remote", "%s is for %s", req.as_json ? "--json" : "--dry-run",
+                                  req.as_json ? "list" : "prune");
+    return zb_remote_run(ctx, &req);
+}
+
+int zb_remote_run(zb_context *ctx, const zb_remote_request *req)
+{
+    const zb_config *config = NULL;
     zb_remote *r = NULL;
-    int rc = zb_remote_open_configured(&r, &config, name);
-    if (rc == 0 && is_list)
-        rc = list(r, as_json);
-    for (int i = 0; rc == 0 && is_push && i < nargs; i++)
-        rc = zb_remote_upload(r, args[i]);
-    for (int i = 0; rc == 0 && is_delete && i < nargs; i++)
-        rc = zb_remote_delete(r, args[i]);
-    if (rc == 0 && is_sync)
-        rc = sync_remote(r, &config);
-    if (rc == 0 && is_prune) {
+    int rc = zb_context_config(&config, ctx);
+    if (rc == 0)
+        rc = zb_remote_open_configured(&r, config, req->name);
+    if (rc == 0 && req->action == ZB_REMOTE_LIST)
+        rc = list(r, req->as_json);
+    for (size_t i = 0; rc == 0 && req->action == ZB_REMOTE_PUSH && i < req->arg_count; i++)
+        rc = zb_remote_upload(r, req->args[i]);
+    for (size_t i = 0; rc == 0 && req->action == ZB_REMOTE_DELETE && i < req->arg_count; i++)
+        rc = zb_remote_delete(r, req->args[i]);
+    if (rc == 0 && req->action == ZB_REMOTE_SYNC)
+        rc = sync_remote(r, config);
+    if (rc == 0 && req->action == ZB_REMOTE_PRUNE) {
         const zb_config_remote *conf = NULL;
-        for (size_t i = 0; i < config.remote_count; i++)
-            if (strcmp(config.remotes[i].name, name) == 0)
-                conf = &config.remotes[i];
-        rc = zb_remote_prune(r, zb_config_remote_policy(conf, &config.keep), dry_run, stdout);
+        for (size_t i = 0; i < config->remote_count; i++)
+            if (strcmp(config->remotes[i].name, req->name) == 0)
+                conf = &config->remotes[i];
+        rc = zb_remote_prune(r, zb_config_remote_policy(conf, &config->keep), req->dry_run, stdout);
     }
     zb_remote_close(r);
-    zb_config_free(&config);
     return rc;
 }

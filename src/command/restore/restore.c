@@ -2,6 +2,7 @@
 #include "zakpos_backup/archive/reader.h"
 #include "zakpos_backup/archive/writer.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
@@ -10,7 +11,6 @@
 #include "zakpos_backup/repo/index.h"
 #include "zakpos_backup/restore/plan.h"
 #include "zakpos_backup/source/pg/pitr/decode.h"
-#include "zakpos_backup/source/pg/pitr/replay.h"
 #include "zakpos_backup/source/docker/client.h"
 
 #include <getopt.h>
@@ -78,29 +78,11 @@ static const char help[] =
     "Entries are never written outside their target: absolute names, '..'\n"
     "and writes through symbolic links are refused (exit 8).\n";
 
-typedef struct restore_request {
-    zb_read_keys keys;
-    const char *archive;
-    zb_strv paths;
-    zb_strv volumes;
-    zb_docker *docker;
-    const char *pg_source;
-    int pg_selected;
-    zb_strv pg_tables, pg_schemas;
-    zb_pg_restore_options pg;
-    int force;
-    zb_volume_restore_options volume;
-    zb_restore_plan *plan;
-    int pitr;
-    zb_pitr_target until;
-} restore_request;
 
 enum {
     OPT_PATH = ZB_OPT_COMMAND_BASE,
     OPT_PG_TARGET,
     OPT_PG_SOURCE,
-    OPT_JOBS,
-    OPT_PG_PASSWORD_FILE,
     OPT_TABLE,
     OPT_SCHEMA,
     OPT_NO_OWNER,
@@ -108,30 +90,21 @@ enum {
     OPT_PG_LOCALE,
     OPT_PG_ICU_LOCALE,
     OPT_VOLUME,
-    OPT_VOLUME_OPTIONS_FROM_ARCHIVE,
-    OPT_ALLOW_HOST_BIND,
     OPT_VOLUME_API,
     OPT_VOLUME_AGENT,
     OPT_UNTIL,
     OPT_UNTIL_LSN,
 };
 
-static int parse(restore_request *req, int argc, char **argv)
+static int parse(zb_restore_request *req, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"key", required_argument, NULL, ZB_OPT_KEY},
-        {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
+    static const struct option local[] = {
         {"path", required_argument, NULL, OPT_PATH},
-        {"force", no_argument, NULL, ZB_OPT_FORCE},
         {"pg-target", required_argument, NULL, OPT_PG_TARGET},
         {"volume", required_argument, NULL, OPT_VOLUME},
-        {"volume-options-from-archive", no_argument, NULL, OPT_VOLUME_OPTIONS_FROM_ARCHIVE},
-        {"allow-host-bind", no_argument, NULL, OPT_ALLOW_HOST_BIND},
         {"volume-api", no_argument, NULL, OPT_VOLUME_API},
         {"volume-agent", no_argument, NULL, OPT_VOLUME_AGENT},
         {"pg-source", required_argument, NULL, OPT_PG_SOURCE},
-        {"jobs", required_argument, NULL, OPT_JOBS},
-        {"pg-password-file", required_argument, NULL, OPT_PG_PASSWORD_FILE},
         {"table", required_argument, NULL, OPT_TABLE},
         {"schema", required_argument, NULL, OPT_SCHEMA},
         {"no-owner", no_argument, NULL, OPT_NO_OWNER},
@@ -140,26 +113,28 @@ static int parse(restore_request *req, int argc, char **argv)
         {"pg-icu-locale", required_argument, NULL, OPT_PG_ICU_LOCALE},
         {"until", required_argument, NULL, OPT_UNTIL},
         {"until-lsn", required_argument, NULL, OPT_UNTIL_LSN},
-        ZB_READ_KEYS_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "restore", local) < 0)
+        return zb_error_code();
     int opt, rc = 0;
     while (rc == 0 && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_OPT_KEY: req->keys.key_file = optarg; break;
-        case ZB_OPT_PASSPHRASE_FILE: req->keys.passphrase_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_KEY_FILE): req->keys.key_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PASSPHRASE_FILE): req->keys.passphrase_file = optarg; break;
         case OPT_PATH: rc = zb_strv_push(&req->paths, optarg); break;
-        case ZB_OPT_FORCE: req->force = 1; break;
+        case ZB_SETTING_OPT(ZB_SET_FORCE): req->force = 1; break;
         case OPT_VOLUME: rc = zb_strv_push(&req->volumes, optarg); break;
-        case OPT_VOLUME_OPTIONS_FROM_ARCHIVE: req->volume.options_from_archive = 1; break;
-        case OPT_ALLOW_HOST_BIND: req->volume.allow_host_bind = 1; break;
+        case ZB_SETTING_OPT(ZB_SET_VOLUME_OPTIONS_FROM_ARCHIVE): req->volume.options_from_archive = 1; break;
+        case ZB_SETTING_OPT(ZB_SET_ALLOW_HOST_BIND): req->volume.allow_host_bind = 1; break;
         case OPT_VOLUME_API: req->volume.api = 1; break;
         case OPT_VOLUME_AGENT: req->volume.agent = 1; break;
         case OPT_PG_TARGET: req->pg_selected = 1, req->pg.conninfo = optarg; break;
         case OPT_PG_SOURCE: req->pg_source = optarg; break;
-        case OPT_PG_PASSWORD_FILE: req->pg.password_file = optarg; break;
-        case OPT_JOBS: rc = zb_cli_parse_int(&req->pg.jobs, optarg, "--jobs", 1, 64); break;
+        case ZB_SETTING_OPT(ZB_SET_PG_PASSWORD_FILE): req->pg.password_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PG_JOBS): rc = zb_cli_parse_int(&req->pg.jobs, optarg, "--jobs", 1, 64); break;
         case OPT_TABLE: rc = zb_strv_push(&req->pg_tables, optarg); break;
         case OPT_SCHEMA: rc = zb_strv_push(&req->pg_schemas, optarg); break;
         case OPT_NO_OWNER: req->pg.no_owner = 1; break;
@@ -180,7 +155,14 @@ static int parse(restore_request *req, int argc, char **argv)
     if (optind != argc - 1)
         return zb_cli_usage_error("restore", "give exactly one ARCHIVE");
     req->archive = argv[optind];
-    if ((rc = zb_cli_read_keys_configured(&req->keys)) < 0)
+    return 0;
+}
+
+/* What a request must hold, however it was made. */
+static int check(zb_context *ctx, zb_restore_request *req)
+{
+    int rc = zb_cli_read_keys_configured(ctx, &req->keys);
+    if (rc < 0)
         return rc;
     if (req->paths.count == 0 && !req->pg_selected && req->volumes.count == 0)
         return zb_cli_usage_error("restore", "nothing selected to restore: give --pg-target CONNINFO, --volume NAME "
@@ -205,7 +187,7 @@ static int parse(restore_request *req, int argc, char **argv)
     return 0;
 }
 
-static int add_path_targets(restore_request *req)
+static int add_path_targets(zb_restore_plan *plan, const zb_restore_request *req)
 {
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < req->paths.count; i++) {
@@ -214,24 +196,24 @@ static int add_path_targets(restore_request *req)
         if (!eq || eq == spec || !eq[1])
             return zb_cli_usage_error("restore", "--path takes NAME=TARGETDIR, not '%s'", spec);
         char *name = strndup(spec, (size_t)(eq - spec));
-        rc = name ? zb_restore_plan_add_path(req->plan, name, eq + 1, req->force) : zb_error_set(ZB_ENOMEM, "out of memory");
+        rc = name ? zb_restore_plan_add_path(plan, name, eq + 1, req->force) : zb_error_set(ZB_ENOMEM, "out of memory");
         free(name);
     }
     return rc;
 }
 
-static int add_volume_targets(restore_request *req)
+static int add_volume_targets(zb_restore_plan *plan, zb_docker **docker, zb_restore_request *req)
 {
     if (req->volumes.count == 0)
         return 0;
-    int rc = zb_docker_open(&req->docker, NULL);
+    int rc = zb_docker_open(docker, NULL);
     for (size_t i = 0; rc == 0 && i < req->volumes.count; i++) {
         const char *spec = req->volumes.items[i];
         const char *eq = strchr(spec, '=');
         if (eq == spec || (eq && !eq[1]))
             return zb_cli_usage_error("restore", "--volume takes NAME or NAME=NEWNAME, not '%s'", spec);
         char *name = eq ? strndup(spec, (size_t)(eq - spec)) : zb_strdup(spec);
-        rc = name ? zb_restore_plan_add_volume(req->plan, req->docker, name, eq ? eq + 1 : spec, &req->volume)
+        rc = name ? zb_restore_plan_add_volume(plan, *docker, name, eq ? eq + 1 : spec, &req->volume)
                   : zb_error_set(ZB_ENOMEM, "out of memory");
         free(name);
     }
@@ -240,7 +222,8 @@ static int add_volume_targets(restore_request *req)
 
 /* Point-in-time recovery: the restored database brought forward with the
  * chain's changes, which lie beside the archive (docs/FORMAT.md). */
-static int replay_changes(restore_request *req, zb_archive_reader *r, const zb_restore_target_info *t)
+static int replay_changes(zb_context *ctx, zb_restore_request *req, zb_archive_reader *r,
+                          const zb_restore_target_info *t)
 {
     json_t *source = zb_archive_reader_manifest_source(r, ZB_SOURCE_PG, t->name);
     json_t *base = json_object_get(json_object_get(source, "meta"), "pitr");
@@ -268,38 +251,58 @@ static int replay_changes(restore_request *req, zb_archive_reader *r, const zb_r
         zb_log_info("replayed %llu transactions (%llu changes) from %u segments, up to LSN %s committed at %s",
                     (unsigned long long)result.transactions, (unsigned long long)result.changes, result.segments, lsn,
                     when);
-        printf("recovered pg %s to %s %s\n", t->name, lsn, when);
+        zb_context_print(ctx, "recovered pg %s to %s %s\n", t->name, lsn, when);
     }
     free(repo);
     free(name);
     return rc;
 }
 
-int zb_cmd_restore(int argc, char **argv)
+void zb_restore_request_free(zb_restore_request *req)
 {
-    restore_request req;
+    zb_strv_free(&req->paths);
+    zb_strv_free(&req->volumes);
+    zb_strv_free(&req->pg_tables);
+    zb_strv_free(&req->pg_schemas);
+}
+
+int zb_cmd_restore(zb_context *ctx, int argc, char **argv)
+{
+    zb_restore_request req;
     memset(&req, 0, sizeof(req));
+    int rc = parse(&req, argc, argv);
+    if (rc == 0)
+        rc = zb_restore_run(ctx, &req);
+    zb_restore_request_free(&req);
+    return rc > 0 ? 0 : rc;
+}
+
+int zb_restore_run(zb_context *ctx, zb_restore_request *req)
+{
+    zb_restore_plan *plan = NULL;
+    zb_docker *docker = NULL;
     zb_archive_reader *r = NULL;
     double started = zb_time_monotonic();
-    int rc = parse(&req, argc, argv);
+    int rc = check(ctx, req);
     if (rc != 0)
         goto done;
-    if ((rc = zb_restore_plan_new(&req.plan)) < 0 || (rc = add_path_targets(&req)) < 0 ||
-        (rc = add_volume_targets(&req)) < 0 || (req.pg_selected && (rc = zb_restore_plan_add_pg(req.plan, req.pg_source, &req.pg)) < 0))
+    if ((rc = zb_restore_plan_new(&plan)) < 0 || (rc = add_path_targets(plan, req)) < 0 ||
+        (rc = add_volume_targets(plan, &docker, req)) < 0 ||
+        (req->pg_selected && (rc = zb_restore_plan_add_pg(plan, req->pg_source, &req->pg)) < 0))
         goto done;
-    if ((rc = zb_archive_reader_open(&r, req.archive, &req.keys)) < 0)
+    if ((rc = zb_archive_reader_open(&r, req->archive, &req->keys)) < 0)
         goto done;
     struct stat st;
-    zb_progress_begin("restore", stat(req.archive, &st) == 0 ? (uint64_t)st.st_size : 0);
-    rc = zb_restore_plan_run(req.plan, r);
+    zb_progress_begin("restore", stat(req->archive, &st) == 0 ? (uint64_t)st.st_size : 0);
+    rc = zb_restore_plan_run(plan, r);
     zb_progress_end();
     if (rc < 0)
         goto done;
-    for (size_t i = 0; i < zb_restore_plan_count(req.plan); i++) {
-        zb_restore_target_info t = zb_restore_plan_target(req.plan, i);
+    for (size_t i = 0; i < zb_restore_plan_count(plan); i++) {
+        zb_restore_target_info t = zb_restore_plan_target(plan, i);
         zb_log_info("restored %s %s into %s", t.kind, t.name, t.target);
-        printf("restored %s %s %s\n", t.kind, t.name, t.target);
-        if (req.pitr && strcmp(t.kind, ZB_SOURCE_PG) == 0 && (rc = replay_changes(&req, r, &t)) < 0)
+        zb_context_print(ctx, "restored %s %s %s\n", t.kind, t.name, t.target);
+        if (req->pitr && strcmp(t.kind, ZB_SOURCE_PG) == 0 && (rc = replay_changes(ctx, req, r, &t)) < 0)
             goto done;
     }
     char took[32];
@@ -307,12 +310,8 @@ int zb_cmd_restore(int argc, char **argv)
     zb_log_info("restore complete in %s", took);
 done:
     zb_progress_end();
-    zb_restore_plan_free(req.plan);
+    zb_restore_plan_free(plan);
     zb_archive_reader_free(r);
-    zb_strv_free(&req.paths);
-    zb_strv_free(&req.volumes);
-    zb_docker_close(req.docker);
-    zb_strv_free(&req.pg_tables);
-    zb_strv_free(&req.pg_schemas);
-    return rc > 0 ? 0 : rc;
+    zb_docker_close(docker);
+    return rc;
 }

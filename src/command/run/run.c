@@ -1,5 +1,6 @@
 #include "zakpos_backup/command/run.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/command/backup.h"
 #include "zakpos_backup/command/prune.h"
 #include "zakpos_backup/command/verify.h"
@@ -7,6 +8,8 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
+#include "zakpos_backup/common/parse.h"
+#include "zakpos_backup/common/place.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/config/config.h"
@@ -15,7 +18,6 @@
 #include "zakpos_backup/remote/sync.h"
 #include "zakpos_backup/repo/repo.h"
 
-#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
@@ -45,161 +47,83 @@ static const char help[] =
     "for, up to --lock-wait DURATION (default daemon.lock_wait, 1h), then fails\n"
     "with exit 12. Retention buckets use daemon.timezone, as the daemon does.\n";
 
-#define MAX_ARGS 256
-
-typedef struct argv_builder {
-    char *items[MAX_ARGS + 1];
-    int count;
-} argv_builder;
-
-static int arg(argv_builder *a, const char *value)
+/* Each word of a space-separated list, pushed onto v; the words live in
+ * *copy, which the caller frees after the request. */
+static int words(zb_strv *v, char **copy, const char *list)
 {
-    if (a->count == MAX_ARGS)
-        return zb_error_set(ZB_ECONFIG, "the job has too many sources");
-    if (!(a->items[a->count] = zb_strdup(value)))
-        return zb_error_set(ZB_ENOMEM, "out of memory");
-    a->items[++a->count] = NULL;
-    return 0;
-}
-
-static int arg2(argv_builder *a, const char *flag, const char *value)
-{
-    int rc = arg(a, flag);
-    return rc < 0 ? rc : arg(a, value);
-}
-
-/* Each word of a space-separated list, after flag. */
-static int args_each(argv_builder *a, const char *flag, const char *list)
-{
-    char *copy = zb_strdup(list ? list : "");
-    if (!copy)
+    if (!(*copy = zb_strdup(list ? list : "")))
         return zb_error_set(ZB_ENOMEM, "out of memory");
     int rc = 0;
     char *save = NULL;
-    for (char *w = strtok_r(copy, " \t", &save); rc == 0 && w; w = strtok_r(NULL, " \t", &save))
-        rc = arg2(a, flag, w);
-    free(copy);
+    for (char *w = strtok_r(*copy, " \t", &save); rc == 0 && w; w = strtok_r(NULL, " \t", &save))
+        rc = zb_strv_push(v, w);
     return rc;
 }
 
-static void argv_free(argv_builder *a)
+void zb_run_backup_free(zb_run_backup *b)
 {
-    for (int i = 0; i < a->count; i++)
-        free(a->items[i]);
-    a->count = 0;
+    zb_backup_request_free(&b->req);
+    free(b->recipient_words);
+    free(b->volume_words);
+    for (size_t i = 0; i < ZB_CONFIG_MAX_PATHS; i++)
+        zb_buf_free(&b->path_specs[i]);
 }
 
-/* How long the job waits for a busy repository, as the commands read it. */
-static int lock_wait_arg(argv_builder *a, int lock_wait)
+int zb_run_backup_request(zb_run_backup *b, const zb_config *c, int lock_wait)
 {
-    char text[32];
-    snprintf(text, sizeof(text), "%ds", lock_wait);
-    return arg2(a, "--lock-wait", text);
-}
-
-static int backup_args(argv_builder *a, const zb_config *c, int lock_wait)
-{
-    char text[32];
-    int rc = arg(a, "backup");
-    if (rc == 0)
-        rc = arg2(a, "--repo", c->repo);
-    if (rc == 0)
-        rc = lock_wait_arg(a, lock_wait);
-    if (rc == 0)
-        rc = arg2(a, "--name", c->archive_name);
-    if (rc == 0)
-        rc = args_each(a, "--recipient", c->recipients);
+    zb_backup_request *req = &b->req;
+    memset(b, 0, sizeof(*b));
+    zb_backup_request_init(req);
+    req->repo = c->repo;
+    req->lock_wait = lock_wait;
+    req->name = c->archive_name;
+    int rc = words(&req->recipients, &b->recipient_words, c->recipients);
     if (rc == 0 && c->signing_key_file && *c->signing_key_file && c->recipients && *c->recipients)
-        rc = arg2(a, "--signing-key", c->signing_key_file);
-    if (rc == 0 && c->passphrase_file && *c->passphrase_file)
-        rc = arg2(a, "--passphrase-file", c->passphrase_file);
-    snprintf(text, sizeof(text), "%d", c->zstd_level);
-    if (rc == 0)
-        rc = arg2(a, "--zstd-level", text);
-    if (rc == 0 && c->pg_enabled && c->pg_conninfo && *c->pg_conninfo) {
-        rc = arg2(a, "--pg", c->pg_conninfo);
-        if (rc == 0 && c->pg_password_file && *c->pg_password_file)
-            rc = arg2(a, "--pg-password-file", c->pg_password_file);
-        snprintf(text, sizeof(text), "%d", c->pg_jobs);
-        if (rc == 0 && c->pg_jobs > 0)
-            rc = arg2(a, "--jobs", text);
-        if (rc == 0 && c->pg_with_role_passwords)
-            rc = arg(a, "--with-role-passwords");
+        req->write.keys.signing_key_file = c->signing_key_file;
+    if (c->passphrase_file && *c->passphrase_file)
+        req->write.keys.passphrase_file = c->passphrase_file;
+    req->write.zstd_level = c->zstd_level;
+    if (c->pg_enabled && c->pg_conninfo && *c->pg_conninfo) {
+        req->pg_selected = 1;
+        req->pg.conninfo = c->pg_conninfo;
+        if (c->pg_password_file && *c->pg_password_file)
+            req->pg.password_file = c->pg_password_file;
+        if (c->pg_jobs > 0)
+            req->pg.jobs = c->pg_jobs;
+        req->pg.with_role_passwords = c->pg_with_role_passwords;
     }
     if (rc == 0 && c->volumes_enabled)
-        rc = args_each(a, "--volume", c->volumes);
+        rc = words(&req->volumes, &b->volume_words, c->volumes);
     for (size_t i = 0; rc == 0 && i < c->path_count; i++) {
-        zb_buf spec = ZB_BUF_INIT;
-        rc = zb_buf_printf(&spec, "%s=%s", c->paths[i].name, c->paths[i].dir);
+        rc = zb_buf_printf(&b->path_specs[i], "%s=%s", c->paths[i].name, c->paths[i].dir);
         if (rc == 0)
-            rc = arg2(a, "--path", spec.data);
-        zb_buf_free(&spec);
+            rc = zb_strv_push(&req->paths, b->path_specs[i].data);
     }
     return rc;
 }
 
-static int prune_args(argv_builder *a, const zb_config *c, int lock_wait)
+void zb_run_prune_request(zb_prune_request *req, const zb_config *c, int lock_wait)
 {
-    static const char *const flags[ZB_KEEP_WITHIN] = {"--keep-last", "--keep-hourly", "--keep-daily", "--keep-weekly",
-                                                     "--keep-monthly", "--keep-yearly"};
-    int rc = arg(a, "prune");
-    if (rc == 0)
-        rc = arg2(a, "--repo", c->repo);
-    if (rc == 0)
-        rc = lock_wait_arg(a, lock_wait);
-    for (int r = 0; rc == 0 && r < ZB_KEEP_WITHIN; r++) {
-        char n[32];
-        snprintf(n, sizeof(n), "%d", c->keep.count[r]); /* -1: no limit, as prune reads it */
-        if (c->keep.count[r] != 0)
-            rc = arg2(a, flags[r], n);
-    }
-    if (rc == 0 && c->keep.within_set)
-        rc = arg2(a, "--keep-within", c->keep.within_text);
-    return rc;
+    memset(req, 0, sizeof(*req));
+    req->repo = c->repo;
+    req->policy = c->keep;
+    req->lock_wait = lock_wait;
 }
 
-/* verify of the newest archive, with the repository's key or passphrase;
- * by_restore: restored into scratch targets and compared (verify --restore). */
-static int verify_args(argv_builder *a, const zb_config *c, int by_restore)
+int zb_run_verify_request(zb_verify_request *req, char **latest, const zb_config *c, int by_restore)
 {
-    char *latest = NULL;
-    int rc = zb_repo_latest(&latest, c->repo);
-    if (rc == 0)
-        rc = arg(a, "verify");
-    if (rc == 0 && by_restore)
-        rc = arg(a, "--restore");
+    memset(req, 0, sizeof(*req));
+    int rc = zb_repo_latest(latest, c->repo);
+    req->by_restore = by_restore;
     if (rc == 0 && c->key_file && *c->key_file)
-        rc = arg2(a, "--key", c->key_file);
+        req->ro.keys.key_file = c->key_file;
     else if (rc == 0 && c->passphrase_file && *c->passphrase_file)
-        rc = arg2(a, "--passphrase-file", c->passphrase_file);
+        req->ro.keys.passphrase_file = c->passphrase_file;
     else if (rc == 0) {
         rc = zb_error_set(ZB_ECONFIG, "a verify job needs repository.key_file (the secret key) or repository.passphrase_file");
         zb_error_hint("the backup host needs only the public key to back up; verifying reads the archive, which needs the secret");
     }
-    if (rc == 0)
-        rc = arg(a, latest);
-    free(latest);
-    return rc;
-}
-
-/* Runs a command with its stdout silenced (a backup prints the archive's
- * path; a cron job prints nothing on success). */
-static int quietly(int (*command)(int, char **), argv_builder *a, int verbose)
-{
-    int saved = -1, null_fd = -1;
-    fflush(stdout);
-    if (!verbose && (null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0) {
-        saved = dup(STDOUT_FILENO);
-        dup2(null_fd, STDOUT_FILENO);
-        close(null_fd);
-    }
-    optind = 1;
-    int rc = command(a->count, a->items);
-    fflush(stdout);
-    if (saved >= 0) {
-        dup2(saved, STDOUT_FILENO);
-        close(saved);
-    }
+    req->ro.archive = *latest;
     return rc;
 }
 
@@ -234,43 +158,61 @@ static void notify(const zb_config *c, const zb_config_job *job, int rc, const z
     json_decref(body);
 }
 
-static int run_job(const zb_config *c, const zb_config_job *job, int verbose, int lock_wait)
+static int run_backup(zb_context *ctx, const zb_config *c, const zb_config_job *job, int lock_wait)
 {
-    argv_builder a = {{NULL}, 0};
-    int rc = 0;
-    if (strcmp(job->action, "backup") == 0) {
-        if ((rc = backup_args(&a, c, lock_wait)) == 0)
-            rc = quietly(zb_cmd_backup, &a, verbose);
-        argv_free(&a);
-        if (rc == 0 && job->prune && (rc = prune_args(&a, c, lock_wait)) == 0)
-            rc = quietly(zb_cmd_prune, &a, verbose);
-    } else if (strcmp(job->action, "prune") == 0) {
-        if ((rc = prune_args(&a, c, lock_wait)) == 0)
-            rc = quietly(zb_cmd_prune, &a, verbose);
-    } else if (strcmp(job->action, "verify") == 0 || strcmp(job->action, "verify-restore") == 0) {
-        if ((rc = verify_args(&a, c, strcmp(job->action, "verify-restore") == 0)) == 0)
-            rc = quietly(zb_cmd_verify, &a, verbose);
-    } else {
-        rc = zb_error_set(ZB_ECONFIG, "job %s: unknown action %s", job->name, job->action);
-    }
-    argv_free(&a);
+    zb_run_backup b;
+    int rc = zb_run_backup_request(&b, c, lock_wait);
+    if (rc == 0)
+        rc = zb_backup_run(ctx, &b.req);
+    zb_run_backup_free(&b);
+    zb_prune_request prune;
+    zb_run_prune_request(&prune, c, lock_wait);
+    if (rc == 0 && job->prune)
+        rc = zb_prune_run(ctx, &prune);
     return rc;
 }
 
-int zb_cmd_run(int argc, char **argv)
+/* The job's action with requests built from the configuration; the
+ * commands' results (an archive's path, prune's lines) are not printed: a
+ * cron job prints nothing on success, unless verbose. */
+static int run_job(zb_context *ctx, const zb_config *c, const zb_config_job *job, int lock_wait)
 {
-    static const struct option options[] = {
+    static const char *const actions[] = {"backup", "prune", "verify", "verify-restore"};
+    int action = -1, rc = 0;
+    if (zb_parse_enum(&action, job->action, actions, ZB_ARRAY_LEN(actions)) < 0)
+        return zb_error_set(ZB_ECONFIG, "job %s: unknown action %s", job->name, job->action);
+    if (action == 0)
+        return run_backup(ctx, c, job, lock_wait);
+    if (action == 1) {
+        zb_prune_request prune;
+        zb_run_prune_request(&prune, c, lock_wait);
+        return zb_prune_run(ctx, &prune);
+    }
+    zb_verify_request verify;
+    char *latest = NULL;
+    if ((rc = zb_run_verify_request(&verify, &latest, c, action == 3)) == 0)
+        rc = zb_verify_run(ctx, &verify);
+    free(latest);
+    return rc;
+}
+
+int zb_cmd_run(zb_context *ctx, int argc, char **argv)
+{
+    static const struct option local[] = {
         {"verbose", no_argument, NULL, 'v'},
-        {"lock-wait", required_argument, NULL, ZB_OPT_LOCK_WAIT},
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    int opt, verbose = zb_log_threshold >= ZB_LOG_DETAIL, lock_wait = -1, rc = 0;
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "run", local) < 0)
+        return zb_error_code();
+    zb_run_request req = {NULL, -1, zb_log_threshold >= ZB_LOG_DETAIL};
+    int opt, rc = 0;
     while ((opt = getopt_long(argc, argv, "v", options, NULL)) != -1) {
         switch (opt) {
-        case 'v': verbose = 1; break;
-        case ZB_OPT_LOCK_WAIT:
-            if ((rc = zb_cli_parse_duration(&lock_wait, optarg, "--lock-wait")) < 0)
+        case 'v': req.verbose = 1; break;
+        case ZB_SETTING_OPT(ZB_SET_LOCK_WAIT):
+            if ((rc = zb_cli_parse_duration(&req.lock_wait, optarg, "--lock-wait")) < 0)
                 return rc;
             break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
@@ -279,62 +221,68 @@ int zb_cmd_run(int argc, char **argv)
     }
     if (optind != argc - 1)
         return zb_cli_usage_error("run", "give exactly one JOB");
-    const char *name = argv[optind];
-    zb_config c;
-    if ((rc = zb_config_load(&c, zb_cli_config_file())) < 0)
+    req.job = argv[optind];
+    return zb_run_job(ctx, &req);
+}
+
+int zb_run_job(zb_context *ctx, const zb_run_request *req)
+{
+    const char *name = req->job;
+    int verbose = req->verbose, lock_wait = req->lock_wait;
+    const zb_config *c = NULL;
+    int rc = zb_context_config(&c, ctx);
+    if (rc < 0)
         return rc;
     if (lock_wait < 0)
-        lock_wait = c.lock_wait_seconds;
+        lock_wait = c->lock_wait_seconds;
     const zb_config_job *job = NULL;
-    for (size_t i = 0; i < c.job_count; i++)
-        if (strcmp(c.jobs[i].name, name) == 0)
-            job = &c.jobs[i];
+    for (size_t i = 0; i < c->job_count; i++)
+        if (strcmp(c->jobs[i].name, name) == 0)
+            job = &c->jobs[i];
     if (!job) {
         zb_buf names = ZB_BUF_INIT;
-        for (size_t i = 0; i < c.job_count; i++)
-            zb_buf_printf(&names, "%s%s", i ? ", " : "", c.jobs[i].name);
+        for (size_t i = 0; i < c->job_count; i++)
+            zb_buf_printf(&names, "%s%s", i ? ", " : "", c->jobs[i].name);
         rc = zb_error_set(ZB_ECONFIG, "no job named '%s' in the configuration", name);
         zb_error_hint("the jobs are: %s", names.data ? names.data : "none");
         zb_buf_free(&names);
-        zb_config_free(&c);
         return rc;
     }
-    /* settings the sources read from the environment */
-    if (c.docker_host && *c.docker_host)
-        setenv("DOCKER_HOST", c.docker_host, 0);
-    if (c.state_dir && *c.state_dir)
-        setenv("ZAKPOS_BACKUP_STATE_DIR", c.state_dir, 0);
+    /* the sources keep their state and reach Docker where the job's
+     * configuration says (the environment, when set, is in it already) */
+    if ((rc = zb_place_set_docker_host(c->docker_host)) < 0 || (rc = zb_place_set_state_dir(c->state_dir)) < 0)
+        return rc;
+    ctx->quiet = !verbose;
     if (verbose)
         zb_log_threshold = zb_log_threshold > ZB_LOG_INFO ? zb_log_threshold : ZB_LOG_INFO;
     else
         zb_log_threshold = zb_log_threshold < ZB_LOG_WARN ? zb_log_threshold : ZB_LOG_WARN;
     zb_progress_enable(0);
     double started = zb_time_monotonic();
-    rc = zb_config_use_timezone(&c);
+    rc = zb_config_use_timezone(c);
     if (rc == 0)
-        rc = run_job(&c, job, verbose, lock_wait);
+        rc = run_job(ctx, c, job, lock_wait);
     zb_error_saved failure;
     if (rc < 0)
         zb_error_save(&failure);
     double took = zb_time_monotonic() - started;
-    long long bytes = rc == 0 && strcmp(job->action, "backup") == 0 ? newest_archive_bytes(c.repo) : -1;
-    zb_metrics_run record = {job->name, job->action, c.repo, rc == 0, took, bytes};
+    long long bytes = rc == 0 && strcmp(job->action, "backup") == 0 ? newest_archive_bytes(c->repo) : -1;
+    zb_metrics_run record = {job->name, job->action, c->repo, rc == 0, took, bytes};
     zb_metrics_remote remotes[ZB_CONFIG_MAX_REMOTES];
     const char *remote_names[ZB_CONFIG_MAX_REMOTES];
     long long pending[ZB_CONFIG_MAX_REMOTES];
     size_t remote_count = zb_remote_pending_noted(remote_names, pending, ZB_CONFIG_MAX_REMOTES);
     for (size_t i = 0; i < remote_count; i++)
         remotes[i] = (zb_metrics_remote){remote_names[i], pending[i]};
-    if (zb_metrics_record(c.metrics_file, c.state_dir, &record, remotes, remote_count) < 0)
+    if (zb_metrics_record(c->metrics_file, c->state_dir, &record, remotes, remote_count) < 0)
         zb_log_error("cannot write the metrics file: %s", zb_error_message());
-    if (c.webhook_url && *c.webhook_url && (rc < 0 || c.webhook_on_success))
-        notify(&c, job, rc, rc < 0 ? &failure : NULL, took, bytes);
+    if (c->webhook_url && *c->webhook_url && (rc < 0 || c->webhook_on_success))
+        notify(c, job, rc, rc < 0 ? &failure : NULL, took, bytes);
     if (rc < 0) {
         zb_error_raise(&failure);
         zb_error_context("job %s", job->name);
     } else if (verbose) {
         zb_log_info("job %s done in %.1f s", job->name, took);
     }
-    zb_config_free(&c);
     return rc;
 }

@@ -1,6 +1,7 @@
 #include "zakpos_backup/command/show.h"
 #include "zakpos_backup/archive/reader.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/timeutil.h"
@@ -98,28 +99,28 @@ static int print_manifest(zb_archive_reader *r, json_t *m, int entries)
     return rc;
 }
 
-int zb_cmd_show(int argc, char **argv)
+int zb_cmd_show(zb_context *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"key", required_argument, NULL, ZB_OPT_KEY},
-        {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
+    static const struct option local[] = {
         {"entries", no_argument, NULL, 'e'},
         {"json", no_argument, NULL, ZB_OPT_JSON},
-        ZB_READ_KEYS_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    zb_read_keys keys = {0};
-    int entries = 0, as_json = 0, opt, taken;
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "show", local) < 0)
+        return zb_error_code();
+    zb_show_request req = {0};
+    int opt, taken;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_OPT_KEY: keys.key_file = optarg; break;
-        case ZB_OPT_PASSPHRASE_FILE: keys.passphrase_file = optarg; break;
-        case 'e': entries = 1; break;
-        case ZB_OPT_JSON: as_json = 1; break;
+        case ZB_SETTING_OPT(ZB_SET_KEY_FILE): req.keys.key_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PASSPHRASE_FILE): req.keys.passphrase_file = optarg; break;
+        case 'e': req.entries = 1; break;
+        case ZB_OPT_JSON: req.as_json = 1; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default:
-            if ((taken = zb_cli_read_keys_option(&keys, opt, optarg)) < 0)
+            if ((taken = zb_cli_read_keys_option(&req.keys, opt, optarg)) < 0)
                 return taken;
             if (taken == 0)
                 return zb_cli_bad_option("show", argv);
@@ -127,12 +128,21 @@ int zb_cmd_show(int argc, char **argv)
     }
     if (optind != argc - 1)
         return zb_cli_usage_error("show", "give exactly one ARCHIVE");
-    const char *path = argv[optind];
-    if ((taken = zb_cli_read_keys_configured(&keys)) < 0)
-        return taken;
+    req.archive = argv[optind];
+    return zb_show_run(ctx, &req);
+}
+
+int zb_show_run(zb_context *ctx, zb_show_request *req)
+{
+    const char *path = req->archive;
+    zb_read_keys keys = req->keys;
+    int entries = req->entries, as_json = req->as_json;
+    int rc = zb_cli_read_keys_configured(ctx, &keys);
+    if (rc < 0)
+        return rc;
     json_t *header = NULL;
     zb_archive_reader *r = NULL;
-    int rc = zb_archive_describe_header(&header, path);
+    rc = zb_archive_describe_header(&header, path);
     if (rc < 0)
         return rc;
     int encrypted = strcmp(json_string_value(json_object_get(header, "protection")), "none") != 0;
@@ -161,7 +171,7 @@ int zb_cmd_show(int argc, char **argv)
         }
         char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (text)
-            printf("%s\n", text);
+            zb_context_print(ctx, "%s\n", text);
         free(text);
         json_decref(doc);
     } else if (rc == 0) {

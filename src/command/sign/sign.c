@@ -2,6 +2,7 @@
 #include "zakpos_backup/archive/reader.h"
 #include "zakpos_backup/archive/sign.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
 
@@ -85,33 +86,42 @@ done:
     return rc;
 }
 
-int zb_cmd_sign(int argc, char **argv)
+int zb_cmd_sign(zb_context *ctx, int argc, char **argv)
 {
     enum { OPT_SIGNING_KEY = ZB_OPT_COMMAND_BASE };
-    static const struct option options[] = {
-        {"key", required_argument, NULL, ZB_OPT_KEY},
-        {"signing-key", required_argument, NULL, OPT_SIGNING_KEY},
+    static const struct option local[] = {
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    const char *key_file = NULL, *signing_file = NULL;
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "sign", local) < 0)
+        return zb_error_code();
+    zb_sign_request req = {0};
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_OPT_KEY: key_file = optarg; break;
-        case OPT_SIGNING_KEY: signing_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_KEY_FILE): req.key_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_SIGNING_KEY_FILE): req.signing_key_file = optarg; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default: return zb_cli_bad_option("sign", argv);
         }
     }
-    if (!key_file || !signing_file)
+    req.archives = (const char *const *)argv + optind;
+    req.archive_count = (size_t)(argc - optind);
+    return zb_sign_run(ctx, &req);
+}
+
+int zb_sign_run(zb_context *ctx, const zb_sign_request *req)
+{
+    (void)ctx; /* signing reads no configuration */
+    if (!req->key_file || !req->signing_key_file)
         return zb_cli_usage_error("sign", "--key FILE and --signing-key FILE.sign are required");
-    if (optind >= argc)
+    if (req->archive_count == 0)
         return zb_cli_usage_error("sign", "give at least one ARCHIVE");
     unsigned char *sk = NULL, pk[ZB_SIGN_PUBLIC_BYTES];
-    int rc = zb_sign_load_secret(&sk, pk, signing_file);
-    for (int i = optind; rc == 0 && i < argc; i++)
-        rc = sign_one(argv[i], key_file, sk, pk);
+    int rc = zb_sign_load_secret(&sk, pk, req->signing_key_file);
+    for (size_t i = 0; rc == 0 && i < req->archive_count; i++)
+        rc = sign_one(req->archives[i], req->key_file, sk, pk);
     sodium_free(sk);
     return rc;
 }

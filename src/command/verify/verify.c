@@ -1,6 +1,7 @@
 #include "zakpos_backup/command/verify.h"
 #include "zakpos_backup/archive/reader.h"
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/cli/rehearsal.h"
 #include "zakpos_backup/config/config.h"
 #include "zakpos_backup/remote/copy.h"
@@ -63,7 +64,7 @@ static void print_differences(const zb_rehearsal *r)
     }
 }
 
-static void print_summary(const char *archive, const zb_rehearsal *r)
+static void print_summary(const zb_context *ctx, const char *archive, const zb_rehearsal *r)
 {
     zb_buf parts = ZB_BUF_INIT;
     size_t not_verified = 0;
@@ -76,20 +77,21 @@ static void print_summary(const char *archive, const zb_rehearsal *r)
     char took[32];
     zb_format_duration(took, sizeof(took), r->total_seconds);
     if (not_verified)
-        printf("verified %s by restore (%s) in %s, except %zu object%s not verified\n", archive,
+        zb_context_print(ctx, "verified %s by restore (%s) in %s, except %zu object%s not verified\n", archive,
                parts.data ? parts.data : "no sources", took, not_verified, not_verified == 1 ? "" : "s");
     else
-        printf("verified %s by restore (%s) in %s\n", archive, parts.data ? parts.data : "no sources", took);
+        zb_context_print(ctx, "verified %s by restore (%s) in %s\n", archive, parts.data ? parts.data : "no sources",
+                         took);
     zb_buf_free(&parts);
 }
 
-static int verify_by_restore(zb_rehearse_options *ro, int as_json)
+static int verify_by_restore(zb_context *ctx, zb_rehearse_options *ro, int as_json)
 {
-    zb_config c;
-    int rc = zb_config_load(&c, zb_cli_config_file());
+    const zb_config *c = NULL;
+    int rc = zb_context_config(&c, ctx);
     if (rc < 0)
         return rc;
-    zb_cli_rehearsal_defaults(ro, &c);
+    zb_cli_rehearsal_defaults(ro, c);
     zb_rehearsal *rehearsal = NULL;
     rc = zb_rehearse_run(&rehearsal, ro);
     json_t *report = rehearsal ? zb_rehearsal_json(rehearsal, NULL) : NULL;
@@ -98,51 +100,51 @@ static int verify_by_restore(zb_rehearse_options *ro, int as_json)
     if (as_json) {
         char *text = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (text)
-            printf("%s\n", text);
+            zb_context_print(ctx, "%s\n", text);
         free(text);
     }
     if (rc == ZB_EVERIFY && rehearsal)
         print_differences(rehearsal);
     else if (rc == 0 && !as_json && rehearsal)
-        print_summary(ro->archive, rehearsal);
+        print_summary(ctx, ro->archive, rehearsal);
     if (rc < 0)
         zb_error_context("verify --restore failed");
     json_decref(report);
     zb_rehearsal_free(rehearsal);
-    zb_config_free(&c);
     return rc;
 }
 
-int zb_cmd_verify(int argc, char **argv)
+int zb_cmd_verify(zb_context *ctx, int argc, char **argv)
 {
     enum { OPT_RESTORE = ZB_OPT_COMMAND_BASE };
-    static const struct option options[] = {
-        {"key", required_argument, NULL, ZB_OPT_KEY},
-        {"passphrase-file", required_argument, NULL, ZB_OPT_PASSPHRASE_FILE},
+    static const struct option local[] = {
         {"restore", no_argument, NULL, OPT_RESTORE},
         {"json", no_argument, NULL, ZB_OPT_JSON},
         ZB_REHEARSAL_LONG_OPTIONS,
-        ZB_READ_KEYS_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    zb_rehearse_options ro;
-    memset(&ro, 0, sizeof(ro));
-    int opt, by_restore = 0, as_json = 0, rehearsal_options = 0, rc;
+    struct option options[64];
+    if (zb_settings_options(options, ZB_ARRAY_LEN(options), "verify", local) < 0)
+        return zb_error_code();
+    zb_verify_request req;
+    memset(&req, 0, sizeof(req));
+    zb_rehearse_options *ro = &req.ro;
+    int opt, rehearsal_options = 0, rc;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case ZB_OPT_KEY: ro.keys.key_file = optarg; break;
-        case ZB_OPT_PASSPHRASE_FILE: ro.keys.passphrase_file = optarg; break;
-        case OPT_RESTORE: by_restore = 1; break;
-        case ZB_OPT_JSON: as_json = 1; break;
+        case ZB_SETTING_OPT(ZB_SET_KEY_FILE): ro->keys.key_file = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_PASSPHRASE_FILE): ro->keys.passphrase_file = optarg; break;
+        case OPT_RESTORE: req.by_restore = 1; break;
+        case ZB_OPT_JSON: req.as_json = 1; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default:
-            if ((rc = zb_cli_read_keys_option(&ro.keys, opt, optarg)) != 0) {
+            if ((rc = zb_cli_read_keys_option(&ro->keys, opt, optarg)) != 0) {
                 if (rc < 0)
                     return rc;
                 break;
             }
-            if ((rc = zb_cli_rehearsal_option(&ro, opt, optarg)) < 0)
+            if ((rc = zb_cli_rehearsal_option(ro, opt, optarg)) < 0)
                 return rc;
             if (rc == 0)
                 return zb_cli_bad_option("verify", argv);
@@ -151,20 +153,26 @@ int zb_cmd_verify(int argc, char **argv)
     }
     if (optind != argc - 1)
         return zb_cli_usage_error("verify", "give exactly one ARCHIVE");
-    if (!by_restore && (rehearsal_options || as_json))
+    if (!req.by_restore && (rehearsal_options || req.as_json))
         return zb_cli_usage_error("verify", "--json, --pg-target, --docker-host, --keep and the like need --restore");
-    ro.archive = argv[optind];
-    if ((rc = zb_cli_read_keys_configured(&ro.keys)) < 0)
+    ro->archive = argv[optind];
+    return zb_verify_run(ctx, &req);
+}
+
+int zb_verify_run(zb_context *ctx, zb_verify_request *req)
+{
+    int rc = zb_cli_read_keys_configured(ctx, &req->ro.keys);
+    if (rc < 0)
         return rc;
-    if (by_restore)
-        return verify_by_restore(&ro, as_json);
-    const char *path = ro.archive;
+    if (req->by_restore)
+        return verify_by_restore(ctx, &req->ro, req->as_json);
+    const char *path = req->ro.archive;
     double started = zb_time_monotonic();
     struct stat st;
     zb_archive_reader *r = NULL;
     uint64_t entries = 0;
     zb_progress_begin("verify", stat(path, &st) == 0 ? (uint64_t)st.st_size : 0);
-    rc = zb_archive_reader_open(&r, path, &ro.keys);
+    rc = zb_archive_reader_open(&r, path, &req->ro.keys);
     if (rc == 0)
         rc = zb_archive_reader_read_all(r, &entries);
     zb_progress_end();
@@ -173,7 +181,7 @@ int zb_cmd_verify(int argc, char **argv)
         zb_format_bytes(size, sizeof(size), zb_archive_reader_bytes_in(r));
         zb_format_duration(took, sizeof(took), zb_time_monotonic() - started);
         zb_log_detail("verified in %s", took);
-        printf("verified %s (%llu entries, %s)\n", path, (unsigned long long)entries, size);
+        zb_context_print(ctx, "verified %s (%llu entries, %s)\n", path, (unsigned long long)entries, size);
     } else {
         zb_error_context("verify failed");
     }

@@ -2,6 +2,7 @@
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/http.h"
+#include "zakpos_backup/common/place.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/signal.h"
 
@@ -221,7 +222,7 @@ int zb_docker_open(zb_docker **out, const char *host)
 {
     *out = NULL;
     if (!host || !*host)
-        host = getenv("DOCKER_HOST");
+        host = zb_place_docker_host();
     if (!host || !*host)
         host = ZB_DOCKER_DEFAULT_HOST;
     zb_docker *d = calloc(1, sizeof(*d));

@@ -2,6 +2,7 @@
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fault.h"
+#include "zakpos_backup/common/place.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/source/docker/record.h"
@@ -153,7 +154,7 @@ int zb_helper_sweep(zb_docker *d)
 
 int zb_helper_sweep_host(zb_docker *given)
 {
-    const char *host = getenv("DOCKER_HOST");
+    const char *host = zb_place_docker_host();
     const char *socket = ZB_DOCKER_DEFAULT_HOST;
     socket += strlen("unix://"); /* the default host is a unix socket URL */
     if (!given && !(host && *host) && access(socket, F_OK) != 0)
@@ -327,9 +328,7 @@ int zb_helper_run_script(zb_docker *d, json_t *mounts, const char *script, const
 
 int zb_docker_state_path(char *out, size_t size, const char *file)
 {
-    const char *dir = getenv(ZB_ENV_STATE_DIR);
-    if (!dir || !*dir)
-        dir = ZB_DEFAULT_STATE_DIR;
+    const char *dir = zb_place_state_dir();
     if (snprintf(out, size, "%s/%s", dir, file) >= (int)size)
         return zb_error_set(ZB_EUSAGE, "state folder path too long: %s", dir);
     return *file ? zb_fs_mkdir_p(dir, 0700) : 0; /* the folder itself is only looked at */

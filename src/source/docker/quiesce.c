@@ -3,6 +3,7 @@
 #include "zakpos_backup/source/docker/record.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/place.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
 
@@ -151,10 +152,9 @@ int zb_volume_recover(zb_docker *given)
     int rc = given ? 0 : zb_docker_open(&ctx.d, NULL);
     if (rc == 0)
         rc = zb_record_recover(recover_run, &ctx);
-    const char *state_dir = getenv(ZB_ENV_STATE_DIR);
     if (rc < 0)
         zb_error_context("containers held by a killed run were not all put back (records in %s/" ZB_RECORD_DIR ")",
-                         state_dir && *state_dir ? state_dir : ZB_DEFAULT_STATE_DIR);
+                         zb_place_state_dir());
     if (!given)
         zb_docker_close(ctx.d);
     return rc;

@@ -1,6 +1,7 @@
 #include "zakpos_backup/source/docker/record.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/place.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/signal.h"
@@ -34,8 +35,7 @@ static struct {
 
 static const char *state_dir(void)
 {
-    const char *dir = getenv(ZB_ENV_STATE_DIR);
-    return dir && *dir ? dir : ZB_DEFAULT_STATE_DIR;
+    return zb_place_state_dir();
 }
 
 /* <state>/runs/<name><suffix>, or <state>/<name> when suffix is NULL. */

@@ -337,6 +337,12 @@ typedef struct kind_query {
     "(SELECT pg_catalog.format('COMMENT ON %s IS %L;', " object ", d.description) FROM pg_catalog.pg_description d " \
     "WHERE d.objoid = " oid " AND d.classoid = '" catalog "'::pg_catalog.regclass AND d.objsubid = 0)"
 
+/* FROM a catalog whose objects live in a schema, with q.name each object's
+ * schema-qualified, quoted name. */
+#define IN_SCHEMA(catalog, alias, schema_column, name_column)                                                  \
+    catalog " " alias " JOIN pg_catalog.pg_namespace n ON n.oid = " alias "." schema_column " "              \
+    "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, " alias "." name_column ") AS name) q"
+
 /* A column's COLLATE clause when it differs from its type's default. */
 #define COLLATE_CLAUSE(att, typ)                                                                               \
     "CASE WHEN " att ".attcollation <> 0 AND " att ".attcollation <> " typ ".typcollation THEN "               \
@@ -1002,8 +1008,7 @@ static const kind_query kinds[] = {
             "v.conproc::pg_catalog.regproc)",
      .owner = "pg_catalog.format('ALTER CONVERSION %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(v.conowner))",
      .comment = OBJECT_COMMENT("'CONVERSION ' || q.name", "pg_catalog.pg_conversion", "v.oid"),
-     .from = "pg_catalog.pg_conversion v JOIN pg_catalog.pg_namespace n ON n.oid = v.connamespace "
-             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, v.conname) AS name) q",
+     .from = IN_SCHEMA("pg_catalog.pg_conversion", "v", "connamespace", "conname"),
      .filter = FILTER_USER_OBJECT},
     {.what = "the text search parsers", .catalog = "pg_catalog.pg_ts_parser", .oid = "p.oid", .rank = RANK_FUNCTION,
      .kind = "'TEXT SEARCH PARSER'", .schema = "n.nspname", .name = "p.prsname",
@@ -1012,16 +1017,14 @@ static const kind_query kinds[] = {
             "p.prslextype::pg_catalog.regproc, CASE WHEN p.prsheadline <> 0 THEN ', HEADLINE = ' || p.prsheadline::pg_catalog.regproc "
             "ELSE '' END)",
      .comment = OBJECT_COMMENT("'TEXT SEARCH PARSER ' || q.name", "pg_catalog.pg_ts_parser", "p.oid"),
-     .from = "pg_catalog.pg_ts_parser p JOIN pg_catalog.pg_namespace n ON n.oid = p.prsnamespace "
-             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, p.prsname) AS name) q",
+     .from = IN_SCHEMA("pg_catalog.pg_ts_parser", "p", "prsnamespace", "prsname"),
      .filter = FILTER_USER_OBJECT},
     {.what = "the text search templates", .catalog = "pg_catalog.pg_ts_template", .oid = "t.oid", .rank = RANK_FUNCTION,
      .kind = "'TEXT SEARCH TEMPLATE'", .schema = "n.nspname", .name = "t.tmplname",
      .sql = "pg_catalog.format('CREATE TEXT SEARCH TEMPLATE %s (%sLEXIZE = %s);', q.name, CASE WHEN t.tmplinit <> 0 THEN "
             "'INIT = ' || t.tmplinit::pg_catalog.regproc || ', ' ELSE '' END, t.tmpllexize::pg_catalog.regproc)",
      .comment = OBJECT_COMMENT("'TEXT SEARCH TEMPLATE ' || q.name", "pg_catalog.pg_ts_template", "t.oid"),
-     .from = "pg_catalog.pg_ts_template t JOIN pg_catalog.pg_namespace n ON n.oid = t.tmplnamespace "
-             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, t.tmplname) AS name) q",
+     .from = IN_SCHEMA("pg_catalog.pg_ts_template", "t", "tmplnamespace", "tmplname"),
      .filter = FILTER_USER_OBJECT},
     {.what = "the text search dictionaries", .catalog = "pg_catalog.pg_ts_dict", .oid = "d0.oid", .rank = RANK_FUNCTION,
      .kind = "'TEXT SEARCH DICTIONARY'", .schema = "n.nspname", .name = "d0.dictname",
@@ -1030,8 +1033,7 @@ static const kind_query kinds[] = {
             "FROM pg_catalog.pg_ts_template t JOIN pg_catalog.pg_namespace tn ON tn.oid = t.tmplnamespace WHERE t.oid = d0.dicttemplate)",
      .owner = "pg_catalog.format('ALTER TEXT SEARCH DICTIONARY %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(d0.dictowner))",
      .comment = OBJECT_COMMENT("'TEXT SEARCH DICTIONARY ' || q.name", "pg_catalog.pg_ts_dict", "d0.oid"),
-     .from = "pg_catalog.pg_ts_dict d0 JOIN pg_catalog.pg_namespace n ON n.oid = d0.dictnamespace "
-             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, d0.dictname) AS name) q",
+     .from = IN_SCHEMA("pg_catalog.pg_ts_dict", "d0", "dictnamespace", "dictname"),
      .filter = FILTER_USER_OBJECT},
     {.what = "the text search configurations", .catalog = "pg_catalog.pg_ts_config", .oid = "g.oid", .rank = RANK_FUNCTION,
      .kind = "'TEXT SEARCH CONFIGURATION'", .schema = "n.nspname", .name = "g.cfgname",
@@ -1045,8 +1047,7 @@ static const kind_query kinds[] = {
             "WHERE cm.mapcfg = g.oid GROUP BY t.tokid, t.alias) m), '')",
      .owner = "pg_catalog.format('ALTER TEXT SEARCH CONFIGURATION %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(g.cfgowner))",
      .comment = OBJECT_COMMENT("'TEXT SEARCH CONFIGURATION ' || q.name", "pg_catalog.pg_ts_config", "g.oid"),
-     .from = "pg_catalog.pg_ts_config g JOIN pg_catalog.pg_namespace n ON n.oid = g.cfgnamespace "
-             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, g.cfgname) AS name) q",
+     .from = IN_SCHEMA("pg_catalog.pg_ts_config", "g", "cfgnamespace", "cfgname"),
      .filter = FILTER_USER_OBJECT},
     {.what = "the procedural languages", .catalog = "pg_catalog.pg_language", .oid = "l.oid", .rank = RANK_FUNCTION,
      .kind = "'PROCEDURAL LANGUAGE'", .name = "l.lanname",

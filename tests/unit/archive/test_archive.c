@@ -268,15 +268,4 @@ static void manifest_catches_changed_content(void **state)
     assert_int_equal(zb_fs_remove_tree(dir), 0);
 }
 
-int main(int argc, char **argv)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(relative_names_are_checked),
-        cmocka_unit_test(header_round_trip_through_a_file),
-        cmocka_unit_test(header_signature_covers_every_byte),
-        cmocka_unit_test(writer_and_reader_round_trip),
-        cmocka_unit_test(reader_reports_each_kind_of_damage),
-        cmocka_unit_test(manifest_catches_changed_content),
-    };
-    ZB_RUN_TESTS(tests, argc, argv);
-}
+ZB_TEST_MAIN(relative_names_are_checked, header_round_trip_through_a_file, header_signature_covers_every_byte, writer_and_reader_round_trip, reader_reports_each_kind_of_damage, manifest_catches_changed_content)

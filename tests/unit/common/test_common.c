@@ -191,16 +191,4 @@ static void json_parse_limits(void **state)
     json_decref(doc);
 }
 
-int main(int argc, char **argv)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(error_context_and_exit_status),
-        cmocka_unit_test(error_reraise_keeps_message),
-        cmocka_unit_test(buf_grows_and_detaches),
-        cmocka_unit_test(time_formats_round_trip),
-        cmocka_unit_test(atomic_file_publishes_only_on_commit),
-        cmocka_unit_test(secret_file_strips_newline),
-        cmocka_unit_test(json_parse_limits),
-    };
-    ZB_RUN_TESTS(tests, argc, argv);
-}
+ZB_TEST_MAIN(error_context_and_exit_status, error_reraise_keeps_message, buf_grows_and_detaches, time_formats_round_trip, atomic_file_publishes_only_on_commit, secret_file_strips_newline, json_parse_limits)

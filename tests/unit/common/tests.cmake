@@ -6,3 +6,6 @@ zb_unit_test(common ${CMAKE_CURRENT_LIST_DIR}/test_http.c TESTS
   http_signal_stops_a_request http_dead_server_is_unreachable http_headers_are_read)
 target_compile_definitions(common_test_http PRIVATE ZB_HTTP_PEER="${PROJECT_SOURCE_DIR}/tests/tools/http_peer.py")
 zb_unit_test(common ${CMAKE_CURRENT_LIST_DIR}/test_map.c TESTS map_finds_each_key_it_holds)
+zb_unit_test(common ${CMAKE_CURRENT_LIST_DIR}/test_parse.c TESTS
+  ints_take_a_range_and_nothing_else sizes_take_units_and_refuse_overflow
+  durations_take_units_and_a_ceiling booleans_and_enums)

@@ -261,16 +261,4 @@ static void any_keep_replaces_the_defaults(void **state)
     unlink(path);
 }
 
-int main(int argc, char **argv)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(defaults_match_the_zakpos_stack),
-        cmocka_unit_test(file_then_environment_override),
-        cmocka_unit_test(secrets_from_files_are_masked),
-        cmocka_unit_test(errors_name_file_line_and_key),
-        cmocka_unit_test(load_refuses_what_would_fail_later),
-        cmocka_unit_test(any_keep_replaces_the_defaults),
-        cmocka_unit_test(conninfo_password_masked_in_every_form),
-    };
-    ZB_RUN_TESTS(tests, argc, argv);
-}
+ZB_TEST_MAIN(defaults_match_the_zakpos_stack, file_then_environment_override, secrets_from_files_are_masked, errors_name_file_line_and_key, load_refuses_what_would_fail_later, any_keep_replaces_the_defaults, conninfo_password_masked_in_every_form)

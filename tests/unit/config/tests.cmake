@@ -3,3 +3,5 @@ zb_unit_test(config ${CMAKE_CURRENT_LIST_DIR}/test_config.c TESTS
   errors_name_file_line_and_key
   load_refuses_what_would_fail_later any_keep_replaces_the_defaults
   conninfo_password_masked_in_every_form)
+zb_unit_test(config ${CMAKE_CURRENT_LIST_DIR}/test_settings.c TESTS
+  rows_are_whole the_key_group_is_one_group getopt_tables_come_from_the_table yes_no_flags_take_no_value)

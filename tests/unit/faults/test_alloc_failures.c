@@ -209,13 +209,5 @@ static void sftp_open_out_of_memory_hands_out_no_state(void **state)
     assert_false(leaked);
 }
 
-int main(int argc, char **argv)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(async_stage_out_of_memory_names_its_buffers),
-        cmocka_unit_test(volume_selection_of_nothing_sorts_nothing),
-        cmocka_unit_test(restore_plan_out_of_memory_is_not_unselected),
-        cmocka_unit_test(sftp_open_out_of_memory_hands_out_no_state),
-    };
-    ZB_RUN_TESTS(tests, argc, argv);
-}
+ZB_TEST_MAIN(async_stage_out_of_memory_names_its_buffers, volume_selection_of_nothing_sorts_nothing,
+             restore_plan_out_of_memory_is_not_unselected, sftp_open_out_of_memory_hands_out_no_state)

@@ -102,13 +102,5 @@ static void normalise_deparsed_sql(void **state)
     free(b);
 }
 
-int main(int argc, char **argv)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(fingerprint_names_each_difference),
-        cmocka_unit_test(fingerprint_across_versions),
-        cmocka_unit_test(fingerprint_scope),
-        cmocka_unit_test(normalise_deparsed_sql),
-    };
-    ZB_RUN_TESTS(tests, argc, argv);
-}
+ZB_TEST_MAIN(fingerprint_names_each_difference, fingerprint_across_versions, fingerprint_scope,
+             normalise_deparsed_sql)

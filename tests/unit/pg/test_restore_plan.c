@@ -337,16 +337,6 @@ static void plan_numbers_many_relations(void **state)
     zb_pg_plan_free(NULL);
 }
 
-int main(int argc, char **argv)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(plan_reads_every_field_once),
-        cmocka_unit_test(plan_carries_unknown_kinds),
-        cmocka_unit_test(plan_selects_tables_and_what_hangs_off_them),
-        cmocka_unit_test(plan_leaves_out_publications_of_tables),
-        cmocka_unit_test(plan_dependencies_decide_early_starts),
-        cmocka_unit_test(plan_refuses_malformed_tocs),
-        cmocka_unit_test(plan_numbers_many_relations),
-    };
-    ZB_RUN_TESTS(tests, argc, argv);
-}
+ZB_TEST_MAIN(plan_reads_every_field_once, plan_carries_unknown_kinds, plan_selects_tables_and_what_hangs_off_them,
+             plan_leaves_out_publications_of_tables,
+             plan_dependencies_decide_early_starts, plan_refuses_malformed_tocs, plan_numbers_many_relations)

@@ -233,14 +233,6 @@ static void schedule_gives_loading_work_to_its_connection(void **state)
     assert_int_equal(zb_pg_schedule_table_worker(open, pending, runs, 3), 0);
 }
 
-int main(int argc, char **argv)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(lock_conflicts_are_the_servers),
-        cmocka_unit_test(schedule_keeps_locks_and_dependency_order),
-        cmocka_unit_test(schedule_finishes_a_cycle_of_references),
-        cmocka_unit_test(schedule_is_deterministic_and_parallel),
-        cmocka_unit_test(schedule_gives_loading_work_to_its_connection),
-    };
-    ZB_RUN_TESTS(tests, argc, argv);
-}
+ZB_TEST_MAIN(lock_conflicts_are_the_servers, schedule_keeps_locks_and_dependency_order,
+             schedule_finishes_a_cycle_of_references, schedule_is_deterministic_and_parallel,
+             schedule_gives_loading_work_to_its_connection)

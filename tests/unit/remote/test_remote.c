@@ -140,14 +140,4 @@ static void config_remote_errors(void **state)
     }
 }
 
-int main(int argc, char **argv)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(xml_finds_elements_by_local_name),
-        cmocka_unit_test(xml_nested_same_name_and_text_decoding),
-        cmocka_unit_test(uri_encoding_is_what_aws_signs),
-        cmocka_unit_test(config_remote_sections),
-        cmocka_unit_test(config_remote_errors),
-    };
-    ZB_RUN_TESTS(tests, argc, argv);
-}
+ZB_TEST_MAIN(xml_finds_elements_by_local_name, xml_nested_same_name_and_text_decoding, uri_encoding_is_what_aws_signs, config_remote_sections, config_remote_errors)

@@ -590,17 +590,4 @@ static void s3_retry_download_and_delete(void **state)
         assert_signed(&srv.got[i], "eu-west-3");
 }
 
-int main(int argc, char **argv)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(sigv4_get_vanilla),
-        cmocka_unit_test(sigv4_get_vanilla_query_order),
-        cmocka_unit_test(sigv4_s3_examples),
-        cmocka_unit_test(s3_list_pages_and_signs),
-        cmocka_unit_test(s3_single_put),
-        cmocka_unit_test(s3_multipart_upload),
-        cmocka_unit_test(s3_multipart_failure_aborts),
-        cmocka_unit_test(s3_retry_download_and_delete),
-    };
-    ZB_RUN_TESTS(tests, argc, argv);
-}
+ZB_TEST_MAIN(sigv4_get_vanilla, sigv4_get_vanilla_query_order, sigv4_s3_examples, s3_list_pages_and_signs, s3_single_put, s3_multipart_upload, s3_multipart_failure_aborts, s3_retry_download_and_delete)

@@ -181,17 +181,4 @@ static void weekly_buckets_use_the_iso_week_year(void **state)
     assert_int_equal(keep[2], BIT(ZB_KEEP_WEEKLY));
 }
 
-int main(int argc, char **argv)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(keep_last),
-        cmocka_unit_test(keep_hourly_daily_weekly_monthly),
-        cmocka_unit_test(keep_yearly_and_the_oldest),
-        cmocka_unit_test(keep_within),
-        cmocka_unit_test(keep_within_zero_is_no_policy),
-        cmocka_unit_test(keep_within_hours_are_elapsed_across_dst),
-        cmocka_unit_test(combined_rules_record_their_reasons),
-        cmocka_unit_test(weekly_buckets_use_the_iso_week_year),
-    };
-    ZB_RUN_TESTS(tests, argc, argv);
-}
+ZB_TEST_MAIN(keep_last, keep_hourly_daily_weekly_monthly, keep_yearly_and_the_oldest, keep_within, keep_within_zero_is_no_policy, keep_within_hours_are_elapsed_across_dst, combined_rules_record_their_reasons, weekly_buckets_use_the_iso_week_year)

@@ -125,14 +125,4 @@ static void invalid_expressions_are_named(void **state)
     assert_int_equal(zb_cron_next(&next, &c, NOON), ZB_ENOTFOUND);
 }
 
-int main(int argc, char **argv)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(fields_lists_ranges_steps_names),
-        cmocka_unit_test(day_of_month_or_day_of_week),
-        cmocka_unit_test(dst_spring_forward),
-        cmocka_unit_test(dst_fall_back),
-        cmocka_unit_test(invalid_expressions_are_named),
-    };
-    ZB_RUN_TESTS(tests, argc, argv);
-}
+ZB_TEST_MAIN(fields_lists_ranges_steps_names, day_of_month_or_day_of_week, dst_spring_forward, dst_fall_back, invalid_expressions_are_named)

@@ -312,15 +312,4 @@ static void async_stops_on_signal_and_abandons_a_busy_chain(void **state)
     zb_signal_reset_for_tests();
 }
 
-int main(int argc, char **argv)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(seal_round_trip),
-        cmocka_unit_test(seal_detects_truncation_at_chunk_boundaries),
-        cmocka_unit_test(seal_detects_appended_bytes_and_flips),
-        cmocka_unit_test(zstd_round_trip_and_trailing_garbage),
-        cmocka_unit_test(hash_of_zeros_matches_plain_zeros),
-        cmocka_unit_test(async_stops_on_signal_and_abandons_a_busy_chain),
-    };
-    ZB_RUN_TESTS(tests, argc, argv);
-}
+ZB_TEST_MAIN(seal_round_trip, seal_detects_truncation_at_chunk_boundaries, seal_detects_appended_bytes_and_flips, zstd_round_trip_and_trailing_garbage, hash_of_zeros_matches_plain_zeros, async_stops_on_signal_and_abandons_a_busy_chain)

@@ -13,6 +13,7 @@
 
 #include "zakpos_backup/archive/reader.h"
 #include "zakpos_backup/archive/writer.h"
+#include "zakpos_backup/common/place.h"
 #include "zakpos_backup/source/docker/client.h"
 
 #include <archive.h>
@@ -21,8 +22,6 @@
 #define ZB_LABEL_EXEC_PRE "zakpos-backup.exec-pre"
 #define ZB_LABEL_EXEC_POST "zakpos-backup.exec-post"
 #define ZB_DEFAULT_PG_VOLUME "zakpos_postgres_data"
-#define ZB_ENV_STATE_DIR "ZAKPOS_BACKUP_STATE_DIR"
-#define ZB_DEFAULT_STATE_DIR "/var/lib/zakpos-backup"
 
 typedef struct zb_volume_backup_options {
     const char *const *stop_containers;  /* container names to stop as if labelled (NULL-terminated) */

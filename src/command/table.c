@@ -1,4 +1,4 @@
-#include "zakpos_backup/cli/cli.h"
+#include "zakpos_backup/command/table.h"
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/command/backup.h"
 #include "zakpos_backup/command/check.h"
@@ -15,6 +15,7 @@
 #include "zakpos_backup/command/remote.h"
 #include "zakpos_backup/command/restore.h"
 #include "zakpos_backup/command/run.h"
+#include "zakpos_backup/command/settings.h"
 #include "zakpos_backup/command/show.h"
 #include "zakpos_backup/command/sign.h"
 #include "zakpos_backup/command/drill.h"
@@ -35,32 +36,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A command reads an ARCHIVE argument given as remote:NAME/ARCHIVE from a
+ * download made before it runs. */
+#define REMOTE_ARCHIVE 1u
+/* Internal: not listed in --help. */
+#define HIDDEN 2u
+
 typedef struct command {
     const char *name;
     const char *summary;
-    int (*run)(int argc, char **argv);
+    int (*run)(zb_context *ctx, int argc, char **argv);
+    unsigned flags;
 } command;
 
 static const command commands[] = {
-    {"keygen", "create the keys: encryption pair and the backup host's signing key", zb_cmd_keygen},
-    {"backup", "write a new archive of the selected sources", zb_cmd_backup},
-    {"verify", "check every tag and hash of an archive (--restore: restore it and compare)", zb_cmd_verify},
-    {"drill", "rehearse a disaster: restore everything, verify, run smoke checks, report RTO/RPO", zb_cmd_drill},
-    {"list", "list the archives in a repository", zb_cmd_list},
-    {"latest", "print the path of the newest archive in a repository", zb_cmd_latest},
-    {"prune", "remove archives that no retention rule keeps", zb_cmd_prune},
-    {"config", "check the configuration and print the effective settings", zb_cmd_config},
-    {"healthcheck", "exit 0 if the last successful backup is recent enough", zb_cmd_healthcheck},
-    {"check", "check that the database can be reached as a backup reaches it", zb_cmd_check},
-    {"show", "show an archive's header and manifest summary", zb_cmd_show},
-    {"sign", "vouch for archives written before signing (a detached ARCHIVE.sig)", zb_cmd_sign},
-    {"restore", "restore sources from an archive", zb_cmd_restore},
-    {"recover", "bring the whole host back: roles, database, volumes, folders, then the stack", zb_cmd_recover},
-    {"run", "run one job of the configuration once (for cron or a systemd timer)", zb_cmd_run},
-    {"daemon", "run the configured jobs on their schedules", zb_cmd_daemon},
-    {"fetch", "download an archive from a configured remote", zb_cmd_fetch},
-    {"follow", "stream the database's changes into the repository, for restore --until", zb_cmd_follow},
-    {"remote", "list, copy to, delete from or prune a configured remote", zb_cmd_remote},
+    {"keygen", "create the keys: encryption pair and the backup host's signing key", zb_cmd_keygen, 0},
+    {"backup", "write a new archive of the selected sources", zb_cmd_backup, 0},
+    {"verify", "check every tag and hash of an archive (--restore: restore it and compare)", zb_cmd_verify, REMOTE_ARCHIVE},
+    {"drill", "rehearse a disaster: restore everything, verify, run smoke checks, report RTO/RPO", zb_cmd_drill, REMOTE_ARCHIVE},
+    {"list", "list the archives in a repository", zb_cmd_list, 0},
+    {"latest", "print the path of the newest archive in a repository", zb_cmd_latest, 0},
+    {"prune", "remove archives that no retention rule keeps", zb_cmd_prune, 0},
+    {"config", "check the configuration and print the effective settings", zb_cmd_config, 0},
+    {"healthcheck", "exit 0 if the last successful backup is recent enough", zb_cmd_healthcheck, 0},
+    {"check", "check that the database can be reached as a backup reaches it", zb_cmd_check, 0},
+    {"show", "show an archive's header and manifest summary", zb_cmd_show, REMOTE_ARCHIVE},
+    {"sign", "vouch for archives written before signing (a detached ARCHIVE.sig)", zb_cmd_sign, 0},
+    {"restore", "restore sources from an archive", zb_cmd_restore, REMOTE_ARCHIVE},
+    {"recover", "bring the whole host back: roles, database, volumes, folders, then the stack", zb_cmd_recover, REMOTE_ARCHIVE},
+    {"run", "run one job of the configuration once (for cron or a systemd timer)", zb_cmd_run, 0},
+    {"daemon", "run the configured jobs on their schedules", zb_cmd_daemon, 0},
+    {"fetch", "download an archive from a configured remote", zb_cmd_fetch, 0},
+    {"follow", "stream the database's changes into the repository, for restore --until", zb_cmd_follow, 0},
+    {"remote", "list, copy to, delete from or prune a configured remote", zb_cmd_remote, 0},
+    {"settings", "the settings table as documentation lists", zb_cmd_settings, HIDDEN},
 };
 
 static void print_usage(FILE *out)
@@ -73,7 +82,8 @@ static void print_usage(FILE *out)
             "\n"
             "Commands:\n");
     for (size_t i = 0; i < ZB_ARRAY_LEN(commands); i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        if (!(commands[i].flags & HIDDEN))
+            fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
             "\n"
             "Global options (before the command):\n"
@@ -93,12 +103,8 @@ static void print_usage(FILE *out)
             "130 interrupted; 1 other failures.\n");
 }
 
-static const char *config_file;
-
-const char *zb_cli_config_file(void) { return config_file; }
-
 /* Parses the global options; returns the index of the command name. */
-static int parse_global(int argc, char **argv, int *index)
+static int parse_global(int argc, char **argv, int *index, const char **config_file)
 {
     zb_log_level level = ZB_LOG_INFO;
     zb_log_format format = ZB_LOG_FORMAT_AUTO;
@@ -116,9 +122,9 @@ static int parse_global(int argc, char **argv, int *index)
         else if (strncmp(a, "--log-format=", 13) == 0)
             rc = zb_log_parse_format(&format, a + 13);
         else if (strcmp(a, "--config") == 0 && i + 1 < argc)
-            config_file = argv[++i];
+            *config_file = argv[++i];
         else if (strncmp(a, "--config=", 9) == 0)
-            config_file = a + 9;
+            *config_file = a + 9;
         else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0)
             level = ZB_LOG_ERROR;
         else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0)
@@ -146,7 +152,23 @@ static int parse_global(int argc, char **argv, int *index)
     return 0;
 }
 
-int zb_cli_main(int argc, char **argv)
+/* Each argument remote:NAME/ARCHIVE is replaced by the path of its download. */
+static int fetch_remote_archives(zb_remote_fetched **fetched, zb_context *ctx, int argc, char **argv)
+{
+    int rc = 0;
+    for (int i = 1; rc == 0 && i < argc; i++) {
+        const zb_config *config = NULL;
+        const char *local = NULL;
+        if (!zb_remote_is_archive_spec(argv[i]))
+            continue;
+        if ((rc = zb_context_config(&config, ctx)) == 0 &&
+            (rc = zb_remote_fetch_archive(fetched, config, argv[i], &local)) == 0)
+            argv[i] = (char *)local;
+    }
+    return rc;
+}
+
+int zb_command_main(int argc, char **argv)
 {
     if (sodium_init() < 0) {
         fprintf(stderr, "zakpos-backup: error: libsodium cannot initialise\n");
@@ -159,7 +181,8 @@ int zb_cli_main(int argc, char **argv)
     zb_signal_install();
     zb_http_global_init(); /* once, before any thread */
     int index = 0;
-    int rc = parse_global(argc, argv, &index);
+    const char *config_file = NULL;
+    int rc = parse_global(argc, argv, &index, &config_file);
     if (rc == 0 && index < 0)
         return 0;
     if (rc == 0 && index >= argc) {
@@ -185,12 +208,15 @@ int zb_cli_main(int argc, char **argv)
                 zb_log_error("cannot restart the containers a killed run stopped: %s", zb_error_message());
             optind = 1;
             opterr = 0; /* the commands report bad options in their own words */
-            /* an ARCHIVE given as remote:NAME/ARCHIVE is read from a download */
+            zb_context ctx;
+            zb_context_init(&ctx, config_file);
             zb_remote_fetched *fetched = NULL;
-            rc = zb_remote_fetch_args(&fetched, cmd->name, argc - index, argv + index);
+            if (cmd->flags & REMOTE_ARCHIVE)
+                rc = fetch_remote_archives(&fetched, &ctx, argc - index, argv + index);
             if (rc == 0)
-                rc = cmd->run(argc - index, argv + index);
+                rc = cmd->run(&ctx, argc - index, argv + index);
             zb_remote_fetched_free(fetched);
+            zb_context_free(&ctx);
         }
     }
     if (rc < 0) {

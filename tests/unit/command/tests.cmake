@@ -1,0 +1,2 @@
+zb_unit_test(command ${CMAKE_CURRENT_LIST_DIR}/test_run.c TESTS
+  requests_are_built_from_the_configuration run_changes_neither_environment_nor_stdout)
