@@ -309,14 +309,8 @@ static int read_archive(zb_archive_reader **out, json_t **globals, const char *a
     zb_entry_info info;
     int rc = zb_archive_reader_open(out, archive, keys);
     while (rc == 0 && (rc = zb_archive_reader_next(*out, &e, &info)) > 0) {
-        rc = 0;
-        if (strcmp(info.source_kind, ZB_SOURCE_PG) != 0 || strcmp(info.relative, ZB_PG_GLOBALS_NAME) != 0)
-            continue;
-        if (*globals)
-            rc = zb_error_set(ZB_EFORMAT, "the archive holds a second %s (database %s): one recovery restores one "
-                              "database's globals", ZB_PG_GLOBALS_NAME, info.source_name);
-        else
-            rc = zb_pg_globals_read_entry(globals, *out, e, info.source_name);
+        rc = zb_pg_globals_take(globals, *out, e, &info);
+        rc = rc < 0 ? rc : 0;
     }
     return rc;
 }

@@ -78,18 +78,15 @@ static void add_names(json_t *names, json_t *more)
 static int take_globals(zb_archive_reader *r, struct archive_entry *e, const zb_entry_info *info, void *payload)
 {
     recovery *rv = payload;
-    if (strcmp(info->source_kind, ZB_SOURCE_PG) != 0 || strcmp(info->relative, ZB_PG_GLOBALS_NAME) != 0)
-        return 0;
-    if (rv->globals)
-        return zb_error_set(ZB_EFORMAT, "the archive holds a second %s (database %s): one recovery restores one "
-                            "database's globals", ZB_PG_GLOBALS_NAME, info->source_name);
-    int rc = zb_pg_globals_read_entry(&rv->globals, r, e, info->source_name);
-    const char *db = rc == 0 ? json_string_value(json_object_get(rv->globals, "database")) : NULL;
-    if (rc == 0 && !(rv->db_name = zb_strdup(db ? db : info->source_name)))
-        rc = zb_error_set(ZB_ENOMEM, "out of memory");
-    if (rc == 0 && !(rv->globals_source = zb_strdup(info->source_name)))
-        rc = zb_error_set(ZB_ENOMEM, "out of memory");
-    return rc < 0 ? rc : 1;
+    int rc = zb_pg_globals_take(&rv->globals, r, e, info);
+    if (rc <= 0)
+        return rc;
+    const char *db = json_string_value(json_object_get(rv->globals, "database"));
+    if (!(rv->db_name = zb_strdup(db ? db : info->source_name)))
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    if (!(rv->globals_source = zb_strdup(info->source_name)))
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    return 1;
 }
 
 /* The roles to create go to the journal before they are created: a

@@ -6,6 +6,7 @@
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/fingerprint.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +51,7 @@ int zb_pg_read_entry(char **out, size_t *len, zb_archive_reader *r, struct archi
     while (got < (size_t)size && (n = zb_archive_reader_read(r, buf + got, (size_t)size - got)) > 0)
         got += (size_t)n;
     if (got != (size_t)size) {
+        sodium_memzero(buf, got); /* a partly read globals.json may hold password verifiers */
         free(buf);
         return zb_error_code() < 0 ? zb_error_code() : zb_error_set(ZB_EFORMAT, "%s is truncated", what);
     }

@@ -1,4 +1,5 @@
 #include "zakpos_backup/source/pg/globals.h"
+#include "zakpos_backup/archive/writer.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fault.h"
@@ -541,16 +542,22 @@ int zb_pg_globals_missing(json_t *missing, PGconn *conn, json_t *globals)
     return 0;
 }
 
-int zb_pg_globals_read_entry(json_t **out, zb_archive_reader *r, struct archive_entry *entry, const char *database)
+int zb_pg_globals_take(json_t **globals, zb_archive_reader *r, struct archive_entry *entry,
+                       const zb_entry_info *info)
 {
+    if (strcmp(info->source_kind, ZB_SOURCE_PG) != 0 || strcmp(info->relative, ZB_PG_GLOBALS_NAME) != 0)
+        return 0;
+    if (*globals)
+        return zb_error_set(ZB_EFORMAT, "the archive holds a second %s (database %s): one recovery restores one "
+                            "database's globals", ZB_PG_GLOBALS_NAME, info->source_name);
     char what[256], *text = NULL;
     size_t len = 0;
-    snprintf(what, sizeof(what), "%s of database %s", ZB_PG_GLOBALS_NAME, database);
+    snprintf(what, sizeof(what), "%s of database %s", ZB_PG_GLOBALS_NAME, info->source_name);
     int rc = zb_pg_read_entry(&text, &len, r, entry, ZB_JSON_MAX_TEXT, what);
     if (rc == 0)
-        rc = zb_json_parse_limited(out, text, len, what);
+        rc = zb_json_parse_limited(globals, text, len, what);
     if (text)
         sodium_memzero(text, len); /* may hold password verifiers */
     free(text);
-    return rc;
+    return rc < 0 ? rc : 1;
 }

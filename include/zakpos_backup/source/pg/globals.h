@@ -19,11 +19,14 @@
  * cannot read it gets everything else, with one warning. */
 int zb_pg_globals_read(json_t **out, PGconn *conn, int with_passwords);
 
-/* globals.json read whole from the archive and parsed under the JSON
- * limits (common/json.h): an oversize or deeply nested one is refused
- * before it is held. The text is wiped once parsed: it may hold password
- * verifiers. `database` names the source in messages. */
-int zb_pg_globals_read_entry(json_t **out, zb_archive_reader *r, struct archive_entry *entry, const char *database);
+/* Takes the archive entry if it is a database's globals.json (1; 0 for
+ * any other entry): read whole and parsed under the JSON limits
+ * (common/json.h), so an oversize or deeply nested one is refused before it
+ * is held, into *globals, which must be NULL: a second one is refused (one
+ * recovery restores one database's globals). The text is wiped once
+ * parsed: it may hold password verifiers. */
+int zb_pg_globals_take(json_t **globals, zb_archive_reader *r, struct archive_entry *entry,
+                       const zb_entry_info *info);
 
 /* What applying the globals did, for the report (new references). */
 typedef struct zb_pg_globals_result {
