@@ -14,6 +14,7 @@
 #include "zakpos_backup/repo/index.h"
 #include "zakpos_backup/remote/copy.h"
 #include "zakpos_backup/repo/repo.h"
+#include "zakpos_backup/source/docker/agent.h"
 #include "zakpos_backup/source/docker/helper.h"
 #include "zakpos_backup/source/docker/volume.h"
 #include "zakpos_backup/source/path/path.h"
@@ -326,6 +327,8 @@ static void sweep_leftovers(const char *repo, zb_docker *docker)
         zb_log_warn("%s", zb_error_message());
     if (docker)
         zb_helper_sweep(docker);
+    else
+        zb_agent_sweep_folders();
 }
 
 void zb_backup_request_init(zb_backup_request *req)

@@ -5,9 +5,11 @@
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/source/docker/helper.h"
+#include "zakpos_backup/source/docker/record.h"
 
 #include "zakpos_backup/common/signal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -24,8 +26,13 @@
 #define STDERR_LINE_MAX 4096
 #define DATA_MOUNT "/zb-io"
 #define DATA_SOCKET "s"
+#define DATA_FOLDER_PREFIX "agent-" /* then the run's id, "." and a random tail */
+#define RUN_ID_CHARS 32
 #define DATA_BUFFER_BYTES (4 << 20)
 #define POLL_MS 200
+/* What a restore's stream may run ahead of the agent while its container
+ * starts (the archive is read, decrypted and checked meanwhile) */
+#define SPOOL_BYTES (16u << 20)
 
 /* Where the stream goes: a socket of this process in a folder bound into
  * the container, when Docker and the agent could use it; else (or until
@@ -45,6 +52,8 @@ struct zb_agent {
     channel_kind channel;
     char io_dir[PATH_MAX]; /* the folder bound at DATA_MOUNT; "" without */
     int listen_fd, data_fd;
+    char *spool; /* a restore's first bytes, sent once the agent takes them */
+    size_t spool_len;
 };
 
 /* ------------------------------------------------------ the binary */
@@ -79,24 +88,38 @@ const char *zb_agent_binary(void)
     return NULL;
 }
 
-/* The image repo:tag holding the agent as /zb-volume-agent, imported once
- * for each build of it (the tag is its hash). */
-static int ensure_image(zb_docker *d, char *image, size_t size)
+/* The agent's image tag: its binary's hash, taken once per run. */
+static int agent_tag(char *tag, size_t size, char **data, size_t *len)
 {
     const char *binary = zb_agent_binary();
     if (!binary)
         return zb_error_set(ZB_EUSAGE, "the volume agent %s was not found beside this program", ZB_AGENT_NAME);
-    char *data = NULL;
-    size_t len = 0;
-    int rc = zb_fs_read_file(&data, &len, binary, AGENT_MAX_BYTES);
-    if (rc < 0)
+    if (zb_fs_read_file(data, len, binary, AGENT_MAX_BYTES) < 0)
         return zb_error_context("cannot read the volume agent");
     unsigned char hash[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(hash, (const unsigned char *)data, len);
-    char tag[17];
-    sodium_bin2hex(tag, sizeof(tag), hash, 8);
-    snprintf(image, size, "%s-agent:%s", ZB_HELPER_REPO, tag);
-    rc = zb_helper_ensure_image(d, ZB_HELPER_REPO "-agent", tag, ZB_AGENT_NAME, data, len);
+    crypto_hash_sha256(hash, (const unsigned char *)*data, *len);
+    sodium_bin2hex(tag, size, hash, 8);
+    return 0;
+}
+
+/* The image repo:tag holding the agent as /zb-volume-agent, imported once
+ * for each build of it (the tag is its hash). Docker is not asked whether
+ * it has it: a container is created from it, and only where Docker answers
+ * that the image is missing (import 1) is it imported. */
+static int agent_image(zb_docker *d, char *image, size_t size, int import)
+{
+    static char tag[17];
+    char *data = NULL;
+    size_t len = 0;
+    int rc = 0;
+    if (!tag[0] || import)
+        rc = agent_tag(tag, sizeof(tag), &data, &len);
+    if (rc == 0 && import)
+        rc = zb_helper_ensure_image(d, ZB_HELPER_REPO "-agent", tag, ZB_AGENT_NAME, data, len);
+    if (rc < 0)
+        tag[0] = '\0';
+    else
+        snprintf(image, size, "%s-agent:%s", ZB_HELPER_REPO, tag);
     free(data);
     return rc;
 }
@@ -128,8 +151,13 @@ static int data_socket_open(zb_agent *a)
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (!zb_docker_unix_socket(a->d))
         return 0;
-    /* mode 0700: only this user (or root) can connect */
-    int made = zb_docker_state_path(a->io_dir, sizeof(a->io_dir), "agent-XXXXXX") == 0;
+    /* named after this run (registered first), so that the folder a kill
+     * leaves is known as a dead run's (zb_agent_sweep_folders); mode 0700:
+     * only this user (or root) can connect */
+    const char *run = NULL;
+    char name[sizeof(DATA_FOLDER_PREFIX) + RUN_ID_CHARS + 8];
+    int made = zb_record_self(&run) == 0 && snprintf(name, sizeof(name), DATA_FOLDER_PREFIX "%s.XXXXXX", run) < (int)sizeof(name) &&
+               zb_docker_state_path(a->io_dir, sizeof(a->io_dir), name) == 0;
     if (!made || !mkdtemp(a->io_dir)) {
         zb_log_detail("volume %s: no folder for the stream's socket (%s): it takes the attach API", a->volume,
                       made ? strerror(errno) : zb_error_message());
@@ -144,6 +172,36 @@ static int data_socket_open(zb_agent *a)
         data_socket_close(a);
     }
     return 0;
+}
+
+/* The stream folders of dead runs: a kill leaves one behind, empty or
+ * with its socket. Only that socket is removed from it, then the folder. */
+void zb_agent_sweep_folders(void)
+{
+    char state[PATH_MAX];
+    DIR *dir = zb_docker_state_path(state, sizeof(state), "") == 0 ? opendir(state) : NULL;
+    if (!dir) {
+        zb_error_clear();
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        const size_t prefix = strlen(DATA_FOLDER_PREFIX);
+        char run[RUN_ID_CHARS + 1], path[PATH_MAX], socket_path[PATH_MAX + 8];
+        if (strncmp(e->d_name, DATA_FOLDER_PREFIX, prefix) != 0 || strlen(e->d_name) <= prefix + RUN_ID_CHARS ||
+            e->d_name[prefix + RUN_ID_CHARS] != '.')
+            continue;
+        memcpy(run, e->d_name + prefix, RUN_ID_CHARS);
+        run[RUN_ID_CHARS] = '\0';
+        if (!zb_record_run_gone(run) || snprintf(path, sizeof(path), "%s%s", state, e->d_name) >= (int)sizeof(path))
+            continue;
+        snprintf(socket_path, sizeof(socket_path), "%s/" DATA_SOCKET, path);
+        if ((unlink(socket_path) == 0 || errno == ENOENT) && rmdir(path) == 0)
+            zb_log_info("removed the stream folder %s left by a run that was killed", path);
+        else
+            zb_log_warn("cannot remove the stream folder %s left by a run that was killed: %s", path, strerror(errno));
+    }
+    closedir(dir);
 }
 
 /* The agent connected: one connection, then nobody else can. */
@@ -168,8 +226,8 @@ static int data_socket_accept(zb_agent *a)
 
 /* ------------------------------------------------------ the container */
 
-/* cmd and mounts are taken over. */
-static int create_container(zb_agent *a, const char *image, json_t *cmd, json_t *mounts, int with_stdin)
+/* cmd and mounts are taken over; *status: Docker's answer (404: no image). */
+static int create_container(zb_agent *a, const char *image, json_t *cmd, json_t *mounts, int with_stdin, long *status)
 {
     /* no network, no copy of the stream in Docker's logs; stdin only for a
      * restore, closed by Docker when the attach ends */
@@ -178,7 +236,8 @@ static int create_container(zb_agent *a, const char *image, json_t *cmd, json_t 
                              "StdinOnce", with_stdin, "AttachStdout", 1, "AttachStderr", 1, "Labels", zb_helper_labels(),
                              "HostConfig", "NetworkMode", "none", "LogConfig", "Type", "none", "Mounts", mounts);
     json_t *answer = NULL;
-    int rc = body ? zb_docker_json(a->d, "POST", "/containers/create", body, &answer, NULL) : zb_error_set(ZB_ENOMEM, "out of memory");
+    *status = 0;
+    int rc = body ? zb_docker_json(a->d, "POST", "/containers/create", body, &answer, status) : zb_error_set(ZB_ENOMEM, "out of memory");
     const char *id = json_string_value(json_object_get(answer, "Id"));
     if (rc == 0 && !(a->id = id ? zb_strdup(id) : NULL))
         rc = zb_error_set(ZB_EDOCKER, "Docker created a container without an id");
@@ -194,8 +253,9 @@ static json_t *mount(const char *volume, const char *target, int read_only)
 
 /* The container with the data socket's folder bound and its path given to
  * the agent; when Docker refuses the bind (the folder is not on its host),
- * the container without. cmd and mounts are taken over. */
-static int create_with_socket(zb_agent *a, const char *image, json_t *cmd, json_t *mounts, int with_stdin)
+ * the container without. cmd and mounts are taken over; *status 404: the
+ * image is missing. */
+static int create_with_socket(zb_agent *a, const char *image, json_t *cmd, json_t *mounts, int with_stdin, long *status)
 {
     if (a->listen_fd >= 0) {
         json_t *cmd_socket = json_deep_copy(cmd), *mounts_socket = json_deep_copy(mounts);
@@ -204,10 +264,11 @@ static int create_with_socket(zb_agent *a, const char *image, json_t *cmd, json_
         const char *elsewhere = ZB_FAULT_VALUE("docker-agent-socket");
         json_array_append_new(cmd_socket, json_string(elsewhere ? DATA_MOUNT "/elsewhere" : DATA_MOUNT "/" DATA_SOCKET));
         json_array_append_new(mounts_socket, json_pack("{s:s, s:s, s:s}", "Type", "bind", "Source", a->io_dir, "Target", DATA_MOUNT));
-        if (create_container(a, image, cmd_socket, mounts_socket, with_stdin) == 0) {
+        int rc = create_container(a, image, cmd_socket, mounts_socket, with_stdin, status);
+        if (rc == 0 || *status == 404) {
             json_decref(cmd);
             json_decref(mounts);
-            return 0;
+            return rc;
         }
         zb_log_detail("volume %s: Docker cannot bind this host's folder %s (%s): the stream takes the attach API", a->volume,
                       a->io_dir, zb_error_message());
@@ -215,7 +276,32 @@ static int create_with_socket(zb_agent *a, const char *image, json_t *cmd, json_
         data_socket_close(a);
     }
     a->channel = CHANNEL_ATTACH;
-    return create_container(a, image, cmd, mounts, with_stdin);
+    return create_container(a, image, cmd, mounts, with_stdin, status);
+}
+
+/* The container, from the agent's image; imported first where Docker does
+ * not have it. cmd and mounts are taken over. */
+static int create_agent_container(zb_agent *a, json_t *cmd, json_t *mounts, int with_stdin)
+{
+    char image[128];
+    long status = 0;
+    json_t *cmd_again = json_deep_copy(cmd), *mounts_again = json_deep_copy(mounts);
+    int rc = agent_image(a->d, image, sizeof(image), 0);
+    if (rc == 0)
+        rc = create_with_socket(a, image, cmd, mounts, with_stdin, &status);
+    else
+        json_decref(cmd), json_decref(mounts);
+    if (rc < 0 && status == 404) {
+        zb_error_clear();
+        rc = agent_image(a->d, image, sizeof(image), 1);
+        if (rc == 0) {
+            rc = create_with_socket(a, image, cmd_again, mounts_again, with_stdin, &status);
+            cmd_again = mounts_again = NULL;
+        }
+    }
+    json_decref(cmd_again);
+    json_decref(mounts_again);
+    return rc;
 }
 
 /* cmd and mounts are taken over; socket: offer the agent a data socket. */
@@ -231,14 +317,14 @@ static int start(zb_agent **out, zb_docker *d, const char *volume, json_t *cmd, 
     }
     a->d = d;
     a->listen_fd = a->data_fd = -1;
-    char image[128];
     zb_buf path = ZB_BUF_INIT;
-    int rc = ensure_image(d, image, sizeof(image));
-    if (rc == 0 && socket)
-        rc = data_socket_open(a);
+    /* helpers of killed runs, once a run (backup and prune sweep too) */
+    static int swept;
+    if (!swept)
+        swept = zb_helper_sweep(d) == 0;
+    int rc = socket ? data_socket_open(a) : 0;
     if (rc == 0) {
-        zb_helper_sweep(d);
-        rc = create_with_socket(a, image, cmd, mounts, with_stdin);
+        rc = create_agent_container(a, cmd, mounts, with_stdin);
     } else {
         json_decref(cmd);
         json_decref(mounts);
@@ -333,9 +419,10 @@ static int attach_pump(zb_agent *a, void *buf, size_t len, size_t *out_bytes)
     return 0;
 }
 
-/* Waits until the data socket (events), the attached output or, before the
- * agent connected, the listening socket has something; a signal stops it. */
-static int wait_ready(zb_agent *a, short events, short *data_ready, int *attach_ready)
+/* Waits (up to timeout_ms) until the data socket (events), the attached
+ * output or, before the agent connected, the listening socket has
+ * something; a signal stops it. */
+static int wait_ready_for(zb_agent *a, short events, int timeout_ms, short *data_ready, int *attach_ready)
 {
     *data_ready = 0, *attach_ready = 0;
     if (!a->out_ended && zb_docker_attach_buffered(a->attach)) {
@@ -347,7 +434,7 @@ static int wait_ready(zb_agent *a, short events, short *data_ready, int *attach_
     struct pollfd p[2] = {{waiting_fd, events, 0}, {a->out_ended ? -1 : zb_docker_attach_socket(a->attach), POLLIN, 0}};
     if (zb_check_interrupt() < 0)
         return zb_error_code();
-    int n = poll(p, 2, POLL_MS);
+    int n = poll(p, 2, timeout_ms);
     if (n < 0 && errno != EINTR)
         return zb_error_errno(ZB_EDOCKER, errno, "volume %s: waiting for the volume agent failed", a->volume);
     *data_ready = n > 0 ? p[0].revents : 0;
@@ -355,24 +442,35 @@ static int wait_ready(zb_agent *a, short events, short *data_ready, int *attach_
     return 0;
 }
 
-/* Until the agent connected or said it takes stdin/stdout. Output it writes
- * on stdout meanwhile (an agent on stdout) is handed back in buf. */
+static int wait_ready(zb_agent *a, short events, short *data_ready, int *attach_ready)
+{
+    return wait_ready_for(a, events, POLL_MS, data_ready, attach_ready);
+}
+
+/* One look (up to timeout_ms) at whether the agent connected or said it
+ * takes stdin/stdout. Output it writes on stdout meanwhile (an agent on
+ * stdout) is handed back in buf. */
+static int channel_step(zb_agent *a, int timeout_ms, void *buf, size_t len, size_t *out_bytes)
+{
+    short data_ready;
+    int attach_ready, rc = wait_ready_for(a, POLLIN, timeout_ms, &data_ready, &attach_ready);
+    if (rc == 0 && data_ready)
+        rc = data_socket_accept(a);
+    if (rc == 0 && attach_ready && a->channel == CHANNEL_UNKNOWN)
+        rc = attach_pump(a, buf, len, out_bytes);
+    if (rc == 0 && *out_bytes)
+        a->channel = CHANNEL_ATTACH;
+    return rc;
+}
+
+/* Until the agent connected or said it takes stdin/stdout. */
 static int wait_channel(zb_agent *a, void *buf, size_t len, size_t *out_bytes)
 {
     *out_bytes = 0;
     while (a->channel == CHANNEL_UNKNOWN && !a->out_ended) {
-        short data_ready;
-        int attach_ready, rc = wait_ready(a, POLLIN, &data_ready, &attach_ready);
-        if (rc == 0 && data_ready)
-            rc = data_socket_accept(a);
-        if (rc == 0 && attach_ready && a->channel == CHANNEL_UNKNOWN)
-            rc = attach_pump(a, buf, len, out_bytes);
-        if (rc < 0)
+        int rc = channel_step(a, POLL_MS, buf, len, out_bytes);
+        if (rc < 0 || *out_bytes)
             return rc;
-        if (*out_bytes) {
-            a->channel = CHANNEL_ATTACH;
-            return 0;
-        }
     }
     if (a->channel == CHANNEL_UNKNOWN)
         a->channel = CHANNEL_ATTACH; /* it ended before: its messages say why */
@@ -443,17 +541,52 @@ static int socket_write(zb_agent *a, const char *p, size_t len)
     return 0;
 }
 
-int zb_agent_write(zb_agent *a, const void *data, size_t len)
+static int send_now(zb_agent *a, const void *data, size_t len)
+{
+    if (a->channel == CHANNEL_SOCKET)
+        return socket_write(a, data, len);
+    return a->out_ended ? zb_error_set(ZB_EDOCKER, "the attached container ended while it was sent data")
+                        : zb_docker_attach_send(a->attach, data, len);
+}
+
+/* While the agent's container starts, the stream is kept (up to
+ * SPOOL_BYTES) instead of waited for: the start is no longer time in which
+ * the archive is not read. 1 when data was kept. */
+static int spool(zb_agent *a, const void *data, size_t len)
+{
+    char messages[4096];
+    size_t ignored = 0;
+    if (a->channel != CHANNEL_UNKNOWN || a->out_ended || a->spool_len + len > SPOOL_BYTES)
+        return 0;
+    if (channel_step(a, 0, messages, sizeof(messages), &ignored) < 0 || a->channel != CHANNEL_UNKNOWN)
+        return 0; /* a failure is met again by the wait */
+    if (!a->spool && !(a->spool = malloc(SPOOL_BYTES)))
+        return 0;
+    memcpy(a->spool + a->spool_len, data, len);
+    a->spool_len += len;
+    return 1;
+}
+
+/* Once the agent takes the stream: what was kept, then data. */
+static int send_stream(zb_agent *a, const void *data, size_t len)
 {
     char messages[4096];
     size_t ignored;
     int rc = wait_channel(a, messages, sizeof(messages), &ignored);
-    if (rc == 0 && a->channel == CHANNEL_SOCKET)
-        rc = socket_write(a, data, len);
-    else if (rc == 0)
-        rc = a->out_ended ? zb_error_set(ZB_EDOCKER, "the attached container ended while it was sent data")
-                          : zb_docker_attach_send(a->attach, data, len);
+    if (rc == 0 && a->spool_len) {
+        rc = send_now(a, a->spool, a->spool_len);
+        a->spool_len = 0;
+        free(a->spool);
+        a->spool = NULL;
+    }
+    if (rc == 0 && len)
+        rc = send_now(a, data, len);
     return rc < 0 ? zb_error_context("volume %s: the volume agent stopped taking the stream", a->volume) : 0;
+}
+
+int zb_agent_write(zb_agent *a, const void *data, size_t len)
+{
+    return spool(a, data, len) ? 0 : send_stream(a, data, len);
 }
 
 int zb_agent_finish(zb_agent *a, uint64_t *entries)
@@ -461,7 +594,10 @@ int zb_agent_finish(zb_agent *a, uint64_t *entries)
     char rest[16384];
     size_t ignored;
     int rc = 0;
-    /* the end of the stream for a restore's agent; then its last words */
+    /* what is kept goes first; the end of the stream for a restore's
+     * agent; then its last words */
+    if (a->spool_len)
+        rc = send_stream(a, NULL, 0);
     if (a->data_fd >= 0)
         shutdown(a->data_fd, SHUT_WR);
     while (rc == 0 && !a->out_ended)
@@ -496,6 +632,7 @@ void zb_agent_free(zb_agent *a)
     zb_helper_remove(a->d, a->id);
     zb_buf_free(&a->line);
     zb_buf_free(&a->last_error);
+    free(a->spool);
     free(a->id);
     free(a->volume);
     free(a);

@@ -5,6 +5,7 @@
 #include "zakpos_backup/common/place.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
+#include "zakpos_backup/source/docker/agent.h"
 #include "zakpos_backup/source/docker/record.h"
 #include "zakpos_backup/source/docker/volume.h"
 
@@ -131,9 +132,11 @@ static int helper_owner_dead(json_t *labels)
     return pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
 }
 
-/* Helpers left by runs that were killed outright are removed. */
+/* Helpers left by runs that were killed outright are removed, and the
+ * folders of their streams' sockets. */
 int zb_helper_sweep(zb_docker *d)
 {
+    zb_agent_sweep_folders();
     json_t *list = NULL;
     int rc = zb_docker_json(d, "GET", "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22" ZB_HELPER_LABEL "%22%5D%7D", NULL,
                             &list, NULL);
@@ -157,8 +160,10 @@ int zb_helper_sweep_host(zb_docker *given)
     const char *host = zb_place_docker_host();
     const char *socket = ZB_DOCKER_DEFAULT_HOST;
     socket += strlen("unix://"); /* the default host is a unix socket URL */
-    if (!given && !(host && *host) && access(socket, F_OK) != 0)
+    if (!given && !(host && *host) && access(socket, F_OK) != 0) {
+        zb_agent_sweep_folders();
         return 0; /* no Docker here: nothing of ours can be left in it */
+    }
     zb_docker *d = given;
     int rc = d ? 0 : zb_docker_open(&d, NULL);
     if (rc == 0)

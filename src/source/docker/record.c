@@ -206,6 +206,8 @@ static int record_owner_dead(const char *id)
     return access(path, F_OK) != 0 || run_dead(id);
 }
 
+int zb_record_run_gone(const char *run_id) { return run_id && is_run_id(run_id, strlen(run_id)) && record_owner_dead(run_id); }
+
 typedef int (*record_visit_fn)(const char *id, const char *path, void *payload);
 
 /* Every runs/<id><suffix> but this run's own. */

@@ -406,7 +406,7 @@ int zb_swap_recover(zb_docker *given)
     if (!dir)
         return 0;
     zb_docker *d = given;
-    int rc = 0;
+    int rc = 0, swept = 0;
     struct dirent *e;
     while (rc == 0 && (e = readdir(dir)) != NULL) {
         size_t n = strlen(e->d_name);
@@ -420,6 +420,10 @@ int zb_swap_recover(zb_docker *given)
         if (record && !owner_alive(record)) {
             if (!d)
                 rc = zb_docker_open(&d, NULL);
+            /* the killed run's helper (its agent) may still hold the stage
+             * or holding volume, which Docker would not remove */
+            if (rc == 0 && !swept)
+                swept = zb_helper_sweep(d) == 0;
             if (rc == 0)
                 rc = recover_one(d, path, record);
         }

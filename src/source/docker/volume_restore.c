@@ -61,6 +61,7 @@ struct zb_volume_restore {
     int finished;
     uint64_t entries; /* content entries received, the volume's folder included */
     char *folder;     /* the written volume's folder, when reachable from here */
+    int folder_known; /* folder set from the volume's creation */
     zb_path_restore *direct;
     volume_upload *upload;
     zb_tree_fine *fine; /* a rehearsal's record of what the manifest lacks, for the read-back */
@@ -402,12 +403,19 @@ static int create_volume(zb_volume_restore *v, json_t *meta)
         return rc;
     json_t *body = json_pack("{s:s, s:s, s:o, s:O?}", "Name", v->target, "Driver", driver, "Labels",
                              labels_for(v, json_object_get(meta, "labels")), "DriverOpts", options);
-    rc = body ? zb_docker_json(v->d, "POST", "/volumes/create", body, NULL, NULL) : zb_error_set(ZB_ENOMEM, "out of memory");
+    json_t *created = NULL;
+    rc = body ? zb_docker_json(v->d, "POST", "/volumes/create", body, &created, NULL) : zb_error_set(ZB_ENOMEM, "out of memory");
     json_decref(body);
     if (rc == 0) {
         v->created = 1;
         zb_log_detail("created volume %s", v->target);
+        /* Docker's answer is the volume's inspection: no second request */
+        const char *reachable = zb_volume_reachable_folder(created);
+        if (reachable && !(v->folder = zb_strdup(reachable)))
+            rc = zb_error_set(ZB_ENOMEM, "out of memory");
+        v->folder_known = 1;
     }
+    json_decref(created);
     return rc;
 }
 
@@ -437,7 +445,7 @@ static int start_volume(zb_volume_restore *v, zb_archive_reader *r)
         v->written = v->target;
     }
     json_decref(meta);
-    if (rc == 0)
+    if (rc == 0 && !v->folder_known)
         rc = zb_volume_folder(v->d, v->written, &v->folder);
     zb_volume_mode mode = rc == 0 ? zb_volume_choose_mode(v->written, v->folder != NULL, v->opts.api, v->opts.agent) : ZB_VOLUME_API;
     if (mode == ZB_VOLUME_ERROR)

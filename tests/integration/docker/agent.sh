@@ -7,7 +7,10 @@
 # du. The stream takes a socket of this host bound into the container, and,
 # where the agent cannot reach it (the test build sends it elsewhere), the
 # attach API, with the same content. A --force restore whose agent is killed
-# mid-stream, or whose archive is cut short, leaves the target as it was.
+# mid-stream, or whose archive is cut short, leaves the target as it was; so
+# does kill -9 of the tool mid-stream through the socket, after which the
+# next command leaves nothing behind; a backup killed mid-stream leaves a
+# helper and a stream folder that the next prune removes.
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/docker.sh"
 zb_test_begin
@@ -112,4 +115,65 @@ same_tree source.list "$target" "the target after a cut archive"
 zb_expect_equal "$(zb_dapi GET '/volumes' | python3 -c 'import json,sys; print(sorted(v["Name"] for v in json.load(sys.stdin)["Volumes"]))')" \
     "['agent_direct', 'big', 'by_agent', 'direct_agent', 'every_kind']" "no stage or holding volume left"
 zb_expect_equal "$(zb_dapi GET '/containers/json?all=1')" "[]" "no helper container left"
+# kill -9 of the tool mid-stream, the stream through the socket of this host
+# (its folder in the state folder, bound into the agent at /zb-io). A
+# --force restore fed half its archive (a FIFO) waits mid-stream, the agent
+# connected: after the kill the target is as it was, and the next command
+# finishes the dead run's work (the stage its agent still held) without an
+# error, leaving no stage, record, helper container or stream folder, so the
+# command after it finds nothing to say.
+state=$ZAKPOS_BACKUP_STATE_DIR
+stream_folders() { find "$state" -maxdepth 1 -name 'agent-*' | wc -l; }
+agent_connected() { # the agent runs, and took the socket (the tool unlinks it then)
+    agent_running && [ "$(stream_folders)" = 1 ] && [ -z "$(find "$state" -path "$state/agent-*/s")" ]
+}
+rm -f half.fifo && mkfifo half.fifo
+"$ZB_BIN" --log-level detail --log-format text restore half.fifo --volume big=every_kind --force --volume-agent \
+    >kill9.out 2>&1 &
+restore_pid=$!
+exec 7>half.fifo
+head -c $(($(stat -c %s "$big_archive") / 2)) "$big_archive" >&7
+if zb_wait_until agent_connected; then
+    kill -KILL "$restore_pid"
+    zb_expect_contains "$(cat kill9.out)" "the stream takes a socket of this host" "the killed restore streamed through the socket"
+else
+    zb_fail "the restore's agent never took the socket: $(cat kill9.out)"
+    kill -KILL "$restore_pid"
+fi
+wait "$restore_pid" 2>/dev/null
+exec 7>&-
+same_tree source.list "$target" "the target after kill -9 of the tool mid-stream"
+zb_expect_status 0 "the command after kill -9 mid-stream" -- "$ZB_BIN" --log-format text list --repo repo-big
+zb_expect_contains "$ZB_LAST_OUTPUT" "was interrupted before it changed the volume: it is as it was" "says what it found"
+zb_expect_not_contains "$ZB_LAST_OUTPUT" "error" "finishes the dead run's work without an error"
+same_tree source.list "$target" "the target after the next command"
+zb_expect_equal "$(zb_dapi GET '/volumes' | python3 -c 'import json,sys; print(sorted(v["Name"] for v in json.load(sys.stdin)["Volumes"]))')" \
+    "['agent_direct', 'big', 'by_agent', 'direct_agent', 'every_kind']" "kill -9 mid-stream: no stage volume left"
+zb_expect_equal "$(zb_dapi GET '/containers/json?all=1')" "[]" "kill -9 mid-stream: no helper container left"
+zb_expect_equal "$(stream_folders)" "0" "kill -9 mid-stream: no stream folder left"
+zb_expect_equal "$(find "$state" -maxdepth 1 -name 'restore-*.json' | wc -l)" "0" "kill -9 mid-stream: no restore record left"
+zb_expect_status 0 "the command after that" -- "$ZB_BIN" --log-format text list --repo repo-big
+zb_expect_not_contains "$ZB_LAST_OUTPUT" "interrupted" "the command after that finds nothing left to finish"
+zb_expect_not_contains "$ZB_LAST_OUTPUT" "removed" "the command after that finds nothing left to remove"
+
+# a backup through the agent killed mid-stream leaves its helper and the
+# stream's empty folder; the next prune (under the repository lock) removes
+# both and names each (zstd level 19 keeps it mid-stream until the kill)
+"$ZB_BIN" -q backup --repo repo-killed --no-encryption --zstd-level 19 --zstd-workers 0 --volume big --volume-agent &
+backup_pid=$!
+backup_connected() {
+    agent_running_backup && [ "$(stream_folders)" = 1 ] && [ -z "$(find "$state" -path "$state/agent-*/s")" ]
+}
+agent_running_backup() {
+    zb_dapi GET '/containers/json?filters=%7B%22label%22%3A%5B%22zakpos-backup.helper%22%5D%7D' | grep -q 'zb-volume-agent backup'
+}
+if zb_wait_until backup_connected; then kill -KILL "$backup_pid"; else zb_fail "the backup's agent never took the socket"; kill -KILL "$backup_pid"; fi
+wait "$backup_pid" 2>/dev/null
+zb_expect_equal "$(stream_folders)" "1" "the killed backup left its stream folder"
+zb_expect_equal "$(find "$state" -path "$state/agent-*/*" | wc -l)" "0" "the folder it left is empty"
+zb_expect_status 0 "prune after a killed agent backup" -- "$ZB_BIN" --log-format text prune --repo repo-killed --keep-last 1
+zb_expect_contains "$ZB_LAST_OUTPUT" "removed the stream folder $state/agent-" "prune names the stream folder it removed"
+zb_expect_contains "$ZB_LAST_OUTPUT" "removing helper container" "prune names the helper it removed"
+zb_expect_equal "$(stream_folders)" "0" "prune removed the stream folder"
+zb_expect_equal "$(zb_dapi GET '/containers/json?all=1')" "[]" "prune removed the helper"
 zb_test_end

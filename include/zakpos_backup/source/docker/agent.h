@@ -44,6 +44,10 @@ int zb_agent_finish(zb_agent *a, uint64_t *entries);
  * by running it again. */
 int zb_agent_copy(zb_docker *d, const char *from, const char *to, int remove_from);
 
+/* Removes the folders of the stream's socket (in the state folder) that
+ * runs killed outright left, logging each (with the helpers' sweep). */
+void zb_agent_sweep_folders(void);
+
 /* Stops and removes the container (NULL is fine). */
 void zb_agent_free(zb_agent *a);
 

@@ -30,6 +30,11 @@ json_t *zb_record_find(json_t *all, const char *id);
  * or unknown to this state folder. */
 int zb_record_run_dead(const char *run_id);
 
+/* 1 when the run is dead or its lock file is gone: for what a run makes
+ * only after it registered (zb_record_self), where a missing lock file
+ * cannot mean a run that has not begun yet. */
+int zb_record_run_gone(const char *run_id);
+
 /* Records of dead runs: each is handed to fix (its pid and entries); when fix
  * returns 0 the record is removed, else it is kept for the next command. */
 typedef int (*zb_record_fix_fn)(const char *run_id, json_t *entries, void *payload);
