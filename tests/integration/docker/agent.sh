@@ -4,7 +4,8 @@
 # a direct archive restored through it, and a --force restore staged and
 # swapped in through it, each compared with a listing made without the
 # tool (tests/lib/tree_listing.py: lstat, readlink, listxattr, sha256) and
-# du. The stream takes a socket of this host bound into the container, and,
+# du; without the flag, a volume whose folder is out of reach takes the agent
+# by itself. The stream takes a socket of this host bound into the container, and,
 # where the agent cannot reach it (the test build sends it elsewhere), the
 # attach API, with the same content. A --force restore whose agent is killed
 # mid-stream, or whose archive is cut short, leaves the target as it was; so
@@ -59,6 +60,16 @@ zb_expect_status 0 "a direct archive restored through the agent, by the attach A
     "$("$ZB_BIN" latest --repo repo-direct)" --volume every_kind=direct_agent --volume-agent
 zb_expect_contains "$ZB_LAST_OUTPUT" "the stream takes the attach API" "the restore too"
 same_tree source.list "$(zb_volume_dir direct_agent)" "a direct archive restored through the agent"
+# a folder out of reach (the test build takes every folder as such) goes
+# through the agent by itself, without a flag, both ways: nothing is lost
+auto=(env ZAKPOS_BACKUP_TEST_VOLUME_UNREACHABLE=1 "$ZB_FAULT_BIN" --log-level detail --log-format text)
+zb_expect_status 0 "a backup of a volume out of reach" -- "${auto[@]}" backup --repo repo-auto --recipient key.pub --volume every_kind
+zb_expect_contains "$ZB_LAST_OUTPUT" "the volume agent runs in container" "out of reach, the agent reads it by itself"
+zb_expect_status 0 "a restore into a volume out of reach" -- "${auto[@]}" restore --key key "$("$ZB_BIN" latest --repo repo-auto)" \
+    --volume every_kind=auto_agent
+zb_expect_contains "$ZB_LAST_OUTPUT" "the volume agent runs in container" "out of reach, the agent writes it by itself"
+same_tree source.list "$(zb_volume_dir auto_agent)" "a volume out of reach, backed up and restored without a flag"
+zb_dapi DELETE /volumes/auto_agent >/dev/null
 # --force through the agent: staged, then swapped in by the agent too
 echo old >"$(zb_volume_dir direct_agent)/old-file"
 zb_expect_status 0 "a --force restore through the agent" -- "$ZB_BIN" -q restore --key key "$agent_archive" \
