@@ -12,6 +12,7 @@
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/pitr/chain.h"
 #include "zakpos_backup/source/pg/pitr/decode.h"
+#include "zakpos_backup/source/pg/pitr/rows.h"
 #include "zakpos_backup/source/pg/pitr/segment.h"
 #include "zakpos_backup/source/pg/pitr/stream.h"
 
@@ -32,6 +33,7 @@ typedef struct cached_relation {
     uint32_t oid;
     char *qualified; /* schema.name, for the segment's table counts */
     zb_buf message;
+    long long rows;  /* the table's rows after the last commit received (if rows_known) */
 } cached_relation;
 
 typedef struct follower {
@@ -54,6 +56,12 @@ typedef struct follower {
     int64_t seg_first_commit, seg_last_commit;
     double seg_opened;
     json_t *seg_tables;        /* schema.name -> {inserts, updates, deletes, truncates} */
+    /* Row counts kept from the stream: the base snapshot's, then each
+     * insert, delete and truncate. Known from a chain's start only: a
+     * follower that resumes cannot read the key-sealed segments back, and
+     * the plain state file holds nothing of the data. */
+    int rows_known;
+    json_t *base_tables;       /* the base archive's summary of tables (with rows) */
 } follower;
 
 static cached_relation *find_relation(follower *f, uint32_t oid)
@@ -81,6 +89,9 @@ static int remember_relation(follower *f, const uint8_t *data, size_t len)
         r = &f->relations[f->relation_count++];
         memset(r, 0, sizeof(*r));
         r->oid = msg.relation.oid;
+        /* a table the base snapshot lacks had no rows when the stream began */
+        if (!f->rows_known || !zb_pitr_snapshot_rows(&r->rows, f->base_tables, msg.relation.schema, msg.relation.name))
+            r->rows = 0;
     }
     zb_buf name = ZB_BUF_INIT;
     zb_buf_reset(&r->message);
@@ -116,13 +127,21 @@ static int count_message(follower *f, const uint8_t *data, size_t len)
     int rc = zb_pgo_decode(&msg, data, len);
     if (rc < 0)
         return rc;
+    cached_relation *r = NULL;
     switch (msg.kind) {
-    case ZB_PGO_INSERT: rc = count_change(f, msg.relation_oid, "inserts"); break;
+    case ZB_PGO_INSERT:
+        if ((rc = count_change(f, msg.relation_oid, "inserts")) == 0 && (r = find_relation(f, msg.relation_oid)))
+            r->rows++;
+        break;
     case ZB_PGO_UPDATE: rc = count_change(f, msg.relation_oid, "updates"); break;
-    case ZB_PGO_DELETE: rc = count_change(f, msg.relation_oid, "deletes"); break;
+    case ZB_PGO_DELETE:
+        if ((rc = count_change(f, msg.relation_oid, "deletes")) == 0 && (r = find_relation(f, msg.relation_oid)))
+            r->rows--;
+        break;
     case ZB_PGO_TRUNCATE:
         for (uint32_t i = 0; rc == 0 && i < msg.truncate_count; i++)
-            rc = count_change(f, msg.truncate_oids[i], "truncates");
+            if ((rc = count_change(f, msg.truncate_oids[i], "truncates")) == 0 && (r = find_relation(f, msg.truncate_oids[i])))
+                r->rows = 0;
         break;
     default: break;
     }
@@ -240,10 +259,17 @@ static json_t *segment_meta(follower *f, json_t *sequences)
         json_object_set_new(t, "table", json_string(key));
         json_array_append_new(tables, t);
     }
-    json_t *pitr = json_pack("{s:i, s:s, s:i, s:s, s:s, s:s, s:I, s:s, s:s, s:o, s:o}", "format", ZB_PITR_SEGMENT_FORMAT,
-                             "chain", f->chain, "segment", (int)f->next_number, "slot", f->slot, "start_lsn", start,
-                             "end_lsn", end, "transactions", (json_int_t)f->seg_transactions, "first_commit", first,
-                             "last_commit", last, "sequences", sequences, "tables", tables);
+    json_t *rows = NULL;
+    for (size_t i = 0; f->rows_known && i < f->relation_count; i++) {
+        if (!rows)
+            rows = json_object();
+        json_object_set_new(rows, f->relations[i].qualified, json_integer((json_int_t)f->relations[i].rows));
+    }
+    json_t *pitr = json_pack("{s:i, s:s, s:i, s:s, s:s, s:s, s:I, s:s, s:s, s:o, s:o, s:o*}", "format",
+                             ZB_PITR_SEGMENT_FORMAT, "chain", f->chain, "segment", (int)f->next_number, "slot", f->slot,
+                             "start_lsn", start, "end_lsn", end, "transactions", (json_int_t)f->seg_transactions,
+                             "first_commit", first, "last_commit", last, "sequences", sequences, "tables", tables,
+                             "rows", rows);
     return json_pack("{s:o}", "pitr", pitr);
 }
 
@@ -314,7 +340,8 @@ static int stream_loop(follower *f)
 
 /* The base snapshot: an ordinary archive of the database read through the
  * slot's exported snapshot, recording where the stream starts. */
-static int write_base(char *path, size_t path_size, const zb_pitr_follow_options *o, json_t *pitr, const char *snapshot)
+static int write_base(char *path, size_t path_size, const zb_pitr_follow_options *o, json_t *pitr, const char *snapshot,
+                      json_t **tables)
 {
     zb_archive_writer *w = NULL;
     zb_repo_lock *lock = NULL;
@@ -338,6 +365,8 @@ static int write_base(char *path, size_t path_size, const zb_pitr_follow_options
                                    stat(path, &st) == 0 ? (uint64_t)st.st_size : 0) < 0)
             zb_log_warn("%s", zb_error_message());
         zb_log_info("base snapshot of the chain: %s", path);
+        json_t *summary = zb_archive_writer_source_summary(w, ZB_SOURCE_PG, o->source_name);
+        *tables = json_incref(json_object_get(summary, "tables"));
     }
     zb_archive_writer_free(w);
     zb_repo_lock_release(lock);
@@ -362,7 +391,8 @@ static int start_chain(follower *f, json_t **state, uint64_t *start_lsn)
     if (!pitr)
         return zb_error_set(ZB_ENOMEM, "out of memory");
     zb_log_info("new chain %s: slot %s consistent at %s", stamp, f->slot, lsn);
-    rc = write_base(path, sizeof(path), o, pitr, snapshot);
+    rc = write_base(path, sizeof(path), o, pitr, snapshot, &f->base_tables);
+    f->rows_known = rc == 0 && f->base_tables != NULL;
     if (rc == 0) {
         json_object_set_new(pitr, "base", json_string(strrchr(path, '/') + 1));
         rc = zb_pitr_state_write(o->repo, f->slot, pitr);
@@ -439,6 +469,7 @@ static void follower_free(follower *f)
     }
     free(f->relations);
     json_decref(f->seg_tables);
+    json_decref(f->base_tables);
     zb_pitr_spool_free(f->spool);
     zb_pitr_stream_free(f->stream);
     PQfinish(f->sql);

@@ -27,6 +27,7 @@ typedef struct zb_pitr_replay_options {
     const char *dbname;         /* the restored database */
     const char *const *tables;  /* "schema.name" to replay (NULL: all) */
     zb_pitr_target target;
+    json_t *snapshot_tables;    /* the restored snapshot's summary "tables" (borrowed): rows to start counting from */
 } zb_pitr_replay_options;
 
 typedef struct zb_pitr_replay_result {
