@@ -15,6 +15,7 @@
 #include "zakpos_backup/source/pg/pitr/rows.h"
 #include "zakpos_backup/source/pg/pitr/segment.h"
 #include "zakpos_backup/source/pg/pitr/stream.h"
+#include "zakpos_backup/source/pg/pitr/streamed.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@ typedef struct follower {
     zb_pitr_stream *stream;
     PGconn *sql;               /* a plain connection: sequences at each close */
     zb_pitr_spool *spool;
+    zb_pitr_streamed *streamed; /* transactions in progress the server streams (14+) */
     cached_relation *relations;
     size_t relation_count;
     uint64_t durable_end;      /* end LSN of the last transaction in a published segment */
@@ -197,11 +199,21 @@ static int on_commit(follower *f, const uint8_t *data, size_t len)
     return 0;
 }
 
+static int on_message(follower *f, const uint8_t *data, size_t len, uint64_t lsn);
+
+/* A streamed transaction, committed: it comes as an ordinary one. */
+static int on_streamed_record(uint64_t lsn, const uint8_t *msg, size_t len, void *payload)
+{
+    return on_message(payload, msg, len, lsn);
+}
+
 static int on_message(follower *f, const uint8_t *data, size_t len, uint64_t lsn)
 {
     if (len == 0)
         return zb_error_set(ZB_EFORMAT, "an empty message on the replication stream");
-    int rc = 0;
+    int rc = zb_pitr_streamed_take(f->streamed, data, len, lsn, on_streamed_record, f);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
     /* a relation joins the open segment even inside a transaction skipped
      * as already durable: the server announces each relation once */
     if (data[0] == ZB_PGO_RELATION) {
@@ -471,6 +483,7 @@ static void follower_free(follower *f)
     json_decref(f->seg_tables);
     json_decref(f->base_tables);
     zb_pitr_spool_free(f->spool);
+    zb_pitr_streamed_free(f->streamed);
     zb_pitr_stream_free(f->stream);
     PQfinish(f->sql);
     free(f->chain);
@@ -508,6 +521,8 @@ int zb_pitr_follow(const zb_pitr_follow_options *o)
         rc = zb_pitr_stream_open(&f.stream, o->pg.conninfo, o->pg.password_file);
     if (rc == 0)
         rc = zb_pitr_spool_new(&f.spool, pitr_dir);
+    if (rc == 0)
+        rc = zb_pitr_streamed_new(&f.streamed, pitr_dir);
     if (rc == 0)
         rc = prepare(&f, &start_lsn);
     if (rc == 0)
