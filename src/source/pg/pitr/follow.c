@@ -35,6 +35,7 @@ typedef struct cached_relation {
     char *qualified; /* schema.name, for the segment's table counts */
     zb_buf message;
     long long rows;  /* the table's rows after the last commit received (if rows_known) */
+    long long rows_in_tx; /* ... and with the transaction being received */
 } cached_relation;
 
 typedef struct follower {
@@ -94,6 +95,7 @@ static int remember_relation(follower *f, const uint8_t *data, size_t len)
         /* a table the base snapshot lacks had no rows when the stream began */
         if (!f->rows_known || !zb_pitr_snapshot_rows(&r->rows, f->base_tables, msg.relation.schema, msg.relation.name))
             r->rows = 0;
+        r->rows_in_tx = r->rows;
     }
     zb_buf name = ZB_BUF_INIT;
     zb_buf_reset(&r->message);
@@ -133,17 +135,17 @@ static int count_message(follower *f, const uint8_t *data, size_t len)
     switch (msg.kind) {
     case ZB_PGO_INSERT:
         if ((rc = count_change(f, msg.relation_oid, "inserts")) == 0 && (r = find_relation(f, msg.relation_oid)))
-            r->rows++;
+            r->rows_in_tx++;
         break;
     case ZB_PGO_UPDATE: rc = count_change(f, msg.relation_oid, "updates"); break;
     case ZB_PGO_DELETE:
         if ((rc = count_change(f, msg.relation_oid, "deletes")) == 0 && (r = find_relation(f, msg.relation_oid)))
-            r->rows--;
+            r->rows_in_tx--;
         break;
     case ZB_PGO_TRUNCATE:
         for (uint32_t i = 0; rc == 0 && i < msg.truncate_count; i++)
             if ((rc = count_change(f, msg.truncate_oids[i], "truncates")) == 0 && (r = find_relation(f, msg.truncate_oids[i])))
-                r->rows = 0;
+                r->rows_in_tx = 0;
         break;
     default: break;
     }
@@ -189,6 +191,9 @@ static int on_commit(follower *f, const uint8_t *data, size_t len)
     int rc = zb_pgo_decode(&msg, data, len);
     if (rc < 0)
         return rc;
+    /* a segment holds whole transactions: so do its row counts */
+    for (size_t i = 0; !f->skip_tx && i < f->relation_count; i++)
+        f->relations[i].rows = f->relations[i].rows_in_tx;
     if (!f->skip_tx) {
         f->seg_transactions++;
         f->seg_end_lsn = msg.end_lsn;
@@ -498,6 +503,8 @@ static int finish(follower *f)
         return 0;
     if (f->in_tx && zb_pitr_spool_truncate(f->spool, f->tx_spool_start) < 0)
         return -1;
+    for (size_t i = 0; i < f->relation_count; i++)
+        f->relations[i].rows_in_tx = f->relations[i].rows;
     f->in_tx = 0;
     return close_segment(f);
 }
