@@ -265,7 +265,11 @@ static void report_replay(zb_context *ctx, const pitr_replay *h, const zb_restor
     zb_pgo_lsn_format(lsn, sizeof(lsn), result->last_lsn);
     if (result->last_commit)
         zb_pgo_time_format(when, sizeof(when), result->last_commit);
-    if (!result->reached_target)
+    if (!result->reached_target && result->chain_end[0])
+        zb_log_warn("%s is recovered to the last consistent point of its chain, before the point asked for: %s; "
+                    "restore that chain's base snapshot for a later point",
+                    t->target, result->chain_end);
+    else if (!result->reached_target)
         zb_log_warn("the change stream ends before the point asked for: %s is recovered to its last durable commit",
                     t->target);
     zb_log_info("replayed %llu transactions (%llu changes) from %u segments, up to LSN %s committed at %s",

@@ -28,10 +28,11 @@ SQL
 follow=("$ZB_BIN" --log-level detail follow --repo repo --pg "$db" --recipient key.pub --segment-seconds 1)
 
 # the oracle: each table's rows, ordered, as psql's COPY prints them
+table_hash() { ZB_PG_DB=$1 zb_psql -At -c "COPY (SELECT * FROM $2 ORDER BY 1, 2) TO STDOUT" | md5sum | cut -d' ' -f1; }
 hashes() {
     local t
     for t in sales stock audit_log; do
-        printf '%s %s\n' "$t" "$(ZB_PG_DB=$1 zb_psql -At -c "COPY (SELECT * FROM $t ORDER BY 1, 2) TO STDOUT" | md5sum | cut -d' ' -f1)"
+        printf '%s %s\n' "$t" "$(table_hash "$1" $t)"
     done
 }
 now() { ZB_PG_DB=shop zb_psql -At -c "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"; }
@@ -181,6 +182,47 @@ ZAKPOS_BACKUP_TEST_PITR_LOSE_CHANGE=public.audit_log zb_expect_status 14 "a lost
 zb_expect_contains "$ZB_LAST_OUTPUT" "table public.audit_log should have $audit_c rows" "the difference names the table and the expected count"
 zb_expect_contains "$ZB_LAST_OUTPUT" "found $((audit_c - 1))" "... and the count found"
 zb_expect_equal "$(zb_psql -At -c "SELECT count(*) FROM pg_database WHERE datname = 'lost'")" "0" "nothing published"
+
+# a schema change mid-stream (15): a changed table (ALTER TABLE ADD COLUMN)
+# ends the chain at its last consistent point and starts a new one from a
+# fresh snapshot; so does a new table, which the next publication lists
+if [ "$major" = 15 ]; then
+    start_follower
+    ZB_PG_DB=shop zb_psql -c "INSERT INTO audit_log VALUES (400, 'before the change')"
+    time_d=$(now)
+    hashes shop >hashes.d
+    wait_confirmed "$(wal_lsn)"
+    ZB_PG_DB=shop zb_psql -c "BEGIN" -c "ALTER TABLE stock ADD COLUMN price numeric" \
+        -c "UPDATE stock SET price = 1.5 WHERE sku = 'new2'" -c "COMMIT"
+    for i in $(seq 1 240); do [ "$(zb_archives_in repo | wc -l)" -ge 2 ] && break; sleep 0.25; done
+    zb_expect_equal "$(zb_archives_in repo | wc -l)" "2" "a changed table starts a new chain with its own base snapshot"
+    ZB_PG_DB=shop zb_psql -c "CREATE TABLE extra (id int PRIMARY KEY, v text)" -c "INSERT INTO extra VALUES (1, 'x')" \
+        -c "INSERT INTO audit_log VALUES (500, 'after create')"
+    for i in $(seq 1 240); do [ "$(zb_archives_in repo | wc -l)" -ge 3 ] && break; sleep 0.25; done
+    zb_expect_equal "$(zb_archives_in repo | wc -l)" "3" "a new table starts a new chain"
+    zb_expect_equal "$(ZB_PG_DB=shop zb_psql -At -c "SELECT count(*) FROM pg_publication_tables WHERE tablename = 'extra'")|$(zb_psql -At -c "SELECT count(*) FROM pg_replication_slots")" \
+        "1|1" "the new chain's publication lists the new table; one slot"
+    ZB_PG_DB=shop zb_psql -c "INSERT INTO extra VALUES (2, 'streamed')" -c "UPDATE stock SET price = 2 WHERE sku = 'new3'"
+    time_f=$(now)
+    hashes shop >hashes.f
+    extra_f=$(table_hash shop extra)
+    wait_confirmed "$(wal_lsn)"
+    kill -TERM "$pid"
+    wait "$pid"
+    first=$(zb_archives_in repo | head -1)
+    last=$(zb_archives_in repo | tail -1)
+    zb_expect_status 0 "the first chain to a point before the change" -- "$ZB_BIN" restore --key key "$first" \
+        --pg-target "$(zb_pg_conninfo at_d)" --until "$time_d"
+    zb_expect_equal "$(hashes at_d)" "$(cat hashes.d)" "recovery before the change"
+    zb_expect_status 0 "the first chain to a point after the change" -- "$ZB_BIN" restore --key key "$first" \
+        --pg-target "$(zb_pg_conninfo across)" --until "$time_f"
+    zb_expect_contains "$ZB_LAST_OUTPUT" "the chain ends at" "recovery across the change says where it stopped"
+    zb_expect_contains "$ZB_LAST_OUTPUT" "a table's columns or name changed" "... and why"
+    zb_expect_equal "$(hashes across)" "$(cat hashes.d)" "... and stops at the last consistent point"
+    zb_expect_status 0 "the last chain to a point after both changes" -- "$ZB_BIN" restore --key key "$last" \
+        --pg-target "$(zb_pg_conninfo at_f)" --until "$time_f"
+    zb_expect_equal "$(hashes at_f)|$(table_hash at_f extra)" "$(cat hashes.f)|$extra_f" "recovery after both changes, the new table too"
+fi
 
 zb_expect_status 0 "follow --stop" -- "$ZB_BIN" follow --stop --repo repo --pg "$db"
 zb_expect_equal "$(zb_psql -At -c "SELECT count(*) FROM pg_replication_slots")|$(ZB_PG_DB=shop zb_psql -At -c "SELECT count(*) FROM pg_publication")" \

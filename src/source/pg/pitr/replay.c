@@ -456,6 +456,20 @@ static int replay_segment(replay *p, const char *path, json_t **sequences)
     return rc;
 }
 
+/* A chain a schema change ended: where and why, and which chain goes on. */
+static int read_chain_end(replay *p, const char *dir)
+{
+    json_t *end = NULL;
+    int rc = zb_pitr_chain_end_read(&end, dir);
+    if (rc == 0 && end)
+        snprintf(p->result->chain_end, sizeof(p->result->chain_end), "the chain ends at %s (%s); chain %s goes on from there",
+                 json_string_value(json_object_get(end, "end_lsn")),
+                 json_string_value(json_object_get(end, "reason")) ?: "a schema change",
+                 json_string_value(json_object_get(end, "next_chain")) ?: "?");
+    json_decref(end);
+    return rc;
+}
+
 static int replay_chain(replay *p, json_t **sequences)
 {
     const char *chain = json_string_value(json_object_get(p->opts->base, "chain"));
@@ -477,6 +491,8 @@ static int replay_chain(replay *p, json_t **sequences)
         if (rc == 1)
             break;
     }
+    if (rc == 0 && !p->result->reached_target)
+        rc = read_chain_end(p, dir);
     zb_pitr_segment_list_free(paths, names, count);
     free(dir);
     return rc < 0 ? rc : 0;
