@@ -796,6 +796,14 @@ uint64_t zb_archive_writer_source_entries(const zb_archive_writer *w)
     return w->current ? w->current->entry_count : 0;
 }
 
+json_t *zb_archive_writer_source_summary(const zb_archive_writer *w, const char *kind, const char *name)
+{
+    for (size_t i = 0; i < w->source_count; i++)
+        if (strcmp(w->sources[i].kind, kind) == 0 && strcmp(w->sources[i].name, name) == 0)
+            return w->sources[i].summary;
+    return NULL;
+}
+
 json_t *zb_archive_writer_sources(const zb_archive_writer *w)
 {
     json_t *all = json_array();

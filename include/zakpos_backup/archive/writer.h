@@ -65,6 +65,8 @@ uint64_t zb_archive_writer_bytes_in(const zb_archive_writer *w);
 uint64_t zb_archive_writer_source_entries(const zb_archive_writer *w);
 /* The sources written: [{kind, name, entries, bytes}] (a new reference). */
 json_t *zb_archive_writer_sources(const zb_archive_writer *w);
+/* The summary a source was ended with (borrowed), or NULL. */
+json_t *zb_archive_writer_source_summary(const zb_archive_writer *w, const char *kind, const char *name);
 /* Writes manifest.json, finishes every layer, fsyncs and publishes the file. */
 int zb_archive_writer_close(zb_archive_writer *w);
 /* Frees; if close did not succeed, the temporary file is removed. NULL is fine. */

@@ -68,7 +68,9 @@ static const char help[] =
     "                           archive (the base snapshot of a `follow` chain), apply the\n"
     "                           chain's changes committed up to this UTC time, e.g.\n"
     "                           2026-12-07T14:03:00Z (fractions of a second allowed),\n"
-    "                           then set the sequences\n"
+    "                           then set the sequences; all in the temporary database\n"
+    "                           before it takes the target's name, and each table's\n"
+    "                           row count checked against the stream (exit 14)\n"
     "  --until-lsn LSN          the same, up to the transactions whose commit LSN is at\n"
     "                           most LSN (e.g. 0/16B3748)\n"
     "  --force                  replace the content of a non-empty target\n"
@@ -221,11 +223,22 @@ static int add_volume_targets(zb_restore_plan *plan, zb_docker **docker, zb_rest
 }
 
 /* Point-in-time recovery: the restored database brought forward with the
- * chain's changes, which lie beside the archive (docs/FORMAT.md). */
-static int replay_changes(zb_context *ctx, zb_restore_request *req, zb_archive_reader *r,
-                          const zb_restore_target_info *t)
+ * chain's changes, which lie beside the archive (docs/FORMAT.md). It runs in
+ * the restore's temporary database, before that takes the target's name:
+ * a replay that fails (a damaged segment, a verification that finds a
+ * difference) leaves the target as it was. */
+typedef struct pitr_replay {
+    zb_restore_request *req;
+    zb_archive_reader *reader;
+    int done;
+    zb_pitr_replay_result result;
+} pitr_replay;
+
+static int replay_changes(const char *source_name, const char *database, void *payload)
 {
-    json_t *source = zb_archive_reader_manifest_source(r, ZB_SOURCE_PG, t->name);
+    pitr_replay *h = payload;
+    zb_restore_request *req = h->req;
+    json_t *source = zb_archive_reader_manifest_source(h->reader, ZB_SOURCE_PG, source_name);
     json_t *base = json_object_get(json_object_get(source, "meta"), "pitr");
     if (!base)
         return zb_error_set(ZB_ENOTFOUND,
@@ -234,28 +247,35 @@ static int replay_changes(zb_context *ctx, zb_restore_request *req, zb_archive_r
                             req->archive);
     char *repo = NULL, *name = NULL;
     int rc = zb_repo_split_path(&repo, &name, req->archive);
-    zb_pitr_replay_options o = {repo, base, &req->keys, req->pg.conninfo, req->pg.password_file, t->target,
-                                req->pg_tables.count ? (const char *const *)req->pg_tables.items : NULL, req->until};
-    zb_pitr_replay_result result;
+    zb_pitr_replay_options o = {repo, base, &req->keys, req->pg.conninfo, req->pg.password_file, database,
+                                req->pg_tables.count ? (const char *const *)req->pg_tables.items : NULL, req->until,
+                                json_object_get(json_object_get(source, "summary"), "tables")};
     if (rc == 0)
-        rc = zb_pitr_replay(&result, &o);
-    if (rc == 0) {
-        char lsn[32], when[40] = "(none)";
-        zb_pgo_lsn_format(lsn, sizeof(lsn), result.last_lsn);
-        if (result.last_commit)
-            zb_pgo_time_format(when, sizeof(when), result.last_commit);
-        if (!result.reached_target)
-            zb_log_warn("the change stream ends before the point asked for: %s is recovered to its last durable "
-                        "commit",
-                        t->target);
-        zb_log_info("replayed %llu transactions (%llu changes) from %u segments, up to LSN %s committed at %s",
-                    (unsigned long long)result.transactions, (unsigned long long)result.changes, result.segments, lsn,
-                    when);
-        zb_context_print(ctx, "recovered pg %s to %s %s\n", t->name, lsn, when);
-    }
+        rc = zb_pitr_replay(&h->result, &o);
+    h->done = rc == 0;
     free(repo);
     free(name);
     return rc;
+}
+
+static void report_replay(zb_context *ctx, const pitr_replay *h, const zb_restore_target_info *t)
+{
+    const zb_pitr_replay_result *result = &h->result;
+    char lsn[32], when[40] = "(none)";
+    zb_pgo_lsn_format(lsn, sizeof(lsn), result->last_lsn);
+    if (result->last_commit)
+        zb_pgo_time_format(when, sizeof(when), result->last_commit);
+    if (!result->reached_target && result->chain_end[0])
+        zb_log_warn("%s is recovered to the last consistent point of its chain, before the point asked for: %s; "
+                    "restore that chain's base snapshot for a later point",
+                    t->target, result->chain_end);
+    else if (!result->reached_target)
+        zb_log_warn("the change stream ends before the point asked for: %s is recovered to its last durable commit",
+                    t->target);
+    zb_log_info("replayed %llu transactions (%llu changes) from %u segments, up to LSN %s committed at %s",
+                (unsigned long long)result->transactions, (unsigned long long)result->changes, result->segments, lsn,
+                when);
+    zb_context_print(ctx, "recovered pg %s to %s %s\n", t->name, lsn, when);
 }
 
 void zb_restore_request_free(zb_restore_request *req)
@@ -283,15 +303,21 @@ int zb_restore_run(zb_context *ctx, zb_restore_request *req)
     zb_docker *docker = NULL;
     zb_archive_reader *r = NULL;
     double started = zb_time_monotonic();
+    pitr_replay replay = {req, NULL, 0, {0}};
     int rc = check(ctx, req);
     if (rc != 0)
         goto done;
+    if (req->pitr) {
+        req->pg.before_publish = replay_changes;
+        req->pg.before_publish_payload = &replay;
+    }
     if ((rc = zb_restore_plan_new(&plan)) < 0 || (rc = add_path_targets(plan, req)) < 0 ||
         (rc = add_volume_targets(plan, &docker, req)) < 0 ||
         (req->pg_selected && (rc = zb_restore_plan_add_pg(plan, req->pg_source, &req->pg)) < 0))
         goto done;
     if ((rc = zb_archive_reader_open(&r, req->archive, &req->keys)) < 0)
         goto done;
+    replay.reader = r;
     struct stat st;
     zb_progress_begin("restore", stat(req->archive, &st) == 0 ? (uint64_t)st.st_size : 0);
     rc = zb_restore_plan_run(plan, r);
@@ -302,8 +328,8 @@ int zb_restore_run(zb_context *ctx, zb_restore_request *req)
         zb_restore_target_info t = zb_restore_plan_target(plan, i);
         zb_log_info("restored %s %s into %s", t.kind, t.name, t.target);
         zb_context_print(ctx, "restored %s %s %s\n", t.kind, t.name, t.target);
-        if (req->pitr && strcmp(t.kind, ZB_SOURCE_PG) == 0 && (rc = replay_changes(ctx, req, r, &t)) < 0)
-            goto done;
+        if (req->pitr && strcmp(t.kind, ZB_SOURCE_PG) == 0 && replay.done)
+            report_replay(ctx, &replay, &t);
     }
     char took[32];
     zb_format_duration(took, sizeof(took), zb_time_monotonic() - started);

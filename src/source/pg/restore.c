@@ -336,6 +336,8 @@ int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r)
     p->pool_ready = 0;
     PQfinish(p->leader);
     p->leader = NULL;
+    if (p->opts.before_publish && (rc = p->opts.before_publish(p->source_name, p->temp, p->opts.before_publish_payload)) < 0)
+        return rc;
     zb_progress_phase("publishing the database", 0);
     if ((rc = zb_pg_database_apply(p->maintenance, p->temp, json_object_get(p->catalog, "database"), p->opts.no_owner,
                                    p->opts.no_acl, p->opts.scratch, p->left_out)) == 0 &&

@@ -1,3 +1,5 @@
 zb_unit_test(pitr ${CMAKE_CURRENT_LIST_DIR}/test_decode.c TESTS
   decode_begin_and_commit decode_relation decode_insert_update_delete decode_truncate decode_refuses_truncated_messages
-  lsn_and_time_text)
+  lsn_and_time_text decode_stream_messages streamed_transactions_in_commit_order
+  streamed_abort_cuts_later_subtransactions streamed_refuses_what_cannot_be)
+zb_unit_test(pitr ${CMAKE_CURRENT_LIST_DIR}/test_rows.c TESTS snapshot_rows_by_stream_name)

@@ -64,6 +64,12 @@ typedef struct zb_pg_restore_options {
      * archive streams, and an object whose statement names a role the
      * server lacks yet (a user mapping), wait for the finish. */
     int roles_at_finish;
+    /* Called once the data is loaded and checked and before the database
+     * takes the target's name, with the temporary database's name: a
+     * point-in-time recovery brings it forward here, so a replay that fails
+     * leaves the target as it was. A negative return fails the restore. */
+    int (*before_publish)(const char *source_name, const char *database, void *payload);
+    void *before_publish_payload;
 } zb_pg_restore_options;
 
 typedef struct zb_pg_restore zb_pg_restore;

@@ -4,6 +4,7 @@
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/source/pg/conn.h"
+#include "zakpos_backup/source/pg/pitr/decode.h"
 #include "zakpos_backup/source/pg/pitr/segment.h"
 
 #include <errno.h>
@@ -132,6 +133,40 @@ int zb_pitr_publication_setup(PGconn *conn, const char *publication, const char 
     return rc;
 }
 
+int zb_pitr_publication_missing(char **first, PGconn *conn, const char *publication, const char *const *exclude)
+{
+    static const char prefix[] = "SELECT t.nspname, t.relname FROM (";
+    static const char suffix[] = ") t WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables p "
+                                 "WHERE p.pubname = $1 AND p.schemaname = t.nspname AND p.tablename = t.relname)";
+    zb_buf sql = ZB_BUF_INIT;
+    PGresult *res = NULL;
+    int rc = zb_buf_puts(&sql, prefix), missing = 0;
+    if (rc == 0)
+        rc = zb_buf_puts(&sql, tables_sql);
+    if (rc == 0)
+        rc = zb_buf_puts(&sql, suffix);
+    const char *params[1] = {publication};
+    if (rc == 0) {
+        res = PQexecParams(conn, sql.data, 1, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+            rc = zb_pg_result_error(conn, res, "cannot compare the tables with the publication");
+    }
+    *first = NULL;
+    for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+        if (listed(exclude, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)))
+            continue;
+        if (missing++ == 0) {
+            zb_buf name = ZB_BUF_INIT;
+            if ((rc = zb_buf_printf(&name, "%s.%s", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1))) == 0)
+                *first = zb_buf_detach(&name);
+            zb_buf_free(&name);
+        }
+    }
+    PQclear(res);
+    zb_buf_free(&sql);
+    return rc < 0 ? rc : missing;
+}
+
 int zb_pitr_publication_drop(PGconn *conn, const char *publication)
 {
     char *pub = PQescapeIdentifier(conn, publication, strlen(publication));
@@ -230,5 +265,40 @@ int zb_pitr_state_remove(const char *repo, const char *slot)
         return zb_error_set(ZB_ENOMEM, "out of memory");
     int rc = unlink(path) == 0 || errno == ENOENT ? 0 : zb_error_set(ZB_EIO, "cannot remove %s: %s", path, strerror(errno));
     free(path);
+    return rc;
+}
+
+#define CHAIN_END_FILE "end.json"
+
+int zb_pitr_chain_end_write(const char *chain_dir, uint64_t end_lsn, const char *reason, const char *next_chain)
+{
+    char lsn[32];
+    zb_pgo_lsn_format(lsn, sizeof(lsn), end_lsn);
+    zb_buf path = ZB_BUF_INIT;
+    json_t *end = json_pack("{s:s, s:s, s:s}", "end_lsn", lsn, "reason", reason, "next_chain", next_chain);
+    char *text = end ? json_dumps(end, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
+    int rc = text ? zb_buf_printf(&path, "%s/%s", chain_dir, CHAIN_END_FILE) : zb_error_set(ZB_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = zb_fs_write_file_atomic(path.data, text, strlen(text), 0600);
+    free(text);
+    json_decref(end);
+    zb_buf_free(&path);
+    return rc;
+}
+
+int zb_pitr_chain_end_read(json_t **end, const char *chain_dir)
+{
+    *end = NULL;
+    zb_buf path = ZB_BUF_INIT;
+    int rc = zb_buf_printf(&path, "%s/%s", chain_dir, CHAIN_END_FILE);
+    if (rc == 0 && access(path.data, F_OK) == 0) {
+        json_error_t error;
+        *end = json_load_file(path.data, 0, &error);
+        if (!*end || !json_is_string(json_object_get(*end, "end_lsn")))
+            rc = zb_error_set(ZB_EFORMAT, "%s is damaged: %s", path.data, *end ? "fields missing" : error.text);
+    }
+    if (rc < 0)
+        json_decref(*end), *end = NULL;
+    zb_buf_free(&path);
     return rc;
 }

@@ -249,8 +249,22 @@ static int decode_body(cursor *c, zb_pgo_msg *m)
     case ZB_PGO_DELETE: return get_change(c, m);
     case ZB_PGO_TRUNCATE: return get_truncate(c, m);
     case ZB_PGO_MESSAGE: return 0; /* logical messages carry nothing replay needs */
+    case ZB_PGO_STREAM_START: return (rc = get_u32(c, &m->xid)) == 0 ? get_u8(c, &m->first_segment) : rc;
+    case ZB_PGO_STREAM_STOP: return 0;
+    case ZB_PGO_STREAM_COMMIT:
+        if ((rc = get_u32(c, &m->xid)) == 0 && (rc = get_u8(c, &flags)) == 0 && (rc = get_u64(c, &m->commit_lsn)) == 0 &&
+            (rc = get_u64(c, &m->end_lsn)) == 0 && (rc = get_u64(c, &u64)) == 0)
+            m->commit_time = (int64_t)u64;
+        return rc;
+    case ZB_PGO_STREAM_ABORT: return (rc = get_u32(c, &m->xid)) == 0 ? get_u32(c, &m->subxid) : rc;
     }
     return zb_error_set(ZB_EFORMAT, "unknown pgoutput message kind 0x%02x", (unsigned)m->kind);
+}
+
+int zb_pgo_streams_xid(uint8_t kind)
+{
+    return kind == ZB_PGO_RELATION || kind == ZB_PGO_TYPE || kind == ZB_PGO_INSERT || kind == ZB_PGO_UPDATE ||
+           kind == ZB_PGO_DELETE || kind == ZB_PGO_TRUNCATE || kind == ZB_PGO_MESSAGE;
 }
 
 int zb_pgo_decode(zb_pgo_msg *msg, const uint8_t *data, size_t len)

@@ -12,8 +12,10 @@
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/pitr/chain.h"
 #include "zakpos_backup/source/pg/pitr/decode.h"
+#include "zakpos_backup/source/pg/pitr/rows.h"
 #include "zakpos_backup/source/pg/pitr/segment.h"
 #include "zakpos_backup/source/pg/pitr/stream.h"
+#include "zakpos_backup/source/pg/pitr/streamed.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -25,6 +27,10 @@
 #define POLL_MS 500
 #define STATUS_INTERVAL_SECONDS 10.0
 #define BASE_LOCK_WAIT_SECONDS 600
+/* stream_loop's value when a schema change ends the chain */
+#define NEW_CHAIN 2
+#define CATALOG_CHECK_SECONDS 10.0
+#define SLOT_DROP_ATTEMPTS 100
 
 /* A relation as the stream announced it, kept whole so that every segment
  * starts with the relations it may use and can be read alone. */
@@ -32,6 +38,8 @@ typedef struct cached_relation {
     uint32_t oid;
     char *qualified; /* schema.name, for the segment's table counts */
     zb_buf message;
+    long long rows;  /* the table's rows after the last commit received (if rows_known) */
+    long long rows_in_tx; /* ... and with the transaction being received */
 } cached_relation;
 
 typedef struct follower {
@@ -41,6 +49,7 @@ typedef struct follower {
     zb_pitr_stream *stream;
     PGconn *sql;               /* a plain connection: sequences at each close */
     zb_pitr_spool *spool;
+    zb_pitr_streamed *streamed; /* transactions in progress the server streams (14+) */
     cached_relation *relations;
     size_t relation_count;
     uint64_t durable_end;      /* end LSN of the last transaction in a published segment */
@@ -54,6 +63,19 @@ typedef struct follower {
     int64_t seg_first_commit, seg_last_commit;
     double seg_opened;
     json_t *seg_tables;        /* schema.name -> {inserts, updates, deletes, truncates} */
+    /* Row counts kept from the stream: the base snapshot's, then each
+     * insert, delete and truncate. Known from a chain's start only: a
+     * follower that resumes cannot read the key-sealed segments back, and
+     * the plain state file holds nothing of the data. */
+    int rows_known;
+    json_t *base_tables;       /* the base archive's summary of tables (with rows) */
+    /* a schema change: why the chain ends (no names: it goes to a plain file) */
+    const char *end_reason;
+    double catalog_checked;
+    /* the chain's state file, with "relations": {oid: hash of the columns}
+     * as of the last segment close, so that a resumed follower sees a
+     * table that changed while it was down (a hash: nothing of the names) */
+    json_t *state;
 } follower;
 
 static cached_relation *find_relation(follower *f, uint32_t oid)
@@ -81,6 +103,10 @@ static int remember_relation(follower *f, const uint8_t *data, size_t len)
         r = &f->relations[f->relation_count++];
         memset(r, 0, sizeof(*r));
         r->oid = msg.relation.oid;
+        /* a table the base snapshot lacks had no rows when the stream began */
+        if (!f->rows_known || !zb_pitr_snapshot_rows(&r->rows, f->base_tables, msg.relation.schema, msg.relation.name))
+            r->rows = 0;
+        r->rows_in_tx = r->rows;
     }
     zb_buf name = ZB_BUF_INIT;
     zb_buf_reset(&r->message);
@@ -91,6 +117,110 @@ static int remember_relation(follower *f, const uint8_t *data, size_t len)
         free(r->qualified), r->qualified = zb_buf_detach(&name);
     zb_buf_free(&name);
     zb_pgo_msg_clear(&msg);
+    return rc;
+}
+
+static int same_columns(const zb_pgo_relation *a, const zb_pgo_relation *b)
+{
+    if (a->column_count != b->column_count || strcmp(a->schema, b->schema) != 0 || strcmp(a->name, b->name) != 0)
+        return 0;
+    for (int i = 0; i < a->column_count; i++)
+        if (strcmp(a->columns[i].name, b->columns[i].name) != 0 || a->columns[i].type_oid != b->columns[i].type_oid ||
+            a->columns[i].typmod != b->columns[i].typmod)
+            return 0;
+    return 1;
+}
+
+static void columns_hash(char *out, size_t size, const zb_pgo_relation *r)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    char typ[32];
+    for (int i = -1; i < r->column_count; i++) {
+        const char *parts[3] = {i < 0 ? r->schema : r->columns[i].name, i < 0 ? r->name : typ, NULL};
+        if (i >= 0)
+            snprintf(typ, sizeof(typ), "%u/%d", r->columns[i].type_oid, (int)r->columns[i].typmod);
+        for (int k = 0; parts[k]; k++)
+            for (const char *c = parts[k]; ; c++) {
+                h = (h ^ (uint8_t)*c) * 1099511628211ULL;
+                if (!*c)
+                    break;
+            }
+    }
+    snprintf(out, size, "%016llx", (unsigned long long)h);
+}
+
+static int record_relations(follower *f)
+{
+    json_t *known = json_object_get(f->state, "relations");
+    if (!known && f->state) {
+        json_object_set_new(f->state, "relations", json_object());
+        known = json_object_get(f->state, "relations");
+    }
+    for (size_t i = 0; known && i < f->relation_count; i++) {
+        zb_pgo_msg m;
+        char oid[16], hash[24];
+        if (zb_pgo_decode(&m, (const uint8_t *)f->relations[i].message.data, f->relations[i].message.len) < 0)
+            continue;
+        snprintf(oid, sizeof(oid), "%u", m.relation.oid);
+        columns_hash(hash, sizeof(hash), &m.relation);
+        json_object_set_new(known, oid, json_string(hash));
+        zb_pgo_msg_clear(&m);
+    }
+    return f->state ? zb_pitr_state_write(f->opts->repo, f->slot, f->state) : 0;
+}
+
+/* A Relation message of a table the chain knows with other columns (or
+ * another name): the chain's base no longer fits what follows. */
+static int relation_changed(follower *f, const uint8_t *data, size_t len)
+{
+    zb_pgo_msg now, before;
+    int rc = zb_pgo_decode(&now, data, len);
+    if (rc < 0)
+        return rc;
+    cached_relation *r = find_relation(f, now.relation.oid);
+    if (!r) {
+        /* first seen by this follower: as the chain last recorded it? */
+        char oid[16], hash[24];
+        snprintf(oid, sizeof(oid), "%u", now.relation.oid);
+        columns_hash(hash, sizeof(hash), &now.relation);
+        const char *recorded = json_string_value(json_object_get(json_object_get(f->state, "relations"), oid));
+        if (recorded && strcmp(recorded, hash) != 0) {
+            zb_log_warn("table %s.%s changed while the follower was down: the chain ends at its last consistent point "
+                        "and a new one starts from a fresh snapshot",
+                        now.relation.schema, now.relation.name);
+            f->end_reason = "a table's columns or name changed";
+            rc = NEW_CHAIN;
+        }
+    }
+    if (r && (rc = zb_pgo_decode(&before, (const uint8_t *)r->message.data, r->message.len)) == 0) {
+        if (!same_columns(&now.relation, &before.relation)) {
+            zb_log_warn("table %s.%s changed (its columns or its name): the chain ends at its last consistent point "
+                        "and a new one starts from a fresh snapshot",
+                        now.relation.schema, now.relation.name);
+            f->end_reason = "a table's columns or name changed";
+            rc = NEW_CHAIN;
+        }
+        zb_pgo_msg_clear(&before);
+    }
+    zb_pgo_msg_clear(&now);
+    return rc;
+}
+
+/* A table created since the publication was set up carries no change into
+ * the stream: the chain ends, and the next one's publication lists it. */
+static int tables_added(follower *f)
+{
+    char *first = NULL;
+    f->catalog_checked = zb_time_monotonic();
+    int rc = zb_pitr_publication_missing(&first, f->sql, f->slot, f->opts->exclude);
+    if (rc > 0) {
+        zb_log_warn("table %s (and %d more) is not in the publication: the chain ends at its last consistent point "
+                    "and a new one starts from a fresh snapshot",
+                    first, rc - 1);
+        f->end_reason = "a table was created";
+        rc = NEW_CHAIN;
+    }
+    free(first);
     return rc;
 }
 
@@ -116,13 +246,21 @@ static int count_message(follower *f, const uint8_t *data, size_t len)
     int rc = zb_pgo_decode(&msg, data, len);
     if (rc < 0)
         return rc;
+    cached_relation *r = NULL;
     switch (msg.kind) {
-    case ZB_PGO_INSERT: rc = count_change(f, msg.relation_oid, "inserts"); break;
+    case ZB_PGO_INSERT:
+        if ((rc = count_change(f, msg.relation_oid, "inserts")) == 0 && (r = find_relation(f, msg.relation_oid)))
+            r->rows_in_tx++;
+        break;
     case ZB_PGO_UPDATE: rc = count_change(f, msg.relation_oid, "updates"); break;
-    case ZB_PGO_DELETE: rc = count_change(f, msg.relation_oid, "deletes"); break;
+    case ZB_PGO_DELETE:
+        if ((rc = count_change(f, msg.relation_oid, "deletes")) == 0 && (r = find_relation(f, msg.relation_oid)))
+            r->rows_in_tx--;
+        break;
     case ZB_PGO_TRUNCATE:
         for (uint32_t i = 0; rc == 0 && i < msg.truncate_count; i++)
-            rc = count_change(f, msg.truncate_oids[i], "truncates");
+            if ((rc = count_change(f, msg.truncate_oids[i], "truncates")) == 0 && (r = find_relation(f, msg.truncate_oids[i])))
+                r->rows_in_tx = 0;
         break;
     default: break;
     }
@@ -168,6 +306,9 @@ static int on_commit(follower *f, const uint8_t *data, size_t len)
     int rc = zb_pgo_decode(&msg, data, len);
     if (rc < 0)
         return rc;
+    /* a segment holds whole transactions: so do its row counts */
+    for (size_t i = 0; !f->skip_tx && i < f->relation_count; i++)
+        f->relations[i].rows = f->relations[i].rows_in_tx;
     if (!f->skip_tx) {
         f->seg_transactions++;
         f->seg_end_lsn = msg.end_lsn;
@@ -178,14 +319,26 @@ static int on_commit(follower *f, const uint8_t *data, size_t len)
     return 0;
 }
 
+static int on_message(follower *f, const uint8_t *data, size_t len, uint64_t lsn);
+
+/* A streamed transaction, committed: it comes as an ordinary one. */
+static int on_streamed_record(uint64_t lsn, const uint8_t *msg, size_t len, void *payload)
+{
+    return on_message(payload, msg, len, lsn);
+}
+
 static int on_message(follower *f, const uint8_t *data, size_t len, uint64_t lsn)
 {
     if (len == 0)
         return zb_error_set(ZB_EFORMAT, "an empty message on the replication stream");
-    int rc = 0;
+    int rc = zb_pitr_streamed_take(f->streamed, data, len, lsn, on_streamed_record, f);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc; /* taken, or what a streamed transaction's commit gave */
     /* a relation joins the open segment even inside a transaction skipped
      * as already durable: the server announces each relation once */
     if (data[0] == ZB_PGO_RELATION) {
+        if ((rc = relation_changed(f, data, len)) != 0)
+            return rc;
         rc = remember_relation(f, data, len);
         if (rc == 0 && (zb_pitr_spool_bytes(f->spool) > 0 || (f->in_tx && !f->skip_tx)))
             rc = zb_pitr_spool_add(f->spool, lsn, data, len);
@@ -240,10 +393,17 @@ static json_t *segment_meta(follower *f, json_t *sequences)
         json_object_set_new(t, "table", json_string(key));
         json_array_append_new(tables, t);
     }
-    json_t *pitr = json_pack("{s:i, s:s, s:i, s:s, s:s, s:s, s:I, s:s, s:s, s:o, s:o}", "format", ZB_PITR_SEGMENT_FORMAT,
-                             "chain", f->chain, "segment", (int)f->next_number, "slot", f->slot, "start_lsn", start,
-                             "end_lsn", end, "transactions", (json_int_t)f->seg_transactions, "first_commit", first,
-                             "last_commit", last, "sequences", sequences, "tables", tables);
+    json_t *rows = NULL;
+    for (size_t i = 0; f->rows_known && i < f->relation_count; i++) {
+        if (!rows)
+            rows = json_object();
+        json_object_set_new(rows, f->relations[i].qualified, json_integer((json_int_t)f->relations[i].rows));
+    }
+    json_t *pitr = json_pack("{s:i, s:s, s:i, s:s, s:s, s:s, s:I, s:s, s:s, s:o, s:o, s:o*}", "format",
+                             ZB_PITR_SEGMENT_FORMAT, "chain", f->chain, "segment", (int)f->next_number, "slot", f->slot,
+                             "start_lsn", start, "end_lsn", end, "transactions", (json_int_t)f->seg_transactions,
+                             "first_commit", first, "last_commit", last, "sequences", sequences, "tables", tables,
+                             "rows", rows);
     return json_pack("{s:o}", "pitr", pitr);
 }
 
@@ -271,6 +431,8 @@ static int close_segment(follower *f)
          * again: the next one must skip it */
         ZB_FAULT_POINT("pitr-segment-published", path.data);
         rc = zb_pitr_stream_confirm(f->stream, f->durable_end);
+        if (rc == 0)
+            rc = record_relations(f);
     }
     zb_buf_free(&path);
     return rc;
@@ -304,17 +466,21 @@ static int stream_loop(follower *f)
         rc = zb_pitr_stream_next(f->stream, &data, &len, &lsn, POLL_MS);
         if (rc == 1)
             rc = on_message(f, data, len, lsn);
-        if (rc == 0 && segment_due(f))
+        int closed = rc == 0 && segment_due(f);
+        if (closed)
             rc = close_segment(f);
+        if (rc == 0 && !f->in_tx && (closed || zb_time_monotonic() - f->catalog_checked >= CATALOG_CHECK_SECONDS))
+            rc = tables_added(f);
         if (rc == 0 && !zb_interrupted())
             rc = confirm_idle(f);
     }
-    return rc < 0 ? rc : 0;
+    return rc;
 }
 
 /* The base snapshot: an ordinary archive of the database read through the
  * slot's exported snapshot, recording where the stream starts. */
-static int write_base(char *path, size_t path_size, const zb_pitr_follow_options *o, json_t *pitr, const char *snapshot)
+static int write_base(char *path, size_t path_size, const zb_pitr_follow_options *o, json_t *pitr, const char *snapshot,
+                      json_t **tables)
 {
     zb_archive_writer *w = NULL;
     zb_repo_lock *lock = NULL;
@@ -338,6 +504,8 @@ static int write_base(char *path, size_t path_size, const zb_pitr_follow_options
                                    stat(path, &st) == 0 ? (uint64_t)st.st_size : 0) < 0)
             zb_log_warn("%s", zb_error_message());
         zb_log_info("base snapshot of the chain: %s", path);
+        json_t *summary = zb_archive_writer_source_summary(w, ZB_SOURCE_PG, o->source_name);
+        *tables = json_incref(json_object_get(summary, "tables"));
     }
     zb_archive_writer_free(w);
     zb_repo_lock_release(lock);
@@ -362,7 +530,8 @@ static int start_chain(follower *f, json_t **state, uint64_t *start_lsn)
     if (!pitr)
         return zb_error_set(ZB_ENOMEM, "out of memory");
     zb_log_info("new chain %s: slot %s consistent at %s", stamp, f->slot, lsn);
-    rc = write_base(path, sizeof(path), o, pitr, snapshot);
+    rc = write_base(path, sizeof(path), o, pitr, snapshot, &f->base_tables);
+    f->rows_known = rc == 0 && f->base_tables != NULL;
     if (rc == 0) {
         json_object_set_new(pitr, "base", json_string(strrchr(path, '/') + 1));
         rc = zb_pitr_state_write(o->repo, f->slot, pitr);
@@ -427,7 +596,8 @@ static int prepare(follower *f, uint64_t *start_lsn)
     f->next_number = 1;
     if (rc == 0)
         rc = resume_position(f, start_lsn);
-    json_decref(state);
+    json_decref(f->state);
+    f->state = state;
     return rc;
 }
 
@@ -439,7 +609,10 @@ static void follower_free(follower *f)
     }
     free(f->relations);
     json_decref(f->seg_tables);
+    json_decref(f->base_tables);
+    json_decref(f->state);
     zb_pitr_spool_free(f->spool);
+    zb_pitr_streamed_free(f->streamed);
     zb_pitr_stream_free(f->stream);
     PQfinish(f->sql);
     free(f->chain);
@@ -454,8 +627,87 @@ static int finish(follower *f)
         return 0;
     if (f->in_tx && zb_pitr_spool_truncate(f->spool, f->tx_spool_start) < 0)
         return -1;
+    for (size_t i = 0; i < f->relation_count; i++)
+        f->relations[i].rows_in_tx = f->relations[i].rows;
     f->in_tx = 0;
     return close_segment(f);
+}
+
+/* The old session's slot is released once its walsender has gone. */
+static int drop_slot_when_released(follower *f)
+{
+    int rc = 0;
+    for (int i = 0; i < SLOT_DROP_ATTEMPTS && !zb_interrupted(); i++) {
+        if ((rc = zb_pitr_slot_drop(f->sql, f->slot)) == 0)
+            return 0;
+        usleep(100 * 1000);
+    }
+    return rc < 0 ? rc : zb_error_set(ZB_EINTR, "interrupted");
+}
+
+static void forget_session(follower *f)
+{
+    for (size_t i = 0; i < f->relation_count; i++) {
+        free(f->relations[i].qualified);
+        zb_buf_free(&f->relations[i].message);
+    }
+    free(f->relations);
+    f->relations = NULL;
+    f->relation_count = 0;
+    json_decref(f->base_tables);
+    f->base_tables = NULL;
+    f->rows_known = 0;
+    f->in_tx = f->skip_tx = 0;
+    f->seg_transactions = 0;
+    f->durable_end = 0;
+    zb_pitr_stream_free(f->stream);
+    f->stream = NULL;
+}
+
+/* A schema change: what is complete of the old chain becomes durable and
+ * its end is recorded beside its segments; the old slot goes (the new one
+ * takes its name), and a new chain starts from a fresh snapshot with the
+ * publication listing the tables as they are now. Recovery to a point after
+ * the old chain's end starts from the new chain's base. */
+static int restart_chain(follower *f, uint64_t *start_lsn)
+{
+    const zb_pitr_follow_options *o = f->opts;
+    int rc = finish(f);
+    uint64_t end_lsn = f->durable_end;
+    char *old_chain = f->chain, *old_dir = f->chain_dir;
+    f->chain = f->chain_dir = NULL;
+    forget_session(f);
+    zb_pitr_streamed_free(f->streamed);
+    f->streamed = NULL;
+    if (rc == 0)
+        rc = zb_pitr_spool_truncate(f->spool, 0);
+    zb_buf pitr_dir = ZB_BUF_INIT;
+    if (rc == 0 && (rc = zb_buf_printf(&pitr_dir, "%s/%s", o->repo, ZB_PITR_DIR)) == 0)
+        rc = zb_pitr_streamed_new(&f->streamed, pitr_dir.data);
+    zb_buf_free(&pitr_dir);
+    if (rc == 0)
+        rc = drop_slot_when_released(f);
+    if (rc == 0)
+        rc = zb_pitr_state_remove(o->repo, f->slot);
+    /* chains are named by the second they start in */
+    char stamp[32];
+    for (zb_time_format_compact(stamp, sizeof(stamp), time(NULL)); rc == 0 && strcmp(stamp, old_chain) <= 0;
+         zb_time_format_compact(stamp, sizeof(stamp), time(NULL)))
+        usleep(200 * 1000);
+    if (rc == 0)
+        rc = zb_pitr_stream_open(&f->stream, o->pg.conninfo, o->pg.password_file);
+    if (rc == 0)
+        rc = prepare(f, start_lsn);
+    if (rc == 0)
+        rc = zb_pitr_chain_end_write(old_dir, end_lsn, f->end_reason ? f->end_reason : "a schema change", f->chain);
+    if (rc == 0)
+        rc = zb_pitr_stream_start(f->stream, f->slot, f->slot, *start_lsn);
+    if (rc == 0)
+        zb_log_info("chain %s ended (%s); following chain %s", old_chain, f->end_reason, f->chain);
+    f->end_reason = NULL;
+    free(old_chain);
+    free(old_dir);
+    return rc;
 }
 
 int zb_pitr_follow(const zb_pitr_follow_options *o)
@@ -478,6 +730,8 @@ int zb_pitr_follow(const zb_pitr_follow_options *o)
     if (rc == 0)
         rc = zb_pitr_spool_new(&f.spool, pitr_dir);
     if (rc == 0)
+        rc = zb_pitr_streamed_new(&f.streamed, pitr_dir);
+    if (rc == 0)
         rc = prepare(&f, &start_lsn);
     if (rc == 0)
         rc = zb_pitr_stream_start(f.stream, f.slot, f.slot, start_lsn);
@@ -486,6 +740,8 @@ int zb_pitr_follow(const zb_pitr_follow_options *o)
         zb_pgo_lsn_format(lsn, sizeof(lsn), start_lsn);
         zb_log_info("following chain %s from %s into %s", f.chain, lsn, f.chain_dir);
         rc = stream_loop(&f);
+        while (rc == NEW_CHAIN && (rc = restart_chain(&f, &start_lsn)) == 0)
+            rc = stream_loop(&f);
     }
     /* on a stop and on an error alike: what is complete becomes durable */
     int finish_rc = f.stream && f.spool ? finish(&f) : 0;

@@ -127,6 +127,35 @@ int zb_pitr_spool_publish(zb_pitr_spool *s, const char *final_path, const zb_arc
     return rc < 0 ? rc : reset_rc;
 }
 
+/* Each record read into one buffer that grows to the largest message. */
+int zb_pitr_spool_each(zb_pitr_spool *s, zb_pitr_record_fn fn, void *payload)
+{
+    uint8_t head[RECORD_HEAD], *msg = NULL;
+    size_t cap = 0;
+    int rc = lseek(s->fd, 0, SEEK_SET) == 0 ? 0 : zb_error_set(ZB_EIO, "cannot rewind the change spool: %s", strerror(errno));
+    for (uint64_t at = 0; rc == 0 && at < s->bytes;) {
+        size_t got = 0;
+        if ((rc = zb_fs_read_full(s->fd, head, sizeof(head), &got, "the change spool")) == 0 && got != sizeof(head))
+            rc = zb_error_set(ZB_EIO, "the change spool ended early");
+        size_t len = rc == 0 ? zb_pgo_get_u32(head) : 0;
+        if (rc == 0 && len > cap) {
+            uint8_t *grown = realloc(msg, len);
+            rc = grown ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
+            if (grown)
+                msg = grown, cap = len;
+        }
+        if (rc == 0 && (rc = zb_fs_read_full(s->fd, msg, len, &got, "the change spool")) == 0 && got != len)
+            rc = zb_error_set(ZB_EIO, "the change spool ended early");
+        if (rc == 0)
+            rc = fn(zb_pgo_get_u64(head + 4), msg, len, payload), at += sizeof(head) + len;
+    }
+    free(msg);
+    /* later records go on at the end */
+    if (lseek(s->fd, (off_t)s->bytes, SEEK_SET) != (off_t)s->bytes && rc == 0)
+        rc = zb_error_set(ZB_EIO, "cannot seek in the change spool: %s", strerror(errno));
+    return rc;
+}
+
 int zb_pitr_segment_parse_name(zb_pitr_segment_name *out, const char *name)
 {
     unsigned int number;

@@ -80,9 +80,13 @@ int zb_pitr_stream_start(zb_pitr_stream *s, const char *slot, const char *public
     char lsn[32];
     zb_pgo_lsn_format(lsn, sizeof(lsn), start_lsn);
     zb_buf sql = ZB_BUF_INIT;
+    /* 14+: a transaction larger than logical_decoding_work_mem comes while
+     * in progress (version 2, streaming) instead of piling up in the
+     * server's spill files until it commits */
+    int streaming = PQserverVersion(s->conn) >= 140000;
     int rc = ident && pub ? zb_buf_printf(&sql,
-                                          "START_REPLICATION SLOT %s LOGICAL %s (proto_version '1', publication_names %s)",
-                                          ident, lsn, pub)
+                                          "START_REPLICATION SLOT %s LOGICAL %s (proto_version '%d', %spublication_names %s)",
+                                          ident, lsn, streaming ? 2 : 1, streaming ? "streaming 'on', " : "", pub)
                           : zb_error_set(ZB_ENOMEM, "out of memory");
     PQfreemem(ident);
     PQfreemem(pub);

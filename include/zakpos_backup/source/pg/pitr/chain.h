@@ -18,6 +18,14 @@ int zb_pitr_check_server(PGconn *conn);
 int zb_pitr_publication_setup(PGconn *conn, const char *publication, const char *const *full_identity,
                               const char *const *exclude);
 int zb_pitr_publication_drop(PGconn *conn, const char *publication);
+/* Tables the publication would list today but does not (a table created
+ * since): their number, and *first (free()) the first one's schema.name. */
+int zb_pitr_publication_missing(char **first, PGconn *conn, const char *publication, const char *const *exclude);
+/* pitr/<chain>/end.json, written when a schema change ended the chain:
+ * {"end_lsn", "reason", "next_chain"} (plain: LSNs and chain stamps, a
+ * reason without names). *end NULL if the chain did not end so. */
+int zb_pitr_chain_end_write(const char *chain_dir, uint64_t end_lsn, const char *reason, const char *next_chain);
+int zb_pitr_chain_end_read(json_t **end, const char *chain_dir);
 /* 1 if the slot exists, 0 if not. */
 int zb_pitr_slot_exists(PGconn *conn, const char *slot);
 int zb_pitr_slot_drop(PGconn *conn, const char *slot);

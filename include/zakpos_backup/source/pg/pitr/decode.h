@@ -54,6 +54,13 @@ typedef enum zb_pgo_kind {
     ZB_PGO_DELETE = 'D',
     ZB_PGO_TRUNCATE = 'T',
     ZB_PGO_MESSAGE = 'M',
+    /* protocol version 2, streaming on (PostgreSQL 14+): a transaction in
+     * progress, in blocks; inside a block every change, Relation, Type and
+     * Message carries the (sub)transaction's xid right after its kind */
+    ZB_PGO_STREAM_START = 'S',
+    ZB_PGO_STREAM_STOP = 'E',
+    ZB_PGO_STREAM_COMMIT = 'c',
+    ZB_PGO_STREAM_ABORT = 'A',
 } zb_pgo_kind;
 
 typedef struct zb_pgo_msg {
@@ -63,6 +70,10 @@ typedef struct zb_pgo_msg {
     uint64_t final_lsn, commit_lsn, end_lsn;
     int64_t commit_time; /* microseconds since 2000-01-01 UTC */
     uint32_t xid;
+    /* Stream Start: 1 on the transaction's first block; Stream Abort: the
+     * subtransaction aborted (xid itself: the whole transaction) */
+    uint8_t first_segment;
+    uint32_t subxid;
     /* Relation (owned), or the relation oid of a change */
     zb_pgo_relation relation;
     uint32_t relation_oid;
@@ -78,6 +89,9 @@ typedef struct zb_pgo_msg {
     char *name;
 } zb_pgo_msg;
 
+/* Inside a Stream block, the message kinds that carry an xid after their
+ * kind byte: 1 for those. */
+int zb_pgo_streams_xid(uint8_t kind);
 /* Decodes one pgoutput message; on failure (ZB_EFORMAT: truncated,
  * unknown kind, too many columns) msg holds nothing to free. */
 int zb_pgo_decode(zb_pgo_msg *msg, const uint8_t *data, size_t len);

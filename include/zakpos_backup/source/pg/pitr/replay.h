@@ -27,6 +27,7 @@ typedef struct zb_pitr_replay_options {
     const char *dbname;         /* the restored database */
     const char *const *tables;  /* "schema.name" to replay (NULL: all) */
     zb_pitr_target target;
+    json_t *snapshot_tables;    /* the restored snapshot's summary "tables" (borrowed): rows to start counting from */
 } zb_pitr_replay_options;
 
 typedef struct zb_pitr_replay_result {
@@ -35,6 +36,9 @@ typedef struct zb_pitr_replay_result {
     int64_t last_commit;    /* its commit time (pgoutput's microseconds), 0 if none */
     int reached_target;     /* 0: the chain ends before the target */
     unsigned int segments;
+    /* the chain ended before the target (a schema change): why, where, and
+     * the chain that goes on ("" if it did not end so) */
+    char chain_end[256];
 } zb_pitr_replay_result;
 
 int zb_pitr_replay(zb_pitr_replay_result *out, const zb_pitr_replay_options *opts);
