@@ -63,7 +63,9 @@ uint64_t zb_archive_writer_bytes_in(const zb_archive_writer *w);
 /* Entries of the source being written so far (0 outside a source): a source
  * cross-checks what it stored against its own count of what it read. */
 uint64_t zb_archive_writer_source_entries(const zb_archive_writer *w);
-/* The sources written: [{kind, name, entries, bytes}] (a new reference). */
+/* The sources written: [{kind, name, entries, bytes, position?}] (a new
+ * reference); position is a PostgreSQL snapshot's place in its change stream,
+ * so restore --until can choose among archives from the index alone. */
 json_t *zb_archive_writer_sources(const zb_archive_writer *w);
 /* Writes manifest.json, finishes every layer, fsyncs and publishes the file. */
 int zb_archive_writer_close(zb_archive_writer *w);

@@ -11,6 +11,7 @@
 #include "zakpos_backup/repo/index.h"
 #include "zakpos_backup/restore/plan.h"
 #include "zakpos_backup/source/pg/pitr/decode.h"
+#include "zakpos_backup/source/pg/pitr/start.h"
 #include "zakpos_backup/source/docker/client.h"
 
 #include <getopt.h>
@@ -152,9 +153,12 @@ static int parse(zb_restore_request *req, int argc, char **argv)
     }
     if (rc < 0)
         return rc;
-    if (optind != argc - 1)
-        return zb_cli_usage_error("restore", "give exactly one ARCHIVE");
+    if (optind == argc || (optind != argc - 1 && !req->pitr))
+        return zb_cli_usage_error("restore", "give exactly one ARCHIVE (several only with --until or --until-lsn: the "
+                                             "newest snapshot before the point is restored)");
     req->archive = argv[optind];
+    req->archives = (const char *const *)argv + optind;
+    req->archive_count = (size_t)(argc - optind);
     return 0;
 }
 
@@ -223,10 +227,16 @@ static int add_volume_targets(zb_restore_plan *plan, zb_docker **docker, zb_rest
 /* Point-in-time recovery: the restored database brought forward with the
  * chain's changes, which lie beside the archive (docs/FORMAT.md). */
 static int replay_changes(zb_context *ctx, zb_restore_request *req, zb_archive_reader *r,
-                          const zb_restore_target_info *t)
+                          const zb_restore_target_info *t, const zb_pitr_start *start)
 {
     json_t *source = zb_archive_reader_manifest_source(r, ZB_SOURCE_PG, t->name);
     json_t *base = json_object_get(json_object_get(source, "meta"), "pitr");
+    if (start->archive) {
+        int checked = zb_pitr_start_check(start, json_object_get(source, "meta"));
+        if (checked < 0)
+            return checked;
+        base = start->base;
+    }
     if (!base)
         return zb_error_set(ZB_ENOTFOUND,
                             "%s is not the base snapshot of a change stream, so it cannot be brought to a later point\n"
@@ -235,7 +245,8 @@ static int replay_changes(zb_context *ctx, zb_restore_request *req, zb_archive_r
     char *repo = NULL, *name = NULL;
     int rc = zb_repo_split_path(&repo, &name, req->archive);
     zb_pitr_replay_options o = {repo, base, &req->keys, req->pg.conninfo, req->pg.password_file, t->target,
-                                req->pg_tables.count ? (const char *const *)req->pg_tables.items : NULL, req->until};
+                                req->pg_tables.count ? (const char *const *)req->pg_tables.items : NULL, req->until,
+                                start->snapshot};
     zb_pitr_replay_result result;
     if (rc == 0)
         rc = zb_pitr_replay(&result, &o);
@@ -255,6 +266,24 @@ static int replay_changes(zb_context *ctx, zb_restore_request *req, zb_archive_r
     }
     free(repo);
     free(name);
+    return rc;
+}
+
+/* Several archives, or one: the newest snapshot before the point, as the
+ * repository index records each one's position. */
+static int choose_start(zb_pitr_start *start, zb_restore_request *req)
+{
+    int rc = zb_pitr_start_choose(start, req->archives, req->archive_count, req->pg_source, &req->until);
+    if (rc == 0 && start->archive) {
+        req->archive = start->archive;
+        zb_log_info("starting from %s (%s), then the changes of chain %s", start->archive,
+                    start->snapshot ? "a snapshot inside the chain" : "the chain's base",
+                    json_string_value(json_object_get(start->base, "chain")));
+    } else if (rc == 0 && req->archive_count > 1) {
+        rc = zb_error_set(ZB_ENOTFOUND,
+                          "the repository index records no snapshot position for any archive given\n"
+                          "hint: give one archive, the chain's base");
+    }
     return rc;
 }
 
@@ -283,7 +312,11 @@ int zb_restore_run(zb_context *ctx, zb_restore_request *req)
     zb_docker *docker = NULL;
     zb_archive_reader *r = NULL;
     double started = zb_time_monotonic();
+    zb_pitr_start start;
+    memset(&start, 0, sizeof(start));
     int rc = check(ctx, req);
+    if (rc == 0 && req->pitr && req->archive_count)
+        rc = choose_start(&start, req);
     if (rc != 0)
         goto done;
     if ((rc = zb_restore_plan_new(&plan)) < 0 || (rc = add_path_targets(plan, req)) < 0 ||
@@ -302,7 +335,7 @@ int zb_restore_run(zb_context *ctx, zb_restore_request *req)
         zb_restore_target_info t = zb_restore_plan_target(plan, i);
         zb_log_info("restored %s %s into %s", t.kind, t.name, t.target);
         zb_context_print(ctx, "restored %s %s %s\n", t.kind, t.name, t.target);
-        if (req->pitr && strcmp(t.kind, ZB_SOURCE_PG) == 0 && (rc = replay_changes(ctx, req, r, &t)) < 0)
+        if (req->pitr && strcmp(t.kind, ZB_SOURCE_PG) == 0 && (rc = replay_changes(ctx, req, r, &t, &start)) < 0)
             goto done;
     }
     char took[32];
@@ -313,5 +346,6 @@ done:
     zb_restore_plan_free(plan);
     zb_archive_reader_free(r);
     zb_docker_close(docker);
+    zb_pitr_start_clear(&start);
     return rc;
 }

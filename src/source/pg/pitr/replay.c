@@ -8,6 +8,7 @@
 #include "zakpos_backup/source/pg/pitr/chain.h"
 #include "zakpos_backup/source/pg/pitr/decode.h"
 #include "zakpos_backup/source/pg/pitr/segment.h"
+#include "zakpos_backup/source/pg/pitr/xidsnap.h"
 
 #include <libpq-fe.h>
 #include <math.h>
@@ -31,6 +32,7 @@ typedef struct replay {
     size_t relation_count;
     uint64_t base_lsn;
     int in_tx, skip_tx;
+    zb_xid_snapshot snapshot; /* with opts->snapshot: what the starting snapshot holds */
     zb_pitr_replay_result *result;
     zb_buf sql;
     const char **params;
@@ -266,6 +268,20 @@ static int past_target(const replay *p, const zb_pgo_msg *begin)
     return t->by_time && zb_pgo_time_to_unix(begin->commit_time) > t->until;
 }
 
+/* In the snapshot already, or applied from an earlier segment (a stream
+ * the follower resumed may repeat a transaction). From a chain's base the
+ * slot's consistent point divides the stream; from any other snapshot only
+ * its xids do: a transaction may commit before the WAL position read ahead
+ * of the snapshot and still be invisible in it (it was finishing its
+ * commit), or after it and be visible. */
+static int in_snapshot(const replay *p, const zb_pgo_msg *begin)
+{
+    if (!p->opts->snapshot)
+        return begin->final_lsn < p->base_lsn || begin->final_lsn < p->result->last_lsn;
+    return zb_xid_visible(&p->snapshot, begin->xid) ||
+           (p->result->transactions > 0 && begin->final_lsn < p->result->last_lsn);
+}
+
 static int on_record(uint64_t lsn, const uint8_t *data, size_t len, void *payload)
 {
     (void)lsn;
@@ -283,8 +299,7 @@ static int on_record(uint64_t lsn, const uint8_t *data, size_t len, void *payloa
             break;
         }
         p->in_tx = 1;
-        /* in the snapshot already, or applied from an earlier segment */
-        p->skip_tx = m.final_lsn < p->base_lsn || m.final_lsn < p->result->last_lsn;
+        p->skip_tx = in_snapshot(p, &m);
         break;
     case ZB_PGO_COMMIT:
         if (p->in_tx && !p->skip_tx) {
@@ -370,8 +385,12 @@ static int replay_chain(replay *p, json_t **sequences)
                               names[i - 1].number + 1, chain);
         if (rc == 0 && i == 0 && names[0].number != 1)
             rc = zb_error_set(ZB_EINTEGRITY, "segment 1 of chain %s is missing", chain);
-        /* a segment that ends before the snapshot holds nothing to apply */
-        if (rc == 0 && names[i].end_lsn > p->base_lsn)
+        /* a segment that ends before the snapshot holds nothing to apply;
+         * from a snapshot other than the base, the one before it is read
+         * too: a margin for a transaction that wrote its commit record
+         * before the position was read but was not yet visible */
+        if (rc == 0 && (names[i].end_lsn > p->base_lsn ||
+                        (p->opts->snapshot && i + 1 < count && names[i + 1].end_lsn > p->base_lsn)))
             rc = replay_segment(p, paths[i], sequences);
         if (rc == 1)
             break;
@@ -391,6 +410,8 @@ int zb_pitr_replay(zb_pitr_replay_result *out, const zb_pitr_replay_options *o)
     json_t *sequences = NULL;
     int rc = zb_pgo_lsn_parse(&p.base_lsn, json_string_value(json_object_get(o->base, "lsn")));
     out->last_lsn = p.base_lsn;
+    if (rc == 0 && o->snapshot)
+        rc = zb_xid_snapshot_parse(&p.snapshot, o->snapshot);
     if (rc == 0)
         rc = zb_pg_connect_db(&p.conn, o->conninfo, o->password_file, o->dbname);
     /* as logical replication applies changes: no triggers, no foreign-key
@@ -405,6 +426,7 @@ int zb_pitr_replay(zb_pitr_replay_result *out, const zb_pitr_replay_options *o)
     for (size_t i = 0; i < p.relation_count; i++)
         relation_clear(&p.relations[i]);
     free(p.relations);
+    zb_xid_snapshot_clear(&p.snapshot);
     free(p.params);
     zb_buf_free(&p.sql);
     PQfinish(p.conn);

@@ -27,6 +27,12 @@ typedef struct zb_pitr_replay_options {
     const char *dbname;         /* the restored database */
     const char *const *tables;  /* "schema.name" to replay (NULL: all) */
     zb_pitr_target target;
+    /* Starting from a snapshot other than the chain's base (a nightly
+     * archive): its xmin:xmax:xip. Then base's "lsn" is where reading
+     * begins, and a transaction is skipped iff its xid is visible in this
+     * snapshot (docs/FORMAT.md, "Snapshot positions"). NULL: the chain's
+     * base, whose consistent point divides the stream exactly. */
+    const char *snapshot;
 } zb_pitr_replay_options;
 
 typedef struct zb_pitr_replay_result {
