@@ -25,6 +25,23 @@ typedef struct replay_relation {
     int selected;
 } replay_relation;
 
+/* A change sent in the pipeline whose result is still to be read. */
+typedef struct replay_pending {
+    size_t relation; /* index in relations (for the message) */
+    int must_touch;  /* an UPDATE or DELETE: it must find its row */
+} replay_pending;
+
+/* Changes go to the server in a pipeline (libpq 14+): sent without waiting
+ * for each result, the results read every PIPELINE_DEPTH changes and before
+ * anything else runs on the connection, each still checked, in order. The
+ * round trip per row was most of replay's time. */
+#define PIPELINE_DEPTH 512
+typedef struct replay_pipeline {
+    int active;
+    size_t pending;
+    replay_pending queue[PIPELINE_DEPTH];
+} replay_pipeline;
+
 typedef struct replay {
     const zb_pitr_replay_options *opts;
     PGconn *conn;
@@ -36,6 +53,7 @@ typedef struct replay {
     zb_pitr_replay_result *result;
     zb_buf sql;
     const char **params;
+    replay_pipeline pipe;
 } replay;
 
 int zb_pitr_parse_time(double *out, const char *text)
@@ -192,9 +210,8 @@ static int build_update(replay *p, const replay_relation *r, const zb_pgo_msg *m
     return rc == 0 ? where_clause(p, r, m->old_kind ? &m->old_tuple : row, n) : rc;
 }
 
-static int run_change(replay *p, const replay_relation *r, int n, int must_touch)
+static int check_change(replay *p, PGresult *res, const replay_relation *r, int must_touch)
 {
-    PGresult *res = PQexecParams(p->conn, p->sql.data, n, NULL, p->params, NULL, NULL, 0);
     int rc = 0;
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         rc = zb_pg_result_error(p->conn, res, "cannot replay a change");
@@ -203,11 +220,86 @@ static int run_change(replay *p, const replay_relation *r, int n, int must_touch
                           "replay found no row of %s to change: the target does not match the stream "
                           "(was it changed since the restore?)",
                           r->table);
-    PQclear(res);
     if (rc < 0)
         zb_error_context("replay of %s", r->table);
     return rc;
 }
+
+#ifdef LIBPQ_HAS_PIPELINING
+/* Reads the results of every change sent, in order: one result and a NULL
+ * per change (PGRES_PIPELINE_ABORTED after the first error), then the sync.
+ * The first error is the one reported. */
+static int pipeline_drain(replay *p)
+{
+    replay_pipeline *q = &p->pipe;
+    if (!q->active || q->pending == 0)
+        return 0;
+    int rc = PQpipelineSync(p->conn) == 1 ? 0 : zb_error_set(ZB_EPG, "cannot send the replay's changes: %s",
+                                                             PQerrorMessage(p->conn));
+    size_t got = 0;
+    for (; rc == 0 && got < q->pending; got++) {
+        PGresult *res = PQgetResult(p->conn);
+        if (!res)
+            rc = zb_error_set(ZB_EPG, "the server ended the replay: %s", PQerrorMessage(p->conn));
+        else if (PQresultStatus(res) != PGRES_PIPELINE_ABORTED)
+            rc = check_change(p, res, &p->relations[q->queue[got].relation], q->queue[got].must_touch);
+        PQclear(res);
+        PQclear(PQgetResult(p->conn)); /* the end of this change's results */
+    }
+    for (; got < q->pending; got++) { /* after an error: aborted, read and dropped */
+        PGresult *res = PQgetResult(p->conn);
+        if (!res)
+            break;
+        PQclear(res);
+        PQclear(PQgetResult(p->conn));
+    }
+    PGresult *sync = PQgetResult(p->conn);
+    if (rc == 0 && PQresultStatus(sync) != PGRES_PIPELINE_SYNC)
+        rc = zb_pg_result_error(p->conn, sync, "cannot replay the changes");
+    PQclear(sync);
+    q->pending = 0;
+    return rc;
+}
+
+/* Before any statement outside the pipeline (TRUNCATE, COMMIT). */
+static int pipeline_end(replay *p)
+{
+    int rc = pipeline_drain(p);
+    if (p->pipe.active && PQexitPipelineMode(p->conn) == 1)
+        p->pipe.active = 0;
+    else if (rc == 0 && p->pipe.active)
+        rc = zb_error_set(ZB_EPG, "cannot leave pipeline mode: %s", PQerrorMessage(p->conn));
+    return rc;
+}
+
+static int run_change(replay *p, const replay_relation *r, int n, int must_touch)
+{
+    replay_pipeline *q = &p->pipe;
+    if (!q->active && PQenterPipelineMode(p->conn) != 1)
+        return zb_error_set(ZB_EPG, "cannot enter pipeline mode: %s", PQerrorMessage(p->conn));
+    q->active = 1;
+    /* libpq copies the statement and its values into its output buffer here */
+    if (PQsendQueryParams(p->conn, p->sql.data, n, NULL, p->params, NULL, NULL, 0) != 1)
+        return zb_error_set(ZB_EPG, "cannot send a change of %s: %s", r->table, PQerrorMessage(p->conn));
+    q->queue[q->pending].relation = (size_t)(r - p->relations);
+    q->queue[q->pending++].must_touch = must_touch;
+    return q->pending == PIPELINE_DEPTH ? pipeline_drain(p) : 0;
+}
+#else
+static int pipeline_end(replay *p)
+{
+    (void)p;
+    return 0;
+}
+
+static int run_change(replay *p, const replay_relation *r, int n, int must_touch)
+{
+    PGresult *res = PQexecParams(p->conn, p->sql.data, n, NULL, p->params, NULL, NULL, 0);
+    int rc = check_change(p, res, r, must_touch);
+    PQclear(res);
+    return rc;
+}
+#endif
 
 static int apply_change(replay *p, const zb_pgo_msg *m)
 {
@@ -240,8 +332,11 @@ static int apply_change(replay *p, const zb_pgo_msg *m)
 
 static int apply_truncate(replay *p, const zb_pgo_msg *m)
 {
+    int rc = pipeline_end(p), any = 0;
+    if (rc < 0)
+        return rc;
     zb_buf_reset(&p->sql);
-    int rc = zb_buf_puts(&p->sql, "TRUNCATE ONLY "), any = 0;
+    rc = zb_buf_puts(&p->sql, "TRUNCATE ONLY ");
     for (uint32_t i = 0; rc == 0 && i < m->truncate_count; i++) {
         replay_relation *r = find_relation(p, m->truncate_oids[i]);
         if (!r)
@@ -357,6 +452,10 @@ static int replay_segment(replay *p, const char *path, json_t **sequences)
     int rc = zb_pg_exec(p->conn, "BEGIN", "cannot start the replay");
     if (rc == 0)
         rc = zb_pitr_segment_read(&meta, path, p->opts->keys, on_record, p);
+    if (rc == 0 || rc == 1) {
+        int sent = pipeline_end(p); /* every change's result checked before the commit */
+        rc = sent < 0 ? sent : rc;
+    }
     if (rc == 0 || rc == 1) {
         int commit = zb_pg_exec(p->conn, "COMMIT", "cannot commit the replay");
         rc = commit < 0 ? commit : rc;
