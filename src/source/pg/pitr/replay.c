@@ -36,10 +36,17 @@ typedef struct replay_pending {
  * anything else runs on the connection, each still checked, in order. The
  * round trip per row was most of replay's time. */
 #define PIPELINE_DEPTH 512
+/* Statements prepared once per text (a relation, a kind of change, which
+ * values are NULL): the server parses and plans each only once. Past the
+ * limit, changes go unnamed as before. */
+#define PREPARED_SLOTS 1024
+#define PREPARED_LIMIT (PREPARED_SLOTS / 2)
 typedef struct replay_pipeline {
     int active;
     size_t pending;
     replay_pending queue[PIPELINE_DEPTH];
+    char *prepared[PREPARED_SLOTS]; /* statement texts, open addressing by hash; slot i is "zb_replay_<i>" */
+    size_t prepared_count;
 } replay_pipeline;
 
 typedef struct replay {
@@ -272,18 +279,67 @@ static int pipeline_end(replay *p)
     return rc;
 }
 
+/* The slot of this statement text: 1 if it is prepared already, 0 if it is
+ * new (then taken: the caller prepares it), -1 if the cache is full. */
+static int prepared_slot(replay_pipeline *q, const char *sql, size_t *slot)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const unsigned char *c = (const unsigned char *)sql; *c; c++)
+        h = (h ^ *c) * 1099511628211ULL;
+    for (size_t i = (size_t)(h % PREPARED_SLOTS);; i = (i + 1) % PREPARED_SLOTS) {
+        if (q->prepared[i] && strcmp(q->prepared[i], sql) == 0)
+            return *slot = i, 1;
+        if (!q->prepared[i]) {
+            if (q->prepared_count >= PREPARED_LIMIT || !(q->prepared[i] = zb_strdup(sql)))
+                return -1;
+            q->prepared_count++;
+            return *slot = i, 0;
+        }
+    }
+}
+
+static void pipeline_queue(replay *p, const replay_relation *r, int must_touch)
+{
+    replay_pipeline *q = &p->pipe;
+    q->queue[q->pending].relation = (size_t)(r - p->relations);
+    q->queue[q->pending++].must_touch = must_touch;
+}
+
+/* libpq copies the statement and its values into its output buffer as
+ * each is sent: nothing of the message needs to outlive the call. */
+static int send_change(replay *p, const replay_relation *r, int n)
+{
+    size_t slot = 0;
+    int known = prepared_slot(&p->pipe, p->sql.data, &slot);
+    if (known < 0)
+        return PQsendQueryParams(p->conn, p->sql.data, n, NULL, p->params, NULL, NULL, 0);
+    char name[32];
+    snprintf(name, sizeof(name), "zb_replay_%zu", slot);
+    if (!known) {
+        if (PQsendPrepare(p->conn, name, p->sql.data, n, NULL) != 1)
+            return 0;
+        pipeline_queue(p, r, 0); /* its result: the statement was prepared */
+    }
+    return PQsendQueryPrepared(p->conn, name, n, p->params, NULL, NULL, 0);
+}
+
 static int run_change(replay *p, const replay_relation *r, int n, int must_touch)
 {
     replay_pipeline *q = &p->pipe;
     if (!q->active && PQenterPipelineMode(p->conn) != 1)
         return zb_error_set(ZB_EPG, "cannot enter pipeline mode: %s", PQerrorMessage(p->conn));
     q->active = 1;
-    /* libpq copies the statement and its values into its output buffer here */
-    if (PQsendQueryParams(p->conn, p->sql.data, n, NULL, p->params, NULL, NULL, 0) != 1)
+    if (send_change(p, r, n) != 1)
         return zb_error_set(ZB_EPG, "cannot send a change of %s: %s", r->table, PQerrorMessage(p->conn));
-    q->queue[q->pending].relation = (size_t)(r - p->relations);
-    q->queue[q->pending++].must_touch = must_touch;
-    return q->pending == PIPELINE_DEPTH ? pipeline_drain(p) : 0;
+    pipeline_queue(p, r, must_touch);
+    /* room for a prepare and its change before the next drain */
+    return q->pending >= PIPELINE_DEPTH - 1 ? pipeline_drain(p) : 0;
+}
+
+static void pipeline_free(replay *p)
+{
+    for (size_t i = 0; i < PREPARED_SLOTS; i++)
+        free(p->pipe.prepared[i]);
 }
 #else
 static int pipeline_end(replay *p)
@@ -291,6 +347,8 @@ static int pipeline_end(replay *p)
     (void)p;
     return 0;
 }
+
+static void pipeline_free(replay *p) { (void)p; }
 
 static int run_change(replay *p, const replay_relation *r, int n, int must_touch)
 {
@@ -526,6 +584,7 @@ int zb_pitr_replay(zb_pitr_replay_result *out, const zb_pitr_replay_options *o)
         relation_clear(&p.relations[i]);
     free(p.relations);
     zb_xid_snapshot_clear(&p.snapshot);
+    pipeline_free(&p);
     free(p.params);
     zb_buf_free(&p.sql);
     PQfinish(p.conn);
