@@ -808,8 +808,9 @@ json_t *zb_archive_writer_sources(const zb_archive_writer *w)
 {
     json_t *all = json_array();
     for (size_t i = 0; all && i < w->source_count; i++)
-        json_array_append_new(all, json_pack("{s:s, s:s, s:I, s:I}", "kind", w->sources[i].kind, "name", w->sources[i].name,
-                                             "entries", (json_int_t)w->sources[i].entry_count, "bytes",
-                                             (json_int_t)w->sources[i].content_bytes));
+        json_array_append_new(all, json_pack("{s:s, s:s, s:I, s:I, s:O*}", "kind", w->sources[i].kind, "name",
+                                             w->sources[i].name, "entries", (json_int_t)w->sources[i].entry_count, "bytes",
+                                             (json_int_t)w->sources[i].content_bytes, "position",
+                                             json_object_get(w->sources[i].meta, "position")));
     return all;
 }

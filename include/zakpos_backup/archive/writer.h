@@ -63,7 +63,9 @@ uint64_t zb_archive_writer_bytes_in(const zb_archive_writer *w);
 /* Entries of the source being written so far (0 outside a source): a source
  * cross-checks what it stored against its own count of what it read. */
 uint64_t zb_archive_writer_source_entries(const zb_archive_writer *w);
-/* The sources written: [{kind, name, entries, bytes}] (a new reference). */
+/* The sources written: [{kind, name, entries, bytes, position?}] (a new
+ * reference); position is a PostgreSQL snapshot's place in its change stream,
+ * so restore --until can choose among archives from the index alone. */
 json_t *zb_archive_writer_sources(const zb_archive_writer *w);
 /* The summary a source was ended with (borrowed), or NULL. */
 json_t *zb_archive_writer_source_summary(const zb_archive_writer *w, const char *kind, const char *name);

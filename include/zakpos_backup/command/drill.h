@@ -2,6 +2,7 @@
 #ifndef ZB_COMMAND_DRILL_H
 #define ZB_COMMAND_DRILL_H
 
+#include "zakpos_backup/command/drill_pitr.h"
 #include "zakpos_backup/restore/rehearse.h"
 #include "zakpos_backup/config/context.h"
 
@@ -28,6 +29,7 @@ typedef struct zb_drill_report {
     double rto_seconds;   /* fetch, read and decrypt, restore */
     double total_seconds; /* the whole drill, checks included */
     const char *fetched_from; /* a remote the archive came from, or NULL */
+    const zb_drill_pitr *pitr; /* drill --until, or NULL */
 } zb_drill_report;
 
 /* A drill: the rehearsal's options (keys, scratch targets), the archive
@@ -38,6 +40,11 @@ typedef struct zb_drill_request {
     const char *repo;        /* NULL: repository.path */
     const char *report_file; /* NULL: stdout */
     int as_json;
+    /* --until or --until-lsn (pitr.wanted): archives are every ARCHIVE
+     * given (none: the repository's), the start chosen among them */
+    zb_drill_pitr pitr;
+    const char *const *archives;
+    size_t archive_count;
 } zb_drill_request;
 
 /* Rehearses the restore, runs the smoke checks and writes the report. */

@@ -13,6 +13,10 @@
 typedef struct zb_restore_request {
     zb_read_keys keys;
     const char *archive;
+    /* With --until or --until-lsn, every ARCHIVE given: the newest snapshot
+     * before the point becomes archive (NULL: archive alone) */
+    const char *const *archives;
+    size_t archive_count;
     zb_strv paths;   /* NAME=TARGETDIR each */
     zb_strv volumes; /* NAME or NAME=NEWNAME each */
     const char *pg_source;

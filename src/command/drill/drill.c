@@ -11,6 +11,7 @@
 #include "zakpos_backup/remote/copy.h"
 #include "zakpos_backup/repo/repo.h"
 #include "zakpos_backup/source/pg/conn.h"
+#include "zakpos_backup/source/pg/pitr/decode.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 static const char help[] =
     "usage: zakpos-backup drill [ARCHIVE|latest|remote:NAME/ARCHIVE] (--key FILE | --passphrase-file FILE)\n"
     "           [--repo DIR] [--pg-target CONNINFO] [--docker-host URL] [--report FILE] [--json]\n"
+    "       zakpos-backup drill [ARCHIVE...] --until TIMESTAMP | --until-lsn LSN [options as above]\n"
     "\n"
     "Rehearses a disaster: restores everything in the archive (default: the\n"
     "newest of the repository; remote:NAME/latest fetches one from an offsite\n"
@@ -42,6 +44,12 @@ static const char help[] =
     "                           ending in .md or .json names one of the two); without\n"
     "                           it the Markdown report goes to stdout\n"
     "  --json                   the JSON report on stdout instead of Markdown\n"
+    "  --until TIMESTAMP        rehearse a recovery to a point (UTC, like\n"
+    "                           2026-12-07T14:03:00Z): the newest snapshot before it among\n"
+    "                           the ARCHIVEs given (default: the repository's) is restored\n"
+    "                           and verified, then the change stream is replayed up to\n"
+    "                           the point, timed\n"
+    "  --until-lsn LSN          the same, up to the transactions committed at that LSN\n"
     ZB_REHEARSAL_HELP;
 
 typedef struct drill {
@@ -50,6 +58,7 @@ typedef struct drill {
     const char *repo;
     const char *report_file;
     int as_json;
+    zb_drill_pitr *pitr; /* --until: the replay after the rehearsal's checks */
     zb_drill_report report;
 } drill;
 
@@ -108,6 +117,13 @@ static void run_check(zb_drill_check *check, PGconn *conn, const zb_config_check
 static int run_smoke_checks(const zb_rehearsal *r, void *payload)
 {
     drill *d = payload;
+    if (d->pitr && d->pitr->wanted) {
+        const char *scratch = restored_database(r);
+        int replayed = scratch ? zb_drill_pitr_replay(d->pitr, &d->ro, scratch)
+                               : zb_error_set(ZB_ENOTFOUND, "the archive's database was not restored");
+        if (replayed < 0)
+            return replayed;
+    }
     double started = zb_time_monotonic();
     d->report.checks_ran = 1;
     if (d->config->check_count == 0)
@@ -178,11 +194,13 @@ static int write_reports(const drill *d, json_t *report)
 }
 
 /* The recovery time: until every part was back (fetch, read and decrypt,
- * restore), without the proof that follows. */
+ * restore, and with --until the replay), without the proof that follows. */
 static void recovery_figures(zb_drill_report *report)
 {
     const zb_rehearsal *r = report->rehearsal;
     report->rto_seconds = r->fetch_seconds + r->read_seconds + r->restore_seconds;
+    if (report->pitr) /* a recovery to a point is back once its changes are */
+        report->rto_seconds += report->pitr->replay_seconds;
     report->total_seconds = r->total_seconds + report->checks_seconds;
 }
 
@@ -198,6 +216,8 @@ static json_t *report_json(const zb_drill_report *report)
     json_object_set_new(s, "total", json_real(report->total_seconds));
     if (report->fetched_from)
         json_object_set_new(out, "fetched_from", json_string(report->fetched_from));
+    if (report->pitr)
+        json_object_set_new(out, "pitr", zb_drill_pitr_json(report->pitr));
     return out;
 }
 
@@ -216,9 +236,11 @@ static int resolve_archive(char **archive, const drill *d, const char *given)
 
 int zb_cmd_drill(zb_context *ctx, int argc, char **argv)
 {
-    enum { OPT_REPORT = ZB_OPT_COMMAND_BASE };
+    enum { OPT_REPORT = ZB_OPT_COMMAND_BASE, OPT_UNTIL, OPT_UNTIL_LSN };
     static const struct option local[] = {
         {"report", required_argument, NULL, OPT_REPORT},
+        {"until", required_argument, NULL, OPT_UNTIL},
+        {"until-lsn", required_argument, NULL, OPT_UNTIL_LSN},
         {"json", no_argument, NULL, ZB_OPT_JSON},
         ZB_REHEARSAL_LONG_OPTIONS,
         {"help", no_argument, NULL, ZB_OPT_HELP},
@@ -236,6 +258,16 @@ int zb_cmd_drill(zb_context *ctx, int argc, char **argv)
         case ZB_SETTING_OPT(ZB_SET_PASSPHRASE_FILE): req.ro.keys.passphrase_file = optarg; break;
         case ZB_SETTING_OPT(ZB_SET_REPO): req.repo = optarg; break;
         case OPT_REPORT: req.report_file = optarg; break;
+        case OPT_UNTIL:
+        case OPT_UNTIL_LSN:
+            if (req.pitr.wanted++)
+                return zb_cli_usage_error("drill", "give one of --until and --until-lsn");
+            req.pitr.until_text = optarg;
+            rc = opt == OPT_UNTIL ? (req.pitr.target.by_time = 1, zb_pitr_parse_time(&req.pitr.target.until, optarg))
+                                  : (req.pitr.target.by_lsn = 1, zb_pgo_lsn_parse(&req.pitr.target.until_lsn, optarg));
+            if (rc < 0)
+                return rc;
+            break;
         case ZB_OPT_JSON: req.as_json = 1; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default:
@@ -250,8 +282,10 @@ int zb_cmd_drill(zb_context *ctx, int argc, char **argv)
                 return zb_cli_bad_option("drill", argv);
         }
     }
-    if (optind < argc - 1)
-        return zb_cli_usage_error("drill", "give at most one ARCHIVE (or latest)");
+    if (optind < argc - 1 && !req.pitr.wanted)
+        return zb_cli_usage_error("drill", "give at most one ARCHIVE (or latest); several only with --until or --until-lsn");
+    req.archives = (const char *const *)argv + optind;
+    req.archive_count = (size_t)(argc - optind);
     if (req.report_file && req.as_json)
         return zb_cli_usage_error("drill", "--report writes both formats; --json is for stdout");
     req.archive = optind < argc ? argv[optind] : NULL;
@@ -279,7 +313,17 @@ int zb_drill_run(zb_context *ctx, const zb_drill_request *req)
     char *archive = NULL;
     json_t *report = NULL;
     zb_rehearsal *rehearsal = NULL;
-    if ((rc = resolve_archive(&archive, &d, req->archive)) == 0) {
+    zb_drill_pitr pitr = req->pitr;
+    if (pitr.wanted) {
+        d.pitr = &pitr;
+        d.report.pitr = &pitr;
+        rc = zb_drill_pitr_choose(&pitr, req->archives, req->archive_count, d.repo ? d.repo : c->repo);
+        if (rc == 0)
+            rc = (archive = zb_strdup(pitr.archive)) ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
+    } else {
+        rc = resolve_archive(&archive, &d, req->archive);
+    }
+    if (rc == 0) {
         d.ro.archive = archive;
         d.ro.fetch_seconds = zb_remote_fetched_seconds();
         d.ro.before_cleanup = run_smoke_checks;
@@ -288,6 +332,7 @@ int zb_drill_run(zb_context *ctx, const zb_drill_request *req)
         rc = zb_rehearse_run(&rehearsal, &d.ro);
         if (!rehearsal) {
             free(archive);
+            zb_drill_pitr_clear(&pitr);
             return rc;
         }
         d.report.rehearsal = rehearsal;
@@ -311,6 +356,7 @@ int zb_drill_run(zb_context *ctx, const zb_drill_request *req)
     json_decref(report);
     free_checks(&d.report);
     zb_rehearsal_free(rehearsal);
+    zb_drill_pitr_clear(&pitr);
     free(archive);
     return rc;
 }

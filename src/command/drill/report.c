@@ -124,6 +124,8 @@ void zb_drill_write_markdown(FILE *out, const zb_drill_report *report)
 {
     write_summary(out, report);
     write_parts(out, report->rehearsal);
+    if (report->pitr)
+        zb_drill_pitr_markdown(out, report->pitr);
     write_checks(out, report);
 }
 

@@ -73,9 +73,10 @@ static int describe_from_archive(const char *repo, const zb_repo_archive *a, con
     json_t *s;
     if (rc == 0)
         json_array_foreach(json_object_get(zb_archive_reader_manifest(r), "sources"), i, s)
-            json_array_append_new(sources, json_pack("{s:O, s:O, s:O, s:O}", "kind", json_object_get(s, "kind"), "name",
+            json_array_append_new(sources, json_pack("{s:O, s:O, s:O, s:O, s:O*}", "kind", json_object_get(s, "kind"), "name",
                                                      json_object_get(s, "name"), "entries", json_object_get(s, "entry_count"),
-                                                     "bytes", json_object_get(s, "bytes")));
+                                                     "bytes", json_object_get(s, "bytes"), "position",
+                                                     json_object_get(json_object_get(s, "meta"), "position")));
     uint64_t bytes = r ? zb_archive_reader_bytes_in(r) : 0;
     zb_archive_reader_free(r);
     if (rc == 0)

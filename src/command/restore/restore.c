@@ -11,6 +11,7 @@
 #include "zakpos_backup/repo/index.h"
 #include "zakpos_backup/restore/plan.h"
 #include "zakpos_backup/source/pg/pitr/decode.h"
+#include "zakpos_backup/source/pg/pitr/start.h"
 #include "zakpos_backup/source/docker/client.h"
 
 #include <getopt.h>
@@ -154,9 +155,12 @@ static int parse(zb_restore_request *req, int argc, char **argv)
     }
     if (rc < 0)
         return rc;
-    if (optind != argc - 1)
-        return zb_cli_usage_error("restore", "give exactly one ARCHIVE");
+    if (optind == argc || (optind != argc - 1 && !req->pitr))
+        return zb_cli_usage_error("restore", "give exactly one ARCHIVE (several only with --until or --until-lsn: the "
+                                             "newest snapshot before the point is restored)");
     req->archive = argv[optind];
+    req->archives = (const char *const *)argv + optind;
+    req->archive_count = (size_t)(argc - optind);
     return 0;
 }
 
@@ -232,6 +236,7 @@ typedef struct pitr_replay {
     zb_archive_reader *reader;
     int done;
     zb_pitr_replay_result result;
+    const zb_pitr_start *start; /* the snapshot chosen before the point, or none chosen */
 } pitr_replay;
 
 static int replay_changes(const char *source_name, const char *database, void *payload)
@@ -240,6 +245,13 @@ static int replay_changes(const char *source_name, const char *database, void *p
     zb_restore_request *req = h->req;
     json_t *source = zb_archive_reader_manifest_source(h->reader, ZB_SOURCE_PG, source_name);
     json_t *base = json_object_get(json_object_get(source, "meta"), "pitr");
+    const zb_pitr_start *start = h->start;
+    if (start->archive) {
+        int checked = zb_pitr_start_check(start, json_object_get(source, "meta"));
+        if (checked < 0)
+            return checked;
+        base = start->base;
+    }
     if (!base)
         return zb_error_set(ZB_ENOTFOUND,
                             "%s is not the base snapshot of a change stream, so it cannot be brought to a later point\n"
@@ -249,7 +261,8 @@ static int replay_changes(const char *source_name, const char *database, void *p
     int rc = zb_repo_split_path(&repo, &name, req->archive);
     zb_pitr_replay_options o = {repo, base, &req->keys, req->pg.conninfo, req->pg.password_file, database,
                                 req->pg_tables.count ? (const char *const *)req->pg_tables.items : NULL, req->until,
-                                json_object_get(json_object_get(source, "summary"), "tables")};
+                                json_object_get(json_object_get(source, "summary"), "tables"), start->snapshot,
+                                json_string_value(json_object_get(start->position, "lsn"))};
     if (rc == 0)
         rc = zb_pitr_replay(&h->result, &o);
     h->done = rc == 0;
@@ -278,6 +291,24 @@ static void report_replay(zb_context *ctx, const pitr_replay *h, const zb_restor
     zb_context_print(ctx, "recovered pg %s to %s %s\n", t->name, lsn, when);
 }
 
+/* Several archives, or one: the newest snapshot before the point, as the
+ * repository index records each one's position. */
+static int choose_start(zb_pitr_start *start, zb_restore_request *req)
+{
+    int rc = zb_pitr_start_choose(start, req->archives, req->archive_count, req->pg_source, &req->until);
+    if (rc == 0 && start->archive) {
+        req->archive = start->archive;
+        zb_log_info("starting from %s (%s), then the changes of chain %s", start->archive,
+                    start->snapshot ? "a snapshot inside the chain" : "the chain's base",
+                    json_string_value(json_object_get(start->base, "chain")));
+    } else if (rc == 0 && req->archive_count > 1) {
+        rc = zb_error_set(ZB_ENOTFOUND,
+                          "the repository index records no snapshot position for any archive given\n"
+                          "hint: give one archive, the chain's base");
+    }
+    return rc;
+}
+
 void zb_restore_request_free(zb_restore_request *req)
 {
     zb_strv_free(&req->paths);
@@ -303,8 +334,12 @@ int zb_restore_run(zb_context *ctx, zb_restore_request *req)
     zb_docker *docker = NULL;
     zb_archive_reader *r = NULL;
     double started = zb_time_monotonic();
-    pitr_replay replay = {req, NULL, 0, {0}};
+    zb_pitr_start start;
+    memset(&start, 0, sizeof(start));
+    pitr_replay replay = {req, NULL, 0, {0}, &start};
     int rc = check(ctx, req);
+    if (rc == 0 && req->pitr && req->archive_count)
+        rc = choose_start(&start, req);
     if (rc != 0)
         goto done;
     if (req->pitr) {
@@ -339,5 +374,6 @@ done:
     zb_restore_plan_free(plan);
     zb_archive_reader_free(r);
     zb_docker_close(docker);
+    zb_pitr_start_clear(&start);
     return rc;
 }

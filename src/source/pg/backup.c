@@ -12,6 +12,7 @@
 #include "zakpos_backup/source/pg/pg.h"
 #include "zakpos_backup/source/pg/schema.h"
 #include "zakpos_backup/source/pg/snapshot.h"
+#include "zakpos_backup/source/pg/pitr/position.h"
 #include "zakpos_backup/source/pg/verify.h"
 
 #include <libpq/libpq-fs.h>
@@ -362,11 +363,25 @@ static int copy_large_objects(zb_archive_writer *w, PGconn *conn, long long *cou
     return rc;
 }
 
-static json_t *source_meta(PGconn *conn, json_t *pitr)
+static json_t *source_meta(PGconn *conn, json_t *pitr, json_t *position)
 {
     const char *encoding = PQparameterStatus(conn, "server_encoding");
-    return json_pack("{s:s, s:i, s:s?, s:s?, s:O*}", "database", PQdb(conn), "server_version", PQserverVersion(conn),
-                     "server_version_text", PQparameterStatus(conn, "server_version"), "encoding", encoding, "pitr", pitr);
+    return json_pack("{s:s, s:i, s:s?, s:s?, s:O*, s:o*}", "database", PQdb(conn), "server_version", PQserverVersion(conn),
+                     "server_version_text", PQparameterStatus(conn, "server_version"), "encoding", encoding, "pitr", pitr,
+                     "position", position);
+}
+
+/* Where the snapshot lies in the change stream, read inside it. A chain's
+ * base starts its stream at the slot's consistent point (exact by
+ * construction); any other snapshot at the WAL position read before it. */
+static int read_position(json_t **out, PGconn *leader, const char *scan_lsn, const zb_pg_backup_options *opts)
+{
+    const char *chain = json_string_value(json_object_get(opts->pitr_meta, "chain"));
+    const char *slot_lsn = json_string_value(json_object_get(opts->pitr_meta, "lsn"));
+    int rc = zb_pitr_position_read(out, leader, chain && slot_lsn ? slot_lsn : scan_lsn, chain);
+    if (rc < 0)
+        zb_error_context("the snapshot's position");
+    return rc;
 }
 
 /* connections: how many tables at most are begun and not ended at any
@@ -473,6 +488,10 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     int rc = zb_pg_connect(&leader, opts->conninfo, opts->password_file);
     if (rc == 0)
         zb_log_detail("backing up database %s", zb_pg_describe(leader, where, sizeof(where)));
+    char scan_lsn[32] = "";
+    json_t *position = NULL;
+    if (rc == 0 && !opts->snapshot_id)
+        rc = zb_pitr_position_before(scan_lsn, sizeof(scan_lsn), leader);
     if (rc == 0 && opts->snapshot_id)
         rc = zb_strlcpy_checked(snap.id, sizeof(snap.id), opts->snapshot_id) < 0
                  ? zb_error_set(ZB_EUSAGE, "snapshot id too long")
@@ -480,13 +499,16 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     else if (rc == 0)
         rc = zb_pg_snapshot_export(&snap, leader);
     if (rc == 0)
+        rc = read_position(&position, leader, scan_lsn, opts);
+    if (rc == 0)
         rc = zb_pg_list_tables(&locked, leader);
     if (rc == 0)
         rc = zb_pg_lock_tables(leader, &locked, opts->lock_timeout_ms > 0 ? opts->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS);
     if (rc == 0)
         rc = zb_pg_measure_tables(leader, &locked);
     if (rc == 0)
-        rc = zb_archive_writer_begin_source(w, ZB_SOURCE_PG, name, source_meta(leader, opts->pitr_meta));
+        rc = zb_archive_writer_begin_source(w, ZB_SOURCE_PG, name, source_meta(leader, opts->pitr_meta, position));
+    position = NULL; /* taken by the source's metadata */
     /* the catalog fingerprint is written and freed before the schema is read:
      * the two, each as large as the catalog, are never held together */
     if (rc == 0 && toc_format() >= 2)
@@ -518,6 +540,7 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     json_decref(items);
     json_decref(skipped);
     json_decref(tables);
+    json_decref(position);
     zb_pg_table_list_free(&locked);
     PQfinish(leader);
     pthread_mutex_destroy(&run.writer_lock);

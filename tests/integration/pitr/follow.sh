@@ -112,6 +112,38 @@ wait "$fpid"
 zb_expect_contains "$(cat fault.log)" "fault point pitr-segment-published reached" "the follower died between publishing and confirming"
 start_follower
 
+# a nightly archive taken mid-load, while one transaction has written its
+# commit record but is not yet visible (it waits for a synchronous standby
+# that never comes): its commit LSN lies before the WAL position the backup
+# read ahead of its snapshot, yet the snapshot does not hold it (its xid is in
+# xip), so a replay from the nightly must apply it; every other session
+# commits with synchronous_commit = local
+wait_confirmed "$(wal_lsn)"
+zb_psql -c "ALTER SYSTEM SET synchronous_standby_names = 'nosuch'" -c "SELECT pg_reload_conf()" >/dev/null
+ZB_PG_DB=shop zb_psql -c "SET synchronous_commit = on" -c "INSERT INTO audit_log VALUES (400, 'committed, not yet visible')" \
+    >/dev/null 2>&1 &
+waiter=$!
+zb_on_exit "kill -9 $waiter 2>/dev/null"
+for i in $(seq 1 240); do
+    [ "$(zb_psql -At -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'")" = 1 ] && break
+    sleep 0.25
+done
+zb_expect_equal "$(ZB_PG_DB=shop zb_psql -At -c "SELECT count(*) FROM audit_log WHERE at = 400")" "0" \
+    "the waiting transaction is not visible yet"
+for i in $(seq 1 30); do
+    ZB_PG_DB=shop zb_psql -c "SET synchronous_commit = local" -c "INSERT INTO sales (item, qty) VALUES ('night $i', $i)" \
+        -c "UPDATE stock SET qty = qty + 1 WHERE sku = 'new2'" -c "DELETE FROM audit_log WHERE at = 12"
+done &
+load=$!
+nightly=$("$ZB_BIN" backup --repo repo --pg "$db" --recipient key.pub 2>nightly.log)
+zb_expect_equal "$?" "0" "a nightly backup while the follower runs"
+wait "$load"
+zb_psql -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'SyncRep'" >/dev/null
+wait "$waiter"
+zb_psql -c "ALTER SYSTEM RESET synchronous_standby_names" -c "SELECT pg_reload_conf()" >/dev/null
+zb_expect_equal "$(ZB_PG_DB=shop zb_psql -At -c "SELECT count(*) FROM audit_log WHERE at = 400")" "1" \
+    "the waiting transaction committed"
+
 # kill -9 mid-stream, changes while it is down, then a server restart
 wait_confirmed "$(wal_lsn)"
 for i in $(seq 1 20); do ZB_PG_DB=shop zb_psql -c "INSERT INTO audit_log VALUES (100 + $i, 'tx $i')" -c "UPDATE stock SET qty = qty + $i WHERE sku = 'new1'"; done &
@@ -135,7 +167,7 @@ wait_confirmed "$(wal_lsn)"
 kill -TERM "$pid"
 wait "$pid"
 zb_expect_equal "$?" "0" "SIGTERM stops the follower cleanly"
-zb_expect_equal "$(zb_archives_in repo | wc -l)" "1" "segments are never taken for archives"
+zb_expect_equal "$(zb_archives_in repo | wc -l)" "2" "segments are never taken for archives"
 # 14+: the transaction larger than logical_decoding_work_mem came in progress
 # (Stream messages), and recovery to B below replays it whole
 if [ "$major" -ge 14 ]; then
@@ -145,9 +177,13 @@ fi
 segments=$(find repo/pitr -name '*.zbseg' | wc -l)
 [ "$segments" -ge 2 ] && zb_pass || zb_fail "expected several segments, found $segments"
 zb_expect_not_contains "$(cat repo/pitr/*/*.zbseg | head -c 100000 | strings)" "coffee" "segments are encrypted"
-base=$(zb_archives_in repo)
+base=$(zb_archives_in repo | grep -v "$nightly")
 
-zb_expect_status 0 "restore --until A" -- "$ZB_BIN" restore --key key "$base" --pg-target "$(zb_pg_conninfo at_a)" --until "$time_a"
+# given the chain's base and the nightly, restore starts from the newest
+# snapshot before the point: the base for A, the nightly for C
+zb_expect_status 0 "restore --until A" -- "$ZB_BIN" restore --key key "$base" "$nightly" --pg-target "$(zb_pg_conninfo at_a)" \
+    --until "$time_a"
+zb_expect_contains "$ZB_LAST_OUTPUT" "starting from $base (the chain's base)" "the nightly is after A: the base is the start"
 hashes at_a >got.a
 zb_expect_equal "$(cat got.a)" "$(cat hashes.a)" "recovery to A: every table as it was at A"
 zb_expect_status 0 "restore --until-lsn B" -- "$ZB_BIN" restore --key key "$base" --pg-target "$(zb_pg_conninfo at_b)" --until-lsn "$lsn_b"
@@ -158,6 +194,19 @@ hashes at_c >got.c
 zb_expect_equal "$(cat got.c)" "$(cat hashes.c)" "recovery to C, across kill -9 and a server restart: no gap, no duplicate"
 zb_expect_equal "$(ZB_PG_DB=at_c zb_psql -At -c "SELECT nextval('sales_id_seq') > $seq_c")" "t" \
     "sequences set past every value used at C"
+zb_expect_status 0 "restore --until C from the nightly" -- "$ZB_BIN" restore --key key "$nightly" "$base" \
+    --pg-target "$(zb_pg_conninfo night_c)" --until "$time_c"
+zb_expect_contains "$ZB_LAST_OUTPUT" "starting from $nightly (a snapshot inside the chain)" "C is after the nightly: it is the start"
+hashes night_c >got.night_c
+zb_expect_equal "$(cat got.night_c)" "$(cat hashes.c)" \
+    "recovery to C from the nightly: nothing it held applied twice, nothing it lacked left out"
+printf '[repository]\npath = %s/repo\n' "$ZB_TMP" >zb.conf
+zb_expect_status 0 "drill --until C" -- env TMPDIR="$ZB_TMP" "$ZB_BIN" -q --config zb.conf drill --key key \
+    --pg-target "host=$ZB_PG_SOCKET port=$ZB_PG_PORT user=postgres" --until "$time_c" --json
+zb_expect_equal "$(jq -r '.result + " " + .pitr.archive + " " + .pitr.from + " " + (.pitr.replayed | tostring)' <<<"$ZB_LAST_OUTPUT")" \
+    "pass $ZB_TMP/$nightly snapshot true" "drill --until starts from the nightly, restores, verifies and replays to C"
+zb_expect_equal "$(jq -r '(.pitr.transactions > 0) and (.pitr.replay_seconds > 0)' <<<"$ZB_LAST_OUTPUT")" "true" \
+    "drill --until reports the replay"
 zb_expect_status 0 "one table to B" -- "$ZB_BIN" restore --key key "$base" --pg-target "$(zb_pg_conninfo one)" \
     --table public.stock --until-lsn "$lsn_b"
 zb_expect_equal "$(hashes one | grep stock)" "$(grep stock hashes.b)" "a single table recovered to B"

@@ -3,3 +3,5 @@ zb_unit_test(pitr ${CMAKE_CURRENT_LIST_DIR}/test_decode.c TESTS
   lsn_and_time_text decode_stream_messages streamed_transactions_in_commit_order
   streamed_abort_cuts_later_subtransactions streamed_refuses_what_cannot_be)
 zb_unit_test(pitr ${CMAKE_CURRENT_LIST_DIR}/test_rows.c TESTS snapshot_rows_by_stream_name)
+zb_unit_test(pitr ${CMAKE_CURRENT_LIST_DIR}/test_xidsnap.c TESTS
+  xid_visible_in_snapshot xid_wraparound_with_epoch xid_snapshot_refuses_malformed)

@@ -10,6 +10,7 @@
 #include "zakpos_backup/source/pg/pitr/decode.h"
 #include "zakpos_backup/source/pg/pitr/rows.h"
 #include "zakpos_backup/source/pg/pitr/segment.h"
+#include "zakpos_backup/source/pg/pitr/xidsnap.h"
 
 #include <libpq-fe.h>
 #include <math.h>
@@ -31,17 +32,44 @@ typedef struct replay_relation {
     int rows_known;
 } replay_relation;
 
+/* A change sent in the pipeline whose result is still to be read. */
+typedef struct replay_pending {
+    size_t relation; /* index in relations (for the message) */
+    int must_touch;  /* an UPDATE or DELETE: it must find its row */
+} replay_pending;
+
+/* Changes go to the server in a pipeline (libpq 14+): sent without waiting
+ * for each result, the results read every PIPELINE_DEPTH changes and before
+ * anything else runs on the connection, each still checked, in order. The
+ * round trip per row was most of replay's time. */
+#define PIPELINE_DEPTH 512
+/* Statements prepared once per text (a relation, a kind of change, which
+ * values are NULL): the server parses and plans each only once. Past the
+ * limit, changes go unnamed as before. */
+#define PREPARED_SLOTS 1024
+#define PREPARED_LIMIT (PREPARED_SLOTS / 2)
+typedef struct replay_pipeline {
+    int active;
+    size_t pending;
+    replay_pending queue[PIPELINE_DEPTH];
+    char *prepared[PREPARED_SLOTS]; /* statement texts, open addressing by hash; slot i is "zb_replay_<i>" */
+    size_t prepared_count;
+} replay_pipeline;
+
 typedef struct replay {
     const zb_pitr_replay_options *opts;
     PGconn *conn;
     replay_relation *relations;
     size_t relation_count;
     uint64_t base_lsn;
+    uint64_t snapshot_lsn; /* segments ending before it are not checked by row count (see the options) */
     int in_tx, skip_tx;
+    zb_xid_snapshot snapshot; /* with opts->snapshot: what the starting snapshot holds */
     zb_pitr_replay_result *result;
     zb_buf sql;
     const char **params;
     int lost_change; /* a test build's seeded loss of one change happened */
+    replay_pipeline pipe;
 } replay;
 
 int zb_pitr_parse_time(double *out, const char *text)
@@ -206,9 +234,8 @@ static int build_update(replay *p, const replay_relation *r, const zb_pgo_msg *m
     return rc == 0 ? where_clause(p, r, m->old_kind ? &m->old_tuple : row, n) : rc;
 }
 
-static int run_change(replay *p, const replay_relation *r, int n, int must_touch)
+static int check_change(replay *p, PGresult *res, const replay_relation *r, int must_touch)
 {
-    PGresult *res = PQexecParams(p->conn, p->sql.data, n, NULL, p->params, NULL, NULL, 0);
     int rc = 0;
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         rc = zb_pg_result_error(p->conn, res, "cannot replay a change");
@@ -217,7 +244,6 @@ static int run_change(replay *p, const replay_relation *r, int n, int must_touch
                           "replay found no row of %s to change: the target does not match the stream "
                           "(was it changed since the restore?)",
                           r->table);
-    PQclear(res);
     if (rc < 0)
         zb_error_context("replay of %s", r->table);
     return rc;
@@ -237,6 +263,133 @@ static int lose_change(replay *p, const replay_relation *r)
     p->lost_change = 1;
     return 1;
 }
+
+#ifdef LIBPQ_HAS_PIPELINING
+/* Reads the results of every change sent, in order: one result and a NULL
+ * per change (PGRES_PIPELINE_ABORTED after the first error), then the sync.
+ * The first error is the one reported. */
+static int pipeline_drain(replay *p)
+{
+    replay_pipeline *q = &p->pipe;
+    if (!q->active || q->pending == 0)
+        return 0;
+    int rc = PQpipelineSync(p->conn) == 1 ? 0 : zb_error_set(ZB_EPG, "cannot send the replay's changes: %s",
+                                                             PQerrorMessage(p->conn));
+    size_t got = 0;
+    for (; rc == 0 && got < q->pending; got++) {
+        PGresult *res = PQgetResult(p->conn);
+        if (!res)
+            rc = zb_error_set(ZB_EPG, "the server ended the replay: %s", PQerrorMessage(p->conn));
+        else if (PQresultStatus(res) != PGRES_PIPELINE_ABORTED)
+            rc = check_change(p, res, &p->relations[q->queue[got].relation], q->queue[got].must_touch);
+        PQclear(res);
+        PQclear(PQgetResult(p->conn)); /* the end of this change's results */
+    }
+    for (; got < q->pending; got++) { /* after an error: aborted, read and dropped */
+        PGresult *res = PQgetResult(p->conn);
+        if (!res)
+            break;
+        PQclear(res);
+        PQclear(PQgetResult(p->conn));
+    }
+    PGresult *sync = PQgetResult(p->conn);
+    if (rc == 0 && PQresultStatus(sync) != PGRES_PIPELINE_SYNC)
+        rc = zb_pg_result_error(p->conn, sync, "cannot replay the changes");
+    PQclear(sync);
+    q->pending = 0;
+    return rc;
+}
+
+/* Before any statement outside the pipeline (TRUNCATE, COMMIT). */
+static int pipeline_end(replay *p)
+{
+    int rc = pipeline_drain(p);
+    if (p->pipe.active && PQexitPipelineMode(p->conn) == 1)
+        p->pipe.active = 0;
+    else if (rc == 0 && p->pipe.active)
+        rc = zb_error_set(ZB_EPG, "cannot leave pipeline mode: %s", PQerrorMessage(p->conn));
+    return rc;
+}
+
+/* The slot of this statement text: 1 if it is prepared already, 0 if it is
+ * new (then taken: the caller prepares it), -1 if the cache is full. */
+static int prepared_slot(replay_pipeline *q, const char *sql, size_t *slot)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const unsigned char *c = (const unsigned char *)sql; *c; c++)
+        h = (h ^ *c) * 1099511628211ULL;
+    for (size_t i = (size_t)(h % PREPARED_SLOTS);; i = (i + 1) % PREPARED_SLOTS) {
+        if (q->prepared[i] && strcmp(q->prepared[i], sql) == 0)
+            return *slot = i, 1;
+        if (!q->prepared[i]) {
+            if (q->prepared_count >= PREPARED_LIMIT || !(q->prepared[i] = zb_strdup(sql)))
+                return -1;
+            q->prepared_count++;
+            return *slot = i, 0;
+        }
+    }
+}
+
+static void pipeline_queue(replay *p, const replay_relation *r, int must_touch)
+{
+    replay_pipeline *q = &p->pipe;
+    q->queue[q->pending].relation = (size_t)(r - p->relations);
+    q->queue[q->pending++].must_touch = must_touch;
+}
+
+/* libpq copies the statement and its values into its output buffer as
+ * each is sent: nothing of the message needs to outlive the call. */
+static int send_change(replay *p, const replay_relation *r, int n)
+{
+    size_t slot = 0;
+    int known = prepared_slot(&p->pipe, p->sql.data, &slot);
+    if (known < 0)
+        return PQsendQueryParams(p->conn, p->sql.data, n, NULL, p->params, NULL, NULL, 0);
+    char name[32];
+    snprintf(name, sizeof(name), "zb_replay_%zu", slot);
+    if (!known) {
+        if (PQsendPrepare(p->conn, name, p->sql.data, n, NULL) != 1)
+            return 0;
+        pipeline_queue(p, r, 0); /* its result: the statement was prepared */
+    }
+    return PQsendQueryPrepared(p->conn, name, n, p->params, NULL, NULL, 0);
+}
+
+static int run_change(replay *p, const replay_relation *r, int n, int must_touch)
+{
+    replay_pipeline *q = &p->pipe;
+    if (!q->active && PQenterPipelineMode(p->conn) != 1)
+        return zb_error_set(ZB_EPG, "cannot enter pipeline mode: %s", PQerrorMessage(p->conn));
+    q->active = 1;
+    if (send_change(p, r, n) != 1)
+        return zb_error_set(ZB_EPG, "cannot send a change of %s: %s", r->table, PQerrorMessage(p->conn));
+    pipeline_queue(p, r, must_touch);
+    /* room for a prepare and its change before the next drain */
+    return q->pending >= PIPELINE_DEPTH - 1 ? pipeline_drain(p) : 0;
+}
+
+static void pipeline_free(replay *p)
+{
+    for (size_t i = 0; i < PREPARED_SLOTS; i++)
+        free(p->pipe.prepared[i]);
+}
+#else
+static int pipeline_end(replay *p)
+{
+    (void)p;
+    return 0;
+}
+
+static void pipeline_free(replay *p) { (void)p; }
+
+static int run_change(replay *p, const replay_relation *r, int n, int must_touch)
+{
+    PGresult *res = PQexecParams(p->conn, p->sql.data, n, NULL, p->params, NULL, NULL, 0);
+    int rc = check_change(p, res, r, must_touch);
+    PQclear(res);
+    return rc;
+}
+#endif
 
 static int apply_change(replay *p, const zb_pgo_msg *m)
 {
@@ -275,8 +428,11 @@ static int apply_change(replay *p, const zb_pgo_msg *m)
 
 static int apply_truncate(replay *p, const zb_pgo_msg *m)
 {
+    int rc = pipeline_end(p), any = 0;
+    if (rc < 0)
+        return rc;
     zb_buf_reset(&p->sql);
-    int rc = zb_buf_puts(&p->sql, "TRUNCATE ONLY "), any = 0;
+    rc = zb_buf_puts(&p->sql, "TRUNCATE ONLY ");
     for (uint32_t i = 0; rc == 0 && i < m->truncate_count; i++) {
         replay_relation *r = find_relation(p, m->truncate_oids[i]);
         if (!r)
@@ -304,6 +460,20 @@ static int past_target(const replay *p, const zb_pgo_msg *begin)
     return t->by_time && zb_pgo_time_to_unix(begin->commit_time) > t->until;
 }
 
+/* In the snapshot already, or applied from an earlier segment (a stream
+ * the follower resumed may repeat a transaction). From a chain's base the
+ * slot's consistent point divides the stream; from any other snapshot only
+ * its xids do: a transaction may commit before the WAL position read ahead
+ * of the snapshot and still be invisible in it (it was finishing its
+ * commit), or after it and be visible. */
+static int in_snapshot(const replay *p, const zb_pgo_msg *begin)
+{
+    if (!p->opts->snapshot)
+        return begin->final_lsn < p->base_lsn || begin->final_lsn < p->result->last_lsn;
+    return zb_xid_visible(&p->snapshot, begin->xid) ||
+           (p->result->transactions > 0 && begin->final_lsn < p->result->last_lsn);
+}
+
 static int on_record(uint64_t lsn, const uint8_t *data, size_t len, void *payload)
 {
     (void)lsn;
@@ -321,8 +491,7 @@ static int on_record(uint64_t lsn, const uint8_t *data, size_t len, void *payloa
             break;
         }
         p->in_tx = 1;
-        /* in the snapshot already, or applied from an earlier segment */
-        p->skip_tx = m.final_lsn < p->base_lsn || m.final_lsn < p->result->last_lsn;
+        p->skip_tx = in_snapshot(p, &m);
         break;
     case ZB_PGO_COMMIT:
         if (p->in_tx && !p->skip_tx) {
@@ -434,12 +603,16 @@ static int check_database_rows(replay *p)
     return rc;
 }
 
-static int replay_segment(replay *p, const char *path, json_t **sequences)
+static int replay_segment(replay *p, const char *path, uint64_t end_lsn, json_t **sequences)
 {
     json_t *meta = NULL;
     int rc = zb_pg_exec(p->conn, "BEGIN", "cannot start the replay");
     if (rc == 0)
         rc = zb_pitr_segment_read(&meta, path, p->opts->keys, on_record, p);
+    if (rc == 0 || rc == 1) {
+        int sent = pipeline_end(p); /* every change's result checked before the commit */
+        rc = sent < 0 ? sent : rc;
+    }
     if (rc == 0 || rc == 1) {
         int commit = zb_pg_exec(p->conn, "COMMIT", "cannot commit the replay");
         rc = commit < 0 ? commit : rc;
@@ -449,7 +622,7 @@ static int replay_segment(replay *p, const char *path, json_t **sequences)
         *sequences = json_incref(json_object_get(meta, "sequences"));
     }
     /* read whole: the replay stands where the follower recorded its counts */
-    if (rc == 0 && meta)
+    if (rc == 0 && meta && end_lsn >= p->snapshot_lsn)
         rc = check_segment_rows(p, json_object_get(meta, "rows"), path);
     json_decref(meta);
     p->result->segments++;
@@ -485,9 +658,13 @@ static int replay_chain(replay *p, json_t **sequences)
                               names[i - 1].number + 1, chain);
         if (rc == 0 && i == 0 && names[0].number != 1)
             rc = zb_error_set(ZB_EINTEGRITY, "segment 1 of chain %s is missing", chain);
-        /* a segment that ends before the snapshot holds nothing to apply */
-        if (rc == 0 && names[i].end_lsn > p->base_lsn)
-            rc = replay_segment(p, paths[i], sequences);
+        /* a segment that ends before the snapshot holds nothing to apply;
+         * from a snapshot other than the base, the one before it is read
+         * too: a margin for a transaction that wrote its commit record
+         * before the position was read but was not yet visible */
+        if (rc == 0 && (names[i].end_lsn > p->base_lsn ||
+                        (p->opts->snapshot && i + 1 < count && names[i + 1].end_lsn > p->base_lsn)))
+            rc = replay_segment(p, paths[i], names[i].end_lsn, sequences);
         if (rc == 1)
             break;
     }
@@ -508,6 +685,10 @@ int zb_pitr_replay(zb_pitr_replay_result *out, const zb_pitr_replay_options *o)
     json_t *sequences = NULL;
     int rc = zb_pgo_lsn_parse(&p.base_lsn, json_string_value(json_object_get(o->base, "lsn")));
     out->last_lsn = p.base_lsn;
+    if (rc == 0 && o->snapshot)
+        rc = zb_xid_snapshot_parse(&p.snapshot, o->snapshot);
+    if (rc == 0 && o->snapshot)
+        rc = o->snapshot_lsn ? zb_pgo_lsn_parse(&p.snapshot_lsn, o->snapshot_lsn) : (p.snapshot_lsn = UINT64_MAX, 0);
     if (rc == 0)
         rc = zb_pg_connect_db(&p.conn, o->conninfo, o->password_file, o->dbname);
     /* as logical replication applies changes: no triggers, no foreign-key
@@ -524,6 +705,8 @@ int zb_pitr_replay(zb_pitr_replay_result *out, const zb_pitr_replay_options *o)
     for (size_t i = 0; i < p.relation_count; i++)
         relation_clear(&p.relations[i]);
     free(p.relations);
+    zb_xid_snapshot_clear(&p.snapshot);
+    pipeline_free(&p);
     free(p.params);
     zb_buf_free(&p.sql);
     PQfinish(p.conn);

@@ -28,6 +28,16 @@ typedef struct zb_pitr_replay_options {
     const char *const *tables;  /* "schema.name" to replay (NULL: all) */
     zb_pitr_target target;
     json_t *snapshot_tables;    /* the restored snapshot's summary "tables" (borrowed): rows to start counting from */
+    /* Starting from a snapshot other than the chain's base (a nightly
+     * archive): its xmin:xmax:xip. Then base's "lsn" is where reading
+     * begins, and a transaction is skipped iff its xid is visible in this
+     * snapshot (docs/FORMAT.md, "Snapshot positions"). NULL: the chain's
+     * base, whose consistent point divides the stream exactly. */
+    const char *snapshot;
+    /* With snapshot: the WAL position read after it. The follower's row
+     * counts of a segment that ends before it cannot be compared with counts
+     * that start from this snapshot (it may hold later commits). */
+    const char *snapshot_lsn;
 } zb_pitr_replay_options;
 
 typedef struct zb_pitr_replay_result {
