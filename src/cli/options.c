@@ -1,4 +1,5 @@
 #include "zakpos_backup/cli/options.h"
+#include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/parse.h"
@@ -26,6 +27,17 @@ int zb_strv_push(zb_strv *v, const char *item)
     v->items[v->count++] = item;
     v->items[v->count] = NULL;
     return 0;
+}
+
+int zb_strv_push_words(zb_strv *v, char **copy, const char *list)
+{
+    if (!(*copy = zb_strdup(list ? list : "")))
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc = 0;
+    char *save = NULL;
+    for (char *w = strtok_r(*copy, " \t", &save); rc == 0 && w; w = strtok_r(NULL, " \t", &save))
+        rc = zb_strv_push(v, w);
+    return rc;
 }
 
 void zb_strv_free(zb_strv *v)

@@ -109,6 +109,14 @@ static int set_value(zb_config *c, const zb_setting *k, const char *text, char *
         if (zb_retention_parse_within(&c->keep, text) < 0)
             return snprintf(why, why_size, "takes a duration such as 7d, 2y6m or 36h, not '%s'", text), -1;
         return 0;
+    case ZB_SETTING_SIZE: {
+        unsigned long long bytes = 0;
+        if (zb_parse_size(&bytes, text) < 0 || bytes < (unsigned long long)k->min || bytes > (unsigned long long)k->max)
+            return snprintf(why, why_size, "takes a size such as 256K, 64M or 2G (%lld to %lld bytes), not '%s'", k->min,
+                            k->max, text), -1;
+        *(long long *)(base + k->offset) = (long long)bytes;
+        return 0;
+    }
     case ZB_SETTING_SWITCH:
         break;
     }
@@ -830,6 +838,7 @@ void zb_config_print(const zb_config *c, FILE *out)
         case ZB_SETTING_BOOL: fputs(*(const int *)(base + k->offset) ? "yes" : "no", out); break;
         case ZB_SETTING_DURATION: fprintf(out, "%ds", *(const int *)(base + k->offset)); break;
         case ZB_SETTING_WITHIN: fputs(c->keep.within_set ? c->keep.within_text : "", out); break;
+        case ZB_SETTING_SIZE: fprintf(out, "%lld", *(const long long *)(base + k->offset)); break;
         case ZB_SETTING_SWITCH: break;
         }
         fprintf(out, "  (%s)\n", c->origins[i]);

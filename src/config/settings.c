@@ -58,6 +58,7 @@ static const char *type_name(const zb_setting *s)
         [ZB_SETTING_SECRET] = "secret",     [ZB_SETTING_CONNINFO] = "conninfo", [ZB_SETTING_SECRET_FILE] = "file",
         [ZB_SETTING_INT] = "number",        [ZB_SETTING_BOOL] = "yes/no",    [ZB_SETTING_DURATION] = "duration",
         [ZB_SETTING_WITHIN] = "span",       [ZB_SETTING_SWITCH] = "switch",
+        [ZB_SETTING_SIZE] = "size",
     };
     return names[s->type];
 }
@@ -70,6 +71,8 @@ static void write_type(FILE *out, const zb_setting *s)
         fprintf(out, ", %lld to %lld", s->min, s->max);
     else if (s->type == ZB_SETTING_DURATION)
         fprintf(out, ", %llds to %llds", s->min, s->max);
+    else if (s->type == ZB_SETTING_SIZE)
+        fprintf(out, ", %lld to %lld bytes", s->min, s->max);
 }
 
 static int is_secret(const zb_setting *s) { return s->type == ZB_SETTING_SECRET || s->type == ZB_SETTING_CONNINFO; }

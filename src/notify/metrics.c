@@ -43,6 +43,8 @@ static json_t *state_load(const char *path)
         json_object_set_new(state, "remotes", json_object());
     if (!json_is_object(json_object_get(state, "repositories")))
         json_object_set_new(state, "repositories", json_object());
+    if (!json_is_object(json_object_get(state, "slots")))
+        json_object_set_new(state, "slots", json_object());
     return state;
 }
 
@@ -126,25 +128,39 @@ static int render_job_info(zb_buf *m, json_t *jobs)
     return rc;
 }
 
-static int render_repositories(zb_buf *m, json_t *repositories)
+/* One gauge per field of an object's entries, labelled with the entry's
+ * name: the repositories' space, the slots' lag. */
+typedef struct keyed_series {
+    const char *series, *key, *help;
+} keyed_series;
+
+static int render_keyed(zb_buf *m, json_t *objects, const keyed_series *series, size_t count, const char *label)
 {
-    static const struct {
-        const char *series, *key, *help;
-    } space[] = {{"zakpos_backup_repository_free_bytes", "free", "bytes free for the repository's archives"},
-                 {"zakpos_backup_repository_size_bytes", "size", "size of the file system holding the repository"}};
     int rc = 0;
-    for (size_t s = 0; rc == 0 && json_object_size(repositories) && s < ZB_ARRAY_LEN(space); s++) {
-        rc = write_head(m, space[s].series, space[s].help);
-        const char *path;
+    for (size_t s = 0; rc == 0 && json_object_size(objects) && s < count; s++) {
+        rc = write_head(m, series[s].series, series[s].help);
+        const char *name;
         json_t *v;
-        json_object_foreach(repositories, path, v) {
+        json_object_foreach(objects, name, v) {
             if (rc == 0)
-                rc = write_sample(m, space[s].series, "repository", path,
-                                  (double)json_integer_value(json_object_get(v, space[s].key)));
+                rc = write_sample(m, series[s].series, label, name, json_number_value(json_object_get(v, series[s].key)));
         }
     }
     return rc;
 }
+
+static const keyed_series repository_series[] = {
+    {"zakpos_backup_repository_free_bytes", "free", "bytes free for the repository's archives"},
+    {"zakpos_backup_repository_size_bytes", "size", "size of the file system holding the repository"},
+};
+
+static const keyed_series slot_series[] = {
+    {"zakpos_backup_follow_lag_bytes", "lag_bytes", "WAL bytes past the slot's confirmed position"},
+    {"zakpos_backup_follow_lag_seconds", "lag_seconds", "age of the slot's oldest unconfirmed change, as the daemon saw it"},
+    {"zakpos_backup_follow_confirmed_lsn", "confirmed_lsn", "the slot's last confirmed LSN, as a number"},
+    {"zakpos_backup_follow_retained_wal_bytes", "retained_bytes", "WAL the server keeps for the slot"},
+    {"zakpos_backup_follow_slot_exists", "exists", "1 while the follower's slot exists"},
+};
 
 static int render(zb_buf *m, json_t *state)
 {
@@ -165,7 +181,10 @@ static int render(zb_buf *m, json_t *state)
     if (rc == 0)
         rc = render_job_info(m, jobs);
     if (rc == 0)
-        rc = render_repositories(m, json_object_get(state, "repositories"));
+        rc = render_keyed(m, json_object_get(state, "repositories"), repository_series, ZB_ARRAY_LEN(repository_series),
+                          "repository");
+    if (rc == 0)
+        rc = render_keyed(m, json_object_get(state, "slots"), slot_series, ZB_ARRAY_LEN(slot_series), "slot");
     json_t *remotes = json_object_get(state, "remotes");
     if (rc == 0 && json_object_size(remotes)) {
         static const char series[] = "zakpos_backup_remote_pending_archives";
@@ -180,8 +199,18 @@ static int render(zb_buf *m, json_t *state)
     return rc;
 }
 
-int zb_metrics_record(const char *metrics_file, const char *state_dir, const zb_metrics_run *run,
-                      const zb_metrics_remote *remotes, size_t remote_count)
+static void state_record_slot(json_t *state, const zb_metrics_slot *slot)
+{
+    json_object_set_new(json_object_get(state, "slots"), slot->slot,
+                        json_pack("{s:f, s:f, s:f, s:f, s:i}", "lag_bytes", slot->lag_bytes, "lag_seconds",
+                                  slot->lag_seconds, "confirmed_lsn", slot->confirmed_lsn, "retained_bytes",
+                                  slot->retained_bytes, "exists", slot->exists));
+}
+
+/* The state file read, changed by one recorder, written; then the textfile
+ * rendered from it. */
+static int record(const char *metrics_file, const char *state_dir, const zb_metrics_run *run,
+                  const zb_metrics_remote *remotes, size_t remote_count, const zb_metrics_slot *slot)
 {
     if (!metrics_file || !*metrics_file)
         return 0;
@@ -192,7 +221,10 @@ int zb_metrics_record(const char *metrics_file, const char *state_dir, const zb_
     if (rc < 0)
         return rc;
     json_t *state = state_load(state_path);
-    state_record(state, run, remotes, remote_count);
+    if (run)
+        state_record(state, run, remotes, remote_count);
+    if (slot)
+        state_record_slot(state, slot);
     char *text = json_dumps(state, JSON_INDENT(1) | JSON_SORT_KEYS);
     rc = text ? zb_fs_write_file_atomic(state_path, text, strlen(text), 0600) : zb_error_set(ZB_ENOMEM, "out of memory");
     free(text);
@@ -202,4 +234,15 @@ int zb_metrics_record(const char *metrics_file, const char *state_dir, const zb_
     zb_buf_free(&m);
     json_decref(state);
     return rc;
+}
+
+int zb_metrics_record(const char *metrics_file, const char *state_dir, const zb_metrics_run *run,
+                      const zb_metrics_remote *remotes, size_t remote_count)
+{
+    return record(metrics_file, state_dir, run, remotes, remote_count, NULL);
+}
+
+int zb_metrics_record_slot(const char *metrics_file, const char *state_dir, const zb_metrics_slot *slot)
+{
+    return record(metrics_file, state_dir, NULL, NULL, 0, slot);
 }

@@ -169,7 +169,7 @@ static void lock_holder(char *out, size_t size, int fd)
 
 /* Polls rather than blocking in flock(): a wait must end at its deadline
  * and on SIGINT/SIGTERM, and a blocked flock() would see neither. */
-static int lock_wait(int fd, const char *repo, int wait_seconds)
+static int lock_wait(int fd, const char *what, int wait_seconds)
 {
     double deadline = zb_time_monotonic() + wait_seconds;
     int told = 0;
@@ -178,21 +178,21 @@ static int lock_wait(int fd, const char *repo, int wait_seconds)
         if (flock(fd, LOCK_EX | LOCK_NB) == 0)
             return 0;
         if (errno != EWOULDBLOCK)
-            return zb_error_errno(ZB_EIO, errno, "cannot lock repository %s", repo);
+            return zb_error_errno(ZB_EIO, errno, "cannot lock %s", what);
         lock_holder(holder, sizeof(holder), fd);
         if (zb_interrupted())
-            return zb_error_set(ZB_EINTR, "interrupted while waiting for repository %s (pid %s)", repo, holder);
+            return zb_error_set(ZB_EINTR, "interrupted while waiting for %s (pid %s)", what, holder);
         if (zb_time_monotonic() >= deadline)
             break;
         if (!told) {
             char limit[32];
             zb_format_duration(limit, sizeof(limit), wait_seconds);
-            zb_log_warn("repository %s is in use by another run (pid %s); waiting up to %s for it", repo, holder, limit);
+            zb_log_warn("%s is in use by another run (pid %s); waiting up to %s for it", what, holder, limit);
             told = 1;
         }
         usleep(200 * 1000);
     }
-    zb_error_set(ZB_ELOCKED, "repository %s is in use by another run (pid %s)%s", repo, holder,
+    zb_error_set(ZB_ELOCKED, "%s is in use by another run (pid %s)%s", what, holder,
                  told ? " after waiting for it" : "");
     return zb_error_hint("wait for it to finish (--lock-wait DURATION waits by itself); a run that died releases the "
                          "lock by itself");
@@ -201,13 +201,20 @@ static int lock_wait(int fd, const char *repo, int wait_seconds)
 int zb_repo_lock_take(zb_repo_lock **out, const char *repo, int wait_seconds)
 {
     *out = NULL;
-    char path[4096];
+    char path[4096], what[4096 + 16];
     if (snprintf(path, sizeof(path), "%s/%s", repo, LOCK_NAME) >= (int)sizeof(path))
         return zb_error_set(ZB_EUSAGE, "repository path too long: %s", repo);
+    snprintf(what, sizeof(what), "repository %s", repo);
+    return zb_repo_lock_take_file(out, path, what, wait_seconds);
+}
+
+int zb_repo_lock_take_file(zb_repo_lock **out, const char *path, const char *what, int wait_seconds)
+{
+    *out = NULL;
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
-        return zb_error_errno(ZB_EIO, errno, "cannot open the repository lock %s", path);
-    int rc = lock_wait(fd, repo, wait_seconds);
+        return zb_error_errno(ZB_EIO, errno, "cannot open the lock %s", path);
+    int rc = lock_wait(fd, what, wait_seconds);
     if (rc < 0) {
         close(fd);
         return rc;

@@ -165,3 +165,15 @@ zb_pg_fixture_restore() {
         if diff -q data.src data.copy >/dev/null; then zb_pass; else zb_fail "pg_dump rows differ"; fi
     fi
 }
+
+# zb_pg_wait_confirmed SLOT LSN: waits (up to a minute) until the logical slot
+# confirmed LSN, that is until the changes before it are durable for its
+# consumer; 1 if it never did.
+zb_pg_wait_confirmed() {
+    local i
+    for i in $(seq 1 240); do
+        [ "$(zb_psql -At -c "SELECT coalesce(confirmed_flush_lsn >= '$2', false) FROM pg_replication_slots WHERE slot_name = '$1'")" = t ] && return 0
+        sleep 0.25
+    done
+    return 1
+}

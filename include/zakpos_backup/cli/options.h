@@ -17,6 +17,9 @@ typedef struct zb_strv {
 } zb_strv;
 
 int zb_strv_push(zb_strv *v, const char *item);
+/* Each word of a space-separated list (a configuration value), pushed onto
+ * v; the words live in *copy, which the caller frees after v. */
+int zb_strv_push_words(zb_strv *v, char **copy, const char *list);
 void zb_strv_free(zb_strv *v);
 
 int zb_cli_parse_int(int *out, const char *text, const char *option, int min, int max);

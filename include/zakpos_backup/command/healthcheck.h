@@ -7,6 +7,8 @@
 typedef struct zb_healthcheck_request {
     const char *repo;    /* NULL: repository.path */
     int max_age_seconds; /* -1: daemon.healthcheck_max_age */
+    const char *slot;    /* NULL: follow.slot */
+    int max_lag_seconds; /* -1: follow.max_lag */
 } zb_healthcheck_request;
 /* Exit 0 when the last successful backup is recent enough. */
 int zb_healthcheck_run(zb_context *ctx, const zb_healthcheck_request *req);

@@ -77,6 +77,16 @@ typedef struct zb_config {
     char *webhook_url;     /* a secret: it often carries a token */
     int webhook_on_success;
     int lock_wait_seconds; /* run and daemon: how long a job waits for a busy repository */
+    /* [follow] */
+    int follow_enabled;                /* the daemon runs the follower and watches its slot */
+    char *follow_slot;
+    int follow_segment_seconds;
+    long long follow_segment_bytes;
+    char *follow_replica_identity_full; /* space-separated schema.table */
+    char *follow_exclude_tables;        /* space-separated schema.table */
+    int follow_max_lag_seconds;         /* healthcheck */
+    long long follow_slot_max_wal_bytes; /* the daemon's slot watcher */
+    int follow_slot_max_age_seconds;
     /* [job NAME] */
     zb_config_job jobs[ZB_CONFIG_MAX_JOBS];
     size_t job_count;

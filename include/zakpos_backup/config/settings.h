@@ -23,6 +23,7 @@ typedef enum zb_setting_type {
     ZB_SETTING_DURATION,    /* seconds, from min to max */
     ZB_SETTING_WITHIN,      /* a retention span such as 2y6m */
     ZB_SETTING_SWITCH,      /* a flag without a value */
+    ZB_SETTING_SIZE,        /* bytes (256K, 64M, 2G), from min to max; a long long field */
 } zb_setting_type;
 
 enum {

@@ -29,6 +29,17 @@ typedef struct zb_metrics_remote {
  * and rewrites metrics_file; nothing when metrics_file is empty. */
 int zb_metrics_record(const char *metrics_file, const char *state_dir, const zb_metrics_run *run,
                       const zb_metrics_remote *remotes, size_t remote_count);
+/* The follower's slot as the daemon's watcher saw it. */
+typedef struct zb_metrics_slot {
+    const char *slot;
+    int exists;
+    double lag_bytes, lag_seconds, confirmed_lsn, retained_bytes;
+} zb_metrics_slot;
+
+/* Records the slot's figures and rewrites metrics_file (nothing when it is
+ * empty): zakpos_backup_follow_{lag_bytes,lag_seconds,confirmed_lsn,
+ * retained_wal_bytes,slot_exists}{slot=...}. */
+int zb_metrics_record_slot(const char *metrics_file, const char *state_dir, const zb_metrics_slot *slot);
 /* Appends text as a label value of the exposition format: \ " and newline
  * escaped as \\ \" \n. */
 int zb_metrics_label_value(zb_buf *b, const char *text);

@@ -36,6 +36,10 @@ typedef struct zb_repo_lock zb_repo_lock;
  * with ZB_ELOCKED naming the holder. Only commands that change the
  * repository take it: list, healthcheck and prune --dry-run read without. */
 int zb_repo_lock_take(zb_repo_lock **out, const char *repo, int wait_seconds);
+/* The same lock on another file: a chain's (pitr/<chain>.lock), which its
+ * follower holds while it writes and prune while it removes the chain;
+ * `what` names it in messages ("chain X"). */
+int zb_repo_lock_take_file(zb_repo_lock **out, const char *path, const char *what, int wait_seconds);
 void zb_repo_lock_release(zb_repo_lock *lock);
 /* Under the lock: removes the hidden temporary archives (".partial") of
  * runs that died, logging each; those of live writers are kept. */

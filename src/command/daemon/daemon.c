@@ -1,4 +1,5 @@
 #include "zakpos_backup/command/daemon.h"
+#include "zakpos_backup/command/daemon_follower.h"
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/common/error.h"
@@ -34,7 +35,16 @@ static const char help[] =
     "time zone included). A run whose repository another run holds waits for it\n"
     "up to --lock-wait DURATION (default daemon.lock_wait, 1h). On SIGTERM the\n"
     "running jobs are asked to stop (they remove partial archives and restart\n"
-    "the containers they stopped) and the daemon exits 0.\n";
+    "the containers they stopped) and the daemon exits 0.\n"
+    "\n"
+    "With follow.enabled = yes the daemon also keeps `zakpos-backup follow` running\n"
+    "(restarted 1s, 2s, 4s ... up to 60s after it exits, each exit logged; on\n"
+    "SIGHUP restarted to read the new configuration; on SIGTERM given 30s to\n"
+    "publish what it holds, then killed) and every 5s reads its replication slot,\n"
+    "even while the follower is down: the lag goes to the metrics textfile and to\n"
+    "daemon.state_dir for healthcheck, and past follow.slot_max_wal_size or\n"
+    "follow.slot_max_age the slot is dropped (logged, sent to the webhook) and the\n"
+    "next follower starts a new chain.\n";
 
 typedef struct scheduled {
     char name[128];
@@ -51,7 +61,7 @@ typedef struct schedule {
 
 /* All or nothing: the new zone is taken only with the schedule computed in
  * it; any error leaves the zone and the schedule the daemon had. */
-static int load(schedule *s, const zb_context *ctx, const schedule *previous)
+static int load(schedule *s, zb_config *kept, const zb_context *ctx, const schedule *previous)
 {
     zb_config c;
     int rc = zb_context_config_fresh(&c, ctx);
@@ -79,11 +89,14 @@ static int load(schedule *s, const zb_context *ctx, const schedule *previous)
         if (rc < 0)
             zb_error_context("job %s", j->name);
     }
-    zb_config_free(&c);
     if (rc == 0) {
         *s = fresh;
         free(zone_before);
+        /* the follower service reads it as long as it is current */
+        zb_config_free(kept);
+        *kept = c;
     } else {
+        zb_config_free(&c);
         zb_time_zone_restore(zone_before);
     }
     return rc;
@@ -104,38 +117,17 @@ static void log_next(const scheduled *j)
 static pid_t start_run(const scheduled *j, const char *self, const char *config_file, int random_delay,
                        const char *lock_wait)
 {
-    pid_t pid = fork();
-    if (pid != 0)
-        return pid;
-    if (random_delay > 0)
-        sleep((unsigned)(rand() % (random_delay + 1)));
-    char *argv[10];
-    int n = 0;
-    argv[n++] = (char *)self;
-    if (config_file)
-        argv[n++] = "--config", argv[n++] = (char *)config_file;
-    /* the runs log as the daemon does (a child's stderr is no terminal) */
-    argv[n++] = "--log-format", argv[n++] = zb_log_is_json() ? "json" : "text";
-    argv[n++] = "run";
-    argv[n++] = (char *)j->name;
-    if (lock_wait)
-        argv[n++] = "--lock-wait", argv[n++] = (char *)lock_wait;
-    argv[n] = NULL;
-    /* secrets taken from the daemon's environment reach the run through
-     * memory files, never through its environment */
-    if (zb_secret_env_hand_down() < 0) {
-        zb_log_last_error();
-        _exit(1);
-    }
-    execv("/proc/self/exe", argv);
-    _exit(127);
+    const char *args[] = {"run", j->name, lock_wait ? "--lock-wait" : NULL, lock_wait, NULL};
+    return zb_daemon_spawn(self, config_file, args, random_delay);
 }
 
-static void reap(schedule *s)
+static void reap(schedule *s, zb_follower_service *follower)
 {
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (zb_follower_service_reaped(follower, pid, status))
+            continue;
         for (size_t i = 0; i < s->count; i++) {
             if (s->jobs[i].running != pid)
                 continue;
@@ -198,22 +190,31 @@ int zb_daemon_run(zb_context *ctx, const zb_daemon_request *req)
     const char *lock_wait = req->lock_wait;
     const char *config_file = ctx->config_file; /* handed to each run, which reads it itself */
     schedule s;
-    int rc = load(&s, ctx, NULL);
+    zb_config config;
+    memset(&config, 0, sizeof(config));
+    int rc = load(&s, &config, ctx, NULL);
     if (rc != 0)
         return rc;
-    if (s.count == 0)
+    if (s.count == 0 && !config.follow_enabled) {
+        zb_config_free(&config);
         return zb_error_set(ZB_ECONFIG, "the configuration has no jobs to run");
+    }
+    zb_follower_service follower;
+    zb_follower_service_init(&follower, req->self, config_file);
+    follower.config = &config;
     zb_progress_enable(0);
     srand((unsigned)(time(NULL) ^ getpid()));
-    zb_log_info("daemon started with %zu job%s", s.count, s.count == 1 ? "" : "s");
+    zb_log_info("daemon started with %zu job%s%s", s.count, s.count == 1 ? "" : "s",
+                config.follow_enabled ? " and the follower" : "");
     for (size_t i = 0; i < s.count; i++)
         log_next(&s.jobs[i]);
     while (!zb_interrupted()) {
-        reap(&s);
+        reap(&s, &follower);
         if (zb_reload_requested()) {
             schedule fresh;
-            if (load(&fresh, ctx, &s) == 0) {
+            if (load(&fresh, &config, ctx, &s) == 0) {
                 s = fresh;
+                zb_follower_service_reload(&follower, &config);
                 zb_log_info("configuration reloaded: %zu job%s", s.count, s.count == 1 ? "" : "s");
                 for (size_t i = 0; i < s.count; i++)
                     log_next(&s.jobs[i]);
@@ -240,11 +241,14 @@ int zb_daemon_run(zb_context *ctx, const zb_daemon_request *req)
                 j->next = now + 86400L * 366 * 8; /* never again (checked at load) */
             log_next(j);
         }
+        zb_follower_service_tick(&follower);
         sleep(1); /* a signal ends it early */
     }
     int sig = zb_interrupted();
     zb_log_info("signal %d: stopping", sig);
+    zb_follower_service_stop(&follower);
     stop_runs(&s, SIGTERM);
+    zb_config_free(&config);
     zb_log_info("daemon stopped");
     return 0;
 }

@@ -49,7 +49,8 @@ int zb_drill_pitr_choose(zb_drill_pitr *p, const char *const *archives, size_t c
 int zb_drill_pitr_replay(zb_drill_pitr *p, const zb_rehearse_options *ro, const char *db)
 {
     zb_pitr_replay_options o = {p->repo, p->start.base, &ro->keys, ro->pg_conninfo, ro->pg_password_file, db, NULL,
-                                p->target, p->start.snapshot};
+                                p->target, NULL, p->start.snapshot,
+                                json_string_value(json_object_get(p->start.position, "lsn"))};
     zb_log_info("drill: replaying chain %s into %s up to %s", json_string_value(json_object_get(p->start.base, "chain")),
                 db, p->until_text);
     double started = zb_time_monotonic();

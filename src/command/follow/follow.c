@@ -4,6 +4,7 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/build.h"
+#include "zakpos_backup/config/config.h"
 #include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/pitr/follow.h"
@@ -14,7 +15,7 @@
 #include <string.h>
 
 static const char help[] =
-    "usage: zakpos-backup follow --repo DIR --pg CONNINFO\n"
+    "usage: zakpos-backup [--config FILE] follow [--repo DIR] [--pg CONNINFO]\n"
     "           (--recipient PUBFILE... | --passphrase-file FILE | --no-encryption)\n"
     "           [--segment-seconds N] [--segment-size SIZE] [--slot NAME]\n"
     "           [--replica-identity-full SCHEMA.TABLE...] [--exclude-table SCHEMA.TABLE...]\n"
@@ -28,7 +29,12 @@ static const char help[] =
     "resume where the last durable segment ends. The server learns that a change\n"
     "may be released only once its segment is on disk. Runs until SIGINT/SIGTERM,\n"
     "then publishes the complete transactions it holds.\n"
-    "The server needs wal_level=logical.\n"
+    "The server needs wal_level=logical. A dropped connection or a server restart\n"
+    "is waited out (reconnecting after 1s, 2s, 4s ... up to 60s) and the stream\n"
+    "resumes from the newest published segment. What the command line does not\n"
+    "say comes from the configuration: repository.*, postgres.* and follow.*\n"
+    "(docs/CONFIG.md); a list flag replaces the configured list. The daemon runs\n"
+    "this command as a service when follow.enabled is yes.\n"
     "\n"
     "  --repo DIR               the repository folder (created if missing)\n"
     "  --pg CONNINFO            the database (as for backup)\n"
@@ -48,11 +54,6 @@ static const char help[] =
 
 enum {
     OPT_PG_NAME = ZB_OPT_COMMAND_BASE,
-    OPT_SLOT,
-    OPT_SEGMENT_SECONDS,
-    OPT_SEGMENT_SIZE,
-    OPT_FULL_IDENTITY,
-    OPT_EXCLUDE,
     OPT_NO_ENCRYPTION,
     OPT_STOP,
 };
@@ -65,7 +66,49 @@ typedef struct follow_request {
     const char *pg_name;
     char *dbname;
     int pg_selected, stop;
+    int protection_given;                  /* a protection flag replaces the configured protection */
+    char *words[3];                        /* the configured lists' words (the strv point into them) */
 } follow_request;
+
+/* What the command line left unsaid comes from the configuration's rows of
+ * the same settings, so the daemon's follower and one run by hand with the
+ * same file behave alike. A list given on the command line replaces the
+ * configured one. */
+static int apply_config(follow_request *req, const zb_config *c)
+{
+    zb_pitr_follow_options *o = &req->o;
+    int rc = 0;
+    if (!o->repo)
+        o->repo = c->repo;
+    if (!o->pg.conninfo)
+        o->pg.conninfo = c->pg_conninfo;
+    if (!o->pg.password_file && c->pg_password_file && *c->pg_password_file)
+        o->pg.password_file = c->pg_password_file;
+    if (o->pg.jobs == 0 && c->pg_jobs > 0)
+        o->pg.jobs = c->pg_jobs;
+    if (!o->name)
+        o->name = c->archive_name;
+    if (!o->slot)
+        o->slot = c->follow_slot;
+    if (o->segment_seconds == 0)
+        o->segment_seconds = c->follow_segment_seconds;
+    if (o->segment_bytes == 0)
+        o->segment_bytes = (size_t)c->follow_segment_bytes;
+    if (req->full_identity.count == 0)
+        rc = zb_strv_push_words(&req->full_identity, &req->words[0], c->follow_replica_identity_full);
+    if (rc == 0 && req->exclude.count == 0)
+        rc = zb_strv_push_words(&req->exclude, &req->words[1], c->follow_exclude_tables);
+    if (rc == 0 && !req->protection_given) {
+        rc = zb_strv_push_words(&req->recipients, &req->words[2], c->recipients);
+        if (c->passphrase_file && *c->passphrase_file)
+            o->write.keys.passphrase_file = c->passphrase_file;
+    }
+    /* as `run` does: a signing key goes with recipients only */
+    if (rc == 0 && !o->write.keys.signing_key_file && req->recipients.count > 0 && c->signing_key_file &&
+        *c->signing_key_file)
+        o->write.keys.signing_key_file = c->signing_key_file;
+    return rc;
+}
 
 static int parse_option(follow_request *req, int opt)
 {
@@ -76,16 +119,17 @@ static int parse_option(follow_request *req, int opt)
     case OPT_PG_NAME: req->pg_name = optarg; return 0;
     case ZB_SETTING_OPT(ZB_SET_PG_PASSWORD_FILE): o->pg.password_file = optarg; return 0;
     case ZB_SETTING_OPT(ZB_SET_PG_JOBS): return zb_cli_parse_int(&o->pg.jobs, optarg, "--jobs", 1, 64);
-    case OPT_SLOT: o->slot = optarg; return 0;
-    case OPT_SEGMENT_SECONDS: return zb_cli_parse_int(&o->segment_seconds, optarg, "--segment-seconds", 1, 86400);
-    case OPT_SEGMENT_SIZE: return zb_cli_parse_size(&o->segment_bytes, optarg, "--segment-size");
-    case OPT_FULL_IDENTITY: return zb_strv_push(&req->full_identity, optarg);
-    case OPT_EXCLUDE: return zb_strv_push(&req->exclude, optarg);
+    case ZB_SETTING_OPT(ZB_SET_FOLLOW_SLOT): o->slot = optarg; return 0;
+    case ZB_SETTING_OPT(ZB_SET_FOLLOW_SEGMENT_SECONDS):
+        return zb_cli_parse_int(&o->segment_seconds, optarg, "--segment-seconds", 1, 86400);
+    case ZB_SETTING_OPT(ZB_SET_FOLLOW_SEGMENT_SIZE): return zb_cli_parse_size(&o->segment_bytes, optarg, "--segment-size");
+    case ZB_SETTING_OPT(ZB_SET_FOLLOW_REPLICA_IDENTITY_FULL): return zb_strv_push(&req->full_identity, optarg);
+    case ZB_SETTING_OPT(ZB_SET_FOLLOW_EXCLUDE_TABLES): return zb_strv_push(&req->exclude, optarg);
     case ZB_SETTING_OPT(ZB_SET_NAME): o->name = optarg; return 0;
-    case ZB_SETTING_OPT(ZB_SET_RECIPIENTS): return zb_strv_push(&req->recipients, optarg);
+    case ZB_SETTING_OPT(ZB_SET_RECIPIENTS): return req->protection_given = 1, zb_strv_push(&req->recipients, optarg);
     case ZB_SETTING_OPT(ZB_SET_SIGNING_KEY_FILE): o->write.keys.signing_key_file = optarg; return 0;
-    case ZB_SETTING_OPT(ZB_SET_PASSPHRASE_FILE): o->write.keys.passphrase_file = optarg; return 0;
-    case OPT_NO_ENCRYPTION: o->write.keys.no_encryption = 1; return 0;
+    case ZB_SETTING_OPT(ZB_SET_PASSPHRASE_FILE): req->protection_given = 1; o->write.keys.passphrase_file = optarg; return 0;
+    case OPT_NO_ENCRYPTION: req->protection_given = 1; o->write.keys.no_encryption = 1; return 0;
     case OPT_STOP: req->stop = 1; return 0;
     case ZB_OPT_HELP: fputs(help, stdout); return 1;
     default: return UNKNOWN_OPTION;
@@ -109,15 +153,10 @@ static int check_protection(follow_request *req)
     return 0;
 }
 
-static int parse(follow_request *req, int argc, char **argv)
+static int parse(follow_request *req, zb_context *ctx, int argc, char **argv)
 {
     static const struct option local[] = {
         {"pg-name", required_argument, NULL, OPT_PG_NAME},
-        {"slot", required_argument, NULL, OPT_SLOT},
-        {"segment-seconds", required_argument, NULL, OPT_SEGMENT_SECONDS},
-        {"segment-size", required_argument, NULL, OPT_SEGMENT_SIZE},
-        {"replica-identity-full", required_argument, NULL, OPT_FULL_IDENTITY},
-        {"exclude-table", required_argument, NULL, OPT_EXCLUDE},
         {"no-encryption", no_argument, NULL, OPT_NO_ENCRYPTION},
         {"stop", no_argument, NULL, OPT_STOP},
         {"help", no_argument, NULL, ZB_OPT_HELP},
@@ -134,12 +173,11 @@ static int parse(follow_request *req, int argc, char **argv)
         return rc;
     if (optind < argc)
         return zb_cli_usage_error("follow", "unexpected argument '%s'", argv[optind]);
-    if (!req->pg_selected)
-        return zb_cli_usage_error("follow", "--pg CONNINFO is required");
+    const zb_config *config = NULL;
+    if ((rc = zb_context_config(&config, ctx)) < 0 || (rc = apply_config(req, config)) < 0)
+        return rc;
     if (req->stop)
         return 0;
-    if (!req->o.repo)
-        return zb_cli_usage_error("follow", "--repo DIR is required");
     req->dbname = req->pg_name ? NULL : zb_pg_conninfo_dbname(req->o.pg.conninfo);
     req->o.source_name = req->pg_name ? req->pg_name : req->dbname ? req->dbname : "db";
     if ((rc = zb_manifest_check_source_name(req->o.source_name)) < 0)
@@ -151,19 +189,17 @@ static int parse(follow_request *req, int argc, char **argv)
 
 int zb_cmd_follow(zb_context *ctx, int argc, char **argv)
 {
-    (void)ctx; /* follow takes its settings from its command line only */
     follow_request req;
     memset(&req, 0, sizeof(req));
-    req.o.name = "zakpos";
     req.o.write.zstd_workers = 0; /* segments are small: one thread is plenty and keeps the follower light */
-    req.o.segment_seconds = ZB_PITR_DEFAULT_SEGMENT_SECONDS;
-    req.o.segment_bytes = ZB_PITR_DEFAULT_SEGMENT_BYTES;
-    int rc = parse(&req, argc, argv);
+    int rc = parse(&req, ctx, argc, argv);
     if (rc == 0)
         rc = req.stop ? zb_pitr_follow_stop(&req.o) : zb_pitr_follow(&req.o);
     zb_strv_free(&req.recipients);
     zb_strv_free(&req.full_identity);
     zb_strv_free(&req.exclude);
     free(req.dbname);
+    for (size_t i = 0; i < ZB_ARRAY_LEN(req.words); i++)
+        free(req.words[i]);
     return rc > 0 ? 0 : rc;
 }

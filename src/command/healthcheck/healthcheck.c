@@ -1,4 +1,5 @@
 #include "zakpos_backup/command/healthcheck.h"
+#include "zakpos_backup/command/daemon_follower.h"
 #include "zakpos_backup/archive/header.h"
 #include "zakpos_backup/cli/options.h"
 #include "zakpos_backup/config/settings.h"
@@ -7,6 +8,7 @@
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/config/config.h"
 #include "zakpos_backup/repo/repo.h"
+#include "zakpos_backup/source/pg/pitr/watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,9 +31,15 @@ static const char help[] =
     "future count: a file merely named like an archive does not. For Docker's\n"
     "HEALTHCHECK and for monitoring. Defaults come from the configuration:\n"
     "repository.path and daemon.healthcheck_max_age (26h). Takes no lock.\n"
+    "With follow.enabled, also unhealthy when the follower's slot has changes\n"
+    "unconfirmed for longer than follow.max_lag (5m), or when the daemon's slot\n"
+    "watcher (every 5s) last looked more than 10s longer ago than that (its\n"
+    "record in daemon.state_dir).\n"
     "\n"
     "  --repo DIR          the repository\n"
-    "  --max-age DURATION  e.g. 26h, 90m, 2d\n";
+    "  --max-age DURATION  e.g. 26h, 90m, 2d\n"
+    "  --slot NAME         the follower's slot (default follow.slot)\n"
+    "  --max-lag DURATION  the follower's lag limit (default follow.max_lag)\n";
 
 /* An archive named for a time this far ahead of the clock is not trusted:
  * the name is all that dates it, and a clock is seldom off by more. */
@@ -95,13 +103,18 @@ int zb_cmd_healthcheck(zb_context *ctx, int argc, char **argv)
     struct option options[64];
     if (zb_settings_options(options, ZB_ARRAY_LEN(options), "healthcheck", local) < 0)
         return zb_error_code();
-    zb_healthcheck_request req = {NULL, -1};
+    zb_healthcheck_request req = {NULL, -1, NULL, -1};
     int opt, rc;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
         case ZB_SETTING_OPT(ZB_SET_REPO): req.repo = optarg; break;
         case ZB_SETTING_OPT(ZB_SET_HEALTHCHECK_MAX_AGE):
             if ((rc = zb_cli_parse_duration(&req.max_age_seconds, optarg, "--max-age")) < 0)
+                return rc;
+            break;
+        case ZB_SETTING_OPT(ZB_SET_FOLLOW_SLOT): req.slot = optarg; break;
+        case ZB_SETTING_OPT(ZB_SET_FOLLOW_MAX_LAG):
+            if ((rc = zb_cli_parse_duration(&req.max_lag_seconds, optarg, "--max-lag")) < 0)
                 return rc;
             break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
@@ -111,6 +124,38 @@ int zb_cmd_healthcheck(zb_context *ctx, int argc, char **argv)
     if (optind < argc)
         return zb_cli_usage_error("healthcheck", "unexpected argument '%s'", argv[optind]);
     return zb_healthcheck_run(ctx, &req);
+}
+
+/* The follower's lag as the daemon's slot watcher last saw it: 0 and the
+ * healthy part of the line, or ZB_EFAIL with the unhealthy line printed. */
+static int follower_lag(char *healthy, size_t healthy_size, const zb_config *c, const zb_healthcheck_request *req)
+{
+    const char *slot = req->slot ? req->slot : c->follow_slot;
+    int max_lag = req->max_lag_seconds >= 0 ? req->max_lag_seconds : c->follow_max_lag_seconds;
+    double observed = 0, lag = 0, now = (double)time(NULL);
+    char limit[32], lag_text[32], seen_text[32];
+    zb_format_duration(limit, sizeof(limit), max_lag);
+    int rc = zb_pitr_watch_load(&observed, &lag, c->state_dir, slot);
+    if (rc < 0)
+        return rc;
+    if (observed <= 0) {
+        printf("unhealthy: the daemon never watched the follower's slot %s\n", slot);
+        return zb_error_set(ZB_EFAIL, "no record of the follower's slot %s in %s", slot, c->state_dir);
+    }
+    zb_format_duration(lag_text, sizeof(lag_text), lag);
+    zb_format_duration(seen_text, sizeof(seen_text), now > observed ? now - observed : 0);
+    /* the watcher looks every few seconds: a record older than the limit
+     * plus two looks means it stopped looking */
+    if (now - observed > max_lag + 2 * ZB_FOLLOWER_WATCH_SECONDS) {
+        printf("unhealthy: the follower's slot %s was last watched %s ago (limit %s)\n", slot, seen_text, limit);
+        return zb_error_set(ZB_EFAIL, "the follower's slot %s was last watched %s ago (limit %s)", slot, seen_text, limit);
+    }
+    if (lag > max_lag) {
+        printf("unhealthy: the follower's slot %s is %s behind (limit %s)\n", slot, lag_text, limit);
+        return zb_error_set(ZB_EFAIL, "the follower's slot %s is %s behind (limit %s)", slot, lag_text, limit);
+    }
+    snprintf(healthy, healthy_size, "; follower %s behind (limit %s)", lag_text, limit);
+    return 0;
 }
 
 int zb_healthcheck_run(zb_context *ctx, const zb_healthcheck_request *req)
@@ -139,8 +184,11 @@ int zb_healthcheck_run(zb_context *ctx, const zb_healthcheck_request *req)
             double age = difftime(time(NULL), newest->created);
             char age_text[32];
             zb_format_duration(age_text, sizeof(age_text), age < 0 ? 0 : age);
-            if (age <= max_age) {
-                printf("healthy: last backup %s ago (%s; limit %s)\n", age_text, newest->name, limit);
+            char follower[160] = "";
+            if (age <= max_age && config->follow_enabled && (rc = follower_lag(follower, sizeof(follower), config, req)) < 0) {
+                /* said on stdout by follower_lag */
+            } else if (age <= max_age) {
+                printf("healthy: last backup %s ago (%s; limit %s)%s\n", age_text, newest->name, limit, follower);
             } else {
                 printf("unhealthy: last backup %s ago (%s; limit %s)\n", age_text, newest->name, limit);
                 rc = zb_error_set(ZB_EFAIL, "the last successful backup is %s old (limit %s)", age_text, limit);

@@ -7,6 +7,7 @@
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/repo/index.h"
 #include "zakpos_backup/repo/repo.h"
+#include "zakpos_backup/source/pg/pitr/window.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -22,7 +23,10 @@ static const char help[] =
     "(verify --restore or drill; 'never', or 'FAILED' when the last try found\n"
     "differences) and its sources (from the repository index). Needs no key.\n"
     "Unfinished archives (hidden '.partial' files of a run in progress or\n"
-    "interrupted) are never listed.\n"
+    "interrupted) are never listed. When the repository holds change-stream\n"
+    "chains (`follow`), a second table shows each chain's recoverable window:\n"
+    "its base archive, from the base snapshot's time to the last segment's last\n"
+    "commit, and its segment count (with --json: \"window\" on the base archive).\n"
     "\n"
     "  --json    one JSON array on stdout instead of a table\n"
     "  --rebuild-index (--key FILE | --passphrase-file FILE)\n"
@@ -102,33 +106,65 @@ static int rebuild_index(const char *repo, const zb_repo_list *list, const zb_re
 
 /* The table's columns; SIZE is right-aligned, the last one is not padded. */
 enum { COL_ARCHIVE, COL_CREATED, COL_SIZE, COL_PROTECTION, COL_VERIFIED, COL_SOURCES, COLUMNS };
+static const char *const archive_heads[COLUMNS] = {"ARCHIVE", "CREATED", "SIZE", "PROTECTION", "VERIFIED", "SOURCES"};
+/* The change-stream chains' windows: from the base snapshot to the last segment's last commit. */
+enum { CHAIN_COLUMNS = 5 };
+static const char *const chain_heads[CHAIN_COLUMNS] = {"CHAIN", "BASE", "FROM", "UNTIL", "SEGMENTS"};
 
 /* Each column as wide as its widest cell, so a long protection name or
- * archive name never pushes the columns after it out of line. */
-static void print_table(json_t *rows)
+ * archive name never pushes the columns after it out of line; column
+ * `right` (-1: none) is right-aligned. */
+static void print_table(json_t *rows, const char *const *heads, int columns, int right)
 {
-    static const char *const heads[COLUMNS] = {"ARCHIVE", "CREATED", "SIZE", "PROTECTION", "VERIFIED", "SOURCES"};
-    int width[COLUMNS];
-    for (int c = 0; c < COLUMNS; c++)
+    int width[(int)COLUMNS > (int)CHAIN_COLUMNS ? (int)COLUMNS : (int)CHAIN_COLUMNS];
+    for (int c = 0; c < columns; c++)
         width[c] = (int)strlen(heads[c]);
     size_t r;
     json_t *row;
     json_array_foreach(rows, r, row) {
-        for (int c = 0; c < COLUMNS; c++) {
+        for (int c = 0; c < columns; c++) {
             int w = (int)strlen(json_string_value(json_array_get(row, (size_t)c)));
             width[c] = w > width[c] ? w : width[c];
         }
     }
     for (size_t i = 0; i <= json_array_size(rows); i++) {
         json_t *cells = i ? json_array_get(rows, i - 1) : NULL;
-        for (int c = 0; c < COLUMNS; c++) {
+        for (int c = 0; c < columns; c++) {
             const char *text = cells ? json_string_value(json_array_get(cells, (size_t)c)) : heads[c];
-            if (c == COLUMNS - 1)
+            if (c == columns - 1)
                 printf("%s\n", text);
             else
-                printf(c == COL_SIZE ? "%*s  " : "%-*s  ", width[c], text);
+                printf(c == right ? "%*s  " : "%-*s  ", width[c], text);
         }
     }
+}
+
+/* Each chain's window: a row of the text table, and "window" on its base
+ * archive's JSON object (the document stays one array of archives). */
+static int chain_windows(json_t *chain_rows, json_t *archives, const char *repo)
+{
+    zb_pitr_chain_info *chains = NULL;
+    size_t count = 0;
+    int rc = zb_pitr_chains_scan(&chains, &count, repo);
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        const zb_pitr_chain_info *c = &chains[i];
+        char from[32], segments[32];
+        zb_time_format_iso(from, sizeof(from), c->from);
+        snprintf(segments, sizeof(segments), "%zu", c->segments);
+        const char *until = c->last_commit ? c->last_commit : from;
+        json_array_append_new(chain_rows, json_pack("[s, s, s, s, s]", c->name, c->base ? c->base : "-", from, until,
+                                                    segments));
+        size_t k;
+        json_t *a;
+        json_array_foreach(archives, k, a) {
+            if (c->base && strcmp(json_string_value(json_object_get(a, "name")), c->base) == 0)
+                json_object_set_new(a, "window", json_pack("{s:s, s:s, s:s, s:I, s:b}", "chain", c->name, "from", from,
+                                                           "until", until, "segments", (json_int_t)c->segments,
+                                                           "following", c->active));
+        }
+    }
+    zb_pitr_chains_free(chains, count);
+    return rc;
 }
 
 int zb_cmd_list(zb_context *ctx, int argc, char **argv)
@@ -207,8 +243,16 @@ int zb_list_run(zb_context *ctx, zb_list_request *req)
                                               verified_text(verified), sources_text(json_object_get(record, "sources"))));
         json_array_append_new(all, h);
     }
+    json_t *chain_rows = json_array();
+    if (rc == 0)
+        rc = chain_windows(chain_rows, all, repo);
     if (rc == 0 && !as_json)
-        print_table(rows);
+        print_table(rows, archive_heads, COLUMNS, COL_SIZE);
+    if (rc == 0 && !as_json && json_array_size(chain_rows)) {
+        printf("\n");
+        print_table(chain_rows, chain_heads, CHAIN_COLUMNS, -1);
+    }
+    json_decref(chain_rows);
     if (rc == 0 && as_json) {
         char *text = json_dumps(all, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (text)

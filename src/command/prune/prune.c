@@ -12,6 +12,8 @@
 #include "zakpos_backup/repo/repo.h"
 #include "zakpos_backup/repo/retention.h"
 #include "zakpos_backup/source/docker/helper.h"
+#include "zakpos_backup/source/pg/pitr/segment.h"
+#include "zakpos_backup/source/pg/pitr/window.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -58,7 +60,14 @@ static const char help[] =
     "remove, or would-remove. Holds the repository lock while it removes.\n"
     "Unless --dry-run, also removes what killed runs left: hidden .partial\n"
     "archives in DIR and (when this host has a Docker daemon) their helper\n"
-    "containers, logging each.\n";
+    "containers, logging each.\n"
+    "\n"
+    "Change-stream chains (`follow`, DIR/pitr/<chain>/): every kept archive's\n"
+    "window runs up to the next kept archive, so a chain is kept (and its base\n"
+    "archive with it) when any of it lies at or after the oldest kept archive,\n"
+    "or a follower writes it; the others are removed, one line each\n"
+    "(pitr/<chain>), under the chain's lock, which the follower holds while it\n"
+    "writes: a chain in use stays.\n";
 
 enum { OPT_DRY_RUN = ZB_OPT_COMMAND_BASE };
 
@@ -118,12 +127,17 @@ static int check(const zb_prune_request *req)
  * or drill) is never removed, so a good restore point always exists even
  * when newer archives were never tried or failed. */
 #define KEEP_NEWEST_VERIFIED (1u << 31)
+/* ... nor the base archive of a change-stream chain a kept snapshot needs:
+ * replay starts from it. */
+#define KEEP_CHAIN_BASE (1u << 30)
 
 static void reasons_text(zb_buf *b, unsigned keep, const zb_retention_policy *p)
 {
     zb_buf_reset(b);
     if (keep & KEEP_NEWEST_VERIFIED)
         zb_buf_puts(b, "newest verified by restore");
+    if (keep & KEEP_CHAIN_BASE)
+        zb_buf_printf(b, "%sbase of a needed chain", b->len ? ", " : "");
     for (int r = 0; r < ZB_KEEP_RULES; r++) {
         if (!(keep & (1u << r)))
             continue;
@@ -141,6 +155,74 @@ static int use_configured_zone(zb_context *ctx)
     const zb_config *c = NULL;
     int rc = zb_context_config(&c, ctx);
     return rc < 0 ? rc : zb_config_use_timezone(c);
+}
+
+/* The chains the kept snapshots need (needed[i]), and their base archives
+ * kept with them; keep[] is newest first, as the rules read it. */
+static int plan_chains(int **needed, zb_pitr_chain_info **chains, size_t *chain_count, unsigned *keep,
+                       const zb_repo_list *list, const char *repo)
+{
+    int rc = zb_pitr_chains_scan(chains, chain_count, repo);
+    time_t *kept = rc == 0 ? calloc(list->count + 1, sizeof(*kept)) : NULL;
+    *needed = rc == 0 ? calloc(*chain_count + 1, sizeof(**needed)) : NULL;
+    if (rc == 0 && (!kept || !*needed))
+        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    size_t kept_count = 0;
+    for (size_t i = 0; rc == 0 && i < list->count; i++)
+        if (keep[i])
+            kept[kept_count++] = list->items[list->count - 1 - i].created;
+    if (rc == 0)
+        zb_pitr_chains_needed(*needed, *chains, *chain_count, kept, kept_count);
+    for (size_t c = 0; rc == 0 && c < *chain_count; c++)
+        for (size_t i = 0; (*needed)[c] && (*chains)[c].base && i < list->count; i++)
+            if (strcmp(list->items[list->count - 1 - i].name, (*chains)[c].base) == 0)
+                keep[i] |= KEEP_CHAIN_BASE;
+    free(kept);
+    return rc;
+}
+
+/* A chain no kept snapshot needs goes, under its lock: a follower writing
+ * it holds the lock, and then the chain stays (said, not fatal). */
+static const char *prune_chain(const char *repo, const zb_pitr_chain_info *c, int needed, int dry_run, size_t *removed)
+{
+    if (needed)
+        return "keep";
+    if (dry_run)
+        return "would-remove";
+    zb_repo_lock *lock = NULL;
+    if (zb_pitr_chain_lock(&lock, repo, c->name, 0) < 0) {
+        zb_log_warn("chain %s stays: %s", c->name, zb_error_message());
+        return "keep";
+    }
+    int rc = zb_pitr_chain_remove(repo, c->name);
+    zb_repo_lock_release(lock);
+    if (rc < 0) {
+        zb_log_warn("chain %s: %s", c->name, zb_error_message());
+        return "keep";
+    }
+    (*removed)++;
+    zb_log_detail("removed chain %s (%zu segments)", c->name, c->segments);
+    return "remove";
+}
+
+static void report_chains(zb_context *ctx, json_t *doc, const char *repo, const zb_pitr_chain_info *chains,
+                          const int *needed, size_t count, int dry_run, int as_json)
+{
+    size_t removed = 0;
+    for (size_t c = 0; c < count; c++) {
+        const char *action = prune_chain(repo, &chains[c], needed[c], dry_run, &removed);
+        const char *reasons = strcmp(action, "keep") != 0 ? ""
+                              : chains[c].active       ? "being followed"
+                              : needed[c]              ? "a kept snapshot's window"
+                                                       : "in use";
+        if (as_json)
+            json_array_append_new(doc, json_pack("{s:s, s:s, s:s}", "chain", chains[c].name, "action", action, "reasons",
+                                                 reasons));
+        else
+            zb_context_print(ctx, "%-12s %s/%s%s%s\n", action, ZB_PITR_DIR, chains[c].name, *reasons ? "  " : "", reasons);
+    }
+    if (count)
+        zb_log_info("prune: %zu chains, %zu removed", count, removed);
 }
 
 int zb_cmd_prune(zb_context *ctx, int argc, char **argv)
@@ -169,6 +251,9 @@ int zb_prune_run(zb_context *ctx, const zb_prune_request *req)
     time_t *times = NULL;
     json_t *index = NULL;
     json_t *doc = json_array();
+    zb_pitr_chain_info *chains = NULL;
+    size_t chain_count = 0;
+    int *needed = NULL;
     zb_buf reasons = ZB_BUF_INIT;
     size_t removed = 0;
     /* A dry run changes nothing, so it needs no lock (and works on a
@@ -199,6 +284,8 @@ int zb_prune_run(zb_context *ctx, const zb_prune_request *req)
     for (size_t i = 0; verified && i < list.count; i++)
         if (&list.items[list.count - 1 - i] == verified)
             keep[i] |= KEEP_NEWEST_VERIFIED;
+    if ((rc = plan_chains(&needed, &chains, &chain_count, keep, &list, repo)) < 0)
+        goto done;
     for (size_t i = 0; i < list.count; i++) {
         const zb_repo_archive *a = &list.items[list.count - 1 - i];
         const char *action = keep[i] ? "keep" : dry_run ? "would-remove" : "remove";
@@ -220,6 +307,7 @@ int zb_prune_run(zb_context *ctx, const zb_prune_request *req)
     }
     if (removed && (rc = zb_fs_fsync_dir(repo)) < 0)
         goto done;
+    report_chains(ctx, doc, repo, chains, needed, chain_count, dry_run, as_json);
     if (!dry_run && zb_repo_index_forget_missing(repo) < 0)
         zb_log_warn("%s", zb_error_message()); /* entries of gone archives are ignored anyway */
     if (as_json) {
@@ -230,6 +318,8 @@ int zb_prune_run(zb_context *ctx, const zb_prune_request *req)
     }
     zb_log_info("prune: %zu archives, %zu removed%s", list.count, removed, dry_run ? " (dry run: nothing removed)" : "");
 done:
+    zb_pitr_chains_free(chains, chain_count);
+    free(needed);
     json_decref(doc);
     zb_buf_free(&reasons);
     free(keep);

@@ -47,19 +47,6 @@ static const char help[] =
     "for, up to --lock-wait DURATION (default daemon.lock_wait, 1h), then fails\n"
     "with exit 12. Retention buckets use daemon.timezone, as the daemon does.\n";
 
-/* Each word of a space-separated list, pushed onto v; the words live in
- * *copy, which the caller frees after the request. */
-static int words(zb_strv *v, char **copy, const char *list)
-{
-    if (!(*copy = zb_strdup(list ? list : "")))
-        return zb_error_set(ZB_ENOMEM, "out of memory");
-    int rc = 0;
-    char *save = NULL;
-    for (char *w = strtok_r(*copy, " \t", &save); rc == 0 && w; w = strtok_r(NULL, " \t", &save))
-        rc = zb_strv_push(v, w);
-    return rc;
-}
-
 void zb_run_backup_free(zb_run_backup *b)
 {
     zb_backup_request_free(&b->req);
@@ -77,7 +64,7 @@ int zb_run_backup_request(zb_run_backup *b, const zb_config *c, int lock_wait)
     req->repo = c->repo;
     req->lock_wait = lock_wait;
     req->name = c->archive_name;
-    int rc = words(&req->recipients, &b->recipient_words, c->recipients);
+    int rc = zb_strv_push_words(&req->recipients, &b->recipient_words, c->recipients);
     if (rc == 0 && c->signing_key_file && *c->signing_key_file && c->recipients && *c->recipients)
         req->write.keys.signing_key_file = c->signing_key_file;
     if (c->passphrase_file && *c->passphrase_file)
@@ -93,7 +80,7 @@ int zb_run_backup_request(zb_run_backup *b, const zb_config *c, int lock_wait)
         req->pg.with_role_passwords = c->pg_with_role_passwords;
     }
     if (rc == 0 && c->volumes_enabled)
-        rc = words(&req->volumes, &b->volume_words, c->volumes);
+        rc = zb_strv_push_words(&req->volumes, &b->volume_words, c->volumes);
     for (size_t i = 0; rc == 0 && i < c->path_count; i++) {
         rc = zb_buf_printf(&b->path_specs[i], "%s=%s", c->paths[i].name, c->paths[i].dir);
         if (rc == 0)

@@ -39,11 +39,7 @@ now() { ZB_PG_DB=shop zb_psql -At -c "SELECT to_char(clock_timestamp() AT TIME Z
 wal_lsn() { ZB_PG_DB=shop zb_psql -At -c "SELECT pg_current_wal_lsn()"; }
 # waits until the slot confirmed LSN: the changes before it are durable in the repository
 wait_confirmed() {
-    local i
-    for i in $(seq 1 240); do
-        [ "$(zb_psql -At -c "SELECT coalesce(confirmed_flush_lsn >= '$1', false) FROM pg_replication_slots WHERE slot_name = 'zakpos_backup'")" = t ] && return 0
-        sleep 0.25
-    done
+    zb_pg_wait_confirmed zakpos_backup "$1" && return 0
     zb_fail "the slot never confirmed $1"; cat follow*.log >&2
     return 1
 }
@@ -155,9 +151,11 @@ ZB_PG_DB=shop zb_psql -c "INSERT INTO audit_log VALUES (200, 'while down')"
 start_follower
 wait_confirmed "$(wal_lsn)"
 runuser -u postgres -- "$ZB_PG_SERVER_BIN/pg_ctl" -D "$ZB_PG_DATA" -w -m fast restart >/dev/null
-wait "$pid"
-zb_expect_status 0 "true" -- true
-start_follower
+# the same follower waits the restart out and reconnects, resuming where its
+# last segment ends
+for i in $(seq 1 120); do cat follow*.log | grep -q "reconnecting in" && break; sleep 0.25; done
+zb_expect_contains "$(cat follow*.log)" "reconnecting in" "the follower says it reconnects"
+kill -0 "$pid" 2>/dev/null && zb_pass || zb_fail "the follower exited after the server restart"
 ZB_PG_DB=shop zb_psql -c "INSERT INTO audit_log VALUES (300, 'after restart')" -c "INSERT INTO sales (item) VALUES ('last')"
 time_c=$(now)
 hashes shop >hashes.c

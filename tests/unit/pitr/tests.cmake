@@ -5,3 +5,5 @@ zb_unit_test(pitr ${CMAKE_CURRENT_LIST_DIR}/test_decode.c TESTS
 zb_unit_test(pitr ${CMAKE_CURRENT_LIST_DIR}/test_rows.c TESTS snapshot_rows_by_stream_name)
 zb_unit_test(pitr ${CMAKE_CURRENT_LIST_DIR}/test_xidsnap.c TESTS
   xid_visible_in_snapshot xid_wraparound_with_epoch xid_snapshot_refuses_malformed)
+zb_unit_test(pitr ${CMAKE_CURRENT_LIST_DIR}/test_watch.c TESTS watch_lag_seconds watch_verdict_limits
+  reconnect_backoff_is_bounded)

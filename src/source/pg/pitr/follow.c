@@ -16,6 +16,7 @@
 #include "zakpos_backup/source/pg/pitr/segment.h"
 #include "zakpos_backup/source/pg/pitr/stream.h"
 #include "zakpos_backup/source/pg/pitr/streamed.h"
+#include "zakpos_backup/source/pg/pitr/window.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -31,6 +32,9 @@
 #define NEW_CHAIN 2
 #define CATALOG_CHECK_SECONDS 10.0
 #define SLOT_DROP_ATTEMPTS 100
+/* reconnecting waits 1 s, 2 s, 4 s ... up to this; a connection that lasted
+ * this long starts the series again */
+#define RECONNECT_MAX_SECONDS 60
 
 /* A relation as the stream announced it, kept whole so that every segment
  * starts with the relations it may use and can be read alone. */
@@ -46,6 +50,8 @@ typedef struct follower {
     const zb_pitr_follow_options *opts;
     const char *slot;
     char *chain, *chain_dir;
+    char *base;                /* the chain's base archive, for window.json */
+    zb_repo_lock *chain_lock;  /* held while this follower writes the chain: prune waits for it */
     zb_pitr_stream *stream;
     PGconn *sql;               /* a plain connection: sequences at each close */
     zb_pitr_spool *spool;
@@ -425,6 +431,9 @@ static int close_segment(follower *f)
         zb_pgo_lsn_format(end, sizeof(end), f->seg_end_lsn);
         zb_log_detail("segment %s: %u transactions, up to %s", name, f->seg_transactions, end);
         f->durable_end = f->seg_end_lsn;
+        /* the window `list` shows without a key; the segment is what counts */
+        if (zb_pitr_window_write(f->chain_dir, f->chain, f->base, f->seg_last_commit, f->next_number) < 0)
+            zb_log_warn("%s", zb_error_message());
         f->next_number++;
         f->seg_transactions = 0;
         /* a follower that dies here has published what the server will send
@@ -591,8 +600,12 @@ static int prepare(follower *f, uint64_t *start_lsn)
     if (rc == 0) {
         f->chain = zb_strdup(json_string_value(json_object_get(state, "chain")));
         f->chain_dir = f->chain ? zb_pitr_chain_dir(o->repo, f->chain) : NULL;
-        rc = f->chain_dir ? zb_fs_mkdir_p(f->chain_dir, 0700) : zb_error_set(ZB_ENOMEM, "out of memory");
+        const char *base = json_string_value(json_object_get(state, "base"));
+        f->base = base ? zb_strdup(base) : NULL;
+        rc = f->chain_dir && (f->base || !base) ? zb_fs_mkdir_p(f->chain_dir, 0700) : zb_error_set(ZB_ENOMEM, "out of memory");
     }
+    if (rc == 0)
+        rc = zb_pitr_chain_lock(&f->chain_lock, o->repo, f->chain, 0);
     f->next_number = 1;
     if (rc == 0)
         rc = resume_position(f, start_lsn);
@@ -617,6 +630,8 @@ static void follower_free(follower *f)
     PQfinish(f->sql);
     free(f->chain);
     free(f->chain_dir);
+    free(f->base);
+    zb_repo_lock_release(f->chain_lock);
 }
 
 /* Interrupted: the complete transactions held are published and confirmed;
@@ -676,6 +691,11 @@ static int restart_chain(follower *f, uint64_t *start_lsn)
     uint64_t end_lsn = f->durable_end;
     char *old_chain = f->chain, *old_dir = f->chain_dir;
     f->chain = f->chain_dir = NULL;
+    /* the old chain is complete: prune may take it from now on */
+    zb_repo_lock_release(f->chain_lock);
+    f->chain_lock = NULL;
+    free(f->base);
+    f->base = NULL;
     forget_session(f);
     zb_pitr_streamed_free(f->streamed);
     f->streamed = NULL;
@@ -710,7 +730,10 @@ static int restart_chain(follower *f, uint64_t *start_lsn)
     return rc;
 }
 
-int zb_pitr_follow(const zb_pitr_follow_options *o)
+/* One connection's life: connect, prepare (or resume) the chain, stream
+ * until interrupted or the connection fails. *streamed is set once the
+ * stream started, so that a later failure is known to be the connection's. */
+static int follow_session(const zb_pitr_follow_options *o, int *streamed)
 {
     follower f;
     memset(&f, 0, sizeof(f));
@@ -739,6 +762,7 @@ int zb_pitr_follow(const zb_pitr_follow_options *o)
         char lsn[32];
         zb_pgo_lsn_format(lsn, sizeof(lsn), start_lsn);
         zb_log_info("following chain %s from %s into %s", f.chain, lsn, f.chain_dir);
+        *streamed = 1;
         rc = stream_loop(&f);
         while (rc == NEW_CHAIN && (rc = restart_chain(&f, &start_lsn)) == 0)
             rc = stream_loop(&f);
@@ -749,6 +773,43 @@ int zb_pitr_follow(const zb_pitr_follow_options *o)
         rc = finish_rc;
     follower_free(&f);
     return rc;
+}
+
+/* Waits seconds, one second at a time so that SIGTERM ends the wait. */
+static void wait_interruptible(int seconds)
+{
+    for (int i = 0; i < seconds && !zb_interrupted(); i++)
+        sleep(1);
+}
+
+int zb_pitr_follow(const zb_pitr_follow_options *o)
+{
+    int streamed = 0, failures = 0;
+    for (;;) {
+        double started = zb_time_monotonic();
+        int rc = follow_session(o, &streamed);
+        /* a server error before the first stream is the setup's (rights,
+         * tables, slot in use): said at once; after it, the server went away
+         * (a restart, a dropped connection) and is waited for */
+        if (rc == 0 || rc != ZB_EPG || !streamed || zb_interrupted())
+            return rc;
+        if (zb_time_monotonic() - started >= RECONNECT_MAX_SECONDS)
+            failures = 0;
+        int delay = zb_pitr_reconnect_delay(failures++);
+        zb_log_warn("%s; reconnecting in %ds", zb_error_message(), delay);
+        zb_error_clear();
+        wait_interruptible(delay);
+        if (zb_interrupted())
+            return 0;
+    }
+}
+
+int zb_pitr_reconnect_delay(int failures)
+{
+    int delay = 1;
+    for (int i = 0; i < failures && delay < RECONNECT_MAX_SECONDS; i++)
+        delay *= 2;
+    return delay < RECONNECT_MAX_SECONDS ? delay : RECONNECT_MAX_SECONDS;
 }
 
 int zb_pitr_follow_stop(const zb_pitr_follow_options *o)

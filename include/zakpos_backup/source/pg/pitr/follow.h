@@ -28,8 +28,13 @@ typedef struct zb_pitr_follow_options {
 } zb_pitr_follow_options;
 
 /* Runs until SIGINT/SIGTERM; then publishes the complete transactions it
- * holds, confirms them and returns 0. */
+ * holds, confirms them and returns 0. Once streaming, a lost connection (a
+ * server restart) is retried after zb_pitr_reconnect_delay() seconds,
+ * resuming from the newest published segment. */
 int zb_pitr_follow(const zb_pitr_follow_options *opts);
+/* The wait before the next try after `failures` failed ones in a row:
+ * 1 s, 2 s, 4 s ... at most 60 s (the daemon restarts its follower alike). */
+int zb_pitr_reconnect_delay(int failures);
 /* Drops the slot and the publication; the segments stay for recovery. */
 int zb_pitr_follow_stop(const zb_pitr_follow_options *opts);
 

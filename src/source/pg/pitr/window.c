@@ -1,0 +1,208 @@
+#include "zakpos_backup/source/pg/pitr/window.h"
+#include "zakpos_backup/common/buf.h"
+#include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fs.h"
+#include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/source/pg/pitr/decode.h"
+#include "zakpos_backup/source/pg/pitr/segment.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int zb_pitr_window_write(const char *chain_dir, const char *chain, const char *base, int64_t last_commit,
+                         unsigned int segments)
+{
+    char last[40];
+    zb_pgo_time_format(last, sizeof(last), last_commit);
+    zb_buf path = ZB_BUF_INIT;
+    json_t *w = json_pack("{s:s, s:s?, s:s, s:i}", "chain", chain, "base", base, "last_commit", last, "segments",
+                          (int)segments);
+    char *text = w ? json_dumps(w, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
+    int rc = text ? zb_buf_printf(&path, "%s/%s", chain_dir, ZB_PITR_WINDOW_FILE) : zb_error_set(ZB_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = zb_fs_write_file_atomic(path.data, text, strlen(text), 0600);
+    free(text);
+    json_decref(w);
+    zb_buf_free(&path);
+    return rc;
+}
+
+/* "2026-12-07T13:00:05.123456Z" -> Unix seconds with the fraction. */
+static double commit_seconds(const char *text, time_t fallback)
+{
+    char whole[32];
+    size_t n = strcspn(text, ".Z");
+    time_t t;
+    if (n + 2 > sizeof(whole))
+        return (double)fallback;
+    memcpy(whole, text, n);
+    whole[n] = 'Z', whole[n + 1] = '\0';
+    if (zb_time_parse_utc(&t, whole) < 0)
+        return (double)fallback;
+    return (double)t + (text[n] == '.' ? strtod(text + n, NULL) : 0);
+}
+
+/* What the segments and window.json of one chain folder say. */
+static int chain_read(zb_pitr_chain_info *c, const char *repo)
+{
+    zb_buf dir = ZB_BUF_INIT, window = ZB_BUF_INIT;
+    char **paths = NULL;
+    zb_pitr_segment_name *names = NULL;
+    int rc = zb_buf_printf(&dir, "%s/%s/%s", repo, ZB_PITR_DIR, c->name);
+    if (rc == 0)
+        rc = zb_pitr_segment_list(&paths, &names, &c->segments, dir.data);
+    zb_pitr_segment_list_free(paths, names, c->segments);
+    if (rc == 0)
+        rc = zb_buf_printf(&window, "%s/%s", dir.data, ZB_PITR_WINDOW_FILE);
+    json_t *w = rc == 0 ? json_load_file(window.data, 0, NULL) : NULL;
+    const char *base = json_string_value(json_object_get(w, "base"));
+    const char *last = json_string_value(json_object_get(w, "last_commit"));
+    if (base && !(c->base = zb_strdup(base)))
+        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    if (rc == 0 && last && c->segments > 0 && !(c->last_commit = zb_strdup(last)))
+        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    c->until = c->last_commit ? commit_seconds(c->last_commit, c->from) : (double)c->from;
+    json_decref(w);
+    zb_buf_free(&dir);
+    zb_buf_free(&window);
+    return rc;
+}
+
+/* The chains the follower state files (pitr/<slot>.json) name. */
+static int mark_active(zb_pitr_chain_info *chains, size_t count, const char *pitr_dir)
+{
+    DIR *d = opendir(pitr_dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    zb_buf path = ZB_BUF_INIT;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] == '.' || len < 6 || strcmp(e->d_name + len - 5, ".json") != 0)
+            continue;
+        zb_buf_reset(&path);
+        if (zb_buf_printf(&path, "%s/%s", pitr_dir, e->d_name) < 0)
+            break;
+        json_t *state = json_load_file(path.data, 0, NULL);
+        const char *chain = json_string_value(json_object_get(state, "chain"));
+        for (size_t i = 0; chain && i < count; i++)
+            if (strcmp(chains[i].name, chain) == 0)
+                chains[i].active = 1;
+        json_decref(state);
+    }
+    zb_buf_free(&path);
+    closedir(d);
+    return 0;
+}
+
+static int by_time(const void *a, const void *b)
+{
+    const zb_pitr_chain_info *x = a, *y = b;
+    return x->from < y->from ? -1 : x->from > y->from ? 1 : strcmp(x->name, y->name);
+}
+
+int zb_pitr_chains_scan(zb_pitr_chain_info **out, size_t *count, const char *repo)
+{
+    *out = NULL, *count = 0;
+    zb_buf pitr_dir = ZB_BUF_INIT;
+    int rc = zb_buf_printf(&pitr_dir, "%s/%s", repo, ZB_PITR_DIR);
+    DIR *d = rc == 0 ? opendir(pitr_dir.data) : NULL;
+    if (rc < 0 || !d) {
+        int missing = rc == 0 && errno == ENOENT;
+        if (rc == 0 && !missing)
+            rc = zb_error_errno(ZB_EIO, errno, "cannot read %s", pitr_dir.data);
+        zb_buf_free(&pitr_dir);
+        return rc;
+    }
+    struct dirent *e;
+    zb_pitr_chain_info *chains = NULL;
+    size_t n = 0;
+    while (rc == 0 && (e = readdir(d))) {
+        time_t from;
+        /* a chain folder is named by its UTC stamp; files and others are not chains */
+        if (e->d_name[0] == '.' || strchr(e->d_name, '.') || zb_time_parse_utc(&from, e->d_name) < 0)
+            continue;
+        zb_pitr_chain_info *grown = realloc(chains, (n + 1) * sizeof(*grown));
+        if (!grown) {
+            rc = zb_error_set(ZB_ENOMEM, "out of memory");
+            break;
+        }
+        chains = grown;
+        memset(&chains[n], 0, sizeof(chains[n]));
+        chains[n].from = from;
+        if (!(chains[n++].name = zb_strdup(e->d_name)))
+            rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    }
+    closedir(d);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = chain_read(&chains[i], repo);
+    if (rc == 0)
+        rc = mark_active(chains, n, pitr_dir.data);
+    if (rc == 0 && n > 1)
+        qsort(chains, n, sizeof(*chains), by_time);
+    zb_buf_free(&pitr_dir);
+    if (rc < 0) {
+        zb_pitr_chains_free(chains, n);
+        return rc;
+    }
+    *out = chains, *count = n;
+    return 0;
+}
+
+void zb_pitr_chains_free(zb_pitr_chain_info *chains, size_t count)
+{
+    for (size_t i = 0; chains && i < count; i++) {
+        free(chains[i].name);
+        free(chains[i].base);
+        free(chains[i].last_commit);
+    }
+    free(chains);
+}
+
+int zb_pitr_chain_lock(zb_repo_lock **out, const char *repo, const char *chain, int wait_seconds)
+{
+    zb_buf path = ZB_BUF_INIT, what = ZB_BUF_INIT;
+    int rc = zb_buf_printf(&path, "%s/%s/%s.lock", repo, ZB_PITR_DIR, chain);
+    if (rc == 0)
+        rc = zb_buf_printf(&what, "chain %s", chain);
+    if (rc == 0)
+        rc = zb_repo_lock_take_file(out, path.data, what.data, wait_seconds);
+    zb_buf_free(&path);
+    zb_buf_free(&what);
+    return rc;
+}
+
+int zb_pitr_chain_remove(const char *repo, const char *chain)
+{
+    zb_buf dir = ZB_BUF_INIT, lock = ZB_BUF_INIT, pitr_dir = ZB_BUF_INIT;
+    int rc = zb_buf_printf(&pitr_dir, "%s/%s", repo, ZB_PITR_DIR);
+    if (rc == 0)
+        rc = zb_buf_printf(&dir, "%s/%s", pitr_dir.data, chain);
+    if (rc == 0)
+        rc = zb_buf_printf(&lock, "%s.lock", dir.data);
+    if (rc == 0)
+        rc = zb_fs_remove_tree(dir.data);
+    if (rc == 0 && unlink(lock.data) < 0 && errno != ENOENT)
+        rc = zb_error_errno(ZB_EIO, errno, "cannot remove %s", lock.data);
+    if (rc == 0)
+        rc = zb_fs_fsync_dir(pitr_dir.data);
+    zb_buf_free(&dir);
+    zb_buf_free(&lock);
+    zb_buf_free(&pitr_dir);
+    return rc;
+}
+
+void zb_pitr_chains_needed(int *needed, const zb_pitr_chain_info *chains, size_t count, const time_t *kept,
+                           size_t kept_count)
+{
+    time_t oldest = 0;
+    for (size_t k = 0; k < kept_count; k++)
+        if (k == 0 || kept[k] < oldest)
+            oldest = kept[k];
+    for (size_t i = 0; i < count; i++)
+        needed[i] = chains[i].active || (kept_count > 0 && chains[i].until >= (double)oldest);
+}
