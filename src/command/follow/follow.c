@@ -6,7 +6,6 @@
 #include "zakpos_backup/common/build.h"
 #include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/source/pg/conn.h"
-#include "zakpos_backup/source/pg/pitr/follow.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -59,15 +58,16 @@ enum {
 
 #define UNKNOWN_OPTION 2
 
-typedef struct follow_request {
+/* The request's options and the lists and names they point into. */
+typedef struct follow_cli {
     zb_pitr_follow_options o;
     zb_strv recipients, full_identity, exclude;
     const char *pg_name;
     char *dbname;
     int pg_selected, stop;
-} follow_request;
+} follow_cli;
 
-static int parse_option(follow_request *req, int opt)
+static int parse_option(follow_cli *req, int opt)
 {
     zb_pitr_follow_options *o = &req->o;
     switch (opt) {
@@ -93,7 +93,7 @@ static int parse_option(follow_request *req, int opt)
 }
 
 /* Protection as backup has it: exactly one way, said explicitly. */
-static int check_protection(follow_request *req)
+static int check_protection(follow_cli *req)
 {
     zb_write_keys *keys = &req->o.write.keys;
     keys->recipient_files = req->recipients.items;
@@ -109,7 +109,7 @@ static int check_protection(follow_request *req)
     return 0;
 }
 
-static int parse(follow_request *req, int argc, char **argv)
+static int parse(follow_cli *req, int argc, char **argv)
 {
     static const struct option local[] = {
         {"pg-name", required_argument, NULL, OPT_PG_NAME},
@@ -149,10 +149,15 @@ static int parse(follow_request *req, int argc, char **argv)
     return check_protection(req);
 }
 
-int zb_cmd_follow(zb_context *ctx, int argc, char **argv)
+int zb_follow_run(zb_context *ctx, const zb_follow_request *req)
 {
     (void)ctx; /* follow takes its settings from its command line only */
-    follow_request req;
+    return req->stop ? zb_pitr_follow_stop(&req->follow) : zb_pitr_follow(&req->follow);
+}
+
+int zb_cmd_follow(zb_context *ctx, int argc, char **argv)
+{
+    follow_cli req;
     memset(&req, 0, sizeof(req));
     req.o.name = "zakpos";
     req.o.write.zstd_workers = 0; /* segments are small: one thread is plenty and keeps the follower light */
@@ -160,7 +165,7 @@ int zb_cmd_follow(zb_context *ctx, int argc, char **argv)
     req.o.segment_bytes = ZB_PITR_DEFAULT_SEGMENT_BYTES;
     int rc = parse(&req, argc, argv);
     if (rc == 0)
-        rc = req.stop ? zb_pitr_follow_stop(&req.o) : zb_pitr_follow(&req.o);
+        rc = zb_follow_run(ctx, &(zb_follow_request){.follow = req.o, .stop = req.stop});
     zb_strv_free(&req.recipients);
     zb_strv_free(&req.full_identity);
     zb_strv_free(&req.exclude);
