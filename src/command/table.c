@@ -152,20 +152,32 @@ static int parse_global(int argc, char **argv, int *index, const char **config_f
     return 0;
 }
 
-/* Each argument remote:NAME/ARCHIVE is replaced by the path of its download. */
-static int fetch_remote_archives(zb_remote_fetched **fetched, zb_context *ctx, int argc, char **argv)
+/* The argument remote:NAME/ARCHIVE of a command that reads one is
+ * downloaded before the command runs; the command finds the download in its
+ * context (zb_context_archive), its argv stays as given. */
+static int fetch_remote_archive(zb_remote_fetched **fetched, zb_context *ctx, int argc, char *const *argv)
 {
-    int rc = 0;
-    for (int i = 1; rc == 0 && i < argc; i++) {
-        const zb_config *config = NULL;
-        const char *local = NULL;
+    const char *spec = NULL;
+    for (int i = 1; i < argc; i++) {
         if (!zb_remote_is_archive_spec(argv[i]))
             continue;
-        if ((rc = zb_context_config(&config, ctx)) == 0 &&
-            (rc = zb_remote_fetch_archive(fetched, config, argv[i], &local)) == 0)
-            argv[i] = (char *)local;
+        if (spec)
+            return zb_cli_usage_error(argv[0], "give one remote:NAME/ARCHIVE");
+        spec = argv[i];
     }
-    return rc;
+    const zb_config *config = NULL;
+    const char *local = NULL;
+    int rc = 0;
+    if (!spec || (rc = zb_context_config(&config, ctx)) < 0 ||
+        (rc = zb_remote_fetch_archive(fetched, config, spec, &local)) < 0)
+        return rc;
+    ctx->download = (zb_context_download){
+        .spec = spec,
+        .local = local,
+        .from = zb_remote_fetched_from(*fetched),
+        .seconds = zb_remote_fetched_seconds(*fetched),
+    };
+    return 0;
 }
 
 int zb_command_main(int argc, char **argv)
@@ -212,7 +224,7 @@ int zb_command_main(int argc, char **argv)
             zb_context_init(&ctx, config_file);
             zb_remote_fetched *fetched = NULL;
             if (cmd->flags & REMOTE_ARCHIVE)
-                rc = fetch_remote_archives(&fetched, &ctx, argc - index, argv + index);
+                rc = fetch_remote_archive(&fetched, &ctx, argc - index, argv + index);
             if (rc == 0)
                 rc = cmd->run(&ctx, argc - index, argv + index);
             zb_remote_fetched_free(fetched);

@@ -28,6 +28,12 @@ int zb_context_config_fresh(zb_config *out, const zb_context *ctx)
     return zb_config_load(out, ctx->config_file);
 }
 
+const char *zb_context_archive(const zb_context *ctx, const char *arg)
+{
+    const zb_context_download *d = &ctx->download;
+    return arg && d->spec && strcmp(arg, d->spec) == 0 ? d->local : arg;
+}
+
 void zb_context_print(const zb_context *ctx, const char *fmt, ...)
 {
     if (ctx->quiet)

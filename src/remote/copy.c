@@ -145,6 +145,10 @@ struct zb_remote_fetched {
     char *dir;
     char **paths;
     size_t count;
+    /* the last download's origin and all downloads' time, for the reports
+     * (a drill's recovery time starts with fetching the archive) */
+    char from[512];
+    double seconds;
 };
 
 void zb_remote_fetched_free(zb_remote_fetched *f)
@@ -181,13 +185,8 @@ static int make_dir(zb_remote_fetched *f)
     return rc;
 }
 
-/* The last download's origin and duration, for a drill's report (its
- * recovery time starts with fetching the archive). */
-static char fetched_from[512];
-static double fetched_seconds;
-
-const char *zb_remote_fetched_from(void) { return fetched_from[0] ? fetched_from : NULL; }
-double zb_remote_fetched_seconds(void) { return fetched_seconds; }
+const char *zb_remote_fetched_from(const zb_remote_fetched *f) { return f && f->from[0] ? f->from : NULL; }
+double zb_remote_fetched_seconds(const zb_remote_fetched *f) { return f ? f->seconds : 0; }
 
 int zb_remote_is_archive_spec(const char *arg) { return strncmp(arg, PREFIX, strlen(PREFIX)) == 0; }
 
@@ -232,8 +231,8 @@ static int fetch_one(zb_remote_fetched *f, const zb_config *config, const char *
         rc = keep_path(f, &path, local);
     if (rc == 0) {
         zb_log_detail("reading %s%s/%s from %s", PREFIX, spec, name, *local);
-        snprintf(fetched_from, sizeof(fetched_from), "%s%s/%s", PREFIX, spec, name);
-        fetched_seconds += zb_time_monotonic() - started;
+        snprintf(f->from, sizeof(f->from), "%s%s/%s", PREFIX, spec, name);
+        f->seconds += zb_time_monotonic() - started;
     }
     zb_buf_free(&path);
     free(name);

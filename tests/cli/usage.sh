@@ -18,6 +18,9 @@ zb_expect_status 2 "backup without sources" -- "$ZB_BIN" backup --repo r --no-en
 zb_expect_status 2 "backup with two protections" -- "$ZB_BIN" backup --repo r --no-encryption --passphrase-file x --path /etc/hostname
 zb_expect_status 2 "bad zstd level" -- "$ZB_BIN" backup --repo r --no-encryption --zstd-level 99 --path /etc/hostname
 zb_expect_status 2 "restore selects nothing" -- "$ZB_BIN" restore some.zbk
+# the command table downloads one remote:NAME/ARCHIVE for a command that reads one, before any configuration is read
+zb_expect_status 2 "two remote archives" -- "$ZB_BIN" --config /nonexistent/zb.conf verify remote:a/x.zbk remote:a/y.zbk
+zb_expect_contains "$ZB_LAST_OUTPUT" "give one remote:NAME/ARCHIVE" "two remote archives: the usage error"
 zb_expect_status 13 "backup of a missing folder" -- "$ZB_BIN" backup --repo r --no-encryption --path /nonexistent/dir
 zb_expect_equal "$(zb_archives_in r)" "" "no archive after a failed backup"
 

@@ -7,3 +7,7 @@ set_tests_properties(tree.include_graph PROPERTIES LABELS "unit;tree")
 # the commands; no command reads the file on its own.
 add_test(NAME tree.config_loaded_once COMMAND python3 ${PROJECT_SOURCE_DIR}/scripts/config_loads.py)
 set_tests_properties(tree.config_loaded_once PROPERTIES LABELS "unit;tree")
+# scripts/size.sh, which measures the closing figures of a change (lines per
+# module, largest files and functions), counts what it says on a known tree.
+add_test(NAME tree.size_script COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/size_check.sh ${PROJECT_SOURCE_DIR}/scripts/size.sh)
+set_tests_properties(tree.size_script PROPERTIES LABELS "unit;tree")

@@ -4,10 +4,13 @@
 
 #include "zakpos_backup/config/context.h"
 
-/* `config check`: the configuration the context names (its file, or the
- * default places) checked, and its effective settings printed. The request
- * is the context's configuration file itself. */
-int zb_config_check_run(zb_context *ctx);
+typedef struct zb_config_check_request {
+    const char *config_file; /* `config check --config FILE`; NULL: the context's (global --config, or the default places) */
+} zb_config_check_request;
+
+/* `config check`: the configuration the request or the context names
+ * checked, and its effective settings printed. */
+int zb_config_check_run(zb_context *ctx, const zb_config_check_request *req);
 
 /* Runs the command; returns 0 or a negative zb error code (message set). */
 int zb_cmd_config(zb_context *ctx, int argc, char **argv);

@@ -9,11 +9,22 @@
 
 #include "zakpos_backup/config/config.h"
 
+/* An ARCHIVE argument given as remote:NAME/ARCHIVE: the command table
+ * downloads it before a command flagged as reading one runs, and the
+ * command takes the download's path from here (its argv is left as given). */
+typedef struct zb_context_download {
+    const char *spec;  /* the argument as given, or NULL: nothing downloaded */
+    const char *local; /* the downloaded file (removed when the command ends) */
+    const char *from;  /* remote:NAME/ARCHIVE with `latest` resolved */
+    double seconds;    /* the download's time: a recovery's first phase */
+} zb_context_download;
+
 typedef struct zb_context {
     const char *config_file; /* the global --config FILE, or NULL: the default places */
     int quiet;               /* results are not printed */
     zb_config config;
     int config_loaded;
+    zb_context_download download; /* borrowed from the command table */
 } zb_context;
 
 void zb_context_init(zb_context *ctx, const char *config_file);
@@ -24,6 +35,9 @@ int zb_context_config(const zb_config **out, zb_context *ctx);
  * the schedule it has unless all of the new one is good, so the context's
  * copy is left alone. The caller frees out. */
 int zb_context_config_fresh(zb_config *out, const zb_context *ctx);
+/* The file an ARCHIVE argument names: the download of arg when the command
+ * table fetched it (remote:NAME/ARCHIVE), else arg itself. */
+const char *zb_context_archive(const zb_context *ctx, const char *arg);
 /* A command's result on stdout, unless quiet. */
 void zb_context_print(const zb_context *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void zb_context_free(zb_context *ctx);

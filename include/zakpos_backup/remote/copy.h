@@ -30,16 +30,16 @@ typedef struct zb_remote_fetched zb_remote_fetched;
 
 /* Whether a command's argument names an archive on a remote:
  * remote:NAME/ARCHIVE. Which commands read such arguments is a property of
- * the command table (cli/cli.c). */
+ * the command table (command/table.c). */
 int zb_remote_is_archive_spec(const char *arg);
 /* Downloads remote:NAME/ARCHIVE (or remote:NAME/latest) of the
  * configuration into a private temporary folder ($TMPDIR, else /var/tmp),
  * made on the first download into *f; *local is the file's path, owned by *f. */
 int zb_remote_fetch_archive(zb_remote_fetched **f, const zb_config *config, const char *spec, const char **local);
-/* What was downloaded last (remote:NAME/ARCHIVE) and the seconds all
- * downloads took; NULL and 0 when nothing was. */
-const char *zb_remote_fetched_from(void);
-double zb_remote_fetched_seconds(void);
+/* What f downloaded last (remote:NAME/ARCHIVE, latest resolved) and the
+ * seconds all its downloads took; NULL and 0 when nothing was (f NULL). */
+const char *zb_remote_fetched_from(const zb_remote_fetched *f);
+double zb_remote_fetched_seconds(const zb_remote_fetched *f);
 /* Removes the downloaded files. NULL is fine. */
 void zb_remote_fetched_free(zb_remote_fetched *f);
 

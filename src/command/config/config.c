@@ -96,6 +96,7 @@ int zb_cmd_config(zb_context *ctx, int argc, char **argv)
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
+    zb_config_check_request req = {NULL};
     int opt;
     if (argc < 2 || strcmp(argv[1], "check") != 0) {
         if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
@@ -107,19 +108,23 @@ int zb_cmd_config(zb_context *ctx, int argc, char **argv)
     optind = 2;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case 'c': ctx->config_file = optarg; break;
+        case 'c': req.config_file = optarg; break;
         case ZB_OPT_HELP: fputs(help, stdout); return 0;
         default: return zb_cli_bad_option("config", argv);
         }
     }
     if (optind < argc)
         return zb_cli_usage_error("config", "unexpected argument '%s'", argv[optind]);
-    return zb_config_check_run(ctx);
+    return zb_config_check_run(ctx, &req);
 }
 
-int zb_config_check_run(zb_context *ctx)
+int zb_config_check_run(zb_context *ctx, const zb_config_check_request *req)
 {
     const zb_config *c = NULL;
+    if (req->config_file) {
+        zb_context_free(ctx); /* a configuration read from another file is not the one asked for */
+        ctx->config_file = req->config_file;
+    }
     int rc = zb_context_config(&c, ctx);
     if (rc < 0)
         return rc;

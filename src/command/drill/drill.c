@@ -8,7 +8,6 @@
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/config/config.h"
-#include "zakpos_backup/remote/copy.h"
 #include "zakpos_backup/repo/repo.h"
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/pitr/decode.h"
@@ -288,7 +287,7 @@ int zb_cmd_drill(zb_context *ctx, int argc, char **argv)
     req.archive_count = (size_t)(argc - optind);
     if (req.report_file && req.as_json)
         return zb_cli_usage_error("drill", "--report writes both formats; --json is for stdout");
-    req.archive = optind < argc ? argv[optind] : NULL;
+    req.archive = optind < argc ? zb_context_archive(ctx, argv[optind]) : NULL;
     return zb_drill_run(ctx, &req);
 }
 
@@ -325,7 +324,7 @@ int zb_drill_run(zb_context *ctx, const zb_drill_request *req)
     }
     if (rc == 0) {
         d.ro.archive = archive;
-        d.ro.fetch_seconds = zb_remote_fetched_seconds();
+        d.ro.fetch_seconds = ctx->download.seconds;
         d.ro.before_cleanup = run_smoke_checks;
         d.ro.payload = &d;
         zb_log_info("drill: restoring %s into scratch targets", archive);
@@ -336,7 +335,7 @@ int zb_drill_run(zb_context *ctx, const zb_drill_request *req)
             return rc;
         }
         d.report.rehearsal = rehearsal;
-        d.report.fetched_from = zb_remote_fetched_from(); /* a download: its folder is no repository */
+        d.report.fetched_from = ctx->download.from; /* a download: its folder is no repository */
         recovery_figures(&d.report);
         report = report_json(&d.report);
         if (!d.report.fetched_from)

@@ -7,7 +7,6 @@
 #include "zakpos_backup/config/config.h"
 #include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/source/pg/conn.h"
-#include "zakpos_backup/source/pg/pitr/follow.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -60,7 +59,8 @@ enum {
 
 #define UNKNOWN_OPTION 2
 
-typedef struct follow_request {
+/* The request's options and the lists and names they point into. */
+typedef struct follow_cli {
     zb_pitr_follow_options o;
     zb_strv recipients, full_identity, exclude;
     const char *pg_name;
@@ -68,13 +68,13 @@ typedef struct follow_request {
     int pg_selected, stop;
     int protection_given;                  /* a protection flag replaces the configured protection */
     char *words[3];                        /* the configured lists' words (the strv point into them) */
-} follow_request;
+} follow_cli;
 
 /* What the command line left unsaid comes from the configuration's rows of
  * the same settings, so the daemon's follower and one run by hand with the
  * same file behave alike. A list given on the command line replaces the
  * configured one. */
-static int apply_config(follow_request *req, const zb_config *c)
+static int apply_config(follow_cli *req, const zb_config *c)
 {
     zb_pitr_follow_options *o = &req->o;
     int rc = 0;
@@ -110,7 +110,7 @@ static int apply_config(follow_request *req, const zb_config *c)
     return rc;
 }
 
-static int parse_option(follow_request *req, int opt)
+static int parse_option(follow_cli *req, int opt)
 {
     zb_pitr_follow_options *o = &req->o;
     switch (opt) {
@@ -137,7 +137,7 @@ static int parse_option(follow_request *req, int opt)
 }
 
 /* Protection as backup has it: exactly one way, said explicitly. */
-static int check_protection(follow_request *req)
+static int check_protection(follow_cli *req)
 {
     zb_write_keys *keys = &req->o.write.keys;
     keys->recipient_files = req->recipients.items;
@@ -153,7 +153,7 @@ static int check_protection(follow_request *req)
     return 0;
 }
 
-static int parse(follow_request *req, zb_context *ctx, int argc, char **argv)
+static int parse(follow_cli *req, zb_context *ctx, int argc, char **argv)
 {
     static const struct option local[] = {
         {"pg-name", required_argument, NULL, OPT_PG_NAME},
@@ -187,14 +187,20 @@ static int parse(follow_request *req, zb_context *ctx, int argc, char **argv)
     return check_protection(req);
 }
 
+int zb_follow_run(zb_context *ctx, const zb_follow_request *req)
+{
+    (void)ctx; /* the configuration is merged into the request when it is parsed */
+    return req->stop ? zb_pitr_follow_stop(&req->follow) : zb_pitr_follow(&req->follow);
+}
+
 int zb_cmd_follow(zb_context *ctx, int argc, char **argv)
 {
-    follow_request req;
+    follow_cli req;
     memset(&req, 0, sizeof(req));
     req.o.write.zstd_workers = 0; /* segments are small: one thread is plenty and keeps the follower light */
     int rc = parse(&req, ctx, argc, argv);
     if (rc == 0)
-        rc = req.stop ? zb_pitr_follow_stop(&req.o) : zb_pitr_follow(&req.o);
+        rc = zb_follow_run(ctx, &(zb_follow_request){.follow = req.o, .stop = req.stop});
     zb_strv_free(&req.recipients);
     zb_strv_free(&req.full_identity);
     zb_strv_free(&req.exclude);

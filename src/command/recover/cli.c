@@ -131,8 +131,10 @@ int zb_cmd_recover(zb_context *ctx, int argc, char **argv)
     memset(&req, 0, sizeof(req));
     zb_strv paths = {0};
     int rc = parse(&req, &paths, argc, argv);
-    if (rc == 0)
+    if (rc == 0) {
+        req.archive = zb_context_archive(ctx, req.archive);
         rc = zb_recover_run(ctx, &req);
+    }
     zb_strv_free(&paths);
     return rc > 0 ? 0 : rc;
 }
@@ -158,8 +160,9 @@ int zb_recover_run(zb_context *ctx, const zb_recover_request *given)
         goto done;
     req.archive = archive;
     ZB_FAULT_POINT("recover-fetched", archive);
-    req.fetched_from = zb_remote_fetched_from();
-    req.fetch_seconds = zb_remote_fetched_seconds();
+    /* downloaded here (the newest on a remote) or by the command table */
+    req.fetched_from = fetched ? zb_remote_fetched_from(fetched) : ctx->download.from;
+    req.fetch_seconds = fetched ? zb_remote_fetched_seconds(fetched) : ctx->download.seconds;
     rc = zb_recover_phases(&req, c);
     if (rc < 0)
         zb_error_context("recover failed");

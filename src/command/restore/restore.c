@@ -322,8 +322,10 @@ int zb_cmd_restore(zb_context *ctx, int argc, char **argv)
     zb_restore_request req;
     memset(&req, 0, sizeof(req));
     int rc = parse(&req, argc, argv);
-    if (rc == 0)
+    if (rc == 0) {
+        req.archive = zb_context_archive(ctx, req.archive);
         rc = zb_restore_run(ctx, &req);
+    }
     zb_restore_request_free(&req);
     return rc > 0 ? 0 : rc;
 }

@@ -128,7 +128,7 @@ int zb_cmd_show(zb_context *ctx, int argc, char **argv)
     }
     if (optind != argc - 1)
         return zb_cli_usage_error("show", "give exactly one ARCHIVE");
-    req.archive = argv[optind];
+    req.archive = zb_context_archive(ctx, argv[optind]);
     return zb_show_run(ctx, &req);
 }
 

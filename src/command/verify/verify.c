@@ -4,7 +4,6 @@
 #include "zakpos_backup/config/settings.h"
 #include "zakpos_backup/cli/rehearsal.h"
 #include "zakpos_backup/config/config.h"
-#include "zakpos_backup/remote/copy.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
@@ -95,7 +94,7 @@ static int verify_by_restore(zb_context *ctx, zb_rehearse_options *ro, int as_js
     zb_rehearsal *rehearsal = NULL;
     rc = zb_rehearse_run(&rehearsal, ro);
     json_t *report = rehearsal ? zb_rehearsal_json(rehearsal, NULL) : NULL;
-    if (!zb_remote_fetched_from()) /* a download's folder is no repository */
+    if (!ctx->download.from) /* a download's folder is no repository */
         zb_rehearse_record(ro->archive, report, rc, "restore");
     if (as_json) {
         char *text = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -155,7 +154,7 @@ int zb_cmd_verify(zb_context *ctx, int argc, char **argv)
         return zb_cli_usage_error("verify", "give exactly one ARCHIVE");
     if (!req.by_restore && (rehearsal_options || req.as_json))
         return zb_cli_usage_error("verify", "--json, --pg-target, --docker-host, --keep and the like need --restore");
-    ro->archive = argv[optind];
+    ro->archive = zb_context_archive(ctx, argv[optind]);
     return zb_verify_run(ctx, &req);
 }
 
