@@ -1,6 +1,7 @@
 #include "zakpos_backup/source/pg/schema.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/json.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/map.h"
 #include "zakpos_backup/source/pg/conn.h"
@@ -112,10 +113,14 @@ static int query(PGresult **out, PGconn *conn, const char *sql, const char *what
     return zb_pg_query(out, conn, sql, what);
 }
 
+/* The server's text as it came: an SQL_ASCII database's need not be UTF-8
+ * (the archive's JSON carries it in hex, zb_json_texts_encode). */
+static json_t *server_text(const char *text) { return zb_json_bytes(text, strlen(text)); }
+
 static void set_text(json_t *o, const char *key, PGresult *res, int row, int col)
 {
     if (col >= 0 && !PQgetisnull(res, row, col) && *PQgetvalue(res, row, col))
-        json_object_set_new(o, key, json_string(PQgetvalue(res, row, col)));
+        json_object_set_new(o, key, server_text(PQgetvalue(res, row, col)));
 }
 
 /* Every item query returns these columns, in this order; the last ones
@@ -132,7 +137,12 @@ static int add_steps(json_t *it, PGresult *res, int row)
 {
     if (PQnfields(res) <= C_STEPS || PQgetisnull(res, row, C_STEPS))
         return 0;
-    json_t *steps = json_loads(PQgetvalue(res, row, C_STEPS), 0, NULL);
+    const char *text = PQgetvalue(res, row, C_STEPS);
+    /* steps are a choice the restore may take: text that is not UTF-8 (an
+     * SQL_ASCII database's), which JSON cannot read, leaves them out */
+    if (!zb_json_utf8_valid(text, strlen(text)))
+        return 0;
+    json_t *steps = json_loads(text, 0, NULL);
     json_t *last = json_array_get(steps, json_array_size(steps) - 1);
     if (!json_is_array(steps) || !json_is_string(json_object_get(last, "sql"))) {
         json_decref(steps);
@@ -141,7 +151,7 @@ static int add_steps(json_t *it, PGresult *res, int row)
     if (!PQgetisnull(res, row, C_COMMENT)) {
         zb_buf sql = ZB_BUF_INIT;
         zb_buf_printf(&sql, "%s\n%s", json_string_value(json_object_get(last, "sql")), PQgetvalue(res, row, C_COMMENT));
-        json_object_set_new(last, "sql", json_string(sql.data ? sql.data : ""));
+        json_object_set_new(last, "sql", server_text(sql.data ? sql.data : ""));
         zb_buf_free(&sql);
     }
     json_object_set_new(it, "steps", steps);
@@ -177,7 +187,7 @@ static int add_item(PGresult *res, void *payload)
         zb_buf_puts(&sql_text, PQgetvalue(res, r, C_SQL));
         if (!PQgetisnull(res, r, C_COMMENT))
             zb_buf_printf(&sql_text, "\n%s", PQgetvalue(res, r, C_COMMENT));
-        json_object_set_new(it->json, "sql", json_string(sql_text.data ? sql_text.data : ""));
+        json_object_set_new(it->json, "sql", server_text(sql_text.data ? sql_text.data : ""));
         zb_buf_free(&sql_text);
         set_text(it->json, "owner", res, r, C_OWNER);
         set_text(it->json, "acl", res, r, C_ACL);
@@ -194,7 +204,7 @@ static int add_item(PGresult *res, void *payload)
         if (it->rank == RANK_POST_INDEX)
             json_object_set_new(it->json, "parallel", json_true());
         if (!json_is_string(json_object_get(it->json, "sql")))
-            rc = zb_error_set(ZB_EFORMAT, "the server returned text that is not UTF-8 for %s", what);
+            rc = zb_error_set(ZB_ENOMEM, "out of memory reading %s", what);
     }
     return rc;
 }
@@ -1544,7 +1554,7 @@ static int split_view(item_set *set, size_t v, unsigned char *seen)
         zb_buf_free(&replace);
         return zb_error_set(ZB_ENOMEM, "out of memory ordering the schema");
     }
-    json_object_set_new(view->json, "sql", json_string(replace.data));
+    json_object_set_new(view->json, "sql", server_text(replace.data));
     zb_buf_free(&replace);
     json_object_del(view->json, "placeholder");
     /* the stand-in needs what the view needs outside the cycle (its schema,
@@ -1743,7 +1753,7 @@ static void add_refreshes(json_t *sorted)
         json_object_set(refresh, "table", json_object_get(it, "table"));
         char sql[1024];
         snprintf(sql, sizeof(sql), "REFRESH MATERIALIZED VIEW %s;", json_string_value(json_object_get(it, "table")));
-        json_object_set_new(refresh, "sql", json_string(sql));
+        json_object_set_new(refresh, "sql", server_text(sql));
         json_array_append_new(sorted, refresh);
     }
 }
@@ -1817,7 +1827,7 @@ static int check_unsupported(item_set *set, json_t *skipped, PGconn *conn, const
         zb_buf what = ZB_BUF_INIT;
         zb_buf_printf(&what, "%s%s", PQgetvalue(res, r, 3), PQgetvalue(res, r, 2)[0] == 't' ? "" : " (depends on a skipped object)");
         if (PQgetvalue(res, r, 4)[0] == 't')
-            json_array_append_new(skipped, json_string(what.data ? what.data : PQgetvalue(res, r, 3)));
+            json_array_append_new(skipped, server_text(what.data ? what.data : PQgetvalue(res, r, 3)));
         zb_buf_free(&what);
         if ((rc = grow((void **)&set->unsupported, &set->unsupported_cap, set->unsupported_count, sizeof(*set->unsupported))) < 0)
             break;
@@ -1932,10 +1942,10 @@ int zb_pg_schema_data_tables(json_t **tables, PGconn *conn)
     for (int r = 0; r < PQntuples(res); r++) {
         json_t *t = json_object();
         json_object_set_new(t, "oid", json_integer(oid_at(res, r, 0)));
-        json_object_set_new(t, "schema", json_string(PQgetvalue(res, r, 1)));
-        json_object_set_new(t, "name", json_string(PQgetvalue(res, r, 2)));
-        json_object_set_new(t, "table", json_string(PQgetvalue(res, r, 3)));
-        json_object_set_new(t, "columns", json_string(PQgetvalue(res, r, 4)));
+        json_object_set_new(t, "schema", server_text(PQgetvalue(res, r, 1)));
+        json_object_set_new(t, "name", server_text(PQgetvalue(res, r, 2)));
+        json_object_set_new(t, "table", server_text(PQgetvalue(res, r, 3)));
+        json_object_set_new(t, "columns", server_text(PQgetvalue(res, r, 4)));
         json_object_set_new(t, "format", json_string(PQgetvalue(res, r, 5)[0] == 't' ? "binary" : "text"));
         json_array_append_new(*tables, t);
     }
