@@ -131,7 +131,8 @@ static void set_text(json_t *o, const char *key, PGresult *res, int row, int col
  * to the last). */
 enum { C_CLASS, C_OID, C_RANK, C_KIND, C_SCHEMA, C_NAME, C_TABLE, C_SQL, C_OWNER, C_ACL, C_COMMENT, C_REFERENCES, C_LOCK, C_STEPS,
        C_PLACEHOLDER, /* a view's stand-in, should a cycle need one (see break_view_cycle); never archived */
-       C_NEEDS_SUPERUSER /* true: only a superuser may create it (a function in an untrusted language) */ };
+       C_NEEDS_SUPERUSER, /* true: only a superuser may create it (a function in an untrusted language) */
+       C_PARTITION_OF /* a partition's parent, named as its "table" is: a restore of the parent brings it along */ };
 
 static int add_steps(json_t *it, PGresult *res, int row)
 {
@@ -201,6 +202,8 @@ static int add_item(PGresult *res, void *payload)
             set_text(it->json, "placeholder", res, r, C_PLACEHOLDER);
         if (PQnfields(res) > C_NEEDS_SUPERUSER && PQgetvalue(res, r, C_NEEDS_SUPERUSER)[0] == 't')
             json_object_set_new(it->json, "needs_superuser", json_true());
+        if (PQnfields(res) > C_PARTITION_OF)
+            set_text(it->json, "partition_of", res, r, C_PARTITION_OF);
         if (it->rank == RANK_POST_INDEX)
             json_object_set_new(it->json, "parallel", json_true());
         if (!json_is_string(json_object_get(it->json, "sql")))
@@ -777,6 +780,9 @@ static const kind_query kinds[] = {
              /* its options and its TOAST table's */
              "c.reloptions || (SELECT pg_catalog.array_agg('toast.' || o) FROM pg_catalog.pg_class tc, "
              "pg_catalog.unnest(tc.reloptions) o WHERE tc.oid = c.reltoastrelid) AS options) tb",
+     .extra = "NULL, NULL, NULL, NULL, NULL, CASE WHEN c.relispartition THEN (SELECT pg_catalog.format('%I.%I', "
+              "pn.nspname, pc.relname) FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent "
+              "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid) END",
      .where = "c.relkind IN ('r', 'p')",
      .filter = FILTER_USER_OBJECT},
     {.what = "the column defaults", .catalog = "pg_catalog.pg_attrdef", .oid = "ad.oid", .rank = RANK_VIEW, .kind = "'DEFAULT'",
