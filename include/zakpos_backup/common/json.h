@@ -35,4 +35,24 @@ int zb_json_parse_catalog(json_t **out, const char *text, size_t len, const char
  * past max. */
 size_t zb_json_depth(const char *text, size_t len, size_t max);
 
+/* Text that may not be UTF-8: an SQL_ASCII database's names, comments and
+ * bodies are its bytes as stored. In memory they are plain strings (jansson's
+ * unchecked ones); in an archive's JSON a string that is not UTF-8 is the
+ * object {"hex": "<its bytes in hex>"} (docs/FORMAT.md). */
+int zb_json_utf8_valid(const char *text, size_t len);
+/* A string of these bytes, UTF-8 or not (NULL: out of memory). */
+json_t *zb_json_bytes(const char *text, size_t len);
+/* The bytes as a string when they are UTF-8, else as {"hex": "..."}. */
+json_t *zb_json_text(const char *text, size_t len);
+/* *out: doc itself (a new reference) when every string in it is UTF-8, else
+ * a copy whose strings that are not are {"hex": "..."}; doc is left as it
+ * is, for it may be shared. */
+int zb_json_texts_encode(json_t **out, json_t *doc);
+/* In place, the reverse: every {"hex": "..."} in doc becomes the string of
+ * its bytes. Malformed hex, or a NUL byte, is ZB_EFORMAT naming `what`. */
+int zb_json_texts_decode(json_t *doc, const char *what);
+/* Text for a message or a report (which are UTF-8): each byte that is not
+ * part of a UTF-8 character shown as \xNN. Allocated; NULL: out of memory. */
+char *zb_json_printable(const char *text);
+
 #endif

@@ -1,5 +1,6 @@
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/json.h"
 #include "zakpos_backup/common/fault.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
@@ -402,8 +403,12 @@ static int write_toc(zb_archive_writer *w, PGconn *conn, json_t *items, json_t *
         toc = NULL;
     }
     size_t size = 0;
-    int rc = toc ? zb_archive_writer_add_json(w, ZB_PG_TOC_NAME, toc, JSON_COMPACT, 0600, &size)
-                 : zb_error_set(ZB_ENOMEM, "out of memory");
+    /* an SQL_ASCII database's names and SQL that are not UTF-8 go in hex */
+    json_t *encoded = NULL;
+    int rc = toc ? zb_json_texts_encode(&encoded, toc) : zb_error_set(ZB_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = zb_archive_writer_add_json(w, ZB_PG_TOC_NAME, encoded, JSON_COMPACT, 0600, &size);
+    json_decref(encoded);
     if (rc == 0)
         zb_log_detail("table of contents: %zu items, %zu tables (%zu bytes)", json_array_size(items), json_array_size(tables),
                       size);
@@ -468,7 +473,11 @@ static json_t *summary(const copy_run *run, json_t *items, json_t *skipped, long
     json_t *s = json_pack("{s:o, s:I, s:I, s:O, s:s?}", "tables", tables, "rows", (json_int_t)rows, "large_objects",
                           (json_int_t)large_objects, "skipped", skipped, "schema_fingerprint", fingerprint);
     free(fingerprint);
-    return s;
+    json_t *encoded = NULL; /* table names that are not UTF-8 in hex, as in the toc */
+    if (s && zb_json_texts_encode(&encoded, s) < 0)
+        encoded = NULL;
+    json_decref(s);
+    return encoded;
 }
 
 int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_options *opts)

@@ -84,6 +84,12 @@ int zb_pg_result_error(PGconn *conn, PGresult *res, const char *what)
     return ZB_EPG;
 }
 
+int zb_pg_is_sql_ascii(PGconn *conn)
+{
+    const char *encoding = PQparameterStatus(conn, "server_encoding");
+    return encoding && strcmp(encoding, "SQL_ASCII") == 0;
+}
+
 int zb_pg_exec(PGconn *conn, const char *sql, const char *what)
 {
     PGresult *res = PQexec(conn, sql);
@@ -160,6 +166,11 @@ static int connect_as(PGconn **out, const char *conninfo, const char *password_f
     if (version >= 180000)
         zb_log_warn("PostgreSQL %d is newer than the versions this build was tested with (12 to 17)", version / 10000);
     rc = zb_pg_exec(conn, session_settings, "cannot set up the session");
+    /* An SQL_ASCII database's text is bytes that need not be UTF-8 (names,
+     * bodies, rows): a session in SQL_ASCII passes them both ways as they
+     * are, where one in UTF8 would refuse those that are not UTF-8. */
+    if (rc == 0 && zb_pg_is_sql_ascii(conn))
+        rc = zb_pg_exec(conn, "SET client_encoding = 'SQL_ASCII'", "cannot set up the session");
 done:
     if (rc < 0)
         PQfinish(conn);

@@ -475,5 +475,6 @@ int zb_pg_copy_encoding_set(PGconn *conn, const char *encoding)
 
 int zb_pg_copy_encoding_reset(PGconn *conn, const char *encoding)
 {
-    return is_utf8(encoding) ? 0 : set_client_encoding(conn, "UTF8");
+    /* an SQL_ASCII database's sessions stay in SQL_ASCII (connect_as) */
+    return is_utf8(encoding) || zb_pg_is_sql_ascii(conn) ? 0 : set_client_encoding(conn, "UTF8");
 }

@@ -1,6 +1,7 @@
 #include "zakpos_backup/source/pg/fingerprint.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/json.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/source/pg/conn.h"
 
@@ -16,26 +17,13 @@
 
 /* Text from the server is UTF-8 unless the database is SQL_ASCII, whose
  * bytes pass through unconverted: those are kept as {"hex": "..."}. */
-static json_t *text_value(const char *text, size_t len)
-{
-    json_t *s = json_stringn(text, len);
-    if (s)
-        return s;
-    char *hex = malloc(len * 2 + 1);
-    if (!hex)
-        return NULL;
-    sodium_bin2hex(hex, len * 2 + 1, (const unsigned char *)text, len);
-    json_t *v = json_pack("{s:s}", "hex", hex);
-    free(hex);
-    return v;
-}
+static json_t *text_value(const char *text, size_t len) { return zb_json_text(text, len); }
 
 /* An object's name as a JSON key: "hex:" and the bytes' hex when not UTF-8. */
 static char *key_text(const char *text, size_t len)
 {
-    json_t *probe = json_stringn(text, len);
     zb_buf b = ZB_BUF_INIT;
-    if (probe) {
+    if (zb_json_utf8_valid(text, len)) {
         zb_buf_append(&b, text, len);
     } else {
         char *hex = malloc(len * 2 + 1);
@@ -45,7 +33,6 @@ static char *key_text(const char *text, size_t len)
         }
         free(hex);
     }
-    json_decref(probe);
     return zb_buf_detach(&b);
 }
 

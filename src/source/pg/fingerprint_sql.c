@@ -182,8 +182,16 @@ static const char types_sql[] =
     " FROM pg_range r JOIN pg_opclass oc ON oc.oid = r.rngsubopc JOIN pg_namespace opn ON opn.oid = oc.opcnamespace "
     " LEFT JOIN pg_collation cl ON cl.oid = r.rngcollation LEFT JOIN pg_namespace cln ON cln.oid = cl.collnamespace "
     " WHERE r.rngtypid = t.oid) AS range, "
+    /* a base type's every CREATE TYPE property; SUBSCRIPT (14 on) when not
+     * the one an ELEMENT gets by default, so a type of 12 restored into 17
+     * is the same */
     "CASE WHEN t.typtype = 'b' THEN concat_ws(' ', t.typinput::regproc, t.typoutput::regproc, t.typreceive::regproc, "
-    " t.typsend::regproc, t.typlen, t.typalign, t.typstorage, t.typcategory) END AS base "
+    " t.typsend::regproc, t.typlen, t.typalign, t.typstorage, t.typcategory, 'typmod_in ' || NULLIF(t.typmodin, 0)::regproc, "
+    " 'typmod_out ' || NULLIF(t.typmodout, 0)::regproc, 'analyze ' || NULLIF(t.typanalyze, 0)::regproc, 'subscript ' || "
+    " NULLIF(NULLIF(to_jsonb(t) ->> 'typsubscript', '-'), 'raw_array_subscript_handler'), "
+    " CASE WHEN t.typbyval THEN 'passedbyvalue' END, CASE WHEN t.typispreferred THEN 'preferred' END, "
+    " 'element ' || format_type(NULLIF(t.typelem, 0), NULL), 'delimiter ' || t.typdelim::text, "
+    " CASE WHEN t.typcollation <> 0 THEN 'collatable' END) END AS base "
     "FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE " USER_NS("n") " AND "
     NOT_MEMBER("pg_type", "t.oid") " AND t.typtype <> 'm' "
     "AND (t.typrelid = 0 OR (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c') "

@@ -2,6 +2,7 @@
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fault.h"
+#include "zakpos_backup/common/json.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/pg.h"
@@ -70,9 +71,12 @@ static int describe_left_out(zb_source_check *out, json_t *left_out)
             continue;
         }
         zb_buf b = ZB_BUF_INIT;
+        char *shown = NULL; /* an SQL_ASCII database's names need not be UTF-8; reports are */
         if (rc == 0 && (rc = zb_buf_printf(&b, "%s: %s", json_string_value(json_object_get(x, "id")) ?: "?",
                                            json_string_value(json_object_get(x, "reason")) ?: "?")) == 0)
-            rc = zb_source_check_add_not_verified(out, b.data);
+            rc = (shown = zb_json_printable(b.data)) ? zb_source_check_add_not_verified(out, shown)
+                                                     : zb_error_set(ZB_ENOMEM, "out of memory");
+        free(shown);
         zb_buf_free(&b);
     }
     return rc;

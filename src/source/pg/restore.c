@@ -32,6 +32,8 @@ static int load_toc(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry
         return rc;
     rc = zb_json_parse_catalog(&p->toc, text, len, "the database's table of contents");
     free(text);
+    if (rc == 0) /* an SQL_ASCII database's text that is not UTF-8, stored in hex */
+        rc = zb_json_texts_decode(p->toc, "the database's table of contents");
     if (rc == 0)
         rc = zb_pg_plan_parse(&p->plan, p->toc);
     if (rc == 0)
@@ -289,13 +291,14 @@ static int check_tables(zb_pg_restore *p, zb_archive_reader *r)
     for (size_t i = 0; i < p->table_count; i++) {
         zb_pg_table_load *t = &p->tables[i];
         const char *name = t->plan->quoted;
-        json_t *want = NULL, *x;
+        /* a name that is not UTF-8 is in hex in the manifest, as written */
+        json_t *want = NULL, *x, *wanted_name = zb_json_text(name, strlen(name));
         size_t k;
         json_array_foreach(recorded, k, x) {
-            const char *recorded_name = json_string_value(json_object_get(x, "table"));
-            if (recorded_name && strcmp(recorded_name, name) == 0)
+            if (json_equal(json_object_get(x, "table"), wanted_name))
                 want = x;
         }
+        json_decref(wanted_name);
         if (!want)
             return zb_error_set(ZB_EVERIFY, "table %s is not in the manifest", name);
         if (t->chunks != (unsigned int)json_integer_value(json_object_get(want, "chunks")))

@@ -133,7 +133,8 @@ static int parse_steps(zb_pg_plan_item *it, json_t *item, size_t n)
 }
 
 /* One item; table_name and references_name are numbered once every name is
- * known (number_relations). */
+ * known (number_relations), and so is the parent a partition names (which
+ * is a relation's table, numbered anyway). */
 static int parse_item(zb_pg_plan_item *it, const char **table_name, const char **references_name, json_t *item,
                       size_t index)
 {
@@ -144,8 +145,10 @@ static int parse_item(zb_pg_plan_item *it, const char **table_name, const char *
         return zb_error_set(ZB_EFORMAT, INVALID "item %zu is not an object", n);
     const char *lock = NULL;
     int rc = parse_kind(it, item, n);
-    static const char *const keys[] = {"schema", "name", "sql", "owner", "acl", "table", "references", "lock"};
-    const char **fields[] = {&it->schema, &it->name, &it->sql, &it->owner, &it->acl, table_name, references_name, &lock};
+    const char *partition_of = NULL; /* numbered in link_items */
+    static const char *const keys[] = {"schema", "name", "sql", "owner", "acl", "table", "references", "lock", "partition_of"};
+    const char **fields[] = {&it->schema, &it->name, &it->sql, &it->owner, &it->acl, table_name, references_name, &lock,
+                             &partition_of};
     for (size_t k = 0; rc == 0 && k < sizeof(keys) / sizeof(keys[0]); k++)
         rc = text_field(fields[k], item, keys[k], "item", n);
     if (rc == 0)
@@ -275,6 +278,7 @@ static int link_items(zb_pg_plan *plan, const char **names)
         zb_pg_plan_item *it = &plan->items[i];
         it->table = relation_number(plan, names[2 * i]);
         it->references = relation_number(plan, names[2 * i + 1]);
+        it->partition_of = relation_number(plan, json_string_value(json_object_get(it->json, "partition_of")));
         it->data_table = it->table >= 0 ? table_of[it->table] : -1;
         /* a reference to a table without rows of its own (partitioned) never counts as loaded early */
         it->data_references = it->references >= 0 ? table_of[it->references] : ZB_PG_REFERENCES_NONE;
@@ -381,17 +385,21 @@ int zb_pg_plan_select(zb_pg_plan *plan, const char *const *tables, const char *c
     unsigned char *kept = seen ? seen + plan->relation_count + 1 : NULL;
     if (filtering && !seen)
         return zb_error_set(ZB_ENOMEM, "out of memory");
-    for (size_t t = 0; t < plan->table_count; t++) {
-        zb_pg_plan_table *table = &plan->tables[t];
-        table->selected = !filtering || table_selected(tables, schemas, table->schema, table->name);
-    }
+    /* relations first: a partition follows its parent in the toc (it needs
+     * it), so the parent's choice is known when the partition's is made */
     for (size_t i = 0; filtering && i < plan->item_count; i++) {
         zb_pg_plan_item *it = &plan->items[i];
         if (it->relation) {
-            it->selected = table_selected(tables, schemas, it->schema, it->name);
+            it->selected = table_selected(tables, schemas, it->schema, it->name) ||
+                           (it->partition_of >= 0 && kept[it->partition_of]);
             if (it->table >= 0 && !seen[it->table])
                 seen[it->table] = 1, kept[it->table] = it->selected;
         }
+    }
+    for (size_t t = 0; t < plan->table_count; t++) {
+        zb_pg_plan_table *table = &plan->tables[t];
+        table->selected = !filtering || table_selected(tables, schemas, table->schema, table->name) ||
+                          (table->relation >= 0 && kept[table->relation]);
     }
     for (size_t i = 0; i < plan->item_count; i++) {
         zb_pg_plan_item *it = &plan->items[i];

@@ -1,6 +1,7 @@
 #include "zakpos_backup/source/pg/restore_state.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/json.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/source/pg/conn.h"
@@ -44,8 +45,10 @@ static int leave_out(zb_pg_restore *p, PGresult *res, const zb_pg_plan_item *it,
         return 0;
     zb_buf id = ZB_BUF_INIT;
     zb_pg_item_id(&id, it->json);
-    json_array_append_new(p->left_out, json_pack("{s:s, s:s, s:s}", "id", id.data ? id.data : "?", "what", what,
-                                                 "reason", message));
+    /* the id and the server's message are an SQL_ASCII database's bytes, UTF-8 or not */
+    const char *shown = id.data ? id.data : "?";
+    json_array_append_new(p->left_out, json_pack("{s:o, s:s, s:o}", "id", zb_json_bytes(shown, strlen(shown)), "what", what,
+                                                 "reason", zb_json_bytes(message, strlen(message))));
     if (object && !not_allowed)
         zb_log_warn("%s: not verified: it needs an object not verified here (%s)", id.data ? id.data : "?", message);
     else if (object)

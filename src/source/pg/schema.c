@@ -1,6 +1,8 @@
 #include "zakpos_backup/source/pg/schema.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fault.h"
+#include "zakpos_backup/common/json.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/map.h"
 #include "zakpos_backup/source/pg/conn.h"
@@ -112,10 +114,14 @@ static int query(PGresult **out, PGconn *conn, const char *sql, const char *what
     return zb_pg_query(out, conn, sql, what);
 }
 
+/* The server's text as it came: an SQL_ASCII database's need not be UTF-8
+ * (the archive's JSON carries it in hex, zb_json_texts_encode). */
+static json_t *server_text(const char *text) { return zb_json_bytes(text, strlen(text)); }
+
 static void set_text(json_t *o, const char *key, PGresult *res, int row, int col)
 {
     if (col >= 0 && !PQgetisnull(res, row, col) && *PQgetvalue(res, row, col))
-        json_object_set_new(o, key, json_string(PQgetvalue(res, row, col)));
+        json_object_set_new(o, key, server_text(PQgetvalue(res, row, col)));
 }
 
 /* Every item query returns these columns, in this order; the last ones
@@ -126,13 +132,19 @@ static void set_text(json_t *o, const char *key, PGresult *res, int row, int col
  * to the last). */
 enum { C_CLASS, C_OID, C_RANK, C_KIND, C_SCHEMA, C_NAME, C_TABLE, C_SQL, C_OWNER, C_ACL, C_COMMENT, C_REFERENCES, C_LOCK, C_STEPS,
        C_PLACEHOLDER, /* a view's stand-in, should a cycle need one (see break_view_cycle); never archived */
-       C_NEEDS_SUPERUSER /* true: only a superuser may create it (a function in an untrusted language) */ };
+       C_NEEDS_SUPERUSER, /* true: only a superuser may create it (a function in an untrusted language) */
+       C_PARTITION_OF /* a partition's parent, named as its "table" is: a restore of the parent brings it along */ };
 
 static int add_steps(json_t *it, PGresult *res, int row)
 {
     if (PQnfields(res) <= C_STEPS || PQgetisnull(res, row, C_STEPS))
         return 0;
-    json_t *steps = json_loads(PQgetvalue(res, row, C_STEPS), 0, NULL);
+    const char *text = PQgetvalue(res, row, C_STEPS);
+    /* steps are a choice the restore may take: text that is not UTF-8 (an
+     * SQL_ASCII database's), which JSON cannot read, leaves them out */
+    if (!zb_json_utf8_valid(text, strlen(text)))
+        return 0;
+    json_t *steps = json_loads(text, 0, NULL);
     json_t *last = json_array_get(steps, json_array_size(steps) - 1);
     if (!json_is_array(steps) || !json_is_string(json_object_get(last, "sql"))) {
         json_decref(steps);
@@ -141,7 +153,7 @@ static int add_steps(json_t *it, PGresult *res, int row)
     if (!PQgetisnull(res, row, C_COMMENT)) {
         zb_buf sql = ZB_BUF_INIT;
         zb_buf_printf(&sql, "%s\n%s", json_string_value(json_object_get(last, "sql")), PQgetvalue(res, row, C_COMMENT));
-        json_object_set_new(last, "sql", json_string(sql.data ? sql.data : ""));
+        json_object_set_new(last, "sql", server_text(sql.data ? sql.data : ""));
         zb_buf_free(&sql);
     }
     json_object_set_new(it, "steps", steps);
@@ -177,7 +189,7 @@ static int add_item(PGresult *res, void *payload)
         zb_buf_puts(&sql_text, PQgetvalue(res, r, C_SQL));
         if (!PQgetisnull(res, r, C_COMMENT))
             zb_buf_printf(&sql_text, "\n%s", PQgetvalue(res, r, C_COMMENT));
-        json_object_set_new(it->json, "sql", json_string(sql_text.data ? sql_text.data : ""));
+        json_object_set_new(it->json, "sql", server_text(sql_text.data ? sql_text.data : ""));
         zb_buf_free(&sql_text);
         set_text(it->json, "owner", res, r, C_OWNER);
         set_text(it->json, "acl", res, r, C_ACL);
@@ -191,10 +203,12 @@ static int add_item(PGresult *res, void *payload)
             set_text(it->json, "placeholder", res, r, C_PLACEHOLDER);
         if (PQnfields(res) > C_NEEDS_SUPERUSER && PQgetvalue(res, r, C_NEEDS_SUPERUSER)[0] == 't')
             json_object_set_new(it->json, "needs_superuser", json_true());
+        if (PQnfields(res) > C_PARTITION_OF)
+            set_text(it->json, "partition_of", res, r, C_PARTITION_OF);
         if (it->rank == RANK_POST_INDEX)
             json_object_set_new(it->json, "parallel", json_true());
         if (!json_is_string(json_object_get(it->json, "sql")))
-            rc = zb_error_set(ZB_EFORMAT, "the server returned text that is not UTF-8 for %s", what);
+            rc = zb_error_set(ZB_ENOMEM, "out of memory reading %s", what);
     }
     return rc;
 }
@@ -352,6 +366,32 @@ typedef struct kind_query {
 
 #define TYPE_KEYWORD "CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END"
 
+/* A base type (its functions in C or internal), made over its shell (the
+ * SHELL TYPE item its I/O functions need, see shells_first) with every
+ * property CREATE TYPE takes, as pg_dump writes them; SUBSCRIPT from 14 on
+ * (read by name from the row, absent before). Functions are named by
+ * regproc, qualified under the empty search_path. */
+#define BASE_TYPE_SQL                                                                                          \
+    "WHEN 'b' THEN pg_catalog.format('CREATE TYPE %s (INPUT = %s, OUTPUT = %s', q.name, "                       \
+    "t.typinput::pg_catalog.regproc, t.typoutput::pg_catalog.regproc) || "                                    \
+    "CASE WHEN t.typreceive <> 0 THEN ', RECEIVE = ' || t.typreceive::pg_catalog.regproc::text ELSE '' END || " \
+    "CASE WHEN t.typsend <> 0 THEN ', SEND = ' || t.typsend::pg_catalog.regproc::text ELSE '' END || "          \
+    "CASE WHEN t.typmodin <> 0 THEN ', TYPMOD_IN = ' || t.typmodin::pg_catalog.regproc::text ELSE '' END || "   \
+    "CASE WHEN t.typmodout <> 0 THEN ', TYPMOD_OUT = ' || t.typmodout::pg_catalog.regproc::text ELSE '' END || " \
+    "CASE WHEN t.typanalyze <> 0 THEN ', ANALYZE = ' || t.typanalyze::pg_catalog.regproc::text ELSE '' END || " \
+    "COALESCE((SELECT ', SUBSCRIPT = ' || (j.v ->> 'typsubscript') FROM (SELECT pg_catalog.to_jsonb(t) AS v) j " \
+    "WHERE (j.v ->> 'typsubscript') <> '-'), '') || "                                                          \
+    "', INTERNALLENGTH = ' || CASE WHEN t.typlen = -1 THEN 'variable' ELSE t.typlen::text END || "              \
+    "CASE WHEN t.typbyval THEN ', PASSEDBYVALUE' ELSE '' END || ', ALIGNMENT = ' || "                           \
+    "CASE t.typalign WHEN 'c' THEN 'char' WHEN 's' THEN 'int2' WHEN 'i' THEN 'int4' ELSE 'double' END || "      \
+    "', STORAGE = ' || CASE t.typstorage WHEN 'p' THEN 'plain' WHEN 'e' THEN 'external' WHEN 'm' THEN 'main' "  \
+    "ELSE 'extended' END || ', CATEGORY = ' || pg_catalog.quote_literal(t.typcategory::text) || "                    \
+    "CASE WHEN t.typispreferred THEN ', PREFERRED = true' ELSE '' END || "                                     \
+    "CASE WHEN t.typdefault IS NOT NULL THEN ', DEFAULT = ' || pg_catalog.quote_literal(t.typdefault) ELSE '' END || " \
+    "CASE WHEN t.typelem <> 0 THEN ', ELEMENT = ' || pg_catalog.format_type(t.typelem, NULL) ELSE '' END || "   \
+    "CASE WHEN t.typdelim <> ',' THEN ', DELIMITER = ' || pg_catalog.quote_literal(t.typdelim::text) ELSE '' END || " \
+    "CASE WHEN t.typcollation <> 0 THEN ', COLLATABLE = true' ELSE '' END || ');' "
+
 /* Enums, composite types, ranges and domains; mr.clause: a range's
  * multirange type name (PostgreSQL 14 on). */
 #define TYPE_QUERY(multirange)                                                                                \
@@ -373,6 +413,7 @@ typedef struct kind_query {
            "CASE WHEN r.rngcollation <> 0 AND r.rngcollation <> st.typcollation THEN (SELECT ', collation = ' || " \
            "pg_catalog.format('%I.%I', cn.nspname, co.collname) FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn " \
            "ON cn.oid = co.collnamespace WHERE co.oid = r.rngcollation) ELSE '' END, mr.clause) "             \
+           BASE_TYPE_SQL                                                                                      \
            "ELSE pg_catalog.format('CREATE DOMAIN %s AS %s', q.name, pg_catalog.format_type(t.typbasetype, t.typtypmod)) || " \
            "CASE WHEN t.typcollation <> 0 AND t.typcollation <> bt.typcollation THEN (SELECT ' COLLATE ' || " \
            "pg_catalog.format('%I.%I', cn.nspname, co.collname) FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn " \
@@ -403,7 +444,8 @@ typedef struct kind_query {
             "LEFT JOIN pg_catalog.pg_type st ON st.oid = r.rngsubtype "                                        \
             "LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype "                                       \
             "CROSS JOIN LATERAL (SELECT " multirange " AS clause) mr",                                          \
-    .where = "(t.typtype IN ('e', 'r', 'd') OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_catalog.pg_class c " \
+    .extra = "NULL, NULL, NULL, NULL, t.typtype = 'b'", /* a base type: superuser only */                   \
+    .where = "(t.typtype IN ('e', 'r', 'd', 'b') OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_catalog.pg_class c " \
              "WHERE c.oid = t.typrelid) = 'c'))",                                                               \
     .filter = FILTER_USER_OBJECT
 
@@ -704,7 +746,7 @@ static const kind_query kinds[] = {
              "CROSS JOIN LATERAL (SELECT pg_catalog.format('%s %I.%I(%s)', CASE p.prokind WHEN 'p' THEN 'PROCEDURE' "
              "ELSE 'FUNCTION' END, n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)) AS name) q",
      .extra = "NULL, NULL, NULL, NULL, (SELECT NOT l.lanpltrusted FROM pg_catalog.pg_language l WHERE l.oid = p.prolang)",
-     .where = "p.prokind IN ('f', 'p')", .filter = FILTER_USER_OBJECT},
+     .where = "p.prokind IN ('f', 'p', 'w')", .filter = FILTER_USER_OBJECT},
     {.what = "the sequences", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_SEQUENCE, .kind = "'SEQUENCE'",
      .schema = "n.nspname", .name = "c.relname",
      .sql = "pg_catalog.format('CREATE %sSEQUENCE %s AS %s START WITH %s INCREMENT BY %s MINVALUE %s MAXVALUE %s "
@@ -767,6 +809,9 @@ static const kind_query kinds[] = {
              /* its options and its TOAST table's */
              "c.reloptions || (SELECT pg_catalog.array_agg('toast.' || o) FROM pg_catalog.pg_class tc, "
              "pg_catalog.unnest(tc.reloptions) o WHERE tc.oid = c.reltoastrelid) AS options) tb",
+     .extra = "NULL, NULL, NULL, NULL, NULL, CASE WHEN c.relispartition THEN (SELECT pg_catalog.format('%I.%I', "
+              "pn.nspname, pc.relname) FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent "
+              "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid) END",
      .where = "c.relkind IN ('r', 'p')",
      .filter = FILTER_USER_OBJECT},
     {.what = "the column defaults", .catalog = "pg_catalog.pg_attrdef", .oid = "ad.oid", .rank = RANK_VIEW, .kind = "'DEFAULT'",
@@ -909,7 +954,8 @@ static const kind_query kinds[] = {
      .schema = "n.nspname", .name = "t.typname", .sql = "pg_catalog.format('CREATE TYPE %I.%I;', n.nspname, t.typname)",
      .owner = "pg_catalog.format('ALTER TYPE %I.%I OWNER TO %I;', n.nspname, t.typname, pg_catalog.pg_get_userbyid(t.typowner))",
      .from = "pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace",
-     .where = "t.typtype = 'p' AND NOT t.typisdefined", .filter = FILTER_USER_OBJECT},
+     /* a base type's shell: made first, for its I/O functions (shells_first) */
+     .where = "((t.typtype = 'p' AND NOT t.typisdefined) OR t.typtype = 'b')", .filter = FILTER_USER_OBJECT},
     {.what = "the aggregates", .catalog = "pg_catalog.pg_proc", .oid = "p.oid", .rank = RANK_FUNCTION, .kind = "'AGGREGATE'",
      .schema = "n.nspname", .name = "p.proname",
      .sql = "pg_catalog.format('CREATE AGGREGATE %I.%I(%s) (SFUNC = %s, STYPE = %s', n.nspname, p.proname, "
@@ -1491,6 +1537,41 @@ static int read_dependencies(item_set *set, PGconn *conn)
     return zb_pg_query_rows(conn, depend_sql, "cannot read the dependencies", add_dependency, set);
 }
 
+static int kind_is(const item *it, const char *kind)
+{
+    const char *name = json_string_value(json_object_get(it->json, "kind"));
+    return name && strcmp(name, kind) == 0;
+}
+
+/* A base type and its I/O functions need each other (pg_depend records both
+ * ways): as pg_dump does, the functions are made over the type's shell (a
+ * SHELL TYPE item of the same identity, read after the type, so lookups find
+ * the type), and the type after them. A function the type needs that needs
+ * the type needs the shell instead; the shell needs the type's schema. */
+static int shells_first(item_set *set)
+{
+    int rc = 0;
+    for (size_t s = 0; rc == 0 && s < set->count; s++) {
+        item *shell = &set->items[s];
+        long t = shell->rank < RANK_POST_SEQUENCE && kind_is(shell, "SHELL TYPE") ? find_item(set, shell->classid, shell->objid) : -1;
+        if (t < 0 || (size_t)t == s)
+            continue;
+        const item *type = &set->items[t];
+        for (size_t d = 0; rc == 0 && d < type->dep_count; d++) {
+            item *needed = &set->items[type->deps[d]];
+            if (kind_is(needed, "SCHEMA")) {
+                if ((rc = grow((void **)&shell->deps, &shell->dep_cap, shell->dep_count, sizeof(size_t))) == 0)
+                    shell->deps[shell->dep_count++] = type->deps[d];
+                continue;
+            }
+            for (size_t k = 0; k < needed->dep_count; k++)
+                if (needed->deps[k] == (size_t)t)
+                    needed->deps[k] = s;
+        }
+    }
+    return rc;
+}
+
 static int before(const item *a, const item *b)
 {
     return a->rank != b->rank ? a->rank < b->rank : a->objid < b->objid;
@@ -1544,7 +1625,7 @@ static int split_view(item_set *set, size_t v, unsigned char *seen)
         zb_buf_free(&replace);
         return zb_error_set(ZB_ENOMEM, "out of memory ordering the schema");
     }
-    json_object_set_new(view->json, "sql", json_string(replace.data));
+    json_object_set_new(view->json, "sql", server_text(replace.data));
     zb_buf_free(&replace);
     json_object_del(view->json, "placeholder");
     /* the stand-in needs what the view needs outside the cycle (its schema,
@@ -1743,7 +1824,7 @@ static void add_refreshes(json_t *sorted)
         json_object_set(refresh, "table", json_object_get(it, "table"));
         char sql[1024];
         snprintf(sql, sizeof(sql), "REFRESH MATERIALIZED VIEW %s;", json_string_value(json_object_get(it, "table")));
-        json_object_set_new(refresh, "sql", json_string(sql));
+        json_object_set_new(refresh, "sql", server_text(sql));
         json_array_append_new(sorted, refresh);
     }
 }
@@ -1763,15 +1844,20 @@ static int mark_populated(item_set *set, PGconn *conn)
 }
 
 /* Object kinds this module does not reproduce, made by users (not initdb,
- * not an extension): base types and window functions (both need C), and
- * with them everything that depends on them (pg_depend, followed to the
- * end), which a restore could not make either. unsupported(classid, objid,
- * root): root is true for the objects themselves. */
-#define UNSUPPORTED_CTE                                                                                        \
-    "WITH RECURSIVE root(classid, objid) AS ("                                                                 \
+ * not an extension), and with them everything that depends on them
+ * (pg_depend, followed to the end), which a restore could not make either.
+ * unsupported(classid, objid, root): root is true for the objects
+ * themselves. Every kind pg_dump keeps is reproduced now, so the list of
+ * kinds is empty; it stays for kinds a later server adds. The test build
+ * takes base types and window functions as unsupported when asked (fault
+ * value pg-unsupported), as they were, so that --pg-skip-unsupported and the
+ * naming of dependents stay proven. */
+#define UNSUPPORTED_NONE "SELECT NULL::pg_catalog.regclass, NULL::pg_catalog.oid WHERE false"
+#define UNSUPPORTED_FOR_TESTS                                                                                  \
     "SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass, p.oid FROM pg_catalog.pg_proc p WHERE p.prokind = 'w' "   \
     "UNION ALL SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, t.oid FROM pg_catalog.pg_type t "              \
-    "WHERE t.typtype = 'b' AND t.typcategory <> 'A'), "                                                        \
+    "WHERE t.typtype = 'b' AND t.typcategory <> 'A'"
+#define UNSUPPORTED_CTE_REST                                                                                   \
     "user_root AS (SELECT o.classid, o.objid FROM root o WHERE o.objid >= " FIRST_NORMAL_OID " "               \
     "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = o.classid AND e.objid = o.objid "   \
     "AND (e.deptype = 'e' OR (e.deptype = 'i' AND (e.refclassid, e.refobjid) <> (e.classid, e.objid))))), "     \
@@ -1785,10 +1871,16 @@ static int mark_populated(item_set *set, PGconn *conn)
     "unsupported AS (SELECT x.classid, x.objid, EXISTS (SELECT 1 FROM user_root r WHERE (r.classid, r.objid) = " \
     "(x.classid, x.objid)) AS root FROM closure x) "
 
+static void unsupported_cte(zb_buf *q)
+{
+    const char *roots = ZB_FAULT_VALUE("pg-unsupported") ? UNSUPPORTED_FOR_TESTS : UNSUPPORTED_NONE;
+    zb_buf_printf(q, "WITH RECURSIVE root(classid, objid) AS (%s), %s", roots, UNSUPPORTED_CTE_REST);
+}
+
 /* listed: what a user made and would miss (not a TOAST table, a view's
  * rule, a table's row type or an array type, which go with their owner) */
 static const char unsupported_sql[] =
-    UNSUPPORTED_CTE "SELECT u.classid::pg_catalog.oid, u.objid, u.root, pg_catalog.pg_describe_object(u.classid, u.objid, 0), "
+    "SELECT u.classid::pg_catalog.oid, u.objid, u.root, pg_catalog.pg_describe_object(u.classid, u.objid, 0), "
     "u.classid <> 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c "
     "WHERE u.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.oid = u.objid AND c.relkind = 't') "
     "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type t WHERE u.classid = 'pg_catalog.pg_type'::pg_catalog.regclass "
@@ -1802,7 +1894,11 @@ static const char unsupported_sql[] =
 static int check_unsupported(item_set *set, json_t *skipped, PGconn *conn, const zb_pg_schema_options *opts)
 {
     PGresult *res;
-    int rc = query(&res, conn, unsupported_sql, "cannot look for unsupported objects");
+    zb_buf q = ZB_BUF_INIT;
+    unsupported_cte(&q);
+    zb_buf_puts(&q, unsupported_sql);
+    int rc = q.data ? query(&res, conn, q.data, "cannot look for unsupported objects") : zb_error_set(ZB_ENOMEM, "out of memory");
+    zb_buf_free(&q);
     if (rc < 0)
         return rc;
     int n = PQntuples(res), roots = 0;
@@ -1817,7 +1913,7 @@ static int check_unsupported(item_set *set, json_t *skipped, PGconn *conn, const
         zb_buf what = ZB_BUF_INIT;
         zb_buf_printf(&what, "%s%s", PQgetvalue(res, r, 3), PQgetvalue(res, r, 2)[0] == 't' ? "" : " (depends on a skipped object)");
         if (PQgetvalue(res, r, 4)[0] == 't')
-            json_array_append_new(skipped, json_string(what.data ? what.data : PQgetvalue(res, r, 3)));
+            json_array_append_new(skipped, server_text(what.data ? what.data : PQgetvalue(res, r, 3)));
         zb_buf_free(&what);
         if ((rc = grow((void **)&set->unsupported, &set->unsupported_cap, set->unsupported_count, sizeof(*set->unsupported))) < 0)
             break;
@@ -1882,6 +1978,8 @@ int zb_pg_schema_read(json_t **items, json_t **skipped, PGconn *conn, const zb_p
     if (rc == 0)
         rc = read_dependencies(&set, conn);
     if (rc == 0)
+        rc = shells_first(&set);
+    if (rc == 0)
         rc = leave_out_unsupported(&set);
     if (rc == 0)
         rc = mark_populated(&set, conn);
@@ -1915,7 +2013,8 @@ static const char binary_safe_sql[] =
 int zb_pg_schema_data_tables(json_t **tables, PGconn *conn)
 {
     zb_buf q = ZB_BUF_INIT;
-    zb_buf_puts(&q, UNSUPPORTED_CTE "SELECT c.oid, n.nspname, c.relname, q.name, (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), "
+    unsupported_cte(&q);
+    zb_buf_puts(&q, "SELECT c.oid, n.nspname, c.relname, q.name, (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), "
                     "', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 "
                     "AND NOT a.attisdropped AND a.attgenerated = ''), ");
     zb_buf_puts(&q, binary_safe_sql);
@@ -1932,10 +2031,10 @@ int zb_pg_schema_data_tables(json_t **tables, PGconn *conn)
     for (int r = 0; r < PQntuples(res); r++) {
         json_t *t = json_object();
         json_object_set_new(t, "oid", json_integer(oid_at(res, r, 0)));
-        json_object_set_new(t, "schema", json_string(PQgetvalue(res, r, 1)));
-        json_object_set_new(t, "name", json_string(PQgetvalue(res, r, 2)));
-        json_object_set_new(t, "table", json_string(PQgetvalue(res, r, 3)));
-        json_object_set_new(t, "columns", json_string(PQgetvalue(res, r, 4)));
+        json_object_set_new(t, "schema", server_text(PQgetvalue(res, r, 1)));
+        json_object_set_new(t, "name", server_text(PQgetvalue(res, r, 2)));
+        json_object_set_new(t, "table", server_text(PQgetvalue(res, r, 3)));
+        json_object_set_new(t, "columns", server_text(PQgetvalue(res, r, 4)));
         json_object_set_new(t, "format", json_string(PQgetvalue(res, r, 5)[0] == 't' ? "binary" : "text"));
         json_array_append_new(*tables, t);
     }

@@ -1,6 +1,7 @@
 #include "zakpos_backup/source/pg/verify.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/json.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/common/timeutil.h"
@@ -108,10 +109,11 @@ static json_t *items_by_object(json_t *items, int with_owner, int with_acl, json
             zb_buf_printf(&sql, "\n%s", json_string_value(json_object_get(it, "owner")));
         if (with_acl && json_string_value(json_object_get(it, "acl")) && !was_left_out(left_out, name, "privileges"))
             zb_buf_printf(&sql, "\n%s", json_string_value(json_object_get(it, "acl")));
+        /* an SQL_ASCII database's names and SQL may not be UTF-8: unchecked */
         json_t *all = json_object_get(map, id.data ? id.data : "");
         if (!all)
-            json_object_set_new(map, id.data ? id.data : "", all = json_array());
-        json_array_append_new(all, json_string(sql.data ? sql.data : ""));
+            json_object_set_new_nocheck(map, id.data ? id.data : "", all = json_array());
+        json_array_append_new(all, zb_json_bytes(sql.data ? sql.data : "", sql.len));
         zb_buf_free(&id);
         zb_buf_free(&sql);
     }
@@ -176,9 +178,11 @@ static void add_difference(verify_run *run, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+    char *shown = zb_json_printable(text); /* an SQL_ASCII database's names need not be UTF-8 */
     pthread_mutex_lock(&run->lock);
     if (run->count++ < run->limit)
-        json_array_append_new(run->differences, json_string(text));
+        json_array_append_new(run->differences, json_string(shown ? shown : "?"));
+    free(shown);
     pthread_mutex_unlock(&run->lock);
 }
 
@@ -186,8 +190,11 @@ static json_t *recorded_table(verify_run *run, const char *table)
 {
     size_t i;
     json_t *t;
-    json_array_foreach(run->recorded, i, t) if (strcmp(json_string_value(json_object_get(t, "table")) ?: "", table) == 0) return t;
-    return NULL;
+    /* the manifest holds a name that is not UTF-8 in hex, as written */
+    json_t *name = zb_json_text(table, strlen(table)), *found = NULL;
+    json_array_foreach(run->recorded, i, t) if (json_equal(json_object_get(t, "table"), name)) found = found ?: t;
+    json_decref(name);
+    return found;
 }
 
 typedef struct read_back {

@@ -4,7 +4,8 @@
 # views in a cycle with a function. And a restore of some tables (--table)
 # from a database with a publication naming others, which used to fail:
 # the publication comes back with the tables restored, and a warning names
-# the ones it lacks. And verify --restore as a scratch role that is not a
+# the ones it lacks; and a restore of a partitioned table (--table), which
+# brings its partitions. And verify --restore as a scratch role that is not a
 # superuser, of objects only a superuser may make: each is named as not
 # verified with the server's reason, and so is what needs one of them,
 # instead of the server's first error failing the verification.
@@ -52,9 +53,36 @@ zb_expect_status 0 "verify --restore" -- "$ZB_BIN" --log-format text verify --re
 zb_psql -c "CREATE DATABASE pubs"
 ZB_PG_DB=pubs zb_psql -c "CREATE TABLE public.kept (id integer PRIMARY KEY)" -c "CREATE TABLE public.other (id integer)" \
     -c "INSERT INTO public.kept VALUES (1)" -c "CREATE PUBLICATION zb_both FOR TABLE public.kept, public.other"
+ZB_PG_DB=pubs zb_psql >/dev/null <<'SQL'
+CREATE TABLE public.ev (id integer NOT NULL, at date NOT NULL, kind text NOT NULL, PRIMARY KEY (id, at, kind)) PARTITION BY RANGE (at);
+CREATE INDEX ev_kind ON public.ev (kind);
+CREATE TABLE public.ev_2024 PARTITION OF public.ev FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE public.ev_2026 PARTITION OF public.ev FOR VALUES FROM ('2026-01-01') TO ('2027-01-01') PARTITION BY LIST (kind);
+CREATE TABLE public.ev_2026_a PARTITION OF public.ev_2026 FOR VALUES IN ('a');
+CREATE TABLE public.ev_2025 (kind text NOT NULL, id integer NOT NULL, at date NOT NULL);
+CREATE INDEX ev25_own_kind ON public.ev_2025 (kind);
+ALTER TABLE public.ev ATTACH PARTITION public.ev_2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+INSERT INTO public.ev SELECT g, date '2024-01-01' + g, 'a' FROM generate_series(0, 1000) g;
+SQL
 zb_expect_status 0 "backup with a publication" -- "$ZB_BIN" --log-format text backup --repo repo --recipient key.pub \
     --pg "$(zb_pg_conninfo pubs)"
 archive=$("$ZB_BIN" latest --repo repo)
+# restore --table of a partitioned table brings its partitions, two levels
+# deep (one attached with an index of its own name), with their rows,
+# indexes and keys, and no other table
+tree() { ZB_PG_DB=$1 zb_psql -At -c "SELECT string_agg(relid::regclass::text, ',' ORDER BY relid::regclass::text),
+    (SELECT md5(string_agg(e::text, ',' ORDER BY e::text)) FROM public.ev e),
+    (SELECT string_agg(indexrelid::regclass::text, ',' ORDER BY indexrelid::regclass::text) FROM pg_index
+        WHERE indrelid IN (SELECT relid FROM pg_partition_tree('public.ev'))),
+    (SELECT count(*) FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace
+        AND c.relkind IN ('r', 'p') AND c.oid NOT IN (SELECT relid FROM pg_partition_tree('public.ev')))
+    FROM pg_partition_tree('public.ev')"; }
+zb_expect_status 0 "restore --table of a partitioned table" -- "$ZB_BIN" -q restore --key key "$archive" \
+    --pg-target "$(zb_pg_conninfo ev_only)" --table public.ev
+source_tree=$(tree pubs)
+zb_expect_contains "$source_tree" "ev_2026_a|" "the source's partition tree is two levels deep"
+zb_expect_equal "$(tree ev_only)" "${source_tree%|*}|0" \
+    "the partitions come with their parent: the same tree, rows and indexes, no other table"
 zb_expect_status 0 "restore --table of one of the publication's tables" -- "$ZB_BIN" --log-format text restore --key key \
     "$archive" --pg-target "$(zb_pg_conninfo pubs_kept)" --table public.kept
 zb_expect_contains "$ZB_LAST_OUTPUT" "publication zb_both restored without table public.other" "the table left out is named"

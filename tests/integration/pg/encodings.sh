@@ -21,6 +21,38 @@ PGCLIENTENCODING=SQL_ASCII ZB_PG_DB=raw zb_psql >/dev/null <<'SQL'
 CREATE TABLE blobs (id int PRIMARY KEY, body text);
 INSERT INTO blobs VALUES (1, E'latin1 caf\xe9'), (2, E'broken utf-8 \xc3\x28 \xff\xfe'), (3, E'\xe2\x82\xac valid too');
 SQL
+# the schema too: names, comments, defaults, a view's text and a function's
+# body holding bytes that are not UTF-8 (E'' strings make them in names and
+# bodies alike, as a LATIN1 client would have)
+PGCLIENTENCODING=SQL_ASCII ZB_PG_DB=raw zb_psql >/dev/null <<'SQL'
+DO $$ BEGIN EXECUTE E'CREATE SCHEMA "sch\xe9ma"';
+EXECUTE E'CREATE TABLE "sch\xe9ma"."caf\xe9" (id int PRIMARY KEY, "cr\xe8me" text DEFAULT \'br\xfbl\xe9e\xff\', n int)';
+EXECUTE E'CREATE INDEX "idx_\xe9" ON "sch\xe9ma"."caf\xe9" ("cr\xe8me")';
+EXECUTE E'COMMENT ON TABLE "sch\xe9ma"."caf\xe9" IS \'comment \xc3\x28 \xfe\'';
+EXECUTE E'COMMENT ON COLUMN "sch\xe9ma"."caf\xe9"."cr\xe8me" IS \'\xe9\xe8\'';
+EXECUTE E'CREATE VIEW "sch\xe9ma"."vue_\xe9" AS SELECT id, "cr\xe8me" || \'\xa9\' AS "t\xeate" FROM "sch\xe9ma"."caf\xe9" WHERE "cr\xe8me" <> \'\xff\'';
+EXECUTE E'CREATE FUNCTION "sch\xe9ma"."f\xe9"(x text) RETURNS text LANGUAGE sql AS \'SELECT x || \'\'\xe9\xff\'\'\'';
+EXECUTE E'CREATE FUNCTION "sch\xe9ma".plpg() RETURNS text LANGUAGE plpgsql AS \'BEGIN RETURN \'\'r\xe9sum\xe9\'\'; END\'';
+EXECUTE E'CREATE TYPE "sch\xe9ma"."humeur_\xe9" AS ENUM (\'gai\xe9\', \'\xff\')';
+EXECUTE E'CREATE SEQUENCE "sch\xe9ma"."s\xe9q"';
+EXECUTE E'ALTER TABLE "sch\xe9ma"."caf\xe9" ADD CONSTRAINT "ch_\xe9" CHECK ("cr\xe8me" <> \'\xfe\')';
+EXECUTE E'INSERT INTO "sch\xe9ma"."caf\xe9" (id, n) VALUES (1, 2)';
+END $$;
+SQL
+# the catalogs' bytes, as hex so no client conversion touches them
+catalog_bytes() { ZB_PG_DB=$1 zb_psql -At <<'SQL'
+SELECT encode(convert_to(x, 'SQL_ASCII'), 'hex') FROM (
+    SELECT n.nspname || '.' || c.relname || ':' || c.relkind::text AS x FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+    UNION ALL SELECT attname FROM pg_attribute WHERE attrelid >= 16384 AND attnum > 0
+    UNION ALL SELECT description FROM pg_description WHERE objoid >= 16384
+    UNION ALL SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef
+    UNION ALL SELECT proname || ':' || prosrc FROM pg_proc WHERE oid >= 16384
+    UNION ALL SELECT pg_get_viewdef(c.oid) FROM pg_class c WHERE relkind = 'v' AND oid >= 16384
+    UNION ALL SELECT enumlabel::text FROM pg_enum
+    UNION ALL SELECT conname || ':' || pg_get_constraintdef(oid) FROM pg_constraint WHERE oid >= 16384) o ORDER BY 1
+SQL
+}
 raw_md5() { PGCLIENTENCODING=$2 ZB_PG_DB=$1 zb_psql -c "COPY $3 TO STDOUT" | md5sum | cut -d' ' -f1; }
 dump() { PGCLIENTENCODING=$2 runuser -u postgres -- "$ZB_PG_BIN/pg_dump" -h "$ZB_PG_SOCKET" -p "$ZB_PG_PORT" "$1" |
     LC_ALL=C grep -av '^\\\(un\)\?restrict'; }
@@ -42,10 +74,14 @@ for db in lat:LATIN1:notes raw:SQL_ASCII:blobs; do
     dump "$name" "$encoding" >"$name.dump"
     dump "${name}_copy" "$encoding" >"$name.copy.dump"
     if diff -u "$name.dump" "$name.copy.dump" >"$name.diff"; then zb_pass; else zb_fail "pg_dump differs:"$'\n'"$(head -30 "$name.diff")"; fi
+    zb_expect_equal "$(catalog_bytes "${name}_copy")" "$(catalog_bytes "$name")" "$encoding: the catalogs' names, comments, defaults and bodies are the source's bytes"
     zb_expect_status 0 "verify --restore of the $encoding database" -- "$ZB_BIN" -q verify --restore --key key "$archive" \
         --pg-target "$server"
 done
 # the bytes that are not UTF-8 were in the dump, not lost on both sides
 zb_expect_equal "$(LC_ALL=C grep -ac $'\xc3\x28 \xff\xfe' raw.copy.dump)" "1" "the SQL_ASCII copy holds the broken UTF-8 bytes"
 zb_expect_equal "$(LC_ALL=C grep -ac $'caf\xe9 cr\xe8me' lat.copy.dump)" "1" "the LATIN1 copy holds the LATIN1 bytes"
+zb_expect_equal "$(LC_ALL=C grep -ac $'COMMENT ON TABLE "sch\xe9ma"."caf\xe9" IS \'comment \xc3\x28 \xfe\';' raw.copy.dump)" "1" \
+    "the SQL_ASCII copy's schema holds the names' and comments' bytes"
+zb_expect_equal "$(catalog_bytes raw_copy | grep -c "$(printf 'vue_\xe9' | od -An -tx1 | tr -d ' \n')")" "1" "the oracle reads the view's name"
 zb_test_end

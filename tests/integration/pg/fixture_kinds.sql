@@ -147,6 +147,42 @@ CREATE FUNCTION kinds.on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGI
 CREATE EVENT TRIGGER zb_on_ddl ON ddl_command_start WHEN TAG IN ('CREATE TABLE', 'DROP TABLE') EXECUTE FUNCTION kinds.on_ddl();
 ALTER EVENT TRIGGER zb_on_ddl DISABLE;
 COMMENT ON EVENT TRIGGER zb_on_ddl IS 'watches DDL';
+-- base types written in `internal` functions (a C library would do the
+-- same), over their shells, with every property CREATE TYPE takes; a window
+-- function; a table and a view using them
+CREATE TYPE kinds.code;
+CREATE FUNCTION kinds.code_in(cstring) RETURNS kinds.code LANGUAGE internal IMMUTABLE STRICT AS 'int4in';
+CREATE FUNCTION kinds.code_out(kinds.code) RETURNS cstring LANGUAGE internal IMMUTABLE STRICT AS 'int4out';
+CREATE FUNCTION kinds.code_recv(internal) RETURNS kinds.code LANGUAGE internal IMMUTABLE STRICT AS 'int4recv';
+CREATE FUNCTION kinds.code_send(kinds.code) RETURNS bytea LANGUAGE internal IMMUTABLE STRICT AS 'int4send';
+CREATE FUNCTION kinds.code_typmod_in(cstring[]) RETURNS integer LANGUAGE internal IMMUTABLE STRICT AS 'varchartypmodin';
+CREATE FUNCTION kinds.code_typmod_out(integer) RETURNS cstring LANGUAGE internal IMMUTABLE STRICT AS 'varchartypmodout';
+CREATE FUNCTION kinds.code_analyze(internal) RETURNS boolean LANGUAGE internal STRICT AS 'array_typanalyze';
+CREATE TYPE kinds.code (INPUT = kinds.code_in, OUTPUT = kinds.code_out, RECEIVE = kinds.code_recv, SEND = kinds.code_send,
+    TYPMOD_IN = kinds.code_typmod_in, TYPMOD_OUT = kinds.code_typmod_out,
+    INTERNALLENGTH = 4, PASSEDBYVALUE, ALIGNMENT = int4, STORAGE = plain, CATEGORY = 'N', DEFAULT = '7', DELIMITER = ';');
+COMMENT ON TYPE kinds.code IS 'a base type in internal functions';
+-- ANALYZE on a type no column has: the function is an array's, which an
+-- ANALYZE of a column of this type would refuse
+CREATE TYPE kinds.unused;
+CREATE FUNCTION kinds.unused_in(cstring) RETURNS kinds.unused LANGUAGE internal IMMUTABLE STRICT AS 'int4in';
+CREATE FUNCTION kinds.unused_out(kinds.unused) RETURNS cstring LANGUAGE internal IMMUTABLE STRICT AS 'int4out';
+CREATE TYPE kinds.unused (INPUT = kinds.unused_in, OUTPUT = kinds.unused_out, ANALYZE = kinds.code_analyze,
+    INTERNALLENGTH = 4, PASSEDBYVALUE, ALIGNMENT = int4);
+CREATE TYPE kinds.tag;
+CREATE FUNCTION kinds.tag_in(cstring) RETURNS kinds.tag LANGUAGE internal IMMUTABLE STRICT AS 'textin';
+CREATE FUNCTION kinds.tag_out(kinds.tag) RETURNS cstring LANGUAGE internal IMMUTABLE STRICT AS 'textout';
+CREATE TYPE kinds.tag (INPUT = kinds.tag_in, OUTPUT = kinds.tag_out, INTERNALLENGTH = variable, ALIGNMENT = int4,
+    STORAGE = main, CATEGORY = 'S', PREFERRED = true, COLLATABLE = true);
+CREATE TYPE kinds.pair;
+CREATE FUNCTION kinds.pair_in(cstring) RETURNS kinds.pair LANGUAGE internal IMMUTABLE STRICT AS 'point_in';
+CREATE FUNCTION kinds.pair_out(kinds.pair) RETURNS cstring LANGUAGE internal IMMUTABLE STRICT AS 'point_out';
+CREATE TYPE kinds.pair (INPUT = kinds.pair_in, OUTPUT = kinds.pair_out, INTERNALLENGTH = 16, ELEMENT = float8,
+    ALIGNMENT = double);
+CREATE FUNCTION kinds.row_no() RETURNS bigint LANGUAGE internal WINDOW IMMUTABLE AS 'window_row_number';
+CREATE TABLE kinds.coded (id integer PRIMARY KEY, c kinds.code, t kinds.tag COLLATE "C", p kinds.pair);
+INSERT INTO kinds.coded VALUES (1, '42', 'first', '(1,2)'), (2, DEFAULT, 'second', '(3.5,-4)');
+CREATE VIEW kinds.coded_rows AS SELECT id, kinds.row_no() OVER (ORDER BY id) AS n FROM kinds.coded;
 SET client_min_messages = error;
 CREATE PUBLICATION zb_items FOR TABLE kinds.items, kinds.people WITH (publish = 'insert, update');
 CREATE PUBLICATION zb_everything FOR ALL TABLES;

@@ -19,7 +19,9 @@ for want in 'aggregate kinds.pct(double precision,double precision)|o|1|' 'opcla
     'foreign table kinds.remote_orders|{file=orders.csv}' 'event trigger zb_on_ddl|ddl_command_start|kinds.on_ddl|D|' \
     'publication zb_items|' 'default acl zb_kinds_owner|kinds|r|' 'user mapping zb_kinds_owner zb_server|' \
     'transform kinds.mood|' 'am zb_heap|t|' 'type kinds.later' 'column label of table kinds.items grants|' \
-    'typed table kinds.people|kinds.person|' 'subscription zb_from_head_office|f|host=127.0.0.1' 'conversion latin1_to_utf8|' 'language zb_pl|' 'server zb_server|archive|'; do
+    'typed table kinds.people|kinds.person|' 'base type kinds.code|kinds.code_in|kinds.code_out|kinds.code_recv|kinds.code_send|kinds.code_typmod_in|kinds.code_typmod_out|-|' \
+    '|4|t|i|p|N|f|7|-|;|f|a base type in internal functions' 'base type kinds.tag|kinds.tag_in|kinds.tag_out|-|-|-|-|-|' '|-1|f|i|m|S|t||-|,|t|' \
+    'base type kinds.pair|' 'base type kinds.unused|kinds.unused_in|kinds.unused_out|-|-|-|-|kinds.code_analyze|' '|16|f|d|p|U|f||double precision|,|f|' 'window kinds.row_no()|w|window_row_number' 'coded 2|7|second|(3.5,-4)' 'subscription zb_from_head_office|f|host=127.0.0.1' 'conversion latin1_to_utf8|' 'language zb_pl|' 'server zb_server|archive|'; do
     zb_expect_contains "$(cat oracle.src)" "$want" "the oracle saw $want"
 done
 # a subscription's password is a secret: never in the archive, while the

@@ -83,3 +83,10 @@ FROM pg_publication p ORDER BY 1;
 SELECT 'subscription ' || subname, subenabled, subconninfo, subslotname, subsynccommit, subpublications,
     pg_get_userbyid(subowner), obj_description(oid, 'pg_subscription')
 FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY 1;
+SELECT 'base type ' || format_type(t.oid, NULL), typinput::regproc, typoutput::regproc, typreceive::regproc, typsend::regproc,
+    typmodin::regproc, typmodout::regproc, typanalyze::regproc, to_jsonb(t) ->> 'typsubscript', typlen, typbyval, typalign,
+    typstorage, typcategory, typispreferred, typdefault, format_type(typelem, NULL), typdelim, typcollation <> 0,
+    obj_description(t.oid, 'pg_type')
+    FROM pg_type t WHERE t.typtype = 'b' AND t.oid >= 16384 AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.typarray = t.oid) ORDER BY 1;
+SELECT 'window ' || p.oid::regprocedure, prokind, prosrc FROM pg_proc p WHERE prokind = 'w' AND oid >= 16384;
+SELECT 'coded ' || id, c, t, p FROM kinds.coded ORDER BY id;

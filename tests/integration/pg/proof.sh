@@ -48,6 +48,11 @@ CREATE VIEW app.v AS SELECT id, body FROM app.t;
 CREATE TYPE app.addr AS (street text, city text);
 CREATE DOMAIN app.pos_int AS int CONSTRAINT positive CHECK (VALUE > 0);
 CREATE TYPE app.textrange AS RANGE (subtype = text);
+CREATE TYPE app.code;
+CREATE FUNCTION app.code_in(cstring) RETURNS app.code LANGUAGE internal IMMUTABLE STRICT AS 'int4in';
+CREATE FUNCTION app.code_out(app.code) RETURNS cstring LANGUAGE internal IMMUTABLE STRICT AS 'int4out';
+CREATE TYPE app.code (INPUT = app.code_in, OUTPUT = app.code_out, INTERNALLENGTH = 4, PASSEDBYVALUE, ALIGNMENT = int4);
+CREATE FUNCTION app.row_no() RETURNS bigint LANGUAGE internal WINDOW IMMUTABLE AS 'window_row_number';
 GRANT USAGE ON SCHEMA app TO zb_grantor;
 GRANT SELECT ON app.t TO zb_grantor WITH GRANT OPTION;
 SQL
@@ -98,6 +103,8 @@ cases=(
     "COMMENT ON EXTENSION plpgsql IS 'changed'|extension plpgsql: comment: archive 'PL/pgSQL procedural language', restored 'changed'"
     "COMMENT ON COLUMN app.addr.city IS 'changed'|column app.addr.city: comment: archive (not set), restored 'changed'"
     "COMMENT ON CONSTRAINT positive ON DOMAIN app.pos_int IS 'changed'|constraint positive on domain app.pos_int: comment: archive (not set), restored 'changed'"
+    "UPDATE pg_catalog.pg_type SET typispreferred = true, typdelim = ';' WHERE oid = 'app.code'::pg_catalog.regtype|type app.code: base: archive 'app.code_in app.code_out - - 4 i p U passedbyvalue delimiter ,', restored 'app.code_in app.code_out - - 4 i p U passedbyvalue preferred delimiter ;'"
+    "UPDATE pg_catalog.pg_proc SET prokind = 'f' WHERE oid = 'app.row_no'::pg_catalog.regproc|function app.row_no(): kind: archive 'w', restored 'f'"
     "GRANT EXECUTE ON FUNCTION pg_catalog.plpgsql_validator(oid) TO zb_other|extension member function pg_catalog.plpgsql_validator(pg_catalog.oid): in the restored database but not in the archive"
 )
 hook=""

@@ -191,4 +191,59 @@ static void json_parse_limits(void **state)
     json_decref(doc);
 }
 
-ZB_TEST_MAIN(error_context_and_exit_status, error_reraise_keeps_message, buf_grows_and_detaches, time_formats_round_trip, atomic_file_publishes_only_on_commit, secret_file_strips_newline, json_parse_limits)
+/* Bytes that are not UTF-8 (an SQL_ASCII database's names): written as
+ * {"hex": ...} where a string would be, only those; read back as the same
+ * bytes; a document without them is the same document; crafted hex is
+ * refused; reports show them as \xNN. */
+static void json_texts_round_trip_bytes(void **state)
+{
+    (void)state;
+    assert_true(zb_json_utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14));
+    assert_false(zb_json_utf8_valid("caf\xe9", 4));
+    assert_false(zb_json_utf8_valid("\xc0\xaf", 2));         /* overlong */
+    assert_false(zb_json_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    assert_false(zb_json_utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+    assert_false(zb_json_utf8_valid("\xe2\x82", 2));         /* cut short */
+
+    json_t *doc = json_pack("{s:[{s:o, s:s}], s:o}", "items", "sql", zb_json_bytes("COMMENT 'caf\xe9'", 14), "kind",
+                            "TABLE", "tables", json_pack("[{s:o}]", "name", zb_json_bytes("\xff\xfe", 2)));
+    json_t *encoded = NULL;
+    assert_int_equal(zb_json_texts_encode(&encoded, doc), 0);
+    assert_ptr_not_equal(encoded, doc); /* doc may be shared: a copy */
+    char *text = json_dumps(encoded, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(text, "{\"items\":[{\"kind\":\"TABLE\",\"sql\":{\"hex\":\"434f4d4d454e542027636166e927\"}}],"
+                              "\"tables\":[{\"name\":{\"hex\":\"fffe\"}}]}");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(doc, "items"), 0), "sql")),
+                        "COMMENT 'caf\xe9'");
+    json_t *read = NULL;
+    assert_int_equal(zb_json_parse_limited(&read, text, strlen(text), "toc"), 0);
+    assert_int_equal(zb_json_texts_decode(read, "toc"), 0);
+    assert_true(json_equal(read, doc));
+    free(text);
+    json_decref(read);
+    json_decref(encoded);
+    json_decref(doc);
+
+    doc = json_pack("{s:s, s:{s:s, s:s}}", "sql", "SELECT 1", "x", "hex", "00", "other", "kept");
+    assert_int_equal(zb_json_texts_encode(&encoded, doc), 0);
+    assert_ptr_equal(encoded, doc); /* all UTF-8: the document itself */
+    json_decref(encoded);
+    assert_int_equal(zb_json_texts_decode(doc, "toc"), 0); /* two keys: not the hex form */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "x"), "other")), "kept");
+    json_decref(doc);
+
+    const char *crafted[] = {"{\"sql\":{\"hex\":\"abc\"}}", "{\"sql\":{\"hex\":\"zz\"}}", "[{\"hex\":\"6100\"}]"};
+    for (size_t i = 0; i < sizeof(crafted) / sizeof(crafted[0]); i++) {
+        assert_int_equal(zb_json_parse_limited(&doc, crafted[i], strlen(crafted[i]), "toc"), 0);
+        assert_int_equal(zb_json_texts_decode(doc, "the toc"), ZB_EFORMAT);
+        assert_non_null(strstr(zb_error_message(), "the toc holds text in hex that is not valid"));
+        json_decref(doc);
+    }
+
+    char *shown = zb_json_printable("sch\xe9ma.caf\xc3\xa9 \xff");
+    assert_string_equal(shown, "sch\\xe9ma.caf\xc3\xa9 \\xff");
+    free(shown);
+}
+
+ZB_TEST_MAIN(error_context_and_exit_status, error_reraise_keeps_message, buf_grows_and_detaches, time_formats_round_trip, atomic_file_publishes_only_on_commit, secret_file_strips_newline, json_parse_limits,
+             json_texts_round_trip_bytes)

@@ -1,6 +1,7 @@
 zb_unit_test(common ${CMAKE_CURRENT_LIST_DIR}/test_common.c TESTS
   error_context_and_exit_status error_reraise_keeps_message buf_grows_and_detaches time_formats_round_trip
-  atomic_file_publishes_only_on_commit secret_file_strips_newline json_parse_limits)
+  atomic_file_publishes_only_on_commit secret_file_strips_newline json_parse_limits
+  json_texts_round_trip_bytes)
 zb_unit_test(common ${CMAKE_CURRENT_LIST_DIR}/test_http.c TESTS
   http_streams_an_upload http_streams_a_download http_sink_error_is_the_error http_error_quotes_the_server
   http_signal_stops_a_request http_dead_server_is_unreachable http_headers_are_read)

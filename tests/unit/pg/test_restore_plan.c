@@ -198,6 +198,102 @@ static void plan_selects_tables_and_what_hangs_off_them(void **state)
     json_decref(toc);
 }
 
+/* Fields and kinds written lately: a partition names its parent
+ * (partition_of), two levels deep; a partitioned table's index makes and
+ * attaches its partitions' indexes by their names and its trigger sets the
+ * clones' states (both items of the parent's table); privileges changed on
+ * an extension's member are an ACL item with its statements in acl; a
+ * publication's table is a PUBLICATION TABLE item of that table. A
+ * selection of the parent brings every partition and what hangs off them;
+ * of a sub-partitioned partition, its own partitions only; the publication
+ * keeps only its restored tables. */
+static const char partitions_toc[] =
+    "{\"format\":2,\"database\":\"shop\",\"server_version\":170002,\"encoding\":\"UTF8\",\"connections\":2,\"items\":["
+    "{\"section\":\"pre-data\",\"kind\":\"TABLE\",\"schema\":\"shop\",\"name\":\"ev\",\"table\":\"shop.ev\","
+    "\"sql\":\"CREATE TABLE shop.ev (at date) PARTITION BY RANGE (at);\"},"
+    "{\"section\":\"pre-data\",\"kind\":\"TABLE\",\"schema\":\"shop\",\"name\":\"ev_2024\",\"table\":\"shop.ev_2024\","
+    "\"partition_of\":\"shop.ev\",\"sql\":\"CREATE TABLE shop.ev_2024 PARTITION OF shop.ev FOR VALUES FROM (1) TO (2);\"},"
+    "{\"section\":\"pre-data\",\"kind\":\"TABLE\",\"schema\":\"shop\",\"name\":\"ev_2026\",\"table\":\"shop.ev_2026\","
+    "\"partition_of\":\"shop.ev\",\"sql\":\"CREATE TABLE shop.ev_2026 PARTITION OF shop.ev ... PARTITION BY LIST (at);\"},"
+    "{\"section\":\"pre-data\",\"kind\":\"TABLE\",\"schema\":\"shop\",\"name\":\"ev_2026_a\",\"table\":\"shop.ev_2026_a\","
+    "\"partition_of\":\"shop.ev_2026\",\"sql\":\"CREATE TABLE shop.ev_2026_a PARTITION OF shop.ev_2026 ...;\"},"
+    "{\"section\":\"pre-data\",\"kind\":\"TABLE\",\"schema\":\"shop\",\"name\":\"other\",\"table\":\"shop.other\","
+    "\"sql\":\"CREATE TABLE shop.other (id int);\"},"
+    "{\"section\":\"pre-data\",\"kind\":\"ACL\",\"schema\":\"ext\",\"name\":\"citext_larger(citext, citext)\",\"sql\":\"\","
+    "\"acl\":\"GRANT EXECUTE ON FUNCTION ext.citext_larger(ext.citext, ext.citext) TO reader;\"},"
+    "{\"section\":\"post-data\",\"kind\":\"INDEX\",\"schema\":\"shop\",\"name\":\"ev_key\",\"table\":\"shop.ev\","
+    "\"sql\":\"CREATE INDEX ev_key ON ONLY shop.ev (at);\\nCREATE INDEX ev24_by_hand ON shop.ev_2024 (at);"
+    "\\nALTER INDEX shop.ev_key ATTACH PARTITION shop.ev24_by_hand;\",\"parallel\":true},"
+    "{\"section\":\"post-data\",\"kind\":\"TRIGGER\",\"schema\":\"shop\",\"name\":\"ev_touch\",\"table\":\"shop.ev\","
+    "\"sql\":\"CREATE TRIGGER ev_touch ...;\\nALTER TABLE shop.ev_2024 DISABLE TRIGGER ev_touch;\"},"
+    "{\"section\":\"post-data\",\"kind\":\"PUBLICATION\",\"name\":\"feed\",\"sql\":\"CREATE PUBLICATION feed;\"},"
+    "{\"section\":\"post-data\",\"kind\":\"PUBLICATION TABLE\",\"name\":\"feed\",\"table\":\"shop.other\","
+    "\"sql\":\"ALTER PUBLICATION feed ADD TABLE ONLY shop.other;\"},"
+    "{\"section\":\"post-data\",\"kind\":\"PUBLICATION TABLE\",\"name\":\"feed\",\"table\":\"shop.ev\","
+    "\"sql\":\"ALTER PUBLICATION feed ADD TABLE ONLY shop.ev;\"}"
+    "],\"tables\":["
+    "{\"oid\":16400,\"schema\":\"shop\",\"name\":\"ev_2024\",\"table\":\"shop.ev_2024\",\"columns\":\"at\"},"
+    "{\"oid\":16401,\"schema\":\"shop\",\"name\":\"ev_2026_a\",\"table\":\"shop.ev_2026_a\",\"columns\":\"at\"},"
+    "{\"oid\":16402,\"schema\":\"shop\",\"name\":\"other\",\"table\":\"shop.other\",\"columns\":\"id\"}"
+    "]}";
+
+enum { EV, EV_2024, EV_2026, EV_2026_A, OTHER, MEMBER_ACL, EV_INDEX, EV_TRIGGER, FEED, FEED_OTHER, FEED_EV };
+
+static void plan_reads_partitions_clones_and_member_privileges(void **state)
+{
+    (void)state;
+    json_t *toc = parse_json(partitions_toc);
+    zb_pg_plan *plan = plan_of(toc);
+    const zb_pg_plan_item *it = plan->items;
+    assert_int_equal(it[EV].partition_of, ZB_PG_NO_RELATION);
+    assert_int_equal(it[EV_2024].partition_of, it[EV].table);
+    assert_int_equal(it[EV_2026].partition_of, it[EV].table);
+    assert_int_equal(it[EV_2026_A].partition_of, it[EV_2026].table);
+    assert_int_equal(it[OTHER].partition_of, ZB_PG_NO_RELATION);
+    assert_int_equal(it[MEMBER_ACL].kind, ZB_PG_KIND_OTHER);
+    assert_string_equal(it[MEMBER_ACL].kind_name, "ACL");
+    assert_string_equal(it[MEMBER_ACL].sql, "");
+    assert_non_null(strstr(it[MEMBER_ACL].acl, "GRANT EXECUTE ON FUNCTION ext.citext_larger"));
+    assert_int_equal(it[MEMBER_ACL].table, ZB_PG_NO_RELATION);
+    assert_int_equal(it[EV_INDEX].table, it[EV].table);
+    assert_true(it[EV_INDEX].on_pool);
+    assert_non_null(strstr(it[EV_INDEX].sql, "ATTACH PARTITION shop.ev24_by_hand"));
+    assert_int_equal(it[EV_TRIGGER].table, it[EV].table);
+    assert_non_null(strstr(it[EV_TRIGGER].sql, "ALTER TABLE shop.ev_2024 DISABLE TRIGGER ev_touch"));
+    assert_int_equal(it[FEED_OTHER].kind, ZB_PG_KIND_PUBLICATION_TABLE);
+    assert_int_equal(it[FEED_OTHER].table, it[OTHER].table);
+    assert_int_equal(it[FEED].kind, ZB_PG_KIND_OTHER);
+
+    const char *const parent[] = {"shop.ev", NULL};
+    assert_int_equal(zb_pg_plan_select(plan, parent, NULL), 0);
+    for (size_t i = 0; i < plan->item_count; i++)
+        assert_int_equal(it[i].selected, i != OTHER && i != FEED_OTHER);
+    assert_true(plan->tables[0].selected);
+    assert_true(plan->tables[1].selected);
+    assert_false(plan->tables[2].selected);
+
+    const char *const middle[] = {"shop.ev_2026", NULL};
+    assert_int_equal(zb_pg_plan_select(plan, middle, NULL), 0);
+    assert_false(it[EV].selected);
+    assert_false(it[EV_2024].selected);
+    assert_true(it[EV_2026].selected);
+    assert_true(it[EV_2026_A].selected);
+    assert_false(it[EV_INDEX].selected); /* the parent's, which is not restored */
+    assert_false(plan->tables[0].selected);
+    assert_true(plan->tables[1].selected);
+    zb_pg_plan_free(plan);
+    json_decref(toc);
+
+    /* a partition_of that is not a string is refused, naming the item */
+    toc = parse_json("{\"format\":2,\"items\":[{\"section\":\"pre-data\",\"kind\":\"TABLE\",\"name\":\"p\","
+                     "\"table\":\"p\",\"partition_of\":7,\"sql\":\"CREATE TABLE p ();\"}],\"tables\":[]}");
+    zb_pg_plan *bad = NULL;
+    assert_int_equal(zb_pg_plan_parse(&bad, toc), ZB_EFORMAT);
+    assert_non_null(strstr(zb_error_message(), "item 1: \"partition_of\" is not a string"));
+    assert_null(bad);
+    json_decref(toc);
+}
+
 static int committed_in(size_t table, void *payload) { return ((const int *)payload)[table]; }
 
 /* An item may start while other tables load once every table it depends
@@ -339,4 +435,5 @@ static void plan_numbers_many_relations(void **state)
 
 ZB_TEST_MAIN(plan_reads_every_field_once, plan_carries_unknown_kinds, plan_selects_tables_and_what_hangs_off_them,
              plan_leaves_out_publications_of_tables,
+             plan_reads_partitions_clones_and_member_privileges,
              plan_dependencies_decide_early_starts, plan_refuses_malformed_tocs, plan_numbers_many_relations)

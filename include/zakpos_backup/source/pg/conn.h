@@ -22,6 +22,9 @@ int zb_pg_jobs_for(int requested, size_t work_items);
 /* conninfo NULL: DATABASE_URL, else libpq's defaults. password_file NULL:
  * ZAKPOS_BACKUP_PG_PASSWORD_FILE if set (PGPASSWORD and .pgpass work as
  * libpq has them). The session is set up for a backup or restore. */
+/* Whether the connection's database is SQL_ASCII (its sessions then stay in
+ * SQL_ASCII: see connect_as). */
+int zb_pg_is_sql_ascii(PGconn *conn);
 int zb_pg_connect(PGconn **out, const char *conninfo, const char *password_file);
 /* The same server and credentials, another database (dbname not NULL). */
 int zb_pg_connect_db(PGconn **out, const char *conninfo, const char *password_file, const char *dbname);

@@ -76,6 +76,7 @@ typedef struct zb_pg_plan_item {
     const char *sql, *owner, *acl; /* NULL when absent */
     long table;                    /* the relation it belongs to, or ZB_PG_NO_RELATION */
     long references;               /* the relation a foreign key references, or ZB_PG_NO_RELATION */
+    long partition_of;             /* a partition's parent relation, or ZB_PG_NO_RELATION (and in archives before it) */
     long data_table;               /* the plan's table whose rows it works on, or -1 */
     long data_references;          /* the plan's table it references, -1 if none with rows, or ZB_PG_REFERENCES_NONE */
     int lock;                      /* ZB_PG_LOCK_ bit its sql takes on table (ACCESS EXCLUSIVE when the toc says none) */
@@ -126,7 +127,8 @@ int zb_pg_plan_parse(zb_pg_plan **out, json_t *toc);
  * empty lists: everything) needs: everything tables may need (schemas,
  * extensions, types, functions, sequences), the selected tables and views,
  * and what hangs off them; a foreign key only if the table it references is
- * kept. 0, or ZB_ENOMEM. */
+ * kept. A partitioned table brings its partitions, at every level (their
+ * rows are the table's). 0, or ZB_ENOMEM. */
 int zb_pg_plan_select(zb_pg_plan *plan, const char *const *tables, const char *const *schemas);
 
 /* Whether a post-data pool item may start while other tables still load:
