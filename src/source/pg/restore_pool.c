@@ -39,10 +39,26 @@ static long next_job(const zb_pg_pool *pl, const struct zb_pg_pool_worker *self)
     return zb_pg_schedule_next(pl->queue, pl->queued, pl->running, pl->started, self->index, self->loading);
 }
 
+static int note_truncated(struct zb_pg_pool_worker *self, size_t table)
+{
+    if (self->truncated_count == self->truncated_capacity) {
+        size_t capacity = self->truncated_capacity ? self->truncated_capacity * 2 : 64;
+        size_t *grown = realloc(self->truncated, capacity * sizeof(*grown));
+        if (!grown)
+            return zb_error_set(ZB_ENOMEM, "out of memory");
+        self->truncated = grown;
+        self->truncated_capacity = capacity;
+    }
+    self->truncated[self->truncated_count++] = table;
+    return 0;
+}
+
 /* ONLY: an inheritance child is loaded on its own, maybe elsewhere. */
 static int start_table(struct zb_pg_pool_worker *self, zb_pg_table_load *t)
 {
-    int rc = self->loading ? 0 : zb_pg_exec(self->conn, "BEGIN", "cannot start the loading transaction");
+    int rc = note_truncated(self, (size_t)(t - self->pool->tables));
+    if (rc == 0 && !self->loading)
+        rc = zb_pg_exec(self->conn, "BEGIN", "cannot start the loading transaction");
     self->loading = 1;
     self->open++;
     t->started = 1;
@@ -69,11 +85,12 @@ static int end_loading(struct zb_pg_pool_worker *self)
     /* every table this transaction truncated has all its rows now */
     zb_pg_pool *pl = self->pool;
     pthread_mutex_lock(&pl->lock);
-    for (size_t i = 0; i < pl->table_count; i++) {
-        zb_pg_table_load *t = &pl->tables[i];
+    for (size_t k = 0; k < self->truncated_count; k++) {
+        zb_pg_table_load *t = &pl->tables[self->truncated[k]];
         if (t->worker == self->index && t->started && !t->committed)
-            zb_pg_pool_mark_committed(pl, i);
+            zb_pg_pool_mark_committed(pl, self->truncated[k]);
     }
+    self->truncated_count = 0;
     pthread_mutex_unlock(&pl->lock);
     return 0;
 }
@@ -349,6 +366,8 @@ void zb_pg_pool_stop(zb_pg_pool *pl)
     for (int i = 0; i < ZB_PG_MAX_JOBS; i++)
         if (pl->conns[i])
             PQfinish(pl->conns[i]);
+    for (int i = 0; i < ZB_PG_MAX_JOBS; i++)
+        free(pl->args[i].truncated);
     free(pl->queue);
     free(pl->committed_order);
     pthread_mutex_destroy(&pl->lock);
@@ -385,7 +404,7 @@ int zb_pg_pool_start(zb_pg_pool *pl, int jobs, const char *conninfo, const char 
             return rc;
     }
     for (int i = 0; i < jobs; i++) {
-        pl->args[i] = (struct zb_pg_pool_worker){pl, pl->conns[i], i, 0, 0};
+        pl->args[i] = (struct zb_pg_pool_worker){.pool = pl, .conn = pl->conns[i], .index = i};
         if (pthread_create(&pl->threads[i], NULL, pool_worker, &pl->args[i]) != 0)
             return zb_error_set(ZB_EFAIL, "cannot start a restore thread");
         pl->started++;

@@ -28,3 +28,5 @@ endforeach()
 
 # a table of contents and catalog fingerprint over the 16 MiB other documents keep
 zb_shell_test(integration.pg.large_catalog ${CMAKE_CURRENT_LIST_DIR}/large_catalog.sh LABELS "integration;pg" TIMEOUT 180)
+# the catalog queries run without JIT compilation
+zb_shell_test(integration.pg.catalog_cost ${CMAKE_CURRENT_LIST_DIR}/catalog_cost.sh LABELS "integration;pg" TIMEOUT 180)

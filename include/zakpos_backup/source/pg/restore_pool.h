@@ -80,6 +80,10 @@ typedef struct zb_pg_pool {
         int index;
         int loading; /* inside its loading transaction */
         int open;    /* tables truncated in it whose end has not been reached */
+        /* the tables truncated in it (indexes into tables): its commit marks
+         * these alone, not a scan of every table at every commit */
+        size_t *truncated;
+        size_t truncated_count, truncated_capacity;
     } args[ZB_PG_MAX_JOBS];
     int started;
 } zb_pg_pool;
