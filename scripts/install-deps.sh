@@ -14,7 +14,7 @@ set -euo pipefail
 [ "${ZB_SKIP_INSTALL:-0}" = 1 ] && exit 0
 
 packages=(
-    build-essential cmake pkg-config clang clang-tools
+    build-essential cmake pkg-config clang clang-tools clang-format
     libarchive-dev libzstd-dev libsodium-dev libcurl4-openssl-dev libpq-dev libjansson-dev libinih-dev libssl-dev
     libcmocka-dev
     postgresql postgresql-contrib

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define AGENT_BLOCK 512
+#define AGENT_BLOCK    512
 #define AGENT_IO_BYTES (1u << 20)
 
 /* A growable byte buffer (the agent's own: the tool's is in its library). */
@@ -30,7 +30,7 @@ int agent_fail_errno(int err, const char *fmt, ...) __attribute__((format(printf
 #if defined(__clang_analyzer__) && !defined(AGENT_DEFINES_FAIL)
 /* For the static analyzer only: the same calls, with the -1 they return
  * written out, so it follows the failure paths as they run. */
-#define agent_fail(...) (agent_fail(__VA_ARGS__), -1)
+#define agent_fail(...)       (agent_fail(__VA_ARGS__), -1)
 #define agent_fail_errno(...) (agent_fail_errno(__VA_ARGS__), -1)
 #endif
 void agent_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -210,10 +210,12 @@ int main(int argc, char **argv)
     if (!copy && argc == 5 && strcmp(argv[3], "--socket") == 0)
         socket_path = argv[4], argc = 3;
     if (!(copy && (argc == 4 || (argc == 5 && strcmp(argv[4], "--remove") == 0))) &&
-        (argc != 3 || (strcmp(argv[1], "backup") != 0 && strcmp(argv[1], "restore") != 0 && strcmp(argv[1], "count") != 0))) {
-        fprintf(stderr, "usage: zb-volume-agent backup|restore DIR [--socket PATH]\n"
-                        "       zb-volume-agent count DIR\n"
-                        "       zb-volume-agent copy FROM TO [--remove]\n");
+        (argc != 3 ||
+         (strcmp(argv[1], "backup") != 0 && strcmp(argv[1], "restore") != 0 && strcmp(argv[1], "count") != 0))) {
+        fprintf(stderr,
+                "usage: zb-volume-agent backup|restore DIR [--socket PATH]\n"
+                "       zb-volume-agent count DIR\n"
+                "       zb-volume-agent copy FROM TO [--remove]\n");
         return 2;
     }
     /* modes and owners come from the stream, not from a mask */

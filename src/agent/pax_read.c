@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #define PAX_MAX_BYTES (64u << 20)
-#define HOLE_BLOCK 4096
+#define HOLE_BLOCK    4096
 
 typedef struct input {
     int fd;
@@ -264,7 +264,8 @@ static int clean_name(char **out, const char *raw, size_t len)
         while (i + n < len && raw[i + n] != '/')
             n++;
         if (n == 0 || (n == 2 && raw[i] == '.' && raw[i + 1] == '.') || (n == 1 && raw[i] == '.'))
-            return agent_fail("refusing the name %.*s: empty, '.' or '..' component", (int)(len < 200 ? len : 200), raw);
+            return agent_fail("refusing the name %.*s: empty, '.' or '..' component", (int)(len < 200 ? len : 200),
+                              raw);
         i += n + 1;
     }
     *out = strndup(raw, len);
@@ -344,7 +345,8 @@ static int next_entry(restorer *r, entry *e)
         if (a.sparse_major == 1 && a.sparse_minor == 0)
             e->sparse = 1, e->realsize = a.sparse_realsize;
         else if (a.sparse_major || a.sparse_minor)
-            rc = agent_fail("%s: GNU sparse format %d.%d is not supported", e->name ? e->name : "?", a.sparse_major, a.sparse_minor);
+            rc = agent_fail("%s: GNU sparse format %d.%d is not supported", e->name ? e->name : "?", a.sparse_major,
+                            a.sparse_minor);
         e->xattrs = a.xattrs;
         memset(&a.xattrs, 0, sizeof(a.xattrs));
         rc = rc == 0 ? 1 : rc;
@@ -414,7 +416,8 @@ static int apply_xattrs(const abuf *x, int fd, const char *path, const char *sho
         uint64_t len;
         memcpy(&len, x->data + at, sizeof(len));
         at += sizeof(len);
-        int rc = fd >= 0 ? fsetxattr(fd, name, x->data + at, (size_t)len, 0) : lsetxattr(path, name, x->data + at, (size_t)len, 0);
+        int rc = fd >= 0 ? fsetxattr(fd, name, x->data + at, (size_t)len, 0)
+                         : lsetxattr(path, name, x->data + at, (size_t)len, 0);
         if (rc < 0)
             return agent_fail_errno(errno, "cannot set xattr %s on %s", name, shown);
         at += (size_t)len;
@@ -449,7 +452,8 @@ static int finish_dirs(restorer *r)
         const char *base = ".";
         if (strcmp(d->name, ".") != 0 && (rc = open_parent(r, d->name, &fd, &base)) < 0)
             break;
-        int dir = strcmp(d->name, ".") == 0 ? dup(r->root_fd) : openat(fd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int dir = strcmp(d->name, ".") == 0 ? dup(r->root_fd)
+                                            : openat(fd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         struct timespec times[2] = {{0, UTIME_OMIT}, d->mtime};
         if (dir < 0)
             rc = agent_fail_errno(errno, "cannot open the folder %s", d->name);

@@ -19,7 +19,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#define XATTR_LIST_MAX_BYTES (64 * 1024)
+#define XATTR_LIST_MAX_BYTES  (64 * 1024)
 #define XATTR_VALUE_MAX_BYTES (64 * 1024)
 
 typedef struct link_slot {
@@ -163,7 +163,8 @@ static int write_ustar(writer *w, const char *name, char type, const struct stat
         return -1;
     if (st) {
         int whole = st->st_mtim.tv_nsec == 0 && st->st_mtim.tv_sec >= 0;
-        if (!(whole && octal((char *)h + 136, 12, (unsigned long long)st->st_mtim.tv_sec)) && pax_time(pax, "mtime", &st->st_mtim) < 0)
+        if (!(whole && octal((char *)h + 136, 12, (unsigned long long)st->st_mtim.tv_sec)) &&
+            pax_time(pax, "mtime", &st->st_mtim) < 0)
             return -1;
     } else {
         octal((char *)h + 136, 12, 0);
@@ -172,15 +173,17 @@ static int write_ustar(writer *w, const char *name, char type, const struct stat
     memcpy(h + 257, "ustar", 6);
     memcpy(h + 263, "00", 2);
     if (st && (type == '3' || type == '4')) {
-        if (!octal((char *)h + 329, 8, major(st->st_rdev)) && pax_number(pax, "SCHILY.devmajor", major(st->st_rdev)) < 0)
+        if (!octal((char *)h + 329, 8, major(st->st_rdev)) &&
+            pax_number(pax, "SCHILY.devmajor", major(st->st_rdev)) < 0)
             return -1;
-        if (!octal((char *)h + 337, 8, minor(st->st_rdev)) && pax_number(pax, "SCHILY.devminor", minor(st->st_rdev)) < 0)
+        if (!octal((char *)h + 337, 8, minor(st->st_rdev)) &&
+            pax_number(pax, "SCHILY.devminor", minor(st->st_rdev)) < 0)
             return -1;
     }
     if (pax && pax->len) {
         /* the extended header first, then this one */
-        if (write_ustar(w, "./PaxHeaders/entry", 'x', NULL, pax->len, NULL, NULL) < 0 || put(w, pax->data, pax->len) < 0 ||
-            pad_block(w, pax->len) < 0)
+        if (write_ustar(w, "./PaxHeaders/entry", 'x', NULL, pax->len, NULL, NULL) < 0 ||
+            put(w, pax->data, pax->len) < 0 || pad_block(w, pax->len) < 0)
             return -1;
     }
     memset(h + 148, ' ', 8);
@@ -203,9 +206,11 @@ static int add_xattrs(abuf *pax, int dir_fd, const char *name, const char *shown
     static char value[XATTR_VALUE_MAX_BYTES];
     ssize_t n = name ? llistxattr(path, names, sizeof(names)) : listxattr(path, names, sizeof(names));
     if (n < 0)
-        return errno == ENOTSUP || errno == ENODATA ? 0 : agent_fail_errno(errno, "cannot list the xattrs of %s", shown);
+        return errno == ENOTSUP || errno == ENODATA ? 0
+                                                    : agent_fail_errno(errno, "cannot list the xattrs of %s", shown);
     for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1) {
-        ssize_t len = name ? lgetxattr(path, names + i, value, sizeof(value)) : getxattr(path, names + i, value, sizeof(value));
+        ssize_t len =
+            name ? lgetxattr(path, names + i, value, sizeof(value)) : getxattr(path, names + i, value, sizeof(value));
         if (len < 0)
             return agent_fail_errno(errno, "cannot read xattr %s of %s", names + i, shown);
         abuf key = {0};
@@ -337,7 +342,8 @@ static int write_file(writer *w, int dir_fd, const char *name, const char *store
         }
         size_t map_blocks = (map.len + AGENT_BLOCK - 1) / AGENT_BLOCK * AGENT_BLOCK;
         stored_size += map_blocks;
-        if (rc == 0 && (rc = pax_record(pax, "GNU.sparse.major", "1", 1)) == 0 && (rc = pax_record(pax, "GNU.sparse.minor", "0", 1)) == 0 &&
+        if (rc == 0 && (rc = pax_record(pax, "GNU.sparse.major", "1", 1)) == 0 &&
+            (rc = pax_record(pax, "GNU.sparse.minor", "0", 1)) == 0 &&
             (rc = pax_record(pax, "GNU.sparse.name", stored, strlen(stored))) == 0)
             rc = pax_number(pax, "GNU.sparse.realsize", (long long)st->st_size);
     }
@@ -407,7 +413,8 @@ static int write_entry(writer *w, int dir_fd, const char *name, abuf *rel)
         free(buf);
     } else {
         char type = S_ISFIFO(st.st_mode) ? '6' : S_ISCHR(st.st_mode) ? '3' : S_ISBLK(st.st_mode) ? '4' : 0;
-        rc = type ? write_ustar(w, stored.data, type, &st, 0, NULL, &pax) : agent_fail("%s: unknown file type", stored.data);
+        rc = type ? write_ustar(w, stored.data, type, &st, 0, NULL, &pax)
+                  : agent_fail("%s: unknown file type", stored.data);
     }
     abuf_free(&stored);
     abuf_free(&pax);

@@ -7,20 +7,34 @@
 #include <string.h>
 #include <unistd.h>
 
-static void put_u16(unsigned char *p, uint16_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
-static void put_u32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i)); }
-static void put_u64(unsigned char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i)); }
+static void put_u16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
 static uint16_t get_u16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static uint32_t get_u32(const unsigned char *p)
 {
     uint32_t v = 0;
-    for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
+    for (int i = 3; i >= 0; i--)
+        v = (v << 8) | p[i];
     return v;
 }
 static uint64_t get_u64(const unsigned char *p)
 {
     uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
     return v;
 }
 
@@ -66,9 +80,10 @@ static int parse_slots(zb_archive_header *h, const char *what)
         zb_key_slot *s = &h->slots[i];
         s->type = h->raw[at];
         s->len = get_u16(h->raw + at + 1);
-        size_t want = s->type == ZB_SLOT_X25519 ? ZB_SLOT_X25519_BYTES
-                      : s->type == ZB_SLOT_ARGON2ID ? ZB_SLOT_ARGON2ID_BYTES
-                      : s->type == ZB_SLOT_SIGNATURE && h->version >= 2 ? ZB_SLOT_SIGNATURE_BYTES : 0;
+        size_t want = s->type == ZB_SLOT_X25519                         ? ZB_SLOT_X25519_BYTES
+                      : s->type == ZB_SLOT_ARGON2ID                     ? ZB_SLOT_ARGON2ID_BYTES
+                      : s->type == ZB_SLOT_SIGNATURE && h->version >= 2 ? ZB_SLOT_SIGNATURE_BYTES
+                                                                        : 0;
         if (want == 0)
             return zb_error_set(ZB_EFORMAT, "%s: key slot %zu has unknown type %u", what, i + 1, s->type);
         if (s->len != want || at + 3 + s->len > h->raw_len)
@@ -91,8 +106,9 @@ static int parse_fixed(zb_archive_header *h, const char *what)
     const unsigned char *p = h->raw;
     h->version = get_u16(p + 8);
     if (h->version < ZB_ARCHIVE_FORMAT_OLDEST || h->version > ZB_ARCHIVE_FORMAT_VERSION)
-        return zb_error_set(ZB_EFORMAT, "%s: archive format version %u is not supported (this build reads versions %u to %u)",
-                            what, h->version, ZB_ARCHIVE_FORMAT_OLDEST, ZB_ARCHIVE_FORMAT_VERSION);
+        return zb_error_set(ZB_EFORMAT,
+                            "%s: archive format version %u is not supported (this build reads versions %u to %u)", what,
+                            h->version, ZB_ARCHIVE_FORMAT_OLDEST, ZB_ARCHIVE_FORMAT_VERSION);
     h->protection = p[12];
     h->compression = p[13];
     h->slot_count = get_u16(p + 14);
@@ -131,7 +147,8 @@ int zb_archive_header_read(zb_archive_header *h, int fd, const char *what)
         return zb_error_set(ZB_EINTEGRITY, "%s: the header length %zu is too small", what, h->raw_len);
     if ((rc = parse_fixed(h, what)) < 0)
         return rc;
-    if ((rc = zb_fs_read_full(fd, h->raw + ZB_ARCHIVE_FIXED_BYTES, h->raw_len - ZB_ARCHIVE_FIXED_BYTES, &got, what)) < 0)
+    if ((rc = zb_fs_read_full(fd, h->raw + ZB_ARCHIVE_FIXED_BYTES, h->raw_len - ZB_ARCHIVE_FIXED_BYTES, &got, what)) <
+        0)
         return rc;
     if (got != h->raw_len - ZB_ARCHIVE_FIXED_BYTES)
         return zb_error_set(ZB_EINTEGRITY, "%s: the archive header is truncated", what);
@@ -186,8 +203,8 @@ int zb_slot_wrap_passphrase(zb_key_slot *slot, const unsigned char data_key[ZB_S
         memlimit > ZB_KDF_MAX_MEMLIMIT)
         return zb_error_set(ZB_EUSAGE, "argon2id parameters out of range (ops %llu, memory %zu bytes)",
                             (unsigned long long)opslimit, memlimit)
-                   ? zb_error_hint("passes %d to %d, memory %u MiB to %llu MiB", ZB_KDF_MIN_OPSLIMIT, ZB_KDF_MAX_OPSLIMIT,
-                                   ZB_KDF_MIN_MEMLIMIT >> 20, ZB_KDF_MAX_MEMLIMIT >> 20)
+                   ? zb_error_hint("passes %d to %d, memory %u MiB to %llu MiB", ZB_KDF_MIN_OPSLIMIT,
+                                   ZB_KDF_MAX_OPSLIMIT, ZB_KDF_MIN_MEMLIMIT >> 20, ZB_KDF_MAX_MEMLIMIT >> 20)
                    : 0;
     slot->type = ZB_SLOT_ARGON2ID;
     slot->len = ZB_SLOT_ARGON2ID_BYTES;
@@ -241,14 +258,15 @@ int zb_slots_unwrap_with_passphrase(unsigned char data_key[ZB_SEAL_KEY_BYTES], c
         uint64_t ops = get_u64(b + A2_OPS), mem = get_u64(b + A2_MEM);
         if (b[A2_ALG] != 2 || ops < crypto_pwhash_OPSLIMIT_MIN || ops > ZB_KDF_MAX_OPSLIMIT ||
             mem < crypto_pwhash_MEMLIMIT_MIN || mem > ZB_KDF_MAX_MEMLIMIT)
-            return zb_error_set(ZB_EINTEGRITY, "the passphrase slot has invalid argon2id parameters (the header is damaged)");
+            return zb_error_set(ZB_EINTEGRITY,
+                                "the passphrase slot has invalid argon2id parameters (the header is damaged)");
         unsigned char kek[32];
         int rc = derive_kek(kek, passphrase, passphrase_len, b + A2_SALT, ops, mem);
         if (rc < 0)
             return rc;
-        int bad = crypto_aead_xchacha20poly1305_ietf_decrypt(data_key, NULL, NULL, b + A2_BOX,
-                                                             ZB_SEAL_KEY_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES,
-                                                             b, A2_NONCE, b + A2_NONCE, kek);
+        int bad = crypto_aead_xchacha20poly1305_ietf_decrypt(
+            data_key, NULL, NULL, b + A2_BOX, ZB_SEAL_KEY_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES, b,
+            A2_NONCE, b + A2_NONCE, kek);
         sodium_memzero(kek, sizeof(kek));
         if (bad)
             return zb_error_set(ZB_EKEY, "wrong passphrase (or the archive header is damaged)");

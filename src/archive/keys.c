@@ -15,7 +15,7 @@
 
 #define SECRET_PREFIX "ZBSK1:"
 #define PUBLIC_PREFIX "ZBPK1:"
-#define B64_VARIANT sodium_base64_VARIANT_ORIGINAL
+#define B64_VARIANT   sodium_base64_VARIANT_ORIGINAL
 
 /* keygen's file names beside FILE. */
 typedef struct key_paths {
@@ -74,7 +74,8 @@ int zb_keys_generate(const char *secret_path)
     snprintf(text, 1024,
              "# zakpos-backup secret key %s\n"
              "# It opens every archive made for its public key: keep it off the backup host.\n"
-             "%s%s\n%s", fingerprint, SECRET_PREFIX, b64, trust);
+             "%s%s\n%s",
+             fingerprint, SECRET_PREFIX, b64, trust);
     sodium_memzero(b64, sizeof(b64));
     rc = zb_fs_write_new_file(secret_path, text, 0600);
     if (rc == 0) {
@@ -197,7 +198,8 @@ int zb_keys_load_secret_line(unsigned char **out, size_t len, const char *path, 
     unsigned char *key = sodium_malloc(len);
     if (!key)
         rc = zb_error_set(ZB_ENOMEM, "cannot allocate protected memory");
-    else if ((rc = decode_key_line(key, len, text, prefix, path, kind)) < 0 && absent_hint && text && !strstr(text, prefix))
+    else if ((rc = decode_key_line(key, len, text, prefix, path, kind)) < 0 && absent_hint && text &&
+             !strstr(text, prefix))
         zb_error_hint("%s", absent_hint);
     zb_fs_secret_free(text, text_len);
     if (rc < 0) {
@@ -243,8 +245,9 @@ int zb_keys_load_passphrase(char **out, size_t *out_len, const char *passphrase_
         const char *value = zb_secret_env_get(ZB_ENV_PASSPHRASE); /* taken out of the environment at start */
         if (!value)
             return zb_error_set(ZB_EKEY, "no passphrase given")
-                   ? zb_error_hint("use --passphrase-file FILE or set %s or %s", ZB_ENV_PASSPHRASE_FILE, ZB_ENV_PASSPHRASE)
-                   : 0;
+                       ? zb_error_hint("use --passphrase-file FILE or set %s or %s", ZB_ENV_PASSPHRASE_FILE,
+                                       ZB_ENV_PASSPHRASE)
+                       : 0;
         size_t len = strlen(value);
         char *copy = sodium_malloc(len + 1);
         if (!copy)

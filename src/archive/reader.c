@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define READ_BLOCK (128 * 1024)
+#define READ_BLOCK   (128 * 1024)
 #define MANIFEST_MAX (1024ull * 1024 * 1024)
 
 struct zb_archive_reader {
@@ -33,19 +33,19 @@ struct zb_archive_reader {
     zb_reader *fd_reader;
     struct archive *tar;
     unsigned char *block;
-    FILE *seen;            /* one line per entry read: what the manifest must say */
-    json_t *manifest;      /* without entries unless keep_entries */
+    FILE *seen;       /* one line per entry read: what the manifest must say */
+    json_t *manifest; /* without entries unless keep_entries */
     FILE *manifest_file;
     int keep_entries;
     int done;
-    int chain_failed;      /* a layer below libarchive failed: its message stands */
+    int chain_failed; /* a layer below libarchive failed: its message stands */
     uint64_t progress_mark;
     /* The current entry. */
     struct archive_entry *entry;
     int entry_open;
     int entry_is_data;
     int64_t entry_size;
-    int64_t hashed;        /* logical bytes hashed so far (gaps included) */
+    int64_t hashed; /* logical bytes hashed so far (gaps included) */
     zb_hash hash;
     char *kind_owned;
     char *name_owned;
@@ -108,7 +108,8 @@ static int unwrap_key(unsigned char key[ZB_SEAL_KEY_BYTES], const zb_archive_rea
     }
     if (!keys->passphrase_file && !zb_keys_env_has_passphrase())
         return zb_error_set(ZB_EKEY, "%s is encrypted and no key was given", r->path)
-                   ? zb_error_hint("give --key SECRETKEYFILE or --passphrase-file FILE (or set %s)", ZB_ENV_PASSPHRASE_FILE)
+                   ? zb_error_hint("give --key SECRETKEYFILE or --passphrase-file FILE (or set %s)",
+                                   ZB_ENV_PASSPHRASE_FILE)
                    : 0;
     char *pass = NULL;
     size_t pass_len = 0;
@@ -204,8 +205,7 @@ json_t *zb_archive_reader_manifest_source(zb_archive_reader *r, const char *kind
 {
     size_t i;
     json_t *s;
-    json_array_foreach(json_object_get(r->manifest, "sources"), i, s)
-    {
+    json_array_foreach (json_object_get(r->manifest, "sources"), i, s) {
         if (strcmp(json_string_value(json_object_get(s, "kind")) ?: "", kind) == 0 &&
             strcmp(json_string_value(json_object_get(s, "name")) ?: "", name) == 0)
             return s;
@@ -310,7 +310,8 @@ ssize_t zb_archive_reader_read(zb_archive_reader *r, void *buf, size_t len)
                 if (r->logical_pos >= r->entry_size)
                     break;
                 size_t zeros = (size_t)(r->entry_size - r->logical_pos) < len - filled
-                                   ? (size_t)(r->entry_size - r->logical_pos) : len - filled;
+                                   ? (size_t)(r->entry_size - r->logical_pos)
+                                   : len - filled;
                 memset(out + filled, 0, zeros);
                 filled += zeros;
                 r->logical_pos += (int64_t)zeros;
@@ -426,10 +427,11 @@ static int compare_entry(zb_archive_reader *r, const char *kind, const char *nam
     int same_source = kind && name && strcmp(json_string_value(json_object_get(got, "kind")) ?: "", kind) == 0 &&
                       strcmp(json_string_value(json_object_get(got, "name")) ?: "", name) == 0;
     if (!same_source || !json_equal(got_entry, want)) {
-        const char *what = !same_source ? "its place"
-                           : !json_equal(json_object_get(got_entry, "hash"), json_object_get(want, "hash")) ? "content hash"
-                           : !json_equal(json_object_get(got_entry, "size"), json_object_get(want, "size")) ? "size"
-                                                                                                              : "metadata";
+        const char *what =
+            !same_source                                                                     ? "its place"
+            : !json_equal(json_object_get(got_entry, "hash"), json_object_get(want, "hash")) ? "content hash"
+            : !json_equal(json_object_get(got_entry, "size"), json_object_get(want, "size")) ? "size"
+                                                                                             : "metadata";
         rc = zb_error_set(ZB_EINTEGRITY, "%s: entry %s/%s does not match the manifest (%s differs)", r->path,
                           name ? name : "?", got_path ? got_path : (path ? path : "?"), what);
     }
@@ -467,7 +469,11 @@ static int compare_whole_document(zb_archive_reader *r)
         return zb_error_errno(ZB_EIO, errno, "cannot read a temporary file");
     if ((unsigned long)size > ZB_JSON_MAX_TEXT)
         return zb_error_set(ZB_EUNSAFE, "%s: the manifest (%ld bytes) is too large to be read as one document", r->path,
-                            size) ? zb_error_hint("only the writer's line-per-entry layout is streamed; `show --entries --json` holds the whole manifest, up to %u MiB", ZB_JSON_MAX_TEXT >> 20) : 0;
+                            size)
+                   ? zb_error_hint(
+                         "only the writer's line-per-entry layout is streamed; `show --entries --json` holds the whole manifest, up to %u MiB",
+                         ZB_JSON_MAX_TEXT >> 20)
+                   : 0;
     char *text = malloc((size_t)size + 1);
     if (!text)
         return zb_error_set(ZB_ENOMEM, "out of memory");
@@ -492,12 +498,10 @@ static int compare_whole_document(zb_archive_reader *r)
     char *line = NULL;
     size_t cap = 0, i, j;
     json_t *source, *want;
-    json_array_foreach(json_object_get(r->manifest, "sources"), i, source)
-    {
+    json_array_foreach (json_object_get(r->manifest, "sources"), i, source) {
         const char *kind = json_string_value(json_object_get(source, "kind"));
         const char *name = json_string_value(json_object_get(source, "name"));
-        json_array_foreach(json_object_get(source, "entries"), j, want)
-        {
+        json_array_foreach (json_object_get(source, "entries"), j, want) {
             if ((rc = compare_entry(r, kind, name, want, &line, &cap)) < 0)
                 goto done;
         }
@@ -798,9 +802,9 @@ int zb_archive_describe_header(json_t **out, const char *path)
                                                    "opslimit", (json_int_t)ops, "memlimit", (json_int_t)mem));
         }
     }
-    *out = json_pack("{s:s, s:i, s:s, s:s, s:i, s:o, s:I}", "archive", path, "format_version", h->version,
-                     "protection", zb_archive_protection_name(h->protection), "compression", "zstd", "chunk_size",
-                     (int)h->chunk_size, "key_slots", slots, "size", (json_int_t)st.st_size);
+    *out = json_pack("{s:s, s:i, s:s, s:s, s:i, s:o, s:I}", "archive", path, "format_version", h->version, "protection",
+                     zb_archive_protection_name(h->protection), "compression", "zstd", "chunk_size", (int)h->chunk_size,
+                     "key_slots", slots, "size", (json_int_t)st.st_size);
     if (*out)
         json_object_set_new(*out, "signed_by", signer);
     else

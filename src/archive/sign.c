@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #define SIGN_SECRET_PREFIX "ZBSS1:"
-#define DETACHED_PREFIX "ZBSIG1:"
-#define B64_VARIANT sodium_base64_VARIANT_ORIGINAL
-#define TEXT_MAX 1024
+#define DETACHED_PREFIX    "ZBSIG1:"
+#define B64_VARIANT        sodium_base64_VARIANT_ORIGINAL
+#define TEXT_MAX           1024
 
 /* Each kind of signed message starts with its own context string (NUL
  * included), so a signature made for one can never pass for the other. */
@@ -79,10 +79,13 @@ int zb_sign_key_path(zb_buf *out, const char *signing_key_file, const char *firs
         if (rc < 0 || access(out->data, F_OK) == 0)
             return rc;
     }
-    zb_error_set(ZB_EKEY, "an archive for recipient keys is signed by the host that writes it, and no signing key "
-                          "was found for %s", first_recipient);
-    return zb_error_hint("give --signing-key FILE.sign or repository.signing_key_file (keygen writes it beside FILE.pub; 'zakpos-backup keygen "
-                         "--add-signing-key FILE' adds one to an older key pair)");
+    zb_error_set(ZB_EKEY,
+                 "an archive for recipient keys is signed by the host that writes it, and no signing key "
+                 "was found for %s",
+                 first_recipient);
+    return zb_error_hint(
+        "give --signing-key FILE.sign or repository.signing_key_file (keygen writes it beside FILE.pub; 'zakpos-backup keygen "
+        "--add-signing-key FILE' adds one to an older key pair)");
 }
 
 int zb_sign_load_secret(unsigned char **sk_out, unsigned char pk[ZB_SIGN_PUBLIC_BYTES], const char *path)
@@ -176,7 +179,8 @@ int zb_header_signature(unsigned char signer[ZB_SIGN_PUBLIC_BYTES], int *valid, 
     unsigned char both[ZB_SIGN_PUBLIC_BYTES + ZB_SIGNATURE_BYTES];
     if (rc == 0)
         rc = zb_fs_read_text(&text, sig_path.data, TEXT_MAX);
-    if (rc == 0 && (rc = zb_keys_decode_line(both, sizeof(both), text, DETACHED_PREFIX, sig_path.data, "signature")) == 0)
+    if (rc == 0 &&
+        (rc = zb_keys_decode_line(both, sizeof(both), text, DETACHED_PREFIX, sig_path.data, "signature")) == 0)
         rc = zb_error_set(ZB_EUNTRUSTED, "%s is not a zakpos-backup signature", sig_path.data);
     if (rc == 1) {
         memcpy(signer, both, ZB_SIGN_PUBLIC_BYTES);

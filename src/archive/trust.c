@@ -142,8 +142,12 @@ int zb_trust_check(const zb_archive_header *h, const char *path, const zb_read_k
             return zb_error_set(ZB_EUNTRUSTED,
                                 "%s is not encrypted, but a %s was given: the header says no protection, so "
                                 "anyone could have written it",
-                                path, given_key ? "key" : given_passphrase ? "passphrase" : "trusted signer")
-                       ? zb_error_hint("if you wrote it with --no-encryption yourself, read it with --allow-unencrypted")
+                                path,
+                                given_key          ? "key"
+                                : given_passphrase ? "passphrase"
+                                                   : "trusted signer")
+                       ? zb_error_hint(
+                             "if you wrote it with --no-encryption yourself, read it with --allow-unencrypted")
                        : 0;
         zb_log_warn("%s is not encrypted and proves nothing about its writer; reading it anyway (--allow-unencrypted)",
                     path);

@@ -37,10 +37,10 @@ typedef struct writer_source {
 
 struct zb_archive_writer {
     zb_atomic_file *file;
-    zb_stage *chain;       /* async -> zstd -> async -> [seal ->] fd */
-    zb_stage *fd_stage;    /* the chain's last stage, to count output bytes */
+    zb_stage *chain;    /* async -> zstd -> async -> [seal ->] fd */
+    zb_stage *fd_stage; /* the chain's last stage, to count output bytes */
     struct archive *tar;
-    FILE *spool;           /* manifest entries, one JSON object a line */
+    FILE *spool; /* manifest entries, one JSON object a line */
     writer_source *sources;
     size_t source_count;
     size_t source_cap;
@@ -56,9 +56,9 @@ struct zb_archive_writer {
     zb_hash hash;
     uint64_t bytes_in;
     int encrypted;
-    int failed;            /* a layer failed: the stream is unusable */
-    int stage_failed;      /* the failure was below libarchive: its message stands */
-    int discarding;        /* being freed: libarchive's final flush goes nowhere */
+    int failed;       /* a layer failed: the stream is unusable */
+    int stage_failed; /* the failure was below libarchive: its message stands */
+    int discarding;   /* being freed: libarchive's final flush goes nowhere */
     int closed;
     time_t created;
 };
@@ -147,9 +147,10 @@ static int build_header(zb_archive_header *h, unsigned char data_key[ZB_SEAL_KEY
             return rc;
     }
     if (h->slot_count == 0)
-        return zb_error_set(ZB_EUSAGE, "no way to protect the archive was given") ? zb_error_hint(
-                   "give --recipient KEY.pub (or --passphrase-file FILE); --no-encryption writes an unencrypted archive")
-                                                                                  : 0;
+        return zb_error_set(ZB_EUSAGE, "no way to protect the archive was given")
+                   ? zb_error_hint(
+                         "give --recipient KEY.pub (or --passphrase-file FILE); --no-encryption writes an unencrypted archive")
+                   : 0;
     if ((rc = zb_seal_begin(h->stream_header, data_key, seal_state)) < 0)
         return rc;
     if (keys->recipient_count > 0)
@@ -191,8 +192,8 @@ static int open_chain(zb_archive_writer *w, const zb_archive_header *h, void *se
     if (workers < 0)
         workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
     zb_stage *zstd = NULL;
-    if ((rc = zb_stage_zstd_new(&zstd, opts->zstd_level ? opts->zstd_level : ZB_ZSTD_DEFAULT_LEVEL, workers,
-                                below)) < 0) {
+    if ((rc = zb_stage_zstd_new(&zstd, opts->zstd_level ? opts->zstd_level : ZB_ZSTD_DEFAULT_LEVEL, workers, below)) <
+        0) {
         zb_stage_free_chain(below);
         w->fd_stage = NULL;
         return rc;
@@ -218,8 +219,7 @@ static int open_tar(zb_archive_writer *w)
      * needed. Not "pax restricted": it drops sub-second mtimes unless an
      * entry needs an extension for something else. Entries carry no atime
      * nor ctime (see begin_entry), so whole-second entries stay plain. */
-    if (archive_write_set_format_pax(w->tar) != ARCHIVE_OK ||
-        archive_write_add_filter_none(w->tar) != ARCHIVE_OK ||
+    if (archive_write_set_format_pax(w->tar) != ARCHIVE_OK || archive_write_add_filter_none(w->tar) != ARCHIVE_OK ||
         archive_write_set_bytes_per_block(w->tar, 0) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(w->tar, 1) != ARCHIVE_OK ||
         archive_write_open2(w->tar, w, NULL, tar_write_cb, NULL, NULL) != ARCHIVE_OK)
@@ -459,8 +459,8 @@ int zb_archive_writer_write_zeros(zb_archive_writer *w, uint64_t count)
 
 static int spool_entry(zb_archive_writer *w, const char *hash_hex)
 {
-    json_t *o = zb_manifest_entry_new(w->entry, w->entry_relative, w->entry_hardlink, (uint64_t)w->entry_written,
-                                      hash_hex);
+    json_t *o =
+        zb_manifest_entry_new(w->entry, w->entry_relative, w->entry_hardlink, (uint64_t)w->entry_written, hash_hex);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!text)
@@ -633,9 +633,9 @@ static char *document_head(const zb_archive_writer *w)
     char created[32], host[256] = "";
     zb_time_format_iso(created, sizeof(created), w->created);
     gethostname(host, sizeof(host) - 1);
-    json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:b}", "format", ZB_MANIFEST_FORMAT, "tool",
-                          "zakpos-backup " ZB_VERSION, "created", created, "host", host, "hash", ZB_HASH_NAME,
-                          "encrypted", w->encrypted);
+    json_t *o =
+        json_pack("{s:i, s:s, s:s, s:s, s:s, s:b}", "format", ZB_MANIFEST_FORMAT, "tool", "zakpos-backup " ZB_VERSION,
+                  "created", created, "host", host, "hash", ZB_HASH_NAME, "encrypted", w->encrypted);
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (!text)
@@ -705,8 +705,8 @@ static int write_manifest(zb_archive_writer *w)
             rc = zb_error_set(ZB_ENOMEM, "cannot build the manifest");
             goto done;
         }
-        total += strlen(heads[i]) + (uint64_t)(w->sources[i].spool_end - w->sources[i].spool_start) +
-                 strlen(source_tail);
+        total +=
+            strlen(heads[i]) + (uint64_t)(w->sources[i].spool_end - w->sources[i].spool_start) + strlen(source_tail);
     }
     archive_entry_set_pathname(e, ZB_MANIFEST_NAME);
     archive_entry_set_filetype(e, AE_IFREG);
@@ -809,8 +809,8 @@ json_t *zb_archive_writer_sources(const zb_archive_writer *w)
     json_t *all = json_array();
     for (size_t i = 0; all && i < w->source_count; i++)
         json_array_append_new(all, json_pack("{s:s, s:s, s:I, s:I, s:O*}", "kind", w->sources[i].kind, "name",
-                                             w->sources[i].name, "entries", (json_int_t)w->sources[i].entry_count, "bytes",
-                                             (json_int_t)w->sources[i].content_bytes, "position",
+                                             w->sources[i].name, "entries", (json_int_t)w->sources[i].entry_count,
+                                             "bytes", (json_int_t)w->sources[i].content_bytes, "position",
                                              json_object_get(w->sources[i].meta, "position")));
     return all;
 }

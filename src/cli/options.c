@@ -109,8 +109,7 @@ int zb_cli_read_keys_option(zb_read_keys *keys, int opt, const char *arg)
         keys->allow_unencrypted = 1;
         zb_log_warn("--allow-unencrypted: unencrypted archives are read although a key or passphrase was given");
         return 1;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 

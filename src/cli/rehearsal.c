@@ -34,8 +34,9 @@ void zb_cli_rehearsal_defaults(zb_rehearse_options *o, const zb_config *c)
         o->pg_conninfo = c->pg_conninfo;
         if (!o->pg_password_file && c->pg_password_file && *c->pg_password_file)
             o->pg_password_file = c->pg_password_file;
-        zb_log_info("restoring into the production server (postgres.conninfo) to verify: the archive's SQL runs "
-                    "there; set verify.pg_conninfo to a scratch server and role (docs/SECURITY.md)");
+        zb_log_info(
+            "restoring into the production server (postgres.conninfo) to verify: the archive's SQL runs "
+            "there; set verify.pg_conninfo to a scratch server and role (docs/SECURITY.md)");
     }
     if (!o->docker_host && zb_config_is_set(c, "docker", "host"))
         o->docker_host = c->docker_host;

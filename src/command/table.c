@@ -40,7 +40,7 @@
  * download made before it runs. */
 #define REMOTE_ARCHIVE 1u
 /* Internal: not listed in --help. */
-#define HIDDEN 2u
+#define HIDDEN         2u
 
 typedef struct command {
     const char *name;
@@ -52,8 +52,10 @@ typedef struct command {
 static const command commands[] = {
     {"keygen", "create the keys: encryption pair and the backup host's signing key", zb_cmd_keygen, 0},
     {"backup", "write a new archive of the selected sources", zb_cmd_backup, 0},
-    {"verify", "check every tag and hash of an archive (--restore: restore it and compare)", zb_cmd_verify, REMOTE_ARCHIVE},
-    {"drill", "rehearse a disaster: restore everything, verify, run smoke checks, report RTO/RPO", zb_cmd_drill, REMOTE_ARCHIVE},
+    {"verify", "check every tag and hash of an archive (--restore: restore it and compare)", zb_cmd_verify,
+     REMOTE_ARCHIVE},
+    {"drill", "rehearse a disaster: restore everything, verify, run smoke checks, report RTO/RPO", zb_cmd_drill,
+     REMOTE_ARCHIVE},
     {"list", "list the archives in a repository", zb_cmd_list, 0},
     {"latest", "print the path of the newest archive in a repository", zb_cmd_latest, 0},
     {"prune", "remove archives that no retention rule keeps", zb_cmd_prune, 0},
@@ -63,7 +65,8 @@ static const command commands[] = {
     {"show", "show an archive's header and manifest summary", zb_cmd_show, REMOTE_ARCHIVE},
     {"sign", "vouch for archives written before signing (a detached ARCHIVE.sig)", zb_cmd_sign, 0},
     {"restore", "restore sources from an archive", zb_cmd_restore, REMOTE_ARCHIVE},
-    {"recover", "bring the whole host back: roles, database, volumes, folders, then the stack", zb_cmd_recover, REMOTE_ARCHIVE},
+    {"recover", "bring the whole host back: roles, database, volumes, folders, then the stack", zb_cmd_recover,
+     REMOTE_ARCHIVE},
     {"run", "run one job of the configuration once (for cron or a systemd timer)", zb_cmd_run, 0},
     {"daemon", "run the configured jobs on their schedules", zb_cmd_daemon, 0},
     {"fetch", "download an archive from a configured remote", zb_cmd_fetch, 0},

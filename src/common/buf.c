@@ -97,7 +97,4 @@ char *zb_strdup(const char *s)
     return d;
 }
 
-int zb_str_has_prefix(const char *s, const char *prefix)
-{
-    return strncmp(s, prefix, strlen(prefix)) == 0;
-}
+int zb_str_has_prefix(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }

@@ -18,8 +18,8 @@ struct zb_error_record {
 
 static _Thread_local struct zb_error_record last_error;
 
-__attribute__((format(printf, 4, 0)))
-static int record(const char *file, int line, int code, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static int record(const char *file, int line, int code, const char *fmt,
+                                                        va_list ap)
 {
     /* Formatted aside first: callers pass the current message or hint back
      * in (re-raising with another code), and vsnprintf must not read the
@@ -116,7 +116,9 @@ const char *zb_error_name(int code)
 {
     switch (code) {
     case ZB_OK: return "ZB_OK";
-#define ZB_ERROR(name, value, status, desc) case value: return #name;
+#define ZB_ERROR(name, value, status, desc)                                                                            \
+    case value:                                                                                                        \
+        return #name;
 #include "zakpos_backup/common/error.def"
 #undef ZB_ERROR
     default: return "ZB_EUNKNOWN";
@@ -127,7 +129,9 @@ const char *zb_error_description(int code)
 {
     switch (code) {
     case ZB_OK: return "ok";
-#define ZB_ERROR(name, value, status, desc) case value: return desc;
+#define ZB_ERROR(name, value, status, desc)                                                                            \
+    case value:                                                                                                        \
+        return desc;
 #include "zakpos_backup/common/error.def"
 #undef ZB_ERROR
     default: return "unknown error";
@@ -138,7 +142,9 @@ int zb_error_exit_status(int code)
 {
     switch (code) {
     case ZB_OK: return 0;
-#define ZB_ERROR(name, value, status, desc) case value: return status;
+#define ZB_ERROR(name, value, status, desc)                                                                            \
+    case value:                                                                                                        \
+        return status;
 #include "zakpos_backup/common/error.def"
 #undef ZB_ERROR
     default: return 1;

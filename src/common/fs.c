@@ -105,7 +105,9 @@ int zb_fs_dir_is_empty(const char *path)
 
 static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-    (void)st; (void)flag; (void)ftw;
+    (void)st;
+    (void)flag;
+    (void)ftw;
     if (remove(path) < 0 && errno != ENOENT)
         return zb_error_errno(ZB_EIO, errno, "cannot remove %s", path);
     return 0;
@@ -138,7 +140,8 @@ int zb_fs_read_secret(char **out, size_t *out_len, const char *path)
     int rc = zb_fs_read_full(fd, secret, SECRET_MAX + 1, &got, path);
     close(fd);
     if (rc == 0 && got > SECRET_MAX)
-        rc = zb_error_set(ZB_ECONFIG, "%s is larger than %d bytes; it does not look like a key or passphrase", path, SECRET_MAX);
+        rc = zb_error_set(ZB_ECONFIG, "%s is larger than %d bytes; it does not look like a key or passphrase", path,
+                          SECRET_MAX);
     if (rc < 0) {
         sodium_free(secret);
         return rc;
@@ -232,7 +235,8 @@ int zb_atomic_file_open(zb_atomic_file **out, const char *final_path, mode_t mod
         (rc = zb_strlcpy_checked(base, sizeof(base), basename(copy))) < 0)
         goto fail;
     /* Hidden and suffixed ".partial": never mistaken for a finished archive. */
-    if (snprintf(f->temp_path, sizeof(f->temp_path), "%s/.%s.XXXXXX.partial", f->dir, base) >= (int)sizeof(f->temp_path)) {
+    if (snprintf(f->temp_path, sizeof(f->temp_path), "%s/.%s.XXXXXX.partial", f->dir, base) >=
+        (int)sizeof(f->temp_path)) {
         rc = zb_error_set(ZB_EFAIL, "path too long: %s", final_path);
         goto fail;
     }

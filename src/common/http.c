@@ -11,8 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
-#define DEFAULT_BODY_MAX (16u * 1024 * 1024)
-#define ERROR_BODY_MAX (64 * 1024) /* the start of an error answer says enough */
+#define DEFAULT_BODY_MAX      (16u * 1024 * 1024)
+#define ERROR_BODY_MAX        (64 * 1024) /* the start of an error answer says enough */
 #define MESSAGE_FROM_TEXT_MAX 300
 
 struct zb_http {
@@ -169,7 +169,8 @@ static size_t on_body(char *data, size_t size, size_t count, void *arg)
     if (body->len + len > limit) {
         if (error_answer)
             return len;
-        zb_error_set(x->req->error_code ? x->req->error_code : ZB_EREMOTE, "the answer is larger than %zu bytes", limit);
+        zb_error_set(x->req->error_code ? x->req->error_code : ZB_EREMOTE, "the answer is larger than %zu bytes",
+                     limit);
         callback_failed(x);
         return 0;
     }
@@ -406,19 +407,13 @@ static zb_http_failure failure_of(CURLcode code)
     switch (code) {
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-        return ZB_HTTP_UNREACHABLE;
-    case CURLE_OPERATION_TIMEDOUT:
-        return ZB_HTTP_TIMEOUT;
+    case CURLE_COULDNT_RESOLVE_PROXY: return ZB_HTTP_UNREACHABLE;
+    case CURLE_OPERATION_TIMEDOUT: return ZB_HTTP_TIMEOUT;
     case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-        return ZB_HTTP_PEER_REJECTED;
-    case CURLE_LOGIN_DENIED:
-        return ZB_HTTP_LOGIN_DENIED;
-    case CURLE_REMOTE_FILE_NOT_FOUND:
-        return ZB_HTTP_NOT_FOUND;
-    default:
-        return ZB_HTTP_TRANSPORT;
+    case CURLE_SSL_CACERT_BADFILE: return ZB_HTTP_PEER_REJECTED;
+    case CURLE_LOGIN_DENIED: return ZB_HTTP_LOGIN_DENIED;
+    case CURLE_REMOTE_FILE_NOT_FOUND: return ZB_HTTP_NOT_FOUND;
+    default: return ZB_HTTP_TRANSPORT;
     }
 }
 
@@ -440,10 +435,8 @@ static int permanent_code(CURLcode code)
     case CURLE_WRITE_ERROR:
     case CURLE_OUT_OF_MEMORY:
     case CURLE_REMOTE_DISK_FULL:
-    case CURLE_FILE_COULDNT_READ_FILE:
-        return 1;
-    default:
-        return 0;
+    case CURLE_FILE_COULDNT_READ_FILE: return 1;
+    default: return 0;
     }
 }
 
@@ -493,7 +486,8 @@ int zb_http_perform(zb_http *h, const zb_http_request *req, zb_http_response *re
     memset(resp, 0, sizeof(*resp));
     resp->filetime = -1;
     resp->summary = "";
-    exchange x = {.curl = h->curl, .req = req, .resp = resp, .body_max = req->body_max ? req->body_max : DEFAULT_BODY_MAX};
+    exchange x = {
+        .curl = h->curl, .req = req, .resp = resp, .body_max = req->body_max ? req->body_max : DEFAULT_BODY_MAX};
     char errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *headers = NULL, *quote = NULL;
     int rc = set_request(h->curl, &x, errbuf, &headers, &quote);
@@ -568,7 +562,8 @@ int zb_http_conn_send(zb_http_conn *c, const void *data, size_t len, size_t *sen
     CURLcode code = curl_easy_send(c->curl, data, len, sent);
     if (code == CURLE_AGAIN)
         return 0;
-    return code == CURLE_OK ? 0 : zb_error_set(ZB_EREMOTE, "cannot send on the connection: %s", curl_easy_strerror(code));
+    return code == CURLE_OK ? 0
+                            : zb_error_set(ZB_EREMOTE, "cannot send on the connection: %s", curl_easy_strerror(code));
 }
 
 int zb_http_conn_recv(zb_http_conn *c, void *buf, size_t len, size_t *got, int *closed)

@@ -150,9 +150,13 @@ static int all_utf8(json_t *v)
     if (json_is_string(v))
         return zb_json_utf8_valid(json_string_value(v), json_string_length(v));
     if (json_is_array(v)) {
-        json_array_foreach(v, i, x) if (!all_utf8(x)) return 0;
+        json_array_foreach (v, i, x)
+            if (!all_utf8(x))
+                return 0;
     } else if (json_is_object(v)) {
-        json_object_foreach(v, key, x) if (!all_utf8(x)) return 0;
+        json_object_foreach (v, key, x)
+            if (!all_utf8(x))
+                return 0;
     }
     return 1; /* keys are the writer's own names, always ASCII */
 }
@@ -165,7 +169,7 @@ static int encode_in_place(json_t *v)
     json_t *x;
     int failed = 0;
     if (json_is_array(v)) {
-        json_array_foreach(v, i, x) {
+        json_array_foreach (v, i, x) {
             if (json_is_string(x) && !zb_json_utf8_valid(json_string_value(x), json_string_length(x)))
                 failed |= json_array_set_new(v, i, zb_json_text(json_string_value(x), json_string_length(x))) != 0;
             else
@@ -175,7 +179,8 @@ static int encode_in_place(json_t *v)
         for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
             x = json_object_iter_value(it);
             if (json_is_string(x) && !zb_json_utf8_valid(json_string_value(x), json_string_length(x)))
-                failed |= json_object_iter_set_new(v, it, zb_json_text(json_string_value(x), json_string_length(x))) != 0;
+                failed |=
+                    json_object_iter_set_new(v, it, zb_json_text(json_string_value(x), json_string_length(x))) != 0;
             else
                 failed |= encode_in_place(x);
         }
@@ -228,7 +233,7 @@ static int decode_in_place(json_t *v)
     json_t *x, *s;
     int bad = 0;
     if (json_is_array(v)) {
-        json_array_foreach(v, i, x) {
+        json_array_foreach (v, i, x) {
             if ((s = hex_string(x, &bad)) != NULL)
                 bad = json_array_set_new(v, i, s) != 0;
             else if (!bad)
@@ -250,8 +255,9 @@ static int decode_in_place(json_t *v)
 
 int zb_json_texts_decode(json_t *doc, const char *what)
 {
-    return decode_in_place(doc) ? zb_error_set(ZB_EFORMAT, "%s holds text in hex that is not valid (odd, not hex, or a NUL byte)", what)
-                                : 0;
+    return decode_in_place(doc)
+               ? zb_error_set(ZB_EFORMAT, "%s holds text in hex that is not valid (odd, not hex, or a NUL byte)", what)
+               : 0;
 }
 
 char *zb_json_printable(const char *text)
@@ -260,7 +266,11 @@ char *zb_json_printable(const char *text)
     size_t len = strlen(text);
     zb_buf b = ZB_BUF_INIT;
     for (size_t i = 0; i < len;) {
-        size_t n = s[i] < 0x80 ? 1 : (s[i] & 0xe0) == 0xc0 ? 2 : (s[i] & 0xf0) == 0xe0 ? 3 : (s[i] & 0xf8) == 0xf0 ? 4 : 0;
+        size_t n = s[i] < 0x80             ? 1
+                   : (s[i] & 0xe0) == 0xc0 ? 2
+                   : (s[i] & 0xf0) == 0xe0 ? 3
+                   : (s[i] & 0xf8) == 0xf0 ? 4
+                                           : 0;
         if (n && n <= len - i && zb_json_utf8_valid(text + i, n)) {
             zb_buf_append(&b, text + i, n);
             i += n;

@@ -82,8 +82,8 @@ static void emit(zb_log_level level, const char *message, const char *hint)
     char stamp[40];
     format_timestamp(stamp, sizeof(stamp));
     if (log_json) {
-        json_t *line = json_pack("{s:s, s:s, s:s, s:s}", "time", stamp, "level", level_names[level],
-                                 "run", zb_log_run_id(), "msg", message);
+        json_t *line = json_pack("{s:s, s:s, s:s, s:s}", "time", stamp, "level", level_names[level], "run",
+                                 zb_log_run_id(), "msg", message);
         if (line && hint && *hint)
             json_object_set_new(line, "hint", json_string(hint));
         char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
@@ -111,7 +111,4 @@ void zb_log_write(zb_log_level level, const char *fmt, ...)
     emit(level, message, NULL);
 }
 
-void zb_log_last_error(void)
-{
-    emit(ZB_LOG_ERROR, zb_error_message(), zb_error_hint_text());
-}
+void zb_log_last_error(void) { emit(ZB_LOG_ERROR, zb_error_message(), zb_error_hint_text()); }

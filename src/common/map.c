@@ -96,7 +96,4 @@ int zb_map_get(const zb_map *map, uint64_t key, size_t *value)
     return 1;
 }
 
-size_t zb_map_count(const zb_map *map)
-{
-    return map->count;
-}
+size_t zb_map_count(const zb_map *map) { return map->count; }

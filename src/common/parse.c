@@ -27,9 +27,12 @@ int zb_parse_size(unsigned long long *out, const char *text)
         return -1;
     unsigned long long scale = 1;
     switch (*end) {
-    case 'K': case 'k': scale = 1024ull; break;
-    case 'M': case 'm': scale = 1024ull * 1024; break;
-    case 'G': case 'g': scale = 1024ull * 1024 * 1024; break;
+    case 'K':
+    case 'k': scale = 1024ull; break;
+    case 'M':
+    case 'm': scale = 1024ull * 1024; break;
+    case 'G':
+    case 'g': scale = 1024ull * 1024 * 1024; break;
     case '\0': break;
     default: return -1;
     }

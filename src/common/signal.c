@@ -59,4 +59,8 @@ int zb_reload_requested(void)
     return was;
 }
 
-void zb_signal_reset_for_tests(void) { interrupt_signal = 0; reload_signal = 0; }
+void zb_signal_reset_for_tests(void)
+{
+    interrupt_signal = 0;
+    reload_signal = 0;
+}

@@ -34,7 +34,8 @@ static int is_tzdata_file(const char *name)
     char path[4096];
     if (name[0] == '/')
         snprintf(path, sizeof(path), "%s", name);
-    else if (snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", name) >= (int)sizeof(path))
+    else if (snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", name) >=
+             (int)sizeof(path))
         return 0;
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -57,7 +58,8 @@ int zb_time_zone_check(const char *name)
     if (is_posix_rule(n))
         return 0;
     zb_error_set(ZB_ECONFIG, "unknown time zone '%s'", name);
-    return zb_error_hint("use a name from the tz database such as Europe/Berlin or UTC (is the tzdata package installed?)");
+    return zb_error_hint(
+        "use a name from the tz database such as Europe/Berlin or UTC (is the tzdata package installed?)");
 }
 
 /* TZ as the process found it, kept so that a configuration without a zone

@@ -121,7 +121,8 @@ static int note_missing(const char *relative, const struct stat *st, void *paylo
     return zb_buf_printf(m->out, "\n  %.100s...%s (%zu bytes)", relative, relative + n - 120, n);
 }
 
-int zb_walk_list_missing(zb_buf *out, uint64_t *missing, const char *root, char *const *have, size_t count, size_t limit)
+int zb_walk_list_missing(zb_buf *out, uint64_t *missing, const char *root, char *const *have, size_t count,
+                         size_t limit)
 {
     *missing = 0;
     missing_names m = {out, missing, have, count, limit};

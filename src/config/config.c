@@ -85,7 +85,8 @@ static int set_value(zb_config *c, const zb_setting *k, const char *text, char *
     case ZB_SETTING_INT: {
         long long v = 0;
         if (zb_parse_int(&v, text, k->min, k->max) < 0)
-            return snprintf(why, why_size, "takes a whole number from %lld to %lld, not '%s'", k->min, k->max, text), -1;
+            return snprintf(why, why_size, "takes a whole number from %lld to %lld, not '%s'", k->min, k->max, text),
+                   -1;
         *(int *)(base + k->offset) = (int)v;
         return 0;
     }
@@ -97,7 +98,8 @@ static int set_value(zb_config *c, const zb_setting *k, const char *text, char *
         int secs = 0;
         if (zb_config_parse_duration(&secs, text, k->key) < 0 || secs < k->min || secs > k->max)
             return snprintf(why, why_size, "takes a duration such as 90s, 15m, 26h or 7d (%lld s to %lld s), not '%s'",
-                            k->min, k->max, text), -1;
+                            k->min, k->max, text),
+                   -1;
         *(int *)(base + k->offset) = secs;
         return 0;
     }
@@ -112,13 +114,13 @@ static int set_value(zb_config *c, const zb_setting *k, const char *text, char *
     case ZB_SETTING_SIZE: {
         unsigned long long bytes = 0;
         if (zb_parse_size(&bytes, text) < 0 || bytes < (unsigned long long)k->min || bytes > (unsigned long long)k->max)
-            return snprintf(why, why_size, "takes a size such as 256K, 64M or 2G (%lld to %lld bytes), not '%s'", k->min,
-                            k->max, text), -1;
+            return snprintf(why, why_size, "takes a size such as 256K, 64M or 2G (%lld to %lld bytes), not '%s'",
+                            k->min, k->max, text),
+                   -1;
         *(long long *)(base + k->offset) = (long long)bytes;
         return 0;
     }
-    case ZB_SETTING_SWITCH:
-        break;
+    case ZB_SETTING_SWITCH: break;
     }
     return -1;
 }
@@ -350,7 +352,8 @@ static int handle_job(parse_state *st, const char *section, const char *name, co
             return fail_at(st, section, key, zb_error_message());
         if (zb_cron_next(&next, &cron, time(NULL)) < 0) {
             char why[300];
-            snprintf(why, sizeof(why), "cron expression '%s' never fires (no such date in the next eight years)", value);
+            snprintf(why, sizeof(why), "cron expression '%s' never fires (no such date in the next eight years)",
+                     value);
             zb_error_clear();
             return fail_at(st, section, key, why);
         }
@@ -465,7 +468,9 @@ static int handler(void *user, const char *section, const char *key, const char 
         return 1;
     }
     if (!known_section)
-        return fail_at(st, section, key, "unknown section (use repository, postgres, verify, docker, paths, recover, daemon, job NAME, check NAME or remote NAME)");
+        return fail_at(
+            st, section, key,
+            "unknown section (use repository, postgres, verify, docker, paths, recover, daemon, job NAME, check NAME or remote NAME)");
     return fail_at(st, section, key, "unknown key");
 }
 
@@ -601,8 +606,10 @@ static int settle_retention(zb_config *c)
     }
     static int told; /* once a process: `run` loads the file for each step */
     if (dropped.len && !told++)
-        zb_log_warn("%s: [repository] keeps only the keep_* rules it gives; the built-in %s no longer apply "
-                    "beside them (write them in the file to keep them)", c->origins[last_given], dropped.data);
+        zb_log_warn(
+            "%s: [repository] keeps only the keep_* rules it gives; the built-in %s no longer apply "
+            "beside them (write them in the file to keep them)",
+            c->origins[last_given], dropped.data);
     zb_buf_free(&dropped);
     if (zb_retention_is_empty(&c->keep)) {
         fail_key(c, last_given, "these keep_* rules keep no archive at all");

@@ -23,10 +23,7 @@ int zb_context_config(const zb_config **out, zb_context *ctx)
     return 0;
 }
 
-int zb_context_config_fresh(zb_config *out, const zb_context *ctx)
-{
-    return zb_config_load(out, ctx->config_file);
-}
+int zb_context_config_fresh(zb_config *out, const zb_context *ctx) { return zb_config_load(out, ctx->config_file); }
 
 const char *zb_context_archive(const zb_context *ctx, const char *arg)
 {

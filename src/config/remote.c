@@ -62,8 +62,8 @@ void zb_config_remote_init(zb_config_remote *r)
 
 static int set_keep(zb_config_remote *r, const char *key, const char *value, char *why, size_t why_size)
 {
-    static const char *rules[ZB_KEEP_WITHIN] = {"keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly",
-                                                "keep_yearly"};
+    static const char *rules[ZB_KEEP_WITHIN] = {"keep_last",   "keep_hourly",  "keep_daily",
+                                                "keep_weekly", "keep_monthly", "keep_yearly"};
     if (strcmp(key, "keep_within") == 0) {
         if (zb_retention_parse_within(&r->keep, value) < 0) {
             zb_error_clear();
@@ -113,7 +113,9 @@ int zb_config_remote_set(zb_config_remote *r, const char *key, const char *value
         case R_INT: {
             long long v = 0;
             if (zb_parse_int(&v, value, k->min, k->max) < 0)
-                return snprintf(why, why_size, "takes a whole number from %lld to %lld, not '%s'", k->min, k->max, value), -1;
+                return snprintf(why, why_size, "takes a whole number from %lld to %lld, not '%s'", k->min, k->max,
+                                value),
+                       -1;
             *(int *)(base + k->offset) = (int)v;
             return 0;
         }
@@ -121,7 +123,8 @@ int zb_config_remote_set(zb_config_remote *r, const char *key, const char *value
             unsigned long long v = 0;
             if (zb_parse_size(&v, value) < 0 || v < (unsigned long long)k->min || v > (unsigned long long)k->max)
                 return snprintf(why, why_size, "takes a size such as 5M, 64M or 1G (%lld MiB at least), not '%s'",
-                                k->min / (1024 * 1024), value), -1;
+                                k->min / (1024 * 1024), value),
+                       -1;
             *(uint64_t *)(base + k->offset) = v;
             return 0;
         }
@@ -137,7 +140,8 @@ int zb_config_remote_set(zb_config_remote *r, const char *key, const char *value
     return snprintf(why, why_size,
                     "unknown key (type, url, endpoint, bucket, region, prefix, path_style, profile, credentials_file, "
                     "part_size, list_chunk, user, password_file, key_file, known_hosts, retries, retry_delay, timeout, "
-                    "bandwidth, prune, unfinished_max_age, " KEEP_RULES_TEXT ")"), -1;
+                    "bandwidth, prune, unfinished_max_age, " KEEP_RULES_TEXT ")"),
+           -1;
 }
 
 static int set(const char *s) { return s && *s; }
@@ -146,8 +150,10 @@ static int check_files(const zb_config_remote *r, char *why, size_t why_size)
 {
     const struct {
         const char *key, *value;
-    } files[] = {{"password_file", r->password_file}, {"key_file", r->key_file},
-                 {"known_hosts", r->known_hosts}, {"credentials_file", r->credentials_file}};
+    } files[] = {{"password_file", r->password_file},
+                 {"key_file", r->key_file},
+                 {"known_hosts", r->known_hosts},
+                 {"credentials_file", r->credentials_file}};
     for (size_t i = 0; i < ZB_ARRAY_LEN(files); i++) {
         char reason[400];
         if (zb_config_check_value(ZB_VALUE_ABSOLUTE | ZB_VALUE_READABLE, files[i].value, reason, sizeof(reason)) < 0)
@@ -172,8 +178,10 @@ int zb_config_remote_check(const zb_config_remote *r, char *why, size_t why_size
         if (set(r->endpoint) && strncmp(r->endpoint, "http://", 7) != 0 && strncmp(r->endpoint, "https://", 8) != 0)
             return snprintf(why, why_size, "endpoint must start with https:// or http://"), -1;
         if (set(r->key_file) || set(r->password_file) || set(r->known_hosts))
-            return snprintf(why, why_size, "an s3 remote reads its credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
-                                           "or a credentials file (profile, credentials_file), not key_file or password_file"), -1;
+            return snprintf(why, why_size,
+                            "an s3 remote reads its credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
+                            "or a credentials file (profile, credentials_file), not key_file or password_file"),
+                   -1;
         return 0;
     }
     if (set(r->bucket) || set(r->endpoint) || set(r->region) || set(r->profile) || set(r->credentials_file))
@@ -245,7 +253,8 @@ void zb_config_remote_print(const zb_config_remote *r, FILE *out)
         static const char *rules[ZB_KEEP_WITHIN] = {"last", "hourly", "daily", "weekly", "monthly", "yearly"};
         for (int i = 0; i < ZB_KEEP_WITHIN; i++)
             fprintf(out, "remote.%s.keep_%s = %d  (%s)\n", r->name, rules[i], r->keep.count[i], origin);
-        fprintf(out, "remote.%s.keep_within = %s  (%s)\n", r->name, r->keep.within_set ? r->keep.within_text : "", origin);
+        fprintf(out, "remote.%s.keep_within = %s  (%s)\n", r->name, r->keep.within_set ? r->keep.within_text : "",
+                origin);
     } else {
         fprintf(out, "remote.%s.keep = the repository's keep_* rules  (default)\n", r->name);
     }

@@ -7,11 +7,12 @@
 #include <string.h>
 
 #define AT(field) offsetof(zb_config, field)
-#define NO_FIELD ZB_SETTING_NO_FIELD
+#define NO_FIELD  ZB_SETTING_NO_FIELD
 
 const zb_setting zb_settings[ZB_SET_COUNT] = {
-#define ZB_SETTING(ID, FLAG, SECTION, KEY, ENV, TYPE, MIN, MAX, DEFAULT, RULES, FIELD, COMMANDS, FLAGS, HELP)        \
-    [ZB_SET_##ID] = {FLAG, SECTION, KEY, ENV, ZB_SETTING_##TYPE, MIN, MAX, DEFAULT, RULES, FIELD, COMMANDS, FLAGS, HELP},
+#define ZB_SETTING(ID, FLAG, SECTION, KEY, ENV, TYPE, MIN, MAX, DEFAULT, RULES, FIELD, COMMANDS, FLAGS, HELP)          \
+    [ZB_SET_##                                                                                                         \
+        ID] = {FLAG, SECTION, KEY, ENV, ZB_SETTING_##TYPE, MIN, MAX, DEFAULT, RULES, FIELD, COMMANDS, FLAGS, HELP},
 #include "zakpos_backup/config/settings.def"
 #undef ZB_SETTING
 };
@@ -54,11 +55,10 @@ int zb_settings_options(struct option *out, size_t cap, const char *command, con
 static const char *type_name(const zb_setting *s)
 {
     static const char *const names[] = {
-        [ZB_SETTING_STRING] = "text",       [ZB_SETTING_PATH] = "path",      [ZB_SETTING_LIST] = "list",
-        [ZB_SETTING_SECRET] = "secret",     [ZB_SETTING_CONNINFO] = "conninfo", [ZB_SETTING_SECRET_FILE] = "file",
-        [ZB_SETTING_INT] = "number",        [ZB_SETTING_BOOL] = "yes/no",    [ZB_SETTING_DURATION] = "duration",
-        [ZB_SETTING_WITHIN] = "span",       [ZB_SETTING_SWITCH] = "switch",
-        [ZB_SETTING_SIZE] = "size",
+        [ZB_SETTING_STRING] = "text",   [ZB_SETTING_PATH] = "path",         [ZB_SETTING_LIST] = "list",
+        [ZB_SETTING_SECRET] = "secret", [ZB_SETTING_CONNINFO] = "conninfo", [ZB_SETTING_SECRET_FILE] = "file",
+        [ZB_SETTING_INT] = "number",    [ZB_SETTING_BOOL] = "yes/no",       [ZB_SETTING_DURATION] = "duration",
+        [ZB_SETTING_WITHIN] = "span",   [ZB_SETTING_SWITCH] = "switch",     [ZB_SETTING_SIZE] = "size",
     };
     return names[s->type];
 }

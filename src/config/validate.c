@@ -14,8 +14,11 @@
 static int check_path(unsigned rules, const char *path, char *why, size_t why_size)
 {
     if ((rules & ZB_VALUE_ABSOLUTE) && path[0] != '/')
-        return snprintf(why, why_size, "'%s' is a relative path; give an absolute one (a daemon or cron job runs in "
-                                       "another folder)", path), -1;
+        return snprintf(why, why_size,
+                        "'%s' is a relative path; give an absolute one (a daemon or cron job runs in "
+                        "another folder)",
+                        path),
+               -1;
     if (rules & ZB_VALUE_READABLE) {
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
@@ -36,7 +39,8 @@ static int check_word(unsigned rules, const char *word, char *why, size_t why_si
             /* the URL often carries a token: name its scheme only */
             const char *colon = strstr(word, "://");
             return snprintf(why, why_size, "takes an http:// or https:// URL, not a %.*s one",
-                            colon ? (int)(colon - word) : 0, word), -1;
+                            colon ? (int)(colon - word) : 0, word),
+                   -1;
         }
         return 0;
     }

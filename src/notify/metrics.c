@@ -48,7 +48,8 @@ static json_t *state_load(const char *path)
     return state;
 }
 
-static void state_record(json_t *state, const zb_metrics_run *run, const zb_metrics_remote *remotes, size_t remote_count)
+static void state_record(json_t *state, const zb_metrics_run *run, const zb_metrics_remote *remotes,
+                         size_t remote_count)
 {
     json_t *jobs = json_object_get(state, "jobs");
     json_t *j = json_object_get(jobs, run->job);
@@ -73,8 +74,8 @@ static void state_record(json_t *state, const zb_metrics_run *run, const zb_metr
         json_object_set_new(pending, remotes[i].name, json_integer(remotes[i].pending));
     struct statvfs fs;
     if (run->repo && statvfs(run->repo, &fs) == 0) {
-        json_t *space = json_pack("{s:I, s:I}", "free", (json_int_t)((double)fs.f_bavail * (double)fs.f_frsize),
-                                  "size", (json_int_t)((double)fs.f_blocks * (double)fs.f_frsize));
+        json_t *space = json_pack("{s:I, s:I}", "free", (json_int_t)((double)fs.f_bavail * (double)fs.f_frsize), "size",
+                                  (json_int_t)((double)fs.f_blocks * (double)fs.f_frsize));
         json_object_set_new(json_object_get(state, "repositories"), run->repo, space);
     }
 }
@@ -111,7 +112,7 @@ static int render_job_info(zb_buf *m, json_t *jobs)
     int rc = write_head(m, series, "the job's action, as a label");
     const char *name;
     json_t *v;
-    json_object_foreach(jobs, name, v) {
+    json_object_foreach (jobs, name, v) {
         const char *action = json_string_value(json_object_get(v, "action"));
         if (rc < 0 || !action) /* runs recorded before the action was */
             continue;
@@ -141,9 +142,10 @@ static int render_keyed(zb_buf *m, json_t *objects, const keyed_series *series, 
         rc = write_head(m, series[s].series, series[s].help);
         const char *name;
         json_t *v;
-        json_object_foreach(objects, name, v) {
+        json_object_foreach (objects, name, v) {
             if (rc == 0)
-                rc = write_sample(m, series[s].series, label, name, json_number_value(json_object_get(v, series[s].key)));
+                rc = write_sample(m, series[s].series, label, name,
+                                  json_number_value(json_object_get(v, series[s].key)));
         }
     }
     return rc;
@@ -156,7 +158,8 @@ static const keyed_series repository_series[] = {
 
 static const keyed_series slot_series[] = {
     {"zakpos_backup_follow_lag_bytes", "lag_bytes", "WAL bytes past the slot's confirmed position"},
-    {"zakpos_backup_follow_lag_seconds", "lag_seconds", "age of the slot's oldest unconfirmed change, as the daemon saw it"},
+    {"zakpos_backup_follow_lag_seconds", "lag_seconds",
+     "age of the slot's oldest unconfirmed change, as the daemon saw it"},
     {"zakpos_backup_follow_confirmed_lsn", "confirmed_lsn", "the slot's last confirmed LSN, as a number"},
     {"zakpos_backup_follow_retained_wal_bytes", "retained_bytes", "WAL the server keeps for the slot"},
     {"zakpos_backup_follow_slot_exists", "exists", "1 while the follower's slot exists"},
@@ -171,7 +174,7 @@ static int render(zb_buf *m, json_t *state)
                            job_series[s].name, job_series[s].type);
         const char *name;
         json_t *v;
-        json_object_foreach(jobs, name, v) {
+        json_object_foreach (jobs, name, v) {
             json_t *x = json_object_get(v, job_series[s].key);
             double value = json_is_boolean(x) ? (json_is_true(x) ? 1 : 0) : x ? json_number_value(x) : 0;
             if (rc == 0 && (x || strcmp(job_series[s].key, "failures") == 0))
@@ -191,7 +194,7 @@ static int render(zb_buf *m, json_t *state)
         rc = write_head(m, series, "archives the remote's retention would keep that it lacks");
         const char *name;
         json_t *v;
-        json_object_foreach(remotes, name, v) {
+        json_object_foreach (remotes, name, v) {
             if (rc == 0)
                 rc = write_sample(m, series, "remote", name, (double)json_integer_value(v));
         }
@@ -226,7 +229,8 @@ static int record(const char *metrics_file, const char *state_dir, const zb_metr
     if (slot)
         state_record_slot(state, slot);
     char *text = json_dumps(state, JSON_INDENT(1) | JSON_SORT_KEYS);
-    rc = text ? zb_fs_write_file_atomic(state_path, text, strlen(text), 0600) : zb_error_set(ZB_ENOMEM, "out of memory");
+    rc =
+        text ? zb_fs_write_file_atomic(state_path, text, strlen(text), 0600) : zb_error_set(ZB_ENOMEM, "out of memory");
     free(text);
     zb_buf m = ZB_BUF_INIT;
     if (rc == 0 && (rc = render(&m, state)) == 0)

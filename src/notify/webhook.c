@@ -9,10 +9,16 @@
 
 #define TIMEOUT_S 15L
 
-static int post_once(zb_http *http, const char *url, const char *text, const zb_http_headers *headers, const char *where)
+static int post_once(zb_http *http, const char *url, const char *text, const zb_http_headers *headers,
+                     const char *where)
 {
-    zb_http_request req = {.what = "the webhook", .url = url, .headers = headers, .body = text, .body_len = strlen(text),
-                           .timeout_s = TIMEOUT_S, .cleanup = 1 /* it reports a job a signal stopped, too */};
+    zb_http_request req = {.what = "the webhook",
+                           .url = url,
+                           .headers = headers,
+                           .body = text,
+                           .body_len = strlen(text),
+                           .timeout_s = TIMEOUT_S,
+                           .cleanup = 1 /* it reports a job a signal stopped, too */};
     zb_http_response resp;
     int rc = zb_http_perform(http, &req, &resp);
     /* the message names the host only: curl's own text may hold the URL */

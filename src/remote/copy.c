@@ -21,7 +21,8 @@ static const zb_config_remote *find(const zb_config *c, const char *name)
     zb_buf names = ZB_BUF_INIT;
     for (size_t i = 0; i < c->remote_count; i++)
         zb_buf_printf(&names, "%s%s", i ? ", " : "", c->remotes[i].name);
-    zb_error_set(ZB_ECONFIG, "no remote named '%s' in the configuration%s%s", name, c->file ? " " : "", c->file ? c->file : "");
+    zb_error_set(ZB_ECONFIG, "no remote named '%s' in the configuration%s%s", name, c->file ? " " : "",
+                 c->file ? c->file : "");
     if (names.data)
         zb_error_hint("the remotes are: %s", names.data);
     else

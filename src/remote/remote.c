@@ -400,7 +400,8 @@ static int delete_archive(zb_remote *r, const char *name, int signed_detached)
     int rc = check_archive_name(r, name);
     if (rc == 0 && (rc = r->driver->remove(r->state, name)) == 0)
         zb_log_detail("removed %s from remote %s", name, r->conf->name);
-    if (rc == 0 && signed_detached && (rc = zb_buf_printf(&sig_name, "%s%s", name, ZB_DETACHED_SIGNATURE_SUFFIX)) == 0) {
+    if (rc == 0 && signed_detached &&
+        (rc = zb_buf_printf(&sig_name, "%s%s", name, ZB_DETACHED_SIGNATURE_SUFFIX)) == 0) {
         failed = sig_name.data;
         rc = r->driver->remove(r->state, sig_name.data);
     }
@@ -425,7 +426,8 @@ int zb_remote_delete(zb_remote *r, const char *name)
 int zb_remote_prune(zb_remote *r, const zb_retention_policy *policy, int dry_run, FILE *report)
 {
     if (zb_retention_is_empty(policy))
-        return zb_error_set(ZB_ECONFIG, "remote %s: no keep rule: refusing to decide which archives to remove", r->conf->name);
+        return zb_error_set(ZB_ECONFIG, "remote %s: no keep rule: refusing to decide which archives to remove",
+                            r->conf->name);
     zb_remote_list list;
     int rc = zb_remote_list_archives(&list, r);
     if (rc < 0)

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #define CONNECT_TIMEOUT_S 30L
-#define BODY_MAX (16u * 1024 * 1024)
+#define BODY_MAX          (16u * 1024 * 1024)
 
 int zb_transfer_open(zb_transfer *t, const zb_config_remote *conf)
 {

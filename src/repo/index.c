@@ -14,9 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define INDEX_LOCK_NAME ".zakpos-backup-index.lock"
-#define INDEX_FORMAT 1
-#define INDEX_MAX_BYTES ZB_JSON_MAX_TEXT
+#define INDEX_LOCK_NAME      ".zakpos-backup-index.lock"
+#define INDEX_FORMAT         1
+#define INDEX_MAX_BYTES      ZB_JSON_MAX_TEXT
 #define RECORDED_DIFFERENCES 10
 
 static int index_path(zb_buf *out, const char *repo, const char *name)
@@ -102,7 +102,7 @@ static int apply_set(json_t *archives, void *payload)
         json_object_set_new(archives, c->name, record = json_object());
     const char *key;
     json_t *value;
-    json_object_foreach(c->fields, key, value) {
+    json_object_foreach (c->fields, key, value) {
         /* a failed verification does not erase that the archive once passed */
         const char *last_pass = json_string_value(json_object_get(json_object_get(record, key), "last_pass"));
         if (last_pass && json_is_object(value) && !json_object_get(value, "last_pass"))
@@ -122,8 +122,9 @@ int zb_repo_index_set(const char *repo, const char *archive_name, json_t *fields
 
 int zb_repo_index_describe(const char *repo, const char *archive_name, json_t *sources, uint64_t bytes)
 {
-    return zb_repo_index_set(repo, archive_name,
-                             json_pack("{s:o, s:I}", "sources", sources ? sources : json_array(), "bytes", (json_int_t)bytes));
+    return zb_repo_index_set(
+        repo, archive_name,
+        json_pack("{s:o, s:I}", "sources", sources ? sources : json_array(), "bytes", (json_int_t)bytes));
 }
 
 static int apply_forget(json_t *archives, void *payload)
@@ -132,7 +133,7 @@ static int apply_forget(json_t *archives, void *payload)
     const char *name;
     json_t *record;
     void *tmp;
-    json_object_foreach_safe(archives, tmp, name, record) {
+    json_object_foreach_safe (archives, tmp, name, record) {
         zb_buf path = ZB_BUF_INIT;
         struct stat st;
         if (index_path(&path, repo, name) == 0 && stat(path.data, &st) < 0 && errno == ENOENT)
@@ -142,10 +143,7 @@ static int apply_forget(json_t *archives, void *payload)
     return 0;
 }
 
-int zb_repo_index_forget_missing(const char *repo)
-{
-    return change_index(repo, apply_forget, (void *)repo);
-}
+int zb_repo_index_forget_missing(const char *repo) { return change_index(repo, apply_forget, (void *)repo); }
 
 int zb_repo_index_record_verification(const char *repo, const char *archive_name, json_t *report, const char *how)
 {
@@ -156,9 +154,9 @@ int zb_repo_index_record_verification(const char *repo, const char *archive_name
     size_t differences = 0, i, j;
     json_t *part, *d, *what = json_array();
     /* what differed: the first few, named by part, enough to act on */
-    json_array_foreach(json_object_get(report, "parts"), i, part) {
+    json_array_foreach (json_object_get(report, "parts"), i, part) {
         differences += (size_t)json_integer_value(json_object_get(part, "difference_count"));
-        json_array_foreach(json_object_get(part, "differences"), j, d) {
+        json_array_foreach (json_object_get(part, "differences"), j, d) {
             if (json_array_size(what) >= RECORDED_DIFFERENCES)
                 break;
             zb_buf line = ZB_BUF_INIT;
@@ -170,7 +168,9 @@ int zb_repo_index_record_verification(const char *repo, const char *archive_name
     }
     int incomplete = result && strcmp(result, "incomplete") == 0;
     json_t *record = json_pack("{s:s, s:s, s:s, s:O?, s:O?, s:I, s:o, s:O?}", "at", now, "result",
-                               passed ? "pass" : incomplete ? "incomplete" : "fail",
+                               passed       ? "pass"
+                               : incomplete ? "incomplete"
+                                            : "fail",
                                "how", how, "seconds", json_object_get(json_object_get(report, "seconds"), "total"),
                                "phases", json_object_get(report, "seconds"), "differences", (json_int_t)differences,
                                "what_differed", what, "error", json_object_get(report, "error"));
@@ -181,7 +181,8 @@ int zb_repo_index_record_verification(const char *repo, const char *archive_name
 
 const char *zb_repo_index_last_pass(json_t *index, const char *archive_name)
 {
-    return json_string_value(json_object_get(json_object_get(zb_repo_index_archive(index, archive_name), "verified"), "last_pass"));
+    return json_string_value(
+        json_object_get(json_object_get(zb_repo_index_archive(index, archive_name), "verified"), "last_pass"));
 }
 
 const zb_repo_archive *zb_repo_index_newest_verified(json_t *index, const zb_repo_list *list)

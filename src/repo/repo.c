@@ -194,8 +194,9 @@ static int lock_wait(int fd, const char *what, int wait_seconds)
     }
     zb_error_set(ZB_ELOCKED, "%s is in use by another run (pid %s)%s", what, holder,
                  told ? " after waiting for it" : "");
-    return zb_error_hint("wait for it to finish (--lock-wait DURATION waits by itself); a run that died releases the "
-                         "lock by itself");
+    return zb_error_hint(
+        "wait for it to finish (--lock-wait DURATION waits by itself); a run that died releases the "
+        "lock by itself");
 }
 
 int zb_repo_lock_take(zb_repo_lock **out, const char *repo, int wait_seconds)
@@ -270,7 +271,8 @@ int zb_repo_sweep_partials(const char *repo)
                 removed++;
                 zb_log_info("removed %s, the unfinished archive of a run that was killed", path);
             } else {
-                zb_log_warn("cannot remove %s, the unfinished archive of a run that was killed: %s", path, strerror(errno));
+                zb_log_warn("cannot remove %s, the unfinished archive of a run that was killed: %s", path,
+                            strerror(errno));
             }
         }
         close(fd);

@@ -210,7 +210,7 @@ static int report_missing(const restore_target *t, zb_archive_reader *r)
     zb_buf names = ZB_BUF_INIT;
     size_t i;
     json_t *s;
-    json_array_foreach(json_object_get(zb_archive_reader_manifest(r), "sources"), i, s)
+    json_array_foreach (json_object_get(zb_archive_reader_manifest(r), "sources"), i, s)
         zb_buf_printf(&names, "%s%s %s", names.len ? ", " : "", json_string_value(json_object_get(s, "kind")),
                       json_string_value(json_object_get(s, "name")));
     zb_error_set(ZB_ENOTFOUND, "the archive has no %s source named '%s'; nothing was restored", t->ops->kind,
@@ -252,7 +252,13 @@ size_t zb_restore_plan_count(const zb_restore_plan *p) { return p->count; }
 zb_restore_target_info zb_restore_plan_target(const zb_restore_plan *p, size_t i)
 {
     const restore_target *t = &p->targets[i];
-    zb_restore_target_info info = {t->ops->kind, t->name ? t->name : "(database)", t->ops->restore_target(t->state),
-                                   t->load_seconds, t->finish_seconds, t->finished, t->ops, t->state};
+    zb_restore_target_info info = {t->ops->kind,
+                                   t->name ? t->name : "(database)",
+                                   t->ops->restore_target(t->state),
+                                   t->load_seconds,
+                                   t->finish_seconds,
+                                   t->finished,
+                                   t->ops,
+                                   t->state};
     return info;
 }

@@ -55,10 +55,10 @@ static int verify_part(rehearsal *h, const zb_restore_target_info *t, zb_archive
     part->bytes = (long long)json_integer_value(bytes);
     part->verified = 1;
     int rc = t->ops->verify(&h->scratch, t->state, r, t->name, t->target, DIFFERENCE_LIMIT, &part->check);
-    part->result = rc < 0                          ? ZB_PART_ERROR
-                   : part->check.count             ? ZB_PART_FAIL
+    part->result = rc < 0                           ? ZB_PART_ERROR
+                   : part->check.count              ? ZB_PART_FAIL
                    : part->check.not_verified_count ? ZB_PART_INCOMPLETE
-                                                   : ZB_PART_PASS;
+                                                    : ZB_PART_PASS;
     return rc;
 }
 
@@ -197,9 +197,13 @@ int zb_rehearse_run(zb_rehearsal **out, const zb_rehearse_options *opts)
     if (!(h.out = new_rehearsal(opts)))
         return ZB_ENOMEM;
     *out = h.out;
-    h.scratch = (zb_source_scratch){.id = h.out->id, .pg_conninfo = opts->pg_conninfo,
-                                    .pg_password_file = opts->pg_password_file, .pg_jobs = opts->pg_jobs,
-                                    .no_owner = opts->no_owner, .no_acl = opts->no_acl, .docker_host = opts->docker_host,
+    h.scratch = (zb_source_scratch){.id = h.out->id,
+                                    .pg_conninfo = opts->pg_conninfo,
+                                    .pg_password_file = opts->pg_password_file,
+                                    .pg_jobs = opts->pg_jobs,
+                                    .no_owner = opts->no_owner,
+                                    .no_acl = opts->no_acl,
+                                    .docker_host = opts->docker_host,
                                     .scratch_dir = opts->scratch_dir};
     zb_restore_plan *plan = NULL;
     zb_archive_reader *r = NULL;

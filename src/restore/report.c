@@ -73,13 +73,14 @@ json_t *zb_rehearsal_json(const zb_rehearsal *r, json_t *extra)
     add_archive_facts(report, r);
     const char *key;
     json_t *value;
-    json_object_foreach(extra, key, value)
+    json_object_foreach (extra, key, value)
         json_object_set(report, key, value);
     json_object_set_new(report, "result", json_string(results[r->result]));
     if (r->error)
         json_object_set_new(report, "error", json_string(r->error));
     json_object_set_new(report, "seconds",
-                        json_pack("{s:f, s:f, s:f, s:f, s:f}", "fetch", r->fetch_seconds, "read", r->read_seconds, "restore",
-                                  r->restore_seconds, "verify", r->verify_seconds, "total", r->total_seconds));
+                        json_pack("{s:f, s:f, s:f, s:f, s:f}", "fetch", r->fetch_seconds, "read", r->read_seconds,
+                                  "restore", r->restore_seconds, "verify", r->verify_seconds, "total",
+                                  r->total_seconds));
     return report;
 }

@@ -113,7 +113,8 @@ static int parse_field(uint64_t *bits, int *is_any, const char *text, size_t len
             continue;
         }
         if (*p != '\0')
-            return zb_error_set(ZB_ECONFIG, "cron expression '%s': unexpected '%c' in the %s field", whole, *p, f->name);
+            return zb_error_set(ZB_ECONFIG, "cron expression '%s': unexpected '%c' in the %s field", whole, *p,
+                                f->name);
         return 0;
     }
 }
@@ -136,8 +137,10 @@ int zb_cron_parse(zb_cron *out, const char *text)
         for (size_t i = 0; i < ZB_ARRAY_LEN(macros); i++)
             if (strcasecmp(expr, macros[i].name) == 0)
                 return zb_cron_parse(out, macros[i].expansion);
-        return zb_error_set(ZB_ECONFIG, "cron expression '%s': unknown macro (use @yearly, @monthly, @weekly, "
-                                        "@daily, @midnight or @hourly)", text);
+        return zb_error_set(ZB_ECONFIG,
+                            "cron expression '%s': unknown macro (use @yearly, @monthly, @weekly, "
+                            "@daily, @midnight or @hourly)",
+                            text);
     }
     uint64_t bits[5];
     int any[5];
@@ -149,8 +152,10 @@ int zb_cron_parse(zb_cron *out, const char *text)
         while (*p && !isspace((unsigned char)*p))
             p++;
         if (p == start)
-            return zb_error_set(ZB_ECONFIG, "cron expression '%s' has %d fields; it needs 5 (minute hour day month "
-                                            "weekday)", text, i);
+            return zb_error_set(ZB_ECONFIG,
+                                "cron expression '%s' has %d fields; it needs 5 (minute hour day month "
+                                "weekday)",
+                                text, i);
         int rc = parse_field(&bits[i], &any[i], start, (size_t)(p - start), &fields[i], text);
         if (rc < 0)
             return rc;

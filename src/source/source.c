@@ -60,7 +60,10 @@ static int push(char ***list, size_t *count, const char *text)
     return 0;
 }
 
-int zb_source_check_add_difference(zb_source_check *c, const char *text) { return push(&c->differences, &c->kept, text); }
+int zb_source_check_add_difference(zb_source_check *c, const char *text)
+{
+    return push(&c->differences, &c->kept, text);
+}
 
 int zb_source_check_add_not_verified(zb_source_check *c, const char *text)
 {
@@ -72,7 +75,7 @@ int zb_source_check_take_differences(zb_source_check *c, json_t *differences, si
     size_t i;
     json_t *d;
     c->count = count;
-    json_array_foreach(differences, i, d) {
+    json_array_foreach (differences, i, d) {
         int rc = zb_source_check_add_difference(c, json_string_value(d));
         if (rc < 0)
             return rc;

@@ -27,14 +27,14 @@ typedef struct async_stage {
     async_buffer *ring;
     size_t depth;
     size_t buffer_size;
-    size_t head;       /* next buffer the consumer writes out */
-    size_t queued;     /* buffers full and waiting for the consumer */
-    size_t fill;       /* the producer's buffer is ring[(head + queued) % depth] */
-    int ending;        /* producer is done: drain, close next and stop */
-    int aborting;      /* being freed after an error: stop now */
-    int busy;          /* the consumer is inside the rest of the chain */
-    int done;          /* the consumer drained and closed next */
-    int abandoned;     /* freed after a signal while busy: left to the exit */
+    size_t head;   /* next buffer the consumer writes out */
+    size_t queued; /* buffers full and waiting for the consumer */
+    size_t fill;   /* the producer's buffer is ring[(head + queued) % depth] */
+    int ending;    /* producer is done: drain, close next and stop */
+    int aborting;  /* being freed after an error: stop now */
+    int busy;      /* the consumer is inside the rest of the chain */
+    int done;      /* the consumer drained and closed next */
+    int abandoned; /* freed after a signal while busy: left to the exit */
     struct async_stage *next_abandoned;
     /* The consumer's failure, carried across threads (errors are thread-local). */
     int failed_code;
@@ -103,10 +103,7 @@ static int wait_or_signal(async_stage *a)
 }
 
 /* Re-raises the consumer's error in the calling thread. */
-static int consumer_failure(async_stage *a)
-{
-    return zb_error_raise(&a->failure);
-}
+static int consumer_failure(async_stage *a) { return zb_error_raise(&a->failure); }
 
 /* Queues the producer's current buffer and waits until another is free. */
 static int hand_over(async_stage *a)

@@ -21,18 +21,18 @@ typedef struct seal_stage {
     zb_stage base;
     seal_state *state;
     size_t chunk_size;
-    unsigned char *plain;   /* one chunk of plaintext being gathered */
+    unsigned char *plain; /* one chunk of plaintext being gathered */
     size_t plain_len;
-    unsigned char *cipher;  /* chunk_size + overhead */
-    unsigned char *ad;      /* authenticated with the first chunk, then dropped */
+    unsigned char *cipher; /* chunk_size + overhead */
+    unsigned char *ad;     /* authenticated with the first chunk, then dropped */
     size_t ad_len;
 } seal_stage;
 
 static int seal_emit(seal_stage *s, unsigned char tag)
 {
     unsigned long long clen = 0;
-    crypto_secretstream_xchacha20poly1305_push(s->state, s->cipher, &clen, s->plain, s->plain_len, s->ad,
-                                               s->ad_len, tag);
+    crypto_secretstream_xchacha20poly1305_push(s->state, s->cipher, &clen, s->plain, s->plain_len, s->ad, s->ad_len,
+                                               tag);
     free(s->ad);
     s->ad = NULL;
     s->ad_len = 0;
@@ -154,8 +154,8 @@ static int unseal_next_chunk(unseal_reader *u)
                             (unsigned long long)u->chunks + 1);
     unsigned long long plen = 0;
     unsigned char tag = 0;
-    if (crypto_secretstream_xchacha20poly1305_pull(u->state, u->plain, &plen, &tag, u->cipher, got, u->ad,
-                                                   u->ad_len) != 0)
+    if (crypto_secretstream_xchacha20poly1305_pull(u->state, u->plain, &plen, &tag, u->cipher, got, u->ad, u->ad_len) !=
+        0)
         return zb_error_set(ZB_EINTEGRITY,
                             "encrypted chunk %llu failed authentication (the archive%s is damaged, was altered, "
                             "or has bytes appended)",

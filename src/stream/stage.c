@@ -7,10 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-int zb_stage_write(zb_stage *s, const void *data, size_t len)
-{
-    return len ? s->write(s, data, len) : 0;
-}
+int zb_stage_write(zb_stage *s, const void *data, size_t len) { return len ? s->write(s, data, len) : 0; }
 
 int zb_stage_close(zb_stage *s) { return s->close(s); }
 
@@ -61,9 +58,9 @@ typedef struct fd_stage {
     uint64_t bytes;
     const char *what;
     int flush_behind;
-    off_t base_offset;     /* where the stage's first byte lies in the file */
-    off_t window_start;    /* start of the range being written now */
-    off_t previous_start;  /* the range whose write-back was started last */
+    off_t base_offset;    /* where the stage's first byte lies in the file */
+    off_t window_start;   /* start of the range being written now */
+    off_t previous_start; /* the range whose write-back was started last */
     off_t previous_len;
 } fd_stage;
 
@@ -95,7 +92,11 @@ static int fd_stage_write(zb_stage *s, const void *data, size_t len)
     return rc;
 }
 
-static int fd_stage_close(zb_stage *s) { (void)s; return 0; }
+static int fd_stage_close(zb_stage *s)
+{
+    (void)s;
+    return 0;
+}
 static void fd_stage_free(zb_stage *s) { free(s); }
 
 int zb_stage_fd_new(zb_stage **out, int fd, const char *what)

@@ -115,14 +115,14 @@ typedef struct zstd_reader {
     size_t in_size;
     ZSTD_inBuffer input;
     int header_checked;
-    int frame_done;   /* the frame ended and its output was flushed */
+    int frame_done; /* the frame ended and its output was flushed */
     int input_eof;
 } zstd_reader;
 
 /* A zstd frame starts with its magic number and a frame header descriptor
  * whose bit 2 says whether a content checksum ends the frame (RFC 8878,
  * 3.1.1 and 3.1.1.1.1). */
-#define ZSTD_MAGIC_BYTES 4
+#define ZSTD_MAGIC_BYTES      4
 #define ZSTD_FHD_CHECKSUM_BIT 0x04
 
 static int zstd_reader_fill(zstd_reader *z)
@@ -174,8 +174,9 @@ static int zstd_reader_check_header(zstd_reader *z)
     z->header_checked = 1;
     if (have > ZSTD_MAGIC_BYTES && memcmp(z->in, magic, ZSTD_MAGIC_BYTES) == 0 &&
         !(z->in[ZSTD_MAGIC_BYTES] & ZSTD_FHD_CHECKSUM_BIT))
-        return zb_error_set(ZB_EINTEGRITY, "the compressed stream has no content checksum (this tool always writes "
-                                           "one: the archive was altered or made by something else)");
+        return zb_error_set(ZB_EINTEGRITY,
+                            "the compressed stream has no content checksum (this tool always writes "
+                            "one: the archive was altered or made by something else)");
     return 0;
 }
 
@@ -200,7 +201,8 @@ static ssize_t zstd_reader_read(zb_reader *r, void *buf, size_t len)
         if (ZSTD_getErrorCode(hint) == ZSTD_error_frameParameter_windowTooLarge)
             return zb_error_set(ZB_EUNSAFE, "the compressed stream asks for a zstd window over %u MiB; refused",
                                 (1u << ZB_ZSTD_WINDOW_LOG_MAX) >> 20)
-                       ? zb_error_hint("zakpos-backup writes windows of at most 8 MiB (level 19); this archive was not written by it")
+                       ? zb_error_hint(
+                             "zakpos-backup writes windows of at most 8 MiB (level 19); this archive was not written by it")
                        : 0;
         if (ZSTD_isError(hint))
             return zb_error_set(ZB_EINTEGRITY, "zstd: %s", ZSTD_getErrorName(hint));

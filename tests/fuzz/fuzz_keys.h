@@ -18,13 +18,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#define FUZZ_PASSPHRASE "correct horse battery staple"
+#define FUZZ_PASSPHRASE   "correct horse battery staple"
 #define FUZZ_KDF_OPSLIMIT ZB_KDF_MIN_OPSLIMIT /* the writer's floors: the cheapest slot it makes */
 #define FUZZ_KDF_MEMLIMIT ZB_KDF_MIN_MEMLIMIT
 
 enum fuzz_slot { FUZZ_SLOT_RECIPIENT = 0, FUZZ_SLOT_PASSPHRASE = 1 };
 
-static inline void fuzz_keypair(unsigned char pk[crypto_box_PUBLICKEYBYTES], unsigned char sk[crypto_box_SECRETKEYBYTES])
+static inline void fuzz_keypair(unsigned char pk[crypto_box_PUBLICKEYBYTES],
+                                unsigned char sk[crypto_box_SECRETKEYBYTES])
 {
     unsigned char seed[crypto_box_SEEDBYTES];
     memset(seed, 0x5a, sizeof(seed));

@@ -75,7 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int fd = memfd_create("zb-fuzz", MFD_CLOEXEC);
     if (fd < 0)
         return 0;
-    int rc = whole_file ? zb_fs_write_all(fd, data + 1, size - 1, "fuzz") : fuzz_seal(fd, &sealers[slot], data + 1, size - 1);
+    int rc = whole_file ? zb_fs_write_all(fd, data + 1, size - 1, "fuzz")
+                        : fuzz_seal(fd, &sealers[slot], data + 1, size - 1);
     if (rc < 0 || lseek(fd, 0, SEEK_SET) < 0 || (whole_file && slot == FUZZ_SLOT_PASSPHRASE && too_costly(fd))) {
         close(fd);
         return 0;

@@ -408,7 +408,7 @@ static json_t *element_with(json_t *array, const char *key, const char *value)
 {
     size_t i;
     json_t *element;
-    json_array_foreach(array, i, element)
+    json_array_foreach (array, i, element)
         if (strcmp(json_string_value(json_object_get(element, key)) ?: "", value) == 0)
             return element;
     return NULL;
@@ -504,8 +504,8 @@ static int alter_row_hash(json_t *manifest, const char *table)
     int altered = 0;
     size_t i, j;
     json_t *source, *t;
-    json_array_foreach(json_object_get(manifest, "sources"), i, source)
-        json_array_foreach(json_object_get(json_object_get(source, "summary"), "tables"), j, t)
+    json_array_foreach (json_object_get(manifest, "sources"), i, source)
+        json_array_foreach (json_object_get(json_object_get(source, "summary"), "tables"), j, t)
             if (strcmp(json_string_value(json_object_get(t, "table")) ?: "", table) == 0)
                 altered = !json_object_set_new(t, "rowset", json_string("0123456789abcdef0123456789abcdef"));
     if (!altered)

@@ -42,10 +42,13 @@ const char *zb_fault_value(const char *name)
     } values[] = {
         {"pg-toc-format", "ZAKPOS_BACKUP_TEST_PG_TOC_FORMAT"},    /* the toc format a backup writes */
         {"pg-before-compare-sql", "ZAKPOS_BACKUP_TEST_HOOK_SQL"}, /* run in a restored database before comparing */
-        {"pg-unsupported", "ZAKPOS_BACKUP_TEST_PG_UNSUPPORTED"},  /* base types and window functions taken as unsupported */
+        {"pg-unsupported",
+         "ZAKPOS_BACKUP_TEST_PG_UNSUPPORTED"}, /* base types and window functions taken as unsupported */
         {"docker-volume-unreachable", "ZAKPOS_BACKUP_TEST_VOLUME_UNREACHABLE"}, /* every volume's folder out of reach */
-        {"docker-agent-socket", "ZAKPOS_BACKUP_TEST_AGENT_SOCKET"}, /* "elsewhere": the agent is sent to a socket nobody listens on */
-        {"pitr-replay-lose-change", "ZAKPOS_BACKUP_TEST_PITR_LOSE_CHANGE"}, /* schema.name: replay skips its first insert */
+        {"docker-agent-socket",
+         "ZAKPOS_BACKUP_TEST_AGENT_SOCKET"}, /* "elsewhere": the agent is sent to a socket nobody listens on */
+        {"pitr-replay-lose-change",
+         "ZAKPOS_BACKUP_TEST_PITR_LOSE_CHANGE"}, /* schema.name: replay skips its first insert */
     };
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
         if (strcmp(values[i].name, name) == 0)

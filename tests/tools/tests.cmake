@@ -11,3 +11,7 @@ set_tests_properties(tree.config_loaded_once PROPERTIES LABELS "unit;tree")
 # module, largest files and functions), counts what it says on a known tree.
 add_test(NAME tree.size_script COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/size_check.sh ${PROJECT_SOURCE_DIR}/scripts/size.sh)
 set_tests_properties(tree.size_script PROPERTIES LABELS "unit;tree")
+# The C layout is .clang-format's everywhere (scripts/format.sh applies it):
+# a change laid out otherwise fails here, naming the file.
+add_test(NAME tree.format COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/format.sh --check)
+set_tests_properties(tree.format PROPERTIES LABELS "unit;tree")

@@ -9,14 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ZB_ARCHIVE_MAGIC "ZAKPOSBK"
-#define ZB_ARCHIVE_MAGIC_BYTES 8
+#define ZB_ARCHIVE_MAGIC          "ZAKPOSBK"
+#define ZB_ARCHIVE_MAGIC_BYTES    8
 #define ZB_ARCHIVE_FORMAT_VERSION 2
-#define ZB_ARCHIVE_FORMAT_OLDEST 1 /* format 1: no signature slot (docs/FORMAT.md) */
-#define ZB_ARCHIVE_FIXED_BYTES 44
-#define ZB_ARCHIVE_MAX_HEADER 65535
-#define ZB_ARCHIVE_MAX_SLOTS 64
-#define ZB_ARCHIVE_EXTENSION ".zbk"
+#define ZB_ARCHIVE_FORMAT_OLDEST  1 /* format 1: no signature slot (docs/FORMAT.md) */
+#define ZB_ARCHIVE_FIXED_BYTES    44
+#define ZB_ARCHIVE_MAX_HEADER     65535
+#define ZB_ARCHIVE_MAX_SLOTS      64
+#define ZB_ARCHIVE_EXTENSION      ".zbk"
 
 enum zb_protection { ZB_PROTECTION_NONE = 0, ZB_PROTECTION_SECRETSTREAM = 1 };
 enum zb_compression { ZB_COMPRESSION_ZSTD = 1 };
@@ -25,13 +25,13 @@ enum zb_slot_type { ZB_SLOT_X25519 = 1, ZB_SLOT_ARGON2ID = 2, ZB_SLOT_SIGNATURE 
 /* X25519 slot: recipient public key, then crypto_box_seal(data key). */
 #define ZB_SLOT_X25519_BYTES (crypto_box_PUBLICKEYBYTES + crypto_box_SEALBYTES + ZB_SEAL_KEY_BYTES)
 /* Argon2id slot: alg(1) opslimit(8) memlimit(8) salt nonce aead(data key). */
-#define ZB_SLOT_ARGON2ID_BYTES                                                                                       \
-    (1 + 8 + 8 + crypto_pwhash_SALTBYTES + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + ZB_SEAL_KEY_BYTES +       \
+#define ZB_SLOT_ARGON2ID_BYTES                                                                                         \
+    (1 + 8 + 8 + crypto_pwhash_SALTBYTES + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + ZB_SEAL_KEY_BYTES +          \
      crypto_aead_xchacha20poly1305_ietf_ABYTES)
 /* Signature slot (format 2, always the last): the writer's Ed25519 public
  * key, then its signature over every header byte before the signature. */
 #define ZB_SLOT_SIGNATURE_BYTES (crypto_sign_PUBLICKEYBYTES + crypto_sign_BYTES)
-#define ZB_SLOT_MAX_BYTES 160
+#define ZB_SLOT_MAX_BYTES       160
 
 typedef struct zb_key_slot {
     uint8_t type;
@@ -79,9 +79,9 @@ int zb_slot_kdf_params(const zb_key_slot *slot, uint64_t *opslimit, uint64_t *me
  * not make verify allocate without bound or run for hours); the writer stays
  * within the same bounds, and above its floors (a weak derivation would make
  * the passphrase cheap to guess). */
-#define ZB_KDF_MAX_OPSLIMIT 16
-#define ZB_KDF_MAX_MEMLIMIT (1024ull * 1024 * 1024)
-#define ZB_KDF_MIN_OPSLIMIT 3
-#define ZB_KDF_MIN_MEMLIMIT (8u * 1024 * 1024)
+#define ZB_KDF_MAX_OPSLIMIT     16
+#define ZB_KDF_MAX_MEMLIMIT     (1024ull * 1024 * 1024)
+#define ZB_KDF_MIN_OPSLIMIT     3
+#define ZB_KDF_MIN_MEMLIMIT     (8u * 1024 * 1024)
 
 #endif

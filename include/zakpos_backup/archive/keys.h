@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ZB_KEY_PUBLIC_BYTES crypto_box_PUBLICKEYBYTES
-#define ZB_KEY_SECRET_BYTES crypto_box_SECRETKEYBYTES
-#define ZB_ENV_PASSPHRASE "ZAKPOS_BACKUP_PASSPHRASE"
+#define ZB_KEY_PUBLIC_BYTES    crypto_box_PUBLICKEYBYTES
+#define ZB_KEY_SECRET_BYTES    crypto_box_SECRETKEYBYTES
+#define ZB_ENV_PASSPHRASE      "ZAKPOS_BACKUP_PASSPHRASE"
 #define ZB_ENV_PASSPHRASE_FILE "ZAKPOS_BACKUP_PASSPHRASE_FILE"
 
 /* How the writer protects an archive. Exactly one of: recipients (one or more
@@ -24,8 +24,8 @@ typedef struct zb_write_keys {
     /* Ed25519 signing secret (keygen's FILE.sign) for archives with
      * recipients; NULL: FILE.sign beside the first recipient's FILE.pub. */
     const char *signing_key_file;
-    uint64_t kdf_opslimit;       /* 0: default */
-    size_t kdf_memlimit;         /* 0: default */
+    uint64_t kdf_opslimit; /* 0: default */
+    size_t kdf_memlimit;   /* 0: default */
 } zb_write_keys;
 
 #define ZB_TRUST_MAX_FILES 16

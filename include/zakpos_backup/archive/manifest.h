@@ -10,7 +10,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#define ZB_MANIFEST_NAME "manifest.json"
+#define ZB_MANIFEST_NAME   "manifest.json"
 #define ZB_MANIFEST_FORMAT 1
 
 /* Tar prefix of a source kind ("pg" -> "pg", "volume" -> "volumes", ...), or NULL. */

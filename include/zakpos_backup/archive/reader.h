@@ -19,7 +19,7 @@ typedef struct zb_archive_reader zb_archive_reader;
 typedef struct zb_entry_info {
     const char *source_kind; /* ZB_SOURCE_PG, ZB_SOURCE_VOLUME, ZB_SOURCE_PATH */
     const char *source_name;
-    const char *relative;    /* path inside the source, never absolute, no ".." */
+    const char *relative;          /* path inside the source, never absolute, no ".." */
     const char *hardlink_relative; /* hard-link target inside the same source, or NULL */
 } zb_entry_info;
 

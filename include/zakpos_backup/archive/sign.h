@@ -12,10 +12,10 @@
 #include <sodium.h>
 #include <stddef.h>
 
-#define ZB_SIGN_PUBLIC_BYTES crypto_sign_PUBLICKEYBYTES
-#define ZB_SIGN_SECRET_BYTES crypto_sign_SECRETKEYBYTES
-#define ZB_SIGNATURE_BYTES crypto_sign_BYTES
-#define ZB_SIGNER_PREFIX "ZBSP1:"
+#define ZB_SIGN_PUBLIC_BYTES         crypto_sign_PUBLICKEYBYTES
+#define ZB_SIGN_SECRET_BYTES         crypto_sign_SECRETKEYBYTES
+#define ZB_SIGNATURE_BYTES           crypto_sign_BYTES
+#define ZB_SIGNER_PREFIX             "ZBSP1:"
 #define ZB_DETACHED_SIGNATURE_SUFFIX ".sig"
 
 /* Makes a signing key pair: sign_path (secret, mode 0600) and signer_path

@@ -23,9 +23,9 @@ typedef struct zb_archive_write_options {
 } zb_archive_write_options;
 
 /* Source kinds and the prefix their entries get inside the tar stream. */
-#define ZB_SOURCE_PG "pg"           /* pg/<name>/...      */
-#define ZB_SOURCE_VOLUME "volume"   /* volumes/<name>/... */
-#define ZB_SOURCE_PATH "path"       /* paths/<name>/...   */
+#define ZB_SOURCE_PG     "pg"     /* pg/<name>/...      */
+#define ZB_SOURCE_VOLUME "volume" /* volumes/<name>/... */
+#define ZB_SOURCE_PATH   "path"   /* paths/<name>/...   */
 
 /* Opens a writer for final_path; nothing exists at final_path until close. */
 int zb_archive_writer_open(zb_archive_writer **out, const char *final_path, const zb_archive_write_options *opts);

@@ -51,13 +51,13 @@ enum {
  * group of the settings table (ZB_SETTING_KEY_GROUP); the two allow_
  * switches are never configuration keys or variables: an emergency is
  * decided by the person at the keyboard, each time. */
-#define ZB_READ_KEYS_HELP                                                                                             \
-    "  --trust FILE             also accept archives signed by this writer (keygen's\n"                            \
-    "                           FILE.signer; repeatable; also repository.trust). The key\n"                        \
-    "                           file already trusts the signer it was made with\n"                                  \
-    "  --allow-untrusted        emergency: read an unsigned, untrusted or badly signed\n"                          \
-    "                           archive (logged as a warning)\n"                                                    \
-    "  --allow-unencrypted      emergency: read an unencrypted archive although a key or\n"                        \
+#define ZB_READ_KEYS_HELP                                                                                              \
+    "  --trust FILE             also accept archives signed by this writer (keygen's\n"                                \
+    "                           FILE.signer; repeatable; also repository.trust). The key\n"                            \
+    "                           file already trusts the signer it was made with\n"                                     \
+    "  --allow-untrusted        emergency: read an unsigned, untrusted or badly signed\n"                              \
+    "                           archive (logged as a warning)\n"                                                       \
+    "  --allow-unencrypted      emergency: read an unencrypted archive although a key or\n"                            \
     "                           passphrase was given (logged as a warning)\n"
 
 /* 1: opt was one of the key group's flags (taken), 0: it was not, <0: error. */

@@ -13,7 +13,7 @@ typedef struct zb_backup_request {
     const char *repo;
     const char *name;
     zb_strv recipients;
-    zb_strv paths;           /* [NAME=]DIR each */
+    zb_strv paths; /* [NAME=]DIR each */
     const char *pg_name;
     int pg_selected;
     zb_pg_backup_options pg;

@@ -5,7 +5,8 @@
 #include "zakpos_backup/config/context.h"
 
 typedef struct zb_config_check_request {
-    const char *config_file; /* `config check --config FILE`; NULL: the context's (global --config, or the default places) */
+    const char
+        *config_file; /* `config check --config FILE`; NULL: the context's (global --config, or the default places) */
 } zb_config_check_request;
 
 /* `config check`: the configuration the request or the context names

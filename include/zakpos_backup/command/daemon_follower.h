@@ -14,14 +14,14 @@
 
 /* How long a stopping follower may take to publish what it holds before it
  * is killed (docs/DESIGN.md). */
-#define ZB_FOLLOWER_STOP_SECONDS 30
+#define ZB_FOLLOWER_STOP_SECONDS  30
 #define ZB_FOLLOWER_WATCH_SECONDS 5
 
 typedef struct zb_follower_service {
     const zb_config *config; /* the daemon's current configuration (borrowed) */
     const char *self, *config_file;
-    pid_t pid;               /* the running follower, or 0 */
-    int failures;            /* exits in a row, for the backoff */
+    pid_t pid;    /* the running follower, or 0 */
+    int failures; /* exits in a row, for the backoff */
     double started, next_start, next_watch;
     zb_pitr_watch watch;
 } zb_follower_service;

@@ -26,9 +26,9 @@ typedef struct zb_drill_report {
     size_t check_count;
     int checks_ran; /* the rehearsal got as far as the checks */
     double checks_seconds;
-    double rto_seconds;   /* fetch, read and decrypt, restore */
-    double total_seconds; /* the whole drill, checks included */
-    const char *fetched_from; /* a remote the archive came from, or NULL */
+    double rto_seconds;        /* fetch, read and decrypt, restore */
+    double total_seconds;      /* the whole drill, checks included */
+    const char *fetched_from;  /* a remote the archive came from, or NULL */
     const zb_drill_pitr *pitr; /* drill --until, or NULL */
 } zb_drill_report;
 
@@ -62,8 +62,8 @@ void zb_drill_write_markdown(FILE *out, const zb_drill_report *report);
 typedef void (*zb_report_markdown_fn)(FILE *out, const void *report);
 /* report is the JSON; markdown_of what the Markdown writer reads (the same
  * JSON, or the struct it was made from). */
-int zb_report_write(json_t *report, const char *file, int as_json, zb_report_markdown_fn markdown, const void *markdown_of,
-                    const char *what);
+int zb_report_write(json_t *report, const char *file, int as_json, zb_report_markdown_fn markdown,
+                    const void *markdown_of, const char *what);
 /* A Markdown table cell ("| value "), '|' and newlines escaped. */
 void zb_report_cell(FILE *out, const char *value);
 const char *zb_report_duration(char *buf, size_t size, double seconds);

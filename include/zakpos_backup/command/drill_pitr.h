@@ -18,8 +18,8 @@ typedef struct zb_drill_pitr {
     const char *until_text; /* as given */
     zb_pitr_target target;
     zb_pitr_start start;
-    char *repo;             /* the chosen archive's folder (free()) */
-    char *archive;          /* the chosen archive (free()) */
+    char *repo;    /* the chosen archive's folder (free()) */
+    char *archive; /* the chosen archive (free()) */
     int replayed;
     double replay_seconds;
     zb_pitr_replay_result result;

@@ -16,19 +16,19 @@
  * configuration's value. */
 typedef struct zb_recover_request {
     zb_read_keys keys;
-    const char *archive;          /* a path, or "latest" (NULL too); remote:NAME/... arrives downloaded */
-    const char *fetched_from;     /* remote:NAME/ARCHIVE when it was downloaded, else NULL */
-    double fetch_seconds;         /* the download's time, the recovery's first phase */
-    const char *repo;             /* for "latest" (default: repository.path) */
-    const char *pg_conninfo;      /* the server to recover into (default: postgres.conninfo) */
+    const char *archive;      /* a path, or "latest" (NULL too); remote:NAME/... arrives downloaded */
+    const char *fetched_from; /* remote:NAME/ARCHIVE when it was downloaded, else NULL */
+    double fetch_seconds;     /* the download's time, the recovery's first phase */
+    const char *repo;         /* for "latest" (default: repository.path) */
+    const char *pg_conninfo;  /* the server to recover into (default: postgres.conninfo) */
     const char *pg_password_file;
     int pg_jobs;
     const char *docker_host;
-    const char *const *paths;     /* NAME=DIR: where a path source goes instead of [paths] */
+    const char *const *paths; /* NAME=DIR: where a path source goes instead of [paths] */
     size_t path_count;
-    int force;                    /* replace existing volumes, folders and a non-empty database */
-    int plan;                     /* only say what would be done and what blocks it */
-    const char *report_file;      /* FILE.md and FILE.json; NULL: Markdown on stdout */
+    int force;               /* replace existing volumes, folders and a non-empty database */
+    int plan;                /* only say what would be done and what blocks it */
+    const char *report_file; /* FILE.md and FILE.json; NULL: Markdown on stdout */
     int as_json;
 } zb_recover_request;
 

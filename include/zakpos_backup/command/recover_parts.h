@@ -17,7 +17,8 @@
  * existence says a recovery is unfinished. */
 typedef struct zb_recover_journal {
     char *path;
-    json_t *doc; /* {"archive", "parts": {"KIND/NAME": "started"|"done"}, "containers": [...], "roles_created": [...]} */
+    json_t
+        *doc; /* {"archive", "parts": {"KIND/NAME": "started"|"done"}, "containers": [...], "roles_created": [...]} */
 } zb_recover_journal;
 
 /* Loads the journal of an unfinished recovery of the same archive, else

@@ -25,8 +25,8 @@ typedef struct zb_restore_request {
     zb_pg_restore_options pg;
     int force;
     zb_volume_restore_options volume;
-    int pitr;              /* --until or --until-lsn given (twice: refused) */
-    zb_pitr_target until;  /* the point a point-in-time recovery stops at */
+    int pitr;             /* --until or --until-lsn given (twice: refused) */
+    zb_pitr_target until; /* the point a point-in-time recovery stops at */
 } zb_restore_request;
 
 /* Frees the lists (not the strings they point to). */

@@ -11,7 +11,10 @@ typedef struct zb_buf {
     size_t cap;
 } zb_buf;
 
-#define ZB_BUF_INIT {NULL, 0, 0}
+#define ZB_BUF_INIT                                                                                                    \
+    {                                                                                                                  \
+        NULL, 0, 0                                                                                                     \
+    }
 
 int zb_buf_reserve(zb_buf *b, size_t extra);
 int zb_buf_append(zb_buf *b, const void *data, size_t len);

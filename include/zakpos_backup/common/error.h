@@ -16,8 +16,7 @@ enum zb_error_code {
 /* Records code and message (printf format) and returns code, so that
  * `return zb_error_set(ZB_EIO, "...")` reads naturally. */
 #define zb_error_set(code, ...) zb_error_set_at(__FILE__, __LINE__, (code), __VA_ARGS__)
-int zb_error_set_at(const char *file, int line, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+int zb_error_set_at(const char *file, int line, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Like zb_error_set, adding ": strerror(errno)" for the errno given. */
 #define zb_error_errno(code, err, ...) zb_error_errno_at(__FILE__, __LINE__, (code), (err), __VA_ARGS__)

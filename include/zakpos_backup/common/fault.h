@@ -18,7 +18,7 @@ const char *zb_fault_value(const char *name);
 #define ZB_FAULT_VALUE(name) zb_fault_value(name)
 #else
 #define ZB_FAULT_POINT(name, detail) ((void)0)
-#define ZB_FAULT_VALUE(name) ((const char *)NULL)
+#define ZB_FAULT_VALUE(name)         ((const char *)NULL)
 #endif
 
 #endif

@@ -114,10 +114,10 @@ typedef enum zb_http_failure {
 } zb_http_failure;
 
 typedef struct zb_http_response {
-    long status;      /* HTTP status; 0 for SFTP and when nothing answered */
-    zb_buf body;      /* a kept answer, or the start of an error answer */
+    long status; /* HTTP status; 0 for SFTP and when nothing answered */
+    zb_buf body; /* a kept answer, or the start of an error answer */
     zb_http_failure failure;
-    int permanent;    /* retrying the same request cannot help */
+    int permanent;       /* retrying the same request cannot help */
     char message[512];   /* the server's own message on a status failure */
     char transport[256]; /* libcurl's account of a transport failure, secrets removed */
     const char *summary; /* libcurl's one-line name of the failure */

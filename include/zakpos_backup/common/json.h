@@ -10,16 +10,16 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#define ZB_JSON_MAX_TEXT (16u << 20)   /* one document or manifest line */
+#define ZB_JSON_MAX_TEXT   (16u << 20) /* one document or manifest line */
 #define ZB_JSON_MAX_MEMORY (40u << 20) /* jansson's values for one document */
-#define ZB_JSON_MAX_DEPTH 32           /* the writer nests at most 7 deep */
+#define ZB_JSON_MAX_DEPTH  32          /* the writer nests at most 7 deep */
 
 /* A database's table of contents and catalog fingerprint grow with its
  * number of objects (about 850 bytes of text a table, a fingerprint 120 an
  * object): they may be longer, and their parse may take memory in
  * proportion to the text actually read (jansson's values cost up to about
  * ten times their compact text), never more than that whatever they hold. */
-#define ZB_JSON_MAX_CATALOG_TEXT (64u << 20)
+#define ZB_JSON_MAX_CATALOG_TEXT        (64u << 20)
 #define ZB_JSON_CATALOG_MEMORY_PER_BYTE 12u
 
 /* 0 and *out, or <0: ZB_EUNSAFE past a limit, ZB_EFORMAT for invalid JSON.

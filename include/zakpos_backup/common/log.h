@@ -31,15 +31,15 @@ void zb_log_write(zb_log_level level, const char *fmt, ...) __attribute__((forma
 /* Logs the current last-error record (message and hint) at error level. */
 void zb_log_last_error(void);
 
-#define ZB_LOG(level, ...)                         \
-    do {                                           \
-        if ((level) <= zb_log_threshold)           \
-            zb_log_write((level), __VA_ARGS__);    \
+#define ZB_LOG(level, ...)                                                                                             \
+    do {                                                                                                               \
+        if ((level) <= zb_log_threshold)                                                                               \
+            zb_log_write((level), __VA_ARGS__);                                                                        \
     } while (0)
-#define zb_log_error(...) ZB_LOG(ZB_LOG_ERROR, __VA_ARGS__)
-#define zb_log_warn(...) ZB_LOG(ZB_LOG_WARN, __VA_ARGS__)
-#define zb_log_info(...) ZB_LOG(ZB_LOG_INFO, __VA_ARGS__)
+#define zb_log_error(...)  ZB_LOG(ZB_LOG_ERROR, __VA_ARGS__)
+#define zb_log_warn(...)   ZB_LOG(ZB_LOG_WARN, __VA_ARGS__)
+#define zb_log_info(...)   ZB_LOG(ZB_LOG_INFO, __VA_ARGS__)
 #define zb_log_detail(...) ZB_LOG(ZB_LOG_DETAIL, __VA_ARGS__)
-#define zb_log_debug(...) ZB_LOG(ZB_LOG_DEBUG, __VA_ARGS__)
+#define zb_log_debug(...)  ZB_LOG(ZB_LOG_DEBUG, __VA_ARGS__)
 
 #endif

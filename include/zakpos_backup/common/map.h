@@ -22,9 +22,6 @@ int zb_map_get(const zb_map *map, uint64_t key, size_t *value);
 size_t zb_map_count(const zb_map *map);
 
 /* Two 32-bit oids as one key. */
-static inline uint64_t zb_map_key2(unsigned int high, unsigned int low)
-{
-    return ((uint64_t)high << 32) | low;
-}
+static inline uint64_t zb_map_key2(unsigned int high, unsigned int low) { return ((uint64_t)high << 32) | low; }
 
 #endif

@@ -6,7 +6,7 @@
 #ifndef ZB_COMMON_PLACE_H
 #define ZB_COMMON_PLACE_H
 
-#define ZB_ENV_STATE_DIR "ZAKPOS_BACKUP_STATE_DIR"
+#define ZB_ENV_STATE_DIR     "ZAKPOS_BACKUP_STATE_DIR"
 #define ZB_DEFAULT_STATE_DIR "/var/lib/zakpos-backup"
 
 /* value NULL or "": back to the environment and the default. Copied. */

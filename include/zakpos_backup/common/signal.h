@@ -12,7 +12,7 @@ int zb_check_interrupt(void);
  * removed) gets this many seconds in all; work stops within
  * ZB_STOP_SECONDS. Both are documented, and the Compose service's
  * stop_grace_period is larger than their sum. */
-#define ZB_STOP_SECONDS 2
+#define ZB_STOP_SECONDS    2
 #define ZB_CLEANUP_SECONDS 20
 /* Seconds of the cleanup budget left (ZB_CLEANUP_SECONDS before any signal;
  * never below 0). */

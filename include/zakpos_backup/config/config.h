@@ -12,11 +12,11 @@
 #include <stddef.h>
 
 #define ZB_CONFIG_DEFAULT_FILE "/etc/zakpos-backup/config"
-#define ZB_CONFIG_LOCAL_FILE "./zakpos-backup.conf"
-#define ZB_CONFIG_MAX_PATHS 32
-#define ZB_CONFIG_MAX_JOBS 16
-#define ZB_CONFIG_MAX_CHECKS 32
-#define ZB_CONFIG_MAX_REMOTES 8
+#define ZB_CONFIG_LOCAL_FILE   "./zakpos-backup.conf"
+#define ZB_CONFIG_MAX_PATHS    32
+#define ZB_CONFIG_MAX_JOBS     16
+#define ZB_CONFIG_MAX_CHECKS   32
+#define ZB_CONFIG_MAX_REMOTES  8
 
 typedef struct zb_config_path {
     char *name;
@@ -26,9 +26,9 @@ typedef struct zb_config_path {
 
 typedef struct zb_config_job {
     char *name;
-    char *schedule;   /* cron expression */
-    char *action;     /* backup, prune, verify, verify-restore */
-    int prune;        /* backup jobs: prune afterwards with the repository's keep rules */
+    char *schedule; /* cron expression */
+    char *action;   /* backup, prune, verify, verify-restore */
+    int prune;      /* backup jobs: prune afterwards with the repository's keep rules */
     char *origin;
 } zb_config_job;
 
@@ -45,11 +45,11 @@ typedef struct zb_config {
     /* [repository] */
     char *repo;
     char *archive_name;
-    char *recipients;      /* space-separated public key files */
+    char *recipients; /* space-separated public key files */
     char *passphrase_file;
-    char *key_file;        /* secret key for verify jobs (not needed to back up) */
+    char *key_file;         /* secret key for verify jobs (not needed to back up) */
     char *signing_key_file; /* the backup host's signing key (keygen's FILE.sign) */
-    char *trust;           /* space-separated signer files readers trust besides the key file's */
+    char *trust;            /* space-separated signer files readers trust besides the key file's */
     int zstd_level;
     zb_retention_policy keep;
     /* [postgres] */
@@ -64,7 +64,7 @@ typedef struct zb_config {
     /* [docker] */
     int volumes_enabled;
     char *docker_host;
-    char *volumes;         /* space-separated names */
+    char *volumes; /* space-separated names */
     /* [paths] NAME = DIR */
     zb_config_path paths[ZB_CONFIG_MAX_PATHS];
     size_t path_count;
@@ -74,17 +74,17 @@ typedef struct zb_config {
     int healthcheck_max_age_seconds;
     char *state_dir;
     char *metrics_file;
-    char *webhook_url;     /* a secret: it often carries a token */
+    char *webhook_url; /* a secret: it often carries a token */
     int webhook_on_success;
     int lock_wait_seconds; /* run and daemon: how long a job waits for a busy repository */
     /* [follow] */
-    int follow_enabled;                /* the daemon runs the follower and watches its slot */
+    int follow_enabled; /* the daemon runs the follower and watches its slot */
     char *follow_slot;
     int follow_segment_seconds;
     long long follow_segment_bytes;
-    char *follow_replica_identity_full; /* space-separated schema.table */
-    char *follow_exclude_tables;        /* space-separated schema.table */
-    int follow_max_lag_seconds;         /* healthcheck */
+    char *follow_replica_identity_full;  /* space-separated schema.table */
+    char *follow_exclude_tables;         /* space-separated schema.table */
+    int follow_max_lag_seconds;          /* healthcheck */
     long long follow_slot_max_wal_bytes; /* the daemon's slot watcher */
     int follow_slot_max_age_seconds;
     /* [job NAME] */
@@ -102,8 +102,8 @@ typedef struct zb_config {
     zb_config_remote remotes[ZB_CONFIG_MAX_REMOTES];
     size_t remote_count;
     /* Where each value came from, for `config check`. */
-    char *file;            /* the file read, or NULL */
-    char **origins;        /* per key of the table: "default", "FILE:LINE", "env NAME" */
+    char *file;     /* the file read, or NULL */
+    char **origins; /* per key of the table: "default", "FILE:LINE", "env NAME" */
     size_t origin_count;
 } zb_config;
 

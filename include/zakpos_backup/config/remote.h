@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define ZB_REMOTE_PART_SIZE_MIN (5u * 1024 * 1024)
+#define ZB_REMOTE_PART_SIZE_MIN     (5u * 1024 * 1024)
 #define ZB_REMOTE_PART_SIZE_DEFAULT (64u * 1024 * 1024)
 
 typedef struct zb_config_remote {
@@ -38,8 +38,8 @@ typedef struct zb_config_remote {
     int prune;              /* apply the retention after each upload */
     int unfinished_max_age; /* seconds: older unfinished uploads are aborted (younger may be another host's) */
     zb_retention_policy keep;
-    int keep_set;           /* keep_* given in the section: overrides the repository's */
-    char *origin;           /* FILE:LINE of the section */
+    int keep_set; /* keep_* given in the section: overrides the repository's */
+    char *origin; /* FILE:LINE of the section */
 } zb_config_remote;
 
 void zb_config_remote_init(zb_config_remote *r);

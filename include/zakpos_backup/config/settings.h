@@ -20,10 +20,10 @@ typedef enum zb_setting_type {
     ZB_SETTING_SECRET_FILE, /* a file that holds a secret (a key, a passphrase, a password) */
     ZB_SETTING_INT,         /* from min to max */
     ZB_SETTING_BOOL,
-    ZB_SETTING_DURATION,    /* seconds, from min to max */
-    ZB_SETTING_WITHIN,      /* a retention span such as 2y6m */
-    ZB_SETTING_SWITCH,      /* a flag without a value */
-    ZB_SETTING_SIZE,        /* bytes (256K, 64M, 2G), from min to max; a long long field */
+    ZB_SETTING_DURATION, /* seconds, from min to max */
+    ZB_SETTING_WITHIN,   /* a retention span such as 2y6m */
+    ZB_SETTING_SWITCH,   /* a flag without a value */
+    ZB_SETTING_SIZE,     /* bytes (256K, 64M, 2G), from min to max; a long long field */
 } zb_setting_type;
 
 enum {
@@ -41,7 +41,7 @@ typedef enum zb_setting_id {
 
 /* The getopt code of a setting's flag: above the commands' own codes. */
 #define ZB_SETTING_OPT_BASE 2000
-#define ZB_SETTING_OPT(id) (ZB_SETTING_OPT_BASE + (int)(id))
+#define ZB_SETTING_OPT(id)  (ZB_SETTING_OPT_BASE + (int)(id))
 
 typedef struct zb_setting {
     const char *flag;    /* without "--"; NULL: a key only */
@@ -51,8 +51,8 @@ typedef struct zb_setting {
     zb_setting_type type;
     long long min, max;
     const char *fallback;
-    unsigned rules;      /* enum zb_value_rule */
-    size_t offset;       /* into zb_config; ZB_SETTING_NO_FIELD for a flag only */
+    unsigned rules; /* enum zb_value_rule */
+    size_t offset;  /* into zb_config; ZB_SETTING_NO_FIELD for a flag only */
     const char *commands;
     unsigned flags;
     const char *help;

@@ -9,11 +9,11 @@
 #include <stddef.h>
 
 enum zb_value_rule {
-    ZB_VALUE_ABSOLUTE = 1 << 0,  /* an absolute path */
-    ZB_VALUE_READABLE = 1 << 1,  /* a file that exists and can be read */
-    ZB_VALUE_LIST = 1 << 2,      /* space-separated: each word is checked */
-    ZB_VALUE_HTTP_URL = 1 << 3,  /* http:// or https:// */
-    ZB_VALUE_ZONE = 1 << 4,      /* a time zone name */
+    ZB_VALUE_ABSOLUTE = 1 << 0, /* an absolute path */
+    ZB_VALUE_READABLE = 1 << 1, /* a file that exists and can be read */
+    ZB_VALUE_LIST = 1 << 2,     /* space-separated: each word is checked */
+    ZB_VALUE_HTTP_URL = 1 << 3, /* http:// or https:// */
+    ZB_VALUE_ZONE = 1 << 4,     /* a time zone name */
 };
 
 /* 0 if value ("" always passes) follows the rules; -1 with the reason in why. */

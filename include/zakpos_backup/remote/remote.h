@@ -16,9 +16,9 @@
 typedef struct zb_remote zb_remote;
 
 typedef struct zb_remote_archive {
-    char *name;     /* e.g. zakpos-20261124T020000Z.zbk */
-    time_t created; /* from the name's UTC stamp */
-    int64_t size;   /* -1 when the listing does not say */
+    char *name;          /* e.g. zakpos-20261124T020000Z.zbk */
+    time_t created;      /* from the name's UTC stamp */
+    int64_t size;        /* -1 when the listing does not say */
     int signed_detached; /* the remote also holds its detached signature NAME.sig */
 } zb_remote_archive;
 

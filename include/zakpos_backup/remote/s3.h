@@ -10,7 +10,7 @@
 extern const zb_remote_driver zb_remote_s3;
 
 typedef struct zb_s3_credentials {
-    char *access_key;    /* these three live in sodium-locked memory */
+    char *access_key; /* these three live in sodium-locked memory */
     char *secret_key;
     char *session_token; /* NULL without one */
     char source[320];    /* "env AWS_ACCESS_KEY_ID", "FILE [profile]": for messages */

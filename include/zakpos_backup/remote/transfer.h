@@ -18,15 +18,15 @@ typedef struct zb_transfer {
     /* The request being built: after zb_transfer_begin a driver adds its
      * method, headers, authentication and small body here. */
     zb_http_request req;
-    int in_fd;            /* request body: in_len bytes of in_fd from in_offset */
+    int in_fd; /* request body: in_len bytes of in_fd from in_offset */
     uint64_t in_offset, in_len, in_done;
-    int out_fd;           /* response body to out_fd, else into `body` */
-    zb_buf body;          /* the response (and any error response) */
-    char etag[256];       /* the ETag response header */
-    long status;          /* HTTP status, 0 for SFTP */
+    int out_fd;              /* response body to out_fd, else into `body` */
+    zb_buf body;             /* the response (and any error response) */
+    char etag[256];          /* the ETag response header */
+    long status;             /* HTTP status, 0 for SFTP */
     zb_http_failure failure; /* what went wrong, for a driver's hint */
-    int64_t filetime;     /* with req.want_filetime: the file's time, or -1 */
-    int cleanup;          /* a cleanup request: runs even after Ctrl-C */
+    int64_t filetime;        /* with req.want_filetime: the file's time, or -1 */
+    int cleanup;             /* a cleanup request: runs even after Ctrl-C */
     /* A driver's reading of an error response ("AccessDenied: ..."). */
     void (*error_detail)(const char *body, size_t len, char *out, size_t size);
 } zb_transfer;

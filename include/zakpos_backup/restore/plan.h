@@ -19,8 +19,8 @@ typedef struct zb_restore_plan zb_restore_plan;
 /* What a target restored and how long it took (seconds spent in its own
  * work: entries written or loaded, and the final step). */
 typedef struct zb_restore_target_info {
-    const char *kind; /* ZB_SOURCE_PATH, ZB_SOURCE_VOLUME, ZB_SOURCE_PG */
-    const char *name; /* in the archive */
+    const char *kind;   /* ZB_SOURCE_PATH, ZB_SOURCE_VOLUME, ZB_SOURCE_PG */
+    const char *name;   /* in the archive */
     const char *target; /* folder, volume or database restored into */
     double load_seconds;
     double finish_seconds;

@@ -17,14 +17,14 @@ typedef struct zb_rehearsal zb_rehearsal;
 typedef struct zb_rehearse_options {
     const char *archive;
     zb_read_keys keys;
-    const char *pg_conninfo;      /* server for the scratch database; NULL: DATABASE_URL / libpq defaults */
+    const char *pg_conninfo; /* server for the scratch database; NULL: DATABASE_URL / libpq defaults */
     const char *pg_password_file;
     int pg_jobs;
     int no_owner, no_acl;
-    const char *docker_host;      /* NULL: DOCKER_HOST or the local socket */
-    const char *scratch_dir;      /* parent of scratch folders; NULL: TMPDIR or /tmp */
-    int keep;                     /* leave the scratch targets for inspection */
-    double fetch_seconds;         /* time already spent fetching the archive (reported) */
+    const char *docker_host; /* NULL: DOCKER_HOST or the local socket */
+    const char *scratch_dir; /* parent of scratch folders; NULL: TMPDIR or /tmp */
+    int keep;                /* leave the scratch targets for inspection */
+    double fetch_seconds;    /* time already spent fetching the archive (reported) */
     /* Runs once everything was restored and compared, before the scratch
      * targets go (a drill's own checks), with the rehearsal so far; returns
      * 0, or an error that fails the rehearsal. */

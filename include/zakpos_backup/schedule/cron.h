@@ -13,14 +13,14 @@
 #include <time.h>
 
 typedef struct zb_cron {
-    uint64_t minutes;   /* bit m: minute m (0-59) */
-    uint32_t hours;     /* bit h: hour h (0-23) */
-    uint32_t days;      /* bit d: day of month d (1-31) */
-    uint16_t months;    /* bit m: month m (1-12) */
-    uint8_t weekdays;   /* bit w: day of week w (0 = Sunday) */
-    int days_any;       /* the day-of-month field was "*" */
-    int weekdays_any;   /* the day-of-week field was "*" */
-    int hours_any;      /* the hour field was "*" (or a step over all hours) */
+    uint64_t minutes; /* bit m: minute m (0-59) */
+    uint32_t hours;   /* bit h: hour h (0-23) */
+    uint32_t days;    /* bit d: day of month d (1-31) */
+    uint16_t months;  /* bit m: month m (1-12) */
+    uint8_t weekdays; /* bit w: day of week w (0 = Sunday) */
+    int days_any;     /* the day-of-month field was "*" */
+    int weekdays_any; /* the day-of-week field was "*" */
+    int hours_any;    /* the hour field was "*" (or a step over all hours) */
 } zb_cron;
 
 /* Parses text; a bad expression gets ZB_ECONFIG with a message naming the

@@ -62,7 +62,7 @@ typedef struct zb_source_check {
     size_t kept, count; /* differences kept, and found in all */
     long long amount;   /* rows (a database) or entries (a tree) read back */
     int amount_is_rows;
-    int has_amount;     /* amount was counted (a failed read-back may not have) */
+    int has_amount;      /* amount was counted (a failed read-back may not have) */
     char **not_verified; /* objects the scratch restore could not create: "id: reason" */
     size_t not_verified_count;
     long long settings_left_out; /* owners and privileges it could not set */
@@ -70,7 +70,7 @@ typedef struct zb_source_check {
 } zb_source_check;
 
 typedef struct zb_source_ops {
-    const char *kind;   /* in the archive: ZB_SOURCE_PG, ZB_SOURCE_VOLUME, ZB_SOURCE_PATH */
+    const char *kind;    /* in the archive: ZB_SOURCE_PG, ZB_SOURCE_VOLUME, ZB_SOURCE_PATH */
     const char *reading; /* the backup's progress phase ("reading folders") */
     /* backup: every source of this kind the selection names */
     int (*selected)(const zb_source_selection *sel);
@@ -96,13 +96,14 @@ extern const zb_source_ops zb_source_pg, zb_source_volume, zb_source_path;
 /* A kind's restore operations from its functions PREFIX_entry, _finish,
  * _target and _free, which take its own state type: one wrapper each (a
  * function must be called through a pointer of its own type). */
-#define ZB_SOURCE_RESTORE_WRAPPERS(prefix, type)                                                                      \
-    static int prefix##_entry_op(void *state, zb_archive_reader *r, struct archive_entry *e, const zb_entry_info *info) \
+#define ZB_SOURCE_RESTORE_WRAPPERS(prefix, type)                                                                       \
+    static int prefix##_entry_op(void *state, zb_archive_reader *r, struct archive_entry *e,                           \
+                                 const zb_entry_info *info)                                                            \
     {                                                                                                                  \
         return prefix##_entry((type *)state, r, e, info);                                                              \
     }                                                                                                                  \
-    static int prefix##_finish_op(void *state, zb_archive_reader *r) { return prefix##_finish((type *)state, r); }      \
-    static const char *prefix##_target_op(const void *state) { return prefix##_target((const type *)state); }           \
+    static int prefix##_finish_op(void *state, zb_archive_reader *r) { return prefix##_finish((type *)state, r); }     \
+    static const char *prefix##_target_op(const void *state) { return prefix##_target((const type *)state); }          \
     static void prefix##_free_op(void *state) { prefix##_free((type *)state); }
 
 /* Every kind, NULL-terminated, in backup order: volumes first (a volume

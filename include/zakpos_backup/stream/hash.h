@@ -13,16 +13,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ZB_HASH_BYTES 32
+#define ZB_HASH_BYTES     32
 #define ZB_HASH_HEX_BYTES (ZB_HASH_BYTES * 2 + 1)
-#define ZB_HASH_NAME "sha256-tree-64k"
-#define ZB_HASH_BLOCK (64 * 1024)
+#define ZB_HASH_NAME      "sha256-tree-64k"
+#define ZB_HASH_BLOCK     (64 * 1024)
 
 typedef struct zb_hash {
     EVP_MD_CTX *outer;
     EVP_MD_CTX *block;
     size_t block_fill;
-    uint64_t zero_run;   /* all-zero blocks not yet written to the outer hash */
+    uint64_t zero_run; /* all-zero blocks not yet written to the outer hash */
     uint64_t bytes;
 } zb_hash;
 

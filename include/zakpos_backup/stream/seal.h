@@ -9,12 +9,12 @@
 
 #include <sodium.h>
 
-#define ZB_SEAL_KEY_BYTES crypto_secretstream_xchacha20poly1305_KEYBYTES
-#define ZB_SEAL_HEADER_BYTES crypto_secretstream_xchacha20poly1305_HEADERBYTES
+#define ZB_SEAL_KEY_BYTES      crypto_secretstream_xchacha20poly1305_KEYBYTES
+#define ZB_SEAL_HEADER_BYTES   crypto_secretstream_xchacha20poly1305_HEADERBYTES
 #define ZB_SEAL_CHUNK_OVERHEAD crypto_secretstream_xchacha20poly1305_ABYTES
-#define ZB_SEAL_DEFAULT_CHUNK (256 * 1024)
-#define ZB_SEAL_MIN_CHUNK 4096
-#define ZB_SEAL_MAX_CHUNK (16 * 1024 * 1024)
+#define ZB_SEAL_DEFAULT_CHUNK  (256 * 1024)
+#define ZB_SEAL_MIN_CHUNK      4096
+#define ZB_SEAL_MAX_CHUNK      (16 * 1024 * 1024)
 
 /* Starts a stream under key; fills stream_header (stored in the archive's
  * plain header). Nothing is written until the first chunk. */

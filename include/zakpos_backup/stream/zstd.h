@@ -7,7 +7,7 @@
 
 #include "zakpos_backup/stream/stage.h"
 
-#define ZB_ZSTD_DEFAULT_LEVEL 3
+#define ZB_ZSTD_DEFAULT_LEVEL  3
 /* The reader's cap on a frame's window (2^25 = 32 MiB), the decoder's
  * memory: levels 1-19, all the writer offers, use at most 8 MiB. */
 #define ZB_ZSTD_WINDOW_LOG_MAX 25

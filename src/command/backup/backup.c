@@ -124,7 +124,6 @@ enum {
 
 #define VOLUME_ATTEMPTS 3
 
-
 static int wants_volumes(const zb_backup_request *req)
 {
     return req->volumes.count + req->volume_labels.count + req->compose_projects.count > 0;
@@ -167,7 +166,9 @@ static int parse(zb_backup_request *req, int argc, char **argv)
         case OPT_NO_ENCRYPTION: req->write.keys.no_encryption = 1; break;
         case OPT_PATH: rc = zb_strv_push(&req->paths, optarg); break;
         case ZB_SETTING_OPT(ZB_SET_NAME): req->name = optarg; break;
-        case ZB_SETTING_OPT(ZB_SET_ZSTD_LEVEL): rc = zb_cli_parse_int(&req->write.zstd_level, optarg, "--zstd-level", 1, 19); break;
+        case ZB_SETTING_OPT(ZB_SET_ZSTD_LEVEL):
+            rc = zb_cli_parse_int(&req->write.zstd_level, optarg, "--zstd-level", 1, 19);
+            break;
         case OPT_ZSTD_WORKERS: rc = zb_cli_parse_int(&req->write.zstd_workers, optarg, "--zstd-workers", 0, 256); break;
         case OPT_CHUNK_SIZE: rc = zb_cli_parse_size(&req->write.chunk_size, optarg, "--chunk-size"); break;
         case OPT_KDF_MEMORY: rc = zb_cli_parse_size(&req->write.keys.kdf_memlimit, optarg, "--kdf-memory"); break;
@@ -179,7 +180,9 @@ static int parse(zb_backup_request *req, int argc, char **argv)
         case OPT_PG_NAME: req->pg_name = optarg; break;
         case ZB_SETTING_OPT(ZB_SET_PG_PASSWORD_FILE): req->pg.password_file = optarg; break;
         case ZB_SETTING_OPT(ZB_SET_PG_JOBS): rc = zb_cli_parse_int(&req->pg.jobs, optarg, "--jobs", 1, 64); break;
-        case OPT_PG_LOCK_TIMEOUT: rc = zb_cli_parse_int(&req->pg.lock_timeout_ms, optarg, "--pg-lock-timeout", 1, 86400000); break;
+        case OPT_PG_LOCK_TIMEOUT:
+            rc = zb_cli_parse_int(&req->pg.lock_timeout_ms, optarg, "--pg-lock-timeout", 1, 86400000);
+            break;
         case OPT_PG_CHUNK_SIZE: rc = zb_cli_parse_size(&req->pg.chunk_bytes, optarg, "--pg-chunk-size"); break;
         case OPT_PG_SKIP_UNSUPPORTED: req->pg.skip_unsupported = 1; break;
         case ZB_SETTING_OPT(ZB_SET_PG_WITH_ROLE_PASSWORDS): req->pg.with_role_passwords = 1; break;
@@ -193,7 +196,9 @@ static int parse(zb_backup_request *req, int argc, char **argv)
         case OPT_VOLUME_AGENT: req->volume_agent = 1; break;
         case OPT_REMOTE: rc = zb_strv_push(&req->remotes, optarg); break;
         case OPT_NO_REMOTE: req->no_remote = 1; break;
-        case ZB_SETTING_OPT(ZB_SET_COMMAND_LOCK_WAIT): rc = zb_cli_parse_duration(&req->lock_wait, optarg, "--lock-wait"); break;
+        case ZB_SETTING_OPT(ZB_SET_COMMAND_LOCK_WAIT):
+            rc = zb_cli_parse_duration(&req->lock_wait, optarg, "--lock-wait");
+            break;
         case ZB_OPT_HELP: fputs(help, stdout); return 1;
         default: return zb_cli_bad_option("backup", argv);
         }
@@ -220,10 +225,12 @@ static int check(zb_backup_request *req)
     if (protections == 0 && zb_keys_env_has_passphrase())
         req->write.keys.use_env_passphrase = 1, protections = 1;
     if (protections == 0)
-        return zb_cli_usage_error("backup", "say how to protect the archive: --recipient PUBFILE, "
-                                            "--passphrase-file FILE, or --no-encryption");
+        return zb_cli_usage_error("backup",
+                                  "say how to protect the archive: --recipient PUBFILE, "
+                                  "--passphrase-file FILE, or --no-encryption");
     if (req->write.keys.signing_key_file && req->recipients.count == 0)
-        return zb_cli_usage_error("backup", "--signing-key signs archives for recipient keys; give --recipient PUBFILE");
+        return zb_cli_usage_error("backup",
+                                  "--signing-key signs archives for recipient keys; give --recipient PUBFILE");
     if (protections > 1)
         return zb_cli_usage_error("backup", "--no-encryption cannot be combined with a recipient or passphrase");
     return 0;
@@ -255,7 +262,8 @@ static void record_in_index(const char *path, zb_archive_writer *w)
     struct stat st;
     if (zb_repo_split_path(&repo, &name, path) < 0)
         return;
-    if (zb_repo_index_describe(repo, name, zb_archive_writer_sources(w), stat(path, &st) == 0 ? (uint64_t)st.st_size : 0) < 0)
+    if (zb_repo_index_describe(repo, name, zb_archive_writer_sources(w),
+                               stat(path, &st) == 0 ? (uint64_t)st.st_size : 0) < 0)
         zb_log_warn("%s", zb_error_message());
     free(repo);
     free(name);
@@ -275,8 +283,8 @@ static int back_up_sources(zb_archive_writer *w, const zb_source_selection *sel)
 }
 
 /* One try at the archive: every source into a new temporary file. */
-static int write_archive(char *path, size_t path_size, zb_backup_request *req, zb_docker *d, char **volumes, size_t volume_count,
-                         int *retry, double started)
+static int write_archive(char *path, size_t path_size, zb_backup_request *req, zb_docker *d, char **volumes,
+                         size_t volume_count, int *retry, double started)
 {
     zb_archive_writer *w = NULL;
     int rc = archive_path(path, path_size, req->repo, req->name, time(NULL));
@@ -289,8 +297,16 @@ static int write_archive(char *path, size_t path_size, zb_backup_request *req, z
         zb_progress_begin("backup", 0);
     zb_volume_backup_options volume = {req->stop_containers.items, req->pause_containers.items, req->volume_api,
                                        req->volume_agent};
-    zb_source_selection sel = {(const char *const *)req->paths.items, req->paths.count, req->pg_selected, req->pg_name,
-                               &req->pg, d, volumes, volume_count, &volume, retry};
+    zb_source_selection sel = {(const char *const *)req->paths.items,
+                               req->paths.count,
+                               req->pg_selected,
+                               req->pg_name,
+                               &req->pg,
+                               d,
+                               volumes,
+                               volume_count,
+                               &volume,
+                               retry};
     if (rc == 0)
         rc = back_up_sources(w, &sel);
     if (rc == 0)
@@ -382,10 +398,9 @@ int zb_backup_run(zb_context *ctx, zb_backup_request *r)
         goto done;
     if ((rc = zb_remote_plan_new(&remotes, config, req.remotes.items, req.remotes.count, req.no_remote)) < 0)
         goto done;
-    if (wants_volumes(&req) &&
-        ((rc = zb_docker_open(&docker, NULL)) < 0 ||
-         (rc = zb_volume_select(&volumes, &volume_count, docker, req.volumes.items, req.volume_labels.items,
-                                req.compose_projects.items)) < 0))
+    if (wants_volumes(&req) && ((rc = zb_docker_open(&docker, NULL)) < 0 ||
+                                (rc = zb_volume_select(&volumes, &volume_count, docker, req.volumes.items,
+                                                       req.volume_labels.items, req.compose_projects.items)) < 0))
         goto done;
     if (wants_volumes(&req) && volume_count == 0)
         zb_log_warn("no Docker volume matched the labels or projects given");

@@ -29,10 +29,11 @@ static const char help[] =
 
 static int report(PGconn *conn)
 {
-    PGresult *res = PQexec(conn, "SELECT pg_catalog.current_setting('server_version'), pg_catalog.current_database(), "
-                                 "current_user, pg_catalog.pg_encoding_to_char(d.encoding), "
-                                 "pg_catalog.pg_database_size(d.oid) FROM pg_catalog.pg_database d "
-                                 "WHERE d.datname = pg_catalog.current_database()");
+    PGresult *res = PQexec(conn,
+                           "SELECT pg_catalog.current_setting('server_version'), pg_catalog.current_database(), "
+                           "current_user, pg_catalog.pg_encoding_to_char(d.encoding), "
+                           "pg_catalog.pg_database_size(d.oid) FROM pg_catalog.pg_database d "
+                           "WHERE d.datname = pg_catalog.current_database()");
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         int rc = zb_pg_result_error(conn, res, "cannot read the database's description");
         PQclear(res);

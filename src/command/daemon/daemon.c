@@ -158,9 +158,7 @@ static void stop_runs(schedule *s, int sig)
 
 int zb_cmd_daemon(zb_context *ctx, int argc, char **argv)
 {
-    static const struct option local[] = {
-                                            {"help", no_argument, NULL, ZB_OPT_HELP},
-                                            {NULL, 0, NULL, 0}};
+    static const struct option local[] = {{"help", no_argument, NULL, ZB_OPT_HELP}, {NULL, 0, NULL, 0}};
     struct option options[64];
     if (zb_settings_options(options, ZB_ARRAY_LEN(options), "daemon", local) < 0)
         return zb_error_code();

@@ -106,9 +106,10 @@ static void stop_follower(zb_follower_service *s, int sig)
 static void drop_slot(zb_follower_service *s, PGconn *conn, const char *why)
 {
     const char *slot = s->config->follow_slot;
-    zb_log_error("follower: %s; dropping replication slot %s to protect the database server (the next follower "
-                 "starts a new chain; recovery across the break stops at the end of the old one)",
-                 why, slot);
+    zb_log_error(
+        "follower: %s; dropping replication slot %s to protect the database server (the next follower "
+        "starts a new chain; recovery across the break stops at the end of the old one)",
+        why, slot);
     stop_follower(s, SIGTERM);
     if (zb_pitr_slot_drop(conn, slot) < 0) {
         zb_log_error("follower: cannot drop replication slot %s: %s", slot, zb_error_message());
@@ -126,8 +127,8 @@ static void record(const zb_follower_service *s, const zb_pitr_slot_status *st, 
     const zb_config *c = s->config;
     if (zb_pitr_watch_record(c->state_dir, c->follow_slot, st, lag, now) < 0)
         zb_log_warn("follower: %s", zb_error_message());
-    zb_metrics_slot m = {c->follow_slot, st->exists, (double)st->lag_bytes, lag, (double)st->confirmed_lsn,
-                         (double)st->retained_bytes};
+    zb_metrics_slot m = {
+        c->follow_slot, st->exists, (double)st->lag_bytes, lag, (double)st->confirmed_lsn, (double)st->retained_bytes};
     if (zb_metrics_record_slot(c->metrics_file, c->state_dir, &m) < 0)
         zb_log_warn("follower: %s", zb_error_message());
 }
@@ -137,7 +138,8 @@ static void watch(zb_follower_service *s)
     const zb_config *c = s->config;
     PGconn *conn = NULL;
     zb_pitr_slot_status st;
-    if (zb_pg_connect(&conn, c->pg_conninfo, c->pg_password_file && *c->pg_password_file ? c->pg_password_file : NULL) < 0 ||
+    if (zb_pg_connect(&conn, c->pg_conninfo, c->pg_password_file && *c->pg_password_file ? c->pg_password_file : NULL) <
+            0 ||
         zb_pitr_slot_status_read(&st, conn, c->follow_slot) < 0) {
         zb_log_warn("follower: cannot watch replication slot %s: %s", c->follow_slot, zb_error_message());
         PQfinish(conn);
@@ -158,7 +160,8 @@ static void watch(zb_follower_service *s)
     case ZB_PITR_SLOT_TOO_OLD:
         zb_format_duration(size, sizeof(size), lag);
         zb_format_duration(limit, sizeof(limit), c->follow_slot_max_age_seconds);
-        snprintf(why, sizeof(why), "the slot's oldest unconfirmed change is %s old (follow.slot_max_age %s)", size, limit);
+        snprintf(why, sizeof(why), "the slot's oldest unconfirmed change is %s old (follow.slot_max_age %s)", size,
+                 limit);
         drop_slot(s, conn, why);
         break;
     }

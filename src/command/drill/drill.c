@@ -36,8 +36,7 @@ static const char help[] =
     "is recorded in the repository index like verify --restore's. Exits 0 only\n"
     "if everything passed (14 when data differs or a smoke check fails).\n"
     "\n"
-    "  --key FILE / --passphrase-file FILE   as for verify\n"
-    ZB_READ_KEYS_HELP
+    "  --key FILE / --passphrase-file FILE   as for verify\n" ZB_READ_KEYS_HELP
     "  --repo DIR               the repository for 'latest' (default: the configuration's)\n"
     "  --report FILE            write the report as FILE.md and FILE.json (a FILE\n"
     "                           ending in .md or .json names one of the two); without\n"
@@ -48,8 +47,7 @@ static const char help[] =
     "                           the ARCHIVEs given (default: the repository's) is restored\n"
     "                           and verified, then the change stream is replayed up to\n"
     "                           the point, timed\n"
-    "  --until-lsn LSN          the same, up to the transactions committed at that LSN\n"
-    ZB_REHEARSAL_HELP;
+    "  --until-lsn LSN          the same, up to the transactions committed at that LSN\n" ZB_REHEARSAL_HELP;
 
 typedef struct drill {
     zb_rehearse_options ro;
@@ -282,7 +280,8 @@ int zb_cmd_drill(zb_context *ctx, int argc, char **argv)
         }
     }
     if (optind < argc - 1 && !req.pitr.wanted)
-        return zb_cli_usage_error("drill", "give at most one ARCHIVE (or latest); several only with --until or --until-lsn");
+        return zb_cli_usage_error("drill",
+                                  "give at most one ARCHIVE (or latest); several only with --until or --until-lsn");
     req.archives = (const char *const *)argv + optind;
     req.archive_count = (size_t)(argc - optind);
     if (req.report_file && req.as_json)

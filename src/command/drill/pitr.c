@@ -15,9 +15,10 @@ static int choose_among(zb_drill_pitr *p, const char *const *archives, size_t co
 {
     int rc = zb_pitr_start_choose(&p->start, archives, count, NULL, &p->target);
     if (rc == 0 && !p->start.archive)
-        rc = zb_error_set(ZB_ENOTFOUND, "the repository index records no snapshot position for any archive\n"
-                                        "hint: archives written before snapshot positions were recorded cannot start "
-                                        "a drill --until; take a new backup");
+        rc = zb_error_set(ZB_ENOTFOUND,
+                          "the repository index records no snapshot position for any archive\n"
+                          "hint: archives written before snapshot positions were recorded cannot start "
+                          "a drill --until; take a new backup");
     char *name = NULL;
     if (rc == 0)
         rc = zb_repo_split_path(&p->repo, &name, p->start.archive);
@@ -48,11 +49,19 @@ int zb_drill_pitr_choose(zb_drill_pitr *p, const char *const *archives, size_t c
 
 int zb_drill_pitr_replay(zb_drill_pitr *p, const zb_rehearse_options *ro, const char *db)
 {
-    zb_pitr_replay_options o = {p->repo, p->start.base, &ro->keys, ro->pg_conninfo, ro->pg_password_file, db, NULL,
-                                p->target, NULL, p->start.snapshot,
+    zb_pitr_replay_options o = {p->repo,
+                                p->start.base,
+                                &ro->keys,
+                                ro->pg_conninfo,
+                                ro->pg_password_file,
+                                db,
+                                NULL,
+                                p->target,
+                                NULL,
+                                p->start.snapshot,
                                 json_string_value(json_object_get(p->start.position, "lsn"))};
-    zb_log_info("drill: replaying chain %s into %s up to %s", json_string_value(json_object_get(p->start.base, "chain")),
-                db, p->until_text);
+    zb_log_info("drill: replaying chain %s into %s up to %s",
+                json_string_value(json_object_get(p->start.base, "chain")), db, p->until_text);
     double started = zb_time_monotonic();
     int rc = zb_pitr_replay(&p->result, &o);
     p->replay_seconds = zb_time_monotonic() - started;
@@ -75,8 +84,8 @@ json_t *zb_drill_pitr_json(const zb_drill_pitr *p)
     if (p->result.last_commit)
         zb_pgo_time_format(when, sizeof(when), p->result.last_commit);
     double rate = p->replay_seconds > 0 ? (double)p->result.changes / p->replay_seconds : 0;
-    return json_pack("{s:s?, s:s?, s:s, s:s?, s:b, s:f, s:I, s:I, s:f, s:i, s:s, s:s?, s:b}", "archive", p->archive, "chain",
-                     json_string_value(json_object_get(p->start.base, "chain")), "from",
+    return json_pack("{s:s?, s:s?, s:s, s:s?, s:b, s:f, s:I, s:I, s:f, s:i, s:s, s:s?, s:b}", "archive", p->archive,
+                     "chain", json_string_value(json_object_get(p->start.base, "chain")), "from",
                      p->start.snapshot ? "snapshot" : "base", "until", p->until_text, "replayed", p->replayed,
                      "replay_seconds", p->replay_seconds, "transactions", (json_int_t)p->result.transactions, "changes",
                      (json_int_t)p->result.changes, "changes_per_second", rate, "segments", (int)p->result.segments,

@@ -18,7 +18,7 @@ const char *zb_report_duration(char *buf, size_t size, double s)
 }
 
 #define duration zb_report_duration
-#define cell zb_report_cell
+#define cell     zb_report_cell
 
 /* A table cell: no '|' or newline may break the row. */
 void zb_report_cell(FILE *out, const char *value)
@@ -37,27 +37,32 @@ static void write_summary(FILE *out, const zb_drill_report *d)
             r->result == ZB_REHEARSAL_PASS         ? "PASSED"
             : r->result == ZB_REHEARSAL_INCOMPLETE ? "INCOMPLETE (objects not verified)"
                                                    : "FAILED");
-    fprintf(out, "- Archive: `%s` (%s)\n", r->archive, r->read ? (zb_format_bytes(a, sizeof(a), (uint64_t)r->bytes), a) : "-");
+    fprintf(out, "- Archive: `%s` (%s)\n", r->archive,
+            r->read ? (zb_format_bytes(a, sizeof(a), (uint64_t)r->bytes), a) : "-");
     if (d->fetched_from)
         fprintf(out, "- Fetched from: `%s`\n", d->fetched_from);
     fprintf(out, "- Archive created: %s\n", r->read && r->has_created ? r->created : "-");
     if (r->read && r->has_created)
         fprintf(out, "- Recovery point (archive age at drill time): **%s**\n",
                 duration(a, sizeof(a), (double)r->age_seconds));
-    fprintf(out, "- Recovery time (fetch, decrypt, restore every part): **%s**\n", duration(b, sizeof(b), d->rto_seconds));
+    fprintf(out, "- Recovery time (fetch, decrypt, restore every part): **%s**\n",
+            duration(b, sizeof(b), d->rto_seconds));
     fprintf(out, "- Whole drill (with verification and smoke checks): %s\n", duration(c, sizeof(c), d->total_seconds));
     fprintf(out, "- Drill %s on %s, started %s%s\n", r->id, r->host, r->started,
             r->kept ? "; scratch targets kept" : "; scratch targets removed");
     if (r->error)
         fprintf(out, "- Error: %s\n", r->error);
-    fprintf(out, "\n## Time by phase\n\nReading, decrypting and decompressing the archive overlap with restoring the\n"
-                 "parts (the archive streams into them), so that time is inside each part's.\n\n| phase | time |\n|---|---|\n");
+    fprintf(
+        out,
+        "\n## Time by phase\n\nReading, decrypting and decompressing the archive overlap with restoring the\n"
+        "parts (the archive streams into them), so that time is inside each part's.\n\n| phase | time |\n|---|---|\n");
     const struct {
         const char *what;
         double seconds;
-    } phases[] = {{"fetch the archive", r->fetch_seconds},   {"archive read outside the parts' work", r->read_seconds},
-                  {"restore (all parts)", r->restore_seconds}, {"verify (all parts)", r->verify_seconds},
-                  {"smoke checks", d->checks_seconds},        {"total", d->total_seconds}};
+    } phases[] = {
+        {"fetch the archive", r->fetch_seconds},     {"archive read outside the parts' work", r->read_seconds},
+        {"restore (all parts)", r->restore_seconds}, {"verify (all parts)", r->verify_seconds},
+        {"smoke checks", d->checks_seconds},         {"total", d->total_seconds}};
     for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
         fprintf(out, "| %s | %s |\n", phases[i].what, duration(a, sizeof(a), phases[i].seconds));
 }
@@ -86,8 +91,9 @@ static void write_part(FILE *out, const zb_rehearsal_part *p)
 
 static void write_parts(FILE *out, const zb_rehearsal *r)
 {
-    fprintf(out, "\n## Parts\n\n| part | restored into | size | restore | throughput | verify | read back | result |\n"
-                 "|---|---|---|---|---|---|---|---|\n");
+    fprintf(out,
+            "\n## Parts\n\n| part | restored into | size | restore | throughput | verify | read back | result |\n"
+            "|---|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < r->part_count; i++)
         if (r->parts[i].target) /* one that never began is not in the report */
             write_part(out, &r->parts[i]);
@@ -133,7 +139,9 @@ void zb_drill_write_markdown(FILE *out, const zb_drill_report *report)
 static int report_paths(zb_buf *md, zb_buf *js, const char *file)
 {
     size_t n = strlen(file);
-    size_t stem = n > 3 && strcmp(file + n - 3, ".md") == 0 ? n - 3 : n > 5 && strcmp(file + n - 5, ".json") == 0 ? n - 5 : n;
+    size_t stem = n > 3 && strcmp(file + n - 3, ".md") == 0     ? n - 3
+                  : n > 5 && strcmp(file + n - 5, ".json") == 0 ? n - 5
+                                                                : n;
     int rc = zb_buf_printf(md, "%.*s.md", (int)stem, file);
     return rc < 0 ? rc : zb_buf_printf(js, "%.*s.json", (int)stem, file);
 }
@@ -176,4 +184,3 @@ int zb_report_write(json_t *report, const char *file, int as_json, zb_report_mar
     free(markdown);
     return rc;
 }
-

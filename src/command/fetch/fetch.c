@@ -35,8 +35,7 @@ static const char help[] =
     "\n"
     "  --remote NAME   the remote to read from\n"
     "  --out DIR       where to put the archive (created if missing)\n"
-    "  --key FILE      the secret key file: its signer is trusted\n"
-    ZB_READ_KEYS_HELP;
+    "  --key FILE      the secret key file: its signer is trusted\n" ZB_READ_KEYS_HELP;
 
 static int check_download(const char *downloaded, const char *local_path, void *payload)
 {

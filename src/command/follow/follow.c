@@ -66,8 +66,8 @@ typedef struct follow_cli {
     const char *pg_name;
     char *dbname;
     int pg_selected, stop;
-    int protection_given;                  /* a protection flag replaces the configured protection */
-    char *words[3];                        /* the configured lists' words (the strv point into them) */
+    int protection_given; /* a protection flag replaces the configured protection */
+    char *words[3];       /* the configured lists' words (the strv point into them) */
 } follow_cli;
 
 /* What the command line left unsaid comes from the configuration's rows of
@@ -122,14 +122,21 @@ static int parse_option(follow_cli *req, int opt)
     case ZB_SETTING_OPT(ZB_SET_FOLLOW_SLOT): o->slot = optarg; return 0;
     case ZB_SETTING_OPT(ZB_SET_FOLLOW_SEGMENT_SECONDS):
         return zb_cli_parse_int(&o->segment_seconds, optarg, "--segment-seconds", 1, 86400);
-    case ZB_SETTING_OPT(ZB_SET_FOLLOW_SEGMENT_SIZE): return zb_cli_parse_size(&o->segment_bytes, optarg, "--segment-size");
+    case ZB_SETTING_OPT(ZB_SET_FOLLOW_SEGMENT_SIZE):
+        return zb_cli_parse_size(&o->segment_bytes, optarg, "--segment-size");
     case ZB_SETTING_OPT(ZB_SET_FOLLOW_REPLICA_IDENTITY_FULL): return zb_strv_push(&req->full_identity, optarg);
     case ZB_SETTING_OPT(ZB_SET_FOLLOW_EXCLUDE_TABLES): return zb_strv_push(&req->exclude, optarg);
     case ZB_SETTING_OPT(ZB_SET_NAME): o->name = optarg; return 0;
     case ZB_SETTING_OPT(ZB_SET_RECIPIENTS): return req->protection_given = 1, zb_strv_push(&req->recipients, optarg);
     case ZB_SETTING_OPT(ZB_SET_SIGNING_KEY_FILE): o->write.keys.signing_key_file = optarg; return 0;
-    case ZB_SETTING_OPT(ZB_SET_PASSPHRASE_FILE): req->protection_given = 1; o->write.keys.passphrase_file = optarg; return 0;
-    case OPT_NO_ENCRYPTION: req->protection_given = 1; o->write.keys.no_encryption = 1; return 0;
+    case ZB_SETTING_OPT(ZB_SET_PASSPHRASE_FILE):
+        req->protection_given = 1;
+        o->write.keys.passphrase_file = optarg;
+        return 0;
+    case OPT_NO_ENCRYPTION:
+        req->protection_given = 1;
+        o->write.keys.no_encryption = 1;
+        return 0;
     case OPT_STOP: req->stop = 1; return 0;
     case ZB_OPT_HELP: fputs(help, stdout); return 1;
     default: return UNKNOWN_OPTION;
@@ -146,8 +153,9 @@ static int check_protection(follow_cli *req)
     if (protections == 0 && zb_keys_env_has_passphrase())
         keys->use_env_passphrase = 1, protections = 1;
     if (protections == 0)
-        return zb_cli_usage_error("follow", "say how to protect the segments: --recipient PUBFILE, "
-                                            "--passphrase-file FILE, or --no-encryption");
+        return zb_cli_usage_error("follow",
+                                  "say how to protect the segments: --recipient PUBFILE, "
+                                  "--passphrase-file FILE, or --no-encryption");
     if (protections > 1)
         return zb_cli_usage_error("follow", "--no-encryption cannot be combined with a recipient or passphrase");
     return 0;

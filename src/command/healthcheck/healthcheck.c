@@ -148,7 +148,8 @@ static int follower_lag(char *healthy, size_t healthy_size, const zb_config *c, 
      * plus two looks means it stopped looking */
     if (now - observed > max_lag + 2 * ZB_FOLLOWER_WATCH_SECONDS) {
         printf("unhealthy: the follower's slot %s was last watched %s ago (limit %s)\n", slot, seen_text, limit);
-        return zb_error_set(ZB_EFAIL, "the follower's slot %s was last watched %s ago (limit %s)", slot, seen_text, limit);
+        return zb_error_set(ZB_EFAIL, "the follower's slot %s was last watched %s ago (limit %s)", slot, seen_text,
+                            limit);
     }
     if (lag > max_lag) {
         printf("unhealthy: the follower's slot %s is %s behind (limit %s)\n", slot, lag_text, limit);
@@ -185,7 +186,8 @@ int zb_healthcheck_run(zb_context *ctx, const zb_healthcheck_request *req)
             char age_text[32];
             zb_format_duration(age_text, sizeof(age_text), age < 0 ? 0 : age);
             char follower[160] = "";
-            if (age <= max_age && config->follow_enabled && (rc = follower_lag(follower, sizeof(follower), config, req)) < 0) {
+            if (age <= max_age && config->follow_enabled &&
+                (rc = follower_lag(follower, sizeof(follower), config, req)) < 0) {
                 /* said on stdout by follower_lag */
             } else if (age <= max_age) {
                 printf("healthy: last backup %s ago (%s; limit %s)%s\n", age_text, newest->name, limit, follower);

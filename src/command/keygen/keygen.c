@@ -81,8 +81,8 @@ int zb_keygen_run(zb_context *ctx, const zb_keygen_request *req)
     if ((rc = zb_keys_load_public(pk, pub_path)) < 0)
         return rc;
     zb_keys_fingerprint(fingerprint, sizeof(fingerprint), pk);
-    zb_log_info("created key %s: secret key %s, public key %s, signing key %s.sign (signer %s.signer)", fingerprint, out,
-                pub_path, out, out);
+    zb_log_info("created key %s: secret key %s, public key %s, signing key %s.sign (signer %s.signer)", fingerprint,
+                out, pub_path, out, out);
     zb_context_print(ctx, "%s\n", pub_path);
     return 0;
 }

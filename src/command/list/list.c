@@ -55,7 +55,7 @@ static const char *sources_text(json_t *sources)
     size_t i, used = 0;
     json_t *s;
     text[0] = '\0';
-    json_array_foreach(sources, i, s) {
+    json_array_foreach (sources, i, s) {
         int n = snprintf(text + used, sizeof(text) - used, "%s%s:%s", used ? " " : "",
                          json_string_value(json_object_get(s, "kind")), json_string_value(json_object_get(s, "name")));
         if (n < 0 || (size_t)n >= sizeof(text) - used)
@@ -76,11 +76,12 @@ static int describe_from_archive(const char *repo, const zb_repo_archive *a, con
     size_t i;
     json_t *s;
     if (rc == 0)
-        json_array_foreach(json_object_get(zb_archive_reader_manifest(r), "sources"), i, s)
-            json_array_append_new(sources, json_pack("{s:O, s:O, s:O, s:O, s:O*}", "kind", json_object_get(s, "kind"), "name",
-                                                     json_object_get(s, "name"), "entries", json_object_get(s, "entry_count"),
-                                                     "bytes", json_object_get(s, "bytes"), "position",
-                                                     json_object_get(json_object_get(s, "meta"), "position")));
+        json_array_foreach (json_object_get(zb_archive_reader_manifest(r), "sources"), i, s)
+            json_array_append_new(sources,
+                                  json_pack("{s:O, s:O, s:O, s:O, s:O*}", "kind", json_object_get(s, "kind"), "name",
+                                            json_object_get(s, "name"), "entries", json_object_get(s, "entry_count"),
+                                            "bytes", json_object_get(s, "bytes"), "position",
+                                            json_object_get(json_object_get(s, "meta"), "position")));
     uint64_t bytes = r ? zb_archive_reader_bytes_in(r) : 0;
     zb_archive_reader_free(r);
     if (rc == 0)
@@ -121,7 +122,7 @@ static void print_table(json_t *rows, const char *const *heads, int columns, int
         width[c] = (int)strlen(heads[c]);
     size_t r;
     json_t *row;
-    json_array_foreach(rows, r, row) {
+    json_array_foreach (rows, r, row) {
         for (int c = 0; c < columns; c++) {
             int w = (int)strlen(json_string_value(json_array_get(row, (size_t)c)));
             width[c] = w > width[c] ? w : width[c];
@@ -152,15 +153,15 @@ static int chain_windows(json_t *chain_rows, json_t *archives, const char *repo)
         zb_time_format_iso(from, sizeof(from), c->from);
         snprintf(segments, sizeof(segments), "%zu", c->segments);
         const char *until = c->last_commit ? c->last_commit : from;
-        json_array_append_new(chain_rows, json_pack("[s, s, s, s, s]", c->name, c->base ? c->base : "-", from, until,
-                                                    segments));
+        json_array_append_new(chain_rows,
+                              json_pack("[s, s, s, s, s]", c->name, c->base ? c->base : "-", from, until, segments));
         size_t k;
         json_t *a;
-        json_array_foreach(archives, k, a) {
+        json_array_foreach (archives, k, a) {
             if (c->base && strcmp(json_string_value(json_object_get(a, "name")), c->base) == 0)
-                json_object_set_new(a, "window", json_pack("{s:s, s:s, s:s, s:I, s:b}", "chain", c->name, "from", from,
-                                                           "until", until, "segments", (json_int_t)c->segments,
-                                                           "following", c->active));
+                json_object_set_new(a, "window",
+                                    json_pack("{s:s, s:s, s:s, s:I, s:b}", "chain", c->name, "from", from, "until",
+                                              until, "segments", (json_int_t)c->segments, "following", c->active));
         }
     }
     zb_pitr_chains_free(chains, count);
@@ -207,8 +208,8 @@ int zb_list_run(zb_context *ctx, zb_list_request *req)
     int as_json = req->as_json, rebuild = req->rebuild_index, taken;
     if (!repo)
         return zb_cli_usage_error("list", "--repo DIR is required");
-    if (!rebuild && (keys.key_file || keys.passphrase_file || keys.trust_count || keys.allow_untrusted ||
-                     keys.allow_unencrypted))
+    if (!rebuild &&
+        (keys.key_file || keys.passphrase_file || keys.trust_count || keys.allow_untrusted || keys.allow_unencrypted))
         return zb_cli_usage_error("list", "--key, --passphrase-file, --trust and --allow-* are for --rebuild-index");
     if ((taken = zb_cli_read_keys_configured(ctx, &keys)) < 0)
         return taken;
@@ -238,9 +239,10 @@ int zb_list_run(zb_context *ctx, zb_list_request *req)
         if (json_object_get(record, "sources"))
             json_object_set(h, "sources", json_object_get(record, "sources"));
         zb_format_bytes(size, sizeof(size), (uint64_t)json_integer_value(json_object_get(h, "size")));
-        json_array_append_new(rows, json_pack("[s, s, s, s, s, s]", a->name, created, size,
-                                              json_string_value(json_object_get(h, "protection")),
-                                              verified_text(verified), sources_text(json_object_get(record, "sources"))));
+        json_array_append_new(rows,
+                              json_pack("[s, s, s, s, s, s]", a->name, created, size,
+                                        json_string_value(json_object_get(h, "protection")), verified_text(verified),
+                                        sources_text(json_object_get(record, "sources"))));
         json_array_append_new(all, h);
     }
     json_t *chain_rows = json_array();

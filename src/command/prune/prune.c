@@ -100,7 +100,9 @@ static int parse(zb_prune_request *req, int argc, char **argv)
         case ZB_SETTING_OPT(ZB_SET_KEEP_WITHIN): rc = zb_retention_parse_within(&req->policy, optarg); break;
         case OPT_DRY_RUN: req->dry_run = 1; break;
         case ZB_OPT_JSON: req->as_json = 1; break;
-        case ZB_SETTING_OPT(ZB_SET_COMMAND_LOCK_WAIT): rc = zb_cli_parse_duration(&req->lock_wait, optarg, "--lock-wait"); break;
+        case ZB_SETTING_OPT(ZB_SET_COMMAND_LOCK_WAIT):
+            rc = zb_cli_parse_duration(&req->lock_wait, optarg, "--lock-wait");
+            break;
         case ZB_OPT_HELP: fputs(help, stdout); return 1;
         default: return zb_cli_bad_option("prune", argv);
         }
@@ -118,8 +120,9 @@ static int check(const zb_prune_request *req)
     if (!req->repo)
         return zb_cli_usage_error("prune", "--repo DIR is required");
     if (zb_retention_is_empty(&req->policy))
-        return zb_cli_usage_error("prune", "no --keep rule that keeps anything given: refusing to decide which "
-                                           "archives to remove");
+        return zb_cli_usage_error("prune",
+                                  "no --keep rule that keeps anything given: refusing to decide which "
+                                  "archives to remove");
     return 0;
 }
 
@@ -129,7 +132,7 @@ static int check(const zb_prune_request *req)
 #define KEEP_NEWEST_VERIFIED (1u << 31)
 /* ... nor the base archive of a change-stream chain a kept snapshot needs:
  * replay starts from it. */
-#define KEEP_CHAIN_BASE (1u << 30)
+#define KEEP_CHAIN_BASE      (1u << 30)
 
 static void reasons_text(zb_buf *b, unsigned keep, const zb_retention_policy *p)
 {
@@ -212,14 +215,15 @@ static void report_chains(zb_context *ctx, json_t *doc, const char *repo, const 
     for (size_t c = 0; c < count; c++) {
         const char *action = prune_chain(repo, &chains[c], needed[c], dry_run, &removed);
         const char *reasons = strcmp(action, "keep") != 0 ? ""
-                              : chains[c].active       ? "being followed"
-                              : needed[c]              ? "a kept snapshot's window"
-                                                       : "in use";
+                              : chains[c].active          ? "being followed"
+                              : needed[c]                 ? "a kept snapshot's window"
+                                                          : "in use";
         if (as_json)
-            json_array_append_new(doc, json_pack("{s:s, s:s, s:s}", "chain", chains[c].name, "action", action, "reasons",
-                                                 reasons));
+            json_array_append_new(
+                doc, json_pack("{s:s, s:s, s:s}", "chain", chains[c].name, "action", action, "reasons", reasons));
         else
-            zb_context_print(ctx, "%-12s %s/%s%s%s\n", action, ZB_PITR_DIR, chains[c].name, *reasons ? "  " : "", reasons);
+            zb_context_print(ctx, "%-12s %s/%s%s%s\n", action, ZB_PITR_DIR, chains[c].name, *reasons ? "  " : "",
+                             reasons);
     }
     if (count)
         zb_log_info("prune: %zu chains, %zu removed", count, removed);
@@ -316,7 +320,8 @@ int zb_prune_run(zb_context *ctx, const zb_prune_request *req)
             zb_context_print(ctx, "%s\n", text);
         free(text);
     }
-    zb_log_info("prune: %zu archives, %zu removed%s", list.count, removed, dry_run ? " (dry run: nothing removed)" : "");
+    zb_log_info("prune: %zu archives, %zu removed%s", list.count, removed,
+                dry_run ? " (dry run: nothing removed)" : "");
 done:
     zb_pitr_chains_free(chains, chain_count);
     free(needed);

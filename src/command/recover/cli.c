@@ -40,8 +40,7 @@ static const char help[] =
     "\n"
     "  --plan                   a dry run: what would be created, replaced and\n"
     "                           started, and what blocks the recovery (exit 17)\n"
-    "  --key FILE / --passphrase-file FILE   as for verify (default repository.key_file)\n"
-    ZB_READ_KEYS_HELP
+    "  --key FILE / --passphrase-file FILE   as for verify (default repository.key_file)\n" ZB_READ_KEYS_HELP
     "  --repo DIR               the repository for 'latest' (default: the configuration's)\n"
     "  --pg-target CONNINFO     the server to recover into (default: postgres.conninfo)\n"
     "  --pg-password-file FILE  its password, read from FILE\n"
@@ -108,7 +107,8 @@ static int parse(zb_recover_request *req, zb_strv *paths, int argc, char **argv)
 
 /* "latest": the repository's newest; a host that lost its repository
  * (empty, or no folder at all) takes the newest on the first remote. */
-static int resolve_latest(char **archive, zb_remote_fetched **fetched, const zb_recover_request *req, const zb_config *c)
+static int resolve_latest(char **archive, zb_remote_fetched **fetched, const zb_recover_request *req,
+                          const zb_config *c)
 {
     const char *repo = req->repo ? req->repo : c->repo;
     int rc = zb_repo_latest(archive, repo);

@@ -34,12 +34,14 @@ int zb_recover_journal_open(zb_recover_journal *j, const char *archive_name, int
         return start_new(j, archive_name);
     }
     const char *recorded = json_string_value(json_object_get(j->doc, "archive"));
-    if (!recorded || !json_is_object(json_object_get(j->doc, "parts")) || !json_is_array(json_object_get(j->doc, "containers")))
+    if (!recorded || !json_is_object(json_object_get(j->doc, "parts")) ||
+        !json_is_array(json_object_get(j->doc, "containers")))
         return zb_error_set(ZB_EIO, "the recovery journal %s is not one this version wrote", j->path);
     if (strcmp(recorded, archive_name) != 0) {
-        zb_error_set(ZB_EEXIST, "an unfinished recovery from %s is recorded in %s; this one is from %s", recorded, j->path,
-                     archive_name);
-        return zb_error_hint("finish it with 'zakpos-backup recover' of %s, or remove %s to start over", recorded, j->path);
+        zb_error_set(ZB_EEXIST, "an unfinished recovery from %s is recorded in %s; this one is from %s", recorded,
+                     j->path, archive_name);
+        return zb_error_hint("finish it with 'zakpos-backup recover' of %s, or remove %s to start over", recorded,
+                             j->path);
     }
     if (!json_is_array(json_object_get(j->doc, "roles_created")))
         json_object_set_new(j->doc, "roles_created", json_array());
@@ -53,7 +55,8 @@ int zb_recover_journal_save(zb_recover_journal *j)
     int rc = zb_fs_mkdir_p(zb_place_state_dir(), 0700);
     char *text = rc == 0 ? json_dumps(j->doc, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
     if (rc == 0)
-        rc = text ? zb_fs_write_file_atomic(j->path, text, strlen(text), 0600) : zb_error_set(ZB_ENOMEM, "out of memory");
+        rc = text ? zb_fs_write_file_atomic(j->path, text, strlen(text), 0600)
+                  : zb_error_set(ZB_ENOMEM, "out of memory");
     free(text);
     if (rc < 0)
         zb_error_context("cannot write the recovery journal");

@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 
 #define COMPOSE_PROJECT_LABEL "com.docker.compose.project"
-#define COMPOSE_VOLUME_LABEL "com.docker.compose.volume"
-#define COMPOSE_FILE_MAX (4u << 20)
+#define COMPOSE_VOLUME_LABEL  "com.docker.compose.volume"
+#define COMPOSE_FILE_MAX      (4u << 20)
 
 typedef struct dry_run {
     const zb_recover_request *req;
@@ -114,7 +114,7 @@ static json_t *declared_volumes(dry_run *d, const char *project, const char **ho
         declared = json_object();
         size_t i;
         json_t *v;
-        json_array_foreach(json_object_get(listing, "Volumes"), i, v) {
+        json_array_foreach (json_object_get(listing, "Volumes"), i, v) {
             const char *key = json_string_value(json_object_get(json_object_get(v, "Labels"), COMPOSE_VOLUME_LABEL));
             json_object_set_new(declared, key ? key : json_string_value(json_object_get(v, "Name")),
                                 json_string(json_string_value(json_object_get(v, "Name"))));
@@ -132,8 +132,9 @@ static int is_declared(json_t *declared, const char *name, json_t *meta)
     const char *key = json_string_value(json_object_get(json_object_get(meta, "labels"), COMPOSE_VOLUME_LABEL));
     const char *k;
     json_t *v;
-    json_object_foreach(declared, k, v) {
-        if (strcmp(k, name) == 0 || (key && strcmp(k, key) == 0) || (json_string_value(v) && strcmp(json_string_value(v), name) == 0))
+    json_object_foreach (declared, k, v) {
+        if (strcmp(k, name) == 0 || (key && strcmp(k, key) == 0) ||
+            (json_string_value(v) && strcmp(json_string_value(v), name) == 0))
             return 1;
     }
     return 0;
@@ -150,19 +151,23 @@ static void plan_roles(dry_run *d, PGconn *conn, json_t *globals)
         block(d, "%s", zb_error_message());
         zb_error_clear();
     }
-    json_array_foreach(blocked, i, x) block(d, "%s", json_string_value(x));
-    json_array_foreach(json_object_get(globals, "roles"), i, x) {
+    json_array_foreach (blocked, i, x)
+        block(d, "%s", json_string_value(x));
+    json_array_foreach (json_object_get(globals, "roles"), i, x) {
         const char *name = json_string_value(json_object_get(x, "name"));
         int kept = 0, refused = 0;
         size_t k;
         json_t *y;
-        json_array_foreach(existing, k, y) kept |= strcmp(json_string_value(y), name) == 0;
-        json_array_foreach(blocked, k, y) refused |= strstr(json_string_value(y), name) != NULL;
+        json_array_foreach (existing, k, y)
+            kept |= strcmp(json_string_value(y), name) == 0;
+        json_array_foreach (blocked, k, y)
+            refused |= strstr(json_string_value(y), name) != NULL;
         if (kept)
             say("keep role %s (it exists; left as it is)", name);
         else if (!refused)
             say("create role %s%s", name,
-                json_object_get(x, "password") || !json_is_true(json_object_get(x, "login")) ? "" : " (without a password)");
+                json_object_get(x, "password") || !json_is_true(json_object_get(x, "login")) ? ""
+                                                                                             : " (without a password)");
     }
     json_decref(blocked);
     json_decref(existing);
@@ -173,7 +178,8 @@ static void plan_roles(dry_run *d, PGconn *conn, json_t *globals)
 static long long database_objects(PGconn *server, const zb_recover_request *req, const zb_config *c, const char *db)
 {
     const char *params[1] = {db};
-    PGresult *res = PQexecParams(server, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", 1, NULL, params, NULL, NULL, 0);
+    PGresult *res =
+        PQexecParams(server, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", 1, NULL, params, NULL, NULL, 0);
     int exists = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0;
     PQclear(res);
     if (!exists)
@@ -183,11 +189,12 @@ static long long database_objects(PGconn *server, const zb_recover_request *req,
     const char *password_file = req->pg_password_file ? req->pg_password_file : c->pg_password_file;
     if (zb_pg_connect_db(&conn, req->pg_conninfo ? req->pg_conninfo : c->pg_conninfo,
                          password_file && *password_file ? password_file : NULL, db) == 0 &&
-        zb_pg_query(&res, conn,
-                    "SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                    "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' "
-                    "AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')",
-                    "cannot count the database's objects") == 0) {
+        zb_pg_query(
+            &res, conn,
+            "SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' "
+            "AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')",
+            "cannot count the database's objects") == 0) {
         n = atoll(PQgetvalue(res, 0, 0));
         PQclear(res);
     }
@@ -206,7 +213,8 @@ static void plan_database(dry_run *d, const char *name, json_t *meta, json_t *gl
         db = name;
     PGconn *server = NULL;
     char where[512];
-    if (zb_pg_connect_db(&server, conninfo, password_file && *password_file ? password_file : NULL, ZB_PG_MAINTENANCE_DB) < 0) {
+    if (zb_pg_connect_db(&server, conninfo, password_file && *password_file ? password_file : NULL,
+                         ZB_PG_MAINTENANCE_DB) < 0) {
         block(d, "the database server cannot be reached: %s", zb_error_message());
         zb_error_clear();
         return;
@@ -226,7 +234,8 @@ static void plan_database(dry_run *d, const char *name, json_t *meta, json_t *gl
     else if (d->req->force)
         say("replace database %s on %s (%lld objects; --force)", db, where, objects);
     else
-        block(d, "the server is not empty: database %s on %s has %lld objects (--force replaces it)", db, where, objects);
+        block(d, "the server is not empty: database %s on %s has %lld objects (--force replaces it)", db, where,
+              objects);
     zb_error_clear();
     PQfinish(server);
 }
@@ -249,15 +258,17 @@ static void plan_volume(dry_run *d, const char *name, json_t *meta)
     else
         block(d, "volume %s: %s", name, zb_error_message());
     zb_error_clear();
-    const char *project = d->c->recover_compose_project && *d->c->recover_compose_project
-                              ? d->c->recover_compose_project
-                              : json_string_value(json_object_get(json_object_get(meta, "labels"), COMPOSE_PROJECT_LABEL));
+    const char *project =
+        d->c->recover_compose_project && *d->c->recover_compose_project
+            ? d->c->recover_compose_project
+            : json_string_value(json_object_get(json_object_get(meta, "labels"), COMPOSE_PROJECT_LABEL));
     const char *how = NULL;
     json_t *declared = declared_volumes(d, project, &how);
     if (!declared)
         say("volume %s: not checked against the stack's Compose file (set recover.compose_file)", name);
     else if (!is_declared(declared, name, meta))
-        block(d, "volume %s is not declared by the stack (%s%s%s)", name, how, project && !d->c->recover_compose_file[0] ? " " : "",
+        block(d, "volume %s is not declared by the stack (%s%s%s)", name, how,
+              project && !d->c->recover_compose_file[0] ? " " : "",
               project && !d->c->recover_compose_file[0] ? project : "");
     json_decref(declared);
 }
@@ -296,7 +307,8 @@ static void plan_stack(dry_run *d)
     }
     size_t i;
     json_t *x;
-    json_array_foreach(stack, i, x) say("stop, then start again: container %s", json_string_value(json_object_get(x, "name")));
+    json_array_foreach (stack, i, x)
+        say("stop, then start again: container %s", json_string_value(json_object_get(x, "name")));
     json_decref(stack);
 }
 
@@ -332,7 +344,7 @@ int zb_recover_plan(const zb_recover_request *req, const zb_config *c, const cha
         plan_stack(&d);
         size_t i;
         json_t *s;
-        json_array_foreach(json_object_get(zb_archive_reader_manifest(r), "sources"), i, s) {
+        json_array_foreach (json_object_get(zb_archive_reader_manifest(r), "sources"), i, s) {
             const char *kind = json_string_value(json_object_get(s, "kind"));
             const char *name = json_string_value(json_object_get(s, "name"));
             json_t *meta = json_object_get(s, "meta");

@@ -65,9 +65,10 @@ static void add_names(json_t *names, json_t *more)
 {
     size_t i, k;
     json_t *x, *y;
-    json_array_foreach(more, i, x) {
+    json_array_foreach (more, i, x) {
         int known = 0;
-        json_array_foreach(names, k, y) known |= json_equal(x, y);
+        json_array_foreach (names, k, y)
+            known |= json_equal(x, y);
         if (!known)
             json_array_append(names, x);
     }
@@ -178,8 +179,8 @@ static int add_path(recovery *rv, zb_restore_plan *plan, const char *name)
 {
     const char *target = path_target(rv, name);
     if (!target) {
-        zb_error_set(ZB_ENOTFOUND, "the archive's path %s has no location here: the configuration's [paths] does not name it",
-                     name);
+        zb_error_set(ZB_ENOTFOUND,
+                     "the archive's path %s has no location here: the configuration's [paths] does not name it", name);
         return zb_error_hint("add '%s = DIR' to [paths], or give --path %s=DIR", name, name);
     }
     int force = 0;
@@ -244,11 +245,14 @@ static void drop_abandoned(recovery *rv)
         json_object_set_new(rv->journal.doc, "pids", pids);
     }
     PGconn *conn = NULL;
-    int rc = json_array_size(pids) > 0 ? zb_pg_connect_db(&conn, pg_conninfo(rv), pg_password_file(rv), ZB_PG_MAINTENANCE_DB) : 0;
+    int rc = json_array_size(pids) > 0
+                 ? zb_pg_connect_db(&conn, pg_conninfo(rv), pg_password_file(rv), ZB_PG_MAINTENANCE_DB)
+                 : 0;
     size_t i;
     json_t *pid;
-    json_array_foreach(pids, i, pid) if (rc >= 0 && json_integer_value(pid) != (json_int_t)getpid())
-        rc = zb_pg_restore_drop_abandoned(conn, (long)json_integer_value(pid));
+    json_array_foreach (pids, i, pid)
+        if (rc >= 0 && json_integer_value(pid) != (json_int_t)getpid())
+            rc = zb_pg_restore_drop_abandoned(conn, (long)json_integer_value(pid));
     PQfinish(conn);
     json_array_append_new(pids, json_integer(getpid()));
     if (rc < 0 || zb_recover_journal_save(&rv->journal) < 0) {
@@ -325,19 +329,22 @@ static void add_roles(json_t *report, const recovery *rv)
     size_t i;
     json_t *x;
     /* roles an interrupted recovery created count as created, not kept */
-    json_array_foreach(json_object_get(rv->journal.doc, "roles_created"), i, x) json_array_append(created, x);
+    json_array_foreach (json_object_get(rv->journal.doc, "roles_created"), i, x)
+        json_array_append(created, x);
     json_t *kept = json_array();
-    json_array_foreach(rv->roles.kept, i, x) {
+    json_array_foreach (rv->roles.kept, i, x) {
         size_t k;
         json_t *y;
         int ours = 0;
-        json_array_foreach(created, k, y) ours |= json_equal(x, y);
+        json_array_foreach (created, k, y)
+            ours |= json_equal(x, y);
         if (!ours)
             json_array_append(kept, x);
     }
-    json_object_set_new(report, "roles", json_pack("{s:o, s:o, s:O?, s:O?, s:O?}", "created", created, "kept", kept,
-                                                   "without_password", rv->roles.without_password, "tablespaces_created",
-                                                   rv->roles.tablespaces, "problems", rv->roles.problems));
+    json_object_set_new(report, "roles",
+                        json_pack("{s:o, s:o, s:O?, s:O?, s:O?}", "created", created, "kept", kept, "without_password",
+                                  rv->roles.without_password, "tablespaces_created", rv->roles.tablespaces, "problems",
+                                  rv->roles.problems));
 }
 
 static void phase_time(json_t *report, const char *phase, double seconds)
@@ -416,9 +423,9 @@ static json_t *new_report(const recovery *rv, const char *archive)
     zb_time_format_iso(now, sizeof(now), time(NULL));
     gethostname(host, sizeof(host) - 1);
     const char *slash = strrchr(archive, '/');
-    json_t *report = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:{s:f}}", "command", "recover", "archive", slash ? slash + 1 : archive,
-                               "host", host, "started", now, "fetched_from", rv->req->fetched_from, "seconds", "fetch",
-                               rv->req->fetch_seconds);
+    json_t *report = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:{s:f}}", "command", "recover", "archive",
+                               slash ? slash + 1 : archive, "host", host, "started", now, "fetched_from",
+                               rv->req->fetched_from, "seconds", "fetch", rv->req->fetch_seconds);
     return report;
 }
 
@@ -465,8 +472,8 @@ int zb_recover_phases(const zb_recover_request *req, const zb_config *config)
     finish_report(rv.report, started, rc, &rv);
     zb_error_saved failure;
     zb_error_save(&failure);
-    int written = zb_report_write(rv.report, req->report_file, req->as_json, zb_recover_write_markdown, rv.report,
-                                  "recovery");
+    int written =
+        zb_report_write(rv.report, req->report_file, req->as_json, zb_recover_write_markdown, rv.report, "recovery");
     /* complete only now: the journal goes once the report says so */
     if (rc == 0 && written == 0)
         written = zb_recover_journal_finish(&rv.journal);

@@ -18,7 +18,8 @@ static void names(FILE *out, const char *what, json_t *list)
     if (json_array_size(list) == 0)
         return;
     fprintf(out, "- %s:", what);
-    json_array_foreach(list, i, x) fprintf(out, "%s `%s`", i ? "," : "", json_string_value(x));
+    json_array_foreach (list, i, x)
+        fprintf(out, "%s `%s`", i ? "," : "", json_string_value(x));
     fputc('\n', out);
 }
 
@@ -36,12 +37,17 @@ static void write_summary(FILE *out, json_t *report)
             json_is_true(json_object_get(report, "resumed")) ? "; finished an interrupted recovery" : "");
     if (json_object_get(report, "error"))
         fprintf(out, "- Error: %s\n", text(report, "error"));
-    fprintf(out, "\n## Time by phase\n\nThe roles, the database, the volumes and the folders are restored in one\n"
-                 "verified pass over the archive, so their times overlap within \"restore\".\n\n| phase | time |\n|---|---|\n");
-    static const char *const phases[][2] = {{"fetch", "fetch the archive"}, {"stop", "stop the stack"},
+    fprintf(
+        out,
+        "\n## Time by phase\n\nThe roles, the database, the volumes and the folders are restored in one\n"
+        "verified pass over the archive, so their times overlap within \"restore\".\n\n| phase | time |\n|---|---|\n");
+    static const char *const phases[][2] = {{"fetch", "fetch the archive"},
+                                            {"stop", "stop the stack"},
                                             {"restore", "restore (roles, database, volumes, folders)"},
-                                            {"roles", "of which roles"}, {"start", "start the stack, health checks"},
-                                            {"smoke", "smoke check"}, {"total", "total"}};
+                                            {"roles", "of which roles"},
+                                            {"start", "start the stack, health checks"},
+                                            {"smoke", "smoke check"},
+                                            {"total", "total"}};
     for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
         fprintf(out, "| %s | %s |\n", phases[i][1], zb_report_duration(a, sizeof(a), seconds(s, phases[i][0])));
 }
@@ -52,7 +58,7 @@ static void write_parts(FILE *out, json_t *report)
     json_t *part;
     char took[32], what[600];
     fprintf(out, "\n## Parts\n\n| part | restored into | time | result |\n|---|---|---|---|\n");
-    json_array_foreach(json_object_get(report, "parts"), i, part) {
+    json_array_foreach (json_object_get(report, "parts"), i, part) {
         snprintf(what, sizeof(what), "%s %s", text(part, "kind"), text(part, "name"));
         zb_report_cell(out, what);
         zb_report_cell(out, text(part, "target"));
@@ -79,7 +85,7 @@ static void write_stack(FILE *out, json_t *report)
         fprintf(out, "None were stopped.\n");
     else
         fprintf(out, "| container | health | ready after |\n|---|---|---|\n");
-    json_array_foreach(json_object_get(report, "containers"), i, c) {
+    json_array_foreach (json_object_get(report, "containers"), i, c) {
         zb_report_cell(out, text(c, "name"));
         zb_report_cell(out, text(c, "health"));
         zb_report_cell(out, zb_report_duration(took, sizeof(took), seconds(c, "seconds")));

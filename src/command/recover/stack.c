@@ -33,7 +33,7 @@ static int mounts_volume(json_t *container, const char *list, const char *one)
 {
     size_t i;
     json_t *m;
-    json_array_foreach(json_object_get(container, "Mounts"), i, m) {
+    json_array_foreach (json_object_get(container, "Mounts"), i, m) {
         const char *name = json_string_value(json_object_get(m, "Name"));
         if (name && ((list && in_list(list, name)) || (one && strcmp(name, one) == 0)))
             return 1;
@@ -58,10 +58,11 @@ int zb_recover_stack_find(json_t **out, zb_docker *d, const zb_config *c)
     size_t i;
     json_t *x;
     zb_buf_puts(&projects, c->recover_compose_project ? c->recover_compose_project : "");
-    json_array_foreach(all, i, x) if (mounts_volume(x, c->volumes, NULL) && project_of(x))
-        zb_buf_printf(&projects, " %s", project_of(x));
+    json_array_foreach (all, i, x)
+        if (mounts_volume(x, c->volumes, NULL) && project_of(x))
+            zb_buf_printf(&projects, " %s", project_of(x));
     json_t *stack = json_array();
-    json_array_foreach(all, i, x) {
+    json_array_foreach (all, i, x) {
         const char *state = json_string_value(json_object_get(x, "State"));
         const char *name = json_string_value(json_array_get(json_object_get(x, "Names"), 0));
         if (!state || strcmp(state, "running") != 0 || json_object_get(json_object_get(x, "Labels"), ZB_HELPER_LABEL))
@@ -71,7 +72,9 @@ int zb_recover_stack_find(json_t **out, zb_docker *d, const zb_config *c)
         if (!mounts_volume(x, c->volumes, NULL) && !(project_of(x) && in_list(projects.data, project_of(x))))
             continue;
         json_array_append_new(stack, json_pack("{s:s, s:s}", "id", json_string_value(json_object_get(x, "Id")), "name",
-                                               name && name[0] == '/' ? name + 1 : name ? name : "?"));
+                                               name && name[0] == '/' ? name + 1
+                                               : name                 ? name
+                                                                      : "?"));
     }
     zb_buf_free(&projects);
     json_decref(all);
@@ -85,11 +88,12 @@ int zb_recover_stack_stop(zb_recover_journal *j, zb_docker *d, json_t *container
     size_t i;
     json_t *c;
     int rc = 0;
-    json_array_foreach(containers, i, c) {
+    json_array_foreach (containers, i, c) {
         if (rc < 0)
             break;
         /* recorded first: a recovery killed after the stop starts it again */
-        if ((rc = json_array_append(held, c) == 0 ? zb_recover_journal_save(j) : zb_error_set(ZB_ENOMEM, "out of memory")) < 0)
+        if ((rc = json_array_append(held, c) == 0 ? zb_recover_journal_save(j)
+                                                  : zb_error_set(ZB_ENOMEM, "out of memory")) < 0)
             break;
         if ((rc = zb_container_call(d, json_string_value(json_object_get(c, "id")), "/stop?t=30")) == 0)
             zb_log_info("stopped container %s for the recovery", json_string_value(json_object_get(c, "name")));
@@ -112,7 +116,10 @@ static int container_ready(zb_docker *d, const char *id, const char **health)
         return rc;
     json_t *state = json_object_get(info, "State");
     const char *status = json_string_value(json_object_get(json_object_get(state, "Health"), "Status"));
-    *health = !status ? "none" : strcmp(status, "healthy") == 0 ? "healthy" : strcmp(status, "unhealthy") == 0 ? "unhealthy" : "starting";
+    *health = !status                            ? "none"
+              : strcmp(status, "healthy") == 0   ? "healthy"
+              : strcmp(status, "unhealthy") == 0 ? "unhealthy"
+                                                 : "starting";
     if (!json_is_true(json_object_get(state, "Running")))
         rc = zb_error_set(ZB_EDOCKER, "it stopped again (exit code %lld)",
                           (long long)json_integer_value(json_object_get(state, "ExitCode")));

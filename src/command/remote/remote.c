@@ -118,8 +118,10 @@ int zb_cmd_remote(zb_context *ctx, int argc, char **argv)
         {"help", no_argument, NULL, ZB_OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    static const char *const actions[] = {[ZB_REMOTE_LIST] = "list", [ZB_REMOTE_PUSH] = "push",
-                                          [ZB_REMOTE_DELETE] = "delete", [ZB_REMOTE_PRUNE] = "prune",
+    static const char *const actions[] = {[ZB_REMOTE_LIST] = "list",
+                                          [ZB_REMOTE_PUSH] = "push",
+                                          [ZB_REMOTE_DELETE] = "delete",
+                                          [ZB_REMOTE_PRUNE] = "prune",
                                           [ZB_REMOTE_SYNC] = "sync"};
     zb_remote_request req = {0};
     int opt;

@@ -75,12 +75,10 @@ static const char help[] =
     "  --until-lsn LSN          the same, up to the transactions whose commit LSN is at\n"
     "                           most LSN (e.g. 0/16B3748)\n"
     "  --force                  replace the content of a non-empty target\n"
-    "  --key FILE / --passphrase-file FILE   as for verify\n"
-    ZB_READ_KEYS_HELP
+    "  --key FILE / --passphrase-file FILE   as for verify\n" ZB_READ_KEYS_HELP
     "\n"
     "Entries are never written outside their target: absolute names, '..'\n"
     "and writes through symbolic links are refused (exit 8).\n";
-
 
 enum {
     OPT_PATH = ZB_OPT_COMMAND_BASE,
@@ -145,7 +143,9 @@ static int parse(zb_restore_request *req, int argc, char **argv)
         case OPT_PG_LOCALE: req->pg.locale = optarg; break;
         case OPT_PG_ICU_LOCALE: req->pg.icu_locale = optarg; break;
         case OPT_UNTIL: req->pitr++, req->until.by_time = 1, rc = zb_pitr_parse_time(&req->until.until, optarg); break;
-        case OPT_UNTIL_LSN: req->pitr++, req->until.by_lsn = 1, rc = zb_pgo_lsn_parse(&req->until.until_lsn, optarg); break;
+        case OPT_UNTIL_LSN:
+            req->pitr++, req->until.by_lsn = 1, rc = zb_pgo_lsn_parse(&req->until.until_lsn, optarg);
+            break;
         case ZB_OPT_HELP: fputs(help, stdout); return 1;
         default:
             if ((rc = zb_cli_read_keys_option(&req->keys, opt, optarg)) == 0)
@@ -156,8 +156,9 @@ static int parse(zb_restore_request *req, int argc, char **argv)
     if (rc < 0)
         return rc;
     if (optind == argc || (optind != argc - 1 && !req->pitr))
-        return zb_cli_usage_error("restore", "give exactly one ARCHIVE (several only with --until or --until-lsn: the "
-                                             "newest snapshot before the point is restored)");
+        return zb_cli_usage_error("restore",
+                                  "give exactly one ARCHIVE (several only with --until or --until-lsn: the "
+                                  "newest snapshot before the point is restored)");
     req->archive = argv[optind];
     req->archives = (const char *const *)argv + optind;
     req->archive_count = (size_t)(argc - optind);
@@ -171,8 +172,9 @@ static int check(zb_context *ctx, zb_restore_request *req)
     if (rc < 0)
         return rc;
     if (req->paths.count == 0 && !req->pg_selected && req->volumes.count == 0)
-        return zb_cli_usage_error("restore", "nothing selected to restore: give --pg-target CONNINFO, --volume NAME "
-                                             "or --path NAME=TARGETDIR");
+        return zb_cli_usage_error("restore",
+                                  "nothing selected to restore: give --pg-target CONNINFO, --volume NAME "
+                                  "or --path NAME=TARGETDIR");
     if (!req->pg_selected && (req->pg_source || req->pg_tables.count || req->pg_schemas.count))
         return zb_cli_usage_error("restore", "--pg-source, --table and --schema need --pg-target");
     if (!req->pg_selected && (req->pg.locale || req->pg.icu_locale))
@@ -184,8 +186,9 @@ static int check(zb_context *ctx, zb_restore_request *req)
     if (req->volume.allow_host_bind && !req->volume.options_from_archive)
         return zb_cli_usage_error("restore", "--allow-host-bind needs --volume-options-from-archive");
     if (req->volume.allow_host_bind)
-        zb_log_warn("--allow-host-bind: a restored volume may be created bound to a host folder, which then receives "
-                    "the archive's content");
+        zb_log_warn(
+            "--allow-host-bind: a restored volume may be created bound to a host folder, which then receives "
+            "the archive's content");
     req->volume.force = req->force;
     req->pg.force = req->force;
     req->pg.tables = (const char *const *)req->pg_tables.items;
@@ -259,9 +262,16 @@ static int replay_changes(const char *source_name, const char *database, void *p
                             req->archive);
     char *repo = NULL, *name = NULL;
     int rc = zb_repo_split_path(&repo, &name, req->archive);
-    zb_pitr_replay_options o = {repo, base, &req->keys, req->pg.conninfo, req->pg.password_file, database,
-                                req->pg_tables.count ? (const char *const *)req->pg_tables.items : NULL, req->until,
-                                json_object_get(json_object_get(source, "summary"), "tables"), start->snapshot,
+    zb_pitr_replay_options o = {repo,
+                                base,
+                                &req->keys,
+                                req->pg.conninfo,
+                                req->pg.password_file,
+                                database,
+                                req->pg_tables.count ? (const char *const *)req->pg_tables.items : NULL,
+                                req->until,
+                                json_object_get(json_object_get(source, "summary"), "tables"),
+                                start->snapshot,
                                 json_string_value(json_object_get(start->position, "lsn"))};
     if (rc == 0)
         rc = zb_pitr_replay(&h->result, &o);
@@ -279,9 +289,10 @@ static void report_replay(zb_context *ctx, const pitr_replay *h, const zb_restor
     if (result->last_commit)
         zb_pgo_time_format(when, sizeof(when), result->last_commit);
     if (!result->reached_target && result->chain_end[0])
-        zb_log_warn("%s is recovered to the last consistent point of its chain, before the point asked for: %s; "
-                    "restore that chain's base snapshot for a later point",
-                    t->target, result->chain_end);
+        zb_log_warn(
+            "%s is recovered to the last consistent point of its chain, before the point asked for: %s; "
+            "restore that chain's base snapshot for a later point",
+            t->target, result->chain_end);
     else if (!result->reached_target)
         zb_log_warn("the change stream ends before the point asked for: %s is recovered to its last durable commit",
                     t->target);

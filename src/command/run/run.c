@@ -107,8 +107,10 @@ int zb_run_verify_request(zb_verify_request *req, char **latest, const zb_config
     else if (rc == 0 && c->passphrase_file && *c->passphrase_file)
         req->ro.keys.passphrase_file = c->passphrase_file;
     else if (rc == 0) {
-        rc = zb_error_set(ZB_ECONFIG, "a verify job needs repository.key_file (the secret key) or repository.passphrase_file");
-        zb_error_hint("the backup host needs only the public key to back up; verifying reads the archive, which needs the secret");
+        rc = zb_error_set(ZB_ECONFIG,
+                          "a verify job needs repository.key_file (the secret key) or repository.passphrase_file");
+        zb_error_hint(
+            "the backup host needs only the public key to back up; verifying reads the archive, which needs the secret");
     }
     req->ro.archive = *latest;
     return rc;
@@ -130,8 +132,8 @@ static void notify(const zb_config *c, const zb_config_job *job, int rc, const z
     char host[256] = "", when[32];
     gethostname(host, sizeof(host) - 1);
     zb_time_format_iso(when, sizeof(when), time(NULL));
-    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:f}", "tool", "zakpos-backup", "job", job->name, "host", host,
-                             "time", when, "status", rc == 0 ? "success" : "failure", "exit_status",
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:f}", "tool", "zakpos-backup", "job", job->name, "host",
+                             host, "time", when, "status", rc == 0 ? "success" : "failure", "exit_status",
                              rc == 0 ? 0 : zb_error_exit_status(rc), "duration_seconds", took);
     if (failure) {
         json_object_set_new(body, "error", json_string(failure->message));

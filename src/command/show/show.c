@@ -22,8 +22,7 @@ static const char help[] =
     "and shows the manifest: when and where it was made, every source with its\n"
     "entry count and size, and with --entries every entry.\n"
     "\n"
-    "  --key FILE / --passphrase-file FILE   as for verify\n"
-    ZB_READ_KEYS_HELP
+    "  --key FILE / --passphrase-file FILE   as for verify\n" ZB_READ_KEYS_HELP
     "  --entries                             list every entry (type, size, path)\n"
     "  --json                                print one JSON document\n";
 
@@ -37,8 +36,7 @@ static void print_header(json_t *h)
     printf("size:        %s\n", size);
     size_t i;
     json_t *slot;
-    json_array_foreach(json_object_get(h, "key_slots"), i, slot)
-    {
+    json_array_foreach (json_object_get(h, "key_slots"), i, slot) {
         if (strcmp(json_string_value(json_object_get(slot, "type")), "recipient") == 0)
             printf("opens with:  key %s\n", json_string_value(json_object_get(slot, "key")));
         else
@@ -61,7 +59,8 @@ static void print_source_meta(const json_t *meta)
     if (!version || !database)
         return;
     const char *encoding = json_string_value(json_object_get(meta, "encoding"));
-    printf("             PostgreSQL %s, database %s, encoding %s\n", version, database, encoding ? encoding : "unknown");
+    printf("             PostgreSQL %s, database %s, encoding %s\n", version, database,
+           encoding ? encoding : "unknown");
 }
 
 static int print_entry(json_t *e, void *payload)
@@ -84,8 +83,7 @@ static int print_manifest(zb_archive_reader *r, json_t *m, int entries)
     size_t i;
     json_t *s;
     int rc = 0;
-    json_array_foreach(json_object_get(m, "sources"), i, s)
-    {
+    json_array_foreach (json_object_get(m, "sources"), i, s) {
         char size[32];
         zb_format_bytes(size, sizeof(size), (uint64_t)json_integer_value(json_object_get(s, "bytes")));
         printf("source:      %s %s (%lld entries, %s)\n", json_string_value(json_object_get(s, "kind")),
@@ -166,7 +164,8 @@ int zb_show_run(zb_context *ctx, zb_show_request *req)
             size_t i;
             json_t *s;
             if (!entries)
-                json_array_foreach(json_object_get(m, "sources"), i, s) json_object_del(s, "entries");
+                json_array_foreach (json_object_get(m, "sources"), i, s)
+                    json_object_del(s, "entries");
             json_object_set_new(doc, "manifest", m);
         }
         char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

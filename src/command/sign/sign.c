@@ -51,8 +51,9 @@ static int sign_one(const char *path, const char *key_file, const unsigned char 
         rc = zb_archive_header_read_file(before, path);
     if (rc == 0 && (before->protection == ZB_PROTECTION_NONE || !has_recipient_slot(before)))
         rc = zb_error_set(ZB_EUSAGE, "%s is not encrypted for a recipient key: there is nothing to vouch for", path)
-                 ? zb_error_hint("an unencrypted archive proves nothing about its writer; a passphrase archive is "
-                                 "authenticated by the passphrase itself")
+                 ? zb_error_hint(
+                       "an unencrypted archive proves nothing about its writer; a passphrase archive is "
+                       "authenticated by the passphrase itself")
                  : 0;
     if (rc == 0 && (rc = zb_header_signature(signer, &valid, before, path)) == 1 && valid) {
         zb_sign_fingerprint(fingerprint, sizeof(fingerprint), signer);

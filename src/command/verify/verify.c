@@ -42,11 +42,9 @@ static const char help[] =
     "\n"
     "  --key FILE               the secret key (from keygen) the archive was made for\n"
     "  --passphrase-file FILE   the passphrase; also ZAKPOS_BACKUP_PASSPHRASE_FILE\n"
-    "                           or ZAKPOS_BACKUP_PASSPHRASE\n"
-    ZB_READ_KEYS_HELP
+    "                           or ZAKPOS_BACKUP_PASSPHRASE\n" ZB_READ_KEYS_HELP
     "  --restore                verify by restoring (below)\n"
-    "  --json                   with --restore: the report as JSON on stdout\n"
-    ZB_REHEARSAL_HELP
+    "  --json                   with --restore: the report as JSON on stdout\n" ZB_REHEARSAL_HELP
     "\n"
     "On success prints one line on stdout: verified ARCHIVE (N entries, SIZE),\n"
     "or with --restore: verified ARCHIVE by restore (PARTS) in DURATION.\n";
@@ -77,7 +75,7 @@ static void print_summary(const zb_context *ctx, const char *archive, const zb_r
     zb_format_duration(took, sizeof(took), r->total_seconds);
     if (not_verified)
         zb_context_print(ctx, "verified %s by restore (%s) in %s, except %zu object%s not verified\n", archive,
-               parts.data ? parts.data : "no sources", took, not_verified, not_verified == 1 ? "" : "s");
+                         parts.data ? parts.data : "no sources", took, not_verified, not_verified == 1 ? "" : "s");
     else
         zb_context_print(ctx, "verified %s by restore (%s) in %s\n", archive, parts.data ? parts.data : "no sources",
                          took);

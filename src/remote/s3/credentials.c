@@ -74,7 +74,8 @@ static int from_file(zb_s3_credentials *c, const char *file, const char *profile
     profile_state st = {profile, NULL, NULL, NULL, 0};
     FILE *f = fopen(file, "r");
     if (!f)
-        return zb_error_errno(errno == ENOENT ? ZB_ECONFIG : ZB_EIO, errno, "cannot read the AWS credentials file %s", file);
+        return zb_error_errno(errno == ENOENT ? ZB_ECONFIG : ZB_EIO, errno, "cannot read the AWS credentials file %s",
+                              file);
     int line = ini_parse_file(f, on_key, &st);
     fclose(f);
     int rc = 0;
@@ -83,7 +84,8 @@ static int from_file(zb_s3_credentials *c, const char *file, const char *profile
     else if (!st.found)
         rc = zb_error_set(ZB_ECONFIG, "the AWS credentials file %s has no profile [%s]", file, profile);
     else if (!st.access || !st.secret)
-        rc = zb_error_set(ZB_ECONFIG, "profile [%s] of %s lacks aws_access_key_id or aws_secret_access_key", profile, file);
+        rc = zb_error_set(ZB_ECONFIG, "profile [%s] of %s lacks aws_access_key_id or aws_secret_access_key", profile,
+                          file);
     else
         rc = set_all(c, st.access, st.secret, st.token);
     if (rc == 0)
@@ -99,7 +101,7 @@ int zb_s3_credentials_load(zb_s3_credentials *out, const zb_config_remote *conf)
     memset(out, 0, sizeof(*out));
     const char *profile = conf->profile && *conf->profile ? conf->profile : getenv("AWS_PROFILE");
     const char *file = conf->credentials_file && *conf->credentials_file ? conf->credentials_file
-                                                                          : getenv("AWS_SHARED_CREDENTIALS_FILE");
+                                                                         : getenv("AWS_SHARED_CREDENTIALS_FILE");
     int named = (conf->profile && *conf->profile) || (conf->credentials_file && *conf->credentials_file);
     const char *key_id = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
     if (!named && key_id && *key_id && secret && *secret) {
@@ -109,17 +111,20 @@ int zb_s3_credentials_load(zb_s3_credentials *out, const zb_config_remote *conf)
     zb_buf home_file = ZB_BUF_INIT;
     if (!file || !*file) {
         const char *home = getenv("HOME");
-        if (home && *home && zb_buf_printf(&home_file, "%s/.aws/credentials", home) == 0 && access(home_file.data, F_OK) == 0)
+        if (home && *home && zb_buf_printf(&home_file, "%s/.aws/credentials", home) == 0 &&
+            access(home_file.data, F_OK) == 0)
             file = home_file.data;
     }
     int rc;
     if (file && *file) {
         rc = from_file(out, file, profile && *profile ? profile : "default");
     } else {
-        rc = zb_error_set(ZB_ECONFIG, "no S3 credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set and "
-                                      "there is no credentials file");
-        zb_error_hint("set them (AWS_SESSION_TOKEN too for temporary ones), or write ~/.aws/credentials or the "
-                      "remote's credentials_file (mode 0600)");
+        rc = zb_error_set(ZB_ECONFIG,
+                          "no S3 credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set and "
+                          "there is no credentials file");
+        zb_error_hint(
+            "set them (AWS_SESSION_TOKEN too for temporary ones), or write ~/.aws/credentials or the "
+            "remote's credentials_file (mode 0600)");
     }
     zb_buf_free(&home_file);
     return rc;

@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 /* S3 allows at most 10000 parts per upload. */
-#define MAX_PARTS 10000
-#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define MAX_PARTS        10000
+#define EMPTY_SHA256     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"
 
 typedef struct s3 {
@@ -76,7 +76,8 @@ static int build_urls(s3 *s, char **where)
             if (rc == 0)
                 rc = zb_buf_printf(&list, "%s/%s", endpoint.data, c->bucket);
         } else {
-            rc = zb_buf_printf(&base, "%.*s%s.%.*s%s/", scheme_len, endpoint.data, c->bucket, authority_len, authority, path);
+            rc = zb_buf_printf(&base, "%.*s%s.%.*s%s/", scheme_len, endpoint.data, c->bucket, authority_len, authority,
+                               path);
             if (rc == 0)
                 rc = zb_buf_puts(&list, base.data);
         }
@@ -184,7 +185,7 @@ typedef struct upload_job {
     uint64_t offset, len;
     const char *upload_id; /* multipart: the upload, the part number */
     int part;
-    char *etag;            /* the part's ETag, as S3 returned it */
+    char *etag; /* the part's ETag, as S3 returned it */
     char what[256];
 } upload_job;
 
@@ -363,8 +364,10 @@ static int upload_multipart(s3 *s, int fd, uint64_t size, const char *name)
         /* An ETag is a quoted hex digest; escape it anyway. */
         rc = zb_buf_printf(&m.complete_xml, "<Part><PartNumber>%d</PartNumber><ETag>", i + 1);
         for (const char *e = m.etags[i]; rc == 0 && *e; e++)
-            rc = *e == '"' ? zb_buf_puts(&m.complete_xml, "&quot;") : *e == '&' ? zb_buf_puts(&m.complete_xml, "&amp;")
-                 : *e == '<' ? zb_buf_puts(&m.complete_xml, "&lt;") : zb_buf_append(&m.complete_xml, e, 1);
+            rc = *e == '"'   ? zb_buf_puts(&m.complete_xml, "&quot;")
+                 : *e == '&' ? zb_buf_puts(&m.complete_xml, "&amp;")
+                 : *e == '<' ? zb_buf_puts(&m.complete_xml, "&lt;")
+                             : zb_buf_append(&m.complete_xml, e, 1);
         if (rc == 0)
             rc = zb_buf_puts(&m.complete_xml, "</ETag></Part>");
     }
@@ -416,9 +419,9 @@ static int list_attempt(void *arg, int *permanent)
         rc = zb_remote_uri_encode(&token, j->token, 0);
     /* parameters in AWS's canonical order (sorted by name), values encoded */
     if (rc == 0)
-        rc = zb_buf_printf(&url, "%s?%s%s%slist-type=2&max-keys=%d%s%s", s->list_url, token ? "continuation-token=" : "",
-                           token ? token : "", token ? "&" : "", s->conf->list_chunk > 0 ? s->conf->list_chunk : 1000,
-                           *prefix ? "&prefix=" : "", prefix);
+        rc = zb_buf_printf(&url, "%s?%s%s%slist-type=2&max-keys=%d%s%s", s->list_url,
+                           token ? "continuation-token=" : "", token ? token : "", token ? "&" : "",
+                           s->conf->list_chunk > 0 ? s->conf->list_chunk : 1000, *prefix ? "&prefix=" : "", prefix);
     if (rc == 0)
         rc = begin(s, url.data, EMPTY_SHA256, NULL);
     if (rc == 0)
@@ -619,7 +622,8 @@ static int s3_list_unfinished(void *state, zb_remote_unfinished_fn each, void *p
         key_marker = zb_xml_find_text(body, s->t.body.len, "NextKeyMarker");
         id_marker = zb_xml_find_text(body, s->t.body.len, "NextUploadIdMarker");
         if (!key_marker || !*key_marker) {
-            rc = zb_error_set(ZB_EREMOTE, "listing unfinished multipart uploads: a truncated listing without NextKeyMarker");
+            rc = zb_error_set(ZB_EREMOTE,
+                              "listing unfinished multipart uploads: a truncated listing without NextKeyMarker");
             break;
         }
     }
@@ -635,5 +639,5 @@ static int s3_abort_unfinished(void *state, const char *name, const char *upload
     return zb_remote_retry(s->conf, "aborting the multipart upload", abort_attempt, &j);
 }
 
-const zb_remote_driver zb_remote_s3 = {"s3", s3_open, s3_upload, s3_list, s3_download, s3_remove, s3_close,
-                                       s3_list_unfinished, s3_abort_unfinished, NULL};
+const zb_remote_driver zb_remote_s3 = {
+    "s3", s3_open, s3_upload, s3_list, s3_download, s3_remove, s3_close, s3_list_unfinished, s3_abort_unfinished, NULL};

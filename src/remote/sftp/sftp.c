@@ -13,10 +13,10 @@
 typedef struct sftp {
     const zb_config_remote *conf;
     zb_transfer t;
-    char *dir_url;     /* sftp://[user@]host[:port]/folder/ */
-    char *dir_path;    /* /folder/ on the server, for rename and rm */
+    char *dir_url;  /* sftp://[user@]host[:port]/folder/ */
+    char *dir_path; /* /folder/ on the server, for rename and rm */
     char *known_hosts;
-    char *public_key;  /* key_file.pub when present, else "" (libssh2 derives it) */
+    char *public_key; /* key_file.pub when present, else "" (libssh2 derives it) */
     zb_http_ssh ssh;
 } sftp;
 
@@ -77,8 +77,9 @@ static int sftp_open(void **state, char **where, const zb_config_remote *conf)
     }
     if (rc == 0 && access(hosts.data, R_OK) != 0) {
         rc = zb_error_errno(ZB_ECONFIG, errno, "cannot read the known hosts file %s", hosts.data);
-        zb_error_hint("the server's host key must be known: add it with ssh-keyscan (and check its fingerprint), "
-                      "or name the file with known_hosts");
+        zb_error_hint(
+            "the server's host key must be known: add it with ssh-keyscan (and check its fingerprint), "
+            "or name the file with known_hosts");
     }
     if (rc == 0) {
         rc = zb_buf_printf(&pub, "%s.pub", conf->key_file);
@@ -112,7 +113,8 @@ static int sftp_open(void **state, char **where, const zb_config_remote *conf)
 static void begin(sftp *s, const char *url)
 {
     zb_transfer_begin(&s->t, url);
-    s->ssh = (zb_http_ssh){.private_key = s->conf->key_file, .public_key = s->public_key, .known_hosts = s->known_hosts};
+    s->ssh =
+        (zb_http_ssh){.private_key = s->conf->key_file, .public_key = s->public_key, .known_hosts = s->known_hosts};
     s->t.req.ssh = &s->ssh;
     s->t.req.user = s->conf->user;
 }
@@ -238,7 +240,8 @@ static int sftp_list(void *state, zb_remote_each_fn each, void *payload)
     if (rc == ZB_ENOTFOUND) /* nothing uploaded yet */
         return 0;
     char *line = s->t.body.data, *save = NULL;
-    for (char *name = line ? strtok_r(line, "\r\n", &save) : NULL; rc == 0 && name; name = strtok_r(NULL, "\r\n", &save))
+    for (char *name = line ? strtok_r(line, "\r\n", &save) : NULL; rc == 0 && name;
+         name = strtok_r(NULL, "\r\n", &save))
         rc = each(name, -1, payload);
     return rc;
 }
@@ -304,5 +307,5 @@ static int sftp_modified(void *state, const char *name, time_t *when)
     return rc;
 }
 
-const zb_remote_driver zb_remote_sftp = {"sftp", sftp_open, sftp_upload, sftp_list, sftp_download, sftp_remove, sftp_close,
-                                         NULL, NULL, sftp_modified};
+const zb_remote_driver zb_remote_sftp = {"sftp",      sftp_open,  sftp_upload, sftp_list, sftp_download,
+                                         sftp_remove, sftp_close, NULL,        NULL,      sftp_modified};

@@ -13,14 +13,15 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char propfind_body[] = "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
-                                    "<propfind xmlns=\"DAV:\"><prop><resourcetype/><getcontentlength/></prop></propfind>";
+static const char propfind_body[] =
+    "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+    "<propfind xmlns=\"DAV:\"><prop><resourcetype/><getcontentlength/></prop></propfind>";
 
 typedef struct webdav {
     const zb_config_remote *conf;
     zb_transfer t;
-    char *base;          /* http(s)://host/folder/ */
-    char *password;      /* sodium-locked */
+    char *base;     /* http(s)://host/folder/ */
+    char *password; /* sodium-locked */
     size_t password_len;
     zb_http_headers headers;
 } webdav;
@@ -87,17 +88,15 @@ static void begin(webdav *w, const char *url)
     }
 }
 
-static int add_header(webdav *w, const char *header)
-{
-    return zb_http_headers_add(&w->headers, "%s", header);
-}
+static int add_header(webdav *w, const char *header) { return zb_http_headers_add(&w->headers, "%s", header); }
 
 static int perform(webdav *w, const char *what, int *permanent)
 {
     int rc = zb_transfer_perform(&w->t, what, permanent);
     if (rc == ZB_EREMOTE && w->t.status == 401)
-        zb_error_hint(w->password ? "the server refused user %s with the password in %s" : "the server wants a login: "
-                                                                                             "set user and password_file",
+        zb_error_hint(w->password ? "the server refused user %s with the password in %s"
+                                  : "the server wants a login: "
+                                    "set user and password_file",
                       w->conf->user ? w->conf->user : "", w->conf->password_file ? w->conf->password_file : "");
     return rc;
 }
@@ -247,7 +246,8 @@ static int propfind_attempt(void *arg, int *permanent)
         rc = perform(w, "listing the folder", permanent);
     if (rc == 0 && w->t.status != 207) {
         *permanent = 1;
-        rc = zb_error_set(ZB_EREMOTE, "listing the folder: HTTP %ld instead of a WebDAV multistatus (207)", w->t.status);
+        rc =
+            zb_error_set(ZB_EREMOTE, "listing the folder: HTTP %ld instead of a WebDAV multistatus (207)", w->t.status);
         zb_error_hint("is %s a WebDAV folder?", w->base);
     }
     return rc;
@@ -339,8 +339,9 @@ typedef struct modified_job {
  * server sends Last-Modified (lighttpd's mod_webdav does not). */
 static int modified_attempt(void *arg, int *permanent)
 {
-    static const char body[] = "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
-                               "<propfind xmlns=\"DAV:\"><prop><getlastmodified/></prop></propfind>";
+    static const char body[] =
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+        "<propfind xmlns=\"DAV:\"><prop><getlastmodified/></prop></propfind>";
     modified_job *j = arg;
     zb_buf url = ZB_BUF_INIT;
     int rc = url_of(&url, j->w, j->name);
@@ -367,6 +368,5 @@ static int webdav_modified(void *state, const char *name, time_t *when)
     return rc;
 }
 
-const zb_remote_driver zb_remote_webdav = {"webdav", webdav_open, webdav_upload, webdav_list, webdav_download,
-                                           webdav_remove, webdav_close, NULL, NULL,
-                                           webdav_modified};
+const zb_remote_driver zb_remote_webdav = {"webdav",      webdav_open,  webdav_upload, webdav_list, webdav_download,
+                                           webdav_remove, webdav_close, NULL,          NULL,        webdav_modified};

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ACL_ACCESS "system.posix_acl_access"
-#define ACL_DEFAULT "system.posix_acl_default"
-#define ACL_VERSION 2
-#define ACL_MAX_ITEMS 512
+#define ACL_ACCESS       "system.posix_acl_access"
+#define ACL_DEFAULT      "system.posix_acl_default"
+#define ACL_VERSION      2
+#define ACL_MAX_ITEMS    512
 #define ACL_UNDEFINED_ID 0xFFFFFFFFu
 
 /* The kernel's form: a version, then entries of tag, permissions and id,
@@ -106,8 +106,9 @@ static int to_xattr(struct archive_entry *e, int type, const char *xattr)
                 kernel = tags[i].kernel;
         if (!kernel || count == ACL_MAX_ITEMS)
             return zb_error_set(ZB_EFORMAT, "%s: an ACL the volume agent cannot set", archive_entry_pathname(e));
-        uint16_t perm = (uint16_t)(((permset & ARCHIVE_ENTRY_ACL_READ) ? 4 : 0) | ((permset & ARCHIVE_ENTRY_ACL_WRITE) ? 2 : 0) |
-                                   ((permset & ARCHIVE_ENTRY_ACL_EXECUTE) ? 1 : 0));
+        uint16_t perm =
+            (uint16_t)(((permset & ARCHIVE_ENTRY_ACL_READ) ? 4 : 0) | ((permset & ARCHIVE_ENTRY_ACL_WRITE) ? 2 : 0) |
+                       ((permset & ARCHIVE_ENTRY_ACL_EXECUTE) ? 1 : 0));
         int qualified = kernel == 0x02 || kernel == 0x08;
         items[count++] = (acl_item){kernel, perm, qualified ? (uint32_t)id : ACL_UNDEFINED_ID};
     }

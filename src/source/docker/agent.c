@@ -22,17 +22,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define AGENT_MAX_BYTES (32u << 20)
-#define STDERR_LINE_MAX 4096
-#define DATA_MOUNT "/zb-io"
-#define DATA_SOCKET "s"
+#define AGENT_MAX_BYTES    (32u << 20)
+#define STDERR_LINE_MAX    4096
+#define DATA_MOUNT         "/zb-io"
+#define DATA_SOCKET        "s"
 #define DATA_FOLDER_PREFIX "agent-" /* then the run's id, "." and a random tail */
-#define RUN_ID_CHARS 32
-#define DATA_BUFFER_BYTES (4 << 20)
-#define POLL_MS 200
+#define RUN_ID_CHARS       32
+#define DATA_BUFFER_BYTES  (4 << 20)
+#define POLL_MS            200
 /* What a restore's stream may run ahead of the agent while its container
  * starts (the archive is read, decrypted and checked meanwhile) */
-#define SPOOL_BYTES (16u << 20)
+#define SPOOL_BYTES        (16u << 20)
 
 /* Where the stream goes: a socket of this process in a folder bound into
  * the container, when Docker and the agent could use it; else (or until
@@ -44,8 +44,8 @@ struct zb_agent {
     char *volume;
     char *id;
     zb_docker_attach *attach;
-    zb_buf line;        /* the stderr line being received */
-    zb_buf last_error;  /* the agent's last "error: " line */
+    zb_buf line;       /* the stderr line being received */
+    zb_buf last_error; /* the agent's last "error: " line */
     uint64_t entries;
     int counted;
     int out_ended;
@@ -81,7 +81,8 @@ const char *zb_agent_binary(void)
     /* installed: BINDIR/../LIBEXECDIR/zakpos-backup/; then the configured
      * prefix; then the build tree, where both programs sit side by side */
     if ((n > 0 && try_path(found, sizeof(found), self, ZB_AGENT_FROM_BINDIR)) ||
-        try_path(found, sizeof(found), "", ZB_AGENT_INSTALLED) || (n > 0 && try_path(found, sizeof(found), self, ZB_AGENT_NAME)) ||
+        try_path(found, sizeof(found), "", ZB_AGENT_INSTALLED) ||
+        (n > 0 && try_path(found, sizeof(found), self, ZB_AGENT_NAME)) ||
         (n > 0 && try_path(found, sizeof(found), self, "../" ZB_AGENT_NAME))) /* a test build in a subfolder */
         return found;
     found[0] = '\0';
@@ -156,7 +157,8 @@ static int data_socket_open(zb_agent *a)
      * only this user (or root) can connect */
     const char *run = NULL;
     char name[sizeof(DATA_FOLDER_PREFIX) + RUN_ID_CHARS + 8];
-    int made = zb_record_self(&run) == 0 && snprintf(name, sizeof(name), DATA_FOLDER_PREFIX "%s.XXXXXX", run) < (int)sizeof(name) &&
+    int made = zb_record_self(&run) == 0 &&
+               snprintf(name, sizeof(name), DATA_FOLDER_PREFIX "%s.XXXXXX", run) < (int)sizeof(name) &&
                zb_docker_state_path(a->io_dir, sizeof(a->io_dir), name) == 0;
     if (!made || !mkdtemp(a->io_dir)) {
         zb_log_detail("volume %s: no folder for the stream's socket (%s): it takes the attach API", a->volume,
@@ -209,7 +211,9 @@ static int data_socket_accept(zb_agent *a)
 {
     int fd = accept4(a->listen_fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0)
-        return errno == EAGAIN || errno == EINTR ? 0 : zb_error_errno(ZB_EDOCKER, errno, "volume %s: cannot accept the agent's stream", a->volume);
+        return errno == EAGAIN || errno == EINTR
+                   ? 0
+                   : zb_error_errno(ZB_EDOCKER, errno, "volume %s: cannot accept the agent's stream", a->volume);
     char path[PATH_MAX + 8];
     snprintf(path, sizeof(path), "%s/" DATA_SOCKET, a->io_dir);
     unlink(path);
@@ -231,13 +235,15 @@ static int create_container(zb_agent *a, const char *image, json_t *cmd, json_t 
 {
     /* no network, no copy of the stream in Docker's logs; stdin only for a
      * restore, closed by Docker when the attach ends */
-    json_t *body = json_pack("{s:s, s:o, s:b, s:b, s:b, s:b, s:b, s:b, s:b, s:o, s:{s:s, s:{s:s}, s:o}}", "Image", image, "Cmd",
-                             cmd, "NetworkDisabled", 1, "Tty", 0, "AttachStdin", with_stdin, "OpenStdin", with_stdin,
-                             "StdinOnce", with_stdin, "AttachStdout", 1, "AttachStderr", 1, "Labels", zb_helper_labels(),
-                             "HostConfig", "NetworkMode", "none", "LogConfig", "Type", "none", "Mounts", mounts);
+    json_t *body =
+        json_pack("{s:s, s:o, s:b, s:b, s:b, s:b, s:b, s:b, s:b, s:o, s:{s:s, s:{s:s}, s:o}}", "Image", image, "Cmd",
+                  cmd, "NetworkDisabled", 1, "Tty", 0, "AttachStdin", with_stdin, "OpenStdin", with_stdin, "StdinOnce",
+                  with_stdin, "AttachStdout", 1, "AttachStderr", 1, "Labels", zb_helper_labels(), "HostConfig",
+                  "NetworkMode", "none", "LogConfig", "Type", "none", "Mounts", mounts);
     json_t *answer = NULL;
     *status = 0;
-    int rc = body ? zb_docker_json(a->d, "POST", "/containers/create", body, &answer, status) : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc = body ? zb_docker_json(a->d, "POST", "/containers/create", body, &answer, status)
+                  : zb_error_set(ZB_ENOMEM, "out of memory");
     const char *id = json_string_value(json_object_get(answer, "Id"));
     if (rc == 0 && !(a->id = id ? zb_strdup(id) : NULL))
         rc = zb_error_set(ZB_EDOCKER, "Docker created a container without an id");
@@ -248,7 +254,8 @@ static int create_container(zb_agent *a, const char *image, json_t *cmd, json_t 
 
 static json_t *mount(const char *volume, const char *target, int read_only)
 {
-    return json_pack("{s:s, s:s, s:s, s:b}", "Type", "volume", "Source", volume, "Target", target, "ReadOnly", read_only);
+    return json_pack("{s:s, s:s, s:s, s:b}", "Type", "volume", "Source", volume, "Target", target, "ReadOnly",
+                     read_only);
 }
 
 /* The container with the data socket's folder bound and its path given to
@@ -262,16 +269,18 @@ static int create_with_socket(zb_agent *a, const char *image, json_t *cmd, json_
         json_array_append_new(cmd_socket, json_string("--socket"));
         /* a test sends it where nobody listens, as on a host not the tool's */
         const char *elsewhere = ZB_FAULT_VALUE("docker-agent-socket");
-        json_array_append_new(cmd_socket, json_string(elsewhere ? DATA_MOUNT "/elsewhere" : DATA_MOUNT "/" DATA_SOCKET));
-        json_array_append_new(mounts_socket, json_pack("{s:s, s:s, s:s}", "Type", "bind", "Source", a->io_dir, "Target", DATA_MOUNT));
+        json_array_append_new(cmd_socket,
+                              json_string(elsewhere ? DATA_MOUNT "/elsewhere" : DATA_MOUNT "/" DATA_SOCKET));
+        json_array_append_new(mounts_socket,
+                              json_pack("{s:s, s:s, s:s}", "Type", "bind", "Source", a->io_dir, "Target", DATA_MOUNT));
         int rc = create_container(a, image, cmd_socket, mounts_socket, with_stdin, status);
         if (rc == 0 || *status == 404) {
             json_decref(cmd);
             json_decref(mounts);
             return rc;
         }
-        zb_log_detail("volume %s: Docker cannot bind this host's folder %s (%s): the stream takes the attach API", a->volume,
-                      a->io_dir, zb_error_message());
+        zb_log_detail("volume %s: Docker cannot bind this host's folder %s (%s): the stream takes the attach API",
+                      a->volume, a->io_dir, zb_error_message());
         zb_error_clear();
         data_socket_close(a);
     }
@@ -305,7 +314,8 @@ static int create_agent_container(zb_agent *a, json_t *cmd, json_t *mounts, int 
 }
 
 /* cmd and mounts are taken over; socket: offer the agent a data socket. */
-static int start(zb_agent **out, zb_docker *d, const char *volume, json_t *cmd, json_t *mounts, int with_stdin, int socket)
+static int start(zb_agent **out, zb_docker *d, const char *volume, json_t *cmd, json_t *mounts, int with_stdin,
+                 int socket)
 {
     *out = NULL;
     zb_agent *a = calloc(1, sizeof(*a));
@@ -374,7 +384,8 @@ static void agent_line(zb_agent *a)
     if (strcmp(text, "data stdio") == 0) { /* it could not reach the socket */
         if (a->channel == CHANNEL_UNKNOWN)
             a->channel = CHANNEL_ATTACH;
-        zb_log_detail("volume %s: the agent cannot reach this host's socket: the stream takes the attach API", a->volume);
+        zb_log_detail("volume %s: the agent cannot reach this host's socket: the stream takes the attach API",
+                      a->volume);
     } else if (sscanf(text, "count %llu %llu", &entries, &sockets) == 2) {
         a->entries = entries, a->counted = 1;
         if (sockets)
@@ -496,7 +507,8 @@ static ssize_t socket_read(zb_agent *a, void *buf, size_t len)
             if (n >= 0)
                 return n;
             if (errno != EINTR && errno != EAGAIN)
-                return zb_error_errno(ZB_EDOCKER, errno, "volume %s: the stream from the volume agent broke off", a->volume);
+                return zb_error_errno(ZB_EDOCKER, errno, "volume %s: the stream from the volume agent broke off",
+                                      a->volume);
         }
     }
 }

@@ -13,13 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CONNECT_TIMEOUT_S 10
-#define MAX_SMALL_BODY (4u << 20) /* JSON answers and error bodies */
+#define CONNECT_TIMEOUT_S   10
+#define MAX_SMALL_BODY      (4u << 20)    /* JSON answers and error bodies */
 #define STREAM_BUFFER_BYTES (512L * 1024) /* the largest receive buffer libcurl takes */
 
 struct zb_docker {
-    zb_http *http;  /* reused between requests (keeps the connection) */
-    int http_busy;  /* a request runs on it: another thread's request gets its own */
+    zb_http *http; /* reused between requests (keeps the connection) */
+    int http_busy; /* a request runs on it: another thread's request gets its own */
     pthread_mutex_t lock;
     char *host;     /* as given, for messages */
     char *base_url; /* "http://docker" for a socket, "https://host:port" for TLS */
@@ -91,14 +91,14 @@ static int docker_error(zb_docker *d, const exchange *x, const char *method, con
                             r->message[0] ? r->message : "no message");
     case ZB_HTTP_OK:
     case ZB_HTTP_CALLBACK:
-    case ZB_HTTP_INTERRUPTED:
-        return rc;
+    case ZB_HTTP_INTERRUPTED: return rc;
     default:
         if (cleanup && r->failure == ZB_HTTP_TIMEOUT)
             return rc; /* the cleanup budget ran out: the client's words say so */
         if (r->status == 0) {
             zb_error_set(ZB_EDOCKER, "cannot reach the Docker daemon at %s: %s", d->host, r->transport);
-            return zb_error_hint("is dockerd running, and is DOCKER_HOST right? (this process needs access to its socket)");
+            return zb_error_hint(
+                "is dockerd running, and is DOCKER_HOST right? (this process needs access to its socket)");
         }
         return zb_error_set(ZB_EDOCKER, "%s %s: the stream from Docker broke off: %s", method, path, r->transport);
     }
@@ -114,7 +114,8 @@ static int perform(zb_docker *d, exchange *x, const char *method, const char *pa
     zb_http *h = take_client(d);
     int rc = h ? 0 : zb_error_set(ZB_ENOMEM, "out of memory for a Docker request");
     if (rc == 0)
-        rc = d->api[0] ? zb_buf_printf(&url, "%s/v%s%s", d->base_url, d->api, path) : zb_buf_printf(&url, "%s%s", d->base_url, path);
+        rc = d->api[0] ? zb_buf_printf(&url, "%s/v%s%s", d->base_url, d->api, path)
+                       : zb_buf_printf(&url, "%s%s", d->base_url, path);
     if (rc == 0)
         rc = zb_buf_printf(&what, "%s %s", method, path);
     if (rc == 0 && content_type)
@@ -122,14 +123,27 @@ static int perform(zb_docker *d, exchange *x, const char *method, const char *pa
     int tls = d->ca[0] != '\0';
     /* A request made before a signal is cut short by it (a stop waiting for
      * a slow service, a volume's stream); one made after it is cleanup. */
-    zb_http_request req = {
-        .what = what.data, .method = method, .url = url.data, .headers = &headers, .unix_socket = d->socket_path,
-        .ca_file = tls ? d->ca : NULL, .cert_file = tls ? d->cert : NULL, .key_file = tls ? d->key : NULL,
-        .body = body, .body_len = body_len, .sink = x->sink ? on_body : NULL, .sink_payload = x, .body_max = MAX_SMALL_BODY,
-        .on_header = on_header, .header_payload = x, .connect_timeout_s = CONNECT_TIMEOUT_S,
-        /* volume streams are large: bigger reads and sends mean fewer
-         * callbacks, pipe writes and thread wake-ups (costly on a VM) */
-        .buffer_bytes = STREAM_BUFFER_BYTES, .cleanup = zb_interrupted() != 0, .error_code = ZB_EDOCKER};
+    zb_http_request req = {.what = what.data,
+                           .method = method,
+                           .url = url.data,
+                           .headers = &headers,
+                           .unix_socket = d->socket_path,
+                           .ca_file = tls ? d->ca : NULL,
+                           .cert_file = tls ? d->cert : NULL,
+                           .key_file = tls ? d->key : NULL,
+                           .body = body,
+                           .body_len = body_len,
+                           .sink = x->sink ? on_body : NULL,
+                           .sink_payload = x,
+                           .body_max = MAX_SMALL_BODY,
+                           .on_header = on_header,
+                           .header_payload = x,
+                           .connect_timeout_s = CONNECT_TIMEOUT_S,
+                           /* volume streams are large: bigger reads and sends mean fewer
+                            * callbacks, pipe writes and thread wake-ups (costly on a VM) */
+                           .buffer_bytes = STREAM_BUFFER_BYTES,
+                           .cleanup = zb_interrupted() != 0,
+                           .error_code = ZB_EDOCKER};
     if (x->source) {
         req.source = on_read;
         req.source_payload = x;
@@ -174,8 +188,8 @@ static int negotiate(zb_docker *d)
         return rc;
     const char *server = x.api_version[0] ? x.api_version : ZB_DOCKER_MIN_API;
     if (version_below(server, ZB_DOCKER_MIN_API))
-        return zb_error_set(ZB_EDOCKER, "the Docker daemon at %s speaks API %s; %s or later is needed (Docker 19.03+)", d->host,
-                            server, ZB_DOCKER_MIN_API);
+        return zb_error_set(ZB_EDOCKER, "the Docker daemon at %s speaks API %s; %s or later is needed (Docker 19.03+)",
+                            d->host, server, ZB_DOCKER_MIN_API);
     snprintf(d->api, sizeof(d->api), "%s", version_below(server, ZB_DOCKER_MAX_API) ? server : ZB_DOCKER_MAX_API);
     zb_log_debug("Docker at %s: API %s", d->host, d->api);
     return 0;
@@ -350,7 +364,7 @@ char *zb_docker_escape(const char *value) { return zb_http_escape(value); }
 /* libcurl cannot stream a request body into a connection the server took
  * over (HTTP 101), so the attach speaks HTTP itself on a raw connection
  * (common/http: the same unix socket or TLS as every other request). */
-#define ATTACH_POLL_MS 200
+#define ATTACH_POLL_MS     200
 #define ATTACH_PENDING_MAX (4u << 20)
 
 struct zb_docker_attach {
@@ -512,9 +526,13 @@ static int attach_connect(zb_docker *d, zb_docker_attach *a)
     zb_buf url = ZB_BUF_INIT;
     int tls = d->ca[0] != '\0';
     int rc = zb_buf_printf(&url, "%s/", d->base_url);
-    zb_http_request req = {.what = "attaching to a container", .url = url.data, .unix_socket = d->socket_path,
-                           .ca_file = tls ? d->ca : NULL, .cert_file = tls ? d->cert : NULL,
-                           .key_file = tls ? d->key : NULL, .connect_timeout_s = CONNECT_TIMEOUT_S,
+    zb_http_request req = {.what = "attaching to a container",
+                           .url = url.data,
+                           .unix_socket = d->socket_path,
+                           .ca_file = tls ? d->ca : NULL,
+                           .cert_file = tls ? d->cert : NULL,
+                           .key_file = tls ? d->key : NULL,
+                           .connect_timeout_s = CONNECT_TIMEOUT_S,
                            .error_code = ZB_EDOCKER};
     zb_http_response resp = {0};
     if (rc == 0 && zb_http_connect(&a->conn, &req, &resp) < 0) {
@@ -534,16 +552,18 @@ int zb_docker_attach_open(zb_docker_attach **out, zb_docker *d, const char *id, 
     int rc = a ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
     char *escaped = rc == 0 ? zb_docker_escape(id) : NULL;
     if (rc == 0)
-        rc = escaped ? zb_buf_printf(&path, "/containers/%s/attach?stream=1&stdout=1&stderr=1&stdin=%d", escaped, with_stdin)
+        rc = escaped ? zb_buf_printf(&path, "/containers/%s/attach?stream=1&stdout=1&stderr=1&stdin=%d", escaped,
+                                     with_stdin)
                      : zb_error_set(ZB_ENOMEM, "out of memory");
     free(escaped);
     if (rc == 0)
         rc = attach_connect(d, a);
     if (rc == 0)
-        rc = zb_buf_printf(&request,
-                           "POST /v%s%s HTTP/1.1\r\nHost: docker\r\nUser-Agent: zakpos-backup/%s\r\n"
-                           "Content-Type: text/plain\r\nContent-Length: 0\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
-                           d->api, path.data, ZB_VERSION);
+        rc = zb_buf_printf(
+            &request,
+            "POST /v%s%s HTTP/1.1\r\nHost: docker\r\nUser-Agent: zakpos-backup/%s\r\n"
+            "Content-Type: text/plain\r\nContent-Length: 0\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
+            d->api, path.data, ZB_VERSION);
     if (rc == 0)
         rc = zb_docker_attach_send(a, request.data, request.len);
     if (rc == 0)

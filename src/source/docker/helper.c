@@ -63,8 +63,8 @@ int zb_helper_image_tar(zb_buf *out, const char *name, const void *data, size_t 
         archive_entry_set_filetype(e, data ? AE_IFREG : AE_IFDIR);
         archive_entry_set_perm(e, 0755);
         archive_entry_set_size(e, data ? (la_int64_t)len : 0);
-        ok = archive_write_header(a, e) == ARCHIVE_OK && (!data || archive_write_data(a, data, len) == (la_ssize_t)len) &&
-             archive_write_close(a) == ARCHIVE_OK;
+        ok = archive_write_header(a, e) == ARCHIVE_OK &&
+             (!data || archive_write_data(a, data, len) == (la_ssize_t)len) && archive_write_close(a) == ARCHIVE_OK;
     }
     archive_entry_free(e);
     archive_write_free(a);
@@ -85,7 +85,8 @@ static int image_exists(zb_docker *d, const char *image)
 
 /* Imports repo:tag from a tar of one entry (see zb_helper_image_tar): no
  * registry is needed. */
-static int import_image(zb_docker *d, const char *repo, const char *tag, const char *entry, const void *data, size_t len)
+static int import_image(zb_docker *d, const char *repo, const char *tag, const char *entry, const void *data,
+                        size_t len)
 {
     zb_buf path = ZB_BUF_INIT, tar = ZB_BUF_INIT;
     zb_log_detail("importing the helper image %s:%s (once)", repo, tag);
@@ -93,8 +94,8 @@ static int import_image(zb_docker *d, const char *repo, const char *tag, const c
     if (rc == 0)
         rc = zb_helper_image_tar(&tar, entry, data, len);
     if (rc == 0)
-        rc = zb_docker_send_stream(d, "POST", path.data, "application/x-tar", zb_helper_tar_source, &(zb_tar_upload){&tar, 0},
-                                   NULL, NULL);
+        rc = zb_docker_send_stream(d, "POST", path.data, "application/x-tar", zb_helper_tar_source,
+                                   &(zb_tar_upload){&tar, 0}, NULL, NULL);
     zb_buf_free(&path);
     zb_buf_free(&tar);
     return rc < 0 ? zb_error_context("cannot import the helper image %s", repo) : 0;
@@ -107,7 +108,8 @@ static int ensure_helper_image(zb_docker *d, char *image, size_t size)
     return rc != 0 ? (rc > 0 ? 0 : rc) : import_image(d, ZB_HELPER_REPO, ZB_VERSION, "volume/", NULL, 0);
 }
 
-int zb_helper_ensure_image(zb_docker *d, const char *repo, const char *tag, const char *entry, const void *data, size_t len)
+int zb_helper_ensure_image(zb_docker *d, const char *repo, const char *tag, const char *entry, const void *data,
+                           size_t len)
 {
     zb_buf image = ZB_BUF_INIT;
     int rc = zb_buf_printf(&image, "%s:%s", repo, tag);
@@ -138,11 +140,12 @@ int zb_helper_sweep(zb_docker *d)
 {
     zb_agent_sweep_folders();
     json_t *list = NULL;
-    int rc = zb_docker_json(d, "GET", "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22" ZB_HELPER_LABEL "%22%5D%7D", NULL,
-                            &list, NULL);
+    int rc =
+        zb_docker_json(d, "GET", "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22" ZB_HELPER_LABEL "%22%5D%7D",
+                       NULL, &list, NULL);
     size_t i;
     json_t *c;
-    json_array_foreach(list, i, c) {
+    json_array_foreach (list, i, c) {
         const char *id = json_string_value(json_object_get(c, "Id"));
         if (!id || !helper_owner_dead(json_object_get(c, "Labels")))
             continue;
@@ -193,12 +196,13 @@ int zb_helper_create(zb_docker *d, const char *volume, int read_only, char **id)
     if (rc < 0)
         return rc;
     zb_helper_sweep(d);
-    json_t *body = json_pack("{s:s, s:[s], s:b, s:o, s:{s:[{s:s, s:s, s:s, s:b}]}}", "Image", image, "Cmd",
-                             "/nonexistent", "NetworkDisabled", 1, "Labels", zb_helper_labels(),
-                             "HostConfig", "Mounts",
-                             "Type", "volume", "Source", volume, "Target", ZB_HELPER_MOUNT_POINT, "ReadOnly", read_only);
+    json_t *body =
+        json_pack("{s:s, s:[s], s:b, s:o, s:{s:[{s:s, s:s, s:s, s:b}]}}", "Image", image, "Cmd", "/nonexistent",
+                  "NetworkDisabled", 1, "Labels", zb_helper_labels(), "HostConfig", "Mounts", "Type", "volume",
+                  "Source", volume, "Target", ZB_HELPER_MOUNT_POINT, "ReadOnly", read_only);
     json_t *answer = NULL;
-    rc = body ? zb_docker_json(d, "POST", "/containers/create", body, &answer, NULL) : zb_error_set(ZB_ENOMEM, "out of memory");
+    rc = body ? zb_docker_json(d, "POST", "/containers/create", body, &answer, NULL)
+              : zb_error_set(ZB_ENOMEM, "out of memory");
     const char *cid = json_string_value(json_object_get(answer, "Id"));
     if (rc == 0 && !cid)
         rc = zb_error_set(ZB_EDOCKER, "Docker created a container without an id");
@@ -214,7 +218,8 @@ void zb_helper_remove(zb_docker *d, const char *id)
     if (!id)
         return;
     zb_buf path = ZB_BUF_INIT;
-    if (zb_docker_api_path(&path, "/containers/", id, "?force=1") == 0 && zb_docker_json(d, "DELETE", path.data, NULL, NULL, NULL) < 0)
+    if (zb_docker_api_path(&path, "/containers/", id, "?force=1") == 0 &&
+        zb_docker_json(d, "DELETE", path.data, NULL, NULL, NULL) < 0)
         zb_log_warn("cannot remove helper container %.12s: %s", id, zb_error_message());
     zb_buf_free(&path);
 }
@@ -244,8 +249,8 @@ const char *zb_volume_reachable_folder(json_t *info)
     /* a local volume with driver options (a bind, NFS, tmpfs) is mounted
      * onto its folder only while a container uses it: its folder is not
      * its content */
-    int ok = driver && strcmp(driver, "local") == 0 && json_object_size(json_object_get(info, "Options")) == 0 && mountpoint && stat(mountpoint, &st) == 0 && S_ISDIR(st.st_mode) &&
-             access(mountpoint, R_OK | X_OK) == 0;
+    int ok = driver && strcmp(driver, "local") == 0 && json_object_size(json_object_get(info, "Options")) == 0 &&
+             mountpoint && stat(mountpoint, &st) == 0 && S_ISDIR(st.st_mode) && access(mountpoint, R_OK | X_OK) == 0;
     return ok ? mountpoint : NULL;
 }
 
@@ -275,7 +280,6 @@ int zb_docker_list_filtered(zb_docker *d, const char *listing, const char *key, 
     zb_buf_free(&path);
     return rc;
 }
-
 
 /* An image holding only this host's static busybox. */
 static int ensure_busybox_image(zb_docker *d, char *image, size_t size)
@@ -308,13 +312,15 @@ int zb_helper_run_script(zb_docker *d, json_t *mounts, const char *script, const
     json_t *list = json_array();
     const char *volume;
     json_t *target;
-    json_object_foreach(mounts, volume, target)
+    json_object_foreach (mounts, volume, target)
         json_array_append_new(list, json_pack("{s:s, s:s, s:O}", "Type", "volume", "Source", volume, "Target", target));
-    json_t *body = json_pack("{s:s, s:[s,s,s,s], s:b, s:{s:s}, s:{s:o}}", "Image", image, "Cmd", "/busybox", "sh", "-c",
-                             script, "NetworkDisabled", 1, "Labels", ZB_HELPER_LABEL, pid, "HostConfig", "Mounts", list);
+    json_t *body =
+        json_pack("{s:s, s:[s,s,s,s], s:b, s:{s:s}, s:{s:o}}", "Image", image, "Cmd", "/busybox", "sh", "-c", script,
+                  "NetworkDisabled", 1, "Labels", ZB_HELPER_LABEL, pid, "HostConfig", "Mounts", list);
     json_t *created = NULL, *waited = NULL;
     zb_buf path = ZB_BUF_INIT;
-    rc = body ? zb_docker_json(d, "POST", "/containers/create", body, &created, NULL) : zb_error_set(ZB_ENOMEM, "out of memory");
+    rc = body ? zb_docker_json(d, "POST", "/containers/create", body, &created, NULL)
+              : zb_error_set(ZB_ENOMEM, "out of memory");
     const char *id = json_string_value(json_object_get(created, "Id"));
     if (rc == 0 && (rc = zb_docker_api_path(&path, "/containers/", id, "/start")) == 0)
         rc = zb_docker_json(d, "POST", path.data, NULL, NULL, NULL);

@@ -48,8 +48,8 @@ static int scratch_target(zb_source_scratch *s, const char *name, char **target,
     return rc;
 }
 
-static int add_volume_entry(struct archive *in, struct archive_entry *e, const char *relative, const char *hardlink_relative,
-                            void *payload)
+static int add_volume_entry(struct archive *in, struct archive_entry *e, const char *relative,
+                            const char *hardlink_relative, void *payload)
 {
     return zb_tree_check_add(payload, in, e, relative, hardlink_relative);
 }

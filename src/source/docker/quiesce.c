@@ -58,7 +58,13 @@ static int container_call(zb_docker *d, const char *id, const char *verb)
     return rc;
 }
 
-typedef enum put_back_result { PUT_BACK_NOTHING, PUT_BACK_STARTED, PUT_BACK_UNPAUSED, PUT_BACK_CHANGED, PUT_BACK_GONE } put_back_result;
+typedef enum put_back_result {
+    PUT_BACK_NOTHING,
+    PUT_BACK_STARTED,
+    PUT_BACK_UNPAUSED,
+    PUT_BACK_CHANGED,
+    PUT_BACK_GONE
+} put_back_result;
 
 /* Puts a held container back in the state it had before the first hold
  * (origin), but only while it is still as the hold left it: a container
@@ -84,7 +90,8 @@ static int put_back(zb_docker *d, json_t *entry, put_back_result *result)
     int stopped = strcmp(status, "exited") == 0 || strcmp(status, "created") == 0;
     int paused = strcmp(status, "paused") == 0;
     if (held_started ? strcmp(held_started, started) != 0
-                     : !((stopped && action && strcmp(action, "stop") == 0) || (paused && action && strcmp(action, "pause") == 0))) {
+                     : !((stopped && action && strcmp(action, "stop") == 0) ||
+                         (paused && action && strcmp(action, "pause") == 0))) {
         *result = PUT_BACK_CHANGED;
         return 0;
     }
@@ -115,7 +122,7 @@ static int recover_run(const char *run_id, json_t *entries, void *payload)
     size_t i;
     json_t *c;
     (void)run_id;
-    json_array_foreach(entries, i, c) {
+    json_array_foreach (entries, i, c) {
         if (rc < 0)
             break;
         const char *id = json_string_value(json_object_get(c, "id"));
@@ -136,7 +143,8 @@ static int recover_run(const char *run_id, json_t *entries, void *payload)
         else if (result == PUT_BACK_GONE)
             zb_log_detail("container %s, held by a killed run, no longer exists", name ? name : id);
         else if (result == PUT_BACK_CHANGED)
-            zb_log_detail("container %s, held by a killed run, was started or changed since: left as it is", name ? name : id);
+            zb_log_detail("container %s, held by a killed run, was started or changed since: left as it is",
+                          name ? name : id);
     }
     json_decref(live);
     return rc;
@@ -186,7 +194,8 @@ static int collect_exec(const void *data, size_t len, void *payload)
             memcpy(o->header + o->header_len, p, n);
             o->header_len += n, p += n, len -= n;
             if (o->header_len == 8) {
-                o->frame_left = (size_t)o->header[4] << 24 | (size_t)o->header[5] << 16 | (size_t)o->header[6] << 8 | o->header[7];
+                o->frame_left =
+                    (size_t)o->header[4] << 24 | (size_t)o->header[5] << 16 | (size_t)o->header[6] << 8 | o->header[7];
                 o->header_len = 0;
             }
             continue;
@@ -217,13 +226,15 @@ static void log_hook_output(const char *name, const char *when, zb_buf *text)
  * inside the service's own container. */
 static int run_hook(zb_docker *d, const char *id, const char *name, const char *command, const char *when)
 {
-    json_t *body = json_pack("{s:[s,s,s], s:b, s:b}", "Cmd", "/bin/sh", "-c", command, "AttachStdout", 1, "AttachStderr", 1);
+    json_t *body =
+        json_pack("{s:[s,s,s], s:b, s:b}", "Cmd", "/bin/sh", "-c", command, "AttachStdout", 1, "AttachStderr", 1);
     json_t *start = json_pack("{s:b, s:b}", "Detach", 0, "Tty", 0);
     json_t *answer = NULL, *inspect = NULL;
     zb_buf path = ZB_BUF_INIT;
     exec_output out;
     memset(&out, 0, sizeof(out));
-    int rc = body && start ? zb_docker_api_path(&path, "/containers/", id, "/exec") : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc = body && start ? zb_docker_api_path(&path, "/containers/", id, "/exec")
+                           : zb_error_set(ZB_ENOMEM, "out of memory");
     if (rc == 0)
         rc = zb_docker_json(d, "POST", path.data, body, &answer, NULL);
     const char *exec_id = json_string_value(json_object_get(answer, "Id"));
@@ -236,8 +247,8 @@ static int run_hook(zb_docker *d, const char *id, const char *name, const char *
         rc = zb_docker_json(d, "GET", path.data, NULL, &inspect, NULL);
     long long exit_code = json_integer_value(json_object_get(inspect, "ExitCode"));
     if (rc == 0 && exit_code != 0)
-        rc = zb_error_set(ZB_EDOCKER, "the %s-backup hook of container %s (%s) exited with status %lld", when, name, command,
-                          exit_code);
+        rc = zb_error_set(ZB_EDOCKER, "the %s-backup hook of container %s (%s) exited with status %lld", when, name,
+                          command, exit_code);
     else if (rc == 0)
         zb_log_detail("%s hook of container %s done: %s", when, name, command);
     zb_buf_free(&out.text);
@@ -266,10 +277,11 @@ static int drop_hold(zb_quiesce *h, zb_held_container *hc)
 {
     size_t k;
     json_t *c;
-    json_array_foreach(h->record, k, c) if (c == hc->hold) {
-        json_array_remove(h->record, k);
-        break;
-    }
+    json_array_foreach (h->record, k, c)
+        if (c == hc->hold) {
+            json_array_remove(h->record, k);
+            break;
+        }
     hc->hold = NULL;
     return zb_record_save(h->record);
 }
@@ -303,16 +315,16 @@ static int hold_one(zb_quiesce *h, zb_docker *d, zb_held_container *hc, const ch
             zb_log_info("container %s is already paused: left paused while volume %s is read", hc->name, volume);
         goto done;
     }
-    hc->hold = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", hc->id, "name", hc->name, "action", hc->action, "origin", origin,
-                         "started_at", held_started);
+    hc->hold = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", hc->id, "name", hc->name, "action", hc->action, "origin",
+                         origin, "started_at", held_started);
     if (!hc->hold || json_array_append_new(h->record, hc->hold) < 0) {
         rc = zb_error_set(ZB_ENOMEM, "out of memory");
         goto done;
     }
     if ((rc = zb_record_save(h->record)) < 0 || !act) {
         if (rc == 0)
-            zb_log_info("container %s is already held by another run (pid %lld): kept so while volume %s is read", hc->name,
-                        json_integer_value(json_object_get(other, "pid")), volume);
+            zb_log_info("container %s is already held by another run (pid %lld): kept so while volume %s is read",
+                        hc->name, json_integer_value(json_object_get(other, "pid")), volume);
         goto done;
     }
     rc = container_call(d, hc->id, stop ? "/stop?t=30" : "/pause");
@@ -382,7 +394,8 @@ static int run_post_hooks(zb_quiesce *h, zb_docker *d)
 /* Every exec-pre runs first, so a failing one leaves nothing stopped or
  * paused (and the post-hooks of those that succeeded undo them); then the
  * containers are stopped or paused as their labels (or the options) say. */
-int zb_quiesce_hold(zb_quiesce *h, zb_docker *d, const char *volume, const zb_volume_backup_options *opts, int force_stop)
+int zb_quiesce_hold(zb_quiesce *h, zb_docker *d, const char *volume, const zb_volume_backup_options *opts,
+                    int force_stop)
 {
     memset(h, 0, sizeof(*h));
     h->record = json_array();
@@ -407,7 +420,8 @@ int zb_quiesce_hold(zb_quiesce *h, zb_docker *d, const char *volume, const zb_vo
         if (json_object_get(labels, ZB_HELPER_LABEL) || !hc->id || !hc->state)
             continue;
         hc->must_stop = force_stop;
-        if (force_stop || (label && strcmp(label, "true") == 0) || listed_name(opts ? opts->stop_containers : NULL, name))
+        if (force_stop || (label && strcmp(label, "true") == 0) ||
+            listed_name(opts ? opts->stop_containers : NULL, name))
             hc->action = "stop";
         else if ((label && strcmp(label, "pause") == 0) || listed_name(opts ? opts->pause_containers : NULL, name))
             hc->action = "pause";

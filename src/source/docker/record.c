@@ -20,11 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STATE_LOCK_NAME "holds.lock"
+#define STATE_LOCK_NAME    "holds.lock"
 /* The single record of versions before per-run records: read once, for an
  * upgrade over a killed run of the old version. */
 #define LEGACY_RECORD_NAME "stopped-containers.json"
-#define LOCK_POLL_NS (20 * 1000 * 1000)
+#define LOCK_POLL_NS       (20 * 1000 * 1000)
 
 static struct {
     char id[33];
@@ -33,10 +33,7 @@ static struct {
     int exit_hook;
 } self = {"", -1, 0, 0};
 
-static const char *state_dir(void)
-{
-    return zb_place_state_dir();
-}
+static const char *state_dir(void) { return zb_place_state_dir(); }
 
 /* <state>/runs/<name><suffix>, or <state>/<name> when suffix is NULL. */
 static int state_path(char *out, size_t size, const char *name, const char *suffix)
@@ -206,7 +203,10 @@ static int record_owner_dead(const char *id)
     return access(path, F_OK) != 0 || run_dead(id);
 }
 
-int zb_record_run_gone(const char *run_id) { return run_id && is_run_id(run_id, strlen(run_id)) && record_owner_dead(run_id); }
+int zb_record_run_gone(const char *run_id)
+{
+    return run_id && is_run_id(run_id, strlen(run_id)) && record_owner_dead(run_id);
+}
 
 typedef int (*record_visit_fn)(const char *id, const char *path, void *payload);
 
@@ -247,7 +247,7 @@ static int collect_live(const char *id, const char *path, void *payload)
     json_t *doc = json_load_file(path, 0, NULL);
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(doc, "containers"), i, c) {
+    json_array_foreach (json_object_get(doc, "containers"), i, c) {
         const char *cid = json_string_value(json_object_get(c, "id"));
         if (cid && !json_object_get(all, cid)) {
             json_object_set_new(c, "pid", json_incref(json_object_get(doc, "pid")));
@@ -306,7 +306,8 @@ int zb_record_recover(zb_record_fix_fn fix, void *payload)
     recover_walk w = {fix, payload, 0, {0, "", ""}};
     each_record(".json", recover_visit, &w);
     char legacy[PATH_MAX];
-    json_t *doc = state_path(legacy, sizeof(legacy), LEGACY_RECORD_NAME, NULL) == 0 ? json_load_file(legacy, 0, NULL) : NULL;
+    json_t *doc =
+        state_path(legacy, sizeof(legacy), LEGACY_RECORD_NAME, NULL) == 0 ? json_load_file(legacy, 0, NULL) : NULL;
     pid_t pid = (pid_t)json_integer_value(json_object_get(doc, "pid"));
     if (doc && (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH)))
         recover_one(&w, "", legacy, doc);

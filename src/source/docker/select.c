@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static int add_name(char ***names, size_t *count, const char *name)
 {
     for (size_t i = 0; i < *count; i++)
@@ -32,13 +31,15 @@ static int volumes_with_label(char ***names, size_t *count, zb_docker *d, const 
     int rc = zb_docker_list_filtered(d, "/volumes?filters=", "label", label, &answer);
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(answer, "Volumes"), i, v) {
+    json_array_foreach (json_object_get(answer, "Volumes"), i, v) {
         const char *name = json_string_value(json_object_get(v, "Name"));
         if (rc < 0 || !name)
             continue;
         if (strcmp(name, ZB_DEFAULT_PG_VOLUME) == 0 && !pg_named) {
-            zb_log_info("leaving out volume %s (PostgreSQL's data files): the database snapshot (--pg) covers it; "
-                        "name it with --volume to copy its files too", name);
+            zb_log_info(
+                "leaving out volume %s (PostgreSQL's data files): the database snapshot (--pg) covers it; "
+                "name it with --volume to copy its files too",
+                name);
             continue;
         }
         rc = add_name(names, count, name);
@@ -86,4 +87,3 @@ void zb_volume_names_free(char **names, size_t count)
         free(names[i]);
     free(names);
 }
-

@@ -40,7 +40,7 @@ struct zb_swap {
     int api;
     int agent; /* entries are moved by the volume agent even where the folders are reachable */
     int stage_created;
-    int past_staging; /* the target may have changed: the record stays on failure */
+    int past_staging;              /* the target may have changed: the record stays on failure */
     struct timespec root_times[2]; /* the stage root's, taken before entries leave it (which changes them) */
     int root_times_set;
 };
@@ -53,10 +53,12 @@ static int write_record(const zb_swap *s, const char *phase)
                             s->stage, "holding", s->holding, "phase", phase, "api", s->api, "agent", s->agent);
     if (doc && s->root_times_set)
         json_object_set_new(doc, "root_times",
-                            json_pack("[I,I,I,I]", (json_int_t)s->root_times[0].tv_sec, (json_int_t)s->root_times[0].tv_nsec,
-                                      (json_int_t)s->root_times[1].tv_sec, (json_int_t)s->root_times[1].tv_nsec));
+                            json_pack("[I,I,I,I]", (json_int_t)s->root_times[0].tv_sec,
+                                      (json_int_t)s->root_times[0].tv_nsec, (json_int_t)s->root_times[1].tv_sec,
+                                      (json_int_t)s->root_times[1].tv_nsec));
     char *text = doc ? json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
-    int rc = text ? zb_fs_write_file_atomic(s->record_path, text, strlen(text), 0600) : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc = text ? zb_fs_write_file_atomic(s->record_path, text, strlen(text), 0600)
+                  : zb_error_set(ZB_ENOMEM, "out of memory");
     free(text);
     json_decref(doc);
     return rc;
@@ -85,7 +87,8 @@ static int owner_alive(json_t *record)
 static int create_plain_volume(zb_docker *d, const char *name, const char *target)
 {
     json_t *body = json_pack("{s:s, s:s, s:{s:s}}", "Name", name, "Driver", "local", "Labels", ZB_STAGE_LABEL, target);
-    int rc = body ? zb_docker_json(d, "POST", "/volumes/create", body, NULL, NULL) : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc = body ? zb_docker_json(d, "POST", "/volumes/create", body, NULL, NULL)
+                  : zb_error_set(ZB_ENOMEM, "out of memory");
     json_decref(body);
     return rc < 0 ? zb_error_context("cannot create volume %s", name) : 0;
 }
@@ -149,7 +152,8 @@ static int copy_root_attributes(const char *from, const char *to, const struct t
         if (len >= 0 && lsetxattr(to, names + i, value, (size_t)len, 0) < 0)
             return zb_error_errno(ZB_EIO, errno, "cannot set %s on %s", names + i, to);
     }
-    if (lchown(to, st.st_uid, st.st_gid) < 0 || chmod(to, st.st_mode & 07777) < 0 || utimensat(AT_FDCWD, to, times, 0) < 0)
+    if (lchown(to, st.st_uid, st.st_gid) < 0 || chmod(to, st.st_mode & 07777) < 0 ||
+        utimensat(AT_FDCWD, to, times, 0) < 0)
         return zb_error_errno(ZB_EIO, errno, "cannot set the owner, mode and times of %s", to);
     return 0;
 }
@@ -167,11 +171,13 @@ static int move_entries_api(zb_docker *d, const char *from, const char *to, int 
         "  [ -e \"$e\" ] || [ -L \"$e\" ] || continue\n"
         "  /busybox rm -rf \"/to/$e\" && /busybox cp -a \"$e\" \"/to/$e\" && /busybox rm -rf \"$e\" || exit 1\n"
         "done\n";
-    static const char root[] = "/busybox chown \"$(/busybox stat -c %u:%g /from)\" /to && "
-                               "/busybox chmod \"$(/busybox stat -c %a /from)\" /to && /busybox touch -r /tmp-times /to\n";
+    static const char root[] =
+        "/busybox chown \"$(/busybox stat -c %u:%g /from)\" /to && "
+        "/busybox chmod \"$(/busybox stat -c %a /from)\" /to && /busybox touch -r /tmp-times /to\n";
     zb_buf text = ZB_BUF_INIT, what = ZB_BUF_INIT;
     json_t *mounts = json_pack("{s:s, s:s}", from, "/from", to, "/to");
-    int rc = mounts ? zb_buf_printf(&text, "%s%s", script, copy_root ? root : "") : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc =
+        mounts ? zb_buf_printf(&text, "%s%s", script, copy_root ? root : "") : zb_error_set(ZB_ENOMEM, "out of memory");
     if (rc == 0)
         rc = zb_buf_printf(&what, "moving the content of volume %s into volume %s", from, to);
     if (rc == 0)
@@ -256,9 +262,11 @@ static int check_free_space(const zb_swap *s, uint64_t bytes_needed)
     if (!folder) {
         zb_log_detail("volume %s: the free space for its stage cannot be checked from here", s->target);
     } else if (statvfs(folder, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < bytes_needed) {
-        rc = zb_error_set(ZB_EIO, "not enough free space to stage volume %s: %llu bytes needed, %llu free; nothing was changed",
+        rc = zb_error_set(ZB_EIO,
+                          "not enough free space to stage volume %s: %llu bytes needed, %llu free; nothing was changed",
                           s->target, (unsigned long long)bytes_needed, (unsigned long long)fs.f_bavail * fs.f_frsize);
-        zb_error_hint("free space on the Docker host's volume file system, or restore into a new volume (--volume NAME=NEWNAME)");
+        zb_error_hint(
+            "free space on the Docker host's volume file system, or restore into a new volume (--volume NAME=NEWNAME)");
     }
     free(folder);
     return rc;
@@ -288,7 +296,8 @@ int zb_swap_begin(zb_swap **out, zb_docker *d, const char *target, uint64_t byte
         rc = record_path_for(s->record_path, sizeof(s->record_path), target);
     json_t *other = rc == 0 ? json_load_file(s->record_path, 0, NULL) : NULL;
     if (rc == 0 && other && owner_alive(other)) {
-        rc = zb_error_set(ZB_ELOCKED, "another run (pid %lld) is replacing the content of volume %s; nothing was changed",
+        rc = zb_error_set(ZB_ELOCKED,
+                          "another run (pid %lld) is replacing the content of volume %s; nothing was changed",
                           (long long)json_integer_value(json_object_get(other, "pid")), target);
     } else if (rc == 0 && other) {
         rc = zb_swap_recover(d); /* a killed run's: its work is finished or undone first */
@@ -386,14 +395,18 @@ static int recover_one(zb_docker *d, const char *path, json_t *record)
         if (rc == 0 && unlink(path) < 0 && errno != ENOENT)
             rc = zb_error_errno(ZB_EIO, errno, "cannot remove %s", path);
         if (rc == 0)
-            zb_log_warn("a restore into volume %s was interrupted before it changed the volume: it is as it was; "
-                        "removed the partial copy %s", s.target, s.stage);
+            zb_log_warn(
+                "a restore into volume %s was interrupted before it changed the volume: it is as it was; "
+                "removed the partial copy %s",
+                s.target, s.stage);
         return rc;
     }
     int rc = run_phases(&s, phase);
     if (rc == 0)
-        zb_log_warn("finished replacing the content of volume %s, which an interrupted restore had begun: it holds the "
-                    "archive's content; removed %s and %s", s.target, s.stage, s.holding);
+        zb_log_warn(
+            "finished replacing the content of volume %s, which an interrupted restore had begun: it holds the "
+            "archive's content; removed %s and %s",
+            s.target, s.stage, s.holding);
     return rc;
 }
 

@@ -26,11 +26,10 @@
 #include <unistd.h>
 
 #define PIPE_BYTES (1 << 20)
-#define DATA_DIR "data"
-#define META_NAME "volume.json"
+#define DATA_DIR   "data"
+#define META_NAME  "volume.json"
 
 /* ------------------------------------------------------------- backup */
-
 
 /* Docker's tar stream reaches libarchive through a pipe: a thread runs the
  * request and writes the body into it, the reader pulls from the other end. */
@@ -132,7 +131,8 @@ static int collect_name(struct archive *in, struct archive_entry *e, const char 
             return zb_error_set(ZB_ENOMEM, "out of memory");
         l->items = grown, l->cap = cap;
     }
-    return (l->items[l->count] = zb_strdup(relative)) != NULL ? (l->count++, 0) : zb_error_set(ZB_ENOMEM, "out of memory");
+    return (l->items[l->count] = zb_strdup(relative)) != NULL ? (l->count++, 0)
+                                                              : zb_error_set(ZB_ENOMEM, "out of memory");
 }
 
 static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -151,7 +151,8 @@ static int copy_entry(struct archive *in, struct archive_entry *e, const char *r
     zb_archive_writer *w = payload;
     zb_buf stored = ZB_BUF_INIT, stored_link = ZB_BUF_INIT;
     /* content lives under data/, beside volume.json */
-    int rc = strcmp(relative, ".") == 0 ? zb_buf_puts(&stored, DATA_DIR) : zb_buf_printf(&stored, DATA_DIR "/%s", relative);
+    int rc =
+        strcmp(relative, ".") == 0 ? zb_buf_puts(&stored, DATA_DIR) : zb_buf_printf(&stored, DATA_DIR "/%s", relative);
     /* ACLs are stored as the direct reader stores them (the agent sends
      * them as xattrs, which libarchive's disk writer would skip) */
     if (rc == 0)
@@ -227,7 +228,8 @@ static int read_volume_once(zb_docker *d, const char *helper, zb_agent *agent, c
     int ours = 0;
     /* a warning is a name libarchive cannot convert to this locale: the raw
      * bytes are kept, as the path source keeps them */
-    while (rc == 0 && ar == ARCHIVE_OK && ((ar = archive_read_next_header(in, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN)) {
+    while (rc == 0 && ar == ARCHIVE_OK &&
+           ((ar = archive_read_next_header(in, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN)) {
         ar = ARCHIVE_OK;
         if ((rc = visit_entry(in, e, last_name, last_size, visit, payload)) < 0)
             ours = zb_error_code() != ZB_EDOCKER;
@@ -236,7 +238,8 @@ static int read_volume_once(zb_docker *d, const char *helper, zb_agent *agent, c
     }
     zb_prefetch_stop(prefetch);
     if (rc == 0 && ar != ARCHIVE_EOF)
-        rc = zb_error_set(ZB_EDOCKER, "Docker's tar stream is broken after %s: %s", last_name, archive_error_string(in));
+        rc =
+            zb_error_set(ZB_EDOCKER, "Docker's tar stream is broken after %s: %s", last_name, archive_error_string(in));
     archive_read_free(in);
     close(fds[0]); /* a thread still writing gets EPIPE and stops */
     pthread_join(f.thread, NULL);
@@ -278,17 +281,19 @@ static int cross_check(zb_docker *d, const char *name, const char *helper, const
     name_list names = {NULL, 0, 0};
     char last[1024] = "";
     int broke = 0;
-    if (helper && read_volume_once(d, helper, NULL, NULL, collect_name, &names, &broke, last, sizeof(last), NULL) == 0) {
+    if (helper &&
+        read_volume_once(d, helper, NULL, NULL, collect_name, &names, &broke, last, sizeof(last), NULL) == 0) {
         if (names.count > 1) /* items is NULL when the volume listed nothing */
             qsort(names.items, names.count, sizeof(*names.items), compare_names);
         zb_walk_list_missing(&missing, &missing_count, folder, names.items, names.count, 10);
     }
-    zb_error_set(helper ? ZB_EDOCKER : ZB_EIO, "volume %s holds %llu entries but only %llu reached the archive%s%s", name,
-                 (unsigned long long)counted.entries, (unsigned long long)stored, missing.len ? "; missing:" : "",
+    zb_error_set(helper ? ZB_EDOCKER : ZB_EIO, "volume %s holds %llu entries but only %llu reached the archive%s%s",
+                 name, (unsigned long long)counted.entries, (unsigned long long)stored, missing.len ? "; missing:" : "",
                  missing.len ? missing.data : "");
     if (helper)
-        zb_error_hint("Docker's archive stream leaves out paths longer than 4096 bytes; run the backup on the Docker host "
-                      "(as root) so the volume's folder is read directly");
+        zb_error_hint(
+            "Docker's archive stream leaves out paths longer than 4096 bytes; run the backup on the Docker host "
+            "(as root) so the volume's folder is read directly");
     name_list_free(&names);
     zb_buf_free(&missing);
     return zb_error_code();
@@ -303,7 +308,8 @@ static int write_meta(zb_archive_writer *w, json_t *info)
     json_t *meta = volume_meta(info);
     json_object_set(meta, "name", json_object_get(info, "Name"));
     char *text = meta ? json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    int rc = text ? zb_archive_writer_add_file(w, META_NAME, text, strlen(text), 0600) : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc = text ? zb_archive_writer_add_file(w, META_NAME, text, strlen(text), 0600)
+                  : zb_error_set(ZB_ENOMEM, "out of memory");
     free(text);
     json_decref(meta);
     return rc;
@@ -333,8 +339,8 @@ int zb_volume_backup(zb_archive_writer *w, zb_docker *d, const char *name, const
      * attribute (Docker's tar has no sub-second times nor most xattrs);
      * else the volume agent, which carries them too */
     int reachable = rc == 0 && can_read_directly(info);
-    zb_volume_mode mode = rc == 0 ? zb_volume_choose_mode(name, reachable, opts ? opts->api : 0, opts ? opts->agent : 0)
-                                  : ZB_VOLUME_API;
+    zb_volume_mode mode =
+        rc == 0 ? zb_volume_choose_mode(name, reachable, opts ? opts->api : 0, opts ? opts->agent : 0) : ZB_VOLUME_API;
     if (mode == ZB_VOLUME_ERROR)
         rc = zb_error_code();
     int direct = mode == ZB_VOLUME_DIRECT;
@@ -345,8 +351,7 @@ int zb_volume_backup(zb_archive_writer *w, zb_docker *d, const char *name, const
     int held = 0;
     if (rc == 0)
         rc = zb_quiesce_hold(&h, d, name, opts, 0), held = 1;
-    if (rc == 0)
-    {
+    if (rc == 0) {
         json_t *meta = volume_meta(info);
         json_object_set_new(meta, "read", json_string(zb_volume_mode_name(mode)));
         rc = zb_archive_writer_begin_source(w, ZB_SOURCE_VOLUME, name, meta);
@@ -371,8 +376,10 @@ int zb_volume_backup(zb_archive_writer *w, zb_docker *d, const char *name, const
     if (rc == 0 && reachable)
         rc = cross_check(d, name, mode == ZB_VOLUME_API ? helper : NULL, mountpoint, stored, &mismatch);
     else if (rc == 0 && mode == ZB_VOLUME_AGENT && agent_entries > stored)
-        rc = zb_error_set(ZB_EDOCKER, "volume %s holds %llu entries (the volume agent's own count) but only %llu reached the archive",
-                          name, (unsigned long long)agent_entries, (unsigned long long)stored), mismatch = 1;
+        rc = zb_error_set(
+            ZB_EDOCKER, "volume %s holds %llu entries (the volume agent's own count) but only %llu reached the archive",
+            name, (unsigned long long)agent_entries, (unsigned long long)stored),
+        mismatch = 1;
     else if (rc == 0)
         zb_log_detail("volume %s: its folder is not reachable from here, so its entries cannot be counted apart", name);
     /* read directly or by the agent, nothing but a service writing meanwhile
@@ -390,8 +397,9 @@ int zb_volume_backup(zb_archive_writer *w, zb_docker *d, const char *name, const
     *retry = rc < 0 && broke;
     if (rc < 0 && broke) {
         zb_error_context("volume %s could not be read consistently (last file: %s)", name, last_name);
-        zb_error_hint("files change while they are read; stop or pause the service during the backup with the label "
-                      ZB_LABEL_STOP "=true (or =pause), or flush it with " ZB_LABEL_EXEC_PRE);
+        zb_error_hint(
+            "files change while they are read; stop or pause the service during the backup with the label " ZB_LABEL_STOP
+            "=true (or =pause), or flush it with " ZB_LABEL_EXEC_PRE);
     } else if (rc < 0) {
         zb_error_context("backup of volume %s", name);
     }
@@ -408,7 +416,8 @@ zb_volume_mode zb_volume_choose_mode(const char *name, int reachable, int api, i
         return ZB_VOLUME_API;
     if (agent && !zb_agent_binary()) {
         zb_error_set(ZB_EUSAGE, "--volume-agent: the volume agent %s was not found beside this program", ZB_AGENT_NAME);
-        zb_error_hint("install it as the package does (LIBEXECDIR/zakpos-backup/%s), or drop --volume-agent", ZB_AGENT_NAME);
+        zb_error_hint("install it as the package does (LIBEXECDIR/zakpos-backup/%s), or drop --volume-agent",
+                      ZB_AGENT_NAME);
         return ZB_VOLUME_ERROR;
     }
     if (agent)
@@ -417,8 +426,10 @@ zb_volume_mode zb_volume_choose_mode(const char *name, int reachable, int api, i
         return ZB_VOLUME_DIRECT;
     if (zb_agent_binary())
         return ZB_VOLUME_AGENT;
-    zb_log_warn("volume %s: its folder is not reachable from here and the volume agent %s is not installed beside this "
-                "program: going through Docker's own tar, which loses " ZB_AGENT_MISSING_LOSS, name, ZB_AGENT_NAME);
+    zb_log_warn(
+        "volume %s: its folder is not reachable from here and the volume agent %s is not installed beside this "
+        "program: going through Docker's own tar, which loses " ZB_AGENT_MISSING_LOSS,
+        name, ZB_AGENT_NAME);
     return ZB_VOLUME_API;
 }
 
@@ -444,8 +455,8 @@ int zb_volume_walk(zb_docker *d, const char *name, zb_volume_visit_fn visit, voi
         rc = zb_helper_create(d, name, 1, &helper);
     if (rc == 0)
         rc = read_volume_once(d, helper, agent,
-                              can_read_directly(info) ? json_string_value(json_object_get(info, "Mountpoint")) : NULL, visit,
-                              payload, &broke, last_name, sizeof(last_name), NULL);
+                              can_read_directly(info) ? json_string_value(json_object_get(info, "Mountpoint")) : NULL,
+                              visit, payload, &broke, last_name, sizeof(last_name), NULL);
     if (rc < 0)
         zb_error_context("reading volume %s back", name);
     *full_fidelity = rc == 0 && agent;
@@ -470,4 +481,3 @@ int zb_volume_remove(zb_docker *d, const char *name)
         zb_error_context("cannot remove volume %s", name);
     return rc;
 }
-

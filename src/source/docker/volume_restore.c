@@ -24,12 +24,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#define PIPE_BYTES (1 << 20)
-#define DATA_DIR "data"
-#define META_NAME "volume.json"
+#define PIPE_BYTES           (1 << 20)
+#define DATA_DIR             "data"
+#define META_NAME            "volume.json"
 #define COMPOSE_LABEL_PREFIX "com.docker.compose."
 /* Docker's archive upload fails on longer names ("file name too long") */
-#define API_PATH_MAX 4096
+#define API_PATH_MAX         4096
 
 /* The upload through the helper: libarchive writes a tar into a pipe, a
  * thread PUTs it to /containers/{id}/archive. Through the volume agent,
@@ -51,13 +51,13 @@ typedef struct volume_upload {
 
 struct zb_volume_restore {
     zb_docker *d;
-    char *name;    /* in the archive */
-    char *target;  /* the volume restored into */
+    char *name;   /* in the archive */
+    char *target; /* the volume restored into */
     zb_volume_restore_options opts;
-    int replace;   /* the target exists (force): written into a stage, then swapped in */
+    int replace; /* the target exists (force): written into a stage, then swapped in */
     zb_swap *swap;
     const char *written; /* the volume being written: the target or the stage */
-    int created;   /* the target was made by this restore: removed unless finished */
+    int created;         /* the target was made by this restore: removed unless finished */
     int finished;
     uint64_t entries; /* content entries received, the volume's folder included */
     char *folder;     /* the written volume's folder, when reachable from here */
@@ -189,7 +189,8 @@ static int upload_start(volume_upload **out, zb_docker *d, const char *volume, i
     u->pipe_write = fds[1];
     u->out = archive_write_new();
     if (!u->out || archive_write_set_format_pax_restricted(u->out) != ARCHIVE_OK ||
-        archive_write_set_bytes_in_last_block(u->out, 1) != ARCHIVE_OK || archive_write_open_fd(u->out, fds[1]) != ARCHIVE_OK)
+        archive_write_set_bytes_in_last_block(u->out, 1) != ARCHIVE_OK ||
+        archive_write_open_fd(u->out, fds[1]) != ARCHIVE_OK)
         return zb_error_set(ZB_EFAIL, "cannot start the upload stream");
     if (pthread_create(&u->thread, NULL, upload_main, u) != 0)
         return zb_error_set(ZB_EFAIL, "cannot start the upload thread");
@@ -240,9 +241,10 @@ static int upload_entry(volume_upload *u, zb_archive_reader *r, struct archive_e
                         const char *hardlink_inside)
 {
     if (!u->agent && strlen(inside) + strlen(ZB_HELPER_MOUNT_NAME) + 1 >= API_PATH_MAX) {
-        zb_error_set(ZB_EDOCKER, "%s cannot be written through the Docker API: its name is longer than %d bytes", inside,
-                     API_PATH_MAX);
-        return zb_error_hint("run the restore on the Docker host (as root), where the volume's folder is written directly");
+        zb_error_set(ZB_EDOCKER, "%s cannot be written through the Docker API: its name is longer than %d bytes",
+                     inside, API_PATH_MAX);
+        return zb_error_hint(
+            "run the restore on the Docker host (as root), where the volume's folder is written directly");
     }
     int rc = check_not_through_link(u, inside);
     if (rc == 0 && archive_entry_filetype(entry) == AE_IFLNK)
@@ -257,7 +259,8 @@ static int upload_entry(volume_upload *u, zb_archive_reader *r, struct archive_e
     /* the agent is given names inside the volume */
     const char *top = u->agent ? "." : ZB_HELPER_MOUNT_NAME;
     if (rc == 0)
-        rc = e ? zb_buf_printf(&name, "%s%s%s", top, strcmp(inside, ".") == 0 ? "" : "/", strcmp(inside, ".") == 0 ? "" : inside)
+        rc = e ? zb_buf_printf(&name, "%s%s%s", top, strcmp(inside, ".") == 0 ? "" : "/",
+                               strcmp(inside, ".") == 0 ? "" : inside)
                : zb_error_set(ZB_ENOMEM, "out of memory");
     if (rc == 0 && hardlink_inside)
         rc = zb_buf_printf(&link, "%s/%s", top, hardlink_inside);
@@ -266,7 +269,8 @@ static int upload_entry(volume_upload *u, zb_archive_reader *r, struct archive_e
         if (hardlink_inside)
             archive_entry_set_hardlink(e, link.data);
         if (archive_write_header(u->out, e) < ARCHIVE_WARN) /* a warning: a name kept as raw bytes */
-            rc = u->failed ? upload_stop(u) : zb_error_set(ZB_EIO, "cannot stream %s: %s", inside, archive_error_string(u->out));
+            rc = u->failed ? upload_stop(u)
+                           : zb_error_set(ZB_EIO, "cannot stream %s: %s", inside, archive_error_string(u->out));
     }
     if (rc == 0 && archive_entry_filetype(e) == AE_IFREG && !hardlink_inside)
         rc = upload_data(u, r);
@@ -323,7 +327,8 @@ int zb_volume_restore_begin(zb_volume_restore **out, zb_docker *d, const char *n
     json_decref(info);
     if (rc == 0 && (!v->opts.force || v->opts.scratch)) {
         zb_error_set(ZB_EEXIST, "Docker volume '%s' exists; nothing was changed", v->target);
-        return zb_error_hint("restore into a new volume (--volume %s=NEWNAME), or pass --force to replace its content", name);
+        return zb_error_hint("restore into a new volume (--volume %s=NEWNAME), or pass --force to replace its content",
+                             name);
     }
     v->replace = rc == 0;
     if (rc == ZB_ENOTFOUND)
@@ -354,7 +359,7 @@ static json_t *labels_for(const zb_volume_restore *v, json_t *recorded)
     json_t *labels = json_object();
     const char *key;
     json_t *value;
-    json_object_foreach(recorded, key, value) {
+    json_object_foreach (recorded, key, value) {
         if (same_name || strncmp(key, COMPOSE_LABEL_PREFIX, strlen(COMPOSE_LABEL_PREFIX)) != 0)
             json_object_set(labels, key, value);
     }
@@ -374,20 +379,23 @@ static int driver_for(const zb_volume_restore *v, json_t *meta, const char **dri
         return 0;
     if (v->opts.scratch || !v->opts.options_from_archive) {
         if (!v->opts.scratch)
-            zb_log_info("volume %s: created as a plain local volume; the archive's driver and options are not applied "
-                        "without --volume-options-from-archive", v->target);
+            zb_log_info(
+                "volume %s: created as a plain local volume; the archive's driver and options are not applied "
+                "without --volume-options-from-archive",
+                v->target);
         return 0;
     }
     if (binds_host_path(recorded)) {
         const char *device = json_string_value(json_object_get(recorded, "device"));
         if (!v->opts.allow_host_bind) {
-            zb_error_set(ZB_EUNSAFE, "volume %s: the archive's options bind the host path %s; nothing was restored", v->target,
-                         device ? device : "(unnamed)");
-            return zb_error_hint("check that host path, then add --allow-host-bind, or restore without "
-                                 "--volume-options-from-archive into a plain volume");
+            zb_error_set(ZB_EUNSAFE, "volume %s: the archive's options bind the host path %s; nothing was restored",
+                         v->target, device ? device : "(unnamed)");
+            return zb_error_hint(
+                "check that host path, then add --allow-host-bind, or restore without "
+                "--volume-options-from-archive into a plain volume");
         }
-        zb_log_warn("volume %s is created bound to the host path %s, as the archive records (--allow-host-bind)", v->target,
-                    device ? device : "(unnamed)");
+        zb_log_warn("volume %s is created bound to the host path %s, as the archive records (--allow-host-bind)",
+                    v->target, device ? device : "(unnamed)");
     }
     *driver = recorded_driver ? recorded_driver : "local";
     *options = recorded;
@@ -404,7 +412,8 @@ static int create_volume(zb_volume_restore *v, json_t *meta)
     json_t *body = json_pack("{s:s, s:s, s:o, s:O?}", "Name", v->target, "Driver", driver, "Labels",
                              labels_for(v, json_object_get(meta, "labels")), "DriverOpts", options);
     json_t *created = NULL;
-    rc = body ? zb_docker_json(v->d, "POST", "/volumes/create", body, &created, NULL) : zb_error_set(ZB_ENOMEM, "out of memory");
+    rc = body ? zb_docker_json(v->d, "POST", "/volumes/create", body, &created, NULL)
+              : zb_error_set(ZB_ENOMEM, "out of memory");
     json_decref(body);
     if (rc == 0) {
         v->created = 1;
@@ -447,7 +456,8 @@ static int start_volume(zb_volume_restore *v, zb_archive_reader *r)
     json_decref(meta);
     if (rc == 0 && !v->folder_known)
         rc = zb_volume_folder(v->d, v->written, &v->folder);
-    zb_volume_mode mode = rc == 0 ? zb_volume_choose_mode(v->written, v->folder != NULL, v->opts.api, v->opts.agent) : ZB_VOLUME_API;
+    zb_volume_mode mode =
+        rc == 0 ? zb_volume_choose_mode(v->written, v->folder != NULL, v->opts.api, v->opts.agent) : ZB_VOLUME_API;
     if (mode == ZB_VOLUME_ERROR)
         rc = zb_error_code();
     if (rc == 0 && mode == ZB_VOLUME_DIRECT) {
@@ -465,11 +475,13 @@ static const char *inside_volume(const char *relative)
     return relative[strlen(DATA_DIR)] ? relative + strlen(DATA_DIR) + 1 : ".";
 }
 
-int zb_volume_restore_entry(zb_volume_restore *v, zb_archive_reader *r, struct archive_entry *entry, const zb_entry_info *info)
+int zb_volume_restore_entry(zb_volume_restore *v, zb_archive_reader *r, struct archive_entry *entry,
+                            const zb_entry_info *info)
 {
     zb_progress_rename("reading, loading volumes"); /* the bar counts archive bytes: the reader adds them */
     if (strcmp(info->relative, META_NAME) == 0)
-        return v->written ? zb_error_set(ZB_EFORMAT, "volume %s has two volume.json entries", v->name) : start_volume(v, r);
+        return v->written ? zb_error_set(ZB_EFORMAT, "volume %s has two volume.json entries", v->name)
+                          : start_volume(v, r);
     if (strcmp(info->relative, ".") == 0)
         return 0;
     if (strncmp(info->relative, DATA_DIR, strlen(DATA_DIR)) != 0 ||
@@ -502,15 +514,17 @@ static int cross_check(const zb_volume_restore *v)
          * volume bound to a host folder may hold more than it was given */
         uint64_t counted = v->upload->agent_entries;
         if (counted < v->entries)
-            return zb_error_set(ZB_EIO, "volume %s: the archive holds %llu entries but the volume agent counts %llu written",
+            return zb_error_set(ZB_EIO,
+                                "volume %s: the archive holds %llu entries but the volume agent counts %llu written",
                                 v->target, (unsigned long long)v->entries, (unsigned long long)counted);
         if (counted > v->entries)
-            zb_log_info("volume %s holds %llu entries besides the archive's %llu: content its folder had before", v->target,
-                        (unsigned long long)(counted - v->entries), (unsigned long long)v->entries);
+            zb_log_info("volume %s holds %llu entries besides the archive's %llu: content its folder had before",
+                        v->target, (unsigned long long)(counted - v->entries), (unsigned long long)v->entries);
         return 0;
     }
     if (!v->folder) {
-        zb_log_detail("volume %s: its folder is not reachable from here, so its entries cannot be counted apart", v->target);
+        zb_log_detail("volume %s: its folder is not reachable from here, so its entries cannot be counted apart",
+                      v->target);
         return 0;
     }
     zb_walk_count counted;

@@ -82,7 +82,8 @@ static int copy_file_data(zb_archive_writer *w, struct archive *disk, struct arc
 }
 
 static int add_entry(zb_archive_writer *w, struct archive *disk, struct archive_entry_linkresolver *links,
-                     zb_prefetch *prefetch, struct archive_entry *e, const char *root, int root_is_file, const char *prefix)
+                     zb_prefetch *prefetch, struct archive_entry *e, const char *root, int root_is_file,
+                     const char *prefix)
 {
     char *full = zb_strdup(archive_entry_pathname(e));
     char *relative = NULL;
@@ -183,12 +184,13 @@ int zb_path_backup(zb_archive_writer *w, const char *name, const char *dir)
     char root[PATH_MAX];
     struct stat st;
     if (!realpath(dir, root))
-        return zb_error_errno(errno == ENOENT ? ZB_ENOTFOUND : ZB_EIO, errno, "path source %s: cannot resolve %s", name, dir);
+        return zb_error_errno(errno == ENOENT ? ZB_ENOTFOUND : ZB_EIO, errno, "path source %s: cannot resolve %s", name,
+                              dir);
     if (stat(root, &st) < 0)
         return zb_error_errno(ZB_EIO, errno, "path source %s: cannot stat %s", name, root);
     int root_is_file = !S_ISDIR(st.st_mode);
-    int rc = zb_archive_writer_begin_source(w, ZB_SOURCE_PATH, name,
-                                            json_pack("{s:s, s:s}", "host_path", root, "root", root_is_file ? "file" : "dir"));
+    int rc = zb_archive_writer_begin_source(
+        w, ZB_SOURCE_PATH, name, json_pack("{s:s, s:s}", "host_path", root, "root", root_is_file ? "file" : "dir"));
     if (rc == 0)
         rc = add_tree(w, root, root_is_file, NULL);
     if (rc == 0)

@@ -160,8 +160,8 @@ static const entry_rec *lookup(zb_tree_check *c, const char *name, size_t len)
 }
 
 /* Content hash of a regular file, gaps of a sparse file counted as zeros. */
-static int hash_data(struct archive *in, struct archive_entry *e, const char *relative,
-                     uint64_t *size, char hex[ZB_HASH_HEX_BYTES])
+static int hash_data(struct archive *in, struct archive_entry *e, const char *relative, uint64_t *size,
+                     char hex[ZB_HASH_HEX_BYTES])
 {
     zb_hash h;
     zb_hash_init(&h);
@@ -418,8 +418,8 @@ int zb_tree_check_add_folder(zb_tree_check *c, const char *dir)
     return rc;
 }
 
-int zb_tree_check_source(zb_archive_reader *r, const char *kind, const char *name, const char *prefix, const char *target,
-                         zb_tree_fill_fn fill, void *payload, size_t limit, zb_source_check *out)
+int zb_tree_check_source(zb_archive_reader *r, const char *kind, const char *name, const char *prefix,
+                         const char *target, zb_tree_fill_fn fill, void *payload, size_t limit, zb_source_check *out)
 {
     zb_tree_check *check = NULL;
     json_t *differences = json_array();

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #define INITIAL_CAPACITY 1024
-#define XATTRS_MAX 256
+#define XATTRS_MAX       256
 
 typedef struct fine_slot {
     uint64_t path; /* digest of the name; 0: free */

@@ -20,7 +20,7 @@
 
 struct zb_path_restore {
     char *name;
-    char *target;        /* absolute, parent resolved; may be NULL until the meta is known */
+    char *target; /* absolute, parent resolved; may be NULL until the meta is known */
     char staging[PATH_MAX];
     int force;
     int published;
@@ -249,13 +249,16 @@ int zb_path_restore_entry(zb_path_restore *p, zb_archive_reader *r, struct archi
     if (strcmp(info->relative, ".") == 0 && archive_entry_filetype(entry) == AE_IFDIR) {
         /* libarchive leaves an existing folder's times alone, and the staging
          * folder exists: its times are set at the end */
-        p->root_times[0].tv_sec = archive_entry_atime(entry), p->root_times[0].tv_nsec = archive_entry_atime_nsec(entry);
-        p->root_times[1].tv_sec = archive_entry_mtime(entry), p->root_times[1].tv_nsec = archive_entry_mtime_nsec(entry);
+        p->root_times[0].tv_sec = archive_entry_atime(entry),
+        p->root_times[0].tv_nsec = archive_entry_atime_nsec(entry);
+        p->root_times[1].tv_sec = archive_entry_mtime(entry),
+        p->root_times[1].tv_nsec = archive_entry_mtime_nsec(entry);
         if (!archive_entry_atime_is_set(entry))
             p->root_times[0] = p->root_times[1];
         p->root_times_set = 1;
     }
-    if (archive_entry_filetype(entry) == AE_IFDIR && name.len >= PATH_MAX && (rc = remember_deep_folder(p, info->relative, entry)) < 0)
+    if (archive_entry_filetype(entry) == AE_IFDIR && name.len >= PATH_MAX &&
+        (rc = remember_deep_folder(p, info->relative, entry)) < 0)
         goto done;
     int ar = archive_write_header(p->disk, e);
     if (ar < ARCHIVE_WARN) {

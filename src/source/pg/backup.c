@@ -24,12 +24,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DEFAULT_CHUNK_BYTES (4u << 20)
+#define DEFAULT_CHUNK_BYTES     (4u << 20)
 #define DEFAULT_LOCK_TIMEOUT_MS 10000
 
 /* One table to copy and what copying it produced. */
 typedef struct table_copy {
-    json_t *toc;           /* borrowed from the toc's "tables" */
+    json_t *toc; /* borrowed from the toc's "tables" */
     unsigned int oid;
     long long rows;
     unsigned long long bytes;
@@ -311,7 +311,9 @@ static int copy_large_object(zb_archive_writer *w, PGconn *conn, unsigned int oi
     if (fd < 0)
         return zb_pg_result_error(conn, NULL, "cannot open a large object");
     pg_int64 size = lo_lseek64(conn, fd, 0, SEEK_END);
-    int rc = size < 0 || lo_lseek64(conn, fd, 0, SEEK_SET) < 0 ? zb_pg_result_error(conn, NULL, "cannot size a large object") : 0;
+    int rc = size < 0 || lo_lseek64(conn, fd, 0, SEEK_SET) < 0
+                 ? zb_pg_result_error(conn, NULL, "cannot size a large object")
+                 : 0;
     struct archive_entry *e = rc == 0 ? archive_entry_new() : NULL;
     if (rc == 0 && !e)
         rc = zb_error_set(ZB_ENOMEM, "out of memory");
@@ -367,9 +369,9 @@ static int copy_large_objects(zb_archive_writer *w, PGconn *conn, long long *cou
 static json_t *source_meta(PGconn *conn, json_t *pitr, json_t *position)
 {
     const char *encoding = PQparameterStatus(conn, "server_encoding");
-    return json_pack("{s:s, s:i, s:s?, s:s?, s:O*, s:o*}", "database", PQdb(conn), "server_version", PQserverVersion(conn),
-                     "server_version_text", PQparameterStatus(conn, "server_version"), "encoding", encoding, "pitr", pitr,
-                     "position", position);
+    return json_pack("{s:s, s:i, s:s?, s:s?, s:O*, s:o*}", "database", PQdb(conn), "server_version",
+                     PQserverVersion(conn), "server_version_text", PQparameterStatus(conn, "server_version"),
+                     "encoding", encoding, "pitr", pitr, "position", position);
 }
 
 /* Where the snapshot lies in the change stream, read inside it. A chain's
@@ -393,8 +395,7 @@ static int write_toc(zb_archive_writer *w, PGconn *conn, json_t *items, json_t *
                             "server_version", PQserverVersion(conn), "encoding",
                             PQparameterStatus(conn, "server_encoding"), "items", items, "tables", tables);
     /* rows are copied in the database's own encoding (byte for byte) */
-    if (toc && toc_format() >= 2 && json_object_set_new(toc, "copy_encoding",
-                                                         json_string(copy_encoding(conn))) != 0) {
+    if (toc && toc_format() >= 2 && json_object_set_new(toc, "copy_encoding", json_string(copy_encoding(conn))) != 0) {
         json_decref(toc);
         toc = NULL;
     }
@@ -410,8 +411,8 @@ static int write_toc(zb_archive_writer *w, PGconn *conn, json_t *items, json_t *
         rc = zb_archive_writer_add_json(w, ZB_PG_TOC_NAME, encoded, JSON_COMPACT, 0600, &size);
     json_decref(encoded);
     if (rc == 0)
-        zb_log_detail("table of contents: %zu items, %zu tables (%zu bytes)", json_array_size(items), json_array_size(tables),
-                      size);
+        zb_log_detail("table of contents: %zu items, %zu tables (%zu bytes)", json_array_size(items),
+                      json_array_size(tables), size);
     json_decref(toc);
     return rc;
 }
@@ -512,7 +513,8 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     if (rc == 0)
         rc = zb_pg_list_tables(&locked, leader);
     if (rc == 0)
-        rc = zb_pg_lock_tables(leader, &locked, opts->lock_timeout_ms > 0 ? opts->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS);
+        rc = zb_pg_lock_tables(leader, &locked,
+                               opts->lock_timeout_ms > 0 ? opts->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS);
     if (rc == 0)
         rc = zb_pg_measure_tables(leader, &locked);
     if (rc == 0)

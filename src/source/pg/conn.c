@@ -60,8 +60,9 @@ static int connect_error(PGconn *conn)
         return zb_error_hint("check the password: %s, PGPASSWORD or ~/.pgpass", ZB_PG_ENV_PASSWORD_FILE);
     if (strstr(message, "does not exist"))
         return zb_error_hint("check the database and user names in the connection string");
-    return zb_error_hint("is the server running and reachable there? (connection string: postgres.conninfo, "
-                         "ZAKPOS_BACKUP_PG_CONNINFO, DATABASE_URL or PG* variables)");
+    return zb_error_hint(
+        "is the server running and reachable there? (connection string: postgres.conninfo, "
+        "ZAKPOS_BACKUP_PG_CONNINFO, DATABASE_URL or PG* variables)");
 }
 
 int zb_pg_result_error(PGconn *conn, PGresult *res, const char *what)
@@ -104,7 +105,8 @@ int zb_pg_exec(PGconn *conn, const char *sql, const char *what)
     return rc;
 }
 
-static int connect_as(PGconn **out, const char *conninfo, const char *password_file, const char *dbname, int replication);
+static int connect_as(PGconn **out, const char *conninfo, const char *password_file, const char *dbname,
+                      int replication);
 
 int zb_pg_connect(PGconn **out, const char *conninfo, const char *password_file)
 {
@@ -123,7 +125,8 @@ int zb_pg_connect_replication(PGconn **out, const char *conninfo, const char *pa
 
 /* replication: a logical replication connection (replication=database),
  * which also runs SQL, as the follower's stream needs. */
-static int connect_as(PGconn **out, const char *conninfo, const char *password_file, const char *dbname, int replication)
+static int connect_as(PGconn **out, const char *conninfo, const char *password_file, const char *dbname,
+                      int replication)
 {
     *out = NULL;
     if (!conninfo)
@@ -231,7 +234,8 @@ int zb_pg_drop_database(PGconn *maintenance, const char *name)
 {
     char *q = PQescapeIdentifier(maintenance, name, strlen(name));
     zb_buf sql = ZB_BUF_INIT;
-    int rc = q ? zb_buf_printf(&sql, "DROP DATABASE IF EXISTS %s", q) : zb_pg_result_error(maintenance, NULL, "cannot quote a name");
+    int rc = q ? zb_buf_printf(&sql, "DROP DATABASE IF EXISTS %s", q)
+               : zb_pg_result_error(maintenance, NULL, "cannot quote a name");
     if (rc == 0)
         rc = zb_pg_terminate_sessions(maintenance, name);
     if (rc == 0)

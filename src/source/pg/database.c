@@ -31,14 +31,15 @@ int zb_pg_database_read(json_t **out, PGconn *conn)
     if (rc == 0 && (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1))
         rc = zb_pg_result_error(conn, res, "cannot read the database's properties");
     if (rc == 0)
-        rc = zb_json_parse_limited(out, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), "the database's properties");
+        rc = zb_json_parse_limited(out, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0),
+                                   "the database's properties");
     PQclear(res);
     free(sql);
     return rc;
 }
 
 int zb_pg_read_entry(char **out, size_t *len, zb_archive_reader *r, struct archive_entry *entry, size_t limit,
-                      const char *what)
+                     const char *what)
 {
     la_int64_t size = archive_entry_size(entry);
     if (size < 0 || (uint64_t)size > limit)
@@ -102,7 +103,8 @@ static int append_option(zb_buf *sql, PGconn *conn, const char *keyword, const c
 }
 
 /* The locale clauses: the ones asked for, else the source's. */
-static int append_locale(zb_buf *sql, PGconn *conn, json_t *props, const zb_pg_database_locale *asked, const char **what)
+static int append_locale(zb_buf *sql, PGconn *conn, json_t *props, const zb_pg_database_locale *asked,
+                         const char **what)
 {
     int v = PQserverVersion(conn), rc = 0;
     const char *provider = prop(props, "locale_provider") ?: "c";
@@ -114,12 +116,16 @@ static int append_locale(zb_buf *sql, PGconn *conn, json_t *props, const zb_pg_d
         provider = "i", icu = asked->icu_locale;
     *what = strcmp(provider, "i") == 0 ? icu : collate;
     if (strcmp(provider, "c") != 0 && v < 150000) {
-        zb_error_set(ZB_EPG, "the target server (PostgreSQL %d) has no %s locale provider, which the database uses (%s)",
+        zb_error_set(ZB_EPG,
+                     "the target server (PostgreSQL %d) has no %s locale provider, which the database uses (%s)",
                      v / 10000, strcmp(provider, "i") == 0 ? "ICU" : "builtin", icu ? icu : "?");
         return zb_error_hint("restore into PostgreSQL 15 or newer, or pass --pg-locale NAME to use a libc locale");
     }
     if (v >= 150000)
-        rc = zb_buf_printf(sql, " LOCALE_PROVIDER %s", strcmp(provider, "i") == 0 ? "icu" : strcmp(provider, "b") == 0 ? "builtin" : "libc");
+        rc = zb_buf_printf(sql, " LOCALE_PROVIDER %s",
+                           strcmp(provider, "i") == 0   ? "icu"
+                           : strcmp(provider, "b") == 0 ? "builtin"
+                                                        : "libc");
     if (rc == 0)
         rc = append_option(sql, conn, "LC_COLLATE", collate);
     if (rc == 0)
@@ -154,9 +160,10 @@ int zb_pg_database_create(PGconn *maintenance, const char *name, json_t *props, 
         rc = zb_error_set(ZB_EPG, "the target server cannot create a database with encoding %s and locale %s: %s", enc,
                           what ? what : "(the server's default)", why ? why : "?");
         free(why);
-        zb_error_hint("pass --pg-locale NAME (a locale the server's system has that fits encoding %s) or "
-                      "--pg-icu-locale NAME to restore with another locale",
-                      enc);
+        zb_error_hint(
+            "pass --pg-locale NAME (a locale the server's system has that fits encoding %s) or "
+            "--pg-icu-locale NAME to restore with another locale",
+            enc);
     }
     PQclear(res);
     zb_buf_free(&sql);
@@ -175,14 +182,15 @@ typedef struct applying {
 static int role_exists(applying *a, const char *role, const char *needed_for)
 {
     const char *params[1] = {role};
-    PGresult *res = PQexecParams(a->conn, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", 1, NULL, params, NULL,
-                                 NULL, 0);
+    PGresult *res =
+        PQexecParams(a->conn, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", 1, NULL, params, NULL, NULL, 0);
     int exists = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0;
     PQclear(res);
     if (!exists)
-        zb_log_warn("role \"%s\" does not exist on the target server: %s of database \"%s\" skipped (the recover "
-                    "command creates the source's roles)",
-                    role, needed_for, a->name);
+        zb_log_warn(
+            "role \"%s\" does not exist on the target server: %s of database \"%s\" skipped (the recover "
+            "command creates the source's roles)",
+            role, needed_for, a->name);
     /* a scratch database missing it is not a restore that differs */
     if (!exists && a->scratch)
         json_array_append_new(a->left_out, json_pack("{s:s, s:s, s:s}", "id", "DATABASE", "what", "owner", "reason",
@@ -227,8 +235,12 @@ static int start_alter(zb_buf *sql, applying *a, const char *head)
  * (GUC_LIST_QUOTE): each element is given again as its own literal. */
 static int is_list_setting(const char *name)
 {
-    static const char *const lists[] = {"search_path",          "temp_tablespaces",       "session_preload_libraries",
-                                        "local_preload_libraries", "shared_preload_libraries", "unix_socket_directories",
+    static const char *const lists[] = {"search_path",
+                                        "temp_tablespaces",
+                                        "session_preload_libraries",
+                                        "local_preload_libraries",
+                                        "shared_preload_libraries",
+                                        "unix_socket_directories",
                                         NULL};
     for (size_t i = 0; lists[i]; i++)
         if (strcmp(name, lists[i]) == 0)
@@ -300,16 +312,17 @@ static int apply_settings(applying *a, json_t *props)
     int rc = 0;
     size_t i, k;
     json_t *s, *rs;
-    json_array_foreach(json_object_get(props, "settings"), i, s) {
-        if ((rc = start_alter(&sql, a, "ALTER DATABASE ")) < 0 || (rc = append_setting(&sql, a->conn, json_string_value(s) ?: "")) < 0 ||
+    json_array_foreach (json_object_get(props, "settings"), i, s) {
+        if ((rc = start_alter(&sql, a, "ALTER DATABASE ")) < 0 ||
+            (rc = append_setting(&sql, a->conn, json_string_value(s) ?: "")) < 0 ||
             (rc = alter(a, &sql, "cannot apply a setting of the database")) < 0)
             break;
     }
-    json_array_foreach(json_object_get(props, "role_settings"), k, rs) {
+    json_array_foreach (json_object_get(props, "role_settings"), k, rs) {
         const char *role = prop(rs, "role");
         if (rc < 0 || !role || !role_exists(a, role, "the role's settings"))
             continue;
-        json_array_foreach(json_object_get(rs, "settings"), i, s) {
+        json_array_foreach (json_object_get(rs, "settings"), i, s) {
             zb_buf_reset(&sql);
             if ((rc = zb_buf_puts(&sql, "ALTER ROLE ")) < 0 || (rc = append_ident(&sql, a->conn, role)) < 0 ||
                 (rc = zb_buf_puts(&sql, " IN DATABASE ")) < 0 || (rc = append_ident(&sql, a->conn, a->name)) < 0 ||
@@ -401,15 +414,15 @@ static int apply_acl(applying *a, json_t *props)
     if (rc == 0)
         rc = zb_buf_puts(&sql, " FROM PUBLIC");
     if (rc == 0 && owner && role_exists(a, owner, "the owner's privileges")) {
-        if ((rc = zb_buf_puts(&sql, "; REVOKE ALL ON DATABASE ")) == 0 && (rc = append_ident(&sql, a->conn, a->name)) == 0 &&
-            (rc = zb_buf_puts(&sql, " FROM ")) == 0)
+        if ((rc = zb_buf_puts(&sql, "; REVOKE ALL ON DATABASE ")) == 0 &&
+            (rc = append_ident(&sql, a->conn, a->name)) == 0 && (rc = zb_buf_puts(&sql, " FROM ")) == 0)
             rc = append_ident(&sql, a->conn, owner);
     }
     if (rc == 0)
         rc = alter(a, &sql, "cannot revoke the default privileges on the database");
     size_t i;
     json_t *item;
-    json_array_foreach(acl, i, item) {
+    json_array_foreach (acl, i, item) {
         if (rc == 0)
             rc = grant_item(a, json_string_value(item) ?: "", owner);
     }

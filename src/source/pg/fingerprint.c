@@ -188,7 +188,8 @@ static char *redeparse_view(PGconn *conn, const char *definition)
     res = PQexec(conn, sql.data);
     int created = PQresultStatus(res) == PGRES_COMMAND_OK;
     PQclear(res);
-    res = created ? PQexec(conn, "SELECT pg_catalog.pg_get_viewdef('pg_temp.zb_fingerprint_redeparse'::pg_catalog.regclass)")
+    res = created ? PQexec(conn,
+                           "SELECT pg_catalog.pg_get_viewdef('pg_temp.zb_fingerprint_redeparse'::pg_catalog.regclass)")
                   : NULL;
     if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
         out = zb_strdup(PQgetvalue(res, 0, 0));
@@ -245,7 +246,8 @@ static const char **sorted_keys(json_t *object, size_t *count)
     size_t i = 0;
     const char *key;
     json_t *v;
-    json_object_foreach(object, key, v) keys[i++] = key;
+    json_object_foreach (object, key, v)
+        keys[i++] = key;
     qsort(keys, *count, sizeof(*keys), by_text);
     return keys;
 }
@@ -257,7 +259,8 @@ static const char **sorted_keys(json_t *object, size_t *count)
 static int meaningless(const char *name, json_t *want, const char *attribute)
 {
     const char *type = json_string_value(json_object_get(want, "type"));
-    return strcmp(attribute, "no_inherit") == 0 && strncmp(name, "constraint ", 11) == 0 && type && *type && strchr("pux", *type);
+    return strcmp(attribute, "no_inherit") == 0 && strncmp(name, "constraint ", 11) == 0 && type && *type &&
+           strchr("pux", *type);
 }
 
 static size_t compare_object(const char *name, json_t *want, json_t *got, const zb_pg_fingerprint_scope *scope,

@@ -14,8 +14,8 @@
 
 /* what a user made: not the system's schemas, not an extension's members */
 #define USER_NS(n) "(" n ".nspname <> 'information_schema' AND " n ".nspname !~ '^pg_')"
-#define NOT_MEMBER(catalog, oid)                                                                                      \
-    "NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '" catalog "'::regclass AND e.objid = " oid             \
+#define NOT_MEMBER(catalog, oid)                                                                                       \
+    "NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '" catalog "'::regclass AND e.objid = " oid               \
     " AND e.deptype = 'e')"
 /* arrays as sorted text: ACLs, options and settings are sets */
 #define SORTED(arr) "(SELECT string_agg(x::text, ' ' ORDER BY x::text) FROM unnest(" arr ") x)"
@@ -341,17 +341,42 @@ static const char languages_sql[] =
     "concat_ws(' ', t.trffromsql::regproc, t.trftosql::regproc), NULL, NULL FROM pg_transform t "
     "WHERE " NOT_MEMBER("pg_transform", "t.oid");
 
-const char *const zb_pg_fingerprint_queries[] = {
-    database_sql, role_settings_sql, schemas_sql, relations_sql, sequences_sql, columns_sql, indexes_sql,
-    constraints_sql, triggers_sql, rules_sql, policies_sql, functions_sql, aggregates_sql, types_sql,
-    operators_sql, opclasses_sql, opfamilies_sql, casts_sql, collations_sql, conversions_sql, text_search_sql,
-    event_triggers_sql, publications_sql, foreign_data_sql, statistics_sql, extensions_sql, extension_members_sql,
-    default_privileges_sql, large_objects_sql, languages_sql, NULL};
+const char *const zb_pg_fingerprint_queries[] = {database_sql,
+                                                 role_settings_sql,
+                                                 schemas_sql,
+                                                 relations_sql,
+                                                 sequences_sql,
+                                                 columns_sql,
+                                                 indexes_sql,
+                                                 constraints_sql,
+                                                 triggers_sql,
+                                                 rules_sql,
+                                                 policies_sql,
+                                                 functions_sql,
+                                                 aggregates_sql,
+                                                 types_sql,
+                                                 operators_sql,
+                                                 opclasses_sql,
+                                                 opfamilies_sql,
+                                                 casts_sql,
+                                                 collations_sql,
+                                                 conversions_sql,
+                                                 text_search_sql,
+                                                 event_triggers_sql,
+                                                 publications_sql,
+                                                 foreign_data_sql,
+                                                 statistics_sql,
+                                                 extensions_sql,
+                                                 extension_members_sql,
+                                                 default_privileges_sql,
+                                                 large_objects_sql,
+                                                 languages_sql,
+                                                 NULL};
 
 /* @NAME@ -> the column or expression the server has, by version */
 typedef struct version_part {
     const char *name;
-    int since;        /* server_version_num from which `current` applies */
+    int since; /* server_version_num from which `current` applies */
     const char *current;
     const char *older;
 } version_part;

@@ -15,14 +15,15 @@
 
 /* Roles the server makes itself (pg_*) are never stored: every server has them. */
 #define ROLE_COLUMNS                                                                                                   \
-    "r.rolname, r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.rolcanlogin, r.rolreplication, "          \
+    "r.rolname, r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.rolcanlogin, r.rolreplication, "           \
     "r.rolbypassrls, r.rolconnlimit, r.rolvaliduntil::text, pg_catalog.shobj_description(r.oid, 'pg_authid')"
 
-static const char roles_sql[] = "SELECT " ROLE_COLUMNS ", NULL::text FROM pg_catalog.pg_roles r "
+static const char roles_sql[] = "SELECT " ROLE_COLUMNS
+                                ", NULL::text FROM pg_catalog.pg_roles r "
                                 "WHERE r.rolname !~ '^pg_' ORDER BY r.rolname";
-static const char roles_with_passwords_sql[] = "SELECT " ROLE_COLUMNS ", r.rolpassword FROM pg_catalog.pg_authid r "
+static const char roles_with_passwords_sql[] = "SELECT " ROLE_COLUMNS
+                                               ", r.rolpassword FROM pg_catalog.pg_authid r "
                                                "WHERE r.rolname !~ '^pg_' ORDER BY r.rolname";
-
 
 static json_t *text_or_null(PGresult *res, int row, int col)
 {
@@ -49,23 +50,24 @@ static int read_roles(json_t *roles, PGconn *conn, int with_passwords, int *pass
         else {
             char reason[256];
             snprintf(reason, sizeof(reason), "%s", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ?: "refused");
-            zb_log_warn("--with-role-passwords: this role cannot read pg_authid (%s); the roles are stored without "
-                        "their password verifiers",
-                        reason);
+            zb_log_warn(
+                "--with-role-passwords: this role cannot read pg_authid (%s); the roles are stored without "
+                "their password verifiers",
+                reason);
             PQclear(res);
             res = NULL;
-            if (in_transaction && zb_pg_exec(conn, "ROLLBACK TO SAVEPOINT zb_globals", "cannot roll back to a savepoint") < 0)
+            if (in_transaction &&
+                zb_pg_exec(conn, "ROLLBACK TO SAVEPOINT zb_globals", "cannot roll back to a savepoint") < 0)
                 return zb_error_code();
         }
     }
     int rc = res ? 0 : zb_pg_query(&res, conn, roles_sql, "cannot read the roles");
     for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
-        json_t *role = json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:b, s:b, s:i, s:o, s:o}", "name",
-                                 PQgetvalue(res, i, 0), "superuser", flag(res, i, 1), "inherit", flag(res, i, 2),
-                                 "createrole", flag(res, i, 3), "createdb", flag(res, i, 4), "login", flag(res, i, 5),
-                                 "replication", flag(res, i, 6), "bypassrls", flag(res, i, 7), "connection_limit",
-                                 atoi(PQgetvalue(res, i, 8)), "valid_until", text_or_null(res, i, 9), "comment",
-                                 text_or_null(res, i, 10));
+        json_t *role = json_pack(
+            "{s:s, s:b, s:b, s:b, s:b, s:b, s:b, s:b, s:i, s:o, s:o}", "name", PQgetvalue(res, i, 0), "superuser",
+            flag(res, i, 1), "inherit", flag(res, i, 2), "createrole", flag(res, i, 3), "createdb", flag(res, i, 4),
+            "login", flag(res, i, 5), "replication", flag(res, i, 6), "bypassrls", flag(res, i, 7), "connection_limit",
+            atoi(PQgetvalue(res, i, 8)), "valid_until", text_or_null(res, i, 9), "comment", text_or_null(res, i, 10));
         if (role && !PQgetisnull(res, i, 11))
             json_object_set_new(role, "password", json_string(PQgetvalue(res, i, 11)));
         rc = role && json_array_append_new(roles, role) == 0 ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
@@ -87,7 +89,8 @@ static int read_memberships(json_t *out, PGconn *conn)
                   "ORDER BY 1, 2, 3",
                   v16 ? "a.inherit_option, a.set_option" : "NULL::bool, NULL::bool");
     PGresult *res = NULL;
-    int rc = sql.data ? zb_pg_query(&res, conn, sql.data, "cannot read the role memberships") : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc = sql.data ? zb_pg_query(&res, conn, sql.data, "cannot read the role memberships")
+                      : zb_error_set(ZB_ENOMEM, "out of memory");
     for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
         json_t *m = json_pack("{s:s, s:s, s:o, s:b}", "role", PQgetvalue(res, i, 0), "member", PQgetvalue(res, i, 1),
                               "grantor", text_or_null(res, i, 2), "admin", flag(res, i, 3));
@@ -108,12 +111,12 @@ static int read_settings(json_t *out, PGconn *conn)
 {
     PGresult *res = NULL;
     int rc = zb_pg_query(&res, conn,
-                   "SELECT r.rolname, d.datname, c.setting FROM pg_catalog.pg_db_role_setting s "
-                   "JOIN pg_catalog.pg_roles r ON r.oid = s.setrole "
-                   "LEFT JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase "
-                   "CROSS JOIN LATERAL pg_catalog.unnest(s.setconfig) WITH ORDINALITY AS c(setting, n) "
-                   "WHERE r.rolname !~ '^pg_' ORDER BY 1, 2 NULLS FIRST, c.n",
-                   "cannot read the per-role settings");
+                         "SELECT r.rolname, d.datname, c.setting FROM pg_catalog.pg_db_role_setting s "
+                         "JOIN pg_catalog.pg_roles r ON r.oid = s.setrole "
+                         "LEFT JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase "
+                         "CROSS JOIN LATERAL pg_catalog.unnest(s.setconfig) WITH ORDINALITY AS c(setting, n) "
+                         "WHERE r.rolname !~ '^pg_' ORDER BY 1, 2 NULLS FIRST, c.n",
+                         "cannot read the per-role settings");
     for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
         json_t *s = json_pack("{s:s, s:o, s:s}", "role", PQgetvalue(res, i, 0), "database", text_or_null(res, i, 1),
                               "setting", PQgetvalue(res, i, 2));
@@ -126,15 +129,16 @@ static int read_settings(json_t *out, PGconn *conn)
 static int read_tablespaces(json_t *out, PGconn *conn)
 {
     PGresult *res = NULL;
-    int rc = zb_pg_query(&res, conn,
-                   "SELECT t.spcname, pg_catalog.pg_get_userbyid(t.spcowner), pg_catalog.pg_tablespace_location(t.oid), "
-                   "pg_catalog.array_to_string(t.spcoptions, ', '), pg_catalog.shobj_description(t.oid, 'pg_tablespace') "
-                   "FROM pg_catalog.pg_tablespace t WHERE t.spcname !~ '^pg_' ORDER BY 1",
-                   "cannot read the tablespaces");
+    int rc = zb_pg_query(
+        &res, conn,
+        "SELECT t.spcname, pg_catalog.pg_get_userbyid(t.spcowner), pg_catalog.pg_tablespace_location(t.oid), "
+        "pg_catalog.array_to_string(t.spcoptions, ', '), pg_catalog.shobj_description(t.oid, 'pg_tablespace') "
+        "FROM pg_catalog.pg_tablespace t WHERE t.spcname !~ '^pg_' ORDER BY 1",
+        "cannot read the tablespaces");
     for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
-        json_t *t = json_pack("{s:s, s:s, s:s, s:o, s:o}", "name", PQgetvalue(res, i, 0), "owner", PQgetvalue(res, i, 1),
-                              "location", PQgetvalue(res, i, 2), "options", text_or_null(res, i, 3), "comment",
-                              text_or_null(res, i, 4));
+        json_t *t = json_pack("{s:s, s:s, s:s, s:o, s:o}", "name", PQgetvalue(res, i, 0), "owner",
+                              PQgetvalue(res, i, 1), "location", PQgetvalue(res, i, 2), "options",
+                              text_or_null(res, i, 3), "comment", text_or_null(res, i, 4));
         rc = t && json_array_append_new(out, t) == 0 ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
     }
     PQclear(res);
@@ -156,12 +160,16 @@ int zb_pg_globals_read(json_t **out, PGconn *conn, int with_passwords)
         rc = read_tablespaces(tablespaces, conn);
     PGresult *owner = NULL;
     if (rc == 0)
-        rc = zb_pg_query(&owner, conn, "SELECT pg_catalog.pg_get_userbyid(datdba) FROM pg_catalog.pg_database "
-                                       "WHERE datname = pg_catalog.current_database()", "cannot read the database's owner");
-    *out = rc == 0 ? json_pack("{s:i, s:s, s:s, s:i, s:b, s:O, s:O, s:O, s:O}", "format", ZB_PG_GLOBALS_FORMAT, "database",
-                               PQdb(conn), "database_owner", PQntuples(owner) ? PQgetvalue(owner, 0, 0) : "", "server_version", PQserverVersion(conn), "passwords", passwords, "roles",
-                               roles, "memberships", memberships, "settings", settings, "tablespaces", tablespaces)
-                   : NULL;
+        rc = zb_pg_query(&owner, conn,
+                         "SELECT pg_catalog.pg_get_userbyid(datdba) FROM pg_catalog.pg_database "
+                         "WHERE datname = pg_catalog.current_database()",
+                         "cannot read the database's owner");
+    *out = rc == 0
+               ? json_pack("{s:i, s:s, s:s, s:i, s:b, s:O, s:O, s:O, s:O}", "format", ZB_PG_GLOBALS_FORMAT, "database",
+                           PQdb(conn), "database_owner", PQntuples(owner) ? PQgetvalue(owner, 0, 0) : "",
+                           "server_version", PQserverVersion(conn), "passwords", passwords, "roles", roles,
+                           "memberships", memberships, "settings", settings, "tablespaces", tablespaces)
+               : NULL;
     if (rc == 0 && !*out)
         rc = zb_error_set(ZB_ENOMEM, "out of memory");
     PQclear(owner);
@@ -197,7 +205,8 @@ static int appendf_literal(zb_buf *sql, PGconn *conn, const char *text)
 static int role_exists(int *exists, PGconn *conn, const char *name)
 {
     const char *params[1] = {name};
-    PGresult *res = PQexecParams(conn, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", 1, NULL, params, NULL, NULL, 0);
+    PGresult *res =
+        PQexecParams(conn, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", 1, NULL, params, NULL, NULL, 0);
     int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : zb_pg_result_error(conn, res, "cannot look up a role");
     *exists = rc == 0 && PQntuples(res) > 0;
     PQclear(res);
@@ -208,9 +217,12 @@ static int role_exists(int *exists, PGconn *conn, const char *name)
  * never logged, and a failure reports the server's message only. */
 static int create_role_sql(zb_buf *sql, PGconn *conn, json_t *role)
 {
-    static const char *const attrs[][3] = {{"superuser", "SUPERUSER", "NOSUPERUSER"}, {"inherit", "INHERIT", "NOINHERIT"},
-                                           {"createrole", "CREATEROLE", "NOCREATEROLE"}, {"createdb", "CREATEDB", "NOCREATEDB"},
-                                           {"login", "LOGIN", "NOLOGIN"}, {"replication", "REPLICATION", "NOREPLICATION"},
+    static const char *const attrs[][3] = {{"superuser", "SUPERUSER", "NOSUPERUSER"},
+                                           {"inherit", "INHERIT", "NOINHERIT"},
+                                           {"createrole", "CREATEROLE", "NOCREATEROLE"},
+                                           {"createdb", "CREATEDB", "NOCREATEDB"},
+                                           {"login", "LOGIN", "NOLOGIN"},
+                                           {"replication", "REPLICATION", "NOREPLICATION"},
                                            {"bypassrls", "BYPASSRLS", "NOBYPASSRLS"}};
     int rc = zb_buf_puts(sql, "CREATE ROLE ");
     if (rc == 0)
@@ -220,7 +232,8 @@ static int create_role_sql(zb_buf *sql, PGconn *conn, json_t *role)
     for (size_t i = 0; rc == 0 && i < ZB_ARRAY_LEN(attrs); i++)
         rc = zb_buf_printf(sql, " %s", json_is_true(json_object_get(role, attrs[i][0])) ? attrs[i][1] : attrs[i][2]);
     if (rc == 0)
-        rc = zb_buf_printf(sql, " CONNECTION LIMIT %d", (int)json_integer_value(json_object_get(role, "connection_limit")));
+        rc = zb_buf_printf(sql, " CONNECTION LIMIT %d",
+                           (int)json_integer_value(json_object_get(role, "connection_limit")));
     if (rc == 0 && str(role, "valid_until") && (rc = zb_buf_puts(sql, " VALID UNTIL ")) == 0)
         rc = appendf_literal(sql, conn, str(role, "valid_until"));
     if (rc == 0 && str(role, "password") && (rc = zb_buf_puts(sql, " PASSWORD ")) == 0)
@@ -253,7 +266,9 @@ static int was_created(const zb_pg_globals_result *result, const char *name)
 {
     size_t i;
     json_t *x;
-    json_array_foreach(result->created, i, x) if (strcmp(json_string_value(x), name) == 0) return 1;
+    json_array_foreach (result->created, i, x)
+        if (strcmp(json_string_value(x), name) == 0)
+            return 1;
     return 0;
 }
 
@@ -297,7 +312,6 @@ static void comment_role(zb_pg_globals_result *result, PGconn *conn, json_t *rol
     zb_buf_free(&sql);
 }
 
-
 /* GRANT role TO member, with the options the source had where this server
  * knows them; GRANTED BY as recorded, else (the grantor cannot grant here)
  * by the restoring role. */
@@ -311,8 +325,10 @@ static void grant_membership(zb_pg_globals_result *result, PGconn *conn, json_t 
         zb_buf_puts(&sql, " TO ");
         appendf_ident(&sql, conn, str(m, "member"));
         if (v16)
-            zb_buf_printf(&sql, " WITH ADMIN %s, INHERIT %s, SET %s", json_is_true(json_object_get(m, "admin")) ? "TRUE" : "FALSE",
-                          json_object_get(m, "inherit") && !json_is_true(json_object_get(m, "inherit")) ? "FALSE" : "TRUE",
+            zb_buf_printf(&sql, " WITH ADMIN %s, INHERIT %s, SET %s",
+                          json_is_true(json_object_get(m, "admin")) ? "TRUE" : "FALSE",
+                          json_object_get(m, "inherit") && !json_is_true(json_object_get(m, "inherit")) ? "FALSE"
+                                                                                                        : "TRUE",
                           json_object_get(m, "set") && !json_is_true(json_object_get(m, "set")) ? "FALSE" : "TRUE");
         else if (json_is_true(json_object_get(m, "admin")))
             zb_buf_puts(&sql, " WITH ADMIN OPTION");
@@ -320,7 +336,8 @@ static void grant_membership(zb_pg_globals_result *result, PGconn *conn, json_t 
             zb_buf_puts(&sql, " GRANTED BY ");
             appendf_ident(&sql, conn, str(m, "grantor"));
         }
-        int rc = sql.data ? zb_pg_exec(conn, sql.data, "cannot grant a role membership") : zb_error_set(ZB_ENOMEM, "out of memory");
+        int rc = sql.data ? zb_pg_exec(conn, sql.data, "cannot grant a role membership")
+                          : zb_error_set(ZB_ENOMEM, "out of memory");
         zb_buf_free(&sql);
         if (rc == 0)
             return;
@@ -376,7 +393,8 @@ static void apply_setting(zb_pg_globals_result *result, PGconn *conn, json_t *s,
 static void create_tablespace(zb_pg_globals_result *result, PGconn *conn, json_t *t)
 {
     const char *params[1] = {str(t, "name")};
-    PGresult *res = PQexecParams(conn, "SELECT 1 FROM pg_catalog.pg_tablespace WHERE spcname = $1", 1, NULL, params, NULL, NULL, 0);
+    PGresult *res =
+        PQexecParams(conn, "SELECT 1 FROM pg_catalog.pg_tablespace WHERE spcname = $1", 1, NULL, params, NULL, NULL, 0);
     int exists = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0;
     PQclear(res);
     if (exists || !params[0])
@@ -435,30 +453,36 @@ int zb_pg_globals_apply(zb_pg_globals_result *result, PGconn *conn, json_t *glob
     int rc = result_init(result);
     size_t i;
     json_t *x;
-    json_array_foreach(ours, i, x) if (rc == 0 && !was_created(result, json_string_value(x)))
-        json_array_append(result->created, x);
-    json_array_foreach(json_object_get(globals, "roles"), i, x) {
+    json_array_foreach (ours, i, x)
+        if (rc == 0 && !was_created(result, json_string_value(x)))
+            json_array_append(result->created, x);
+    json_array_foreach (json_object_get(globals, "roles"), i, x) {
         if (rc == 0)
             rc = create_role(result, conn, x);
     }
     if (rc < 0)
         return zb_error_context("restoring the cluster's roles");
-    json_array_foreach(json_object_get(globals, "roles"), i, x) comment_role(result, conn, x);
+    json_array_foreach (json_object_get(globals, "roles"), i, x)
+        comment_role(result, conn, x);
     /* memberships and settings only where a role is new here: a role that
      * existed keeps what it has */
-    json_array_foreach(json_object_get(globals, "memberships"), i, x) if (was_created(result, str(x, "member")))
-        grant_membership(result, conn, x);
-    json_array_foreach(json_object_get(globals, "settings"), i, x) if (json_is_null(json_object_get(x, "database")) &&
-                                                                        was_created(result, str(x, "role")))
-        apply_setting(result, conn, x, NULL);
-    json_array_foreach(json_object_get(globals, "tablespaces"), i, x) create_tablespace(result, conn, x);
+    json_array_foreach (json_object_get(globals, "memberships"), i, x)
+        if (was_created(result, str(x, "member")))
+            grant_membership(result, conn, x);
+    json_array_foreach (json_object_get(globals, "settings"), i, x)
+        if (json_is_null(json_object_get(x, "database")) && was_created(result, str(x, "role")))
+            apply_setting(result, conn, x, NULL);
+    json_array_foreach (json_object_get(globals, "tablespaces"), i, x)
+        create_tablespace(result, conn, x);
     size_t n = json_array_size(result->without_password);
     if (n > 0) {
         zb_buf names = ZB_BUF_INIT;
-        json_array_foreach(result->without_password, i, x) zb_buf_printf(&names, "%s%s", i ? ", " : "", json_string_value(x));
-        zb_log_warn("%zu login role%s restored without a password (the archive holds no verifier; back up with "
-                    "--with-role-passwords, or set one with ALTER ROLE ... PASSWORD): %s",
-                    n, n == 1 ? "" : "s", names.data ? names.data : "");
+        json_array_foreach (result->without_password, i, x)
+            zb_buf_printf(&names, "%s%s", i ? ", " : "", json_string_value(x));
+        zb_log_warn(
+            "%zu login role%s restored without a password (the archive holds no verifier; back up with "
+            "--with-role-passwords, or set one with ALTER ROLE ... PASSWORD): %s",
+            n, n == 1 ? "" : "s", names.data ? names.data : "");
         zb_buf_free(&names);
     }
     return 0;
@@ -480,7 +504,7 @@ int zb_pg_globals_apply_database(zb_pg_globals_result *result, PGconn *conn, jso
             try_exec(result, conn, sql.data, "cannot give the database its owner");
         zb_buf_free(&sql);
     }
-    json_array_foreach(json_object_get(globals, "settings"), i, x) {
+    json_array_foreach (json_object_get(globals, "settings"), i, x) {
         const char *setting_db = str(x, "database");
         /* the database is new: every role's settings in it come back */
         if (rc == 0 && setting_db && strcmp(setting_db, db) == 0)
@@ -492,8 +516,9 @@ int zb_pg_globals_apply_database(zb_pg_globals_result *result, PGconn *conn, jso
 int zb_pg_globals_check(json_t *blocked, json_t *existing, PGconn *conn, json_t *globals)
 {
     PGresult *res = NULL;
-    int rc = zb_pg_query(&res, conn, "SELECT rolsuper, rolcreaterole FROM pg_catalog.pg_roles WHERE rolname = current_user",
-                   "cannot read the connecting role");
+    int rc =
+        zb_pg_query(&res, conn, "SELECT rolsuper, rolcreaterole FROM pg_catalog.pg_roles WHERE rolname = current_user",
+                    "cannot read the connecting role");
     if (rc < 0)
         return rc;
     int super = PQntuples(res) > 0 && flag(res, 0, 0), createrole = PQntuples(res) > 0 && flag(res, 0, 1);
@@ -501,7 +526,7 @@ int zb_pg_globals_check(json_t *blocked, json_t *existing, PGconn *conn, json_t 
     size_t i;
     json_t *role;
     zb_buf msg = ZB_BUF_INIT;
-    json_array_foreach(json_object_get(globals, "roles"), i, role) {
+    json_array_foreach (json_object_get(globals, "roles"), i, role) {
         int exists = 0;
         const char *name = str(role, "name");
         if (!name || (rc = role_exists(&exists, conn, name)) < 0)
@@ -515,10 +540,13 @@ int zb_pg_globals_check(json_t *blocked, json_t *existing, PGconn *conn, json_t 
                           json_is_true(json_object_get(role, "bypassrls"));
         zb_buf_reset(&msg);
         if (!super && !createrole)
-            zb_buf_printf(&msg, "role %s cannot be created: the connecting role has neither SUPERUSER nor CREATEROLE", name);
+            zb_buf_printf(&msg, "role %s cannot be created: the connecting role has neither SUPERUSER nor CREATEROLE",
+                          name);
         else if (!super && needs_super)
-            zb_buf_printf(&msg, "role %s cannot be created: it has SUPERUSER, REPLICATION or BYPASSRLS, which only a "
-                                "superuser can give", name);
+            zb_buf_printf(&msg,
+                          "role %s cannot be created: it has SUPERUSER, REPLICATION or BYPASSRLS, which only a "
+                          "superuser can give",
+                          name);
         if (msg.data && msg.len)
             json_array_append_new(blocked, json_string(msg.data));
     }
@@ -530,10 +558,11 @@ int zb_pg_globals_missing(json_t *missing, PGconn *conn, json_t *globals)
 {
     size_t i;
     json_t *role;
-    json_array_foreach(json_object_get(globals, "roles"), i, role) {
+    json_array_foreach (json_object_get(globals, "roles"), i, role) {
         int exists = 0;
         const char *name = str(role, "name");
-        int rc = name ? role_exists(&exists, conn, name) : zb_error_set(ZB_EFORMAT, "globals.json: a role without a name");
+        int rc =
+            name ? role_exists(&exists, conn, name) : zb_error_set(ZB_EFORMAT, "globals.json: a role without a name");
         if (rc < 0)
             return rc;
         if (!exists && json_array_append_new(missing, json_string(name)) != 0)
@@ -542,14 +571,15 @@ int zb_pg_globals_missing(json_t *missing, PGconn *conn, json_t *globals)
     return 0;
 }
 
-int zb_pg_globals_take(json_t **globals, zb_archive_reader *r, struct archive_entry *entry,
-                       const zb_entry_info *info)
+int zb_pg_globals_take(json_t **globals, zb_archive_reader *r, struct archive_entry *entry, const zb_entry_info *info)
 {
     if (strcmp(info->source_kind, ZB_SOURCE_PG) != 0 || strcmp(info->relative, ZB_PG_GLOBALS_NAME) != 0)
         return 0;
     if (*globals)
-        return zb_error_set(ZB_EFORMAT, "the archive holds a second %s (database %s): one recovery restores one "
-                            "database's globals", ZB_PG_GLOBALS_NAME, info->source_name);
+        return zb_error_set(ZB_EFORMAT,
+                            "the archive holds a second %s (database %s): one recovery restores one "
+                            "database's globals",
+                            ZB_PG_GLOBALS_NAME, info->source_name);
     char what[256], *text = NULL;
     size_t len = 0;
     snprintf(what, sizeof(what), "%s of database %s", ZB_PG_GLOBALS_NAME, info->source_name);

@@ -21,7 +21,9 @@ static int selected(const zb_source_selection *sel) { return sel->pg_selected; }
 static int backup(zb_archive_writer *w, const zb_source_selection *sel)
 {
     char *dbname = sel->pg_name ? NULL : zb_pg_conninfo_dbname(sel->pg->conninfo);
-    const char *name = sel->pg_name ? sel->pg_name : dbname && zb_manifest_check_source_name(dbname) == 0 ? dbname : "db";
+    const char *name = sel->pg_name                                           ? sel->pg_name
+                       : dbname && zb_manifest_check_source_name(dbname) == 0 ? dbname
+                                                                              : "db";
     int rc = zb_manifest_check_source_name(name);
     if (rc == 0)
         rc = zb_pg_backup(w, name, sel->pg);
@@ -49,9 +51,13 @@ static int scratch_target(zb_source_scratch *s, const char *name, char **target,
     if (rc == 0)
         *target = zb_buf_detach(&b);
     zb_buf_free(&b);
-    s->pg = (zb_pg_restore_options){.conninfo = s->pg_conninfo, .target_db = rc == 0 ? *target : NULL,
-                                    .password_file = s->pg_password_file, .jobs = s->pg_jobs, .no_owner = s->no_owner,
-                                    .no_acl = s->no_acl, .scratch = 1};
+    s->pg = (zb_pg_restore_options){.conninfo = s->pg_conninfo,
+                                    .target_db = rc == 0 ? *target : NULL,
+                                    .password_file = s->pg_password_file,
+                                    .jobs = s->pg_jobs,
+                                    .no_owner = s->no_owner,
+                                    .no_acl = s->no_acl,
+                                    .scratch = 1};
     opts->pg = &s->pg;
     return rc;
 }
@@ -65,7 +71,7 @@ static int describe_left_out(zb_source_check *out, json_t *left_out)
     json_t *x;
     int rc = 0;
     out->has_left_out = 1;
-    json_array_foreach(left_out, i, x) {
+    json_array_foreach (left_out, i, x) {
         if (strcmp(json_string_value(json_object_get(x, "what")) ?: "", "object") != 0) {
             out->settings_left_out++;
             continue;
@@ -88,8 +94,14 @@ static int verify(zb_source_scratch *s, void *restore_state, zb_archive_reader *
     zb_pg_restore *restored = restore_state;
     json_t *source = zb_archive_reader_manifest_source(r, ZB_SOURCE_PG, name);
     json_t *differences = json_array();
-    zb_pg_verify_options v = {s->pg_conninfo, s->pg_password_file, target, s->pg_jobs, s->no_owner, s->no_acl,
-                              ZB_FAULT_VALUE("pg-before-compare-sql"), zb_pg_restore_left_out(restored),
+    zb_pg_verify_options v = {s->pg_conninfo,
+                              s->pg_password_file,
+                              target,
+                              s->pg_jobs,
+                              s->no_owner,
+                              s->no_acl,
+                              ZB_FAULT_VALUE("pg-before-compare-sql"),
+                              zb_pg_restore_left_out(restored),
                               zb_pg_restore_catalog(restored)};
     size_t count = 0;
     long long rows = 0;

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_TOC_BYTES ZB_JSON_MAX_CATALOG_TEXT
+#define MAX_TOC_BYTES   ZB_JSON_MAX_CATALOG_TEXT
 #define MAX_CHUNK_BYTES (1024u << 20)
 
 /* The toc is parsed once into the plan the restore then follows; the
@@ -64,9 +64,10 @@ static int load_toc(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry
  * each chunk in its own transaction on any connection. */
 static int choose_frozen_load(zb_pg_restore *p)
 {
-    PGresult *res = PQexec(p->leader, "SELECT pg_catalog.current_setting('max_locks_per_transaction')::bigint * "
-                                      "(pg_catalog.current_setting('max_connections')::bigint + "
-                                      "pg_catalog.current_setting('max_prepared_transactions')::bigint)");
+    PGresult *res = PQexec(p->leader,
+                           "SELECT pg_catalog.current_setting('max_locks_per_transaction')::bigint * "
+                           "(pg_catalog.current_setting('max_connections')::bigint + "
+                           "pg_catalog.current_setting('max_prepared_transactions')::bigint)");
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         int rc = zb_pg_result_error(p->leader, res, "cannot read the server's lock table size");
         PQclear(res);
@@ -84,8 +85,8 @@ static int choose_frozen_load(zb_pg_restore *p)
         needed = 3 * (open_at_once > 0 ? open_at_once : ZB_PG_MAX_JOBS);
     p->pool.frozen = needed <= slots / 4;
     if (!p->pool.frozen)
-        zb_log_detail("%zu tables would take %lld of the server's %lld lock slots: loading them unfrozen", p->table_count,
-                      needed, slots);
+        zb_log_detail("%zu tables would take %lld of the server's %lld lock slots: loading them unfrozen",
+                      p->table_count, needed, slots);
     return 0;
 }
 
@@ -239,7 +240,9 @@ static int load_large_object(zb_pg_restore *p, zb_archive_reader *r, const char 
     size_t len;
     int64_t offset, at = 0;
     while (rc == 0 && (rc = zb_archive_reader_read_block(r, &data, &len, &offset)) > 0) {
-        rc = offset == at && lo_write(p->leader, fd, data, len) == (int)len ? 0 : zb_pg_result_error(p->leader, NULL, "cannot write the large object");
+        rc = offset == at && lo_write(p->leader, fd, data, len) == (int)len
+                 ? 0
+                 : zb_pg_result_error(p->leader, NULL, "cannot write the large object");
         at += (int64_t)len;
     }
     if (fd >= 0 && rc == 0 && lo_close(p->leader, fd) < 0)
@@ -308,7 +311,8 @@ static const char *recorded_name(json_t *table, char **owned)
     if (!json_is_object(table))
         return json_string_value(table);
     json_t *doc = json_pack("[o]", json_deep_copy(table));
-    if (doc && zb_json_texts_decode(doc, "the manifest's table summary") == 0 && json_string_value(json_array_get(doc, 0)))
+    if (doc && zb_json_texts_decode(doc, "the manifest's table summary") == 0 &&
+        json_string_value(json_array_get(doc, 0)))
         *owned = zb_strdup(json_string_value(json_array_get(doc, 0)));
     json_decref(doc);
     return *owned;
@@ -340,7 +344,7 @@ static recorded_table *recorded_by_name(json_t *recorded, size_t *count)
     json_t *x;
     if (!sorted)
         return NULL;
-    json_array_foreach(recorded, k, x) {
+    json_array_foreach (recorded, k, x) {
         char *owned = NULL;
         const char *name = recorded_name(json_object_get(x, "table"), &owned);
         if (name)
@@ -395,8 +399,8 @@ static int check_tables(zb_pg_restore *p, zb_archive_reader *r)
     }
     recorded_free(sorted, recorded_count);
     if (rc == 0)
-        zb_log_detail("every table loaded in full: %lld rows; counts match the backup and every chunk its recorded hash",
-                      rows);
+        zb_log_detail(
+            "every table loaded in full: %lld rows; counts match the backup and every chunk its recorded hash", rows);
     return rc;
 }
 
@@ -425,7 +429,8 @@ int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r)
     p->pool_ready = 0;
     PQfinish(p->leader);
     p->leader = NULL;
-    if (p->opts.before_publish && (rc = p->opts.before_publish(p->source_name, p->temp, p->opts.before_publish_payload)) < 0)
+    if (p->opts.before_publish &&
+        (rc = p->opts.before_publish(p->source_name, p->temp, p->opts.before_publish_payload)) < 0)
         return rc;
     zb_progress_phase("publishing the database", 0);
     if ((rc = zb_pg_database_apply(p->maintenance, p->temp, json_object_get(p->catalog, "database"), p->opts.no_owner,
@@ -466,7 +471,8 @@ void zb_pg_restore_free(zb_pg_restore *p)
         zb_pg_pool_stop(&p->pool);
     PQfinish(p->leader);
     if (p->temp_created && !p->published) {
-        if (p->maintenance && PQstatus(p->maintenance) == CONNECTION_OK && zb_pg_drop_database(p->maintenance, p->temp) == 0)
+        if (p->maintenance && PQstatus(p->maintenance) == CONNECTION_OK &&
+            zb_pg_drop_database(p->maintenance, p->temp) == 0)
             zb_log_detail("the partly restored database %s was dropped", p->temp);
         else
             zb_log_warn("the partly restored database \"%s\" could not be dropped; drop it by hand", p->temp);

@@ -146,9 +146,10 @@ static int parse_item(zb_pg_plan_item *it, const char **table_name, const char *
     const char *lock = NULL;
     int rc = parse_kind(it, item, n);
     const char *partition_of = NULL; /* numbered in link_items */
-    static const char *const keys[] = {"schema", "name", "sql", "owner", "acl", "table", "references", "lock", "partition_of"};
-    const char **fields[] = {&it->schema, &it->name, &it->sql, &it->owner, &it->acl, table_name, references_name, &lock,
-                             &partition_of};
+    static const char *const keys[] = {"schema", "name",       "sql",  "owner",       "acl",
+                                       "table",  "references", "lock", "partition_of"};
+    const char **fields[] = {&it->schema, &it->name,       &it->sql, &it->owner,   &it->acl,
+                             table_name,  references_name, &lock,    &partition_of};
     for (size_t k = 0; rc == 0 && k < sizeof(keys) / sizeof(keys[0]); k++)
         rc = text_field(fields[k], item, keys[k], "item", n);
     if (rc == 0)
@@ -193,7 +194,10 @@ static int parse_table(zb_pg_plan_table *t, const char **quoted, json_t *table, 
     return rc;
 }
 
-static int compare_names(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
 
 static long relation_number(const zb_pg_plan *plan, const char *name)
 {
@@ -341,7 +345,8 @@ int zb_pg_plan_parse(zb_pg_plan **out, json_t *toc)
     plan->items = calloc(plan->item_count + 1, sizeof(*plan->items));
     plan->tables = calloc(plan->table_count + 1, sizeof(*plan->tables));
     names = calloc(2 * plan->item_count + plan->table_count + 1, sizeof(*names));
-    rc = plan->items && plan->tables && names ? parse_lists(plan, toc, names) : zb_error_set(ZB_ENOMEM, "out of memory");
+    rc =
+        plan->items && plan->tables && names ? parse_lists(plan, toc, names) : zb_error_set(ZB_ENOMEM, "out of memory");
 done:
     free(names);
     if (rc < 0)

@@ -16,7 +16,8 @@ static int database_exists(zb_pg_restore *p, const char *name, int *exists)
     const char *params[1] = {name};
     PGresult *res = PQexecParams(p->maintenance, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", 1, NULL,
                                  params, NULL, NULL, 0);
-    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : zb_pg_result_error(p->maintenance, res, "cannot list databases");
+    int rc =
+        PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : zb_pg_result_error(p->maintenance, res, "cannot list databases");
     *exists = rc == 0 && PQntuples(res) > 0;
     PQclear(res);
     return rc;
@@ -45,7 +46,8 @@ int zb_pg_restore_check_target(zb_pg_restore *p)
     PQclear(res);
     PQfinish(conn);
     if (rc == 0 && objects > 0 && !p->opts.force) {
-        rc = zb_error_set(ZB_EEXIST, "target database \"%s\" exists and is not empty (%lld objects); nothing was changed",
+        rc = zb_error_set(ZB_EEXIST,
+                          "target database \"%s\" exists and is not empty (%lld objects); nothing was changed",
                           p->target, objects);
         zb_error_hint("restore into a new database (dbname=NAME in --pg-target), or pass --force to replace it");
     }
@@ -79,7 +81,8 @@ static int rename_database(zb_pg_restore *p, const char *from, const char *to)
 {
     char *a = quoted_ident(p->maintenance, from), *b = quoted_ident(p->maintenance, to);
     zb_buf sql = ZB_BUF_INIT;
-    int rc = a && b ? zb_buf_printf(&sql, "ALTER DATABASE %s RENAME TO %s", a, b) : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc =
+        a && b ? zb_buf_printf(&sql, "ALTER DATABASE %s RENAME TO %s", a, b) : zb_error_set(ZB_ENOMEM, "out of memory");
     if (rc == 0)
         rc = zb_pg_exec(p->maintenance, sql.data, "cannot rename a database");
     zb_buf_free(&sql);
@@ -139,7 +142,8 @@ void zb_pg_restore_warn_if_older(const zb_pg_restore *p)
     int source = p->plan->server_version;
     int target = PQserverVersion(p->maintenance);
     if (source >= 100000 && target > 0 && target / 10000 < source / 10000)
-        zb_log_warn("the archive comes from PostgreSQL %d and the target server runs PostgreSQL %d: restoring into an "
-                    "older major version can fail; a server of version %d or newer is the safe target",
-                    source / 10000, target / 10000, source / 10000);
+        zb_log_warn(
+            "the archive comes from PostgreSQL %d and the target server runs PostgreSQL %d: restoring into an "
+            "older major version can fail; a server of version %d or newer is the safe target",
+            source / 10000, target / 10000, source / 10000);
 }

@@ -1,15 +1,16 @@
 #include "zakpos_backup/source/pg/restore_schedule.h"
 
-
 int zb_pg_job_is_loading(const zb_pg_job *j) { return j->table || j->ends_loading; }
 
 int zb_pg_lock_conflicts(int held, int wanted)
 {
     static const int conflicts[] = {
         [0] = ZB_PG_LOCK_ACCESS_EXCLUSIVE,
-        [1] = ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE | ZB_PG_LOCK_SHARE | ZB_PG_LOCK_SHARE_ROW_EXCLUSIVE | ZB_PG_LOCK_ACCESS_EXCLUSIVE,
+        [1] = ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE | ZB_PG_LOCK_SHARE | ZB_PG_LOCK_SHARE_ROW_EXCLUSIVE |
+              ZB_PG_LOCK_ACCESS_EXCLUSIVE,
         [2] = ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE | ZB_PG_LOCK_SHARE_ROW_EXCLUSIVE | ZB_PG_LOCK_ACCESS_EXCLUSIVE,
-        [3] = ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE | ZB_PG_LOCK_SHARE | ZB_PG_LOCK_SHARE_ROW_EXCLUSIVE | ZB_PG_LOCK_ACCESS_EXCLUSIVE,
+        [3] = ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE | ZB_PG_LOCK_SHARE | ZB_PG_LOCK_SHARE_ROW_EXCLUSIVE |
+              ZB_PG_LOCK_ACCESS_EXCLUSIVE,
         [4] = ~0,
     };
     for (int bit = 0; bit < 5; bit++)

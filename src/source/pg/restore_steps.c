@@ -41,14 +41,15 @@ static int leave_out(zb_pg_restore *p, PGresult *res, const zb_pg_plan_item *it,
      * search dictionary of a template only a superuser may make) */
     int needs_left_out = objects_left_out(p) && (strcmp(state, "42704") == 0 || strcmp(state, "42883") == 0 ||
                                                  strcmp(state, "42P01") == 0 || strcmp(state, "3F000") == 0);
-    if (object ? !not_allowed && !needs_left_out : strcmp(state, "42501") != 0 && strcmp(state, "42704") != 0 && !needs_left_out)
+    if (object ? !not_allowed && !needs_left_out
+               : strcmp(state, "42501") != 0 && strcmp(state, "42704") != 0 && !needs_left_out)
         return 0;
     zb_buf id = ZB_BUF_INIT;
     zb_pg_item_id(&id, it->json);
     /* the id and the server's message are an SQL_ASCII database's bytes, UTF-8 or not */
     const char *shown = id.data ? id.data : "?";
-    json_array_append_new(p->left_out, json_pack("{s:o, s:s, s:o}", "id", zb_json_bytes(shown, strlen(shown)), "what", what,
-                                                 "reason", zb_json_bytes(message, strlen(message))));
+    json_array_append_new(p->left_out, json_pack("{s:o, s:s, s:o}", "id", zb_json_bytes(shown, strlen(shown)), "what",
+                                                 what, "reason", zb_json_bytes(message, strlen(message))));
     if (object && !not_allowed)
         zb_log_warn("%s: not verified: it needs an object not verified here (%s)", id.data ? id.data : "?", message);
     else if (object)
@@ -143,8 +144,14 @@ static int submit_item(zb_pg_restore *p, const zb_pg_plan_item *it)
 {
     zb_buf what = ZB_BUF_INIT;
     int rc = zb_buf_printf(&what, "%s %s.%s", it->kind_name, it->schema ? it->schema : "", it->name ? it->name : "");
-    zb_pg_statement s = {it->sql, what.data, {it->table, it->references}, {it->lock, ZB_PG_LOCK_ACCESS_EXCLUSIVE},
-                         item_weight(p, it), it->index + 1, statement_key(it->index, 0), 0};
+    zb_pg_statement s = {it->sql,
+                         what.data,
+                         {it->table, it->references},
+                         {it->lock, ZB_PG_LOCK_ACCESS_EXCLUSIVE},
+                         item_weight(p, it),
+                         it->index + 1,
+                         statement_key(it->index, 0),
+                         0};
     for (size_t i = 0; rc == 0 && i < it->step_count; i++) {
         s.sql = it->steps[i].sql;
         s.modes[0] = it->steps[i].lock;
@@ -248,8 +255,14 @@ static int queue_analyze(zb_pg_restore *p, zb_pg_kind kind)
         if (rc == 0)
             rc = zb_buf_printf(&what, "ANALYZE of %s", it->table >= 0 ? p->plan->relations[it->table] : "(null)");
         /* after every item's statements in the order */
-        zb_pg_statement s = {sql.data, what.data, {it->table, ZB_PG_NO_RELATION}, {ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE, 0},
-                             0, 0, statement_key(p->plan->item_count + it->index, 0), 1};
+        zb_pg_statement s = {sql.data,
+                             what.data,
+                             {it->table, ZB_PG_NO_RELATION},
+                             {ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE, 0},
+                             0,
+                             0,
+                             statement_key(p->plan->item_count + it->index, 0),
+                             1};
         if (rc == 0)
             rc = zb_pg_pool_submit_sql(&p->pool, &s);
         zb_buf_free(&sql);

@@ -25,17 +25,17 @@ enum {
     RANK_TABLE,
     RANK_VIEW,
     RANK_POST_SEQUENCE = 10,
-    RANK_POST_INDEX,      /* indexes, primary keys, unique and exclusion constraints: parallel */
+    RANK_POST_INDEX, /* indexes, primary keys, unique and exclusion constraints: parallel */
     RANK_POST_CHECK,
     RANK_POST_FOREIGN_KEY,
     RANK_POST_TRIGGER,
     RANK_POST_SECURITY,
     RANK_POST_REFRESH,
-    RANK_POST_RULE,        /* rules and extended statistics, once their tables are whole */
-    RANK_POST_PUBLICATION, /* publications and subscriptions */
+    RANK_POST_RULE,              /* rules and extended statistics, once their tables are whole */
+    RANK_POST_PUBLICATION,       /* publications and subscriptions */
     RANK_POST_PUBLICATION_TABLE, /* a table's membership in a publication: left out with the table */
-    RANK_POST_DEFAULT_ACL, /* after every object, so none is created under them */
-    RANK_POST_EVENT_TRIGGER, /* last, so none fires during the restore */
+    RANK_POST_DEFAULT_ACL,       /* after every object, so none is created under them */
+    RANK_POST_EVENT_TRIGGER,     /* last, so none fires during the restore */
 };
 
 typedef struct item {
@@ -44,23 +44,25 @@ typedef struct item {
     json_t *json;
     size_t *deps; /* indexes of pre-data items this one needs */
     size_t dep_count, dep_cap;
-    size_t waiting;   /* deps not placed yet (the sort's count) */
+    size_t waiting;    /* deps not placed yet (the sort's count) */
     size_t *needed_by; /* the items that list this one in deps (the sort's reverse edges) */
     size_t needed_by_count, needed_by_cap;
     int done;
 } item;
 
+/* An extra (classid, objid) identity that stands for an item: a table's row
+ * type, a view's rewrite rule, a column default, a domain's constraint. */
+struct alias {
+    unsigned int classid, objid;
+    size_t item;
+};
+
 typedef struct item_set {
     item *items;
     size_t count, cap;
-    /* extra (classid, objid) identities that stand for an item: a table's row
-     * type, a view's rewrite rule, a column default, a domain's constraint */
-    struct alias {
-        unsigned int classid, objid;
-        size_t item;
-    } *aliases;
+    struct alias *aliases;
     size_t alias_count, alias_cap;
-    zb_map *index; /* (classid, objid) -> pre-data item, directly or through an alias */
+    zb_map *index;             /* (classid, objid) -> pre-data item, directly or through an alias */
     struct alias *unsupported; /* objects left out (their item field unused) */
     size_t unsupported_count, unsupported_cap;
     int version;
@@ -130,10 +132,25 @@ static void set_text(json_t *o, const char *key, PGresult *res, int row, int col
  * alongside others); C_STEPS: the same work as statements the restore may
  * prefer (JSON: [{sql, lock, references_lock}], the object's comment goes
  * to the last). */
-enum { C_CLASS, C_OID, C_RANK, C_KIND, C_SCHEMA, C_NAME, C_TABLE, C_SQL, C_OWNER, C_ACL, C_COMMENT, C_REFERENCES, C_LOCK, C_STEPS,
-       C_PLACEHOLDER, /* a view's stand-in, should a cycle need one (see break_view_cycle); never archived */
-       C_NEEDS_SUPERUSER, /* true: only a superuser may create it (a function in an untrusted language) */
-       C_PARTITION_OF /* a partition's parent, named as its "table" is: a restore of the parent brings it along */ };
+enum {
+    C_CLASS,
+    C_OID,
+    C_RANK,
+    C_KIND,
+    C_SCHEMA,
+    C_NAME,
+    C_TABLE,
+    C_SQL,
+    C_OWNER,
+    C_ACL,
+    C_COMMENT,
+    C_REFERENCES,
+    C_LOCK,
+    C_STEPS,
+    C_PLACEHOLDER,     /* a view's stand-in, should a cycle need one (see break_view_cycle); never archived */
+    C_NEEDS_SUPERUSER, /* true: only a superuser may create it (a function in an untrusted language) */
+    C_PARTITION_OF     /* a partition's parent, named as its "table" is: a restore of the parent brings it along */
+};
 
 static int add_steps(json_t *it, PGresult *res, int row)
 {
@@ -148,7 +165,8 @@ static int add_steps(json_t *it, PGresult *res, int row)
     json_t *last = json_array_get(steps, json_array_size(steps) - 1);
     if (!json_is_array(steps) || !json_is_string(json_object_get(last, "sql"))) {
         json_decref(steps);
-        return zb_error_set(ZB_EFORMAT, "the server described the steps of %s unreadably", PQgetvalue(res, row, C_NAME));
+        return zb_error_set(ZB_EFORMAT, "the server described the steps of %s unreadably",
+                            PQgetvalue(res, row, C_NAME));
     }
     if (!PQgetisnull(res, row, C_COMMENT)) {
         zb_buf sql = ZB_BUF_INIT;
@@ -180,7 +198,8 @@ static int add_item(PGresult *res, void *payload)
         it->objid = oid_at(res, r, C_OID);
         it->rank = atoi(PQgetvalue(res, r, C_RANK));
         it->json = json_object();
-        json_object_set_new(it->json, "section", json_string(it->rank >= RANK_POST_SEQUENCE ? "post-data" : "pre-data"));
+        json_object_set_new(it->json, "section",
+                            json_string(it->rank >= RANK_POST_SEQUENCE ? "post-data" : "pre-data"));
         set_text(it->json, "kind", res, r, C_KIND);
         set_text(it->json, "schema", res, r, C_SCHEMA);
         set_text(it->json, "name", res, r, C_NAME);
@@ -242,10 +261,9 @@ static int add_items(item_set *set, PGconn *conn, const char *sql, const char *w
  * default. A grant its owner did not make is made again by its grantor (SET
  * SESSION AUTHORIZATION), which keeps the grantor. replace: the ACL replaces
  * whatever the object has (REVOKE ALL, then every grant), for an object the
- * target already holds with privileges of its own (the public schema). Stating only the difference, as pg_dump does, lets a newer server
- * keep privileges it added to the owner's default (PostgreSQL 17's MAINTAIN
- * on tables) instead of losing them to a REVOKE ALL and a list of the old
- * ones. OBJTYPE is acldefault()'s letter for the object's kind.
+ * target already holds with privileges of its own (the public schema). Stating only the difference, as pg_dump does,
+ * lets a newer server keep privileges it added to the owner's default (PostgreSQL 17's MAINTAIN on tables) instead of
+ * losing them to a REVOKE ALL and a list of the old ones. OBJTYPE is acldefault()'s letter for the object's kind.
  * Archives of toc format 1 hold the older form (REVOKE ALL from PUBLIC and
  * the owner, then every grant); their verification reads ACLs that way. */
 static void acl_sql(zb_buf *q, const item_set *set, const kind_acl *k)
@@ -277,20 +295,22 @@ static void acl_sql(zb_buf *q, const item_set *set, const kind_acl *k)
         zb_buf_free(&built);
         return;
     }
-    zb_buf_printf(q,
-                  "CASE WHEN %s IS NULL THEN NULL ELSE NULLIF("
-                  "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(' REVOKE %%s ON %%s FROM %%s;', "
-                  "d.privilege_type, %s, CASE WHEN d.grantee = 0 THEN 'PUBLIC' ELSE "
-                  "pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(d.grantee)) END), '' ORDER BY d.n) "
-                  "FROM pg_catalog.aclexplode(%s) WITH ORDINALITY "
-                  "d(grantor, grantee, privilege_type, is_grantable, n) WHERE NOT EXISTS (SELECT FROM "
-                  "pg_catalog.aclexplode(%s) a WHERE a.grantee = d.grantee AND a.privilege_type = d.privilege_type)), '') || ",
-                  acl, target, initial, acl);
+    zb_buf_printf(
+        q,
+        "CASE WHEN %s IS NULL THEN NULL ELSE NULLIF("
+        "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(' REVOKE %%s ON %%s FROM %%s;', "
+        "d.privilege_type, %s, CASE WHEN d.grantee = 0 THEN 'PUBLIC' ELSE "
+        "pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(d.grantee)) END), '' ORDER BY d.n) "
+        "FROM pg_catalog.aclexplode(%s) WITH ORDINALITY "
+        "d(grantor, grantee, privilege_type, is_grantable, n) WHERE NOT EXISTS (SELECT FROM "
+        "pg_catalog.aclexplode(%s) a WHERE a.grantee = d.grantee AND a.privilege_type = d.privilege_type)), '') || ",
+        acl, target, initial, acl);
     zb_buf_printf(q, grants, owner, target, owner, acl);
-    zb_buf_printf(q,
-                  " WHERE NOT EXISTS (SELECT FROM pg_catalog.aclexplode(%s) d "
-                  "WHERE d.grantee = a.grantee AND d.privilege_type = a.privilege_type AND d.is_grantable = a.is_grantable)), ''), '') END",
-                  initial);
+    zb_buf_printf(
+        q,
+        " WHERE NOT EXISTS (SELECT FROM pg_catalog.aclexplode(%s) d "
+        "WHERE d.grantee = a.grantee AND d.privilege_type = a.privilege_type AND d.is_grantable = a.is_grantable)), ''), '') END",
+        initial);
     zb_buf_free(&built);
 }
 
@@ -304,19 +324,18 @@ static void acl_sql(zb_buf *q, const item_set *set, const kind_acl *k)
 
 typedef enum {
     FILTER_NONE,
-    FILTER_USER_SCHEMA,         /* in a user schema (alias n) */
-    FILTER_USER_OBJECT,         /* ... and not an extension's, not internal (user_object) */
-    FILTER_USER_NOT_EXTENSION,  /* ... and not an extension's (identity sequences count) */
-    FILTER_NOT_BUILTIN,         /* objects outside schemas: not initdb's, not an extension's, not internal */
+    FILTER_USER_SCHEMA,        /* in a user schema (alias n) */
+    FILTER_USER_OBJECT,        /* ... and not an extension's, not internal (user_object) */
+    FILTER_USER_NOT_EXTENSION, /* ... and not an extension's (identity sequences count) */
+    FILTER_NOT_BUILTIN,        /* objects outside schemas: not initdb's, not an extension's, not internal */
 } kind_filter;
 
-
 typedef struct kind_query {
-    const char *what;            /* "the schemas": named when the query fails */
-    int min_version, max_version; /* server_version_num, max excluded; 0: open */
-    const char *catalog;         /* C_CLASS */
-    const char *oid;             /* C_OID */
-    int rank;                    /* C_RANK (and the section) */
+    const char *what;                                       /* "the schemas": named when the query fails */
+    int min_version, max_version;                           /* server_version_num, max excluded; 0: open */
+    const char *catalog;                                    /* C_CLASS */
+    const char *oid;                                        /* C_OID */
+    int rank;                                               /* C_RANK (and the section) */
     const char *kind, *schema, *name, *table, *sql, *owner; /* SQL expressions; NULL: NULL */
     kind_acl acl;
     const char *comment;
@@ -324,7 +343,7 @@ typedef struct kind_query {
     const char *from, *where;
     kind_filter filter;
     const char *filter_catalog, *filter_oid; /* whose membership FILTER_USER_OBJECT checks; NULL: catalog, oid */
-    const char *tail; /* ORDER BY ... */
+    const char *tail;                        /* ORDER BY ... */
     /* SQL saying whether the backup's role may read the kind; when it may
      * not, left_out (SQL naming the objects) is warned about instead */
     const char *readable, *left_out;
@@ -332,36 +351,41 @@ typedef struct kind_query {
 
 /* Relations: the FROM clause every relation query shares; q.name is the
  * quoted qualified name. */
-#define RELATION_FROM(join)                                                                                  \
-    "pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " join                   \
+#define RELATION_FROM(join)                                                                                            \
+    "pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " join                             \
     " CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS name) q"
 
 /* A relation's comment and its columns'; keyword: SQL giving TABLE, VIEW... */
-#define RELATION_COMMENT(keyword)                                                                            \
-    "(SELECT pg_catalog.string_agg(CASE WHEN d.objsubid = 0 THEN "                                          \
-    "pg_catalog.format('COMMENT ON %s %s IS %L;', " keyword ", q.name, d.description) ELSE "                 \
-    "pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L;', q.name, (SELECT a.attname FROM pg_catalog.pg_attribute a " \
-    "WHERE a.attrelid = c.oid AND a.attnum = d.objsubid), d.description) END, E'\\n' ORDER BY d.objsubid) "  \
+#define RELATION_COMMENT(keyword)                                                                                      \
+    "(SELECT pg_catalog.string_agg(CASE WHEN d.objsubid = 0 THEN "                                                     \
+    "pg_catalog.format('COMMENT ON %s %s IS %L;', " keyword                                                            \
+    ", q.name, d.description) ELSE "                                                                                   \
+    "pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L;', q.name, (SELECT a.attname FROM pg_catalog.pg_attribute a "    \
+    "WHERE a.attrelid = c.oid AND a.attnum = d.objsubid), d.description) END, E'\\n' ORDER BY d.objsubid) "            \
     "FROM pg_catalog.pg_description d WHERE d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass)"
 
-#define RELATION_OWNER(keyword) "pg_catalog.format('ALTER %s %s OWNER TO %I;', " keyword ", q.name, pg_catalog.pg_get_userbyid(c.relowner))"
+#define RELATION_OWNER(keyword)                                                                                        \
+    "pg_catalog.format('ALTER %s %s OWNER TO %I;', " keyword ", q.name, pg_catalog.pg_get_userbyid(c.relowner))"
 
 /* An object's comment, by its catalog and oid; object: SQL naming it. */
-#define OBJECT_COMMENT(object, catalog, oid)                                                                 \
-    "(SELECT pg_catalog.format('COMMENT ON %s IS %L;', " object ", d.description) FROM pg_catalog.pg_description d " \
+#define OBJECT_COMMENT(object, catalog, oid)                                                                           \
+    "(SELECT pg_catalog.format('COMMENT ON %s IS %L;', " object                                                        \
+    ", d.description) FROM pg_catalog.pg_description d "                                                               \
     "WHERE d.objoid = " oid " AND d.classoid = '" catalog "'::pg_catalog.regclass AND d.objsubid = 0)"
 
 /* FROM a catalog whose objects live in a schema, with q.name each object's
  * schema-qualified, quoted name. */
-#define IN_SCHEMA(catalog, alias, schema_column, name_column)                                                  \
-    catalog " " alias " JOIN pg_catalog.pg_namespace n ON n.oid = " alias "." schema_column " "              \
-    "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, " alias "." name_column ") AS name) q"
+#define IN_SCHEMA(catalog, alias, schema_column, name_column)                                                          \
+    catalog " " alias " JOIN pg_catalog.pg_namespace n ON n.oid = " alias "." schema_column                            \
+            " "                                                                                                        \
+            "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, " alias "." name_column ") AS name) q"
 
 /* A column's COLLATE clause when it differs from its type's default. */
-#define COLLATE_CLAUSE(att, typ)                                                                               \
-    "CASE WHEN " att ".attcollation <> 0 AND " att ".attcollation <> " typ ".typcollation THEN "               \
-    "(SELECT ' COLLATE ' || pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname) "  \
-    "FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace "            \
+#define COLLATE_CLAUSE(att, typ)                                                                                       \
+    "CASE WHEN " att ".attcollation <> 0 AND " att ".attcollation <> " typ                                             \
+    ".typcollation THEN "                                                                                              \
+    "(SELECT ' COLLATE ' || pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname) "         \
+    "FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace "                    \
     "WHERE co.oid = " att ".attcollation) ELSE '' END"
 
 #define TYPE_KEYWORD "CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END"
@@ -371,30 +395,30 @@ typedef struct kind_query {
  * property CREATE TYPE takes, as pg_dump writes them; SUBSCRIPT from 14 on
  * (read by name from the row, absent before). Functions are named by
  * regproc, qualified under the empty search_path. */
-#define BASE_TYPE_SQL                                                                                          \
-    "WHEN 'b' THEN pg_catalog.format('CREATE TYPE %s (INPUT = %s, OUTPUT = %s', q.name, "                       \
-    "t.typinput::pg_catalog.regproc, t.typoutput::pg_catalog.regproc) || "                                    \
-    "CASE WHEN t.typreceive <> 0 THEN ', RECEIVE = ' || t.typreceive::pg_catalog.regproc::text ELSE '' END || " \
-    "CASE WHEN t.typsend <> 0 THEN ', SEND = ' || t.typsend::pg_catalog.regproc::text ELSE '' END || "          \
-    "CASE WHEN t.typmodin <> 0 THEN ', TYPMOD_IN = ' || t.typmodin::pg_catalog.regproc::text ELSE '' END || "   \
-    "CASE WHEN t.typmodout <> 0 THEN ', TYPMOD_OUT = ' || t.typmodout::pg_catalog.regproc::text ELSE '' END || " \
-    "CASE WHEN t.typanalyze <> 0 THEN ', ANALYZE = ' || t.typanalyze::pg_catalog.regproc::text ELSE '' END || " \
-    "COALESCE((SELECT ', SUBSCRIPT = ' || (j.v ->> 'typsubscript') FROM (SELECT pg_catalog.to_jsonb(t) AS v) j " \
-    "WHERE (j.v ->> 'typsubscript') <> '-'), '') || "                                                          \
-    "', INTERNALLENGTH = ' || CASE WHEN t.typlen = -1 THEN 'variable' ELSE t.typlen::text END || "              \
-    "CASE WHEN t.typbyval THEN ', PASSEDBYVALUE' ELSE '' END || ', ALIGNMENT = ' || "                           \
-    "CASE t.typalign WHEN 'c' THEN 'char' WHEN 's' THEN 'int2' WHEN 'i' THEN 'int4' ELSE 'double' END || "      \
-    "', STORAGE = ' || CASE t.typstorage WHEN 'p' THEN 'plain' WHEN 'e' THEN 'external' WHEN 'm' THEN 'main' "  \
-    "ELSE 'extended' END || ', CATEGORY = ' || pg_catalog.quote_literal(t.typcategory::text) || "                    \
-    "CASE WHEN t.typispreferred THEN ', PREFERRED = true' ELSE '' END || "                                     \
+#define BASE_TYPE_SQL                                                                                                  \
+    "WHEN 'b' THEN pg_catalog.format('CREATE TYPE %s (INPUT = %s, OUTPUT = %s', q.name, "                              \
+    "t.typinput::pg_catalog.regproc, t.typoutput::pg_catalog.regproc) || "                                             \
+    "CASE WHEN t.typreceive <> 0 THEN ', RECEIVE = ' || t.typreceive::pg_catalog.regproc::text ELSE '' END || "        \
+    "CASE WHEN t.typsend <> 0 THEN ', SEND = ' || t.typsend::pg_catalog.regproc::text ELSE '' END || "                 \
+    "CASE WHEN t.typmodin <> 0 THEN ', TYPMOD_IN = ' || t.typmodin::pg_catalog.regproc::text ELSE '' END || "          \
+    "CASE WHEN t.typmodout <> 0 THEN ', TYPMOD_OUT = ' || t.typmodout::pg_catalog.regproc::text ELSE '' END || "       \
+    "CASE WHEN t.typanalyze <> 0 THEN ', ANALYZE = ' || t.typanalyze::pg_catalog.regproc::text ELSE '' END || "        \
+    "COALESCE((SELECT ', SUBSCRIPT = ' || (j.v ->> 'typsubscript') FROM (SELECT pg_catalog.to_jsonb(t) AS v) j "       \
+    "WHERE (j.v ->> 'typsubscript') <> '-'), '') || "                                                                  \
+    "', INTERNALLENGTH = ' || CASE WHEN t.typlen = -1 THEN 'variable' ELSE t.typlen::text END || "                     \
+    "CASE WHEN t.typbyval THEN ', PASSEDBYVALUE' ELSE '' END || ', ALIGNMENT = ' || "                                  \
+    "CASE t.typalign WHEN 'c' THEN 'char' WHEN 's' THEN 'int2' WHEN 'i' THEN 'int4' ELSE 'double' END || "             \
+    "', STORAGE = ' || CASE t.typstorage WHEN 'p' THEN 'plain' WHEN 'e' THEN 'external' WHEN 'm' THEN 'main' "         \
+    "ELSE 'extended' END || ', CATEGORY = ' || pg_catalog.quote_literal(t.typcategory::text) || "                      \
+    "CASE WHEN t.typispreferred THEN ', PREFERRED = true' ELSE '' END || "                                             \
     "CASE WHEN t.typdefault IS NOT NULL THEN ', DEFAULT = ' || pg_catalog.quote_literal(t.typdefault) ELSE '' END || " \
-    "CASE WHEN t.typelem <> 0 THEN ', ELEMENT = ' || pg_catalog.format_type(t.typelem, NULL) ELSE '' END || "   \
-    "CASE WHEN t.typdelim <> ',' THEN ', DELIMITER = ' || pg_catalog.quote_literal(t.typdelim::text) ELSE '' END || " \
+    "CASE WHEN t.typelem <> 0 THEN ', ELEMENT = ' || pg_catalog.format_type(t.typelem, NULL) ELSE '' END || "          \
+    "CASE WHEN t.typdelim <> ',' THEN ', DELIMITER = ' || pg_catalog.quote_literal(t.typdelim::text) ELSE '' END || "  \
     "CASE WHEN t.typcollation <> 0 THEN ', COLLATABLE = true' ELSE '' END || ');' "
 
 /* Enums, composite types, ranges and domains; mr.clause: a range's
  * multirange type name (PostgreSQL 14 on). */
-#define TYPE_QUERY(multirange)                                                                                \
+#define TYPE_QUERY(multirange)                                                                                         \
     .what = "the types", .catalog = "pg_catalog.pg_type", .oid = "t.oid", .rank = RANK_TYPE,                 \
     .kind = TYPE_KEYWORD, .schema = "n.nspname", .name = "t.typname",                                       \
     .sql = "CASE t.typtype "                                                                                  \
@@ -453,15 +477,16 @@ typedef struct kind_query {
  * of its own, after the function, instead of in CREATE TABLE, which breaks
  * the cycle of a default calling a function that takes the table's row
  * type (as pg_dump does). ad: the pg_attrdef row. */
-#define DEFAULT_CALLS_FUNCTION(ad)                                                                             \
-    "EXISTS (SELECT 1 FROM pg_catalog.pg_depend dd WHERE dd.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass " \
-    "AND dd.objid = " ad ".oid AND dd.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND dd.refobjid >= " FIRST_NORMAL_OID ")"
+#define DEFAULT_CALLS_FUNCTION(ad)                                                                                     \
+    "EXISTS (SELECT 1 FROM pg_catalog.pg_depend dd WHERE dd.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass "   \
+    "AND dd.objid = " ad                                                                                               \
+    ".oid AND dd.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND dd.refobjid >= " FIRST_NORMAL_OID ")"
 
 /* One column of CREATE TABLE: type, collation, default or generation
  * expression, identity (with its sequence's options), NOT NULL. */
 #define COLUMN_DEFINITION COLUMN_DEFINITION_OPTIONS("''")
 /* The same with SQL for the options a foreign table's column has. */
-#define COLUMN_DEFINITION_OPTIONS(options)                                                                     \
+#define COLUMN_DEFINITION_OPTIONS(options)                                                                             \
     "pg_catalog.format('%I %s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)) || " options " || " COLLATE_CLAUSE("a", "at") \
     /* a column also inherited takes the parent's generation expression:     \
      * stating it again is an error */                                         \
@@ -487,40 +512,43 @@ typedef struct kind_query {
  * index's oid. Made by recursion instead, the server would name them
  * itself, and an index attached under another name would come back
  * renamed. */
-#define PARTITION_INDEXES(root)                                                                                \
-    "COALESCE((WITH RECURSIVE tree(idx, parent, depth) AS (SELECT h.inhrelid, h.inhparent, 1 "                 \
-    "FROM pg_catalog.pg_inherits h WHERE h.inhparent = " root " UNION ALL SELECT h.inhrelid, h.inhparent, t.depth + 1 " \
-    "FROM pg_catalog.pg_inherits h JOIN tree t ON h.inhparent = t.idx) "                                       \
-    "SELECT pg_catalog.string_agg(m.sql, '' ORDER BY m.step, m.depth, m.idx) FROM (SELECT 1 AS step, t.depth, t.idx, " \
-    "CASE WHEN k.oid IS NOT NULL THEN pg_catalog.format(E'\\nALTER TABLE ONLY %I.%I ADD CONSTRAINT %I %s;', tn.nspname, " \
-    "tc.relname, k.conname, pg_catalog.pg_get_constraintdef(k.oid)) || COALESCE((SELECT pg_catalog.format("   \
-    "E'\\nCOMMENT ON CONSTRAINT %I ON %I.%I IS %L;', k.conname, tn.nspname, tc.relname, d.description) "      \
+#define PARTITION_INDEXES(root)                                                                                                       \
+    "COALESCE((WITH RECURSIVE tree(idx, parent, depth) AS (SELECT h.inhrelid, h.inhparent, 1 "                                        \
+    "FROM pg_catalog.pg_inherits h WHERE h.inhparent = " root                                                                         \
+    " UNION ALL SELECT h.inhrelid, h.inhparent, t.depth + 1 "                                                                         \
+    "FROM pg_catalog.pg_inherits h JOIN tree t ON h.inhparent = t.idx) "                                                              \
+    "SELECT pg_catalog.string_agg(m.sql, '' ORDER BY m.step, m.depth, m.idx) FROM (SELECT 1 AS step, t.depth, t.idx, "                \
+    "CASE WHEN k.oid IS NOT NULL THEN pg_catalog.format(E'\\nALTER TABLE ONLY %I.%I ADD CONSTRAINT %I %s;', tn.nspname, "             \
+    "tc.relname, k.conname, pg_catalog.pg_get_constraintdef(k.oid)) || COALESCE((SELECT pg_catalog.format("                           \
+    "E'\\nCOMMENT ON CONSTRAINT %I ON %I.%I IS %L;', k.conname, tn.nspname, tc.relname, d.description) "                              \
     "FROM pg_catalog.pg_description d WHERE d.objoid = k.oid AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass), '') " \
-    "ELSE E'\\n' || pg_catalog.pg_get_indexdef(t.idx) || ';' || COALESCE((SELECT pg_catalog.format("         \
-    "E'\\nCOMMENT ON INDEX %I.%I IS %L;', tn.nspname, ci.relname, d.description) FROM pg_catalog.pg_description d " \
-    "WHERE d.objoid = t.idx AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass), '') END AS sql "    \
-    "FROM tree t JOIN pg_catalog.pg_class ci ON ci.oid = t.idx JOIN pg_catalog.pg_index x ON x.indexrelid = t.idx " \
-    "JOIN pg_catalog.pg_class tc ON tc.oid = x.indrelid JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace " \
-    "LEFT JOIN pg_catalog.pg_constraint k ON k.conindid = t.idx AND k.conrelid = tc.oid AND k.contype IN ('p', 'u', 'x') " \
-    "UNION ALL SELECT 2, -t.depth, t.idx, pg_catalog.format(E'\\nALTER INDEX %I.%I ATTACH PARTITION %I.%I;', "  \
-    "pn.nspname, pi.relname, cn.nspname, ci.relname) FROM tree t JOIN pg_catalog.pg_class ci ON ci.oid = t.idx " \
-    "JOIN pg_catalog.pg_namespace cn ON cn.oid = ci.relnamespace JOIN pg_catalog.pg_class pi ON pi.oid = t.parent " \
+    "ELSE E'\\n' || pg_catalog.pg_get_indexdef(t.idx) || ';' || COALESCE((SELECT pg_catalog.format("                                  \
+    "E'\\nCOMMENT ON INDEX %I.%I IS %L;', tn.nspname, ci.relname, d.description) FROM pg_catalog.pg_description d "                   \
+    "WHERE d.objoid = t.idx AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass), '') END AS sql "                            \
+    "FROM tree t JOIN pg_catalog.pg_class ci ON ci.oid = t.idx JOIN pg_catalog.pg_index x ON x.indexrelid = t.idx "                   \
+    "JOIN pg_catalog.pg_class tc ON tc.oid = x.indrelid JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace "                 \
+    "LEFT JOIN pg_catalog.pg_constraint k ON k.conindid = t.idx AND k.conrelid = tc.oid AND k.contype IN ('p', 'u', 'x') "            \
+    "UNION ALL SELECT 2, -t.depth, t.idx, pg_catalog.format(E'\\nALTER INDEX %I.%I ATTACH PARTITION %I.%I;', "                        \
+    "pn.nspname, pi.relname, cn.nspname, ci.relname) FROM tree t JOIN pg_catalog.pg_class ci ON ci.oid = t.idx "                      \
+    "JOIN pg_catalog.pg_namespace cn ON cn.oid = ci.relnamespace JOIN pg_catalog.pg_class pi ON pi.oid = t.parent "                   \
     "JOIN pg_catalog.pg_namespace pn ON pn.oid = pi.relnamespace) m), '')"
 /* Whether a partitioned table's partitions can all hold an index: a
  * foreign partition cannot, and an index made ON ONLY its parent would stay
  * invalid; such a tree is indexed by recursion. */
-#define NO_FOREIGN_PARTITION(table)                                                                            \
-    "NOT EXISTS (SELECT FROM pg_catalog.pg_partition_tree(" table ") pt JOIN pg_catalog.pg_class fc ON fc.oid = pt.relid " \
+#define NO_FOREIGN_PARTITION(table)                                                                                    \
+    "NOT EXISTS (SELECT FROM pg_catalog.pg_partition_tree(" table                                                      \
+    ") pt JOIN pg_catalog.pg_class fc ON fc.oid = pt.relid "                                                           \
     "WHERE fc.relkind = 'f')"
 
 /* ALTER TABLE's words for a trigger's state other than enabled (O). */
-#define TRIGGER_STATE(t) "CASE " t ".tgenabled WHEN 'D' THEN 'DISABLE' WHEN 'R' THEN 'ENABLE REPLICA' ELSE 'ENABLE ALWAYS' END"
+#define TRIGGER_STATE(t)                                                                                               \
+    "CASE " t ".tgenabled WHEN 'D' THEN 'DISABLE' WHEN 'R' THEN 'ENABLE REPLICA' ELSE 'ENABLE ALWAYS' END"
 /* A trigger of a partitioned table is cloned on each partition, where its
  * state may have been changed alone: the clones (pg_depend's partition
  * dependencies, 12 on) are made enabled with the trigger, and the others
  * set each on its partition. The trigger's own state is set ONLY on its
  * table for the same reason: from 15 on it would reach the clones too. */
-#define TRIGGER_CLONE_STATES                                                                                   \
+#define TRIGGER_CLONE_STATES                                                                                           \
     "COALESCE((WITH RECURSIVE clone(oid, depth) AS (SELECT d.objid, 1 FROM pg_catalog.pg_depend d "            \
     "WHERE d.refobjid = t.oid AND d.deptype = 'P' AND d.classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass " \
     "AND d.refclassid = 'pg_catalog.pg_trigger'::pg_catalog.regclass UNION ALL SELECT d.objid, cl.depth + 1 "  \
@@ -531,23 +559,26 @@ typedef struct kind_query {
     "ON ct.oid = cl.oid JOIN pg_catalog.pg_class cc ON cc.oid = ct.tgrelid JOIN pg_catalog.pg_namespace cn "    \
     "ON cn.oid = cc.relnamespace WHERE ct.tgenabled <> 'O'), '')"
 
-#define TRIGGER_QUERY                                                                                          \
-    .what = "the triggers", .catalog = "pg_catalog.pg_trigger", .oid = "t.oid", .rank = RANK_POST_TRIGGER,    \
-    .kind = "'TRIGGER'", .schema = "n.nspname", .name = "t.tgname",                                          \
-    .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",                                               \
-    .sql = "pg_catalog.pg_get_triggerdef(t.oid) || ';' || "                                                    \
-           "CASE WHEN t.tgenabled <> 'O' THEN pg_catalog.format(E'\\nALTER TABLE ONLY %I.%I %s TRIGGER %I;', n.nspname, " \
-           "c.relname, " TRIGGER_STATE("t") ", t.tgname) ELSE '' END || " TRIGGER_CLONE_STATES,              \
-    .comment = "(SELECT pg_catalog.format('COMMENT ON TRIGGER %I ON %I.%I IS %L;', t.tgname, n.nspname, c.relname, " \
-               "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = t.oid "                      \
-               "AND d.classoid = 'pg_catalog.pg_trigger'::pg_catalog.regclass)",                              \
-    .from = "pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid "                        \
-            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",                                        \
+#define TRIGGER_QUERY                                                                                                  \
+    .what = "the triggers", .catalog = "pg_catalog.pg_trigger", .oid = "t.oid", .rank = RANK_POST_TRIGGER,             \
+    .kind = "'TRIGGER'", .schema = "n.nspname", .name = "t.tgname",                                                    \
+    .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",                                                       \
+    .sql =                                                                                                             \
+        "pg_catalog.pg_get_triggerdef(t.oid) || ';' || "                                                               \
+        "CASE WHEN t.tgenabled <> 'O' THEN pg_catalog.format(E'\\nALTER TABLE ONLY %I.%I %s TRIGGER %I;', n.nspname, " \
+        "c.relname, " TRIGGER_STATE("t") ", t.tgname) ELSE '' END || " TRIGGER_CLONE_STATES,                           \
+    .comment =                                                                                                         \
+        "(SELECT pg_catalog.format('COMMENT ON TRIGGER %I ON %I.%I IS %L;', t.tgname, n.nspname, c.relname, "          \
+        "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = t.oid "                                      \
+        "AND d.classoid = 'pg_catalog.pg_trigger'::pg_catalog.regclass)",                                              \
+    .from =                                                                                                            \
+        "pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid "                                     \
+        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",                                                    \
     .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"
 
 /* Constraints declared on the table itself (inherited copies come with
  * their parent's), one entry per rank. */
-#define CONSTRAINT_QUERY                                                                                       \
+#define CONSTRAINT_QUERY                                                                                               \
     .what = "the constraints", .catalog = "pg_catalog.pg_constraint", .oid = "k.oid", .schema = "n.nspname",  \
     .name = "k.conname", .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",                         \
     .sql = "CASE WHEN c.relkind = 'p' AND k.contype IN ('p', 'u', 'x') THEN pg_catalog.format("               \
@@ -580,76 +611,84 @@ typedef struct kind_query {
     .from = "pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid "                    \
             "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_catalog.pg_class ic ON ic.oid = k.conindid", \
     .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"
-#define CONSTRAINT_WHERE(types) "k.contype IN " types " AND k.conislocal AND k.conparentid = 0 AND c.relkind IN ('r', 'p')"
+#define CONSTRAINT_WHERE(types)                                                                                        \
+    "k.contype IN " types " AND k.conislocal AND k.conparentid = 0 AND c.relkind IN ('r', 'p')"
 
 /* The grants on a relation's columns (their ACLs start empty). */
-#define COLUMN_GRANTS                                                                                          \
-    "(SELECT pg_catalog.string_agg(pg_catalog.format(' GRANT %s (%I) ON TABLE %s TO %s%s;', x.privilege_type, a.attname, " \
+#define COLUMN_GRANTS                                                                                                        \
+    "(SELECT pg_catalog.string_agg(pg_catalog.format(' GRANT %s (%I) ON TABLE %s TO %s%s;', x.privilege_type, a.attname, "   \
     "q.name, CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END, " \
-    "CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), '' ORDER BY a.attnum, x.n) "               \
-    "FROM pg_catalog.pg_attribute a CROSS JOIN LATERAL pg_catalog.aclexplode(a.attacl) WITH ORDINALITY "          \
+    "CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), '' ORDER BY a.attnum, x.n) "                           \
+    "FROM pg_catalog.pg_attribute a CROSS JOIN LATERAL pg_catalog.aclexplode(a.attacl) WITH ORDINALITY "                     \
     "x(grantor, grantee, privilege_type, is_grantable, n) WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)"
 
 /* " OPTIONS (name 'value', ...)" of a foreign-data options array, or NULL. */
-#define OPTIONS_CLAUSE(options)                                                                                \
+#define OPTIONS_CLAUSE(options)                                                                                              \
     "(SELECT ' OPTIONS (' || pg_catalog.string_agg(pg_catalog.format('%I %L', o.option_name, o.option_value), ', ') || ')' " \
     "FROM pg_catalog.pg_options_to_table(" options ") o)"
 
 /* The operators and support functions that belong to an operator class or
  * family (pg_depend says which): one "OPERATOR ..." or "FUNCTION ..." each,
  * as column member. */
-#define OPFAMILY_MEMBERS(catalog, oid)                                                                         \
-    "SELECT pg_catalog.format('OPERATOR %s %s%s', ao.amopstrategy, ao.amopopr::pg_catalog.regoperator, "        \
-    "CASE WHEN ao.amoppurpose = 'o' THEN (SELECT pg_catalog.format(' FOR ORDER BY %I.%I', sn.nspname, sf.opfname) " \
-    "FROM pg_catalog.pg_opfamily sf JOIN pg_catalog.pg_namespace sn ON sn.oid = sf.opfnamespace "                \
-    "WHERE sf.oid = ao.amopsortfamily) ELSE '' END) AS member FROM pg_catalog.pg_amop ao JOIN pg_catalog.pg_depend dp " \
-    "ON dp.classid = 'pg_catalog.pg_amop'::pg_catalog.regclass AND dp.objid = ao.oid "                         \
-    "AND dp.refclassid = '" catalog "'::pg_catalog.regclass AND dp.refobjid = " oid " "                        \
+#define OPFAMILY_MEMBERS(catalog, oid)                                                                                              \
+    "SELECT pg_catalog.format('OPERATOR %s %s%s', ao.amopstrategy, ao.amopopr::pg_catalog.regoperator, "                            \
+    "CASE WHEN ao.amoppurpose = 'o' THEN (SELECT pg_catalog.format(' FOR ORDER BY %I.%I', sn.nspname, sf.opfname) "                 \
+    "FROM pg_catalog.pg_opfamily sf JOIN pg_catalog.pg_namespace sn ON sn.oid = sf.opfnamespace "                                   \
+    "WHERE sf.oid = ao.amopsortfamily) ELSE '' END) AS member FROM pg_catalog.pg_amop ao JOIN pg_catalog.pg_depend dp "             \
+    "ON dp.classid = 'pg_catalog.pg_amop'::pg_catalog.regclass AND dp.objid = ao.oid "                                              \
+    "AND dp.refclassid = '" catalog "'::pg_catalog.regclass AND dp.refobjid = " oid                                                 \
+    " "                                                                                                                             \
     "UNION ALL SELECT pg_catalog.format('FUNCTION %s (%s, %s) %s', ap.amprocnum, pg_catalog.format_type(ap.amproclefttype, NULL), " \
-    "pg_catalog.format_type(ap.amprocrighttype, NULL), ap.amproc::pg_catalog.regprocedure) FROM pg_catalog.pg_amproc ap " \
-    "JOIN pg_catalog.pg_depend dp ON dp.classid = 'pg_catalog.pg_amproc'::pg_catalog.regclass AND dp.objid = ap.oid " \
+    "pg_catalog.format_type(ap.amprocrighttype, NULL), ap.amproc::pg_catalog.regprocedure) FROM pg_catalog.pg_amproc ap "           \
+    "JOIN pg_catalog.pg_depend dp ON dp.classid = 'pg_catalog.pg_amproc'::pg_catalog.regclass AND dp.objid = ap.oid "               \
     "AND dp.refclassid = '" catalog "'::pg_catalog.regclass AND dp.refobjid = " oid
 
 /* Extended statistics; set_target: SQL appending its statistics target
  * where the server has one (13 on). */
-#define STATISTICS_QUERY(set_target)                                                                           \
-    .what = "the extended statistics", .catalog = "pg_catalog.pg_statistic_ext", .oid = "s.oid", .rank = RANK_POST_RULE, \
-    .kind = "'STATISTICS'", .schema = "n.nspname", .name = "s.stxname",                                        \
-    .table = "pg_catalog.format('%I.%I', tn.nspname, tc.relname)",                                             \
-    .sql = "pg_catalog.pg_get_statisticsobjdef(s.oid) || ';'" set_target,                                     \
-    .owner = "pg_catalog.format('ALTER STATISTICS %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(s.stxowner))", \
-    .comment = OBJECT_COMMENT("'STATISTICS ' || q.name", "pg_catalog.pg_statistic_ext", "s.oid"),            \
-    .from = "pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace "          \
-            "JOIN pg_catalog.pg_class tc ON tc.oid = s.stxrelid JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace " \
-            "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, s.stxname) AS name) q",         \
+#define STATISTICS_QUERY(set_target)                                                                                      \
+    .what = "the extended statistics", .catalog = "pg_catalog.pg_statistic_ext", .oid = "s.oid",                          \
+    .rank = RANK_POST_RULE, .kind = "'STATISTICS'", .schema = "n.nspname", .name = "s.stxname",                           \
+    .table = "pg_catalog.format('%I.%I', tn.nspname, tc.relname)",                                                        \
+    .sql = "pg_catalog.pg_get_statisticsobjdef(s.oid) || ';'" set_target,                                                 \
+    .owner = "pg_catalog.format('ALTER STATISTICS %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(s.stxowner))",     \
+    .comment = OBJECT_COMMENT("'STATISTICS ' || q.name", "pg_catalog.pg_statistic_ext", "s.oid"),                         \
+    .from =                                                                                                               \
+        "pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace "                         \
+        "JOIN pg_catalog.pg_class tc ON tc.oid = s.stxrelid JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace " \
+        "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, s.stxname) AS name) q",                         \
     .filter = FILTER_USER_OBJECT
 
 /* Publications; viaroot: SQL for a column viaroot (13 on), schemas: SQL
  * adding its schemas (15 on). */
 #define PUBLICATION_VIA_ROOT "CASE WHEN p.pubviaroot THEN ', publish_via_partition_root = true' ELSE '' END AS viaroot"
-#define PUBLICATION_QUERY(viaroot, schemas)                                                                    \
+#define PUBLICATION_QUERY(viaroot, schemas)                                                                            \
     .what = "the publications", .catalog = "pg_catalog.pg_publication", .oid = "p.oid", .rank = RANK_POST_PUBLICATION, \
-    .kind = "'PUBLICATION'", .name = "p.pubname",                                                               \
-    .sql = "pg_catalog.format('CREATE PUBLICATION %I%s WITH (publish = %L%s);', p.pubname, CASE WHEN p.puballtables " \
-           "THEN ' FOR ALL TABLES' ELSE '' END, pg_catalog.concat_ws(', ', CASE WHEN p.pubinsert THEN 'insert' END, " \
-           "CASE WHEN p.pubupdate THEN 'update' END, CASE WHEN p.pubdelete THEN 'delete' END, "                \
-           "CASE WHEN p.pubtruncate THEN 'truncate' END), v.viaroot) || " schemas,                             \
-    .owner = "pg_catalog.format('ALTER PUBLICATION %I OWNER TO %I;', p.pubname, pg_catalog.pg_get_userbyid(p.pubowner))", \
-    .comment = OBJECT_COMMENT("'PUBLICATION ' || pg_catalog.quote_ident(p.pubname)", "pg_catalog.pg_publication", "p.oid"), \
+    .kind = "'PUBLICATION'", .name = "p.pubname",                                                                      \
+    .sql =                                                                                                             \
+        "pg_catalog.format('CREATE PUBLICATION %I%s WITH (publish = %L%s);', p.pubname, CASE WHEN p.puballtables "     \
+        "THEN ' FOR ALL TABLES' ELSE '' END, pg_catalog.concat_ws(', ', CASE WHEN p.pubinsert THEN 'insert' END, "     \
+        "CASE WHEN p.pubupdate THEN 'update' END, CASE WHEN p.pubdelete THEN 'delete' END, "                           \
+        "CASE WHEN p.pubtruncate THEN 'truncate' END), v.viaroot) || " schemas,                                        \
+    .owner =                                                                                                           \
+        "pg_catalog.format('ALTER PUBLICATION %I OWNER TO %I;', p.pubname, pg_catalog.pg_get_userbyid(p.pubowner))",   \
+    .comment =                                                                                                         \
+        OBJECT_COMMENT("'PUBLICATION ' || pg_catalog.quote_ident(p.pubname)", "pg_catalog.pg_publication", "p.oid"),   \
     .from = "pg_catalog.pg_publication p CROSS JOIN LATERAL (SELECT " viaroot ") v", .filter = FILTER_NOT_BUILTIN
 
 /* A publication's tables, one item each with its table (as pg_dump's
  * PUBLICATION TABLE entries): a restore of some tables (--table, --schema)
  * makes the publication with the tables it restores. table_extra: SQL for
  * a column list and row filter (15 on). */
-#define PUBLICATION_TABLE_QUERY(table_extra)                                                                   \
-    .what = "the publications' tables", .catalog = "pg_catalog.pg_publication_rel", .oid = "pr.oid",           \
-    .rank = RANK_POST_PUBLICATION_TABLE, .kind = "'PUBLICATION TABLE'", .schema = "rn.nspname", .name = "p.pubname", \
-    .table = "pg_catalog.format('%I.%I', rn.nspname, rc.relname)",                                             \
-    .sql = "pg_catalog.format('ALTER PUBLICATION %I ADD TABLE ONLY %I.%I%s;', p.pubname, rn.nspname, rc.relname, " \
-           table_extra ")",                                                                                    \
-    .from = "pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid "         \
-            "JOIN pg_catalog.pg_class rc ON rc.oid = pr.prrelid JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace", \
+#define PUBLICATION_TABLE_QUERY(table_extra)                                                                                \
+    .what = "the publications' tables", .catalog = "pg_catalog.pg_publication_rel", .oid = "pr.oid",                        \
+    .rank = RANK_POST_PUBLICATION_TABLE, .kind = "'PUBLICATION TABLE'", .schema = "rn.nspname", .name = "p.pubname",        \
+    .table = "pg_catalog.format('%I.%I', rn.nspname, rc.relname)",                                                          \
+    .sql =                                                                                                                  \
+        "pg_catalog.format('ALTER PUBLICATION %I ADD TABLE ONLY %I.%I%s;', p.pubname, rn.nspname, rc.relname, " table_extra \
+        ")",                                                                                                                \
+    .from =                                                                                                                 \
+        "pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid "                          \
+        "JOIN pg_catalog.pg_class rc ON rc.oid = pr.prrelid JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace",   \
     .filter = FILTER_NOT_BUILTIN
 
 /* What CREATE TABLE does not say, as statements after it: attaching a
@@ -657,7 +696,7 @@ typedef struct kind_query {
  * options (n_distinct) and compression, and an inherited column's own NOT
  * NULL and default (a child's or a partition's); the replica identity. */
 #define ALTER_COLUMN(what) "pg_catalog.format(E'\\nALTER TABLE ONLY %s ALTER COLUMN %I " what ";', q.name, a.attname"
-#define TABLE_SETTINGS                                                                                         \
+#define TABLE_SETTINGS                                                                                                 \
     "CASE WHEN tb.standalone THEN (SELECT pg_catalog.format(E'\\nALTER TABLE %I.%I ATTACH PARTITION %s %s;', pn.nspname, " \
     "pc.relname, q.name, pg_catalog.pg_get_expr(c.relpartbound, c.oid)) FROM pg_catalog.pg_inherits i "           \
     "JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace " \
@@ -691,114 +730,186 @@ typedef struct kind_query {
  * pg_dump does. catalog and oid: the member's; acl, owner: its columns;
  * objtype: SQL for acldefault()'s letter; target: SQL naming it for GRANT; from:
  * its catalog (alias x) and a join to its schema (alias n). */
-#define EXTENSION_MEMBER_ACL(catalog_, oid_, acl_, owner_, objtype_, target_, from_)                     \
-    .what = "the privileges of extension members", .catalog = catalog_, .oid = oid_, .rank = RANK_POST_DEFAULT_ACL, \
-    .kind = "'ACL'", .schema = "n.nspname", .name = target_, .sql = "''",                                       \
-    .acl = {.column = "COALESCE(" acl_ ", pg_catalog.acldefault(" objtype_ ", " owner_ "))", .target = target_,    \
-            .owner = owner_,                                                                                     \
-            .initial = "COALESCE(ip.initprivs, pg_catalog.acldefault(" objtype_ ", " owner_ "))"},                \
-    .from = from_ " JOIN pg_catalog.pg_depend e ON e.classid = '" catalog_ "'::pg_catalog.regclass "             \
-            "AND e.objid = " oid_ " AND e.deptype = 'e' LEFT JOIN pg_catalog.pg_init_privs ip "                  \
-            "ON ip.classoid = e.classid AND ip.objoid = e.objid AND ip.objsubid = 0",                           \
+#define EXTENSION_MEMBER_ACL(catalog_, oid_, acl_, owner_, objtype_, target_, from_)                                   \
+    .what = "the privileges of extension members", .catalog = catalog_, .oid = oid_, .rank = RANK_POST_DEFAULT_ACL,    \
+    .kind = "'ACL'", .schema = "n.nspname", .name = target_, .sql = "''",                                              \
+    .acl = {.column = "COALESCE(" acl_ ", pg_catalog.acldefault(" objtype_ ", " owner_ "))",                           \
+            .target = target_,                                                                                         \
+            .owner = owner_,                                                                                           \
+            .initial = "COALESCE(ip.initprivs, pg_catalog.acldefault(" objtype_ ", " owner_ "))"},                     \
+    .from = from_ " JOIN pg_catalog.pg_depend e ON e.classid = '" catalog_                                             \
+                  "'::pg_catalog.regclass "                                                                            \
+                  "AND e.objid = " oid_                                                                                \
+                  " AND e.deptype = 'e' LEFT JOIN pg_catalog.pg_init_privs ip "                                        \
+                  "ON ip.classoid = e.classid AND ip.objoid = e.objid AND ip.objsubid = 0",                            \
     .where = acl_ " IS DISTINCT FROM ip.initprivs"
 
 static const kind_query kinds[] = {
-    {.what = "the schemas", .catalog = "pg_catalog.pg_namespace", .oid = "n.oid", .rank = RANK_SCHEMA, .kind = "'SCHEMA'",
-     .schema = "n.nspname", .name = "n.nspname", .sql = "pg_catalog.format('CREATE SCHEMA %I;', n.nspname)",
+    {.what = "the schemas",
+     .catalog = "pg_catalog.pg_namespace",
+     .oid = "n.oid",
+     .rank = RANK_SCHEMA,
+     .kind = "'SCHEMA'",
+     .schema = "n.nspname",
+     .name = "n.nspname",
+     .sql = "pg_catalog.format('CREATE SCHEMA %I;', n.nspname)",
      .owner = "pg_catalog.format('ALTER SCHEMA %I OWNER TO %I;', n.nspname, pg_catalog.pg_get_userbyid(n.nspowner))",
-     .acl = {.column = "n.nspacl", .target = "'SCHEMA ' || pg_catalog.quote_ident(n.nspname)", .owner = "n.nspowner", .objtype = 'n'},
-     .comment = "(SELECT pg_catalog.format('COMMENT ON SCHEMA %I IS %L;', n.nspname, d.description) "
-                "FROM pg_catalog.pg_description d WHERE d.objoid = n.oid AND d.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass)",
-     .from = "pg_catalog.pg_namespace n", .where = "n.nspname <> 'public'", .filter = FILTER_USER_OBJECT},
+     .acl = {.column = "n.nspacl",
+             .target = "'SCHEMA ' || pg_catalog.quote_ident(n.nspname)",
+             .owner = "n.nspowner",
+             .objtype = 'n'},
+     .comment =
+         "(SELECT pg_catalog.format('COMMENT ON SCHEMA %I IS %L;', n.nspname, d.description) "
+         "FROM pg_catalog.pg_description d WHERE d.objoid = n.oid AND d.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass)",
+     .from = "pg_catalog.pg_namespace n",
+     .where = "n.nspname <> 'public'",
+     .filter = FILTER_USER_OBJECT},
     /* the public schema, which every database starts with: its owner,
      * privileges and comment where they differ from the server's own */
-    {.what = "the public schema", .catalog = "pg_catalog.pg_namespace", .oid = "n.oid", .rank = RANK_SCHEMA, .kind = "'SCHEMA'",
-     .schema = "n.nspname", .name = "n.nspname",
-     .sql = "CASE WHEN " OBJECT_COMMENT("'SCHEMA public'", "pg_catalog.pg_namespace", "n.oid") " IS NULL THEN "
-            "'COMMENT ON SCHEMA public IS NULL;' ELSE '' END",
+    {.what = "the public schema",
+     .catalog = "pg_catalog.pg_namespace",
+     .oid = "n.oid",
+     .rank = RANK_SCHEMA,
+     .kind = "'SCHEMA'",
+     .schema = "n.nspname",
+     .name = "n.nspname",
+     .sql = "CASE WHEN " OBJECT_COMMENT("'SCHEMA public'", "pg_catalog.pg_namespace",
+                                        "n.oid") " IS NULL THEN "
+                                                 "'COMMENT ON SCHEMA public IS NULL;' ELSE '' END",
      .owner = "CASE WHEN n.nspowner <> 10 AND pg_catalog.pg_get_userbyid(n.nspowner) <> 'pg_database_owner' THEN "
               "pg_catalog.format('ALTER SCHEMA public OWNER TO %I;', pg_catalog.pg_get_userbyid(n.nspowner)) END",
-     .acl = {.column = "CASE WHEN n.nspacl IS DISTINCT FROM (SELECT i.initprivs FROM pg_catalog.pg_init_privs i WHERE i.objoid = n.oid "
-             "AND i.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND i.objsubid = 0) THEN n.nspacl END",
-             .target = "'SCHEMA public'", .owner = "n.nspowner", .objtype = 'n', .replace = 1},
-     .comment = "NULLIF(" OBJECT_COMMENT("'SCHEMA public'", "pg_catalog.pg_namespace", "n.oid") ", "
-                "'COMMENT ON SCHEMA public IS ''standard public schema'';')",
-     .from = "pg_catalog.pg_namespace n", .where = "n.nspname = 'public'"},
-    {.what = "the extensions", .catalog = "pg_catalog.pg_extension", .oid = "e.oid", .rank = RANK_EXTENSION,
-     .kind = "'EXTENSION'", .schema = "n.nspname", .name = "e.extname",
-     .sql = "pg_catalog.format('CREATE EXTENSION IF NOT EXISTS %I WITH SCHEMA %I VERSION %L;', e.extname, n.nspname, e.extversion)",
+     .acl =
+         {.column =
+              "CASE WHEN n.nspacl IS DISTINCT FROM (SELECT i.initprivs FROM pg_catalog.pg_init_privs i WHERE i.objoid = n.oid "
+              "AND i.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND i.objsubid = 0) THEN n.nspacl END",
+          .target = "'SCHEMA public'",
+          .owner = "n.nspowner",
+          .objtype = 'n',
+          .replace = 1},
+     .comment = "NULLIF(" OBJECT_COMMENT("'SCHEMA public'", "pg_catalog.pg_namespace",
+                                         "n.oid") ", "
+                                                  "'COMMENT ON SCHEMA public IS ''standard public schema'';')",
+     .from = "pg_catalog.pg_namespace n",
+     .where = "n.nspname = 'public'"},
+    {.what = "the extensions",
+     .catalog = "pg_catalog.pg_extension",
+     .oid = "e.oid",
+     .rank = RANK_EXTENSION,
+     .kind = "'EXTENSION'",
+     .schema = "n.nspname",
+     .name = "e.extname",
+     .sql =
+         "pg_catalog.format('CREATE EXTENSION IF NOT EXISTS %I WITH SCHEMA %I VERSION %L;', e.extname, n.nspname, e.extversion)",
      .from = "pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace",
      .comment = OBJECT_COMMENT("'EXTENSION ' || pg_catalog.quote_ident(e.extname)", "pg_catalog.pg_extension", "e.oid"),
-     .where = "e.extname <> 'plpgsql'", .tail = "ORDER BY e.oid"},
+     .where = "e.extname <> 'plpgsql'",
+     .tail = "ORDER BY e.oid"},
     {TYPE_QUERY("''"), .max_version = 140000},
     {TYPE_QUERY("(SELECT pg_catalog.format(', multirange_type_name = %I.%I', mn.nspname, mt.typname) "
                 "FROM pg_catalog.pg_type mt JOIN pg_catalog.pg_namespace mn ON mn.oid = mt.typnamespace "
                 "WHERE mt.oid = r.rngmultitypid)"),
      .min_version = 140000},
-    {.what = "the functions", .catalog = "pg_catalog.pg_proc", .oid = "p.oid", .rank = RANK_FUNCTION,
-     .kind = "CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END", .schema = "n.nspname", .name = "p.proname",
+    {.what = "the functions",
+     .catalog = "pg_catalog.pg_proc",
+     .oid = "p.oid",
+     .rank = RANK_FUNCTION,
+     .kind = "CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END",
+     .schema = "n.nspname",
+     .name = "p.proname",
      .sql = "pg_catalog.pg_get_functiondef(p.oid) || ';'",
      .owner = "pg_catalog.format('ALTER %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(p.proowner))",
      .acl = {.column = "p.proacl", .target = "q.name", .owner = "p.proowner", .objtype = 'f'},
-     .comment = "(SELECT pg_catalog.format('COMMENT ON %s IS %L;', q.name, d.description) FROM pg_catalog.pg_description d "
-                "WHERE d.objoid = p.oid AND d.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass)",
-     .from = "pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
-             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%s %I.%I(%s)', CASE p.prokind WHEN 'p' THEN 'PROCEDURE' "
-             "ELSE 'FUNCTION' END, n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)) AS name) q",
-     .extra = "NULL, NULL, NULL, NULL, (SELECT NOT l.lanpltrusted FROM pg_catalog.pg_language l WHERE l.oid = p.prolang)",
-     .where = "p.prokind IN ('f', 'p', 'w')", .filter = FILTER_USER_OBJECT},
-    {.what = "the sequences", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_SEQUENCE, .kind = "'SEQUENCE'",
-     .schema = "n.nspname", .name = "c.relname",
+     .comment =
+         "(SELECT pg_catalog.format('COMMENT ON %s IS %L;', q.name, d.description) FROM pg_catalog.pg_description d "
+         "WHERE d.objoid = p.oid AND d.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass)",
+     .from =
+         "pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+         "CROSS JOIN LATERAL (SELECT pg_catalog.format('%s %I.%I(%s)', CASE p.prokind WHEN 'p' THEN 'PROCEDURE' "
+         "ELSE 'FUNCTION' END, n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)) AS name) q",
+     .extra =
+         "NULL, NULL, NULL, NULL, (SELECT NOT l.lanpltrusted FROM pg_catalog.pg_language l WHERE l.oid = p.prolang)",
+     .where = "p.prokind IN ('f', 'p', 'w')",
+     .filter = FILTER_USER_OBJECT},
+    {.what = "the sequences",
+     .catalog = "pg_catalog.pg_class",
+     .oid = "c.oid",
+     .rank = RANK_SEQUENCE,
+     .kind = "'SEQUENCE'",
+     .schema = "n.nspname",
+     .name = "c.relname",
      .sql = "pg_catalog.format('CREATE %sSEQUENCE %s AS %s START WITH %s INCREMENT BY %s MINVALUE %s MAXVALUE %s "
             "CACHE %s%s;', CASE WHEN c.relpersistence = 'u' THEN 'UNLOGGED ' ELSE '' END, q.name, "
             "pg_catalog.format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, "
             "s.seqmax, s.seqcache, CASE WHEN s.seqcycle THEN ' CYCLE' ELSE '' END)",
      .owner = RELATION_OWNER("'SEQUENCE'"),
      .acl = {.column = "c.relacl", .target = "'SEQUENCE ' || q.name", .owner = "c.relowner", .objtype = 's'},
-     .comment = RELATION_COMMENT("'SEQUENCE'"), .from = RELATION_FROM("JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid"),
-     .where = "c.relkind = 'S'", .filter = FILTER_USER_OBJECT,
-     .tail = "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
-             "AND i.objid = c.oid AND i.deptype = 'i')"},
+     .comment = RELATION_COMMENT("'SEQUENCE'"),
+     .from = RELATION_FROM("JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid"),
+     .where = "c.relkind = 'S'",
+     .filter = FILTER_USER_OBJECT,
+     .tail =
+         "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+         "AND i.objid = c.oid AND i.deptype = 'i')"},
     /* every sequence's value (identity ones too), set once the data is in;
      * sequences are not transactional, so this is the value when read */
-    {.what = "the sequence values", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_POST_SEQUENCE,
-     .kind = "'SEQUENCE SET'", .schema = "n.nspname", .name = "c.relname",
-     .table = "(SELECT pg_catalog.format('%I.%I', tn.nspname, tc.relname) FROM pg_catalog.pg_depend d "
-              "JOIN pg_catalog.pg_class tc ON tc.oid = d.refobjid JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace "
-              "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i') "
-              "AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass LIMIT 1)",
+    {.what = "the sequence values",
+     .catalog = "pg_catalog.pg_class",
+     .oid = "c.oid",
+     .rank = RANK_POST_SEQUENCE,
+     .kind = "'SEQUENCE SET'",
+     .schema = "n.nspname",
+     .name = "c.relname",
+     .table =
+         "(SELECT pg_catalog.format('%I.%I', tn.nspname, tc.relname) FROM pg_catalog.pg_depend d "
+         "JOIN pg_catalog.pg_class tc ON tc.oid = d.refobjid JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace "
+         "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i') "
+         "AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass LIMIT 1)",
      .sql = "pg_catalog.format('SELECT pg_catalog.setval(%L, %s, %s);', q.name, "
             "COALESCE(pg_catalog.pg_sequence_last_value(c.oid), s.seqstart), "
             "CASE WHEN pg_catalog.pg_sequence_last_value(c.oid) IS NULL THEN 'false' ELSE 'true' END)",
-     .from = RELATION_FROM("JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid"), .where = "c.relkind = 'S'",
+     .from = RELATION_FROM("JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid"),
+     .where = "c.relkind = 'S'",
      .filter = FILTER_USER_NOT_EXTENSION},
-    {.what = "the tables", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_TABLE, .kind = "'TABLE'",
-     .schema = "n.nspname", .name = "c.relname", .table = "q.name",
-     .sql = "'CREATE ' || CASE WHEN c.relpersistence = 'u' THEN 'UNLOGGED ' ELSE '' END || 'TABLE ' || q.name || "
-            "CASE WHEN c.relispartition AND NOT tb.standalone THEN (SELECT pg_catalog.format(' PARTITION OF %I.%I ', pn.nspname, pc.relname) "
-            "FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent JOIN pg_catalog.pg_namespace pn "
-            "ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid) || pg_catalog.pg_get_expr(c.relpartbound, c.oid) "
-            /* a typed table: its columns come from the type, with their own
-             * defaults and NOT NULL */
-            "WHEN c.reloftype <> 0 THEN ' OF ' || pg_catalog.format_type(c.reloftype, NULL) || COALESCE((SELECT ' (' || "
-            "pg_catalog.string_agg(pg_catalog.format('%I WITH OPTIONS', a.attname) || CASE WHEN a.atthasdef THEN ' DEFAULT ' || "
-            "pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) ELSE '' END || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END, ', ' "
-            "ORDER BY a.attnum) || ')' FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid "
-            "AND ad.adnum = a.attnum WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
-            "AND (a.atthasdef OR a.attnotnull)), '') "
-            "ELSE ' (' || COALESCE((SELECT pg_catalog.string_agg(" COLUMN_DEFINITION
-            ", ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid "
-            "LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum "
-            "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND (a.attislocal OR tb.standalone)), '') || ')' || "
-            "COALESCE((SELECT ' INHERITS (' || pg_catalog.string_agg(pg_catalog.format('%I.%I', pn.nspname, pc.relname), ', ' "
-            "ORDER BY i.inhseqno) || ')' FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent "
-            "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid AND NOT c.relispartition), '') END || "
-            "CASE WHEN c.relkind = 'p' THEN ' PARTITION BY ' || pg_catalog.pg_get_partkeydef(c.oid) ELSE '' END || "
-            "CASE WHEN tb.options IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(tb.options, ', ') || ')' ELSE '' END "
-            "|| ';' || " TABLE_SETTINGS,
+    {.what = "the tables",
+     .catalog = "pg_catalog.pg_class",
+     .oid = "c.oid",
+     .rank = RANK_TABLE,
+     .kind = "'TABLE'",
+     .schema = "n.nspname",
+     .name = "c.relname",
+     .table = "q.name",
+     .sql =
+         "'CREATE ' || CASE WHEN c.relpersistence = 'u' THEN 'UNLOGGED ' ELSE '' END || 'TABLE ' || q.name || "
+         "CASE WHEN c.relispartition AND NOT tb.standalone THEN (SELECT pg_catalog.format(' PARTITION OF %I.%I ', pn.nspname, pc.relname) "
+         "FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent JOIN pg_catalog.pg_namespace pn "
+         "ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid) || pg_catalog.pg_get_expr(c.relpartbound, c.oid) "
+         /* a typed table: its columns come from the type, with their own
+          * defaults and NOT NULL */
+         "WHEN c.reloftype <> 0 THEN ' OF ' || pg_catalog.format_type(c.reloftype, NULL) || COALESCE((SELECT ' (' || "
+         "pg_catalog.string_agg(pg_catalog.format('%I WITH OPTIONS', a.attname) || CASE WHEN a.atthasdef THEN ' DEFAULT ' || "
+         "pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) ELSE '' END || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END, ', ' "
+         "ORDER BY a.attnum) || ')' FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid "
+         "AND ad.adnum = a.attnum WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+         "AND (a.atthasdef OR a.attnotnull)), '') "
+         "ELSE ' (' || COALESCE((SELECT pg_catalog.string_agg(" COLUMN_DEFINITION
+         ", ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid "
+         "LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum "
+         "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND (a.attislocal OR tb.standalone)), '') || ')' || "
+         "COALESCE((SELECT ' INHERITS (' || pg_catalog.string_agg(pg_catalog.format('%I.%I', pn.nspname, pc.relname), ', ' "
+         "ORDER BY i.inhseqno) || ')' FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent "
+         "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid AND NOT c.relispartition), '') END || "
+         "CASE WHEN c.relkind = 'p' THEN ' PARTITION BY ' || pg_catalog.pg_get_partkeydef(c.oid) ELSE '' END || "
+         "CASE WHEN tb.options IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(tb.options, ', ') || ')' ELSE '' END "
+         "|| ';' || " TABLE_SETTINGS,
      .owner = RELATION_OWNER("'TABLE'"),
-     .acl = {.column = "c.relacl", .target = "'TABLE ' || q.name", .owner = "c.relowner", .objtype = 'r', .columns = COLUMN_GRANTS},
-     .comment = RELATION_COMMENT("'TABLE'"), .from = RELATION_FROM("") " CROSS JOIN LATERAL (SELECT "
+     .acl = {.column = "c.relacl",
+             .target = "'TABLE ' || q.name",
+             .owner = "c.relowner",
+             .objtype = 'r',
+             .columns = COLUMN_GRANTS},
+     .comment = RELATION_COMMENT("'TABLE'"),
+     .from = RELATION_FROM(
+         "") " CROSS JOIN LATERAL (SELECT "
              /* a partition whose columns are in another order than its
               * parent's (made as a table of its own, then attached): made
               * so again */
@@ -809,91 +920,154 @@ static const kind_query kinds[] = {
              /* its options and its TOAST table's */
              "c.reloptions || (SELECT pg_catalog.array_agg('toast.' || o) FROM pg_catalog.pg_class tc, "
              "pg_catalog.unnest(tc.reloptions) o WHERE tc.oid = c.reltoastrelid) AS options) tb",
-     .extra = "NULL, NULL, NULL, NULL, NULL, CASE WHEN c.relispartition THEN (SELECT pg_catalog.format('%I.%I', "
-              "pn.nspname, pc.relname) FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent "
-              "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid) END",
+     .extra =
+         "NULL, NULL, NULL, NULL, NULL, CASE WHEN c.relispartition THEN (SELECT pg_catalog.format('%I.%I', "
+         "pn.nspname, pc.relname) FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent "
+         "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid) END",
      .where = "c.relkind IN ('r', 'p')",
      .filter = FILTER_USER_OBJECT},
-    {.what = "the column defaults", .catalog = "pg_catalog.pg_attrdef", .oid = "ad.oid", .rank = RANK_VIEW, .kind = "'DEFAULT'",
-     .schema = "n.nspname", .name = "pg_catalog.format('%s.%s', c.relname, a.attname)", .table = "q.name",
-     .sql = "pg_catalog.format('ALTER %s ONLY %s ALTER COLUMN %I SET DEFAULT %s;', CASE c.relkind WHEN 'f' THEN 'FOREIGN TABLE' "
-            "ELSE 'TABLE' END, q.name, a.attname, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid))",
-     .from = "pg_catalog.pg_attrdef ad JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum "
-             "JOIN " RELATION_FROM("ON c.oid = ad.adrelid"),
-     .where = "c.relkind IN ('r', 'p', 'f') AND a.attgenerated = '' AND NOT a.attisdropped AND " DEFAULT_CALLS_FUNCTION("ad"),
-     .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"},
-    {.what = "the views", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_VIEW,
-     .kind = "CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END", .schema = "n.nspname", .name = "c.relname",
+    {.what = "the column defaults",
+     .catalog = "pg_catalog.pg_attrdef",
+     .oid = "ad.oid",
+     .rank = RANK_VIEW,
+     .kind = "'DEFAULT'",
+     .schema = "n.nspname",
+     .name = "pg_catalog.format('%s.%s', c.relname, a.attname)",
      .table = "q.name",
-     .sql = "CASE c.relkind WHEN 'm' THEN 'CREATE MATERIALIZED VIEW ' ELSE 'CREATE VIEW ' END || q.name || "
-            "CASE WHEN c.reloptions IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(c.reloptions, ', ') || ')' ELSE '' END "
-            "|| E' AS\\n' || pg_catalog.regexp_replace(pg_catalog.pg_get_viewdef(c.oid), ';\\s*$', '') || "
-            "CASE c.relkind WHEN 'm' THEN E'\\n  WITH NO DATA;' ELSE ';' END || COALESCE((SELECT pg_catalog.string_agg("
-            "pg_catalog.format(E'\\nALTER VIEW %s ALTER COLUMN %I SET DEFAULT %s;', q.name, a.attname, "
-            "pg_catalog.pg_get_expr(ad.adbin, ad.adrelid)), '' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
-            "JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum WHERE a.attrelid = c.oid), '')",
+     .sql =
+         "pg_catalog.format('ALTER %s ONLY %s ALTER COLUMN %I SET DEFAULT %s;', CASE c.relkind WHEN 'f' THEN 'FOREIGN TABLE' "
+         "ELSE 'TABLE' END, q.name, a.attname, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid))",
+     .from =
+         "pg_catalog.pg_attrdef ad JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum "
+         "JOIN " RELATION_FROM("ON c.oid = ad.adrelid"),
+     .where = "c.relkind IN ('r', 'p', 'f') AND a.attgenerated = '' AND NOT a.attisdropped AND " DEFAULT_CALLS_FUNCTION(
+         "ad"),
+     .filter = FILTER_USER_OBJECT,
+     .filter_catalog = "pg_catalog.pg_class",
+     .filter_oid = "c.oid"},
+    {.what = "the views",
+     .catalog = "pg_catalog.pg_class",
+     .oid = "c.oid",
+     .rank = RANK_VIEW,
+     .kind = "CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END",
+     .schema = "n.nspname",
+     .name = "c.relname",
+     .table = "q.name",
+     .sql =
+         "CASE c.relkind WHEN 'm' THEN 'CREATE MATERIALIZED VIEW ' ELSE 'CREATE VIEW ' END || q.name || "
+         "CASE WHEN c.reloptions IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(c.reloptions, ', ') || ')' ELSE '' END "
+         "|| E' AS\\n' || pg_catalog.regexp_replace(pg_catalog.pg_get_viewdef(c.oid), ';\\s*$', '') || "
+         "CASE c.relkind WHEN 'm' THEN E'\\n  WITH NO DATA;' ELSE ';' END || COALESCE((SELECT pg_catalog.string_agg("
+         "pg_catalog.format(E'\\nALTER VIEW %s ALTER COLUMN %I SET DEFAULT %s;', q.name, a.attname, "
+         "pg_catalog.pg_get_expr(ad.adbin, ad.adrelid)), '' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
+         "JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum WHERE a.attrelid = c.oid), '')",
      .owner = RELATION_OWNER("CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END"),
-     .acl = {.column = "c.relacl", .target = "'TABLE ' || q.name", .owner = "c.relowner", .objtype = 'r', .columns = COLUMN_GRANTS},
+     .acl = {.column = "c.relacl",
+             .target = "'TABLE ' || q.name",
+             .owner = "c.relowner",
+             .objtype = 'r',
+             .columns = COLUMN_GRANTS},
      .comment = RELATION_COMMENT("CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END"),
      /* a stand-in with the view's columns, all NULL (what pg_dump makes
       * to break a cycle through a view) */
-     .extra = "NULL, NULL, NULL, CASE WHEN c.relkind = 'v' THEN pg_catalog.format('CREATE VIEW %s AS SELECT %s;', q.name, "
-              "(SELECT pg_catalog.string_agg(pg_catalog.format('NULL::%s', pg_catalog.format_type(a.atttypid, a.atttypmod)) || "
-              COLLATE_CLAUSE("a", "at") " || pg_catalog.format(' AS %I', a.attname), ', ' ORDER BY a.attnum) "
-              "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid "
-              "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)) END",
-     .from = RELATION_FROM(""), .where = "c.relkind IN ('v', 'm')", .filter = FILTER_USER_OBJECT},
+     .extra =
+         "NULL, NULL, NULL, CASE WHEN c.relkind = 'v' THEN pg_catalog.format('CREATE VIEW %s AS SELECT %s;', q.name, "
+         "(SELECT pg_catalog.string_agg(pg_catalog.format('NULL::%s', pg_catalog.format_type(a.atttypid, a.atttypmod)) || " COLLATE_CLAUSE(
+             "a", "at") " || pg_catalog.format(' AS %I', a.attname), ', ' ORDER BY a.attnum) "
+                        "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid "
+                        "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)) END",
+     .from = RELATION_FROM(""),
+     .where = "c.relkind IN ('v', 'm')",
+     .filter = FILTER_USER_OBJECT},
     /* post-data: sequence OWNED BY (serial columns) */
-    {.what = "the sequence owners", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_POST_SEQUENCE,
-     .kind = "'SEQUENCE OWNED BY'", .schema = "n.nspname", .name = "c.relname",
+    {.what = "the sequence owners",
+     .catalog = "pg_catalog.pg_class",
+     .oid = "c.oid",
+     .rank = RANK_POST_SEQUENCE,
+     .kind = "'SEQUENCE OWNED BY'",
+     .schema = "n.nspname",
+     .name = "c.relname",
      .table = "pg_catalog.format('%I.%I', tn.nspname, tc.relname)",
      .sql = "pg_catalog.format('ALTER SEQUENCE %s OWNED BY %I.%I.%I;', q.name, tn.nspname, tc.relname, a.attname)",
-     .from = RELATION_FROM("") " JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+     .from = RELATION_FROM(
+         "") " JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
              "AND d.objid = c.oid AND d.deptype = 'a' AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass "
              "JOIN pg_catalog.pg_class tc ON tc.oid = d.refobjid JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace "
              "JOIN pg_catalog.pg_attribute a ON a.attrelid = tc.oid AND a.attnum = d.refobjsubid",
-     .where = "c.relkind = 'S'", .filter = FILTER_USER_SCHEMA},
+     .where = "c.relkind = 'S'",
+     .filter = FILTER_USER_SCHEMA},
     /* indexes not made by a constraint, nor by a partitioned parent's index */
-    {.what = "the indexes", .catalog = "pg_catalog.pg_class", .oid = "ic.oid", .rank = RANK_POST_INDEX, .kind = "'INDEX'",
-     .schema = "n.nspname", .name = "ic.relname", .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",
-     .sql = "CASE WHEN ic.relkind = 'I' AND " NO_FOREIGN_PARTITION("c.oid") " THEN pg_catalog.pg_get_indexdef(ic.oid) || ';' || "
-            PARTITION_INDEXES("ic.oid") " ELSE pg_catalog.replace(pg_catalog.pg_get_indexdef(ic.oid), ' ON ONLY ', ' ON ') || ';' END",
-     .comment = "(SELECT pg_catalog.format('COMMENT ON INDEX %I.%I IS %L;', n.nspname, ic.relname, d.description) "
-                "FROM pg_catalog.pg_description d WHERE d.objoid = ic.oid AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass)",
+    {.what = "the indexes",
+     .catalog = "pg_catalog.pg_class",
+     .oid = "ic.oid",
+     .rank = RANK_POST_INDEX,
+     .kind = "'INDEX'",
+     .schema = "n.nspname",
+     .name = "ic.relname",
+     .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",
+     .sql =
+         "CASE WHEN ic.relkind = 'I' AND " NO_FOREIGN_PARTITION("c.oid") " THEN pg_catalog.pg_get_indexdef(ic.oid) || ';' || " PARTITION_INDEXES(
+             "ic.oid") " ELSE pg_catalog.replace(pg_catalog.pg_get_indexdef(ic.oid), ' ON ONLY ', ' ON ') || ';' END",
+     .comment =
+         "(SELECT pg_catalog.format('COMMENT ON INDEX %I.%I IS %L;', n.nspname, ic.relname, d.description) "
+         "FROM pg_catalog.pg_description d WHERE d.objoid = ic.oid AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass)",
      .extra = "NULL, CASE WHEN c.relkind IN ('r', 'm') THEN 'SHARE' END",
-     .from = "pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
-             "JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
-     .where = "c.relkind IN ('r', 'p', 'm') AND (i.indisvalid OR ic.relkind = 'I') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k "
-              "WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x')) "
-              "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = i.indexrelid)",
-     .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"},
+     .from =
+         "pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
+         "JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
+     .where =
+         "c.relkind IN ('r', 'p', 'm') AND (i.indisvalid OR ic.relkind = 'I') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k "
+         "WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x')) "
+         "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = i.indexrelid)",
+     .filter = FILTER_USER_OBJECT,
+     .filter_catalog = "pg_catalog.pg_class",
+     .filter_oid = "c.oid"},
     /* a domain's constraint not validated: added once the data is in, as
      * CREATE DOMAIN cannot declare it so */
-    {.what = "the domain constraints", .catalog = "pg_catalog.pg_constraint", .oid = "k.oid", .rank = RANK_POST_CHECK,
-     .kind = "'DOMAIN CONSTRAINT'", .schema = "n.nspname", .name = "k.conname",
+    {.what = "the domain constraints",
+     .catalog = "pg_catalog.pg_constraint",
+     .oid = "k.oid",
+     .rank = RANK_POST_CHECK,
+     .kind = "'DOMAIN CONSTRAINT'",
+     .schema = "n.nspname",
+     .name = "k.conname",
      .sql = "pg_catalog.format('ALTER DOMAIN %I.%I ADD CONSTRAINT %I %s;', n.nspname, t.typname, k.conname, "
             "pg_catalog.pg_get_constraintdef(k.oid))",
-     .comment = "(SELECT pg_catalog.format('COMMENT ON CONSTRAINT %I ON DOMAIN %I.%I IS %L;', k.conname, n.nspname, t.typname, "
-                "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = k.oid "
-                "AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass)",
+     .comment =
+         "(SELECT pg_catalog.format('COMMENT ON CONSTRAINT %I ON DOMAIN %I.%I IS %L;', k.conname, n.nspname, t.typname, "
+         "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = k.oid "
+         "AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass)",
      .from = "pg_catalog.pg_constraint k JOIN pg_catalog.pg_type t ON t.oid = k.contypid "
              "JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace",
-     .where = "k.contype = 'c' AND NOT k.convalidated", .filter = FILTER_USER_OBJECT,
-     .filter_catalog = "pg_catalog.pg_type", .filter_oid = "t.oid"},
+     .where = "k.contype = 'c' AND NOT k.convalidated",
+     .filter = FILTER_USER_OBJECT,
+     .filter_catalog = "pg_catalog.pg_type",
+     .filter_oid = "t.oid"},
     /* what an index is used for besides itself, once the pool built it */
-    {.what = "the index settings", .catalog = "pg_catalog.pg_class", .oid = "ic.oid", .rank = RANK_POST_TRIGGER,
-     .kind = "'INDEX SETTINGS'", .schema = "n.nspname", .name = "ic.relname", .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",
-     .sql = "pg_catalog.concat_ws(E'\\n', CASE WHEN i.indisreplident THEN pg_catalog.format("
-            "'ALTER TABLE ONLY %I.%I REPLICA IDENTITY USING INDEX %I;', n.nspname, c.relname, ic.relname) END, "
-            "CASE WHEN i.indisclustered THEN pg_catalog.format('ALTER TABLE %I.%I CLUSTER ON %I;', n.nspname, c.relname, ic.relname) END, "
-            "(SELECT pg_catalog.string_agg(pg_catalog.format('ALTER INDEX %I.%I ALTER COLUMN %s SET STATISTICS %s;', n.nspname, "
-            "ic.relname, a.attnum, a.attstattarget), E'\\n' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
-            "WHERE a.attrelid = ic.oid AND COALESCE(a.attstattarget, -1) <> -1))",
-     .from = "pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
-             "JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
-     .where = "(i.indisreplident OR i.indisclustered OR EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = ic.oid "
-              "AND COALESCE(a.attstattarget, -1) <> -1))",
-     .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"},
+    {.what = "the index settings",
+     .catalog = "pg_catalog.pg_class",
+     .oid = "ic.oid",
+     .rank = RANK_POST_TRIGGER,
+     .kind = "'INDEX SETTINGS'",
+     .schema = "n.nspname",
+     .name = "ic.relname",
+     .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",
+     .sql =
+         "pg_catalog.concat_ws(E'\\n', CASE WHEN i.indisreplident THEN pg_catalog.format("
+         "'ALTER TABLE ONLY %I.%I REPLICA IDENTITY USING INDEX %I;', n.nspname, c.relname, ic.relname) END, "
+         "CASE WHEN i.indisclustered THEN pg_catalog.format('ALTER TABLE %I.%I CLUSTER ON %I;', n.nspname, c.relname, ic.relname) END, "
+         "(SELECT pg_catalog.string_agg(pg_catalog.format('ALTER INDEX %I.%I ALTER COLUMN %s SET STATISTICS %s;', n.nspname, "
+         "ic.relname, a.attnum, a.attstattarget), E'\\n' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
+         "WHERE a.attrelid = ic.oid AND COALESCE(a.attstattarget, -1) <> -1))",
+     .from =
+         "pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
+         "JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
+     .where =
+         "(i.indisreplident OR i.indisclustered OR EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = ic.oid "
+         "AND COALESCE(a.attstattarget, -1) <> -1))",
+     .filter = FILTER_USER_OBJECT,
+     .filter_catalog = "pg_catalog.pg_class",
+     .filter_oid = "c.oid"},
     {CONSTRAINT_QUERY, .rank = RANK_POST_INDEX, .kind = "'CONSTRAINT'", .where = CONSTRAINT_WHERE("('p', 'u', 'x')")},
     {CONSTRAINT_QUERY, .rank = RANK_POST_CHECK, .kind = "'CONSTRAINT'", .where = CONSTRAINT_WHERE("('c')")},
     {CONSTRAINT_QUERY, .rank = RANK_POST_FOREIGN_KEY, .kind = "'FK CONSTRAINT'", .where = CONSTRAINT_WHERE("('f')")},
@@ -901,21 +1075,37 @@ static const kind_query kinds[] = {
     {TRIGGER_QUERY, .max_version = 130000, .where = "NOT t.tgisinternal"},
     {TRIGGER_QUERY, .min_version = 130000, .where = "NOT t.tgisinternal AND t.tgparentid = 0"},
     /* row level security: switched on after the data is in, then policies */
-    {.what = "row security", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_POST_SECURITY,
-     .kind = "'ROW SECURITY'", .schema = "n.nspname", .name = "c.relname", .table = "q.name",
+    {.what = "row security",
+     .catalog = "pg_catalog.pg_class",
+     .oid = "c.oid",
+     .rank = RANK_POST_SECURITY,
+     .kind = "'ROW SECURITY'",
+     .schema = "n.nspname",
+     .name = "c.relname",
+     .table = "q.name",
      .sql = "pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY;', q.name) || CASE WHEN c.relforcerowsecurity "
             "THEN pg_catalog.format(E'\\nALTER TABLE %s FORCE ROW LEVEL SECURITY;', q.name) ELSE '' END",
-     .from = RELATION_FROM(""), .where = "c.relkind IN ('r', 'p')", .filter = FILTER_USER_OBJECT, .tail = "AND c.relrowsecurity"},
-    {.what = "the policies", .catalog = "pg_catalog.pg_policy", .oid = "p.oid", .rank = RANK_POST_SECURITY, .kind = "'POLICY'",
-     .schema = "n.nspname", .name = "p.polname", .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",
-     .sql = "pg_catalog.format('CREATE POLICY %I ON %I.%I AS %s FOR %s TO %s%s%s;', p.polname, n.nspname, c.relname, "
-            "CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END, "
-            "CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END, "
-            "(SELECT pg_catalog.string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)) "
-            "END, ', ' ORDER BY r) FROM pg_catalog.unnest(p.polroles) r), "
-            "CASE WHEN p.polqual IS NOT NULL THEN ' USING (' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) || ')' ELSE '' END, "
-            "CASE WHEN p.polwithcheck IS NOT NULL THEN ' WITH CHECK (' || pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) "
-            "|| ')' ELSE '' END)",
+     .from = RELATION_FROM(""),
+     .where = "c.relkind IN ('r', 'p')",
+     .filter = FILTER_USER_OBJECT,
+     .tail = "AND c.relrowsecurity"},
+    {.what = "the policies",
+     .catalog = "pg_catalog.pg_policy",
+     .oid = "p.oid",
+     .rank = RANK_POST_SECURITY,
+     .kind = "'POLICY'",
+     .schema = "n.nspname",
+     .name = "p.polname",
+     .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",
+     .sql =
+         "pg_catalog.format('CREATE POLICY %I ON %I.%I AS %s FOR %s TO %s%s%s;', p.polname, n.nspname, c.relname, "
+         "CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END, "
+         "CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END, "
+         "(SELECT pg_catalog.string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)) "
+         "END, ', ' ORDER BY r) FROM pg_catalog.unnest(p.polroles) r), "
+         "CASE WHEN p.polqual IS NOT NULL THEN ' USING (' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) || ')' ELSE '' END, "
+         "CASE WHEN p.polwithcheck IS NOT NULL THEN ' WITH CHECK (' || pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) "
+         "|| ')' ELSE '' END)",
      .comment = "(SELECT pg_catalog.format('COMMENT ON POLICY %I ON %I.%I IS %L;', p.polname, n.nspname, c.relname, "
                 "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = p.oid "
                 "AND d.classoid = 'pg_catalog.pg_policy'::pg_catalog.regclass)",
@@ -924,24 +1114,35 @@ static const kind_query kinds[] = {
      .filter = FILTER_USER_SCHEMA},
     /* large objects: their content travels as blobs/<oid>.blob entries and
      * is created with the data; owner and privileges follow in post-data */
-    {.what = "the large objects", .catalog = "pg_catalog.pg_largeobject_metadata", .oid = "l.oid", .rank = RANK_POST_SEQUENCE,
-     .kind = "'LARGE OBJECT'", .name = "l.oid::text",
+    {.what = "the large objects",
+     .catalog = "pg_catalog.pg_largeobject_metadata",
+     .oid = "l.oid",
+     .rank = RANK_POST_SEQUENCE,
+     .kind = "'LARGE OBJECT'",
+     .name = "l.oid::text",
      .sql = "COALESCE((SELECT pg_catalog.format('COMMENT ON LARGE OBJECT %s IS %L;', l.oid, d.description) "
             "FROM pg_catalog.pg_description d WHERE d.objoid = l.oid "
             "AND d.classoid = 'pg_catalog.pg_largeobject'::pg_catalog.regclass), '')",
      .owner = "pg_catalog.format('ALTER LARGE OBJECT %s OWNER TO %I;', l.oid, pg_catalog.pg_get_userbyid(l.lomowner))",
      .acl = {.column = "l.lomacl", .target = "'LARGE OBJECT ' || l.oid::text", .owner = "l.lomowner", .objtype = 'L'},
-     .from = "pg_catalog.pg_largeobject_metadata l", .tail = "ORDER BY l.oid"},
+     .from = "pg_catalog.pg_largeobject_metadata l",
+     .tail = "ORDER BY l.oid"},
     /* ---- kinds beyond tables, views and functions ---- */
-    {.what = "the collations", .catalog = "pg_catalog.pg_collation", .oid = "co.oid", .rank = RANK_TYPE, .kind = "'COLLATION'",
-     .schema = "n.nspname", .name = "co.collname",
-     .sql = "pg_catalog.format('CREATE COLLATION %s (provider = %s, %s%s%s);', q.name, "
-            "CASE co.collprovider WHEN 'i' THEN 'icu' ELSE 'libc' END, "
-            "CASE WHEN co.collprovider = 'i' THEN pg_catalog.format('locale = %L', "
-            "COALESCE(j.v ->> 'colllocale', j.v ->> 'colliculocale', co.collcollate)) "
-            "ELSE pg_catalog.format('lc_collate = %L, lc_ctype = %L', co.collcollate, co.collctype) END, "
-            "CASE WHEN co.collisdeterministic THEN '' ELSE ', deterministic = false' END, "
-            "CASE WHEN j.v ->> 'collicurules' IS NOT NULL THEN pg_catalog.format(', rules = %L', j.v ->> 'collicurules') ELSE '' END)",
+    {.what = "the collations",
+     .catalog = "pg_catalog.pg_collation",
+     .oid = "co.oid",
+     .rank = RANK_TYPE,
+     .kind = "'COLLATION'",
+     .schema = "n.nspname",
+     .name = "co.collname",
+     .sql =
+         "pg_catalog.format('CREATE COLLATION %s (provider = %s, %s%s%s);', q.name, "
+         "CASE co.collprovider WHEN 'i' THEN 'icu' ELSE 'libc' END, "
+         "CASE WHEN co.collprovider = 'i' THEN pg_catalog.format('locale = %L', "
+         "COALESCE(j.v ->> 'colllocale', j.v ->> 'colliculocale', co.collcollate)) "
+         "ELSE pg_catalog.format('lc_collate = %L, lc_ctype = %L', co.collcollate, co.collctype) END, "
+         "CASE WHEN co.collisdeterministic THEN '' ELSE ', deterministic = false' END, "
+         "CASE WHEN j.v ->> 'collicurules' IS NOT NULL THEN pg_catalog.format(', rules = %L', j.v ->> 'collicurules') ELSE '' END)",
      .owner = "pg_catalog.format('ALTER COLLATION %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(co.collowner))",
      .comment = OBJECT_COMMENT("'COLLATION ' || q.name", "pg_catalog.pg_collation", "co.oid"),
      /* the columns giving an ICU locale and rules moved between 12 and 17:
@@ -950,59 +1151,83 @@ static const kind_query kinds[] = {
              "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, co.collname) AS name) q "
              "CROSS JOIN LATERAL (SELECT pg_catalog.to_jsonb(co) AS v) j",
      .filter = FILTER_USER_OBJECT},
-    {.what = "the shell types", .catalog = "pg_catalog.pg_type", .oid = "t.oid", .rank = RANK_TYPE, .kind = "'SHELL TYPE'",
-     .schema = "n.nspname", .name = "t.typname", .sql = "pg_catalog.format('CREATE TYPE %I.%I;', n.nspname, t.typname)",
-     .owner = "pg_catalog.format('ALTER TYPE %I.%I OWNER TO %I;', n.nspname, t.typname, pg_catalog.pg_get_userbyid(t.typowner))",
+    {.what = "the shell types",
+     .catalog = "pg_catalog.pg_type",
+     .oid = "t.oid",
+     .rank = RANK_TYPE,
+     .kind = "'SHELL TYPE'",
+     .schema = "n.nspname",
+     .name = "t.typname",
+     .sql = "pg_catalog.format('CREATE TYPE %I.%I;', n.nspname, t.typname)",
+     .owner =
+         "pg_catalog.format('ALTER TYPE %I.%I OWNER TO %I;', n.nspname, t.typname, pg_catalog.pg_get_userbyid(t.typowner))",
      .from = "pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace",
      /* a base type's shell: made first, for its I/O functions (shells_first) */
-     .where = "((t.typtype = 'p' AND NOT t.typisdefined) OR t.typtype = 'b')", .filter = FILTER_USER_OBJECT},
-    {.what = "the aggregates", .catalog = "pg_catalog.pg_proc", .oid = "p.oid", .rank = RANK_FUNCTION, .kind = "'AGGREGATE'",
-     .schema = "n.nspname", .name = "p.proname",
-     .sql = "pg_catalog.format('CREATE AGGREGATE %I.%I(%s) (SFUNC = %s, STYPE = %s', n.nspname, p.proname, "
-            "COALESCE(NULLIF(pg_catalog.pg_get_function_arguments(p.oid), ''), '*'), a.aggtransfn::pg_catalog.regproc, "
-            "pg_catalog.format_type(a.aggtranstype, NULL)) || "
-            "CASE WHEN a.aggtransspace <> 0 THEN ', SSPACE = ' || a.aggtransspace ELSE '' END || "
-            "CASE WHEN a.aggfinalfn <> 0 THEN ', FINALFUNC = ' || a.aggfinalfn::pg_catalog.regproc || "
-            "CASE WHEN a.aggfinalextra THEN ', FINALFUNC_EXTRA' ELSE '' END || ', FINALFUNC_MODIFY = ' || "
-            "CASE a.aggfinalmodify WHEN 's' THEN 'SHAREABLE' WHEN 'w' THEN 'READ_WRITE' ELSE 'READ_ONLY' END ELSE '' END || "
-            "CASE WHEN a.aggcombinefn <> 0 THEN ', COMBINEFUNC = ' || a.aggcombinefn::pg_catalog.regproc ELSE '' END || "
-            "CASE WHEN a.aggserialfn <> 0 THEN ', SERIALFUNC = ' || a.aggserialfn::pg_catalog.regproc ELSE '' END || "
-            "CASE WHEN a.aggdeserialfn <> 0 THEN ', DESERIALFUNC = ' || a.aggdeserialfn::pg_catalog.regproc ELSE '' END || "
-            "CASE WHEN a.agginitval IS NOT NULL THEN ', INITCOND = ' || pg_catalog.quote_literal(a.agginitval) ELSE '' END || "
-            "CASE WHEN a.aggmtransfn <> 0 THEN pg_catalog.format(', MSFUNC = %s, MINVFUNC = %s, MSTYPE = %s', "
-            "a.aggmtransfn::pg_catalog.regproc, a.aggminvtransfn::pg_catalog.regproc, pg_catalog.format_type(a.aggmtranstype, NULL)) || "
-            "CASE WHEN a.aggmtransspace <> 0 THEN ', MSSPACE = ' || a.aggmtransspace ELSE '' END || "
-            "CASE WHEN a.aggmfinalfn <> 0 THEN ', MFINALFUNC = ' || a.aggmfinalfn::pg_catalog.regproc || "
-            "CASE WHEN a.aggmfinalextra THEN ', MFINALFUNC_EXTRA' ELSE '' END || ', MFINALFUNC_MODIFY = ' || "
-            "CASE a.aggmfinalmodify WHEN 's' THEN 'SHAREABLE' WHEN 'w' THEN 'READ_WRITE' ELSE 'READ_ONLY' END ELSE '' END || "
-            "CASE WHEN a.aggminitval IS NOT NULL THEN ', MINITCOND = ' || pg_catalog.quote_literal(a.aggminitval) ELSE '' END "
-            "ELSE '' END || "
-            "CASE WHEN a.aggsortop <> 0 THEN (SELECT pg_catalog.format(', SORTOP = OPERATOR(%I.%s)', so.nspname, o.oprname) "
-            "FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace so ON so.oid = o.oprnamespace WHERE o.oid = a.aggsortop) "
-            "ELSE '' END || CASE WHEN a.aggkind = 'h' THEN ', HYPOTHETICAL' ELSE '' END || "
-            "CASE p.proparallel WHEN 's' THEN ', PARALLEL = SAFE' WHEN 'r' THEN ', PARALLEL = RESTRICTED' ELSE '' END || ');'",
+     .where = "((t.typtype = 'p' AND NOT t.typisdefined) OR t.typtype = 'b')",
+     .filter = FILTER_USER_OBJECT},
+    {.what = "the aggregates",
+     .catalog = "pg_catalog.pg_proc",
+     .oid = "p.oid",
+     .rank = RANK_FUNCTION,
+     .kind = "'AGGREGATE'",
+     .schema = "n.nspname",
+     .name = "p.proname",
+     .sql =
+         "pg_catalog.format('CREATE AGGREGATE %I.%I(%s) (SFUNC = %s, STYPE = %s', n.nspname, p.proname, "
+         "COALESCE(NULLIF(pg_catalog.pg_get_function_arguments(p.oid), ''), '*'), a.aggtransfn::pg_catalog.regproc, "
+         "pg_catalog.format_type(a.aggtranstype, NULL)) || "
+         "CASE WHEN a.aggtransspace <> 0 THEN ', SSPACE = ' || a.aggtransspace ELSE '' END || "
+         "CASE WHEN a.aggfinalfn <> 0 THEN ', FINALFUNC = ' || a.aggfinalfn::pg_catalog.regproc || "
+         "CASE WHEN a.aggfinalextra THEN ', FINALFUNC_EXTRA' ELSE '' END || ', FINALFUNC_MODIFY = ' || "
+         "CASE a.aggfinalmodify WHEN 's' THEN 'SHAREABLE' WHEN 'w' THEN 'READ_WRITE' ELSE 'READ_ONLY' END ELSE '' END || "
+         "CASE WHEN a.aggcombinefn <> 0 THEN ', COMBINEFUNC = ' || a.aggcombinefn::pg_catalog.regproc ELSE '' END || "
+         "CASE WHEN a.aggserialfn <> 0 THEN ', SERIALFUNC = ' || a.aggserialfn::pg_catalog.regproc ELSE '' END || "
+         "CASE WHEN a.aggdeserialfn <> 0 THEN ', DESERIALFUNC = ' || a.aggdeserialfn::pg_catalog.regproc ELSE '' END || "
+         "CASE WHEN a.agginitval IS NOT NULL THEN ', INITCOND = ' || pg_catalog.quote_literal(a.agginitval) ELSE '' END || "
+         "CASE WHEN a.aggmtransfn <> 0 THEN pg_catalog.format(', MSFUNC = %s, MINVFUNC = %s, MSTYPE = %s', "
+         "a.aggmtransfn::pg_catalog.regproc, a.aggminvtransfn::pg_catalog.regproc, pg_catalog.format_type(a.aggmtranstype, NULL)) || "
+         "CASE WHEN a.aggmtransspace <> 0 THEN ', MSSPACE = ' || a.aggmtransspace ELSE '' END || "
+         "CASE WHEN a.aggmfinalfn <> 0 THEN ', MFINALFUNC = ' || a.aggmfinalfn::pg_catalog.regproc || "
+         "CASE WHEN a.aggmfinalextra THEN ', MFINALFUNC_EXTRA' ELSE '' END || ', MFINALFUNC_MODIFY = ' || "
+         "CASE a.aggmfinalmodify WHEN 's' THEN 'SHAREABLE' WHEN 'w' THEN 'READ_WRITE' ELSE 'READ_ONLY' END ELSE '' END || "
+         "CASE WHEN a.aggminitval IS NOT NULL THEN ', MINITCOND = ' || pg_catalog.quote_literal(a.aggminitval) ELSE '' END "
+         "ELSE '' END || "
+         "CASE WHEN a.aggsortop <> 0 THEN (SELECT pg_catalog.format(', SORTOP = OPERATOR(%I.%s)', so.nspname, o.oprname) "
+         "FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace so ON so.oid = o.oprnamespace WHERE o.oid = a.aggsortop) "
+         "ELSE '' END || CASE WHEN a.aggkind = 'h' THEN ', HYPOTHETICAL' ELSE '' END || "
+         "CASE p.proparallel WHEN 's' THEN ', PARALLEL = SAFE' WHEN 'r' THEN ', PARALLEL = RESTRICTED' ELSE '' END || ');'",
      .owner = "pg_catalog.format('ALTER AGGREGATE %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(p.proowner))",
-     .acl = {.column = "p.proacl",
-             .target = "pg_catalog.format('FUNCTION %I.%I(%s)', n.nspname, p.proname, pg_catalog.oidvectortypes(p.proargtypes))",
-             .owner = "p.proowner", .objtype = 'f'},
+     .acl =
+         {.column = "p.proacl",
+          .target =
+              "pg_catalog.format('FUNCTION %I.%I(%s)', n.nspname, p.proname, pg_catalog.oidvectortypes(p.proargtypes))",
+          .owner = "p.proowner",
+          .objtype = 'f'},
      .comment = OBJECT_COMMENT("'AGGREGATE ' || q.name", "pg_catalog.pg_proc", "p.oid"),
      .from = "pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
              "JOIN pg_catalog.pg_aggregate a ON a.aggfnoid = p.oid "
              "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I(%s)', n.nspname, p.proname, "
              "COALESCE(NULLIF(pg_catalog.pg_get_function_identity_arguments(p.oid), ''), '*')) AS name) q",
-     .where = "p.prokind = 'a'", .filter = FILTER_USER_OBJECT},
-    {.what = "the operators", .catalog = "pg_catalog.pg_operator", .oid = "o.oid", .rank = RANK_FUNCTION, .kind = "'OPERATOR'",
-     .schema = "n.nspname", .name = "o.oprname",
-     .sql = "pg_catalog.format('CREATE OPERATOR %I.%s (FUNCTION = %s', n.nspname, o.oprname, o.oprcode::pg_catalog.regproc) || "
-            "CASE WHEN o.oprleft <> 0 THEN ', LEFTARG = ' || pg_catalog.format_type(o.oprleft, NULL) ELSE '' END || "
-            "CASE WHEN o.oprright <> 0 THEN ', RIGHTARG = ' || pg_catalog.format_type(o.oprright, NULL) ELSE '' END || "
-            "COALESCE((SELECT pg_catalog.format(', COMMUTATOR = OPERATOR(%I.%s)', cn.nspname, co.oprname) FROM pg_catalog.pg_operator co "
-            "JOIN pg_catalog.pg_namespace cn ON cn.oid = co.oprnamespace WHERE co.oid = o.oprcom), '') || "
-            "COALESCE((SELECT pg_catalog.format(', NEGATOR = OPERATOR(%I.%s)', nn.nspname, ng.oprname) FROM pg_catalog.pg_operator ng "
-            "JOIN pg_catalog.pg_namespace nn ON nn.oid = ng.oprnamespace WHERE ng.oid = o.oprnegate), '') || "
-            "CASE WHEN o.oprrest <> 0 THEN ', RESTRICT = ' || o.oprrest::pg_catalog.regproc ELSE '' END || "
-            "CASE WHEN o.oprjoin <> 0 THEN ', JOIN = ' || o.oprjoin::pg_catalog.regproc ELSE '' END || "
-            "CASE WHEN o.oprcanhash THEN ', HASHES' ELSE '' END || CASE WHEN o.oprcanmerge THEN ', MERGES' ELSE '' END || ');'",
+     .where = "p.prokind = 'a'",
+     .filter = FILTER_USER_OBJECT},
+    {.what = "the operators",
+     .catalog = "pg_catalog.pg_operator",
+     .oid = "o.oid",
+     .rank = RANK_FUNCTION,
+     .kind = "'OPERATOR'",
+     .schema = "n.nspname",
+     .name = "o.oprname",
+     .sql =
+         "pg_catalog.format('CREATE OPERATOR %I.%s (FUNCTION = %s', n.nspname, o.oprname, o.oprcode::pg_catalog.regproc) || "
+         "CASE WHEN o.oprleft <> 0 THEN ', LEFTARG = ' || pg_catalog.format_type(o.oprleft, NULL) ELSE '' END || "
+         "CASE WHEN o.oprright <> 0 THEN ', RIGHTARG = ' || pg_catalog.format_type(o.oprright, NULL) ELSE '' END || "
+         "COALESCE((SELECT pg_catalog.format(', COMMUTATOR = OPERATOR(%I.%s)', cn.nspname, co.oprname) FROM pg_catalog.pg_operator co "
+         "JOIN pg_catalog.pg_namespace cn ON cn.oid = co.oprnamespace WHERE co.oid = o.oprcom), '') || "
+         "COALESCE((SELECT pg_catalog.format(', NEGATOR = OPERATOR(%I.%s)', nn.nspname, ng.oprname) FROM pg_catalog.pg_operator ng "
+         "JOIN pg_catalog.pg_namespace nn ON nn.oid = ng.oprnamespace WHERE ng.oid = o.oprnegate), '') || "
+         "CASE WHEN o.oprrest <> 0 THEN ', RESTRICT = ' || o.oprrest::pg_catalog.regproc ELSE '' END || "
+         "CASE WHEN o.oprjoin <> 0 THEN ', JOIN = ' || o.oprjoin::pg_catalog.regproc ELSE '' END || "
+         "CASE WHEN o.oprcanhash THEN ', HASHES' ELSE '' END || CASE WHEN o.oprcanmerge THEN ', MERGES' ELSE '' END || ');'",
      .owner = "pg_catalog.format('ALTER OPERATOR %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(o.oprowner))",
      .comment = OBJECT_COMMENT("'OPERATOR ' || q.name", "pg_catalog.pg_operator", "o.oid"),
      .from = "pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace "
@@ -1011,25 +1236,40 @@ static const kind_query kinds[] = {
              "COALESCE(pg_catalog.format_type(NULLIF(o.oprright, 0), NULL), 'NONE')) AS name) q",
      .filter = FILTER_USER_OBJECT},
     /* a family, with the members added to it alone (not through a class) */
-    {.what = "the operator families", .catalog = "pg_catalog.pg_opfamily", .oid = "f.oid", .rank = RANK_FUNCTION,
-     .kind = "'OPERATOR FAMILY'", .schema = "n.nspname", .name = "f.opfname",
-     .sql = "pg_catalog.format('CREATE OPERATOR FAMILY %s;', q.name) || COALESCE((SELECT pg_catalog.format("
-            "E'\\nALTER OPERATOR FAMILY %s ADD %s;', q.name, pg_catalog.string_agg(m.member, ', ' ORDER BY m.member)) FROM ("
-            OPFAMILY_MEMBERS("pg_catalog.pg_opfamily", "f.oid") ") m HAVING pg_catalog.count(*) > 0), '')",
-     .owner = "pg_catalog.format('ALTER OPERATOR FAMILY %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(f.opfowner))",
+    {.what = "the operator families",
+     .catalog = "pg_catalog.pg_opfamily",
+     .oid = "f.oid",
+     .rank = RANK_FUNCTION,
+     .kind = "'OPERATOR FAMILY'",
+     .schema = "n.nspname",
+     .name = "f.opfname",
+     .sql =
+         "pg_catalog.format('CREATE OPERATOR FAMILY %s;', q.name) || COALESCE((SELECT pg_catalog.format("
+         "E'\\nALTER OPERATOR FAMILY %s ADD %s;', q.name, pg_catalog.string_agg(m.member, ', ' ORDER BY m.member)) FROM (" OPFAMILY_MEMBERS(
+             "pg_catalog.pg_opfamily", "f.oid") ") m HAVING pg_catalog.count(*) > 0), '')",
+     .owner =
+         "pg_catalog.format('ALTER OPERATOR FAMILY %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(f.opfowner))",
      .comment = OBJECT_COMMENT("'OPERATOR FAMILY ' || q.name", "pg_catalog.pg_opfamily", "f.oid"),
-     .from = "pg_catalog.pg_opfamily f JOIN pg_catalog.pg_namespace n ON n.oid = f.opfnamespace "
-             "JOIN pg_catalog.pg_am am ON am.oid = f.opfmethod "
-             "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I USING %I', n.nspname, f.opfname, am.amname) AS name) q",
+     .from =
+         "pg_catalog.pg_opfamily f JOIN pg_catalog.pg_namespace n ON n.oid = f.opfnamespace "
+         "JOIN pg_catalog.pg_am am ON am.oid = f.opfmethod "
+         "CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I USING %I', n.nspname, f.opfname, am.amname) AS name) q",
      .filter = FILTER_USER_OBJECT},
-    {.what = "the operator classes", .catalog = "pg_catalog.pg_opclass", .oid = "oc.oid", .rank = RANK_FUNCTION,
-     .kind = "'OPERATOR CLASS'", .schema = "n.nspname", .name = "oc.opcname",
-     .sql = "pg_catalog.format('CREATE OPERATOR CLASS %I.%I%s FOR TYPE %s USING %I FAMILY %I.%I AS %s;', n.nspname, oc.opcname, "
-            "CASE WHEN oc.opcdefault THEN ' DEFAULT' ELSE '' END, pg_catalog.format_type(oc.opcintype, NULL), am.amname, "
-            "fn.nspname, f.opfname, COALESCE((SELECT pg_catalog.string_agg(m.member, ', ' ORDER BY m.member) FROM ("
-            OPFAMILY_MEMBERS("pg_catalog.pg_opclass", "oc.oid") ") m) || "
-            "CASE WHEN oc.opckeytype <> 0 THEN ', STORAGE ' || pg_catalog.format_type(oc.opckeytype, NULL) ELSE '' END, "
-            "'STORAGE ' || pg_catalog.format_type(oc.opckeytype, NULL)))",
+    {.what = "the operator classes",
+     .catalog = "pg_catalog.pg_opclass",
+     .oid = "oc.oid",
+     .rank = RANK_FUNCTION,
+     .kind = "'OPERATOR CLASS'",
+     .schema = "n.nspname",
+     .name = "oc.opcname",
+     .sql =
+         "pg_catalog.format('CREATE OPERATOR CLASS %I.%I%s FOR TYPE %s USING %I FAMILY %I.%I AS %s;', n.nspname, oc.opcname, "
+         "CASE WHEN oc.opcdefault THEN ' DEFAULT' ELSE '' END, pg_catalog.format_type(oc.opcintype, NULL), am.amname, "
+         "fn.nspname, f.opfname, COALESCE((SELECT pg_catalog.string_agg(m.member, ', ' ORDER BY m.member) FROM (" OPFAMILY_MEMBERS(
+             "pg_catalog.pg_opclass",
+             "oc.oid") ") m) || "
+                       "CASE WHEN oc.opckeytype <> 0 THEN ', STORAGE ' || pg_catalog.format_type(oc.opckeytype, NULL) ELSE '' END, "
+                       "'STORAGE ' || pg_catalog.format_type(oc.opckeytype, NULL)))",
      .owner = "pg_catalog.format('ALTER OPERATOR CLASS %I.%I USING %I OWNER TO %I;', n.nspname, oc.opcname, am.amname, "
               "pg_catalog.pg_get_userbyid(oc.opcowner))",
      .comment = OBJECT_COMMENT("pg_catalog.format('OPERATOR CLASS %I.%I USING %I', n.nspname, oc.opcname, am.amname)",
@@ -1038,7 +1278,11 @@ static const kind_query kinds[] = {
              "JOIN pg_catalog.pg_am am ON am.oid = oc.opcmethod JOIN pg_catalog.pg_opfamily f ON f.oid = oc.opcfamily "
              "JOIN pg_catalog.pg_namespace fn ON fn.oid = f.opfnamespace",
      .filter = FILTER_USER_OBJECT},
-    {.what = "the casts", .catalog = "pg_catalog.pg_cast", .oid = "k.oid", .rank = RANK_FUNCTION, .kind = "'CAST'",
+    {.what = "the casts",
+     .catalog = "pg_catalog.pg_cast",
+     .oid = "k.oid",
+     .rank = RANK_FUNCTION,
+     .kind = "'CAST'",
      .name = "q.name",
      .sql = "pg_catalog.format('CREATE CAST (%s) %s%s;', q.name, CASE k.castmethod WHEN 'f' THEN 'WITH FUNCTION ' || "
             "k.castfunc::pg_catalog.regprocedure WHEN 'i' THEN 'WITH INOUT' ELSE 'WITHOUT FUNCTION' END, "
@@ -1047,166 +1291,278 @@ static const kind_query kinds[] = {
      .from = "pg_catalog.pg_cast k CROSS JOIN LATERAL (SELECT pg_catalog.format('%s AS %s', "
              "pg_catalog.format_type(k.castsource, NULL), pg_catalog.format_type(k.casttarget, NULL)) AS name) q",
      .filter = FILTER_NOT_BUILTIN},
-    {.what = "the conversions", .catalog = "pg_catalog.pg_conversion", .oid = "v.oid", .rank = RANK_FUNCTION,
-     .kind = "'CONVERSION'", .schema = "n.nspname", .name = "v.conname",
-     .sql = "pg_catalog.format('CREATE %sCONVERSION %s FOR %L TO %L FROM %s;', CASE WHEN v.condefault THEN 'DEFAULT ' ELSE '' END, "
-            "q.name, pg_catalog.pg_encoding_to_char(v.conforencoding), pg_catalog.pg_encoding_to_char(v.contoencoding), "
-            "v.conproc::pg_catalog.regproc)",
+    {.what = "the conversions",
+     .catalog = "pg_catalog.pg_conversion",
+     .oid = "v.oid",
+     .rank = RANK_FUNCTION,
+     .kind = "'CONVERSION'",
+     .schema = "n.nspname",
+     .name = "v.conname",
+     .sql =
+         "pg_catalog.format('CREATE %sCONVERSION %s FOR %L TO %L FROM %s;', CASE WHEN v.condefault THEN 'DEFAULT ' ELSE '' END, "
+         "q.name, pg_catalog.pg_encoding_to_char(v.conforencoding), pg_catalog.pg_encoding_to_char(v.contoencoding), "
+         "v.conproc::pg_catalog.regproc)",
      .owner = "pg_catalog.format('ALTER CONVERSION %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(v.conowner))",
      .comment = OBJECT_COMMENT("'CONVERSION ' || q.name", "pg_catalog.pg_conversion", "v.oid"),
      .from = IN_SCHEMA("pg_catalog.pg_conversion", "v", "connamespace", "conname"),
      .filter = FILTER_USER_OBJECT},
-    {.what = "the text search parsers", .catalog = "pg_catalog.pg_ts_parser", .oid = "p.oid", .rank = RANK_FUNCTION,
-     .kind = "'TEXT SEARCH PARSER'", .schema = "n.nspname", .name = "p.prsname",
-     .sql = "pg_catalog.format('CREATE TEXT SEARCH PARSER %s (START = %s, GETTOKEN = %s, END = %s, LEXTYPES = %s%s);', q.name, "
-            "p.prsstart::pg_catalog.regproc, p.prstoken::pg_catalog.regproc, p.prsend::pg_catalog.regproc, "
-            "p.prslextype::pg_catalog.regproc, CASE WHEN p.prsheadline <> 0 THEN ', HEADLINE = ' || p.prsheadline::pg_catalog.regproc "
-            "ELSE '' END)",
+    {.what = "the text search parsers",
+     .catalog = "pg_catalog.pg_ts_parser",
+     .oid = "p.oid",
+     .rank = RANK_FUNCTION,
+     .kind = "'TEXT SEARCH PARSER'",
+     .schema = "n.nspname",
+     .name = "p.prsname",
+     .sql =
+         "pg_catalog.format('CREATE TEXT SEARCH PARSER %s (START = %s, GETTOKEN = %s, END = %s, LEXTYPES = %s%s);', q.name, "
+         "p.prsstart::pg_catalog.regproc, p.prstoken::pg_catalog.regproc, p.prsend::pg_catalog.regproc, "
+         "p.prslextype::pg_catalog.regproc, CASE WHEN p.prsheadline <> 0 THEN ', HEADLINE = ' || p.prsheadline::pg_catalog.regproc "
+         "ELSE '' END)",
      .comment = OBJECT_COMMENT("'TEXT SEARCH PARSER ' || q.name", "pg_catalog.pg_ts_parser", "p.oid"),
      .from = IN_SCHEMA("pg_catalog.pg_ts_parser", "p", "prsnamespace", "prsname"),
      .filter = FILTER_USER_OBJECT},
-    {.what = "the text search templates", .catalog = "pg_catalog.pg_ts_template", .oid = "t.oid", .rank = RANK_FUNCTION,
-     .kind = "'TEXT SEARCH TEMPLATE'", .schema = "n.nspname", .name = "t.tmplname",
-     .sql = "pg_catalog.format('CREATE TEXT SEARCH TEMPLATE %s (%sLEXIZE = %s);', q.name, CASE WHEN t.tmplinit <> 0 THEN "
-            "'INIT = ' || t.tmplinit::pg_catalog.regproc || ', ' ELSE '' END, t.tmpllexize::pg_catalog.regproc)",
+    {.what = "the text search templates",
+     .catalog = "pg_catalog.pg_ts_template",
+     .oid = "t.oid",
+     .rank = RANK_FUNCTION,
+     .kind = "'TEXT SEARCH TEMPLATE'",
+     .schema = "n.nspname",
+     .name = "t.tmplname",
+     .sql =
+         "pg_catalog.format('CREATE TEXT SEARCH TEMPLATE %s (%sLEXIZE = %s);', q.name, CASE WHEN t.tmplinit <> 0 THEN "
+         "'INIT = ' || t.tmplinit::pg_catalog.regproc || ', ' ELSE '' END, t.tmpllexize::pg_catalog.regproc)",
      .comment = OBJECT_COMMENT("'TEXT SEARCH TEMPLATE ' || q.name", "pg_catalog.pg_ts_template", "t.oid"),
      .from = IN_SCHEMA("pg_catalog.pg_ts_template", "t", "tmplnamespace", "tmplname"),
      .filter = FILTER_USER_OBJECT},
-    {.what = "the text search dictionaries", .catalog = "pg_catalog.pg_ts_dict", .oid = "d0.oid", .rank = RANK_FUNCTION,
-     .kind = "'TEXT SEARCH DICTIONARY'", .schema = "n.nspname", .name = "d0.dictname",
-     .sql = "(SELECT pg_catalog.format('CREATE TEXT SEARCH DICTIONARY %s (TEMPLATE = %I.%I%s);', q.name, tn.nspname, t.tmplname, "
-            "CASE WHEN d0.dictinitoption IS NOT NULL THEN ', ' || d0.dictinitoption ELSE '' END) "
-            "FROM pg_catalog.pg_ts_template t JOIN pg_catalog.pg_namespace tn ON tn.oid = t.tmplnamespace WHERE t.oid = d0.dicttemplate)",
-     .owner = "pg_catalog.format('ALTER TEXT SEARCH DICTIONARY %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(d0.dictowner))",
+    {.what = "the text search dictionaries",
+     .catalog = "pg_catalog.pg_ts_dict",
+     .oid = "d0.oid",
+     .rank = RANK_FUNCTION,
+     .kind = "'TEXT SEARCH DICTIONARY'",
+     .schema = "n.nspname",
+     .name = "d0.dictname",
+     .sql =
+         "(SELECT pg_catalog.format('CREATE TEXT SEARCH DICTIONARY %s (TEMPLATE = %I.%I%s);', q.name, tn.nspname, t.tmplname, "
+         "CASE WHEN d0.dictinitoption IS NOT NULL THEN ', ' || d0.dictinitoption ELSE '' END) "
+         "FROM pg_catalog.pg_ts_template t JOIN pg_catalog.pg_namespace tn ON tn.oid = t.tmplnamespace WHERE t.oid = d0.dicttemplate)",
+     .owner =
+         "pg_catalog.format('ALTER TEXT SEARCH DICTIONARY %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(d0.dictowner))",
      .comment = OBJECT_COMMENT("'TEXT SEARCH DICTIONARY ' || q.name", "pg_catalog.pg_ts_dict", "d0.oid"),
      .from = IN_SCHEMA("pg_catalog.pg_ts_dict", "d0", "dictnamespace", "dictname"),
      .filter = FILTER_USER_OBJECT},
-    {.what = "the text search configurations", .catalog = "pg_catalog.pg_ts_config", .oid = "g.oid", .rank = RANK_FUNCTION,
-     .kind = "'TEXT SEARCH CONFIGURATION'", .schema = "n.nspname", .name = "g.cfgname",
-     .sql = "(SELECT pg_catalog.format('CREATE TEXT SEARCH CONFIGURATION %s (PARSER = %I.%I);', q.name, pn.nspname, p.prsname) "
-            "FROM pg_catalog.pg_ts_parser p JOIN pg_catalog.pg_namespace pn ON pn.oid = p.prsnamespace WHERE p.oid = g.cfgparser) || "
-            "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(E'\\nALTER TEXT SEARCH CONFIGURATION %s ADD MAPPING FOR %s WITH %s;', "
-            "q.name, m.alias, m.dicts), '' ORDER BY m.tokid) FROM (SELECT t.tokid, t.alias, pg_catalog.string_agg("
-            "pg_catalog.format('%I.%I', dn.nspname, d.dictname), ', ' ORDER BY cm.mapseqno) AS dicts "
-            "FROM pg_catalog.ts_token_type(g.cfgparser) t JOIN pg_catalog.pg_ts_config_map cm ON cm.maptokentype = t.tokid "
-            "JOIN pg_catalog.pg_ts_dict d ON d.oid = cm.mapdict JOIN pg_catalog.pg_namespace dn ON dn.oid = d.dictnamespace "
-            "WHERE cm.mapcfg = g.oid GROUP BY t.tokid, t.alias) m), '')",
-     .owner = "pg_catalog.format('ALTER TEXT SEARCH CONFIGURATION %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(g.cfgowner))",
+    {.what = "the text search configurations",
+     .catalog = "pg_catalog.pg_ts_config",
+     .oid = "g.oid",
+     .rank = RANK_FUNCTION,
+     .kind = "'TEXT SEARCH CONFIGURATION'",
+     .schema = "n.nspname",
+     .name = "g.cfgname",
+     .sql =
+         "(SELECT pg_catalog.format('CREATE TEXT SEARCH CONFIGURATION %s (PARSER = %I.%I);', q.name, pn.nspname, p.prsname) "
+         "FROM pg_catalog.pg_ts_parser p JOIN pg_catalog.pg_namespace pn ON pn.oid = p.prsnamespace WHERE p.oid = g.cfgparser) || "
+         "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(E'\\nALTER TEXT SEARCH CONFIGURATION %s ADD MAPPING FOR %s WITH %s;', "
+         "q.name, m.alias, m.dicts), '' ORDER BY m.tokid) FROM (SELECT t.tokid, t.alias, pg_catalog.string_agg("
+         "pg_catalog.format('%I.%I', dn.nspname, d.dictname), ', ' ORDER BY cm.mapseqno) AS dicts "
+         "FROM pg_catalog.ts_token_type(g.cfgparser) t JOIN pg_catalog.pg_ts_config_map cm ON cm.maptokentype = t.tokid "
+         "JOIN pg_catalog.pg_ts_dict d ON d.oid = cm.mapdict JOIN pg_catalog.pg_namespace dn ON dn.oid = d.dictnamespace "
+         "WHERE cm.mapcfg = g.oid GROUP BY t.tokid, t.alias) m), '')",
+     .owner =
+         "pg_catalog.format('ALTER TEXT SEARCH CONFIGURATION %s OWNER TO %I;', q.name, pg_catalog.pg_get_userbyid(g.cfgowner))",
      .comment = OBJECT_COMMENT("'TEXT SEARCH CONFIGURATION ' || q.name", "pg_catalog.pg_ts_config", "g.oid"),
      .from = IN_SCHEMA("pg_catalog.pg_ts_config", "g", "cfgnamespace", "cfgname"),
      .filter = FILTER_USER_OBJECT},
-    {.what = "the procedural languages", .catalog = "pg_catalog.pg_language", .oid = "l.oid", .rank = RANK_FUNCTION,
-     .kind = "'PROCEDURAL LANGUAGE'", .name = "l.lanname",
-     .sql = "pg_catalog.format('CREATE %sPROCEDURAL LANGUAGE %I HANDLER %s%s%s;', CASE WHEN l.lanpltrusted THEN 'TRUSTED ' ELSE '' END, "
-            "l.lanname, l.lanplcallfoid::pg_catalog.regproc, CASE WHEN l.laninline <> 0 THEN ' INLINE ' || "
-            "l.laninline::pg_catalog.regproc ELSE '' END, CASE WHEN l.lanvalidator <> 0 THEN ' VALIDATOR ' || "
-            "l.lanvalidator::pg_catalog.regproc ELSE '' END)",
+    {.what = "the procedural languages",
+     .catalog = "pg_catalog.pg_language",
+     .oid = "l.oid",
+     .rank = RANK_FUNCTION,
+     .kind = "'PROCEDURAL LANGUAGE'",
+     .name = "l.lanname",
+     .sql =
+         "pg_catalog.format('CREATE %sPROCEDURAL LANGUAGE %I HANDLER %s%s%s;', CASE WHEN l.lanpltrusted THEN 'TRUSTED ' ELSE '' END, "
+         "l.lanname, l.lanplcallfoid::pg_catalog.regproc, CASE WHEN l.laninline <> 0 THEN ' INLINE ' || "
+         "l.laninline::pg_catalog.regproc ELSE '' END, CASE WHEN l.lanvalidator <> 0 THEN ' VALIDATOR ' || "
+         "l.lanvalidator::pg_catalog.regproc ELSE '' END)",
      .owner = "pg_catalog.format('ALTER LANGUAGE %I OWNER TO %I;', l.lanname, pg_catalog.pg_get_userbyid(l.lanowner))",
-     .acl = {.column = "l.lanacl", .target = "'LANGUAGE ' || pg_catalog.quote_ident(l.lanname)", .owner = "l.lanowner", .objtype = 'l'},
+     .acl = {.column = "l.lanacl",
+             .target = "'LANGUAGE ' || pg_catalog.quote_ident(l.lanname)",
+             .owner = "l.lanowner",
+             .objtype = 'l'},
      .comment = OBJECT_COMMENT("'LANGUAGE ' || pg_catalog.quote_ident(l.lanname)", "pg_catalog.pg_language", "l.oid"),
-     .from = "pg_catalog.pg_language l", .where = "l.lanispl", .filter = FILTER_NOT_BUILTIN},
-    {.what = "the transforms", .catalog = "pg_catalog.pg_transform", .oid = "tr.oid", .rank = RANK_FUNCTION, .kind = "'TRANSFORM'",
+     .from = "pg_catalog.pg_language l",
+     .where = "l.lanispl",
+     .filter = FILTER_NOT_BUILTIN},
+    {.what = "the transforms",
+     .catalog = "pg_catalog.pg_transform",
+     .oid = "tr.oid",
+     .rank = RANK_FUNCTION,
+     .kind = "'TRANSFORM'",
      .name = "pg_catalog.format('%s %s', pg_catalog.format_type(tr.trftype, NULL), l.lanname)",
-     .sql = "pg_catalog.format('CREATE TRANSFORM FOR %s LANGUAGE %I (%s);', pg_catalog.format_type(tr.trftype, NULL), l.lanname, "
-            "pg_catalog.concat_ws(', ', 'FROM SQL WITH FUNCTION ' || NULLIF(tr.trffromsql, 0)::pg_catalog.regprocedure, "
-            "'TO SQL WITH FUNCTION ' || NULLIF(tr.trftosql, 0)::pg_catalog.regprocedure))",
-     .from = "pg_catalog.pg_transform tr JOIN pg_catalog.pg_language l ON l.oid = tr.trflang", .filter = FILTER_NOT_BUILTIN},
-    {.what = "the access methods", .catalog = "pg_catalog.pg_am", .oid = "am.oid", .rank = RANK_FUNCTION, .kind = "'ACCESS METHOD'",
+     .sql =
+         "pg_catalog.format('CREATE TRANSFORM FOR %s LANGUAGE %I (%s);', pg_catalog.format_type(tr.trftype, NULL), l.lanname, "
+         "pg_catalog.concat_ws(', ', 'FROM SQL WITH FUNCTION ' || NULLIF(tr.trffromsql, 0)::pg_catalog.regprocedure, "
+         "'TO SQL WITH FUNCTION ' || NULLIF(tr.trftosql, 0)::pg_catalog.regprocedure))",
+     .from = "pg_catalog.pg_transform tr JOIN pg_catalog.pg_language l ON l.oid = tr.trflang",
+     .filter = FILTER_NOT_BUILTIN},
+    {.what = "the access methods",
+     .catalog = "pg_catalog.pg_am",
+     .oid = "am.oid",
+     .rank = RANK_FUNCTION,
+     .kind = "'ACCESS METHOD'",
      .name = "am.amname",
-     .sql = "pg_catalog.format('CREATE ACCESS METHOD %I TYPE %s HANDLER %s;', am.amname, CASE am.amtype WHEN 't' THEN 'TABLE' "
-            "ELSE 'INDEX' END, am.amhandler::pg_catalog.regproc)",
+     .sql =
+         "pg_catalog.format('CREATE ACCESS METHOD %I TYPE %s HANDLER %s;', am.amname, CASE am.amtype WHEN 't' THEN 'TABLE' "
+         "ELSE 'INDEX' END, am.amhandler::pg_catalog.regproc)",
      .comment = OBJECT_COMMENT("'ACCESS METHOD ' || pg_catalog.quote_ident(am.amname)", "pg_catalog.pg_am", "am.oid"),
-     .from = "pg_catalog.pg_am am", .filter = FILTER_NOT_BUILTIN},
-    {.what = "the foreign-data wrappers", .catalog = "pg_catalog.pg_foreign_data_wrapper", .oid = "w.oid", .rank = RANK_FUNCTION,
-     .kind = "'FOREIGN DATA WRAPPER'", .name = "w.fdwname",
-     .sql = "pg_catalog.format('CREATE FOREIGN DATA WRAPPER %I%s%s%s;', w.fdwname, "
-            "CASE WHEN w.fdwhandler <> 0 THEN ' HANDLER ' || w.fdwhandler::pg_catalog.regproc ELSE ' NO HANDLER' END, "
-            "CASE WHEN w.fdwvalidator <> 0 THEN ' VALIDATOR ' || w.fdwvalidator::pg_catalog.regproc ELSE ' NO VALIDATOR' END, "
-            OPTIONS_CLAUSE("w.fdwoptions") ")",
-     .owner = "pg_catalog.format('ALTER FOREIGN DATA WRAPPER %I OWNER TO %I;', w.fdwname, pg_catalog.pg_get_userbyid(w.fdwowner))",
-     .acl = {.column = "w.fdwacl", .target = "'FOREIGN DATA WRAPPER ' || pg_catalog.quote_ident(w.fdwname)", .owner = "w.fdwowner", .objtype = 'F'},
-     .comment = OBJECT_COMMENT("'FOREIGN DATA WRAPPER ' || pg_catalog.quote_ident(w.fdwname)", "pg_catalog.pg_foreign_data_wrapper",
-                               "w.oid"),
-     .from = "pg_catalog.pg_foreign_data_wrapper w", .filter = FILTER_NOT_BUILTIN},
-    {.what = "the foreign servers", .catalog = "pg_catalog.pg_foreign_server", .oid = "s.oid", .rank = RANK_FUNCTION,
-     .kind = "'SERVER'", .name = "s.srvname",
-     .sql = "pg_catalog.format('CREATE SERVER %I%s%s FOREIGN DATA WRAPPER %I%s;', s.srvname, ' TYPE ' || pg_catalog.quote_literal(s.srvtype), "
-            "' VERSION ' || pg_catalog.quote_literal(s.srvversion), w.fdwname, " OPTIONS_CLAUSE("s.srvoptions") ")",
+     .from = "pg_catalog.pg_am am",
+     .filter = FILTER_NOT_BUILTIN},
+    {.what = "the foreign-data wrappers",
+     .catalog = "pg_catalog.pg_foreign_data_wrapper",
+     .oid = "w.oid",
+     .rank = RANK_FUNCTION,
+     .kind = "'FOREIGN DATA WRAPPER'",
+     .name = "w.fdwname",
+     .sql =
+         "pg_catalog.format('CREATE FOREIGN DATA WRAPPER %I%s%s%s;', w.fdwname, "
+         "CASE WHEN w.fdwhandler <> 0 THEN ' HANDLER ' || w.fdwhandler::pg_catalog.regproc ELSE ' NO HANDLER' END, "
+         "CASE WHEN w.fdwvalidator <> 0 THEN ' VALIDATOR ' || w.fdwvalidator::pg_catalog.regproc ELSE ' NO VALIDATOR' END, " OPTIONS_CLAUSE(
+             "w.fdwoptions") ")",
+     .owner =
+         "pg_catalog.format('ALTER FOREIGN DATA WRAPPER %I OWNER TO %I;', w.fdwname, pg_catalog.pg_get_userbyid(w.fdwowner))",
+     .acl = {.column = "w.fdwacl",
+             .target = "'FOREIGN DATA WRAPPER ' || pg_catalog.quote_ident(w.fdwname)",
+             .owner = "w.fdwowner",
+             .objtype = 'F'},
+     .comment = OBJECT_COMMENT("'FOREIGN DATA WRAPPER ' || pg_catalog.quote_ident(w.fdwname)",
+                               "pg_catalog.pg_foreign_data_wrapper", "w.oid"),
+     .from = "pg_catalog.pg_foreign_data_wrapper w",
+     .filter = FILTER_NOT_BUILTIN},
+    {.what = "the foreign servers",
+     .catalog = "pg_catalog.pg_foreign_server",
+     .oid = "s.oid",
+     .rank = RANK_FUNCTION,
+     .kind = "'SERVER'",
+     .name = "s.srvname",
+     .sql =
+         "pg_catalog.format('CREATE SERVER %I%s%s FOREIGN DATA WRAPPER %I%s;', s.srvname, ' TYPE ' || pg_catalog.quote_literal(s.srvtype), "
+         "' VERSION ' || pg_catalog.quote_literal(s.srvversion), w.fdwname, " OPTIONS_CLAUSE("s.srvoptions") ")",
      .owner = "pg_catalog.format('ALTER SERVER %I OWNER TO %I;', s.srvname, pg_catalog.pg_get_userbyid(s.srvowner))",
-     .acl = {.column = "s.srvacl", .target = "'FOREIGN SERVER ' || pg_catalog.quote_ident(s.srvname)", .owner = "s.srvowner", .objtype = 'S'},
-     .comment = OBJECT_COMMENT("'SERVER ' || pg_catalog.quote_ident(s.srvname)", "pg_catalog.pg_foreign_server", "s.oid"),
+     .acl = {.column = "s.srvacl",
+             .target = "'FOREIGN SERVER ' || pg_catalog.quote_ident(s.srvname)",
+             .owner = "s.srvowner",
+             .objtype = 'S'},
+     .comment =
+         OBJECT_COMMENT("'SERVER ' || pg_catalog.quote_ident(s.srvname)", "pg_catalog.pg_foreign_server", "s.oid"),
      .from = "pg_catalog.pg_foreign_server s JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw",
      .filter = FILTER_NOT_BUILTIN},
     /* a password among a user mapping's options is a secret: never read */
-    {.what = "the user mappings", .catalog = "pg_catalog.pg_user_mapping", .oid = "u.umid", .rank = RANK_FUNCTION,
-     .kind = "'USER MAPPING'", .name = "pg_catalog.format('%s SERVER %s', u.usename, u.srvname)",
-     .sql = "pg_catalog.format('CREATE USER MAPPING FOR %s SERVER %I%s;', CASE WHEN u.umuser = 0 THEN 'PUBLIC' ELSE "
-            "pg_catalog.quote_ident(u.usename) END, u.srvname, "
-            "(SELECT ' OPTIONS (' || pg_catalog.string_agg(pg_catalog.format('%I %L', o.option_name, o.option_value), ', ') || ')' "
-            "FROM pg_catalog.pg_options_to_table(u.umoptions) o WHERE o.option_name <> 'password'))",
-     .from = "pg_catalog.pg_user_mappings u", .filter = FILTER_NOT_BUILTIN},
-    {.what = "the foreign tables", .catalog = "pg_catalog.pg_class", .oid = "c.oid", .rank = RANK_TABLE, .kind = "'FOREIGN TABLE'",
-     .schema = "n.nspname", .name = "c.relname",
-     .sql = "'CREATE FOREIGN TABLE ' || q.name || CASE WHEN c.relispartition THEN (SELECT pg_catalog.format(' PARTITION OF %I.%I ', "
-            "pn.nspname, pc.relname) FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent "
-            "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid) || "
-            "pg_catalog.pg_get_expr(c.relpartbound, c.oid) ELSE ' (' || COALESCE((SELECT pg_catalog.string_agg("
-            COLUMN_DEFINITION_OPTIONS("COALESCE(" OPTIONS_CLAUSE("a.attfdwoptions") ", '')") ", ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
-            "JOIN pg_catalog.pg_type at ON at.oid = a.atttypid "
-            "LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum "
-            "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attislocal), '') || ')' || "
-            "COALESCE((SELECT ' INHERITS (' || pg_catalog.string_agg(pg_catalog.format('%I.%I', pn.nspname, pc.relname), ', ' "
-            "ORDER BY i.inhseqno) || ')' FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent "
-            "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid), '') END || "
-            "pg_catalog.format(' SERVER %I', s.srvname) || COALESCE(" OPTIONS_CLAUSE("ft.ftoptions") ", '') || ';'",
+    {.what = "the user mappings",
+     .catalog = "pg_catalog.pg_user_mapping",
+     .oid = "u.umid",
+     .rank = RANK_FUNCTION,
+     .kind = "'USER MAPPING'",
+     .name = "pg_catalog.format('%s SERVER %s', u.usename, u.srvname)",
+     .sql =
+         "pg_catalog.format('CREATE USER MAPPING FOR %s SERVER %I%s;', CASE WHEN u.umuser = 0 THEN 'PUBLIC' ELSE "
+         "pg_catalog.quote_ident(u.usename) END, u.srvname, "
+         "(SELECT ' OPTIONS (' || pg_catalog.string_agg(pg_catalog.format('%I %L', o.option_name, o.option_value), ', ') || ')' "
+         "FROM pg_catalog.pg_options_to_table(u.umoptions) o WHERE o.option_name <> 'password'))",
+     .from = "pg_catalog.pg_user_mappings u",
+     .filter = FILTER_NOT_BUILTIN},
+    {.what = "the foreign tables",
+     .catalog = "pg_catalog.pg_class",
+     .oid = "c.oid",
+     .rank = RANK_TABLE,
+     .kind = "'FOREIGN TABLE'",
+     .schema = "n.nspname",
+     .name = "c.relname",
+     .sql =
+         "'CREATE FOREIGN TABLE ' || q.name || CASE WHEN c.relispartition THEN (SELECT pg_catalog.format(' PARTITION OF %I.%I ', "
+         "pn.nspname, pc.relname) FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent "
+         "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid) || "
+         "pg_catalog.pg_get_expr(c.relpartbound, c.oid) ELSE ' (' || COALESCE((SELECT pg_catalog.string_agg(" COLUMN_DEFINITION_OPTIONS(
+             "COALESCE(" OPTIONS_CLAUSE(
+                 "a.attfdwoptions") ", '')") ", ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
+                                             "JOIN pg_catalog.pg_type at ON at.oid = a.atttypid "
+                                             "LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum "
+                                             "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attislocal), '') || ')' || "
+                                             "COALESCE((SELECT ' INHERITS (' || pg_catalog.string_agg(pg_catalog.format('%I.%I', pn.nspname, pc.relname), ', ' "
+                                             "ORDER BY i.inhseqno) || ')' FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent "
+                                             "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid), '') END || "
+                                             "pg_catalog.format(' SERVER %I', s.srvname) || COALESCE(" OPTIONS_CLAUSE(
+                                                 "ft.ftoptions") ", '') || ';'",
      .owner = RELATION_OWNER("'FOREIGN TABLE'"),
-     .acl = {.column = "c.relacl", .target = "'TABLE ' || q.name", .owner = "c.relowner", .objtype = 'r', .columns = COLUMN_GRANTS},
+     .acl = {.column = "c.relacl",
+             .target = "'TABLE ' || q.name",
+             .owner = "c.relowner",
+             .objtype = 'r',
+             .columns = COLUMN_GRANTS},
      .comment = RELATION_COMMENT("'FOREIGN TABLE'"),
      .from = RELATION_FROM("JOIN pg_catalog.pg_foreign_table ft ON ft.ftrelid = c.oid "
                            "JOIN pg_catalog.pg_foreign_server s ON s.oid = ft.ftserver"),
-     .where = "c.relkind = 'f'", .filter = FILTER_USER_OBJECT},
+     .where = "c.relkind = 'f'",
+     .filter = FILTER_USER_OBJECT},
     /* post-data kinds */
-    {.what = "the rules", .catalog = "pg_catalog.pg_rewrite", .oid = "r.oid", .rank = RANK_POST_RULE, .kind = "'RULE'",
-     .schema = "n.nspname", .name = "r.rulename", .table = "q.name",
+    {.what = "the rules",
+     .catalog = "pg_catalog.pg_rewrite",
+     .oid = "r.oid",
+     .rank = RANK_POST_RULE,
+     .kind = "'RULE'",
+     .schema = "n.nspname",
+     .name = "r.rulename",
+     .table = "q.name",
      .sql = "pg_catalog.pg_get_ruledef(r.oid) || CASE r.ev_enabled WHEN 'D' THEN pg_catalog.format("
             "E'\\nALTER TABLE %s DISABLE RULE %I;', q.name, r.rulename) WHEN 'R' THEN pg_catalog.format("
             "E'\\nALTER TABLE %s ENABLE REPLICA RULE %I;', q.name, r.rulename) WHEN 'A' THEN pg_catalog.format("
             "E'\\nALTER TABLE %s ENABLE ALWAYS RULE %I;', q.name, r.rulename) ELSE '' END",
-     .comment = OBJECT_COMMENT("pg_catalog.format('RULE %I ON %s', r.rulename, q.name)", "pg_catalog.pg_rewrite", "r.oid"),
-     .from = "pg_catalog.pg_rewrite r JOIN " RELATION_FROM("ON c.oid = r.ev_class"), .where = "r.rulename <> '_RETURN'",
-     .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"},
+     .comment =
+         OBJECT_COMMENT("pg_catalog.format('RULE %I ON %s', r.rulename, q.name)", "pg_catalog.pg_rewrite", "r.oid"),
+     .from = "pg_catalog.pg_rewrite r JOIN " RELATION_FROM("ON c.oid = r.ev_class"),
+     .where = "r.rulename <> '_RETURN'",
+     .filter = FILTER_USER_OBJECT,
+     .filter_catalog = "pg_catalog.pg_class",
+     .filter_oid = "c.oid"},
     {STATISTICS_QUERY(""), .max_version = 130000},
     {STATISTICS_QUERY(" || CASE WHEN COALESCE(s.stxstattarget, -1) <> -1 THEN pg_catalog.format("
                       "E'\\nALTER STATISTICS %s SET STATISTICS %s;', q.name, s.stxstattarget) ELSE '' END"),
      .min_version = 130000},
     {PUBLICATION_QUERY("'' AS viaroot", "''"), .max_version = 130000},
     {PUBLICATION_QUERY(PUBLICATION_VIA_ROOT, "''"), .min_version = 130000, .max_version = 150000},
-    {PUBLICATION_QUERY(PUBLICATION_VIA_ROOT,
-                       "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(E'\\nALTER PUBLICATION %I ADD TABLES IN SCHEMA %I;', "
-                       "p.pubname, sn.nspname), '' ORDER BY sn.nspname) FROM pg_catalog.pg_publication_namespace pns "
-                       "JOIN pg_catalog.pg_namespace sn ON sn.oid = pns.pnnspid WHERE pns.pnpubid = p.oid), '')"),
+    {PUBLICATION_QUERY(
+         PUBLICATION_VIA_ROOT,
+         "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(E'\\nALTER PUBLICATION %I ADD TABLES IN SCHEMA %I;', "
+         "p.pubname, sn.nspname), '' ORDER BY sn.nspname) FROM pg_catalog.pg_publication_namespace pns "
+         "JOIN pg_catalog.pg_namespace sn ON sn.oid = pns.pnnspid WHERE pns.pnpubid = p.oid), '')"),
      .min_version = 150000},
     {PUBLICATION_TABLE_QUERY("''"), .max_version = 150000},
-    {PUBLICATION_TABLE_QUERY("CASE WHEN pr.prattrs IS NOT NULL THEN ' (' || (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), "
-                             "', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a WHERE a.attrelid = pr.prrelid "
-                             "AND a.attnum = ANY (pr.prattrs::pg_catalog.int2[])) || ')' ELSE '' END || "
-                             "CASE WHEN pr.prqual IS NOT NULL THEN ' WHERE (' || pg_catalog.pg_get_expr(pr.prqual, pr.prrelid) || ')' ELSE '' END"),
+    {PUBLICATION_TABLE_QUERY(
+         "CASE WHEN pr.prattrs IS NOT NULL THEN ' (' || (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), "
+         "', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a WHERE a.attrelid = pr.prrelid "
+         "AND a.attnum = ANY (pr.prattrs::pg_catalog.int2[])) || ')' ELSE '' END || "
+         "CASE WHEN pr.prqual IS NOT NULL THEN ' WHERE (' || pg_catalog.pg_get_expr(pr.prqual, pr.prrelid) || ')' ELSE '' END"),
      .min_version = 150000},
     /* subscriptions, as pg_dump keeps them: not connecting, so neither
      * enabled nor making a slot; a password in the connection string is a
      * secret, left out */
-    {.what = "the subscriptions", .catalog = "pg_catalog.pg_subscription", .oid = "s.oid", .rank = RANK_POST_PUBLICATION,
-     .kind = "'SUBSCRIPTION'", .name = "s.subname",
-     .sql = "pg_catalog.format('CREATE SUBSCRIPTION %I CONNECTION %L PUBLICATION %s WITH (connect = false, slot_name = %s%s);', "
-            "s.subname, pg_catalog.regexp_replace(pg_catalog.regexp_replace(s.subconninfo, "
-            "'(^|\\s)password\\s*=\\s*(''([^''\\\\]|\\\\.)*''|\\S+)\\s*', '\\1', 'g'), '(://[^:@/]*):[^@/]*@', '\\1@'), "
-            "(SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p), ', ') FROM pg_catalog.unnest(s.subpublications) p), "
-            "COALESCE(pg_catalog.quote_literal(s.subslotname), 'NONE'), CASE WHEN s.subsynccommit <> 'off' THEN "
-            "pg_catalog.format(', synchronous_commit = %L', s.subsynccommit) ELSE '' END)",
-     .owner = "pg_catalog.format('ALTER SUBSCRIPTION %I OWNER TO %I;', s.subname, pg_catalog.pg_get_userbyid(s.subowner))",
-     .comment = OBJECT_COMMENT("'SUBSCRIPTION ' || pg_catalog.quote_ident(s.subname)", "pg_catalog.pg_subscription", "s.oid"),
+    {.what = "the subscriptions",
+     .catalog = "pg_catalog.pg_subscription",
+     .oid = "s.oid",
+     .rank = RANK_POST_PUBLICATION,
+     .kind = "'SUBSCRIPTION'",
+     .name = "s.subname",
+     .sql =
+         "pg_catalog.format('CREATE SUBSCRIPTION %I CONNECTION %L PUBLICATION %s WITH (connect = false, slot_name = %s%s);', "
+         "s.subname, pg_catalog.regexp_replace(pg_catalog.regexp_replace(s.subconninfo, "
+         "'(^|\\s)password\\s*=\\s*(''([^''\\\\]|\\\\.)*''|\\S+)\\s*', '\\1', 'g'), '(://[^:@/]*):[^@/]*@', '\\1@'), "
+         "(SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p), ', ') FROM pg_catalog.unnest(s.subpublications) p), "
+         "COALESCE(pg_catalog.quote_literal(s.subslotname), 'NONE'), CASE WHEN s.subsynccommit <> 'off' THEN "
+         "pg_catalog.format(', synchronous_commit = %L', s.subsynccommit) ELSE '' END)",
+     .owner =
+         "pg_catalog.format('ALTER SUBSCRIPTION %I OWNER TO %I;', s.subname, pg_catalog.pg_get_userbyid(s.subowner))",
+     .comment =
+         OBJECT_COMMENT("'SUBSCRIPTION ' || pg_catalog.quote_ident(s.subname)", "pg_catalog.pg_subscription", "s.oid"),
      .from = "pg_catalog.pg_subscription s",
-     .where = "s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())",
+     .where =
+         "s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())",
      .readable = "pg_catalog.has_column_privilege('pg_catalog.pg_subscription', 'subconninfo', 'SELECT')",
      .left_out = "SELECT pg_catalog.string_agg(pg_catalog.quote_ident(s.subname), ', ' ORDER BY s.subname) FROM "
                  "pg_catalog.pg_subscription s WHERE s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d "
@@ -1214,64 +1570,79 @@ static const kind_query kinds[] = {
     /* privileges future objects get: a role's defaults (which replace the
      * built-in ones: stated as their difference) and a schema's (which add
      * to them) */
-    {.what = "the default privileges", .catalog = "pg_catalog.pg_default_acl", .oid = "da.oid", .rank = RANK_POST_DEFAULT_ACL,
-     .kind = "'DEFAULT ACL'", .schema = "n.nspname",
-     .name = "pg_catalog.format('%s %s', pg_catalog.pg_get_userbyid(da.defaclrole), q.objects)", .sql = "''",
-     .acl = {.sql = "NULLIF(COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(' %s REVOKE %s ON %s FROM %s;', q.prefix, "
-                  "d.privilege_type, q.objects, CASE WHEN d.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident("
-                  "pg_catalog.pg_get_userbyid(d.grantee)) END), '' ORDER BY d.n) FROM pg_catalog.aclexplode(pg_catalog.acldefault("
-                  "q.objtype, da.defaclrole)) WITH ORDINALITY d(grantor, grantee, privilege_type, is_grantable, n) "
-                  "WHERE da.defaclnamespace = 0 AND NOT EXISTS (SELECT FROM pg_catalog.aclexplode(da.defaclacl) a "
-                  "WHERE a.grantee = d.grantee AND a.privilege_type = d.privilege_type)), '') || "
-                  "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(' %s GRANT %s ON %s TO %s%s;', q.prefix, a.privilege_type, "
-                  "q.objects, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) "
-                  "END, CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), '' ORDER BY a.n) "
-                  "FROM pg_catalog.aclexplode(da.defaclacl) WITH ORDINALITY a(grantor, grantee, privilege_type, is_grantable, n) "
-                  "WHERE da.defaclnamespace <> 0 OR NOT EXISTS (SELECT FROM pg_catalog.aclexplode(pg_catalog.acldefault(q.objtype, "
-                  "da.defaclrole)) d WHERE d.grantee = a.grantee AND d.privilege_type = a.privilege_type "
-                  "AND d.is_grantable = a.is_grantable)), ''), '')"},
-     .from = "pg_catalog.pg_default_acl da LEFT JOIN pg_catalog.pg_namespace n ON n.oid = da.defaclnamespace "
-             "CROSS JOIN LATERAL (SELECT CASE da.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES' WHEN 'f' THEN "
-             "'FUNCTIONS' WHEN 'T' THEN 'TYPES' ELSE 'SCHEMAS' END AS objects, CASE da.defaclobjtype WHEN 'S' THEN 's' "
-             "ELSE da.defaclobjtype END::\"char\" AS objtype, pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %I%s', "
-             "pg_catalog.pg_get_userbyid(da.defaclrole), ' IN SCHEMA ' || pg_catalog.quote_ident(n.nspname)) AS prefix) q",
+    {.what = "the default privileges",
+     .catalog = "pg_catalog.pg_default_acl",
+     .oid = "da.oid",
+     .rank = RANK_POST_DEFAULT_ACL,
+     .kind = "'DEFAULT ACL'",
+     .schema = "n.nspname",
+     .name = "pg_catalog.format('%s %s', pg_catalog.pg_get_userbyid(da.defaclrole), q.objects)",
+     .sql = "''",
+     .acl =
+         {.sql =
+              "NULLIF(COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(' %s REVOKE %s ON %s FROM %s;', q.prefix, "
+              "d.privilege_type, q.objects, CASE WHEN d.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident("
+              "pg_catalog.pg_get_userbyid(d.grantee)) END), '' ORDER BY d.n) FROM pg_catalog.aclexplode(pg_catalog.acldefault("
+              "q.objtype, da.defaclrole)) WITH ORDINALITY d(grantor, grantee, privilege_type, is_grantable, n) "
+              "WHERE da.defaclnamespace = 0 AND NOT EXISTS (SELECT FROM pg_catalog.aclexplode(da.defaclacl) a "
+              "WHERE a.grantee = d.grantee AND a.privilege_type = d.privilege_type)), '') || "
+              "COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(' %s GRANT %s ON %s TO %s%s;', q.prefix, a.privilege_type, "
+              "q.objects, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) "
+              "END, CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), '' ORDER BY a.n) "
+              "FROM pg_catalog.aclexplode(da.defaclacl) WITH ORDINALITY a(grantor, grantee, privilege_type, is_grantable, n) "
+              "WHERE da.defaclnamespace <> 0 OR NOT EXISTS (SELECT FROM pg_catalog.aclexplode(pg_catalog.acldefault(q.objtype, "
+              "da.defaclrole)) d WHERE d.grantee = a.grantee AND d.privilege_type = a.privilege_type "
+              "AND d.is_grantable = a.is_grantable)), ''), '')"},
+     .from =
+         "pg_catalog.pg_default_acl da LEFT JOIN pg_catalog.pg_namespace n ON n.oid = da.defaclnamespace "
+         "CROSS JOIN LATERAL (SELECT CASE da.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES' WHEN 'f' THEN "
+         "'FUNCTIONS' WHEN 'T' THEN 'TYPES' ELSE 'SCHEMAS' END AS objects, CASE da.defaclobjtype WHEN 'S' THEN 's' "
+         "ELSE da.defaclobjtype END::\"char\" AS objtype, pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %I%s', "
+         "pg_catalog.pg_get_userbyid(da.defaclrole), ' IN SCHEMA ' || pg_catalog.quote_ident(n.nspname)) AS prefix) q",
      .filter = FILTER_NOT_BUILTIN},
     /* privileges changed on an extension's members, once every object is made */
-    {EXTENSION_MEMBER_ACL("pg_catalog.pg_proc", "x.oid", "x.proacl", "x.proowner", "'f'",
-                          "pg_catalog.format('%s %I.%I(%s)', CASE x.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, "
-                          "n.nspname, x.proname, pg_catalog.pg_get_function_identity_arguments(x.oid))",
-                          "pg_catalog.pg_proc x JOIN pg_catalog.pg_namespace n ON n.oid = x.pronamespace")},
-    {EXTENSION_MEMBER_ACL("pg_catalog.pg_class", "x.oid", "x.relacl", "x.relowner",
-                          "CASE x.relkind WHEN 'S' THEN 's' ELSE 'r' END::\"char\"",
-                          "pg_catalog.format('%s %I.%I', CASE x.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, n.nspname, x.relname)",
-                          "pg_catalog.pg_class x JOIN pg_catalog.pg_namespace n ON n.oid = x.relnamespace")},
+    {EXTENSION_MEMBER_ACL(
+        "pg_catalog.pg_proc", "x.oid", "x.proacl", "x.proowner", "'f'",
+        "pg_catalog.format('%s %I.%I(%s)', CASE x.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, "
+        "n.nspname, x.proname, pg_catalog.pg_get_function_identity_arguments(x.oid))",
+        "pg_catalog.pg_proc x JOIN pg_catalog.pg_namespace n ON n.oid = x.pronamespace")},
+    {EXTENSION_MEMBER_ACL(
+        "pg_catalog.pg_class", "x.oid", "x.relacl", "x.relowner",
+        "CASE x.relkind WHEN 'S' THEN 's' ELSE 'r' END::\"char\"",
+        "pg_catalog.format('%s %I.%I', CASE x.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, n.nspname, x.relname)",
+        "pg_catalog.pg_class x JOIN pg_catalog.pg_namespace n ON n.oid = x.relnamespace")},
     {EXTENSION_MEMBER_ACL("pg_catalog.pg_type", "x.oid", "x.typacl", "x.typowner", "'T'",
                           "pg_catalog.format('TYPE %I.%I', n.nspname, x.typname)",
                           "pg_catalog.pg_type x JOIN pg_catalog.pg_namespace n ON n.oid = x.typnamespace")},
     {EXTENSION_MEMBER_ACL("pg_catalog.pg_namespace", "n.oid", "n.nspacl", "n.nspowner", "'n'",
                           "pg_catalog.format('SCHEMA %I', n.nspname)", "pg_catalog.pg_namespace n")},
-    {.what = "the event triggers", .catalog = "pg_catalog.pg_event_trigger", .oid = "et.oid", .rank = RANK_POST_EVENT_TRIGGER,
-     .kind = "'EVENT TRIGGER'", .name = "et.evtname",
-     .sql = "pg_catalog.format('CREATE EVENT TRIGGER %I ON %I%s EXECUTE FUNCTION %s();', et.evtname, et.evtevent, "
-            "' WHEN TAG IN (' || (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(g), ', ') FROM pg_catalog.unnest(et.evttags) g) "
-            "|| ')', et.evtfoid::pg_catalog.regproc) || CASE et.evtenabled WHEN 'D' THEN pg_catalog.format("
-            "E'\\nALTER EVENT TRIGGER %I DISABLE;', et.evtname) WHEN 'R' THEN pg_catalog.format(E'\\nALTER EVENT TRIGGER %I ENABLE REPLICA;', "
-            "et.evtname) WHEN 'A' THEN pg_catalog.format(E'\\nALTER EVENT TRIGGER %I ENABLE ALWAYS;', et.evtname) ELSE '' END",
-     .owner = "pg_catalog.format('ALTER EVENT TRIGGER %I OWNER TO %I;', et.evtname, pg_catalog.pg_get_userbyid(et.evtowner))",
-     .comment = OBJECT_COMMENT("'EVENT TRIGGER ' || pg_catalog.quote_ident(et.evtname)", "pg_catalog.pg_event_trigger", "et.oid"),
-     .from = "pg_catalog.pg_event_trigger et", .filter = FILTER_NOT_BUILTIN},
+    {.what = "the event triggers",
+     .catalog = "pg_catalog.pg_event_trigger",
+     .oid = "et.oid",
+     .rank = RANK_POST_EVENT_TRIGGER,
+     .kind = "'EVENT TRIGGER'",
+     .name = "et.evtname",
+     .sql =
+         "pg_catalog.format('CREATE EVENT TRIGGER %I ON %I%s EXECUTE FUNCTION %s();', et.evtname, et.evtevent, "
+         "' WHEN TAG IN (' || (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(g), ', ') FROM pg_catalog.unnest(et.evttags) g) "
+         "|| ')', et.evtfoid::pg_catalog.regproc) || CASE et.evtenabled WHEN 'D' THEN pg_catalog.format("
+         "E'\\nALTER EVENT TRIGGER %I DISABLE;', et.evtname) WHEN 'R' THEN pg_catalog.format(E'\\nALTER EVENT TRIGGER %I ENABLE REPLICA;', "
+         "et.evtname) WHEN 'A' THEN pg_catalog.format(E'\\nALTER EVENT TRIGGER %I ENABLE ALWAYS;', et.evtname) ELSE '' END",
+     .owner =
+         "pg_catalog.format('ALTER EVENT TRIGGER %I OWNER TO %I;', et.evtname, pg_catalog.pg_get_userbyid(et.evtowner))",
+     .comment = OBJECT_COMMENT("'EVENT TRIGGER ' || pg_catalog.quote_ident(et.evtname)", "pg_catalog.pg_event_trigger",
+                               "et.oid"),
+     .from = "pg_catalog.pg_event_trigger et",
+     .filter = FILTER_NOT_BUILTIN},
 };
 
-static const char *or_null(const char *sql)
-{
-    return sql ? sql : "NULL";
-}
+static const char *or_null(const char *sql) { return sql ? sql : "NULL"; }
 
 /* One kind's query, from its entry. */
 static void build_kind_query(zb_buf *q, const item_set *set, const kind_query *k)
 {
-    zb_buf_printf(q, "SELECT '%s'::pg_catalog.regclass::oid, %s, %d, %s, %s, %s, %s, %s, %s, ", k->catalog, k->oid, k->rank,
-                  k->kind, or_null(k->schema), or_null(k->name), or_null(k->table), k->sql, or_null(k->owner));
+    zb_buf_printf(q, "SELECT '%s'::pg_catalog.regclass::oid, %s, %d, %s, %s, %s, %s, %s, %s, ", k->catalog, k->oid,
+                  k->rank, k->kind, or_null(k->schema), or_null(k->name), or_null(k->table), k->sql, or_null(k->owner));
     if (k->acl.sql) {
         zb_buf_puts(q, k->acl.sql);
     } else if (k->acl.column && k->acl.columns) {
@@ -1293,8 +1664,7 @@ static void build_kind_query(zb_buf *q, const item_set *set, const kind_query *k
         joiner = " AND ";
     }
     switch (k->filter) {
-    case FILTER_NONE:
-        break;
+    case FILTER_NONE: break;
     case FILTER_USER_SCHEMA:
         zb_buf_puts(q, joiner);
         zb_buf_printf(q, user_schema, "n", "n");
@@ -1310,8 +1680,9 @@ static void build_kind_query(zb_buf *q, const item_set *set, const kind_query *k
     case FILTER_USER_NOT_EXTENSION:
         zb_buf_puts(q, joiner);
         zb_buf_printf(q, user_schema, "n", "n");
-        zb_buf_puts(q, " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = "
-                       "'pg_catalog.pg_class'::pg_catalog.regclass AND e.objid = c.oid AND e.deptype = 'e')");
+        zb_buf_puts(q,
+                    " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = "
+                    "'pg_catalog.pg_class'::pg_catalog.regclass AND e.objid = c.oid AND e.deptype = 'e')");
         break;
     }
     if (k->tail)
@@ -1371,17 +1742,23 @@ static int add_kinds(item_set *set, PGconn *conn)
 /* Identities that stand for a pre-data item in pg_depend. */
 static const char aliases_sql[] =
     "SELECT 'pg_catalog.pg_type'::pg_catalog.regclass::oid, c.reltype, 'pg_catalog.pg_class'::pg_catalog.regclass::oid, c.oid "
-    "FROM pg_catalog.pg_class c WHERE c.reltype <> 0 AND c.oid >= " FIRST_NORMAL_OID " "
+    "FROM pg_catalog.pg_class c WHERE c.reltype <> 0 AND c.oid >= " FIRST_NORMAL_OID
+    " "
     "UNION ALL SELECT 'pg_catalog.pg_type'::pg_catalog.regclass::oid, t.typarray, 'pg_catalog.pg_type'::pg_catalog.regclass::oid, t.oid "
-    "FROM pg_catalog.pg_type t WHERE t.typarray <> 0 AND t.oid >= " FIRST_NORMAL_OID " "
+    "FROM pg_catalog.pg_type t WHERE t.typarray <> 0 AND t.oid >= " FIRST_NORMAL_OID
+    " "
     "UNION ALL SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, t.typrelid, 'pg_catalog.pg_type'::pg_catalog.regclass::oid, t.oid "
-    "FROM pg_catalog.pg_type t JOIN pg_catalog.pg_class c ON c.oid = t.typrelid WHERE c.relkind = 'c' AND t.oid >= " FIRST_NORMAL_OID " "
+    "FROM pg_catalog.pg_type t JOIN pg_catalog.pg_class c ON c.oid = t.typrelid WHERE c.relkind = 'c' AND t.oid >= " FIRST_NORMAL_OID
+    " "
     "UNION ALL SELECT 'pg_catalog.pg_rewrite'::pg_catalog.regclass::oid, r.oid, 'pg_catalog.pg_class'::pg_catalog.regclass::oid, r.ev_class "
-    "FROM pg_catalog.pg_rewrite r WHERE r.oid >= " FIRST_NORMAL_OID " "
+    "FROM pg_catalog.pg_rewrite r WHERE r.oid >= " FIRST_NORMAL_OID
+    " "
     "UNION ALL SELECT 'pg_catalog.pg_attrdef'::pg_catalog.regclass::oid, a.oid, 'pg_catalog.pg_class'::pg_catalog.regclass::oid, a.adrelid "
-    "FROM pg_catalog.pg_attrdef a WHERE a.oid >= " FIRST_NORMAL_OID " "
+    "FROM pg_catalog.pg_attrdef a WHERE a.oid >= " FIRST_NORMAL_OID
+    " "
     "UNION ALL SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass::oid, k.oid, 'pg_catalog.pg_type'::pg_catalog.regclass::oid, k.contypid "
-    "FROM pg_catalog.pg_constraint k WHERE k.contypid <> 0 AND k.oid >= " FIRST_NORMAL_OID " "
+    "FROM pg_catalog.pg_constraint k WHERE k.contypid <> 0 AND k.oid >= " FIRST_NORMAL_OID
+    " "
     /* an operator class's or family's members: what they need, it needs */
     "UNION ALL SELECT d.classid, d.objid, d.refclassid, d.refobjid FROM pg_catalog.pg_depend d "
     "WHERE d.classid IN ('pg_catalog.pg_amop'::pg_catalog.regclass, 'pg_catalog.pg_amproc'::pg_catalog.regclass) "
@@ -1393,7 +1770,8 @@ static const char aliases_sql[] =
  * calls nextval), and ownership is set in post-data. */
 static const char depend_sql[] =
     "SELECT d.classid, d.objid, d.refclassid, d.refobjid FROM pg_catalog.pg_depend d "
-    "WHERE d.deptype IN ('n', 'a') AND d.objid >= " FIRST_NORMAL_OID " AND d.refobjid >= " FIRST_NORMAL_OID " "
+    "WHERE d.deptype IN ('n', 'a') AND d.objid >= " FIRST_NORMAL_OID " AND d.refobjid >= " FIRST_NORMAL_OID
+    " "
     "AND NOT (d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype = 'a' AND "
     "(SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = d.objid) = 'S')";
 
@@ -1455,7 +1833,8 @@ static int key_listed(const uint64_t *keys, size_t count, unsigned int classid, 
 static const char constraints_needed_early_sql[] =
     "SELECT DISTINCT d.refclassid, d.refobjid FROM pg_catalog.pg_depend d "
     "WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass "
-    "AND d.refclassid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.refobjid >= " FIRST_NORMAL_OID " "
+    "AND d.refclassid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.refobjid >= " FIRST_NORMAL_OID
+    " "
     "UNION SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass, k.oid FROM pg_catalog.pg_constraint k "
     "WHERE k.contype = 'c' AND k.conislocal AND k.coninhcount > 0 AND k.convalidated AND k.oid >= " FIRST_NORMAL_OID;
 
@@ -1484,16 +1863,19 @@ static int constraints_needed_early(item_set *set, PGconn *conn)
 static int note_invalid_indexes(PGconn *conn)
 {
     zb_buf q = ZB_BUF_INIT;
-    zb_buf_puts(&q, "SELECT pg_catalog.string_agg(pg_catalog.format('%I.%I', n.nspname, ic.relname), ', ' ORDER BY 1) "
-                    "FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
-                    "JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                    "WHERE NOT i.indisvalid AND ic.relkind = 'i' AND ");
+    zb_buf_puts(
+        &q,
+        "SELECT pg_catalog.string_agg(pg_catalog.format('%I.%I', n.nspname, ic.relname), ', ' ORDER BY 1) "
+        "FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
+        "JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE NOT i.indisvalid AND ic.relkind = 'i' AND ");
     user_object(&q, "pg_catalog.pg_class", "c.oid");
     PGresult *res = NULL;
     int rc = q.data ? query(&res, conn, q.data, "cannot read the indexes") : zb_error_set(ZB_ENOMEM, "out of memory");
     zb_buf_free(&q);
     if (rc == 0 && !PQgetisnull(res, 0, 0))
-        zb_log_warn("invalid indexes (left by a failed CREATE INDEX CONCURRENTLY) are not backed up: %s", PQgetvalue(res, 0, 0));
+        zb_log_warn("invalid indexes (left by a failed CREATE INDEX CONCURRENTLY) are not backed up: %s",
+                    PQgetvalue(res, 0, 0));
     PQclear(res);
     return rc;
 }
@@ -1553,7 +1935,9 @@ static int shells_first(item_set *set)
     int rc = 0;
     for (size_t s = 0; rc == 0 && s < set->count; s++) {
         item *shell = &set->items[s];
-        long t = shell->rank < RANK_POST_SEQUENCE && kind_is(shell, "SHELL TYPE") ? find_item(set, shell->classid, shell->objid) : -1;
+        long t = shell->rank < RANK_POST_SEQUENCE && kind_is(shell, "SHELL TYPE")
+                     ? find_item(set, shell->classid, shell->objid)
+                     : -1;
         if (t < 0 || (size_t)t == s)
             continue;
         const item *type = &set->items[t];
@@ -1572,10 +1956,7 @@ static int shells_first(item_set *set)
     return rc;
 }
 
-static int before(const item *a, const item *b)
-{
-    return a->rank != b->rank ? a->rank < b->rank : a->objid < b->objid;
-}
+static int before(const item *a, const item *b) { return a->rank != b->rank ? a->rank < b->rank : a->objid < b->objid; }
 
 /* Whether item `to` is reachable from item `from` through the dependencies
  * of items not placed yet. seen: one flag per item, cleared by the caller. */
@@ -1613,9 +1994,10 @@ static int split_view(item_set *set, size_t v, unsigned char *seen)
     stand_in->classid = view->classid;
     stand_in->objid = view->objid;
     stand_in->rank = view->rank;
-    stand_in->json = json_pack("{s:s, s:s, s:O?, s:O?, s:O?, s:O}", "section", "pre-data", "kind", "VIEW", "schema",
-                               json_object_get(view->json, "schema"), "name", json_object_get(view->json, "name"),
-                               "table", json_object_get(view->json, "table"), "sql", json_object_get(view->json, "placeholder"));
+    stand_in->json =
+        json_pack("{s:s, s:s, s:O?, s:O?, s:O?, s:O}", "section", "pre-data", "kind", "VIEW", "schema",
+                  json_object_get(view->json, "schema"), "name", json_object_get(view->json, "name"), "table",
+                  json_object_get(view->json, "table"), "sql", json_object_get(view->json, "placeholder"));
     const char *sql = json_string_value(json_object_get(view->json, "sql"));
     static const char create[] = "CREATE VIEW ";
     zb_buf replace = ZB_BUF_INIT;
@@ -1853,22 +2235,31 @@ static int mark_populated(item_set *set, PGconn *conn)
  * value pg-unsupported), as they were, so that --pg-skip-unsupported and the
  * naming of dependents stay proven. */
 #define UNSUPPORTED_NONE "SELECT NULL::pg_catalog.regclass, NULL::pg_catalog.oid WHERE false"
-#define UNSUPPORTED_FOR_TESTS                                                                                  \
-    "SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass, p.oid FROM pg_catalog.pg_proc p WHERE p.prokind = 'w' "   \
-    "UNION ALL SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, t.oid FROM pg_catalog.pg_type t "              \
+#define UNSUPPORTED_FOR_TESTS                                                                                          \
+    "SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass, p.oid FROM pg_catalog.pg_proc p WHERE p.prokind = 'w' "         \
+    "UNION ALL SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, t.oid FROM pg_catalog.pg_type t "                     \
     "WHERE t.typtype = 'b' AND t.typcategory <> 'A'"
-#define UNSUPPORTED_CTE_REST                                                                                   \
-    "user_root AS (SELECT o.classid, o.objid FROM root o WHERE o.objid >= " FIRST_NORMAL_OID " "               \
-    "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = o.classid AND e.objid = o.objid "   \
-    "AND (e.deptype = 'e' OR (e.deptype = 'i' AND (e.refclassid, e.refobjid) <> (e.classid, e.objid))))), "     \
-    /* what depends on them, and the view whose rule does */                                                  \
-    "closure(classid, objid) AS (SELECT classid, objid FROM user_root UNION SELECT "                             \
-    "CASE WHEN d.refobjid = x.objid THEN d.classid ELSE d.refclassid END, "                                     \
-    "CASE WHEN d.refobjid = x.objid THEN d.objid ELSE d.refobjid END "                                          \
-    "FROM pg_catalog.pg_depend d JOIN closure x ON (d.refclassid = x.classid AND d.refobjid = x.objid "          \
-    "AND d.deptype IN ('n', 'a', 'i')) OR (d.classid = x.classid AND d.objid = x.objid AND d.deptype = 'i' "     \
-    "AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass) WHERE d.objid >= " FIRST_NORMAL_OID "), "    \
-    "unsupported AS (SELECT x.classid, x.objid, EXISTS (SELECT 1 FROM user_root r WHERE (r.classid, r.objid) = " \
+#define UNSUPPORTED_CTE_REST                                                                                           \
+    "user_root AS (SELECT o.classid, o.objid FROM root o WHERE o.objid >= " FIRST_NORMAL_OID                           \
+    " "                                                                                                                \
+    "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = o.classid AND e.objid = o.objid "          \
+    "AND (e.deptype = 'e' OR (e.deptype = 'i' AND (e.refclassid, e.refobjid) <> (e.classid, e.objid))))), " /* what    \
+                                                                                                               depends \
+                                                                                                               on      \
+                                                                                                               them,   \
+                                                                                                               and the \
+                                                                                                               view    \
+                                                                                                               whose   \
+                                                                                                               rule    \
+                                                                                                               does */ \
+    "closure(classid, objid) AS (SELECT classid, objid FROM user_root UNION SELECT "                                   \
+    "CASE WHEN d.refobjid = x.objid THEN d.classid ELSE d.refclassid END, "                                            \
+    "CASE WHEN d.refobjid = x.objid THEN d.objid ELSE d.refobjid END "                                                 \
+    "FROM pg_catalog.pg_depend d JOIN closure x ON (d.refclassid = x.classid AND d.refobjid = x.objid "                \
+    "AND d.deptype IN ('n', 'a', 'i')) OR (d.classid = x.classid AND d.objid = x.objid AND d.deptype = 'i' "           \
+    "AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass) WHERE d.objid >= " FIRST_NORMAL_OID                 \
+    "), "                                                                                                              \
+    "unsupported AS (SELECT x.classid, x.objid, EXISTS (SELECT 1 FROM user_root r WHERE (r.classid, r.objid) = "       \
     "(x.classid, x.objid)) AS root FROM closure x) "
 
 static void unsupported_cte(zb_buf *q)
@@ -1897,7 +2288,8 @@ static int check_unsupported(item_set *set, json_t *skipped, PGconn *conn, const
     zb_buf q = ZB_BUF_INIT;
     unsupported_cte(&q);
     zb_buf_puts(&q, unsupported_sql);
-    int rc = q.data ? query(&res, conn, q.data, "cannot look for unsupported objects") : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc = q.data ? query(&res, conn, q.data, "cannot look for unsupported objects")
+                    : zb_error_set(ZB_ENOMEM, "out of memory");
     zb_buf_free(&q);
     if (rc < 0)
         return rc;
@@ -1906,16 +2298,20 @@ static int check_unsupported(item_set *set, json_t *skipped, PGconn *conn, const
         roots += PQgetvalue(res, r, 2)[0] == 't';
     if (n > 0 && !(opts && opts->skip_unsupported)) {
         rc = zb_error_set(ZB_EPG, "the database holds %d object%s this tool cannot back up yet, first: %s%s", roots,
-                          roots == 1 ? "" : "s", PQgetvalue(res, 0, 3), n > roots ? " (and objects depending on them)" : "");
-        zb_error_hint("to back up everything else and list these in the manifest as skipped, pass --pg-skip-unsupported");
+                          roots == 1 ? "" : "s", PQgetvalue(res, 0, 3),
+                          n > roots ? " (and objects depending on them)" : "");
+        zb_error_hint(
+            "to back up everything else and list these in the manifest as skipped, pass --pg-skip-unsupported");
     }
     for (int r = 0; rc == 0 && r < n; r++) {
         zb_buf what = ZB_BUF_INIT;
-        zb_buf_printf(&what, "%s%s", PQgetvalue(res, r, 3), PQgetvalue(res, r, 2)[0] == 't' ? "" : " (depends on a skipped object)");
+        zb_buf_printf(&what, "%s%s", PQgetvalue(res, r, 3),
+                      PQgetvalue(res, r, 2)[0] == 't' ? "" : " (depends on a skipped object)");
         if (PQgetvalue(res, r, 4)[0] == 't')
             json_array_append_new(skipped, server_text(what.data ? what.data : PQgetvalue(res, r, 3)));
         zb_buf_free(&what);
-        if ((rc = grow((void **)&set->unsupported, &set->unsupported_cap, set->unsupported_count, sizeof(*set->unsupported))) < 0)
+        if ((rc = grow((void **)&set->unsupported, &set->unsupported_cap, set->unsupported_count,
+                       sizeof(*set->unsupported))) < 0)
             break;
         set->unsupported[set->unsupported_count++] = (struct alias){oid_at(res, r, 0), oid_at(res, r, 1), 0};
     }
@@ -2006,7 +2402,8 @@ static const char binary_safe_sql[] =
     "JOIN pg_catalog.pg_type t ON t.oid = CASE WHEN t0.typtype = 'd' THEN t0.typbasetype ELSE t0.oid END "
     "LEFT JOIN pg_catalog.pg_type e ON e.oid = t.typelem AND t.typcategory = 'A' "
     "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' AND NOT ("
-    "(t.oid < " FIRST_NORMAL_OID " OR (t.typtype = 'e' AND t.typcategory <> 'A')) "
+    "(t.oid < " FIRST_NORMAL_OID
+    " OR (t.typtype = 'e' AND t.typcategory <> 'A')) "
     "AND t.typname !~ '^(_?reg|_?oid$|_?xid|_?cid$|_?tid$|_?aclitem$|_?oidvector$)' "
     "AND (e.oid IS NULL OR (e.oid < " FIRST_NORMAL_OID " AND e.typname !~ '^(reg|oid$|xid|cid$|tid$|aclitem$)'))))";
 
@@ -2014,9 +2411,11 @@ int zb_pg_schema_data_tables(json_t **tables, PGconn *conn)
 {
     zb_buf q = ZB_BUF_INIT;
     unsupported_cte(&q);
-    zb_buf_puts(&q, "SELECT c.oid, n.nspname, c.relname, q.name, (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), "
-                    "', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 "
-                    "AND NOT a.attisdropped AND a.attgenerated = ''), ");
+    zb_buf_puts(
+        &q,
+        "SELECT c.oid, n.nspname, c.relname, q.name, (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), "
+        "', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 "
+        "AND NOT a.attisdropped AND a.attgenerated = ''), ");
     zb_buf_puts(&q, binary_safe_sql);
     zb_buf_puts(&q, " FROM " RELATION_FROM("") " WHERE c.relkind = 'r' AND NOT EXISTS (SELECT 1 FROM unsupported u "
                     "WHERE u.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND u.objid = c.oid) AND ");
@@ -2063,7 +2462,8 @@ int zb_pg_copy_sql(zb_buf *sql, json_t *table, const char *direction, int freeze
         rc = zb_buf_printf(sql, " %s", direction);
     int binary = zb_pg_table_is_binary(table);
     if (rc == 0 && (binary || freeze))
-        rc = zb_buf_printf(sql, " (%s%s%s)", binary ? "FORMAT binary" : "", binary && freeze ? ", " : "", freeze ? "FREEZE" : "");
+        rc = zb_buf_printf(sql, " (%s%s%s)", binary ? "FORMAT binary" : "", binary && freeze ? ", " : "",
+                           freeze ? "FREEZE" : "");
     return rc;
 }
 

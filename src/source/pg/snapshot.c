@@ -24,7 +24,8 @@ int zb_pg_snapshot_export(zb_pg_snapshot *out, PGconn *leader)
 
 int zb_pg_snapshot_import(PGconn *worker, const zb_pg_snapshot *snapshot)
 {
-    int rc = zb_pg_exec(worker, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", "cannot start a worker transaction");
+    int rc =
+        zb_pg_exec(worker, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", "cannot start a worker transaction");
     if (rc < 0)
         return rc;
     char *literal = PQescapeLiteral(worker, snapshot->id, strlen(snapshot->id));
@@ -126,8 +127,9 @@ int zb_pg_lock_tables(PGconn *leader, const zb_pg_table_list *tables, int timeou
         zb_buf_printf(&what, "cannot lock table %s for the backup", name);
         free(name);
         if ((rc = zb_pg_exec(leader, stmt.data, what.data)) < 0 && strstr(zb_error_message(), "lock timeout"))
-            zb_error_hint("another session holds a conflicting lock (a DROP, ALTER, TRUNCATE or VACUUM FULL in "
-                          "progress?); run the backup again when it is done");
+            zb_error_hint(
+                "another session holds a conflicting lock (a DROP, ALTER, TRUNCATE or VACUUM FULL in "
+                "progress?); run the backup again when it is done");
     }
     zb_buf_free(&stmt);
     zb_buf_free(&what);
@@ -146,8 +148,9 @@ static int largest_first(const void *a, const void *b)
 int zb_pg_measure_tables(PGconn *leader, zb_pg_table_list *tables)
 {
     zb_buf sql = ZB_BUF_INIT;
-    int rc = zb_buf_printf(&sql, "SELECT c.oid, pg_catalog.pg_relation_size(c.oid) FROM pg_catalog.pg_class c "
-                                 "WHERE c.oid = ANY ('{");
+    int rc = zb_buf_printf(&sql,
+                           "SELECT c.oid, pg_catalog.pg_relation_size(c.oid) FROM pg_catalog.pg_class c "
+                           "WHERE c.oid = ANY ('{");
     for (size_t i = 0; rc == 0 && i < tables->count; i++)
         rc = zb_buf_printf(&sql, "%s%u", i ? "," : "", tables->items[i].oid);
     if (rc == 0)

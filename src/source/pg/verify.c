@@ -42,7 +42,7 @@ void zb_pg_rowset_hex(const zb_pg_rowset *set, char out[ZB_PG_ROWSET_HEX_BYTES])
     snprintf(out, ZB_PG_ROWSET_HEX_BYTES, "%016llx%016llx", (unsigned long long)set->hi, (unsigned long long)set->lo);
 }
 
-#define BINARY_SIGNATURE "PGCOPY\n\377\r\n\0"
+#define BINARY_SIGNATURE     "PGCOPY\n\377\r\n\0"
 #define BINARY_SIGNATURE_LEN 11
 
 int zb_pg_copy_message(const char *data, size_t len, int binary, int first, size_t *header_len)
@@ -84,7 +84,7 @@ static int was_left_out(json_t *left_out, const char *id, const char *what)
 {
     size_t i;
     json_t *x;
-    json_array_foreach(left_out, i, x)
+    json_array_foreach (left_out, i, x)
         if (strcmp(json_string_value(json_object_get(x, "id")) ?: "", id) == 0 &&
             strcmp(json_string_value(json_object_get(x, "what")) ?: "", what) == 0)
             return 1;
@@ -96,7 +96,7 @@ static json_t *items_by_object(json_t *items, int with_owner, int with_acl, json
     json_t *map = json_object();
     size_t i;
     json_t *it;
-    json_array_foreach(items, i, it) {
+    json_array_foreach (items, i, it) {
         zb_buf id = ZB_BUF_INIT, sql = ZB_BUF_INIT;
         zb_pg_item_id(&id, it);
         const char *name = id.data ? id.data : "";
@@ -129,7 +129,7 @@ char *zb_pg_schema_fingerprint(json_t *items)
     if (!lines)
         return NULL;
     json_t *it;
-    json_array_foreach(items, i, it) {
+    json_array_foreach (items, i, it) {
         zb_buf line = ZB_BUF_INIT;
         zb_pg_item_id(&line, it);
         zb_buf_printf(&line, "\x1f%s", json_string_value(json_object_get(it, "sql")) ?: "");
@@ -160,9 +160,9 @@ typedef struct verify_run {
     json_t *differences;
     size_t limit, count;
     long long rows;
-    json_t *tables;   /* the toc's data tables */
-    json_t *recorded; /* the manifest's per-table summary */
-    int some_skipped; /* the backup skipped unsupported objects (--pg-skip-unsupported) */
+    json_t *tables;            /* the toc's data tables */
+    json_t *recorded;          /* the manifest's per-table summary */
+    int some_skipped;          /* the backup skipped unsupported objects (--pg-skip-unsupported) */
     const char *copy_encoding; /* the toc's: rows are read back in it */
     size_t next_table;
     int failed;
@@ -192,7 +192,9 @@ static json_t *recorded_table(verify_run *run, const char *table)
     json_t *t;
     /* the manifest holds a name that is not UTF-8 in hex, as written */
     json_t *name = zb_json_text(table, strlen(table)), *found = NULL;
-    json_array_foreach(run->recorded, i, t) if (json_equal(json_object_get(t, "table"), name)) found = found ?: t;
+    json_array_foreach (run->recorded, i, t)
+        if (json_equal(json_object_get(t, "table"), name))
+            found = found ?: t;
     json_decref(name);
     return found;
 }
@@ -243,8 +245,8 @@ static void compare_table(verify_run *run, json_t *t, long long rows, const zb_p
     if (rows != wanted)
         add_difference(run, "table %s: %lld rows restored, the backup had %lld", table, rows, wanted);
     else if (wanted_hash && strcmp(wanted_hash, hex) != 0)
-        add_difference(run, "table %s: the restored rows differ from the backup's (row hash %.12s, recorded %.12s)", table,
-                       hex, wanted_hash);
+        add_difference(run, "table %s: the restored rows differ from the backup's (row hash %.12s, recorded %.12s)",
+                       table, hex, wanted_hash);
     pthread_mutex_lock(&run->lock);
     run->rows += rows;
     pthread_mutex_unlock(&run->lock);
@@ -253,7 +255,9 @@ static void compare_table(verify_run *run, json_t *t, long long rows, const zb_p
 static json_t *next_table(verify_run *run)
 {
     pthread_mutex_lock(&run->lock);
-    json_t *t = !run->failed && run->next_table < json_array_size(run->tables) ? json_array_get(run->tables, run->next_table++) : NULL;
+    json_t *t = !run->failed && run->next_table < json_array_size(run->tables)
+                    ? json_array_get(run->tables, run->next_table++)
+                    : NULL;
     pthread_mutex_unlock(&run->lock);
     return t;
 }
@@ -346,7 +350,7 @@ static int verify_catalog(verify_run *run, PGconn *conn)
     zb_pg_fingerprint_scope scope = {run->opts->no_owner, run->opts->no_acl, 0, 0};
     size_t k;
     json_t *x;
-    json_array_foreach(run->opts->left_out, k, x) {
+    json_array_foreach (run->opts->left_out, k, x) {
         const char *what = json_string_value(json_object_get(x, "what")) ?: "";
         scope.no_owner |= strcmp(what, "owner") == 0;
         scope.no_acl |= strcmp(what, "privileges") == 0;
@@ -386,19 +390,19 @@ static int verify_schema(verify_run *run, PGconn *conn, json_t *toc, json_t *sum
     /* another major version prints the same definitions differently: the
      * catalog fingerprint, which normalises them, compares definitions */
     int by_catalog = run->opts->catalog && !same_major(toc, conn);
-    json_t *want = items_by_object(json_object_get(toc, "items"), !run->opts->no_owner, !run->opts->no_acl,
-                                   run->opts->left_out);
+    json_t *want =
+        items_by_object(json_object_get(toc, "items"), !run->opts->no_owner, !run->opts->no_acl, run->opts->left_out);
     json_t *got = items_by_object(items, !run->opts->no_owner, !run->opts->no_acl, run->opts->left_out);
     const char *id;
     json_t *sqls;
-    json_object_foreach(want, id, sqls) {
+    json_object_foreach (want, id, sqls) {
         json_t *restored = json_object_get(got, id);
         if (!restored)
             add_difference(run, "%s: missing from the restored database", id);
         else if (!json_equal(sqls, restored) && !by_catalog)
             add_difference(run, "%s: differs from the backup's definition", id);
     }
-    json_object_foreach(got, id, sqls) {
+    json_object_foreach (got, id, sqls) {
         if (!json_object_get(want, id))
             add_difference(run, "%s: in the restored database but not in the backup", id);
     }
@@ -406,7 +410,7 @@ static int verify_schema(verify_run *run, PGconn *conn, json_t *toc, json_t *sum
     int objects_left_out = 0;
     size_t k;
     json_t *x;
-    json_array_foreach(run->opts->left_out, k, x)
+    json_array_foreach (run->opts->left_out, k, x)
         objects_left_out |= strcmp(json_string_value(json_object_get(x, "what")) ?: "", "object") == 0;
     if (fingerprint && recorded && strcmp(fingerprint, recorded) != 0 && run->count == 0 && !objects_left_out &&
         !by_catalog)

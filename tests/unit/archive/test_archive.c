@@ -45,8 +45,8 @@ static void header_round_trip_through_a_file(void **state)
     assert_int_equal(zb_slot_wrap_recipient(&h.slots[0], key, pk), 0);
     /* The writer's floors: a derivation this cheap makes a passphrase cheap to guess. */
     assert_int_equal(zb_slot_wrap_passphrase(&h.slots[1], key, "pw", 2, 1, ZB_KDF_MIN_MEMLIMIT), ZB_EUSAGE);
-    assert_int_equal(zb_slot_wrap_passphrase(&h.slots[1], key, "pw", 2, ZB_KDF_MIN_OPSLIMIT, crypto_pwhash_MEMLIMIT_MIN),
-                     ZB_EUSAGE);
+    assert_int_equal(
+        zb_slot_wrap_passphrase(&h.slots[1], key, "pw", 2, ZB_KDF_MIN_OPSLIMIT, crypto_pwhash_MEMLIMIT_MIN), ZB_EUSAGE);
     assert_int_equal(zb_slot_wrap_passphrase(&h.slots[1], key, "pw", 2, ZB_KDF_MIN_OPSLIMIT, ZB_KDF_MIN_MEMLIMIT), 0);
     assert_int_equal(zb_archive_header_encode(&h), 0);
     FILE *f = tmpfile();
@@ -268,4 +268,5 @@ static void manifest_catches_changed_content(void **state)
     assert_int_equal(zb_fs_remove_tree(dir), 0);
 }
 
-ZB_TEST_MAIN(relative_names_are_checked, header_round_trip_through_a_file, header_signature_covers_every_byte, writer_and_reader_round_trip, reader_reports_each_kind_of_damage, manifest_catches_changed_content)
+ZB_TEST_MAIN(relative_names_are_checked, header_round_trip_through_a_file, header_signature_covers_every_byte,
+             writer_and_reader_round_trip, reader_reports_each_kind_of_damage, manifest_catches_changed_content)

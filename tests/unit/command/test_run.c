@@ -49,8 +49,13 @@ static void scratch_remove(scratch *s)
 
 static void clear_env(void)
 {
-    const char *vars[] = {"DOCKER_HOST", "ZAKPOS_BACKUP_STATE_DIR", "ZAKPOS_BACKUP_REPO", "ZAKPOS_BACKUP_PG_CONNINFO",
-                          "DATABASE_URL", "ZAKPOS_BACKUP_VOLUMES", "ZAKPOS_BACKUP_PASSPHRASE_FILE",
+    const char *vars[] = {"DOCKER_HOST",
+                          "ZAKPOS_BACKUP_STATE_DIR",
+                          "ZAKPOS_BACKUP_REPO",
+                          "ZAKPOS_BACKUP_PG_CONNINFO",
+                          "DATABASE_URL",
+                          "ZAKPOS_BACKUP_VOLUMES",
+                          "ZAKPOS_BACKUP_PASSPHRASE_FILE",
                           "ZAKPOS_BACKUP_RECIPIENTS"};
     for (size_t i = 0; i < ZB_ARRAY_LEN(vars); i++)
         unsetenv(vars[i]);

@@ -112,7 +112,7 @@ static void atomic_file_publishes_only_on_commit(void **state)
     assert_int_equal(zb_fs_write_all(zb_atomic_file_fd(f), "data", 4, "t"), 0);
     assert_int_equal(access(path, F_OK), -1); /* not visible before commit */
     zb_atomic_file_abort(f);
-    assert_int_equal(count_entries(dir), 0);  /* abort leaves nothing */
+    assert_int_equal(count_entries(dir), 0); /* abort leaves nothing */
 
     assert_int_equal(zb_atomic_file_open(&f, path, 0600), 0);
     assert_int_equal(zb_fs_write_all(zb_atomic_file_fd(f), "data", 4, "t"), 0);
@@ -211,8 +211,9 @@ static void json_texts_round_trip_bytes(void **state)
     assert_int_equal(zb_json_texts_encode(&encoded, doc), 0);
     assert_ptr_not_equal(encoded, doc); /* doc may be shared: a copy */
     char *text = json_dumps(encoded, JSON_COMPACT | JSON_SORT_KEYS);
-    assert_string_equal(text, "{\"items\":[{\"kind\":\"TABLE\",\"sql\":{\"hex\":\"434f4d4d454e542027636166e927\"}}],"
-                              "\"tables\":[{\"name\":{\"hex\":\"fffe\"}}]}");
+    assert_string_equal(text,
+                        "{\"items\":[{\"kind\":\"TABLE\",\"sql\":{\"hex\":\"434f4d4d454e542027636166e927\"}}],"
+                        "\"tables\":[{\"name\":{\"hex\":\"fffe\"}}]}");
     assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(doc, "items"), 0), "sql")),
                         "COMMENT 'caf\xe9'");
     json_t *read = NULL;
@@ -245,5 +246,6 @@ static void json_texts_round_trip_bytes(void **state)
     free(shown);
 }
 
-ZB_TEST_MAIN(error_context_and_exit_status, error_reraise_keeps_message, buf_grows_and_detaches, time_formats_round_trip, atomic_file_publishes_only_on_commit, secret_file_strips_newline, json_parse_limits,
-             json_texts_round_trip_bytes)
+ZB_TEST_MAIN(error_context_and_exit_status, error_reraise_keeps_message, buf_grows_and_detaches,
+             time_formats_round_trip, atomic_file_publishes_only_on_commit, secret_file_strips_newline,
+             json_parse_limits, json_texts_round_trip_bytes)

@@ -81,7 +81,10 @@ static int peer_teardown(void **state)
     return 0;
 }
 
-static void url_of(char *out, size_t size, const char *path) { snprintf(out, size, "http://127.0.0.1:%d%s", peer_port, path); }
+static void url_of(char *out, size_t size, const char *path)
+{
+    snprintf(out, size, "http://127.0.0.1:%d%s", peer_port, path);
+}
 
 static unsigned char pattern(uint64_t i) { return (unsigned char)(i * 7 % 251); }
 
@@ -121,8 +124,8 @@ static void http_streams_an_upload(void **state)
     zb_http *h = NULL;
     assert_int_equal(zb_http_new(&h), 0);
     /* unknown length: sent chunked, as Docker's uploads are */
-    zb_http_request req = {.what = "uploading", .method = "PUT", .url = url, .source = produce, .source_payload = &s,
-                           .source_len = -1};
+    zb_http_request req = {
+        .what = "uploading", .method = "PUT", .url = url, .source = produce, .source_payload = &s, .source_len = -1};
     zb_http_response resp;
     assert_int_equal(zb_http_perform(h, &req, &resp), 0);
     assert_int_equal(resp.status, 200);
@@ -297,7 +300,8 @@ static void http_dead_server_is_unreachable(void **state)
 {
     (void)state;
     char url[192];
-    snprintf(url, sizeof(url), "http://user:PASSWORD-77@127.0.0.1:%d/hooks/SECRET-TOKEN-42?sig=SIGNATURE-99", closed_port());
+    snprintf(url, sizeof(url), "http://user:PASSWORD-77@127.0.0.1:%d/hooks/SECRET-TOKEN-42?sig=SIGNATURE-99",
+             closed_port());
     zb_http *h = NULL;
     assert_int_equal(zb_http_new(&h), 0);
     zb_http_request req = {.what = "delivering", .url = url, .user = "user", .password = "PASSWORD-77"};

@@ -13,13 +13,13 @@ static void ints_take_a_range_and_nothing_else(void **state)
     assert_int_equal(zb_parse_int(&v, "-1", -1, 1000000), 0);
     assert_int_equal(v, -1);
     v = 7;
-    assert_int_equal(zb_parse_int(&v, "20", 1, 19), -1);     /* above the range */
-    assert_int_equal(zb_parse_int(&v, "0", 1, 19), -1);      /* below it */
+    assert_int_equal(zb_parse_int(&v, "20", 1, 19), -1); /* above the range */
+    assert_int_equal(zb_parse_int(&v, "0", 1, 19), -1);  /* below it */
     assert_int_equal(zb_parse_int(&v, "-2", -1, 1000000), -1);
-    assert_int_equal(zb_parse_int(&v, "", 0, 10), -1);       /* empty */
-    assert_int_equal(zb_parse_int(&v, "3x", 0, 10), -1);     /* a tail */
+    assert_int_equal(zb_parse_int(&v, "", 0, 10), -1);   /* empty */
+    assert_int_equal(zb_parse_int(&v, "3x", 0, 10), -1); /* a tail */
     assert_int_equal(zb_parse_int(&v, "3 ", 0, 10), -1);
-    assert_int_equal(zb_parse_int(&v, "0x10", 0, 100), -1);  /* decimal only */
+    assert_int_equal(zb_parse_int(&v, "0x10", 0, 100), -1);                       /* decimal only */
     assert_int_equal(zb_parse_int(&v, "99999999999999999999", 0, LLONG_MAX), -1); /* overflow */
     assert_int_equal(v, 7); /* a refused value leaves the output alone */
 }
@@ -45,9 +45,9 @@ static void sizes_take_units_and_refuse_overflow(void **state)
     v = 9;
     assert_int_equal(zb_parse_size(&v, ""), -1);
     assert_int_equal(zb_parse_size(&v, "M"), -1);
-    assert_int_equal(zb_parse_size(&v, "-1"), -1);   /* strtoull would wrap it */
+    assert_int_equal(zb_parse_size(&v, "-1"), -1); /* strtoull would wrap it */
     assert_int_equal(zb_parse_size(&v, " -1M"), -1);
-    assert_int_equal(zb_parse_size(&v, "5T"), -1);   /* unknown unit */
+    assert_int_equal(zb_parse_size(&v, "5T"), -1); /* unknown unit */
     assert_int_equal(zb_parse_size(&v, "5Mx"), -1);
     assert_int_equal(zb_parse_size(&v, "5KiBB"), -1);
     assert_int_equal(zb_parse_size(&v, "17179869184G"), -1); /* 2^34 GiB = 2^64: one past the largest */

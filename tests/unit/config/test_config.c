@@ -31,9 +31,9 @@ static const char *origin_of(const zb_config *c, const char *line_start)
 
 static void clear_env(void)
 {
-    const char *vars[] = {"ZAKPOS_BACKUP_REPO", "ZAKPOS_BACKUP_PG_CONNINFO", "ZAKPOS_BACKUP_PG_CONNINFO_FILE",
-                          "DATABASE_URL", "ZAKPOS_BACKUP_WEBHOOK_URL", "ZAKPOS_BACKUP_WEBHOOK_URL_FILE",
-                          "ZAKPOS_BACKUP_ZSTD_LEVEL", "DOCKER_HOST"};
+    const char *vars[] = {
+        "ZAKPOS_BACKUP_REPO",        "ZAKPOS_BACKUP_PG_CONNINFO",      "ZAKPOS_BACKUP_PG_CONNINFO_FILE", "DATABASE_URL",
+        "ZAKPOS_BACKUP_WEBHOOK_URL", "ZAKPOS_BACKUP_WEBHOOK_URL_FILE", "ZAKPOS_BACKUP_ZSTD_LEVEL",       "DOCKER_HOST"};
     for (size_t i = 0; i < ZB_ARRAY_LEN(vars); i++)
         unsetenv(vars[i]);
 }
@@ -62,16 +62,17 @@ static void file_then_environment_override(void **state)
 {
     (void)state;
     clear_env();
-    char *path = write_config("; the nightly job of a shop\n"
-                              "[repository]\n"
-                              "path = /srv/backups\n"
-                              "keep_daily = 14\n"
-                              "keep_within = 2y6m\n"
-                              "[paths]\n"
-                              "nginx = /srv/zakpos/nginx\n"
-                              "[job nightly]\n"
-                              "schedule = 15 3 * * *\n"
-                              "prune = yes\n");
+    char *path = write_config(
+        "; the nightly job of a shop\n"
+        "[repository]\n"
+        "path = /srv/backups\n"
+        "keep_daily = 14\n"
+        "keep_within = 2y6m\n"
+        "[paths]\n"
+        "nginx = /srv/zakpos/nginx\n"
+        "[job nightly]\n"
+        "schedule = 15 3 * * *\n"
+        "prune = yes\n");
     setenv("ZAKPOS_BACKUP_ZSTD_LEVEL", "9", 1);
     setenv("DATABASE_URL", "postgresql://u:s3cret@db/x", 1);
     zb_config c;
@@ -111,7 +112,8 @@ static void secrets_from_files_are_masked(void **state)
     char *path = write_config("");
     assert_int_equal(zb_config_load(&c, path), 0);
     assert_string_equal(c.webhook_url, "https://hooks.example/T0K3N");
-    assert_non_null(strstr(origin_of(&c, "daemon.webhook_url"), "daemon.webhook_url = ****  (env ZAKPOS_BACKUP_WEBHOOK_URL)"));
+    assert_non_null(
+        strstr(origin_of(&c, "daemon.webhook_url"), "daemon.webhook_url = ****  (env ZAKPOS_BACKUP_WEBHOOK_URL)"));
     assert_null(strstr(origin_of(&c, "#"), "T0K3N"));
     zb_config_free(&c);
     clear_env();
@@ -188,7 +190,8 @@ static void errors_name_file_line_and_key(void **state)
     expect_refused(bad, ZB_ARRAY_LEN(bad));
     /* A line longer than the reader's buffer is refused, not cut in two. */
     char long_line[1024];
-    snprintf(long_line, sizeof(long_line), "[recover]\nsmoke_command = curl -fsS http://127.0.0.1:3000/health%0600d\n", 0);
+    snprintf(long_line, sizeof(long_line), "[recover]\nsmoke_command = curl -fsS http://127.0.0.1:3000/health%0600d\n",
+             0);
     const config_case too_long[] = {{long_line, ":2: the line is longer than"}};
     expect_refused(too_long, ZB_ARRAY_LEN(too_long));
     zb_config c;
@@ -208,18 +211,22 @@ static void load_refuses_what_would_fail_later(void **state)
     (void)state;
     clear_env();
     static const config_case bad[] = {
-        {"[repository]\nzstd_level = 3\n[daemon]\n[repository]\nname = x\n", ":4: [repository] appears twice (first at line 1)"},
+        {"[repository]\nzstd_level = 3\n[daemon]\n[repository]\nname = x\n",
+         ":4: [repository] appears twice (first at line 1)"},
         {"[repository]\nname = a\nname = b\n", ":3: [repository] name: given twice (first at line 2)"},
         {"[job a]\nschedule = 0 2 * * *\n[job a]\naction = prune\n", ":3: [job a] appears twice (first at line 1)"},
         {"[paths]\nx = /srv/a\nx = /srv/b\n", ":3: [paths] x: given twice"},
         {"[job a]\nschedule = 0 0 31 2 *\n", ":2: [job a] schedule: cron expression '0 0 31 2 *' never fires"},
-        {"[postgres]\npassword_file = /nonexistent/pg_password\n", ":2: [postgres] password_file: cannot read /nonexistent/pg_password"},
-        {"[repository]\n\nrecipients = /nonexistent/backup.pub\n", ":3: [repository] recipients: cannot read /nonexistent/backup.pub"},
+        {"[postgres]\npassword_file = /nonexistent/pg_password\n",
+         ":2: [postgres] password_file: cannot read /nonexistent/pg_password"},
+        {"[repository]\n\nrecipients = /nonexistent/backup.pub\n",
+         ":3: [repository] recipients: cannot read /nonexistent/backup.pub"},
         {"[repository]\nkey_file = /nonexistent/backup.key\n", ":2: [repository] key_file: cannot read"},
         {"[repository]\npath = backups\n", ":2: [repository] path: 'backups' is a relative path"},
         {"[daemon]\nmetrics_file = metrics.prom\n", ":2: [daemon] metrics_file: 'metrics.prom' is a relative path"},
         {"[paths]\nsrc = srv/src\n", ":2: [paths] src: 'srv/src' is a relative path"},
-        {"[daemon]\nwebhook_url = ftp://host/token\n", ":2: [daemon] webhook_url: takes an http:// or https:// URL, not a ftp one"},
+        {"[daemon]\nwebhook_url = ftp://host/token\n",
+         ":2: [daemon] webhook_url: takes an http:// or https:// URL, not a ftp one"},
         {"[daemon]\ntimezone = Europe/Berlinn\n", ":2: [daemon] timezone: unknown time zone 'Europe/Berlinn'"},
         {"[repository]\nkeep_within = 0d\n", ":2: [repository] keep_within: these keep_* rules keep no archive"},
         {"[repository]\nkeep_daily = 0\nkeep_monthly = 0\n", "keep no archive"},
@@ -230,7 +237,8 @@ static void load_refuses_what_would_fail_later(void **state)
     zb_config c;
     setenv("ZAKPOS_BACKUP_TZ", "Mars/Olympus", 1);
     assert_int_equal(zb_config_load(&c, path), ZB_ECONFIG);
-    assert_non_null(strstr(zb_error_message(), "environment variable ZAKPOS_BACKUP_TZ: unknown time zone 'Mars/Olympus'"));
+    assert_non_null(
+        strstr(zb_error_message(), "environment variable ZAKPOS_BACKUP_TZ: unknown time zone 'Mars/Olympus'"));
     setenv("ZAKPOS_BACKUP_TZ", "Europe/Berlin", 1);
     assert_int_equal(zb_config_load(&c, path), 0);
     zb_config_free(&c);
@@ -261,4 +269,6 @@ static void any_keep_replaces_the_defaults(void **state)
     unlink(path);
 }
 
-ZB_TEST_MAIN(defaults_match_the_zakpos_stack, file_then_environment_override, secrets_from_files_are_masked, errors_name_file_line_and_key, load_refuses_what_would_fail_later, any_keep_replaces_the_defaults, conninfo_password_masked_in_every_form)
+ZB_TEST_MAIN(defaults_match_the_zakpos_stack, file_then_environment_override, secrets_from_files_are_masked,
+             errors_name_file_line_and_key, load_refuses_what_would_fail_later, any_keep_replaces_the_defaults,
+             conninfo_password_masked_in_every_form)

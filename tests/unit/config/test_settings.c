@@ -6,9 +6,9 @@
 
 #include <string.h>
 
-static const char *const command_names[] = {"keygen", "backup", "verify", "drill", "list", "latest", "prune", "config",
-                                            "healthcheck", "check", "show", "sign", "restore", "run", "daemon",
-                                            "fetch", "remote", "recover"};
+static const char *const command_names[] = {"keygen",  "backup", "verify",      "drill", "list",   "latest",
+                                            "prune",   "config", "healthcheck", "check", "show",   "sign",
+                                            "restore", "run",    "daemon",      "fetch", "remote", "recover"};
 
 /* A row is a key, a flag or both; a safety switch is a flag only. */
 static void rows_are_whole(void **state)
@@ -115,8 +115,16 @@ static void yes_no_flags_take_no_value(void **state)
     assert_int_equal(roles->has_arg, no_argument);
     assert_int_equal(roles->val, ZB_SETTING_OPT(ZB_SET_PG_WITH_ROLE_PASSWORDS));
     assert_int_equal(zb_settings_options(options, ZB_ARRAY_LEN(options), "recover", NULL), 0);
-    static const char *const recover_flags[] = {"key", "passphrase-file", "trust", "allow-untrusted", "allow-unencrypted",
-                                                "repo", "jobs", "pg-password-file", "docker-host", "force"};
+    static const char *const recover_flags[] = {"key",
+                                                "passphrase-file",
+                                                "trust",
+                                                "allow-untrusted",
+                                                "allow-unencrypted",
+                                                "repo",
+                                                "jobs",
+                                                "pg-password-file",
+                                                "docker-host",
+                                                "force"};
     for (size_t i = 0; i < ZB_ARRAY_LEN(recover_flags); i++)
         assert_non_null(find_flag(options, recover_flags[i]));
 }

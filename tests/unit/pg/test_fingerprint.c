@@ -42,9 +42,11 @@ static void fingerprint_names_each_difference(void **state)
 {
     (void)state;
     seen s;
-    assert_int_equal(compare(&s, 150004, "{\"column a.t.c\": {\"storage\": \"x\", \"type\": \"text\"}, \"index a.i\": {}}",
-                             150010, "{\"column a.t.c\": {\"storage\": \"e\", \"type\": \"text\", \"comment\": \"new\"},"
-                                     " \"trigger g on a.t\": {\"enabled\": \"D\"}}", NULL),
+    assert_int_equal(compare(&s, 150004,
+                             "{\"column a.t.c\": {\"storage\": \"x\", \"type\": \"text\"}, \"index a.i\": {}}", 150010,
+                             "{\"column a.t.c\": {\"storage\": \"e\", \"type\": \"text\", \"comment\": \"new\"},"
+                             " \"trigger g on a.t\": {\"enabled\": \"D\"}}",
+                             NULL),
                      4);
     assert_string_equal(s.text[0], "column a.t.c: comment: archive (not set), restored 'new'");
     assert_string_equal(s.text[1], "column a.t.c: storage: archive 'x', restored 'e'");
@@ -53,7 +55,9 @@ static void fingerprint_names_each_difference(void **state)
     /* the same on both sides: nothing */
     assert_int_equal(compare(&s, 150004, "{\"x\": {\"a\": \"1\"}}", 150004, "{\"x\": {\"a\": \"1\"}}", NULL), 0);
     /* text that is not UTF-8 is compared as its bytes */
-    assert_int_equal(compare(&s, 150004, "{\"x\": {\"a\": {\"hex\": \"e9\"}}}", 150004, "{\"x\": {\"a\": {\"hex\": \"e8\"}}}", NULL), 1);
+    assert_int_equal(
+        compare(&s, 150004, "{\"x\": {\"a\": {\"hex\": \"e9\"}}}", 150004, "{\"x\": {\"a\": {\"hex\": \"e8\"}}}", NULL),
+        1);
     assert_string_equal(s.text[0], "x: a: archive bytes e9, restored bytes e8");
 }
 
@@ -61,10 +65,12 @@ static void fingerprint_across_versions(void **state)
 {
     (void)state;
     seen s;
-    const char *old = "{\"relation a.t\": {\"acl\": \"o=arwdDxt/o r=r/o\"},"
-                      " \"column a.t.c\": {\"default\": \"('x'::text)\", \"statistics\": \"-1\"}}";
-    const char *newer = "{\"relation a.t\": {\"acl\": \"o=arwdDxtm/o r=r/o\"},"
-                        " \"column a.t.c\": {\"default\": \"'x'::text\", \"statistics\": \"-1\"}}";
+    const char *old =
+        "{\"relation a.t\": {\"acl\": \"o=arwdDxt/o r=r/o\"},"
+        " \"column a.t.c\": {\"default\": \"('x'::text)\", \"statistics\": \"-1\"}}";
+    const char *newer =
+        "{\"relation a.t\": {\"acl\": \"o=arwdDxtm/o r=r/o\"},"
+        " \"column a.t.c\": {\"default\": \"'x'::text\", \"statistics\": \"-1\"}}";
     /* 15 -> 17: MAINTAIN and another printing of the same default agree */
     assert_int_equal(compare(&s, 150004, old, 170002, newer, NULL), 0);
     /* within one major version, text is compared as it is */
@@ -72,7 +78,8 @@ static void fingerprint_across_versions(void **state)
     /* across versions a real difference still counts */
     assert_int_equal(compare(&s, 150004, old, 170002,
                              "{\"relation a.t\": {\"acl\": \"o=arwdDxtm/o\"},"
-                             " \"column a.t.c\": {\"default\": \"'y'::text\", \"statistics\": \"-1\"}}", NULL),
+                             " \"column a.t.c\": {\"default\": \"'y'::text\", \"statistics\": \"-1\"}}",
+                             NULL),
                      2);
     assert_string_equal(s.text[0], "column a.t.c: default: archive '('x'::text)', restored ''y'::text'");
     assert_string_equal(s.text[1], "relation a.t: acl: archive 'o=arwdDxt/o r=r/o', restored 'o=arwdDxtm/o'");
@@ -82,9 +89,11 @@ static void fingerprint_scope(void **state)
 {
     (void)state;
     seen s;
-    const char *a = "{\"relation a.t\": {\"owner\": \"app\", \"acl\": \"app=r/app\"}, \"index a.i\": {},"
-                    " \"database\": {\"owner\": \"app\"}, \"settings of role app in the database\": {\"settings\": \"x=1\"}}";
-    const char *b = "{\"relation a.t\": {\"owner\": \"postgres\", \"acl\": \"postgres=r/postgres\"}, \"database\": {\"owner\": \"postgres\"}}";
+    const char *a =
+        "{\"relation a.t\": {\"owner\": \"app\", \"acl\": \"app=r/app\"}, \"index a.i\": {},"
+        " \"database\": {\"owner\": \"app\"}, \"settings of role app in the database\": {\"settings\": \"x=1\"}}";
+    const char *b =
+        "{\"relation a.t\": {\"owner\": \"postgres\", \"acl\": \"postgres=r/postgres\"}, \"database\": {\"owner\": \"postgres\"}}";
     zb_pg_fingerprint_scope all = {1, 1, 1, 1}, none = {0, 0, 0, 0};
     assert_int_equal(compare(&s, 150004, a, 150004, b, &all), 0);
     assert_int_equal(compare(&s, 150004, a, 150004, b, &none), 5);
@@ -102,5 +111,4 @@ static void normalise_deparsed_sql(void **state)
     free(b);
 }
 
-ZB_TEST_MAIN(fingerprint_names_each_difference, fingerprint_across_versions, fingerprint_scope,
-             normalise_deparsed_sql)
+ZB_TEST_MAIN(fingerprint_names_each_difference, fingerprint_across_versions, fingerprint_scope, normalise_deparsed_sql)

@@ -285,8 +285,9 @@ static void plan_reads_partitions_clones_and_member_privileges(void **state)
     json_decref(toc);
 
     /* a partition_of that is not a string is refused, naming the item */
-    toc = parse_json("{\"format\":2,\"items\":[{\"section\":\"pre-data\",\"kind\":\"TABLE\",\"name\":\"p\","
-                     "\"table\":\"p\",\"partition_of\":7,\"sql\":\"CREATE TABLE p ();\"}],\"tables\":[]}");
+    toc = parse_json(
+        "{\"format\":2,\"items\":[{\"section\":\"pre-data\",\"kind\":\"TABLE\",\"name\":\"p\","
+        "\"table\":\"p\",\"partition_of\":7,\"sql\":\"CREATE TABLE p ();\"}],\"tables\":[]}");
     zb_pg_plan *bad = NULL;
     assert_int_equal(zb_pg_plan_parse(&bad, toc), ZB_EFORMAT);
     assert_non_null(strstr(zb_error_message(), "item 1: \"partition_of\" is not a string"));
@@ -318,15 +319,16 @@ static void plan_dependencies_decide_early_starts(void **state)
 
     /* a foreign key split into steps, each way between two tables (a
      * cycle of references): each waits for both tables, neither for the other */
-    const char *cycle = "{\"format\":2,\"items\":["
-                        "{\"section\":\"post-data\",\"kind\":\"FK CONSTRAINT\",\"name\":\"a_b\",\"table\":\"a\",\"references\":\"b\","
-                        "\"parallel\":true,\"steps\":[{\"sql\":\"1\",\"lock\":\"SHARE ROW EXCLUSIVE\",\"references_lock\":"
-                        "\"SHARE ROW EXCLUSIVE\"},{\"sql\":\"2\",\"lock\":\"SHARE UPDATE EXCLUSIVE\",\"references_lock\":\"ROW SHARE\"}]},"
-                        "{\"section\":\"post-data\",\"kind\":\"FK CONSTRAINT\",\"name\":\"b_a\",\"table\":\"b\",\"references\":\"a\","
-                        "\"parallel\":true,\"steps\":[{\"sql\":\"1\"}]},"
-                        "{\"section\":\"post-data\",\"kind\":\"INDEX\",\"name\":\"gone\",\"table\":\"missing\",\"lock\":\"SHARE\","
-                        "\"sql\":\"x\",\"parallel\":true}],"
-                        "\"tables\":[{\"oid\":1,\"table\":\"a\"},{\"oid\":2,\"table\":\"b\"}]}";
+    const char *cycle =
+        "{\"format\":2,\"items\":["
+        "{\"section\":\"post-data\",\"kind\":\"FK CONSTRAINT\",\"name\":\"a_b\",\"table\":\"a\",\"references\":\"b\","
+        "\"parallel\":true,\"steps\":[{\"sql\":\"1\",\"lock\":\"SHARE ROW EXCLUSIVE\",\"references_lock\":"
+        "\"SHARE ROW EXCLUSIVE\"},{\"sql\":\"2\",\"lock\":\"SHARE UPDATE EXCLUSIVE\",\"references_lock\":\"ROW SHARE\"}]},"
+        "{\"section\":\"post-data\",\"kind\":\"FK CONSTRAINT\",\"name\":\"b_a\",\"table\":\"b\",\"references\":\"a\","
+        "\"parallel\":true,\"steps\":[{\"sql\":\"1\"}]},"
+        "{\"section\":\"post-data\",\"kind\":\"INDEX\",\"name\":\"gone\",\"table\":\"missing\",\"lock\":\"SHARE\","
+        "\"sql\":\"x\",\"parallel\":true}],"
+        "\"tables\":[{\"oid\":1,\"table\":\"a\"},{\"oid\":2,\"table\":\"b\"}]}";
     json_t *toc2 = parse_json(cycle);
     zb_pg_plan *plan2 = plan_of(toc2);
     const zb_pg_plan_item *c = plan2->items;
@@ -350,7 +352,7 @@ static void plan_dependencies_decide_early_starts(void **state)
 static void plan_refuses_malformed_tocs(void **state)
 {
     (void)state;
-#define ITEMS_(x) "{\"format\":2,\"items\":[" x "],\"tables\":[]}"
+#define ITEMS_(x)  "{\"format\":2,\"items\":[" x "],\"tables\":[]}"
 #define TABLES_(x) "{\"format\":2,\"items\":[],\"tables\":[" x "]}"
     static const struct {
         const char *toc;
@@ -360,7 +362,8 @@ static void plan_refuses_malformed_tocs(void **state)
         {"[]", ZB_EFORMAT, "fields missing"},
         {"{\"items\":{},\"tables\":[]}", ZB_EFORMAT, "fields missing"},
         {"{\"format\":3,\"items\":[],\"tables\":[]}", ZB_EFORMAT, "newer format (3)"},
-        {"{\"connections\":4611686018427387904,\"items\":[],\"tables\":[]}", ZB_EFORMAT, "4611686018427387904 connections"},
+        {"{\"connections\":4611686018427387904,\"items\":[],\"tables\":[]}", ZB_EFORMAT,
+         "4611686018427387904 connections"},
         {"{\"connections\":-1,\"items\":[],\"tables\":[]}", ZB_EFORMAT, "-1 connections"},
         {"{\"server_version\":-5,\"items\":[],\"tables\":[]}", ZB_EFORMAT, "server version -5"},
         {"{\"database\":7,\"items\":[],\"tables\":[]}", ZB_EFORMAT, "\"database\" is not a string"},
@@ -370,16 +373,20 @@ static void plan_refuses_malformed_tocs(void **state)
          "item 2: section \"data\" is neither pre-data nor post-data"},
         {ITEMS_("{\"section\":\"pre-data\"}"), ZB_EFORMAT, "item 1 has no kind"},
         {ITEMS_("{\"section\":\"pre-data\",\"kind\":[]}"), ZB_EFORMAT, "item 1: \"kind\" is not a string"},
-        {ITEMS_("{\"section\":\"pre-data\",\"kind\":\"TABLE\",\"table\":5}"), ZB_EFORMAT, "item 1: \"table\" is not a string"},
-        {ITEMS_("{\"section\":\"pre-data\",\"kind\":\"X\",\"steps\":{}}"), ZB_EFORMAT, "item 1: \"steps\" is not a list"},
-        {ITEMS_("{\"section\":\"post-data\",\"kind\":\"CONSTRAINT\",\"schema\":\"s\",\"name\":\"k\",\"steps\":[{\"lock\":\"SHARE\"}]}"),
+        {ITEMS_("{\"section\":\"pre-data\",\"kind\":\"TABLE\",\"table\":5}"), ZB_EFORMAT,
+         "item 1: \"table\" is not a string"},
+        {ITEMS_("{\"section\":\"pre-data\",\"kind\":\"X\",\"steps\":{}}"), ZB_EFORMAT,
+         "item 1: \"steps\" is not a list"},
+        {ITEMS_(
+             "{\"section\":\"post-data\",\"kind\":\"CONSTRAINT\",\"schema\":\"s\",\"name\":\"k\",\"steps\":[{\"lock\":\"SHARE\"}]}"),
          ZB_EFORMAT, "malformed step of CONSTRAINT s.k"},
         {ITEMS_("{\"section\":\"post-data\",\"kind\":\"CONSTRAINT\",\"steps\":[7]}"), ZB_EFORMAT, "malformed step"},
-        {ITEMS_("{\"section\":\"post-data\",\"kind\":\"INDEX\",\"schema\":\"s\",\"name\":\"i\",\"parallel\":true}"), ZB_EFORMAT,
-         "item 1 (INDEX s.i) has neither sql nor steps"},
-        {ITEMS_("{\"section\":\"post-data\",\"kind\":\"X\",\"steps\":[{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},"
-                "{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},"
-                "{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"}]}"),
+        {ITEMS_("{\"section\":\"post-data\",\"kind\":\"INDEX\",\"schema\":\"s\",\"name\":\"i\",\"parallel\":true}"),
+         ZB_EFORMAT, "item 1 (INDEX s.i) has neither sql nor steps"},
+        {ITEMS_(
+             "{\"section\":\"post-data\",\"kind\":\"X\",\"steps\":[{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},"
+             "{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},"
+             "{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"},{\"sql\":\"1\"}]}"),
          ZB_EUNSAFE, "item 1 has 17 steps (at most 16)"},
         {TABLES_("[]"), ZB_EFORMAT, "table 1 is not an object"},
         {TABLES_("{\"table\":\"a\"}"), ZB_EFORMAT, "table 1 has no valid oid"},
@@ -393,7 +400,8 @@ static void plan_refuses_malformed_tocs(void **state)
         zb_pg_plan *plan = (zb_pg_plan *)&bad; /* must be cleared */
         int rc = zb_pg_plan_parse(&plan, toc);
         if (rc != bad[i].code || !strstr(zb_error_message(), bad[i].message))
-            fail_msg("case %zu: %d '%s', expected %d with '%s'", i, rc, zb_error_message(), bad[i].code, bad[i].message);
+            fail_msg("case %zu: %d '%s', expected %d with '%s'", i, rc, zb_error_message(), bad[i].code,
+                     bad[i].message);
         assert_null(plan);
         json_decref(toc);
     }
@@ -410,8 +418,8 @@ static void plan_numbers_many_relations(void **state)
     for (int i = N - 1; i >= 0; i--) {
         char name[32];
         snprintf(name, sizeof(name), "t%05d", i);
-        json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "section", "post-data", "kind", "INDEX",
-                                               "table", name, "sql", "x", "lock", "SHARE", "parallel", 1));
+        json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "section", "post-data", "kind",
+                                               "INDEX", "table", name, "sql", "x", "lock", "SHARE", "parallel", 1));
         if (i % 2 == 0)
             json_array_append_new(tables, json_pack("{s:i, s:s}", "oid", i + 1, "table", name));
     }
@@ -434,6 +442,5 @@ static void plan_numbers_many_relations(void **state)
 }
 
 ZB_TEST_MAIN(plan_reads_every_field_once, plan_carries_unknown_kinds, plan_selects_tables_and_what_hangs_off_them,
-             plan_leaves_out_publications_of_tables,
-             plan_reads_partitions_clones_and_member_privileges,
+             plan_leaves_out_publications_of_tables, plan_reads_partitions_clones_and_member_privileges,
              plan_dependencies_decide_early_starts, plan_refuses_malformed_tocs, plan_numbers_many_relations)

@@ -118,8 +118,9 @@ static void schedule_keeps_locks_and_dependency_order(void **state)
         stmt(A, ZB_PG_LOCK_SHARE, NONE, 0, 100, 1, 0),            /* 0: index A */
         stmt(A, ZB_PG_LOCK_SHARE, NONE, 0, 100, 2, 0),            /* 1: key A, step 1: unique index */
         stmt(A, ZB_PG_LOCK_ACCESS_EXCLUSIVE, NONE, 0, 100, 2, 1), /* 2: key A, step 2: adopt it */
-        stmt(B, ZB_PG_LOCK_SHARE_ROW_EXCLUSIVE, A, ZB_PG_LOCK_SHARE_ROW_EXCLUSIVE, 10, 3, 0), /* 3: fk B -> A, NOT VALID */
-        stmt(B, ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE, A, ZB_PG_LOCK_ROW_SHARE, 10, 3, 1),         /* 4: validate */
+        stmt(B, ZB_PG_LOCK_SHARE_ROW_EXCLUSIVE, A, ZB_PG_LOCK_SHARE_ROW_EXCLUSIVE, 10, 3,
+             0),                                                                       /* 3: fk B -> A, NOT VALID */
+        stmt(B, ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE, A, ZB_PG_LOCK_ROW_SHARE, 10, 3, 1), /* 4: validate */
     };
     size_t order[8];
     int widest = 0;

@@ -185,7 +185,6 @@ static void lsn_and_time_text(void **state)
     assert_string_equal(text, "2026-12-07T13:00:05.000123Z");
 }
 
-
 /* Protocol version 2's Stream messages (PostgreSQL 14+, streaming on). */
 static void decode_stream_messages(void **state)
 {

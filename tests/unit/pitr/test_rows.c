@@ -10,11 +10,12 @@
 static void snapshot_rows_by_stream_name(void **state)
 {
     (void)state;
-    json_t *tables = json_loads("[{\"table\":\"public.sales\",\"rows\":200},"
-                                "{\"table\":\"\\\"Shop\\\".\\\"a.b\\\"\",\"rows\":7},"
-                                "{\"table\":\"public.\\\"say \\\"\\\"hi\\\"\\\"\\\"\",\"rows\":3},"
-                                "{\"table\":\"public.sale\",\"rows\":9}]",
-                                0, NULL);
+    json_t *tables = json_loads(
+        "[{\"table\":\"public.sales\",\"rows\":200},"
+        "{\"table\":\"\\\"Shop\\\".\\\"a.b\\\"\",\"rows\":7},"
+        "{\"table\":\"public.\\\"say \\\"\\\"hi\\\"\\\"\\\"\",\"rows\":3},"
+        "{\"table\":\"public.sale\",\"rows\":9}]",
+        0, NULL);
     assert_non_null(tables);
     long long rows = -1;
     assert_int_equal(zb_pitr_snapshot_rows(&rows, tables, "public", "sales"), 1);

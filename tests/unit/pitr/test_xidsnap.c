@@ -16,8 +16,8 @@ static void xid_visible_in_snapshot(void **state)
     zb_xid_snapshot s;
     assert_int_equal(zb_xid_snapshot_parse(&s, "100:110:103,105"), 0);
     assert_int_equal(s.xip_count, 2);
-    assert_true(zb_xid_visible(&s, 99));   /* below xmin: finished before */
-    assert_true(zb_xid_visible(&s, 100));  /* xmin itself: not listed as running */
+    assert_true(zb_xid_visible(&s, 99));  /* below xmin: finished before */
+    assert_true(zb_xid_visible(&s, 100)); /* xmin itself: not listed as running */
     assert_true(zb_xid_visible(&s, 104));
     assert_false(zb_xid_visible(&s, 103)); /* running when the snapshot was taken */
     assert_false(zb_xid_visible(&s, 105));
@@ -45,12 +45,12 @@ static void xid_wraparound_with_epoch(void **state)
     assert_true(zb_xid_widen(&s, 0xFFFFFFFEu) == EPOCH(1) + 0xFFFFFFFEu);
     assert_true(zb_xid_widen(&s, 3) == EPOCH(2) + 3);
     assert_true(zb_xid_widen(&s, 0x7FFFFFFFu) == EPOCH(2) + 0x7FFFFFFFu);
-    assert_true(zb_xid_visible(&s, 0xFFFFFFEFu));  /* below xmin, the epoch before */
-    assert_true(zb_xid_visible(&s, 0xFFFFFFFEu));  /* between xmin and xmax, not running */
-    assert_true(zb_xid_visible(&s, 1));            /* after the wrap, before xmax */
-    assert_false(zb_xid_visible(&s, 2));           /* running */
-    assert_false(zb_xid_visible(&s, 5));           /* xmax */
-    assert_false(zb_xid_visible(&s, 1000));        /* later, same epoch */
+    assert_true(zb_xid_visible(&s, 0xFFFFFFEFu)); /* below xmin, the epoch before */
+    assert_true(zb_xid_visible(&s, 0xFFFFFFFEu)); /* between xmin and xmax, not running */
+    assert_true(zb_xid_visible(&s, 1));           /* after the wrap, before xmax */
+    assert_false(zb_xid_visible(&s, 2));          /* running */
+    assert_false(zb_xid_visible(&s, 5));          /* xmax */
+    assert_false(zb_xid_visible(&s, 1000));       /* later, same epoch */
     zb_xid_snapshot_clear(&s);
     /* the first epoch: an id far "before" xmax cannot go below zero */
     assert_int_equal(zb_xid_snapshot_parse(&s, "3:10:"), 0);

@@ -13,9 +13,10 @@
 static void xml_finds_elements_by_local_name(void **state)
 {
     (void)state;
-    const char *doc = "<?xml version=\"1.0\"?><!-- <Key>no</Key> --><d:multistatus xmlns:d=\"DAV:\">"
-                      "<d:response><d:href>/a/x%20y</d:href><d:propstat attr='>'><d:prop><d:resourcetype/>"
-                      "</d:prop></d:propstat></d:response><d:response><d:href>/a/z</d:href></d:response></d:multistatus>";
+    const char *doc =
+        "<?xml version=\"1.0\"?><!-- <Key>no</Key> --><d:multistatus xmlns:d=\"DAV:\">"
+        "<d:response><d:href>/a/x%20y</d:href><d:propstat attr='>'><d:prop><d:resourcetype/>"
+        "</d:prop></d:propstat></d:response><d:response><d:href>/a/z</d:href></d:response></d:multistatus>";
     const char *pos = doc, *end = doc + strlen(doc), *inner;
     size_t len;
     int responses = 0;
@@ -86,11 +87,12 @@ static void config_remote_sections(void **state)
     assert_non_null(secret);
     fputs("s3cret\n", secret);
     fclose(secret);
-    char *path = write_config("[repository]\nkeep_daily = 3\n"
-                              "[remote offsite]\ntype = s3\nbucket = b\nregion = eu-west-1\nprefix = zakpos\n"
-                              "part_size = 16M\nretries = 5\nretry_delay = 2s\n"
-                              "[remote nas]\ntype = webdav\nurl = https://u:secret@nas.example/dav/\nuser = u\n"
-                              "password_file = /tmp/zbremote-dav-secret\nkeep_last = 2\nprune = no\n");
+    char *path = write_config(
+        "[repository]\nkeep_daily = 3\n"
+        "[remote offsite]\ntype = s3\nbucket = b\nregion = eu-west-1\nprefix = zakpos\n"
+        "part_size = 16M\nretries = 5\nretry_delay = 2s\n"
+        "[remote nas]\ntype = webdav\nurl = https://u:secret@nas.example/dav/\nuser = u\n"
+        "password_file = /tmp/zbremote-dav-secret\nkeep_last = 2\nprune = no\n");
     zb_config c;
     assert_int_equal(zb_config_load(&c, path), 0);
     assert_int_equal(c.remote_count, 2);
@@ -140,4 +142,5 @@ static void config_remote_errors(void **state)
     }
 }
 
-ZB_TEST_MAIN(xml_finds_elements_by_local_name, xml_nested_same_name_and_text_decoding, uri_encoding_is_what_aws_signs, config_remote_sections, config_remote_errors)
+ZB_TEST_MAIN(xml_finds_elements_by_local_name, xml_nested_same_name_and_text_decoding, uri_encoding_is_what_aws_signs,
+             config_remote_sections, config_remote_errors)

@@ -99,9 +99,9 @@ static char *canonical_query(const char *raw)
 }
 
 typedef struct sig_request {
-    const char *method, *path, *query;   /* query as sent, may be unsorted */
-    const char *canonical_headers;       /* "name:value\n" each, sorted */
-    const char *signed_headers;          /* "host;x-amz-date" */
+    const char *method, *path, *query; /* query as sent, may be unsorted */
+    const char *canonical_headers;     /* "name:value\n" each, sorted */
+    const char *signed_headers;        /* "host;x-amz-date" */
     const char *payload_hash;
     const char *secret, *date_time, *region, *service;
 } sig_request;
@@ -139,8 +139,16 @@ static void sign(char signature[65], char canonical_hash[65], const sig_request 
 static void sigv4_get_vanilla(void **state)
 {
     (void)state;
-    sig_request r = {"GET", "/", "", "host:example.amazonaws.com\nx-amz-date:20150830T123600Z\n", "host;x-amz-date",
-                     EMPTY_SHA256, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20150830T123600Z", "us-east-1", "service"};
+    sig_request r = {"GET",
+                     "/",
+                     "",
+                     "host:example.amazonaws.com\nx-amz-date:20150830T123600Z\n",
+                     "host;x-amz-date",
+                     EMPTY_SHA256,
+                     "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                     "20150830T123600Z",
+                     "us-east-1",
+                     "service"};
     char signature[65], hash[65];
     sign(signature, hash, &r);
     assert_string_equal(hash, "bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63");
@@ -151,9 +159,16 @@ static void sigv4_get_vanilla(void **state)
 static void sigv4_get_vanilla_query_order(void **state)
 {
     (void)state;
-    sig_request r = {"GET", "/", "Param2=value2&Param1=value1",
-                     "host:example.amazonaws.com\nx-amz-date:20150830T123600Z\n", "host;x-amz-date", EMPTY_SHA256,
-                     "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20150830T123600Z", "us-east-1", "service"};
+    sig_request r = {"GET",
+                     "/",
+                     "Param2=value2&Param1=value1",
+                     "host:example.amazonaws.com\nx-amz-date:20150830T123600Z\n",
+                     "host;x-amz-date",
+                     EMPTY_SHA256,
+                     "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                     "20150830T123600Z",
+                     "us-east-1",
+                     "service"};
     char signature[65], hash[65];
     sign(signature, hash, &r);
     assert_string_equal(signature, "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500");
@@ -167,18 +182,25 @@ static void sigv4_s3_examples(void **state)
     (void)state;
     const char *secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
     char signature[65], hash[65];
-    sig_request get = {"GET", "/test.txt", "",
+    sig_request get = {"GET",
+                       "/test.txt",
+                       "",
                        "host:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\nx-amz-content-sha256:" EMPTY_SHA256
                        "\nx-amz-date:20130524T000000Z\n",
-                       "host;range;x-amz-content-sha256;x-amz-date", EMPTY_SHA256, secret, "20130524T000000Z",
-                       "us-east-1", "s3"};
+                       "host;range;x-amz-content-sha256;x-amz-date",
+                       EMPTY_SHA256,
+                       secret,
+                       "20130524T000000Z",
+                       "us-east-1",
+                       "s3"};
     sign(signature, hash, &get);
     assert_string_equal(hash, "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972");
     assert_string_equal(signature, "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
-    const char *headers = "host:examplebucket.s3.amazonaws.com\nx-amz-content-sha256:" EMPTY_SHA256
-                          "\nx-amz-date:20130524T000000Z\n";
-    sig_request list = {"GET", "/", "prefix=J&max-keys=2", headers, "host;x-amz-content-sha256;x-amz-date",
-                        EMPTY_SHA256, secret, "20130524T000000Z", "us-east-1", "s3"};
+    const char *headers =
+        "host:examplebucket.s3.amazonaws.com\nx-amz-content-sha256:" EMPTY_SHA256 "\nx-amz-date:20130524T000000Z\n";
+    sig_request list = {
+        "GET",        "/",    "prefix=J&max-keys=2", headers,     "host;x-amz-content-sha256;x-amz-date",
+        EMPTY_SHA256, secret, "20130524T000000Z",    "us-east-1", "s3"};
     sign(signature, hash, &list);
     assert_string_equal(signature, "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7");
     sig_request lifecycle = list;
@@ -201,7 +223,7 @@ typedef struct captured {
     char query[1024];
     char headers[8192]; /* "name: value\r\n" as received */
     size_t body_len;
-    char body[4096];    /* the start of the body */
+    char body[4096]; /* the start of the body */
 } captured;
 
 static struct {
@@ -402,7 +424,8 @@ static void s3_list_pages_and_signs(void **state)
     assert_int_equal(srv.count, 2);
     assert_string_equal(srv.got[0].path, "/bkt");
     assert_string_equal(srv.got[0].query, "list-type=2&max-keys=1000&prefix=host%20a%2F");
-    assert_string_equal(srv.got[1].query, "continuation-token=1%2Fa%2Bb%3Dc%26d&list-type=2&max-keys=1000&prefix=host%20a%2F");
+    assert_string_equal(srv.got[1].query,
+                        "continuation-token=1%2Fa%2Bb%3Dc%26d&list-type=2&max-keys=1000&prefix=host%20a%2F");
     for (size_t i = 0; i < srv.count; i++)
         assert_signed(&srv.got[i], "eu-west-3");
 }
@@ -496,11 +519,12 @@ static void s3_multipart_upload(void **state)
     }
     assert_string_equal(srv.got[4].method, "POST");
     assert_string_equal(srv.got[4].query, "uploadId=up%2F1%2B2%3D");
-    assert_string_equal(srv.got[4].body, "<CompleteMultipartUpload>"
-                                         "<Part><PartNumber>1</PartNumber><ETag>&quot;e1&quot;</ETag></Part>"
-                                         "<Part><PartNumber>2</PartNumber><ETag>&quot;e2&quot;</ETag></Part>"
-                                         "<Part><PartNumber>3</PartNumber><ETag>&quot;e3&quot;</ETag></Part>"
-                                         "</CompleteMultipartUpload>");
+    assert_string_equal(srv.got[4].body,
+                        "<CompleteMultipartUpload>"
+                        "<Part><PartNumber>1</PartNumber><ETag>&quot;e1&quot;</ETag></Part>"
+                        "<Part><PartNumber>2</PartNumber><ETag>&quot;e2&quot;</ETag></Part>"
+                        "<Part><PartNumber>3</PartNumber><ETag>&quot;e3&quot;</ETag></Part>"
+                        "</CompleteMultipartUpload>");
     for (size_t i = 0; i < srv.count; i++)
         assert_signed(&srv.got[i], "eu-west-3");
 }
@@ -546,8 +570,9 @@ static void s3_retry_download_and_delete(void **state)
         {404, NULL, "<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>"},
         {503, NULL, "<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"},
         {200, NULL, "archive bytes"},
-        {200, NULL, "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>x/zakpos-20260105T000000Z.zbk</Key>"
-                    "<Size>13</Size></Contents></ListBucketResult>"},
+        {200, NULL,
+         "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>x/zakpos-20260105T000000Z.zbk</Key>"
+         "<Size>13</Size></Contents></ListBucketResult>"},
         {204, NULL, ""},
     };
     server_start(script, 5);
@@ -590,4 +615,5 @@ static void s3_retry_download_and_delete(void **state)
         assert_signed(&srv.got[i], "eu-west-3");
 }
 
-ZB_TEST_MAIN(sigv4_get_vanilla, sigv4_get_vanilla_query_order, sigv4_s3_examples, s3_list_pages_and_signs, s3_single_put, s3_multipart_upload, s3_multipart_failure_aborts, s3_retry_download_and_delete)
+ZB_TEST_MAIN(sigv4_get_vanilla, sigv4_get_vanilla_query_order, sigv4_s3_examples, s3_list_pages_and_signs,
+             s3_single_put, s3_multipart_upload, s3_multipart_failure_aborts, s3_retry_download_and_delete)

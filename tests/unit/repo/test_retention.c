@@ -18,7 +18,7 @@ static const time_t dates[] = {
     1795485600, 1795442400, 1795399200, 1795312800, 1795226400, 1794794400, 1794708000,
     1794103200, 1793412000, 1790820000, 1789437600, 1767146400, 1748743200, 1704074400,
 };
-#define N ZB_ARRAY_LEN(dates)
+#define N         ZB_ARRAY_LEN(dates)
 #define BIT(rule) (1u << (rule))
 
 static zb_retention_policy policy(int last, int hourly, int daily, int weekly, int monthly, int yearly)
@@ -181,4 +181,6 @@ static void weekly_buckets_use_the_iso_week_year(void **state)
     assert_int_equal(keep[2], BIT(ZB_KEEP_WEEKLY));
 }
 
-ZB_TEST_MAIN(keep_last, keep_hourly_daily_weekly_monthly, keep_yearly_and_the_oldest, keep_within, keep_within_zero_is_no_policy, keep_within_hours_are_elapsed_across_dst, combined_rules_record_their_reasons, weekly_buckets_use_the_iso_week_year)
+ZB_TEST_MAIN(keep_last, keep_hourly_daily_weekly_monthly, keep_yearly_and_the_oldest, keep_within,
+             keep_within_zero_is_no_policy, keep_within_hours_are_elapsed_across_dst,
+             combined_rules_record_their_reasons, weekly_buckets_use_the_iso_week_year)

@@ -54,12 +54,19 @@ static int fake_finish(void *state, zb_archive_reader *r)
 static const char *fake_target(const void *state) { return ((const fake *)state)->target; }
 static void fake_free(void *state) { free(state); }
 
-static const zb_source_ops fake_path = {.kind = ZB_SOURCE_PATH, .restore_begin = fake_begin, .restore_entry = fake_entry,
-                                        .restore_finish = fake_finish, .restore_target = fake_target,
+static const zb_source_ops fake_path = {.kind = ZB_SOURCE_PATH,
+                                        .restore_begin = fake_begin,
+                                        .restore_entry = fake_entry,
+                                        .restore_finish = fake_finish,
+                                        .restore_target = fake_target,
                                         .restore_free = fake_free};
-static const zb_source_ops fake_any = {.kind = ZB_SOURCE_PATH, .any_name = 1, .restore_begin = fake_begin,
-                                       .restore_entry = fake_entry, .restore_finish = fake_finish,
-                                       .restore_target = fake_target, .restore_free = fake_free};
+static const zb_source_ops fake_any = {.kind = ZB_SOURCE_PATH,
+                                       .any_name = 1,
+                                       .restore_begin = fake_begin,
+                                       .restore_entry = fake_entry,
+                                       .restore_finish = fake_finish,
+                                       .restore_target = fake_target,
+                                       .restore_free = fake_free};
 
 /* ---- an archive of two path sources ---- */
 
@@ -124,10 +131,11 @@ static void plan_hands_each_entry_to_its_target(void **state)
     assert_int_equal(run_plan(p), 0);
     /* the unselected source is read (verified) but reaches no target, and
      * the target is finished only once the whole archive was read */
-    assert_string_equal(events.data, "begin app -> t-app\n"
-                                     "entry app/one -> t-app\n"
-                                     "entry app/two -> t-app\n"
-                                     "finish t-app\n");
+    assert_string_equal(events.data,
+                        "begin app -> t-app\n"
+                        "entry app/one -> t-app\n"
+                        "entry app/two -> t-app\n"
+                        "finish t-app\n");
     assert_int_equal(zb_restore_plan_count(p), 1);
     zb_restore_target_info t = zb_restore_plan_target(p, 0);
     assert_string_equal(t.kind, ZB_SOURCE_PATH);
@@ -181,11 +189,12 @@ static void plan_asks_once_per_unselected_source(void **state)
     zb_restore_plan_on_unselected(p, select_logs, &asked);
     assert_int_equal(run_plan(p), 0);
     assert_int_equal(asked, 2);
-    assert_string_equal(events.data, "asked path app\n"
-                                     "asked path logs\n"
-                                     "begin logs -> t-logs\n"
-                                     "entry logs/l1 -> t-logs\n"
-                                     "finish t-logs\n");
+    assert_string_equal(events.data,
+                        "asked path app\n"
+                        "asked path logs\n"
+                        "begin logs -> t-logs\n"
+                        "entry logs/l1 -> t-logs\n"
+                        "finish t-logs\n");
     zb_restore_plan_free(p);
 }
 
@@ -226,30 +235,62 @@ static void rehearsal_report_keeps_its_layout(void **state)
     (void)state;
     char *difference = "public.t: 1 row differs", *object = "EXTENSION x: not allowed";
     zb_rehearsal_part parts[] = {
-        {.ops = &zb_source_pg, .name = "db", .target = "zakpos_backup_verify_1", .restore_seconds = 1.5, .verified = 1,
-         .has_bytes = 1, .bytes = 100,
-         .check = {.differences = &difference, .kept = 1, .count = 3, .amount = 7, .amount_is_rows = 1, .has_amount = 1,
-                   .not_verified = &object, .not_verified_count = 1, .settings_left_out = 2, .has_left_out = 1},
-         .verify_seconds = 0.25, .result = ZB_PART_FAIL},
-        {.ops = &zb_source_path, .name = "cfg", .target = "/tmp/s/cfg", .restore_seconds = 0.5,
+        {.ops = &zb_source_pg,
+         .name = "db",
+         .target = "zakpos_backup_verify_1",
+         .restore_seconds = 1.5,
+         .verified = 1,
+         .has_bytes = 1,
+         .bytes = 100,
+         .check = {.differences = &difference,
+                   .kept = 1,
+                   .count = 3,
+                   .amount = 7,
+                   .amount_is_rows = 1,
+                   .has_amount = 1,
+                   .not_verified = &object,
+                   .not_verified_count = 1,
+                   .settings_left_out = 2,
+                   .has_left_out = 1},
+         .verify_seconds = 0.25,
+         .result = ZB_PART_FAIL},
+        {.ops = &zb_source_path,
+         .name = "cfg",
+         .target = "/tmp/s/cfg",
+         .restore_seconds = 0.5,
          .result = ZB_PART_NOT_VERIFIED},
     };
-    zb_rehearsal r = {.archive = "/r/a.zbk", .id = "0000abcd", .host = "h", .started = "2026-01-01T00:00:00Z", .parts = parts,
-                      .part_count = 2, .read = 1, .has_created = 1, .created = "2025-12-31T00:00:00Z", .age_seconds = 86400,
-                      .bytes = 4096, .result = ZB_REHEARSAL_FAIL, .error = "it differs", .fetch_seconds = 0,
-                      .read_seconds = 0.125, .restore_seconds = 2, .verify_seconds = 0.25, .total_seconds = 3};
+    zb_rehearsal r = {.archive = "/r/a.zbk",
+                      .id = "0000abcd",
+                      .host = "h",
+                      .started = "2026-01-01T00:00:00Z",
+                      .parts = parts,
+                      .part_count = 2,
+                      .read = 1,
+                      .has_created = 1,
+                      .created = "2025-12-31T00:00:00Z",
+                      .age_seconds = 86400,
+                      .bytes = 4096,
+                      .result = ZB_REHEARSAL_FAIL,
+                      .error = "it differs",
+                      .fetch_seconds = 0,
+                      .read_seconds = 0.125,
+                      .restore_seconds = 2,
+                      .verify_seconds = 0.25,
+                      .total_seconds = 3};
     json_t *extra = json_pack("{s:[]}", "checks");
     json_t *report = zb_rehearsal_json(&r, extra);
     char *text = json_dumps(report, JSON_COMPACT | JSON_PRESERVE_ORDER);
     assert_string_equal(
-        text, "{\"archive\":\"/r/a.zbk\",\"id\":\"0000abcd\",\"host\":\"h\",\"started\":\"2026-01-01T00:00:00Z\",\"parts\":["
-              "{\"kind\":\"pg\",\"name\":\"db\",\"target\":\"zakpos_backup_verify_1\",\"restore_seconds\":1.5,\"bytes\":100,"
-              "\"rows\":7,\"not_verified\":[\"EXTENSION x: not allowed\"],\"owners_privileges_left_out\":2,"
-              "\"differences\":[\"public.t: 1 row differs\"],\"difference_count\":3,\"result\":\"fail\",\"verify_seconds\":0.25},"
-              "{\"kind\":\"path\",\"name\":\"cfg\",\"target\":\"/tmp/s/cfg\",\"restore_seconds\":0.5,\"result\":\"not verified\"}],"
-              "\"kept\":false,\"archive_created\":\"2025-12-31T00:00:00Z\",\"archive_age_seconds\":86400,\"bytes\":4096,"
-              "\"checks\":[],\"result\":\"fail\",\"error\":\"it differs\","
-              "\"seconds\":{\"fetch\":0.0,\"read\":0.125,\"restore\":2.0,\"verify\":0.25,\"total\":3.0}}");
+        text,
+        "{\"archive\":\"/r/a.zbk\",\"id\":\"0000abcd\",\"host\":\"h\",\"started\":\"2026-01-01T00:00:00Z\",\"parts\":["
+        "{\"kind\":\"pg\",\"name\":\"db\",\"target\":\"zakpos_backup_verify_1\",\"restore_seconds\":1.5,\"bytes\":100,"
+        "\"rows\":7,\"not_verified\":[\"EXTENSION x: not allowed\"],\"owners_privileges_left_out\":2,"
+        "\"differences\":[\"public.t: 1 row differs\"],\"difference_count\":3,\"result\":\"fail\",\"verify_seconds\":0.25},"
+        "{\"kind\":\"path\",\"name\":\"cfg\",\"target\":\"/tmp/s/cfg\",\"restore_seconds\":0.5,\"result\":\"not verified\"}],"
+        "\"kept\":false,\"archive_created\":\"2025-12-31T00:00:00Z\",\"archive_age_seconds\":86400,\"bytes\":4096,"
+        "\"checks\":[],\"result\":\"fail\",\"error\":\"it differs\","
+        "\"seconds\":{\"fetch\":0.0,\"read\":0.125,\"restore\":2.0,\"verify\":0.25,\"total\":3.0}}");
     free(text);
     json_decref(report);
     json_decref(extra);

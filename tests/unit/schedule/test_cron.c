@@ -29,7 +29,7 @@ static void expect_fires(const char *expr, time_t after, const time_t *want, siz
     }
 }
 
-#define FIRES(expr, after, ...)                                                                                       \
+#define FIRES(expr, after, ...)                                                                                        \
     do {                                                                                                               \
         const time_t want_[] = {__VA_ARGS__};                                                                          \
         expect_fires(expr, after, want_, ZB_ARRAY_LEN(want_));                                                         \
@@ -42,18 +42,18 @@ static void fields_lists_ranges_steps_names(void **state)
 {
     (void)state;
     use_zone("UTC");
-    FIRES("0 2 * * *", NOON, NOON + 14 * 3600, NOON + 38 * 3600);           /* 02:00 daily */
-    FIRES("*/15 * * * *", NOON, NOON + 900, NOON + 1800);                   /* every quarter hour */
-    FIRES("5/20 12 * * *", NOON, NOON + 300, NOON + 1500, NOON + 2700);     /* 12:05, 12:25, 12:45 */
+    FIRES("0 2 * * *", NOON, NOON + 14 * 3600, NOON + 38 * 3600);                  /* 02:00 daily */
+    FIRES("*/15 * * * *", NOON, NOON + 900, NOON + 1800);                          /* every quarter hour */
+    FIRES("5/20 12 * * *", NOON, NOON + 300, NOON + 1500, NOON + 2700);            /* 12:05, 12:25, 12:45 */
     FIRES("0 9-17/4 * * *", NOON, NOON + 3600, NOON + 5 * 3600, NOON + 21 * 3600); /* 13:00, 17:00, 09:00 */
-    FIRES("30 1,13 * * *", NOON, NOON + 5400, NOON + 13 * 3600 + 1800);     /* 13:30, then 01:30 */
-    FIRES("0 0 * * sat", NOON, 1795824000);                                 /* Saturday 2026-11-28 */
-    FIRES("0 0 * * 7", NOON, 1795910400);                                   /* 7 is Sunday: 2026-11-29 */
-    FIRES("0 0 1 jan *", NOON, 1798761600);                                 /* 2027-01-01 */
+    FIRES("30 1,13 * * *", NOON, NOON + 5400, NOON + 13 * 3600 + 1800);            /* 13:30, then 01:30 */
+    FIRES("0 0 * * sat", NOON, 1795824000);                                        /* Saturday 2026-11-28 */
+    FIRES("0 0 * * 7", NOON, 1795910400);                                          /* 7 is Sunday: 2026-11-29 */
+    FIRES("0 0 1 jan *", NOON, 1798761600);                                        /* 2027-01-01 */
     FIRES("@daily", NOON, NOON + 12 * 3600);
     FIRES("@hourly", NOON, NOON + 3600);
-    FIRES("@weekly", NOON, 1795910400);                                     /* Sunday 00:00 */
-    FIRES("@monthly", NOON, 1796083200);                                    /* 2026-12-01 */
+    FIRES("@weekly", NOON, 1795910400);  /* Sunday 00:00 */
+    FIRES("@monthly", NOON, 1796083200); /* 2026-12-01 */
     FIRES("@yearly", NOON, 1798761600);
 }
 
@@ -125,4 +125,5 @@ static void invalid_expressions_are_named(void **state)
     assert_int_equal(zb_cron_next(&next, &c, NOON), ZB_ENOTFOUND);
 }
 
-ZB_TEST_MAIN(fields_lists_ranges_steps_names, day_of_month_or_day_of_week, dst_spring_forward, dst_fall_back, invalid_expressions_are_named)
+ZB_TEST_MAIN(fields_lists_ranges_steps_names, day_of_month_or_day_of_week, dst_spring_forward, dst_fall_back,
+             invalid_expressions_are_named)

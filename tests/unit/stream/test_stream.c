@@ -32,7 +32,11 @@ static int mem_write(zb_stage *s, const void *d, size_t n)
     m->len += n;
     return 0;
 }
-static int mem_close(zb_stage *s) { ((mem_stage *)s)->closed = 1; return 0; }
+static int mem_close(zb_stage *s)
+{
+    ((mem_stage *)s)->closed = 1;
+    return 0;
+}
 static void mem_free(zb_stage *s) { (void)s; }
 
 typedef struct mem_reader {
@@ -64,8 +68,8 @@ static unsigned char *sample_data(size_t len)
 static const unsigned char test_ad[] = "header bytes";
 
 /* Encrypts plain into out with chunk size 4096; returns the stream header. */
-static void seal_buffer(mem_stage *out, unsigned char key[ZB_SEAL_KEY_BYTES],
-                        unsigned char hdr[ZB_SEAL_HEADER_BYTES], const unsigned char *plain, size_t len)
+static void seal_buffer(mem_stage *out, unsigned char key[ZB_SEAL_KEY_BYTES], unsigned char hdr[ZB_SEAL_HEADER_BYTES],
+                        const unsigned char *plain, size_t len)
 {
     memset(out, 0, sizeof(*out));
     out->base.write = mem_write;
@@ -91,8 +95,8 @@ static void seal_buffer(mem_stage *out, unsigned char key[ZB_SEAL_KEY_BYTES],
 }
 
 /* Decrypts everything; returns 0 and the plaintext, or the error code. */
-static int unseal_buffer(unsigned char **plain, size_t *plain_len, const unsigned char *key,
-                         const unsigned char *hdr, const unsigned char *cipher, size_t len)
+static int unseal_buffer(unsigned char **plain, size_t *plain_len, const unsigned char *key, const unsigned char *hdr,
+                         const unsigned char *cipher, size_t len)
 {
     mem_reader src = {{mem_read, mem_reader_free, NULL}, cipher, len, 0};
     zb_reader *u = NULL;
@@ -280,7 +284,11 @@ static int blocking_write(zb_stage *s, const void *d, size_t n)
     b->writes++;
     return read(b->gate[0], &c, 1) == 1 ? 0 : ZB_EIO;
 }
-static int blocking_close(zb_stage *s) { (void)s; return 0; }
+static int blocking_close(zb_stage *s)
+{
+    (void)s;
+    return 0;
+}
 static void blocking_free(zb_stage *s) { ((blocking_stage *)s)->freed = 1; }
 
 /* After SIGTERM the producer's write returns ZB_EINTR although the chain
@@ -312,4 +320,6 @@ static void async_stops_on_signal_and_abandons_a_busy_chain(void **state)
     zb_signal_reset_for_tests();
 }
 
-ZB_TEST_MAIN(seal_round_trip, seal_detects_truncation_at_chunk_boundaries, seal_detects_appended_bytes_and_flips, zstd_round_trip_and_trailing_garbage, hash_of_zeros_matches_plain_zeros, async_stops_on_signal_and_abandons_a_busy_chain)
+ZB_TEST_MAIN(seal_round_trip, seal_detects_truncation_at_chunk_boundaries, seal_detects_appended_bytes_and_flips,
+             zstd_round_trip_and_trailing_garbage, hash_of_zeros_matches_plain_zeros,
+             async_stops_on_signal_and_abandons_a_busy_chain)

@@ -22,7 +22,7 @@
 const char *zb_agent_binary(void);
 
 /* What a volume read without the agent loses, for the warning. */
-#define ZB_AGENT_MISSING_LOSS                                                                                                 \
+#define ZB_AGENT_MISSING_LOSS                                                                                          \
     "xattrs but security.capability, ACLs, sub-second and pre-1970 times, sparse holes and paths over 4096 bytes"
 
 typedef struct zb_agent zb_agent;

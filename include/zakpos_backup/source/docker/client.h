@@ -14,8 +14,8 @@
 typedef struct zb_docker zb_docker;
 
 #define ZB_DOCKER_DEFAULT_HOST "unix:///var/run/docker.sock"
-#define ZB_DOCKER_MIN_API "1.40"
-#define ZB_DOCKER_MAX_API "1.43"
+#define ZB_DOCKER_MIN_API      "1.40"
+#define ZB_DOCKER_MAX_API      "1.43"
 
 /* host NULL: DOCKER_HOST, else the default socket. Fails (naming the
  * address) when the daemon does not answer or its API is too old. */

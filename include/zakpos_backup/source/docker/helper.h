@@ -12,10 +12,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define ZB_HELPER_REPO "zakpos-backup-helper"
-#define ZB_HELPER_LABEL "zakpos-backup.helper"   /* the pid of the run that made it */
-#define ZB_HELPER_RUN_LABEL "zakpos-backup.run" /* its run id (see record.h) */
-#define ZB_HELPER_MOUNT_NAME "volume"
+#define ZB_HELPER_REPO        "zakpos-backup-helper"
+#define ZB_HELPER_LABEL       "zakpos-backup.helper" /* the pid of the run that made it */
+#define ZB_HELPER_RUN_LABEL   "zakpos-backup.run"    /* its run id (see record.h) */
+#define ZB_HELPER_MOUNT_NAME  "volume"
 #define ZB_HELPER_MOUNT_POINT "/" ZB_HELPER_MOUNT_NAME
 
 /* before + value (percent-encoded) + after, into b. */
@@ -52,7 +52,8 @@ int zb_helper_image_tar(zb_buf *out, const char *name, const void *data, size_t 
 
 /* Imports repo:tag (an image of one entry, see zb_helper_image_tar) unless
  * Docker has it. */
-int zb_helper_ensure_image(zb_docker *d, const char *repo, const char *tag, const char *entry, const void *data, size_t len);
+int zb_helper_ensure_image(zb_docker *d, const char *repo, const char *tag, const char *entry, const void *data,
+                           size_t len);
 
 /* The labels of every helper container: this run's pid and run id, by
  * which zb_helper_sweep tells the helpers of dead runs. */

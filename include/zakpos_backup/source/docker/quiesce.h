@@ -15,13 +15,13 @@
 typedef struct zb_held_container {
     char *id;
     char *name;
-    const char *action;    /* "stop" or "pause"; NULL for a hook-only container */
+    const char *action; /* "stop" or "pause"; NULL for a hook-only container */
     const char *exec_pre;
     const char *exec_post;
-    const char *state;     /* as listed: running, paused, exited... */
-    int pre_ok;            /* exec-pre ran and succeeded (or there is none) */
-    int must_stop;         /* the volume is replaced: even a paused container stops */
-    json_t *hold;          /* this run's record entry, while held */
+    const char *state; /* as listed: running, paused, exited... */
+    int pre_ok;        /* exec-pre ran and succeeded (or there is none) */
+    int must_stop;     /* the volume is replaced: even a paused container stops */
+    json_t *hold;      /* this run's record entry, while held */
 } zb_held_container;
 
 typedef struct zb_quiesce {
@@ -33,7 +33,8 @@ typedef struct zb_quiesce {
 
 /* Stops, pauses or runs pre-hooks on the running containers that use the
  * volume (force_stop: stop every one). */
-int zb_quiesce_hold(zb_quiesce *h, zb_docker *d, const char *volume, const zb_volume_backup_options *opts, int force_stop);
+int zb_quiesce_hold(zb_quiesce *h, zb_docker *d, const char *volume, const zb_volume_backup_options *opts,
+                    int force_stop);
 
 /* Every held container runs again (also after a failure); post-hooks run;
  * h is emptied. */

@@ -18,9 +18,9 @@
 
 #include <archive.h>
 
-#define ZB_LABEL_STOP "zakpos-backup.stop-during-backup"
-#define ZB_LABEL_EXEC_PRE "zakpos-backup.exec-pre"
-#define ZB_LABEL_EXEC_POST "zakpos-backup.exec-post"
+#define ZB_LABEL_STOP        "zakpos-backup.stop-during-backup"
+#define ZB_LABEL_EXEC_PRE    "zakpos-backup.exec-pre"
+#define ZB_LABEL_EXEC_POST   "zakpos-backup.exec-post"
 #define ZB_DEFAULT_PG_VOLUME "zakpos_postgres_data"
 
 typedef struct zb_volume_backup_options {
@@ -83,8 +83,8 @@ typedef struct zb_volume_restore_options {
     int options_from_archive; /* a new volume gets the recorded driver and options */
     int allow_host_bind;      /* ... even those that bind a host path (type=none, o=bind, device=) */
     int scratch;
-    int api;                  /* write through the Engine API even where the folder is reachable */
-    int agent;                /* write through the volume agent even where the folder is reachable */
+    int api;   /* write through the Engine API even where the folder is reachable */
+    int agent; /* write through the volume agent even where the folder is reachable */
 } zb_volume_restore_options;
 
 /* name: the volume in the archive; target: the volume to restore into (NULL:

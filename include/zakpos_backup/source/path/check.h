@@ -51,7 +51,8 @@ int zb_tree_check_add_folder(zb_tree_check *c, const char *dir);
  * kind/name of the archive (its entries under `prefix`); the differences
  * (the first `limit`) and the entries read go into *out. */
 typedef int (*zb_tree_fill_fn)(zb_tree_check *c, const char *target, void *payload);
-int zb_tree_check_source(zb_archive_reader *r, const char *kind, const char *name, const char *prefix, const char *target,
-                         zb_tree_fill_fn fill, void *payload, size_t limit, struct zb_source_check *out);
+int zb_tree_check_source(zb_archive_reader *r, const char *kind, const char *name, const char *prefix,
+                         const char *target, zb_tree_fill_fn fill, void *payload, size_t limit,
+                         struct zb_source_check *out);
 
 #endif

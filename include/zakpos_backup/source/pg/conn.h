@@ -9,9 +9,9 @@
 #include <stddef.h>
 
 #define ZB_PG_ENV_PASSWORD_FILE "ZAKPOS_BACKUP_PG_PASSWORD_FILE"
-#define ZB_PG_MIN_VERSION 120000
-#define ZB_PG_MAX_JOBS 64
-#define ZB_PG_MAINTENANCE_DB "postgres"
+#define ZB_PG_MIN_VERSION       120000
+#define ZB_PG_MAX_JOBS          64
+#define ZB_PG_MAINTENANCE_DB    "postgres"
 
 /* Connections to use: requested, or the number of cores when <= 0, within
  * 1..ZB_PG_MAX_JOBS. */

@@ -11,7 +11,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-#define ZB_PG_CATALOG_NAME "catalog.json"
+#define ZB_PG_CATALOG_NAME   "catalog.json"
 #define ZB_PG_CATALOG_FORMAT 1
 
 /* {"format", "server_version", "objects": {object: {attribute: value}}}.
@@ -25,9 +25,9 @@ extern const char *const zb_pg_fingerprint_queries[];
 int zb_pg_fingerprint_sql(char **out, const char *sql, int server_version);
 
 typedef struct zb_pg_fingerprint_scope {
-    int no_owner;       /* owners were not restored: not compared */
-    int no_acl;         /* privileges were not restored: not compared */
-    int objects_missing; /* some objects were left out on purpose: missing ones are not differences */
+    int no_owner;          /* owners were not restored: not compared */
+    int no_acl;            /* privileges were not restored: not compared */
+    int objects_missing;   /* some objects were left out on purpose: missing ones are not differences */
     int database_left_out; /* the database's own properties could not all be set: not compared */
 } zb_pg_fingerprint_scope;
 

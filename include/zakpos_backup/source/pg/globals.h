@@ -11,7 +11,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-#define ZB_PG_GLOBALS_NAME "globals.json"
+#define ZB_PG_GLOBALS_NAME   "globals.json"
 #define ZB_PG_GLOBALS_FORMAT 1
 
 /* Reads the globals of conn's server into *out (a new JSON object).
@@ -25,8 +25,7 @@ int zb_pg_globals_read(json_t **out, PGconn *conn, int with_passwords);
  * is held, into *globals, which must be NULL: a second one is refused (one
  * recovery restores one database's globals). The text is wiped once
  * parsed: it may hold password verifiers. */
-int zb_pg_globals_take(json_t **globals, zb_archive_reader *r, struct archive_entry *entry,
-                       const zb_entry_info *info);
+int zb_pg_globals_take(json_t **globals, zb_archive_reader *r, struct archive_entry *entry, const zb_entry_info *info);
 
 /* What applying the globals did, for the report (new references). */
 typedef struct zb_pg_globals_result {

@@ -20,7 +20,7 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 
-#define ZB_PG_TOC_NAME "toc.json"
+#define ZB_PG_TOC_NAME   "toc.json"
 #define ZB_PG_TOC_FORMAT 2
 
 typedef struct zb_pg_backup_options {
@@ -30,18 +30,18 @@ typedef struct zb_pg_backup_options {
     int lock_timeout_ms;       /* <= 0: 10000 */
     size_t chunk_bytes;        /* 0: 4 MiB */
     int skip_unsupported;
-    int with_role_passwords;   /* store the roles' password verifiers too (globals.json) */
+    int with_role_passwords; /* store the roles' password verifiers too (globals.json) */
     /* A snapshot exported elsewhere (a replication slot's): adopted instead
      * of exporting one, so the backup ends exactly where that stream begins */
     const char *snapshot_id;
-    json_t *pitr_meta;         /* borrowed: the source's "pitr" metadata (chain, slot, LSN) */
+    json_t *pitr_meta; /* borrowed: the source's "pitr" metadata (chain, slot, LSN) */
 } zb_pg_backup_options;
 
 int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_options *opts);
 
 typedef struct zb_pg_restore_options {
-    const char *conninfo;      /* the target server; its dbname, if given, names the target database */
-    const char *target_db;     /* names the target database instead of conninfo's dbname */
+    const char *conninfo;  /* the target server; its dbname, if given, names the target database */
+    const char *target_db; /* names the target database instead of conninfo's dbname */
     const char *password_file;
     int jobs;                  /* <= 0: number of cores */
     int force;                 /* replace a target database that is not empty */
@@ -79,8 +79,7 @@ typedef struct zb_pg_restore zb_pg_restore;
  * every table's row count and hash matched the manifest, and the target was
  * counted again; until then nothing looks complete. */
 int zb_pg_restore_begin(zb_pg_restore **out, const char *name, const zb_pg_restore_options *opts);
-int zb_pg_restore_entry(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry *entry,
-                        const zb_entry_info *info);
+int zb_pg_restore_entry(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry *entry, const zb_entry_info *info);
 int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r);
 /* What a scratch restore left out, as [{"id", "what", "reason"}] (borrowed):
  * id names the toc item as zb_pg_item_id does, what is "owner",

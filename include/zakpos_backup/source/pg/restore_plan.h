@@ -15,9 +15,9 @@
 
 /* Bounds on what a table of contents may hold, beyond the JSON limits of
  * common/json.h; past them the plan is refused with a message. */
-#define ZB_PG_PLAN_MAX_ITEMS 1000000u
-#define ZB_PG_PLAN_MAX_TABLES 1000000u
-#define ZB_PG_PLAN_MAX_STEPS 16u
+#define ZB_PG_PLAN_MAX_ITEMS       1000000u
+#define ZB_PG_PLAN_MAX_TABLES      1000000u
+#define ZB_PG_PLAN_MAX_STEPS       16u
 #define ZB_PG_PLAN_MAX_CONNECTIONS 65536
 
 /* The server's table lock modes that restore statements take (their
@@ -56,7 +56,7 @@ typedef enum zb_pg_kind {
 
 /* Relations (tables an item belongs to or references) are numbered once:
  * the scheduler compares numbers, not names. */
-#define ZB_PG_NO_RELATION (-1L)
+#define ZB_PG_NO_RELATION     (-1L)
 /* data_references of an item that references no table. */
 #define ZB_PG_REFERENCES_NONE (-2L)
 
@@ -79,8 +79,8 @@ typedef struct zb_pg_plan_item {
     long partition_of;             /* a partition's parent relation, or ZB_PG_NO_RELATION (and in archives before it) */
     long data_table;               /* the plan's table whose rows it works on, or -1 */
     long data_references;          /* the plan's table it references, -1 if none with rows, or ZB_PG_REFERENCES_NONE */
-    int lock;                      /* ZB_PG_LOCK_ bit its sql takes on table (ACCESS EXCLUSIVE when the toc says none) */
-    zb_pg_plan_step *steps;        /* the same work split into statements, or NULL */
+    int lock;               /* ZB_PG_LOCK_ bit its sql takes on table (ACCESS EXCLUSIVE when the toc says none) */
+    zb_pg_plan_step *steps; /* the same work split into statements, or NULL */
     size_t step_count;
     unsigned on_pool : 1;         /* runs on the worker pool, side by side with others */
     unsigned early : 1;           /* locks nothing but its tables: may start while other tables load */
@@ -94,18 +94,18 @@ typedef struct zb_pg_plan_item {
 typedef struct zb_pg_plan_table {
     unsigned int oid;
     const char *schema, *name;
-    const char *quoted;   /* its qualified, quoted name */
-    long relation;        /* its number among the relations */
+    const char *quoted; /* its qualified, quoted name */
+    long relation;      /* its number among the relations */
     unsigned selected : 1;
-    json_t *json;         /* for the COPY statement (schema.h) */
+    json_t *json; /* for the COPY statement (schema.h) */
 } zb_pg_plan_table;
 
 typedef struct zb_pg_plan {
-    int format;              /* of the toc: 0 or 1 for early archives */
-    int server_version;      /* of the source, 0 when unknown */
-    int connections;         /* the backup's, 0 when unknown (format 1) */
-    const char *database;    /* the source's name, or NULL */
-    const char *encoding;    /* or NULL */
+    int format;           /* of the toc: 0 or 1 for early archives */
+    int server_version;   /* of the source, 0 when unknown */
+    int connections;      /* the backup's, 0 when unknown (format 1) */
+    const char *database; /* the source's name, or NULL */
+    const char *encoding; /* or NULL */
     zb_pg_plan_item *items;
     size_t item_count;
     zb_pg_plan_table *tables;

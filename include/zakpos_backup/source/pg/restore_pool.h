@@ -19,10 +19,10 @@ typedef struct zb_pg_table_load {
     unsigned int chunks;
     unsigned long long bytes; /* of COPY data */
     int worker;               /* the connection loading it, once known */
-    long long rows_loaded; /* the server's count (COPY's command tag) */
-    int ended;             /* its end marker arrived: no more chunks */
-    int started;           /* truncated in its connection's loading transaction */
-    int committed;         /* its rows are committed (frozen loading) */
+    long long rows_loaded;    /* the server's count (COPY's command tag) */
+    int ended;                /* its end marker arrived: no more chunks */
+    int started;              /* truncated in its connection's loading transaction */
+    int committed;            /* its rows are committed (frozen loading) */
 } zb_pg_table_load;
 
 /* Worker connections taking jobs from a queue. Each table's rows are loaded
@@ -56,16 +56,16 @@ typedef struct zb_pg_pool {
     size_t queued, queue_cap;
     size_t chunks_queued, chunk_capacity;
     unsigned long long pending[ZB_PG_MAX_JOBS]; /* chunk bytes queued or loading, per connection */
-    int open[ZB_PG_MAX_JOBS];   /* tables given to a connection whose end marker has not arrived */
-    size_t loading_jobs;        /* chunks and commits queued or running */
-    int committed_new;          /* tables were committed since the last look */
-    size_t *committed_order;    /* the tables' indexes as they were committed */
+    int open[ZB_PG_MAX_JOBS];                   /* tables given to a connection whose end marker has not arrived */
+    size_t loading_jobs;                        /* chunks and commits queued or running */
+    int committed_new;                          /* tables were committed since the last look */
+    size_t *committed_order;                    /* the tables' indexes as they were committed */
     size_t committed_count;
-    zb_pg_table_load *tables;         /* the restore's, to mark committed ones */
+    zb_pg_table_load *tables; /* the restore's, to mark committed ones */
     size_t table_count;
     int busy;
-    int held; /* workers start nothing while a batch is being queued */
-    int frozen; /* tables load frozen, each on one connection (see above) */
+    int held;                  /* workers start nothing while a batch is being queued */
+    int frozen;                /* tables load frozen, each on one connection (see above) */
     const char *copy_encoding; /* COPY data's encoding (the toc's), NULL for UTF8 */
     int stopping;
     int failed;

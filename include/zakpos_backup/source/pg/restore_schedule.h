@@ -15,19 +15,19 @@ struct zb_pg_table_load;
  * table's end, a connection's final commit, or a statement. */
 typedef struct zb_pg_job {
     struct zb_pg_table_load *table; /* a COPY chunk, or NULL for a statement */
-    char *data;        /* chunk bytes, or the SQL */
+    char *data;                     /* chunk bytes, or the SQL */
     size_t len;
-    char *what;        /* names the object for errors */
-    long locks[2];     /* relations the statement locks (zb_pg_plan's numbers), or ZB_PG_NO_RELATION */
-    int modes[2];      /* how it locks them: a ZB_PG_LOCK_ bit */
-    size_t item;       /* statements: the toc item it is a step of, from 1 */
-    unsigned long long key; /* statements: unique and stable (item, step), to choose among equals */
+    char *what;                /* names the object for errors */
+    long locks[2];             /* relations the statement locks (zb_pg_plan's numbers), or ZB_PG_NO_RELATION */
+    int modes[2];              /* how it locks them: a ZB_PG_LOCK_ bit */
+    size_t item;               /* statements: the toc item it is a step of, from 1 */
+    unsigned long long key;    /* statements: unique and stable (item, step), to choose among equals */
     unsigned long long weight; /* statements: bytes of the table it works on */
-    int worker;        /* the connection that must run it, or -1 for any */
-    int starts_table;  /* a table's first chunk: truncate it first */
-    int ends_table;    /* the table has no more chunks: commit once nothing else is open */
-    int ends_loading;  /* commit the connection's loading transaction */
-    int after_table;   /* statements: follows every earlier queued job on its table (ANALYZE) */
+    int worker;                /* the connection that must run it, or -1 for any */
+    int starts_table;          /* a table's first chunk: truncate it first */
+    int ends_table;            /* the table has no more chunks: commit once nothing else is open */
+    int ends_loading;          /* commit the connection's loading transaction */
+    int after_table;           /* statements: follows every earlier queued job on its table (ANALYZE) */
 } zb_pg_job;
 
 /* Loading work: a chunk, a table's end, a connection's final commit (as

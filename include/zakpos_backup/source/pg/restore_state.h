@@ -16,27 +16,27 @@ struct zb_pg_restore {
     zb_pg_restore_options opts;
     char *source_name;
     json_t *toc;
-    zb_pg_plan *plan;          /* the toc, parsed once */
-    json_t *catalog;           /* catalog.json: the database's properties and fingerprint */
-    zb_pg_table_load *tables;  /* one per plan table */
+    zb_pg_plan *plan;         /* the toc, parsed once */
+    json_t *catalog;          /* catalog.json: the database's properties and fingerprint */
+    zb_pg_table_load *tables; /* one per plan table */
     size_t table_count;
-    zb_map *table_by_oid;      /* oid -> index in tables, for each data entry */
-    char *target;      /* the database name asked for */
-    char temp[64];     /* the database being filled */
+    zb_map *table_by_oid; /* oid -> index in tables, for each data entry */
+    char *target;         /* the database name asked for */
+    char temp[64];        /* the database being filled */
     int temp_created;
     int target_exists;
     int published;
     PGconn *maintenance;
     PGconn *leader;
-    json_t *left_out;  /* scratch restores: what the role could not do */
-    double started; /* when the toc arrived */
+    json_t *left_out; /* scratch restores: what the role could not do */
+    double started;   /* when the toc arrived */
     zb_pg_pool pool;
     int pool_ready;
-    char *item_queued; /* per plan item: queued already */
+    char *item_queued;  /* per plan item: queued already */
     char *item_waiting; /* per plan item: ZB_PG_WAITS_* (opts.roles_at_finish) */
     int roles_ready;    /* the roles exist: nothing waits any more */
-    size_t *ready; /* scratch: items found ready to queue */
-    size_t released; /* pool.committed_order's tables whose items were looked at */
+    size_t *ready;      /* scratch: items found ready to queue */
+    size_t released;    /* pool.committed_order's tables whose items were looked at */
 };
 
 /* ---- restore_steps.c ---- */

@@ -24,8 +24,8 @@ typedef struct zb_pg_table {
     unsigned int oid;
     char *schema;
     char *name;
-    char kind;          /* 'r' table or partition, 'p' partitioned table (no rows of its own) */
-    long long bytes;    /* pg_relation_size, once measured */
+    char kind;       /* 'r' table or partition, 'p' partitioned table (no rows of its own) */
+    long long bytes; /* pg_relation_size, once measured */
 } zb_pg_table;
 
 typedef struct zb_pg_table_list {

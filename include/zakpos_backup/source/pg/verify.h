@@ -46,14 +46,14 @@ int zb_pg_item_id(zb_buf *out, json_t *item);
 char *zb_pg_schema_fingerprint(json_t *items);
 
 typedef struct zb_pg_verify_options {
-    const char *conninfo;      /* the server holding the restored database */
+    const char *conninfo; /* the server holding the restored database */
     const char *password_file;
-    const char *dbname;        /* the restored database */
-    int jobs;                  /* connections copying in parallel; <= 0: cores */
-    int no_owner, no_acl;      /* the restore left owners / privileges out: do not compare them */
+    const char *dbname;             /* the restored database */
+    int jobs;                       /* connections copying in parallel; <= 0: cores */
+    int no_owner, no_acl;           /* the restore left owners / privileges out: do not compare them */
     const char *before_compare_sql; /* run in the restored database first (tests of the comparison) */
-    json_t *left_out;          /* what the restore left out (zb_pg_restore_left_out): not compared */
-    json_t *catalog;           /* the archive's catalog.json (zb_pg_restore_catalog), or NULL */
+    json_t *left_out;               /* what the restore left out (zb_pg_restore_left_out): not compared */
+    json_t *catalog;                /* the archive's catalog.json (zb_pg_restore_catalog), or NULL */
 } zb_pg_verify_options;
 
 /* Compares the restored database with the archive's table of contents and

@@ -29,8 +29,9 @@ int zb_pitr_check_server(PGconn *conn)
     if (rc == 0 && PQserverVersion(conn) >= 130000 &&
         zb_pg_query(&res, conn, "SELECT pg_catalog.current_setting('max_slot_wal_keep_size')", "") == 0 &&
         strcmp(PQgetvalue(res, 0, 0), "-1") == 0)
-        zb_log_warn("max_slot_wal_keep_size is not set: if the follower stops for long, the slot keeps the server's "
-                    "WAL without limit; set it (e.g. -c max_slot_wal_keep_size=1GB)");
+        zb_log_warn(
+            "max_slot_wal_keep_size is not set: if the follower stops for long, the slot keeps the server's "
+            "WAL without limit; set it (e.g. -c max_slot_wal_keep_size=1GB)");
     PQclear(res);
     return rc;
 }
@@ -60,7 +61,8 @@ static const char tables_sql[] =
 static int add_table(zb_buf *list, zb_buf *full_sql, PGconn *conn, const char *schema, const char *name, int full)
 {
     char *s = PQescapeIdentifier(conn, schema, strlen(schema)), *n = PQescapeIdentifier(conn, name, strlen(name));
-    int rc = s && n ? zb_buf_printf(list, "%s%s.%s", list->len ? ", " : "", s, n) : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc =
+        s && n ? zb_buf_printf(list, "%s%s.%s", list->len ? ", " : "", s, n) : zb_error_set(ZB_ENOMEM, "out of memory");
     if (rc == 0 && full)
         rc = zb_buf_printf(full_sql, "ALTER TABLE %s.%s REPLICA IDENTITY FULL;", s, n);
     PQfreemem(s);
@@ -136,8 +138,9 @@ int zb_pitr_publication_setup(PGconn *conn, const char *publication, const char 
 int zb_pitr_publication_missing(char **first, PGconn *conn, const char *publication, const char *const *exclude)
 {
     static const char prefix[] = "SELECT t.nspname, t.relname FROM (";
-    static const char suffix[] = ") t WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables p "
-                                 "WHERE p.pubname = $1 AND p.schemaname = t.nspname AND p.tablename = t.relname)";
+    static const char suffix[] =
+        ") t WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables p "
+        "WHERE p.pubname = $1 AND p.schemaname = t.nspname AND p.tablename = t.relname)";
     zb_buf sql = ZB_BUF_INIT;
     PGresult *res = NULL;
     int rc = zb_buf_puts(&sql, prefix), missing = 0;
@@ -185,8 +188,9 @@ static int slot_query(PGconn *conn, const char *select, const char *slot, const 
     char *lit = PQescapeLiteral(conn, slot, strlen(slot));
     zb_buf sql = ZB_BUF_INIT;
     PGresult *res = NULL;
-    int rc = lit ? zb_buf_printf(&sql, "SELECT %s FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", select, lit)
-                 : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc =
+        lit ? zb_buf_printf(&sql, "SELECT %s FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", select, lit)
+            : zb_error_set(ZB_ENOMEM, "out of memory");
     if (rc == 0)
         rc = zb_pg_query(&res, conn, sql.data, what);
     if (rc == 0 && rows)
@@ -252,7 +256,8 @@ int zb_pitr_state_read(json_t **out, const char *repo, const char *slot)
 int zb_pitr_state_write(const char *repo, const char *slot, json_t *state)
 {
     char *path = state_path(repo, slot), *text = json_dumps(state, JSON_INDENT(1) | JSON_SORT_KEYS);
-    int rc = path && text ? zb_fs_write_file_atomic(path, text, strlen(text), 0600) : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc = path && text ? zb_fs_write_file_atomic(path, text, strlen(text), 0600)
+                          : zb_error_set(ZB_ENOMEM, "out of memory");
     free(path);
     free(text);
     return rc;
@@ -263,7 +268,8 @@ int zb_pitr_state_remove(const char *repo, const char *slot)
     char *path = state_path(repo, slot);
     if (!path)
         return zb_error_set(ZB_ENOMEM, "out of memory");
-    int rc = unlink(path) == 0 || errno == ENOENT ? 0 : zb_error_set(ZB_EIO, "cannot remove %s: %s", path, strerror(errno));
+    int rc =
+        unlink(path) == 0 || errno == ENOENT ? 0 : zb_error_set(ZB_EIO, "cannot remove %s: %s", path, strerror(errno));
     free(path);
     return rc;
 }

@@ -230,12 +230,11 @@ static int decode_body(cursor *c, zb_pgo_msg *m)
             m->commit_time = (int64_t)u64, rc = get_u32(c, &m->xid);
         return rc;
     case ZB_PGO_COMMIT:
-        if ((rc = get_u8(c, &flags)) == 0 && (rc = get_u64(c, &m->commit_lsn)) == 0 && (rc = get_u64(c, &m->end_lsn)) == 0 &&
-            (rc = get_u64(c, &u64)) == 0)
+        if ((rc = get_u8(c, &flags)) == 0 && (rc = get_u64(c, &m->commit_lsn)) == 0 &&
+            (rc = get_u64(c, &m->end_lsn)) == 0 && (rc = get_u64(c, &u64)) == 0)
             m->commit_time = (int64_t)u64;
         return rc;
-    case ZB_PGO_ORIGIN:
-        return (rc = get_u64(c, &u64)) == 0 ? get_string(c, &m->name) : rc;
+    case ZB_PGO_ORIGIN: return (rc = get_u64(c, &u64)) == 0 ? get_string(c, &m->name) : rc;
     case ZB_PGO_RELATION: return get_relation(c, &m->relation);
     case ZB_PGO_TYPE:
         if ((rc = get_u32(c, &m->relation_oid)) == 0) {
@@ -252,8 +251,9 @@ static int decode_body(cursor *c, zb_pgo_msg *m)
     case ZB_PGO_STREAM_START: return (rc = get_u32(c, &m->xid)) == 0 ? get_u8(c, &m->first_segment) : rc;
     case ZB_PGO_STREAM_STOP: return 0;
     case ZB_PGO_STREAM_COMMIT:
-        if ((rc = get_u32(c, &m->xid)) == 0 && (rc = get_u8(c, &flags)) == 0 && (rc = get_u64(c, &m->commit_lsn)) == 0 &&
-            (rc = get_u64(c, &m->end_lsn)) == 0 && (rc = get_u64(c, &u64)) == 0)
+        if ((rc = get_u32(c, &m->xid)) == 0 && (rc = get_u8(c, &flags)) == 0 &&
+            (rc = get_u64(c, &m->commit_lsn)) == 0 && (rc = get_u64(c, &m->end_lsn)) == 0 &&
+            (rc = get_u64(c, &u64)) == 0)
             m->commit_time = (int64_t)u64;
         return rc;
     case ZB_PGO_STREAM_ABORT: return (rc = get_u32(c, &m->xid)) == 0 ? get_u32(c, &m->subxid) : rc;

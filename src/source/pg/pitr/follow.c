@@ -25,16 +25,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#define POLL_MS 500
+#define POLL_MS                 500
 #define STATUS_INTERVAL_SECONDS 10.0
-#define BASE_LOCK_WAIT_SECONDS 600
+#define BASE_LOCK_WAIT_SECONDS  600
 /* stream_loop's value when a schema change ends the chain */
-#define NEW_CHAIN 2
-#define CATALOG_CHECK_SECONDS 10.0
-#define SLOT_DROP_ATTEMPTS 100
+#define NEW_CHAIN               2
+#define CATALOG_CHECK_SECONDS   10.0
+#define SLOT_DROP_ATTEMPTS      100
 /* reconnecting waits 1 s, 2 s, 4 s ... up to this; a connection that lasted
  * this long starts the series again */
-#define RECONNECT_MAX_SECONDS 60
+#define RECONNECT_MAX_SECONDS   60
 
 /* A relation as the stream announced it, kept whole so that every segment
  * starts with the relations it may use and can be read alone. */
@@ -42,7 +42,7 @@ typedef struct cached_relation {
     uint32_t oid;
     char *qualified; /* schema.name, for the segment's table counts */
     zb_buf message;
-    long long rows;  /* the table's rows after the last commit received (if rows_known) */
+    long long rows;       /* the table's rows after the last commit received (if rows_known) */
     long long rows_in_tx; /* ... and with the transaction being received */
 } cached_relation;
 
@@ -50,16 +50,16 @@ typedef struct follower {
     const zb_pitr_follow_options *opts;
     const char *slot;
     char *chain, *chain_dir;
-    char *base;                /* the chain's base archive, for window.json */
-    zb_repo_lock *chain_lock;  /* held while this follower writes the chain: prune waits for it */
+    char *base;               /* the chain's base archive, for window.json */
+    zb_repo_lock *chain_lock; /* held while this follower writes the chain: prune waits for it */
     zb_pitr_stream *stream;
-    PGconn *sql;               /* a plain connection: sequences at each close */
+    PGconn *sql; /* a plain connection: sequences at each close */
     zb_pitr_spool *spool;
     zb_pitr_streamed *streamed; /* transactions in progress the server streams (14+) */
     cached_relation *relations;
     size_t relation_count;
-    uint64_t durable_end;      /* end LSN of the last transaction in a published segment */
-    unsigned int next_number;  /* the next segment's number */
+    uint64_t durable_end;     /* end LSN of the last transaction in a published segment */
+    unsigned int next_number; /* the next segment's number */
     /* the transaction being received */
     int in_tx, skip_tx;
     uint64_t tx_spool_start;
@@ -68,13 +68,13 @@ typedef struct follower {
     uint64_t seg_start_lsn, seg_end_lsn;
     int64_t seg_first_commit, seg_last_commit;
     double seg_opened;
-    json_t *seg_tables;        /* schema.name -> {inserts, updates, deletes, truncates} */
+    json_t *seg_tables; /* schema.name -> {inserts, updates, deletes, truncates} */
     /* Row counts kept from the stream: the base snapshot's, then each
      * insert, delete and truncate. Known from a chain's start only: a
      * follower that resumes cannot read the key-sealed segments back, and
      * the plain state file holds nothing of the data. */
     int rows_known;
-    json_t *base_tables;       /* the base archive's summary of tables (with rows) */
+    json_t *base_tables; /* the base archive's summary of tables (with rows) */
     /* a schema change: why the chain ends (no names: it goes to a plain file) */
     const char *end_reason;
     double catalog_checked;
@@ -146,7 +146,7 @@ static void columns_hash(char *out, size_t size, const zb_pgo_relation *r)
         if (i >= 0)
             snprintf(typ, sizeof(typ), "%u/%d", r->columns[i].type_oid, (int)r->columns[i].typmod);
         for (int k = 0; parts[k]; k++)
-            for (const char *c = parts[k]; ; c++) {
+            for (const char *c = parts[k];; c++) {
                 h = (h ^ (uint8_t)*c) * 1099511628211ULL;
                 if (!*c)
                     break;
@@ -191,18 +191,20 @@ static int relation_changed(follower *f, const uint8_t *data, size_t len)
         columns_hash(hash, sizeof(hash), &now.relation);
         const char *recorded = json_string_value(json_object_get(json_object_get(f->state, "relations"), oid));
         if (recorded && strcmp(recorded, hash) != 0) {
-            zb_log_warn("table %s.%s changed while the follower was down: the chain ends at its last consistent point "
-                        "and a new one starts from a fresh snapshot",
-                        now.relation.schema, now.relation.name);
+            zb_log_warn(
+                "table %s.%s changed while the follower was down: the chain ends at its last consistent point "
+                "and a new one starts from a fresh snapshot",
+                now.relation.schema, now.relation.name);
             f->end_reason = "a table's columns or name changed";
             rc = NEW_CHAIN;
         }
     }
     if (r && (rc = zb_pgo_decode(&before, (const uint8_t *)r->message.data, r->message.len)) == 0) {
         if (!same_columns(&now.relation, &before.relation)) {
-            zb_log_warn("table %s.%s changed (its columns or its name): the chain ends at its last consistent point "
-                        "and a new one starts from a fresh snapshot",
-                        now.relation.schema, now.relation.name);
+            zb_log_warn(
+                "table %s.%s changed (its columns or its name): the chain ends at its last consistent point "
+                "and a new one starts from a fresh snapshot",
+                now.relation.schema, now.relation.name);
             f->end_reason = "a table's columns or name changed";
             rc = NEW_CHAIN;
         }
@@ -220,9 +222,10 @@ static int tables_added(follower *f)
     f->catalog_checked = zb_time_monotonic();
     int rc = zb_pitr_publication_missing(&first, f->sql, f->slot, f->opts->exclude);
     if (rc > 0) {
-        zb_log_warn("table %s (and %d more) is not in the publication: the chain ends at its last consistent point "
-                    "and a new one starts from a fresh snapshot",
-                    first, rc - 1);
+        zb_log_warn(
+            "table %s (and %d more) is not in the publication: the chain ends at its last consistent point "
+            "and a new one starts from a fresh snapshot",
+            first, rc - 1);
         f->end_reason = "a table was created";
         rc = NEW_CHAIN;
     }
@@ -265,7 +268,8 @@ static int count_message(follower *f, const uint8_t *data, size_t len)
         break;
     case ZB_PGO_TRUNCATE:
         for (uint32_t i = 0; rc == 0 && i < msg.truncate_count; i++)
-            if ((rc = count_change(f, msg.truncate_oids[i], "truncates")) == 0 && (r = find_relation(f, msg.truncate_oids[i])))
+            if ((rc = count_change(f, msg.truncate_oids[i], "truncates")) == 0 &&
+                (r = find_relation(f, msg.truncate_oids[i])))
                 r->rows_in_tx = 0;
         break;
     default: break;
@@ -280,7 +284,8 @@ static int open_segment(follower *f, uint64_t lsn)
 {
     int rc = 0;
     for (size_t i = 0; rc == 0 && zb_pitr_spool_bytes(f->spool) == 0 && i < f->relation_count; i++)
-        rc = zb_pitr_spool_add(f->spool, lsn, (const uint8_t *)f->relations[i].message.data, f->relations[i].message.len);
+        rc = zb_pitr_spool_add(f->spool, lsn, (const uint8_t *)f->relations[i].message.data,
+                               f->relations[i].message.len);
     f->seg_opened = zb_time_monotonic();
     json_decref(f->seg_tables);
     f->seg_tables = json_object();
@@ -393,8 +398,7 @@ static json_t *segment_meta(follower *f, json_t *sequences)
     json_t *tables = json_array();
     const char *key;
     json_t *value;
-    json_object_foreach(f->seg_tables, key, value)
-    {
+    json_object_foreach (f->seg_tables, key, value) {
         json_t *t = json_deep_copy(value);
         json_object_set_new(t, "table", json_string(key));
         json_array_append_new(tables, t);
@@ -405,11 +409,11 @@ static json_t *segment_meta(follower *f, json_t *sequences)
             rows = json_object();
         json_object_set_new(rows, f->relations[i].qualified, json_integer((json_int_t)f->relations[i].rows));
     }
-    json_t *pitr = json_pack("{s:i, s:s, s:i, s:s, s:s, s:s, s:I, s:s, s:s, s:o, s:o, s:o*}", "format",
-                             ZB_PITR_SEGMENT_FORMAT, "chain", f->chain, "segment", (int)f->next_number, "slot", f->slot,
-                             "start_lsn", start, "end_lsn", end, "transactions", (json_int_t)f->seg_transactions,
-                             "first_commit", first, "last_commit", last, "sequences", sequences, "tables", tables,
-                             "rows", rows);
+    json_t *pitr =
+        json_pack("{s:i, s:s, s:i, s:s, s:s, s:s, s:I, s:s, s:s, s:o, s:o, s:o*}", "format", ZB_PITR_SEGMENT_FORMAT,
+                  "chain", f->chain, "segment", (int)f->next_number, "slot", f->slot, "start_lsn", start, "end_lsn",
+                  end, "transactions", (json_int_t)f->seg_transactions, "first_commit", first, "last_commit", last,
+                  "sequences", sequences, "tables", tables, "rows", rows);
     return json_pack("{s:o}", "pitr", pitr);
 }
 
@@ -425,7 +429,8 @@ static int close_segment(follower *f)
     zb_buf path = ZB_BUF_INIT;
     int rc = zb_buf_printf(&path, "%s/%s", f->chain_dir, name);
     if (rc == 0)
-        rc = zb_pitr_spool_publish(f->spool, path.data, &f->opts->write, f->opts->source_name, segment_meta(f, sequences));
+        rc = zb_pitr_spool_publish(f->spool, path.data, &f->opts->write, f->opts->source_name,
+                                   segment_meta(f, sequences));
     if (rc == 0) {
         char end[32];
         zb_pgo_lsn_format(end, sizeof(end), f->seg_end_lsn);
@@ -462,7 +467,8 @@ static int confirm_idle(follower *f)
     if (f->in_tx || f->seg_transactions > 0 || zb_pitr_spool_bytes(f->spool) > 0)
         return zb_pitr_stream_keepalive(f->stream, STATUS_INTERVAL_SECONDS);
     uint64_t end = zb_pitr_stream_server_end(f->stream);
-    return end > f->durable_end ? zb_pitr_stream_confirm(f->stream, end) : zb_pitr_stream_keepalive(f->stream, STATUS_INTERVAL_SECONDS);
+    return end > f->durable_end ? zb_pitr_stream_confirm(f->stream, end)
+                                : zb_pitr_stream_keepalive(f->stream, STATUS_INTERVAL_SECONDS);
 }
 
 static int stream_loop(follower *f)
@@ -496,8 +502,8 @@ static int write_base(char *path, size_t path_size, const zb_pitr_follow_options
     zb_pg_backup_options pg = o->pg;
     pg.snapshot_id = snapshot;
     pg.pitr_meta = pitr;
-    int len = snprintf(path, path_size, "%s/%s-%s%s", o->repo, o->name, json_string_value(json_object_get(pitr, "chain")),
-                       ZB_ARCHIVE_EXTENSION);
+    int len = snprintf(path, path_size, "%s/%s-%s%s", o->repo, o->name,
+                       json_string_value(json_object_get(pitr, "chain")), ZB_ARCHIVE_EXTENSION);
     int rc = len < (int)path_size ? 0 : zb_error_set(ZB_EUSAGE, "repository path too long: %s", o->repo);
     if (rc == 0)
         rc = zb_repo_lock_take(&lock, o->repo, BASE_LOCK_WAIT_SECONDS);
@@ -581,9 +587,10 @@ static int prepare(follower *f, uint64_t *start_lsn)
     if (rc == 0)
         rc = exists = zb_pitr_slot_exists(f->sql, f->slot);
     if (rc >= 0 && state && !exists) {
-        zb_log_warn("slot %s is gone (dropped, or the server lost it): starting a new chain; recovery across the "
-                    "break stops at the end of the old chain",
-                    f->slot);
+        zb_log_warn(
+            "slot %s is gone (dropped, or the server lost it): starting a new chain; recovery across the "
+            "break stops at the end of the old chain",
+            f->slot);
         json_decref(state), state = NULL;
     }
     if (rc >= 0 && !state && exists)
@@ -602,7 +609,8 @@ static int prepare(follower *f, uint64_t *start_lsn)
         f->chain_dir = f->chain ? zb_pitr_chain_dir(o->repo, f->chain) : NULL;
         const char *base = json_string_value(json_object_get(state, "base"));
         f->base = base ? zb_strdup(base) : NULL;
-        rc = f->chain_dir && (f->base || !base) ? zb_fs_mkdir_p(f->chain_dir, 0700) : zb_error_set(ZB_ENOMEM, "out of memory");
+        rc = f->chain_dir && (f->base || !base) ? zb_fs_mkdir_p(f->chain_dir, 0700)
+                                                : zb_error_set(ZB_ENOMEM, "out of memory");
     }
     if (rc == 0)
         rc = zb_pitr_chain_lock(&f->chain_lock, o->repo, f->chain, 0);

@@ -84,8 +84,8 @@ int zb_pitr_parse_time(double *out, const char *text)
         end = after;
     }
     if (!end || strcmp(end, "Z") != 0)
-        return zb_error_set(ZB_EUSAGE, "'%s' is not a UTC time like 2026-12-07T14:03:00Z (fractions of a second allowed)",
-                            text);
+        return zb_error_set(ZB_EUSAGE,
+                            "'%s' is not a UTC time like 2026-12-07T14:03:00Z (fractions of a second allowed)", text);
     *out = (double)timegm(&tm) + fraction;
     return 0;
 }
@@ -273,8 +273,9 @@ static int pipeline_drain(replay *p)
     replay_pipeline *q = &p->pipe;
     if (!q->active || q->pending == 0)
         return 0;
-    int rc = PQpipelineSync(p->conn) == 1 ? 0 : zb_error_set(ZB_EPG, "cannot send the replay's changes: %s",
-                                                             PQerrorMessage(p->conn));
+    int rc = PQpipelineSync(p->conn) == 1
+                 ? 0
+                 : zb_error_set(ZB_EPG, "cannot send the replay's changes: %s", PQerrorMessage(p->conn));
     size_t got = 0;
     for (; rc == 0 && got < q->pending; got++) {
         PGresult *res = PQgetResult(p->conn);
@@ -436,7 +437,8 @@ static int apply_truncate(replay *p, const zb_pgo_msg *m)
     for (uint32_t i = 0; rc == 0 && i < m->truncate_count; i++) {
         replay_relation *r = find_relation(p, m->truncate_oids[i]);
         if (!r)
-            return zb_error_set(ZB_EFORMAT, "a TRUNCATE of relation %u before its Relation message", m->truncate_oids[i]);
+            return zb_error_set(ZB_EFORMAT, "a TRUNCATE of relation %u before its Relation message",
+                                m->truncate_oids[i]);
         r->rows = 0;
         if (r->selected)
             rc = zb_buf_printf(&p->sql, "%s%s", any++ ? ", " : "", r->table);
@@ -532,10 +534,11 @@ static int set_sequences(replay *p, json_t *sequences)
         if (!schema || !name || !value)
             continue;
         const char *params[3] = {schema, name, value};
-        PGresult *res = PQexecParams(p->conn,
-                                     "SELECT pg_catalog.setval(pg_catalog.format('%I.%I', $1::text, $2::text)::regclass, "
-                                     "$3::bigint, true)",
-                                     3, NULL, params, NULL, NULL, 0);
+        PGresult *res =
+            PQexecParams(p->conn,
+                         "SELECT pg_catalog.setval(pg_catalog.format('%I.%I', $1::text, $2::text)::regclass, "
+                         "$3::bigint, true)",
+                         3, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(res) != PGRES_TUPLES_OK)
             rc = zb_pg_result_error(p->conn, res, "cannot set a sequence");
         PQclear(res);
@@ -635,7 +638,8 @@ static int read_chain_end(replay *p, const char *dir)
     json_t *end = NULL;
     int rc = zb_pitr_chain_end_read(&end, dir);
     if (rc == 0 && end)
-        snprintf(p->result->chain_end, sizeof(p->result->chain_end), "the chain ends at %s (%s); chain %s goes on from there",
+        snprintf(p->result->chain_end, sizeof(p->result->chain_end),
+                 "the chain ends at %s (%s); chain %s goes on from there",
                  json_string_value(json_object_get(end, "end_lsn")),
                  json_string_value(json_object_get(end, "reason")) ?: "a schema change",
                  json_string_value(json_object_get(end, "next_chain")) ?: "?");

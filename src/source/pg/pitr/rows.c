@@ -43,7 +43,7 @@ int zb_pitr_snapshot_rows(long long *rows, json_t *tables, const char *schema, c
 {
     size_t i;
     json_t *t;
-    json_array_foreach(tables, i, t) {
+    json_array_foreach (tables, i, t) {
         const char *table = json_string_value(json_object_get(t, "table"));
         if (table && names_table(table, schema, name) && json_is_integer(json_object_get(t, "rows"))) {
             *rows = (long long)json_integer_value(json_object_get(t, "rows"));

@@ -81,7 +81,9 @@ static int copy_spool(zb_archive_writer *w, zb_pitr_spool *s)
     char *buf = malloc(COPY_BUFFER);
     if (!buf)
         return zb_error_set(ZB_ENOMEM, "out of memory");
-    int rc = lseek(s->fd, 0, SEEK_SET) == 0 ? 0 : zb_error_set(ZB_EIO, "cannot rewind the change spool: %s", strerror(errno));
+    int rc = lseek(s->fd, 0, SEEK_SET) == 0
+                 ? 0
+                 : zb_error_set(ZB_EIO, "cannot rewind the change spool: %s", strerror(errno));
     for (uint64_t left = s->bytes; rc == 0 && left > 0;) {
         size_t want = left < COPY_BUFFER ? (size_t)left : COPY_BUFFER, got = 0;
         rc = zb_fs_read_full(s->fd, buf, want, &got, "the change spool");
@@ -132,7 +134,9 @@ int zb_pitr_spool_each(zb_pitr_spool *s, zb_pitr_record_fn fn, void *payload)
 {
     uint8_t head[RECORD_HEAD], *msg = NULL;
     size_t cap = 0;
-    int rc = lseek(s->fd, 0, SEEK_SET) == 0 ? 0 : zb_error_set(ZB_EIO, "cannot rewind the change spool: %s", strerror(errno));
+    int rc = lseek(s->fd, 0, SEEK_SET) == 0
+                 ? 0
+                 : zb_error_set(ZB_EIO, "cannot rewind the change spool: %s", strerror(errno));
     for (uint64_t at = 0; rc == 0 && at < s->bytes;) {
         size_t got = 0;
         if ((rc = zb_fs_read_full(s->fd, head, sizeof(head), &got, "the change spool")) == 0 && got != sizeof(head))
@@ -247,7 +251,8 @@ static int verify_segment(json_t **meta, const char *path, const zb_read_keys *k
         rc = zb_archive_reader_read_all(r, NULL);
     json_t *sources = rc == 0 ? json_object_get(zb_archive_reader_manifest(r), "sources") : NULL;
     json_t *source = json_array_get(sources, 0);
-    if (rc == 0 && (json_array_size(sources) != 1 || !json_is_object(json_object_get(json_object_get(source, "meta"), "pitr"))))
+    if (rc == 0 &&
+        (json_array_size(sources) != 1 || !json_is_object(json_object_get(json_object_get(source, "meta"), "pitr"))))
         rc = zb_error_set(ZB_EFORMAT, "%s is not a change-stream segment", path);
     if (rc == 0 && meta)
         *meta = json_incref(json_object_get(json_object_get(source, "meta"), "pitr"));
@@ -270,7 +275,8 @@ static int each_record(zb_archive_reader *r, zb_pitr_record_fn fn, void *payload
             rc = (int)got;
             break;
         }
-        for (ssize_t more; got < (ssize_t)sizeof(head) && (more = zb_archive_reader_read(r, head + got, sizeof(head) - (size_t)got)) > 0;)
+        for (ssize_t more; got < (ssize_t)sizeof(head) &&
+                           (more = zb_archive_reader_read(r, head + got, sizeof(head) - (size_t)got)) > 0;)
             got += more;
         uint32_t len = zb_pgo_get_u32(head);
         if (got != (ssize_t)sizeof(head) || len > ZB_PITR_MAX_MESSAGE) {

@@ -33,7 +33,7 @@ static int find_chain(json_t **base, json_t *index, const char *repo, const char
     const char *name, *best = NULL;
     uint64_t best_lsn = 0;
     json_t *record;
-    json_object_foreach(json_object_get(index, "archives"), name, record) {
+    json_object_foreach (json_object_get(index, "archives"), name, record) {
         zb_pitr_position p;
         json_t *pos = recorded_position(index, name, source);
         if (!pos || zb_pitr_position_parse(&p, pos) < 0 || !p.chain || p.scan_lsn > at->scan_lsn)

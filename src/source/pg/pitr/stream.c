@@ -15,10 +15,10 @@
 
 struct zb_pitr_stream {
     PGconn *conn;
-    char *frame;          /* the last CopyData frame, PQfreemem'd on the next call */
-    uint64_t received;    /* end of what the server sent */
-    uint64_t flushed;     /* confirmed: durable in the repository */
-    double last_status;   /* monotonic time of the last status update */
+    char *frame;        /* the last CopyData frame, PQfreemem'd on the next call */
+    uint64_t received;  /* end of what the server sent */
+    uint64_t flushed;   /* confirmed: durable in the repository */
+    double last_status; /* monotonic time of the last status update */
 };
 
 int zb_pitr_stream_open(zb_pitr_stream **out, const char *conninfo, const char *password_file)
@@ -84,10 +84,11 @@ int zb_pitr_stream_start(zb_pitr_stream *s, const char *slot, const char *public
      * in progress (version 2, streaming) instead of piling up in the
      * server's spill files until it commits */
     int streaming = PQserverVersion(s->conn) >= 140000;
-    int rc = ident && pub ? zb_buf_printf(&sql,
-                                          "START_REPLICATION SLOT %s LOGICAL %s (proto_version '%d', %spublication_names %s)",
-                                          ident, lsn, streaming ? 2 : 1, streaming ? "streaming 'on', " : "", pub)
-                          : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc =
+        ident && pub
+            ? zb_buf_printf(&sql, "START_REPLICATION SLOT %s LOGICAL %s (proto_version '%d', %spublication_names %s)",
+                            ident, lsn, streaming ? 2 : 1, streaming ? "streaming 'on', " : "", pub)
+            : zb_error_set(ZB_ENOMEM, "out of memory");
     PQfreemem(ident);
     PQfreemem(pub);
     PGresult *res = rc == 0 ? PQexec(s->conn, sql.data) : NULL;
@@ -154,9 +155,10 @@ static int stream_ended(zb_pitr_stream *s)
     PGresult *res = PQgetResult(s->conn);
     int rc = PQresultStatus(res) == PGRES_FATAL_ERROR && *PQresultErrorMessage(res)
                  ? zb_pg_result_error(s->conn, res, "the replication stream ended")
-                 : zb_error_set(ZB_EPG, "the server ended the replication stream (%s)\n"
-                                        "hint: run follow again once the server is back: it resumes where the "
-                                        "last durable segment ends",
+                 : zb_error_set(ZB_EPG,
+                                "the server ended the replication stream (%s)\n"
+                                "hint: run follow again once the server is back: it resumes where the "
+                                "last durable segment ends",
                                 PQstatus(s->conn) == CONNECTION_BAD ? "connection lost" : "stopped");
     PQclear(res);
     return rc;

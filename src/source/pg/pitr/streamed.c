@@ -68,7 +68,8 @@ static int on_start(zb_pitr_streamed *s, const zb_pgo_msg *m)
     if (t && m->first_segment) /* sent again from its start: what came before goes */
         forget_tx(s, t), t = NULL;
     if (!t && !m->first_segment)
-        return zb_error_set(ZB_EFORMAT, "a later block of streamed transaction %u, whose first block never came", m->xid);
+        return zb_error_set(ZB_EFORMAT, "a later block of streamed transaction %u, whose first block never came",
+                            m->xid);
     if (!t) {
         streamed_tx *grown = realloc(s->txs, (s->tx_count + 1) * sizeof(*grown));
         if (!grown)

@@ -22,7 +22,8 @@ int zb_pitr_window_write(const char *chain_dir, const char *chain, const char *b
     json_t *w = json_pack("{s:s, s:s?, s:s, s:i}", "chain", chain, "base", base, "last_commit", last, "segments",
                           (int)segments);
     char *text = w ? json_dumps(w, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
-    int rc = text ? zb_buf_printf(&path, "%s/%s", chain_dir, ZB_PITR_WINDOW_FILE) : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc =
+        text ? zb_buf_printf(&path, "%s/%s", chain_dir, ZB_PITR_WINDOW_FILE) : zb_error_set(ZB_ENOMEM, "out of memory");
     if (rc == 0)
         rc = zb_fs_write_file_atomic(path.data, text, strlen(text), 0600);
     free(text);

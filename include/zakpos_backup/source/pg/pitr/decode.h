@@ -11,11 +11,11 @@
 #include <stdint.h>
 
 /* pgoutput's column flag: the column is part of the replica identity key. */
-#define ZB_PGO_COLUMN_KEY 1
+#define ZB_PGO_COLUMN_KEY                1
 /* PostgreSQL's limit on columns of a table. */
-#define ZB_PGO_MAX_COLUMNS 1664
+#define ZB_PGO_MAX_COLUMNS               1664
 /* TRUNCATE options */
-#define ZB_PGO_TRUNCATE_CASCADE 1
+#define ZB_PGO_TRUNCATE_CASCADE          1
 #define ZB_PGO_TRUNCATE_RESTART_IDENTITY 2
 
 typedef struct zb_pgo_column {

@@ -10,9 +10,9 @@
 
 #include <stddef.h>
 
-#define ZB_PITR_DEFAULT_SLOT "zakpos_backup"
+#define ZB_PITR_DEFAULT_SLOT            "zakpos_backup"
 #define ZB_PITR_DEFAULT_SEGMENT_SECONDS 10
-#define ZB_PITR_DEFAULT_SEGMENT_BYTES ((size_t)16 * 1024 * 1024)
+#define ZB_PITR_DEFAULT_SEGMENT_BYTES   ((size_t)16 * 1024 * 1024)
 
 typedef struct zb_pitr_follow_options {
     const char *repo;
@@ -24,7 +24,7 @@ typedef struct zb_pitr_follow_options {
     const char *const *full_identity; /* "schema.table" given REPLICA IDENTITY FULL (NULL-terminated) */
     const char *const *exclude;       /* "schema.table" left out of the stream */
     zb_archive_write_options write;
-    zb_pg_backup_options pg;          /* conninfo, password file, jobs for the base snapshot */
+    zb_pg_backup_options pg; /* conninfo, password file, jobs for the base snapshot */
 } zb_pitr_follow_options;
 
 /* Runs until SIGINT/SIGTERM; then publishes the complete transactions it

@@ -30,7 +30,7 @@ typedef struct zb_pitr_position {
     const char *snapshot; /* borrowed from the JSON */
     const char *chain;    /* NULL: not a chain's base */
     uint64_t scan_lsn, lsn;
-    double time;          /* Unix seconds */
+    double time; /* Unix seconds */
 } zb_pitr_position;
 
 int zb_pitr_position_parse(zb_pitr_position *out, json_t *position);

@@ -13,21 +13,21 @@
 
 typedef struct zb_pitr_target {
     int by_time;
-    double until;       /* Unix seconds: commits at or before it are applied */
+    double until; /* Unix seconds: commits at or before it are applied */
     int by_lsn;
     uint64_t until_lsn; /* transactions whose commit LSN is at most this are applied */
 } zb_pitr_target;
 
 typedef struct zb_pitr_replay_options {
-    const char *repo;           /* the folder of the base archive */
-    json_t *base;               /* the base archive's "pitr" metadata (borrowed) */
+    const char *repo; /* the folder of the base archive */
+    json_t *base;     /* the base archive's "pitr" metadata (borrowed) */
     const zb_read_keys *keys;
-    const char *conninfo;       /* the server restored into */
+    const char *conninfo; /* the server restored into */
     const char *password_file;
-    const char *dbname;         /* the restored database */
-    const char *const *tables;  /* "schema.name" to replay (NULL: all) */
+    const char *dbname;        /* the restored database */
+    const char *const *tables; /* "schema.name" to replay (NULL: all) */
     zb_pitr_target target;
-    json_t *snapshot_tables;    /* the restored snapshot's summary "tables" (borrowed): rows to start counting from */
+    json_t *snapshot_tables; /* the restored snapshot's summary "tables" (borrowed): rows to start counting from */
     /* Starting from a snapshot other than the chain's base (a nightly
      * archive): its xmin:xmax:xip. Then base's "lsn" is where reading
      * begins, and a transaction is skipped iff its xid is visible in this
@@ -42,9 +42,9 @@ typedef struct zb_pitr_replay_options {
 
 typedef struct zb_pitr_replay_result {
     uint64_t transactions, changes;
-    uint64_t last_lsn;      /* end LSN of the last transaction applied (the base's position if none) */
-    int64_t last_commit;    /* its commit time (pgoutput's microseconds), 0 if none */
-    int reached_target;     /* 0: the chain ends before the target */
+    uint64_t last_lsn;   /* end LSN of the last transaction applied (the base's position if none) */
+    int64_t last_commit; /* its commit time (pgoutput's microseconds), 0 if none */
+    int reached_target;  /* 0: the chain ends before the target */
     unsigned int segments;
     /* the chain ended before the target (a schema change): why, where, and
      * the chain that goes on ("" if it did not end so) */

@@ -13,12 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ZB_PITR_DIR "pitr"
+#define ZB_PITR_DIR               "pitr"
 #define ZB_PITR_SEGMENT_EXTENSION ".zbseg"
-#define ZB_PITR_CHANGES_ENTRY "changes.pgo"
-#define ZB_PITR_SEGMENT_FORMAT 1
+#define ZB_PITR_CHANGES_ENTRY     "changes.pgo"
+#define ZB_PITR_SEGMENT_FORMAT    1
 /* a single message larger than this is refused on reading */
-#define ZB_PITR_MAX_MESSAGE (1024u * 1024u * 1024u)
+#define ZB_PITR_MAX_MESSAGE       (1024u * 1024u * 1024u)
 
 typedef struct zb_pitr_spool zb_pitr_spool;
 
@@ -56,7 +56,8 @@ typedef int (*zb_pitr_record_fn)(uint64_t lsn, const uint8_t *msg, size_t len, v
  * the writer's signature under the reader's trust rules), then reads it
  * again and calls fn with each record. *meta (a new reference, may be NULL
  * to ignore) is the segment's metadata. Returns 0, fn's stop value, or <0. */
-int zb_pitr_segment_read(json_t **meta, const char *path, const zb_read_keys *keys, zb_pitr_record_fn fn, void *payload);
+int zb_pitr_segment_read(json_t **meta, const char *path, const zb_read_keys *keys, zb_pitr_record_fn fn,
+                         void *payload);
 /* Calls fn with each record of the spool in order (a value != 0 from fn
  * stops and is returned); the spool stays as it is, to be added to. */
 int zb_pitr_spool_each(zb_pitr_spool *s, zb_pitr_record_fn fn, void *payload);

@@ -14,9 +14,9 @@
 #include <stddef.h>
 
 typedef struct zb_pitr_start {
-    const char *archive; /* one of the paths given */
-    json_t *position;    /* as the index records it (owned) */
-    json_t *base;        /* {"chain", "lsn"}: the chain and where reading begins (owned) */
+    const char *archive;  /* one of the paths given */
+    json_t *position;     /* as the index records it (owned) */
+    json_t *base;         /* {"chain", "lsn"}: the chain and where reading begins (owned) */
     const char *snapshot; /* xmin:xmax:xip when the archive is not the chain's base, else NULL */
 } zb_pitr_start;
 

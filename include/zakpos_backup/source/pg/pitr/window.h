@@ -16,13 +16,13 @@
 #define ZB_PITR_WINDOW_FILE "window.json"
 
 typedef struct zb_pitr_chain_info {
-    char *name;          /* the chain: its base snapshot's UTC stamp */
-    char *base;          /* the base archive's file name, or NULL if unknown */
-    time_t from;         /* the base snapshot's time */
-    char *last_commit;   /* the last segment's last commit ("2026-...Z"), or NULL: no segment yet */
-    double until;        /* the same in Unix seconds (from when there is none) */
+    char *name;        /* the chain: its base snapshot's UTC stamp */
+    char *base;        /* the base archive's file name, or NULL if unknown */
+    time_t from;       /* the base snapshot's time */
+    char *last_commit; /* the last segment's last commit ("2026-...Z"), or NULL: no segment yet */
+    double until;      /* the same in Unix seconds (from when there is none) */
     size_t segments;
-    int active;          /* named by a follower's state file pitr/<slot>.json */
+    int active; /* named by a follower's state file pitr/<slot>.json */
 } zb_pitr_chain_info;
 
 /* After a segment is published: records its last commit and the base. */
