@@ -139,8 +139,8 @@ static const char rules_sql[] =
 static const char policies_sql[] =
     "SELECT 'policy ' || quote_ident(p.polname) || ' on ' || " QNAME("n.nspname", "c.relname") ", "
     "p.polcmd::text AS command, CASE WHEN NOT p.polpermissive THEN 'restrictive' END AS restrictive, "
-    "(SELECT string_agg(CASE WHEN r = 0 THEN 'public' ELSE quote_ident(pg_get_userbyid(r)) END, ', ' ORDER BY 1) "
-    " FROM unnest(p.polroles) r) AS roles, pg_get_expr(p.polqual, p.polrelid) AS using_expression, "
+    "(SELECT string_agg(x, ', ' ORDER BY x) FROM (SELECT CASE WHEN r = 0 THEN 'public' "
+    " ELSE quote_ident(pg_get_userbyid(r)) END AS x FROM unnest(p.polroles) r) s) AS roles, pg_get_expr(p.polqual, p.polrelid) AS using_expression, "
     "pg_get_expr(p.polwithcheck, p.polrelid) AS check_expression, obj_description(p.oid, 'pg_policy') AS comment "
     "FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE " USER_NS("n");
@@ -279,8 +279,9 @@ static const char publications_sql[] =
     "concat_ws(',', CASE WHEN p.pubinsert THEN 'insert' END, CASE WHEN p.pubupdate THEN 'update' END, "
     "CASE WHEN p.pubdelete THEN 'delete' END, CASE WHEN p.pubtruncate THEN 'truncate' END) AS actions, "
     "@PUBVIAROOT@ AS via_root, "
-    "(SELECT string_agg(" QNAME("cn.nspname", "c.relname") ", ', ' ORDER BY 1) FROM pg_publication_rel r "
-    " JOIN pg_class c ON c.oid = r.prrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace WHERE r.prpubid = p.oid) AS tables, "
+    "(SELECT string_agg(x, ', ' ORDER BY x) FROM (SELECT " QNAME("cn.nspname", "c.relname") " AS x "
+    " FROM pg_publication_rel r JOIN pg_class c ON c.oid = r.prrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace "
+    " WHERE r.prpubid = p.oid) s) AS tables, "
     "obj_description(p.oid, 'pg_publication') AS comment FROM pg_publication p";
 
 static const char foreign_data_sql[] =

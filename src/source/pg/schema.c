@@ -1865,7 +1865,8 @@ static int note_invalid_indexes(PGconn *conn)
     zb_buf q = ZB_BUF_INIT;
     zb_buf_puts(
         &q,
-        "SELECT pg_catalog.string_agg(pg_catalog.format('%I.%I', n.nspname, ic.relname), ', ' ORDER BY 1) "
+        "SELECT pg_catalog.string_agg(pg_catalog.format('%I.%I', n.nspname, ic.relname), ', ' "
+        "ORDER BY pg_catalog.format('%I.%I', n.nspname, ic.relname)) "
         "FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
         "JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
         "WHERE NOT i.indisvalid AND ic.relkind = 'i' AND ");
