@@ -212,7 +212,7 @@ static void report_chains(zb_context *ctx, json_t *doc, const char *repo, const 
                           const int *needed, size_t count, int dry_run, int as_json)
 {
     size_t removed = 0;
-    for (size_t c = 0; c < count; c++) {
+    for (size_t c = 0; needed && c < count; c++) {
         const char *action = prune_chain(repo, &chains[c], needed[c], dry_run, &removed);
         const char *reasons = strcmp(action, "keep") != 0 ? ""
                               : chains[c].active          ? "being followed"

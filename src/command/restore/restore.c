@@ -383,6 +383,9 @@ int zb_restore_run(zb_context *ctx, zb_restore_request *req)
     zb_format_duration(took, sizeof(took), zb_time_monotonic() - started);
     zb_log_info("restore complete in %s", took);
 done:
+    /* the hook's payload lives on this stack: the request may outlive it */
+    req->pg.before_publish = NULL;
+    req->pg.before_publish_payload = NULL;
     zb_progress_end();
     zb_restore_plan_free(plan);
     zb_archive_reader_free(r);

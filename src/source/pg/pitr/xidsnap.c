@@ -44,7 +44,7 @@ static int parse_xip(zb_xid_snapshot *s, const char *p, const char *text)
         if (rc == 0 && *p == ',' && !*++p)
             rc = zb_error_set(ZB_EFORMAT, "'%s' is not a snapshot (xmin:xmax:xip,...)", text);
     }
-    if (rc == 0 && s->xip_count > 1)
+    if (rc == 0 && s->xip && s->xip_count > 1)
         qsort(s->xip, s->xip_count, sizeof(*s->xip), compare_xid);
     return rc;
 }
