@@ -106,6 +106,8 @@ void zb_settings_write_markdown(FILE *out)
 static void write_troff_text(FILE *out, const char *text)
 {
     int bold = 0;
+    if (*text == '.' || *text == '\'')
+        fputs("\\&", out); /* else the line would be read as a request */
     for (const char *p = text; *p; p++) {
         if (*p == '`') {
             fputs(bold ? "\\fR" : "\\fB", out);
