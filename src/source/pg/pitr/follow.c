@@ -175,6 +175,18 @@ static int record_relations(follower *f)
     return f->state ? zb_pitr_state_write(f->opts->repo, f->slot, f->state) : 0;
 }
 
+/* A followed table no longer fits the chain's base snapshot: the chain ends
+ * at its last consistent point and a new one starts (see restart_chain). */
+static int columns_changed(follower *f, const zb_pgo_relation *rel, const char *how)
+{
+    zb_log_warn(
+        "table %s.%s changed%s: the chain ends at its last consistent point and a new one starts from a "
+        "fresh snapshot",
+        rel->schema, rel->name, how);
+    f->end_reason = "a table's columns or name changed";
+    return NEW_CHAIN;
+}
+
 /* A Relation message of a table the chain knows with other columns (or
  * another name): the chain's base no longer fits what follows. */
 static int relation_changed(follower *f, const uint8_t *data, size_t len)
@@ -190,24 +202,12 @@ static int relation_changed(follower *f, const uint8_t *data, size_t len)
         snprintf(oid, sizeof(oid), "%u", now.relation.oid);
         columns_hash(hash, sizeof(hash), &now.relation);
         const char *recorded = json_string_value(json_object_get(json_object_get(f->state, "relations"), oid));
-        if (recorded && strcmp(recorded, hash) != 0) {
-            zb_log_warn(
-                "table %s.%s changed while the follower was down: the chain ends at its last consistent point "
-                "and a new one starts from a fresh snapshot",
-                now.relation.schema, now.relation.name);
-            f->end_reason = "a table's columns or name changed";
-            rc = NEW_CHAIN;
-        }
+        if (recorded && strcmp(recorded, hash) != 0)
+            rc = columns_changed(f, &now.relation, " while the follower was down");
     }
     if (r && (rc = zb_pgo_decode(&before, (const uint8_t *)r->message.data, r->message.len)) == 0) {
-        if (!same_columns(&now.relation, &before.relation)) {
-            zb_log_warn(
-                "table %s.%s changed (its columns or its name): the chain ends at its last consistent point "
-                "and a new one starts from a fresh snapshot",
-                now.relation.schema, now.relation.name);
-            f->end_reason = "a table's columns or name changed";
-            rc = NEW_CHAIN;
-        }
+        if (!same_columns(&now.relation, &before.relation))
+            rc = columns_changed(f, &now.relation, " (its columns or its name)");
         zb_pgo_msg_clear(&before);
     }
     zb_pgo_msg_clear(&now);
