@@ -7,6 +7,7 @@
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/pitr/chain.h"
+#include "zakpos_backup/source/pg/pitr/copyrow.h"
 #include "zakpos_backup/source/pg/pitr/decode.h"
 #include "zakpos_backup/source/pg/pitr/rows.h"
 #include "zakpos_backup/source/pg/pitr/segment.h"
@@ -30,6 +31,9 @@ typedef struct replay_relation {
      * does not record the table, so nothing is checked) */
     long long rows;
     int rows_known;
+    /* inserts waiting for one COPY, as its text lines */
+    zb_buf copy;
+    size_t copy_rows;
 } replay_relation;
 
 /* A change sent in the pipeline whose result is still to be read. */
@@ -70,7 +74,20 @@ typedef struct replay {
     const char **params;
     int lost_change; /* a test build's seeded loss of one change happened */
     replay_pipeline pipe;
+    /* Inserts wait per table for one COPY, sent when anything else touches
+     * that table (an update, a delete, a TRUNCATE, its Relation message),
+     * when COPY_FLUSH_BYTES wait, and before the segment's commit. Only with
+     * triggers and foreign-key checks off (reorder): then changes to
+     * different tables commute, and within one table the order is kept. */
+    int reorder;
+    size_t copy_bytes;
 } replay;
+
+/* What waits for COPY in all tables at most: memory stays bounded whatever
+ * a segment holds. */
+#define COPY_FLUSH_BYTES (4u << 20)
+
+static int copy_flush(replay *p, replay_relation *r);
 
 int zb_pitr_parse_time(double *out, const char *text)
 {
@@ -96,6 +113,7 @@ static void relation_clear(replay_relation *r)
         PQfreemem(r->columns[i]);
     free(r->columns);
     free(r->table);
+    zb_buf_free(&r->copy);
     zb_pgo_relation_clear(&r->rel);
     memset(r, 0, sizeof(*r));
 }
@@ -146,7 +164,10 @@ static int on_relation(replay *p, zb_pgo_msg *msg)
     int rows_known = 0;
     if (r) {
         /* announced again (every segment starts with the relations): the
-         * count goes on */
+         * count goes on; its waiting inserts go with the columns they had */
+        int rc = copy_flush(p, r);
+        if (rc < 0)
+            return rc;
         rows = r->rows, rows_known = r->rows_known;
         relation_clear(r);
     } else {
@@ -251,14 +272,13 @@ static int check_change(replay *p, PGresult *res, const replay_relation *r, int 
 
 /* A test build can make replay lose the first insert into one table
  * (schema.name), as a bug on the way would: verification must name it. */
-static int lose_change(replay *p, const replay_relation *r)
+static int lose_change(replay *p, const replay_relation *r, zb_pgo_kind kind)
 {
     const char *table = ZB_FAULT_VALUE("pitr-replay-lose-change");
-    if (!table || p->lost_change)
+    if (!table || p->lost_change || kind != ZB_PGO_INSERT)
         return 0;
     size_t sl = strlen(r->rel.schema);
-    if (strncmp(table, r->rel.schema, sl) != 0 || table[sl] != '.' || strcmp(table + sl + 1, r->rel.name) != 0 ||
-        strncmp(p->sql.data, "INSERT", 6) != 0)
+    if (strncmp(table, r->rel.schema, sl) != 0 || table[sl] != '.' || strcmp(table + sl + 1, r->rel.name) != 0)
         return 0;
     p->lost_change = 1;
     return 1;
@@ -392,6 +412,71 @@ static int run_change(replay *p, const replay_relation *r, int n, int must_touch
 }
 #endif
 
+/* The table's waiting inserts as one COPY, after every change sent before
+ * them (the pipeline drained first). */
+static int copy_flush(replay *p, replay_relation *r)
+{
+    if (!r->copy_rows)
+        return 0;
+    zb_buf sql = ZB_BUF_INIT;
+    PGresult *res = NULL;
+    int rc = pipeline_end(p);
+    if (rc == 0)
+        rc = zb_buf_printf(&sql, "COPY %s (", r->table);
+    for (int i = 0; rc == 0 && i < r->rel.column_count; i++)
+        rc = zb_buf_printf(&sql, "%s%s", i ? ", " : "", r->columns[i]);
+    if (rc == 0)
+        rc = zb_buf_puts(&sql, ") FROM STDIN");
+    if (rc == 0 && PQresultStatus(res = PQexec(p->conn, sql.data)) != PGRES_COPY_IN)
+        rc = zb_pg_result_error(p->conn, res, "cannot start a COPY");
+    PQclear(res);
+    res = NULL;
+    if (rc == 0 && (PQputCopyData(p->conn, r->copy.data, (int)r->copy.len) != 1 || PQputCopyEnd(p->conn, NULL) != 1))
+        rc = zb_error_set(ZB_EPG, "cannot send the rows: %s", PQerrorMessage(p->conn));
+    if (rc == 0 && PQresultStatus(res = PQgetResult(p->conn)) != PGRES_COMMAND_OK)
+        rc = zb_pg_result_error(p->conn, res, "cannot replay the inserts");
+    PQclear(res);
+    while (rc == 0 && (res = PQgetResult(p->conn))) /* the end of the COPY's results */
+        PQclear(res);
+    if (rc < 0)
+        zb_error_context("replay of %s", r->table);
+    p->copy_bytes -= r->copy.len;
+    zb_buf_reset(&r->copy);
+    if (r->copy.cap > (256u << 10)) /* a large run's buffer is not kept for every table */
+        zb_buf_free(&r->copy);
+    r->copy_rows = 0;
+    zb_buf_free(&sql);
+    return rc;
+}
+
+static int copy_flush_all(replay *p)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < p->relation_count; i++)
+        rc = copy_flush(p, &p->relations[i]);
+    return rc;
+}
+
+/* An insert kept for the table's next COPY: 0, or 1 when the row cannot
+ * be a COPY line (then it is applied on its own, after the waiting ones). */
+static int queue_insert(replay *p, replay_relation *r, const zb_pgo_tuple *row)
+{
+    size_t before = r->copy.len;
+    int rc = r->rel.column_count > 0 ? zb_pitr_copy_row_append(&r->copy, row, r->rel.column_count) : 1;
+    if (rc != 0)
+        return rc;
+    r->rows++;
+    if (lose_change(p, r, ZB_PGO_INSERT)) {
+        r->copy.len = before;
+        r->copy.data[before] = '\0';
+        return 0;
+    }
+    r->copy_rows++;
+    p->copy_bytes += r->copy.len - before;
+    p->result->changes++;
+    return p->copy_bytes >= COPY_FLUSH_BYTES ? copy_flush_all(p) : 0;
+}
+
 static int apply_change(replay *p, const zb_pgo_msg *m)
 {
     replay_relation *r = find_relation(p, m->relation_oid);
@@ -399,7 +484,14 @@ static int apply_change(replay *p, const zb_pgo_msg *m)
         return zb_error_set(ZB_EFORMAT, "a change to relation %u before its Relation message", m->relation_oid);
     if (!r->selected)
         return 0;
-    int cols = r->rel.column_count * 2 + 1, n = 0, rc = 0;
+    if (m->kind == ZB_PGO_INSERT && p->reorder) {
+        int queued = queue_insert(p, r, &m->new_tuple);
+        if (queued <= 0)
+            return queued;
+    }
+    int cols = r->rel.column_count * 2 + 1, n = 0, rc = copy_flush(p, r);
+    if (rc < 0)
+        return rc;
     const char **grown = realloc(p->params, (size_t)cols * sizeof(*grown));
     if (!grown)
         return zb_error_set(ZB_ENOMEM, "out of memory");
@@ -418,7 +510,7 @@ static int apply_change(replay *p, const zb_pgo_msg *m)
         r->rows++;
     else if (m->kind == ZB_PGO_DELETE)
         r->rows--;
-    if (rc == 0 && lose_change(p, r))
+    if (rc == 0 && lose_change(p, r, m->kind))
         return 0;
     if (rc == 0)
         rc = run_change(p, r, n, m->kind != ZB_PGO_INSERT);
@@ -429,7 +521,9 @@ static int apply_change(replay *p, const zb_pgo_msg *m)
 
 static int apply_truncate(replay *p, const zb_pgo_msg *m)
 {
-    int rc = pipeline_end(p), any = 0;
+    int rc = copy_flush_all(p), any = 0;
+    if (rc == 0)
+        rc = pipeline_end(p);
     if (rc < 0)
         return rc;
     zb_buf_reset(&p->sql);
@@ -613,7 +707,9 @@ static int replay_segment(replay *p, const char *path, uint64_t end_lsn, json_t 
     if (rc == 0)
         rc = zb_pitr_segment_read(&meta, path, p->opts->keys, on_record, p);
     if (rc == 0 || rc == 1) {
-        int sent = pipeline_end(p); /* every change's result checked before the commit */
+        int sent = copy_flush_all(p);
+        if (sent == 0)
+            sent = pipeline_end(p); /* every change's result checked before the commit */
         rc = sent < 0 ? sent : rc;
     }
     if (rc == 0 || rc == 1) {
@@ -698,7 +794,9 @@ int zb_pitr_replay(zb_pitr_replay_result *out, const zb_pitr_replay_options *o)
     /* as logical replication applies changes: no triggers, no foreign-key
      * checks (the stream's order already satisfied them at the source) */
     if (rc == 0 && zb_pg_exec(p.conn, "SET session_replication_role = replica", "") < 0)
-        zb_log_warn("replay runs with triggers on (%s)", zb_error_message());
+        zb_log_warn("replay runs with triggers on, one statement per change (%s)", zb_error_message());
+    else if (rc == 0)
+        p.reorder = 1;
     if (rc == 0)
         rc = replay_chain(&p, &sequences);
     if (rc == 0)
