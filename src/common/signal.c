@@ -7,6 +7,7 @@
 
 static volatile sig_atomic_t interrupt_signal;
 static volatile sig_atomic_t reload_signal;
+static volatile sig_atomic_t hold_depth; /* written by the main thread only */
 static struct timespec interrupt_time; /* written once, before the flag */
 
 static void on_terminate(int sig)
@@ -33,11 +34,24 @@ void zb_signal_install(void)
     sigaction(SIGPIPE, &sa, NULL);
 }
 
-int zb_interrupted(void) { return interrupt_signal; }
+int zb_interrupted(void)
+{
+    if (interrupt_signal && hold_depth > 0 && zb_cleanup_seconds_left() > 0)
+        return 0;
+    return interrupt_signal;
+}
+
+void zb_signal_hold(void) { hold_depth++; }
+
+void zb_signal_release(void)
+{
+    if (hold_depth > 0)
+        hold_depth--;
+}
 
 int zb_check_interrupt(void)
 {
-    if (!interrupt_signal)
+    if (!zb_interrupted())
         return 0;
     return zb_error_set(ZB_EINTR, "interrupted by signal %d", (int)interrupt_signal);
 }
@@ -63,4 +77,5 @@ void zb_signal_reset_for_tests(void)
 {
     interrupt_signal = 0;
     reload_signal = 0;
+    hold_depth = 0;
 }

@@ -424,6 +424,10 @@ static int close_segment(follower *f)
     json_t *sequences = read_sequences(f);
     if (!sequences)
         return zb_error_context("segment %u", f->next_number);
+    /* a stop signal waits for the publication (within the cleanup budget):
+     * the transactions held are complete, and cut off now they would be
+     * published only by a later follower, if the slot still holds them */
+    zb_signal_hold();
     char name[64];
     zb_pitr_segment_format_name(name, sizeof(name), f->next_number, f->seg_end_lsn);
     zb_buf path = ZB_BUF_INIT;
@@ -448,6 +452,7 @@ static int close_segment(follower *f)
         if (rc == 0)
             rc = record_relations(f);
     }
+    zb_signal_release();
     zb_buf_free(&path);
     return rc;
 }
