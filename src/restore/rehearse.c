@@ -50,7 +50,9 @@ static int select_source(zb_restore_plan *plan, const char *kind, const char *na
  * compare, not differences. */
 static int verify_part(rehearsal *h, const zb_restore_target_info *t, zb_archive_reader *r, zb_rehearsal_part *part)
 {
-    json_t *bytes = json_object_get(zb_archive_reader_manifest_source(r, t->kind, t->name), "bytes");
+    json_t *source = zb_archive_reader_manifest_source(r, t->kind, t->name);
+    json_t *bytes = json_object_get(source, "bytes");
+    part->meta = json_incref(json_object_get(source, "meta"));
     part->has_bytes = json_is_integer(bytes);
     part->bytes = (long long)json_integer_value(bytes);
     part->verified = 1;
@@ -241,6 +243,7 @@ void zb_rehearsal_free(zb_rehearsal *r)
         free(r->parts[i].name);
         free(r->parts[i].target);
         zb_source_check_free(&r->parts[i].check);
+        json_decref(r->parts[i].meta);
     }
     free(r->parts);
     free(r->archive);

@@ -27,8 +27,11 @@ typedef struct zb_drill_pitr {
 
 /* archives: the ones given, or every archive of repo when count is 0. */
 int zb_drill_pitr_choose(zb_drill_pitr *p, const char *const *archives, size_t count, const char *repo);
-/* The chain's changes replayed into the scratch database db. */
-int zb_drill_pitr_replay(zb_drill_pitr *p, const zb_rehearse_options *ro, const char *db);
+/* The chain's changes replayed into the scratch database db, once the
+ * start's position (from the repository index, which is not signed) was
+ * found equal to the one in the archive's signed manifest (source_meta,
+ * the database source's "meta"): ZB_EINTEGRITY if not. */
+int zb_drill_pitr_replay(zb_drill_pitr *p, const zb_rehearse_options *ro, const char *db, json_t *source_meta);
 /* {"archive", "chain", "from", "until", "replay_seconds", "transactions",
  * "changes", "changes_per_second", "segments", "last_lsn", "last_commit",
  * "reached_target"} (new reference) */

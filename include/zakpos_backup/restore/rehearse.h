@@ -54,6 +54,7 @@ typedef struct zb_rehearsal_part {
     zb_source_check check;
     double verify_seconds;
     zb_part_result result;
+    json_t *meta; /* the source's "meta" in the archive's signed manifest (a reference), or NULL */
 } zb_rehearsal_part;
 
 struct zb_rehearsal {

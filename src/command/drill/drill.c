@@ -70,16 +70,23 @@ static void result_text(zb_buf *out, PGresult *res)
     }
 }
 
-/* The scratch database the rehearsal restored and read back, or NULL. */
-static const char *restored_database(const zb_rehearsal *r)
+/* The database part the rehearsal restored and read back, or NULL. */
+static const zb_rehearsal_part *restored_part(const zb_rehearsal *r)
 {
     for (size_t i = 0; i < r->part_count; i++) {
         const zb_rehearsal_part *p = &r->parts[i];
         if (p->ops == &zb_source_pg &&
             (p->result == ZB_PART_PASS || p->result == ZB_PART_FAIL || p->result == ZB_PART_INCOMPLETE))
-            return p->target;
+            return p;
     }
     return NULL;
+}
+
+/* The scratch database the rehearsal restored and read back, or NULL. */
+static const char *restored_database(const zb_rehearsal *r)
+{
+    const zb_rehearsal_part *part = restored_part(r);
+    return part ? part->target : NULL;
 }
 
 static void run_check(zb_drill_check *check, PGconn *conn, const zb_config_check *k)
@@ -115,9 +122,9 @@ static int run_smoke_checks(const zb_rehearsal *r, void *payload)
 {
     drill *d = payload;
     if (d->pitr && d->pitr->wanted) {
-        const char *scratch = restored_database(r);
-        int replayed = scratch ? zb_drill_pitr_replay(d->pitr, &d->ro, scratch)
-                               : zb_error_set(ZB_ENOTFOUND, "the archive's database was not restored");
+        const zb_rehearsal_part *part = restored_part(r);
+        int replayed = part ? zb_drill_pitr_replay(d->pitr, &d->ro, part->target, part->meta)
+                            : zb_error_set(ZB_ENOTFOUND, "the archive's database was not restored");
         if (replayed < 0)
             return replayed;
     }

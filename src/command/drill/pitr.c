@@ -26,6 +26,8 @@ static int choose_among(zb_drill_pitr *p, const char *const *archives, size_t co
     /* the path given may not outlive the choice (a repository listing) */
     if (rc == 0 && !(p->archive = zb_strdup(p->start.archive)))
         rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    if (rc == 0)
+        p->start.archive = p->archive;
     return rc;
 }
 
@@ -47,8 +49,13 @@ int zb_drill_pitr_choose(zb_drill_pitr *p, const char *const *archives, size_t c
     return rc;
 }
 
-int zb_drill_pitr_replay(zb_drill_pitr *p, const zb_rehearse_options *ro, const char *db)
+int zb_drill_pitr_replay(zb_drill_pitr *p, const zb_rehearse_options *ro, const char *db, json_t *source_meta)
 {
+    /* restore --until makes the same check: a replay from an edited index's
+     * position would skip or repeat transactions */
+    int checked = zb_pitr_start_check(&p->start, source_meta);
+    if (checked < 0)
+        return checked;
     zb_pitr_replay_options o = {p->repo,
                                 p->start.base,
                                 &ro->keys,
