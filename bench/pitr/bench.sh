@@ -20,6 +20,11 @@
 #
 #   BENCH_SECONDS=120 BENCH_TPS=200 BENCH_BULK_TX=40000 bench/pitr/bench.sh
 #
+# BENCH_PG_PORT: the cluster's port (default: a free one). BENCH_OLD_BIN:
+# another build of the tool (the code before a change); its restore --until
+# runs right before this build's, on the same segments, and each replay's
+# rows/s is reported: a back-to-back comparison under the same load.
+#
 # Everything lives in /var/tmp/zb-bench-pitr.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -33,7 +38,7 @@ rm -rf "$work" && mkdir -p "$work" && chmod 755 "$work"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 as_pg() { runuser -u postgres -- "$@"; }
-port=$(free_port)
+port=${BENCH_PG_PORT:-$(free_port)}
 mkdir -p "$work/sock" "$work/cluster" && chown postgres "$work/sock" "$work/cluster" "$work"
 as_pg "$pgbin/initdb" -D "$work/cluster" -U postgres --auth=trust >/dev/null
 as_pg "$pgbin/pg_ctl" -D "$work/cluster" -l "$work/sock/pg.log" -w -o "-p $port -k $work/sock -c listen_addresses='' \
@@ -141,28 +146,49 @@ psql_ -d pos -c "CHECKPOINT"
 as_pg "$pgbin/pg_dump" -h "$work/sock" -p "$port" -Fc -f "$work/pos.dump" pos
 timed() { local s; s=$(date +%s.%N); "$@" >/dev/null; echo "$(date +%s.%N) - $s" | bc; }
 t_base=$(timed "$bin" -q restore --key key "$base" --pg-target "$server dbname=r_base")
-t_until=$(timed "$bin" --log-format json restore --key key "$base" --pg-target "$server dbname=r_until" --until "$target" 2>until.log)
+if [ -n "${BENCH_OLD_BIN:-}" ]; then
+    "$BENCH_OLD_BIN" --log-level detail --log-format json restore --key key "$base" --pg-target "$server dbname=r_old" --until "$target" \
+        >/dev/null 2>until_old.log
+fi
+t_until=$(timed "$bin" --log-level detail --log-format json restore --key key "$base" --pg-target "$server dbname=r_until" --until "$target" 2>until.log)
 psql_ -d postgres -c "CREATE DATABASE r_dump"
 t_dump=$(timed as_pg "$pgbin/pg_restore" -h "$work/sock" -p "$port" -j 2 -d r_dump "$work/pos.dump")
 PYTHONPATH=$root/bench/pitr python3 - "$t_base" "$t_until" "$t_dump" <<'PY'
 import sys
 from jsonlog import messages
 t_base, t_until, t_dump = map(float, sys.argv[1:4])
-times, changes = {}, 0
-for t, m in messages("until.log"):
-    if m.startswith("restored pg"):
-        times["restored"] = t
-    if m.startswith("replayed "):
-        times["replayed"] = t
-        changes = int(m.split("(")[1].split(" ")[0])
-replay = times["replayed"] - times["restored"]
+# the replay runs in the temporary database, between its first line and the
+# line saying it is verified (the row counts), before the database is published
+def replay_of(log):
+    times, changes = {}, 0
+    for t, m in messages(log):
+        if m.startswith("replaying the changes of chain"):
+            times["start"] = t
+        if m.startswith("replay: ") and " changes applied and verified" in m:
+            times["end"] = t
+        if m.startswith("replayed "):
+            changes = int(m.split("(")[1].split(" ")[0])
+    if "start" not in times:  # a build without those lines: its database loaded, then published
+        for t, m in messages(log):
+            if "built in" in m and m.startswith("indexes"):
+                times["start"] = t
+            if m.startswith("replay verified"):
+                times["end"] = t
+    return changes, times["end"] - times["start"]
+import os
+if os.path.exists("until_old.log"):
+    changes, replay = replay_of("until_old.log")
+    print(f"replay, BENCH_OLD_BIN (just before): {changes} row changes in {replay:.1f} s = {changes / replay:.0f} rows/s")
+changes, replay = replay_of("until.log")
 print(f"replay: {changes} row changes in {replay:.1f} s = {changes / replay:.0f} rows/s")
 print(f"restore of the base alone {t_base:.1f} s; restore --until (base + replay) {t_until:.1f} s = "
       f"{t_until / (t_base + replay):.2f}x (base alone + replay); pg_restore -j2 of a dump at the same point {t_dump:.1f} s")
 PY
 for t in sales sale_lines stock; do
     a=$(psql_ -d pos -At -c "COPY (SELECT * FROM $t ORDER BY 1) TO STDOUT" | md5sum)
-    b=$(psql_ -d r_until -At -c "COPY (SELECT * FROM $t ORDER BY 1) TO STDOUT" | md5sum)
-    [ "$a" = "$b" ] && echo "$t: recovered rows match the source" || echo "$t: DIFFERS from the source"
+    for db in r_until ${BENCH_OLD_BIN:+r_old}; do
+        b=$(psql_ -d $db -At -c "COPY (SELECT * FROM $t ORDER BY 1) TO STDOUT" | md5sum)
+        [ "$a" = "$b" ] && echo "$t ($db): recovered rows match the source" || echo "$t ($db): DIFFERS from the source"
+    done
 done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -23,6 +23,11 @@ INSERT INTO sales (item, qty, total, note) SELECT 'item' || g, g % 7, g * 1.25, 
   FROM generate_series(1, 200) g;
 INSERT INTO stock SELECT 'sku' || g, g, E'tab\there' FROM generate_series(1, 50) g;
 INSERT INTO audit_log SELECT g, 'start' FROM generate_series(1, 10) g;
+-- values COPY's text format escapes, NULLs, bytea, arrays, and a value kept
+-- out of line (an update that leaves it alone sends it as "unchanged")
+CREATE TABLE odd (id int PRIMARY KEY, t text, b bytea, a text[], big text);
+ALTER TABLE odd ALTER big SET STORAGE EXTERNAL;
+INSERT INTO odd VALUES (1, 'plain', '\x00', '{x}', NULL), (2, 'toasted', NULL, NULL, repeat('big', 3000));
 SQL
 "$ZB_BIN" keygen --out key >/dev/null 2>&1
 follow=("$ZB_BIN" --log-level detail follow --repo repo --pg "$db" --recipient key.pub --segment-seconds 1)
@@ -31,7 +36,7 @@ follow=("$ZB_BIN" --log-level detail follow --repo repo --pg "$db" --recipient k
 table_hash() { ZB_PG_DB=$1 zb_psql -At -c "COPY (SELECT * FROM $2 ORDER BY 1, 2) TO STDOUT" | md5sum | cut -d' ' -f1; }
 hashes() {
     local t
-    for t in sales stock audit_log; do
+    for t in sales stock audit_log odd; do
         printf '%s %s\n' "$t" "$(table_hash "$1" $t)"
     done
 }
@@ -77,6 +82,20 @@ UPDATE sales SET id = 100000 WHERE id = 8;
 INSERT INTO audit_log VALUES (11, 'void 5');
 UPDATE audit_log SET msg = 'start!' WHERE at = 3;
 DELETE FROM audit_log WHERE at = 4;
+-- one run of inserts (one COPY in replay), then changes to its own rows:
+-- updated, deleted and inserted again, a key changed and reused
+BEGIN;
+INSERT INTO odd VALUES (3, E'tab\there', '\x00ff5c0a', ARRAY[E'a\tb', E'c\\d', NULL, 'e,f', ''], NULL),
+  (4, E'new\nline\r\n', '\x', '{}', 'x'), (5, '\N', NULL, ARRAY['\N'], NULL),
+  (6, '\.', '\x5c2e', NULL, ''), (7, E'back\\slash\\', NULL, ARRAY[E'q"uote', '{b}'], NULL);
+INSERT INTO audit_log VALUES (13, E'dup\ttab'), (13, E'dup\ttab');
+UPDATE odd SET t = t || E'\t!' WHERE id = 3;
+DELETE FROM odd WHERE id = 4;
+INSERT INTO odd VALUES (4, E'again\\', NULL, NULL, NULL);
+UPDATE odd SET id = 8 WHERE id = 5;
+INSERT INTO odd VALUES (5, 'reused key', NULL, NULL, NULL);
+UPDATE odd SET t = 'toast kept' WHERE id = 2;
+COMMIT;
 SQL
 time_a=$(now)
 hashes shop >hashes.a
@@ -156,15 +175,41 @@ runuser -u postgres -- "$ZB_PG_SERVER_BIN/pg_ctl" -D "$ZB_PG_DATA" -w -m fast re
 for i in $(seq 1 120); do cat follow*.log | grep -q "reconnecting in" && break; sleep 0.25; done
 zb_expect_contains "$(cat follow*.log)" "reconnecting in" "the follower says it reconnects"
 kill -0 "$pid" 2>/dev/null && zb_pass || zb_fail "the follower exited after the server restart"
-ZB_PG_DB=shop zb_psql -c "INSERT INTO audit_log VALUES (300, 'after restart')" -c "INSERT INTO sales (item) VALUES ('last')"
-time_c=$(now)
-hashes shop >hashes.c
-audit_c=$(ZB_PG_DB=shop zb_psql -At -c "SELECT count(*) FROM audit_log")
-seq_c=$(ZB_PG_DB=shop zb_psql -At -c "SELECT last_value FROM sales_id_seq")
+ZB_PG_DB=shop zb_psql -c "INSERT INTO audit_log VALUES (300, 'after restart')"
 wait_confirmed "$(wal_lsn)"
 kill -TERM "$pid"
 wait "$pid"
 zb_expect_equal "$?" "0" "SIGTERM stops the follower cleanly"
+
+# a stop while complete transactions are held, not yet in a segment (one
+# segment an hour): they are published before the follower exits 0
+start_follower --segment-seconds 3600
+segments_before=$(find repo/pitr -name '*.zbseg' | wc -l)
+ZB_PG_DB=shop zb_psql <<'SQL'
+INSERT INTO sales (item) VALUES ('last');
+UPDATE audit_log SET msg = E'dup\\ updated' WHERE at = 13;
+BEGIN;
+INSERT INTO odd VALUES (9, E'\\N\t\\.', '\x0a0d09', ARRAY[NULL, E'\n'], NULL), (10, NULL, NULL, NULL, repeat('z', 5000));
+UPDATE odd SET b = '\xdeadbeef', a = ARRAY['x\y'] WHERE id IN (3, 6, 9);
+UPDATE odd SET t = E'twice\r' WHERE id = 2;
+COMMIT;
+SQL
+time_c=$(now)
+hashes shop >hashes.c
+audit_c=$(ZB_PG_DB=shop zb_psql -At -c "SELECT count(*) FROM audit_log")
+seq_c=$(ZB_PG_DB=shop zb_psql -At -c "SELECT last_value FROM sales_id_seq")
+lsn_c=$(wal_lsn)
+# received: the follower reports what it read (every 10 s at most)
+for i in $(seq 1 120); do
+    [ "$(zb_psql -At -c "SELECT r.write_lsn >= '$lsn_c' FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid")" = t ] && break
+    sleep 0.25
+done
+zb_expect_equal "$(zb_psql -At -c "SELECT confirmed_flush_lsn < '$lsn_c' FROM pg_replication_slots")|$(find repo/pitr -name '*.zbseg' | wc -l)" \
+    "t|$segments_before" "the last changes are with the follower, not yet in a segment"
+kill -TERM "$pid"
+wait "$pid"
+zb_expect_equal "$?" "0" "SIGTERM with complete transactions held: the follower exits 0"
+zb_expect_equal "$(find repo/pitr -name '*.zbseg' | wc -l)" "$((segments_before + 1))" "... after publishing them"
 zb_expect_equal "$(zb_archives_in repo | wc -l)" "2" "segments are never taken for archives"
 # 14+: the transaction larger than logical_decoding_work_mem came in progress
 # (Stream messages), and recovery to B below replays it whole
@@ -205,6 +250,15 @@ zb_expect_equal "$(jq -r '.result + " " + .pitr.archive + " " + .pitr.from + " "
     "pass $ZB_TMP/$nightly snapshot true" "drill --until starts from the nightly, restores, verifies and replays to C"
 zb_expect_equal "$(jq -r '(.pitr.transactions > 0) and (.pitr.replay_seconds > 0)' <<<"$ZB_LAST_OUTPUT")" "true" \
     "drill --until reports the replay"
+# the index is not signed: a position edited there is refused against the manifest's
+index=repo/.zakpos-backup-index.json
+cp "$index" index.saved
+jq --arg n "$(basename "$nightly")" '(.archives[$n].sources[] | select(.kind == "pg") | .position.snapshot) |= "1:1:"' \
+    index.saved >"$index"
+zb_expect_status 6 "drill --until with an edited index position" -- env TMPDIR="$ZB_TMP" "$ZB_BIN" -q --config zb.conf drill \
+    --key key --pg-target "host=$ZB_PG_SOCKET port=$ZB_PG_PORT user=postgres" --until "$time_c"
+zb_expect_contains "$ZB_LAST_OUTPUT" "differs from the repository index's" "drill refuses the index's position"
+cp index.saved "$index"
 zb_expect_status 0 "one table to B" -- "$ZB_BIN" restore --key key "$base" --pg-target "$(zb_pg_conninfo one)" \
     --table public.stock --until-lsn "$lsn_b"
 zb_expect_equal "$(hashes one | grep stock)" "$(grep stock hashes.b)" "a single table recovered to B"

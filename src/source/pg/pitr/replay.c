@@ -20,6 +20,19 @@
 #include <string.h>
 #include <time.h>
 
+/* Updates by key of one table, waiting to go as one UPDATE … FROM (VALUES
+ * …): rows that set the same columns, each key once (a second update of a
+ * key sends the batch first: one statement updates a row only once). */
+#define BATCH_ROWS  256
+#define BATCH_BYTES (1u << 20)
+typedef struct update_batch {
+    char *sets;      /* per column: 's' set by the batch's rows, '-' an unchanged TOAST value */
+    zb_buf values;   /* the rows' values, each NUL-terminated */
+    size_t *offsets; /* per value: its offset in values, SIZE_MAX for NULL */
+    size_t value_count, offsets_cap, rows;
+    uint64_t keys[BATCH_ROWS * 2]; /* hashes of the rows' keys, open addressing, 0 empty */
+} update_batch;
+
 /* A relation of the stream, with its names quoted once for the target. */
 typedef struct replay_relation {
     zb_pgo_relation rel;
@@ -34,12 +47,13 @@ typedef struct replay_relation {
     /* inserts waiting for one COPY, as its text lines */
     zb_buf copy;
     size_t copy_rows;
+    update_batch *batch; /* NULL until the table's first update by key */
 } replay_relation;
 
 /* A change sent in the pipeline whose result is still to be read. */
 typedef struct replay_pending {
     size_t relation; /* index in relations (for the message) */
-    int must_touch;  /* an UPDATE or DELETE: it must find its row */
+    size_t touch;    /* rows it must find: 1 for an UPDATE or DELETE, a batch's rows */
 } replay_pending;
 
 /* Changes go to the server in a pipeline (libpq 14+): sent without waiting
@@ -81,13 +95,31 @@ typedef struct replay {
      * different tables commute, and within one table the order is kept. */
     int reorder;
     size_t copy_bytes;
+    /* One target transaction holds many segments (COMMIT_CHANGES): fewer
+     * commits, and a table's waiting changes go on across segments. Replay
+     * runs in a database nobody else sees until it is verified, so how its
+     * changes are grouped into transactions shows nowhere. */
+    int tx_open;
+    unsigned long long tx_first_change;
 } replay;
+
+#define COMMIT_CHANGES 100000ULL
 
 /* What waits for COPY in all tables at most: memory stays bounded whatever
  * a segment holds. */
 #define COPY_FLUSH_BYTES (4u << 20)
 
-static int copy_flush(replay *p, replay_relation *r);
+static int flush_table(replay *p, replay_relation *r);
+
+static void batch_free(update_batch *b)
+{
+    if (!b)
+        return;
+    free(b->sets);
+    zb_buf_free(&b->values);
+    free(b->offsets);
+    free(b);
+}
 
 int zb_pitr_parse_time(double *out, const char *text)
 {
@@ -114,6 +146,7 @@ static void relation_clear(replay_relation *r)
     free(r->columns);
     free(r->table);
     zb_buf_free(&r->copy);
+    batch_free(r->batch);
     zb_pgo_relation_clear(&r->rel);
     memset(r, 0, sizeof(*r));
 }
@@ -157,15 +190,32 @@ static int quote_relation(replay *p, replay_relation *r)
     return rc;
 }
 
+static int same_relation(const zb_pgo_relation *a, const zb_pgo_relation *b)
+{
+    if (a->column_count != b->column_count || a->identity != b->identity || strcmp(a->schema, b->schema) != 0 ||
+        strcmp(a->name, b->name) != 0)
+        return 0;
+    for (int i = 0; i < a->column_count; i++) {
+        const zb_pgo_column *x = &a->columns[i], *y = &b->columns[i];
+        if (x->flags != y->flags || x->type_oid != y->type_oid || x->typmod != y->typmod || strcmp(x->name, y->name) != 0)
+            return 0;
+    }
+    return 1;
+}
+
 static int on_relation(replay *p, zb_pgo_msg *msg)
 {
     replay_relation *r = find_relation(p, msg->relation.oid);
+    /* every segment starts with the relations: as they were, the table's
+     * waiting changes keep waiting */
+    if (r && same_relation(&r->rel, &msg->relation))
+        return 0;
     long long rows = 0;
     int rows_known = 0;
     if (r) {
         /* announced again (every segment starts with the relations): the
-         * count goes on; its waiting inserts go with the columns they had */
-        int rc = copy_flush(p, r);
+         * count goes on; its waiting changes go with the columns they had */
+        int rc = flush_table(p, r);
         if (rc < 0)
             return rc;
         rows = r->rows, rows_known = r->rows_known;
@@ -255,12 +305,12 @@ static int build_update(replay *p, const replay_relation *r, const zb_pgo_msg *m
     return rc == 0 ? where_clause(p, r, m->old_kind ? &m->old_tuple : row, n) : rc;
 }
 
-static int check_change(replay *p, PGresult *res, const replay_relation *r, int must_touch)
+static int check_change(replay *p, PGresult *res, const replay_relation *r, size_t touch)
 {
     int rc = 0;
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         rc = zb_pg_result_error(p->conn, res, "cannot replay a change");
-    else if (must_touch && strcmp(PQcmdTuples(res), "0") == 0)
+    else if (touch && strtoull(PQcmdTuples(res), NULL, 10) < touch)
         rc = zb_error_set(ZB_EVERIFY,
                           "replay found no row of %s to change: the target does not match the stream "
                           "(was it changed since the restore?)",
@@ -302,7 +352,7 @@ static int pipeline_drain(replay *p)
         if (!res)
             rc = zb_error_set(ZB_EPG, "the server ended the replay: %s", PQerrorMessage(p->conn));
         else if (PQresultStatus(res) != PGRES_PIPELINE_ABORTED)
-            rc = check_change(p, res, &p->relations[q->queue[got].relation], q->queue[got].must_touch);
+            rc = check_change(p, res, &p->relations[q->queue[got].relation], q->queue[got].touch);
         PQclear(res);
         PQclear(PQgetResult(p->conn)); /* the end of this change's results */
     }
@@ -351,11 +401,11 @@ static int prepared_slot(replay_pipeline *q, const char *sql, size_t *slot)
     }
 }
 
-static void pipeline_queue(replay *p, const replay_relation *r, int must_touch)
+static void pipeline_queue(replay *p, const replay_relation *r, size_t touch)
 {
     replay_pipeline *q = &p->pipe;
     q->queue[q->pending].relation = (size_t)(r - p->relations);
-    q->queue[q->pending++].must_touch = must_touch;
+    q->queue[q->pending++].touch = touch;
 }
 
 /* libpq copies the statement and its values into its output buffer as
@@ -376,7 +426,21 @@ static int send_change(replay *p, const replay_relation *r, int n)
     return PQsendQueryPrepared(p->conn, name, n, p->params, NULL, NULL, 0);
 }
 
-static int run_change(replay *p, const replay_relation *r, int n, int must_touch)
+/* A statement with its own types, unnamed (a batch: its text changes with
+ * its rows). */
+static int run_typed(replay *p, const replay_relation *r, int n, const Oid *types, size_t touch)
+{
+    replay_pipeline *q = &p->pipe;
+    if (!q->active && PQenterPipelineMode(p->conn) != 1)
+        return zb_error_set(ZB_EPG, "cannot enter pipeline mode: %s", PQerrorMessage(p->conn));
+    q->active = 1;
+    if (PQsendQueryParams(p->conn, p->sql.data, n, types, p->params, NULL, NULL, 0) != 1)
+        return zb_error_set(ZB_EPG, "cannot send changes of %s: %s", r->table, PQerrorMessage(p->conn));
+    pipeline_queue(p, r, touch);
+    return q->pending >= PIPELINE_DEPTH - 1 ? pipeline_drain(p) : 0;
+}
+
+static int run_change(replay *p, const replay_relation *r, int n, size_t must_touch)
 {
     replay_pipeline *q = &p->pipe;
     if (!q->active && PQenterPipelineMode(p->conn) != 1)
@@ -403,12 +467,17 @@ static int pipeline_end(replay *p)
 
 static void pipeline_free(replay *p) { (void)p; }
 
-static int run_change(replay *p, const replay_relation *r, int n, int must_touch)
+static int run_typed(replay *p, const replay_relation *r, int n, const Oid *types, size_t touch)
 {
-    PGresult *res = PQexecParams(p->conn, p->sql.data, n, NULL, p->params, NULL, NULL, 0);
-    int rc = check_change(p, res, r, must_touch);
+    PGresult *res = PQexecParams(p->conn, p->sql.data, n, types, p->params, NULL, NULL, 0);
+    int rc = check_change(p, res, r, touch);
     PQclear(res);
     return rc;
+}
+
+static int run_change(replay *p, const replay_relation *r, int n, size_t must_touch)
+{
+    return run_typed(p, r, n, NULL, must_touch);
 }
 #endif
 
@@ -459,10 +528,14 @@ static int copy_flush_all(replay *p)
 
 /* An insert kept for the table's next COPY: 0, or 1 when the row cannot
  * be a COPY line (then it is applied on its own, after the waiting ones). */
+static int batch_flush(replay *p, replay_relation *r);
+
 static int queue_insert(replay *p, replay_relation *r, const zb_pgo_tuple *row)
 {
     size_t before = r->copy.len;
-    int rc = r->rel.column_count > 0 ? zb_pitr_copy_row_append(&r->copy, row, r->rel.column_count) : 1;
+    int rc = batch_flush(p, r); /* the table's updates waiting go first */
+    if (rc == 0)
+        rc = r->rel.column_count > 0 ? zb_pitr_copy_row_append(&r->copy, row, r->rel.column_count) : 1;
     if (rc != 0)
         return rc;
     r->rows++;
@@ -477,6 +550,171 @@ static int queue_insert(replay *p, replay_relation *r, const zb_pgo_tuple *row)
     return p->copy_bytes >= COPY_FLUSH_BYTES ? copy_flush_all(p) : 0;
 }
 
+/* PostgreSQL's built-in types have the same OIDs on every server; a type
+ * created in the database (an enum, a domain) has its own on the target. */
+#define FIRST_NORMAL_OID 16384
+
+/* Whether an UPDATE can wait in the table's batch, and which columns it
+ * sets (sets[], one per column): replay may reorder (see copy_flush), the
+ * row is found by its key (not REPLICA IDENTITY FULL), the key did not
+ * change, every key value is there, and every column it names is of a
+ * built-in type (the batch's values go typed). */
+static int batchable(const replay *p, const replay_relation *r, const zb_pgo_msg *m, char *sets)
+{
+    const zb_pgo_tuple *row = &m->new_tuple;
+    int keys = 0;
+    if (!p->reorder || m->old_kind || (r->rel.identity != 'd' && r->rel.identity != 'i') ||
+        row->column_count < r->rel.column_count)
+        return 0;
+    for (int i = 0; i < r->rel.column_count; i++) {
+        const zb_pgo_column *c = &r->rel.columns[i];
+        if (c->flags & ZB_PGO_COLUMN_KEY) {
+            if (row->kinds[i] != 't')
+                return 0;
+            keys++;
+        }
+        sets[i] = row->kinds[i] == 'u' ? '-' : 's';
+        if (sets[i] == 's' && c->type_oid >= FIRST_NORMAL_OID)
+            return 0;
+    }
+    return keys > 0;
+}
+
+static uint64_t key_hash(const replay_relation *r, const zb_pgo_tuple *row)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a, the values apart by their NULs */
+    for (int i = 0; i < r->rel.column_count; i++)
+        if (r->rel.columns[i].flags & ZB_PGO_COLUMN_KEY)
+            for (const unsigned char *c = (const unsigned char *)row->values[i];; c++) {
+                h = (h ^ *c) * 1099511628211ULL;
+                if (!*c)
+                    break;
+            }
+    return h ? h : 1;
+}
+
+/* 1 if the key is in the batch already; else it is added. */
+static int batch_key_seen(update_batch *b, uint64_t h)
+{
+    size_t size = sizeof(b->keys) / sizeof(b->keys[0]);
+    for (size_t i = (size_t)(h % size);; i = (i + 1) % size) {
+        if (b->keys[i] == h)
+            return 1;
+        if (!b->keys[i]) {
+            b->keys[i] = h;
+            return 0;
+        }
+    }
+}
+
+/* UPDATE ONLY t AS zb_t SET a = zb_v.c1, … FROM (VALUES ($1, …), …) AS
+ * zb_v(c1, …) WHERE zb_t.key = zb_v.cK: one statement for the batch's rows,
+ * which must each find their row. */
+static int batch_flush(replay *p, replay_relation *r)
+{
+    update_batch *b = r->batch;
+    if (!b || !b->rows)
+        return 0;
+    size_t width = b->value_count / b->rows;
+    Oid *types = calloc(b->value_count, sizeof(*types));
+    const char **grown = realloc(p->params, b->value_count * sizeof(*grown));
+    int rc = types && grown ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
+    if (grown)
+        p->params = grown;
+    zb_buf_reset(&p->sql);
+    if (rc == 0)
+        rc = zb_buf_printf(&p->sql, "UPDATE ONLY %s AS zb_t SET ", r->table);
+    for (int i = 0, any = 0; rc == 0 && i < r->rel.column_count; i++)
+        if (b->sets[i] == 's')
+            rc = zb_buf_printf(&p->sql, "%s%s = zb_v.c%d", any++ ? ", " : "", r->columns[i], i);
+    if (rc == 0)
+        rc = zb_buf_puts(&p->sql, " FROM (VALUES ");
+    for (size_t v = 0; rc == 0 && v < b->value_count; v++) {
+        size_t column = v % width;
+        rc = zb_buf_printf(&p->sql, "%s$%zu%s", column == 0 ? (v ? ", (" : "(") : ", ", v + 1,
+                           column == width - 1 ? ")" : "");
+        p->params[v] = b->offsets[v] == SIZE_MAX ? NULL : b->values.data + b->offsets[v];
+    }
+    if (rc == 0)
+        rc = zb_buf_puts(&p->sql, ") AS zb_v(");
+    for (int i = 0, any = 0, v = 0; rc == 0 && i < r->rel.column_count; i++) {
+        if (b->sets[i] != 's')
+            continue;
+        for (size_t row = 0; row < b->rows; row++)
+            types[row * width + (size_t)v] = r->rel.columns[i].type_oid;
+        v++;
+        rc = zb_buf_printf(&p->sql, "%sc%d", any++ ? ", " : "", i);
+    }
+    if (rc == 0)
+        rc = zb_buf_puts(&p->sql, ") WHERE ");
+    for (int i = 0, any = 0; rc == 0 && i < r->rel.column_count; i++)
+        if (r->rel.columns[i].flags & ZB_PGO_COLUMN_KEY)
+            rc = zb_buf_printf(&p->sql, "%szb_t.%s = zb_v.c%d", any++ ? " AND " : "", r->columns[i], i);
+    if (rc == 0)
+        rc = run_typed(p, r, (int)b->value_count, types, b->rows);
+    free(types);
+    zb_buf_reset(&b->values);
+    memset(b->keys, 0, sizeof(b->keys));
+    b->value_count = b->rows = 0;
+    return rc;
+}
+
+/* An UPDATE kept in the table's batch (the caller checked batchable). */
+static int batch_add(replay *p, replay_relation *r, const zb_pgo_tuple *row, const char *sets)
+{
+    int n = r->rel.column_count;
+    update_batch *b = r->batch;
+    int rc = copy_flush(p, r); /* the table's inserts waiting go first */
+    if (rc == 0 && b && b->rows &&
+        (memcmp(b->sets, sets, (size_t)n) != 0 || b->rows >= BATCH_ROWS || b->values.len >= BATCH_BYTES ||
+         batch_key_seen(b, key_hash(r, row))))
+        rc = batch_flush(p, r);
+    if (rc == 0 && !b) {
+        b = r->batch = calloc(1, sizeof(*b));
+        if (!b || !(b->sets = malloc((size_t)n)))
+            rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    }
+    if (rc < 0)
+        return rc;
+    if (!b->rows) {
+        memcpy(b->sets, sets, (size_t)n);
+        batch_key_seen(b, key_hash(r, row));
+    }
+    for (int i = 0; rc == 0 && i < n; i++) {
+        if (sets[i] != 's')
+            continue;
+        if (b->value_count == b->offsets_cap) {
+            size_t cap = b->offsets_cap ? b->offsets_cap * 2 : 64;
+            size_t *grown = realloc(b->offsets, cap * sizeof(*grown));
+            if (!grown)
+                return zb_error_set(ZB_ENOMEM, "out of memory");
+            b->offsets = grown, b->offsets_cap = cap;
+        }
+        b->offsets[b->value_count++] = row->kinds[i] == 'n' ? SIZE_MAX : b->values.len;
+        if (row->kinds[i] != 'n')
+            rc = zb_buf_append(&b->values, row->values[i], strlen(row->values[i]) + 1);
+    }
+    if (rc == 0) {
+        b->rows++;
+        p->result->changes++;
+    }
+    return rc;
+}
+
+static int flush_table(replay *p, replay_relation *r)
+{
+    int rc = batch_flush(p, r);
+    return rc == 0 ? copy_flush(p, r) : rc;
+}
+
+static int flush_all(replay *p)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < p->relation_count; i++)
+        rc = flush_table(p, &p->relations[i]);
+    return rc;
+}
+
 static int apply_change(replay *p, const zb_pgo_msg *m)
 {
     replay_relation *r = find_relation(p, m->relation_oid);
@@ -489,7 +727,14 @@ static int apply_change(replay *p, const zb_pgo_msg *m)
         if (queued <= 0)
             return queued;
     }
-    int cols = r->rel.column_count * 2 + 1, n = 0, rc = copy_flush(p, r);
+    char *sets = m->kind == ZB_PGO_UPDATE ? malloc((size_t)r->rel.column_count + 1) : NULL;
+    if (sets && batchable(p, r, m, sets)) {
+        int rc = batch_add(p, r, &m->new_tuple, sets);
+        free(sets);
+        return rc;
+    }
+    free(sets);
+    int cols = r->rel.column_count * 2 + 1, n = 0, rc = flush_table(p, r);
     if (rc < 0)
         return rc;
     const char **grown = realloc(p->params, (size_t)cols * sizeof(*grown));
@@ -521,7 +766,7 @@ static int apply_change(replay *p, const zb_pgo_msg *m)
 
 static int apply_truncate(replay *p, const zb_pgo_msg *m)
 {
-    int rc = copy_flush_all(p), any = 0;
+    int rc = flush_all(p), any = 0;
     if (rc == 0)
         rc = pipeline_end(p);
     if (rc < 0)
@@ -700,20 +945,30 @@ static int check_database_rows(replay *p)
     return rc;
 }
 
+/* Everything waiting sent, every change's result checked, then COMMIT. */
+static int replay_commit(replay *p)
+{
+    if (!p->tx_open)
+        return 0;
+    int rc = flush_all(p);
+    if (rc == 0)
+        rc = pipeline_end(p);
+    if (rc == 0)
+        rc = zb_pg_exec(p->conn, "COMMIT", "cannot commit the replay");
+    p->tx_open = 0;
+    return rc;
+}
+
 static int replay_segment(replay *p, const char *path, uint64_t end_lsn, json_t **sequences)
 {
     json_t *meta = NULL;
-    int rc = zb_pg_exec(p->conn, "BEGIN", "cannot start the replay");
+    int rc = p->tx_open ? 0 : zb_pg_exec(p->conn, "BEGIN", "cannot start the replay");
+    if (rc == 0 && !p->tx_open)
+        p->tx_open = 1, p->tx_first_change = p->result->changes;
     if (rc == 0)
         rc = zb_pitr_segment_read(&meta, path, p->opts->keys, on_record, p);
-    if (rc == 0 || rc == 1) {
-        int sent = copy_flush_all(p);
-        if (sent == 0)
-            sent = pipeline_end(p); /* every change's result checked before the commit */
-        rc = sent < 0 ? sent : rc;
-    }
-    if (rc == 0 || rc == 1) {
-        int commit = zb_pg_exec(p->conn, "COMMIT", "cannot commit the replay");
+    if ((rc == 0 || rc == 1) && (rc == 1 || p->result->changes - p->tx_first_change >= COMMIT_CHANGES)) {
+        int commit = replay_commit(p);
         rc = commit < 0 ? commit : rc;
     }
     if (rc >= 0 && meta) {
@@ -768,6 +1023,10 @@ static int replay_chain(replay *p, json_t **sequences)
         if (rc == 1)
             break;
     }
+    if (rc == 0 || rc == 1) {
+        int commit = replay_commit(p);
+        rc = commit < 0 ? commit : rc;
+    }
     if (rc == 0 && !p->result->reached_target)
         rc = read_chain_end(p, dir);
     zb_pitr_segment_list_free(paths, names, count);
@@ -797,10 +1056,19 @@ int zb_pitr_replay(zb_pitr_replay_result *out, const zb_pitr_replay_options *o)
         zb_log_warn("replay runs with triggers on, one statement per change (%s)", zb_error_message());
     else if (rc == 0)
         p.reorder = 1;
-    if (rc == 0)
+    double started = zb_time_monotonic();
+    if (rc == 0) {
+        zb_log_info("replaying the changes of chain %s into %s",
+                    json_string_value(json_object_get(o->base, "chain")) ?: "?", o->dbname);
         rc = replay_chain(&p, &sequences);
+    }
     if (rc == 0)
         rc = check_database_rows(&p);
+    if (rc == 0) {
+        double took = zb_time_monotonic() - started;
+        zb_log_info("replay: %llu changes applied and verified in %.1f s (%.0f rows/s)",
+                    (unsigned long long)out->changes, took, took > 0 ? (double)out->changes / took : 0.0);
+    }
     if (rc == 0 && !o->tables)
         rc = set_sequences(&p, sequences);
     json_decref(sequences);
