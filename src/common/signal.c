@@ -8,7 +8,7 @@
 static volatile sig_atomic_t interrupt_signal;
 static volatile sig_atomic_t reload_signal;
 static volatile sig_atomic_t hold_depth; /* written by the main thread only */
-static struct timespec interrupt_time; /* written once, before the flag */
+static struct timespec interrupt_time;   /* written once, before the flag */
 
 static void on_terminate(int sig)
 {

@@ -19,13 +19,15 @@ static void copy_row_escapes_every_odd_value(void **state)
 {
     (void)state;
     char kinds[] = "tttttnttttt";
-    char *values[] = {"tab\there",  "new\nline", "cr\rhere",  "back\\slash", "\\N",         NULL,
-                      "",           "\\.",       "\\x00ff5c", "{\"a\\tb\",\"c\\\\d\",NULL,\"e,f\"}", "é ünïcode"};
+    char *values[] = {"tab\there", "new\nline", "cr\rhere", "back\\slash", "\\N",
+                      NULL,        "",          "\\.",      "\\x00ff5c",   "{\"a\\tb\",\"c\\\\d\",NULL,\"e,f\"}",
+                      "é ünïcode"};
     zb_pgo_tuple row = tuple(kinds, values);
     zb_buf out = ZB_BUF_INIT;
     assert_int_equal(zb_pitr_copy_row_append(&out, &row, row.column_count), 0);
-    assert_string_equal(out.data, "tab\\there\tnew\\nline\tcr\\rhere\tback\\\\slash\t\\\\N\t\\N\t\t\\\\.\t\\\\x00ff5c\t"
-                                  "{\"a\\\\tb\",\"c\\\\\\\\d\",NULL,\"e,f\"}\té ünïcode\n");
+    assert_string_equal(out.data,
+                        "tab\\there\tnew\\nline\tcr\\rhere\tback\\\\slash\t\\\\N\t\\N\t\t\\\\.\t\\\\x00ff5c\t"
+                        "{\"a\\\\tb\",\"c\\\\\\\\d\",NULL,\"e,f\"}\té ünïcode\n");
     /* a second row goes after the first, lines apart */
     char kinds2[] = "nt";
     char *values2[] = {NULL, "x"};

@@ -197,7 +197,8 @@ static int same_relation(const zb_pgo_relation *a, const zb_pgo_relation *b)
         return 0;
     for (int i = 0; i < a->column_count; i++) {
         const zb_pgo_column *x = &a->columns[i], *y = &b->columns[i];
-        if (x->flags != y->flags || x->type_oid != y->type_oid || x->typmod != y->typmod || strcmp(x->name, y->name) != 0)
+        if (x->flags != y->flags || x->type_oid != y->type_oid || x->typmod != y->typmod ||
+            strcmp(x->name, y->name) != 0)
             return 0;
     }
     return 1;
