@@ -12,29 +12,89 @@
 
 /* ------------------------------------------------------------ reading */
 
+/* The properties as one JSON object. @TEXT(x)@ and @TEXTS(x)@ stand for a
+ * text and a text[] (properties_query): an SQL_ASCII database's comment,
+ * settings and role names are its bytes as stored, which need not be UTF-8
+ * and which the server's JSON would carry raw, so there each is read as
+ * {"hex": ...} of its bytes. */
 static const char properties_sql[] =
-    "SELECT json_build_object('owner', pg_get_userbyid(d.datdba), 'encoding', pg_encoding_to_char(d.encoding), "
+    "SELECT json_build_object('owner', @TEXT(pg_get_userbyid(d.datdba))@, "
+    "'encoding', pg_encoding_to_char(d.encoding), "
     "'lc_collate', d.datcollate, 'lc_ctype', d.datctype, 'locale_provider', @DATPROVIDER@, "
     "'icu_locale', @DATLOCALE@, 'icu_rules', @ICURULES@, 'connection_limit', d.datconnlimit, "
-    "'comment', shobj_description(d.oid, 'pg_database'), 'acl', d.datacl::text[], "
-    "'settings', (SELECT s.setconfig FROM pg_db_role_setting s WHERE s.setdatabase = d.oid AND s.setrole = 0), "
-    "'role_settings', (SELECT json_agg(json_build_object('role', pg_get_userbyid(s.setrole), 'settings', s.setconfig) "
-    " ORDER BY pg_get_userbyid(s.setrole)) FROM pg_db_role_setting s WHERE s.setdatabase = d.oid AND s.setrole <> 0)"
+    "'comment', @TEXT(shobj_description(d.oid, 'pg_database'))@, 'acl', @TEXTS(d.datacl::text[])@, "
+    "'settings', (SELECT @TEXTS(s.setconfig)@ FROM pg_db_role_setting s WHERE s.setdatabase = d.oid AND s.setrole = 0), "
+    "'role_settings', (SELECT json_agg(json_build_object('role', @TEXT(pg_get_userbyid(s.setrole))@, "
+    "'settings', @TEXTS(s.setconfig)@) ORDER BY pg_get_userbyid(s.setrole)) FROM pg_db_role_setting s "
+    "WHERE s.setdatabase = d.oid AND s.setrole <> 0)"
     ")::text FROM pg_database d WHERE d.datname = current_database()";
+
+/* properties_sql with its @TEXT(x)@ and @TEXTS(x)@ written out: the values
+ * themselves, or in an SQL_ASCII database their bytes in hex (a conversion
+ * to SQL_ASCII converts nothing). */
+static int properties_query(zb_buf *q, int sql_ascii)
+{
+    int rc = 0;
+    for (const char *p = properties_sql; rc == 0 && *p;) {
+        int is_texts = strncmp(p, "@TEXTS(", 7) == 0, is_text = !is_texts && strncmp(p, "@TEXT(", 6) == 0;
+        const char *end = is_text || is_texts ? strstr(p, ")@") : NULL;
+        if (!end) {
+            const char *next = strchr(p + 1, '@');
+            size_t n = next ? (size_t)(next - p) : strlen(p);
+            rc = zb_buf_append(q, p, n);
+            p += n;
+            continue;
+        }
+        const char *arg = p + (is_texts ? 7 : 6);
+        int n = (int)(end - arg);
+        p = end + 2;
+        if (!sql_ascii)
+            rc = zb_buf_printf(q, "%.*s", n, arg);
+        else if (is_text)
+            rc = zb_buf_printf(q,
+                               "CASE WHEN (%.*s) IS NULL THEN NULL ELSE json_build_object('hex', "
+                               "encode(convert_to((%.*s)::text, 'SQL_ASCII'), 'hex')) END",
+                               n, arg, n, arg);
+        else
+            rc = zb_buf_printf(q,
+                               "(SELECT json_agg(json_build_object('hex', encode(convert_to(e, 'SQL_ASCII'), 'hex')) "
+                               "ORDER BY o) FROM unnest(%.*s) WITH ORDINALITY u(e, o))",
+                               n, arg);
+    }
+    return rc;
+}
 
 int zb_pg_database_read(json_t **out, PGconn *conn)
 {
     *out = NULL;
     char *sql = NULL;
-    int rc = zb_pg_fingerprint_sql(&sql, properties_sql, PQserverVersion(conn));
+    zb_buf q = ZB_BUF_INIT;
+    int sql_ascii = zb_pg_is_sql_ascii(conn);
+    int rc = properties_query(&q, sql_ascii);
+    if (rc == 0)
+        rc = zb_pg_fingerprint_sql(&sql, q.data, PQserverVersion(conn));
     PGresult *res = rc == 0 ? PQexec(conn, sql) : NULL;
     if (rc == 0 && (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1))
         rc = zb_pg_result_error(conn, res, "cannot read the database's properties");
     if (rc == 0)
         rc = zb_json_parse_limited(out, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0),
                                    "the database's properties");
+    /* the bytes back, then in hex only the ones that are not UTF-8, as
+     * everywhere in the archive: the properties of a database whose text
+     * is all UTF-8 are written as they always were */
+    json_t *encoded = NULL;
+    if (rc == 0 && sql_ascii && (rc = zb_json_texts_decode(*out, "the database's properties")) == 0 &&
+        (rc = zb_json_texts_encode(&encoded, *out)) == 0) {
+        json_decref(*out);
+        *out = encoded;
+    }
+    if (rc < 0) {
+        json_decref(*out);
+        *out = NULL;
+    }
     PQclear(res);
     free(sql);
+    zb_buf_free(&q);
     return rc;
 }
 

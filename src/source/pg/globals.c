@@ -25,9 +25,13 @@ static const char roles_with_passwords_sql[] = "SELECT " ROLE_COLUMNS
                                                ", r.rolpassword FROM pg_catalog.pg_authid r "
                                                "WHERE r.rolname !~ '^pg_' ORDER BY r.rolname";
 
+/* Shared catalogs' text as an SQL_ASCII database shows it may not be UTF-8
+ * (a comment, a role's setting in that database): such text is kept as
+ * {"hex": ...}, decoded when globals.json is read. */
 static json_t *text_or_null(PGresult *res, int row, int col)
 {
-    return PQgetisnull(res, row, col) ? json_null() : json_string(PQgetvalue(res, row, col));
+    return PQgetisnull(res, row, col) ? json_null()
+                                      : zb_json_text(PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
 }
 
 static int flag(PGresult *res, int row, int col) { return PQgetvalue(res, row, col)[0] == 't'; }
@@ -118,8 +122,8 @@ static int read_settings(json_t *out, PGconn *conn)
                          "WHERE r.rolname !~ '^pg_' ORDER BY 1, 2 NULLS FIRST, c.n",
                          "cannot read the per-role settings");
     for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
-        json_t *s = json_pack("{s:s, s:o, s:s}", "role", PQgetvalue(res, i, 0), "database", text_or_null(res, i, 1),
-                              "setting", PQgetvalue(res, i, 2));
+        json_t *s = json_pack("{s:s, s:o, s:o}", "role", PQgetvalue(res, i, 0), "database", text_or_null(res, i, 1),
+                              "setting", text_or_null(res, i, 2));
         rc = s && json_array_append_new(out, s) == 0 ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
     }
     PQclear(res);
@@ -586,6 +590,8 @@ int zb_pg_globals_take(json_t **globals, zb_archive_reader *r, struct archive_en
     int rc = zb_pg_read_entry(&text, &len, r, entry, ZB_JSON_MAX_TEXT, what);
     if (rc == 0)
         rc = zb_json_parse_limited(globals, text, len, what);
+    if (rc == 0)
+        rc = zb_json_texts_decode(*globals, what);
     if (text)
         sodium_memzero(text, len); /* may hold password verifiers */
     free(text);

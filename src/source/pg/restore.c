@@ -104,6 +104,8 @@ static int start_pool(zb_pg_restore *p)
 {
     p->pool_ready = 1;
     p->pool.copy_encoding = json_string_value(json_object_get(p->toc, "copy_encoding"));
+    p->pool.left_out = zb_pg_restore_pool_left_out;
+    p->pool.left_out_payload = p;
     return zb_pg_pool_start(&p->pool, zb_pg_jobs(p->opts.jobs), p->opts.conninfo, p->opts.password_file, p->temp,
                             loading_settings, p->tables, p->table_count);
 }
@@ -404,6 +406,31 @@ static int check_tables(zb_pg_restore *p, zb_archive_reader *r)
     return rc;
 }
 
+/* The database's own properties (owner, settings, comment, grants). An
+ * SQL_ASCII database's may hold bytes that are not UTF-8 (in the archive
+ * in hex): they are applied in a session in the database itself, whose
+ * SQL_ASCII passes them as they are, where the maintenance database's
+ * UTF8 would refuse them. */
+static int apply_properties(zb_pg_restore *p)
+{
+    json_t *stored = json_object_get(p->catalog, "database");
+    json_t *props = stored ? json_deep_copy(stored) : NULL;
+    if (stored && !props)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    PGconn *own = NULL;
+    const char *encoding = json_string_value(json_object_get(props, "encoding"));
+    int rc = props ? zb_json_texts_decode(props, "the database's properties") : 0;
+    if (rc == 0 && encoding && strcmp(encoding, "SQL_ASCII") == 0)
+        rc = zb_pg_connect_db(&own, p->opts.conninfo, p->opts.password_file, p->temp);
+    if (rc == 0)
+        rc = zb_pg_database_apply(own ? own : p->maintenance, p->temp, props, p->opts.no_owner, p->opts.no_acl,
+                                  p->opts.scratch, p->left_out);
+    if (own)
+        PQfinish(own);
+    json_decref(props);
+    return rc;
+}
+
 int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r)
 {
     if (!p->toc)
@@ -433,8 +460,7 @@ int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r)
         (rc = p->opts.before_publish(p->source_name, p->temp, p->opts.before_publish_payload)) < 0)
         return rc;
     zb_progress_phase("publishing the database", 0);
-    if ((rc = zb_pg_database_apply(p->maintenance, p->temp, json_object_get(p->catalog, "database"), p->opts.no_owner,
-                                   p->opts.no_acl, p->opts.scratch, p->left_out)) == 0 &&
+    if ((rc = apply_properties(p)) == 0 &&
         (rc = zb_pg_restore_publish(p)) == 0)
         p->published = 1;
     return rc;

@@ -382,6 +382,30 @@ static int legacy_publication_of_tables(const zb_pg_plan_item *it)
     return it->kind_name && strcmp(it->kind_name, "PUBLICATION") == 0 && it->sql && strstr(it->sql, "ADD TABLE");
 }
 
+/* Whether every relation an item of no table of its own needs (its
+ * "needs") is kept; else it is left out, and the first relation missing is
+ * named: a function returning a view's rows is of no use without the view,
+ * and made without it it would fail the restore. */
+static int needs_kept(const zb_pg_plan *plan, const zb_pg_plan_item *it, const unsigned char *kept)
+{
+    json_t *needs = json_object_get(it->json, "needs");
+    for (size_t k = 0; k < json_array_size(needs); k++) {
+        const char *name = json_string_value(json_array_get(needs, k));
+        long relation = relation_number(plan, name);
+        if (relation < 0 || kept[relation])
+            continue;
+        char kind[64];
+        size_t n = 0;
+        for (const char *c = it->kind_name; c && *c && n + 1 < sizeof(kind); c++)
+            kind[n++] = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+        kind[n] = '\0';
+        zb_log_warn("%s %s%s%s left out: it needs %s, which is not restored", kind, it->schema ? it->schema : "",
+                    it->schema ? "." : "", it->name ? it->name : "?", name);
+        return 0;
+    }
+    return 1;
+}
+
 int zb_pg_plan_select(zb_pg_plan *plan, const char *const *tables, const char *const *schemas)
 {
     int filtering = (tables && *tables) || (schemas && *schemas);
@@ -413,7 +437,7 @@ int zb_pg_plan_select(zb_pg_plan *plan, const char *const *tables, const char *c
         else if (!it->relation && it->table >= 0)
             it->selected = kept[it->table] && (it->references < 0 || kept[it->references]);
         else if (!it->relation)
-            it->selected = !legacy_publication_of_tables(it);
+            it->selected = !legacy_publication_of_tables(it) && needs_kept(plan, it, kept);
         /* the publication is made with the tables restored; a user who
          * publishes the others from here learns which it lacks */
         if (filtering && !it->selected && it->kind == ZB_PG_KIND_PUBLICATION_TABLE)

@@ -30,6 +30,23 @@ static void pool_fail(zb_pg_pool *p)
     }
 }
 
+/* A statement; one that fails may be left out (pl->left_out) instead of
+ * failing the pool. */
+static int run_statement(zb_pg_pool *pl, PGconn *conn, const zb_pg_job *j)
+{
+    PGresult *res = PQexec(conn, j->data);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    int rc = 0;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        pthread_mutex_lock(&pl->lock);
+        int left_out = pl->left_out && res && pl->left_out(pl->left_out_payload, j, res);
+        pthread_mutex_unlock(&pl->lock);
+        rc = left_out ? 0 : zb_pg_result_error(conn, res, "failed");
+    }
+    PQclear(res);
+    return rc;
+}
+
 /* The job a worker runs next (called with the lock held): nothing while a
  * batch is being queued, else the scheduler's pick. */
 static long next_job(const zb_pg_pool *pl, const struct zb_pg_pool_worker *self)
@@ -167,7 +184,7 @@ static void *pool_worker(void *arg)
                  : j->ends_table   ? end_table(self)
                  : j->table        ? run_copy(self, j, &rows)
                  : j->ends_loading ? end_loading(self)
-                                   : zb_pg_exec(conn, j->data, "failed");
+                                   : run_statement(pl, conn, j);
         if (!loading)
             zb_log_debug("%s: %.1f s", j->what, zb_time_monotonic() - began);
         if (rc < 0)

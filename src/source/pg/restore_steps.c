@@ -61,6 +61,14 @@ static int leave_out(zb_pg_restore *p, PGresult *res, const zb_pg_plan_item *it,
     return 1;
 }
 
+int zb_pg_restore_pool_left_out(void *payload, const zb_pg_job *j, PGresult *res)
+{
+    zb_pg_restore *p = payload;
+    if (j->item == 0 || j->item > p->plan->item_count)
+        return 0; /* not an item's statement (ANALYZE) */
+    return leave_out(p, res, &p->plan->items[j->item - 1], "object");
+}
+
 /* One of an item's statements: its SQL ("object"), its "owner" or its
  * "privileges". */
 static int sql_result(zb_pg_restore *p, PGconn *conn, PGresult *res, const zb_pg_plan_item *it, const char *what)
@@ -72,6 +80,12 @@ static int sql_result(zb_pg_restore *p, PGconn *conn, PGresult *res, const zb_pg
         snprintf(failed, sizeof(failed), "restoring %s %s%s%s failed", it->kind_name, it->schema ? it->schema : "",
                  it->schema ? "." : "", it->name ? it->name : "");
         rc = zb_pg_result_error(conn, res, failed);
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        /* an object only a superuser may make (an operator class, and so the
+         * indexes of it): failed here, in order, before anything is published */
+        if (it->needs_privilege && state && strcmp(state, "42501") == 0)
+            zb_error_hint("only a superuser may create it: restore as a superuser, or run verify --restore as this "
+                          "role to learn every object that needs one");
     }
     PQclear(res);
     return rc;

@@ -2190,6 +2190,72 @@ static int sort_items(json_t *out, item_set *set)
     return rc;
 }
 
+/* A relation: what a restore of some tables (--table) keeps or leaves out
+ * by name; the other pre-data items it keeps, unless they need one it
+ * leaves out. */
+static int is_relation(const item *it)
+{
+    return kind_is(it, "TABLE") || kind_is(it, "VIEW") || kind_is(it, "MATERIALIZED VIEW");
+}
+
+/* Adds to `needs` (once each) the relations item `from` needs: directly, or
+ * through items of no table of their own (a function returning SETOF a
+ * type whose attribute is a view's row). An item of a table (a pre-data
+ * constraint) needs that table. stamp: per item, the last search that saw
+ * it; stack: room for every item. */
+static int add_needed_relations(json_t *needs, const item_set *set, size_t from, size_t *stamp, size_t *stack)
+{
+    size_t top = 0, search = from + 1;
+    stamp[from] = search;
+    stack[top++] = from;
+    while (top > 0) {
+        const item *it = &set->items[stack[--top]];
+        for (size_t d = 0; d < it->dep_count; d++) {
+            size_t n = it->deps[d];
+            if (stamp[n] == search)
+                continue;
+            stamp[n] = search;
+            json_t *table = json_object_get(set->items[n].json, "table");
+            if (!table && !is_relation(&set->items[n])) {
+                stack[top++] = n;
+                continue;
+            }
+            int listed = 0; /* a view split in two is two items of one name */
+            for (size_t k = 0; table && !listed && k < json_array_size(needs); k++)
+                listed = json_equal(json_array_get(needs, k), table);
+            if (table && !listed && json_array_append(needs, table) < 0)
+                return zb_error_set(ZB_ENOMEM, "out of memory reading the schema");
+        }
+    }
+    return 0;
+}
+
+/* Each pre-data item of no table of its own lists in `needs` the relations
+ * it cannot be made without, so that a restore of some tables leaves it
+ * out (and says so) when it leaves out one of them, instead of failing on
+ * it. */
+static int record_needed_relations(item_set *set)
+{
+    size_t *stamp = calloc(set->count + 1, 2 * sizeof(size_t));
+    if (!stamp)
+        return zb_error_set(ZB_ENOMEM, "out of memory reading the schema");
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < set->count; i++) {
+        item *it = &set->items[i];
+        if (it->rank >= RANK_POST_SEQUENCE || it->dep_count == 0 || is_relation(it) ||
+            json_object_get(it->json, "table"))
+            continue;
+        json_t *needs = json_array();
+        rc = needs ? add_needed_relations(needs, set, i, stamp, stamp + set->count + 1)
+                   : zb_error_set(ZB_ENOMEM, "out of memory reading the schema");
+        if (rc == 0 && json_array_size(needs) > 0)
+            json_object_set(it->json, "needs", needs);
+        json_decref(needs);
+    }
+    free(stamp);
+    return rc;
+}
+
 /* Populated materialized views are refreshed last, in creation order. */
 static void add_refreshes(json_t *sorted)
 {
@@ -2382,6 +2448,8 @@ int zb_pg_schema_read(json_t **items, json_t **skipped, PGconn *conn, const zb_p
         rc = mark_populated(&set, conn);
     if (rc == 0)
         rc = sort_items(*items, &set);
+    if (rc == 0)
+        rc = record_needed_relations(&set);
     if (rc == 0)
         add_refreshes(*items);
     item_set_free(&set);

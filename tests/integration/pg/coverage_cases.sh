@@ -4,11 +4,15 @@
 # views in a cycle with a function. And a restore of some tables (--table)
 # from a database with a publication naming others, which used to fail:
 # the publication comes back with the tables restored, and a warning names
-# the ones it lacks; and a restore of a partitioned table (--table), which
-# brings its partitions. And verify --restore as a scratch role that is not a
-# superuser, of objects only a superuser may make: each is named as not
-# verified with the server's reason, and so is what needs one of them,
-# instead of the server's first error failing the verification.
+# the ones it lacks; a restore of a partitioned table (--table), which
+# brings its partitions; and a restore of a table a view reads (--table),
+# which used to fail on a function returning the view's rows. And verify
+# --restore as a scratch role that is not a superuser, of objects only a
+# superuser may make: each is named as not verified with the server's
+# reason, and so is what needs one of them (an index of an operator class,
+# built on a parallel connection), instead of the server's first error
+# failing the verification; a restore as that role fails naming the first
+# such object before anything is published.
 # Oracles: pg_dump --schema-only and its rows, coverage_oracle.sql's catalog
 # queries (never the tool's), and verify --restore's fingerprint.
 . "$ZB_TEST_LIB/common.sh"
@@ -49,6 +53,18 @@ zb_pg_dump_data copy >data.copy
 if diff -q data.src data.copy >/dev/null; then zb_pass; else zb_fail "pg_dump rows differ"; fi
 zb_expect_status 0 "verify --restore" -- "$ZB_BIN" --log-format text verify --restore --key key "$archive" \
     --pg-target "$(zb_pg_conninfo postgres)"
+
+# restore --table of a table a view reads, where a function returns SETOF
+# the view's row type: the view is not restored, so neither is the function
+# (named in a warning) instead of the restore failing on it
+zb_expect_status 0 "restore --table of a table a view's function needs" -- "$ZB_BIN" --log-format text restore \
+    --key key "$archive" --pg-target "$(zb_pg_conninfo orders_only)" --table cov.orders
+zb_expect_contains "$ZB_LAST_OUTPUT" "function cov.orders_over left out: it needs cov.big_orders, which is not restored" \
+    "the function left out is named with the view it needs"
+zb_expect_equal "$(ZB_PG_DB=orders_only zb_psql -At -c "SELECT (SELECT string_agg(id || ':' || total, ',' ORDER BY id)
+    FROM cov.orders), (SELECT count(*) FROM pg_proc WHERE pronamespace = 'cov'::regnamespace AND proname LIKE 'orders%'),
+    (SELECT count(*) FROM pg_class WHERE relnamespace = 'cov'::regnamespace AND relkind IN ('r', 'v', 'p'))")" \
+    "1:50,2:500|0|1" "the table with its rows, without the view or the functions that need it"
 
 zb_psql -c "CREATE DATABASE pubs"
 ZB_PG_DB=pubs zb_psql -c "CREATE TABLE public.kept (id integer PRIMARY KEY)" -c "CREATE TABLE public.other (id integer)" \
@@ -95,18 +111,31 @@ CREATE SCHEMA su;
 CREATE TEXT SEARCH TEMPLATE su.plain_template (LEXIZE = dsimple_lexize, INIT = dsimple_init);
 CREATE TEXT SEARCH DICTIONARY su.plain (TEMPLATE = su.plain_template);
 CREATE FUNCTION su.length_of(text) RETURNS integer LANGUAGE internal IMMUTABLE STRICT AS 'textlen';
-CREATE TABLE su.notes (id integer PRIMARY KEY, body text);
-INSERT INTO su.notes VALUES (1, 'a'), (2, 'bb');
+CREATE TABLE su.notes (id integer PRIMARY KEY, body text, n integer);
+INSERT INTO su.notes VALUES (1, 'a', 1), (2, 'bb', 2);
+CREATE FUNCTION su.rev_cmp(integer, integer) RETURNS integer LANGUAGE sql IMMUTABLE STRICT AS 'SELECT btint4cmp($2, $1)';
+CREATE OPERATOR CLASS su.int4_rev FOR TYPE integer USING btree AS
+    OPERATOR 1 >, OPERATOR 2 >=, OPERATOR 3 =, OPERATOR 4 <=, OPERATOR 5 <, FUNCTION 1 su.rev_cmp(integer, integer);
+CREATE INDEX notes_rev ON su.notes (n su.int4_rev);
 SQL
 zb_expect_status 0 "backup of superuser-only objects" -- "$ZB_BIN" -q backup --repo repo --recipient key.pub \
     --pg "$(zb_pg_conninfo su)"
 archive=$("$ZB_BIN" latest --repo repo)
 zb_expect_status 0 "verify --restore as a role that is not a superuser" -- "$ZB_BIN" --log-format text verify --restore \
-    --key key "$archive" --pg-target "host=$ZB_PG_SOCKET port=$ZB_PG_PORT user=zb_scratch dbname=postgres"
+    --key key "$archive" --pg-target "host=$ZB_PG_SOCKET port=$ZB_PG_PORT user=zb_scratch dbname=postgres" --jobs 2
 for want in 'TEXT SEARCH TEMPLATE su.plain_template: not verified: the verification'"'"'s role cannot create it here (must be superuser' \
     'TEXT SEARCH DICTIONARY su.plain: not verified: it needs an object not verified here' \
     'FUNCTION su.length_of: not verified: the verification'"'"'s role cannot create it here (permission denied for language internal)' \
-    'by restore (pg su, 2 rows)' 'except 3 objects not verified'; do
+    'OPERATOR CLASS su.int4_rev: not verified: the verification'"'"'s role cannot create it here (must be superuser' \
+    'INDEX su.notes_rev: not verified: it needs an object not verified here (operator class "su.int4_rev" does not exist' \
+    'by restore (pg su, 2 rows)' 'except 6 objects not verified'; do
     zb_expect_contains "$ZB_LAST_OUTPUT" "$want" "verify names $want"
 done
+# a restore as that role fails on the first object only a superuser may
+# make, naming it, before anything is published
+zb_expect_status 10 "restore as a role that is not a superuser" -- "$ZB_BIN" --log-format text restore --key key \
+    "$archive" --pg-target "host=$ZB_PG_SOCKET port=$ZB_PG_PORT user=zb_scratch dbname=su_plain" --no-owner --jobs 2
+zb_expect_contains "$ZB_LAST_OUTPUT" "hint: only a superuser may create" "the refusal says who may create it"
+zb_expect_equal "$(zb_psql -At -c "SELECT count(*) FROM pg_database WHERE datname LIKE '%su_plain%' OR datname LIKE 'zb%restore%'")" \
+    "0" "nothing is published, no database is left behind"
 zb_test_end

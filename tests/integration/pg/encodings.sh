@@ -1,7 +1,8 @@
 # Databases in an encoding other than UTF8 on a UTF-8 cluster: a LATIN1
 # one, and an SQL_ASCII one holding bytes that are not UTF-8, are backed up
 # and restored byte for byte in their own encoding, into a database created
-# with the source's encoding and locale. Oracles: md5 of every table's raw
+# with the source's encoding and locale; so are the SQL_ASCII database's own
+# comment, settings and a role's settings in it. Oracles: md5 of every table's raw
 # bytes (COPY ... TO STDOUT in the database's encoding) and pg_dump's schema
 # and rows, equal for the source and the copy; verify --restore passes.
 . "$ZB_TEST_LIB/common.sh"
@@ -39,6 +40,25 @@ EXECUTE E'ALTER TABLE "sch\xe9ma"."caf\xe9" ADD CONSTRAINT "ch_\xe9" CHECK ("cr\
 EXECUTE E'INSERT INTO "sch\xe9ma"."caf\xe9" (id, n) VALUES (1, 2)';
 END $$;
 SQL
+# the database's own comment and settings, and a role's setting in it,
+# holding bytes that are not UTF-8
+zb_psql -c "CREATE ROLE zb_enc_app" >/dev/null
+PGCLIENTENCODING=SQL_ASCII ZB_PG_DB=raw zb_psql >/dev/null <<'SQL'
+DO $$ BEGIN EXECUTE E'COMMENT ON DATABASE raw IS \'base caf\xe9 \xc3\x28 \xff\'';
+EXECUTE E'ALTER DATABASE raw SET zb.note = \'app\xe9\xfe\'';
+EXECUTE E'ALTER DATABASE raw SET search_path = "sch\xe9ma", public';
+EXECUTE E'ALTER ROLE zb_enc_app IN DATABASE raw SET zb.note = \'r\xf4le\xff\'';
+END $$;
+SQL
+# the same, as hex of the bytes, read in the database itself
+database_bytes() { ZB_PG_DB=$1 zb_psql -At <<'SQL'
+SELECT encode(convert_to(coalesce(shobj_description(d.oid, 'pg_database'), '-'), 'SQL_ASCII'), 'hex')
+    FROM pg_database d WHERE d.datname = current_database()
+UNION ALL (SELECT coalesce(r.rolname, '-') || ' ' || encode(convert_to(array_to_string(s.setconfig, '|'), 'SQL_ASCII'), 'hex')
+    FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase LEFT JOIN pg_roles r ON r.oid = s.setrole
+    WHERE d.datname = current_database() ORDER BY 1)
+SQL
+}
 # the catalogs' bytes, as hex so no client conversion touches them
 catalog_bytes() { ZB_PG_DB=$1 zb_psql -At <<'SQL'
 SELECT encode(convert_to(x, 'SQL_ASCII'), 'hex') FROM (
@@ -75,6 +95,8 @@ for db in lat:LATIN1:notes raw:SQL_ASCII:blobs; do
     dump "${name}_copy" "$encoding" >"$name.copy.dump"
     if diff -u "$name.dump" "$name.copy.dump" >"$name.diff"; then zb_pass; else zb_fail "pg_dump differs:"$'\n'"$(head -30 "$name.diff")"; fi
     zb_expect_equal "$(catalog_bytes "${name}_copy")" "$(catalog_bytes "$name")" "$encoding: the catalogs' names, comments, defaults and bodies are the source's bytes"
+    zb_expect_equal "$(database_bytes "${name}_copy")" "$(database_bytes "$name")" \
+        "$encoding: the database's comment and settings, and the role's in it, are the source's bytes"
     zb_expect_status 0 "verify --restore of the $encoding database" -- "$ZB_BIN" -q verify --restore --key key "$archive" \
         --pg-target "$server"
 done
@@ -83,5 +105,7 @@ zb_expect_equal "$(LC_ALL=C grep -ac $'\xc3\x28 \xff\xfe' raw.copy.dump)" "1" "t
 zb_expect_equal "$(LC_ALL=C grep -ac $'caf\xe9 cr\xe8me' lat.copy.dump)" "1" "the LATIN1 copy holds the LATIN1 bytes"
 zb_expect_equal "$(LC_ALL=C grep -ac $'COMMENT ON TABLE "sch\xe9ma"."caf\xe9" IS \'comment \xc3\x28 \xfe\';' raw.copy.dump)" "1" \
     "the SQL_ASCII copy's schema holds the names' and comments' bytes"
+zb_expect_equal "$(database_bytes raw | grep -c "$(printf 'app\xe9\xfe' | od -An -tx1 | tr -d ' \n')")" "1" \
+    "the oracle reads the database's setting"
 zb_expect_equal "$(catalog_bytes raw_copy | grep -c "$(printf 'vue_\xe9' | od -An -tx1 | tr -d ' \n')")" "1" "the oracle reads the view's name"
 zb_test_end

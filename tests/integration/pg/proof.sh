@@ -6,7 +6,8 @@
 # comparison) changes each attribute; verification fails (exit 14) and names
 # every one: the object, the attribute, the archive's value and the restored
 # one. Table-driven: each case is a statement and the difference it must
-# produce. PostgreSQL 15 (Debian's), or the major given as $1.
+# produce. PostgreSQL 15 (Debian's), or the major given as $1 (15 or 16: the
+# ICU locale case names daticulocale, which 17 renamed).
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/pg.sh"
 zb_test_begin
@@ -77,6 +78,8 @@ cases=(
     "$(in_db "COMMENT ON DATABASE %I IS ''changed''")|database: comment: archive 'the shop's database', restored 'changed'"
     "$(in_db 'GRANT TEMPORARY ON DATABASE %I TO zb_other')|database: acl: archive "
     "UPDATE pg_catalog.pg_database SET datcollate = 'POSIX' WHERE datname = pg_catalog.current_database()|database: lc_collate: archive 'C.UTF-8', restored 'POSIX'"
+    "UPDATE pg_catalog.pg_database SET datlocprovider = 'i', daticulocale = 'sv-SE' WHERE datname = pg_catalog.current_database()|database: icu_locale: archive (not set), restored 'sv-SE'"
+    "SELECT 1|database: locale_provider: archive 'c', restored 'i'"
     "ALTER TABLE app.t ALTER body SET STORAGE EXTERNAL|column app.t.body: storage: archive 'x', restored 'e'"
     "ALTER TABLE app.t ALTER n SET STATISTICS 55|column app.t.n: statistics: archive '-1', restored '55'"
     "ALTER TABLE app.t ALTER n SET (n_distinct = 5)|column app.t.n: options: archive (not set), restored 'n_distinct=5'"

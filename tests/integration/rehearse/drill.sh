@@ -4,7 +4,8 @@
 # restored database; the report comes out in Markdown and JSON with the
 # archive's age (RPO), the time of each phase (RTO) and every check. Checks
 # that fail (a wrong expectation, a query error) fail the drill, exit 14,
-# and are named in both reports; nothing is left behind either way.
+# and are named in both reports, and so does an attribute the catalog
+# fingerprint finds changed; nothing is left behind either way.
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/pg.sh"
 . "$ZB_TEST_LIB/docker.sh"
@@ -93,6 +94,17 @@ zb_expect_equal "$(field '[(c["name"], c["result"]) for c in r["checks"]]')" \
 zb_expect_contains "$(field 'r["checks"][3]["error"]')" 'column "no_such_column" does not exist' "the server's message for a broken query"
 zb_expect_contains "$(cat out/bad.md)" "# Disaster-recovery drill: FAILED" "the Markdown report says it failed"
 zb_expect_equal "$(zb_psql -At -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'zakpos_backup_verify_%'")" "0" "no scratch database left after a failed drill"
+
+# the catalog fingerprint in a drill: an attribute changed in the restored
+# database (the test build's hook, run before the comparison) is named
+zb_expect_status 14 "a drill of a restore that differs" -- env TMPDIR="$ZB_TMP" \
+    ZAKPOS_BACKUP_TEST_HOOK_SQL="ALTER TABLE shop.orders ALTER id SET STATISTICS 55" "$ZB_FAULT_BIN" --config zb.conf \
+    --log-format text drill "$archive" --report "$ZB_TMP/out/differs.md"
+zb_expect_contains "$ZB_LAST_OUTPUT" "the restored data differs from the backup" "the drill fails on the difference"
+zb_expect_contains "$(cat out/differs.md)" "column shop.orders.id: statistics: archive '-1', restored '55'" \
+    "the drill's report names the changed attribute"
+zb_expect_equal "$(zb_psql -At -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'zakpos_backup_verify_%'")" "0" \
+    "no scratch database left after a drill that found a difference"
 
 # the JSON report on stdout
 zb_expect_status 0 "drill --json" -- env TMPDIR="$ZB_TMP" "$ZB_BIN" -q --config zb.conf drill --json

@@ -165,6 +165,43 @@ static void plan_leaves_out_publications_of_tables(void **state)
     json_decref(toc);
 }
 
+/* An object of no table that needs a relation a selection leaves out (a
+ * function returning SETOF a view's rows) is left out with it; one that
+ * needs only kept relations, or names one the toc lacks, is kept. */
+static void plan_leaves_out_what_needs_a_relation_left_out(void **state)
+{
+    (void)state;
+    json_t *toc = parse_json(
+        "{\"format\":2,\"database\":\"shop\",\"server_version\":150004,\"encoding\":\"UTF8\",\"connections\":1,\"items\":["
+        "{\"section\":\"pre-data\",\"kind\":\"TABLE\",\"schema\":\"shop\",\"name\":\"items\",\"table\":\"shop.items\","
+        "\"sql\":\"CREATE TABLE shop.items (o int);\"},"
+        "{\"section\":\"pre-data\",\"kind\":\"VIEW\",\"schema\":\"shop\",\"name\":\"big\",\"table\":\"shop.big\","
+        "\"sql\":\"CREATE VIEW shop.big AS SELECT o FROM shop.items;\"},"
+        "{\"section\":\"pre-data\",\"kind\":\"FUNCTION\",\"schema\":\"shop\",\"name\":\"big_rows\","
+        "\"needs\":[\"shop.items\",\"shop.big\"],\"sql\":\"CREATE FUNCTION shop.big_rows() ...;\"},"
+        "{\"section\":\"pre-data\",\"kind\":\"FUNCTION\",\"schema\":\"shop\",\"name\":\"item_rows\","
+        "\"needs\":[\"shop.items\",\"shop.gone\"],\"sql\":\"CREATE FUNCTION shop.item_rows() ...;\"},"
+        "{\"section\":\"pre-data\",\"kind\":\"TYPE\",\"schema\":\"shop\",\"name\":\"mood\","
+        "\"sql\":\"CREATE TYPE shop.mood AS ENUM ('a');\"}"
+        "],\"tables\":[]}");
+    zb_pg_plan *plan = plan_of(toc);
+    const char *const tables[] = {"shop.items", NULL};
+    assert_int_equal(zb_pg_plan_select(plan, tables, NULL), 0);
+    assert_true(plan->items[0].selected);
+    assert_false(plan->items[1].selected);
+    assert_false(plan->items[2].selected); /* needs the view left out */
+    assert_true(plan->items[3].selected);  /* a name the toc lacks is no relation left out */
+    assert_true(plan->items[4].selected);
+    const char *const both[] = {"shop.items", "shop.big", NULL};
+    assert_int_equal(zb_pg_plan_select(plan, both, NULL), 0);
+    assert_true(plan->items[2].selected);
+    assert_int_equal(zb_pg_plan_select(plan, NULL, NULL), 0);
+    for (size_t i = 0; i < plan->item_count; i++)
+        assert_true(plan->items[i].selected); /* a whole restore keeps everything */
+    zb_pg_plan_free(plan);
+    json_decref(toc);
+}
+
 static void plan_selects_tables_and_what_hangs_off_them(void **state)
 {
     (void)state;
@@ -442,5 +479,5 @@ static void plan_numbers_many_relations(void **state)
 }
 
 ZB_TEST_MAIN(plan_reads_every_field_once, plan_carries_unknown_kinds, plan_selects_tables_and_what_hangs_off_them,
-             plan_leaves_out_publications_of_tables, plan_reads_partitions_clones_and_member_privileges,
-             plan_dependencies_decide_early_starts, plan_refuses_malformed_tocs, plan_numbers_many_relations)
+             plan_leaves_out_publications_of_tables, plan_leaves_out_what_needs_a_relation_left_out,
+             plan_reads_partitions_clones_and_member_privileges, plan_dependencies_decide_early_starts, plan_refuses_malformed_tocs, plan_numbers_many_relations)

@@ -67,6 +67,12 @@ typedef struct zb_pg_pool {
     int held;                  /* workers start nothing while a batch is being queued */
     int frozen;                /* tables load frozen, each on one connection (see above) */
     const char *copy_encoding; /* COPY data's encoding (the toc's), NULL for UTF8 */
+    /* When set, a statement that failed is offered to it (with the lock
+     * held): 1 when it left the statement out (a scratch restore of an
+     * index whose operator class its role could not make), which then does
+     * not fail the pool. */
+    int (*left_out)(void *payload, const zb_pg_job *j, PGresult *res);
+    void *left_out_payload;
     int stopping;
     int failed;
     zb_error_saved failure;

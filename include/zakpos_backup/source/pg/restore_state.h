@@ -43,6 +43,12 @@ struct zb_pg_restore {
 
 /* Runs the selected items of one section in order; pool items as batches. */
 int zb_pg_restore_run_section(zb_pg_restore *p, zb_pg_section section);
+/* The pool's left_out hook (payload: the restore): a scratch restore's
+ * statement that failed for want of an object left out before (an index
+ * of an operator class the role could not make) is left out and named as
+ * not verified, as the leader's items are, instead of failing the
+ * verification with the server's error. */
+int zb_pg_restore_pool_left_out(void *payload, const zb_pg_job *j, PGresult *res);
 /* Queues the indexes and constraints of the tables committed since the
  * last call. */
 int zb_pg_restore_release_ready(zb_pg_restore *p);
