@@ -412,8 +412,13 @@ int zb_volume_backup(zb_archive_writer *w, zb_docker *d, const char *name, const
 
 zb_volume_mode zb_volume_choose_mode(const char *name, int reachable, int api, int agent)
 {
-    if (api)
+    if (api) {
+        /* the user's choice, but never a silent loss: where the folder is
+         * out of reach nothing else would say what this volume loses */
+        zb_log_warn("volume %s: going through Docker's own tar (--volume-api), which loses " ZB_AGENT_MISSING_LOSS,
+                    name);
         return ZB_VOLUME_API;
+    }
     if (agent && !zb_agent_binary()) {
         zb_error_set(ZB_EUSAGE, "--volume-agent: the volume agent %s was not found beside this program", ZB_AGENT_NAME);
         zb_error_hint("install it as the package does (LIBEXECDIR/zakpos-backup/%s), or drop --volume-agent",
