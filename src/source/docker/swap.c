@@ -1,6 +1,7 @@
 #include "zakpos_backup/source/docker/swap.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fault.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/source/docker/agent.h"
@@ -105,7 +106,7 @@ static char *volume_folder(zb_docker *d, const char *name)
  * wholly in one place or the other at every instant, so a move cut short is
  * finished by running it again. A folder is read again until a pass finds
  * nothing left, as entries renamed away during readdir may hide others. */
-static int move_entries_direct(const char *from, const char *to)
+static int move_entries_direct(const char *from, const char *to, const char *phase)
 {
     int to_fd = open(to, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (to_fd < 0)
@@ -125,6 +126,7 @@ static int move_entries_direct(const char *from, const char *to)
             if (renameat(dirfd(dir), e->d_name, to_fd, e->d_name) < 0)
                 rc = zb_error_errno(ZB_EIO, errno, "cannot move %s/%s to %s", from, e->d_name, to);
             moved = 1;
+            ZB_FAULT_POINT("volume-swap-moved", phase); /* a signal with entries in both places */
         }
         closedir(dir);
     }
@@ -207,7 +209,7 @@ static int move_entries(zb_swap *s, const char *from, const char *to, int copy_r
             rc = write_record(s, PHASE_PLACING);
         }
         if (rc == 0)
-            rc = move_entries_direct(from_dir, to_dir);
+            rc = move_entries_direct(from_dir, to_dir, copy_root ? PHASE_PLACING : PHASE_HOLDING);
         if (rc == 0 && copy_root)
             rc = copy_root_attributes(from_dir, to_dir, s->root_times);
     } else if (!api && zb_agent_binary()) {
