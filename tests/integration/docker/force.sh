@@ -1,6 +1,6 @@
 # restore --force never destroys a volume's content before the new content
 # is proven: it restores into a stage volume and swaps it in only once the
-# whole archive verified. A damaged archive, SIGINT or SIGKILL while staging,
+# whole archive verified. Too little free space for the stage, a damaged archive, SIGINT or SIGKILL while staging,
 # and SIGKILL while the volume's users are being stopped leave the target
 # byte-identical to before (listing made without the tool: lstat, sha256,
 # xattrs); a replacement cut in the middle of the swap (the state a kill
@@ -66,6 +66,13 @@ cp "$archive" damaged.zbk
 python3 -c 'import os,sys; f=open(sys.argv[1],"r+b"); n=os.path.getsize(sys.argv[1]); f.seek(n//2); b=f.read(1); f.seek(n//2); f.write(bytes([b[0]^0xff]))' damaged.zbk
 zb_expect_status 6 "restore --force of a damaged archive" -- "$ZB_BIN" --log-format text restore --key key damaged.zbk --volume app --force
 untouched "damaged archive"
+
+# a stage that would not fit: refused before anything is written (the test
+# build tells the check how much space is free)
+zb_expect_status 4 "restore --force without the space to stage" -- env ZAKPOS_BACKUP_TEST_STAGE_FREE_BYTES=4096 \
+    "$ZB_FAULT_BIN" --log-format text restore --key key "$archive" --volume app --force
+zb_expect_contains "$ZB_LAST_OUTPUT" "not enough free space to stage volume app" "says why"
+untouched "no space to stage"
 
 start_staging_restore
 kill -INT "$pid"
