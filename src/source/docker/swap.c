@@ -274,10 +274,11 @@ static int check_free_space(const zb_swap *s, uint64_t bytes_needed)
     uint64_t available = folder ? free_bytes(folder) : UINT64_MAX;
     int rc = 0;
     if (!folder) {
-        zb_log_detail("volume %s: the free space for its stage cannot be checked from here", s->target);
+        zb_log_detail("volume %s: the free space for the copy cannot be checked from here", s->target);
     } else if (available < bytes_needed) {
         rc = zb_error_set(ZB_EIO,
-                          "not enough free space to stage volume %s: %llu bytes needed, %llu free; nothing was changed",
+                          "not enough free space to copy the new content into volume %s: %llu bytes needed, %llu free; "
+                          "nothing was changed",
                           s->target, (unsigned long long)bytes_needed, (unsigned long long)available);
         zb_error_hint(
             "free space on the Docker host's volume file system, or restore into a new volume (--volume NAME=NEWNAME)");
@@ -286,7 +287,7 @@ static int check_free_space(const zb_swap *s, uint64_t bytes_needed)
     return rc;
 }
 
-int zb_swap_begin(zb_swap **out, zb_docker *d, const char *target, uint64_t bytes_needed, int api, int agent)
+int zb_swap_begin(zb_swap **out, zb_docker *d, const char *target, int api, int agent)
 {
     *out = NULL;
     zb_swap *s = calloc(1, sizeof(*s));
@@ -319,8 +320,6 @@ int zb_swap_begin(zb_swap **out, zb_docker *d, const char *target, uint64_t byte
     json_decref(other);
     if (rc == 0 && (rc = write_record(s, PHASE_STAGING)) == 0 && (rc = create_plain_volume(d, s->stage, target)) == 0)
         s->stage_created = 1;
-    if (rc == 0)
-        rc = check_free_space(s, bytes_needed);
     zb_buf_free(&stage);
     zb_buf_free(&holding);
     if (rc < 0) {
@@ -333,10 +332,32 @@ int zb_swap_begin(zb_swap **out, zb_docker *d, const char *target, uint64_t byte
 
 const char *zb_swap_stage(const zb_swap *s) { return s->stage; }
 
-int zb_swap_finish(zb_swap *s)
+/* Whether the swap copies entries (as move_entries decides) rather than
+ * renaming them within one file system, which takes no space. */
+static int swap_copies(zb_swap *s)
 {
+    if (s->api || s->agent)
+        return 1;
+    char *stage_dir = volume_folder(s->d, s->stage);
+    char *target_dir = volume_folder(s->d, s->target);
+    struct stat a, b;
+    int copies = !stage_dir || !target_dir || stat(stage_dir, &a) < 0 || stat(target_dir, &b) < 0 || a.st_dev != b.st_dev;
+    free(stage_dir);
+    free(target_dir);
+    return copies;
+}
+
+int zb_swap_finish(zb_swap *s, uint64_t new_bytes)
+{
+    /* the size of the new content is known only now (the manifest ends the
+     * archive); a stage that did not fit failed while it was written, and
+     * the target was not touched either way */
     zb_quiesce held;
-    int rc = zb_quiesce_hold(&held, s->d, s->target, NULL, 1);
+    memset(&held, 0, sizeof(held));
+    int rc = swap_copies(s) ? check_free_space(s, new_bytes) : 0;
+    int holding = rc == 0;
+    if (holding)
+        rc = zb_quiesce_hold(&held, s->d, s->target, NULL, 1);
     /* nothing from here on looks at signals: a swap runs to its end (a
      * kill leaves the record, and the next command finishes it) */
     if (rc == 0 && (rc = write_record(s, PHASE_HOLDING)) == 0) {
@@ -349,7 +370,7 @@ int zb_swap_finish(zb_swap *s)
     }
     zb_error_saved failure;
     zb_error_save(&failure);
-    int released = zb_quiesce_release(&held, s->d);
+    int released = holding ? zb_quiesce_release(&held, s->d) : 0;
     if (rc < 0)
         zb_error_raise(&failure);
     else

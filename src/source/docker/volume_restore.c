@@ -447,9 +447,7 @@ static int start_volume(zb_volume_restore *v, zb_archive_reader *r)
     }
     int rc;
     if (v->replace) {
-        json_t *source = zb_archive_reader_manifest_source(r, ZB_SOURCE_VOLUME, v->name);
-        uint64_t bytes = (uint64_t)json_integer_value(json_object_get(source, "bytes"));
-        rc = zb_swap_begin(&v->swap, v->d, v->target, bytes, v->opts.api, v->opts.agent);
+        rc = zb_swap_begin(&v->swap, v->d, v->target, v->opts.api, v->opts.agent);
         v->written = v->swap ? zb_swap_stage(v->swap) : NULL;
     } else {
         rc = create_volume(v, meta);
@@ -566,8 +564,11 @@ int zb_volume_restore_finish(zb_volume_restore *v, zb_archive_reader *r)
     int rc = v->direct ? zb_path_restore_finish(v->direct, r) : upload_finish(v->upload);
     if (rc == 0)
         rc = cross_check(v);
-    if (rc == 0 && v->replace)
-        rc = zb_swap_finish(v->swap);
+    if (rc == 0 && v->replace) {
+        /* the manifest, the archive's last entry, is known only now */
+        json_t *source = zb_archive_reader_manifest_source(r, ZB_SOURCE_VOLUME, v->name);
+        rc = zb_swap_finish(v->swap, (uint64_t)json_integer_value(json_object_get(source, "bytes")));
+    }
     if (rc == 0)
         v->finished = 1;
     return rc < 0 ? zb_error_context("restore of volume %s", v->name) : 0;

@@ -67,12 +67,13 @@ python3 -c 'import os,sys; f=open(sys.argv[1],"r+b"); n=os.path.getsize(sys.argv
 zb_expect_status 6 "restore --force of a damaged archive" -- "$ZB_BIN" --log-format text restore --key key damaged.zbk --volume app --force
 untouched "damaged archive"
 
-# a stage that would not fit: refused before anything is written (the test
-# build tells the check how much space is free)
-zb_expect_status 4 "restore --force without the space to stage" -- env ZAKPOS_BACKUP_TEST_STAGE_FREE_BYTES=4096 \
-    "$ZB_FAULT_BIN" --log-format text restore --key key "$archive" --volume app --force
-zb_expect_contains "$ZB_LAST_OUTPUT" "not enough free space to stage volume app" "says why"
-untouched "no space to stage"
+# a swap that copies (here through the agent) without the space for the new
+# content: refused before the users stop or anything moves (the test build
+# tells the check how much space is free)
+zb_expect_status 4 "restore --force without the space to copy" -- env ZAKPOS_BACKUP_TEST_STAGE_FREE_BYTES=4096 \
+    "$ZB_FAULT_BIN" --log-format text restore --key key "$archive" --volume app --force --volume-agent
+zb_expect_contains "$ZB_LAST_OUTPUT" "not enough free space to copy the new content into volume app" "says why"
+untouched "no space to copy"
 
 start_staging_restore
 kill -INT "$pid"
