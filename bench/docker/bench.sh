@@ -17,7 +17,8 @@
 #
 #   bench/docker/bench.sh [WORKDIR]   (default /var/tmp/zb-bench-docker)
 #
-# BENCH_DOCKER_PARTS=agent runs only the agent rows and their rivals. With
+# BENCH_DOCKER_PARTS=agent runs only the agent rows and their rivals,
+# BENCH_DOCKER_PARTS=api only the raw GET and the backup through the API. With
 # ZB_FAULT_BIN (the test build, build/tests/zakpos-backup-faults) the agent
 # rows are also run with the stream through the attach API instead of the
 # bound socket, for the difference in the same run.
@@ -72,10 +73,19 @@ reader=$(api POST /containers/create -H 'Content-Type: application/json' \
     python3 -c 'import json,sys; print(json.load(sys.stdin)["Id"])')
 
 parts=${BENCH_DOCKER_PARTS:-all}
-if [ "$parts" = all ]; then
+if [ "$parts" = all ] || [ "$parts" = api ]; then
 bench_run "GET /containers/{id}/archive" -- curl -sf --unix-socket "$sock" -o /dev/null "http://d/v1.41/containers/$reader/archive?path=/data/."
 BENCH_BEFORE_EACH="rm -rf '$work/repo'" bench_run "zakpos-backup backup --volume --volume-api" -- \
     "$bin" --log-format json backup --repo "$work/repo" --recipient "$work/key.pub" --volume bench_data --volume-api
+fi
+if [ "$parts" = api ]; then
+    api DELETE "/containers/$reader?force=1" >/dev/null
+    echo
+    echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "backup --volume-api / raw GET: $(bench_ratio "zakpos-backup backup --volume --volume-api" "GET /containers/{id}/archive") (target <= 1.05)"
+    exit 0
+fi
+if [ "$parts" = all ]; then
 tar_czf() {
     local id
     mkdir -p "$work/out"

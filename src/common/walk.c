@@ -5,6 +5,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -107,6 +109,16 @@ typedef struct missing_names {
 
 static int compare_names(const void *a, const void *b) { return strcmp(a, *(char *const *)b); }
 
+/* One line of a list of missing entries. */
+static int name_entry(zb_buf *out, const char *relative)
+{
+    size_t n = strlen(relative);
+    if (n <= 240)
+        return zb_buf_printf(out, "\n  %s", relative);
+    /* a deep path is named by its ends, so the message stays readable */
+    return zb_buf_printf(out, "\n  %.100s...%s (%zu bytes)", relative, relative + n - 120, n);
+}
+
 static int note_missing(const char *relative, const struct stat *st, void *payload)
 {
     missing_names *m = payload;
@@ -114,11 +126,7 @@ static int note_missing(const char *relative, const struct stat *st, void *paylo
         return 0;
     if ((*m->missing)++ >= m->limit)
         return 0;
-    size_t n = strlen(relative);
-    if (n <= 240)
-        return zb_buf_printf(m->out, "\n  %s", relative);
-    /* a deep path is named by its ends, so the message stays readable */
-    return zb_buf_printf(m->out, "\n  %.100s...%s (%zu bytes)", relative, relative + n - 120, n);
+    return name_entry(m->out, relative);
 }
 
 int zb_walk_list_missing(zb_buf *out, uint64_t *missing, const char *root, char *const *have, size_t count,
@@ -127,4 +135,60 @@ int zb_walk_list_missing(zb_buf *out, uint64_t *missing, const char *root, char 
     *missing = 0;
     missing_names m = {out, missing, have, count, limit};
     return zb_walk_tree(root, note_missing, &m);
+}
+
+/* lstat of a name below an open folder, no link followed; a name longer
+ * than PATH_MAX is taken one folder at a time. 0, or -1 with errno set. */
+static int stat_below(int root_fd, const char *relative, struct stat *st)
+{
+    if (fstatat(root_fd, relative, st, AT_SYMLINK_NOFOLLOW) == 0)
+        return 0;
+    if (errno != ENAMETOOLONG)
+        return -1;
+    char part[NAME_MAX + 1];
+    int fd = dup(root_fd), rc = -1;
+    for (const char *p = relative; fd >= 0;) {
+        size_t n = strcspn(p, "/");
+        if (n > NAME_MAX) {
+            errno = ENAMETOOLONG;
+            break;
+        }
+        memcpy(part, p, n);
+        part[n] = '\0';
+        if (p[n] == '\0') {
+            rc = fstatat(fd, part, st, AT_SYMLINK_NOFOLLOW);
+            break;
+        }
+        int next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        close(fd);
+        fd = next;
+        p += n + 1;
+    }
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
+    errno = saved;
+    return rc;
+}
+
+int zb_walk_list_absent(zb_buf *out, uint64_t *missing, const char *root, FILE *names, size_t limit)
+{
+    *missing = 0;
+    int root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        return zb_error_errno(ZB_EIO, errno, "cannot open %s", root);
+    char *name = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    struct stat st;
+    rewind(names);
+    while (rc == 0 && getdelim(&name, &cap, '\0', names) > 0) {
+        if (stat_below(root_fd, name, &st) < 0 && (*missing)++ < limit)
+            rc = name_entry(out, name);
+    }
+    if (rc == 0 && ferror(names))
+        rc = zb_error_set(ZB_EIO, "cannot read back the names of the entries written");
+    free(name);
+    close(root_fd);
+    return rc;
 }

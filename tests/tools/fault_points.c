@@ -45,6 +45,8 @@ const char *zb_fault_value(const char *name)
         {"pg-unsupported",
          "ZAKPOS_BACKUP_TEST_PG_UNSUPPORTED"}, /* base types and window functions taken as unsupported */
         {"docker-volume-unreachable", "ZAKPOS_BACKUP_TEST_VOLUME_UNREACHABLE"}, /* every volume's folder out of reach */
+        {"docker-stage-free-bytes",
+         "ZAKPOS_BACKUP_TEST_STAGE_FREE_BYTES"}, /* the free bytes a --force swap that copies is told it has */
         {"docker-agent-socket",
          "ZAKPOS_BACKUP_TEST_AGENT_SOCKET"}, /* "elsewhere": the agent is sent to a socket nobody listens on */
         {"pitr-replay-lose-change",

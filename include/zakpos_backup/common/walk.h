@@ -6,6 +6,7 @@
 #define ZB_COMMON_WALK_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/stat.h>
 
 /* relative: "." for the root, else "a/b/c"; st: lstat of the entry. A
@@ -30,5 +31,10 @@ int zb_walk_count_tree(zb_walk_count *out, const char *root);
 struct zb_buf;
 int zb_walk_list_missing(struct zb_buf *out, uint64_t *missing, const char *root, char *const *have, size_t count,
                          size_t limit);
+
+/* The other way round: names read from `names` (each ended by a NUL byte,
+ * relative to root, read from its start) that nothing below root holds
+ * (lstat, no link followed), counted and named as above. */
+int zb_walk_list_absent(struct zb_buf *out, uint64_t *missing, const char *root, FILE *names, size_t limit);
 
 #endif

@@ -2,6 +2,7 @@
 #include "zakpos_backup/archive/manifest.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fault.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
@@ -65,6 +66,7 @@ struct zb_volume_restore {
     zb_path_restore *direct;
     volume_upload *upload;
     zb_tree_fine *fine; /* a rehearsal's record of what the manifest lacks, for the read-back */
+    FILE *names;        /* the entries' names, NUL-ended, where the folder is counted: to name what is missing */
 };
 
 /* ------------------------------------------------------ upload (API mode) */
@@ -445,9 +447,7 @@ static int start_volume(zb_volume_restore *v, zb_archive_reader *r)
     }
     int rc;
     if (v->replace) {
-        json_t *source = zb_archive_reader_manifest_source(r, ZB_SOURCE_VOLUME, v->name);
-        uint64_t bytes = (uint64_t)json_integer_value(json_object_get(source, "bytes"));
-        rc = zb_swap_begin(&v->swap, v->d, v->target, bytes, v->opts.api, v->opts.agent);
+        rc = zb_swap_begin(&v->swap, v->d, v->target, v->opts.api, v->opts.agent);
         v->written = v->swap ? zb_swap_stage(v->swap) : NULL;
     } else {
         rc = create_volume(v, meta);
@@ -475,6 +475,17 @@ static const char *inside_volume(const char *relative)
     return relative[strlen(DATA_DIR)] ? relative + strlen(DATA_DIR) + 1 : ".";
 }
 
+/* A name on disk, not in memory: the list is read only when the count of the
+ * written folder falls short. */
+static int note_name(zb_volume_restore *v, const char *relative)
+{
+    if (!v->names && !(v->names = tmpfile()))
+        return zb_error_errno(ZB_EIO, errno, "cannot make a temporary file");
+    if (fwrite(relative, strlen(relative) + 1, 1, v->names) != 1)
+        return zb_error_errno(ZB_EIO, errno, "cannot write a temporary file");
+    return 0;
+}
+
 int zb_volume_restore_entry(zb_volume_restore *v, zb_archive_reader *r, struct archive_entry *entry,
                             const zb_entry_info *info)
 {
@@ -497,6 +508,8 @@ int zb_volume_restore_entry(zb_volume_restore *v, zb_archive_reader *r, struct a
     v->entries++;
     zb_entry_info inside = *info;
     inside.relative = inside_volume(info->relative);
+    if (v->folder && note_name(v, inside.relative) < 0)
+        return zb_error_code();
     inside.hardlink_relative = info->hardlink_relative ? inside_volume(info->hardlink_relative) : NULL;
     if (v->fine && !inside.hardlink_relative && zb_tree_fine_add(v->fine, inside.relative, entry) < 0)
         return zb_error_code();
@@ -506,7 +519,8 @@ int zb_volume_restore_entry(zb_volume_restore *v, zb_archive_reader *r, struct a
 }
 
 /* No entry is dropped silently: the written volume's folder, counted apart,
- * holds exactly the entries the archive gave. */
+ * holds exactly the entries the archive gave, or the error names those it
+ * lacks. */
 static int cross_check(const zb_volume_restore *v)
 {
     if (!v->folder && v->upload && v->upload->agent_entries) {
@@ -527,12 +541,20 @@ static int cross_check(const zb_volume_restore *v)
                       v->target);
         return 0;
     }
+    ZB_FAULT_POINT("volume-restore-written", v->folder);
     zb_walk_count counted;
     int rc = zb_walk_count_tree(&counted, v->folder);
-    if (rc == 0 && counted.entries + counted.sockets != v->entries)
-        rc = zb_error_set(ZB_EIO, "volume %s: the archive holds %llu entries but %llu were written", v->target,
-                          (unsigned long long)v->entries, (unsigned long long)(counted.entries + counted.sockets));
-    return rc;
+    if (rc < 0 || counted.entries + counted.sockets == v->entries)
+        return rc;
+    zb_buf missing = ZB_BUF_INIT;
+    uint64_t missing_count = 0;
+    if (v->names && fflush(v->names) == 0)
+        zb_walk_list_absent(&missing, &missing_count, v->folder, v->names, 10);
+    zb_error_set(ZB_EIO, "volume %s: the archive holds %llu entries but %llu were written%s%s", v->target,
+                 (unsigned long long)v->entries, (unsigned long long)(counted.entries + counted.sockets),
+                 missing.len ? "; missing:" : "", missing.len ? missing.data : "");
+    zb_buf_free(&missing);
+    return zb_error_code();
 }
 
 int zb_volume_restore_finish(zb_volume_restore *v, zb_archive_reader *r)
@@ -542,8 +564,11 @@ int zb_volume_restore_finish(zb_volume_restore *v, zb_archive_reader *r)
     int rc = v->direct ? zb_path_restore_finish(v->direct, r) : upload_finish(v->upload);
     if (rc == 0)
         rc = cross_check(v);
-    if (rc == 0 && v->replace)
-        rc = zb_swap_finish(v->swap);
+    if (rc == 0 && v->replace) {
+        /* the manifest, the archive's last entry, is known only now */
+        json_t *source = zb_archive_reader_manifest_source(r, ZB_SOURCE_VOLUME, v->name);
+        rc = zb_swap_finish(v->swap, (uint64_t)json_integer_value(json_object_get(source, "bytes")));
+    }
     if (rc == 0)
         v->finished = 1;
     return rc < 0 ? zb_error_context("restore of volume %s", v->name) : 0;
@@ -568,6 +593,8 @@ void zb_volume_restore_free(zb_volume_restore *v)
         zb_error_raise(&failure);
     }
     zb_tree_fine_free(v->fine);
+    if (v->names)
+        fclose(v->names);
     free(v->folder);
     free(v->name);
     free(v->target);

@@ -1,11 +1,13 @@
 # restore --force never destroys a volume's content before the new content
 # is proven: it restores into a stage volume and swaps it in only once the
-# whole archive verified. A damaged archive, SIGINT or SIGKILL while staging,
+# whole archive verified. Too little free space for the stage, a damaged archive, SIGINT or SIGKILL while staging,
 # and SIGKILL while the volume's users are being stopped leave the target
 # byte-identical to before (listing made without the tool: lstat, sha256,
 # xattrs); a replacement cut in the middle of the swap (the state a kill
 # there leaves: record, holding and stage volumes, entries half moved) is
-# finished by the next command, which says so and removes the leftovers.
+# finished by the next command, which says so and removes the leftovers;
+# so is a real SIGKILL in the swap's holding and placing phases, and a
+# SIGINT while placing lets the run finish the swap itself.
 # A completed --force holds exactly the archive's content, its user running.
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/docker.sh"
@@ -64,6 +66,14 @@ cp "$archive" damaged.zbk
 python3 -c 'import os,sys; f=open(sys.argv[1],"r+b"); n=os.path.getsize(sys.argv[1]); f.seek(n//2); b=f.read(1); f.seek(n//2); f.write(bytes([b[0]^0xff]))' damaged.zbk
 zb_expect_status 6 "restore --force of a damaged archive" -- "$ZB_BIN" --log-format text restore --key key damaged.zbk --volume app --force
 untouched "damaged archive"
+
+# a swap that copies (here through the agent) without the space for the new
+# content: refused before the users stop or anything moves (the test build
+# tells the check how much space is free)
+zb_expect_status 4 "restore --force without the space to copy" -- env ZAKPOS_BACKUP_TEST_STAGE_FREE_BYTES=4096 \
+    "$ZB_FAULT_BIN" --log-format text restore --key key "$archive" --volume app --force --volume-agent
+zb_expect_contains "$ZB_LAST_OUTPUT" "not enough free space to copy the new content into volume app" "says why"
+untouched "no space to copy"
 
 start_staging_restore
 kill -INT "$pid"
@@ -145,5 +155,35 @@ PY
 }
 cut_in_swap holding
 cut_in_swap placing
+
+# a real signal in the swap, once the first entry has moved (the test build
+# raises it there): SIGKILL leaves the recorded state that the next command
+# finishes; on SIGINT the run finishes the swap itself, the stage being
+# proven. Either way the volume ends with exactly the archive's content
+# (the live volume moved on before each run, so a rollback would show).
+signal_in_swap() { # PHASE SIGNAL
+    echo "moved on $1 $2" >"$vol/conf/app.conf"
+    echo later >"$vol/later-$1-$2"
+    env ZB_FAULT_AT="volume-swap-moved:$1" ZB_FAULT_SIGNAL="$2" "$ZB_FAULT_BIN" --log-format text restore --key key "$archive" \
+        --volume app --force >swap.out 2>&1
+    local rc=$?
+    zb_expect_contains "$(cat swap.out)" "fault point volume-swap-moved reached ($1)" "signal $2 in phase $1: the point is reached"
+    if [ "$2" = 9 ]; then
+        zb_expect_equal "$rc" "137" "SIGKILL in phase $1 kills the run"
+        zb_expect_status 0 "the next command after SIGKILL in phase $1" -- "$ZB_BIN" --log-format text list --repo repo
+        zb_expect_contains "$ZB_LAST_OUTPUT" "finished replacing the content of volume app, which an interrupted restore had begun" "says so"
+    elif [ "$rc" = 0 ] || [ "$rc" = 130 ]; then
+        zb_pass
+    else
+        zb_fail "SIGINT in phase $1: exit $rc: $(cat swap.out)"
+    fi
+    zb_expect_equal "$(listing "$vol")" "$(cat archive.list)" "signal $2 in phase $1: the volume holds the archive's content"
+    zb_expect_equal "$(volumes)" "app" "signal $2 in phase $1: stage and holding volumes removed"
+    [ ! -e "$record" ] && zb_pass || zb_fail "signal $2 in phase $1: the record is left"
+    zb_expect_equal "$(zb_docker_state user) $(zb_docker_state slow)" "running running" "signal $2 in phase $1: the users run again"
+}
+signal_in_swap holding 9
+signal_in_swap placing 9
+signal_in_swap placing 2
 
 zb_test_end

@@ -36,6 +36,7 @@ zb_expect_contains "$ZB_LAST_OUTPUT" "the unfinished archive of a run that was k
 zb_expect_equal "$(partials)" "0" "the backup removed the .partial"
 zb_expect_status 0 "a volume backup" -- "$ZB_BIN" --log-format text backup --repo repo --recipient key.pub --volume big_data --volume-api \
     --zstd-level 1
+zb_expect_contains "$ZB_LAST_OUTPUT" "removing helper container" "the backup names the helper it removed"
 zb_expect_equal "$(helpers)" "[]" "no helper is left"
 zb_expect_equal "$(find repo -maxdepth 1 -name '*.zbk' | wc -l)" "2" "both archives are published"
 zb_test_end

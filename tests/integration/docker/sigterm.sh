@@ -2,13 +2,34 @@
 # volume is read and compressed at level 19 with workers (a zstd job in
 # flight), while an exec-pre hook runs, and while a restore uploads; the
 # cleanup (services started again, helper removed, .partial removed) is
-# done when the process is gone. The bound is the Compose service's
-# stop_grace_period, after which Compose kills the process.
+# done when the process is gone. The bound is the Compose services'
+# stop_grace_period, after which Compose kills the process; every service
+# that runs the tool sets one that covers ZB_CLEANUP_SECONDS and the 2 s.
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/docker.sh"
 zb_test_begin
-grace=$(sed -n 's/^ *stop_grace_period: *\([0-9]*\)s$/\1/p' "$ZB_SOURCE_DIR/packaging/docker/docker-compose.backup.yml")
-if [ -n "$grace" ]; then zb_pass; else zb_fail "the Compose service sets no stop_grace_period"; grace=10; fi
+# every Compose service that runs the tool gives it the 2 s to stop and the
+# cleanup budget (ZB_CLEANUP_SECONDS) before Compose kills it; the shortest
+# such grace period is the bound below
+cleanup=$(sed -n 's/^#define ZB_CLEANUP_SECONDS \([0-9]*\)$/\1/p' "$ZB_SOURCE_DIR/include/zakpos_backup/common/signal.h")
+grace=$(python3 - "$ZB_SOURCE_DIR/packaging/docker/docker-compose.backup.yml" "$cleanup" <<'PY'
+import re, sys, yaml
+services = yaml.safe_load(open(sys.argv[1]))["services"]
+need = int(sys.argv[2]) + 2
+shortest = None
+for name, s in services.items():
+    if not str(s.get("image", "")).startswith("zakpos-backup:"):
+        continue
+    m = re.fullmatch(r"(\d+)s", str(s.get("stop_grace_period", "10s")))  # Compose's default: 10 s
+    seconds = int(m.group(1)) if m else 0
+    if seconds < need:
+        print("service %s: stop_grace_period %ss, less than 2 s + %s s of cleanup" % (name, seconds, sys.argv[2]), file=sys.stderr)
+    shortest = seconds if shortest is None else min(shortest, seconds)
+print(shortest or 0)
+PY
+) 2>grace.err
+if [ -n "$cleanup" ] && [ "$grace" -ge $((cleanup + 2)) ]; then zb_pass; else zb_fail "the Compose grace period does not cover the cleanup: $(cat grace.err)"; fi
+[ "$grace" -gt 0 ] || grace=10
 zb_docker_setup
 zb_docker_volume kafka_data
 # text that zstd compresses slowly at level 19 (random bytes it skips fast),

@@ -1,5 +1,8 @@
-foreach(t volume services tls changing read_back crafted paused concurrent hooks restart leftovers sigterm fidelity trust force)
+foreach(t volume services tls changing read_back crafted paused concurrent hooks restart leftovers sigterm fidelity trust)
   zb_shell_test(integration.docker.${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.sh LABELS "integration;docker" TIMEOUT 300)
 endforeach()
 # the agent's test kills runs mid-stream in several ways: it takes longer
 zb_shell_test(integration.docker.agent ${CMAKE_CURRENT_LIST_DIR}/agent.sh LABELS "integration;docker" TIMEOUT 600)
+# restore --force is stopped, killed and resumed at many points, each with its
+# users stopped and started again: slow on a loaded machine
+zb_shell_test(integration.docker.force ${CMAKE_CURRENT_LIST_DIR}/force.sh LABELS "integration;docker" TIMEOUT 600)

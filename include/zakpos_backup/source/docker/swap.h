@@ -18,14 +18,17 @@ typedef struct zb_swap zb_swap;
 
 /* Records the replacement and creates the stage volume (plain local). api:
  * the swap moves entries through busybox helper containers even where the
- * folders are reachable; agent: through the volume agent. Fails when another live run replaces the same volume, or
- * when the volumes' file system has less than bytes_needed free. */
-int zb_swap_begin(zb_swap **out, zb_docker *d, const char *target, uint64_t bytes_needed, int api, int agent);
+ * folders are reachable; agent: through the volume agent. Fails when another
+ * live run replaces the same volume. */
+int zb_swap_begin(zb_swap **out, zb_docker *d, const char *target, int api, int agent);
 const char *zb_swap_stage(const zb_swap *s);
 
 /* The stage is complete and verified: the target's users are stopped, the
- * content swapped, the users started again, the leftovers removed. */
-int zb_swap_finish(zb_swap *s);
+ * content swapped, the users started again, the leftovers removed. Where
+ * the swap copies entries instead of renaming them (agent, helper, two file
+ * systems), the stage's file system must have new_bytes (the new content's
+ * size) free first, or nothing is changed. */
+int zb_swap_finish(zb_swap *s, uint64_t new_bytes);
 
 /* Not finished: the stage volume and the record go; the target was never
  * changed. After a failure inside finish the record stays for the next

@@ -34,9 +34,10 @@ typedef struct zb_volume_backup_options {
  * here), the volume agent in a helper container (every attribute), or
  * Docker's own tar (GET/PUT .../archive, with its limits). */
 typedef enum zb_volume_mode { ZB_VOLUME_ERROR = -1, ZB_VOLUME_DIRECT, ZB_VOLUME_AGENT, ZB_VOLUME_API } zb_volume_mode;
-/* --volume-api wins, then --volume-agent (an error when the agent is not
- * installed), then direct when reachable, then the agent when installed,
- * else the API with a warning naming what is lost. */
+/* --volume-api wins (with a warning naming what it loses), then
+ * --volume-agent (an error when the agent is not installed), then direct
+ * when reachable, then the agent when installed, else the API with a
+ * warning naming what is lost. */
 zb_volume_mode zb_volume_choose_mode(const char *name, int reachable, int api, int agent);
 /* "direct", "agent", "api": the "read" of a volume's meta. */
 const char *zb_volume_mode_name(zb_volume_mode mode);
