@@ -3,4 +3,5 @@ foreach(t usage roundtrip passphrase trust tamper unsafe_restore interrupt no_en
   zb_shell_test(cli.${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.sh LABELS cli)
 endforeach()
 # Every header byte is flipped and verified: the signature slot makes the header longer.
-set_tests_properties(cli.tamper PROPERTIES TIMEOUT 600)
+math(EXPR tamper_timeout "600 * ${ZB_TEST_TIMEOUT_FACTOR}")
+set_tests_properties(cli.tamper PROPERTIES TIMEOUT ${tamper_timeout})

@@ -24,9 +24,21 @@ zb_test_begin() {
     zb_on_exit "rm -rf '$ZB_TMP'"
     trap 'zb_run_cleanups' EXIT
     trap 'exit 130' INT TERM
+    # reports of an earlier run of this test are not this run's
+    [ -z "${ZB_SANITIZER_LOG:-}" ] || rm -f "$ZB_SANITIZER_LOG".*
     # a double fork: the watchdog is nobody's child, so a kill of the test's
     # process tree leaves it to stop what the test started
     (ZB_WATCH_TMP=$ZB_TMP setsid bash "$(dirname "${BASH_SOURCE[0]}")/watchdog.sh" "$$" </dev/null >/dev/null 2>&1 &)
+}
+
+# zb_start_inner SCRIPT: runs SCRIPT, a test of its own that is handed this
+# test's folder as $1, in its own process group (killed whole, as ctest
+# kills a test's process tree), output in $ZB_TMP/inner.log; sets
+# ZB_INNER_PID, and the cleanup kills the group.
+zb_start_inner() {
+    TMPDIR=$ZB_TMP setsid bash "$1" "$ZB_TMP" </dev/null >"$ZB_TMP/inner.log" 2>&1 &
+    ZB_INNER_PID=$!
+    zb_on_exit "kill -9 -- -$ZB_INNER_PID"
 }
 
 zb_fail() {
@@ -78,8 +90,21 @@ zb_expect_equal() {
     zb_pass
 }
 
+# Under the sanitizers (ZB_SANITIZER_LOG set by tests/CMakeLists.txt) each
+# report is a file ZB_SANITIZER_LOG.PID: any report fails the test, also
+# one from a command the test expected to fail.
+zb_check_sanitizer_reports() {
+    [ -n "${ZB_SANITIZER_LOG:-}" ] || return 0
+    local report
+    for report in "$ZB_SANITIZER_LOG".*; do
+        [ -e "$report" ] || continue
+        zb_fail "sanitizer report $report:"$'\n'"$(head -40 "$report")"
+    done
+}
+
 # Ends the test: non-zero if any check failed or none ran.
 zb_test_end() {
+    zb_check_sanitizer_reports
     if [ "$ZB_TEST_CHECKS" -eq 0 ] && [ "$ZB_TEST_FAILURES" -eq 0 ]; then
         echo "FAIL: the test made no checks" >&2
         exit 1

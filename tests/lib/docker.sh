@@ -4,6 +4,7 @@
 # up a restart), stopped by the test's cleanup even when an assertion fails.
 # Sets DOCKER_HOST (exported) and ZB_DOCKER_SOCK; zb_docker_image makes a
 # busybox image locally (no registry).
+. "$(dirname "${BASH_SOURCE[0]}")/rooted.sh"
 
 # A test CA, a server certificate for 127.0.0.1 and a client certificate;
 # the client's ca.pem, cert.pem and key.pem go in DIR/client, where
@@ -70,6 +71,8 @@ zb_docker_stop() {
     done
     kill -9 "$ZB_DOCKERD_PID" 2>/dev/null
     pkill -9 -f "containerd.*$ZB_TMP" 2>/dev/null
+    # a container whose shim was killed keeps running on its own
+    zb_kill_rooted_under "$ZB_TMP/docker"
     # anything dockerd left mounted under the test folder
     grep -o " $ZB_TMP/[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
     true

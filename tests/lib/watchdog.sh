@@ -10,8 +10,11 @@
 # Every server a test starts lives in TEST_TMP (data, sockets, logs), so
 # the folder finds them: PostgreSQL by its postmaster.pid, everything else
 # (dockerd and its containerd shims, s3rver, sshd, lighttpd) by the folder
-# in its command line. After a normal end the folder is gone and this exits.
+# in its command line; the processes of the test dockerd's containers by
+# their root directory under the folder. After a normal end the folder is
+# gone and this exits.
 set -u
+. "$(dirname "$0")/rooted.sh"
 test_pid=$1
 tmp=${ZB_WATCH_TMP:?}
 
@@ -37,6 +40,8 @@ for pidfile in $(find "$tmp" -maxdepth 3 -name postmaster.pid 2>/dev/null); do
     pid=$(head -1 "$pidfile" 2>/dev/null)
     [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
 done
+# with dockerd and the shims gone nothing restarts a container's processes
+zb_kill_rooted_under "$tmp"
 sleep 0.5
 grep -o " $tmp/[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
 rm -rf "$tmp"

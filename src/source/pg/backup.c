@@ -517,9 +517,10 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
                                opts->lock_timeout_ms > 0 ? opts->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS);
     if (rc == 0)
         rc = zb_pg_measure_tables(leader, &locked);
-    if (rc == 0)
+    if (rc == 0) {
         rc = zb_archive_writer_begin_source(w, ZB_SOURCE_PG, name, source_meta(leader, opts->pitr_meta, position));
-    position = NULL; /* taken by the source's metadata */
+        position = NULL; /* taken by the source's metadata; freed below when a step before failed */
+    }
     /* the catalog fingerprint is written and freed before the schema is read:
      * the two, each as large as the catalog, are never held together */
     if (rc == 0 && toc_format() >= 2)

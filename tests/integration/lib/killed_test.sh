@@ -19,10 +19,8 @@ setsid bash -c 'exec -a "zb-fake-server $0" sleep 600' "$ZB_TMP" </dev/null >/de
 echo ready >"$1/ready"
 sleep 600
 INNER
-# its own process group, killed whole as ctest kills a test's process tree
-TMPDIR=$ZB_TMP setsid bash "$inner" "$ZB_TMP" </dev/null >"$ZB_TMP/inner.log" 2>&1 &
-inner_pid=$!
-zb_on_exit "kill -9 -- -$inner_pid"
+zb_start_inner "$inner"
+inner_pid=$ZB_INNER_PID
 for _ in $(seq 1 600); do
     [ -f "$ZB_TMP/ready" ] && break
     kill -0 "$inner_pid" 2>/dev/null || break
