@@ -8,6 +8,7 @@
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
+#include "zakpos_backup/stream/spool.h"
 #include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/stream/async.h"
@@ -518,6 +519,16 @@ static int begin_file(zb_archive_writer *w, const char *name, size_t len, mode_t
     return rc;
 }
 
+/* Ends a file begun by begin_file, or drops it when writing it failed. */
+static int end_file(zb_archive_writer *w, int rc)
+{
+    if (rc == 0)
+        return zb_archive_writer_end_entry(w);
+    if (w->in_entry)
+        clear_entry(w);
+    return rc;
+}
+
 int zb_archive_writer_add_parts(zb_archive_writer *w, const char *name, const void *const *parts, const size_t *lens,
                                 size_t count, mode_t mode)
 {
@@ -528,11 +539,21 @@ int zb_archive_writer_add_parts(zb_archive_writer *w, const char *name, const vo
     for (size_t i = 0; rc == 0 && i < count; i++)
         if (lens[i])
             rc = zb_archive_writer_write(w, parts[i], lens[i]);
-    if (rc == 0)
-        rc = zb_archive_writer_end_entry(w);
-    else if (w->in_entry)
-        clear_entry(w);
-    return rc;
+    return end_file(w, rc);
+}
+
+int zb_archive_writer_add_spool(zb_archive_writer *w, const char *name, zb_spool *text, mode_t mode)
+{
+    char *block = malloc(64 * 1024);
+    int rc = block ? begin_file(w, name, (size_t)zb_spool_size(text), mode) : zb_error_set(ZB_ENOMEM, "out of memory");
+    ssize_t n = 0;
+    while (rc == 0 && (n = zb_spool_read(text, block, 64 * 1024)) > 0)
+        rc = zb_archive_writer_write(w, block, (size_t)n);
+    if (rc == 0 && n < 0)
+        rc = (int)n;
+    free(block);
+    /* a short entry is refused by end_entry */
+    return end_file(w, rc);
 }
 
 static int count_json(const char *buffer, size_t size, void *payload)
@@ -594,11 +615,7 @@ int zb_archive_writer_add_json(zb_archive_writer *w, const char *name, const jso
     }
     free(sink);
     /* a short entry is refused by end_entry (the document changed between the passes) */
-    if (rc == 0)
-        rc = zb_archive_writer_end_entry(w);
-    else if (w->in_entry)
-        clear_entry(w);
-    return rc;
+    return end_file(w, rc);
 }
 
 uint64_t zb_archive_writer_bytes_in(const zb_archive_writer *w) { return w->bytes_in; }

@@ -52,6 +52,9 @@ int zb_archive_writer_add_file(zb_archive_writer *w, const char *name, const voi
 /* The same, from pieces written one after another (no copy joins them). */
 int zb_archive_writer_add_parts(zb_archive_writer *w, const char *name, const void *const *parts, const size_t *lens,
                                 size_t count, mode_t mode);
+/* A regular file whose text was spooled (finished; read here to its end). */
+typedef struct zb_spool zb_spool;
+int zb_archive_writer_add_spool(zb_archive_writer *w, const char *name, zb_spool *text, mode_t mode);
 /* A JSON document as a regular file, encoded with jansson's flags without
  * ever being one string: measured by a first pass of the encoder, written by
  * a second through a fixed buffer. *size (may be NULL): its length. */

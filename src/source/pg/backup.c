@@ -9,6 +9,7 @@
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/database.h"
 #include "zakpos_backup/source/pg/fingerprint.h"
+#include "zakpos_backup/stream/spool.h"
 #include "zakpos_backup/source/pg/globals.h"
 #include "zakpos_backup/source/pg/pg.h"
 #include "zakpos_backup/source/pg/schema.h"
@@ -422,21 +423,25 @@ static int write_toc(zb_archive_writer *w, PGconn *conn, json_t *items, json_t *
  * restore is compared with, both read inside the backup's snapshot. */
 static int write_catalog(zb_archive_writer *w, PGconn *conn)
 {
-    json_t *catalog = NULL, *database = NULL;
+    json_t *database = NULL;
+    zb_spool *text = NULL;
+    size_t objects = 0;
     double started = zb_time_monotonic();
-    int rc = zb_pg_fingerprint_read(&catalog, conn);
+    int rc = zb_pg_database_read(&database, conn);
+    /* written as it is read, held compressed: the entry's size comes first */
     if (rc == 0)
-        rc = zb_pg_database_read(&database, conn);
-    if (rc == 0 && json_object_set_new(catalog, "database", database) != 0)
-        rc = zb_error_set(ZB_ENOMEM, "out of memory");
-    database = NULL;
-    size_t size = 0;
+        rc = zb_spool_new(&text);
     if (rc == 0)
-        rc = zb_archive_writer_add_json(w, ZB_PG_CATALOG_NAME, catalog, JSON_COMPACT | JSON_SORT_KEYS, 0600, &size);
+        rc = zb_pg_fingerprint_write(text, conn, database, &objects);
     if (rc == 0)
-        zb_log_detail("catalog fingerprint: %zu objects read in %.3f s (%zu bytes)",
-                      json_object_size(json_object_get(catalog, "objects")), zb_time_monotonic() - started, size);
-    json_decref(catalog);
+        rc = zb_spool_finish(text);
+    if (rc == 0)
+        rc = zb_archive_writer_add_spool(w, ZB_PG_CATALOG_NAME, text, 0600);
+    if (rc == 0)
+        zb_log_detail("catalog fingerprint: %zu objects read in %.3f s (%llu bytes, %zu held)", objects,
+                      zb_time_monotonic() - started, (unsigned long long)zb_spool_size(text), zb_spool_held(text));
+    zb_spool_free(text);
+    json_decref(database);
     return rc;
 }
 

@@ -15,85 +15,6 @@
  * attribute; the value is there to recognise, not to diff by eye. */
 #define SHOWN_VALUE_CHARS 160
 
-/* Text from the server is UTF-8 unless the database is SQL_ASCII, whose
- * bytes pass through unconverted: those are kept as {"hex": "..."}. */
-static json_t *text_value(const char *text, size_t len) { return zb_json_text(text, len); }
-
-/* An object's name as a JSON key: "hex:" and the bytes' hex when not UTF-8. */
-static char *key_text(const char *text, size_t len)
-{
-    zb_buf b = ZB_BUF_INIT;
-    if (zb_json_utf8_valid(text, len)) {
-        zb_buf_append(&b, text, len);
-    } else {
-        char *hex = malloc(len * 2 + 1);
-        if (hex) {
-            sodium_bin2hex(hex, len * 2 + 1, (const unsigned char *)text, len);
-            zb_buf_printf(&b, "hex:%s", hex);
-        }
-        free(hex);
-    }
-    return zb_buf_detach(&b);
-}
-
-static int add_rows(PGresult *res, void *payload)
-{
-    json_t *objects = payload;
-    int columns = PQnfields(res);
-    for (int r = 0; r < PQntuples(res); r++) {
-        if (PQgetisnull(res, r, 0))
-            continue;
-        char *key = key_text(PQgetvalue(res, r, 0), (size_t)PQgetlength(res, r, 0));
-        if (!key)
-            return zb_error_set(ZB_ENOMEM, "out of memory");
-        json_t *object = json_object_get(objects, key);
-        if (!object && json_object_set_new(objects, key, object = json_object()) != 0)
-            object = NULL;
-        free(key);
-        if (!object)
-            return zb_error_set(ZB_ENOMEM, "out of memory");
-        for (int c = 1; c < columns; c++) {
-            if (PQgetisnull(res, r, c))
-                continue;
-            json_t *v = text_value(PQgetvalue(res, r, c), (size_t)PQgetlength(res, r, c));
-            if (!v || json_object_set_new(object, PQfname(res, c), v) != 0)
-                return zb_error_set(ZB_ENOMEM, "out of memory");
-        }
-    }
-    return 0;
-}
-
-static int run_query(json_t *objects, PGconn *conn, const char *query)
-{
-    char *sql = NULL;
-    int rc = zb_pg_fingerprint_sql(&sql, query, PQserverVersion(conn));
-    if (rc < 0)
-        return rc;
-    /* a row at a time: the catalog is held once, as the objects */
-    rc = zb_pg_query_rows(conn, sql, "cannot read the catalogs for the fingerprint", add_rows, objects);
-    if (rc < 0) /* the query's start names the kind of object it reads */
-        zb_error_context("catalog query \"%.60s...\"", query);
-    free(sql);
-    return rc;
-}
-
-int zb_pg_fingerprint_read(json_t **out, PGconn *conn)
-{
-    *out = NULL;
-    json_t *objects = json_object();
-    int rc = objects ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
-    for (size_t i = 0; rc == 0 && zb_pg_fingerprint_queries[i]; i++)
-        rc = run_query(objects, conn, zb_pg_fingerprint_queries[i]);
-    if (rc < 0) {
-        json_decref(objects);
-        return rc;
-    }
-    /* "o" hands objects over, also when packing fails */
-    *out = json_pack("{s:i, s:i, s:o}", "format", ZB_PG_CATALOG_FORMAT, "server_version", PQserverVersion(conn),
-                     "objects", objects);
-    return *out ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
-}
-
 /* ------------------------------------------------------------ comparison */
 
 char *zb_pg_fingerprint_normalise(const char *text)
@@ -183,7 +104,10 @@ static char *redeparse_view(PGconn *conn, const char *definition)
     char *out = NULL;
     if (!conn || zb_buf_printf(&sql, "CREATE TEMPORARY VIEW zb_fingerprint_redeparse AS %s", definition) < 0)
         return NULL;
-    PGresult *res = PQexec(conn, "BEGIN");
+    /* the restored side's cursors may hold a transaction open: a savepoint
+     * then, so the rollback leaves them */
+    int nested = PQtransactionStatus(conn) == PQTRANS_INTRANS;
+    PGresult *res = PQexec(conn, nested ? "SAVEPOINT zb_redeparse" : "BEGIN");
     PQclear(res);
     res = PQexec(conn, sql.data);
     int created = PQresultStatus(res) == PGRES_COMMAND_OK;
@@ -194,7 +118,7 @@ static char *redeparse_view(PGconn *conn, const char *definition)
     if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
         out = zb_strdup(PQgetvalue(res, 0, 0));
     PQclear(res);
-    PQclear(PQexec(conn, "ROLLBACK"));
+    PQclear(PQexec(conn, nested ? "ROLLBACK TO SAVEPOINT zb_redeparse; RELEASE SAVEPOINT zb_redeparse" : "ROLLBACK"));
     zb_buf_free(&sql);
     return out;
 }
@@ -295,41 +219,143 @@ static int is_database_property(const char *name)
     return strcmp(name, "database") == 0 || strncmp(name, "settings of role ", 17) == 0;
 }
 
+static void name_difference(zb_buf *text, const char *name, const char *what,
+                            zb_pg_fingerprint_difference_fn difference, void *payload)
+{
+    zb_buf_reset(text);
+    zb_buf_printf(text, "%s: %s", name, what);
+    difference(text->data ? text->data : name, payload);
+}
+
+/* One side's next object, checked to come after the one before (held in
+ * *name until then). */
+static int advance(const zb_pg_fingerprint_side *side, char **name, json_t **attributes)
+{
+    char *before = *name;
+    json_decref(*attributes);
+    *name = NULL, *attributes = NULL;
+    int rc = side->next(name, attributes, side->payload);
+    if (rc > 0 && before && zb_pg_fingerprint_name_order(before, *name) >= 0)
+        rc = zb_error_set(ZB_EFORMAT, "catalog fingerprint: \"%.100s\" follows \"%.100s\" out of name order", *name,
+                          before);
+    free(before);
+    if (rc <= 0) {
+        free(*name);
+        json_decref(*attributes);
+        *name = NULL, *attributes = NULL;
+    }
+    return rc;
+}
+
+/* A merge of two sorted streams: a name on one side only is missing or
+ * more; a name on both is compared attribute by attribute. */
+int zb_pg_fingerprint_compare_streams(size_t *found, const zb_pg_fingerprint_side *recorded,
+                                      const zb_pg_fingerprint_side *restored, PGconn *conn,
+                                      const zb_pg_fingerprint_scope *scope, zb_pg_fingerprint_difference_fn difference,
+                                      void *payload)
+{
+    *found = 0;
+    comparing c = {conn, recorded->server_version / 10000 == restored->server_version / 10000, NULL};
+    char *want = NULL, *got = NULL;
+    json_t *want_attributes = NULL, *got_attributes = NULL;
+    zb_buf text = ZB_BUF_INIT;
+    int rc = advance(recorded, &want, &want_attributes);
+    if (rc >= 0)
+        rc = advance(restored, &got, &got_attributes);
+    while (rc >= 0 && (want || got)) {
+        int order = !want ? 1 : !got ? -1 : zb_pg_fingerprint_name_order(want, got);
+        const char *name = order <= 0 ? want : got;
+        int left_out = scope && scope->database_left_out && is_database_property(name);
+        if (order == 0 && !left_out) {
+            *found += compare_object(name, want_attributes, got_attributes, scope, &c, difference, payload);
+        } else if (order < 0 && !left_out && (!scope || !scope->objects_missing)) {
+            name_difference(&text, name, "missing from the restored database", difference, payload);
+            (*found)++;
+        } else if (order > 0 && !left_out) {
+            name_difference(&text, name, "in the restored database but not in the archive", difference, payload);
+            (*found)++;
+        }
+        if (order <= 0)
+            rc = advance(recorded, &want, &want_attributes);
+        if (rc >= 0 && order >= 0)
+            rc = advance(restored, &got, &got_attributes);
+    }
+    free(want);
+    free(got);
+    json_decref(want_attributes);
+    json_decref(got_attributes);
+    zb_buf_free(&text);
+    return rc < 0 ? rc : 0;
+}
+
+/* A fingerprint held whole (a document written before the objects were
+ * one a line, or a test's) as a stream: its names sorted. */
+typedef struct tree_side {
+    json_t *objects;
+    const char **names;
+    size_t count, next;
+} tree_side;
+
+static int by_name_order(const void *a, const void *b)
+{
+    return zb_pg_fingerprint_name_order(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int tree_next(char **name, json_t **attributes, void *payload)
+{
+    tree_side *t = payload;
+    if (t->next >= t->count)
+        return 0;
+    const char *key = t->names[t->next++];
+    *name = zb_strdup(key);
+    *attributes = json_incref(json_object_get(t->objects, key));
+    return *name ? 1 : zb_error_set(ZB_ENOMEM, "out of memory");
+}
+
+static void tree_free(void *payload)
+{
+    tree_side *t = payload;
+    if (t)
+        free(t->names);
+    free(t);
+}
+
+int zb_pg_fingerprint_tree_side(zb_pg_fingerprint_side *side, json_t *fingerprint)
+{
+    memset(side, 0, sizeof(*side));
+    tree_side *t = calloc(1, sizeof(*t));
+    if (!t)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    side->server_version = (int)json_integer_value(json_object_get(fingerprint, "server_version"));
+    side->next = tree_next;
+    side->payload = t;
+    side->free = tree_free;
+    t->objects = json_object_get(fingerprint, "objects");
+    if (json_object_size(t->objects) > 0) {
+        t->names = sorted_keys(t->objects, &t->count);
+        if (!t->names)
+            return zb_error_set(ZB_ENOMEM, "out of memory");
+        qsort(t->names, t->count, sizeof(*t->names), by_name_order);
+    }
+    return 0;
+}
+
+void zb_pg_fingerprint_side_free(zb_pg_fingerprint_side *side)
+{
+    if (side && side->free)
+        side->free(side->payload);
+    if (side)
+        side->free = NULL, side->payload = NULL;
+}
+
 size_t zb_pg_fingerprint_compare(json_t *recorded, json_t *restored, PGconn *conn, const zb_pg_fingerprint_scope *scope,
                                  zb_pg_fingerprint_difference_fn difference, void *payload)
 {
-    json_t *want = json_object_get(recorded, "objects"), *got = json_object_get(restored, "objects");
-    comparing c = {conn,
-                   json_integer_value(json_object_get(recorded, "server_version")) / 10000 ==
-                       json_integer_value(json_object_get(restored, "server_version")) / 10000,
-                   NULL};
-    size_t n = 0, found = 0;
-    const char **names = sorted_keys(want, &n);
-    zb_buf text = ZB_BUF_INIT;
-    for (size_t i = 0; names && i < n; i++) {
-        json_t *g = json_object_get(got, names[i]);
-        if (scope && scope->database_left_out && is_database_property(names[i]))
-            continue;
-        if (g) {
-            found += compare_object(names[i], json_object_get(want, names[i]), g, scope, &c, difference, payload);
-        } else if (!scope || !scope->objects_missing) {
-            zb_buf_reset(&text);
-            zb_buf_printf(&text, "%s: missing from the restored database", names[i]);
-            difference(text.data ? text.data : names[i], payload);
-            found++;
-        }
-    }
-    free(names);
-    names = sorted_keys(got, &n);
-    for (size_t i = 0; names && i < n; i++) {
-        if (json_object_get(want, names[i]) || (scope && scope->database_left_out && is_database_property(names[i])))
-            continue;
-        zb_buf_reset(&text);
-        zb_buf_printf(&text, "%s: in the restored database but not in the archive", names[i]);
-        difference(text.data ? text.data : names[i], payload);
-        found++;
-    }
-    free(names);
-    zb_buf_free(&text);
+    zb_pg_fingerprint_side want = {0}, got = {0};
+    size_t found = 0;
+    if (zb_pg_fingerprint_tree_side(&want, recorded) == 0 && zb_pg_fingerprint_tree_side(&got, restored) == 0)
+        zb_pg_fingerprint_compare_streams(&found, &want, &got, conn, scope, difference, payload);
+    zb_pg_fingerprint_side_free(&want);
+    zb_pg_fingerprint_side_free(&got);
     return found;
 }

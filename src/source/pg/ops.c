@@ -102,7 +102,8 @@ static int verify(zb_source_scratch *s, void *restore_state, zb_archive_reader *
                               s->no_acl,
                               ZB_FAULT_VALUE("pg-before-compare-sql"),
                               zb_pg_restore_left_out(restored),
-                              zb_pg_restore_catalog(restored)};
+                              zb_pg_restore_catalog(restored),
+                              zb_pg_restore_catalog_objects(restored)};
     size_t count = 0;
     long long rows = 0;
     int rc = differences ? zb_pg_verify_database(differences, limit, &count, &rows, &v, zb_pg_restore_toc(restored),

@@ -11,6 +11,7 @@
 #include "zakpos_backup/source/pg/globals.h"
 #include "zakpos_backup/source/pg/pg.h"
 #include "zakpos_backup/source/pg/restore_state.h"
+#include "zakpos_backup/stream/spool.h"
 
 #include <libpq/libpq-fs.h>
 #include <pthread.h>
@@ -259,16 +260,11 @@ static int load_large_object(zb_pg_restore *p, zb_archive_reader *r, const char 
 }
 
 /* catalog.json: the database's properties, and the catalog fingerprint,
- * which only a verification (a scratch restore) compares. A restore of its
- * own drops the fingerprint as soon as it is read, before the toc arrives:
- * held to the end, its JSON was as large as the toc's (tens of MiB at
- * 20,000 tables). */
+ * which only a verification (a scratch restore) compares, held compressed
+ * until then (fingerprint.h); a restore of its own reads past it. */
 static int load_catalog(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry *entry)
 {
-    int rc = zb_pg_read_json_entry(&p->catalog, r, entry, "the database's catalog fingerprint");
-    if (rc == 0 && !p->opts.scratch && json_is_object(p->catalog))
-        json_object_del(p->catalog, "objects");
-    return rc;
+    return zb_pg_fingerprint_load(&p->catalog, &p->catalog_objects, r, entry, p->opts.scratch);
 }
 
 int zb_pg_restore_entry(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry *entry, const zb_entry_info *info)
@@ -485,6 +481,7 @@ int zb_pg_restore_begin(zb_pg_restore **out, const char *name, const zb_pg_resto
 
 json_t *zb_pg_restore_toc(const zb_pg_restore *p) { return p->toc; }
 json_t *zb_pg_restore_catalog(const zb_pg_restore *p) { return p->catalog; }
+zb_spool *zb_pg_restore_catalog_objects(const zb_pg_restore *p) { return p->catalog_objects; }
 json_t *zb_pg_restore_left_out(const zb_pg_restore *p) { return p->left_out; }
 
 const char *zb_pg_restore_target(const zb_pg_restore *p) { return p->target ? p->target : "(not yet known)"; }
@@ -507,6 +504,7 @@ void zb_pg_restore_free(zb_pg_restore *p)
     zb_pg_plan_free(p->plan);
     json_decref(p->toc);
     json_decref(p->catalog);
+    zb_spool_free(p->catalog_objects);
     json_decref(p->left_out);
     free(p->tables);
     free(p->item_queued);

@@ -346,7 +346,6 @@ static void add_catalog_difference(const char *text, void *payload) { add_differ
  * the manifest and the backup's log). */
 static int verify_catalog(verify_run *run, PGconn *conn)
 {
-    json_t *restored = NULL;
     zb_pg_fingerprint_scope scope = {run->opts->no_owner, run->opts->no_acl, 0, 0};
     size_t k;
     json_t *x;
@@ -359,15 +358,23 @@ static int verify_catalog(verify_run *run, PGconn *conn)
     }
     scope.objects_missing |= run->some_skipped;
     double started = zb_time_monotonic();
-    int rc = zb_pg_fingerprint_read(&restored, conn);
-    if (rc < 0)
-        return rc;
-    size_t found = zb_pg_fingerprint_compare(run->opts->catalog, restored, conn, &scope, add_catalog_difference, run);
-    zb_log_detail("catalog fingerprint: %zu objects compared in %.3f s, %zu difference%s",
-                  json_object_size(json_object_get(restored, "objects")), zb_time_monotonic() - started, found,
-                  found == 1 ? "" : "s");
-    json_decref(restored);
-    return 0;
+    zb_pg_fingerprint_side recorded = {0}, restored = {0};
+    zb_pg_fingerprint_stream *stream = NULL;
+    size_t found = 0;
+    /* both sides one object at a time, merged by name */
+    int rc = zb_pg_fingerprint_recorded_side(&recorded, run->opts->catalog, run->opts->catalog_objects);
+    if (rc == 0)
+        rc = zb_pg_fingerprint_open(&stream, conn);
+    if (rc == 0) {
+        restored = (zb_pg_fingerprint_side){PQserverVersion(conn), zb_pg_fingerprint_next, stream, NULL};
+        rc = zb_pg_fingerprint_compare_streams(&found, &recorded, &restored, conn, &scope, add_catalog_difference, run);
+    }
+    if (rc == 0)
+        zb_log_detail("catalog fingerprint: %zu objects compared in %.3f s, %zu difference%s",
+                      zb_pg_fingerprint_count(stream), zb_time_monotonic() - started, found, found == 1 ? "" : "s");
+    zb_pg_fingerprint_close(stream);
+    zb_pg_fingerprint_side_free(&recorded);
+    return rc;
 }
 
 static int same_major(json_t *toc, PGconn *conn)

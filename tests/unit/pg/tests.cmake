@@ -7,4 +7,5 @@ zb_unit_test(pg ${CMAKE_CURRENT_LIST_DIR}/test_restore_schedule.c TESTS
   lock_conflicts_are_the_servers schedule_keeps_locks_and_dependency_order schedule_finishes_a_cycle_of_references
   schedule_is_deterministic_and_parallel schedule_gives_loading_work_to_its_connection)
 zb_unit_test(pg ${CMAKE_CURRENT_LIST_DIR}/test_fingerprint.c TESTS
-  fingerprint_names_each_difference fingerprint_across_versions fingerprint_scope normalise_deparsed_sql)
+  fingerprint_names_each_difference fingerprint_across_versions fingerprint_scope fingerprint_streams_merge
+  fingerprint_lines_read_back normalise_deparsed_sql)

@@ -88,6 +88,10 @@ json_t *zb_pg_restore_left_out(const zb_pg_restore *p);
 /* catalog.json (borrowed): the database's properties and its catalog
  * fingerprint (fingerprint.h), or NULL for archives made before it. */
 json_t *zb_pg_restore_catalog(const zb_pg_restore *p);
+/* Its objects (borrowed) when a scratch restore kept them one a line, or
+ * NULL: then they are in the catalog's "objects" (older archives). */
+typedef struct zb_spool zb_spool;
+zb_spool *zb_pg_restore_catalog_objects(const zb_pg_restore *p);
 /* The source's table of contents (borrowed), once read. */
 json_t *zb_pg_restore_toc(const zb_pg_restore *p);
 /* The target database's name, once known (after toc.json). */

@@ -18,6 +18,7 @@ struct zb_pg_restore {
     json_t *toc;
     zb_pg_plan *plan;         /* the toc, parsed once */
     json_t *catalog;          /* catalog.json: the database's properties and fingerprint */
+    zb_spool *catalog_objects; /* its objects, one a line, for a verification */
     zb_pg_table_load *tables; /* one per plan table */
     size_t table_count;
     zb_map *table_by_oid; /* oid -> index in tables, for each data entry */

@@ -45,6 +45,7 @@ int zb_pg_item_id(zb_buf *out, json_t *item);
 /* The schema fingerprint of a table of contents' items (hex, allocated). */
 char *zb_pg_schema_fingerprint(json_t *items);
 
+typedef struct zb_spool zb_spool;
 typedef struct zb_pg_verify_options {
     const char *conninfo; /* the server holding the restored database */
     const char *password_file;
@@ -54,6 +55,7 @@ typedef struct zb_pg_verify_options {
     const char *before_compare_sql; /* run in the restored database first (tests of the comparison) */
     json_t *left_out;               /* what the restore left out (zb_pg_restore_left_out): not compared */
     json_t *catalog;                /* the archive's catalog.json (zb_pg_restore_catalog), or NULL */
+    zb_spool *catalog_objects;      /* its objects (zb_pg_restore_catalog_objects), or NULL */
 } zb_pg_verify_options;
 
 /* Compares the restored database with the archive's table of contents and
