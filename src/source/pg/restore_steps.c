@@ -131,6 +131,14 @@ static unsigned long long item_weight(const zb_pg_restore *p, const zb_pg_plan_i
     return it->data_table >= 0 ? p->tables[it->data_table].bytes : 0;
 }
 
+/* Whether an item works on a small table (ZB_PG_SMALL_TABLE_BYTES): one with
+ * rows in the archive, so not a partitioned table whose indexes cover all
+ * its partitions. */
+static int small_table(const zb_pg_restore *p, long data_table)
+{
+    return data_table >= 0 && p->tables[data_table].bytes < ZB_PG_SMALL_TABLE_BYTES;
+}
+
 /* A statement's order among equals: its item's place in the table of
  * contents, then its step's. */
 static unsigned long long statement_key(size_t item, size_t step)
@@ -152,7 +160,8 @@ static int submit_item(zb_pg_restore *p, const zb_pg_plan_item *it)
                          item_weight(p, it),
                          it->index + 1,
                          statement_key(it->index, 0),
-                         0};
+                         0,
+                         small_table(p, it->data_table) && it->data_references < 0};
     for (size_t i = 0; rc == 0 && i < it->step_count; i++) {
         s.sql = it->steps[i].sql;
         s.modes[0] = it->steps[i].lock;
@@ -342,7 +351,8 @@ static int queue_analyze(zb_pg_restore *p, zb_pg_kind kind)
                              0,
                              0,
                              statement_key(p->plan->item_count + it->index, 0),
-                             1};
+                             1,
+                             small_table(p, it->data_table)};
         if (rc == 0)
             rc = zb_pg_pool_submit_sql(&p->pool, &s);
         zb_buf_free(&sql);

@@ -1,7 +1,8 @@
 # A database of many small tables restores with few round trips: the
 # pre-data statements (each table's CREATE and owner) go to the server in
-# batches, and each table's BEGIN and TRUNCATE go with its COPY; the copy
-# is the same as the source. When one object's statement fails inside a
+# batches, each table's BEGIN and TRUNCATE go with its COPY, a small
+# table's key in one message and ANALYZE of small tables several to a
+# message; the copy is the same as the source. When one object's statement fails inside a
 # batch, the restore names that object and the server's reason, and
 # publishes nothing.
 . "$ZB_TEST_LIB/common.sh"
@@ -26,8 +27,14 @@ messages=$(tail -c +$((log_at + 1)) "$ZB_TMP/pg.log" | grep -a '^[0-9]*:LOG:  du
 zb_expect_equal "$(grep -c 'statement: CREATE TABLE public.t' <<<"$messages")" 1 \
     "the 60 tables' pre-data statements went in one query message"
 zb_expect_equal "$(grep -c 'statement: TRUNCATE' <<<"$messages")" 0 "no TRUNCATE sent on its own"
-zb_expect_equal "$(grep -c 'statement: BEGIN; TRUNCATE ONLY' <<<"$messages")" 60 \
+zb_expect_equal "$(grep -c 'statement: \(COMMIT; \)\?BEGIN; TRUNCATE ONLY "public"."t[0-9]*"; COPY' <<<"$messages")" 60 \
     "each table's transaction, TRUNCATE and COPY in one message"
+# a small table's key (index, then constraint) in one message, ANALYZE of
+# small tables several to a message
+zb_expect_equal "$(grep -c 'statement: ALTER TABLE public.t[0-9]* ADD CONSTRAINT' <<<"$messages")" 0 \
+    "no key's constraint sent apart from its index"
+analyze=$(grep -c 'statement: ANALYZE "public"."t' <<<"$messages")
+if [ "$analyze" -gt 0 ] && [ "$analyze" -le 30 ]; then zb_pass; else zb_fail "ANALYZE of 60 tables took $analyze messages"; fi
 zb_pg_dump_schema shop >schema.src
 zb_pg_dump_schema copy >schema.copy
 zb_pg_dump_data shop >data.src
