@@ -53,4 +53,20 @@ zb_expect_contains "$ZB_LAST_OUTPUT" "restoring TABLE public.t37 failed" "names 
 zb_expect_contains "$ZB_LAST_OUTPUT" 'role "clerk" does not exist' "quotes the server's reason"
 zb_expect_equal "$(zb_psql -At -c "SELECT datname FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1')")" \
     "" "nothing published, nothing left behind"
+
+# an index whose build fails (its function divides by a value changed
+# since it was built) among its small table's other statements, sent
+# together in one message
+zb_psql -c "CREATE DATABASE odd"
+ZB_PG_DB=odd zb_psql -c "CREATE TABLE cfg (d int)" -c "INSERT INTO cfg VALUES (1)" \
+    -c "CREATE FUNCTION scaled(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT \$1 / COALESCE((SELECT d FROM public.cfg), 0)'" \
+    -c "CREATE TABLE t (id int PRIMARY KEY, note text UNIQUE)" -c "INSERT INTO t SELECT g, g::text FROM generate_series(1, 20) g" \
+    -c "CREATE INDEX t_scaled ON t (scaled(id))" -c "UPDATE cfg SET d = 0"
+zb_expect_status 0 "backup of odd" -- "$ZB_BIN" -q backup --repo repo-odd --recipient key.pub --pg "$(zb_pg_conninfo odd)" --jobs 2
+zb_expect_status 10 "restore with an index that cannot be built" -- "$ZB_BIN" --log-format text restore --key key \
+    "$ZB_LAST_OUTPUT" --pg-target "$(zb_pg_conninfo odd_copy)" --jobs 2
+zb_expect_contains "$ZB_LAST_OUTPUT" "restoring INDEX public.t_scaled" "names the index that failed"
+zb_expect_contains "$ZB_LAST_OUTPUT" "division by zero" "quotes the server's reason"
+zb_expect_equal "$(zb_psql -At -c "SELECT datname FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1', 'odd')")" \
+    "" "nothing published, nothing left behind"
 zb_test_end
