@@ -263,9 +263,9 @@ static void *pool_worker(void *arg)
                  : j->table        ? run_copy(self, j, &rows)
                  : j->ends_loading ? end_loading(self)
                                    : run_statements(conn, j);
-        if (!loading)
-            zb_log_debug("%s%s: %.1f s", j->what, j->next ? " (with others in one message)" : "",
-                         zb_time_monotonic() - began);
+        for (zb_pg_job *k = loading ? NULL : j; k; k = k->next)
+            zb_log_debug("%s: %.1f s%s", k->what, zb_time_monotonic() - began,
+                         j->next ? " (statements sent together)" : "");
         if (rc < 0 && loading)
             zb_error_context("restoring %s", j->what);
         pthread_mutex_lock(&pl->lock);
