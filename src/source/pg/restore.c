@@ -85,6 +85,12 @@ static int choose_frozen_load(zb_pg_restore *p)
     if (p->plan->format >= 2 && needed > 3 * open_at_once)
         needed = 3 * (open_at_once > 0 ? open_at_once : ZB_PG_MAX_JOBS);
     p->pool.frozen = needed <= slots / 4;
+    /* a batch of pre-data items holds the locks of the relations it creates
+     * (a table, its TOAST table and index, a sequence) until it commits:
+     * a batch takes at most a sixteenth of the lock table */
+    p->batch_items = slots / 64 > 0 ? (size_t)(slots / 64) : 1;
+    if (p->batch_items > ZB_PG_BATCH_MAX_ITEMS)
+        p->batch_items = ZB_PG_BATCH_MAX_ITEMS;
     if (!p->pool.frozen)
         zb_log_detail("%zu tables would take %lld of the server's %lld lock slots: loading them unfrozen",
                       p->table_count, needed, slots);
@@ -134,7 +140,9 @@ static int prepare(zb_pg_restore *p)
     if (rc == 0)
         rc = zb_pg_connect_db(&p->leader, p->opts.conninfo, p->opts.password_file, p->temp);
     if (rc == 0)
-        rc = zb_pg_exec(p->leader, "SET check_function_bodies = false", "cannot set up the session");
+        /* commits need not wait for the disk here either (see loading_settings) */
+        rc = zb_pg_exec(p->leader, "SET check_function_bodies = false; SET synchronous_commit = off",
+                        "cannot set up the session");
     if (rc == 0)
         rc = choose_frozen_load(p);
     if (rc == 0)

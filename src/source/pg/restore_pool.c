@@ -15,11 +15,13 @@
 
 void zb_pg_job_free(zb_pg_job *j)
 {
-    if (!j)
-        return;
-    free(j->data);
-    free(j->what);
-    free(j);
+    while (j) {
+        zb_pg_job *next = j->next;
+        free(j->data);
+        free(j->what);
+        free(j);
+        j = next;
+    }
 }
 
 static void pool_fail(zb_pg_pool *p)
@@ -70,24 +72,43 @@ static int note_truncated(struct zb_pg_pool_worker *self, size_t table)
     return 0;
 }
 
-/* ONLY: an inheritance child is loaded on its own, maybe elsewhere. */
-static int start_table(struct zb_pg_pool_worker *self, zb_pg_table_load *t)
+/* The statements that open a table's load, put before its COPY in the same
+ * query message: BEGIN where no transaction is open, then TRUNCATE (which
+ * lets COPY load frozen). One round trip a table instead of three, which a
+ * database of thousands of small tables pays thousands of times. ONLY: an
+ * inheritance child is loaded on its own, maybe elsewhere. */
+static int start_table(struct zb_pg_pool_worker *self, zb_pg_table_load *t, zb_buf *sql)
 {
-    int rc = note_truncated(self, (size_t)(t - self->pool->tables));
-    if (rc == 0 && !self->loading)
-        rc = zb_pg_exec(self->conn, "BEGIN", "cannot start the loading transaction");
+    int rc = 0;
+    if (self->commit_pending) /* the transaction of the tables before */
+        rc = zb_buf_puts(sql, "COMMIT; BEGIN; ");
+    else if (!self->loading)
+        rc = zb_buf_puts(sql, "BEGIN; ");
     self->loading = 1;
     self->open++;
     t->started = 1;
-    zb_buf sql = ZB_BUF_INIT;
     if (rc == 0)
-        rc = zb_buf_puts(&sql, "TRUNCATE ONLY ");
+        rc = zb_buf_puts(sql, "TRUNCATE ONLY ");
     if (rc == 0)
-        rc = zb_pg_ident_relation(&sql, t->plan->json);
+        rc = zb_pg_ident_relation(sql, t->plan->json);
     if (rc == 0)
-        rc = zb_pg_exec(self->conn, sql.data, "cannot prepare the table for loading");
-    zb_buf_free(&sql);
+        rc = zb_buf_puts(sql, "; ");
     return rc;
+}
+
+/* Every table the transaction just committed truncated has all its rows. */
+static void mark_truncated_committed(struct zb_pg_pool_worker *self)
+{
+    zb_pg_pool *pl = self->pool;
+    pthread_mutex_lock(&pl->lock);
+    for (size_t k = 0; k < self->truncated_count; k++) {
+        zb_pg_table_load *t = &pl->tables[self->truncated[k]];
+        if (t->worker == self->index && t->started && !t->committed)
+            zb_pg_pool_mark_committed(pl, self->truncated[k]);
+    }
+    self->truncated_count = 0;
+    self->commit_pending = 0;
+    pthread_mutex_unlock(&pl->lock);
 }
 
 static int end_loading(struct zb_pg_pool_worker *self)
@@ -97,19 +118,26 @@ static int end_loading(struct zb_pg_pool_worker *self)
     self->loading = 0;
     self->open = 0;
     int rc = zb_pg_exec(self->conn, "COMMIT", "cannot commit the loaded rows");
-    if (rc < 0)
-        return rc;
-    /* every table this transaction truncated has all its rows now */
+    if (rc == 0)
+        mark_truncated_committed(self);
+    return rc;
+}
+
+/* Whether the next job of this connection is queued already and opens a
+ * table: its query message can carry the commit (start_table), a round
+ * trip less a table. */
+static int next_starts_table(struct zb_pg_pool_worker *self)
+{
     zb_pg_pool *pl = self->pool;
+    int starts = 0;
     pthread_mutex_lock(&pl->lock);
-    for (size_t k = 0; k < self->truncated_count; k++) {
-        zb_pg_table_load *t = &pl->tables[self->truncated[k]];
-        if (t->worker == self->index && t->started && !t->committed)
-            zb_pg_pool_mark_committed(pl, self->truncated[k]);
-    }
-    self->truncated_count = 0;
+    for (size_t i = 0; i < pl->queued; i++)
+        if (pl->queue[i]->worker == self->index) {
+            starts = pl->queue[i]->starts_table;
+            break;
+        }
     pthread_mutex_unlock(&pl->lock);
-    return 0;
+    return starts;
 }
 
 /* A table's last chunk is in: commit once no other table of the
@@ -118,24 +146,37 @@ static int end_table(struct zb_pg_pool_worker *self)
 {
     if (self->open > 0)
         self->open--;
-    return self->open == 0 ? end_loading(self) : 0;
+    if (self->open > 0)
+        return 0;
+    if (self->loading && next_starts_table(self)) {
+        self->commit_pending = 1;
+        return 0;
+    }
+    return end_loading(self);
 }
 
 static int run_copy(struct zb_pg_pool_worker *self, zb_pg_job *j, long long *rows)
 {
     PGconn *conn = self->conn;
     zb_buf sql = ZB_BUF_INIT;
-    int rc = j->starts_table ? start_table(self, j->table) : 0;
+    const char *encoding = self->pool->copy_encoding;
+    int rc = zb_pg_copy_encoding_set(conn, encoding);
+    if (rc == 0 && j->starts_table)
+        rc = start_table(self, j->table, &sql);
     if (rc == 0)
         rc = zb_pg_copy_sql(&sql, j->table->plan->json, "FROM STDIN", self->pool->frozen);
-    const char *encoding = self->pool->copy_encoding;
-    if (rc == 0)
-        rc = zb_pg_copy_encoding_set(conn, encoding);
+    /* of several statements, PQexec returns at the COPY, or at the first
+     * that failed (the server runs none after it) */
     PGresult *res = rc == 0 ? PQexec(conn, sql.data) : NULL;
     zb_buf_free(&sql);
     if (rc == 0 && PQresultStatus(res) != PGRES_COPY_IN)
-        rc = zb_pg_result_error(conn, res, "cannot start loading");
+        rc = zb_pg_result_error(conn, res, j->starts_table ? "cannot prepare the table for loading" : "cannot start loading");
     PQclear(res);
+    if (rc == 0 && j->starts_table) {
+        if (self->commit_pending)
+            mark_truncated_committed(self);
+        rc = note_truncated(self, (size_t)(j->table - self->pool->tables));
+    }
     /* in slices: libpq copies what it is given into its own buffer, which
      * would otherwise grow to a whole chunk per connection */
     for (size_t at = 0; rc == 0 && at < j->len; at += COPY_SLICE) {
@@ -155,6 +196,62 @@ static int run_copy(struct zb_pg_pool_worker *self, zb_pg_job *j, long long *row
     return rc == 0 ? zb_pg_copy_encoding_reset(conn, encoding) : rc;
 }
 
+/* Takes queue[at] out of the queue with the statements that may go with it
+ * (zb_pg_schedule_group), chained by next (called with the lock held). The
+ * first stands for the group among the running jobs, with the locks of all
+ * (they are on its table, or ANALYZE of others). */
+static zb_pg_job *take_job(zb_pg_pool *pl, const struct zb_pg_pool_worker *self, long at)
+{
+    zb_pg_job *j = pl->queue[at];
+    size_t group[ZB_PG_GROUP_MAX], count = 1;
+    if (!zb_pg_job_is_loading(j))
+        count = zb_pg_schedule_group(pl->queue, pl->queued, pl->running, pl->started, self->index, (size_t)at, group,
+                                     ZB_PG_GROUP_MAX);
+    zb_pg_job *last = j;
+    for (size_t g = 1; g < count; g++) {
+        last = last->next = pl->queue[group[g]];
+        j->modes[0] |= last->modes[0];
+        pl->queue[group[g]] = NULL;
+    }
+    pl->queue[at] = NULL;
+    size_t kept = 0;
+    for (size_t i = 0; i < pl->queued; i++)
+        if (pl->queue[i])
+            pl->queue[kept++] = pl->queue[i];
+    pl->queued = kept;
+    return j;
+}
+
+/* A statement, or a group of them in one query message: the server runs
+ * them as one transaction, so when one fails none is done, and they run
+ * again one by one for the failure to name its own object. */
+static int run_statements(zb_pg_pool *pl, PGconn *conn, zb_pg_job *j)
+{
+    int rc = 0;
+    if (j->next) {
+        zb_buf sql = ZB_BUF_INIT;
+        for (zb_pg_job *k = j; rc == 0 && k; k = k->next)
+            if ((rc = zb_buf_puts(&sql, k->data)) == 0)
+                rc = zb_buf_puts(&sql, "\n;\n"); /* the newline ends a trailing line comment */
+        PGresult *res = rc == 0 ? PQexec(conn, sql.data) : NULL;
+        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        if (rc == 0 && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
+            PQclear(res);
+            zb_buf_free(&sql);
+            return 0;
+        }
+        if (rc == 0)
+            zb_log_detail("statements sent together failed (%s): running them one by one",
+                          PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : "?");
+        PQclear(res);
+        zb_buf_free(&sql);
+    }
+    for (zb_pg_job *k = j; rc == 0 && k; k = k->next)
+        if ((rc = run_statement(pl, conn, k)) < 0)
+            zb_error_context("restoring %s", k->what);
+    return rc;
+}
+
 static void *pool_worker(void *arg)
 {
     struct zb_pg_pool_worker *self = arg;
@@ -167,9 +264,7 @@ static void *pool_worker(void *arg)
             pthread_cond_wait(&pl->changed, &pl->lock);
         if (at < 0)
             break;
-        zb_pg_job *j = pl->queue[at];
-        memmove(&pl->queue[at], &pl->queue[at + 1], (pl->queued - (size_t)at - 1) * sizeof(zb_pg_job *));
-        pl->queued--;
+        zb_pg_job *j = take_job(pl, self, at);
         if (j->table && !j->ends_table)
             pl->chunks_queued--;
         pl->running[self->index] = j;
@@ -184,10 +279,11 @@ static void *pool_worker(void *arg)
                  : j->ends_table   ? end_table(self)
                  : j->table        ? run_copy(self, j, &rows)
                  : j->ends_loading ? end_loading(self)
-                                   : run_statement(pl, conn, j);
-        if (!loading)
-            zb_log_debug("%s: %.1f s", j->what, zb_time_monotonic() - began);
-        if (rc < 0)
+                                   : run_statements(pl, conn, j);
+        for (zb_pg_job *k = loading ? NULL : j; k; k = k->next)
+            zb_log_debug("%s: %.1f s%s", k->what, zb_time_monotonic() - began,
+                         j->next ? " (statements sent together)" : "");
+        if (rc < 0 && loading)
             zb_error_context("restoring %s", j->what);
         pthread_mutex_lock(&pl->lock);
         if (rc < 0)
@@ -303,6 +399,7 @@ zb_pg_job *zb_pg_job_sql(const zb_pg_statement *s)
     j->item = s->item;
     j->key = s->key;
     j->after_table = s->after_table;
+    j->small = s->small;
     j->worker = -1;
     return j;
 }

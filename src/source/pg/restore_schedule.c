@@ -84,6 +84,55 @@ long zb_pg_schedule_next(zb_pg_job *const *queue, size_t queued, zb_pg_job *cons
     return best;
 }
 
+/* Whether k may go in first's query message, locks aside. ANALYZE of
+ * several tables together: nothing queued after an ANALYZE works on its
+ * table (they are queued last), so the other tables' locks, unseen by the
+ * other connections' scheduling, stop none of their work. */
+static int groups_with(const zb_pg_job *first, const zb_pg_job *k)
+{
+    if (!first->small || !k->small || k->table || k->ends_loading || k->ends_table)
+        return 0;
+    if (first->after_table && k->after_table)
+        return 1;
+    return !first->after_table && !k->after_table && same_table(first->locks[0], k->locks[0]) &&
+           first->locks[1] == ZB_PG_NO_RELATION && k->locks[1] == ZB_PG_NO_RELATION;
+}
+
+static int in_group(const size_t *group, size_t count, size_t i)
+{
+    for (size_t g = 0; g < count; g++)
+        if (group[g] == i)
+            return 1;
+    return 0;
+}
+
+/* Looks at the first entries of the queue only: a group saves round trips,
+ * it need not be the largest possible. */
+#define GROUP_SCAN 1024u
+
+size_t zb_pg_schedule_group(zb_pg_job *const *queue, size_t queued, zb_pg_job *const *running, int workers, int worker,
+                            size_t first, size_t *group, size_t max)
+{
+    size_t count = 0;
+    if (max == 0 || first >= queued)
+        return 0;
+    group[count++] = first;
+    const zb_pg_job *f = queue[first];
+    for (size_t i = 0; i < queued && i < GROUP_SCAN && count < max; i++) {
+        const zb_pg_job *k = queue[i];
+        if (i == first || (k->worker >= 0 && k->worker != worker) || !groups_with(f, k))
+            continue;
+        int blocked = 0;
+        for (int w = 0; !blocked && w < workers; w++)
+            blocked = w != worker && running[w] && zb_pg_jobs_conflict(k, running[w]);
+        for (size_t e = 0; !blocked && e < i; e++)
+            blocked = !in_group(group, count, e) && zb_pg_job_must_follow(k, queue[e]);
+        if (!blocked)
+            group[count++] = i;
+    }
+    return count;
+}
+
 /* Whether a connection is busy with a statement (an index build, say),
  * so that rows given to it would wait. */
 static int running_statement(zb_pg_job *const *running, int w)

@@ -9,6 +9,7 @@
 #include "zakpos_backup/source/pg/verify.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Whether an object was left out of the scratch database so far. */
@@ -144,6 +145,14 @@ static unsigned long long item_weight(const zb_pg_restore *p, const zb_pg_plan_i
     return it->data_table >= 0 ? p->tables[it->data_table].bytes : 0;
 }
 
+/* Whether an item works on a small table (ZB_PG_SMALL_TABLE_BYTES): one with
+ * rows in the archive, so not a partitioned table whose indexes cover all
+ * its partitions. */
+static int small_table(const zb_pg_restore *p, long data_table)
+{
+    return data_table >= 0 && p->tables[data_table].bytes < ZB_PG_SMALL_TABLE_BYTES;
+}
+
 /* A statement's order among equals: its item's place in the table of
  * contents, then its step's. */
 static unsigned long long statement_key(size_t item, size_t step)
@@ -165,7 +174,8 @@ static int submit_item(zb_pg_restore *p, const zb_pg_plan_item *it)
                          item_weight(p, it),
                          it->index + 1,
                          statement_key(it->index, 0),
-                         0};
+                         0,
+                         small_table(p, it->data_table) && it->data_references < 0};
     for (size_t i = 0; rc == 0 && i < it->step_count; i++) {
         s.sql = it->steps[i].sql;
         s.modes[0] = it->steps[i].lock;
@@ -179,28 +189,107 @@ static int submit_item(zb_pg_restore *p, const zb_pg_plan_item *it)
     return rc;
 }
 
+/* Leader items sent together: their statements (object, owner,
+ * privileges) in one query message, which the server runs as one implicit
+ * transaction. A database of many small tables has a few statements a
+ * table; sent one by one, each is a round trip and a commit. */
+typedef struct leader_batch {
+    zb_buf sql;
+    size_t *items; /* plan item indexes, in order */
+    size_t count;
+} leader_batch;
+
+/* Whether an item's statements may go in a batch: not while the roles are
+ * missing, where a failure for a missing role is not an error
+ * (run_item_without_roles). */
+static int batchable(const zb_pg_restore *p) { return !(p->opts.roles_at_finish && !p->roles_ready); }
+
+static int batch_statement(zb_buf *sql, const char *statement)
+{
+    /* the newline ends a trailing line comment before the separator */
+    int rc = zb_buf_puts(sql, statement);
+    return rc == 0 ? zb_buf_puts(sql, "\n;\n") : rc;
+}
+
+static int batch_add(zb_pg_restore *p, leader_batch *b, const zb_pg_plan_item *it)
+{
+    zb_log_debug("restoring %s %s.%s", it->kind_name, it->schema ? it->schema : "", it->name ? it->name : "");
+    int rc = it->sql && *it->sql ? batch_statement(&b->sql, it->sql) : 0;
+    if (rc == 0 && it->owner && !p->opts.no_owner)
+        rc = batch_statement(&b->sql, it->owner);
+    if (rc == 0 && it->acl && !p->opts.no_acl)
+        rc = batch_statement(&b->sql, it->acl);
+    if (rc == 0)
+        b->items[b->count++] = it->index;
+    return rc;
+}
+
+/* Runs the batch. When any of its statements fails, the server has rolled
+ * the whole batch back, and its items run again one by one: the one that
+ * fails is then named as when items ran alone, and a scratch restore
+ * leaves out what its role may not do exactly as then. A statement that
+ * may not run inside a transaction block fails in a batch and runs alone. */
+static int batch_flush(zb_pg_restore *p, leader_batch *b)
+{
+    int rc = 0, failed = 0;
+    if (b->count > 1) {
+        if (!PQsendQuery(p->leader, b->sql.data))
+            failed = 1;
+        PGresult *res;
+        while ((res = PQgetResult(p->leader)) != NULL) {
+            ExecStatusType st = PQresultStatus(res);
+            if (!failed && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
+                failed = 1;
+                zb_log_detail("a batch of %zu items failed (%s): running them one by one", b->count,
+                              PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : "?");
+            }
+            PQclear(res);
+        }
+    }
+    for (size_t k = 0; rc == 0 && (b->count == 1 || failed) && k < b->count; k++)
+        rc = run_item(p, p->leader, &p->plan->items[b->items[k]]);
+    b->count = 0;
+    zb_buf_reset(&b->sql);
+    return rc;
+}
+
 /* Pool jobs are queued as a batch (each run of them between two leader
- * items), so the heaviest is known before the first one starts. */
+ * items), so the heaviest is known before the first one starts; leader
+ * items go in batches of their own, each sent once the pool is done with
+ * what was queued before it. */
 int zb_pg_restore_run_section(zb_pg_restore *p, zb_pg_section section)
 {
-    int rc = 0;
-    for (size_t i = 0; i < p->plan->item_count; i++) {
+    size_t capacity = p->batch_items > 0 ? p->batch_items : 1;
+    leader_batch b = {ZB_BUF_INIT, calloc(capacity, sizeof(size_t)), 0};
+    int rc = b.items ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < p->plan->item_count; i++) {
         const zb_pg_plan_item *it = &p->plan->items[i];
         if (it->section != section || !it->selected)
             continue;
         if (it->on_pool) {
-            zb_pg_pool_hold(&p->pool, 1);
-            rc = submit_item(p, it);
-        } else {
+            if ((rc = batch_flush(p, &b)) == 0) {
+                zb_pg_pool_hold(&p->pool, 1);
+                rc = submit_item(p, it);
+            }
+        } else if (!batchable(p)) {
             if ((rc = zb_pg_pool_drain(&p->pool)) == 0)
                 rc = run_item(p, p->leader, it);
+        } else {
+            if (b.count == 0)
+                rc = zb_pg_pool_drain(&p->pool);
+            if (rc == 0)
+                rc = batch_add(p, &b, it);
+            if (rc == 0 && (b.count == capacity || b.sql.len >= ZB_PG_BATCH_MAX_BYTES))
+                rc = batch_flush(p, &b);
         }
         if (rc == 0)
             rc = zb_check_interrupt();
-        if (rc < 0)
-            return rc;
     }
-    return zb_pg_pool_drain(&p->pool);
+    if (rc == 0)
+        rc = batch_flush(p, &b);
+    zb_buf_free(&b.sql);
+    free(b.items);
+    return rc < 0 ? rc : zb_pg_pool_drain(&p->pool);
 }
 
 static int table_committed(size_t table, void *payload)
@@ -276,7 +365,8 @@ static int queue_analyze(zb_pg_restore *p, zb_pg_kind kind)
                              0,
                              0,
                              statement_key(p->plan->item_count + it->index, 0),
-                             1};
+                             1,
+                             small_table(p, it->data_table)};
         if (rc == 0)
             rc = zb_pg_pool_submit_sql(&p->pool, &s);
         zb_buf_free(&sql);

@@ -1,4 +1,4 @@
-foreach(t connect roundtrip concurrent failures many_tables upgrade interrupt roles progress proof database_properties encodings cross_version restore_cases skip_unsupported coverage_cases)
+foreach(t connect roundtrip concurrent failures many_tables batches upgrade interrupt roles progress proof database_properties encodings cross_version restore_cases skip_unsupported coverage_cases)
   zb_shell_test(integration.pg.${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.sh LABELS "integration;pg" TIMEOUT 180)
 endforeach()
 # every supported server version: Debian's 15 above, the others here

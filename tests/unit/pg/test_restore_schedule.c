@@ -234,6 +234,61 @@ static void schedule_gives_loading_work_to_its_connection(void **state)
     assert_int_equal(zb_pg_schedule_table_worker(open, pending, runs, 3), 0);
 }
 
+/* A small table's statements go in one message with the one picked, in an
+ * order that keeps a step after its item's earlier step; a large table's,
+ * another table's, a foreign key, one whose lock conflicts with another
+ * connection's running job, and one that must wait for a job outside the
+ * group never do. ANALYZE of small tables goes together. */
+static void schedule_groups_small_statements(void **state)
+{
+    (void)state;
+    zb_pg_job index = stmt(A, ZB_PG_LOCK_SHARE, NONE, 0, 10, 1, 0);
+    zb_pg_job key = stmt(A, ZB_PG_LOCK_ACCESS_EXCLUSIVE, NONE, 0, 10, 1, 1);
+    zb_pg_job other = stmt(B, ZB_PG_LOCK_SHARE, NONE, 0, 10, 2, 0);
+    zb_pg_job fk = stmt(A, ZB_PG_LOCK_SHARE_ROW_EXCLUSIVE, B, ZB_PG_LOCK_ROW_SHARE, 10, 3, 0);
+    zb_pg_job big = stmt(A, ZB_PG_LOCK_SHARE, NONE, 0, 10, 4, 0);
+    zb_pg_job second = stmt(A, ZB_PG_LOCK_SHARE, NONE, 0, 10, 5, 0);
+    index.small = key.small = other.small = fk.small = second.small = 1;
+    zb_pg_job *queue[] = {&index, &key, &other, &fk, &big, &second};
+    zb_pg_job *running[2] = {NULL, NULL};
+    size_t group[8];
+    assert_int_equal(zb_pg_schedule_next(queue, 6, running, 2, 0, 0), 0);
+    assert_int_equal(zb_pg_schedule_group(queue, 6, running, 2, 0, 0, group, 8), 3);
+    assert_int_equal(group[0], 0);
+    assert_int_equal(group[1], 1);
+    assert_int_equal(group[2], 5);
+    /* a step waits for its item's earlier step when that one is not in the group */
+    zb_pg_job big_index = stmt(A, ZB_PG_LOCK_SHARE, NONE, 0, 10, 8, 0);
+    zb_pg_job its_key = stmt(A, ZB_PG_LOCK_ACCESS_EXCLUSIVE, NONE, 0, 10, 8, 1);
+    its_key.small = 1;
+    zb_pg_job *steps[] = {&big_index, &its_key, &second};
+    assert_int_equal(zb_pg_schedule_group(steps, 3, running, 2, 0, 2, group, 8), 1);
+    /* from a later pick, the earlier free ones come after it, in queue order */
+    assert_int_equal(zb_pg_schedule_group(queue, 6, running, 2, 0, 5, group, 8), 3);
+    assert_int_equal(group[1], 0);
+    assert_int_equal(group[2], 1);
+    /* room for two only */
+    assert_int_equal(zb_pg_schedule_group(queue, 6, running, 2, 0, 0, group, 2), 2);
+    /* another connection's job on the table blocks what conflicts with it */
+    zb_pg_job validate = stmt(A, ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE, NONE, 0, 10, 9, 0);
+    running[1] = &validate;
+    zb_pg_job *later[] = {&second, &key};
+    key.item = 7;
+    assert_int_equal(zb_pg_schedule_group(later, 2, running, 2, 0, 0, group, 8), 1);
+    running[1] = NULL;
+    /* a large table's statement takes no others with it */
+    assert_int_equal(zb_pg_schedule_group(queue, 6, running, 2, 0, 4, group, 8), 1);
+
+    zb_pg_job analyze_a = stmt(A, ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE, NONE, 0, 0, 0, 0);
+    zb_pg_job analyze_b = stmt(B, ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE, NONE, 0, 0, 0, 1);
+    zb_pg_job analyze_c = stmt(C, ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE, NONE, 0, 0, 0, 2);
+    analyze_a.after_table = analyze_b.after_table = analyze_c.after_table = 1;
+    analyze_a.small = analyze_b.small = 1;
+    zb_pg_job *analyses[] = {&analyze_a, &analyze_b, &analyze_c};
+    assert_int_equal(zb_pg_schedule_group(analyses, 3, running, 2, 0, 0, group, 8), 2);
+    assert_int_equal(group[1], 1);
+}
+
 ZB_TEST_MAIN(lock_conflicts_are_the_servers, schedule_keeps_locks_and_dependency_order,
              schedule_finishes_a_cycle_of_references, schedule_is_deterministic_and_parallel,
-             schedule_gives_loading_work_to_its_connection)
+             schedule_gives_loading_work_to_its_connection, schedule_groups_small_statements)

@@ -5,7 +5,8 @@ zb_unit_test(pg ${CMAKE_CURRENT_LIST_DIR}/test_restore_plan.c TESTS
   plan_dependencies_decide_early_starts plan_refuses_malformed_tocs plan_numbers_many_relations)
 zb_unit_test(pg ${CMAKE_CURRENT_LIST_DIR}/test_restore_schedule.c TESTS
   lock_conflicts_are_the_servers schedule_keeps_locks_and_dependency_order schedule_finishes_a_cycle_of_references
-  schedule_is_deterministic_and_parallel schedule_gives_loading_work_to_its_connection)
+  schedule_is_deterministic_and_parallel schedule_gives_loading_work_to_its_connection
+  schedule_groups_small_statements)
 zb_unit_test(pg ${CMAKE_CURRENT_LIST_DIR}/test_fingerprint.c TESTS
   fingerprint_names_each_difference fingerprint_across_versions fingerprint_scope fingerprint_streams_merge
   fingerprint_lines_read_back normalise_deparsed_sql)

@@ -86,6 +86,7 @@ typedef struct zb_pg_pool {
         int index;
         int loading; /* inside its loading transaction */
         int open;    /* tables truncated in it whose end has not been reached */
+        int commit_pending; /* its tables are all in: the next table's first message commits them */
         /* the tables truncated in it (indexes into tables): its commit marks
          * these alone, not a scan of every table at every commit */
         size_t *truncated;
@@ -116,6 +117,7 @@ typedef struct zb_pg_statement {
     size_t item;               /* the toc item it is a step of, from 1; 0: none */
     unsigned long long key;    /* unique and stable: the order among equals */
     int after_table;           /* follows every earlier queued job on its table (ANALYZE) */
+    int small;                 /* its table is small (ZB_PG_SMALL_TABLE_BYTES): it may share a query message */
 } zb_pg_statement;
 
 /* A job with no locks, for any connection; NULL when out of memory. */

@@ -28,7 +28,16 @@ typedef struct zb_pg_job {
     int ends_table;            /* the table has no more chunks: commit once nothing else is open */
     int ends_loading;          /* commit the connection's loading transaction */
     int after_table;           /* statements: follows every earlier queued job on its table (ANALYZE) */
+    int small;                 /* statements: on a table small enough to share a query message (ZB_PG_SMALL_TABLE_BYTES) */
+    struct zb_pg_job *next;    /* statements sent with this one in one query message (zb_pg_schedule_group) */
 } zb_pg_job;
+
+/* A table of fewer COPY bytes than this is small: its statements (its
+ * index builds, keys, ANALYZE) take less time than a round trip to the
+ * server under load, and may go several to a query message. */
+#define ZB_PG_SMALL_TABLE_BYTES (1ull << 20)
+/* The most statements in one query message. */
+#define ZB_PG_GROUP_MAX 64u
 
 /* Loading work: a chunk, a table's end, a connection's final commit (as
  * opposed to a statement). */
@@ -50,6 +59,16 @@ int zb_pg_job_must_follow(const zb_pg_job *j, const zb_pg_job *e);
  * same choice whatever order equal jobs were queued in. */
 long zb_pg_schedule_next(zb_pg_job *const *queue, size_t queued, zb_pg_job *const *running, int workers, int worker,
                          int loading);
+
+/* The statements worker may send together with queue[first], the job
+ * zb_pg_schedule_next picked: small ones of the same table that take no
+ * lock on another (its other indexes and keys), or, first being an
+ * ANALYZE, other small tables' ANALYZE; each free to start were the ones
+ * before it in the group done. Fills group (room for max) with their
+ * queue indexes, first's first, the others in queue order: the order to
+ * run them in. Their count. */
+size_t zb_pg_schedule_group(zb_pg_job *const *queue, size_t queued, zb_pg_job *const *running, int workers, int worker,
+                            size_t first, size_t *group, size_t max);
 
 /* The connection for a new table, given per connection the tables given to
  * it still loading (open), the chunk bytes waiting (pending) and what it

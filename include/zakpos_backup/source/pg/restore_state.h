@@ -12,6 +12,12 @@
 
 #include <libpq-fe.h>
 
+/* Leader items sent together in one query message (an implicit
+ * transaction): at most this many, and past this many bytes of SQL the
+ * batch is sent. */
+#define ZB_PG_BATCH_MAX_ITEMS 256u
+#define ZB_PG_BATCH_MAX_BYTES (1u << 20)
+
 struct zb_pg_restore {
     zb_pg_restore_options opts;
     char *source_name;
@@ -38,6 +44,7 @@ struct zb_pg_restore {
     int roles_ready;    /* the roles exist: nothing waits any more */
     size_t *ready;      /* scratch: items found ready to queue */
     size_t released;    /* pool.committed_order's tables whose items were looked at */
+    size_t batch_items; /* the most leader items sent in one query message (zb_pg_restore_run_section) */
 };
 
 /* ---- restore_steps.c ---- */
