@@ -14,11 +14,11 @@
 struct zb_spool {
     ZSTD_CCtx *cctx;
     ZSTD_DCtx *dctx;
-    zb_buf held;       /* the compressed frame */
-    uint64_t size;     /* bytes written */
-    size_t read_pos;   /* into held */
-    int frame_ended;   /* the decompressor reached the frame's end */
-    char *block;       /* decompressed, not yet handed out: block[block_pos, block_len) */
+    zb_buf held;     /* the compressed frame */
+    uint64_t size;   /* bytes written */
+    size_t read_pos; /* into held */
+    int frame_ended; /* the decompressor reached the frame's end */
+    char *block;     /* decompressed, not yet handed out: block[block_pos, block_len) */
     size_t block_pos, block_len;
     zb_buf line;
 };

@@ -342,7 +342,8 @@ static int swap_copies(zb_swap *s)
     char *stage_dir = volume_folder(s->d, s->stage);
     char *target_dir = volume_folder(s->d, s->target);
     struct stat a, b;
-    int copies = !stage_dir || !target_dir || stat(stage_dir, &a) < 0 || stat(target_dir, &b) < 0 || a.st_dev != b.st_dev;
+    int copies =
+        !stage_dir || !target_dir || stat(stage_dir, &a) < 0 || stat(target_dir, &b) < 0 || a.st_dev != b.st_dev;
     free(stage_dir);
     free(target_dir);
     return copies;

@@ -25,14 +25,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PIPE_BYTES (1 << 20)
+#define PIPE_BYTES  (1 << 20)
 /* libcurl hands Docker's body over in pieces of about 16 KiB (its chunked
  * encoding's): gathered into writes this large, the pipe costs a sixteenth
  * of the system calls and of its reader's wake-ups, which cost far more
  * than the copy on a virtual machine. */
 #define BATCH_BYTES (256 * 1024)
-#define DATA_DIR   "data"
-#define META_NAME  "volume.json"
+#define DATA_DIR    "data"
+#define META_NAME   "volume.json"
 
 /* ------------------------------------------------------------- backup */
 

@@ -19,7 +19,7 @@
 
 /* Rows fetched at a time from each cursor: what the stream holds is about
  * this many rows of each of the queries. */
-#define FETCH_ROWS 256
+#define FETCH_ROWS   256
 /* The first line of a document written one object a line ends so; the
  * lines after it are the objects, then "}}". */
 #define OBJECTS_OPEN "\"objects\":{"
@@ -347,8 +347,8 @@ static int next_line(entry_lines *l, size_t max)
         if (l->pos == l->len) {
             if (l->left <= 0)
                 return l->line.len ? 1 : 0;
-            ssize_t n = zb_archive_reader_read(l->r, l->block,
-                                               l->left < (int64_t)sizeof(l->block) ? (size_t)l->left : sizeof(l->block));
+            ssize_t n = zb_archive_reader_read(
+                l->r, l->block, l->left < (int64_t)sizeof(l->block) ? (size_t)l->left : sizeof(l->block));
             if (n <= 0)
                 return n < 0 ? (int)n : zb_error_set(ZB_EFORMAT, "the catalog fingerprint is truncated");
             l->pos = 0, l->len = (size_t)n, l->left -= n;

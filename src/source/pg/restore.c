@@ -464,8 +464,7 @@ int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r)
         (rc = p->opts.before_publish(p->source_name, p->temp, p->opts.before_publish_payload)) < 0)
         return rc;
     zb_progress_phase("publishing the database", 0);
-    if ((rc = apply_properties(p)) == 0 &&
-        (rc = zb_pg_restore_publish(p)) == 0)
+    if ((rc = apply_properties(p)) == 0 && (rc = zb_pg_restore_publish(p)) == 0)
         p->published = 1;
     return rc;
 }

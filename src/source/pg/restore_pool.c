@@ -170,7 +170,8 @@ static int run_copy(struct zb_pg_pool_worker *self, zb_pg_job *j, long long *row
     PGresult *res = rc == 0 ? PQexec(conn, sql.data) : NULL;
     zb_buf_free(&sql);
     if (rc == 0 && PQresultStatus(res) != PGRES_COPY_IN)
-        rc = zb_pg_result_error(conn, res, j->starts_table ? "cannot prepare the table for loading" : "cannot start loading");
+        rc = zb_pg_result_error(conn, res,
+                                j->starts_table ? "cannot prepare the table for loading" : "cannot start loading");
     PQclear(res);
     if (rc == 0 && j->starts_table) {
         if (self->commit_pending)
@@ -242,7 +243,9 @@ static int run_statements(zb_pg_pool *pl, PGconn *conn, zb_pg_job *j)
         }
         if (rc == 0)
             zb_log_detail("statements sent together failed (%s): running them one by one",
-                          PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : "?");
+                          PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                              ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                              : "?");
         PQclear(res);
         zb_buf_free(&sql);
     }

@@ -85,8 +85,9 @@ static int sql_result(zb_pg_restore *p, PGconn *conn, PGresult *res, const zb_pg
         /* an object only a superuser may make (an operator class, and so the
          * indexes of it): failed here, in order, before anything is published */
         if (it->needs_privilege && state && strcmp(state, "42501") == 0)
-            zb_error_hint("only a superuser may create it: restore as a superuser, or run verify --restore as this "
-                          "role to learn every object that needs one");
+            zb_error_hint(
+                "only a superuser may create it: restore as a superuser, or run verify --restore as this "
+                "role to learn every object that needs one");
     }
     PQclear(res);
     return rc;
@@ -241,7 +242,9 @@ static int batch_flush(zb_pg_restore *p, leader_batch *b)
             if (!failed && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
                 failed = 1;
                 zb_log_detail("a batch of %zu items failed (%s): running them one by one", b->count,
-                              PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : "?");
+                              PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                                  ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                                  : "?");
             }
             PQclear(res);
         }

@@ -135,10 +135,11 @@ static void fingerprint_streams_merge(void **state)
     size_t found = 0;
     /* differences at the start, in the middle and at the end, objects
      * missing and more on either side */
-    const char *const archive[] = {"a", "{\"k\": \"1\"}", "b", "{}", "c", "{\"k\": \"1\"}", "m", "{\"k\": \"1\"}",
-                                   "n", "{}", "x", "{}", NULL};
-    const char *const restored[] = {"0", "{}", "a", "{\"k\": \"2\"}", "c", "{\"k\": \"1\"}", "d", "{}",
-                                    "m", "{\"k\": \"3\"}", "n", "{}", "z", "{}", NULL};
+    const char *const archive[] = {
+        "a", "{\"k\": \"1\"}", "b", "{}", "c", "{\"k\": \"1\"}", "m", "{\"k\": \"1\"}", "n", "{}", "x", "{}", NULL};
+    const char *const restored[] = {"0", "{}", "a", "{\"k\": \"2\"}", "c", "{\"k\": \"1\"}",
+                                    "d", "{}", "m", "{\"k\": \"3\"}", "n", "{}",
+                                    "z", "{}", NULL};
     assert_int_equal(compare_lists(&s, archive, restored, &found), 0);
     assert_int_equal(found, 7);
     assert_string_equal(s.text[0], "0: in the restored database but not in the archive");
@@ -214,5 +215,5 @@ static void normalise_deparsed_sql(void **state)
     free(b);
 }
 
-ZB_TEST_MAIN(fingerprint_names_each_difference, fingerprint_across_versions, fingerprint_scope, fingerprint_streams_merge,
-             fingerprint_lines_read_back, normalise_deparsed_sql)
+ZB_TEST_MAIN(fingerprint_names_each_difference, fingerprint_across_versions, fingerprint_scope,
+             fingerprint_streams_merge, fingerprint_lines_read_back, normalise_deparsed_sql)

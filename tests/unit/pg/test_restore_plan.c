@@ -480,4 +480,5 @@ static void plan_numbers_many_relations(void **state)
 
 ZB_TEST_MAIN(plan_reads_every_field_once, plan_carries_unknown_kinds, plan_selects_tables_and_what_hangs_off_them,
              plan_leaves_out_publications_of_tables, plan_leaves_out_what_needs_a_relation_left_out,
-             plan_reads_partitions_clones_and_member_privileges, plan_dependencies_decide_early_starts, plan_refuses_malformed_tocs, plan_numbers_many_relations)
+             plan_reads_partitions_clones_and_member_privileges, plan_dependencies_decide_early_starts,
+             plan_refuses_malformed_tocs, plan_numbers_many_relations)

@@ -84,8 +84,8 @@ typedef struct zb_pg_pool {
         struct zb_pg_pool *pool;
         PGconn *conn;
         int index;
-        int loading; /* inside its loading transaction */
-        int open;    /* tables truncated in it whose end has not been reached */
+        int loading;        /* inside its loading transaction */
+        int open;           /* tables truncated in it whose end has not been reached */
         int commit_pending; /* its tables are all in: the next table's first message commits them */
         /* the tables truncated in it (indexes into tables): its commit marks
          * these alone, not a scan of every table at every commit */

@@ -28,8 +28,8 @@ typedef struct zb_pg_job {
     int ends_table;            /* the table has no more chunks: commit once nothing else is open */
     int ends_loading;          /* commit the connection's loading transaction */
     int after_table;           /* statements: follows every earlier queued job on its table (ANALYZE) */
-    int small;                 /* statements: on a table small enough to share a query message (ZB_PG_SMALL_TABLE_BYTES) */
-    struct zb_pg_job *next;    /* statements sent with this one in one query message (zb_pg_schedule_group) */
+    int small;              /* statements: on a table small enough to share a query message (ZB_PG_SMALL_TABLE_BYTES) */
+    struct zb_pg_job *next; /* statements sent with this one in one query message (zb_pg_schedule_group) */
 } zb_pg_job;
 
 /* A table of fewer COPY bytes than this is small: its statements (its
@@ -37,7 +37,7 @@ typedef struct zb_pg_job {
  * server under load, and may go several to a query message. */
 #define ZB_PG_SMALL_TABLE_BYTES (1ull << 20)
 /* The most statements in one query message. */
-#define ZB_PG_GROUP_MAX 64u
+#define ZB_PG_GROUP_MAX         64u
 
 /* Loading work: a chunk, a table's end, a connection's final commit (as
  * opposed to a statement). */

@@ -22,10 +22,10 @@ struct zb_pg_restore {
     zb_pg_restore_options opts;
     char *source_name;
     json_t *toc;
-    zb_pg_plan *plan;         /* the toc, parsed once */
-    json_t *catalog;          /* catalog.json: the database's properties and fingerprint */
+    zb_pg_plan *plan;          /* the toc, parsed once */
+    json_t *catalog;           /* catalog.json: the database's properties and fingerprint */
     zb_spool *catalog_objects; /* its objects, one a line, for a verification */
-    zb_pg_table_load *tables; /* one per plan table */
+    zb_pg_table_load *tables;  /* one per plan table */
     size_t table_count;
     zb_map *table_by_oid; /* oid -> index in tables, for each data entry */
     char *target;         /* the database name asked for */
