@@ -1,6 +1,7 @@
 #include "zakpos_backup/source/pg/pitr/window.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/json.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/source/pg/pitr/decode.h"
@@ -21,12 +22,9 @@ int zb_pitr_window_write(const char *chain_dir, const char *chain, const char *b
     zb_buf path = ZB_BUF_INIT;
     json_t *w = json_pack("{s:s, s:s?, s:s, s:i}", "chain", chain, "base", base, "last_commit", last, "segments",
                           (int)segments);
-    char *text = w ? json_dumps(w, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
-    int rc =
-        text ? zb_buf_printf(&path, "%s/%s", chain_dir, ZB_PITR_WINDOW_FILE) : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc = zb_buf_printf(&path, "%s/%s", chain_dir, ZB_PITR_WINDOW_FILE);
     if (rc == 0)
-        rc = zb_fs_write_file_atomic(path.data, text, strlen(text), 0600);
-    free(text);
+        rc = zb_json_write_file(path.data, w, JSON_INDENT(1) | JSON_SORT_KEYS, 0600);
     json_decref(w);
     zb_buf_free(&path);
     return rc;
