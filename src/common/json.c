@@ -1,6 +1,7 @@
 #include "zakpos_backup/common/json.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/fs.h"
 
 #include <malloc.h>
 #include <sodium.h>
@@ -281,4 +282,12 @@ char *zb_json_printable(const char *text)
     if (!b.data)
         zb_buf_puts(&b, "");
     return zb_buf_detach(&b);
+}
+
+int zb_json_write_file(const char *path, json_t *doc, size_t flags, mode_t mode)
+{
+    char *text = doc ? json_dumps(doc, flags) : NULL;
+    int rc = text ? zb_fs_write_file_atomic(path, text, strlen(text), mode) : zb_error_set(ZB_ENOMEM, "out of memory");
+    free(text);
+    return rc;
 }

@@ -1,6 +1,8 @@
 #include "zakpos_backup/notify/metrics.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
+#include "zakpos_backup/common/json.h"
+#include "zakpos_backup/repo/repo.h"
 
 #include <jansson.h>
 #include <limits.h>
@@ -8,6 +10,9 @@
 #include <string.h>
 #include <sys/statvfs.h>
 #include <time.h>
+
+/* a recorder holds the lock for one read, change and write: milliseconds */
+#define METRICS_LOCK_WAIT_SECONDS 60
 
 int zb_metrics_label_value(zb_buf *b, const char *text)
 {
@@ -211,16 +216,23 @@ static void state_record_slot(json_t *state, const zb_metrics_slot *slot)
 }
 
 /* The state file read, changed by one recorder, written; then the textfile
- * rendered from it. */
+ * rendered from it. The daemon's slot watcher and each `run` child record
+ * alike: all of it under state_dir/metrics.lock, so that no recorder writes
+ * back a state read before another's change (which would be lost), and the
+ * textfile is rendered from the newest state. */
 static int record(const char *metrics_file, const char *state_dir, const zb_metrics_run *run,
                   const zb_metrics_remote *remotes, size_t remote_count, const zb_metrics_slot *slot)
 {
     if (!metrics_file || !*metrics_file)
         return 0;
-    char state_path[PATH_MAX];
-    if (snprintf(state_path, sizeof(state_path), "%s/metrics.json", state_dir) >= (int)sizeof(state_path))
+    char state_path[PATH_MAX], lock_path[PATH_MAX];
+    if (snprintf(state_path, sizeof(state_path), "%s/metrics.json", state_dir) >= (int)sizeof(state_path) ||
+        snprintf(lock_path, sizeof(lock_path), "%s/metrics.lock", state_dir) >= (int)sizeof(lock_path))
         return zb_error_set(ZB_ECONFIG, "state folder path too long: %s", state_dir);
+    zb_repo_lock *lock = NULL;
     int rc = zb_fs_mkdir_p(state_dir, 0700);
+    if (rc == 0)
+        rc = zb_repo_lock_take_file(&lock, lock_path, "the metrics state", METRICS_LOCK_WAIT_SECONDS);
     if (rc < 0)
         return rc;
     json_t *state = state_load(state_path);
@@ -228,15 +240,13 @@ static int record(const char *metrics_file, const char *state_dir, const zb_metr
         state_record(state, run, remotes, remote_count);
     if (slot)
         state_record_slot(state, slot);
-    char *text = json_dumps(state, JSON_INDENT(1) | JSON_SORT_KEYS);
-    rc =
-        text ? zb_fs_write_file_atomic(state_path, text, strlen(text), 0600) : zb_error_set(ZB_ENOMEM, "out of memory");
-    free(text);
+    rc = zb_json_write_file(state_path, state, JSON_INDENT(1) | JSON_SORT_KEYS, 0600);
     zb_buf m = ZB_BUF_INIT;
     if (rc == 0 && (rc = render(&m, state)) == 0)
         rc = zb_fs_write_file_atomic(metrics_file, m.data, m.len, 0644);
     zb_buf_free(&m);
     json_decref(state);
+    zb_repo_lock_release(lock);
     return rc;
 }
 

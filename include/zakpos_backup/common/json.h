@@ -8,6 +8,7 @@
 #define ZB_COMMON_JSON_H
 
 #include <jansson.h>
+#include <sys/types.h>
 #include <stddef.h>
 
 #define ZB_JSON_MAX_TEXT   (16u << 20) /* one document or manifest line */
@@ -54,5 +55,9 @@ int zb_json_texts_decode(json_t *doc, const char *what);
 /* Text for a message or a report (which are UTF-8): each byte that is not
  * part of a UTF-8 character shown as \xNN. Allocated; NULL: out of memory. */
 char *zb_json_printable(const char *text);
+/* doc as JSON text (json_dumps flags) in path, written whole and atomically
+ * (zb_fs_write_file_atomic): a reader sees the old file or the new one. A
+ * NULL doc is out of memory (what a failed json_pack gave). */
+int zb_json_write_file(const char *path, json_t *doc, size_t flags, mode_t mode);
 
 #endif

@@ -103,9 +103,8 @@ static void stop_follower(zb_follower_service *s, int sig)
 
 /* Past a limit: the follower (if any) stops, the slot goes, and the next
  * follower starts a new chain from a fresh snapshot. */
-static void drop_slot(zb_follower_service *s, PGconn *conn, const char *why)
+static void drop_slot(zb_follower_service *s, PGconn *conn, const char *slot, const char *why)
 {
-    const char *slot = s->config->follow_slot;
     zb_log_error(
         "follower: %s; dropping replication slot %s to protect the database server (the next follower "
         "starts a new chain; recovery across the break stops at the end of the old one)",
@@ -138,10 +137,15 @@ static void watch(zb_follower_service *s)
     const zb_config *c = s->config;
     PGconn *conn = NULL;
     zb_pitr_slot_status st;
-    if (zb_pg_connect(&conn, c->pg_conninfo, c->pg_password_file && *c->pg_password_file ? c->pg_password_file : NULL) <
+    char slot[64];
+    snprintf(slot, sizeof(slot), "%s", c->follow_slot);
+    /* each chain has its own slot: the one the repository's state names
+     * (records and metrics keep follow.slot's name, one series for all) */
+    if (zb_pitr_current_slot(slot, sizeof(slot), c->repo, c->follow_slot) < 0 ||
+        zb_pg_connect(&conn, c->pg_conninfo, c->pg_password_file && *c->pg_password_file ? c->pg_password_file : NULL) <
             0 ||
-        zb_pitr_slot_status_read(&st, conn, c->follow_slot) < 0) {
-        zb_log_warn("follower: cannot watch replication slot %s: %s", c->follow_slot, zb_error_message());
+        zb_pitr_slot_status_read(&st, conn, slot) < 0) {
+        zb_log_warn("follower: cannot watch replication slot %s: %s", slot, zb_error_message());
         PQfinish(conn);
         return;
     }
@@ -155,14 +159,14 @@ static void watch(zb_follower_service *s)
         zb_format_bytes(size, sizeof(size), st.retained_bytes);
         zb_format_bytes(limit, sizeof(limit), (uint64_t)c->follow_slot_max_wal_bytes);
         snprintf(why, sizeof(why), "the slot holds %s of WAL on the server (follow.slot_max_wal_size %s)", size, limit);
-        drop_slot(s, conn, why);
+        drop_slot(s, conn, slot, why);
         break;
     case ZB_PITR_SLOT_TOO_OLD:
         zb_format_duration(size, sizeof(size), lag);
         zb_format_duration(limit, sizeof(limit), c->follow_slot_max_age_seconds);
         snprintf(why, sizeof(why), "the slot's oldest unconfirmed change is %s old (follow.slot_max_age %s)", size,
                  limit);
-        drop_slot(s, conn, why);
+        drop_slot(s, conn, slot, why);
         break;
     }
     PQfinish(conn);

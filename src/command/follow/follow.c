@@ -40,7 +40,8 @@ static const char help[] =
     "  --pg-name NAME           the database's name in archives (default: its dbname)\n"
     "  --pg-password-file FILE  the database password, read from FILE\n"
     "  --jobs N                 connections for the base snapshot (default: cores)\n"
-    "  --slot NAME              the slot's and publication's name (default zakpos_backup)\n"
+    "  --slot NAME              the publication's name and each chain's slot's prefix\n"
+    "                           (NAME_<chain>; default zakpos_backup)\n"
     "  --segment-seconds N      close a segment N seconds after its first commit (default 10)\n"
     "  --segment-size SIZE      ... or once it holds SIZE of changes (default 16M)\n"
     "  --replica-identity-full SCHEMA.TABLE  a table without a primary key to follow\n"
@@ -49,7 +50,8 @@ static const char help[] =
     "  --name NAME              the base archive's name prefix (default: zakpos)\n"
     "  --recipient PUBFILE / --signing-key FILE / --passphrase-file FILE /\n"
     "  --no-encryption          protection, as for backup\n"
-    "  --stop                   drop the slot and the publication (the segments stay)\n";
+    "  --stop                   drop every chain's slot and the publication (the\n"
+    "                           segments stay)\n";
 
 enum {
     OPT_PG_NAME = ZB_OPT_COMMAND_BASE,

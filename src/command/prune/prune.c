@@ -12,7 +12,9 @@
 #include "zakpos_backup/repo/repo.h"
 #include "zakpos_backup/repo/retention.h"
 #include "zakpos_backup/source/docker/helper.h"
+#include "zakpos_backup/source/pg/pitr/position.h"
 #include "zakpos_backup/source/pg/pitr/segment.h"
+#include "zakpos_backup/source/pg/pitr/start.h"
 #include "zakpos_backup/source/pg/pitr/window.h"
 
 #include <errno.h>
@@ -160,10 +162,37 @@ static int use_configured_zone(zb_context *ctx)
     return rc < 0 ? rc : zb_config_use_timezone(c);
 }
 
+/* The chain of the oldest kept snapshot, when that is not the chain's
+ * base: no kept window reaches before the snapshot, so the segments replay
+ * from it does not read go (zb_pitr_chain_cut), and the chain's base is no
+ * longer needed. *cut_chain: that chain's index, or -1 if none was cut (a
+ * follower holds its lock, no position recorded ...). */
+static void cut_oldest(long *cut_chain, size_t *cut_segments, const zb_pitr_chain_info *chains, size_t chain_count,
+                       const int *needed, const zb_repo_archive *oldest, json_t *index, const char *repo, int dry_run)
+{
+    *cut_chain = -1, *cut_segments = 0;
+    long c = -1;
+    for (size_t i = 0; oldest && i < chain_count; i++)
+        if (needed[i] && chains[i].from <= oldest->created)
+            c = (long)i;
+    zb_pitr_position pos;
+    json_t *recorded = c >= 0 ? zb_pitr_recorded_position(index, oldest->name, NULL) : NULL;
+    if (!recorded || (chains[c].base && strcmp(chains[c].base, oldest->name) == 0) ||
+        zb_pitr_position_parse(&pos, recorded) < 0 || pos.chain)
+        return;
+    int rc = zb_pitr_chain_cut(cut_segments, repo, chains[c].name, oldest->name, oldest->created, pos.scan_lsn, dry_run);
+    if (rc < 0)
+        zb_log_warn("chain %s stays whole: %s", chains[c].name, zb_error_message());
+    else if (rc == 1)
+        *cut_chain = c;
+}
+
 /* The chains the kept snapshots need (needed[i]), and their base archives
- * kept with them; keep[] is newest first, as the rules read it. */
-static int plan_chains(int **needed, zb_pitr_chain_info **chains, size_t *chain_count, unsigned *keep,
-                       const zb_repo_list *list, const char *repo)
+ * kept with them (but that of a chain cut at the oldest kept snapshot);
+ * keep[] is newest first, as the rules read it. */
+static int plan_chains(int **needed, zb_pitr_chain_info **chains, size_t *chain_count, long *cut_chain,
+                       size_t *cut_segments, unsigned *keep, const zb_repo_list *list, json_t *index, const char *repo,
+                       int dry_run)
 {
     int rc = zb_pitr_chains_scan(chains, chain_count, repo);
     time_t *kept = rc == 0 ? calloc(list->count + 1, sizeof(*kept)) : NULL;
@@ -171,13 +200,16 @@ static int plan_chains(int **needed, zb_pitr_chain_info **chains, size_t *chain_
     if (rc == 0 && (!kept || !*needed))
         rc = zb_error_set(ZB_ENOMEM, "out of memory");
     size_t kept_count = 0;
+    const zb_repo_archive *oldest = NULL;
     for (size_t i = 0; rc == 0 && i < list->count; i++)
         if (keep[i])
-            kept[kept_count++] = list->items[list->count - 1 - i].created;
+            kept[kept_count++] = (oldest = &list->items[list->count - 1 - i])->created;
     if (rc == 0)
         zb_pitr_chains_needed(*needed, *chains, *chain_count, kept, kept_count);
+    if (rc == 0)
+        cut_oldest(cut_chain, cut_segments, *chains, *chain_count, *needed, oldest, index, repo, dry_run);
     for (size_t c = 0; rc == 0 && c < *chain_count; c++)
-        for (size_t i = 0; (*needed)[c] && (*chains)[c].base && i < list->count; i++)
+        for (size_t i = 0; (*needed)[c] && (long)c != *cut_chain && (*chains)[c].base && i < list->count; i++)
             if (strcmp(list->items[list->count - 1 - i].name, (*chains)[c].base) == 0)
                 keep[i] |= KEEP_CHAIN_BASE;
     free(kept);
@@ -208,11 +240,26 @@ static const char *prune_chain(const char *repo, const zb_pitr_chain_info *c, in
     return "remove";
 }
 
+static void report_cut(zb_context *ctx, json_t *doc, const zb_pitr_chain_info *c, size_t segments, int dry_run,
+                       int as_json)
+{
+    const char *action = dry_run ? "would-cut" : "cut";
+    if (as_json)
+        json_array_append_new(doc, json_pack("{s:s, s:s, s:I}", "chain", c->name, "action", action, "segments",
+                                             (json_int_t)segments));
+    else
+        zb_context_print(ctx, "%-12s %s/%s  %zu segments before the oldest kept snapshot\n", action, ZB_PITR_DIR,
+                         c->name, segments);
+}
+
 static void report_chains(zb_context *ctx, json_t *doc, const char *repo, const zb_pitr_chain_info *chains,
-                          const int *needed, size_t count, int dry_run, int as_json)
+                          const int *needed, size_t count, long cut_chain, size_t cut_segments, int dry_run,
+                          int as_json)
 {
     size_t removed = 0;
     for (size_t c = 0; needed && c < count; c++) {
+        if ((long)c == cut_chain)
+            report_cut(ctx, doc, &chains[c], cut_segments, dry_run, as_json);
         const char *action = prune_chain(repo, &chains[c], needed[c], dry_run, &removed);
         const char *reasons = strcmp(action, "keep") != 0 ? ""
                               : chains[c].active          ? "being followed"
@@ -258,6 +305,8 @@ int zb_prune_run(zb_context *ctx, const zb_prune_request *req)
     zb_pitr_chain_info *chains = NULL;
     size_t chain_count = 0;
     int *needed = NULL;
+    long cut_chain = -1;
+    size_t cut_segments = 0;
     zb_buf reasons = ZB_BUF_INIT;
     size_t removed = 0;
     /* A dry run changes nothing, so it needs no lock (and works on a
@@ -288,7 +337,8 @@ int zb_prune_run(zb_context *ctx, const zb_prune_request *req)
     for (size_t i = 0; verified && i < list.count; i++)
         if (&list.items[list.count - 1 - i] == verified)
             keep[i] |= KEEP_NEWEST_VERIFIED;
-    if ((rc = plan_chains(&needed, &chains, &chain_count, keep, &list, repo)) < 0)
+    if ((rc = plan_chains(&needed, &chains, &chain_count, &cut_chain, &cut_segments, keep, &list, index, repo,
+                          dry_run)) < 0)
         goto done;
     for (size_t i = 0; i < list.count; i++) {
         const zb_repo_archive *a = &list.items[list.count - 1 - i];
@@ -311,7 +361,7 @@ int zb_prune_run(zb_context *ctx, const zb_prune_request *req)
     }
     if (removed && (rc = zb_fs_fsync_dir(repo)) < 0)
         goto done;
-    report_chains(ctx, doc, repo, chains, needed, chain_count, dry_run, as_json);
+    report_chains(ctx, doc, repo, chains, needed, chain_count, cut_chain, cut_segments, dry_run, as_json);
     if (!dry_run && zb_repo_index_forget_missing(repo) < 0)
         zb_log_warn("%s", zb_error_message()); /* entries of gone archives are ignored anyway */
     if (as_json) {

@@ -1,6 +1,7 @@
 #include "zakpos_backup/command/recover_parts.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/json.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/place.h"
@@ -53,11 +54,8 @@ int zb_recover_journal_open(zb_recover_journal *j, const char *archive_name, int
 int zb_recover_journal_save(zb_recover_journal *j)
 {
     int rc = zb_fs_mkdir_p(zb_place_state_dir(), 0700);
-    char *text = rc == 0 ? json_dumps(j->doc, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
     if (rc == 0)
-        rc = text ? zb_fs_write_file_atomic(j->path, text, strlen(text), 0600)
-                  : zb_error_set(ZB_ENOMEM, "out of memory");
-    free(text);
+        rc = zb_json_write_file(j->path, j->doc, JSON_INDENT(1) | JSON_SORT_KEYS, 0600);
     if (rc < 0)
         zb_error_context("cannot write the recovery journal");
     return rc;

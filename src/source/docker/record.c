@@ -1,6 +1,7 @@
 #include "zakpos_backup/source/docker/record.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/json.h"
 #include "zakpos_backup/common/place.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
@@ -168,9 +169,7 @@ int zb_record_save(json_t *entries)
         return 0;
     }
     json_t *doc = json_pack("{s:i, s:s, s:O}", "pid", (int)getpid(), "run", id, "containers", entries);
-    char *text = doc ? json_dumps(doc, JSON_INDENT(1)) : NULL;
-    rc = text ? zb_fs_write_file_atomic(path, text, strlen(text), 0600) : zb_error_set(ZB_ENOMEM, "out of memory");
-    free(text);
+    rc = zb_json_write_file(path, doc, JSON_INDENT(1), 0600);
     json_decref(doc);
     return rc;
 }

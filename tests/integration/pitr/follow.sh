@@ -42,9 +42,11 @@ hashes() {
 }
 now() { ZB_PG_DB=shop zb_psql -At -c "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"; }
 wal_lsn() { ZB_PG_DB=shop zb_psql -At -c "SELECT pg_current_wal_lsn()"; }
+# the current chain's slot, as the state file names it (each chain has its own)
+chain_slot() { jq -r .slot repo/pitr/zakpos_backup.json; }
 # waits until the slot confirmed LSN: the changes before it are durable in the repository
 wait_confirmed() {
-    zb_pg_wait_confirmed zakpos_backup "$1" && return 0
+    zb_pg_wait_confirmed "$(chain_slot)" "$1" && return 0
     zb_fail "the slot never confirmed $1"; cat follow*.log >&2
     return 1
 }
@@ -214,7 +216,7 @@ zb_expect_equal "$(zb_archives_in repo | wc -l)" "2" "segments are never taken f
 # 14+: the transaction larger than logical_decoding_work_mem came in progress
 # (Stream messages), and recovery to B below replays it whole
 if [ "$major" -ge 14 ]; then
-    zb_expect_equal "$(zb_psql -At -c "SELECT stream_txns > 0 FROM pg_stat_replication_slots WHERE slot_name = 'zakpos_backup'")" \
+    zb_expect_equal "$(zb_psql -At -c "SELECT stream_txns > 0 FROM pg_stat_replication_slots WHERE slot_name = '$(chain_slot)'")" \
         "t" "the server streamed the large transaction in progress"
 fi
 segments=$(find repo/pitr -name '*.zbseg' | wc -l)
@@ -288,7 +290,12 @@ zb_expect_equal "$(zb_psql -At -c "SELECT count(*) FROM pg_database WHERE datnam
 # ends the chain at its last consistent point and starts a new one from a
 # fresh snapshot; so does a new table, which the next publication lists
 if [ "$major" = 15 ]; then
-    start_follower
+    # the follower stopped between the two steps of the switch: the new
+    # chain's slot exists before the old one is dropped
+    old_slot=$(chain_slot)
+    ZB_FAULT_AT=pitr-chain-switched ZB_FAULT_SIGNAL=9 "$ZB_FAULT_BIN" "${follow[@]:1}" 2>switch.log &
+    fpid=$!
+    zb_on_exit "kill -9 $fpid 2>/dev/null"
     archives_before=$(zb_archives_in repo | wc -l)
     ZB_PG_DB=shop zb_psql -c "INSERT INTO audit_log VALUES (400, 'before the change')"
     time_d=$(now)
@@ -296,7 +303,18 @@ if [ "$major" = 15 ]; then
     wait_confirmed "$(wal_lsn)"
     ZB_PG_DB=shop zb_psql -c "BEGIN" -c "ALTER TABLE stock ADD COLUMN price numeric" \
         -c "UPDATE stock SET price = 1.5 WHERE sku = 'new2'" -c "COMMIT"
-    for i in $(seq 1 240); do [ "$(zb_archives_in repo | wc -l)" -ge $((archives_before + 1)) ] && break; sleep 0.25; done
+    for i in $(seq 1 480); do kill -0 "$fpid" 2>/dev/null || break; sleep 0.25; done
+    kill -9 "$fpid" 2>/dev/null
+    wait "$fpid"
+    zb_expect_contains "$(cat switch.log)" "fault point pitr-chain-switched reached ($old_slot)" "the follower stopped mid-switch"
+    new_slot=$(chain_slot)
+    zb_expect_equal "$(zb_psql -At -c "SELECT string_agg(slot_name, ' ' ORDER BY slot_name) FROM pg_replication_slots")" \
+        "$old_slot $new_slot" "the new chain's slot exists before the old one is dropped"
+    start_follower
+    for i in $(seq 1 240); do [ "$(zb_psql -At -c "SELECT count(*) FROM pg_replication_slots")" = 1 ] && break; sleep 0.25; done
+    zb_expect_equal "$(zb_psql -At -c "SELECT string_agg(slot_name, ' ') FROM pg_replication_slots")" "$new_slot" \
+        "the next follower resumes the new chain and drops the old chain's slot"
+    zb_expect_contains "$(cat follow*.log)" "following chain $(jq -r .chain repo/pitr/zakpos_backup.json)" "... following the new chain"
     zb_expect_equal "$(zb_archives_in repo | wc -l)" "$((archives_before + 1))" "a changed table starts a new chain with its own base snapshot"
     ZB_PG_DB=shop zb_psql -c "CREATE TABLE extra (id int PRIMARY KEY, v text)" -c "INSERT INTO extra VALUES (1, 'x')" \
         -c "INSERT INTO audit_log VALUES (500, 'after create')"
@@ -324,6 +342,52 @@ if [ "$major" = 15 ]; then
     zb_expect_status 0 "the last chain to a point after both changes" -- "$ZB_BIN" restore --key key "$last" \
         --pg-target "$(zb_pg_conninfo at_f)" --until "$time_f"
     zb_expect_equal "$(hashes at_f)|$(table_hash at_f extra)" "$(cat hashes.f)|$extra_f" "recovery after both changes, the new table too"
+
+    # what no Relation message shows: each change ends the chain with its
+    # reason (a row in audit_log closes a segment, where the catalog is
+    # checked); a TRUNCATE of several tables is replayed within the chain
+    start_follower
+    ZB_PG_DB=shop zb_psql -c "TRUNCATE stock, extra" -c "INSERT INTO extra VALUES (3, 'after truncate')" >/dev/null
+    time_g=$(now)
+    hashes shop >hashes.g
+    extra_g=$(table_hash shop extra)
+    chain_g=$(jq -r .chain repo/pitr/zakpos_backup.json)
+    wait_confirmed "$(wal_lsn)"
+    ends_chain() { # SQL, the reason end.json must give
+        local chain i
+        chain=$(jq -r .chain repo/pitr/zakpos_backup.json)
+        ZB_PG_DB=shop zb_psql -c "$1" -c "INSERT INTO audit_log VALUES (600, 'after ddl')" >/dev/null
+        for i in $(seq 1 240); do [ -f "repo/pitr/$chain/end.json" ] && break; sleep 0.25; done
+        zb_expect_equal "$(jq -r .reason "repo/pitr/$chain/end.json" 2>/dev/null)" "$2" "the chain ends at: $1"
+        for i in $(seq 1 240); do cat follow*.log | grep -q "following chain $(jq -r .next_chain "repo/pitr/$chain/end.json")" && break; sleep 0.25; done
+    }
+    ends_chain "CREATE SEQUENCE tickets" "a sequence was created or dropped"
+    ends_chain "ALTER TABLE extra ALTER COLUMN v TYPE varchar(40)" \
+        "a followed table's columns, schema, replica identity or partitioning changed"
+    ends_chain "ALTER TABLE stock REPLICA IDENTITY FULL" \
+        "a followed table's columns, schema, replica identity or partitioning changed"
+    ends_chain "CREATE TABLE parted (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
+        CREATE TABLE part1 PARTITION OF parted FOR VALUES FROM (0) TO (100); CREATE TABLE part2 (id int PRIMARY KEY, v text)" \
+        "a table was created"
+    ends_chain "ALTER TABLE parted ATTACH PARTITION part2 FOR VALUES FROM (100) TO (200)" \
+        "a followed table's columns, schema, replica identity or partitioning changed"
+    ends_chain "CREATE SCHEMA other; ALTER TABLE extra SET SCHEMA other" \
+        "a followed table's columns, schema, replica identity or partitioning changed"
+    ends_chain "DROP TABLE other.extra" "a followed table was dropped"
+    ZB_PG_DB=shop zb_psql -c "SELECT nextval('tickets') FROM generate_series(1, 5)" -c "INSERT INTO parted VALUES (1, 'a'), (150, 'b')" >/dev/null
+    time_h=$(now)
+    hashes shop >hashes.h
+    wait_confirmed "$(wal_lsn)"
+    kill -TERM "$pid"
+    wait "$pid"
+    base_g=$(zb_archives_in repo | grep -- "-$chain_g.zbk")
+    zb_expect_status 0 "recovery after a TRUNCATE of two tables" -- "$ZB_BIN" restore --key key "$base_g" \
+        --pg-target "$(zb_pg_conninfo at_g)" --until "$time_g"
+    zb_expect_equal "$(hashes at_g)|$(table_hash at_g extra)" "$(cat hashes.g)|$extra_g" "... both tables as they were"
+    zb_expect_status 0 "recovery after every change" -- "$ZB_BIN" restore --key key "$(zb_archives_in repo | tail -1)" \
+        --pg-target "$(zb_pg_conninfo at_h)" --until "$time_h"
+    zb_expect_equal "$(hashes at_h)|$(ZB_PG_DB=at_h zb_psql -At -c "SELECT count(*) FROM parted")|$(ZB_PG_DB=at_h zb_psql -At -c "SELECT nextval('tickets')")" \
+        "$(cat hashes.h)|2|6" "... the tables, the partitions and the sequence created mid-stream"
 fi
 
 zb_expect_status 0 "follow --stop" -- "$ZB_BIN" follow --stop --repo repo --pg "$db"

@@ -1,5 +1,6 @@
 #include "zb_cmocka.h"
 
+#include "zakpos_backup/source/pg/pitr/chain.h"
 #include "zakpos_backup/source/pg/pitr/follow.h"
 #include "zakpos_backup/source/pg/pitr/watch.h"
 
@@ -56,12 +57,29 @@ static void reconnect_backoff_is_bounded(void **state)
     assert_int_equal(zb_pitr_reconnect_delay(1000), 60);
 }
 
+/* Each chain's slot: the configured name, then the chain's stamp in lower
+ * case (PostgreSQL takes [a-z0-9_] only); a long name is cut so that the
+ * whole fits 63 bytes and the stamp stays whole. */
+static void chain_slot_names_fit(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_int_equal(zb_pitr_chain_slot_name(out, sizeof(out), "zakpos_backup", "20261207T191000Z"), 0);
+    assert_string_equal(out, "zakpos_backup_20261207t191000z");
+    const char *long_name = "a_very_long_slot_name_that_goes_on_and_on_past_the_limit_of_63";
+    assert_int_equal(zb_pitr_chain_slot_name(out, sizeof(out), long_name, "20261207T191000Z"), 0);
+    assert_int_equal(strlen(out), 63);
+    assert_memory_equal(out, long_name, 46);
+    assert_string_equal(out + 46, "_20261207t191000z");
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(watch_lag_seconds),
         cmocka_unit_test(watch_verdict_limits),
         cmocka_unit_test(reconnect_backoff_is_bounded),
+        cmocka_unit_test(chain_slot_names_fit),
     };
     ZB_RUN_TESTS(tests, argc, argv);
 }

@@ -6,6 +6,6 @@ zb_unit_test(pitr ${CMAKE_CURRENT_LIST_DIR}/test_rows.c TESTS snapshot_rows_by_s
 zb_unit_test(pitr ${CMAKE_CURRENT_LIST_DIR}/test_xidsnap.c TESTS
   xid_visible_in_snapshot xid_wraparound_with_epoch xid_snapshot_refuses_malformed)
 zb_unit_test(pitr ${CMAKE_CURRENT_LIST_DIR}/test_watch.c TESTS watch_lag_seconds watch_verdict_limits
-  reconnect_backoff_is_bounded)
+  reconnect_backoff_is_bounded chain_slot_names_fit)
 zb_unit_test(pitr ${CMAKE_CURRENT_LIST_DIR}/test_copyrow.c TESTS copy_row_escapes_every_odd_value
   copy_row_refuses_what_it_cannot_load)

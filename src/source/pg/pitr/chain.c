@@ -1,6 +1,7 @@
 #include "zakpos_backup/source/pg/pitr/chain.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/json.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/source/pg/conn.h"
@@ -170,6 +171,54 @@ int zb_pitr_publication_missing(char **first, PGconn *conn, const char *publicat
     return rc < 0 ? rc : missing;
 }
 
+/* What the chain's base and its stream assume of the catalog: each
+ * published table's oid, schema, name, columns and their types, replica
+ * identity (and its index) and whether it is a partition; and the user's
+ * sequences, whose values each segment records. A hash, so that the plain
+ * state file holds no names. */
+static const char fingerprint_sql[] =
+    "SELECT pg_catalog.md5(coalesce(pg_catalog.string_agg(t, ';' ORDER BY t), '')), "
+    "pg_catalog.count(*) FILTER (WHERE k = 't'), pg_catalog.count(*) FILTER (WHERE k = 's') FROM ("
+    "SELECT 't' AS k, c.oid::text || ':' || n.nspname || '.' || c.relname || ':' || c.relreplident::text || ':' || "
+    "c.relispartition::text || ':' || coalesce((SELECT i.indexrelid::text FROM pg_catalog.pg_index i "
+    "WHERE i.indrelid = c.oid AND i.indisreplident), '') || ':' || coalesce((SELECT pg_catalog.string_agg("
+    "a.attname || ' ' || a.atttypid::text || ' ' || a.atttypmod::text, ',' ORDER BY a.attnum) "
+    "FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '') AS t "
+    "FROM pg_catalog.pg_publication_rel r JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid "
+    "JOIN pg_catalog.pg_class c ON c.oid = r.prrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE p.pubname = $1 "
+    "UNION ALL SELECT 's', 's:' || c.oid::text || ':' || n.nspname || '.' || c.relname "
+    "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind = 'S' AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_') f";
+
+int zb_pitr_catalog_fingerprint(json_t **out, PGconn *conn, const char *publication)
+{
+    const char *params[1] = {publication};
+    PGresult *res = PQexecParams(conn, fingerprint_sql, 1, NULL, params, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? 0
+                                                     : zb_pg_result_error(conn, res, "cannot read the followed tables");
+    *out = NULL;
+    if (rc == 0) {
+        *out = json_pack("{s:s, s:I, s:I}", "hash", PQgetvalue(res, 0, 0), "tables",
+                         (json_int_t)strtoll(PQgetvalue(res, 0, 1), NULL, 10), "sequences",
+                         (json_int_t)strtoll(PQgetvalue(res, 0, 2), NULL, 10));
+        rc = *out ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
+    }
+    PQclear(res);
+    return rc;
+}
+
+const char *zb_pitr_catalog_change(json_t *before, json_t *now)
+{
+    if (json_equal(json_object_get(before, "hash"), json_object_get(now, "hash")))
+        return NULL;
+    if (json_integer_value(json_object_get(now, "tables")) < json_integer_value(json_object_get(before, "tables")))
+        return "a followed table was dropped";
+    if (!json_equal(json_object_get(before, "sequences"), json_object_get(now, "sequences")))
+        return "a sequence was created or dropped";
+    return "a followed table's columns, schema, replica identity or partitioning changed";
+}
+
 int zb_pitr_publication_drop(PGconn *conn, const char *publication)
 {
     char *pub = PQescapeIdentifier(conn, publication, strlen(publication));
@@ -214,6 +263,77 @@ int zb_pitr_slot_drop(PGconn *conn, const char *slot)
                       NULL);
 }
 
+/* A chain's slot: <name>_<chain stamp in lower case>, the name cut so that
+ * the whole fits PostgreSQL's 63 bytes. */
+#define CHAIN_SLOT_SUFFIX_LEN 17 /* "_20261207t191000z" */
+#define SLOT_NAME_MAX         63
+
+static size_t slot_prefix_len(const char *name)
+{
+    size_t len = strlen(name);
+    return len > SLOT_NAME_MAX - CHAIN_SLOT_SUFFIX_LEN ? SLOT_NAME_MAX - CHAIN_SLOT_SUFFIX_LEN : len;
+}
+
+int zb_pitr_chain_slot_name(char *out, size_t size, const char *name, const char *chain)
+{
+    int len = snprintf(out, size, "%.*s_%s", (int)slot_prefix_len(name), name, chain);
+    if (len < 0 || (size_t)len >= size || (size_t)len > SLOT_NAME_MAX)
+        return zb_error_set(ZB_EUSAGE, "replication slot name too long for chain %s", chain);
+    for (char *c = out + len - strlen(chain); *c; c++)
+        *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+    return 0;
+}
+
+/* The follower's slots in this database: the plain name (repositories
+ * older than per-chain slots) and <name>_<chain>; $3 is the one to leave
+ * out. */
+static const char family_sql[] =
+    "SELECT %s FROM pg_catalog.pg_replication_slots WHERE database = pg_catalog.current_database() "
+    "AND (slot_name = $1 OR (pg_catalog.left(slot_name, pg_catalog.length($2)) = $2 "
+    "AND pg_catalog.substr(slot_name, pg_catalog.length($2) + 1) ~ '^_[0-9]{8}t[0-9]{6}z$')) "
+    "AND slot_name <> $3%s ORDER BY slot_name";
+
+static int family_query(PGresult **res, PGconn *conn, const char *select, const char *name, const char *keep,
+                        int only_inactive, const char *what)
+{
+    char prefix[SLOT_NAME_MAX + 1];
+    snprintf(prefix, sizeof(prefix), "%.*s", (int)slot_prefix_len(name), name);
+    zb_buf sql = ZB_BUF_INIT;
+    int rc = zb_buf_printf(&sql, family_sql, select, only_inactive ? " AND NOT active" : "");
+    const char *params[3] = {name, prefix, keep ? keep : ""};
+    if (rc == 0) {
+        *res = PQexecParams(conn, sql.data, 3, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(*res) != PGRES_TUPLES_OK)
+            rc = zb_pg_result_error(conn, *res, what);
+    }
+    zb_buf_free(&sql);
+    return rc;
+}
+
+int zb_pitr_slot_family_find(char **first, PGconn *conn, const char *name, const char *keep)
+{
+    PGresult *res = NULL;
+    *first = NULL;
+    int rc = family_query(&res, conn, "slot_name", name, keep, 0, "cannot list the replication slots");
+    int found = rc == 0 ? PQntuples(res) : 0;
+    if (found > 0 && !(*first = zb_strdup(PQgetvalue(res, 0, 0))))
+        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    PQclear(res);
+    return rc < 0 ? rc : found;
+}
+
+int zb_pitr_slot_family_drop(PGconn *conn, const char *name, const char *keep, int only_inactive)
+{
+    PGresult *res = NULL;
+    int rc = family_query(&res, conn, "slot_name, pg_catalog.pg_drop_replication_slot(slot_name)", name, keep,
+                          only_inactive, "cannot drop the replication slot");
+    for (int i = 0; rc == 0 && i < PQntuples(res); i++)
+        zb_log_info("dropped replication slot %s", PQgetvalue(res, i, 0));
+    int dropped = rc == 0 ? PQntuples(res) : 0;
+    PQclear(res);
+    return rc < 0 ? rc : dropped;
+}
+
 static char *state_path(const char *repo, const char *slot)
 {
     zb_buf p = ZB_BUF_INIT;
@@ -253,13 +373,23 @@ int zb_pitr_state_read(json_t **out, const char *repo, const char *slot)
     return rc;
 }
 
+int zb_pitr_current_slot(char *out, size_t size, const char *repo, const char *name)
+{
+    json_t *state = NULL;
+    int rc = repo ? zb_pitr_state_read(&state, repo, name) : 0;
+    const char *slot = json_string_value(json_object_get(state, "slot"));
+    if (rc == 0 && (size_t)snprintf(out, size, "%s", slot ? slot : name) >= size)
+        rc = zb_error_set(ZB_EFORMAT, "replication slot name too long: %s", slot ? slot : name);
+    json_decref(state);
+    return rc;
+}
+
 int zb_pitr_state_write(const char *repo, const char *slot, json_t *state)
 {
-    char *path = state_path(repo, slot), *text = json_dumps(state, JSON_INDENT(1) | JSON_SORT_KEYS);
-    int rc = path && text ? zb_fs_write_file_atomic(path, text, strlen(text), 0600)
-                          : zb_error_set(ZB_ENOMEM, "out of memory");
+    char *path = state_path(repo, slot);
+    int rc = path ? zb_json_write_file(path, state, JSON_INDENT(1) | JSON_SORT_KEYS, 0600)
+                  : zb_error_set(ZB_ENOMEM, "out of memory");
     free(path);
-    free(text);
     return rc;
 }
 
@@ -282,11 +412,9 @@ int zb_pitr_chain_end_write(const char *chain_dir, uint64_t end_lsn, const char 
     zb_pgo_lsn_format(lsn, sizeof(lsn), end_lsn);
     zb_buf path = ZB_BUF_INIT;
     json_t *end = json_pack("{s:s, s:s, s:s}", "end_lsn", lsn, "reason", reason, "next_chain", next_chain);
-    char *text = end ? json_dumps(end, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
-    int rc = text ? zb_buf_printf(&path, "%s/%s", chain_dir, CHAIN_END_FILE) : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc = zb_buf_printf(&path, "%s/%s", chain_dir, CHAIN_END_FILE);
     if (rc == 0)
-        rc = zb_fs_write_file_atomic(path.data, text, strlen(text), 0600);
-    free(text);
+        rc = zb_json_write_file(path.data, end, JSON_INDENT(1) | JSON_SORT_KEYS, 0600);
     json_decref(end);
     zb_buf_free(&path);
     return rc;

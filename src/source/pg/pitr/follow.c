@@ -48,7 +48,8 @@ typedef struct cached_relation {
 
 typedef struct follower {
     const zb_pitr_follow_options *opts;
-    const char *slot;
+    const char *name; /* the configured slot name: the publication's, the state file's */
+    char slot[64];    /* the current chain's slot */
     char *chain, *chain_dir;
     char *base;               /* the chain's base archive, for window.json */
     zb_repo_lock *chain_lock; /* held while this follower writes the chain: prune waits for it */
@@ -172,7 +173,7 @@ static int record_relations(follower *f)
         json_object_set_new(known, oid, json_string(hash));
         zb_pgo_msg_clear(&m);
     }
-    return f->state ? zb_pitr_state_write(f->opts->repo, f->slot, f->state) : 0;
+    return f->state ? zb_pitr_state_write(f->opts->repo, f->name, f->state) : 0;
 }
 
 /* A followed table no longer fits the chain's base snapshot: the chain ends
@@ -214,13 +215,34 @@ static int relation_changed(follower *f, const uint8_t *data, size_t len)
     return rc;
 }
 
+/* What a Relation message does not tell (a followed table dropped, or
+ * changed while no change to it came since; a sequence created or dropped)
+ * shows in the catalog: the chain ends as at a changed table. A chain from
+ * before the catalog was recorded records it now. */
+static int catalog_changed(follower *f)
+{
+    json_t *now = NULL, *before = json_object_get(f->state, "catalog");
+    int rc = zb_pitr_catalog_fingerprint(&now, f->sql, f->name);
+    const char *why = rc == 0 && before ? zb_pitr_catalog_change(before, now) : NULL;
+    if (why) {
+        zb_log_warn("%s: the chain ends at its last consistent point and a new one starts from a fresh snapshot", why);
+        f->end_reason = why;
+        rc = NEW_CHAIN;
+    } else if (rc == 0 && !before && f->state) {
+        rc = json_object_set(f->state, "catalog", now) == 0 ? zb_pitr_state_write(f->opts->repo, f->name, f->state)
+                                                            : zb_error_set(ZB_ENOMEM, "out of memory");
+    }
+    json_decref(now);
+    return rc;
+}
+
 /* A table created since the publication was set up carries no change into
  * the stream: the chain ends, and the next one's publication lists it. */
 static int tables_added(follower *f)
 {
     char *first = NULL;
     f->catalog_checked = zb_time_monotonic();
-    int rc = zb_pitr_publication_missing(&first, f->sql, f->slot, f->opts->exclude);
+    int rc = zb_pitr_publication_missing(&first, f->sql, f->name, f->opts->exclude);
     if (rc > 0) {
         zb_log_warn(
             "table %s (and %d more) is not in the publication: the chain ends at its last consistent point "
@@ -230,7 +252,7 @@ static int tables_added(follower *f)
         rc = NEW_CHAIN;
     }
     free(first);
-    return rc;
+    return rc == 0 ? catalog_changed(f) : rc;
 }
 
 static int count_change(follower *f, uint32_t oid, const char *what)
@@ -537,29 +559,40 @@ static int write_base(char *path, size_t path_size, const zb_pitr_follow_options
 static int start_chain(follower *f, json_t **state, uint64_t *start_lsn)
 {
     const zb_pitr_follow_options *o = f->opts;
-    char snapshot[64], lsn[32], stamp[32], path[PATH_MAX];
+    char snapshot[64], lsn[32], stamp[32], slot[64], path[PATH_MAX];
     zb_time_format_compact(stamp, sizeof(stamp), time(NULL));
-    int rc = zb_pitr_publication_setup(f->sql, f->slot, o->full_identity, o->exclude);
+    json_t *catalog = NULL;
+    int rc = zb_pitr_chain_slot_name(slot, sizeof(slot), f->name, stamp);
     if (rc == 0)
-        rc = zb_pitr_stream_create_slot(f->stream, f->slot, snapshot, sizeof(snapshot), start_lsn);
-    if (rc < 0)
+        rc = zb_pitr_publication_setup(f->sql, f->name, o->full_identity, o->exclude);
+    /* read before the snapshot: a change in between ends the chain early,
+     * never goes unseen */
+    if (rc == 0)
+        rc = zb_pitr_catalog_fingerprint(&catalog, f->sql, f->name);
+    if (rc == 0)
+        rc = zb_pitr_stream_create_slot(f->stream, slot, snapshot, sizeof(snapshot), start_lsn);
+    if (rc < 0) {
+        json_decref(catalog);
         return rc;
+    }
     zb_pgo_lsn_format(lsn, sizeof(lsn), *start_lsn);
-    json_t *pitr = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s}", "format", ZB_PITR_SEGMENT_FORMAT, "chain", stamp, "slot",
-                             f->slot, "publication", f->slot, "source", o->source_name, "lsn", lsn);
+    json_t *pitr = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:o}", "format", ZB_PITR_SEGMENT_FORMAT, "chain", stamp,
+                             "slot", slot, "publication", f->name, "source", o->source_name, "lsn", lsn, "catalog",
+                             catalog);
     if (!pitr)
         return zb_error_set(ZB_ENOMEM, "out of memory");
-    zb_log_info("new chain %s: slot %s consistent at %s", stamp, f->slot, lsn);
+    zb_log_info("new chain %s: slot %s consistent at %s", stamp, slot, lsn);
     rc = write_base(path, sizeof(path), o, pitr, snapshot, &f->base_tables);
     f->rows_known = rc == 0 && f->base_tables != NULL;
+    /* the state file names the new chain: from here on it is the current one */
     if (rc == 0) {
         json_object_set_new(pitr, "base", json_string(strrchr(path, '/') + 1));
-        rc = zb_pitr_state_write(o->repo, f->slot, pitr);
+        rc = zb_pitr_state_write(o->repo, f->name, pitr);
     }
     if (rc < 0) {
         /* no chain without its base: the slot would only hold WAL */
         zb_error_context("new chain");
-        zb_pitr_slot_drop(f->sql, f->slot);
+        zb_pitr_slot_drop(f->sql, slot);
         json_decref(pitr);
         return rc;
     }
@@ -584,39 +617,73 @@ static int resume_position(follower *f, uint64_t *start_lsn)
     return rc;
 }
 
-static int prepare(follower *f, uint64_t *start_lsn)
+/* No chain yet, but slots of this follower's name: another repository's. */
+static int refuse_foreign_slot(follower *f)
+{
+    char *first = NULL;
+    int rc = zb_pitr_slot_family_find(&first, f->sql, f->name, NULL);
+    if (rc > 0)
+        rc = zb_error_set(ZB_EEXIST,
+                          "replication slot %s exists but this repository has no chain for it\n"
+                          "hint: another repository follows this database, or a chain's state was removed; "
+                          "`zakpos-backup follow --stop` drops the slot",
+                          first);
+    free(first);
+    return rc;
+}
+
+/* The chain's slot as its state names it (the plain name in repositories
+ * older than per-chain slots). */
+static int state_slot(follower *f, json_t *state)
+{
+    const char *slot = json_string_value(json_object_get(state, "slot"));
+    if (!slot || (size_t)snprintf(f->slot, sizeof(f->slot), "%s", slot) >= sizeof(f->slot))
+        return zb_error_set(ZB_EFORMAT, "the state file pitr/%s.json names no valid replication slot", f->name);
+    return 0;
+}
+
+/* The chain the state file names, or a new one. Slots of this follower
+ * other than the chain's are left by a stop between creating a new chain's
+ * slot and dropping the old one's: they go. */
+static int choose_chain(follower *f, json_t **state, uint64_t *start_lsn)
 {
     const zb_pitr_follow_options *o = f->opts;
-    json_t *state = NULL;
-    int rc = zb_pitr_state_read(&state, o->repo, f->slot), exists = 0;
-    if (rc == 0)
+    int rc = zb_pitr_state_read(state, o->repo, f->name), exists = 0;
+    if (rc == 0 && *state && (rc = state_slot(f, *state)) == 0)
         rc = exists = zb_pitr_slot_exists(f->sql, f->slot);
-    if (rc >= 0 && state && !exists) {
+    if (rc >= 0 && *state && !exists) {
         zb_log_warn(
             "slot %s is gone (dropped, or the server lost it): starting a new chain; recovery across the "
             "break stops at the end of the old chain",
             f->slot);
-        json_decref(state), state = NULL;
+        json_decref(*state), *state = NULL;
     }
-    if (rc >= 0 && !state && exists)
-        return zb_error_set(ZB_EEXIST,
-                            "replication slot %s exists but this repository has no chain for it\n"
-                            "hint: another repository follows this database, or a chain's state was removed; "
-                            "`zakpos-backup follow --stop` drops the slot",
-                            f->slot);
     rc = rc < 0 ? rc : 0;
-    if (rc == 0 && !state)
-        rc = start_chain(f, &state, start_lsn);
+    if (rc == 0 && !*state)
+        rc = refuse_foreign_slot(f);
+    if (rc == 0 && !*state)
+        rc = start_chain(f, state, start_lsn);
     else if (rc == 0)
-        rc = zb_pgo_lsn_parse(start_lsn, json_string_value(json_object_get(state, "lsn")));
-    if (rc == 0) {
-        f->chain = zb_strdup(json_string_value(json_object_get(state, "chain")));
-        f->chain_dir = f->chain ? zb_pitr_chain_dir(o->repo, f->chain) : NULL;
-        const char *base = json_string_value(json_object_get(state, "base"));
-        f->base = base ? zb_strdup(base) : NULL;
+        rc = zb_pgo_lsn_parse(start_lsn, json_string_value(json_object_get(*state, "lsn")));
+    if (rc == 0)
+        rc = state_slot(f, *state);
+    if (rc == 0 && zb_pitr_slot_family_drop(f->sql, f->name, f->slot, 1) < 0)
+        zb_log_warn("%s", zb_error_message());
+    return rc;
+}
+
+/* Takes the chain the state names as the one this follower writes. */
+static int adopt_chain(follower *f, json_t *state, uint64_t *start_lsn)
+{
+    const zb_pitr_follow_options *o = f->opts;
+    int rc = state_slot(f, state);
+    f->chain = zb_strdup(json_string_value(json_object_get(state, "chain")));
+    f->chain_dir = f->chain ? zb_pitr_chain_dir(o->repo, f->chain) : NULL;
+    const char *base = json_string_value(json_object_get(state, "base"));
+    f->base = base ? zb_strdup(base) : NULL;
+    if (rc == 0)
         rc = f->chain_dir && (f->base || !base) ? zb_fs_mkdir_p(f->chain_dir, 0700)
                                                 : zb_error_set(ZB_ENOMEM, "out of memory");
-    }
     if (rc == 0)
         rc = zb_pitr_chain_lock(&f->chain_lock, o->repo, f->chain, 0);
     f->next_number = 1;
@@ -624,6 +691,16 @@ static int prepare(follower *f, uint64_t *start_lsn)
         rc = resume_position(f, start_lsn);
     json_decref(f->state);
     f->state = state;
+    return rc;
+}
+
+static int prepare(follower *f, uint64_t *start_lsn)
+{
+    json_t *state = NULL;
+    int rc = choose_chain(f, &state, start_lsn);
+    if (rc == 0)
+        return adopt_chain(f, state, start_lsn);
+    json_decref(state);
     return rc;
 }
 
@@ -662,11 +739,11 @@ static int finish(follower *f)
 }
 
 /* The old session's slot is released once its walsender has gone. */
-static int drop_slot_when_released(follower *f)
+static int drop_slot_when_released(follower *f, const char *slot)
 {
     int rc = 0;
     for (int i = 0; i < SLOT_DROP_ATTEMPTS && !zb_interrupted(); i++) {
-        if ((rc = zb_pitr_slot_drop(f->sql, f->slot)) == 0)
+        if ((rc = zb_pitr_slot_drop(f->sql, slot)) == 0)
             return 0;
         usleep(100 * 1000);
     }
@@ -692,17 +769,18 @@ static void forget_session(follower *f)
     f->stream = NULL;
 }
 
-/* A schema change: what is complete of the old chain becomes durable and
- * its end is recorded beside its segments; the old slot goes (the new one
- * takes its name), and a new chain starts from a fresh snapshot with the
- * publication listing the tables as they are now. Recovery to a point after
- * the old chain's end starts from the new chain's base. */
+/* A schema change: what is complete of the old chain becomes durable; a new
+ * chain starts from a fresh snapshot with the publication listing the
+ * tables as they are now, through a slot of its own; the old chain's end is
+ * recorded beside its segments, and only then does the old slot go, so that
+ * the server always keeps the WAL of one chain or the other. Recovery to a
+ * point after the old chain's end starts from the new chain's base. */
 static int restart_chain(follower *f, uint64_t *start_lsn)
 {
-    const zb_pitr_follow_options *o = f->opts;
     int rc = finish(f);
     uint64_t end_lsn = f->durable_end;
-    char *old_chain = f->chain, *old_dir = f->chain_dir;
+    char *old_chain = f->chain, *old_dir = f->chain_dir, old_slot[sizeof(f->slot)];
+    memcpy(old_slot, f->slot, sizeof(old_slot));
     f->chain = f->chain_dir = NULL;
     /* the old chain is complete: prune may take it from now on */
     zb_repo_lock_release(f->chain_lock);
@@ -715,26 +793,28 @@ static int restart_chain(follower *f, uint64_t *start_lsn)
     if (rc == 0)
         rc = zb_pitr_spool_truncate(f->spool, 0);
     zb_buf pitr_dir = ZB_BUF_INIT;
-    if (rc == 0 && (rc = zb_buf_printf(&pitr_dir, "%s/%s", o->repo, ZB_PITR_DIR)) == 0)
+    if (rc == 0 && (rc = zb_buf_printf(&pitr_dir, "%s/%s", f->opts->repo, ZB_PITR_DIR)) == 0)
         rc = zb_pitr_streamed_new(&f->streamed, pitr_dir.data);
     zb_buf_free(&pitr_dir);
-    if (rc == 0)
-        rc = drop_slot_when_released(f);
-    if (rc == 0)
-        rc = zb_pitr_state_remove(o->repo, f->slot);
-    /* chains are named by the second they start in */
+    /* chains (and so their slots) are named by the second they start in */
     char stamp[32];
     for (zb_time_format_compact(stamp, sizeof(stamp), time(NULL)); rc == 0 && strcmp(stamp, old_chain) <= 0;
          zb_time_format_compact(stamp, sizeof(stamp), time(NULL)))
         usleep(200 * 1000);
     if (rc == 0)
-        rc = zb_pitr_stream_open(&f->stream, o->pg.conninfo, o->pg.password_file);
-    if (rc == 0)
-        rc = prepare(f, start_lsn);
+        rc = zb_pitr_stream_open(&f->stream, f->opts->pg.conninfo, f->opts->pg.password_file);
+    json_t *state = NULL;
+    if (rc == 0 && (rc = start_chain(f, &state, start_lsn)) == 0)
+        rc = adopt_chain(f, state, start_lsn);
     if (rc == 0)
         rc = zb_pitr_chain_end_write(old_dir, end_lsn, f->end_reason ? f->end_reason : "a schema change", f->chain);
+    /* a follower stopped here leaves both slots: the next one keeps the
+     * state file's (the new chain's) and drops the other */
+    ZB_FAULT_POINT("pitr-chain-switched", old_slot);
     if (rc == 0)
-        rc = zb_pitr_stream_start(f->stream, f->slot, f->slot, *start_lsn);
+        rc = drop_slot_when_released(f, old_slot);
+    if (rc == 0)
+        rc = zb_pitr_stream_start(f->stream, f->slot, f->name, *start_lsn);
     if (rc == 0)
         zb_log_info("chain %s ended (%s); following chain %s", old_chain, f->end_reason, f->chain);
     f->end_reason = NULL;
@@ -751,7 +831,7 @@ static int follow_session(const zb_pitr_follow_options *o, int *streamed)
     follower f;
     memset(&f, 0, sizeof(f));
     f.opts = o;
-    f.slot = o->slot ? o->slot : ZB_PITR_DEFAULT_SLOT;
+    f.name = o->slot ? o->slot : ZB_PITR_DEFAULT_SLOT;
     uint64_t start_lsn = 0;
     char pitr_dir[PATH_MAX];
     int rc = snprintf(pitr_dir, sizeof(pitr_dir), "%s/%s", o->repo, ZB_PITR_DIR) < (int)sizeof(pitr_dir)
@@ -770,7 +850,7 @@ static int follow_session(const zb_pitr_follow_options *o, int *streamed)
     if (rc == 0)
         rc = prepare(&f, &start_lsn);
     if (rc == 0)
-        rc = zb_pitr_stream_start(f.stream, f.slot, f.slot, start_lsn);
+        rc = zb_pitr_stream_start(f.stream, f.slot, f.name, start_lsn);
     if (rc == 0) {
         char lsn[32];
         zb_pgo_lsn_format(lsn, sizeof(lsn), start_lsn);
@@ -828,16 +908,18 @@ int zb_pitr_reconnect_delay(int failures)
 int zb_pitr_follow_stop(const zb_pitr_follow_options *o)
 {
     PGconn *conn = NULL;
-    const char *slot = o->slot ? o->slot : ZB_PITR_DEFAULT_SLOT;
+    const char *name = o->slot ? o->slot : ZB_PITR_DEFAULT_SLOT;
+    /* every chain's slot: the current one, and any a stop mid-switch left */
     int rc = zb_pg_connect(&conn, o->pg.conninfo, o->pg.password_file);
     if (rc == 0)
-        rc = zb_pitr_slot_drop(conn, slot);
-    if (rc == 0)
-        rc = zb_pitr_publication_drop(conn, slot);
+        rc = zb_pitr_slot_family_drop(conn, name, NULL, 0);
+    if (rc >= 0)
+        rc = zb_pitr_publication_drop(conn, name);
     if (rc == 0 && o->repo)
-        rc = zb_pitr_state_remove(o->repo, slot);
+        rc = zb_pitr_state_remove(o->repo, name);
     if (rc == 0)
-        zb_log_info("dropped replication slot and publication %s; the chain's segments stay for recovery", slot);
+        zb_log_info("dropped the replication slots and the publication %s; the chains' segments stay for recovery",
+                    name);
     PQfinish(conn);
     return rc;
 }

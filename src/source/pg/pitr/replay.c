@@ -11,6 +11,7 @@
 #include "zakpos_backup/source/pg/pitr/decode.h"
 #include "zakpos_backup/source/pg/pitr/rows.h"
 #include "zakpos_backup/source/pg/pitr/segment.h"
+#include "zakpos_backup/source/pg/pitr/window.h"
 #include "zakpos_backup/source/pg/pitr/xidsnap.h"
 
 #include <libpq-fe.h>
@@ -999,6 +1000,28 @@ static int read_chain_end(replay *p, const char *dir)
     return rc;
 }
 
+/* A chain prune cut at its oldest kept snapshot starts there: a replay
+ * from an older snapshot (its base) would miss the segments removed. */
+static int cut_first_segment(unsigned int *first, const replay *p, const char *dir, const char *chain)
+{
+    json_t *cut = NULL;
+    uint64_t from_lsn = 0;
+    int rc = zb_pitr_chain_cut_read(&cut, dir);
+    if (rc == 0 && cut)
+        rc = zb_pgo_lsn_parse(&from_lsn, json_string_value(json_object_get(cut, "from_lsn")));
+    if (rc == 0 && cut && p->base_lsn < from_lsn)
+        rc = zb_error_set(ZB_ENOTFOUND,
+                          "chain %s holds changes only from snapshot %s on: prune removed the segments before it, "
+                          "so no recovery starts from an older snapshot\n"
+                          "hint: recover to a point at or after %s, starting from that snapshot",
+                          chain, json_string_value(json_object_get(cut, "base")),
+                          json_string_value(json_object_get(cut, "base")));
+    if (rc == 0 && cut)
+        *first = (unsigned int)json_integer_value(json_object_get(cut, "first_segment"));
+    json_decref(cut);
+    return rc;
+}
+
 static int replay_chain(replay *p, json_t **sequences)
 {
     const char *chain = json_string_value(json_object_get(p->opts->base, "chain"));
@@ -1006,14 +1029,17 @@ static int replay_chain(replay *p, json_t **sequences)
     char **paths = NULL;
     zb_pitr_segment_name *names = NULL;
     size_t count = 0;
+    unsigned int first = 1;
     int rc = dir ? zb_pitr_segment_list(&paths, &names, &count, dir)
                  : zb_error_set(ZB_EFORMAT, "the archive's change-stream record names no chain");
+    if (rc == 0)
+        rc = cut_first_segment(&first, p, dir, chain);
     for (size_t i = 0; rc == 0 && i < count; i++) {
         if (i > 0 && names[i].number != names[i - 1].number + 1)
             rc = zb_error_set(ZB_EINTEGRITY, "segment %u of chain %s is missing: the stream has a gap there",
                               names[i - 1].number + 1, chain);
-        if (rc == 0 && i == 0 && names[0].number != 1)
-            rc = zb_error_set(ZB_EINTEGRITY, "segment 1 of chain %s is missing", chain);
+        if (rc == 0 && i == 0 && names[0].number != first)
+            rc = zb_error_set(ZB_EINTEGRITY, "segment %u of chain %s is missing", first, chain);
         /* a segment that ends before the snapshot holds nothing to apply;
          * from a snapshot other than the base, the one before it is read
          * too: a margin for a transaction that wrote its commit record

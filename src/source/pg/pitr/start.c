@@ -1,18 +1,19 @@
 #include "zakpos_backup/source/pg/pitr/start.h"
 #include "zakpos_backup/archive/writer.h"
+#include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/repo/index.h"
 #include "zakpos_backup/source/pg/pitr/chain.h"
+#include "zakpos_backup/source/pg/pitr/decode.h"
 #include "zakpos_backup/source/pg/pitr/position.h"
+#include "zakpos_backup/source/pg/pitr/window.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-/* The position of the PostgreSQL source recorded for one archive (borrowed
- * from index), or NULL. */
-static json_t *recorded_position(json_t *index, const char *archive_name, const char *source)
+json_t *zb_pitr_recorded_position(json_t *index, const char *archive_name, const char *source)
 {
     json_t *sources = json_object_get(zb_repo_index_archive(index, archive_name), "sources");
     for (size_t i = 0; i < json_array_size(sources); i++) {
@@ -25,34 +26,66 @@ static json_t *recorded_position(json_t *index, const char *archive_name, const 
     return NULL;
 }
 
+/* Chains prune cut start at the snapshot their cut.json names (their base
+ * archive may be gone): each is a candidate as a base would be. */
+static int cut_chains(char **best, uint64_t *best_lsn, const char *repo, const zb_pitr_position *at)
+{
+    zb_pitr_chain_info *chains = NULL;
+    size_t count = 0;
+    int rc = zb_pitr_chains_scan(&chains, &count, repo);
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        char *dir = zb_pitr_chain_dir(repo, chains[i].name);
+        json_t *cut = NULL;
+        uint64_t from = 0;
+        rc = dir ? zb_pitr_chain_cut_read(&cut, dir) : zb_error_set(ZB_ENOMEM, "out of memory");
+        if (rc == 0 && cut && zb_pgo_lsn_parse(&from, json_string_value(json_object_get(cut, "from_lsn"))) == 0 &&
+            from <= at->scan_lsn && (!*best || from > *best_lsn)) {
+            free(*best);
+            *best = zb_strdup(chains[i].name), *best_lsn = from;
+            rc = *best ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
+        }
+        json_decref(cut);
+        free(dir);
+    }
+    zb_pitr_chains_free(chains, count);
+    return rc;
+}
+
 /* The chain a nightly snapshot continues: of the chains' bases in its
- * repository (same source), the one whose stream began last at or before
- * the WAL position read ahead of the snapshot. */
+ * repository (same source), and of the chains cut at a snapshot, the one
+ * whose stream began (or was cut) last at or before the WAL position read
+ * ahead of the snapshot. */
 static int find_chain(json_t **base, json_t *index, const char *repo, const char *source, const zb_pitr_position *at)
 {
-    const char *name, *best = NULL;
+    const char *name;
+    char *best = NULL;
     uint64_t best_lsn = 0;
     json_t *record;
     json_object_foreach (json_object_get(index, "archives"), name, record) {
         zb_pitr_position p;
-        json_t *pos = recorded_position(index, name, source);
+        json_t *pos = zb_pitr_recorded_position(index, name, source);
         if (!pos || zb_pitr_position_parse(&p, pos) < 0 || !p.chain || p.scan_lsn > at->scan_lsn)
             continue;
-        if (!best || p.scan_lsn > best_lsn)
-            best = p.chain, best_lsn = p.scan_lsn;
+        if (!best || p.scan_lsn > best_lsn) {
+            free(best);
+            if (!(best = zb_strdup(p.chain)))
+                return zb_error_set(ZB_ENOMEM, "out of memory");
+            best_lsn = p.scan_lsn;
+        }
     }
     (void)record;
-    char *dir = best ? zb_pitr_chain_dir(repo, best) : NULL;
+    int rc = cut_chains(&best, &best_lsn, repo, at);
+    char *dir = rc == 0 && best ? zb_pitr_chain_dir(repo, best) : NULL;
     struct stat st;
-    int rc = 0;
-    if (!best || !dir || stat(dir, &st) != 0)
+    if (rc == 0 && (!best || !dir || stat(dir, &st) != 0))
         rc = zb_error_set(ZB_ENOTFOUND,
                           "no change stream in %s began before the snapshot, so it cannot be brought to a later point\n"
                           "hint: `zakpos-backup follow` must have been running when the snapshot was taken",
                           repo);
-    else
+    else if (rc == 0)
         rc = (*base = json_pack("{s:s}", "chain", best)) ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
     free(dir);
+    free(best);
     return rc;
 }
 
@@ -66,7 +99,7 @@ static int candidate(json_t **position, zb_pitr_position *pos, const char *path,
     int rc = zb_repo_split_path(&repo, &name, path);
     if (rc == 0)
         rc = zb_repo_index_load(&index, repo);
-    json_t *recorded = rc == 0 ? recorded_position(index, name, source) : NULL;
+    json_t *recorded = rc == 0 ? zb_pitr_recorded_position(index, name, source) : NULL;
     if (rc == 0 && recorded && zb_pitr_position_parse(pos, recorded) == 0) {
         ++*known;
         if (zb_pitr_position_before_target(pos, target)) {

@@ -1,6 +1,7 @@
 #include "zakpos_backup/source/pg/pitr/watch.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/json.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/pitr/decode.h"
@@ -90,11 +91,9 @@ int zb_pitr_watch_record(const char *state_dir, const char *slot, const zb_pitr_
                         json_pack("{s:f, s:b, s:b, s:I, s:f, s:I, s:s}", "observed", now, "exists", s->exists, "active",
                                   s->active, "lag_bytes", (json_int_t)s->lag_bytes, "lag_seconds", lag_seconds,
                                   "retained_bytes", (json_int_t)s->retained_bytes, "confirmed_lsn", lsn));
-    char *text = json_dumps(all, JSON_INDENT(1) | JSON_SORT_KEYS);
     int rc = zb_fs_mkdir_p(state_dir, 0700);
     if (rc == 0)
-        rc = text ? zb_fs_write_file_atomic(path, text, strlen(text), 0600) : zb_error_set(ZB_ENOMEM, "out of memory");
-    free(text);
+        rc = zb_json_write_file(path, all, JSON_INDENT(1) | JSON_SORT_KEYS, 0600);
     free(path);
     json_decref(all);
     return rc;

@@ -2,7 +2,9 @@
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
+#include "zakpos_backup/common/json.h"
 #include "zakpos_backup/common/timeutil.h"
+#include "zakpos_backup/source/pg/pitr/chain.h"
 #include "zakpos_backup/source/pg/pitr/decode.h"
 #include "zakpos_backup/source/pg/pitr/segment.h"
 
@@ -21,12 +23,9 @@ int zb_pitr_window_write(const char *chain_dir, const char *chain, const char *b
     zb_buf path = ZB_BUF_INIT;
     json_t *w = json_pack("{s:s, s:s?, s:s, s:i}", "chain", chain, "base", base, "last_commit", last, "segments",
                           (int)segments);
-    char *text = w ? json_dumps(w, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
-    int rc =
-        text ? zb_buf_printf(&path, "%s/%s", chain_dir, ZB_PITR_WINDOW_FILE) : zb_error_set(ZB_ENOMEM, "out of memory");
+    int rc = zb_buf_printf(&path, "%s/%s", chain_dir, ZB_PITR_WINDOW_FILE);
     if (rc == 0)
-        rc = zb_fs_write_file_atomic(path.data, text, strlen(text), 0600);
-    free(text);
+        rc = zb_json_write_file(path.data, w, JSON_INDENT(1) | JSON_SORT_KEYS, 0600);
     json_decref(w);
     zb_buf_free(&path);
     return rc;
@@ -67,6 +66,19 @@ static int chain_read(zb_pitr_chain_info *c, const char *repo)
     if (rc == 0 && last && c->segments > 0 && !(c->last_commit = zb_strdup(last)))
         rc = zb_error_set(ZB_ENOMEM, "out of memory");
     c->until = c->last_commit ? commit_seconds(c->last_commit, c->from) : (double)c->from;
+    /* cut by prune: the window starts at the oldest kept snapshot, which
+     * replay starts from instead of the base */
+    json_t *cut = NULL;
+    if (rc == 0)
+        rc = zb_pitr_chain_cut_read(&cut, dir.data);
+    const char *cut_base = json_string_value(json_object_get(cut, "base"));
+    if (cut_base) {
+        free(c->base);
+        c->from = (time_t)json_integer_value(json_object_get(cut, "from"));
+        if (!(c->base = zb_strdup(cut_base)))
+            rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    }
+    json_decref(cut);
     json_decref(w);
     zb_buf_free(&dir);
     zb_buf_free(&window);
@@ -206,4 +218,78 @@ void zb_pitr_chains_needed(int *needed, const zb_pitr_chain_info *chains, size_t
             oldest = kept[k];
     for (size_t i = 0; i < count; i++)
         needed[i] = chains[i].active || (kept_count > 0 && chains[i].until >= (double)oldest);
+}
+
+int zb_pitr_chain_cut_read(json_t **cut, const char *chain_dir)
+{
+    *cut = NULL;
+    zb_buf path = ZB_BUF_INIT;
+    int rc = zb_buf_printf(&path, "%s/%s", chain_dir, ZB_PITR_CUT_FILE);
+    if (rc == 0 && access(path.data, F_OK) == 0) {
+        json_error_t error;
+        *cut = json_load_file(path.data, 0, &error);
+        if (!*cut || !json_is_integer(json_object_get(*cut, "first_segment")) ||
+            !json_is_string(json_object_get(*cut, "from_lsn")) || !json_is_string(json_object_get(*cut, "base")))
+            rc = zb_error_set(ZB_EFORMAT, "%s is damaged: %s", path.data, *cut ? "fields missing" : error.text);
+    }
+    if (rc < 0)
+        json_decref(*cut), *cut = NULL;
+    zb_buf_free(&path);
+    return rc;
+}
+
+/* The record first, then the segments, oldest first: a prune stopped on
+ * the way leaves fewer segments gone than the record says, never more. */
+static int cut_segments(const char *dir, char **paths, const zb_pitr_segment_name *names, size_t cut,
+                        const char *snapshot, time_t snapshot_time, uint64_t scan_lsn)
+{
+    char lsn[32];
+    zb_pgo_lsn_format(lsn, sizeof(lsn), scan_lsn);
+    zb_buf path = ZB_BUF_INIT;
+    json_t *doc = json_pack("{s:i, s:s, s:s, s:I}", "first_segment", (int)names[cut].number, "from_lsn", lsn, "base",
+                            snapshot, "from", (json_int_t)snapshot_time);
+    int rc = zb_buf_printf(&path, "%s/%s", dir, ZB_PITR_CUT_FILE);
+    if (rc == 0)
+        rc = zb_json_write_file(path.data, doc, JSON_INDENT(1) | JSON_SORT_KEYS, 0600);
+    for (size_t i = 0; rc == 0 && i < cut; i++)
+        if (unlink(paths[i]) < 0 && errno != ENOENT)
+            rc = zb_error_errno(ZB_EIO, errno, "cannot remove %s", paths[i]);
+    if (rc == 0)
+        rc = zb_fs_fsync_dir(dir);
+    json_decref(doc);
+    zb_buf_free(&path);
+    return rc;
+}
+
+int zb_pitr_chain_cut(size_t *removed, const char *repo, const char *chain, const char *snapshot, time_t snapshot_time,
+                      uint64_t scan_lsn, int dry_run)
+{
+    *removed = 0;
+    char **paths = NULL;
+    zb_pitr_segment_name *names = NULL;
+    size_t count = 0, cut = 0;
+    zb_repo_lock *lock = NULL;
+    char *dir = zb_pitr_chain_dir(repo, chain);
+    int rc = dir ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
+    if (rc == 0 && !dry_run)
+        rc = zb_pitr_chain_lock(&lock, repo, chain, 0);
+    if (rc == 0)
+        rc = zb_pitr_segment_list(&paths, &names, &count, dir);
+    /* replay from the snapshot reads from the segment before the first
+     * that ends after its position (a margin for a commit written before
+     * the position was read but not yet visible to the snapshot): that one
+     * and the later ones stay, and always the newest (the follower resumes
+     * after it) */
+    while (rc == 0 && cut + 1 < count && names[cut + 1].end_lsn <= scan_lsn)
+        cut++;
+    if (rc == 0 && count > 0 && !dry_run)
+        rc = cut_segments(dir, paths, names, cut, snapshot, snapshot_time, scan_lsn);
+    if (rc == 0)
+        *removed = cut;
+    if (rc == 0 && count > 0)
+        rc = 1;
+    zb_pitr_segment_list_free(paths, names, count);
+    zb_repo_lock_release(lock);
+    free(dir);
+    return rc;
 }

@@ -31,5 +31,9 @@ int zb_pitr_start_choose(zb_pitr_start *out, const char *const *archives, size_t
  * index promised (the index is not signed; the manifest is). */
 int zb_pitr_start_check(const zb_pitr_start *start, json_t *source_meta);
 void zb_pitr_start_clear(zb_pitr_start *s);
+/* The position of the PostgreSQL source (of that name, or any if source is
+ * NULL) the repository index records for one archive (borrowed from
+ * index), or NULL. */
+json_t *zb_pitr_recorded_position(json_t *index, const char *archive_name, const char *source);
 
 #endif

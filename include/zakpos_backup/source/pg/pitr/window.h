@@ -9,11 +9,13 @@
 
 #include "zakpos_backup/repo/repo.h"
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
 #define ZB_PITR_WINDOW_FILE "window.json"
+#define ZB_PITR_CUT_FILE    "cut.json"
 
 typedef struct zb_pitr_chain_info {
     char *name;        /* the chain: its base snapshot's UTC stamp */
@@ -39,6 +41,17 @@ int zb_pitr_chain_remove(const char *repo, const char *chain);
  * window runs up to the next kept one (the newest's has no end), so a
  * chain is needed when it is active or any of it lies at or after the
  * oldest kept snapshot. kept: the kept snapshots' times, any order. */
+/* The chain of the oldest kept snapshot, when that is not the chain's base:
+ * nothing before the snapshot is in a kept window, so, under the chain's
+ * lock (not waiting), pitr/<chain>/cut.json records {"first_segment",
+ * "from_lsn" (the snapshot's scan_lsn), "base" (the snapshot, where replay
+ * starts now), "from" (its time)} and the segments replay from it does not
+ * read go. *removed: how many (would go, with dry_run: no lock, no change).
+ * 1 if cut (or it would be), 0 if the chain has no segment to cut. */
+int zb_pitr_chain_cut(size_t *removed, const char *repo, const char *chain, const char *snapshot, time_t snapshot_time,
+                      uint64_t scan_lsn, int dry_run);
+/* *cut NULL if the chain was never cut. */
+int zb_pitr_chain_cut_read(json_t **cut, const char *chain_dir);
 void zb_pitr_chains_needed(int *needed, const zb_pitr_chain_info *chains, size_t count, const time_t *kept,
                            size_t kept_count);
 
