@@ -180,7 +180,8 @@ static void cut_oldest(long *cut_chain, size_t *cut_segments, const zb_pitr_chai
     if (!recorded || (chains[c].base && strcmp(chains[c].base, oldest->name) == 0) ||
         zb_pitr_position_parse(&pos, recorded) < 0 || pos.chain)
         return;
-    int rc = zb_pitr_chain_cut(cut_segments, repo, chains[c].name, oldest->name, oldest->created, pos.scan_lsn, dry_run);
+    int rc =
+        zb_pitr_chain_cut(cut_segments, repo, chains[c].name, oldest->name, oldest->created, pos.scan_lsn, dry_run);
     if (rc < 0)
         zb_log_warn("chain %s stays whole: %s", chains[c].name, zb_error_message());
     else if (rc == 1)
@@ -245,8 +246,8 @@ static void report_cut(zb_context *ctx, json_t *doc, const zb_pitr_chain_info *c
 {
     const char *action = dry_run ? "would-cut" : "cut";
     if (as_json)
-        json_array_append_new(doc, json_pack("{s:s, s:s, s:I}", "chain", c->name, "action", action, "segments",
-                                             (json_int_t)segments));
+        json_array_append_new(
+            doc, json_pack("{s:s, s:s, s:I}", "chain", c->name, "action", action, "segments", (json_int_t)segments));
     else
         zb_context_print(ctx, "%-12s %s/%s  %zu segments before the oldest kept snapshot\n", action, ZB_PITR_DIR,
                          c->name, segments);

@@ -195,8 +195,8 @@ int zb_pitr_catalog_fingerprint(json_t **out, PGconn *conn, const char *publicat
 {
     const char *params[1] = {publication};
     PGresult *res = PQexecParams(conn, fingerprint_sql, 1, NULL, params, NULL, NULL, 0);
-    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? 0
-                                                     : zb_pg_result_error(conn, res, "cannot read the followed tables");
+    int rc =
+        PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : zb_pg_result_error(conn, res, "cannot read the followed tables");
     *out = NULL;
     if (rc == 0) {
         *out = json_pack("{s:s, s:I, s:I}", "hash", PQgetvalue(res, 0, 0), "tables",

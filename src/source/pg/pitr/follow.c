@@ -571,9 +571,9 @@ static int start_chain(follower *f, json_t **state, uint64_t *start_lsn)
         return rc;
     }
     zb_pgo_lsn_format(lsn, sizeof(lsn), *start_lsn);
-    json_t *pitr = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:o}", "format", ZB_PITR_SEGMENT_FORMAT, "chain", stamp,
-                             "slot", slot, "publication", f->name, "source", o->source_name, "lsn", lsn, "catalog",
-                             catalog);
+    json_t *pitr =
+        json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:o}", "format", ZB_PITR_SEGMENT_FORMAT, "chain", stamp, "slot", slot,
+                  "publication", f->name, "source", o->source_name, "lsn", lsn, "catalog", catalog);
     if (!pitr)
         return zb_error_set(ZB_ENOMEM, "out of memory");
     zb_log_info("new chain %s: slot %s consistent at %s", stamp, slot, lsn);
