@@ -73,14 +73,10 @@ static int change_index(const char *repo, index_change_fn change, void *payload)
         rc = zb_repo_index_load(&index, repo);
     if (rc == 0)
         rc = change(json_object_get(index, "archives"), payload);
-    char *text = rc == 0 ? json_dumps(index, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
-    if (rc == 0 && !text)
-        rc = zb_error_set(ZB_ENOMEM, "out of memory");
     if (rc == 0)
-        rc = zb_fs_write_file_atomic(path.data, text, strlen(text), 0644);
+        rc = zb_json_write_file(path.data, index, JSON_INDENT(1) | JSON_SORT_KEYS, 0644);
     if (rc < 0)
         zb_error_context("cannot update the repository index");
-    free(text);
     json_decref(index);
     if (fd >= 0)
         close(fd);
