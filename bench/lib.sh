@@ -2,6 +2,8 @@
 # (default 3), each from a cold page cache, and records the median wall time
 # and the largest peak RSS as "name<TAB>wall_seconds<TAB>peak_rss_kib<TAB>cpu_seconds"
 # in $BENCH_RESULTS (cpu: the median of the runs' user + system seconds).
+# BENCH_NO_DROP=1 keeps the page cache (dropping it is machine-wide: other
+# work on the machine then reads cold too).
 
 # bench_run NAME -- command...
 bench_run() {
@@ -11,8 +13,10 @@ bench_run() {
     t=$(mktemp)
     for ((i = 0; i < repeat; i++)); do
         [ -n "${BENCH_BEFORE_EACH:-}" ] && eval "$BENCH_BEFORE_EACH"
-        sync
-        echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+        if [ -z "${BENCH_NO_DROP:-}" ]; then
+            sync
+            echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+        fi
         if ! /usr/bin/time -f '%e %M %U %S' -o "$t" "$@" >/dev/null 2>"$t.err"; then
             echo "bench: $name failed:" >&2
             cat "$t.err" >&2
