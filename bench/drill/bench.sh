@@ -62,7 +62,7 @@ CONF
 archive=$(ls "$work"/repo/*.zbk | tail -1)
 echo "archive: $(stat -c %s "$archive") bytes"
 sync
-echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+[ -n "${BENCH_NO_DROP:-}" ] || echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
 bench_run "zakpos-backup drill" -- env TMPDIR="$work" "$bin" --config "$work/zb.conf" drill "$archive" --jobs "$jobs" --report "$work/drill"
 
 # the rivals' time to bring the same data back, for scale

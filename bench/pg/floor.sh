@@ -35,7 +35,7 @@ bench_pg_floor() {
         [ -f "$dir/$t.copy" ] || psql_ -d "$db" -c "COPY $t TO '$dir/$t.copy'"
     done
     sync
-    echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+    [ -n "${BENCH_NO_DROP:-}" ] || echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
     psql_ -d floor -c CHECKPOINT
     declare -A kinds=([load]=0 [index]=0 [key]=0 [foreign]=0 [analyze]=0)
     echo "floor of $db (load average $(cut -d' ' -f1-3 /proc/loadavg)):"

@@ -43,7 +43,7 @@ bench_pg_profile() {
     local archive=$1 from t
     psql_ -d postgres -c "DROP DATABASE IF EXISTS target"
     sync
-    echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+    [ -n "${BENCH_NO_DROP:-}" ] || echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
     from=$(stat -c %s "$work/pg.log")
     t=$(mktemp)
     echo "profile of one restore of $archive (load average $(cut -d' ' -f1-3 /proc/loadavg)):"
