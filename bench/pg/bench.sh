@@ -19,6 +19,9 @@
 #   BENCH_PG_DATASET=narrow BENCH_PG_PARTS=floor bench/pg/bench.sh
 #                                 the server's own work on the dataset, each
 #                                 kind alone (bench/pg/floor.sh)
+#   ZB_BIN_OLD=/path/to/old/zakpos-backup bench/pg/bench.sh
+#                                 another build's backup and restore in the
+#                                 same rounds (a change's before and after)
 #   BENCH_PG_PARTS=profile bench/pg/bench.sh
 #                                 one restore, the server's time and CPU per
 #                                 statement kind (bench/pg/profile.sh)
@@ -167,24 +170,39 @@ if [[ " $parts " == *" floor "* ]]; then
     . "$root/bench/pg/floor.sh"
     bench_pg_floor "$db"
 fi
+# ZB_BIN_OLD=PATH adds another build's backup and restore to the same
+# rounds (before/after figures of a change, side by side).
+old_bin=${ZB_BIN_OLD:-}
+# the backup's own log (-v) is kept in $work/backup.log: its "catalog
+# fingerprint: ... read in S s" lines give the fingerprint's share
+zb_backup_cmd() {
+    echo "'$1' -v --log-format json backup --repo '$2' --recipient '$work/key.pub' --pg '$(conninfo "$db")' --jobs '$jobs' 2>>'$work/backup.log'"
+}
 if [[ " $parts " == *" backup "* ]]; then
-BENCH_BEFORE_EACH="rm -rf '$dumps/fd'" bench_run "pg_dump -Fd -j$jobs" -- \
-    runuser -u postgres -- "$pgbin/pg_dump" -h "$sock" -p "$port" -Fd -j "$jobs" -f "$dumps/fd" "$db"
-bench_run "pg_dump -Fc" -- runuser -u postgres -- "$pgbin/pg_dump" -h "$sock" -p "$port" -Fc -f "$dumps/pos.dump" "$db"
-BENCH_BEFORE_EACH="rm -rf '$repo'" bench_run "zakpos-backup backup --pg" -- \
-    "$bin" --log-format json backup --repo "$repo" --recipient "$work/key.pub" --pg "$(conninfo "$db")" --jobs "$jobs"
+    : >"$work/backup.log"
+    backups=("pg_dump -Fd -j$jobs" "rm -rf '$dumps/fd'"
+        "runuser -u postgres -- '$pgbin/pg_dump' -h '$sock' -p '$port' -Fd -j '$jobs' -f '$dumps/fd' '$db'"
+        "pg_dump -Fc" "" "runuser -u postgres -- '$pgbin/pg_dump' -h '$sock' -p '$port' -Fc -f '$dumps/pos.dump' '$db'"
+        "zakpos-backup backup --pg" "rm -rf '$repo'" "$(zb_backup_cmd "$bin" "$repo")")
+    [ -n "$old_bin" ] && backups+=("zakpos-backup backup --pg (old)" "rm -rf '$repo.old'" "$(zb_backup_cmd "$old_bin" "$repo.old")")
+    # in turns, one run of each per round: the machine's speed drifts
+    bench_interleave "${backups[@]}"
 fi
 archive=$(ls "$repo"/*.zbk 2>/dev/null | tail -1 || true)
+# the other build restores its own archive (formats may differ)
+archive_old=$(ls "$repo.old"/*.zbk 2>/dev/null | tail -1 || true)
 
 drop_target="psql_ -d postgres -c 'DROP DATABASE IF EXISTS target'"
 if [[ " $parts " == *" restore "* ]]; then
 # interleaved (one run of each per round): the two restores are close and
 # this machine's speed drifts from minute to minute
-bench_interleave \
-    "pg_restore -j$jobs (-Fd)" "$drop_target; psql_ -d postgres -c 'CREATE DATABASE target'" \
-    "runuser -u postgres -- '$pgbin/pg_restore' -h '$sock' -p '$port' -j '$jobs' -d target '$dumps/fd'" \
-    "zakpos-backup restore --pg" "$drop_target" \
-    "'$bin' --log-format json restore --key '$work/key' '$archive' --pg-target '$(conninfo target)' --jobs '$jobs'"
+restores=("pg_restore -j$jobs (-Fd)" "$drop_target; psql_ -d postgres -c 'CREATE DATABASE target'"
+    "runuser -u postgres -- '$pgbin/pg_restore' -h '$sock' -p '$port' -j '$jobs' -d target '$dumps/fd'"
+    "zakpos-backup restore --pg" "$drop_target"
+    "'$bin' --log-format json restore --key '$work/key' '$archive' --pg-target '$(conninfo target)' --jobs '$jobs'")
+[ -n "$old_bin" ] && restores+=("zakpos-backup restore --pg (old)" "$drop_target"
+    "'$old_bin' --log-format json restore --key '$work/key' '${archive_old:-$archive}' --pg-target '$(conninfo target)' --jobs '$jobs'")
+bench_interleave "${restores[@]}"
 eval "$drop_target"
 fi
 if [[ " $parts " == *" profile "* ]]; then
@@ -200,3 +218,11 @@ echo "load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 [[ " $parts " == *" backup "* ]] && echo "backup / pg_dump -Fc: $(bench_ratio "zakpos-backup backup --pg" "pg_dump -Fc") (target <= 0.80)"
 [[ " $parts " == *" restore "* ]] && echo "restore / pg_restore -j$jobs: $(bench_ratio "zakpos-backup restore --pg" "pg_restore -j$jobs (-Fd)") (target <= 0.60)"
 echo "peak RSS KiB: backup $(bench_value "zakpos-backup backup --pg" 3), restore $(bench_value "zakpos-backup restore --pg" 3) (target <= 49152)"
+if [[ " $parts " == *" backup "* ]]; then
+    [ -n "$old_bin" ] && echo "backup new / old: $(bench_ratio "zakpos-backup backup --pg" "zakpos-backup backup --pg (old)")"
+    # the fingerprint's seconds in each backup, from its own log
+    echo "catalog fingerprint seconds per backup: $(grep -o 'catalog fingerprint: [0-9]* objects read in [0-9.]* s' "$work/backup.log" |
+        awk '{ printf "%s ", $(NF - 1) }')"
+fi
+[[ " $parts " == *" restore "* ]] && [ -n "$old_bin" ] &&
+    echo "restore new / old: $(bench_ratio "zakpos-backup restore --pg" "zakpos-backup restore --pg (old)")"
