@@ -10,10 +10,11 @@ for v in cache_data worker_data; do
     zb_docker_volume "$v"
     echo "content of $v" >"$(zb_volume_dir $v)/file.txt"
 done
+# an archive of worker_data made before any container uses it, for the
+# restore below (so no run has touched the containers before the checks)
+zb_expect_status 0 "backup before the pause" -- "$ZB_BIN" -q backup --repo repo0 --recipient key.pub --volume worker_data
 zb_docker_run cache cache_data '{"zakpos-backup.stop-during-backup":"pause"}' always
 zb_docker_run worker worker_data '{"zakpos-backup.stop-during-backup":"true"}' unless-stopped
-# an archive of worker_data made before anything is paused, for the restore below
-zb_expect_status 0 "backup before the pause" -- "$ZB_BIN" -q backup --repo repo0 --recipient key.pub --volume worker_data
 zb_dapi POST /containers/cache/pause >/dev/null
 zb_dapi POST /containers/worker/pause >/dev/null
 events_since() {
