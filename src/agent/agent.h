@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #define AGENT_BLOCK    512
@@ -32,6 +33,7 @@ int agent_fail_errno(int err, const char *fmt, ...) __attribute__((format(printf
  * written out, so it follows the failure paths as they run. */
 #define agent_fail(...)       (agent_fail(__VA_ARGS__), -1)
 #define agent_fail_errno(...) (agent_fail_errno(__VA_ARGS__), -1)
+
 #endif
 void agent_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -42,11 +44,19 @@ void agent_proc_path(char *out, size_t size, int dir_fd, const char *name);
 
 /* Writes the tree below root_fd as a pax stream to out_fd. */
 int agent_backup(int root_fd, int out_fd);
-/* Writes the pax stream read from in_fd into the folder root_fd. */
-int agent_restore(int root_fd, int in_fd);
+/* Writes the pax stream read from in_fd into the folder root_fd; with
+ * names, each entry's name goes there and *written counts them. */
+int agent_restore(int root_fd, int in_fd, FILE *names, uint64_t *written);
 /* Removes everything below the folder dir_fd (never through a link). */
 int agent_remove_below(int dir_fd);
 /* Entries below and including root_fd (sockets apart), by a walk of its own. */
 int agent_count(int root_fd, uint64_t *entries, uint64_t *sockets);
+
+/* The names a restore wrote, in a file without a name of its own (NULL
+ * where none can be made); on a short count, "absent NAME" on stderr for
+ * each name the folder lacks, up to limit. */
+FILE *agent_names_open(int root_fd);
+int agent_names_add(FILE *names, const char *name);
+void agent_names_report_absent(FILE *names, int root_fd, size_t limit);
 
 #endif

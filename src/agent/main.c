@@ -1,7 +1,8 @@
 /* zb-volume-agent backup|restore DIR, copy FROM TO: see agent.h. The last line on stderr
  * of a run that succeeded is "count ENTRIES SOCKETS", a walk of the folder
  * made apart from the stream, which the tool checks against what it read
- * or wrote. */
+ * or wrote; a restore whose count falls short of the entries it wrote
+ * names those the folder lacks first, one "absent NAME" line each. */
 #define AGENT_DEFINES_FAIL /* the definitions below, not the analyzer's models */
 #include "agent.h"
 
@@ -17,6 +18,9 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* as many as the tool names for a folder it counts itself */
+#define ABSENT_NAMED_MAX 10
 
 int abuf_append(abuf *b, const void *data, size_t len)
 {
@@ -146,7 +150,7 @@ static int copy_tree(int from, int to, int remove)
         _exit(agent_backup(from, fds[1]) == 0 ? 0 : 1);
     }
     close(fds[1]);
-    int rc = agent_restore(to, fds[0]);
+    int rc = agent_restore(to, fds[0], NULL, NULL);
     close(fds[0]);
     int status = 0;
     while (waitpid(child, &status, 0) < 0 && errno == EINTR)
@@ -226,6 +230,8 @@ int main(int argc, char **argv)
     if (root < 0 || (copy && from < 0))
         return 1;
     int rc = 0, data = -1;
+    FILE *names = NULL;   /* a restore's: to name what a short count lacks */
+    uint64_t written = 0; /* entries a restore wrote */
     if (copy) {
         rc = copy_tree(from, root, argc == 5);
     } else if (strcmp(argv[1], "backup") == 0) {
@@ -233,7 +239,9 @@ int main(int argc, char **argv)
         rc = agent_backup(root, data);
     } else if (strcmp(argv[1], "restore") == 0) {
         data = open_data(socket_path, STDIN_FILENO);
-        rc = agent_restore(root, data);
+        if (!(names = agent_names_open(root)))
+            fprintf(stderr, "the names written cannot be kept: a short count will name none\n");
+        rc = agent_restore(root, data, names, &written);
         /* the stream ends with the end marker, which may still be arriving
          * (its second block): closing the socket before the tool's end
          * would fail the tool's last write */
@@ -246,6 +254,10 @@ int main(int argc, char **argv)
     uint64_t entries = 0, sockets = 0;
     if (rc == 0)
         rc = agent_count(root, &entries, &sockets);
+    if (rc == 0 && names && entries < written)
+        agent_names_report_absent(names, root, ABSENT_NAMED_MAX);
+    if (names)
+        fclose(names);
     close(root);
     if (from >= 0)
         close(from);

@@ -641,7 +641,7 @@ static int restore_entry(restorer *r, entry *e)
     return 0;
 }
 
-int agent_restore(int root_fd, int in_fd)
+int agent_restore(int root_fd, int in_fd, FILE *names, uint64_t *written)
 {
     restorer r;
     memset(&r, 0, sizeof(r));
@@ -654,7 +654,13 @@ int agent_restore(int root_fd, int in_fd)
     entry e;
     memset(&e, 0, sizeof(e));
     while (rc == 0 && (rc = next_entry(&r, &e)) > 0) {
-        rc = restore_entry(&r, &e);
+        /* noted first: a folder's entry hands its name on to the list of
+         * folders whose attributes come last */
+        rc = names && e.name ? agent_names_add(names, e.name) : 0;
+        if (rc == 0 && names)
+            (*written)++;
+        if (rc == 0)
+            rc = restore_entry(&r, &e);
         entry_free(&e);
     }
     entry_free(&e);

@@ -113,6 +113,17 @@ zb_docker_run() {
 # zb_docker_state NAME: running, paused, exited...
 zb_docker_state() { zb_dapi GET "/containers/$1/json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["State"]["Status"])'; }
 
+# zb_docker_held_states NAME...: per container its name, state and restart
+# policy as Docker's own API reports them, one line each: a run that holds
+# services must leave these as it found them.
+zb_docker_held_states() {
+    local name
+    for name in "$@"; do
+        zb_dapi GET "/containers/$name/json" | python3 -c 'import json,sys; c=json.load(sys.stdin)
+print(c["Name"], c["State"]["Status"], json.dumps(c["HostConfig"]["RestartPolicy"], sort_keys=True))'
+    done
+}
+
 # zb_volume_dir NAME: the volume's folder on this host (local driver).
 zb_volume_dir() { zb_dapi GET "/volumes/$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Mountpoint"])'; }
 

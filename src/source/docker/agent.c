@@ -46,6 +46,7 @@ struct zb_agent {
     zb_docker_attach *attach;
     zb_buf line;       /* the stderr line being received */
     zb_buf last_error; /* the agent's last "error: " line */
+    zb_buf absent;     /* "\n  NAME" for each entry a restore's short count lacks */
     uint64_t entries;
     int counted;
     int out_ended;
@@ -390,6 +391,8 @@ static void agent_line(zb_agent *a)
         a->entries = entries, a->counted = 1;
         if (sockets)
             zb_log_info("volume %s: %llu socket(s) left out: a socket has no content to back up", a->volume, sockets);
+    } else if (strncmp(text, "absent ", 7) == 0) {
+        zb_buf_printf(&a->absent, "\n  %s", text + 7);
     } else if (strncmp(text, "error: ", 7) == 0) {
         zb_buf_reset(&a->last_error);
         zb_buf_puts(&a->last_error, text + 7);
@@ -610,6 +613,9 @@ int zb_agent_finish(zb_agent *a, uint64_t *entries)
      * agent; then its last words */
     if (a->spool_len)
         rc = send_stream(a, NULL, 0);
+    /* all sent but the socket's end, which a restore's agent waits for
+     * before it counts the volume */
+    ZB_FAULT_POINT("agent-stream-sent", a->volume);
     if (a->data_fd >= 0)
         shutdown(a->data_fd, SHUT_WR);
     while (rc == 0 && !a->out_ended)
@@ -635,6 +641,8 @@ int zb_agent_finish(zb_agent *a, uint64_t *entries)
     return rc;
 }
 
+const char *zb_agent_absent(const zb_agent *a) { return a->absent.len ? a->absent.data : ""; }
+
 void zb_agent_free(zb_agent *a)
 {
     if (!a)
@@ -644,6 +652,7 @@ void zb_agent_free(zb_agent *a)
     zb_helper_remove(a->d, a->id);
     zb_buf_free(&a->line);
     zb_buf_free(&a->last_error);
+    zb_buf_free(&a->absent);
     free(a->spool);
     free(a->id);
     free(a->volume);

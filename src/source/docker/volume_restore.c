@@ -40,6 +40,7 @@ typedef struct volume_upload {
     char *helper;
     zb_agent *agent;
     uint64_t agent_entries; /* the agent's count of the written volume */
+    zb_buf agent_absent;    /* the entries it wrote that its count lacks, as it named them */
     struct archive *out;
     int pipe_read, pipe_write; /* libarchive does not close the fd it writes to */
     pthread_t thread;
@@ -127,8 +128,12 @@ static void upload_free(volume_upload *u)
 {
     if (!u)
         return;
-    if (u->thread_started)
+    if (u->thread_started) { /* its own words ("the upload stopped") would hide why the restore stopped */
+        zb_error_saved failure;
+        zb_error_save(&failure);
         upload_stop(u);
+        zb_error_raise(&failure);
+    }
     archive_write_free(u->out);
     close_upload_pipe(u);
     if (u->pipe_read >= 0)
@@ -138,6 +143,7 @@ static void upload_free(volume_upload *u)
     free(u->helper);
     zb_buf_free(&u->put_path);
     zb_buf_free(&u->links);
+    zb_buf_free(&u->agent_absent);
     free(u);
 }
 
@@ -243,10 +249,15 @@ static int upload_entry(volume_upload *u, zb_archive_reader *r, struct archive_e
                         const char *hardlink_inside)
 {
     if (!u->agent && strlen(inside) + strlen(ZB_HELPER_MOUNT_NAME) + 1 >= API_PATH_MAX) {
-        zb_error_set(ZB_EDOCKER, "%s cannot be written through the Docker API: its name is longer than %d bytes",
-                     inside, API_PATH_MAX);
+        /* named by its ends, as a missing entry is: the whole name would not fit the message */
+        size_t n = strlen(inside);
+        zb_error_set(
+            ZB_EDOCKER,
+            "%.100s...%s (%zu bytes) cannot be written through the Docker API: its name is longer than %d bytes",
+            inside, inside + n - 120, n, API_PATH_MAX);
         return zb_error_hint(
-            "run the restore on the Docker host (as root), where the volume's folder is written directly");
+            "run the restore on the Docker host (as root), where the volume's folder is written "
+            "directly, or through the volume agent (--volume-agent), which writes paths of any length");
     }
     int rc = check_not_through_link(u, inside);
     if (rc == 0 && archive_entry_filetype(entry) == AE_IFLNK)
@@ -292,6 +303,8 @@ static int upload_finish(volume_upload *u)
             rc = upload_stop(u);
         else if (rc == 0)
             rc = zb_agent_finish(u->agent, &u->agent_entries);
+        if (rc == 0)
+            rc = zb_buf_puts(&u->agent_absent, zb_agent_absent(u->agent));
         zb_agent_free(u->agent); /* done with the volume: it is free again */
         u->agent = NULL;
         return rc;
@@ -527,10 +540,12 @@ static int cross_check(const zb_volume_restore *v)
         /* counted by the agent, in a walk of its own after the stream; a
          * volume bound to a host folder may hold more than it was given */
         uint64_t counted = v->upload->agent_entries;
+        const zb_buf *absent = &v->upload->agent_absent;
         if (counted < v->entries)
-            return zb_error_set(ZB_EIO,
-                                "volume %s: the archive holds %llu entries but the volume agent counts %llu written",
-                                v->target, (unsigned long long)v->entries, (unsigned long long)counted);
+            return zb_error_set(
+                ZB_EIO, "volume %s: the archive holds %llu entries but the volume agent counts %llu written%s%s",
+                v->target, (unsigned long long)v->entries, (unsigned long long)counted, absent->len ? "; missing:" : "",
+                absent->len ? absent->data : "");
         if (counted > v->entries)
             zb_log_info("volume %s holds %llu entries besides the archive's %llu: content its folder had before",
                         v->target, (unsigned long long)(counted - v->entries), (unsigned long long)v->entries);

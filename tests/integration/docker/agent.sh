@@ -5,7 +5,8 @@
 # swapped in through it, each compared with a listing made without the
 # tool (tests/lib/tree_listing.py: lstat, readlink, listxattr, sha256) and
 # du; without the flag, a volume whose folder is out of reach takes the agent
-# by itself. The stream takes a socket of this host bound into the container, and,
+# by itself, and a restore that way whose volume lacks an entry afterwards
+# fails naming it. The stream takes a socket of this host bound into the container, and,
 # where the agent cannot reach it (the test build sends it elsewhere), the
 # attach API, with the same content. A --force restore whose agent is killed
 # mid-stream, or whose archive is cut short, leaves the target as it was; so
@@ -70,6 +71,20 @@ zb_expect_status 0 "a restore into a volume out of reach" -- "${auto[@]}" restor
 zb_expect_contains "$ZB_LAST_OUTPUT" "the volume agent runs in container" "out of reach, the agent writes it by itself"
 same_tree source.list "$(zb_volume_dir auto_agent)" "a volume out of reach, backed up and restored without a flag"
 zb_dapi DELETE /volumes/auto_agent >/dev/null
+# a restore through the agent that loses an entry on its way to the disk
+# (the test build removes one the agent wrote while the agent waits for the
+# socket's end, before it counts the volume) fails naming it, as a restore
+# written directly does
+lose_one="f=$ZB_TMP/docker/data/volumes/\$ZB_FAULT_DETAIL/_data/xattr.txt; i=0
+while [ ! -e \"\$f\" ] && [ \$i -lt 1200 ]; do sleep 0.1; i=\$((i + 1)); done; rm \"\$f\""
+zb_expect_status 4 "a restore through the agent that lost an entry" -- env ZB_FAULT_AT=agent-stream-sent \
+    ZB_FAULT_RUN="$lose_one" "${auto[@]}" restore --key key "$("$ZB_BIN" latest --repo repo-auto)" --volume every_kind=agent_lost
+zb_expect_contains "$ZB_LAST_OUTPUT" "the volume agent runs in container" "written through the agent"
+zb_expect_contains "$ZB_LAST_OUTPUT" "the volume agent counts" "the agent's count found it"
+zb_expect_contains "$ZB_LAST_OUTPUT" "written; missing:
+  xattr.txt" "names the entry the volume lacks"
+zb_expect_not_contains "$ZB_LAST_OUTPUT" "d00x" "names nothing that is there (the deep path is)"
+if zb_dapi GET /volumes/agent_lost | grep -q Mountpoint; then zb_fail "the failed restore left its volume"; else zb_pass; fi
 # --force through the agent: staged, then swapped in by the agent too
 echo old >"$(zb_volume_dir direct_agent)/old-file"
 zb_expect_status 0 "a --force restore through the agent" -- "$ZB_BIN" -q restore --key key "$agent_archive" \

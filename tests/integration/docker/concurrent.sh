@@ -52,4 +52,40 @@ wait "$c"
 zb_expect_equal "$?" "130" "the first run stops on SIGTERM"
 zb_expect_equal "$(zb_docker_state zookeeper)" "running" "the last run to end unpaused it"
 zb_expect_equal "$(zb_run_records)" "0" "no record is left"
+
+# two runs into the SAME repository: the second is refused by the
+# repository's lock (exit 12, naming the run that holds it) before it
+# touches a container; a third that waits for the lock runs after the
+# first. Both finish, solr ends as it was, no record stays, and every
+# archive the repository lists verifies. (A volume of its own, smaller:
+# level 19 keeps the first run going long enough.)
+zb_docker_volume solr_data
+head -c 4M /dev/urandom >"$(zb_volume_dir solr_data)/index.bin"
+zb_docker_run solr solr_data '{"zakpos-backup.stop-during-backup":"true"}' unless-stopped
+held_before=$(zb_docker_held_states solr)
+nice -n 10 "$ZB_BIN" --log-format text backup --repo repo_same --recipient key.pub --volume solr_data --zstd-level 19 \
+    --zstd-workers 0 >same.out 2>same.err &
+first=$!
+zb_wait_state solr exited
+zb_expect_status 12 "a second run into the same repository" -- "$ZB_BIN" --log-format text backup --repo repo_same \
+    --recipient key.pub --volume solr_data --zstd-level 1
+zb_expect_contains "$ZB_LAST_OUTPUT" "is in use by another run (pid $first)" "names the run that holds the lock"
+zb_expect_contains "$ZB_LAST_OUTPUT" "hint: wait for it to finish (--lock-wait DURATION" "says how to wait"
+zb_expect_not_contains "$ZB_LAST_OUTPUT" "stopped container" "the refused run stopped nothing"
+if kill -0 "$first" 2>/dev/null; then zb_pass; else zb_fail "the first run ended before the second: the test proves nothing"; fi
+zb_expect_equal "$(zb_docker_state solr)" "exited" "the refused run left solr stopped for the first"
+"$ZB_BIN" -q backup --repo repo_same --recipient key.pub --volume solr_data --zstd-level 1 --lock-wait 10m \
+    >waited.out 2>waited.err &
+waiting=$!
+wait "$first"
+zb_expect_equal "$?" "0" "the first run finishes"
+wait "$waiting"
+zb_expect_equal "$?" "0" "the run that waited for the lock finishes: $(cat waited.err)"
+zb_expect_equal "$(zb_docker_held_states solr)" "$held_before" "solr's state and restart policy as before"
+zb_expect_equal "$(zb_run_records)" "0" "no record is left after two runs into one repository"
+listed=$("$ZB_BIN" list --repo repo_same --json | python3 -c 'import json,sys; print("\n".join(a["archive"] for a in json.load(sys.stdin)))')
+zb_expect_equal "$(printf '%s\n' "$listed" | grep -c .)" "2" "the repository lists both archives"
+for a in $listed; do
+    zb_expect_status 0 "verify $(basename "$a")" -- "$ZB_BIN" -q verify --key key "$a"
+done
 zb_test_end

@@ -9,7 +9,9 @@
 # lstat, readlink, listxattr, sha256) and du. A restore whose folder lacks
 # an entry afterwards fails naming it. Through the Engine API (what
 # a host that cannot reach the folder uses), a path Docker's archive stream
-# leaves out fails the backup naming it instead of being dropped silently,
+# leaves out fails the backup naming it instead of being dropped silently
+# (and a restore through the API refuses it, the target it was to replace
+# untouched),
 # links of every kind restore as links, and a backup or restore through the
 # API (--volume-api) warns what Docker's tar loses.
 . "$ZB_TEST_LIB/common.sh"
@@ -54,6 +56,26 @@ zb_expect_status 11 "an API backup that would lose a path" -- "$ZB_BIN" --log-fo
 zb_expect_contains "$ZB_LAST_OUTPUT" "reached the archive; missing:" "says entries are missing"
 zb_expect_contains "$ZB_LAST_OUTPUT" "/deep-file (4230 bytes)" "names the deep file"
 zb_expect_equal "$(zb_archives_in repo-api | wc -l)" "0" "no archive published"
+
+# nor can a restore write it through the API: it refuses the deep path,
+# naming it and the two ways that write it, and the target it was to
+# replace (--force) stays as it was, entry for entry (the same inodes: it
+# was never emptied and filled again)
+zb_docker_volume api_target
+api_dir=$(zb_volume_dir api_target)
+mkdir -p "$api_dir/conf" && echo kept >"$api_dir/conf/kept.conf" && head -c 64K /dev/urandom >"$api_dir/data.bin"
+inodes() { find "$1" -printf '%P %i %n %s %T@\n' | sort; }
+listing "$api_dir" >api_target.list
+inodes "$api_dir" >api_target.inodes
+zb_expect_status 11 "an API restore of a path deeper than 4096 bytes" -- "$ZB_BIN" --log-format text restore --key key \
+    "$archive" --volume every_kind=api_target --force --volume-api
+zb_expect_contains "$ZB_LAST_OUTPUT" "xxx (4220 bytes) cannot be written through the Docker API: its name is longer than 4096 bytes" \
+    "names the first path too deep (a folder above the deep file)"
+zb_expect_contains "$ZB_LAST_OUTPUT" "hint: run the restore on the Docker host (as root), where the volume's folder is written directly, or through the volume agent (--volume-agent)" \
+    "says which modes write it"
+zb_expect_equal "$(listing "$api_dir")" "$(cat api_target.list)" "the target's content is as before"
+zb_expect_equal "$(inodes "$api_dir")" "$(cat api_target.inodes)" "the target's entries are the same inodes"
+zb_expect_equal "$(zb_dapi GET /volumes | grep -c 'api_target\.zb-')" "0" "no stage volume left"
 
 # links of every kind go through the API as links
 zb_docker_volume links

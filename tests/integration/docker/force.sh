@@ -6,9 +6,11 @@
 # xattrs); a replacement cut in the middle of the swap (the state a kill
 # there leaves: record, holding and stage volumes, entries half moved) is
 # finished by the next command, which says so and removes the leftovers;
-# so is a real SIGKILL in the swap's holding and placing phases, and a
+# so is a real SIGKILL in the swap's holding and placing phases (the
+# replacement finished before any user starts again), and a
 # SIGINT while placing lets the run finish the swap itself.
-# A completed --force holds exactly the archive's content, its user running.
+# A completed --force holds exactly the archive's content, its users running
+# with their restart policies as before.
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/docker.sh"
 zb_test_begin
@@ -32,7 +34,7 @@ rm -f "$vol"/f1*
 head -c 1M /dev/urandom >"$vol/new.bin"
 printf 'changed' | dd of="$vol/big.bin" bs=1 seek=1000 conv=notrunc 2>/dev/null
 listing "$vol" >before.list
-zb_docker_run user app
+zb_docker_run user app '{}' unless-stopped
 
 untouched() { # WHAT
     zb_expect_equal "$(listing "$vol")" "$(cat before.list)" "$1: the volume is byte-identical to before"
@@ -94,7 +96,7 @@ untouched "SIGKILL while staging, then any command"
 
 # a user that takes its time to stop: the restore is killed while it waits
 zb_dapi POST "/containers/create?name=slow" -H 'Content-Type: application/json' \
-    -d '{"Image":"zbtest-busybox:1","Cmd":["/bin/sh","-c","trap \"sleep 1; exit 0\" TERM; while :; do sleep 1; done"],"HostConfig":{"Mounts":[{"Type":"volume","Source":"app","Target":"/data"}]}}' >/dev/null
+    -d '{"Image":"zbtest-busybox:1","Cmd":["/bin/sh","-c","trap \"sleep 1; exit 0\" TERM; while :; do sleep 1; done"],"HostConfig":{"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":3},"Mounts":[{"Type":"volume","Source":"app","Target":"/data"}]}}' >/dev/null
 zb_dapi POST /containers/slow/start >/dev/null
 kill_while_stopping() {
     "$ZB_BIN" --log-format text restore --key key "$archive" --volume app --force >restore.out 2>&1 &
@@ -116,10 +118,12 @@ zb_expect_status 0 "the next command" -- "$ZB_BIN" -q list --repo repo
 untouched "SIGKILL while users stop, then any command"
 zb_expect_equal "$(zb_docker_state slow)" "running" "the slow user runs again"
 
+held_before=$(zb_docker_held_states user slow)
 zb_expect_status 0 "restore --force" -- "$ZB_BIN" -q restore --key key "$archive" --volume app --force
 zb_expect_equal "$(listing "$vol")" "$(cat archive.list)" "the volume holds exactly the archive's content"
 zb_expect_equal "$(volumes)" "app" "no stage or holding volume left"
 zb_expect_equal "$(zb_docker_state user) $(zb_docker_state slow)" "running running" "its users run again"
+zb_expect_equal "$(zb_docker_held_states user slow)" "$held_before" "its users' states and restart policies as before"
 
 # cut in the swap: the state a kill leaves there, made from a real staged
 # restore killed before the swap, then moved half way as the swap would
@@ -156,6 +160,28 @@ PY
 cut_in_swap holding
 cut_in_swap placing
 
+# After a SIGKILL in the swap, the next command finishes the replacement,
+# stage and holding volumes removed, before the users start again: by
+# Docker's own record of events (nanosecond times: every volume destroyed
+# before the first user's start), and by the order of the tool's lines.
+recovered_before_started() { # PHASE SINCE
+    local events order
+    events=$(zb_dapi GET "/events?since=$2&until=$(($(date +%s) + 2))&filters=%7B%22type%22%3A%5B%22container%22%2C%22volume%22%5D%7D")
+    order=$(printf '%s\n' "$events" | python3 -c 'import json, sys
+ev = [json.loads(l) for l in sys.stdin if l.strip()]
+removed = [e["timeNano"] for e in ev if e["Type"] == "volume" and e["Action"] == "destroy" and e["Actor"]["ID"] != "app"]
+started = [e["timeNano"] for e in ev if e["Type"] == "container" and e["Action"] == "start"
+           and e["Actor"]["Attributes"].get("name") in ("user", "slow")]
+print("volumes removed" if removed else "no volume removed", len(started), "users started",
+      "after" if removed and started and max(removed) < min(started) else "not after")')
+    zb_expect_equal "$order" "volumes removed 2 users started after" \
+        "SIGKILL in phase $1: the users start after the replacement is finished (Docker's events)"
+    order=$(printf '%s\n' "$ZB_LAST_OUTPUT" | grep -o -e 'finished replacing the content of volume app' \
+        -e 'container [a-z]* was stopped: started again' | sed 's/container [a-z]*/container/' | uniq | tr '\n' '|')
+    zb_expect_equal "$order" "finished replacing the content of volume app|container was stopped: started again|" \
+        "SIGKILL in phase $1: the tool's lines in the same order"
+}
+
 # a real signal in the swap, once the first entry has moved (the test build
 # raises it there): SIGKILL leaves the recorded state that the next command
 # finishes; on SIGINT the run finishes the swap itself, the stage being
@@ -170,8 +196,11 @@ signal_in_swap() { # PHASE SIGNAL
     zb_expect_contains "$(cat swap.out)" "fault point volume-swap-moved reached ($1)" "signal $2 in phase $1: the point is reached"
     if [ "$2" = 9 ]; then
         zb_expect_equal "$rc" "137" "SIGKILL in phase $1 kills the run"
+        local since
+        since=$(date +%s.%N)
         zb_expect_status 0 "the next command after SIGKILL in phase $1" -- "$ZB_BIN" --log-format text list --repo repo
         zb_expect_contains "$ZB_LAST_OUTPUT" "finished replacing the content of volume app, which an interrupted restore had begun" "says so"
+        recovered_before_started "$1" "$since"
     elif [ "$rc" = 0 ] || [ "$rc" = 130 ]; then
         zb_pass
     else

@@ -1,5 +1,6 @@
 # Services that write to a volume: containers labelled stop-during-backup are
-# stopped while it is read and started again, =pause pauses them, exec hooks
+# stopped while it is read and started again (their restart policies as
+# they were, by Docker's own account), =pause pauses them, exec hooks
 # run inside them (a failing pre-hook fails the backup); after a failure or
 # SIGTERM they run again, and after kill -9 the next command restarts them.
 . "$ZB_TEST_LIB/common.sh"
@@ -9,8 +10,9 @@ zb_docker_setup
 zb_docker_volume redis_data kafka_data zk_data
 head -c 64M /dev/urandom >"$(zb_volume_dir kafka_data)/segment.log"
 zb_docker_run redis redis_data '{"zakpos-backup.exec-pre":"echo flushed > /data/dump.rdb","zakpos-backup.exec-post":"echo after > /data/post.txt"}'
-zb_docker_run kafka kafka_data '{"zakpos-backup.stop-during-backup":"true"}'
-zb_docker_run zookeeper zk_data '{"zakpos-backup.stop-during-backup":"pause"}'
+zb_docker_run kafka kafka_data '{"zakpos-backup.stop-during-backup":"true"}' unless-stopped
+zb_docker_run zookeeper zk_data '{"zakpos-backup.stop-during-backup":"pause"}' on-failure
+held_before=$(zb_docker_held_states redis kafka zookeeper)
 started_at() { zb_dapi GET "/containers/$1/json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["State"]["StartedAt"])'; }
 kafka_started=$(started_at kafka)
 since=$(date +%s)
@@ -20,6 +22,8 @@ zb_expect_status 0 "backup of the three volumes" -- "$ZB_BIN" --log-format text 
 zb_expect_contains "$ZB_LAST_OUTPUT" "stopped container kafka while volume kafka_data is read" "kafka was stopped"
 zb_expect_contains "$ZB_LAST_OUTPUT" "paused container zookeeper while volume zk_data is read" "zookeeper was paused"
 for c in redis kafka zookeeper; do zb_expect_equal "$(zb_docker_state $c)" "running" "$c runs after the backup"; done
+zb_expect_equal "$(zb_docker_held_states redis kafka zookeeper)" "$held_before" \
+    "each container's state and restart policy are as before the backup"
 if [ "$(started_at kafka)" != "$kafka_started" ]; then zb_pass; else zb_fail "kafka was not restarted"; fi
 # dockerd may record an event a moment after the call that caused it: an
 # "until" a second ahead waits for those (the API streams until then)

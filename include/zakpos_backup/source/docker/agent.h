@@ -38,6 +38,9 @@ int zb_agent_write(zb_agent *a, const void *data, size_t len);
 /* After the stream: the agent's exit status and its own count of the
  * volume's entries (sockets apart). A failure quotes the agent's error. */
 int zb_agent_finish(zb_agent *a, uint64_t *entries);
+/* After a restore's finish: "\n  NAME" for each entry the agent wrote that
+ * its count found missing (up to 10), "" when none is. */
+const char *zb_agent_absent(const zb_agent *a);
 /* Copies every entry of volume `from` into volume `to` with every
  * attribute, the root's own included (remove_from: then empties `from`).
  * Entries already in `to` are replaced, so a copy cut short is finished
