@@ -3,11 +3,13 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/stream/async.h"
+#include "zakpos_backup/stream/handoff.h"
 #include "zakpos_backup/stream/hash.h"
 #include "zakpos_backup/stream/seal.h"
 #include "zakpos_backup/stream/stage.h"
 #include "zakpos_backup/stream/zstd.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,6 +322,78 @@ static void async_stops_on_signal_and_abandons_a_busy_chain(void **state)
     zb_signal_reset_for_tests();
 }
 
+/* A producer writing pieces of odd sizes (smaller and larger than a
+ * buffer) through a small ring: the consumer sees every byte once, in
+ * order, and then the end. */
+typedef struct {
+    zb_handoff *h;
+    size_t total;
+} handoff_producer;
+
+static unsigned char pattern_byte(size_t i) { return (unsigned char)((i * 2654435761u) >> 13); }
+
+static void *produce_pattern(void *arg)
+{
+    handoff_producer *p = arg;
+    static const size_t pieces[] = {1, 7, 100, 4096, 5000, 13, 9000, 3};
+    unsigned char piece[9000];
+    size_t sent = 0;
+    for (size_t k = 0; sent < p->total; k++) {
+        size_t n = pieces[k % (sizeof(pieces) / sizeof(pieces[0]))];
+        if (n > p->total - sent)
+            n = p->total - sent;
+        for (size_t i = 0; i < n; i++)
+            piece[i] = pattern_byte(sent + i);
+        if (zb_handoff_write(p->h, piece, n) < 0)
+            break;
+        sent += n;
+    }
+    zb_handoff_end(p->h);
+    return NULL;
+}
+
+static void handoff_passes_every_byte_once_in_order(void **state)
+{
+    (void)state;
+    handoff_producer p = {NULL, 1000003};
+    assert_int_equal(zb_handoff_new(&p.h, 4096, 3), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, produce_pattern, &p), 0);
+    size_t got = 0, mismatches = 0;
+    const void *data;
+    ssize_t n;
+    while ((n = zb_handoff_read(p.h, &data)) > 0) {
+        assert_true((size_t)n <= 4096);
+        for (ssize_t i = 0; i < n; i++)
+            mismatches += ((const unsigned char *)data)[i] != pattern_byte(got + (size_t)i);
+        got += (size_t)n;
+    }
+    assert_int_equal(n, 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(got, p.total);
+    assert_int_equal(mismatches, 0);
+    zb_handoff_free(p.h);
+}
+
+/* A consumer that stops (libarchive failed) releases a producer waiting
+ * for room: its write fails instead of waiting for ever. */
+static void handoff_stop_fails_a_waiting_writer(void **state)
+{
+    (void)state;
+    handoff_producer p = {NULL, 1u << 20};
+    assert_int_equal(zb_handoff_new(&p.h, 1024, 2), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, produce_pattern, &p), 0);
+    const void *data;
+    assert_true(zb_handoff_read(p.h, &data) > 0);
+    zb_handoff_stop(p.h);
+    assert_int_equal(pthread_join(t, NULL), 0); /* would hang if the writer kept waiting */
+    unsigned char byte = 0;
+    assert_true(zb_handoff_write(p.h, &byte, 1) < 0);
+    zb_handoff_free(p.h);
+}
+
 ZB_TEST_MAIN(seal_round_trip, seal_detects_truncation_at_chunk_boundaries, seal_detects_appended_bytes_and_flips,
              zstd_round_trip_and_trailing_garbage, hash_of_zeros_matches_plain_zeros,
-             async_stops_on_signal_and_abandons_a_busy_chain)
+             async_stops_on_signal_and_abandons_a_busy_chain, handoff_passes_every_byte_once_in_order,
+             handoff_stop_fails_a_waiting_writer)

@@ -1,4 +1,5 @@
 zb_unit_test(stream ${CMAKE_CURRENT_LIST_DIR}/test_stream.c TESTS
   seal_round_trip seal_detects_truncation_at_chunk_boundaries seal_detects_appended_bytes_and_flips
   zstd_round_trip_and_trailing_garbage hash_of_zeros_matches_plain_zeros
-  async_stops_on_signal_and_abandons_a_busy_chain)
+  async_stops_on_signal_and_abandons_a_busy_chain handoff_passes_every_byte_once_in_order
+  handoff_stop_fails_a_waiting_writer)
