@@ -202,3 +202,14 @@ zb_wait_port() {
     done
     return 1
 }
+
+# zb_wait_until COMMAND...: up to 120 s for COMMAND to succeed (by the
+# clock, not a count of tries: on a loaded machine each try is slow).
+zb_wait_until() {
+    local deadline=$((SECONDS + 120))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        "$@" && return 0
+        sleep 0.1
+    done
+    return 1
+}
