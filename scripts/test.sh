@@ -41,8 +41,8 @@ fi
 if command -v clang >/dev/null 2>&1 && [ "$sanitize" = 0 ]; then
     fuzz=$root/build-fuzz
     CC=clang cmake -S "$root" -B "$fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENABLE_WERROR=ON -DENABLE_FUZZERS=ON -DBUILD_TESTS=ON
-    cmake --build "$fuzz" -j"$jobs" --target zb-fuzz-reader zb-fuzz-reader-keyed zb-fuzz-corpus
-    ctest --test-dir "$fuzz" --output-on-failure -L fuzz
+    cmake --build "$fuzz" -j"$jobs" --target zb-fuzz-reader zb-fuzz-reader-keyed zb-fuzz-corpus zb-fuzz-ub-probe
+    ctest --test-dir "$fuzz" --output-on-failure -L fuzz -j"$jobs"
 fi
 
 # The clang static analyzer (scan-build) over the sources, tests left out, in
