@@ -26,17 +26,21 @@ SQL
 ) | zb_psql >/dev/null 2>&1 &
 writer=$!
 zb_on_exit "kill $writer"
-sleep 1
+# the writer's sales are past 300000: the backup starts once some landed
+sales_above() { [ "$(ZB_PG_DB=pos zb_psql -At -c "SELECT count(*) FROM sales")" -gt "$1" ]; }
+zb_wait_until sales_above 300000
 zb_expect_status 0 "backup while the writer runs" -- "$ZB_BIN" -q backup --repo repo --no-encryption \
     --pg "$(zb_pg_conninfo pos)" --jobs 2 --zstd-level 9 --pg-chunk-size 256K
-sleep 0.5
-kill "$writer" 2>/dev/null
-wait "$writer" 2>/dev/null
 archive=$("$ZB_BIN" latest --repo repo)
 zb_expect_status 0 "restore" -- "$ZB_BIN" -q restore "$archive" --pg-target "$(zb_pg_conninfo copy)"
 
 q() { ZB_PG_DB=copy zb_psql -At -c "$1"; }
 sales=$(q "SELECT count(*) FROM sales")
+# the writer is stopped once a sale landed after the snapshot (or never, if
+# the backup blocked it: then the check below fails)
+zb_wait_until sales_above "$sales"
+kill "$writer" 2>/dev/null
+wait "$writer" 2>/dev/null
 zb_expect_equal "$(q "SELECT max(id) FROM sales")" "$sales" "the restored sales are a prefix, no gap"
 zb_expect_equal "$(q "SELECT count(*) FROM payments")" "$sales" "as many payments as sales"
 zb_expect_equal "$(q "SELECT count(*) FROM sales FULL JOIN payments USING (id) WHERE sales.id IS NULL OR payments.id IS NULL")" \
