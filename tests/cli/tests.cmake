@@ -9,4 +9,4 @@ set_tests_properties(cli.tamper PROPERTIES TIMEOUT ${tamper_timeout})
 # next minute or two of the schedule
 set_tests_properties(cli.tamper PROPERTIES COST 80)
 set_tests_properties(cli.daemon PROPERTIES COST 65)
-set_tests_properties(cli.secrets PROPERTIES COST 50)
+set_tests_properties(cli.secrets PROPERTIES COST 53)
