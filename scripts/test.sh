@@ -41,25 +41,51 @@ fi
 if command -v clang >/dev/null 2>&1 && [ "$sanitize" = 0 ]; then
     fuzz=$root/build-fuzz
     CC=clang cmake -S "$root" -B "$fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENABLE_WERROR=ON -DENABLE_FUZZERS=ON -DBUILD_TESTS=ON
-    cmake --build "$fuzz" -j"$jobs" --target zb-fuzz-reader zb-fuzz-reader-keyed zb-fuzz-corpus
-    ctest --test-dir "$fuzz" --output-on-failure -L fuzz
+    cmake --build "$fuzz" -j"$jobs" --target zb-fuzz-reader zb-fuzz-reader-keyed zb-fuzz-corpus zb-fuzz-ub-probe
+    ctest --test-dir "$fuzz" --output-on-failure -L fuzz -j"$jobs"
 fi
 
 # The clang static analyzer (scan-build) over the sources, tests left out, in
 # a build folder of its own analysed from scratch each time (an up-to-date
-# build would analyse nothing): any finding fails the test command. It runs
-# with the project's own build, like the compiler's warnings with -Werror.
+# build would analyse nothing): any finding fails the test command. It needs
+# minutes of CPU and nothing else, and the tests leave much of the CPU idle
+# (they wait on servers starting, on containers, on each other), so it runs
+# beside the build and the tests at the lowest priority, its output in
+# build-scan/scan.log, and the command waits for it at the end.
+scan_pid=
 if command -v scan-build >/dev/null 2>&1 && [ "$sanitize" = 0 ]; then
     scan=$root/build-scan
-    scan-build -o "$scan/reports" cmake -S "$root" -B "$scan" -DCMAKE_BUILD_TYPE=Debug -DBUILD_TESTS=OFF >/dev/null
-    scan-build -o "$scan/reports" --status-bugs cmake --build "$scan" -j"$jobs" --clean-first
+    mkdir -p "$scan"
+    # its own process group, ended whole if the command stops before it does
+    setsid nice -n 19 bash -c '
+        scan-build -o "$1/reports" cmake -S "$2" -B "$1" -DCMAKE_BUILD_TYPE=Debug -DBUILD_TESTS=OFF >/dev/null &&
+            scan-build -o "$1/reports" --status-bugs cmake --build "$1" -j"$3" --clean-first' \
+        scan "$scan" "$root" "$jobs" >"$scan/scan.log" 2>&1 &
+    scan_pid=$!
+    trap '[ -z "$scan_pid" ] || kill -- "-$scan_pid" 2>/dev/null' EXIT
 fi
+# the analyzer's verdict: its log's end and status
+scan_result() {
+    [ -n "$scan_pid" ] || return 0
+    local rc=0
+    wait "$scan_pid" || rc=$?
+    scan_pid=
+    if [ "$rc" = 0 ]; then
+        echo "scan-build: no findings ($scan/scan.log)"
+        return 0
+    fi
+    tail -40 "$scan/scan.log" >&2
+    echo "scan-build failed or found bugs: $scan/scan.log, reports in $scan/reports" >&2
+    return 1
+}
 
 cmake -S "$root" -B "$build" "${flags[@]}"
 cmake --build "$build" -j"$jobs"
 if [ "$sanitize" = 0 ]; then
-    ctest --test-dir "$build" --output-on-failure -j"$jobs"
-    exit 0
+    status=0
+    ctest --test-dir "$build" --output-on-failure -j"$jobs" || status=$?
+    scan_result || status=1
+    exit "$status"
 fi
 
 # Under the sanitizers a report from a process whose exit status no test

@@ -5,3 +5,8 @@ endforeach()
 # Every header byte is flipped and verified: the signature slot makes the header longer.
 math(EXPR tamper_timeout "600 * ${ZB_TEST_TIMEOUT_FACTOR}")
 set_tests_properties(cli.tamper PROPERTIES TIMEOUT ${tamper_timeout})
+# the longest (see zb_shell_test's COST); daemon and secrets wait for the
+# next minute or two of the schedule
+set_tests_properties(cli.tamper PROPERTIES COST 80)
+set_tests_properties(cli.daemon PROPERTIES COST 65)
+set_tests_properties(cli.secrets PROPERTIES COST 53)

@@ -156,14 +156,3 @@ zb_run_records() { ls "$ZAKPOS_BACKUP_STATE_DIR/runs" 2>/dev/null | grep -c '\.j
 # zb_wait_state NAME STATE: up to 120 s for a container to reach STATE.
 zb_wait_state() { zb_wait_until zb_docker_state_is "$1" "$2"; }
 zb_docker_state_is() { [ "$(zb_docker_state "$1")" = "$2" ]; }
-
-# zb_wait_until COMMAND...: up to 120 s for COMMAND to succeed (by the
-# clock, not a count of tries: on a loaded machine each try is slow).
-zb_wait_until() {
-    local deadline=$((SECONDS + 120))
-    while [ "$SECONDS" -lt "$deadline" ]; do
-        "$@" && return 0
-        sleep 0.1
-    done
-    return 1
-}

@@ -1,6 +1,8 @@
 foreach(t connect roundtrip concurrent failures many_tables batches upgrade interrupt roles progress proof database_properties encodings cross_version restore_cases skip_unsupported coverage_cases)
   zb_shell_test(integration.pg.${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.sh LABELS "integration;pg" TIMEOUT 180)
 endforeach()
+# the longest of the loop (see zb_shell_test's COST)
+set_tests_properties(integration.pg.coverage_cases integration.pg.cross_version PROPERTIES COST 40)
 # every supported server version: Debian's 15 above, the others here
 foreach(major 12 13 14 16 17)
   zb_shell_test(integration.pg.server_${major} ${CMAKE_CURRENT_LIST_DIR}/versions.sh LABELS "integration;pg" TIMEOUT 180

@@ -50,8 +50,11 @@ wait_confirmed() {
     zb_fail "the slot never confirmed $1"; cat follow*.log >&2
     return 1
 }
+# each run's log of its own (counted here: a redirection of a command put in
+# the background is expanded in its subshell, and would count there)
 start_follower() {
-    "${follow[@]}" "$@" >>follow.out 2>>"follow$((++runs)).log" &
+    runs=$((runs + 1))
+    "${follow[@]}" "$@" >>follow.out 2>>"follow$runs.log" &
     pid=$!
     zb_on_exit "kill -9 $pid 2>/dev/null"
 }
@@ -165,7 +168,8 @@ zb_expect_equal "$(ZB_PG_DB=shop zb_psql -At -c "SELECT count(*) FROM audit_log 
 wait_confirmed "$(wal_lsn)"
 for i in $(seq 1 20); do ZB_PG_DB=shop zb_psql -c "INSERT INTO audit_log VALUES (100 + $i, 'tx $i')" -c "UPDATE stock SET qty = qty + $i WHERE sku = 'new1'"; done &
 load=$!
-sleep 0.5
+mid_load() { [ "$(ZB_PG_DB=shop zb_psql -At -c "SELECT count(*) FROM audit_log WHERE at > 100 AND at <= 120")" -ge 2 ]; }
+zb_wait_until mid_load
 kill -9 "$pid"
 wait "$load"
 ZB_PG_DB=shop zb_psql -c "INSERT INTO audit_log VALUES (200, 'while down')"
@@ -390,6 +394,7 @@ if [ "$major" = 15 ]; then
         "$(cat hashes.h)|2|6" "... the tables, the partitions and the sequence created mid-stream"
 fi
 
+zb_expect_equal "$(ls follow*.log | wc -l)" "$runs" "each follower run kept its own log"
 zb_expect_status 0 "follow --stop" -- "$ZB_BIN" follow --stop --repo repo --pg "$db"
 zb_expect_equal "$(zb_psql -At -c "SELECT count(*) FROM pg_replication_slots")|$(ZB_PG_DB=shop zb_psql -At -c "SELECT count(*) FROM pg_publication")" \
     "0|0" "--stop drops the slot and the publication"

@@ -1,3 +1,7 @@
 foreach(t verify_restore drill untrusted)
   zb_shell_test(integration.rehearse.${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.sh LABELS "integration;pg;docker" TIMEOUT 300)
 endforeach()
+# the longest (see zb_shell_test's COST)
+set_tests_properties(integration.rehearse.verify_restore PROPERTIES COST 89)
+set_tests_properties(integration.rehearse.drill PROPERTIES COST 49)
+set_tests_properties(integration.rehearse.untrusted PROPERTIES COST 43)
