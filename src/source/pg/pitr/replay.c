@@ -9,11 +9,13 @@
 #include "zakpos_backup/source/pg/pitr/chain.h"
 #include "zakpos_backup/source/pg/pitr/copyrow.h"
 #include "zakpos_backup/source/pg/pitr/decode.h"
+#include "zakpos_backup/source/pg/pitr/passed.h"
 #include "zakpos_backup/source/pg/pitr/rows.h"
 #include "zakpos_backup/source/pg/pitr/segment.h"
 #include "zakpos_backup/source/pg/pitr/window.h"
 #include "zakpos_backup/source/pg/pitr/xidsnap.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
 #include <math.h>
 #include <stdio.h>
@@ -102,6 +104,22 @@ typedef struct replay {
      * changes are grouped into transactions shows nowhere. */
     int tx_open;
     unsigned long long tx_first_change;
+    /* A later snapshot of the chain the replay passes (passed.h). The
+     * stream's commit order and the snapshot's visibility differ near its
+     * position: a transaction it does not hold may commit before one it
+     * holds (its commit record written, the commit not yet visible). Such a
+     * transaction waits in a spill file, its records as they came, until
+     * the replay is past every transaction the snapshot holds (a commit at
+     * or after the snapshot's lsn); the database is compared with the
+     * snapshot there, and the waiting ones applied after it. Moving them is
+     * safe: the later one held no lock of theirs (it committed while they
+     * were still running), so they touched no row in common. */
+    zb_pitr_passed passed;
+    int passed_waiting; /* 1 until the point is reached (or the replay ends) */
+    FILE *deferred;
+    size_t deferred_count;
+    int deferring;         /* inside a transaction that waits */
+    int applying_deferred; /* its records read back from the spill file */
 } replay;
 
 #define COMMIT_CHANGES 100000ULL
@@ -322,12 +340,15 @@ static int check_change(replay *p, PGresult *res, const replay_relation *r, size
     return rc;
 }
 
-/* A test build can make replay lose the first insert into one table
- * (schema.name), as a bug on the way would: verification must name it. */
+/* A test build can make replay lose the first insert into one table, or
+ * its first update (schema.name), as a bug on the way would: verification
+ * must name it (an update changes no count: only the rows show it). */
 static int lose_change(replay *p, const replay_relation *r, zb_pgo_kind kind)
 {
-    const char *table = ZB_FAULT_VALUE("pitr-replay-lose-change");
-    if (!table || p->lost_change || kind != ZB_PGO_INSERT)
+    const char *table = kind == ZB_PGO_INSERT   ? ZB_FAULT_VALUE("pitr-replay-lose-change")
+                        : kind == ZB_PGO_UPDATE ? ZB_FAULT_VALUE("pitr-replay-lose-update")
+                                                : NULL;
+    if (!table || p->lost_change)
         return 0;
     size_t sl = strlen(r->rel.schema);
     if (strncmp(table, r->rel.schema, sl) != 0 || table[sl] != '.' || strcmp(table + sl + 1, r->rel.name) != 0)
@@ -729,6 +750,8 @@ static int apply_change(replay *p, const zb_pgo_msg *m)
         if (queued <= 0)
             return queued;
     }
+    if (m->kind == ZB_PGO_UPDATE && lose_change(p, r, m->kind))
+        return 0;
     char *sets = m->kind == ZB_PGO_UPDATE ? malloc((size_t)r->rel.column_count + 1) : NULL;
     if (sets && batchable(p, r, m, sets)) {
         int rc = batch_add(p, r, &m->new_tuple, sets);
@@ -817,30 +840,157 @@ static int in_snapshot(const replay *p, const zb_pgo_msg *begin)
            (p->result->transactions > 0 && begin->final_lsn < p->result->last_lsn);
 }
 
+/* Each record of a transaction that waits (see replay.passed) as it came:
+ * its LSN, length and bytes. */
+static int defer_record(replay *p, uint64_t lsn, const uint8_t *data, size_t len)
+{
+    uint32_t n = (uint32_t)len;
+    if (!p->deferred && !(p->deferred = tmpfile()))
+        return zb_error_set(ZB_EIO, "cannot create a spill file for the replay: %s", strerror(errno));
+    if (len > UINT32_MAX || fwrite(&lsn, sizeof(lsn), 1, p->deferred) != 1 ||
+        fwrite(&n, sizeof(n), 1, p->deferred) != 1 || (n && fwrite(data, n, 1, p->deferred) != 1))
+        return zb_error_set(ZB_EIO, "cannot write the replay's spill file: %s", strerror(errno));
+    return 0;
+}
+
+static int on_record(uint64_t lsn, const uint8_t *data, size_t len, void *payload);
+static int replay_commit(replay *p);
+
+/* The transactions that waited, applied in their commit order. */
+static int apply_deferred(replay *p)
+{
+    if (!p->deferred)
+        return 0;
+    int rc = p->tx_open ? 0 : zb_pg_exec(p->conn, "BEGIN", "cannot start the replay");
+    if (rc == 0 && !p->tx_open)
+        p->tx_open = 1, p->tx_first_change = p->result->changes;
+    if (rc == 0 && fseek(p->deferred, 0, SEEK_SET) != 0)
+        rc = zb_error_set(ZB_EIO, "cannot read the replay's spill file: %s", strerror(errno));
+    zb_buf record = ZB_BUF_INIT;
+    uint64_t lsn;
+    uint32_t n;
+    p->applying_deferred = 1;
+    while (rc == 0 && fread(&lsn, sizeof(lsn), 1, p->deferred) == 1) {
+        zb_buf_reset(&record);
+        if (fread(&n, sizeof(n), 1, p->deferred) != 1 || zb_buf_reserve(&record, (size_t)n + 1) < 0 ||
+            (n && fread(record.data, n, 1, p->deferred) != 1))
+            rc = zb_error_code() < 0 ? zb_error_code() : zb_error_set(ZB_EIO, "the replay's spill file is cut short");
+        if (rc == 0)
+            rc = on_record(lsn, (const uint8_t *)record.data, n, p);
+    }
+    p->applying_deferred = 0;
+    zb_buf_free(&record);
+    fclose(p->deferred);
+    p->deferred = NULL;
+    p->deferred_count = 0;
+    return rc;
+}
+
+static char *plain_name(const replay_relation *r);
+
+/* The replay holds exactly what the later snapshot holds: everything
+ * waiting sent and committed, then the tables the stream names compared
+ * with the snapshot's rows, then a new target transaction. */
+static int compare_passed(replay *p)
+{
+    int rc = replay_commit(p);
+    char **names = calloc(p->relation_count + 1, sizeof(*names));
+    size_t count = 0;
+    if (rc == 0 && !names)
+        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < p->relation_count; i++)
+        if (p->relations[i].selected && !(names[count++] = plain_name(&p->relations[i])))
+            rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    zb_pg_verify_options vo;
+    memset(&vo, 0, sizeof(vo));
+    vo.conninfo = p->opts->conninfo, vo.password_file = p->opts->password_file, vo.dbname = p->opts->dbname;
+    if (rc == 0)
+        rc = zb_pitr_passed_compare(&p->result->tables_compared, &p->passed, p->opts->keys, p->opts->source, &vo,
+                                    (const char *const *)names);
+    if (rc == 0)
+        snprintf(p->result->compared_with, sizeof(p->result->compared_with), "%s", p->passed.archive);
+    for (size_t i = 0; names && i < count; i++)
+        free(names[i]);
+    free(names);
+    if (rc == 0)
+        rc = zb_pg_exec(p->conn, "BEGIN", "cannot start the replay");
+    if (rc == 0)
+        p->tx_open = 1, p->tx_first_change = p->result->changes;
+    return rc;
+}
+
+/* The replay reached the later snapshot's position (exact: past every
+ * transaction it holds) or stops before it is sure to be (the target, the
+ * chain's end): compared only in the first case. */
+static int passed_point(replay *p, int exact)
+{
+    p->passed_waiting = 0;
+    int rc = exact ? compare_passed(p) : 0;
+    if (!exact)
+        zb_log_detail("the replay stops before it is past snapshot %s: not compared with it", p->passed.archive);
+    return rc == 0 ? apply_deferred(p) : rc;
+}
+
+static int on_begin(replay *p, const zb_pgo_msg *m, uint64_t lsn, const uint8_t *data, size_t len)
+{
+    if (p->applying_deferred) {
+        p->in_tx = 1, p->skip_tx = 0;
+        return 0;
+    }
+    int past = past_target(p, m), rc = 0;
+    if (p->passed_waiting && (past || m->final_lsn >= p->passed.lsn))
+        rc = passed_point(p, m->final_lsn >= p->passed.lsn);
+    if (rc < 0)
+        return rc;
+    if (past) {
+        p->result->reached_target = 1;
+        return 1;
+    }
+    p->in_tx = 1;
+    p->skip_tx = in_snapshot(p, m);
+    if (p->passed_waiting && !p->skip_tx && !zb_xid_visible(&p->passed.snapshot, m->xid)) {
+        p->in_tx = 0, p->deferring = 1;
+        return defer_record(p, lsn, data, len);
+    }
+    return 0;
+}
+
+/* A record of a transaction that waits: kept; its Relation messages count
+ * for what follows it in the stream too. */
+static int on_deferred_record(replay *p, zb_pgo_msg *m, uint64_t lsn, const uint8_t *data, size_t len)
+{
+    int rc = m->kind == ZB_PGO_RELATION ? on_relation(p, m) : 0;
+    if (rc == 0)
+        rc = defer_record(p, lsn, data, len);
+    if (rc == 0 && m->kind == ZB_PGO_COMMIT) {
+        p->deferring = 0;
+        p->deferred_count++;
+        /* a repeat of it in a resumed stream is skipped, as for the applied */
+        p->result->last_lsn = m->end_lsn > p->result->last_lsn ? m->end_lsn : p->result->last_lsn;
+    }
+    return rc;
+}
+
 static int on_record(uint64_t lsn, const uint8_t *data, size_t len, void *payload)
 {
-    (void)lsn;
     replay *p = payload;
     zb_pgo_msg m;
     int rc = zb_pgo_decode(&m, data, len);
     if (rc < 0)
         return rc;
+    if (p->deferring) {
+        rc = on_deferred_record(p, &m, lsn, data, len);
+        zb_pgo_msg_clear(&m);
+        return rc;
+    }
     switch (m.kind) {
     case ZB_PGO_RELATION: rc = on_relation(p, &m); break;
-    case ZB_PGO_BEGIN:
-        if (past_target(p, &m)) {
-            p->result->reached_target = 1;
-            rc = 1;
-            break;
-        }
-        p->in_tx = 1;
-        p->skip_tx = in_snapshot(p, &m);
-        break;
+    case ZB_PGO_BEGIN: rc = on_begin(p, &m, lsn, data, len); break;
     case ZB_PGO_COMMIT:
         if (p->in_tx && !p->skip_tx) {
             p->result->transactions++;
-            p->result->last_lsn = m.end_lsn;
-            p->result->last_commit = m.commit_time;
+            if (!p->applying_deferred) /* a waiting one committed before what came after it */
+                p->result->last_lsn = m.end_lsn, p->result->last_commit = m.commit_time;
         }
         p->in_tx = p->skip_tx = 0;
         break;
@@ -977,8 +1127,9 @@ static int replay_segment(replay *p, const char *path, uint64_t end_lsn, json_t 
         json_decref(*sequences);
         *sequences = json_incref(json_object_get(meta, "sequences"));
     }
-    /* read whole: the replay stands where the follower recorded its counts */
-    if (rc == 0 && meta && end_lsn >= p->snapshot_lsn)
+    /* read whole: the replay stands where the follower recorded its counts,
+     * unless transactions wait to be applied after a later snapshot's point */
+    if (rc == 0 && meta && end_lsn >= p->snapshot_lsn && !p->deferred_count && !p->deferring)
         rc = check_segment_rows(p, json_object_get(meta, "rows"), path);
     json_decref(meta);
     p->result->segments++;
@@ -1050,6 +1201,8 @@ static int replay_chain(replay *p, json_t **sequences)
         if (rc == 1)
             break;
     }
+    if (rc == 0 && p->passed_waiting) /* the chain ends before the later snapshot's point is sure */
+        rc = passed_point(p, 0);
     if (rc == 0 || rc == 1) {
         int commit = replay_commit(p);
         rc = commit < 0 ? commit : rc;
@@ -1075,6 +1228,14 @@ int zb_pitr_replay(zb_pitr_replay_result *out, const zb_pitr_replay_options *o)
         rc = zb_xid_snapshot_parse(&p.snapshot, o->snapshot);
     if (rc == 0 && o->snapshot)
         rc = o->snapshot_lsn ? zb_pgo_lsn_parse(&p.snapshot_lsn, o->snapshot_lsn) : (p.snapshot_lsn = UINT64_MAX, 0);
+    const char *chain = json_string_value(json_object_get(o->base, "chain"));
+    if (rc == 0 && chain)
+        rc = zb_pitr_passed_find(&p.passed, o->repo, o->source, chain, p.base_lsn, &o->target);
+    if (rc == 0 && p.passed.archive) {
+        p.passed_waiting = 1;
+        zb_log_info("the replay passes snapshot %s: the database is compared with it at its position",
+                    p.passed.archive);
+    }
     if (rc == 0)
         rc = zb_pg_connect_db(&p.conn, o->conninfo, o->password_file, o->dbname);
     /* as logical replication applies changes: no triggers, no foreign-key
@@ -1103,6 +1264,9 @@ int zb_pitr_replay(zb_pitr_replay_result *out, const zb_pitr_replay_options *o)
         relation_clear(&p.relations[i]);
     free(p.relations);
     zb_xid_snapshot_clear(&p.snapshot);
+    zb_pitr_passed_clear(&p.passed);
+    if (p.deferred)
+        fclose(p.deferred);
     pipeline_free(&p);
     free(p.params);
     zb_buf_free(&p.sql);
