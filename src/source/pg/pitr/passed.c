@@ -130,9 +130,10 @@ int zb_pitr_passed_compare(unsigned int *compared, const zb_pitr_passed *p, cons
     if (rc == 0 && count)
         rc = differences_error(p, differences, count);
     if (rc == 0)
-        zb_log_detail("replay verified against %s: %u tables equal at its position (archive read in %.1f s, "
-                      "tables in %.1f s)",
-                      p->archive, *compared, read, zb_time_monotonic() - started - read);
+        zb_log_detail(
+            "replay verified against %s: %u tables equal at its position (archive read in %.1f s, "
+            "tables in %.1f s)",
+            p->archive, *compared, read, zb_time_monotonic() - started - read);
     json_decref(toc);
     json_decref(summary);
     json_decref(chosen);

@@ -23,17 +23,20 @@
 #include <string.h>
 #include <time.h>
 
-/* Updates by key of one table, waiting to go as one UPDATE … FROM (VALUES
- * …): rows that set the same columns, each key once (a second update of a
- * key sends the batch first: one statement updates a row only once). */
+/* Updates or deletes by key of one table, waiting to go as one UPDATE …
+ * FROM (VALUES …) or DELETE … USING (VALUES …): rows that set the same
+ * columns (a delete: its key's), each key once (a second change of a key
+ * sends the batch first: one statement changes a row only once). */
 #define BATCH_ROWS  256
 #define BATCH_BYTES (1u << 20)
 typedef struct update_batch {
-    char *sets;      /* per column: 's' set by the batch's rows, '-' an unchanged TOAST value */
+    char kind;       /* 'u' updates, 'd' deletes */
+    char *sets;      /* per column: 's' a value of the batch's rows, '-' none (an unchanged TOAST value; not a key) */
     zb_buf values;   /* the rows' values, each NUL-terminated */
     size_t *offsets; /* per value: its offset in values, SIZE_MAX for NULL */
     size_t value_count, offsets_cap, rows;
-    uint64_t keys[BATCH_ROWS * 2]; /* hashes of the rows' keys, open addressing, 0 empty */
+    uint64_t keys[BATCH_ROWS * 2];     /* hashes of the rows' keys, open addressing, 0 empty */
+    uint32_t key_rows[BATCH_ROWS * 2]; /* the row each hash belongs to */
 } update_batch;
 
 /* A relation of the stream, with its names quoted once for the target. */
@@ -50,7 +53,7 @@ typedef struct replay_relation {
     /* inserts waiting for one COPY, as its text lines */
     zb_buf copy;
     size_t copy_rows;
-    update_batch *batch; /* NULL until the table's first update by key */
+    update_batch *batch; /* NULL until the table's first update or delete by key */
 } replay_relation;
 
 /* A change sent in the pipeline whose result is still to be read. */
@@ -122,7 +125,12 @@ typedef struct replay {
     int applying_deferred; /* its records read back from the spill file */
 } replay;
 
-#define COMMIT_CHANGES 100000ULL
+/* Not more: a row updated again in the same transaction leaves a version
+ * that cannot be pruned before the commit, so a table of few rows updated
+ * often (stock) grows chains of versions each lookup walks; with
+ * synchronous_commit off a commit costs little (100,000 was slower by a
+ * fifth on the POS load, docs/BENCHMARKS.md). */
+#define COMMIT_CHANGES 10000ULL
 
 /* What waits for COPY in all tables at most: memory stays bounded whatever
  * a segment holds. */
@@ -433,31 +441,33 @@ static void pipeline_queue(replay *p, const replay_relation *r, size_t touch)
 
 /* libpq copies the statement and its values into its output buffer as
  * each is sent: nothing of the message needs to outlive the call. */
-static int send_change(replay *p, const replay_relation *r, int n)
+static int send_change(replay *p, const replay_relation *r, int n, const Oid *types)
 {
     size_t slot = 0;
     int known = prepared_slot(&p->pipe, p->sql.data, &slot);
     if (known < 0)
-        return PQsendQueryParams(p->conn, p->sql.data, n, NULL, p->params, NULL, NULL, 0);
+        return PQsendQueryParams(p->conn, p->sql.data, n, types, p->params, NULL, NULL, 0);
     char name[32];
     snprintf(name, sizeof(name), "zb_replay_%zu", slot);
     if (!known) {
-        if (PQsendPrepare(p->conn, name, p->sql.data, n, NULL) != 1)
+        if (PQsendPrepare(p->conn, name, p->sql.data, n, types) != 1)
             return 0;
         pipeline_queue(p, r, 0); /* its result: the statement was prepared */
     }
     return PQsendQueryPrepared(p->conn, name, n, p->params, NULL, NULL, 0);
 }
 
-/* A statement with its own types, unnamed (a batch: its text changes with
- * its rows). */
+/* A statement with its own types (a batch): prepared like every change, so
+ * a full batch, whose text is the same each time, is parsed and planned
+ * once (the text names the table and columns, so the same text has the
+ * same types). */
 static int run_typed(replay *p, const replay_relation *r, int n, const Oid *types, size_t touch)
 {
     replay_pipeline *q = &p->pipe;
     if (!q->active && PQenterPipelineMode(p->conn) != 1)
         return zb_error_set(ZB_EPG, "cannot enter pipeline mode: %s", PQerrorMessage(p->conn));
     q->active = 1;
-    if (PQsendQueryParams(p->conn, p->sql.data, n, types, p->params, NULL, NULL, 0) != 1)
+    if (send_change(p, r, n, types) != 1)
         return zb_error_set(ZB_EPG, "cannot send changes of %s: %s", r->table, PQerrorMessage(p->conn));
     pipeline_queue(p, r, touch);
     return q->pending >= PIPELINE_DEPTH - 1 ? pipeline_drain(p) : 0;
@@ -469,7 +479,7 @@ static int run_change(replay *p, const replay_relation *r, int n, size_t must_to
     if (!q->active && PQenterPipelineMode(p->conn) != 1)
         return zb_error_set(ZB_EPG, "cannot enter pipeline mode: %s", PQerrorMessage(p->conn));
     q->active = 1;
-    if (send_change(p, r, n) != 1)
+    if (send_change(p, r, n, NULL) != 1)
         return zb_error_set(ZB_EPG, "cannot send a change of %s: %s", r->table, PQerrorMessage(p->conn));
     pipeline_queue(p, r, must_touch);
     /* room for a prepare and its change before the next drain */
@@ -603,6 +613,26 @@ static int batchable(const replay *p, const replay_relation *r, const zb_pgo_msg
     return keys > 0;
 }
 
+/* Whether a DELETE can wait in the table's batch, found by a key of
+ * built-in types (sets[]: its key columns). */
+static int deletable(const replay *p, const replay_relation *r, const zb_pgo_msg *m, char *sets)
+{
+    const zb_pgo_tuple *key = &m->old_tuple;
+    int keys = 0;
+    if (!p->reorder || (r->rel.identity != 'd' && r->rel.identity != 'i') || key->column_count < r->rel.column_count)
+        return 0;
+    for (int i = 0; i < r->rel.column_count; i++) {
+        const zb_pgo_column *c = &r->rel.columns[i];
+        sets[i] = '-';
+        if (!(c->flags & ZB_PGO_COLUMN_KEY))
+            continue;
+        if (key->kinds[i] != 't' || c->type_oid >= FIRST_NORMAL_OID)
+            return 0;
+        sets[i] = 's', keys++;
+    }
+    return keys > 0;
+}
+
 static uint64_t key_hash(const replay_relation *r, const zb_pgo_tuple *row)
 {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a, the values apart by their NULs */
@@ -616,11 +646,13 @@ static uint64_t key_hash(const replay_relation *r, const zb_pgo_tuple *row)
     return h ? h : 1;
 }
 
-/* 1 if the key is in the batch already; else it is added. */
-static int batch_key_seen(update_batch *b, uint64_t h)
+/* 1 if the key's hash is in the batch already, else 0 and it is added;
+ * *slot: where it is. */
+static int batch_key_slot(update_batch *b, uint64_t h, size_t *slot)
 {
     size_t size = sizeof(b->keys) / sizeof(b->keys[0]);
     for (size_t i = (size_t)(h % size);; i = (i + 1) % size) {
+        *slot = i;
         if (b->keys[i] == h)
             return 1;
         if (!b->keys[i]) {
@@ -630,9 +662,48 @@ static int batch_key_seen(update_batch *b, uint64_t h)
     }
 }
 
+/* 1 if the batch's row number index has the same key values as row (not
+ * merely the same hash). */
+static int same_key(const update_batch *b, const replay_relation *r, size_t index, const zb_pgo_tuple *row)
+{
+    size_t v = index * (b->value_count / b->rows);
+    for (int i = 0; i < r->rel.column_count; i++) {
+        if (b->sets[i] != 's')
+            continue;
+        if ((r->rel.columns[i].flags & ZB_PGO_COLUMN_KEY) &&
+            (b->offsets[v] == SIZE_MAX || strcmp(b->values.data + b->offsets[v], row->values[i]) != 0))
+            return 0;
+        v++;
+    }
+    return 1;
+}
+
+/* The row's values of the batch's columns, from value number at on. */
+static int batch_put_row(update_batch *b, const replay_relation *r, const zb_pgo_tuple *row, size_t at)
+{
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < r->rel.column_count; i++) {
+        if (b->sets[i] != 's')
+            continue;
+        if (at == b->offsets_cap) {
+            size_t cap = b->offsets_cap ? b->offsets_cap * 2 : 64;
+            size_t *grown = realloc(b->offsets, cap * sizeof(*grown));
+            if (!grown)
+                return zb_error_set(ZB_ENOMEM, "out of memory");
+            b->offsets = grown, b->offsets_cap = cap;
+        }
+        b->offsets[at++] = row->kinds[i] == 'n' ? SIZE_MAX : b->values.len;
+        if (row->kinds[i] != 'n')
+            rc = zb_buf_append(&b->values, row->values[i], strlen(row->values[i]) + 1);
+    }
+    return rc;
+}
+
 /* UPDATE ONLY t AS zb_t SET a = zb_v.c1, … FROM (VALUES ($1, …), …) AS
- * zb_v(c1, …) WHERE zb_t.key = zb_v.cK: one statement for the batch's rows,
- * which must each find their row. */
+ * zb_v(c1, …) WHERE zb_t.key = zb_v.cK, or DELETE FROM ONLY t AS zb_t USING
+ * (VALUES …) AS zb_v(cK, …) WHERE …: one statement for the batch's rows,
+ * which must each find their row (each key once in a batch, so as many rows
+ * changed as it has). */
 static int batch_flush(replay *p, replay_relation *r)
 {
     update_batch *b = r->batch;
@@ -645,12 +716,20 @@ static int batch_flush(replay *p, replay_relation *r)
     if (grown)
         p->params = grown;
     zb_buf_reset(&p->sql);
-    if (rc == 0)
+    if (rc == 0 && b->kind == 'd')
+        rc = zb_buf_printf(&p->sql, "DELETE FROM ONLY %s AS zb_t USING (VALUES ", r->table);
+    else if (rc == 0)
         rc = zb_buf_printf(&p->sql, "UPDATE ONLY %s AS zb_t SET ", r->table);
-    for (int i = 0, any = 0; rc == 0 && i < r->rel.column_count; i++)
-        if (b->sets[i] == 's')
-            rc = zb_buf_printf(&p->sql, "%s%s = zb_v.c%d", any++ ? ", " : "", r->columns[i], i);
-    if (rc == 0)
+    /* the key is the same in every row of the batch: not set again, unless
+     * it is all the rows set (the row must exist all the same) */
+    int set_any = 0;
+    for (int i = 0; rc == 0 && b->kind == 'u' && i < r->rel.column_count; i++)
+        if (b->sets[i] == 's' && !(r->rel.columns[i].flags & ZB_PGO_COLUMN_KEY))
+            rc = zb_buf_printf(&p->sql, "%s%s = zb_v.c%d", set_any++ ? ", " : "", r->columns[i], i);
+    for (int i = 0; rc == 0 && b->kind == 'u' && !set_any && i < r->rel.column_count; i++)
+        if (b->sets[i] == 's' && (r->rel.columns[i].flags & ZB_PGO_COLUMN_KEY) && !set_any++)
+            rc = zb_buf_printf(&p->sql, "%s = zb_v.c%d", r->columns[i], i);
+    if (rc == 0 && b->kind == 'u')
         rc = zb_buf_puts(&p->sql, " FROM (VALUES ");
     for (size_t v = 0; rc == 0 && v < b->value_count; v++) {
         size_t column = v % width;
@@ -682,16 +761,25 @@ static int batch_flush(replay *p, replay_relation *r)
     return rc;
 }
 
-/* An UPDATE kept in the table's batch (the caller checked batchable). */
-static int batch_add(replay *p, replay_relation *r, const zb_pgo_tuple *row, const char *sets)
+/* An UPDATE (kind 'u', row its new values) or a DELETE ('d', row its key)
+ * kept in the table's batch (the caller checked batchable or deletable). A
+ * second update of a key in the batch replaces the first's values: both set
+ * the same columns, so the row ends as the second leaves it, and one
+ * statement changes a row only once. */
+static int batch_add(replay *p, replay_relation *r, const zb_pgo_tuple *row, const char *sets, char kind)
 {
-    int n = r->rel.column_count;
+    int n = r->rel.column_count, seen = 0;
     update_batch *b = r->batch;
+    uint64_t h = key_hash(r, row);
+    size_t slot = 0;
     int rc = copy_flush(p, r); /* the table's inserts waiting go first */
     if (rc == 0 && b && b->rows &&
-        (memcmp(b->sets, sets, (size_t)n) != 0 || b->rows >= BATCH_ROWS || b->values.len >= BATCH_BYTES ||
-         batch_key_seen(b, key_hash(r, row))))
+        (b->kind != kind || memcmp(b->sets, sets, (size_t)n) != 0 || b->rows >= BATCH_ROWS ||
+         b->values.len >= BATCH_BYTES))
         rc = batch_flush(p, r);
+    else if (rc == 0 && b && b->rows && (seen = batch_key_slot(b, h, &slot)) &&
+             !(kind == 'u' && same_key(b, r, b->key_rows[slot], row)))
+        rc = batch_flush(p, r), seen = 0; /* two keys with one hash, or a key deleted twice */
     if (rc == 0 && !b) {
         b = r->batch = calloc(1, sizeof(*b));
         if (!b || !(b->sets = malloc((size_t)n)))
@@ -700,27 +788,22 @@ static int batch_add(replay *p, replay_relation *r, const zb_pgo_tuple *row, con
     if (rc < 0)
         return rc;
     if (!b->rows) {
+        b->kind = kind;
         memcpy(b->sets, sets, (size_t)n);
-        batch_key_seen(b, key_hash(r, row));
     }
-    for (int i = 0; rc == 0 && i < n; i++) {
-        if (sets[i] != 's')
-            continue;
-        if (b->value_count == b->offsets_cap) {
-            size_t cap = b->offsets_cap ? b->offsets_cap * 2 : 64;
-            size_t *grown = realloc(b->offsets, cap * sizeof(*grown));
-            if (!grown)
-                return zb_error_set(ZB_ENOMEM, "out of memory");
-            b->offsets = grown, b->offsets_cap = cap;
-        }
-        b->offsets[b->value_count++] = row->kinds[i] == 'n' ? SIZE_MAX : b->values.len;
-        if (row->kinds[i] != 'n')
-            rc = zb_buf_append(&b->values, row->values[i], strlen(row->values[i]) + 1);
+    if (seen) {
+        rc = batch_put_row(b, r, row, b->key_rows[slot] * (b->value_count / b->rows));
+    } else {
+        size_t width = 0;
+        for (int i = 0; i < n; i++)
+            width += sets[i] == 's';
+        batch_key_slot(b, h, &slot);
+        b->key_rows[slot] = (uint32_t)b->rows;
+        if ((rc = batch_put_row(b, r, row, b->value_count)) == 0)
+            b->value_count += width, b->rows++;
     }
-    if (rc == 0) {
-        b->rows++;
+    if (rc == 0)
         p->result->changes++;
-    }
     return rc;
 }
 
@@ -752,10 +835,16 @@ static int apply_change(replay *p, const zb_pgo_msg *m)
     }
     if (m->kind == ZB_PGO_UPDATE && lose_change(p, r, m->kind))
         return 0;
-    char *sets = m->kind == ZB_PGO_UPDATE ? malloc((size_t)r->rel.column_count + 1) : NULL;
-    if (sets && batchable(p, r, m, sets)) {
-        int rc = batch_add(p, r, &m->new_tuple, sets);
+    char *sets = m->kind != ZB_PGO_INSERT ? malloc((size_t)r->rel.column_count + 1) : NULL;
+    if (sets && m->kind == ZB_PGO_UPDATE && batchable(p, r, m, sets)) {
+        int rc = batch_add(p, r, &m->new_tuple, sets, 'u');
         free(sets);
+        return rc;
+    }
+    if (sets && m->kind == ZB_PGO_DELETE && deletable(p, r, m, sets)) {
+        int rc = batch_add(p, r, &m->old_tuple, sets, 'd');
+        free(sets);
+        r->rows -= rc == 0;
         return rc;
     }
     free(sets);
@@ -1244,6 +1333,11 @@ int zb_pitr_replay(zb_pitr_replay_result *out, const zb_pitr_replay_options *o)
         zb_log_warn("replay runs with triggers on, one statement per change (%s)", zb_error_message());
     else if (rc == 0)
         p.reorder = 1;
+    /* the replay's commits need not wait for the WAL flush: the database
+     * is published (renamed) only after the replay is verified, by a commit
+     * that flushes the WAL, and so every earlier commit of the replay too */
+    if (rc == 0)
+        rc = zb_pg_exec(p.conn, "SET synchronous_commit = off", "cannot set up the replay's session");
     double started = zb_time_monotonic();
     if (rc == 0) {
         zb_log_info("replaying the changes of chain %s into %s",
