@@ -25,8 +25,9 @@
 
 /* Updates or deletes by key of one table, waiting to go as one UPDATE …
  * FROM (VALUES …) or DELETE … USING (VALUES …): rows that set the same
- * columns (a delete: its key's), each key once (a second change of a key
- * sends the batch first: one statement changes a row only once). */
+ * columns (a delete: its key's), each key once, as one statement changes a
+ * row only once (a second update of a key replaces the values waiting; a
+ * second delete sends the batch first). */
 #define BATCH_ROWS  256
 #define BATCH_BYTES (1u << 20)
 typedef struct update_batch {
@@ -457,17 +458,19 @@ static int send_change(replay *p, const replay_relation *r, int n, const Oid *ty
     return PQsendQueryPrepared(p->conn, name, n, p->params, NULL, NULL, 0);
 }
 
-/* A statement with its own types (a batch): prepared like every change, so
- * a full batch, whose text is the same each time, is parsed and planned
- * once (the text names the table and columns, so the same text has the
- * same types). */
-static int run_typed(replay *p, const replay_relation *r, int n, const Oid *types, size_t touch)
+/* A statement with its own types (a batch). A full batch (reuse) is
+ * prepared like a single change: its text is the same each time, so it is
+ * parsed and planned once (the text names the table and columns: the same
+ * text has the same types). A shorter one goes unnamed: its text changes
+ * with its rows, and would take the prepared statements' room. */
+static int run_typed(replay *p, const replay_relation *r, int n, const Oid *types, size_t touch, int reuse)
 {
     replay_pipeline *q = &p->pipe;
     if (!q->active && PQenterPipelineMode(p->conn) != 1)
         return zb_error_set(ZB_EPG, "cannot enter pipeline mode: %s", PQerrorMessage(p->conn));
     q->active = 1;
-    if (send_change(p, r, n, types) != 1)
+    if ((reuse ? send_change(p, r, n, types)
+               : PQsendQueryParams(p->conn, p->sql.data, n, types, p->params, NULL, NULL, 0)) != 1)
         return zb_error_set(ZB_EPG, "cannot send changes of %s: %s", r->table, PQerrorMessage(p->conn));
     pipeline_queue(p, r, touch);
     return q->pending >= PIPELINE_DEPTH - 1 ? pipeline_drain(p) : 0;
@@ -500,8 +503,9 @@ static int pipeline_end(replay *p)
 
 static void pipeline_free(replay *p) { (void)p; }
 
-static int run_typed(replay *p, const replay_relation *r, int n, const Oid *types, size_t touch)
+static int run_typed(replay *p, const replay_relation *r, int n, const Oid *types, size_t touch, int reuse)
 {
+    (void)reuse;
     PGresult *res = PQexecParams(p->conn, p->sql.data, n, types, p->params, NULL, NULL, 0);
     int rc = check_change(p, res, r, touch);
     PQclear(res);
@@ -510,7 +514,7 @@ static int run_typed(replay *p, const replay_relation *r, int n, const Oid *type
 
 static int run_change(replay *p, const replay_relation *r, int n, size_t must_touch)
 {
-    return run_typed(p, r, n, NULL, must_touch);
+    return run_typed(p, r, n, NULL, must_touch, 0);
 }
 #endif
 
@@ -753,7 +757,7 @@ static int batch_flush(replay *p, replay_relation *r)
         if (r->rel.columns[i].flags & ZB_PGO_COLUMN_KEY)
             rc = zb_buf_printf(&p->sql, "%szb_t.%s = zb_v.c%d", any++ ? " AND " : "", r->columns[i], i);
     if (rc == 0)
-        rc = run_typed(p, r, (int)b->value_count, types, b->rows);
+        rc = run_typed(p, r, (int)b->value_count, types, b->rows, b->rows == BATCH_ROWS);
     free(types);
     zb_buf_reset(&b->values);
     memset(b->keys, 0, sizeof(b->keys));

@@ -183,7 +183,12 @@ static int passed_candidate(zb_pitr_position *pos, json_t *index, const char *re
                             const char *source, const char *chain, uint64_t scan_lsn, const zb_pitr_target *target)
 {
     json_t *recorded = zb_pitr_recorded_position(index, name, source), *base = NULL;
-    if (!recorded || zb_pitr_position_parse(pos, recorded) < 0 || pos->chain || pos->scan_lsn <= scan_lsn ||
+    zb_buf path = ZB_BUF_INIT;
+    struct stat st;
+    /* an index record whose archive is gone (removed by hand) is no snapshot to compare with */
+    int present = zb_buf_printf(&path, "%s/%s", repo, name) == 0 && stat(path.data, &st) == 0;
+    zb_buf_free(&path);
+    if (!present || !recorded || zb_pitr_position_parse(pos, recorded) < 0 || pos->chain || pos->scan_lsn <= scan_lsn ||
         !zb_pitr_position_before_target(pos, target)) {
         zb_error_clear(); /* a position it cannot read: not a snapshot to compare with */
         return 0;
