@@ -80,7 +80,7 @@ chmod 644 pos.sql
 fpid=$!
 for _ in $(seq 1 600); do [ -f repo/pitr/zakpos_backup.json ] && break; sleep 0.2; done
 [ -f repo/pitr/zakpos_backup.json ] || { echo "the follower did not start" >&2; cat follow.log >&2; exit 1; }
-base=$(find repo -maxdepth 1 -name '*.zbk' | head -1)
+base=$(find repo -maxdepth 1 -name '*.zbk' | sort | head -1)
 first_sale=$(psql_ -d pos -At -c "SELECT max(id) FROM sales")
 ticks() { awk '{ print $14 + $15 }' "/proc/$fpid/stat"; }
 cpu_start=$(ticks) started=$(date +%s.%N)
@@ -132,8 +132,16 @@ print(f"WAL kept for the slot (second half): median {statistics.median(wal) / 2*
 PY
 grep -E "^(tps|latency average)" pgbench.out || true
 
-# 2. a larger change volume at full speed, then recovery to its end
-as_pg "$pgbin/pgbench" -n -h "$work/sock" -p "$port" -f pos.sql -t $((bulk_tx / 2)) -c 2 -j 2 pos >bulk.out 2>&1
+# 2. a larger change volume at full speed, then recovery to its end; with
+# BENCH_NIGHTLY=1 (the default) a nightly backup halfway, which the replay
+# from the base passes and compares the database with
+if [ "${BENCH_NIGHTLY:-1}" = 1 ]; then
+    as_pg "$pgbin/pgbench" -n -h "$work/sock" -p "$port" -f pos.sql -t $((bulk_tx / 4)) -c 2 -j 2 pos >bulk.out 2>&1
+    "$bin" -q backup --repo repo --pg "$server dbname=pos" --recipient key.pub >/dev/null
+    as_pg "$pgbin/pgbench" -n -h "$work/sock" -p "$port" -f pos.sql -t $((bulk_tx / 4)) -c 2 -j 2 pos >>bulk.out 2>&1
+else
+    as_pg "$pgbin/pgbench" -n -h "$work/sock" -p "$port" -f pos.sql -t $((bulk_tx / 2)) -c 2 -j 2 pos >bulk.out 2>&1
+fi
 target=$(psql_ -d pos -At -c "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
 last=$(psql_ -d pos -At -c "SELECT pg_current_wal_lsn()")
 for _ in $(seq 1 3000); do
@@ -168,12 +176,16 @@ def replay_of(log):
             times["end"] = t
         if m.startswith("replayed "):
             changes = int(m.split("(")[1].split(" ")[0])
+        if m.startswith("replay verified against "):
+            times["compare"] = m.split(": ", 1)[1]
     if "start" not in times:  # a build without those lines: its database loaded, then published
         for t, m in messages(log):
             if "built in" in m and m.startswith("indexes"):
                 times["start"] = t
             if m.startswith("replay verified"):
                 times["end"] = t
+    if "compare" in times:
+        print(f"  {log}: the nightly passed, compared: {times['compare']}")
     return changes, times["end"] - times["start"]
 import os
 if os.path.exists("until_old.log"):

@@ -51,6 +51,8 @@ const char *zb_fault_value(const char *name)
          "ZAKPOS_BACKUP_TEST_AGENT_SOCKET"}, /* "elsewhere": the agent is sent to a socket nobody listens on */
         {"pitr-replay-lose-change",
          "ZAKPOS_BACKUP_TEST_PITR_LOSE_CHANGE"}, /* schema.name: replay skips its first insert */
+        {"pitr-replay-lose-update",
+         "ZAKPOS_BACKUP_TEST_PITR_LOSE_UPDATE"}, /* schema.name: replay skips its first update */
     };
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
         if (strcmp(values[i].name, name) == 0)

@@ -66,7 +66,8 @@ int zb_drill_pitr_replay(zb_drill_pitr *p, const zb_rehearse_options *ro, const 
                                 p->target,
                                 NULL,
                                 p->start.snapshot,
-                                json_string_value(json_object_get(p->start.position, "lsn"))};
+                                json_string_value(json_object_get(p->start.position, "lsn")),
+                                NULL};
     zb_log_info("drill: replaying chain %s into %s up to %s",
                 json_string_value(json_object_get(p->start.base, "chain")), db, p->until_text);
     double started = zb_time_monotonic();
@@ -91,12 +92,13 @@ json_t *zb_drill_pitr_json(const zb_drill_pitr *p)
     if (p->result.last_commit)
         zb_pgo_time_format(when, sizeof(when), p->result.last_commit);
     double rate = p->replay_seconds > 0 ? (double)p->result.changes / p->replay_seconds : 0;
-    return json_pack("{s:s?, s:s?, s:s, s:s?, s:b, s:f, s:I, s:I, s:f, s:i, s:s, s:s?, s:b}", "archive", p->archive,
-                     "chain", json_string_value(json_object_get(p->start.base, "chain")), "from",
+    return json_pack("{s:s?, s:s?, s:s, s:s?, s:b, s:f, s:I, s:I, s:f, s:i, s:s, s:s?, s:b, s:s?}", "archive",
+                     p->archive, "chain", json_string_value(json_object_get(p->start.base, "chain")), "from",
                      p->start.snapshot ? "snapshot" : "base", "until", p->until_text, "replayed", p->replayed,
                      "replay_seconds", p->replay_seconds, "transactions", (json_int_t)p->result.transactions, "changes",
                      (json_int_t)p->result.changes, "changes_per_second", rate, "segments", (int)p->result.segments,
-                     "last_lsn", lsn, "last_commit", *when ? when : NULL, "reached_target", p->result.reached_target);
+                     "last_lsn", lsn, "last_commit", *when ? when : NULL, "reached_target", p->result.reached_target,
+                     "compared_with", p->result.compared_with[0] ? p->result.compared_with : NULL);
 }
 
 void zb_drill_pitr_markdown(FILE *out, const zb_drill_pitr *p)
@@ -117,6 +119,9 @@ void zb_drill_pitr_markdown(FILE *out, const zb_drill_pitr *p)
             (unsigned long long)p->result.transactions, (unsigned long long)p->result.changes, p->result.segments,
             zb_report_duration(took, sizeof(took), p->replay_seconds),
             p->replay_seconds > 0 ? (double)p->result.changes / p->replay_seconds : 0);
+    if (p->result.compared_with[0])
+        fprintf(out, "- Passed `%s` and equalled it at its position (%u tables compared)\n", p->result.compared_with,
+                p->result.tables_compared);
     fprintf(out, "- Recovered to: LSN %s, committed at %s%s\n", lsn, when,
             p->result.reached_target ? "" : " (the stream ends before the point asked for)");
 }

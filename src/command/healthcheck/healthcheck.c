@@ -8,6 +8,7 @@
 #include "zakpos_backup/common/timeutil.h"
 #include "zakpos_backup/config/config.h"
 #include "zakpos_backup/repo/repo.h"
+#include "zakpos_backup/source/pg/pitr/chain.h"
 #include "zakpos_backup/source/pg/pitr/watch.h"
 
 #include <errno.h>
@@ -34,7 +35,9 @@ static const char help[] =
     "With follow.enabled, also unhealthy when the follower's slot has changes\n"
     "unconfirmed for longer than follow.max_lag (5m), or when the daemon's slot\n"
     "watcher (every 5s) last looked more than 10s longer ago than that (its\n"
-    "record in daemon.state_dir).\n"
+    "record in daemon.state_dir), or when a schema change needs a new chain\n"
+    "that the follower cannot start (no replication slot free: the repository's\n"
+    "pitr/SLOT.json says why and since when).\n"
     "\n"
     "  --repo DIR          the repository\n"
     "  --max-age DURATION  e.g. 26h, 90m, 2d\n"
@@ -126,11 +129,33 @@ int zb_cmd_healthcheck(zb_context *ctx, int argc, char **argv)
     return zb_healthcheck_run(ctx, &req);
 }
 
+/* A schema change needs a new chain the follower cannot start (the state
+ * file says why since when, docs/FORMAT.md): ZB_EFAIL with the unhealthy
+ * line printed, else 0. */
+static int follower_switch(const char *repo, const char *slot)
+{
+    json_t *state = NULL;
+    int rc = 0;
+    json_t *blocked = zb_pitr_state_read(&state, repo, slot) == 0 ? json_object_get(state, "switch_blocked") : NULL;
+    zb_error_clear(); /* no state file: no follower to judge here */
+    if (blocked) {
+        const char *reason = json_string_value(json_object_get(blocked, "reason")) ?: "?";
+        const char *since = json_string_value(json_object_get(blocked, "since")) ?: "?";
+        printf("unhealthy: the follower cannot start its new chain (since %s): %s\n", since, reason);
+        rc = zb_error_set(ZB_EFAIL, "the follower cannot start its new chain (since %s): %s", since, reason);
+    }
+    json_decref(state);
+    return rc;
+}
+
 /* The follower's lag as the daemon's slot watcher last saw it: 0 and the
  * healthy part of the line, or ZB_EFAIL with the unhealthy line printed. */
-static int follower_lag(char *healthy, size_t healthy_size, const zb_config *c, const zb_healthcheck_request *req)
+static int follower_lag(char *healthy, size_t healthy_size, const zb_config *c, const zb_healthcheck_request *req,
+                        const char *repo)
 {
     const char *slot = req->slot ? req->slot : c->follow_slot;
+    if (follower_switch(repo, slot) < 0)
+        return ZB_EFAIL;
     int max_lag = req->max_lag_seconds >= 0 ? req->max_lag_seconds : c->follow_max_lag_seconds;
     double observed = 0, lag = 0, now = (double)time(NULL);
     char limit[32], lag_text[32], seen_text[32];
@@ -187,7 +212,7 @@ int zb_healthcheck_run(zb_context *ctx, const zb_healthcheck_request *req)
             zb_format_duration(age_text, sizeof(age_text), age < 0 ? 0 : age);
             char follower[160] = "";
             if (age <= max_age && config->follow_enabled &&
-                (rc = follower_lag(follower, sizeof(follower), config, req)) < 0) {
+                (rc = follower_lag(follower, sizeof(follower), config, req, where)) < 0) {
                 /* said on stdout by follower_lag */
             } else if (age <= max_age) {
                 printf("healthy: last backup %s ago (%s; limit %s)%s\n", age_text, newest->name, limit, follower);

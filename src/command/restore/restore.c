@@ -272,7 +272,8 @@ static int replay_changes(const char *source_name, const char *database, void *p
                                 req->until,
                                 json_object_get(json_object_get(source, "summary"), "tables"),
                                 start->snapshot,
-                                json_string_value(json_object_get(start->position, "lsn"))};
+                                json_string_value(json_object_get(start->position, "lsn")),
+                                source_name};
     if (rc == 0)
         rc = zb_pitr_replay(&h->result, &o);
     h->done = rc == 0;
@@ -296,6 +297,9 @@ static void report_replay(zb_context *ctx, const pitr_replay *h, const zb_restor
     else if (!result->reached_target)
         zb_log_warn("the change stream ends before the point asked for: %s is recovered to its last durable commit",
                     t->target);
+    if (result->compared_with[0])
+        zb_log_info("the replay passed snapshot %s and equalled it there (%u tables compared)", result->compared_with,
+                    result->tables_compared);
     zb_log_info("replayed %llu transactions (%llu changes) from %u segments, up to LSN %s committed at %s",
                 (unsigned long long)result->transactions, (unsigned long long)result->changes, result->segments, lsn,
                 when);

@@ -446,19 +446,45 @@ static int verify_large_objects(verify_run *run, PGconn *conn, json_t *summary)
     return 0;
 }
 
+/* A comparison of the given toc tables with the summary's records. */
+static void run_begin(verify_run *run, json_t *differences, size_t limit, const zb_pg_verify_options *opts, json_t *toc,
+                      json_t *tables, json_t *summary)
+{
+    memset(run, 0, sizeof(*run));
+    run->opts = opts;
+    run->differences = differences;
+    run->limit = limit;
+    run->recorded = json_object_get(summary, "tables");
+    run->some_skipped = json_array_size(json_object_get(summary, "skipped")) > 0;
+    run->copy_encoding = json_string_value(json_object_get(toc, "copy_encoding"));
+    run->tables = tables_largest_first(tables);
+    pthread_mutex_init(&run->lock, NULL);
+}
+
+static void run_end(verify_run *run, size_t *count, long long *rows)
+{
+    json_decref(run->tables);
+    pthread_mutex_destroy(&run->lock);
+    *count = run->count;
+    if (rows)
+        *rows = run->rows;
+}
+
+int zb_pg_verify_rows(json_t *differences, size_t limit, size_t *count, const zb_pg_verify_options *opts, json_t *toc,
+                      json_t *tables, json_t *summary)
+{
+    verify_run run;
+    run_begin(&run, differences, limit, opts, toc, tables, summary);
+    int rc = run.tables ? verify_tables(&run) : zb_error_set(ZB_ENOMEM, "out of memory");
+    run_end(&run, count, NULL);
+    return rc;
+}
+
 int zb_pg_verify_database(json_t *differences, size_t limit, size_t *count, long long *rows,
                           const zb_pg_verify_options *opts, json_t *toc, json_t *summary)
 {
     verify_run run;
-    memset(&run, 0, sizeof(run));
-    run.opts = opts;
-    run.differences = differences;
-    run.limit = limit;
-    run.recorded = json_object_get(summary, "tables");
-    run.some_skipped = json_array_size(json_object_get(summary, "skipped")) > 0;
-    run.copy_encoding = json_string_value(json_object_get(toc, "copy_encoding"));
-    run.tables = tables_largest_first(json_object_get(toc, "tables"));
-    pthread_mutex_init(&run.lock, NULL);
+    run_begin(&run, differences, limit, opts, toc, json_object_get(toc, "tables"), summary);
     PGconn *conn = NULL;
     int rc = run.tables ? zb_pg_connect_db(&conn, opts->conninfo, opts->password_file, opts->dbname)
                         : zb_error_set(ZB_ENOMEM, "out of memory");
@@ -475,9 +501,6 @@ int zb_pg_verify_database(json_t *differences, size_t limit, size_t *count, long
     if (rc < 0)
         zb_error_context("verifying the restored database %s", opts->dbname);
     PQfinish(conn);
-    json_decref(run.tables);
-    pthread_mutex_destroy(&run.lock);
-    *count = run.count;
-    *rows = run.rows;
+    run_end(&run, count, rows);
     return rc;
 }

@@ -175,4 +175,30 @@ cp base2.saved "$base2"
 zb_expect_status 13 "recovery from the chain's old base" -- "$ZB_BIN" restore --key key "$base2" \
     --pg-target "$(zb_pg_conninfo before)" --until "$time_between"
 zb_expect_contains "$ZB_LAST_OUTPUT" "holds changes only from snapshot $(basename "$s2") on" "... saying the segments were pruned"
+
+# no replication slot free when a schema change needs a new chain: the
+# follower says so and what to change, and keeps retrying on the old chain
+"$ZB_BIN" --config zb.conf follow 2>>nofree.log &
+npid=$!
+zb_on_exit "kill -9 $npid 2>/dev/null"
+for i in $(seq 1 240); do grep -q "following chain" nofree.log && break; sleep 0.25; done
+current=$(jq -r .chain repo/pitr/zakpos_backup.json)
+zb_psql -c "SELECT pg_create_logical_replication_slot('zb_fill_' || g, 'pgoutput')
+    FROM generate_series(1, (SELECT setting::int FROM pg_settings WHERE name = 'max_replication_slots') -
+                            (SELECT count(*) FROM pg_replication_slots)::int) g" >/dev/null
+ZB_PG_DB=shop zb_psql -c "CREATE TABLE extra (id int PRIMARY KEY)" -c "INSERT INTO sales (item) VALUES ('new table')" >/dev/null
+for i in $(seq 1 240); do grep -q "no replication slot is free" nofree.log && break; sleep 0.25; done
+zb_expect_contains "$(cat nofree.log)" "hint: raise max_replication_slots" "no free slot for the new chain: the log says what to change"
+zb_expect_contains "$(cat nofree.log)" "chain $current stays the current one and the follower keeps retrying on it" \
+    "... and that it keeps to the old chain"
+zb_expect_equal "$(jq -r .chain repo/pitr/zakpos_backup.json)" "$current" "the state file still names the old chain"
+zb_expect_status 1 "healthcheck while the new chain cannot start" -- "$ZB_BIN" --config zb.conf healthcheck
+zb_expect_contains "$ZB_LAST_OUTPUT" "unhealthy: the follower cannot start its new chain" "healthcheck says why"
+zb_expect_contains "$ZB_LAST_OUTPUT" "raise max_replication_slots" "... and what to change"
+# a slot free again: the next try starts the new chain, and healthcheck no longer names the switch
+zb_psql -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'zb_fill_%'" >/dev/null
+for i in $(seq 1 360); do [ "$(jq -r .chain repo/pitr/zakpos_backup.json)" != "$current" ] && break; sleep 0.25; done
+zb_expect_not_contains "$("$ZB_BIN" --config zb.conf healthcheck 2>&1)" "cannot start its new chain" "the new chain started"
+kill -TERM "$npid"
+wait "$npid"
 zb_test_end

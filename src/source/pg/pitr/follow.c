@@ -769,6 +769,29 @@ static void forget_session(follower *f)
     f->stream = NULL;
 }
 
+/* The chain switch failed: the state file says why and since when (the
+ * first failure), for healthcheck, until a new chain's state replaces it.
+ * The failure stays the error reported. */
+static void note_switch_blocked(follower *f)
+{
+    zb_error_saved failure;
+    zb_error_save(&failure);
+    json_t *state = NULL;
+    char now[40];
+    zb_time_format_iso(now, sizeof(now), time(NULL));
+    for (char *c = failure.message; *c; c++) /* healthcheck says it on one line */
+        *c = *c == '\n' ? ' ' : *c;
+    if (zb_pitr_state_read(&state, f->opts->repo, f->name) == 0 && state) {
+        json_t *blocked = json_object_get(state, "switch_blocked");
+        const char *since = json_string_value(json_object_get(blocked, "since"));
+        json_object_set_new(state, "switch_blocked",
+                            json_pack("{s:s, s:s}", "since", since ? since : now, "reason", failure.message));
+        zb_pitr_state_write(f->opts->repo, f->name, state);
+    }
+    json_decref(state);
+    zb_error_raise(&failure);
+}
+
 /* A schema change: what is complete of the old chain becomes durable; a new
  * chain starts from a fresh snapshot with the publication listing the
  * tables as they are now, through a slot of its own; the old chain's end is
@@ -804,7 +827,16 @@ static int restart_chain(follower *f, uint64_t *start_lsn)
     if (rc == 0)
         rc = zb_pitr_stream_open(&f->stream, f->opts->pg.conninfo, f->opts->pg.password_file);
     json_t *state = NULL;
-    if (rc == 0 && (rc = start_chain(f, &state, start_lsn)) == 0)
+    if (rc == 0 && (rc = start_chain(f, &state, start_lsn)) < 0) {
+        /* the state file still names the old chain: the next session
+         * resumes it, sees the change again and tries again */
+        zb_error_context(
+            "%s: the new chain cannot start, so chain %s stays the current one and the follower "
+            "keeps retrying on it",
+            f->end_reason ? f->end_reason : "a schema change", old_chain);
+        note_switch_blocked(f);
+    }
+    if (rc == 0)
         rc = adopt_chain(f, state, start_lsn);
     if (rc == 0)
         rc = zb_pitr_chain_end_write(old_dir, end_lsn, f->end_reason ? f->end_reason : "a schema change", f->chain);

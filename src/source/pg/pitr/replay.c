@@ -9,11 +9,13 @@
 #include "zakpos_backup/source/pg/pitr/chain.h"
 #include "zakpos_backup/source/pg/pitr/copyrow.h"
 #include "zakpos_backup/source/pg/pitr/decode.h"
+#include "zakpos_backup/source/pg/pitr/passed.h"
 #include "zakpos_backup/source/pg/pitr/rows.h"
 #include "zakpos_backup/source/pg/pitr/segment.h"
 #include "zakpos_backup/source/pg/pitr/window.h"
 #include "zakpos_backup/source/pg/pitr/xidsnap.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,17 +23,21 @@
 #include <string.h>
 #include <time.h>
 
-/* Updates by key of one table, waiting to go as one UPDATE … FROM (VALUES
- * …): rows that set the same columns, each key once (a second update of a
- * key sends the batch first: one statement updates a row only once). */
+/* Updates or deletes by key of one table, waiting to go as one UPDATE …
+ * FROM (VALUES …) or DELETE … USING (VALUES …): rows that set the same
+ * columns (a delete: its key's), each key once, as one statement changes a
+ * row only once (a second update of a key replaces the values waiting; a
+ * second delete sends the batch first). */
 #define BATCH_ROWS  256
 #define BATCH_BYTES (1u << 20)
 typedef struct update_batch {
-    char *sets;      /* per column: 's' set by the batch's rows, '-' an unchanged TOAST value */
+    char kind;       /* 'u' updates, 'd' deletes */
+    char *sets;      /* per column: 's' a value of the batch's rows, '-' none (an unchanged TOAST value; not a key) */
     zb_buf values;   /* the rows' values, each NUL-terminated */
     size_t *offsets; /* per value: its offset in values, SIZE_MAX for NULL */
     size_t value_count, offsets_cap, rows;
-    uint64_t keys[BATCH_ROWS * 2]; /* hashes of the rows' keys, open addressing, 0 empty */
+    uint64_t keys[BATCH_ROWS * 2];     /* hashes of the rows' keys, open addressing, 0 empty */
+    uint32_t key_rows[BATCH_ROWS * 2]; /* the row each hash belongs to */
 } update_batch;
 
 /* A relation of the stream, with its names quoted once for the target. */
@@ -48,7 +54,7 @@ typedef struct replay_relation {
     /* inserts waiting for one COPY, as its text lines */
     zb_buf copy;
     size_t copy_rows;
-    update_batch *batch; /* NULL until the table's first update by key */
+    update_batch *batch; /* NULL until the table's first update or delete by key */
 } replay_relation;
 
 /* A change sent in the pipeline whose result is still to be read. */
@@ -102,9 +108,30 @@ typedef struct replay {
      * changes are grouped into transactions shows nowhere. */
     int tx_open;
     unsigned long long tx_first_change;
+    /* A later snapshot of the chain the replay passes (passed.h). The
+     * stream's commit order and the snapshot's visibility differ near its
+     * position: a transaction it does not hold may commit before one it
+     * holds (its commit record written, the commit not yet visible). Such a
+     * transaction waits in a spill file, its records as they came, until
+     * the replay is past every transaction the snapshot holds (a commit at
+     * or after the snapshot's lsn); the database is compared with the
+     * snapshot there, and the waiting ones applied after it. Moving them is
+     * safe: the later one held no lock of theirs (it committed while they
+     * were still running), so they touched no row in common. */
+    zb_pitr_passed passed;
+    int passed_waiting; /* 1 until the point is reached (or the replay ends) */
+    FILE *deferred;
+    size_t deferred_count;
+    int deferring;         /* inside a transaction that waits */
+    int applying_deferred; /* its records read back from the spill file */
 } replay;
 
-#define COMMIT_CHANGES 100000ULL
+/* Not more: a row updated again in the same transaction leaves a version
+ * that cannot be pruned before the commit, so a table of few rows updated
+ * often (stock) grows chains of versions each lookup walks; with
+ * synchronous_commit off a commit costs little (100,000 was slower by a
+ * fifth on the POS load, docs/BENCHMARKS.md). */
+#define COMMIT_CHANGES 10000ULL
 
 /* What waits for COPY in all tables at most: memory stays bounded whatever
  * a segment holds. */
@@ -322,12 +349,15 @@ static int check_change(replay *p, PGresult *res, const replay_relation *r, size
     return rc;
 }
 
-/* A test build can make replay lose the first insert into one table
- * (schema.name), as a bug on the way would: verification must name it. */
+/* A test build can make replay lose the first insert into one table, or
+ * its first update (schema.name), as a bug on the way would: verification
+ * must name it (an update changes no count: only the rows show it). */
 static int lose_change(replay *p, const replay_relation *r, zb_pgo_kind kind)
 {
-    const char *table = ZB_FAULT_VALUE("pitr-replay-lose-change");
-    if (!table || p->lost_change || kind != ZB_PGO_INSERT)
+    const char *table = kind == ZB_PGO_INSERT   ? ZB_FAULT_VALUE("pitr-replay-lose-change")
+                        : kind == ZB_PGO_UPDATE ? ZB_FAULT_VALUE("pitr-replay-lose-update")
+                                                : NULL;
+    if (!table || p->lost_change)
         return 0;
     size_t sl = strlen(r->rel.schema);
     if (strncmp(table, r->rel.schema, sl) != 0 || table[sl] != '.' || strcmp(table + sl + 1, r->rel.name) != 0)
@@ -412,31 +442,35 @@ static void pipeline_queue(replay *p, const replay_relation *r, size_t touch)
 
 /* libpq copies the statement and its values into its output buffer as
  * each is sent: nothing of the message needs to outlive the call. */
-static int send_change(replay *p, const replay_relation *r, int n)
+static int send_change(replay *p, const replay_relation *r, int n, const Oid *types)
 {
     size_t slot = 0;
     int known = prepared_slot(&p->pipe, p->sql.data, &slot);
     if (known < 0)
-        return PQsendQueryParams(p->conn, p->sql.data, n, NULL, p->params, NULL, NULL, 0);
+        return PQsendQueryParams(p->conn, p->sql.data, n, types, p->params, NULL, NULL, 0);
     char name[32];
     snprintf(name, sizeof(name), "zb_replay_%zu", slot);
     if (!known) {
-        if (PQsendPrepare(p->conn, name, p->sql.data, n, NULL) != 1)
+        if (PQsendPrepare(p->conn, name, p->sql.data, n, types) != 1)
             return 0;
         pipeline_queue(p, r, 0); /* its result: the statement was prepared */
     }
     return PQsendQueryPrepared(p->conn, name, n, p->params, NULL, NULL, 0);
 }
 
-/* A statement with its own types, unnamed (a batch: its text changes with
- * its rows). */
-static int run_typed(replay *p, const replay_relation *r, int n, const Oid *types, size_t touch)
+/* A statement with its own types (a batch). A full batch (reuse) is
+ * prepared like a single change: its text is the same each time, so it is
+ * parsed and planned once (the text names the table and columns: the same
+ * text has the same types). A shorter one goes unnamed: its text changes
+ * with its rows, and would take the prepared statements' room. */
+static int run_typed(replay *p, const replay_relation *r, int n, const Oid *types, size_t touch, int reuse)
 {
     replay_pipeline *q = &p->pipe;
     if (!q->active && PQenterPipelineMode(p->conn) != 1)
         return zb_error_set(ZB_EPG, "cannot enter pipeline mode: %s", PQerrorMessage(p->conn));
     q->active = 1;
-    if (PQsendQueryParams(p->conn, p->sql.data, n, types, p->params, NULL, NULL, 0) != 1)
+    if ((reuse ? send_change(p, r, n, types)
+               : PQsendQueryParams(p->conn, p->sql.data, n, types, p->params, NULL, NULL, 0)) != 1)
         return zb_error_set(ZB_EPG, "cannot send changes of %s: %s", r->table, PQerrorMessage(p->conn));
     pipeline_queue(p, r, touch);
     return q->pending >= PIPELINE_DEPTH - 1 ? pipeline_drain(p) : 0;
@@ -448,7 +482,7 @@ static int run_change(replay *p, const replay_relation *r, int n, size_t must_to
     if (!q->active && PQenterPipelineMode(p->conn) != 1)
         return zb_error_set(ZB_EPG, "cannot enter pipeline mode: %s", PQerrorMessage(p->conn));
     q->active = 1;
-    if (send_change(p, r, n) != 1)
+    if (send_change(p, r, n, NULL) != 1)
         return zb_error_set(ZB_EPG, "cannot send a change of %s: %s", r->table, PQerrorMessage(p->conn));
     pipeline_queue(p, r, must_touch);
     /* room for a prepare and its change before the next drain */
@@ -469,8 +503,9 @@ static int pipeline_end(replay *p)
 
 static void pipeline_free(replay *p) { (void)p; }
 
-static int run_typed(replay *p, const replay_relation *r, int n, const Oid *types, size_t touch)
+static int run_typed(replay *p, const replay_relation *r, int n, const Oid *types, size_t touch, int reuse)
 {
+    (void)reuse;
     PGresult *res = PQexecParams(p->conn, p->sql.data, n, types, p->params, NULL, NULL, 0);
     int rc = check_change(p, res, r, touch);
     PQclear(res);
@@ -479,7 +514,7 @@ static int run_typed(replay *p, const replay_relation *r, int n, const Oid *type
 
 static int run_change(replay *p, const replay_relation *r, int n, size_t must_touch)
 {
-    return run_typed(p, r, n, NULL, must_touch);
+    return run_typed(p, r, n, NULL, must_touch, 0);
 }
 #endif
 
@@ -582,6 +617,26 @@ static int batchable(const replay *p, const replay_relation *r, const zb_pgo_msg
     return keys > 0;
 }
 
+/* Whether a DELETE can wait in the table's batch, found by a key of
+ * built-in types (sets[]: its key columns). */
+static int deletable(const replay *p, const replay_relation *r, const zb_pgo_msg *m, char *sets)
+{
+    const zb_pgo_tuple *key = &m->old_tuple;
+    int keys = 0;
+    if (!p->reorder || (r->rel.identity != 'd' && r->rel.identity != 'i') || key->column_count < r->rel.column_count)
+        return 0;
+    for (int i = 0; i < r->rel.column_count; i++) {
+        const zb_pgo_column *c = &r->rel.columns[i];
+        sets[i] = '-';
+        if (!(c->flags & ZB_PGO_COLUMN_KEY))
+            continue;
+        if (key->kinds[i] != 't' || c->type_oid >= FIRST_NORMAL_OID)
+            return 0;
+        sets[i] = 's', keys++;
+    }
+    return keys > 0;
+}
+
 static uint64_t key_hash(const replay_relation *r, const zb_pgo_tuple *row)
 {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a, the values apart by their NULs */
@@ -595,11 +650,13 @@ static uint64_t key_hash(const replay_relation *r, const zb_pgo_tuple *row)
     return h ? h : 1;
 }
 
-/* 1 if the key is in the batch already; else it is added. */
-static int batch_key_seen(update_batch *b, uint64_t h)
+/* 1 if the key's hash is in the batch already, else 0 and it is added;
+ * *slot: where it is. */
+static int batch_key_slot(update_batch *b, uint64_t h, size_t *slot)
 {
     size_t size = sizeof(b->keys) / sizeof(b->keys[0]);
     for (size_t i = (size_t)(h % size);; i = (i + 1) % size) {
+        *slot = i;
         if (b->keys[i] == h)
             return 1;
         if (!b->keys[i]) {
@@ -609,9 +666,48 @@ static int batch_key_seen(update_batch *b, uint64_t h)
     }
 }
 
+/* 1 if the batch's row number index has the same key values as row (not
+ * merely the same hash). */
+static int same_key(const update_batch *b, const replay_relation *r, size_t index, const zb_pgo_tuple *row)
+{
+    size_t v = index * (b->value_count / b->rows);
+    for (int i = 0; i < r->rel.column_count; i++) {
+        if (b->sets[i] != 's')
+            continue;
+        if ((r->rel.columns[i].flags & ZB_PGO_COLUMN_KEY) &&
+            (b->offsets[v] == SIZE_MAX || strcmp(b->values.data + b->offsets[v], row->values[i]) != 0))
+            return 0;
+        v++;
+    }
+    return 1;
+}
+
+/* The row's values of the batch's columns, from value number at on. */
+static int batch_put_row(update_batch *b, const replay_relation *r, const zb_pgo_tuple *row, size_t at)
+{
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < r->rel.column_count; i++) {
+        if (b->sets[i] != 's')
+            continue;
+        if (at == b->offsets_cap) {
+            size_t cap = b->offsets_cap ? b->offsets_cap * 2 : 64;
+            size_t *grown = realloc(b->offsets, cap * sizeof(*grown));
+            if (!grown)
+                return zb_error_set(ZB_ENOMEM, "out of memory");
+            b->offsets = grown, b->offsets_cap = cap;
+        }
+        b->offsets[at++] = row->kinds[i] == 'n' ? SIZE_MAX : b->values.len;
+        if (row->kinds[i] != 'n')
+            rc = zb_buf_append(&b->values, row->values[i], strlen(row->values[i]) + 1);
+    }
+    return rc;
+}
+
 /* UPDATE ONLY t AS zb_t SET a = zb_v.c1, … FROM (VALUES ($1, …), …) AS
- * zb_v(c1, …) WHERE zb_t.key = zb_v.cK: one statement for the batch's rows,
- * which must each find their row. */
+ * zb_v(c1, …) WHERE zb_t.key = zb_v.cK, or DELETE FROM ONLY t AS zb_t USING
+ * (VALUES …) AS zb_v(cK, …) WHERE …: one statement for the batch's rows,
+ * which must each find their row (each key once in a batch, so as many rows
+ * changed as it has). */
 static int batch_flush(replay *p, replay_relation *r)
 {
     update_batch *b = r->batch;
@@ -624,12 +720,20 @@ static int batch_flush(replay *p, replay_relation *r)
     if (grown)
         p->params = grown;
     zb_buf_reset(&p->sql);
-    if (rc == 0)
+    if (rc == 0 && b->kind == 'd')
+        rc = zb_buf_printf(&p->sql, "DELETE FROM ONLY %s AS zb_t USING (VALUES ", r->table);
+    else if (rc == 0)
         rc = zb_buf_printf(&p->sql, "UPDATE ONLY %s AS zb_t SET ", r->table);
-    for (int i = 0, any = 0; rc == 0 && i < r->rel.column_count; i++)
-        if (b->sets[i] == 's')
-            rc = zb_buf_printf(&p->sql, "%s%s = zb_v.c%d", any++ ? ", " : "", r->columns[i], i);
-    if (rc == 0)
+    /* the key is the same in every row of the batch: not set again, unless
+     * it is all the rows set (the row must exist all the same) */
+    int set_any = 0;
+    for (int i = 0; rc == 0 && b->kind == 'u' && i < r->rel.column_count; i++)
+        if (b->sets[i] == 's' && !(r->rel.columns[i].flags & ZB_PGO_COLUMN_KEY))
+            rc = zb_buf_printf(&p->sql, "%s%s = zb_v.c%d", set_any++ ? ", " : "", r->columns[i], i);
+    for (int i = 0; rc == 0 && b->kind == 'u' && !set_any && i < r->rel.column_count; i++)
+        if (b->sets[i] == 's' && (r->rel.columns[i].flags & ZB_PGO_COLUMN_KEY) && !set_any++)
+            rc = zb_buf_printf(&p->sql, "%s = zb_v.c%d", r->columns[i], i);
+    if (rc == 0 && b->kind == 'u')
         rc = zb_buf_puts(&p->sql, " FROM (VALUES ");
     for (size_t v = 0; rc == 0 && v < b->value_count; v++) {
         size_t column = v % width;
@@ -653,7 +757,7 @@ static int batch_flush(replay *p, replay_relation *r)
         if (r->rel.columns[i].flags & ZB_PGO_COLUMN_KEY)
             rc = zb_buf_printf(&p->sql, "%szb_t.%s = zb_v.c%d", any++ ? " AND " : "", r->columns[i], i);
     if (rc == 0)
-        rc = run_typed(p, r, (int)b->value_count, types, b->rows);
+        rc = run_typed(p, r, (int)b->value_count, types, b->rows, b->rows == BATCH_ROWS);
     free(types);
     zb_buf_reset(&b->values);
     memset(b->keys, 0, sizeof(b->keys));
@@ -661,16 +765,25 @@ static int batch_flush(replay *p, replay_relation *r)
     return rc;
 }
 
-/* An UPDATE kept in the table's batch (the caller checked batchable). */
-static int batch_add(replay *p, replay_relation *r, const zb_pgo_tuple *row, const char *sets)
+/* An UPDATE (kind 'u', row its new values) or a DELETE ('d', row its key)
+ * kept in the table's batch (the caller checked batchable or deletable). A
+ * second update of a key in the batch replaces the first's values: both set
+ * the same columns, so the row ends as the second leaves it, and one
+ * statement changes a row only once. */
+static int batch_add(replay *p, replay_relation *r, const zb_pgo_tuple *row, const char *sets, char kind)
 {
-    int n = r->rel.column_count;
+    int n = r->rel.column_count, seen = 0;
     update_batch *b = r->batch;
+    uint64_t h = key_hash(r, row);
+    size_t slot = 0;
     int rc = copy_flush(p, r); /* the table's inserts waiting go first */
     if (rc == 0 && b && b->rows &&
-        (memcmp(b->sets, sets, (size_t)n) != 0 || b->rows >= BATCH_ROWS || b->values.len >= BATCH_BYTES ||
-         batch_key_seen(b, key_hash(r, row))))
+        (b->kind != kind || memcmp(b->sets, sets, (size_t)n) != 0 || b->rows >= BATCH_ROWS ||
+         b->values.len >= BATCH_BYTES))
         rc = batch_flush(p, r);
+    else if (rc == 0 && b && b->rows && (seen = batch_key_slot(b, h, &slot)) &&
+             !(kind == 'u' && same_key(b, r, b->key_rows[slot], row)))
+        rc = batch_flush(p, r), seen = 0; /* two keys with one hash, or a key deleted twice */
     if (rc == 0 && !b) {
         b = r->batch = calloc(1, sizeof(*b));
         if (!b || !(b->sets = malloc((size_t)n)))
@@ -679,27 +792,22 @@ static int batch_add(replay *p, replay_relation *r, const zb_pgo_tuple *row, con
     if (rc < 0)
         return rc;
     if (!b->rows) {
+        b->kind = kind;
         memcpy(b->sets, sets, (size_t)n);
-        batch_key_seen(b, key_hash(r, row));
     }
-    for (int i = 0; rc == 0 && i < n; i++) {
-        if (sets[i] != 's')
-            continue;
-        if (b->value_count == b->offsets_cap) {
-            size_t cap = b->offsets_cap ? b->offsets_cap * 2 : 64;
-            size_t *grown = realloc(b->offsets, cap * sizeof(*grown));
-            if (!grown)
-                return zb_error_set(ZB_ENOMEM, "out of memory");
-            b->offsets = grown, b->offsets_cap = cap;
-        }
-        b->offsets[b->value_count++] = row->kinds[i] == 'n' ? SIZE_MAX : b->values.len;
-        if (row->kinds[i] != 'n')
-            rc = zb_buf_append(&b->values, row->values[i], strlen(row->values[i]) + 1);
+    if (seen) {
+        rc = batch_put_row(b, r, row, b->key_rows[slot] * (b->value_count / b->rows));
+    } else {
+        size_t width = 0;
+        for (int i = 0; i < n; i++)
+            width += sets[i] == 's';
+        batch_key_slot(b, h, &slot);
+        b->key_rows[slot] = (uint32_t)b->rows;
+        if ((rc = batch_put_row(b, r, row, b->value_count)) == 0)
+            b->value_count += width, b->rows++;
     }
-    if (rc == 0) {
-        b->rows++;
+    if (rc == 0)
         p->result->changes++;
-    }
     return rc;
 }
 
@@ -729,10 +837,18 @@ static int apply_change(replay *p, const zb_pgo_msg *m)
         if (queued <= 0)
             return queued;
     }
-    char *sets = m->kind == ZB_PGO_UPDATE ? malloc((size_t)r->rel.column_count + 1) : NULL;
-    if (sets && batchable(p, r, m, sets)) {
-        int rc = batch_add(p, r, &m->new_tuple, sets);
+    if (m->kind == ZB_PGO_UPDATE && lose_change(p, r, m->kind))
+        return 0;
+    char *sets = m->kind != ZB_PGO_INSERT ? malloc((size_t)r->rel.column_count + 1) : NULL;
+    if (sets && m->kind == ZB_PGO_UPDATE && batchable(p, r, m, sets)) {
+        int rc = batch_add(p, r, &m->new_tuple, sets, 'u');
         free(sets);
+        return rc;
+    }
+    if (sets && m->kind == ZB_PGO_DELETE && deletable(p, r, m, sets)) {
+        int rc = batch_add(p, r, &m->old_tuple, sets, 'd');
+        free(sets);
+        r->rows -= rc == 0;
         return rc;
     }
     free(sets);
@@ -817,30 +933,157 @@ static int in_snapshot(const replay *p, const zb_pgo_msg *begin)
            (p->result->transactions > 0 && begin->final_lsn < p->result->last_lsn);
 }
 
+/* Each record of a transaction that waits (see replay.passed) as it came:
+ * its LSN, length and bytes. */
+static int defer_record(replay *p, uint64_t lsn, const uint8_t *data, size_t len)
+{
+    uint32_t n = (uint32_t)len;
+    if (!p->deferred && !(p->deferred = tmpfile()))
+        return zb_error_set(ZB_EIO, "cannot create a spill file for the replay: %s", strerror(errno));
+    if (len > UINT32_MAX || fwrite(&lsn, sizeof(lsn), 1, p->deferred) != 1 ||
+        fwrite(&n, sizeof(n), 1, p->deferred) != 1 || (n && fwrite(data, n, 1, p->deferred) != 1))
+        return zb_error_set(ZB_EIO, "cannot write the replay's spill file: %s", strerror(errno));
+    return 0;
+}
+
+static int on_record(uint64_t lsn, const uint8_t *data, size_t len, void *payload);
+static int replay_commit(replay *p);
+
+/* The transactions that waited, applied in their commit order. */
+static int apply_deferred(replay *p)
+{
+    if (!p->deferred)
+        return 0;
+    int rc = p->tx_open ? 0 : zb_pg_exec(p->conn, "BEGIN", "cannot start the replay");
+    if (rc == 0 && !p->tx_open)
+        p->tx_open = 1, p->tx_first_change = p->result->changes;
+    if (rc == 0 && fseek(p->deferred, 0, SEEK_SET) != 0)
+        rc = zb_error_set(ZB_EIO, "cannot read the replay's spill file: %s", strerror(errno));
+    zb_buf record = ZB_BUF_INIT;
+    uint64_t lsn;
+    uint32_t n;
+    p->applying_deferred = 1;
+    while (rc == 0 && fread(&lsn, sizeof(lsn), 1, p->deferred) == 1) {
+        zb_buf_reset(&record);
+        if (fread(&n, sizeof(n), 1, p->deferred) != 1 || zb_buf_reserve(&record, (size_t)n + 1) < 0 ||
+            (n && fread(record.data, n, 1, p->deferred) != 1))
+            rc = zb_error_code() < 0 ? zb_error_code() : zb_error_set(ZB_EIO, "the replay's spill file is cut short");
+        if (rc == 0)
+            rc = on_record(lsn, (const uint8_t *)record.data, n, p);
+    }
+    p->applying_deferred = 0;
+    zb_buf_free(&record);
+    fclose(p->deferred);
+    p->deferred = NULL;
+    p->deferred_count = 0;
+    return rc;
+}
+
+static char *plain_name(const replay_relation *r);
+
+/* The replay holds exactly what the later snapshot holds: everything
+ * waiting sent and committed, then the tables the stream names compared
+ * with the snapshot's rows, then a new target transaction. */
+static int compare_passed(replay *p)
+{
+    int rc = replay_commit(p);
+    char **names = calloc(p->relation_count + 1, sizeof(*names));
+    size_t count = 0;
+    if (rc == 0 && !names)
+        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < p->relation_count; i++)
+        if (p->relations[i].selected && !(names[count++] = plain_name(&p->relations[i])))
+            rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    zb_pg_verify_options vo;
+    memset(&vo, 0, sizeof(vo));
+    vo.conninfo = p->opts->conninfo, vo.password_file = p->opts->password_file, vo.dbname = p->opts->dbname;
+    if (rc == 0)
+        rc = zb_pitr_passed_compare(&p->result->tables_compared, &p->passed, p->opts->keys, p->opts->source, &vo,
+                                    (const char *const *)names);
+    if (rc == 0)
+        snprintf(p->result->compared_with, sizeof(p->result->compared_with), "%s", p->passed.archive);
+    for (size_t i = 0; names && i < count; i++)
+        free(names[i]);
+    free(names);
+    if (rc == 0)
+        rc = zb_pg_exec(p->conn, "BEGIN", "cannot start the replay");
+    if (rc == 0)
+        p->tx_open = 1, p->tx_first_change = p->result->changes;
+    return rc;
+}
+
+/* The replay reached the later snapshot's position (exact: past every
+ * transaction it holds) or stops before it is sure to be (the target, the
+ * chain's end): compared only in the first case. */
+static int passed_point(replay *p, int exact)
+{
+    p->passed_waiting = 0;
+    int rc = exact ? compare_passed(p) : 0;
+    if (!exact)
+        zb_log_detail("the replay stops before it is past snapshot %s: not compared with it", p->passed.archive);
+    return rc == 0 ? apply_deferred(p) : rc;
+}
+
+static int on_begin(replay *p, const zb_pgo_msg *m, uint64_t lsn, const uint8_t *data, size_t len)
+{
+    if (p->applying_deferred) {
+        p->in_tx = 1, p->skip_tx = 0;
+        return 0;
+    }
+    int past = past_target(p, m), rc = 0;
+    if (p->passed_waiting && (past || m->final_lsn >= p->passed.lsn))
+        rc = passed_point(p, m->final_lsn >= p->passed.lsn);
+    if (rc < 0)
+        return rc;
+    if (past) {
+        p->result->reached_target = 1;
+        return 1;
+    }
+    p->in_tx = 1;
+    p->skip_tx = in_snapshot(p, m);
+    if (p->passed_waiting && !p->skip_tx && !zb_xid_visible(&p->passed.snapshot, m->xid)) {
+        p->in_tx = 0, p->deferring = 1;
+        return defer_record(p, lsn, data, len);
+    }
+    return 0;
+}
+
+/* A record of a transaction that waits: kept; its Relation messages count
+ * for what follows it in the stream too. */
+static int on_deferred_record(replay *p, zb_pgo_msg *m, uint64_t lsn, const uint8_t *data, size_t len)
+{
+    int rc = m->kind == ZB_PGO_RELATION ? on_relation(p, m) : 0;
+    if (rc == 0)
+        rc = defer_record(p, lsn, data, len);
+    if (rc == 0 && m->kind == ZB_PGO_COMMIT) {
+        p->deferring = 0;
+        p->deferred_count++;
+        /* a repeat of it in a resumed stream is skipped, as for the applied */
+        p->result->last_lsn = m->end_lsn > p->result->last_lsn ? m->end_lsn : p->result->last_lsn;
+    }
+    return rc;
+}
+
 static int on_record(uint64_t lsn, const uint8_t *data, size_t len, void *payload)
 {
-    (void)lsn;
     replay *p = payload;
     zb_pgo_msg m;
     int rc = zb_pgo_decode(&m, data, len);
     if (rc < 0)
         return rc;
+    if (p->deferring) {
+        rc = on_deferred_record(p, &m, lsn, data, len);
+        zb_pgo_msg_clear(&m);
+        return rc;
+    }
     switch (m.kind) {
     case ZB_PGO_RELATION: rc = on_relation(p, &m); break;
-    case ZB_PGO_BEGIN:
-        if (past_target(p, &m)) {
-            p->result->reached_target = 1;
-            rc = 1;
-            break;
-        }
-        p->in_tx = 1;
-        p->skip_tx = in_snapshot(p, &m);
-        break;
+    case ZB_PGO_BEGIN: rc = on_begin(p, &m, lsn, data, len); break;
     case ZB_PGO_COMMIT:
         if (p->in_tx && !p->skip_tx) {
             p->result->transactions++;
-            p->result->last_lsn = m.end_lsn;
-            p->result->last_commit = m.commit_time;
+            if (!p->applying_deferred) /* a waiting one committed before what came after it */
+                p->result->last_lsn = m.end_lsn, p->result->last_commit = m.commit_time;
         }
         p->in_tx = p->skip_tx = 0;
         break;
@@ -977,8 +1220,9 @@ static int replay_segment(replay *p, const char *path, uint64_t end_lsn, json_t 
         json_decref(*sequences);
         *sequences = json_incref(json_object_get(meta, "sequences"));
     }
-    /* read whole: the replay stands where the follower recorded its counts */
-    if (rc == 0 && meta && end_lsn >= p->snapshot_lsn)
+    /* read whole: the replay stands where the follower recorded its counts,
+     * unless transactions wait to be applied after a later snapshot's point */
+    if (rc == 0 && meta && end_lsn >= p->snapshot_lsn && !p->deferred_count && !p->deferring)
         rc = check_segment_rows(p, json_object_get(meta, "rows"), path);
     json_decref(meta);
     p->result->segments++;
@@ -1050,6 +1294,8 @@ static int replay_chain(replay *p, json_t **sequences)
         if (rc == 1)
             break;
     }
+    if (rc == 0 && p->passed_waiting) /* the chain ends before the later snapshot's point is sure */
+        rc = passed_point(p, 0);
     if (rc == 0 || rc == 1) {
         int commit = replay_commit(p);
         rc = commit < 0 ? commit : rc;
@@ -1075,6 +1321,14 @@ int zb_pitr_replay(zb_pitr_replay_result *out, const zb_pitr_replay_options *o)
         rc = zb_xid_snapshot_parse(&p.snapshot, o->snapshot);
     if (rc == 0 && o->snapshot)
         rc = o->snapshot_lsn ? zb_pgo_lsn_parse(&p.snapshot_lsn, o->snapshot_lsn) : (p.snapshot_lsn = UINT64_MAX, 0);
+    const char *chain = json_string_value(json_object_get(o->base, "chain"));
+    if (rc == 0 && chain)
+        rc = zb_pitr_passed_find(&p.passed, o->repo, o->source, chain, p.base_lsn, &o->target);
+    if (rc == 0 && p.passed.archive) {
+        p.passed_waiting = 1;
+        zb_log_info("the replay passes snapshot %s: the database is compared with it at its position",
+                    p.passed.archive);
+    }
     if (rc == 0)
         rc = zb_pg_connect_db(&p.conn, o->conninfo, o->password_file, o->dbname);
     /* as logical replication applies changes: no triggers, no foreign-key
@@ -1083,6 +1337,11 @@ int zb_pitr_replay(zb_pitr_replay_result *out, const zb_pitr_replay_options *o)
         zb_log_warn("replay runs with triggers on, one statement per change (%s)", zb_error_message());
     else if (rc == 0)
         p.reorder = 1;
+    /* the replay's commits need not wait for the WAL flush: the database
+     * is published (renamed) only after the replay is verified, by a commit
+     * that flushes the WAL, and so every earlier commit of the replay too */
+    if (rc == 0)
+        rc = zb_pg_exec(p.conn, "SET synchronous_commit = off", "cannot set up the replay's session");
     double started = zb_time_monotonic();
     if (rc == 0) {
         zb_log_info("replaying the changes of chain %s into %s",
@@ -1103,6 +1362,9 @@ int zb_pitr_replay(zb_pitr_replay_result *out, const zb_pitr_replay_options *o)
         relation_clear(&p.relations[i]);
     free(p.relations);
     zb_xid_snapshot_clear(&p.snapshot);
+    zb_pitr_passed_clear(&p.passed);
+    if (p.deferred)
+        fclose(p.deferred);
     pipeline_free(&p);
     free(p.params);
     zb_buf_free(&p.sql);

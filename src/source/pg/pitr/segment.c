@@ -142,6 +142,8 @@ int zb_pitr_spool_each(zb_pitr_spool *s, zb_pitr_record_fn fn, void *payload)
         if ((rc = zb_fs_read_full(s->fd, head, sizeof(head), &got, "the change spool")) == 0 && got != sizeof(head))
             rc = zb_error_set(ZB_EIO, "the change spool ended early");
         size_t len = rc == 0 ? zb_pgo_get_u32(head) : 0;
+        if (rc == 0 && len > ZB_PITR_MAX_MESSAGE)
+            rc = zb_error_set(ZB_EFORMAT, "a damaged change record");
         if (rc == 0 && len > cap) {
             uint8_t *grown = realloc(msg, len);
             rc = grown ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
@@ -243,77 +245,47 @@ void zb_pitr_segment_list_free(char **paths, zb_pitr_segment_name *names, size_t
     free(names);
 }
 
-static int verify_segment(json_t **meta, const char *path, const zb_read_keys *keys)
+/* The changes entry's bytes, as they are read (and hashed), into the spool. */
+static int spool_entry(zb_pitr_spool *s, zb_archive_reader *r)
+{
+    char *buf = malloc(COPY_BUFFER);
+    int rc = buf ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
+    ssize_t got;
+    while (rc == 0 && (got = zb_archive_reader_read(r, buf, COPY_BUFFER)) != 0) {
+        if (got < 0)
+            rc = (int)got;
+        else if ((rc = zb_fs_write_all(s->fd, buf, (size_t)got, "the change spool")) == 0)
+            s->bytes += (uint64_t)got;
+    }
+    free(buf);
+    return rc;
+}
+
+/* One pass over the segment: every entry read and checked against the
+ * manifest and the writer's signature (the reader does so at the end), the
+ * changes kept in an unlinked spool as they pass. Nothing of them is
+ * decoded before the whole segment proved authentic. */
+static int verify_and_spool(json_t **meta, zb_pitr_spool **spool, const char *path, const zb_read_keys *keys)
 {
     zb_archive_reader *r = NULL;
-    int rc = zb_archive_reader_open(&r, path, keys);
+    struct archive_entry *entry;
+    zb_entry_info info;
+    const char *tmp = getenv("TMPDIR");
+    int found = 0, rc = zb_pitr_spool_new(spool, tmp && *tmp ? tmp : "/tmp");
     if (rc == 0)
-        rc = zb_archive_reader_read_all(r, NULL);
+        rc = zb_archive_reader_open(&r, path, keys);
+    while (rc >= 0 && (rc = zb_archive_reader_next(r, &entry, &info)) == 1)
+        if (!found && strcmp(info.relative, ZB_PITR_CHANGES_ENTRY) == 0 && (found = 1))
+            rc = spool_entry(*spool, r);
     json_t *sources = rc == 0 ? json_object_get(zb_archive_reader_manifest(r), "sources") : NULL;
     json_t *source = json_array_get(sources, 0);
     if (rc == 0 &&
         (json_array_size(sources) != 1 || !json_is_object(json_object_get(json_object_get(source, "meta"), "pitr"))))
         rc = zb_error_set(ZB_EFORMAT, "%s is not a change-stream segment", path);
-    if (rc == 0 && meta)
-        *meta = json_incref(json_object_get(json_object_get(source, "meta"), "pitr"));
-    zb_archive_reader_free(r);
-    return rc;
-}
-
-/* Records are read with a fixed head and a buffer that grows to the largest
- * message, bounded by ZB_PITR_MAX_MESSAGE. */
-static int each_record(zb_archive_reader *r, zb_pitr_record_fn fn, void *payload)
-{
-    zb_buf msg = ZB_BUF_INIT;
-    int rc = 0;
-    for (;;) {
-        uint8_t head[RECORD_HEAD];
-        ssize_t got = zb_archive_reader_read(r, head, sizeof(head));
-        if (got == 0)
-            break;
-        if (got < 0) {
-            rc = (int)got;
-            break;
-        }
-        for (ssize_t more; got < (ssize_t)sizeof(head) &&
-                           (more = zb_archive_reader_read(r, head + got, sizeof(head) - (size_t)got)) > 0;)
-            got += more;
-        uint32_t len = zb_pgo_get_u32(head);
-        if (got != (ssize_t)sizeof(head) || len > ZB_PITR_MAX_MESSAGE) {
-            rc = zb_error_set(ZB_EFORMAT, "a damaged change record");
-            break;
-        }
-        zb_buf_reset(&msg);
-        if ((rc = zb_buf_reserve(&msg, len)) < 0)
-            break;
-        size_t have = 0;
-        for (ssize_t n; have < len && (n = zb_archive_reader_read(r, msg.data + have, len - have)) > 0;)
-            have += (size_t)n;
-        if (have != len) {
-            rc = zb_error_set(ZB_EFORMAT, "a change record ends early");
-            break;
-        }
-        if ((rc = fn(zb_pgo_get_u64(head + 4), (const uint8_t *)msg.data, len, payload)) != 0)
-            break;
-    }
-    zb_buf_free(&msg);
-    return rc;
-}
-
-static int read_records(const char *path, const zb_read_keys *keys, zb_pitr_record_fn fn, void *payload)
-{
-    zb_archive_reader *r = NULL;
-    struct archive_entry *entry;
-    zb_entry_info info;
-    int rc = zb_archive_reader_open(&r, path, keys), found = 0;
-    while (rc == 0 && !found && (rc = zb_archive_reader_next(r, &entry, &info)) == 1) {
-        found = strcmp(info.relative, ZB_PITR_CHANGES_ENTRY) == 0;
-        rc = 0;
-    }
     if (rc == 0 && !found)
         rc = zb_error_set(ZB_EFORMAT, "%s holds no %s", path, ZB_PITR_CHANGES_ENTRY);
-    if (rc == 0)
-        rc = each_record(r, fn, payload);
+    if (rc == 0 && meta)
+        *meta = json_incref(json_object_get(json_object_get(source, "meta"), "pitr"));
     zb_archive_reader_free(r);
     return rc;
 }
@@ -322,10 +294,12 @@ int zb_pitr_segment_read(json_t **meta, const char *path, const zb_read_keys *ke
 {
     if (meta)
         *meta = NULL;
-    int rc = verify_segment(meta, path, keys);
+    zb_pitr_spool *spool = NULL;
+    int rc = verify_and_spool(meta, &spool, path, keys);
     if (rc == 0)
-        rc = read_records(path, keys, fn, payload);
+        rc = zb_pitr_spool_each(spool, fn, payload);
     if (rc < 0)
         zb_error_context("segment %s", path);
+    zb_pitr_spool_free(spool);
     return rc;
 }

@@ -177,6 +177,59 @@ int zb_pitr_start_check(const zb_pitr_start *start, json_t *source_meta)
     return 0;
 }
 
+/* A nightly snapshot of this chain (not a base: those begin chains) after
+ * scan_lsn and before the target: 1 with its parsed position, else 0. */
+static int passed_candidate(zb_pitr_position *pos, json_t *index, const char *repo, const char *name,
+                            const char *source, const char *chain, uint64_t scan_lsn, const zb_pitr_target *target)
+{
+    json_t *recorded = zb_pitr_recorded_position(index, name, source), *base = NULL;
+    zb_buf path = ZB_BUF_INIT;
+    struct stat st;
+    /* an index record whose archive is gone (removed by hand) is no snapshot to compare with */
+    int present = zb_buf_printf(&path, "%s/%s", repo, name) == 0 && stat(path.data, &st) == 0;
+    zb_buf_free(&path);
+    if (!present || !recorded || zb_pitr_position_parse(pos, recorded) < 0 || pos->chain || pos->scan_lsn <= scan_lsn ||
+        !zb_pitr_position_before_target(pos, target)) {
+        zb_error_clear(); /* a position it cannot read: not a snapshot to compare with */
+        return 0;
+    }
+    int rc = find_chain(&base, index, repo, source, pos);
+    int same = rc == 0 && strcmp(json_string_value(json_object_get(base, "chain")) ?: "", chain) == 0;
+    json_decref(base);
+    zb_error_clear(); /* no chain began before it: not this chain's */
+    return same;
+}
+
+int zb_pitr_start_passed(char **archive, json_t **position, const char *repo, const char *source, const char *chain,
+                         uint64_t scan_lsn, const zb_pitr_target *target)
+{
+    *archive = NULL, *position = NULL;
+    json_t *index = NULL, *record;
+    const char *name, *best = NULL;
+    uint64_t best_lsn = 0;
+    int rc = zb_repo_index_load(&index, repo);
+    json_object_foreach (json_object_get(index, "archives"), name, record) {
+        zb_pitr_position pos;
+        if (rc == 0 && passed_candidate(&pos, index, repo, name, source, chain, scan_lsn, target) &&
+            (!best || pos.lsn > best_lsn))
+            best = name, best_lsn = pos.lsn;
+    }
+    (void)record;
+    zb_buf path = ZB_BUF_INIT;
+    if (rc == 0 && best && zb_buf_printf(&path, "%s/%s", repo, best) == 0) {
+        *position = json_deep_copy(zb_pitr_recorded_position(index, best, source));
+        *archive = zb_buf_detach(&path);
+    }
+    if (rc == 0 && best && (!*archive || !*position)) {
+        free(*archive), json_decref(*position);
+        *archive = NULL, *position = NULL;
+        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    }
+    zb_buf_free(&path);
+    json_decref(index);
+    return rc;
+}
+
 void zb_pitr_start_clear(zb_pitr_start *s)
 {
     if (!s)

@@ -62,7 +62,15 @@ int zb_pitr_stream_create_slot(zb_pitr_stream *s, const char *slot, char *snapsh
                  : zb_buf_printf(&sql, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput EXPORT_SNAPSHOT", ident);
     PQfreemem(ident);
     PGresult *res = rc == 0 ? PQexec(s->conn, sql.data) : NULL;
-    if (rc == 0 && (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 3))
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (rc == 0 && state && strcmp(state, "53400") == 0) /* configuration_limit_exceeded */
+        rc = zb_error_set(ZB_EPG,
+                          "no replication slot is free for %s: all max_replication_slots are in use\n"
+                          "hint: raise max_replication_slots on the server (the compose file's `command: postgres "
+                          "-c max_replication_slots=N`) to one more than the followers use: a follower starting a "
+                          "new chain holds the old chain's slot until the new one exists",
+                          slot);
+    else if (rc == 0 && (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 3))
         rc = zb_pg_result_error(s->conn, res, "cannot create the replication slot");
     if (rc == 0)
         rc = zb_pgo_lsn_parse(consistent_point, PQgetvalue(res, 0, 1));

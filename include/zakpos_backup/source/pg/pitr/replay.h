@@ -38,6 +38,10 @@ typedef struct zb_pitr_replay_options {
      * counts of a segment that ends before it cannot be compared with counts
      * that start from this snapshot (it may hold later commits). */
     const char *snapshot_lsn;
+    /* The database source's name in the archives (NULL: the only one): a
+     * later snapshot of the chain the replay passes is compared with the
+     * replayed database at its position (passed.h). */
+    const char *source;
 } zb_pitr_replay_options;
 
 typedef struct zb_pitr_replay_result {
@@ -46,6 +50,10 @@ typedef struct zb_pitr_replay_result {
     int64_t last_commit; /* its commit time (pgoutput's microseconds), 0 if none */
     int reached_target;  /* 0: the chain ends before the target */
     unsigned int segments;
+    /* the later snapshot compared at its position ("" if none was passed),
+     * and how many tables were compared */
+    char compared_with[512];
+    unsigned int tables_compared;
     /* the chain ended before the target (a schema change): why, where, and
      * the chain that goes on ("" if it did not end so) */
     char chain_end[256];

@@ -53,8 +53,10 @@ void zb_pitr_segment_list_free(char **paths, zb_pitr_segment_name *names, size_t
  * reading (the target was reached), < 0 fails it. */
 typedef int (*zb_pitr_record_fn)(uint64_t lsn, const uint8_t *msg, size_t len, void *payload);
 /* Verifies the whole segment first (every tag, hash and the manifest, and
- * the writer's signature under the reader's trust rules), then reads it
- * again and calls fn with each record. *meta (a new reference, may be NULL
+ * the writer's signature under the reader's trust rules), keeping its
+ * changes in an unlinked spool (in TMPDIR) as they are read, then calls fn
+ * with each record from the spool: the segment is decrypted and
+ * decompressed once. *meta (a new reference, may be NULL
  * to ignore) is the segment's metadata. Returns 0, fn's stop value, or <0. */
 int zb_pitr_segment_read(json_t **meta, const char *path, const zb_read_keys *keys, zb_pitr_record_fn fn,
                          void *payload);

@@ -31,6 +31,13 @@ int zb_pitr_start_choose(zb_pitr_start *out, const char *const *archives, size_t
  * index promised (the index is not signed; the manifest is). */
 int zb_pitr_start_check(const zb_pitr_start *start, json_t *source_meta);
 void zb_pitr_start_clear(zb_pitr_start *s);
+/* The later snapshot a replay of chain from scan_lsn passes on its way to
+ * target: among the archives of repo (same source), the newest nightly
+ * snapshot of that chain whose stream position lies after scan_lsn and
+ * before the target. *archive (its path, free()) and *position (as the index
+ * records it, new reference) are NULL when there is none. */
+int zb_pitr_start_passed(char **archive, json_t **position, const char *repo, const char *source, const char *chain,
+                         uint64_t scan_lsn, const zb_pitr_target *target);
 /* The position of the PostgreSQL source (of that name, or any if source is
  * NULL) the repository index records for one archive (borrowed from
  * index), or NULL. */
