@@ -90,7 +90,7 @@ static int start_table(struct zb_pg_pool_worker *self, zb_pg_table_load *t, zb_b
     if (rc == 0)
         rc = zb_buf_puts(sql, "TRUNCATE ONLY ");
     if (rc == 0)
-        rc = zb_pg_ident_relation(sql, t->plan->json);
+        rc = zb_pg_ident_relation_of(sql, t->plan->schema, t->plan->name, t->plan->quoted);
     if (rc == 0)
         rc = zb_buf_puts(sql, "; ");
     return rc;
@@ -164,7 +164,10 @@ static int run_copy(struct zb_pg_pool_worker *self, zb_pg_job *j, long long *row
     if (rc == 0 && j->starts_table)
         rc = start_table(self, j->table, &sql);
     if (rc == 0)
-        rc = zb_pg_copy_sql(&sql, j->table->plan->json, "FROM STDIN", self->pool->frozen);
+        rc = zb_pg_copy_sql_of(&sql,
+                               &(zb_pg_copy_table){j->table->plan->schema, j->table->plan->name, j->table->plan->quoted,
+                                                   j->table->plan->columns, j->table->plan->binary},
+                               "FROM STDIN", self->pool->frozen);
     /* of several statements, PQexec returns at the COPY, or at the first
      * that failed (the server runs none after it) */
     PGresult *res = rc == 0 ? PQexec(conn, sql.data) : NULL;
