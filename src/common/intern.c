@@ -13,7 +13,7 @@ struct zb_intern {
     size_t chunk_count, chunk_capacity;
     char *current; /* the chunk short strings go to */
     size_t room;   /* left in it */
-    zb_map *seen; /* hash -> position in strings */
+    zb_map *seen;  /* hash -> position in strings */
     const char **strings;
     size_t string_count, string_capacity;
     size_t held;

@@ -29,7 +29,10 @@ struct zb_textpack {
 
 /* A reference is the block (from 0; the open one is sealed_count) in the
  * high 32 bits and the offset in it, plus one, in the low ones. */
-static zb_textpack_ref make_ref(size_t block, size_t offset) { return ((uint64_t)block << 32) | (uint64_t)(offset + 1); }
+static zb_textpack_ref make_ref(size_t block, size_t offset)
+{
+    return ((uint64_t)block << 32) | (uint64_t)(offset + 1);
+}
 
 int zb_textpack_new(zb_textpack **out)
 {

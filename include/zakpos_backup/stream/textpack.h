@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ZB_TEXTPACK_BLOCK_BYTES (64u * 1024u)
+#define ZB_TEXTPACK_BLOCK_BYTES (16u * 1024u)
 
 typedef struct zb_textpack zb_textpack;
 /* A text's place in its pack; 0 is no text. */

@@ -22,23 +22,40 @@
 #define MAX_TOC_BYTES   ZB_JSON_MAX_CATALOG_TEXT
 #define MAX_CHUNK_BYTES (1024u << 20)
 
+static int read_toc_text(void *payload, char *buf, size_t room, size_t *got)
+{
+    ssize_t n = zb_archive_reader_read(payload, buf, room);
+    *got = n > 0 ? (size_t)n : 0;
+    return n < 0 ? (int)n : 0;
+}
+
 /* The toc is read once into the plan the restore then follows, an item at
- * a time: its text is all that is held whole, and only until the plan is
- * made. A verification (a scratch restore) compares the schema with the
- * toc's items as JSON, so it parses them whole too. */
+ * a time, straight from the archive: neither its text nor its values are
+ * ever held whole. A verification (a scratch restore) compares the schema
+ * with the toc's items as JSON, so it reads the text whole and parses it
+ * whole too. */
 static int load_toc(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry *entry)
 {
     char *text = NULL;
     size_t len = 0;
-    int rc = zb_pg_read_entry(&text, &len, r, entry, MAX_TOC_BYTES, "the database's table of contents");
-    if (rc < 0)
-        return rc;
-    rc = zb_pg_plan_read(&p->plan, text, len);
-    if (rc == 0 && p->opts.scratch)
-        rc = zb_json_parse_catalog(&p->toc, text, len, "the database's table of contents");
-    free(text);
-    if (rc == 0 && p->toc) /* an SQL_ASCII database's text that is not UTF-8, stored in hex */
-        rc = zb_json_texts_decode(p->toc, "the database's table of contents");
+    int rc = 0;
+    if (p->opts.scratch) {
+        rc = zb_pg_read_entry(&text, &len, r, entry, MAX_TOC_BYTES, "the database's table of contents");
+        if (rc == 0)
+            rc = zb_pg_plan_read(&p->plan, text, len);
+        if (rc == 0)
+            rc = zb_json_parse_catalog(&p->toc, text, len, "the database's table of contents");
+        free(text);
+        if (rc == 0) /* an SQL_ASCII database's text that is not UTF-8, stored in hex */
+            rc = zb_json_texts_decode(p->toc, "the database's table of contents");
+    } else {
+        la_int64_t size = archive_entry_size(entry);
+        len = size > 0 ? (size_t)size : 0;
+        rc = size < 0 || (uint64_t)size > MAX_TOC_BYTES
+                 ? zb_error_set(ZB_EFORMAT, "the database's table of contents is too large (%lld bytes)",
+                                (long long)size)
+                 : zb_pg_plan_read_stream(&p->plan, len, read_toc_text, r);
+    }
     if (rc == 0)
         rc = zb_pg_plan_select(p->plan, p->opts.tables, p->opts.schemas);
     if (rc == 0)

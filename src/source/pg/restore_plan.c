@@ -392,9 +392,6 @@ static int parse_header(zb_pg_plan *plan, json_t *toc)
 {
     json_t *format = json_object_get(toc, "format"), *connections = json_object_get(toc, "connections");
     json_t *version = json_object_get(toc, "server_version");
-    if (json_integer_value(format) > ZB_PG_TOC_FORMAT)
-        return zb_error_set(ZB_EFORMAT, "the database was saved in a newer format (%lld); upgrade zakpos-backup",
-                            (long long)json_integer_value(format));
     if (json_integer_value(connections) < 0 || json_integer_value(connections) > ZB_PG_PLAN_MAX_CONNECTIONS)
         return zb_error_set(ZB_EFORMAT, INVALID "%lld connections", (long long)json_integer_value(connections));
     if (json_integer_value(version) < 0 || json_integer_value(version) > INT_MAX)
@@ -413,18 +410,64 @@ static int parse_header(zb_pg_plan *plan, json_t *toc)
 
 /* ---- the document's text, read a value at a time */
 
+#define WINDOW_BYTES (64u * 1024u)
+
+/* A window on the document's text: buf[at, filled) is read and not yet
+ * parsed; more comes from read() until the document's len bytes are in.
+ * A value longer than the window grows it to fit. */
 typedef struct toc_text {
-    const char *text;
-    size_t len, at;
+    char *buf;
+    size_t capacity, at, filled;
+    size_t len, taken; /* the document's bytes, and those read so far */
     size_t max_memory; /* for one value, as for the whole document before */
+    zb_pg_plan_source_fn read;
+    void *payload;
+    const char *memory; /* a document held whole (zb_pg_plan_read): no window */
 } toc_text;
+
+/* Reads more of the document into the window: 1 when some came, 0 at its
+ * end, or an error code. */
+static int read_more(toc_text *r)
+{
+    if (r->memory || r->taken == r->len)
+        return 0;
+    if (r->at > 0) { /* what was parsed makes room */
+        memmove(r->buf, r->buf + r->at, r->filled - r->at);
+        r->filled -= r->at;
+        r->at = 0;
+    }
+    if (r->filled == r->capacity) {
+        size_t capacity = r->capacity ? 2 * r->capacity : WINDOW_BYTES;
+        char *grown = realloc(r->buf, capacity + 1);
+        if (!grown)
+            return zb_error_set(ZB_ENOMEM, "out of memory for " WHAT);
+        r->buf = grown, r->capacity = capacity;
+    }
+    size_t want = r->capacity - r->filled, got = 0;
+    if (want > r->len - r->taken)
+        want = r->len - r->taken;
+    int rc = r->read(r->payload, r->buf + r->filled, want, &got);
+    if (rc < 0)
+        return rc;
+    if (got == 0 || got > want)
+        return zb_error_set(ZB_EFORMAT, WHAT " is truncated");
+    r->filled += got;
+    r->taken += got;
+    r->buf[r->filled] = '\0';
+    return 1;
+}
 
 static int skip_space(toc_text *r)
 {
-    while (r->at < r->len &&
-           (r->text[r->at] == ' ' || r->text[r->at] == '\t' || r->text[r->at] == '\n' || r->text[r->at] == '\r'))
-        r->at++;
-    return r->at < r->len ? (unsigned char)r->text[r->at] : -1;
+    for (;;) {
+        while (r->at < r->filled &&
+               (r->buf[r->at] == ' ' || r->buf[r->at] == '\t' || r->buf[r->at] == '\n' || r->buf[r->at] == '\r'))
+            r->at++;
+        if (r->at < r->filled)
+            return (unsigned char)r->buf[r->at];
+        if (read_more(r) <= 0)
+            return -1;
+    }
 }
 
 static int take(toc_text *r, char c)
@@ -437,16 +480,37 @@ static int take(toc_text *r, char c)
 
 static int not_json(const toc_text *r, const char *expected)
 {
-    return zb_error_set(ZB_EFORMAT, WHAT " is not valid JSON: %s expected near byte %zu", expected, r->at);
+    return zb_error_set(ZB_EFORMAT, WHAT " is not valid JSON: %s expected near byte %zu", expected,
+                        r->taken - (r->filled - r->at));
 }
 
+/* The next value, parsed alone. A value that fails, or ends where the
+ * window does (a number may go on), is parsed again with more text, until
+ * the document's end. */
 static int next_value(toc_text *r, json_t **out)
 {
+    int rc;
     size_t used = 0;
-    int rc = zb_json_parse_next(out, &used, r->text + r->at, r->len - r->at, WHAT, r->max_memory);
-    r->at += used;
-    if (rc < 0)
+    for (;;) {
+        rc = zb_json_parse_next(out, &used, r->buf + r->at, r->filled - r->at, WHAT, r->max_memory);
+        if (rc == ZB_EUNSAFE || (rc == 0 && r->at + used < r->filled))
+            break;
+        int more = read_more(r);
+        if (more <= 0) {
+            rc = more < 0 ? more : rc;
+            break;
+        }
+        json_decref(*out);
+        *out = NULL;
+    }
+    if (rc == 0 && zb_json_depth(r->buf + r->at, used, ZB_JSON_MAX_DEPTH) > ZB_JSON_MAX_DEPTH - 2)
+        rc = zb_error_set(ZB_EUNSAFE, WHAT " nests deeper than %d levels", ZB_JSON_MAX_DEPTH);
+    if (rc < 0) {
+        json_decref(*out);
+        *out = NULL;
         return rc;
+    }
+    r->at += used;
     /* an SQL_ASCII database's text that is not UTF-8, stored in hex: held
      * in a list, the value itself is decoded too */
     json_t *holder = json_array();
@@ -459,31 +523,6 @@ static int next_value(toc_text *r, json_t **out)
     *out = rc == 0 ? json_incref(json_array_get(holder, 0)) : NULL;
     json_decref(holder);
     return rc;
-}
-
-/* Past an array without making values of it: brackets counted outside
- * strings (the nesting was checked whole before). */
-static int skip_array(toc_text *r)
-{
-    size_t depth = 0;
-    int in_string = 0;
-    for (; r->at < r->len; r->at++) {
-        char c = r->text[r->at];
-        if (in_string) {
-            if (c == '\\')
-                r->at++;
-            else if (c == '"')
-                in_string = 0;
-        } else if (c == '"') {
-            in_string = 1;
-        } else if (c == '[' || c == '{') {
-            depth++;
-        } else if ((c == ']' || c == '}') && --depth == 0) {
-            r->at++;
-            return 0;
-        }
-    }
-    return not_json(r, "the end of a list");
 }
 
 /* Each element of the array at r, parsed alone and passed to element(). */
@@ -504,35 +543,39 @@ static int each_element(toc_text *r, plan_builder *b, int (*element)(plan_builde
     return rc == 0 && !take(r, ']') ? not_json(r, "',' or ']'") : rc;
 }
 
-/* One member of the document: in the first pass (items == 0) every field
- * but the lists goes to the header; in the second the lists' elements go
- * to the plan. */
-static int read_member(toc_text *r, plan_builder *b, const char *key, int lists)
+/* A newer format is refused before any of its items is read (the writer
+ * puts "format" first). */
+static int check_format(json_t *format)
 {
-    int list = strcmp(key, "items") == 0 || strcmp(key, "tables") == 0;
-    if (list && skip_space(r) != '[')
-        return zb_error_set(ZB_EFORMAT, INVALID "fields missing");
-    if (list && !lists)
-        return skip_array(r);
-    if (list) {
+    if (json_integer_value(format) > ZB_PG_TOC_FORMAT)
+        return zb_error_set(ZB_EFORMAT, "the database was saved in a newer format (%lld); upgrade zakpos-backup",
+                            (long long)json_integer_value(format));
+    return 0;
+}
+
+/* One member of the document: the lists' elements go to the plan, every
+ * other field to the header. */
+static int read_member(toc_text *r, plan_builder *b, const char *key)
+{
+    if (strcmp(key, "items") == 0 || strcmp(key, "tables") == 0) {
         int *seen = key[0] == 'i' ? &b->seen_items : &b->seen_tables;
+        if (skip_space(r) != '[')
+            return zb_error_set(ZB_EFORMAT, INVALID "fields missing");
         if ((*seen)++)
             return zb_error_set(ZB_EFORMAT, INVALID "\"%s\" appears twice", key);
-        return each_element(r, b, key[0] == 'i' ? parse_item : parse_table);
+        int rc = check_format(json_object_get(b->header, "format"));
+        return rc < 0 ? rc : each_element(r, b, key[0] == 'i' ? parse_item : parse_table);
     }
     json_t *value = NULL;
     int rc = next_value(r, &value);
-    if (rc == 0 && !lists && json_object_set_new(b->header, key, value) < 0)
+    if (rc == 0 && json_object_set_new(b->header, key, value) < 0)
         return zb_error_set(ZB_ENOMEM, "out of memory");
-    if (lists)
-        json_decref(value);
     return rc;
 }
 
 /* The document's members in order, then its end. */
-static int read_document(toc_text *r, plan_builder *b, int lists)
+static int read_document(toc_text *r, plan_builder *b)
 {
-    r->at = 0;
     if (!take(r, '{'))
         return skip_space(r) == '[' || skip_space(r) == '"' ? zb_error_set(ZB_EFORMAT, INVALID "fields missing")
                                                             : not_json(r, "'{'");
@@ -543,7 +586,7 @@ static int read_document(toc_text *r, plan_builder *b, int lists)
             if (skip_space(r) != '"')
                 return not_json(r, "a name");
             if ((rc = next_value(r, &key)) == 0)
-                rc = take(r, ':') ? read_member(r, b, json_string_value(key), lists) : not_json(r, "':'");
+                rc = take(r, ':') ? read_member(r, b, json_string_value(key)) : not_json(r, "':'");
             json_decref(key);
         } while (rc == 0 && take(r, ','));
         if (rc == 0 && !take(r, '}'))
@@ -552,31 +595,27 @@ static int read_document(toc_text *r, plan_builder *b, int lists)
     return rc == 0 && skip_space(r) >= 0 ? not_json(r, "the end") : rc;
 }
 
-int zb_pg_plan_read(zb_pg_plan **out, const char *text, size_t len)
+static int read_plan(zb_pg_plan **out, toc_text *r)
 {
     *out = NULL;
-    if (len > ZB_JSON_MAX_CATALOG_TEXT)
-        return zb_error_set(ZB_EUNSAFE, WHAT " is %zu bytes long; the reader accepts at most %u MiB", len,
+    if (r->len > ZB_JSON_MAX_CATALOG_TEXT)
+        return zb_error_set(ZB_EUNSAFE, WHAT " is %zu bytes long; the reader accepts at most %u MiB", r->len,
                             ZB_JSON_MAX_CATALOG_TEXT >> 20);
-    if (zb_json_depth(text, len, ZB_JSON_MAX_DEPTH) > ZB_JSON_MAX_DEPTH)
-        return zb_error_set(ZB_EUNSAFE, WHAT " nests deeper than %d levels", ZB_JSON_MAX_DEPTH);
-    size_t memory = len * ZB_JSON_CATALOG_MEMORY_PER_BYTE;
-    toc_text r = {text, len, 0, memory > ZB_JSON_MAX_MEMORY ? memory : ZB_JSON_MAX_MEMORY};
+    size_t memory = r->len * ZB_JSON_CATALOG_MEMORY_PER_BYTE;
+    r->max_memory = memory > ZB_JSON_MAX_MEMORY ? memory : ZB_JSON_MAX_MEMORY;
     plan_builder b = {calloc(1, sizeof(zb_pg_plan)), NULL, 0, 0, 0, 0, 0, json_object(), 0, 0};
     zb_pg_plan *plan = b.plan;
     int rc = plan && b.header ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
     if (rc == 0 && ((rc = zb_intern_new(&plan->names)) == 0))
         rc = zb_textpack_new(&plan->texts);
-    /* the header first, whatever the order of the fields: a newer format
-     * is refused before any of its items is read */
     if (rc == 0)
-        rc = read_document(&r, &b, 0);
-    if (rc == 0)
-        rc = parse_header(plan, b.header);
-    if (rc == 0)
-        rc = read_document(&r, &b, 1);
+        rc = read_document(r, &b);
     if (rc == 0 && (!b.seen_items || !b.seen_tables))
         rc = zb_error_set(ZB_EFORMAT, INVALID "fields missing");
+    if (rc == 0)
+        rc = check_format(json_object_get(b.header, "format"));
+    if (rc == 0)
+        rc = parse_header(plan, b.header);
     if (rc == 0)
         rc = number_relations(plan, b.pending);
     if (rc == 0)
@@ -587,6 +626,20 @@ int zb_pg_plan_read(zb_pg_plan **out, const char *text, size_t len)
         zb_pg_plan_free(plan);
     else
         *out = plan;
+    return rc;
+}
+
+int zb_pg_plan_read(zb_pg_plan **out, const char *text, size_t len)
+{
+    toc_text r = {(char *)text, len, 0, len, len, len, 0, NULL, NULL, text};
+    return read_plan(out, &r);
+}
+
+int zb_pg_plan_read_stream(zb_pg_plan **out, size_t len, zb_pg_plan_source_fn read, void *payload)
+{
+    toc_text r = {NULL, 0, 0, 0, len, 0, 0, read, payload, NULL};
+    int rc = read_plan(out, &r);
+    free(r.buf);
     return rc;
 }
 

@@ -74,6 +74,25 @@ static const char *text_of(zb_pg_plan *plan, zb_pg_text ref)
     return sql;
 }
 
+/* A text handed over a few bytes at a time, as an archive entry may be:
+ * values, numbers among them, split across reads. */
+typedef struct piecewise {
+    const char *text;
+    size_t at, len, piece;
+} piecewise;
+
+static int read_piecewise(void *payload, char *buf, size_t room, size_t *got)
+{
+    piecewise *s = payload;
+    size_t n = room < s->piece ? room : s->piece;
+    if (n > s->len - s->at)
+        n = s->len - s->at;
+    memcpy(buf, s->text + s->at, n);
+    s->at += n;
+    *got = n;
+    return 0;
+}
+
 static void plan_reads_every_field_once(void **state)
 {
     (void)state;
@@ -138,6 +157,31 @@ static void plan_reads_every_field_once(void **state)
     }
     assert_int_equal(plan->tables[1].oid, 16401);
     assert_string_equal(plan->relations[plan->tables[1].relation], "\"shop\".\"items\"");
+
+    /* read from a stream a few bytes at a time, the same plan */
+    for (size_t piece = 1; piece < 12; piece += 5) {
+        piecewise source = {shop_toc, 0, strlen(shop_toc), piece};
+        zb_pg_plan *streamed = NULL;
+        assert_int_equal(zb_pg_plan_read_stream(&streamed, source.len, read_piecewise, &source), 0);
+        assert_int_equal(source.at, source.len);
+        assert_int_equal(streamed->server_version, 160004);
+        assert_int_equal(streamed->connections, 2);
+        assert_int_equal(streamed->item_count, plan->item_count);
+        assert_int_equal(streamed->relation_count, plan->relation_count);
+        for (size_t i = 0; i < plan->item_count; i++) {
+            assert_int_equal(streamed->items[i].table, it[i].table);
+            assert_int_equal(streamed->items[i].step_count, it[i].step_count);
+            const char *sql = text_of(plan, it[i].sql);
+            if (sql)
+                assert_string_equal(text_of(streamed, streamed->items[i].sql), sql);
+        }
+        zb_pg_plan_free(streamed);
+    }
+    /* a text shorter than it says is refused */
+    piecewise cut = {shop_toc, 0, strlen(shop_toc) - 3, 64};
+    zb_pg_plan *none = NULL;
+    assert_int_equal(zb_pg_plan_read_stream(&none, strlen(shop_toc), read_piecewise, &cut), ZB_EFORMAT);
+    assert_null(none);
     zb_pg_plan_free(plan);
     json_decref(toc);
 }

@@ -146,6 +146,11 @@ typedef struct zb_pg_plan {
  * nothing of it); every item and table is selected. ZB_EFORMAT naming the
  * item and field at fault, ZB_EUNSAFE past a bound above, ZB_ENOMEM. */
 int zb_pg_plan_read(zb_pg_plan **out, const char *text, size_t len);
+/* The same of a text of len bytes read a window at a time (an archive
+ * entry): read() puts up to room bytes in buf and says how many in *got.
+ * Of the text, what one value takes is held at once, not the whole. */
+typedef int (*zb_pg_plan_source_fn)(void *payload, char *buf, size_t room, size_t *got);
+int zb_pg_plan_read_stream(zb_pg_plan **out, size_t len, zb_pg_plan_source_fn read, void *payload);
 
 /* *sql: the statement text of ref (NULL for 0), valid until the next call
  * on the plan; the plan's texts are read by one thread at a time. 0, or
