@@ -18,13 +18,10 @@ typedef struct sealed_block {
 struct zb_textpack {
     sealed_block *sealed;
     size_t sealed_count, sealed_capacity;
-    zb_buf open;       /* the block texts are added to, not yet compressed */
-    char *cache;       /* the sealed block last read, decompressed */
-    size_t cache_size; /* its allocation */
-    size_t cached;     /* which block the cache holds, from 1; 0: none */
-    ZSTD_DCtx *dctx;
-    uint64_t size; /* bytes added */
-    size_t held;   /* compressed bytes and the open block's */
+    zb_buf open;               /* the block texts are added to, not yet compressed */
+    zb_textpack_cursor cursor; /* zb_textpack_get's */
+    uint64_t size;             /* bytes added */
+    size_t held;               /* compressed bytes and the open block's */
 };
 
 /* A reference is the block (from 0; the open one is sealed_count) in the
@@ -89,34 +86,34 @@ int zb_textpack_add(zb_textpack *t, zb_textpack_ref *ref, const char *text)
     return t->open.len >= ZB_TEXTPACK_BLOCK_BYTES ? seal(t) : 0;
 }
 
-static int load_block(zb_textpack *t, size_t block)
+static int load_block(const zb_textpack *t, zb_textpack_cursor *c, size_t block)
 {
     const sealed_block *b = &t->sealed[block];
-    if (t->cache_size < b->size) {
-        char *grown = realloc(t->cache, b->size);
+    if (c->cache_size < b->size) {
+        char *grown = realloc(c->cache, b->size);
         if (!grown)
             return zb_error_set(ZB_ENOMEM, "out of memory");
-        t->cache = grown, t->cache_size = b->size;
+        c->cache = grown, c->cache_size = b->size;
     }
-    if (!t->dctx && !(t->dctx = ZSTD_createDCtx()))
+    if (!c->dctx && !(c->dctx = ZSTD_createDCtx()))
         return zb_error_set(ZB_ENOMEM, "out of memory");
-    size_t n = ZSTD_decompressDCtx(t->dctx, t->cache, b->size, b->data, b->compressed);
+    size_t n = ZSTD_decompressDCtx(c->dctx, c->cache, b->size, b->data, b->compressed);
     if (ZSTD_isError(n) || n != b->size) {
-        t->cached = 0;
+        c->cached = 0;
         return zb_error_set(ZB_EFAIL, "a held text does not decompress: %s",
                             ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short");
     }
-    t->cached = block + 1;
+    c->cached = block + 1;
     /* a cache grown for one large text is not kept for the small ones after it */
-    if (t->cache_size > 4 * ZB_TEXTPACK_BLOCK_BYTES && b->size <= ZB_TEXTPACK_BLOCK_BYTES) {
-        char *shrunk = realloc(t->cache, ZB_TEXTPACK_BLOCK_BYTES);
+    if (c->cache_size > 4 * ZB_TEXTPACK_BLOCK_BYTES && b->size <= ZB_TEXTPACK_BLOCK_BYTES) {
+        char *shrunk = realloc(c->cache, ZB_TEXTPACK_BLOCK_BYTES);
         if (shrunk)
-            t->cache = shrunk, t->cache_size = ZB_TEXTPACK_BLOCK_BYTES;
+            c->cache = shrunk, c->cache_size = ZB_TEXTPACK_BLOCK_BYTES;
     }
     return 0;
 }
 
-int zb_textpack_get(zb_textpack *t, zb_textpack_ref ref, const char **text)
+int zb_textpack_read(const zb_textpack *t, zb_textpack_cursor *c, zb_textpack_ref ref, const char **text)
 {
     *text = NULL;
     if (ref == 0)
@@ -130,13 +127,27 @@ int zb_textpack_get(zb_textpack *t, zb_textpack_ref ref, const char **text)
     }
     if (block > t->sealed_count || offset >= t->sealed[block].size)
         return zb_error_set(ZB_EFAIL, "no such held text");
-    if (t->cached != block + 1) {
-        int rc = load_block(t, block);
+    if (c->cached != block + 1) {
+        int rc = load_block(t, c, block);
         if (rc < 0)
             return rc;
     }
-    *text = t->cache + offset;
+    *text = c->cache + offset;
     return 0;
+}
+
+int zb_textpack_get(zb_textpack *t, zb_textpack_ref ref, const char **text)
+{
+    return zb_textpack_read(t, &t->cursor, ref, text);
+}
+
+void zb_textpack_cursor_free(zb_textpack_cursor *c)
+{
+    if (!c)
+        return;
+    free(c->cache);
+    ZSTD_freeDCtx(c->dctx);
+    *c = (zb_textpack_cursor){0};
 }
 
 uint64_t zb_textpack_size(const zb_textpack *t) { return t->size; }
@@ -150,7 +161,6 @@ void zb_textpack_free(zb_textpack *t)
         free(t->sealed[i].data);
     free(t->sealed);
     zb_buf_free(&t->open);
-    free(t->cache);
-    ZSTD_freeDCtx(t->dctx);
+    zb_textpack_cursor_free(&t->cursor);
     free(t);
 }

@@ -24,6 +24,18 @@ int zb_textpack_add(zb_textpack *t, zb_textpack_ref *ref, const char *text);
  * pack; NULL for ref 0. 0, or ZB_ENOMEM, or ZB_EFAIL for a reference the
  * pack never gave. */
 int zb_textpack_get(zb_textpack *t, zb_textpack_ref ref, const char **text);
+/* A reader's own last block, for reading from other threads once nothing
+ * more is added (the blocks no longer change then): each thread its own
+ * cursor, zeroed before its first read. */
+typedef struct zb_textpack_cursor {
+    char *cache;       /* the sealed block last read, decompressed */
+    size_t cache_size; /* its allocation */
+    size_t cached;     /* which block it holds, from 1; 0: none */
+    void *dctx;
+} zb_textpack_cursor;
+/* As zb_textpack_get, through the cursor (*text valid until its next read). */
+int zb_textpack_read(const zb_textpack *t, zb_textpack_cursor *c, zb_textpack_ref ref, const char **text);
+void zb_textpack_cursor_free(zb_textpack_cursor *c);
 /* The bytes of the texts added, and the bytes held for them. */
 uint64_t zb_textpack_size(const zb_textpack *t);
 size_t zb_textpack_held(const zb_textpack *t);

@@ -133,6 +133,7 @@ static int start_pool(zb_pg_restore *p)
 {
     p->pool_ready = 1;
     p->pool.copy_encoding = p->plan->copy_encoding;
+    p->pool.texts = p->plan->texts;
     p->pool.left_out = zb_pg_restore_pool_left_out;
     p->pool.left_out_payload = p;
     return zb_pg_pool_start(&p->pool, zb_pg_jobs(p->opts.jobs), p->opts.conninfo, p->opts.password_file, p->temp,

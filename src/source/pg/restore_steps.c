@@ -179,10 +179,8 @@ static int submit_item(zb_pg_restore *p, const zb_pg_plan_item *it)
 {
     zb_buf what = ZB_BUF_INIT;
     int rc = zb_buf_printf(&what, "%s %s.%s", it->kind_name, it->schema ? it->schema : "", it->name ? it->name : "");
-    const char *sql = NULL;
-    if (rc == 0 && it->step_count == 0)
-        rc = zb_pg_plan_text(p->plan, it->sql, &sql);
-    zb_pg_statement s = {sql,
+    /* the SQL by reference: a worker reads it from the plan as it runs */
+    zb_pg_statement s = {NULL,
                          what.data,
                          {it->table, it->references},
                          {it->lock, ZB_PG_LOCK_ACCESS_EXCLUSIVE},
@@ -190,11 +188,10 @@ static int submit_item(zb_pg_restore *p, const zb_pg_plan_item *it)
                          it->index + 1,
                          statement_key(it->index, 0),
                          0,
-                         small_table(p, it->data_table) && it->data_references < 0};
+                         small_table(p, it->data_table) && it->data_references < 0,
+                         it->sql};
     for (size_t i = 0; rc == 0 && i < it->step_count; i++) {
-        rc = zb_pg_plan_text(p->plan, it->steps[i].sql, &s.sql);
-        if (rc < 0)
-            break;
+        s.text = it->steps[i].sql;
         s.modes[0] = it->steps[i].lock;
         s.modes[1] = it->steps[i].references_lock;
         s.key = statement_key(it->index, i);
@@ -391,7 +388,8 @@ static int queue_analyze(zb_pg_restore *p, zb_pg_kind kind)
                              0,
                              statement_key(p->plan->item_count + it->index, 0),
                              1,
-                             small_table(p, it->data_table)};
+                             small_table(p, it->data_table),
+                             0};
         if (rc == 0)
             rc = zb_pg_pool_submit_sql(&p->pool, &s);
         zb_buf_free(&sql);
