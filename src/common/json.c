@@ -79,6 +79,24 @@ int zb_json_parse_catalog(json_t **out, const char *text, size_t len, const char
                                  memory > ZB_JSON_MAX_MEMORY ? memory : ZB_JSON_MAX_MEMORY);
 }
 
+/* json_loadb under a memory budget: 0 and *out, or the error naming what. */
+static int load_budgeted(json_t **out, const char *text, size_t len, size_t flags, json_error_t *err, const char *what,
+                         size_t max_memory)
+{
+    budget_used = 0;
+    budget_exceeded = 0;
+    budget_limit = max_memory;
+    budget_on = 1;
+    *out = json_loadb(text, len, flags, err);
+    budget_on = 0; /* the values now belong to the caller */
+    if (*out)
+        return 0;
+    if (budget_exceeded)
+        return zb_error_set(ZB_EUNSAFE, "%s needs more than %zu MiB of memory to parse; refused", what,
+                            max_memory >> 20);
+    return zb_error_set(ZB_EFORMAT, "%s is not valid JSON: %s", what, err->text);
+}
+
 int zb_json_parse_bounded(json_t **out, const char *text, size_t len, const char *what, size_t max_text,
                           size_t max_memory)
 {
@@ -89,18 +107,16 @@ int zb_json_parse_bounded(json_t **out, const char *text, size_t len, const char
     if (zb_json_depth(text, len, ZB_JSON_MAX_DEPTH) > ZB_JSON_MAX_DEPTH)
         return zb_error_set(ZB_EUNSAFE, "%s nests deeper than %d levels", what, ZB_JSON_MAX_DEPTH);
     json_error_t err;
-    budget_used = 0;
-    budget_exceeded = 0;
-    budget_limit = max_memory;
-    budget_on = 1;
-    *out = json_loadb(text, len, 0, &err);
-    budget_on = 0; /* the values now belong to the caller */
-    if (*out)
-        return 0;
-    if (budget_exceeded)
-        return zb_error_set(ZB_EUNSAFE, "%s needs more than %zu MiB of memory to parse; refused", what,
-                            max_memory >> 20);
-    return zb_error_set(ZB_EFORMAT, "%s is not valid JSON: %s", what, err.text);
+    return load_budgeted(out, text, len, 0, &err, what, max_memory);
+}
+
+int zb_json_parse_next(json_t **out, size_t *used, const char *text, size_t len, const char *what, size_t max_memory)
+{
+    json_error_t err;
+    int rc = load_budgeted(out, text, len, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, &err, what, max_memory);
+    /* what the value took, with the whitespace before it */
+    *used = rc == 0 && err.position > 0 ? (size_t)err.position : 0;
+    return rc;
 }
 
 /* ------------------------------------------------- text that is not UTF-8 */

@@ -32,6 +32,12 @@ int zb_json_parse_bounded(json_t **out, const char *text, size_t len, const char
 /* A catalog-sized document (ZB_JSON_MAX_CATALOG_TEXT, memory in proportion
  * to len, at least ZB_JSON_MAX_MEMORY). */
 int zb_json_parse_catalog(json_t **out, const char *text, size_t len, const char *what);
+/* One value at the start of text (a document read a piece at a time, as
+ * a restore reads a table of contents' items one by one, so that never
+ * the whole document is values at once), under max_memory; *used: the
+ * bytes of text it took. The caller checks the nesting depth of the text
+ * (zb_json_depth). Errors as above. */
+int zb_json_parse_next(json_t **out, size_t *used, const char *text, size_t len, const char *what, size_t max_memory);
 /* Nesting depth of JSON text (brackets outside strings); stops counting once
  * past max. */
 size_t zb_json_depth(const char *text, size_t len, size_t max);

@@ -13,11 +13,15 @@ int zb_pg_ident_append(zb_buf *out, const char *name)
 
 int zb_pg_ident_relation(zb_buf *out, json_t *entry)
 {
-    const char *schema = json_string_value(json_object_get(entry, "schema"));
-    const char *name = json_string_value(json_object_get(entry, "name"));
+    return zb_pg_ident_relation_of(out, json_string_value(json_object_get(entry, "schema")),
+                                   json_string_value(json_object_get(entry, "name")),
+                                   json_string_value(json_object_get(entry, "table")));
+}
+
+int zb_pg_ident_relation_of(zb_buf *out, const char *schema, const char *name, const char *table)
+{
     if (!schema || !*schema || !name || !*name)
-        return zb_error_set(ZB_EFORMAT, "toc.json: an entry for %s has no schema or name",
-                            json_string_value(json_object_get(entry, "table")) ?: "a table");
+        return zb_error_set(ZB_EFORMAT, "toc.json: an entry for %s has no schema or name", table ? table : "a table");
     int rc = zb_pg_ident_append(out, schema);
     if (rc == 0)
         rc = zb_buf_puts(out, ".");
@@ -56,7 +60,12 @@ static int next_column(zb_buf *name, const char **p)
 
 int zb_pg_ident_columns(zb_buf *out, json_t *table)
 {
-    const char *list = json_string_value(json_object_get(table, "columns"));
+    return zb_pg_ident_column_list(out, json_string_value(json_object_get(table, "columns")),
+                                   json_string_value(json_object_get(table, "table")));
+}
+
+int zb_pg_ident_column_list(zb_buf *out, const char *list, const char *table)
+{
     zb_buf name = ZB_BUF_INIT;
     int rc = 0, bad = 0;
     for (const char *p = list ? list : ""; rc == 0 && !bad && *p;) {
@@ -73,6 +82,6 @@ int zb_pg_ident_columns(zb_buf *out, json_t *table)
     zb_buf_free(&name);
     if (rc == 0 && bad)
         rc = zb_error_set(ZB_EFORMAT, "toc.json: the column list of table %s is not a list of column names",
-                          json_string_value(json_object_get(table, "table")) ?: "?");
+                          table ? table : "?");
     return rc;
 }

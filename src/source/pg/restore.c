@@ -22,23 +22,45 @@
 #define MAX_TOC_BYTES   ZB_JSON_MAX_CATALOG_TEXT
 #define MAX_CHUNK_BYTES (1024u << 20)
 
-/* The toc is parsed once into the plan the restore then follows; the
- * JSON stays for what reads it as such (verification, the COPY statement). */
+static int read_toc_text(void *payload, char *buf, size_t room, size_t *got)
+{
+    ssize_t n = zb_archive_reader_read(payload, buf, room);
+    *got = n > 0 ? (size_t)n : 0;
+    return n < 0 ? (int)n : 0;
+}
+
+/* The toc is read once into the plan the restore then follows, an item at
+ * a time, straight from the archive: neither its text nor its values are
+ * ever held whole. A verification (a scratch restore) compares the schema
+ * with the toc's items as JSON, so it reads the text whole and parses it
+ * whole too. */
 static int load_toc(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry *entry)
 {
     char *text = NULL;
     size_t len = 0;
-    int rc = zb_pg_read_entry(&text, &len, r, entry, MAX_TOC_BYTES, "the database's table of contents");
-    if (rc < 0)
-        return rc;
-    rc = zb_json_parse_catalog(&p->toc, text, len, "the database's table of contents");
-    free(text);
-    if (rc == 0) /* an SQL_ASCII database's text that is not UTF-8, stored in hex */
-        rc = zb_json_texts_decode(p->toc, "the database's table of contents");
-    if (rc == 0)
-        rc = zb_pg_plan_parse(&p->plan, p->toc);
+    int rc = 0;
+    if (p->opts.scratch) {
+        rc = zb_pg_read_entry(&text, &len, r, entry, MAX_TOC_BYTES, "the database's table of contents");
+        if (rc == 0)
+            rc = zb_pg_plan_read(&p->plan, text, len);
+        if (rc == 0)
+            rc = zb_json_parse_catalog(&p->toc, text, len, "the database's table of contents");
+        free(text);
+        if (rc == 0) /* an SQL_ASCII database's text that is not UTF-8, stored in hex */
+            rc = zb_json_texts_decode(p->toc, "the database's table of contents");
+    } else {
+        la_int64_t size = archive_entry_size(entry);
+        len = size > 0 ? (size_t)size : 0;
+        rc = size < 0 || (uint64_t)size > MAX_TOC_BYTES
+                 ? zb_error_set(ZB_EFORMAT, "the database's table of contents is too large (%lld bytes)",
+                                (long long)size)
+                 : zb_pg_plan_read_stream(&p->plan, len, read_toc_text, r);
+    }
     if (rc == 0)
         rc = zb_pg_plan_select(p->plan, p->opts.tables, p->opts.schemas);
+    if (rc == 0)
+        zb_log_debug("the table of contents (%zu bytes) holds %zu items and %zu tables, planned in %zu bytes", len,
+                     p->plan->item_count, p->plan->table_count, zb_pg_plan_held(p->plan));
     if (rc < 0)
         return rc;
     size_t items = p->plan->item_count + 1;
@@ -110,7 +132,8 @@ static const char loading_settings[] =
 static int start_pool(zb_pg_restore *p)
 {
     p->pool_ready = 1;
-    p->pool.copy_encoding = json_string_value(json_object_get(p->toc, "copy_encoding"));
+    p->pool.copy_encoding = p->plan->copy_encoding;
+    p->pool.texts = p->plan->texts;
     p->pool.left_out = zb_pg_restore_pool_left_out;
     p->pool.left_out_payload = p;
     return zb_pg_pool_start(&p->pool, zb_pg_jobs(p->opts.jobs), p->opts.conninfo, p->opts.password_file, p->temp,
@@ -279,17 +302,17 @@ int zb_pg_restore_entry(zb_pg_restore *p, zb_archive_reader *r, struct archive_e
 {
     if (!p->source_name && !(p->source_name = zb_strdup(info->source_name)))
         return zb_error_set(ZB_ENOMEM, "out of memory");
-    if (strcmp(info->relative, ZB_PG_CATALOG_NAME) == 0 && !p->toc && !p->catalog)
+    if (strcmp(info->relative, ZB_PG_CATALOG_NAME) == 0 && !p->plan && !p->catalog)
         return load_catalog(p, r, entry);
     if (strcmp(info->relative, ZB_PG_GLOBALS_NAME) == 0)
         return 0; /* roles are recover's alone: a restore never touches them */
     if (strcmp(info->relative, ZB_PG_TOC_NAME) == 0) {
-        if (p->toc)
+        if (p->plan)
             return zb_error_set(ZB_EFORMAT, "the database source has two tables of contents");
         int rc = load_toc(p, r, entry);
         return rc < 0 ? rc : prepare(p);
     }
-    if (!p->toc)
+    if (!p->plan)
         return zb_error_set(ZB_EFORMAT, "database data before its table of contents (%s)", info->relative);
     if (strcmp(info->relative, ".") == 0 || strcmp(info->relative, "data") == 0)
         return 0;
@@ -437,7 +460,7 @@ static int apply_properties(zb_pg_restore *p)
 
 int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r)
 {
-    if (!p->toc)
+    if (!p->plan)
         return zb_error_set(ZB_EFORMAT, "the database source has no table of contents");
     zb_progress_phase("loading tables", 0);
     int rc = zb_pg_pool_end_loading(&p->pool);

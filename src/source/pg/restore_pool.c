@@ -90,7 +90,7 @@ static int start_table(struct zb_pg_pool_worker *self, zb_pg_table_load *t, zb_b
     if (rc == 0)
         rc = zb_buf_puts(sql, "TRUNCATE ONLY ");
     if (rc == 0)
-        rc = zb_pg_ident_relation(sql, t->plan->json);
+        rc = zb_pg_ident_relation_of(sql, t->plan->schema, t->plan->name, t->plan->quoted);
     if (rc == 0)
         rc = zb_buf_puts(sql, "; ");
     return rc;
@@ -164,7 +164,10 @@ static int run_copy(struct zb_pg_pool_worker *self, zb_pg_job *j, long long *row
     if (rc == 0 && j->starts_table)
         rc = start_table(self, j->table, &sql);
     if (rc == 0)
-        rc = zb_pg_copy_sql(&sql, j->table->plan->json, "FROM STDIN", self->pool->frozen);
+        rc = zb_pg_copy_sql_of(&sql,
+                               &(zb_pg_copy_table){j->table->plan->schema, j->table->plan->name, j->table->plan->quoted,
+                                                   j->table->plan->columns, j->table->plan->binary},
+                               "FROM STDIN", self->pool->frozen);
     /* of several statements, PQexec returns at the COPY, or at the first
      * that failed (the server runs none after it) */
     PGresult *res = rc == 0 ? PQexec(conn, sql.data) : NULL;
@@ -223,6 +226,24 @@ static zb_pg_job *take_job(zb_pg_pool *pl, const struct zb_pg_pool_worker *self,
     return j;
 }
 
+/* Statements queued by reference get their SQL now, as they are about to
+ * run: the queue holds no statement text (thousands of keys and indexes
+ * wait there while tables load). */
+static int fetch_sql(struct zb_pg_pool_worker *self, zb_pg_job *j)
+{
+    for (zb_pg_job *k = j; k; k = k->next) {
+        if (k->data || !k->text)
+            continue;
+        const char *sql = NULL;
+        int rc = zb_textpack_read(self->pool->texts, &self->texts_cursor, k->text, &sql);
+        if (rc < 0)
+            return rc;
+        if (!(k->data = zb_strdup(sql ? sql : "")))
+            return zb_error_set(ZB_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
 /* A statement, or a group of them in one query message: the server runs
  * them as one transaction, so when one fails none is done, and they run
  * again one by one for the failure to name its own object. */
@@ -255,6 +276,12 @@ static int run_statements(zb_pg_pool *pl, PGconn *conn, zb_pg_job *j)
     return rc;
 }
 
+static int run_queued_statements(struct zb_pg_pool_worker *self, PGconn *conn, zb_pg_job *j)
+{
+    int rc = fetch_sql(self, j);
+    return rc < 0 ? rc : run_statements(self->pool, conn, j);
+}
+
 static void *pool_worker(void *arg)
 {
     struct zb_pg_pool_worker *self = arg;
@@ -282,7 +309,7 @@ static void *pool_worker(void *arg)
                  : j->ends_table   ? end_table(self)
                  : j->table        ? run_copy(self, j, &rows)
                  : j->ends_loading ? end_loading(self)
-                                   : run_statements(pl, conn, j);
+                                   : run_queued_statements(self, conn, j);
         for (zb_pg_job *k = loading ? NULL : j; k; k = k->next)
             zb_log_debug("%s: %.1f s%s", k->what, zb_time_monotonic() - began,
                          j->next ? " (statements sent together)" : "");
@@ -390,7 +417,7 @@ zb_pg_job *zb_pg_job_new(void)
 zb_pg_job *zb_pg_job_sql(const zb_pg_statement *s)
 {
     zb_pg_job *j = zb_pg_job_new();
-    if (!j || !(j->data = zb_strdup(s->sql)) || !(j->what = zb_strdup(s->what))) {
+    if (!j || (s->sql && !(j->data = zb_strdup(s->sql))) || !(j->what = zb_strdup(s->what))) {
         zb_pg_job_free(j);
         return NULL;
     }
@@ -398,6 +425,7 @@ zb_pg_job *zb_pg_job_sql(const zb_pg_statement *s)
         j->locks[i] = s->locks[i];
         j->modes[i] = s->modes[i];
     }
+    j->text = s->sql ? 0 : s->text;
     j->weight = s->weight;
     j->item = s->item;
     j->key = s->key;
@@ -483,8 +511,10 @@ void zb_pg_pool_stop(zb_pg_pool *pl)
     for (int i = 0; i < ZB_PG_MAX_JOBS; i++)
         if (pl->conns[i])
             PQfinish(pl->conns[i]);
-    for (int i = 0; i < ZB_PG_MAX_JOBS; i++)
+    for (int i = 0; i < ZB_PG_MAX_JOBS; i++) {
         free(pl->args[i].truncated);
+        zb_textpack_cursor_free(&pl->args[i].texts_cursor);
+    }
     free(pl->queue);
     free(pl->committed_order);
     pthread_mutex_destroy(&pl->lock);

@@ -46,7 +46,7 @@ static int leave_out(zb_pg_restore *p, PGresult *res, const zb_pg_plan_item *it,
                : strcmp(state, "42501") != 0 && strcmp(state, "42704") != 0 && !needs_left_out)
         return 0;
     zb_buf id = ZB_BUF_INIT;
-    zb_pg_item_id(&id, it->json);
+    zb_pg_item_id_of(&id, it->kind_name, it->schema, it->name, it->table >= 0 ? p->plan->relations[it->table] : NULL);
     /* the id and the server's message are an SQL_ASCII database's bytes, UTF-8 or not */
     const char *shown = id.data ? id.data : "?";
     json_array_append_new(p->left_out, json_pack("{s:o, s:s, s:o}", "id", zb_json_bytes(shown, strlen(shown)), "what",
@@ -93,9 +93,13 @@ static int sql_result(zb_pg_restore *p, PGconn *conn, PGresult *res, const zb_pg
     return rc;
 }
 
-static int run_sql(zb_pg_restore *p, PGconn *conn, const char *sql, const zb_pg_plan_item *it, const char *what)
+/* One of an item's statements, read from the plan as it runs: 0 when it
+ * has none. */
+static int run_sql(zb_pg_restore *p, PGconn *conn, zb_pg_text ref, const zb_pg_plan_item *it, const char *what)
 {
-    return sql_result(p, conn, PQexec(conn, sql), it, what);
+    const char *sql = NULL;
+    int rc = zb_pg_plan_text(p->plan, ref, &sql);
+    return rc < 0 || !sql ? rc : sql_result(p, conn, PQexec(conn, sql), it, what);
 }
 
 enum { WAITS_NOTHING, WAITS_OWNER_ACL, WAITS_WHOLE };
@@ -106,8 +110,12 @@ enum { WAITS_NOTHING, WAITS_OWNER_ACL, WAITS_WHOLE };
  * that fails again once the roles exist fails the restore then. */
 static int run_item_without_roles(zb_pg_restore *p, PGconn *conn, const zb_pg_plan_item *it)
 {
-    if (it->sql && *it->sql) {
-        PGresult *res = PQexec(conn, it->sql);
+    const char *sql = NULL;
+    int rc = zb_pg_plan_text(p->plan, it->sql, &sql);
+    if (rc < 0)
+        return rc;
+    if (sql && *sql) {
+        PGresult *res = PQexec(conn, sql);
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         if (PQresultStatus(res) == PGRES_FATAL_ERROR && state && strcmp(state, "42704") == 0) {
             PQclear(res);
@@ -115,7 +123,7 @@ static int run_item_without_roles(zb_pg_restore *p, PGconn *conn, const zb_pg_pl
             p->item_waiting[it->index] = WAITS_WHOLE;
             return 0;
         }
-        int rc = sql_result(p, conn, res, it, "object");
+        rc = sql_result(p, conn, res, it, "object");
         if (rc < 0)
             return rc;
     }
@@ -130,7 +138,10 @@ static int run_item(zb_pg_restore *p, PGconn *conn, const zb_pg_plan_item *it)
     if (p->opts.roles_at_finish && !p->roles_ready)
         return run_item_without_roles(p, conn, it);
     size_t left_before = json_array_size(p->left_out);
-    int rc = it->sql && *it->sql ? run_sql(p, conn, it->sql, it, "object") : 0;
+    const char *sql = NULL;
+    int rc = zb_pg_plan_text(p->plan, it->sql, &sql);
+    if (rc == 0 && sql && *sql)
+        rc = sql_result(p, conn, PQexec(conn, sql), it, "object");
     if (json_array_size(p->left_out) > left_before)
         return rc; /* not created: it has no owner or privileges to set */
     if (rc == 0 && it->owner && !p->opts.no_owner)
@@ -168,7 +179,8 @@ static int submit_item(zb_pg_restore *p, const zb_pg_plan_item *it)
 {
     zb_buf what = ZB_BUF_INIT;
     int rc = zb_buf_printf(&what, "%s %s.%s", it->kind_name, it->schema ? it->schema : "", it->name ? it->name : "");
-    zb_pg_statement s = {it->sql,
+    /* the SQL by reference: a worker reads it from the plan as it runs */
+    zb_pg_statement s = {NULL,
                          what.data,
                          {it->table, it->references},
                          {it->lock, ZB_PG_LOCK_ACCESS_EXCLUSIVE},
@@ -176,9 +188,10 @@ static int submit_item(zb_pg_restore *p, const zb_pg_plan_item *it)
                          it->index + 1,
                          statement_key(it->index, 0),
                          0,
-                         small_table(p, it->data_table) && it->data_references < 0};
+                         small_table(p, it->data_table) && it->data_references < 0,
+                         it->sql};
     for (size_t i = 0; rc == 0 && i < it->step_count; i++) {
-        s.sql = it->steps[i].sql;
+        s.text = it->steps[i].sql;
         s.modes[0] = it->steps[i].lock;
         s.modes[1] = it->steps[i].references_lock;
         s.key = statement_key(it->index, i);
@@ -205,21 +218,26 @@ typedef struct leader_batch {
  * (run_item_without_roles). */
 static int batchable(const zb_pg_restore *p) { return !(p->opts.roles_at_finish && !p->roles_ready); }
 
-static int batch_statement(zb_buf *sql, const char *statement)
+/* One of an item's statements, if it has it, read from the plan. */
+static int batch_statement(zb_pg_restore *p, zb_buf *sql, zb_pg_text ref)
 {
+    const char *statement = NULL;
+    int rc = zb_pg_plan_text(p->plan, ref, &statement);
+    if (rc < 0 || !statement || !*statement) /* an empty one is no statement */
+        return rc;
     /* the newline ends a trailing line comment before the separator */
-    int rc = zb_buf_puts(sql, statement);
+    rc = zb_buf_puts(sql, statement);
     return rc == 0 ? zb_buf_puts(sql, "\n;\n") : rc;
 }
 
 static int batch_add(zb_pg_restore *p, leader_batch *b, const zb_pg_plan_item *it)
 {
     zb_log_debug("restoring %s %s.%s", it->kind_name, it->schema ? it->schema : "", it->name ? it->name : "");
-    int rc = it->sql && *it->sql ? batch_statement(&b->sql, it->sql) : 0;
-    if (rc == 0 && it->owner && !p->opts.no_owner)
-        rc = batch_statement(&b->sql, it->owner);
-    if (rc == 0 && it->acl && !p->opts.no_acl)
-        rc = batch_statement(&b->sql, it->acl);
+    int rc = batch_statement(p, &b->sql, it->sql);
+    if (rc == 0 && !p->opts.no_owner)
+        rc = batch_statement(p, &b->sql, it->owner);
+    if (rc == 0 && !p->opts.no_acl)
+        rc = batch_statement(p, &b->sql, it->acl);
     if (rc == 0)
         b->items[b->count++] = it->index;
     return rc;
@@ -357,7 +375,8 @@ static int queue_analyze(zb_pg_restore *p, zb_pg_kind kind)
         zb_buf sql = ZB_BUF_INIT, what = ZB_BUF_INIT;
         rc = zb_buf_puts(&sql, "ANALYZE ");
         if (rc == 0)
-            rc = zb_pg_ident_relation(&sql, it->json);
+            rc = zb_pg_ident_relation_of(&sql, it->schema, it->name,
+                                         it->table >= 0 ? p->plan->relations[it->table] : NULL);
         if (rc == 0)
             rc = zb_buf_printf(&what, "ANALYZE of %s", it->table >= 0 ? p->plan->relations[it->table] : "(null)");
         /* after every item's statements in the order */
@@ -369,7 +388,8 @@ static int queue_analyze(zb_pg_restore *p, zb_pg_kind kind)
                              0,
                              statement_key(p->plan->item_count + it->index, 0),
                              1,
-                             small_table(p, it->data_table)};
+                             small_table(p, it->data_table),
+                             0};
         if (rc == 0)
             rc = zb_pg_pool_submit_sql(&p->pool, &s);
         zb_buf_free(&sql);

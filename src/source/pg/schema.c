@@ -2518,18 +2518,27 @@ int zb_pg_table_is_binary(json_t *table)
 
 int zb_pg_copy_sql(zb_buf *sql, json_t *table, const char *direction, int freeze)
 {
-    const char *columns = json_string_value(json_object_get(table, "columns"));
+    zb_pg_copy_table t = {json_string_value(json_object_get(table, "schema")),
+                          json_string_value(json_object_get(table, "name")),
+                          json_string_value(json_object_get(table, "table")),
+                          json_string_value(json_object_get(table, "columns")), zb_pg_table_is_binary(table)};
+    return zb_pg_copy_sql_of(sql, &t, direction, freeze);
+}
+
+int zb_pg_copy_sql_of(zb_buf *sql, const zb_pg_copy_table *table, const char *direction, int freeze)
+{
+    const char *columns = table->columns;
     /* a table without columns still has rows: COPY it without a list */
     int rc = zb_buf_puts(sql, "COPY ");
     if (rc == 0)
-        rc = zb_pg_ident_relation(sql, table);
+        rc = zb_pg_ident_relation_of(sql, table->schema, table->name, table->table);
     if (rc == 0 && columns && *columns) {
-        if ((rc = zb_buf_puts(sql, " (")) == 0 && (rc = zb_pg_ident_columns(sql, table)) == 0)
+        if ((rc = zb_buf_puts(sql, " (")) == 0 && (rc = zb_pg_ident_column_list(sql, columns, table->table)) == 0)
             rc = zb_buf_puts(sql, ")");
     }
     if (rc == 0)
         rc = zb_buf_printf(sql, " %s", direction);
-    int binary = zb_pg_table_is_binary(table);
+    int binary = table->binary;
     if (rc == 0 && (binary || freeze))
         rc = zb_buf_printf(sql, " (%s%s%s)", binary ? "FORMAT binary" : "", binary && freeze ? ", " : "",
                            freeze ? "FREEZE" : "");

@@ -67,10 +67,14 @@ int zb_pg_copy_message(const char *data, size_t len, int binary, int first, size
 
 int zb_pg_item_id(zb_buf *out, json_t *it)
 {
-    const char *schema = json_string_value(json_object_get(it, "schema"));
-    const char *table = json_string_value(json_object_get(it, "table"));
-    zb_buf_printf(out, "%s %s%s%s", json_string_value(json_object_get(it, "kind")), schema ? schema : "",
-                  schema ? "." : "", json_string_value(json_object_get(it, "name")) ?: "");
+    return zb_pg_item_id_of(
+        out, json_string_value(json_object_get(it, "kind")), json_string_value(json_object_get(it, "schema")),
+        json_string_value(json_object_get(it, "name")), json_string_value(json_object_get(it, "table")));
+}
+
+int zb_pg_item_id_of(zb_buf *out, const char *kind, const char *schema, const char *name, const char *table)
+{
+    zb_buf_printf(out, "%s %s%s%s", kind ? kind : "(null)", schema ? schema : "", schema ? "." : "", name ? name : "");
     if (table && out->data && !strstr(out->data, table))
         zb_buf_printf(out, " on %s", table);
     return out->data ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");

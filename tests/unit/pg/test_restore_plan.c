@@ -3,6 +3,8 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/source/pg/restore_plan.h"
 
+#include <jansson.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,12 +54,43 @@ static json_t *parse_json(const char *text)
     return toc;
 }
 
+/* The plan read from the toc's text, as a restore reads it. */
 static zb_pg_plan *plan_of(json_t *toc)
 {
     zb_pg_plan *plan = NULL;
-    if (zb_pg_plan_parse(&plan, toc) < 0)
+    char *text = json_dumps(toc, JSON_COMPACT);
+    if (!text || zb_pg_plan_read(&plan, text, strlen(text)) < 0)
         fail_msg("the plan does not parse: %s", zb_error_message());
+    free(text);
     return plan;
+}
+
+/* A statement the plan holds, as a restore reads it. */
+static const char *text_of(zb_pg_plan *plan, zb_pg_text ref)
+{
+    const char *sql = NULL;
+    if (zb_pg_plan_text(plan, ref, &sql) < 0)
+        fail_msg("the statement does not read back: %s", zb_error_message());
+    return sql;
+}
+
+/* A text handed over a few bytes at a time, as an archive entry may be:
+ * values, numbers among them, split across reads. */
+typedef struct piecewise {
+    const char *text;
+    size_t at, len, piece;
+} piecewise;
+
+static int read_piecewise(void *payload, char *buf, size_t room, size_t *got)
+{
+    piecewise *s = payload;
+    size_t n = room < s->piece ? room : s->piece;
+    if (n > s->len - s->at)
+        n = s->len - s->at;
+    memcpy(buf, s->text + s->at, n);
+    s->at += n;
+    *got = n;
+    return 0;
 }
 
 static void plan_reads_every_field_once(void **state)
@@ -79,8 +112,8 @@ static void plan_reads_every_field_once(void **state)
     assert_int_equal(it[SCHEMA].table, ZB_PG_NO_RELATION);
     assert_int_equal(it[ORDERS].kind, ZB_PG_KIND_TABLE);
     assert_true(it[ORDERS].relation);
-    assert_string_equal(it[ORDERS].owner, "ALTER TABLE shop.orders OWNER TO o;");
-    assert_null(it[ORDERS].acl);
+    assert_string_equal(text_of(plan, it[ORDERS].owner), "ALTER TABLE shop.orders OWNER TO o;");
+    assert_int_equal(it[ORDERS].acl, 0);
     assert_int_equal(it[ORDERS].table, plan->tables[0].relation);
     assert_int_equal(it[ORDERS].data_table, 0);
     assert_int_equal(it[PARTS].data_table, -1); /* no rows of its own */
@@ -110,10 +143,45 @@ static void plan_reads_every_field_once(void **state)
     for (size_t i = 0; i < plan->item_count; i++) {
         assert_int_equal(it[i].index, i);
         assert_true(it[i].selected);
-        assert_ptr_equal(it[i].json, json_array_get(json_object_get(toc, "items"), i));
+        /* the statements as the document has them */
+        json_t *item = json_array_get(json_object_get(toc, "items"), i);
+        const char *sql = json_string_value(json_object_get(item, "sql"));
+        if (sql)
+            assert_string_equal(text_of(plan, it[i].sql), sql);
+        else
+            assert_int_equal(it[i].sql, 0);
+        for (size_t s = 0; s < it[i].step_count; s++)
+            assert_string_equal(
+                text_of(plan, it[i].steps[s].sql),
+                json_string_value(json_object_get(json_array_get(json_object_get(item, "steps"), s), "sql")));
     }
     assert_int_equal(plan->tables[1].oid, 16401);
     assert_string_equal(plan->relations[plan->tables[1].relation], "\"shop\".\"items\"");
+
+    /* read from a stream a few bytes at a time, the same plan */
+    for (size_t piece = 1; piece < 12; piece += 5) {
+        piecewise source = {shop_toc, 0, strlen(shop_toc), piece};
+        zb_pg_plan *streamed = NULL;
+        assert_int_equal(zb_pg_plan_read_stream(&streamed, source.len, read_piecewise, &source), 0);
+        assert_int_equal(source.at, source.len);
+        assert_int_equal(streamed->server_version, 160004);
+        assert_int_equal(streamed->connections, 2);
+        assert_int_equal(streamed->item_count, plan->item_count);
+        assert_int_equal(streamed->relation_count, plan->relation_count);
+        for (size_t i = 0; i < plan->item_count; i++) {
+            assert_int_equal(streamed->items[i].table, it[i].table);
+            assert_int_equal(streamed->items[i].step_count, it[i].step_count);
+            const char *sql = text_of(plan, it[i].sql);
+            if (sql)
+                assert_string_equal(text_of(streamed, streamed->items[i].sql), sql);
+        }
+        zb_pg_plan_free(streamed);
+    }
+    /* a text shorter than it says is refused */
+    piecewise cut = {shop_toc, 0, strlen(shop_toc) - 3, 64};
+    zb_pg_plan *none = NULL;
+    assert_int_equal(zb_pg_plan_read_stream(&none, strlen(shop_toc), read_piecewise, &cut), ZB_EFORMAT);
+    assert_null(none);
     zb_pg_plan_free(plan);
     json_decref(toc);
 }
@@ -128,7 +196,7 @@ static void plan_carries_unknown_kinds(void **state)
     const zb_pg_plan_item *pub = &plan->items[PUBLICATION], *stats = &plan->items[STATISTICS];
     assert_int_equal(pub->kind, ZB_PG_KIND_OTHER);
     assert_string_equal(pub->kind_name, "PUBLICATION");
-    assert_string_equal(pub->sql, "CREATE PUBLICATION feed;");
+    assert_string_equal(text_of(plan, pub->sql), "CREATE PUBLICATION feed;");
     assert_int_equal(pub->section, ZB_PG_SECTION_PRE_DATA);
     assert_false(pub->on_pool);
     assert_int_equal(stats->kind, ZB_PG_KIND_OTHER);
@@ -289,14 +357,14 @@ static void plan_reads_partitions_clones_and_member_privileges(void **state)
     assert_int_equal(it[OTHER].partition_of, ZB_PG_NO_RELATION);
     assert_int_equal(it[MEMBER_ACL].kind, ZB_PG_KIND_OTHER);
     assert_string_equal(it[MEMBER_ACL].kind_name, "ACL");
-    assert_string_equal(it[MEMBER_ACL].sql, "");
-    assert_non_null(strstr(it[MEMBER_ACL].acl, "GRANT EXECUTE ON FUNCTION ext.citext_larger"));
+    assert_string_equal(text_of(plan, it[MEMBER_ACL].sql), "");
+    assert_non_null(strstr(text_of(plan, it[MEMBER_ACL].acl), "GRANT EXECUTE ON FUNCTION ext.citext_larger"));
     assert_int_equal(it[MEMBER_ACL].table, ZB_PG_NO_RELATION);
     assert_int_equal(it[EV_INDEX].table, it[EV].table);
     assert_true(it[EV_INDEX].on_pool);
-    assert_non_null(strstr(it[EV_INDEX].sql, "ATTACH PARTITION shop.ev24_by_hand"));
+    assert_non_null(strstr(text_of(plan, it[EV_INDEX].sql), "ATTACH PARTITION shop.ev24_by_hand"));
     assert_int_equal(it[EV_TRIGGER].table, it[EV].table);
-    assert_non_null(strstr(it[EV_TRIGGER].sql, "ALTER TABLE shop.ev_2024 DISABLE TRIGGER ev_touch"));
+    assert_non_null(strstr(text_of(plan, it[EV_TRIGGER].sql), "ALTER TABLE shop.ev_2024 DISABLE TRIGGER ev_touch"));
     assert_int_equal(it[FEED_OTHER].kind, ZB_PG_KIND_PUBLICATION_TABLE);
     assert_int_equal(it[FEED_OTHER].table, it[OTHER].table);
     assert_int_equal(it[FEED].kind, ZB_PG_KIND_OTHER);
@@ -322,14 +390,13 @@ static void plan_reads_partitions_clones_and_member_privileges(void **state)
     json_decref(toc);
 
     /* a partition_of that is not a string is refused, naming the item */
-    toc = parse_json(
+    const char *bad_toc =
         "{\"format\":2,\"items\":[{\"section\":\"pre-data\",\"kind\":\"TABLE\",\"name\":\"p\","
-        "\"table\":\"p\",\"partition_of\":7,\"sql\":\"CREATE TABLE p ();\"}],\"tables\":[]}");
+        "\"table\":\"p\",\"partition_of\":7,\"sql\":\"CREATE TABLE p ();\"}],\"tables\":[]}";
     zb_pg_plan *bad = NULL;
-    assert_int_equal(zb_pg_plan_parse(&bad, toc), ZB_EFORMAT);
+    assert_int_equal(zb_pg_plan_read(&bad, bad_toc, strlen(bad_toc)), ZB_EFORMAT);
     assert_non_null(strstr(zb_error_message(), "item 1: \"partition_of\" is not a string"));
     assert_null(bad);
-    json_decref(toc);
 }
 
 static int committed_in(size_t table, void *payload) { return ((const int *)payload)[table]; }
@@ -433,14 +500,12 @@ static void plan_refuses_malformed_tocs(void **state)
         {TABLES_("{\"oid\":1,\"table\":\"a\",\"schema\":1}"), ZB_EFORMAT, "table 1: \"schema\" is not a string"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        json_t *toc = parse_json(bad[i].toc);
         zb_pg_plan *plan = (zb_pg_plan *)&bad; /* must be cleared */
-        int rc = zb_pg_plan_parse(&plan, toc);
+        int rc = zb_pg_plan_read(&plan, bad[i].toc, strlen(bad[i].toc));
         if (rc != bad[i].code || !strstr(zb_error_message(), bad[i].message))
             fail_msg("case %zu: %d '%s', expected %d with '%s'", i, rc, zb_error_message(), bad[i].code,
                      bad[i].message);
         assert_null(plan);
-        json_decref(toc);
     }
 }
 
@@ -455,8 +520,10 @@ static void plan_numbers_many_relations(void **state)
     for (int i = N - 1; i >= 0; i--) {
         char name[32];
         snprintf(name, sizeof(name), "t%05d", i);
+        char sql[96];
+        snprintf(sql, sizeof(sql), "CREATE INDEX ON %s (id); -- the statement of item %d", name, N - 1 - i);
         json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "section", "post-data", "kind",
-                                               "INDEX", "table", name, "sql", "x", "lock", "SHARE", "parallel", 1));
+                                               "INDEX", "table", name, "sql", sql, "lock", "SHARE", "parallel", 1));
         if (i % 2 == 0)
             json_array_append_new(tables, json_pack("{s:i, s:s}", "oid", i + 1, "table", name));
     }
@@ -473,6 +540,18 @@ static void plan_numbers_many_relations(void **state)
         else
             assert_int_equal(it->data_table, -1);
     }
+    /* statements held compressed, in blocks, read back in any order (the
+     * last first, as a table's index may be released before the others) */
+    for (size_t i = plan->item_count; i-- > 0;) {
+        char sql[96];
+        snprintf(sql, sizeof(sql), "CREATE INDEX ON t%05d (id); -- the statement of item %zu", N - 1 - (int)i, i);
+        assert_string_equal(text_of(plan, plan->items[i].sql), sql);
+        /* a kind, repeated by every item, is held once */
+        assert_ptr_equal(plan->items[i].kind_name, plan->items[0].kind_name);
+    }
+    assert_true(zb_textpack_held(plan->texts) < zb_textpack_size(plan->texts) / 2);
+    const char *unknown = NULL;
+    assert_int_equal(zb_pg_plan_text(plan, (zb_pg_text)1 << 40, &unknown), ZB_EFAIL);
     zb_pg_plan_free(plan);
     json_decref(toc);
     zb_pg_plan_free(NULL);

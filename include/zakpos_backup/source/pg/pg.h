@@ -92,7 +92,8 @@ json_t *zb_pg_restore_catalog(const zb_pg_restore *p);
  * NULL: then they are in the catalog's "objects" (older archives). */
 typedef struct zb_spool zb_spool;
 zb_spool *zb_pg_restore_catalog_objects(const zb_pg_restore *p);
-/* The source's table of contents (borrowed), once read. */
+/* The source's table of contents as JSON (borrowed), once read: a
+ * verification's scratch restore keeps it, another restore NULL. */
 json_t *zb_pg_restore_toc(const zb_pg_restore *p);
 /* The target database's name, once known (after toc.json). */
 const char *zb_pg_restore_target(const zb_pg_restore *p);

@@ -3,13 +3,17 @@
  * section and kind as enums, the tables an item depends on and locks, and
  * the fields the restore steps read. Parsing checks every field the
  * restore relies on, so the scheduler and the steps look nothing up by
- * name. A kind this reader has no rule for (a later backup may write new
- * ones) is kept as ZB_PG_KIND_OTHER with its name and SQL, and restored by
- * its section and order like any other item. */
+ * name. The document is read one item at a time and never held as JSON
+ * values whole: names are kept once each (common/intern.h), statements
+ * compressed until they run (stream/textpack.h), so what a plan holds is
+ * a few hundred bytes an item, whatever the database's shape. A kind this reader has no rule for (a later backup may
+ * write new ones) is kept as ZB_PG_KIND_OTHER with its name and SQL, and restored by its section and order like any
+ * other item. */
 #ifndef ZB_SOURCE_PG_RESTORE_PLAN_H
 #define ZB_SOURCE_PG_RESTORE_PLAN_H
 
-#include "zakpos_backup/common/json.h"
+#include "zakpos_backup/common/intern.h"
+#include "zakpos_backup/stream/textpack.h"
 
 #include <stddef.h>
 
@@ -60,52 +64,66 @@ typedef enum zb_pg_kind {
 /* data_references of an item that references no table. */
 #define ZB_PG_REFERENCES_NONE (-2L)
 
+/* A statement held in the plan's texts: zb_pg_plan_text reads it; 0 is
+ * none. */
+typedef zb_textpack_ref zb_pg_text;
+
 typedef struct zb_pg_plan_step {
-    const char *sql;
+    zb_pg_text sql;
     int lock;            /* ZB_PG_LOCK_ bit it takes on the item's table */
     int references_lock; /* and on the table it references */
 } zb_pg_plan_step;
 
-/* Strings are borrowed from the table of contents, which outlives the plan. */
+/* Names are the plan's (its intern table), statements its texts. */
 typedef struct zb_pg_plan_item {
     size_t index; /* its position among the toc's items, from 0: the restore order */
     zb_pg_section section;
     zb_pg_kind kind;
     const char *kind_name; /* as the toc names it (an OTHER kind too) */
     const char *schema, *name;
-    const char *sql, *owner, *acl; /* NULL when absent */
-    long table;                    /* the relation it belongs to, or ZB_PG_NO_RELATION */
-    long references;               /* the relation a foreign key references, or ZB_PG_NO_RELATION */
-    long partition_of;             /* a partition's parent relation, or ZB_PG_NO_RELATION (and in archives before it) */
-    long data_table;               /* the plan's table whose rows it works on, or -1 */
-    long data_references;          /* the plan's table it references, -1 if none with rows, or ZB_PG_REFERENCES_NONE */
-    int lock;               /* ZB_PG_LOCK_ bit its sql takes on table (ACCESS EXCLUSIVE when the toc says none) */
-    zb_pg_plan_step *steps; /* the same work split into statements, or NULL */
+    zb_pg_text sql, owner, acl; /* 0 when absent */
+    long table;                 /* the relation it belongs to, or ZB_PG_NO_RELATION */
+    long references;            /* the relation a foreign key references, or ZB_PG_NO_RELATION */
+    long partition_of;          /* a partition's parent relation, or ZB_PG_NO_RELATION (and in archives before it) */
+    long data_table;            /* the plan's table whose rows it works on, or -1 */
+    long data_references;       /* the plan's table it references, -1 if none with rows, or ZB_PG_REFERENCES_NONE */
+    int lock;                   /* ZB_PG_LOCK_ bit its sql takes on table (ACCESS EXCLUSIVE when the toc says none) */
+    zb_pg_plan_step *steps;     /* the same work split into statements, or NULL */
     size_t step_count;
     unsigned on_pool : 1;         /* runs on the worker pool, side by side with others */
     unsigned early : 1;           /* locks nothing but its tables: may start while other tables load */
     unsigned relation : 1;        /* a table, view or materialized view */
     unsigned needs_privilege : 1; /* creating it may need more than owning the database */
     unsigned selected : 1;        /* kept by the selection (zb_pg_plan_select) */
-    json_t *json;                 /* the item, where a report names it (zb_pg_item_id) */
+    unsigned adds_tables : 1;     /* a publication whose sql adds its tables (archives before PUBLICATION TABLE) */
 } zb_pg_plan_item;
 
 /* A table whose rows the archive carries. */
 typedef struct zb_pg_plan_table {
     unsigned int oid;
     const char *schema, *name;
-    const char *quoted; /* its qualified, quoted name */
-    long relation;      /* its number among the relations */
+    const char *quoted;  /* its qualified, quoted name */
+    long relation;       /* its number among the relations */
+    const char *columns; /* the column list, as the backup recorded it (zb_pg_ident_column_list) */
+    unsigned binary : 1; /* its rows are COPY's binary format */
     unsigned selected : 1;
-    json_t *json; /* for the COPY statement (schema.h) */
 } zb_pg_plan_table;
 
+/* What an item of no table of its own needs (a relation), kept by the
+ * selection only with it; in the items' order. */
+typedef struct zb_pg_plan_need {
+    size_t item;
+    long relation; /* ZB_PG_NO_RELATION: none of the document's */
+    const char *name;
+} zb_pg_plan_need;
+
 typedef struct zb_pg_plan {
-    int format;           /* of the toc: 0 or 1 for early archives */
-    int server_version;   /* of the source, 0 when unknown */
-    int connections;      /* the backup's, 0 when unknown (format 1) */
-    const char *database; /* the source's name, or NULL */
-    const char *encoding; /* or NULL */
+    int format;                /* of the toc: 0 or 1 for early archives */
+    int server_version;        /* of the source, 0 when unknown */
+    int connections;           /* the backup's, 0 when unknown (format 1) */
+    const char *database;      /* the source's name, or NULL */
+    const char *encoding;      /* or NULL */
+    const char *copy_encoding; /* of the rows (the toc's copy_encoding), or NULL for UTF8 */
     zb_pg_plan_item *items;
     size_t item_count;
     zb_pg_plan_table *tables;
@@ -116,12 +134,31 @@ typedef struct zb_pg_plan {
      * (zb_pg_plan_table_items) */
     size_t *table_items;       /* item indexes grouped by table, each group in the toc's order */
     size_t *table_items_start; /* table t's group: table_items[start[t]] up to table_items[start[t + 1]] */
+    zb_pg_plan_step *steps;    /* every item's steps, item after item */
+    size_t step_count;
+    zb_pg_plan_need *needs;
+    size_t need_count;
+    zb_intern *names;   /* the names above */
+    zb_textpack *texts; /* the statements */
 } zb_pg_plan;
 
-/* Parses a table of contents (borrowed: the plan points into it); every
- * item and table is selected. ZB_EFORMAT naming the item and field at
- * fault, ZB_EUNSAFE past a bound above, ZB_ENOMEM. */
-int zb_pg_plan_parse(zb_pg_plan **out, json_t *toc);
+/* Parses a table of contents' text (JSON, len bytes; the plan keeps
+ * nothing of it); every item and table is selected. ZB_EFORMAT naming the
+ * item and field at fault, ZB_EUNSAFE past a bound above, ZB_ENOMEM. */
+int zb_pg_plan_read(zb_pg_plan **out, const char *text, size_t len);
+/* The same of a text of len bytes read a window at a time (an archive
+ * entry): read() puts up to room bytes in buf and says how many in *got.
+ * Of the text, what one value takes is held at once, not the whole. */
+typedef int (*zb_pg_plan_source_fn)(void *payload, char *buf, size_t room, size_t *got);
+int zb_pg_plan_read_stream(zb_pg_plan **out, size_t len, zb_pg_plan_source_fn read, void *payload);
+
+/* *sql: the statement text of ref (NULL for 0), valid until the next call
+ * on the plan; the plan's texts are read by one thread at a time. 0, or
+ * ZB_ENOMEM. */
+int zb_pg_plan_text(zb_pg_plan *plan, zb_pg_text ref, const char **sql);
+
+/* The memory the plan holds, in bytes (its arrays, names and texts). */
+size_t zb_pg_plan_held(const zb_pg_plan *plan);
 
 /* Keeps what a selective restore (tables as "schema.name", schemas; NULL or
  * empty lists: everything) needs: everything tables may need (schemas,

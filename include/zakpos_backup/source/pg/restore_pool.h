@@ -67,6 +67,9 @@ typedef struct zb_pg_pool {
     int held;                  /* workers start nothing while a batch is being queued */
     int frozen;                /* tables load frozen, each on one connection (see above) */
     const char *copy_encoding; /* COPY data's encoding (the toc's), NULL for UTF8 */
+    /* the plan's statements (read only from the start on), for the jobs
+     * that name theirs by reference: each worker reads through its cursor */
+    const zb_textpack *texts;
     /* When set, a statement that failed is offered to it (with the lock
      * held): 1 when it left the statement out (a scratch restore of an
      * index whose operator class its role could not make), which then does
@@ -91,6 +94,7 @@ typedef struct zb_pg_pool {
          * these alone, not a scan of every table at every commit */
         size_t *truncated;
         size_t truncated_count, truncated_capacity;
+        zb_textpack_cursor texts_cursor; /* its reads of texts */
     } args[ZB_PG_MAX_JOBS];
     int started;
 } zb_pg_pool;
@@ -118,6 +122,7 @@ typedef struct zb_pg_statement {
     unsigned long long key;    /* unique and stable: the order among equals */
     int after_table;           /* follows every earlier queued job on its table (ANALYZE) */
     int small;                 /* its table is small (ZB_PG_SMALL_TABLE_BYTES): it may share a query message */
+    zb_pg_text text;           /* instead of sql: its SQL in the pool's texts, copied only as it runs */
 } zb_pg_statement;
 
 /* A job with no locks, for any connection; NULL when out of memory. */

@@ -15,7 +15,8 @@ struct zb_pg_table_load;
  * table's end, a connection's final commit, or a statement. */
 typedef struct zb_pg_job {
     struct zb_pg_table_load *table; /* a COPY chunk, or NULL for a statement */
-    char *data;                     /* chunk bytes, or the SQL */
+    char *data;                     /* chunk bytes, or the SQL (NULL until it runs when text says where) */
+    zb_pg_text text;                /* statements: its SQL in the plan's texts, read as it is about to run */
     size_t len;
     char *what;                /* names the object for errors */
     long locks[2];             /* relations the statement locks (zb_pg_plan's numbers), or ZB_PG_NO_RELATION */

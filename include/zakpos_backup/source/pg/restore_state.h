@@ -21,8 +21,8 @@
 struct zb_pg_restore {
     zb_pg_restore_options opts;
     char *source_name;
-    json_t *toc;
-    zb_pg_plan *plan;          /* the toc, parsed once */
+    json_t *toc;               /* the toc as JSON, for a verification only (scratch) */
+    zb_pg_plan *plan;          /* the toc, read once */
     json_t *catalog;           /* catalog.json: the database's properties and fingerprint */
     zb_spool *catalog_objects; /* its objects, one a line, for a verification */
     zb_pg_table_load *tables;  /* one per plan table */

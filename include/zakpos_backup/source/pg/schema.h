@@ -41,6 +41,14 @@ int zb_pg_schema_data_tables(json_t **tables, PGconn *conn);
  * only) writes the rows already frozen, which the server allows only when
  * the table was created or truncated in the same transaction. */
 int zb_pg_copy_sql(zb_buf *sql, json_t *table, const char *direction, int freeze);
+/* The same of a table's fields, as a restore plan holds them. */
+typedef struct zb_pg_copy_table {
+    const char *schema, *name;
+    const char *table;   /* quoted and qualified, for messages */
+    const char *columns; /* NULL or empty: no list */
+    int binary;
+} zb_pg_copy_table;
+int zb_pg_copy_sql_of(zb_buf *sql, const zb_pg_copy_table *table, const char *direction, int freeze);
 int zb_pg_table_is_binary(json_t *table);
 
 /* COPYs one of those tables out, handing each COPY message (one row; a

@@ -41,6 +41,8 @@ int zb_pg_copy_message(const char *data, size_t len, int binary, int first, size
  * schema.name", plus " on TABLE" when the item belongs to a table its name
  * does not give. */
 int zb_pg_item_id(zb_buf *out, json_t *item);
+/* The same of an item's fields (table: its "table", or NULL). */
+int zb_pg_item_id_of(zb_buf *out, const char *kind, const char *schema, const char *name, const char *table);
 
 /* The schema fingerprint of a table of contents' items (hex, allocated). */
 char *zb_pg_schema_fingerprint(json_t *items);
