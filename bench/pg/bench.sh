@@ -21,7 +21,8 @@
 #                                 kind alone (bench/pg/floor.sh)
 #   ZB_BIN_OLD=/path/to/old/zakpos-backup bench/pg/bench.sh
 #                                 another build's backup and restore in the
-#                                 same rounds (a change's before and after)
+#                                 same rounds (a change's before and after);
+#                                 with BENCH_PG_RIVALS=0 only those two
 #   BENCH_PG_PARTS=profile bench/pg/bench.sh
 #                                 one restore, the server's time and CPU per
 #                                 statement kind (bench/pg/profile.sh)
@@ -185,6 +186,9 @@ if [[ " $parts " == *" backup "* ]]; then
         "pg_dump -Fc" "" "runuser -u postgres -- '$pgbin/pg_dump' -h '$sock' -p '$port' -Fc -f '$dumps/pos.dump' '$db'"
         "zakpos-backup backup --pg" "rm -rf '$repo'" "$(zb_backup_cmd "$bin" "$repo")")
     [ -n "$old_bin" ] && backups+=("zakpos-backup backup --pg (old)" "rm -rf '$repo.old'" "$(zb_backup_cmd "$old_bin" "$repo.old")")
+    # BENCH_PG_RIVALS=0 with ZB_BIN_OLD: only the two builds (the rivals'
+    # figures then come from an earlier run's results)
+    [ "${BENCH_PG_RIVALS:-1}" = 0 ] && [ -n "$old_bin" ] && backups=("${backups[@]:6}")
     # in turns, one run of each per round: the machine's speed drifts
     bench_interleave "${backups[@]}"
 fi
@@ -202,6 +206,7 @@ restores=("pg_restore -j$jobs (-Fd)" "$drop_target; psql_ -d postgres -c 'CREATE
     "'$bin' --log-format json restore --key '$work/key' '$archive' --pg-target '$(conninfo target)' --jobs '$jobs'")
 [ -n "$old_bin" ] && restores+=("zakpos-backup restore --pg (old)" "$drop_target"
     "'$old_bin' --log-format json restore --key '$work/key' '${archive_old:-$archive}' --pg-target '$(conninfo target)' --jobs '$jobs'")
+[ "${BENCH_PG_RIVALS:-1}" = 0 ] && [ -n "$old_bin" ] && restores=("${restores[@]:3}")
 bench_interleave "${restores[@]}"
 eval "$drop_target"
 fi
@@ -212,11 +217,11 @@ fi
 
 echo
 echo "load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
-[[ " $parts " == *" backup "* ]] && echo "sizes: zakpos-backup archive $(stat -c %s "$archive") bytes, pg_dump -Fc $(stat -c %s "$dumps/pos.dump") bytes," \
+[ "${BENCH_PG_RIVALS:-1}" != 0 ] && [[ " $parts " == *" backup "* ]] && echo "sizes: zakpos-backup archive $(stat -c %s "$archive") bytes, pg_dump -Fc $(stat -c %s "$dumps/pos.dump") bytes," \
     "pg_dump -Fd $(du -sb "$dumps/fd" | cut -f1) bytes"
-[[ " $parts " == *" backup "* ]] && echo "backup / pg_dump -Fd -j$jobs: $(bench_ratio "zakpos-backup backup --pg" "pg_dump -Fd -j$jobs") (target <= 0.50)"
-[[ " $parts " == *" backup "* ]] && echo "backup / pg_dump -Fc: $(bench_ratio "zakpos-backup backup --pg" "pg_dump -Fc") (target <= 0.80)"
-[[ " $parts " == *" restore "* ]] && echo "restore / pg_restore -j$jobs: $(bench_ratio "zakpos-backup restore --pg" "pg_restore -j$jobs (-Fd)") (target <= 0.60)"
+[ "${BENCH_PG_RIVALS:-1}" != 0 ] && [[ " $parts " == *" backup "* ]] && echo "backup / pg_dump -Fd -j$jobs: $(bench_ratio "zakpos-backup backup --pg" "pg_dump -Fd -j$jobs") (target <= 0.50)"
+[ "${BENCH_PG_RIVALS:-1}" != 0 ] && [[ " $parts " == *" backup "* ]] && echo "backup / pg_dump -Fc: $(bench_ratio "zakpos-backup backup --pg" "pg_dump -Fc") (target <= 0.80)"
+[ "${BENCH_PG_RIVALS:-1}" != 0 ] && [[ " $parts " == *" restore "* ]] && echo "restore / pg_restore -j$jobs: $(bench_ratio "zakpos-backup restore --pg" "pg_restore -j$jobs (-Fd)") (target <= 0.60)"
 echo "peak RSS KiB: backup $(bench_value "zakpos-backup backup --pg" 3), restore $(bench_value "zakpos-backup restore --pg" 3) (target <= 49152)"
 if [[ " $parts " == *" backup "* ]]; then
     [ -n "$old_bin" ] && echo "backup new / old: $(bench_ratio "zakpos-backup backup --pg" "zakpos-backup backup --pg (old)")"
