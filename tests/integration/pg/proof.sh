@@ -6,8 +6,9 @@
 # comparison) changes each attribute; verification fails (exit 14) and names
 # every one: the object, the attribute, the archive's value and the restored
 # one. Table-driven: each case is a statement and the difference it must
-# produce. PostgreSQL 15 (Debian's), or the major given as $1 (15 or 16: the
-# ICU locale case names daticulocale, which 17 renamed).
+# produce. PostgreSQL 15 (Debian's), or the major given as $1 (15 to 17: 12 to
+# 14 have no per-database locale provider; 17 renamed daticulocale to
+# datlocale, and the case changes whichever the server has).
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/pg.sh"
 zb_test_begin
@@ -57,6 +58,9 @@ CREATE FUNCTION app.row_no() RETURNS bigint LANGUAGE internal WINDOW IMMUTABLE A
 GRANT USAGE ON SCHEMA app TO zb_grantor;
 GRANT SELECT ON app.t TO zb_grantor WITH GRANT OPTION;
 SQL
+# the column of the database's ICU locale, by version
+icu_column=$(zb_psql -At -c "SELECT CASE WHEN current_setting('server_version_num')::int >= 170000
+    THEN 'datlocale' ELSE 'daticulocale' END")
 p1_index=$(ZB_PG_DB=pos zb_psql -At -c "SELECT c.relname FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid
     WHERE i.inhparent = 'app.p_v'::regclass AND c.relnamespace = 'app'::regnamespace AND c.relname LIKE 'p1%'")
 "$ZB_BIN" keygen --out key >/dev/null 2>&1
@@ -78,7 +82,7 @@ cases=(
     "$(in_db "COMMENT ON DATABASE %I IS ''changed''")|database: comment: archive 'the shop's database', restored 'changed'"
     "$(in_db 'GRANT TEMPORARY ON DATABASE %I TO zb_other')|database: acl: archive "
     "UPDATE pg_catalog.pg_database SET datcollate = 'POSIX' WHERE datname = pg_catalog.current_database()|database: lc_collate: archive 'C.UTF-8', restored 'POSIX'"
-    "UPDATE pg_catalog.pg_database SET datlocprovider = 'i', daticulocale = 'sv-SE' WHERE datname = pg_catalog.current_database()|database: icu_locale: archive (not set), restored 'sv-SE'"
+    "UPDATE pg_catalog.pg_database SET datlocprovider = 'i', $icu_column = 'sv-SE' WHERE datname = pg_catalog.current_database()|database: icu_locale: archive (not set), restored 'sv-SE'"
     "SELECT 1|database: locale_provider: archive 'c', restored 'i'"
     "ALTER TABLE app.t ALTER body SET STORAGE EXTERNAL|column app.t.body: storage: archive 'x', restored 'e'"
     "ALTER TABLE app.t ALTER n SET STATISTICS 55|column app.t.n: statistics: archive '-1', restored '55'"
