@@ -219,13 +219,17 @@ static void record_finished(recovery *rv, zb_restore_plan *plan, json_t *parts)
     }
 }
 
-/* Settings a role has in the recovered database need the database. */
+/* Settings a role has in the recovered database need the database; they
+ * are given in a session in that database, as pg_restore --create does: an
+ * SQL_ASCII database's settings may hold bytes that are not UTF-8, which
+ * its own session (in SQL_ASCII) passes as they are and the maintenance
+ * database's UTF8 would refuse. */
 static void database_role_settings(recovery *rv)
 {
     if (!rv->globals || !rv->db_name)
         return;
     PGconn *conn = NULL;
-    if (zb_pg_connect_db(&conn, pg_conninfo(rv), pg_password_file(rv), ZB_PG_MAINTENANCE_DB) == 0)
+    if (zb_pg_connect_db(&conn, pg_conninfo(rv), pg_password_file(rv), rv->db_name) == 0)
         zb_pg_globals_apply_database(&rv->roles, conn, rv->globals, rv->db_name);
     else {
         zb_log_warn("per-database role settings not restored: %s", zb_error_message());

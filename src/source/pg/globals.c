@@ -257,13 +257,18 @@ static int comment_sql(zb_buf *sql, PGconn *conn, const char *kind, const char *
 
 /* A statement whose failure is not fatal: the server's message goes to the
  * report's problems and a warning. */
-static void try_exec(zb_pg_globals_result *result, PGconn *conn, const char *sql, const char *what)
+/* The error just set, as a warning and one of the report's problems. */
+static void report_problem(zb_pg_globals_result *result)
 {
-    if (zb_pg_exec(conn, sql, what) == 0)
-        return;
     zb_log_warn("%s", zb_error_message());
     json_array_append_new(result->problems, json_string(zb_error_message()));
     zb_error_clear();
+}
+
+static void try_exec(zb_pg_globals_result *result, PGconn *conn, const char *sql, const char *what)
+{
+    if (zb_pg_exec(conn, sql, what) < 0)
+        report_problem(result);
 }
 
 static int was_created(const zb_pg_globals_result *result, const char *name)
@@ -351,9 +356,7 @@ static void grant_membership(zb_pg_globals_result *result, PGconn *conn, json_t 
             continue;
         }
         zb_error_context("membership of %s in %s", str(m, "member"), str(m, "role"));
-        zb_log_warn("%s", zb_error_message());
-        json_array_append_new(result->problems, json_string(zb_error_message()));
-        zb_error_clear();
+        report_problem(result);
     }
 }
 
@@ -376,19 +379,24 @@ static void apply_setting(zb_pg_globals_result *result, PGconn *conn, json_t *s,
     if (!eq || eq == setting)
         return;
     zb_buf sql = ZB_BUF_INIT;
-    zb_buf_puts(&sql, "ALTER ROLE ");
-    appendf_ident(&sql, conn, str(s, "role"));
-    if (db) {
-        zb_buf_puts(&sql, " IN DATABASE ");
-        appendf_ident(&sql, conn, db);
-    }
-    zb_buf_printf(&sql, " SET %.*s TO ", (int)(eq - setting), setting);
-    if (is_list_setting(setting, (size_t)(eq - setting)))
-        zb_buf_puts(&sql, eq + 1);
-    else
-        appendf_literal(&sql, conn, eq + 1);
-    if (sql.data)
+    int rc = zb_buf_puts(&sql, "ALTER ROLE ");
+    if (rc == 0)
+        rc = appendf_ident(&sql, conn, str(s, "role"));
+    if (rc == 0 && db && (rc = zb_buf_puts(&sql, " IN DATABASE ")) == 0)
+        rc = appendf_ident(&sql, conn, db);
+    if (rc == 0)
+        rc = zb_buf_printf(&sql, " SET %.*s TO ", (int)(eq - setting), setting);
+    if (rc == 0)
+        rc = is_list_setting(setting, (size_t)(eq - setting)) ? zb_buf_puts(&sql, eq + 1)
+                                                              : appendf_literal(&sql, conn, eq + 1);
+    /* a value this session cannot quote (bytes not in its encoding) is a
+     * problem to report, never half a statement to run */
+    if (rc == 0)
         try_exec(result, conn, sql.data, "cannot restore a per-role setting");
+    else {
+        zb_error_context("cannot restore a per-role setting of role %s", str(s, "role"));
+        report_problem(result);
+    }
     zb_buf_free(&sql);
 }
 
@@ -419,9 +427,7 @@ static void create_tablespace(zb_pg_globals_result *result, PGconn *conn, json_t
             try_exec(result, conn, sql.data, "cannot set a tablespace's comment");
     } else if (sql.data) {
         zb_error_context("tablespace %s", params[0]);
-        zb_log_warn("%s", zb_error_message());
-        json_array_append_new(result->problems, json_string(zb_error_message()));
-        zb_error_clear();
+        report_problem(result);
     }
     zb_buf_free(&sql);
 }
