@@ -576,16 +576,30 @@ typedef struct kind_query {
         "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",                                                    \
     .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"
 
+/* A statement that makes a relation (or its index), made in the tablespace
+ * the source had it in: default_tablespace set around it, as pg_dump does
+ * (CREATE INDEX and ADD CONSTRAINT have no clause that fits every form), to
+ * that tablespace where the target server has it, else to its default
+ * (the restore goes on; verification then names the difference). An error
+ * rolls the setting back with the statement. spc: the reltablespace. */
+#define IN_TABLESPACE(spc, statement)                                                                                  \
+    "CASE WHEN " spc                                                                                                   \
+    " <> 0 THEN (SELECT pg_catalog.format('DO $zb$ BEGIN PERFORM pg_catalog.set_config("                               \
+    "''default_tablespace'', CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_tablespace WHERE spcname = %L) THEN %L "      \
+    "ELSE '''' END, false); END $zb$; ', t.spcname, t.spcname) FROM pg_catalog.pg_tablespace t WHERE t.oid = " spc     \
+    ") ELSE '' END || " statement " || CASE WHEN " spc " <> 0 THEN ' SET default_tablespace = '''';' ELSE '' END"
+
 /* Constraints declared on the table itself (inherited copies come with
  * their parent's), one entry per rank. */
 #define CONSTRAINT_QUERY                                                                                               \
     .what = "the constraints", .catalog = "pg_catalog.pg_constraint", .oid = "k.oid", .schema = "n.nspname",  \
     .name = "k.conname", .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",                         \
-    .sql = "CASE WHEN c.relkind = 'p' AND k.contype IN ('p', 'u', 'x') THEN pg_catalog.format("               \
-           "'ALTER TABLE ONLY %I.%I ADD CONSTRAINT %I %s;', n.nspname, c.relname, k.conname, "                \
-           "pg_catalog.pg_get_constraintdef(k.oid)) || " PARTITION_INDEXES("k.conindid") " "                   \
-           "ELSE pg_catalog.format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s;', n.nspname, c.relname, k.conname, " \
-           "pg_catalog.pg_get_constraintdef(k.oid)) END",                                                      \
+    .sql = IN_TABLESPACE("COALESCE(ic.reltablespace, 0)",                                                     \
+                         "CASE WHEN c.relkind = 'p' AND k.contype IN ('p', 'u', 'x') THEN pg_catalog.format("   \
+                         "'ALTER TABLE ONLY %I.%I ADD CONSTRAINT %I %s;', n.nspname, c.relname, k.conname, "    \
+                         "pg_catalog.pg_get_constraintdef(k.oid)) || " PARTITION_INDEXES("k.conindid") " "       \
+                         "ELSE pg_catalog.format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s;', n.nspname, "        \
+                         "c.relname, k.conname, pg_catalog.pg_get_constraintdef(k.oid)) END"),                  \
     .comment = "(SELECT pg_catalog.format('COMMENT ON CONSTRAINT %I ON %I.%I IS %L;', k.conname, n.nspname, c.relname, " \
                "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = k.oid "                      \
                "AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass)",                           \
@@ -878,7 +892,8 @@ static const kind_query kinds[] = {
      .schema = "n.nspname",
      .name = "c.relname",
      .table = "q.name",
-     .sql =
+     .sql = IN_TABLESPACE(
+         "c.reltablespace",
          "'CREATE ' || CASE WHEN c.relpersistence = 'u' THEN 'UNLOGGED ' ELSE '' END || 'TABLE ' || q.name || "
          "CASE WHEN c.relispartition AND NOT tb.standalone THEN (SELECT pg_catalog.format(' PARTITION OF %I.%I ', pn.nspname, pc.relname) "
          "FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent JOIN pg_catalog.pg_namespace pn "
@@ -900,7 +915,7 @@ static const kind_query kinds[] = {
          "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid AND NOT c.relispartition), '') END || "
          "CASE WHEN c.relkind = 'p' THEN ' PARTITION BY ' || pg_catalog.pg_get_partkeydef(c.oid) ELSE '' END || "
          "CASE WHEN tb.options IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(tb.options, ', ') || ')' ELSE '' END "
-         "|| ';' || " TABLE_SETTINGS,
+         "|| ';'") " || " TABLE_SETTINGS,
      .owner = RELATION_OWNER("'TABLE'"),
      .acl = {.column = "c.relacl",
              .target = "'TABLE ' || q.name",
@@ -1005,9 +1020,10 @@ static const kind_query kinds[] = {
      .schema = "n.nspname",
      .name = "ic.relname",
      .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",
-     .sql =
+     .sql = IN_TABLESPACE(
+         "ic.reltablespace",
          "CASE WHEN ic.relkind = 'I' AND " NO_FOREIGN_PARTITION("c.oid") " THEN pg_catalog.pg_get_indexdef(ic.oid) || ';' || " PARTITION_INDEXES(
-             "ic.oid") " ELSE pg_catalog.replace(pg_catalog.pg_get_indexdef(ic.oid), ' ON ONLY ', ' ON ') || ';' END",
+             "ic.oid") " ELSE pg_catalog.replace(pg_catalog.pg_get_indexdef(ic.oid), ' ON ONLY ', ' ON ') || ';' END"),
      .comment =
          "(SELECT pg_catalog.format('COMMENT ON INDEX %I.%I IS %L;', n.nspname, ic.relname, d.description) "
          "FROM pg_catalog.pg_description d WHERE d.objoid = ic.oid AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass)",

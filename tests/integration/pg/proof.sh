@@ -57,6 +57,9 @@ CREATE TYPE app.code (INPUT = app.code_in, OUTPUT = app.code_out, INTERNALLENGTH
 CREATE FUNCTION app.row_no() RETURNS bigint LANGUAGE internal WINDOW IMMUTABLE AS 'window_row_number';
 GRANT USAGE ON SCHEMA app TO zb_grantor;
 GRANT SELECT ON app.t TO zb_grantor WITH GRANT OPTION;
+CREATE TABLE app.placed (id int PRIMARY KEY USING INDEX TABLESPACE zb_space, note text) TABLESPACE zb_space;
+CREATE INDEX placed_note ON app.placed (note) TABLESPACE zb_space;
+INSERT INTO app.placed VALUES (1, 'one');
 SQL
 # the column of the database's ICU locale, by version
 icu_column=$(zb_psql -At -c "SELECT CASE WHEN current_setting('server_version_num')::int >= 170000
@@ -69,6 +72,15 @@ archive=$("$ZB_BIN" latest --repo repo)
 server=$(zb_pg_conninfo postgres)
 zb_expect_status 0 "verify --restore of the unchanged database passes" -- "$ZB_BIN" --log-format text verify --restore \
     --key key "$archive" --pg-target "$server"
+# a table and its indexes in a tablespace come back there (oracle: pg_class)
+placement() {
+    ZB_PG_DB=$1 zb_psql -At -c "SELECT c.relname || ' ' || coalesce(t.spcname, '-') FROM pg_class c
+        LEFT JOIN pg_tablespace t ON t.oid = c.reltablespace WHERE c.relnamespace = 'app'::regnamespace
+        AND c.relkind IN ('r', 'i', 'S', 'p', 'm') ORDER BY 1"
+}
+zb_expect_status 0 "restore" -- "$ZB_BIN" -q restore --key key "$archive" --pg-target "$(zb_pg_conninfo pos_copy)"
+zb_expect_equal "$(placement pos_copy)" "$(placement pos)" "every relation in the source's tablespace"
+zb_expect_contains "$(placement pos)" "placed_note zb_space" "the oracle saw the tablespace"
 
 # case: the statement run in the restored database | the difference named
 in_db() { echo "DO \$\$ BEGIN EXECUTE pg_catalog.format('$1', pg_catalog.current_database()); END \$\$;"; }
@@ -124,4 +136,9 @@ for c in "${cases[@]}"; do
 done
 zb_expect_equal "$(zb_psql -At -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'zakpos_backup_verify_%'")" "0" \
     "no scratch database left"
+# on a server without the tablespace the relations go to the default one
+zb_psql -c "DROP DATABASE pos" -c "DROP DATABASE pos_copy" -c "DROP TABLESPACE zb_space" >/dev/null
+zb_expect_status 0 "restore where the tablespace is missing" -- "$ZB_BIN" -q restore --key key "$archive" \
+    --pg-target "$(zb_pg_conninfo pos_elsewhere)"
+zb_expect_contains "$(placement pos_elsewhere)" "placed_note -" "in the default tablespace"
 zb_test_end
