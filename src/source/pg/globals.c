@@ -401,7 +401,9 @@ static void apply_setting(zb_pg_globals_result *result, PGconn *conn, json_t *s,
 }
 
 /* CREATE TABLESPACE cannot run in a transaction and needs its folder on
- * this host: one that fails is reported, the database then uses the default. */
+ * this host: one that fails is reported, the database then uses the default.
+ * Its owner is given here where the role exists already, else by
+ * zb_pg_globals_apply once the roles are made. */
 static void create_tablespace(zb_pg_globals_result *result, PGconn *conn, json_t *t)
 {
     const char *params[1] = {str(t, "name")};
@@ -412,10 +414,18 @@ static void create_tablespace(zb_pg_globals_result *result, PGconn *conn, json_t
     if (exists || !params[0])
         return;
     zb_buf sql = ZB_BUF_INIT;
+    int owner_exists = 0;
+    if (str(t, "owner") && role_exists(&owner_exists, conn, str(t, "owner")) < 0) {
+        zb_error_context("tablespace %s", params[0]);
+        report_problem(result);
+        return;
+    }
     zb_buf_puts(&sql, "CREATE TABLESPACE ");
     appendf_ident(&sql, conn, params[0]);
-    zb_buf_puts(&sql, " OWNER ");
-    appendf_ident(&sql, conn, str(t, "owner"));
+    if (owner_exists) {
+        zb_buf_puts(&sql, " OWNER ");
+        appendf_ident(&sql, conn, str(t, "owner"));
+    }
     zb_buf_puts(&sql, " LOCATION ");
     appendf_literal(&sql, conn, str(t, "location") ? str(t, "location") : "");
     if (str(t, "options"))
@@ -458,6 +468,58 @@ void zb_pg_globals_result_free(zb_pg_globals_result *r)
     memset(r, 0, sizeof(*r));
 }
 
+static int created_tablespace(const zb_pg_globals_result *result, const char *name)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach (result->tablespaces, i, x)
+        if (name && strcmp(json_string_value(x), name) == 0)
+            return 1;
+    return 0;
+}
+
+/* A tablespace made before its owner's role existed belongs to the
+ * connecting role until now. */
+static void give_tablespace_owner(zb_pg_globals_result *result, PGconn *conn, json_t *t)
+{
+    zb_buf sql = ZB_BUF_INIT;
+    zb_buf_puts(&sql, "ALTER TABLESPACE ");
+    appendf_ident(&sql, conn, str(t, "name"));
+    zb_buf_puts(&sql, " OWNER TO ");
+    appendf_ident(&sql, conn, str(t, "owner"));
+    if (sql.data)
+        try_exec(result, conn, sql.data, "cannot give a tablespace its owner");
+    zb_buf_free(&sql);
+}
+
+int zb_pg_globals_create_tablespaces(zb_pg_globals_result *result, PGconn *conn, json_t *globals)
+{
+    int rc = result_init(result);
+    size_t i;
+    json_t *x;
+    json_array_foreach (json_object_get(globals, "tablespaces"), i, x)
+        if (rc == 0)
+            create_tablespace(result, conn, x);
+    return rc;
+}
+
+void zb_pg_globals_drop_tablespaces(zb_pg_globals_result *result, PGconn *conn)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach (result->tablespaces, i, x) {
+        zb_buf sql = ZB_BUF_INIT;
+        zb_buf_puts(&sql, "DROP TABLESPACE ");
+        appendf_ident(&sql, conn, json_string_value(x));
+        if (sql.data && zb_pg_exec(conn, sql.data, "cannot drop a tablespace this recovery created") < 0) {
+            zb_log_warn("%s", zb_error_message());
+            zb_error_clear();
+        }
+        zb_buf_free(&sql);
+    }
+    json_array_clear(result->tablespaces);
+}
+
 int zb_pg_globals_apply(zb_pg_globals_result *result, PGconn *conn, json_t *globals, json_t *ours)
 {
     int rc = result_init(result);
@@ -482,8 +544,10 @@ int zb_pg_globals_apply(zb_pg_globals_result *result, PGconn *conn, json_t *glob
     json_array_foreach (json_object_get(globals, "settings"), i, x)
         if (json_is_null(json_object_get(x, "database")) && was_created(result, str(x, "role")))
             apply_setting(result, conn, x, NULL);
+    zb_pg_globals_create_tablespaces(result, conn, globals);
     json_array_foreach (json_object_get(globals, "tablespaces"), i, x)
-        create_tablespace(result, conn, x);
+        if (str(x, "owner") && created_tablespace(result, str(x, "name")))
+            give_tablespace_owner(result, conn, x);
     size_t n = json_array_size(result->without_password);
     if (n > 0) {
         zb_buf names = ZB_BUF_INIT;
