@@ -60,6 +60,15 @@ GRANT SELECT ON app.t TO zb_grantor WITH GRANT OPTION;
 CREATE TABLE app.placed (id int PRIMARY KEY USING INDEX TABLESPACE zb_space, note text) TABLESPACE zb_space;
 CREATE INDEX placed_note ON app.placed (note) TABLESPACE zb_space;
 INSERT INTO app.placed VALUES (1, 'one');
+CREATE MATERIALIZED VIEW app.placed_view TABLESPACE zb_space AS SELECT id, note FROM app.placed;
+CREATE TABLE app.sales (id int, at date) PARTITION BY RANGE (at) TABLESPACE zb_space;
+CREATE TABLE app.sales_new PARTITION OF app.sales FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TABLE app.sales_old PARTITION OF app.sales FOR VALUES FROM ('2025-01-01') TO ('2026-01-01') TABLESPACE pg_default;
+ALTER TABLE app.sales ADD CONSTRAINT sales_key PRIMARY KEY (id, at) USING INDEX TABLESPACE zb_space;
+CREATE INDEX sales_at ON app.sales (at) TABLESPACE zb_space;
+ALTER INDEX app.sales_old_at_idx SET TABLESPACE pg_default;
+ALTER INDEX app.sales_old_pkey SET TABLESPACE pg_default;
+INSERT INTO app.sales VALUES (1, '2025-06-01'), (2, '2026-06-01');
 SQL
 # the column of the database's ICU locale, by version
 icu_column=$(zb_psql -At -c "SELECT CASE WHEN current_setting('server_version_num')::int >= 170000
@@ -76,11 +85,17 @@ zb_expect_status 0 "verify --restore of the unchanged database passes" -- "$ZB_B
 placement() {
     ZB_PG_DB=$1 zb_psql -At -c "SELECT c.relname || ' ' || coalesce(t.spcname, '-') FROM pg_class c
         LEFT JOIN pg_tablespace t ON t.oid = c.reltablespace WHERE c.relnamespace = 'app'::regnamespace
-        AND c.relkind IN ('r', 'i', 'S', 'p', 'm') ORDER BY 1"
+        AND c.relkind IN ('r', 'i', 'S', 'p', 'm', 'I') ORDER BY 1"
 }
 zb_expect_status 0 "restore" -- "$ZB_BIN" -q restore --key key "$archive" --pg-target "$(zb_pg_conninfo pos_copy)"
 zb_expect_equal "$(placement pos_copy)" "$(placement pos)" "every relation in the source's tablespace"
 zb_expect_contains "$(placement pos)" "placed_note zb_space" "the oracle saw the tablespace"
+# a materialized view, a partitioned table, its key and index in the
+# tablespace, one partition and its indexes in the default one
+for r in "placed_view zb_space" "sales zb_space" "sales_at zb_space" "sales_key zb_space" "sales_new_pkey zb_space" \
+    "sales_old -" "sales_old_at_idx -" "sales_old_pkey -"; do
+    zb_expect_contains "$(placement pos)" "$r" "the oracle saw $r"
+done
 
 # case: the statement run in the restored database | the difference named
 in_db() { echo "DO \$\$ BEGIN EXECUTE pg_catalog.format('$1', pg_catalog.current_database()); END \$\$;"; }
@@ -104,6 +119,10 @@ cases=(
     "ALTER TABLE app.t REPLICA IDENTITY FULL|relation app.t: replica_identity: archive 'd', restored 'f'"
     "ALTER TABLE app.t CLUSTER ON t_pkey|relation app.t: cluster_on: archive (not set), restored 't_pkey'"
     "ALTER TABLE app.parent SET TABLESPACE zb_space|relation app.parent: tablespace: archive (not set), restored 'zb_space'"
+    "ALTER MATERIALIZED VIEW app.placed_view SET TABLESPACE pg_default|relation app.placed_view: tablespace: archive 'zb_space', restored (not set)"
+    "ALTER TABLE app.sales_new SET TABLESPACE pg_default|relation app.sales_new: tablespace: archive 'zb_space', restored (not set)"
+    "ALTER INDEX app.sales_at SET TABLESPACE pg_default|index app.sales_at: tablespace: archive 'zb_space', restored (not set)"
+    "ALTER INDEX app.sales_old_pkey SET TABLESPACE zb_space|index app.sales_old_pkey: tablespace: archive (not set), restored 'zb_space'"
     "ALTER SEQUENCE app.s SET UNLOGGED|relation app.s: persistence: archive 'p', restored 'u'"
     "ALTER TABLE ONLY app.child ALTER x SET NOT NULL|column app.child.x: not_null: archive (not set), restored 'not null'"
     "ALTER TABLE ONLY app.child ALTER x SET DEFAULT 5|column app.child.x: default: archive (not set), restored '5'"
@@ -140,5 +159,6 @@ zb_expect_equal "$(zb_psql -At -c "SELECT count(*) FROM pg_database WHERE datnam
 zb_psql -c "DROP DATABASE pos" -c "DROP DATABASE pos_copy" -c "DROP TABLESPACE zb_space" >/dev/null
 zb_expect_status 0 "restore where the tablespace is missing" -- "$ZB_BIN" -q restore --key key "$archive" \
     --pg-target "$(zb_pg_conninfo pos_elsewhere)"
-zb_expect_contains "$(placement pos_elsewhere)" "placed_note -" "in the default tablespace"
+zb_expect_equal "$(placement pos_elsewhere | grep -c zb_space)" "0" "all in the default tablespace"
+zb_expect_contains "$(placement pos_elsewhere)" "sales_key -" "the oracle saw them"
 zb_test_end
