@@ -133,6 +133,7 @@ static int prepare(zb_pg_restore *p)
     int rc = zb_pg_connect_db(&p->maintenance, p->opts.conninfo, p->opts.password_file, ZB_PG_MAINTENANCE_DB);
     if (rc == 0) {
         zb_pg_restore_warn_if_older(p);
+        zb_pg_restore_note_missing_tablespaces(p);
         rc = zb_pg_restore_check_target(p);
     }
     if (rc == 0)

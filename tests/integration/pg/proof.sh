@@ -155,10 +155,13 @@ for c in "${cases[@]}"; do
 done
 zb_expect_equal "$(zb_psql -At -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'zakpos_backup_verify_%'")" "0" \
     "no scratch database left"
-# on a server without the tablespace the relations go to the default one
+# on a server without the tablespace the relations go to the default one,
+# with one note naming it
 zb_psql -c "DROP DATABASE pos" -c "DROP DATABASE pos_copy" -c "DROP TABLESPACE zb_space" >/dev/null
-zb_expect_status 0 "restore where the tablespace is missing" -- "$ZB_BIN" -q restore --key key "$archive" \
+zb_expect_status 0 "restore where the tablespace is missing" -- "$ZB_BIN" --log-format text restore --key key "$archive" \
     --pg-target "$(zb_pg_conninfo pos_elsewhere)"
+zb_expect_equal "$(grep -c 'the target server has no tablespace zb_space: the relations' <<<"$ZB_LAST_OUTPUT")" "1" \
+    "one note names the missing tablespace"
 zb_expect_equal "$(placement pos_elsewhere | grep -c zb_space)" "0" "all in the default tablespace"
 zb_expect_contains "$(placement pos_elsewhere)" "sales_key -" "the oracle saw them"
 zb_test_end
