@@ -205,3 +205,14 @@ zb_pg_wait_confirmed() {
     done
     return 1
 }
+
+# zb_pg_recover_config FILE REPO STATE DB [KEY]: the configuration of a host
+# that is one database (no Docker) for `recover`: the repository REPO (its
+# key KEY when encrypted), the state folder STATE, the database DB.
+zb_pg_recover_config() {
+    {
+        printf '[repository]\npath = %s\n' "$2"
+        [ -n "${5:-}" ] && printf 'key_file = %s\n' "$5"
+        printf '[postgres]\nconninfo = %s\n[docker]\nenabled = no\n[daemon]\nstate_dir = %s\n' "$(zb_pg_conninfo "$4")" "$3"
+    } >"$1"
+}

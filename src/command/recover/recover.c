@@ -74,8 +74,42 @@ static void add_names(json_t *names, json_t *more)
     }
 }
 
+/* The tablespaces are made as soon as globals.json is read, before the
+ * table of contents: the relations are created in them while the archive
+ * streams (restore wraps each in default_tablespace, which must name one the
+ * server has by then). A recovery that fails drops those it made. */
+static void create_tablespaces(recovery *rv)
+{
+    const char *done = zb_recover_journal_part(&rv->journal, ZB_SOURCE_PG, rv->globals_source);
+    if (json_array_size(json_object_get(rv->globals, "tablespaces")) == 0 || (done && strcmp(done, "done") == 0))
+        return;
+    double started = zb_time_monotonic();
+    PGconn *conn = NULL;
+    if (zb_pg_connect_db(&conn, pg_conninfo(rv), pg_password_file(rv), ZB_PG_MAINTENANCE_DB) < 0 ||
+        zb_pg_globals_create_tablespaces(&rv->roles, conn, rv->globals) < 0) {
+        zb_log_warn("tablespaces not created before the database: %s", zb_error_message());
+        zb_error_clear();
+    }
+    PQfinish(conn);
+    rv->roles_seconds += zb_time_monotonic() - started;
+}
+
+static void drop_created_tablespaces(recovery *rv)
+{
+    if (json_array_size(rv->roles.tablespaces) == 0)
+        return;
+    PGconn *conn = NULL;
+    if (zb_pg_connect_db(&conn, pg_conninfo(rv), pg_password_file(rv), ZB_PG_MAINTENANCE_DB) == 0)
+        zb_pg_globals_drop_tablespaces(&rv->roles, conn);
+    else {
+        zb_log_warn("the tablespaces this recovery created are left: %s", zb_error_message());
+        zb_error_clear();
+    }
+    PQfinish(conn);
+}
+
 /* globals.json comes before the database's table of contents: it is kept
- * until the whole archive is read. */
+ * until the whole archive is read; its tablespaces are made at once. */
 static int take_globals(zb_archive_reader *r, struct archive_entry *e, const zb_entry_info *info, void *payload)
 {
     recovery *rv = payload;
@@ -87,6 +121,7 @@ static int take_globals(zb_archive_reader *r, struct archive_entry *e, const zb_
         return zb_error_set(ZB_ENOMEM, "out of memory");
     if (!(rv->globals_source = zb_strdup(info->source_name)))
         return zb_error_set(ZB_ENOMEM, "out of memory");
+    create_tablespaces(rv);
     return 1;
 }
 
@@ -219,13 +254,17 @@ static void record_finished(recovery *rv, zb_restore_plan *plan, json_t *parts)
     }
 }
 
-/* Settings a role has in the recovered database need the database. */
+/* Settings a role has in the recovered database need the database; they
+ * are given in a session in that database, as pg_restore --create does: an
+ * SQL_ASCII database's settings may hold bytes that are not UTF-8, which
+ * its own session (in SQL_ASCII) passes as they are and the maintenance
+ * database's UTF8 would refuse. */
 static void database_role_settings(recovery *rv)
 {
     if (!rv->globals || !rv->db_name)
         return;
     PGconn *conn = NULL;
-    if (zb_pg_connect_db(&conn, pg_conninfo(rv), pg_password_file(rv), ZB_PG_MAINTENANCE_DB) == 0)
+    if (zb_pg_connect_db(&conn, pg_conninfo(rv), pg_password_file(rv), rv->db_name) == 0)
         zb_pg_globals_apply_database(&rv->roles, conn, rv->globals, rv->db_name);
     else {
         zb_log_warn("per-database role settings not restored: %s", zb_error_message());
@@ -261,6 +300,16 @@ static void drop_abandoned(recovery *rv)
     }
 }
 
+static int database_finished(zb_restore_plan *plan)
+{
+    for (size_t i = 0; plan && i < zb_restore_plan_count(plan); i++) {
+        zb_restore_target_info t = zb_restore_plan_target(plan, i);
+        if (t.finished && strcmp(t.kind, ZB_SOURCE_PG) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static int restore_all(recovery *rv, const char *archive, json_t *parts)
 {
     drop_abandoned(rv);
@@ -283,6 +332,8 @@ static int restore_all(recovery *rv, const char *archive, json_t *parts)
         record_finished(rv, plan, parts);
     if (rc == 0)
         database_role_settings(rv);
+    else if (!database_finished(plan))
+        drop_created_tablespaces(rv);
     zb_restore_plan_free(plan);
     zb_archive_reader_free(r);
     return rc;

@@ -388,6 +388,23 @@ static int read_position(json_t **out, PGconn *leader, const char *scan_lsn, con
     return rc;
 }
 
+/* The tablespaces the database's relations are in (other than its
+ * default), so that a restore says at once which the target server lacks. */
+static int read_tablespaces(json_t **out, PGconn *conn)
+{
+    PGresult *res = NULL;
+    int rc = zb_pg_query(&res, conn,
+                         "SELECT DISTINCT t.spcname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+                         "ON n.oid = c.relnamespace JOIN pg_catalog.pg_tablespace t ON t.oid = c.reltablespace "
+                         "WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' ORDER BY 1",
+                         "cannot read the tablespaces of the relations");
+    *out = rc == 0 ? json_array() : NULL;
+    for (int i = 0; *out && i < PQntuples(res); i++)
+        json_array_append_new(*out, json_string(PQgetvalue(res, i, 0)));
+    PQclear(res);
+    return rc < 0 || *out ? rc : zb_error_set(ZB_ENOMEM, "out of memory");
+}
+
 /* connections: how many tables at most are begun and not ended at any
  * point of the data that follows (each connection copies one at a time). */
 static int write_toc(zb_archive_writer *w, PGconn *conn, json_t *items, json_t *tables, int connections)
@@ -401,6 +418,15 @@ static int write_toc(zb_archive_writer *w, PGconn *conn, json_t *items, json_t *
         toc = NULL;
     }
     if (toc && toc_format() >= 2 && json_object_set_new(toc, "connections", json_integer(connections)) != 0) {
+        json_decref(toc);
+        toc = NULL;
+    }
+    json_t *tablespaces = NULL;
+    if (toc && toc_format() >= 2 && read_tablespaces(&tablespaces, conn) < 0) {
+        json_decref(toc);
+        return zb_error_context("writing the table of contents");
+    }
+    if (tablespaces && json_object_set_new(toc, "tablespaces", tablespaces) != 0) {
         json_decref(toc);
         toc = NULL;
     }

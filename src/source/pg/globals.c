@@ -257,13 +257,18 @@ static int comment_sql(zb_buf *sql, PGconn *conn, const char *kind, const char *
 
 /* A statement whose failure is not fatal: the server's message goes to the
  * report's problems and a warning. */
-static void try_exec(zb_pg_globals_result *result, PGconn *conn, const char *sql, const char *what)
+/* The error just set, as a warning and one of the report's problems. */
+static void report_problem(zb_pg_globals_result *result)
 {
-    if (zb_pg_exec(conn, sql, what) == 0)
-        return;
     zb_log_warn("%s", zb_error_message());
     json_array_append_new(result->problems, json_string(zb_error_message()));
     zb_error_clear();
+}
+
+static void try_exec(zb_pg_globals_result *result, PGconn *conn, const char *sql, const char *what)
+{
+    if (zb_pg_exec(conn, sql, what) < 0)
+        report_problem(result);
 }
 
 static int was_created(const zb_pg_globals_result *result, const char *name)
@@ -351,9 +356,7 @@ static void grant_membership(zb_pg_globals_result *result, PGconn *conn, json_t 
             continue;
         }
         zb_error_context("membership of %s in %s", str(m, "member"), str(m, "role"));
-        zb_log_warn("%s", zb_error_message());
-        json_array_append_new(result->problems, json_string(zb_error_message()));
-        zb_error_clear();
+        report_problem(result);
     }
 }
 
@@ -376,24 +379,31 @@ static void apply_setting(zb_pg_globals_result *result, PGconn *conn, json_t *s,
     if (!eq || eq == setting)
         return;
     zb_buf sql = ZB_BUF_INIT;
-    zb_buf_puts(&sql, "ALTER ROLE ");
-    appendf_ident(&sql, conn, str(s, "role"));
-    if (db) {
-        zb_buf_puts(&sql, " IN DATABASE ");
-        appendf_ident(&sql, conn, db);
-    }
-    zb_buf_printf(&sql, " SET %.*s TO ", (int)(eq - setting), setting);
-    if (is_list_setting(setting, (size_t)(eq - setting)))
-        zb_buf_puts(&sql, eq + 1);
-    else
-        appendf_literal(&sql, conn, eq + 1);
-    if (sql.data)
+    int rc = zb_buf_puts(&sql, "ALTER ROLE ");
+    if (rc == 0)
+        rc = appendf_ident(&sql, conn, str(s, "role"));
+    if (rc == 0 && db && (rc = zb_buf_puts(&sql, " IN DATABASE ")) == 0)
+        rc = appendf_ident(&sql, conn, db);
+    if (rc == 0)
+        rc = zb_buf_printf(&sql, " SET %.*s TO ", (int)(eq - setting), setting);
+    if (rc == 0)
+        rc = is_list_setting(setting, (size_t)(eq - setting)) ? zb_buf_puts(&sql, eq + 1)
+                                                              : appendf_literal(&sql, conn, eq + 1);
+    /* a value this session cannot quote (bytes not in its encoding) is a
+     * problem to report, never half a statement to run */
+    if (rc == 0)
         try_exec(result, conn, sql.data, "cannot restore a per-role setting");
+    else {
+        zb_error_context("cannot restore a per-role setting of role %s", str(s, "role"));
+        report_problem(result);
+    }
     zb_buf_free(&sql);
 }
 
 /* CREATE TABLESPACE cannot run in a transaction and needs its folder on
- * this host: one that fails is reported, the database then uses the default. */
+ * this host: one that fails is reported, the database then uses the default.
+ * Its owner is given here where the role exists already, else by
+ * zb_pg_globals_apply once the roles are made. */
 static void create_tablespace(zb_pg_globals_result *result, PGconn *conn, json_t *t)
 {
     const char *params[1] = {str(t, "name")};
@@ -404,10 +414,18 @@ static void create_tablespace(zb_pg_globals_result *result, PGconn *conn, json_t
     if (exists || !params[0])
         return;
     zb_buf sql = ZB_BUF_INIT;
+    int owner_exists = 0;
+    if (str(t, "owner") && role_exists(&owner_exists, conn, str(t, "owner")) < 0) {
+        zb_error_context("tablespace %s", params[0]);
+        report_problem(result);
+        return;
+    }
     zb_buf_puts(&sql, "CREATE TABLESPACE ");
     appendf_ident(&sql, conn, params[0]);
-    zb_buf_puts(&sql, " OWNER ");
-    appendf_ident(&sql, conn, str(t, "owner"));
+    if (owner_exists) {
+        zb_buf_puts(&sql, " OWNER ");
+        appendf_ident(&sql, conn, str(t, "owner"));
+    }
     zb_buf_puts(&sql, " LOCATION ");
     appendf_literal(&sql, conn, str(t, "location") ? str(t, "location") : "");
     if (str(t, "options"))
@@ -419,9 +437,7 @@ static void create_tablespace(zb_pg_globals_result *result, PGconn *conn, json_t
             try_exec(result, conn, sql.data, "cannot set a tablespace's comment");
     } else if (sql.data) {
         zb_error_context("tablespace %s", params[0]);
-        zb_log_warn("%s", zb_error_message());
-        json_array_append_new(result->problems, json_string(zb_error_message()));
-        zb_error_clear();
+        report_problem(result);
     }
     zb_buf_free(&sql);
 }
@@ -452,6 +468,58 @@ void zb_pg_globals_result_free(zb_pg_globals_result *r)
     memset(r, 0, sizeof(*r));
 }
 
+static int created_tablespace(const zb_pg_globals_result *result, const char *name)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach (result->tablespaces, i, x)
+        if (name && strcmp(json_string_value(x), name) == 0)
+            return 1;
+    return 0;
+}
+
+/* A tablespace made before its owner's role existed belongs to the
+ * connecting role until now. */
+static void give_tablespace_owner(zb_pg_globals_result *result, PGconn *conn, json_t *t)
+{
+    zb_buf sql = ZB_BUF_INIT;
+    zb_buf_puts(&sql, "ALTER TABLESPACE ");
+    appendf_ident(&sql, conn, str(t, "name"));
+    zb_buf_puts(&sql, " OWNER TO ");
+    appendf_ident(&sql, conn, str(t, "owner"));
+    if (sql.data)
+        try_exec(result, conn, sql.data, "cannot give a tablespace its owner");
+    zb_buf_free(&sql);
+}
+
+int zb_pg_globals_create_tablespaces(zb_pg_globals_result *result, PGconn *conn, json_t *globals)
+{
+    int rc = result_init(result);
+    size_t i;
+    json_t *x;
+    json_array_foreach (json_object_get(globals, "tablespaces"), i, x)
+        if (rc == 0)
+            create_tablespace(result, conn, x);
+    return rc;
+}
+
+void zb_pg_globals_drop_tablespaces(zb_pg_globals_result *result, PGconn *conn)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach (result->tablespaces, i, x) {
+        zb_buf sql = ZB_BUF_INIT;
+        zb_buf_puts(&sql, "DROP TABLESPACE ");
+        appendf_ident(&sql, conn, json_string_value(x));
+        if (sql.data && zb_pg_exec(conn, sql.data, "cannot drop a tablespace this recovery created") < 0) {
+            zb_log_warn("%s", zb_error_message());
+            zb_error_clear();
+        }
+        zb_buf_free(&sql);
+    }
+    json_array_clear(result->tablespaces);
+}
+
 int zb_pg_globals_apply(zb_pg_globals_result *result, PGconn *conn, json_t *globals, json_t *ours)
 {
     int rc = result_init(result);
@@ -476,8 +544,10 @@ int zb_pg_globals_apply(zb_pg_globals_result *result, PGconn *conn, json_t *glob
     json_array_foreach (json_object_get(globals, "settings"), i, x)
         if (json_is_null(json_object_get(x, "database")) && was_created(result, str(x, "role")))
             apply_setting(result, conn, x, NULL);
+    zb_pg_globals_create_tablespaces(result, conn, globals);
     json_array_foreach (json_object_get(globals, "tablespaces"), i, x)
-        create_tablespace(result, conn, x);
+        if (str(x, "owner") && created_tablespace(result, str(x, "name")))
+            give_tablespace_owner(result, conn, x);
     size_t n = json_array_size(result->without_password);
     if (n > 0) {
         zb_buf names = ZB_BUF_INIT;

@@ -156,6 +156,7 @@ static int prepare(zb_pg_restore *p)
     int rc = zb_pg_connect_db(&p->maintenance, p->opts.conninfo, p->opts.password_file, ZB_PG_MAINTENANCE_DB);
     if (rc == 0) {
         zb_pg_restore_warn_if_older(p);
+        zb_pg_restore_note_missing_tablespaces(p);
         rc = zb_pg_restore_check_target(p);
     }
     if (rc == 0)
@@ -433,11 +434,14 @@ static int check_tables(zb_pg_restore *p, zb_archive_reader *r)
     return rc;
 }
 
-/* The database's own properties (owner, settings, comment, grants). An
- * SQL_ASCII database's may hold bytes that are not UTF-8 (in the archive
- * in hex): they are applied in a session in the database itself, whose
- * SQL_ASCII passes them as they are, where the maintenance database's
- * UTF8 would refuse them. */
+/* The database's own properties (owner, settings, comment, grants). The
+ * shared catalogs keep a database's text in that database's encoding, so a
+ * database in another encoding than UTF8 gets them in a session in the
+ * database itself, as pg_restore --create does: a LATIN1 database's
+ * settings are converted from the session's UTF8 to LATIN1 (in the
+ * maintenance database they would stay UTF-8 bytes), and an SQL_ASCII
+ * database's bytes that are not UTF-8 (in the archive in hex) pass as they
+ * are, where the maintenance database's UTF8 would refuse them. */
 static int apply_properties(zb_pg_restore *p)
 {
     json_t *stored = json_object_get(p->catalog, "database");
@@ -447,7 +451,7 @@ static int apply_properties(zb_pg_restore *p)
     PGconn *own = NULL;
     const char *encoding = json_string_value(json_object_get(props, "encoding"));
     int rc = props ? zb_json_texts_decode(props, "the database's properties") : 0;
-    if (rc == 0 && encoding && strcmp(encoding, "SQL_ASCII") == 0)
+    if (rc == 0 && encoding && strcmp(encoding, "UTF8") != 0)
         rc = zb_pg_connect_db(&own, p->opts.conninfo, p->opts.password_file, p->temp);
     if (rc == 0)
         rc = zb_pg_database_apply(own ? own : p->maintenance, p->temp, props, p->opts.no_owner, p->opts.no_acl,

@@ -137,6 +137,29 @@ int zb_pg_restore_drop_abandoned(PGconn *maintenance, long pid)
 /* An older server may lack syntax, privileges or extension versions the
  * source used: the restore still tries (many schemas restore fine) but says
  * so first, so a failure that follows has its likely cause beside it. */
+void zb_pg_restore_note_missing_tablespaces(const zb_pg_restore *p)
+{
+    zb_buf missing = ZB_BUF_INIT;
+    size_t i, count = 0;
+    json_t *name;
+    json_array_foreach (json_object_get(p->toc, "tablespaces"), i, name) {
+        const char *params[1] = {json_string_value(name)};
+        PGresult *res = params[0]
+                            ? PQexecParams(p->maintenance, "SELECT FROM pg_catalog.pg_tablespace WHERE spcname = $1", 1,
+                                           NULL, params, NULL, NULL, 0)
+                            : NULL;
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 0)
+            zb_buf_printf(&missing, "%s%s", count++ ? ", " : "", params[0]);
+        PQclear(res);
+    }
+    if (count > 0)
+        zb_log_warn(
+            "the target server has no tablespace %s: the relations the archive has in %s are made in the "
+            "default tablespace (create %s and restore again to keep them in place)",
+            missing.data ? missing.data : "", count == 1 ? "it" : "them", count == 1 ? "it" : "them");
+    zb_buf_free(&missing);
+}
+
 void zb_pg_restore_warn_if_older(const zb_pg_restore *p)
 {
     int source = p->plan->server_version;

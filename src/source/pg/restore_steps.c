@@ -365,8 +365,32 @@ int zb_pg_restore_release_ready(zb_pg_restore *p)
  * pool, each after the work queued before it on its table: weighing
  * nothing, they fill the connections that the last tables' chains of
  * indexes and key checks leave idle. */
+/* The root of the partition tree relation r is in (r itself when it is no
+ * partition): what a key or index of a partitioned table is queued on. */
+static long partition_root(const zb_pg_plan *plan, const long *parent_of, long r)
+{
+    for (size_t depth = 0; r >= 0 && parent_of[r] >= 0 && depth < plan->relation_count; depth++)
+        r = parent_of[r];
+    return r;
+}
+
+/* A partition's ANALYZE also counts as a lock on its partition tree's root
+ * (the server's ANALYZE takes ACCESS SHARE on every partition of a
+ * partitioned table it analyzes): a key or index of the partitioned table,
+ * queued on the root, locks each partition as it goes, and the two would
+ * otherwise wait for each other (a deadlock). */
 static int queue_analyze(zb_pg_restore *p, zb_pg_kind kind)
 {
+    long *parent_of = malloc((p->plan->relation_count + 1) * sizeof(*parent_of));
+    if (!parent_of)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    for (size_t r = 0; r < p->plan->relation_count; r++)
+        parent_of[r] = ZB_PG_NO_RELATION;
+    for (size_t i = 0; i < p->plan->item_count; i++) {
+        const zb_pg_plan_item *it = &p->plan->items[i];
+        if (it->relation && it->table >= 0 && it->partition_of >= 0)
+            parent_of[it->table] = it->partition_of;
+    }
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < p->plan->item_count; i++) {
         const zb_pg_plan_item *it = &p->plan->items[i];
@@ -379,11 +403,12 @@ static int queue_analyze(zb_pg_restore *p, zb_pg_kind kind)
                                          it->table >= 0 ? p->plan->relations[it->table] : NULL);
         if (rc == 0)
             rc = zb_buf_printf(&what, "ANALYZE of %s", it->table >= 0 ? p->plan->relations[it->table] : "(null)");
+        long root = partition_root(p->plan, parent_of, it->table);
         /* after every item's statements in the order */
         zb_pg_statement s = {sql.data,
                              what.data,
-                             {it->table, ZB_PG_NO_RELATION},
-                             {ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE, 0},
+                             {it->table, root != it->table ? root : ZB_PG_NO_RELATION},
+                             {ZB_PG_LOCK_SHARE_UPDATE_EXCLUSIVE, ZB_PG_LOCK_ROW_SHARE},
                              0,
                              0,
                              statement_key(p->plan->item_count + it->index, 0),
@@ -395,6 +420,7 @@ static int queue_analyze(zb_pg_restore *p, zb_pg_kind kind)
         zb_buf_free(&sql);
         zb_buf_free(&what);
     }
+    free(parent_of);
     return rc;
 }
 

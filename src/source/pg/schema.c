@@ -506,23 +506,36 @@ typedef struct kind_query {
     "AND dep.deptype = 'i' AND dep.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND sc.relkind = 'S' LIMIT 1) ELSE '' END || " \
     "CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END"
 
+/* A statement that makes a relation (or its index), made in the tablespace
+ * the source had it in: default_tablespace set around it, as pg_dump does
+ * (CREATE INDEX and ADD CONSTRAINT have no clause that fits every form), to
+ * that tablespace where the target server has it, else to its default
+ * (the restore goes on; verification then names the difference). An error
+ * rolls the setting back with the statement. spc: the reltablespace. */
+#define IN_TABLESPACE(spc, statement)                                                                                  \
+    "CASE WHEN " spc                                                                                                   \
+    " <> 0 THEN (SELECT pg_catalog.format('DO $zb$ BEGIN PERFORM pg_catalog.set_config("                               \
+    "''default_tablespace'', CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_tablespace WHERE spcname = %L) THEN %L "      \
+    "ELSE '''' END, false); END $zb$; ', t.spcname, t.spcname) FROM pg_catalog.pg_tablespace t WHERE t.oid = " spc     \
+    ") ELSE '' END || " statement " || CASE WHEN " spc " <> 0 THEN ' SET default_tablespace = '''';' ELSE '' END"
+
 /* A partitioned index's partitions, made as pg_dump makes them: each
  * partition's own index (or the key constraint it backs) by its own name,
  * then attached to its parent's, bottom up; root: SQL for the partitioned
  * index's oid. Made by recursion instead, the server would name them
  * itself, and an index attached under another name would come back
  * renamed. */
-#define PARTITION_INDEXES(root)                                                                                                       \
+#define PARTITION_INDEXES(root)                                                                                        \
     "COALESCE((WITH RECURSIVE tree(idx, parent, depth) AS (SELECT h.inhrelid, h.inhparent, 1 "                                        \
     "FROM pg_catalog.pg_inherits h WHERE h.inhparent = " root                                                                         \
     " UNION ALL SELECT h.inhrelid, h.inhparent, t.depth + 1 "                                                                         \
     "FROM pg_catalog.pg_inherits h JOIN tree t ON h.inhparent = t.idx) "                                                              \
     "SELECT pg_catalog.string_agg(m.sql, '' ORDER BY m.step, m.depth, m.idx) FROM (SELECT 1 AS step, t.depth, t.idx, "                \
-    "CASE WHEN k.oid IS NOT NULL THEN pg_catalog.format(E'\\nALTER TABLE ONLY %I.%I ADD CONSTRAINT %I %s;', tn.nspname, "             \
-    "tc.relname, k.conname, pg_catalog.pg_get_constraintdef(k.oid)) || COALESCE((SELECT pg_catalog.format("                           \
+    IN_TABLESPACE("ci.reltablespace", "CASE WHEN k.oid IS NOT NULL THEN pg_catalog.format(E'\\nALTER TABLE ONLY %I.%I ADD CONSTRAINT %I %s;', tn.nspname, "             \
+    "tc.relname, k.conname, pg_catalog.pg_get_constraintdef(k.oid)) ELSE E'\\n' || pg_catalog.pg_get_indexdef(t.idx) || ';' END") " || CASE WHEN k.oid IS NOT NULL THEN COALESCE((SELECT pg_catalog.format("                           \
     "E'\\nCOMMENT ON CONSTRAINT %I ON %I.%I IS %L;', k.conname, tn.nspname, tc.relname, d.description) "                              \
     "FROM pg_catalog.pg_description d WHERE d.objoid = k.oid AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass), '') " \
-    "ELSE E'\\n' || pg_catalog.pg_get_indexdef(t.idx) || ';' || COALESCE((SELECT pg_catalog.format("                                  \
+    "ELSE COALESCE((SELECT pg_catalog.format("                                  \
     "E'\\nCOMMENT ON INDEX %I.%I IS %L;', tn.nspname, ci.relname, d.description) FROM pg_catalog.pg_description d "                   \
     "WHERE d.objoid = t.idx AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass), '') END AS sql "                            \
     "FROM tree t JOIN pg_catalog.pg_class ci ON ci.oid = t.idx JOIN pg_catalog.pg_index x ON x.indexrelid = t.idx "                   \
@@ -578,38 +591,54 @@ typedef struct kind_query {
 
 /* Constraints declared on the table itself (inherited copies come with
  * their parent's), one entry per rank. */
-#define CONSTRAINT_QUERY                                                                                               \
-    .what = "the constraints", .catalog = "pg_catalog.pg_constraint", .oid = "k.oid", .schema = "n.nspname",  \
-    .name = "k.conname", .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",                         \
-    .sql = "CASE WHEN c.relkind = 'p' AND k.contype IN ('p', 'u', 'x') THEN pg_catalog.format("               \
-           "'ALTER TABLE ONLY %I.%I ADD CONSTRAINT %I %s;', n.nspname, c.relname, k.conname, "                \
-           "pg_catalog.pg_get_constraintdef(k.oid)) || " PARTITION_INDEXES("k.conindid") " "                   \
-           "ELSE pg_catalog.format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s;', n.nspname, c.relname, k.conname, " \
-           "pg_catalog.pg_get_constraintdef(k.oid)) END",                                                      \
-    .comment = "(SELECT pg_catalog.format('COMMENT ON CONSTRAINT %I ON %I.%I IS %L;', k.conname, n.nspname, c.relname, " \
-               "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = k.oid "                      \
-               "AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass)",                           \
-    .extra = "(SELECT pg_catalog.format('%I.%I', rn.nspname, rc.relname) FROM pg_catalog.pg_class rc "        \
-             "JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace WHERE rc.oid = k.confrelid), NULL, " \
-             /* a key of a plain table: its index built under a SHARE lock    \
-              * (alongside the table's other indexes), then attached */        \
-             "CASE WHEN k.contype IN ('p', 'u') AND c.relkind = 'r' AND ic.reltablespace = 0 THEN pg_catalog.json_build_array(" \
-             "pg_catalog.json_build_object('sql', pg_catalog.pg_get_indexdef(k.conindid) || ';', 'lock', 'SHARE'), " \
-             "pg_catalog.json_build_object('sql', pg_catalog.format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s USING INDEX %I%s;', " \
-             "n.nspname, c.relname, k.conname, CASE k.contype WHEN 'p' THEN 'PRIMARY KEY' ELSE 'UNIQUE' END, ic.relname, " \
-             "CASE WHEN k.condeferrable THEN ' DEFERRABLE' || CASE WHEN k.condeferred THEN ' INITIALLY DEFERRED' ELSE '' END " \
-             "ELSE '' END)))::text "                                                                           \
-             /* a valid foreign key of a plain table: added unchecked, then    \
-              * validated under locks that let checks of other tables' keys    \
-              * to the same table run alongside */                             \
-             "WHEN k.contype = 'f' AND c.relkind = 'r' AND k.convalidated THEN pg_catalog.json_build_array(" \
-             "pg_catalog.json_build_object('sql', pg_catalog.format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s NOT VALID;', " \
-             "n.nspname, c.relname, k.conname, pg_catalog.pg_get_constraintdef(k.oid)), "                     \
-             "'lock', 'SHARE ROW EXCLUSIVE', 'references_lock', 'SHARE ROW EXCLUSIVE'), "                    \
-             "pg_catalog.json_build_object('sql', pg_catalog.format('ALTER TABLE %I.%I VALIDATE CONSTRAINT %I;', " \
-             "n.nspname, c.relname, k.conname), 'lock', 'SHARE UPDATE EXCLUSIVE', 'references_lock', 'ROW SHARE'))::text END", \
-    .from = "pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid "                    \
-            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_catalog.pg_class ic ON ic.oid = k.conindid", \
+#define CONSTRAINT_QUERY                                                                                                                                                                                                              \
+    .what = "the constraints", .catalog = "pg_catalog.pg_constraint", .oid = "k.oid", .schema = "n.nspname",                                                                                                                          \
+    .name = "k.conname", .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",                                                                                                                                                 \
+    .sql = "CASE WHEN c.relkind = 'p' AND k.contype IN ('p', 'u', 'x') THEN " IN_TABLESPACE(                                                                                                                                          \
+        "COALESCE(ic.reltablespace, 0)",                                                                                                                                                                                              \
+        "pg_catalog.format('ALTER TABLE ONLY %I.%I ADD CONSTRAINT %I %s;', "                                                                                                                                                          \
+        "n.nspname, c.relname, k.conname, pg_catalog.pg_get_constraintdef(k.oid))") " || " PARTITION_INDEXES("k.conindid") " ELSE " IN_TABLESPACE("COALESCE(ic.reltablespace, 0)",                                                    \
+                                                                                                                                                  "pg_catalog.format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s;', "                     \
+                                                                                                                                                  "n.nspname, c.relname, k.conname, pg_catalog.pg_get_constraintdef(k.oid))") " END", \
+    .comment =                                                                                                                                                                                                                        \
+        "(SELECT pg_catalog.format('COMMENT ON CONSTRAINT %I ON %I.%I IS %L;', k.conname, n.nspname, c.relname, "                                                                                                                     \
+        "d.description) FROM pg_catalog.pg_description d WHERE d.objoid = k.oid "                                                                                                                                                     \
+        "AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass)",                                                                                                                                                          \
+    .extra =                                                                                                                                                                                                                          \
+        "(SELECT pg_catalog.format('%I.%I', rn.nspname, rc.relname) FROM pg_catalog.pg_class rc "                                                                                                                                     \
+        "JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace WHERE rc.oid = k.confrelid), NULL, " /* a key of                                                                                                                 \
+                                                                                                           * a plain                                                                                                                  \
+                                                                                                           * table:                                                                                                                   \
+                                                                                                           * its index                                                                                                                \
+                                                                                                           * built                                                                                                                    \
+                                                                                                           * under a                                                                                                                  \
+                                                                                                           * SHARE                                                                                                                    \
+                                                                                                           * lock                                                                                                                     \
+                                                                                                           * (alongside                                                                                                               \
+                                                                                                           * the                                                                                                                      \
+                                                                                                           * table's                                                                                                                  \
+                                                                                                           * other                                                                                                                    \
+                                                                                                           * indexes),                                                                                                                \
+                                                                                                           * then                                                                                                                     \
+                                                                                                           * attached                                                                                                                 \
+                                                                                                           */                                                                                                                         \
+        "CASE WHEN k.contype IN ('p', 'u') AND c.relkind = 'r' AND ic.reltablespace = 0 THEN pg_catalog.json_build_array("                                                                                                            \
+        "pg_catalog.json_build_object('sql', pg_catalog.pg_get_indexdef(k.conindid) || ';', 'lock', 'SHARE'), "                                                                                                                       \
+        "pg_catalog.json_build_object('sql', pg_catalog.format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s USING INDEX %I%s;', "                                                                                                          \
+        "n.nspname, c.relname, k.conname, CASE k.contype WHEN 'p' THEN 'PRIMARY KEY' ELSE 'UNIQUE' END, ic.relname, "                                                                                                                 \
+        "CASE WHEN k.condeferrable THEN ' DEFERRABLE' || CASE WHEN k.condeferred THEN ' INITIALLY DEFERRED' ELSE '' END "                                                                                                             \
+        "ELSE '' END)))::text " /* a valid foreign key of a plain table: added unchecked, then                                                                                                                                        \
+                                 * validated under locks that let checks of other tables' keys                                                                                                                                        \
+                                 * to the same table run alongside */                                                                                                                                                                 \
+        "WHEN k.contype = 'f' AND c.relkind = 'r' AND k.convalidated THEN pg_catalog.json_build_array("                                                                                                                               \
+        "pg_catalog.json_build_object('sql', pg_catalog.format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s NOT VALID;', "                                                                                                                 \
+        "n.nspname, c.relname, k.conname, pg_catalog.pg_get_constraintdef(k.oid)), "                                                                                                                                                  \
+        "'lock', 'SHARE ROW EXCLUSIVE', 'references_lock', 'SHARE ROW EXCLUSIVE'), "                                                                                                                                                  \
+        "pg_catalog.json_build_object('sql', pg_catalog.format('ALTER TABLE %I.%I VALIDATE CONSTRAINT %I;', "                                                                                                                         \
+        "n.nspname, c.relname, k.conname), 'lock', 'SHARE UPDATE EXCLUSIVE', 'references_lock', 'ROW SHARE'))::text END",                                                                                                             \
+    .from =                                                                                                                                                                                                                           \
+        "pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid "                                                                                                                                                \
+        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_catalog.pg_class ic ON ic.oid = k.conindid",                                                                                                           \
     .filter = FILTER_USER_OBJECT, .filter_catalog = "pg_catalog.pg_class", .filter_oid = "c.oid"
 #define CONSTRAINT_WHERE(types)                                                                                        \
     "k.contype IN " types " AND k.conislocal AND k.conparentid = 0 AND c.relkind IN ('r', 'p')"
@@ -878,7 +907,8 @@ static const kind_query kinds[] = {
      .schema = "n.nspname",
      .name = "c.relname",
      .table = "q.name",
-     .sql =
+     .sql = IN_TABLESPACE(
+         "c.reltablespace",
          "'CREATE ' || CASE WHEN c.relpersistence = 'u' THEN 'UNLOGGED ' ELSE '' END || 'TABLE ' || q.name || "
          "CASE WHEN c.relispartition AND NOT tb.standalone THEN (SELECT pg_catalog.format(' PARTITION OF %I.%I ', pn.nspname, pc.relname) "
          "FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent JOIN pg_catalog.pg_namespace pn "
@@ -900,7 +930,7 @@ static const kind_query kinds[] = {
          "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid AND NOT c.relispartition), '') END || "
          "CASE WHEN c.relkind = 'p' THEN ' PARTITION BY ' || pg_catalog.pg_get_partkeydef(c.oid) ELSE '' END || "
          "CASE WHEN tb.options IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(tb.options, ', ') || ')' ELSE '' END "
-         "|| ';' || " TABLE_SETTINGS,
+         "|| ';'") " || " TABLE_SETTINGS,
      .owner = RELATION_OWNER("'TABLE'"),
      .acl = {.column = "c.relacl",
              .target = "'TABLE ' || q.name",
@@ -912,11 +942,15 @@ static const kind_query kinds[] = {
          "") " CROSS JOIN LATERAL (SELECT "
              /* a partition whose columns are in another order than its
               * parent's (made as a table of its own, then attached): made
-              * so again */
-             "c.relispartition AND (SELECT pg_catalog.array_agg(a.attname ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
+              * so again; and one in another tablespace than its parent's,
+              * as CREATE TABLE ... PARTITION OF puts a partition in its
+              * parent's tablespace whatever default_tablespace says */
+             "c.relispartition AND ((SELECT pg_catalog.array_agg(a.attname ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
              "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) IS DISTINCT FROM (SELECT "
              "pg_catalog.array_agg(a.attname ORDER BY a.attnum) FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute a "
-             "ON a.attrelid = i.inhparent WHERE i.inhrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS standalone, "
+             "ON a.attrelid = i.inhparent WHERE i.inhrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) "
+             "OR EXISTS (SELECT FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent "
+             "WHERE i.inhrelid = c.oid AND pc.reltablespace <> 0 AND pc.reltablespace <> c.reltablespace)) AS standalone, "
              /* its options and its TOAST table's */
              "c.reloptions || (SELECT pg_catalog.array_agg('toast.' || o) FROM pg_catalog.pg_class tc, "
              "pg_catalog.unnest(tc.reloptions) o WHERE tc.oid = c.reltoastrelid) AS options) tb",
@@ -953,14 +987,15 @@ static const kind_query kinds[] = {
      .schema = "n.nspname",
      .name = "c.relname",
      .table = "q.name",
-     .sql =
+     .sql = IN_TABLESPACE(
+         "c.reltablespace",
          "CASE c.relkind WHEN 'm' THEN 'CREATE MATERIALIZED VIEW ' ELSE 'CREATE VIEW ' END || q.name || "
          "CASE WHEN c.reloptions IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(c.reloptions, ', ') || ')' ELSE '' END "
          "|| E' AS\\n' || pg_catalog.regexp_replace(pg_catalog.pg_get_viewdef(c.oid), ';\\s*$', '') || "
          "CASE c.relkind WHEN 'm' THEN E'\\n  WITH NO DATA;' ELSE ';' END || COALESCE((SELECT pg_catalog.string_agg("
          "pg_catalog.format(E'\\nALTER VIEW %s ALTER COLUMN %I SET DEFAULT %s;', q.name, a.attname, "
          "pg_catalog.pg_get_expr(ad.adbin, ad.adrelid)), '' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
-         "JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum WHERE a.attrelid = c.oid), '')",
+         "JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum WHERE a.attrelid = c.oid), '')"),
      .owner = RELATION_OWNER("CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END"),
      .acl = {.column = "c.relacl",
              .target = "'TABLE ' || q.name",
@@ -1005,9 +1040,9 @@ static const kind_query kinds[] = {
      .schema = "n.nspname",
      .name = "ic.relname",
      .table = "pg_catalog.format('%I.%I', n.nspname, c.relname)",
-     .sql =
-         "CASE WHEN ic.relkind = 'I' AND " NO_FOREIGN_PARTITION("c.oid") " THEN pg_catalog.pg_get_indexdef(ic.oid) || ';' || " PARTITION_INDEXES(
-             "ic.oid") " ELSE pg_catalog.replace(pg_catalog.pg_get_indexdef(ic.oid), ' ON ONLY ', ' ON ') || ';' END",
+     .sql = "CASE WHEN ic.relkind = 'I' AND " NO_FOREIGN_PARTITION("c.oid") " THEN " IN_TABLESPACE("ic.reltablespace", "pg_catalog.pg_get_indexdef(ic.oid) || ';'") " || " PARTITION_INDEXES(
+         "ic.oid") " ELSE " IN_TABLESPACE("ic.reltablespace",
+                                          "pg_catalog.replace(pg_catalog.pg_get_indexdef(ic.oid), ' ON ONLY ', ' ON ') || ';'") " END",
      .comment =
          "(SELECT pg_catalog.format('COMMENT ON INDEX %I.%I IS %L;', n.nspname, ic.relname, d.description) "
          "FROM pg_catalog.pg_description d WHERE d.objoid = ic.oid AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass)",

@@ -10,7 +10,8 @@ zb_test_begin
 cd "$ZB_TMP"
 zb_pg_fixture_copy "$major" attrs fixture_attrs.sql attrs_oracle.sql "CREATE TABLE attrs.documents"
 for want in 'schema public|zb_attrs_owner|' "column attrs.documents.body|2|e|" 'index attrs.documents_lower|t|f' \
-    'relation attrs.audit|r|p|f|'; do
+    'relation attrs.audit|r|p|f|' "database|zb_attrs_owner|" "|the attributes' database|- {work_mem=3MB}; zb_attrs_reader {statement_timeout=5min}" \
+    'zb_attrs_reader=c/zb_attrs_grantor'; do
     zb_expect_contains "$(cat oracle.src)" "$want" "the oracle saw $want"
 done
 zb_expect_status 0 "verify --restore on PostgreSQL $major" -- "$ZB_BIN" --log-format text verify --restore --key key "$archive" \

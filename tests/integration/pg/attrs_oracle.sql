@@ -17,3 +17,7 @@ SELECT 'range ' || rngtypid::regtype, (SELECT opcname FROM pg_opclass WHERE oid 
 FROM pg_range WHERE rngtypid >= 16384;
 SELECT 'constraint ' || conname, obj_description(oid, 'pg_constraint') FROM pg_constraint WHERE contypid >= 16384 ORDER BY 1;
 SELECT 'acl ' || oid::regclass, relacl FROM pg_class WHERE relacl IS NOT NULL AND oid >= 16384 ORDER BY 1;
+SELECT 'database', pg_get_userbyid(d.datdba), d.datacl, shobj_description(d.oid, 'pg_database'),
+    (SELECT string_agg(coalesce(pg_get_userbyid(nullif(s.setrole, 0)), '-') || ' ' || s.setconfig::text, '; '
+        ORDER BY 1) FROM pg_db_role_setting s WHERE s.setdatabase = d.oid)
+FROM pg_database d WHERE d.datname = current_database();

@@ -26,7 +26,10 @@ SELECT 'schema ' || n.nspname || ' owner ' || pg_get_userbyid(s.nspowner) || ' a
     FROM user_ns n JOIN pg_namespace s ON s.oid = n.oid ORDER BY 1;
 SELECT 'type ' || format_type(t.oid, NULL) || ' kind ' || t.typtype::text || ' owner ' || pg_get_userbyid(t.typowner)
     || ' base ' || coalesce(format_type(nullif(t.typbasetype, 0), t.typtypmod), '-')
-    || ' notnull ' || t.typnotnull || ' default ' || coalesce(t.typdefault, '-')
+    -- a domain's default as the server deparses it (pg_dump reads it so):
+    -- typdefault keeps the text it was given, which may rely on the
+    -- search path of the session that gave it
+    || ' notnull ' || t.typnotnull || ' default ' || coalesce(pg_get_expr(t.typdefaultbin, 0), t.typdefault, '-')
     || ' labels ' || coalesce((SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), '-')
     || ' range ' || coalesce((SELECT format_type(r.rngsubtype, NULL) FROM pg_range r WHERE r.rngtypid = t.oid), '-')
     || ' checks ' || coalesce((SELECT string_agg(c.conname || ' ' || pg_get_constraintdef(c.oid), '; ' ORDER BY c.conname)

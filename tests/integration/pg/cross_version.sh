@@ -3,7 +3,9 @@
 # definitions (and other deparsed SQL) differently and gives table owners a
 # privilege 15 does not have (MAINTAIN), passes: the catalog fingerprint
 # compares deparsed text normalised across versions (docs/FORMAT.md). A real
-# difference is still named (the test hook changes a column's storage).
+# difference is still named (the test hook changes a column's storage, and
+# the database's locale provider and ICU locale, which 17 reads from a column
+# of another name).
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/pg.sh"
 zb_test_begin
@@ -31,7 +33,12 @@ use_server new
 zb_psql -c 'CREATE ROLE zb_reader' -c 'CREATE ROLE "Zb Owner"' >/dev/null
 zb_expect_status 0 "verify --restore onto PostgreSQL 17" -- "$ZB_BIN" --log-format text verify --restore --key key "$archive" \
     --pg-target "$(zb_pg_conninfo postgres)"
-zb_expect_status 14 "a changed column is still named across versions" -- env ZAKPOS_BACKUP_TEST_HOOK_SQL="ALTER TABLE shop.order_items ALTER sku SET STORAGE EXTERNAL" \
+# 17 keeps the database's ICU locale in datlocale (15 and 16: daticulocale)
+hook="ALTER TABLE shop.order_items ALTER sku SET STORAGE EXTERNAL;
+UPDATE pg_catalog.pg_database SET datlocprovider = 'i', datlocale = 'sv-SE' WHERE datname = pg_catalog.current_database()"
+zb_expect_status 14 "a changed column and locale are still named across versions" -- env ZAKPOS_BACKUP_TEST_HOOK_SQL="$hook" \
     "$ZB_FAULT_BIN" --log-format text verify --restore --key key "$archive" --pg-target "$(zb_pg_conninfo postgres)"
 zb_expect_contains "$ZB_LAST_OUTPUT" "pg shop: column shop.order_items.sku: storage: archive" "names the column and the attribute"
+zb_expect_contains "$ZB_LAST_OUTPUT" "pg shop: database: locale_provider: archive 'c', restored 'i'" "names the locale provider"
+zb_expect_contains "$ZB_LAST_OUTPUT" "pg shop: database: icu_locale: archive (not set), restored 'sv-SE'" "names the ICU locale"
 zb_test_end

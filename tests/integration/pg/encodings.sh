@@ -1,10 +1,12 @@
 # Databases in an encoding other than UTF8 on a UTF-8 cluster: a LATIN1
 # one, and an SQL_ASCII one holding bytes that are not UTF-8, are backed up
 # and restored byte for byte in their own encoding, into a database created
-# with the source's encoding and locale; so are the SQL_ASCII database's own
-# comment, settings and a role's settings in it. Oracles: md5 of every table's raw
-# bytes (COPY ... TO STDOUT in the database's encoding) and pg_dump's schema
-# and rows, equal for the source and the copy; verify --restore passes.
+# with the source's encoding and locale; so are each database's own
+# comment, settings and a role's settings in it (bytes that are not UTF-8
+# in the SQL_ASCII one, LATIN1 characters in the LATIN1 one). Oracles: md5
+# of every table's raw bytes (COPY ... TO STDOUT in the database's
+# encoding) and pg_dump's schema and rows, equal for the source and the
+# copy; verify --restore passes.
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/pg.sh"
 zb_test_begin
@@ -48,6 +50,14 @@ DO $$ BEGIN EXECUTE E'COMMENT ON DATABASE raw IS \'base caf\xe9 \xc3\x28 \xff\''
 EXECUTE E'ALTER DATABASE raw SET zb.note = \'app\xe9\xfe\'';
 EXECUTE E'ALTER DATABASE raw SET search_path = "sch\xe9ma", public';
 EXECUTE E'ALTER ROLE zb_enc_app IN DATABASE raw SET zb.note = \'r\xf4le\xff\'';
+END $$;
+SQL
+# and the LATIN1 database's, in LATIN1: shared catalogs keep each database's
+# text in that database's encoding
+PGCLIENTENCODING=LATIN1 ZB_PG_DB=lat zb_psql >/dev/null <<'SQL'
+DO $$ BEGIN EXECUTE E'COMMENT ON DATABASE lat IS \'base caf\xe9\'';
+EXECUTE E'ALTER DATABASE lat SET zb.note = \'caf\xe9\'';
+EXECUTE E'ALTER ROLE zb_enc_app IN DATABASE lat SET zb.note = \'cr\xe8me\'';
 END $$;
 SQL
 # the same, as hex of the bytes, read in the database itself
@@ -107,5 +117,7 @@ zb_expect_equal "$(LC_ALL=C grep -ac $'COMMENT ON TABLE "sch\xe9ma"."caf\xe9" IS
     "the SQL_ASCII copy's schema holds the names' and comments' bytes"
 zb_expect_equal "$(database_bytes raw | grep -c "$(printf 'app\xe9\xfe' | od -An -tx1 | tr -d ' \n')")" "1" \
     "the oracle reads the database's setting"
+zb_expect_equal "$(database_bytes lat | grep -c "$(printf 'cr\xe8me' | od -An -tx1 | tr -d ' \n')")" "1" \
+    "the oracle reads the LATIN1 database's role setting in LATIN1"
 zb_expect_equal "$(catalog_bytes raw_copy | grep -c "$(printf 'vue_\xe9' | od -An -tx1 | tr -d ' \n')")" "1" "the oracle reads the view's name"
 zb_test_end

@@ -6,8 +6,9 @@
 -- partition; view column defaults; statistics targets of index expressions;
 -- a range type's subtype operator class; grants made by a grantor other
 -- than the owner; comments on extensions, composite type attributes and
--- domain constraints. Loaded as a superuser into an empty database; works
--- on PostgreSQL 12 to 17 (later features under \if).
+-- domain constraints; the database's own owner, settings, a role's
+-- settings in it, comment and grants. Loaded as a superuser into an empty
+-- database; works on PostgreSQL 12 to 17 (later features under \if).
 SET client_min_messages = warning;
 SELECT current_setting('server_version_num')::int >= 140000 AS pg14,
        current_setting('server_version_num')::int >= 150000 AS pg15 \gset
@@ -87,3 +88,17 @@ GRANT SELECT ON attrs.documents TO zb_attrs_grantor WITH GRANT OPTION;
 SET ROLE zb_attrs_grantor;
 GRANT SELECT ON attrs.documents TO zb_attrs_reader;
 RESET ROLE;
+
+-- the database's own properties, which pg_dump --create keeps: owner,
+-- settings, a role's settings in it, comment, and grants (one made by a
+-- grantor other than the owner)
+DO $$ BEGIN
+    EXECUTE format('ALTER DATABASE %I OWNER TO zb_attrs_owner', current_database());
+    EXECUTE format('ALTER DATABASE %I SET work_mem = %L', current_database(), '3MB');
+    EXECUTE format('ALTER ROLE zb_attrs_reader IN DATABASE %I SET statement_timeout = %L', current_database(), '5min');
+    EXECUTE format('COMMENT ON DATABASE %I IS %L', current_database(), 'the attributes'' database');
+    EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+    EXECUTE format('GRANT CONNECT ON DATABASE %I TO zb_attrs_grantor WITH GRANT OPTION', current_database());
+    SET LOCAL ROLE zb_attrs_grantor;
+    EXECUTE format('GRANT CONNECT ON DATABASE %I TO zb_attrs_reader', current_database());
+END $$;

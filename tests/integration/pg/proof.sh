@@ -6,8 +6,9 @@
 # comparison) changes each attribute; verification fails (exit 14) and names
 # every one: the object, the attribute, the archive's value and the restored
 # one. Table-driven: each case is a statement and the difference it must
-# produce. PostgreSQL 15 (Debian's), or the major given as $1 (15 or 16: the
-# ICU locale case names daticulocale, which 17 renamed).
+# produce. PostgreSQL 15 (Debian's), or the major given as $1 (15 to 17: 12 to
+# 14 have no per-database locale provider; 17 renamed daticulocale to
+# datlocale, and the case changes whichever the server has).
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/pg.sh"
 zb_test_begin
@@ -56,7 +57,22 @@ CREATE TYPE app.code (INPUT = app.code_in, OUTPUT = app.code_out, INTERNALLENGTH
 CREATE FUNCTION app.row_no() RETURNS bigint LANGUAGE internal WINDOW IMMUTABLE AS 'window_row_number';
 GRANT USAGE ON SCHEMA app TO zb_grantor;
 GRANT SELECT ON app.t TO zb_grantor WITH GRANT OPTION;
+CREATE TABLE app.placed (id int PRIMARY KEY USING INDEX TABLESPACE zb_space, note text) TABLESPACE zb_space;
+CREATE INDEX placed_note ON app.placed (note) TABLESPACE zb_space;
+INSERT INTO app.placed VALUES (1, 'one');
+CREATE MATERIALIZED VIEW app.placed_view TABLESPACE zb_space AS SELECT id, note FROM app.placed;
+CREATE TABLE app.sales (id int, at date) PARTITION BY RANGE (at) TABLESPACE zb_space;
+CREATE TABLE app.sales_new PARTITION OF app.sales FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TABLE app.sales_old PARTITION OF app.sales FOR VALUES FROM ('2025-01-01') TO ('2026-01-01') TABLESPACE pg_default;
+ALTER TABLE app.sales ADD CONSTRAINT sales_key PRIMARY KEY (id, at) USING INDEX TABLESPACE zb_space;
+CREATE INDEX sales_at ON app.sales (at) TABLESPACE zb_space;
+ALTER INDEX app.sales_old_at_idx SET TABLESPACE pg_default;
+ALTER INDEX app.sales_old_pkey SET TABLESPACE pg_default;
+INSERT INTO app.sales VALUES (1, '2025-06-01'), (2, '2026-06-01');
 SQL
+# the column of the database's ICU locale, by version
+icu_column=$(zb_psql -At -c "SELECT CASE WHEN current_setting('server_version_num')::int >= 170000
+    THEN 'datlocale' ELSE 'daticulocale' END")
 p1_index=$(ZB_PG_DB=pos zb_psql -At -c "SELECT c.relname FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid
     WHERE i.inhparent = 'app.p_v'::regclass AND c.relnamespace = 'app'::regnamespace AND c.relname LIKE 'p1%'")
 "$ZB_BIN" keygen --out key >/dev/null 2>&1
@@ -65,6 +81,21 @@ archive=$("$ZB_BIN" latest --repo repo)
 server=$(zb_pg_conninfo postgres)
 zb_expect_status 0 "verify --restore of the unchanged database passes" -- "$ZB_BIN" --log-format text verify --restore \
     --key key "$archive" --pg-target "$server"
+# a table and its indexes in a tablespace come back there (oracle: pg_class)
+placement() {
+    ZB_PG_DB=$1 zb_psql -At -c "SELECT c.relname || ' ' || coalesce(t.spcname, '-') FROM pg_class c
+        LEFT JOIN pg_tablespace t ON t.oid = c.reltablespace WHERE c.relnamespace = 'app'::regnamespace
+        AND c.relkind IN ('r', 'i', 'S', 'p', 'm', 'I') ORDER BY 1"
+}
+zb_expect_status 0 "restore" -- "$ZB_BIN" -q restore --key key "$archive" --pg-target "$(zb_pg_conninfo pos_copy)"
+zb_expect_equal "$(placement pos_copy)" "$(placement pos)" "every relation in the source's tablespace"
+zb_expect_contains "$(placement pos)" "placed_note zb_space" "the oracle saw the tablespace"
+# a materialized view, a partitioned table, its key and index in the
+# tablespace, one partition and its indexes in the default one
+for r in "placed_view zb_space" "sales zb_space" "sales_at zb_space" "sales_key zb_space" "sales_new_pkey zb_space" \
+    "sales_old -" "sales_old_at_idx -" "sales_old_pkey -"; do
+    zb_expect_contains "$(placement pos)" "$r" "the oracle saw $r"
+done
 
 # case: the statement run in the restored database | the difference named
 in_db() { echo "DO \$\$ BEGIN EXECUTE pg_catalog.format('$1', pg_catalog.current_database()); END \$\$;"; }
@@ -78,7 +109,7 @@ cases=(
     "$(in_db "COMMENT ON DATABASE %I IS ''changed''")|database: comment: archive 'the shop's database', restored 'changed'"
     "$(in_db 'GRANT TEMPORARY ON DATABASE %I TO zb_other')|database: acl: archive "
     "UPDATE pg_catalog.pg_database SET datcollate = 'POSIX' WHERE datname = pg_catalog.current_database()|database: lc_collate: archive 'C.UTF-8', restored 'POSIX'"
-    "UPDATE pg_catalog.pg_database SET datlocprovider = 'i', daticulocale = 'sv-SE' WHERE datname = pg_catalog.current_database()|database: icu_locale: archive (not set), restored 'sv-SE'"
+    "UPDATE pg_catalog.pg_database SET datlocprovider = 'i', $icu_column = 'sv-SE' WHERE datname = pg_catalog.current_database()|database: icu_locale: archive (not set), restored 'sv-SE'"
     "SELECT 1|database: locale_provider: archive 'c', restored 'i'"
     "ALTER TABLE app.t ALTER body SET STORAGE EXTERNAL|column app.t.body: storage: archive 'x', restored 'e'"
     "ALTER TABLE app.t ALTER n SET STATISTICS 55|column app.t.n: statistics: archive '-1', restored '55'"
@@ -88,6 +119,10 @@ cases=(
     "ALTER TABLE app.t REPLICA IDENTITY FULL|relation app.t: replica_identity: archive 'd', restored 'f'"
     "ALTER TABLE app.t CLUSTER ON t_pkey|relation app.t: cluster_on: archive (not set), restored 't_pkey'"
     "ALTER TABLE app.parent SET TABLESPACE zb_space|relation app.parent: tablespace: archive (not set), restored 'zb_space'"
+    "ALTER MATERIALIZED VIEW app.placed_view SET TABLESPACE pg_default|relation app.placed_view: tablespace: archive 'zb_space', restored (not set)"
+    "ALTER TABLE app.sales_new SET TABLESPACE pg_default|relation app.sales_new: tablespace: archive 'zb_space', restored (not set)"
+    "ALTER INDEX app.sales_at SET TABLESPACE pg_default|index app.sales_at: tablespace: archive 'zb_space', restored (not set)"
+    "ALTER INDEX app.sales_old_pkey SET TABLESPACE zb_space|index app.sales_old_pkey: tablespace: archive (not set), restored 'zb_space'"
     "ALTER SEQUENCE app.s SET UNLOGGED|relation app.s: persistence: archive 'p', restored 'u'"
     "ALTER TABLE ONLY app.child ALTER x SET NOT NULL|column app.child.x: not_null: archive (not set), restored 'not null'"
     "ALTER TABLE ONLY app.child ALTER x SET DEFAULT 5|column app.child.x: default: archive (not set), restored '5'"
@@ -120,4 +155,13 @@ for c in "${cases[@]}"; do
 done
 zb_expect_equal "$(zb_psql -At -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'zakpos_backup_verify_%'")" "0" \
     "no scratch database left"
+# on a server without the tablespace the relations go to the default one,
+# with one note naming it
+zb_psql -c "DROP DATABASE pos" -c "DROP DATABASE pos_copy" -c "DROP TABLESPACE zb_space" >/dev/null
+zb_expect_status 0 "restore where the tablespace is missing" -- "$ZB_BIN" --log-format text restore --key key "$archive" \
+    --pg-target "$(zb_pg_conninfo pos_elsewhere)"
+zb_expect_equal "$(grep -c 'the target server has no tablespace zb_space: the relations' <<<"$ZB_LAST_OUTPUT")" "1" \
+    "one note names the missing tablespace"
+zb_expect_equal "$(placement pos_elsewhere | grep -c zb_space)" "0" "all in the default tablespace"
+zb_expect_contains "$(placement pos_elsewhere)" "sales_key -" "the oracle saw them"
 zb_test_end

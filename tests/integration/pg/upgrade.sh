@@ -4,7 +4,9 @@
 # 17 directly, privileges included (17 gave table owners a new privilege,
 # MAINTAIN, that a copy of 12's or 16's ACLs would take away). Restoring
 # into an older server warns first and, when the schema needs something the
-# old server lacks, fails naming the object, leaving no database behind.
+# old server lacks, fails naming the object, leaving no database behind; so
+# does a database whose ICU locale 12 cannot give, which restores into 12
+# with a libc locale asked for (--pg-locale), its objects being ones 12 has.
 . "$ZB_TEST_LIB/common.sh"
 . "$ZB_TEST_LIB/pg.sh"
 zb_test_begin
@@ -60,4 +62,48 @@ zb_expect_contains "$ZB_LAST_OUTPUT" "the archive comes from PostgreSQL 16 and t
 zb_expect_contains "$ZB_LAST_OUTPUT" "EXTENSION public.pg_trgm failed" "names the object that failed"
 zb_expect_equal "$(zb_psql -At -c "SELECT count(*) FROM pg_database WHERE datname IN ('downgraded') OR datname LIKE 'zbrestore%'")" "0" \
     "no database left behind"
+
+# a PostgreSQL 16 database with an ICU locale into 12, which has no
+# per-database locale provider: refused before anything is published,
+# naming the provider and the locale; with a libc locale asked for, it
+# restores, since its objects are ones 12 has too
+use_server mid
+zb_psql -c "CREATE DATABASE icu TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'sv-SE' LOCALE 'C.UTF-8'" >/dev/null
+ZB_PG_DB=icu zb_psql >/dev/null <<'SQL'
+CREATE SCHEMA shop;
+CREATE TABLE shop.words (id int PRIMARY KEY, w text NOT NULL);
+INSERT INTO shop.words VALUES (1, 'a'), (2, 'ö'), (3, 'z');
+CREATE VIEW shop.sorted AS SELECT w FROM shop.words ORDER BY w;
+CREATE FUNCTION shop.word(i int) RETURNS text LANGUAGE sql STABLE AS 'SELECT w FROM shop.words WHERE id = i';
+SQL
+zb_expect_status 0 "backup of the ICU database on PostgreSQL 16" -- "$ZB_BIN" -q backup --repo repo-icu --recipient key.pub \
+    --pg "$(zb_pg_conninfo icu)"
+zb_pg_oracle icu >oracle.icu
+# the objects' names (12 prints other things differently, see below)
+names() {
+    ZB_PG_DB=$1 zb_psql -At -c "SELECT c.relkind::text || ' ' || c.oid::regclass::text FROM pg_class c
+        WHERE c.relnamespace = 'shop'::regnamespace UNION ALL SELECT 'f ' || p.oid::regprocedure::text FROM pg_proc p
+        WHERE p.pronamespace = 'shop'::regnamespace ORDER BY 1"
+}
+names icu >names.icu
+archive=$("$ZB_BIN" latest --repo repo-icu)
+use_server old
+zb_expect_status 10 "restore of the ICU database into PostgreSQL 12" -- "$ZB_BIN" --log-format text restore --key key \
+    "$archive" --pg-target "$(zb_pg_conninfo icu_copy)"
+zb_expect_contains "$ZB_LAST_OUTPUT" "the target server (PostgreSQL 12) has no ICU locale provider, which the database uses (sv-SE)" \
+    "names the locale provider and the locale"
+zb_expect_contains "$ZB_LAST_OUTPUT" "hint: restore into PostgreSQL 15 or newer, or pass --pg-locale NAME" "says what to do"
+zb_expect_equal "$(zb_psql -At -c "SELECT count(*) FROM pg_database WHERE datname = 'icu_copy' OR datname LIKE 'zbrestore%'")" "0" \
+    "nothing was published or left behind"
+zb_expect_status 0 "restore of the ICU database into PostgreSQL 12 with --pg-locale" -- "$ZB_BIN" -q restore --key key \
+    "$archive" --pg-target "$(zb_pg_conninfo icu_copy)" --pg-locale C.UTF-8
+zb_pg_oracle icu_copy >oracle.icu_copy
+# 12 prints the view's text and gives the public schema another owner:
+# the columns, keys, indexes and rows are compared, and the names
+grep -E '^(column|index|constraint|rows) ' oracle.icu >same.icu
+grep -E '^(column|index|constraint|rows) ' oracle.icu_copy >same.icu_copy
+zb_pg_expect_same_oracle same.icu same.icu_copy "the PostgreSQL 16 database and its copy on 12"
+zb_expect_contains "$(cat oracle.icu)" "rows shop.words 3 " "the oracle hashed the rows"
+zb_expect_equal "$(names icu_copy)" "$(cat names.icu)" "the same tables, view, index and function"
+zb_expect_contains "$(cat names.icu)" "v shop.sorted" "the names include the view"
 zb_test_end

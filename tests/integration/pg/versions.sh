@@ -48,14 +48,19 @@ fi
 zb_expect_status 0 "verify --restore on PostgreSQL $major" -- "$ZB_BIN" -q verify --restore --key key "$archive" \
     --pg-target "$(zb_pg_conninfo postgres)" --jobs 2
 
-# the object kinds beyond the application schema, on the majors kinds.sh
-# does not start a server for: the same fixture and oracles, once
+# the object kinds beyond the application schema and the attributes a
+# restore must keep, on the majors kinds.sh and attrs.sh do not start a
+# server for: the same fixtures and oracles, once
 case $major in
 13 | 14 | 16)
     zb_pg_fixture_restore "$major" kinds fixture_kinds.sql kinds_oracle.sql "CREATE AGGREGATE kinds.sum_abs" kinds_copy
     zb_expect_contains "$(cat oracle.src)" 'aggregate kinds.pct(double precision,double precision)|o|1|' "the oracle saw the kinds"
     zb_expect_status 0 "verify --restore of the kinds on PostgreSQL $major" -- "$ZB_BIN" -q verify --restore --key key \
         "$archive" --pg-target "$(zb_pg_conninfo postgres)" --jobs 2
+    zb_pg_fixture_restore "$major" attrs fixture_attrs.sql attrs_oracle.sql "CREATE TABLE attrs.documents" attrs_copy
+    zb_expect_contains "$(cat oracle.src)" "column attrs.documents.body|2|e|" "the oracle saw the attributes"
+    zb_expect_status 0 "verify --restore of the attributes on PostgreSQL $major" -- "$ZB_BIN" -q verify --restore \
+        --key key "$archive" --pg-target "$(zb_pg_conninfo postgres)" --jobs 2
     ;;
 esac
 zb_test_end

@@ -66,17 +66,7 @@ SQL
         --repo "repo$major" --recipient key.pub --with-role-passwords --pg "$(zb_pg_conninfo zakpos_db)"
     zb_psql -c "DROP DATABASE zakpos_db" \
         -c "DROP ROLE app_group, app_owner, app_reader, app_admin, app_super, app_replica" >/dev/null
-    cat >"zb$major.conf" <<CONF
-[repository]
-path = $ZB_TMP/repo$major
-key_file = $ZB_TMP/key
-[postgres]
-conninfo = $(zb_pg_conninfo zakpos_db)
-[docker]
-enabled = no
-[daemon]
-state_dir = $ZB_TMP/state$major
-CONF
+    zb_pg_recover_config "zb$major.conf" "$ZB_TMP/repo$major" "$ZB_TMP/state$major" zakpos_db "$ZB_TMP/key"
     zb_expect_status 0 "PostgreSQL $major: recover of the globals and the database" -- \
         "$ZB_BIN" --config "zb$major.conf" recover --report "$ZB_TMP/report$major"
     catalog "$v16" >"catalog.$major.after"

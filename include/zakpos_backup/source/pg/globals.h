@@ -43,6 +43,15 @@ typedef struct zb_pg_globals_result {
  * interrupted recovery created), which count as created. A role that
  * cannot be created is an error naming it. */
 int zb_pg_globals_apply(zb_pg_globals_result *result, PGconn *conn, json_t *globals, json_t *ours);
+/* Creates every tablespace of globals that conn's server lacks (a failure
+ * goes to result->problems: the objects then go to the default one), owned
+ * by the source's owner where that role exists (else zb_pg_globals_apply
+ * gives it). Run before a database is restored, so that its relations are
+ * made in them. */
+int zb_pg_globals_create_tablespaces(zb_pg_globals_result *result, PGconn *conn, json_t *globals);
+/* Drops the tablespaces result records as created (a recovery that failed
+ * takes back what it made); one that cannot be dropped is a warning. */
+void zb_pg_globals_drop_tablespaces(zb_pg_globals_result *result, PGconn *conn);
 /* Once database db exists: its owner as the source had it, and the
  * per-role settings that name it (ALTER ROLE ... IN DATABASE); failures go
  * to result->problems. */

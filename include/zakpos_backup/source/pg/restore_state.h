@@ -69,6 +69,9 @@ int zb_pg_restore_run_waiting(zb_pg_restore *p);
 
 /* Says when the target server is older than the source's. */
 void zb_pg_restore_warn_if_older(const zb_pg_restore *p);
+/* Names, in one warning, the tablespaces of the toc's relations that the
+ * target server lacks: those relations go to the default one. */
+void zb_pg_restore_note_missing_tablespaces(const zb_pg_restore *p);
 /* Refuses a target database that exists and is not empty (unless forced). */
 int zb_pg_restore_check_target(zb_pg_restore *p);
 /* Creates the database the restore fills under a temporary name. */
