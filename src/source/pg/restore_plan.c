@@ -387,6 +387,30 @@ static int link_items(zb_pg_plan *plan, const pending_item *pending)
     return group_items_by_table(plan);
 }
 
+/* The tablespaces the source's relations are in (format 2; absent
+ * before): names only, for the restore to say which the target lacks. */
+static int parse_tablespaces(zb_pg_plan *plan, json_t *list)
+{
+    if (list && !json_is_array(list))
+        return zb_error_set(ZB_EFORMAT, INVALID "\"tablespaces\" is not a list");
+    size_t count = json_array_size(list);
+    if (count == 0)
+        return 0;
+    plan->tablespaces = calloc(count, sizeof(*plan->tablespaces));
+    if (!plan->tablespaces)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        const char *name = json_string_value(json_array_get(list, i));
+        if (!name)
+            return zb_error_set(ZB_EFORMAT, INVALID "tablespace %zu is not a name", i + 1);
+        int rc = zb_intern_add(plan->names, &plan->tablespaces[plan->tablespace_count], name);
+        if (rc < 0)
+            return rc;
+        plan->tablespace_count++;
+    }
+    return 0;
+}
+
 /* The document's fields but its items and tables, read before them. */
 static int parse_header(zb_pg_plan *plan, json_t *toc)
 {
@@ -403,9 +427,9 @@ static int parse_header(zb_pg_plan *plan, json_t *toc)
     if (rc == 0)
         rc = text_field(&plan->encoding, plan, toc, "encoding", "document", 0);
     /* not checked before: anything but a string is none, UTF8 */
-    return rc < 0 ? rc
-                  : zb_intern_add(plan->names, &plan->copy_encoding,
-                                  json_string_value(json_object_get(toc, "copy_encoding")));
+    if (rc == 0)
+        rc = zb_intern_add(plan->names, &plan->copy_encoding, json_string_value(json_object_get(toc, "copy_encoding")));
+    return rc < 0 ? rc : parse_tablespaces(plan, json_object_get(toc, "tablespaces"));
 }
 
 /* ---- the document's text, read a value at a time */
@@ -776,6 +800,7 @@ void zb_pg_plan_free(zb_pg_plan *plan)
     zb_textpack_free(plan->texts);
     free(plan->tables);
     free(plan->relations);
+    free(plan->tablespaces);
     free(plan->table_items);
     free(plan->table_items_start);
     free(plan);

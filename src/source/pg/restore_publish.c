@@ -134,20 +134,17 @@ int zb_pg_restore_drop_abandoned(PGconn *maintenance, long pid)
     return rc < 0 ? rc : dropped;
 }
 
-/* An older server may lack syntax, privileges or extension versions the
- * source used: the restore still tries (many schemas restore fine) but says
- * so first, so a failure that follows has its likely cause beside it. */
+/* A tablespace the target lacks: each statement sets default_tablespace
+ * only where the target has it, so the relations the source had in it are
+ * made in the default one; said once, before the restore starts. */
 void zb_pg_restore_note_missing_tablespaces(const zb_pg_restore *p)
 {
     zb_buf missing = ZB_BUF_INIT;
-    size_t i, count = 0;
-    json_t *name;
-    json_array_foreach (json_object_get(p->toc, "tablespaces"), i, name) {
-        const char *params[1] = {json_string_value(name)};
-        PGresult *res = params[0]
-                            ? PQexecParams(p->maintenance, "SELECT FROM pg_catalog.pg_tablespace WHERE spcname = $1", 1,
-                                           NULL, params, NULL, NULL, 0)
-                            : NULL;
+    size_t count = 0;
+    for (size_t i = 0; i < p->plan->tablespace_count; i++) {
+        const char *params[1] = {p->plan->tablespaces[i]};
+        PGresult *res = PQexecParams(p->maintenance, "SELECT FROM pg_catalog.pg_tablespace WHERE spcname = $1", 1, NULL,
+                                     params, NULL, NULL, 0);
         if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 0)
             zb_buf_printf(&missing, "%s%s", count++ ? ", " : "", params[0]);
         PQclear(res);
@@ -160,6 +157,9 @@ void zb_pg_restore_note_missing_tablespaces(const zb_pg_restore *p)
     zb_buf_free(&missing);
 }
 
+/* An older server may lack syntax, privileges or extension versions the
+ * source used: the restore still tries (many schemas restore fine) but says
+ * so first, so a failure that follows has its likely cause beside it. */
 void zb_pg_restore_warn_if_older(const zb_pg_restore *p)
 {
     int source = p->plan->server_version;

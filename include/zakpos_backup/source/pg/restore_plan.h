@@ -138,6 +138,8 @@ typedef struct zb_pg_plan {
     size_t step_count;
     zb_pg_plan_need *needs;
     size_t need_count;
+    const char **tablespaces; /* the source's relations are in (besides the default) */
+    size_t tablespace_count;
     zb_intern *names;   /* the names above */
     zb_textpack *texts; /* the statements */
 } zb_pg_plan;
