@@ -100,7 +100,7 @@ zb_expect_equal "$(zb_dapi GET '/containers/json?all=1')" "[]" "no helper contai
 target=$(zb_volume_dir direct_agent)
 echo old >"$target/old-file"
 listing "$target" >before-copy.list
-lose_copied="rm \"$ZB_TMP/docker/data/volumes/\$ZB_FAULT_DETAIL/_data/\$ZB_LOSE\""
+lose_copied="rm -f \"$ZB_TMP/docker/data/volumes/\$ZB_FAULT_DETAIL/_data/\$ZB_LOSE\""
 finished_by_next_command() { # WHAT
     zb_expect_status 0 "the next command, $1" -- "$ZB_BIN" --log-format text latest --repo repo
     zb_expect_contains "$ZB_LAST_OUTPUT" "finished replacing the content of volume direct_agent" "the next command finished it, $1"
