@@ -45,7 +45,7 @@ void agent_proc_path(char *out, size_t size, int dir_fd, const char *name);
 /* Writes the tree below root_fd as a pax stream to out_fd. */
 int agent_backup(int root_fd, int out_fd);
 /* Writes the pax stream read from in_fd into the folder root_fd; with
- * names, each entry's name goes there and *written counts them. */
+ * names, each entry's name goes there; with written, *written counts them. */
 int agent_restore(int root_fd, int in_fd, FILE *names, uint64_t *written);
 /* Removes everything below the folder dir_fd (never through a link). */
 int agent_remove_below(int dir_fd);

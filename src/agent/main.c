@@ -2,7 +2,8 @@
  * of a run that succeeded is "count ENTRIES SOCKETS", a walk of the folder
  * made apart from the stream, which the tool checks against what it read
  * or wrote; a restore whose count falls short of the entries it wrote
- * names those the folder lacks first, one "absent NAME" line each. */
+ * names those the folder lacks first, one "absent NAME" line each, and so
+ * does a copy whose TO falls short of FROM (copy_tree). */
 #define AGENT_DEFINES_FAIL /* the definitions below, not the analyzer's models */
 #include "agent.h"
 
@@ -132,31 +133,83 @@ void agent_proc_path(char *out, size_t size, int dir_fd, const char *name)
         snprintf(out, size, "/proc/self/fd/%d", dir_fd);
 }
 
+/* Waits for the tool's word on stdin (a line, or its end): the tool hears
+ * that the copy is written before the agent walks what it wrote. */
+static void wait_for_tool(void)
+{
+    char c;
+    ssize_t n;
+    while ((n = read(STDIN_FILENO, &c, 1)) > 0 || (n < 0 && errno == EINTR))
+        if (n > 0 && c == '\n')
+            break;
+}
+
+/* A copy is proven before FROM loses anything: TO must hold every entry
+ * written into it, and as many as a walk of FROM made before the copy
+ * counted (sockets apart, as everywhere), else the entries TO lacks are
+ * named and the copy fails. */
+static int check_copy(int to, FILE *names, uint64_t expected, uint64_t written)
+{
+    uint64_t entries = 0, sockets = 0;
+    int rc = agent_count(to, &entries, &sockets);
+    if (rc == 0 && (written < expected || entries < written)) {
+        if (names && entries < written)
+            agent_names_report_absent(names, to, ABSENT_NAMED_MAX);
+        rc = agent_fail("the copy is short: %llu entries in the source, %llu written, %llu found in the copy",
+                        (unsigned long long)expected, (unsigned long long)written, (unsigned long long)entries);
+    }
+    return rc;
+}
+
 /* copy FROM TO [--remove]: the writer in a child process, the reader here,
  * a pipe between (the two folders are two mounts: no rename between
  * them). Entries already in TO are replaced, so a copy cut short is
  * finished by running it again; --remove then empties FROM, which a
- * cut leaves partly emptied, with everything it lost already in TO. */
+ * cut leaves partly emptied, with everything it lost already in TO.
+ * "copied N" on stderr says the copy is written; the agent then waits for
+ * the tool's line on stdin and checks the copy (check_copy) before FROM
+ * is emptied. */
 static int copy_tree(int from, int to, int remove)
 {
+    uint64_t expected = 0, sockets = 0, written = 0;
+    if (agent_count(from, &expected, &sockets) < 0)
+        return -1;
+    FILE *names = agent_names_open(to);
+    if (!names)
+        fprintf(stderr, "the names written cannot be kept: a short copy will name none\n");
     int fds[2];
-    if (pipe(fds) < 0)
+    if (pipe(fds) < 0) {
+        if (names)
+            fclose(names);
         return agent_fail_errno(errno, "cannot make a pipe");
+    }
     pid_t child = fork();
-    if (child < 0)
+    if (child < 0) {
+        close(fds[0]), close(fds[1]);
+        if (names)
+            fclose(names);
         return agent_fail_errno(errno, "cannot fork");
+    }
     if (child == 0) {
         close(fds[0]);
         _exit(agent_backup(from, fds[1]) == 0 ? 0 : 1);
     }
     close(fds[1]);
-    int rc = agent_restore(to, fds[0], NULL, NULL);
+    int rc = agent_restore(to, fds[0], names, &written);
     close(fds[0]);
     int status = 0;
     while (waitpid(child, &status, 0) < 0 && errno == EINTR)
         ;
     if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
         rc = agent_fail("reading the source folder failed");
+    if (rc == 0) {
+        fprintf(stderr, "copied %llu\n", (unsigned long long)written);
+        fflush(stderr);
+        wait_for_tool();
+        rc = check_copy(to, names, expected, written);
+    }
+    if (names)
+        fclose(names);
     if (rc == 0 && remove)
         rc = agent_remove_below(from);
     return rc;

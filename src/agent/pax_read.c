@@ -657,7 +657,7 @@ int agent_restore(int root_fd, int in_fd, FILE *names, uint64_t *written)
         /* noted first: a folder's entry hands its name on to the list of
          * folders whose attributes come last */
         rc = names && e.name ? agent_names_add(names, e.name) : 0;
-        if (rc == 0 && names)
+        if (rc == 0 && written)
             (*written)++;
         if (rc == 0)
             rc = restore_entry(&r, &e);

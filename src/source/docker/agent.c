@@ -49,6 +49,8 @@ struct zb_agent {
     zb_buf absent;     /* "\n  NAME" for each entry a restore's short count lacks */
     uint64_t entries;
     int counted;
+    uint64_t copied_entries; /* a copy's, from its "copied N" */
+    int copied;
     int out_ended;
     channel_kind channel;
     char io_dir[PATH_MAX]; /* the folder bound at DATA_MOUNT; "" without */
@@ -362,20 +364,6 @@ int zb_agent_start(zb_agent **out, zb_docker *d, const char *volume, int restore
     return start(out, d, volume, cmd, json_pack("[o]", mount(volume, ZB_HELPER_MOUNT_POINT, !restore)), restore, 1);
 }
 
-int zb_agent_copy(zb_docker *d, const char *from, const char *to, int remove_from)
-{
-    json_t *cmd = json_pack("[s,s,s,s]", "/" ZB_AGENT_NAME, "copy", "/from", "/to");
-    if (cmd && remove_from)
-        json_array_append_new(cmd, json_string("--remove"));
-    zb_agent *a = NULL;
-    uint64_t entries;
-    int rc = start(&a, d, to, cmd, json_pack("[o,o]", mount(from, "/from", !remove_from), mount(to, "/to", 0)), 0, 0);
-    if (rc == 0)
-        rc = zb_agent_finish(a, &entries);
-    zb_agent_free(a);
-    return rc < 0 ? zb_error_context("copying volume %s into volume %s", from, to) : 0;
-}
-
 /* ------------------------------------------------------ its messages */
 
 static void agent_line(zb_agent *a)
@@ -391,6 +379,8 @@ static void agent_line(zb_agent *a)
         a->entries = entries, a->counted = 1;
         if (sockets)
             zb_log_info("volume %s: %llu socket(s) left out: a socket has no content to back up", a->volume, sockets);
+    } else if (sscanf(text, "copied %llu", &entries) == 1) {
+        a->copied_entries = entries, a->copied = 1;
     } else if (strncmp(text, "absent ", 7) == 0) {
         zb_buf_printf(&a->absent, "\n  %s", text + 7);
     } else if (strncmp(text, "error: ", 7) == 0) {
@@ -638,6 +628,49 @@ int zb_agent_finish(zb_agent *a, uint64_t *entries)
         *entries = a->entries;
     json_decref(waited);
     zb_buf_free(&path);
+    return rc;
+}
+
+/* The agent's error with the entries it named missing, for a copy. */
+static int copy_failed(zb_agent *a, const char *from, const char *to)
+{
+    if (a && a->absent.len) {
+        zb_buf text = ZB_BUF_INIT;
+        zb_buf_printf(&text, "%s; missing:%s", zb_error_message(), a->absent.data);
+        zb_error_set(ZB_EDOCKER, "%s", text.data ? text.data : "the copy is short");
+        zb_buf_free(&text);
+    }
+    return zb_error_context("copying volume %s into volume %s", from, to);
+}
+
+int zb_agent_copy(zb_docker *d, const char *from, const char *to, int remove_from)
+{
+    json_t *cmd = json_pack("[s,s,s,s]", "/" ZB_AGENT_NAME, "copy", "/from", "/to");
+    if (cmd && remove_from)
+        json_array_append_new(cmd, json_string("--remove"));
+    zb_agent *a = NULL;
+    uint64_t entries = 0;
+    char rest[4096];
+    size_t ignored;
+    /* stdin: the agent checks the copy (and only then empties `from`)
+     * once this process has heard that it is written */
+    int rc = start(&a, d, to, cmd, json_pack("[o,o]", mount(from, "/from", !remove_from), mount(to, "/to", 0)), 1, 0);
+    while (rc == 0 && !a->copied && !a->out_ended)
+        rc = attach_pump(a, rest, sizeof(rest), &ignored);
+    if (rc == 0 && a->copied) {
+        ZB_FAULT_POINT("agent-copied", to); /* written, not yet checked */
+        rc = zb_docker_attach_send(a->attach, "\n", 1);
+    }
+    if (rc == 0)
+        rc = zb_agent_finish(a, &entries);
+    /* the agent checks the copy itself; its last count is checked here
+     * too, so an agent that skipped its check cannot pass a short copy */
+    if (rc == 0 && (!a->copied || entries < a->copied_entries))
+        rc = zb_error_set(ZB_EDOCKER, "volume %s: the copy holds %llu entries, %llu were written", to,
+                          (unsigned long long)entries, (unsigned long long)a->copied_entries);
+    if (rc < 0)
+        copy_failed(a, from, to);
+    zb_agent_free(a);
     return rc;
 }
 

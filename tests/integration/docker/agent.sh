@@ -91,6 +91,38 @@ zb_expect_status 0 "a --force restore through the agent" -- "$ZB_BIN" -q restore
     --volume every_kind=direct_agent --force --volume-agent
 same_tree source.list "$(zb_volume_dir direct_agent)" "a --force restore through the agent"
 zb_expect_equal "$(zb_dapi GET '/containers/json?all=1')" "[]" "no helper container left"
+# a copy of the swap that loses an entry (the test build removes one the
+# agent copied once the agent says the copy is written, before it checks
+# the copy) fails naming it. Into the holding volume: the target is left
+# byte for byte as it was; into the target: it is left as the record says.
+# Either way the next command finishes the replacement: the archive's
+# content, and no other volume left.
+target=$(zb_volume_dir direct_agent)
+echo old >"$target/old-file"
+listing "$target" >before-copy.list
+lose_copied="rm -f \"$ZB_TMP/docker/data/volumes/\$ZB_FAULT_DETAIL/_data/\$ZB_LOSE\""
+finished_by_next_command() { # WHAT
+    zb_expect_status 0 "the next command, $1" -- "$ZB_BIN" --log-format text latest --repo repo
+    zb_expect_contains "$ZB_LAST_OUTPUT" "finished replacing the content of volume direct_agent" "the next command finished it, $1"
+    same_tree source.list "$target" "the target after the next command, $1"
+    zb_expect_equal "$(zb_dapi GET /volumes | python3 -c 'import json,sys; print(sorted(v["Name"] for v in json.load(sys.stdin)["Volumes"]))')" \
+        "['agent_direct', 'by_agent', 'direct_agent', 'every_kind']" "no stage or holding volume left, $1"
+}
+zb_expect_status 11 "a copy into the holding volume that lost an entry" -- env ZB_FAULT_AT=agent-copied ZB_LOSE=old-file \
+    ZB_FAULT_RUN="$lose_copied" "$ZB_FAULT_BIN" --log-format text restore --key key "$agent_archive" \
+    --volume every_kind=direct_agent --force --volume-agent
+zb_expect_contains "$ZB_LAST_OUTPUT" "missing:
+  old-file" "names the entry the holding copy lacks"
+same_tree before-copy.list "$target" "the target after a short copy into the holding volume"
+finished_by_next_command "after a short copy into the holding volume"
+zb_expect_status 11 "a copy into the target that lost an entry" -- env ZB_FAULT_AT=agent-copied:direct_agent ZB_LOSE=xattr.txt \
+    ZB_FAULT_RUN="$lose_copied" "$ZB_FAULT_BIN" --log-format text restore --key key "$agent_archive" \
+    --volume every_kind=direct_agent --force --volume-agent
+zb_expect_contains "$ZB_LAST_OUTPUT" "missing:
+  xattr.txt" "names the entry the copy into the target lacks"
+zb_expect_contains "$ZB_LAST_OUTPUT" "the next zakpos-backup command finishes the replacement" "says the next command finishes it"
+[ ! -e "$target/xattr.txt" ] && zb_pass || zb_fail "the target holds the entry the copy lost"
+finished_by_next_command "after a short copy into the target"
 
 # a program without its agent says so instead of going another way
 mkdir -p lone && cp "$ZB_BIN" lone/

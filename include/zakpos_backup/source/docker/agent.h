@@ -44,7 +44,10 @@ const char *zb_agent_absent(const zb_agent *a);
 /* Copies every entry of volume `from` into volume `to` with every
  * attribute, the root's own included (remove_from: then empties `from`).
  * Entries already in `to` are replaced, so a copy cut short is finished
- * by running it again. */
+ * by running it again. The copy is checked before `from` is emptied: `to`
+ * must hold every entry written and as many as the agent counted in
+ * `from` beforehand; a short copy fails naming up to 10 entries `to`
+ * lacks, with `from` as it was. */
 int zb_agent_copy(zb_docker *d, const char *from, const char *to, int remove_from);
 
 /* Removes the folders of the stream's socket (in the state folder) that
