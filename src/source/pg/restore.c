@@ -56,13 +56,14 @@ static int load_toc(zb_pg_restore *p, zb_archive_reader *r, struct archive_entry
                                 (long long)size)
                  : zb_pg_plan_read_stream(&p->plan, len, read_toc_text, r);
     }
-    if (rc == 0)
-        rc = zb_pg_plan_select(p->plan, p->opts.tables, p->opts.schemas);
-    if (rc == 0)
-        zb_log_debug("the table of contents (%zu bytes) holds %zu items and %zu tables, planned in %zu bytes", len,
-                     p->plan->item_count, p->plan->table_count, zb_pg_plan_held(p->plan));
     if (rc < 0)
         return rc;
+    if (!p->plan) /* both readers give a plan whenever they succeed */
+        return zb_error_set(ZB_EFORMAT, "the database's table of contents gave no plan");
+    if ((rc = zb_pg_plan_select(p->plan, p->opts.tables, p->opts.schemas)) < 0)
+        return rc;
+    zb_log_debug("the table of contents (%zu bytes) holds %zu items and %zu tables, planned in %zu bytes", len,
+                 p->plan->item_count, p->plan->table_count, zb_pg_plan_held(p->plan));
     size_t items = p->plan->item_count + 1;
     p->table_count = p->plan->table_count;
     p->tables = calloc(p->table_count + 1, sizeof(*p->tables));
