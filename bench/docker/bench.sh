@@ -74,9 +74,12 @@ reader=$(api POST /containers/create -H 'Content-Type: application/json' \
 
 parts=${BENCH_DOCKER_PARTS:-all}
 if [ "$parts" = all ] || [ "$parts" = api ]; then
-bench_run "GET /containers/{id}/archive" -- curl -sf --unix-socket "$sock" -o /dev/null "http://d/v1.41/containers/$reader/archive?path=/data/."
-BENCH_BEFORE_EACH="rm -rf '$work/repo'" bench_run "zakpos-backup backup --volume --volume-api" -- \
-    "$bin" --log-format json backup --repo "$work/repo" --recipient "$work/key.pub" --volume bench_data --volume-api
+# in turns, one run of each per round: the two are close, and the
+# machine's speed drifts between rounds
+bench_interleave "GET /containers/{id}/archive" "" \
+    "curl -sf --unix-socket '$sock' -o /dev/null 'http://d/v1.41/containers/$reader/archive?path=/data/.'" \
+    "zakpos-backup backup --volume --volume-api" "rm -rf '$work/repo'" \
+    "'$bin' --log-format json backup --repo '$work/repo' --recipient '$work/key.pub' --volume bench_data --volume-api"
 fi
 if [ "$parts" = api ]; then
     api DELETE "/containers/$reader?force=1" >/dev/null
