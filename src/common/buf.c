@@ -21,6 +21,19 @@ int zb_buf_reserve(zb_buf *b, size_t extra)
     return 0;
 }
 
+int zb_array_reserve(void **array, size_t *capacity, size_t count, size_t element, size_t first)
+{
+    if (count < *capacity)
+        return 0;
+    size_t n = *capacity ? 2 * *capacity : first;
+    void *grown = realloc(*array, n * element);
+    if (!grown)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    memset((char *)grown + *capacity * element, 0, (n - *capacity) * element);
+    *array = grown, *capacity = n;
+    return 0;
+}
+
 int zb_buf_append(zb_buf *b, const void *data, size_t len)
 {
     int rc = zb_buf_reserve(b, len);

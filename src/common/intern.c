@@ -1,4 +1,5 @@
 #include "zakpos_backup/common/intern.h"
+#include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/map.h"
 
@@ -39,20 +40,10 @@ int zb_intern_new(zb_intern **out)
     return 0;
 }
 
-static int grow(void **list, size_t *capacity, size_t element)
-{
-    size_t n = *capacity ? 2 * *capacity : 64;
-    void *grown = realloc(*list, n * element);
-    if (!grown)
-        return zb_error_set(ZB_ENOMEM, "out of memory");
-    *list = grown, *capacity = n;
-    return 0;
-}
-
 /* A new allocation of size bytes, listed to be freed with the table. */
 static char *allocate(zb_intern *t, size_t size)
 {
-    if (t->chunk_count == t->chunk_capacity && grow((void **)&t->chunks, &t->chunk_capacity, sizeof(char *)) < 0)
+    if (zb_array_reserve((void **)&t->chunks, &t->chunk_capacity, t->chunk_count, sizeof(char *), 64) < 0)
         return NULL;
     char *chunk = malloc(size);
     if (chunk) {
@@ -97,8 +88,7 @@ int zb_intern_add(zb_intern *t, const char **out, const char *s)
     *out = kept;
     if (known) /* another string of the same hash: kept apart, not shared */
         return 0;
-    if (t->string_count == t->string_capacity &&
-        grow((void **)&t->strings, &t->string_capacity, sizeof(*t->strings)) < 0)
+    if (zb_array_reserve((void **)&t->strings, &t->string_capacity, t->string_count, sizeof(*t->strings), 64) < 0)
         return -1;
     t->strings[t->string_count] = kept;
     return zb_map_add(t->seen, h, t->string_count++);

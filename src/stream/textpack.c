@@ -41,13 +41,9 @@ static int seal(zb_textpack *t)
 {
     if (t->open.len == 0)
         return 0;
-    if (t->sealed_count == t->sealed_capacity) {
-        size_t capacity = t->sealed_capacity ? 2 * t->sealed_capacity : 16;
-        sealed_block *grown = realloc(t->sealed, capacity * sizeof(*grown));
-        if (!grown)
-            return zb_error_set(ZB_ENOMEM, "out of memory");
-        t->sealed = grown, t->sealed_capacity = capacity;
-    }
+    int rc = zb_array_reserve((void **)&t->sealed, &t->sealed_capacity, t->sealed_count, sizeof(*t->sealed), 16);
+    if (rc < 0)
+        return rc;
     size_t bound = ZSTD_compressBound(t->open.len);
     void *data = malloc(bound);
     if (!data)

@@ -25,6 +25,11 @@ void zb_buf_reset(zb_buf *b);
 char *zb_buf_detach(zb_buf *b);
 void zb_buf_free(zb_buf *b);
 
+/* Room for one more element in an array of *capacity elements of size
+ * element, count of them in use: when full it doubles (first capacity
+ * first), the new elements zeroed. ZB_ENOMEM leaves the array as it was. */
+int zb_array_reserve(void **array, size_t *capacity, size_t count, size_t element, size_t first);
+
 /* Copies a string into a fixed array, always terminating; fails (ZB_EFAIL)
  * rather than truncating silently. */
 int zb_strlcpy_checked(char *dst, size_t dst_size, const char *src);

@@ -80,20 +80,6 @@ typedef struct plan_builder {
     int seen_items, seen_tables;
 } plan_builder;
 
-/* Room for one more element in *list (count used, *capacity allocated). */
-static int reserve(void **list, size_t *capacity, size_t count, size_t element)
-{
-    if (count < *capacity)
-        return 0;
-    size_t n = *capacity ? 2 * *capacity : 256;
-    void *grown = realloc(*list, n * element);
-    if (!grown)
-        return zb_error_set(ZB_ENOMEM, "out of memory");
-    memset((char *)grown + *capacity * element, 0, (n - *capacity) * element);
-    *list = grown, *capacity = n;
-    return 0;
-}
-
 /* An optional text field: absent or null gives NULL, another type is an
  * error naming the item (from 1; 0 names the document itself). The text is
  * the plan's own copy, kept once however often it repeats. */
@@ -158,9 +144,12 @@ static int parse_steps(plan_builder *b, zb_pg_plan_item *it, json_t *item, size_
     for (size_t s = 0; s < count; s++) {
         json_t *step = json_array_get(steps, s);
         const char *lock = NULL, *references_lock = NULL;
-        int rc = reserve((void **)&plan->steps, &b->step_capacity, plan->step_count, sizeof(*plan->steps));
-        zb_pg_plan_step *to = rc == 0 ? &plan->steps[plan->step_count] : NULL;
-        if (rc == 0 && json_is_object(step))
+        int rc =
+            zb_array_reserve((void **)&plan->steps, &b->step_capacity, plan->step_count, sizeof(*plan->steps), 256);
+        if (rc < 0)
+            return rc;
+        zb_pg_plan_step *to = &plan->steps[plan->step_count];
+        if (json_is_object(step))
             rc = sql_field(&to->sql, plan, step, "sql", n);
         if (rc == 0)
             rc = text_field(&lock, plan, step, "lock", "item", n);
@@ -190,7 +179,8 @@ static int parse_needs(plan_builder *b, json_t *item, size_t index)
         const char *name = json_string_value(json_array_get(needs, k));
         if (!name) /* not a name: never one of the relations, as before */
             continue;
-        if ((rc = reserve((void **)&plan->needs, &b->need_capacity, plan->need_count, sizeof(*plan->needs))) == 0 &&
+        if ((rc = zb_array_reserve((void **)&plan->needs, &b->need_capacity, plan->need_count, sizeof(*plan->needs),
+                                   256)) == 0 &&
             (rc = zb_intern_add(plan->names, &plan->needs[plan->need_count].name, name)) == 0)
             plan->needs[plan->need_count++].item = index;
     }
@@ -205,9 +195,9 @@ static int parse_item(plan_builder *b, json_t *item, size_t index)
     size_t n = index + 1;
     if (index >= ZB_PG_PLAN_MAX_ITEMS)
         return zb_error_set(ZB_EUNSAFE, INVALID "more than %u items", ZB_PG_PLAN_MAX_ITEMS);
-    int rc = reserve((void **)&plan->items, &b->item_capacity, index, sizeof(*plan->items));
+    int rc = zb_array_reserve((void **)&plan->items, &b->item_capacity, index, sizeof(*plan->items), 256);
     if (rc == 0)
-        rc = reserve((void **)&b->pending, &b->pending_capacity, index, sizeof(*b->pending));
+        rc = zb_array_reserve((void **)&b->pending, &b->pending_capacity, index, sizeof(*b->pending), 256);
     if (rc < 0)
         return rc;
     zb_pg_plan_item *it = &plan->items[index];
@@ -256,7 +246,7 @@ static int parse_table(plan_builder *b, json_t *table, size_t index)
     size_t n = index + 1;
     if (index >= ZB_PG_PLAN_MAX_TABLES)
         return zb_error_set(ZB_EUNSAFE, INVALID "more than %u tables", ZB_PG_PLAN_MAX_TABLES);
-    int rc = reserve((void **)&plan->tables, &b->table_capacity, index, sizeof(*plan->tables));
+    int rc = zb_array_reserve((void **)&plan->tables, &b->table_capacity, index, sizeof(*plan->tables), 256);
     if (rc < 0)
         return rc;
     zb_pg_plan_table *t = &plan->tables[index];
