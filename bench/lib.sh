@@ -49,11 +49,16 @@ bench_value() {
 # commands (shell strings; BEFORE, possibly empty, runs before each) in
 # turns, one run each per round, BENCH_REPEAT rounds, so rivals measured
 # side by side share whatever the machine does meanwhile. Prints each
-# one's median.
+# one's median. BENCH_ALTERNATE=1 reverses the order in every second round
+# (A B, B A, A B ...), so neither command always runs first: the first of
+# a round reads colder caches and follows the previous round's last.
 bench_interleave() {
-    local round i rounds=${BENCH_REPEAT:-3} args=("$@")
+    local round i k n rounds=${BENCH_REPEAT:-3} args=("$@")
+    n=$((${#args[@]} / 3))
     for ((round = 0; round < rounds; round++)); do
-        for ((i = 0; i < ${#args[@]}; i += 3)); do
+        for ((k = 0; k < n; k++)); do
+            i=$((3 * k))
+            [ -n "${BENCH_ALTERNATE:-}" ] && ((round % 2 == 1)) && i=$((3 * (n - 1 - k)))
             BENCH_REPEAT=1 BENCH_BEFORE_EACH=${args[i + 1]} bench_run "${args[i]}" -- bash -c "${args[i + 2]}" >/dev/null || return 1
         done
     done
@@ -64,10 +69,20 @@ bench_interleave() {
     done
 }
 
-
+# bench_ratio A B: the median of A's wall times over the median of B's.
 bench_ratio() {
     local a b
     a=$(bench_value "$1" 2)
     b=$(bench_value "$2" 2)
     awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }'
+}
+
+# bench_pair_ratio A B: the median of the rounds' own ratios, A's k-th wall
+# time over B's k-th, for two commands run in turns by bench_interleave:
+# each pair shares one round's machine, so a slow round counts once.
+bench_pair_ratio() {
+    paste <(awk -F'\t' -v n="$1" '$1 == n { print $2 }' "$BENCH_RESULTS") \
+        <(awk -F'\t' -v n="$2" '$1 == n { print $2 }' "$BENCH_RESULTS") |
+        awk '$1 != "" && $2 > 0 { print $1 / $2 }' | sort -g |
+        awk '{ a[NR] = $1 } END { if (NR) printf "%.2f", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'
 }

@@ -28,16 +28,21 @@ typedef struct seal_stage {
     size_t ad_len;
 } seal_stage;
 
-static int seal_emit(seal_stage *s, unsigned char tag)
+static int seal_emit_from(seal_stage *s, const unsigned char *plain, size_t len, unsigned char tag)
 {
     unsigned long long clen = 0;
-    crypto_secretstream_xchacha20poly1305_push(s->state, s->cipher, &clen, s->plain, s->plain_len, s->ad, s->ad_len,
-                                               tag);
+    crypto_secretstream_xchacha20poly1305_push(s->state, s->cipher, &clen, plain, len, s->ad, s->ad_len, tag);
     free(s->ad);
     s->ad = NULL;
     s->ad_len = 0;
-    s->plain_len = 0;
     return zb_stage_write(s->base.next, s->cipher, (size_t)clen);
+}
+
+static int seal_emit(seal_stage *s, unsigned char tag)
+{
+    size_t len = s->plain_len;
+    s->plain_len = 0;
+    return seal_emit_from(s, s->plain, len, tag);
 }
 
 static int seal_write(zb_stage *st, const void *data, size_t len)
@@ -51,6 +56,16 @@ static int seal_write(zb_stage *st, const void *data, size_t len)
             int rc = seal_emit(s, crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
             if (rc < 0)
                 return rc;
+        }
+        /* a whole chunk with more after it is encrypted where it lies, not
+         * copied first: the same chunks, one copy of each byte fewer */
+        if (s->plain_len == 0 && len > s->chunk_size) {
+            int rc = seal_emit_from(s, p, s->chunk_size, crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
+            if (rc < 0)
+                return rc;
+            p += s->chunk_size;
+            len -= s->chunk_size;
+            continue;
         }
         size_t room = s->chunk_size - s->plain_len;
         size_t n = len < room ? len : room;

@@ -22,8 +22,10 @@ typedef struct zb_hash {
     EVP_MD_CTX *outer;
     EVP_MD_CTX *block;
     size_t block_fill;
+    size_t held_zeros; /* the block's bytes so far, all zeros, not yet given to SHA-256 */
     uint64_t zero_run; /* all-zero blocks not yet written to the outer hash */
     uint64_t bytes;
+    uint64_t blocks_digested; /* blocks that went through SHA-256 (zero blocks do not) */
 } zb_hash;
 
 /* Every zb_hash_init is paired with zb_hash_final (which releases it) or zb_hash_free. */

@@ -69,9 +69,11 @@ static unsigned char *sample_data(size_t len)
 
 static const unsigned char test_ad[] = "header bytes";
 
-/* Encrypts plain into out with chunk size 4096; returns the stream header. */
-static void seal_buffer(mem_stage *out, unsigned char key[ZB_SEAL_KEY_BYTES], unsigned char hdr[ZB_SEAL_HEADER_BYTES],
-                        const unsigned char *plain, size_t len)
+/* Encrypts plain into out with chunk size 4096, written in pieces of
+ * `piece` bytes (0: odd sizes); returns the stream header. */
+static void seal_buffer_in(mem_stage *out, unsigned char key[ZB_SEAL_KEY_BYTES],
+                           unsigned char hdr[ZB_SEAL_HEADER_BYTES], const unsigned char *plain, size_t len,
+                           size_t piece)
 {
     memset(out, 0, sizeof(*out));
     out->base.write = mem_write;
@@ -84,7 +86,7 @@ static void seal_buffer(mem_stage *out, unsigned char key[ZB_SEAL_KEY_BYTES], un
     assert_int_equal(zb_stage_seal_new(&seal, state, 4096, test_ad, sizeof(test_ad), &out->base), 0);
     /* Odd write sizes cross chunk boundaries in every way. */
     for (size_t at = 0; at < len;) {
-        size_t n = (at % 3 == 0) ? 1000 : 5000;
+        size_t n = piece ? piece : (at % 3 == 0) ? 1000 : 5000;
         if (n > len - at)
             n = len - at;
         assert_int_equal(zb_stage_write(seal, plain + at, n), 0);
@@ -94,6 +96,12 @@ static void seal_buffer(mem_stage *out, unsigned char key[ZB_SEAL_KEY_BYTES], un
     assert_true(out->closed);
     seal->next = NULL;
     zb_stage_free_chain(seal);
+}
+
+static void seal_buffer(mem_stage *out, unsigned char key[ZB_SEAL_KEY_BYTES], unsigned char hdr[ZB_SEAL_HEADER_BYTES],
+                        const unsigned char *plain, size_t len)
+{
+    seal_buffer_in(out, key, hdr, plain, len, 0);
 }
 
 /* Decrypts everything; returns 0 and the plaintext, or the error code. */
@@ -127,10 +135,14 @@ static void seal_round_trip(void **state)
 {
     (void)state;
     size_t sizes[] = {0, 1, 4096, 4097, 3 * 4096, 100000};
-    for (size_t i = 0; i < ZB_ARRAY_LEN(sizes); i++) {
+    /* whole chunks with more after them are encrypted in place: written
+     * whole, a stream of exact chunks still ends on a full FINAL chunk */
+    size_t pieces[] = {0, 3 * 4096, 1 << 20};
+    for (size_t k = 0; k < ZB_ARRAY_LEN(sizes) * ZB_ARRAY_LEN(pieces); k++) {
+        size_t piece = pieces[k / ZB_ARRAY_LEN(sizes)], i = k % ZB_ARRAY_LEN(sizes);
         unsigned char *plain = sample_data(sizes[i] + 1), key[ZB_SEAL_KEY_BYTES], hdr[ZB_SEAL_HEADER_BYTES];
         mem_stage out;
-        seal_buffer(&out, key, hdr, plain, sizes[i]);
+        seal_buffer_in(&out, key, hdr, plain, sizes[i], piece);
         size_t chunks = sizes[i] / 4096 + (sizes[i] % 4096 || sizes[i] == 0 ? 1 : 0);
         assert_int_equal(out.len, sizes[i] + chunks * ZB_SEAL_CHUNK_OVERHEAD);
         unsigned char *back = NULL;
@@ -270,6 +282,78 @@ static void hash_of_zeros_matches_plain_zeros(void **state)
     free(zeros);
 }
 
+/* The tree hash as docs/FORMAT.md states it, written plainly: every block
+ * hashed, full blocks of zeros then recognised by their bytes. */
+static void tree_hash_by_the_spec(unsigned char out[ZB_HASH_BYTES], const unsigned char *data, size_t len)
+{
+    EVP_MD_CTX *outer = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(outer, EVP_sha256(), NULL);
+    uint64_t run = 0;
+    for (size_t at = 0; at < len; at += ZB_HASH_BLOCK) {
+        size_t n = len - at < ZB_HASH_BLOCK ? len - at : ZB_HASH_BLOCK;
+        int zero = n == ZB_HASH_BLOCK;
+        for (size_t i = 0; zero && i < n; i++)
+            zero = data[at + i] == 0;
+        if (zero) {
+            run++;
+            continue;
+        }
+        unsigned char le[9], digest[ZB_HASH_BYTES + 1];
+        if (run) {
+            le[0] = 0x00;
+            for (int i = 0; i < 8; i++)
+                le[1 + i] = (unsigned char)(run >> (8 * i));
+            EVP_DigestUpdate(outer, le, 9);
+            run = 0;
+        }
+        digest[0] = 0x01;
+        EVP_Digest(data + at, n, digest + 1, NULL, EVP_sha256(), NULL);
+        EVP_DigestUpdate(outer, digest, sizeof(digest));
+    }
+    unsigned char end[9] = {0x02};
+    for (int i = 0; i < 8; i++)
+        end[1 + i] = (unsigned char)((uint64_t)len >> (8 * i));
+    EVP_DigestUpdate(outer, end, sizeof(end));
+    EVP_DigestFinal_ex(outer, out, NULL);
+    EVP_MD_CTX_free(outer);
+}
+
+/* Zeros written as data (Docker's tar has no holes) are counted, not run
+ * through SHA-256, in whatever pieces they come and wherever the pieces
+ * cut the blocks; the hash stays the format's. */
+static void hash_counts_zero_blocks_written_as_data(void **state)
+{
+    (void)state;
+    /* 1,000 bytes of text, 300,000 zeros, 5,000 bytes of text: blocks 1-3
+     * are all zeros, blocks 0 and 4 are not */
+    enum { LEN = 306000 };
+    unsigned char *content = calloc(1, LEN);
+    memset(content, 'x', 1000);
+    memset(content + 301000, 'y', LEN - 301000);
+    unsigned char expected[ZB_HASH_BYTES], got[ZB_HASH_BYTES];
+    tree_hash_by_the_spec(expected, content, LEN);
+    static const size_t pieces[] = {7000, 65536, 1, 100000, 3, ZB_HASH_BLOCK * 2};
+    for (size_t k = 0; k < sizeof(pieces) / sizeof(*pieces); k++) {
+        zb_hash h;
+        zb_hash_init(&h);
+        for (size_t at = 0; at < LEN; at += pieces[k])
+            zb_hash_update(&h, content + at, LEN - at < pieces[k] ? LEN - at : pieces[k]);
+        zb_hash_final(&h, got);
+        assert_memory_equal(got, expected, ZB_HASH_BYTES);
+        assert_int_equal(h.blocks_digested, 2);
+    }
+    /* a short last block of zeros is hashed, as the format says */
+    memset(content, 0, LEN);
+    tree_hash_by_the_spec(expected, content, 70000);
+    zb_hash h;
+    zb_hash_init(&h);
+    zb_hash_update(&h, content, 70000);
+    zb_hash_final(&h, got);
+    assert_memory_equal(got, expected, ZB_HASH_BYTES);
+    assert_int_equal(h.blocks_digested, 1);
+    free(content);
+}
+
 /* A sink that blocks in write until a byte arrives on its pipe, as a zstd
  * call waits for a worker's job. */
 typedef struct blocking_stage {
@@ -395,5 +479,5 @@ static void handoff_stop_fails_a_waiting_writer(void **state)
 
 ZB_TEST_MAIN(seal_round_trip, seal_detects_truncation_at_chunk_boundaries, seal_detects_appended_bytes_and_flips,
              zstd_round_trip_and_trailing_garbage, hash_of_zeros_matches_plain_zeros,
-             async_stops_on_signal_and_abandons_a_busy_chain, handoff_passes_every_byte_once_in_order,
-             handoff_stop_fails_a_waiting_writer)
+             hash_counts_zero_blocks_written_as_data, async_stops_on_signal_and_abandons_a_busy_chain,
+             handoff_passes_every_byte_once_in_order, handoff_stop_fails_a_waiting_writer)
