@@ -29,9 +29,9 @@ bench_run() {
         [ "$rss" -gt "$rss_max" ] && rss_max=$rss
     done
     rm -f "$t" "$t.err"
-    wall=$(printf '%s\n' "${walls[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+    wall=$(printf '%s\n' "${walls[@]}" | bench_median)
     local cpu
-    cpu=$(printf '%s\n' "${cpus[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+    cpu=$(printf '%s\n' "${cpus[@]}" | bench_median)
     printf '%s\t%s\t%s\t%s\n' "$name" "$wall" "$rss_max" "$cpu" >>"$BENCH_RESULTS"
     printf '%-34s %6.2f s wall (median of %d: %s)  %6.2f s cpu  %7d KiB peak RSS\n' "$name" "$wall" "$repeat" \
         "${walls[*]}" "$cpu" "$rss_max"
@@ -41,8 +41,17 @@ bench_run() {
 # times (bench_interleave), the median of its walls or CPU times and the
 # largest peak RSS.
 bench_value() {
-    awk -F'\t' -v n="$1" -v col="$2" '$1 == n { print $col }' "$BENCH_RESULTS" | sort -n |
-        awk -v col="$2" '{ a[NR] = $1 } END { if (NR) print (col == 3 ? a[NR] : a[int((NR + 1) / 2)]) }'
+    if [ "$2" = 3 ]; then
+        awk -F'\t' -v n="$1" '$1 == n { print $3 }' "$BENCH_RESULTS" | sort -n | tail -1
+    else
+        awk -F'\t' -v n="$1" -v col="$2" '$1 == n { print $col }' "$BENCH_RESULTS" | bench_median
+    fi
+}
+
+# bench_median: the median of the numbers on stdin, one a line (the mean
+# of the middle two for an even count), to two decimals.
+bench_median() {
+    sort -g | awk '{ a[NR] = $1 } END { if (NR) printf "%.2f\n", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'
 }
 
 # bench_interleave NAME BEFORE COMMAND [NAME BEFORE COMMAND...]: runs the
@@ -83,6 +92,5 @@ bench_ratio() {
 bench_pair_ratio() {
     paste <(awk -F'\t' -v n="$1" '$1 == n { print $2 }' "$BENCH_RESULTS") \
         <(awk -F'\t' -v n="$2" '$1 == n { print $2 }' "$BENCH_RESULTS") |
-        awk '$1 != "" && $2 > 0 { print $1 / $2 }' | sort -g |
-        awk '{ a[NR] = $1 } END { if (NR) printf "%.2f", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'
+        awk '$1 != "" && $2 > 0 { print $1 / $2 }' | bench_median
 }
