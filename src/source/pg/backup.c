@@ -237,8 +237,10 @@ static void *worker_main(void *arg)
 }
 
 /* Workers beyond the leader open their own connections and adopt its
- * snapshot; the leader copies too. */
-static int copy_all(copy_run *run, PGconn *leader, const zb_pg_snapshot *snap, const zb_pg_backup_options *opts)
+ * snapshot (the first takes *spare, a connection already in the snapshot,
+ * when there is one); the leader copies too. *spare is used or closed. */
+static int copy_all(copy_run *run, PGconn *leader, PGconn **spare, const zb_pg_snapshot *snap,
+                    const zb_pg_backup_options *opts)
 {
     int jobs = zb_pg_jobs_for(opts->jobs, run->table_count);
     copy_worker workers[ZB_PG_MAX_JOBS];
@@ -246,11 +248,17 @@ static int copy_all(copy_run *run, PGconn *leader, const zb_pg_snapshot *snap, c
     int rc = 0;
     workers[0].conn = leader;
     for (int i = 1; rc == 0 && i < jobs; i++) {
-        if ((rc = zb_pg_connect(&workers[i].conn, opts->conninfo, opts->password_file)) == 0)
+        if (*spare) {
+            workers[i].conn = *spare, workers[i].owns_conn = 1;
+            *spare = NULL;
+        } else if ((rc = zb_pg_connect(&workers[i].conn, opts->conninfo, opts->password_file)) == 0) {
             workers[i].owns_conn = 1, rc = zb_pg_snapshot_import(workers[i].conn, snap);
+        }
         if (rc == 0)
             rc = zb_pg_copy_encoding_set(workers[i].conn, copy_encoding(leader));
     }
+    PQfinish(*spare); /* fewer tables than connections */
+    *spare = NULL;
     /* the leader has read the schema (UTF8 text for the toc): rows from here on */
     if (rc == 0)
         rc = zb_pg_copy_encoding_set(leader, copy_encoding(leader));
@@ -444,31 +452,92 @@ static int write_toc(zb_archive_writer *w, PGconn *conn, json_t *items, json_t *
     return rc;
 }
 
-/* catalog.json, before toc.json: the database's properties (a restore
- * creates the database with them) and the catalog fingerprint a verified
- * restore is compared with, both read inside the backup's snapshot. */
-static int write_catalog(zb_archive_writer *w, PGconn *conn)
+/* catalog.json's text: the database's properties (a restore creates the
+ * database with them) and the catalog fingerprint a verified restore is
+ * compared with, both read inside the backup's snapshot, written as they are
+ * read and held compressed (the archive entry's size comes first). */
+typedef struct catalog_text {
+    zb_spool *text;
+    size_t objects;
+    double seconds;
+} catalog_text;
+
+static int read_catalog(catalog_text *c, PGconn *conn)
 {
     json_t *database = NULL;
-    zb_spool *text = NULL;
-    size_t objects = 0;
     double started = zb_time_monotonic();
     int rc = zb_pg_database_read(&database, conn);
-    /* written as it is read, held compressed: the entry's size comes first */
     if (rc == 0)
-        rc = zb_spool_new(&text);
+        rc = zb_spool_new(&c->text);
     if (rc == 0)
-        rc = zb_pg_fingerprint_write(text, conn, database, &objects);
+        rc = zb_pg_fingerprint_write(c->text, conn, database, &c->objects);
     if (rc == 0)
-        rc = zb_spool_finish(text);
-    if (rc == 0)
-        rc = zb_archive_writer_add_spool(w, ZB_PG_CATALOG_NAME, text, 0600);
-    if (rc == 0)
-        zb_log_detail("catalog fingerprint: %zu objects read in %.3f s (%llu bytes, %zu held)", objects,
-                      zb_time_monotonic() - started, (unsigned long long)zb_spool_size(text), zb_spool_held(text));
-    zb_spool_free(text);
+        rc = zb_spool_finish(c->text);
+    c->seconds = zb_time_monotonic() - started;
     json_decref(database);
     return rc;
+}
+
+/* catalog.json, before toc.json. */
+static int write_catalog(zb_archive_writer *w, const catalog_text *c)
+{
+    int rc = zb_archive_writer_add_spool(w, ZB_PG_CATALOG_NAME, c->text, 0600);
+    if (rc == 0)
+        zb_log_detail("catalog fingerprint: %zu objects read in %.3f s (%llu bytes, %zu held)", c->objects, c->seconds,
+                      (unsigned long long)zb_spool_size(c->text), zb_spool_held(c->text));
+    return rc;
+}
+
+/* The catalog fingerprint read on a connection of its own while the leader
+ * reads the schema: the two catalog passes cost the server about the same
+ * and neither needs the other, so side by side they take the time of one.
+ * The connection adopts the leader's snapshot after the leader holds its
+ * locks, so it reads the very catalog the schema is read from; it copies
+ * rows afterwards, as the first worker. */
+typedef struct catalog_reader {
+    const zb_pg_backup_options *opts;
+    const zb_pg_snapshot *snap;
+    PGconn *conn;
+    catalog_text catalog;
+    pthread_t thread;
+    int started;
+    int rc;
+    zb_error_saved failure;
+} catalog_reader;
+
+static void *catalog_reader_main(void *arg)
+{
+    catalog_reader *r = arg;
+    int rc = zb_pg_connect(&r->conn, r->opts->conninfo, r->opts->password_file);
+    if (rc == 0)
+        rc = zb_pg_snapshot_import(r->conn, r->snap);
+    if (rc == 0)
+        rc = read_catalog(&r->catalog, r->conn);
+    if (rc < 0)
+        zb_error_save(&r->failure);
+    r->rc = rc;
+    return NULL;
+}
+
+static int catalog_reader_start(catalog_reader *r, const zb_pg_snapshot *snap, const zb_pg_backup_options *opts)
+{
+    r->opts = opts;
+    r->snap = snap;
+    if (pthread_create(&r->thread, NULL, catalog_reader_main, r) != 0)
+        return zb_error_set(ZB_EFAIL, "cannot start the catalog's reading thread");
+    r->started = 1;
+    return 0;
+}
+
+/* Waits for the reader. rc: the leader's outcome; when it failed, its
+ * error is the one reported, else the reader's if it failed. */
+static int catalog_reader_finish(catalog_reader *r, int rc)
+{
+    if (r->started)
+        pthread_join(r->thread, NULL);
+    int started = r->started;
+    r->started = 0;
+    return rc < 0 || !started || r->rc == 0 ? rc : zb_error_raise(&r->failure);
 }
 
 /* Before the table of contents, so a recovery creates the roles before the
@@ -520,6 +589,8 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     json_t *items = NULL, *skipped = NULL, *tables = NULL;
     copy_run run;
     memset(&run, 0, sizeof(run));
+    catalog_reader reader;
+    memset(&reader, 0, sizeof(reader));
     pthread_mutex_init(&run.writer_lock, NULL);
     pthread_mutex_init(&run.queue_lock, NULL);
     run.writer = w;
@@ -548,18 +619,29 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
                                opts->lock_timeout_ms > 0 ? opts->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS);
     if (rc == 0)
         rc = zb_pg_measure_tables(leader, &locked);
+    /* a test changes the catalog here, which no connection may then see */
+    if (rc == 0)
+        ZB_FAULT_POINT("pg-tables-locked", NULL);
     if (rc == 0) {
         rc = zb_archive_writer_begin_source(w, ZB_SOURCE_PG, name, source_meta(leader, opts->pitr_meta, position));
         position = NULL; /* taken by the source's metadata; freed below when a step before failed */
     }
-    /* the catalog fingerprint is written and freed before the schema is read:
-     * the two, each as large as the catalog, are never held together */
-    if (rc == 0 && toc_format() >= 2)
-        rc = write_catalog(w, leader);
+    /* the catalog fingerprint is read beside the schema when the backup may
+     * use a second connection, else before it on the leader's; either way
+     * what it holds is its compressed text and a batch of rows per query */
+    int with_catalog = toc_format() >= 2;
+    int catalog_aside = with_catalog && zb_pg_jobs(opts->jobs) >= 2;
+    if (rc == 0 && catalog_aside)
+        rc = catalog_reader_start(&reader, &snap, opts);
+    else if (rc == 0 && with_catalog)
+        rc = read_catalog(&reader.catalog, leader);
     if (rc == 0)
         rc = zb_pg_schema_read(&items, &skipped, leader, &schema_opts);
     if (rc == 0)
         rc = zb_pg_schema_data_tables(&tables, leader);
+    rc = catalog_reader_finish(&reader, rc);
+    if (rc == 0 && with_catalog)
+        rc = write_catalog(w, &reader.catalog);
     if (rc == 0)
         rc = plan_copies(&run, tables, &locked);
     if (rc == 0)
@@ -569,7 +651,7 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     for (size_t i = 0; rc == 0 && i < json_array_size(skipped); i++)
         zb_log_warn("skipped (not supported): %s", json_string_value(json_array_get(skipped, i)));
     if (rc == 0)
-        rc = copy_all(&run, leader, &snap, opts);
+        rc = copy_all(&run, leader, &reader.conn, &snap, opts);
     long long large_objects = 0;
     if (rc == 0)
         rc = copy_large_objects(w, leader, &large_objects);
@@ -585,6 +667,8 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     json_decref(tables);
     json_decref(position);
     zb_pg_table_list_free(&locked);
+    zb_spool_free(reader.catalog.text);
+    PQfinish(reader.conn);
     PQfinish(leader);
     pthread_mutex_destroy(&run.writer_lock);
     pthread_mutex_destroy(&run.queue_lock);
