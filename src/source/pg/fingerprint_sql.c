@@ -27,10 +27,10 @@
  * columns query's time. pg_description's key is (objoid, classoid, objsubid):
  * one row at most, as the functions find. */
 #define DESCRIPTION_OF(oid, catalog, subid)                                                                            \
-    "(SELECT ds.description FROM pg_description ds WHERE ds.objoid = " oid " AND ds.classoid = 'pg_catalog." catalog \
+    "(SELECT ds.description FROM pg_description ds WHERE ds.objoid = " oid " AND ds.classoid = 'pg_catalog." catalog   \
     "'::regclass AND ds.objsubid = " subid ")"
-#define DESCRIPTION(oid, catalog)           DESCRIPTION_OF(oid, catalog, "0")
-#define COLUMN_DESCRIPTION(table, column)   DESCRIPTION_OF(table, "pg_class", column)
+#define DESCRIPTION(oid, catalog)         DESCRIPTION_OF(oid, catalog, "0")
+#define COLUMN_DESCRIPTION(table, column) DESCRIPTION_OF(table, "pg_class", column)
 
 static const char database_sql[] =
     "SELECT 'database' AS object, pg_get_userbyid(d.datdba) AS owner, pg_encoding_to_char(d.encoding) AS encoding, "
@@ -315,8 +315,8 @@ static const char statistics_sql[] =
     "JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE " USER_NS("n");
 
 static const char extensions_sql[] =
-    "SELECT 'extension ' || quote_ident(x.extname), x.extversion AS version, n.nspname AS schema, "
-    DESCRIPTION("x.oid", "pg_extension") " AS comment FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace";
+    "SELECT 'extension ' || quote_ident(x.extname), x.extversion AS version, n.nspname AS schema, " DESCRIPTION(
+        "x.oid", "pg_extension") " AS comment FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace";
 
 /* privileges changed on an extension's members (pg_dump keeps these): the
  * members whose privileges are not what the extension's script gave them */
@@ -337,8 +337,8 @@ static const char default_privileges_sql[] =
     "FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace";
 
 static const char large_objects_sql[] =
-    "SELECT 'large object ' || l.oid, pg_get_userbyid(l.lomowner) AS owner, " SORTED("l.lomacl") " AS acl, "
-    DESCRIPTION("l.oid", "pg_largeobject") " AS comment FROM pg_largeobject_metadata l";
+    "SELECT 'large object ' || l.oid, pg_get_userbyid(l.lomowner) AS owner, " SORTED(
+        "l.lomacl") " AS acl, " DESCRIPTION("l.oid", "pg_largeobject") " AS comment FROM pg_largeobject_metadata l";
 
 static const char languages_sql[] =
     "SELECT 'language ' || quote_ident(l.lanname), pg_get_userbyid(l.lanowner) AS owner, "

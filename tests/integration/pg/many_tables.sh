@@ -70,4 +70,29 @@ for case in few:2 many:2 many:1; do
         ;;
     esac
 done
+
+# The catalog fingerprint is read on a second connection while the leader
+# reads the schema. That connection must adopt the leader's exported
+# snapshot once the leader holds its locks: a table made at that moment is
+# then in neither the toc nor catalog.json, and the restored database
+# matches the fingerprint. The server's log says which backend ran what.
+log_at=$(stat -c %s "$ZB_TMP/pg.log")
+make_late="runuser -u postgres -- '$ZB_PG_BIN/psql' -X -q -h '$ZB_PG_SOCKET' -p '$ZB_PG_PORT' -d few -c 'CREATE TABLE late (id int)'"
+ZB_FAULT_AT=pg-tables-locked ZB_FAULT_RUN="$make_late" zb_expect_status 0 "backup while a table is made" -- \
+    "$ZB_FAULT_BIN" -q backup --repo repo-late --recipient key.pub --pg "$(zb_pg_conninfo few)" --jobs 2
+archive=$("$ZB_BIN" latest --repo repo-late)
+zb_expect_equal "$(ZB_PG_DB=few zb_psql -At -c "SELECT count(*) FROM pg_class WHERE relname = 'late'")" 1 \
+    "the table was made during the backup"
+tail -c +$((log_at + 1)) "$ZB_TMP/pg.log" >backup-late.log
+leader=$(grep -a 'pg_export_snapshot' backup-late.log | head -1 | cut -d: -f1)
+reader=$(grep -a 'statement: DECLARE zb_fingerprint_' backup-late.log | cut -d: -f1 | sort -u)
+zb_expect_equal "$(echo "$reader" | wc -l)" 1 "one backend read the catalog fingerprint"
+if [ -n "$leader" ] && [ -n "$reader" ] && [ "$reader" != "$leader" ]; then zb_pass; else
+    zb_fail "the fingerprint was read by the leader ($leader), not a connection of its own ($reader)"; fi
+first_declare=$(grep -an "^$reader:.*statement: DECLARE zb_fingerprint_" backup-late.log | head -1 | cut -d: -f1)
+adopted=$(grep -an "^$reader:.*statement: SET TRANSACTION SNAPSHOT" backup-late.log | head -1 | cut -d: -f1)
+if [ -n "$adopted" ] && [ -n "$first_declare" ] && [ "$adopted" -lt "$first_declare" ]; then zb_pass; else
+    zb_fail "the fingerprint's backend did not adopt the snapshot before reading"; fi
+zb_expect_status 0 "verify --restore of the backup made beside the new table" -- "$ZB_BIN" -q verify --restore --key key \
+    "$archive" --pg-target "$(zb_pg_conninfo postgres)" --jobs 2
 zb_test_end
