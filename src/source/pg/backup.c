@@ -499,6 +499,7 @@ typedef struct catalog_reader {
     const zb_pg_snapshot *snap;
     PGconn *conn;
     catalog_text catalog;
+    json_t *tables; /* the tables to copy, read after the fingerprint */
     pthread_t thread;
     int started;
     int rc;
@@ -513,6 +514,10 @@ static void *catalog_reader_main(void *arg)
         rc = zb_pg_snapshot_import(r->conn, r->snap);
     if (rc == 0)
         rc = read_catalog(&r->catalog, r->conn);
+    /* the schema takes the leader longer: the list of tables to copy is
+     * read here, which evens the two out */
+    if (rc == 0)
+        rc = zb_pg_schema_data_tables(&r->tables, r->conn);
     if (rc < 0)
         zb_error_save(&r->failure);
     r->rc = rc;
@@ -637,9 +642,13 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
         rc = read_catalog(&reader.catalog, leader);
     if (rc == 0)
         rc = zb_pg_schema_read(&items, &skipped, leader, &schema_opts);
-    if (rc == 0)
+    if (rc == 0 && !catalog_aside)
         rc = zb_pg_schema_data_tables(&tables, leader);
     rc = catalog_reader_finish(&reader, rc);
+    if (catalog_aside) {
+        tables = reader.tables;
+        reader.tables = NULL;
+    }
     if (rc == 0 && with_catalog)
         rc = write_catalog(w, &reader.catalog);
     if (rc == 0)
