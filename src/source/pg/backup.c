@@ -69,12 +69,33 @@ static void fail_run(copy_run *run)
     pthread_mutex_unlock(&run->queue_lock);
 }
 
-static table_copy *take_table(copy_run *run)
+/* Small tables' COPY statements go several to a query message: one round
+ * trip for up to COPY_BATCH_TABLES tables of at most COPY_BATCH_BYTES each
+ * (at 20,000 tables of 20 rows the round trips, not the rows, were the
+ * copy's time). A larger table goes alone, as the queue's first ones do. */
+#define COPY_BATCH_TABLES 32
+#define COPY_BATCH_BYTES  (256u << 10)
+
+static int small_table(const table_copy *t)
+{
+    return json_integer_value(json_object_get(t->toc, "bytes")) <= (json_int_t)COPY_BATCH_BYTES;
+}
+
+/* The next tables in the queue, *first and the count (0 at the end). */
+static size_t take_tables(copy_run *run, table_copy **first)
 {
     pthread_mutex_lock(&run->queue_lock);
-    table_copy *t = !run->failed && run->next_table < run->table_count ? &run->tables[run->next_table++] : NULL;
+    size_t n = 0;
+    if (!run->failed && run->next_table < run->table_count) {
+        *first = &run->tables[run->next_table];
+        n = 1;
+        while (small_table(*first) && n < COPY_BATCH_TABLES && run->next_table + n < run->table_count &&
+               small_table(&run->tables[run->next_table + n]))
+            n++;
+        run->next_table += n;
+    }
     pthread_mutex_unlock(&run->queue_lock);
-    return t;
+    return n;
 }
 
 /* A chunk from up to three pieces written one after another (a binary
@@ -201,6 +222,7 @@ static int write_end(copy_run *run, const table_copy *t)
  * chunk (plus one row) per worker, whatever the table's size. */
 static int chunk_message(const char *data, size_t len, void *payload) { return add_message(payload, data, len); }
 
+/* One table's COPY, the next of the query message copy_tables sent. */
 static int copy_table(copy_run *run, PGconn *conn, table_copy *t)
 {
     const char *table = json_string_value(json_object_get(t->toc, "table"));
@@ -211,7 +233,7 @@ static int copy_table(copy_run *run, PGconn *conn, table_copy *t)
     c.binary = zb_pg_table_is_binary(t->toc);
     c.first = 1;
     zb_log_debug("copying %s (%s)", table, c.binary ? "binary" : "text");
-    int rc = zb_pg_copy_out(conn, t->toc, chunk_message, &c);
+    int rc = zb_pg_copy_read(conn, chunk_message, &c);
     if (rc == 0)
         rc = flush_chunk(&c);
     if (rc == 0 && toc_format() >= 2)
@@ -223,12 +245,37 @@ static int copy_table(copy_run *run, PGconn *conn, table_copy *t)
     return rc;
 }
 
+/* tables[0, count) in one query message, one COPY statement each; the
+ * server answers them in order, a failure ending the message, so each
+ * result is its table's. After a failure the connection is left as it is:
+ * the backup ends and closes it. */
+static int copy_tables(copy_run *run, PGconn *conn, table_copy *tables, size_t count)
+{
+    zb_buf sql = ZB_BUF_INIT;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < count; i++)
+        if ((rc = zb_pg_copy_sql(&sql, tables[i].toc, "TO STDOUT", 0)) == 0)
+            rc = zb_buf_puts(&sql, ";");
+    if (rc == 0 && !PQsendQuery(conn, sql.data))
+        rc = zb_pg_result_error(conn, NULL, "cannot start copying");
+    zb_buf_free(&sql);
+    for (size_t i = 0; rc == 0 && i < count; i++)
+        rc = copy_table(run, conn, &tables[i]);
+    PGresult *res = rc == 0 ? PQgetResult(conn) : NULL;
+    if (res) {
+        rc = zb_pg_result_error(conn, res, "copy failed: an unexpected result");
+        PQclear(res);
+    }
+    return rc;
+}
+
 static void *worker_main(void *arg)
 {
     copy_worker *wk = arg;
-    table_copy *t;
-    while ((t = take_table(wk->run)) != NULL) {
-        if (copy_table(wk->run, wk->conn, t) < 0) {
+    table_copy *first = NULL;
+    size_t count;
+    while ((count = take_tables(wk->run, &first)) > 0) {
+        if (copy_tables(wk->run, wk->conn, first, count) < 0) {
             fail_run(wk->run);
             break;
         }

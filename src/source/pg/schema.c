@@ -2582,15 +2582,10 @@ int zb_pg_copy_sql_of(zb_buf *sql, const zb_pg_copy_table *table, const char *di
     return rc;
 }
 
-int zb_pg_copy_out(PGconn *conn, json_t *table, zb_pg_copy_message_fn message, void *payload)
+/* The rows of the COPY under way, message by message, until its end. */
+static int copy_rows(PGconn *conn, zb_pg_copy_message_fn message, void *payload)
 {
-    zb_buf sql = ZB_BUF_INIT;
-    int rc = zb_pg_copy_sql(&sql, table, "TO STDOUT", 0);
-    PGresult *res = rc == 0 ? PQexec(conn, sql.data) : NULL;
-    zb_buf_free(&sql);
-    if (rc == 0 && PQresultStatus(res) != PGRES_COPY_OUT)
-        rc = zb_pg_result_error(conn, res, "cannot start copying");
-    PQclear(res);
+    int rc = 0;
     while (rc == 0) {
         char *data = NULL;
         int len = PQgetCopyData(conn, &data, 0);
@@ -2603,6 +2598,38 @@ int zb_pg_copy_out(PGconn *conn, json_t *table, zb_pg_copy_message_fn message, v
         rc = message(data, (size_t)len, payload);
         PQfreemem(data);
     }
+    return rc;
+}
+
+int zb_pg_copy_read(PGconn *conn, zb_pg_copy_message_fn message, void *payload)
+{
+    PGresult *res = PQgetResult(conn);
+    int rc = PQresultStatus(res) == PGRES_COPY_OUT ? 0 : zb_pg_result_error(conn, res, "cannot start copying");
+    PQclear(res);
+    if (rc == 0)
+        rc = copy_rows(conn, message, payload);
+    /* the COPY's own result says whether it ended well; the next statement's
+     * result is left for the next call */
+    if (rc == 0) {
+        res = PQgetResult(conn);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            rc = zb_pg_result_error(conn, res, "copy failed");
+        PQclear(res);
+    }
+    return rc;
+}
+
+int zb_pg_copy_out(PGconn *conn, json_t *table, zb_pg_copy_message_fn message, void *payload)
+{
+    zb_buf sql = ZB_BUF_INIT;
+    int rc = zb_pg_copy_sql(&sql, table, "TO STDOUT", 0);
+    PGresult *res = rc == 0 ? PQexec(conn, sql.data) : NULL;
+    zb_buf_free(&sql);
+    if (rc == 0 && PQresultStatus(res) != PGRES_COPY_OUT)
+        rc = zb_pg_result_error(conn, res, "cannot start copying");
+    PQclear(res);
+    if (rc == 0)
+        rc = copy_rows(conn, message, payload);
     /* the COPY's own result says whether it ended well */
     while ((res = PQgetResult(conn)) != NULL) {
         if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
