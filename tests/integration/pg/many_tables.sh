@@ -100,4 +100,18 @@ if [ "$copies" -ge 1 ] && [ "$copies" -lt 5 ]; then zb_pass; else
     zb_fail "the 5 small tables took $copies COPY messages, not fewer than 5"; fi
 zb_expect_status 0 "verify --restore of the backup made beside the new table" -- "$ZB_BIN" -q verify --restore --key key \
     "$archive" --pg-target "$(zb_pg_conninfo postgres)" --jobs 2
+
+# A COPY that fails inside a message of several names its own table: the
+# owner's policy, forced on itself, refuses the backup's row_security=off
+# (b1, larger, is queued first; b2 to b4 follow it in the same message).
+zb_psql -c "CREATE DATABASE forced" -c "CREATE ROLE zb_owner LOGIN"
+ZB_PG_DB=forced zb_psql -c "GRANT CREATE ON SCHEMA public TO zb_owner" -c "SET ROLE zb_owner;
+    CREATE TABLE b1 (id int); CREATE TABLE b2 (id int); CREATE TABLE b3 (id int); CREATE TABLE b4 (id int);
+    INSERT INTO b1 SELECT generate_series(1, 1000); INSERT INTO b2 VALUES (2); INSERT INTO b3 VALUES (3);
+    INSERT INTO b4 VALUES (4); ALTER TABLE b3 ENABLE ROW LEVEL SECURITY; ALTER TABLE b3 FORCE ROW LEVEL SECURITY;
+    CREATE POLICY p ON b3 USING (id > 0)"
+zb_expect_status 10 "backup of a table whose rows the backup may not read" -- "$ZB_BIN" --log-format text backup \
+    --repo repo-forced --recipient key.pub --pg "$(zb_pg_conninfo forced) user=zb_owner" --jobs 2
+zb_expect_contains "$ZB_LAST_OUTPUT" "table public.b3: cannot start copying" "the failing COPY names its table"
+zb_expect_not_contains "$ZB_LAST_OUTPUT" "table public.b1" "and no other table of its message"
 zb_test_end
