@@ -553,12 +553,25 @@ typedef struct catalog_reader {
     zb_error_saved failure;
 } catalog_reader;
 
+static int lock_timeout_ms(const zb_pg_backup_options *opts)
+{
+    return opts->lock_timeout_ms > 0 ? opts->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS;
+}
+
 static void *catalog_reader_main(void *arg)
 {
     catalog_reader *r = arg;
     int rc = zb_pg_connect(&r->conn, r->opts->conninfo, r->opts->password_file);
     if (rc == 0)
         rc = zb_pg_snapshot_import(r->conn, r->snap);
+    /* the catalog functions lock what they read (pg_get_viewdef a view):
+     * behind a DDL statement that waits for a lock the leader holds, this
+     * connection would wait for ever while the leader waits for it; with
+     * the leader's timeout it fails instead, and the backup with it */
+    char sql[64];
+    snprintf(sql, sizeof(sql), "SET LOCAL lock_timeout = %d", lock_timeout_ms(r->opts));
+    if (rc == 0)
+        rc = zb_pg_exec(r->conn, sql, "cannot set the lock timeout");
     if (rc == 0)
         rc = read_catalog(&r->catalog, r->conn);
     /* the schema takes the leader longer: the list of tables to copy is
@@ -667,8 +680,7 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     if (rc == 0)
         rc = zb_pg_list_tables(&locked, leader);
     if (rc == 0)
-        rc = zb_pg_lock_tables(leader, &locked,
-                               opts->lock_timeout_ms > 0 ? opts->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS);
+        rc = zb_pg_lock_tables(leader, &locked, lock_timeout_ms(opts));
     if (rc == 0)
         rc = zb_pg_measure_tables(leader, &locked);
     /* a test changes the catalog here, which no connection may then see */

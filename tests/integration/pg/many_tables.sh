@@ -89,6 +89,10 @@ reader=$(grep -a 'statement: DECLARE zb_fingerprint_' backup-late.log | cut -d: 
 zb_expect_equal "$(echo "$reader" | wc -l)" 1 "one backend read the catalog fingerprint"
 if [ -n "$leader" ] && [ -n "$reader" ] && [ "$reader" != "$leader" ]; then zb_pass; else
     zb_fail "the fingerprint was read by the leader ($leader), not a connection of its own ($reader)"; fi
+# the catalog functions lock what they read (a view): behind a DDL that
+# waits for the leader, that connection must give up as the leader would
+zb_expect_contains "$(grep -a "^$reader:" backup-late.log)" "statement: SET LOCAL lock_timeout = 10000" \
+    "the fingerprint's connection waits for a lock no longer than the leader"
 first_declare=$(grep -an "^$reader:.*statement: DECLARE zb_fingerprint_" backup-late.log | head -1 | cut -d: -f1)
 adopted=$(grep -an "^$reader:.*statement: SET TRANSACTION SNAPSHOT" backup-late.log | head -1 | cut -d: -f1)
 if [ -n "$adopted" ] && [ -n "$first_declare" ] && [ "$adopted" -lt "$first_declare" ]; then zb_pass; else
