@@ -69,12 +69,33 @@ static void fail_run(copy_run *run)
     pthread_mutex_unlock(&run->queue_lock);
 }
 
-static table_copy *take_table(copy_run *run)
+/* Small tables' COPY statements go several to a query message: one round
+ * trip for up to COPY_BATCH_TABLES tables of at most COPY_BATCH_BYTES each
+ * (at 20,000 tables of 20 rows the round trips, not the rows, were the
+ * copy's time). A larger table goes alone, as the queue's first ones do. */
+#define COPY_BATCH_TABLES 32
+#define COPY_BATCH_BYTES  (256u << 10)
+
+static int small_table(const table_copy *t)
+{
+    return json_integer_value(json_object_get(t->toc, "bytes")) <= (json_int_t)COPY_BATCH_BYTES;
+}
+
+/* The next tables in the queue, *first and the count (0 at the end). */
+static size_t take_tables(copy_run *run, table_copy **first)
 {
     pthread_mutex_lock(&run->queue_lock);
-    table_copy *t = !run->failed && run->next_table < run->table_count ? &run->tables[run->next_table++] : NULL;
+    size_t n = 0;
+    if (!run->failed && run->next_table < run->table_count) {
+        *first = &run->tables[run->next_table];
+        n = 1;
+        while (small_table(*first) && n < COPY_BATCH_TABLES && run->next_table + n < run->table_count &&
+               small_table(&run->tables[run->next_table + n]))
+            n++;
+        run->next_table += n;
+    }
     pthread_mutex_unlock(&run->queue_lock);
-    return t;
+    return n;
 }
 
 /* A chunk from up to three pieces written one after another (a binary
@@ -201,6 +222,7 @@ static int write_end(copy_run *run, const table_copy *t)
  * chunk (plus one row) per worker, whatever the table's size. */
 static int chunk_message(const char *data, size_t len, void *payload) { return add_message(payload, data, len); }
 
+/* One table's COPY, the next of the query message copy_tables sent. */
 static int copy_table(copy_run *run, PGconn *conn, table_copy *t)
 {
     const char *table = json_string_value(json_object_get(t->toc, "table"));
@@ -211,7 +233,7 @@ static int copy_table(copy_run *run, PGconn *conn, table_copy *t)
     c.binary = zb_pg_table_is_binary(t->toc);
     c.first = 1;
     zb_log_debug("copying %s (%s)", table, c.binary ? "binary" : "text");
-    int rc = zb_pg_copy_out(conn, t->toc, chunk_message, &c);
+    int rc = zb_pg_copy_read(conn, chunk_message, &c);
     if (rc == 0)
         rc = flush_chunk(&c);
     if (rc == 0 && toc_format() >= 2)
@@ -223,12 +245,37 @@ static int copy_table(copy_run *run, PGconn *conn, table_copy *t)
     return rc;
 }
 
+/* tables[0, count) in one query message, one COPY statement each; the
+ * server answers them in order, a failure ending the message, so each
+ * result is its table's. After a failure the connection is left as it is:
+ * the backup ends and closes it. */
+static int copy_tables(copy_run *run, PGconn *conn, table_copy *tables, size_t count)
+{
+    zb_buf sql = ZB_BUF_INIT;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < count; i++)
+        if ((rc = zb_pg_copy_sql(&sql, tables[i].toc, "TO STDOUT", 0)) == 0)
+            rc = zb_buf_puts(&sql, ";");
+    if (rc == 0 && !PQsendQuery(conn, sql.data))
+        rc = zb_pg_result_error(conn, NULL, "cannot start copying");
+    zb_buf_free(&sql);
+    for (size_t i = 0; rc == 0 && i < count; i++)
+        rc = copy_table(run, conn, &tables[i]);
+    PGresult *res = rc == 0 ? PQgetResult(conn) : NULL;
+    if (res) {
+        rc = zb_pg_result_error(conn, res, "copy failed: an unexpected result");
+        PQclear(res);
+    }
+    return rc;
+}
+
 static void *worker_main(void *arg)
 {
     copy_worker *wk = arg;
-    table_copy *t;
-    while ((t = take_table(wk->run)) != NULL) {
-        if (copy_table(wk->run, wk->conn, t) < 0) {
+    table_copy *first = NULL;
+    size_t count;
+    while ((count = take_tables(wk->run, &first)) > 0) {
+        if (copy_tables(wk->run, wk->conn, first, count) < 0) {
             fail_run(wk->run);
             break;
         }
@@ -237,8 +284,10 @@ static void *worker_main(void *arg)
 }
 
 /* Workers beyond the leader open their own connections and adopt its
- * snapshot; the leader copies too. */
-static int copy_all(copy_run *run, PGconn *leader, const zb_pg_snapshot *snap, const zb_pg_backup_options *opts)
+ * snapshot (the first takes *spare, a connection already in the snapshot,
+ * when there is one); the leader copies too. *spare is used or closed. */
+static int copy_all(copy_run *run, PGconn *leader, PGconn **spare, const zb_pg_snapshot *snap,
+                    const zb_pg_backup_options *opts)
 {
     int jobs = zb_pg_jobs_for(opts->jobs, run->table_count);
     copy_worker workers[ZB_PG_MAX_JOBS];
@@ -246,11 +295,17 @@ static int copy_all(copy_run *run, PGconn *leader, const zb_pg_snapshot *snap, c
     int rc = 0;
     workers[0].conn = leader;
     for (int i = 1; rc == 0 && i < jobs; i++) {
-        if ((rc = zb_pg_connect(&workers[i].conn, opts->conninfo, opts->password_file)) == 0)
+        if (*spare) {
+            workers[i].conn = *spare, workers[i].owns_conn = 1;
+            *spare = NULL;
+        } else if ((rc = zb_pg_connect(&workers[i].conn, opts->conninfo, opts->password_file)) == 0) {
             workers[i].owns_conn = 1, rc = zb_pg_snapshot_import(workers[i].conn, snap);
+        }
         if (rc == 0)
             rc = zb_pg_copy_encoding_set(workers[i].conn, copy_encoding(leader));
     }
+    PQfinish(*spare); /* fewer tables than connections */
+    *spare = NULL;
     /* the leader has read the schema (UTF8 text for the toc): rows from here on */
     if (rc == 0)
         rc = zb_pg_copy_encoding_set(leader, copy_encoding(leader));
@@ -444,31 +499,110 @@ static int write_toc(zb_archive_writer *w, PGconn *conn, json_t *items, json_t *
     return rc;
 }
 
-/* catalog.json, before toc.json: the database's properties (a restore
- * creates the database with them) and the catalog fingerprint a verified
- * restore is compared with, both read inside the backup's snapshot. */
-static int write_catalog(zb_archive_writer *w, PGconn *conn)
+/* catalog.json's text: the database's properties (a restore creates the
+ * database with them) and the catalog fingerprint a verified restore is
+ * compared with, both read inside the backup's snapshot, written as they are
+ * read and held compressed (the archive entry's size comes first). */
+typedef struct catalog_text {
+    zb_spool *text;
+    size_t objects;
+    double seconds;
+} catalog_text;
+
+static int read_catalog(catalog_text *c, PGconn *conn)
 {
     json_t *database = NULL;
-    zb_spool *text = NULL;
-    size_t objects = 0;
     double started = zb_time_monotonic();
     int rc = zb_pg_database_read(&database, conn);
-    /* written as it is read, held compressed: the entry's size comes first */
     if (rc == 0)
-        rc = zb_spool_new(&text);
+        rc = zb_spool_new(&c->text);
     if (rc == 0)
-        rc = zb_pg_fingerprint_write(text, conn, database, &objects);
+        rc = zb_pg_fingerprint_write(c->text, conn, database, &c->objects);
     if (rc == 0)
-        rc = zb_spool_finish(text);
-    if (rc == 0)
-        rc = zb_archive_writer_add_spool(w, ZB_PG_CATALOG_NAME, text, 0600);
-    if (rc == 0)
-        zb_log_detail("catalog fingerprint: %zu objects read in %.3f s (%llu bytes, %zu held)", objects,
-                      zb_time_monotonic() - started, (unsigned long long)zb_spool_size(text), zb_spool_held(text));
-    zb_spool_free(text);
+        rc = zb_spool_finish(c->text);
+    c->seconds = zb_time_monotonic() - started;
     json_decref(database);
     return rc;
+}
+
+/* catalog.json, before toc.json. */
+static int write_catalog(zb_archive_writer *w, const catalog_text *c)
+{
+    int rc = zb_archive_writer_add_spool(w, ZB_PG_CATALOG_NAME, c->text, 0600);
+    if (rc == 0)
+        zb_log_detail("catalog fingerprint: %zu objects read in %.3f s (%llu bytes, %zu held)", c->objects, c->seconds,
+                      (unsigned long long)zb_spool_size(c->text), zb_spool_held(c->text));
+    return rc;
+}
+
+/* The catalog fingerprint read on a connection of its own while the leader
+ * reads the schema: the two catalog passes cost the server about the same
+ * and neither needs the other, so side by side they take the time of one.
+ * The connection adopts the leader's snapshot after the leader holds its
+ * locks, so it reads the very catalog the schema is read from; it copies
+ * rows afterwards, as the first worker. */
+typedef struct catalog_reader {
+    const zb_pg_backup_options *opts;
+    const zb_pg_snapshot *snap;
+    PGconn *conn;
+    catalog_text catalog;
+    json_t *tables; /* the tables to copy, read after the fingerprint */
+    pthread_t thread;
+    int started;
+    int rc;
+    zb_error_saved failure;
+} catalog_reader;
+
+static int lock_timeout_ms(const zb_pg_backup_options *opts)
+{
+    return opts->lock_timeout_ms > 0 ? opts->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS;
+}
+
+static void *catalog_reader_main(void *arg)
+{
+    catalog_reader *r = arg;
+    int rc = zb_pg_connect(&r->conn, r->opts->conninfo, r->opts->password_file);
+    if (rc == 0)
+        rc = zb_pg_snapshot_import(r->conn, r->snap);
+    /* the catalog functions lock what they read (pg_get_viewdef a view):
+     * behind a DDL statement that waits for a lock the leader holds, this
+     * connection would wait for ever while the leader waits for it; with
+     * the leader's timeout it fails instead, and the backup with it */
+    char sql[64];
+    snprintf(sql, sizeof(sql), "SET LOCAL lock_timeout = %d", lock_timeout_ms(r->opts));
+    if (rc == 0)
+        rc = zb_pg_exec(r->conn, sql, "cannot set the lock timeout");
+    if (rc == 0)
+        rc = read_catalog(&r->catalog, r->conn);
+    /* the schema takes the leader longer: the list of tables to copy is
+     * read here, which evens the two out */
+    if (rc == 0)
+        rc = zb_pg_schema_data_tables(&r->tables, r->conn);
+    if (rc < 0)
+        zb_error_save(&r->failure);
+    r->rc = rc;
+    return NULL;
+}
+
+static int catalog_reader_start(catalog_reader *r, const zb_pg_snapshot *snap, const zb_pg_backup_options *opts)
+{
+    r->opts = opts;
+    r->snap = snap;
+    if (pthread_create(&r->thread, NULL, catalog_reader_main, r) != 0)
+        return zb_error_set(ZB_EFAIL, "cannot start the catalog's reading thread");
+    r->started = 1;
+    return 0;
+}
+
+/* Waits for the reader. rc: the leader's outcome; when it failed, its
+ * error is the one reported, else the reader's if it failed. */
+static int catalog_reader_finish(catalog_reader *r, int rc)
+{
+    if (r->started)
+        pthread_join(r->thread, NULL);
+    int started = r->started;
+    r->started = 0;
+    return rc < 0 || !started || r->rc == 0 ? rc : zb_error_raise(&r->failure);
 }
 
 /* Before the table of contents, so a recovery creates the roles before the
@@ -520,6 +654,8 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     json_t *items = NULL, *skipped = NULL, *tables = NULL;
     copy_run run;
     memset(&run, 0, sizeof(run));
+    catalog_reader reader;
+    memset(&reader, 0, sizeof(reader));
     pthread_mutex_init(&run.writer_lock, NULL);
     pthread_mutex_init(&run.queue_lock, NULL);
     run.writer = w;
@@ -544,22 +680,36 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     if (rc == 0)
         rc = zb_pg_list_tables(&locked, leader);
     if (rc == 0)
-        rc = zb_pg_lock_tables(leader, &locked,
-                               opts->lock_timeout_ms > 0 ? opts->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS);
+        rc = zb_pg_lock_tables(leader, &locked, lock_timeout_ms(opts));
     if (rc == 0)
         rc = zb_pg_measure_tables(leader, &locked);
+    /* a test changes the catalog here, which no connection may then see */
+    if (rc == 0)
+        ZB_FAULT_POINT("pg-tables-locked", NULL);
     if (rc == 0) {
         rc = zb_archive_writer_begin_source(w, ZB_SOURCE_PG, name, source_meta(leader, opts->pitr_meta, position));
         position = NULL; /* taken by the source's metadata; freed below when a step before failed */
     }
-    /* the catalog fingerprint is written and freed before the schema is read:
-     * the two, each as large as the catalog, are never held together */
-    if (rc == 0 && toc_format() >= 2)
-        rc = write_catalog(w, leader);
+    /* the catalog fingerprint is read beside the schema when the backup may
+     * use a second connection, else before it on the leader's; either way
+     * what it holds is its compressed text and a batch of rows per query */
+    int with_catalog = toc_format() >= 2;
+    int catalog_aside = with_catalog && zb_pg_jobs(opts->jobs) >= 2;
+    if (rc == 0 && catalog_aside)
+        rc = catalog_reader_start(&reader, &snap, opts);
+    else if (rc == 0 && with_catalog)
+        rc = read_catalog(&reader.catalog, leader);
     if (rc == 0)
         rc = zb_pg_schema_read(&items, &skipped, leader, &schema_opts);
-    if (rc == 0)
+    if (rc == 0 && !catalog_aside)
         rc = zb_pg_schema_data_tables(&tables, leader);
+    rc = catalog_reader_finish(&reader, rc);
+    if (catalog_aside) {
+        tables = reader.tables;
+        reader.tables = NULL;
+    }
+    if (rc == 0 && with_catalog)
+        rc = write_catalog(w, &reader.catalog);
     if (rc == 0)
         rc = plan_copies(&run, tables, &locked);
     if (rc == 0)
@@ -569,7 +719,7 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     for (size_t i = 0; rc == 0 && i < json_array_size(skipped); i++)
         zb_log_warn("skipped (not supported): %s", json_string_value(json_array_get(skipped, i)));
     if (rc == 0)
-        rc = copy_all(&run, leader, &snap, opts);
+        rc = copy_all(&run, leader, &reader.conn, &snap, opts);
     long long large_objects = 0;
     if (rc == 0)
         rc = copy_large_objects(w, leader, &large_objects);
@@ -585,6 +735,8 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     json_decref(tables);
     json_decref(position);
     zb_pg_table_list_free(&locked);
+    zb_spool_free(reader.catalog.text);
+    PQfinish(reader.conn);
     PQfinish(leader);
     pthread_mutex_destroy(&run.writer_lock);
     pthread_mutex_destroy(&run.queue_lock);

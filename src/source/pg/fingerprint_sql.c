@@ -20,6 +20,17 @@
 /* arrays as sorted text: ACLs, options and settings are sets */
 #define SORTED(arr) "(SELECT string_agg(x::text, ' ' ORDER BY x::text) FROM unnest(" arr ") x)"
 #define QNAME(n, o) "format('%I.%I', " n ", " o ")"
+/* An object's comment, as obj_description(oid, catalog) and
+ * col_description(table, column) give it, read by a subquery instead: those
+ * are SQL functions the planner cannot inline, run through the function
+ * executor once a row, and at 8,000 columns a row each they were half of the
+ * columns query's time. pg_description's key is (objoid, classoid, objsubid):
+ * one row at most, as the functions find. */
+#define DESCRIPTION_OF(oid, catalog, subid)                                                                            \
+    "(SELECT ds.description FROM pg_description ds WHERE ds.objoid = " oid " AND ds.classoid = 'pg_catalog." catalog   \
+    "'::regclass AND ds.objsubid = " subid ")"
+#define DESCRIPTION(oid, catalog)         DESCRIPTION_OF(oid, catalog, "0")
+#define COLUMN_DESCRIPTION(table, column) DESCRIPTION_OF(table, "pg_class", column)
 
 static const char database_sql[] =
     "SELECT 'database' AS object, pg_get_userbyid(d.datdba) AS owner, pg_encoding_to_char(d.encoding) AS encoding, "
@@ -38,7 +49,7 @@ static const char role_settings_sql[] =
 
 static const char schemas_sql[] =
     "SELECT 'schema ' || quote_ident(n.nspname), pg_get_userbyid(n.nspowner) AS owner, " SORTED("n.nspacl") " AS acl, "
-    "obj_description(n.oid, 'pg_namespace') AS comment FROM pg_namespace n "
+    DESCRIPTION("n.oid", "pg_namespace") " AS comment FROM pg_namespace n "
     "WHERE " USER_NS("n") " AND " NOT_MEMBER("pg_namespace", "n.oid");
 
 static const char relations_sql[] =
@@ -63,7 +74,7 @@ static const char relations_sql[] =
     "CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END AS definition, "
     "(SELECT quote_ident(s.srvname) || coalesce(' ' || " SORTED("f.ftoptions") ", '') FROM pg_foreign_table f "
     " JOIN pg_foreign_server s ON s.oid = f.ftserver WHERE f.ftrelid = c.oid) AS foreign_server, "
-    SORTED("c.relacl") " AS acl, obj_description(c.oid, 'pg_class') AS comment "
+    SORTED("c.relacl") " AS acl, " DESCRIPTION("c.oid", "pg_class") " AS comment "
     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace "
     "LEFT JOIN pg_am am ON am.oid = c.relam LEFT JOIN pg_class tc ON tc.oid = c.reltoastrelid "
     "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') AND " USER_NS("n") " AND " NOT_MEMBER("pg_class", "c.oid");
@@ -89,7 +100,7 @@ static const char columns_sql[] =
     "CASE WHEN a.attcollation <> t.typcollation THEN (SELECT " QNAME("cn.nspname", "co.collname") " FROM pg_collation co "
     " JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) END AS collation, "
     "CASE WHEN NOT a.attislocal THEN 'inherited only' END AS local, NULLIF(a.attinhcount, 0)::text AS inherited_from, "
-    SORTED("a.attacl") " AS acl, col_description(c.oid, a.attnum) AS comment, " SORTED("a.attfdwoptions") " AS fdw_options "
+    SORTED("a.attacl") " AS acl, " COLUMN_DESCRIPTION("c.oid", "a.attnum") " AS comment, " SORTED("a.attfdwoptions") " AS fdw_options "
     "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
     "JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum "
     "WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c') AND " USER_NS("n")
@@ -103,7 +114,7 @@ static const char indexes_sql[] =
     " WHERE a.attrelid = i.oid AND @ATTSTAT@ >= 0) AS statistics, "
     "(SELECT " QNAME("pn.nspname", "p.relname") " FROM pg_inherits h JOIN pg_class p ON p.oid = h.inhparent "
     " JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE h.inhrelid = i.oid) AS attached_to, "
-    "obj_description(i.oid, 'pg_class') AS comment "
+    DESCRIPTION("i.oid", "pg_class") " AS comment "
     "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid "
     "JOIN pg_namespace n ON n.oid = i.relnamespace LEFT JOIN pg_tablespace ts ON ts.oid = i.reltablespace "
     "WHERE x.indisvalid AND " USER_NS("n") " AND " NOT_MEMBER("pg_class", "c.oid");
@@ -118,7 +129,7 @@ static const char constraints_sql[] =
     "CASE WHEN NOT co.conislocal THEN 'inherited only' END AS local, NULLIF(co.coninhcount, 0)::text AS inherited_from, "
     "CASE WHEN co.connoinherit THEN 'no inherit' END AS no_inherit, "
     "(SELECT quote_ident(p.conname) FROM pg_constraint p WHERE p.oid = co.conparentid) AS parent, "
-    "obj_description(co.oid, 'pg_constraint') AS comment "
+    DESCRIPTION("co.oid", "pg_constraint") " AS comment "
     "FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace WHERE " USER_NS("n")
     /* NOT NULL is a column's or a domain's attribute (17 also lists a domain's here) */
     " AND co.contype <> 'n'"
@@ -126,13 +137,13 @@ static const char constraints_sql[] =
 
 static const char triggers_sql[] =
     "SELECT 'trigger ' || quote_ident(t.tgname) || ' on ' || " QNAME("n.nspname", "c.relname") ", "
-    "pg_get_triggerdef(t.oid) AS definition, t.tgenabled::text AS enabled, obj_description(t.oid, 'pg_trigger') AS comment "
+    "pg_get_triggerdef(t.oid) AS definition, t.tgenabled::text AS enabled, " DESCRIPTION("t.oid", "pg_trigger") " AS comment "
     "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE NOT t.tgisinternal AND " USER_NS("n") " AND " NOT_MEMBER("pg_class", "c.oid");
 
 static const char rules_sql[] =
     "SELECT 'rule ' || quote_ident(r.rulename) || ' on ' || " QNAME("n.nspname", "c.relname") ", "
-    "pg_get_ruledef(r.oid) AS definition, r.ev_enabled::text AS enabled, obj_description(r.oid, 'pg_rewrite') AS comment "
+    "pg_get_ruledef(r.oid) AS definition, r.ev_enabled::text AS enabled, " DESCRIPTION("r.oid", "pg_rewrite") " AS comment "
     "FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE r.rulename <> '_RETURN' AND " USER_NS("n") " AND " NOT_MEMBER("pg_class", "c.oid");
 
@@ -141,7 +152,7 @@ static const char policies_sql[] =
     "p.polcmd::text AS command, CASE WHEN NOT p.polpermissive THEN 'restrictive' END AS restrictive, "
     "(SELECT string_agg(x, ', ' ORDER BY x) FROM (SELECT CASE WHEN r = 0 THEN 'public' "
     " ELSE quote_ident(pg_get_userbyid(r)) END AS x FROM unnest(p.polroles) r) s) AS roles, pg_get_expr(p.polqual, p.polrelid) AS using_expression, "
-    "pg_get_expr(p.polwithcheck, p.polrelid) AS check_expression, obj_description(p.oid, 'pg_policy') AS comment "
+    "pg_get_expr(p.polwithcheck, p.polrelid) AS check_expression, " DESCRIPTION("p.oid", "pg_policy") " AS comment "
     "FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE " USER_NS("n");
 
@@ -152,7 +163,7 @@ static const char functions_sql[] =
     "CASE WHEN p.proleakproof THEN 'leakproof' END AS leakproof, p.proparallel::text AS parallel, "
     "p.procost::text AS cost, p.prorows::text AS rows, " SORTED("p.proconfig") " AS settings, "
     "md5(p.prosrc) AS source_md5, p.probin AS object_file, @SQLBODY@ AS sql_body, "
-    SORTED("p.proacl") " AS acl, obj_description(p.oid, 'pg_proc') AS comment "
+    SORTED("p.proacl") " AS acl, " DESCRIPTION("p.oid", "pg_proc") " AS comment "
     "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang "
     "WHERE " USER_NS("n") " AND " NOT_MEMBER("pg_proc", "p.oid");
 
@@ -167,7 +178,7 @@ static const char aggregates_sql[] =
 /* types with a life of their own: not a table's row type, not an automatic array */
 static const char types_sql[] =
     "SELECT 'type ' || format_type(t.oid, NULL), t.typtype::text AS kind, pg_get_userbyid(t.typowner) AS owner, "
-    SORTED("t.typacl") " AS acl, obj_description(t.oid, 'pg_type') AS comment, "
+    SORTED("t.typacl") " AS acl, " DESCRIPTION("t.oid", "pg_type") " AS comment, "
     "CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END AS base_type, "
     "CASE WHEN t.typnotnull THEN 'not null' END AS not_null, "
     "CASE WHEN t.typdefaultbin IS NOT NULL THEN pg_get_expr(t.typdefaultbin, 0) ELSE t.typdefault END AS default, "
@@ -202,7 +213,7 @@ static const char operators_sql[] =
     "o.oprcode::regproc::text AS function, o.oprcom::regoperator::text AS commutator, "
     "o.oprnegate::regoperator::text AS negator, o.oprrest::regproc::text AS restrict, o.oprjoin::regproc::text AS join, "
     "CASE WHEN o.oprcanhash THEN 'hashes' END AS hashes, CASE WHEN o.oprcanmerge THEN 'merges' END AS merges, "
-    "obj_description(o.oid, 'pg_operator') AS comment FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace "
+    DESCRIPTION("o.oid", "pg_operator") " AS comment FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace "
     "WHERE " USER_NS("n") " AND " NOT_MEMBER("pg_operator", "o.oid");
 
 static const char opclasses_sql[] =
@@ -211,7 +222,7 @@ static const char opclasses_sql[] =
     "CASE WHEN c.opcdefault THEN 'default' END AS is_default, "
     "(SELECT " QNAME("fn.nspname", "f.opfname") " FROM pg_opfamily f JOIN pg_namespace fn ON fn.oid = f.opfnamespace "
     " WHERE f.oid = c.opcfamily) AS family, format_type(NULLIF(c.opckeytype, 0), NULL) AS storage, "
-    "obj_description(c.oid, 'pg_opclass') AS comment FROM pg_opclass c JOIN pg_namespace n ON n.oid = c.opcnamespace "
+    DESCRIPTION("c.oid", "pg_opclass") " AS comment FROM pg_opclass c JOIN pg_namespace n ON n.oid = c.opcnamespace "
     "JOIN pg_am am ON am.oid = c.opcmethod WHERE " USER_NS("n") " AND " NOT_MEMBER("pg_opclass", "c.oid");
 
 static const char opfamilies_sql[] =
@@ -221,20 +232,20 @@ static const char opfamilies_sql[] =
     " ORDER BY o.amopstrategy, o.amopopr::regoperator::text) FROM pg_amop o WHERE o.amopfamily = f.oid) AS operators, "
     "(SELECT string_agg(p.amprocnum || ' ' || p.amproc::regprocedure::text, ', ' "
     " ORDER BY p.amprocnum, p.amproc::regprocedure::text) FROM pg_amproc p WHERE p.amprocfamily = f.oid) AS functions, "
-    "obj_description(f.oid, 'pg_opfamily') AS comment FROM pg_opfamily f JOIN pg_namespace n ON n.oid = f.opfnamespace "
+    DESCRIPTION("f.oid", "pg_opfamily") " AS comment FROM pg_opfamily f JOIN pg_namespace n ON n.oid = f.opfnamespace "
     "JOIN pg_am am ON am.oid = f.opfmethod WHERE " USER_NS("n") " AND " NOT_MEMBER("pg_opfamily", "f.oid");
 
 static const char casts_sql[] =
     "SELECT 'cast (' || format_type(c.castsource, NULL) || ' AS ' || format_type(c.casttarget, NULL) || ')', "
     "CASE WHEN c.castfunc <> 0 THEN c.castfunc::regprocedure::text END AS function, c.castcontext::text AS context, "
-    "c.castmethod::text AS method, obj_description(c.oid, 'pg_cast') AS comment FROM pg_cast c "
+    "c.castmethod::text AS method, " DESCRIPTION("c.oid", "pg_cast") " AS comment FROM pg_cast c "
     "WHERE c.oid >= 16384 AND " NOT_MEMBER("pg_cast", "c.oid");
 
 static const char collations_sql[] =
     "SELECT 'collation ' || " QNAME("n.nspname", "co.collname") ", pg_get_userbyid(co.collowner) AS owner, "
     "co.collprovider::text AS provider, co.collcollate AS lc_collate, co.collctype AS lc_ctype, "
     "@COLLLOCALE@ AS icu_locale, CASE WHEN NOT co.collisdeterministic THEN 'nondeterministic' END AS deterministic, "
-    "pg_encoding_to_char(co.collencoding) AS encoding, obj_description(co.oid, 'pg_collation') AS comment "
+    "pg_encoding_to_char(co.collencoding) AS encoding, " DESCRIPTION("co.oid", "pg_collation") " AS comment "
     "FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace "
     "WHERE " USER_NS("n") " AND " NOT_MEMBER("pg_collation", "co.oid");
 
@@ -242,7 +253,7 @@ static const char conversions_sql[] =
     "SELECT 'conversion ' || " QNAME("n.nspname", "c.conname") ", pg_get_userbyid(c.conowner) AS owner, "
     "pg_encoding_to_char(c.conforencoding) AS source, pg_encoding_to_char(c.contoencoding) AS destination, "
     "c.conproc::regproc::text AS function, CASE WHEN c.condefault THEN 'default' END AS is_default, "
-    "obj_description(c.oid, 'pg_conversion') AS comment FROM pg_conversion c JOIN pg_namespace n ON n.oid = c.connamespace "
+    DESCRIPTION("c.oid", "pg_conversion") " AS comment FROM pg_conversion c JOIN pg_namespace n ON n.oid = c.connamespace "
     "WHERE " USER_NS("n") " AND " NOT_MEMBER("pg_conversion", "c.oid");
 
 static const char text_search_sql[] =
@@ -251,26 +262,26 @@ static const char text_search_sql[] =
     " WHERE p.oid = c.cfgparser) AS parser, "
     "(SELECT string_agg(m.maptokentype || ':' || m.mapseqno || ':' || m.mapdict::regdictionary::text, ' ' "
     " ORDER BY m.maptokentype, m.mapseqno) FROM pg_ts_config_map m WHERE m.mapcfg = c.oid) AS mapping, "
-    "obj_description(c.oid, 'pg_ts_config') AS comment FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace "
+    DESCRIPTION("c.oid", "pg_ts_config") " AS comment FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace "
     "WHERE " USER_NS("n") " AND " NOT_MEMBER("pg_ts_config", "c.oid") " UNION ALL "
     "SELECT 'text search dictionary ' || " QNAME("n.nspname", "d.dictname") ", pg_get_userbyid(d.dictowner), "
     "(SELECT " QNAME("tn.nspname", "t.tmplname") " FROM pg_ts_template t JOIN pg_namespace tn ON tn.oid = t.tmplnamespace "
-    " WHERE t.oid = d.dicttemplate), d.dictinitoption, obj_description(d.oid, 'pg_ts_dict') "
+    " WHERE t.oid = d.dicttemplate), d.dictinitoption, " DESCRIPTION("d.oid", "pg_ts_dict") " "
     "FROM pg_ts_dict d JOIN pg_namespace n ON n.oid = d.dictnamespace "
     "WHERE " USER_NS("n") " AND " NOT_MEMBER("pg_ts_dict", "d.oid") " UNION ALL "
     "SELECT 'text search parser ' || " QNAME("n.nspname", "p.prsname") ", NULL, concat_ws(' ', p.prsstart::regproc, "
     "p.prstoken::regproc, p.prsend::regproc, p.prsheadline::regproc, p.prslextype::regproc), NULL, "
-    "obj_description(p.oid, 'pg_ts_parser') FROM pg_ts_parser p JOIN pg_namespace n ON n.oid = p.prsnamespace "
+    DESCRIPTION("p.oid", "pg_ts_parser") " FROM pg_ts_parser p JOIN pg_namespace n ON n.oid = p.prsnamespace "
     "WHERE " USER_NS("n") " AND " NOT_MEMBER("pg_ts_parser", "p.oid") " UNION ALL "
     "SELECT 'text search template ' || " QNAME("n.nspname", "t.tmplname") ", NULL, "
-    "concat_ws(' ', t.tmplinit::regproc, t.tmpllexize::regproc), NULL, obj_description(t.oid, 'pg_ts_template') "
+    "concat_ws(' ', t.tmplinit::regproc, t.tmpllexize::regproc), NULL, " DESCRIPTION("t.oid", "pg_ts_template") " "
     "FROM pg_ts_template t JOIN pg_namespace n ON n.oid = t.tmplnamespace "
     "WHERE " USER_NS("n") " AND " NOT_MEMBER("pg_ts_template", "t.oid");
 
 static const char event_triggers_sql[] =
     "SELECT 'event trigger ' || quote_ident(t.evtname), pg_get_userbyid(t.evtowner) AS owner, t.evtevent AS event, "
     "t.evtenabled::text AS enabled, t.evtfoid::regproc::text AS function, " SORTED("t.evttags") " AS tags, "
-    "obj_description(t.oid, 'pg_event_trigger') AS comment FROM pg_event_trigger t "
+    DESCRIPTION("t.oid", "pg_event_trigger") " AS comment FROM pg_event_trigger t "
     "WHERE " NOT_MEMBER("pg_event_trigger", "t.oid");
 
 static const char publications_sql[] =
@@ -282,17 +293,17 @@ static const char publications_sql[] =
     "(SELECT string_agg(x, ', ' ORDER BY x) FROM (SELECT " QNAME("cn.nspname", "c.relname") " AS x "
     " FROM pg_publication_rel r JOIN pg_class c ON c.oid = r.prrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace "
     " WHERE r.prpubid = p.oid) s) AS tables, "
-    "obj_description(p.oid, 'pg_publication') AS comment FROM pg_publication p";
+    DESCRIPTION("p.oid", "pg_publication") " AS comment FROM pg_publication p";
 
 static const char foreign_data_sql[] =
     "SELECT 'foreign-data wrapper ' || quote_ident(w.fdwname), pg_get_userbyid(w.fdwowner) AS owner, "
     "concat_ws(' ', w.fdwhandler::regproc, w.fdwvalidator::regproc) AS functions, " SORTED("w.fdwoptions") " AS options, "
-    SORTED("w.fdwacl") " AS acl, obj_description(w.oid, 'pg_foreign_data_wrapper') AS comment "
+    SORTED("w.fdwacl") " AS acl, " DESCRIPTION("w.oid", "pg_foreign_data_wrapper") " AS comment "
     "FROM pg_foreign_data_wrapper w WHERE " NOT_MEMBER("pg_foreign_data_wrapper", "w.oid") " UNION ALL "
     "SELECT 'server ' || quote_ident(s.srvname), pg_get_userbyid(s.srvowner), "
     "concat_ws(' ', (SELECT quote_ident(w.fdwname) FROM pg_foreign_data_wrapper w WHERE w.oid = s.srvfdw), "
     "s.srvtype, s.srvversion), " SORTED("s.srvoptions") ", " SORTED("s.srvacl") ", "
-    "obj_description(s.oid, 'pg_foreign_server') FROM pg_foreign_server s "
+    DESCRIPTION("s.oid", "pg_foreign_server") " FROM pg_foreign_server s "
     "WHERE " NOT_MEMBER("pg_foreign_server", "s.oid") " UNION ALL "
     "SELECT 'user mapping for ' || quote_ident(m.usename) || ' on server ' || quote_ident(m.srvname), NULL, NULL, "
     SORTED("m.umoptions") ", NULL, NULL FROM pg_user_mappings m";
@@ -300,12 +311,12 @@ static const char foreign_data_sql[] =
 static const char statistics_sql[] =
     "SELECT 'statistics ' || " QNAME("n.nspname", "s.stxname") ", pg_get_userbyid(s.stxowner) AS owner, "
     "pg_get_statisticsobjdef(s.oid) AS definition, @STXSTAT@ AS statistics, "
-    "obj_description(s.oid, 'pg_statistic_ext') AS comment FROM pg_statistic_ext s "
+    DESCRIPTION("s.oid", "pg_statistic_ext") " AS comment FROM pg_statistic_ext s "
     "JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE " USER_NS("n");
 
 static const char extensions_sql[] =
-    "SELECT 'extension ' || quote_ident(x.extname), x.extversion AS version, n.nspname AS schema, "
-    "obj_description(x.oid, 'pg_extension') AS comment FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace";
+    "SELECT 'extension ' || quote_ident(x.extname), x.extversion AS version, n.nspname AS schema, " DESCRIPTION(
+        "x.oid", "pg_extension") " AS comment FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace";
 
 /* privileges changed on an extension's members (pg_dump keeps these): the
  * members whose privileges are not what the extension's script gave them */
@@ -326,17 +337,17 @@ static const char default_privileges_sql[] =
     "FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace";
 
 static const char large_objects_sql[] =
-    "SELECT 'large object ' || l.oid, pg_get_userbyid(l.lomowner) AS owner, " SORTED("l.lomacl") " AS acl, "
-    "obj_description(l.oid, 'pg_largeobject') AS comment FROM pg_largeobject_metadata l";
+    "SELECT 'large object ' || l.oid, pg_get_userbyid(l.lomowner) AS owner, " SORTED(
+        "l.lomacl") " AS acl, " DESCRIPTION("l.oid", "pg_largeobject") " AS comment FROM pg_largeobject_metadata l";
 
 static const char languages_sql[] =
     "SELECT 'language ' || quote_ident(l.lanname), pg_get_userbyid(l.lanowner) AS owner, "
     "CASE WHEN l.lanpltrusted THEN 'trusted' END AS trusted, concat_ws(' ', l.lanplcallfoid::regproc, "
     "l.laninline::regproc, l.lanvalidator::regproc) AS functions, " SORTED("l.lanacl") " AS acl, "
-    "obj_description(l.oid, 'pg_language') AS comment FROM pg_language l "
+    DESCRIPTION("l.oid", "pg_language") " AS comment FROM pg_language l "
     "WHERE l.oid >= 16384 AND " NOT_MEMBER("pg_language", "l.oid") " UNION ALL "
     "SELECT 'access method ' || quote_ident(a.amname), NULL, a.amtype::text, a.amhandler::regproc::text, NULL, "
-    "obj_description(a.oid, 'pg_am') FROM pg_am a WHERE a.oid >= 16384 AND " NOT_MEMBER("pg_am", "a.oid") " UNION ALL "
+    DESCRIPTION("a.oid", "pg_am") " FROM pg_am a WHERE a.oid >= 16384 AND " NOT_MEMBER("pg_am", "a.oid") " UNION ALL "
     "SELECT 'transform for ' || format_type(t.trftype, NULL) || ' language ' || "
     "(SELECT quote_ident(l.lanname) FROM pg_language l WHERE l.oid = t.trflang), NULL, NULL, "
     "concat_ws(' ', t.trffromsql::regproc, t.trftosql::regproc), NULL, NULL FROM pg_transform t "

@@ -109,30 +109,64 @@ char *zb_pg_qualified_name(PGconn *conn, const zb_pg_table *t)
     return zb_buf_detach(&b);
 }
 
+/* Tables locked in one query message at most, one LOCK statement each: a
+ * round trip per batch instead of per table (20,000 at 20,000 tables). */
+#define LOCK_BATCH 256
+
+static int lock_failed(PGconn *leader, PGresult *res, const zb_pg_table *table)
+{
+    char *name = zb_pg_qualified_name(leader, table);
+    zb_buf what = ZB_BUF_INIT;
+    int rc = name && zb_buf_printf(&what, "cannot lock table %s for the backup", name) == 0
+                 ? zb_pg_result_error(leader, res, what.data)
+                 : zb_error_set(ZB_ENOMEM, "out of memory");
+    if (rc != ZB_ENOMEM && strstr(zb_error_message(), "lock timeout"))
+        zb_error_hint(
+            "another session holds a conflicting lock (a DROP, ALTER, TRUNCATE or VACUUM FULL in "
+            "progress?); run the backup again when it is done");
+    free(name);
+    zb_buf_free(&what);
+    return rc;
+}
+
+/* tables->items[from, from + count) in one message. The server runs its
+ * statements in order and stops at the first that fails, each with a result
+ * of its own: the results before the failure say which table it was. */
+static int lock_batch(PGconn *leader, const zb_pg_table_list *tables, size_t from, size_t count)
+{
+    zb_buf sql = ZB_BUF_INIT;
+    int rc = 0;
+    for (size_t i = from; rc == 0 && i < from + count; i++) {
+        char *name = zb_pg_qualified_name(leader, &tables->items[i]);
+        rc = name ? zb_buf_printf(&sql, "LOCK TABLE %s IN ACCESS SHARE MODE;", name)
+                  : zb_error_set(ZB_ENOMEM, "out of memory");
+        free(name);
+    }
+    if (rc == 0 && !PQsendQuery(leader, sql.data))
+        rc = zb_pg_result_error(leader, NULL, "cannot lock the tables for the backup");
+    zb_buf_free(&sql);
+    size_t locked = 0;
+    PGresult *res;
+    /* every result is read, also after a failure, so the connection is ready again */
+    while (rc == 0 && (res = PQgetResult(leader)) != NULL) {
+        if (PQresultStatus(res) == PGRES_COMMAND_OK && locked < count)
+            locked++;
+        else
+            rc = lock_failed(leader, res, &tables->items[from + (locked < count ? locked : count - 1)]);
+        PQclear(res);
+    }
+    while (rc < 0 && (res = PQgetResult(leader)) != NULL)
+        PQclear(res);
+    return rc;
+}
+
 int zb_pg_lock_tables(PGconn *leader, const zb_pg_table_list *tables, int timeout_ms)
 {
     char sql[128];
     snprintf(sql, sizeof(sql), "SET LOCAL lock_timeout = %d", timeout_ms);
     int rc = zb_pg_exec(leader, sql, "cannot set the lock timeout");
-    zb_buf stmt = ZB_BUF_INIT, what = ZB_BUF_INIT;
-    for (size_t i = 0; rc == 0 && i < tables->count; i++) {
-        char *name = zb_pg_qualified_name(leader, &tables->items[i]);
-        if (!name) {
-            rc = zb_error_set(ZB_ENOMEM, "out of memory");
-            break;
-        }
-        zb_buf_reset(&stmt);
-        zb_buf_reset(&what);
-        zb_buf_printf(&stmt, "LOCK TABLE %s IN ACCESS SHARE MODE", name);
-        zb_buf_printf(&what, "cannot lock table %s for the backup", name);
-        free(name);
-        if ((rc = zb_pg_exec(leader, stmt.data, what.data)) < 0 && strstr(zb_error_message(), "lock timeout"))
-            zb_error_hint(
-                "another session holds a conflicting lock (a DROP, ALTER, TRUNCATE or VACUUM FULL in "
-                "progress?); run the backup again when it is done");
-    }
-    zb_buf_free(&stmt);
-    zb_buf_free(&what);
+    for (size_t from = 0; rc == 0 && from < tables->count; from += LOCK_BATCH)
+        rc = lock_batch(leader, tables, from, tables->count - from < LOCK_BATCH ? tables->count - from : LOCK_BATCH);
     return rc;
 }
 

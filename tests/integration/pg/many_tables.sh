@@ -70,4 +70,52 @@ for case in few:2 many:2 many:1; do
         ;;
     esac
 done
+
+# The catalog fingerprint is read on a second connection while the leader
+# reads the schema. That connection must adopt the leader's exported
+# snapshot once the leader holds its locks: a table made at that moment is
+# then in neither the toc nor catalog.json, and the restored database
+# matches the fingerprint. The server's log says which backend ran what.
+log_at=$(stat -c %s "$ZB_TMP/pg.log")
+make_late="runuser -u postgres -- '$ZB_PG_BIN/psql' -X -q -h '$ZB_PG_SOCKET' -p '$ZB_PG_PORT' -d few -c 'CREATE TABLE late (id int)'"
+ZB_FAULT_AT=pg-tables-locked ZB_FAULT_RUN="$make_late" zb_expect_status 0 "backup while a table is made" -- \
+    "$ZB_FAULT_BIN" -q backup --repo repo-late --recipient key.pub --pg "$(zb_pg_conninfo few)" --jobs 2
+archive=$("$ZB_BIN" latest --repo repo-late)
+zb_expect_equal "$(ZB_PG_DB=few zb_psql -At -c "SELECT count(*) FROM pg_class WHERE relname = 'late'")" 1 \
+    "the table was made during the backup"
+tail -c +$((log_at + 1)) "$ZB_TMP/pg.log" >backup-late.log
+leader=$(grep -a 'pg_export_snapshot' backup-late.log | head -1 | cut -d: -f1)
+reader=$(grep -a 'statement: DECLARE zb_fingerprint_' backup-late.log | cut -d: -f1 | sort -u)
+zb_expect_equal "$(echo "$reader" | wc -l)" 1 "one backend read the catalog fingerprint"
+if [ -n "$leader" ] && [ -n "$reader" ] && [ "$reader" != "$leader" ]; then zb_pass; else
+    zb_fail "the fingerprint was read by the leader ($leader), not a connection of its own ($reader)"; fi
+# the catalog functions lock what they read (a view): behind a DDL that
+# waits for the leader, that connection must give up as the leader would
+zb_expect_contains "$(grep -a "^$reader:" backup-late.log)" "statement: SET LOCAL lock_timeout = 10000" \
+    "the fingerprint's connection waits for a lock no longer than the leader"
+first_declare=$(grep -an "^$reader:.*statement: DECLARE zb_fingerprint_" backup-late.log | head -1 | cut -d: -f1)
+adopted=$(grep -an "^$reader:.*statement: SET TRANSACTION SNAPSHOT" backup-late.log | head -1 | cut -d: -f1)
+if [ -n "$adopted" ] && [ -n "$first_declare" ] && [ "$adopted" -lt "$first_declare" ]; then zb_pass; else
+    zb_fail "the fingerprint's backend did not adopt the snapshot before reading"; fi
+# small tables' COPY statements go several to a query message (the rows
+# are compared by the verification below)
+copies=$(grep -ac 'statement: COPY .* TO STDOUT' backup-late.log)
+if [ "$copies" -ge 1 ] && [ "$copies" -lt 5 ]; then zb_pass; else
+    zb_fail "the 5 small tables took $copies COPY messages, not fewer than 5"; fi
+zb_expect_status 0 "verify --restore of the backup made beside the new table" -- "$ZB_BIN" -q verify --restore --key key \
+    "$archive" --pg-target "$(zb_pg_conninfo postgres)" --jobs 2
+
+# A COPY that fails inside a message of several names its own table: the
+# owner's policy, forced on itself, refuses the backup's row_security=off
+# (b1, larger, is queued first; b2 to b4 follow it in the same message).
+zb_psql -c "CREATE DATABASE forced" -c "CREATE ROLE zb_owner LOGIN"
+ZB_PG_DB=forced zb_psql -c "GRANT CREATE ON SCHEMA public TO zb_owner" -c "SET ROLE zb_owner;
+    CREATE TABLE b1 (id int); CREATE TABLE b2 (id int); CREATE TABLE b3 (id int); CREATE TABLE b4 (id int);
+    INSERT INTO b1 SELECT generate_series(1, 1000); INSERT INTO b2 VALUES (2); INSERT INTO b3 VALUES (3);
+    INSERT INTO b4 VALUES (4); ALTER TABLE b3 ENABLE ROW LEVEL SECURITY; ALTER TABLE b3 FORCE ROW LEVEL SECURITY;
+    CREATE POLICY p ON b3 USING (id > 0)"
+zb_expect_status 10 "backup of a table whose rows the backup may not read" -- "$ZB_BIN" --log-format text backup \
+    --repo repo-forced --recipient key.pub --pg "$(zb_pg_conninfo forced) user=zb_owner" --jobs 2
+zb_expect_contains "$ZB_LAST_OUTPUT" "table public.b3: cannot start copying" "the failing COPY names its table"
+zb_expect_not_contains "$ZB_LAST_OUTPUT" "table public.b1" "and no other table of its message"
 zb_test_end

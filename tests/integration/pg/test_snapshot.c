@@ -65,11 +65,16 @@ static void workers_share_the_leaders_view(void **state)
 }
 
 /* A session holding an ACCESS EXCLUSIVE lock (an ALTER in progress) makes
- * the backup fail within the timeout, naming the table. */
+ * the backup fail within the timeout, naming the table, also when the
+ * table's lock is not the first of the statements sent together. */
 static void a_conflicting_lock_fails_fast(void **state)
 {
     (void)state;
     PGconn *setup = connect_or_fail(), *leader = connect_or_fail();
+    /* listed by name: "A1" and "A2" before the table, "Z1" after it */
+    sql(setup,
+        "CREATE TABLE public.\"A1\" (id int); CREATE TABLE public.\"A2\" (id int); "
+        "CREATE TABLE public.\"Z1\" (id int)");
     sql(setup, "CREATE TABLE public.\"Order Items\" (id int)");
     sql(setup, "BEGIN");
     sql(setup, "LOCK TABLE public.\"Order Items\" IN ACCESS EXCLUSIVE MODE");

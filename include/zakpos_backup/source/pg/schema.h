@@ -56,5 +56,8 @@ int zb_pg_table_is_binary(json_t *table);
  * message(); the COPY's own result decides success. */
 typedef int (*zb_pg_copy_message_fn)(const char *data, size_t len, void *payload);
 int zb_pg_copy_out(PGconn *conn, json_t *table, zb_pg_copy_message_fn message, void *payload);
+/* The next COPY ... TO STDOUT of a query message already sent (several
+ * tables' COPY statements in one message): its rows, then its outcome. */
+int zb_pg_copy_read(PGconn *conn, zb_pg_copy_message_fn message, void *payload);
 
 #endif

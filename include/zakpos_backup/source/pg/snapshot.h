@@ -40,7 +40,8 @@ void zb_pg_table_list_free(zb_pg_table_list *list);
 int zb_pg_table_list_index(zb_map **out, const zb_pg_table_list *list);
 /* "schema"."name", quoted for SQL (free()). */
 char *zb_pg_qualified_name(PGconn *conn, const zb_pg_table *t);
-/* Locks every table, one statement each so an error names its table. */
+/* Locks every table, one statement each so an error names its table (256
+ * statements to a query message). */
 int zb_pg_lock_tables(PGconn *leader, const zb_pg_table_list *tables, int timeout_ms);
 /* Reads each table's size (after the locks: reading it takes one) and sorts
  * the list largest first, so the longest copies start first. */
