@@ -2,6 +2,7 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/json.h"
 #include "zakpos_backup/common/fault.h"
+#include "zakpos_backup/common/intern.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/signal.h"
@@ -28,10 +29,13 @@
 #define DEFAULT_CHUNK_BYTES     (4u << 20)
 #define DEFAULT_LOCK_TIMEOUT_MS 10000
 
-/* One table to copy and what copying it produced. */
+/* One table to copy and what copying it produced: its toc entry's fields,
+ * the texts interned (a record a table, not a JSON object). */
 typedef struct table_copy {
-    json_t *toc; /* borrowed from the toc's "tables" */
+    zb_pg_copy_table toc;
     unsigned int oid;
+    long long measured_bytes; /* its size when locked */
+    int measured;             /* the size is known (the toc lists it) */
     long long rows;
     unsigned long long bytes;
     unsigned int chunks;
@@ -43,8 +47,9 @@ typedef struct copy_run {
     zb_archive_writer *writer;
     pthread_mutex_t writer_lock;
     pthread_mutex_t queue_lock;
-    table_copy *tables; /* largest first */
-    size_t table_count;
+    table_copy *tables; /* in the order of oids, then largest first (sort_copies) */
+    size_t table_count, table_cap;
+    zb_intern *names; /* the tables' texts */
     size_t next_table;
     size_t chunk_bytes;
     int failed;
@@ -203,15 +208,15 @@ static int chunk_message(const char *data, size_t len, void *payload) { return a
 
 static int copy_table(copy_run *run, PGconn *conn, table_copy *t)
 {
-    const char *table = json_string_value(json_object_get(t->toc, "table"));
+    const char *table = t->toc.table;
     chunker c;
     memset(&c, 0, sizeof(c));
     c.run = run;
     c.table = t;
-    c.binary = zb_pg_table_is_binary(t->toc);
+    c.binary = t->toc.binary;
     c.first = 1;
     zb_log_debug("copying %s (%s)", table, c.binary ? "binary" : "text");
-    int rc = zb_pg_copy_out(conn, t->toc, chunk_message, &c);
+    int rc = zb_pg_copy_out_of(conn, &t->toc, chunk_message, &c);
     if (rc == 0)
         rc = flush_chunk(&c);
     if (rc == 0 && toc_format() >= 2)
@@ -277,32 +282,68 @@ static int copy_all(copy_run *run, PGconn *leader, const zb_pg_snapshot *snap, c
 
 static int by_size(const void *a, const void *b)
 {
-    long long x = json_integer_value(json_object_get(((const table_copy *)a)->toc, "bytes"));
-    long long y = json_integer_value(json_object_get(((const table_copy *)b)->toc, "bytes"));
+    long long x = ((const table_copy *)a)->measured_bytes, y = ((const table_copy *)b)->measured_bytes;
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* The data tables with their measured sizes, largest first. */
-static int plan_copies(copy_run *run, json_t *toc_tables, const zb_pg_table_list *locked)
+typedef struct table_rows {
+    copy_run *run;
+    zb_map *by_oid; /* the locked tables, by oid */
+    const zb_pg_table_list *locked;
+} table_rows;
+
+static int add_copy(const zb_pg_data_table *d, void *payload)
 {
-    run->table_count = json_array_size(toc_tables);
-    run->tables = calloc(run->table_count + 1, sizeof(*run->tables));
-    if (!run->tables)
-        return zb_error_set(ZB_ENOMEM, "out of memory");
-    zb_map *by_oid = NULL;
-    int rc = zb_pg_table_list_index(&by_oid, locked);
-    for (size_t i = 0; rc == 0 && i < run->table_count; i++) {
-        table_copy *t = &run->tables[i];
-        t->toc = json_array_get(toc_tables, i);
-        t->oid = (unsigned int)json_integer_value(json_object_get(t->toc, "oid"));
-        size_t k;
-        if (zb_map_get(by_oid, t->oid, &k))
-            json_object_set_new(t->toc, "bytes", json_integer(locked->items[k].bytes));
+    table_rows *rows = payload;
+    copy_run *run = rows->run;
+    if (run->table_count == run->table_cap) {
+        size_t cap = run->table_cap ? run->table_cap * 2 : 64;
+        table_copy *grown = realloc(run->tables, cap * sizeof(*grown));
+        if (!grown)
+            return zb_error_set(ZB_ENOMEM, "out of memory");
+        run->tables = grown;
+        run->table_cap = cap;
     }
-    zb_map_free(by_oid);
+    table_copy *t = &run->tables[run->table_count];
+    memset(t, 0, sizeof(*t));
+    t->oid = d->oid;
+    t->toc.binary = d->binary;
+    int rc = zb_intern_add(run->names, &t->toc.schema, d->schema);
     if (rc == 0)
-        qsort(run->tables, run->table_count, sizeof(*run->tables), by_size);
+        rc = zb_intern_add(run->names, &t->toc.name, d->name);
+    if (rc == 0)
+        rc = zb_intern_add(run->names, &t->toc.table, d->table);
+    if (rc == 0)
+        rc = zb_intern_add(run->names, &t->toc.columns, d->columns);
+    size_t k;
+    if (rc == 0 && zb_map_get(rows->by_oid, t->oid, &k)) {
+        t->measured_bytes = rows->locked->items[k].bytes;
+        t->measured = 1;
+    }
+    if (rc == 0)
+        run->table_count++;
     return rc;
+}
+
+/* The data tables with their measured sizes, in the order of oids. */
+static int plan_copies(copy_run *run, PGconn *conn, const zb_pg_table_list *locked)
+{
+    table_rows rows = {run, NULL, locked};
+    int rc = zb_intern_new(&run->names);
+    if (rc == 0)
+        rc = zb_pg_table_list_index(&rows.by_oid, locked);
+    if (rc == 0)
+        rc = zb_pg_schema_each_data_table(conn, add_copy, &rows);
+    zb_map_free(rows.by_oid);
+    return rc;
+}
+
+/* Largest first, so the longest copies start first (after the toc, which
+ * lists them in the order of oids). */
+static void sort_copies(copy_run *run)
+{
+    if (run->table_count > 0)
+        qsort(run->tables, run->table_count, sizeof(*run->tables), by_size);
 }
 
 /* One large object as blobs/<oid>.blob, read through the snapshot. */
@@ -405,42 +446,144 @@ static int read_tablespaces(json_t **out, PGconn *conn)
     return rc < 0 || *out ? rc : zb_error_set(ZB_ENOMEM, "out of memory");
 }
 
-/* connections: how many tables at most are begun and not ended at any
- * point of the data that follows (each connection copies one at a time). */
-static int write_toc(zb_archive_writer *w, PGconn *conn, json_t *items, json_t *tables, int connections)
+/* ---- toc.json, written as a stream ----
+ *
+ * The document is the one jansson would encode from the whole tree
+ * (JSON_COMPACT, keys in the order set): its head's members, the items one
+ * at a time as the schema hands them, the tables, then the members after
+ * them. Each piece is encoded as jansson encodes it within the whole, texts
+ * that are not UTF-8 in hex as zb_json_texts_encode does; the text goes to
+ * a spool (compressed), as the entry's size must come first. */
+
+static int spool_text(const char *buffer, size_t size, void *payload)
 {
-    json_t *toc = json_pack("{s:i, s:s, s:i, s:s?, s:O, s:O}", "format", toc_format(), "database", PQdb(conn),
-                            "server_version", PQserverVersion(conn), "encoding",
-                            PQparameterStatus(conn, "server_encoding"), "items", items, "tables", tables);
-    /* rows are copied in the database's own encoding (byte for byte) */
-    if (toc && toc_format() >= 2 && json_object_set_new(toc, "copy_encoding", json_string(copy_encoding(conn))) != 0) {
-        json_decref(toc);
-        toc = NULL;
-    }
-    if (toc && toc_format() >= 2 && json_object_set_new(toc, "connections", json_integer(connections)) != 0) {
-        json_decref(toc);
-        toc = NULL;
-    }
-    json_t *tablespaces = NULL;
-    if (toc && toc_format() >= 2 && read_tablespaces(&tablespaces, conn) < 0) {
-        json_decref(toc);
-        return zb_error_context("writing the table of contents");
-    }
-    if (tablespaces && json_object_set_new(toc, "tablespaces", tablespaces) != 0) {
-        json_decref(toc);
-        toc = NULL;
-    }
-    size_t size = 0;
-    /* an SQL_ASCII database's names and SQL that are not UTF-8 go in hex */
+    return zb_spool_write(payload, buffer, size) == 0 ? 0 : -1;
+}
+
+static int spool_json(zb_spool *out, json_t *json)
+{
     json_t *encoded = NULL;
-    int rc = toc ? zb_json_texts_encode(&encoded, toc) : zb_error_set(ZB_ENOMEM, "out of memory");
-    if (rc == 0)
-        rc = zb_archive_writer_add_json(w, ZB_PG_TOC_NAME, encoded, JSON_COMPACT, 0600, &size);
+    int rc = json ? zb_json_texts_encode(&encoded, json) : zb_error_set(ZB_ENOMEM, "out of memory");
+    if (rc == 0 && json_dump_callback(encoded, spool_text, out, JSON_COMPACT) != 0)
+        rc = zb_error_set(ZB_ENOMEM, "cannot encode the table of contents");
     json_decref(encoded);
+    return rc;
+}
+
+/* An object's members without its braces ("{}" has none): the object
+ * encoded, then its first and last bytes left out. */
+static int spool_members(zb_spool *out, json_t *object)
+{
+    json_t *encoded = NULL;
+    int rc = object ? zb_json_texts_encode(&encoded, object) : zb_error_set(ZB_ENOMEM, "out of memory");
+    char *text = rc == 0 ? json_dumps(encoded, JSON_COMPACT) : NULL;
+    if (rc == 0 && !text)
+        rc = zb_error_set(ZB_ENOMEM, "cannot encode the table of contents");
     if (rc == 0)
-        zb_log_detail("table of contents: %zu items, %zu tables (%zu bytes)", json_array_size(items),
-                      json_array_size(tables), size);
-    json_decref(toc);
+        rc = zb_spool_write(out, text + 1, strlen(text) - 2);
+    free(text);
+    json_decref(encoded);
+    return rc;
+}
+
+typedef struct toc_items {
+    zb_spool *out;
+    size_t count;
+} toc_items;
+
+static int spool_item(json_t *item, void *payload)
+{
+    toc_items *items = payload;
+    int rc = items->count++ > 0 ? zb_spool_write(items->out, ",", 1) : 0;
+    return rc < 0 ? rc : spool_json(items->out, item);
+}
+
+static json_t *toc_table_json(const table_copy *t)
+{
+    zb_pg_data_table d = {t->oid, t->toc.schema, t->toc.name, t->toc.table, t->toc.columns, t->toc.binary};
+    json_t *json = zb_pg_data_table_json(&d);
+    if (json && t->measured && json_object_set_new(json, "bytes", json_integer(t->measured_bytes)) != 0) {
+        json_decref(json);
+        json = NULL;
+    }
+    return json;
+}
+
+static int spool_tables(zb_spool *out, const copy_run *run)
+{
+    int rc = zb_spool_write(out, ",\"tables\":[", strlen(",\"tables\":["));
+    for (size_t i = 0; rc == 0 && i < run->table_count; i++) {
+        if (i > 0 && (rc = zb_spool_write(out, ",", 1)) < 0)
+            break;
+        json_t *json = toc_table_json(&run->tables[i]);
+        rc = spool_json(out, json);
+        json_decref(json);
+    }
+    return rc < 0 ? rc : zb_spool_write(out, "]", 1);
+}
+
+/* The members after the tables (toc format 2 on). connections: how many
+ * tables at most are begun and not ended at any point of the data that
+ * follows (each connection copies one at a time). */
+static int spool_toc_tail(zb_spool *out, PGconn *conn, int connections)
+{
+    if (toc_format() < 2)
+        return zb_spool_write(out, "}", 1);
+    json_t *tablespaces = NULL;
+    int rc = read_tablespaces(&tablespaces, conn);
+    if (rc < 0)
+        return rc;
+    /* rows are copied in the database's own encoding (byte for byte) */
+    json_t *tail = json_pack("{s:s, s:i, s:o}", "copy_encoding", copy_encoding(conn), "connections", connections,
+                             "tablespaces", tablespaces);
+    rc = zb_spool_write(out, ",", 1);
+    if (rc == 0)
+        rc = spool_members(out, tail);
+    if (rc == 0)
+        rc = zb_spool_write(out, "}", 1);
+    json_decref(tail);
+    return rc;
+}
+
+static int spool_toc(zb_spool *out, PGconn *conn, zb_pg_schema *schema, const copy_run *run, int connections)
+{
+    json_t *head = json_pack("{s:i, s:s, s:i, s:s?}", "format", toc_format(), "database", PQdb(conn), "server_version",
+                             PQserverVersion(conn), "encoding", PQparameterStatus(conn, "server_encoding"));
+    toc_items items = {out, 0};
+    int rc = zb_spool_write(out, "{", 1);
+    if (rc == 0)
+        rc = spool_members(out, head);
+    if (rc == 0)
+        rc = zb_spool_write(out, ",\"items\":[", strlen(",\"items\":["));
+    if (rc == 0)
+        rc = zb_pg_schema_each_item(schema, spool_item, &items);
+    if (rc == 0)
+        rc = zb_spool_write(out, "]", 1);
+    if (rc == 0)
+        rc = spool_tables(out, run);
+    if (rc == 0)
+        rc = spool_toc_tail(out, conn, connections);
+    json_decref(head);
+    return rc;
+}
+
+static int write_toc(zb_archive_writer *w, PGconn *conn, zb_pg_schema *schema, const copy_run *run, int connections)
+{
+    zb_spool *text = NULL;
+    int rc = zb_spool_new(&text);
+    if (rc == 0)
+        rc = spool_toc(text, conn, schema, run, connections);
+    if (rc == 0)
+        rc = zb_spool_finish(text);
+    if (rc == 0)
+        rc = zb_archive_writer_add_spool(w, ZB_PG_TOC_NAME, text, 0600);
+    if (rc == 0)
+        zb_log_detail("table of contents: %zu items, %zu tables (%llu bytes, %zu held)",
+                      zb_pg_schema_item_count(schema), run->table_count, (unsigned long long)zb_spool_size(text),
+                      zb_spool_held(text));
+    else
+        zb_error_context("writing the table of contents");
+    zb_spool_free(text);
     return rc;
 }
 
@@ -488,7 +631,7 @@ static int write_globals(zb_archive_writer *w, PGconn *conn, int with_passwords)
     return rc;
 }
 
-static json_t *summary(const copy_run *run, json_t *items, json_t *skipped, long long large_objects)
+static json_t *summary(const copy_run *run, const char *fingerprint, json_t *skipped, long long large_objects)
 {
     json_t *tables = json_array();
     long long rows = 0;
@@ -497,14 +640,13 @@ static json_t *summary(const copy_run *run, json_t *items, json_t *skipped, long
         char rowset[ZB_PG_ROWSET_HEX_BYTES];
         zb_pg_rowset_hex(&t->rowset, rowset);
         rows += t->rows;
-        json_array_append_new(tables, json_pack("{s:O, s:I, s:I, s:i, s:s}", "table", json_object_get(t->toc, "table"),
-                                                "rows", (json_int_t)t->rows, "bytes", (json_int_t)t->bytes, "chunks",
-                                                (int)t->chunks, "rowset", rowset));
+        json_array_append_new(tables,
+                              json_pack("{s:o, s:I, s:I, s:i, s:s}", "table",
+                                        zb_json_bytes(t->toc.table, strlen(t->toc.table)), "rows", (json_int_t)t->rows,
+                                        "bytes", (json_int_t)t->bytes, "chunks", (int)t->chunks, "rowset", rowset));
     }
-    char *fingerprint = zb_pg_schema_fingerprint(items);
     json_t *s = json_pack("{s:o, s:I, s:I, s:O, s:s?}", "tables", tables, "rows", (json_int_t)rows, "large_objects",
                           (json_int_t)large_objects, "skipped", skipped, "schema_fingerprint", fingerprint);
-    free(fingerprint);
     json_t *encoded = NULL; /* table names that are not UTF-8 in hex, as in the toc */
     if (s && zb_json_texts_encode(&encoded, s) < 0)
         encoded = NULL;
@@ -517,7 +659,9 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     PGconn *leader = NULL;
     zb_pg_snapshot snap;
     zb_pg_table_list locked = {NULL, 0};
-    json_t *items = NULL, *skipped = NULL, *tables = NULL;
+    zb_pg_schema *schema = NULL;
+    json_t *skipped = NULL;
+    char *fingerprint = NULL;
     copy_run run;
     memset(&run, 0, sizeof(run));
     pthread_mutex_init(&run.writer_lock, NULL);
@@ -557,17 +701,23 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     if (rc == 0 && toc_format() >= 2)
         rc = write_catalog(w, leader);
     if (rc == 0)
-        rc = zb_pg_schema_read(&items, &skipped, leader, &schema_opts);
+        rc = zb_pg_schema_load(&schema, leader, &schema_opts);
     if (rc == 0)
-        rc = zb_pg_schema_data_tables(&tables, leader);
-    if (rc == 0)
-        rc = plan_copies(&run, tables, &locked);
+        rc = plan_copies(&run, leader, &locked);
     if (rc == 0)
         rc = write_globals(w, leader, opts->with_role_passwords);
     if (rc == 0)
-        rc = write_toc(w, leader, items, tables, zb_pg_jobs_for(opts->jobs, run.table_count));
+        rc = write_toc(w, leader, schema, &run, zb_pg_jobs_for(opts->jobs, run.table_count));
+    /* the manifest's summary needs the fingerprint and the skipped objects:
+     * taken from the items now, which are let go before the copies */
+    if (rc == 0)
+        rc = zb_pg_schema_items_fingerprint(&fingerprint, schema);
+    skipped = schema ? json_incref(zb_pg_schema_skipped(schema)) : NULL;
+    zb_pg_schema_free(schema);
     for (size_t i = 0; rc == 0 && i < json_array_size(skipped); i++)
         zb_log_warn("skipped (not supported): %s", json_string_value(json_array_get(skipped, i)));
+    if (rc == 0)
+        sort_copies(&run);
     if (rc == 0)
         rc = copy_all(&run, leader, &snap, opts);
     long long large_objects = 0;
@@ -576,13 +726,13 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     if (rc == 0)
         rc = zb_pg_exec(leader, "COMMIT", "cannot end the snapshot");
     if (rc == 0)
-        rc = zb_archive_writer_end_source(w, summary(&run, items, skipped, large_objects));
+        rc = zb_archive_writer_end_source(w, summary(&run, fingerprint, skipped, large_objects));
     if (rc < 0)
         zb_error_context("backup of database %s", name);
     free(run.tables);
-    json_decref(items);
+    zb_intern_free(run.names);
+    free(fingerprint);
     json_decref(skipped);
-    json_decref(tables);
     json_decref(position);
     zb_pg_table_list_free(&locked);
     PQfinish(leader);
