@@ -37,6 +37,10 @@ int zb_archive_writer_begin_source(zb_archive_writer *w, const char *kind, const
 /* summary (reference stolen, may be NULL) joins the source in the manifest:
  * row counts and table hashes, skipped objects... */
 int zb_archive_writer_end_source(zb_archive_writer *w, json_t *summary);
+/* The same with the summary already encoded (compact JSON text, taken and
+ * freed by the writer; NULL: out of memory): for a summary that grows with
+ * the source's objects, held as its text rather than as a JSON tree. */
+int zb_archive_writer_end_source_text(zb_archive_writer *w, char *summary);
 
 /* The entry's pathname (and hard-link target) are relative to the source; the
  * size must be set for regular files and exactly that many bytes written.

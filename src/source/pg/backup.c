@@ -455,47 +455,67 @@ static int read_tablespaces(json_t **out, PGconn *conn)
  * that are not UTF-8 in hex as zb_json_texts_encode does; the text goes to
  * a spool (compressed), as the entry's size must come first. */
 
-static int spool_text(const char *buffer, size_t size, void *payload)
+/* Where a document's text goes: a spool (toc.json) or a buffer (the
+ * manifest's summary). */
+typedef struct text_out {
+    zb_spool *spool;
+    zb_buf *buf;
+} text_out;
+
+static int out_write(const text_out *out, const char *text, size_t len)
 {
-    return zb_spool_write(payload, buffer, size) == 0 ? 0 : -1;
+    return out->spool ? zb_spool_write(out->spool, text, len) : zb_buf_append(out->buf, text, len);
 }
 
-static int spool_json(zb_spool *out, json_t *json)
+static int out_puts(const text_out *out, const char *text) { return out_write(out, text, strlen(text)); }
+
+static int dump_text(const char *buffer, size_t size, void *payload)
+{
+    return out_write(payload, buffer, size) == 0 ? 0 : -1;
+}
+
+static int out_json(const text_out *out, json_t *json)
 {
     json_t *encoded = NULL;
     int rc = json ? zb_json_texts_encode(&encoded, json) : zb_error_set(ZB_ENOMEM, "out of memory");
-    if (rc == 0 && json_dump_callback(encoded, spool_text, out, JSON_COMPACT) != 0)
-        rc = zb_error_set(ZB_ENOMEM, "cannot encode the table of contents");
+    if (rc == 0 && json_dump_callback(encoded, dump_text, (void *)out, JSON_COMPACT) != 0)
+        rc = zb_error_set(ZB_ENOMEM, "cannot encode a document of the backup");
     json_decref(encoded);
     return rc;
 }
 
 /* An object's members without its braces ("{}" has none): the object
  * encoded, then its first and last bytes left out. */
-static int spool_members(zb_spool *out, json_t *object)
+static int out_members(const text_out *out, json_t *object)
 {
     json_t *encoded = NULL;
     int rc = object ? zb_json_texts_encode(&encoded, object) : zb_error_set(ZB_ENOMEM, "out of memory");
     char *text = rc == 0 ? json_dumps(encoded, JSON_COMPACT) : NULL;
     if (rc == 0 && !text)
-        rc = zb_error_set(ZB_ENOMEM, "cannot encode the table of contents");
+        rc = zb_error_set(ZB_ENOMEM, "cannot encode a document of the backup");
     if (rc == 0)
-        rc = zb_spool_write(out, text + 1, strlen(text) - 2);
+        rc = out_write(out, text + 1, strlen(text) - 2);
     free(text);
     json_decref(encoded);
     return rc;
 }
 
 typedef struct toc_items {
-    zb_spool *out;
+    const text_out *out;
     size_t count;
 } toc_items;
+
+/* One element of an array whose "[" is written. */
+static int out_element(const text_out *out, size_t *count, json_t *json)
+{
+    int rc = (*count)++ > 0 ? out_puts(out, ",") : 0;
+    return rc < 0 ? rc : out_json(out, json);
+}
 
 static int spool_item(json_t *item, void *payload)
 {
     toc_items *items = payload;
-    int rc = items->count++ > 0 ? zb_spool_write(items->out, ",", 1) : 0;
-    return rc < 0 ? rc : spool_json(items->out, item);
+    return out_element(items->out, &items->count, item);
 }
 
 static json_t *toc_table_json(const table_copy *t)
@@ -509,26 +529,25 @@ static json_t *toc_table_json(const table_copy *t)
     return json;
 }
 
-static int spool_tables(zb_spool *out, const copy_run *run)
+static int spool_tables(const text_out *out, const copy_run *run)
 {
-    int rc = zb_spool_write(out, ",\"tables\":[", strlen(",\"tables\":["));
+    size_t count = 0;
+    int rc = out_puts(out, ",\"tables\":[");
     for (size_t i = 0; rc == 0 && i < run->table_count; i++) {
-        if (i > 0 && (rc = zb_spool_write(out, ",", 1)) < 0)
-            break;
         json_t *json = toc_table_json(&run->tables[i]);
-        rc = spool_json(out, json);
+        rc = out_element(out, &count, json);
         json_decref(json);
     }
-    return rc < 0 ? rc : zb_spool_write(out, "]", 1);
+    return rc < 0 ? rc : out_puts(out, "]");
 }
 
 /* The members after the tables (toc format 2 on). connections: how many
  * tables at most are begun and not ended at any point of the data that
  * follows (each connection copies one at a time). */
-static int spool_toc_tail(zb_spool *out, PGconn *conn, int connections)
+static int spool_toc_tail(const text_out *out, PGconn *conn, int connections)
 {
     if (toc_format() < 2)
-        return zb_spool_write(out, "}", 1);
+        return out_puts(out, "}");
     json_t *tablespaces = NULL;
     int rc = read_tablespaces(&tablespaces, conn);
     if (rc < 0)
@@ -536,29 +555,29 @@ static int spool_toc_tail(zb_spool *out, PGconn *conn, int connections)
     /* rows are copied in the database's own encoding (byte for byte) */
     json_t *tail = json_pack("{s:s, s:i, s:o}", "copy_encoding", copy_encoding(conn), "connections", connections,
                              "tablespaces", tablespaces);
-    rc = zb_spool_write(out, ",", 1);
+    rc = out_puts(out, ",");
     if (rc == 0)
-        rc = spool_members(out, tail);
+        rc = out_members(out, tail);
     if (rc == 0)
-        rc = zb_spool_write(out, "}", 1);
+        rc = out_puts(out, "}");
     json_decref(tail);
     return rc;
 }
 
-static int spool_toc(zb_spool *out, PGconn *conn, zb_pg_schema *schema, const copy_run *run, int connections)
+static int spool_toc(const text_out *out, PGconn *conn, zb_pg_schema *schema, const copy_run *run, int connections)
 {
     json_t *head = json_pack("{s:i, s:s, s:i, s:s?}", "format", toc_format(), "database", PQdb(conn), "server_version",
                              PQserverVersion(conn), "encoding", PQparameterStatus(conn, "server_encoding"));
     toc_items items = {out, 0};
-    int rc = zb_spool_write(out, "{", 1);
+    int rc = out_puts(out, "{");
     if (rc == 0)
-        rc = spool_members(out, head);
+        rc = out_members(out, head);
     if (rc == 0)
-        rc = zb_spool_write(out, ",\"items\":[", strlen(",\"items\":["));
+        rc = out_puts(out, ",\"items\":[");
     if (rc == 0)
         rc = zb_pg_schema_each_item(schema, spool_item, &items);
     if (rc == 0)
-        rc = zb_spool_write(out, "]", 1);
+        rc = out_puts(out, "]");
     if (rc == 0)
         rc = spool_tables(out, run);
     if (rc == 0)
@@ -571,8 +590,9 @@ static int write_toc(zb_archive_writer *w, PGconn *conn, zb_pg_schema *schema, c
 {
     zb_spool *text = NULL;
     int rc = zb_spool_new(&text);
+    text_out out = {text, NULL};
     if (rc == 0)
-        rc = spool_toc(text, conn, schema, run, connections);
+        rc = spool_toc(&out, conn, schema, run, connections);
     if (rc == 0)
         rc = zb_spool_finish(text);
     if (rc == 0)
@@ -631,27 +651,49 @@ static int write_globals(zb_archive_writer *w, PGconn *conn, int with_passwords)
     return rc;
 }
 
-static json_t *summary(const copy_run *run, const char *fingerprint, json_t *skipped, long long large_objects)
+/* The manifest's summary of the copies, as its text: built a table at a
+ * time, never as a JSON tree of every table. */
+static int out_summary(const text_out *out, const copy_run *run, const char *fingerprint, json_t *skipped,
+                       long long large_objects)
 {
-    json_t *tables = json_array();
     long long rows = 0;
-    for (size_t i = 0; i < run->table_count; i++) {
+    size_t count = 0;
+    int rc = out_puts(out, "{\"tables\":[");
+    for (size_t i = 0; rc == 0 && i < run->table_count; i++) {
         const table_copy *t = &run->tables[i];
         char rowset[ZB_PG_ROWSET_HEX_BYTES];
         zb_pg_rowset_hex(&t->rowset, rowset);
         rows += t->rows;
-        json_array_append_new(tables,
-                              json_pack("{s:o, s:I, s:I, s:i, s:s}", "table",
-                                        zb_json_bytes(t->toc.table, strlen(t->toc.table)), "rows", (json_int_t)t->rows,
-                                        "bytes", (json_int_t)t->bytes, "chunks", (int)t->chunks, "rowset", rowset));
+        /* table names that are not UTF-8 in hex, as in the toc */
+        json_t *json =
+            json_pack("{s:o, s:I, s:I, s:i, s:s}", "table", zb_json_bytes(t->toc.table, strlen(t->toc.table)), "rows",
+                      (json_int_t)t->rows, "bytes", (json_int_t)t->bytes, "chunks", (int)t->chunks, "rowset", rowset);
+        rc = out_element(out, &count, json);
+        json_decref(json);
     }
-    json_t *s = json_pack("{s:o, s:I, s:I, s:O, s:s?}", "tables", tables, "rows", (json_int_t)rows, "large_objects",
-                          (json_int_t)large_objects, "skipped", skipped, "schema_fingerprint", fingerprint);
-    json_t *encoded = NULL; /* table names that are not UTF-8 in hex, as in the toc */
-    if (s && zb_json_texts_encode(&encoded, s) < 0)
-        encoded = NULL;
-    json_decref(s);
-    return encoded;
+    json_t *rest = json_pack("{s:I, s:I, s:O, s:s?}", "rows", (json_int_t)rows, "large_objects",
+                             (json_int_t)large_objects, "skipped", skipped, "schema_fingerprint", fingerprint);
+    if (rc == 0)
+        rc = out_puts(out, "],");
+    if (rc == 0)
+        rc = out_members(out, rest);
+    if (rc == 0)
+        rc = out_puts(out, "}");
+    json_decref(rest);
+    return rc;
+}
+
+static char *summary(const copy_run *run, const char *fingerprint, json_t *skipped, long long large_objects)
+{
+    zb_buf text = ZB_BUF_INIT;
+    text_out out = {NULL, &text};
+    if (out_summary(&out, run, fingerprint, skipped, large_objects) < 0 || !text.data) {
+        zb_buf_free(&text);
+        return NULL;
+    }
+    char *detached = zb_buf_detach(&text);
+    zb_buf_free(&text);
+    return detached;
 }
 
 int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_options *opts)
@@ -726,7 +768,7 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     if (rc == 0)
         rc = zb_pg_exec(leader, "COMMIT", "cannot end the snapshot");
     if (rc == 0)
-        rc = zb_archive_writer_end_source(w, summary(&run, fingerprint, skipped, large_objects));
+        rc = zb_archive_writer_end_source_text(w, summary(&run, fingerprint, skipped, large_objects));
     if (rc < 0)
         zb_error_context("backup of database %s", name);
     free(run.tables);
