@@ -63,7 +63,7 @@ fi
 # names and JSON text packed by blocks, tables as records), writes toc.json
 # as a stream and builds the manifest's summary as text: the same
 # databases' backups above, peak RSS growth per table under backup_bound,
-# 10 KiB. Measured 6.9 KiB a table; 13.2 to 13.5 KiB with the toc and the
+# 10 KiB. Measured 6.8 KiB a table; 13.2 to 13.3 KiB with the toc and the
 # summary as JSON trees (the build before). Most of what is left is the
 # archive's compression buffers, whose pages are touched as more data
 # passes (the same in both).
