@@ -570,68 +570,6 @@ int zb_archive_writer_add_spool(zb_archive_writer *w, const char *name, zb_spool
     return end_file(w, rc);
 }
 
-static int count_json(const char *buffer, size_t size, void *payload)
-{
-    (void)buffer;
-    *(size_t *)payload += size;
-    return 0;
-}
-
-typedef struct json_sink {
-    zb_archive_writer *w;
-    size_t used;
-    int rc;
-    char buf[64 * 1024];
-} json_sink;
-
-static int flush_json(json_sink *s)
-{
-    if (s->rc == 0 && s->used)
-        s->rc = zb_archive_writer_write(s->w, s->buf, s->used);
-    s->used = 0;
-    return s->rc;
-}
-
-static int write_json(const char *buffer, size_t size, void *payload)
-{
-    json_sink *s = payload;
-    while (s->rc == 0 && size > 0) {
-        size_t n = sizeof(s->buf) - s->used < size ? sizeof(s->buf) - s->used : size;
-        memcpy(s->buf + s->used, buffer, n);
-        s->used += n;
-        buffer += n;
-        size -= n;
-        if (s->used == sizeof(s->buf))
-            flush_json(s);
-    }
-    return s->rc == 0 ? 0 : -1;
-}
-
-int zb_archive_writer_add_json(zb_archive_writer *w, const char *name, const json_t *json, size_t flags, mode_t mode,
-                               size_t *size)
-{
-    size_t len = 0;
-    if (json_dump_callback(json, count_json, &len, flags) != 0)
-        return zb_error_set(ZB_ENOMEM, "cannot encode %s", name);
-    if (size)
-        *size = len;
-    int rc = begin_file(w, name, len, mode);
-    json_sink *sink = rc == 0 ? malloc(sizeof(*sink)) : NULL;
-    if (rc == 0 && !sink)
-        rc = zb_error_set(ZB_ENOMEM, "out of memory");
-    if (rc == 0) {
-        sink->w = w;
-        sink->used = 0;
-        sink->rc = 0;
-        if (json_dump_callback(json, write_json, sink, flags) != 0 && sink->rc == 0)
-            sink->rc = zb_error_set(ZB_ENOMEM, "cannot encode %s", name);
-        rc = flush_json(sink);
-    }
-    free(sink);
-    /* a short entry is refused by end_entry (the document changed between the passes) */
-    return end_file(w, rc);
-}
-
 uint64_t zb_archive_writer_bytes_in(const zb_archive_writer *w) { return w->bytes_in; }
 
 /* The manifest is assembled from pieces so that entries stream from the spool:

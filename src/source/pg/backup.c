@@ -296,19 +296,14 @@ static int add_copy(const zb_pg_data_table *d, void *payload)
 {
     table_rows *rows = payload;
     copy_run *run = rows->run;
-    if (run->table_count == run->table_cap) {
-        size_t cap = run->table_cap ? run->table_cap * 2 : 64;
-        table_copy *grown = realloc(run->tables, cap * sizeof(*grown));
-        if (!grown)
-            return zb_error_set(ZB_ENOMEM, "out of memory");
-        run->tables = grown;
-        run->table_cap = cap;
-    }
+    int rc = zb_array_reserve((void **)&run->tables, &run->table_cap, run->table_count, sizeof(*run->tables), 64);
+    if (rc < 0)
+        return rc;
     table_copy *t = &run->tables[run->table_count];
     memset(t, 0, sizeof(*t));
     t->oid = d->oid;
     t->toc.binary = d->binary;
-    int rc = zb_intern_add(run->names, &t->toc.schema, d->schema);
+    rc = zb_intern_add(run->names, &t->toc.schema, d->schema);
     if (rc == 0)
         rc = zb_intern_add(run->names, &t->toc.name, d->name);
     if (rc == 0)
@@ -512,7 +507,7 @@ static int out_element(const text_out *out, size_t *count, json_t *json)
     return rc < 0 ? rc : out_json(out, json);
 }
 
-static int spool_item(json_t *item, void *payload)
+static int out_item(json_t *item, void *payload)
 {
     toc_items *items = payload;
     return out_element(items->out, &items->count, item);
@@ -529,7 +524,7 @@ static json_t *toc_table_json(const table_copy *t)
     return json;
 }
 
-static int spool_tables(const text_out *out, const copy_run *run)
+static int out_tables(const text_out *out, const copy_run *run)
 {
     size_t count = 0;
     int rc = out_puts(out, ",\"tables\":[");
@@ -544,7 +539,7 @@ static int spool_tables(const text_out *out, const copy_run *run)
 /* The members after the tables (toc format 2 on). connections: how many
  * tables at most are begun and not ended at any point of the data that
  * follows (each connection copies one at a time). */
-static int spool_toc_tail(const text_out *out, PGconn *conn, int connections)
+static int out_toc_tail(const text_out *out, PGconn *conn, int connections)
 {
     if (toc_format() < 2)
         return out_puts(out, "}");
@@ -564,7 +559,7 @@ static int spool_toc_tail(const text_out *out, PGconn *conn, int connections)
     return rc;
 }
 
-static int spool_toc(const text_out *out, PGconn *conn, zb_pg_schema *schema, const copy_run *run, int connections)
+static int out_toc(const text_out *out, PGconn *conn, zb_pg_schema *schema, const copy_run *run, int connections)
 {
     json_t *head = json_pack("{s:i, s:s, s:i, s:s?}", "format", toc_format(), "database", PQdb(conn), "server_version",
                              PQserverVersion(conn), "encoding", PQparameterStatus(conn, "server_encoding"));
@@ -575,13 +570,13 @@ static int spool_toc(const text_out *out, PGconn *conn, zb_pg_schema *schema, co
     if (rc == 0)
         rc = out_puts(out, ",\"items\":[");
     if (rc == 0)
-        rc = zb_pg_schema_each_item(schema, spool_item, &items);
+        rc = zb_pg_schema_each_item(schema, out_item, &items);
     if (rc == 0)
         rc = out_puts(out, "]");
     if (rc == 0)
-        rc = spool_tables(out, run);
+        rc = out_tables(out, run);
     if (rc == 0)
-        rc = spool_toc_tail(out, conn, connections);
+        rc = out_toc_tail(out, conn, connections);
     json_decref(head);
     return rc;
 }
@@ -592,7 +587,7 @@ static int write_toc(zb_archive_writer *w, PGconn *conn, zb_pg_schema *schema, c
     int rc = zb_spool_new(&text);
     text_out out = {text, NULL};
     if (rc == 0)
-        rc = spool_toc(&out, conn, schema, run, connections);
+        rc = out_toc(&out, conn, schema, run, connections);
     if (rc == 0)
         rc = zb_spool_finish(text);
     if (rc == 0)

@@ -140,8 +140,9 @@ static int query(PGresult **out, PGconn *conn, const char *sql, const char *what
  * (the archive's JSON carries it in hex, zb_json_texts_encode). */
 static json_t *server_text(const char *text) { return zb_json_bytes(text, strlen(text)); }
 
-/* Keeps item it's JSON as text in the pack (as the toc has it: texts that
- * are not UTF-8 in hex, zb_json_texts_encode), replacing what it held. */
+/* Keeps json, the item's JSON, as text in the pack (as the toc has it:
+ * texts that are not UTF-8 in hex, zb_json_texts_encode), in place of the
+ * text the item had. */
 static int item_store(item_set *set, item *it, json_t *json)
 {
     json_t *encoded = NULL;
@@ -155,7 +156,7 @@ static int item_store(item_set *set, item *it, json_t *json)
     return rc;
 }
 
-/* *out: item it's JSON as it was stored (texts as the server gave them). */
+/* *out: the item's JSON as it was stored (texts as the server gave them). */
 static int item_load(json_t **out, item_set *set, const item *it)
 {
     const char *text = NULL;
@@ -2725,7 +2726,8 @@ typedef struct line_ids {
     int rc;
 } line_ids;
 
-static line_ids *sorting_ids; /* qsort's comparator has no payload; one sort at a time */
+/* qsort's comparator has no payload: the ids of the sort this thread runs */
+static _Thread_local line_ids *sorting_ids;
 
 /* Appends the id of the place k to out (built apart: zb_pg_item_id_of
  * looks for the table's name in what it built). */
