@@ -30,6 +30,7 @@ typedef struct writer_source {
     char *name;
     json_t *meta;
     json_t *summary;
+    char *summary_text; /* the summary as compact JSON text, when given so (parsed into summary on demand) */
     long spool_start;
     long spool_end;
     uint64_t entry_count;
@@ -332,6 +333,19 @@ int zb_archive_writer_end_source(zb_archive_writer *w, json_t *summary)
     return 0;
 }
 
+int zb_archive_writer_end_source_text(zb_archive_writer *w, char *summary)
+{
+    if (!summary)
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    writer_source *s = w->current;
+    int rc = zb_archive_writer_end_source(w, NULL);
+    if (rc < 0)
+        free(summary);
+    else
+        s->summary_text = summary;
+    return rc;
+}
+
 static char *prefixed_name(const writer_source *s, const char *relative)
 {
     zb_buf b = ZB_BUF_INIT;
@@ -556,68 +570,6 @@ int zb_archive_writer_add_spool(zb_archive_writer *w, const char *name, zb_spool
     return end_file(w, rc);
 }
 
-static int count_json(const char *buffer, size_t size, void *payload)
-{
-    (void)buffer;
-    *(size_t *)payload += size;
-    return 0;
-}
-
-typedef struct json_sink {
-    zb_archive_writer *w;
-    size_t used;
-    int rc;
-    char buf[64 * 1024];
-} json_sink;
-
-static int flush_json(json_sink *s)
-{
-    if (s->rc == 0 && s->used)
-        s->rc = zb_archive_writer_write(s->w, s->buf, s->used);
-    s->used = 0;
-    return s->rc;
-}
-
-static int write_json(const char *buffer, size_t size, void *payload)
-{
-    json_sink *s = payload;
-    while (s->rc == 0 && size > 0) {
-        size_t n = sizeof(s->buf) - s->used < size ? sizeof(s->buf) - s->used : size;
-        memcpy(s->buf + s->used, buffer, n);
-        s->used += n;
-        buffer += n;
-        size -= n;
-        if (s->used == sizeof(s->buf))
-            flush_json(s);
-    }
-    return s->rc == 0 ? 0 : -1;
-}
-
-int zb_archive_writer_add_json(zb_archive_writer *w, const char *name, const json_t *json, size_t flags, mode_t mode,
-                               size_t *size)
-{
-    size_t len = 0;
-    if (json_dump_callback(json, count_json, &len, flags) != 0)
-        return zb_error_set(ZB_ENOMEM, "cannot encode %s", name);
-    if (size)
-        *size = len;
-    int rc = begin_file(w, name, len, mode);
-    json_sink *sink = rc == 0 ? malloc(sizeof(*sink)) : NULL;
-    if (rc == 0 && !sink)
-        rc = zb_error_set(ZB_ENOMEM, "out of memory");
-    if (rc == 0) {
-        sink->w = w;
-        sink->used = 0;
-        sink->rc = 0;
-        if (json_dump_callback(json, write_json, sink, flags) != 0 && sink->rc == 0)
-            sink->rc = zb_error_set(ZB_ENOMEM, "cannot encode %s", name);
-        rc = flush_json(sink);
-    }
-    free(sink);
-    /* a short entry is refused by end_entry (the document changed between the passes) */
-    return end_file(w, rc);
-}
-
 uint64_t zb_archive_writer_bytes_in(const zb_archive_writer *w) { return w->bytes_in; }
 
 /* The manifest is assembled from pieces so that entries stream from the spool:
@@ -628,15 +580,14 @@ static char *source_head(const writer_source *s, int first)
     json_t *o = json_pack("{s:s, s:s, s:s, s:O, s:I, s:I}", "kind", s->kind, "name", s->name, "prefix",
                           zb_manifest_kind_prefix(s->kind), "meta", s->meta, "entry_count", (json_int_t)s->entry_count,
                           "bytes", (json_int_t)s->content_bytes);
-    if (o && s->summary)
-        json_object_set(o, "summary", s->summary);
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (!text)
         return NULL;
     zb_buf b = ZB_BUF_INIT;
-    text[strlen(text) - 1] = '\0'; /* drop the closing brace: entries follow */
-    int rc = zb_buf_printf(&b, "%s%s,\"entries\":[", first ? "\n" : ",\n", text);
+    text[strlen(text) - 1] = '\0'; /* drop the closing brace: the summary and entries follow */
+    int rc =
+        zb_buf_printf(&b, "%s%s%s", first ? "\n" : ",\n", text, s->summary || s->summary_text ? ",\"summary\":" : "");
     free(text);
     if (rc < 0) {
         zb_buf_free(&b);
@@ -700,15 +651,31 @@ static int copy_spool_range(zb_archive_writer *w, long start, long end)
     return 0;
 }
 
+/* A source's summary as text: the text it was given, or its JSON encoded
+ * (*owned: to free). "" when it has none. */
+static const char *summary_text(const writer_source *s, char **owned)
+{
+    *owned = NULL;
+    if (s->summary_text)
+        return s->summary_text;
+    if (!s->summary)
+        return "";
+    *owned = json_dumps(s->summary, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    return *owned;
+}
+
 static int write_manifest(zb_archive_writer *w)
 {
     static const char source_tail[] = "\n]}";
     static const char doc_tail[] = "\n]}\n";
+    static const char entries_head[] = ",\"entries\":[";
     int rc = 0;
     char *doc = document_head(w);
     char **heads = calloc(w->source_count + 1, sizeof(char *));
+    char **owned = calloc(w->source_count + 1, sizeof(char *));
+    const char **summaries = calloc(w->source_count + 1, sizeof(char *));
     struct archive_entry *e = archive_entry_new();
-    if (!doc || !heads || !e) {
+    if (!doc || !heads || !owned || !summaries || !e) {
         rc = zb_error_set(ZB_ENOMEM, "cannot build the manifest");
         goto done;
     }
@@ -718,12 +685,14 @@ static int write_manifest(zb_archive_writer *w)
     }
     uint64_t total = strlen(doc) + strlen(doc_tail);
     for (size_t i = 0; i < w->source_count; i++) {
-        if (!(heads[i] = source_head(&w->sources[i], i == 0))) {
+        heads[i] = source_head(&w->sources[i], i == 0);
+        summaries[i] = summary_text(&w->sources[i], &owned[i]);
+        if (!heads[i] || !summaries[i]) {
             rc = zb_error_set(ZB_ENOMEM, "cannot build the manifest");
             goto done;
         }
-        total +=
-            strlen(heads[i]) + (uint64_t)(w->sources[i].spool_end - w->sources[i].spool_start) + strlen(source_tail);
+        total += strlen(heads[i]) + strlen(summaries[i]) + strlen(entries_head) +
+                 (uint64_t)(w->sources[i].spool_end - w->sources[i].spool_start) + strlen(source_tail);
     }
     archive_entry_set_pathname(e, ZB_MANIFEST_NAME);
     archive_entry_set_filetype(e, AE_IFREG);
@@ -738,6 +707,8 @@ static int write_manifest(zb_archive_writer *w)
         goto done;
     for (size_t i = 0; i < w->source_count; i++) {
         if ((rc = write_raw(w, heads[i], strlen(heads[i]))) < 0 ||
+            (rc = write_raw(w, summaries[i], strlen(summaries[i]))) < 0 ||
+            (rc = write_raw(w, entries_head, strlen(entries_head))) < 0 ||
             (rc = copy_spool_range(w, w->sources[i].spool_start, w->sources[i].spool_end)) < 0 ||
             (rc = write_raw(w, source_tail, strlen(source_tail))) < 0)
             goto done;
@@ -747,9 +718,13 @@ static int write_manifest(zb_archive_writer *w)
     if (archive_write_finish_entry(w->tar) < ARCHIVE_WARN)
         rc = tar_error(w, "cannot finish the manifest");
 done:
-    for (size_t i = 0; heads && i < w->source_count; i++)
+    for (size_t i = 0; heads && owned && i < w->source_count; i++) {
         free(heads[i]);
+        free(owned[i]);
+    }
     free(heads);
+    free(owned);
+    free(summaries);
     free(doc);
     archive_entry_free(e);
     return rc;
@@ -803,6 +778,7 @@ void zb_archive_writer_free(zb_archive_writer *w)
         free(w->sources[i].name);
         json_decref(w->sources[i].meta);
         json_decref(w->sources[i].summary);
+        free(w->sources[i].summary_text);
     }
     free(w->sources);
     free(w);
@@ -815,9 +791,14 @@ uint64_t zb_archive_writer_source_entries(const zb_archive_writer *w)
 
 json_t *zb_archive_writer_source_summary(const zb_archive_writer *w, const char *kind, const char *name)
 {
-    for (size_t i = 0; i < w->source_count; i++)
-        if (strcmp(w->sources[i].kind, kind) == 0 && strcmp(w->sources[i].name, name) == 0)
-            return w->sources[i].summary;
+    for (size_t i = 0; i < w->source_count; i++) {
+        writer_source *s = &w->sources[i];
+        if (strcmp(s->kind, kind) != 0 || strcmp(s->name, name) != 0)
+            continue;
+        if (!s->summary && s->summary_text)
+            s->summary = json_loads(s->summary_text, 0, NULL);
+        return s->summary;
+    }
     return NULL;
 }
 

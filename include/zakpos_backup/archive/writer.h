@@ -37,6 +37,10 @@ int zb_archive_writer_begin_source(zb_archive_writer *w, const char *kind, const
 /* summary (reference stolen, may be NULL) joins the source in the manifest:
  * row counts and table hashes, skipped objects... */
 int zb_archive_writer_end_source(zb_archive_writer *w, json_t *summary);
+/* The same with the summary already encoded (compact JSON text, taken and
+ * freed by the writer; NULL: out of memory): for a summary that grows with
+ * the source's objects, held as its text rather than as a JSON tree. */
+int zb_archive_writer_end_source_text(zb_archive_writer *w, char *summary);
 
 /* The entry's pathname (and hard-link target) are relative to the source; the
  * size must be set for regular files and exactly that many bytes written.
@@ -55,11 +59,6 @@ int zb_archive_writer_add_parts(zb_archive_writer *w, const char *name, const vo
 /* A regular file whose text was spooled (finished; read here to its end). */
 typedef struct zb_spool zb_spool;
 int zb_archive_writer_add_spool(zb_archive_writer *w, const char *name, zb_spool *text, mode_t mode);
-/* A JSON document as a regular file, encoded with jansson's flags without
- * ever being one string: measured by a first pass of the encoder, written by
- * a second through a fixed buffer. *size (may be NULL): its length. */
-int zb_archive_writer_add_json(zb_archive_writer *w, const char *name, const json_t *json, size_t flags, mode_t mode,
-                               size_t *size);
 
 /* Uncompressed bytes of entry content written so far (for progress). */
 uint64_t zb_archive_writer_bytes_in(const zb_archive_writer *w);

@@ -2,6 +2,7 @@
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/json.h"
 #include "zakpos_backup/common/fault.h"
+#include "zakpos_backup/common/intern.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/signal.h"
@@ -28,10 +29,13 @@
 #define DEFAULT_CHUNK_BYTES     (4u << 20)
 #define DEFAULT_LOCK_TIMEOUT_MS 10000
 
-/* One table to copy and what copying it produced. */
+/* One table to copy and what copying it produced: its toc entry's fields,
+ * the texts interned (a record a table, not a JSON object). */
 typedef struct table_copy {
-    json_t *toc; /* borrowed from the toc's "tables" */
+    zb_pg_copy_table toc;
     unsigned int oid;
+    long long measured_bytes; /* its size when locked */
+    int measured;             /* the size is known (the toc lists it) */
     long long rows;
     unsigned long long bytes;
     unsigned int chunks;
@@ -43,8 +47,9 @@ typedef struct copy_run {
     zb_archive_writer *writer;
     pthread_mutex_t writer_lock;
     pthread_mutex_t queue_lock;
-    table_copy *tables; /* largest first */
-    size_t table_count;
+    table_copy *tables; /* in the order of oids, then largest first (sort_copies) */
+    size_t table_count, table_cap;
+    zb_intern *names; /* the tables' texts */
     size_t next_table;
     size_t chunk_bytes;
     int failed;
@@ -76,10 +81,7 @@ static void fail_run(copy_run *run)
 #define COPY_BATCH_TABLES 32
 #define COPY_BATCH_BYTES  (256u << 10)
 
-static int small_table(const table_copy *t)
-{
-    return json_integer_value(json_object_get(t->toc, "bytes")) <= (json_int_t)COPY_BATCH_BYTES;
-}
+static int small_table(const table_copy *t) { return t->measured_bytes <= (long long)COPY_BATCH_BYTES; }
 
 /* The next tables in the queue, *first and the count (0 at the end). */
 static size_t take_tables(copy_run *run, table_copy **first)
@@ -225,12 +227,12 @@ static int chunk_message(const char *data, size_t len, void *payload) { return a
 /* One table's COPY, the next of the query message copy_tables sent. */
 static int copy_table(copy_run *run, PGconn *conn, table_copy *t)
 {
-    const char *table = json_string_value(json_object_get(t->toc, "table"));
+    const char *table = t->toc.table;
     chunker c;
     memset(&c, 0, sizeof(c));
     c.run = run;
     c.table = t;
-    c.binary = zb_pg_table_is_binary(t->toc);
+    c.binary = t->toc.binary;
     c.first = 1;
     zb_log_debug("copying %s (%s)", table, c.binary ? "binary" : "text");
     int rc = zb_pg_copy_read(conn, chunk_message, &c);
@@ -254,7 +256,7 @@ static int copy_tables(copy_run *run, PGconn *conn, table_copy *tables, size_t c
     zb_buf sql = ZB_BUF_INIT;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < count; i++)
-        if ((rc = zb_pg_copy_sql(&sql, tables[i].toc, "TO STDOUT", 0)) == 0)
+        if ((rc = zb_pg_copy_sql_of(&sql, &tables[i].toc, "TO STDOUT", 0)) == 0)
             rc = zb_buf_puts(&sql, ";");
     if (rc == 0 && !PQsendQuery(conn, sql.data))
         rc = zb_pg_result_error(conn, NULL, "cannot start copying");
@@ -332,32 +334,63 @@ static int copy_all(copy_run *run, PGconn *leader, PGconn **spare, const zb_pg_s
 
 static int by_size(const void *a, const void *b)
 {
-    long long x = json_integer_value(json_object_get(((const table_copy *)a)->toc, "bytes"));
-    long long y = json_integer_value(json_object_get(((const table_copy *)b)->toc, "bytes"));
+    long long x = ((const table_copy *)a)->measured_bytes, y = ((const table_copy *)b)->measured_bytes;
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* The data tables with their measured sizes, largest first. */
-static int plan_copies(copy_run *run, json_t *toc_tables, const zb_pg_table_list *locked)
+typedef struct table_rows {
+    copy_run *run;
+    zb_map *by_oid; /* the locked tables, by oid */
+    const zb_pg_table_list *locked;
+} table_rows;
+
+static int add_copy(const zb_pg_data_table *d, void *payload)
 {
-    run->table_count = json_array_size(toc_tables);
-    run->tables = calloc(run->table_count + 1, sizeof(*run->tables));
-    if (!run->tables)
-        return zb_error_set(ZB_ENOMEM, "out of memory");
-    zb_map *by_oid = NULL;
-    int rc = zb_pg_table_list_index(&by_oid, locked);
-    for (size_t i = 0; rc == 0 && i < run->table_count; i++) {
-        table_copy *t = &run->tables[i];
-        t->toc = json_array_get(toc_tables, i);
-        t->oid = (unsigned int)json_integer_value(json_object_get(t->toc, "oid"));
-        size_t k;
-        if (zb_map_get(by_oid, t->oid, &k))
-            json_object_set_new(t->toc, "bytes", json_integer(locked->items[k].bytes));
-    }
-    zb_map_free(by_oid);
+    table_rows *rows = payload;
+    copy_run *run = rows->run;
+    int rc = zb_array_reserve((void **)&run->tables, &run->table_cap, run->table_count, sizeof(*run->tables), 64);
+    if (rc < 0)
+        return rc;
+    table_copy *t = &run->tables[run->table_count];
+    memset(t, 0, sizeof(*t));
+    t->oid = d->oid;
+    t->toc.binary = d->binary;
+    rc = zb_intern_add(run->names, &t->toc.schema, d->schema);
     if (rc == 0)
-        qsort(run->tables, run->table_count, sizeof(*run->tables), by_size);
+        rc = zb_intern_add(run->names, &t->toc.name, d->name);
+    if (rc == 0)
+        rc = zb_intern_add(run->names, &t->toc.table, d->table);
+    if (rc == 0)
+        rc = zb_intern_add(run->names, &t->toc.columns, d->columns);
+    size_t k;
+    if (rc == 0 && zb_map_get(rows->by_oid, t->oid, &k)) {
+        t->measured_bytes = rows->locked->items[k].bytes;
+        t->measured = 1;
+    }
+    if (rc == 0)
+        run->table_count++;
     return rc;
+}
+
+/* The data tables with their measured sizes, in the order of oids. */
+static int plan_copies(copy_run *run, PGconn *conn, const zb_pg_table_list *locked)
+{
+    table_rows rows = {run, NULL, locked};
+    int rc = zb_intern_new(&run->names);
+    if (rc == 0)
+        rc = zb_pg_table_list_index(&rows.by_oid, locked);
+    if (rc == 0)
+        rc = zb_pg_schema_each_data_table(conn, add_copy, &rows);
+    zb_map_free(rows.by_oid);
+    return rc;
+}
+
+/* Largest first, so the longest copies start first (after the toc, which
+ * lists them in the order of oids). */
+static void sort_copies(copy_run *run)
+{
+    if (run->table_count > 0)
+        qsort(run->tables, run->table_count, sizeof(*run->tables), by_size);
 }
 
 /* One large object as blobs/<oid>.blob, read through the snapshot. */
@@ -460,42 +493,164 @@ static int read_tablespaces(json_t **out, PGconn *conn)
     return rc < 0 || *out ? rc : zb_error_set(ZB_ENOMEM, "out of memory");
 }
 
-/* connections: how many tables at most are begun and not ended at any
- * point of the data that follows (each connection copies one at a time). */
-static int write_toc(zb_archive_writer *w, PGconn *conn, json_t *items, json_t *tables, int connections)
+/* ---- toc.json, written as a stream ----
+ *
+ * The document is the one jansson would encode from the whole tree
+ * (JSON_COMPACT, keys in the order set): its head's members, the items one
+ * at a time as the schema hands them, the tables, then the members after
+ * them. Each piece is encoded as jansson encodes it within the whole, texts
+ * that are not UTF-8 in hex as zb_json_texts_encode does; the text goes to
+ * a spool (compressed), as the entry's size must come first. */
+
+/* Where a document's text goes: a spool (toc.json) or a buffer (the
+ * manifest's summary). */
+typedef struct text_out {
+    zb_spool *spool;
+    zb_buf *buf;
+} text_out;
+
+static int out_write(const text_out *out, const char *text, size_t len)
 {
-    json_t *toc = json_pack("{s:i, s:s, s:i, s:s?, s:O, s:O}", "format", toc_format(), "database", PQdb(conn),
-                            "server_version", PQserverVersion(conn), "encoding",
-                            PQparameterStatus(conn, "server_encoding"), "items", items, "tables", tables);
-    /* rows are copied in the database's own encoding (byte for byte) */
-    if (toc && toc_format() >= 2 && json_object_set_new(toc, "copy_encoding", json_string(copy_encoding(conn))) != 0) {
-        json_decref(toc);
-        toc = NULL;
-    }
-    if (toc && toc_format() >= 2 && json_object_set_new(toc, "connections", json_integer(connections)) != 0) {
-        json_decref(toc);
-        toc = NULL;
-    }
-    json_t *tablespaces = NULL;
-    if (toc && toc_format() >= 2 && read_tablespaces(&tablespaces, conn) < 0) {
-        json_decref(toc);
-        return zb_error_context("writing the table of contents");
-    }
-    if (tablespaces && json_object_set_new(toc, "tablespaces", tablespaces) != 0) {
-        json_decref(toc);
-        toc = NULL;
-    }
-    size_t size = 0;
-    /* an SQL_ASCII database's names and SQL that are not UTF-8 go in hex */
+    return out->spool ? zb_spool_write(out->spool, text, len) : zb_buf_append(out->buf, text, len);
+}
+
+static int out_puts(const text_out *out, const char *text) { return out_write(out, text, strlen(text)); }
+
+static int dump_text(const char *buffer, size_t size, void *payload)
+{
+    return out_write(payload, buffer, size) == 0 ? 0 : -1;
+}
+
+static int out_json(const text_out *out, json_t *json)
+{
     json_t *encoded = NULL;
-    int rc = toc ? zb_json_texts_encode(&encoded, toc) : zb_error_set(ZB_ENOMEM, "out of memory");
-    if (rc == 0)
-        rc = zb_archive_writer_add_json(w, ZB_PG_TOC_NAME, encoded, JSON_COMPACT, 0600, &size);
+    int rc = json ? zb_json_texts_encode(&encoded, json) : zb_error_set(ZB_ENOMEM, "out of memory");
+    if (rc == 0 && json_dump_callback(encoded, dump_text, (void *)out, JSON_COMPACT) != 0)
+        rc = zb_error_set(ZB_ENOMEM, "cannot encode a document of the backup");
     json_decref(encoded);
+    return rc;
+}
+
+/* An object's members without its braces ("{}" has none): the object
+ * encoded, then its first and last bytes left out. */
+static int out_members(const text_out *out, json_t *object)
+{
+    json_t *encoded = NULL;
+    int rc = object ? zb_json_texts_encode(&encoded, object) : zb_error_set(ZB_ENOMEM, "out of memory");
+    char *text = rc == 0 ? json_dumps(encoded, JSON_COMPACT) : NULL;
+    if (rc == 0 && !text)
+        rc = zb_error_set(ZB_ENOMEM, "cannot encode a document of the backup");
     if (rc == 0)
-        zb_log_detail("table of contents: %zu items, %zu tables (%zu bytes)", json_array_size(items),
-                      json_array_size(tables), size);
-    json_decref(toc);
+        rc = out_write(out, text + 1, strlen(text) - 2);
+    free(text);
+    json_decref(encoded);
+    return rc;
+}
+
+typedef struct toc_items {
+    const text_out *out;
+    size_t count;
+} toc_items;
+
+/* One element of an array whose "[" is written. */
+static int out_element(const text_out *out, size_t *count, json_t *json)
+{
+    int rc = (*count)++ > 0 ? out_puts(out, ",") : 0;
+    return rc < 0 ? rc : out_json(out, json);
+}
+
+static int out_item(json_t *item, void *payload)
+{
+    toc_items *items = payload;
+    return out_element(items->out, &items->count, item);
+}
+
+static json_t *toc_table_json(const table_copy *t)
+{
+    zb_pg_data_table d = {t->oid, t->toc.schema, t->toc.name, t->toc.table, t->toc.columns, t->toc.binary};
+    json_t *json = zb_pg_data_table_json(&d);
+    if (json && t->measured && json_object_set_new(json, "bytes", json_integer(t->measured_bytes)) != 0) {
+        json_decref(json);
+        json = NULL;
+    }
+    return json;
+}
+
+static int out_tables(const text_out *out, const copy_run *run)
+{
+    size_t count = 0;
+    int rc = out_puts(out, ",\"tables\":[");
+    for (size_t i = 0; rc == 0 && i < run->table_count; i++) {
+        json_t *json = toc_table_json(&run->tables[i]);
+        rc = out_element(out, &count, json);
+        json_decref(json);
+    }
+    return rc < 0 ? rc : out_puts(out, "]");
+}
+
+/* The members after the tables (toc format 2 on). connections: how many
+ * tables at most are begun and not ended at any point of the data that
+ * follows (each connection copies one at a time). */
+static int out_toc_tail(const text_out *out, PGconn *conn, int connections)
+{
+    if (toc_format() < 2)
+        return out_puts(out, "}");
+    json_t *tablespaces = NULL;
+    int rc = read_tablespaces(&tablespaces, conn);
+    if (rc < 0)
+        return rc;
+    /* rows are copied in the database's own encoding (byte for byte) */
+    json_t *tail = json_pack("{s:s, s:i, s:o}", "copy_encoding", copy_encoding(conn), "connections", connections,
+                             "tablespaces", tablespaces);
+    rc = out_puts(out, ",");
+    if (rc == 0)
+        rc = out_members(out, tail);
+    if (rc == 0)
+        rc = out_puts(out, "}");
+    json_decref(tail);
+    return rc;
+}
+
+static int out_toc(const text_out *out, PGconn *conn, zb_pg_schema *schema, const copy_run *run, int connections)
+{
+    json_t *head = json_pack("{s:i, s:s, s:i, s:s?}", "format", toc_format(), "database", PQdb(conn), "server_version",
+                             PQserverVersion(conn), "encoding", PQparameterStatus(conn, "server_encoding"));
+    toc_items items = {out, 0};
+    int rc = out_puts(out, "{");
+    if (rc == 0)
+        rc = out_members(out, head);
+    if (rc == 0)
+        rc = out_puts(out, ",\"items\":[");
+    if (rc == 0)
+        rc = zb_pg_schema_each_item(schema, out_item, &items);
+    if (rc == 0)
+        rc = out_puts(out, "]");
+    if (rc == 0)
+        rc = out_tables(out, run);
+    if (rc == 0)
+        rc = out_toc_tail(out, conn, connections);
+    json_decref(head);
+    return rc;
+}
+
+static int write_toc(zb_archive_writer *w, PGconn *conn, zb_pg_schema *schema, const copy_run *run, int connections)
+{
+    zb_spool *text = NULL;
+    int rc = zb_spool_new(&text);
+    text_out out = {text, NULL};
+    if (rc == 0)
+        rc = out_toc(&out, conn, schema, run, connections);
+    if (rc == 0)
+        rc = zb_spool_finish(text);
+    if (rc == 0)
+        rc = zb_archive_writer_add_spool(w, ZB_PG_TOC_NAME, text, 0600);
+    if (rc == 0)
+        zb_log_detail("table of contents: %zu items, %zu tables (%llu bytes, %zu held)",
+                      zb_pg_schema_item_count(schema), run->table_count, (unsigned long long)zb_spool_size(text),
+                      zb_spool_held(text));
+    else
+        zb_error_context("writing the table of contents");
+    zb_spool_free(text);
     return rc;
 }
 
@@ -546,7 +701,8 @@ typedef struct catalog_reader {
     const zb_pg_snapshot *snap;
     PGconn *conn;
     catalog_text catalog;
-    json_t *tables; /* the tables to copy, read after the fingerprint */
+    copy_run *run; /* its tables to copy are read after the fingerprint */
+    const zb_pg_table_list *locked;
     pthread_t thread;
     int started;
     int rc;
@@ -577,7 +733,7 @@ static void *catalog_reader_main(void *arg)
     /* the schema takes the leader longer: the list of tables to copy is
      * read here, which evens the two out */
     if (rc == 0)
-        rc = zb_pg_schema_data_tables(&r->tables, r->conn);
+        rc = plan_copies(r->run, r->conn, r->locked);
     if (rc < 0)
         zb_error_save(&r->failure);
     r->rc = rc;
@@ -622,28 +778,49 @@ static int write_globals(zb_archive_writer *w, PGconn *conn, int with_passwords)
     return rc;
 }
 
-static json_t *summary(const copy_run *run, json_t *items, json_t *skipped, long long large_objects)
+/* The manifest's summary of the copies, as its text: built a table at a
+ * time, never as a JSON tree of every table. */
+static int out_summary(const text_out *out, const copy_run *run, const char *fingerprint, json_t *skipped,
+                       long long large_objects)
 {
-    json_t *tables = json_array();
     long long rows = 0;
-    for (size_t i = 0; i < run->table_count; i++) {
+    size_t count = 0;
+    int rc = out_puts(out, "{\"tables\":[");
+    for (size_t i = 0; rc == 0 && i < run->table_count; i++) {
         const table_copy *t = &run->tables[i];
         char rowset[ZB_PG_ROWSET_HEX_BYTES];
         zb_pg_rowset_hex(&t->rowset, rowset);
         rows += t->rows;
-        json_array_append_new(tables, json_pack("{s:O, s:I, s:I, s:i, s:s}", "table", json_object_get(t->toc, "table"),
-                                                "rows", (json_int_t)t->rows, "bytes", (json_int_t)t->bytes, "chunks",
-                                                (int)t->chunks, "rowset", rowset));
+        /* table names that are not UTF-8 in hex, as in the toc */
+        json_t *json =
+            json_pack("{s:o, s:I, s:I, s:i, s:s}", "table", zb_json_bytes(t->toc.table, strlen(t->toc.table)), "rows",
+                      (json_int_t)t->rows, "bytes", (json_int_t)t->bytes, "chunks", (int)t->chunks, "rowset", rowset);
+        rc = out_element(out, &count, json);
+        json_decref(json);
     }
-    char *fingerprint = zb_pg_schema_fingerprint(items);
-    json_t *s = json_pack("{s:o, s:I, s:I, s:O, s:s?}", "tables", tables, "rows", (json_int_t)rows, "large_objects",
-                          (json_int_t)large_objects, "skipped", skipped, "schema_fingerprint", fingerprint);
-    free(fingerprint);
-    json_t *encoded = NULL; /* table names that are not UTF-8 in hex, as in the toc */
-    if (s && zb_json_texts_encode(&encoded, s) < 0)
-        encoded = NULL;
-    json_decref(s);
-    return encoded;
+    json_t *rest = json_pack("{s:I, s:I, s:O, s:s?}", "rows", (json_int_t)rows, "large_objects",
+                             (json_int_t)large_objects, "skipped", skipped, "schema_fingerprint", fingerprint);
+    if (rc == 0)
+        rc = out_puts(out, "],");
+    if (rc == 0)
+        rc = out_members(out, rest);
+    if (rc == 0)
+        rc = out_puts(out, "}");
+    json_decref(rest);
+    return rc;
+}
+
+static char *summary(const copy_run *run, const char *fingerprint, json_t *skipped, long long large_objects)
+{
+    zb_buf text = ZB_BUF_INIT;
+    text_out out = {NULL, &text};
+    if (out_summary(&out, run, fingerprint, skipped, large_objects) < 0 || !text.data) {
+        zb_buf_free(&text);
+        return NULL;
+    }
+    char *detached = zb_buf_detach(&text);
+    zb_buf_free(&text);
+    return detached;
 }
 
 int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_options *opts)
@@ -651,7 +828,9 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     PGconn *leader = NULL;
     zb_pg_snapshot snap;
     zb_pg_table_list locked = {NULL, 0};
-    json_t *items = NULL, *skipped = NULL, *tables = NULL;
+    zb_pg_schema *schema = NULL;
+    json_t *skipped = NULL;
+    char *fingerprint = NULL;
     copy_run run;
     memset(&run, 0, sizeof(run));
     catalog_reader reader;
@@ -695,29 +874,33 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
      * what it holds is its compressed text and a batch of rows per query */
     int with_catalog = toc_format() >= 2;
     int catalog_aside = with_catalog && zb_pg_jobs(opts->jobs) >= 2;
+    reader.run = &run;
+    reader.locked = &locked;
     if (rc == 0 && catalog_aside)
         rc = catalog_reader_start(&reader, &snap, opts);
     else if (rc == 0 && with_catalog)
         rc = read_catalog(&reader.catalog, leader);
     if (rc == 0)
-        rc = zb_pg_schema_read(&items, &skipped, leader, &schema_opts);
+        rc = zb_pg_schema_load(&schema, leader, &schema_opts);
     if (rc == 0 && !catalog_aside)
-        rc = zb_pg_schema_data_tables(&tables, leader);
+        rc = plan_copies(&run, leader, &locked);
     rc = catalog_reader_finish(&reader, rc);
-    if (catalog_aside) {
-        tables = reader.tables;
-        reader.tables = NULL;
-    }
     if (rc == 0 && with_catalog)
         rc = write_catalog(w, &reader.catalog);
     if (rc == 0)
-        rc = plan_copies(&run, tables, &locked);
-    if (rc == 0)
         rc = write_globals(w, leader, opts->with_role_passwords);
     if (rc == 0)
-        rc = write_toc(w, leader, items, tables, zb_pg_jobs_for(opts->jobs, run.table_count));
+        rc = write_toc(w, leader, schema, &run, zb_pg_jobs_for(opts->jobs, run.table_count));
+    /* the manifest's summary needs the fingerprint and the skipped objects:
+     * taken from the items now, which are let go before the copies */
+    if (rc == 0)
+        rc = zb_pg_schema_items_fingerprint(&fingerprint, schema);
+    skipped = schema ? json_incref(zb_pg_schema_skipped(schema)) : NULL;
+    zb_pg_schema_free(schema);
     for (size_t i = 0; rc == 0 && i < json_array_size(skipped); i++)
         zb_log_warn("skipped (not supported): %s", json_string_value(json_array_get(skipped, i)));
+    if (rc == 0)
+        sort_copies(&run);
     if (rc == 0)
         rc = copy_all(&run, leader, &reader.conn, &snap, opts);
     long long large_objects = 0;
@@ -726,13 +909,13 @@ int zb_pg_backup(zb_archive_writer *w, const char *name, const zb_pg_backup_opti
     if (rc == 0)
         rc = zb_pg_exec(leader, "COMMIT", "cannot end the snapshot");
     if (rc == 0)
-        rc = zb_archive_writer_end_source(w, summary(&run, items, skipped, large_objects));
+        rc = zb_archive_writer_end_source_text(w, summary(&run, fingerprint, skipped, large_objects));
     if (rc < 0)
         zb_error_context("backup of database %s", name);
     free(run.tables);
-    json_decref(items);
+    zb_intern_free(run.names);
+    free(fingerprint);
     json_decref(skipped);
-    json_decref(tables);
     json_decref(position);
     zb_pg_table_list_free(&locked);
     zb_spool_free(reader.catalog.text);

@@ -2,12 +2,17 @@
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fault.h"
+#include "zakpos_backup/common/intern.h"
 #include "zakpos_backup/common/json.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/map.h"
 #include "zakpos_backup/source/pg/conn.h"
 #include "zakpos_backup/source/pg/fingerprint.h"
 #include "zakpos_backup/source/pg/ident.h"
+#include "zakpos_backup/source/pg/verify.h"
+#include "zakpos_backup/stream/textpack.h"
+
+#include <sodium.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -39,11 +44,20 @@ enum {
     RANK_POST_EVENT_TRIGGER,     /* last, so none fires during the restore */
 };
 
+/* An item as the backup holds it from the catalog reading to the writing
+ * of the toc: what the dependency sort and the lookups need, the names
+ * interned (a table's name comes back in its indexes, keys and steps), and
+ * the item's JSON as text in a pack compressed by blocks (body), read back
+ * when the item is written. A JSON tree per item held its text about ten
+ * times over. */
 typedef struct item {
     unsigned int classid, objid;
     int rank;
-    json_t *json;
-    size_t *deps; /* indexes of pre-data items this one needs */
+    const char *kind, *schema, *name, *table; /* interned; NULL: absent */
+    zb_textpack_ref body;                     /* the item's JSON (texts that are not UTF-8 in hex) */
+    unsigned char has_placeholder;            /* a view's stand-in is there, should a cycle need one */
+    unsigned char populated;                  /* a populated materialized view: refreshed last */
+    size_t *deps;                             /* indexes of pre-data items this one needs */
     size_t dep_count, dep_cap;
     size_t waiting;    /* deps not placed yet (the sort's count) */
     size_t *needed_by; /* the items that list this one in deps (the sort's reverse edges) */
@@ -68,6 +82,12 @@ typedef struct item_set {
     size_t unsupported_count, unsupported_cap;
     int version;
     int legacy_acl; /* ACLs as toc format 1 wrote them (see acl_sql) */
+    zb_intern *names;
+    zb_textpack *bodies;
+    size_t *order; /* the items in restore order, once sorted */
+    size_t order_count;
+    size_t *refreshes; /* the populated materialized views, in that order */
+    size_t refresh_count;
 } item_set;
 
 /* Not part of an extension, nor made internally along with another object
@@ -113,6 +133,47 @@ static int query(PGresult **out, PGconn *conn, const char *sql, const char *what
 /* The server's text as it came: an SQL_ASCII database's need not be UTF-8
  * (the archive's JSON carries it in hex, zb_json_texts_encode). */
 static json_t *server_text(const char *text) { return zb_json_bytes(text, strlen(text)); }
+
+/* Keeps json, the item's JSON, as text in the pack (as the toc has it:
+ * texts that are not UTF-8 in hex, zb_json_texts_encode), in place of the
+ * text the item had. */
+static int item_store(item_set *set, item *it, json_t *json)
+{
+    json_t *encoded = NULL;
+    int rc = json ? zb_json_texts_encode(&encoded, json) : zb_error_set(ZB_ENOMEM, "out of memory reading the schema");
+    char *text = rc == 0 ? json_dumps(encoded, JSON_COMPACT) : NULL;
+    if (rc == 0)
+        rc = text ? zb_textpack_add(set->bodies, &it->body, text)
+                  : zb_error_set(ZB_ENOMEM, "out of memory reading the schema");
+    free(text);
+    json_decref(encoded);
+    return rc;
+}
+
+/* *out: the item's JSON as it was stored (texts as the server gave them). */
+static int item_load(json_t **out, item_set *set, const item *it)
+{
+    const char *text = NULL;
+    int rc = zb_textpack_get(set->bodies, it->body, &text);
+    *out = rc == 0 && text ? json_loads(text, 0, NULL) : NULL;
+    if (rc == 0 && !*out)
+        rc = zb_error_set(ZB_ENOMEM, "out of memory reading back the schema");
+    if (rc == 0 && (rc = zb_json_texts_decode(*out, "the schema")) < 0) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* The text of a column, interned; NULL when null or empty (as set_text
+ * leaves the key out). */
+static int intern_text(item_set *set, const char **out, PGresult *res, int row, int col)
+{
+    *out = NULL;
+    if (col < 0 || col >= PQnfields(res) || PQgetisnull(res, row, col) || !*PQgetvalue(res, row, col))
+        return 0;
+    return zb_intern_add(set->names, out, PQgetvalue(res, row, col));
+}
 
 static void set_text(json_t *o, const char *key, PGresult *res, int row, int col)
 {
@@ -191,37 +252,49 @@ static int add_item(PGresult *res, void *payload)
         it->classid = oid_at(res, r, C_CLASS);
         it->objid = oid_at(res, r, C_OID);
         it->rank = atoi(PQgetvalue(res, r, C_RANK));
-        it->json = json_object();
-        json_object_set_new(it->json, "section",
-                            json_string(it->rank >= RANK_POST_SEQUENCE ? "post-data" : "pre-data"));
-        set_text(it->json, "kind", res, r, C_KIND);
-        set_text(it->json, "schema", res, r, C_SCHEMA);
-        set_text(it->json, "name", res, r, C_NAME);
-        set_text(it->json, "table", res, r, C_TABLE);
+        json_t *json = json_object();
+        /* the section follows the rank, which may still change: set again
+         * when the item is written (item_final) */
+        json_object_set_new(json, "section", json_string(it->rank >= RANK_POST_SEQUENCE ? "post-data" : "pre-data"));
+        set_text(json, "kind", res, r, C_KIND);
+        set_text(json, "schema", res, r, C_SCHEMA);
+        set_text(json, "name", res, r, C_NAME);
+        set_text(json, "table", res, r, C_TABLE);
         zb_buf sql_text = ZB_BUF_INIT;
         zb_buf_puts(&sql_text, PQgetvalue(res, r, C_SQL));
         if (!PQgetisnull(res, r, C_COMMENT))
             zb_buf_printf(&sql_text, "\n%s", PQgetvalue(res, r, C_COMMENT));
-        json_object_set_new(it->json, "sql", server_text(sql_text.data ? sql_text.data : ""));
+        json_object_set_new(json, "sql", server_text(sql_text.data ? sql_text.data : ""));
         zb_buf_free(&sql_text);
-        set_text(it->json, "owner", res, r, C_OWNER);
-        set_text(it->json, "acl", res, r, C_ACL);
+        set_text(json, "owner", res, r, C_OWNER);
+        set_text(json, "acl", res, r, C_ACL);
         if (PQnfields(res) > C_REFERENCES)
-            set_text(it->json, "references", res, r, C_REFERENCES);
+            set_text(json, "references", res, r, C_REFERENCES);
         if (PQnfields(res) > C_LOCK)
-            set_text(it->json, "lock", res, r, C_LOCK);
-        if ((rc = add_steps(it->json, res, r)) < 0)
-            break;
+            set_text(json, "lock", res, r, C_LOCK);
+        rc = add_steps(json, res, r);
         if (PQnfields(res) > C_PLACEHOLDER)
-            set_text(it->json, "placeholder", res, r, C_PLACEHOLDER);
+            set_text(json, "placeholder", res, r, C_PLACEHOLDER);
         if (PQnfields(res) > C_NEEDS_SUPERUSER && PQgetvalue(res, r, C_NEEDS_SUPERUSER)[0] == 't')
-            json_object_set_new(it->json, "needs_superuser", json_true());
+            json_object_set_new(json, "needs_superuser", json_true());
         if (PQnfields(res) > C_PARTITION_OF)
-            set_text(it->json, "partition_of", res, r, C_PARTITION_OF);
+            set_text(json, "partition_of", res, r, C_PARTITION_OF);
         if (it->rank == RANK_POST_INDEX)
-            json_object_set_new(it->json, "parallel", json_true());
-        if (!json_is_string(json_object_get(it->json, "sql")))
+            json_object_set_new(json, "parallel", json_true());
+        if (rc == 0 && !json_is_string(json_object_get(json, "sql")))
             rc = zb_error_set(ZB_ENOMEM, "out of memory reading %s", what);
+        it->has_placeholder = json_is_string(json_object_get(json, "placeholder"));
+        if (rc == 0)
+            rc = intern_text(set, &it->kind, res, r, C_KIND);
+        if (rc == 0)
+            rc = intern_text(set, &it->schema, res, r, C_SCHEMA);
+        if (rc == 0)
+            rc = intern_text(set, &it->name, res, r, C_NAME);
+        if (rc == 0)
+            rc = intern_text(set, &it->table, res, r, C_TABLE);
+        if (rc == 0)
+            rc = item_store(set, it, json);
+        json_decref(json);
     }
     return rc;
 }
@@ -1887,8 +1960,7 @@ static int constraints_needed_early(item_set *set, PGconn *conn)
         item *it = &set->items[i];
         if (it->rank < RANK_POST_SEQUENCE || !key_listed(keys, count, it->classid, it->objid))
             continue;
-        it->rank = RANK_TABLE;
-        json_object_set_new(it->json, "section", json_string("pre-data"));
+        it->rank = RANK_TABLE; /* its section with it: pre-data (item_final) */
     }
     free(keys);
     PQclear(res);
@@ -1957,11 +2029,7 @@ static int read_dependencies(item_set *set, PGconn *conn)
     return zb_pg_query_rows(conn, depend_sql, "cannot read the dependencies", add_dependency, set);
 }
 
-static int kind_is(const item *it, const char *kind)
-{
-    const char *name = json_string_value(json_object_get(it->json, "kind"));
-    return name && strcmp(name, kind) == 0;
-}
+static int kind_is(const item *it, const char *kind) { return it->kind && strcmp(it->kind, kind) == 0; }
 
 /* A base type and its I/O functions need each other (pg_depend records both
  * ways): as pg_dump does, the functions are made over the type's shell (a
@@ -2032,22 +2100,37 @@ static int split_view(item_set *set, size_t v, unsigned char *seen)
     stand_in->classid = view->classid;
     stand_in->objid = view->objid;
     stand_in->rank = view->rank;
-    stand_in->json =
+    stand_in->kind = "VIEW"; /* a literal: never freed, as interned names are not */
+    stand_in->schema = view->schema;
+    stand_in->name = view->name;
+    stand_in->table = view->table;
+    json_t *view_json = NULL;
+    if ((rc = item_load(&view_json, set, view)) < 0)
+        return rc;
+    json_t *stand_in_json =
         json_pack("{s:s, s:s, s:O?, s:O?, s:O?, s:O}", "section", "pre-data", "kind", "VIEW", "schema",
-                  json_object_get(view->json, "schema"), "name", json_object_get(view->json, "name"), "table",
-                  json_object_get(view->json, "table"), "sql", json_object_get(view->json, "placeholder"));
-    const char *sql = json_string_value(json_object_get(view->json, "sql"));
+                  json_object_get(view_json, "schema"), "name", json_object_get(view_json, "name"), "table",
+                  json_object_get(view_json, "table"), "sql", json_object_get(view_json, "placeholder"));
+    const char *sql = json_string_value(json_object_get(view_json, "sql"));
     static const char create[] = "CREATE VIEW ";
     zb_buf replace = ZB_BUF_INIT;
     if (sql && strncmp(sql, create, strlen(create)) == 0)
         zb_buf_printf(&replace, "CREATE OR REPLACE VIEW %s", sql + strlen(create));
-    if (!stand_in->json || !replace.data) {
-        zb_buf_free(&replace);
-        return zb_error_set(ZB_ENOMEM, "out of memory ordering the schema");
+    if (!stand_in_json || !replace.data)
+        rc = zb_error_set(ZB_ENOMEM, "out of memory ordering the schema");
+    if (rc == 0)
+        rc = item_store(set, stand_in, stand_in_json);
+    if (rc == 0) {
+        json_object_set_new(view_json, "sql", server_text(replace.data));
+        json_object_del(view_json, "placeholder");
+        view->has_placeholder = 0;
+        rc = item_store(set, view, view_json);
     }
-    json_object_set_new(view->json, "sql", server_text(replace.data));
     zb_buf_free(&replace);
-    json_object_del(view->json, "placeholder");
+    json_decref(stand_in_json);
+    json_decref(view_json);
+    if (rc < 0)
+        return rc;
     /* the stand-in needs what the view needs outside the cycle (its schema,
      * its columns' types) */
     for (size_t d = 0; rc == 0 && d < view->dep_count; d++) {
@@ -2079,7 +2162,7 @@ static int break_view_cycle(item_set *set)
     int rc = 0;
     for (size_t v = 0; rc == 0 && v < set->count; v++) {
         const item *it = &set->items[v];
-        if (it->done || !json_is_string(json_object_get(it->json, "placeholder")))
+        if (it->done || !it->has_placeholder)
             continue;
         for (size_t d = 0; d < it->dep_count; d++)
             if (reaches_fresh(set, it->deps[d], v, seen)) {
@@ -2194,9 +2277,10 @@ static long first_left(const item_set *set)
  * Kahn's algorithm over a heap: each step places the first item, by rank
  * and oid, of those whose dependencies are placed (post-data items wait for
  * nothing), in time n log n rather than a scan of every item per step. */
-static int sort_items(json_t *out, item_set *set)
+static int sort_items(item_set *set)
 {
     heap h = {NULL, 0};
+    size_t order_cap = 0;
     int rc = 0;
     for (;;) {
         rc = relink(set, &h);
@@ -2204,8 +2288,9 @@ static int sort_items(json_t *out, item_set *set)
             size_t placed = heap_pop(&h, set);
             item *it = &set->items[placed];
             it->done = 1;
-            json_object_del(it->json, "placeholder");
-            json_array_append(out, it->json);
+            if ((rc = grow((void **)&set->order, &order_cap, set->order_count, sizeof(size_t))) < 0)
+                break;
+            set->order[set->order_count++] = placed;
             for (size_t k = 0; k < it->needed_by_count; k++)
                 if (--set->items[it->needed_by[k]].waiting == 0)
                     heap_push(&h, set, it->needed_by[k]);
@@ -2218,9 +2303,9 @@ static int sort_items(json_t *out, item_set *set)
             continue;
         if (rc == 0)
             rc = zb_error_set(ZB_EPG, "circular dependency in the schema involving %s %s.%s",
-                              json_string_value(json_object_get(set->items[left].json, "kind")),
-                              json_string_value(json_object_get(set->items[left].json, "schema")),
-                              json_string_value(json_object_get(set->items[left].json, "name")));
+                              set->items[left].kind ? set->items[left].kind : "(null)",
+                              set->items[left].schema ? set->items[left].schema : "(null)",
+                              set->items[left].name ? set->items[left].name : "(null)");
         break;
     }
     free(h.at);
@@ -2242,6 +2327,8 @@ static int is_relation(const item *it)
  * it; stack: room for every item. */
 static int add_needed_relations(json_t *needs, const item_set *set, size_t from, size_t *stamp, size_t *stack)
 {
+    const char **listed_tables = (const char **)(stack + set->count + 1);
+    size_t listed_count = 0;
     size_t top = 0, search = from + 1;
     stamp[from] = search;
     stack[top++] = from;
@@ -2252,15 +2339,20 @@ static int add_needed_relations(json_t *needs, const item_set *set, size_t from,
             if (stamp[n] == search)
                 continue;
             stamp[n] = search;
-            json_t *table = json_object_get(set->items[n].json, "table");
+            const char *table = set->items[n].table;
             if (!table && !is_relation(&set->items[n])) {
                 stack[top++] = n;
                 continue;
             }
-            int listed = 0; /* a view split in two is two items of one name */
-            for (size_t k = 0; table && !listed && k < json_array_size(needs); k++)
-                listed = json_equal(json_array_get(needs, k), table);
-            if (table && !listed && json_array_append(needs, table) < 0)
+            /* a view split in two is two items of one name; names are
+             * interned, so equal names are one pointer */
+            int listed = 0;
+            for (size_t k = 0; table && !listed && k < listed_count; k++)
+                listed = listed_tables[k] == table;
+            if (!table || listed)
+                continue;
+            listed_tables[listed_count++] = table;
+            if (json_array_append_new(needs, server_text(table)) < 0)
                 return zb_error_set(ZB_ENOMEM, "out of memory reading the schema");
         }
     }
@@ -2273,46 +2365,61 @@ static int add_needed_relations(json_t *needs, const item_set *set, size_t from,
  * it. */
 static int record_needed_relations(item_set *set)
 {
-    size_t *stamp = calloc(set->count + 1, 2 * sizeof(size_t));
+    /* per item: its stamp, its place on the stack, its place in the list of
+     * tables one search found */
+    size_t *stamp = calloc(set->count + 1, 2 * sizeof(size_t) + sizeof(const char *));
     if (!stamp)
         return zb_error_set(ZB_ENOMEM, "out of memory reading the schema");
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < set->count; i++) {
         item *it = &set->items[i];
-        if (it->rank >= RANK_POST_SEQUENCE || it->dep_count == 0 || is_relation(it) ||
-            json_object_get(it->json, "table"))
+        if (it->rank >= RANK_POST_SEQUENCE || it->dep_count == 0 || is_relation(it) || it->table)
             continue;
-        json_t *needs = json_array();
+        json_t *needs = json_array(), *json = NULL;
         rc = needs ? add_needed_relations(needs, set, i, stamp, stamp + set->count + 1)
                    : zb_error_set(ZB_ENOMEM, "out of memory reading the schema");
-        if (rc == 0 && json_array_size(needs) > 0)
-            json_object_set(it->json, "needs", needs);
+        if (rc == 0 && json_array_size(needs) > 0 && (rc = item_load(&json, set, it)) == 0) {
+            json_object_set(json, "needs", needs);
+            rc = item_store(set, it, json);
+        }
+        json_decref(json);
         json_decref(needs);
     }
     free(stamp);
     return rc;
 }
 
-/* Populated materialized views are refreshed last, in creation order. */
-static void add_refreshes(json_t *sorted)
+/* Populated materialized views are refreshed last, in the order they
+ * were placed: each is an item after the sorted ones (refresh_json). */
+static int list_refreshes(item_set *set)
 {
-    size_t n = json_array_size(sorted);
-    for (size_t i = 0; i < n; i++) {
-        json_t *it = json_array_get(sorted, i);
-        if (!json_is_true(json_object_get(it, "populated")))
-            continue;
-        json_object_del(it, "populated");
-        json_t *refresh = json_object();
-        json_object_set_new(refresh, "section", json_string("post-data"));
-        json_object_set_new(refresh, "kind", json_string("REFRESH MATERIALIZED VIEW"));
-        json_object_set(refresh, "schema", json_object_get(it, "schema"));
-        json_object_set(refresh, "name", json_object_get(it, "name"));
-        json_object_set(refresh, "table", json_object_get(it, "table"));
-        char sql[1024];
-        snprintf(sql, sizeof(sql), "REFRESH MATERIALIZED VIEW %s;", json_string_value(json_object_get(it, "table")));
-        json_object_set_new(refresh, "sql", server_text(sql));
-        json_array_append_new(sorted, refresh);
-    }
+    for (size_t k = 0; k < set->order_count; k++)
+        set->refresh_count += set->items[set->order[k]].populated;
+    set->refreshes = calloc(set->refresh_count + 1, sizeof(size_t));
+    if (!set->refreshes)
+        return zb_error_set(ZB_ENOMEM, "out of memory reading the schema");
+    size_t r = 0;
+    for (size_t k = 0; k < set->order_count; k++)
+        if (set->items[set->order[k]].populated)
+            set->refreshes[r++] = set->order[k];
+    return 0;
+}
+
+static json_t *refresh_json(const item *view)
+{
+    json_t *refresh = json_object();
+    json_object_set_new(refresh, "section", json_string("post-data"));
+    json_object_set_new(refresh, "kind", json_string("REFRESH MATERIALIZED VIEW"));
+    if (view->schema)
+        json_object_set_new(refresh, "schema", server_text(view->schema));
+    if (view->name)
+        json_object_set_new(refresh, "name", server_text(view->name));
+    if (view->table)
+        json_object_set_new(refresh, "table", server_text(view->table));
+    char sql[1024];
+    snprintf(sql, sizeof(sql), "REFRESH MATERIALIZED VIEW %s;", view->table);
+    json_object_set_new(refresh, "sql", server_text(sql));
+    return refresh;
 }
 
 static int mark_populated(item_set *set, PGconn *conn)
@@ -2323,7 +2430,7 @@ static int mark_populated(item_set *set, PGconn *conn)
     for (int r = 0; rc == 0 && r < PQntuples(res); r++) {
         long i = find_item(set, 1259, oid_at(res, r, 0)); /* pg_class's own oid, fixed in every version */
         if (i >= 0)
-            json_object_set_new(set->items[i].json, "populated", json_true());
+            set->items[i].populated = 1;
     }
     PQclear(res);
     return rc;
@@ -2445,56 +2552,277 @@ static int leave_out_unsupported(item_set *set)
     return 0;
 }
 
-static void item_set_free(item_set *set)
+/* The dependency lists serve the sort and the needs: let go once those
+ * are done, so what stays per item until the toc is written is the item. */
+static void drop_dependencies(item_set *set)
 {
     for (size_t i = 0; i < set->count; i++) {
-        json_decref(set->items[i].json);
         free(set->items[i].deps);
         free(set->items[i].needed_by);
+        set->items[i].deps = set->items[i].needed_by = NULL;
+        set->items[i].dep_count = set->items[i].dep_cap = 0;
+        set->items[i].needed_by_count = set->items[i].needed_by_cap = 0;
     }
-    free(set->items);
-    free(set->aliases);
     zb_map_free(set->index);
+    set->index = NULL;
+    free(set->aliases);
+    set->aliases = NULL;
+    set->alias_count = set->alias_cap = 0;
+}
+
+static void item_set_free(item_set *set)
+{
+    drop_dependencies(set);
+    free(set->items);
     free(set->unsupported);
+    free(set->order);
+    free(set->refreshes);
+    zb_intern_free(set->names);
+    zb_textpack_free(set->bodies);
+}
+
+struct zb_pg_schema {
+    item_set set;
+    json_t *skipped;
+};
+
+void zb_pg_schema_free(zb_pg_schema *schema)
+{
+    if (!schema)
+        return;
+    item_set_free(&schema->set);
+    json_decref(schema->skipped);
+    free(schema);
+}
+
+static int read_items(item_set *set, json_t *skipped, PGconn *conn, const zb_pg_schema_options *opts)
+{
+    int rc = zb_intern_new(&set->names);
+    if (rc == 0)
+        rc = zb_textpack_new(&set->bodies);
+    if (rc == 0)
+        rc = check_unsupported(set, skipped, conn, opts);
+    if (rc == 0)
+        rc = add_kinds(set, conn);
+    if (rc == 0)
+        rc = constraints_needed_early(set, conn);
+    if (rc == 0)
+        rc = note_invalid_indexes(conn);
+    if (rc == 0)
+        rc = read_aliases(set, conn);
+    if (rc == 0)
+        rc = read_dependencies(set, conn);
+    if (rc == 0)
+        rc = shells_first(set);
+    if (rc == 0)
+        rc = leave_out_unsupported(set);
+    if (rc == 0)
+        rc = mark_populated(set, conn);
+    if (rc == 0)
+        rc = sort_items(set);
+    if (rc == 0)
+        rc = record_needed_relations(set);
+    if (rc == 0)
+        rc = list_refreshes(set);
+    drop_dependencies(set);
+    return rc;
+}
+
+int zb_pg_schema_load(zb_pg_schema **out, PGconn *conn, const zb_pg_schema_options *opts)
+{
+    zb_pg_schema *schema = calloc(1, sizeof(*schema));
+    *out = NULL;
+    if (!schema || !(schema->skipped = json_array())) {
+        free(schema);
+        return zb_error_set(ZB_ENOMEM, "out of memory reading the schema");
+    }
+    schema->set.version = PQserverVersion(conn);
+    schema->set.legacy_acl = opts->legacy_acl;
+    int rc = read_items(&schema->set, schema->skipped, conn, opts);
+    if (rc < 0)
+        zb_pg_schema_free(schema);
+    else
+        *out = schema;
+    return rc;
+}
+
+json_t *zb_pg_schema_skipped(const zb_pg_schema *schema) { return schema->skipped; }
+
+size_t zb_pg_schema_item_count(const zb_pg_schema *schema)
+{
+    return schema->set.order_count + schema->set.refresh_count;
+}
+
+/* The item that comes at place k of the restore order: a sorted one, or a
+ * refresh after them. */
+static const item *item_at(const item_set *set, size_t k)
+{
+    return &set->items[k < set->order_count ? set->order[k] : set->refreshes[k - set->order_count]];
+}
+
+static const char refresh_kind[] = "REFRESH MATERIALIZED VIEW";
+
+/* *out: the JSON of the item at place k, as the toc has it (before its
+ * texts are encoded). */
+static int item_final(json_t **out, item_set *set, size_t k)
+{
+    const item *it = item_at(set, k);
+    if (k >= set->order_count) {
+        *out = refresh_json(it);
+        return *out ? 0 : zb_error_set(ZB_ENOMEM, "out of memory writing the schema");
+    }
+    int rc = item_load(out, set, it);
+    if (rc == 0) {
+        json_object_set_new(*out, "section", json_string(it->rank >= RANK_POST_SEQUENCE ? "post-data" : "pre-data"));
+        json_object_del(*out, "placeholder");
+    }
+    return rc;
+}
+
+int zb_pg_schema_each_item(zb_pg_schema *schema, zb_pg_schema_item_fn fn, void *payload)
+{
+    int rc = 0;
+    for (size_t k = 0; rc == 0 && k < zb_pg_schema_item_count(schema); k++) {
+        json_t *json = NULL;
+        if ((rc = item_final(&json, &schema->set, k)) == 0)
+            rc = fn(json, payload);
+        json_decref(json);
+    }
+    return rc;
+}
+
+static int append_item(json_t *json, void *payload)
+{
+    return json_array_append(payload, json) == 0 ? 0 : zb_error_set(ZB_ENOMEM, "out of memory reading the schema");
 }
 
 int zb_pg_schema_read(json_t **items, json_t **skipped, PGconn *conn, const zb_pg_schema_options *opts)
 {
-    item_set set;
-    memset(&set, 0, sizeof(set));
-    set.version = PQserverVersion(conn);
-    set.legacy_acl = opts->legacy_acl;
-    *items = json_array();
-    *skipped = json_array();
-    int rc = check_unsupported(&set, *skipped, conn, opts);
+    zb_pg_schema *schema = NULL;
+    *items = *skipped = NULL;
+    int rc = zb_pg_schema_load(&schema, conn, opts);
     if (rc == 0)
-        rc = add_kinds(&set, conn);
+        rc = (*items = json_array()) ? zb_pg_schema_each_item(schema, append_item, *items)
+                                     : zb_error_set(ZB_ENOMEM, "out of memory reading the schema");
     if (rc == 0)
-        rc = constraints_needed_early(&set, conn);
-    if (rc == 0)
-        rc = note_invalid_indexes(conn);
-    if (rc == 0)
-        rc = read_aliases(&set, conn);
-    if (rc == 0)
-        rc = read_dependencies(&set, conn);
-    if (rc == 0)
-        rc = shells_first(&set);
-    if (rc == 0)
-        rc = leave_out_unsupported(&set);
-    if (rc == 0)
-        rc = mark_populated(&set, conn);
-    if (rc == 0)
-        rc = sort_items(*items, &set);
-    if (rc == 0)
-        rc = record_needed_relations(&set);
-    if (rc == 0)
-        add_refreshes(*items);
-    item_set_free(&set);
+        *skipped = json_incref(schema->skipped);
     if (rc < 0) {
         json_decref(*items);
-        json_decref(*skipped);
-        *items = *skipped = NULL;
+        *items = NULL;
     }
+    zb_pg_schema_free(schema);
+    return rc;
+}
+
+/* ---- the schema fingerprint of the compact items ----
+ *
+ * The same digest as zb_pg_schema_fingerprint of the items as JSON: each
+ * item's line, its id, 0x1f and its SQL, sorted bytewise and hashed with
+ * their NULs. The ids are built once into one buffer; the SQL is read back
+ * from the pack only to hash it, and to compare two lines whose ids do not
+ * decide their order. */
+typedef struct line_ids {
+    item_set *set;
+    zb_buf text;    /* the ids, each followed by 0x1f and a NUL */
+    size_t *offset; /* per place in the restore order: its id in text */
+    int rc;
+} line_ids;
+
+/* qsort's comparator has no payload: the ids of the sort this thread runs */
+static _Thread_local line_ids *sorting_ids;
+
+/* Appends the id of the place k to out (built apart: zb_pg_item_id_of
+ * looks for the table's name in what it built). */
+static int item_id(zb_buf *out, const item_set *set, size_t k)
+{
+    const item *it = item_at(set, k);
+    const char *kind = k < set->order_count ? it->kind : refresh_kind;
+    zb_buf id = ZB_BUF_INIT;
+    int rc = zb_pg_item_id_of(&id, kind, it->schema, it->name, it->table);
+    if (rc == 0)
+        rc = zb_buf_append(out, id.data, id.len);
+    zb_buf_free(&id);
+    return rc;
+}
+
+static int item_sql(zb_buf *out, item_set *set, size_t k)
+{
+    json_t *json = NULL;
+    int rc = item_final(&json, set, k);
+    if (rc == 0)
+        rc = zb_buf_puts(out, json_string_value(json_object_get(json, "sql")) ?: "");
+    json_decref(json);
+    return rc;
+}
+
+/* A place's whole line, for the rare comparison its id does not decide. */
+static int item_line(zb_buf *out, line_ids *ids, size_t k)
+{
+    int rc = zb_buf_puts(out, ids->text.data + ids->offset[k]);
+    return rc < 0 ? rc : item_sql(out, ids->set, k);
+}
+
+static int by_line(const void *a, const void *b)
+{
+    line_ids *ids = sorting_ids;
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    const unsigned char *p = (const unsigned char *)ids->text.data + ids->offset[x];
+    const unsigned char *q = (const unsigned char *)ids->text.data + ids->offset[y];
+    for (; *p && *q; p++, q++)
+        if (*p != *q)
+            return *p < *q ? -1 : 1;
+    /* one id (with its 0x1f) begins the other, or they are equal: the SQL
+     * decides, compared as the lines */
+    zb_buf lx = ZB_BUF_INIT, ly = ZB_BUF_INIT;
+    int rc = item_line(&lx, ids, x);
+    if (rc == 0)
+        rc = item_line(&ly, ids, y);
+    int order = rc == 0 ? strcmp(lx.data, ly.data) : 0;
+    if (rc < 0)
+        ids->rc = rc;
+    zb_buf_free(&lx);
+    zb_buf_free(&ly);
+    return order;
+}
+
+int zb_pg_schema_items_fingerprint(char **out, zb_pg_schema *schema)
+{
+    item_set *set = &schema->set;
+    size_t n = zb_pg_schema_item_count(schema);
+    line_ids ids = {set, ZB_BUF_INIT, calloc(n + 1, sizeof(size_t)), 0};
+    size_t *sorted = calloc(n + 1, sizeof(size_t));
+    int rc = ids.offset && sorted ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        ids.offset[k] = ids.text.len;
+        sorted[k] = k;
+        if ((rc = item_id(&ids.text, set, k)) == 0)
+            rc = zb_buf_append(&ids.text, "\x1f", 2); /* with its NUL */
+    }
+    if (rc == 0 && n > 0) {
+        sorting_ids = &ids;
+        qsort(sorted, n, sizeof(size_t), by_line);
+        sorting_ids = NULL;
+        rc = ids.rc;
+    }
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, NULL, 0, crypto_generichash_BYTES);
+    zb_buf line = ZB_BUF_INIT;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        zb_buf_reset(&line);
+        if ((rc = item_line(&line, &ids, sorted[i])) == 0)
+            crypto_generichash_update(&h, (const unsigned char *)line.data, line.len + 1);
+    }
+    unsigned char digest[crypto_generichash_BYTES];
+    crypto_generichash_final(&h, digest, sizeof(digest));
+    *out = rc == 0 ? malloc(sizeof(digest) * 2 + 1) : NULL;
+    if (rc == 0 && !*out)
+        rc = zb_error_set(ZB_ENOMEM, "out of memory");
+    if (rc == 0)
+        sodium_bin2hex(*out, sizeof(digest) * 2 + 1, digest, sizeof(digest));
+    zb_buf_free(&line);
+    zb_buf_free(&ids.text);
+    free(ids.offset);
+    free(sorted);
     return rc;
 }
 
@@ -2513,7 +2841,24 @@ static const char binary_safe_sql[] =
     "AND t.typname !~ '^(_?reg|_?oid$|_?xid|_?cid$|_?tid$|_?aclitem$|_?oidvector$)' "
     "AND (e.oid IS NULL OR (e.oid < " FIRST_NORMAL_OID " AND e.typname !~ '^(reg|oid$|xid|cid$|tid$|aclitem$)'))))";
 
-int zb_pg_schema_data_tables(json_t **tables, PGconn *conn)
+typedef struct data_table_rows {
+    zb_pg_data_table_fn fn;
+    void *payload;
+} data_table_rows;
+
+static int data_table_row(PGresult *res, void *payload)
+{
+    data_table_rows *rows = payload;
+    int rc = 0;
+    for (int r = 0; rc == 0 && r < PQntuples(res); r++) {
+        zb_pg_data_table t = {oid_at(res, r, 0),     PQgetvalue(res, r, 1), PQgetvalue(res, r, 2),
+                              PQgetvalue(res, r, 3), PQgetvalue(res, r, 4), PQgetvalue(res, r, 5)[0] == 't'};
+        rc = rows->fn(&t, rows->payload);
+    }
+    return rc;
+}
+
+int zb_pg_schema_each_data_table(PGconn *conn, zb_pg_data_table_fn fn, void *payload)
 {
     zb_buf q = ZB_BUF_INIT;
     unsupported_cte(&q);
@@ -2527,24 +2872,18 @@ int zb_pg_schema_data_tables(json_t **tables, PGconn *conn)
                     "WHERE u.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND u.objid = c.oid) AND ");
     user_object(&q, "pg_catalog.pg_class", "c.oid");
     zb_buf_puts(&q, " ORDER BY c.oid");
-    PGresult *res = NULL;
-    int rc = q.data ? query(&res, conn, q.data, "cannot list the tables") : zb_error_set(ZB_ENOMEM, "out of memory");
+    data_table_rows rows = {fn, payload};
+    int rc = q.data ? zb_pg_query_rows(conn, q.data, "cannot list the tables", data_table_row, &rows)
+                    : zb_error_set(ZB_ENOMEM, "out of memory");
     zb_buf_free(&q);
-    if (rc < 0)
-        return rc;
-    *tables = json_array();
-    for (int r = 0; r < PQntuples(res); r++) {
-        json_t *t = json_object();
-        json_object_set_new(t, "oid", json_integer(oid_at(res, r, 0)));
-        json_object_set_new(t, "schema", server_text(PQgetvalue(res, r, 1)));
-        json_object_set_new(t, "name", server_text(PQgetvalue(res, r, 2)));
-        json_object_set_new(t, "table", server_text(PQgetvalue(res, r, 3)));
-        json_object_set_new(t, "columns", server_text(PQgetvalue(res, r, 4)));
-        json_object_set_new(t, "format", json_string(PQgetvalue(res, r, 5)[0] == 't' ? "binary" : "text"));
-        json_array_append_new(*tables, t);
-    }
-    PQclear(res);
-    return 0;
+    return rc;
+}
+
+json_t *zb_pg_data_table_json(const zb_pg_data_table *table)
+{
+    return json_pack("{s:I, s:o, s:o, s:o, s:o, s:s}", "oid", (json_int_t)table->oid, "schema",
+                     server_text(table->schema), "name", server_text(table->name), "table", server_text(table->table),
+                     "columns", server_text(table->columns), "format", table->binary ? "binary" : "text");
 }
 
 int zb_pg_table_is_binary(json_t *table)
@@ -2553,12 +2892,18 @@ int zb_pg_table_is_binary(json_t *table)
     return format && strcmp(format, "binary") == 0;
 }
 
+/* The fields of a toc's table, borrowed from it. */
+static zb_pg_copy_table copy_table_of(json_t *table)
+{
+    return (zb_pg_copy_table){json_string_value(json_object_get(table, "schema")),
+                              json_string_value(json_object_get(table, "name")),
+                              json_string_value(json_object_get(table, "table")),
+                              json_string_value(json_object_get(table, "columns")), zb_pg_table_is_binary(table)};
+}
+
 int zb_pg_copy_sql(zb_buf *sql, json_t *table, const char *direction, int freeze)
 {
-    zb_pg_copy_table t = {json_string_value(json_object_get(table, "schema")),
-                          json_string_value(json_object_get(table, "name")),
-                          json_string_value(json_object_get(table, "table")),
-                          json_string_value(json_object_get(table, "columns")), zb_pg_table_is_binary(table)};
+    zb_pg_copy_table t = copy_table_of(table);
     return zb_pg_copy_sql_of(sql, &t, direction, freeze);
 }
 
@@ -2621,8 +2966,14 @@ int zb_pg_copy_read(PGconn *conn, zb_pg_copy_message_fn message, void *payload)
 
 int zb_pg_copy_out(PGconn *conn, json_t *table, zb_pg_copy_message_fn message, void *payload)
 {
+    zb_pg_copy_table t = copy_table_of(table);
+    return zb_pg_copy_out_of(conn, &t, message, payload);
+}
+
+int zb_pg_copy_out_of(PGconn *conn, const zb_pg_copy_table *table, zb_pg_copy_message_fn message, void *payload)
+{
     zb_buf sql = ZB_BUF_INIT;
-    int rc = zb_pg_copy_sql(&sql, table, "TO STDOUT", 0);
+    int rc = zb_pg_copy_sql_of(&sql, table, "TO STDOUT", 0);
     PGresult *res = rc == 0 ? PQexec(conn, sql.data) : NULL;
     zb_buf_free(&sql);
     if (rc == 0 && PQresultStatus(res) != PGRES_COPY_OUT)

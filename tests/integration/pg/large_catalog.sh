@@ -44,8 +44,8 @@ for n in $few $many; do
         EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY, n int)', i);
         EXECUTE format('INSERT INTO t%s VALUES (1, %s)', i, i);
         END LOOP; END \$\$"
-    zb_expect_status 0 "backup of $n tables" -- "$ZB_BIN" -q backup --repo "repo-$n" --recipient key.pub \
-        --pg "$(zb_pg_conninfo "tables_$n")" --jobs 2
+    zb_expect_status 0 "backup of $n tables" -- /usr/bin/time -f %M -o "backup-rss-$n" "$ZB_BIN" -q backup \
+        --repo "repo-$n" --recipient key.pub --pg "$(zb_pg_conninfo "tables_$n")" --jobs 2
     archive=$ZB_LAST_OUTPUT
     zb_expect_status 0 "restore of $n tables" -- /usr/bin/time -f %M -o "rss-$n" "$ZB_BIN" -q restore --key key \
         "$archive" --pg-target "$(zb_pg_conninfo "copy_$n")" --jobs 2
@@ -58,5 +58,21 @@ per_table=$(((rss_many - rss_few) * 1024 / (many - few)))
 echo "restore peak RSS: $rss_few KiB for $few tables, $rss_many KiB for $many: $per_table bytes a table" >&2
 if [ "$per_table" -lt "$bound" ]; then zb_pass; else
     zb_fail "a restore's memory grows by $per_table bytes a table ($rss_few KiB for $few tables, $rss_many KiB for $many), more than $bound"
+fi
+# The backup holds the table of contents the same way (items as interned
+# names and JSON text packed by blocks, tables as records), writes toc.json
+# as a stream and builds the manifest's summary as text: the same
+# databases' backups above, peak RSS growth per table under backup_bound,
+# 10 KiB. Measured 6.8 KiB a table; 13.2 to 13.3 KiB with the toc and the
+# summary as JSON trees (the build before). Most of what is left is the
+# archive's compression buffers, whose pages are touched as more data
+# passes (the same in both).
+backup_bound=10240
+if grep -aq __asan_init "$ZB_BIN"; then backup_bound=$((backup_bound * 3)); fi
+rss_few=$(cat "backup-rss-$few") rss_many=$(cat "backup-rss-$many")
+per_table=$(((rss_many - rss_few) * 1024 / (many - few)))
+echo "backup peak RSS: $rss_few KiB for $few tables, $rss_many KiB for $many: $per_table bytes a table" >&2
+if [ "$per_table" -lt "$backup_bound" ]; then zb_pass; else
+    zb_fail "a backup's memory grows by $per_table bytes a table ($rss_few KiB for $few tables, $rss_many KiB for $many), more than $backup_bound"
 fi
 zb_test_end

@@ -31,10 +31,39 @@ typedef struct zb_pg_schema_options {
  * object descriptions (empty unless skipping was allowed). */
 int zb_pg_schema_read(json_t **items, json_t **skipped, PGconn *conn, const zb_pg_schema_options *opts);
 
-/* The tables whose rows are copied: a JSON array of {"oid", "table" (quoted,
- * qualified), "schema", "name", "columns" (quoted, comma-separated, generated
- * columns left out)}, in the order of oids (the caller sorts). */
-int zb_pg_schema_data_tables(json_t **tables, PGconn *conn);
+/* The same, held compact from the catalog reading to the writing of the
+ * toc: per item its identity, rank, interned names and its JSON as text in
+ * a pack compressed by blocks, so that memory grows by a small record per
+ * object, not by a JSON tree. */
+typedef struct zb_pg_schema zb_pg_schema;
+int zb_pg_schema_load(zb_pg_schema **out, PGconn *conn, const zb_pg_schema_options *opts);
+/* The objects skipped (a JSON array, borrowed). */
+json_t *zb_pg_schema_skipped(const zb_pg_schema *schema);
+size_t zb_pg_schema_item_count(const zb_pg_schema *schema);
+/* Hands each item, in restore order, as the JSON zb_pg_schema_read would
+ * give it, to fn (which does not keep it); fn's error ends the walk. */
+typedef int (*zb_pg_schema_item_fn)(json_t *item, void *payload);
+int zb_pg_schema_each_item(zb_pg_schema *schema, zb_pg_schema_item_fn fn, void *payload);
+/* *out (allocated): zb_pg_schema_fingerprint of the items, computed
+ * without them all in memory at once. */
+int zb_pg_schema_items_fingerprint(char **out, zb_pg_schema *schema);
+void zb_pg_schema_free(zb_pg_schema *schema);
+
+/* The tables whose rows are copied, a row at a time in the order of oids
+ * (the caller sorts): fn gets each (its texts valid during the call); fn's
+ * error ends the reading. */
+typedef struct zb_pg_data_table {
+    unsigned int oid;
+    const char *schema, *name;
+    const char *table;   /* quoted, qualified */
+    const char *columns; /* quoted, comma-separated, generated columns left out */
+    int binary;          /* copied in binary (else text) */
+} zb_pg_data_table;
+typedef int (*zb_pg_data_table_fn)(const zb_pg_data_table *table, void *payload);
+int zb_pg_schema_each_data_table(PGconn *conn, zb_pg_data_table_fn fn, void *payload);
+/* A table as the toc lists it: {"oid", "schema", "name", "table", "columns",
+ * "format" ("binary" or "text")}. NULL: out of memory. */
+json_t *zb_pg_data_table_json(const zb_pg_data_table *table);
 
 /* The COPY statement for one of those tables ("TO STDOUT" or "FROM STDIN"),
  * in the table's format (binary or text), appended to sql. freeze (loading
@@ -59,5 +88,6 @@ int zb_pg_copy_out(PGconn *conn, json_t *table, zb_pg_copy_message_fn message, v
 /* The next COPY ... TO STDOUT of a query message already sent (several
  * tables' COPY statements in one message): its rows, then its outcome. */
 int zb_pg_copy_read(PGconn *conn, zb_pg_copy_message_fn message, void *payload);
+int zb_pg_copy_out_of(PGconn *conn, const zb_pg_copy_table *table, zb_pg_copy_message_fn message, void *payload);
 
 #endif
