@@ -197,7 +197,9 @@ static int end_of_table(zb_pg_restore *p, zb_pg_table_load *t, const char *relat
         return 0;
     if (t->worker < 0) { /* no rows: nothing to commit */
         pthread_mutex_lock(&p->pool.lock);
-        if (p->pool.frozen)
+        /* not before pre-data has made it: its indexes would start early
+         * (else they wait for post-data) */
+        if (p->pool.frozen && t->loadable_after < p->pool.pre_data_done)
             zb_pg_pool_mark_committed(&p->pool, (size_t)(t - p->tables));
         pthread_mutex_unlock(&p->pool.lock);
         return 0;
