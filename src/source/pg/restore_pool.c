@@ -67,20 +67,15 @@ static const zb_pg_job *first_of_worker(const zb_pg_pool *pl, int worker)
 }
 
 /* The job a worker runs next (called with the lock held): nothing while a
- * batch is being queued, else the scheduler's pick. While its next table
- * waits for pre-data (its own jobs run in their order), a connection
- * outside a loading transaction takes what any connection may (the
- * indexes and keys of tables already in), as the scheduler picks for a
- * connection with no jobs of its own. */
+ * batch is being queued or while its next table waits for pre-data (its
+ * jobs run in their order), else the scheduler's pick. */
 static long next_job(const zb_pg_pool *pl, const struct zb_pg_pool_worker *self)
 {
     if (pl->held)
         return -1;
     const zb_pg_job *own = first_of_worker(pl, self->index);
     if (own && !pre_data_allows(pl, own))
-        return self->loading ? -1
-                             : zb_pg_schedule_next(pl->queue, pl->queued, pl->running, pl->started,
-                                                   pl->started /* a connection no job is for */, 0);
+        return -1;
     return zb_pg_schedule_next(pl->queue, pl->queued, pl->running, pl->started, self->index, self->loading);
 }
 
