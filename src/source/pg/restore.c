@@ -173,7 +173,7 @@ static int prepare(zb_pg_restore *p)
     if (rc == 0)
         rc = start_pool(p);
     if (rc == 0)
-        rc = zb_pg_restore_run_section(p, ZB_PG_SECTION_PRE_DATA);
+        rc = zb_pg_restore_pre_data_begin(p);
     return rc;
 }
 
@@ -197,7 +197,9 @@ static int end_of_table(zb_pg_restore *p, zb_pg_table_load *t, const char *relat
         return 0;
     if (t->worker < 0) { /* no rows: nothing to commit */
         pthread_mutex_lock(&p->pool.lock);
-        if (p->pool.frozen)
+        /* not before pre-data has made it: its indexes would start early
+         * (else they wait for post-data) */
+        if (p->pool.frozen && t->loadable_after < p->pool.pre_data_done)
             zb_pg_pool_mark_committed(&p->pool, (size_t)(t - p->tables));
         pthread_mutex_unlock(&p->pool.lock);
         return 0;
@@ -266,7 +268,10 @@ static int load_large_object(zb_pg_restore *p, zb_archive_reader *r, const char 
     char tail[8];
     if (sscanf(relative, "blobs/%u.%7s", &oid, tail) != 2 || strcmp(tail, "blob") != 0)
         return zb_error_set(ZB_EFORMAT, "unexpected entry %s in a database source", relative);
-    int rc = zb_pg_exec(p->leader, "BEGIN", "cannot start a transaction");
+    /* the leader's pre-data first */
+    int rc = zb_pg_restore_pre_data_end(p);
+    if (rc == 0)
+        rc = zb_pg_exec(p->leader, "BEGIN", "cannot start a transaction");
     if (rc < 0)
         return rc;
     int fd = -1;
@@ -468,7 +473,9 @@ int zb_pg_restore_finish(zb_pg_restore *p, zb_archive_reader *r)
     if (!p->plan)
         return zb_error_set(ZB_EFORMAT, "the database source has no table of contents");
     zb_progress_phase("loading tables", 0);
-    int rc = zb_pg_pool_end_loading(&p->pool);
+    int rc = zb_pg_restore_pre_data_end(p);
+    if (rc == 0)
+        rc = zb_pg_pool_end_loading(&p->pool);
     if (rc == 0)
         rc = zb_pg_pool_wait_loaded(&p->pool);
     double t0 = zb_time_monotonic();
@@ -525,6 +532,7 @@ void zb_pg_restore_free(zb_pg_restore *p)
 {
     if (!p)
         return;
+    zb_pg_restore_pre_data_stop(p); /* it uses the leader and the pool */
     if (p->pool_ready)
         zb_pg_pool_stop(&p->pool);
     PQfinish(p->leader);

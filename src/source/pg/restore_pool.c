@@ -7,6 +7,7 @@
 #include "zakpos_backup/source/pg/ident.h"
 #include "zakpos_backup/source/pg/schema.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -49,11 +50,31 @@ static int run_statement(zb_pg_pool *pl, PGconn *conn, const zb_pg_job *j)
     return rc;
 }
 
+/* Whether a job may run as far as pre-data goes: a chunk waits until its
+ * table is made (with what else pre-data does to it), its end with it. */
+static int pre_data_allows(const zb_pg_pool *pl, const zb_pg_job *j)
+{
+    return !j->table || j->table->loadable_after < pl->pre_data_done;
+}
+
+/* The first job queued for this connection alone, or NULL. */
+static const zb_pg_job *first_of_worker(const zb_pg_pool *pl, int worker)
+{
+    for (size_t i = 0; i < pl->queued; i++)
+        if (pl->queue[i]->worker == worker)
+            return pl->queue[i];
+    return NULL;
+}
+
 /* The job a worker runs next (called with the lock held): nothing while a
- * batch is being queued, else the scheduler's pick. */
+ * batch is being queued or while its next table waits for pre-data (its
+ * jobs run in their order), else the scheduler's pick. */
 static long next_job(const zb_pg_pool *pl, const struct zb_pg_pool_worker *self)
 {
     if (pl->held)
+        return -1;
+    const zb_pg_job *own = first_of_worker(pl, self->index);
+    if (own && !pre_data_allows(pl, own))
         return -1;
     return zb_pg_schedule_next(pl->queue, pl->queued, pl->running, pl->started, self->index, self->loading);
 }
@@ -123,19 +144,16 @@ static int end_loading(struct zb_pg_pool_worker *self)
     return rc;
 }
 
-/* Whether the next job of this connection is queued already and opens a
- * table: its query message can carry the commit (start_table), a round
- * trip less a table. */
+/* Whether the next job of this connection is queued already, opens a
+ * table and may start now: its query message can carry the commit
+ * (start_table), a round trip less a table. One that waits for pre-data
+ * does not: the rows in would wait uncommitted with it. */
 static int next_starts_table(struct zb_pg_pool_worker *self)
 {
     zb_pg_pool *pl = self->pool;
-    int starts = 0;
     pthread_mutex_lock(&pl->lock);
-    for (size_t i = 0; i < pl->queued; i++)
-        if (pl->queue[i]->worker == self->index) {
-            starts = pl->queue[i]->starts_table;
-            break;
-        }
+    const zb_pg_job *own = first_of_worker(pl, self->index);
+    int starts = own && own->starts_table && pre_data_allows(pl, own);
     pthread_mutex_unlock(&pl->lock);
     return starts;
 }
@@ -493,6 +511,25 @@ int zb_pg_pool_drain(zb_pg_pool *pl)
     return failed ? zb_error_raise(&pl->failure) : 0;
 }
 
+void zb_pg_pool_pre_data_done(zb_pg_pool *pl, size_t done)
+{
+    pthread_mutex_lock(&pl->lock);
+    pl->pre_data_done = done;
+    pthread_cond_broadcast(&pl->changed);
+    pthread_mutex_unlock(&pl->lock);
+}
+
+void zb_pg_pool_fail_with(zb_pg_pool *pl, const zb_error_saved *failure)
+{
+    pthread_mutex_lock(&pl->lock);
+    if (!pl->failed) {
+        pl->failed = 1;
+        pl->failure = *failure;
+    }
+    pthread_cond_broadcast(&pl->changed);
+    pthread_mutex_unlock(&pl->lock);
+}
+
 void zb_pg_pool_stop(zb_pg_pool *pl)
 {
     pthread_mutex_lock(&pl->lock);
@@ -537,6 +574,7 @@ int zb_pg_pool_start(zb_pg_pool *pl, int jobs, const char *conninfo, const char 
     pthread_mutex_init(&pl->lock, NULL);
     pthread_cond_init(&pl->changed, NULL);
     pl->chunk_capacity = (size_t)jobs;
+    pl->pre_data_done = SIZE_MAX; /* until pre-data runs beside the pool */
     pl->tables = tables;
     pl->table_count = table_count;
     if (!(pl->committed_order = calloc(table_count + 1, sizeof(*pl->committed_order))))

@@ -8,6 +8,7 @@
 #include "zakpos_backup/source/pg/ident.h"
 #include "zakpos_backup/source/pg/verify.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +244,23 @@ static int batch_add(zb_pg_restore *p, leader_batch *b, const zb_pg_plan_item *i
     return rc;
 }
 
+/* Pre-data beside the loading stops between statements when told to (a
+ * failure elsewhere); else only a signal stops it. */
+static int pre_data_check(zb_pg_restore *p)
+{
+    if (atomic_load(&p->pre_data_stop))
+        return zb_error_set(ZB_EINTR, "pre-data stopped: the restore failed");
+    return zb_check_interrupt();
+}
+
+/* Pre-data has run every item before `done`: the pool may load the tables
+ * that waited for it. */
+static void pre_data_progress(zb_pg_restore *p, size_t done)
+{
+    if (p->pre_data_beside)
+        zb_pg_pool_pre_data_done(&p->pool, done);
+}
+
 /* Runs the batch. When any of its statements fails, the server has rolled
  * the whole batch back, and its items run again one by one: the one that
  * fails is then named as when items ran alone, and a scratch restore
@@ -268,24 +286,32 @@ static int batch_flush(zb_pg_restore *p, leader_batch *b)
         }
     }
     for (size_t k = 0; rc == 0 && (b->count == 1 || failed) && k < b->count; k++)
-        rc = run_item(p, p->leader, &p->plan->items[b->items[k]]);
+        if ((rc = pre_data_check(p)) == 0)
+            rc = run_item(p, p->leader, &p->plan->items[b->items[k]]);
+    if (rc == 0 && b->count > 0)
+        pre_data_progress(p, b->items[b->count - 1] + 1);
     b->count = 0;
     zb_buf_reset(&b->sql);
     return rc;
 }
 
+/* Waits for the pool to finish what was queued before a leader item: pool
+ * items of pre-data (only when it runs alone: beside the loading, the pool
+ * holds rows that may wait for pre-data itself). */
+static int drain_before_leader(zb_pg_restore *p) { return p->pre_data_beside ? 0 : zb_pg_pool_drain(&p->pool); }
+
 /* Pool jobs are queued as a batch (each run of them between two leader
  * items), so the heaviest is known before the first one starts; leader
  * items go in batches of their own, each sent once the pool is done with
  * what was queued before it. */
-int zb_pg_restore_run_section(zb_pg_restore *p, zb_pg_section section)
+static int run_pre_data(zb_pg_restore *p)
 {
     size_t capacity = p->batch_items > 0 ? p->batch_items : 1;
     leader_batch b = {ZB_BUF_INIT, calloc(capacity, sizeof(size_t)), 0};
     int rc = b.items ? 0 : zb_error_set(ZB_ENOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && i < p->plan->item_count; i++) {
         const zb_pg_plan_item *it = &p->plan->items[i];
-        if (it->section != section || !it->selected)
+        if (it->section != ZB_PG_SECTION_PRE_DATA || !it->selected)
             continue;
         if (it->on_pool) {
             if ((rc = batch_flush(p, &b)) == 0) {
@@ -293,24 +319,130 @@ int zb_pg_restore_run_section(zb_pg_restore *p, zb_pg_section section)
                 rc = submit_item(p, it);
             }
         } else if (!batchable(p)) {
-            if ((rc = zb_pg_pool_drain(&p->pool)) == 0)
+            if ((rc = drain_before_leader(p)) == 0)
                 rc = run_item(p, p->leader, it);
+            if (rc == 0)
+                pre_data_progress(p, i + 1);
         } else {
             if (b.count == 0)
-                rc = zb_pg_pool_drain(&p->pool);
+                rc = drain_before_leader(p);
             if (rc == 0)
                 rc = batch_add(p, &b, it);
             if (rc == 0 && (b.count == capacity || b.sql.len >= ZB_PG_BATCH_MAX_BYTES))
                 rc = batch_flush(p, &b);
         }
         if (rc == 0)
-            rc = zb_check_interrupt();
+            rc = pre_data_check(p);
     }
     if (rc == 0)
         rc = batch_flush(p, &b);
     zb_buf_free(&b.sql);
     free(b.items);
-    return rc < 0 ? rc : zb_pg_pool_drain(&p->pool);
+    if (rc == 0)
+        pre_data_progress(p, SIZE_MAX);
+    return rc < 0 || p->pre_data_beside ? rc : zb_pg_pool_drain(&p->pool);
+}
+
+/* Whether an item, run after a table was made, cannot lock that table:
+ * a sequence, a schema, or a table of its own (no parent, no partition).
+ * Any other (a view over the table, a column default set apart, a check
+ * added later, a child) may: were the table's rows loading in an open
+ * transaction then, the leader would wait for that transaction, and it for
+ * rows stuck behind tables the leader has not made yet. */
+static int locks_no_other_table(zb_pg_restore *p, const zb_pg_plan_item *it)
+{
+    if (!it->selected || strcmp(it->kind_name, "SEQUENCE") == 0 || strcmp(it->kind_name, "SCHEMA") == 0)
+        return 1;
+    if (it->kind != ZB_PG_KIND_TABLE || it->partition_of != ZB_PG_NO_RELATION)
+        return 0;
+    const char *sql = NULL;
+    if (zb_pg_plan_text(p->plan, it->sql, &sql) < 0 || !sql)
+        return 0;
+    return !strstr(sql, "INHERITS") && !strstr(sql, "PARTITION OF") && !strstr(sql, "ATTACH PARTITION");
+}
+
+/* Each table's loadable_after: the item that makes it, or the last
+ * pre-data item that may lock a table made before it, whichever is later
+ * (the end of pre-data for a table no item makes). */
+static void plan_loadable(zb_pg_restore *p)
+{
+    size_t last_unsafe = 0;
+    for (size_t i = 0; i < p->plan->item_count; i++)
+        if (p->plan->items[i].section == ZB_PG_SECTION_PRE_DATA && !locks_no_other_table(p, &p->plan->items[i]))
+            last_unsafe = i;
+    for (size_t t = 0; t < p->table_count; t++)
+        p->tables[t].loadable_after = p->plan->item_count;
+    for (size_t i = 0; i < p->plan->item_count; i++) {
+        const zb_pg_plan_item *it = &p->plan->items[i];
+        if (it->section == ZB_PG_SECTION_PRE_DATA && it->kind == ZB_PG_KIND_TABLE && it->data_table >= 0 &&
+            (size_t)it->data_table < p->table_count)
+            p->tables[it->data_table].loadable_after = i > last_unsafe ? i : last_unsafe;
+    }
+}
+
+static void *pre_data_thread(void *payload)
+{
+    zb_pg_restore *p = payload;
+    p->pre_data_rc = run_pre_data(p);
+    if (p->pre_data_rc < 0) {
+        zb_error_save(&p->pre_data_failure);
+        zb_pg_pool_fail_with(&p->pool, &p->pre_data_failure);
+    }
+    return NULL;
+}
+
+/* Beside the loading only where pre-data puts nothing on the pool and a
+ * verification's bookkeeping of what it left out stays on one thread. */
+static int may_run_beside(const zb_pg_restore *p)
+{
+    if (p->opts.scratch)
+        return 0;
+    for (size_t i = 0; i < p->plan->item_count; i++)
+        if (p->plan->items[i].section == ZB_PG_SECTION_PRE_DATA && p->plan->items[i].selected &&
+            p->plan->items[i].on_pool)
+            return 0;
+    return 1;
+}
+
+int zb_pg_restore_pre_data_begin(zb_pg_restore *p)
+{
+    if (!may_run_beside(p))
+        return run_pre_data(p);
+    plan_loadable(p);
+    if (!(p->pre_data_cancel = PQgetCancel(p->leader)))
+        return zb_error_set(ZB_ENOMEM, "out of memory");
+    p->pre_data_beside = 1;
+    zb_pg_pool_pre_data_done(&p->pool, 0);
+    if (pthread_create(&p->pre_data_thread, NULL, pre_data_thread, p) != 0) {
+        p->pre_data_beside = 0;
+        zb_pg_pool_pre_data_done(&p->pool, SIZE_MAX);
+        return run_pre_data(p);
+    }
+    p->pre_data_running = 1;
+    return 0;
+}
+
+int zb_pg_restore_pre_data_end(zb_pg_restore *p)
+{
+    if (!p->pre_data_running)
+        return 0;
+    pthread_join(p->pre_data_thread, NULL);
+    p->pre_data_running = 0;
+    return p->pre_data_rc < 0 ? zb_error_raise(&p->pre_data_failure) : 0;
+}
+
+void zb_pg_restore_pre_data_stop(zb_pg_restore *p)
+{
+    if (p->pre_data_running) {
+        char why[256];
+        atomic_store(&p->pre_data_stop, 1);
+        PQcancel(p->pre_data_cancel, why, sizeof(why));
+        pthread_join(p->pre_data_thread, NULL);
+        p->pre_data_running = 0;
+    }
+    if (p->pre_data_cancel)
+        PQfreeCancel(p->pre_data_cancel);
+    p->pre_data_cancel = NULL;
 }
 
 static int table_committed(size_t table, void *payload)

@@ -23,6 +23,10 @@ typedef struct zb_pg_table_load {
     int ended;                /* its end marker arrived: no more chunks */
     int started;              /* truncated in its connection's loading transaction */
     int committed;            /* its rows are committed (frozen loading) */
+    /* its rows may load once pre-data has run every item before this index
+     * (zb_pg_pool.pre_data_done): its CREATE and everything after it that
+     * may lock it are in (zb_pg_restore_pre_data_begin) */
+    size_t loadable_after;
 } zb_pg_table_load;
 
 /* Worker connections taking jobs from a queue. Each table's rows are loaded
@@ -76,6 +80,9 @@ typedef struct zb_pg_pool {
      * not fail the pool. */
     int (*left_out)(void *payload, const zb_pg_job *j, PGresult *res);
     void *left_out_payload;
+    /* pre-data has run (and committed) every item before this index; a
+     * table's rows wait until it passes the table's loadable_after */
+    size_t pre_data_done;
     int stopping;
     int failed;
     zb_error_saved failure;
@@ -141,6 +148,12 @@ int zb_pg_pool_wait_loaded(zb_pg_pool *pl);
 void zb_pg_pool_hold(zb_pg_pool *pl, int held);
 /* Waits until every queued job is done; the first failure, if any. */
 int zb_pg_pool_drain(zb_pg_pool *pl);
+/* Pre-data, running beside the pool, has run every item before `done`:
+ * the tables it lets load start. */
+void zb_pg_pool_pre_data_done(zb_pg_pool *pl, size_t done);
+/* Pre-data failed beside the pool: the pool fails with its error (the
+ * first failure wins), so the reader waiting for a slot stops. */
+void zb_pg_pool_fail_with(zb_pg_pool *pl, const zb_error_saved *failure);
 /* Joins the threads and closes the connections; queued work is dropped. */
 void zb_pg_pool_stop(zb_pg_pool *pl);
 

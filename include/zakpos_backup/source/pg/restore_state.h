@@ -11,6 +11,8 @@
 #include "zakpos_backup/source/pg/restore_pool.h"
 
 #include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 /* Leader items sent together in one query message (an implicit
  * transaction): at most this many, and past this many bytes of SQL the
@@ -44,13 +46,32 @@ struct zb_pg_restore {
     int roles_ready;    /* the roles exist: nothing waits any more */
     size_t *ready;      /* scratch: items found ready to queue */
     size_t released;    /* pool.committed_order's tables whose items were looked at */
-    size_t batch_items; /* the most leader items sent in one query message (zb_pg_restore_run_section) */
+    size_t batch_items; /* the most leader items sent in one query message (zb_pg_restore_pre_data_begin) */
+    /* pre-data run by its own thread on the leader, beside the loading */
+    int pre_data_beside;
+    pthread_t pre_data_thread;
+    int pre_data_running; /* that thread is started and not yet joined */
+    atomic_int pre_data_stop;
+    PGcancel *pre_data_cancel; /* stops the leader's statement */
+    int pre_data_rc;
+    zb_error_saved pre_data_failure;
 };
 
 /* ---- restore_steps.c ---- */
 
-/* Runs the selected items of one section in order; pool items as batches. */
-int zb_pg_restore_run_section(zb_pg_restore *p, zb_pg_section section);
+/* Runs the pre-data items in order, the leader's in batches. Where no
+ * pre-data item runs on the pool and the restore is no verification's, a
+ * thread of its own runs them on the leader while the pool loads the
+ * tables already made: each table's rows wait (loadable_after) until its
+ * batch has committed and nothing after it in pre-data may lock it. Else
+ * they run here, before any row. */
+int zb_pg_restore_pre_data_begin(zb_pg_restore *p);
+/* Waits for pre-data to end; its failure, if any. Before anything else
+ * uses the leader. */
+int zb_pg_restore_pre_data_end(zb_pg_restore *p);
+/* Stops pre-data (cancelling the leader's statement) and waits for it:
+ * on a failure elsewhere. */
+void zb_pg_restore_pre_data_stop(zb_pg_restore *p);
 /* The pool's left_out hook (payload: the restore): a scratch restore's
  * statement that failed for want of an object left out before (an index
  * of an operator class the role could not make) is left out and named as
