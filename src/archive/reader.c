@@ -2,12 +2,14 @@
 #include "zakpos_backup/archive/header.h"
 #include "zakpos_backup/archive/manifest.h"
 #include "zakpos_backup/archive/sign.h"
+#include "zakpos_backup/archive/summary_tables.h"
 #include "zakpos_backup/archive/trust.h"
 #include "zakpos_backup/archive/writer.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/json.h"
+#include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/progress.h"
 #include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/stream/hash.h"
@@ -22,7 +24,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define READ_BLOCK   (128 * 1024)
+#define READ_BLOCK (128 * 1024)
+
+typedef struct detached_tables {
+    json_t *summary; /* borrowed from the manifest */
+    long offset;     /* of the list in manifest_file; -1 once put back */
+} detached_tables;
 #define MANIFEST_MAX (1024ull * 1024 * 1024)
 
 struct zb_archive_reader {
@@ -36,6 +43,10 @@ struct zb_archive_reader {
     FILE *seen;       /* one line per entry read: what the manifest must say */
     json_t *manifest; /* without entries unless keep_entries */
     FILE *manifest_file;
+    /* Summaries whose "tables" list is null in the manifest: the list waits
+     * in manifest_file until asked for (summary_tables.h). */
+    struct detached_tables *detached;
+    size_t detached_count, detached_capacity;
     int keep_entries;
     int done;
     int chain_failed; /* a layer below libarchive failed: its message stands */
@@ -198,10 +209,40 @@ done:
 
 int zb_archive_reader_is_encrypted(const zb_archive_reader *r) { return r->header->protection != ZB_PROTECTION_NONE; }
 uint64_t zb_archive_reader_bytes_in(const zb_archive_reader *r) { return zb_reader_fd_bytes(r->fd_reader); }
-json_t *zb_archive_reader_manifest(zb_archive_reader *r) { return r->manifest; }
+static detached_tables *find_detached(zb_archive_reader *r, const json_t *summary)
+{
+    for (size_t i = 0; summary && i < r->detached_count; i++)
+        if (r->detached[i].summary == summary && r->detached[i].offset >= 0)
+            return &r->detached[i];
+    return NULL;
+}
+
+/* Puts a summary's table list back in the manifest, for the callers that
+ * read the manifest as JSON. A failure leaves the list null, which they
+ * report as missing: never a list shorter than the archive's. */
+static void attach_tables(zb_archive_reader *r, json_t *summary)
+{
+    detached_tables *d = find_detached(r, summary);
+    json_t *tables = NULL;
+    if (!d)
+        return;
+    if (zb_summary_tables_load(&tables, r->manifest_file, d->offset) < 0)
+        zb_log_warn("%s: %s", r->path, zb_error_message());
+    else
+        json_object_set_new(summary, "tables", tables);
+    d->offset = -1;
+}
+
+json_t *zb_archive_reader_manifest(zb_archive_reader *r)
+{
+    for (size_t i = 0; i < r->detached_count; i++)
+        attach_tables(r, r->detached[i].summary);
+    return r->manifest;
+}
+
 void zb_archive_reader_keep_entries(zb_archive_reader *r) { r->keep_entries = 1; }
 
-json_t *zb_archive_reader_manifest_source(zb_archive_reader *r, const char *kind, const char *name)
+static json_t *find_source(zb_archive_reader *r, const char *kind, const char *name)
 {
     size_t i;
     json_t *s;
@@ -211,6 +252,36 @@ json_t *zb_archive_reader_manifest_source(zb_archive_reader *r, const char *kind
             return s;
     }
     return NULL;
+}
+
+json_t *zb_archive_reader_manifest_source(zb_archive_reader *r, const char *kind, const char *name)
+{
+    json_t *s = find_source(r, kind, name);
+    if (s)
+        attach_tables(r, json_object_get(s, "summary"));
+    return s;
+}
+
+int zb_archive_reader_each_summary_table(zb_archive_reader *r, const char *kind, const char *name,
+                                         zb_entry_visit_fn visit, void *payload)
+{
+    json_t *summary = json_object_get(find_source(r, kind, name), "summary");
+    const detached_tables *d = find_detached(r, summary);
+    if (d) {
+        int rc = zb_summary_tables_each(r->manifest_file, d->offset, visit, payload);
+        return rc < 0 ? rc : 1;
+    }
+    json_t *tables = json_object_get(summary, "tables");
+    if (!json_is_array(tables))
+        return 0;
+    size_t i;
+    json_t *record;
+    json_array_foreach (tables, i, record) {
+        int rc = visit(record, payload);
+        if (rc < 0)
+            return rc;
+    }
+    return 1;
 }
 
 static int tar_failure(zb_archive_reader *r, const char *doing)
@@ -528,6 +599,48 @@ static int parse_head(json_t **out, const char *line, size_t len, const zb_archi
     return rc == ZB_EFORMAT ? 0 : rc;
 }
 
+/* A source head, its summary's table list left in the file (at
+ * *tables_at, else -1) with null in its place when the list is well formed
+ * (summary_tables.h): a database's holds a record per table. */
+static int parse_source_head(json_t **out, long *tables_at, const char *line, size_t len, long line_offset,
+                             const zb_archive_reader *r)
+{
+    char what[512];
+    size_t start = 0, end = 0;
+    *tables_at = -1;
+    snprintf(what, sizeof(what), "%s: a manifest line", r->path);
+    int found = zb_summary_tables_find(&start, &end, line, len, what);
+    if (found < 0)
+        return found;
+    if (found) {
+        zb_buf b = ZB_BUF_INIT;
+        int rc = zb_buf_append(&b, line, start);
+        if (rc == 0 && (rc = zb_buf_puts(&b, "null")) == 0)
+            rc = zb_buf_append(&b, line + end, len - end);
+        if (rc == 0)
+            rc = parse_head(out, b.data, b.len, r);
+        zb_buf_free(&b);
+        if (rc < 0)
+            return rc;
+        if (*out && json_is_null(json_object_get(json_object_get(*out, "summary"), "tables"))) {
+            *tables_at = line_offset + (long)start;
+            return 0;
+        }
+        json_decref(*out);
+    }
+    return parse_head(out, line, len, r);
+}
+
+static int note_detached(detached_tables **list, size_t *count, size_t *capacity, json_t *source, long tables_at)
+{
+    if (tables_at < 0)
+        return 0;
+    int rc = zb_array_reserve((void **)list, capacity, *count, sizeof(**list), 4);
+    if (rc == 0)
+        (*list)[(*count)++] = (detached_tables){json_object_get(source, "summary"), tables_at};
+    return rc;
+}
+
 /* The streaming pass over the layout the writer produces (docs/FORMAT.md):
  * a document head line ending in "sources":[, per source a head line ending
  * in "entries":[, one entry object per line, and "]}" lines closing them.
@@ -539,11 +652,15 @@ static int compare_streaming(zb_archive_reader *r)
     ssize_t n = 0;
     int rc = 0, layout_ok = 1, depth = 0; /* 0: before the head, 1: in sources, 2: in entries */
     json_t *doc = NULL, *source = NULL;
+    detached_tables *detached = NULL;
+    size_t detached_count = 0, detached_capacity = 0;
+    long line_offset = 0;
     if (fseek(r->manifest_file, 0, SEEK_SET) != 0 || (rc = rewind_seen(r)) < 0) {
         rc = rc < 0 ? rc : zb_error_errno(ZB_EIO, errno, "cannot read a temporary file");
         goto done;
     }
-    while (layout_ok && (n = read_line(&line, &cap, r->manifest_file, r->path)) >= 0) {
+    while (layout_ok && (line_offset = ftell(r->manifest_file)) >= 0 &&
+           (n = read_line(&line, &cap, r->manifest_file, r->path)) >= 0) {
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ',' || line[n - 1] == ' '))
             line[--n] = '\0';
         if (n == 0)
@@ -556,12 +673,15 @@ static int compare_streaming(zb_archive_reader *r)
         } else if (depth == 1 && strcmp(line, "]}") == 0) {
             depth = 3; /* the document is closed */
         } else if (depth == 1) {
-            if ((rc = parse_head(&source, line, (size_t)n, r)) < 0)
+            long tables_at = -1;
+            if ((rc = parse_source_head(&source, &tables_at, line, (size_t)n, line_offset, r)) < 0)
                 goto done;
             layout_ok = source && json_is_array(json_object_get(source, "entries"));
             if (layout_ok) {
                 json_object_del(source, "entries");
                 json_array_append(json_object_get(doc, "sources"), source);
+                if ((rc = note_detached(&detached, &detached_count, &detached_capacity, source, tables_at)) < 0)
+                    goto done;
                 depth = 2;
             }
         } else if (depth == 2 && strcmp(line, "]}") == 0) {
@@ -595,9 +715,15 @@ static int compare_streaming(zb_archive_reader *r)
         json_decref(r->manifest);
         r->manifest = doc;
         doc = NULL;
+        free(r->detached);
+        r->detached = detached;
+        r->detached_count = detached_count;
+        r->detached_capacity = detached_capacity;
+        detached = NULL;
     }
     rc = layout_ok;
 done:
+    free(detached);
     json_decref(source);
     json_decref(doc);
     free(line);
@@ -750,6 +876,7 @@ void zb_archive_reader_free(zb_archive_reader *r)
     if (r->manifest_file)
         fclose(r->manifest_file);
     json_decref(r->manifest);
+    free(r->detached);
     free(r->header);
     free(r->block);
     free(r->path);

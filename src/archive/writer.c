@@ -160,6 +160,12 @@ static int build_header(zb_archive_header *h, unsigned char data_key[ZB_SEAL_KEY
     return zb_archive_header_encode(h);
 }
 
+/* The rings of the two async stages: 4 x 256 KiB each overlap the threads
+ * as well as 4 x 1 MiB did (a hand-over costs a lock and a wake-up, a few
+ * thousand a GiB) for 6 MiB less resident memory (docs/BENCHMARKS.md). */
+#define RING_BUFFER_BYTES (256 * 1024)
+#define RING_DEPTH        4
+
 static int open_chain(zb_archive_writer *w, const zb_archive_header *h, void *seal_state,
                       const zb_archive_write_options *opts)
 {
@@ -184,7 +190,7 @@ static int open_chain(zb_archive_writer *w, const zb_archive_header *h, void *se
     /* Encryption and writing run on their own thread, overlapping with the
      * reading, hashing and compressing upstream. */
     zb_stage *async = NULL;
-    if ((rc = zb_stage_async_new(&async, 1024 * 1024, 4, below)) < 0) {
+    if ((rc = zb_stage_async_new(&async, RING_BUFFER_BYTES, RING_DEPTH, below)) < 0) {
         zb_stage_free_chain(below);
         w->fd_stage = NULL;
         return rc;
@@ -203,7 +209,7 @@ static int open_chain(zb_archive_writer *w, const zb_archive_header *h, void *se
     /* Compression runs on a thread of its own too: a zstd call can wait for
      * a worker's job (seconds at level 19), and the thread that reads the
      * sources must see a signal within ZB_STOP_SECONDS. */
-    if ((rc = zb_stage_async_new(&w->chain, 1024 * 1024, 4, zstd)) < 0) {
+    if ((rc = zb_stage_async_new(&w->chain, RING_BUFFER_BYTES, RING_DEPTH, zstd)) < 0) {
         zb_stage_free_chain(zstd);
         w->fd_stage = NULL;
         return rc;

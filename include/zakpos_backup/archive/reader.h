@@ -44,7 +44,9 @@ ssize_t zb_archive_reader_read(zb_archive_reader *r, void *buf, size_t len);
  * called before the end. */
 json_t *zb_archive_reader_manifest(zb_archive_reader *r);
 void zb_archive_reader_keep_entries(zb_archive_reader *r);
-/* Manifest source object (borrowed) for a kind/name, or NULL. */
+/* Manifest source object (borrowed) for a kind/name, or NULL. Both this and
+ * zb_archive_reader_manifest give every summary whole, its "tables" list
+ * parsed then (the reader keeps it out of memory until asked for). */
 json_t *zb_archive_reader_manifest_source(zb_archive_reader *r, const char *kind, const char *name);
 /* Once next() returned 0 (the archive verified): calls visit with each
  * manifest entry object of one source, in archive order, streamed from a
@@ -52,6 +54,12 @@ json_t *zb_archive_reader_manifest_source(zb_archive_reader *r, const char *kind
 typedef int (*zb_entry_visit_fn)(json_t *entry, void *payload);
 int zb_archive_reader_each_entry(zb_archive_reader *r, const char *kind, const char *name, zb_entry_visit_fn visit,
                                  void *payload);
+/* Once next() returned 0: calls visit with each record of the "tables" list
+ * of a source's summary, in order, one at a time (a database's has a record
+ * per table, which the reader does not hold as JSON). 1 when the source has
+ * such a list, 0 when not, <0 on error. */
+int zb_archive_reader_each_summary_table(zb_archive_reader *r, const char *kind, const char *name,
+                                         zb_entry_visit_fn visit, void *payload);
 /* Plain header facts, available right after open. */
 int zb_archive_reader_is_encrypted(const zb_archive_reader *r);
 uint64_t zb_archive_reader_bytes_in(const zb_archive_reader *r);
