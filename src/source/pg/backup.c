@@ -285,6 +285,28 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+static int lock_timeout_ms(const zb_pg_backup_options *opts)
+{
+    return opts->lock_timeout_ms > 0 ? opts->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS;
+}
+
+/* A connection beside the leader adopts its snapshot and waits for a lock
+ * no longer than the leader does. COPY and the catalog functions lock what
+ * they read; behind a DDL statement queued after the leader's locks, such a
+ * connection would wait for the DDL, the DDL for the leader, and the leader
+ * (on the client) for the connection: for ever, as the server sees no
+ * cycle. With the timeout it fails instead, naming the table, and the
+ * backup with it. */
+static int join_snapshot(PGconn *conn, const zb_pg_snapshot *snap, const zb_pg_backup_options *opts)
+{
+    int rc = zb_pg_snapshot_import(conn, snap);
+    char sql[64];
+    snprintf(sql, sizeof(sql), "SET LOCAL lock_timeout = %d", lock_timeout_ms(opts));
+    if (rc == 0)
+        rc = zb_pg_exec(conn, sql, "cannot set the lock timeout");
+    return rc;
+}
+
 /* Workers beyond the leader open their own connections and adopt its
  * snapshot (the first takes *spare, a connection already in the snapshot,
  * when there is one); the leader copies too. *spare is used or closed. */
@@ -301,7 +323,7 @@ static int copy_all(copy_run *run, PGconn *leader, PGconn **spare, const zb_pg_s
             workers[i].conn = *spare, workers[i].owns_conn = 1;
             *spare = NULL;
         } else if ((rc = zb_pg_connect(&workers[i].conn, opts->conninfo, opts->password_file)) == 0) {
-            workers[i].owns_conn = 1, rc = zb_pg_snapshot_import(workers[i].conn, snap);
+            workers[i].owns_conn = 1, rc = join_snapshot(workers[i].conn, snap, opts);
         }
         if (rc == 0)
             rc = zb_pg_copy_encoding_set(workers[i].conn, copy_encoding(leader));
@@ -709,25 +731,13 @@ typedef struct catalog_reader {
     zb_error_saved failure;
 } catalog_reader;
 
-static int lock_timeout_ms(const zb_pg_backup_options *opts)
-{
-    return opts->lock_timeout_ms > 0 ? opts->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS;
-}
-
 static void *catalog_reader_main(void *arg)
 {
     catalog_reader *r = arg;
     int rc = zb_pg_connect(&r->conn, r->opts->conninfo, r->opts->password_file);
+    /* the catalog functions lock what they read (pg_get_viewdef a view) */
     if (rc == 0)
-        rc = zb_pg_snapshot_import(r->conn, r->snap);
-    /* the catalog functions lock what they read (pg_get_viewdef a view):
-     * behind a DDL statement that waits for a lock the leader holds, this
-     * connection would wait for ever while the leader waits for it; with
-     * the leader's timeout it fails instead, and the backup with it */
-    char sql[64];
-    snprintf(sql, sizeof(sql), "SET LOCAL lock_timeout = %d", lock_timeout_ms(r->opts));
-    if (rc == 0)
-        rc = zb_pg_exec(r->conn, sql, "cannot set the lock timeout");
+        rc = join_snapshot(r->conn, r->snap, r->opts);
     if (rc == 0)
         rc = read_catalog(&r->catalog, r->conn);
     /* the schema takes the leader longer: the list of tables to copy is

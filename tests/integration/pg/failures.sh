@@ -46,6 +46,43 @@ zb_wait_until locks_held 0
 zb_expect_equal "$(locked)" "0" "the other session's lock is gone"
 zb_psql -c "ALTER DATABASE pos RESET log_statement"
 
+# A DDL statement queued on a table after the backup locked it: a copy
+# worker that then reaches the table waits behind the DDL, the DDL waits for
+# the leader, and the leader (on the client) for the worker, which the
+# server cannot see as a deadlock. Every connection beside the leader waits
+# no longer than the leader's lock timeout, so the backup fails naming the
+# table instead of hanging (timeout 120 only bounds a hang). --jobs 3: the
+# third connection is a plain copy worker. The tables are large enough to
+# be copied one to a statement, so each connection takes one.
+for t in a b c; do
+    ZB_PG_DB=pos zb_psql -c "CREATE TABLE public.w_$t AS SELECT g AS id, repeat('y', 300) AS body FROM generate_series(1, 10000) g"
+done
+queued() {
+    zb_psql -At -c "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND NOT granted AND relation IS NOT NULL"
+}
+cat >queue_ddl.sh <<EOF_QUEUE
+for t in w_a w_b w_c; do
+    (runuser -u postgres -- '$ZB_PG_BIN/psql' -X -q -h '$ZB_PG_SOCKET' -p '$ZB_PG_PORT' -d pos \
+        -c "ALTER TABLE public.\$t ADD COLUMN added int" >/dev/null 2>&1 &)
+done
+for i in \$(seq 600); do
+    [ "\$(runuser -u postgres -- '$ZB_PG_BIN/psql' -X -At -h '$ZB_PG_SOCKET' -p '$ZB_PG_PORT' -d postgres \
+        -c "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND NOT granted AND relation IS NOT NULL")" = 3 ] && break
+    sleep 0.1
+done
+EOF_QUEUE
+ZB_FAULT_AT=pg-tables-locked ZB_FAULT_RUN="bash $ZB_TMP/queue_ddl.sh" zb_expect_status 10 \
+    "DDL queued behind the backup's locks" -- timeout -k 5 120 "$ZB_FAULT_BIN" --log-format text backup --repo repo \
+    --no-encryption --pg "$url" --pg-password-file pw --pg-lock-timeout 500 --jobs 3
+zb_expect_contains "$ZB_LAST_OUTPUT" 'table public.w_' "names a table the DDL waits for"
+zb_expect_contains "$ZB_LAST_OUTPUT" "lock timeout" "says it timed out"
+zb_expect_equal "$(zb_archives_in repo)" "" "no archive after the queued DDL"
+ddl_done() { [ "$(ZB_PG_DB=pos zb_psql -At -c "SELECT count(*) FROM pg_attribute WHERE attname = 'added' AND attrelid::regclass::text LIKE 'w\\_%'")" = 3 ]; }
+zb_wait_until ddl_done
+zb_expect_equal "$(queued)" "0" "no DDL is left waiting"
+ddl_done && zb_pass || zb_fail "the queued DDL statements did not complete after the backup"
+ZB_PG_DB=pos zb_psql -c "DROP TABLE public.w_a, public.w_b, public.w_c"
+
 zb_expect_status 10 "a wrong password" -- backup --pg-password-file wrong
 zb_expect_contains "$ZB_LAST_OUTPUT" "password authentication failed" "quotes the server"
 if [[ "$ZB_LAST_OUTPUT" == *wrong* ]]; then zb_fail "the password appears in the output"; else zb_pass; fi
