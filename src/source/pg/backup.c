@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_CHUNK_BYTES     (4u << 20)
@@ -59,9 +60,11 @@ typedef struct copy_run {
 typedef struct copy_worker {
     copy_run *run;
     PGconn *conn;
+    PGcancel *cancel; /* what a signal uses to stop its statement */
     int owns_conn;
     pthread_t thread;
     int started;
+    int done; /* under the run's queue_lock */
 } copy_worker;
 
 static void fail_run(copy_run *run)
@@ -282,7 +285,42 @@ static void *worker_main(void *arg)
             break;
         }
     }
+    pthread_mutex_lock(&wk->run->queue_lock);
+    wk->done = 1;
+    pthread_mutex_unlock(&wk->run->queue_lock);
     return NULL;
+}
+
+static int copies_running(copy_run *run, const copy_worker *workers, int jobs)
+{
+    int running = 0;
+    pthread_mutex_lock(&run->queue_lock);
+    for (int i = 0; i < jobs; i++)
+        running += workers[i].started && !workers[i].done;
+    pthread_mutex_unlock(&run->queue_lock);
+    return running;
+}
+
+/* Waits for the copy threads. SIGINT or SIGTERM fails the run and cancels
+ * the statements the workers have on the server: a COPY waiting for a lock
+ * may otherwise wait as long as the lock timeout, and the operator who
+ * pressed Ctrl-C should not. The run's failure is then the interruption. */
+static void wait_for_copies(copy_run *run, copy_worker *workers, int jobs)
+{
+    int cancelled = 0;
+    while (copies_running(run, workers, jobs)) {
+        if (!cancelled && zb_interrupted()) {
+            zb_check_interrupt();
+            fail_run(run);
+            char why[256];
+            for (int i = 0; i < jobs; i++)
+                if (workers[i].started && workers[i].cancel)
+                    PQcancel(workers[i].cancel, why, sizeof(why));
+            cancelled = 1;
+        }
+        struct timespec pause = {0, 50 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
 }
 
 static int lock_timeout_ms(const zb_pg_backup_options *opts)
@@ -336,6 +374,7 @@ static int copy_all(copy_run *run, PGconn *leader, PGconn **spare, const zb_pg_s
     zb_log_detail("copying %zu tables with %d connection%s", run->table_count, jobs, jobs == 1 ? "" : "s");
     for (int i = 0; rc == 0 && i < jobs; i++) {
         workers[i].run = run;
+        workers[i].cancel = PQgetCancel(workers[i].conn);
         if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
             rc = zb_error_set(ZB_EFAIL, "cannot start a copy thread");
         else
@@ -343,9 +382,11 @@ static int copy_all(copy_run *run, PGconn *leader, PGconn **spare, const zb_pg_s
     }
     if (rc < 0)
         fail_run(run); /* stop the threads already started */
+    wait_for_copies(run, workers, jobs);
     for (int i = 0; i < jobs; i++) {
         if (workers[i].started)
             pthread_join(workers[i].thread, NULL);
+        PQfreeCancel(workers[i].cancel);
         if (workers[i].owns_conn)
             PQfinish(workers[i].conn);
     }

@@ -63,7 +63,7 @@ queued() {
 cat >queue_ddl.sh <<EOF_QUEUE
 for t in w_a w_b w_c; do
     (runuser -u postgres -- '$ZB_PG_BIN/psql' -X -q -h '$ZB_PG_SOCKET' -p '$ZB_PG_PORT' -d pos \
-        -c "ALTER TABLE public.\$t ADD COLUMN added int" >/dev/null 2>&1 &)
+        -c "ALTER TABLE public.\$t ADD COLUMN \$1 int" >/dev/null 2>&1 &)
 done
 for i in \$(seq 600); do
     [ "\$(runuser -u postgres -- '$ZB_PG_BIN/psql' -X -At -h '$ZB_PG_SOCKET' -p '$ZB_PG_PORT' -d postgres \
@@ -71,16 +71,35 @@ for i in \$(seq 600); do
     sleep 0.1
 done
 EOF_QUEUE
-ZB_FAULT_AT=pg-tables-locked ZB_FAULT_RUN="bash $ZB_TMP/queue_ddl.sh" zb_expect_status 10 \
+ZB_FAULT_AT=pg-tables-locked ZB_FAULT_RUN="bash $ZB_TMP/queue_ddl.sh added" zb_expect_status 10 \
     "DDL queued behind the backup's locks" -- timeout -k 5 120 "$ZB_FAULT_BIN" --log-format text backup --repo repo \
     --no-encryption --pg "$url" --pg-password-file pw --pg-lock-timeout 500 --jobs 3
 zb_expect_contains "$ZB_LAST_OUTPUT" 'table public.w_' "names a table the DDL waits for"
 zb_expect_contains "$ZB_LAST_OUTPUT" "lock timeout" "says it timed out"
 zb_expect_equal "$(zb_archives_in repo)" "" "no archive after the queued DDL"
-ddl_done() { [ "$(ZB_PG_DB=pos zb_psql -At -c "SELECT count(*) FROM pg_attribute WHERE attname = 'added' AND attrelid::regclass::text LIKE 'w\\_%'")" = 3 ]; }
-zb_wait_until ddl_done
+ddl_done() { [ "$(ZB_PG_DB=pos zb_psql -At -c "SELECT count(*) FROM pg_attribute WHERE attname = '$1' AND attrelid::regclass::text LIKE 'w\\_%'")" = 3 ]; }
+zb_wait_until ddl_done added
 zb_expect_equal "$(queued)" "0" "no DDL is left waiting"
-ddl_done && zb_pass || zb_fail "the queued DDL statements did not complete after the backup"
+ddl_done added && zb_pass || zb_fail "the queued DDL statements did not complete after the backup"
+# SIGTERM while a copy worker waits behind such a DDL, under a lock timeout
+# far longer than the test: the backup cancels the worker's statement on the
+# server and exits interrupted at once (timeout 120 only bounds a hang)
+log_at=$(stat -c %s "$ZB_TMP/pg.log")
+ZB_FAULT_AT=pg-tables-locked ZB_FAULT_RUN="bash $ZB_TMP/queue_ddl.sh again" timeout -k 5 120 "$ZB_FAULT_BIN" \
+    --log-format text backup --repo repo --no-encryption --pg "$url" --pg-password-file pw --pg-lock-timeout 600000 \
+    --jobs 3 >out-term 2>err-term &
+pid=$!
+copy_waits() { [ "$(zb_psql -At -c "SELECT count(*) FROM pg_stat_activity WHERE datname = 'pos' AND wait_event_type = 'Lock' AND query LIKE 'COPY %'")" -ge 1 ]; }
+zb_wait_until copy_waits
+copy_waits && zb_pass || zb_fail "no copy worker waited behind the queued DDL"
+kill -TERM "$pid"
+wait "$pid"
+zb_expect_equal "$?" "130" "SIGTERM while a copy worker waits for a lock: interrupted"
+zb_expect_contains "$(tail -c +$((log_at + 1)) "$ZB_TMP/pg.log")" "canceling statement due to user request" \
+    "the waiting COPY was cancelled on the server"
+zb_expect_equal "$(zb_archives_in repo)" "" "no archive after the interruption"
+zb_wait_until ddl_done again
+ddl_done again && zb_pass || zb_fail "the queued DDL statements did not complete after the interrupted backup"
 ZB_PG_DB=pos zb_psql -c "DROP TABLE public.w_a, public.w_b, public.w_c"
 
 zb_expect_status 10 "a wrong password" -- backup --pg-password-file wrong
