@@ -1,10 +1,13 @@
 #include "zakpos_backup/source/pg/conn.h"
+#include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
 #include "zakpos_backup/common/fs.h"
 #include "zakpos_backup/common/log.h"
 #include "zakpos_backup/common/secret.h"
 
+#include <poll.h>
+#include <errno.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -282,4 +285,23 @@ int zb_pg_query(PGresult **out, PGconn *conn, const char *sql, const char *what)
     PQclear(*out);
     *out = NULL;
     return rc;
+}
+
+void zb_pg_await_result(PGconn *conn)
+{
+    int cancelled = 0;
+    while (PQisBusy(conn)) {
+        if (!cancelled && zb_interrupted()) {
+            PGcancel *cancel = PQgetCancel(conn);
+            char why[256];
+            if (cancel)
+                PQcancel(cancel, why, sizeof(why));
+            PQfreeCancel(cancel);
+            cancelled = 1;
+        }
+        /* a short poll: the signal handler only sets a flag */
+        struct pollfd ready = {PQsocket(conn), POLLIN, 0};
+        if ((poll(&ready, 1, 100) < 0 && errno != EINTR) || !PQconsumeInput(conn))
+            return; /* PQgetResult reports the connection's failure */
+    }
 }

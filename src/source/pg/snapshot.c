@@ -1,6 +1,7 @@
 #include "zakpos_backup/source/pg/snapshot.h"
 #include "zakpos_backup/common/buf.h"
 #include "zakpos_backup/common/error.h"
+#include "zakpos_backup/common/signal.h"
 #include "zakpos_backup/source/pg/conn.h"
 
 #include <stdio.h>
@@ -148,7 +149,7 @@ static int lock_batch(PGconn *leader, const zb_pg_table_list *tables, size_t fro
     size_t locked = 0;
     PGresult *res;
     /* every result is read, also after a failure, so the connection is ready again */
-    while (rc == 0 && (res = PQgetResult(leader)) != NULL) {
+    while (rc == 0 && (zb_pg_await_result(leader), res = PQgetResult(leader)) != NULL) {
         if (PQresultStatus(res) == PGRES_COMMAND_OK && locked < count)
             locked++;
         else
@@ -157,6 +158,9 @@ static int lock_batch(PGconn *leader, const zb_pg_table_list *tables, size_t fro
     }
     while (rc < 0 && (res = PQgetResult(leader)) != NULL)
         PQclear(res);
+    /* a lock wait cancelled by SIGINT or SIGTERM: the interruption is the error */
+    if (rc < 0 && zb_interrupted())
+        rc = zb_check_interrupt();
     return rc;
 }
 

@@ -40,6 +40,23 @@ server_log=$(cat "$ZB_TMP/pg.log")
 zb_expect_contains "$server_log" "statement: SET LOCAL lock_timeout = 500"$'\n' "the server ran the backup's lock with the timeout given"
 zb_expect_contains "$server_log" "canceling statement due to lock timeout" "the server cancelled the lock on its timeout"
 zb_expect_equal "$(zb_archives_in repo)" "" "no archive after the lock failure"
+# SIGTERM while the leader waits for that lock, under a lock timeout far
+# longer than the test: the wait is cancelled on the server and the backup
+# exits interrupted at once (timeout 120 only bounds a hang)
+log_at=$(stat -c %s "$ZB_TMP/pg.log")
+timeout -k 5 120 "$ZB_BIN" --log-format text backup --repo repo --no-encryption --pg "$url" --pg-password-file pw \
+    --pg-lock-timeout 600000 >out-lock 2>err-lock &
+pid=$!
+lock_waits() { [ "$(zb_psql -At -c "SELECT count(*) FROM pg_stat_activity WHERE datname = 'pos' AND wait_event_type = 'Lock' AND query LIKE 'LOCK TABLE %'")" -ge 1 ]; }
+zb_wait_until lock_waits
+lock_waits && zb_pass || zb_fail "the backup never waited for the lock"
+kill -TERM "$pid"
+wait "$pid"
+zb_expect_equal "$?" "130" "SIGTERM while the leader waits for a lock: interrupted"
+zb_expect_contains "$(tail -c +$((log_at + 1)) "$ZB_TMP/pg.log")" "canceling statement due to user request" \
+    "the lock wait was cancelled on the server"
+zb_expect_equal "$(zb_archives_in repo)" "" "no archive after the interrupted lock wait"
+zb_expect_equal "$(locked)" "1" "the other session still holds its lock"
 end_locker
 wait "$locker" 2>/dev/null
 zb_wait_until locks_held 0

@@ -37,6 +37,11 @@ char *zb_pg_conninfo_dbname(const char *conninfo);
 const char *zb_pg_describe(PGconn *conn, char *buf, size_t size);
 /* Runs a statement that returns no rows; errors quote the server. */
 int zb_pg_exec(PGconn *conn, const char *sql, const char *what);
+/* Waits until the next result of a query sent with PQsendQuery is ready.
+ * SIGINT or SIGTERM meanwhile cancels the statement on the server (a lock
+ * wait may otherwise last its whole lock timeout); the caller then reads the
+ * cancelled statement's result and reports the interruption. */
+void zb_pg_await_result(PGconn *conn);
 /* Runs a query that returns rows into *out (PQclear it); on failure *out is
  * NULL and the error quotes the server. */
 int zb_pg_query(PGresult **out, PGconn *conn, const char *sql, const char *what);
