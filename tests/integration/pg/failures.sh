@@ -42,20 +42,32 @@ zb_expect_contains "$server_log" "canceling statement due to lock timeout" "the 
 zb_expect_equal "$(zb_archives_in repo)" "" "no archive after the lock failure"
 # SIGTERM while the leader waits for that lock, under a lock timeout far
 # longer than the test: the wait is cancelled on the server and the backup
-# exits interrupted at once (timeout 120 only bounds a hang)
-log_at=$(stat -c %s "$ZB_TMP/pg.log")
-timeout -k 5 120 "$ZB_BIN" --log-format text backup --repo repo --no-encryption --pg "$url" --pg-password-file pw \
-    --pg-lock-timeout 600000 >out-lock 2>err-lock &
-pid=$!
-lock_waits() { [ "$(zb_psql -At -c "SELECT count(*) FROM pg_stat_activity WHERE datname = 'pos' AND wait_event_type = 'Lock' AND query LIKE 'LOCK TABLE %'")" -ge 1 ]; }
-zb_wait_until lock_waits
-lock_waits && zb_pass || zb_fail "the backup never waited for the lock"
-kill -TERM "$pid"
-wait "$pid"
-zb_expect_equal "$?" "130" "SIGTERM while the leader waits for a lock: interrupted"
-zb_expect_contains "$(tail -c +$((log_at + 1)) "$ZB_TMP/pg.log")" "canceling statement due to user request" \
-    "the lock wait was cancelled on the server"
-zb_expect_equal "$(zb_archives_in repo)" "" "no archive after the interrupted lock wait"
+# exits interrupted at once
+statement_waits() {
+    [ "$(zb_psql -At -c "SELECT count(*) FROM pg_stat_activity WHERE datname = 'pos' AND wait_event_type = 'Lock' AND query LIKE '$1 %'")" -ge 1 ]
+}
+# term_during_lock_wait PREFIX WHO COMMAND...: runs the backup COMMAND until
+# a statement of its starting with PREFIX waits for a lock, then SIGTERM:
+# exit 130, the statement cancelled on the server, no archive (timeout 120
+# only bounds a hang)
+term_during_lock_wait() {
+    local prefix=$1 who=$2 log_at pid status
+    shift 2
+    log_at=$(stat -c %s "$ZB_TMP/pg.log")
+    timeout -k 5 120 "$@" >out-term 2>err-term &
+    pid=$!
+    zb_wait_until statement_waits "$prefix"
+    statement_waits "$prefix" && zb_pass || zb_fail "$who never waited for the lock"
+    kill -TERM "$pid"
+    wait "$pid"
+    status=$?
+    zb_expect_equal "$status" "130" "SIGTERM while $who waits for a lock: interrupted"
+    zb_expect_contains "$(tail -c +$((log_at + 1)) "$ZB_TMP/pg.log")" "canceling statement due to user request" \
+        "the lock wait of $who was cancelled on the server"
+    zb_expect_equal "$(zb_archives_in repo)" "" "no archive after $who was interrupted"
+}
+term_during_lock_wait "LOCK TABLE" "the leader" "$ZB_BIN" --log-format text backup --repo repo --no-encryption \
+    --pg "$url" --pg-password-file pw --pg-lock-timeout 600000
 zb_expect_equal "$(locked)" "1" "the other session still holds its lock"
 end_locker
 wait "$locker" 2>/dev/null
@@ -99,22 +111,10 @@ zb_wait_until ddl_done added
 zb_expect_equal "$(queued)" "0" "no DDL is left waiting"
 ddl_done added && zb_pass || zb_fail "the queued DDL statements did not complete after the backup"
 # SIGTERM while a copy worker waits behind such a DDL, under a lock timeout
-# far longer than the test: the backup cancels the worker's statement on the
-# server and exits interrupted at once (timeout 120 only bounds a hang)
-log_at=$(stat -c %s "$ZB_TMP/pg.log")
-ZB_FAULT_AT=pg-tables-locked ZB_FAULT_RUN="bash $ZB_TMP/queue_ddl.sh again" timeout -k 5 120 "$ZB_FAULT_BIN" \
-    --log-format text backup --repo repo --no-encryption --pg "$url" --pg-password-file pw --pg-lock-timeout 600000 \
-    --jobs 3 >out-term 2>err-term &
-pid=$!
-copy_waits() { [ "$(zb_psql -At -c "SELECT count(*) FROM pg_stat_activity WHERE datname = 'pos' AND wait_event_type = 'Lock' AND query LIKE 'COPY %'")" -ge 1 ]; }
-zb_wait_until copy_waits
-copy_waits && zb_pass || zb_fail "no copy worker waited behind the queued DDL"
-kill -TERM "$pid"
-wait "$pid"
-zb_expect_equal "$?" "130" "SIGTERM while a copy worker waits for a lock: interrupted"
-zb_expect_contains "$(tail -c +$((log_at + 1)) "$ZB_TMP/pg.log")" "canceling statement due to user request" \
-    "the waiting COPY was cancelled on the server"
-zb_expect_equal "$(zb_archives_in repo)" "" "no archive after the interruption"
+# far longer than the test: the backup cancels the worker's statement
+term_during_lock_wait COPY "a copy worker" env ZB_FAULT_AT=pg-tables-locked \
+    ZB_FAULT_RUN="bash $ZB_TMP/queue_ddl.sh again" "$ZB_FAULT_BIN" --log-format text backup --repo repo \
+    --no-encryption --pg "$url" --pg-password-file pw --pg-lock-timeout 600000 --jobs 3
 zb_wait_until ddl_done again
 ddl_done again && zb_pass || zb_fail "the queued DDL statements did not complete after the interrupted backup"
 ZB_PG_DB=pos zb_psql -c "DROP TABLE public.w_a, public.w_b, public.w_c"
