@@ -610,6 +610,16 @@ static int out_members(const text_out *out, json_t *object)
     return rc;
 }
 
+/* The end of an object whose other members are written: the text before,
+ * then the members of *members, then the closing brace. */
+static int out_object_end(const text_out *out, const char *before, json_t *members)
+{
+    int rc = out_puts(out, before);
+    if (rc == 0)
+        rc = out_members(out, members);
+    return rc < 0 ? rc : out_puts(out, "}");
+}
+
 typedef struct toc_items {
     const text_out *out;
     size_t count;
@@ -665,11 +675,7 @@ static int out_toc_tail(const text_out *out, PGconn *conn, int connections)
     /* rows are copied in the database's own encoding (byte for byte) */
     json_t *tail = json_pack("{s:s, s:i, s:o}", "copy_encoding", copy_encoding(conn), "connections", connections,
                              "tablespaces", tablespaces);
-    rc = out_puts(out, ",");
-    if (rc == 0)
-        rc = out_members(out, tail);
-    if (rc == 0)
-        rc = out_puts(out, "}");
+    rc = out_object_end(out, ",", tail);
     json_decref(tail);
     return rc;
 }
@@ -852,11 +858,7 @@ static int out_summary(const text_out *out, const copy_run *run, const char *fin
     json_t *rest = json_pack("{s:I, s:I, s:O, s:s?}", "rows", (json_int_t)rows, "large_objects",
                              (json_int_t)large_objects, "skipped", skipped, "schema_fingerprint", fingerprint);
     if (rc == 0)
-        rc = out_puts(out, "],");
-    if (rc == 0)
-        rc = out_members(out, rest);
-    if (rc == 0)
-        rc = out_puts(out, "}");
+        rc = out_object_end(out, "],", rest);
     json_decref(rest);
     return rc;
 }
